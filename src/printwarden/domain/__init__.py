@@ -1,0 +1,1 @@
+"""Pure rules of printwarden: money, ledger, costs and job decisions. No I/O here."""

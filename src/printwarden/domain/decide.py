@@ -1,0 +1,106 @@
+"""The job decision: may this user print this job on this printer, charged to this account?"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from printwarden.domain.accounts import Account, User, may_use
+from printwarden.domain.costs import CostModel, JobUsage, job_cost
+
+
+class Verdict(StrEnum):
+    ALLOW = "allow"
+    DENY = "deny"
+    HOLD = "hold"
+
+
+class CreditPolicy(StrEnum):
+    """How a restricted account is judged when the Application Server is unreachable."""
+
+    LAST_KNOWN_BALANCE = "last-known-balance"
+    ALLOW_OVERDRAW = "allow-overdraw"
+    ALLOW_ALL = "allow-all"
+    DENY_RESTRICTED = "deny-restricted"
+
+
+@dataclass(frozen=True, slots=True)
+class OfflinePolicies:
+    """Offline Policies, set in advance by an administrator (see the offline reference)."""
+
+    credit: CreditPolicy = CreditPolicy.LAST_KNOWN_BALANCE
+    overdraw: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Printer:
+    """A printer as the decision sees it."""
+
+    name: str
+    cost_model: CostModel = field(default_factory=CostModel)
+    enabled: bool = True
+    hold_for_release: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Policies:
+    """Rules that apply to every job. ``offline`` is set when deciding without the App Server."""
+
+    max_pages_per_job: int | None = None
+    offline: OfflinePolicies | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    verdict: Verdict
+    cost: int
+    reason: str = ""
+
+
+def decide(
+    job: JobUsage,
+    user: User,
+    account: Account,
+    printer: Printer,
+    policies: Policies | None = None,
+) -> Decision:
+    """Decide a job: deny with a reason, hold for release, or allow; always with its cost."""
+    rules = policies or Policies()
+    cost = job_cost(printer.cost_model, job, user.groups)
+    refusal = _refusal(job, user, account, printer, rules, cost)
+    if refusal:
+        return Decision(Verdict.DENY, cost, refusal)
+    if printer.hold_for_release:
+        return Decision(Verdict.HOLD, cost, "held until released")
+    return Decision(Verdict.ALLOW, cost)
+
+
+def _refusal(
+    job: JobUsage, user: User, account: Account, printer: Printer, rules: Policies, cost: int
+) -> str:
+    if not printer.enabled:
+        return f"printer {printer.name} is disabled"
+    if not user.enabled:
+        return f"user {user.username} is disabled"
+    if not may_use(user, account):
+        return f"user {user.username} may not charge account {account.name}"
+    limit = rules.max_pages_per_job
+    if limit is not None and job.total_pages > limit:
+        return f"job has {job.total_pages} pages; the limit is {limit}"
+    return _credit_refusal(account, cost, rules.offline)
+
+
+def _credit_refusal(account: Account, cost: int, offline: OfflinePolicies | None) -> str:
+    if not account.restricted or cost <= 0:
+        return ""
+    available = account.available()
+    if offline is not None:
+        if offline.credit is CreditPolicy.ALLOW_ALL:
+            return ""
+        if offline.credit is CreditPolicy.DENY_RESTRICTED:
+            return "restricted accounts cannot print while the server is offline"
+        if offline.credit is CreditPolicy.ALLOW_OVERDRAW:
+            available += offline.overdraw
+    if cost > available:
+        return f"insufficient credit: job costs {cost}, available {available}"
+    return ""
