@@ -7,7 +7,11 @@ import re
 import time
 import uuid
 
-_ULID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
+_ULID = re.compile(r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$", re.IGNORECASE | re.ASCII)
+_UUID_HEX = r"(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{32})"
+_UUID = re.compile(
+    rf"^(?-i:urn:uuid:)?(?:{_UUID_HEX}|\{{{_UUID_HEX}\}})$", re.IGNORECASE | re.ASCII
+)
 
 
 def new_id() -> str:
@@ -28,9 +32,8 @@ def normalize_id(text: str) -> str:
     Raises ``ValueError`` for anything else.
     """
     candidate = text.strip()
-    if _ULID.match(candidate.upper()):
+    if _ULID.match(candidate):
         return candidate.upper()
-    try:
+    if _UUID.match(candidate):
         return str(uuid.UUID(candidate))
-    except ValueError:
-        raise ValueError(f"not a UUID or ULID: {text!r}") from None
+    raise ValueError(f"not a UUID or ULID: {text!r}")

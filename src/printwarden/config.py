@@ -1,0 +1,109 @@
+"""Configuration: a TOML file plus ``PRINTWARDEN_*`` environment variables.
+
+Everything has a default, so ``printwarden app serve`` works with nothing configured: the
+database is a SQLite file under the data directory and a server secret is created there.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from printwarden.domain.money import Currency
+
+CONFIG_ENV = "PRINTWARDEN_CONFIG"
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "printwarden"
+
+
+class LdapConfig(BaseModel):
+    """Where and how to read users from an LDAP directory."""
+
+    url: str = "ldap://127.0.0.1:389"
+    bind_dn: str = ""
+    bind_password: str = ""
+    user_base: str = ""
+    user_filter: str = "(objectClass=inetOrgPerson)"
+    group_base: str = ""
+    card_attrs: list[str] = Field(default_factory=lambda: ["employeeNumber"])
+    identity_attr: str = ""
+
+
+class DirectoryConfig(BaseModel):
+    """The user directory: ``internal`` (CSV and admin records) or ``ldap``."""
+
+    source: str = "internal"
+    sync_interval_minutes: int = Field(default=0, ge=0)
+    ldap: LdapConfig = Field(default_factory=LdapConfig)
+
+
+class Settings(BaseSettings):
+    """All settings of one printwarden process."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PRINTWARDEN_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    database_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    currency: str = "USD"
+    currency_minor_digits: int = Field(default=2, ge=0, le=4)
+    secret_key: str = ""
+    session_hours: int = Field(default=12, ge=1)
+    directory: DirectoryConfig = Field(default_factory=DirectoryConfig)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = os.environ.get(CONFIG_ENV)
+        if path:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(path)))
+        return tuple(sources)
+
+    @property
+    def currency_info(self) -> Currency:
+        return Currency(self.currency, self.currency_minor_digits)
+
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'printwarden.db'}"
+
+    def resolved_secret(self) -> bytes:
+        """The server secret: configured, or kept in ``data_dir/secret.key`` (created once)."""
+        if self.secret_key:
+            return self.secret_key.encode()
+        path = self.data_dir / "secret.key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_hex(32))
+        return path.read_text().strip().encode()
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Load settings from ``config_file`` (or ``$PRINTWARDEN_CONFIG``) and the environment."""
+    if config_file is not None:
+        os.environ[CONFIG_ENV] = str(config_file)
+    return Settings(**overrides)

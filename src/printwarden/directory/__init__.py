@@ -1,0 +1,1 @@
+"""User directory sources (LDAP)."""

@@ -1,0 +1,59 @@
+"""Secrets at rest: argon2 for passwords and PINs, keyed hashes for card numbers and tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+_hasher = PasswordHasher()
+
+
+def hash_secret(secret: str) -> str:
+    """An argon2id hash of a password or PIN."""
+    return _hasher.hash(secret)
+
+
+def verify_secret(stored_hash: str | None, secret: str) -> bool:
+    """Whether ``secret`` matches ``stored_hash``; False for a missing hash or empty secret."""
+    if not stored_hash or not secret:
+        return False
+    try:
+        return _hasher.verify(stored_hash, secret)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def normalize_card(card_number: str) -> str:
+    """Card numbers compare without surrounding spaces and leading zeros, case-insensitively."""
+    stripped = card_number.strip().upper()
+    return stripped.lstrip("0") or "0"
+
+
+def card_hash(key: bytes, card_number: str) -> str:
+    """HMAC-SHA256 of a normalized card number under the server secret.
+
+    Lookup by card needs a deterministic hash; the key keeps a stolen database from being
+    matched against the small space of possible card numbers.
+    """
+    digest = hmac.new(key, b"card:" + normalize_card(card_number).encode(), hashlib.sha256)
+    return digest.hexdigest()
+
+
+def identity_hash(key: bytes, identity_number: str) -> str:
+    """Keyed hash of a user's identity number (looked up like a card, at ID + PIN login)."""
+    digest = hmac.new(key, b"identity:" + identity_number.strip().encode(), hashlib.sha256)
+    return digest.hexdigest()
+
+
+def new_token(role: str) -> str:
+    """A new bearer token; its role prefix helps people recognise leaked tokens."""
+    return f"pw_{role}_{secrets.token_urlsafe(32)}"
+
+
+def token_hash(token: str) -> str:
+    """SHA-256 of a bearer token: tokens carry 256 random bits, so a fast hash is enough."""
+    return hashlib.sha256(token.encode()).hexdigest()

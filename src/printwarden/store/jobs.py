@@ -1,0 +1,154 @@
+"""Job decisions and charging printed jobs: the print service's core use cases."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from printwarden.domain.accounts import Account, User, may_use
+from printwarden.domain.costs import JobUsage, job_cost
+from printwarden.domain.decide import Decision, Policies, decide
+from printwarden.domain.ledger import Transaction, TransactionKind
+from printwarden.security import verify_secret
+from printwarden.store import accounts, ledger, printers, users
+from printwarden.store.errors import InvalidReference, NotFound
+from printwarden.store.models import AccountRow, PrintJobRow, TransactionRow, UserRow
+
+
+@dataclass(frozen=True, slots=True)
+class AccountChoice:
+    """Which account a job is charged to: personal unless a shared one is named."""
+
+    name: str = ""
+    code: str = ""
+    pin: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class JobContext:
+    """The records a decision needs, loaded once."""
+
+    user: User
+    account: Account
+    account_row: AccountRow
+
+
+@dataclass(frozen=True, slots=True)
+class PrintedJob:
+    """What a provider reports after a job printed."""
+
+    txn_id: str
+    job_ref: str
+    username: str
+    printer: str
+    usage: JobUsage
+    choice: AccountChoice
+    document_name: str = ""
+    origin: str = "app"
+    printed_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Charge:
+    """The outcome of charging a printed job; ``new`` is False for a replay."""
+
+    transaction: Transaction
+    job: PrintJobRow
+    new: bool
+
+
+def load_context(session: Session, username: str, choice: AccountChoice) -> JobContext:
+    """The user (with groups) and the account the job would be charged to."""
+    row = users.find_user(session, username)
+    groups = users.group_names(session, [row.id])[row.id]
+    user = User(row.id, row.username, row.enabled, frozenset(groups))
+    account_row = _chosen_account(session, row, choice)
+    return JobContext(user, accounts.to_domain(session, account_row), account_row)
+
+
+def _chosen_account(session: Session, user: UserRow, choice: AccountChoice) -> AccountRow:
+    if not choice.name and not choice.code:
+        return users.personal_account(session, user.id)
+    if choice.code:
+        row = accounts.find_by_code(session, choice.code)
+    else:
+        row = accounts.find_shared(session, choice.name)
+    if row.pin_hash and not verify_secret(row.pin_hash, choice.pin):
+        raise InvalidReference(f"wrong or missing PIN for account {row.name!r}")
+    return row
+
+
+def decide_job(
+    session: Session,
+    username: str,
+    printer_name: str,
+    usage: JobUsage,
+    choice: AccountChoice,
+    policies: Policies | None = None,
+) -> tuple[Decision, JobContext]:
+    """Decide a job from the stored records."""
+    context = load_context(session, username, choice)
+    printer = printers.printer_to_domain(printers.find_printer(session, printer_name))
+    return decide(usage, context.user, context.account, printer, policies), context
+
+
+def charge_printed(session: Session, job: PrintedJob) -> Charge:
+    """Charge a printed job exactly once: replaying the same ``txn_id`` returns the original."""
+    existing = session.scalar(select(PrintJobRow).where(PrintJobRow.txn_id == job.txn_id))
+    if existing is not None:
+        original = session.scalars(
+            select(TransactionRow).where(TransactionRow.txn_id == job.txn_id)
+        ).one()
+        return Charge(ledger.to_domain(original), existing, new=False)
+    context = load_context(session, job.username, job.choice)
+    if not may_use(context.user, context.account):
+        raise InvalidReference(f"{job.username} may not charge account {context.account.name}")
+    printer_row = printers.find_printer(session, job.printer)
+    model = printers.cost_model_from_json(printer_row.cost_model)
+    cost = job_cost(model, job.usage, context.user.groups)
+    txn = Transaction(
+        id=job.txn_id,
+        account_id=context.account.id,
+        amount=-cost,
+        kind=TransactionKind.PRINT,
+        reference=f"job:{job.job_ref}",
+        origin=job.origin,
+        created_at=job.printed_at,
+        comment=f"{job.usage.total_pages} pages on {job.printer}",
+    )
+    recorded, new = ledger.apply_transaction(session, txn)
+    row = _job_row(job, context, printer_row.id, cost)
+    session.add(row)
+    session.flush()
+    return Charge(recorded, row, new)
+
+
+def _job_row(job: PrintedJob, context: JobContext, printer_id: int, cost: int) -> PrintJobRow:
+    usage = job.usage
+    return PrintJobRow(
+        job_ref=job.job_ref,
+        user_id=context.user.id,
+        printer_id=printer_id,
+        account_id=context.account.id,
+        pages=usage.total_pages,
+        colour_pages=usage.colour_pages * usage.copies,
+        copies=usage.copies,
+        sheets=usage.sheets,
+        duplex=usage.duplex,
+        paper_size=usage.paper_size,
+        document_name=job.document_name,
+        cost=cost,
+        txn_id=job.txn_id,
+        origin=job.origin,
+        printed_at=job.printed_at or datetime.now(UTC),
+    )
+
+
+def find_job(session: Session, job_ref: str) -> PrintJobRow:
+    row = session.scalar(select(PrintJobRow).where(PrintJobRow.job_ref == job_ref))
+    if row is None:
+        raise NotFound(f"no printed job {job_ref!r}")
+    return row

@@ -1,0 +1,143 @@
+"""The ledger in the database: idempotent by transaction id, balances updated in step."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from printwarden.domain.ledger import Transaction, TransactionKind
+from printwarden.store.changes import change_seq
+from printwarden.store.models import AccountRow, TransactionRow
+
+
+class IdempotencyConflict(Exception):
+    """A transaction id was reused for a different effect."""
+
+
+class UnknownAccount(LookupError):
+    """The account a transaction names does not exist."""
+
+
+def _insert(session: Session) -> sqlite.Insert | postgresql.Insert:
+    if session.get_bind().dialect.name == "sqlite":
+        return sqlite.insert(TransactionRow)
+    return postgresql.insert(TransactionRow)
+
+
+def _row_values(txn: Transaction) -> dict[str, object]:
+    return {
+        "txn_id": txn.id,
+        "account_id": txn.account_id,
+        "amount": txn.amount,
+        "kind": str(txn.kind),
+        "reference": txn.reference,
+        "origin": txn.origin,
+        "created_at": txn.created_at or datetime.now(UTC),
+        "comment": txn.comment,
+    }
+
+
+def to_domain(row: TransactionRow) -> Transaction:
+    return Transaction(
+        id=row.txn_id,
+        account_id=row.account_id,
+        amount=row.amount,
+        kind=TransactionKind(row.kind),
+        reference=row.reference,
+        origin=row.origin,
+        created_at=row.created_at,
+        comment=row.comment,
+    )
+
+
+def apply_transactions(
+    session: Session, txns: Sequence[Transaction]
+) -> list[tuple[Transaction, bool]]:
+    """Apply each transaction at most once, ever; return each recorded one and whether it is new.
+
+    The UNIQUE constraint on ``txn_id`` decides: ``INSERT … ON CONFLICT DO NOTHING``, and only
+    the rows really inserted move balances. A replayed id returns the original transaction;
+    an id reused for a different effect raises :class:`IdempotencyConflict`.
+    """
+    if not txns:
+        return []
+    _check_accounts(session, {t.account_id for t in txns})
+    statement = (
+        _insert(session)
+        .values([_row_values(t) for t in txns])
+        .on_conflict_do_nothing(index_elements=["txn_id"])
+        .returning(TransactionRow.txn_id)
+    )
+    inserted = set(session.execute(statement).scalars())
+    _move_balances(session, [t for t in _first_occurrences(txns) if t.id in inserted])
+    return _results(session, txns, inserted)
+
+
+def _first_occurrences(txns: Sequence[Transaction]) -> list[Transaction]:
+    unique: dict[str, Transaction] = {}
+    for txn in txns:
+        unique.setdefault(txn.id, txn)
+    return list(unique.values())
+
+
+def apply_transaction(session: Session, txn: Transaction) -> tuple[Transaction, bool]:
+    """Apply one transaction idempotently (see :func:`apply_transactions`)."""
+    return apply_transactions(session, [txn])[0]
+
+
+def _check_accounts(session: Session, account_ids: set[int]) -> None:
+    found = set(session.scalars(select(AccountRow.id).where(AccountRow.id.in_(account_ids))))
+    missing = account_ids - found
+    if missing:
+        raise UnknownAccount(f"no account with id {min(missing)}")
+
+
+def _move_balances(session: Session, new: Sequence[Transaction]) -> None:
+    totals: dict[int, int] = {}
+    for txn in new:
+        totals[txn.account_id] = totals.get(txn.account_id, 0) + txn.amount
+    if not totals:
+        return
+    seq = change_seq(session)
+    for account_id, amount in sorted(totals.items()):
+        session.execute(
+            update(AccountRow)
+            .where(AccountRow.id == account_id)
+            .values(balance=AccountRow.balance + amount, change_seq=seq)
+        )
+
+
+def _results(
+    session: Session, txns: Sequence[Transaction], inserted: set[str]
+) -> list[tuple[Transaction, bool]]:
+    recorded = {t.id: t for t in _first_occurrences(txns) if t.id in inserted}
+    replayed = {t.id for t in txns} - inserted
+    if replayed:
+        rows = session.scalars(select(TransactionRow).where(TransactionRow.txn_id.in_(replayed)))
+        recorded.update((row.txn_id, to_domain(row)) for row in rows)
+    results: list[tuple[Transaction, bool]] = []
+    reported_new: set[str] = set()
+    for txn in txns:
+        original = recorded[txn.id]
+        if txn.id in inserted and txn.id not in reported_new:
+            reported_new.add(txn.id)
+            results.append((original, True))
+            continue
+        if not original.same_effect(txn):
+            raise IdempotencyConflict(f"transaction {txn.id} was already recorded differently")
+        results.append((original, False))
+    return results
+
+
+def ledger_sum(session: Session, account_id: int) -> int:
+    """The sum of an account's ledger (its balance, by definition)."""
+    total = session.scalar(
+        select(func.coalesce(func.sum(TransactionRow.amount), 0)).where(
+            TransactionRow.account_id == account_id
+        )
+    )
+    return int(total or 0)

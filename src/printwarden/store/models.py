@@ -1,0 +1,218 @@
+"""SQLAlchemy models. Rows a Site Server needs carry ``change_seq`` for "changes since N"."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dict[str, Any]: JSON, datetime: DateTime(timezone=True)}
+
+
+class Replicated:
+    """Mixin: the change sequence number of the row's latest change."""
+
+    change_seq: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class SoftDeleted:
+    """Mixin: deletion is a change too, so sites learn of it ("changes since N")."""
+
+    deleted_at: Mapped[datetime | None]
+
+
+class ChangeCounter(Base):
+    """One row holding the last change sequence number handed out."""
+
+    __tablename__ = "change_counter"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger)
+
+
+class UserRow(Replicated, SoftDeleted, Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    username: Mapped[str] = mapped_column(String(128), unique=True)
+    full_name: Mapped[str] = mapped_column(String(256), default="")
+    email: Mapped[str] = mapped_column(String(256), default="")
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    source: Mapped[str] = mapped_column(String(16), default="internal")
+    identity_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    pin_hash: Mapped[str | None] = mapped_column(String(256))
+    password_hash: Mapped[str | None] = mapped_column(String(256))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class CardRow(Replicated, Base):
+    __tablename__ = "user_cards"
+    card_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+
+
+class GroupRow(Replicated, SoftDeleted, Base):
+    __tablename__ = "groups"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    source: Mapped[str] = mapped_column(String(16), default="internal")
+
+
+class MembershipRow(Replicated, Base):
+    __tablename__ = "group_members"
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class AccountRow(Replicated, SoftDeleted, Base):
+    __tablename__ = "accounts"
+    __table_args__ = (
+        CheckConstraint("credit_limit >= 0", name="credit_limit_non_negative"),
+        CheckConstraint("kind IN ('personal', 'shared')", name="kind_known"),
+        UniqueConstraint("kind", "name"),
+    )
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(128))
+    owner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), unique=True
+    )
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
+    balance: Mapped[int] = mapped_column(BigInteger, default=0)
+    restricted: Mapped[bool] = mapped_column(Boolean, default=True)
+    credit_limit: Mapped[int] = mapped_column(BigInteger, default=0)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    code: Mapped[str | None] = mapped_column(String(64), unique=True)
+    pin_hash: Mapped[str | None] = mapped_column(String(256))
+    comment: Mapped[str] = mapped_column(Text, default="")
+
+
+class AccountGrantRow(Replicated, Base):
+    """Access to a shared account, for one user or one group."""
+
+    __tablename__ = "account_grants"
+    __table_args__ = (
+        CheckConstraint("(user_id IS NULL) <> (group_id IS NULL)", name="exactly_one_grantee"),
+        UniqueConstraint("account_id", "user_id", "group_id"),
+    )
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"))
+
+
+class TransactionRow(Base):
+    """A ledger entry. ``txn_id`` is caller-supplied and UNIQUE: the idempotency guarantee."""
+
+    __tablename__ = "transactions"
+    __table_args__ = (Index("ix_transactions_account_seq", "account_id", "seq"),)
+    seq: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    txn_id: Mapped[str] = mapped_column(String(40), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(16))
+    reference: Mapped[str] = mapped_column(String(256), default="")
+    origin: Mapped[str] = mapped_column(String(80), default="app")
+    created_at: Mapped[datetime]
+    comment: Mapped[str] = mapped_column(Text, default="")
+
+
+class PrinterRow(Replicated, SoftDeleted, Base):
+    __tablename__ = "printers"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    location: Mapped[str] = mapped_column(String(256), default="")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    hold_for_release: Mapped[bool] = mapped_column(Boolean, default=False)
+    colour: Mapped[bool] = mapped_column(Boolean, default=True)
+    cost_model: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class DeviceRow(Replicated, SoftDeleted, Base):
+    __tablename__ = "devices"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    printer_id: Mapped[int | None] = mapped_column(ForeignKey("printers.id"))
+    location: Mapped[str] = mapped_column(String(256), default="")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    cost_model: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class PrintJobRow(Base):
+    """A job the service was told about: decided, and once printed, charged."""
+
+    __tablename__ = "print_jobs"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    job_ref: Mapped[str] = mapped_column(String(80), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    printer_id: Mapped[int] = mapped_column(ForeignKey("printers.id"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    pages: Mapped[int] = mapped_column(Integer)
+    colour_pages: Mapped[int] = mapped_column(Integer)
+    copies: Mapped[int] = mapped_column(Integer)
+    sheets: Mapped[int] = mapped_column(Integer)
+    duplex: Mapped[bool] = mapped_column(Boolean)
+    paper_size: Mapped[str] = mapped_column(String(32))
+    document_name: Mapped[str] = mapped_column(String(256), default="")
+    cost: Mapped[int] = mapped_column(BigInteger)
+    txn_id: Mapped[str] = mapped_column(String(40))
+    origin: Mapped[str] = mapped_column(String(80), default="app")
+    printed_at: Mapped[datetime]
+
+
+class ApiTokenRow(Base):
+    """A bearer token, stored as a hash. Component tokens carry a role; sessions a user."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(128), default="")
+    scope: Mapped[str] = mapped_column(String(128), default="")
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class SettingRow(Replicated, Base):
+    """A configuration value (policies and the like), replicated to sites."""
+
+    __tablename__ = "settings"
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    value: Mapped[dict[str, Any]] = mapped_column(JSON)

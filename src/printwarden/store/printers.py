@@ -1,0 +1,125 @@
+"""Printers and devices with their cost models."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from printwarden.domain.costs import CostModel, PagePrices
+from printwarden.domain.decide import Printer
+from printwarden.store.changes import change_seq
+from printwarden.store.errors import AlreadyExists, NotFound
+from printwarden.store.models import DeviceRow, PrinterRow
+from printwarden.store.users import now
+
+
+def cost_model_from_json(data: dict[str, Any]) -> CostModel:
+    """The domain cost model of a stored ``cost_model`` column."""
+    sizes = {name: PagePrices(**prices) for name, prices in data.get("sizes", {}).items()}
+    return CostModel(
+        sizes=sizes,
+        base_cost=int(data.get("base_cost", 0)),
+        group_modifiers={k: int(v) for k, v in data.get("group_modifiers", {}).items()},
+    )
+
+
+def printer_to_domain(row: PrinterRow) -> Printer:
+    return Printer(
+        name=row.name,
+        cost_model=cost_model_from_json(row.cost_model),
+        enabled=row.enabled and row.deleted_at is None,
+        hold_for_release=row.hold_for_release,
+    )
+
+
+def find_printer(session: Session, name: str) -> PrinterRow:
+    row = session.scalar(
+        select(PrinterRow).where(PrinterRow.name == name, PrinterRow.deleted_at.is_(None))
+    )
+    if row is None:
+        raise NotFound(f"no printer named {name!r}")
+    return row
+
+
+def save_printer(
+    session: Session, name: str, fields: dict[str, Any], *, create: bool
+) -> PrinterRow:
+    """Create (``create=True``) or update a printer with ``fields``."""
+    row = session.scalar(select(PrinterRow).where(PrinterRow.name == name))
+    if create:
+        if row is not None and row.deleted_at is None:
+            raise AlreadyExists(f"a printer named {name!r} exists already")
+        row = row or PrinterRow(name=name, cost_model={})
+        row.deleted_at = None
+        session.add(row)
+    elif row is None or row.deleted_at is not None:
+        raise NotFound(f"no printer named {name!r}")
+    for key, value in fields.items():
+        setattr(row, key, value)
+    row.change_seq = change_seq(session)
+    session.flush()
+    return row
+
+
+def list_printers(session: Session) -> list[PrinterRow]:
+    return list(
+        session.scalars(
+            select(PrinterRow).where(PrinterRow.deleted_at.is_(None)).order_by(PrinterRow.name)
+        )
+    )
+
+
+def delete_printer(session: Session, row: PrinterRow) -> None:
+    row.deleted_at, row.enabled, row.change_seq = now(), False, change_seq(session)
+
+
+def find_device(session: Session, name: str) -> DeviceRow:
+    row = session.scalar(
+        select(DeviceRow).where(DeviceRow.name == name, DeviceRow.deleted_at.is_(None))
+    )
+    if row is None:
+        raise NotFound(f"no device named {name!r}")
+    return row
+
+
+def save_device(session: Session, name: str, fields: dict[str, Any], *, create: bool) -> DeviceRow:
+    """Create or update a device; ``fields["printer"]`` names its printer."""
+    row = session.scalar(select(DeviceRow).where(DeviceRow.name == name))
+    if create:
+        if row is not None and row.deleted_at is None:
+            raise AlreadyExists(f"a device named {name!r} exists already")
+        row = row or DeviceRow(name=name, cost_model={})
+        row.deleted_at = None
+        session.add(row)
+    elif row is None or row.deleted_at is not None:
+        raise NotFound(f"no device named {name!r}")
+    values = dict(fields)
+    if "printer" in values:
+        printer = values.pop("printer")
+        row.printer_id = find_printer(session, printer).id if printer else None
+    for key, value in values.items():
+        setattr(row, key, value)
+    row.change_seq = change_seq(session)
+    session.flush()
+    return row
+
+
+def list_devices(session: Session) -> list[DeviceRow]:
+    return list(
+        session.scalars(
+            select(DeviceRow).where(DeviceRow.deleted_at.is_(None)).order_by(DeviceRow.name)
+        )
+    )
+
+
+def delete_device(session: Session, row: DeviceRow) -> None:
+    row.deleted_at, row.enabled, row.change_seq = now(), False, change_seq(session)
+
+
+def printer_name(session: Session, printer_id: int | None) -> str | None:
+    if printer_id is None:
+        return None
+    row = session.get(PrinterRow, printer_id)
+    return row.name if row else None

@@ -1,0 +1,94 @@
+"""Bearer tokens: admin and user sessions, and revocable component tokens."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from printwarden import security
+from printwarden.domain.accounts import Role
+from printwarden.store.errors import NotFound
+from printwarden.store.models import ApiTokenRow, UserRow
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who a valid token belongs to."""
+
+    role: Role
+    token_id: int
+    user_id: int | None = None
+    username: str | None = None
+    scope: str = ""
+
+
+def issue_token(
+    session: Session,
+    role: Role,
+    *,
+    name: str = "",
+    scope: str = "",
+    user_id: int | None = None,
+    lifetime: timedelta | None = None,
+) -> tuple[str, ApiTokenRow]:
+    """Create a token; the plain text is returned once and only its hash is kept."""
+    token = security.new_token(role.value)
+    created = datetime.now(UTC)
+    row = ApiTokenRow(
+        token_hash=security.token_hash(token),
+        role=role.value,
+        name=name,
+        scope=scope,
+        user_id=user_id,
+        created_at=created,
+        expires_at=created + lifetime if lifetime else None,
+        revoked_at=None,
+    )
+    session.add(row)
+    session.flush()
+    return token, row
+
+
+def resolve_token(session: Session, token: str) -> Caller | None:
+    """The caller a token belongs to, or None if it is unknown, expired or revoked."""
+    found = session.execute(
+        select(ApiTokenRow, UserRow.username, UserRow.enabled)
+        .outerjoin(UserRow, UserRow.id == ApiTokenRow.user_id)
+        .where(ApiTokenRow.token_hash == security.token_hash(token))
+    ).first()
+    if found is None:
+        return None
+    row, username, user_enabled = found
+    if row.revoked_at is not None or _expired(row.expires_at):
+        return None
+    if row.user_id is not None and not user_enabled:
+        return None
+    return Caller(Role(row.role), row.id, row.user_id, username, row.scope)
+
+
+def _expired(expires_at: datetime | None) -> bool:
+    if expires_at is None:
+        return False
+    if expires_at.tzinfo is None:
+        expires_at = expires_at.replace(tzinfo=UTC)
+    return expires_at <= datetime.now(UTC)
+
+
+def revoke_token(session: Session, token_id: int) -> None:
+    row = session.get(ApiTokenRow, token_id)
+    if row is None:
+        raise NotFound(f"no token with id {token_id}")
+    if row.revoked_at is None:
+        row.revoked_at = datetime.now(UTC)
+
+
+def list_tokens(session: Session) -> list[ApiTokenRow]:
+    """Component tokens (not personal sessions), newest first."""
+    return list(
+        session.scalars(
+            select(ApiTokenRow).where(ApiTokenRow.user_id.is_(None)).order_by(ApiTokenRow.id.desc())
+        )
+    )

@@ -1,0 +1,256 @@
+"""Users, their cards, PINs, passwords, groups and personal accounts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from printwarden import security
+from printwarden.domain.accounts import AccountKind
+from printwarden.store.changes import change_seq
+from printwarden.store.errors import AlreadyExists, InvalidReference, NotFound
+from printwarden.store.models import AccountRow, CardRow, GroupRow, MembershipRow, UserRow
+
+
+@dataclass(slots=True)
+class UserChanges:
+    """Fields to set on a user; ``None`` leaves a field as it is."""
+
+    full_name: str | None = None
+    email: str | None = None
+    groups: Sequence[str] | None = None
+    cards: Sequence[str] | None = None
+    identity_number: str | None = None
+    pin: str | None = None
+    password: str | None = None
+    restricted: bool | None = None
+    credit_limit: int | None = None
+    enabled: bool | None = None
+    is_admin: bool | None = None
+    source: str | None = None
+
+
+@dataclass(slots=True)
+class UserView:
+    """A user with what the API shows of them."""
+
+    row: UserRow
+    account: AccountRow
+    groups: list[str] = field(default_factory=list)
+    card_count: int = 0
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def find_user(session: Session, username: str) -> UserRow:
+    row = session.scalar(
+        select(UserRow).where(UserRow.username == username, UserRow.deleted_at.is_(None))
+    )
+    if row is None:
+        raise NotFound(f"no user named {username!r}")
+    return row
+
+
+def personal_account(session: Session, user_id: int) -> AccountRow:
+    return session.scalars(select(AccountRow).where(AccountRow.owner_id == user_id)).one()
+
+
+def create_user(session: Session, key: bytes, username: str, changes: UserChanges) -> UserRow:
+    """Create a user and their personal account. A deleted user of that name is revived."""
+    existing = session.scalar(select(UserRow).where(UserRow.username == username))
+    if existing is not None and existing.deleted_at is None:
+        raise AlreadyExists(f"a user named {username!r} exists already")
+    seq = change_seq(session)
+    row = existing or UserRow(username=username, created_at=now())
+    _reset(row, seq)
+    if existing is None:
+        session.add(row)
+        session.flush()
+        session.add(_new_personal_account(row, seq))
+    else:
+        _revive_account(personal_account(session, row.id), seq)
+    session.flush()
+    update_user(session, key, row, changes)
+    return row
+
+
+def _reset(row: UserRow, seq: int) -> None:
+    row.full_name, row.email, row.is_admin, row.enabled = "", "", False, True
+    row.source, row.identity_hash, row.pin_hash, row.password_hash = "internal", None, None, None
+    row.deleted_at, row.updated_at, row.change_seq = None, now(), seq
+
+
+def _new_personal_account(user: UserRow, seq: int) -> AccountRow:
+    return AccountRow(
+        kind=AccountKind.PERSONAL.value,
+        name=user.username,
+        owner_id=user.id,
+        balance=0,
+        restricted=True,
+        credit_limit=0,
+        enabled=True,
+        comment="",
+        change_seq=seq,
+    )
+
+
+def _revive_account(account: AccountRow, seq: int) -> None:
+    account.deleted_at, account.enabled, account.change_seq = None, True, seq
+
+
+def update_user(session: Session, key: bytes, row: UserRow, changes: UserChanges) -> None:
+    """Apply ``changes`` to ``row``; cards and groups are replaced as a whole."""
+    seq = change_seq(session)
+    _set_profile(row, changes)
+    _set_secrets(session, key, row, changes)
+    if changes.cards is not None:
+        replace_cards(session, key, row, changes.cards)
+    if changes.groups is not None:
+        replace_groups(session, row, changes.groups)
+    if changes.restricted is not None or changes.credit_limit is not None:
+        _set_credit(personal_account(session, row.id), changes, seq)
+    row.updated_at, row.change_seq = now(), seq
+
+
+def _set_profile(row: UserRow, changes: UserChanges) -> None:
+    for name in ("full_name", "email", "enabled", "is_admin", "source"):
+        value = getattr(changes, name)
+        if value is not None:
+            setattr(row, name, value)
+
+
+def _set_secrets(session: Session, key: bytes, row: UserRow, changes: UserChanges) -> None:
+    if changes.pin is not None:
+        row.pin_hash = security.hash_secret(changes.pin) if changes.pin else None
+    if changes.password is not None:
+        row.password_hash = security.hash_secret(changes.password) if changes.password else None
+    if changes.identity_number is not None:
+        row.identity_hash = _identity(session, key, row, changes.identity_number)
+
+
+def _identity(session: Session, key: bytes, row: UserRow, number: str) -> str | None:
+    if not number.strip():
+        return None
+    hashed = security.identity_hash(key, number)
+    holder = session.scalar(select(UserRow.id).where(UserRow.identity_hash == hashed))
+    if holder is not None and holder != row.id:
+        raise AlreadyExists("that identity number belongs to another user")
+    return hashed
+
+
+def _set_credit(account: AccountRow, changes: UserChanges, seq: int) -> None:
+    if changes.restricted is not None:
+        account.restricted = changes.restricted
+    if changes.credit_limit is not None:
+        account.credit_limit = changes.credit_limit
+    account.change_seq = seq
+
+
+def replace_cards(session: Session, key: bytes, row: UserRow, cards: Iterable[str]) -> None:
+    """Give the user exactly these cards. A card held by another user is an error."""
+    hashes = {security.card_hash(key, card) for card in cards if card.strip()}
+    if hashes:
+        taken = session.scalar(
+            select(CardRow.user_id).where(CardRow.card_hash.in_(hashes), CardRow.user_id != row.id)
+        )
+        if taken is not None:
+            raise AlreadyExists(f"a card of {row.username!r} belongs to another user")
+    session.execute(delete(CardRow).where(CardRow.user_id == row.id))
+    seq = change_seq(session)
+    session.add_all(CardRow(card_hash=h, user_id=row.id, change_seq=seq) for h in sorted(hashes))
+
+
+def replace_groups(session: Session, row: UserRow, names: Iterable[str]) -> None:
+    """Make the user a member of exactly these groups (which must exist)."""
+    wanted = {name.strip() for name in names if name.strip()}
+    groups = session.scalars(
+        select(GroupRow).where(GroupRow.name.in_(wanted), GroupRow.deleted_at.is_(None))
+    ).all()
+    missing = wanted - {g.name for g in groups}
+    if missing:
+        raise InvalidReference(f"no group named {sorted(missing)[0]!r}")
+    session.execute(delete(MembershipRow).where(MembershipRow.user_id == row.id))
+    seq = change_seq(session)
+    session.add_all(MembershipRow(user_id=row.id, group_id=g.id, change_seq=seq) for g in groups)
+
+
+def delete_user(session: Session, row: UserRow) -> None:
+    """Delete a user: their secrets and cards go, their ledger stays for the record."""
+    seq = change_seq(session)
+    session.execute(delete(CardRow).where(CardRow.user_id == row.id))
+    session.execute(delete(MembershipRow).where(MembershipRow.user_id == row.id))
+    row.pin_hash = row.password_hash = row.identity_hash = None
+    row.enabled, row.deleted_at, row.change_seq = False, now(), seq
+    account = personal_account(session, row.id)
+    account.enabled, account.deleted_at, account.change_seq = False, now(), seq
+
+
+def group_names(session: Session, user_ids: Sequence[int]) -> dict[int, list[str]]:
+    rows = session.execute(
+        select(MembershipRow.user_id, GroupRow.name)
+        .join(GroupRow, GroupRow.id == MembershipRow.group_id)
+        .where(MembershipRow.user_id.in_(user_ids))
+        .order_by(GroupRow.name)
+    )
+    found: dict[int, list[str]] = {uid: [] for uid in user_ids}
+    for user_id, name in rows:
+        found[user_id].append(name)
+    return found
+
+
+def card_counts(session: Session, user_ids: Sequence[int]) -> dict[int, int]:
+    rows = session.execute(
+        select(CardRow.user_id, func.count())
+        .where(CardRow.user_id.in_(user_ids))
+        .group_by(CardRow.user_id)
+    )
+    return {user_id: int(count) for user_id, count in rows}
+
+
+def views(session: Session, rows: Sequence[UserRow]) -> list[UserView]:
+    """Users with their personal accounts, groups and card counts, in few queries."""
+    ids = [row.id for row in rows]
+    accounts = {
+        a.owner_id: a
+        for a in session.scalars(select(AccountRow).where(AccountRow.owner_id.in_(ids)))
+    }
+    groups = group_names(session, ids)
+    cards = card_counts(session, ids)
+    return [UserView(r, accounts[r.id], groups[r.id], cards.get(r.id, 0)) for r in rows]
+
+
+def list_users(
+    session: Session, *, offset: int = 0, limit: int = 100, search: str = ""
+) -> tuple[list[UserView], int]:
+    """A page of users ordered by username, and the total count."""
+    query = select(UserRow).where(UserRow.deleted_at.is_(None))
+    if search:
+        pattern = f"%{search.lower()}%"
+        query = query.where(
+            func.lower(UserRow.username).like(pattern) | func.lower(UserRow.full_name).like(pattern)
+        )
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(UserRow.username).offset(offset).limit(limit)).all()
+    return views(session, rows), int(total)
+
+
+def user_by_card(session: Session, key: bytes, card_number: str) -> UserRow | None:
+    hashed = security.card_hash(key, card_number)
+    return session.scalar(
+        select(UserRow)
+        .join(CardRow, CardRow.user_id == UserRow.id)
+        .where(CardRow.card_hash == hashed, UserRow.deleted_at.is_(None))
+    )
+
+
+def user_by_identity(session: Session, key: bytes, identity_number: str) -> UserRow | None:
+    hashed = security.identity_hash(key, identity_number)
+    return session.scalar(
+        select(UserRow).where(UserRow.identity_hash == hashed, UserRow.deleted_at.is_(None))
+    )
