@@ -92,7 +92,8 @@ def escape_rdn(value: str) -> str:
     return escaped
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
@@ -140,7 +141,7 @@ class Slapd:
         (self._workdir / "admin.pw").write_text(ADMIN_PASSWORD)
         config = self._workdir / "slapd.conf"
         config.write_text(self._config())
-        self.port = _free_port()
+        self.port = free_port()
         self._log = (self._workdir / "slapd.log").open("wb")
         try:
             self._process = subprocess.Popen(

@@ -40,7 +40,10 @@ class CostModel:
     group_modifiers: Mapping[str, int] = field(default_factory=dict)
 
     def prices_for(self, paper_size: str) -> PagePrices:
-        found = self.sizes.get(paper_size) or self.sizes.get(paper_size.lower())
+        found = self.sizes.get(paper_size)
+        if found is None:
+            wanted = paper_size.lower()
+            found = next((p for name, p in self.sizes.items() if name.lower() == wanted), None)
         if found is not None:
             return found
         return self.sizes.get(DEFAULT_SIZE, PagePrices())
@@ -65,7 +68,7 @@ class JobUsage:
             raise ValueError("pages must be >= 0")
         if self.colour_pages < 0 or self.copies < 1:
             raise ValueError("colour_pages must be >= 0 and copies >= 1")
-        if self.pages is not None and self.colour_pages > self.pages:
+        if self.colour_pages > (self.pages or 0):
             raise ValueError("colour_pages cannot exceed pages")
 
     @property

@@ -152,3 +152,8 @@ def find_job(session: Session, job_ref: str) -> PrintJobRow:
     if row is None:
         raise NotFound(f"no printed job {job_ref!r}")
     return row
+
+
+def account_balance(session: Session, account_id: int) -> int:
+    """The balance as stored now (not as an earlier-loaded row remembers it)."""
+    return int(session.scalars(select(AccountRow.balance).where(AccountRow.id == account_id)).one())

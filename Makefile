@@ -1,0 +1,52 @@
+# printwarden: `make demo` runs the whole system, `make test` runs every check.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+PYTHON ?= python3
+DEBIAN_PACKAGES := slapd ldap-utils postgresql wrk
+DEMO_DIR ?= demo-data
+PORT_BASE ?= 8000
+
+.PHONY: demo test lint typecheck unit system-deps venv bench fuzz clean
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+venv: $(VENV)/.installed
+
+system-deps:
+	@missing=""; for p in $(DEBIAN_PACKAGES) python3-venv; do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@# Debian starts slapd when it is installed; the tests run their own throwaway one.
+	@command -v service >/dev/null && service slapd stop >/dev/null 2>&1 || true
+
+demo: system-deps venv
+	$(BIN)/printwarden demo --data-dir $(DEMO_DIR) --port-base $(PORT_BASE)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: venv
+	$(BIN)/mypy
+
+unit: venv
+	$(BIN)/pytest tests/unit -q
+
+test: system-deps venv lint typecheck
+	$(BIN)/pytest -q
+
+bench: system-deps venv
+	$(PY) bench/run_all.py
+
+clean:
+	rm -rf $(VENV) $(DEMO_DIR) .mypy_cache .ruff_cache .pytest_cache .hypothesis

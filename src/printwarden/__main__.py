@@ -1,0 +1,5 @@
+"""``python -m printwarden`` runs the command line."""
+
+from printwarden.cli import main
+
+main()

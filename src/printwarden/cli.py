@@ -1,0 +1,359 @@
+"""The ``printwarden`` command line: app, db, admin and demo verbs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from printwarden.config import Settings, load_settings
+from printwarden.domain.accounts import Role
+from printwarden.domain.ids import new_id
+from printwarden.domain.ledger import Transaction, TransactionKind
+from printwarden.domain.money import MoneyError
+from printwarden.store import accounts, ledger, sync, tokens, users
+from printwarden.store import groups as group_store
+from printwarden.store.db import Database
+from printwarden.store.errors import StoreError
+from printwarden.store.migrate import upgrade
+
+console = Console()
+app = typer.Typer(help="printwarden: print management that keeps every site printing.")
+app_cmd = typer.Typer(help="The Application Server.")
+db_cmd = typer.Typer(help="The database.")
+admin = typer.Typer(help="Administration, straight on the database.")
+user_cmd = typer.Typer(help="Users.")
+account_cmd = typer.Typer(help="Shared accounts.")
+balance_cmd = typer.Typer(help="Balances.")
+token_cmd = typer.Typer(help="Component tokens.")
+directory_cmd = typer.Typer(help="The user directory.")
+app.add_typer(app_cmd, name="app")
+app.add_typer(db_cmd, name="db")
+app.add_typer(admin, name="admin")
+for sub, name in (
+    (user_cmd, "user"),
+    (account_cmd, "account"),
+    (balance_cmd, "balance"),
+    (token_cmd, "token"),
+    (directory_cmd, "directory"),
+):
+    admin.add_typer(sub, name=name)
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", "-c", help="TOML configuration file", exists=True)
+]
+
+
+def _settings(config: Path | None) -> Settings:
+    return load_settings(config)
+
+
+def _database(settings: Settings) -> Database:
+    return Database(settings.resolved_database_url())
+
+
+def _fail(message: str) -> typer.Exit:
+    console.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code=1)
+
+
+@app_cmd.command("serve")
+def serve(
+    config: ConfigOption = None,
+    host: Annotated[str | None, typer.Option(help="Address to listen on")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on")] = None,
+    migrate: Annotated[bool, typer.Option(help="Upgrade the database first")] = True,
+) -> None:
+    """Run the Application Server."""
+    import uvicorn
+
+    from printwarden.service.app import create_app
+
+    settings = _settings(config)
+    if migrate:
+        upgrade(settings.resolved_database_url())
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level="info",
+        access_log=False,
+    )
+
+
+@db_cmd.command("upgrade")
+def db_upgrade(config: ConfigOption = None) -> None:
+    """Bring the database schema up to date."""
+    settings = _settings(config)
+    upgrade(settings.resolved_database_url())
+    console.print(f"database at {settings.resolved_database_url()} is up to date")
+
+
+@user_cmd.command("add")
+def user_add(
+    username: str,
+    config: ConfigOption = None,
+    full_name: Annotated[str, typer.Option()] = "",
+    email: Annotated[str, typer.Option()] = "",
+    password: Annotated[str, typer.Option(help="Login password (prompted if --ask)")] = "",
+    ask_password: Annotated[bool, typer.Option("--ask", help="Prompt for the password")] = False,
+    pin: Annotated[str, typer.Option()] = "",
+    card: Annotated[list[str] | None, typer.Option(help="Card number (repeatable)")] = None,
+    group: Annotated[list[str] | None, typer.Option(help="Group (repeatable)")] = None,
+    is_admin: Annotated[bool, typer.Option("--admin", help="May administer")] = False,
+    unrestricted: Annotated[bool, typer.Option(help="May go below zero")] = False,
+) -> None:
+    """Add a user with a personal account."""
+    settings = _settings(config)
+    if ask_password:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    changes = users.UserChanges(
+        full_name=full_name,
+        email=email,
+        password=password or None,
+        pin=pin or None,
+        cards=card,
+        groups=group,
+        is_admin=is_admin,
+        restricted=not unrestricted,
+    )
+    with _database(settings).session() as session:
+        try:
+            group_store.ensure_groups(session, set(group or ()), "internal")
+            users.create_user(session, settings.resolved_secret(), username, changes)
+        except StoreError as exc:
+            raise _fail(str(exc)) from None
+    console.print(f"user {username} added")
+
+
+@user_cmd.command("list")
+def user_list(config: ConfigOption = None, search: Annotated[str, typer.Option()] = "") -> None:
+    """List users with their balances."""
+    settings = _settings(config)
+    currency = settings.currency_info
+    table = Table("username", "full name", "groups", "balance", "restricted", "enabled")
+    with _database(settings).read() as session:
+        found, total = users.list_users(session, limit=1000, search=search)
+        for view in found:
+            table.add_row(
+                view.row.username,
+                view.row.full_name,
+                ", ".join(view.groups),
+                currency.format(view.account.balance),
+                "yes" if view.account.restricted else "no",
+                "yes" if view.row.enabled else "no",
+            )
+    console.print(table)
+    console.print(f"{total} users")
+
+
+@user_cmd.command("import")
+def user_import(
+    file: Annotated[Path, typer.Argument(exists=True)], config: ConfigOption = None
+) -> None:
+    """Create or update users from a CSV file (a bad row rejects the whole file)."""
+    from printwarden.directory.csv_source import CsvImportError, parse_users
+
+    settings = _settings(config)
+    try:
+        rows = parse_users(file.read_text(encoding="utf-8"), settings.currency_info)
+    except CsvImportError as exc:
+        raise _fail(str(exc)) from None
+    with _database(settings).session() as session:
+        try:
+            report = sync.import_csv(session, settings.resolved_secret(), rows)
+        except StoreError as exc:
+            raise _fail(str(exc)) from None
+    console.print(f"{report.created} created, {report.updated} updated")
+
+
+@account_cmd.command("add")
+def account_add(
+    name: str,
+    config: ConfigOption = None,
+    parent: Annotated[str, typer.Option()] = "",
+    code: Annotated[str, typer.Option()] = "",
+    pin: Annotated[str, typer.Option()] = "",
+    user: Annotated[list[str] | None, typer.Option(help="User granted (repeatable)")] = None,
+    group: Annotated[list[str] | None, typer.Option(help="Group granted (repeatable)")] = None,
+    unrestricted: Annotated[bool, typer.Option()] = False,
+) -> None:
+    """Add a shared account."""
+    settings = _settings(config)
+    changes = accounts.SharedAccountChanges(
+        parent=parent or None,
+        code=code or None,
+        pin=pin or None,
+        users=user,
+        groups=group,
+        restricted=not unrestricted,
+    )
+    with _database(settings).session() as session:
+        try:
+            accounts.create_shared(session, name, changes)
+        except StoreError as exc:
+            raise _fail(str(exc)) from None
+    console.print(f"shared account {name} added")
+
+
+@account_cmd.command("list")
+def account_list(config: ConfigOption = None) -> None:
+    """List shared accounts."""
+    settings = _settings(config)
+    table = Table("name", "parent", "balance", "restricted", "code")
+    with _database(settings).read() as session:
+        rows = accounts.list_shared(session)
+        names = {row.id: row.name for row in rows}
+        for row in rows:
+            table.add_row(
+                row.name,
+                names.get(row.parent_id or 0, ""),
+                settings.currency_info.format(row.balance),
+                "yes" if row.restricted else "no",
+                row.code or "",
+            )
+    console.print(table)
+
+
+def _change_balance(
+    config: Path | None,
+    username: str,
+    account: str,
+    amount: str,
+    comment: str,
+    kind: TransactionKind,
+) -> None:
+    settings = _settings(config)
+    try:
+        cents = settings.currency_info.parse(amount)
+    except MoneyError as exc:
+        raise _fail(str(exc)) from None
+    if kind is TransactionKind.TOP_UP and cents <= 0:
+        raise _fail("a top-up must be positive")
+    with _database(settings).session() as session:
+        try:
+            row = (
+                accounts.find_shared(session, account)
+                if account
+                else users.personal_account(session, users.find_user(session, username).id)
+            )
+            txn = Transaction(new_id(), row.id, cents, kind, reference="admin:cli", comment=comment)
+            ledger.apply_transaction(session, txn)
+            balance = ledger.ledger_sum(session, row.id)
+        except StoreError as exc:
+            raise _fail(str(exc)) from None
+    console.print(f"{row.name}: balance {settings.currency_info.format(balance)}")
+
+
+@balance_cmd.command("topup")
+def balance_topup(
+    amount: str,
+    username: Annotated[str, typer.Argument(help="Whose personal account")] = "",
+    account: Annotated[str, typer.Option(help="A shared account instead")] = "",
+    comment: Annotated[str, typer.Option()] = "",
+    config: ConfigOption = None,
+) -> None:
+    """Add credit, e.g. ``topup 5.00 alice``."""
+    _change_balance(config, username, account, amount, comment, TransactionKind.TOP_UP)
+
+
+@balance_cmd.command("adjust")
+def balance_adjust(
+    amount: str,
+    username: Annotated[str, typer.Argument(help="Whose personal account")] = "",
+    account: Annotated[str, typer.Option(help="A shared account instead")] = "",
+    comment: Annotated[str, typer.Option()] = "",
+    config: ConfigOption = None,
+) -> None:
+    """Adjust a balance up or down, e.g. ``adjust -- -1.50 alice``."""
+    _change_balance(config, username, account, amount, comment, TransactionKind.ADJUSTMENT)
+
+
+@token_cmd.command("create")
+def token_create(
+    role: Annotated[str, typer.Option(help="site, provider or device")],
+    name: Annotated[str, typer.Option()] = "",
+    scope: Annotated[str, typer.Option(help="For a site: its id")] = "",
+    config: ConfigOption = None,
+) -> None:
+    """Create a component token and print it (only this once)."""
+    if role not in {"site", "provider", "device"}:
+        raise _fail("role must be site, provider or device")
+    settings = _settings(config)
+    with _database(settings).session() as session:
+        token, _row = tokens.issue_token(session, Role(role), name=name, scope=scope)
+    print(token)
+
+
+@token_cmd.command("list")
+def token_list(config: ConfigOption = None) -> None:
+    """List component tokens."""
+    table = Table("id", "role", "name", "scope", "created", "revoked")
+    with _database(_settings(config)).read() as session:
+        for row in tokens.list_tokens(session):
+            revoked = row.revoked_at.isoformat() if row.revoked_at else ""
+            table.add_row(
+                str(row.id), row.role, row.name, row.scope, row.created_at.isoformat(), revoked
+            )
+    console.print(table)
+
+
+@token_cmd.command("revoke")
+def token_revoke(token_id: int, config: ConfigOption = None) -> None:
+    """Revoke a token (it stops working within seconds everywhere)."""
+    with _database(_settings(config)).session() as session:
+        try:
+            tokens.revoke_token(session, token_id)
+        except StoreError as exc:
+            raise _fail(str(exc)) from None
+    console.print(f"token {token_id} revoked")
+
+
+@directory_cmd.command("sync")
+def directory_sync(
+    config: ConfigOption = None,
+    disable_missing: Annotated[bool, typer.Option(help="Disable users the source lacks")] = False,
+) -> None:
+    """Sync users, groups and cards from the configured directory now."""
+    from printwarden.directory.ldap import DirectoryUnavailable
+    from printwarden.directory.source import NoDirectoryConfigured, read_snapshot
+
+    settings = _settings(config)
+    try:
+        snapshot = read_snapshot(settings.directory)
+    except (NoDirectoryConfigured, DirectoryUnavailable) as exc:
+        raise _fail(str(exc)) from None
+    with Progress(console=console) as progress, _database(settings).session() as session:
+        task = progress.add_task("syncing users", total=len(snapshot.users))
+        report = sync.sync_directory(
+            session,
+            settings.resolved_secret(),
+            snapshot,
+            disable_missing=disable_missing,
+            progress=lambda done, _total: progress.update(task, completed=done),
+        )
+    console.print(
+        f"{report.created} created, {report.updated} updated, "
+        f"{report.unchanged} unchanged, {report.disabled} disabled"
+    )
+
+
+@app.command("demo")
+def demo(
+    data_dir: Annotated[Path, typer.Option(help="Where the demo keeps its data")] = Path(
+        "demo-data"
+    ),
+    port_base: Annotated[int, typer.Option(help="First port the demo uses")] = 8000,
+) -> None:
+    """Run the whole demo system in the foreground; writes DATA_DIR/demo.json when ready."""
+    from printwarden.demo import run_demo
+
+    run_demo(data_dir, port_base)
+
+
+def main() -> None:
+    app()

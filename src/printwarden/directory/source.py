@@ -1,0 +1,41 @@
+"""The configured directory source: reading snapshots and checking passwords."""
+
+from __future__ import annotations
+
+from printwarden import security
+from printwarden.config import DirectoryConfig
+from printwarden.directory import ldap
+from printwarden.domain.directory import DirectorySnapshot
+from printwarden.store.models import UserRow
+
+
+class NoDirectoryConfigured(Exception):
+    """A sync was asked for but the directory source is internal."""
+
+
+def ldap_settings(config: DirectoryConfig) -> ldap.LdapSettings:
+    lc = config.ldap
+    return ldap.LdapSettings(
+        url=lc.url,
+        bind_dn=lc.bind_dn,
+        bind_password=lc.bind_password,
+        user_base=lc.user_base,
+        group_base=lc.group_base or lc.user_base,
+        user_filter=lc.user_filter,
+        card_attrs=tuple(lc.card_attrs),
+        identity_attr=lc.identity_attr,
+    )
+
+
+def read_snapshot(config: DirectoryConfig) -> DirectorySnapshot:
+    """Everything the configured external source holds now."""
+    if config.source != "ldap":
+        raise NoDirectoryConfigured("the directory source is 'internal'; nothing to sync")
+    return ldap.fetch_snapshot(ldap_settings(config))
+
+
+def check_password(config: DirectoryConfig, user: UserRow, password: str) -> bool:
+    """A user's password: by LDAP bind for LDAP users, else against the stored argon2 hash."""
+    if user.source == "ldap" and config.source == "ldap":
+        return ldap.check_password(ldap_settings(config), user.username, password)
+    return security.verify_secret(user.password_hash, password)

@@ -1,0 +1,1 @@
+"""The print service API: the Application Server's HTTP interface."""

@@ -1,0 +1,71 @@
+"""The Application Server as an ASGI app."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import ORJSONResponse
+
+from printwarden import __version__
+from printwarden.config import Settings
+from printwarden.service import problems
+from printwarden.service.routes import (
+    accounts,
+    auth,
+    devices_auth,
+    directory,
+    health,
+    jobs,
+    printers,
+    tokens,
+    users,
+)
+from printwarden.service.scheduler import DirectorySyncer
+from printwarden.service.state import AppState
+from printwarden.store.db import Database
+
+API_PREFIX = "/api/v1"
+ROUTERS = (
+    health.router,
+    auth.router,
+    users.router,
+    accounts.router,
+    printers.router,
+    jobs.router,
+    devices_auth.router,
+    tokens.router,
+    directory.router,
+)
+
+
+def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
+    """Build the App Server for ``settings`` (the database must be migrated already)."""
+    state = AppState(
+        settings=settings,
+        database=database or Database(settings.resolved_database_url()),
+        secret=settings.resolved_secret(),
+    )
+    syncer = DirectorySyncer(state)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        syncer.start()
+        yield
+        syncer.stop()
+        state.database.dispose()
+
+    app = FastAPI(
+        title="printwarden print service",
+        version=__version__,
+        description="The Application Server API: users, accounts, ledger, printers, jobs.",
+        openapi_url="/openapi.json",
+        default_response_class=ORJSONResponse,
+        lifespan=lifespan,
+    )
+    app.state.printwarden = state
+    problems.install(app)
+    for router in ROUTERS:
+        app.include_router(router, prefix=API_PREFIX)
+    return app

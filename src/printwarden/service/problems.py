@@ -1,0 +1,98 @@
+"""Errors as RFC 9457 ``application/problem+json`` documents."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
+from starlette.exceptions import HTTPException
+
+from printwarden.store.errors import AlreadyExists, InvalidReference, NotFound
+from printwarden.store.ledger import IdempotencyConflict, UnknownAccount
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class Problem(Exception):
+    """An error to answer with a problem document."""
+
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str = "",
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail or title)
+        self.status, self.title, self.detail, self.extra = status, title, detail, extra
+        self.headers = headers
+
+
+def problem_response(
+    status: int, title: str, detail: str = "", headers: dict[str, str] | None = None, **extra: Any
+) -> JSONResponse:
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    body.update(extra)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+_STORE_ERRORS: dict[type[Exception], tuple[int, str]] = {
+    NotFound: (404, "Not found"),
+    UnknownAccount: (404, "Not found"),
+    AlreadyExists: (409, "Conflict"),
+    IdempotencyConflict: (409, "Conflict"),
+    InvalidReference: (422, "Invalid reference"),
+}
+
+
+def install(app: FastAPI) -> None:
+    """Answer every error the API raises with a problem document."""
+
+    @app.exception_handler(Problem)
+    async def _problem(_request: Request, exc: Problem) -> JSONResponse:
+        return problem_response(exc.status, exc.title, exc.detail, exc.headers, **exc.extra)
+
+    @app.exception_handler(HTTPException)
+    async def _http(_request: Request, exc: HTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, str) else ""
+        title = _title(exc.status_code)
+        return problem_response(exc.status_code, title, detail, dict(exc.headers or {}))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [_error(e) for e in exc.errors()]
+        detail = "; ".join(f"{e['location']}: {e['message']}" for e in errors)
+        return problem_response(422, "Invalid request", detail, errors=errors)
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(_request: Request, _exc: IntegrityError) -> JSONResponse:
+        return problem_response(409, "Conflict", "the change conflicts with existing records")
+
+    for error, (status, title) in _STORE_ERRORS.items():
+        app.add_exception_handler(error, _store_handler(status, title))
+
+
+def _store_handler(status: int, title: str) -> Any:
+    async def handler(_request: Request, exc: Exception) -> JSONResponse:
+        return problem_response(status, title, str(exc))
+
+    return handler
+
+
+def _error(error: Any) -> dict[str, str]:
+    location = ".".join(str(part) for part in error.get("loc", ()))
+    return {"location": location, "message": str(error.get("msg", "invalid"))}
+
+
+def _title(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"

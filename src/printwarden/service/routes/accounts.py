@@ -1,0 +1,126 @@
+"""Shared accounts, balance changes and the transaction log."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Query, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from printwarden.domain.ledger import Transaction, TransactionKind
+from printwarden.service import schemas, views
+from printwarden.service.routes.deps import admin_only, read_session, write_session
+from printwarden.store import accounts, ledger
+from printwarden.store.models import TransactionRow
+from printwarden.store.tokens import Caller
+
+router = APIRouter(tags=["accounts"])
+
+
+def _changes(body: schemas.SharedAccountFields) -> accounts.SharedAccountChanges:
+    return accounts.SharedAccountChanges(**body.model_dump(exclude_unset=True, exclude={"name"}))
+
+
+@router.get("/accounts", dependencies=[Depends(admin_only)])
+def list_accounts(session: Session = Depends(read_session)) -> list[schemas.AccountOut]:
+    """Shared accounts by name (personal accounts are shown with their users)."""
+    return [views.account_out(session, row) for row in accounts.list_shared(session)]
+
+
+@router.post("/accounts", status_code=201, dependencies=[Depends(admin_only)])
+def create_account(
+    body: schemas.SharedAccountIn, session: Session = Depends(write_session)
+) -> schemas.AccountOut:
+    """Create a shared account (a sub-account when ``parent`` is given)."""
+    row = accounts.create_shared(session, body.name, _changes(body))
+    return views.account_out(session, row)
+
+
+@router.get("/accounts/{name}", dependencies=[Depends(admin_only)])
+def get_account(name: str, session: Session = Depends(read_session)) -> schemas.AccountOut:
+    return views.account_out(session, accounts.find_shared(session, name))
+
+
+@router.patch("/accounts/{name}", dependencies=[Depends(admin_only)])
+def update_account(
+    name: str, body: schemas.SharedAccountFields, session: Session = Depends(write_session)
+) -> schemas.AccountOut:
+    """Change a shared account; ``users`` and ``groups``, when given, replace its grants."""
+    row = accounts.find_shared(session, name)
+    accounts.update_shared(session, row, _changes(body))
+    return views.account_out(session, row)
+
+
+@router.delete("/accounts/{name}", status_code=204, dependencies=[Depends(admin_only)])
+def delete_account(name: str, session: Session = Depends(write_session)) -> Response:
+    accounts.delete_shared(session, accounts.find_shared(session, name))
+    return Response(status_code=204)
+
+
+def _change_balance(
+    session: Session,
+    account_id: int,
+    body: schemas.TopUpIn | schemas.AdjustIn,
+    kind: TransactionKind,
+    caller: Caller,
+) -> schemas.BalanceChangeOut:
+    account = accounts.find_account(session, account_id)
+    txn = Transaction(
+        id=body.txn_id,
+        account_id=account.id,
+        amount=body.amount,
+        kind=kind,
+        reference=f"admin:{caller.username}",
+        comment=body.comment,
+    )
+    recorded, new = ledger.apply_transaction(session, txn)
+    session.refresh(account)
+    return schemas.BalanceChangeOut(
+        transaction=views.domain_transaction_out(session, recorded),
+        balance=account.balance,
+        duplicate=not new,
+    )
+
+
+@router.post("/accounts/by-id/{account_id}/top-up")
+def top_up(
+    account_id: int,
+    body: schemas.TopUpIn,
+    caller: Caller = Depends(admin_only),
+    session: Session = Depends(write_session),
+) -> schemas.BalanceChangeOut:
+    """Add credit to an account. Replaying the same ``txn_id`` changes nothing."""
+    return _change_balance(session, account_id, body, TransactionKind.TOP_UP, caller)
+
+
+@router.post("/accounts/by-id/{account_id}/adjust")
+def adjust(
+    account_id: int,
+    body: schemas.AdjustIn,
+    caller: Caller = Depends(admin_only),
+    session: Session = Depends(write_session),
+) -> schemas.BalanceChangeOut:
+    """Adjust an account up or down. Replaying the same ``txn_id`` changes nothing."""
+    return _change_balance(session, account_id, body, TransactionKind.ADJUSTMENT, caller)
+
+
+@router.get("/transactions", dependencies=[Depends(admin_only)])
+def list_transactions(
+    session: Session = Depends(read_session),
+    account_id: int | None = Query(None, ge=1),
+    kind: TransactionKind | None = None,
+    origin: str | None = Query(None, max_length=80),
+    before: int | None = Query(None, ge=1, description="Only entries with seq below this"),
+    limit: int = Query(100, ge=1, le=1000),
+) -> list[schemas.TransactionOut]:
+    """The ledger, newest first; page with ``before`` = the last ``seq`` you received."""
+    query = select(TransactionRow)
+    if account_id is not None:
+        query = query.where(TransactionRow.account_id == account_id)
+    if kind is not None:
+        query = query.where(TransactionRow.kind == kind.value)
+    if origin is not None:
+        query = query.where(TransactionRow.origin == origin)
+    if before is not None:
+        query = query.where(TransactionRow.seq < before)
+    rows = session.scalars(query.order_by(TransactionRow.seq.desc()).limit(limit))
+    return [views.transaction_out(r) for r in rows]

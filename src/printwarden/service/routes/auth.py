@@ -1,0 +1,91 @@
+"""Logging in and out, and what a signed-in person may see of themselves."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi import APIRouter, Depends, Query
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from printwarden.directory.ldap import DirectoryUnavailable
+from printwarden.directory.source import check_password
+from printwarden.domain.accounts import Role
+from printwarden.service import schemas, views
+from printwarden.service.auth import current_caller
+from printwarden.service.problems import Problem
+from printwarden.service.routes.deps import any_person, read_session, write_session
+from printwarden.service.state import AppState, app_state
+from printwarden.store import tokens, users
+from printwarden.store.errors import NotFound
+from printwarden.store.models import TransactionRow
+from printwarden.store.tokens import Caller
+
+router = APIRouter(tags=["auth"])
+
+
+@router.post("/auth/login")
+def login(
+    body: schemas.LoginIn,
+    session: Session = Depends(write_session),
+    state: AppState = Depends(app_state),
+) -> schemas.LoginOut:
+    """Exchange a username and password for a session token (role admin or user)."""
+    try:
+        row = users.find_user(session, body.username)
+    except NotFound:
+        row = None
+    try:
+        valid = (
+            row is not None
+            and row.enabled
+            and check_password(state.settings.directory, row, body.password)
+        )
+    except DirectoryUnavailable as exc:
+        raise Problem(503, "Directory unavailable", str(exc)) from None
+    if row is None or not valid:
+        raise Problem(401, "Unauthorized", "wrong username or password")
+    role = Role.ADMIN if row.is_admin else Role.USER
+    lifetime = timedelta(hours=state.settings.session_hours)
+    token, token_row = tokens.issue_token(
+        session, role, name=f"session:{row.username}", user_id=row.id, lifetime=lifetime
+    )
+    assert token_row.expires_at is not None
+    return schemas.LoginOut(token=token, role=role.value, expires_at=token_row.expires_at)
+
+
+@router.post("/auth/logout", status_code=204)
+def logout(
+    caller: Caller = Depends(current_caller),
+    session: Session = Depends(write_session),
+    state: AppState = Depends(app_state),
+) -> None:
+    """Revoke the token this request carries."""
+    tokens.revoke_token(session, caller.token_id)
+    state.callers.forget_token_id(caller.token_id)
+
+
+@router.get("/me")
+def me(
+    caller: Caller = Depends(any_person), session: Session = Depends(read_session)
+) -> schemas.UserOut:
+    """The signed-in person, with their balance."""
+    row = users.find_user(session, caller.username or "")
+    return views.user_out(users.views(session, [row])[0])
+
+
+@router.get("/me/transactions")
+def my_transactions(
+    caller: Caller = Depends(any_person),
+    session: Session = Depends(read_session),
+    limit: int = Query(50, ge=1, le=500),
+    before: int | None = Query(None, ge=1, description="Only entries with seq below this"),
+) -> list[schemas.TransactionOut]:
+    """The signed-in person's personal ledger, newest first."""
+    row = users.find_user(session, caller.username or "")
+    account = users.personal_account(session, row.id)
+    query = select(TransactionRow).where(TransactionRow.account_id == account.id)
+    if before is not None:
+        query = query.where(TransactionRow.seq < before)
+    rows = session.scalars(query.order_by(TransactionRow.seq.desc()).limit(limit))
+    return [views.transaction_out(r) for r in rows]

@@ -1,0 +1,92 @@
+"""Job decisions and charging printed jobs, for providers and site servers."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+from sqlalchemy.orm import Session
+
+from printwarden.domain.accounts import Role
+from printwarden.domain.costs import JobUsage
+from printwarden.domain.ledger import site_origin
+from printwarden.service import schemas, views
+from printwarden.service.problems import Problem
+from printwarden.service.routes.deps import printing_components, read_session, write_session
+from printwarden.store import jobs
+from printwarden.store.tokens import Caller
+
+router = APIRouter(tags=["jobs"])
+
+
+def _usage(body: schemas.JobUsageIn) -> JobUsage:
+    try:
+        return JobUsage(
+            pages=body.pages,
+            colour_pages=body.colour_pages,
+            copies=body.copies,
+            duplex=body.duplex,
+            paper_size=body.paper_size,
+        )
+    except ValueError as exc:
+        raise Problem(422, "Invalid request", str(exc)) from None
+
+
+def _choice(body: schemas.AccountChoiceIn) -> jobs.AccountChoice:
+    return jobs.AccountChoice(body.account, body.account_code, body.account_pin)
+
+
+@router.post("/jobs/decision", dependencies=[Depends(printing_components)])
+def decide_job(
+    body: schemas.JobDecisionIn, session: Session = Depends(read_session)
+) -> schemas.JobDecisionOut:
+    """May this user print this job here, charged to this account? And what will it cost?"""
+    decision, context = jobs.decide_job(
+        session, body.username, body.printer, _usage(body), _choice(body)
+    )
+    return schemas.JobDecisionOut(
+        verdict=decision.verdict.value,
+        cost=decision.cost,
+        reason=decision.reason,
+        account_id=context.account.id,
+        account=context.account.name,
+        balance=context.account.balance,
+    )
+
+
+@router.post("/jobs/printed")
+def job_printed(
+    body: schemas.JobPrintedIn,
+    caller: Caller = Depends(printing_components),
+    session: Session = Depends(write_session),
+) -> schemas.JobPrintedOut:
+    """Charge what printed, once: a replay of the same ``txn_id`` returns the original charge."""
+    printed = jobs.PrintedJob(
+        txn_id=body.txn_id,
+        job_ref=body.job_ref,
+        username=body.username,
+        printer=body.printer,
+        usage=_usage(body),
+        choice=_choice(body),
+        document_name=body.document_name,
+        origin=_origin(caller, body.origin),
+        printed_at=body.printed_at,
+    )
+    charge = jobs.charge_printed(session, printed)
+    account = charge.job.account_id
+    balance = jobs.account_balance(session, account)
+    return schemas.JobPrintedOut(
+        job_ref=charge.job.job_ref,
+        cost=charge.job.cost,
+        account_id=account,
+        balance=balance,
+        transaction=views.domain_transaction_out(session, charge.transaction),
+        duplicate=not charge.new,
+    )
+
+
+def _origin(caller: Caller, claimed: str) -> str:
+    """A provider's jobs come from ``app``; a site may report only its own offline jobs."""
+    if claimed == "app":
+        return claimed
+    if caller.role is Role.SITE and caller.scope and claimed == site_origin(caller.scope):
+        return claimed
+    raise Problem(403, "Forbidden", f"this token may not report jobs with origin {claimed!r}")

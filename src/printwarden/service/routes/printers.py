@@ -1,0 +1,91 @@
+"""The printer and device registry, with cost settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Response
+from sqlalchemy.orm import Session
+
+from printwarden.service import schemas, views
+from printwarden.service.routes.deps import (
+    admin_only,
+    read_session,
+    registry_readers,
+    write_session,
+)
+from printwarden.store import printers
+
+router = APIRouter(tags=["printers"])
+
+
+def _fields(body: schemas.PrinterFields | schemas.DeviceFields) -> dict[str, Any]:
+    fields = body.model_dump(exclude_unset=True, exclude={"name"})
+    if body.cost_model is not None:
+        fields["cost_model"] = body.cost_model.model_dump()
+    return fields
+
+
+@router.get("/printers", dependencies=[Depends(registry_readers)])
+def list_printers(session: Session = Depends(read_session)) -> list[schemas.PrinterOut]:
+    return [views.printer_out(row) for row in printers.list_printers(session)]
+
+
+@router.post("/printers", status_code=201, dependencies=[Depends(admin_only)])
+def create_printer(
+    body: schemas.PrinterIn, session: Session = Depends(write_session)
+) -> schemas.PrinterOut:
+    """Register a printer with its prices."""
+    fields = {"cost_model": {}, **_fields(body)}
+    return views.printer_out(printers.save_printer(session, body.name, fields, create=True))
+
+
+@router.get("/printers/{name}", dependencies=[Depends(registry_readers)])
+def get_printer(name: str, session: Session = Depends(read_session)) -> schemas.PrinterOut:
+    return views.printer_out(printers.find_printer(session, name))
+
+
+@router.patch("/printers/{name}", dependencies=[Depends(admin_only)])
+def update_printer(
+    name: str, body: schemas.PrinterFields, session: Session = Depends(write_session)
+) -> schemas.PrinterOut:
+    return views.printer_out(printers.save_printer(session, name, _fields(body), create=False))
+
+
+@router.delete("/printers/{name}", status_code=204, dependencies=[Depends(admin_only)])
+def delete_printer(name: str, session: Session = Depends(write_session)) -> Response:
+    printers.delete_printer(session, printers.find_printer(session, name))
+    return Response(status_code=204)
+
+
+@router.get("/devices", dependencies=[Depends(registry_readers)])
+def list_devices(session: Session = Depends(read_session)) -> list[schemas.DeviceOut]:
+    return [views.device_out(session, row) for row in printers.list_devices(session)]
+
+
+@router.post("/devices", status_code=201, dependencies=[Depends(admin_only)])
+def create_device(
+    body: schemas.DeviceIn, session: Session = Depends(write_session)
+) -> schemas.DeviceOut:
+    """Register a device (MFD, terminal, release station or card reader)."""
+    fields = {"cost_model": {}, **_fields(body)}
+    return views.device_out(session, printers.save_device(session, body.name, fields, create=True))
+
+
+@router.get("/devices/{name}", dependencies=[Depends(registry_readers)])
+def get_device(name: str, session: Session = Depends(read_session)) -> schemas.DeviceOut:
+    return views.device_out(session, printers.find_device(session, name))
+
+
+@router.patch("/devices/{name}", dependencies=[Depends(admin_only)])
+def update_device(
+    name: str, body: schemas.DeviceFields, session: Session = Depends(write_session)
+) -> schemas.DeviceOut:
+    row = printers.save_device(session, name, _fields(body), create=False)
+    return views.device_out(session, row)
+
+
+@router.delete("/devices/{name}", status_code=204, dependencies=[Depends(admin_only)])
+def delete_device(name: str, session: Session = Depends(write_session)) -> Response:
+    printers.delete_device(session, printers.find_device(session, name))
+    return Response(status_code=204)

@@ -1,0 +1,50 @@
+"""Component tokens for sites, providers and devices: created, listed and revoked by admins."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Response
+from sqlalchemy.orm import Session
+
+from printwarden.domain.accounts import Role
+from printwarden.service import schemas
+from printwarden.service.routes.deps import admin_only, read_session, write_session
+from printwarden.service.state import AppState, app_state
+from printwarden.store import tokens
+from printwarden.store.models import ApiTokenRow
+
+router = APIRouter(tags=["tokens"], dependencies=[Depends(admin_only)])
+
+
+def _out(row: ApiTokenRow, token: str | None = None) -> schemas.TokenOut:
+    return schemas.TokenOut(
+        id=row.id,
+        role=row.role,
+        name=row.name,
+        scope=row.scope,
+        created_at=row.created_at,
+        revoked_at=row.revoked_at,
+        token=token,
+    )
+
+
+@router.get("/tokens")
+def list_tokens(session: Session = Depends(read_session)) -> list[schemas.TokenOut]:
+    return [_out(row) for row in tokens.list_tokens(session)]
+
+
+@router.post("/tokens", status_code=201)
+def create_token(
+    body: schemas.TokenIn, session: Session = Depends(write_session)
+) -> schemas.TokenOut:
+    """Create a component token; its text is in this response only."""
+    token, row = tokens.issue_token(session, Role(body.role), name=body.name, scope=body.scope)
+    return _out(row, token)
+
+
+@router.delete("/tokens/{token_id}", status_code=204)
+def revoke_token(
+    token_id: int, session: Session = Depends(write_session), state: AppState = Depends(app_state)
+) -> Response:
+    tokens.revoke_token(session, token_id)
+    state.callers.forget_token_id(token_id)
+    return Response(status_code=204)

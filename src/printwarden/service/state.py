@@ -1,0 +1,71 @@
+"""What one App Server process holds: settings, database, secret, and a short token cache."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+from fastapi import Request
+
+from printwarden.config import Settings
+from printwarden.domain.money import Currency
+from printwarden.store.db import Database
+from printwarden.store.tokens import Caller
+
+TOKEN_CACHE_SECONDS = 5.0
+TOKEN_CACHE_SIZE = 10_000
+
+
+@dataclass
+class CallerCache:
+    """Valid tokens seen in the last few seconds, so each request need not hit the database.
+
+    A revoked token stops working in this process at once and in others within
+    ``TOKEN_CACHE_SECONDS``.
+    """
+
+    ttl: float = TOKEN_CACHE_SECONDS
+    _entries: dict[str, tuple[float, Caller]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def get(self, token: str) -> Caller | None:
+        entry = self._entries.get(token)
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
+
+    def put(self, token: str, caller: Caller) -> None:
+        with self._lock:
+            if len(self._entries) >= TOKEN_CACHE_SIZE:
+                self._entries.clear()
+            self._entries[token] = (time.monotonic() + self.ttl, caller)
+
+    def forget_token_id(self, token_id: int) -> None:
+        with self._lock:
+            stale = [k for k, (_, c) in self._entries.items() if c.token_id == token_id]
+            for key in stale:
+                del self._entries[key]
+
+    def forget_user(self, user_id: int) -> None:
+        with self._lock:
+            stale = [k for k, (_, c) in self._entries.items() if c.user_id == user_id]
+            for key in stale:
+                del self._entries[key]
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    database: Database
+    secret: bytes
+    callers: CallerCache = field(default_factory=CallerCache)
+
+    @property
+    def currency(self) -> Currency:
+        return self.settings.currency_info
+
+
+def app_state(request: Request) -> AppState:
+    state: AppState = request.app.state.printwarden
+    return state

@@ -1,0 +1,101 @@
+"""Shared fixtures: throwaway databases and real App Server processes on both backends."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from printwarden.domain.accounts import Role
+from support.appserver import AppServer
+from support.databases import postgres_server, throwaway_postgres
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    """A reachable PostgreSQL server URL (started privately when none is running)."""
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture
+def pg_url(pg_server: str) -> Iterator[str]:
+    """A fresh PostgreSQL database for one test."""
+    with throwaway_postgres(pg_server) as url:
+        yield url
+
+
+def _database_url(backend: str, directory: Path, pg_server: Callable[[], str]) -> Iterator[str]:
+    if backend == "sqlite":
+        yield f"sqlite:///{directory / 'printwarden.db'}"
+        return
+    with throwaway_postgres(pg_server()) as url:
+        yield url
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def app_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
+    """A running App Server over a throwaway database, once per backend."""
+    directory = tmp_path_factory.mktemp(f"app-{request.param}")
+    urls = _database_url(
+        request.param, directory, lambda: str(request.getfixturevalue("pg_server"))
+    )
+    server = AppServer(next(urls), directory)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        for _ in urls:
+            pass
+
+
+@pytest.fixture(scope="session")
+def role_tokens(app_server: AppServer) -> dict[Role, str]:
+    """One valid token per role against ``app_server``."""
+    suffix = uuid.uuid4().hex[:8]
+    return {
+        Role.ADMIN: app_server.token(Role.ADMIN, f"admin-{suffix}"),
+        Role.USER: app_server.token(Role.USER, f"person-{suffix}"),
+        Role.SITE: app_server.token(Role.SITE, scope="north"),
+        Role.PROVIDER: app_server.token(Role.PROVIDER),
+        Role.DEVICE: app_server.token(Role.DEVICE),
+    }
+
+
+def _client(app_server: AppServer, token: str | None) -> Iterator[httpx.Client]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    with httpx.Client(base_url=app_server.api, headers=headers, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
+def admin(app_server: AppServer, role_tokens: dict[Role, str]) -> Iterator[httpx.Client]:
+    yield from _client(app_server, role_tokens[Role.ADMIN])
+
+
+@pytest.fixture
+def provider(app_server: AppServer, role_tokens: dict[Role, str]) -> Iterator[httpx.Client]:
+    yield from _client(app_server, role_tokens[Role.PROVIDER])
+
+
+@pytest.fixture
+def device(app_server: AppServer, role_tokens: dict[Role, str]) -> Iterator[httpx.Client]:
+    yield from _client(app_server, role_tokens[Role.DEVICE])
+
+
+@pytest.fixture
+def anonymous(app_server: AppServer) -> Iterator[httpx.Client]:
+    yield from _client(app_server, None)
+
+
+@pytest.fixture
+def unique() -> Callable[[str], str]:
+    """Names unique to one test, since a server is shared by the tests of a backend."""
+    suffix = uuid.uuid4().hex[:8]
+    return lambda base: f"{base}-{suffix}"

@@ -1,0 +1,101 @@
+"""A real App Server process (``printwarden app serve``) for integration tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from printwarden.config import Settings
+from printwarden.domain.accounts import Role
+from printwarden.store import tokens, users
+from printwarden.store.db import Database
+from printwarden.store.migrate import upgrade
+from support.databases import free_port
+
+STARTUP_SECONDS = 30.0
+
+
+@dataclass
+class AppServer:
+    """An App Server subprocess on a free loopback port, over a given database."""
+
+    database_url: str
+    data_dir: Path
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def api(self) -> str:
+        return f"{self.url}/api/v1"
+
+    def settings(self) -> Settings:
+        return Settings(data_dir=self.data_dir, database_url=self.database_url)
+
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "PRINTWARDEN_DATA_DIR": str(self.data_dir),
+            "PRINTWARDEN_DATABASE_URL": self.database_url,
+        }
+
+    def start(self) -> None:
+        upgrade(self.database_url)
+        command = [sys.executable, "-m", "printwarden", "app", "serve", "--port", str(self.port)]
+        log = (self.data_dir / "server.log").open("ab")
+        self.process = subprocess.Popen(command, env=self.env(), stdout=log, stderr=log)
+        log.close()
+        self._wait_ready()
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise RuntimeError(f"App Server exited: {self.log_tail()}")
+            try:
+                if httpx.get(f"{self.api}/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        raise RuntimeError(f"App Server did not answer in time: {self.log_tail()}")
+
+    def log_tail(self) -> str:
+        path = self.data_dir / "server.log"
+        return path.read_text(errors="replace")[-3000:] if path.exists() else ""
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def database(self) -> Database:
+        return Database(self.database_url)
+
+    def token(self, role: Role, username: str = "", scope: str = "") -> str:
+        """A token for ``role``; admins and users get a session of a user made for it."""
+        database = self.database()
+        try:
+            with database.session() as session:
+                user_id = None
+                if role in (Role.ADMIN, Role.USER):
+                    changes = users.UserChanges(is_admin=role is Role.ADMIN)
+                    row = users.create_user(session, self.settings().resolved_secret(), username, changes)
+                    user_id = row.id
+                token, _ = tokens.issue_token(session, role, name="test", scope=scope, user_id=user_id)
+            return token
+        finally:
+            database.dispose()
