@@ -22,7 +22,10 @@ from printwarden.store.errors import StoreError
 from printwarden.store.migrate import upgrade
 
 console = Console()
-app = typer.Typer(help="printwarden: print management that keeps every site printing.")
+app = typer.Typer(
+    help="printwarden: print management that keeps every site printing.",
+    pretty_exceptions_enable=False,
+)
 app_cmd = typer.Typer(help="The Application Server.")
 db_cmd = typer.Typer(help="The database.")
 admin = typer.Typer(help="Administration, straight on the database.")

@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.responses import ORJSONResponse
 
 from printwarden import __version__
 from printwarden.config import Settings
@@ -61,7 +60,6 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
         version=__version__,
         description="The Application Server API: users, accounts, ledger, printers, jobs.",
         openapi_url="/openapi.json",
-        default_response_class=ORJSONResponse,
         lifespan=lifespan,
     )
     app.state.printwarden = state

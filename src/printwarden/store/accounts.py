@@ -141,7 +141,7 @@ def _replace_grants(
 def _resolve(
     session: Session, statement: Select[str, int], wanted: set[str], what: str
 ) -> list[int]:
-    found: dict[str, int] = dict(session.execute(statement).tuples())
+    found: dict[str, int] = {row[0]: row[1] for row in session.execute(statement)}
     missing = wanted - set(found)
     if missing:
         raise InvalidReference(f"no {what} named {sorted(missing)[0]!r}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -13,6 +13,8 @@ from printwarden.store.changes import change_seq
 from printwarden.store.errors import AlreadyExists, NotFound
 from printwarden.store.models import DeviceRow, PrinterRow
 from printwarden.store.users import now
+
+R = TypeVar("R", PrinterRow, DeviceRow)
 
 
 def cost_model_from_json(data: dict[str, Any]) -> CostModel:
@@ -43,24 +45,30 @@ def find_printer(session: Session, name: str) -> PrinterRow:
     return row
 
 
-def save_printer(
-    session: Session, name: str, fields: dict[str, Any], *, create: bool
-) -> PrinterRow:
-    """Create (``create=True``) or update a printer with ``fields``."""
-    row = session.scalar(select(PrinterRow).where(PrinterRow.name == name))
+def _save(
+    session: Session, model: type[R], name: str, fields: dict[str, Any], *, create: bool
+) -> R:
+    row = session.scalar(select(model).where(model.name == name))
     if create:
         if row is not None and row.deleted_at is None:
-            raise AlreadyExists(f"a printer named {name!r} exists already")
-        row = row or PrinterRow(name=name, cost_model={})
+            raise AlreadyExists(f"a {model.__tablename__[:-1]} named {name!r} exists already")
+        row = row or model(name=name, cost_model={})
         row.deleted_at = None
         session.add(row)
     elif row is None or row.deleted_at is not None:
-        raise NotFound(f"no printer named {name!r}")
+        raise NotFound(f"no {model.__tablename__[:-1]} named {name!r}")
     for key, value in fields.items():
         setattr(row, key, value)
     row.change_seq = change_seq(session)
     session.flush()
     return row
+
+
+def save_printer(
+    session: Session, name: str, fields: dict[str, Any], *, create: bool
+) -> PrinterRow:
+    """Create (``create=True``) or update a printer with ``fields``."""
+    return _save(session, PrinterRow, name, fields, create=create)
 
 
 def list_printers(session: Session) -> list[PrinterRow]:
@@ -86,24 +94,11 @@ def find_device(session: Session, name: str) -> DeviceRow:
 
 def save_device(session: Session, name: str, fields: dict[str, Any], *, create: bool) -> DeviceRow:
     """Create or update a device; ``fields["printer"]`` names its printer."""
-    row = session.scalar(select(DeviceRow).where(DeviceRow.name == name))
-    if create:
-        if row is not None and row.deleted_at is None:
-            raise AlreadyExists(f"a device named {name!r} exists already")
-        row = row or DeviceRow(name=name, cost_model={})
-        row.deleted_at = None
-        session.add(row)
-    elif row is None or row.deleted_at is not None:
-        raise NotFound(f"no device named {name!r}")
     values = dict(fields)
     if "printer" in values:
         printer = values.pop("printer")
-        row.printer_id = find_printer(session, printer).id if printer else None
-    for key, value in values.items():
-        setattr(row, key, value)
-    row.change_seq = change_seq(session)
-    session.flush()
-    return row
+        values["printer_id"] = find_printer(session, printer).id if printer else None
+    return _save(session, DeviceRow, name, values, create=create)
 
 
 def list_devices(session: Session) -> list[DeviceRow]:
