@@ -39,7 +39,9 @@ def _database_url(backend: str, directory: Path, pg_server: Callable[[], str]) -
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def app_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
+def app_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[AppServer]:
     """A running App Server over a throwaway database, once per backend."""
     directory = tmp_path_factory.mktemp(f"app-{request.param}")
     urls = _database_url(

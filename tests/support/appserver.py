@@ -28,6 +28,7 @@ class AppServer:
     database_url: str
     data_dir: Path
     port: int = field(default_factory=free_port)
+    extra_env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -46,6 +47,7 @@ class AppServer:
             **os.environ,
             "PRINTWARDEN_DATA_DIR": str(self.data_dir),
             "PRINTWARDEN_DATABASE_URL": self.database_url,
+            **self.extra_env,
         }
 
     def start(self) -> None:
@@ -93,9 +95,13 @@ class AppServer:
                 user_id = None
                 if role in (Role.ADMIN, Role.USER):
                     changes = users.UserChanges(is_admin=role is Role.ADMIN)
-                    row = users.create_user(session, self.settings().resolved_secret(), username, changes)
+                    row = users.create_user(
+                        session, self.settings().resolved_secret(), username, changes
+                    )
                     user_id = row.id
-                token, _ = tokens.issue_token(session, role, name="test", scope=scope, user_id=user_id)
+                token, _ = tokens.issue_token(
+                    session, role, name="test", scope=scope, user_id=user_id
+                )
             return token
         finally:
             database.dispose()

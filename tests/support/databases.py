@@ -57,7 +57,9 @@ def private_server() -> Iterator[str]:
     options = f"-c listen_addresses=127.0.0.1 -p {port} -k {root} -c fsync=off"
     pg_ctl = _pg_binary("pg_ctl")
     log = root / "log"
-    subprocess.run([pg_ctl, "-D", str(data), "-o", options, "-l", str(log), "-w", "start"], check=True)
+    subprocess.run(
+        [pg_ctl, "-D", str(data), "-o", options, "-l", str(log), "-w", "start"], check=True
+    )
     try:
         yield f"postgresql://{user}@127.0.0.1:{port}/postgres"
     finally:

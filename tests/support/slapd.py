@@ -214,6 +214,16 @@ class Slapd:
         if result.returncode != 0:
             raise SlapdError(f"ldapadd failed ({result.returncode}): {result.stderr.strip()}")
 
+    def delete(self, dn: str) -> None:
+        """Delete one entry with ``ldapdelete`` as the admin."""
+        if self._workdir is None:
+            raise SlapdError("slapd is not running")
+        password_file = self._workdir / "admin.pw"
+        command = ["ldapdelete", "-x", "-H", self.url, "-D", ADMIN_DN, "-y", str(password_file), dn]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
+        if result.returncode != 0:
+            raise SlapdError(f"ldapdelete failed ({result.returncode}): {result.stderr.strip()}")
+
     def add_entries(self, entries: Iterable[tuple[str, Mapping[str, Iterable[str]]]]) -> None:
         """Add ``(dn, attributes)`` pairs in one ``ldapadd`` run."""
         self.add_ldif("".join(ldif_entry(dn, attrs) for dn, attrs in entries))
