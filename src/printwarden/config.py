@@ -46,7 +46,7 @@ class DirectoryConfig(BaseModel):
     """The user directory: ``internal`` (CSV and admin records) or ``ldap``."""
 
     source: str = "internal"
-    sync_interval_minutes: int = Field(default=0, ge=0)
+    sync_interval_minutes: float = Field(default=0, ge=0)
     ldap: LdapConfig = Field(default_factory=LdapConfig)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,10 +30,9 @@ def directory() -> Iterator[Slapd]:
         yield server
 
 
-@pytest.fixture(scope="module")
-def ldap_app(directory: Slapd, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
-    data_dir = tmp_path_factory.mktemp("ldap-app")
-    env = {
+def ldap_env(directory: Slapd, **extra: str) -> dict[str, str]:
+    """Settings that point an App Server at the test directory."""
+    return {
         "PRINTWARDEN_DIRECTORY__SOURCE": "ldap",
         "PRINTWARDEN_DIRECTORY__LDAP__URL": directory.url,
         "PRINTWARDEN_DIRECTORY__LDAP__BIND_DN": READER_DN,
@@ -40,8 +40,14 @@ def ldap_app(directory: Slapd, tmp_path_factory: pytest.TempPathFactory) -> Iter
         "PRINTWARDEN_DIRECTORY__LDAP__USER_BASE": PEOPLE_BASE,
         "PRINTWARDEN_DIRECTORY__LDAP__GROUP_BASE": GROUPS_BASE,
         "PRINTWARDEN_DIRECTORY__LDAP__CARD_ATTRS": '["carLicense"]',
+        **{f"PRINTWARDEN_DIRECTORY__{k.upper()}": v for k, v in extra.items()},
     }
-    server = AppServer(f"sqlite:///{data_dir / 'pw.db'}", data_dir, extra_env=env)
+
+
+@pytest.fixture(scope="module")
+def ldap_app(directory: Slapd, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
+    data_dir = tmp_path_factory.mktemp("ldap-app")
+    server = AppServer(f"sqlite:///{data_dir / 'pw.db'}", data_dir, extra_env=ldap_env(directory))
     server.start()
     try:
         yield server
@@ -128,3 +134,18 @@ def test_unreachable_directory_is_a_clear_error(tmp_path: Path) -> None:
     result = _cli(server, "admin", "directory", "sync")
     assert result.returncode == 1
     assert "error" in result.stdout.lower()
+
+
+def test_scheduled_sync_runs_by_itself(directory: Slapd, tmp_path: Path) -> None:
+    env = ldap_env(directory, sync_interval_minutes="0.01")
+    server = AppServer(f"sqlite:///{tmp_path / 'pw.db'}", tmp_path, extra_env=env)
+    server.start()
+    try:
+        with _client(server, Role.ADMIN, "scheduler-admin") as admin:
+            deadline = time.monotonic() + 15
+            while admin.get("/users/alice").status_code == 404:
+                assert time.monotonic() < deadline, "the scheduled sync never ran"
+                time.sleep(0.2)
+            assert admin.get("/users/alice").json()["source"] == "ldap"
+    finally:
+        server.stop()

@@ -1,0 +1,117 @@
+"""The admin command line against a real database, checked through a real App Server."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from support.appserver import AppServer
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
+    data_dir = tmp_path_factory.mktemp("cli")
+    app = AppServer(f"sqlite:///{data_dir / 'pw.db'}", data_dir)
+    app.start()
+    try:
+        yield app
+    finally:
+        app.stop()
+
+
+def cli(server: AppServer, *args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "printwarden", *args]
+    return subprocess.run(command, env=server.env(), capture_output=True, text=True, timeout=60)
+
+
+def ok(server: AppServer, *args: str) -> str:
+    result = cli(server, *args)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def test_admin_user_logs_in_and_manages_users(server: AppServer) -> None:
+    ok(server, "admin", "user", "add", "root-admin", "--admin", "--password", "s3cret-pass")
+    login = httpx.post(
+        f"{server.api}/auth/login", json={"username": "root-admin", "password": "s3cret-pass"}
+    )
+    assert login.status_code == 200
+    assert login.json()["role"] == "admin"
+    headers = {"Authorization": f"Bearer {login.json()['token']}"}
+    assert httpx.get(f"{server.api}/users", headers=headers).status_code == 200
+
+
+def test_user_add_with_cards_groups_and_list(server: AppServer) -> None:
+    ok(server, "admin", "user", "add", "dora", "--full-name", "Dora Dee", "--card", "777",
+       "--group", "art", "--pin", "4321")  # fmt: skip
+    listing = ok(server, "admin", "user", "list", "--search", "dora")
+    assert "Dora Dee" in listing
+    assert "art" in listing
+    duplicate = cli(server, "admin", "user", "add", "dora")
+    assert duplicate.returncode == 1
+    assert "exists already" in duplicate.stdout
+
+
+def test_balance_topup_and_adjust_move_the_ledger(server: AppServer) -> None:
+    ok(server, "admin", "user", "add", "eve")
+    assert "balance 5.00" in ok(server, "admin", "balance", "topup", "5.00", "eve")
+    assert "balance 3.75" in ok(server, "admin", "balance", "adjust", "--", "-1.25", "eve")
+    refused = cli(server, "admin", "balance", "topup", "1.005", "eve")
+    assert refused.returncode == 1
+    assert "decimal places" in refused.stdout
+    negative = cli(server, "admin", "balance", "topup", "--", "-1.00", "eve")
+    assert negative.returncode == 1
+
+
+def test_shared_account_add_and_list(server: AppServer) -> None:
+    ok(server, "admin", "user", "add", "finn")
+    ok(server, "admin", "account", "add", "Physics", "--user", "finn", "--code", "42")
+    ok(server, "admin", "account", "add", "Physics-Lab", "--parent", "Physics")
+    ok(server, "admin", "balance", "topup", "10.00", "--account", "Physics-Lab")
+    listing = ok(server, "admin", "account", "list")
+    assert "Physics-Lab" in listing
+    assert "10.00" in listing
+    missing_parent = cli(server, "admin", "account", "add", "Orphan", "--parent", "Nope")
+    assert missing_parent.returncode == 1
+
+
+def test_component_token_works_until_revoked(server: AppServer) -> None:
+    token = ok(server, "admin", "token", "create", "--role", "provider", "--name", "ps1").strip()
+    headers = {"Authorization": f"Bearer {token}"}
+    assert httpx.get(f"{server.api}/printers", headers=headers).status_code == 200
+    listing = ok(server, "admin", "token", "list")
+    token_id = next(
+        line.split()[1] for line in listing.splitlines() if "ps1" in line and "provider" in line
+    )
+    ok(server, "admin", "token", "revoke", token_id)
+    # The server caches valid tokens for a few seconds; a fresh process sees the revocation.
+    server.stop()
+    server.start()
+    assert httpx.get(f"{server.api}/printers", headers=headers).status_code == 401
+
+
+def test_user_import_from_csv(server: AppServer, tmp_path: Path) -> None:
+    csv_file = tmp_path / "people.csv"
+    csv_file.write_text(
+        "username,full_name,groups,cards,restricted,credit_limit\n"
+        "gina,Gina Green,chem;staff,9001,false,2.50\n"
+        "hank,Hank Hill,chem,,true,\n"
+    )
+    assert "2 created, 0 updated" in ok(server, "admin", "user", "import", str(csv_file))
+    assert "0 created, 2 updated" in ok(server, "admin", "user", "import", str(csv_file))
+    bad = tmp_path / "bad.csv"
+    bad.write_text("username,credit_limit\nivy,abc\n")
+    result = cli(server, "admin", "user", "import", str(bad))
+    assert result.returncode == 1
+    assert "row 2" in result.stdout
+    assert "ivy" not in ok(server, "admin", "user", "list")
+
+
+def test_token_create_refuses_unknown_roles(server: AppServer) -> None:
+    result = cli(server, "admin", "token", "create", "--role", "admin")
+    assert result.returncode == 1

@@ -1,0 +1,106 @@
+"""`printwarden demo`: the manifest other tools rely on, and that what it lists works."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from support.databases import free_port
+
+READY_SECONDS = 60
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    data_dir = tmp_path_factory.mktemp("demo")
+    command = [sys.executable, "-m", "printwarden", "demo", "--data-dir", str(data_dir),
+               "--port-base", str(free_port())]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    manifest = data_dir / "demo.json"
+    try:
+        deadline = time.monotonic() + READY_SECONDS
+        while not manifest.exists():
+            assert process.poll() is None, process.stdout.read() if process.stdout else ""
+            assert time.monotonic() < deadline, "demo.json did not appear"
+            time.sleep(0.1)
+        yield {**json.loads(manifest.read_text()), "_dir": data_dir}
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=15)
+        finally:
+            if process.poll() is None:
+                process.kill()
+            if process.stdout:
+                process.stdout.close()
+
+
+def test_manifest_has_the_stable_keys(demo: dict[str, Any]) -> None:
+    assert demo["app_url"].startswith("http://127.0.0.1:")
+    assert demo["database_url"].startswith("sqlite:///")
+    assert demo["admin_token"]
+    assert len(demo["users"]) >= 3
+    for user in demo["users"]:
+        assert {"username", "password", "card", "pin"} <= set(user)
+
+
+def test_health_and_openapi_answer(demo: dict[str, Any]) -> None:
+    assert httpx.get(f"{demo['app_url']}/api/v1/health").status_code == 200
+    assert "paths" in httpx.get(f"{demo['app_url']}/openapi.json").json()
+
+
+def test_admin_token_lists_the_sample_users(demo: dict[str, Any]) -> None:
+    headers = {"Authorization": f"Bearer {demo['admin_token']}"}
+    users = httpx.get(f"{demo['app_url']}/api/v1/users", headers=headers).json()
+    names = {u["username"] for u in users["items"]}
+    assert {u["username"] for u in demo["users"]} <= names
+
+
+def test_sample_users_log_in_with_password_card_and_pin(demo: dict[str, Any]) -> None:
+    api = f"{demo['app_url']}/api/v1"
+    person = demo["users"][0]
+    login = httpx.post(
+        f"{api}/auth/login", json={"username": person["username"], "password": person["password"]}
+    )
+    assert login.status_code == 200
+    device = {"Authorization": f"Bearer {demo['device_token']}"}
+    card = httpx.post(
+        f"{api}/auth/device", headers=device, json={"method": "card", "card_number": person["card"]}
+    )
+    assert card.json()["username"] == person["username"]
+
+
+def test_sample_printer_decides_and_charges(demo: dict[str, Any]) -> None:
+    api = f"{demo['app_url']}/api/v1"
+    provider = {"Authorization": f"Bearer {demo['provider_token']}"}
+    job = {"username": "alice", "printer": "colour-laser", "pages": 2, "colour_pages": 1}
+    decision = httpx.post(f"{api}/jobs/decision", headers=provider, json=job).json()
+    assert decision == {
+        "verdict": "allow",
+        "cost": 60,
+        "reason": "",
+        "account_id": decision["account_id"],
+        "account": "alice",
+        "balance": 500,
+    }
+
+
+def test_interrupt_stops_the_demo_cleanly(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "printwarden", "demo", "--data-dir", str(tmp_path),
+               "--port-base", str(free_port())]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + READY_SECONDS
+    while not (tmp_path / "demo.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    # 130 is the conventional status of a program stopped by Ctrl-C.
+    assert process.wait(timeout=15) in (0, 130)
