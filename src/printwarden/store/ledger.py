@@ -66,9 +66,12 @@ def apply_transactions(
     if not txns:
         return []
     _check_accounts(session, {t.account_id for t in txns})
+    # Rows go in in txn_id order: concurrent batches that share ids then wait on each other's
+    # unique-index entries in one order, so they cannot deadlock (PostgreSQL).
+    rows = sorted(_first_occurrences(txns), key=lambda t: t.id)
     statement = (
         _insert(session)
-        .values([_row_values(t) for t in txns])
+        .values([_row_values(t) for t in rows])
         .on_conflict_do_nothing(index_elements=["txn_id"])
         .returning(TransactionRow.txn_id)
     )

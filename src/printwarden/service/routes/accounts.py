@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Query, Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from printwarden.domain.ledger import Transaction, TransactionKind
 from printwarden.service import schemas, views
 from printwarden.service.routes.deps import admin_only, read_session, write_session
 from printwarden.store import accounts, ledger
-from printwarden.store.models import TransactionRow
 from printwarden.store.tokens import Caller
 
 router = APIRouter(tags=["accounts"])
@@ -113,14 +111,12 @@ def list_transactions(
     limit: int = Query(100, ge=1, le=1000),
 ) -> list[schemas.TransactionOut]:
     """The ledger, newest first; page with ``before`` = the last ``seq`` you received."""
-    query = select(TransactionRow)
-    if account_id is not None:
-        query = query.where(TransactionRow.account_id == account_id)
-    if kind is not None:
-        query = query.where(TransactionRow.kind == kind.value)
-    if origin is not None:
-        query = query.where(TransactionRow.origin == origin)
-    if before is not None:
-        query = query.where(TransactionRow.seq < before)
-    rows = session.scalars(query.order_by(TransactionRow.seq.desc()).limit(limit))
+    rows = ledger.recent(
+        session,
+        account_id=account_id,
+        kind=kind.value if kind else None,
+        origin=origin,
+        before=before,
+        limit=limit,
+    )
     return [views.transaction_out(r) for r in rows]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from fastapi import APIRouter, Depends, Query
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from printwarden.directory.ldap import DirectoryUnavailable
@@ -16,9 +15,8 @@ from printwarden.service.auth import current_caller
 from printwarden.service.problems import Problem
 from printwarden.service.routes.deps import any_person, read_session, write_session
 from printwarden.service.state import AppState, app_state
-from printwarden.store import tokens, users
+from printwarden.store import ledger, tokens, users
 from printwarden.store.errors import NotFound
-from printwarden.store.models import TransactionRow
 from printwarden.store.tokens import Caller
 
 router = APIRouter(tags=["auth"])
@@ -84,8 +82,5 @@ def my_transactions(
     """The signed-in person's personal ledger, newest first."""
     row = users.find_user(session, caller.username or "")
     account = users.personal_account(session, row.id)
-    query = select(TransactionRow).where(TransactionRow.account_id == account.id)
-    if before is not None:
-        query = query.where(TransactionRow.seq < before)
-    rows = session.scalars(query.order_by(TransactionRow.seq.desc()).limit(limit))
+    rows = ledger.recent(session, account_id=account.id, before=before, limit=limit)
     return [views.transaction_out(r) for r in rows]
