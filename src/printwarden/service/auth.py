@@ -29,7 +29,7 @@ def current_caller(
         with state.database.read() as session:
             caller = resolve_token(session, credentials.credentials)
         if caller is None:
-            raise Problem(401, "Unauthorized", "the token is not valid")
+            raise Problem(401, "Unauthorized", "the token is not valid", headers=UNAUTHENTICATED)
         state.callers.put(credentials.credentials, caller)
     return caller
 

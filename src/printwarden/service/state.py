@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from fastapi import Request
 
@@ -36,10 +37,14 @@ class CallerCache:
         return entry[1]
 
     def put(self, token: str, caller: Caller) -> None:
+        until = time.monotonic() + self.ttl
+        if caller.expires_at is not None:  # never past the token's own expiry
+            left = (caller.expires_at - datetime.now(UTC)).total_seconds()
+            until = min(until, time.monotonic() + left)
         with self._lock:
             if len(self._entries) >= TOKEN_CACHE_SIZE:
                 self._entries.clear()
-            self._entries[token] = (time.monotonic() + self.ttl, caller)
+            self._entries[token] = (until, caller)
 
     def forget_token_id(self, token_id: int) -> None:
         with self._lock:

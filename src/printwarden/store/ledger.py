@@ -144,3 +144,25 @@ def ledger_sum(session: Session, account_id: int) -> int:
         )
     )
     return int(total or 0)
+
+
+def recent(
+    session: Session,
+    *,
+    account_id: int | None = None,
+    kind: str | None = None,
+    origin: str | None = None,
+    before: int | None = None,
+    limit: int = 100,
+) -> list[TransactionRow]:
+    """Ledger entries, newest first, optionally filtered; page with ``before`` (a ``seq``)."""
+    query = select(TransactionRow)
+    if account_id is not None:
+        query = query.where(TransactionRow.account_id == account_id)
+    if kind is not None:
+        query = query.where(TransactionRow.kind == kind)
+    if origin is not None:
+        query = query.where(TransactionRow.origin == origin)
+    if before is not None:
+        query = query.where(TransactionRow.seq < before)
+    return list(session.scalars(query.order_by(TransactionRow.seq.desc()).limit(limit)))

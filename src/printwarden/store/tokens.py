@@ -23,6 +23,7 @@ class Caller:
     user_id: int | None = None
     username: str | None = None
     scope: str = ""
+    expires_at: datetime | None = None
 
 
 def issue_token(
@@ -66,15 +67,19 @@ def resolve_token(session: Session, token: str) -> Caller | None:
         return None
     if row.user_id is not None and not user_enabled:
         return None
-    return Caller(Role(row.role), row.id, row.user_id, username, row.scope)
+    expires_at = _aware(row.expires_at)
+    return Caller(Role(row.role), row.id, row.user_id, username, row.scope, expires_at)
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
 
 
 def _expired(expires_at: datetime | None) -> bool:
-    if expires_at is None:
-        return False
-    if expires_at.tzinfo is None:
-        expires_at = expires_at.replace(tzinfo=UTC)
-    return expires_at <= datetime.now(UTC)
+    expires_at = _aware(expires_at)
+    return expires_at is not None and expires_at <= datetime.now(UTC)
 
 
 def revoke_token(session: Session, token_id: int) -> None:

@@ -1,0 +1,254 @@
+"""Who may call what: every route of the API against every role, on a real App Server.
+
+The table below is written by hand from the API's intent, not read from the code; a route the
+OpenAPI document lists without an entry here fails ``test_the_table_covers_every_route``.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from printwarden.domain.accounts import Role
+from printwarden.store import tokens, users
+from support.appserver import AppServer
+
+PREFIX = "/api/v1"
+ANONYMOUS = "anonymous"
+ROLES = (ANONYMOUS, "admin", "user", "site", "provider", "device")
+PROBLEM_JSON = "application/problem+json"
+
+EVERYONE = frozenset(ROLES)
+TOKEN_HOLDERS = EVERYONE - {ANONYMOUS}
+ADMIN = frozenset({"admin"})
+PEOPLE = frozenset({"admin", "user"})
+REGISTRY_READERS = frozenset({"admin", "provider", "site", "device"})
+PRINTING_COMPONENTS = frozenset({"provider", "site"})
+AUTHENTICATING_COMPONENTS = frozenset({"device", "provider", "site"})
+
+EXPECTED: dict[tuple[str, str], frozenset[str]] = {
+    # open to all; a token, if sent, is not needed
+    ("GET", "/api/v1/health"): EVERYONE,
+    ("POST", "/api/v1/auth/login"): EVERYONE,
+    # sessions and self-service
+    ("POST", "/api/v1/auth/logout"): TOKEN_HOLDERS,
+    ("GET", "/api/v1/me"): PEOPLE,
+    ("GET", "/api/v1/me/transactions"): PEOPLE,
+    # users and groups
+    ("GET", "/api/v1/users"): ADMIN,
+    ("POST", "/api/v1/users"): ADMIN,
+    ("GET", "/api/v1/users/{username}"): ADMIN,
+    ("PATCH", "/api/v1/users/{username}"): ADMIN,
+    ("DELETE", "/api/v1/users/{username}"): ADMIN,
+    ("POST", "/api/v1/users/import"): ADMIN,
+    ("GET", "/api/v1/groups"): ADMIN,
+    ("POST", "/api/v1/groups"): ADMIN,
+    ("DELETE", "/api/v1/groups/{name}"): ADMIN,
+    # accounts and the ledger
+    ("GET", "/api/v1/accounts"): ADMIN,
+    ("POST", "/api/v1/accounts"): ADMIN,
+    ("GET", "/api/v1/accounts/{name}"): ADMIN,
+    ("PATCH", "/api/v1/accounts/{name}"): ADMIN,
+    ("DELETE", "/api/v1/accounts/{name}"): ADMIN,
+    ("POST", "/api/v1/accounts/by-id/{account_id}/top-up"): ADMIN,
+    ("POST", "/api/v1/accounts/by-id/{account_id}/adjust"): ADMIN,
+    ("GET", "/api/v1/transactions"): ADMIN,
+    # the printer and device registry: read by components, written by admins
+    ("GET", "/api/v1/printers"): REGISTRY_READERS,
+    ("POST", "/api/v1/printers"): ADMIN,
+    ("GET", "/api/v1/printers/{name}"): REGISTRY_READERS,
+    ("PATCH", "/api/v1/printers/{name}"): ADMIN,
+    ("DELETE", "/api/v1/printers/{name}"): ADMIN,
+    ("GET", "/api/v1/devices"): REGISTRY_READERS,
+    ("POST", "/api/v1/devices"): ADMIN,
+    ("GET", "/api/v1/devices/{name}"): REGISTRY_READERS,
+    ("PATCH", "/api/v1/devices/{name}"): ADMIN,
+    ("DELETE", "/api/v1/devices/{name}"): ADMIN,
+    # printing
+    ("POST", "/api/v1/jobs/decision"): PRINTING_COMPONENTS,
+    ("POST", "/api/v1/jobs/printed"): PRINTING_COMPONENTS,
+    ("POST", "/api/v1/auth/device"): AUTHENTICATING_COMPONENTS,
+    # component tokens and the directory
+    ("GET", "/api/v1/tokens"): ADMIN,
+    ("POST", "/api/v1/tokens"): ADMIN,
+    ("DELETE", "/api/v1/tokens/{token_id}"): ADMIN,
+    ("POST", "/api/v1/directory/sync"): ADMIN,
+}
+
+# Path parameters that name nothing: allowed callers get 404 or 422, never a change.
+DUMMY_PARAMS = {
+    "username": "no-such-user-authz",
+    "name": "no-such-thing-authz",
+    "account_id": "987654321",
+    "token_id": "987654321",
+}
+HTTP_METHODS = {"get", "put", "post", "patch", "delete", "head", "options", "trace"}
+
+CASES = [
+    pytest.param(method, path, role, id=f"{method} {path.removeprefix(PREFIX)} as {role}")
+    for method, path in EXPECTED
+    for role in ROLES
+]
+
+
+@pytest.fixture(scope="session")
+def http(app_server: AppServer) -> Iterator[httpx.Client]:
+    """A client without credentials; each request brings its own."""
+    with httpx.Client(base_url=app_server.url, timeout=30) as client:
+        yield client
+
+
+def bearer(token: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def fresh_name(base: str) -> str:
+    return f"{base}-{uuid.uuid4().hex[:10]}"
+
+
+def assert_problem(response: httpx.Response, status: int) -> None:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM_JSON)
+    assert response.json()["status"] == status
+
+
+def assert_unauthorized(response: httpx.Response) -> None:
+    assert_problem(response, 401)
+    assert response.headers.get("www-authenticate", "").lower().startswith("bearer")
+
+
+def test_the_table_covers_every_route(http: httpx.Client) -> None:
+    document = http.get("/openapi.json").json()
+    listed = {
+        (method.upper(), path)
+        for path, operations in document["paths"].items()
+        for method in operations
+        if method in HTTP_METHODS
+    }
+    assert set(EXPECTED) == listed
+    for allowed in EXPECTED.values():
+        assert allowed <= EVERYONE
+
+
+@pytest.mark.parametrize(("method", "path", "role"), CASES)
+def test_authorization_matrix(
+    http: httpx.Client,
+    app_server: AppServer,
+    role_tokens: dict[Role, str],
+    method: str,
+    path: str,
+    role: str,
+) -> None:
+    allowed = role in EXPECTED[(method, path)]
+    token = None if role == ANONYMOUS else role_tokens[Role(role)]
+    if path.endswith("/auth/logout") and token is not None:
+        # Log out a token of its own, so the shared token of this role stays valid.
+        token = app_server.token(Role(role), fresh_name(f"logout-{role}"))
+    body: dict[str, object] | None = {} if method in ("POST", "PATCH", "PUT") else None
+    url = path.format(**DUMMY_PARAMS)
+
+    response = http.request(method, url, json=body, headers=bearer(token))
+
+    if not allowed:
+        if role == ANONYMOUS:
+            assert_unauthorized(response)
+        else:
+            assert_problem(response, 403)
+        return
+    assert response.status_code not in (401, 403), response.text
+    assert response.status_code < 500, response.text
+    if path.endswith("/auth/logout") and token is not None:
+        assert response.status_code == 204
+        assert_unauthorized(http.get(f"{PREFIX}/me", headers=bearer(token)))
+
+
+def test_a_garbage_token_is_unauthorized(http: httpx.Client) -> None:
+    for path in ("/me", "/users", "/printers", "/tokens"):
+        for headers in (
+            bearer("garbage-" + uuid.uuid4().hex),
+            bearer("pw_admin_" + uuid.uuid4().hex),
+            {"Authorization": "Basic YWRtaW46YWRtaW4="},
+            {"Authorization": "Bearer"},
+        ):
+            response = http.get(f"{PREFIX}{path}", headers=headers)
+            assert_unauthorized(response)
+
+
+def test_a_revoked_component_token_stops_working_at_once(
+    http: httpx.Client, role_tokens: dict[Role, str]
+) -> None:
+    admin = bearer(role_tokens[Role.ADMIN])
+    created = http.post(
+        f"{PREFIX}/tokens", json={"role": "provider", "name": fresh_name("revoke")}, headers=admin
+    )
+    assert created.status_code == 201, created.text
+    token, token_id = created.json()["token"], created.json()["id"]
+    provider = bearer(token)
+    assert http.get(f"{PREFIX}/printers", headers=provider).status_code == 200  # now cached
+
+    revoked = http.delete(f"{PREFIX}/tokens/{token_id}", headers=admin)
+    assert revoked.status_code == 204, revoked.text
+
+    assert_unauthorized(http.get(f"{PREFIX}/printers", headers=provider))
+    assert_unauthorized(http.post(f"{PREFIX}/jobs/decision", json={}, headers=provider))
+    listed = {t["id"]: t for t in http.get(f"{PREFIX}/tokens", headers=admin).json()}
+    assert listed[token_id]["revoked_at"] is not None
+
+
+def _session_token(app_server: AppServer, lifetime: timedelta) -> tuple[str, datetime]:
+    """A user session token expiring ``lifetime`` from now, and its expiry."""
+    database = app_server.database()
+    try:
+        with database.session() as session:
+            key = app_server.settings().resolved_secret()
+            row = users.create_user(session, key, fresh_name("expiring"), users.UserChanges())
+            token, token_row = tokens.issue_token(
+                session, Role.USER, name="test", user_id=row.id, lifetime=lifetime
+            )
+            assert token_row.expires_at is not None
+            return token, token_row.expires_at
+    finally:
+        database.dispose()
+
+
+def test_an_expired_session_token_is_rejected(http: httpx.Client, app_server: AppServer) -> None:
+    expired, _ = _session_token(app_server, timedelta(seconds=-1))
+    assert_unauthorized(http.get(f"{PREFIX}/me", headers=bearer(expired)))
+
+
+def test_a_session_token_stops_working_when_it_expires(
+    http: httpx.Client, app_server: AppServer
+) -> None:
+    token, expires_at = _session_token(app_server, timedelta(seconds=1.5))
+    assert http.get(f"{PREFIX}/me", headers=bearer(token)).status_code == 200  # now cached
+    time.sleep(max(0.0, (expires_at - datetime.now(UTC)).total_seconds()) + 0.2)
+    assert_unauthorized(http.get(f"{PREFIX}/me", headers=bearer(token)))
+
+
+def test_a_disabled_users_session_stops_working(
+    http: httpx.Client, role_tokens: dict[Role, str]
+) -> None:
+    admin = bearer(role_tokens[Role.ADMIN])
+    username, password = fresh_name("disabled"), "correct horse battery"
+    created = http.post(
+        f"{PREFIX}/users", json={"username": username, "password": password}, headers=admin
+    )
+    assert created.status_code == 201, created.text
+    login = http.post(f"{PREFIX}/auth/login", json={"username": username, "password": password})
+    assert login.status_code == 200, login.text
+    session = bearer(login.json()["token"])
+    assert http.get(f"{PREFIX}/me", headers=session).status_code == 200  # now cached
+
+    disabled = http.patch(f"{PREFIX}/users/{username}", json={"enabled": False}, headers=admin)
+    assert disabled.status_code == 200, disabled.text
+    assert disabled.json()["enabled"] is False
+
+    assert_unauthorized(http.get(f"{PREFIX}/me", headers=session))
+    assert_unauthorized(http.get(f"{PREFIX}/me/transactions", headers=session))
+    relogin = http.post(f"{PREFIX}/auth/login", json={"username": username, "password": password})
+    assert_problem(relogin, 401)

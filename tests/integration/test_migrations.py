@@ -1,0 +1,142 @@
+"""Alembic migrations on SQLite and PostgreSQL: upgrade, downgrade, and agreement with models."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect, select
+
+from printwarden.store.db import Database
+from printwarden.store.migrate import alembic_config, current_revision, head_revision, upgrade
+from printwarden.store.models import Base, ChangeCounter
+
+CLI_TIMEOUT = 120
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database: a SQLite file or a throwaway PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'migrations.db'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    database = Database(database_url)
+    try:
+        yield database
+    finally:
+        database.dispose()
+
+
+def schema_differences(db: Database) -> list[Any]:
+    with db.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        return list(compare_metadata(context, Base.metadata))
+
+
+def table_names(db: Database) -> set[str]:
+    with db.engine.connect() as conn:
+        return set(inspect(conn).get_table_names())
+
+
+def counter_rows(db: Database) -> list[tuple[int, int]]:
+    with db.engine.connect() as conn:
+        rows = conn.execute(select(ChangeCounter.id, ChangeCounter.value))
+        return [(row.id, row.value) for row in rows]
+
+
+def test_upgrade_from_empty_reaches_head(db: Database, database_url: str) -> None:
+    head = head_revision()
+    assert head is not None
+    assert current_revision(db) is None
+    assert not set(Base.metadata.tables) & table_names(db)
+
+    upgrade(database_url)
+
+    assert current_revision(db) == head
+    assert set(Base.metadata.tables) <= table_names(db)
+    upgrade(database_url)  # a second upgrade is a no-op
+    assert current_revision(db) == head
+
+
+def test_models_match_the_migrations(db: Database, database_url: str) -> None:
+    upgrade(database_url)
+    assert schema_differences(db) == []
+
+
+def test_the_change_counter_starts_at_zero(db: Database, database_url: str) -> None:
+    upgrade(database_url)
+    assert counter_rows(db) == [(1, 0)]
+
+
+def test_downgrade_to_base_then_upgrade_again(db: Database, database_url: str) -> None:
+    upgrade(database_url)
+    command.downgrade(alembic_config(database_url), "base")
+    assert current_revision(db) is None
+    assert table_names(db) <= {"alembic_version"}
+
+    upgrade(database_url)
+    assert current_revision(db) == head_revision()
+    assert schema_differences(db) == []
+    assert counter_rows(db) == [(1, 0)]
+
+
+def test_the_history_is_linear() -> None:
+    scripts = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    heads = scripts.get_heads()
+    assert heads == [head_revision()]
+    assert len(scripts.get_bases()) == 1
+    revisions = list(scripts.walk_revisions())
+    assert revisions
+    for revision in revisions:
+        down = revision.down_revision
+        assert down is None or isinstance(down, str), (revision.revision, down)
+        assert not revision.branch_labels
+    # Following down_revision from the head visits every revision, each once, ending at base.
+    chain: list[str] = []
+    current: str | None = heads[0]
+    while current is not None:
+        assert current not in chain
+        chain.append(current)
+        script = scripts.get_revision(current)
+        assert script is not None
+        down = script.down_revision
+        assert down is None or isinstance(down, str)
+        current = down
+    assert sorted(chain) == sorted(r.revision for r in revisions)
+
+
+def test_db_upgrade_cli_creates_the_sqlite_file_in_the_data_dir(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PRINTWARDEN_")}
+    env["PRINTWARDEN_DATA_DIR"] = str(data_dir)
+    result = subprocess.run(
+        [sys.executable, "-m", "printwarden", "db", "upgrade"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    database_file = data_dir / "printwarden.db"
+    assert database_file.is_file()
+    database = Database(f"sqlite:///{database_file}")
+    try:
+        assert current_revision(database) == head_revision()
+        assert counter_rows(database) == [(1, 0)]
+    finally:
+        database.dispose()
