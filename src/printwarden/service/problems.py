@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException
 
 from printwarden.store.errors import AlreadyExists, InvalidReference, NotFound
@@ -74,6 +74,15 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(IntegrityError)
     async def _integrity(_request: Request, _exc: IntegrityError) -> JSONResponse:
         return problem_response(409, "Conflict", "the change conflicts with existing records")
+
+    @app.exception_handler(DataError)
+    @app.exception_handler(OverflowError)
+    async def _unstorable(_request: Request, _exc: Exception) -> JSONResponse:
+        # The database cannot hold a value of the request: PostgreSQL refuses NUL characters
+        # and integers beyond bigint (DataError); SQLite's driver refuses integers beyond
+        # 64 bits before the query runs (OverflowError).
+        detail = "a value is out of range or contains characters the database cannot store"
+        return problem_response(422, "Invalid request", detail)
 
     for error, (status, title) in _STORE_ERRORS.items():
         app.add_exception_handler(error, _store_handler(status, title))

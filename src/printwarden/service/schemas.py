@@ -52,8 +52,8 @@ class LoginOut(Model):
 
 class TokenIn(Model):
     role: Literal["site", "provider", "device"]
-    name: Text = ""
-    scope: Text = ""
+    name: Annotated[str, StringConstraints(max_length=128)] = ""  # the column holds 128
+    scope: Annotated[str, StringConstraints(max_length=128)] = ""
 
 
 class TokenOut(Model):

@@ -120,6 +120,12 @@ def charge_printed(session: Session, job: PrintedJob) -> Charge:
         comment=f"{job.usage.total_pages} pages on {job.printer}",
     )
     recorded, new = ledger.apply_transaction(session, txn)
+    if not new:
+        # A concurrent report of the same txn_id committed after the check above (PostgreSQL:
+        # the insert waited for it): this is a replay, and its job is recorded already.
+        replayed = session.scalar(select(PrintJobRow).where(PrintJobRow.txn_id == job.txn_id))
+        if replayed is not None:
+            return Charge(recorded, replayed, new=False)
     row = _job_row(job, context, printer_row.id, cost)
     session.add(row)
     session.flush()

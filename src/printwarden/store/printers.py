@@ -48,6 +48,8 @@ def find_printer(session: Session, name: str) -> PrinterRow:
 def _save(
     session: Session, model: type[R], name: str, fields: dict[str, Any], *, create: bool
 ) -> R:
+    # Taken first: its UPDATE autoflushes, which must not happen to a new row without it.
+    seq = change_seq(session)
     row = session.scalar(select(model).where(model.name == name))
     if create:
         if row is not None and row.deleted_at is None:
@@ -59,7 +61,7 @@ def _save(
         raise NotFound(f"no {model.__tablename__[:-1]} named {name!r}")
     for key, value in fields.items():
         setattr(row, key, value)
-    row.change_seq = change_seq(session)
+    row.change_seq = seq
     session.flush()
     return row
 

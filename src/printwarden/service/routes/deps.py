@@ -12,10 +12,19 @@ from printwarden.service.auth import require
 from printwarden.service.state import AppState, app_state
 
 
-def write_session(state: AppState = Depends(app_state)) -> Iterator[Session]:
-    """A session in one database transaction, committed when the route returns."""
+def _transaction(state: AppState = Depends(app_state)) -> Iterator[Session]:
     with state.database.session() as session:
         yield session
+
+
+def write_session(session: Session = Depends(_transaction, scope="function")) -> Session:
+    """A session in one database transaction, committed when the route returns.
+
+    ``scope="function"`` commits before the response is sent: FastAPI's default ("request")
+    runs the exit code of a ``yield`` dependency only after the response went out, so a client
+    could be told of a change that another connection cannot see yet (or that never commits).
+    """
+    return session
 
 
 def read_session(state: AppState = Depends(app_state)) -> Iterator[Session]:
