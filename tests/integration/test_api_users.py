@@ -383,3 +383,23 @@ def test_disabling_a_user_ends_their_session(
         assert person.get("/me").status_code == 200
         assert admin.patch(f"/users/{name}", json={"enabled": False}).status_code == 200
         problem(person.get("/me"), 401)
+
+
+@pytest.mark.parametrize("bad", ["Nul\x00Name", "Tab\tName", "Bell\x07"])
+def test_control_characters_are_refused_alike_on_every_backend(
+    admin: httpx.Client, unique: Unique, bad: str
+) -> None:
+    username = unique("ctl")
+    problem(admin.post("/users", json={"username": username, "full_name": bad}), 422)
+    problem(admin.post("/users", json={"username": f"{username}\x00x"}), 422)
+    problem(admin.post("/groups", json={"name": bad}), 422)
+    assert search_total(admin, username) == 0
+
+
+def test_search_wildcards_match_themselves(admin: httpx.Client, unique: Unique) -> None:
+    stem = unique("wild")
+    create_user(admin, f"{stem}_a", full_name="Percent 100% Sure")
+    create_user(admin, f"{stem}xa", full_name="Plain")
+    assert search_total(admin, f"{stem}_") == 1
+    assert search_total(admin, "100%") >= 1
+    assert search_total(admin, f"{stem}%") == 0

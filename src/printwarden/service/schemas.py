@@ -12,8 +12,11 @@ from printwarden.domain.ledger import TransactionKind, is_valid_origin
 
 T = TypeVar("T")
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
-Text = Annotated[str, StringConstraints(max_length=256)]
+NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128, pattern=NO_CONTROL)
+]
+Text = Annotated[str, StringConstraints(max_length=256, pattern=NO_CONTROL)]
 Cents = Annotated[int, Field(strict=True, ge=-(10**12), le=10**12)]
 PositiveCents = Annotated[int, Field(strict=True, gt=0, le=10**12)]
 NonNegativeCents = Annotated[int, Field(strict=True, ge=0, le=10**12)]
@@ -84,7 +87,9 @@ class UserFields(Model):
 
 
 class UserIn(UserFields):
-    username: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[^\s/]{1,128}$")]
+    username: Annotated[
+        str, StringConstraints(strip_whitespace=True, pattern=r"^[^\s/\x00-\x1f\x7f]{1,128}$")
+    ]
 
 
 class UserOut(Model):

@@ -231,13 +231,19 @@ def list_users(
     """A page of users ordered by username, and the total count."""
     query = select(UserRow).where(UserRow.deleted_at.is_(None))
     if search:
-        pattern = f"%{search.lower()}%"
+        pattern = "%" + _escape_like(search.lower()) + "%"
         query = query.where(
-            func.lower(UserRow.username).like(pattern) | func.lower(UserRow.full_name).like(pattern)
+            func.lower(UserRow.username).like(pattern, escape="\\")
+            | func.lower(UserRow.full_name).like(pattern, escape="\\")
         )
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.scalars(query.order_by(UserRow.username).offset(offset).limit(limit)).all()
     return views(session, rows), int(total)
+
+
+def _escape_like(text: str) -> str:
+    """Make ``%`` and ``_`` in a search match themselves."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def user_by_card(session: Session, key: bytes, card_number: str) -> UserRow | None:
