@@ -99,6 +99,7 @@ def charge_printed(session: Session, job: PrintedJob) -> Charge:
     """Charge a printed job exactly once: replaying the same ``txn_id`` returns the original."""
     existing = session.scalar(select(PrintJobRow).where(PrintJobRow.txn_id == job.txn_id))
     if existing is not None:
+        _check_replay(existing, job)
         original = session.scalars(
             select(TransactionRow).where(TransactionRow.txn_id == job.txn_id)
         ).one()
@@ -125,11 +126,27 @@ def charge_printed(session: Session, job: PrintedJob) -> Charge:
         # the insert waited for it): this is a replay, and its job is recorded already.
         replayed = session.scalar(select(PrintJobRow).where(PrintJobRow.txn_id == job.txn_id))
         if replayed is not None:
+            _check_replay(replayed, job)
             return Charge(recorded, replayed, new=False)
     row = _job_row(job, context, printer_row.id, cost)
     session.add(row)
     session.flush()
     return Charge(recorded, row, new)
+
+
+def _check_replay(recorded: PrintJobRow, job: PrintedJob) -> None:
+    """A replay must report the same job; an id reused for another job is a conflict."""
+    usage = job.usage
+    same = (recorded.job_ref, recorded.pages, recorded.colour_pages, recorded.copies) == (
+        job.job_ref,
+        usage.total_pages,
+        usage.colour_pages * usage.copies,
+        usage.copies,
+    )
+    if not same:
+        raise ledger.IdempotencyConflict(
+            f"transaction {job.txn_id} was already recorded for a different job"
+        )
 
 
 def _job_row(job: PrintedJob, context: JobContext, printer_id: int, cost: int) -> PrintJobRow:
