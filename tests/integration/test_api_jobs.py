@@ -360,7 +360,7 @@ def test_printed_job_is_charged_once(
     assert [t["kind"] for t in ledger(admin, account)] == ["print", "top-up"]
 
     # the same transaction id reported for a different job or page count is a conflict
-    problem(provider.post("/jobs/printed", json={**body, "pages": body["pages"] + 1}), 409)
+    problem(provider.post("/jobs/printed", json={**body, "pages": JOB["pages"] + 1}), 409)
     problem(provider.post("/jobs/printed", json={**body, "job_ref": unique("other")}), 409)
     assert balance(admin, name) == 200 - JOB_COST
 
