@@ -4,7 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 PYTHON ?= python3
-DEBIAN_PACKAGES := slapd ldap-utils postgresql wrk
+DEBIAN_PACKAGES := slapd ldap-utils postgresql wrk cups-ipp-utils cups-client cups \
+	avahi-daemon dbus-daemon ghostscript qpdf
 DEMO_DIR ?= demo-data
 PORT_BASE ?= 8000
 
@@ -28,6 +29,7 @@ system-deps:
 	fi
 	@# Debian starts slapd when it is installed; the tests run their own throwaway one.
 	@command -v service >/dev/null && service slapd stop >/dev/null 2>&1 || true
+	@command -v service >/dev/null && service cups stop >/dev/null 2>&1 || true
 
 demo: system-deps venv
 	$(BIN)/printwarden demo --data-dir $(DEMO_DIR) --port-base $(PORT_BASE)
@@ -47,6 +49,9 @@ test: system-deps venv lint typecheck
 
 bench: system-deps venv
 	$(PY) bench/run_all.py
+
+fuzz: system-deps venv
+	$(PY) fuzz/run.py --seconds 3600 --corpus fuzz/corpus --artifacts fuzz/artifacts
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -34,7 +34,9 @@ account_cmd = typer.Typer(help="Shared accounts.")
 balance_cmd = typer.Typer(help="Balances.")
 token_cmd = typer.Typer(help="Component tokens.")
 directory_cmd = typer.Typer(help="The user directory.")
+provider_cmd = typer.Typer(help="The Print Provider (IPP print server).")
 app.add_typer(app_cmd, name="app")
+app.add_typer(provider_cmd, name="provider")
 app.add_typer(db_cmd, name="db")
 app.add_typer(admin, name="admin")
 for sub, name in (
@@ -86,6 +88,32 @@ def serve(
         log_level="info",
         access_log=False,
     )
+
+
+@provider_cmd.command("serve")
+def provider_serve(
+    server: Annotated[str, typer.Option(help="URL of the App Server (or Site Server)")],
+    token: Annotated[str, typer.Option(help="A provider token", envvar="PRINTWARDEN_TOKEN")],
+    config: Annotated[Path, typer.Option("--config", "-c", help="provider TOML", exists=True)],
+    port: Annotated[int | None, typer.Option(help="Override the configured port")] = None,
+) -> None:
+    """Run a Print Provider: IPP queues in front of real printers."""
+    import logging
+
+    from pydantic import ValidationError
+
+    from printwarden.provider.app import Provider
+    from printwarden.provider.config import load_provider_config
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    try:
+        provider_config = load_provider_config(config)
+    except (ValidationError, ValueError) as exc:
+        raise _fail(f"{config}: {exc}") from None
+    if port is not None:
+        provider_config = provider_config.model_copy(update={"port": port})
+    Provider(provider_config, server, token).serve()
 
 
 @db_cmd.command("upgrade")

@@ -1,0 +1,130 @@
+"""Job analysis speed on a generated 200-page PDF, against pikepdf and Ghostscript inkcov.
+
+    .venv/bin/python bench/analysis.py                 # 5 runs each, medians
+    .venv/bin/python bench/analysis.py --runs 3 --strict
+
+Page count: ``analyze(..., colour=False)`` against pikepdf's own open + ``len(pages)``
+(goal: at most 1.2x). Colour: ``analyze(...)`` against ``gs -sDEVICE=inkcov`` over the
+whole file (goal: at least 5x faster), plain and tuned; the per-page answers must equal
+the tuned inkcov reference (``tests/corpus/reference.py``), always checked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pikepdf
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from corpus import generate, reference
+from printwarden.analysis import DEFAULT_LIMITS, analyze, ghostscript
+from printwarden.analysis.pdf import scan
+from printwarden.analysis.pdfspaces import Verdict
+
+GOAL_COUNT_RATIO = 1.2
+GOAL_COLOUR_SPEEDUP = 5.0
+
+
+def median_seconds(action: Callable[[], object], runs: int) -> float:
+    """Median wall time of ``runs`` calls (after one warm-up call)."""
+    action()
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def pikepdf_count(path: Path) -> int:
+    with pikepdf.open(path) as pdf:
+        return len(pdf.pages)
+
+
+def plain_inkcov(path: Path) -> None:
+    command = ["gs", "-q", "-dSAFER", "-dBATCH", "-dNOPAUSE", "-sDEVICE=inkcov", "-o", "-"]
+    subprocess.run([*command, str(path)], capture_output=True, check=True, timeout=600)
+
+
+def scan_split(path: Path) -> tuple[float, list[int]]:
+    """Seconds to scan every page, and the pages left to the Ghostscript run."""
+    started = time.perf_counter()
+    with pikepdf.open(path) as pdf:
+        verdicts = scan(pdf, DEFAULT_LIMITS.tolerance)
+    elapsed = time.perf_counter() - started
+    return elapsed, [n for n, v in enumerate(verdicts, 1) if v is Verdict.RENDER]
+
+
+def fallback(path: Path, pages: list[int]) -> None:
+    limits = DEFAULT_LIMITS
+    ghostscript.colour_pages(path, pages, limits.render_dpi, limits.tolerance, limits.timeout)
+
+
+def report(path: Path, runs: int) -> tuple[bool, bool]:
+    """Print the measurements; whether the answers were right, and every goal met."""
+    ours = analyze(path, "application/pdf")
+    wanted = reference.colour_pages(path)
+    same = ours.colour_pages == wanted
+    print(f"  pages {ours.pages}, colour pages {len(wanted)} (tuned inkcov)")
+    print(f"  per-page answers identical to tuned inkcov: {'yes' if same else 'NO'}")
+    if not same:
+        print(f"    ours {ours.colour_pages}\n    inkcov {wanted}")
+
+    count_pikepdf = median_seconds(lambda: pikepdf_count(path), runs)
+    count_ours = median_seconds(lambda: analyze(path, "application/pdf", colour=False), runs)
+    count_ratio = count_ours / count_pikepdf
+    print(f"  page count: pikepdf {count_pikepdf * 1e3:.2f} ms, analyze {count_ours * 1e3:.2f} ms")
+    print(f"    ratio {count_ratio:.2f}x (goal <= {GOAL_COUNT_RATIO}x)")
+
+    colour_ours = median_seconds(lambda: analyze(path, "application/pdf"), runs)
+    ink_plain = median_seconds(lambda: plain_inkcov(path), runs)
+    ink_tuned = median_seconds(lambda: reference.inkcov(path), runs)
+    speedup = ink_plain / colour_ours
+    print(f"  colour: analyze {colour_ours * 1e3:.1f} ms")
+    print(f"    gs -sDEVICE=inkcov plain {ink_plain * 1e3:.1f} ms -> {speedup:.1f}x faster")
+    print(
+        f"    gs -sDEVICE=inkcov tuned {ink_tuned * 1e3:.1f} ms -> {ink_tuned / colour_ours:.1f}x"
+    )
+    print(f"    (goal >= {GOAL_COLOUR_SPEEDUP}x against plain inkcov)")
+
+    scan_seconds, rendered = scan_split(path)
+    gs_seconds = median_seconds(lambda: fallback(path, rendered), runs) if rendered else 0.0
+    print(f"  split: content scan {scan_seconds * 1e3:.1f} ms (one run);")
+    print(f"    {len(rendered)} pages left to one Ghostscript run: {gs_seconds * 1e3:.1f} ms")
+    return same, count_ratio <= GOAL_COUNT_RATIO and speedup >= GOAL_COLOUR_SPEEDUP
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--runs", type=int, default=5, help="timed runs per measurement (median)")
+    p.add_argument("--strict", action="store_true", help="exit 1 when a speed goal is missed")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    print(time.strftime("job analysis benchmark, %Y-%m-%d %H:%M:%S %Z"))
+    gs_version = subprocess.run(["gs", "--version"], capture_output=True, text=True, check=False)
+    print(f"  pikepdf {pikepdf.__version__}, Ghostscript {gs_version.stdout.strip()}")
+    with tempfile.TemporaryDirectory(prefix="printwarden-bench-") as tmp:
+        path = Path(tmp) / "big.pdf"
+        kinds = generate.big_kinds()
+        generate.build_pdf(kinds, generate.LETTER, generate.TEXT_LINES).save(path)
+        print(f"  document: {len(kinds)} pages, {path.stat().st_size // 1024} KiB")
+        same, met = report(path, args.runs)
+    print("all goals met" if met else "a speed goal was missed")
+    if not same:
+        return 2
+    return 1 if args.strict and not met else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,16 @@
+"""Job analysis for the Print Provider: pages, colour pages, paper size of a spooled file.
+
+``analyze(path, document_format)`` is the front door; each format has its own module.
+"""
+
+from printwarden.analysis.api import PAGES_UNKNOWN, analyze
+from printwarden.analysis.model import DEFAULT_LIMITS, DEFAULT_TOLERANCE, Analysis, Limits
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "DEFAULT_TOLERANCE",
+    "PAGES_UNKNOWN",
+    "Analysis",
+    "Limits",
+    "analyze",
+]

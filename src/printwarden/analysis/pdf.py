@@ -1,0 +1,79 @@
+"""PDF: page count with pikepdf; colour per page by content scan, rendering only the rest.
+
+A damaged PDF (one that only opens by rebuilding its cross-reference table, as a
+truncated file does) is not analysed: a rebuilt file can lose pages or their content.
+
+Most pages are judged from their content stream (:mod:`.pdfscan`); the pages it cannot
+judge go through one tuned Ghostscript ``inkcov`` run together (:mod:`.ghostscript`).
+A PDF with optional content (layers) goes through it whole: hidden layers must not count.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pikepdf
+
+from printwarden.analysis import ghostscript, papersize
+from printwarden.analysis.model import Analysis, Limits, unknown
+from printwarden.analysis.pdfscan import Scanner
+from printwarden.analysis.pdfspaces import Verdict
+
+FORMAT = "application/pdf"
+
+
+def analyze(path: Path, limits: Limits, *, colour: bool = True) -> Analysis:
+    """Pages, paper size and (when ``colour``) colour pages of a PDF."""
+    try:
+        pdf = pikepdf.open(path, attempt_recovery=False)
+    except pikepdf.PasswordError:
+        return unknown(FORMAT, "encrypted PDF that needs a password")
+    except (pikepdf.PdfError, OSError, ValueError) as exc:
+        return unknown(FORMAT, f"unreadable or damaged PDF: {exc}")
+    with pdf:
+        try:
+            count = len(pdf.pages)
+            size = _paper_size(pdf) if count else None
+        except (pikepdf.PdfError, ValueError, TypeError) as exc:
+            return unknown(FORMAT, f"unreadable PDF page tree: {exc}")
+        base = Analysis(format=FORMAT, pages=count, paper_size=size)
+        if not colour:
+            return base
+        return _with_colour(base, pdf, path, limits)
+
+
+def _with_colour(base: Analysis, pdf: pikepdf.Pdf, path: Path, limits: Limits) -> Analysis:
+    verdicts = scan(pdf, limits.tolerance)
+    to_render = [n for n, v in enumerate(verdicts, 1) if v is Verdict.RENDER]
+    try:
+        rendered = ghostscript.colour_pages(
+            path, to_render, limits.render_dpi, limits.tolerance, limits.timeout
+        )
+    except ghostscript.ToolError as exc:
+        return Analysis(
+            format=base.format,
+            pages=base.pages,
+            paper_size=base.paper_size,
+            detail=f"colour unknown: {exc}",
+        )
+    colour = [n for n, v in enumerate(verdicts, 1) if v is Verdict.COLOUR or n in rendered]
+    return Analysis(
+        format=base.format,
+        pages=base.pages,
+        colour_pages=tuple(colour),
+        paper_size=base.paper_size,
+    )
+
+
+def scan(pdf: pikepdf.Pdf, tolerance: int) -> list[Verdict]:
+    """The content-scan verdict of every page (all RENDER for PDFs with layers)."""
+    if "/OCProperties" in pdf.Root:
+        return [Verdict.RENDER] * len(pdf.pages)
+    scanner = Scanner(tolerance)
+    return [scanner.page(page) for page in pdf.pages]
+
+
+def _paper_size(pdf: pikepdf.Pdf) -> str | None:
+    box = pdf.pages[0].mediabox
+    x0, y0, x1, y1 = (float(v) for v in box)
+    return papersize.from_points(abs(x1 - x0), abs(y1 - y0))

@@ -1,0 +1,1 @@
+"""The Print Provider: an IPP print server and its printer back-ends."""

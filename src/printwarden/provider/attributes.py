@@ -1,0 +1,267 @@
+"""Building IPP attributes: printer descriptions of queues and job descriptions of jobs."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime
+
+from printwarden.provider.config import PrinterConfig, QueueConfig, QueueKind
+from printwarden.provider.ipp import (
+    Attribute,
+    Collection,
+    IntRange,
+    Operation,
+    Resolution,
+    Value,
+)
+from printwarden.provider.ipp import ValueTag as T
+from printwarden.provider.spool import Job
+
+DOCUMENT_FORMATS = (
+    "application/pdf",
+    "application/postscript",
+    "image/pwg-raster",
+    "image/urf",
+    "image/jpeg",
+    "image/png",
+    "text/plain",
+    "application/octet-stream",
+)
+OPERATIONS = (
+    Operation.PRINT_JOB,
+    Operation.VALIDATE_JOB,
+    Operation.CREATE_JOB,
+    Operation.SEND_DOCUMENT,
+    Operation.CANCEL_JOB,
+    Operation.GET_JOB_ATTRIBUTES,
+    Operation.GET_JOBS,
+    Operation.GET_PRINTER_ATTRIBUTES,
+    Operation.HOLD_JOB,
+    Operation.RELEASE_JOB,
+    Operation.CANCEL_MY_JOBS,
+    Operation.CLOSE_JOB,
+)
+MEDIA_SIZES = {  # PWG self-describing name → size in hundredths of millimetres
+    "iso_a4_210x297mm": (21000, 29700),
+    "na_letter_8.5x11in": (21590, 27940),
+    "iso_a3_297x420mm": (29700, 42000),
+    "na_legal_8.5x14in": (21590, 35560),
+    "na_index-4x6_4x6in": (10160, 15240),
+}
+STARTED = time.monotonic()
+PRINTER_GROUPS = {
+    "printer-description": "all printer description attributes",
+    "job-template": "all job template attributes",
+}
+
+
+def a(name: str, tag: int, *values: Value) -> Attribute:
+    return Attribute(name, tag, list(values))
+
+
+def media_col(media: str) -> Collection:
+    width, height = MEDIA_SIZES.get(media, (21000, 29700))
+    size = Collection([a("x-dimension", T.INTEGER, width), a("y-dimension", T.INTEGER, height)])
+    return Collection(
+        [
+            a("media-size", T.BEG_COLLECTION, size),
+            a("media-size-name", T.KEYWORD, media),
+            a("media-source", T.KEYWORD, "auto"),
+            a("media-type", T.KEYWORD, "stationery"),
+        ]
+    )
+
+
+def printer_attributes(
+    queue: QueueConfig,
+    printer: PrinterConfig | None,
+    printer_uri: str,
+    queued_jobs: int,
+    printer_uuid: str,
+) -> list[Attribute]:
+    """Every printer attribute of one queue, as IPP Everywhere clients expect them."""
+    colour = printer.colour if printer else True
+    duplex = printer.duplex if printer else True
+    media = (printer.media if printer else None) or ["iso_a4_210x297mm"]
+    sides = (
+        ["one-sided", "two-sided-long-edge", "two-sided-short-edge"] if duplex else ["one-sided"]
+    )
+    colour_modes = ["auto", "color", "monochrome"] if colour else ["monochrome"]
+    now = datetime.now(UTC)
+    kind = {
+        QueueKind.DIRECT: "direct",
+        QueueKind.HOLD: "secure release",
+        QueueKind.FINDME: "Find-Me",
+    }[queue.kind]
+    return [
+        a("printer-uri-supported", T.URI, printer_uri),
+        a("uri-security-supported", T.KEYWORD, "none"),
+        a(
+            "uri-authentication-supported",
+            T.KEYWORD,
+            "basic" if queue.require_authentication else "requesting-user-name",
+        ),
+        a("printer-name", T.NAME_WITHOUT_LANGUAGE, queue.name),
+        a("printer-info", T.TEXT_WITHOUT_LANGUAGE, f"printwarden {kind} queue {queue.name}"[:127]),
+        a("printer-location", T.TEXT_WITHOUT_LANGUAGE, ""),
+        a("printer-make-and-model", T.TEXT_WITHOUT_LANGUAGE, "printwarden Print Provider"),
+        a("printer-more-info", T.URI, printer_uri.replace("ipp://", "http://", 1)),
+        a("printer-uuid", T.URI, f"urn:uuid:{printer_uuid}"),
+        a("printer-state", T.ENUM, 3),
+        a("printer-state-reasons", T.KEYWORD, "none"),
+        a("printer-state-message", T.TEXT_WITHOUT_LANGUAGE, ""),
+        a("printer-is-accepting-jobs", T.BOOLEAN, True),
+        a("queued-job-count", T.INTEGER, queued_jobs),
+        a("printer-up-time", T.INTEGER, max(1, int(time.monotonic() - STARTED))),
+        a("printer-current-time", T.DATE_TIME, now),
+        a("printer-config-change-time", T.INTEGER, 1),
+        a("printer-state-change-time", T.INTEGER, 1),
+        a("ipp-versions-supported", T.KEYWORD, "1.0", "1.1", "2.0"),
+        a("ipp-features-supported", T.KEYWORD, "ipp-everywhere"),
+        a("operations-supported", T.ENUM, *[int(op) for op in OPERATIONS]),
+        a("charset-configured", T.CHARSET, "utf-8"),
+        a("charset-supported", T.CHARSET, "us-ascii", "utf-8"),
+        a("natural-language-configured", T.NATURAL_LANGUAGE, "en"),
+        a("generated-natural-language-supported", T.NATURAL_LANGUAGE, "en"),
+        a("document-format-default", T.MIME_MEDIA_TYPE, "application/octet-stream"),
+        a("document-format-supported", T.MIME_MEDIA_TYPE, *DOCUMENT_FORMATS),
+        a("compression-supported", T.KEYWORD, "none"),
+        a("pdl-override-supported", T.KEYWORD, "attempted"),
+        a("multiple-document-jobs-supported", T.BOOLEAN, False),
+        a("multiple-operation-time-out", T.INTEGER, 60),
+        a("multiple-operation-time-out-action", T.KEYWORD, "abort-job"),
+        a("job-ids-supported", T.BOOLEAN, True),
+        a("which-jobs-supported", T.KEYWORD, "completed", "not-completed", "all"),
+        a(
+            "job-creation-attributes-supported",
+            T.KEYWORD,
+            "copies",
+            "sides",
+            "media",
+            "media-col",
+            "print-color-mode",
+            "print-quality",
+            "job-hold-until",
+            "job-account-id",
+            "orientation-requested",
+            "printer-resolution",
+            "finishings",
+            "output-bin",
+            "multiple-document-handling",
+        ),
+        a("copies-default", T.INTEGER, 1),
+        a("copies-supported", T.RANGE_OF_INTEGER, IntRange(1, 999)),
+        a("finishings-default", T.ENUM, 3),
+        a("finishings-supported", T.ENUM, 3),
+        a("job-hold-until-default", T.KEYWORD, "no-hold"),
+        a("job-hold-until-supported", T.KEYWORD, "no-hold", "indefinite"),
+        a("job-account-id-supported", T.BOOLEAN, True),
+        a("job-account-id-default", T.NO_VALUE, _no_value()),
+        a("media-default", T.KEYWORD, media[0]),
+        a("media-supported", T.KEYWORD, *media),
+        a("media-ready", T.KEYWORD, *media),
+        a("media-col-default", T.BEG_COLLECTION, media_col(media[0])),
+        a("media-col-ready", T.BEG_COLLECTION, *[media_col(m) for m in media]),
+        a(
+            "media-col-supported",
+            T.KEYWORD,
+            "media-size",
+            "media-size-name",
+            "media-source",
+            "media-type",
+        ),
+        a(
+            "media-size-supported",
+            T.BEG_COLLECTION,
+            *[media_col(m)["media-size"].value for m in media],
+        ),
+        a("media-source-supported", T.KEYWORD, "auto"),
+        a("media-type-supported", T.KEYWORD, "stationery"),
+        a(
+            "multiple-document-handling-supported",
+            T.KEYWORD,
+            "separate-documents-uncollated-copies",
+            "separate-documents-collated-copies",
+        ),
+        a("orientation-requested-default", T.ENUM, 3),
+        a("orientation-requested-supported", T.ENUM, 3, 4, 5, 6),
+        a("output-bin-default", T.KEYWORD, "face-down"),
+        a("output-bin-supported", T.KEYWORD, "face-down"),
+        a("pages-per-minute", T.INTEGER, 30),
+        *([a("pages-per-minute-color", T.INTEGER, 20)] if colour else []),
+        a("color-supported", T.BOOLEAN, colour),
+        a("print-color-mode-default", T.KEYWORD, colour_modes[0]),
+        a("print-color-mode-supported", T.KEYWORD, *colour_modes),
+        a("print-quality-default", T.ENUM, 4),
+        a("print-quality-supported", T.ENUM, 3, 4, 5),
+        a("printer-resolution-default", T.RESOLUTION, Resolution(600, 600, 3)),
+        a(
+            "printer-resolution-supported",
+            T.RESOLUTION,
+            Resolution(300, 300, 3),
+            Resolution(600, 600, 3),
+        ),
+        a("sides-default", T.KEYWORD, "one-sided"),
+        a("sides-supported", T.KEYWORD, *sides),
+        a("pwg-raster-document-resolution-supported", T.RESOLUTION, Resolution(300, 300, 3)),
+        a("pwg-raster-document-type-supported", T.KEYWORD, "black_1", "sgray_8", "srgb_8"),
+        a("pwg-raster-document-sheet-back", T.KEYWORD, "normal"),
+        a("urf-supported", T.KEYWORD, "V1.4", "CP1", "W8", "SRGB24", "RS300", "DM1"),
+    ]
+
+
+def _no_value() -> Value:
+    from printwarden.provider.ipp import OutOfBand
+
+    return OutOfBand(T.NO_VALUE)
+
+
+def new_printer_uuid(provider: str, queue: str) -> str:
+    """A stable printer-uuid for a queue of a provider."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"printwarden:{provider}:{queue}"))
+
+
+JOB_STATE_REASONS_DEFAULT = "none"
+
+
+def job_attributes(job: Job, printer_uri: str) -> list[Attribute]:
+    """The job description attributes of a spooled job."""
+    created = int(job.created - (time.time() - time.monotonic()) - STARTED)
+    attributes = [
+        a("job-id", T.INTEGER, job.id),
+        a("job-uri", T.URI, f"{printer_uri}/{job.id}"),
+        a("job-uuid", T.URI, f"urn:uuid:{job.uuid}"),
+        a("job-printer-uri", T.URI, printer_uri),
+        a("job-name", T.NAME_WITHOUT_LANGUAGE, job.name or f"job-{job.id}"),
+        a("job-originating-user-name", T.NAME_WITHOUT_LANGUAGE, job.user),
+        a("job-state", T.ENUM, job.state),
+        a("job-state-reasons", T.KEYWORD, *job.reasons.split(",")),
+        a("job-state-message", T.TEXT_WITHOUT_LANGUAGE, job.message[:255]),
+        a("job-printer-up-time", T.INTEGER, max(1, int(time.monotonic() - STARTED))),
+        a("time-at-creation", T.INTEGER, max(0, created)),
+        a("time-at-processing", *_time(job.processing)),
+        a("time-at-completed", *_time(job.completed)),
+        a("date-time-at-creation", T.DATE_TIME, datetime.fromtimestamp(job.created, UTC)),
+        a("document-format", T.MIME_MEDIA_TYPE, job.format),
+        a("job-k-octets", T.INTEGER, (job.size + 1023) // 1024),
+        a("copies", T.INTEGER, int(job.attributes.get("copies", 1))),
+        a("job-hold-until", T.KEYWORD, str(job.attributes.get("job-hold-until", "no-hold"))),
+    ]
+    pages = job.analysis.get("pages")
+    if pages is not None:
+        attributes.append(a("job-impressions", T.INTEGER, int(pages)))
+    if job.state == 9 and pages is not None:
+        attributes.append(a("job-impressions-completed", T.INTEGER, int(pages)))
+    if job.account:
+        attributes.append(a("job-account-id", T.NAME_WITHOUT_LANGUAGE, job.account))
+    return attributes
+
+
+def _time(stamp: float | None) -> tuple[int, Value]:
+    if stamp is None:
+        from printwarden.provider.ipp import OutOfBand
+
+        return T.NO_VALUE, OutOfBand(T.NO_VALUE)
+    offset = stamp - (time.time() - time.monotonic()) - STARTED
+    return T.INTEGER, max(0, int(offset))

@@ -1,0 +1,86 @@
+"""Print Provider configuration: its queues and printers, from a TOML file."""
+
+from __future__ import annotations
+
+import tomllib
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class QueueKind(StrEnum):
+    DIRECT = "direct"
+    HOLD = "hold"
+    FINDME = "findme"
+
+
+class FailureMode(StrEnum):
+    """What a direct queue does when no server answers (failure mode)."""
+
+    PRINT_AND_JOURNAL = "print-and-journal"
+    PRINT_UNTRACKED = "print-untracked"
+    HOLD = "hold"
+
+
+class PrinterConfig(BaseModel):
+    """A real printer behind the provider. ``name`` is its name in the server's registry."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=128)
+    uri: str = Field(description="ipp://, ipps://, socket://host:port or file:///dir")
+    colour: bool = True
+    duplex: bool = True
+    media: list[str] = Field(default_factory=lambda: ["iso_a4_210x297mm", "na_letter_8.5x11in"])
+
+
+class QueueConfig(BaseModel):
+    """A print queue users print to (``/ipp/print/<name>``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    kind: QueueKind = QueueKind.DIRECT
+    printer: str = ""
+    failure_mode: FailureMode = FailureMode.PRINT_AND_JOURNAL
+    require_authentication: bool = False
+    hold_hours: float = Field(default=4.0, gt=0)
+
+
+class ProviderConfig(BaseModel):
+    """Everything a provider needs besides its server URL and token."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = "print-provider"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8631, ge=0, le=65535)
+    data_dir: Path = Path("provider-data")
+    retry_initial_seconds: float = Field(default=1.0, gt=0)
+    retry_max_seconds: float = Field(default=60.0, gt=0)
+    server_timeout_seconds: float = Field(default=5.0, gt=0)
+    control_token: str = Field(default="", description="Bearer token for /control/ (empty: off)")
+    printers: list[PrinterConfig] = Field(default_factory=list)
+    queues: list[QueueConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _queues_name_printers(self) -> ProviderConfig:
+        names = {p.name for p in self.printers}
+        for queue in self.queues:
+            if queue.kind is QueueKind.FINDME:
+                continue
+            if queue.printer not in names:
+                raise ValueError(f"queue {queue.name!r} names unknown printer {queue.printer!r}")
+        if len({q.name for q in self.queues}) != len(self.queues):
+            raise ValueError("queue names must be unique")
+        return self
+
+    def queue(self, name: str) -> QueueConfig | None:
+        return next((q for q in self.queues if q.name == name), None)
+
+    def printer(self, name: str) -> PrinterConfig | None:
+        return next((p for p in self.printers if p.name == name), None)
+
+
+def load_provider_config(path: Path) -> ProviderConfig:
+    """Read and validate a provider TOML file."""
+    with path.open("rb") as handle:
+        return ProviderConfig.model_validate(tomllib.load(handle))

@@ -1,0 +1,173 @@
+"""The job desk: what the IPP server may do to jobs, with the rules of each queue kind.
+
+The IPP layer decodes requests and encodes answers; the desk decides what happens to jobs
+(accept into the spool, hold, release, cancel) and wakes the engine that prints them.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from printwarden.domain.ids import new_id
+from printwarden.provider.config import ProviderConfig, QueueConfig, QueueKind
+from printwarden.provider.spool import (
+    CANCELED,
+    HELD,
+    PENDING,
+    PROCESSING,
+    TERMINAL_STATES,
+    DocumentWriter,
+    Job,
+    Spool,
+)
+
+
+class DeskError(Exception):
+    """A request the desk refuses; ``reason`` names the IPP status to answer with."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason, self.message = reason, message
+
+
+NOT_FOUND = "not-found"
+NOT_POSSIBLE = "not-possible"
+NOT_AUTHORIZED = "not-authorized"
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """A new job as the IPP layer received it."""
+
+    queue: QueueConfig
+    user: str
+    authenticated: bool
+    name: str
+    document_format: str
+    attributes: dict[str, Any]
+    hold: bool = False
+
+
+class Desk:
+    """Accepts, holds, releases and cancels jobs of one provider."""
+
+    def __init__(self, config: ProviderConfig, spool: Spool) -> None:
+        self.config = config
+        self.spool = spool
+        self._wake: Callable[[], None] = lambda: None
+        self._lock = threading.Lock()
+
+    def on_work(self, wake: Callable[[], None]) -> None:
+        """Called whenever a job becomes ready for the engine."""
+        self._wake = wake
+
+    def accept(self, submission: Submission, document: DocumentWriter | None) -> Job:
+        """Spool a job durably. ``document`` is None for Create-Job (a document follows)."""
+        document_name = document.commit() if document is not None else None
+        held = submission.hold or submission.queue.kind is not QueueKind.DIRECT
+        state = HELD if held else PENDING
+        if document_name is None:
+            state = HELD  # Create-Job: nothing to print until Send-Document
+        job = self.spool.add(
+            queue=submission.queue.name,
+            state=state,
+            reasons=_reasons(submission, document_name is None),
+            user=submission.user,
+            authenticated=submission.authenticated,
+            name=submission.name,
+            format=submission.document_format,
+            document=document_name,
+            size=document.size if document is not None else 0,
+            attributes=submission.attributes,
+            printer=submission.queue.printer,
+            txn_id=new_id(),
+        )
+        if state == PENDING:
+            self._wake()
+        return job
+
+    def attach(self, job: Job, document: DocumentWriter, document_format: str) -> Job:
+        """Send-Document: the job's one document arrived."""
+        if job.document is not None or job.terminal:
+            document.discard()
+            raise DeskError(NOT_POSSIBLE, "this job already has its document")
+        name = document.commit()
+        queue = self.config.queue(job.queue)
+        held = queue is None or queue.kind is not QueueKind.DIRECT or _hold_requested(job)
+        state = HELD if held else PENDING
+        reasons = "job-hold-until-specified" if held else "job-incoming"
+        self.spool.update(
+            job.id,
+            document=name,
+            size=document.size,
+            format=document_format,
+            state=state,
+            reasons=reasons,
+        )
+        if state == PENDING:
+            self._wake()
+        return self._job(job.id)
+
+    def cancel(self, job: Job, reason: str = "canceled-by-user") -> Job:
+        if job.terminal:
+            raise DeskError(NOT_POSSIBLE, f"job {job.id} is already finished")
+        if job.state == PROCESSING and job.send_state == "sending":
+            raise DeskError(NOT_POSSIBLE, f"job {job.id} is being sent to the printer")
+        self.spool.update(
+            job.id,
+            state=CANCELED,
+            reasons="job-canceled-by-user",
+            message=reason,
+            completed=time.time(),
+        )
+        self.spool.delete_document(job)
+        return self._job(job.id)
+
+    def hold(self, job: Job) -> Job:
+        if job.state not in (PENDING, HELD):
+            raise DeskError(NOT_POSSIBLE, f"job {job.id} cannot be held now")
+        self.spool.update(job.id, state=HELD, reasons="job-hold-until-specified")
+        return self._job(job.id)
+
+    def release(self, job: Job, printer: str = "") -> Job:
+        """Release a held job, optionally to another printer (Find-Me)."""
+        if job.state != HELD:
+            raise DeskError(NOT_POSSIBLE, f"job {job.id} is not held")
+        if job.document is None:
+            raise DeskError(NOT_POSSIBLE, f"job {job.id} has no document yet")
+        target = printer or job.printer
+        if not target or self.config.printer(target) is None:
+            raise DeskError(NOT_POSSIBLE, f"no printer {target!r} at this provider")
+        self.spool.update(
+            job.id, state=PENDING, reasons="job-queued", printer=target, next_attempt=0
+        )
+        self._wake()
+        return self._job(job.id)
+
+    def _job(self, job_id: int) -> Job:
+        job = self.spool.get(job_id)
+        if job is None:
+            raise DeskError(NOT_FOUND, f"no job {job_id}")
+        return job
+
+    def find(self, job_id: int) -> Job:
+        return self._job(job_id)
+
+    def active(self, job: Job) -> bool:
+        return job.state not in TERMINAL_STATES
+
+
+def _hold_requested(job: Job) -> bool:
+    return str(job.attributes.get("job-hold-until", "no-hold")) != "no-hold"
+
+
+def _reasons(submission: Submission, awaiting_document: bool) -> str:
+    if awaiting_document:
+        return "job-incoming"
+    if submission.hold or submission.queue.kind is not QueueKind.DIRECT:
+        return "job-hold-until-specified"
+    return "job-queued"

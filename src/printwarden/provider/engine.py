@@ -1,0 +1,322 @@
+"""The engine: analyse, ask the server, print, and charge each job — and survive crashes.
+
+Crash rule for printing (no job printed twice): before a document is handed to a printer
+the job is durably marked ``send_state='sending'``; after the printer took it, ``'sent'``.
+At start-up a job still marked ``sending`` was interrupted mid-send. Over IPP the printer
+either has a complete job or none (an incomplete HTTP request is not a job), so it is sent
+again; over a raw socket or a file copy nobody can tell, so the job is stopped
+(``processing-stopped``) with a message for the administrator instead of risking a second
+copy. Charging is separate and idempotent: each job carries a transaction id from the moment
+it is accepted, so a report that is retried after a crash or an outage is applied once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from printwarden.analysis import analyze
+from printwarden.provider.backends import (
+    Backend,
+    Delivered,
+    Delivery,
+    DeliveryUncertain,
+    PrinterRejected,
+    PrinterUnavailable,
+    backend_for,
+)
+from printwarden.provider.config import FailureMode, ProviderConfig, QueueKind
+from printwarden.provider.service_client import (
+    JobQuestion,
+    ServerRefused,
+    ServerUnreachable,
+    ServiceClient,
+)
+from printwarden.provider.spool import (
+    ABORTED,
+    CANCELED,
+    COMPLETED,
+    HELD,
+    PENDING,
+    PROCESSING,
+    STOPPED,
+    Job,
+    Spool,
+)
+
+log = logging.getLogger("printwarden.provider")
+
+AWAITING_SERVER = "awaiting-server"
+
+
+class Engine:
+    """Background threads that move jobs through the spool."""
+
+    def __init__(
+        self,
+        config: ProviderConfig,
+        spool: Spool,
+        client: ServiceClient,
+        backends: Callable[[str], Backend] = backend_for,
+    ) -> None:
+        self.config, self.spool, self.client = config, spool, client
+        self.backends = backends
+        self._work = threading.Event()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.server_up = True
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.recover()
+        for target, name in ((self._dispatch_loop, "dispatch"), (self._charge_loop, "charge")):
+            thread = threading.Thread(target=target, name=f"provider-{name}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._work.set()
+        for thread in self._threads:
+            thread.join(timeout=10)
+
+    def wake(self) -> None:
+        self._work.set()
+
+    def recover(self) -> None:
+        """Apply the crash rule to jobs interrupted while being sent."""
+        for job in self.spool.jobs(states=[PROCESSING]):
+            if job.send_state == "sending" and not self._resendable(job):
+                self.spool.update(
+                    job.id,
+                    state=STOPPED,
+                    reasons="job-interrupted",
+                    message="interrupted while sending; not sent again to avoid a duplicate",
+                )
+            else:
+                self.spool.update(job.id, state=PENDING, reasons="job-queued", next_attempt=0)
+
+    def _resendable(self, job: Job) -> bool:
+        printer = self.config.printer(job.printer)
+        return printer is not None and urlsplit(printer.uri).scheme in ("ipp", "ipps")
+
+    # --- dispatching ----------------------------------------------------------------------
+
+    def _dispatch_loop(self) -> None:
+        while not self._stop.is_set():
+            self._work.wait(timeout=1.0)
+            self._work.clear()
+            self.run_due()
+
+    def run_due(self) -> None:
+        """Process every job that is due now."""
+        self._retry_awaiting_server()
+        for job in self.spool.due(time.time()):
+            if self._stop.is_set():
+                return
+            try:
+                self.process(job)
+            except Exception:
+                log.exception("job %s failed unexpectedly; it stays queued", job.id)
+                self._retry_later(job, "internal error; retrying")
+
+    def process(self, job: Job) -> None:
+        """Decide and print one pending job."""
+        analysis = job.analysis or self._analyse(job)
+        question = self._question(job, analysis)
+        try:
+            answer = self.client.decide(question)
+        except ServerUnreachable:
+            self.server_up = False
+            self._without_server(job)
+            return
+        except ServerRefused as exc:
+            self._finish(job, CANCELED, "job-canceled-at-device", exc.detail)
+            return
+        self.server_up = True
+        self.spool.update(job.id, cost=answer.cost, account=answer.account, tracking="tracked")
+        if answer.verdict == "deny":
+            self._finish(job, CANCELED, "job-canceled-at-device", answer.reason)
+        elif answer.verdict == "hold":
+            self.spool.update(
+                job.id, state=HELD, reasons="job-hold-until-specified", message=answer.reason
+            )
+        else:
+            self.deliver(self._reload(job), charge=True)
+
+    def _analyse(self, job: Job) -> dict[str, object]:
+        path = self.spool.document_path(job)
+        if path is None:
+            return {}
+        result = analyze(path, job.format)
+        stored: dict[str, object] = {
+            "pages": result.pages,
+            "colour_pages": result.colour_page_count,
+            "paper_size": result.paper_size,
+            "duplex": result.duplex,
+            "detail": result.detail,
+        }
+        self.spool.update(job.id, analysis=stored)
+        return stored
+
+    def _question(self, job: Job, analysis: dict[str, object]) -> JobQuestion:
+        attributes = job.attributes
+        pages = analysis.get("pages")
+        colour = int(str(analysis.get("colour_pages") or 0))
+        if attributes.get("print-color-mode") == "monochrome":
+            colour = 0
+        sides = str(attributes.get("sides", "one-sided"))
+        return JobQuestion(
+            username=job.user,
+            printer=job.printer,
+            pages=int(str(pages)) if pages is not None else None,
+            colour_pages=colour,
+            copies=int(str(attributes.get("copies", 1))),
+            duplex=sides != "one-sided",
+            paper_size=str(analysis.get("paper_size") or attributes.get("media") or "A4"),
+            account=str(attributes.get("job-account-id", "")),
+            job_ref=job.uuid,
+        )
+
+    def _without_server(self, job: Job) -> None:
+        """Failure mode: what a job does when no server answers."""
+        queue = self.config.queue(job.queue)
+        mode = queue.failure_mode if queue else FailureMode.HOLD
+        if queue is None or queue.kind is not QueueKind.DIRECT or mode is FailureMode.HOLD:
+            self.spool.update(
+                job.id,
+                state=HELD,
+                reasons=AWAITING_SERVER,
+                message="held until the print server answers again",
+            )
+            return
+        tracking = "journal" if mode is FailureMode.PRINT_AND_JOURNAL else "untracked"
+        self.spool.update(job.id, tracking=tracking)
+        self.deliver(self._reload(job), charge=tracking == "journal")
+
+    def _retry_awaiting_server(self) -> None:
+        waiting = [j for j in self.spool.jobs(states=[HELD]) if j.reasons == AWAITING_SERVER]
+        if not waiting or not self.client.healthy():
+            return
+        for job in waiting:
+            queue = self.config.queue(job.queue)
+            direct = queue is not None and queue.kind is QueueKind.DIRECT
+            reasons = "job-queued" if direct else "job-hold-until-specified"
+            self.spool.update(
+                job.id, state=PENDING if direct else HELD, reasons=reasons, message=""
+            )
+
+    # --- printing -------------------------------------------------------------------------
+
+    def deliver(self, job: Job, *, charge: bool) -> None:
+        """Hand the document to the printer, following the crash rule."""
+        printer = self.config.printer(job.printer)
+        path = self.spool.document_path(job)
+        if printer is None or path is None:
+            self._finish(job, ABORTED, "job-aborted-by-system", f"no printer {job.printer!r}")
+            return
+        self.spool.update(
+            job.id,
+            state=PROCESSING,
+            reasons="job-printing",
+            send_state="sending",
+            processing=time.time(),
+        )
+        try:
+            delivered = self.backends(printer.uri).deliver(self._delivery(job, path))
+        except PrinterUnavailable as exc:
+            self._retry_later(job, f"printer unreachable: {exc}")
+            return
+        except PrinterRejected as exc:
+            self._finish(job, ABORTED, "job-aborted-by-system", f"printer refused: {exc}")
+            return
+        except DeliveryUncertain as exc:
+            self.spool.update(job.id, state=STOPPED, reasons="job-interrupted", message=str(exc))
+            return
+        self._printed(job, delivered, charge)
+
+    def _delivery(self, job: Job, path: Path) -> Delivery:
+        attributes = job.attributes
+        return Delivery(
+            path=path,
+            job_name=job.name or f"job-{job.id}",
+            user=job.user,
+            document_format=job.format,
+            copies=int(str(attributes.get("copies", 1))),
+            sides=str(attributes.get("sides", "one-sided")),
+            colour_mode=str(attributes.get("print-color-mode", "auto")),
+            media=str(attributes.get("media", "")),
+        )
+
+    def _printed(self, job: Job, delivered: Delivered, charge: bool) -> None:
+        if job.analysis.get("pages") is None and delivered.impressions is not None:
+            # Pages unknown from the document: charge what the printer reports.
+            analysis = {**job.analysis, "pages": delivered.impressions, "colour_pages": 0}
+            self.spool.update(job.id, analysis=analysis)
+        self.spool.update(
+            job.id,
+            state=COMPLETED,
+            reasons="job-completed-successfully",
+            send_state="sent",
+            printer_job_id=delivered.printer_job_id,
+            completed=time.time(),
+            charge_state="pending" if charge else "none",
+        )
+        self.spool.delete_document(job)
+        if charge:
+            self.charge(self._reload(job))
+
+    def _retry_later(self, job: Job, message: str) -> None:
+        attempts = job.attempts + 1
+        delay = min(
+            self.config.retry_max_seconds,
+            self.config.retry_initial_seconds * 2 ** min(attempts - 1, 16),
+        )
+        self.spool.update(
+            job.id,
+            state=PENDING,
+            reasons="resources-are-not-ready",
+            send_state="",
+            attempts=attempts,
+            next_attempt=time.time() + delay,
+            message=f"{message}; retrying in {delay:.0f} s",
+        )
+
+    def _finish(self, job: Job, state: int, reason: str, message: str) -> None:
+        self.spool.update(
+            job.id, state=state, reasons=reason, message=message, completed=time.time()
+        )
+        self.spool.delete_document(job)
+
+    def _reload(self, job: Job) -> Job:
+        fresh = self.spool.get(job.id)
+        assert fresh is not None
+        return fresh
+
+    # --- charging -------------------------------------------------------------------------
+
+    def _charge_loop(self) -> None:
+        while not self._stop.wait(timeout=2.0):
+            for job in self.spool.uncharged():
+                if not self.charge(job):
+                    break
+
+    def charge(self, job: Job) -> bool:
+        """Report a printed job to the server; False while the server is unreachable."""
+        question = self._question(job, job.analysis)
+        printed_at = datetime.fromtimestamp(job.completed or time.time(), UTC).isoformat()
+        try:
+            cost = self.client.printed(question, job.txn_id, job.name, printed_at)
+        except ServerUnreachable:
+            return False
+        except ServerRefused as exc:
+            self.spool.update(job.id, charge_state="failed", message=f"not charged: {exc.detail}")
+            return True
+        self.spool.update(job.id, charge_state="done", cost=cost)
+        return True

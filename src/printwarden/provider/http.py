@@ -1,0 +1,256 @@
+"""IPP over HTTP/1.1 as an ASGI app (served by uvicorn: chunked bodies, 100-continue).
+
+The request header (everything up to the end-of-attributes tag) is decoded as soon as its
+bytes arrive; the rest of the body is the document and streams straight into the spool
+without being held in memory.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from printwarden.provider.ipp import (
+    IncompleteMessage,
+    IppParseError,
+    Message,
+    StatusCode,
+    decode_message,
+    encode_message,
+)
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+IPP_TYPE = b"application/ipp"
+MAX_HEADER_BYTES = 1024 * 1024
+QUEUE_PREFIX = "/ipp/print/"
+# CUPS clients (lp, lpstat) address queues as /printers/<name>.
+QUEUE_PREFIXES = (QUEUE_PREFIX, "/printers/", "/classes/")
+CONTROL_PREFIX = "/control/"
+
+
+class HttpAuthRequired(Exception):
+    """The queue requires HTTP Basic authentication and the request had none (or a bad one)."""
+
+
+Control = Callable[[str, dict[str, Any], str], Awaitable[tuple[int, dict[str, Any]]]]
+
+
+@dataclass
+class IppRequest:
+    """A decoded IPP request, the queue its URL names, and the rest of the body."""
+
+    message: Message
+    queue: str
+    basic_auth: tuple[str, str] | None
+    host: str
+    body: AsyncIterator[bytes]
+
+
+class IppHandler(Protocol):
+    async def handle(self, request: IppRequest) -> Message: ...
+
+    def error_response(
+        self, status: int, detail: str, request_id: int = 0, version: tuple[int, int] = (2, 0)
+    ) -> Message: ...
+
+
+class BodyReader:
+    """Reads an ASGI request body: first the IPP header, then the remaining bytes."""
+
+    def __init__(self, receive: Receive) -> None:
+        self.receive = receive
+        self.buffer = b""
+        self.more = True
+
+    async def _read(self) -> bytes:
+        event = await self.receive()
+        if event["type"] == "http.disconnect":
+            raise ConnectionError("client went away")
+        self.more = bool(event.get("more_body", False))
+        return bytes(event.get("body", b""))
+
+    async def header(self) -> Message:
+        while True:
+            try:
+                message, offset = decode_message(self.buffer)
+            except IncompleteMessage:
+                if not self.more or len(self.buffer) > MAX_HEADER_BYTES:
+                    raise IppParseError(
+                        StatusCode.CLIENT_ERROR_BAD_REQUEST, "truncated request"
+                    ) from None
+                self.buffer += await self._read()
+                continue
+            self.buffer = self.buffer[offset:]
+            return message
+
+    async def rest(self) -> AsyncIterator[bytes]:
+        if self.buffer:
+            yield self.buffer
+            self.buffer = b""
+        while self.more:
+            chunk = await self._read()
+            if chunk:
+                yield chunk
+
+
+class IppApp:
+    """The ASGI application: POST ``/ipp/print/<queue>`` with ``application/ipp``."""
+
+    def __init__(
+        self,
+        handler: IppHandler,
+        control: Control | None = None,
+        on_startup: Callable[[], None] | None = None,
+        on_shutdown: Callable[[], None] | None = None,
+    ) -> None:
+        self.handler, self.control = handler, control
+        self.on_startup, self.on_shutdown = on_startup, on_shutdown
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+        elif scope["type"] == "http":
+            await self._http(scope, receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            event = await receive()
+            if event["type"] == "lifespan.startup":
+                if self.on_startup:
+                    self.on_startup()
+                await send({"type": "lifespan.startup.complete"})
+            elif event["type"] == "lifespan.shutdown":
+                if self.on_shutdown:
+                    self.on_shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = {k.lower(): v for k, v in scope.get("headers", [])}
+        path: str = scope.get("path", "")
+        if path.startswith(CONTROL_PREFIX) and self.control is not None:
+            await self._control(path[len(CONTROL_PREFIX) :], headers, receive, send)
+            return
+        if scope.get("method") != "POST":
+            await _plain(send, 405, b"IPP requests are POSTed\n", [(b"allow", b"POST")])
+            return
+        queue = queue_from_path(path)
+        if queue is None:
+            await _plain(send, 404, b"no such queue\n")
+            return
+        if headers.get(b"content-type", b"").split(b";")[0].strip() != IPP_TYPE:
+            await _plain(send, 400, b"expected Content-Type: application/ipp\n")
+            return
+        reader = BodyReader(receive)
+        try:
+            message = await reader.header()
+        except IppParseError as exc:
+            version = _version(reader.buffer)
+            answer = self.handler.error_response(
+                exc.status, exc.detail, exc.request_id or 0, version
+            )
+            await _ipp(send, answer)
+            return
+        except ConnectionError:
+            return
+        request = IppRequest(
+            message=message,
+            queue=queue,
+            basic_auth=_basic(headers.get(b"authorization", b"")),
+            host=headers.get(b"host", b"localhost").decode("latin-1"),
+            body=reader.rest(),
+        )
+        try:
+            response = await self.handler.handle(request)
+        except HttpAuthRequired:
+            await _drain(request.body)
+            challenge = [(b"www-authenticate", b'Basic realm="printwarden"')]
+            await _plain(send, 401, b"authentication required\n", challenge)
+            return
+        except ConnectionError:
+            return
+        await _drain(request.body)
+        await _ipp(send, response)
+
+    async def _control(
+        self, path: str, headers: dict[bytes, bytes], receive: Receive, send: Send
+    ) -> None:
+        assert self.control is not None
+        reader = BodyReader(receive)
+        raw = b"".join([chunk async for chunk in reader.rest()])
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            await _json(send, 400, {"detail": "the body is not JSON"})
+            return
+        token = headers.get(b"authorization", b"").decode("latin-1").removeprefix("Bearer ")
+        status, answer = await self.control(path, body if isinstance(body, dict) else {}, token)
+        await _json(send, status, answer)
+
+
+async def _json(send: Send, status: int, body: dict[str, Any]) -> None:
+    data = json.dumps(body).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": data})
+
+
+def _version(buffer: bytes) -> tuple[int, int]:
+    """The request's version for an error answer: its own if we speak it, else 2.0."""
+    if len(buffer) >= 2 and buffer[0] in (1, 2):
+        return buffer[0], buffer[1]
+    return 2, 0
+
+
+def queue_from_path(path: str) -> str | None:
+    """The queue a request path or URI path names ("" for the server itself), or None."""
+    for prefix in QUEUE_PREFIXES:
+        if path.startswith(prefix):
+            return path[len(prefix) :].split("/", 1)[0]
+    return "" if path in ("/", "/ipp/print", "/ipp") else None
+
+
+async def _drain(body: AsyncIterator[bytes]) -> None:
+    """Read what the handler left of the body, so the connection stays usable."""
+    async for _ in body:
+        pass
+
+
+def _basic(header: bytes) -> tuple[str, str] | None:
+    if not header.lower().startswith(b"basic "):
+        return None
+    try:
+        decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    user, _, password = decoded.partition(":")
+    return user, password
+
+
+async def _ipp(send: Send, message: Message) -> None:
+    body = encode_message(message)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", IPP_TYPE), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _plain(
+    send: Send, status: int, text: bytes, extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    headers = [(b"content-type", b"text/plain"), (b"content-length", str(len(text)).encode())]
+    await send(
+        {"type": "http.response.start", "status": status, "headers": headers + (extra or [])}
+    )
+    await send({"type": "http.response.body", "body": text})

@@ -1,0 +1,527 @@
+"""The IPP operations of the Print Provider (RFC 8011), on top of the spool and the desk."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from printwarden.provider import attributes as attrs
+from printwarden.provider.config import ProviderConfig, QueueConfig
+from printwarden.provider.desk import NOT_AUTHORIZED, NOT_FOUND, Desk, DeskError, Submission
+from printwarden.provider.http import HttpAuthRequired, IppRequest, queue_from_path
+from printwarden.provider.ipp import (
+    Attribute,
+    AttributeGroup,
+    GroupTag,
+    Message,
+    Operation,
+    OutOfBand,
+    StatusCode,
+    TextWithLanguage,
+)
+from printwarden.provider.ipp import ValueTag as T
+from printwarden.provider.spool import TERMINAL_STATES, Job, Spool
+
+S = StatusCode
+SUPPORTED_CHARSETS = frozenset({"utf-8", "us-ascii"})
+NOT_COMPLETED = (3, 4, 5, 6)
+DESK_STATUS = {
+    NOT_FOUND: S.CLIENT_ERROR_NOT_FOUND,
+    NOT_AUTHORIZED: S.CLIENT_ERROR_NOT_AUTHORIZED,
+}
+TEMPLATE_NAMES = frozenset(
+    {
+        "copies",
+        "sides",
+        "media",
+        "media-col",
+        "print-color-mode",
+        "print-quality",
+        "job-hold-until",
+        "orientation-requested",
+        "printer-resolution",
+        "finishings",
+        "output-bin",
+        "multiple-document-handling",
+        "job-account-id",
+    }
+)
+
+
+class Refusal(Exception):
+    """An IPP error answer."""
+
+    def __init__(
+        self, status: int, message: str, unsupported: list[Attribute] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status, self.message, self.unsupported = status, message, unsupported or []
+
+
+Authenticator = Callable[[str, str], bool]
+
+
+@dataclass
+class Context:
+    """One request being answered."""
+
+    request: IppRequest
+    queue: QueueConfig | None
+    printer_uri: str
+    user: str
+    authenticated: bool
+
+
+class IppService:
+    """Answers IPP requests for every queue of a provider."""
+
+    def __init__(
+        self,
+        config: ProviderConfig,
+        spool: Spool,
+        desk: Desk,
+        authenticate: Authenticator | None = None,
+    ) -> None:
+        self.config, self.spool, self.desk = config, spool, desk
+        self.authenticate = authenticate
+        self.handlers: dict[int, Callable[[Context], Awaitable[Message]]] = {
+            Operation.PRINT_JOB: self.print_job,
+            Operation.VALIDATE_JOB: self.validate_job,
+            Operation.CREATE_JOB: self.create_job,
+            Operation.SEND_DOCUMENT: self.send_document,
+            Operation.CANCEL_JOB: self.cancel_job,
+            Operation.GET_JOB_ATTRIBUTES: self.get_job_attributes,
+            Operation.GET_JOBS: self.get_jobs,
+            Operation.GET_PRINTER_ATTRIBUTES: self.get_printer_attributes,
+            Operation.HOLD_JOB: self.hold_job,
+            Operation.RELEASE_JOB: self.release_job,
+            Operation.CANCEL_MY_JOBS: self.cancel_my_jobs,
+            Operation.CLOSE_JOB: self.close_job,
+        }
+
+    # --- entry -----------------------------------------------------------------------------
+
+    async def handle(self, request: IppRequest) -> Message:
+        message = request.message
+        try:
+            context = await self._context(request)
+            handler = self.handlers.get(message.code)
+            if handler is None:
+                raise Refusal(S.SERVER_ERROR_OPERATION_NOT_SUPPORTED, "operation not supported")
+            return await handler(context)
+        except Refusal as refusal:
+            return self.response(message, refusal.status, refusal.message, refusal.unsupported)
+        except DeskError as exc:
+            status = DESK_STATUS.get(exc.reason, S.CLIENT_ERROR_NOT_POSSIBLE)
+            return self.response(message, status, exc.message)
+
+    def error_response(
+        self, status: int, detail: str, request_id: int = 0, version: tuple[int, int] = (2, 0)
+    ) -> Message:
+        return self.response(
+            Message(code=0, request_id=request_id, version=version), status, detail
+        )
+
+    def response(
+        self,
+        request: Message,
+        status: int,
+        message: str = "",
+        unsupported: list[Attribute] | None = None,
+        groups: Iterable[AttributeGroup] = (),
+    ) -> Message:
+        operation = [
+            attrs.a("attributes-charset", T.CHARSET, "utf-8"),
+            attrs.a("attributes-natural-language", T.NATURAL_LANGUAGE, "en"),
+        ]
+        if message:
+            operation.append(attrs.a("status-message", T.TEXT_WITHOUT_LANGUAGE, message[:255]))
+        all_groups = [AttributeGroup(GroupTag.OPERATION, operation)]
+        if unsupported:
+            all_groups.append(AttributeGroup(GroupTag.UNSUPPORTED, unsupported))
+        all_groups.extend(groups)
+        version = request.version if request.version[0] in (1, 2) else (1, 1)
+        return Message(
+            code=status, request_id=request.request_id, groups=all_groups, version=version
+        )
+
+    async def _context(self, request: IppRequest) -> Context:
+        message = request.message
+        operation = _check_operation_group(message)
+        uri = _string(operation.get("printer-uri")) or _string(operation.get("job-uri"))
+        if not uri:
+            raise Refusal(S.CLIENT_ERROR_BAD_REQUEST, "printer-uri or job-uri is required")
+        queue = self._queue(request.queue or _queue_from_uri(uri))
+        path = attrs_path(queue.name) if queue else "/ipp/print"
+        printer_uri = f"ipp://{request.host}{path}"
+        user, authenticated = await self._identify(request, queue)
+        return Context(request, queue, printer_uri, user, authenticated)
+
+    def _queue(self, name: str) -> QueueConfig | None:
+        """The queue a request names; None for the server as a whole (all queues)."""
+        if not name:
+            return self.config.queues[0] if len(self.config.queues) == 1 else None
+        queue = self.config.queue(name)
+        if queue is None:
+            raise Refusal(S.CLIENT_ERROR_NOT_FOUND, f"no queue named {name!r}")
+        return queue
+
+    async def _identify(self, request: IppRequest, queue: QueueConfig | None) -> tuple[str, bool]:
+        claimed = (
+            _string(request.message.operation.get("requesting-user-name"))
+            if request.message.operation
+            else ""
+        )
+        if request.basic_auth and self.authenticate is not None:
+            user, password = request.basic_auth
+            if await asyncio.to_thread(self.authenticate, user, password):
+                return user, True
+            raise HttpAuthRequired()
+        if queue is not None and queue.require_authentication:
+            raise HttpAuthRequired()
+        return claimed or "anonymous", False
+
+    # --- printer operations ---------------------------------------------------------------
+
+    async def get_printer_attributes(self, context: Context) -> Message:
+        requested = _requested(context.request.message)
+        queued = self.spool.count(states=NOT_COMPLETED)
+        queue = _require(context.queue)
+        printer = self.config.printer(queue.printer)
+        uuid = attrs.new_printer_uuid(self.config.name, queue.name)
+        everything = attrs.printer_attributes(queue, printer, context.printer_uri, queued, uuid)
+        chosen = _select(everything, requested, PRINTER_GROUP_MEMBERS)
+        group = AttributeGroup(GroupTag.PRINTER, chosen)
+        return self.response(context.request.message, S.SUCCESSFUL_OK, groups=[group])
+
+    async def validate_job(self, context: Context) -> Message:
+        status, unsupported, _ = self._job_template(context)
+        return self.response(context.request.message, status, unsupported=unsupported)
+
+    async def print_job(self, context: Context) -> Message:
+        status, unsupported, submission = self._job_template(context)
+        writer = self.spool.new_document()
+        try:
+            async for chunk in context.request.body:
+                writer.write(chunk)
+        except BaseException:
+            writer.discard()
+            raise
+        job = await asyncio.to_thread(self.desk.accept, submission, writer)
+        return self._job_answer(context, status, unsupported, job)
+
+    async def create_job(self, context: Context) -> Message:
+        status, unsupported, submission = self._job_template(context)
+        job = await asyncio.to_thread(self.desk.accept, submission, None)
+        return self._job_answer(context, status, unsupported, job)
+
+    async def send_document(self, context: Context) -> Message:
+        job = self._owned_job(context)
+        operation = context.request.message.operation
+        assert operation is not None
+        if operation.get("last-document") is None:
+            raise Refusal(S.CLIENT_ERROR_BAD_REQUEST, "last-document is required")
+        document_format = _string(operation.get("document-format")) or job.format
+        self._check_format(document_format)
+        writer = self.spool.new_document()
+        try:
+            async for chunk in context.request.body:
+                writer.write(chunk)
+        except BaseException:
+            writer.discard()
+            raise
+        job = await asyncio.to_thread(self.desk.attach, job, writer, document_format)
+        return self._job_answer(context, S.SUCCESSFUL_OK, [], job)
+
+    async def close_job(self, context: Context) -> Message:
+        job = self._owned_job(context)
+        return self._job_answer(context, S.SUCCESSFUL_OK, [], job)
+
+    def _job_answer(
+        self, context: Context, status: int, unsupported: list[Attribute], job: Job
+    ) -> Message:
+        summary = [
+            a
+            for a in attrs.job_attributes(job, context.printer_uri)
+            if a.name
+            in (
+                "job-id",
+                "job-uri",
+                "job-state",
+                "job-state-reasons",
+                "job-state-message",
+                "job-uuid",
+            )
+        ]
+        group = AttributeGroup(GroupTag.JOB, summary)
+        return self.response(
+            context.request.message, status, unsupported=unsupported, groups=[group]
+        )
+
+    def _job_template(self, context: Context) -> tuple[int, list[Attribute], Submission]:
+        message = context.request.message
+        operation = message.operation
+        assert operation is not None
+        document_format = _string(operation.get("document-format")) or "application/octet-stream"
+        self._check_format(document_format)
+        compression = _string(operation.get("compression")) or "none"
+        if compression != "none":
+            raise Refusal(
+                S.CLIENT_ERROR_COMPRESSION_NOT_SUPPORTED,
+                f"compression {compression!r} is not supported",
+                [attrs.a("compression", T.KEYWORD, compression)],
+            )
+        template, unsupported = self._template_values(message)
+        fidelity = operation.get("ipp-attribute-fidelity")
+        if unsupported and fidelity is not None and fidelity.value is True:
+            raise Refusal(
+                S.CLIENT_ERROR_ATTRIBUTES_OR_VALUES_NOT_SUPPORTED,
+                "unsupported attributes or values",
+                unsupported,
+            )
+        status = (
+            S.SUCCESSFUL_OK_IGNORED_OR_SUBSTITUTED_ATTRIBUTES if unsupported else S.SUCCESSFUL_OK
+        )
+        name = _string(operation.get("job-name")) or _string(operation.get("document-name"))
+        submission = Submission(
+            queue=_require(context.queue),
+            user=context.user,
+            authenticated=context.authenticated,
+            name=name[:255],
+            document_format=document_format,
+            attributes=template,
+            hold=template.get("job-hold-until", "no-hold") != "no-hold",
+        )
+        return status, unsupported, submission
+
+    def _check_format(self, document_format: str) -> None:
+        if document_format not in attrs.DOCUMENT_FORMATS:
+            raise Refusal(
+                S.CLIENT_ERROR_DOCUMENT_FORMAT_NOT_SUPPORTED,
+                f"document-format {document_format!r} is not supported",
+                [attrs.a("document-format", T.MIME_MEDIA_TYPE, document_format)],
+            )
+
+    def _template_values(self, message: Message) -> tuple[dict[str, Any], list[Attribute]]:
+        supported = _supported(self, message)
+        template: dict[str, Any] = {}
+        unsupported: list[Attribute] = []
+        job_group = message.job
+        sources = [g for g in (message.operation, job_group) if g is not None]
+        for group in sources:
+            for attribute in group.attributes:
+                if attribute.name not in TEMPLATE_NAMES:
+                    continue
+                value = _plain(attribute)
+                if _acceptable(attribute.name, value, supported):
+                    template[attribute.name] = value
+                else:
+                    unsupported.append(attribute)
+        return template, unsupported
+
+    # --- job operations -------------------------------------------------------------------
+
+    def _job_id(self, context: Context) -> int:
+        operation = context.request.message.operation
+        assert operation is not None
+        job_id = operation.get("job-id")
+        if job_id is not None and isinstance(job_id.value, int):
+            return job_id.value
+        job_uri = _string(operation.get("job-uri"))
+        tail = job_uri.rsplit("/", 1)[-1] if job_uri else ""
+        if tail.isdigit():
+            return int(tail)
+        raise Refusal(S.CLIENT_ERROR_BAD_REQUEST, "job-id or job-uri is required")
+
+    def _find_job(self, context: Context) -> Job:
+        job = self.spool.get(self._job_id(context))
+        if job is None or (context.queue is not None and job.queue != context.queue.name):
+            raise Refusal(S.CLIENT_ERROR_NOT_FOUND, "no such job")
+        return job
+
+    def _owned_job(self, context: Context) -> Job:
+        job = self._find_job(context)
+        if job.user != context.user:
+            raise Refusal(S.CLIENT_ERROR_NOT_AUTHORIZED, "this job belongs to another user")
+        return job
+
+    async def get_job_attributes(self, context: Context) -> Message:
+        job = self._find_job(context)
+        requested = _requested(context.request.message)
+        chosen = _select(attrs.job_attributes(job, context.printer_uri), requested, {})
+        group = AttributeGroup(GroupTag.JOB, chosen)
+        return self.response(context.request.message, S.SUCCESSFUL_OK, groups=[group])
+
+    async def get_jobs(self, context: Context) -> Message:
+        operation = context.request.message.operation
+        assert operation is not None
+        which = _string(operation.get("which-jobs")) or "not-completed"
+        states = {
+            "not-completed": NOT_COMPLETED,
+            "completed": tuple(TERMINAL_STATES),
+            "all": None,
+        }.get(which, ())
+        if states == ():
+            raise Refusal(
+                S.CLIENT_ERROR_ATTRIBUTES_OR_VALUES_NOT_SUPPORTED,
+                f"which-jobs {which!r}",
+                [attrs.a("which-jobs", T.KEYWORD, which)],
+            )
+        my_jobs = operation.get("my-jobs")
+        user = context.user if my_jobs is not None and my_jobs.value is True else None
+        limit_attribute = operation.get("limit")
+        limit = (
+            limit_attribute.value
+            if limit_attribute and isinstance(limit_attribute.value, int)
+            else None
+        )
+        jobs = self.spool.jobs(
+            queue=context.queue.name if context.queue else None,
+            user=user,
+            states=states,
+            newest_first=which != "not-completed",
+            limit=limit,
+        )
+        requested = _requested(context.request.message) or ["job-uri", "job-id"]
+        groups = [
+            AttributeGroup(
+                GroupTag.JOB, _select(attrs.job_attributes(job, context.printer_uri), requested, {})
+            )
+            for job in jobs
+        ]
+        return self.response(context.request.message, S.SUCCESSFUL_OK, groups=groups)
+
+    async def cancel_job(self, context: Context) -> Message:
+        job = self._owned_job(context)
+        if job.terminal:
+            raise Refusal(S.CLIENT_ERROR_NOT_POSSIBLE, f"job {job.id} is already finished")
+        await asyncio.to_thread(self.desk.cancel, job)
+        return self.response(context.request.message, S.SUCCESSFUL_OK)
+
+    async def cancel_my_jobs(self, context: Context) -> Message:
+        queue = context.queue.name if context.queue else None
+        jobs = self.spool.jobs(queue=queue, user=context.user, states=NOT_COMPLETED)
+        for job in jobs:
+            try:
+                await asyncio.to_thread(self.desk.cancel, job)
+            except DeskError:
+                continue
+        return self.response(context.request.message, S.SUCCESSFUL_OK)
+
+    async def hold_job(self, context: Context) -> Message:
+        job = self._owned_job(context)
+        await asyncio.to_thread(self.desk.hold, job)
+        return self.response(context.request.message, S.SUCCESSFUL_OK)
+
+    async def release_job(self, context: Context) -> Message:
+        job = self._owned_job(context)
+        await asyncio.to_thread(self.desk.release, job)
+        return self.response(context.request.message, S.SUCCESSFUL_OK)
+
+
+PRINTER_GROUP_MEMBERS: dict[str, frozenset[str]] = {}
+
+
+def attrs_path(queue: str) -> str:
+    return f"/ipp/print/{queue}"
+
+
+def _require(queue: QueueConfig | None) -> QueueConfig:
+    if queue is None:
+        raise Refusal(S.CLIENT_ERROR_NOT_FOUND, "name a queue: ipp://host/ipp/print/<queue>")
+    return queue
+
+
+def _queue_from_uri(uri: str) -> str:
+    return queue_from_path(urlsplit(uri).path) or ""
+
+
+def _check_operation_group(message: Message) -> AttributeGroup:
+    if message.request_id <= 0:
+        raise Refusal(S.CLIENT_ERROR_BAD_REQUEST, "request-id must be positive")
+    if not message.groups or message.groups[0].tag != GroupTag.OPERATION:
+        raise Refusal(S.CLIENT_ERROR_BAD_REQUEST, "the operation attributes group must come first")
+    operation = message.groups[0]
+    names = [attribute.name for attribute in operation.attributes]
+    if names[:2] != ["attributes-charset", "attributes-natural-language"]:
+        raise Refusal(
+            S.CLIENT_ERROR_BAD_REQUEST,
+            "attributes-charset and attributes-natural-language must come first",
+        )
+    charset = _string(operation.get("attributes-charset")).lower()
+    if charset not in SUPPORTED_CHARSETS:
+        raise Refusal(
+            S.CLIENT_ERROR_CHARSET_NOT_SUPPORTED,
+            f"charset {charset!r} is not supported",
+            [attrs.a("attributes-charset", T.CHARSET, charset)],
+        )
+    return operation
+
+
+def _string(attribute: Attribute | None) -> str:
+    if attribute is None:
+        return ""
+    value = attribute.value
+    if isinstance(value, TextWithLanguage):
+        return value.text
+    return value if isinstance(value, str) else ""
+
+
+def _plain(attribute: Attribute) -> Any:
+    value = attribute.value
+    if isinstance(value, TextWithLanguage):
+        return value.text
+    if attribute.name == "media-col":
+        return "media-col"
+    if isinstance(value, OutOfBand):
+        return None
+    return value
+
+
+def _supported(service: IppService, message: Message) -> dict[str, set[Any]]:
+    return {
+        "sides": {"one-sided", "two-sided-long-edge", "two-sided-short-edge"},
+        "print-color-mode": {"auto", "color", "monochrome"},
+        "job-hold-until": {"no-hold", "indefinite"},
+        "print-quality": {3, 4, 5},
+        "orientation-requested": {3, 4, 5, 6},
+        "finishings": {3},
+        "output-bin": {"face-down"},
+    }
+
+
+def _acceptable(name: str, value: Any, supported: dict[str, set[Any]]) -> bool:
+    if name == "copies":
+        return isinstance(value, int) and 1 <= value <= 999
+    if name in (
+        "media",
+        "media-col",
+        "job-account-id",
+        "printer-resolution",
+        "multiple-document-handling",
+    ):
+        return value is not None
+    allowed = supported.get(name)
+    return allowed is None or value in allowed
+
+
+def _requested(message: Message) -> list[str]:
+    operation = message.operation
+    attribute = operation.get("requested-attributes") if operation else None
+    if attribute is None:
+        return []
+    return [v for v in attribute.values if isinstance(v, str)]
+
+
+def _select(
+    everything: list[Attribute], requested: list[str], groups: dict[str, frozenset[str]]
+) -> list[Attribute]:
+    if not requested or "all" in requested:
+        return everything
+    wanted = set(requested)
+    if wanted & {"printer-description", "job-template", "job-description", "job-status"}:
+        return everything
+    return [attribute for attribute in everything if attribute.name in wanted]

@@ -1,0 +1,119 @@
+"""The provider's side of the print service API (the App Server or, later, a Site Server)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+
+class ServerUnreachable(Exception):
+    """No server answered (connection refused, timeout, 5xx): the provider is in failure mode."""
+
+
+class ServerRefused(Exception):
+    """The server answered with a client error (bad input, unknown user/printer…)."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(f"{status}: {detail}")
+        self.status, self.detail = status, detail
+
+
+@dataclass(frozen=True, slots=True)
+class JobQuestion:
+    """What the provider asks the server about a job."""
+
+    username: str
+    printer: str
+    pages: int | None
+    colour_pages: int
+    copies: int
+    duplex: bool
+    paper_size: str
+    account: str = ""
+    job_ref: str = ""
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "username": self.username,
+            "printer": self.printer,
+            "pages": self.pages,
+            "colour_pages": self.colour_pages,
+            "copies": self.copies,
+            "duplex": self.duplex,
+            "paper_size": self.paper_size,
+            "account": self.account,
+            "job_ref": self.job_ref,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    verdict: str
+    cost: int
+    reason: str
+    account: str
+
+
+class ServiceClient:
+    """Synchronous client of the print service with short timeouts."""
+
+    def __init__(self, base_url: str, token: str, timeout: float = 5.0) -> None:
+        self.http = httpx.Client(
+            base_url=base_url.rstrip("/") + "/api/v1",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=timeout,
+        )
+
+    def close(self) -> None:
+        self.http.close()
+
+    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            response = self.http.post(path, json=body)
+        except httpx.HTTPError as exc:
+            raise ServerUnreachable(f"{path}: {exc}") from None
+        if response.status_code >= 500:
+            raise ServerUnreachable(f"{path}: server answered {response.status_code}")
+        if response.status_code >= 400:
+            raise ServerRefused(response.status_code, _detail(response))
+        result: dict[str, Any] = response.json()
+        return result
+
+    def decide(self, question: JobQuestion) -> Answer:
+        """The server's verdict and cost for a job."""
+        data = self._post("/jobs/decision", question.body())
+        return Answer(data["verdict"], data["cost"], data["reason"], data["account"])
+
+    def printed(
+        self, question: JobQuestion, txn_id: str, document_name: str, printed_at: str
+    ) -> int:
+        """Report what printed; returns the cost charged (the original one on a replay)."""
+        body = {
+            **question.body(),
+            "pages": question.pages or 0,
+            "txn_id": txn_id,
+            "document_name": document_name[:256],
+            "printed_at": printed_at,
+        }
+        body["job_ref"] = question.job_ref
+        return int(self._post("/jobs/printed", body)["cost"])
+
+    def check_password(self, username: str, password: str) -> bool:
+        """Whether the server accepts this username and password (for HTTP Basic on queues)."""
+        body = {"method": "password", "username": username, "password": password}
+        return bool(self._post("/auth/device", body).get("authenticated"))
+
+    def healthy(self) -> bool:
+        try:
+            return self.http.get("/health").status_code == 200
+        except httpx.HTTPError:
+            return False
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        return str(response.json().get("detail") or response.json().get("title"))
+    except ValueError:
+        return response.text[:200]

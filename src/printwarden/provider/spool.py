@@ -1,0 +1,319 @@
+"""The durable spool: job documents on disk and job state in the provider's own SQLite.
+
+Durability rule: a document is written to ``incoming/``, fsync'd, renamed into ``docs/`` and
+the directory fsync'd; only then is the job row committed (``synchronous=FULL``), and only
+then is the client told ``successful-ok``. A crash before the commit leaves at most an orphan
+document, removed at the next start; a committed job always has its document.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    uuid TEXT NOT NULL UNIQUE,
+    queue TEXT NOT NULL,
+    state INTEGER NOT NULL,
+    reasons TEXT NOT NULL DEFAULT 'none',
+    message TEXT NOT NULL DEFAULT '',
+    user TEXT NOT NULL,
+    authenticated INTEGER NOT NULL DEFAULT 0,
+    name TEXT NOT NULL DEFAULT '',
+    format TEXT NOT NULL DEFAULT 'application/octet-stream',
+    document TEXT,
+    size INTEGER NOT NULL DEFAULT 0,
+    attributes TEXT NOT NULL DEFAULT '{}',
+    analysis TEXT NOT NULL DEFAULT '{}',
+    printer TEXT NOT NULL DEFAULT '',
+    account TEXT NOT NULL DEFAULT '',
+    cost INTEGER,
+    txn_id TEXT NOT NULL,
+    tracking TEXT NOT NULL DEFAULT 'tracked',
+    send_state TEXT NOT NULL DEFAULT '',
+    printer_job_id INTEGER,
+    charge_state TEXT NOT NULL DEFAULT '',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt REAL NOT NULL DEFAULT 0,
+    created REAL NOT NULL,
+    processing REAL,
+    completed REAL
+);
+CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state);
+CREATE INDEX IF NOT EXISTS jobs_user ON jobs (user, state);
+CREATE INDEX IF NOT EXISTS jobs_charge ON jobs (charge_state);
+"""
+
+FIELDS = (
+    "id",
+    "uuid",
+    "queue",
+    "state",
+    "reasons",
+    "message",
+    "user",
+    "authenticated",
+    "name",
+    "format",
+    "document",
+    "size",
+    "attributes",
+    "analysis",
+    "printer",
+    "account",
+    "cost",
+    "txn_id",
+    "tracking",
+    "send_state",
+    "printer_job_id",
+    "charge_state",
+    "attempts",
+    "next_attempt",
+    "created",
+    "processing",
+    "completed",
+)
+JSON_FIELDS = frozenset({"attributes", "analysis"})
+
+# IPP job states (RFC 8011 section 5.3.7).
+PENDING, HELD, PROCESSING, STOPPED, CANCELED, ABORTED, COMPLETED = 3, 4, 5, 6, 7, 8, 9
+TERMINAL_STATES = frozenset({CANCELED, ABORTED, COMPLETED})
+
+
+@dataclass
+class Job:
+    """One job as the spool keeps it."""
+
+    id: int
+    uuid: str
+    queue: str
+    state: int
+    user: str
+    txn_id: str
+    created: float
+    reasons: str = "none"
+    message: str = ""
+    authenticated: bool = False
+    name: str = ""
+    format: str = "application/octet-stream"
+    document: str | None = None
+    size: int = 0
+    attributes: dict[str, Any] = field(default_factory=dict)
+    analysis: dict[str, Any] = field(default_factory=dict)
+    printer: str = ""
+    account: str = ""
+    cost: int | None = None
+    tracking: str = "tracked"
+    send_state: str = ""
+    printer_job_id: int | None = None
+    charge_state: str = ""
+    attempts: int = 0
+    next_attempt: float = 0.0
+    processing: float | None = None
+    completed: float | None = None
+
+    @property
+    def terminal(self) -> bool:
+        return self.state in TERMINAL_STATES
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class DocumentWriter:
+    """Writes one incoming document; :meth:`commit` makes it durable under ``docs/``."""
+
+    def __init__(self, spool: Spool) -> None:
+        self.spool = spool
+        self.name = f"{uuid.uuid4().hex}.doc"
+        self.temporary = spool.incoming / self.name
+        self.handle = self.temporary.open("wb")
+        self.size = 0
+
+    def write(self, chunk: bytes) -> None:
+        self.handle.write(chunk)
+        self.size += len(chunk)
+
+    def commit(self) -> str:
+        """Flush, fsync and move into place; returns the document's name in the spool."""
+        self.handle.flush()
+        os.fsync(self.handle.fileno())
+        self.handle.close()
+        os.replace(self.temporary, self.spool.docs / self.name)
+        _fsync_dir(self.spool.docs)
+        return self.name
+
+    def discard(self) -> None:
+        self.handle.close()
+        self.temporary.unlink(missing_ok=True)
+
+
+class Spool:
+    """Job documents and job state of one provider."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.incoming = directory / "incoming"
+        self.docs = directory / "docs"
+        for folder in (self.incoming, self.docs):
+            folder.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(directory / "state.db", check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(SCHEMA)
+        self._db.commit()
+        self._clean_orphans()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                yield self._db
+                self._db.commit()
+            except BaseException:
+                self._db.rollback()
+                raise
+
+    def _clean_orphans(self) -> None:
+        for leftover in self.incoming.iterdir():
+            leftover.unlink(missing_ok=True)
+        known = {row[0] for row in self._db.execute("SELECT document FROM jobs")}
+        for document in self.docs.iterdir():
+            if document.name not in known:
+                document.unlink(missing_ok=True)
+
+    def new_document(self) -> DocumentWriter:
+        return DocumentWriter(self)
+
+    def document_path(self, job: Job) -> Path | None:
+        return self.docs / job.document if job.document else None
+
+    def add(self, **values: Any) -> Job:
+        """Insert a job durably and return it (with its new id)."""
+        values.setdefault("uuid", str(uuid.uuid4()))
+        values.setdefault("created", time.time())
+        names = list(values)
+        row = [_encode(name, values[name]) for name in names]
+        placeholders = ", ".join("?" for _ in names)
+        with self._transaction() as db:
+            cursor = db.execute(
+                f"INSERT INTO jobs ({', '.join(names)}) VALUES ({placeholders})",  # noqa: S608
+                row,
+            )
+            job_id = int(cursor.lastrowid or 0)
+        found = self.get(job_id)
+        assert found is not None
+        return found
+
+    def update(self, job_id: int, **values: Any) -> None:
+        """Change fields of a job durably."""
+        if not values:
+            return
+        assignments = ", ".join(f"{name} = ?" for name in values)
+        row = [_encode(name, value) for name, value in values.items()]
+        with self._transaction() as db:
+            db.execute(f"UPDATE jobs SET {assignments} WHERE id = ?", [*row, job_id])  # noqa: S608
+
+    def get(self, job_id: int) -> Job | None:
+        return next(self._select("WHERE id = ?", (job_id,)), None)
+
+    def jobs(
+        self,
+        *,
+        queue: str | None = None,
+        user: str | None = None,
+        states: Iterable[int] | None = None,
+        newest_first: bool = False,
+        limit: int | None = None,
+    ) -> list[Job]:
+        """Jobs filtered by queue, user and states."""
+        clauses, params = _filters(queue, user, states)
+        order = "DESC" if newest_first else "ASC"
+        sql = f"{clauses} ORDER BY id {order}"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return list(self._select(sql, params))
+
+    def due(self, now: float) -> list[Job]:
+        """Pending jobs whose next attempt is due, oldest first."""
+        return list(
+            self._select("WHERE state = ? AND next_attempt <= ? ORDER BY id", (PENDING, now))
+        )
+
+    def uncharged(self) -> list[Job]:
+        return list(self._select("WHERE charge_state = 'pending' ORDER BY id", ()))
+
+    def count(self, states: Iterable[int] | None = None) -> int:
+        clauses, params = _filters(None, None, states)
+        query = f"SELECT COUNT(*) FROM jobs {clauses}"  # noqa: S608
+        with self._lock:
+            return int(self._db.execute(query, params).fetchone()[0])
+
+    def delete_document(self, job: Job) -> None:
+        path = self.document_path(job)
+        if path is not None:
+            path.unlink(missing_ok=True)
+
+    def _select(self, where: str, params: tuple[Any, ...] | list[Any]) -> Iterator[Job]:
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {', '.join(FIELDS)} FROM jobs {where}",  # noqa: S608
+                params,
+            ).fetchall()
+        for row in rows:
+            yield _job(row)
+
+
+def _filters(
+    queue: str | None, user: str | None, states: Iterable[int] | None
+) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    if queue is not None:
+        clauses.append("queue = ?")
+        params.append(queue)
+    if user is not None:
+        clauses.append("user = ?")
+        params.append(user)
+    if states is not None:
+        wanted = sorted(set(states))
+        clauses.append(f"state IN ({', '.join('?' for _ in wanted)})")
+        params.extend(wanted)
+    return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+def _encode(name: str, value: Any) -> Any:
+    if name in JSON_FIELDS:
+        return json.dumps(value, separators=(",", ":"))
+    if isinstance(value, bool):
+        return int(value)
+    return value
+
+
+def _job(row: tuple[Any, ...]) -> Job:
+    values = dict(zip(FIELDS, row, strict=True))
+    for name in JSON_FIELDS:
+        values[name] = json.loads(values[name])
+    values["authenticated"] = bool(values["authenticated"])
+    return Job(**values)

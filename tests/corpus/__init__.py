@@ -1,0 +1,1 @@
+"""The generated test corpus for job analysis (see ``generate.py``)."""

@@ -1,0 +1,279 @@
+"""The PDF content scan: which constructs make a page grey, colour, or need rendering."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pikepdf
+import pytest
+
+from corpus import reference
+from printwarden.analysis import analyze
+from printwarden.analysis.pdf import scan
+from printwarden.analysis.pdfspaces import Verdict
+
+GREY, COLOUR, RENDER = Verdict.GREY, Verdict.COLOUR, Verdict.RENDER
+TOL = 8
+BOX = b" 10 10 100 100 re f"
+
+
+def one_page(content: bytes, **resources: object) -> pikepdf.Pdf:
+    pdf = pikepdf.new()
+    page = pdf.add_blank_page(page_size=(200, 200))
+    page.obj.Resources = pikepdf.Dictionary({f"/{k}": v for k, v in resources.items()})
+    page.obj.Contents = pdf.make_stream(content)
+    return pdf
+
+
+def verdict(pdf: pikepdf.Pdf) -> Verdict:
+    return scan(pdf, TOL)[0]
+
+
+def form(pdf: pikepdf.Pdf, content: bytes, **extra: object) -> pikepdf.Stream:
+    return pdf.make_stream(
+        content,
+        Type=pikepdf.Name.XObject,
+        Subtype=pikepdf.Name.Form,
+        BBox=[0, 0, 100, 100],
+        **extra,
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"0.5 g" + BOX, GREY),
+        (b"1 0 0 rg" + BOX, COLOUR),
+        (b"1 0 0 RG" + BOX, GREY),
+        (b"1 0 0 RG 10 10 m 50 50 l S", COLOUR),
+        (b"q 1 0 0 rg Q" + BOX, GREY),
+        (b"0.2 0.2 0.2 1 k" + BOX, COLOUR),
+        (b"0 0 0 0.6 k" + BOX, GREY),
+        (b"0.02 0 0 0 k" + BOX, GREY),
+        (b"BT /F1 12 Tf 1 0 0 rg 10 10 Td () Tj ET", GREY),
+        (b"BT /F1 12 Tf 1 0 0 rg 3 Tr 10 10 Td (x) Tj ET", GREY),
+        (b"BT /F1 12 Tf 1 0 0 rg 10 10 Td [(x)] TJ ET", COLOUR),
+        (b"BT /F1 12 Tf 1 0 0 RG 1 Tr 10 10 Td (x) Tj ET", COLOUR),
+        (b"BT /F1 12 Tf 10 10 Td (1 0 0 rg 10 10 re f) Tj ET", GREY),
+    ],
+)
+def test_operators(content: bytes, expected: Verdict) -> None:
+    font = pikepdf.Dictionary(
+        Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1, BaseFont=pikepdf.Name.Helvetica
+    )
+    assert verdict(one_page(content, Font=pikepdf.Dictionary(F1=font))) is expected
+
+
+def separation(name: str) -> pikepdf.Array:
+    """A Separation space whose alternate is that ink alone in DeviceCMYK."""
+    ink = {"/Cyan": 0, "/Magenta": 1, "/Yellow": 2, "/Black": 3}
+    c1 = [1.0] * 4 if name == "/All" else [float(i == ink.get(name, 3)) for i in range(4)]
+    fn = pikepdf.Dictionary(FunctionType=2, Domain=[0, 1], C0=[0, 0, 0, 0], C1=c1, N=1)
+    return pikepdf.Array([pikepdf.Name.Separation, pikepdf.Name(name), pikepdf.Name.DeviceCMYK, fn])
+
+
+@pytest.mark.parametrize(
+    ("space", "tint", "expected"),
+    [
+        ("/Black", 1, GREY),
+        ("/None", 1, GREY),
+        ("/Cyan", 0.5, COLOUR),
+        ("/All", 0.5, COLOUR),
+        ("/Cyan", 0.02, GREY),
+    ],
+)
+def test_process_separations(space: str, tint: float, expected: Verdict) -> None:
+    pdf = one_page(
+        b"/S cs %.2f sc" % tint + BOX, ColorSpace=pikepdf.Dictionary(S=separation(space))
+    )
+    assert verdict(pdf) is expected
+
+
+def test_spot_colour_with_exponential_tint_is_judged_through_its_alternate() -> None:
+    fn = pikepdf.Dictionary(FunctionType=2, Domain=[0, 1], C0=[0, 0, 0, 0], C1=[0, 0.5, 1, 0], N=1)
+    sep = pikepdf.Array(
+        [pikepdf.Name.Separation, pikepdf.Name("/Orange"), pikepdf.Name.DeviceCMYK, fn]
+    )
+    spaces = pikepdf.Dictionary(S=sep)
+    assert verdict(one_page(b"/S cs 1 sc" + BOX, ColorSpace=spaces)) is COLOUR
+    assert verdict(one_page(b"/S cs 0 sc" + BOX, ColorSpace=spaces)) is GREY
+
+
+def test_devicen_and_lab_need_rendering() -> None:
+    devicen = pikepdf.Array(
+        [
+            pikepdf.Name.DeviceN,
+            [pikepdf.Name.Cyan, pikepdf.Name.Magenta],
+            pikepdf.Name.DeviceCMYK,
+            0,
+        ]
+    )
+    pdf = one_page(b"/D cs 0.5 0.5 sc" + BOX, ColorSpace=pikepdf.Dictionary(D=devicen))
+    assert verdict(pdf) is RENDER
+
+
+def test_indexed_fill_uses_the_palette_entry() -> None:
+    indexed = pikepdf.Array(
+        [
+            pikepdf.Name.Indexed,
+            pikepdf.Name.DeviceRGB,
+            1,
+            pikepdf.String(b"\x80\x80\x80\xff\x00\x00"),
+        ]
+    )
+    spaces = pikepdf.Dictionary(I=indexed)
+    assert verdict(one_page(b"/I cs 0 sc" + BOX, ColorSpace=spaces)) is GREY
+    assert verdict(one_page(b"/I cs 1 sc" + BOX, ColorSpace=spaces)) is COLOUR
+
+
+def shading(space: str, c0: list[float], c1: list[float], kind: int = 2) -> pikepdf.Dictionary:
+    fn = pikepdf.Dictionary(FunctionType=2, Domain=[0, 1], C0=c0, C1=c1, N=1)
+    return pikepdf.Dictionary(
+        ShadingType=kind, ColorSpace=pikepdf.Name(space), Coords=[0, 0, 100, 0], Function=fn
+    )
+
+
+@pytest.mark.parametrize(
+    ("sh", "expected"),
+    [
+        (shading("/DeviceGray", [0], [1]), GREY),
+        (shading("/DeviceRGB", [0.2, 0.2, 0.2], [0.9, 0.9, 0.9]), GREY),
+        (shading("/DeviceRGB", [1, 0, 0], [0, 0, 1]), COLOUR),
+        (shading("/DeviceRGB", [0, 0, 0], [1, 1, 1], kind=4), RENDER),
+    ],
+)
+def test_shadings(sh: pikepdf.Dictionary, expected: Verdict) -> None:
+    assert verdict(one_page(b"/Sh sh", Shading=pikepdf.Dictionary(Sh=sh))) is expected
+    pattern = pikepdf.Dictionary(PatternType=2, Shading=sh)
+    pdf = one_page(b"/Pattern cs /P scn" + BOX, Pattern=pikepdf.Dictionary(P=pattern))
+    assert verdict(pdf) is expected
+
+
+def test_tiling_patterns() -> None:
+    pdf = one_page(b"")
+    coloured = form(
+        pdf, b"1 0 0 rg 0 0 5 5 re f", PatternType=1, PaintType=1, TilingType=1, XStep=5, YStep=5
+    )
+    uncoloured = form(
+        pdf, b"0 0 5 5 re f", PatternType=1, PaintType=2, TilingType=1, XStep=5, YStep=5
+    )
+    patterns = pikepdf.Dictionary(C=coloured, U=uncoloured)
+    base = pikepdf.Array([pikepdf.Name.Pattern, pikepdf.Name.DeviceRGB])
+    spaces = pikepdf.Dictionary(PU=base)
+    page = pdf.pages[0].obj
+    page.Resources = pikepdf.Dictionary(Pattern=patterns, ColorSpace=spaces)
+    for content, expected in (
+        (b"/Pattern cs /C scn", COLOUR),
+        (b"/PU cs 0.3 0.3 0.3 /U scn", GREY),
+        (b"/PU cs 0 0 1 /U scn", COLOUR),
+    ):
+        page.Contents = pdf.make_stream(content + BOX)
+        assert verdict(pdf) is expected, content
+
+
+def test_forms_inherit_the_colour_and_cycles_are_caught() -> None:
+    pdf = one_page(b"")
+    plain = form(pdf, b"0 0 10 10 re f")
+    cyclic = form(pdf, b"/Self Do")
+    cyclic.Resources = pikepdf.Dictionary(XObject=pikepdf.Dictionary(Self=cyclic))
+    page = pdf.pages[0].obj
+    page.Resources = pikepdf.Dictionary(XObject=pikepdf.Dictionary(F=plain, C=cyclic))
+    for content, expected in ((b"/F Do", GREY), (b"1 0 0 rg /F Do", COLOUR), (b"/C Do", RENDER)):
+        page.Contents = pdf.make_stream(content)
+        assert verdict(pdf) is expected, content
+
+
+def type3_font(pdf: pikepdf.Pdf, glyph: bytes) -> pikepdf.Dictionary:
+    return pikepdf.Dictionary(
+        Type=pikepdf.Name.Font,
+        Subtype=pikepdf.Name.Type3,
+        FontBBox=[0, 0, 10, 10],
+        FontMatrix=[0.1, 0, 0, 0.1, 0, 0],
+        CharProcs=pikepdf.Dictionary(a=pdf.make_stream(glyph)),
+        Encoding=pikepdf.Dictionary(Differences=[97, pikepdf.Name.a]),
+        FirstChar=97,
+        LastChar=97,
+        Widths=[10],
+    )
+
+
+def test_type3_glyphs() -> None:
+    pdf = one_page(b"")
+    page = pdf.pages[0].obj
+    uncoloured = type3_font(pdf, b"10 0 0 0 10 10 d1 0 0 10 10 re f")
+    coloured = type3_font(pdf, b"10 0 d0 1 0 0 rg 0 0 10 10 re f")
+    page.Resources = pikepdf.Dictionary(Font=pikepdf.Dictionary(U=uncoloured, C=coloured))
+    for content, expected in (
+        (b"BT /U 12 Tf (a) Tj ET", GREY),
+        (b"BT /U 12 Tf 0 0 1 rg (a) Tj ET", COLOUR),
+        (b"BT /C 12 Tf (a) Tj ET", RENDER),
+    ):
+        page.Contents = pdf.make_stream(content)
+        assert verdict(pdf) is expected, content
+
+
+def annotated(flags: int, appearance: bool) -> pikepdf.Pdf:
+    pdf = one_page(b"0 g" + BOX)
+    annotation = pikepdf.Dictionary(
+        Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Square, Rect=[0, 0, 50, 50], F=flags
+    )
+    if appearance:
+        normal = form(pdf, b"1 0 0 RG 0 0 50 50 re S")
+        annotation.AP = pikepdf.Dictionary(N=pikepdf.Dictionary(On=normal))
+        annotation.AS = pikepdf.Name.On
+    pdf.pages[0].obj.Annots = pikepdf.Array([pdf.make_indirect(annotation)])
+    return pdf
+
+
+@pytest.mark.parametrize(
+    ("flags", "appearance", "expected"),
+    [(4, True, COLOUR), (0, True, GREY), (4 | 2, True, GREY), (4, False, RENDER), (0, False, GREY)],
+)
+def test_annotations_count_when_printable(flags: int, appearance: bool, expected: Verdict) -> None:
+    assert verdict(annotated(flags, appearance)) is expected
+
+
+def test_optional_content_renders_every_page() -> None:
+    pdf = one_page(b"1 0 0 rg" + BOX)
+    pdf.Root.OCProperties = pikepdf.Dictionary(OCGs=[], D=pikepdf.Dictionary())
+    assert verdict(pdf) is RENDER
+
+
+def test_stencil_masks_paint_in_the_fill_colour() -> None:
+    pdf = one_page(b"")
+    mask = pdf.make_stream(
+        b"\xaa\x55" * 4,
+        Type=pikepdf.Name.XObject,
+        Subtype=pikepdf.Name.Image,
+        Width=8,
+        Height=8,
+        ImageMask=True,
+        BitsPerComponent=1,
+    )
+    page = pdf.pages[0].obj
+    page.Resources = pikepdf.Dictionary(XObject=pikepdf.Dictionary(M=mask))
+    for content, expected in ((b"0.3 g /M Do", GREY), (b"0 1 0 rg /M Do", COLOUR)):
+        page.Contents = pdf.make_stream(content)
+        assert verdict(pdf) is expected
+
+
+def test_tricky_pages_agree_with_tuned_inkcov(tmp_path: Path) -> None:
+    contents = [
+        b"0.2 0.2 0.2 1 k" + BOX,
+        b"0.3 0.3 0.3 0 k" + BOX,
+        b"/C cs 0.5 sc" + BOX,
+        b"/A cs 0.5 sc" + BOX,
+        b"/K cs 1 sc" + BOX,
+        b"0.5 0.53 0.5 rg" + BOX,
+        b"0.5 0.52 0.5 rg" + BOX,
+    ]
+    pdf = pikepdf.new()
+    spaces = pikepdf.Dictionary(C=separation("/Cyan"), A=separation("/All"), K=separation("/Black"))
+    for content in contents:
+        page = pdf.add_blank_page(page_size=(200, 200))
+        page.obj.Resources = pikepdf.Dictionary(ColorSpace=spaces)
+        page.obj.Contents = pdf.make_stream(content)
+    path = tmp_path / "tricky.pdf"
+    pdf.save(path)
+    result = analyze(path, "application/pdf")
+    assert result.colour_pages == reference.colour_pages(path) == (1, 2, 3, 4)
