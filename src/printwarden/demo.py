@@ -15,6 +15,7 @@ import httpx
 import uvicorn
 
 from printwarden.config import Settings
+from printwarden.demo_provider import PROVIDER_PORT_OFFSET, DemoPrintSide
 from printwarden.domain.accounts import Role
 from printwarden.domain.ids import new_id
 from printwarden.domain.ledger import Transaction, TransactionKind
@@ -52,15 +53,21 @@ def run_demo(data_dir: Path, port_base: int) -> None:
     manifest = seed(database, settings.resolved_secret())
     manifest["app_url"] = f"http://127.0.0.1:{port_base}"
     manifest["database_url"] = settings.resolved_database_url()
+    print_side = DemoPrintSide(
+        data_dir, manifest["app_url"], manifest["provider_token"], port_base + PROVIDER_PORT_OFFSET
+    )
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(settings, database), host="127.0.0.1", port=port_base, log_level="warning"
         )
     )
     threading.Thread(
-        target=_announce_when_ready, args=(manifest, manifest_path), daemon=True
+        target=_announce_when_ready, args=(manifest, manifest_path, print_side), daemon=True
     ).start()
-    server.run()
+    try:
+        server.run()
+    finally:
+        print_side.stop()
 
 
 def seed(database: Database, secret: bytes) -> dict[str, Any]:
@@ -146,7 +153,7 @@ def _seed_printers(session: Any) -> None:
                                  "cost_model": colour_model}, create=True)  # fmt: skip
 
 
-def _announce_when_ready(manifest: dict[str, Any], path: Path) -> None:
+def _announce_when_ready(manifest: dict[str, Any], path: Path, print_side: DemoPrintSide) -> None:
     url = f"{manifest['app_url']}/api/v1/health"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -155,11 +162,32 @@ def _announce_when_ready(manifest: dict[str, Any], path: Path) -> None:
                 break
         except httpx.HTTPError:
             time.sleep(0.1)
+    try:
+        print_side.start()
+    except Exception as exc:  # the App Server keeps running; say what is missing
+        print(f"demo: the print side did not start: {exc}", flush=True)
+    else:
+        manifest.update(print_side.manifest())
     temporary = path.with_suffix(".tmp")
     temporary.write_text(json.dumps(manifest, indent=2))
     os.chmod(temporary, 0o600)
     temporary.replace(path)
     _print_welcome(manifest, path)
+
+
+def _print_lines(manifest: dict[str, Any]) -> list[str]:
+    queues = manifest.get("queues")
+    if not queues:
+        return []
+    port = manifest["provider"]["port"]
+    person = manifest["users"][0]["username"]
+    lines = [f"  Queue {name + ':':14} {queue['ipp_uri']} ({queue['kind']})"
+             for name, queue in queues.items()]  # fmt: skip
+    lines.append(f"  Print:         lp -h 127.0.0.1:{port} -d direct-colour -U {person} FILE")
+    lines.append(f"  Jobs:          lpstat -h 127.0.0.1:{port} -W all -o")
+    for name, printer in manifest["printers"].items():
+        lines.append(f"  Printer {name + ':':12} received documents in {printer['received_dir']}")
+    return lines
 
 
 def _print_welcome(manifest: dict[str, Any], path: Path) -> None:
@@ -174,6 +202,7 @@ def _print_welcome(manifest: dict[str, Any], path: Path) -> None:
         f"  Admin token:   {manifest['admin_token']}",
         f"  Try:           curl -H 'Authorization: Bearer {manifest['admin_token']}' "
         f"{app_url}/api/v1/users",
+        *_print_lines(manifest),
         f"  Manifest:      {path}",
         "",
     ]

@@ -22,8 +22,16 @@ READY_SECONDS = 60
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     data_dir = tmp_path_factory.mktemp("demo")
-    command = [sys.executable, "-m", "printwarden", "demo", "--data-dir", str(data_dir),
-               "--port-base", str(free_port())]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "printwarden",
+        "demo",
+        "--data-dir",
+        str(data_dir),
+        "--port-base",
+        str(free_port()),
+    ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     manifest = data_dir / "demo.json"
     try:
@@ -95,8 +103,16 @@ def test_sample_printer_decides_and_charges(demo: dict[str, Any]) -> None:
 
 
 def test_interrupt_stops_the_demo_cleanly(tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "printwarden", "demo", "--data-dir", str(tmp_path),
-               "--port-base", str(free_port())]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "printwarden",
+        "demo",
+        "--data-dir",
+        str(tmp_path),
+        "--port-base",
+        str(free_port()),
+    ]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + READY_SECONDS
     while not (tmp_path / "demo.json").exists() and time.monotonic() < deadline:
@@ -104,3 +120,46 @@ def test_interrupt_stops_the_demo_cleanly(tmp_path: Path) -> None:
     process.send_signal(signal.SIGINT)
     # 130 is the conventional status of a program stopped by Ctrl-C.
     assert process.wait(timeout=15) in (0, 130)
+
+
+def test_manifest_lists_queues_of_each_kind_and_two_printers(demo: dict[str, Any]) -> None:
+    kinds = {queue["kind"] for queue in demo["queues"].values()}
+    assert kinds == {"direct", "hold", "findme"}
+    for queue in demo["queues"].values():
+        assert queue["ipp_uri"].startswith("ipp://127.0.0.1:")
+    colours = sorted(printer["color"] for printer in demo["printers"].values())
+    assert colours == [False, True]
+    for printer in demo["printers"].values():
+        assert Path(printer["received_dir"]).is_dir()
+
+
+def test_lp_to_the_demo_reaches_the_real_printer(demo: dict[str, Any], tmp_path: Path) -> None:
+    document = tmp_path / "hello.txt"
+    document.write_text("hello from the demo\n")
+    queue = demo["queues"]["direct-colour"]
+    host = queue["ipp_uri"].split("/")[2]
+    result = subprocess.run(
+        [
+            "lp",
+            "-h",
+            host,
+            "-d",
+            "direct-colour",
+            "-U",
+            demo["users"][0]["username"],
+            str(document),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    received = Path(demo["printers"][queue["printer"]]["received_dir"])
+    deadline = time.monotonic() + 30
+    def arrived() -> list[bytes]:
+        return [p.read_bytes() for p in received.iterdir() if p.suffix != ".prn"]
+
+    while b"hello from the demo\n" not in arrived():
+        assert time.monotonic() < deadline, "the document never reached ippeveprinter"
+        time.sleep(0.1)

@@ -12,6 +12,7 @@ from printwarden.provider.ipp import (
     Collection,
     IntRange,
     Operation,
+    OutOfBand,
     Resolution,
     Value,
 )
@@ -49,7 +50,6 @@ MEDIA_SIZES = {  # PWG self-describing name → size in hundredths of millimetre
     "na_legal_8.5x14in": (21590, 35560),
     "na_index-4x6_4x6in": (10160, 15240),
 }
-STARTED = time.monotonic()
 PRINTER_GROUPS = {
     "printer-description": "all printer description attributes",
     "job-template": "all job template attributes",
@@ -113,7 +113,7 @@ def printer_attributes(
         a("printer-state-message", T.TEXT_WITHOUT_LANGUAGE, ""),
         a("printer-is-accepting-jobs", T.BOOLEAN, True),
         a("queued-job-count", T.INTEGER, queued_jobs),
-        a("printer-up-time", T.INTEGER, max(1, int(time.monotonic() - STARTED))),
+        a("printer-up-time", T.INTEGER, up_time()),
         a("printer-current-time", T.DATE_TIME, now),
         a("printer-config-change-time", T.INTEGER, 1),
         a("printer-state-change-time", T.INTEGER, 1),
@@ -212,8 +212,6 @@ def printer_attributes(
 
 
 def _no_value() -> Value:
-    from printwarden.provider.ipp import OutOfBand
-
     return OutOfBand(T.NO_VALUE)
 
 
@@ -227,7 +225,6 @@ JOB_STATE_REASONS_DEFAULT = "none"
 
 def job_attributes(job: Job, printer_uri: str) -> list[Attribute]:
     """The job description attributes of a spooled job."""
-    created = int(job.created - (time.time() - time.monotonic()) - STARTED)
     attributes = [
         a("job-id", T.INTEGER, job.id),
         a("job-uri", T.URI, f"{printer_uri}/{job.id}"),
@@ -238,8 +235,8 @@ def job_attributes(job: Job, printer_uri: str) -> list[Attribute]:
         a("job-state", T.ENUM, job.state),
         a("job-state-reasons", T.KEYWORD, *job.reasons.split(",")),
         a("job-state-message", T.TEXT_WITHOUT_LANGUAGE, job.message[:255]),
-        a("job-printer-up-time", T.INTEGER, max(1, int(time.monotonic() - STARTED))),
-        a("time-at-creation", T.INTEGER, max(0, created)),
+        a("job-printer-up-time", T.INTEGER, up_time()),
+        a("time-at-creation", T.INTEGER, int(job.created)),
         a("time-at-processing", *_time(job.processing)),
         a("time-at-completed", *_time(job.completed)),
         a("date-time-at-creation", T.DATE_TIME, datetime.fromtimestamp(job.created, UTC)),
@@ -258,10 +255,12 @@ def job_attributes(job: Job, printer_uri: str) -> list[Attribute]:
     return attributes
 
 
+def up_time() -> int:
+    """printer-up-time in seconds since the epoch, as CUPS keeps it (lpstat shows dates)."""
+    return int(time.time())
+
+
 def _time(stamp: float | None) -> tuple[int, Value]:
     if stamp is None:
-        from printwarden.provider.ipp import OutOfBand
-
         return T.NO_VALUE, OutOfBand(T.NO_VALUE)
-    offset = stamp - (time.time() - time.monotonic()) - STARTED
-    return T.INTEGER, max(0, int(offset))
+    return T.INTEGER, int(stamp)

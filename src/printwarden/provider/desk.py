@@ -72,20 +72,25 @@ class Desk:
         state = HELD if held else PENDING
         if document_name is None:
             state = HELD  # Create-Job: nothing to print until Send-Document
-        job = self.spool.add(
-            queue=submission.queue.name,
-            state=state,
-            reasons=_reasons(submission, document_name is None),
-            user=submission.user,
-            authenticated=submission.authenticated,
-            name=submission.name,
-            format=submission.document_format,
-            document=document_name,
-            size=document.size if document is not None else 0,
-            attributes=submission.attributes,
-            printer=submission.queue.printer,
-            txn_id=new_id(),
-        )
+        try:
+            job = self.spool.add(
+                queue=submission.queue.name,
+                state=state,
+                reasons=_reasons(submission, document_name is None),
+                user=submission.user,
+                authenticated=submission.authenticated,
+                name=submission.name,
+                format=submission.document_format,
+                document=document_name,
+                size=document.size if document is not None else 0,
+                attributes=submission.attributes,
+                printer=submission.queue.printer,
+                txn_id=new_id(),
+            )
+        except BaseException:
+            if document_name is not None:  # no job will ever own it
+                (self.spool.docs / document_name).unlink(missing_ok=True)
+            raise
         if state == PENDING:
             self._wake()
         return job

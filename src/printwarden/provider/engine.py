@@ -156,6 +156,7 @@ class Engine:
             return {}
         result = analyze(path, job.format)
         stored: dict[str, object] = {
+            "format": result.format,
             "pages": result.pages,
             "colour_pages": result.colour_page_count,
             "paper_size": result.paper_size,
@@ -247,7 +248,7 @@ class Engine:
             path=path,
             job_name=job.name or f"job-{job.id}",
             user=job.user,
-            document_format=job.format,
+            document_format=_delivery_format(job),
             copies=int(str(attributes.get("copies", 1))),
             sides=str(attributes.get("sides", "one-sided")),
             colour_mode=str(attributes.get("print-color-mode", "auto")),
@@ -320,3 +321,12 @@ class Engine:
             return True
         self.spool.update(job.id, charge_state="done", cost=cost)
         return True
+
+
+def _delivery_format(job: Job) -> str:
+    """The format to announce to the printer: what analysis found when the client said only
+    ``application/octet-stream`` (CUPS' lp does), so the printer need not guess."""
+    detected = str(job.analysis.get("format") or "")
+    if job.format == "application/octet-stream" and detected:
+        return detected
+    return job.format

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -26,6 +27,8 @@ from printwarden.provider.ipp import (
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+log = logging.getLogger("printwarden.provider")
 
 IPP_TYPE = b"application/ipp"
 MAX_HEADER_BYTES = 1024 * 1024
@@ -153,9 +156,8 @@ class IppApp:
             message = await reader.header()
         except IppParseError as exc:
             version = _version(reader.buffer)
-            answer = self.handler.error_response(
-                exc.status, exc.detail, exc.request_id or 0, version
-            )
+            request_id = exc.request_id or _request_id(reader.buffer)
+            answer = self.handler.error_response(exc.status, exc.detail, request_id, version)
             await _ipp(send, answer)
             return
         except ConnectionError:
@@ -176,6 +178,15 @@ class IppApp:
             return
         except ConnectionError:
             return
+        except Exception:
+            # An IPP client needs an IPP answer; a bare HTTP 500 tells it nothing.
+            log.exception("IPP request 0x%04x failed", message.code)
+            response = self.handler.error_response(
+                StatusCode.SERVER_ERROR_INTERNAL_ERROR,
+                "internal error",
+                message.request_id,
+                message.version,
+            )
         await _drain(request.body)
         await _ipp(send, response)
 
@@ -209,12 +220,24 @@ def _version(buffer: bytes) -> tuple[int, int]:
     return 2, 0
 
 
+def _request_id(buffer: bytes) -> int:
+    """The request-id of a request whose header arrived but whose attributes did not."""
+    request_id = int.from_bytes(buffer[4:8], "big") if len(buffer) >= 8 else 0
+    return request_id if 0 < request_id < 2**31 else 0
+
+
 def queue_from_path(path: str) -> str | None:
-    """The queue a request path or URI path names ("" for the server itself), or None."""
+    """The queue a request path or URI path names ("" for the server itself), or None.
+
+    CUPS clients (``cancel``) send job operations to ``/jobs/``: the request's printer-uri
+    or job-uri names the queue.
+    """
     for prefix in QUEUE_PREFIXES:
         if path.startswith(prefix):
             return path[len(prefix) :].split("/", 1)[0]
-    return "" if path in ("/", "/ipp/print", "/ipp") else None
+    if path in ("/", "/ipp/print", "/ipp", "/jobs") or path.startswith("/jobs/"):
+        return ""
+    return None
 
 
 async def _drain(body: AsyncIterator[bytes]) -> None:

@@ -18,7 +18,7 @@ from printwarden.provider.ipp import (
     GroupTag,
     Message,
     Operation,
-    OutOfBand,
+    Resolution,
     StatusCode,
     TextWithLanguage,
 )
@@ -245,7 +245,7 @@ class IppService:
     ) -> Message:
         summary = [
             a
-            for a in attrs.job_attributes(job, context.printer_uri)
+            for a in attrs.job_attributes(job, _queue_uri(context, job))
             if a.name
             in (
                 "job-id",
@@ -351,7 +351,7 @@ class IppService:
     async def get_job_attributes(self, context: Context) -> Message:
         job = self._find_job(context)
         requested = _requested(context.request.message)
-        chosen = _select(attrs.job_attributes(job, context.printer_uri), requested, {})
+        chosen = _select(attrs.job_attributes(job, _queue_uri(context, job)), requested, {})
         group = AttributeGroup(GroupTag.JOB, chosen)
         return self.response(context.request.message, S.SUCCESSFUL_OK, groups=[group])
 
@@ -388,7 +388,8 @@ class IppService:
         requested = _requested(context.request.message) or ["job-uri", "job-id"]
         groups = [
             AttributeGroup(
-                GroupTag.JOB, _select(attrs.job_attributes(job, context.printer_uri), requested, {})
+                GroupTag.JOB,
+                _select(attrs.job_attributes(job, _queue_uri(context, job)), requested, {}),
             )
             for job in jobs
         ]
@@ -429,6 +430,11 @@ def attrs_path(queue: str) -> str:
     return f"/ipp/print/{queue}"
 
 
+def _queue_uri(context: Context, job: Job) -> str:
+    """The URI of the queue a job was printed to (not the URI the request used)."""
+    return f"ipp://{context.request.host}{attrs_path(job.queue)}"
+
+
 def _require(queue: QueueConfig | None) -> QueueConfig:
     if queue is None:
         raise Refusal(S.CLIENT_ERROR_NOT_FOUND, "name a queue: ipp://host/ipp/print/<queue>")
@@ -436,7 +442,11 @@ def _require(queue: QueueConfig | None) -> QueueConfig:
 
 
 def _queue_from_uri(uri: str) -> str:
-    return queue_from_path(urlsplit(uri).path) or ""
+    try:
+        path = urlsplit(uri).path
+    except ValueError:  # e.g. "ipp://[oops/": an unparsable host
+        raise Refusal(S.CLIENT_ERROR_BAD_REQUEST, f"{uri[:100]!r} is not a valid URI") from None
+    return queue_from_path(path) or ""
 
 
 def _check_operation_group(message: Message) -> AttributeGroup:
@@ -476,9 +486,13 @@ def _plain(attribute: Attribute) -> Any:
         return value.text
     if attribute.name == "media-col":
         return "media-col"
-    if isinstance(value, OutOfBand):
-        return None
-    return value
+    if isinstance(value, Resolution):
+        return f"{value.x}x{value.y}{'dpi' if value.units == 3 else 'dpcm'}"
+    if isinstance(value, str | int):
+        return value
+    # Out-of-band, octetString, dateTime, ranges, collections: nothing the spool can store
+    # (its attributes are JSON) for these Job Template attributes; they are unsupported.
+    return None
 
 
 def _supported(service: IppService, message: Message) -> dict[str, set[Any]]:
@@ -495,7 +509,7 @@ def _supported(service: IppService, message: Message) -> dict[str, set[Any]]:
 
 def _acceptable(name: str, value: Any, supported: dict[str, set[Any]]) -> bool:
     if name == "copies":
-        return isinstance(value, int) and 1 <= value <= 999
+        return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 999
     if name in (
         "media",
         "media-col",
