@@ -3,9 +3,17 @@
 from printwarden.sim.ippeveprinter import (
     DEFAULT_FORMATS,
     INSTALL_HINT,
+    IPPEVEPRINTER,
     IppEvePrinter,
     IppEvePrinterError,
     free_port,
 )
 
-__all__ = ["DEFAULT_FORMATS", "INSTALL_HINT", "IppEvePrinter", "IppEvePrinterError", "free_port"]
+__all__ = [
+    "DEFAULT_FORMATS",
+    "INSTALL_HINT",
+    "IPPEVEPRINTER",
+    "IppEvePrinter",
+    "IppEvePrinterError",
+    "free_port",
+]
