@@ -199,7 +199,7 @@ def run_anchor(
 
 def balances(database: Database) -> dict[int, int]:
     with database.read() as session:
-        rows = session.execute(select(AccountRow.id, AccountRow.balance)).tuples()
+        rows = session.execute(select(AccountRow.id, AccountRow.balance))
         return {account_id: int(balance) for account_id, balance in rows}
 
 

@@ -51,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         decisions.append(outcome)
 
     print(f"\nsummary ({time.monotonic() - started:.0f} s)")
-    print(f"{'benchmark':<22}{'result':>16}{'anchor':>16}{'ratio':>8}  goal")
+    print(f"{'benchmark':<26}{'result':>16}{'anchor':>16}{'ratio':>8}  goal")
     for lr in ledgers:
         goal = f">= {ledger.GOAL_TXN_PER_S:,} txn/s"
         for phase, rate, ratio in (
@@ -60,13 +60,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         ):
             met = "met" if rate >= ledger.GOAL_TXN_PER_S else "MISSED"
             print(
-                f"{'ledger ' + phase + '/' + lr.backend:<22}{rate:>10,.0f} txn/s"
+                f"{'ledger ' + phase + '/' + lr.backend:<26}{rate:>10,.0f} txn/s"
                 f"{lr.anchor_rate:>10,.0f} row/s{ratio:>8.2f}  {goal}: {met}"
             )
     for dr in decisions:
         met = "met" if dr.meets_goal else "MISSED"
         print(
-            f"{'decision/' + dr.backend:<22}{dr.decision.rps:>10,.0f} req/s"
+            f"{'decision/' + dr.backend:<26}{dr.decision.rps:>10,.0f} req/s"
             f"{dr.health.rps:>10,.0f} req/s{dr.ratio:>8.2f}  >= {decision.GOAL_RPS:,} req/s: {met}"
             f"  (p50 {dr.decision.p50_ms:.1f} ms, p99 {dr.decision.p99_ms:.1f} ms, "
             f"non-2xx {dr.decision.non2xx})"

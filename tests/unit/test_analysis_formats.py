@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
+import pikepdf
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from corpus.generate import EXPECTED, MIXED, Expected
 from corpus.session import corpus_dir
@@ -128,3 +132,36 @@ def test_empty_files(tmp_path: Path) -> None:
     assert analyze(empty, "application/octet-stream").detail == PAGES_UNKNOWN
     for document_format in ("application/pdf", "image/pwg-raster", "image/urf", "image/png"):
         assert analyze(empty, document_format).pages is None
+
+
+MUTABLE = ["grey.pdf", "objstm.pdf", "colour.pwg", "colour.urf", "colour.png", "colour.jpg"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    name=st.sampled_from(MUTABLE),
+    cuts=st.lists(st.tuples(st.floats(0, 1), st.binary(min_size=1, max_size=8)), max_size=4),
+    keep=st.floats(0.05, 1),
+)
+def test_damaged_files_are_handled_by_each_format(
+    corpus: Path, name: str, cuts: list[tuple[float, bytes]], keep: float
+) -> None:
+    data = bytearray((corpus / name).read_bytes())
+    for where, junk in cuts:
+        at = int(where * (len(data) - 1))
+        data[at : at + len(junk)] = junk
+    with tempfile.TemporaryDirectory() as tmp:
+        damaged = Path(tmp) / name
+        damaged.write_bytes(bytes(data[: max(1, int(len(data) * keep))]))
+        result = analyze(damaged, EXPECTED[name].format, limits=Limits(timeout=20))
+    assert "analysis failed" not in result.detail
+    assert result.pages is not None or result.detail
+
+
+def test_pdf_needing_a_user_password_has_pages_unknown(corpus: Path, tmp_path: Path) -> None:
+    locked = tmp_path / "locked.pdf"
+    with pikepdf.open(corpus / "grey.pdf") as pdf:
+        pdf.save(locked, encryption=pikepdf.Encryption(owner="o", user="secret", R=6))
+    result = analyze(locked, "application/pdf")
+    assert result.pages is None
+    assert "password" in result.detail

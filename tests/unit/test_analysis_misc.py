@@ -189,3 +189,11 @@ def test_ghostscript_failure_is_reported(tmp_path: Path) -> None:
     result = analyze(source, "application/postscript", limits=Limits(timeout=30))
     assert result.pages is None
     assert "Ghostscript failed" in result.detail
+
+
+def test_endless_postscript_is_stopped_by_the_timeout(tmp_path: Path) -> None:
+    source = tmp_path / "spin.ps"
+    source.write_bytes(b"%!PS\n{ } loop\n")
+    result = analyze(source, "application/postscript", limits=Limits(timeout=1))
+    assert result.pages is None
+    assert "longer than 1 s" in result.detail

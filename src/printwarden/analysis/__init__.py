@@ -1,6 +1,8 @@
 """Job analysis for the Print Provider: pages, colour pages, paper size of a spooled file.
 
-``analyze(path, document_format)`` is the front door; each format has its own module.
+``analyze(path, document_format)`` is the front door; each format has its own module:
+PDF (:mod:`.pdf`), PostScript, PWG raster, Apple URF, JPEG/PNG, plain text. PCL and
+unknown formats report "pages unknown". What counts as colour is in :mod:`.colour`.
 """
 
 from printwarden.analysis.api import PAGES_UNKNOWN, analyze

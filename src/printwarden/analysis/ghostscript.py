@@ -14,12 +14,14 @@ any C, M or Y above the tolerance is colour (rich black included).
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import subprocess
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import IO
 
 GS = "gs"
 MAX_OUTPUT_BYTES = 256 << 20
@@ -31,27 +33,38 @@ class ToolError(RuntimeError):
 
 
 def run(args: Sequence[str], timeout: float, *, capture: bool = False) -> str:
-    """Run ``gs`` with ``args``; its standard output when ``capture``, else ``""``."""
+    """Run ``gs`` with ``args``; its standard output when ``capture``, else ``""``.
+
+    Standard error goes to a temporary file (bounded like any output) and only its last
+    line is kept, for the error message.
+    """
     command = [GS, *_BASE, *args]
     limiter = shutil.which("prlimit")
     if limiter:
         command = [limiter, f"--fsize={MAX_OUTPUT_BYTES}", "--", *command]
-    try:
-        done = subprocess.run(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE if capture else subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            timeout=timeout,
-            check=False,
-        )
-    except FileNotFoundError as exc:
-        raise ToolError("Ghostscript (gs) is not installed") from exc
-    except subprocess.TimeoutExpired as exc:
-        raise ToolError(f"Ghostscript ran longer than {timeout:g} s") from exc
-    if done.returncode != 0:
-        raise ToolError(_failure(done.returncode, done.stderr))
+    with tempfile.TemporaryFile() as errors:
+        try:
+            done = subprocess.run(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE if capture else subprocess.DEVNULL,
+                stderr=errors,
+                timeout=timeout,
+                check=False,
+            )
+        except FileNotFoundError as exc:
+            raise ToolError("Ghostscript (gs) is not installed") from exc
+        except subprocess.TimeoutExpired as exc:
+            raise ToolError(f"Ghostscript ran longer than {timeout:g} s") from exc
+        if done.returncode != 0:
+            raise ToolError(_failure(done.returncode, _tail(errors)))
     return done.stdout.decode("utf-8", "replace") if capture else ""
+
+
+def _tail(handle: IO[bytes], size: int = 4096) -> bytes:
+    end = handle.seek(0, os.SEEK_END)
+    handle.seek(max(0, end - size))
+    return handle.read()
 
 
 def _failure(code: int, stderr: bytes) -> str:

@@ -10,6 +10,7 @@ A PDF with optional content (layers) goes through it whole: hidden layers must n
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pikepdf
@@ -28,13 +29,13 @@ def analyze(path: Path, limits: Limits, *, colour: bool = True) -> Analysis:
         pdf = pikepdf.open(path, attempt_recovery=False)
     except pikepdf.PasswordError:
         return unknown(FORMAT, "encrypted PDF that needs a password")
-    except (pikepdf.PdfError, OSError, ValueError) as exc:
+    except (pikepdf.PikepdfError, OSError, ValueError, RuntimeError) as exc:
         return unknown(FORMAT, f"unreadable or damaged PDF: {exc}")
     with pdf:
         try:
             count = len(pdf.pages)
             size = _paper_size(pdf) if count else None
-        except (pikepdf.PdfError, ValueError, TypeError) as exc:
+        except (pikepdf.PikepdfError, ValueError, TypeError, RuntimeError) as exc:
             return unknown(FORMAT, f"unreadable PDF page tree: {exc}")
         base = Analysis(format=FORMAT, pages=count, paper_size=size)
         if not colour:
@@ -50,19 +51,9 @@ def _with_colour(base: Analysis, pdf: pikepdf.Pdf, path: Path, limits: Limits) -
             path, to_render, limits.render_dpi, limits.tolerance, limits.timeout
         )
     except ghostscript.ToolError as exc:
-        return Analysis(
-            format=base.format,
-            pages=base.pages,
-            paper_size=base.paper_size,
-            detail=f"colour unknown: {exc}",
-        )
+        return replace(base, detail=f"colour unknown: {exc}")
     colour = [n for n, v in enumerate(verdicts, 1) if v is Verdict.COLOUR or n in rendered]
-    return Analysis(
-        format=base.format,
-        pages=base.pages,
-        colour_pages=tuple(colour),
-        paper_size=base.paper_size,
-    )
+    return replace(base, colour_pages=tuple(colour))
 
 
 def scan(pdf: pikepdf.Pdf, tolerance: int) -> list[Verdict]:

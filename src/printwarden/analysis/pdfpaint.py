@@ -1,9 +1,10 @@
 """Colour verdicts on shadings and patterns, where they can be judged without rendering.
 
-An axial, radial or function-based shading whose function is exponential (type 2), or a
-stitching (type 3) of exponential functions, interpolates between end colours along
-one parameter: its most colourful point is an end colour, so the ends decide. Other
-functions and mesh shadings are left to rendering.
+An axial or radial shading whose function is exponential (type 2), or a stitching
+(type 3) of exponential functions, interpolates between end colours along one
+parameter: every channel moves by the same ``t**N`` factor, so the channel spread is
+largest at an end and the end colours decide. Other functions, function-based and mesh
+shadings are left to rendering.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ def function_verdict(function: object, space: Space, tolerance: int) -> Verdict:
     """Judge the end colours of an exponential or stitching function in ``space``."""
     single = exponential(function)
     if single is not None:
-        return max(judge(space, single(0.0), tolerance), judge(space, single(1.0), tolerance))
+        ends = (single(t) for t in single.domain)
+        return max(judge(space, colour, tolerance) for colour in ends)
     if isinstance(function, pikepdf.Dictionary) and function.get("/FunctionType") == 3:
         parts = function.get("/Functions")
         if isinstance(parts, pikepdf.Array) and len(parts) > 0:

@@ -51,7 +51,8 @@ _OPERATORS = " ".join(
 )
 _FILL_MODES = frozenset({0, 2, 4, 6})
 _BROKEN = (
-    pikepdf.PdfError,
+    pikepdf.PikepdfError,
+    RuntimeError,
     ValueError,
     TypeError,
     KeyError,

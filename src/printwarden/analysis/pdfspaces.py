@@ -40,11 +40,12 @@ class Kind(Enum):
 
 @dataclass(frozen=True, slots=True)
 class Exponential:
-    """A type 2 PDF function: ``C0 + t**N * (C1 - C0)``."""
+    """A type 2 PDF function: ``C0 + t**N * (C1 - C0)`` over ``domain``."""
 
     c0: tuple[float, ...]
     c1: tuple[float, ...]
     n: float
+    domain: tuple[float, float] = (0.0, 1.0)
 
     def __call__(self, t: float) -> tuple[float, ...]:
         scale = max(t, 0.0) ** self.n
@@ -156,7 +157,8 @@ def exponential(function: object) -> Exponential | None:
     try:
         c0 = tuple(float(v) for v in function.get("/C0", [0.0]))
         c1 = tuple(float(v) for v in function.get("/C1", [1.0]))
-        return Exponential(c0, c1, float(function.get("/N", 1)))
+        low, high = (float(v) for v in function.get("/Domain", [0.0, 1.0])[:2])
+        return Exponential(c0, c1, float(function.get("/N", 1)), (low, high))
     except (TypeError, ValueError):
         return None
 
@@ -174,10 +176,10 @@ def judge(space: Space, values: Sequence[float], tolerance: int) -> Verdict:
     """Whether a colour in ``space`` is grey, colour, or unknowable here."""
     if space.kind is Kind.GREY:
         return Verdict.GREY
-    if space.kind is Kind.RGB and len(values) >= 3:
-        return Verdict.COLOUR if rgb_exceeds(values, tolerance) else Verdict.GREY
-    if space.kind is Kind.CMYK and len(values) >= 3:
-        return Verdict.COLOUR if cmyk_exceeds(values, tolerance) else Verdict.GREY
+    if space.kind in (Kind.RGB, Kind.CMYK) and len(values) >= 3:
+        clamped = [min(max(v, 0.0), 1.0) for v in values]
+        exceeds = rgb_exceeds if space.kind is Kind.RGB else cmyk_exceeds
+        return Verdict.COLOUR if exceeds(clamped, tolerance) else Verdict.GREY
     if space.kind is Kind.INDEXED and space.base is not None and values:
         return judge(space.base, palette_entry(space, int(values[0])), tolerance)
     if space.kind is Kind.SEPARATION and values:

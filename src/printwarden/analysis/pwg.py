@@ -146,7 +146,7 @@ def analyze(buf: ByteSource, tolerance: int, *, colour: bool = True) -> Analysis
     return Analysis(
         format=FORMAT,
         pages=len(found),
-        colour_pages=tuple(n for n, (_, colour) in enumerate(found, 1) if colour),
+        colour_pages=tuple(n for n, (_, is_colour) in enumerate(found, 1) if is_colour),
         paper_size=papersize.from_pwg_name(first.size_name)
         or papersize.from_points(*first.page_size),
         duplex=first.duplex,

@@ -121,7 +121,7 @@ def analyze(buf: ByteSource, tolerance: int, *, colour: bool = True) -> Analysis
     return Analysis(
         format=FORMAT,
         pages=len(found),
-        colour_pages=tuple(n for n, (_, colour) in enumerate(found, 1) if colour),
+        colour_pages=tuple(n for n, (_, is_colour) in enumerate(found, 1) if is_colour),
         paper_size=papersize.from_pixels(first.width, first.height, res, res),
         duplex=None if first.duplex == 0 else first.duplex > 1,
         copies=first.copies or None,

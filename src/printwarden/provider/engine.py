@@ -2,12 +2,15 @@
 
 Crash rule for printing (no job printed twice): before a document is handed to a printer
 the job is durably marked ``send_state='sending'``; after the printer took it, ``'sent'``.
-At start-up a job still marked ``sending`` was interrupted mid-send. Over IPP the printer
-either has a complete job or none (an incomplete HTTP request is not a job), so it is sent
-again; over a raw socket or a file copy nobody can tell, so the job is stopped
-(``processing-stopped``) with a message for the administrator instead of risking a second
-copy. Charging is separate and idempotent: each job carries a transaction id from the moment
-it is accepted, so a report that is retried after a crash or an outage is applied once.
+At start-up a job marked ``sent`` but not finished is complete (the printer has all of it);
+a job still marked ``sending`` was interrupted mid-send. Over IPP the printer either has a
+complete job or none (an incomplete HTTP request is not a job), so it is sent again; over a
+raw socket or a file copy nobody can tell, so the job is stopped (``processing-stopped``)
+with a message for the administrator instead of risking a second copy. (Caveat: CUPS-based
+printers such as ippeveprinter do keep a cut-off request as a job with a partial document,
+so a resent IPP job may leave a partial copy besides the whole one.) Charging is separate
+and idempotent: each job carries a transaction id from the moment it is accepted, so a
+report that is retried after a crash or an outage is applied once.
 """
 
 from __future__ import annotations
@@ -92,7 +95,18 @@ class Engine:
     def recover(self) -> None:
         """Apply the crash rule to jobs interrupted while being sent."""
         for job in self.spool.jobs(states=[PROCESSING]):
-            if job.send_state == "sending" and not self._resendable(job):
+            if job.send_state == "sent":
+                # The printer had taken the whole job; we were waiting for it to finish.
+                # Sending it again would print it twice: it is done (and charged once).
+                self.spool.update(
+                    job.id,
+                    state=COMPLETED,
+                    reasons="job-completed-successfully",
+                    completed=time.time(),
+                    charge_state="none" if job.tracking == "untracked" else "pending",
+                )
+                self.spool.delete_document(job)
+            elif job.send_state == "sending" and not self._resendable(job):
                 self.spool.update(
                     job.id,
                     state=STOPPED,
@@ -158,7 +172,13 @@ class Engine:
         stored: dict[str, object] = {
             "format": result.format,
             "pages": result.pages,
-            "colour_pages": result.colour_page_count,
+            # Colour could not be judged although pages were counted: charge them as colour
+            # rather than undercharge a colour job.
+            "colour_pages": (
+                result.colour_page_count
+                if result.colour_page_count is not None
+                else result.pages or 0
+            ),
             "paper_size": result.paper_size,
             "duplex": result.duplex,
             "detail": result.detail,
@@ -253,6 +273,9 @@ class Engine:
             sides=str(attributes.get("sides", "one-sided")),
             colour_mode=str(attributes.get("print-color-mode", "auto")),
             media=str(attributes.get("media", "")),
+            accepted=lambda printer_job_id: self.spool.update(
+                job.id, send_state="sent", printer_job_id=printer_job_id
+            ),
         )
 
     def _printed(self, job: Job, delivered: Delivered, charge: bool) -> None:

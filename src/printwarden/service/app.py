@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import FastAPI
 
 from printwarden import __version__
@@ -23,7 +24,7 @@ from printwarden.service.routes import (
 )
 from printwarden.service.scheduler import DirectorySyncer
 from printwarden.service.state import AppState
-from printwarden.store.db import Database
+from printwarden.store.db import WORKER_THREADS, Database
 
 API_PREFIX = "/api/v1"
 ROUTERS = (
@@ -50,6 +51,9 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # anyio's default is 40 threads: more than the pools hold, and 40 threads contending
+        # for one GIL cost more than they overlap.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
         syncer.start()
         yield
         syncer.stop()

@@ -71,6 +71,7 @@ class AppState:
         return self.settings.currency_info
 
 
-def app_state(request: Request) -> AppState:
+async def app_state(request: Request) -> AppState:
+    """Async on purpose: a sync dependency costs a worker-thread hop per request."""
     state: AppState = request.app.state.printwarden
     return state

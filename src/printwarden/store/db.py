@@ -12,6 +12,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# Worker threads of the App Server (service/app.py), and connections each pool keeps open:
+# one per worker, so no request waits for a connection and none is opened and closed per
+# request; the overflow covers sessions that outlive their worker-thread call.
+WORKER_THREADS = 16
+POOL_SIZE = WORKER_THREADS
+POOL_OVERFLOW = WORKER_THREADS
 READ_ONLY = "printwarden_read_only"
 
 
@@ -28,14 +34,22 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     url = normalize_url(url)
     if url.startswith("sqlite"):
         return _sqlite_engine(url, **kwargs)
-    return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True, **kwargs)
+    return create_engine(
+        url, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW, pool_pre_ping=True, **kwargs
+    )
 
 
 def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
+    engine = create_engine(
+        url,
+        connect_args={"check_same_thread": False},
+        pool_size=POOL_SIZE,
+        max_overflow=POOL_OVERFLOW,
+        **kwargs,
+    )
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from printwarden.domain.accounts import Account, User, may_use
@@ -15,7 +15,14 @@ from printwarden.domain.ledger import Transaction, TransactionKind
 from printwarden.security import verify_secret
 from printwarden.store import accounts, ledger, printers, users
 from printwarden.store.errors import InvalidReference, NotFound
-from printwarden.store.models import AccountRow, PrintJobRow, TransactionRow, UserRow
+from printwarden.store.models import (
+    AccountRow,
+    GroupRow,
+    MembershipRow,
+    PrintJobRow,
+    TransactionRow,
+    UserRow,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,12 +67,39 @@ class Charge:
     new: bool
 
 
+_GROUP_SEPARATOR = "\x1f"
+
+
 def load_context(session: Session, username: str, choice: AccountChoice) -> JobContext:
     """The user (with groups) and the account the job would be charged to."""
+    if not choice.name and not choice.code:
+        return _personal_context(session, username)
     row = users.find_user(session, username)
     groups = users.group_names(session, [row.id])[row.id]
     user = User(row.id, row.username, row.enabled, frozenset(groups))
     account_row = _chosen_account(session, row, choice)
+    return JobContext(user, accounts.to_domain(session, account_row), account_row)
+
+
+def _personal_context(session: Session, username: str) -> JobContext:
+    """The common case in one query: user, personal account and group names together."""
+    group_names = (
+        select(func.aggregate_strings(GroupRow.name, _GROUP_SEPARATOR))
+        .join(MembershipRow, MembershipRow.group_id == GroupRow.id)
+        .where(MembershipRow.user_id == UserRow.id)
+        .scalar_subquery()
+    )
+    found = session.execute(
+        select(UserRow.id, UserRow.username, UserRow.enabled, AccountRow, group_names)
+        .join(AccountRow, AccountRow.owner_id == UserRow.id)
+        .where(UserRow.username == username, UserRow.deleted_at.is_(None))
+    ).first()
+    if found is None:
+        users.find_user(session, username)  # raises NotFound
+        raise AssertionError("a user without a personal account")
+    user_id, name, enabled, account_row, joined = found
+    groups = frozenset(joined.split(_GROUP_SEPARATOR)) if joined else frozenset()
+    user = User(user_id, name, enabled, groups)
     return JobContext(user, accounts.to_domain(session, account_row), account_row)
 
 

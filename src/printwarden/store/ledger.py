@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
+from sqlalchemy.sql.dml import ReturningInsert
+from sqlalchemy.sql.elements import ColumnClause
 
 from printwarden.domain.ledger import Transaction, TransactionKind
 from printwarden.store.changes import change_seq
@@ -22,10 +26,30 @@ class UnknownAccount(LookupError):
     """The account a transaction names does not exist."""
 
 
-def _insert(session: Session) -> sqlite.Insert | postgresql.Insert:
+_TRANSACTIONS = cast(Table, TransactionRow.__table__)
+_ACCOUNTS = cast(Table, AccountRow.__table__)
+# One executemany UPDATE for every account a batch moves (Core: compiled once, then cached).
+_MOVE_BALANCE = (
+    update(_ACCOUNTS)
+    .where(_ACCOUNTS.c.id == bindparam("account_id_"))
+    .values(balance=_ACCOUNTS.c.balance + bindparam("amount_"), change_seq=bindparam("seq_"))
+)
+
+
+def _insert(session: Session) -> ReturningInsert[str]:
+    """``INSERT … ON CONFLICT (txn_id) DO NOTHING RETURNING txn_id`` on the Core table.
+
+    Executed with a list of parameter sets, SQLAlchemy's "insertmanyvalues" sends multi-row
+    INSERTs (in the given row order) from one cached compilation; an ORM ``.values([...])``
+    compiles a new statement with 8 bind parameters per row on every call.
+    """
+    statement: sqlite.Insert | postgresql.Insert
     if session.get_bind().dialect.name == "sqlite":
-        return sqlite.insert(TransactionRow)
-    return postgresql.insert(TransactionRow)
+        statement = sqlite.insert(_TRANSACTIONS)
+    else:
+        statement = postgresql.insert(_TRANSACTIONS)
+    txn_id: ColumnClause[str] = _TRANSACTIONS.c.txn_id
+    return statement.on_conflict_do_nothing(index_elements=["txn_id"]).returning(txn_id)
 
 
 def _row_values(txn: Transaction) -> dict[str, object]:
@@ -69,13 +93,8 @@ def apply_transactions(
     # Rows go in in txn_id order: concurrent batches that share ids then wait on each other's
     # unique-index entries in one order, so they cannot deadlock (PostgreSQL).
     rows = sorted(_first_occurrences(txns), key=lambda t: t.id)
-    statement = (
-        _insert(session)
-        .values([_row_values(t) for t in rows])
-        .on_conflict_do_nothing(index_elements=["txn_id"])
-        .returning(TransactionRow.txn_id)
-    )
-    inserted = set(session.execute(statement).scalars())
+    values = [_row_values(t) for t in rows]
+    inserted = set(session.connection().execute(_insert(session), values).scalars())
     _move_balances(session, [t for t in _first_occurrences(txns) if t.id in inserted])
     return _results(session, txns, inserted)
 
@@ -106,12 +125,16 @@ def _move_balances(session: Session, new: Sequence[Transaction]) -> None:
     if not totals:
         return
     seq = change_seq(session)
-    for account_id, amount in sorted(totals.items()):
-        session.execute(
-            update(AccountRow)
-            .where(AccountRow.id == account_id)
-            .values(balance=AccountRow.balance + amount, change_seq=seq)
-        )
+    params = [
+        {"account_id_": account_id, "amount_": amount, "seq_": seq}
+        for account_id, amount in sorted(totals.items())
+    ]
+    session.connection().execute(_MOVE_BALANCE, params)
+    # Core bypasses the identity map: loaded accounts must re-read what was just written.
+    for account_id in totals:
+        loaded = session.identity_map.get(identity_key(AccountRow, account_id))
+        if loaded is not None:
+            session.expire(loaded, ["balance", "change_seq"])
 
 
 def _results(

@@ -1,8 +1,15 @@
-"""Shared route dependencies: sessions and role requirements."""
+"""Shared route dependencies: sessions and role requirements.
+
+Sessions are opened and closed by *async* dependencies, on the event loop; a SQLAlchemy
+session takes its connection only when the route (in a worker thread) first queries. So a
+connection is never held by a request that waits for a worker thread: with sync session
+dependencies, opening, using and closing a session are three worker-thread hops, and under
+load every worker can end up waiting for a connection held by a request waiting for a worker.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 
 from fastapi import Depends
 from sqlalchemy.orm import Session
@@ -12,12 +19,12 @@ from printwarden.service.auth import require
 from printwarden.service.state import AppState, app_state
 
 
-def _transaction(state: AppState = Depends(app_state)) -> Iterator[Session]:
+async def _transaction(state: AppState = Depends(app_state)) -> AsyncIterator[Session]:
     with state.database.session() as session:
         yield session
 
 
-def write_session(session: Session = Depends(_transaction, scope="function")) -> Session:
+async def write_session(session: Session = Depends(_transaction, scope="function")) -> Session:
     """A session in one database transaction, committed when the route returns.
 
     ``scope="function"`` commits before the response is sent: FastAPI's default ("request")
@@ -27,9 +34,14 @@ def write_session(session: Session = Depends(_transaction, scope="function")) ->
     return session
 
 
-def read_session(state: AppState = Depends(app_state)) -> Iterator[Session]:
+async def _reading(state: AppState = Depends(app_state)) -> AsyncIterator[Session]:
     with state.database.read() as session:
         yield session
+
+
+async def read_session(session: Session = Depends(_reading, scope="function")) -> Session:
+    """A read-only session, closed as soon as the route returns."""
+    return session
 
 
 admin_only = require(Role.ADMIN)

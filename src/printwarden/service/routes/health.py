@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends
-from sqlalchemy.orm import Session
+from fastapi.concurrency import run_in_threadpool
 
 from printwarden import __version__
 from printwarden.service import schemas
-from printwarden.service.routes.deps import read_session
 from printwarden.service.state import AppState, app_state
 from printwarden.store.changes import last_change_seq
 
@@ -15,13 +14,17 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/health")
-def health(
-    session: Session = Depends(read_session), state: AppState = Depends(app_state)
-) -> schemas.HealthOut:
+async def health(state: AppState = Depends(app_state)) -> schemas.HealthOut:
     """Whether the server and its database answer."""
+    return await run_in_threadpool(_health, state)
+
+
+def _health(state: AppState) -> schemas.HealthOut:
+    with state.database.read() as session:
+        change_seq = last_change_seq(session)
     return schemas.HealthOut(
         status="ok",
         version=__version__,
         database=state.database.engine.dialect.name,
-        change_seq=last_change_seq(session),
+        change_seq=change_seq,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from printwarden.domain.accounts import Role
@@ -10,7 +11,8 @@ from printwarden.domain.costs import JobUsage
 from printwarden.domain.ledger import site_origin
 from printwarden.service import schemas, views
 from printwarden.service.problems import Problem
-from printwarden.service.routes.deps import printing_components, read_session, write_session
+from printwarden.service.routes.deps import printing_components, write_session
+from printwarden.service.state import AppState, app_state
 from printwarden.store import jobs
 from printwarden.store.tokens import Caller
 
@@ -35,13 +37,19 @@ def _choice(body: schemas.AccountChoiceIn) -> jobs.AccountChoice:
 
 
 @router.post("/jobs/decision", dependencies=[Depends(printing_components)])
-def decide_job(
-    body: schemas.JobDecisionIn, session: Session = Depends(read_session)
+async def decide_job(
+    body: schemas.JobDecisionIn, state: AppState = Depends(app_state)
 ) -> schemas.JobDecisionOut:
     """May this user print this job here, charged to this account? And what will it cost?"""
-    decision, context = jobs.decide_job(
-        session, body.username, body.printer, _usage(body), _choice(body)
-    )
+    return await run_in_threadpool(_decide, state, body)
+
+
+def _decide(state: AppState, body: schemas.JobDecisionIn) -> schemas.JobDecisionOut:
+    """The whole decision in one worker-thread call (the hot path: one hop, not three)."""
+    with state.database.read() as session:
+        decision, context = jobs.decide_job(
+            session, body.username, body.printer, _usage(body), _choice(body)
+        )
     return schemas.JobDecisionOut(
         verdict=decision.verdict.value,
         cost=decision.cost,
