@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from printwarden.domain.accounts import Role
 from printwarden.store import tokens, users
 from printwarden.store.db import Database
 from printwarden.store.migrate import upgrade
+from support import processes
 from support.databases import free_port
 
 STARTUP_SECONDS = 30.0
@@ -59,30 +59,21 @@ class AppServer:
         self._wait_ready()
 
     def _wait_ready(self) -> None:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while time.monotonic() < deadline:
-            assert self.process is not None
-            if self.process.poll() is not None:
-                raise RuntimeError(f"App Server exited: {self.log_tail()}")
-            try:
-                if httpx.get(f"{self.api}/health", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.05)
-        raise RuntimeError(f"App Server did not answer in time: {self.log_tail()}")
+        assert self.process is not None
+        log = self.data_dir / "server.log"
+        processes.wait_ready(self.process, self._answers, "App Server", log, STARTUP_SECONDS)
+
+    def _answers(self) -> bool:
+        try:
+            return httpx.get(f"{self.api}/health", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
 
     def log_tail(self) -> str:
-        path = self.data_dir / "server.log"
-        return path.read_text(errors="replace")[-3000:] if path.exists() else ""
+        return processes.log_tail(self.data_dir / "server.log")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        processes.stop(self.process)
 
     def database(self) -> Database:
         return Database(self.database_url)

@@ -7,10 +7,10 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from support import processes
 from support.databases import free_port
 
 STARTUP_SECONDS = 30.0
@@ -98,29 +98,21 @@ class ProviderProcess:
         log = (self.directory / "provider.log").open("ab")
         self.process = subprocess.Popen(command, stdout=log, stderr=log, env=dict(os.environ))
         log.close()
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"provider exited: {self.log_tail()}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError(f"provider did not listen in time: {self.log_tail()}")
+        logfile = self.directory / "provider.log"
+        processes.wait_ready(self.process, self._listening, "provider", logfile, STARTUP_SECONDS)
+
+    def _listening(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                return True
+        except OSError:
+            return False
 
     def log_tail(self) -> str:
-        path = self.directory / "provider.log"
-        return path.read_text(errors="replace")[-3000:] if path.exists() else ""
+        return processes.log_tail(self.directory / "provider.log")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        processes.stop(self.process)
 
     def kill9(self) -> None:
         """Crash the provider: SIGKILL, no clean-up."""
