@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import Row, Table, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
@@ -65,7 +65,8 @@ def _row_values(txn: Transaction) -> dict[str, object]:
     }
 
 
-def to_domain(row: TransactionRow) -> Transaction:
+def to_domain(row: TransactionRow | Row[Any]) -> Transaction:
+    """The domain transaction of an ORM row or a plain row of the ``transactions`` table."""
     return Transaction(
         id=row.txn_id,
         account_id=row.account_id,
@@ -143,7 +144,9 @@ def _results(
     recorded = {t.id: t for t in _first_occurrences(txns) if t.id in inserted}
     replayed = {t.id for t in txns} - inserted
     if replayed:
-        rows = session.scalars(select(TransactionRow).where(TransactionRow.txn_id.in_(replayed)))
+        # Plain rows, not ORM objects: a replayed batch reads thousands of them.
+        table = TransactionRow.__table__
+        rows = session.execute(select(table).where(table.c.txn_id.in_(replayed)))
         recorded.update((row.txn_id, to_domain(row)) for row in rows)
     results: list[tuple[Transaction, bool]] = []
     reported_new: set[str] = set()
