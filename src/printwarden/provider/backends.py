@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -44,6 +45,9 @@ class Delivery:
     sides: str = "one-sided"
     colour_mode: str = "auto"
     media: str = ""
+    # Called with the printer's job id as soon as the printer holds the whole job, before
+    # the back-end waits for it to finish: from then on a crash must not send it again.
+    accepted: Callable[[int | None], None] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -120,7 +120,7 @@ class Desk:
     def cancel(self, job: Job, reason: str = "canceled-by-user") -> Job:
         if job.terminal:
             raise DeskError(NOT_POSSIBLE, f"job {job.id} is already finished")
-        if job.state == PROCESSING and job.send_state == "sending":
+        if job.state == PROCESSING and job.send_state in ("sending", "sent"):
             raise DeskError(NOT_POSSIBLE, f"job {job.id} is being sent to the printer")
         self.spool.update(
             job.id,

@@ -27,6 +27,8 @@ class IppBackend:
         client = IppClient(self.uri)
         try:
             job_id = self._print(client, delivery)
+            if delivery.accepted is not None:
+                delivery.accepted(job_id)
             return self._follow(client, job_id)
         finally:
             client.close()
