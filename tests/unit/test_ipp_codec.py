@@ -439,6 +439,11 @@ def test_make_attribute_infers_tags(name: str, value: Value | list[Value], tag: 
 # --- malformed input ---------------------------------------------------------------------
 
 
+def test_request_id_zero_decodes_for_the_operation_layer_to_refuse() -> None:
+    message, _ = decode_message(b"\x02\x00\x00\x02\x00\x00\x00\x00\x01\x03")
+    assert message.request_id == 0
+
+
 @pytest.mark.parametrize(
     ("wire", "words"),
     [
@@ -548,7 +553,6 @@ def test_make_attribute_infers_tags(name: str, value: Value | list[Value], tag: 
             message_bytes(field(0x44, b"attributes-charset", b"x")), "duplicate", id="dup-attr"
         ),
         pytest.param(HEADER + b"\x00\x03", "0x00", id="delimiter-0"),
-        pytest.param(b"\x02\x00\x00\x02\x00\x00\x00\x00\x01\x03", "request-id", id="id-0"),
         pytest.param(b"\x02\x00\x00\x02\xff\xff\xff\xff\x01\x03", "request-id", id="id-neg"),
     ],
 )

@@ -130,8 +130,10 @@ def _header(reader: _Reader) -> tuple[tuple[int, int], int, int]:
             f"IPP version {major}.{minor}",
             request_id=request_id if request_id > 0 else None,
         )
-    if request_id <= 0:
-        raise _bad(f"request-id {request_id} is not in 1..2**31-1", 4)
+    # 0 is valid in a response (the echo of an unusable request); a server refuses it in a
+    # request at the operation layer.
+    if request_id < 0:
+        raise _bad(f"request-id {request_id} is negative", 4)
     return (major, minor), code, request_id
 
 
