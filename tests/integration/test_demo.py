@@ -157,6 +157,7 @@ def test_lp_to_the_demo_reaches_the_real_printer(demo: dict[str, Any], tmp_path:
     assert result.returncode == 0, result.stderr
     received = Path(demo["printers"][queue["printer"]]["received_dir"])
     deadline = time.monotonic() + 30
+
     def arrived() -> list[bytes]:
         return [p.read_bytes() for p in received.iterdir() if p.suffix != ".prn"]
 

@@ -91,18 +91,10 @@ def print_job_header(
 
 
 def decode_answer(body: bytes) -> tuple[Message, int]:
-    """Decode a provider answer; return it and the request-id it carries.
-
-    ``decode_message`` refuses request-id 0 even in a response, but 0 is the right echo for
-    a request whose id could not be read (or was 0): decode such an answer under id 1.
-    """
-    assert len(body) >= 8, body
-    request_id = int.from_bytes(body[4:8], "big")
-    if request_id == 0:
-        body = body[:4] + (1).to_bytes(4, "big") + body[8:]
+    """Decode a provider answer; return it and the request-id it carries."""
     message, offset = decode_message(body)
     assert offset == len(body), "trailing bytes after the IPP answer"
-    return message, request_id
+    return message, message.request_id
 
 
 # --- raw HTTP/1.1 over a socket -----------------------------------------------------------
