@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import Progress
-from rich.table import Table
 
-from printwarden.config import Settings, load_settings
-from printwarden.domain.accounts import Role
-from printwarden.domain.ids import new_id
-from printwarden.domain.ledger import Transaction, TransactionKind
-from printwarden.domain.money import MoneyError
-from printwarden.store import accounts, ledger, sync, tokens, users
-from printwarden.store import groups as group_store
-from printwarden.store.db import Database
-from printwarden.store.errors import StoreError
-from printwarden.store.migrate import upgrade
+if TYPE_CHECKING:
+    from printwarden.config import Settings
+    from printwarden.domain.ledger import TransactionKind
+    from printwarden.store.db import Database
+
+# Each command imports what it needs: `provider serve` must not load the App Server's
+# stack (SQLAlchemy, Alembic, the store: ~30 MiB of RSS in every provider process).
 
 console = Console()
 app = typer.Typer(
@@ -54,10 +49,14 @@ ConfigOption = Annotated[
 
 
 def _settings(config: Path | None) -> Settings:
+    from printwarden.config import load_settings
+
     return load_settings(config)
 
 
 def _database(settings: Settings) -> Database:
+    from printwarden.store.db import Database
+
     return Database(settings.resolved_database_url())
 
 
@@ -77,6 +76,7 @@ def serve(
     import uvicorn
 
     from printwarden.service.app import create_app
+    from printwarden.store.migrate import upgrade
 
     settings = _settings(config)
     if migrate:
@@ -119,6 +119,8 @@ def provider_serve(
 @db_cmd.command("upgrade")
 def db_upgrade(config: ConfigOption = None) -> None:
     """Bring the database schema up to date."""
+    from printwarden.store.migrate import upgrade
+
     settings = _settings(config)
     upgrade(settings.resolved_database_url())
     console.print(f"database at {settings.resolved_database_url()} is up to date")
@@ -139,6 +141,10 @@ def user_add(
     unrestricted: Annotated[bool, typer.Option(help="May go below zero")] = False,
 ) -> None:
     """Add a user with a personal account."""
+    from printwarden.store import groups as group_store
+    from printwarden.store import users
+    from printwarden.store.errors import StoreError
+
     settings = _settings(config)
     if ask_password:
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
@@ -164,6 +170,10 @@ def user_add(
 @user_cmd.command("list")
 def user_list(config: ConfigOption = None, search: Annotated[str, typer.Option()] = "") -> None:
     """List users with their balances."""
+    from rich.table import Table
+
+    from printwarden.store import users
+
     settings = _settings(config)
     currency = settings.currency_info
     table = Table("username", "full name", "groups", "balance", "restricted", "enabled")
@@ -188,6 +198,8 @@ def user_import(
 ) -> None:
     """Create or update users from a CSV file (a bad row rejects the whole file)."""
     from printwarden.directory.csv_source import CsvImportError, parse_users
+    from printwarden.store import sync
+    from printwarden.store.errors import StoreError
 
     settings = _settings(config)
     try:
@@ -214,6 +226,9 @@ def account_add(
     unrestricted: Annotated[bool, typer.Option()] = False,
 ) -> None:
     """Add a shared account."""
+    from printwarden.store import accounts
+    from printwarden.store.errors import StoreError
+
     settings = _settings(config)
     changes = accounts.SharedAccountChanges(
         parent=parent or None,
@@ -234,6 +249,10 @@ def account_add(
 @account_cmd.command("list")
 def account_list(config: ConfigOption = None) -> None:
     """List shared accounts."""
+    from rich.table import Table
+
+    from printwarden.store import accounts
+
     settings = _settings(config)
     table = Table("name", "parent", "balance", "restricted", "code")
     with _database(settings).read() as session:
@@ -258,6 +277,12 @@ def _change_balance(
     comment: str,
     kind: TransactionKind,
 ) -> None:
+    from printwarden.domain.ids import new_id
+    from printwarden.domain.ledger import Transaction, TransactionKind
+    from printwarden.domain.money import MoneyError
+    from printwarden.store import accounts, ledger, users
+    from printwarden.store.errors import StoreError
+
     settings = _settings(config)
     try:
         cents = settings.currency_info.parse(amount)
@@ -289,6 +314,8 @@ def balance_topup(
     config: ConfigOption = None,
 ) -> None:
     """Add credit, e.g. ``topup 5.00 alice``."""
+    from printwarden.domain.ledger import TransactionKind
+
     _change_balance(config, username, account, amount, comment, TransactionKind.TOP_UP)
 
 
@@ -301,6 +328,8 @@ def balance_adjust(
     config: ConfigOption = None,
 ) -> None:
     """Adjust a balance up or down, e.g. ``adjust -- -1.50 alice``."""
+    from printwarden.domain.ledger import TransactionKind
+
     _change_balance(config, username, account, amount, comment, TransactionKind.ADJUSTMENT)
 
 
@@ -312,6 +341,9 @@ def token_create(
     config: ConfigOption = None,
 ) -> None:
     """Create a component token and print it (only this once)."""
+    from printwarden.domain.accounts import Role
+    from printwarden.store import tokens
+
     if role not in {"site", "provider", "device"}:
         raise _fail("role must be site, provider or device")
     settings = _settings(config)
@@ -323,6 +355,10 @@ def token_create(
 @token_cmd.command("list")
 def token_list(config: ConfigOption = None) -> None:
     """List component tokens."""
+    from rich.table import Table
+
+    from printwarden.store import tokens
+
     table = Table("id", "role", "name", "scope", "created", "revoked")
     with _database(_settings(config)).read() as session:
         for row in tokens.list_tokens(session):
@@ -336,6 +372,9 @@ def token_list(config: ConfigOption = None) -> None:
 @token_cmd.command("revoke")
 def token_revoke(token_id: int, config: ConfigOption = None) -> None:
     """Revoke a token (it stops working within seconds everywhere)."""
+    from printwarden.store import tokens
+    from printwarden.store.errors import StoreError
+
     with _database(_settings(config)).session() as session:
         try:
             tokens.revoke_token(session, token_id)
@@ -350,8 +389,11 @@ def directory_sync(
     disable_missing: Annotated[bool, typer.Option(help="Disable users the source lacks")] = False,
 ) -> None:
     """Sync users, groups and cards from the configured directory now."""
+    from rich.progress import Progress
+
     from printwarden.directory.ldap import DirectoryUnavailable
     from printwarden.directory.source import NoDirectoryConfigured, read_snapshot
+    from printwarden.store import sync
 
     settings = _settings(config)
     try:

@@ -222,7 +222,7 @@ class Engine:
         self.deliver(self._reload(job), charge=tracking == "journal")
 
     def _retry_awaiting_server(self) -> None:
-        waiting = [j for j in self.spool.jobs(states=[HELD]) if j.reasons == AWAITING_SERVER]
+        waiting = self.spool.with_reasons(HELD, AWAITING_SERVER)
         if not waiting or not self.client.healthy():
             return
         for job in waiting:

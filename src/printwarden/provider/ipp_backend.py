@@ -13,6 +13,8 @@ from printwarden.provider.ipp.client import (
 )
 
 FOLLOW_SECONDS = 300.0
+FIRST_POLL_SECONDS = 0.005
+MAX_POLL_SECONDS = 0.5
 TERMINAL = {7: "canceled", 8: "aborted", 9: "completed"}
 
 
@@ -55,6 +57,7 @@ class IppBackend:
 
     def _follow(self, client: IppClient, job_id: int) -> Delivered:
         deadline = time.monotonic() + self.follow_seconds
+        delay = FIRST_POLL_SECONDS
         while time.monotonic() < deadline:
             try:
                 job = client.get_job_attributes(job_id)
@@ -67,5 +70,7 @@ class IppBackend:
                 impressions = job.value("job-impressions-completed")
                 count = impressions if isinstance(impressions, int) else None
                 return Delivered(job_id, count)
-            time.sleep(0.05)
+            # The dispatch thread waits here before the next job: ask soon, then less often.
+            time.sleep(delay)
+            delay = min(delay * 2, MAX_POLL_SECONDS)
         return Delivered(job_id)

@@ -7,7 +7,9 @@ reached directly.
 
 from __future__ import annotations
 
+import functools
 import itertools
+import ssl
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import IO, Self, TypeAlias
@@ -62,6 +64,17 @@ class IppError(IppClientError):
         self.response = response
 
 
+@functools.cache
+def _tls_context(verify: bool) -> ssl.SSLContext:
+    """One TLS context per process and setting, shared by every client.
+
+    Building one loads the CA bundle (~13 ms, more under load), and httpx builds it for
+    each new client even for plain ``ipp://``; the provider makes a client per delivery.
+    An ``SSLContext`` is safe to share between connections and threads.
+    """
+    return httpx.create_ssl_context(verify=verify, trust_env=False)
+
+
 def http_url(uri: str) -> str:
     """The HTTP URL for a printer URI: ``ipp`` → ``http``, ``ipps`` → ``https``, port 631."""
     parts = urlsplit(uri)
@@ -99,7 +112,7 @@ class IppClient:
         self._ids = itertools.count(1)
         self._http = httpx.Client(
             timeout=httpx.Timeout(timeout, connect=connect_timeout),
-            verify=verify_tls,
+            verify=_tls_context(verify_tls),
             trust_env=False,
             transport=transport,
             headers={"User-Agent": "printwarden-ipp/1"},
