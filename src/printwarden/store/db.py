@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -19,6 +21,7 @@ WORKER_THREADS = 16
 POOL_SIZE = WORKER_THREADS
 POOL_OVERFLOW = WORKER_THREADS
 READ_ONLY = "printwarden_read_only"
+IDLE_PING_SECONDS = 10.0
 
 
 def normalize_url(url: str) -> str:
@@ -34,9 +37,33 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     url = normalize_url(url)
     if url.startswith("sqlite"):
         return _sqlite_engine(url, **kwargs)
-    return create_engine(
-        url, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW, pool_pre_ping=True, **kwargs
-    )
+    engine = create_engine(url, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW, **kwargs)
+    _ping_when_idle(engine)
+    return engine
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Check a pooled connection before use only if it sat idle for a while.
+
+    ``pool_pre_ping`` pings on every checkout: a second round trip per request. A connection
+    that was in use moments ago is alive; one idle for ``IDLE_PING_SECONDS`` may have been cut
+    (database restart, firewall), so it is pinged and, if dead, replaced transparently.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < IDLE_PING_SECONDS:
+            return
+        try:
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+        except Exception as exc:
+            raise DisconnectionError("pooled connection is dead") from exc
 
 
 def _sqlite_engine(url: str, **kwargs: Any) -> Engine:

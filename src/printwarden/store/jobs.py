@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
-from printwarden.domain.accounts import Account, User, may_use
+from printwarden.domain.accounts import Account, AccountKind, User, may_use
 from printwarden.domain.costs import JobUsage, job_cost
 from printwarden.domain.decide import Decision, Policies, decide
 from printwarden.domain.ledger import Transaction, TransactionKind
@@ -40,7 +40,6 @@ class JobContext:
 
     user: User
     account: Account
-    account_row: AccountRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,29 +77,64 @@ def load_context(session: Session, username: str, choice: AccountChoice) -> JobC
     groups = users.group_names(session, [row.id])[row.id]
     user = User(row.id, row.username, row.enabled, frozenset(groups))
     account_row = _chosen_account(session, row, choice)
-    return JobContext(user, accounts.to_domain(session, account_row), account_row)
+    return JobContext(user, accounts.to_domain(session, account_row))
+
+
+_GROUPS_OF_USER = (
+    select(func.aggregate_strings(GroupRow.name, _GROUP_SEPARATOR))
+    .join(MembershipRow, MembershipRow.group_id == GroupRow.id)
+    .where(MembershipRow.user_id == UserRow.id)
+    .scalar_subquery()
+)
+# Built once: plain columns through the connection, no ORM objects (the decision hot path).
+_PERSONAL_CONTEXT = (
+    select(
+        UserRow.id,
+        UserRow.username,
+        UserRow.enabled,
+        AccountRow.id,
+        AccountRow.name,
+        AccountRow.balance,
+        AccountRow.restricted,
+        AccountRow.credit_limit,
+        AccountRow.enabled,
+        _GROUPS_OF_USER,
+    )
+    .join(AccountRow, AccountRow.owner_id == UserRow.id)
+    .where(UserRow.username == bindparam("username"), UserRow.deleted_at.is_(None))
+)
 
 
 def _personal_context(session: Session, username: str) -> JobContext:
     """The common case in one query: user, personal account and group names together."""
-    group_names = (
-        select(func.aggregate_strings(GroupRow.name, _GROUP_SEPARATOR))
-        .join(MembershipRow, MembershipRow.group_id == GroupRow.id)
-        .where(MembershipRow.user_id == UserRow.id)
-        .scalar_subquery()
-    )
-    found = session.execute(
-        select(UserRow.id, UserRow.username, UserRow.enabled, AccountRow, group_names)
-        .join(AccountRow, AccountRow.owner_id == UserRow.id)
-        .where(UserRow.username == username, UserRow.deleted_at.is_(None))
-    ).first()
+    found = session.connection().execute(_PERSONAL_CONTEXT, {"username": username}).first()
     if found is None:
         users.find_user(session, username)  # raises NotFound
         raise AssertionError("a user without a personal account")
-    user_id, name, enabled, account_row, joined = found
+    (
+        user_id,
+        name,
+        enabled,
+        account_id,
+        account_name,
+        balance,
+        restricted,
+        credit_limit,
+        account_enabled,
+        joined,
+    ) = found
     groups = frozenset(joined.split(_GROUP_SEPARATOR)) if joined else frozenset()
-    user = User(user_id, name, enabled, groups)
-    return JobContext(user, accounts.to_domain(session, account_row), account_row)
+    account = Account(
+        id=account_id,
+        kind=AccountKind.PERSONAL,
+        name=account_name,
+        balance=balance,
+        restricted=restricted,
+        credit_limit=credit_limit,
+        enabled=account_enabled,
+        owner_id=user_id,
+    )
+    return JobContext(User(user_id, name, enabled, groups), account)
 
 
 def _chosen_account(session: Session, user: UserRow, choice: AccountChoice) -> AccountRow:
@@ -125,7 +159,7 @@ def decide_job(
 ) -> tuple[Decision, JobContext]:
     """Decide a job from the stored records."""
     context = load_context(session, username, choice)
-    printer = printers.printer_to_domain(printers.find_printer(session, printer_name))
+    printer = printers.printer_for_decision(session, printer_name)
     return decide(usage, context.user, context.account, printer, policies), context
 
 

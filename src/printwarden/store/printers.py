@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from printwarden.domain.costs import CostModel, PagePrices
@@ -34,6 +34,20 @@ def printer_to_domain(row: PrinterRow) -> Printer:
         enabled=row.enabled and row.deleted_at is None,
         hold_for_release=row.hold_for_release,
     )
+
+
+_PRINTER_FOR_DECISION = select(
+    PrinterRow.name, PrinterRow.cost_model, PrinterRow.enabled, PrinterRow.hold_for_release
+).where(PrinterRow.name == bindparam("name"), PrinterRow.deleted_at.is_(None))
+
+
+def printer_for_decision(session: Session, name: str) -> Printer:
+    """The domain printer, read as plain columns (the decision hot path)."""
+    found = session.connection().execute(_PRINTER_FOR_DECISION, {"name": name}).first()
+    if found is None:
+        raise NotFound(f"no printer named {name!r}")
+    printer_name, cost_model, enabled, hold = found
+    return Printer(printer_name, cost_model_from_json(cost_model), enabled, hold)
 
 
 def find_printer(session: Session, name: str) -> PrinterRow:
