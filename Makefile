@@ -49,6 +49,10 @@ test: system-deps venv lint typecheck
 
 bench: system-deps venv
 	$(PY) bench/run_all.py
+	$(PY) bench/analysis.py --runs 5
+	$(PY) bench/provider_ingest.py
+	$(PY) bench/provider_release.py
+	$(PY) bench/provider_memory.py
 
 fuzz: system-deps venv
 	$(PY) fuzz/run.py --seconds 3600 --corpus fuzz/corpus --artifacts fuzz/artifacts
