@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from printwarden.domain.accounts import Account, AccountKind, User, may_use
 from printwarden.domain.costs import JobUsage, job_cost
-from printwarden.domain.decide import Decision, Policies, decide
+from printwarden.domain.decide import Decision, Policies, Printer, decide
 from printwarden.domain.ledger import Transaction, TransactionKind
 from printwarden.security import verify_secret
 from printwarden.store import accounts, ledger, printers, users
@@ -19,6 +19,7 @@ from printwarden.store.models import (
     AccountRow,
     GroupRow,
     MembershipRow,
+    PrinterRow,
     PrintJobRow,
     TransactionRow,
     UserRow,
@@ -72,7 +73,7 @@ _GROUP_SEPARATOR = "\x1f"
 def load_context(session: Session, username: str, choice: AccountChoice) -> JobContext:
     """The user (with groups) and the account the job would be charged to."""
     if not choice.name and not choice.code:
-        return _personal_context(session, username)
+        return _personal_context(session, username)[0]
     row = users.find_user(session, username)
     groups = users.group_names(session, [row.id])[row.id]
     user = User(row.id, row.username, row.enabled, frozenset(groups))
@@ -99,15 +100,26 @@ _PERSONAL_CONTEXT = (
         AccountRow.credit_limit,
         AccountRow.enabled,
         _GROUPS_OF_USER,
+        PrinterRow.name,
+        PrinterRow.cost_model,
+        PrinterRow.enabled,
+        PrinterRow.hold_for_release,
     )
     .join(AccountRow, AccountRow.owner_id == UserRow.id)
+    .outerjoin(
+        PrinterRow,
+        and_(PrinterRow.name == bindparam("printer"), PrinterRow.deleted_at.is_(None)),
+    )
     .where(UserRow.username == bindparam("username"), UserRow.deleted_at.is_(None))
 )
 
 
-def _personal_context(session: Session, username: str) -> JobContext:
-    """The common case in one query: user, personal account and group names together."""
-    found = session.connection().execute(_PERSONAL_CONTEXT, {"username": username}).first()
+def _personal_context(
+    session: Session, username: str, printer_name: str = ""
+) -> tuple[JobContext, Printer | None]:
+    """The common case in one query: user, personal account, groups and the printer."""
+    parameters = {"username": username, "printer": printer_name}
+    found = session.connection().execute(_PERSONAL_CONTEXT, parameters).first()
     if found is None:
         users.find_user(session, username)  # raises NotFound
         raise AssertionError("a user without a personal account")
@@ -122,6 +134,7 @@ def _personal_context(session: Session, username: str) -> JobContext:
         credit_limit,
         account_enabled,
         joined,
+        *printer_columns,
     ) = found
     groups = frozenset(joined.split(_GROUP_SEPARATOR)) if joined else frozenset()
     account = Account(
@@ -134,7 +147,12 @@ def _personal_context(session: Session, username: str) -> JobContext:
         enabled=account_enabled,
         owner_id=user_id,
     )
-    return JobContext(User(user_id, name, enabled, groups), account)
+    printer = None
+    if printer_columns[0] is not None:
+        printer_row_name, cost_model, printer_enabled, hold = printer_columns
+        model = printers.cost_model_from_json(cost_model)
+        printer = Printer(printer_row_name, model, printer_enabled, hold)
+    return JobContext(User(user_id, name, enabled, groups), account), printer
 
 
 def _chosen_account(session: Session, user: UserRow, choice: AccountChoice) -> AccountRow:
@@ -157,9 +175,15 @@ def decide_job(
     choice: AccountChoice,
     policies: Policies | None = None,
 ) -> tuple[Decision, JobContext]:
-    """Decide a job from the stored records."""
-    context = load_context(session, username, choice)
-    printer = printers.printer_for_decision(session, printer_name)
+    """Decide a job from the stored records (one query in the common, personal-account case)."""
+    if not choice.name and not choice.code:
+        context, found = _personal_context(session, username, printer_name)
+        if found is None:
+            raise NotFound(f"no printer named {printer_name!r}")
+        printer = found
+    else:
+        context = load_context(session, username, choice)
+        printer = printers.printer_for_decision(session, printer_name)
     return decide(usage, context.user, context.account, printer, policies), context
 
 
