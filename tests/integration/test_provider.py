@@ -284,3 +284,23 @@ def test_accepted_job_survives_kill_9_and_prints_once(tmp_path: Path, world: Wor
 def world_submit(provider: ProviderProcess, user: str, data: bytes) -> int:
     with IppClient(provider.uri("raw"), user_name=user) as client:
         return client.print_job(data, document_format="text/plain", requesting_user_name=user)
+
+
+def test_pyipp_reads_the_queue_as_a_printer(world: World) -> None:
+    """pyipp (Home Assistant's IPP client) sees each queue as an IPP Everywhere printer."""
+    import asyncio
+
+    from pyipp import IPP
+
+    async def read() -> tuple[str, str, list[str]]:
+        async with IPP(
+            "127.0.0.1", port=world.provider.port, base_path="/ipp/print/secure"
+        ) as client:
+            printer = await client.printer()
+        info = printer.info
+        return info.printer_name or "", printer.state.printer_state, info.printer_uri_supported
+
+    name, state, uris = asyncio.run(read())
+    assert name == "secure"
+    assert state == "idle"
+    assert any(uri.endswith("/ipp/print/secure") for uri in uris)
