@@ -73,6 +73,8 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/jobs/decision"): PRINTING_COMPONENTS,
     ("POST", "/api/v1/jobs/printed"): PRINTING_COMPONENTS,
     ("POST", "/api/v1/auth/device"): AUTHENTICATING_COMPONENTS,
+    ("POST", "/api/v1/providers/register"): frozenset({"provider"}),
+    ("GET", "/api/v1/providers"): ADMIN,
     # component tokens and the directory
     ("GET", "/api/v1/tokens"): ADMIN,
     ("POST", "/api/v1/tokens"): ADMIN,

@@ -304,3 +304,31 @@ def test_pyipp_reads_the_queue_as_a_printer(world: World) -> None:
     assert name == "secure"
     assert state == "idle"
     assert any(uri.endswith("/ipp/print/secure") for uri in uris)
+
+
+def test_the_provider_registers_its_queues_with_the_server(world: World) -> None:
+    def registered() -> dict[str, Any] | None:
+        providers = world.admin.get("/providers").json()
+        found = [p for p in providers if p["name"] == world.provider.name]
+        return found[0] if found else None
+
+    provider = wait_for(registered, "the provider's registration")
+    queues = {q["name"]: (q["kind"], q["printer"]) for q in provider["queues"]}
+    assert queues["direct"] == ("direct", "colour")
+    assert queues["secure"] == ("hold", "mono")
+    assert queues["findme"] == ("findme", "")
+    assert {p["name"] for p in provider["printers"]} == {"colour", "mono"}
+    assert provider["ipp_url"] == f"ipp://127.0.0.1:{world.provider.port}/ipp/print"
+    assert provider["control_url"] == f"http://127.0.0.1:{world.provider.port}/control"
+
+
+def test_registration_names_printers_the_server_does_not_know(world: World) -> None:
+    body = {
+        "name": "stray",
+        "ipp_url": "ipp://stray:631/ipp/print",
+        "printers": [{"name": "colour"}, {"name": "ghost"}],
+    }
+    headers = {"Authorization": f"Bearer {world.provider.token}"}
+    answer = httpx.post(f"{world.app.api}/providers/register", json=body, headers=headers)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["unknown_printers"] == ["ghost"]

@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +43,7 @@ class ProviderProcess:
     queues: list[QueueSpec]
     port: int = field(default_factory=free_port)
     control_token: str = "control-secret"
+    name: str = field(default_factory=lambda: f"test-provider-{uuid.uuid4().hex[:8]}")
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -53,7 +55,7 @@ class ProviderProcess:
 
     def write_config(self) -> Path:
         lines = [
-            'name = "test-provider"',
+            f'name = "{self.name}"',
             f"port = {self.port}",
             f'data_dir = "{self.directory / "data"}"',
             f'control_token = "{self.control_token}"',

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import socket
 import tomllib
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -58,6 +60,9 @@ class ProviderConfig(BaseModel):
     retry_max_seconds: float = Field(default=60.0, gt=0)
     server_timeout_seconds: float = Field(default=5.0, gt=0)
     control_token: str = Field(default="", description="Bearer token for /control/ (empty: off)")
+    advertised_host: str = Field(
+        default="", description="Host name clients and the server use to reach this provider"
+    )
     printers: list[PrinterConfig] = Field(default_factory=list)
     queues: list[QueueConfig] = Field(default_factory=list)
 
@@ -72,6 +77,25 @@ class ProviderConfig(BaseModel):
         if len({q.name for q in self.queues}) != len(self.queues):
             raise ValueError("queue names must be unique")
         return self
+
+    def base_url(self, scheme: str) -> str:
+        """``scheme://host:port`` as this provider is reached from outside."""
+        host = self.advertised_host or self.host
+        if host in ("0.0.0.0", "::"):  # noqa: S104 (what an operator may configure)
+            host = socket.getfqdn()
+        return f"{scheme}://{host}:{self.port}"
+
+    def registration(self) -> dict[str, Any]:
+        """What the provider tells the server about itself."""
+        return {
+            "name": self.name,
+            "ipp_url": f"{self.base_url('ipp')}/ipp/print",
+            "control_url": f"{self.base_url('http')}/control" if self.control_token else "",
+            "queues": [
+                {"name": q.name, "kind": q.kind.value, "printer": q.printer} for q in self.queues
+            ],
+            "printers": [{"name": p.name, "colour": p.colour} for p in self.printers],
+        }
 
     def queue(self, name: str) -> QueueConfig | None:
         return next((q for q in self.queues if q.name == name), None)

@@ -73,6 +73,7 @@ class Engine:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.server_up = True
+        self.registered = False
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -326,10 +327,29 @@ class Engine:
     # --- charging -------------------------------------------------------------------------
 
     def _charge_loop(self) -> None:
-        while not self._stop.wait(timeout=2.0):
+        """Register with the server until it has answered once; upload charges it lacks."""
+        while True:
+            if not self.registered:
+                self.register()
             for job in self.spool.uncharged():
                 if not self.charge(job):
                     break
+            if self._stop.wait(timeout=2.0):
+                return
+
+    def register(self) -> None:
+        """Tell the server which queues and printers this provider serves."""
+        try:
+            unknown = self.client.register(self.config.registration())
+        except (ServerUnreachable, ServerRefused) as exc:
+            log.info("registration with the server failed (%s); will retry", exc)
+            return
+        self.registered = True
+        if unknown:
+            log.warning(
+                "printers unknown to the server (jobs there cannot be charged): %s",
+                ", ".join(unknown),
+            )
 
     def charge(self, job: Job) -> bool:
         """Report a printed job to the server; False while the server is unreachable."""

@@ -105,6 +105,10 @@ class ServiceClient:
         body = {"method": "password", "username": username, "password": password}
         return bool(self._post("/auth/device", body).get("authenticated"))
 
+    def register(self, description: dict[str, Any]) -> list[str]:
+        """Announce this provider's queues and printers; returns printers the server lacks."""
+        return list(self._post("/providers/register", description)["unknown_printers"])
+
     def healthy(self) -> bool:
         try:
             return self.http.get("/health").status_code == 200

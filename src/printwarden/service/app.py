@@ -19,6 +19,7 @@ from printwarden.service.routes import (
     health,
     jobs,
     printers,
+    providers,
     tokens,
     users,
 )
@@ -35,6 +36,7 @@ ROUTERS = (
     printers.router,
     jobs.router,
     devices_auth.router,
+    providers.router,
     tokens.router,
     directory.router,
 )

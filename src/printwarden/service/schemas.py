@@ -360,3 +360,42 @@ class SyncReportOut(Model):
     updated: int
     unchanged: int
     disabled: int
+
+
+# --- print providers --------------------------------------------------------------------------
+
+
+class ProviderQueue(Model):
+    name: Name
+    kind: Literal["direct", "hold", "findme"]
+    printer: Annotated[str, StringConstraints(max_length=128)] = ""
+
+
+class ProviderPrinter(Model):
+    name: Name
+    colour: bool = True
+
+
+class ProviderRegisterIn(Model):
+    name: Name
+    ipp_url: Annotated[str, StringConstraints(min_length=1, max_length=512, pattern=NO_CONTROL)]
+    control_url: Annotated[str, StringConstraints(max_length=512, pattern=NO_CONTROL)] = ""
+    queues: list[ProviderQueue] = Field(default_factory=list, max_length=1000)
+    printers: list[ProviderPrinter] = Field(default_factory=list, max_length=1000)
+
+
+class ProviderRegisterOut(Model):
+    name: str
+    unknown_printers: list[str] = Field(
+        description="Printers the provider serves that the registry does not know (not charged)"
+    )
+
+
+class ProviderOut(Model):
+    name: str
+    ipp_url: str
+    control_url: str
+    queues: list[ProviderQueue]
+    printers: list[ProviderPrinter]
+    registered_at: datetime
+    last_seen: datetime

@@ -210,6 +210,20 @@ class ApiTokenRow(Base):
     revoked_at: Mapped[datetime | None]
 
 
+class ProviderRow(Replicated, Base):
+    """A Print Provider that registered itself: where it answers and what queues it has."""
+
+    __tablename__ = "providers"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    ipp_url: Mapped[str] = mapped_column(String(512))
+    control_url: Mapped[str] = mapped_column(String(512))
+    queues: Mapped[list[Any]] = mapped_column(JSON)
+    printers: Mapped[list[Any]] = mapped_column(JSON)
+    registered_at: Mapped[datetime]
+    last_seen: Mapped[datetime]
+
+
 class SettingRow(Replicated, Base):
     """A configuration value (policies and the like), replicated to sites."""
 

@@ -1,0 +1,49 @@
+"""Print Providers as they registered themselves with the server."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from printwarden.store.changes import change_seq
+from printwarden.store.models import PrinterRow, ProviderRow
+
+
+def register(
+    session: Session,
+    name: str,
+    *,
+    ipp_url: str,
+    control_url: str,
+    queues: list[dict[str, Any]],
+    printers: list[dict[str, Any]],
+) -> tuple[ProviderRow, list[str]]:
+    """Record (or refresh) a provider; return it and the printer names the registry lacks."""
+    now = datetime.now(UTC)
+    row = session.scalar(select(ProviderRow).where(ProviderRow.name == name))
+    described = (ipp_url, control_url, queues, printers)
+    if row is None or (row.ipp_url, row.control_url, row.queues, row.printers) != described:
+        seq = change_seq(session)  # before a new row joins the session: its UPDATE autoflushes
+        if row is None:
+            row = ProviderRow(name=name, registered_at=now)
+            session.add(row)
+        row.ipp_url, row.control_url, row.queues, row.printers = described
+        row.change_seq = seq
+    row.last_seen = now
+    session.flush()
+    names = {str(p.get("name", "")) for p in printers}
+    known = set(
+        session.scalars(
+            select(PrinterRow.name).where(
+                PrinterRow.name.in_(names), PrinterRow.deleted_at.is_(None)
+            )
+        )
+    )
+    return row, sorted(names - known)
+
+
+def list_providers(session: Session) -> list[ProviderRow]:
+    return list(session.scalars(select(ProviderRow).order_by(ProviderRow.name)))
