@@ -34,6 +34,7 @@ from harness import ROOT, free_port
 from printwarden.domain.accounts import Role
 from printwarden.provider.ipp import Attribute, GroupTag, Operation, ValueTag
 from printwarden.provider.ipp.client import IppClient
+from printwarden.sim.processes import stop_process
 
 if str(ROOT / "tests") not in sys.path:
     sys.path.insert(0, str(ROOT / "tests"))
@@ -336,7 +337,7 @@ class Cupsd:
             raise BenchError(f"lpadmin failed: {done.stderr}")
 
     def stop(self) -> None:
-        _stop(self.process)
+        stop_process(self.process)
         self.process = None
 
     def kill9(self) -> None:
@@ -344,17 +345,6 @@ class Cupsd:
             self.process.send_signal(signal.SIGKILL)
             self.process.wait()
             self.process = None
-
-
-def _stop(process: subprocess.Popen[bytes] | None) -> None:
-    if process is None or process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 # --- our side: App Server + Print Provider ----------------------------------------------------

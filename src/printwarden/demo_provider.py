@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from printwarden.sim.ippeveprinter import IppEvePrinter
+from printwarden.sim.processes import stop_process
 
 PRINTERS = {"colour-laser": True, "mono-laser": False}
 QUEUES = {  # name → (kind, printer)
@@ -102,12 +103,7 @@ class DemoPrintSide:
         raise RuntimeError("the demo provider did not start in time")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        stop_process(self.process)
         for printer in self.printers.values():
             printer.stop()
 

@@ -7,6 +7,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from printwarden.sim.processes import stop_process
+
 
 def wait_ready(
     process: subprocess.Popen[bytes],
@@ -30,13 +32,4 @@ def log_tail(path: Path, size: int = 3000) -> str:
     return path.read_text(errors="replace")[-size:] if path.exists() else ""
 
 
-def stop(process: subprocess.Popen[bytes] | None) -> None:
-    """Terminate politely, then kill if it does not end within 10 s."""
-    if process is None or process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+stop = stop_process

@@ -25,6 +25,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
 
+from printwarden.sim.processes import stop_process
+
 IPPEVEPRINTER = Path("/usr/sbin/ippeveprinter")
 DBUS_DAEMON = Path("/usr/bin/dbus-daemon")
 AVAHI_DAEMON = Path("/usr/sbin/avahi-daemon")
@@ -103,17 +105,6 @@ def _wait(condition: Callable[[], bool], timeout: float, what: str, log: Path) -
         time.sleep(0.05)
 
 
-def _stop_process(process: subprocess.Popen[bytes] | None) -> None:
-    if process is None or process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 class _DnsSd:
     """Private D-Bus + avahi-daemon shared by the printers of this process."""
 
@@ -190,8 +181,8 @@ class _DnsSd:
         )
 
     def _stop(self) -> None:
-        _stop_process(self._avahi)
-        _stop_process(self._bus)
+        stop_process(self._avahi)
+        stop_process(self._bus)
         self._avahi = self._bus = None
         for handle in self._logs:
             handle.close()
@@ -280,7 +271,7 @@ class IppEvePrinter:
     def stop(self) -> None:
         """Stop the printer and remove its directory (received documents included)."""
         process, self._process = self._process, None
-        _stop_process(process)
+        stop_process(process)
         if self._log is not None:
             self._log.close()
             self._log = None
@@ -343,7 +334,7 @@ class IppEvePrinter:
                 return
             except IppEvePrinterError:
                 # Most likely the free port was taken before ippeveprinter bound it.
-                _stop_process(self._process)
+                stop_process(self._process)
                 if attempt == attempts - 1:
                     raise
 
