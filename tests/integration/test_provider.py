@@ -6,8 +6,7 @@ import socket
 import subprocess
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,20 +20,9 @@ from printwarden.provider.ipp.client import IppClient
 from support.appserver import AppServer
 from support.databases import free_port
 from support.provider import PrinterSpec, ProviderProcess, QueueSpec
+from support.seeding import PRICES, add_user, wait_for
 
-PRICES = {"grey_simplex": 10, "grey_duplex": 8, "colour_simplex": 50, "colour_duplex": 45}
 TEXT = b"printwarden provider test page\n"
-WAIT_SECONDS = 20.0
-
-
-def wait_for(condition: Callable[[], Any], what: str, seconds: float = WAIT_SECONDS) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @dataclass
@@ -74,15 +62,6 @@ class World:
         return int(str(self.job(queue, user, job_id)["job-state"]))
 
 
-def _user(admin: httpx.Client, name: str, balance: int, restricted: bool = True) -> None:
-    created = admin.post("/users", json={"username": name, "restricted": restricted})
-    assert created.status_code == 201, created.text
-    if balance:
-        account = created.json()["account_id"]
-        body = {"txn_id": str(uuid.uuid4()), "amount": balance}
-        assert admin.post(f"/accounts/by-id/{account}/top-up", json=body).status_code == 200
-
-
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     root = tmp_path_factory.mktemp("provider")
@@ -95,7 +74,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         body = {"name": printer, "colour": colour, "cost_model": {"sizes": {"default": PRICES}}}
         assert admin.post("/printers", json=body).status_code == 201
     for name, balance in (("alice", 1000), ("bob", 1000), ("poor", 5), ("dora", 1000)):
-        _user(admin, name, balance)
+        add_user(admin, name, balance)
     out = root / "out"
     provider = ProviderProcess(
         server_url=app.url,

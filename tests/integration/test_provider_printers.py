@@ -40,21 +40,11 @@ from printwarden.provider.ipp.client import IppClient
 from support.appserver import AppServer
 from support.ippeveprinter import IppEvePrinter
 from support.provider import PrinterSpec, ProviderProcess, QueueSpec
+from support.seeding import PRICES, wait_for
 
-PRICES = {"grey_simplex": 10, "grey_duplex": 8, "colour_simplex": 50, "colour_duplex": 45}
 WAIT_SECONDS = 30.0  # generous: the machine may be busy; every wait below is bounded
 RETRY_INITIAL = 0.25
 RETRY_MAX = 2.0
-
-
-def wait_for(condition: Callable[[], Any], what: str, seconds: float = WAIT_SECONDS) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class CountingPrinter(IppEvePrinter):

@@ -14,7 +14,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,22 +39,12 @@ from printwarden.provider.ipp import (
 from printwarden.provider.ipp.client import IppClient
 from support.appserver import AppServer
 from support.provider import PrinterSpec, ProviderProcess, QueueSpec
+from support.seeding import PRICES, add_user, top_up, wait_for
 
-PRICES = {"grey_simplex": 10, "grey_duplex": 8, "colour_simplex": 50, "colour_duplex": 45}
 TEXT = b"printwarden robustness page\n"
 WAIT_SECONDS = 30.0  # generous: the machine may be busy; every wait below is bounded
 IPP = {"Content-Type": "application/ipp"}
 PASSWORD = "correct horse battery staple"
-
-
-def wait_for(condition: Callable[[], Any], what: str, seconds: float = WAIT_SECONDS) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 # --- IPP messages by hand ---------------------------------------------------------------
@@ -213,21 +203,6 @@ class World:
         assert attributes.value("printer-state") == 3
 
 
-def _user(admin: httpx.Client, name: str, balance: int, password: str = "") -> None:
-    body: dict[str, Any] = {"username": name, "restricted": True}
-    if password:
-        body["password"] = password
-    created = admin.post("/users", json=body)
-    assert created.status_code == 201, created.text
-    _top_up(admin, created.json()["account_id"], balance)
-
-
-def _top_up(admin: httpx.Client, account_id: int, amount: int) -> None:
-    body = {"txn_id": str(uuid.uuid4()), "amount": amount}
-    response = admin.post(f"/accounts/by-id/{account_id}/top-up", json=body)
-    assert response.status_code == 200, response.text
-
-
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     root = tmp_path_factory.mktemp("robust")
@@ -242,7 +217,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         body = {"name": printer, "colour": colour, "cost_model": {"sizes": {"default": PRICES}}}
         assert admin.post("/printers", json=body).status_code == 201
     for name in ("alice", "bob"):
-        _user(admin, name, 1000, password=PASSWORD)
+        add_user(admin, name, 1000, password=PASSWORD)
     out = root / "out"
     provider = AuthProvider(
         server_url=app.url,
@@ -643,7 +618,7 @@ def test_queue_requiring_authentication_answers_401_and_trusts_only_the_password
 def _shared_account(world: World, name: str, users: list[str], balance: int) -> None:
     created = world.admin.post("/accounts", json={"name": name, "users": users, "restricted": True})
     assert created.status_code == 201, created.text
-    _top_up(world.admin, created.json()["id"], balance)
+    top_up(world.admin, created.json()["id"], balance)
 
 
 def test_job_account_id_charges_the_shared_account_the_user_may_use(world: World) -> None:
