@@ -39,7 +39,7 @@ from printwarden.provider.ipp import JobState
 from printwarden.provider.ipp.client import IppClient
 from support.appserver import AppServer
 from support.ippeveprinter import IppEvePrinter
-from support.provider import PrinterSpec, ProviderProcess, QueueSpec
+from support.provider import PrinterSpec, ProviderProcess, QueueSpec, spool_documents
 from support.seeding import PRICES, wait_for
 
 WAIT_SECONDS = 30.0  # generous: the machine may be busy; every wait below is bounded
@@ -369,7 +369,7 @@ def _cups(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_lpstat_lists_and_cancel_removes_a_held_job(running: Rig) -> None:
     document = b"held for lpstat " + uuid.uuid4().hex.encode() + b"\n"
-    docs_before = {p.name for p in (running.data / "docs").iterdir()}
+    docs_before = spool_documents(running.data)
     job_id = running.submit("held", document, "text/plain", user="bob")
     host = running.provider.host
     listed = _cups("lpstat", "-h", host, "-U", "bob", "-o", "held")
@@ -378,7 +378,7 @@ def test_lpstat_lists_and_cancel_removes_a_held_job(running: Rig) -> None:
     assert line.split()[1] == "bob"
     other = _cups("lpstat", "-h", host, "-U", "bob", "-o", "mono")
     assert f"held-{job_id} " not in other.stdout
-    assert len({p.name for p in (running.data / "docs").iterdir()} - docs_before) == 1
+    assert len(spool_documents(running.data) - docs_before) == 1
 
     refused = _cups("cancel", "-h", host, "-U", "mallory", f"held-{job_id}")
     assert refused.returncode != 0
@@ -387,7 +387,7 @@ def test_lpstat_lists_and_cancel_removes_a_held_job(running: Rig) -> None:
     canceled = _cups("cancel", "-h", host, "-U", "bob", f"held-{job_id}")
     assert canceled.returncode == 0, canceled.stderr
     assert running.state("held", job_id) == JobState.CANCELED
-    assert {p.name for p in (running.data / "docs").iterdir()} == docs_before
+    assert spool_documents(running.data) == docs_before
     listed = _cups("lpstat", "-h", host, "-U", "bob", "-o", "held")
     assert listed.returncode == 0, listed.stderr
     assert f"held-{job_id} " not in listed.stdout

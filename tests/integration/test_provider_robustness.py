@@ -38,7 +38,13 @@ from printwarden.provider.ipp import (
 )
 from printwarden.provider.ipp.client import IppClient
 from support.appserver import AppServer
-from support.provider import PrinterSpec, ProviderProcess, QueueSpec
+from support.provider import (
+    PrinterSpec,
+    ProviderProcess,
+    QueueSpec,
+    spool_document,
+    spool_documents,
+)
 from support.seeding import PRICES, add_user, top_up, wait_for
 
 TEXT = b"printwarden robustness page\n"
@@ -400,8 +406,8 @@ def test_job_template_values_of_odd_syntax_never_crash_a_print_job(world: World)
     Each must get an IPP answer (accepted, or ignored with successful-ok-ignored-...), never
     an HTTP 500 with the document left behind in the spool.
     """
-    docs = world.provider.directory / "data" / "docs"
-    before = set(docs.iterdir())
+    data = world.provider.directory / "data"
+    before = spool_documents(data)
     odd = [
         (Attribute.of("printer-resolution", ValueTag.RESOLUTION, Resolution(600, 600, 3)), 0),
         (Attribute.of("media", ValueTag.OCTET_STRING, b"\x00\xff"), 1),
@@ -434,7 +440,7 @@ def test_job_template_values_of_odd_syntax_never_crash_a_print_job(world: World)
         job_id = answer.value("job-id")
         assert isinstance(job_id, int)
         assert world.job("secure", job_id)["job-state"] == JobState.PENDING_HELD
-    assert len(set(docs.iterdir()) - before) == len(odd), "one document per accepted job"
+    assert len(spool_documents(data) - before) == len(odd), "one document per accepted job"
     world.serving()
 
 
@@ -709,6 +715,8 @@ class CrashRig:
         return self.provider.directory / "data"
 
     def files(self, folder: str) -> set[str]:
+        if folder == "docs":
+            return spool_documents(self.data)
         return {p.name for p in (self.data / folder).iterdir()}
 
     def client(self, queue: str) -> IppClient:
@@ -814,7 +822,7 @@ def test_held_job_survives_kill_9_and_prints_once_when_released(rig: CrashRig) -
     assert job["job-state"] == JobState.PENDING_HELD
     new_docs = rig.files("docs") - docs_before
     assert len(new_docs) == 1
-    assert (rig.data / "docs" / new_docs.pop()).read_bytes() == document
+    assert spool_document(rig.data, new_docs.pop()) == document
     time.sleep(0.5)
     assert document not in rig.printed(), "a held job waits for its release"
     with rig.client("held") as client:

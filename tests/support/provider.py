@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import uuid
@@ -121,3 +123,29 @@ class ProviderProcess:
         assert self.process is not None
         self.process.send_signal(signal.SIGKILL)
         self.process.wait()
+
+
+def spool_documents(data_dir: Path) -> set[str]:
+    """Names of the documents a provider's spool holds: files in ``docs/`` and, for small
+    documents, rows of the ``documents`` table (read without disturbing the provider)."""
+    names = (
+        {p.name for p in (data_dir / "docs").iterdir()} if (data_dir / "docs").exists() else set()
+    )
+    database = data_dir / "state.db"
+    if database.exists():
+        with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
+            names |= {row[0] for row in db.execute("SELECT name FROM documents")}
+    return names
+
+
+def spool_document(data_dir: Path, name: str) -> bytes:
+    """The bytes of one spooled document, wherever the spool keeps it."""
+    path = data_dir / "docs" / name
+    if path.exists():
+        return path.read_bytes()
+    with contextlib.closing(
+        sqlite3.connect(f"file:{data_dir / 'state.db'}?mode=ro", uri=True)
+    ) as db:
+        row = db.execute("SELECT data FROM documents WHERE name = ?", (name,)).fetchone()
+    assert row is not None, f"no document {name} in the spool"
+    return bytes(row[0])

@@ -82,6 +82,7 @@ class Desk:
                 name=submission.name,
                 format=submission.document_format,
                 document=document_name,
+                document_data=document.inline if document is not None else None,
                 size=document.size if document is not None else 0,
                 attributes=submission.attributes,
                 printer=submission.queue.printer,
@@ -108,6 +109,7 @@ class Desk:
         self.spool.update(
             job.id,
             document=name,
+            document_data=document.inline,
             size=document.size,
             format=document_format,
             state=state,
