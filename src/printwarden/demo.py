@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import signal
 import threading
 import time
 from datetime import timedelta
@@ -64,10 +65,17 @@ def run_demo(data_dir: Path, port_base: int) -> None:
     threading.Thread(
         target=_announce_when_ready, args=(manifest, manifest_path, print_side), daemon=True
     ).start()
+    # uvicorn re-raises the signal that stopped it; SIGTERM's default action would end the
+    # process before the printers and the provider are stopped.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         server.run()
     finally:
         print_side.stop()
+
+
+def _exit_on_sigterm(_signal: int, _frame: object) -> None:
+    raise SystemExit(128 + signal.SIGTERM)
 
 
 def seed(database: Database, secret: bytes) -> dict[str, Any]:
