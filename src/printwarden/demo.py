@@ -170,12 +170,16 @@ def _announce_when_ready(manifest: dict[str, Any], path: Path, print_side: DemoP
                 break
         except httpx.HTTPError:
             time.sleep(0.1)
-    try:
-        print_side.start()
-    except Exception as exc:  # the App Server keeps running; say what is missing
-        print(f"demo: the print side did not start: {exc}", flush=True)
-    else:
-        manifest.update(print_side.manifest())
+    for attempt in (1, 2):
+        try:
+            print_side.start()
+        except Exception as exc:  # the App Server keeps running; say what went wrong
+            print(f"demo: the print side did not start (attempt {attempt}): {exc}", flush=True)
+            print_side.stop()
+            time.sleep(1.0)
+        else:
+            manifest.update(print_side.manifest())
+            break
     temporary = path.with_suffix(".tmp")
     temporary.write_text(json.dumps(manifest, indent=2))
     os.chmod(temporary, 0o600)

@@ -104,8 +104,10 @@ class DemoPrintSide:
 
     def stop(self) -> None:
         stop_process(self.process)
+        self.process = None
         for printer in self.printers.values():
             printer.stop()
+        self.printers.clear()
 
     def manifest(self) -> dict[str, Any]:
         """The ``queues`` and ``printers`` keys of ``demo.json``."""

@@ -33,15 +33,19 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         "--port-base",
         str(free_port()),
     ]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    log = data_dir / "demo.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
     manifest = data_dir / "demo.json"
     try:
         deadline = time.monotonic() + READY_SECONDS
         while not manifest.exists():
-            assert process.poll() is None, process.stdout.read() if process.stdout else ""
+            assert process.poll() is None, log.read_text()
             assert time.monotonic() < deadline, "demo.json did not appear"
             time.sleep(0.1)
-        yield {**json.loads(manifest.read_text()), "_dir": data_dir}
+        content = json.loads(manifest.read_text())
+        assert "queues" in content, f"the print side did not start:\n{log.read_text()}"
+        yield {**content, "_dir": data_dir}
     finally:
         process.send_signal(signal.SIGINT)
         try:
