@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -105,48 +104,6 @@ def test_sample_printer_decides_and_charges(demo: dict[str, Any]) -> None:
         "account": "alice",
         "balance": 500,
     }
-
-
-def _listening(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
-@pytest.mark.parametrize(
-    ("stop", "statuses"), [(signal.SIGINT, (0, 130)), (signal.SIGTERM, (143,))]
-)
-def test_stopping_the_demo_stops_its_printers_and_provider(
-    tmp_path: Path, stop: signal.Signals, statuses: tuple[int, ...]
-) -> None:
-    command = [
-        sys.executable,
-        "-m",
-        "printwarden",
-        "demo",
-        "--data-dir",
-        str(tmp_path),
-        "--port-base",
-        str(free_port()),
-    ]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    manifest_path = tmp_path / "demo.json"
-    deadline = time.monotonic() + READY_SECONDS
-    while not manifest_path.exists():
-        assert time.monotonic() < deadline, "demo.json did not appear"
-        time.sleep(0.1)
-    manifest = json.loads(manifest_path.read_text())
-    ports = [manifest["provider"]["port"]] + [
-        int(printer["ipp_uri"].rsplit(":", 1)[1].split("/")[0])
-        for printer in manifest["printers"].values()
-    ]
-    assert all(_listening(port) for port in ports)
-    process.send_signal(stop)
-    # 130 and 143 are the conventional statuses of a program stopped by SIGINT and SIGTERM.
-    assert process.wait(timeout=20) in statuses
-    assert not any(_listening(port) for port in ports), "a printer or the provider outlived it"
 
 
 def test_manifest_lists_queues_of_each_kind_and_two_printers(demo: dict[str, Any]) -> None:
