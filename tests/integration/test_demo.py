@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from support.databases import free_port
+from support.databases import free_port_base
 
 READY_SECONDS = 60
 
@@ -30,7 +30,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         "--data-dir",
         str(data_dir),
         "--port-base",
-        str(free_port()),
+        str(free_port_base()),
     ]
     log = data_dir / "demo.log"
     with log.open("wb") as output:

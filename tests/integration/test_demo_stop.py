@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from support.databases import free_port
+from support.databases import free_port_base
 from support.processes import stop
 
 READY_SECONDS = 60
@@ -44,7 +44,7 @@ def test_stopping_the_demo_stops_its_printers_and_provider(
         "--data-dir",
         str(tmp_path),
         "--port-base",
-        str(free_port()),
+        str(free_port_base()),
     ]
     log = tmp_path / "demo.log"
     with log.open("wb") as output:

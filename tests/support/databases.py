@@ -8,6 +8,7 @@ Tests never skip for want of PostgreSQL.
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -89,3 +90,23 @@ def throwaway_postgres(server_url: str) -> Iterator[str]:
     finally:
         with psycopg.connect(server_url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def free_port_base(offsets: tuple[int, ...] = (0, 631), attempts: int = 200) -> int:
+    """A port P with P + each offset free, below Linux's ephemeral range (32768+) so that no
+    outgoing connection takes one of them in the meantime (the demo uses P and P + 631)."""
+    rng = random.Random()
+    for _ in range(attempts):
+        base = rng.randrange(20_000, 32_000 - max(offsets))
+        if all(_bindable(base + offset) for offset in offsets):
+            return base
+    raise RuntimeError("no free port base found")
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
