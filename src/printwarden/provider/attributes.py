@@ -50,10 +50,6 @@ MEDIA_SIZES = {  # PWG self-describing name → size in hundredths of millimetre
     "na_legal_8.5x14in": (21590, 35560),
     "na_index-4x6_4x6in": (10160, 15240),
 }
-PRINTER_GROUPS = {
-    "printer-description": "all printer description attributes",
-    "job-template": "all job template attributes",
-}
 
 
 def a(name: str, tag: int, *values: Value) -> Attribute:
@@ -218,9 +214,6 @@ def _no_value() -> Value:
 def new_printer_uuid(provider: str, queue: str) -> str:
     """A stable printer-uuid for a queue of a provider."""
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"printwarden:{provider}:{queue}"))
-
-
-JOB_STATE_REASONS_DEFAULT = "none"
 
 
 def job_attributes(job: Job, printer_uri: str) -> list[Attribute]:

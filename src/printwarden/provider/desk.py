@@ -19,7 +19,6 @@ from printwarden.provider.spool import (
     HELD,
     PENDING,
     PROCESSING,
-    TERMINAL_STATES,
     DocumentWriter,
     Job,
     Spool,
@@ -163,9 +162,6 @@ class Desk:
 
     def find(self, job_id: int) -> Job:
         return self._job(job_id)
-
-    def active(self, job: Job) -> bool:
-        return job.state not in TERMINAL_STATES
 
 
 def _hold_requested(job: Job) -> bool:

@@ -193,7 +193,7 @@ class IppService:
         printer = self.config.printer(queue.printer)
         uuid = attrs.new_printer_uuid(self.config.name, queue.name)
         everything = attrs.printer_attributes(queue, printer, context.printer_uri, queued, uuid)
-        chosen = _select(everything, requested, PRINTER_GROUP_MEMBERS)
+        chosen = _select(everything, requested)
         group = AttributeGroup(GroupTag.PRINTER, chosen)
         return self.response(context.request.message, S.SUCCESSFUL_OK, groups=[group])
 
@@ -306,7 +306,6 @@ class IppService:
             )
 
     def _template_values(self, message: Message) -> tuple[dict[str, Any], list[Attribute]]:
-        supported = _supported(self, message)
         template: dict[str, Any] = {}
         unsupported: list[Attribute] = []
         job_group = message.job
@@ -316,7 +315,7 @@ class IppService:
                 if attribute.name not in TEMPLATE_NAMES:
                     continue
                 value = _plain(attribute)
-                if _acceptable(attribute.name, value, supported):
+                if _acceptable(attribute.name, value):
                     template[attribute.name] = value
                 else:
                     unsupported.append(attribute)
@@ -351,7 +350,7 @@ class IppService:
     async def get_job_attributes(self, context: Context) -> Message:
         job = self._find_job(context)
         requested = _requested(context.request.message)
-        chosen = _select(attrs.job_attributes(job, _queue_uri(context, job)), requested, {})
+        chosen = _select(attrs.job_attributes(job, _queue_uri(context, job)), requested)
         group = AttributeGroup(GroupTag.JOB, chosen)
         return self.response(context.request.message, S.SUCCESSFUL_OK, groups=[group])
 
@@ -389,7 +388,7 @@ class IppService:
         groups = [
             AttributeGroup(
                 GroupTag.JOB,
-                _select(attrs.job_attributes(job, _queue_uri(context, job)), requested, {}),
+                _select(attrs.job_attributes(job, _queue_uri(context, job)), requested),
             )
             for job in jobs
         ]
@@ -421,9 +420,6 @@ class IppService:
         job = self._owned_job(context)
         await asyncio.to_thread(self.desk.release, job)
         return self.response(context.request.message, S.SUCCESSFUL_OK)
-
-
-PRINTER_GROUP_MEMBERS: dict[str, frozenset[str]] = {}
 
 
 def attrs_path(queue: str) -> str:
@@ -495,19 +491,18 @@ def _plain(attribute: Attribute) -> Any:
     return None
 
 
-def _supported(service: IppService, message: Message) -> dict[str, set[Any]]:
-    return {
-        "sides": {"one-sided", "two-sided-long-edge", "two-sided-short-edge"},
-        "print-color-mode": {"auto", "color", "monochrome"},
-        "job-hold-until": {"no-hold", "indefinite"},
-        "print-quality": {3, 4, 5},
-        "orientation-requested": {3, 4, 5, 6},
-        "finishings": {3},
-        "output-bin": {"face-down"},
-    }
+ACCEPTED_VALUES: dict[str, frozenset[Any]] = {
+    "sides": frozenset({"one-sided", "two-sided-long-edge", "two-sided-short-edge"}),
+    "print-color-mode": frozenset({"auto", "color", "monochrome"}),
+    "job-hold-until": frozenset({"no-hold", "indefinite"}),
+    "print-quality": frozenset({3, 4, 5}),
+    "orientation-requested": frozenset({3, 4, 5, 6}),
+    "finishings": frozenset({3}),
+    "output-bin": frozenset({"face-down"}),
+}
 
 
-def _acceptable(name: str, value: Any, supported: dict[str, set[Any]]) -> bool:
+def _acceptable(name: str, value: Any) -> bool:
     if name == "copies":
         return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 999
     if name in (
@@ -518,7 +513,7 @@ def _acceptable(name: str, value: Any, supported: dict[str, set[Any]]) -> bool:
         "multiple-document-handling",
     ):
         return value is not None
-    allowed = supported.get(name)
+    allowed = ACCEPTED_VALUES.get(name)
     return allowed is None or value in allowed
 
 
@@ -530,9 +525,7 @@ def _requested(message: Message) -> list[str]:
     return [v for v in attribute.values if isinstance(v, str)]
 
 
-def _select(
-    everything: list[Attribute], requested: list[str], groups: dict[str, frozenset[str]]
-) -> list[Attribute]:
+def _select(everything: list[Attribute], requested: list[str]) -> list[Attribute]:
     if not requested or "all" in requested:
         return everything
     wanted = set(requested)
