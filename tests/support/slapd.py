@@ -18,6 +18,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
 
+from printwarden.sim.processes import stop_process
+
 SLAPD = Path("/usr/sbin/slapd")
 LDAPADD = Path("/usr/bin/ldapadd")
 SCHEMA_DIR = Path("/etc/ldap/schema")
@@ -167,13 +169,7 @@ class Slapd:
     def stop(self) -> None:
         """Terminate slapd, wait for it and remove its directory."""
         process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_process(process)
         if self._log is not None:
             self._log.close()
             self._log = None
