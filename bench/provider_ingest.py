@@ -16,6 +16,10 @@ cupsd runs twice: with its defaults (no fsync; job control files written up to 3
 ``DirtyCleanInterval``) and "durable" (``SyncOnClose Yes``, ``DirtyCleanInterval 0``).
 The crash check submits K jobs, SIGKILLs each server as soon as ipptool got the last answer,
 restarts it and counts the held jobs that survived. The goal is ours/cupsd >= 1.5 on jobs/s.
+
+The same client also runs against a do-nothing responder (``bench/null_ipp.py``: canned
+answer, no parsing, no spool): its rate is the ceiling this client and this machine allow
+any server, and its ratio to cupsd says how much of the goal is reachable here at all.
 """
 
 from __future__ import annotations
@@ -32,10 +36,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness import Budget, BudgetExceeded, print_machine
+from harness import Budget, BudgetExceeded, free_port, print_machine
 from printwarden.provider.ipp.client import IppError
+from printwarden.sim.processes import stop_process
 from provider_harness import (
     CUPSD,
+    HOLD_QUEUE,
     IPPTOOL,
     LPADMIN,
     BenchError,
@@ -53,11 +59,13 @@ from provider_harness import (
     start_provider,
     start_py_spy,
     system_cupsd_on_631,
+    wait_listening,
     write_held_test,
 )
 
 GOAL_RATIO = 1.5
 COMPARED = "printwarden B"
+CEILING = "null responder"
 FILESYSTEMS = {"disk": "/tmp", "tmpfs": "/dev/shm"}
 WARMUP_PER_WORKER = 25
 
@@ -114,17 +122,43 @@ def ours_target(ours: Ours, name: str = "printwarden") -> Target:
     )
 
 
+class NullResponder:
+    """``bench/null_ipp.py`` on a free loopback port."""
+
+    def __init__(self, log: Path) -> None:
+        self.port = free_port()
+        self.log = log
+        with log.open("wb") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, str(Path(__file__).with_name("null_ipp.py")), str(self.port)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        wait_listening(self.port, self.process, "the null responder", log)
+
+    def stop(self) -> None:
+        stop_process(self.process)
+
+    def target(self) -> Target:
+        def unsupported() -> None:
+            raise BenchError("the null responder keeps nothing: no crash check")
+
+        uri = f"ipp://127.0.0.1:{self.port}/ipp/print/{HOLD_QUEUE}"
+        return Target(CEILING, uri, lambda: self.process.pid, unsupported, self.stop, unsupported)
+
+
 def measure(
     target: Target, test: Path, pdf: Path, workers: int, per_worker: int, timeout: float
 ) -> None:
     """One timed run of ``workers`` x ``per_worker`` held jobs; checks every job is held."""
-    before = held_count(target.uri)
+    keeps_jobs = target.name != CEILING
+    before = held_count(target.uri) if keeps_jobs else 0
     pid = target.pid()
     cpu_before = cpu_seconds(pid)
     elapsed = ipptool_workers(target.uri, test, pdf, workers, per_worker, timeout)
     cpu = cpu_seconds(pid) - cpu_before
-    after = held_count(target.uri)
     jobs = workers * per_worker
+    after = held_count(target.uri) if keeps_jobs else jobs
     if after - before != jobs:
         raise BenchError(f"{target.name}: {after - before} new held jobs, expected {jobs}")
     target.rates.append(jobs / elapsed)
@@ -171,6 +205,7 @@ def run_filesystem(
     servers: list[Cupsd] = []
     ours: Ours | None = None
     others: list[Ours] = []
+    ceiling: NullResponder | None = None
     try:
         cupsd = Cupsd(root / "cupsd")
         durable = Cupsd(root / "cupsd-durable", durable=True)
@@ -188,6 +223,8 @@ def run_filesystem(
             other = start_provider(ours, root / "other", f"file://{root / 'out'}", args.compare_src)
             others.append(other)
             targets.append(ours_target(other, COMPARED))
+        ceiling = NullResponder(root / "null-ipp.log")
+        targets.append(ceiling.target())
         print(f"  warm-up: {args.workers} x {WARMUP_PER_WORKER} jobs each")
         for target in targets:
             ipptool_workers(target.uri, test, pdf, args.workers, WARMUP_PER_WORKER, 60)
@@ -210,7 +247,7 @@ def run_filesystem(
         if args.crash_jobs:
             budget.check()
             print(f"  crash check: {args.crash_jobs} held jobs, SIGKILL after the last answer")
-            for target in targets:
+            for target in targets[:-1]:  # not the null responder
                 crashes.append(crash_check(target, test, pdf, args.crash_jobs))
                 print(f"    {target.name:<15} {crashes[-1].survived}/{args.crash_jobs} survived")
         return FsResult(
@@ -222,6 +259,8 @@ def run_filesystem(
             profile,
         )
     finally:
+        if ceiling is not None:
+            ceiling.stop()
         for other in others:
             other.stop_provider()
         if ours is not None:
@@ -259,6 +298,12 @@ def report(results: Sequence[FsResult], args: argparse.Namespace) -> bool:
             print(
                 f"    {COMPARED} ({args.compare_src}) / printwarden: {other / ours:.2f}x jobs/s, "
                 f"{median(result.cpu[COMPARED]) / median(result.cpu['printwarden']):.2f}x CPU/job"
+            )
+        if CEILING in result.rates:
+            ceiling = median(result.rates[CEILING]) / median(result.rates["cupsd"])
+            print(
+                f"    {CEILING}/cupsd    {ceiling:5.2f}x  (the most any server can reach with"
+                f" this client here)"
             )
         met &= ours / median(result.rates["cupsd"]) >= GOAL_RATIO
         for crash in result.crashes:
