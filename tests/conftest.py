@@ -66,7 +66,7 @@ def role_tokens(app_server: AppServer) -> dict[Role, str]:
         Role.USER: app_server.token(Role.USER, f"person-{suffix}"),
         Role.SITE: app_server.token(Role.SITE, scope="north"),
         Role.PROVIDER: app_server.token(Role.PROVIDER),
-        Role.DEVICE: app_server.token(Role.DEVICE),
+        Role.DEVICE: app_server.device_token(f"authz-device-{suffix}"),
     }
 
 

@@ -30,6 +30,8 @@ PEOPLE = frozenset({"admin", "user"})
 REGISTRY_READERS = frozenset({"admin", "provider", "site", "device"})
 PRINTING_COMPONENTS = frozenset({"provider", "site"})
 AUTHENTICATING_COMPONENTS = frozenset({"device", "provider", "site"})
+USERS = frozenset({"user"})
+DEVICES = frozenset({"device"})
 
 EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     # open to all; a token, if sent, is not needed
@@ -74,6 +76,31 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/jobs/printed"): PRINTING_COMPONENTS,
     ("POST", "/api/v1/auth/device"): AUTHENTICATING_COMPONENTS,
     ("POST", "/api/v1/providers/register"): frozenset({"provider"}),
+    # held jobs: providers report them; people manage their own (admins anyone's)
+    ("POST", "/api/v1/held-jobs/reports"): PRINTING_COMPONENTS,
+    ("GET", "/api/v1/held-jobs"): ADMIN,
+    ("POST", "/api/v1/held-jobs/{job_ref}/release"): PEOPLE,
+    ("PATCH", "/api/v1/held-jobs/{job_ref}"): PEOPLE,
+    ("POST", "/api/v1/held-jobs/{job_ref}/cancel"): PEOPLE,
+    ("GET", "/api/v1/me/held-jobs"): USERS,
+    ("GET", "/api/v1/me/summary"): USERS,
+    ("GET", "/api/v1/me/jobs"): USERS,
+    ("GET", "/api/v1/me/delegates"): USERS,
+    ("PUT", "/api/v1/me/delegates"): USERS,
+    # the device API: device tokens bound to a device
+    ("GET", "/api/v1/device"): DEVICES,
+    ("POST", "/api/v1/device/register"): DEVICES,
+    ("POST", "/api/v1/device/sessions"): DEVICES,
+    ("GET", "/api/v1/device/sessions/{session_id}"): DEVICES,
+    ("DELETE", "/api/v1/device/sessions/{session_id}"): DEVICES,
+    ("PUT", "/api/v1/device/sessions/{session_id}/account"): DEVICES,
+    ("GET", "/api/v1/device/sessions/{session_id}/jobs"): DEVICES,
+    ("PATCH", "/api/v1/device/sessions/{session_id}/jobs/{job_ref}"): DEVICES,
+    ("POST", "/api/v1/device/sessions/{session_id}/jobs/{job_ref}/release"): DEVICES,
+    ("POST", "/api/v1/device/sessions/{session_id}/jobs/{job_ref}/cancel"): DEVICES,
+    ("POST", "/api/v1/device/sessions/{session_id}/release-all"): DEVICES,
+    ("GET", "/api/v1/device/sessions/{session_id}/allowance"): DEVICES,
+    ("POST", "/api/v1/device/sessions/{session_id}/usage"): DEVICES,
     ("GET", "/api/v1/providers"): ADMIN,
     # component tokens and the directory
     ("GET", "/api/v1/tokens"): ADMIN,
@@ -88,6 +115,8 @@ DUMMY_PARAMS = {
     "name": "no-such-thing-authz",
     "account_id": "987654321",
     "token_id": "987654321",
+    "job_ref": "01900000-0000-7000-8000-000000000000",
+    "session_id": "01900000-0000-7000-8000-000000000001",
 }
 HTTP_METHODS = {"get", "put", "post", "patch", "delete", "head", "options", "trace"}
 

@@ -7,18 +7,29 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from printwarden.config import Settings
 from printwarden.domain.accounts import Role
-from printwarden.store import tokens, users
+from printwarden.store import printers, tokens, users
 from printwarden.store.db import Database
+from printwarden.store.errors import NotFound
 from printwarden.store.migrate import upgrade
 from support import processes
 from support.databases import free_port
 
 STARTUP_SECONDS = 30.0
+
+
+DEVICE_PRICES: dict[str, Any] = {
+    "sizes": {
+        "default": {"grey_simplex": 10, "grey_duplex": 8, "colour_simplex": 50, "colour_duplex": 40}
+    },
+    "base_cost": 0,
+    "group_modifiers": {},
+}
 
 
 @dataclass
@@ -92,6 +103,35 @@ class AppServer:
                     user_id = row.id
                 token, _ = tokens.issue_token(
                     session, role, name="test", scope=scope, user_id=user_id
+                )
+            return token
+        finally:
+            database.dispose()
+
+    def device_token(
+        self,
+        device: str,
+        printer: str | None = None,
+        cost_model: dict[str, Any] | None = None,
+        login_methods: list[str] | None = None,
+    ) -> str:
+        """A device token bound to ``device`` (created, serving ``printer``, if missing)."""
+        database = self.database()
+        try:
+            with database.session() as session:
+                fields: dict[str, Any] = {
+                    "kind": "mfd",
+                    "printer": printer,
+                    "cost_model": cost_model or DEVICE_PRICES,
+                }
+                if login_methods is not None:
+                    fields["login_methods"] = login_methods
+                try:
+                    printers.find_device(session, device)
+                except NotFound:
+                    printers.save_device(session, device, fields, create=True)
+                token, _ = tokens.issue_token(
+                    session, Role.DEVICE, name=device, scope=f"device:{device}"
                 )
             return token
         finally:

@@ -10,7 +10,7 @@ from typing import Any
 import uvicorn
 
 from printwarden.provider.config import ProviderConfig
-from printwarden.provider.desk import Desk, DeskError
+from printwarden.provider.desk import Desk, DeskError, ReleaseOrder
 from printwarden.provider.engine import Engine
 from printwarden.provider.http import IppApp
 from printwarden.provider.ipp_service import IppService
@@ -28,8 +28,9 @@ class Provider:
         self.spool = Spool(config.data_dir)
         self.client = ServiceClient(server_url, token, config.server_timeout_seconds)
         self.desk = Desk(config, self.spool)
-        self.engine = Engine(config, self.spool, self.client)
+        self.engine = Engine(config, self.spool, self.client, self.desk)
         self.desk.on_work(self.engine.wake)
+        self.desk.on_held(self.engine.news)
         self.ipp = IppService(config, self.spool, self.desk, self._check_password)
         self.app = IppApp(self.ipp, self.control, self.engine.start, self.close)
 
@@ -47,7 +48,9 @@ class Provider:
     async def control(
         self, path: str, body: dict[str, Any], token: str
     ) -> tuple[int, dict[str, Any]]:
-        """``POST /control/jobs/<id>/release`` with ``{"printer": name}``, and ``…/cancel``."""
+        """``POST /control/jobs/<id>/release`` with a release order (``{"printer": name,
+        "copies", "duplex", "grayscale", "convert_to_pdf", "account"}``), and ``…/cancel``
+        with ``{"reason": …}``."""
         expected = self.config.control_token
         if not expected or not hmac.compare_digest(expected, token):
             return 401, {"detail": "a valid control token is required"}
@@ -57,9 +60,11 @@ class Provider:
         try:
             job = self.desk.find(int(parts[1]))
             if parts[2] == "release":
-                job = await asyncio.to_thread(self.desk.release, job, str(body.get("printer", "")))
+                order = ReleaseOrder.from_json(body)
+                job = await asyncio.to_thread(self.desk.release, job, order)
             elif parts[2] == "cancel":
-                job = await asyncio.to_thread(self.desk.cancel, job, "canceled by the server")
+                reason = str(body.get("reason") or "canceled by the server")[:200]
+                job = await asyncio.to_thread(self.desk.cancel, job, reason)
             else:
                 return 404, {"detail": "unknown control action"}
         except DeskError as exc:

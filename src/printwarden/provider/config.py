@@ -10,6 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from printwarden.analysis.papersize import from_pwg_name
+
 
 class QueueKind(StrEnum):
     DIRECT = "direct"
@@ -34,6 +36,20 @@ class PrinterConfig(BaseModel):
     colour: bool = True
     duplex: bool = True
     media: list[str] = Field(default_factory=lambda: ["iso_a4_210x297mm", "na_letter_8.5x11in"])
+    formats: list[str] = Field(
+        default_factory=list, description="MIME types the printer accepts (empty: any)"
+    )
+
+    def description(self) -> dict[str, Any]:
+        """What the server is told about this printer (for Find-Me compatibility checks)."""
+        sizes = [from_pwg_name(name) for name in self.media]
+        return {
+            "name": self.name,
+            "colour": self.colour,
+            "duplex": self.duplex,
+            "paper_sizes": sorted({size for size in sizes if size}),
+            "formats": list(self.formats),
+        }
 
 
 class QueueConfig(BaseModel):
@@ -94,7 +110,8 @@ class ProviderConfig(BaseModel):
             "queues": [
                 {"name": q.name, "kind": q.kind.value, "printer": q.printer} for q in self.queues
             ],
-            "printers": [{"name": p.name, "colour": p.colour} for p in self.printers],
+            "printers": [p.description() for p in self.printers],
+            "control_token": self.control_token,
         }
 
     def queue(self, name: str) -> QueueConfig | None:

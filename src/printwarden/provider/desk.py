@@ -6,6 +6,7 @@ The IPP layer decodes requests and encodes answers; the desk decides what happen
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -24,6 +25,8 @@ from printwarden.provider.spool import (
     Spool,
 )
 
+log = logging.getLogger("printwarden.provider")
+
 
 class DeskError(Exception):
     """A request the desk refuses; ``reason`` names the IPP status to answer with."""
@@ -36,6 +39,52 @@ class DeskError(Exception):
 NOT_FOUND = "not-found"
 NOT_POSSIBLE = "not-possible"
 NOT_AUTHORIZED = "not-authorized"
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseOrder:
+    """How the server released a held job: where, and with which settings."""
+
+    printer: str = ""
+    copies: int | None = None
+    duplex: bool | None = None
+    grayscale: bool = False
+    convert_to_pdf: bool = False
+    account: str = ""
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> ReleaseOrder:
+        copies = body.get("copies")
+        duplex = body.get("duplex")
+        return cls(
+            printer=str(body.get("printer", "")),
+            copies=int(copies) if isinstance(copies, int) and copies > 0 else None,
+            duplex=duplex if isinstance(duplex, bool) else None,
+            grayscale=body.get("grayscale") is True,
+            convert_to_pdf=body.get("convert_to_pdf") is True,
+            account=str(body.get("account", "")),
+        )
+
+    def apply(self, attributes: dict[str, Any]) -> dict[str, Any]:
+        """The job's IPP attributes with this order's settings."""
+        changed = dict(attributes)
+        if self.copies is not None:
+            changed["copies"] = self.copies
+        if self.duplex is not None:
+            changed["sides"] = "two-sided-long-edge" if self.duplex else "one-sided"
+        if self.grayscale:
+            changed["print-color-mode"] = "monochrome"
+        if self.account:
+            changed["job-account-id"] = self.account
+        if self.grayscale or self.convert_to_pdf:
+            changed[CONVERSION] = "gray-pdf" if self.grayscale else "pdf"
+        return changed
+
+
+# Job attribute (not IPP) naming the conversion the engine applies before sending.
+CONVERSION = "printwarden-conversion"
+EXPIRED = "expired"
+REPORTED_KINDS = frozenset({QueueKind.HOLD, QueueKind.FINDME})
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,11 +107,16 @@ class Desk:
         self.config = config
         self.spool = spool
         self._wake: Callable[[], None] = lambda: None
+        self._held: Callable[[], None] = lambda: None
         self._lock = threading.Lock()
 
     def on_work(self, wake: Callable[[], None]) -> None:
         """Called whenever a job becomes ready for the engine."""
         self._wake = wake
+
+    def on_held(self, news: Callable[[], None]) -> None:
+        """Called when a job the server must list (hold and Find-Me queues) is held."""
+        self._held = news
 
     def accept(self, submission: Submission, document: DocumentWriter | None) -> Job:
         """Spool a job durably. ``document`` is None for Create-Job (a document follows)."""
@@ -86,6 +140,7 @@ class Desk:
                 attributes=submission.attributes,
                 printer=submission.queue.printer,
                 txn_id=new_id(),
+                report_state="pending" if submission.queue.kind in REPORTED_KINDS else "",
             )
         except BaseException:
             if document_name is not None:  # no job will ever own it
@@ -93,6 +148,8 @@ class Desk:
             raise
         if state == PENDING:
             self._wake()
+        elif job.report_state and document_name is not None:
+            self._held()
         return job
 
     def attach(self, job: Job, document: DocumentWriter, document_format: str) -> Job:
@@ -116,6 +173,8 @@ class Desk:
         )
         if state == PENDING:
             self._wake()
+        elif job.report_state:
+            self._held()
         return self._job(job.id)
 
     def cancel(self, job: Job, reason: str = "canceled-by-user") -> Job:
@@ -131,6 +190,8 @@ class Desk:
             completed=time.time(),
         )
         self.spool.delete_document(job)
+        if job.report_state:
+            self._held()
         return self._job(job.id)
 
     def hold(self, job: Job) -> Job:
@@ -139,20 +200,37 @@ class Desk:
         self.spool.update(job.id, state=HELD, reasons="job-hold-until-specified")
         return self._job(job.id)
 
-    def release(self, job: Job, printer: str = "") -> Job:
-        """Release a held job, optionally to another printer (Find-Me)."""
+    def release(self, job: Job, order: ReleaseOrder | None = None) -> Job:
+        """Release a held job: by its owner over IPP, or by the server with an order (to
+        another printer for Find-Me, with changed settings)."""
         if job.state != HELD:
             raise DeskError(NOT_POSSIBLE, f"job {job.id} is not held")
         if job.document is None:
             raise DeskError(NOT_POSSIBLE, f"job {job.id} has no document yet")
-        target = printer or job.printer
+        target = (order.printer if order else "") or job.printer
         if not target or self.config.printer(target) is None:
             raise DeskError(NOT_POSSIBLE, f"no printer {target!r} at this provider")
+        changes: dict[str, Any] = {}
+        if order is not None:
+            changes = {"attributes": order.apply(job.attributes), "released": True}
         self.spool.update(
-            job.id, state=PENDING, reasons="job-queued", printer=target, next_attempt=0
+            job.id, state=PENDING, reasons="job-queued", printer=target, next_attempt=0, **changes
         )
         self._wake()
         return self._job(job.id)
+
+    def expire(self, now: float) -> list[Job]:
+        """Cancel held jobs of hold and Find-Me queues held longer than their queue allows."""
+        expired = []
+        for queue in self.config.queues:
+            if queue.kind not in REPORTED_KINDS:
+                continue
+            for job in self.spool.held_before(queue.name, now - queue.hold_hours * 3600):
+                message = f"{EXPIRED}: held longer than {queue.hold_hours:g} h"
+                expired.append(self.cancel(job, message))
+                log.info("job %s of %s in %s %s; its document is deleted", job.id, job.user,
+                         queue.name, message)  # fmt: skip
+        return expired
 
     def _job(self, job_id: int) -> Job:
         job = self.spool.get(job_id)

@@ -24,6 +24,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from printwarden.analysis import analyze
+from printwarden.analysis.convert import to_pdf
+from printwarden.analysis.ghostscript import ToolError
 from printwarden.provider.backends import (
     Backend,
     Delivered,
@@ -34,6 +36,7 @@ from printwarden.provider.backends import (
     backend_for,
 )
 from printwarden.provider.config import FailureMode, ProviderConfig, QueueKind
+from printwarden.provider.desk import CONVERSION, EXPIRED, Desk
 from printwarden.provider.service_client import (
     JobQuestion,
     ServerRefused,
@@ -55,6 +58,8 @@ from printwarden.provider.spool import (
 log = logging.getLogger("printwarden.provider")
 
 AWAITING_SERVER = "awaiting-server"
+EXPIRY_INTERVAL_SECONDS = 30.0
+REPORT_BATCH = 500
 
 
 class Engine:
@@ -65,12 +70,15 @@ class Engine:
         config: ProviderConfig,
         spool: Spool,
         client: ServiceClient,
+        desk: Desk,
         backends: Callable[[str], Backend] = backend_for,
     ) -> None:
-        self.config, self.spool, self.client = config, spool, client
+        self.config, self.spool, self.client, self.desk = config, spool, client, desk
         self.backends = backends
         self._work = threading.Event()
+        self._news = threading.Event()
         self._stop = threading.Event()
+        self._next_expiry = 0.0
         self._threads: list[threading.Thread] = []
         self.server_up = True
         self.registered = False
@@ -87,11 +95,16 @@ class Engine:
     def stop(self) -> None:
         self._stop.set()
         self._work.set()
+        self._news.set()
         for thread in self._threads:
             thread.join(timeout=10)
 
     def wake(self) -> None:
         self._work.set()
+
+    def news(self) -> None:
+        """A held job arrived: report it to the server soon."""
+        self._news.set()
 
     def recover(self) -> None:
         """Apply the crash rule to jobs interrupted while being sent."""
@@ -204,6 +217,7 @@ class Engine:
             paper_size=str(analysis.get("paper_size") or attributes.get("media") or "A4"),
             account=str(attributes.get("job-account-id", "")),
             job_ref=job.uuid,
+            released=job.released,
         )
 
     def _without_server(self, job: Job) -> None:
@@ -251,7 +265,13 @@ class Engine:
             processing=time.time(),
         )
         try:
-            delivered = self.backends(printer.uri).deliver(self._delivery(job, path))
+            path, document_format = self._converted(job, path)
+        except ToolError as exc:
+            self._finish(job, ABORTED, "job-aborted-by-system", f"conversion failed: {exc}")
+            return
+        try:
+            delivery = self._delivery(job, path, document_format)
+            delivered = self.backends(printer.uri).deliver(delivery)
         except PrinterUnavailable as exc:
             self._retry_later(job, f"printer unreachable: {exc}")
             return
@@ -263,13 +283,25 @@ class Engine:
             return
         self._printed(job, delivered, charge)
 
-    def _delivery(self, job: Job, path: Path) -> Delivery:
+    def _converted(self, job: Job, path: Path) -> tuple[Path, str]:
+        """The document as the printer gets it: converted where the release asked for it."""
+        conversion = job.attributes.get(CONVERSION)
+        if not conversion:
+            return path, _delivery_format(job)
+        target = self.spool.inline / f"{job.uuid}.converted.pdf"
+        if not target.exists():
+            temporary = target.with_suffix(".tmp")
+            to_pdf(path, temporary, grayscale=conversion == "gray-pdf")
+            temporary.replace(target)
+        return target, "application/pdf"
+
+    def _delivery(self, job: Job, path: Path, document_format: str) -> Delivery:
         attributes = job.attributes
         return Delivery(
             path=path,
             job_name=job.name or f"job-{job.id}",
             user=job.user,
-            document_format=_delivery_format(job),
+            document_format=document_format,
             copies=int(str(attributes.get("copies", 1))),
             sides=str(attributes.get("sides", "one-sided")),
             colour_mode=str(attributes.get("print-color-mode", "auto")),
@@ -293,7 +325,7 @@ class Engine:
             completed=time.time(),
             charge_state="pending" if charge else "none",
         )
-        self.spool.delete_document(job)
+        self._delete_documents(job)
         if charge:
             self.charge(self._reload(job))
 
@@ -317,7 +349,11 @@ class Engine:
         self.spool.update(
             job.id, state=state, reasons=reason, message=message, completed=time.time()
         )
+        self._delete_documents(job)
+
+    def _delete_documents(self, job: Job) -> None:
         self.spool.delete_document(job)
+        (self.spool.inline / f"{job.uuid}.converted.pdf").unlink(missing_ok=True)
 
     def _reload(self, job: Job) -> Job:
         fresh = self.spool.get(job.id)
@@ -327,15 +363,82 @@ class Engine:
     # --- charging -------------------------------------------------------------------------
 
     def _charge_loop(self) -> None:
-        """Register with the server until it has answered once; upload charges it lacks."""
-        while True:
+        """Register with the server until it has answered once; report held jobs; expire
+        old ones; upload charges the server lacks."""
+        while not self._stop.is_set():
             if not self.registered:
                 self.register()
+            self._expire_due()
+            if self.registered:
+                self.report_held()
             for job in self.spool.uncharged():
                 if not self.charge(job):
                     break
-            if self._stop.wait(timeout=2.0):
+            self._news.wait(timeout=2.0)
+            self._news.clear()
+
+    def _expire_due(self) -> None:
+        now = time.time()
+        if now < self._next_expiry:
+            return
+        self._next_expiry = now + EXPIRY_INTERVAL_SECONDS
+        if self.desk.expire(now):
+            self._news.set()
+
+    def report_held(self) -> None:
+        """Tell the server of newly held jobs and of held jobs that ended."""
+        while not self._stop.is_set():
+            batch = self.spool.to_report()
+            ready = [j for j in batch if j.terminal or (j.state == HELD and j.document)]
+            if not ready:
                 return
+            try:
+                refused = self.client.report_held(
+                    self.config.name, [self._held_report(job) for job in ready]
+                )
+            except (ServerUnreachable, ServerRefused) as exc:
+                log.info("reporting held jobs failed (%s); will retry", exc)
+                return
+            for job in ready:
+                self._reported(job, refused.get(job.uuid))
+            if len(batch) < REPORT_BATCH:
+                return
+
+    def _reported(self, job: Job, refusal: str | None) -> None:
+        if refusal is not None and not job.terminal:
+            self.desk.cancel(job, f"refused by the server: {refusal}")
+            self.spool.update(job.id, report_state="final")
+        else:
+            self.spool.update(job.id, report_state="final" if job.terminal else "done")
+
+    def _held_report(self, job: Job) -> dict[str, object]:
+        analysis = job.analysis
+        if not analysis and not job.terminal:
+            analysis = self._analyse(job)
+        question = self._question(job, analysis)
+        queue = self.config.queue(job.queue)
+        hold_seconds = (queue.hold_hours if queue else 4.0) * 3600
+        pages = question.pages
+        return {
+            "job_ref": job.uuid,
+            "provider_job_id": job.id,
+            "queue": job.queue,
+            "queue_kind": queue.kind.value if queue else "hold",
+            "username": job.user,
+            "printer": job.printer,
+            "document_name": job.name[:256],
+            "document_format": str(analysis.get("format") or job.format)[:128],
+            "size": job.size,
+            "pages": pages,
+            "colour_pages": min(question.colour_pages, pages or 0),
+            "copies": max(1, min(question.copies, 999)),
+            "duplex": question.duplex,
+            "paper_size": question.paper_size[:32],
+            "submitted_at": _iso(job.created),
+            "expires_at": _iso(job.created + hold_seconds),
+            "status": _report_status(job),
+            "status_reason": job.message[:256],
+        }
 
     def register(self) -> None:
         """Tell the server which queues and printers this provider serves."""
@@ -364,6 +467,21 @@ class Engine:
             return True
         self.spool.update(job.id, charge_state="done", cost=cost)
         return True
+
+
+def _iso(moment: float) -> str:
+    return datetime.fromtimestamp(moment, UTC).isoformat()
+
+
+def _report_status(job: Job) -> str:
+    """How the server should see a held job now."""
+    if job.state == COMPLETED:
+        return "printed"
+    if job.state == CANCELED:
+        return "expired" if job.message.startswith(EXPIRED) else "canceled"
+    if job.state in (ABORTED, STOPPED):
+        return "failed"
+    return "held"
 
 
 def _delivery_format(job: Job) -> str:

@@ -33,6 +33,7 @@ class JobQuestion:
     paper_size: str
     account: str = ""
     job_ref: str = ""
+    released: bool = False
 
     def body(self) -> dict[str, Any]:
         return {
@@ -83,7 +84,7 @@ class ServiceClient:
 
     def decide(self, question: JobQuestion) -> Answer:
         """The server's verdict and cost for a job."""
-        data = self._post("/jobs/decision", question.body())
+        data = self._post("/jobs/decision", {**question.body(), "released": question.released})
         return Answer(data["verdict"], data["cost"], data["reason"], data["account"])
 
     def printed(
@@ -108,6 +109,11 @@ class ServiceClient:
     def register(self, description: dict[str, Any]) -> list[str]:
         """Announce this provider's queues and printers; returns printers the server lacks."""
         return list(self._post("/providers/register", description)["unknown_printers"])
+
+    def report_held(self, provider: str, jobs: list[dict[str, Any]]) -> dict[str, str]:
+        """Tell the server about held jobs; returns ``{job_ref: reason}`` of those it refused."""
+        data = self._post("/held-jobs/reports", {"provider": provider, "jobs": jobs})
+        return {item["job_ref"]: item["reason"] for item in data.get("rejected", [])}
 
     def healthy(self) -> bool:
         try:

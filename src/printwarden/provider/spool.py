@@ -53,14 +53,23 @@ CREATE TABLE IF NOT EXISTS jobs (
     next_attempt REAL NOT NULL DEFAULT 0,
     created REAL NOT NULL,
     processing REAL,
-    completed REAL
+    completed REAL,
+    report_state TEXT NOT NULL DEFAULT '',
+    released INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS documents (name TEXT PRIMARY KEY, data BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state);
 CREATE INDEX IF NOT EXISTS jobs_user ON jobs (user, state);
 CREATE INDEX IF NOT EXISTS jobs_charge ON jobs (charge_state);
 CREATE INDEX IF NOT EXISTS jobs_state_reasons ON jobs (state, reasons);
+CREATE INDEX IF NOT EXISTS jobs_report ON jobs (report_state)
+    WHERE report_state IN ('pending', 'done');
 """
+# Columns added after the first release, for spools created before them.
+ADDED_COLUMNS = {
+    "report_state": "TEXT NOT NULL DEFAULT ''",
+    "released": "INTEGER NOT NULL DEFAULT 0",
+}
 
 FIELDS = (
     "id",
@@ -90,6 +99,8 @@ FIELDS = (
     "created",
     "processing",
     "completed",
+    "report_state",
+    "released",
 )
 JSON_FIELDS = frozenset({"attributes", "analysis"})
 
@@ -131,6 +142,10 @@ class Job:
     next_attempt: float = 0.0
     processing: float | None = None
     completed: float | None = None
+    # Held jobs the server lists: '' not reported, 'pending' to report, 'done' reported held,
+    # 'final' the server knows how it ended.
+    report_state: str = ""
+    released: bool = False
 
     @property
     def terminal(self) -> bool:
@@ -206,6 +221,7 @@ class Spool:
         self._db = sqlite3.connect(directory / "state.db", check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
+        self._add_missing_columns()
         self._db.executescript(SCHEMA)
         self._db.commit()
         self._clean_orphans()
@@ -213,6 +229,14 @@ class Spool:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    def _add_missing_columns(self) -> None:
+        present = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
+        if not present:
+            return  # a new spool: SCHEMA creates everything
+        for name, definition in ADDED_COLUMNS.items():
+            if name not in present:
+                self._db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {definition}")
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -329,6 +353,19 @@ class Spool:
         """
         return list(self._select("WHERE state = ? AND reasons = ? ORDER BY id", (state, reasons)))
 
+    def to_report(self, limit: int = 500) -> list[Job]:
+        """Jobs whose news the server lacks: newly held, or ended since reported held."""
+        where = (
+            "WHERE (report_state = 'pending' OR (report_state = 'done' AND state IN (?, ?, ?)))"
+            f" ORDER BY id LIMIT {int(limit)}"
+        )
+        return list(self._select(where, tuple(sorted(TERMINAL_STATES))))
+
+    def held_before(self, queue: str, created: float) -> list[Job]:
+        """Jobs held in ``queue`` since before ``created`` (candidates for expiry)."""
+        where = "WHERE queue = ? AND state = ? AND created < ? ORDER BY id"
+        return list(self._select(where, (queue, HELD, created)))
+
     def uncharged(self) -> list[Job]:
         return list(self._select("WHERE charge_state = 'pending' ORDER BY id", ()))
 
@@ -393,4 +430,5 @@ def _job(row: tuple[Any, ...]) -> Job:
     for name in JSON_FIELDS:
         values[name] = json.loads(values[name])
     values["authenticated"] = bool(values["authenticated"])
+    values["released"] = bool(values["released"])
     return Job(**values)

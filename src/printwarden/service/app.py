@@ -14,10 +14,13 @@ from printwarden.service import problems
 from printwarden.service.routes import (
     accounts,
     auth,
+    device,
     devices_auth,
     directory,
     health,
+    held_jobs,
     jobs,
+    me,
     printers,
     providers,
     tokens,
@@ -36,6 +39,9 @@ ROUTERS = (
     printers.router,
     jobs.router,
     devices_auth.router,
+    device.router,
+    held_jobs.router,
+    me.router,
     providers.router,
     tokens.router,
     directory.router,
@@ -59,6 +65,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
         syncer.start()
         yield
         syncer.stop()
+        state.providers.close()
         state.database.dispose()
 
     app = FastAPI(

@@ -290,6 +290,9 @@ class JobDecisionIn(JobUsageIn, AccountChoiceIn):
     username: Name
     printer: Name
     job_ref: Annotated[str, StringConstraints(max_length=80)] = ""
+    released: bool = Field(
+        default=False, description="A held job its owner released: never held again"
+    )
 
 
 class JobDecisionOut(Model):
@@ -374,6 +377,13 @@ class ProviderQueue(Model):
 class ProviderPrinter(Model):
     name: Name
     colour: bool = True
+    duplex: bool = True
+    paper_sizes: list[Annotated[str, StringConstraints(max_length=32)]] = Field(
+        default_factory=list, max_length=100, description="e.g. A4, letter; empty: any"
+    )
+    formats: list[Annotated[str, StringConstraints(max_length=128)]] = Field(
+        default_factory=list, max_length=100, description="MIME types it prints; empty: any"
+    )
 
 
 class ProviderRegisterIn(Model):
@@ -382,6 +392,9 @@ class ProviderRegisterIn(Model):
     control_url: Annotated[str, StringConstraints(max_length=512, pattern=NO_CONTROL)] = ""
     queues: list[ProviderQueue] = Field(default_factory=list, max_length=1000)
     printers: list[ProviderPrinter] = Field(default_factory=list, max_length=1000)
+    control_token: Annotated[str, StringConstraints(max_length=256)] = Field(
+        default="", description="Bearer token the server uses on the provider's control_url"
+    )
 
 
 class ProviderRegisterOut(Model):
@@ -399,3 +412,199 @@ class ProviderOut(Model):
     printers: list[ProviderPrinter]
     registered_at: datetime
     last_seen: datetime
+
+
+# --- held jobs -------------------------------------------------------------------------------
+
+HeldStatus = Literal["held", "releasing", "printed", "canceled", "expired", "failed"]
+Copies = Annotated[int, Field(strict=True, ge=1, le=999)]
+
+
+class HeldJobReportIn(Model):
+    """A provider's word on one held job: new, still held, or how it ended."""
+
+    job_ref: Annotated[str, StringConstraints(min_length=1, max_length=80)]
+    provider_job_id: Annotated[int, Field(ge=1)]
+    queue: Name
+    queue_kind: Literal["hold", "findme", "direct"]
+    username: Name
+    printer: Annotated[str, StringConstraints(max_length=128)] = ""
+    document_name: Text = ""
+    document_format: Annotated[str, StringConstraints(max_length=128)] = ""
+    size: Count = 0
+    pages: Count | None = None
+    colour_pages: Count = 0
+    copies: Copies = 1
+    duplex: bool = False
+    paper_size: Annotated[str, StringConstraints(min_length=1, max_length=32)] = "A4"
+    submitted_at: datetime
+    expires_at: datetime
+    status: HeldStatus = "held"
+    status_reason: Text = ""
+
+
+class HeldJobReportsIn(Model):
+    provider: Name
+    jobs: list[HeldJobReportIn] = Field(max_length=1000)
+
+
+class HeldJobRejection(Model):
+    job_ref: str
+    reason: str
+
+
+class HeldJobReportsOut(Model):
+    accepted: int
+    rejected: list[HeldJobRejection] = Field(default_factory=list)
+
+
+class HeldJobOut(Model):
+    id: str = Field(description="The job's public id (the provider's job UUID)")
+    owner: str
+    document_name: str
+    queue: str
+    queue_kind: str
+    provider: str
+    printer: str
+    pages: int | None
+    colour_pages: int
+    copies: int
+    duplex: bool
+    grayscale: bool
+    paper_size: str
+    document_format: str
+    size: int
+    submitted_at: datetime
+    expires_at: datetime
+    status: HeldStatus
+    status_reason: str
+    released_to: str
+    cost: int | None = None
+    compatible: bool | None = None
+    incompatible_reason: str = ""
+
+
+class HeldJobsOut(Model):
+    jobs: list[HeldJobOut]
+
+
+class HeldJobChangeIn(Model):
+    copies: Copies | None = None
+    duplex: bool | None = None
+    grayscale: bool | None = None
+
+
+class HeldJobReleaseIn(Model):
+    printer: Name
+    account: Annotated[str, StringConstraints(max_length=128)] = ""
+    account_pin: Annotated[str, StringConstraints(max_length=32)] = ""
+
+
+class DelegatesIn(Model):
+    usernames: list[Name] = Field(max_length=100)
+
+
+class DelegatesOut(Model):
+    usernames: list[str]
+    delegated_by: list[str] = Field(description="Users who let you release their jobs")
+
+
+class RecentJobOut(Model):
+    job_ref: str
+    printer: str
+    document_name: str
+    pages: int
+    colour_pages: int
+    copies: int
+    duplex: bool
+    paper_size: str
+    cost: int
+    account: str
+    printed_at: datetime
+
+
+class MySummaryOut(Model):
+    username: str
+    full_name: str
+    balance: int
+    restricted: bool
+    held_jobs: int
+
+
+# --- devices ---------------------------------------------------------------------------------
+
+LoginMethod = Literal["card", "identity", "password"]
+
+
+class ThisDeviceOut(Model):
+    name: str
+    kind: str
+    printer: str | None
+    login_methods: list[str]
+    session_idle_seconds: int
+
+
+class DeviceRegisterIn(Model):
+    kind: Annotated[str, StringConstraints(min_length=1, max_length=32)] | None = None
+    printer: Name | None = None
+    login_methods: list[LoginMethod] | None = Field(default=None, min_length=1, max_length=3)
+
+
+class SessionAccountOut(Model):
+    name: str = Field(description='"" is the personal account')
+    label: str
+    needs_pin: bool
+
+
+class DeviceSessionOut(Model):
+    session_id: str
+    device: str
+    printer: str | None
+    username: str
+    full_name: str
+    account: str
+    balance: int
+    restricted: bool
+    accounts: list[SessionAccountOut]
+    expires_at: datetime
+
+
+class SessionAccountIn(Model):
+    account: Annotated[str, StringConstraints(max_length=128)] = ""
+    pin: Annotated[str, StringConstraints(max_length=32)] = ""
+
+
+class ReleaseRefusal(Model):
+    id: str
+    document_name: str
+    reason: str
+
+
+class ReleaseAllOut(Model):
+    released: list[HeldJobOut]
+    refused: list[ReleaseRefusal]
+
+
+class AllowanceOut(Model):
+    price_per_page: int
+    allowed_pages: int | None = Field(description="null: the account is not restricted")
+
+
+class DeviceUsageIn(Model):
+    usage_id: str = Field(description="UUID or ULID chosen by the device; a replay is a no-op")
+    kind: Literal["copy", "scan", "fax"]
+    pages: Annotated[int, Field(strict=True, ge=1, le=100_000)]
+    colour_pages: Count = 0
+    duplex: bool = False
+    paper_size: Annotated[str, StringConstraints(min_length=1, max_length=32)] = "A4"
+
+    @field_validator("usage_id")
+    @classmethod
+    def _valid_id(cls, value: str) -> str:
+        return normalize_id(value)
+
+
+class DeviceUsageOut(Model):
+    usage_id: str
+    cost: int
+    balance: int

@@ -11,6 +11,7 @@ from fastapi import Request
 
 from printwarden.config import Settings
 from printwarden.domain.money import Currency
+from printwarden.service.provider_control import ProviderControl
 from printwarden.store.db import Database
 from printwarden.store.tokens import Caller
 
@@ -65,6 +66,7 @@ class AppState:
     database: Database
     secret: bytes
     callers: CallerCache = field(default_factory=CallerCache)
+    providers: ProviderControl = field(default_factory=ProviderControl)
 
     @property
     def currency(self) -> Currency:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from sqlalchemy import and_, bindparam, func, select
@@ -33,6 +33,12 @@ class AccountChoice:
     name: str = ""
     code: str = ""
     pin: str = ""
+    # Chosen and checked (PIN included) when a held job was released: no second check.
+    account_id: int | None = None
+
+    @property
+    def personal(self) -> bool:
+        return not self.name and not self.code and self.account_id is None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +78,7 @@ _GROUP_SEPARATOR = "\x1f"
 
 def load_context(session: Session, username: str, choice: AccountChoice) -> JobContext:
     """The user (with groups) and the account the job would be charged to."""
-    if not choice.name and not choice.code:
+    if choice.personal:
         return _personal_context(session, username)[0]
     row = users.find_user(session, username)
     groups = users.group_names(session, [row.id])[row.id]
@@ -156,6 +162,8 @@ def _personal_context(
 
 
 def _chosen_account(session: Session, user: UserRow, choice: AccountChoice) -> AccountRow:
+    if choice.account_id is not None:
+        return accounts.find_account(session, choice.account_id)
     if not choice.name and not choice.code:
         return users.personal_account(session, user.id)
     if choice.code:
@@ -174,9 +182,14 @@ def decide_job(
     usage: JobUsage,
     choice: AccountChoice,
     policies: Policies | None = None,
+    *,
+    released: bool = False,
 ) -> tuple[Decision, JobContext]:
-    """Decide a job from the stored records (one query in the common, personal-account case)."""
-    if not choice.name and not choice.code:
+    """Decide a job from the stored records (one query in the common, personal-account case).
+
+    A ``released`` job (its owner released it at a printer) is never held again.
+    """
+    if choice.personal:
         context, found = _personal_context(session, username, printer_name)
         if found is None:
             raise NotFound(f"no printer named {printer_name!r}")
@@ -184,6 +197,8 @@ def decide_job(
     else:
         context = load_context(session, username, choice)
         printer = printers.printer_for_decision(session, printer_name)
+    if released:
+        printer = replace(printer, hold_for_release=False)
     return decide(usage, context.user, context.account, printer, policies), context
 
 

@@ -171,6 +171,9 @@ class DeviceRow(Replicated, SoftDeleted, Base):
     location: Mapped[str] = mapped_column(String(256), default="")
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     cost_model: Mapped[dict[str, Any]] = mapped_column(JSON)
+    login_methods: Mapped[list[str]] = mapped_column(
+        JSON, default=lambda: ["card", "identity", "password"]
+    )
 
 
 class PrintJobRow(Base):
@@ -220,8 +223,89 @@ class ProviderRow(Replicated, Base):
     control_url: Mapped[str] = mapped_column(String(512))
     queues: Mapped[list[Any]] = mapped_column(JSON)
     printers: Mapped[list[Any]] = mapped_column(JSON)
+    control_token: Mapped[str] = mapped_column(String(256), default="")
     registered_at: Mapped[datetime]
     last_seen: Mapped[datetime]
+
+
+class HeldJobRow(Replicated, Base):
+    """A job waiting in a provider's spool for its owner to release it (Secure Print, Find-Me).
+
+    ``job_ref`` is the provider's job UUID and the job's public id. ``status`` moves from
+    ``held`` to ``releasing`` (the server told the provider) to ``printed``, or ends as
+    ``canceled``, ``expired`` or ``failed``.
+    """
+
+    __tablename__ = "held_jobs"
+    __table_args__ = (Index("ix_held_jobs_user_status", "user_id", "status"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    job_ref: Mapped[str] = mapped_column(String(80), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"))
+    provider_job_id: Mapped[int] = mapped_column(Integer)
+    queue: Mapped[str] = mapped_column(String(64))
+    queue_kind: Mapped[str] = mapped_column(String(16))
+    printer: Mapped[str] = mapped_column(String(128), default="")
+    document_name: Mapped[str] = mapped_column(String(256), default="")
+    document_format: Mapped[str] = mapped_column(String(128), default="")
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    pages: Mapped[int | None] = mapped_column(Integer)
+    colour_pages: Mapped[int] = mapped_column(Integer, default=0)
+    copies: Mapped[int] = mapped_column(Integer, default=1)
+    duplex: Mapped[bool] = mapped_column(Boolean, default=False)
+    grayscale: Mapped[bool] = mapped_column(Boolean, default=False)
+    paper_size: Mapped[str] = mapped_column(String(32), default="A4")
+    submitted_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16), default="held")
+    status_reason: Mapped[str] = mapped_column(Text, default="")
+    released_to: Mapped[str] = mapped_column(String(128), default="")
+    released_by: Mapped[str] = mapped_column(String(128), default="")
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    updated_at: Mapped[datetime]
+
+
+class ReleaseDelegateRow(Replicated, Base):
+    """``delegate`` may see and release ``owner``'s held jobs."""
+
+    __tablename__ = "release_delegates"
+    owner_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    delegate_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class DeviceSessionRow(Base):
+    """A person logged in at a device; ``account_id`` None means their personal account."""
+
+    __tablename__ = "device_sessions"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+
+
+class DeviceUsageRow(Base):
+    """Walk-up copy, scan or fax usage a device reported, charged once by ``usage_id``."""
+
+    __tablename__ = "device_usage"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    usage_id: Mapped[str] = mapped_column(String(40), unique=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    pages: Mapped[int] = mapped_column(Integer)
+    colour_pages: Mapped[int] = mapped_column(Integer)
+    duplex: Mapped[bool] = mapped_column(Boolean)
+    paper_size: Mapped[str] = mapped_column(String(32))
+    cost: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime]
 
 
 class SettingRow(Replicated, Base):

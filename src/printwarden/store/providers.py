@@ -20,17 +20,23 @@ def register(
     control_url: str,
     queues: list[dict[str, Any]],
     printers: list[dict[str, Any]],
+    control_token: str = "",
 ) -> tuple[ProviderRow, list[str]]:
     """Record (or refresh) a provider; return it and the printer names the registry lacks."""
     now = datetime.now(UTC)
     row = session.scalar(select(ProviderRow).where(ProviderRow.name == name))
-    described = (ipp_url, control_url, queues, printers)
-    if row is None or (row.ipp_url, row.control_url, row.queues, row.printers) != described:
+    described = (ipp_url, control_url, queues, printers, control_token)
+    current = (
+        None
+        if row is None
+        else (row.ipp_url, row.control_url, row.queues, row.printers, row.control_token)
+    )
+    if row is None or current != described:
         seq = change_seq(session)  # before a new row joins the session: its UPDATE autoflushes
         if row is None:
             row = ProviderRow(name=name, registered_at=now)
             session.add(row)
-        row.ipp_url, row.control_url, row.queues, row.printers = described
+        row.ipp_url, row.control_url, row.queues, row.printers, row.control_token = described
         row.change_seq = seq
     row.last_seen = now
     session.flush()

@@ -28,16 +28,11 @@ def device_login(
     state: AppState = Depends(app_state),
 ) -> schemas.DeviceLoginOut:
     """Who is at the device? ``authenticated`` is false for unknown cards or wrong secrets."""
-    user = _identify(session, state, body)
+    user = identify(session, state, body)
     if user is None or not user.enabled:
         return REJECTED
     account = users.personal_account(session, user.id)
-    groups = set(users.group_names(session, [user.id])[user.id])
-    shared = [
-        row.name
-        for row in accounts.list_shared(session)
-        if row.enabled and _granted(session, row, user.username, groups)
-    ]
+    shared = [row.name for row in granted_shared(session, user)]
     return schemas.DeviceLoginOut(
         authenticated=True,
         username=user.username,
@@ -48,7 +43,18 @@ def device_login(
     )
 
 
-def _identify(session: Session, state: AppState, body: schemas.DeviceLoginIn) -> UserRow | None:
+def granted_shared(session: Session, user: UserRow) -> list[AccountRow]:
+    """The enabled shared accounts ``user`` may charge."""
+    groups = set(users.group_names(session, [user.id])[user.id])
+    return [
+        row
+        for row in accounts.list_shared(session)
+        if row.enabled and _granted(session, row, user.username, groups)
+    ]
+
+
+def identify(session: Session, state: AppState, body: schemas.DeviceLoginIn) -> UserRow | None:
+    """The user a card, identity number + PIN, or username + password belongs to."""
     if body.method == "card":
         return (
             users.user_by_card(session, state.secret, body.card_number)

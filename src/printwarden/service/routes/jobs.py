@@ -13,7 +13,7 @@ from printwarden.service import schemas, views
 from printwarden.service.problems import Problem
 from printwarden.service.routes.deps import printing_components, write_session
 from printwarden.service.state import AppState, app_state
-from printwarden.store import jobs
+from printwarden.store import held_jobs, jobs
 from printwarden.store.tokens import Caller
 
 router = APIRouter(tags=["jobs"])
@@ -36,6 +36,16 @@ def _choice(body: schemas.AccountChoiceIn) -> jobs.AccountChoice:
     return jobs.AccountChoice(body.account, body.account_code, body.account_pin)
 
 
+def _released_choice(
+    session: Session, job_ref: str, body: schemas.AccountChoiceIn
+) -> jobs.AccountChoice:
+    """A released held job is charged to the account chosen (and checked) at its release."""
+    account_id = held_jobs.released_account(session, job_ref) if job_ref else None
+    if account_id is None:
+        return _choice(body)
+    return jobs.AccountChoice(account_id=account_id)
+
+
 @router.post("/jobs/decision", dependencies=[Depends(printing_components)])
 async def decide_job(
     body: schemas.JobDecisionIn, state: AppState = Depends(app_state)
@@ -47,8 +57,9 @@ async def decide_job(
 def _decide(state: AppState, body: schemas.JobDecisionIn) -> schemas.JobDecisionOut:
     """The whole decision in one worker-thread call (the hot path: one hop, not three)."""
     with state.database.read() as session:
+        choice = _released_choice(session, body.job_ref, body) if body.released else _choice(body)
         decision, context = jobs.decide_job(
-            session, body.username, body.printer, _usage(body), _choice(body)
+            session, body.username, body.printer, _usage(body), choice, released=body.released
         )
     return schemas.JobDecisionOut(
         verdict=decision.verdict.value,
@@ -73,12 +84,13 @@ def job_printed(
         username=body.username,
         printer=body.printer,
         usage=_usage(body),
-        choice=_choice(body),
+        choice=_released_choice(session, body.job_ref, body),
         document_name=body.document_name,
         origin=_origin(caller, body.origin),
         printed_at=body.printed_at,
     )
     charge = jobs.charge_printed(session, printed)
+    held_jobs.mark_printed(session, body.job_ref)
     account = charge.job.account_id
     balance = jobs.account_balance(session, account)
     return schemas.JobPrintedOut(

@@ -27,6 +27,7 @@ def register(
         control_url=body.control_url,
         queues=[q.model_dump() for q in body.queues],
         printers=[p.model_dump() for p in body.printers],
+        control_token=body.control_token,
     )
     return schemas.ProviderRegisterOut(name=row.name, unknown_printers=unknown)
 

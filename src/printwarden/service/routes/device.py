@@ -1,0 +1,400 @@
+"""The device API: MFD embedded apps, hardware terminals and release stations.
+
+A device token is bound to one device (scope ``device:<name>``); every call acts for that
+device and its printer only. A person logs in (card, identity number + PIN, or username +
+password — as the device allows), gets a session, lists and releases their held jobs at this
+device's printer, picks the account to charge, and the device reports walk-up copy, scan and
+fax usage against the session.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import APIRouter, Depends, Query, Response
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.orm import Session
+
+from printwarden.domain.accounts import Role
+from printwarden.domain.costs import JobUsage
+from printwarden.domain.ledger import TransactionKind
+from printwarden.security import verify_secret
+from printwarden.service import release, schemas
+from printwarden.service.auth import require
+from printwarden.service.problems import Problem
+from printwarden.service.routes.deps import read_session, write_session
+from printwarden.service.routes.devices_auth import granted_shared, identify
+from printwarden.service.state import AppState, app_state
+from printwarden.store import accounts, device_sessions, held_jobs, jobs, printers, users
+from printwarden.store.errors import NotFound
+from printwarden.store.models import AccountRow, DeviceRow, DeviceSessionRow, PrinterRow, UserRow
+from printwarden.store.tokens import Caller
+
+router = APIRouter(tags=["device"])
+SCOPE_PREFIX = "device:"
+
+
+def device_name(caller: Caller = Depends(require(Role.DEVICE))) -> str:
+    """The device this token is bound to (403 for a token bound to none)."""
+    if not caller.scope.startswith(SCOPE_PREFIX):
+        raise Problem(403, "Forbidden", "this device token is not bound to a device")
+    return caller.scope[len(SCOPE_PREFIX) :]
+
+
+def _device(session: Session, name: str) -> DeviceRow:
+    try:
+        row = printers.find_device(session, name)
+    except NotFound:
+        raise Problem(403, "Forbidden", f"device {name!r} no longer exists") from None
+    if not row.enabled:
+        raise Problem(403, "Forbidden", f"device {name!r} is disabled")
+    return row
+
+
+def _printer(session: Session, device: DeviceRow) -> PrinterRow:
+    if device.printer_id is None:
+        raise Problem(409, "No printer", f"device {device.name} has no printer")
+    printer = session.get(PrinterRow, device.printer_id)
+    assert printer is not None
+    return printer
+
+
+@router.get("/device")
+def this_device(
+    name: str = Depends(device_name), session: Session = Depends(read_session)
+) -> schemas.ThisDeviceOut:
+    """What this device is, which printer it serves, and how people may log in."""
+    return _device_out(session, _device(session, name))
+
+
+def _device_out(session: Session, device: DeviceRow) -> schemas.ThisDeviceOut:
+    return schemas.ThisDeviceOut(
+        name=device.name,
+        kind=device.kind,
+        printer=printers.printer_name(session, device.printer_id),
+        login_methods=list(device.login_methods),
+        session_idle_seconds=int(device_sessions.IDLE_TIMEOUT.total_seconds()),
+    )
+
+
+@router.post("/device/register")
+def register_device(
+    body: schemas.DeviceRegisterIn,
+    name: str = Depends(device_name),
+    session: Session = Depends(write_session),
+) -> schemas.ThisDeviceOut:
+    """The device says what it is and which printer it serves."""
+    device = _device(session, name)
+    fields: dict[str, object] = {}
+    if body.kind is not None:
+        fields["kind"] = body.kind
+    if body.printer is not None:
+        fields["printer"] = body.printer
+    if body.login_methods is not None:
+        fields["login_methods"] = sorted(set(body.login_methods))
+    try:
+        device = printers.save_device(session, device.name, fields, create=False)
+    except NotFound as exc:
+        raise Problem(422, "Invalid request", str(exc)) from None
+    return _device_out(session, device)
+
+
+# --- sessions ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Live:
+    """A live device session with what every call needs."""
+
+    device: DeviceRow
+    row: DeviceSessionRow
+    user: UserRow
+
+
+def _live(session: Session, name: str, session_id: str) -> Live:
+    device = _device(session, name)
+    try:
+        row = device_sessions.active(session, session_id, device)
+    except NotFound as exc:
+        session.commit()  # keep the time-out mark
+        raise Problem(404, "Session ended", str(exc)) from None
+    user = session.get(UserRow, row.user_id)
+    assert user is not None
+    if not user.enabled:
+        device_sessions.end(row)
+        session.commit()
+        raise Problem(404, "Session ended", "the user is disabled")
+    return Live(device, row, user)
+
+
+def _session_out(session: Session, live: Live) -> schemas.DeviceSessionOut:
+    personal = users.personal_account(session, live.user.id)
+    chosen = session.get(AccountRow, live.row.account_id) if live.row.account_id else personal
+    assert chosen is not None
+    shared = granted_shared(session, live.user)
+    options = [schemas.SessionAccountOut(name="", label="Personal", needs_pin=False)]
+    options += [
+        schemas.SessionAccountOut(name=a.name, label=a.name, needs_pin=bool(a.pin_hash))
+        for a in shared
+    ]
+    return schemas.DeviceSessionOut(
+        session_id=live.row.id,
+        device=live.device.name,
+        printer=printers.printer_name(session, live.device.printer_id),
+        username=live.user.username,
+        full_name=live.user.full_name,
+        account="" if chosen.id == personal.id else chosen.name,
+        balance=chosen.balance,
+        restricted=chosen.restricted,
+        accounts=options,
+        expires_at=device_sessions.expires_at(live.row),
+    )
+
+
+@router.post("/device/sessions", status_code=201)
+def log_in(
+    body: schemas.DeviceLoginIn,
+    name: str = Depends(device_name),
+    session: Session = Depends(write_session),
+    state: AppState = Depends(app_state),
+) -> schemas.DeviceSessionOut:
+    """Log a person in at this device; 401 when the card or secret is not recognised."""
+    device = _device(session, name)
+    if body.method not in device.login_methods:
+        detail = f"{device.name} does not accept {body.method} logins"
+        raise Problem(403, "Login method not allowed", detail)
+    user = identify(session, state, body)
+    if user is None or not user.enabled:
+        raise Problem(401, "Not recognised", _unrecognised(body.method))
+    row = device_sessions.start(session, device, user.id)
+    return _session_out(session, Live(device, row, user))
+
+
+def _unrecognised(method: str) -> str:
+    return {
+        "card": "this card is not registered to anyone",
+        "identity": "wrong identity number or PIN",
+        "password": "wrong username or password",
+    }[method]
+
+
+@router.get("/device/sessions/{session_id}")
+def get_session(
+    session_id: str, name: str = Depends(device_name), session: Session = Depends(write_session)
+) -> schemas.DeviceSessionOut:
+    """The session, its idle timer moved on."""
+    return _session_out(session, _live(session, name, session_id))
+
+
+@router.delete("/device/sessions/{session_id}", status_code=204)
+def log_out(
+    session_id: str, name: str = Depends(device_name), session: Session = Depends(write_session)
+) -> Response:
+    device_sessions.end(_live(session, name, session_id).row)
+    return Response(status_code=204)
+
+
+@router.put("/device/sessions/{session_id}/account")
+def select_account(
+    session_id: str,
+    body: schemas.SessionAccountIn,
+    name: str = Depends(device_name),
+    session: Session = Depends(write_session),
+) -> schemas.DeviceSessionOut:
+    """Account selection: "" for personal, or a shared account the user may use (with PIN)."""
+    live = _live(session, name, session_id)
+    if not body.account:
+        live.row.account_id = None
+        return _session_out(session, live)
+    found = next((a for a in granted_shared(session, live.user) if a.name == body.account), None)
+    if found is None:
+        raise Problem(403, "Forbidden", f"{live.user.username} may not use {body.account!r}")
+    if found.pin_hash and not verify_secret(found.pin_hash, body.pin):
+        raise Problem(403, "Forbidden", f"wrong or missing PIN for {found.name!r}")
+    live.row.account_id = found.id
+    return _session_out(session, live)
+
+
+# --- held jobs at this device ------------------------------------------------------------------
+
+
+@router.get("/device/sessions/{session_id}/jobs")
+def session_jobs(
+    session_id: str, name: str = Depends(device_name), session: Session = Depends(write_session)
+) -> schemas.HeldJobsOut:
+    """The user's held jobs (and their delegators'), costed at this device's printer."""
+    live = _live(session, name, session_id)
+    printer = _printer(session, live.device)
+    owners = held_jobs.visible_owner_ids(session, live.user.id)
+    rows = held_jobs.waiting(session, owners)
+    return schemas.HeldJobsOut(jobs=release.views_at(session, rows, printer))
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseContext:
+    printer: str
+    releaser: release.Releaser
+    choice: jobs.AccountChoice
+
+
+def _release_context(state: AppState, name: str, session_id: str) -> ReleaseContext:
+    with state.database.session() as session:
+        live = _live(session, name, session_id)
+        printer = _printer(session, live.device)
+        account_id = live.row.account_id
+        return ReleaseContext(
+            printer.name,
+            release.Releaser(live.user.username, live.user.id),
+            jobs.AccountChoice(account_id=account_id) if account_id else jobs.AccountChoice(),
+        )
+
+
+@router.patch("/device/sessions/{session_id}/jobs/{job_ref}")
+async def change_job(
+    session_id: str,
+    job_ref: str,
+    body: schemas.HeldJobChangeIn,
+    name: str = Depends(device_name),
+    state: AppState = Depends(app_state),
+) -> schemas.HeldJobOut:
+    """Change a held job's copies, duplex or greyscale before releasing it."""
+
+    def run() -> schemas.HeldJobOut:
+        context = _release_context(state, name, session_id)
+        return release.change(state, job_ref, context.releaser, body)
+
+    return await run_in_threadpool(run)
+
+
+@router.post("/device/sessions/{session_id}/jobs/{job_ref}/release")
+async def release_job(
+    session_id: str,
+    job_ref: str,
+    name: str = Depends(device_name),
+    state: AppState = Depends(app_state),
+) -> schemas.HeldJobOut:
+    """Release one job to this device's printer, charged to the session's account."""
+
+    def run() -> schemas.HeldJobOut:
+        context = _release_context(state, name, session_id)
+        return release.release(state, job_ref, context.printer, context.releaser, context.choice)
+
+    return await run_in_threadpool(run)
+
+
+@router.post("/device/sessions/{session_id}/jobs/{job_ref}/cancel")
+async def cancel_job(
+    session_id: str,
+    job_ref: str,
+    name: str = Depends(device_name),
+    state: AppState = Depends(app_state),
+) -> schemas.HeldJobOut:
+    def run() -> schemas.HeldJobOut:
+        context = _release_context(state, name, session_id)
+        return release.cancel(state, job_ref, context.releaser)
+
+    return await run_in_threadpool(run)
+
+
+@router.post("/device/sessions/{session_id}/release-all")
+async def release_all(
+    session_id: str, name: str = Depends(device_name), state: AppState = Depends(app_state)
+) -> schemas.ReleaseAllOut:
+    """Release all of the user's own held and Find-Me jobs to this device's printer."""
+    return await run_in_threadpool(_release_all, state, name, session_id)
+
+
+def _release_all(state: AppState, name: str, session_id: str) -> schemas.ReleaseAllOut:
+    context = _release_context(state, name, session_id)
+    assert context.releaser.user_id is not None
+    with state.database.read() as session:
+        waiting = [
+            (row.job_ref, row.document_name)
+            for row in held_jobs.waiting(session, [context.releaser.user_id])
+        ]
+    released, refused = [], []
+    for job_ref, document in waiting:
+        try:
+            released.append(
+                release.release(state, job_ref, context.printer, context.releaser, context.choice)
+            )
+        except Problem as exc:
+            refused.append(
+                schemas.ReleaseRefusal(id=job_ref, document_name=document, reason=exc.detail)
+            )
+    return schemas.ReleaseAllOut(released=released, refused=refused)
+
+
+# --- walk-up usage -----------------------------------------------------------------------------
+
+
+def _charged_account(session: Session, live: Live) -> AccountRow:
+    if live.row.account_id:
+        found = session.get(AccountRow, live.row.account_id)
+        assert found is not None
+        return found
+    return users.personal_account(session, live.user.id)
+
+
+def _groups(session: Session, user: UserRow) -> frozenset[str]:
+    return frozenset(users.group_names(session, [user.id])[user.id])
+
+
+@router.get("/device/sessions/{session_id}/allowance")
+def allowance(
+    session_id: str,
+    kind: str = Query("copy", pattern="^(copy|scan|fax)$"),
+    colour: bool = False,
+    duplex: bool = False,
+    paper_size: str = Query("A4", min_length=1, max_length=32),
+    name: str = Depends(device_name),
+    session: Session = Depends(write_session),
+) -> schemas.AllowanceOut:
+    """How many more pages of this kind the session's account can pay for (null: no limit)."""
+    live = _live(session, name, session_id)
+    groups = _groups(session, live.user)
+
+    def cost(pages: int) -> int:
+        usage = JobUsage(pages, pages if colour else 0, 1, duplex, paper_size)
+        return device_sessions.usage_cost(live.device, usage, groups)
+
+    price = cost(2) - cost(1)
+    base = cost(1) - price
+    account = accounts.to_domain(session, _charged_account(session, live))
+    if not account.restricted or price <= 0:
+        return schemas.AllowanceOut(price_per_page=price, allowed_pages=None)
+    return schemas.AllowanceOut(
+        price_per_page=price, allowed_pages=max(0, (account.available() - base) // price)
+    )
+
+
+@router.post("/device/sessions/{session_id}/usage")
+def report_usage(
+    session_id: str,
+    body: schemas.DeviceUsageIn,
+    name: str = Depends(device_name),
+    session: Session = Depends(write_session),
+) -> schemas.DeviceUsageOut:
+    """Walk-up copy, scan or fax usage, charged to the session's account once."""
+    live = _live(session, name, session_id)
+    account = _charged_account(session, live)
+    try:
+        usage = JobUsage(body.pages, body.colour_pages, 1, body.duplex, body.paper_size)
+    except ValueError as exc:
+        raise Problem(422, "Invalid request", str(exc)) from None
+    try:
+        record = device_sessions.record_usage(
+            session,
+            live.row,
+            account.id,
+            live.device,
+            device_sessions.Usage(body.usage_id, TransactionKind(body.kind), usage),
+            _groups(session, live.user),
+        )
+    except NotFound as exc:
+        raise Problem(409, "Conflict", str(exc)) from None
+    session.flush()
+    session.refresh(account)
+    return schemas.DeviceUsageOut(
+        usage_id=record.usage_id, cost=record.cost, balance=account.balance
+    )

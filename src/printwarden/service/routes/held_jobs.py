@@ -1,0 +1,133 @@
+"""Held jobs: providers report them; owners, delegates and admins list, change, release, cancel."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from printwarden.domain.accounts import Role
+from printwarden.service import release, schemas
+from printwarden.service.auth import require
+from printwarden.service.problems import Problem
+from printwarden.service.routes.deps import admin_only, any_person, read_session, write_session
+from printwarden.service.state import AppState, app_state
+from printwarden.store import held_jobs, jobs, users
+from printwarden.store.errors import NotFound
+from printwarden.store.models import ProviderRow
+from printwarden.store.tokens import Caller
+
+router = APIRouter(tags=["held jobs"])
+reporting = require(Role.PROVIDER, Role.SITE)
+
+
+def releaser_of(caller: Caller) -> release.Releaser:
+    if caller.role is Role.ADMIN:
+        return release.Releaser(caller.username or "admin", None)
+    assert caller.user_id is not None
+    return release.Releaser(caller.username or "", caller.user_id)
+
+
+@router.post("/held-jobs/reports", dependencies=[Depends(reporting)])
+def report_held_jobs(
+    body: schemas.HeldJobReportsIn, session: Session = Depends(write_session)
+) -> schemas.HeldJobReportsOut:
+    """A provider reports held jobs (new, still held, or how they ended). Refused ones name
+    why (e.g. an unknown user): the provider cancels those."""
+    provider = session.scalar(select(ProviderRow).where(ProviderRow.name == body.provider))
+    if provider is None:
+        raise Problem(409, "Unknown provider", f"provider {body.provider!r} has not registered")
+    reports = [_report(item) for item in body.jobs]
+    refused = held_jobs.record_reports(session, provider, reports)
+    return schemas.HeldJobReportsOut(
+        accepted=len(reports) - len(refused),
+        rejected=[schemas.HeldJobRejection(job_ref=r, reason=why) for r, why in refused],
+    )
+
+
+def _report(item: schemas.HeldJobReportIn) -> held_jobs.Report:
+    fields = item.model_dump(
+        include={
+            "printer",
+            "document_name",
+            "document_format",
+            "size",
+            "pages",
+            "colour_pages",
+            "copies",
+            "duplex",
+            "paper_size",
+            "submitted_at",
+            "expires_at",
+        }
+    )
+    return held_jobs.Report(
+        job_ref=item.job_ref,
+        provider_job_id=item.provider_job_id,
+        queue=item.queue,
+        queue_kind=item.queue_kind,
+        username=item.username,
+        fields=fields,
+        status=item.status,
+        status_reason=item.status_reason,
+    )
+
+
+@router.get("/me/held-jobs")
+def my_held_jobs(
+    caller: Caller = Depends(require(Role.USER)), session: Session = Depends(read_session)
+) -> schemas.HeldJobsOut:
+    """Your held jobs, and those of users who made you their delegate (``owner`` says whose)."""
+    assert caller.user_id is not None
+    owners = held_jobs.visible_owner_ids(session, caller.user_id)
+    return schemas.HeldJobsOut(
+        jobs=release.views_at(session, held_jobs.waiting(session, owners), None)
+    )
+
+
+@router.get("/held-jobs", dependencies=[Depends(admin_only)])
+def held_jobs_of(
+    user: str = Query(min_length=1, max_length=128), session: Session = Depends(read_session)
+) -> schemas.HeldJobsOut:
+    """Any user's held jobs (administrators)."""
+    try:
+        row = users.find_user(session, user)
+    except NotFound as exc:
+        raise Problem(404, "Not found", str(exc)) from None
+    return schemas.HeldJobsOut(
+        jobs=release.views_at(session, held_jobs.waiting(session, [row.id]), None)
+    )
+
+
+@router.post("/held-jobs/{job_ref}/release")
+async def release_held_job(
+    job_ref: str,
+    body: schemas.HeldJobReleaseIn,
+    caller: Caller = Depends(any_person),
+    state: AppState = Depends(app_state),
+) -> schemas.HeldJobOut:
+    """Release a held job at a printer (Find-Me: any compatible printer of its provider)."""
+    choice = jobs.AccountChoice(name=body.account, pin=body.account_pin)
+    return await run_in_threadpool(
+        release.release, state, job_ref, body.printer, releaser_of(caller), choice
+    )
+
+
+@router.patch("/held-jobs/{job_ref}")
+async def change_held_job(
+    job_ref: str,
+    body: schemas.HeldJobChangeIn,
+    caller: Caller = Depends(any_person),
+    state: AppState = Depends(app_state),
+) -> schemas.HeldJobOut:
+    """Change copies, duplex or greyscale before release; the cost follows."""
+    return await run_in_threadpool(release.change, state, job_ref, releaser_of(caller), body)
+
+
+@router.post("/held-jobs/{job_ref}/cancel")
+async def cancel_held_job(
+    job_ref: str, caller: Caller = Depends(any_person), state: AppState = Depends(app_state)
+) -> schemas.HeldJobOut:
+    """Cancel a held job; the provider deletes its document."""
+    return await run_in_threadpool(release.cancel, state, job_ref, releaser_of(caller))

@@ -1,0 +1,236 @@
+"""Held jobs as providers report them, who may see them, and release delegates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from printwarden.store.changes import change_seq
+from printwarden.store.errors import NotFound
+from printwarden.store.models import HeldJobRow, ProviderRow, ReleaseDelegateRow, UserRow
+from printwarden.store.users import now
+
+ENDED = frozenset({"printed", "canceled", "expired", "failed"})
+# A "held" report racing a release the server just asked for must not undo it.
+RELEASE_GRACE = timedelta(seconds=60)
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """One held job as a provider described it (see ``HeldJobReportIn``)."""
+
+    job_ref: str
+    provider_job_id: int
+    queue: str
+    queue_kind: str
+    username: str
+    fields: dict[str, Any]
+    status: str = "held"
+    status_reason: str = ""
+
+
+def record_reports(
+    session: Session, provider: ProviderRow, reports: list[Report]
+) -> list[tuple[str, str]]:
+    """Insert or update each report; returns ``(job_ref, reason)`` of those refused."""
+    refs = [r.job_ref for r in reports]
+    existing = {
+        row.job_ref: row
+        for row in session.scalars(select(HeldJobRow).where(HeldJobRow.job_ref.in_(refs)))
+    }
+    names = {r.username for r in reports if r.job_ref not in existing}
+    user_ids = dict(
+        session.execute(
+            select(UserRow.username, UserRow.id).where(
+                UserRow.username.in_(names), UserRow.deleted_at.is_(None), UserRow.enabled
+            )
+        ).all()
+    )
+    refused: list[tuple[str, str]] = []
+    seq = change_seq(session)
+    for report in reports:
+        row = existing.get(report.job_ref)
+        if row is not None:
+            _update(row, report, seq)
+        elif report.username not in user_ids:
+            refused.append((report.job_ref, f"unknown or disabled user {report.username!r}"))
+        elif report.status == "held":
+            session.add(_new_row(report, provider.id, user_ids[report.username], seq))
+    session.flush()
+    return refused
+
+
+def _new_row(report: Report, provider_id: int, user_id: int, seq: int) -> HeldJobRow:
+    return HeldJobRow(
+        job_ref=report.job_ref,
+        user_id=user_id,
+        provider_id=provider_id,
+        provider_job_id=report.provider_job_id,
+        queue=report.queue,
+        queue_kind=report.queue_kind,
+        status="held",
+        status_reason="",
+        released_to="",
+        released_by="",
+        updated_at=now(),
+        change_seq=seq,
+        **report.fields,
+    )
+
+
+def _update(row: HeldJobRow, report: Report, seq: int) -> None:
+    if row.status in ENDED:
+        return
+    if report.status == "held":
+        recently_released = row.status == "releasing" and now() - _aware(row.updated_at) < (
+            RELEASE_GRACE
+        )
+        if recently_released:
+            return
+        for name in ("pages", "colour_pages", "paper_size", "document_format", "size"):
+            if name in report.fields:
+                setattr(row, name, report.fields[name])
+    set_status(row, report.status, report.status_reason, seq)
+
+
+def set_status(row: HeldJobRow, status: str, reason: str, seq: int) -> None:
+    row.status, row.status_reason = status, reason
+    row.updated_at = now()
+    row.change_seq = seq
+
+
+def mark_printed(session: Session, job_ref: str) -> None:
+    """The provider charged a job: if it was a held job, it has printed."""
+    row = session.scalar(
+        select(HeldJobRow).where(
+            HeldJobRow.job_ref == job_ref, HeldJobRow.status.in_(("held", "releasing"))
+        )
+    )
+    if row is not None:
+        set_status(row, "printed", row.status_reason, change_seq(session))
+
+
+def find(session: Session, job_ref: str) -> HeldJobRow:
+    row = session.scalar(select(HeldJobRow).where(HeldJobRow.job_ref == job_ref))
+    if row is None:
+        raise NotFound(f"no held job {job_ref!r}")
+    return row
+
+
+def released_account(session: Session, job_ref: str) -> int | None:
+    """The account chosen when ``job_ref`` was released (None: not released or personal)."""
+    return session.scalar(
+        select(HeldJobRow.account_id).where(
+            HeldJobRow.job_ref == job_ref, HeldJobRow.status.in_(("releasing", "printed"))
+        )
+    )
+
+
+def waiting(session: Session, user_ids: list[int]) -> list[HeldJobRow]:
+    """Jobs of these users that can still be released, oldest first."""
+    return list(
+        session.scalars(
+            select(HeldJobRow)
+            .where(
+                HeldJobRow.user_id.in_(user_ids),
+                HeldJobRow.status == "held",
+                HeldJobRow.expires_at > _naive_now(session),
+            )
+            .order_by(HeldJobRow.submitted_at, HeldJobRow.id)
+        )
+    )
+
+
+def count_waiting(session: Session, user_id: int) -> int:
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(HeldJobRow)
+            .where(
+                HeldJobRow.user_id == user_id,
+                HeldJobRow.status == "held",
+                HeldJobRow.expires_at > _naive_now(session),
+            )
+        )
+        or 0
+    )
+
+
+def _naive_now(session: Session) -> datetime:
+    """Now, comparable with stored timestamps (SQLite keeps them without a zone)."""
+    moment = now()
+    if session.get_bind().dialect.name == "sqlite":
+        return moment.replace(tzinfo=None)
+    return moment
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+# --- delegates ---------------------------------------------------------------------------------
+
+
+def owners_delegating_to(session: Session, delegate_id: int) -> list[int]:
+    return list(
+        session.scalars(
+            select(ReleaseDelegateRow.owner_id).where(ReleaseDelegateRow.delegate_id == delegate_id)
+        )
+    )
+
+
+def delegates(session: Session, owner_id: int) -> tuple[list[str], list[str]]:
+    """(whom ``owner_id`` lets release their jobs, who lets ``owner_id`` release theirs)."""
+    mine = select(UserRow.username).join(
+        ReleaseDelegateRow, ReleaseDelegateRow.delegate_id == UserRow.id
+    )
+    theirs = select(UserRow.username).join(
+        ReleaseDelegateRow, ReleaseDelegateRow.owner_id == UserRow.id
+    )
+    return (
+        sorted(session.scalars(mine.where(ReleaseDelegateRow.owner_id == owner_id))),
+        sorted(session.scalars(theirs.where(ReleaseDelegateRow.delegate_id == owner_id))),
+    )
+
+
+def set_delegates(session: Session, owner: UserRow, usernames: list[str]) -> None:
+    """Replace the users who may release ``owner``'s jobs."""
+    wanted = set(usernames) - {owner.username}
+    ids = dict(
+        session.execute(
+            select(UserRow.username, UserRow.id).where(
+                UserRow.username.in_(wanted), UserRow.deleted_at.is_(None)
+            )
+        ).all()
+    )
+    missing = sorted(wanted - set(ids))
+    if missing:
+        raise NotFound(f"no user named {missing[0]!r}")
+    seq = change_seq(session)
+    session.execute(delete(ReleaseDelegateRow).where(ReleaseDelegateRow.owner_id == owner.id))
+    for delegate_id in ids.values():
+        session.add(ReleaseDelegateRow(owner_id=owner.id, delegate_id=delegate_id, change_seq=seq))
+    session.flush()
+
+
+def visible_owner_ids(session: Session, user_id: int) -> list[int]:
+    """Whose held jobs ``user_id`` sees: their own and those of users delegating to them."""
+    return [user_id, *owners_delegating_to(session, user_id)]
+
+
+def may_manage(session: Session, row: HeldJobRow, user_id: int) -> bool:
+    if row.user_id == user_id:
+        return True
+    return (
+        session.scalar(
+            select(ReleaseDelegateRow.owner_id).where(
+                ReleaseDelegateRow.owner_id == row.user_id,
+                ReleaseDelegateRow.delegate_id == user_id,
+            )
+        )
+        is not None
+    )
