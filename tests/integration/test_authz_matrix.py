@@ -79,6 +79,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     # held jobs: providers report them; people manage their own (admins anyone's)
     ("POST", "/api/v1/held-jobs/reports"): PRINTING_COMPONENTS,
     ("GET", "/api/v1/held-jobs"): ADMIN,
+    ("GET", "/api/v1/held-jobs/{job_ref}"): PEOPLE,
     ("POST", "/api/v1/held-jobs/{job_ref}/release"): PEOPLE,
     ("PATCH", "/api/v1/held-jobs/{job_ref}"): PEOPLE,
     ("POST", "/api/v1/held-jobs/{job_ref}/cancel"): PEOPLE,

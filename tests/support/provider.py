@@ -25,6 +25,7 @@ class QueueSpec:
     kind: str = "direct"
     printer: str = ""
     failure_mode: str = "print-and-journal"
+    hold_hours: float = 4.0
 
 
 @dataclass
@@ -64,6 +65,7 @@ class ProviderProcess:
             "retry_initial_seconds = 0.2",
             "retry_max_seconds = 1.0",
             "server_timeout_seconds = 2.0",
+            "expiry_check_seconds = 0.5",
         ]
         for printer in self.printers:
             lines += [
@@ -79,6 +81,7 @@ class ProviderProcess:
                 f'kind = "{queue.kind}"',
                 f'printer = "{queue.printer}"',
                 f'failure_mode = "{queue.failure_mode}"',
+                f"hold_hours = {queue.hold_hours}",
             ]
         path = self.directory / "provider.toml"
         path.write_text("\n".join(lines) + "\n")

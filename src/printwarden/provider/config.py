@@ -75,6 +75,9 @@ class ProviderConfig(BaseModel):
     retry_initial_seconds: float = Field(default=1.0, gt=0)
     retry_max_seconds: float = Field(default=60.0, gt=0)
     server_timeout_seconds: float = Field(default=5.0, gt=0)
+    expiry_check_seconds: float = Field(
+        default=30.0, gt=0, description="How often held jobs are checked for expiry"
+    )
     control_token: str = Field(default="", description="Bearer token for /control/ (empty: off)")
     advertised_host: str = Field(
         default="", description="Host name clients and the server use to reach this provider"

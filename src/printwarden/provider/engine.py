@@ -58,7 +58,6 @@ from printwarden.provider.spool import (
 log = logging.getLogger("printwarden.provider")
 
 AWAITING_SERVER = "awaiting-server"
-EXPIRY_INTERVAL_SECONDS = 30.0
 REPORT_BATCH = 500
 
 
@@ -374,14 +373,14 @@ class Engine:
             for job in self.spool.uncharged():
                 if not self.charge(job):
                     break
-            self._news.wait(timeout=2.0)
+            self._news.wait(timeout=min(2.0, self.config.expiry_check_seconds))
             self._news.clear()
 
     def _expire_due(self) -> None:
         now = time.time()
         if now < self._next_expiry:
             return
-        self._next_expiry = now + EXPIRY_INTERVAL_SECONDS
+        self._next_expiry = now + self.config.expiry_check_seconds
         if self.desk.expire(now):
             self._news.set()
 

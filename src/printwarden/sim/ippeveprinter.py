@@ -231,9 +231,11 @@ class IppEvePrinter:
         formats: tuple[str, ...] = DEFAULT_FORMATS,
         processing_seconds: float = 0.0,
         startup_timeout: float = 20.0,
+        duplex: bool = True,
     ) -> None:
         self.name = name
         self.color = color
+        self.duplex = duplex
         self.formats = formats
         self.processing_seconds = processing_seconds
         self.startup_timeout = startup_timeout
@@ -360,6 +362,7 @@ class IppEvePrinter:
             *("-p", str(self.port), "-n", "localhost", "-s", speed, "-k", "-v"),
             *("-c", self._print_command(workdir)),
             *("-d", str(workdir / "spool"), "-f", ",".join(self.formats)),
+            *(("-2",) if self.duplex else ()),
             self.name,
         ]
 

@@ -100,6 +100,15 @@ def held_jobs_of(
     )
 
 
+@router.get("/held-jobs/{job_ref}")
+def held_job(
+    job_ref: str, caller: Caller = Depends(any_person), session: Session = Depends(read_session)
+) -> schemas.HeldJobOut:
+    """One held job, whatever its status (owner, delegate or administrator)."""
+    row = release.load_visible(session, releaser_of(caller), job_ref)
+    return release.views_at(session, [row], None)[0]
+
+
 @router.post("/held-jobs/{job_ref}/release")
 async def release_held_job(
     job_ref: str,
