@@ -27,6 +27,7 @@ from printwarden.store.migrate import upgrade
 
 A4_PRICES = {"grey_simplex": 10, "grey_duplex": 8, "colour_simplex": 50, "colour_duplex": 45}
 LETTER_PRICES = {"grey_simplex": 10, "grey_duplex": 8, "colour_simplex": 50, "colour_duplex": 45}
+DEMO_DEVICES = {"library-mfd": "colour-laser", "library-mono-mfd": "mono-laser"}
 SAMPLE_USERS: list[dict[str, Any]] = [
     {"username": "alice", "full_name": "Alice Archer", "groups": ["students"], "card": "1001",
      "pin": "1234", "restricted": True, "balance": 500},
@@ -99,11 +100,21 @@ def seed(database: Database, secret: bytes) -> dict[str, Any]:
         )
         provider_token, _ = tokens.issue_token(session, Role.PROVIDER, name="demo provider")
         device_token, _ = tokens.issue_token(session, Role.DEVICE, name="demo device")
+        devices = {
+            name: {
+                "token": tokens.issue_token(
+                    session, Role.DEVICE, name=name, scope=f"device:{name}"
+                )[0],
+                "printer": printer,
+            }
+            for name, printer in DEMO_DEVICES.items()
+        }
     return {
         "admin": {"username": "admin", "password": admin_password},
         "admin_token": admin_token,
         "provider_token": provider_token,
         "device_token": device_token,
+        "devices": devices,
         "users": [
             {k: p[k] for k in ("username", "password", "card", "pin", "full_name")} for p in people
         ],
@@ -156,9 +167,11 @@ def _seed_printers(session: Any) -> None:
     printers.save_printer(
         session, "mono-laser", {"location": "Library", "colour": False,
                                 "cost_model": mono_model}, create=True)  # fmt: skip
-    printers.save_device(
-        session, "library-mfd", {"kind": "mfd", "printer": "colour-laser", "location": "Library",
-                                 "cost_model": colour_model}, create=True)  # fmt: skip
+    for name, printer in DEMO_DEVICES.items():
+        model = colour_model if printer == "colour-laser" else mono_model
+        printers.save_device(
+            session, name, {"kind": "mfd", "printer": printer, "location": "Library",
+                            "cost_model": model}, create=True)  # fmt: skip
 
 
 def _announce_when_ready(manifest: dict[str, Any], path: Path, print_side: DemoPrintSide) -> None:
@@ -197,9 +210,25 @@ def _print_lines(manifest: dict[str, Any]) -> list[str]:
              for name, queue in queues.items()]  # fmt: skip
     lines.append(f"  Print:         lp -h 127.0.0.1:{port} -d direct-colour -U {person} FILE")
     lines.append(f"  Jobs:          lpstat -h 127.0.0.1:{port} -W all -o")
+    lines += _release_lines(manifest, port)
     for name, printer in manifest["printers"].items():
         lines.append(f"  Printer {name + ':':12} received documents in {printer['received_dir']}")
     return lines
+
+
+def _release_lines(manifest: dict[str, Any], port: int) -> list[str]:
+    """Find-Me: print to the virtual queue, then release at a device with a card swipe."""
+    devices = manifest.get("devices") or {}
+    if "findme" not in manifest["queues"] or not devices:
+        return []
+    person = manifest["users"][0]
+    name, device = next(iter(devices.items()))
+    return [
+        f"  Find-Me:       lp -h 127.0.0.1:{port} -d findme -U {person['username']} FILE",
+        f"  Release it:    printwarden device simulate --server {manifest['app_url']} "
+        f"--token {device['token']} --card {person['card']} release-all",
+        f"                 (at {name}, which prints on {device['printer']})",
+    ]
 
 
 def _print_welcome(manifest: dict[str, Any], path: Path) -> None:
