@@ -84,6 +84,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("PATCH", "/api/v1/held-jobs/{job_ref}"): PEOPLE,
     ("POST", "/api/v1/held-jobs/{job_ref}/cancel"): PEOPLE,
     ("GET", "/api/v1/me/held-jobs"): USERS,
+    ("POST", "/api/v1/me/held-jobs/release-all"): USERS,
     ("GET", "/api/v1/me/summary"): USERS,
     ("GET", "/api/v1/me/jobs"): USERS,
     ("GET", "/api/v1/me/delegates"): USERS,

@@ -180,6 +180,27 @@ def release(
     return answer
 
 
+def release_all(
+    state: AppState, printer_name: str, releaser: Releaser, choice: jobs.AccountChoice
+) -> schemas.ReleaseAllOut:
+    """Release every job the releaser owns (not delegated ones) at ``printer_name``."""
+    assert releaser.user_id is not None
+    with state.database.read() as session:
+        waiting = [
+            (row.job_ref, row.document_name)
+            for row in held_jobs.waiting(session, [releaser.user_id])
+        ]
+    released, refused = [], []
+    for job_ref, document in waiting:
+        try:
+            released.append(release(state, job_ref, printer_name, releaser, choice))
+        except Problem as exc:
+            refused.append(
+                schemas.ReleaseRefusal(id=job_ref, document_name=document, reason=exc.detail)
+            )
+    return schemas.ReleaseAllOut(released=released, refused=refused)
+
+
 def _prepare(
     session: Session,
     row: HeldJobRow,

@@ -306,23 +306,7 @@ async def release_all(
 
 def _release_all(state: AppState, name: str, session_id: str) -> schemas.ReleaseAllOut:
     context = _release_context(state, name, session_id)
-    assert context.releaser.user_id is not None
-    with state.database.read() as session:
-        waiting = [
-            (row.job_ref, row.document_name)
-            for row in held_jobs.waiting(session, [context.releaser.user_id])
-        ]
-    released, refused = [], []
-    for job_ref, document in waiting:
-        try:
-            released.append(
-                release.release(state, job_ref, context.printer, context.releaser, context.choice)
-            )
-        except Problem as exc:
-            refused.append(
-                schemas.ReleaseRefusal(id=job_ref, document_name=document, reason=exc.detail)
-            )
-    return schemas.ReleaseAllOut(released=released, refused=refused)
+    return release.release_all(state, context.printer, context.releaser, context.choice)
 
 
 # --- walk-up usage -----------------------------------------------------------------------------

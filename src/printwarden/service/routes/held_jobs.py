@@ -123,6 +123,19 @@ async def release_held_job(
     )
 
 
+@router.post("/me/held-jobs/release-all")
+async def release_all_mine(
+    body: schemas.HeldJobReleaseIn,
+    caller: Caller = Depends(require(Role.USER)),
+    state: AppState = Depends(app_state),
+) -> schemas.ReleaseAllOut:
+    """Release all your own held and Find-Me jobs at a printer."""
+    choice = jobs.AccountChoice(name=body.account, pin=body.account_pin)
+    return await run_in_threadpool(
+        release.release_all, state, body.printer, releaser_of(caller), choice
+    )
+
+
 @router.patch("/held-jobs/{job_ref}")
 async def change_held_job(
     job_ref: str,
