@@ -58,6 +58,7 @@ from printwarden.provider.spool import (
 log = logging.getLogger("printwarden.provider")
 
 AWAITING_SERVER = "awaiting-server"
+CONVERTIBLE = frozenset({"application/pdf", "application/postscript"})
 REPORT_BATCH = 500
 
 
@@ -285,7 +286,9 @@ class Engine:
     def _converted(self, job: Job, path: Path) -> tuple[Path, str]:
         """The document as the printer gets it: converted where the release asked for it."""
         conversion = job.attributes.get(CONVERSION)
-        if not conversion:
+        if not conversion or _delivery_format(job) not in CONVERTIBLE:
+            # Text, images, rasters: the printer renders them in grey when told to
+            # (print-color-mode=monochrome); only page descriptions need converting.
             return path, _delivery_format(job)
         target = self.spool.inline / f"{job.uuid}.converted.pdf"
         if not target.exists():

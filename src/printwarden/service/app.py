@@ -23,6 +23,7 @@ from printwarden.service.routes import (
     me,
     printers,
     providers,
+    release_page,
     tokens,
     users,
 )
@@ -79,4 +80,5 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     problems.install(app)
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
+    app.include_router(release_page.router)  # the release station page, outside /api/v1
     return app

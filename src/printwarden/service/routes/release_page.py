@@ -1,0 +1,61 @@
+"""The release station page: ``GET /release/{station}``, a kiosk page beside printers.
+
+No authentication: the page and its assets are the same static files for every station and
+hold no data. The station's device token travels in the URL fragment (``#token=…``), which
+browsers never send to the server; the page keeps it in ``sessionStorage`` and calls the
+device API (``/api/v1/device/…``) with it, so every piece of data it shows is authorised
+there. Mounted at the root, not under ``/api/v1``, and left out of the OpenAPI document.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from importlib import resources
+
+from fastapi import APIRouter, Response
+
+from printwarden.service.problems import Problem
+
+router = APIRouter(tags=["release station"], include_in_schema=False)
+
+STATION = re.compile(r"[A-Za-z0-9_.-]{1,128}")
+ASSETS = {
+    "release_station.js": "text/javascript; charset=utf-8",
+    "release_station.css": "text/css; charset=utf-8",
+}
+# Everything from this origin only; no inline script or style, no framing, no plugins.
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": CSP,
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+@cache
+def _web_file(name: str) -> bytes:
+    return resources.files("printwarden.web").joinpath(name).read_bytes()
+
+
+@router.get("/release/assets/{name}")
+def release_asset(name: str) -> Response:
+    """The page's script and style sheet."""
+    media_type = ASSETS.get(name)
+    if media_type is None:
+        raise Problem(404, "Not found", f"no release station asset named {name!r}")
+    return Response(_web_file(f"static/{name}"), media_type=media_type, headers=HEADERS)
+
+
+@router.get("/release/{station}")
+def release_page(station: str) -> Response:
+    """The release station page for ``station`` (a device name)."""
+    if not STATION.fullmatch(station) or set(station) == {"."}:
+        raise Problem(404, "Not found", "a release station name is letters, digits, '_.-'")
+    html = _web_file("release_station.html")
+    return Response(html, media_type="text/html; charset=utf-8", headers=HEADERS)

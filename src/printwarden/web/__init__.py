@@ -1,0 +1,1 @@
+"""Static web pages served by the App Server (no build step): the release station page."""
