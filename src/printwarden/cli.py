@@ -1,4 +1,4 @@
-"""The ``printwarden`` command line: app, db, admin and demo verbs."""
+"""The ``printwarden`` command line: app, db, admin, provider, device tools and demo."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from rich.console import Console
 
 if TYPE_CHECKING:
     from printwarden.config import Settings
+    from printwarden.devices.simulator import Action
     from printwarden.domain.ledger import TransactionKind
     from printwarden.store.db import Database
 
@@ -30,8 +31,18 @@ balance_cmd = typer.Typer(help="Balances.")
 token_cmd = typer.Typer(help="Component tokens.")
 directory_cmd = typer.Typer(help="The user directory.")
 provider_cmd = typer.Typer(help="The Print Provider (IPP print server).")
+device_cmd = typer.Typer(help="Devices: MFDs, terminals and release stations.")
+simulate_cmd = typer.Typer(
+    help="Act as a device: log in, run ACTION, log out.", no_args_is_help=True
+)
+fastrelease_cmd = typer.Typer(help="Fast Release: network card readers release jobs.")
+cardreader_cmd = typer.Typer(help="Network card readers.")
 app.add_typer(app_cmd, name="app")
 app.add_typer(provider_cmd, name="provider")
+app.add_typer(device_cmd, name="device")
+device_cmd.add_typer(simulate_cmd, name="simulate")
+app.add_typer(fastrelease_cmd, name="fastrelease")
+app.add_typer(cardreader_cmd, name="cardreader")
 app.add_typer(db_cmd, name="db")
 app.add_typer(admin, name="admin")
 for sub, name in (
@@ -45,6 +56,10 @@ for sub, name in (
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="TOML configuration file", exists=True)
+]
+ServerOption = Annotated[str, typer.Option(help="URL of the App Server (or Site Server)")]
+DeviceTokenOption = Annotated[
+    str, typer.Option(help="A device token", envvar="PRINTWARDEN_DEVICE_TOKEN")
 ]
 
 
@@ -338,17 +353,29 @@ def token_create(
     role: Annotated[str, typer.Option(help="site, provider or device")],
     name: Annotated[str, typer.Option()] = "",
     scope: Annotated[str, typer.Option(help="For a site: its id")] = "",
+    device: Annotated[str, typer.Option(help="For a device token: the device it acts as")] = "",
     config: ConfigOption = None,
 ) -> None:
     """Create a component token and print it (only this once)."""
     from printwarden.domain.accounts import Role
-    from printwarden.store import tokens
+    from printwarden.store import printers, tokens
+    from printwarden.store.errors import NotFound
 
     if role not in {"site", "provider", "device"}:
         raise _fail("role must be site, provider or device")
+    if device and role != "device":
+        raise _fail("--device is for device tokens (--role device)")
+    if device and scope:
+        raise _fail("give --device or --scope, not both")
     settings = _settings(config)
     with _database(settings).session() as session:
-        token, _row = tokens.issue_token(session, Role(role), name=name, scope=scope)
+        if device:
+            try:
+                printers.find_device(session, device)
+            except NotFound:
+                raise _fail(f"no device named {device!r}: add it first") from None
+            scope = f"device:{device}"
+        token, _row = tokens.issue_token(session, Role(role), name=name or device, scope=scope)
     print(token)
 
 
@@ -413,6 +440,196 @@ def directory_sync(
         f"{report.created} created, {report.updated} updated, "
         f"{report.unchanged} unchanged, {report.disabled} disabled"
     )
+
+
+@simulate_cmd.callback()
+def simulate(
+    ctx: typer.Context,
+    server: ServerOption,
+    token: DeviceTokenOption,
+    card: Annotated[str, typer.Option(help="Log in with this card number")] = "",
+    identity: Annotated[str, typer.Option(help="Log in with this identity number")] = "",
+    pin: Annotated[str, typer.Option(help="The PIN for --identity")] = "",
+    username: Annotated[str, typer.Option(help="Log in with this username")] = "",
+    password: Annotated[str, typer.Option(help="The password for --username")] = "",
+    account: Annotated[
+        str | None, typer.Option(help="Select this account first ('' = personal)")
+    ] = None,
+    account_pin: Annotated[str, typer.Option(help="The PIN of --account")] = "",
+) -> None:
+    """Act as a device through the device API: log in, run ACTION, always log out."""
+    from printwarden.devices.simulator import Credentials
+
+    credentials = Credentials(card, identity, pin, username, password)
+    ctx.obj = {"server": server, "token": token, "credentials": credentials}
+    ctx.obj |= {"account": account, "account_pin": account_pin}
+
+
+def _simulate(ctx: typer.Context, action: Action) -> None:
+    from printwarden.devices.client import DeviceClient
+    from printwarden.devices.simulator import Simulator
+
+    options = ctx.obj
+    if problem := options["credentials"].problem():
+        raise _fail(problem)
+    with DeviceClient(options["server"], options["token"]) as client:
+        status = Simulator(client).run(
+            options["credentials"], action, options["account"], options["account_pin"]
+        )
+    raise typer.Exit(code=status)
+
+
+@simulate_cmd.command("release-all")
+def simulate_release_all(ctx: typer.Context) -> None:
+    """Release all the user's held and Find-Me jobs here; one line per released job."""
+    _simulate(ctx, lambda sim, session: sim.release_all(session))
+
+
+@simulate_cmd.command("list")
+def simulate_list(ctx: typer.Context) -> None:
+    """List the user's held jobs, costed at this device's printer."""
+    _simulate(ctx, lambda sim, session: sim.list_jobs(session))
+
+
+@simulate_cmd.command("release")
+def simulate_release(ctx: typer.Context, job_id: str) -> None:
+    """Release one job here."""
+    _simulate(ctx, lambda sim, session: sim.release(session, job_id))
+
+
+@simulate_cmd.command("cancel")
+def simulate_cancel(ctx: typer.Context, job_id: str) -> None:
+    """Cancel one job."""
+    _simulate(ctx, lambda sim, session: sim.cancel(session, job_id))
+
+
+@simulate_cmd.command("change")
+def simulate_change(
+    ctx: typer.Context,
+    job_id: str,
+    copies: Annotated[int | None, typer.Option(min=1)] = None,
+    duplex: Annotated[bool | None, typer.Option("--duplex/--simplex")] = None,
+    grayscale: Annotated[bool | None, typer.Option("--grayscale/--colour")] = None,
+) -> None:
+    """Change a held job's copies, sides or colour before release."""
+    _simulate(ctx, lambda sim, session: sim.change(session, job_id, copies, duplex, grayscale))
+
+
+WalkUpPages = Annotated[int, typer.Argument(min=1, help="Pages")]
+ColourOption = Annotated[bool, typer.Option("--colour", help="In colour")]
+DuplexOption = Annotated[bool, typer.Option("--duplex", help="Two-sided")]
+PaperOption = Annotated[str, typer.Option(help="Paper size")]
+
+
+@simulate_cmd.command("copy")
+def simulate_copy(
+    ctx: typer.Context,
+    pages: WalkUpPages,
+    colour: ColourOption = False,
+    duplex: DuplexOption = False,
+    paper_size: PaperOption = "A4",
+) -> None:
+    """Copy PAGES (as many as the credit allows) and report the usage."""
+    _simulate(
+        ctx,
+        lambda sim, s: sim.walk_up(
+            s, "copy", pages, colour=colour, duplex=duplex, paper_size=paper_size
+        ),
+    )
+
+
+@simulate_cmd.command("scan")
+def simulate_scan(ctx: typer.Context, pages: WalkUpPages, colour: ColourOption = False) -> None:
+    """Scan PAGES and report the usage."""
+    _simulate(ctx, lambda sim, s: sim.walk_up(s, "scan", pages, colour=colour))
+
+
+@simulate_cmd.command("fax")
+def simulate_fax(ctx: typer.Context, pages: WalkUpPages) -> None:
+    """Fax PAGES and report the usage."""
+    _simulate(ctx, lambda sim, s: sim.walk_up(s, "fax", pages))
+
+
+@simulate_cmd.command("account")
+def simulate_account(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Shared account ('' = personal)")],
+    account_pin: Annotated[str, typer.Option(help="The account's PIN")] = "",
+) -> None:
+    """Select an account and show the session."""
+    _simulate(ctx, lambda sim, session: sim.account(session, name, account_pin))
+
+
+@simulate_cmd.command("interactive")
+def simulate_interactive(ctx: typer.Context) -> None:
+    """A prompt loop: the jobs as a table; release, cancel, copy."""
+    _simulate(ctx, lambda sim, session: sim.interactive(session))
+
+
+@app.command("release-station")
+def release_station(
+    server: ServerOption,
+    token: DeviceTokenOption,
+    idle_seconds: Annotated[float, typer.Option(min=1, help="Log out after this long")] = 30.0,
+) -> None:
+    """A terminal release station: card swipes (keyboard wedge) or logins on stdin."""
+    import sys
+
+    from printwarden.devices.client import DeviceClient
+    from printwarden.devices.release_station import ReleaseStation
+
+    with DeviceClient(server, token) as client:
+        ReleaseStation(client, sys.stdin, sys.stdout, idle_seconds).run()
+
+
+@fastrelease_cmd.command("serve")
+def fastrelease_serve(
+    server: ServerOption,
+    config: Annotated[Path, typer.Option("--config", "-c", help="readers TOML", exists=True)],
+) -> None:
+    """Listen for network card readers; a card read releases the user's jobs there."""
+    import logging
+
+    from pydantic import ValidationError
+
+    from printwarden.devices import fastrelease
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    try:
+        readers = fastrelease.load_config(config)
+    except (ValidationError, ValueError) as exc:
+        raise _fail(f"{config}: {exc}") from None
+    fastrelease.serve(readers, server)
+
+
+@cardreader_cmd.command("simulate")
+def cardreader_simulate(
+    port: Annotated[int, typer.Option(help="The Fast Release listener's port")],
+    cards: Annotated[list[str], typer.Argument(help="Card numbers, as the reader reports them")],
+    host: Annotated[str, typer.Option(help="The Fast Release listener")] = "127.0.0.1",
+    source: Annotated[str, typer.Option(help="Connect from this address")] = "",
+    preset: Annotated[str, typer.Option(help="elatec, rfideas or rfideas-hex")] = "elatec",
+    prefix: Annotated[str, typer.Option()] = "",
+    suffix: Annotated[str, typer.Option()] = "",
+    pause: Annotated[float, typer.Option(help="Seconds between reads")] = 0.0,
+) -> None:
+    """Act as a network card reader: send CARD reads, framed as PRESET, to the listener."""
+    from printwarden.devices import card_format, fastrelease
+
+    try:
+        framing = card_format.preset(preset, prefix=prefix, suffix=suffix)
+        frames = [framing.frame(card) for card in cards]
+    except (card_format.CardFormatError, UnicodeEncodeError) as exc:
+        raise _fail(str(exc)) from None
+    try:
+        whole = fastrelease.send_reads(host, port, frames, source=source, pause=pause)
+    except OSError as exc:
+        raise _fail(f"{host}:{port}: {exc}") from None
+    if whole:
+        console.print(f"sent {len(frames)} card read(s) to {host}:{port}")
+    else:
+        console.print(f"{host}:{port} hung up early (is this reader's address configured?)")
 
 
 @app.command("demo")

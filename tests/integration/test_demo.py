@@ -148,3 +148,32 @@ def test_lp_to_the_demo_reaches_the_real_printer(demo: dict[str, Any], tmp_path:
     while b"hello from the demo\n" not in arrived():
         assert time.monotonic() < deadline, "the document never reached ippeveprinter"
         time.sleep(0.1)
+
+
+def test_find_me_job_is_released_by_the_device_simulators_card_swipe(
+    demo: dict[str, Any], tmp_path: Path
+) -> None:
+    person = demo["users"][0]
+    document = tmp_path / "find-me.txt"
+    document.write_text("released with a card swipe\n")
+    host = demo["queues"]["findme"]["ipp_uri"].split("/")[2]
+    lp = ["lp", "-h", host, "-d", "findme", "-U", person["username"], "-t", "find-me.txt"]
+    printed = subprocess.run([*lp, str(document)], capture_output=True, text=True, timeout=30)
+    assert printed.returncode == 0, printed.stderr
+    name, device = next(iter(demo["devices"].items()))
+    assert device["printer"] in demo["printers"]
+    simulate = [sys.executable, "-m", "printwarden", "device", "simulate", "--server",
+                demo["app_url"], "--token", device["token"], "--card", person["card"],
+                "release-all"]  # fmt: skip
+    deadline = time.monotonic() + 30
+    while True:  # the provider reports the held job to the server within a moment
+        result = subprocess.run(simulate, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stdout + result.stderr
+        if "find-me.txt" in result.stdout:
+            break
+        assert time.monotonic() < deadline, f"never released at {name}: {result.stdout}"
+        time.sleep(0.5)
+    received = Path(demo["printers"][device["printer"]]["received_dir"])
+    while not any(b"released with a card swipe" in p.read_bytes() for p in received.iterdir()):
+        assert time.monotonic() < deadline + 30, "the released job never reached the printer"
+        time.sleep(0.1)
