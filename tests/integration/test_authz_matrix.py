@@ -31,6 +31,8 @@ REGISTRY_READERS = frozenset({"admin", "provider", "site", "device"})
 PRINTING_COMPONENTS = frozenset({"provider", "site"})
 AUTHENTICATING_COMPONENTS = frozenset({"device", "provider", "site"})
 USERS = frozenset({"user"})
+SITES = frozenset({"site"})
+SITE_SCOPE = "north"  # the site token's site in the role_tokens fixture
 DEVICES = frozenset({"device"})
 
 EXPECTED: dict[tuple[str, str], frozenset[str]] = {
@@ -76,6 +78,16 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/jobs/printed"): PRINTING_COMPONENTS,
     ("POST", "/api/v1/auth/device"): AUTHENTICATING_COMPONENTS,
     ("POST", "/api/v1/providers/register"): frozenset({"provider"}),
+    # sites: defined by admins; each Site Server reaches only its own site
+    ("POST", "/api/v1/sites"): ADMIN,
+    ("GET", "/api/v1/sites"): ADMIN,
+    ("GET", "/api/v1/sites/{name}"): ADMIN,
+    ("PUT", "/api/v1/sites/{name}/forced-offline"): ADMIN,
+    ("POST", "/api/v1/sites/{name}/status"): SITES,
+    ("GET", "/api/v1/sites/{name}/changes"): SITES,
+    ("POST", "/api/v1/sites/{name}/journal"): SITES,
+    ("GET", "/api/v1/offline-policies"): ADMIN,
+    ("PUT", "/api/v1/offline-policies"): ADMIN,
     # held jobs: providers report them; people manage their own (admins anyone's)
     ("POST", "/api/v1/held-jobs/reports"): PRINTING_COMPONENTS,
     ("GET", "/api/v1/held-jobs"): ADMIN,
@@ -183,7 +195,10 @@ def test_authorization_matrix(
         # Log out a token of its own, so the shared token of this role stays valid.
         token = app_server.token(Role(role), fresh_name(f"logout-{role}"))
     body: dict[str, object] | None = {} if method in ("POST", "PATCH", "PUT") else None
-    url = path.format(**DUMMY_PARAMS)
+    params = dict(DUMMY_PARAMS)
+    if role == "site" and path.startswith(f"{PREFIX}/sites/"):
+        params["name"] = SITE_SCOPE  # its own site (which does not exist: 404, not 403)
+    url = path.format(**params)
 
     response = http.request(method, url, json=body, headers=bearer(token))
 

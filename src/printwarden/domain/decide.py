@@ -7,29 +7,23 @@ from enum import StrEnum
 
 from printwarden.domain.accounts import Account, User, may_use
 from printwarden.domain.costs import CostModel, JobUsage, job_cost
+from printwarden.domain.offline_policies import CreditPolicy, OfflinePolicies
+
+__all__ = [
+    "CreditPolicy",
+    "Decision",
+    "OfflinePolicies",
+    "Policies",
+    "Printer",
+    "Verdict",
+    "decide",
+]
 
 
 class Verdict(StrEnum):
     ALLOW = "allow"
     DENY = "deny"
     HOLD = "hold"
-
-
-class CreditPolicy(StrEnum):
-    """How a restricted account is judged when the Application Server is unreachable."""
-
-    LAST_KNOWN_BALANCE = "last-known-balance"
-    ALLOW_OVERDRAW = "allow-overdraw"
-    ALLOW_ALL = "allow-all"
-    DENY_RESTRICTED = "deny-restricted"
-
-
-@dataclass(frozen=True, slots=True)
-class OfflinePolicies:
-    """Offline Policies, set in advance by an administrator (see the offline reference)."""
-
-    credit: CreditPolicy = CreditPolicy.LAST_KNOWN_BALANCE
-    overdraw: int = 0
 
 
 @dataclass(frozen=True, slots=True)

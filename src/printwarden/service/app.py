@@ -24,6 +24,7 @@ from printwarden.service.routes import (
     printers,
     providers,
     release_page,
+    sites,
     tokens,
     users,
 )
@@ -43,6 +44,7 @@ ROUTERS = (
     device.router,
     held_jobs.router,
     me.router,
+    sites.router,
     providers.router,
     tokens.router,
     directory.router,

@@ -608,3 +608,88 @@ class DeviceUsageOut(Model):
     usage_id: str
     cost: int
     balance: int
+
+
+# --- sites -----------------------------------------------------------------------------------
+
+SiteName = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z0-9-]+$")]
+
+
+class SiteIn(Model):
+    name: SiteName
+    description: Text = ""
+
+
+class SiteOut(Model):
+    name: str
+    description: str
+    mode: str = Field(description="online, offline or reconciling, as the site last said")
+    reachable: bool = Field(description="the site called in within the last 10 s")
+    forced_offline: bool
+    last_contact: datetime | None
+    journal_backlog: int
+    outages: list[dict[str, Any]]
+    last_report: dict[str, Any] | None
+
+
+class SiteForceIn(Model):
+    offline: bool
+
+
+class SiteStatusIn(Model):
+    mode: Literal["online", "offline", "reconciling"]
+    journal_backlog: Count = 0
+    replica_seq: Count = 0
+    outages: list[dict[str, Any]] = Field(default_factory=list, max_length=100)
+    last_report: dict[str, Any] | None = None
+
+
+class SiteStatusOut(Model):
+    forced_offline: bool
+
+
+class ChangesOut(Model):
+    schema_revision: str
+    upto: int
+    more: bool
+    entities: list[dict[str, Any]]
+
+
+class JournalEntryIn(Model):
+    id: str
+    kind: Literal["printed", "usage", "held", "unknown-user"]
+    at: datetime | None = None
+    body: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("id")
+    @classmethod
+    def _valid_id(cls, value: str) -> str:
+        return normalize_id(value)
+
+
+class JournalIn(Model):
+    entries: list[JournalEntryIn] = Field(max_length=5000)
+
+
+class JournalOut(Model):
+    entries: int
+    applied: int
+    already_applied: int
+    amounts: dict[str, int]
+    unknown_users: list[str]
+    failure_mode_jobs: int
+    deficits: list[dict[str, Any]]
+    notes: list[str]
+
+
+class OfflinePoliciesIO(Model):
+    credit: Literal["last-known-balance", "allow-overdraw", "allow-all", "deny-restricted"] = (
+        "last-known-balance"
+    )
+    overdraw: NonNegativeCents = 0
+    offline_account: Annotated[str, StringConstraints(max_length=128)] = "Offline account"
+    allow_account_change: bool = False
+    unauthenticated: Literal["assign", "untracked", "cancel"] = "assign"
+    unauthenticated_user: Annotated[str, StringConstraints(max_length=128)] = "unknown"
+    password: Literal["directory-then-cache", "cache", "deny"] = "directory-then-cache"  # noqa: S105
+    password_cache_days: Annotated[int, Field(ge=1, le=365)] = 14

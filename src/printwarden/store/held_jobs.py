@@ -211,6 +211,7 @@ def set_delegates(session: Session, owner: UserRow, usernames: list[str]) -> Non
     if missing:
         raise NotFound(f"no user named {missing[0]!r}")
     seq = change_seq(session)
+    owner.change_seq = seq  # delegates travel to sites with their owner
     session.execute(delete(ReleaseDelegateRow).where(ReleaseDelegateRow.owner_id == owner.id))
     for delegate_id in ids.values():
         session.add(ReleaseDelegateRow(owner_id=owner.id, delegate_id=delegate_id, change_seq=seq))

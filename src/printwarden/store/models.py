@@ -160,6 +160,7 @@ class PrinterRow(Replicated, SoftDeleted, Base):
     hold_for_release: Mapped[bool] = mapped_column(Boolean, default=False)
     colour: Mapped[bool] = mapped_column(Boolean, default=True)
     cost_model: Mapped[dict[str, Any]] = mapped_column(JSON)
+    site: Mapped[str | None] = mapped_column(String(64), index=True)
 
 
 class DeviceRow(Replicated, SoftDeleted, Base):
@@ -174,6 +175,7 @@ class DeviceRow(Replicated, SoftDeleted, Base):
     login_methods: Mapped[list[str]] = mapped_column(
         JSON, default=lambda: ["card", "identity", "password"]
     )
+    site: Mapped[str | None] = mapped_column(String(64), index=True)
 
 
 class PrintJobRow(Base):
@@ -314,3 +316,28 @@ class SettingRow(Replicated, Base):
     __tablename__ = "settings"
     key: Mapped[str] = mapped_column(String(128), primary_key=True)
     value: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class SiteRow(Base):
+    """A site with its own Site Server. ``status`` is what the Site Server last reported
+    (mode, journal backlog, outages, last reconciliation report)."""
+
+    __tablename__ = "sites"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    forced_offline: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime]
+    last_contact: Mapped[datetime | None]
+
+
+class JournalEntryRow(Base):
+    """A site's offline journal entry applied at the App Server: each id applies once."""
+
+    __tablename__ = "journal_applied"
+    entry_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    site: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    outcome: Mapped[str] = mapped_column(Text, default="")
+    applied_at: Mapped[datetime]

@@ -163,6 +163,7 @@ def replace_cards(session: Session, key: bytes, row: UserRow, cards: Iterable[st
             raise AlreadyExists(f"a card of {row.username!r} belongs to another user")
     session.execute(delete(CardRow).where(CardRow.user_id == row.id))
     seq = change_seq(session)
+    row.change_seq = seq  # a site replaces the user's cards with the user
     session.add_all(CardRow(card_hash=h, user_id=row.id, change_seq=seq) for h in sorted(hashes))
 
 
@@ -177,6 +178,7 @@ def replace_groups(session: Session, row: UserRow, names: Iterable[str]) -> None
         raise InvalidReference(f"no group named {sorted(missing)[0]!r}")
     session.execute(delete(MembershipRow).where(MembershipRow.user_id == row.id))
     seq = change_seq(session)
+    row.change_seq = seq
     session.add_all(MembershipRow(user_id=row.id, group_id=g.id, change_seq=seq) for g in groups)
 
 

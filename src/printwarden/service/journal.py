@@ -1,0 +1,206 @@
+"""Applying a site's offline journal at the App Server: each entry once, in order.
+
+Entry kinds (``body`` fields in brackets):
+
+- ``printed`` — a job printed and charged offline [txn_id, job_ref, username, printer, pages,
+  colour_pages, copies, duplex, paper_size, account, document_name, printed_at,
+  failure_mode]. Charged with the site's origin; the ledger's unique ``txn_id`` makes a
+  replay harmless. A user deleted at HQ during the outage is still charged: their personal
+  account is kept (soft-deleted) for the record, and the report says so.
+- ``usage`` — walk-up copy, scan or fax [usage_id, device, username, account_id, kind,
+  pages, colour_pages, duplex, paper_size, cost]: the cost the site computed stands.
+- ``held`` — a held job released, canceled or expired at the site [job_ref, status, reason,
+  released_to]. A job canceled at HQ while the site released it: the site's release wins
+  (the paper exists); the report lists the conflict.
+- ``unknown-user`` — a user the site did not know [username, where].
+
+``journal_applied`` remembers every entry id, so uploading the same journal twice (after a
+crash mid-upload, say) changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from printwarden.domain.costs import JobUsage
+from printwarden.domain.ledger import Transaction, TransactionKind, site_origin
+from printwarden.store import held_jobs, jobs, ledger
+from printwarden.store.changes import change_seq
+from printwarden.store.errors import InvalidReference, NotFound
+from printwarden.store.models import AccountRow, JournalEntryRow, UserRow
+from printwarden.store.users import now
+
+KINDS = ("printed", "usage", "held", "unknown-user")
+
+
+@dataclass(slots=True)
+class Report:
+    """What one upload did (a reconciliation report sums these)."""
+
+    entries: int = 0
+    applied: int = 0
+    already_applied: int = 0
+    amounts: dict[str, int] = field(default_factory=dict)
+    unknown_users: list[str] = field(default_factory=list)
+    failure_mode_jobs: int = 0
+    notes: list[str] = field(default_factory=list)
+    touched_accounts: set[int] = field(default_factory=set)
+
+    def charge(self, kind: str, amount: int, account_id: int) -> None:
+        self.amounts[kind] = self.amounts.get(kind, 0) + amount
+        self.touched_accounts.add(account_id)
+
+
+def apply_entries(session: Session, site: str, entries: list[dict[str, Any]]) -> Report:
+    """Apply ``entries`` (in order) for ``site`` in the caller's transaction."""
+    report = Report(entries=len(entries))
+    ids = [str(e["id"]) for e in entries]
+    known = select(JournalEntryRow.entry_id).where(JournalEntryRow.entry_id.in_(ids))
+    done = set(session.scalars(known))
+    for entry in entries:
+        if str(entry["id"]) in done:
+            report.already_applied += 1
+            continue
+        outcome = _apply(session, site, entry, report)
+        session.add(
+            JournalEntryRow(
+                entry_id=str(entry["id"]),
+                site=site,
+                kind=str(entry["kind"]),
+                outcome=outcome,
+                applied_at=now(),
+            )
+        )
+        done.add(str(entry["id"]))
+        report.applied += 1
+    session.flush()  # a concurrent upload of the same ids fails here, and is retried whole
+    return report
+
+
+def _apply(session: Session, site: str, entry: dict[str, Any], report: Report) -> str:
+    kind, body = str(entry["kind"]), dict(entry.get("body") or {})
+    if kind == "printed":
+        return _printed(session, site, body, report)
+    if kind == "usage":
+        return _usage(session, site, body, report)
+    if kind == "held":
+        return _held(session, body, report)
+    if kind == "unknown-user":
+        report.unknown_users.append(str(body.get("username", "")))
+        return "recorded"
+    raise InvalidReference(f"unknown journal entry kind {kind!r}")
+
+
+def _printed(session: Session, site: str, body: dict[str, Any], report: Report) -> str:
+    usage = JobUsage(
+        pages=int(body.get("pages") or 0),
+        colour_pages=int(body.get("colour_pages") or 0),
+        copies=int(body.get("copies") or 1),
+        duplex=bool(body.get("duplex")),
+        paper_size=str(body.get("paper_size") or "A4"),
+    )
+    printed = jobs.PrintedJob(
+        txn_id=str(body["txn_id"]),
+        job_ref=str(body.get("job_ref") or body["txn_id"]),
+        username=str(body["username"]),
+        printer=str(body["printer"]),
+        usage=usage,
+        choice=jobs.AccountChoice(name=str(body.get("account") or "")),
+        document_name=str(body.get("document_name") or "")[:256],
+        origin=site_origin(site),
+        printed_at=_moment(body.get("printed_at")),
+    )
+    if body.get("failure_mode"):
+        report.failure_mode_jobs += 1
+    try:
+        charge = jobs.charge_printed(session, printed)
+    except NotFound as exc:
+        return _charge_deleted_user(session, site, body, report, str(exc))
+    held_jobs.mark_printed(session, printed.job_ref)
+    report.charge("print", charge.job.cost, charge.job.account_id)
+    return f"charged {charge.job.cost}"
+
+
+def _charge_deleted_user(
+    session: Session, site: str, body: dict[str, Any], report: Report, why: str
+) -> str:
+    """The user was deleted at HQ meanwhile: charge their kept personal account anyway."""
+    account = session.scalar(
+        select(AccountRow)
+        .join(UserRow, UserRow.id == AccountRow.owner_id)
+        .where(UserRow.username == str(body["username"]))
+    )
+    cost = int(body.get("cost") or 0)
+    if account is None:
+        report.notes.append(f"not charged ({why}): {body.get('username')!r} never existed here")
+        return f"not charged: {why}"
+    txn = Transaction(
+        id=str(body["txn_id"]),
+        account_id=account.id,
+        amount=-cost,
+        kind=TransactionKind.PRINT,
+        reference=f"job:{body.get('job_ref', '')}",
+        origin=site_origin(site),
+        comment=f"printed offline at {site} after the user was deleted",
+    )
+    ledger.apply_transaction(session, txn)
+    report.charge("print", cost, account.id)
+    report.notes.append(f"{body['username']} was deleted at HQ; charged {cost} to the kept account")
+    return f"charged {cost} to a deleted user's account"
+
+
+def _usage(session: Session, site: str, body: dict[str, Any], report: Report) -> str:
+    kind = TransactionKind(str(body.get("kind", "copy")))
+    account_id = int(body["account_id"])
+    if session.get(AccountRow, account_id) is None:
+        raise InvalidReference(f"no account {account_id}")
+    cost = int(body.get("cost") or 0)
+    txn = Transaction(
+        id=str(body["usage_id"]),
+        account_id=account_id,
+        amount=-cost,
+        kind=kind,
+        reference=f"device:{body.get('device', '')}",
+        origin=site_origin(site),
+        comment=f"{body.get('pages')} pages {kind.value} at {body.get('device')} (offline)",
+    )
+    _, new = ledger.apply_transaction(session, txn)
+    if new:
+        report.charge(kind.value, cost, account_id)
+    return f"charged {cost}" if new else "already in the ledger"
+
+
+def _held(session: Session, body: dict[str, Any], report: Report) -> str:
+    try:
+        row = held_jobs.find(session, str(body["job_ref"]))
+    except NotFound:
+        return "unknown held job"
+    status = str(body.get("status", ""))
+    if row.status in held_jobs.ENDED and row.status != status:
+        if status in ("releasing", "printed") and row.status == "canceled":
+            report.notes.append(f"held job {row.job_ref} canceled at HQ was released at the site")
+        else:
+            return f"kept {row.status}"
+    held_jobs.set_status(row, status, str(body.get("reason", "")), change_seq(session))
+    if body.get("released_to"):
+        row.released_to = str(body["released_to"])
+    return status
+
+
+def _moment(value: Any) -> datetime | None:
+    return datetime.fromisoformat(str(value)) if value else None
+
+
+def deficits(session: Session, account_ids: set[int]) -> list[dict[str, Any]]:
+    """Accounts among ``account_ids`` now below zero."""
+    if not account_ids:
+        return []
+    rows = session.scalars(
+        select(AccountRow).where(AccountRow.id.in_(account_ids), AccountRow.balance < 0)
+    )
+    return [{"account": r.name, "balance": r.balance} for r in rows]

@@ -1,0 +1,25 @@
+"""Configuration values (policies and the like), replicated to sites."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from printwarden.store.changes import change_seq
+from printwarden.store.models import SettingRow
+
+
+def get(session: Session, key: str) -> dict[str, Any] | None:
+    row = session.get(SettingRow, key)
+    return dict(row.value) if row is not None else None
+
+
+def put(session: Session, key: str, value: dict[str, Any]) -> None:
+    row = session.get(SettingRow, key)
+    seq = change_seq(session)
+    if row is None:
+        session.add(SettingRow(key=key, value=value, change_seq=seq))
+    else:
+        row.value, row.change_seq = value, seq
+    session.flush()
