@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
+from printwarden.cli_site import admin_site_cmd, policies_cmd, site_cmd
+
 if TYPE_CHECKING:
     from printwarden.config import Settings
     from printwarden.devices.simulator import Action
@@ -45,6 +47,9 @@ app.add_typer(fastrelease_cmd, name="fastrelease")
 app.add_typer(cardreader_cmd, name="cardreader")
 app.add_typer(db_cmd, name="db")
 app.add_typer(admin, name="admin")
+app.add_typer(site_cmd, name="site")
+admin.add_typer(admin_site_cmd, name="site")
+admin.add_typer(policies_cmd, name="offline-policies")
 for sub, name in (
     (user_cmd, "user"),
     (account_cmd, "account"),

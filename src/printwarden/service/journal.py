@@ -12,6 +12,8 @@ Entry kinds (``body`` fields in brackets):
 - ``held`` — a held job released, canceled or expired at the site [job_ref, status, reason,
   released_to]. A job canceled at HQ while the site released it: the site's release wins
   (the paper exists); the report lists the conflict.
+- ``held-report`` — a job a provider held while the site was offline [the fields of a
+  provider's held-job report, with ``provider`` and ``username``], so that HQ lists it too.
 - ``unknown-user`` — a user the site did not know [username, where].
 
 ``journal_applied`` remembers every entry id, so uploading the same journal twice (after a
@@ -32,10 +34,10 @@ from printwarden.domain.ledger import Transaction, TransactionKind, site_origin
 from printwarden.store import held_jobs, jobs, ledger
 from printwarden.store.changes import change_seq
 from printwarden.store.errors import InvalidReference, NotFound
-from printwarden.store.models import AccountRow, JournalEntryRow, UserRow
+from printwarden.store.models import AccountRow, JournalEntryRow, ProviderRow, UserRow
 from printwarden.store.users import now
 
-KINDS = ("printed", "usage", "held", "unknown-user")
+KINDS = ("printed", "usage", "held", "held-report", "unknown-user")
 
 
 @dataclass(slots=True)
@@ -90,6 +92,8 @@ def _apply(session: Session, site: str, entry: dict[str, Any], report: Report) -
         return _usage(session, site, body, report)
     if kind == "held":
         return _held(session, body, report)
+    if kind == "held-report":
+        return _held_report(session, body)
     if kind == "unknown-user":
         report.unknown_users.append(str(body.get("username", "")))
         return "recorded"
@@ -190,6 +194,31 @@ def _held(session: Session, body: dict[str, Any], report: Report) -> str:
     if body.get("released_to"):
         row.released_to = str(body["released_to"])
     return status
+
+
+def _held_report(session: Session, body: dict[str, Any]) -> str:
+    provider = session.scalar(select(ProviderRow).where(ProviderRow.name == body["provider"]))
+    if provider is None:
+        return f"unknown provider {body['provider']!r}"
+    fields = {name: body[name] for name in HELD_FIELDS if name in body}
+    for name in ("submitted_at", "expires_at"):
+        fields[name] = _moment(fields.get(name))
+    found = held_jobs.Report(
+        job_ref=str(body["job_ref"]),
+        provider_job_id=int(body["provider_job_id"]),
+        queue=str(body["queue"]),
+        queue_kind=str(body["queue_kind"]),
+        username=str(body["username"]),
+        fields=fields,
+        status=str(body.get("status") or "held"),
+        status_reason=str(body.get("status_reason") or ""),
+    )
+    refused = held_jobs.record_reports(session, provider, [found])
+    return f"refused: {refused[0][1]}" if refused else "recorded"
+
+
+HELD_FIELDS = ("printer", "document_name", "document_format", "size", "pages", "colour_pages",
+               "copies", "duplex", "paper_size", "submitted_at", "expires_at")  # fmt: skip
 
 
 def _moment(value: Any) -> datetime | None:

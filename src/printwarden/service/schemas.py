@@ -637,6 +637,7 @@ class SiteForceIn(Model):
 
 
 class SiteStatusIn(Model):
+    site: Annotated[str, StringConstraints(max_length=64)] = ""
     mode: Literal["online", "offline", "reconciling"]
     journal_backlog: Count = 0
     replica_seq: Count = 0
@@ -657,7 +658,7 @@ class ChangesOut(Model):
 
 class JournalEntryIn(Model):
     id: str
-    kind: Literal["printed", "usage", "held", "unknown-user"]
+    kind: Literal["printed", "usage", "held", "held-report", "unknown-user"]
     at: datetime | None = None
     body: dict[str, Any] = Field(default_factory=dict)
 

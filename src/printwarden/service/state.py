@@ -11,6 +11,7 @@ from fastapi import Request
 
 from printwarden.config import Settings
 from printwarden.domain.money import Currency
+from printwarden.service.offline import OfflineMode
 from printwarden.service.provider_control import ProviderControl
 from printwarden.store.db import Database
 from printwarden.store.tokens import Caller
@@ -67,6 +68,7 @@ class AppState:
     secret: bytes
     callers: CallerCache = field(default_factory=CallerCache)
     providers: ProviderControl = field(default_factory=ProviderControl)
+    offline: OfflineMode | None = None  # set on a Site Server's local app
 
     @property
     def currency(self) -> Currency:

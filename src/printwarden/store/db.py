@@ -32,11 +32,15 @@ def normalize_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine with the pragmas each backend needs (SQLite: WAL, busy timeout, FKs)."""
+def make_engine(url: str, *, durable: bool = False, **kwargs: Any) -> Engine:
+    """An engine with the pragmas each backend needs (SQLite: WAL, busy timeout, FKs).
+
+    ``durable`` (SQLite): every commit is fsync'd (``synchronous=FULL``), as a site's offline
+    journal needs — an answered request must survive a power cut, not only a crash.
+    """
     url = normalize_url(url)
     if url.startswith("sqlite"):
-        return _sqlite_engine(url, **kwargs)
+        return _sqlite_engine(url, durable, **kwargs)
     engine = create_engine(url, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW, **kwargs)
     _ping_when_idle(engine)
     return engine
@@ -66,7 +70,7 @@ def _ping_when_idle(engine: Engine) -> None:
             raise DisconnectionError("pooled connection is dead") from exc
 
 
-def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
+def _sqlite_engine(url: str, durable: bool, **kwargs: Any) -> Engine:
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
@@ -85,7 +89,7 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -100,9 +104,9 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
 class Database:
     """An engine plus a session factory."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, durable: bool = False) -> None:
         self.url = normalize_url(url)
-        self.engine = make_engine(self.url)
+        self.engine = make_engine(self.url, durable=durable)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         read_options: dict[str, Any] = {READ_ONLY: True}
         if not self.is_sqlite:

@@ -201,7 +201,11 @@ class PrintJobRow(Base):
 
 
 class ApiTokenRow(Base):
-    """A bearer token, stored as a hash. Component tokens carry a role; sessions a user."""
+    """A bearer token, stored as a hash. Component tokens carry a role; sessions a user.
+
+    Provider and device tokens replicate to sites (by ``change_seq``), so a Site Server can
+    authenticate its components while the App Server is unreachable.
+    """
 
     __tablename__ = "api_tokens"
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -213,6 +217,7 @@ class ApiTokenRow(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    change_seq: Mapped[int] = mapped_column(BigInteger, index=True, default=0)
 
 
 class ProviderRow(Replicated, Base):

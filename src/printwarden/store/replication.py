@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from printwarden.store.models import (
     AccountGrantRow,
     AccountRow,
+    ApiTokenRow,
     CardRow,
     DeviceRow,
     GroupRow,
@@ -32,7 +33,17 @@ from printwarden.store.models import (
 )
 
 Builder = Callable[[Session, str, int, int], list[dict[str, Any]]]
-ENTITY_KINDS = ("group", "user", "account", "printer", "device", "provider", "setting", "held_job")
+ENTITY_KINDS = (
+    "group",
+    "user",
+    "account",
+    "printer",
+    "device",
+    "provider",
+    "setting",
+    "held_job",
+    "token",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +74,7 @@ def _seq_queries(site: str, since: int) -> list[Select[int]]:
         select(ProviderRow.change_seq).where(ProviderRow.change_seq > since),
         select(SettingRow.change_seq).where(SettingRow.change_seq > since),
         select(HeldJobRow.change_seq).where(HeldJobRow.change_seq > since),
+        select(ApiTokenRow.change_seq).where(ApiTokenRow.change_seq > since),
     ]
 
 
@@ -170,4 +182,5 @@ _BUILDERS: tuple[Builder, ...] = (
     _plain("provider", ProviderRow),
     _plain("setting", SettingRow),
     _plain("held_job", HeldJobRow),
+    _plain("token", ApiTokenRow),
 )

@@ -10,8 +10,12 @@ from sqlalchemy.orm import Session
 
 from printwarden import security
 from printwarden.domain.accounts import Role
+from printwarden.store.changes import change_seq
 from printwarden.store.errors import NotFound
 from printwarden.store.models import ApiTokenRow, UserRow
+
+# Tokens a Site Server must recognise while the App Server is unreachable.
+REPLICATED_ROLES = frozenset({Role.PROVIDER, Role.DEVICE})
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +51,7 @@ def issue_token(
         created_at=created,
         expires_at=created + lifetime if lifetime else None,
         revoked_at=None,
+        change_seq=change_seq(session) if role in REPLICATED_ROLES else 0,
     )
     session.add(row)
     session.flush()
@@ -88,6 +93,8 @@ def revoke_token(session: Session, token_id: int) -> None:
         raise NotFound(f"no token with id {token_id}")
     if row.revoked_at is None:
         row.revoked_at = datetime.now(UTC)
+        if Role(row.role) in REPLICATED_ROLES:
+            row.change_seq = change_seq(session)
 
 
 def list_tokens(session: Session) -> list[ApiTokenRow]:

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from printwarden.domain.accounts import Role
 from printwarden.domain.costs import JobUsage
 from printwarden.domain.ledger import site_origin
-from printwarden.service import schemas, views
+from printwarden.service import offline, schemas, views
 from printwarden.service.problems import Problem
 from printwarden.service.routes.deps import printing_components, write_session
 from printwarden.service.state import AppState, app_state
@@ -57,9 +57,22 @@ async def decide_job(
 def _decide(state: AppState, body: schemas.JobDecisionIn) -> schemas.JobDecisionOut:
     """The whole decision in one worker-thread call (the hot path: one hop, not three)."""
     with state.database.read() as session:
+        rules = offline.rules(state.offline, session)
+        username = body.username
+        if rules is not None and state.offline and not offline.known(session, username):
+            found = offline.substitute(state.offline, session, username, f"job at {body.printer}")
+            if found.username is None:
+                return _untracked(found.refusal)
+            username = found.username
         choice = _released_choice(session, body.job_ref, body) if body.released else _choice(body)
         decision, context = jobs.decide_job(
-            session, body.username, body.printer, _usage(body), choice, released=body.released
+            session,
+            username,
+            body.printer,
+            _usage(body),
+            choice,
+            rules,
+            released=body.released,
         )
     return schemas.JobDecisionOut(
         verdict=decision.verdict.value,
@@ -71,17 +84,43 @@ def _decide(state: AppState, body: schemas.JobDecisionIn) -> schemas.JobDecision
     )
 
 
+def _charged_user(state: AppState, session: Session, username: str, printer: str) -> str:
+    """Who a printed job is charged to: offline, an unknown user's job goes by the policy."""
+    if state.offline is None or offline.rules(state.offline, session) is None:
+        return username
+    if offline.known(session, username):
+        return username
+    found = offline.substitute(state.offline, session, username, f"job at {printer}")
+    if found.username is None:
+        raise Problem(404, "Not found", f"unknown user {username!r}: not tracked")
+    return found.username
+
+
+def _untracked(refusal: str) -> schemas.JobDecisionOut:
+    """An unknown user's job offline: canceled, or printed without tracking (by policy)."""
+    return schemas.JobDecisionOut(
+        verdict="deny" if refusal else "allow",
+        cost=0,
+        reason=refusal or "not tracked: unknown user while offline",
+        account_id=0,
+        account="",
+        balance=0,
+    )
+
+
 @router.post("/jobs/printed")
 def job_printed(
     body: schemas.JobPrintedIn,
     caller: Caller = Depends(printing_components),
     session: Session = Depends(write_session),
+    state: AppState = Depends(app_state),
 ) -> schemas.JobPrintedOut:
     """Charge what printed, once: a replay of the same ``txn_id`` returns the original charge."""
+    username = _charged_user(state, session, body.username, body.printer)
     printed = jobs.PrintedJob(
         txn_id=body.txn_id,
         job_ref=body.job_ref,
-        username=body.username,
+        username=username,
         printer=body.printer,
         usage=_usage(body),
         choice=_released_choice(session, body.job_ref, body),

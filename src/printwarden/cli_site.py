@@ -1,0 +1,186 @@
+"""Command line for sites: run a Site Server, and administer sites and Offline Policies."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+site_cmd = typer.Typer(help="The Site Server: keeps a site working through an outage.")
+admin_site_cmd = typer.Typer(help="Sites (on the App Server).")
+policies_cmd = typer.Typer(help="Offline Policies (on the App Server).")
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", "-c", help="TOML configuration file", exists=True)
+]
+
+
+@site_cmd.command("serve")
+def site_serve(
+    upstream: Annotated[str, typer.Option(help="URL of the App Server")],
+    token: Annotated[str, typer.Option(help="This site's token", envvar="PRINTWARDEN_TOKEN")],
+    site: Annotated[str, typer.Option(help="This site's name")],
+    data_dir: Annotated[Path, typer.Option(help="Replica and journal")] = Path("site-data"),
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8100,
+    secret_file: Annotated[
+        Path | None,
+        typer.Option(help="The App Server's secret key (card hashes); or $PRINTWARDEN_SECRET_KEY"),
+    ] = None,
+) -> None:
+    """Run a Site Server: providers and devices of the site point at it instead of HQ."""
+    import logging
+
+    from printwarden.site.server import SiteConfig, SiteServer
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    secret = os.environ.get("PRINTWARDEN_SECRET_KEY", "")
+    if secret_file is not None:
+        secret = secret_file.read_text().strip()
+    if not secret:
+        raise _fail("the App Server's secret is needed: --secret-file or $PRINTWARDEN_SECRET_KEY")
+    config = SiteConfig(upstream, token, site, data_dir, secret, host, port)
+    SiteServer(config).serve()
+
+
+@admin_site_cmd.command("add")
+def site_add(
+    name: Annotated[str, typer.Argument(help="Lower-case letters, digits and dashes")],
+    description: Annotated[str, typer.Option()] = "",
+    config: ConfigOption = None,
+) -> None:
+    """Define a site and print a token for its Site Server (shown only this once)."""
+    from printwarden.domain.accounts import Role
+    from printwarden.store import sites, tokens
+    from printwarden.store.errors import AlreadyExists
+
+    with _session(config) as session:
+        try:
+            sites.create_site(session, name, description)
+        except AlreadyExists as exc:
+            raise _fail(str(exc)) from None
+        token, _ = tokens.issue_token(session, Role.SITE, name=f"site {name}", scope=name)
+    print(token)
+
+
+@admin_site_cmd.command("status")
+def site_status(
+    as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts")] = False,
+    server: Annotated[str, typer.Option(help="Ask this App Server (else the database)")] = "",
+    token: Annotated[str, typer.Option(help="An admin token, with --server")] = "",
+    config: ConfigOption = None,
+) -> None:
+    """Every site: mode, last contact, outages, journal backlog, last reconciliation."""
+    rows = _sites_from(server, token) if server else _sites_from_database(config)
+    if as_json:
+        print(json.dumps(rows, indent=2, default=str))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("site", "mode", "reachable", "last contact", "journal backlog", "outages")
+    for row in rows:
+        table.add_row(row["name"], row["mode"], str(row["reachable"]),
+                      str(row["last_contact"] or "never"), str(row["journal_backlog"]),
+                      str(len(row["outages"])))  # fmt: skip
+    Console().print(table)
+
+
+def _sites_from(server: str, token: str) -> list[dict[str, Any]]:
+    import httpx
+
+    try:
+        response = httpx.get(
+            f"{server.rstrip('/')}/api/v1/sites",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
+    except httpx.HTTPError as exc:
+        raise _fail(f"{server}: {exc}") from None
+    if response.status_code != 200:
+        raise _fail(f"{server}: {response.status_code} {response.text[:300]}")
+    found: list[dict[str, Any]] = response.json()
+    return found
+
+
+def _sites_from_database(config: Path | None) -> list[dict[str, Any]]:
+    from printwarden.service.routes.sites import site_out
+    from printwarden.store import sites
+
+    with _session(config) as session:
+        return [site_out(row).model_dump(mode="json") for row in sites.list_sites(session)]
+
+
+@admin_site_cmd.command("force")
+def site_force(
+    name: str,
+    offline: Annotated[bool, typer.Option("--offline/--online")],
+    config: ConfigOption = None,
+) -> None:
+    """Take a site offline for maintenance (--offline), or let it return (--online)."""
+    from printwarden.store import sites
+    from printwarden.store.errors import NotFound
+
+    with _session(config) as session:
+        try:
+            sites.find_site(session, name).forced_offline = offline
+        except NotFound as exc:
+            raise _fail(str(exc)) from None
+    print(f"{name}: {'forced offline' if offline else 'free to return online'}")
+
+
+@policies_cmd.command("show")
+def policies_show(config: ConfigOption = None) -> None:
+    """The Offline Policies every site applies while the App Server is unreachable."""
+    from printwarden.service.offline import policies
+
+    with _session(config) as session:
+        print(json.dumps(policies(session).to_json(), indent=2))
+
+
+@policies_cmd.command("set")
+def policies_set(
+    credit: Annotated[
+        str | None,
+        typer.Option(help="last-known-balance, allow-overdraw, allow-all or deny-restricted"),
+    ] = None,
+    overdraw: Annotated[int | None, typer.Option(help="Cents, with allow-overdraw")] = None,
+    offline_account: Annotated[str | None, typer.Option()] = None,
+    allow_account_change: Annotated[bool | None, typer.Option()] = None,
+    unauthenticated: Annotated[str | None, typer.Option(help="assign, untracked or cancel")] = None,
+    unauthenticated_user: Annotated[str | None, typer.Option()] = None,
+    password: Annotated[
+        str | None, typer.Option(help="directory-then-cache, cache or deny")
+    ] = None,
+    password_cache_days: Annotated[int | None, typer.Option()] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Change some Offline Policies (the others keep their values)."""
+    from printwarden.domain.offline_policies import SETTING_KEY, OfflinePolicies
+    from printwarden.service.offline import policies
+    from printwarden.store import settings
+
+    given = {k: v for k, v in locals().items() if k != "config" and v is not None}
+    with _session(config) as session:
+        try:
+            changed = OfflinePolicies.from_json({**policies(session).to_json(), **given})
+        except ValueError as exc:
+            raise _fail(str(exc)) from None
+        settings.put(session, SETTING_KEY, changed.to_json())
+        print(json.dumps(changed.to_json(), indent=2))
+
+
+def _session(config: Path | None) -> Any:
+    from printwarden.cli import _database, _settings
+
+    return _database(_settings(config)).session()
+
+
+def _fail(message: str) -> typer.Exit:
+    from printwarden.cli import _fail as fail
+
+    return fail(message)

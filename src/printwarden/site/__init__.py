@@ -1,0 +1,1 @@
+"""The Site Server: keeps a site printing through an outage of the App Server."""

@@ -1,0 +1,181 @@
+"""The Site Server's front door: forward to the App Server while online, answer from the
+replica while offline — and answer from the replica a request whose forward just failed, so
+a client never sees the outage as an error.
+
+Providers, devices and release stations talk to this exactly as to the App Server (same
+paths, same tokens): they cannot tell which one answered.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import httpx
+
+from printwarden.domain.functions import Function, FunctionUnavailable, Mode, require
+
+log = logging.getLogger("printwarden.site")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+App = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+HOP_BY_HOP = frozenset(
+    {b"connection", b"keep-alive", b"transfer-encoding", b"te", b"upgrade", b"host",
+     b"proxy-authorization", b"proxy-authenticate", b"trailer", b"content-length"}
+)  # fmt: skip
+FORWARD_TIMEOUT = httpx.Timeout(2.0, connect=1.0)
+# Paths a site never forwards: its own status.
+LOCAL_ONLY = ("/site/",)
+
+
+class Link:
+    """What the gateway needs from the Site Server: the mode, and where failures go."""
+
+    def online(self) -> bool:
+        raise NotImplementedError
+
+    def forward_failed(self, reason: str) -> None:
+        raise NotImplementedError
+
+    def forward_succeeded(self) -> None:
+        raise NotImplementedError
+
+
+class Gateway:
+    """ASGI app: ``upstream`` while the link is up, ``local`` (the replica) otherwise."""
+
+    def __init__(self, local: App, upstream_url: str, link: Link) -> None:
+        self.local, self.link = local, link
+        self.upstream = upstream_url.rstrip("/")
+        self.client = httpx.AsyncClient(timeout=FORWARD_TIMEOUT)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(LOCAL_ONLY):
+            await self.local(scope, receive, send)
+            return
+        body = await _read_body(receive)
+        if self.link.online():
+            forwarded = await self._forward(scope, body)
+            if forwarded is not None:
+                await _send_response(send, forwarded)
+                return
+        await self._answer_locally(scope, body, send)
+
+    async def _forward(self, scope: Scope, body: bytes) -> httpx.Response | None:
+        url = self.upstream + scope["path"]
+        if scope.get("query_string"):
+            url += "?" + scope["query_string"].decode("latin-1")
+        headers = [(k, v) for k, v in scope["headers"] if k.lower() not in HOP_BY_HOP]
+        try:
+            response = await self.client.request(
+                scope["method"], url, headers=headers, content=body, timeout=_timeout(scope)
+            )
+        except httpx.HTTPError as exc:
+            self.link.forward_failed(f"{type(exc).__name__} forwarding {scope['path']}")
+            return None
+        if response.status_code in (502, 503, 504):
+            self.link.forward_failed(f"upstream answered {response.status_code}")
+            return None
+        self.link.forward_succeeded()
+        return response
+
+    async def _answer_locally(self, scope: Scope, body: bytes, send: Send) -> None:
+        function = function_of(scope)
+        if function is not None:
+            try:
+                require(function, Mode.OFFLINE_WITH_SITE)
+            except FunctionUnavailable as exc:
+                await _send_unavailable(send, exc)
+                return
+        await self.local(scope, _replay(body), send)
+
+
+def function_of(scope: Scope) -> Function | None:
+    """The functions-table row a request belongs to, where the path tells."""
+    path: str = scope["path"]
+    if path.startswith("/api/v1/device/sessions") and path.endswith("/usage"):
+        return Function.MFD_DEVICE_FUNCTIONS
+    if path.startswith("/api/v1/device/sessions") and "/release" in path:
+        return Function.SERVER_SIDE_PRINTING_AT_MFD
+    if path.startswith("/api/v1/device/sessions") and path.endswith("/account"):
+        return Function.ACCOUNT_SELECTION_AT_MFD
+    if path.startswith("/api/v1/device"):
+        return Function.MFD_LOGIN
+    if path.startswith("/api/v1/held-jobs") or path.startswith("/api/v1/me/held-jobs"):
+        return Function.SECURE_PRINT
+    if path.startswith("/api/v1/me"):
+        return Function.USER_BALANCES
+    if path.startswith("/release/"):
+        return Function.RELEASE_STATIONS
+    return None
+
+
+def _timeout(scope: Scope) -> httpx.Timeout:
+    """Long polls get their own time; everything else the short forwarding timeout."""
+    query = scope.get("query_string", b"").decode("latin-1")
+    for part in query.split("&"):
+        if part.startswith("wait="):
+            try:
+                return httpx.Timeout(float(part[5:]) + 5.0, connect=1.0)
+            except ValueError:
+                break
+    return FORWARD_TIMEOUT
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes) -> Receive:
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive
+
+
+async def _send_response(send: Send, response: httpx.Response) -> None:
+    headers = [(k.lower(), v) for k, v in response.headers.raw if k.lower() not in HOP_BY_HOP]
+    content = response.content
+    headers.append((b"content-length", str(len(content)).encode()))
+    await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
+    await send({"type": "http.response.body", "body": content})
+
+
+async def _send_unavailable(send: Send, exc: FunctionUnavailable) -> None:
+    import json
+
+    body = json.dumps(
+        {
+            "type": "https://printwarden.org/problems/function-unavailable",
+            "title": "Unavailable while offline",
+            "status": 503,
+            "detail": str(exc),
+            "function": exc.function.value,
+        }
+    ).encode()
+    headers = [(b"content-type", b"application/problem+json"),
+               (b"content-length", str(len(body)).encode())]  # fmt: skip
+    await send({"type": "http.response.start", "status": 503, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,165 @@
+"""The site's replica: a local SQLite database with the App Server's schema, kept up to date
+from the "changes since N" feed, with N stored in the same transaction as the changes it
+covers (so a crash at any point resumes exactly where the replica is)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import DateTime, delete, select, text
+from sqlalchemy.orm import Session
+
+from printwarden.store.db import Database
+from printwarden.store.migrate import head_revision, upgrade
+from printwarden.store.models import (
+    AccountGrantRow,
+    AccountRow,
+    ApiTokenRow,
+    Base,
+    CardRow,
+    DeviceRow,
+    GroupRow,
+    HeldJobRow,
+    MembershipRow,
+    PrinterRow,
+    ProviderRow,
+    ReleaseDelegateRow,
+    SettingRow,
+    UserRow,
+)
+
+REPLICATING = "printwarden.replicating"
+STATE_TABLE = """
+CREATE TABLE IF NOT EXISTS site_state (key TEXT PRIMARY KEY, value TEXT NOT NULL)
+"""
+SAVE_SEQ = text(
+    "INSERT INTO site_state (key, value) VALUES ('seq', :v) "
+    "ON CONFLICT (key) DO UPDATE SET value = :v"
+)
+_PLAIN: dict[str, type[Base]] = {
+    "group": GroupRow,
+    "printer": PrinterRow,
+    "device": DeviceRow,
+    "provider": ProviderRow,
+    "token": ApiTokenRow,
+}
+
+
+class SchemaMismatch(Exception):
+    """The App Server's schema differs from this site's: nothing was applied."""
+
+
+class Replica:
+    """The local database and the sequence number it has reached."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        url = f"sqlite:///{path}"
+        upgrade(url)
+        self.database = Database(url, durable=True)
+        with self.database.session() as session:
+            session.execute(text(STATE_TABLE))
+
+    def close(self) -> None:
+        self.database.dispose()
+
+    def seq(self) -> int:
+        with self.database.read() as session:
+            value = session.execute(
+                text("SELECT value FROM site_state WHERE key = 'seq'")
+            ).scalar_one_or_none()
+        return int(value or 0)
+
+    def apply(self, schema_revision: str, upto: int, entities: list[dict[str, Any]]) -> None:
+        """Apply one page of the feed and move N to ``upto``, all in one transaction."""
+        if schema_revision != head_revision():
+            raise SchemaMismatch(
+                f"the App Server's schema is {schema_revision!r}, this site's is "
+                f"{head_revision()!r}: upgrade the older one; nothing was applied"
+            )
+        with self.database.session() as session:
+            session.info[REPLICATING] = True  # not an offline effect: not journaled
+            session.execute(text("PRAGMA defer_foreign_keys = ON"))
+            for entity in entities:
+                _apply(session, entity)
+            session.execute(SAVE_SEQ, {"v": str(upto)})
+
+
+def _apply(session: Session, entity: dict[str, Any]) -> None:
+    kind, row = str(entity["entity"]), dict(entity["row"])
+    seq = int(entity["seq"])
+    if kind in _PLAIN:
+        _merge(session, _PLAIN[kind], row, seq)
+    elif kind == "setting":
+        _merge(session, SettingRow, row, seq)
+    elif kind == "user":
+        _user(session, row, seq, entity)
+    elif kind == "account":
+        _account(session, row, seq, entity)
+    elif kind == "held_job":
+        _held_job(session, row, seq)
+
+
+def _merge(session: Session, model: type[Base], row: dict[str, Any], seq: int) -> None:
+    values = _typed(model, row)
+    if "change_seq" in model.__table__.columns:
+        values["change_seq"] = seq
+    session.merge(model(**values))
+    session.flush()
+
+
+def _typed(model: type[Base], row: dict[str, Any]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for column in model.__table__.columns:
+        if column.key not in row:
+            continue
+        value = row[column.key]
+        if isinstance(column.type, DateTime) and isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        values[column.key] = value
+    return values
+
+
+def _user(session: Session, row: dict[str, Any], seq: int, entity: dict[str, Any]) -> None:
+    _merge(session, UserRow, row, seq)
+    user_id = int(row["id"])
+    session.execute(delete(CardRow).where(CardRow.user_id == user_id))
+    session.execute(delete(MembershipRow).where(MembershipRow.user_id == user_id))
+    session.execute(delete(ReleaseDelegateRow).where(ReleaseDelegateRow.owner_id == user_id))
+    session.add_all(CardRow(card_hash=h, user_id=user_id, change_seq=seq) for h in entity["cards"])
+    session.add_all(
+        MembershipRow(user_id=user_id, group_id=g, change_seq=seq) for g in entity["group_ids"]
+    )
+    session.add_all(
+        ReleaseDelegateRow(owner_id=user_id, delegate_id=d, change_seq=seq)
+        for d in entity["delegate_ids"]
+    )
+    session.flush()
+
+
+def _account(session: Session, row: dict[str, Any], seq: int, entity: dict[str, Any]) -> None:
+    _merge(session, AccountRow, row, seq)
+    account_id = int(row["id"])
+    session.execute(delete(AccountGrantRow).where(AccountGrantRow.account_id == account_id))
+    session.add_all(
+        AccountGrantRow(account_id=account_id, change_seq=seq, **grant)
+        for grant in entity["grants"]
+    )
+    session.flush()
+
+
+def _held_job(session: Session, row: dict[str, Any], seq: int) -> None:
+    """Held jobs match by ``job_ref``: one the site recorded offline has a local id."""
+    values = _typed(HeldJobRow, row)
+    values.pop("id", None)
+    found = session.scalar(select(HeldJobRow).where(HeldJobRow.job_ref == values["job_ref"]))
+    if found is None:
+        found = HeldJobRow(**values, change_seq=seq)
+        session.add(found)
+    else:
+        for name, value in values.items():
+            setattr(found, name, value)
+        found.change_seq = seq
+    session.flush()

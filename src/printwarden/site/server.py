@@ -1,0 +1,247 @@
+"""A Site Server: the gateway in front, the replica and journal behind, and three loops —
+heartbeat (is the App Server there?), sync (pull changes while online) and reconcile (upload
+the journal when the link is back, refresh the replica, go online).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from printwarden.config import Settings
+from printwarden.domain.site_mode import ModeMachine, SiteMode
+from printwarden.service.app import create_app
+from printwarden.service.offline import OfflineMode
+from printwarden.site.gateway import Gateway, Link, Message, Receive, Scope, Send
+from printwarden.site.journal import Journal
+from printwarden.site.replica import Replica, SchemaMismatch
+from printwarden.site.upstream import Upstream, UpstreamError, UpstreamRefused
+
+log = logging.getLogger("printwarden.site")
+
+STATUS_PATH = "/site/status"  # the site's own view, answered even with the link down
+HEARTBEAT_SECONDS = 0.5
+LONG_POLL_SECONDS = 20.0
+
+
+@dataclass(frozen=True, slots=True)
+class SiteConfig:
+    upstream: str
+    token: str
+    site: str
+    data_dir: Path
+    secret_key: str
+    host: str = "127.0.0.1"
+    port: int = 8100
+
+
+class SiteServer(Link):
+    """Everything one Site Server runs."""
+
+    def __init__(self, config: SiteConfig) -> None:
+        self.config = config
+        self.machine = ModeMachine()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.last_report: dict[str, Any] | None = None
+        self.replica = Replica(config.data_dir / "replica.db")
+        self.journal = Journal(self.replica.database, active=self.answering_offline)
+        settings = Settings(
+            data_dir=config.data_dir,
+            database_url=self.replica.database.url,
+            secret_key=config.secret_key,
+            host=config.host,
+            port=config.port,
+        )
+        self.local = create_app(settings, database=self.replica.database)
+        self.local.state.printwarden.offline = OfflineMode(self.answering_offline, self._unknown)
+        self.upstream = Upstream(config.upstream, config.token, config.site)
+        self.gateway = Gateway(self.local, config.upstream, self)
+
+    # --- the link, as the gateway sees it --------------------------------------------------
+
+    def online(self) -> bool:
+        with self._lock:
+            return self.machine.mode is SiteMode.ONLINE
+
+    def answering_offline(self) -> bool:
+        return not self.online()
+
+    def forward_failed(self, reason: str) -> None:
+        self._event(lambda now: self.machine.failure(now, reason), reason)
+
+    def forward_succeeded(self) -> None:
+        return  # heartbeats decide when the link is back
+
+    def _event(self, change: Any, why: str) -> None:
+        with self._lock:
+            before = self.machine.mode
+            after = change(time.monotonic())
+        if after is not before:
+            log.warning("site %s: %s -> %s (%s)", self.config.site, before, after, why)
+
+    def _unknown(self, username: str, where: str) -> None:
+        with self.replica.database.session() as session:
+            self.journal.append(session, "unknown-user", {"username": username, "where": where})
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        for target in (self._heartbeat_loop, self._sync_loop):
+            thread = threading.Thread(target=target, name=f"site-{target.__name__}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self.upstream.close()
+        self.replica.close()
+
+    def serve(self) -> None:
+        uvicorn.run(
+            self.asgi,
+            host=self.config.host,
+            port=self.config.port,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+            interface="asgi3",
+        )
+
+    async def asgi(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The gateway, plus start and stop with the server (the local app's own lifespan —
+        directory sync — does not run at a site)."""
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] == "http" and scope["path"] == STATUS_PATH:
+            await _send_json(send, await asyncio.to_thread(self.status))
+            return
+        await self.gateway(scope, receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message: Message = await receive()
+            if message["type"] == "lifespan.startup":
+                self.start()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.gateway.aclose()
+                self.stop()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    # --- loops -----------------------------------------------------------------------------
+
+    def _heartbeat_loop(self) -> None:
+        while not self._stop.wait(HEARTBEAT_SECONDS):
+            try:
+                forced = self.upstream.status(self.status())
+            except (UpstreamError, UpstreamRefused) as exc:
+                self.forward_failed(f"heartbeat: {exc}")
+                continue
+            self._heard(forced)
+
+    def _heard(self, forced: bool) -> None:
+        self._event(lambda now: self.machine.force(forced, now), "forced offline")
+        self._event(self.machine.success, "the App Server answers again")
+
+    def _sync_loop(self) -> None:
+        caught_up = False
+        while not self._stop.is_set():
+            with self._lock:
+                mode = self.machine.mode
+            if mode is SiteMode.ONLINE:
+                caught_up = self._pull(LONG_POLL_SECONDS if caught_up else 0.0)
+            elif mode is SiteMode.RECONCILING:
+                self.reconcile()
+                caught_up = False
+            else:
+                self._stop.wait(0.2)
+
+    def _pull(self, wait: float) -> bool:
+        """One page of changes; True when the replica has caught up."""
+        try:
+            page = self.upstream.changes(self.replica.seq(), wait)
+            self.replica.apply(page["schema_revision"], page["upto"], page["entities"])
+        except (UpstreamError, UpstreamRefused) as exc:
+            log.info("site %s: pulling changes failed: %s", self.config.site, exc)
+            self._stop.wait(0.5)
+            return False
+        except SchemaMismatch as exc:
+            log.error("site %s: %s", self.config.site, exc)
+            self._stop.wait(5.0)
+            return False
+        return not page["more"]
+
+    def reconcile(self) -> None:
+        """Upload the journal, refresh the replica, and go online (or back offline)."""
+        totals: dict[str, Any] = {"entries": 0, "applied": 0, "already_applied": 0,
+                                  "amounts": {}, "unknown_users": [], "failure_mode_jobs": 0,
+                                  "deficits": [], "notes": []}  # fmt: skip
+        started = datetime.now(UTC)
+        try:
+            while entries := self.journal.pending():
+                report = self.upstream.upload(entries)
+                self.journal.mark_uploaded([str(e["id"]) for e in entries])
+                _merge(totals, report)
+            while not self._pull(0.0):
+                if self._stop.is_set():
+                    return
+        except (UpstreamError, UpstreamRefused) as exc:
+            self.forward_failed(f"reconciling: {exc}")
+            return
+        if self.journal.backlog():
+            return  # written while uploading: another round
+        totals["started"], totals["finished"] = started.isoformat(), datetime.now(UTC).isoformat()
+        self.last_report = totals
+        self._event(self.machine.reconciled, "journal uploaded and replica refreshed")
+
+    def status(self) -> dict[str, Any]:
+        now = time.monotonic()
+        with self._lock:
+            outages = [
+                {
+                    "reason": o.reason,
+                    "duration_seconds": round(o.duration(now), 1),
+                    "ongoing": o.ended is None,
+                }
+                for o in self.machine.outages[-20:]
+            ]
+            mode = self.machine.mode
+        return {
+            "site": self.config.site,
+            "mode": mode.value,
+            "journal_backlog": self.journal.backlog(),
+            "replica_seq": self.replica.seq(),
+            "outages": outages,
+            "last_report": self.last_report,
+        }
+
+
+async def _send_json(send: Send, body: dict[str, Any]) -> None:
+    data = json.dumps(body, default=str).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": data})
+
+
+def _merge(totals: dict[str, Any], report: dict[str, Any]) -> None:
+    for key in ("entries", "applied", "already_applied", "failure_mode_jobs"):
+        totals[key] += int(report.get(key, 0))
+    for kind, amount in report.get("amounts", {}).items():
+        totals["amounts"][kind] = totals["amounts"].get(kind, 0) + int(amount)
+    for key in ("unknown_users", "deficits", "notes"):
+        totals[key].extend(report.get(key, []))
