@@ -219,7 +219,11 @@ class CostModelIn(Model):
     group_modifiers: dict[Name, BasisPoints] = Field(default_factory=dict)
 
 
+SiteRef = Annotated[str, StringConstraints(max_length=64, pattern=r"^[a-z0-9-]*$")]
+
+
 class PrinterFields(Model):
+    site: SiteRef | None = Field(default=None, description='The site it is at ("": none)')
     location: Text | None = None
     enabled: bool | None = None
     hold_for_release: bool | None = None
@@ -239,6 +243,7 @@ class PrinterOut(Model):
     hold_for_release: bool
     colour: bool
     cost_model: dict[str, Any]
+    site: str | None = None
     change_seq: int
 
 
@@ -246,6 +251,7 @@ DeviceKind = Literal["mfd", "terminal", "release-station", "card-reader"]
 
 
 class DeviceFields(Model):
+    site: SiteRef | None = Field(default=None, description='The site it is at ("": none)')
     kind: DeviceKind | None = None
     printer: Annotated[str, StringConstraints(max_length=128)] | None = None
     location: Text | None = None
@@ -266,6 +272,7 @@ class DeviceOut(Model):
     location: str
     enabled: bool
     cost_model: dict[str, Any]
+    site: str | None = None
     change_seq: int
 
 

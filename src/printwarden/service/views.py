@@ -83,6 +83,7 @@ def printer_out(row: PrinterRow) -> schemas.PrinterOut:
         hold_for_release=row.hold_for_release,
         colour=row.colour,
         cost_model=row.cost_model,
+        site=row.site,
         change_seq=row.change_seq,
     )
 
@@ -96,5 +97,6 @@ def device_out(session: Session, row: DeviceRow) -> schemas.DeviceOut:
         location=row.location,
         enabled=row.enabled,
         cost_model=row.cost_model,
+        site=row.site,
         change_seq=row.change_seq,
     )

@@ -15,8 +15,10 @@ from fastapi import APIRouter, Depends, Query, Response
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
+from printwarden.domain import functions
 from printwarden.domain.accounts import Role
 from printwarden.domain.costs import JobUsage
+from printwarden.domain.functions import Function, FunctionUnavailable, Mode
 from printwarden.domain.ledger import TransactionKind
 from printwarden.security import verify_secret
 from printwarden.service import release, schemas
@@ -160,6 +162,7 @@ def log_in(
 ) -> schemas.DeviceSessionOut:
     """Log a person in at this device; 401 when the card or secret is not recognised."""
     device = _device(session, name)
+    _check_available(state, device)
     if body.method not in device.login_methods:
         detail = f"{device.name} does not accept {body.method} logins"
         raise Problem(403, "Login method not allowed", detail)
@@ -168,6 +171,19 @@ def log_in(
         raise Problem(401, "Not recognised", _unrecognised(body.method))
     row = device_sessions.start(session, device, user.id)
     return _session_out(session, Live(device, row, user))
+
+
+def _check_available(state: AppState, device: DeviceRow) -> None:
+    """Offline, a card reader (Fast Release) is refused: the functions table says so."""
+    if state.offline is None or not state.offline.active():
+        return
+    function = Function.FAST_RELEASE if device.kind == "card-reader" else Function.MFD_LOGIN
+    try:
+        functions.require(function, Mode.OFFLINE_WITH_SITE)
+    except FunctionUnavailable as exc:
+        raise Problem(
+            503, "Unavailable while offline", str(exc), function=exc.function.value
+        ) from None
 
 
 def _unrecognised(method: str) -> str:

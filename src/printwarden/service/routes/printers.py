@@ -8,21 +8,30 @@ from fastapi import APIRouter, Depends, Response
 from sqlalchemy.orm import Session
 
 from printwarden.service import schemas, views
+from printwarden.service.problems import Problem
 from printwarden.service.routes.deps import (
     admin_only,
     read_session,
     registry_readers,
     write_session,
 )
-from printwarden.store import printers
+from printwarden.store import printers, sites
+from printwarden.store.errors import NotFound
 
 router = APIRouter(tags=["printers"])
 
 
-def _fields(body: schemas.PrinterFields | schemas.DeviceFields) -> dict[str, Any]:
+def _fields(session: Session, body: schemas.PrinterFields | schemas.DeviceFields) -> dict[str, Any]:
     fields = body.model_dump(exclude_unset=True, exclude={"name"})
     if body.cost_model is not None:
         fields["cost_model"] = body.cost_model.model_dump()
+    if "site" in fields:
+        fields["site"] = fields["site"] or None
+        if fields["site"] is not None:
+            try:
+                sites.find_site(session, fields["site"])
+            except NotFound as exc:
+                raise Problem(422, "Invalid request", str(exc)) from None
     return fields
 
 
@@ -36,7 +45,7 @@ def create_printer(
     body: schemas.PrinterIn, session: Session = Depends(write_session)
 ) -> schemas.PrinterOut:
     """Register a printer with its prices."""
-    fields = {"cost_model": {}, **_fields(body)}
+    fields = {"cost_model": {}, **_fields(session, body)}
     return views.printer_out(printers.save_printer(session, body.name, fields, create=True))
 
 
@@ -49,7 +58,8 @@ def get_printer(name: str, session: Session = Depends(read_session)) -> schemas.
 def update_printer(
     name: str, body: schemas.PrinterFields, session: Session = Depends(write_session)
 ) -> schemas.PrinterOut:
-    return views.printer_out(printers.save_printer(session, name, _fields(body), create=False))
+    fields = _fields(session, body)
+    return views.printer_out(printers.save_printer(session, name, fields, create=False))
 
 
 @router.delete("/printers/{name}", status_code=204, dependencies=[Depends(admin_only)])
@@ -68,7 +78,7 @@ def create_device(
     body: schemas.DeviceIn, session: Session = Depends(write_session)
 ) -> schemas.DeviceOut:
     """Register a device (MFD, terminal, release station or card reader)."""
-    fields = {"cost_model": {}, **_fields(body)}
+    fields = {"cost_model": {}, **_fields(session, body)}
     return views.device_out(session, printers.save_device(session, body.name, fields, create=True))
 
 
@@ -81,7 +91,7 @@ def get_device(name: str, session: Session = Depends(read_session)) -> schemas.D
 def update_device(
     name: str, body: schemas.DeviceFields, session: Session = Depends(write_session)
 ) -> schemas.DeviceOut:
-    row = printers.save_device(session, name, _fields(body), create=False)
+    row = printers.save_device(session, name, _fields(session, body), create=False)
     return views.device_out(session, row)
 
 

@@ -1,0 +1,213 @@
+"""Replication down and the journal up, at the store level: an App Server database (SQLite
+and PostgreSQL) feeding a site replica (SQLite), and site journals applied once."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from printwarden.domain.ids import new_id
+from printwarden.service import journal
+from printwarden.site.replica import Replica, SchemaMismatch
+from printwarden.store import held_jobs, printers, replication, users
+from printwarden.store.db import Database
+from printwarden.store.migrate import head_revision, upgrade
+from printwarden.store.models import AccountRow, CardRow, TransactionRow, UserRow
+
+SECRET = b"replication-test-secret-" + b"x" * 8
+PRICES = {"grey_simplex": 10, "grey_duplex": 8, "colour_simplex": 50, "colour_duplex": 45}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def hq(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    url = (
+        f"sqlite:///{tmp_path / 'hq.db'}"
+        if request.param == "sqlite"
+        else str(request.getfixturevalue("pg_url"))
+    )
+    upgrade(url)
+    database = Database(url)
+    try:
+        yield database
+    finally:
+        database.dispose()
+
+
+@pytest.fixture
+def replica(tmp_path: Path) -> Iterator[Replica]:
+    made = Replica(tmp_path / "site" / "replica.db")
+    try:
+        yield made
+    finally:
+        made.close()
+
+
+def sync(hq: Database, replica: Replica, site: str = "north", limit: int = 5000) -> int:
+    """Pull pages until caught up; the number of pages."""
+    pages = 0
+    while True:
+        with hq.read() as session:
+            page = replication.changes(session, site, replica.seq(), limit)
+        replica.apply(head_revision() or "", page.upto, page.entities)
+        pages += 1
+        if not page.more:
+            return pages
+
+
+def add_person(hq: Database, name: str, card: str, balance: int = 0) -> int:
+    with hq.session() as session:
+        row = users.create_user(session, SECRET, name, users.UserChanges(cards=[card], pin="1234"))
+        account = users.personal_account(session, row.id)
+        account.balance = balance
+        return row.id
+
+
+def test_a_site_receives_users_cards_and_accounts_and_later_only_changes(
+    hq: Database, replica: Replica
+) -> None:
+    names = [f"rep-{uuid.uuid4().hex[:8]}" for _ in range(30)]
+    for n, name in enumerate(names):
+        add_person(hq, name, f"card-{name}", balance=n)
+    assert sync(hq, replica, limit=7) > 1  # several pages, none splitting a transaction
+
+    with replica.database.read() as session:
+        assert set(names) <= set(session.scalars(select(UserRow.username)))
+        found = users.user_by_card(session, SECRET, f"card-{names[3]}")
+        assert found is not None
+        assert found.username == names[3]
+        assert users.personal_account(session, found.id).balance == 3
+    seq = replica.seq()
+
+    with hq.session() as session:
+        row = users.find_user(session, names[0])
+        users.update_user(session, SECRET, row, users.UserChanges(cards=["new-card"]))
+    with hq.read() as session:
+        page = replication.changes(session, "north", seq, 5000)
+    assert [e["row"]["username"] for e in page.entities if e["entity"] == "user"] == [names[0]]
+    replica.apply(head_revision() or "", page.upto, page.entities)
+    with replica.database.read() as session:
+        assert users.user_by_card(session, SECRET, f"card-{names[0]}") is None
+        moved = users.user_by_card(session, SECRET, "new-card")
+        assert moved is not None
+        assert moved.username == names[0]
+
+
+def test_deletions_and_printers_of_other_sites(hq: Database, replica: Replica) -> None:
+    name = f"gone-{uuid.uuid4().hex[:8]}"
+    add_person(hq, name, f"card-{name}")
+    with hq.session() as session:
+        model = {"sizes": {"default": PRICES}}
+        printers.save_printer(session, "here", {"cost_model": model, "site": "north"}, create=True)
+        printers.save_printer(session, "there", {"cost_model": model, "site": "south"}, create=True)
+        printers.save_printer(session, "anywhere", {"cost_model": model}, create=True)
+    sync(hq, replica)
+    with hq.session() as session:
+        users.delete_user(session, users.find_user(session, name))
+    sync(hq, replica)
+    with replica.database.read() as session:
+        gone = session.scalar(select(UserRow).where(UserRow.username == name))
+        assert gone is not None
+        assert gone.deleted_at is not None
+        assert session.scalar(select(func.count()).select_from(CardRow).where(
+            CardRow.user_id == gone.id)) == 0  # fmt: skip
+        names = {p.name for p in printers.list_printers(session)}
+    assert {"here", "anywhere"} <= names
+    assert "there" not in names
+
+
+def test_a_different_schema_is_refused_whole(hq: Database, replica: Replica) -> None:
+    add_person(hq, f"schema-{uuid.uuid4().hex[:8]}", "x-card")
+    with hq.read() as session:
+        page = replication.changes(session, "north", 0, 5000)
+    with pytest.raises(SchemaMismatch, match="nothing was applied"):
+        replica.apply("9999", page.upto, page.entities)
+    assert replica.seq() == 0
+
+
+def printed_entry(username: str, printer: str, pages: int = 2) -> dict[str, Any]:
+    txn = new_id()
+    return {
+        "id": new_id(),
+        "kind": "printed",
+        "body": {
+            "txn_id": txn,
+            "job_ref": txn,
+            "username": username,
+            "printer": printer,
+            "pages": pages,
+            "colour_pages": 0,
+            "copies": 1,
+            "cost": pages * 10,
+        },
+    }
+
+
+def test_a_journal_applies_once_and_charges_deleted_users_kept_accounts(hq: Database) -> None:
+    alive, deleted = f"alive-{uuid.uuid4().hex[:6]}", f"deleted-{uuid.uuid4().hex[:6]}"
+    for name in (alive, deleted):
+        add_person(hq, name, f"card-{name}", balance=100)
+    with hq.session() as session:
+        model = {"sizes": {"default": PRICES}}
+        printers.save_printer(session, "laser", {"cost_model": model}, create=True)
+        users.delete_user(session, users.find_user(session, deleted))
+    entries = [printed_entry(alive, "laser"), printed_entry(deleted, "laser", 3)]
+    entries.append({"id": new_id(), "kind": "unknown-user", "body": {"username": "stranger"}})
+
+    with hq.session() as session:
+        first = journal.apply_entries(session, "north", entries)
+    with hq.session() as session:
+        again = journal.apply_entries(session, "north", entries)
+
+    assert (first.applied, again.applied, again.already_applied) == (3, 0, 3)
+    assert first.amounts == {"print": 50}
+    assert first.unknown_users == ["stranger"]
+    assert any(deleted in note for note in first.notes)
+    with hq.read() as session:
+        balances = dict(
+            session.execute(
+                select(UserRow.username, AccountRow.balance)
+                .join(AccountRow, AccountRow.owner_id == UserRow.id)
+                .where(UserRow.username.in_([alive, deleted]))
+            ).all()
+        )
+        origins = set(
+            session.scalars(select(TransactionRow.origin).where(TransactionRow.kind == "print"))
+        )
+    assert balances == {alive: 80, deleted: 70}
+    assert origins == {"site:north"}
+
+
+def test_held_job_released_at_a_site_after_hq_canceled_it_is_noted(hq: Database) -> None:
+    owner = f"owner-{uuid.uuid4().hex[:6]}"
+    user_id = add_person(hq, owner, f"card-{owner}")
+    ref = str(uuid.uuid4())
+    with hq.session() as session:
+        from printwarden.store.providers import register
+
+        provider, _ = register(session, "p1", ipp_url="ipp://x", control_url="", queues=[],
+                               printers=[])  # fmt: skip
+        report = held_jobs.Report(ref, 1, "secure", "hold", owner, _held_fields())
+        assert held_jobs.record_reports(session, provider, [report]) == []
+        row = held_jobs.find(session, ref)
+        assert row.user_id == user_id
+        held_jobs.set_status(row, "canceled", "by HQ", 1)
+    entry = {"id": new_id(), "kind": "held",
+             "body": {"job_ref": ref, "status": "releasing", "released_to": "laser"}}  # fmt: skip
+    with hq.session() as session:
+        outcome = journal.apply_entries(session, "north", [entry])
+    assert any("canceled at HQ was released" in note for note in outcome.notes)
+    with hq.read() as session:
+        assert held_jobs.find(session, ref).status == "releasing"
+
+
+def _held_fields() -> dict[str, Any]:
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC)
+    return {"printer": "laser", "document_name": "a.pdf", "pages": 1,
+            "submitted_at": now, "expires_at": now + timedelta(hours=4)}  # fmt: skip
