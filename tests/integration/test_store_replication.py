@@ -53,7 +53,7 @@ def sync(hq: Database, replica: Replica, site: str = "north", limit: int = 5000)
     while True:
         with hq.read() as session:
             page = replication.changes(session, site, replica.seq(), limit)
-        replica.apply(head_revision() or "", page.upto, page.entities)
+        assert replica.apply(head_revision() or "", replica.seq(), page.upto, page.entities)
         pages += 1
         if not page.more:
             return pages
@@ -89,7 +89,8 @@ def test_a_site_receives_users_cards_and_accounts_and_later_only_changes(
     with hq.read() as session:
         page = replication.changes(session, "north", seq, 5000)
     assert [e["row"]["username"] for e in page.entities if e["entity"] == "user"] == [names[0]]
-    replica.apply(head_revision() or "", page.upto, page.entities)
+    assert not replica.apply(head_revision() or "", seq - 1, page.upto, page.entities)  # stale
+    assert replica.apply(head_revision() or "", seq, page.upto, page.entities)
     with replica.database.read() as session:
         assert users.user_by_card(session, SECRET, f"card-{names[0]}") is None
         moved = users.user_by_card(session, SECRET, "new-card")
@@ -125,7 +126,7 @@ def test_a_different_schema_is_refused_whole(hq: Database, replica: Replica) -> 
     with hq.read() as session:
         page = replication.changes(session, "north", 0, 5000)
     with pytest.raises(SchemaMismatch, match="nothing was applied"):
-        replica.apply("9999", page.upto, page.entities)
+        replica.apply("9999", 0, page.upto, page.entities)
     assert replica.seq() == 0
 
 

@@ -46,6 +46,7 @@ class ProviderProcess:
     queues: list[QueueSpec]
     port: int = field(default_factory=free_port)
     control_token: str = "control-secret"
+    server_timeout: float = 2.0
     name: str = field(default_factory=lambda: f"test-provider-{uuid.uuid4().hex[:8]}")
     process: subprocess.Popen[bytes] | None = None
 
@@ -64,7 +65,7 @@ class ProviderProcess:
             f'control_token = "{self.control_token}"',
             "retry_initial_seconds = 0.2",
             "retry_max_seconds = 1.0",
-            "server_timeout_seconds = 2.0",
+            f"server_timeout_seconds = {self.server_timeout}",
             "expiry_check_seconds = 0.5",
         ]
         for printer in self.printers:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
+from contextvars import ContextVar
 from typing import Any
 
 import httpx
@@ -28,7 +29,12 @@ HOP_BY_HOP = frozenset(
     {b"connection", b"keep-alive", b"transfer-encoding", b"te", b"upgrade", b"host",
      b"proxy-authorization", b"proxy-authenticate", b"trailer", b"content-length"}
 )  # fmt: skip
-FORWARD_TIMEOUT = httpx.Timeout(2.0, connect=1.0)
+# Well below a provider's own server timeout (5 s by default), so that a forward that gets
+# no answer is still answered from the replica before the provider gives up on the site.
+FORWARD_TIMEOUT = httpx.Timeout(1.5, connect=1.0)
+# True while the replica answers a request: its effects are offline effects, journaled and
+# under the Offline Policies — even when the mode is still ONLINE (a forward just failed).
+ANSWERING_LOCALLY: ContextVar[bool] = ContextVar("answering_locally", default=False)
 # Paths a site never forwards: its own status.
 LOCAL_ONLY = ("/site/",)
 
@@ -95,7 +101,11 @@ class Gateway:
             except FunctionUnavailable as exc:
                 await _send_unavailable(send, exc)
                 return
-        await self.local(scope, _replay(body), send)
+        marker = ANSWERING_LOCALLY.set(True)
+        try:
+            await self.local(scope, _replay(body), send)
+        finally:
+            ANSWERING_LOCALLY.reset(marker)
 
 
 def function_of(scope: Scope) -> Function | None:

@@ -34,6 +34,7 @@ REPLICATING = "printwarden.replicating"
 STATE_TABLE = """
 CREATE TABLE IF NOT EXISTS site_state (key TEXT PRIMARY KEY, value TEXT NOT NULL)
 """
+_READ_SEQ = text("SELECT value FROM site_state WHERE key = 'seq'")
 SAVE_SEQ = text(
     "INSERT INTO site_state (key, value) VALUES ('seq', :v) "
     "ON CONFLICT (key) DO UPDATE SET value = :v"
@@ -67,13 +68,15 @@ class Replica:
 
     def seq(self) -> int:
         with self.database.read() as session:
-            value = session.execute(
-                text("SELECT value FROM site_state WHERE key = 'seq'")
-            ).scalar_one_or_none()
+            value = session.execute(_READ_SEQ).scalar_one_or_none()
         return int(value or 0)
 
-    def apply(self, schema_revision: str, upto: int, entities: list[dict[str, Any]]) -> None:
-        """Apply one page of the feed and move N to ``upto``, all in one transaction."""
+    def apply(
+        self, schema_revision: str, since: int, upto: int, entities: list[dict[str, Any]]
+    ) -> bool:
+        """Apply one page of the feed (asked for ``since``) and move N to ``upto``, all in one
+        transaction. A page that no longer follows N (another thread applied one meanwhile)
+        is dropped: False."""
         if schema_revision != head_revision():
             raise SchemaMismatch(
                 f"the App Server's schema is {schema_revision!r}, this site's is "
@@ -81,10 +84,14 @@ class Replica:
             )
         with self.database.session() as session:
             session.info[REPLICATING] = True  # not an offline effect: not journaled
+            current = session.execute(_READ_SEQ).scalar_one_or_none()
+            if int(current or 0) != since:
+                return False
             session.execute(text("PRAGMA defer_foreign_keys = ON"))
             for entity in entities:
                 _apply(session, entity)
             session.execute(SAVE_SEQ, {"v": str(upto)})
+        return True
 
 
 def _apply(session: Session, entity: dict[str, Any]) -> None:

@@ -21,7 +21,15 @@ from printwarden.config import Settings
 from printwarden.domain.site_mode import ModeMachine, SiteMode
 from printwarden.service.app import create_app
 from printwarden.service.offline import OfflineMode
-from printwarden.site.gateway import Gateway, Link, Message, Receive, Scope, Send
+from printwarden.site.gateway import (
+    ANSWERING_LOCALLY,
+    Gateway,
+    Link,
+    Message,
+    Receive,
+    Scope,
+    Send,
+)
 from printwarden.site.journal import Journal
 from printwarden.site.replica import Replica, SchemaMismatch
 from printwarden.site.upstream import Upstream, UpstreamError, UpstreamRefused
@@ -30,7 +38,7 @@ log = logging.getLogger("printwarden.site")
 
 STATUS_PATH = "/site/status"  # the site's own view, answered even with the link down
 HEARTBEAT_SECONDS = 0.5
-LONG_POLL_SECONDS = 20.0
+LONG_POLL_SECONDS = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +83,8 @@ class SiteServer(Link):
             return self.machine.mode is SiteMode.ONLINE
 
     def answering_offline(self) -> bool:
-        return not self.online()
+        """Whether the replica is answering (a request, or the site as a whole)."""
+        return ANSWERING_LOCALLY.get() or not self.online()
 
     def forward_failed(self, reason: str) -> None:
         self._event(lambda now: self.machine.failure(now, reason), reason)
@@ -157,6 +166,12 @@ class SiteServer(Link):
     def _heard(self, forced: bool) -> None:
         self._event(lambda now: self.machine.force(forced, now), "forced offline")
         self._event(self.machine.success, "the App Server answers again")
+        with self._lock:
+            reconciling = self.machine.mode is SiteMode.RECONCILING
+        if reconciling:
+            # Here, not in the sync thread: that one may still wait on a long poll sent
+            # before the cut, which only a timeout ends.
+            self.reconcile()
 
     def _sync_loop(self) -> None:
         caught_up = False
@@ -165,17 +180,18 @@ class SiteServer(Link):
                 mode = self.machine.mode
             if mode is SiteMode.ONLINE:
                 caught_up = self._pull(LONG_POLL_SECONDS if caught_up else 0.0)
-            elif mode is SiteMode.RECONCILING:
-                self.reconcile()
-                caught_up = False
             else:
+                caught_up = False
                 self._stop.wait(0.2)
 
     def _pull(self, wait: float) -> bool:
         """One page of changes; True when the replica has caught up."""
+        since = self.replica.seq()
         try:
-            page = self.upstream.changes(self.replica.seq(), wait)
-            self.replica.apply(page["schema_revision"], page["upto"], page["entities"])
+            page = self.upstream.changes(since, wait)
+            applied = self.replica.apply(
+                page["schema_revision"], since, page["upto"], page["entities"]
+            )
         except (UpstreamError, UpstreamRefused) as exc:
             log.info("site %s: pulling changes failed: %s", self.config.site, exc)
             self._stop.wait(0.5)
@@ -184,7 +200,7 @@ class SiteServer(Link):
             log.error("site %s: %s", self.config.site, exc)
             self._stop.wait(5.0)
             return False
-        return not page["more"]
+        return applied and not page["more"]
 
     def reconcile(self) -> None:
         """Upload the journal, refresh the replica, and go online (or back offline)."""

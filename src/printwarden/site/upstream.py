@@ -3,6 +3,7 @@ journal upload. Short timeouts: a cut link must show within a second or two."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import httpx
@@ -22,19 +23,36 @@ class UpstreamRefused(Exception):
 class Upstream:
     def __init__(self, url: str, token: str, site: str) -> None:
         self.site = site
-        self.http = httpx.Client(
-            base_url=f"{url.rstrip('/')}/api/v1/sites/{site}",
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=CALL_TIMEOUT,
-        )
+        self.base_url = f"{url.rstrip('/')}/api/v1/sites/{site}"
+        self.headers = {"Authorization": f"Bearer {token}"}
+        self._local = threading.local()
+        self._clients: list[httpx.Client] = []
+
+    def _client(self) -> httpx.Client:
+        """Each thread its own client: one thread's dead connections never stall another."""
+        client: httpx.Client | None = getattr(self._local, "client", None)
+        if client is None:
+            client = httpx.Client(base_url=self.base_url, headers=self.headers)
+            self._local.client = client
+            self._clients.append(client)
+        return client
+
+    def _reset(self) -> None:
+        """Drop this thread's connections: after a cut, a kept-alive one may be a black hole."""
+        client: httpx.Client | None = getattr(self._local, "client", None)
+        if client is not None:
+            client.close()
+            self._local.client = None
 
     def close(self) -> None:
-        self.http.close()
+        for client in self._clients:
+            client.close()
 
     def _call(self, method: str, path: str, timeout: httpx.Timeout, **kwargs: Any) -> Any:
         try:
-            response = self.http.request(method, path, timeout=timeout, **kwargs)
+            response = self._client().request(method, path, timeout=timeout, **kwargs)
         except httpx.HTTPError as exc:
+            self._reset()
             raise UpstreamError(f"{type(exc).__name__}: {exc}") from None
         if response.status_code >= 500:
             raise UpstreamError(f"{path}: the App Server answered {response.status_code}")
@@ -48,7 +66,7 @@ class Upstream:
         return bool(answer.get("forced_offline"))
 
     def changes(self, since: int, wait: float = 0.0, limit: int = 5000) -> dict[str, Any]:
-        timeout = httpx.Timeout(wait + 10.0, connect=1.0)
+        timeout = httpx.Timeout(wait + 5.0, connect=1.0)
         params = {"since": since, "wait": wait, "limit": limit}
         page: dict[str, Any] = self._call("GET", "/changes", timeout, params=params)
         return page
