@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from printwarden.domain.accounts import Role
+from printwarden.provider.ipp.client import IppClient
+from printwarden.sim.link import Link
 from support import processes
+from support.appserver import AppServer
 from support.databases import free_port
+from support.provider import PrinterSpec, ProviderProcess, QueueSpec
+from support.seeding import PRICES
 
 STARTUP_SECONDS = 30.0
 
@@ -68,3 +77,112 @@ class SiteProcess:
         if self.process is not None:
             self.process.kill()
             self.process.wait()
+
+
+SITE = "north"
+PRINTER = "north-laser"
+
+
+@dataclass
+class World:
+    app: AppServer
+    admin: httpx.Client
+    link: Link
+    site: SiteProcess
+    provider: ProviderProcess
+    device_token: str
+    out: Path
+
+    def balance(self, user: str) -> int:
+        value: int = self.admin.get(f"/users/{user}").json()["balance"]
+        return value
+
+    def print_text(self, user: str, text: str) -> int:
+        """Print ``text`` as ``user`` to the site's direct queue; the job's id."""
+        with IppClient(self.provider.uri("direct"), user_name=user, timeout=30) as client:
+            return client.print_job(text.encode(), document_format="text/plain",
+                                    job_name="site-doc", requesting_user_name=user)  # fmt: skip
+
+    def job_state(self, job_id: int) -> tuple[int, str]:
+        """The provider's state of a job and its message."""
+        with IppClient(self.provider.uri("direct"), user_name="admin", timeout=30) as client:
+            group = client.get_job_attributes(job_id)
+        return int(str(group.value("job-state"))), str(group.value("job-state-message") or "")
+
+    @contextmanager
+    def outage(self) -> Iterator[None]:
+        """The link down, the site offline; afterwards up again, reconciled and caught up."""
+        self.link.down()
+        try:
+            _wait(lambda: self.site.status()["mode"] == "offline", "the site offline")
+            yield
+        finally:
+            self.link.up()
+        _wait(lambda: self.site.status()["mode"] == "online", "the site back online")
+        _wait(self.caught_up, "the site caught up")
+
+    def printed(self) -> list[bytes]:
+        return [p.read_bytes() for p in self.out.iterdir()] if self.out.exists() else []
+
+    def caught_up(self) -> bool:
+        """The site's replica has every change the App Server has made."""
+        head = int(httpx.get(f"{self.app.api}/health", timeout=5).json()["change_seq"])
+        status = self.site.status()
+        return bool(status["mode"] == "online" and int(status["replica_seq"]) >= head)
+
+
+def _wait(condition: Any, what: str, seconds: float = 60.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+@contextmanager
+def site_world(root: Path) -> Iterator[World]:
+    """An App Server, a Link to it, a Site Server behind the link and a provider (a direct
+    queue onto a file printer) served by the site; all stopped afterwards."""
+    app = AppServer(f"sqlite:///{root / 'app.db'}", root / "app")
+    (root / "app").mkdir()
+    app.start()
+    link = Link("127.0.0.1", 0, "127.0.0.1", app.port)
+    link.start()
+    admin = httpx.Client(
+        base_url=app.api,
+        headers={"Authorization": f"Bearer {app.token(Role.ADMIN, 'hq-admin')}"},
+        timeout=30,
+    )
+    site = provider = None
+    try:
+        body = {"name": PRINTER, "colour": False, "cost_model": {"sizes": {"default": PRICES}}}
+        assert admin.post("/printers", json=body).status_code == 201
+        assert admin.post("/sites", json={"name": SITE}).status_code == 201
+        device_token = app.device_token("north-mfd", PRINTER)
+        site = SiteProcess(
+            f"http://127.0.0.1:{link.port}",
+            app.token(Role.SITE, scope=SITE),
+            SITE,
+            root / "site",
+            root / "app" / "secret.key",
+        )
+        site.start()
+        out = root / "printed"
+        provider = ProviderProcess(
+            site.url,
+            app.token(Role.PROVIDER),
+            root / "provider",
+            [PrinterSpec(PRINTER, f"file://{out}", colour=False)],
+            [QueueSpec("direct", "direct", PRINTER)],
+            server_timeout=6.0,  # the default's order: longer than the site's forward timeout
+        )
+        (root / "provider").mkdir()
+        provider.start()
+        yield World(app, admin, link, site, provider, device_token, out)
+    finally:
+        for process in (provider, site):
+            if process is not None:
+                process.stop()
+        admin.close()
+        link.stop()
+        app.stop()

@@ -21,7 +21,8 @@ from printwarden.store.models import UserRow
 @dataclass(frozen=True, slots=True)
 class OfflineMode:
     active: Callable[[], bool]
-    note_unknown_user: Callable[[str, str], None]  # (username, where it was seen)
+    # (session to write in, or None for a new one; username; where it was seen)
+    note_unknown_user: Callable[[Session | None, str, str], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,9 +51,14 @@ def known(session: Session, username: str) -> bool:
     return found is not None
 
 
-def substitute(offline: OfflineMode, session: Session, username: str, where: str) -> Substitution:
-    """Apply the Unauthenticated Users policy to a user the replica does not know."""
-    offline.note_unknown_user(username, where)
+def substitute(
+    offline: OfflineMode, session: Session, username: str, where: str, *, writing: bool
+) -> Substitution:
+    """Apply the Unauthenticated Users policy to a user the replica does not know.
+
+    ``writing``: ``session`` holds the write transaction, so the sighting is journaled in it
+    (SQLite has one writer: a second write transaction would wait for this one forever)."""
+    offline.note_unknown_user(session if writing else None, username, where)
     chosen = policies(session)
     if chosen.unauthenticated is UnauthenticatedPolicy.CANCEL:
         return Substitution(None, f"unknown user {username!r}: canceled while offline (policy)")

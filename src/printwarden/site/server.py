@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+from sqlalchemy.orm import Session
 
 from printwarden.config import Settings
 from printwarden.domain.site_mode import ModeMachine, SiteMode
@@ -99,9 +100,13 @@ class SiteServer(Link):
         if after is not before:
             log.warning("site %s: %s -> %s (%s)", self.config.site, before, after, why)
 
-    def _unknown(self, username: str, where: str) -> None:
-        with self.replica.database.session() as session:
-            self.journal.append(session, "unknown-user", {"username": username, "where": where})
+    def _unknown(self, session: Session | None, username: str, where: str) -> None:
+        body = {"username": username, "where": where}
+        if session is not None:
+            self.journal.append(session, "unknown-user", body)
+            return
+        with self.replica.database.session() as writer:
+            self.journal.append(writer, "unknown-user", body)
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -157,11 +162,17 @@ class SiteServer(Link):
     def _heartbeat_loop(self) -> None:
         while not self._stop.wait(HEARTBEAT_SECONDS):
             try:
-                forced = self.upstream.status(self.status())
-            except (UpstreamError, UpstreamRefused) as exc:
-                self.forward_failed(f"heartbeat: {exc}")
-                continue
-            self._heard(forced)
+                self._beat()
+            except Exception:  # the heartbeat must outlive any one failure
+                log.exception("site %s: heartbeat failed", self.config.site)
+
+    def _beat(self) -> None:
+        try:
+            forced = self.upstream.status(self.status())
+        except (UpstreamError, UpstreamRefused) as exc:
+            self.forward_failed(f"heartbeat: {exc}")
+            return
+        self._heard(forced)
 
     def _heard(self, forced: bool) -> None:
         self._event(lambda now: self.machine.force(forced, now), "forced offline")
@@ -179,7 +190,12 @@ class SiteServer(Link):
             with self._lock:
                 mode = self.machine.mode
             if mode is SiteMode.ONLINE:
-                caught_up = self._pull(LONG_POLL_SECONDS if caught_up else 0.0)
+                try:
+                    caught_up = self._pull(LONG_POLL_SECONDS if caught_up else 0.0)
+                except Exception:  # keep replicating whatever one page did
+                    log.exception("site %s: applying changes failed", self.config.site)
+                    caught_up = False
+                    self._stop.wait(1.0)
             else:
                 caught_up = False
                 self._stop.wait(0.2)

@@ -60,7 +60,8 @@ def _decide(state: AppState, body: schemas.JobDecisionIn) -> schemas.JobDecision
         rules = offline.rules(state.offline, session)
         username = body.username
         if rules is not None and state.offline and not offline.known(session, username):
-            found = offline.substitute(state.offline, session, username, f"job at {body.printer}")
+            where = f"job at {body.printer}"
+            found = offline.substitute(state.offline, session, username, where, writing=False)
             if found.username is None:
                 return _untracked(found.refusal)
             username = found.username
@@ -90,7 +91,7 @@ def _charged_user(state: AppState, session: Session, username: str, printer: str
         return username
     if offline.known(session, username):
         return username
-    found = offline.substitute(state.offline, session, username, f"job at {printer}")
+    found = offline.substitute(state.offline, session, username, f"job at {printer}", writing=True)
     if found.username is None:
         raise Problem(404, "Not found", f"unknown user {username!r}: not tracked")
     return found.username
