@@ -1,0 +1,376 @@
+"""The functions-table matrix: every row × the three modes, each driven through its real
+client, observed available or not, and compared with the declaration in domain/functions.py.
+
+Modes: *online* (through the Site Server, link up); *offline with a site server* (the link
+between the Site Server and the App Server cut — packets dropped, clients of the link see
+timeouts); *offline with no site server* (a second provider and the devices talk to the App
+Server directly, through a second link, which is cut). Rows whose feature does not exist yet
+are listed in ``PENDING`` with what brings them: the list only shrinks.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from printwarden.devices.client import (
+    DeviceApiError,
+    DeviceApiUnavailable,
+    DeviceClient,
+    Session,
+)
+from printwarden.domain.accounts import Role
+from printwarden.domain.functions import TABLE, Function, Mode, row
+from printwarden.provider.ipp.client import IppClient
+from printwarden.sim.link import Link
+from support import processes
+from support.appserver import AppServer
+from support.databases import free_port
+from support.provider import PrinterSpec, ProviderProcess, QueueSpec
+from support.seeding import PRICES, add_user, wait_for
+from support.site import SiteProcess
+
+SITE = "matrix"
+PRINTER, HQ_PRINTER = "matrix-laser", "hq-laser"
+READER = "127.0.0.5"
+CLIENT_TIMEOUT = 1.5
+PRINT_SECONDS = 20.0
+REFUSED_SECONDS = 4.0  # how long a job that must not print is watched
+
+PENDING = {
+    Function.FILTERS_AND_CONVERSIONS: "issue 7 (filters, conversions and print scripts)",
+    Function.SCRIPTING: "issue 7 (filters, conversions and print scripts)",
+    Function.MOBILITY_PRINT: "a later issue: Mobility Print (DNS-SD)",
+    Function.MOBILE_PRINT: "a later issue: Web Print and Email to Print",
+    Function.PAYMENT_GATEWAYS_KIOSKS: "a later issue: kiosks and payment gateways",
+    Function.INTEGRATED_SCANNING: "a later issue: Integrated Scanning",
+    Function.ACCOUNT_SELECTION_USER_CLIENT: "a later issue: the desktop User Client",
+}
+
+
+@dataclass
+class Place:
+    """Where a mode's clients go: the server URL, the provider, its printer's output."""
+
+    mode: Mode
+    server: str
+    provider: ProviderProcess
+    out: Path
+    listener_port: int
+
+
+@dataclass
+class World:
+    app: AppServer
+    site: SiteProcess
+    site_link: Link
+    hq_link: Link
+    places: dict[Mode, Place]
+    tokens: dict[str, str]  # device kind → token
+    card: str
+    user: str
+    root: Path
+
+    def device(self, place: Place, kind: str = "mfd") -> DeviceClient:
+        return DeviceClient(place.server, self.tokens[kind], timeout=CLIENT_TIMEOUT, retries=0)
+
+
+def unique(text: str) -> bytes:
+    return f"{text} {uuid.uuid4().hex}\n".encode()
+
+
+def printed(place: Place, data: bytes, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if place.out.exists() and any(data == p.read_bytes() for p in place.out.iterdir()):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def submit(world: World, place: Place, queue: str, data: bytes) -> None:
+    with IppClient(place.provider.uri(queue), user_name=world.user, timeout=30) as client:
+        client.print_job(data, document_format="text/plain", job_name=data.decode()[:30],
+                         requesting_user_name=world.user)  # fmt: skip
+
+
+def held_for_release(world: World, place: Place, queue: str) -> tuple[bytes, str] | None:
+    """Print a job to a hold or Find-Me queue; its data and id once the device lists it (None
+    when the device cannot reach its server)."""
+    data = unique(f"{queue} job")
+    submit(world, place, queue, data)
+    name = data.decode()[:30]
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            with world.device(place) as device:
+                session = device.login_card(world.card)
+                try:
+                    jobs = device.jobs(session)
+                finally:
+                    device.logout(session)
+        except (DeviceApiUnavailable, DeviceApiError):
+            return None
+        found = [job for job in jobs if job.document_name == name]
+        if found:
+            return data, found[0].id
+        time.sleep(0.3)
+    return None
+
+
+Action = Callable[[DeviceClient, Session], object]
+
+
+def works(action: Action, world: World, place: Place, kind: str = "mfd") -> bool:
+    """Log in at a device of ``kind`` and run ``action``; False when the server refuses or
+    cannot be reached."""
+    try:
+        with world.device(place, kind) as device:
+            session = device.login_card(world.card)
+            try:
+                action(device, session)
+            finally:
+                with suppress(DeviceApiUnavailable, DeviceApiError):
+                    device.logout(session)
+    except (DeviceApiUnavailable, DeviceApiError):
+        return False
+    return True
+
+
+# --- one driver per row ----------------------------------------------------------------------
+
+
+def basic_printing(world: World, place: Place) -> bool:
+    data = unique("direct job")
+    submit(world, place, "direct", data)
+    return printed(place, data, PRINT_SECONDS)
+
+
+def release_at_mfd(queue: str, *, one: bool) -> Callable[[World, Place], bool]:
+    def drive(world: World, place: Place) -> bool:
+        held = held_for_release(world, place, queue)
+        if held is None:
+            return False
+        data, job_id = held
+
+        def release(device: DeviceClient, session: Session) -> None:
+            if one:
+                device.release(session, job_id)
+            else:
+                device.release_all(session)
+
+        return works(release, world, place) and printed(place, data, PRINT_SECONDS)
+
+    return drive
+
+
+def release_station(world: World, place: Place) -> bool:
+    held = held_for_release(world, place, "secure")
+    if held is None:
+        return False
+    data, _ = held
+    command = [sys.executable, "-m", "printwarden", "release-station", "--server", place.server,
+               "--token", world.tokens["release-station"], "--idle-seconds", "5"]  # fmt: skip
+    done = subprocess.run(command, input=f"{world.card}\na\nq\n", capture_output=True,
+                          text=True, timeout=60, check=False)  # fmt: skip
+    return done.returncode == 0 and printed(place, data, PRINT_SECONDS)
+
+
+def fast_release(world: World, place: Place) -> bool:
+    held = held_for_release(world, place, "secure")
+    if held is None:
+        return False
+    data, _ = held
+    command = [sys.executable, "-m", "printwarden", "cardreader", "simulate", "--port",
+               str(place.listener_port), "--source", READER, world.card]  # fmt: skip
+    subprocess.run(command, capture_output=True, timeout=60, check=False)
+    return printed(place, data, REFUSED_SECONDS * 2)
+
+
+def change_settings(world: World, place: Place) -> bool:
+    held = held_for_release(world, place, "secure")
+    if held is None:
+        return False
+    _, job_id = held
+    return works(lambda d, s: d.change(s, job_id, copies=2), world, place)
+
+
+DRIVERS: dict[Function, Callable[[World, Place], bool]] = {
+    Function.BASIC_PRINTING: basic_printing,
+    Function.HARDWARE_TERMINALS: lambda w, p: works(lambda d, s: d.jobs(s), w, p, "terminal"),
+    Function.SECURE_PRINT: release_at_mfd("secure", one=False),
+    Function.FIND_ME_PRINT: release_at_mfd("findme", one=False),
+    Function.USER_BALANCES: lambda w, p: works(lambda d, s: s.balance, w, p),
+    Function.RELEASE_STATIONS: release_station,
+    Function.FAST_RELEASE: fast_release,
+    Function.MFD_LOGIN: lambda w, p: works(lambda d, s: None, w, p),
+    Function.MFD_DEVICE_FUNCTIONS: lambda w, p: works(
+        lambda d, s: d.usage(s, "copy", 1, 0, False, "A4"), w, p
+    ),
+    Function.SERVER_SIDE_PRINTING_AT_MFD: release_at_mfd("secure", one=True),
+    Function.CHANGE_HELD_JOB_SETTINGS_AT_MFD: change_settings,
+    Function.ACCOUNT_SELECTION_AT_MFD: lambda w, p: works(
+        lambda d, s: d.select_account(s, "Matrix-Project", "2468"), w, p
+    ),
+}
+
+
+def test_every_row_has_a_driver_or_names_what_brings_it() -> None:
+    assert set(DRIVERS) | set(PENDING) == {r.function for r in TABLE}
+    assert not set(DRIVERS) & set(PENDING)
+
+
+# --- the world -------------------------------------------------------------------------------
+
+
+@contextmanager
+def matrix_world(root: Path) -> Iterator[World]:
+    with ExitStack() as stack:
+        app = AppServer(f"sqlite:///{root / 'app.db'}", root / "app")
+        (root / "app").mkdir()
+        app.start()
+        stack.callback(app.stop)
+        site_link = Link("127.0.0.1", 0, "127.0.0.1", app.port)
+        hq_link = Link("127.0.0.1", 0, "127.0.0.1", app.port)
+        for link in (site_link, hq_link):
+            link.start()
+            stack.callback(link.stop)
+        admin = httpx.Client(
+            base_url=app.api,
+            headers={"Authorization": f"Bearer {app.token(Role.ADMIN, 'matrix-admin')}"},
+            timeout=30,
+        )
+        stack.callback(admin.close)
+        user, card = _seed(admin)
+        tokens = {kind: app.device_token(f"matrix-{kind}", PRINTER) for kind in
+                  ("mfd", "terminal", "release-station", "card-reader")}  # fmt: skip
+        _kind_devices(admin)
+        site = SiteProcess(
+            f"http://127.0.0.1:{site_link.port}",
+            app.token(Role.SITE, scope=SITE),
+            SITE,
+            root / "site",
+            root / "app" / "secret.key",
+        )
+        site.start()
+        stack.callback(site.stop)
+        hq_url = f"http://127.0.0.1:{hq_link.port}"
+        places = {}
+        for mode, server, printer in (
+            (Mode.ONLINE, site.url, PRINTER),
+            (Mode.OFFLINE_NO_SITE, hq_url, HQ_PRINTER),
+        ):
+            out = root / f"out-{printer}"
+            provider = ProviderProcess(
+                server, app.token(Role.PROVIDER), root / f"provider-{printer}",
+                [PrinterSpec(printer, f"file://{out}", colour=False)],
+                [QueueSpec("direct", "direct", printer), QueueSpec("secure", "hold", printer),
+                 QueueSpec("findme", "findme")],
+                server_timeout=6.0,
+            )  # fmt: skip
+            (root / f"provider-{printer}").mkdir()
+            provider.start()
+            stack.callback(provider.stop)
+            port = _listener(stack, root / f"readers-{printer}", server, tokens["card-reader"])
+            places[mode] = Place(mode, server, provider, out, port)
+        online = places[Mode.ONLINE]
+        places[Mode.OFFLINE_WITH_SITE] = Place(
+            Mode.OFFLINE_WITH_SITE, online.server, online.provider, online.out,
+            online.listener_port,
+        )  # fmt: skip
+        world = World(app, site, site_link, hq_link, places, tokens, card, user, root)
+        wait_for(lambda: _caught_up(world), "the site's replica")
+        yield world
+
+
+def _seed(admin: httpx.Client) -> tuple[str, str]:
+    for printer in (PRINTER, HQ_PRINTER):
+        body = {"name": printer, "colour": False, "cost_model": {"sizes": {"default": PRICES}}}
+        assert admin.post("/printers", json=body).status_code == 201
+    assert admin.post("/sites", json={"name": SITE}).status_code == 201
+    user, card = f"matrix-{uuid.uuid4().hex[:6]}", uuid.uuid4().hex[:12]
+    add_user(admin, user, 100_000)
+    assert admin.patch(f"/users/{user}", json={"cards": [card]}).status_code == 200
+    account = {"name": "Matrix-Project", "users": [user], "pin": "2468", "restricted": False}
+    assert admin.post("/accounts", json=account).status_code == 201
+    return user, card
+
+
+def _kind_devices(admin: httpx.Client) -> None:
+    for kind in ("terminal", "release-station", "card-reader"):
+        changed = admin.patch(f"/devices/matrix-{kind}", json={"kind": kind})
+        assert changed.status_code == 200, changed.text
+
+
+def _listener(stack: ExitStack, root: Path, server: str, token: str) -> int:
+    root.mkdir()
+    port = free_port()
+    config = root / "readers.toml"
+    config.write_text(f'[listener]\nhost = "127.0.0.1"\nport = {port}\n'
+                      f'[[readers]]\naddress = "{READER}"\ntoken = "{token}"\n')  # fmt: skip
+    log = root / "listener.log"
+    command = [sys.executable, "-m", "printwarden", "fastrelease", "serve", "--server", server,
+               "--config", str(config)]  # fmt: skip
+    with log.open("ab") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=out)
+    stack.callback(processes.stop, process)
+
+    def listening() -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
+            return False
+
+    processes.wait_ready(process, listening, "Fast Release listener", log, 30)
+    return port
+
+
+def _caught_up(world: World) -> bool:
+    head = int(httpx.get(f"{world.app.api}/health", timeout=5).json()["change_seq"])
+    status = world.site.status()
+    return bool(status["mode"] == "online" and int(status["replica_seq"]) >= head)
+
+
+@contextmanager
+def in_mode(world: World, mode: Mode) -> Iterator[Place]:
+    if mode is Mode.ONLINE:
+        yield world.places[mode]
+        return
+    link = world.site_link if mode is Mode.OFFLINE_WITH_SITE else world.hq_link
+    link.down()
+    try:
+        if mode is Mode.OFFLINE_WITH_SITE:
+            wait_for(lambda: world.site.status()["mode"] == "offline", "the site offline")
+        yield world.places[mode]
+    finally:
+        link.up()
+    if mode is Mode.OFFLINE_WITH_SITE:
+        wait_for(lambda: world.site.status()["mode"] == "online", "the site online", 60)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    with matrix_world(tmp_path_factory.mktemp("matrix")) as made:
+        yield made
+
+
+@pytest.mark.parametrize("mode", list(Mode), ids=[m.value for m in Mode])
+def test_each_function_is_available_exactly_where_the_table_says(world: World, mode: Mode) -> None:
+    observed: dict[Function, bool] = {}
+    with in_mode(world, mode) as place:
+        for function, drive in DRIVERS.items():
+            observed[function] = drive(world, place)
+    expected = {function: row(function).available(mode) for function in DRIVERS}
+    wrong = {f.value: (expected[f], observed[f]) for f in DRIVERS if expected[f] != observed[f]}
+    assert not wrong, f"{mode.value}: function → (declared, observed): {wrong}"
