@@ -461,13 +461,14 @@ def simulate(
         str | None, typer.Option(help="Select this account first ('' = personal)")
     ] = None,
     account_pin: Annotated[str, typer.Option(help="The PIN of --account")] = "",
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the server")] = 10.0,
 ) -> None:
     """Act as a device through the device API: log in, run ACTION, always log out."""
     from printwarden.devices.simulator import Credentials
 
     credentials = Credentials(card, identity, pin, username, password)
     ctx.obj = {"server": server, "token": token, "credentials": credentials}
-    ctx.obj |= {"account": account, "account_pin": account_pin}
+    ctx.obj |= {"account": account, "account_pin": account_pin, "timeout": timeout}
 
 
 def _simulate(ctx: typer.Context, action: Action) -> None:
@@ -477,7 +478,7 @@ def _simulate(ctx: typer.Context, action: Action) -> None:
     options = ctx.obj
     if problem := options["credentials"].problem():
         raise _fail(problem)
-    with DeviceClient(options["server"], options["token"]) as client:
+    with DeviceClient(options["server"], options["token"], timeout=options["timeout"]) as client:
         status = Simulator(client).run(
             options["credentials"], action, options["account"], options["account_pin"]
         )
@@ -637,17 +638,74 @@ def cardreader_simulate(
         console.print(f"{host}:{port} hung up early (is this reader's address configured?)")
 
 
-@app.command("demo")
+demo_cmd = typer.Typer(
+    help="The demo: the whole system with sample data and two sites, each behind a link to "
+    "the App Server that `demo link down|up SITE` cuts and restores. Without a command: run "
+    "it in the foreground; writes DATA_DIR/demo.json when ready."
+)
+link_cmd = typer.Typer(
+    help="Cut or restore a demo site's link to the App Server.", no_args_is_help=True
+)
+app.add_typer(demo_cmd, name="demo")
+demo_cmd.add_typer(link_cmd, name="link")
+DemoDirOption = Annotated[Path, typer.Option(help="The running demo's --data-dir")]
+
+
+@demo_cmd.callback(invoke_without_command=True)
 def demo(
+    ctx: typer.Context,
     data_dir: Annotated[Path, typer.Option(help="Where the demo keeps its data")] = Path(
         "demo-data"
     ),
     port_base: Annotated[int, typer.Option(help="First port the demo uses")] = 8000,
 ) -> None:
     """Run the whole demo system in the foreground; writes DATA_DIR/demo.json when ready."""
+    if ctx.invoked_subcommand is not None:
+        return
     from printwarden.demo import run_demo
 
     run_demo(data_dir, port_base)
+
+
+@link_cmd.command("down")
+def demo_link_down(
+    site: Annotated[str, typer.Argument(help="site-a or site-b")],
+    data_dir: DemoDirOption = Path("demo-data"),
+) -> None:
+    """Cut SITE's link: packets are dropped (clients time out) and the site goes offline."""
+    _demo_link(site, data_dir, "down")
+
+
+@link_cmd.command("up")
+def demo_link_up(
+    site: Annotated[str, typer.Argument(help="site-a or site-b")],
+    data_dir: DemoDirOption = Path("demo-data"),
+) -> None:
+    """Restore SITE's link: the site reconciles its journal and is online again."""
+    _demo_link(site, data_dir, "up")
+
+
+@link_cmd.command("status")
+def demo_link_status(data_dir: DemoDirOption = Path("demo-data")) -> None:
+    """Each demo site's link: up or down."""
+    from printwarden.demo_sites import link_states
+
+    states = link_states(data_dir.resolve())
+    if not states:
+        raise _fail(f"no demo sites in {data_dir}: is the demo running with this --data-dir?")
+    for site, state in states.items():
+        print(f"{site}: {state}")
+
+
+def _demo_link(site: str, data_dir: Path, state: str) -> None:
+    from printwarden.demo_sites import set_link
+    from printwarden.sim.link import LinkState
+
+    try:
+        control = set_link(data_dir.resolve(), site, LinkState(state))
+    except LookupError as exc:
+        raise _fail(str(exc)) from None
+    print(f"{site}: link {state} ({control})")
 
 
 def main() -> None:

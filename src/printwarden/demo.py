@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import os
 import secrets
+import shutil
 import signal
 import threading
 import time
@@ -16,18 +19,22 @@ import httpx
 import uvicorn
 
 from printwarden.config import Settings
-from printwarden.demo_provider import PROVIDER_PORT_OFFSET, DemoPrintSide
+from printwarden.demo_provider import DemoStopping
+from printwarden.demo_sites import SITES, DemoSites
 from printwarden.domain.accounts import Role
 from printwarden.domain.ids import new_id
 from printwarden.domain.ledger import Transaction, TransactionKind
 from printwarden.service.app import create_app
-from printwarden.store import accounts, groups, ledger, printers, tokens, users
+from printwarden.store import accounts, groups, ledger, printers, sites, tokens, users
 from printwarden.store.db import Database
 from printwarden.store.migrate import upgrade
 
 A4_PRICES = {"grey_simplex": 10, "grey_duplex": 8, "colour_simplex": 50, "colour_duplex": 45}
 LETTER_PRICES = {"grey_simplex": 10, "grey_duplex": 8, "colour_simplex": 50, "colour_duplex": 45}
-DEMO_DEVICES = {"library-mfd": "colour-laser", "library-mono-mfd": "mono-laser"}
+DEMO_DEVICES = {name: printer for site in SITES for name, printer in site.devices.items()}
+DEVICE_SITES = {name: site.name for site in SITES for name in site.devices}
+# uvicorn waits this long for requests still running when it stops (a site's long poll).
+GRACEFUL_SECONDS = 2
 SAMPLE_USERS: list[dict[str, Any]] = [
     {"username": "alice", "full_name": "Alice Archer", "groups": ["students"], "card": "1001",
      "pin": "1234", "restricted": True, "balance": 500},
@@ -39,7 +46,8 @@ SAMPLE_USERS: list[dict[str, Any]] = [
 
 
 def run_demo(data_dir: Path, port_base: int) -> None:
-    """Seed a fresh demo database, serve the App Server, write ``demo.json`` once it answers."""
+    """Seed a fresh demo database, serve the App Server, start the sites (a link, a Site
+    Server, printers and a provider each) and write ``demo.json`` once everything answers."""
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     manifest_path = data_dir / "demo.json"
@@ -47,32 +55,70 @@ def run_demo(data_dir: Path, port_base: int) -> None:
     database_file = data_dir / "printwarden.db"
     for suffix in ("", "-wal", "-shm"):
         Path(f"{database_file}{suffix}").unlink(missing_ok=True)
+    # The sites' replicas, journals and spools belong to the previous database.
+    shutil.rmtree(data_dir / "sites", ignore_errors=True)
     settings = Settings(
         data_dir=data_dir, database_url=f"sqlite:///{database_file}", port=port_base
     )
     upgrade(settings.resolved_database_url())
     database = Database(settings.resolved_database_url())
-    manifest = seed(database, settings.resolved_secret())
+    secret = settings.resolved_secret()
+    manifest = seed(database, secret)
     manifest["app_url"] = f"http://127.0.0.1:{port_base}"
     manifest["database_url"] = settings.resolved_database_url()
-    print_side = DemoPrintSide(
-        data_dir, manifest["app_url"], manifest["provider_token"], port_base + PROVIDER_PORT_OFFSET
+    demo_sites = DemoSites.create(
+        data_dir,
+        port_base,
+        manifest.pop("site_tokens"),
+        manifest["provider_token"],
+        _secret_file(settings, secret),
     )
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(settings, database), host="127.0.0.1", port=port_base, log_level="warning"
+            create_app(settings, database),
+            host="127.0.0.1",
+            port=port_base,
+            log_level="warning",
+            timeout_graceful_shutdown=GRACEFUL_SECONDS,
         )
     )
-    threading.Thread(
-        target=_announce_when_ready, args=(manifest, manifest_path, print_side), daemon=True
-    ).start()
+    logging.getLogger("uvicorn.error").addFilter(_QuietLongPolls())
+    starter = threading.Thread(
+        target=_announce_when_ready, args=(manifest, manifest_path, demo_sites), daemon=True
+    )
+    demo_sites.starter = starter
+    starter.start()
     # uvicorn re-raises the signal that stopped it; SIGTERM's default action would end the
-    # process before the printers and the provider are stopped.
+    # process before the sites, printers and providers are stopped.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         server.run()
     finally:
-        print_side.stop()
+        for each in (signal.SIGINT, signal.SIGTERM):  # a second Ctrl-C must not orphan them
+            signal.signal(each, signal.SIG_IGN)
+        demo_sites.stop()
+
+
+class _QuietLongPolls(logging.Filter):
+    """Stopping cancels the sites' long polls after ``GRACEFUL_SECONDS``: expected, so not
+    logged as errors with a traceback each."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], asyncio.CancelledError):
+            return False
+        return "timeout graceful shutdown exceeded" not in record.getMessage()
+
+
+def _secret_file(settings: Settings, secret: bytes) -> Path:
+    """The App Server's secret key as a file, for the Site Servers' ``--secret-file``."""
+    if not settings.secret_key:
+        return settings.data_dir / "secret.key"  # written by ``resolved_secret``
+    path = settings.data_dir / "sites" / "app-secret.key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secret.decode())
+    return path
 
 
 def _exit_on_sigterm(_signal: int, _frame: object) -> None:
@@ -95,6 +141,7 @@ def seed(database: Database, secret: bytes) -> dict[str, Any]:
             _seed_user(session, secret, person)
         _seed_accounts(session)
         _seed_printers(session)
+        site_tokens = {site.name: _seed_site(session, site.name, site.location) for site in SITES}
         admin_token, _ = tokens.issue_token(
             session, Role.ADMIN, name="demo", user_id=admin.id, lifetime=timedelta(days=30)
         )
@@ -106,6 +153,7 @@ def seed(database: Database, secret: bytes) -> dict[str, Any]:
                     session, Role.DEVICE, name=name, scope=f"device:{name}"
                 )[0],
                 "printer": printer,
+                "site": DEVICE_SITES[name],
             }
             for name, printer in DEMO_DEVICES.items()
         }
@@ -115,6 +163,7 @@ def seed(database: Database, secret: bytes) -> dict[str, Any]:
         "provider_token": provider_token,
         "device_token": device_token,
         "devices": devices,
+        "site_tokens": site_tokens,  # not in demo.json as such: each site's entry has its own
         "users": [
             {k: p[k] for k in ("username", "password", "card", "pin", "full_name")} for p in people
         ],
@@ -161,38 +210,32 @@ def _seed_printers(session: Any) -> None:
                     "group_modifiers": {"staff": -5000}}  # fmt: skip
     mono_prices = {"grey_simplex": 8, "grey_duplex": 6, "colour_simplex": 8, "colour_duplex": 6}
     mono_model = {"sizes": {"default": mono_prices}, "base_cost": 0, "group_modifiers": {}}
-    printers.save_printer(
-        session, "colour-laser", {"location": "Library", "colour": True,
-                                  "cost_model": colour_model}, create=True)  # fmt: skip
-    printers.save_printer(
-        session, "mono-laser", {"location": "Library", "colour": False,
-                                "cost_model": mono_model}, create=True)  # fmt: skip
-    for name, printer in DEMO_DEVICES.items():
-        model = colour_model if printer == "colour-laser" else mono_model
-        printers.save_device(
-            session, name, {"kind": "mfd", "printer": printer, "location": "Library",
-                            "cost_model": model}, create=True)  # fmt: skip
+    for site in SITES:
+        where = {"location": site.location, "site": site.name}
+        for name, colour in site.printers.items():
+            model = colour_model if colour else mono_model
+            printers.save_printer(
+                session, name, {**where, "colour": colour, "cost_model": model}, create=True
+            )
+        for name, printer in site.devices.items():
+            model = colour_model if site.printers[printer] else mono_model
+            printers.save_device(
+                session, name, {**where, "kind": "mfd", "printer": printer,
+                                "cost_model": model}, create=True)  # fmt: skip
 
 
-def _announce_when_ready(manifest: dict[str, Any], path: Path, print_side: DemoPrintSide) -> None:
-    url = f"{manifest['app_url']}/api/v1/health"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    for attempt in (1, 2):
-        try:
-            print_side.start()
-        except Exception as exc:  # the App Server keeps running; say what went wrong
-            print(f"demo: the print side did not start (attempt {attempt}): {exc}", flush=True)
-            print_side.stop()
-            time.sleep(1.0)
-        else:
-            manifest.update(print_side.manifest())
-            break
+def _seed_site(session: Any, name: str, description: str) -> str:
+    """A site on the App Server; returns the token its Site Server uses."""
+    sites.create_site(session, name, description)
+    token, _ = tokens.issue_token(session, Role.SITE, name=f"site {name}", scope=name)
+    return token
+
+
+def _announce_when_ready(manifest: dict[str, Any], path: Path, demo_sites: DemoSites) -> None:
+    try:
+        _start_sites(manifest, demo_sites)
+    except DemoStopping:
+        return  # stopped while starting: no manifest, no welcome
     temporary = path.with_suffix(".tmp")
     temporary.write_text(json.dumps(manifest, indent=2))
     os.chmod(temporary, 0o600)
@@ -200,35 +243,94 @@ def _announce_when_ready(manifest: dict[str, Any], path: Path, print_side: DemoP
     _print_welcome(manifest, path)
 
 
+def _start_sites(manifest: dict[str, Any], demo_sites: DemoSites) -> None:
+    """Once the App Server answers, start the sites and add them to the manifest."""
+    url = f"{manifest['app_url']}/api/v1/health"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not demo_sites.stopping.is_set():
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    for attempt in (1, 2):
+        try:
+            demo_sites.start()
+        except DemoStopping:
+            raise
+        except Exception as exc:  # the App Server keeps running; say what went wrong
+            print(f"demo: the sites did not start (attempt {attempt}): {exc}", flush=True)
+            demo_sites.stop_processes()
+            time.sleep(1.0)
+        else:
+            late = demo_sites.wait_ready(manifest["app_url"], manifest["admin_token"])
+            if demo_sites.stopping.is_set():
+                raise DemoStopping("the demo is stopping")
+            if late:
+                print(f"demo: not yet online at the App Server: {', '.join(late)}", flush=True)
+            manifest.update(demo_sites.manifest())
+            return
+
+
 def _print_lines(manifest: dict[str, Any]) -> list[str]:
     queues = manifest.get("queues")
     if not queues:
         return []
-    port = manifest["provider"]["port"]
+    ports = {name: site["provider"]["port"] for name, site in manifest["sites"].items()}
     person = manifest["users"][0]["username"]
-    lines = [f"  Queue {name + ':':14} {queue['ipp_uri']} ({queue['kind']})"
+    lines = [f"  Queue {name + ':':14} {queue['ipp_uri']} ({queue['kind']}, {queue['site']})"
              for name, queue in queues.items()]  # fmt: skip
+    port = ports[queues["direct-colour"]["site"]]
     lines.append(f"  Print:         lp -h 127.0.0.1:{port} -d direct-colour -U {person} FILE")
     lines.append(f"  Jobs:          lpstat -h 127.0.0.1:{port} -W all -o")
-    lines += _release_lines(manifest, port)
+    lines += _release_lines(manifest, ports)
     for name, printer in manifest["printers"].items():
         lines.append(f"  Printer {name + ':':12} received documents in {printer['received_dir']}")
     return lines
 
 
-def _release_lines(manifest: dict[str, Any], port: int) -> list[str]:
-    """Find-Me: print to the virtual queue, then release at a device with a card swipe."""
-    devices = manifest.get("devices") or {}
-    if "findme" not in manifest["queues"] or not devices:
+def _release_lines(manifest: dict[str, Any], ports: dict[str, int]) -> list[str]:
+    """Find-Me: print to the virtual queue, then release at a device of its site with a card
+    swipe (the device talks to its Site Server)."""
+    queue = manifest["queues"].get("findme")
+    devices = {name: device for name, device in (manifest.get("devices") or {}).items()
+               if queue is not None and device.get("site") == queue["site"]}  # fmt: skip
+    if queue is None or not devices:
         return []
     person = manifest["users"][0]
     name, device = next(iter(devices.items()))
+    site_url = manifest["sites"][queue["site"]]["url"]
     return [
-        f"  Find-Me:       lp -h 127.0.0.1:{port} -d findme -U {person['username']} FILE",
-        f"  Release it:    printwarden device simulate --server {manifest['app_url']} "
+        f"  Find-Me:       lp -h 127.0.0.1:{ports[queue['site']]} -d findme "
+        f"-U {person['username']} FILE",
+        f"  Release it:    printwarden device simulate --server {site_url} "
         f"--token {device['token']} --card {person['card']} release-all",
         f"                 (at {name}, which prints on {device['printer']})",
     ]
+
+
+def _site_lines(manifest: dict[str, Any], path: Path) -> list[str]:
+    """Each site, and how to cut its link to the App Server and watch it work offline."""
+    found = manifest.get("sites")
+    if not found:
+        return []
+    data_dir = path.parent
+    lines = [
+        f"  Site {name + ':':9} {site['url']}  (status: {site['status_url']}, "
+        f"link to the App Server: 127.0.0.1:{site['link']['port']})"
+        for name, site in found.items()
+    ]
+    first = next(iter(found))
+    lines += [
+        f"  Cut a link:    printwarden demo link down {first} --data-dir {data_dir}"
+        f"   ({first} goes offline and keeps printing)",
+        f"  Restore it:    printwarden demo link up {first} --data-dir {data_dir}"
+        "   (it reconciles, then is online again)",
+        f"  Site status:   printwarden admin site status --server {manifest['app_url']} "
+        f"--token {manifest['admin_token']}",
+        f"                 curl {found[first]['status_url']}   (the site's own view)",
+    ]
+    return lines
 
 
 def _print_welcome(manifest: dict[str, Any], path: Path) -> None:
@@ -244,6 +346,7 @@ def _print_welcome(manifest: dict[str, Any], path: Path) -> None:
         f"  Try:           curl -H 'Authorization: Bearer {manifest['admin_token']}' "
         f"{app_url}/api/v1/users",
         *_print_lines(manifest),
+        *_site_lines(manifest, path),
         f"  Manifest:      {path}",
         "",
     ]

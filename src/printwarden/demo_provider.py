@@ -1,4 +1,5 @@
-"""The demo's print side: two real ``ippeveprinter`` printers behind a Print Provider."""
+"""The demo's print side of one site: real ``ippeveprinter`` printers behind a Print Provider
+whose server is the site's Site Server."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import secrets
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,69 +18,73 @@ from typing import Any
 from printwarden.sim.ippeveprinter import IppEvePrinter
 from printwarden.sim.processes import stop_process
 
-PRINTERS = {"colour-laser": True, "mono-laser": False}
-QUEUES = {  # name → (kind, printer)
-    "direct-colour": ("direct", "colour-laser"),
-    "direct-mono": ("direct", "mono-laser"),
-    "secure": ("hold", "mono-laser"),
-    "findme": ("findme", ""),
-}
-PROVIDER_PORT_OFFSET = 631
+PROVIDER_PORT_OFFSET = 631  # the first site's provider; the next site's is one port up
 READY_SECONDS = 60.0
+
+
+class DemoStopping(RuntimeError):
+    """The demo is stopping: nothing more may start."""
 
 
 @dataclass
 class DemoPrintSide:
-    """Printers and a provider process; :meth:`start` them, :meth:`stop` them."""
+    """A site's printers and its provider process; :meth:`start` them, :meth:`stop` them.
 
-    data_dir: Path
-    app_url: str
+    ``printers`` maps a printer's name to whether it prints colour; ``queues`` a queue's
+    name to its kind and printer. ``stopping`` (set by another thread) ends a start early.
+    """
+
+    data_dir: Path  # the site's directory: provider.toml, provider.log, provider/ (spool)
+    server_url: str  # the provider's server: the site's Site Server
     provider_token: str
     port: int
+    site: str = ""
+    printers_wanted: dict[str, bool] = field(default_factory=dict)
+    queues: dict[str, tuple[str, str]] = field(default_factory=dict)
+    stopping: threading.Event = field(default_factory=threading.Event)
     control_token: str = field(default_factory=lambda: secrets.token_urlsafe(16))
     printers: dict[str, IppEvePrinter] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
 
+    @property
+    def log(self) -> Path:
+        return self.data_dir / "provider.log"
+
     def start(self) -> None:
-        for name, colour in PRINTERS.items():
+        for name, colour in self.printers_wanted.items():
+            self._check()
             printer = IppEvePrinter(f"printwarden-demo-{name}", color=colour)
-            printer.start()
             self.printers[name] = printer
+            printer.start()
+        self._check()
         config = self._write_config()
-        log = (self.data_dir / "provider.log").open("ab")
-        command = [
-            sys.executable,
-            "-m",
-            "printwarden",
-            "provider",
-            "serve",
-            "--server",
-            self.app_url,
-            "--token",
-            self.provider_token,
-            "--config",
-            str(config),
-        ]
-        self.process = subprocess.Popen(command, stdout=log, stderr=log)
-        log.close()
-        self._wait_listening()
+        command = [sys.executable, "-m", "printwarden", "provider", "serve",
+                   "--server", self.server_url, "--token", self.provider_token,
+                   "--config", str(config)]  # fmt: skip
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(command, stdout=log, stderr=log)
+        wait_listening(self.port, self.process, "the provider", self.log, self.stopping)
+
+    def _check(self) -> None:
+        if self.stopping.is_set():
+            raise DemoStopping("the demo is stopping")
 
     def _write_config(self) -> Path:
         lines = [
-            'name = "demo-provider"',
+            f'name = "demo-provider-{self.site}"' if self.site else 'name = "demo-provider"',
             f"port = {self.port}",
             f'data_dir = "{self.data_dir / "provider"}"',
             f'control_token = "{self.control_token}"',
         ]
         for name, printer in self.printers.items():
-            colour = "true" if PRINTERS[name] else "false"
+            colour = "true" if self.printers_wanted[name] else "false"
             lines += [
                 "[[printers]]",
                 f'name = "{name}"',
                 f'uri = "{printer.uri}"',
                 f"colour = {colour}",
             ]
-        for name, (kind, printer_name) in QUEUES.items():
+        for name, (kind, printer_name) in self.queues.items():
             lines += [
                 "[[queues]]",
                 f'name = "{name}"',
@@ -88,20 +95,6 @@ class DemoPrintSide:
         path.write_text("\n".join(lines) + "\n")
         return path
 
-    def _wait_listening(self) -> None:
-        deadline = time.monotonic() + READY_SECONDS
-        while time.monotonic() < deadline:
-            assert self.process is not None
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the demo provider exited; see {self.data_dir}/provider.log")
-            with (
-                contextlib.suppress(OSError),
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5),
-            ):
-                return
-            time.sleep(0.1)
-        raise RuntimeError("the demo provider did not start in time")
-
     def stop(self) -> None:
         stop_process(self.process)
         self.process = None
@@ -110,20 +103,50 @@ class DemoPrintSide:
         self.printers.clear()
 
     def manifest(self) -> dict[str, Any]:
-        """The ``queues`` and ``printers`` keys of ``demo.json``."""
+        """The ``queues``, ``printers`` and ``provider`` keys of ``demo.json`` for this site."""
         base = f"ipp://127.0.0.1:{self.port}/ipp/print"
         return {
             "queues": {
-                name: {"ipp_uri": f"{base}/{name}", "kind": kind, "printer": printer}
-                for name, (kind, printer) in QUEUES.items()
+                name: {
+                    "ipp_uri": f"{base}/{name}",
+                    "kind": kind,
+                    "printer": printer,
+                    "site": self.site,
+                }
+                for name, (kind, printer) in self.queues.items()
             },
             "printers": {
                 name: {
                     "ipp_uri": printer.uri,
-                    "color": PRINTERS[name],
+                    "color": self.printers_wanted[name],
                     "received_dir": str(printer.spool_dir),
+                    "site": self.site,
                 }
                 for name, printer in self.printers.items()
             },
             "provider": {"port": self.port, "control_token": self.control_token},
         }
+
+
+def wait_listening(
+    port: int,
+    process: subprocess.Popen[bytes],
+    what: str,
+    log: Path,
+    stopping: threading.Event,
+    ready: Callable[[], bool] | None = None,
+) -> None:
+    """Wait until ``process`` accepts connections on ``port`` (and ``ready()``, if given)."""
+    deadline = time.monotonic() + READY_SECONDS
+    while time.monotonic() < deadline:
+        if stopping.is_set():
+            raise DemoStopping("the demo is stopping")
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited; see {log}")
+        with contextlib.suppress(OSError):
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                pass
+            if ready is None or ready():
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} did not start in time; see {log}")

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from printwarden.demo_sites import PORT_OFFSETS
 from support.databases import free_port_base
 
 READY_SECONDS = 60
@@ -30,7 +31,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         "--data-dir",
         str(data_dir),
         "--port-base",
-        str(free_port_base()),
+        str(free_port_base(PORT_OFFSETS)),
     ]
     log = data_dir / "demo.log"
     with log.open("wb") as output:
@@ -117,6 +118,36 @@ def test_manifest_lists_queues_of_each_kind_and_two_printers(demo: dict[str, Any
         assert Path(printer["received_dir"]).is_dir()
 
 
+def test_manifest_lists_two_sites_and_the_site_of_everything(demo: dict[str, Any]) -> None:
+    assert set(demo["sites"]) == {"site-a", "site-b"}
+    for name, site in demo["sites"].items():
+        assert site["url"].startswith("http://127.0.0.1:")
+        status = httpx.get(f"{site['url']}/site/status", timeout=5).json()
+        assert status["site"] == name
+        assert status["mode"] in {"online", "offline", "reconciling"}
+    for kind in ("queues", "printers", "devices"):
+        for entry in demo[kind].values():
+            assert entry["site"] in demo["sites"]
+    for queue in demo["queues"].values():  # a queue prints on a printer of its own site
+        assert not queue["printer"] or demo["printers"][queue["printer"]]["site"] == queue["site"]
+    for device in demo["devices"].values():
+        assert demo["printers"][device["printer"]]["site"] == device["site"]
+    assert {printer["site"] for printer in demo["printers"].values()} == set(demo["sites"])
+    assert demo["provider"] == demo["sites"][demo["queues"]["direct-colour"]["site"]]["provider"]
+
+
+def test_the_app_server_lists_both_sites_online(demo: dict[str, Any]) -> None:
+    command = [sys.executable, "-m", "printwarden", "admin", "site", "status", "--json",
+               "--server", demo["app_url"], "--token", demo["admin_token"]]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = {row["name"]: row for row in json.loads(result.stdout)}
+    assert set(demo["sites"]) <= set(rows)
+    for name in demo["sites"]:
+        assert rows[name]["mode"] == "online"
+        assert rows[name]["journal_backlog"] == 0
+
+
 def test_lp_to_the_demo_reaches_the_real_printer(demo: dict[str, Any], tmp_path: Path) -> None:
     document = tmp_path / "hello.txt"
     document.write_text("hello from the demo\n")
@@ -160,11 +191,13 @@ def test_find_me_job_is_released_by_the_device_simulators_card_swipe(
     lp = ["lp", "-h", host, "-d", "findme", "-U", person["username"], "-t", "find-me.txt"]
     printed = subprocess.run([*lp, str(document)], capture_output=True, text=True, timeout=30)
     assert printed.returncode == 0, printed.stderr
-    name, device = next(iter(demo["devices"].items()))
+    site = demo["queues"]["findme"]["site"]
+    name, device = next((n, d) for n, d in demo["devices"].items() if d["site"] == site)
     assert device["printer"] in demo["printers"]
+    # The device talks to its site's Site Server, as the welcome text shows.
     simulate = [sys.executable, "-m", "printwarden", "device", "simulate", "--server",
-                demo["app_url"], "--token", device["token"], "--card", person["card"],
-                "release-all"]  # fmt: skip
+                demo["sites"][site]["url"], "--token", device["token"], "--card",
+                person["card"], "release-all"]  # fmt: skip
     deadline = time.monotonic() + 30
     while True:  # the provider reports the held job to the server within a moment
         result = subprocess.run(simulate, capture_output=True, text=True, timeout=60)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from printwarden.demo_sites import PORT_OFFSETS
 from support.databases import free_port_base
 from support.processes import stop
 
@@ -33,7 +34,7 @@ def _listening(port: int) -> bool:
 @pytest.mark.parametrize(
     ("stop_signal", "statuses"), [(signal.SIGINT, (0, 130)), (signal.SIGTERM, (143,))]
 )
-def test_stopping_the_demo_stops_its_printers_and_provider(
+def test_stopping_the_demo_stops_its_printers_providers_sites_and_links(
     tmp_path: Path, stop_signal: signal.Signals, statuses: tuple[int, ...]
 ) -> None:
     command = [
@@ -44,7 +45,7 @@ def test_stopping_the_demo_stops_its_printers_and_provider(
         "--data-dir",
         str(tmp_path),
         "--port-base",
-        str(free_port_base()),
+        str(free_port_base(PORT_OFFSETS)),
     ]
     log = tmp_path / "demo.log"
     with log.open("wb") as output:
@@ -73,8 +74,12 @@ def _check_stop(
         int(printer["ipp_uri"].rsplit(":", 1)[1].split("/")[0])
         for printer in manifest["printers"].values()
     ]
+    for site in manifest["sites"].values():  # its Site Server, link and provider
+        ports += [int(site["url"].rsplit(":", 1)[1]), site["link"]["port"],
+                  site["provider"]["port"]]  # fmt: skip
     assert all(_listening(port) for port in ports)
     process.send_signal(stop_signal)
     # 130 and 143 are the conventional statuses of a program stopped by SIGINT and SIGTERM.
     assert process.wait(timeout=20) in statuses
-    assert not any(_listening(port) for port in ports), "a printer or the provider outlived it"
+    left = [port for port in ports if _listening(port)]
+    assert not left, f"a printer, provider, Site Server or link outlived it (ports {left})"

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from support.seeding import add_user, wait_for
@@ -120,3 +121,27 @@ def test_an_unknown_users_job_prints_untracked_or_is_canceled_by_policy(world: W
     transactions = world.admin.get("/transactions", params={"origin": f"site:{SITE}"}).json()
     items = transactions["items"] if isinstance(transactions, dict) else transactions
     assert all(stranger not in str(t) for t in items)
+
+
+def test_password_logins_offline_follow_the_policy_while_cards_still_work(world: World) -> None:
+    user, card = f"pw-{uuid.uuid4().hex[:6]}", uuid.uuid4().hex[:10]
+    add_user(world.admin, user, 100, password="offline-pass-1")
+    assert world.admin.patch(f"/users/{user}", json={"cards": [card]}).status_code == 200
+
+    def login(**body: str) -> int:
+        with httpx.Client(base_url=world.site.api, timeout=30) as device:
+            answer = device.post(
+                "/device/sessions",
+                json=body,
+                headers={"Authorization": f"Bearer {world.device_token}"},
+            )
+        return answer.status_code
+
+    set_policies(world, password="deny")
+    with world.outage():
+        assert login(method="password", username=user, password="offline-pass-1") == 401
+        assert login(method="card", card_number=card) == 201
+    set_policies(world, password="cache")
+    with world.outage():
+        assert login(method="password", username=user, password="offline-pass-1") == 201
+        assert login(method="password", username=user, password="not-it") == 401

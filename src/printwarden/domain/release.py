@@ -63,8 +63,10 @@ def plan_release(job: HeldSettings, printer: PrinterCapabilities) -> ReleasePlan
     convert = _needs_conversion(job, printer)
     if convert:
         notes.append("converted to PDF")
-    grayscale = job.grayscale or not printer.colour
-    if grayscale and not job.grayscale and job.colour_pages:
+    # A mono printer prints grey anyway: only colour pages need converting (a Ghostscript run
+    # costs tens of milliseconds between a card swipe and the paper).
+    grayscale = job.grayscale or (not printer.colour and job.colour_pages > 0)
+    if grayscale and not job.grayscale:
         notes.append(f"converted to greyscale: {printer.name} prints in black and white")
     duplex = job.duplex and printer.duplex
     if job.duplex and not printer.duplex:

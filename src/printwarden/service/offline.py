@@ -8,14 +8,32 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from printwarden.config import DirectoryConfig
+from printwarden.directory.ldap import DirectoryUnavailable
+from printwarden.directory.source import check_password
 from printwarden.domain.decide import Policies
-from printwarden.domain.offline_policies import SETTING_KEY, OfflinePolicies, UnauthenticatedPolicy
+from printwarden.domain.offline_policies import (
+    SETTING_KEY,
+    OfflinePolicies,
+    PasswordPolicy,
+    UnauthenticatedPolicy,
+)
+from printwarden.security import verify_secret
 from printwarden.store import settings
 from printwarden.store.models import UserRow
+
+
+@dataclass(frozen=True, slots=True)
+class CachedPassword:
+    """A salted argon2 hash of a password, taken at a successful online login at the site."""
+
+    password_hash: str
+    taken_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +41,7 @@ class OfflineMode:
     active: Callable[[], bool]
     # (session to write in, or None for a new one; username; where it was seen)
     note_unknown_user: Callable[[Session | None, str, str], None]
+    cached_password: Callable[[str], CachedPassword | None] = lambda _username: None
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,3 +87,48 @@ def substitute(
         return Substitution(None, f"unknown user {username!r} and no user "
                                   f"{chosen.unauthenticated_user!r} to charge")  # fmt: skip
     return Substitution(chosen.unauthenticated_user)
+
+
+def password_ok(
+    offline: OfflineMode,
+    session: Session,
+    directory: DirectoryConfig,
+    user: UserRow,
+    password: str,
+) -> bool:
+    """A password check while offline, under the User Password Authentication policy.
+
+    *deny*: no password logins (cards, and card or identity number with PIN, still work).
+    *directory-then-cache*: an LDAP user's password is checked by a bind to the directory when
+    the site can reach it; otherwise, and for *cache*, against the salted argon2 hash taken at
+    the user's last successful online login through this site, if younger than the policy's
+    days. Internal users' own (argon2) hashes are replicated and checked as online.
+    """
+    chosen = policies(session)
+    if chosen.password is PasswordPolicy.DENY:
+        return False
+    if user.source != "ldap":
+        return verify_secret(user.password_hash, password)
+    if chosen.password is PasswordPolicy.DIRECTORY_THEN_CACHE and directory.source == "ldap":
+        try:
+            return check_password(directory, user, password)
+        except DirectoryUnavailable:
+            pass  # fall back to the cache
+    cached = offline.cached_password(user.username)
+    if cached is None:
+        return False
+    fresh = datetime.now(UTC) - cached.taken_at < timedelta(days=chosen.password_cache_days)
+    return fresh and verify_secret(cached.password_hash, password)
+
+
+def check_user_password(
+    offline: OfflineMode | None,
+    session: Session,
+    directory: DirectoryConfig,
+    user: UserRow,
+    password: str,
+) -> bool:
+    """The one password check of every login: online as configured, offline by policy."""
+    if offline is not None and offline.active():
+        return password_ok(offline, session, directory, user, password)
+    return check_password(directory, user, password)

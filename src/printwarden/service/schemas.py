@@ -630,8 +630,11 @@ class SiteIn(Model):
 class SiteOut(Model):
     name: str
     description: str
-    mode: str = Field(description="online, offline or reconciling, as the site last said")
-    reachable: bool = Field(description="the site called in within the last 10 s")
+    mode: str = Field(
+        description="online, offline or reconciling as the site last said; offline when it "
+        "has not called in for 3 s"
+    )
+    reachable: bool = Field(description="the site called in within the last 3 s")
     forced_offline: bool
     last_contact: datetime | None
     journal_backlog: int

@@ -8,6 +8,7 @@ paths, same tokens): they cannot tell which one answered.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from contextvars import ContextVar
@@ -51,6 +52,9 @@ class Link:
     def forward_succeeded(self) -> None:
         raise NotImplementedError
 
+    async def password_accepted(self, username: str, password: str) -> None:
+        """The App Server accepted this password (for the offline password cache)."""
+
 
 class Gateway:
     """ASGI app: ``upstream`` while the link is up, ``local`` (the replica) otherwise."""
@@ -91,6 +95,9 @@ class Gateway:
             self.link.forward_failed(f"upstream answered {response.status_code}")
             return None
         self.link.forward_succeeded()
+        if response.status_code in (200, 201) and _is_password_login(scope["path"], body, response):
+            credentials = json.loads(body)
+            await self.link.password_accepted(credentials["username"], credentials["password"])
         return response
 
     async def _answer_locally(self, scope: Scope, body: bytes, send: Send) -> None:
@@ -126,6 +133,25 @@ def function_of(scope: Scope) -> Function | None:
     if path.startswith("/release/"):
         return Function.RELEASE_STATIONS
     return None
+
+
+PASSWORD_LOGINS = ("/api/v1/auth/login", "/api/v1/auth/device", "/api/v1/device/sessions")
+
+
+def _is_password_login(path: str, body: bytes, response: httpx.Response) -> bool:
+    """A login with a username and password that the App Server accepted."""
+    if path not in PASSWORD_LOGINS:
+        return False
+    try:
+        sent = json.loads(body)
+        answer = response.json()
+    except ValueError:
+        return False
+    if not isinstance(sent, dict) or not sent.get("username") or not sent.get("password"):
+        return False
+    if path != "/api/v1/auth/login" and sent.get("method") != "password":
+        return False
+    return path != "/api/v1/auth/device" or bool(answer.get("authenticated"))
 
 
 def _timeout(scope: Scope) -> httpx.Timeout:
@@ -174,8 +200,6 @@ async def _send_response(send: Send, response: httpx.Response) -> None:
 
 
 async def _send_unavailable(send: Send, exc: FunctionUnavailable) -> None:
-    import json
-
     body = json.dumps(
         {
             "type": "https://printwarden.org/problems/function-unavailable",

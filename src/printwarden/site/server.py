@@ -32,6 +32,7 @@ from printwarden.site.gateway import (
     Send,
 )
 from printwarden.site.journal import Journal
+from printwarden.site.passwords import PasswordCache
 from printwarden.site.replica import Replica, SchemaMismatch
 from printwarden.site.upstream import Upstream, UpstreamError, UpstreamRefused
 
@@ -73,7 +74,10 @@ class SiteServer(Link):
             port=config.port,
         )
         self.local = create_app(settings, database=self.replica.database)
-        self.local.state.printwarden.offline = OfflineMode(self.answering_offline, self._unknown)
+        self.passwords = PasswordCache(self.replica.database)
+        self.local.state.printwarden.offline = OfflineMode(
+            self.answering_offline, self._unknown, self.passwords.get
+        )
         self.upstream = Upstream(config.upstream, config.token, config.site)
         self.gateway = Gateway(self.local, config.upstream, self)
 
@@ -92,6 +96,9 @@ class SiteServer(Link):
 
     def forward_succeeded(self) -> None:
         return  # heartbeats decide when the link is back
+
+    async def password_accepted(self, username: str, password: str) -> None:
+        await asyncio.to_thread(self.passwords.remember, username, password)
 
     def _event(self, change: Any, why: str) -> None:
         with self._lock:

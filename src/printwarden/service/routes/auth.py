@@ -8,10 +8,10 @@ from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
 
 from printwarden.directory.ldap import DirectoryUnavailable
-from printwarden.directory.source import check_password
 from printwarden.domain.accounts import Role
 from printwarden.service import schemas, views
 from printwarden.service.auth import current_caller
+from printwarden.service.offline import check_user_password
 from printwarden.service.problems import Problem
 from printwarden.service.routes.deps import any_person, read_session, write_session
 from printwarden.service.state import AppState, app_state
@@ -37,7 +37,9 @@ def login(
         valid = (
             row is not None
             and row.enabled
-            and check_password(state.settings.directory, row, body.password)
+            and check_user_password(
+                state.offline, session, state.settings.directory, row, body.password
+            )
         )
     except DirectoryUnavailable as exc:
         raise Problem(503, "Directory unavailable", str(exc)) from None

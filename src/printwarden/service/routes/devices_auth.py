@@ -7,8 +7,8 @@ from sqlalchemy.orm import Session
 
 from printwarden import security
 from printwarden.directory.ldap import DirectoryUnavailable
-from printwarden.directory.source import check_password
 from printwarden.service import schemas
+from printwarden.service.offline import check_user_password
 from printwarden.service.problems import Problem
 from printwarden.service.routes.deps import authenticating_components, read_session
 from printwarden.service.state import AppState, app_state
@@ -69,7 +69,9 @@ def identify(session: Session, state: AppState, body: schemas.DeviceLoginIn) -> 
     except NotFound:
         return None
     try:
-        return found if check_password(state.settings.directory, found, body.password) else None
+        directory = state.settings.directory
+        valid = check_user_password(state.offline, session, directory, found, body.password)
+        return found if valid else None
     except DirectoryUnavailable as exc:
         raise Problem(503, "Directory unavailable", str(exc)) from None
 

@@ -26,7 +26,9 @@ from printwarden.store.models import SiteRow
 from printwarden.store.tokens import Caller
 
 router = APIRouter(tags=["sites"])
-REACHABLE_WITHIN = timedelta(seconds=10)
+# Sites call in every half second; three seconds of silence mean the link is down, and HQ
+# then shows the site offline (the site itself went offline by then too).
+REACHABLE_WITHIN = timedelta(seconds=3)
 MAX_WAIT_SECONDS = 25.0
 
 
@@ -53,7 +55,7 @@ def site_out(row: SiteRow) -> schemas.SiteOut:
     return schemas.SiteOut(
         name=row.name,
         description=row.description,
-        mode=str(status.get("mode", "unknown")),
+        mode=str(status.get("mode", "unknown")) if reachable else "offline",
         reachable=reachable,
         forced_offline=row.forced_offline,
         last_contact=contact,

@@ -1,0 +1,141 @@
+"""`printwarden demo`'s sites: cutting a site's link takes that site (and only it) offline,
+it keeps printing, and restoring the link brings it back online with its journal uploaded.
+
+A module of its own, with its own demo: it cuts a link, which the other demo tests must not
+see (and, as in test_demo_stop.py, no two demos run at once).
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from printwarden.demo_sites import PORT_OFFSETS
+from printwarden.provider.ipp.client import IppClient
+from support.databases import free_port_base
+
+READY_SECONDS = 60
+OFFLINE_WITHIN = 8.0  # two failed heartbeats (0.5 s apart, 1 s timeouts each) and slack
+ONLINE_WITHIN = 30.0  # settle (2 s), upload the journal, refresh the replica
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    data_dir = tmp_path_factory.mktemp("demo-sites")
+    command = [sys.executable, "-m", "printwarden", "demo", "--data-dir", str(data_dir),
+               "--port-base", str(free_port_base(PORT_OFFSETS))]  # fmt: skip
+    log = data_dir / "demo.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
+    manifest = data_dir / "demo.json"
+    try:
+        deadline = time.monotonic() + READY_SECONDS
+        while not manifest.exists():
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "demo.json did not appear"
+            time.sleep(0.1)
+        content = json.loads(manifest.read_text())
+        assert "sites" in content, f"the sites did not start:\n{log.read_text()}"
+        yield {**content, "_dir": data_dir}
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=20)
+        finally:
+            if process.poll() is None:
+                process.kill()
+
+
+def _printwarden(*args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "printwarden", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+
+
+def _link(demo: dict[str, Any], state: str, site: str) -> None:
+    result = _printwarden("demo", "link", state, site, "--data-dir", str(demo["_dir"]))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _site_status(demo: dict[str, Any], site: str) -> dict[str, Any]:
+    found: dict[str, Any] = httpx.get(demo["sites"][site]["status_url"], timeout=5).json()
+    return found
+
+
+def _app_view(demo: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """``printwarden admin site status --json`` against the App Server, by site name."""
+    result = _printwarden("admin", "site", "status", "--json", "--server", demo["app_url"],
+                          "--token", demo["admin_token"])  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    return {row["name"]: row for row in json.loads(result.stdout)}
+
+
+def _wait(condition: Callable[[], bool], seconds: float, what: str) -> float:
+    """Poll ``condition`` until true; returns how long it took."""
+    start = time.monotonic()
+    while not condition():
+        assert time.monotonic() - start < seconds, f"not within {seconds} s: {what}"
+        time.sleep(0.1)
+    return time.monotonic() - start
+
+
+def test_every_site_starts_online_at_the_app_server(demo: dict[str, Any]) -> None:
+    rows = _app_view(demo)
+    for site in ("site-a", "site-b"):
+        assert rows[site]["mode"] == "online"
+        assert rows[site]["journal_backlog"] == 0
+        assert _site_status(demo, site)["mode"] == "online"
+
+
+def test_a_cut_link_takes_only_its_site_offline_and_restoring_it_brings_it_back(
+    demo: dict[str, Any], tmp_path: Path
+) -> None:
+    person = demo["users"][0]
+    queue = next(name for name, q in demo["queues"].items()
+                 if q["site"] == "site-a" and q["kind"] == "direct")  # fmt: skip
+    received = Path(demo["printers"][demo["queues"][queue]["printer"]]["received_dir"])
+    _link(demo, "down", "site-a")
+    try:
+        _wait(lambda: _site_status(demo, "site-a")["mode"] == "offline", OFFLINE_WITHIN,
+              "site-a offline after its link was cut")  # fmt: skip
+        assert _site_status(demo, "site-b")["mode"] == "online"
+        assert _app_view(demo)["site-b"]["mode"] == "online"
+
+        # Offline, site-a keeps printing, and journals the job for charging later.
+        uri = demo["queues"][queue]["ipp_uri"]
+        with IppClient(uri, user_name=person["username"], timeout=30) as client:
+            client.print_job(b"printed while site-a was offline\n", document_format="text/plain",
+                             job_name="offline.txt",
+                             requesting_user_name=person["username"])  # fmt: skip
+        _wait(lambda: any(b"while site-a was offline" in p.read_bytes()
+                          for p in received.iterdir()), 30, "the offline job on paper")  # fmt: skip
+        _wait(lambda: _site_status(demo, "site-a")["journal_backlog"] >= 1, 30,
+              "the offline job in site-a's journal")  # fmt: skip
+        assert _site_status(demo, "site-a")["mode"] == "offline"
+    finally:
+        _link(demo, "up", "site-a")
+    _wait(lambda: _site_status(demo, "site-a")["mode"] == "online", ONLINE_WITHIN,
+          "site-a online again after its link was restored")  # fmt: skip
+    status = _site_status(demo, "site-a")
+    assert status["journal_backlog"] == 0
+    assert status["last_report"]["applied"] >= 1
+    _wait(lambda: _app_view(demo)["site-a"]["mode"] == "online", 10,
+          "the App Server hearing site-a online")  # fmt: skip
+    assert _site_status(demo, "site-b")["mode"] == "online"
+
+
+def test_link_commands_show_the_state_and_refuse_an_unknown_site(demo: dict[str, Any]) -> None:
+    shown = _printwarden("demo", "link", "status", "--data-dir", str(demo["_dir"]))
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    assert shown.stdout.split("\n")[:2] == ["site-a: up", "site-b: up"]
+    refused = _printwarden("demo", "link", "down", "nowhere", "--data-dir", str(demo["_dir"]))
+    assert refused.returncode == 1
+    assert "site-a" in refused.stdout  # it names the sites there are

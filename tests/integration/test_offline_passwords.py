@@ -1,0 +1,95 @@
+"""User Password Authentication while offline, against a real (unreachable) directory and
+the site's real password cache."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from printwarden.config import DirectoryConfig, LdapConfig
+from printwarden.domain.offline_policies import SETTING_KEY, OfflinePolicies, PasswordPolicy
+from printwarden.service.offline import OfflineMode, check_user_password
+from printwarden.site.passwords import PasswordCache
+from printwarden.site.replica import Replica
+from printwarden.store import settings, users
+from printwarden.store.models import UserRow
+from support.databases import free_port
+
+SECRET = b"password-test-secret-" + b"x" * 11
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[tuple[Replica, PasswordCache]]:
+    replica = Replica(tmp_path / "replica.db")
+    try:
+        yield replica, PasswordCache(replica.database)
+    finally:
+        replica.close()
+
+
+def unreachable_directory() -> DirectoryConfig:
+    return DirectoryConfig(source="ldap", ldap=LdapConfig(url=f"ldap://127.0.0.1:{free_port()}"))
+
+
+def set_policy(replica: Replica, policy: PasswordPolicy, days: int = 14) -> None:
+    chosen = OfflinePolicies(password=policy, password_cache_days=days)
+    with replica.database.session() as session:
+        settings.put(session, SETTING_KEY, chosen.to_json())
+
+
+def make_user(replica: Replica, name: str, source: str, password: str = "") -> None:
+    with replica.database.session() as session:
+        changes = users.UserChanges(source=source, password=password or None)
+        users.create_user(session, SECRET, name, changes)
+
+
+def check(replica: Replica, cache: PasswordCache, name: str, password: str) -> bool:
+    offline = OfflineMode(lambda: True, lambda *_: None, cache.get)
+    with replica.database.read() as session:
+        row = users.find_user(session, name)
+        return check_user_password(offline, session, unreachable_directory(), row, password)
+
+
+def test_a_directory_user_logs_in_offline_with_the_password_cached_at_their_last_login(
+    site: tuple[Replica, PasswordCache],
+) -> None:
+    replica, cache = site
+    set_policy(replica, PasswordPolicy.DIRECTORY_THEN_CACHE)
+    make_user(replica, "dora", "ldap")
+    assert not check(replica, cache, "dora", "s3cret!")  # never logged in here: no cache
+    cache.remember("dora", "s3cret!")
+    with replica.database.read() as session:
+        stored = session.execute(text("SELECT password_hash FROM password_cache")).scalar_one()
+    assert "s3cret" not in stored
+    assert stored.startswith("$argon2")
+    assert check(replica, cache, "dora", "s3cret!")
+    assert not check(replica, cache, "dora", "wrong")
+
+
+def test_a_stale_cached_password_is_refused(site: tuple[Replica, PasswordCache]) -> None:
+    replica, cache = site
+    set_policy(replica, PasswordPolicy.CACHE, days=1)
+    make_user(replica, "old", "ldap")
+    cache.remember("old", "pw-old")
+    old = (datetime.now(UTC) - timedelta(days=2)).isoformat()
+    with replica.database.session() as session:
+        session.execute(text("UPDATE password_cache SET taken_at = :t"), {"t": old})
+    assert not check(replica, cache, "old", "pw-old")
+
+
+def test_deny_refuses_every_password_and_caches_none(site: tuple[Replica, PasswordCache]) -> None:
+    replica, cache = site
+    set_policy(replica, PasswordPolicy.DENY)
+    make_user(replica, "ivy", "internal", password="internal-pw")
+    make_user(replica, "lee", "ldap")
+    cache.remember("lee", "pw-lee")
+    assert cache.get("lee") is None
+    assert not check(replica, cache, "ivy", "internal-pw")
+    set_policy(replica, PasswordPolicy.CACHE)
+    assert check(replica, cache, "ivy", "internal-pw")  # an internal user's own hash
+    with replica.database.read() as session:
+        assert session.query(UserRow).count() == 2
