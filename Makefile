@@ -9,7 +9,7 @@ DEBIAN_PACKAGES := slapd ldap-utils postgresql wrk cups-ipp-utils cups-client cu
 DEMO_DIR ?= demo-data
 PORT_BASE ?= 8000
 
-.PHONY: demo test lint typecheck unit system-deps venv bench fuzz clean
+.PHONY: demo test lint typecheck unit system-deps venv bench chaos fuzz clean
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -53,6 +53,16 @@ bench: system-deps venv
 	$(PY) bench/provider_ingest.py
 	$(PY) bench/provider_release.py
 	$(PY) bench/provider_memory.py
+	$(PY) bench/card_release.py
+
+# Long chaos: five seeds of 300 random steps (links cut, processes SIGKILLed), and a link
+# flapping every second for a minute. CI runs the short forms.
+chaos: system-deps venv
+	for seed in 1 2 3 4 5; do \
+		PRINTWARDEN_CHAOS_SEED=$$seed PRINTWARDEN_CHAOS_STEPS=300 \
+			$(BIN)/pytest -q tests/integration/test_chaos.py || exit 1; \
+	done
+	PRINTWARDEN_FLAP_SECONDS=60 $(BIN)/pytest -q tests/integration/test_site_links.py
 
 fuzz: system-deps venv
 	$(PY) fuzz/run.py --seconds 3600 --corpus fuzz/corpus --artifacts fuzz/artifacts

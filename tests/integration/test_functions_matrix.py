@@ -303,6 +303,10 @@ def _seed(admin: httpx.Client) -> tuple[str, str]:
     assert admin.patch(f"/users/{user}", json={"cards": [card]}).status_code == 200
     account = {"name": "Matrix-Project", "users": [user], "pin": "2468", "restricted": False}
     assert admin.post("/accounts", json=account).status_code == 201
+    # "Account Selection at MFD" is Yes* offline: with the config key that lets users change
+    # the applied account at the device (system.site.offline-change-print-job-settings).
+    policies = {**admin.get("/offline-policies").json(), "allow_account_change": True}
+    assert admin.put("/offline-policies", json=policies).status_code == 200
     return user, card
 
 

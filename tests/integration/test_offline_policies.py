@@ -145,3 +145,29 @@ def test_password_logins_offline_follow_the_policy_while_cards_still_work(world:
     with world.outage():
         assert login(method="password", username=user, password="offline-pass-1") == 201
         assert login(method="password", username=user, password="not-it") == 401
+
+
+def test_account_selection_offline_only_where_the_config_key_allows_it(world: World) -> None:
+    user, card = f"acct-{uuid.uuid4().hex[:6]}", uuid.uuid4().hex[:10]
+    add_user(world.admin, user, 100)
+    assert world.admin.patch(f"/users/{user}", json={"cards": [card]}).status_code == 200
+    project = f"Project-{uuid.uuid4().hex[:6]}"
+    body = {"name": project, "users": [user], "restricted": False}
+    assert world.admin.post("/accounts", json=body).status_code == 201
+
+    def select() -> httpx.Response:
+        headers = {"Authorization": f"Bearer {world.device_token}"}
+        with httpx.Client(base_url=world.site.api, headers=headers, timeout=30) as device:
+            session = device.post("/device/sessions", json={"method": "card", "card_number": card})
+            assert session.status_code == 201, session.text
+            sid = session.json()["session_id"]
+            return device.put(f"/device/sessions/{sid}/account", json={"account": project})
+
+    set_policies(world, allow_account_change=False, offline_account="Offline account")
+    with world.outage():
+        refused = select()
+    assert refused.status_code == 403
+    assert "'Offline account'" in refused.json()["detail"]
+    set_policies(world, allow_account_change=True)
+    with world.outage():
+        assert select().status_code == 200

@@ -146,25 +146,39 @@ def site_world(root: Path) -> Iterator[World]:
     app = AppServer(f"sqlite:///{root / 'app.db'}", root / "app")
     (root / "app").mkdir()
     app.start()
-    link = Link("127.0.0.1", 0, "127.0.0.1", app.port)
-    link.start()
     admin = httpx.Client(
         base_url=app.api,
         headers={"Authorization": f"Bearer {app.token(Role.ADMIN, 'hq-admin')}"},
         timeout=30,
     )
+    try:
+        with another_site(app, admin, root, SITE) as world:
+            yield world
+    finally:
+        admin.close()
+        app.stop()
+
+
+@contextmanager
+def another_site(app: AppServer, admin: httpx.Client, root: Path, name: str) -> Iterator[World]:
+    """A site ``name`` (its printer, device, link, Site Server and provider) for ``app``."""
+    root = root / name
+    root.mkdir()
+    printer = PRINTER if name == SITE else f"{name}-laser"
+    link = Link("127.0.0.1", 0, "127.0.0.1", app.port)
+    link.start()
     site = provider = None
     try:
-        body = {"name": PRINTER, "colour": False, "cost_model": {"sizes": {"default": PRICES}}}
+        body = {"name": printer, "colour": False, "cost_model": {"sizes": {"default": PRICES}}}
         assert admin.post("/printers", json=body).status_code == 201
-        assert admin.post("/sites", json={"name": SITE}).status_code == 201
-        device_token = app.device_token("north-mfd", PRINTER)
+        assert admin.post("/sites", json={"name": name}).status_code == 201
+        device_token = app.device_token(f"{name}-mfd", printer)
         site = SiteProcess(
             f"http://127.0.0.1:{link.port}",
-            app.token(Role.SITE, scope=SITE),
-            SITE,
+            app.token(Role.SITE, scope=name),
+            name,
             root / "site",
-            root / "app" / "secret.key",
+            app.data_dir / "secret.key",
         )
         site.start()
         out = root / "printed"
@@ -172,8 +186,8 @@ def site_world(root: Path) -> Iterator[World]:
             site.url,
             app.token(Role.PROVIDER),
             root / "provider",
-            [PrinterSpec(PRINTER, f"file://{out}", colour=False)],
-            [QueueSpec("direct", "direct", PRINTER)],
+            [PrinterSpec(printer, f"file://{out}", colour=False)],
+            [QueueSpec("direct", "direct", printer)],
             server_timeout=6.0,  # the default's order: longer than the site's forward timeout
         )
         (root / "provider").mkdir()
@@ -183,6 +197,4 @@ def site_world(root: Path) -> Iterator[World]:
         for process in (provider, site):
             if process is not None:
                 process.stop()
-        admin.close()
         link.stop()
-        app.stop()

@@ -59,3 +59,11 @@ def test_forced_offline_holds_until_released() -> None:
     for moment in (6.0, 7.0, 8.0):
         machine.success(moment)
     assert machine.mode is SiteMode.RECONCILING
+
+
+def test_a_site_restarted_with_a_journal_starts_offline_and_reconciles_first() -> None:
+    machine = ModeMachine(settle_seconds=0.0)
+    assert machine.start_offline(0.0, "restarted with an unsent journal") is SiteMode.OFFLINE
+    for moment in (1.0, 1.1, 1.2):
+        machine.success(moment)
+    assert machine.mode is SiteMode.RECONCILING

@@ -76,6 +76,13 @@ class ModeMachine:
                 self.outages[-1].ended = now
         return self.mode
 
+    def start_offline(self, now: float, reason: str) -> SiteMode:
+        """Begin offline (e.g. restarted with journal entries HQ has not seen): the link
+        must prove itself and the journal go up before the site forwards anything."""
+        if self.mode is not SiteMode.OFFLINE:
+            self._go_offline(now, reason)
+        return self.mode
+
     def force(self, offline: bool, now: float) -> SiteMode:
         """An administrator takes the site offline for maintenance, or lets it return."""
         self.forced_offline = offline

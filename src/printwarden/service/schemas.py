@@ -649,6 +649,7 @@ class SiteForceIn(Model):
 class SiteStatusIn(Model):
     site: Annotated[str, StringConstraints(max_length=64)] = ""
     mode: Literal["online", "offline", "reconciling"]
+    mode_changes: Count = 0
     journal_backlog: Count = 0
     replica_seq: Count = 0
     outages: list[dict[str, Any]] = Field(default_factory=list, max_length=100)

@@ -80,6 +80,9 @@ class SiteServer(Link):
         )
         self.upstream = Upstream(config.upstream, config.token, config.site)
         self.gateway = Gateway(self.local, config.upstream, self)
+        if self.journal.backlog():
+            # Restarted with offline effects HQ has not seen: reconcile before going online.
+            self.machine.start_offline(time.monotonic(), "restarted with an unsent journal")
 
     # --- the link, as the gateway sees it --------------------------------------------------
 
@@ -260,9 +263,11 @@ class SiteServer(Link):
                 for o in self.machine.outages[-20:]
             ]
             mode = self.machine.mode
+            changes = self.machine.changes
         return {
             "site": self.config.site,
             "mode": mode.value,
+            "mode_changes": changes,
             "journal_backlog": self.journal.backlog(),
             "replica_seq": self.replica.seq(),
             "outages": outages,

@@ -21,7 +21,7 @@ from printwarden.domain.costs import JobUsage
 from printwarden.domain.functions import Function, FunctionUnavailable, Mode
 from printwarden.domain.ledger import TransactionKind
 from printwarden.security import verify_secret
-from printwarden.service import release, schemas
+from printwarden.service import offline, release, schemas
 from printwarden.service.auth import require
 from printwarden.service.problems import Problem
 from printwarden.service.routes.deps import read_session, write_session
@@ -216,9 +216,22 @@ def select_account(
     body: schemas.SessionAccountIn,
     name: str = Depends(device_name),
     session: Session = Depends(write_session),
+    state: AppState = Depends(app_state),
 ) -> schemas.DeviceSessionOut:
-    """Account selection: "" for personal, or a shared account the user may use (with PIN)."""
+    """Account selection: "" for personal, or a shared account the user may use (with PIN).
+
+    Offline, only where the Offline Policy allows changing the applied account (config key
+    ``system.site.offline-change-print-job-settings.enabled`` = Y)."""
     live = _live(session, name, session_id)
+    if state.offline is not None and state.offline.active():
+        chosen = offline.policies(session)
+        if not chosen.allow_account_change:
+            raise Problem(
+                403,
+                "Not available offline",
+                f"account selection is off while the site is offline; jobs are charged to "
+                f"{chosen.offline_account!r} (Offline Policy)",
+            )
     if not body.account:
         live.row.account_id = None
         return _session_out(session, live)

@@ -13,7 +13,8 @@ from printwarden.service import offline, schemas, views
 from printwarden.service.problems import Problem
 from printwarden.service.routes.deps import printing_components, write_session
 from printwarden.service.state import AppState, app_state
-from printwarden.store import held_jobs, jobs
+from printwarden.store import accounts, held_jobs, jobs
+from printwarden.store.errors import NotFound
 from printwarden.store.tokens import Caller
 
 router = APIRouter(tags=["jobs"])
@@ -34,6 +35,19 @@ def _usage(body: schemas.JobUsageIn) -> JobUsage:
 
 def _choice(body: schemas.AccountChoiceIn) -> jobs.AccountChoice:
     return jobs.AccountChoice(body.account, body.account_code, body.account_pin)
+
+
+def _offline_choice(session: Session, choice: jobs.AccountChoice) -> jobs.AccountChoice:
+    """Offline, a job that names an account (selected interactively) is charged to the
+    Offline Policy's account instead, when that shared account exists."""
+    if choice.personal or choice.account_id is not None:
+        return choice
+    account = offline.policies(session).offline_account
+    try:
+        found = accounts.find_shared(session, account)
+    except NotFound:
+        return jobs.AccountChoice()
+    return jobs.AccountChoice(account_id=found.id)
 
 
 def _released_choice(
@@ -66,6 +80,8 @@ def _decide(state: AppState, body: schemas.JobDecisionIn) -> schemas.JobDecision
                 return _untracked(found.refusal)
             username = found.username
         choice = _released_choice(session, body.job_ref, body) if body.released else _choice(body)
+        if rules is not None:
+            choice = _offline_choice(session, choice)
         decision, context = jobs.decide_job(
             session,
             username,
@@ -118,13 +134,16 @@ def job_printed(
 ) -> schemas.JobPrintedOut:
     """Charge what printed, once: a replay of the same ``txn_id`` returns the original charge."""
     username = _charged_user(state, session, body.username, body.printer)
+    choice = _released_choice(session, body.job_ref, body)
+    if offline.rules(state.offline, session) is not None:
+        choice = _offline_choice(session, choice)
     printed = jobs.PrintedJob(
         txn_id=body.txn_id,
         job_ref=body.job_ref,
         username=username,
         printer=body.printer,
         usage=_usage(body),
-        choice=_released_choice(session, body.job_ref, body),
+        choice=choice,
         document_name=body.document_name,
         origin=_origin(caller, body.origin),
         printed_at=body.printed_at,
