@@ -17,7 +17,15 @@ from printwarden.site.replica import Replica, SchemaMismatch
 from printwarden.store import held_jobs, printers, replication, users
 from printwarden.store.db import Database
 from printwarden.store.migrate import head_revision, upgrade
-from printwarden.store.models import AccountRow, CardRow, TransactionRow, UserRow
+from printwarden.store.models import (
+    AccountRow,
+    ApiTokenRow,
+    CardRow,
+    DeviceRow,
+    ProviderRow,
+    TransactionRow,
+    UserRow,
+)
 
 SECRET = b"replication-test-secret-" + b"x" * 8
 PRICES = {"grey_simplex": 10, "grey_duplex": 8, "colour_simplex": 50, "colour_duplex": 45}
@@ -110,7 +118,24 @@ def test_deletions_and_printers_of_other_sites(hq: Database, replica: Replica) -
     with hq.session() as session:
         users.delete_user(session, users.find_user(session, name))
     sync(hq, replica)
+    with hq.session() as session:
+        from printwarden.domain.accounts import Role
+        from printwarden.store import tokens
+        from printwarden.store.providers import register
+
+        for provider, printer in (("p-here", "here"), ("p-there", "there")):
+            register(session, provider, ipp_url="ipp://x", control_url="", queues=[],
+                     printers=[{"name": printer}])  # fmt: skip
+        for device, printer in (("d-here", "here"), ("d-there", "there")):
+            site = "north" if printer == "here" else "south"
+            printers.save_device(session, device, {"kind": "mfd", "printer": printer,
+                                 "cost_model": {}, "site": site}, create=True)  # fmt: skip
+            tokens.issue_token(session, Role.DEVICE, name=device, scope=f"device:{device}")
+    sync(hq, replica)
     with replica.database.read() as session:
+        assert set(session.scalars(select(ProviderRow.name))) == {"p-here"}
+        assert set(session.scalars(select(DeviceRow.name))) == {"d-here"}
+        assert set(session.scalars(select(ApiTokenRow.scope))) == {"device:d-here"}
         gone = session.scalar(select(UserRow).where(UserRow.username == name))
         assert gone is not None
         assert gone.deleted_at is not None

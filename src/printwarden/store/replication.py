@@ -32,7 +32,7 @@ from printwarden.store.models import (
     UserRow,
 )
 
-Builder = Callable[[Session, str, int, int], list[dict[str, Any]]]
+Builder = Callable[[Session, "SiteScope", int, int], list[dict[str, Any]]]
 ENTITY_KINDS = (
     "group",
     "user",
@@ -55,45 +55,65 @@ class Page:
     entities: list[dict[str, Any]]
 
 
-def _sequences(session: Session, site: str, since: int) -> list[int]:
+@dataclass(frozen=True, slots=True)
+class SiteScope:
+    """What of the site-bound data one site receives: printers and devices at the site (or at
+    none), the providers serving those printers, their held jobs, and the tokens of those
+    devices (provider tokens are not bound to a provider: all of them)."""
+
+    site: str
+    provider_ids: frozenset[int]
+    device_scopes: frozenset[str]
+
+    def where(self, model: Any) -> Any:
+        """The rows of ``model`` this site receives (None: all)."""
+        if model in (PrinterRow, DeviceRow):
+            return or_(model.site == self.site, model.site.is_(None))
+        if model is ProviderRow:
+            return ProviderRow.id.in_(self.provider_ids)
+        if model is HeldJobRow:
+            return HeldJobRow.provider_id.in_(self.provider_ids)
+        if model is ApiTokenRow:
+            return or_(ApiTokenRow.role == "provider", ApiTokenRow.scope.in_(self.device_scopes))
+        return None
+
+
+def site_scope(session: Session, site: str) -> SiteScope:
+    at_site = or_(PrinterRow.site == site, PrinterRow.site.is_(None))
+    printers = set(session.scalars(select(PrinterRow.name).where(at_site)))
+    providers = frozenset(
+        row.id
+        for row in session.scalars(select(ProviderRow))
+        if any(p.get("name") in printers for p in row.printers) or not row.printers
+    )
+    devices = session.scalars(
+        select(DeviceRow.name).where(or_(DeviceRow.site == site, DeviceRow.site.is_(None)))
+    )
+    return SiteScope(site, providers, frozenset(f"device:{name}" for name in devices))
+
+
+def _sequences(session: Session, scope: SiteScope, since: int) -> list[int]:
     """Every change sequence number after ``since`` of a row this site receives."""
     found: set[int] = set()
-    for statement in _seq_queries(site, since):
+    for model in _MODELS:
+        statement: Select[int] = select(model.change_seq).where(model.change_seq > since)
+        where = scope.where(model)
+        if where is not None:
+            statement = statement.where(where)
         found.update(session.scalars(statement))
     return sorted(found)
 
 
-def _seq_queries(site: str, since: int) -> list[Select[int]]:
-    at_site = _at_site(site)
-    return [
-        select(GroupRow.change_seq).where(GroupRow.change_seq > since),
-        select(UserRow.change_seq).where(UserRow.change_seq > since),
-        select(AccountRow.change_seq).where(AccountRow.change_seq > since),
-        select(PrinterRow.change_seq).where(PrinterRow.change_seq > since, at_site(PrinterRow)),
-        select(DeviceRow.change_seq).where(DeviceRow.change_seq > since, at_site(DeviceRow)),
-        select(ProviderRow.change_seq).where(ProviderRow.change_seq > since),
-        select(SettingRow.change_seq).where(SettingRow.change_seq > since),
-        select(HeldJobRow.change_seq).where(HeldJobRow.change_seq > since),
-        select(ApiTokenRow.change_seq).where(ApiTokenRow.change_seq > since),
-    ]
-
-
-def _at_site(site: str) -> Callable[[Any], Any]:
-    def where(model: Any) -> Any:
-        return or_(model.site == site, model.site.is_(None))
-
-    return where
-
-
 def changes(session: Session, site: str, since: int, limit: int) -> Page:
     """The next page of entities for ``site`` after ``since`` (about ``limit`` of them)."""
-    sequences = _sequences(session, site, since)
+    scope = site_scope(session, site)
+    sequences = _sequences(session, scope, since)
     if not sequences:
         return Page(since, False, [])
     upto = sequences[min(limit, len(sequences)) - 1]
     entities: list[dict[str, Any]] = []
     for build in _BUILDERS:
-        entities.extend(build(session, site, since, upto))
+        entities.extend(build(session, scope, since, upto))
     entities.sort(key=lambda e: (int(e["seq"]), ENTITY_KINDS.index(str(e["entity"]))))
     return Page(upto, upto < sequences[-1], entities)
 
@@ -113,17 +133,18 @@ def _entity(entity: str, row: Any, **children: Any) -> dict[str, Any]:
     return {"entity": entity, "seq": row.change_seq, "row": values, **children}
 
 
-def _plain(entity: str, model: Any, at_site: bool = False) -> Builder:
-    def build(session: Session, site: str, since: int, upto: int) -> list[dict[str, Any]]:
+def _plain(entity: str, model: Any) -> Builder:
+    def build(session: Session, scope: SiteScope, since: int, upto: int) -> list[dict[str, Any]]:
         statement = select(model).where(_window(model, since, upto))
-        if at_site:
-            statement = statement.where(_at_site(site)(model))
+        where = scope.where(model)
+        if where is not None:
+            statement = statement.where(where)
         return [_entity(entity, row) for row in session.scalars(statement)]
 
     return build
 
 
-def _users(session: Session, site: str, since: int, upto: int) -> list[dict[str, Any]]:
+def _users(session: Session, scope: SiteScope, since: int, upto: int) -> list[dict[str, Any]]:
     rows = list(session.scalars(select(UserRow).where(_window(UserRow, since, upto))))
     ids = [r.id for r in rows]
     cards = _grouped(session, select(CardRow.user_id, CardRow.card_hash), CardRow.user_id, ids)
@@ -158,7 +179,7 @@ def _grouped(
     return found
 
 
-def _accounts(session: Session, site: str, since: int, upto: int) -> list[dict[str, Any]]:
+def _accounts(session: Session, scope: SiteScope, since: int, upto: int) -> list[dict[str, Any]]:
     rows = list(session.scalars(select(AccountRow).where(_window(AccountRow, since, upto))))
     grants: dict[int, list[dict[str, int | None]]] = {}
     shared = [r.id for r in rows if r.kind == "shared"]
@@ -173,12 +194,23 @@ def _accounts(session: Session, site: str, since: int, upto: int) -> list[dict[s
     return [_entity("account", r, grants=grants.get(r.id, [])) for r in rows]
 
 
+_MODELS = (
+    GroupRow,
+    UserRow,
+    AccountRow,
+    PrinterRow,
+    DeviceRow,
+    ProviderRow,
+    SettingRow,
+    HeldJobRow,
+    ApiTokenRow,
+)
 _BUILDERS: tuple[Builder, ...] = (
     _plain("group", GroupRow),
     _users,
     _accounts,
-    _plain("printer", PrinterRow, at_site=True),
-    _plain("device", DeviceRow, at_site=True),
+    _plain("printer", PrinterRow),
+    _plain("device", DeviceRow),
     _plain("provider", ProviderRow),
     _plain("setting", SettingRow),
     _plain("held_job", HeldJobRow),
