@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
 import time
@@ -14,47 +13,15 @@ from typing import Any
 import httpx
 import pytest
 
-from printwarden.demo_sites import PORT_OFFSETS
-from support.databases import free_port_base
+from support.demo import running_demo
 
 READY_SECONDS = 60
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    data_dir = tmp_path_factory.mktemp("demo")
-    command = [
-        sys.executable,
-        "-m",
-        "printwarden",
-        "demo",
-        "--data-dir",
-        str(data_dir),
-        "--port-base",
-        str(free_port_base(PORT_OFFSETS)),
-    ]
-    log = data_dir / "demo.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
-    manifest = data_dir / "demo.json"
-    try:
-        deadline = time.monotonic() + READY_SECONDS
-        while not manifest.exists():
-            assert process.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, "demo.json did not appear"
-            time.sleep(0.1)
-        content = json.loads(manifest.read_text())
-        assert "queues" in content, f"the print side did not start:\n{log.read_text()}"
-        yield {**content, "_dir": data_dir}
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=15)
-        finally:
-            if process.poll() is None:
-                process.kill()
-            if process.stdout:
-                process.stdout.close()
+    with running_demo(tmp_path_factory.mktemp("demo"), "queues") as manifest:
+        yield manifest
 
 
 def test_manifest_has_the_stable_keys(demo: dict[str, Any]) -> None:

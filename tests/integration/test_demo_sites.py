@@ -8,7 +8,6 @@ see (and, as in test_demo_stop.py, no two demos run at once).
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
 import time
@@ -19,9 +18,8 @@ from typing import Any
 import httpx
 import pytest
 
-from printwarden.demo_sites import PORT_OFFSETS
 from printwarden.provider.ipp.client import IppClient
-from support.databases import free_port_base
+from support.demo import running_demo
 
 READY_SECONDS = 60
 OFFLINE_WITHIN = 8.0  # two failed heartbeats (0.5 s apart, 1 s timeouts each) and slack
@@ -30,29 +28,8 @@ ONLINE_WITHIN = 30.0  # settle (2 s), upload the journal, refresh the replica
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    data_dir = tmp_path_factory.mktemp("demo-sites")
-    command = [sys.executable, "-m", "printwarden", "demo", "--data-dir", str(data_dir),
-               "--port-base", str(free_port_base(PORT_OFFSETS))]  # fmt: skip
-    log = data_dir / "demo.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
-    manifest = data_dir / "demo.json"
-    try:
-        deadline = time.monotonic() + READY_SECONDS
-        while not manifest.exists():
-            assert process.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, "demo.json did not appear"
-            time.sleep(0.1)
-        content = json.loads(manifest.read_text())
-        assert "sites" in content, f"the sites did not start:\n{log.read_text()}"
-        yield {**content, "_dir": data_dir}
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=20)
-        finally:
-            if process.poll() is None:
-                process.kill()
+    with running_demo(tmp_path_factory.mktemp("demo-sites"), "sites") as manifest:
+        yield manifest
 
 
 def _printwarden(*args: str) -> subprocess.CompletedProcess[str]:

@@ -180,12 +180,12 @@ def test_validate_job_accepts_and_rejects(client: IppClient) -> None:
 def test_cancel_a_processing_job() -> None:
     # ippeveprinter lets the print command finish, then marks the job canceled.
     with (
-        IppEvePrinter("printwarden-slow", processing_seconds=2) as slow,
+        IppEvePrinter("printwarden-slow", processing_seconds=6) as slow,
         IppClient(slow.uri) as ipp,
     ):
         job_id = ipp.print_job(b"slow\n", document_format="text/plain")
         ipp.cancel_job(job_id)
-        assert wait_for_job(ipp, job_id, timeout=15) == JobState.CANCELED
+        assert wait_for_job(ipp, job_id, timeout=20) == JobState.CANCELED
         with pytest.raises(IppError) as caught:
             ipp.cancel_job(job_id)
         assert caught.value.status == StatusCode.CLIENT_ERROR_NOT_POSSIBLE

@@ -200,7 +200,7 @@ def _held_report(session: Session, body: dict[str, Any]) -> str:
     provider = session.scalar(select(ProviderRow).where(ProviderRow.name == body["provider"]))
     if provider is None:
         return f"unknown provider {body['provider']!r}"
-    fields = {name: body[name] for name in HELD_FIELDS if name in body}
+    fields = {name: body[name] for name in held_jobs.REPORTED_FIELDS if name in body}
     for name in ("submitted_at", "expires_at"):
         fields[name] = _moment(fields.get(name))
     found = held_jobs.Report(
@@ -215,10 +215,6 @@ def _held_report(session: Session, body: dict[str, Any]) -> str:
     )
     refused = held_jobs.record_reports(session, provider, [found])
     return f"refused: {refused[0][1]}" if refused else "recorded"
-
-
-HELD_FIELDS = ("printer", "document_name", "document_format", "size", "pages", "colour_pages",
-               "copies", "duplex", "paper_size", "submitted_at", "expires_at")  # fmt: skip
 
 
 def _moment(value: Any) -> datetime | None:

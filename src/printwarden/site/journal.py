@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from printwarden.domain.ids import new_id
 from printwarden.site.replica import REPLICATING
 from printwarden.store.db import Database
+from printwarden.store.held_jobs import REPORTED_FIELDS
 from printwarden.store.models import (
     AccountRow,
     DeviceRow,
@@ -46,17 +47,7 @@ HELD_REPORT_FIELDS = (
     "provider_job_id",
     "queue",
     "queue_kind",
-    "printer",
-    "document_name",
-    "document_format",
-    "size",
-    "pages",
-    "colour_pages",
-    "copies",
-    "duplex",
-    "paper_size",
-    "submitted_at",
-    "expires_at",
+    *REPORTED_FIELDS,
     "status",
     "status_reason",
 )

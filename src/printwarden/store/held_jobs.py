@@ -19,6 +19,22 @@ ENDED = frozenset({"printed", "canceled", "expired", "failed"})
 RELEASE_GRACE = timedelta(seconds=60)
 
 
+# What a provider says of a held job beyond its identity (``Report.fields``).
+REPORTED_FIELDS = (
+    "printer",
+    "document_name",
+    "document_format",
+    "size",
+    "pages",
+    "colour_pages",
+    "copies",
+    "duplex",
+    "paper_size",
+    "submitted_at",
+    "expires_at",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Report:
     """One held job as a provider described it (see ``HeldJobReportIn``)."""

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
+from printwarden.store.changes import last_change_seq
 from printwarden.store.models import (
     AccountGrantRow,
     AccountRow,
@@ -106,16 +107,21 @@ def _sequences(session: Session, scope: SiteScope, since: int) -> list[int]:
 
 def changes(session: Session, site: str, since: int, limit: int) -> Page:
     """The next page of entities for ``site`` after ``since`` (about ``limit`` of them)."""
+    # Read first: every change numbered up to ``head`` has committed (numbers are handed out
+    # in commit order), so once the site has what concerns it below ``head``, it is at ``head``
+    # — changes of other sites' rows must not hold its N back.
+    head = last_change_seq(session)
     scope = site_scope(session, site)
     sequences = _sequences(session, scope, since)
     if not sequences:
-        return Page(since, False, [])
+        return Page(max(since, head), False, [])
     upto = sequences[min(limit, len(sequences)) - 1]
     entities: list[dict[str, Any]] = []
     for build in _BUILDERS:
         entities.extend(build(session, scope, since, upto))
     entities.sort(key=lambda e: (int(e["seq"]), ENTITY_KINDS.index(str(e["entity"]))))
-    return Page(upto, upto < sequences[-1], entities)
+    more = upto < sequences[-1]
+    return Page(upto if more else max(upto, head), more, entities)
 
 
 def _window(model: Any, since: int, upto: int) -> Any:

@@ -47,21 +47,7 @@ def report_held_jobs(
 
 
 def _report(item: schemas.HeldJobReportIn) -> held_jobs.Report:
-    fields = item.model_dump(
-        include={
-            "printer",
-            "document_name",
-            "document_format",
-            "size",
-            "pages",
-            "colour_pages",
-            "copies",
-            "duplex",
-            "paper_size",
-            "submitted_at",
-            "expires_at",
-        }
-    )
+    fields = item.model_dump(include=set(held_jobs.REPORTED_FIELDS))
     return held_jobs.Report(
         job_ref=item.job_ref,
         provider_job_id=item.provider_job_id,
