@@ -27,3 +27,19 @@ def test_a_connection_killed_while_idle_is_replaced(
         assert second_pid != first_pid
     finally:
         database.dispose()
+
+
+def test_a_read_after_an_idle_spell_works(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The idle ping must not leave a transaction open: read sessions run in autocommit, which
+    cannot be switched on inside one ("can't change 'autocommit' now")."""
+    monkeypatch.setattr(db, "IDLE_PING_SECONDS", 0.05)
+    database = db.Database(pg_url)
+    try:
+        for _ in range(3):
+            with database.read() as session:
+                assert session.execute(text("SELECT 1")).scalar_one() == 1
+            time.sleep(0.1)  # idle long enough to be pinged at the next checkout
+        with database.session() as session:
+            assert session.execute(text("SELECT 2")).scalar_one() == 2
+    finally:
+        database.dispose()

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import DateTime, delete, select, text
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from printwarden.store.db import Database
@@ -88,8 +89,11 @@ class Replica:
             if int(current or 0) != since:
                 return False
             session.execute(text("PRAGMA defer_foreign_keys = ON"))
+            _users_in_bulk(session, [e for e in entities if e["entity"] == "user"])
+            _accounts_in_bulk(session, [e for e in entities if e["entity"] == "account"])
             for entity in entities:
-                _apply(session, entity)
+                if entity["entity"] not in ("user", "account"):
+                    _apply(session, entity)
             session.execute(SAVE_SEQ, {"v": str(upto)})
         return True
 
@@ -101,12 +105,65 @@ def _apply(session: Session, entity: dict[str, Any]) -> None:
         _merge(session, _PLAIN[kind], row, seq)
     elif kind == "setting":
         _merge(session, SettingRow, row, seq)
-    elif kind == "user":
-        _user(session, row, seq, entity)
-    elif kind == "account":
-        _account(session, row, seq, entity)
     elif kind == "held_job":
         _held_job(session, row, seq)
+
+
+def _upsert(session: Session, model: type[Base], entities: list[dict[str, Any]]) -> list[int]:
+    """Insert or replace the rows of ``entities`` in one executemany; their ids."""
+    rows = []
+    for entity in entities:
+        values = _typed(model, entity["row"])
+        values["change_seq"] = int(entity["seq"])
+        rows.append(values)
+    statement = sqlite_insert(model)
+    columns = [c.key for c in model.__table__.columns if c.key != "id"]
+    statement = statement.on_conflict_do_update(
+        index_elements=["id"], set_={c: statement.excluded[c] for c in columns}
+    )
+    for start in range(0, len(rows), 2000):
+        session.execute(statement, rows[start : start + 2000])
+    return [int(row["id"]) for row in rows]
+
+
+def _replace_children(
+    session: Session, model: type[Base], key: Any, ids: list[int], rows: list[dict[str, Any]]
+) -> None:
+    for start in range(0, len(ids), 2000):
+        session.execute(delete(model).where(key.in_(ids[start : start + 2000])))
+    for start in range(0, len(rows), 2000):
+        session.execute(sqlite_insert(model), rows[start : start + 2000])
+
+
+def _users_in_bulk(session: Session, entities: list[dict[str, Any]]) -> None:
+    """Users with their cards, groups and delegates: a whole page in a few statements (an
+    initial sync of 100,000 users must not cost a round of statements per user)."""
+    if not entities:
+        return
+    ids = _upsert(session, UserRow, entities)
+    cards, members, delegates = [], [], []
+    for entity in entities:
+        user_id, seq = int(entity["row"]["id"]), int(entity["seq"])
+        cards += [{"card_hash": h, "user_id": user_id, "change_seq": seq} for h in entity["cards"]]
+        members += [{"user_id": user_id, "group_id": g, "change_seq": seq}
+                    for g in entity["group_ids"]]  # fmt: skip
+        delegates += [{"owner_id": user_id, "delegate_id": d, "change_seq": seq}
+                      for d in entity["delegate_ids"]]  # fmt: skip
+    _replace_children(session, CardRow, CardRow.user_id, ids, cards)
+    _replace_children(session, MembershipRow, MembershipRow.user_id, ids, members)
+    _replace_children(session, ReleaseDelegateRow, ReleaseDelegateRow.owner_id, ids, delegates)
+
+
+def _accounts_in_bulk(session: Session, entities: list[dict[str, Any]]) -> None:
+    if not entities:
+        return
+    ids = _upsert(session, AccountRow, entities)
+    grants = [
+        {"account_id": int(e["row"]["id"]), "change_seq": int(e["seq"]), **grant}
+        for e in entities
+        for grant in e["grants"]
+    ]
+    _replace_children(session, AccountGrantRow, AccountGrantRow.account_id, ids, grants)
 
 
 def _merge(session: Session, model: type[Base], row: dict[str, Any], seq: int) -> None:
@@ -127,34 +184,6 @@ def _typed(model: type[Base], row: dict[str, Any]) -> dict[str, Any]:
             value = datetime.fromisoformat(value)
         values[column.key] = value
     return values
-
-
-def _user(session: Session, row: dict[str, Any], seq: int, entity: dict[str, Any]) -> None:
-    _merge(session, UserRow, row, seq)
-    user_id = int(row["id"])
-    session.execute(delete(CardRow).where(CardRow.user_id == user_id))
-    session.execute(delete(MembershipRow).where(MembershipRow.user_id == user_id))
-    session.execute(delete(ReleaseDelegateRow).where(ReleaseDelegateRow.owner_id == user_id))
-    session.add_all(CardRow(card_hash=h, user_id=user_id, change_seq=seq) for h in entity["cards"])
-    session.add_all(
-        MembershipRow(user_id=user_id, group_id=g, change_seq=seq) for g in entity["group_ids"]
-    )
-    session.add_all(
-        ReleaseDelegateRow(owner_id=user_id, delegate_id=d, change_seq=seq)
-        for d in entity["delegate_ids"]
-    )
-    session.flush()
-
-
-def _account(session: Session, row: dict[str, Any], seq: int, entity: dict[str, Any]) -> None:
-    _merge(session, AccountRow, row, seq)
-    account_id = int(row["id"])
-    session.execute(delete(AccountGrantRow).where(AccountGrantRow.account_id == account_id))
-    session.add_all(
-        AccountGrantRow(account_id=account_id, change_seq=seq, **grant)
-        for grant in entity["grants"]
-    )
-    session.flush()
 
 
 def _held_job(session: Session, row: dict[str, Any], seq: int) -> None:

@@ -8,8 +8,9 @@ from typing import Any
 
 import httpx
 
-HEARTBEAT_TIMEOUT = httpx.Timeout(1.0)
+HEARTBEAT_TIMEOUT = httpx.Timeout(0.75)
 CALL_TIMEOUT = httpx.Timeout(10.0, connect=1.0)
+PAGE_TIMEOUT_SECONDS = 120.0
 
 
 class UpstreamError(Exception):
@@ -66,7 +67,8 @@ class Upstream:
         return bool(answer.get("forced_offline"))
 
     def changes(self, since: int, wait: float = 0.0, limit: int = 5000) -> dict[str, Any]:
-        timeout = httpx.Timeout(wait + 5.0, connect=1.0)
+        # A first sync's pages can be large (one bulk import is one page): give them time.
+        timeout = httpx.Timeout(wait + 5.0 if wait else PAGE_TIMEOUT_SECONDS, connect=1.0)
         params = {"since": since, "wait": wait, "limit": limit}
         page: dict[str, Any] = self._call("GET", "/changes", timeout, params=params)
         return page

@@ -66,6 +66,9 @@ def _ping_when_idle(engine: Engine) -> None:
         try:
             with dbapi_connection.cursor() as cursor:
                 cursor.execute("SELECT 1")
+            # The ping opened a transaction: end it, or a session in autocommit (the read
+            # sessions) fails with "can't change 'autocommit' now".
+            dbapi_connection.rollback()
         except Exception as exc:
             raise DisconnectionError("pooled connection is dead") from exc
 
