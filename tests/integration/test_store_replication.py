@@ -237,3 +237,41 @@ def _held_fields() -> dict[str, Any]:
     now = datetime.now(UTC)
     return {"printer": "laser", "document_name": "a.pdf", "pages": 1,
             "submitted_at": now, "expires_at": now + timedelta(hours=4)}  # fmt: skip
+
+
+def test_a_large_journal_is_charged_as_a_batch_exactly_once(hq: Database) -> None:
+    names = [f"batch-{uuid.uuid4().hex[:6]}" for _ in range(5)]
+    for name in names:
+        add_person(hq, name, f"card-{name}", balance=1_000)
+    with hq.session() as session:
+        model = {"sizes": {"default": PRICES}}
+        printers.save_printer(session, "batch-laser", {"cost_model": model}, create=True)
+    entries = [printed_entry(names[n % 5], "batch-laser", pages=1 + n % 3) for n in range(60)]
+    entries.append(entries[0])  # the same entry twice in one upload
+    entries.append(printed_entry("nobody-here", "batch-laser"))  # left to the one-by-one path
+
+    with hq.session() as session:
+        report = journal.apply_entries(session, "north", entries)
+    with hq.session() as session:
+        again = journal.apply_entries(session, "north", entries)
+
+    assert (report.applied, again.applied) == (61, 0)
+    expected = dict.fromkeys(names, 1000)
+    for entry in entries[:60]:
+        expected[entry["body"]["username"]] -= 10 * entry["body"]["pages"]
+    with hq.read() as session:
+        balances = dict(
+            session.execute(
+                select(UserRow.username, AccountRow.balance)
+                .join(AccountRow, AccountRow.owner_id == UserRow.id)
+                .where(UserRow.username.in_(names))
+            ).all()
+        )
+        jobs = session.scalar(
+            select(func.count())
+            .select_from(TransactionRow)
+            .where(TransactionRow.origin == "site:north", TransactionRow.kind == "print")
+        )
+    assert balances == expected
+    assert jobs == 60
+    assert any("nobody-here" in note for note in report.notes)

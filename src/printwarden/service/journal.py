@@ -26,11 +26,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from printwarden.domain.costs import JobUsage
 from printwarden.domain.ledger import Transaction, TransactionKind, site_origin
+from printwarden.service import journal_batch
 from printwarden.store import held_jobs, jobs, ledger
 from printwarden.store.changes import change_seq
 from printwarden.store.errors import InvalidReference, NotFound
@@ -64,24 +65,39 @@ def apply_entries(session: Session, site: str, entries: list[dict[str, Any]]) ->
     ids = [str(e["id"]) for e in entries]
     known = select(JournalEntryRow.entry_id).where(JournalEntryRow.entry_id.in_(ids))
     done = set(session.scalars(known))
-    for entry in entries:
-        if str(entry["id"]) in done:
-            report.already_applied += 1
-            continue
-        outcome = _apply(session, site, entry, report)
-        session.add(
-            JournalEntryRow(
-                entry_id=str(entry["id"]),
-                site=site,
-                kind=str(entry["kind"]),
-                outcome=outcome,
-                applied_at=now(),
-            )
-        )
-        done.add(str(entry["id"]))
+    fresh = _first_of_each([e for e in entries if str(e["id"]) not in done])
+    report.already_applied = len(entries) - len(fresh)
+    batch = journal_batch.charge_printed(
+        session, site, [e for e in fresh if e["kind"] == "printed"]
+    )
+    rows = []
+    for entry in fresh:
+        if str(entry["id"]) in batch:
+            cost, account_id = batch[str(entry["id"])]
+            report.charge("print", cost, account_id)
+            if (entry.get("body") or {}).get("failure_mode"):
+                report.failure_mode_jobs += 1
+            outcome = f"charged {cost}"
+        else:
+            outcome = _apply(session, site, entry, report)
+        rows.append({"entry_id": str(entry["id"]), "site": site, "kind": str(entry["kind"]),
+                     "outcome": outcome, "applied_at": now()})  # fmt: skip
         report.applied += 1
+    if rows:
+        session.execute(insert(JournalEntryRow), rows)
     session.flush()  # a concurrent upload of the same ids fails here, and is retried whole
     return report
+
+
+def _first_of_each(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Entries in order, an id repeated within one upload taken once."""
+    seen: set[str] = set()
+    unique = []
+    for entry in entries:
+        if str(entry["id"]) not in seen:
+            seen.add(str(entry["id"]))
+            unique.append(entry)
+    return unique
 
 
 def _apply(session: Session, site: str, entry: dict[str, Any], report: Report) -> str:
