@@ -35,7 +35,13 @@ from printwarden.service import journal_batch
 from printwarden.store import held_jobs, jobs, ledger
 from printwarden.store.changes import change_seq
 from printwarden.store.errors import InvalidReference, NotFound
-from printwarden.store.models import AccountRow, JournalEntryRow, ProviderRow, UserRow
+from printwarden.store.models import (
+    AccountRow,
+    JournalEntryRow,
+    ProviderRow,
+    TransactionRow,
+    UserRow,
+)
 from printwarden.store.users import now
 
 KINDS = ("printed", "usage", "held", "held-report", "unknown-user")
@@ -70,9 +76,16 @@ def apply_entries(session: Session, site: str, entries: list[dict[str, Any]]) ->
     batch = journal_batch.charge_printed(
         session, site, [e for e in fresh if e["kind"] == "printed"]
     )
+    usage = journal_batch.charge_usage(session, site, [e for e in fresh if e["kind"] == "usage"])
     rows = []
     for entry in fresh:
-        if str(entry["id"]) in batch:
+        if str(entry["id"]) in usage:
+            cost, account_id, kind = usage[str(entry["id"])]
+            report.charge(kind, cost, account_id)
+            outcome = f"charged {cost}"
+        elif entry["kind"] == "usage" and _usage_recorded(session, entry):
+            outcome = "already in the ledger"
+        elif str(entry["id"]) in batch:
             cost, account_id = batch[str(entry["id"])]
             report.charge("print", cost, account_id)
             if (entry.get("body") or {}).get("failure_mode"):
@@ -87,6 +100,13 @@ def apply_entries(session: Session, site: str, entries: list[dict[str, Any]]) ->
         session.execute(insert(JournalEntryRow), rows)
     session.flush()  # a concurrent upload of the same ids fails here, and is retried whole
     return report
+
+
+def _usage_recorded(session: Session, entry: dict[str, Any]) -> bool:
+    """A usage entry whose ``usage_id`` the ledger already holds (charged online, say)."""
+    usage_id = str((entry.get("body") or {}).get("usage_id", ""))
+    found = select(TransactionRow.txn_id).where(TransactionRow.txn_id == usage_id)
+    return session.scalar(found) is not None
 
 
 def _first_of_each(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -60,6 +60,42 @@ def charge_printed(
     return charged
 
 
+def charge_usage(
+    session: Session, site: str, entries: list[dict[str, Any]]
+) -> dict[str, tuple[int, int, str]]:
+    """Charge walk-up usage entries in one ledger call; ``{entry id: (cost, account id,
+    kind)}`` of those charged now (a replayed ``usage_id`` is not in it)."""
+    bodies = {str(e["id"]): e["body"] for e in entries if (e.get("body") or {}).get("usage_id")}
+    accounts = set(
+        session.scalars(
+            select(AccountRow.id).where(
+                AccountRow.id.in_({int(b["account_id"]) for b in bodies.values()})
+            )
+        )
+    )
+    txns = {
+        entry_id: Transaction(
+            id=str(body["usage_id"]),
+            account_id=int(body["account_id"]),
+            amount=-int(body.get("cost") or 0),
+            kind=TransactionKind(str(body.get("kind", "copy"))),
+            reference=f"device:{body.get('device', '')}",
+            origin=site_origin(site),
+            comment=f"{body.get('pages')} pages {body.get('kind')} at {body.get('device')} "
+            "(offline)",
+        )
+        for entry_id, body in bodies.items()
+        if int(body["account_id"]) in accounts
+    }
+    results = ledger.apply_transactions(session, list(txns.values()))
+    fresh = {txn.id for txn, new in results if new}
+    return {
+        entry_id: (-txn.amount, txn.account_id, txn.kind.value)
+        for entry_id, txn in txns.items()
+        if txn.id in fresh
+    }
+
+
 def _people(session: Session, names: set[str]) -> dict[str, tuple[int, int, frozenset[str]]]:
     """username → (user id, personal account id, groups), for enabled, undeleted users."""
     found = session.execute(
