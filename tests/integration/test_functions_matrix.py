@@ -36,7 +36,7 @@ from printwarden.sim.link import Link
 from support import processes
 from support.appserver import AppServer
 from support.databases import free_port
-from support.provider import PrinterSpec, ProviderProcess, QueueSpec
+from support.provider import PrinterSpec, ProviderProcess, QueueSpec, file_printer_documents
 from support.seeding import PRICES, add_user, wait_for
 from support.site import SiteProcess
 
@@ -92,7 +92,7 @@ def unique(text: str) -> bytes:
 def printed(place: Place, data: bytes, seconds: float) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if place.out.exists() and any(data == p.read_bytes() for p in place.out.iterdir()):
+        if data in file_printer_documents(place.out):
             return True
         time.sleep(0.1)
     return False

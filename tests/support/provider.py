@@ -153,3 +153,14 @@ def spool_document(data_dir: Path, name: str) -> bytes:
         row = db.execute("SELECT data FROM documents WHERE name = ?", (name,)).fetchone()
     assert row is not None, f"no document {name} in the spool"
     return bytes(row[0])
+
+
+def file_printer_documents(folder: Path) -> list[bytes]:
+    """What a ``file://`` printer has written (not the ``.part`` files it is still writing)."""
+    found = []
+    for path in folder.glob("*") if folder.exists() else []:
+        if path.suffix == ".part":
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            found.append(path.read_bytes())
+    return found

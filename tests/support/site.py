@@ -19,7 +19,7 @@ from printwarden.sim.link import Link
 from support import processes
 from support.appserver import AppServer
 from support.databases import free_port
-from support.provider import PrinterSpec, ProviderProcess, QueueSpec
+from support.provider import PrinterSpec, ProviderProcess, QueueSpec, file_printer_documents
 from support.seeding import PRICES
 
 STARTUP_SECONDS = 30.0
@@ -122,7 +122,7 @@ class World:
         _wait(self.caught_up, "the site caught up")
 
     def printed(self) -> list[bytes]:
-        return [p.read_bytes() for p in self.out.iterdir()] if self.out.exists() else []
+        return file_printer_documents(self.out)
 
     def caught_up(self) -> bool:
         """The site's replica has every change the App Server has made."""
