@@ -23,13 +23,11 @@ crash mid-upload, say) changes nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from printwarden.domain.costs import JobUsage
 from printwarden.domain.ledger import Transaction, TransactionKind, site_origin
 from printwarden.service import journal_batch
 from printwarden.store import held_jobs, jobs, ledger
@@ -137,13 +135,7 @@ def _apply(session: Session, site: str, entry: dict[str, Any], report: Report) -
 
 
 def _printed(session: Session, site: str, body: dict[str, Any], report: Report) -> str:
-    usage = JobUsage(
-        pages=int(body.get("pages") or 0),
-        colour_pages=int(body.get("colour_pages") or 0),
-        copies=int(body.get("copies") or 1),
-        duplex=bool(body.get("duplex")),
-        paper_size=str(body.get("paper_size") or "A4"),
-    )
+    usage = journal_batch.usage_of(body)
     printed = jobs.PrintedJob(
         txn_id=str(body["txn_id"]),
         job_ref=str(body.get("job_ref") or body["txn_id"]),
@@ -153,7 +145,7 @@ def _printed(session: Session, site: str, body: dict[str, Any], report: Report) 
         choice=jobs.AccountChoice(name=str(body.get("account") or "")),
         document_name=str(body.get("document_name") or "")[:256],
         origin=site_origin(site),
-        printed_at=_moment(body.get("printed_at")),
+        printed_at=journal_batch.moment(body.get("printed_at")),
     )
     if body.get("failure_mode"):
         report.failure_mode_jobs += 1
@@ -161,7 +153,7 @@ def _printed(session: Session, site: str, body: dict[str, Any], report: Report) 
         charge = jobs.charge_printed(session, printed)
     except NotFound as exc:
         return _charge_deleted_user(session, site, body, report, str(exc))
-    held_jobs.mark_printed(session, printed.job_ref)
+    held_jobs.mark_printed(session, [printed.job_ref])
     report.charge("print", charge.job.cost, charge.job.account_id)
     return f"charged {charge.job.cost}"
 
@@ -195,24 +187,13 @@ def _charge_deleted_user(
 
 
 def _usage(session: Session, site: str, body: dict[str, Any], report: Report) -> str:
-    kind = TransactionKind(str(body.get("kind", "copy")))
-    account_id = int(body["account_id"])
-    if session.get(AccountRow, account_id) is None:
-        raise InvalidReference(f"no account {account_id}")
-    cost = int(body.get("cost") or 0)
-    txn = Transaction(
-        id=str(body["usage_id"]),
-        account_id=account_id,
-        amount=-cost,
-        kind=kind,
-        reference=f"device:{body.get('device', '')}",
-        origin=site_origin(site),
-        comment=f"{body.get('pages')} pages {kind.value} at {body.get('device')} (offline)",
-    )
+    txn = journal_batch.usage_transaction(site, body)
+    if session.get(AccountRow, txn.account_id) is None:
+        raise InvalidReference(f"no account {txn.account_id}")
     _, new = ledger.apply_transaction(session, txn)
     if new:
-        report.charge(kind.value, cost, account_id)
-    return f"charged {cost}" if new else "already in the ledger"
+        report.charge(txn.kind.value, -txn.amount, txn.account_id)
+    return f"charged {-txn.amount}" if new else "already in the ledger"
 
 
 def _held(session: Session, body: dict[str, Any], report: Report) -> str:
@@ -238,7 +219,7 @@ def _held_report(session: Session, body: dict[str, Any]) -> str:
         return f"unknown provider {body['provider']!r}"
     fields = {name: body[name] for name in held_jobs.REPORTED_FIELDS if name in body}
     for name in ("submitted_at", "expires_at"):
-        fields[name] = _moment(fields.get(name))
+        fields[name] = journal_batch.moment(fields.get(name))
     found = held_jobs.Report(
         job_ref=str(body["job_ref"]),
         provider_job_id=int(body["provider_job_id"]),
@@ -251,10 +232,6 @@ def _held_report(session: Session, body: dict[str, Any]) -> str:
     )
     refused = held_jobs.record_reports(session, provider, [found])
     return f"refused: {refused[0][1]}" if refused else "recorded"
-
-
-def _moment(value: Any) -> datetime | None:
-    return datetime.fromisoformat(str(value)) if value else None
 
 
 def deficits(session: Session, account_ids: set[int]) -> list[dict[str, Any]]:

@@ -18,10 +18,8 @@ from sqlalchemy.orm import Session
 from printwarden.domain.costs import JobUsage, job_cost
 from printwarden.domain.ledger import Transaction, TransactionKind, site_origin
 from printwarden.store import held_jobs, ledger, printers, users
-from printwarden.store.changes import change_seq
 from printwarden.store.models import (
     AccountRow,
-    HeldJobRow,
     PrinterRow,
     PrintJobRow,
     TransactionRow,
@@ -48,7 +46,7 @@ def charge_printed(
         person, printer = people.get(str(body["username"])), models.get(str(body["printer"]))
         if person is None or printer is None or str(body["txn_id"]) in known:
             continue
-        usage = _usage(body)
+        usage = usage_of(body)
         cost = job_cost(printer[1], usage, person[2])
         txns.append(_transaction(site, body, person[1], cost, usage))
         rows.append(_job_row(site, body, person, printer[0], cost, usage))
@@ -56,7 +54,7 @@ def charge_printed(
     ledger.apply_transactions(session, txns)
     if rows:
         session.execute(insert(PrintJobRow), rows)
-        _mark_printed(session, [str(r["job_ref"]) for r in rows])
+        held_jobs.mark_printed(session, [str(r["job_ref"]) for r in rows])
     return charged
 
 
@@ -74,16 +72,7 @@ def charge_usage(
         )
     )
     txns = {
-        entry_id: Transaction(
-            id=str(body["usage_id"]),
-            account_id=int(body["account_id"]),
-            amount=-int(body.get("cost") or 0),
-            kind=TransactionKind(str(body.get("kind", "copy"))),
-            reference=f"device:{body.get('device', '')}",
-            origin=site_origin(site),
-            comment=f"{body.get('pages')} pages {body.get('kind')} at {body.get('device')} "
-            "(offline)",
-        )
+        entry_id: usage_transaction(site, body)
         for entry_id, body in bodies.items()
         if int(body["account_id"]) in accounts
     }
@@ -94,6 +83,20 @@ def charge_usage(
         for entry_id, txn in txns.items()
         if txn.id in fresh
     }
+
+
+def usage_transaction(site: str, body: dict[str, Any]) -> Transaction:
+    """The ledger transaction of a walk-up usage entry (its id is the device's usage id)."""
+    kind = TransactionKind(str(body.get("kind", "copy")))
+    return Transaction(
+        id=str(body["usage_id"]),
+        account_id=int(body["account_id"]),
+        amount=-int(body.get("cost") or 0),
+        kind=kind,
+        reference=f"device:{body.get('device', '')}",
+        origin=site_origin(site),
+        comment=f"{body.get('pages')} pages {kind.value} at {body.get('device')} (offline)",
+    )
 
 
 def _people(session: Session, names: set[str]) -> dict[str, tuple[int, int, frozenset[str]]]:
@@ -125,7 +128,8 @@ def _recorded(session: Session, txn_ids: list[str]) -> set[str]:
     )
 
 
-def _usage(body: dict[str, Any]) -> JobUsage:
+def usage_of(body: dict[str, Any]) -> JobUsage:
+    """What a printed entry printed, per copy."""
     return JobUsage(
         pages=int(body.get("pages") or 0),
         colour_pages=int(body.get("colour_pages") or 0),
@@ -145,7 +149,7 @@ def _transaction(
         kind=TransactionKind.PRINT,
         reference=f"job:{body.get('job_ref') or body['txn_id']}",
         origin=site_origin(site),
-        created_at=_moment(body.get("printed_at")),
+        created_at=moment(body.get("printed_at")),
         comment=f"{usage.total_pages} pages on {body['printer']}",
     )
 
@@ -173,23 +177,10 @@ def _job_row(
         "cost": cost,
         "txn_id": str(body["txn_id"]),
         "origin": site_origin(site),
-        "printed_at": _moment(body.get("printed_at")) or now(),
+        "printed_at": moment(body.get("printed_at")) or now(),
     }
 
 
-def _mark_printed(session: Session, refs: list[str]) -> None:
-    held = list(
-        session.scalars(
-            select(HeldJobRow).where(
-                HeldJobRow.job_ref.in_(refs), HeldJobRow.status.in_(("held", "releasing"))
-            )
-        )
-    )
-    if held:
-        seq = change_seq(session)
-        for row in held:
-            held_jobs.set_status(row, "printed", row.status_reason, seq)
-
-
-def _moment(value: Any) -> datetime | None:
+def moment(value: Any) -> datetime | None:
+    """An entry's ISO timestamp (None when absent)."""
     return datetime.fromisoformat(str(value)) if value else None

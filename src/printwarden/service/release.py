@@ -31,6 +31,7 @@ from printwarden.service.provider_control import ControlTarget, ProviderControlE
 from printwarden.service.state import AppState
 from printwarden.store import held_jobs, jobs, printers, users
 from printwarden.store.changes import change_seq
+from printwarden.store.db import utc
 from printwarden.store.errors import InvalidReference, NotFound
 from printwarden.store.models import HeldJobRow, PrinterRow, ProviderRow, UserRow
 
@@ -116,8 +117,8 @@ def view(
         paper_size=row.paper_size,
         document_format=row.document_format,
         size=row.size,
-        submitted_at=_aware(row.submitted_at),
-        expires_at=_aware(row.expires_at),
+        submitted_at=utc(row.submitted_at),
+        expires_at=utc(row.expires_at),
         status=row.status,
         status_reason=row.status_reason,
         released_to=row.released_to,
@@ -244,7 +245,7 @@ def _prepare(
 def _check_waiting(row: HeldJobRow) -> None:
     if row.status != "held":
         raise Problem(409, "Cannot release", f"the job is {row.status}")
-    if _aware(row.expires_at) <= datetime.now(UTC):
+    if utc(row.expires_at) <= datetime.now(UTC):
         raise Problem(409, "Cannot release", "the job has expired")
 
 
@@ -294,7 +295,3 @@ def change(
         assert owner is not None
         assert provider is not None
         return view(row, owner.username, provider.name)
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

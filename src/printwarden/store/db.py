@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,11 @@ POOL_SIZE = WORKER_THREADS
 POOL_OVERFLOW = WORKER_THREADS
 READ_ONLY = "printwarden_read_only"
 IDLE_PING_SECONDS = 10.0
+
+
+def utc(moment: datetime) -> datetime:
+    """``moment`` as an aware UTC time: SQLite hands timestamps back without their zone."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def normalize_url(url: str) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -12,6 +12,7 @@ from printwarden.domain.costs import JobUsage, job_cost
 from printwarden.domain.ids import new_id
 from printwarden.domain.ledger import Transaction, TransactionKind
 from printwarden.store import ledger, printers
+from printwarden.store.db import utc
 from printwarden.store.errors import NotFound
 from printwarden.store.models import DeviceRow, DeviceSessionRow, DeviceUsageRow
 from printwarden.store.users import now
@@ -49,8 +50,7 @@ def active(session: Session, session_id: str, device: DeviceRow) -> DeviceSessio
 
 
 def expires_at(row: DeviceSessionRow) -> datetime:
-    seen = row.last_seen_at
-    return (seen if seen.tzinfo else seen.replace(tzinfo=UTC)) + IDLE_TIMEOUT
+    return utc(row.last_seen_at) + IDLE_TIMEOUT
 
 
 def end(row: DeviceSessionRow) -> None:

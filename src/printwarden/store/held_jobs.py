@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from printwarden.store.changes import change_seq
+from printwarden.store.db import utc
 from printwarden.store.errors import NotFound
 from printwarden.store.models import HeldJobRow, ProviderRow, ReleaseDelegateRow, UserRow
 from printwarden.store.users import now
@@ -102,7 +104,7 @@ def _update(row: HeldJobRow, report: Report, seq: int) -> None:
     if row.status in ENDED:
         return
     if report.status == "held":
-        recently_released = row.status == "releasing" and now() - _aware(row.updated_at) < (
+        recently_released = row.status == "releasing" and now() - utc(row.updated_at) < (
             RELEASE_GRACE
         )
         if recently_released:
@@ -119,15 +121,19 @@ def set_status(row: HeldJobRow, status: str, reason: str, seq: int) -> None:
     row.change_seq = seq
 
 
-def mark_printed(session: Session, job_ref: str) -> None:
-    """The provider charged a job: if it was a held job, it has printed."""
-    row = session.scalar(
-        select(HeldJobRow).where(
-            HeldJobRow.job_ref == job_ref, HeldJobRow.status.in_(("held", "releasing"))
+def mark_printed(session: Session, job_refs: Sequence[str]) -> None:
+    """These jobs were charged as printed: those that were held jobs have printed."""
+    rows = list(
+        session.scalars(
+            select(HeldJobRow).where(
+                HeldJobRow.job_ref.in_(job_refs), HeldJobRow.status.in_(("held", "releasing"))
+            )
         )
     )
-    if row is not None:
-        set_status(row, "printed", row.status_reason, change_seq(session))
+    if rows:
+        seq = change_seq(session)
+        for row in rows:
+            set_status(row, "printed", row.status_reason, seq)
 
 
 def find(session: Session, job_ref: str) -> HeldJobRow:
@@ -182,10 +188,6 @@ def _naive_now(session: Session) -> datetime:
     if session.get_bind().dialect.name == "sqlite":
         return moment.replace(tzinfo=None)
     return moment
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 # --- delegates ---------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from printwarden import security
 from printwarden.domain.accounts import Role
 from printwarden.store.changes import change_seq
+from printwarden.store.db import utc
 from printwarden.store.errors import NotFound
 from printwarden.store.models import ApiTokenRow, UserRow
 
@@ -77,9 +78,7 @@ def resolve_token(session: Session, token: str) -> Caller | None:
 
 
 def _aware(moment: datetime | None) -> datetime | None:
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=UTC)
+    return utc(moment) if moment is not None else None
 
 
 def _expired(expires_at: datetime | None) -> bool:

@@ -149,7 +149,7 @@ def job_printed(
         printed_at=body.printed_at,
     )
     charge = jobs.charge_printed(session, printed)
-    held_jobs.mark_printed(session, body.job_ref)
+    held_jobs.mark_printed(session, [body.job_ref])
     account = charge.job.account_id
     balance = jobs.account_balance(session, account)
     return schemas.JobPrintedOut(

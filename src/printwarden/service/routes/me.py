@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC
-
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -14,6 +12,7 @@ from printwarden.service.auth import require
 from printwarden.service.problems import Problem
 from printwarden.service.routes.deps import read_session, write_session
 from printwarden.store import held_jobs, users
+from printwarden.store.db import utc
 from printwarden.store.errors import NotFound
 from printwarden.store.models import AccountRow, PrinterRow, PrintJobRow
 from printwarden.store.tokens import Caller
@@ -66,9 +65,7 @@ def my_jobs(
             paper_size=job.paper_size,
             cost=job.cost,
             account=account,
-            printed_at=job.printed_at
-            if job.printed_at.tzinfo
-            else job.printed_at.replace(tzinfo=UTC),
+            printed_at=utc(job.printed_at),
         )
         for job, printer, account in rows
     ]

@@ -20,6 +20,7 @@ from printwarden.service.routes.deps import admin_only, read_session, write_sess
 from printwarden.service.state import AppState, app_state
 from printwarden.store import replication, settings, sites
 from printwarden.store.changes import last_change_seq
+from printwarden.store.db import utc
 from printwarden.store.errors import AlreadyExists, NotFound
 from printwarden.store.migrate import head_revision
 from printwarden.store.models import SiteRow
@@ -48,9 +49,7 @@ def _site(session: Session, name: str) -> SiteRow:
 
 def site_out(row: SiteRow) -> schemas.SiteOut:
     status = row.status or {}
-    contact = row.last_contact
-    if contact is not None and contact.tzinfo is None:
-        contact = contact.replace(tzinfo=UTC)
+    contact = utc(row.last_contact) if row.last_contact is not None else None
     reachable = contact is not None and datetime.now(UTC) - contact < REACHABLE_WITHIN
     return schemas.SiteOut(
         name=row.name,
