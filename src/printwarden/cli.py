@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
+from printwarden.cli_policy import filter_cmd, script_cmd, topups_cmd
 from printwarden.cli_site import admin_site_cmd, policies_cmd, site_cmd
 
 if TYPE_CHECKING:
@@ -50,6 +51,9 @@ app.add_typer(admin, name="admin")
 app.add_typer(site_cmd, name="site")
 admin.add_typer(admin_site_cmd, name="site")
 admin.add_typer(policies_cmd, name="offline-policies")
+admin.add_typer(filter_cmd, name="filter")
+admin.add_typer(script_cmd, name="script")
+admin.add_typer(topups_cmd, name="topups")
 for sub, name in (
     (user_cmd, "user"),
     (account_cmd, "account"),

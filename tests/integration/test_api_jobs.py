@@ -192,6 +192,13 @@ def test_decision_cost_and_credit_boundary(
         "account_id": account,
         "account": name,
         "balance": 100,
+        # No filter or script is set: nothing converted, no policy step.
+        "conversion": {"grayscale": False, "duplex": False, "nup": 1, "fit_to": ""},
+        "steps": [],
+        "cost_override": None,
+        "approval": False,
+        "approver_group": "",
+        "charge_account_id": None,
     }
 
     ok(admin.patch(f"/users/{name}", json={"credit_limit": JOB_COST - 101}))

@@ -71,6 +71,12 @@ def test_sample_printer_decides_and_charges(demo: dict[str, Any]) -> None:
         "account_id": decision["account_id"],
         "account": "alice",
         "balance": 500,
+        "conversion": {"grayscale": False, "duplex": False, "nup": 1, "fit_to": ""},
+        "steps": [],
+        "cost_override": None,
+        "approval": False,
+        "approver_group": "",
+        "charge_account_id": None,
     }
 
 

@@ -57,10 +57,14 @@ def decide(
     account: Account,
     printer: Printer,
     policies: Policies | None = None,
+    cost: int | None = None,
 ) -> Decision:
-    """Decide a job: deny with a reason, hold for release, or allow; always with its cost."""
+    """Decide a job: deny with a reason, hold for release, or allow; always with its cost.
+
+    ``cost`` replaces the printer's price for the job (a print script set it)."""
     rules = policies or Policies()
-    cost = job_cost(printer.cost_model, job, user.groups)
+    if cost is None:
+        cost = job_cost(printer.cost_model, job, user.groups)
     refusal = _refusal(job, user, account, printer, rules, cost)
     if refusal:
         return Decision(Verdict.DENY, cost, refusal)

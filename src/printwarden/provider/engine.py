@@ -15,6 +15,7 @@ report that is retried after a crash or an outage is applied once.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -24,8 +25,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from printwarden.analysis import analyze
+from printwarden.analysis.conversions import ConversionFailed, Converted, convert
 from printwarden.analysis.convert import to_pdf
 from printwarden.analysis.ghostscript import ToolError
+from printwarden.analysis.papersize import from_pwg_name
 from printwarden.provider.backends import (
     Backend,
     Delivered,
@@ -37,6 +40,13 @@ from printwarden.provider.backends import (
 )
 from printwarden.provider.config import FailureMode, ProviderConfig, QueueKind
 from printwarden.provider.desk import CONVERSION, EXPIRED, Desk
+from printwarden.provider.policy_orders import (
+    POLICY,
+    approval_report,
+    conversion_of,
+    decided_by_policy,
+    policy_orders,
+)
 from printwarden.provider.service_client import (
     JobQuestion,
     ServerRefused,
@@ -168,14 +178,30 @@ class Engine:
             self._finish(job, CANCELED, "job-canceled-at-device", exc.detail)
             return
         self.server_up = True
-        self.spool.update(job.id, cost=answer.cost, account=answer.account, tracking="tracked")
+        attributes = {k: v for k, v in job.attributes.items() if k != POLICY}
+        attributes.update(policy_orders(answer))
+        self.spool.update(
+            job.id,
+            cost=answer.cost,
+            account=answer.account,
+            tracking="tracked",
+            attributes=attributes,
+        )
         if answer.verdict == "deny":
             self._finish(job, CANCELED, "job-canceled-at-device", answer.reason)
         elif answer.verdict == "hold":
             self.spool.update(
-                job.id, state=HELD, reasons="job-hold-until-specified", message=answer.reason
+                job.id,
+                state=HELD,
+                reasons="job-hold-until-specified",
+                message=answer.reason,
+                report_state="pending" if answer.approval else job.report_state,
             )
+            if answer.approval:
+                self._news.set()
         else:
+            if answer.reason:
+                self.spool.update(job.id, message=answer.reason)
             self.deliver(self._reload(job), charge=True)
 
     def _analyse(self, job: Job) -> dict[str, object]:
@@ -184,6 +210,7 @@ class Engine:
             return {}
         result = analyze(path, job.format)
         stored: dict[str, object] = {
+            "sha256": _digest(path),
             "format": result.format,
             "pages": result.pages,
             # Colour could not be judged although pages were counted: charge them as colour
@@ -218,7 +245,23 @@ class Engine:
             account=str(attributes.get("job-account-id", "")),
             job_ref=job.uuid,
             released=job.released,
+            facts=self._facts(job, analysis),
+            decided=decided_by_policy(attributes),
         )
+
+    def _facts(self, job: Job, analysis: dict[str, object]) -> dict[str, object]:
+        """What filters judge besides usage: the document, and the printer's paper."""
+        printer = self.config.printer(job.printer)
+        named = [from_pwg_name(media) for media in printer.media] if printer else []
+        papers = [size for size in named if size]
+        return {
+            "document_name": job.name[:256],
+            "document_format": str(analysis.get("format") or job.format)[:128],
+            "document_hash": str(analysis.get("sha256") or ""),
+            "size": job.size,
+            "paper_sizes": papers,
+            "default_paper": papers[0] if papers else "A4",
+        }
 
     def _without_server(self, job: Job) -> None:
         """Failure mode: what a job does when no server answers."""
@@ -284,18 +327,46 @@ class Engine:
         self._printed(job, delivered, charge)
 
     def _converted(self, job: Job, path: Path) -> tuple[Path, str]:
-        """The document as the printer gets it: converted where the release asked for it."""
-        conversion = job.attributes.get(CONVERSION)
-        if not conversion or _delivery_format(job) not in CONVERTIBLE:
-            # Text, images, rasters: the printer renders them in grey when told to
-            # (print-color-mode=monochrome); only page descriptions need converting.
-            return path, _delivery_format(job)
+        """The document as the printer gets it: converted as the policy or the release
+        ordered. A conversion that fails leaves the job as submitted and says why."""
+        order = str(job.attributes.get(CONVERSION) or "")
+        wanted = conversion_of(job.attributes, order)
+        document_format = _delivery_format(job)
         target = self.spool.inline / f"{job.uuid}.converted.pdf"
-        if not target.exists():
-            temporary = target.with_suffix(".tmp")
-            to_pdf(path, temporary, grayscale=conversion == "gray-pdf")
-            temporary.replace(target)
-        return target, "application/pdf"
+        if wanted.is_identity():
+            if order != "pdf" or document_format not in CONVERTIBLE:
+                return path, document_format
+            if not target.exists():  # PostScript for a printer that takes only PDF
+                temporary = target.with_suffix(".tmp")
+                to_pdf(path, temporary, grayscale=False)
+                temporary.replace(target)
+            return target, "application/pdf"
+        try:
+            converted = convert(path, document_format, wanted, self.spool.inline)
+        except ConversionFailed as exc:
+            log.warning("job %s: conversion failed (%s); printing it as submitted", job.id, exc)
+            self.spool.update(job.id, message=f"conversion failed, printed as submitted: {exc}")
+            return path, document_format
+        if converted.path != path:
+            converted.path.replace(target)
+        self._note_conversion(job, converted)
+        return (target if converted.path != path else path), converted.document_format
+
+    def _note_conversion(self, job: Job, converted: Converted) -> None:
+        """Charge what prints: the converted document's pages, and its IPP settings."""
+        analysis = dict(job.analysis)
+        for name in ("pages", "colour_pages", "paper_size"):
+            value = getattr(converted, name)
+            if value is not None:
+                analysis[name] = value
+        attributes = dict(job.attributes)
+        if converted.sides is not None:
+            attributes["sides"] = converted.sides
+        if converted.colour_mode is not None:
+            attributes["print-color-mode"] = converted.colour_mode
+        self.spool.update(job.id, analysis=analysis, attributes=attributes)
+        job.analysis.update(analysis)
+        job.attributes.update(attributes)
 
     def _delivery(self, job: Job, path: Path, document_format: str) -> Delivery:
         attributes = job.attributes
@@ -440,6 +511,7 @@ class Engine:
             "expires_at": _iso(job.created + hold_seconds),
             "status": _report_status(job),
             "status_reason": job.message[:256],
+            **approval_report(job.attributes),
         }
 
     def register(self) -> None:
@@ -469,6 +541,12 @@ class Engine:
             return True
         self.spool.update(job.id, charge_state="done", cost=cost)
         return True
+
+
+def _digest(path: Path) -> str:
+    """SHA-256 of the document: duplicate job detection compares contents, not names."""
+    with path.open("rb") as document:
+        return hashlib.file_digest(document, "sha256").hexdigest()
 
 
 def _iso(moment: float) -> str:

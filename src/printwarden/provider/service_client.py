@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -34,6 +35,10 @@ class JobQuestion:
     account: str = ""
     job_ref: str = ""
     released: bool = False
+    # For the decision only: the document (name, format, hash, size) and the printer's paper.
+    facts: Mapping[str, Any] = field(default_factory=dict)
+    # For the charge only: what the decision set (a print script's cost or account).
+    decided: Mapping[str, Any] = field(default_factory=dict)
 
     def body(self) -> dict[str, Any]:
         return {
@@ -55,6 +60,27 @@ class Answer:
     cost: int
     reason: str
     account: str
+    account_id: int = 0
+    conversion: Mapping[str, Any] = field(default_factory=dict)
+    cost_override: int | None = None
+    approval: bool = False
+    approver_group: str = ""
+    charge_account_id: int | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Answer:
+        return cls(
+            verdict=data["verdict"],
+            cost=data["cost"],
+            reason=data["reason"],
+            account=data["account"],
+            account_id=int(data.get("account_id") or 0),
+            conversion=dict(data.get("conversion") or {}),
+            cost_override=data.get("cost_override"),
+            approval=bool(data.get("approval")),
+            approver_group=str(data.get("approver_group") or ""),
+            charge_account_id=data.get("charge_account_id"),
+        )
 
 
 class ServiceClient:
@@ -84,8 +110,8 @@ class ServiceClient:
 
     def decide(self, question: JobQuestion) -> Answer:
         """The server's verdict and cost for a job."""
-        data = self._post("/jobs/decision", {**question.body(), "released": question.released})
-        return Answer(data["verdict"], data["cost"], data["reason"], data["account"])
+        body = {**question.body(), **question.facts, "released": question.released}
+        return Answer.from_json(self._post("/jobs/decision", body))
 
     def printed(
         self, question: JobQuestion, txn_id: str, document_name: str, printed_at: str
@@ -93,6 +119,7 @@ class ServiceClient:
         """Report what printed; returns the cost charged (the original one on a replay)."""
         body = {
             **question.body(),
+            **question.decided,
             "pages": question.pages or 0,
             "txn_id": txn_id,
             "document_name": document_name[:256],

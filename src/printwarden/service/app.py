@@ -17,6 +17,7 @@ from printwarden.service.routes import (
     device,
     devices_auth,
     directory,
+    filters,
     health,
     held_jobs,
     jobs,
@@ -28,9 +29,10 @@ from printwarden.service.routes import (
     tokens,
     users,
 )
-from printwarden.service.scheduler import DirectorySyncer
+from printwarden.service.scheduler import DirectorySyncer, TopUpScheduler
 from printwarden.service.state import AppState
 from printwarden.store.db import WORKER_THREADS, Database
+from printwarden.webui import mount as mount_web
 
 API_PREFIX = "/api/v1"
 ROUTERS = (
@@ -48,6 +50,7 @@ ROUTERS = (
     providers.router,
     tokens.router,
     directory.router,
+    filters.router,
 )
 
 
@@ -59,6 +62,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
         secret=settings.resolved_secret(),
     )
     syncer = DirectorySyncer(state)
+    top_ups = TopUpScheduler(state)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -66,7 +70,9 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
         # for one GIL cost more than they overlap.
         anyio.to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
         syncer.start()
+        top_ups.start()
         yield
+        top_ups.stop()
         syncer.stop()
         state.providers.close()
         state.database.dispose()
@@ -83,4 +89,5 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(release_page.router)  # the release station page, outside /api/v1
+    mount_web(app)  # the web interface under /web, outside /api/v1
     return app

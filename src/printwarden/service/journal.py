@@ -146,6 +146,7 @@ def _printed(session: Session, site: str, body: dict[str, Any], report: Report) 
         document_name=str(body.get("document_name") or "")[:256],
         origin=site_origin(site),
         printed_at=journal_batch.moment(body.get("printed_at")),
+        cost_override=body.get("cost_override"),
     )
     if body.get("failure_mode"):
         report.failure_mode_jobs += 1

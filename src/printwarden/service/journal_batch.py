@@ -47,7 +47,9 @@ def charge_printed(
         if person is None or printer is None or str(body["txn_id"]) in known:
             continue
         usage = usage_of(body)
-        cost = job_cost(printer[1], usage, person[2])
+        cost = body.get("cost_override")  # a print script's, charged as decided
+        if cost is None:
+            cost = job_cost(printer[1], usage, person[2])
         txns.append(_transaction(site, body, person[1], cost, usage))
         rows.append(_job_row(site, body, person, printer[0], cost, usage))
         charged[str(entry["id"])] = (cost, person[1])
@@ -178,6 +180,7 @@ def _job_row(
         "txn_id": str(body["txn_id"]),
         "origin": site_origin(site),
         "printed_at": moment(body.get("printed_at")) or now(),
+        "cost_overridden": body.get("cost_override") is not None,
     }
 
 

@@ -16,8 +16,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from printwarden.domain.accounts import AccountKind
-from printwarden.domain.costs import job_cost
+from printwarden.domain.costs import JobUsage, job_cost
 from printwarden.domain.decide import Verdict
+from printwarden.domain.filters import Outcome
 from printwarden.domain.release import (
     HeldSettings,
     Incompatible,
@@ -25,7 +26,7 @@ from printwarden.domain.release import (
     ReleasePlan,
     plan_release,
 )
-from printwarden.service import schemas
+from printwarden.service import policy, schemas
 from printwarden.service.problems import Problem
 from printwarden.service.provider_control import ControlTarget, ProviderControlError
 from printwarden.service.state import AppState
@@ -44,7 +45,17 @@ class Releaser:
     user_id: int | None  # None: an administrator, who may release anyone's jobs
 
     def may(self, session: Session, row: HeldJobRow) -> bool:
-        return self.user_id is None or held_jobs.may_manage(session, row, self.user_id)
+        if self.user_id is None or held_jobs.may_manage(session, row, self.user_id):
+            return True
+        return self.approves(session, row)
+
+    def approves(self, session: Session, row: HeldJobRow) -> bool:
+        """May approve ``row`` (held for approval): administrators and its approver group."""
+        if self.user_id is None:
+            return True
+        if row.approval != "pending" or not row.approver_group:
+            return False
+        return row.approver_group in users.group_names(session, [self.user_id])[self.user_id]
 
 
 def load_visible(session: Session, releaser: Releaser, job_ref: str) -> HeldJobRow:
@@ -122,6 +133,7 @@ def view(
         status=row.status,
         status_reason=row.status_reason,
         released_to=row.released_to,
+        approval=row.approval,
         cost=cost,
         compatible=compatible,
         incompatible_reason=reason,
@@ -168,10 +180,14 @@ def release(
     choice: jobs.AccountChoice,
 ) -> schemas.HeldJobOut:
     """Release one held job at ``printer_name`` (see the module docstring)."""
-    with state.database.session() as session:
-        row = load_visible(session, releaser, job_ref)
-        target, order, answer = _prepare(session, row, printer_name, releaser, choice)
-        provider_job_id = row.provider_job_id
+    try:
+        with state.database.session() as session:
+            row = load_visible(session, releaser, job_ref)
+            target, order, answer = _prepare(session, row, printer_name, releaser, choice)
+            provider_job_id = row.provider_job_id
+    except AwaitingApproval as pending:
+        _mark_awaiting(state, pending)
+        raise
     try:
         state.providers.release(target, provider_job_id, order)
     except ProviderControlError as exc:
@@ -202,6 +218,74 @@ def release_all(
     return schemas.ReleaseAllOut(released=released, refused=refused)
 
 
+def _check_approval(session: Session, row: HeldJobRow, releaser: Releaser) -> None:
+    """A job held for approval is released by an administrator or an approver only; that
+    release approves it."""
+    if row.approval != "pending":
+        return
+    if not releaser.approves(session, row):
+        group = row.approver_group
+        who = f"an administrator or a member of {group}" if group else "an administrator"
+        raise Problem(403, "Awaiting approval", f"this job must be approved by {who}")
+    row.approval = "approved"
+
+
+def _check_policy(
+    session: Session,
+    row: HeldJobRow,
+    printer_name: str,
+    usage: JobUsage,
+    releaser: Releaser,
+    choice: jobs.AccountChoice,
+) -> None:
+    """Run the printer's filters and script before releasing, so the person at the printer
+    hears a refusal (or that the job needs approval) now, not after it left. Nothing the
+    pipeline would store is kept here: the provider's own decision does that."""
+    owner = session.get(UserRow, row.user_id)
+    assert owner is not None
+    context, printer = jobs.job_setup(session, owner.username, printer_name, choice)
+    account = context.account
+    submitted = policy.Submitted(
+        job_ref=row.job_ref,
+        document_name=row.document_name,
+        document_format=row.document_format,
+        size=row.size,
+        held=True,
+        approved=row.approval == "approved",
+    )
+    verdict = policy.run(
+        session, context.user, account.balance, account.restricted, account.name,
+        printer, usage, submitted, datetime.now(UTC),
+    )  # fmt: skip
+    if verdict.denied:
+        raise Problem(409, "Cannot release", verdict.result.reason)
+    if verdict.result.outcome is not Outcome.APPROVAL:
+        return
+    row.approval, row.approver_group = "pending", verdict.result.approver_group
+    try:
+        _check_approval(session, row, releaser)  # an approver's release approves it
+    except Problem as exc:
+        raise AwaitingApproval(row.job_ref, row.approver_group, exc.detail) from None
+
+
+class AwaitingApproval(Problem):
+    """A filter holds the job for approval and the releaser may not approve it."""
+
+    def __init__(self, job_ref: str, approver_group: str, detail: str) -> None:
+        super().__init__(403, "Awaiting approval", detail)
+        self.job_ref, self.approver_group = job_ref, approver_group
+
+
+def _mark_awaiting(state: AppState, pending: AwaitingApproval) -> None:
+    """Keep the job's approval pending (so its approvers can find it) though the release
+    that found out was refused and rolled back."""
+    with state.database.session() as session:
+        row = held_jobs.find(session, pending.job_ref)
+        if row.approval != "approved":
+            row.approval, row.approver_group = "pending", pending.approver_group
+            row.change_seq = change_seq(session)
+
+
 def _prepare(
     session: Session,
     row: HeldJobRow,
@@ -210,6 +294,7 @@ def _prepare(
     choice: jobs.AccountChoice,
 ) -> tuple[ControlTarget, dict[str, Any], schemas.HeldJobOut]:
     _check_waiting(row)
+    _check_approval(session, row, releaser)
     try:
         printer = printers.find_printer(session, printer_name)
         plan = plan_at(session, row, printer)
@@ -218,6 +303,8 @@ def _prepare(
         decision, context = jobs.decide_job(
             session, owner.username, printer.name, plan.usage, choice
         )
+        if decision.verdict is not Verdict.DENY:
+            _check_policy(session, row, printer.name, plan.usage, releaser, choice)
     except NotFound as exc:
         raise Problem(404, "Not found", str(exc)) from None
     except (Incompatible, InvalidReference) as exc:

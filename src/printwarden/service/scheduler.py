@@ -1,13 +1,14 @@
-"""Scheduled directory sync, in a background thread of the App Server."""
+"""Scheduled work in background threads of the App Server: directory sync, top-ups."""
 
 from __future__ import annotations
 
 import logging
 import threading
+from datetime import UTC, datetime
 
 from printwarden.directory.source import read_snapshot
 from printwarden.service.state import AppState
-from printwarden.store import sync
+from printwarden.store import sync, topups
 
 log = logging.getLogger("printwarden.directory")
 
@@ -48,3 +49,43 @@ class DirectorySyncer:
             log.info("directory sync: %s", report)
         except Exception:
             log.exception("directory sync failed; will try again at the next interval")
+
+
+class TopUpScheduler:
+    """Applies scheduled credit top-ups: at start, then every ``interval`` seconds. Each
+    period's top-up has a fixed transaction id, so running again (or in another worker)
+    never credits twice."""
+
+    def __init__(self, state: AppState, interval: float = 60.0) -> None:
+        self.state = state
+        self.interval = interval
+        self.stopped = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self.state.offline is not None:
+            return  # a Site Server's local app: top-ups are HQ's, and reach sites as balances
+        self.thread = threading.Thread(target=self._run, name="topups", daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stopped.set()
+        if self.thread is not None:
+            self.thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self.stopped.wait(1.0):  # first run just after start-up
+            self.run_once()
+            if self.stopped.wait(self.interval):
+                return
+
+    def run_once(self) -> int:
+        try:
+            with self.state.database.session() as session:
+                applied = topups.apply_due(session, datetime.now(UTC))
+        except Exception:
+            log.exception("scheduled top-ups failed; will try again at the next interval")
+            return 0
+        if applied:
+            log.info("scheduled top-ups: %d applied", applied)
+        return applied

@@ -293,6 +293,9 @@ class AccountChoiceIn(Model):
     account_pin: Annotated[str, StringConstraints(max_length=32)] = ""
 
 
+PaperName = Annotated[str, StringConstraints(min_length=1, max_length=32)]
+
+
 class JobDecisionIn(JobUsageIn, AccountChoiceIn):
     username: Name
     printer: Name
@@ -300,6 +303,25 @@ class JobDecisionIn(JobUsageIn, AccountChoiceIn):
     released: bool = Field(
         default=False, description="A held job its owner released: never held again"
     )
+    document_name: Text = ""
+    document_format: Annotated[str, StringConstraints(max_length=128)] = ""
+    document_hash: Annotated[str, StringConstraints(max_length=64, pattern=r"^[0-9a-f]*$")] = Field(
+        default="", description="SHA-256 of the document, for duplicate detection"
+    )
+    size: Annotated[int, Field(strict=True, ge=0)] = 0
+    paper_sizes: Annotated[list[PaperName], Field(max_length=64)] = Field(
+        default_factory=list, description="Paper sizes the printer has (for fit-to-paper)"
+    )
+    default_paper: Annotated[str, StringConstraints(max_length=32)] = "A4"
+
+
+class ConversionOut(Model):
+    """What the provider does to the document before it prints."""
+
+    grayscale: bool = False
+    duplex: bool = False
+    nup: int = 1
+    fit_to: str = ""
 
 
 class JobDecisionOut(Model):
@@ -309,6 +331,16 @@ class JobDecisionOut(Model):
     account_id: int
     account: str
     balance: int
+    conversion: ConversionOut = Field(default_factory=ConversionOut)
+    steps: list[str] = Field(default_factory=list, description="Why: each filter step")
+    cost_override: int | None = Field(
+        default=None, description="A print script set the cost: charge this when printed"
+    )
+    approval: bool = Field(default=False, description="Held until an approver releases it")
+    approver_group: str = ""
+    charge_account_id: int | None = Field(
+        default=None, description="A print script chose the account: charge it when printed"
+    )
 
 
 class JobPrintedIn(TxnIdMixin, JobUsageIn, AccountChoiceIn):
@@ -319,6 +351,12 @@ class JobPrintedIn(TxnIdMixin, JobUsageIn, AccountChoiceIn):
     document_name: Text = ""
     origin: Annotated[str, StringConstraints(max_length=80)] = "app"
     printed_at: datetime | None = None
+    cost_override: Annotated[int, Field(strict=True, ge=0)] | None = Field(
+        default=None, description="The cost the decision set (a print script's setCost)"
+    )
+    account_id: Annotated[int, Field(strict=True, ge=1)] | None = Field(
+        default=None, description="The account the decision chose (a print script's)"
+    )
 
     @field_validator("origin")
     @classmethod
@@ -448,6 +486,10 @@ class HeldJobReportIn(Model):
     expires_at: datetime
     status: HeldStatus = "held"
     status_reason: Text = ""
+    approval: Literal["", "pending"] = Field(
+        default="", description="pending: a filter holds the job until an approver releases it"
+    )
+    approver_group: Annotated[str, StringConstraints(max_length=128)] = ""
 
 
 class HeldJobReportsIn(Model):
@@ -486,6 +528,7 @@ class HeldJobOut(Model):
     status: HeldStatus
     status_reason: str
     released_to: str
+    approval: str = Field(default="", description="pending / approved, when a filter held it")
     cost: int | None = None
     compatible: bool | None = None
     incompatible_reason: str = ""
@@ -705,3 +748,104 @@ class OfflinePoliciesIO(Model):
     unauthenticated_user: Annotated[str, StringConstraints(max_length=128)] = "unknown"
     password: Literal["directory-then-cache", "cache", "deny"] = "directory-then-cache"  # noqa: S105
     password_cache_days: Annotated[int, Field(ge=1, le=365)] = 14
+
+
+# --- filters and print scripts ------------------------------------------------------------
+
+PrinterScope = Annotated[str, StringConstraints(max_length=128, pattern=r"^[^\x00-\x1f]*$")]
+
+
+class FilterSetIO(Model):
+    """The rules of one scope: ``rules`` and per-group overrides (see docs/filters.md)."""
+
+    rules: dict[str, Any] = Field(default_factory=dict)
+    groups: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+class FiltersOut(Model):
+    global_rules: FilterSetIO = Field(description="Rules for every printer")
+    printers: dict[str, FilterSetIO] = Field(description="Each printer's own rules")
+
+
+class ScriptIn(Model):
+    source: Annotated[str, StringConstraints(min_length=1, max_length=200_000)]
+    enabled: bool = True
+
+
+class ScriptOut(Model):
+    printer: str = Field(description='"" for the global script')
+    source: str
+    enabled: bool
+
+
+class ScriptsOut(Model):
+    scripts: list[ScriptOut]
+
+
+class ScriptErrorOut(Model):
+    script: str
+    printer: str
+    job_ref: str
+    username: str
+    message: str
+    at: datetime
+
+
+class ScriptErrorsOut(Model):
+    errors: list[ScriptErrorOut]
+
+
+class SampleJobIn(Model):
+    """A job to dry-run a script against."""
+
+    pages: Count = 1
+    colour_pages: Count = 0
+    copies: Annotated[int, Field(strict=True, ge=1, le=10_000)] = 1
+    cost: Annotated[int, Field(strict=True, ge=0)] = 0
+    document_name: Text = "sample.pdf"
+    size: Annotated[int, Field(strict=True, ge=0)] = 0
+    duplex: bool = False
+    paper_size: Annotated[str, StringConstraints(min_length=1, max_length=32)] = "A4"
+    printer: Annotated[str, StringConstraints(max_length=128)] = "printer"
+    is_held: bool = False
+    username: Annotated[str, StringConstraints(max_length=128)] = "someone"
+    account: Annotated[str, StringConstraints(max_length=128)] = ""
+    groups: list[Annotated[str, StringConstraints(max_length=128)]] = Field(default_factory=list)
+    balance: int = 0
+    restricted: bool = False
+
+
+class ScriptTestIn(Model):
+    source: Annotated[str, StringConstraints(min_length=1, max_length=200_000)]
+    printer: Annotated[str, StringConstraints(max_length=128)] = Field(
+        default="", description='Whose stored properties the dry run reads ("": global)'
+    )
+    job: SampleJobIn = Field(default_factory=SampleJobIn)
+
+
+class ScriptTestOut(Model):
+    """What the script would do to the sample job (nothing is stored)."""
+
+    error: str
+    cancel: bool
+    cancel_message: str
+    cost: int | None
+    grayscale: bool
+    duplex: bool
+    charge_account: str
+    hold: bool
+    comment: str
+    logs: list[list[str]]
+    properties_set: dict[str, str]
+
+
+class TopUpRuleIO(Model):
+    group: Name
+    amount: Annotated[int, Field(strict=True, gt=0)] = Field(description="Cents per period")
+    period: Literal["day", "week", "month"] = "week"
+
+
+class TopUpsIO(Model):
+    """Scheduled credit top-ups, applied by the App Server once per period per member."""
+
+    rules: list[TopUpRuleIO] = Field(default_factory=list, max_length=200)

@@ -13,10 +13,12 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from contextvars import ContextVar
 from typing import Any
+from urllib.parse import parse_qs
 
 import httpx
 
 from printwarden.domain.functions import Function, FunctionUnavailable, Mode, require
+from printwarden.webui.sessions import SESSION_COOKIE
 
 log = logging.getLogger("printwarden.site")
 
@@ -95,9 +97,9 @@ class Gateway:
             self.link.forward_failed(f"upstream answered {response.status_code}")
             return None
         self.link.forward_succeeded()
-        if response.status_code in (200, 201) and _is_password_login(scope["path"], body, response):
-            credentials = json.loads(body)
-            await self.link.password_accepted(credentials["username"], credentials["password"])
+        accepted = _accepted_password(scope["path"], body, response)
+        if accepted is not None:
+            await self.link.password_accepted(*accepted)
         return response
 
     async def _answer_locally(self, scope: Scope, body: bytes, send: Send) -> None:
@@ -136,6 +138,26 @@ def function_of(scope: Scope) -> Function | None:
 
 
 PASSWORD_LOGINS = ("/api/v1/auth/login", "/api/v1/auth/device", "/api/v1/device/sessions")
+WEB_LOGIN = "/web/login"
+
+
+def _accepted_password(path: str, body: bytes, response: httpx.Response) -> tuple[str, str] | None:
+    """The username and password of a login the App Server accepted, else None."""
+    if path == WEB_LOGIN:
+        return _accepted_web_login(body, response)
+    if response.status_code not in (200, 201) or not _is_password_login(path, body, response):
+        return None
+    credentials = json.loads(body)
+    return str(credentials["username"]), str(credentials["password"])
+
+
+def _accepted_web_login(body: bytes, response: httpx.Response) -> tuple[str, str] | None:
+    """The web login form: accepted when it redirects with a new session cookie."""
+    if response.status_code != 303 or SESSION_COOKIE not in response.cookies:
+        return None
+    form = parse_qs(body.decode("utf-8", "replace"), max_num_fields=10)
+    username, password = form.get("username", [""])[0], form.get("password", [""])[0]
+    return (username, password) if username and password else None
 
 
 def _is_password_login(path: str, body: bytes, response: httpx.Response) -> bool:

@@ -139,6 +139,8 @@ def _printed(session: Session, job: PrintJobRow) -> dict[str, Any]:
         "document_name": job.document_name,
         "printed_at": job.printed_at,
         "cost": job.cost,
+        # A print script set the cost: HQ charges it as decided, not from its prices.
+        "cost_override": job.cost if job.cost_overridden else None,
     }
 
 

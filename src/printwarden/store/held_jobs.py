@@ -34,6 +34,8 @@ REPORTED_FIELDS = (
     "paper_size",
     "submitted_at",
     "expires_at",
+    "approval",
+    "approver_group",
 )
 
 
@@ -112,6 +114,9 @@ def _update(row: HeldJobRow, report: Report, seq: int) -> None:
         for name in ("pages", "colour_pages", "paper_size", "document_format", "size"):
             if name in report.fields:
                 setattr(row, name, report.fields[name])
+        if report.fields.get("approval") == "pending" and row.approval != "approved":
+            row.approval = "pending"
+            row.approver_group = str(report.fields.get("approver_group") or "")
     set_status(row, report.status, report.status_reason, seq)
 
 
@@ -134,6 +139,12 @@ def mark_printed(session: Session, job_refs: Sequence[str]) -> None:
         seq = change_seq(session)
         for row in rows:
             set_status(row, "printed", row.status_reason, seq)
+
+
+def approved(session: Session, job_ref: str) -> bool:
+    """Whether an approver released this held job (so approval filters let it through)."""
+    found = session.scalar(select(HeldJobRow.approval).where(HeldJobRow.job_ref == job_ref))
+    return found == "approved"
 
 
 def find(session: Session, job_ref: str) -> HeldJobRow:

@@ -62,6 +62,7 @@ class PrintedJob:
     document_name: str = ""
     origin: str = "app"
     printed_at: datetime | None = None
+    cost_override: int | None = None  # a print script set the cost
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,17 +190,23 @@ def decide_job(
 
     A ``released`` job (its owner released it at a printer) is never held again.
     """
+    context, printer = job_setup(session, username, printer_name, choice)
+    if released:
+        printer = replace(printer, hold_for_release=False)
+    return decide(usage, context.user, context.account, printer, policies), context
+
+
+def job_setup(
+    session: Session, username: str, printer_name: str, choice: AccountChoice
+) -> tuple[JobContext, Printer]:
+    """The user, the account to charge and the printer (one query for a personal account)."""
     if choice.personal:
         context, found = _personal_context(session, username, printer_name)
         if found is None:
             raise NotFound(f"no printer named {printer_name!r}")
-        printer = found
-    else:
-        context = load_context(session, username, choice)
-        printer = printers.printer_for_decision(session, printer_name)
-    if released:
-        printer = replace(printer, hold_for_release=False)
-    return decide(usage, context.user, context.account, printer, policies), context
+        return context, found
+    context = load_context(session, username, choice)
+    return context, printers.printer_for_decision(session, printer_name)
 
 
 def charge_printed(session: Session, job: PrintedJob) -> Charge:
@@ -216,7 +223,9 @@ def charge_printed(session: Session, job: PrintedJob) -> Charge:
         raise InvalidReference(f"{job.username} may not charge account {context.account.name}")
     printer_row = printers.find_printer(session, job.printer)
     model = printers.cost_model_from_json(printer_row.cost_model)
-    cost = job_cost(model, job.usage, context.user.groups)
+    cost = job.cost_override
+    if cost is None:
+        cost = job_cost(model, job.usage, context.user.groups)
     txn = Transaction(
         id=job.txn_id,
         account_id=context.account.id,
@@ -274,6 +283,7 @@ def _job_row(job: PrintedJob, context: JobContext, printer_id: int, cost: int) -
         txn_id=job.txn_id,
         origin=job.origin,
         printed_at=job.printed_at or datetime.now(UTC),
+        cost_overridden=job.cost_override is not None,
     )
 
 
@@ -287,3 +297,14 @@ def find_job(session: Session, job_ref: str) -> PrintJobRow:
 def account_balance(session: Session, account_id: int) -> int:
     """The balance as stored now (not as an earlier-loaded row remembers it)."""
     return int(session.scalars(select(AccountRow.balance).where(AccountRow.id == account_id)).one())
+
+
+_PAGES_SINCE = select(func.coalesce(func.sum(PrintJobRow.pages), 0)).where(
+    PrintJobRow.user_id == bindparam("user_id"), PrintJobRow.printed_at >= bindparam("since")
+)
+
+
+def pages_since(session: Session, user_id: int, since: datetime) -> int:
+    """Pages (all copies) the user printed since ``since``: for period page allowances."""
+    parameters = {"user_id": user_id, "since": since}
+    return int(session.connection().execute(_PAGES_SINCE, parameters).scalar() or 0)

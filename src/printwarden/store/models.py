@@ -182,6 +182,10 @@ class PrintJobRow(Base):
     """A job the service was told about: decided, and once printed, charged."""
 
     __tablename__ = "print_jobs"
+    __table_args__ = (
+        Index("ix_print_jobs_printed_at", "printed_at"),
+        Index("ix_print_jobs_user_printed_at", "user_id", "printed_at"),
+    )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     job_ref: Mapped[str] = mapped_column(String(80), unique=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
@@ -198,6 +202,7 @@ class PrintJobRow(Base):
     txn_id: Mapped[str] = mapped_column(String(40))
     origin: Mapped[str] = mapped_column(String(80), default="app")
     printed_at: Mapped[datetime]
+    cost_overridden: Mapped[bool] = mapped_column(Boolean, default=False)  # a print script's
 
 
 class ApiTokenRow(Base):
@@ -270,6 +275,10 @@ class HeldJobRow(Replicated, Base):
     released_by: Mapped[str] = mapped_column(String(128), default="")
     account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
     updated_at: Mapped[datetime]
+    # A filter held the job for approval: "" (none), "pending" or "approved"; who may approve
+    # besides administrators.
+    approval: Mapped[str] = mapped_column(String(16), default="")
+    approver_group: Mapped[str] = mapped_column(String(128), default="")
 
 
 class ReleaseDelegateRow(Replicated, Base):
@@ -346,3 +355,38 @@ class JournalEntryRow(Base):
     kind: Mapped[str] = mapped_column(String(32))
     outcome: Mapped[str] = mapped_column(Text, default="")
     applied_at: Mapped[datetime]
+
+
+class RecentDocumentRow(Base):
+    """A document a user printed recently, by content hash: duplicate job detection."""
+
+    __tablename__ = "recent_documents"
+    __table_args__ = (Index("ix_recent_documents_user_digest", "username", "digest"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    username: Mapped[str] = mapped_column(String(128))
+    digest: Mapped[str] = mapped_column(String(64))
+    job_ref: Mapped[str] = mapped_column(String(80))
+    printer: Mapped[str] = mapped_column(String(128))
+    seen_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class ScriptValueRow(Base):
+    """The print scripts' key/value store (``inputs.utils.getProperty``/``setProperty``)."""
+
+    __tablename__ = "script_values"
+    key: Mapped[str] = mapped_column(String(320), primary_key=True)  # "<script>\x1f<key>"
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime]
+
+
+class ScriptErrorRow(Base):
+    """A print script that failed on a job (the job went on under the other rules)."""
+
+    __tablename__ = "script_errors"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    script: Mapped[str] = mapped_column(String(160))
+    printer: Mapped[str] = mapped_column(String(128))
+    job_ref: Mapped[str] = mapped_column(String(80))
+    username: Mapped[str] = mapped_column(String(128))
+    message: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(index=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from printwarden.store.changes import change_seq
@@ -13,6 +14,17 @@ from printwarden.store.models import SettingRow
 def get(session: Session, key: str) -> dict[str, Any] | None:
     row = session.get(SettingRow, key)
     return dict(row.value) if row is not None else None
+
+
+_MANY = select(SettingRow.key, SettingRow.value).where(
+    SettingRow.key.in_(bindparam("keys", expanding=True))
+)
+
+
+def get_many(session: Session, keys: list[str]) -> dict[str, dict[str, Any]]:
+    """The values of those of ``keys`` that are set (one query)."""
+    rows = session.connection().execute(_MANY, {"keys": keys})
+    return {str(key): dict(value) for key, value in rows if value}
 
 
 def put(session: Session, key: str, value: dict[str, Any]) -> None:

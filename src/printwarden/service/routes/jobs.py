@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+from dataclasses import replace
+from datetime import UTC, datetime
+
 from fastapi import APIRouter, Depends
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
-from printwarden.domain.accounts import Role
+from printwarden.domain.accounts import Account, Role
 from printwarden.domain.costs import JobUsage
+from printwarden.domain.decide import Decision, Verdict, decide
+from printwarden.domain.filters import Outcome
 from printwarden.domain.ledger import site_origin
-from printwarden.service import offline, schemas, views
+from printwarden.service import offline, policy, schemas, views
 from printwarden.service.problems import Problem
 from printwarden.service.routes.deps import printing_components, write_session
 from printwarden.service.state import AppState, app_state
@@ -17,6 +23,7 @@ from printwarden.store import accounts, held_jobs, jobs
 from printwarden.store.errors import NotFound
 from printwarden.store.tokens import Caller
 
+log = logging.getLogger("printwarden.policy")
 router = APIRouter(tags=["jobs"])
 
 
@@ -70,6 +77,8 @@ async def decide_job(
 
 def _decide(state: AppState, body: schemas.JobDecisionIn) -> schemas.JobDecisionOut:
     """The whole decision in one worker-thread call (the hot path: one hop, not three)."""
+    now = datetime.now(UTC)
+    submitted = _submitted(body)
     with state.database.read() as session:
         rules = offline.rules(state.offline, session)
         username = body.username
@@ -82,22 +91,89 @@ def _decide(state: AppState, body: schemas.JobDecisionIn) -> schemas.JobDecision
         choice = _released_choice(session, body.job_ref, body) if body.released else _choice(body)
         if rules is not None:
             choice = _offline_choice(session, choice)
-        decision, context = jobs.decide_job(
+        context, printer = jobs.job_setup(session, username, body.printer, choice)
+        if body.job_ref:
+            submitted = replace(submitted, approved=held_jobs.approved(session, body.job_ref))
+        account = context.account
+        verdict = policy.run(
             session,
-            username,
-            body.printer,
+            context.user,
+            account.balance,
+            account.restricted,
+            account.name,
+            printer,
             _usage(body),
-            choice,
-            rules,
-            released=body.released,
+            submitted,
+            now,
         )
+        if verdict.charge_account and not verdict.denied:
+            account = _script_account(session, verdict.charge_account, account)
+        holds = (printer.hold_for_release or verdict.hold) and not body.released
+        printer = replace(printer, hold_for_release=holds)
+        decision = (
+            decide(verdict.usage, context.user, account, printer, rules, cost=verdict.cost)
+            if not verdict.denied
+            else Decision(Verdict.DENY, verdict.cost, verdict.result.reason)
+        )
+    if decision.verdict is Verdict.DENY:
+        verdict = replace(verdict, effects=replace(verdict.effects, remember_document=False))
+    if policy.needs_writing(verdict.effects):
+        with state.database.session() as session:
+            policy.keep(session, verdict.effects, username, submitted, body.printer, now)
+    return _answer(decision, verdict, account)
+
+
+def _submitted(body: schemas.JobDecisionIn) -> policy.Submitted:
+    return policy.Submitted(
+        job_ref=body.job_ref,
+        document_name=body.document_name,
+        document_format=body.document_format,
+        document_hash=body.document_hash,
+        size=body.size,
+        paper_sizes=tuple(body.paper_sizes),
+        default_paper=body.default_paper or "A4",
+        held=body.released,
+    )
+
+
+def _script_account(session: Session, name: str, fallback: Account) -> Account:
+    """The shared account a print script charges (its name; the script's word is the
+    administrator's, so no PIN). An unknown name leaves the job's own account."""
+    try:
+        return accounts.to_domain(session, accounts.find_shared(session, name))
+    except NotFound:
+        log.warning(
+            "print script named unknown shared account %r; charging %s", name, fallback.name
+        )
+        return fallback
+
+
+def _answer(
+    decision: Decision, verdict: policy.Verdict, account: Account
+) -> schemas.JobDecisionOut:
+    approval = decision.verdict is not Verdict.DENY and verdict.result.outcome is Outcome.APPROVAL
+    reason = verdict.result.reason if approval else decision.reason
+    if not reason and decision.verdict is Verdict.ALLOW:
+        reason = "; ".join(verdict.steps)
+    conversion = verdict.conversion
     return schemas.JobDecisionOut(
-        verdict=decision.verdict.value,
+        verdict="hold" if approval else decision.verdict.value,
         cost=decision.cost,
-        reason=decision.reason,
-        account_id=context.account.id,
-        account=context.account.name,
-        balance=context.account.balance,
+        reason=reason,
+        account_id=account.id,
+        account=account.name,
+        balance=account.balance,
+        conversion=schemas.ConversionOut(
+            grayscale=conversion.grayscale,
+            duplex=conversion.duplex,
+            nup=conversion.nup,
+            fit_to=conversion.fit_to,
+        ),
+        steps=list(verdict.steps),
+        cost_override=verdict.cost_override,
+        approval=approval,
+        approver_group=verdict.result.approver_group if approval else "",
+        charge_account_id=account.id if verdict.charge_account else None,
     )
 
 
@@ -135,7 +211,9 @@ def job_printed(
     """Charge what printed, once: a replay of the same ``txn_id`` returns the original charge."""
     username = _charged_user(state, session, body.username, body.printer)
     choice = _released_choice(session, body.job_ref, body)
-    if offline.rules(state.offline, session) is not None:
+    if body.account_id is not None:
+        choice = jobs.AccountChoice(account_id=body.account_id)
+    elif offline.rules(state.offline, session) is not None:
         choice = _offline_choice(session, choice)
     printed = jobs.PrintedJob(
         txn_id=body.txn_id,
@@ -147,6 +225,7 @@ def job_printed(
         document_name=body.document_name,
         origin=_origin(caller, body.origin),
         printed_at=body.printed_at,
+        cost_override=body.cost_override,
     )
     charge = jobs.charge_printed(session, printed)
     held_jobs.mark_printed(session, [body.job_ref])

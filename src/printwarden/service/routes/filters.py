@@ -1,0 +1,177 @@
+"""Filters, print scripts and scheduled top-ups: set on the App Server (filters and scripts
+replicate to sites as settings)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, Depends, Query
+from sqlalchemy.orm import Session
+
+from printwarden.domain.filters import FilterSet
+from printwarden.domain.topups import rules_from_json, rules_to_json
+from printwarden.scripting import Limits, ScriptJob, ScriptUser, check_script, run_print_hook
+from printwarden.service import schemas
+from printwarden.service.problems import Problem
+from printwarden.service.routes.deps import admin_only, read_session, write_session
+from printwarden.store import filters, printers, scripts, topups
+from printwarden.store.errors import NotFound
+
+router = APIRouter(tags=["job policies"], dependencies=[Depends(admin_only)])
+
+PrinterQuery = Query(
+    default="", max_length=128, description="A printer's name; empty for the global scope"
+)
+
+
+def _known_printer(session: Session, printer: str) -> None:
+    if not printer:
+        return
+    try:
+        printers.find_printer(session, printer)
+    except NotFound as exc:
+        raise Problem(404, "Not found", str(exc)) from None
+
+
+def _io(filter_set: FilterSet) -> schemas.FilterSetIO:
+    return schemas.FilterSetIO(**filter_set.to_json())
+
+
+@router.get("/filters")
+def list_filters(session: Session = Depends(read_session)) -> schemas.FiltersOut:
+    """Every filter set: the global rules and each printer's."""
+    found = filters.all_sets(session)
+    return schemas.FiltersOut(
+        global_rules=_io(found.pop("", FilterSet())),
+        printers={name: _io(rules) for name, rules in sorted(found.items())},
+    )
+
+
+@router.put("/filters")
+def set_filters(
+    body: schemas.FilterSetIO,
+    printer: str = PrinterQuery,
+    session: Session = Depends(write_session),
+) -> schemas.FilterSetIO:
+    """Replace the rules of one scope; they apply to the next job everywhere (sites too)."""
+    _known_printer(session, printer)
+    try:
+        filter_set = FilterSet.from_json(body.model_dump())
+    except ValueError as exc:
+        raise Problem(422, "Invalid filter", str(exc)) from None
+    filters.put(session, filter_set, printer)
+    return _io(filter_set)
+
+
+@router.delete("/filters", status_code=204)
+def clear_filters(printer: str = PrinterQuery, session: Session = Depends(write_session)) -> None:
+    filters.put(session, FilterSet(), printer)
+
+
+@router.get("/scripts")
+def list_scripts(session: Session = Depends(read_session)) -> schemas.ScriptsOut:
+    return schemas.ScriptsOut(
+        scripts=[
+            schemas.ScriptOut(printer=s.printer, source=s.source, enabled=s.enabled)
+            for s in sorted(scripts.all_scripts(session), key=lambda s: s.printer)
+        ]
+    )
+
+
+@router.put("/scripts")
+def set_script(
+    body: schemas.ScriptIn,
+    printer: str = PrinterQuery,
+    session: Session = Depends(write_session),
+) -> schemas.ScriptOut:
+    """Attach a script to a printer (or globally); refused if it does not compile."""
+    _known_printer(session, printer)
+    problem = check_script(body.source)
+    if problem:
+        raise Problem(422, "Invalid script", problem)
+    scripts.put(session, scripts.Script(printer, body.source, body.enabled))
+    return schemas.ScriptOut(printer=printer, source=body.source, enabled=body.enabled)
+
+
+@router.delete("/scripts", status_code=204)
+def remove_script(printer: str = PrinterQuery, session: Session = Depends(write_session)) -> None:
+    scripts.remove(session, printer)
+
+
+@router.get("/scripts/errors")
+def script_errors(
+    limit: int = Query(default=100, ge=1, le=1000), session: Session = Depends(read_session)
+) -> schemas.ScriptErrorsOut:
+    """The newest errors of print scripts (each job went on under the other rules)."""
+    return schemas.ScriptErrorsOut(
+        errors=[
+            schemas.ScriptErrorOut(
+                script=row.script,
+                printer=row.printer,
+                job_ref=row.job_ref,
+                username=row.username,
+                message=row.message,
+                at=row.at,
+            )
+            for row in scripts.recent_errors(session, limit)
+        ]
+    )
+
+
+@router.post("/scripts/test")
+def dry_run_script(
+    body: schemas.ScriptTestIn, session: Session = Depends(read_session)
+) -> schemas.ScriptTestOut:
+    """Dry-run a script against a sample job: what it would do (nothing is stored)."""
+    sample = body.job
+    job = ScriptJob(
+        pages=sample.pages,
+        colour_pages=min(sample.colour_pages, sample.pages),
+        copies=sample.copies,
+        cost=sample.cost,
+        document_name=sample.document_name,
+        size=sample.size,
+        duplex=sample.duplex,
+        grayscale=sample.colour_pages == 0,
+        paper_size=sample.paper_size,
+        printer=sample.printer,
+        is_held=sample.is_held,
+        username=sample.username,
+        account=sample.account,
+    )
+    user = ScriptUser(sample.username, tuple(sample.groups), sample.balance, sample.restricted)
+    store = scripts.SessionStore(session, scripts.Script(body.printer, body.source))
+    outcome = run_print_hook(body.source, job, user, store, datetime.now(UTC), Limits())
+    return schemas.ScriptTestOut(
+        error=outcome.error,
+        cancel=outcome.cancel,
+        cancel_message=outcome.cancel_message,
+        cost=outcome.cost,
+        grayscale=outcome.grayscale,
+        duplex=outcome.duplex,
+        charge_account=outcome.charge_account,
+        hold=outcome.hold,
+        comment=outcome.comment,
+        logs=[list(entry) for entry in outcome.logs],
+        properties_set={} if outcome.error else store.written(),
+    )
+
+
+@router.get("/topups")
+def get_topups(session: Session = Depends(read_session)) -> schemas.TopUpsIO:
+    """Scheduled credit top-ups per group."""
+    return schemas.TopUpsIO(**rules_to_json(topups.get_rules(session)))
+
+
+@router.put("/topups")
+def set_topups(
+    body: schemas.TopUpsIO, session: Session = Depends(write_session)
+) -> schemas.TopUpsIO:
+    """Replace the scheduled top-ups; each applies once per period, the current one now."""
+    try:
+        rules = rules_from_json(body.model_dump())
+    except ValueError as exc:
+        raise Problem(422, "Invalid top-up", str(exc)) from None
+    topups.put_rules(session, rules)
+    topups.apply_due(session, datetime.now(UTC))
+    return schemas.TopUpsIO(**rules_to_json(rules))

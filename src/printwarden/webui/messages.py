@@ -1,0 +1,34 @@
+"""Confirmation messages after a change, named by a code in the redirect (``?done=…``).
+
+Only these texts can appear: nothing a link carries is shown back to the reader.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+MESSAGES = {
+    "user-created": "User created.",
+    "user-saved": "User saved.",
+    "balance-changed": "Balance changed.",
+    "group-created": "Group created.",
+    "account-created": "Account saved.",
+    "policies-saved": "Offline Policies saved; sites receive them with their next changes.",
+    "site-forced": "Site mode request saved; the site learns it at its next call.",
+    "released": "Job released.",
+    "canceled": "Job canceled.",
+    "job-changed": "Job settings changed.",
+    "config-saved": "Config key saved.",
+    "printer-saved": "Printer saved.",
+}
+
+
+def text(code: str) -> str:
+    return MESSAGES.get(code, "")
+
+
+def done(path: str, code: str) -> str:
+    """``path`` with the message code appended."""
+    assert code in MESSAGES
+    joiner = "&" if "?" in path else "?"
+    return f"{path}{joiner}done={quote(code)}"

@@ -1,0 +1,62 @@
+"""Adding the web interface to an App Server (or a Site Server's local) app."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+
+from printwarden.service.state import AppState
+from printwarden.webui.guards import LoginRequired, WebError
+from printwarden.webui.routes import (
+    accounts,
+    config_keys,
+    dashboard,
+    extensions,
+    held,
+    job_log,
+    login,
+    portal,
+    printers,
+    sites,
+    static,
+    users,
+)
+from printwarden.webui.sessions import CookieSigner
+from printwarden.webui.state import WebState
+from printwarden.webui.templating import html
+
+ROUTERS = (
+    static.router,
+    login.router,
+    portal.router,
+    dashboard.router,
+    users.router,
+    accounts.router,
+    printers.router,
+    held.router,
+    job_log.router,
+    sites.router,
+    config_keys.router,
+    extensions.router,
+)
+
+
+def mount(app: FastAPI) -> None:
+    """Serve the web interface under ``/web`` (left out of the OpenAPI document)."""
+    state: AppState = app.state.printwarden
+    max_age = state.settings.session_hours * 3600
+    app.state.webui = WebState(signer=CookieSigner(state.secret), max_age=max_age)
+    app.add_exception_handler(LoginRequired, _to_login)  # type: ignore[arg-type]
+    app.add_exception_handler(WebError, _error_page)  # type: ignore[arg-type]
+    for router in ROUTERS:
+        app.include_router(router, include_in_schema=False)
+
+
+async def _to_login(_request: Request, exc: LoginRequired) -> Response:
+    return RedirectResponse("/web/login?" + urlencode({"next": exc.next_path}), status_code=303)
+
+
+async def _error_page(_request: Request, exc: WebError) -> Response:
+    return html("error.html", exc.status, title=exc.title, detail=exc.detail)

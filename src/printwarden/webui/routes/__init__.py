@@ -1,0 +1,1 @@
+"""HTTP faces of the web interface: one module per page group."""

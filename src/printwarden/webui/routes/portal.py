@@ -1,0 +1,136 @@
+"""The user portal: balance and recent transactions, jobs, shared accounts, held jobs with
+release (choose the printer), cancel and change settings. At a Site Server that is offline
+the same pages answer from the replica, marked "offline mode"."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
+
+from printwarden.service import release, schemas
+from printwarden.service.problems import Problem
+from printwarden.service.routes.devices_auth import granted_shared
+from printwarden.store import held_jobs, jobs, ledger, printers, reports, users
+from printwarden.store.models import HeldJobRow, ProviderRow
+from printwarden.webui import forms
+from printwarden.webui.guards import PageContext, WebError, user_form, user_page
+from printwarden.webui.messages import done
+
+router = APIRouter()
+HELD_PATH = "/web/portal/held-jobs"
+
+
+@router.get("/web/portal/")
+async def summary(ctx: PageContext = Depends(user_page)) -> Response:
+    return await run_in_threadpool(_summary, ctx)
+
+
+def _summary(ctx: PageContext) -> Response:
+    with ctx.app.database.read() as session:
+        user = users.find_user(session, ctx.session.username)
+        account = users.personal_account(session, user.id)
+        return ctx.render(
+            "portal/summary.html",
+            user=user,
+            account=account,
+            held=held_jobs.count_waiting(session, user.id),
+            transactions=ledger.recent(session, account_id=account.id, limit=20),
+            shared=granted_shared(session, user),
+        )
+
+
+@router.get("/web/portal/jobs")
+async def my_jobs(ctx: PageContext = Depends(user_page)) -> Response:
+    return await run_in_threadpool(_jobs, ctx)
+
+
+def _jobs(ctx: PageContext) -> Response:
+    with ctx.app.database.read() as session:
+        where = reports.JobFilter(username=ctx.session.username)
+        return ctx.render("portal/jobs.html", jobs=reports.job_log(session, where, limit=50))
+
+
+@router.get(HELD_PATH)
+async def held(ctx: PageContext = Depends(user_page)) -> Response:
+    return await run_in_threadpool(held_page, ctx)
+
+
+def held_page(ctx: PageContext, error: str = "", status: int = 200) -> Response:
+    with ctx.app.database.read() as session:
+        user = users.find_user(session, ctx.session.username)
+        rows = held_jobs.waiting(session, held_jobs.visible_owner_ids(session, user.id))
+        return ctx.render(
+            "portal/held.html",
+            status,
+            jobs=release.views_at(session, rows, None),
+            printers=release_printers(session, rows),
+            shared=[a.name for a in granted_shared(session, user)],
+            error=error,
+        )
+
+
+def release_printers(session: Session, rows: list[HeldJobRow]) -> dict[str, list[str]]:
+    """For each job, the registered printers its provider serves (where it may go)."""
+    known = {p.name for p in printers.list_printers(session) if p.enabled}
+    found: dict[str, list[str]] = {}
+    for row in rows:
+        provider = session.get(ProviderRow, row.provider_id)
+        served = [str(p.get("name", "")) for p in (provider.printers if provider else [])]
+        found[row.job_ref] = sorted(name for name in served if name in known)
+    return found
+
+
+def _releaser(ctx: PageContext) -> release.Releaser:
+    return release.Releaser(ctx.session.username, ctx.session.user_id)
+
+
+async def _run(
+    ctx: PageContext, code: str, use_case: Callable[..., object], *args: Any
+) -> Response:
+    """Run a held-job use case; a refusal (e.g. another user's job: 404) shows on the page."""
+    try:
+        await run_in_threadpool(use_case, ctx.app, *args)
+    except Problem as exc:
+        return await run_in_threadpool(held_page, ctx, exc.detail, exc.status)
+    return RedirectResponse(done(HELD_PATH, code), status_code=303)
+
+
+@router.post(HELD_PATH + "/{job_ref}/release")
+async def release_job(
+    job_ref: str, posted: tuple[PageContext, FormData] = Depends(user_form)
+) -> Response:
+    ctx, form = posted
+    printer = forms.text(form, "printer", 128)
+    if not printer:
+        raise WebError(422, "Invalid input", "Choose a printer.")
+    choice = jobs.AccountChoice(
+        name=forms.text(form, "account", 128), pin=forms.text(form, "account_pin", 32)
+    )
+    return await _run(ctx, "released", release.release, job_ref, printer, _releaser(ctx), choice)
+
+
+@router.post(HELD_PATH + "/{job_ref}/cancel")
+async def cancel_job(
+    job_ref: str, posted: tuple[PageContext, FormData] = Depends(user_form)
+) -> Response:
+    ctx, _form = posted
+    return await _run(ctx, "canceled", release.cancel, job_ref, _releaser(ctx))
+
+
+@router.post(HELD_PATH + "/{job_ref}/settings")
+async def change_job(
+    job_ref: str, posted: tuple[PageContext, FormData] = Depends(user_form)
+) -> Response:
+    ctx, form = posted
+    body = schemas.HeldJobChangeIn(
+        copies=forms.number(form, "copies", 1, 999),
+        duplex=forms.checked(form, "duplex"),
+        grayscale=forms.checked(form, "grayscale"),
+    )
+    return await _run(ctx, "job-changed", release.change, job_ref, _releaser(ctx), body)

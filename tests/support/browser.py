@@ -1,0 +1,71 @@
+"""Debian's Chromium driven by Playwright, shared by a test module; screenshots on request.
+
+Screenshots go to a temporary folder on every run, and to ``docs/screens/`` when
+``PRINTWARDEN_SCREENS=1`` (regenerating the documentation's pictures on purpose).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's; Playwright never downloads a browser here
+TIMEOUT_MS = 15_000
+DOCS_SCREENS = Path(__file__).resolve().parents[2] / "docs" / "screens"
+
+
+@contextmanager
+def chromium() -> Iterator[Browser]:
+    assert CHROMIUM.exists(), "apt-get install chromium (make system-deps does)"
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"]
+        )
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@contextmanager
+def tab(browser: Browser, *, phone: bool = False) -> Iterator[Page]:
+    """A fresh context (own cookies) whose page fails the test on script or CSP errors."""
+    size = {"width": 390, "height": 844} if phone else {"width": 1280, "height": 900}
+    context = browser.new_context(viewport=size)  # type: ignore[arg-type]
+    context.set_default_timeout(TIMEOUT_MS)
+    expect.set_options(timeout=TIMEOUT_MS)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+
+    def console(message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text or "htmx" in message.text.lower():
+            errors.append(message.text)
+
+    page.on("console", console)
+    try:
+        yield page
+    finally:
+        context.close()
+    assert errors == [], errors
+
+
+def screenshot(page: Page, name: str, folder: Path) -> Path:
+    """Save the whole page as ``name``.png (also under docs/screens/ when asked to)."""
+    target = folder / f"{name}.png"
+    page.screenshot(path=str(target), full_page=True)
+    if os.environ.get("PRINTWARDEN_SCREENS") == "1":
+        DOCS_SCREENS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(DOCS_SCREENS / f"{name}.png"), full_page=True)
+    return target
+
+
+def log_in(page: Page, base_url: str, username: str, password: str) -> None:
+    page.goto(f"{base_url}/web/login")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
