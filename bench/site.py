@@ -38,8 +38,8 @@ fault-injecting TCP proxy in this process), everything on 127.0.0.1.
    groups, a personal account) are written at HQ with SQLAlchemy executemany in one database
    transaction, in two shapes (``--shape``): ``one-transaction`` — they share one change
    sequence number, as one CSV import or directory sync leaves them; ``per-user`` — each has
-   a number of its own, as users created over time (the feed pages by sequence numbers, so
-   only this shape is split into pages). A Site Server with an empty data directory starts;
+   a number of its own, as users created over time (the feed pages by sequence numbers;
+   a new site's snapshot pages both by key). A Site Server with an empty data directory starts;
    measured from its process start until ``/site/status`` shows ``replica_seq`` >= the App
    Server's ``/api/v1/health`` ``change_seq``; the replica must then hold every user and
    card. A sync whose first page the site has asked for ``STUCK_PULLS`` times in vain is
@@ -124,8 +124,8 @@ SHAPES = {
     ONE_TXN: "in one transaction (one change_seq: a CSV import, a directory sync)",
     PER_USER: "one change_seq each (created over time)",
 }
-# What printwarden.site.upstream gives a page of changes asked without waiting: 0 + 5 s.
-FIRST_PAGE_WAIT_S = 5.0
+# What a new Site Server asks for first: a snapshot page (printwarden.site.upstream).
+SNAPSHOT_PAGE = 10_000
 STUCK_PULLS = 10  # failed pulls of the first page after which a sync is declared stuck
 
 SITE = "north"
@@ -957,9 +957,8 @@ def run_sync(
               f"({shape}, from change_seq {people.seq})", flush=True)  # fmt: skip
         head = hq_.head()
         page = first_page(hq_)
-        print(f"  the first page, fetched from HQ by the bench: {page[0]:.2f} s, "
-              f"{page[1]:,} entities, {page[2] / 1e6:.1f} MB (the Site Server waits "
-              f"{FIRST_PAGE_WAIT_S:.0f} s for it)", flush=True)  # fmt: skip
+        print(f"  the first snapshot page, fetched from HQ by the bench: {page[0]:.2f} s, "
+              f"{page[1]:,} entities, {page[2] / 1e6:.1f} MB", flush=True)  # fmt: skip
         site = hq_.site_server(root / "site", link.port)
         start = time.monotonic()
         site.launch()
@@ -1007,10 +1006,9 @@ def run_sync(
 
 
 def first_page(hq_: Hq) -> tuple[float, int, int]:
-    """``GET /sites/{site}/changes?since=0`` as the Site Server asks for its first page (but
-    with a long timeout): seconds, entities, bytes."""
+    """The first snapshot page, as a new Site Server asks for it: seconds, entities, bytes."""
     token = hq_.app.token(Role.SITE, scope=SITE)
-    params: dict[str, Any] = {"since": 0, "wait": 0, "limit": 5000}
+    params: dict[str, Any] = {"snapshot": True, "limit": SNAPSHOT_PAGE}
     started = time.monotonic()
     response = httpx.get(f"{hq_.app.api}/sites/{SITE}/changes", params=params, timeout=600,
                          headers={"Authorization": f"Bearer {token}"})  # fmt: skip

@@ -7,6 +7,9 @@ import re
 import time
 import uuid
 
+_CANONICAL_UUID = re.compile(
+    r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.ASCII
+)
 _ULID = re.compile(r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$", re.IGNORECASE | re.ASCII)
 _UUID_HEX = r"(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{32})"
 _UUID = re.compile(
@@ -31,6 +34,8 @@ def normalize_id(text: str) -> str:
 
     Raises ``ValueError`` for anything else.
     """
+    if _CANONICAL_UUID.match(text):
+        return text  # already canonical (the common case: ids this project made)
     candidate = text.strip()
     if _ULID.match(candidate):
         return candidate.upper()

@@ -23,14 +23,14 @@ crash mid-upload, say) changes nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from printwarden.domain.ledger import Transaction, TransactionKind, site_origin
 from printwarden.service import journal_batch
-from printwarden.store import held_jobs, jobs, ledger
+from printwarden.store import bulk, held_jobs, jobs, ledger
 from printwarden.store.changes import change_seq
 from printwarden.store.errors import InvalidReference, NotFound
 from printwarden.store.models import (
@@ -43,6 +43,7 @@ from printwarden.store.models import (
 from printwarden.store.users import now
 
 KINDS = ("printed", "usage", "held", "held-report", "unknown-user")
+_APPLIED = cast(Table, JournalEntryRow.__table__)
 
 
 @dataclass(slots=True)
@@ -67,36 +68,31 @@ def apply_entries(session: Session, site: str, entries: list[dict[str, Any]]) ->
     """Apply ``entries`` (in order) for ``site`` in the caller's transaction."""
     report = Report(entries=len(entries))
     ids = [str(e["id"]) for e in entries]
-    known = select(JournalEntryRow.entry_id).where(JournalEntryRow.entry_id.in_(ids))
+    known = select(JournalEntryRow.entry_id).where(
+        bulk.among(session, JournalEntryRow.entry_id, ids)
+    )
     done = set(session.scalars(known))
     fresh = _first_of_each([e for e in entries if str(e["id"]) not in done])
     report.already_applied = len(entries) - len(fresh)
-    batch = journal_batch.charge_printed(
-        session, site, [e for e in fresh if e["kind"] == "printed"]
-    )
-    usage = journal_batch.charge_usage(session, site, [e for e in fresh if e["kind"] == "usage"])
-    rows = []
+    charged = journal_batch.charge(session, site, fresh)
+    rows, applied_at = [], now()
     for entry in fresh:
-        if str(entry["id"]) in usage:
-            cost, account_id, kind = usage[str(entry["id"])]
+        if str(entry["id"]) in charged:
+            cost, account_id, kind = charged[str(entry["id"])]
             report.charge(kind, cost, account_id)
-            outcome = f"charged {cost}"
-        elif entry["kind"] == "usage" and _usage_recorded(session, entry):
-            outcome = "already in the ledger"
-        elif str(entry["id"]) in batch:
-            cost, account_id = batch[str(entry["id"])]
-            report.charge("print", cost, account_id)
             if (entry.get("body") or {}).get("failure_mode"):
                 report.failure_mode_jobs += 1
             outcome = f"charged {cost}"
+        elif entry["kind"] == "usage" and _usage_recorded(session, entry):
+            outcome = "already in the ledger"
         else:
             outcome = _apply(session, site, entry, report)
         rows.append({"entry_id": str(entry["id"]), "site": site, "kind": str(entry["kind"]),
-                     "outcome": outcome, "applied_at": now()})  # fmt: skip
+                     "outcome": outcome, "applied_at": applied_at})  # fmt: skip
         report.applied += 1
-    if rows:
-        session.execute(insert(JournalEntryRow), rows)
-    session.flush()  # a concurrent upload of the same ids fails here, and is retried whole
+    session.flush()
+    # A concurrent upload of the same ids fails here, and is retried whole.
+    bulk.insert_rows(session, _APPLIED, rows)
     return report
 
 
@@ -240,6 +236,8 @@ def deficits(session: Session, account_ids: set[int]) -> list[dict[str, Any]]:
     if not account_ids:
         return []
     rows = session.scalars(
-        select(AccountRow).where(AccountRow.id.in_(account_ids), AccountRow.balance < 0)
+        select(AccountRow).where(
+            bulk.among(session, AccountRow.id, account_ids), AccountRow.balance < 0
+        )
     )
     return [{"account": r.name, "balance": r.balance} for r in rows]

@@ -1,25 +1,28 @@
-"""Printed-job journal entries applied as a batch: the common case of a reconciliation.
+"""Printed-job and walk-up usage journal entries applied as a batch: the common case of a
+reconciliation.
 
 Per entry, charging costs about ten statements (user, account, printer, ledger, job row,
 held job); a batch loads users, personal accounts, groups and printers once, costs every job
 in Python, writes the ledger with one ``apply_transactions`` and the job rows with one
-executemany. Entries it cannot take as they are — a shared account, an unknown or deleted
-user or printer, a transaction id already recorded — are left to the one-by-one path.
+statement. Printed entries it cannot take as they are — a shared account, an unknown or
+deleted user or printer, a transaction id already recorded — are left to the one-by-one path.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import String, Table, func, literal, select
 from sqlalchemy.orm import Session
 
 from printwarden.domain.costs import JobUsage, job_cost
 from printwarden.domain.ledger import Transaction, TransactionKind, site_origin
-from printwarden.store import held_jobs, ledger, printers, users
+from printwarden.store import bulk, held_jobs, ledger, printers
 from printwarden.store.models import (
     AccountRow,
+    GroupRow,
+    MembershipRow,
     PrinterRow,
     PrintJobRow,
     TransactionRow,
@@ -27,63 +30,85 @@ from printwarden.store.models import (
 )
 from printwarden.store.users import now
 
+_JOBS = cast(Table, PrintJobRow.__table__)
+_SEPARATOR = "\x1f"
+# A user's group names in one column (the batch loads users, accounts and groups at once).
+_GROUPS = (
+    select(func.aggregate_strings(GroupRow.name, _SEPARATOR))
+    .join(MembershipRow, MembershipRow.group_id == GroupRow.id)
+    .where(MembershipRow.user_id == UserRow.id)
+    .scalar_subquery()
+)
 
-def charge_printed(
+
+Charged = dict[str, tuple[int, int, str]]  # entry id → (cost, account id, ledger kind)
+
+
+def charge(session: Session, site: str, entries: list[dict[str, Any]]) -> Charged:
+    """Charge the plain printed and the walk-up usage entries among ``entries`` with one
+    ledger call; those charged now (a replayed ``usage_id`` is not among them)."""
+    with bulk.custom_plans(session):
+        jobs, txns, rows = _printed(session, site, [e for e in entries if e["kind"] == "printed"])
+        usage = _usage(session, site, [e for e in entries if e["kind"] == "usage"])
+    results = ledger.apply_transactions(session, [*txns, *usage.values()])
+    if rows:
+        bulk.insert_rows(session, _JOBS, rows)
+        held_jobs.mark_printed(session, [str(r["job_ref"]) for r in rows])
+    fresh = {txn.id for txn, new in results if new}
+    for entry_id, txn in usage.items():
+        if txn.id in fresh:
+            jobs[entry_id] = (-txn.amount, txn.account_id, txn.kind.value)
+    return jobs
+
+
+def _printed(
     session: Session, site: str, entries: list[dict[str, Any]]
-) -> dict[str, tuple[int, int]]:
-    """Charge the plain printed entries among ``entries``; ``{entry id: (cost, account id)}``
-    of those it charged."""
+) -> tuple[Charged, list[Transaction], list[dict[str, Any]]]:
+    """The plain printed entries' charges, ledger transactions and job rows. Those it cannot
+    take as they are (see the module) are left out, and so to the one-by-one path."""
     plain = [e for e in entries if not (e.get("body") or {}).get("account")]
     if not plain:
-        return {}
+        return {}, [], []
     bodies = [e["body"] for e in plain]
-    people = _people(session, {str(b["username"]) for b in bodies})
     models = _printers(session, {str(b["printer"]) for b in bodies})
-    known = _recorded(session, [str(b["txn_id"]) for b in bodies])
-    charged: dict[str, tuple[int, int]] = {}
+    grouped = any(model.group_modifiers for _, model in models.values())
+    people = _people(session, {str(b["username"]) for b in bodies}, grouped)
+    taken = _recorded(session, [str(b["txn_id"]) for b in bodies])
+    costs: dict[tuple[str, JobUsage, frozenset[str]], int] = {}  # a batch repeats jobs
+    charged: Charged = {}
     txns, rows = [], []
     for entry, body in zip(plain, bodies, strict=True):
         person, printer = people.get(str(body["username"])), models.get(str(body["printer"]))
-        if person is None or printer is None or str(body["txn_id"]) in known:
+        if person is None or printer is None or str(body["txn_id"]) in taken:
             continue
+        taken.add(str(body["txn_id"]))  # a second entry with it goes one by one
         usage = usage_of(body)
+        key = (str(body["printer"]), usage, person[2])
         cost = body.get("cost_override")  # a print script's, charged as decided
         if cost is None:
-            cost = job_cost(printer[1], usage, person[2])
-        txns.append(_transaction(site, body, person[1], cost, usage))
-        rows.append(_job_row(site, body, person, printer[0], cost, usage))
-        charged[str(entry["id"])] = (cost, person[1])
-    ledger.apply_transactions(session, txns)
-    if rows:
-        session.execute(insert(PrintJobRow), rows)
-        held_jobs.mark_printed(session, [str(r["job_ref"]) for r in rows])
-    return charged
+            cost = costs.get(key)
+        if cost is None:
+            cost = costs[key] = job_cost(printer[1], usage, person[2])
+        txn = _transaction(site, body, person[1], cost, usage)
+        txns.append(txn)
+        rows.append(_job_row(site, body, person, printer[0], cost, usage, txn.created_at))
+        charged[str(entry["id"])] = (cost, person[1], TransactionKind.PRINT.value)
+    return charged, txns, rows
 
 
-def charge_usage(
-    session: Session, site: str, entries: list[dict[str, Any]]
-) -> dict[str, tuple[int, int, str]]:
-    """Charge walk-up usage entries in one ledger call; ``{entry id: (cost, account id,
-    kind)}`` of those charged now (a replayed ``usage_id`` is not in it)."""
+def _usage(session: Session, site: str, entries: list[dict[str, Any]]) -> dict[str, Transaction]:
+    """The ledger transactions of the usage entries whose account exists, by entry id."""
     bodies = {str(e["id"]): e["body"] for e in entries if (e.get("body") or {}).get("usage_id")}
+    if not bodies:
+        return {}
+    wanted = {int(b["account_id"]) for b in bodies.values()}
     accounts = set(
-        session.scalars(
-            select(AccountRow.id).where(
-                AccountRow.id.in_({int(b["account_id"]) for b in bodies.values()})
-            )
-        )
+        session.scalars(select(AccountRow.id).where(bulk.among(session, AccountRow.id, wanted)))
     )
-    txns = {
+    return {
         entry_id: usage_transaction(site, body)
         for entry_id, body in bodies.items()
         if int(body["account_id"]) in accounts
-    }
-    results = ledger.apply_transactions(session, list(txns.values()))
-    fresh = {txn.id for txn, new in results if new}
-    return {
-        entry_id: (-txn.amount, txn.account_id, txn.kind.value)
-        for entry_id, txn in txns.items()
-        if txn.id in fresh
     }
 
 
@@ -101,24 +126,31 @@ def usage_transaction(site: str, body: dict[str, Any]) -> Transaction:
     )
 
 
-def _people(session: Session, names: set[str]) -> dict[str, tuple[int, int, frozenset[str]]]:
-    """username → (user id, personal account id, groups), for enabled, undeleted users."""
+def _people(
+    session: Session, names: set[str], grouped: bool
+) -> dict[str, tuple[int, int, frozenset[str]]]:
+    """username → (user id, personal account id, groups), for enabled, undeleted users.
+    Groups only change a cost through a printer's group modifiers: not ``grouped``, none."""
+    groups = _GROUPS if grouped else literal(None, String)
     found = session.execute(
-        select(UserRow.username, UserRow.id, AccountRow.id)
+        select(UserRow.username, UserRow.id, AccountRow.id, groups)
         .join(AccountRow, AccountRow.owner_id == UserRow.id)
-        .where(UserRow.username.in_(names), UserRow.deleted_at.is_(None), UserRow.enabled)
-    ).all()
-    groups = users.group_names(session, [user_id for _, user_id, _ in found])
+        .where(
+            bulk.among(session, UserRow.username, names),
+            UserRow.deleted_at.is_(None),
+            UserRow.enabled,
+        )
+    )
     return {
-        name: (user_id, account_id, frozenset(groups.get(user_id, [])))
-        for name, user_id, account_id in found
+        name: (user_id, account_id, frozenset(joined.split(_SEPARATOR) if joined else ()))
+        for name, user_id, account_id, joined in found
     }
 
 
 def _printers(session: Session, names: set[str]) -> dict[str, tuple[int, Any]]:
     rows = session.execute(
         select(PrinterRow.name, PrinterRow.id, PrinterRow.cost_model).where(
-            PrinterRow.name.in_(names), PrinterRow.deleted_at.is_(None)
+            bulk.among(session, PrinterRow.name, names), PrinterRow.deleted_at.is_(None)
         )
     ).all()
     return {name: (row_id, printers.cost_model_from_json(model)) for name, row_id, model in rows}
@@ -126,7 +158,9 @@ def _printers(session: Session, names: set[str]) -> dict[str, tuple[int, Any]]:
 
 def _recorded(session: Session, txn_ids: list[str]) -> set[str]:
     return set(
-        session.scalars(select(TransactionRow.txn_id).where(TransactionRow.txn_id.in_(txn_ids)))
+        session.scalars(
+            select(TransactionRow.txn_id).where(bulk.among(session, TransactionRow.txn_id, txn_ids))
+        )
     )
 
 
@@ -163,6 +197,7 @@ def _job_row(
     printer_id: int,
     cost: int,
     usage: JobUsage,
+    printed_at: datetime | None,
 ) -> dict[str, Any]:
     return {
         "job_ref": str(body.get("job_ref") or body["txn_id"]),
@@ -179,7 +214,7 @@ def _job_row(
         "cost": cost,
         "txn_id": str(body["txn_id"]),
         "origin": site_origin(site),
-        "printed_at": moment(body.get("printed_at")) or now(),
+        "printed_at": printed_at or now(),
         "cost_overridden": body.get("cost_override") is not None,
     }
 

@@ -1,15 +1,25 @@
 """The site's replica: a local SQLite database with the App Server's schema, kept up to date
 from the "changes since N" feed, with N stored in the same transaction as the changes it
-covers (so a crash at any point resumes exactly where the replica is)."""
+covers (so a crash at any point resumes exactly where the replica is).
+
+A new replica first applies a snapshot (``store/snapshot.py``), page by page; each page is
+stored with the cursor of the next one, and the last with N = the snapshot's change number.
+A crash mid-snapshot resumes from the last stored cursor.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from functools import cache
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, delete, select, text
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Boolean, DateTime, delete, select, text
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
 from printwarden.store.db import Database
@@ -40,6 +50,13 @@ SAVE_SEQ = text(
     "INSERT INTO site_state (key, value) VALUES ('seq', :v) "
     "ON CONFLICT (key) DO UPDATE SET value = :v"
 )
+_READ_SNAPSHOT = text("SELECT value FROM site_state WHERE key = 'snapshot'")
+_SAVE_SNAPSHOT = text(
+    "INSERT INTO site_state (key, value) VALUES ('snapshot', :v) "
+    "ON CONFLICT (key) DO UPDATE SET value = :v"
+)
+SNAPSHOT_DONE = "done"
+FIRST_PAGE: dict[str, Any] = {"at": None, "kind": 0, "after": None}
 _PLAIN: dict[str, type[Base]] = {
     "group": GroupRow,
     "printer": PrinterRow,
@@ -72,30 +89,92 @@ class Replica:
             value = session.execute(_READ_SEQ).scalar_one_or_none()
         return int(value or 0)
 
+    def snapshot_cursor(self) -> dict[str, Any] | None:
+        """Where this replica's snapshot goes on (``{"at", "kind", "after"}``; ``at`` None:
+        not begun); None once it is done, or for a replica that had data before snapshots."""
+        with self.database.read() as session:
+            stored = session.execute(_READ_SNAPSHOT).scalar_one_or_none()
+            seq = int(session.execute(_READ_SEQ).scalar_one_or_none() or 0)
+        return _cursor(stored, seq)
+
+    def apply_snapshot(
+        self, schema_revision: str, cursor: dict[str, Any], page: dict[str, Any]
+    ) -> bool:
+        """Apply one snapshot page (asked for at ``cursor``) and store, in the same transaction,
+        the cursor of the next page — or, after the last, N = the snapshot's ``at`` (changes
+        since then are pulled next). A page that no longer follows the stored cursor (another
+        thread applied one meanwhile) is dropped: False."""
+        _check(schema_revision)
+        with self._unchecked() as session:
+            session.info[REPLICATING] = True
+            stored = session.execute(_READ_SNAPSHOT).scalar_one_or_none()
+            seq = int(session.execute(_READ_SEQ).scalar_one_or_none() or 0)
+            if _cursor(stored, seq) != cursor:
+                return False
+            _apply_all(session, page["entities"], fresh=True)
+            following = page["next"]
+            if following is None:
+                session.execute(SAVE_SEQ, {"v": str(page["at"])})
+                session.execute(_SAVE_SNAPSHOT, {"v": SNAPSHOT_DONE})
+            else:
+                state = {"at": page["at"], "kind": following["kind"], "after": following["after"]}
+                session.execute(_SAVE_SNAPSHOT, {"v": json.dumps(state)})
+        return True
+
+    @contextmanager
+    def _unchecked(self) -> Iterator[Session]:
+        """A write transaction without foreign-key checks: a snapshot page may refer to rows
+        of a later page (an account's parent, a delegate), or to one changed after the
+        snapshot's number, which the changes pulled next bring."""
+        with self.database.engine.connect() as connection:
+            driver: Any = connection.connection.driver_connection
+            driver.execute("PRAGMA foreign_keys = OFF")  # outside a transaction, or ignored
+            try:
+                with Session(bind=connection) as session, session.begin():
+                    yield session
+            finally:
+                driver.execute("PRAGMA foreign_keys = ON")
+
     def apply(
         self, schema_revision: str, since: int, upto: int, entities: list[dict[str, Any]]
     ) -> bool:
         """Apply one page of the feed (asked for ``since``) and move N to ``upto``, all in one
         transaction. A page that no longer follows N (another thread applied one meanwhile)
         is dropped: False."""
-        if schema_revision != head_revision():
-            raise SchemaMismatch(
-                f"the App Server's schema is {schema_revision!r}, this site's is "
-                f"{head_revision()!r}: upgrade the older one; nothing was applied"
-            )
+        _check(schema_revision)
         with self.database.session() as session:
             session.info[REPLICATING] = True  # not an offline effect: not journaled
             current = session.execute(_READ_SEQ).scalar_one_or_none()
             if int(current or 0) != since:
                 return False
             session.execute(text("PRAGMA defer_foreign_keys = ON"))
-            _users_in_bulk(session, [e for e in entities if e["entity"] == "user"])
-            _accounts_in_bulk(session, [e for e in entities if e["entity"] == "account"])
-            for entity in entities:
-                if entity["entity"] not in ("user", "account"):
-                    _apply(session, entity)
+            _apply_all(session, entities)
             session.execute(SAVE_SEQ, {"v": str(upto)})
         return True
+
+
+def _check(schema_revision: str) -> None:
+    if schema_revision != head_revision():
+        raise SchemaMismatch(
+            f"the App Server's schema is {schema_revision!r}, this site's is "
+            f"{head_revision()!r}: upgrade the older one; nothing was applied"
+        )
+
+
+def _cursor(stored: str | None, seq: int) -> dict[str, Any] | None:
+    if stored == SNAPSHOT_DONE or (stored is None and seq > 0):
+        return None
+    return dict(FIRST_PAGE) if stored is None else dict(json.loads(stored))
+
+
+def _apply_all(session: Session, entities: list[dict[str, Any]], *, fresh: bool = False) -> None:
+    """Users and accounts in bulk, the rest one by one. ``fresh`` (a snapshot page): the
+    replica cannot hold these users' and accounts' link rows yet, so none are deleted."""
+    _users_in_bulk(session, [e for e in entities if e["entity"] == "user"], fresh)
+    _accounts_in_bulk(session, [e for e in entities if e["entity"] == "account"], fresh)
+    for entity in entities:
+        if entity["entity"] not in ("user", "account"):
+            _apply(session, entity)
 
 
 def _apply(session: Session, entity: dict[str, Any]) -> None:
@@ -111,31 +190,129 @@ def _apply(session: Session, entity: dict[str, Any]) -> None:
 
 def _upsert(session: Session, model: type[Base], entities: list[dict[str, Any]]) -> list[int]:
     """Insert or replace the rows of ``entities`` in one executemany; their ids."""
-    rows = []
-    for entity in entities:
-        values = _typed(model, entity["row"])
-        values["change_seq"] = int(entity["seq"])
-        rows.append(values)
-    statement = sqlite_insert(model)
-    columns = [c.key for c in model.__table__.columns if c.key != "id"]
-    statement = statement.on_conflict_do_update(
-        index_elements=["id"], set_={c: statement.excluded[c] for c in columns}
-    )
-    for start in range(0, len(rows), 2000):
-        session.execute(statement, rows[start : start + 2000])
+    rows = [entity["row"] for entity in entities]
+    _executemany(session, model, rows, upsert=True, seqs=[int(e["seq"]) for e in entities])
     return [int(row["id"]) for row in rows]
 
 
 def _replace_children(
-    session: Session, model: type[Base], key: Any, ids: list[int], rows: list[dict[str, Any]]
+    session: Session,
+    model: type[Base],
+    key: Any,
+    ids: list[int],
+    rows: list[dict[str, Any]],
+    fresh: bool,
 ) -> None:
-    for start in range(0, len(ids), 2000):
+    for start in range(0, 0 if fresh else len(ids), 2000):
         session.execute(delete(model).where(key.in_(ids[start : start + 2000])))
-    for start in range(0, len(rows), 2000):
-        session.execute(sqlite_insert(model), rows[start : start + 2000])
+    _executemany(session, model, rows, upsert=False)
 
 
-def _users_in_bulk(session: Session, entities: list[dict[str, Any]]) -> None:
+def _executemany(
+    session: Session,
+    model: type[Base],
+    rows: list[dict[str, Any]],
+    *,
+    upsert: bool,
+    seqs: list[int] | None = None,
+) -> None:
+    """Insert (``upsert``: or replace by id) ``rows`` — as the feed sends them, timestamps
+    as ISO text — with one executemany of the driver, in the session's transaction; ``seqs``
+    their change numbers (else the rows hold them). SQLAlchemy's per-row parameter handling
+    (ORM or Core) costs more than SQLite's own work here; the column types' own bind
+    processors still apply."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect
+    sql, columns = _insert_sql(model, upsert)
+    given = columns[:-1] if seqs is not None else columns  # change_seq comes last
+    processors = _processors(model, dialect)
+    params: list[Any] = _values(rows, given)
+    if processors or seqs is not None:
+        params = _processed(params, processors, seqs)
+    driver: Any = session.connection().connection.driver_connection
+    driver.executemany(sql, params)
+
+
+def _values(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> list[Any]:
+    """Each row's values of ``columns`` (absent: None), as tuples."""
+    pick = itemgetter(*columns) if len(columns) > 1 else lambda row: (row[columns[0]],)
+    try:
+        return [pick(row) for row in rows]  # every column present: the fast way
+    except KeyError:
+        return [tuple(row.get(key) for key in columns) for row in rows]
+
+
+def _processed(
+    params: list[Any], processors: tuple[tuple[int, Any], ...], seqs: list[int] | None
+) -> list[Any]:
+    """Each row's values through the processors, with its change number appended."""
+    done = []
+    for n, values in enumerate(params):
+        row = list(values)
+        for index, process in processors:
+            if row[index] is not None:
+                row[index] = process(row[index])
+        if seqs is not None:
+            row.append(seqs[n])
+        done.append(row)
+    return done
+
+
+@cache
+def _insert_sql(model: type[Base], upsert: bool) -> tuple[str, tuple[str, ...]]:
+    """The statement, and its columns: the table's, ``change_seq`` last."""
+    keys = [c.key for c in model.__table__.columns]
+    columns = tuple(k for k in keys if k != "change_seq")
+    columns += ("change_seq",) if "change_seq" in keys else ()
+    # Table and column names from our own models, never from input.
+    names, marks = ", ".join(columns), ", ".join("?" for _ in columns)
+    sql = f"INSERT INTO {model.__tablename__} ({names}) VALUES ({marks})"  # noqa: S608
+    if upsert:
+        changed = ", ".join(f"{c} = excluded.{c}" for c in columns if c != "id")
+        sql += f" ON CONFLICT (id) DO UPDATE SET {changed}"
+    return sql, columns
+
+
+@cache
+def _processors(model: type[Base], dialect: Dialect) -> tuple[tuple[int, Any], ...]:
+    """``(index in the statement's columns, bind processor)`` of the columns that have one
+    (timestamps, JSON); a timestamp's first parses ISO text. Booleans go as they are: the
+    driver stores ``True`` as 1, as their processor would."""
+    table_columns = model.__table__.columns
+    found = []
+    for index, key in enumerate(_insert_sql(model, False)[1]):
+        column = table_columns[key]
+        if isinstance(column.type, Boolean):
+            continue
+        process = column.type.dialect_impl(dialect).bind_processor(dialect)
+        if isinstance(column.type, DateTime):
+            process = _from_text(process)
+        if process is not None:
+            found.append((index, process))
+    return tuple(found)
+
+
+def _from_text(process: Any) -> Any:
+    """ISO text (or a datetime) to what ``process`` stores: SQLAlchemy's SQLite text form,
+    made by ``datetime.isoformat`` when that gives the very same text (checked once)."""
+    probe = datetime(2026, 11, 25, 13, 5, 7, 120, tzinfo=UTC)
+    fast = process is not None and process(probe) == _stored(probe)
+
+    def stored(value: Any) -> Any:
+        value = datetime.fromisoformat(value) if isinstance(value, str) else value
+        if fast:
+            return _stored(value)
+        return process(value) if process is not None else value
+
+    return stored
+
+
+def _stored(value: datetime) -> str:
+    return value.isoformat(" ", "microseconds")[:26]
+
+
+def _users_in_bulk(session: Session, entities: list[dict[str, Any]], fresh: bool) -> None:
     """Users with their cards, groups and delegates: a whole page in a few statements (an
     initial sync of 100,000 users must not cost a round of statements per user)."""
     if not entities:
@@ -149,12 +326,13 @@ def _users_in_bulk(session: Session, entities: list[dict[str, Any]]) -> None:
                     for g in entity["group_ids"]]  # fmt: skip
         delegates += [{"owner_id": user_id, "delegate_id": d, "change_seq": seq}
                       for d in entity["delegate_ids"]]  # fmt: skip
-    _replace_children(session, CardRow, CardRow.user_id, ids, cards)
-    _replace_children(session, MembershipRow, MembershipRow.user_id, ids, members)
-    _replace_children(session, ReleaseDelegateRow, ReleaseDelegateRow.owner_id, ids, delegates)
+    _replace_children(session, CardRow, CardRow.user_id, ids, cards, fresh)
+    _replace_children(session, MembershipRow, MembershipRow.user_id, ids, members, fresh)
+    owner = ReleaseDelegateRow.owner_id
+    _replace_children(session, ReleaseDelegateRow, owner, ids, delegates, fresh)
 
 
-def _accounts_in_bulk(session: Session, entities: list[dict[str, Any]]) -> None:
+def _accounts_in_bulk(session: Session, entities: list[dict[str, Any]], fresh: bool) -> None:
     if not entities:
         return
     ids = _upsert(session, AccountRow, entities)
@@ -163,7 +341,7 @@ def _accounts_in_bulk(session: Session, entities: list[dict[str, Any]]) -> None:
         for e in entities
         for grant in e["grants"]
     ]
-    _replace_children(session, AccountGrantRow, AccountGrantRow.account_id, ids, grants)
+    _replace_children(session, AccountGrantRow, AccountGrantRow.account_id, ids, grants, fresh)
 
 
 def _merge(session: Session, model: type[Base], row: dict[str, Any], seq: int) -> None:
@@ -175,15 +353,23 @@ def _merge(session: Session, model: type[Base], row: dict[str, Any], seq: int) -
 
 
 def _typed(model: type[Base], row: dict[str, Any]) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    for column in model.__table__.columns:
-        if column.key not in row:
-            continue
-        value = row[column.key]
-        if isinstance(column.type, DateTime) and isinstance(value, str):
-            value = datetime.fromisoformat(value)
-        values[column.key] = value
+    """The columns of ``model`` in ``row``, timestamps parsed (they travel as ISO text)."""
+    columns, timestamps = _columns(model)
+    values = {key: row[key] for key in columns if key in row}
+    for key in timestamps:
+        if isinstance(values.get(key), str):
+            values[key] = datetime.fromisoformat(values[key])
     return values
+
+
+@cache
+def _columns(model: type[Base]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The column keys of ``model``, and those of its timestamps."""
+    columns = model.__table__.columns
+    return (
+        tuple(c.key for c in columns),
+        tuple(c.key for c in columns if isinstance(c.type, DateTime)),
+    )
 
 
 def _held_job(session: Session, row: dict[str, Any], seq: int) -> None:

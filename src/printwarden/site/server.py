@@ -10,6 +10,7 @@ import json
 import logging
 import threading
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +23,7 @@ from printwarden.config import Settings
 from printwarden.domain.site_mode import ModeMachine, SiteMode
 from printwarden.service.app import create_app
 from printwarden.service.offline import OfflineMode
+from printwarden.site import metrics
 from printwarden.site.gateway import (
     ANSWERING_LOCALLY,
     Gateway,
@@ -39,6 +41,7 @@ from printwarden.site.upstream import Upstream, UpstreamError, UpstreamRefused
 log = logging.getLogger("printwarden.site")
 
 STATUS_PATH = "/site/status"  # the site's own view, answered even with the link down
+METRICS_PATH = "/metrics"  # Prometheus, likewise
 HEARTBEAT_SECONDS = 0.5
 LONG_POLL_SECONDS = 10.0
 
@@ -60,6 +63,7 @@ class SiteServer(Link):
     def __init__(self, config: SiteConfig) -> None:
         self.config = config
         self.machine = ModeMachine()
+        self.counters = metrics.SiteCounters()
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -82,7 +86,8 @@ class SiteServer(Link):
         self.gateway = Gateway(self.local, config.upstream, self)
         if self.journal.backlog():
             # Restarted with offline effects HQ has not seen: reconcile before going online.
-            self.machine.start_offline(time.monotonic(), "restarted with an unsent journal")
+            why = "restarted with an unsent journal"
+            self._event(lambda now: self.machine.start_offline(now, why), why)
 
     # --- the link, as the gateway sees it --------------------------------------------------
 
@@ -107,6 +112,7 @@ class SiteServer(Link):
         with self._lock:
             before = self.machine.mode
             after = change(time.monotonic())
+            self.counters.saw(self.machine, before)
         if after is not before:
             log.warning("site %s: %s -> %s (%s)", self.config.site, before, after, why)
 
@@ -153,6 +159,10 @@ class SiteServer(Link):
         if scope["type"] == "http" and scope["path"] == STATUS_PATH:
             await _send_json(send, await asyncio.to_thread(self.status))
             return
+        if scope["type"] == "http" and scope["path"] == METRICS_PATH:
+            text = await asyncio.to_thread(self.metrics)
+            await _send(send, text.encode(), metrics.CONTENT_TYPE)
+            return
         await self.gateway(scope, receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
@@ -185,6 +195,8 @@ class SiteServer(Link):
         self._heard(forced)
 
     def _heard(self, forced: bool) -> None:
+        with self._lock:
+            self.counters.last_contact = time.monotonic()
         self._event(lambda now: self.machine.force(forced, now), "forced offline")
         self._event(self.machine.success, "the App Server answers again")
         with self._lock:
@@ -211,9 +223,14 @@ class SiteServer(Link):
                 self._stop.wait(0.2)
 
     def _pull(self, wait: float) -> bool:
-        """One page of changes; True when the replica has caught up."""
+        """One page of changes (a new replica: its whole snapshot first); True when the
+        replica has caught up."""
+        cursor = self.replica.snapshot_cursor()
         since = self.replica.seq()
         try:
+            if cursor is not None:
+                self._snapshot(cursor)
+                return False  # then the changes since the snapshot
             page = self.upstream.changes(since, wait)
             applied = self.replica.apply(
                 page["schema_revision"], since, page["upto"], page["entities"]
@@ -227,6 +244,37 @@ class SiteServer(Link):
             self._stop.wait(5.0)
             return False
         return applied and not page["more"]
+
+    def _snapshot(self, cursor: dict[str, Any]) -> None:
+        """Apply the snapshot from ``cursor`` on, page by page, each stored with the cursor of
+        the next: the App Server builds page k + 1 while the replica applies page k."""
+        pending = self._fetch(cursor)
+        while not self._stop.is_set():
+            page = pending.result()
+            following = page["next"] and {"at": page["at"], **page["next"]}
+            if following:
+                pending = self._fetch(following)
+            if not self.replica.apply_snapshot(page["schema_revision"], cursor, page):
+                return
+            if not following:
+                log.info("site %s: snapshot at %s applied", self.config.site, page["at"])
+                return
+            cursor = following
+
+    def _fetch(self, cursor: dict[str, Any]) -> Future[dict[str, Any]]:
+        """A snapshot page, fetched by a thread of its own."""
+        future: Future[dict[str, Any]] = Future()
+
+        def fetch() -> None:
+            try:
+                future.set_result(self.upstream.snapshot(cursor))
+            except BaseException as exc:  # handed to the caller
+                future.set_exception(exc)
+            finally:
+                self.upstream.release_thread()
+
+        threading.Thread(target=fetch, name="site-snapshot-fetch", daemon=True).start()
+        return future
 
     def reconcile(self) -> None:
         """Upload the journal, refresh the replica, and go online (or back offline)."""
@@ -249,6 +297,8 @@ class SiteServer(Link):
             return  # written while uploading: another round
         totals["started"], totals["finished"] = started.isoformat(), datetime.now(UTC).isoformat()
         self.last_report = totals
+        with self._lock:
+            self.counters.reconciliations += 1
         self._event(self.machine.reconciled, "journal uploaded and replica refreshed")
 
     def status(self) -> dict[str, Any]:
@@ -274,10 +324,32 @@ class SiteServer(Link):
             "last_report": self.last_report,
         }
 
+    def metrics(self) -> str:
+        """``GET /metrics``: the mode, its changes, outages, reconciliations, the backlog and
+        the age of the last contact — what ``status()`` shows, for Prometheus."""
+        backlog, seq = self.journal.backlog(), self.replica.seq()
+        with self._lock:
+            counters = self.counters
+            scrape = metrics.Scrape(
+                site=self.config.site,
+                mode=self.machine.mode,
+                transitions=dict(counters.transitions),
+                outages=counters.outages,
+                reconciliations=counters.reconciliations,
+                backlog=backlog,
+                contact_age=counters.contact_age(time.monotonic()),
+                replica_seq=seq,
+            )
+        return metrics.render(scrape)
+
 
 async def _send_json(send: Send, body: dict[str, Any]) -> None:
-    data = json.dumps(body, default=str).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
+    await _send(send, json.dumps(body, default=str).encode(), "application/json")
+
+
+async def _send(send: Send, data: bytes, content_type: str) -> None:
+    headers = [(b"content-type", content_type.encode()),
+               (b"content-length", str(len(data)).encode())]  # fmt: skip
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": data})
 

@@ -7,10 +7,12 @@ import threading
 from typing import Any
 
 import httpx
+from pydantic_core import from_json
 
 HEARTBEAT_TIMEOUT = httpx.Timeout(0.75)
 CALL_TIMEOUT = httpx.Timeout(10.0, connect=1.0)
 PAGE_TIMEOUT_SECONDS = 120.0
+SNAPSHOT_PAGE = 10_000  # entities per snapshot page: about 5,000 users with their accounts
 
 
 class UpstreamError(Exception):
@@ -49,6 +51,13 @@ class Upstream:
         for client in self._clients:
             client.close()
 
+    def release_thread(self) -> None:
+        """Close the calling thread's client (a short-lived thread is done calling)."""
+        client: httpx.Client | None = getattr(self._local, "client", None)
+        self._reset()
+        if client is not None and client in self._clients:
+            self._clients.remove(client)
+
     def _call(self, method: str, path: str, timeout: httpx.Timeout, **kwargs: Any) -> Any:
         try:
             response = self._client().request(method, path, timeout=timeout, **kwargs)
@@ -59,7 +68,7 @@ class Upstream:
             raise UpstreamError(f"{path}: the App Server answered {response.status_code}")
         if response.status_code >= 400:
             raise UpstreamRefused(f"{path}: {response.status_code} {response.text[:300]}")
-        return response.json()
+        return from_json(response.content)  # pydantic-core: a snapshot page is megabytes
 
     def status(self, body: dict[str, Any]) -> bool:
         """Send a heartbeat; returns whether an administrator forces the site offline."""
@@ -70,6 +79,16 @@ class Upstream:
         # A first sync's pages can be large (one bulk import is one page): give them time.
         timeout = httpx.Timeout(wait + 5.0 if wait else PAGE_TIMEOUT_SECONDS, connect=1.0)
         params = {"since": since, "wait": wait, "limit": limit}
+        page: dict[str, Any] = self._call("GET", "/changes", timeout, params=params)
+        return page
+
+    def snapshot(self, cursor: dict[str, Any], limit: int = SNAPSHOT_PAGE) -> dict[str, Any]:
+        """The snapshot page at ``cursor`` (``{"at", "kind", "after"}``, see ``Replica``)."""
+        params = {"snapshot": True, "limit": limit, "kind": cursor["kind"]}
+        for name in ("at", "after"):
+            if cursor[name] is not None:
+                params[name] = cursor[name]
+        timeout = httpx.Timeout(PAGE_TIMEOUT_SECONDS, connect=1.0)
         page: dict[str, Any] = self._call("GET", "/changes", timeout, params=params)
         return page
 

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from printwarden.store import bulk
 from printwarden.store.changes import change_seq
 from printwarden.store.db import utc
 from printwarden.store.errors import NotFound
@@ -127,18 +128,17 @@ def set_status(row: HeldJobRow, status: str, reason: str, seq: int) -> None:
 
 
 def mark_printed(session: Session, job_refs: Sequence[str]) -> None:
-    """These jobs were charged as printed: those that were held jobs have printed."""
-    rows = list(
-        session.scalars(
-            select(HeldJobRow).where(
-                HeldJobRow.job_ref.in_(job_refs), HeldJobRow.status.in_(("held", "releasing"))
-            )
+    """These jobs were charged as printed: those that were held jobs have printed (one
+    statement finds them, one more marks them all)."""
+    waiting = HeldJobRow.status.in_(("held", "releasing"))
+    found = select(HeldJobRow.id).where(bulk.among(session, HeldJobRow.job_ref, job_refs), waiting)
+    ids = list(session.scalars(found))
+    if ids:
+        marked = {"status": "printed", "updated_at": now(), "change_seq": change_seq(session)}
+        statement = update(HeldJobRow).where(bulk.among(session, HeldJobRow.id, ids), waiting)
+        session.execute(
+            statement.values(marked), execution_options={"synchronize_session": "fetch"}
         )
-    )
-    if rows:
-        seq = change_seq(session)
-        for row in rows:
-            set_status(row, "printed", row.status_reason, seq)
 
 
 def approved(session: Session, job_ref: str) -> bool:

@@ -6,14 +6,14 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, bindparam, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Row, Table, bindparam, func, select, text, update
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.util import identity_key
 from sqlalchemy.sql.dml import ReturningInsert
 from sqlalchemy.sql.elements import ColumnClause
 
 from printwarden.domain.ledger import Transaction, TransactionKind
+from printwarden.store import bulk
 from printwarden.store.changes import change_seq
 from printwarden.store.models import AccountRow, TransactionRow
 
@@ -28,28 +28,51 @@ class UnknownAccount(LookupError):
 
 _TRANSACTIONS = cast(Table, TransactionRow.__table__)
 _ACCOUNTS = cast(Table, AccountRow.__table__)
-# One executemany UPDATE for every account a batch moves (Core: compiled once, then cached).
+_COLUMNS = ("txn_id", "account_id", "amount", "kind", "reference", "origin", "created_at",
+            "comment")  # fmt: skip
+# SQLite: one executemany UPDATE for every account a batch moves (compiled once, cached).
 _MOVE_BALANCE = (
     update(_ACCOUNTS)
     .where(_ACCOUNTS.c.id == bindparam("account_id_"))
     .values(balance=_ACCOUNTS.c.balance + bindparam("amount_"), change_seq=bindparam("seq_"))
 )
+# PostgreSQL: one statement for all of them. The accounts are locked in id order first, as
+# the executemany does, so concurrent batches moving the same accounts cannot deadlock.
+_MOVE_BALANCES_PG = text(
+    "WITH moves AS ("
+    " SELECT a.id, m.amount FROM accounts a"
+    " JOIN unnest(CAST(:ids AS BIGINT[]), CAST(:amounts AS BIGINT[])) AS m(id, amount)"
+    " ON a.id = m.id ORDER BY a.id FOR NO KEY UPDATE OF a)"
+    " UPDATE accounts SET balance = accounts.balance + moves.amount, change_seq = :seq"
+    " FROM moves WHERE accounts.id = moves.id"
+)
+_INSERT_PG = bulk.unnest_insert(
+    _TRANSACTIONS, _COLUMNS, "ON CONFLICT (txn_id) DO NOTHING RETURNING txn_id"
+)
 
 
-def _insert(session: Session) -> ReturningInsert[str]:
+def _insert_sqlite() -> ReturningInsert[str]:
     """``INSERT … ON CONFLICT (txn_id) DO NOTHING RETURNING txn_id`` on the Core table.
 
     Executed with a list of parameter sets, SQLAlchemy's "insertmanyvalues" sends multi-row
-    INSERTs (in the given row order) from one cached compilation; an ORM ``.values([...])``
-    compiles a new statement with 8 bind parameters per row on every call.
+    INSERTs (in the given row order) from one cached compilation. (PostgreSQL gets the rows
+    as one array per column instead: ``_INSERT_PG``.)
     """
-    statement: sqlite.Insert | postgresql.Insert
-    if session.get_bind().dialect.name == "sqlite":
-        statement = sqlite.insert(_TRANSACTIONS)
-    else:
-        statement = postgresql.insert(_TRANSACTIONS)
     txn_id: ColumnClause[str] = _TRANSACTIONS.c.txn_id
-    return statement.on_conflict_do_nothing(index_elements=["txn_id"]).returning(txn_id)
+    statement = sqlite.insert(_TRANSACTIONS).on_conflict_do_nothing(index_elements=["txn_id"])
+    return statement.returning(txn_id)
+
+
+_INSERT_SQLITE = _insert_sqlite()
+
+
+def _insert(session: Session, values: list[dict[str, object]]) -> set[str]:
+    """Insert the rows not yet recorded (in the order given); the ids really inserted."""
+    connection = session.connection()
+    if bulk.uses_arrays(session):
+        params = bulk.arrays(_TRANSACTIONS, values, _COLUMNS)
+        return set(connection.execute(_INSERT_PG, params).scalars())
+    return set(connection.execute(_INSERT_SQLITE, values).scalars())
 
 
 def _row_values(txn: Transaction) -> dict[str, object]:
@@ -93,10 +116,11 @@ def apply_transactions(
     _check_accounts(session, {t.account_id for t in txns})
     # Rows go in in txn_id order: concurrent batches that share ids then wait on each other's
     # unique-index entries in one order, so they cannot deadlock (PostgreSQL).
-    rows = sorted(_first_occurrences(txns), key=lambda t: t.id)
-    values = [_row_values(t) for t in rows]
-    inserted = set(session.connection().execute(_insert(session), values).scalars())
-    _move_balances(session, [t for t in _first_occurrences(txns) if t.id in inserted])
+    first = _first_occurrences(txns)
+    inserted = _insert(session, [_row_values(t) for t in sorted(first, key=lambda t: t.id)])
+    _move_balances(session, [t for t in first if t.id in inserted])
+    if len(inserted) == len(txns):  # all new, none repeated: the common case
+        return [(t, True) for t in txns]
     return _results(session, txns, inserted)
 
 
@@ -113,7 +137,8 @@ def apply_transaction(session: Session, txn: Transaction) -> tuple[Transaction, 
 
 
 def _check_accounts(session: Session, account_ids: set[int]) -> None:
-    found = set(session.scalars(select(AccountRow.id).where(AccountRow.id.in_(account_ids))))
+    statement = select(_ACCOUNTS.c.id).where(bulk.among(session, _ACCOUNTS.c.id, account_ids))
+    found = set(session.connection().execute(statement).scalars())
     missing = account_ids - found
     if missing:
         raise UnknownAccount(f"no account with id {min(missing)}")
@@ -126,15 +151,20 @@ def _move_balances(session: Session, new: Sequence[Transaction]) -> None:
     if not totals:
         return
     seq = change_seq(session)
-    params = [
-        {"account_id_": account_id, "amount_": amount, "seq_": seq}
-        for account_id, amount in sorted(totals.items())
-    ]
-    session.connection().execute(_MOVE_BALANCE, params)
+    moves = sorted(totals.items())
+    if bulk.uses_arrays(session):
+        ids, amounts = bulk.literal([a for a, _ in moves]), bulk.literal([m for _, m in moves])
+        session.connection().execute(
+            _MOVE_BALANCES_PG, {"ids": ids, "amounts": amounts, "seq": seq}
+        )
+    else:
+        params = [{"account_id_": a, "amount_": m, "seq_": seq} for a, m in moves]
+        session.connection().execute(_MOVE_BALANCE, params)
     # Core bypasses the identity map: loaded accounts must re-read what was just written.
-    for account_id in totals:
-        loaded = session.identity_map.get(identity_key(AccountRow, account_id))
-        if loaded is not None:
+    # (By key, not by ``obj.id``: reading an expired object's id would load it.)
+    for state in session.identity_map.all_states():
+        key, loaded = state.key, state.obj()
+        if key is not None and key[0] is AccountRow and key[1][0] in totals and loaded:
             session.expire(loaded, ["balance", "change_seq"])
 
 
@@ -146,7 +176,7 @@ def _results(
     if replayed:
         # Plain rows, not ORM objects: a replayed batch reads thousands of them.
         table = TransactionRow.__table__
-        rows = session.execute(select(table).where(table.c.txn_id.in_(replayed)))
+        rows = session.execute(select(table).where(bulk.among(session, table.c.txn_id, replayed)))
         recorded.update((row.txn_id, to_domain(row)) for row in rows)
     results: list[tuple[Transaction, bool]] = []
     reported_new: set[str] = set()

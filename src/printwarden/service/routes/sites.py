@@ -6,9 +6,14 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime, timedelta
+from functools import cache
+from typing import Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from pydantic_core import to_json
 from sqlalchemy.orm import Session
 
 from printwarden.domain.accounts import Role
@@ -19,6 +24,7 @@ from printwarden.service.problems import Problem
 from printwarden.service.routes.deps import admin_only, read_session, write_session
 from printwarden.service.state import AppState, app_state
 from printwarden.store import replication, settings, sites
+from printwarden.store import snapshot as snapshots
 from printwarden.store.changes import last_change_seq
 from printwarden.store.db import utc
 from printwarden.store.errors import AlreadyExists, NotFound
@@ -105,16 +111,29 @@ def site_status(
     return schemas.SiteStatusOut(forced_offline=row.forced_offline)
 
 
-@router.get("/sites/{name}/changes")
+@router.get("/sites/{name}/changes", response_model=schemas.ChangesOut)
 async def site_changes(
     name: str = Depends(site_of),
     since: int = Query(0, ge=0),
     limit: int = Query(5000, ge=1, le=50_000),
     wait: float = Query(0.0, ge=0.0, le=MAX_WAIT_SECONDS),
+    snapshot: bool = Query(False),
+    at: int | None = Query(None, ge=0),
+    kind: int = Query(0, ge=0, le=len(snapshots.KINDS)),
+    after: str | None = Query(None, max_length=128),
     state: AppState = Depends(app_state),
-) -> schemas.ChangesOut:
+) -> schemas.ChangesOut | Response:
     """Entities the site needs changed after ``since`` (0: everything). With ``wait``, a
-    long poll: answers as soon as something changes, or empty after ``wait`` seconds."""
+    long poll: answers as soon as something changes, or empty after ``wait`` seconds.
+
+    With ``snapshot``, a new site's first copy instead, paged by key (``store/snapshot.py``):
+    ``{schema_revision, at, next: {kind, after} | null, entities}``; the first page (no
+    ``at``) fixes ``at``, the site passes it and ``next`` back for the following pages and
+    then pulls changes since ``at``."""
+    if snapshot:
+        cursor = snapshots.Cursor(kind, after)
+        body = await run_in_threadpool(_snapshot_page, state, name, at, cursor, limit)
+        return Response(body, media_type="application/json")
     deadline = time.monotonic() + wait
     while True:
         page = await run_in_threadpool(_page, state, name, since, limit)
@@ -129,6 +148,28 @@ async def site_changes(
     )
 
 
+@cache
+def _revision() -> str:
+    """This process's schema revision (reading it loads every migration script)."""
+    return head_revision() or ""
+
+
+def _snapshot_page(
+    state: AppState, name: str, at: int | None, cursor: snapshots.Cursor, limit: int
+) -> bytes:
+    """One snapshot page as JSON, serialised by pydantic-core straight from plain rows."""
+    with state.database.read() as session:
+        _site(session, name)
+        try:
+            page = snapshots.snapshot(session, name, at, snapshots.typed(cursor), limit)
+        except ValueError as exc:
+            raise Problem(422, "Invalid snapshot cursor", str(exc)) from None
+    following = None if page.next is None else {"kind": page.next.kind, "after": page.next.after}
+    body = {"schema_revision": _revision(), "at": page.at, "next": following,
+            "entities": page.entities}  # fmt: skip
+    return to_json(body)
+
+
 def _page(state: AppState, name: str, since: int, limit: int) -> replication.Page:
     with state.database.read() as session:
         _site(session, name)
@@ -137,29 +178,50 @@ def _page(state: AppState, name: str, since: int, limit: int) -> replication.Pag
         return replication.changes(session, name, since, limit)
 
 
-@router.post("/sites/{name}/journal")
-def upload_journal(
-    body: schemas.JournalIn,
-    name: str = Depends(site_of),
-    session: Session = Depends(write_session),
+_JOURNAL_BODY = {"application/json": {"schema": schemas.JournalIn.model_json_schema()}}
+
+
+@router.post(
+    "/sites/{name}/journal",
+    openapi_extra={"requestBody": {"required": True, "content": _JOURNAL_BODY}},
+)
+async def upload_journal(
+    request: Request, name: str = Depends(site_of), state: AppState = Depends(app_state)
 ) -> schemas.JournalOut:
     """Apply the site's offline journal, in order, each entry once (a replay changes nothing)."""
-    _site(session, name)
-    entries = [entry.model_dump(mode="json") for entry in body.entries]
+    entries = _journal_entries(await request.body())
+    return await run_in_threadpool(_apply_journal, state, name, entries)
+
+
+def _journal_entries(body: bytes) -> list[dict[str, Any]]:
+    """The uploaded entries, parsed and validated in one pass by pydantic (FastAPI would
+    decode the JSON with the standard library first: a fifth of an upload's CPU)."""
     try:
-        report = journal.apply_entries(session, name, entries)
-    except (NotFound, ValueError) as exc:
-        raise Problem(422, "Invalid journal entry", str(exc)) from None
-    return schemas.JournalOut(
-        entries=report.entries,
-        applied=report.applied,
-        already_applied=report.already_applied,
-        amounts=report.amounts,
-        unknown_users=report.unknown_users,
-        failure_mode_jobs=report.failure_mode_jobs,
-        deficits=journal.deficits(session, report.touched_accounts),
-        notes=report.notes,
-    )
+        journal_in = schemas.JournalIn.model_validate_json(body)
+    except ValidationError as exc:
+        errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
+        raise RequestValidationError(errors) from None
+    return [{"id": e.id, "kind": e.kind, "at": e.at, "body": e.body} for e in journal_in.entries]
+
+
+def _apply_journal(state: AppState, name: str, entries: list[dict[str, Any]]) -> schemas.JournalOut:
+    """One worker-thread call: the session is opened, used and committed here."""
+    with state.database.session() as session:
+        _site(session, name)
+        try:
+            report = journal.apply_entries(session, name, entries)
+        except (NotFound, ValueError) as exc:
+            raise Problem(422, "Invalid journal entry", str(exc)) from None
+        return schemas.JournalOut(
+            entries=report.entries,
+            applied=report.applied,
+            already_applied=report.already_applied,
+            amounts=report.amounts,
+            unknown_users=report.unknown_users,
+            failure_mode_jobs=report.failure_mode_jobs,
+            deficits=journal.deficits(session, report.touched_accounts),
+            notes=report.notes,
+        )
 
 
 @router.get("/offline-policies", dependencies=[Depends(admin_only)])

@@ -1,0 +1,125 @@
+"""Statements over thousands of rows whose SQL text does not grow with the batch.
+
+On PostgreSQL a batch travels as one array parameter per column (``unnest``, ``= ANY``), not
+as one placeholder per value. The SQL is then the same for every batch size, so SQLAlchemy
+compiles it once, psycopg parses it once (it re-parses every query longer than 4 kB, which a
+1,000-row INSERT or IN list is), and the server can prepare it. SQLite keeps executemany and
+IN lists: in process, they cost nothing of the kind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from functools import cache
+from typing import Any
+
+from psycopg.types.array import ListBinaryDumper
+from sqlalchemy import ColumnElement, Table, TextClause, any_, bindparam, insert, text
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import Session
+
+_PG = postgresql.dialect()  # type: ignore[no-untyped-call]
+_BINARY_LISTS = "printwarden.binary_lists"
+_CUSTOM_PLANS = text("SET LOCAL plan_cache_mode = force_custom_plan")
+_DEFAULT_PLANS = text("SET LOCAL plan_cache_mode TO DEFAULT")
+
+
+def uses_arrays(session: Session) -> bool:
+    """Whether batches travel as arrays (PostgreSQL). If so, the session's connection now
+    sends Python lists in binary: psycopg's text format quotes every element through a
+    regular expression, seven times slower for a 1,000-string array."""
+    if session.get_bind().dialect.name != "postgresql":
+        return False
+    pooled = session.connection().connection
+    if not pooled.info.get(_BINARY_LISTS):
+        driver: Any = pooled.driver_connection
+        driver.adapters.register_dumper(list, ListBinaryDumper)
+        pooled.info[_BINARY_LISTS] = True
+    return True
+
+
+def among(session: Session, column: Any, values: Collection[Any]) -> ColumnElement[bool]:
+    """``column IN values``: one array parameter on PostgreSQL (see :func:`custom_plans`)."""
+    if uses_arrays(session):
+        array = bindparam(None, list(values), type_=postgresql.ARRAY(column.type))
+        return column == any_(array)  # type: ignore[no-any-return]
+    return column.in_(values)  # type: ignore[no-any-return]
+
+
+@contextmanager
+def custom_plans(session: Session) -> Iterator[None]:
+    """PostgreSQL: plan the reads inside for their own arrays.
+
+    Once psycopg has prepared a statement, PostgreSQL may switch to a generic plan, blind to
+    the array: with the statistics of a table just filled it compared each of 1,000 users
+    with each of 800 names (25 ms, instead of 0.2 ms for the hashed lookup of a custom plan).
+    Only around reads: foreign-key checks would then be planned for every row they check.
+    """
+    if not uses_arrays(session):
+        yield
+        return
+    session.execute(_CUSTOM_PLANS)
+    try:
+        yield
+    finally:
+        session.execute(_DEFAULT_PLANS)
+
+
+def unnest_insert(table: Table, columns: Sequence[str], suffix: str = "") -> TextClause:
+    """PostgreSQL: ``INSERT INTO table (columns) SELECT * FROM unnest(:column[], …) suffix``
+    (rows go in in the order given); execute it with :func:`arrays` of the rows."""
+    return _unnest_insert(table, tuple(columns), suffix)
+
+
+@cache
+def _unnest_insert(table: Table, columns: tuple[str, ...], suffix: str) -> TextClause:
+    quote = _PG.identifier_preparer.quote
+    arrays = ", ".join(
+        f"CAST(:{name} AS {table.c[name].type.compile(dialect=_PG)}[])" for name in columns
+    )
+    names = ", ".join(quote(name) for name in columns)
+    # Identifiers and types come from our own table metadata, never from input.
+    sql = f"INSERT INTO {quote(table.name)} ({names}) SELECT * FROM unnest({arrays}) {suffix}"  # noqa: S608
+    return text(sql)
+
+
+def arrays(
+    table: Table, rows: Sequence[Mapping[str, Any]], columns: Sequence[str]
+) -> dict[str, Any]:
+    """The rows as one array per column (the parameters of :func:`unnest_insert`); integers
+    and booleans as array literals (``{1,2,NULL}``), which psycopg sends as they are — it
+    dumps a list element by element in Python, several times slower."""
+    found: dict[str, Any] = {}
+    for name in columns:
+        values = [row[name] for row in rows]
+        python_type = _python_type(table.c[name].type)
+        found[name] = literal(values) if python_type in (int, bool) else values
+    return found
+
+
+def literal(values: list[Any]) -> str:
+    """A PostgreSQL array literal of integers or booleans (``None``: NULL)."""
+    if None in values:
+        return "{" + ",".join("NULL" if v is None else str(int(v)) for v in values) + "}"
+    return "{" + ",".join(map(str, map(int, values))) + "}"
+
+
+def _python_type(type_: Any) -> type | None:
+    try:
+        found: type = type_.python_type
+    except NotImplementedError:
+        return None
+    return found
+
+
+def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert ``rows`` (dicts with the same keys) in one statement (SQLite: executemany)."""
+    if not rows:
+        return
+    connection = session.connection()
+    if uses_arrays(session):
+        columns = list(rows[0])
+        connection.execute(unnest_insert(table, columns), arrays(table, rows, columns))
+    else:
+        connection.execute(insert(table), list(rows))

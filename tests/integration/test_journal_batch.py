@@ -1,0 +1,150 @@
+"""The batch path of a journal upload and its bulk statements (SQLite and PostgreSQL):
+held jobs marked printed in one statement, usage charged once, array parameters."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+from sqlalchemy import Table, select
+
+from printwarden.domain.ids import new_id
+from printwarden.domain.ledger import Transaction, TransactionKind
+from printwarden.service import journal
+from printwarden.store import bulk, held_jobs, ledger, printers, users
+from printwarden.store.db import Database
+from printwarden.store.migrate import upgrade
+from printwarden.store.models import AccountRow, JournalEntryRow
+from printwarden.store.providers import register
+
+SECRET = b"journal-batch-test-secret-" + b"x" * 6
+PRICES = {"grey_simplex": 10, "grey_duplex": 8, "colour_simplex": 50, "colour_duplex": 45}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def hq(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    url = (
+        f"sqlite:///{tmp_path / 'hq.db'}"
+        if request.param == "sqlite"
+        else str(request.getfixturevalue("pg_url"))
+    )
+    upgrade(url)
+    database = Database(url)
+    with database.session() as session:
+        model = {"sizes": {"default": PRICES}}
+        printers.save_printer(session, "laser", {"cost_model": model}, create=True)
+    try:
+        yield database
+    finally:
+        database.dispose()
+
+
+def person(hq: Database, balance: int = 1_000) -> tuple[str, int]:
+    """A new user; their name and personal account id."""
+    name = f"jb-{uuid.uuid4().hex[:8]}"
+    with hq.session() as session:
+        row = users.create_user(session, SECRET, name, users.UserChanges())
+        account = users.personal_account(session, row.id)
+        account.balance = balance
+        return name, account.id
+
+
+def printed(username: str, job_ref: str | None = None, pages: int = 2) -> dict[str, Any]:
+    txn = new_id()
+    body = {"txn_id": txn, "job_ref": job_ref or txn, "username": username, "printer": "laser",
+            "pages": pages, "colour_pages": 0, "copies": 1}  # fmt: skip
+    return {"id": new_id(), "kind": "printed", "body": body}
+
+
+def usage(username: str, account_id: int, usage_id: str, cost: int) -> dict[str, Any]:
+    body = {"usage_id": usage_id, "device": "mfd", "username": username,
+            "account_id": account_id, "kind": "copy", "pages": 1, "cost": cost}  # fmt: skip
+    return {"id": new_id(), "kind": "usage", "body": body}
+
+
+def held(hq: Database, owner: str, status: str = "held") -> str:
+    """A held job of ``owner`` at a provider; its job_ref."""
+    ref = str(uuid.uuid4())
+    now = datetime.now(UTC)
+    fields = {"printer": "laser", "document_name": "a.pdf", "pages": 2, "submitted_at": now,
+              "expires_at": now + timedelta(hours=4)}  # fmt: skip
+    with hq.session() as session:
+        provider, _ = register(session, f"p-{ref[:8]}", ipp_url="ipp://x", control_url="",
+                               queues=[], printers=[])  # fmt: skip
+        report = held_jobs.Report(ref, 1, "secure", "hold", owner, fields)
+        assert held_jobs.record_reports(session, provider, [report]) == []
+        if status != "held":
+            held_jobs.set_status(held_jobs.find(session, ref), status, "", 1)
+    return ref
+
+
+def test_printed_held_jobs_are_marked_printed_with_a_new_change_number(hq: Database) -> None:
+    name, account_id = person(hq)
+    waiting, canceled = held(hq, name), held(hq, name, "canceled")
+    with hq.read() as session:
+        before = held_jobs.find(session, waiting).change_seq
+    entries = [printed(name, waiting), printed(name, canceled), printed(name)]
+    with hq.session() as session:
+        report = journal.apply_entries(session, "north", entries)
+    assert report.applied == 3
+    assert report.amounts == {"print": 60}
+    with hq.read() as session:
+        marked = held_jobs.find(session, waiting)
+        assert marked.status == "printed"
+        assert marked.change_seq > before
+        assert held_jobs.find(session, canceled).status == "canceled"
+        assert session.get(AccountRow, account_id).balance == 940  # type: ignore[union-attr]
+
+
+def test_usage_charged_online_already_and_a_replayed_print_are_charged_once(
+    hq: Database,
+) -> None:
+    name, account_id = person(hq)
+    online = new_id()
+    with hq.session() as session:
+        ledger.apply_transaction(
+            session, Transaction(online, account_id, -7, TransactionKind.COPY, "device:mfd")
+        )
+    first = printed(name)
+    with hq.session() as session:
+        journal.apply_entries(session, "north", [first])
+    again = {**first, "id": new_id()}  # the same job journaled twice (same txn_id)
+    entries = [usage(name, account_id, online, 7), usage(name, account_id, new_id(), 5), again]
+    with hq.session() as session:
+        report = journal.apply_entries(session, "north", entries)
+    assert report.applied == 3
+    assert report.amounts.get("copy") == 5
+    with hq.read() as session:
+        assert session.get(AccountRow, account_id).balance == 1_000 - 7 - 20 - 5  # type: ignore[union-attr]
+        applied = select(JournalEntryRow.entry_id, JournalEntryRow.outcome)
+        outcomes = dict(session.execute(applied).all())
+        assert outcomes[entries[0]["id"]] == "already in the ledger"
+        assert ledger.ledger_sum(session, account_id) == 1_000 - 7 - 20 - 5 - 1_000
+
+
+def test_among_and_insert_rows_take_thousands_of_values(hq: Database) -> None:
+    table = cast(Table, JournalEntryRow.__table__)
+    now = datetime.now(UTC)
+    rows = [
+        {"entry_id": f'e-{n:05d}-"quoted",{{}}', "site": "north", "kind": "printed",
+         "outcome": "" if n % 2 else "x\\y", "applied_at": now}
+        for n in range(3000)
+    ]  # fmt: skip
+    with hq.session() as session:
+        bulk.insert_rows(session, table, rows)
+        bulk.insert_rows(session, table, [])
+    wanted = [r["entry_id"] for r in rows[::2]] + ["missing"]
+    with hq.session() as session, bulk.custom_plans(session):
+        column = JournalEntryRow.entry_id
+        found = set(session.scalars(select(column).where(bulk.among(session, column, wanted))))
+        outcomes = set(
+            session.scalars(
+                select(JournalEntryRow.outcome).where(bulk.among(session, column, wanted))
+            )
+        )
+    assert found == set(wanted) - {"missing"}
+    assert outcomes == {"x\\y"}
