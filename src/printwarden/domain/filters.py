@@ -93,6 +93,11 @@ class Rules:
     def needs_allowance(self) -> bool:
         return self.page_allowance is not None
 
+    @property
+    def needs_approval_check(self) -> bool:
+        """Whether a job might need approval (then: was it approved already?)."""
+        return self.approval_pages is not None or self.approval_cost is not None
+
 
 _FIELDS = {f.name: f for f in fields(Rules)}
 _LISTS = frozenset({"colour_groups", "document_types", "paper_sizes", "deny_names"})

@@ -3,13 +3,14 @@
 Runs wherever the job is decided — the App Server online, the Site Server from its replica
 offline — because filters and scripts are settings, and settings replicate. The pipeline
 itself only reads; what it learns that must be kept (a document seen, the script's stored
-values, a script error) is returned as ``Effects`` and written by ``keep`` in a short write
-transaction, only when there is something to write.
+values, a script error) is returned as ``Effects`` and written by ``keep_soon``, only when
+there is something to write.
 """
 
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -29,7 +30,8 @@ from printwarden.domain.filters import (
     evaluate,
 )
 from printwarden.scripting import Limits, ScriptJob, ScriptOutcome, ScriptUser, run_print_hook
-from printwarden.store import filters, jobs, recent_documents, scripts, settings
+from printwarden.store import db, filters, held_jobs, jobs, recent_documents, scripts, settings
+from printwarden.store.db import Database
 
 log = logging.getLogger("printwarden.policy")
 
@@ -133,6 +135,9 @@ def _facts(
         duplicate = recent_documents.duplicate_of(
             session, user.username, job.document_hash, job.job_ref, since
         )
+    approved = job.approved
+    if rules.needs_approval_check and job.job_ref and not approved:
+        approved = held_jobs.approved(session, job.job_ref)
     pages = 0
     if rules.needs_allowance:
         pages = jobs.pages_since(session, user.id, rules.allowance_period.start(now))
@@ -145,7 +150,7 @@ def _facts(
         printer_default_paper=job.default_paper,
         duplicate_of=duplicate,
         pages_in_period=pages,
-        approved=job.approved,
+        approved=approved,
     )
 
 
@@ -223,11 +228,41 @@ def keep(
 ) -> None:
     """Write what the pipeline learnt (in the caller's write transaction)."""
     if effects.remember_document:
+        if not (effects.script_values or effects.script_error):
+            # Only duplicate-detection memory: losing it to a database crash costs nothing
+            # worth a disk flush per job.
+            db.relaxed_commit(session)
         recent_documents.remember(session, user, job.document_hash, job.job_ref, printer, now)
     if effects.script_values:
         scripts.save_values(session, effects.script_values)
     if effects.script_error and effects.script is not None:
         scripts.record_error(session, effects.script, job.job_ref, user, effects.script_error)
+
+
+_LATER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="policy-memory")
+
+
+def keep_soon(
+    database: Database, effects: Effects, user: str, job: Submitted, printer: str, now: datetime
+) -> None:
+    """Write what the pipeline learnt: at once when a script's values or error are in it;
+    a document to remember for duplicate detection alone is written by a background thread
+    just after the answer (the next job of the same user is decided after that)."""
+    if effects.script_values or effects.script_error:
+        with database.session() as session:
+            keep(session, effects, user, job, printer, now)
+        return
+    _LATER.submit(_keep_logged, database, effects, user, job, printer, now)
+
+
+def _keep_logged(
+    database: Database, effects: Effects, user: str, job: Submitted, printer: str, now: datetime
+) -> None:
+    try:
+        with database.session() as session:
+            keep(session, effects, user, job, printer, now)
+    except Exception:
+        log.exception("could not remember job %s for duplicate detection", job.job_ref)
 
 
 def needs_writing(effects: Effects) -> bool:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
@@ -144,3 +144,11 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def relaxed_commit(session: Session) -> None:
+    """Let this transaction commit without waiting for its disk flush (PostgreSQL's
+    ``synchronous_commit = off``; SQLite here already commits without one). Only for data
+    whose loss in a database crash is harmless: it stays consistent, just possibly absent."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL synchronous_commit TO OFF"))

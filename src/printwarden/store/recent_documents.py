@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.orm import Session
 
 from printwarden.store.models import RecentDocumentRow
 
 KEEP = timedelta(days=1)  # longer than any sensible duplicate window
+PRUNE_EVERY = 200
 
 
 _DUPLICATE = (
@@ -37,17 +39,9 @@ def duplicate_of(
 def remember(
     session: Session, username: str, digest: str, job_ref: str, printer: str, now: datetime
 ) -> None:
-    """Note a document that will print (once per job), and forget day-old ones."""
-    known = session.scalar(
-        select(RecentDocumentRow.id).where(
-            RecentDocumentRow.job_ref == job_ref, RecentDocumentRow.digest == digest
-        )
-    )
-    if known is None:
-        session.add(
-            RecentDocumentRow(
-                username=username, digest=digest, job_ref=job_ref, printer=printer, seen_at=now
-            )
-        )
-    session.execute(delete(RecentDocumentRow).where(RecentDocumentRow.seen_at < now - KEEP))
-    session.flush()
+    """Note a document that will print (a job decided again is noted again: harmless, the
+    lookup skips the job's own notes), and now and then forget day-old ones."""
+    row = {"username": username, "digest": digest, "job_ref": job_ref, "printer": printer}
+    session.execute(insert(RecentDocumentRow).values(**row, seen_at=now))
+    if secrets.randbelow(PRUNE_EVERY) == 0:
+        session.execute(delete(RecentDocumentRow).where(RecentDocumentRow.seen_at < now - KEEP))

@@ -92,8 +92,6 @@ def _decide(state: AppState, body: schemas.JobDecisionIn) -> schemas.JobDecision
         if rules is not None:
             choice = _offline_choice(session, choice)
         context, printer = jobs.job_setup(session, username, body.printer, choice)
-        if body.job_ref:
-            submitted = replace(submitted, approved=held_jobs.approved(session, body.job_ref))
         account = context.account
         verdict = policy.run(
             session,
@@ -118,8 +116,7 @@ def _decide(state: AppState, body: schemas.JobDecisionIn) -> schemas.JobDecision
     if decision.verdict is Verdict.DENY:
         verdict = replace(verdict, effects=replace(verdict.effects, remember_document=False))
     if policy.needs_writing(verdict.effects):
-        with state.database.session() as session:
-            policy.keep(session, verdict.effects, username, submitted, body.printer, now)
+        policy.keep_soon(state.database, verdict.effects, username, submitted, body.printer, now)
     return _answer(decision, verdict, account)
 
 
