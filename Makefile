@@ -54,6 +54,11 @@ bench: system-deps venv
 	$(PY) bench/provider_release.py
 	$(PY) bench/provider_memory.py
 	$(PY) bench/card_release.py
+	$(PY) bench/site.py
+	$(PY) bench/pipeline.py --backend both
+	$(PY) bench/greyscale.py --runs 9
+	$(PY) bench/script_engines.py
+	$(PY) bench/web_pages.py
 
 # Long chaos: five seeds of 300 random steps (links cut, processes SIGKILLed), and a link
 # flapping every second for a minute. CI runs the short forms.

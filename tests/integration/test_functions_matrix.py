@@ -48,8 +48,6 @@ PRINT_SECONDS = 20.0
 REFUSED_SECONDS = 4.0  # how long a job that must not print is watched
 
 PENDING = {
-    Function.FILTERS_AND_CONVERSIONS: "issue 7 (filters, conversions and print scripts)",
-    Function.SCRIPTING: "issue 7 (filters, conversions and print scripts)",
     Function.MOBILITY_PRINT: "a later issue: Mobility Print (DNS-SD)",
     Function.MOBILE_PRINT: "a later issue: Web Print and Email to Print",
     Function.PAYMENT_GATEWAYS_KIOSKS: "a later issue: kiosks and payment gateways",
@@ -205,6 +203,24 @@ def change_settings(world: World, place: Place) -> bool:
     return works(lambda d, s: d.change(s, job_id, copies=2), world, place)
 
 
+FILTERED, SCRIPTED = "blocked-by-filter", "blocked-by-script"
+
+
+def refused_by(marker: str) -> Callable[[World, Place], bool]:
+    """A job named ``marker…`` is denied by a global filter (or print script) set at HQ:
+    available when that job never prints while the job after it does."""
+
+    def drive(world: World, place: Place) -> bool:
+        blocked, allowed = unique(f"{marker} job"), unique("allowed job")
+        submit(world, place, "direct", blocked)
+        submit(world, place, "direct", allowed)  # the direct queue takes them in order
+        if not printed(place, allowed, PRINT_SECONDS):
+            return False
+        return blocked not in file_printer_documents(place.out)
+
+    return drive
+
+
 DRIVERS: dict[Function, Callable[[World, Place], bool]] = {
     Function.BASIC_PRINTING: basic_printing,
     Function.HARDWARE_TERMINALS: lambda w, p: works(lambda d, s: d.jobs(s), w, p, "terminal"),
@@ -222,6 +238,8 @@ DRIVERS: dict[Function, Callable[[World, Place], bool]] = {
     Function.ACCOUNT_SELECTION_AT_MFD: lambda w, p: works(
         lambda d, s: d.select_account(s, "Matrix-Project", "2468"), w, p
     ),
+    Function.FILTERS_AND_CONVERSIONS: refused_by(FILTERED),
+    Function.SCRIPTING: refused_by(SCRIPTED),
 }
 
 
@@ -307,6 +325,12 @@ def _seed(admin: httpx.Client) -> tuple[str, str]:
     # the applied account at the device (system.site.offline-change-print-job-settings).
     policies = {**admin.get("/offline-policies").json(), "allow_account_change": True}
     assert admin.put("/offline-policies", json=policies).status_code == 200
+    rules = {"rules": {"deny_names": [f"{FILTERED}*"]}}
+    assert admin.put("/filters", json=rules).status_code == 200
+    script = f"""function printJobHook(inputs, actions) {{
+      if (inputs.job.documentName.indexOf("{SCRIPTED}") === 0) {{ actions.job.cancel(); }}
+    }}"""
+    assert admin.put("/scripts", json={"source": script}).status_code == 200
     return user, card
 
 

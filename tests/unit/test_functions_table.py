@@ -14,7 +14,7 @@ from printwarden.domain.functions import (
 )
 
 # function → (online, offline with no site server, offline with a site server), as the
-# reference's table says ("Yes*" counts as yes).
+# reference's table says ("Yes*" counts as yes), but for one deliberate extension (scripting).
 REFERENCE = {
     "basic-printing": "YYY",
     "hardware-terminals": "YNY",
@@ -26,7 +26,7 @@ REFERENCE = {
     "mobility-print": "YNY",
     "mobile-print": "YNN",
     "payment-gateways-kiosks": "YNN",
-    "scripting": "YNN",
+    "scripting": "YNY",  # the reference: YNN; we run replicated scripts at the site (issue 7)
     "fast-release": "YNN",
     "integrated-scanning": "YNN",
     "account-selection-user-client": "YNN",

@@ -75,7 +75,14 @@ TABLE: tuple[Row, ...] = (
     Row(Function.MOBILITY_PRINT, "Mobility Print", True, False, True),
     Row(Function.MOBILE_PRINT, "Mobile Print (Web Print, Email to Print …)", True, False, False),
     Row(Function.PAYMENT_GATEWAYS_KIOSKS, "Payment Gateways, Kiosks", True, False, False),
-    Row(Function.SCRIPTING, "Scripting", True, False, False),
+    Row(
+        Function.SCRIPTING,
+        "Scripting",
+        True,
+        False,
+        True,
+        "No in the reference; here print scripts replicate to the site and run there offline",
+    ),
     Row(Function.FAST_RELEASE, "Fast Release", True, False, False),
     Row(Function.INTEGRATED_SCANNING, "Integrated Scanning", True, False, False),
     Row(
