@@ -326,11 +326,20 @@ def _site_lines(manifest: dict[str, Any], path: Path) -> list[str]:
         f"   ({first} goes offline and keeps printing)",
         f"  Restore it:    printwarden demo link up {first} --data-dir {data_dir}"
         "   (it reconciles, then is online again)",
+        f"  Site portal:   {found[first]['url']}/web/   (the user portal, served by the site "
+        "even while its link is down)",
         f"  Site status:   printwarden admin site status --server {manifest['app_url']} "
         f"--token {manifest['admin_token']}",
         f"                 curl {found[first]['status_url']}   (the site's own view)",
     ]
     return lines
+
+
+def _first_user(manifest: dict[str, Any]) -> str:
+    users = manifest.get("users") or []
+    if not users:
+        return "none"
+    return f"{users[0]['username']} / {users[0]['password']}"
 
 
 def _print_welcome(manifest: dict[str, Any], path: Path) -> None:
@@ -342,6 +351,8 @@ def _print_welcome(manifest: dict[str, Any], path: Path) -> None:
         f"  App Server:    {app_url}/api/v1/health",
         f"  API docs:      {app_url}/docs   (OpenAPI: {app_url}/openapi.json)",
         f"  Admin login:   {admin['username']} / {admin['password']}",
+        f"  Web console:   {app_url}/web/   (log in as the admin above, or as a user: "
+        f"{_first_user(manifest)})",
         f"  Admin token:   {manifest['admin_token']}",
         f"  Try:           curl -H 'Authorization: Bearer {manifest['admin_token']}' "
         f"{app_url}/api/v1/users",
