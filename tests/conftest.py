@@ -1,4 +1,5 @@
-"""Shared fixtures: throwaway databases and real App Server processes on both backends."""
+"""Shared fixtures: throwaway databases and real App Server processes on both backends; one
+Chromium per browser-test module."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from playwright.sync_api import Browser
 
 from printwarden.domain.accounts import Role
 from support.appserver import AppServer
+from support.browser import chromium
 from support.databases import postgres_server, throwaway_postgres
 
 BACKENDS = ["sqlite", "postgresql"]
@@ -101,3 +104,16 @@ def unique() -> Callable[[str], str]:
     """Names unique to one test, since a server is shared by the tests of a backend."""
     suffix = uuid.uuid4().hex[:8]
     return lambda base: f"{base}-{suffix}"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, shared by the tests of one module."""
+    with chromium() as launched:
+        yield launched
+
+
+@pytest.fixture(scope="module")
+def screens(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where a module's screenshots go (also docs/screens/ with PRINTWARDEN_SCREENS=1)."""
+    return tmp_path_factory.mktemp("screens")

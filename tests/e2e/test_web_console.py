@@ -10,18 +10,15 @@ answers from its replica, marked offline mode.
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from support.browser import chromium, log_in, screenshot, tab
+from support.browser import admin_tab, log_in, screenshot, tab
 from support.site import SITE, World, site_world
-from support.web import add_person
 
-PASSWORD = "admin-pass-1234"
 SLOW_MS = 45_000  # going offline, and reconciling, take a few seconds each
 
 
@@ -32,23 +29,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
-
-
-@pytest.fixture(scope="module")
-def screens(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("screens")
-
-
-@pytest.fixture(scope="module")
 def admin_page(world: World, browser: Browser) -> Iterator[Page]:
-    name = f"chief-{uuid.uuid4().hex[:6]}"
-    add_person(world.app, name, PASSWORD, admin=True)
-    with tab(browser) as page:
-        log_in(page, world.app.url, name, PASSWORD)
-        expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+    with admin_tab(browser, world.app, "chief") as page:
         yield page
 
 

@@ -8,7 +8,6 @@ weekly top-up for a group credits its member at once.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,12 +19,10 @@ from playwright.sync_api import Browser, Page, expect
 from printwarden.domain.accounts import Role
 from printwarden.scripting import check_script
 from support.appserver import AppServer
-from support.browser import chromium, log_in, screenshot, tab
+from support.browser import admin_tab, screenshot
 from support.seeding import PRICES, add_user
-from support.web import add_person
 
 PRINTER, GROUP, MEMBER = "plotter", "students", "stella"
-PASSWORD = "policy-admin-pass"
 BROKEN = "function printJobHook(inputs, actions) {\n  if (inputs.job.totalPages > 4 {\n}"
 CANCEL_LONG = """function printJobHook(inputs, actions) {
   if (inputs.job.totalPages > 4) {
@@ -61,23 +58,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
-
-
-@pytest.fixture(scope="module")
-def screens(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("screens")
-
-
-@pytest.fixture(scope="module")
 def page(world: World, browser: Browser) -> Iterator[Page]:
-    name = f"warden-{uuid.uuid4().hex[:6]}"
-    add_person(world.app, name, PASSWORD, admin=True)
-    with tab(browser) as opened:
-        log_in(opened, world.app.url, name, PASSWORD)
-        expect(opened.get_by_role("heading", name="Dashboard")).to_be_visible()
+    with admin_tab(browser, world.app, "warden") as opened:
         yield opened
 
 

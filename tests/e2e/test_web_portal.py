@@ -17,7 +17,7 @@ from playwright.sync_api import Browser, expect
 from printwarden.domain.accounts import Role
 from printwarden.provider.ipp.client import IppClient
 from support.appserver import AppServer
-from support.browser import chromium, log_in, screenshot, tab
+from support.browser import log_in, screenshot, tab
 from support.ippeveprinter import IppEvePrinter
 from support.provider import PrinterSpec, ProviderProcess, QueueSpec
 from support.seeding import PRICES, add_user, wait_for
@@ -82,12 +82,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         if admin is not None:
             admin.close()
         app.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
 
 
 def test_user_releases_a_held_job_to_the_printer_and_cancels_another(

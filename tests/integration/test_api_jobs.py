@@ -12,6 +12,7 @@ import pytest
 
 from printwarden.domain.accounts import Role
 from support.appserver import AppServer
+from support.seeding import NO_POLICY
 
 Unique = Callable[[str], str]
 
@@ -192,13 +193,7 @@ def test_decision_cost_and_credit_boundary(
         "account_id": account,
         "account": name,
         "balance": 100,
-        # No filter or script is set: nothing converted, no policy step.
-        "conversion": {"grayscale": False, "duplex": False, "nup": 1, "fit_to": ""},
-        "steps": [],
-        "cost_override": None,
-        "approval": False,
-        "approver_group": "",
-        "charge_account_id": None,
+        **NO_POLICY,  # no filter or script is set: nothing converted, no policy step
     }
 
     ok(admin.patch(f"/users/{name}", json={"credit_limit": JOB_COST - 101}))

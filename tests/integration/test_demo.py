@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from support.demo import running_demo
+from support.seeding import NO_POLICY
 
 READY_SECONDS = 60
 
@@ -71,12 +72,7 @@ def test_sample_printer_decides_and_charges(demo: dict[str, Any]) -> None:
         "account_id": decision["account_id"],
         "account": "alice",
         "balance": 500,
-        "conversion": {"grayscale": False, "duplex": False, "nup": 1, "fit_to": ""},
-        "steps": [],
-        "cost_override": None,
-        "approval": False,
-        "approver_group": "",
-        "charge_account_id": None,
+        **NO_POLICY,
     }
 
 

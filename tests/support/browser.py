@@ -7,15 +7,20 @@ Screenshots go to a temporary folder on every run, and to ``docs/screens/`` when
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 
+from support.appserver import AppServer
+from support.web import add_person
+
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's; Playwright never downloads a browser here
 TIMEOUT_MS = 15_000
 DOCS_SCREENS = Path(__file__).resolve().parents[2] / "docs" / "screens"
+ADMIN_PASSWORD = "admin-pass-8k2"
 
 
 @contextmanager
@@ -69,3 +74,14 @@ def log_in(page: Page, base_url: str, username: str, password: str) -> None:
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
+
+
+@contextmanager
+def admin_tab(browser: Browser, app: AppServer, prefix: str) -> Iterator[Page]:
+    """A tab logged in as a new administrator of ``app``, at the dashboard."""
+    name = f"{prefix}-{uuid.uuid4().hex[:6]}"
+    add_person(app, name, ADMIN_PASSWORD, admin=True)
+    with tab(browser) as page:
+        log_in(page, app.url, name, ADMIN_PASSWORD)
+        expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+        yield page

@@ -30,6 +30,17 @@ def top_up(admin: httpx.Client, account_id: int, amount: int) -> None:
     assert response.status_code == 200, response.text
 
 
+# What a job decision says of the policy pipeline when no filter or script applies.
+NO_POLICY: dict[str, object] = {
+    "conversion": {"grayscale": False, "duplex": False, "nup": 1, "fit_to": ""},
+    "steps": [],
+    "cost_override": None,
+    "approval": False,
+    "approver_group": "",
+    "charge_account_id": None,
+}
+
+
 def add_user(
     admin: httpx.Client, name: str, balance: int = 0, *, restricted: bool = True, password: str = ""
 ) -> int:
