@@ -182,13 +182,10 @@ class PrintJobRow(Base):
     """A job the service was told about: decided, and once printed, charged."""
 
     __tablename__ = "print_jobs"
-    __table_args__ = (
-        Index("ix_print_jobs_printed_at", "printed_at"),
-        Index("ix_print_jobs_user_printed_at", "user_id", "printed_at"),
-    )
+    __table_args__ = (Index("ix_print_jobs_user_printed_at", "user_id", "printed_at"),)
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     job_ref: Mapped[str] = mapped_column(String(80), unique=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))  # indexed with printed_at
     printer_id: Mapped[int] = mapped_column(ForeignKey("printers.id"))
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
     pages: Mapped[int] = mapped_column(Integer)
