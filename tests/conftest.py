@@ -12,6 +12,8 @@ import pytest
 from playwright.sync_api import Browser
 
 from printwarden.domain.accounts import Role
+from printwarden.store.db import Database
+from printwarden.store.migrate import upgrade
 from support.appserver import AppServer
 from support.browser import chromium
 from support.databases import postgres_server, throwaway_postgres
@@ -31,6 +33,22 @@ def pg_url(pg_server: str) -> Iterator[str]:
     """A fresh PostgreSQL database for one test."""
     with throwaway_postgres(pg_server) as url:
         yield url
+
+
+@pytest.fixture(params=BACKENDS)
+def hq(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """A migrated, empty App Server database on each backend, for tests in process."""
+    url = (
+        f"sqlite:///{tmp_path / 'hq.db'}"
+        if request.param == "sqlite"
+        else str(request.getfixturevalue("pg_url"))
+    )
+    upgrade(url)
+    database = Database(url)
+    try:
+        yield database
+    finally:
+        database.dispose()
 
 
 def _database_url(backend: str, directory: Path, pg_server: Callable[[], str]) -> Iterator[str]:

@@ -4,9 +4,7 @@ held jobs marked printed in one statement, usage charged once, array parameters.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any, cast
 
 import pytest
@@ -17,7 +15,6 @@ from printwarden.domain.ledger import Transaction, TransactionKind
 from printwarden.service import journal
 from printwarden.store import bulk, held_jobs, ledger, printers, users
 from printwarden.store.db import Database
-from printwarden.store.migrate import upgrade
 from printwarden.store.models import AccountRow, JournalEntryRow
 from printwarden.store.providers import register
 
@@ -25,22 +22,13 @@ SECRET = b"journal-batch-test-secret-" + b"x" * 6
 PRICES = {"grey_simplex": 10, "grey_duplex": 8, "colour_simplex": 50, "colour_duplex": 45}
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def hq(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    url = (
-        f"sqlite:///{tmp_path / 'hq.db'}"
-        if request.param == "sqlite"
-        else str(request.getfixturevalue("pg_url"))
-    )
-    upgrade(url)
-    database = Database(url)
-    with database.session() as session:
+@pytest.fixture
+def hq(hq: Database) -> Database:
+    """The conftest's HQ database, with the printer the journals print on."""
+    with hq.session() as session:
         model = {"sizes": {"default": PRICES}}
         printers.save_printer(session, "laser", {"cost_model": model}, create=True)
-    try:
-        yield database
-    finally:
-        database.dispose()
+    return hq
 
 
 def person(hq: Database, balance: int = 1_000) -> tuple[str, int]:

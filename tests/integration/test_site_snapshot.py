@@ -5,7 +5,6 @@ that pulled the whole feed ends (App Server on SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ from printwarden.site import replica as replica_module
 from printwarden.site.replica import Replica, SchemaMismatch
 from printwarden.store import groups, held_jobs, replication, snapshot, users
 from printwarden.store.db import Database
-from printwarden.store.migrate import head_revision, upgrade
+from printwarden.store.migrate import head_revision
 
 SECRET = b"snapshot-test-secret-" + b"x" * 11
 SITE = "north"
@@ -29,21 +28,6 @@ TABLES = {
     "groups": "id",
     "release_delegates": "owner_id, delegate_id",
 }
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def hq(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    url = (
-        f"sqlite:///{tmp_path / 'hq.db'}"
-        if request.param == "sqlite"
-        else str(request.getfixturevalue("pg_url"))
-    )
-    upgrade(url)
-    database = Database(url)
-    try:
-        yield database
-    finally:
-        database.dispose()
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from printwarden.service import journal
 from printwarden.site.replica import Replica, SchemaMismatch
 from printwarden.store import held_jobs, printers, replication, users
 from printwarden.store.db import Database
-from printwarden.store.migrate import head_revision, upgrade
+from printwarden.store.migrate import head_revision
 from printwarden.store.models import (
     AccountRow,
     ApiTokenRow,
@@ -29,21 +29,6 @@ from printwarden.store.models import (
 
 SECRET = b"replication-test-secret-" + b"x" * 8
 PRICES = {"grey_simplex": 10, "grey_duplex": 8, "colour_simplex": 50, "colour_duplex": 45}
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def hq(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    url = (
-        f"sqlite:///{tmp_path / 'hq.db'}"
-        if request.param == "sqlite"
-        else str(request.getfixturevalue("pg_url"))
-    )
-    upgrade(url)
-    database = Database(url)
-    try:
-        yield database
-    finally:
-        database.dispose()
 
 
 @pytest.fixture
