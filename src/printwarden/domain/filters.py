@@ -21,13 +21,7 @@ from typing import Any
 
 from printwarden.domain.costs import JobUsage
 
-SETTING_PREFIX = "filters"  # settings keys: "filters" (global), "filters.printer.<name>"
 NUP_CHOICES = (1, 2, 4)
-
-
-def setting_key(printer: str = "") -> str:
-    """The settings key holding the rules of ``printer`` ("" for the global rules)."""
-    return f"{SETTING_PREFIX}.printer.{printer}" if printer else SETTING_PREFIX
 
 
 class Period(StrEnum):

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from printwarden.domain.filters import SETTING_PREFIX, FilterSet, setting_key
+from printwarden.domain.filters import FilterSet
 from printwarden.store import settings
-from printwarden.store.models import SettingRow
 
-_PRINTER_PREFIX = f"{SETTING_PREFIX}.printer."
+SETTING = "filters"  # keys: "filters" (every printer), "filters.printer.<name>"
+
+
+def setting_key(printer: str = "") -> str:
+    return settings.scoped_key(SETTING, printer)
 
 
 def get(session: Session, printer: str = "") -> FilterSet:
@@ -36,15 +38,5 @@ def for_job(found: dict[str, dict[str, Any]], printer: str) -> list[FilterSet]:
 
 def all_sets(session: Session) -> dict[str, FilterSet]:
     """Every stored filter set by printer name ("" for the global one)."""
-    rows = session.execute(
-        select(SettingRow.key, SettingRow.value).where(
-            (SettingRow.key == SETTING_PREFIX) | SettingRow.key.startswith(_PRINTER_PREFIX)
-        )
-    )
-    return {
-        key.removeprefix(_PRINTER_PREFIX) if key != SETTING_PREFIX else "": FilterSet.from_json(
-            value
-        )
-        for key, value in rows.tuples()
-        if value
-    }
+    stored = settings.scoped(session, SETTING)
+    return {printer: FilterSet.from_json(value) for printer, value in stored.items()}

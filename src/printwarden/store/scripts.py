@@ -11,15 +11,14 @@ from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from printwarden.store import settings
-from printwarden.store.models import ScriptErrorRow, ScriptValueRow, SettingRow
+from printwarden.store.models import ScriptErrorRow, ScriptValueRow
 
-PREFIX = "scripts"
-_PRINTER_PREFIX = f"{PREFIX}.printer."
+SETTING = "scripts"  # keys: "scripts" (every printer), "scripts.printer.<name>"
 KEEP_ERRORS = 1000
 
 
 def setting_key(printer: str = "") -> str:
-    return f"{_PRINTER_PREFIX}{printer}" if printer else PREFIX
+    return settings.scoped_key(SETTING, printer)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,19 +65,10 @@ def for_job(found: dict[str, dict[str, Any]], printer: str) -> Script | None:
 
 
 def all_scripts(session: Session) -> list[Script]:
-    rows = session.execute(
-        select(SettingRow.key, SettingRow.value).where(
-            (SettingRow.key == PREFIX) | SettingRow.key.startswith(_PRINTER_PREFIX)
-        )
-    )
     return [
-        Script(
-            key.removeprefix(_PRINTER_PREFIX) if key != PREFIX else "",
-            str(v["source"]),
-            bool(v.get("enabled", True)),
-        )
-        for key, v in rows.tuples()
-        if v and v.get("source")
+        Script(printer, str(value["source"]), bool(value.get("enabled", True)))
+        for printer, value in settings.scoped(session, SETTING).items()
+        if value.get("source")
     ]
 
 

@@ -35,3 +35,22 @@ def put(session: Session, key: str, value: dict[str, Any]) -> None:
     else:
         row.value, row.change_seq = value, seq
     session.flush()
+
+
+_PER_PRINTER = ".printer."
+
+
+def scoped_key(base: str, printer: str = "") -> str:
+    """The key of a per-printer setting: ``base`` for all printers, ``base.printer.NAME``."""
+    return f"{base}{_PER_PRINTER}{printer}" if printer else base
+
+
+def scoped(session: Session, base: str) -> dict[str, dict[str, Any]]:
+    """Every set value of a per-printer setting, by printer name ("" for all printers)."""
+    prefix = base + _PER_PRINTER
+    rows = session.execute(
+        select(SettingRow.key, SettingRow.value).where(
+            (SettingRow.key == base) | SettingRow.key.startswith(prefix)
+        )
+    )
+    return {str(key).removeprefix(prefix): dict(value) for key, value in rows if value}
