@@ -169,44 +169,31 @@ def script_test(
     restricted: bool = False,
 ) -> None:
     """Dry-run the script in FILE against a sample job and print what it would do."""
-    from printwarden.scripting import Limits, ScriptJob, ScriptUser, run_print_hook
+    from printwarden.service.routes.filters import dry_run
+    from printwarden.service.schemas import SampleJobIn
 
-    job = ScriptJob(
+    sample = SampleJobIn(
         pages=pages,
-        colour_pages=min(colour_pages, pages),
+        colour_pages=colour_pages,
         copies=copies,
         cost=cost,
         document_name=document_name,
-        size=0,
         duplex=duplex,
-        grayscale=colour_pages == 0,
-        paper_size="A4",
         printer=printer,
-        is_held=False,
         username=user,
-        account="",
+        groups=group,
+        balance=balance,
+        restricted=restricted,
     )
-    store = _MemoryStore()
-    who = ScriptUser(user, tuple(group), balance, restricted)
-    source = file.read_text(encoding="utf-8")
-    outcome = run_print_hook(source, job, who, store, datetime.now(UTC), Limits())
-    shown = {
-        name: getattr(outcome, name)
-        for name in ("error", "cancel", "cancel_message", "cost", "grayscale", "duplex")
-    }
-    shown |= {
-        "charge_account": outcome.charge_account,
-        "hold": outcome.hold,
-        "comment": outcome.comment,
-        "logs": [list(entry) for entry in outcome.logs],
-        "properties_set": store.values,
-    }
-    print(json.dumps(shown, indent=2))
-    if outcome.error:
+    shown = dry_run(file.read_text(encoding="utf-8"), sample, _MemoryStore())
+    print(json.dumps(shown.model_dump(), indent=2))
+    if shown.error:
         raise typer.Exit(1)
 
 
 class _MemoryStore:
+    """A dry run's properties: none stored before, its writes shown and dropped."""
+
     def __init__(self) -> None:
         self.values: dict[str, str] = {}
 
@@ -215,6 +202,9 @@ class _MemoryStore:
 
     def set(self, key: str, value: str) -> None:
         self.values[key] = value
+
+    def written(self) -> dict[str, str]:
+        return dict(self.values)
 
 
 @topups_cmd.command("show")

@@ -5,6 +5,7 @@ and is charged the converted cost."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import uuid
@@ -450,3 +451,26 @@ def test_a_script_keeps_its_properties_from_job_to_job(rig: DeviceRig, documents
         wait_state(rig.provider, lp(rig.provider.host, user, document), COMPLETED)
 
     charged(rig, user, 1 + 2)  # the second job saw the first one's count
+
+
+def test_admin_script_set_and_test_from_the_command_line(rig: DeviceRig, tmp_path: Path) -> None:
+    script = tmp_path / "long-jobs.js"
+    script.write_text(
+        """function printJobHook(inputs, actions) {
+          if (inputs.job.totalPages > 2) { actions.job.cancelWithMessage("too long"); }
+          inputs.utils.setProperty("seen", inputs.user.username);
+        }"""
+    )
+    tried = rig.cli("admin", "script", "test", str(script), "--pages", "3", "--user", "dora")
+
+    assert tried.returncode == 0, tried.stderr
+    shown = json.loads(tried.stdout)
+    assert (shown["cancel"], shown["cancel_message"]) == (True, "too long")
+    assert shown["properties_set"] == {"seen": "dora"}
+    broken = tmp_path / "broken.js"
+    broken.write_text("function printJobHook( {")
+    refused = rig.cli("admin", "script", "set", str(broken), "--printer", PRINTER)
+    assert refused.returncode != 0
+    assert rig.admin.get("/scripts").json()["scripts"] == []
+    assert rig.cli("admin", "script", "set", str(script), "--printer", PRINTER).returncode == 0
+    assert [s["printer"] for s in rig.admin.get("/scripts").json()["scripts"]] == [PRINTER]

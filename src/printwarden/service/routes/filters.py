@@ -4,13 +4,21 @@ replicate to sites as settings)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Protocol
 
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
 
 from printwarden.domain.filters import FilterSet
 from printwarden.domain.topups import rules_from_json, rules_to_json
-from printwarden.scripting import Limits, ScriptJob, ScriptUser, check_script, run_print_hook
+from printwarden.scripting import (
+    KeyValueStore,
+    Limits,
+    ScriptJob,
+    ScriptUser,
+    check_script,
+    run_print_hook,
+)
 from printwarden.service import schemas
 from printwarden.service.problems import Problem
 from printwarden.service.routes.deps import admin_only, read_session, write_session
@@ -123,7 +131,17 @@ def dry_run_script(
     body: schemas.ScriptTestIn, session: Session = Depends(read_session)
 ) -> schemas.ScriptTestOut:
     """Dry-run a script against a sample job: what it would do (nothing is stored)."""
-    sample = body.job
+    store = scripts.SessionStore(session, scripts.Script(body.printer, body.source))
+    return dry_run(body.source, body.job, store)
+
+
+class SampleStore(KeyValueStore, Protocol):
+    def written(self) -> dict[str, str]: ...
+
+
+def dry_run(source: str, sample: schemas.SampleJobIn, store: SampleStore) -> schemas.ScriptTestOut:
+    """What ``source`` does to ``sample``, reading properties from ``store`` (whose writes
+    the caller does not keep)."""
     job = ScriptJob(
         pages=sample.pages,
         colour_pages=min(sample.colour_pages, sample.pages),
@@ -140,8 +158,7 @@ def dry_run_script(
         account=sample.account,
     )
     user = ScriptUser(sample.username, tuple(sample.groups), sample.balance, sample.restricted)
-    store = scripts.SessionStore(session, scripts.Script(body.printer, body.source))
-    outcome = run_print_hook(body.source, job, user, store, datetime.now(UTC), Limits())
+    outcome = run_print_hook(source, job, user, store, datetime.now(UTC), Limits())
     return schemas.ScriptTestOut(
         error=outcome.error,
         cancel=outcome.cancel,
