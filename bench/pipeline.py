@@ -166,10 +166,7 @@ def time_pipeline(database: Database, names: list[str], count: int) -> list[floa
             )
             account = context.account
             start = time.perf_counter()
-            verdict = policy.run(
-                session, context.user, account.balance, account.restricted, account.name,
-                printer, usage, submitted, now,
-            )  # fmt: skip
+            verdict = policy.run(session, context.user, account, printer, usage, submitted, now)
             samples.append((time.perf_counter() - start) * 1000)
             assert not verdict.denied, verdict.result.reason
             assert verdict.cost_override is not None, verdict.effects

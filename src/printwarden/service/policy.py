@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from printwarden.domain.accounts import User
+from printwarden.domain.accounts import Account, User
 from printwarden.domain.costs import JobUsage, job_cost
 from printwarden.domain.decide import Printer
 from printwarden.domain.filters import (
@@ -96,9 +96,7 @@ class Verdict:
 def run(
     session: Session,
     user: User,
-    balance: int,
-    restricted: bool,
-    account: str,
+    account: Account,
     printer: Printer,
     usage: JobUsage,
     job: Submitted,
@@ -118,11 +116,10 @@ def run(
     script = None if result.denied else scripts.for_job(found, printer.name)
     if script is None:
         return Verdict(result, effects=Effects(remember_document=remember))
-    who = ScriptUser(user.username, tuple(sorted(user.groups)), balance, restricted)
+    who = ScriptUser(user.username, tuple(sorted(user.groups)), account.balance, account.restricted)
     store = scripts.SessionStore(session, script)
-    outcome = run_print_hook(
-        script.source, _script_job(result, job, printer, user, account), who, store, now, Limits()
-    )
+    seen = _script_job(result, job, printer, user, account.name)
+    outcome = run_print_hook(script.source, seen, who, store, now, Limits())
     return _with_script(result, outcome, script, store, remember, cost_of)
 
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from printwarden.domain.accounts import AccountKind
 from printwarden.domain.costs import JobUsage, job_cost
-from printwarden.domain.decide import Verdict
+from printwarden.domain.decide import Printer, Verdict, decide
 from printwarden.domain.filters import Outcome
 from printwarden.domain.release import (
     HeldSettings,
@@ -233,18 +233,14 @@ def _check_approval(session: Session, row: HeldJobRow, releaser: Releaser) -> No
 def _check_policy(
     session: Session,
     row: HeldJobRow,
-    printer_name: str,
+    context: jobs.JobContext,
+    printer: Printer,
     usage: JobUsage,
     releaser: Releaser,
-    choice: jobs.AccountChoice,
 ) -> None:
     """Run the printer's filters and script before releasing, so the person at the printer
     hears a refusal (or that the job needs approval) now, not after it left. Nothing the
     pipeline would store is kept here: the provider's own decision does that."""
-    owner = session.get(UserRow, row.user_id)
-    assert owner is not None
-    context, printer = jobs.job_setup(session, owner.username, printer_name, choice)
-    account = context.account
     submitted = policy.Submitted(
         job_ref=row.job_ref,
         document_name=row.document_name,
@@ -254,9 +250,8 @@ def _check_policy(
         approved=row.approval == "approved",
     )
     verdict = policy.run(
-        session, context.user, account.balance, account.restricted, account.name,
-        printer, usage, submitted, datetime.now(UTC),
-    )  # fmt: skip
+        session, context.user, context.account, printer, usage, submitted, datetime.now(UTC)
+    )
     if verdict.denied:
         raise Problem(409, "Cannot release", verdict.result.reason)
     if verdict.result.outcome is not Outcome.APPROVAL:
@@ -300,11 +295,10 @@ def _prepare(
         plan = plan_at(session, row, printer)
         owner = session.get(UserRow, row.user_id)
         assert owner is not None
-        decision, context = jobs.decide_job(
-            session, owner.username, printer.name, plan.usage, choice
-        )
+        context, deciding = jobs.job_setup(session, owner.username, printer.name, choice)
+        decision = decide(plan.usage, context.user, context.account, deciding)
         if decision.verdict is not Verdict.DENY:
-            _check_policy(session, row, printer.name, plan.usage, releaser, choice)
+            _check_policy(session, row, context, deciding, plan.usage, releaser)
     except NotFound as exc:
         raise Problem(404, "Not found", str(exc)) from None
     except (Incompatible, InvalidReference) as exc:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import and_, bindparam, func, select
@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from printwarden.domain.accounts import Account, AccountKind, User, may_use
 from printwarden.domain.costs import JobUsage, job_cost
-from printwarden.domain.decide import Decision, Policies, Printer, decide
+from printwarden.domain.decide import Printer
 from printwarden.domain.ledger import Transaction, TransactionKind
 from printwarden.security import verify_secret
 from printwarden.store import accounts, ledger, printers, users
@@ -174,26 +174,6 @@ def _chosen_account(session: Session, user: UserRow, choice: AccountChoice) -> A
     if row.pin_hash and not verify_secret(row.pin_hash, choice.pin):
         raise InvalidReference(f"wrong or missing PIN for account {row.name!r}")
     return row
-
-
-def decide_job(
-    session: Session,
-    username: str,
-    printer_name: str,
-    usage: JobUsage,
-    choice: AccountChoice,
-    policies: Policies | None = None,
-    *,
-    released: bool = False,
-) -> tuple[Decision, JobContext]:
-    """Decide a job from the stored records (one query in the common, personal-account case).
-
-    A ``released`` job (its owner released it at a printer) is never held again.
-    """
-    context, printer = job_setup(session, username, printer_name, choice)
-    if released:
-        printer = replace(printer, hold_for_release=False)
-    return decide(usage, context.user, context.account, printer, policies), context
 
 
 def job_setup(

@@ -93,17 +93,7 @@ def _decide(state: AppState, body: schemas.JobDecisionIn) -> schemas.JobDecision
             choice = _offline_choice(session, choice)
         context, printer = jobs.job_setup(session, username, body.printer, choice)
         account = context.account
-        verdict = policy.run(
-            session,
-            context.user,
-            account.balance,
-            account.restricted,
-            account.name,
-            printer,
-            _usage(body),
-            submitted,
-            now,
-        )
+        verdict = policy.run(session, context.user, account, printer, _usage(body), submitted, now)
         if verdict.charge_account and not verdict.denied:
             account = _script_account(session, verdict.charge_account, account)
         holds = (printer.hold_for_release or verdict.hold) and not body.released
