@@ -77,12 +77,13 @@ class ReleaseOrder:
         if self.account:
             changed["job-account-id"] = self.account
         if self.grayscale or self.convert_to_pdf:
-            changed[CONVERSION] = "gray-pdf" if self.grayscale else "pdf"
+            changed[CONVERSION] = TO_GREY_PDF if self.grayscale else TO_PDF
         return changed
 
 
 # Job attribute (not IPP) naming the conversion the engine applies before sending.
 CONVERSION = "printwarden-conversion"
+TO_GREY_PDF, TO_PDF = "gray-pdf", "pdf"  # its values
 EXPIRED = "expired"
 REPORTED_KINDS = frozenset({QueueKind.HOLD, QueueKind.FINDME})
 

@@ -39,7 +39,7 @@ from printwarden.provider.backends import (
     backend_for,
 )
 from printwarden.provider.config import FailureMode, ProviderConfig, QueueKind
-from printwarden.provider.desk import CONVERSION, EXPIRED, Desk
+from printwarden.provider.desk import CONVERSION, EXPIRED, TO_PDF, Desk
 from printwarden.provider.policy_orders import (
     POLICY,
     approval_report,
@@ -334,7 +334,7 @@ class Engine:
         document_format = _delivery_format(job)
         target = self.spool.inline / f"{job.uuid}.converted.pdf"
         if wanted.is_identity():
-            if order != "pdf" or document_format not in CONVERTIBLE:
+            if order != TO_PDF or document_format not in CONVERTIBLE:
                 return path, document_format
             if not target.exists():  # PostScript for a printer that takes only PDF
                 temporary = target.with_suffix(".tmp")

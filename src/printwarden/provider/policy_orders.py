@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from printwarden.analysis.conversions import Conversion
+from printwarden.provider.desk import TO_GREY_PDF
 from printwarden.provider.service_client import Answer
 
 POLICY = "printwarden-policy"
-GREY_RELEASE = "gray-pdf"  # a release order's greyscale conversion (desk.CONVERSION)
 
 
 def policy_orders(answer: Answer) -> dict[str, Any]:
@@ -51,11 +51,11 @@ def conversion_of(attributes: dict[str, Any], release_order: str = "") -> Conver
     ordered = dict((attributes.get(POLICY) or {}).get("conversion") or {})
     try:
         conversion = Conversion(
-            grayscale=bool(ordered.get("grayscale")) or release_order == GREY_RELEASE,
+            grayscale=bool(ordered.get("grayscale")) or release_order == TO_GREY_PDF,
             duplex=bool(ordered.get("duplex")),
             nup=int(ordered.get("nup") or 1),
             fit_to=str(ordered.get("fit_to") or ""),
         )
     except ValueError:
-        conversion = Conversion(grayscale=release_order == GREY_RELEASE)
+        conversion = Conversion(grayscale=release_order == TO_GREY_PDF)
     return conversion
