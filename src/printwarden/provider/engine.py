@@ -186,6 +186,7 @@ class Engine:
             account=answer.account,
             tracking="tracked",
             attributes=attributes,
+            message=answer.reason,  # why it is denied, held or converted
         )
         if answer.verdict == "deny":
             self._finish(job, CANCELED, "job-canceled-at-device", answer.reason)
@@ -200,8 +201,6 @@ class Engine:
             if answer.approval:
                 self._news.set()
         else:
-            if answer.reason:
-                self.spool.update(job.id, message=answer.reason)
             self.deliver(self._reload(job), charge=True)
 
     def _analyse(self, job: Job) -> dict[str, object]:
