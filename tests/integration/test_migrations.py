@@ -14,11 +14,13 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect, select
+from sqlalchemy import inspect, select, text
+from sqlalchemy.exc import DatabaseError
 
+from printwarden.store import printers, users
 from printwarden.store.db import Database
 from printwarden.store.migrate import alembic_config, current_revision, head_revision, upgrade
-from printwarden.store.models import Base, ChangeCounter
+from printwarden.store.models import Base, ChangeCounter, UserRow
 
 CLI_TIMEOUT = 120
 
@@ -91,6 +93,25 @@ def test_downgrade_to_base_then_upgrade_again(db: Database, database_url: str) -
     assert current_revision(db) == head_revision()
     assert schema_differences(db) == []
     assert counter_rows(db) == [(1, 0)]
+
+
+@pytest.mark.parametrize("table", ["users", "accounts", "printers"])
+def test_rows_the_ledger_names_are_never_deleted(
+    db: Database, database_url: str, table: str
+) -> None:
+    """The ledger and job log hold their ids without foreign keys (0007): DELETE is refused,
+    the soft delete (what the application does) still works, and the row stays."""
+    upgrade(database_url)
+    with db.session() as session:
+        user = users.create_user(session, b"k" * 32, "kept", users.UserChanges())
+        printers.save_printer(session, "kept", {"cost_model": {}}, create=True)
+    with pytest.raises(DatabaseError, match="never deleted"), db.engine.begin() as conn:
+        conn.execute(text(f"DELETE FROM {table}"))  # noqa: S608 (a parameter of this test)
+    with db.session() as session:
+        users.delete_user(session, session.get(UserRow, user.id) or user)
+        printers.delete_printer(session, printers.find_printer(session, "kept"))
+    with db.engine.connect() as conn:
+        assert conn.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar_one() >= 1  # noqa: S608
 
 
 def test_the_history_is_linear() -> None:

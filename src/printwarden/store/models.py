@@ -142,7 +142,7 @@ class TransactionRow(Base):
     __table_args__ = (Index("ix_transactions_account_seq", "account_id", "seq"),)
     seq: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     txn_id: Mapped[str] = mapped_column(String(40), unique=True)
-    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    account_id: Mapped[int] = mapped_column(Id)  # an account (never deleted), no FK: see 0007
     amount: Mapped[int] = mapped_column(BigInteger)
     kind: Mapped[str] = mapped_column(String(16))
     reference: Mapped[str] = mapped_column(String(256), default="")
@@ -185,9 +185,10 @@ class PrintJobRow(Base):
     __table_args__ = (Index("ix_print_jobs_user_printed_at", "user_id", "printed_at"),)
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     job_ref: Mapped[str] = mapped_column(String(80), unique=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))  # indexed with printed_at
-    printer_id: Mapped[int] = mapped_column(ForeignKey("printers.id"))
-    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    # Users, printers and accounts are never deleted: no foreign keys (see migration 0007).
+    user_id: Mapped[int] = mapped_column(Id)  # indexed with printed_at
+    printer_id: Mapped[int] = mapped_column(Id)
+    account_id: Mapped[int] = mapped_column(Id)
     pages: Mapped[int] = mapped_column(Integer)
     colour_pages: Mapped[int] = mapped_column(Integer)
     copies: Mapped[int] = mapped_column(Integer)
