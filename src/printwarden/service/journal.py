@@ -75,7 +75,7 @@ def apply_entries(session: Session, site: str, entries: list[dict[str, Any]]) ->
     fresh = _first_of_each([e for e in entries if str(e["id"]) not in done])
     report.already_applied = len(entries) - len(fresh)
     charged = journal_batch.charge(session, site, fresh)
-    rows, applied_at = [], now()
+    outcomes = []
     for entry in fresh:
         if str(entry["id"]) in charged:
             cost, account_id, kind = charged[str(entry["id"])]
@@ -87,13 +87,27 @@ def apply_entries(session: Session, site: str, entries: list[dict[str, Any]]) ->
             outcome = "already in the ledger"
         else:
             outcome = _apply(session, site, entry, report)
-        rows.append({"entry_id": str(entry["id"]), "site": site, "kind": str(entry["kind"]),
-                     "outcome": outcome, "applied_at": applied_at})  # fmt: skip
+        outcomes.append(outcome)
         report.applied += 1
     session.flush()
     # A concurrent upload of the same ids fails here, and is retried whole.
-    bulk.insert_rows(session, _APPLIED, rows)
+    _record_applied(session, site, fresh, outcomes)
     return report
+
+
+def _record_applied(
+    session: Session, site: str, entries: list[dict[str, Any]], outcomes: list[str]
+) -> None:
+    if not entries:
+        return
+    columns: dict[str, list[Any]] = {
+        "entry_id": [str(e["id"]) for e in entries],
+        "site": [site] * len(entries),
+        "kind": [str(e["kind"]) for e in entries],
+        "outcome": outcomes,
+        "applied_at": [now()] * len(entries),
+    }
+    bulk.insert_columns(session, _APPLIED, columns)
 
 
 def _usage_recorded(session: Session, entry: dict[str, Any]) -> bool:

@@ -52,8 +52,9 @@ def charge(session: Session, site: str, entries: list[dict[str, Any]]) -> Charge
         usage = _usage(session, site, [e for e in entries if e["kind"] == "usage"])
     results = ledger.apply_transactions(session, [*txns, *usage.values()])
     if rows:
-        bulk.insert_rows(session, _JOBS, rows)
-        held_jobs.mark_printed(session, [str(r["job_ref"]) for r in rows])
+        columns = dict(zip(_JOB_COLUMNS, map(list, zip(*rows, strict=True)), strict=True))
+        bulk.insert_columns(session, _JOBS, columns)
+        held_jobs.mark_printed(session, columns["job_ref"])
     fresh = {txn.id for txn, new in results if new}
     for entry_id, txn in usage.items():
         if txn.id in fresh:
@@ -63,7 +64,7 @@ def charge(session: Session, site: str, entries: list[dict[str, Any]]) -> Charge
 
 def _printed(
     session: Session, site: str, entries: list[dict[str, Any]]
-) -> tuple[Charged, list[Transaction], list[dict[str, Any]]]:
+) -> tuple[Charged, list[Transaction], list[tuple[Any, ...]]]:
     """The plain printed entries' charges, ledger transactions and job rows. Those it cannot
     take as they are (see the module) are left out, and so to the one-by-one path."""
     plain = [e for e in entries if not (e.get("body") or {}).get("account")]
@@ -75,6 +76,7 @@ def _printed(
     people = _people(session, {str(b["username"]) for b in bodies}, grouped)
     taken = _recorded(session, [str(b["txn_id"]) for b in bodies])
     costs: dict[tuple[str, JobUsage, frozenset[str]], int] = {}  # a batch repeats jobs
+    usages: dict[tuple[Any, ...], JobUsage] = {}
     charged: Charged = {}
     txns, rows = [], []
     for entry, body in zip(plain, bodies, strict=True):
@@ -82,7 +84,8 @@ def _printed(
         if person is None or printer is None or str(body["txn_id"]) in taken:
             continue
         taken.add(str(body["txn_id"]))  # a second entry with it goes one by one
-        usage = usage_of(body)
+        shape = tuple(map(body.get, _USAGE_FIELDS))
+        usage = usages.get(shape) or usages.setdefault(shape, usage_of(body))
         key = (str(body["printer"]), usage, person[2])
         cost = body.get("cost_override")  # a print script's, charged as decided
         if cost is None:
@@ -164,6 +167,9 @@ def _recorded(session: Session, txn_ids: list[str]) -> set[str]:
     )
 
 
+_USAGE_FIELDS = ("pages", "colour_pages", "copies", "duplex", "paper_size")
+
+
 def usage_of(body: dict[str, Any]) -> JobUsage:
     """What a printed entry printed, per copy."""
     return JobUsage(
@@ -190,6 +196,11 @@ def _transaction(
     )
 
 
+_JOB_COLUMNS = ("job_ref", "user_id", "printer_id", "account_id", "pages", "colour_pages",
+                "copies", "sheets", "duplex", "paper_size", "document_name", "cost", "txn_id",
+                "origin", "printed_at", "cost_overridden")  # fmt: skip
+
+
 def _job_row(
     site: str,
     body: dict[str, Any],
@@ -198,25 +209,26 @@ def _job_row(
     cost: int,
     usage: JobUsage,
     printed_at: datetime | None,
-) -> dict[str, Any]:
-    return {
-        "job_ref": str(body.get("job_ref") or body["txn_id"]),
-        "user_id": person[0],
-        "printer_id": printer_id,
-        "account_id": person[1],
-        "pages": usage.total_pages,
-        "colour_pages": usage.colour_pages * usage.copies,
-        "copies": usage.copies,
-        "sheets": usage.sheets,
-        "duplex": usage.duplex,
-        "paper_size": usage.paper_size,
-        "document_name": str(body.get("document_name") or "")[:256],
-        "cost": cost,
-        "txn_id": str(body["txn_id"]),
-        "origin": site_origin(site),
-        "printed_at": printed_at or now(),
-        "cost_overridden": body.get("cost_override") is not None,
-    }
+) -> tuple[Any, ...]:
+    """A ``print_jobs`` row, its values in the order of ``_JOB_COLUMNS``."""
+    return (
+        str(body.get("job_ref") or body["txn_id"]),
+        person[0],
+        printer_id,
+        person[1],
+        usage.total_pages,
+        usage.colour_pages * usage.copies,
+        usage.copies,
+        usage.sheets,
+        usage.duplex,
+        usage.paper_size,
+        str(body.get("document_name") or "")[:256],
+        cost,
+        str(body["txn_id"]),
+        site_origin(site),
+        printed_at or now(),
+        body.get("cost_override") is not None,
+    )
 
 
 def moment(value: Any) -> datetime | None:

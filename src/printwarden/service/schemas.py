@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, NotRequired, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    field_validator,
+    with_config,
+)
+from typing_extensions import TypedDict
 
 from printwarden.domain.ids import normalize_id
 from printwarden.domain.ledger import TransactionKind, is_valid_origin
@@ -710,20 +719,25 @@ class ChangesOut(Model):
     entities: list[dict[str, Any]]
 
 
-class JournalEntryIn(Model):
+@with_config(ConfigDict(extra="forbid"))
+class JournalEntry(TypedDict):
+    """One offline journal entry as a Site Server uploads it (kinds: service/journal.py).
+
+    A plain dict once validated: an upload holds thousands, and model instances per entry
+    cost more than applying them (``id`` is normalized by the route)."""
+
     id: str
     kind: Literal["printed", "usage", "held", "held-report", "unknown-user"]
-    at: datetime | None = None
-    body: dict[str, Any] = Field(default_factory=dict)
-
-    @field_validator("id")
-    @classmethod
-    def _valid_id(cls, value: str) -> str:
-        return normalize_id(value)
+    at: NotRequired[datetime | None]
+    body: NotRequired[dict[str, Any]]
 
 
-class JournalIn(Model):
-    entries: list[JournalEntryIn] = Field(max_length=5000)
+@with_config(ConfigDict(extra="forbid"))
+class JournalUpload(TypedDict):
+    entries: Annotated[list[JournalEntry], Field(max_length=5000)]
+
+
+JOURNAL_UPLOAD: TypeAdapter[JournalUpload] = TypeAdapter(JournalUpload)
 
 
 class JournalOut(Model):

@@ -15,7 +15,7 @@ from functools import cache
 from typing import Any
 
 from psycopg.types.array import ListBinaryDumper
-from sqlalchemy import ColumnElement, Table, TextClause, any_, bindparam, insert, text
+from sqlalchemy import ColumnElement, CursorResult, Table, TextClause, any_, bindparam, insert, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
@@ -69,18 +69,31 @@ def custom_plans(session: Session) -> Iterator[None]:
 def unnest_insert(table: Table, columns: Sequence[str], suffix: str = "") -> TextClause:
     """PostgreSQL: ``INSERT INTO table (columns) SELECT * FROM unnest(:column[], …) suffix``
     (rows go in in the order given); execute it with :func:`arrays` of the rows."""
-    return _unnest_insert(table, tuple(columns), suffix)
+    return _unnest_insert(table, tuple(columns), tuple(columns), suffix)
 
 
 @cache
-def _unnest_insert(table: Table, columns: tuple[str, ...], suffix: str) -> TextClause:
+def _unnest_insert(
+    table: Table, columns: tuple[str, ...], varying: tuple[str, ...], suffix: str
+) -> TextClause:
+    """The columns not ``varying`` take one value for every row (a parameter of their own)."""
     quote = _PG.identifier_preparer.quote
-    arrays = ", ".join(
-        f"CAST(:{name} AS {table.c[name].type.compile(dialect=_PG)}[])" for name in columns
+
+    def sql_type(name: str) -> str:
+        return str(table.c[name].type.compile(dialect=_PG))
+
+    arrays = ", ".join(f"CAST(:{name} AS {sql_type(name)}[])" for name in varying)
+    values = ", ".join(
+        f"u.{quote(name)}" if name in varying else f"CAST(:{name} AS {sql_type(name)})"
+        for name in columns
     )
     names = ", ".join(quote(name) for name in columns)
+    aliases = ", ".join(quote(name) for name in varying)
     # Identifiers and types come from our own table metadata, never from input.
-    sql = f"INSERT INTO {quote(table.name)} ({names}) SELECT * FROM unnest({arrays}) {suffix}"  # noqa: S608
+    sql = (
+        f"INSERT INTO {quote(table.name)} ({names}) SELECT {values}"  # noqa: S608
+        f" FROM unnest({arrays}) AS u({aliases}) {suffix}"
+    )
     return text(sql)
 
 
@@ -90,12 +103,12 @@ def arrays(
     """The rows as one array per column (the parameters of :func:`unnest_insert`); integers
     and booleans as array literals (``{1,2,NULL}``), which psycopg sends as they are — it
     dumps a list element by element in Python, several times slower."""
-    found: dict[str, Any] = {}
-    for name in columns:
-        values = [row[name] for row in rows]
-        python_type = _python_type(table.c[name].type)
-        found[name] = literal(values) if python_type in (int, bool) else values
-    return found
+    return {name: _array(table, name, [row[name] for row in rows]) for name in columns}
+
+
+def _array(table: Table, name: str, values: list[Any]) -> Any:
+    python_type = _python_type(table.c[name].type)
+    return literal(values) if python_type in (int, bool) else values
 
 
 def literal(values: list[Any]) -> str:
@@ -117,9 +130,39 @@ def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]
     """Insert ``rows`` (dicts with the same keys) in one statement (SQLite: executemany)."""
     if not rows:
         return
-    connection = session.connection()
     if uses_arrays(session):
-        columns = list(rows[0])
-        connection.execute(unnest_insert(table, columns), arrays(table, rows, columns))
+        insert_columns(session, table, {name: [row[name] for row in rows] for name in rows[0]})
     else:
-        connection.execute(insert(table), list(rows))
+        session.connection().execute(insert(table), list(rows))
+
+
+def insert_columns(
+    session: Session, table: Table, columns: Mapping[str, list[Any]], suffix: str = ""
+) -> CursorResult[Any]:
+    """Insert rows given column by column (lists of one length) in one statement.
+
+    PostgreSQL: one array per column, except that a column holding one value for every row
+    (a batch's origin, its time) travels once. ``suffix`` (``ON CONFLICT …``, ``RETURNING …``)
+    is PostgreSQL's only; SQLite gets an executemany of the rows.
+    """
+    connection = session.connection()
+    if not uses_arrays(session):
+        names = list(columns)
+        rows = [
+            dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)
+        ]
+        return connection.execute(insert(table), rows)
+    params: dict[str, Any] = {}
+    varying: list[str] = []
+    for name, values in columns.items():
+        if values and values.count(values[0]) == len(values):
+            params[name] = values[0]
+        else:
+            varying.append(name)
+            params[name] = _array(table, name, values)
+    if not varying:  # one row, or all alike: unnest needs one array
+        first = next(iter(columns))
+        varying.append(first)
+        params[first] = _array(table, first, columns[first])
+    statement = _unnest_insert(table, tuple(columns), tuple(varying), suffix)
+    return connection.execute(statement, params)

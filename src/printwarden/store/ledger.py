@@ -28,8 +28,6 @@ class UnknownAccount(LookupError):
 
 _TRANSACTIONS = cast(Table, TransactionRow.__table__)
 _ACCOUNTS = cast(Table, AccountRow.__table__)
-_COLUMNS = ("txn_id", "account_id", "amount", "kind", "reference", "origin", "created_at",
-            "comment")  # fmt: skip
 # SQLite: one executemany UPDATE for every account a batch moves (compiled once, cached).
 _MOVE_BALANCE = (
     update(_ACCOUNTS)
@@ -46,9 +44,7 @@ _MOVE_BALANCES_PG = text(
     " UPDATE accounts SET balance = accounts.balance + moves.amount, change_seq = :seq"
     " FROM moves WHERE accounts.id = moves.id"
 )
-_INSERT_PG = bulk.unnest_insert(
-    _TRANSACTIONS, _COLUMNS, "ON CONFLICT (txn_id) DO NOTHING RETURNING txn_id"
-)
+_NEW_ONLY_PG = "ON CONFLICT (txn_id) DO NOTHING RETURNING txn_id"
 
 
 def _insert_sqlite() -> ReturningInsert[str]:
@@ -66,13 +62,23 @@ def _insert_sqlite() -> ReturningInsert[str]:
 _INSERT_SQLITE = _insert_sqlite()
 
 
-def _insert(session: Session, values: list[dict[str, object]]) -> set[str]:
-    """Insert the rows not yet recorded (in the order given); the ids really inserted."""
-    connection = session.connection()
+def _insert(session: Session, txns: Sequence[Transaction]) -> set[str]:
+    """Insert the transactions not yet recorded (in the order given); the ids really inserted."""
     if bulk.uses_arrays(session):
-        params = bulk.arrays(_TRANSACTIONS, values, _COLUMNS)
-        return set(connection.execute(_INSERT_PG, params).scalars())
-    return set(connection.execute(_INSERT_SQLITE, values).scalars())
+        moment = datetime.now(UTC)
+        columns: dict[str, list[Any]] = {
+            "txn_id": [t.id for t in txns],
+            "account_id": [t.account_id for t in txns],
+            "amount": [t.amount for t in txns],
+            "kind": [str(t.kind) for t in txns],
+            "reference": [t.reference for t in txns],
+            "origin": [t.origin for t in txns],
+            "created_at": [t.created_at or moment for t in txns],
+            "comment": [t.comment for t in txns],
+        }
+        return set(bulk.insert_columns(session, _TRANSACTIONS, columns, _NEW_ONLY_PG).scalars())
+    values = [_row_values(t) for t in txns]
+    return set(session.connection().execute(_INSERT_SQLITE, values).scalars())
 
 
 def _row_values(txn: Transaction) -> dict[str, object]:
@@ -117,7 +123,7 @@ def apply_transactions(
     # Rows go in in txn_id order: concurrent batches that share ids then wait on each other's
     # unique-index entries in one order, so they cannot deadlock (PostgreSQL).
     first = _first_occurrences(txns)
-    inserted = _insert(session, [_row_values(t) for t in sorted(first, key=lambda t: t.id)])
+    inserted = _insert(session, sorted(first, key=lambda t: t.id))
     _move_balances(session, [t for t in first if t.id in inserted])
     if len(inserted) == len(txns):  # all new, none repeated: the common case
         return [(t, True) for t in txns]

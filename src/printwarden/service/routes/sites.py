@@ -7,7 +7,7 @@ import asyncio
 import time
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -17,6 +17,7 @@ from pydantic_core import to_json
 from sqlalchemy.orm import Session
 
 from printwarden.domain.accounts import Role
+from printwarden.domain.ids import normalize_id
 from printwarden.domain.offline_policies import SETTING_KEY, OfflinePolicies
 from printwarden.service import journal, schemas
 from printwarden.service.auth import require
@@ -178,7 +179,7 @@ def _page(state: AppState, name: str, since: int, limit: int) -> replication.Pag
         return replication.changes(session, name, since, limit)
 
 
-_JOURNAL_BODY = {"application/json": {"schema": schemas.JournalIn.model_json_schema()}}
+_JOURNAL_BODY = {"application/json": {"schema": schemas.JOURNAL_UPLOAD.json_schema()}}
 
 
 @router.post(
@@ -194,14 +195,23 @@ async def upload_journal(
 
 
 def _journal_entries(body: bytes) -> list[dict[str, Any]]:
-    """The uploaded entries, parsed and validated in one pass by pydantic (FastAPI would
-    decode the JSON with the standard library first: a fifth of an upload's CPU)."""
+    """The uploaded entries, parsed and validated in one pass by pydantic into plain dicts
+    (FastAPI would decode the JSON with the standard library first, then build a model per
+    entry: together most of an upload's CPU)."""
     try:
-        journal_in = schemas.JournalIn.model_validate_json(body)
+        entries = cast(list[dict[str, Any]], schemas.JOURNAL_UPLOAD.validate_json(body)["entries"])
     except ValidationError as exc:
         errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
         raise RequestValidationError(errors) from None
-    return [{"id": e.id, "kind": e.kind, "at": e.at, "body": e.body} for e in journal_in.entries]
+    for n, entry in enumerate(entries):
+        try:
+            entry["id"] = normalize_id(entry["id"])
+        except ValueError as exc:
+            where = ("body", "entries", n, "id")
+            error = {"type": "value_error", "loc": where, "msg": str(exc), "input": entry["id"]}
+            raise RequestValidationError([error]) from None
+        entry.setdefault("body", {})
+    return entries
 
 
 def _apply_journal(state: AppState, name: str, entries: list[dict[str, Any]]) -> schemas.JournalOut:
