@@ -95,6 +95,7 @@ from printwarden import security
 from printwarden.domain.accounts import Role
 from printwarden.domain.costs import JobUsage, job_cost
 from printwarden.domain.ids import new_id
+from printwarden.domain.journal import UPLOAD_LIMIT
 from printwarden.domain.ledger import Transaction, TransactionKind
 from printwarden.sim.link import Link
 from printwarden.sim.processes import stop_process
@@ -1111,7 +1112,10 @@ def parser() -> argparse.ArgumentParser:
         "--cycles", type=int, default=None, help="link cuts under load (10), as many idle"
     )
     p.add_argument("--entries", type=int, default=None, help="journal entries (20,000)")
-    p.add_argument("--batch", type=int, default=1_000, help="entries per upload (500-5000)")
+    p.add_argument(
+        "--batch", type=int, default=UPLOAD_LIMIT,
+        help=f"entries per upload (500-{UPLOAD_LIMIT}; a Site Server sends {UPLOAD_LIMIT})",
+    )  # fmt: skip
     p.add_argument("--users", type=int, default=None, help="users to sync (100,000)")
     p.add_argument("--changes", type=int, default=None, help="online changes timed (20)")
     p.add_argument("--shape", choices=[*SHAPES, "both"], default="both",
@@ -1135,8 +1139,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     entries = args.entries or (2_000 if args.quick else 20_000)
     users = args.users or (10_000 if args.quick else 100_000)
     changes = args.changes or (4 if args.quick else 20)
-    if not 500 <= args.batch <= 5_000 and not args.quick:
-        print(f"note: --batch {args.batch} is outside 500-5000")
+    if not 500 <= args.batch <= UPLOAD_LIMIT and not args.quick:
+        print(f"note: --batch {args.batch} is outside 500-{UPLOAD_LIMIT}")
     parts = PARTS if args.part == "all" else (args.part,)
     backends = BACKENDS if args.backend == "all" else (args.backend,)
     if args.py_spy is not None:

@@ -13,6 +13,7 @@ import pytest
 
 from printwarden.domain.accounts import Role
 from printwarden.domain.ids import new_id
+from printwarden.domain.journal import UPLOAD_LIMIT
 from support.appserver import AppServer
 
 SITE = "upload-checks"
@@ -63,7 +64,7 @@ def test_a_bad_entry_refuses_the_whole_upload(site_client: httpx.Client, case: s
 def test_malformed_json_and_too_many_entries_are_refused(site_client: httpx.Client) -> None:
     cut = site_client.post(f"/sites/{SITE}/journal", content=b'{"entries": [')
     assert cut.status_code == 422, cut.text
-    many = [unknown_user("many") for _ in range(5001)]
+    many = [unknown_user("many") for _ in range(UPLOAD_LIMIT + 1)]
     assert report_of(site_client, many).status_code == 422
 
 

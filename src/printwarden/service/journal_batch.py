@@ -50,7 +50,8 @@ def charge(session: Session, site: str, entries: list[dict[str, Any]]) -> Charge
     with bulk.custom_plans(session):
         jobs, txns, rows = _printed(session, site, [e for e in entries if e["kind"] == "printed"])
         usage = _usage(session, site, [e for e in entries if e["kind"] == "usage"])
-    results = ledger.apply_transactions(session, [*txns, *usage.values()])
+    # Every account was just read: the users' personal accounts, the usage entries' accounts.
+    results = ledger.apply_transactions(session, [*txns, *usage.values()], accounts_found=True)
     if rows:
         columns = dict(zip(_JOB_COLUMNS, map(list, zip(*rows, strict=True)), strict=True))
         bulk.insert_columns(session, _JOBS, columns)

@@ -17,6 +17,7 @@ from pydantic import (
 from typing_extensions import TypedDict
 
 from printwarden.domain.ids import normalize_id
+from printwarden.domain.journal import UPLOAD_LIMIT
 from printwarden.domain.ledger import TransactionKind, is_valid_origin
 
 T = TypeVar("T")
@@ -734,7 +735,7 @@ class JournalEntry(TypedDict):
 
 @with_config(ConfigDict(extra="forbid"))
 class JournalUpload(TypedDict):
-    entries: Annotated[list[JournalEntry], Field(max_length=5000)]
+    entries: Annotated[list[JournalEntry], Field(max_length=UPLOAD_LIMIT)]
 
 
 JOURNAL_UPLOAD: TypeAdapter[JournalUpload] = TypeAdapter(JournalUpload)

@@ -18,6 +18,7 @@ from sqlalchemy import event, inspect, text
 from sqlalchemy.orm import Session
 
 from printwarden.domain.ids import new_id
+from printwarden.domain.journal import UPLOAD_LIMIT
 from printwarden.site.replica import REPLICATING
 from printwarden.store.db import Database
 from printwarden.store.held_jobs import REPORTED_FIELDS
@@ -78,7 +79,7 @@ class Journal:
             query = text("SELECT COUNT(*) FROM site_journal WHERE uploaded = 0")
             return int(session.execute(query).scalar_one())
 
-    def pending(self, limit: int = 500) -> list[dict[str, Any]]:
+    def pending(self, limit: int = UPLOAD_LIMIT) -> list[dict[str, Any]]:
         """The oldest entries not yet uploaded, in order."""
         with self.database.read() as session:
             rows = session.execute(_PENDING, {"limit": limit}).all()

@@ -109,17 +109,20 @@ def to_domain(row: TransactionRow | Row[Any]) -> Transaction:
 
 
 def apply_transactions(
-    session: Session, txns: Sequence[Transaction]
+    session: Session, txns: Sequence[Transaction], *, accounts_found: bool = False
 ) -> list[tuple[Transaction, bool]]:
     """Apply each transaction at most once, ever; return each recorded one and whether it is new.
 
     The UNIQUE constraint on ``txn_id`` decides: ``INSERT … ON CONFLICT DO NOTHING``, and only
     the rows really inserted move balances. A replayed id returns the original transaction;
-    an id reused for a different effect raises :class:`IdempotencyConflict`.
+    an id reused for a different effect raises :class:`IdempotencyConflict`. Accounts that do
+    not exist raise :class:`UnknownAccount`, unless the caller says it read them all in this
+    database transaction (``accounts_found``; accounts are never deleted).
     """
     if not txns:
         return []
-    _check_accounts(session, {t.account_id for t in txns})
+    if not accounts_found:
+        _check_accounts(session, {t.account_id for t in txns})
     # Rows go in in txn_id order: concurrent batches that share ids then wait on each other's
     # unique-index entries in one order, so they cannot deadlock (PostgreSQL).
     first = _first_occurrences(txns)
