@@ -133,6 +133,21 @@ def site_force(
     print(f"{name}: {'forced offline' if offline else 'free to return online'}")
 
 
+@admin_site_cmd.command("reattribute")
+def site_reattribute(username: str, config: ConfigOption = None) -> None:
+    """Move jobs printed offline as USERNAME, then charged to the Unauthenticated Users
+    stand-in, to USERNAME (who must exist now): the stand-in is refunded, each job once."""
+    from printwarden.store.errors import NotFound
+    from printwarden.store.reattribution import reattribute
+
+    with _session(config) as session:
+        try:
+            done = reattribute(session, username)
+        except NotFound as exc:
+            raise _fail(str(exc)) from None
+    print(f"{username}: {len(done.jobs)} jobs re-attributed, {done.amount} charged")
+
+
 @policies_cmd.command("show")
 def policies_show(config: ConfigOption = None) -> None:
     """The Offline Policies every site applies while the App Server is unreachable."""

@@ -76,6 +76,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     # printing
     ("POST", "/api/v1/jobs/decision"): PRINTING_COMPONENTS,
     ("POST", "/api/v1/jobs/printed"): PRINTING_COMPONENTS,
+    ("POST", "/api/v1/jobs/reattribute"): ADMIN,
     ("POST", "/api/v1/auth/device"): AUTHENTICATING_COMPONENTS,
     ("POST", "/api/v1/providers/register"): frozenset({"provider"}),
     # sites: defined by admins; each Site Server reaches only its own site

@@ -104,6 +104,22 @@ def test_an_unknown_user_is_charged_to_the_configured_user(world: World) -> None
     wait_for(lambda: world.balance(fallback) == -10, "the fallback user charged")
     assert stranger in last_report(world)["unknown_users"]
 
+    # The stranger gets an account at HQ: the administrator moves the job to them.
+    assert world.admin.post("/jobs/reattribute", json={"username": stranger}).status_code == 404
+    add_user(world.admin, stranger, 100)
+    moved = world.admin.post("/jobs/reattribute", json={"username": stranger})
+    assert moved.status_code == 200, moved.text
+    assert (len(moved.json()["jobs"]), moved.json()["amount"]) == (1, 10)
+    assert (world.balance(fallback), world.balance(stranger)) == (0, 90)
+    again = world.admin.post("/jobs/reattribute", json={"username": stranger}).json()
+    assert (again["jobs"], again["amount"]) == ([], 0)
+    assert (world.balance(fallback), world.balance(stranger)) == (0, 90)
+    account = world.admin.get(f"/users/{stranger}").json()["account_id"]
+    found = world.admin.get("/transactions", params={"account_id": account}).json()
+    items = found["items"] if isinstance(found, dict) else found
+    charges = [t["reference"] for t in items if t["kind"] == "print"]
+    assert charges == [f"job:{moved.json()['jobs'][0]}"]
+
 
 def test_an_unknown_users_job_prints_untracked_or_is_canceled_by_policy(world: World) -> None:
     stranger = f"stranger-{uuid.uuid4().hex[:6]}"

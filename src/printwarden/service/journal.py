@@ -157,6 +157,7 @@ def _printed(session: Session, site: str, body: dict[str, Any], report: Report) 
         origin=site_origin(site),
         printed_at=journal_batch.moment(body.get("printed_at")),
         cost_override=body.get("cost_override"),
+        claimed_by=journal_batch.claimed_by(body),
     )
     if body.get("failure_mode"):
         report.failure_mode_jobs += 1

@@ -77,25 +77,33 @@ def _printed(
     people = _people(session, {str(b["username"]) for b in bodies}, grouped)
     taken = _recorded(session, [str(b["txn_id"]) for b in bodies])
     costs: dict[tuple[str, JobUsage, frozenset[str]], int] = {}  # a batch repeats jobs
-    usages: dict[tuple[Any, ...], JobUsage] = {}
+    usages: dict[tuple[Any, ...], tuple[JobUsage, tuple[Any, ...]]] = {}
+    origin, stamp = site_origin(site), now()
     charged: Charged = {}
     txns, rows = [], []
     for entry, body in zip(plain, bodies, strict=True):
-        person, printer = people.get(str(body["username"])), models.get(str(body["printer"]))
-        if person is None or printer is None or str(body["txn_id"]) in taken:
+        printer_name, txn_id = str(body["printer"]), str(body["txn_id"])
+        person, printer = people.get(str(body["username"])), models.get(printer_name)
+        if person is None or printer is None or txn_id in taken:
             continue
-        taken.add(str(body["txn_id"]))  # a second entry with it goes one by one
+        taken.add(txn_id)  # a second entry with it goes one by one
         shape = tuple(map(body.get, _USAGE_FIELDS))
-        usage = usages.get(shape) or usages.setdefault(shape, usage_of(body))
-        key = (str(body["printer"]), usage, person[2])
+        usage, counts = usages.get(shape) or usages.setdefault(shape, _counted(body))
+        key = (printer_name, usage, person[2])
         cost = body.get("cost_override")  # a print script's, charged as decided
         if cost is None:
             cost = costs.get(key)
         if cost is None:
             cost = costs[key] = job_cost(printer[1], usage, person[2])
-        txn = _transaction(site, body, person[1], cost, usage)
-        txns.append(txn)
-        rows.append(_job_row(site, body, person, printer[0], cost, usage, txn.created_at))
+        job_ref = str(body.get("job_ref") or txn_id)
+        printed_at = moment(body.get("printed_at")) or stamp
+        comment = f"{counts[0]} pages on {printer_name}"
+        txns.append(Transaction(txn_id, person[1], -cost, TransactionKind.PRINT, "job:" + job_ref,
+                                origin, printed_at, comment))  # fmt: skip
+        document = str(body.get("document_name") or "")[:256]
+        overridden = body.get("cost_override") is not None
+        rows.append((job_ref, person[0], printer[0], person[1], *counts, document, cost, txn_id,
+                     origin, printed_at, overridden, claimed_by(body)))  # fmt: skip
         charged[str(entry["id"])] = (cost, person[1], TransactionKind.PRINT.value)
     return charged, txns, rows
 
@@ -182,54 +190,23 @@ def usage_of(body: dict[str, Any]) -> JobUsage:
     )
 
 
-def _transaction(
-    site: str, body: dict[str, Any], account_id: int, cost: int, usage: JobUsage
-) -> Transaction:
-    return Transaction(
-        id=str(body["txn_id"]),
-        account_id=account_id,
-        amount=-cost,
-        kind=TransactionKind.PRINT,
-        reference=f"job:{body.get('job_ref') or body['txn_id']}",
-        origin=site_origin(site),
-        created_at=moment(body.get("printed_at")),
-        comment=f"{usage.total_pages} pages on {body['printer']}",
-    )
-
-
+# The order of the values of a job row (``_printed``; the middle six are ``_counted``'s).
 _JOB_COLUMNS = ("job_ref", "user_id", "printer_id", "account_id", "pages", "colour_pages",
                 "copies", "sheets", "duplex", "paper_size", "document_name", "cost", "txn_id",
-                "origin", "printed_at", "cost_overridden")  # fmt: skip
+                "origin", "printed_at", "cost_overridden", "claimed_by")  # fmt: skip
 
 
-def _job_row(
-    site: str,
-    body: dict[str, Any],
-    person: tuple[int, int, frozenset[str]],
-    printer_id: int,
-    cost: int,
-    usage: JobUsage,
-    printed_at: datetime | None,
-) -> tuple[Any, ...]:
-    """A ``print_jobs`` row, its values in the order of ``_JOB_COLUMNS``."""
-    return (
-        str(body.get("job_ref") or body["txn_id"]),
-        person[0],
-        printer_id,
-        person[1],
-        usage.total_pages,
-        usage.colour_pages * usage.copies,
-        usage.copies,
-        usage.sheets,
-        usage.duplex,
-        usage.paper_size,
-        str(body.get("document_name") or "")[:256],
-        cost,
-        str(body["txn_id"]),
-        site_origin(site),
-        printed_at or now(),
-        body.get("cost_override") is not None,
-    )
+def _counted(body: dict[str, Any]) -> tuple[JobUsage, tuple[Any, ...]]:
+    """What a printed entry printed, and its job row's counts over all copies."""
+    usage = usage_of(body)
+    counts = (usage.total_pages, usage.colour_pages * usage.copies, usage.copies,
+              usage.sheets, usage.duplex, usage.paper_size)  # fmt: skip
+    return usage, counts
+
+
+def claimed_by(body: dict[str, Any]) -> str | None:
+    """The name a printed entry's job was sent under, if a stand-in was charged for it."""
+    return str(body["claimed_by"])[:128] if body.get("claimed_by") else None
 
 
 def moment(value: Any) -> datetime | None:

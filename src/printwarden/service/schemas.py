@@ -376,6 +376,16 @@ class JobPrintedIn(TxnIdMixin, JobUsageIn, AccountChoiceIn):
         return value
 
 
+class ReattributeIn(Model):
+    username: Name
+
+
+class ReattributeOut(Model):
+    username: str
+    jobs: list[str] = Field(description="The job refs moved to the user")
+    amount: int = Field(description="Charged to the user, refunded to the stand-in")
+
+
 class JobPrintedOut(Model):
     job_ref: str
     cost: int

@@ -142,6 +142,8 @@ def _printed(session: Session, job: PrintJobRow) -> dict[str, Any]:
         "cost": job.cost,
         # A print script set the cost: HQ charges it as decided, not from its prices.
         "cost_override": job.cost if job.cost_overridden else None,
+        # Sent as this (unknown) user, charged to the policy's stand-in: HQ keeps the name.
+        "claimed_by": job.claimed_by,
     }
 
 

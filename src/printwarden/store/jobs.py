@@ -63,6 +63,7 @@ class PrintedJob:
     origin: str = "app"
     printed_at: datetime | None = None
     cost_override: int | None = None  # a print script set the cost
+    claimed_by: str | None = None  # sent as this user, charged to ``username`` (a stand-in)
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,6 +265,7 @@ def _job_row(job: PrintedJob, context: JobContext, printer_id: int, cost: int) -
         origin=job.origin,
         printed_at=job.printed_at or datetime.now(UTC),
         cost_overridden=job.cost_override is not None,
+        claimed_by=job.claimed_by,
     )
 
 

@@ -201,6 +201,8 @@ class PrintJobRow(Base):
     origin: Mapped[str] = mapped_column(String(80), default="app")
     printed_at: Mapped[datetime]
     cost_overridden: Mapped[bool] = mapped_column(Boolean, default=False)  # a print script's
+    # The name the job was sent under when a stand-in was charged (an unknown user offline).
+    claimed_by: Mapped[str | None] = mapped_column(String(128), default=None)
 
 
 class ApiTokenRow(Base):

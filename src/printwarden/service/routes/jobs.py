@@ -17,9 +17,9 @@ from printwarden.domain.filters import Outcome
 from printwarden.domain.ledger import site_origin
 from printwarden.service import offline, policy, schemas, views
 from printwarden.service.problems import Problem
-from printwarden.service.routes.deps import printing_components, write_session
+from printwarden.service.routes.deps import admin_only, printing_components, write_session
 from printwarden.service.state import AppState, app_state
-from printwarden.store import accounts, held_jobs, jobs
+from printwarden.store import accounts, held_jobs, jobs, reattribution
 from printwarden.store.errors import NotFound
 from printwarden.store.tokens import Caller
 
@@ -213,6 +213,7 @@ def job_printed(
         origin=_origin(caller, body.origin),
         printed_at=body.printed_at,
         cost_override=body.cost_override,
+        claimed_by=body.username if username != body.username else None,
     )
     charge = jobs.charge_printed(session, printed)
     held_jobs.mark_printed(session, [body.job_ref])
@@ -226,6 +227,20 @@ def job_printed(
         transaction=views.domain_transaction_out(session, charge.transaction),
         duplicate=not charge.new,
     )
+
+
+@router.post("/jobs/reattribute", dependencies=[Depends(admin_only)])
+def reattribute_jobs(
+    body: schemas.ReattributeIn, session: Session = Depends(write_session)
+) -> schemas.ReattributeOut:
+    """Move the jobs a site charged to the Unauthenticated Users stand-in while offline, sent
+    as ``username``, to that user (who must now exist): the stand-in is refunded, the user's
+    personal account charged, each job once."""
+    try:
+        done = reattribution.reattribute(session, body.username)
+    except NotFound as exc:
+        raise Problem(404, "Not found", str(exc)) from None
+    return schemas.ReattributeOut(username=done.username, jobs=done.jobs, amount=done.amount)
 
 
 def _origin(caller: Caller, claimed: str) -> str:
