@@ -19,7 +19,6 @@ from psycopg.types.array import ListBinaryDumper
 from sqlalchemy import (
     ColumnElement,
     CursorResult,
-    String,
     Table,
     TextClause,
     any_,
@@ -30,6 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
+from sqlalchemy.types import NullType
 
 _PG = postgresql.dialect()  # type: ignore[no-untyped-call]
 _BINARY_LISTS = "printwarden.binary_lists"
@@ -58,7 +58,9 @@ def among(session: Session, column: Any, values: Collection[Any]) -> ColumnEleme
     array_type = postgresql.ARRAY(column.type)
     found = array_value(column.type, list(values))
     if isinstance(found, str):
-        parameter: Any = cast(bindparam(None, found, type_=String()), array_type)
+        # Untyped, so the server reads the literal as the array itself, once; a text
+        # parameter cast to an array is converted again for every row it is compared with.
+        parameter: Any = cast(bindparam(None, found, type_=NullType()), array_type)
     else:
         parameter = bindparam(None, found, type_=array_type)
     return column == any_(parameter)  # type: ignore[no-any-return]
