@@ -152,7 +152,8 @@ def text_literal(values: list[str | None]) -> str:
         return "{}"
     if None not in values:
         joined = '","'.join(values)  # type: ignore[arg-type]
-        if '"' not in joined and "\\" not in joined:  # nothing to escape: all in C
+        # Nothing to escape (only the separators' quotes): all done in C.
+        if joined.count('"') == 2 * (len(values) - 1) and "\\" not in joined:
             return '{"' + joined + '"}'
     return "{" + ",".join(_quoted(v) for v in values) + "}"
 
