@@ -114,7 +114,7 @@ def test_usage_charged_online_already_and_a_replayed_print_are_charged_once(
         assert ledger.ledger_sum(session, account_id) == 1_000 - 7 - 20 - 5 - 1_000
 
 
-def test_among_and_insert_rows_take_thousands_of_values(hq: Database) -> None:
+def test_among_and_insert_columns_take_thousands_of_values(hq: Database) -> None:
     table = cast(Table, JournalEntryRow.__table__)
     now = datetime.now(UTC)
     rows = [
@@ -123,8 +123,8 @@ def test_among_and_insert_rows_take_thousands_of_values(hq: Database) -> None:
         for n in range(3000)
     ]  # fmt: skip
     with hq.session() as session:
-        bulk.insert_rows(session, table, rows)
-        bulk.insert_rows(session, table, [])
+        bulk.insert_columns(session, table, {name: [r[name] for r in rows] for name in rows[0]})
+        bulk.insert_columns(session, table, {name: [] for name in rows[0]})
     wanted = [r["entry_id"] for r in rows[::2]] + ["missing"]
     with hq.session() as session, bulk.custom_plans(session):
         column = JournalEntryRow.entry_id

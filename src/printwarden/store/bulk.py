@@ -24,7 +24,6 @@ from sqlalchemy import (
     any_,
     bindparam,
     cast,
-    insert,
     text,
 )
 from sqlalchemy.dialects import postgresql
@@ -135,7 +134,9 @@ def array_value(type_: Any, values: list[Any]) -> Any:
     if python_type is str:
         return text_literal(values)
     if python_type is datetime:
-        return text_literal([None if v is None else v.isoformat() for v in values])
+        if None in values:
+            return text_literal([None if v is None else v.isoformat() for v in values])
+        return text_literal(list(map(datetime.isoformat, values)))
     return values
 
 
@@ -164,6 +165,27 @@ def _quoted(value: str | None) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def _executemany(session: Session, table: Table, columns: Mapping[str, list[Any]]) -> None:
+    """SQLite: the driver's own executemany, each column through its type's bind processor
+    once, as a whole (SQLAlchemy's per-row parameter handling costs more than SQLite's
+    insert here)."""
+    dialect = session.get_bind().dialect
+    values = []
+    for name, column in columns.items():
+        process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        values.append(column if process is None else [_or_none(process, v) for v in column])
+    names = ", ".join(columns)
+    marks = ", ".join("?" for _ in columns)
+    # Table and column names come from our own metadata, never from input.
+    sql = f"INSERT INTO {table.name} ({names}) VALUES ({marks})"  # noqa: S608
+    driver: Any = session.connection().connection.driver_connection
+    driver.executemany(sql, list(zip(*values, strict=True)))
+
+
+def _or_none(process: Any, value: Any) -> Any:
+    return None if value is None else process(value)
+
+
 def _python_type(type_: Any) -> type | None:
     try:
         found: type = type_.python_type
@@ -172,32 +194,21 @@ def _python_type(type_: Any) -> type | None:
     return found
 
 
-def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert ``rows`` (dicts with the same keys) in one statement (SQLite: executemany)."""
-    if not rows:
-        return
+def insert_columns(session: Session, table: Table, columns: Mapping[str, list[Any]]) -> None:
+    """Insert rows given column by column (lists of one length): on PostgreSQL in one
+    statement (:func:`insert_arrays`), on SQLite with the driver's executemany."""
     if uses_arrays(session):
-        insert_columns(session, table, {name: [row[name] for row in rows] for name in rows[0]})
+        insert_arrays(session, table, columns)
     else:
-        session.connection().execute(insert(table), list(rows))
+        _executemany(session, table, columns)
 
 
-def insert_columns(
+def insert_arrays(
     session: Session, table: Table, columns: Mapping[str, list[Any]], suffix: str = ""
 ) -> CursorResult[Any]:
-    """Insert rows given column by column (lists of one length) in one statement.
-
-    PostgreSQL: one array per column, except that a column holding one value for every row
-    (a batch's origin, its time) travels once. ``suffix`` (``ON CONFLICT …``, ``RETURNING …``)
-    is PostgreSQL's only; SQLite gets an executemany of the rows.
-    """
-    connection = session.connection()
-    if not uses_arrays(session):
-        names = list(columns)
-        rows = [
-            dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)
-        ]
-        return connection.execute(insert(table), rows)
+    """PostgreSQL: insert rows given column by column in one statement, one array per
+    column, except that a column holding one value for every row (a batch's origin, its
+    time) travels once; ``suffix`` (``ON CONFLICT …``, ``RETURNING …``) ends the statement."""
     params: dict[str, Any] = {}
     varying: list[str] = []
     for name, values in columns.items():
@@ -211,4 +222,4 @@ def insert_columns(
         varying.append(first)
         params[first] = array_value(table.c[first].type, columns[first])
     statement = _unnest_insert(table, tuple(columns), tuple(varying), suffix)
-    return connection.execute(statement, params)
+    return session.connection().execute(statement, params)

@@ -76,7 +76,7 @@ def _insert(session: Session, txns: Sequence[Transaction]) -> set[str]:
             "created_at": [t.created_at or moment for t in txns],
             "comment": [t.comment for t in txns],
         }
-        return set(bulk.insert_columns(session, _TRANSACTIONS, columns, _NEW_ONLY_PG).scalars())
+        return set(bulk.insert_arrays(session, _TRANSACTIONS, columns, _NEW_ONLY_PG).scalars())
     values = [_row_values(t) for t in txns]
     return set(session.connection().execute(_INSERT_SQLITE, values).scalars())
 
