@@ -24,6 +24,7 @@ from printwarden.demo_sites import SITES, DemoSites
 from printwarden.domain.accounts import Role
 from printwarden.domain.ids import new_id
 from printwarden.domain.ledger import Transaction, TransactionKind
+from printwarden.domain.offline_policies import OfflinePolicies
 from printwarden.service.app import create_app
 from printwarden.store import accounts, groups, ledger, printers, sites, tokens, users
 from printwarden.store.db import Database
@@ -139,6 +140,13 @@ def seed(database: Database, secret: bytes) -> dict[str, Any]:
         )
         for person in people:
             _seed_user(session, secret, person)
+        # Who the default Offline Policy charges for users a site does not know.
+        users.create_user(
+            session,
+            secret,
+            OfflinePolicies().unauthenticated_user,
+            users.UserChanges(full_name="Unknown users (offline)", restricted=False),
+        )
         _seed_accounts(session)
         _seed_printers(session)
         site_tokens = {site.name: _seed_site(session, site.name, site.location) for site in SITES}
