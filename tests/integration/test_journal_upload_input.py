@@ -61,6 +61,19 @@ def test_a_bad_entry_refuses_the_whole_upload(site_client: httpx.Client, case: s
     assert (again["applied"], again["already_applied"]) == (1, 0)
 
 
+@pytest.mark.parametrize("pages", ["many", [3], -1])
+def test_a_printed_entry_with_bad_counts_is_refused_and_applies_nothing(
+    site_client: httpx.Client, pages: Any
+) -> None:
+    first = unknown_user(f"before-{uuid.uuid4().hex[:6]}")
+    body = {"txn_id": new_id(), "job_ref": "bad-counts", "username": "nobody-here",
+            "printer": "nowhere", "pages": pages}  # fmt: skip
+    response = report_of(site_client, [first, {"id": new_id(), "kind": "printed", "body": body}])
+    assert response.status_code == 422, response.text
+    again = report_of(site_client, [first]).json()
+    assert (again["applied"], again["already_applied"]) == (1, 0)
+
+
 def test_malformed_json_and_too_many_entries_are_refused(site_client: httpx.Client) -> None:
     cut = site_client.post(f"/sites/{SITE}/journal", content=b'{"entries": [')
     assert cut.status_code == 422, cut.text

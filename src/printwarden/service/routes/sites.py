@@ -220,7 +220,7 @@ def _apply_journal(state: AppState, name: str, entries: list[dict[str, Any]]) ->
         _site(session, name)
         try:
             report = journal.apply_entries(session, name, entries)
-        except (NotFound, ValueError) as exc:
+        except (NotFound, ValueError, TypeError) as exc:  # a body's fields of the wrong kind
             raise Problem(422, "Invalid journal entry", str(exc)) from None
         return schemas.JournalOut(
             entries=report.entries,
