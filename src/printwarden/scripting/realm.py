@@ -135,4 +135,4 @@ class Realm:
 
     def _close(self) -> None:
         with self._lock:  # never under a call in flight
-            v8call.close(self._racer)
+            self._racer.close()

@@ -29,12 +29,7 @@ class Stuck(Exception):
 
 
 def evaluate(racer: MiniRacer, code: str, timeout_s: float) -> Any:
-    """The value of ``code``; raises ``JSEvalException`` (or a subclass), ``Timeout``, ``Stuck``.
-
-    No value handle outlives this call, not even in a traceback: a handle freed after its
-    isolate was closed writes to freed memory (a segfault, seen under load). After ``Stuck``
-    the isolate may still read the code, so its handle is never freed: the caller closes
-    the isolate, which frees it with everything else."""
+    """The value of ``code``; raises ``JSEvalException`` (or a subclass), ``Timeout``, ``Stuck``."""
     context = racer._ctx
     assert context is not None
     handle = context._python_to_value_handle(code)  # kept alive until the task ends
@@ -45,39 +40,11 @@ def evaluate(racer: MiniRacer, code: str, timeout_s: float) -> Any:
     except queue.Empty:
         context._dll.mr_cancel_task(context._ctx, task)
         try:
-            results.get(timeout=CANCEL_GRACE_S)  # the task's end; freed at once
+            results.get(timeout=CANCEL_GRACE_S)
         except queue.Empty:
-            disown(handle)
             raise Stuck from None
-        finally:
-            del handle
         raise Timeout from None
-    del handle
     return context._value_handle_to_python(value)
 
 
-def disown(handle: Any) -> None:
-    """Leave ``handle``'s value to its isolate: dropping the handle frees nothing."""
-    handle._free = _nothing
-
-
-def close(racer: MiniRacer) -> None:
-    """Close ``racer``'s isolate, then disown the results no evaluation took (a stuck
-    task's, arriving late — even during the close): the isolate freed them all."""
-    context = racer._ctx
-    racer.close()
-    if context is None:
-        return
-    results = context._non_cancelable_mr_task_results_queue
-    while True:
-        try:
-            disown(results.get_nowait())
-        except queue.Empty:
-            return
-
-
-def _nothing() -> None:
-    return None
-
-
-__all__ = ["CANCEL_GRACE_S", "JSEvalException", "Stuck", "Timeout", "close", "evaluate"]
+__all__ = ["CANCEL_GRACE_S", "JSEvalException", "Stuck", "Timeout", "evaluate"]
