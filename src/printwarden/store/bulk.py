@@ -9,7 +9,7 @@ IN lists: in process, they cost nothing of the kind.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from functools import cache
@@ -84,12 +84,6 @@ def custom_plans(session: Session) -> Iterator[None]:
         session.execute(_DEFAULT_PLANS)
 
 
-def unnest_insert(table: Table, columns: Sequence[str], suffix: str = "") -> TextClause:
-    """PostgreSQL: ``INSERT INTO table (columns) SELECT * FROM unnest(:column[], …) suffix``
-    (rows go in in the order given); execute it with :func:`arrays` of the rows."""
-    return _unnest_insert(table, tuple(columns), tuple(columns), suffix)
-
-
 @cache
 def _unnest_insert(
     table: Table, columns: tuple[str, ...], varying: tuple[str, ...], suffix: str
@@ -113,13 +107,6 @@ def _unnest_insert(
         f" FROM unnest({arrays}) AS u({aliases}) {suffix}"
     )
     return text(sql)
-
-
-def arrays(
-    table: Table, rows: Sequence[Mapping[str, Any]], columns: Sequence[str]
-) -> dict[str, Any]:
-    """The rows as one array per column (the parameters of :func:`unnest_insert`)."""
-    return {name: array_value(table.c[name].type, [row[name] for row in rows]) for name in columns}
 
 
 def array_value(type_: Any, values: list[Any]) -> Any:
