@@ -56,6 +56,14 @@ def encode(job: ScriptJob, user: ScriptUser, now: datetime, props: dict[str, str
 CHECK_PAYLOAD = '{"check":true}'
 
 
+def readable(error: str) -> str:
+    """The driver's error text, with V8's stack overflow named plainly."""
+    overflow = "RangeError: Maximum call stack size exceeded"
+    if error.startswith(overflow):
+        return "stack overflow (recursion too deep)" + error[len(overflow) :]
+    return error
+
+
 def outcome(result: dict[str, Any], error: str = "") -> ScriptOutcome:
     """The outcome of a finished call; with an ``error`` only the logs are kept."""
     logs = tuple((str(level), str(message)) for level, message in result.get("logs", ()))

@@ -34,14 +34,6 @@ class Closed(ScriptFailure):
     """The realm was closed (evicted or stopped) before the call began: use a fresh one."""
 
 
-def readable(error: str) -> str:
-    """The driver's error text, with V8's stack overflow named plainly."""
-    overflow = "RangeError: Maximum call stack size exceeded"
-    if error.startswith(overflow):
-        return "stack overflow (recursion too deep)" + error[len(overflow) :]
-    return error
-
-
 def _syntax_message(error: JSEvalException, source: str, header_lines: int = 0) -> str:
     """``SyntaxError: … (line N)`` from V8's ``<anonymous>:N: SyntaxError: …`` report (an
     error found only at the end of the source is put on its last line)."""
@@ -75,7 +67,6 @@ class Realm:
         self._racer = MiniRacer()
         self._lock = threading.Lock()
         self.broken = False
-        self.known_keys: tuple[str, ...] = ()  # the keys the last call read, to preload
         try:
             self._racer.set_hard_memory_limit(SETUP_LIMITS.memory_mb << 20)
             _check_source(self._racer, source)
@@ -91,7 +82,7 @@ class Realm:
         except JSEvalException as e:
             raise ScriptFailure(_syntax_message(e, source)) from None
         except (v8call.Timeout, v8call.Stuck):
-            raise ScriptFailure("the script took too long to load") from None
+            raise ScriptFailure("the script took too long to load", broken=True) from None
 
     def call(self, payload: str, limits: Limits, time_ms: float) -> dict[str, Any]:
         """Run the driver on ``payload`` within ``time_ms``; the driver's JSON result."""

@@ -1,5 +1,6 @@
 """Run a script's ``printJobHook`` for one job, and check a script before it is saved.
 
+The script runs in a script host process (``scripting/host.py``), never in the server.
 Store values are loaded on demand: a call that reads a key not loaded yet is run again with
 it (a script cannot call back into Python synchronously), and the keys a call read are
 preloaded for the next call of the same script. Writes are applied only when the call
@@ -8,17 +9,46 @@ succeeds. Call from worker threads, not from a thread running an asyncio loop.
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import OrderedDict
 from datetime import datetime
 from typing import Any
 
-from printwarden.scripting import cache
+from printwarden.scripting import workers
 from printwarden.scripting.model import KeyValueStore, Limits, ScriptJob, ScriptOutcome, ScriptUser
-from printwarden.scripting.payload import CHECK_PAYLOAD, encode, outcome
+from printwarden.scripting.payload import encode, outcome, readable
 from printwarden.scripting.prelude import MAX_KEYS
-from printwarden.scripting.realm import Closed, Realm, ScriptFailure, readable
 
-ATTEMPTS = 3
+ATTEMPTS = 2  # a host lost mid-call is replaced and the call tried once more
+HOST_MARGIN_S = 10.0  # a host's allowance beyond the call's limit: compiling, stopping
+MAX_KNOWN = 64  # scripts whose last-read keys are remembered
+
+
+class ScriptFailure(Exception):
+    """The script could not run to the end."""
+
+
+class _KnownKeys:
+    """The keys each script's last call read, to preload (least recently used out)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._keys: OrderedDict[str, tuple[str, ...]] = OrderedDict()
+
+    def get(self, source: str) -> tuple[str, ...]:
+        with self._lock:
+            return self._keys.get(source, ())
+
+    def set(self, source: str, keys: tuple[str, ...]) -> None:
+        with self._lock:
+            self._keys[source] = keys
+            self._keys.move_to_end(source)
+            while len(self._keys) > MAX_KNOWN:
+                self._keys.popitem(last=False)
+
+
+_known = _KnownKeys()
 
 
 def run_print_hook(
@@ -30,23 +60,11 @@ def run_print_hook(
     limits: Limits = Limits(),
 ) -> ScriptOutcome:
     """Call ``printJobHook(inputs, actions)``; any failure is ``ScriptOutcome(error=...)``."""
-    for attempt in range(ATTEMPTS):
-        try:
-            realm = cache.realm_for(source)
-        except ScriptFailure as e:
-            return ScriptOutcome(error=str(e))
-        try:
-            result = _call(realm, job, user, store, now, limits)
-        except Closed:
-            if attempt < ATTEMPTS - 1:
-                continue  # evicted or stopped by another thread meanwhile
-            return ScriptOutcome(error="the script's engine was closed")
-        except ScriptFailure as e:
-            if e.broken:
-                cache.discard(source, realm)
-            return ScriptOutcome(error=str(e))
-        return _finish(result, store)
-    raise AssertionError("unreachable")
+    try:
+        result = _call(source, job, user, store, now, limits)
+    except ScriptFailure as e:
+        return ScriptOutcome(error=str(e))
+    return _finish(result, store)
 
 
 def _finish(result: dict[str, Any], store: KeyValueStore) -> ScriptOutcome:
@@ -59,7 +77,7 @@ def _finish(result: dict[str, Any], store: KeyValueStore) -> ScriptOutcome:
 
 
 def _call(
-    realm: Realm,
+    source: str,
     job: ScriptJob,
     user: ScriptUser,
     store: KeyValueStore,
@@ -68,18 +86,49 @@ def _call(
 ) -> dict[str, Any]:
     """Run until no key is missing; the whole call gets ``limits.time_ms``."""
     deadline = time.perf_counter() + limits.time_ms / 1000
-    props = {key: store.get(key) for key in realm.known_keys}
+    props = {key: store.get(key) for key in _known.get(source)}
     for _ in range(MAX_KEYS + 1):  # each pass loads a new key; a call reads at most MAX_KEYS
         left_ms = (deadline - time.perf_counter()) * 1000
         if left_ms <= 0:
             break
-        result = realm.call(encode(job, user, now, props), limits, left_ms)
+        request = {
+            "op": "call",
+            "source": source,
+            "payload": encode(job, user, now, props),
+            "time_ms": left_ms,
+            "limit_ms": limits.time_ms,
+            "memory_mb": limits.memory_mb,
+        }
+        asked = time.perf_counter()
+        answer = _ask(request, left_ms / 1000)
+        overhead_s = time.perf_counter() - asked - answer["ran_ms"] / 1000
+        deadline += max(0.0, overhead_s)  # the limit is the script's time, not the host's
+        result: dict[str, Any] = answer["result"]
         missing = [key for key in dict.fromkeys(result["missing"]) if key not in props]
         if not missing:
-            realm.known_keys = tuple(result["read"])
+            _known.set(source, tuple(result["read"]))
             return result
         props.update((key, store.get(key)) for key in missing)
     raise ScriptFailure(f"time limit exceeded ({limits.time_ms} ms)")
+
+
+def _ask(request: dict[str, Any], time_s: float) -> dict[str, Any]:
+    """A script host's answer; its failures and the host's own are ``ScriptFailure``."""
+    for attempt in range(ATTEMPTS):
+        try:
+            answer = workers.pool.ask(request, time_s + HOST_MARGIN_S)
+        except workers.HostLost:
+            if attempt < ATTEMPTS - 1:
+                continue
+            raise ScriptFailure("the script engine crashed") from None
+        except workers.HostStuck:
+            raise ScriptFailure("the script could not be stopped") from None
+        except workers.HostsBusy:
+            raise ScriptFailure("the script engines are busy with other jobs") from None
+        if "failure" in answer:
+            raise ScriptFailure(str(answer["failure"]))
+        return answer
+    raise AssertionError("unreachable")
 
 
 def check_script(source: str) -> str:
@@ -87,13 +136,6 @@ def check_script(source: str) -> str:
 
     Runs the script's top-level code (not the hook) under the default limits."""
     try:
-        realm = Realm(source)
+        return str(_ask({"op": "check", "source": source}, Limits().time_ms / 1000)["error"])
     except ScriptFailure as e:
         return str(e)
-    try:
-        result = realm.call(CHECK_PAYLOAD, Limits(), Limits().time_ms)
-    except ScriptFailure as e:
-        return str(e)
-    finally:
-        realm.close()
-    return readable(str(result["error"]))
