@@ -72,23 +72,11 @@ def apply_entries(session: Session, site: str, entries: list[dict[str, Any]]) ->
         bulk.among(session, JournalEntryRow.entry_id, ids)
     )
     done = set(session.scalars(known))
-    fresh = _first_of_each([e for e in entries if str(e["id"]) not in done])
+    fresh = _first_of_each(entries, ids, done)
     report.already_applied = len(entries) - len(fresh)
     charged = journal_batch.charge(session, site, fresh)
-    outcomes = []
-    for entry in fresh:
-        if str(entry["id"]) in charged:
-            cost, account_id, kind = charged[str(entry["id"])]
-            report.charge(kind, cost, account_id)
-            if (entry.get("body") or {}).get("failure_mode"):
-                report.failure_mode_jobs += 1
-            outcome = f"charged {cost}"
-        elif entry["kind"] == "usage" and _usage_recorded(session, entry):
-            outcome = "already in the ledger"
-        else:
-            outcome = _apply(session, site, entry, report)
-        outcomes.append(outcome)
-        report.applied += 1
+    outcomes = [_outcome(session, site, entry, charged, report) for entry in fresh]
+    report.applied = len(fresh)
     session.flush()
     # A concurrent upload of the same ids fails here, and is retried whole.
     _record_applied(session, site, fresh, outcomes)
@@ -110,6 +98,26 @@ def _record_applied(
     bulk.insert_columns(session, _APPLIED, columns)
 
 
+def _outcome(
+    session: Session,
+    site: str,
+    entry: dict[str, Any],
+    charged: journal_batch.Charged,
+    report: Report,
+) -> str:
+    """Apply one entry, unless the batch charged it; what it did."""
+    found = charged.get(str(entry["id"]))
+    if found is None:
+        if entry["kind"] == "usage" and _usage_recorded(session, entry):
+            return "already in the ledger"
+        return _apply(session, site, entry, report)
+    cost, account_id, kind = found
+    report.charge(kind, cost, account_id)
+    if (entry.get("body") or {}).get("failure_mode"):
+        report.failure_mode_jobs += 1
+    return f"charged {cost}"
+
+
 def _usage_recorded(session: Session, entry: dict[str, Any]) -> bool:
     """A usage entry whose ``usage_id`` the ledger already holds (charged online, say)."""
     usage_id = str((entry.get("body") or {}).get("usage_id", ""))
@@ -117,13 +125,16 @@ def _usage_recorded(session: Session, entry: dict[str, Any]) -> bool:
     return session.scalar(found) is not None
 
 
-def _first_of_each(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Entries in order, an id repeated within one upload taken once."""
-    seen: set[str] = set()
+def _first_of_each(
+    entries: list[dict[str, Any]], ids: list[str], done: set[str]
+) -> list[dict[str, Any]]:
+    """Entries (with their ``ids``) in order, but those ``done``; an id repeated within one
+    upload taken once."""
+    seen = set(done)
     unique = []
-    for entry in entries:
-        if str(entry["id"]) not in seen:
-            seen.add(str(entry["id"]))
+    for entry, entry_id in zip(entries, ids, strict=True):
+        if entry_id not in seen:
+            seen.add(entry_id)
             unique.append(entry)
     return unique
 

@@ -76,9 +76,12 @@ def _printed(
     grouped = any(model.group_modifiers for _, model in models.values())
     people = _people(session, {str(b["username"]) for b in bodies}, grouped)
     taken = _recorded(session, [str(b["txn_id"]) for b in bodies])
-    costs: dict[tuple[str, JobUsage, frozenset[str]], int] = {}  # a batch repeats jobs
+    # A batch repeats jobs: costs by printer, usage fields (as sent) and groups.
+    costs: dict[tuple[str, tuple[Any, ...], frozenset[str]], int] = {}
     usages: dict[tuple[Any, ...], tuple[JobUsage, tuple[Any, ...]]] = {}
     origin, stamp = site_origin(site), now()
+    kind = TransactionKind.PRINT
+    kind_name = kind.value  # an enum's value is a property: slow in a loop
     charged: Charged = {}
     txns, rows = [], []
     for entry, body in zip(plain, bodies, strict=True):
@@ -89,22 +92,19 @@ def _printed(
         taken.add(txn_id)  # a second entry with it goes one by one
         shape = tuple(map(body.get, _USAGE_FIELDS))
         usage, counts = usages.get(shape) or usages.setdefault(shape, _counted(body))
-        key = (printer_name, usage, person[2])
-        cost = body.get("cost_override")  # a print script's, charged as decided
-        if cost is None:
-            cost = costs.get(key)
+        override = body.get("cost_override")  # a print script's, charged as decided
+        cost = costs.get(key := (printer_name, shape, person[2])) if override is None else override
         if cost is None:
             cost = costs[key] = job_cost(printer[1], usage, person[2])
         job_ref = str(body.get("job_ref") or txn_id)
         printed_at = moment(body.get("printed_at")) or stamp
         comment = f"{counts[0]} pages on {printer_name}"
-        txns.append(Transaction(txn_id, person[1], -cost, TransactionKind.PRINT, "job:" + job_ref,
-                                origin, printed_at, comment))  # fmt: skip
+        txns.append(Transaction(txn_id, person[1], -cost, kind, "job:" + job_ref, origin,
+                                printed_at, comment))  # fmt: skip
         document = str(body.get("document_name") or "")[:256]
-        overridden = body.get("cost_override") is not None
         rows.append((job_ref, person[0], printer[0], person[1], *counts, document, cost, txn_id,
-                     origin, printed_at, overridden, claimed_by(body)))  # fmt: skip
-        charged[str(entry["id"])] = (cost, person[1], TransactionKind.PRINT.value)
+                     origin, printed_at, override is not None, claimed_by(body)))  # fmt: skip
+        charged[str(entry["id"])] = (cost, person[1], kind_name)
     return charged, txns, rows
 
 

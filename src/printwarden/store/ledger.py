@@ -7,10 +7,7 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import Row, Table, bindparam, func, select, text, update
-from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.dml import ReturningInsert
-from sqlalchemy.sql.elements import ColumnClause
 
 from printwarden.domain.ledger import Transaction, TransactionKind
 from printwarden.store import bulk
@@ -44,53 +41,50 @@ _MOVE_BALANCES_PG = text(
     " UPDATE accounts SET balance = accounts.balance + moves.amount, change_seq = :seq"
     " FROM moves WHERE accounts.id = moves.id"
 )
+_LOOKUP = 10_000  # ids per IN list (SQLite limits the parameters of one statement)
 _NEW_ONLY_PG = "ON CONFLICT (txn_id) DO NOTHING RETURNING txn_id"
-
-
-def _insert_sqlite() -> ReturningInsert[str]:
-    """``INSERT … ON CONFLICT (txn_id) DO NOTHING RETURNING txn_id`` on the Core table.
-
-    Executed with a list of parameter sets, SQLAlchemy's "insertmanyvalues" sends multi-row
-    INSERTs (in the given row order) from one cached compilation. (PostgreSQL gets the rows
-    as one array per column instead: ``_INSERT_PG``.)
-    """
-    txn_id: ColumnClause[str] = _TRANSACTIONS.c.txn_id
-    statement = sqlite.insert(_TRANSACTIONS).on_conflict_do_nothing(index_elements=["txn_id"])
-    return statement.returning(txn_id)
-
-
-_INSERT_SQLITE = _insert_sqlite()
 
 
 def _insert(session: Session, txns: Sequence[Transaction]) -> set[str]:
     """Insert the transactions not yet recorded (in the order given); the ids really inserted."""
     if bulk.uses_arrays(session):
-        moment = datetime.now(UTC)
-        columns: dict[str, list[Any]] = {
-            "txn_id": [t.id for t in txns],
-            "account_id": [t.account_id for t in txns],
-            "amount": [t.amount for t in txns],
-            "kind": [str(t.kind) for t in txns],
-            "reference": [t.reference for t in txns],
-            "origin": [t.origin for t in txns],
-            "created_at": [t.created_at or moment for t in txns],
-            "comment": [t.comment for t in txns],
-        }
+        columns = _columns(txns)
         return set(bulk.insert_arrays(session, _TRANSACTIONS, columns, _NEW_ONLY_PG).scalars())
-    values = [_row_values(t) for t in txns]
-    return set(session.connection().execute(_INSERT_SQLITE, values).scalars())
+    # SQLite: the transaction holds the database's write lock (BEGIN IMMEDIATE), so the ids
+    # not recorded now are those a plain insert adds (a race would fail it, not skip rows).
+    seen = _recorded(session, [t.id for t in txns])
+    new = []
+    for txn in txns:  # recorded ones, and an id repeated within txns, are skipped
+        if txn.id not in seen:
+            seen.add(txn.id)
+            new.append(txn)
+    if new:
+        bulk.insert_columns(session, _TRANSACTIONS, _columns(new))
+    return {t.id for t in new}
 
 
-def _row_values(txn: Transaction) -> dict[str, object]:
+def _recorded(session: Session, txn_ids: list[str]) -> set[str]:
+    """The ids among ``txn_ids`` the ledger holds (SQLite: looked up in bounded IN lists)."""
+    found: set[str] = set()
+    for start in range(0, len(txn_ids), _LOOKUP):
+        some = txn_ids[start : start + _LOOKUP]
+        statement = select(_TRANSACTIONS.c.txn_id).where(_TRANSACTIONS.c.txn_id.in_(some))
+        found.update(session.connection().execute(statement).scalars())
+    return found
+
+
+def _columns(txns: Sequence[Transaction]) -> dict[str, list[Any]]:
+    """The transactions' rows, one list per column."""
+    moment = datetime.now(UTC)
     return {
-        "txn_id": txn.id,
-        "account_id": txn.account_id,
-        "amount": txn.amount,
-        "kind": str(txn.kind),
-        "reference": txn.reference,
-        "origin": txn.origin,
-        "created_at": txn.created_at or datetime.now(UTC),
-        "comment": txn.comment,
+        "txn_id": [t.id for t in txns],
+        "account_id": [t.account_id for t in txns],
+        "amount": [t.amount for t in txns],
+        "kind": [str(t.kind) for t in txns],
+        "reference": [t.reference for t in txns],
+        "origin": [t.origin for t in txns],
+        "created_at": [t.created_at or moment for t in txns],
+        "comment": [t.comment for t in txns],
     }
 
 
