@@ -228,6 +228,16 @@ def test_the_keys_a_call_read_are_preloaded_next_time() -> None:
     assert store.reads == ["n"]  # one read, no second pass
 
 
+def test_a_per_user_key_is_preloaded_for_the_next_jobs_user() -> None:
+    source = hook('var k = "jobs-" + inputs.user.username; inputs.utils.getProperty(k);')
+    store = Store()
+    run(source, store=store)
+    store.reads.clear()
+    bob = replace(JOB, username="bob-smith")
+    run(source, bob, replace(USER, username="bob-smith"), store=store)
+    assert store.reads == ["jobs-bob-smith"]  # not ann's key, and no second pass
+
+
 def test_a_failed_call_writes_nothing() -> None:
     store = Store(n="5")
     failing = hook(

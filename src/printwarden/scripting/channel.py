@@ -14,6 +14,7 @@ from typing import Any
 
 HEADER = struct.Struct(">I")
 MAX_FRAME = 64 << 20
+CHUNK = 1 << 16  # per read: a larger buffer is mmapped and unmapped on every call
 
 
 class ChannelClosed(Exception):
@@ -71,7 +72,7 @@ def _read_some(fd: int, deadline: float | None) -> bytes:
         left = deadline - time.monotonic()
         if left <= 0 or not select.select([fd], [], [], left)[0]:
             raise ChannelTimeout
-    chunk = os.read(fd, 1 << 20)
+    chunk = os.read(fd, CHUNK)
     if not chunk:
         raise ChannelClosed
     return chunk

@@ -3,8 +3,9 @@
 The script runs in a script host process (``scripting/host.py``), never in the server.
 Store values are loaded on demand: a call that reads a key not loaded yet is run again with
 it (a script cannot call back into Python synchronously), and the keys a call read are
-preloaded for the next call of the same script. Writes are applied only when the call
-succeeds. Call from worker threads, not from a thread running an asyncio loop.
+preloaded for the next call of the same script (per-user keys for the next job's user).
+Writes are applied only when the call succeeds. Call from worker threads, not from a thread
+running an asyncio loop.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from printwarden.scripting.prelude import MAX_KEYS
 ATTEMPTS = 2  # a host lost mid-call is replaced and the call tried once more
 HOST_MARGIN_S = 10.0  # a host's allowance beyond the call's limit: compiling, stopping
 MAX_KNOWN = 64  # scripts whose last-read keys are remembered
+MIN_NAME = 3  # shorter names are not looked for in keys (they match by chance)
 
 
 class ScriptFailure(Exception):
@@ -30,22 +32,33 @@ class ScriptFailure(Exception):
 
 
 class _KnownKeys:
-    """The keys each script's last call read, to preload (least recently used out)."""
+    """What each script's last call read, and for which job (least recently used out)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._keys: OrderedDict[str, tuple[str, ...]] = OrderedDict()
+        self._keys: OrderedDict[str, tuple[tuple[str, ...], tuple[str, ...]]] = OrderedDict()
 
-    def get(self, source: str) -> tuple[str, ...]:
+    def preload(self, source: str, job: ScriptJob) -> list[str]:
+        """The keys to load before the call: those the last call read, with the last job's
+        user, printer and account names in them changed to this job's ("jobs-" + user)."""
         with self._lock:
-            return self._keys.get(source, ())
+            keys, then = self._keys.get(source, ((), _names(job)))
+        names = _names(job)
+        for old, new in zip(then, names, strict=True):
+            if len(old) >= MIN_NAME and old != new:
+                keys = tuple(key.replace(old, new) for key in keys)
+        return list(dict.fromkeys(keys))
 
-    def set(self, source: str, keys: tuple[str, ...]) -> None:
+    def remember(self, source: str, job: ScriptJob, keys: tuple[str, ...]) -> None:
         with self._lock:
-            self._keys[source] = keys
+            self._keys[source] = (keys, _names(job))
             self._keys.move_to_end(source)
             while len(self._keys) > MAX_KNOWN:
                 self._keys.popitem(last=False)
+
+
+def _names(job: ScriptJob) -> tuple[str, ...]:
+    return (job.username, job.printer, job.account)
 
 
 _known = _KnownKeys()
@@ -86,7 +99,7 @@ def _call(
 ) -> dict[str, Any]:
     """Run until no key is missing; the whole call gets ``limits.time_ms``."""
     deadline = time.perf_counter() + limits.time_ms / 1000
-    props = {key: store.get(key) for key in _known.get(source)}
+    props = {key: store.get(key) for key in _known.preload(source, job)}
     for _ in range(MAX_KEYS + 1):  # each pass loads a new key; a call reads at most MAX_KEYS
         left_ms = (deadline - time.perf_counter()) * 1000
         if left_ms <= 0:
@@ -106,7 +119,7 @@ def _call(
         result: dict[str, Any] = answer["result"]
         missing = [key for key in dict.fromkeys(result["missing"]) if key not in props]
         if not missing:
-            _known.set(source, tuple(result["read"]))
+            _known.remember(source, job, tuple(result["read"]))
             return result
         props.update((key, store.get(key)) for key in missing)
     raise ScriptFailure(f"time limit exceeded ({limits.time_ms} ms)")
