@@ -59,11 +59,6 @@ class Host:
         self.retired = False
         self._scripts: set[str] = set()  # digests of the sources this host was sent
 
-    @property
-    def pid(self) -> int:
-        """The host's process id."""
-        return self.process.pid
-
     def ask(self, request: dict[str, Any], timeout_s: float) -> dict[str, Any]:
         """The host's answer; raises ``HostLost`` or ``HostStuck`` (and retires the host).
 
@@ -112,11 +107,6 @@ class Pool:
         finally:
             self._give_back(host)
 
-    def pids(self) -> list[int]:
-        """The idle hosts' process ids (for tests and diagnostics)."""
-        with self._cond:
-            return [host.pid for host in self._idle]
-
     def _take(self) -> Host:
         deadline = time.monotonic() + BUSY_WAIT_S
         with self._cond:
@@ -149,9 +139,9 @@ class Pool:
         """Start a retired host's successor now, so the next request need not wait for it."""
         try:
             host = Host()
-        except OSError:
+        except Exception:
             self._lost()
-            return
+            raise
         self._give_back(host)
 
     def _lost(self) -> None:
