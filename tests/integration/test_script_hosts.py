@@ -16,6 +16,7 @@ from printwarden.scripting import (
     ScriptJob,
     ScriptOutcome,
     ScriptUser,
+    channel,
     check_script,
     host,
     run_print_hook,
@@ -127,3 +128,17 @@ def test_a_script_is_sent_to_a_host_once_and_named_by_its_digest_after() -> None
     for _ in range(2):
         assert run(COMMENT).comment == "ran"
     assert host.MAX_SOURCES > workers.MAX_SCRIPTS
+
+
+def test_a_request_the_host_cannot_handle_is_answered_and_the_host_retires() -> None:
+    host_reads, we_write = os.pipe()
+    we_read, host_writes = os.pipe()
+    serving = threading.Thread(target=host.serve, args=(host_reads, host_writes))
+    serving.start()
+    channel.write(we_write, {"op": "call", "script": "x", "source": "s"})  # no payload, limits
+    answer = channel.read(we_read, time.monotonic() + 10)
+    os.close(we_write)
+    serving.join(timeout=10)
+    for fd in (host_reads, we_read, host_writes):
+        os.close(fd)
+    assert answer == {"failure": "the script host failed (KeyError)", "retire": True}

@@ -97,7 +97,10 @@ def serve(inbox: int, outbox: int) -> None:
             request = channel.read(inbox)
         except channel.ChannelClosed:
             return
-        answer = handle(request)
+        try:
+            answer = handle(request)
+        except Exception as e:  # a bug here must cost this request only, and this host
+            answer = {"failure": f"the script host failed ({type(e).__name__})", "stopped": True}
         stopped = stopped or bool(answer.pop("stopped", False)) or v8call.terminated > 0
         answer["retire"] = stopped
         channel.write(outbox, answer)
