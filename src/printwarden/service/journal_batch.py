@@ -25,7 +25,6 @@ from printwarden.store.models import (
     MembershipRow,
     PrinterRow,
     PrintJobRow,
-    TransactionRow,
     UserRow,
 )
 from printwarden.store.users import now
@@ -75,7 +74,7 @@ def _printed(
     models = _printers(session, {str(b["printer"]) for b in bodies})
     grouped = any(model.group_modifiers for _, model in models.values())
     people = _people(session, {str(b["username"]) for b in bodies}, grouped)
-    taken = _recorded(session, [str(b["txn_id"]) for b in bodies])
+    taken = ledger.recorded(session, [str(b["txn_id"]) for b in bodies])
     # A batch repeats jobs: costs by printer, usage fields (as sent) and groups.
     costs: dict[tuple[str, tuple[Any, ...], frozenset[str]], int] = {}
     usages: dict[tuple[Any, ...], tuple[JobUsage, tuple[Any, ...]]] = {}
@@ -166,14 +165,6 @@ def _printers(session: Session, names: set[str]) -> dict[str, tuple[int, Any]]:
         )
     ).all()
     return {name: (row_id, printers.cost_model_from_json(model)) for name, row_id, model in rows}
-
-
-def _recorded(session: Session, txn_ids: list[str]) -> set[str]:
-    return set(
-        session.scalars(
-            select(TransactionRow.txn_id).where(bulk.among(session, TransactionRow.txn_id, txn_ids))
-        )
-    )
 
 
 _USAGE_FIELDS = ("pages", "colour_pages", "copies", "duplex", "paper_size")

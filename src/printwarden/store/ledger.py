@@ -52,7 +52,7 @@ def _insert(session: Session, txns: Sequence[Transaction]) -> set[str]:
         return set(bulk.insert_arrays(session, _TRANSACTIONS, columns, _NEW_ONLY_PG).scalars())
     # SQLite: the transaction holds the database's write lock (BEGIN IMMEDIATE), so the ids
     # not recorded now are those a plain insert adds (a race would fail it, not skip rows).
-    seen = _recorded(session, [t.id for t in txns])
+    seen = recorded(session, [t.id for t in txns])
     new = []
     for txn in txns:  # recorded ones, and an id repeated within txns, are skipped
         if txn.id not in seen:
@@ -63,12 +63,14 @@ def _insert(session: Session, txns: Sequence[Transaction]) -> set[str]:
     return {t.id for t in new}
 
 
-def _recorded(session: Session, txn_ids: list[str]) -> set[str]:
-    """The ids among ``txn_ids`` the ledger holds (SQLite: looked up in bounded IN lists)."""
+def recorded(session: Session, txn_ids: list[str]) -> set[str]:
+    """The ids among ``txn_ids`` the ledger holds (looked up at most ``_LOOKUP`` at a time:
+    SQLite bounds the parameters of one statement)."""
     found: set[str] = set()
+    column = _TRANSACTIONS.c.txn_id
     for start in range(0, len(txn_ids), _LOOKUP):
         some = txn_ids[start : start + _LOOKUP]
-        statement = select(_TRANSACTIONS.c.txn_id).where(_TRANSACTIONS.c.txn_id.in_(some))
+        statement = select(column).where(bulk.among(session, column, some))
         found.update(session.connection().execute(statement).scalars())
     return found
 
