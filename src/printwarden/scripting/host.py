@@ -26,10 +26,10 @@ import time
 from collections import OrderedDict
 from typing import Any
 
-from printwarden.scripting import cache, channel, v8call
-from printwarden.scripting.model import Limits
+from printwarden.scripting import cache, channel
+from printwarden.scripting.model import Limits, ScriptFailure
 from printwarden.scripting.payload import CHECK_PAYLOAD, readable
-from printwarden.scripting.realm import Realm, ScriptFailure
+from printwarden.scripting.realm import Realm
 
 MAX_SOURCES = 128  # sources remembered by digest (more than workers.MAX_SCRIPTS)
 _sources: OrderedDict[str, str] = OrderedDict()
@@ -101,7 +101,7 @@ def serve(inbox: int, outbox: int) -> None:
             answer = handle(request)
         except Exception as e:  # a bug here must cost this request only, and this host
             answer = {"failure": f"the script host failed ({type(e).__name__})", "stopped": True}
-        stopped = stopped or bool(answer.pop("stopped", False)) or v8call.terminated > 0
+        stopped = stopped or bool(answer.pop("stopped", False))
         answer["retire"] = stopped
         channel.write(outbox, answer)
 

@@ -70,3 +70,12 @@ class ScriptOutcome:
     comment: str = ""
     logs: tuple[tuple[str, str], ...] = ()
     error: str = ""
+
+
+class ScriptFailure(Exception):
+    """The script could not run to the end; ``broken`` means its engine was stopped (the
+    realm must be discarded, and the host that ran it retired)."""
+
+    def __init__(self, message: str, *, broken: bool = False) -> None:
+        super().__init__(message)
+        self.broken = broken

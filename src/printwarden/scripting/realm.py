@@ -10,7 +10,7 @@ from typing import Any
 from py_mini_racer import JSEvalException, JSOOMException, MiniRacer
 
 from printwarden.scripting import v8call
-from printwarden.scripting.model import Limits
+from printwarden.scripting.model import Limits, ScriptFailure
 from printwarden.scripting.prelude import DRIVER, FREEZE, TAME, WRAPPER_HEAD, WRAPPER_TAIL
 from printwarden.scripting.source_check import forbidden_word
 
@@ -20,14 +20,6 @@ _SETUP_S = SETUP_LIMITS.time_ms / 1000
 BUSY_WAIT_S = 2.0  # how long a call waits for another thread's call of the same script
 _SYNTAX = re.compile(r"^(?:<anonymous>|undefined):(\d+): (.+)$", re.MULTILINE)
 _FUNCTION_HEADER_LINES = 2  # V8's Function constructor puts the body on line 3
-
-
-class ScriptFailure(Exception):
-    """The script could not run to the end; ``broken`` means its realm must be discarded."""
-
-    def __init__(self, message: str, *, broken: bool = False) -> None:
-        super().__init__(message)
-        self.broken = broken
 
 
 class Closed(ScriptFailure):
@@ -55,7 +47,8 @@ def _check_source(racer: MiniRacer, source: str) -> None:
     try:
         v8call.evaluate(racer, f"new Function({json.dumps(source)}), 0", _SETUP_S)
     except JSEvalException as e:
-        raise ScriptFailure(_syntax_message(e, source, _FUNCTION_HEADER_LINES)) from None
+        message = _syntax_message(e, source, _FUNCTION_HEADER_LINES)
+        raise ScriptFailure(message, broken=isinstance(e, JSOOMException)) from None
 
 
 class Realm:
@@ -80,7 +73,8 @@ class Realm:
         try:
             v8call.evaluate(self._racer, code, _SETUP_S)
         except JSEvalException as e:
-            raise ScriptFailure(_syntax_message(e, source)) from None
+            message = _syntax_message(e, source)
+            raise ScriptFailure(message, broken=isinstance(e, JSOOMException)) from None
         except (v8call.Timeout, v8call.Stuck):
             raise ScriptFailure("the script took too long to load", broken=True) from None
 

@@ -17,7 +17,14 @@ from datetime import datetime
 from typing import Any
 
 from printwarden.scripting import workers
-from printwarden.scripting.model import KeyValueStore, Limits, ScriptJob, ScriptOutcome, ScriptUser
+from printwarden.scripting.model import (
+    KeyValueStore,
+    Limits,
+    ScriptFailure,
+    ScriptJob,
+    ScriptOutcome,
+    ScriptUser,
+)
 from printwarden.scripting.payload import encode, outcome, readable
 from printwarden.scripting.prelude import MAX_KEYS
 
@@ -25,10 +32,6 @@ ATTEMPTS = 2  # a host lost mid-call is replaced and the call tried once more
 HOST_MARGIN_S = 10.0  # a host's allowance beyond the call's limit: compiling, stopping
 MAX_KNOWN = 64  # scripts whose last-read keys are remembered
 MIN_NAME = 3  # shorter names are not looked for in keys (they match by chance)
-
-
-class ScriptFailure(Exception):
-    """The script could not run to the end."""
 
 
 class _KnownKeys:

@@ -18,7 +18,6 @@ from py_mini_racer import JSEvalException, MiniRacer
 from py_mini_racer._context import _UNCANCELABLE_TASK_CALLBACK_ID
 
 CANCEL_GRACE_S = 1.0
-terminated = 0  # evaluations this process has terminated (creating an isolate after one is unsafe)
 
 
 class Timeout(Exception):
@@ -39,8 +38,6 @@ def evaluate(racer: MiniRacer, code: str, timeout_s: float) -> Any:
     try:
         value = results.get(timeout=timeout_s)
     except queue.Empty:
-        global terminated
-        terminated += 1
         context._dll.mr_cancel_task(context._ctx, task)
         try:
             results.get(timeout=CANCEL_GRACE_S)
@@ -50,4 +47,4 @@ def evaluate(racer: MiniRacer, code: str, timeout_s: float) -> Any:
     return context._value_handle_to_python(value)
 
 
-__all__ = ["CANCEL_GRACE_S", "JSEvalException", "Stuck", "Timeout", "evaluate", "terminated"]
+__all__ = ["CANCEL_GRACE_S", "JSEvalException", "Stuck", "Timeout", "evaluate"]
