@@ -9,37 +9,18 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 from printwarden.scripting import (
     Limits,
-    ScriptJob,
     ScriptOutcome,
-    ScriptUser,
     channel,
     check_script,
     host,
     run_print_hook,
     workers,
 )
+from support.scripts import JOB, NOW, USER
 
-NOW = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
-JOB = ScriptJob(
-    pages=1,
-    colour_pages=0,
-    copies=1,
-    cost=10,
-    document_name="a.pdf",
-    size=100,
-    duplex=False,
-    grayscale=False,
-    paper_size="A4",
-    printer="library",
-    is_held=False,
-    username="ann",
-    account="ann",
-)
-USER = ScriptUser(username="ann", groups=(), balance=100, restricted=False)
 COMMENT = 'function printJobHook(inputs, actions) { actions.job.addComment("ran"); }'
 LOOP = "function printJobHook(inputs, actions) { while (true) {} }"
 

@@ -21,25 +21,9 @@ from printwarden.scripting import (
     check_script,
     run_print_hook,
 )
+from support.scripts import JOB, NOW, USER
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "print-scripts.md"
-NOW = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
-JOB = ScriptJob(
-    pages=6,
-    colour_pages=2,
-    copies=2,
-    cost=500,
-    document_name="Report.pdf",
-    size=2_048,
-    duplex=False,
-    grayscale=False,
-    paper_size="A4",
-    printer="library",
-    is_held=False,
-    username="ann",
-    account="ann-personal",
-)
-USER = ScriptUser(username="ann", groups=("students", "maths"), balance=1_234, restricted=True)
 STAFF = replace(USER, groups=("staff",))
 MARGIN_S = 1.5  # a CPU-time limit on a busy test machine
 
