@@ -150,7 +150,9 @@ def _apply(session: Session, site: str, entry: dict[str, Any], report: Report) -
     if kind == "held-report":
         return _held_report(session, body)
     if kind == "unknown-user":
-        report.unknown_users.append(str(body.get("username", "")))
+        name = str(body.get("username", ""))
+        if name not in report.unknown_users:  # each user once, however often seen
+            report.unknown_users.append(name)
         return "recorded"
     raise InvalidReference(f"unknown journal entry kind {kind!r}")
 

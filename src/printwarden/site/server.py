@@ -359,5 +359,8 @@ def _merge(totals: dict[str, Any], report: dict[str, Any]) -> None:
         totals[key] += int(report.get(key, 0))
     for kind, amount in report.get("amounts", {}).items():
         totals["amounts"][kind] = totals["amounts"].get(kind, 0) + int(amount)
-    for key in ("unknown_users", "deficits", "notes"):
+    totals["unknown_users"].extend(
+        name for name in report.get("unknown_users", []) if name not in totals["unknown_users"]
+    )
+    for key in ("deficits", "notes"):
         totals[key].extend(report.get(key, []))
