@@ -50,6 +50,27 @@ class DirectoryConfig(BaseModel):
     ldap: LdapConfig = Field(default_factory=LdapConfig)
 
 
+MIB = 1024 * 1024
+
+
+class BodyLimits(BaseModel):
+    """The largest request body each kind of route accepts, in bytes; a larger one is
+    refused with 413 before it is buffered (App Server and Site Server alike)."""
+
+    default_bytes: int = Field(
+        default=2 * MIB, ge=64 * 1024, description="JSON API requests and web forms"
+    )
+    journal_bytes: int = Field(
+        default=16 * MIB, ge=64 * 1024, description="a site's journal upload (5,000 entries)"
+    )
+    held_job_reports_bytes: int = Field(
+        default=8 * MIB, ge=64 * 1024, description="a provider's held-job reports (1,000)"
+    )
+    user_import_bytes: int = Field(
+        default=64 * MIB, ge=64 * 1024, description="a CSV of users (100,000 rows)"
+    )
+
+
 class Settings(BaseSettings):
     """All settings of one printwarden process."""
 
@@ -66,6 +87,7 @@ class Settings(BaseSettings):
     secret_key: str = ""
     session_hours: int = Field(default=12, ge=1)
     directory: DirectoryConfig = Field(default_factory=DirectoryConfig)
+    limits: BodyLimits = Field(default_factory=BodyLimits)
 
     @classmethod
     def settings_customise_sources(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import random
+import select
 import socket
 import threading
 import time
@@ -27,6 +28,7 @@ from printwarden.provider.ipp import (
     Attribute,
     AttributeGroup,
     GroupTag,
+    IntRange,
     JobState,
     Message,
     Operation,
@@ -51,6 +53,7 @@ TEXT = b"printwarden robustness page\n"
 WAIT_SECONDS = 30.0  # generous: the machine may be busy; every wait below is bounded
 IPP = {"Content-Type": "application/ipp"}
 PASSWORD = "correct horse battery staple"
+MAX_DOCUMENT = 32 * 1024 * 1024  # the world's provider refuses larger documents
 
 
 # --- IPP messages by hand ---------------------------------------------------------------
@@ -239,6 +242,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             QueueSpec("locked", "direct", "mono"),
         ],
         authenticated=("locked",),
+        max_document_bytes=MAX_DOCUMENT,
     )
     provider.start()
     try:
@@ -501,6 +505,66 @@ def _memory_kb(pid: int, field: str = "VmRSS") -> int:
         if line.startswith(f"{field}:"):
             return int(line.split()[1])
     raise AssertionError(f"no {field}")
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["content-length", "chunked"])
+def test_a_document_over_the_limit_is_refused_as_too_large_and_nothing_is_kept(
+    world: World, declared: bool
+) -> None:
+    huge = 300 * 1024 * 1024
+    assert world.provider.process is not None
+    pid = world.provider.process.pid
+    Path(f"/proc/{pid}/clear_refs").write_text("5")  # the peak (VmHWM) starts afresh
+    peak_before = _memory_kb(pid, "VmHWM")
+    data_dir = world.provider.directory / "data"
+    kept_before = spool_documents(data_dir) | set(_names(data_dir / "incoming"))
+    header = print_job_header(world.provider.uri("direct"), "alice", "text/plain", 88)
+    framing = (
+        {"Content-Length": str(len(header) + huge)}
+        if declared
+        else {"Transfer-Encoding": "chunked"}
+    )
+    connection = RawHttp(world.provider.port)
+    try:
+        connection.send_head("/ipp/print/direct", {**IPP, **framing})
+        _send_until_answered(connection, header, huge, chunked=not declared)
+        status, headers, body = connection.read_response()
+    finally:
+        connection.close()
+    assert status == 200
+    assert headers.get("connection") == "close"  # the rest of the upload is not read
+    answer, request_id = decode_answer(body)
+    assert (answer.code, request_id) == (S.CLIENT_ERROR_REQUEST_ENTITY_TOO_LARGE, 88)
+    assert str(MAX_DOCUMENT) in str(answer.value("status-message"))
+    growth_mb = (_memory_kb(pid, "VmHWM") - peak_before) / 1024
+    assert growth_mb < 16, f"the provider's peak rose by {growth_mb:.1f} MB"
+    wait_for(lambda: spool_documents(data_dir) | set(_names(data_dir / "incoming"))
+             == kept_before, "the refused document gone from the spool")  # fmt: skip
+    world.serving()
+    with world.client("direct") as client:
+        limit = client.get_printer_attributes(["job-k-octets-supported"])
+    assert limit.value("job-k-octets-supported") == IntRange(0, MAX_DOCUMENT // 1024)
+
+
+def _names(folder: Path) -> list[str]:
+    return [p.name for p in folder.iterdir()] if folder.exists() else []
+
+
+def _send_until_answered(connection: RawHttp, header: bytes, size: int, chunked: bool) -> None:
+    """Send ``header`` and then ``size`` bytes of document, a mebibyte at a time, until the
+    server answers (or hangs up) — a refusal may come long before the end."""
+    piece = b"y" * (1024 * 1024)
+    frame = connection.send_chunk if chunked else connection.sock.sendall
+    try:
+        frame(header)
+        for _ in range(size // len(piece)):
+            if select.select([connection.sock], [], [], 0)[0]:
+                return  # the answer is there
+            frame(piece)
+        if chunked:
+            connection.end_chunks()
+    except (BrokenPipeError, ConnectionResetError):
+        return  # the server closed after answering
 
 
 def test_twenty_megabytes_stream_to_disk_and_arrive_intact(world: World) -> None:

@@ -48,6 +48,7 @@ class ProviderProcess:
     control_token: str = "control-secret"
     server_timeout: float = 2.0
     name: str = field(default_factory=lambda: f"test-provider-{uuid.uuid4().hex[:8]}")
+    max_document_bytes: int | None = None
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -68,6 +69,8 @@ class ProviderProcess:
             f"server_timeout_seconds = {self.server_timeout}",
             "expiry_check_seconds = 0.5",
         ]
+        if self.max_document_bytes is not None:
+            lines.append(f"max_document_bytes = {self.max_document_bytes}")
         for printer in self.printers:
             lines += [
                 "[[printers]]",

@@ -75,6 +75,7 @@ def printer_attributes(
     printer_uri: str,
     queued_jobs: int,
     printer_uuid: str,
+    max_document_bytes: int = 2**31 - 1,
 ) -> list[Attribute]:
     """Every printer attribute of one queue, as IPP Everywhere clients expect them."""
     colour = printer.colour if printer else True
@@ -128,6 +129,11 @@ def printer_attributes(
         a("multiple-operation-time-out", T.INTEGER, 60),
         a("multiple-operation-time-out-action", T.KEYWORD, "abort-job"),
         a("job-ids-supported", T.BOOLEAN, True),
+        a(
+            "job-k-octets-supported",
+            T.RANGE_OF_INTEGER,
+            IntRange(0, min(max_document_bytes // 1024, 2**31 - 1)),
+        ),
         a("which-jobs-supported", T.KEYWORD, "completed", "not-completed", "all"),
         a(
             "job-creation-attributes-supported",

@@ -79,6 +79,12 @@ class ProviderConfig(BaseModel):
         default=30.0, gt=0, description="How often held jobs are checked for expiry"
     )
     control_token: str = Field(default="", description="Bearer token for /control/ (empty: off)")
+    max_document_bytes: int = Field(
+        default=1024 * 1024 * 1024,
+        ge=1024,
+        description="The largest document a job may have; a larger one is refused with "
+        "client-error-request-entity-too-large before the spool fills",
+    )
     advertised_host: str = Field(
         default="", description="Host name clients and the server use to reach this provider"
     )

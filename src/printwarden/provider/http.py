@@ -32,6 +32,7 @@ log = logging.getLogger("printwarden.provider")
 
 IPP_TYPE = b"application/ipp"
 MAX_HEADER_BYTES = 1024 * 1024
+MAX_CONTROL_BYTES = 64 * 1024  # a release order is a few hundred bytes
 QUEUE_PREFIX = "/ipp/print/"
 # CUPS clients (lp, lpstat) address queues as /printers/<name>.
 QUEUE_PREFIXES = (QUEUE_PREFIX, "/printers/", "/classes/")
@@ -54,6 +55,7 @@ class IppRequest:
     basic_auth: tuple[str, str] | None
     host: str
     body: AsyncIterator[bytes]
+    document_size: int | None = None  # as the request's Content-Length tells, when it does
 
 
 class IppHandler(Protocol):
@@ -71,13 +73,22 @@ class BodyReader:
         self.receive = receive
         self.buffer = b""
         self.more = True
+        self.received = 0
 
     async def _read(self) -> bytes:
         event = await self.receive()
         if event["type"] == "http.disconnect":
             raise ConnectionError("client went away")
         self.more = bool(event.get("more_body", False))
-        return bytes(event.get("body", b""))
+        chunk = bytes(event.get("body", b""))
+        self.received += len(chunk)
+        return chunk
+
+    def rest_size(self, content_length: int | None) -> int | None:
+        """How many bytes follow the IPP header (the document), if the length is known."""
+        if content_length is None:
+            return None
+        return content_length - (self.received - len(self.buffer))
 
     async def header(self) -> Message:
         while True:
@@ -168,6 +179,7 @@ class IppApp:
             basic_auth=_basic(headers.get(b"authorization", b"")),
             host=headers.get(b"host", b"localhost").decode("latin-1"),
             body=reader.rest(),
+            document_size=reader.rest_size(_content_length(headers)),
         )
         try:
             response = await self.handler.handle(request)
@@ -187,6 +199,10 @@ class IppApp:
                 message.request_id,
                 message.version,
             )
+        if response.code == StatusCode.CLIENT_ERROR_REQUEST_ENTITY_TOO_LARGE:
+            # Not drained: the client may be sending gigabytes. Close the connection instead.
+            await _ipp(send, response, [(b"connection", b"close")])
+            return
         await _drain(request.body)
         await _ipp(send, response)
 
@@ -195,7 +211,13 @@ class IppApp:
     ) -> None:
         assert self.control is not None
         reader = BodyReader(receive)
-        raw = b"".join([chunk async for chunk in reader.rest()])
+        raw = b""
+        async for chunk in reader.rest():
+            raw += chunk
+            if len(raw) > MAX_CONTROL_BYTES:
+                detail = f"a control request may be at most {MAX_CONTROL_BYTES} bytes"
+                await _json(send, 413, {"detail": detail}, [(b"connection", b"close")])
+                return
         try:
             body = json.loads(raw or b"{}")
         except ValueError:
@@ -206,10 +228,14 @@ class IppApp:
         await _json(send, status, answer)
 
 
-async def _json(send: Send, status: int, body: dict[str, Any]) -> None:
+async def _json(
+    send: Send, status: int, body: dict[str, Any], extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
     data = json.dumps(body).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send(
+        {"type": "http.response.start", "status": status, "headers": headers + (extra or [])}
+    )
     await send({"type": "http.response.body", "body": data})
 
 
@@ -246,6 +272,13 @@ async def _drain(body: AsyncIterator[bytes]) -> None:
         pass
 
 
+def _content_length(headers: dict[bytes, bytes]) -> int | None:
+    try:
+        return int(headers[b"content-length"])
+    except (KeyError, ValueError):
+        return None
+
+
 def _basic(header: bytes) -> tuple[str, str] | None:
     if not header.lower().startswith(b"basic "):
         return None
@@ -257,15 +290,12 @@ def _basic(header: bytes) -> tuple[str, str] | None:
     return user, password
 
 
-async def _ipp(send: Send, message: Message) -> None:
+async def _ipp(
+    send: Send, message: Message, extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
     body = encode_message(message)
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 200,
-            "headers": [(b"content-type", IPP_TYPE), (b"content-length", str(len(body)).encode())],
-        }
-    )
+    headers = [(b"content-type", IPP_TYPE), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers + (extra or [])})
     await send({"type": "http.response.body", "body": body})
 
 

@@ -23,7 +23,7 @@ from printwarden.provider.ipp import (
     TextWithLanguage,
 )
 from printwarden.provider.ipp import ValueTag as T
-from printwarden.provider.spool import TERMINAL_STATES, Job, Spool
+from printwarden.provider.spool import TERMINAL_STATES, DocumentWriter, Job, Spool
 
 S = StatusCode
 SUPPORTED_CHARSETS = frozenset({"utf-8", "us-ascii"})
@@ -192,7 +192,9 @@ class IppService:
         queue = _require(context.queue)
         printer = self.config.printer(queue.printer)
         uuid = attrs.new_printer_uuid(self.config.name, queue.name)
-        everything = attrs.printer_attributes(queue, printer, context.printer_uri, queued, uuid)
+        everything = attrs.printer_attributes(
+            queue, printer, context.printer_uri, queued, uuid, self.config.max_document_bytes
+        )
         chosen = _select(everything, requested)
         group = AttributeGroup(GroupTag.PRINTER, chosen)
         return self.response(context.request.message, S.SUCCESSFUL_OK, groups=[group])
@@ -203,13 +205,7 @@ class IppService:
 
     async def print_job(self, context: Context) -> Message:
         status, unsupported, submission = self._job_template(context)
-        writer = self.spool.new_document()
-        try:
-            async for chunk in context.request.body:
-                writer.write(chunk)
-        except BaseException:
-            writer.discard()
-            raise
+        writer = await self._document(context)
         job = await asyncio.to_thread(self.desk.accept, submission, writer)
         return self._job_answer(context, status, unsupported, job)
 
@@ -226,15 +222,30 @@ class IppService:
             raise Refusal(S.CLIENT_ERROR_BAD_REQUEST, "last-document is required")
         document_format = _string(operation.get("document-format")) or job.format
         self._check_format(document_format)
+        writer = await self._document(context)
+        job = await asyncio.to_thread(self.desk.attach, job, writer, document_format)
+        return self._job_answer(context, S.SUCCESSFUL_OK, [], job)
+
+    async def _document(self, context: Context) -> DocumentWriter:
+        """The request's document, streamed into the spool; refused (and nothing kept) when
+        it is larger than ``max_document_bytes`` — at once if the request says its size."""
+        limit = self.config.max_document_bytes
+        too_large = Refusal(
+            S.CLIENT_ERROR_REQUEST_ENTITY_TOO_LARGE, f"a document may be at most {limit} bytes"
+        )
+        declared = context.request.document_size
+        if declared is not None and declared > limit:
+            raise too_large
         writer = self.spool.new_document()
         try:
             async for chunk in context.request.body:
                 writer.write(chunk)
+                if writer.size > limit:
+                    raise too_large
         except BaseException:
             writer.discard()
             raise
-        job = await asyncio.to_thread(self.desk.attach, job, writer, document_format)
-        return self._job_answer(context, S.SUCCESSFUL_OK, [], job)
+        return writer
 
     async def close_job(self, context: Context) -> Message:
         job = self._owned_job(context)

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from printwarden import __version__
 from printwarden.config import Settings
 from printwarden.service import problems
+from printwarden.service.body_limits import BodyLimit
 from printwarden.service.routes import (
     accounts,
     auth,
@@ -86,6 +87,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     )
     app.state.printwarden = state
     problems.install(app)
+    app.add_middleware(BodyLimit, limits=settings.limits)
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(release_page.router)  # the release station page, outside /api/v1

@@ -100,7 +100,13 @@ def _error(error: Any) -> dict[str, str]:
     return {"location": location, "message": str(error.get("msg", "invalid"))}
 
 
+# Where RFC 9110 renamed a status that Python 3.11's ``HTTPStatus`` still calls by its old name.
+RFC_9110_TITLES = {413: "Content Too Large", 422: "Unprocessable Content"}
+
+
 def _title(status: int) -> str:
+    if status in RFC_9110_TITLES:
+        return RFC_9110_TITLES[status]
     try:
         return HTTPStatus(status).phrase
     except ValueError:

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from printwarden.config import Settings
 from printwarden.domain.site_mode import ModeMachine, SiteMode
 from printwarden.service.app import create_app
+from printwarden.service.body_limits import BodyLimit
 from printwarden.service.offline import OfflineMode
 from printwarden.site import metrics
 from printwarden.site.gateway import (
@@ -84,6 +85,8 @@ class SiteServer(Link):
         )
         self.upstream = Upstream(config.upstream, config.token, config.site)
         self.gateway = Gateway(self.local, config.upstream, self)
+        # Bounded before the gateway buffers a body to forward it.
+        self.front = BodyLimit(self.gateway, settings.limits)
         if self.journal.backlog():
             # Restarted with offline effects HQ has not seen: reconcile before going online.
             why = "restarted with an unsent journal"
@@ -163,7 +166,7 @@ class SiteServer(Link):
             text = await asyncio.to_thread(self.metrics)
             await _send(send, text.encode(), metrics.CONTENT_TYPE)
             return
-        await self.gateway(scope, receive, send)
+        await self.front(scope, receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:

@@ -15,8 +15,6 @@ from printwarden.store import groups, sync, users
 
 router = APIRouter(tags=["users"], dependencies=[Depends(admin_only)])
 
-MAX_CSV_BYTES = 32 * 1024 * 1024
-
 
 def _changes(body: schemas.UserFields) -> users.UserChanges:
     return users.UserChanges(**body.model_dump(exclude_unset=True, exclude={"username"}))
@@ -90,9 +88,7 @@ async def import_users(
     """Create or update users from a CSV file; a bad row rejects the whole file."""
     if request.headers.get("content-type", "").split(";")[0].strip() != "text/csv":
         raise Problem(415, "Unsupported Media Type", "send the file as text/csv")
-    raw = await request.body()
-    if len(raw) > MAX_CSV_BYTES:
-        raise Problem(413, "Content Too Large", f"at most {MAX_CSV_BYTES} bytes")
+    raw = await request.body()  # at most ``limits.user_import_bytes`` (service/body_limits.py)
     try:
         rows = parse_users(raw.decode("utf-8"), state.currency)
     except UnicodeDecodeError:
