@@ -11,6 +11,13 @@ from rich.console import Console
 
 from printwarden.cli_policy import filter_cmd, script_cmd, topups_cmd
 from printwarden.cli_site import admin_site_cmd, policies_cmd, site_cmd
+from printwarden.cli_tokens import (
+    DEVICE_ENV,
+    SITE_OR_PROVIDER_ENV,
+    RefusedTokenOption,
+    TokenFileOption,
+)
+from printwarden.files import private_dir, private_umask
 
 if TYPE_CHECKING:
     from printwarden.config import Settings
@@ -68,9 +75,6 @@ ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="TOML configuration file", exists=True)
 ]
 ServerOption = Annotated[str, typer.Option(help="URL of the App Server (or Site Server)")]
-DeviceTokenOption = Annotated[
-    str, typer.Option(help="A device token", envvar="PRINTWARDEN_DEVICE_TOKEN")
-]
 
 
 def _settings(config: Path | None) -> Settings:
@@ -90,6 +94,15 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(code=1)
 
 
+def _token(token_file: Path | None, refused: str, env: str) -> str:
+    from printwarden.cli_tokens import TokenMissing, read_token
+
+    try:
+        return read_token(token_file, refused, env)
+    except TokenMissing as exc:
+        raise _fail(str(exc)) from None
+
+
 @app_cmd.command("serve")
 def serve(
     config: ConfigOption = None,
@@ -104,6 +117,7 @@ def serve(
     from printwarden.store.migrate import upgrade
 
     settings = _settings(config)
+    private_dir(settings.data_dir)
     if migrate:
         upgrade(settings.resolved_database_url())
     application = create_app(settings)
@@ -123,11 +137,13 @@ def serve(
 @provider_cmd.command("serve")
 def provider_serve(
     server: Annotated[str, typer.Option(help="URL of the App Server (or Site Server)")],
-    token: Annotated[str, typer.Option(help="A provider token", envvar="PRINTWARDEN_TOKEN")],
     config: Annotated[Path, typer.Option("--config", "-c", help="provider TOML", exists=True)],
     port: Annotated[int | None, typer.Option(help="Override the configured port")] = None,
+    token_file: TokenFileOption = None,
+    token: RefusedTokenOption = "",
 ) -> None:
-    """Run a Print Provider: IPP queues in front of real printers."""
+    """Run a Print Provider: IPP queues in front of real printers. Its provider token comes
+    from --token-file or $PRINTWARDEN_TOKEN."""
     import logging
 
     from pydantic import ValidationError
@@ -143,7 +159,7 @@ def provider_serve(
         raise _fail(f"{config}: {exc}") from None
     if port is not None:
         provider_config = provider_config.model_copy(update={"port": port})
-    Provider(provider_config, server, token).serve()
+    Provider(provider_config, server, _token(token_file, token, SITE_OR_PROVIDER_ENV)).serve()
 
 
 @db_cmd.command("upgrade")
@@ -461,7 +477,8 @@ def directory_sync(
 def simulate(
     ctx: typer.Context,
     server: ServerOption,
-    token: DeviceTokenOption,
+    token_file: TokenFileOption = None,
+    token: RefusedTokenOption = "",
     card: Annotated[str, typer.Option(help="Log in with this card number")] = "",
     identity: Annotated[str, typer.Option(help="Log in with this identity number")] = "",
     pin: Annotated[str, typer.Option(help="The PIN for --identity")] = "",
@@ -473,11 +490,12 @@ def simulate(
     account_pin: Annotated[str, typer.Option(help="The PIN of --account")] = "",
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the server")] = 10.0,
 ) -> None:
-    """Act as a device through the device API: log in, run ACTION, always log out."""
+    """Act as a device through the device API: log in, run ACTION, always log out. The
+    device token comes from --token-file or $PRINTWARDEN_DEVICE_TOKEN."""
     from printwarden.devices.simulator import Credentials
 
     credentials = Credentials(card, identity, pin, username, password)
-    ctx.obj = {"server": server, "token": token, "credentials": credentials}
+    ctx.obj = {"server": server, "token": (token_file, token), "credentials": credentials}
     ctx.obj |= {"account": account, "account_pin": account_pin, "timeout": timeout}
 
 
@@ -488,7 +506,9 @@ def _simulate(ctx: typer.Context, action: Action) -> None:
     options = ctx.obj
     if problem := options["credentials"].problem():
         raise _fail(problem)
-    with DeviceClient(options["server"], options["token"], timeout=options["timeout"]) as client:
+    token_file, refused = options["token"]
+    token = _token(token_file, refused, DEVICE_ENV)
+    with DeviceClient(options["server"], token, timeout=options["timeout"]) as client:
         status = Simulator(client).run(
             options["credentials"], action, options["account"], options["account_pin"]
         )
@@ -585,16 +605,18 @@ def simulate_interactive(ctx: typer.Context) -> None:
 @app.command("release-station")
 def release_station(
     server: ServerOption,
-    token: DeviceTokenOption,
+    token_file: TokenFileOption = None,
+    token: RefusedTokenOption = "",
     idle_seconds: Annotated[float, typer.Option(min=1, help="Log out after this long")] = 30.0,
 ) -> None:
-    """A terminal release station: card swipes (keyboard wedge) or logins on stdin."""
+    """A terminal release station: card swipes (keyboard wedge) or logins on stdin. The
+    device token comes from --token-file or $PRINTWARDEN_DEVICE_TOKEN."""
     import sys
 
     from printwarden.devices.client import DeviceClient
     from printwarden.devices.release_station import ReleaseStation
 
-    with DeviceClient(server, token) as client:
+    with DeviceClient(server, _token(token_file, token, DEVICE_ENV)) as client:
         ReleaseStation(client, sys.stdin, sys.stdout, idle_seconds).run()
 
 
@@ -719,4 +741,6 @@ def _demo_link(site: str, data_dir: Path, state: str) -> None:
 
 
 def main() -> None:
+    # Before anything is created: databases, spools, secrets and logs are the owner's only.
+    private_umask()
     app()

@@ -9,6 +9,15 @@ from typing import Annotated, Any
 
 import typer
 
+from printwarden.cli_tokens import (
+    ADMIN_ENV,
+    SITE_OR_PROVIDER_ENV,
+    RefusedTokenOption,
+    TokenFileOption,
+    TokenMissing,
+    read_token,
+)
+
 site_cmd = typer.Typer(help="The Site Server: keeps a site working through an outage.")
 admin_site_cmd = typer.Typer(help="Sites (on the App Server).")
 policies_cmd = typer.Typer(help="Offline Policies (on the App Server).")
@@ -21,7 +30,6 @@ ConfigOption = Annotated[
 @site_cmd.command("serve")
 def site_serve(
     upstream: Annotated[str, typer.Option(help="URL of the App Server")],
-    token: Annotated[str, typer.Option(help="This site's token", envvar="PRINTWARDEN_TOKEN")],
     site: Annotated[str, typer.Option(help="This site's name")],
     data_dir: Annotated[Path, typer.Option(help="Replica and journal")] = Path("site-data"),
     host: Annotated[str, typer.Option()] = "127.0.0.1",
@@ -30,12 +38,16 @@ def site_serve(
         Path | None,
         typer.Option(help="The App Server's secret key (card hashes); or $PRINTWARDEN_SECRET_KEY"),
     ] = None,
+    token_file: TokenFileOption = None,
+    token: RefusedTokenOption = "",
 ) -> None:
-    """Run a Site Server: providers and devices of the site point at it instead of HQ."""
+    """Run a Site Server: providers and devices of the site point at it instead of HQ.
+    Its site token comes from --token-file or $PRINTWARDEN_TOKEN."""
     import logging
 
     from printwarden.site.server import SiteConfig, SiteServer
 
+    site_token = _token(token_file, token, SITE_OR_PROVIDER_ENV)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     secret = os.environ.get("PRINTWARDEN_SECRET_KEY", "")
@@ -43,7 +55,7 @@ def site_serve(
         secret = secret_file.read_text().strip()
     if not secret:
         raise _fail("the App Server's secret is needed: --secret-file or $PRINTWARDEN_SECRET_KEY")
-    config = SiteConfig(upstream, token, site, data_dir, secret, host, port)
+    config = SiteConfig(upstream, site_token, site, data_dir, secret, host, port)
     SiteServer(config).serve()
 
 
@@ -71,11 +83,16 @@ def site_add(
 def site_status(
     as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts")] = False,
     server: Annotated[str, typer.Option(help="Ask this App Server (else the database)")] = "",
-    token: Annotated[str, typer.Option(help="An admin token, with --server")] = "",
+    token_file: TokenFileOption = None,
+    token: RefusedTokenOption = "",
     config: ConfigOption = None,
 ) -> None:
-    """Every site: mode, last contact, outages, journal backlog, last reconciliation."""
-    rows = _sites_from(server, token) if server else _sites_from_database(config)
+    """Every site: mode, last contact, outages, journal backlog, last reconciliation. With
+    --server, an admin token from --token-file or $PRINTWARDEN_ADMIN_TOKEN."""
+    if server:
+        rows = _sites_from(server, _token(token_file, token, ADMIN_ENV))
+    else:
+        rows = _sites_from_database(config)
     if as_json:
         print(json.dumps(rows, indent=2, default=str))
         return
@@ -187,6 +204,13 @@ def policies_set(
             raise _fail(str(exc)) from None
         settings.put(session, SETTING_KEY, changed.to_json())
         print(json.dumps(changed.to_json(), indent=2))
+
+
+def _token(token_file: Path | None, refused: str, env: str) -> str:
+    try:
+        return read_token(token_file, refused, env)
+    except TokenMissing as exc:
+        raise _fail(str(exc)) from None
 
 
 def _session(config: Path | None) -> Any:

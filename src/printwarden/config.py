@@ -20,6 +20,7 @@ from pydantic_settings import (
 )
 
 from printwarden.domain.money import Currency
+from printwarden.files import private_dir
 
 CONFIG_ENV = "PRINTWARDEN_CONFIG"
 
@@ -116,8 +117,8 @@ class Settings(BaseSettings):
         if self.secret_key:
             return self.secret_key.encode()
         path = self.data_dir / "secret.key"
+        private_dir(self.data_dir)  # and the key 0600, even if an older version left it open
         if not path.exists():
-            self.data_dir.mkdir(parents=True, exist_ok=True)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as handle:
                 handle.write(secrets.token_hex(32))

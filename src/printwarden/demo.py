@@ -25,6 +25,7 @@ from printwarden.domain.accounts import Role
 from printwarden.domain.ids import new_id
 from printwarden.domain.ledger import Transaction, TransactionKind
 from printwarden.domain.offline_policies import OfflinePolicies
+from printwarden.files import private_dir, write_private
 from printwarden.service.app import create_app
 from printwarden.store import accounts, groups, ledger, printers, sites, tokens, users
 from printwarden.store.db import Database
@@ -34,6 +35,7 @@ A4_PRICES = {"grey_simplex": 10, "grey_duplex": 8, "colour_simplex": 50, "colour
 LETTER_PRICES = {"grey_simplex": 10, "grey_duplex": 8, "colour_simplex": 50, "colour_duplex": 45}
 DEMO_DEVICES = {name: printer for site in SITES for name, printer in site.devices.items()}
 DEVICE_SITES = {name: site.name for site in SITES for name in site.devices}
+TOKENS_DIR = "tokens"  # DATA_DIR/tokens/: admin.token, admin.header, <device>.token
 # uvicorn waits this long for requests still running when it stops (a site's long poll).
 GRACEFUL_SECONDS = 2
 SAMPLE_USERS: list[dict[str, Any]] = [
@@ -49,8 +51,7 @@ SAMPLE_USERS: list[dict[str, Any]] = [
 def run_demo(data_dir: Path, port_base: int) -> None:
     """Seed a fresh demo database, serve the App Server, start the sites (a link, a Site
     Server, printers and a provider each) and write ``demo.json`` once everything answers."""
-    data_dir = data_dir.resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir = private_dir(data_dir.resolve())  # passwords, tokens, databases: owner only
     manifest_path = data_dir / "demo.json"
     manifest_path.unlink(missing_ok=True)
     database_file = data_dir / "printwarden.db"
@@ -58,6 +59,8 @@ def run_demo(data_dir: Path, port_base: int) -> None:
         Path(f"{database_file}{suffix}").unlink(missing_ok=True)
     # The sites' replicas, journals and spools belong to the previous database.
     shutil.rmtree(data_dir / "sites", ignore_errors=True)
+    shutil.rmtree(data_dir / TOKENS_DIR, ignore_errors=True)
+    private_dir(data_dir / "sites")
     settings = Settings(
         data_dir=data_dir, database_url=f"sqlite:///{database_file}", port=port_base
     )
@@ -244,11 +247,21 @@ def _announce_when_ready(manifest: dict[str, Any], path: Path, demo_sites: DemoS
         _start_sites(manifest, demo_sites)
     except DemoStopping:
         return  # stopped while starting: no manifest, no welcome
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(manifest, indent=2))
-    os.chmod(temporary, 0o600)
+    _write_token_files(manifest, path.parent / TOKENS_DIR)
+    temporary = write_private(path.with_suffix(".tmp"), json.dumps(manifest, indent=2))
     temporary.replace(path)
     _print_welcome(manifest, path)
+
+
+def _write_token_files(manifest: dict[str, Any], folder: Path) -> None:
+    """The admin's and each device's token as 0600 files, for the commands the welcome
+    shows (``--token-file``, ``curl -H @FILE``): a token on a command line is seen by
+    ``ps``."""
+    private_dir(folder)
+    write_private(folder / "admin.token", manifest["admin_token"] + "\n")
+    write_private(folder / "admin.header", f"Authorization: Bearer {manifest['admin_token']}\n")
+    for name, device in (manifest.get("devices") or {}).items():
+        write_private(folder / f"{name}.token", device["token"] + "\n")
 
 
 def _start_sites(manifest: dict[str, Any], demo_sites: DemoSites) -> None:
@@ -280,7 +293,7 @@ def _start_sites(manifest: dict[str, Any], demo_sites: DemoSites) -> None:
             return
 
 
-def _print_lines(manifest: dict[str, Any]) -> list[str]:
+def _print_lines(manifest: dict[str, Any], tokens_dir: Path) -> list[str]:
     queues = manifest.get("queues")
     if not queues:
         return []
@@ -291,13 +304,13 @@ def _print_lines(manifest: dict[str, Any]) -> list[str]:
     port = ports[queues["direct-colour"]["site"]]
     lines.append(f"  Print:         lp -h 127.0.0.1:{port} -d direct-colour -U {person} FILE")
     lines.append(f"  Jobs:          lpstat -h 127.0.0.1:{port} -W all -o")
-    lines += _release_lines(manifest, ports)
+    lines += _release_lines(manifest, ports, tokens_dir)
     for name, printer in manifest["printers"].items():
         lines.append(f"  Printer {name + ':':12} received documents in {printer['received_dir']}")
     return lines
 
 
-def _release_lines(manifest: dict[str, Any], ports: dict[str, int]) -> list[str]:
+def _release_lines(manifest: dict[str, Any], ports: dict[str, int], tokens_dir: Path) -> list[str]:
     """Find-Me: print to the virtual queue, then release at a device of its site with a card
     swipe (the device talks to its Site Server)."""
     queue = manifest["queues"].get("findme")
@@ -308,11 +321,12 @@ def _release_lines(manifest: dict[str, Any], ports: dict[str, int]) -> list[str]
     person = manifest["users"][0]
     name, device = next(iter(devices.items()))
     site_url = manifest["sites"][queue["site"]]["url"]
+    token_file = tokens_dir / f"{name}.token"
     return [
         f"  Find-Me:       lp -h 127.0.0.1:{ports[queue['site']]} -d findme "
         f"-U {person['username']} FILE",
         f"  Release it:    printwarden device simulate --server {site_url} "
-        f"--token {device['token']} --card {person['card']} release-all",
+        f"--token-file {token_file} --card {person['card']} release-all",
         f"                 (at {name}, which prints on {device['printer']})",
     ]
 
@@ -337,7 +351,7 @@ def _site_lines(manifest: dict[str, Any], path: Path) -> list[str]:
         f"  Site portal:   {found[first]['url']}/web/   (the user portal, served by the site "
         "even while its link is down)",
         f"  Site status:   printwarden admin site status --server {manifest['app_url']} "
-        f"--token {manifest['admin_token']}",
+        f"--token-file {data_dir / TOKENS_DIR / 'admin.token'}",
         f"                 curl {found[first]['status_url']}   (the site's own view)",
     ]
     return lines
@@ -352,6 +366,7 @@ def _first_user(manifest: dict[str, Any]) -> str:
 
 def _print_welcome(manifest: dict[str, Any], path: Path) -> None:
     app_url = manifest["app_url"]
+    tokens_dir = path.parent / TOKENS_DIR
     admin = manifest["admin"]
     lines = [
         "",
@@ -361,10 +376,9 @@ def _print_welcome(manifest: dict[str, Any], path: Path) -> None:
         f"  Admin login:   {admin['username']} / {admin['password']}",
         f"  Web console:   {app_url}/web/   (log in as the admin above, or as a user: "
         f"{_first_user(manifest)})",
-        f"  Admin token:   {manifest['admin_token']}",
-        f"  Try:           curl -H 'Authorization: Bearer {manifest['admin_token']}' "
-        f"{app_url}/api/v1/users",
-        *_print_lines(manifest),
+        f"  Admin token:   {manifest['admin_token']}   (also in {tokens_dir / 'admin.token'})",
+        f"  Try:           curl -H @{tokens_dir / 'admin.header'} {app_url}/api/v1/users",
+        *_print_lines(manifest, tokens_dir),
         *_site_lines(manifest, path),
         f"  Manifest:      {path}",
         "",

@@ -4,6 +4,7 @@ whose server is the site's Site Server."""
 from __future__ import annotations
 
 import contextlib
+import os
 import secrets
 import socket
 import subprocess
@@ -15,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from printwarden.cli_tokens import SITE_OR_PROVIDER_ENV
+from printwarden.files import private_file, write_private
 from printwarden.sim.ippeveprinter import IppEvePrinter
 from printwarden.sim.processes import stop_process
 
@@ -59,10 +62,10 @@ class DemoPrintSide:
         self._check()
         config = self._write_config()
         command = [sys.executable, "-m", "printwarden", "provider", "serve",
-                   "--server", self.server_url, "--token", self.provider_token,
-                   "--config", str(config)]  # fmt: skip
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(command, stdout=log, stderr=log)
+                   "--server", self.server_url, "--config", str(config)]  # fmt: skip
+        env = {**os.environ, SITE_OR_PROVIDER_ENV: self.provider_token}  # not in ps
+        with private_file(self.log).open("ab") as log:
+            self.process = subprocess.Popen(command, stdout=log, stderr=log, env=env)
         wait_listening(self.port, self.process, "the provider", self.log, self.stopping)
 
     def _check(self) -> None:
@@ -91,9 +94,7 @@ class DemoPrintSide:
                 f'kind = "{kind}"',
                 f'printer = "{printer_name}"',
             ]
-        path = self.data_dir / "provider.toml"
-        path.write_text("\n".join(lines) + "\n")
-        return path
+        return write_private(self.data_dir / "provider.toml", "\n".join(lines) + "\n")
 
     def stop(self) -> None:
         stop_process(self.process)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -22,6 +23,7 @@ from typing import Any
 
 import httpx
 
+from printwarden.cli_tokens import SITE_OR_PROVIDER_ENV
 from printwarden.demo_provider import (
     PROVIDER_PORT_OFFSET,
     READY_SECONDS,
@@ -29,6 +31,7 @@ from printwarden.demo_provider import (
     DemoStopping,
     wait_listening,
 )
+from printwarden.files import private_dir, private_file
 from printwarden.sim.link import LinkState, read_state, write_state
 
 SITE_PORT_OFFSET = 100  # site-a's Site Server at port base + 100, site-b's at + 101
@@ -157,7 +160,7 @@ class DemoSite:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.dir)
         control = link_control(self.data_dir, self.name)
         write_state(control, LinkState.UP)
         self.link = self._spawn(
@@ -170,20 +173,25 @@ class DemoSite:
                        self.dir / "link.log", self.stopping)  # fmt: skip
         self.server = self._spawn(
             [sys.executable, "-m", "printwarden", "site", "serve",
-             "--upstream", f"http://127.0.0.1:{self.link_port}", "--token", self.site_token,
+             "--upstream", f"http://127.0.0.1:{self.link_port}",
              "--site", self.name, "--data-dir", str(self.dir / "site"),
              "--port", str(self.port), "--secret-file", str(self.secret_file)],
             "site.log",
+            {SITE_OR_PROVIDER_ENV: self.site_token},  # not on the command line: ps shows it
         )  # fmt: skip
         wait_listening(self.port, self.server, f"the Site Server of {self.name}",
                        self.dir / "site.log", self.stopping, self._online)  # fmt: skip
         self.print_side.start()
 
-    def _spawn(self, command: list[str], log_name: str) -> subprocess.Popen[bytes]:
+    def _spawn(
+        self, command: list[str], log_name: str, env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         if self.stopping.is_set():
             raise DemoStopping("the demo is stopping")
-        with (self.dir / log_name).open("ab") as log:
-            return subprocess.Popen(command, stdout=log, stderr=log)
+        with private_file(self.dir / log_name).open("ab") as log:
+            return subprocess.Popen(
+                command, stdout=log, stderr=log, env={**os.environ, **(env or {})}
+            )
 
     def status(self) -> dict[str, Any]:
         """The Site Server's own view: ``mode``, ``journal_backlog``, ``replica_seq``…"""

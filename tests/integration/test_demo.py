@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import stat
 import subprocess
 import sys
 import time
@@ -107,7 +109,8 @@ def test_manifest_lists_two_sites_and_the_site_of_everything(demo: dict[str, Any
 
 def test_the_app_server_lists_both_sites_online(demo: dict[str, Any]) -> None:
     command = [sys.executable, "-m", "printwarden", "admin", "site", "status", "--json",
-               "--server", demo["app_url"], "--token", demo["admin_token"]]  # fmt: skip
+               "--server", demo["app_url"],
+               "--token-file", str(demo["_dir"] / "tokens" / "admin.token")]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     rows = {row["name"]: row for row in json.loads(result.stdout)}
@@ -164,8 +167,10 @@ def test_find_me_job_is_released_by_the_device_simulators_card_swipe(
     name, device = next((n, d) for n, d in demo["devices"].items() if d["site"] == site)
     assert device["printer"] in demo["printers"]
     # The device talks to its site's Site Server, as the welcome text shows.
+    token_file = demo["_dir"] / "tokens" / f"{name}.token"
+    assert token_file.read_text().strip() == device["token"]
     simulate = [sys.executable, "-m", "printwarden", "device", "simulate", "--server",
-                demo["sites"][site]["url"], "--token", device["token"], "--card",
+                demo["sites"][site]["url"], "--token-file", str(token_file), "--card",
                 person["card"], "release-all"]  # fmt: skip
     deadline = time.monotonic() + 30
     while True:  # the provider reports the held job to the server within a moment
@@ -179,3 +184,59 @@ def test_find_me_job_is_released_by_the_device_simulators_card_swipe(
     while not any(b"released with a card swipe" in p.read_bytes() for p in received.iterdir()):
         assert time.monotonic() < deadline + 30, "the released job never reached the printer"
         time.sleep(0.1)
+
+
+def _tokens(demo: dict[str, Any]) -> set[str]:
+    """Every token and secret demo.json names."""
+    found = {demo["admin_token"], demo["provider_token"], demo["device_token"]}
+    found |= {device["token"] for device in demo["devices"].values()}
+    for site in demo["sites"].values():
+        found |= {site["token"], site["provider"]["control_token"]}
+    return found
+
+
+def _command_lines() -> dict[int, bytes]:
+    lines = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                lines[int(entry.name)] = (entry / "cmdline").read_bytes()
+    return lines
+
+
+def test_no_process_has_a_token_on_its_command_line(demo: dict[str, Any]) -> None:
+    lines = _command_lines()
+    root = str(demo["_dir"]).encode()
+    children = [line for line in lines.values() if root in line]
+    serving = [line for line in children if b"\0serve\0" in line]
+    assert len(serving) >= 4, children  # two Site Servers and two providers, at least
+    for token in _tokens(demo):
+        assert len(token) >= 16
+        holders = [line for line in lines.values() if token.encode() in line]
+        assert not holders, f"a token is on a command line: {holders}"
+
+
+def test_data_directories_are_0700_and_files_0600(demo: dict[str, Any]) -> None:
+    root = demo["_dir"]
+    site = root / "sites" / "site-a"
+    expected = [
+        root / "demo.json", root / "secret.key", root / "printwarden.db",
+        root / "printwarden.db-wal", site / "site.log", site / "link.log",
+        site / "provider.log", site / "provider.toml", site / "site" / "replica.db",
+        site / "site" / "replica.db-wal", site / "provider" / "state.db",
+        root / "tokens" / "admin.token",
+    ]  # fmt: skip
+    loose = []
+    for path in [root, *root.rglob("*")]:
+        mode = stat.S_IMODE(path.lstat().st_mode)
+        if mode & 0o077:
+            loose.append(f"{path.relative_to(root)}: {mode:o}")
+        if path.is_dir():
+            assert mode == 0o700, f"{path}: {mode:o}"
+    assert not loose, loose
+    for path in expected:
+        assert path.exists(), path
+    for printer in demo["printers"].values():  # what the demo's printers received, too
+        received = Path(printer["received_dir"])
+        for path in [received, *received.rglob("*")]:
+            assert not stat.S_IMODE(path.lstat().st_mode) & 0o077, path

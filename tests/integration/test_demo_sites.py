@@ -50,7 +50,7 @@ def _site_status(demo: dict[str, Any], site: str) -> dict[str, Any]:
 def _app_view(demo: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """``printwarden admin site status --json`` against the App Server, by site name."""
     result = _printwarden("admin", "site", "status", "--json", "--server", demo["app_url"],
-                          "--token", demo["admin_token"])  # fmt: skip
+                          "--token-file", str(demo["_dir"] / "tokens" / "admin.token"))  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     return {row["name"]: row for row in json.loads(result.stdout)}
 

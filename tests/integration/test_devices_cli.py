@@ -96,11 +96,10 @@ def test_bad_token_and_unreachable_server_fail_clearly(rig: DeviceRig) -> None:
         "simulate",
         "--server",
         "http://127.0.0.1:9",
-        "--token",
-        "t",
         "--card",
         "1",
         "list",
+        env={"PRINTWARDEN_DEVICE_TOKEN": "t"},
     )
     assert gone.returncode == 1
     assert "no answer from http://127.0.0.1:9" in gone.stderr

@@ -10,6 +10,7 @@ are listed in ``PENDING`` with what brings them: the list only shrinks.
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -178,9 +179,10 @@ def release_station(world: World, place: Place) -> bool:
         return False
     data, _ = held
     command = [sys.executable, "-m", "printwarden", "release-station", "--server", place.server,
-               "--token", world.tokens["release-station"], "--idle-seconds", "5"]  # fmt: skip
+               "--idle-seconds", "5"]  # fmt: skip
+    env = {**os.environ, "PRINTWARDEN_DEVICE_TOKEN": world.tokens["release-station"]}
     done = subprocess.run(command, input=f"{world.card}\na\nq\n", capture_output=True,
-                          text=True, timeout=60, check=False)  # fmt: skip
+                          text=True, timeout=60, check=False, env=env)  # fmt: skip
     return done.returncode == 0 and printed(place, data, PRINT_SECONDS)
 
 

@@ -31,12 +31,11 @@ class Terminal:
             "release-station",
             "--server",
             rig.app.url,
-            "--token",
-            token,
             "--idle-seconds",
             str(idle_seconds),
         ]
-        env = {**os.environ, "PYTHONIOENCODING": "utf-8", "COLUMNS": "120"}
+        env = {**os.environ, "PYTHONIOENCODING": "utf-8", "COLUMNS": "120",
+               "PRINTWARDEN_DEVICE_TOKEN": token}  # fmt: skip
         self.process = subprocess.Popen(
             command,
             stdin=subprocess.PIPE,

@@ -43,14 +43,18 @@ class DeviceRig:
     printers: dict[str, IppEvePrinter]
 
     def cli(
-        self, *args: str, stdin: str | None = None, timeout: float = CLI_SECONDS
+        self,
+        *args: str,
+        stdin: str | None = None,
+        timeout: float = CLI_SECONDS,
+        env: dict[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
         """Run ``printwarden ARGS`` with this world's database and data directory."""
         command = [sys.executable, "-m", "printwarden", *args]
         return subprocess.run(
             command,
             input=stdin,
-            env=self.app.env(),
+            env={**self.app.env(), **(env or {})},
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -60,9 +64,9 @@ class DeviceRig:
     def simulate(
         self, token: str, *args: str, stdin: str | None = None
     ) -> subprocess.CompletedProcess[str]:
-        """``printwarden device simulate --server URL --token TOKEN ARGS``."""
-        prefix = ("device", "simulate", "--server", self.app.url, "--token", token)
-        return self.cli(*prefix, *args, stdin=stdin)
+        """``PRINTWARDEN_DEVICE_TOKEN=TOKEN printwarden device simulate --server URL ARGS``."""
+        prefix = ("device", "simulate", "--server", self.app.url)
+        return self.cli(*prefix, *args, stdin=stdin, env={"PRINTWARDEN_DEVICE_TOKEN": token})
 
     def add_device(self, printer: str, kind: str = "mfd", **fields: Any) -> tuple[str, str]:
         """A new device at ``printer`` (its prices: PRICES); its name and a token from the CLI."""

@@ -101,13 +101,12 @@ class ProviderProcess:
             "serve",
             "--server",
             self.server_url,
-            "--token",
-            self.token,
             "--config",
             str(config),
         ]
+        env = {**os.environ, "PRINTWARDEN_TOKEN": self.token}  # never on a command line
         log = (self.directory / "provider.log").open("ab")
-        self.process = subprocess.Popen(command, stdout=log, stderr=log, env=dict(os.environ))
+        self.process = subprocess.Popen(command, stdout=log, stderr=log, env=env)
         log.close()
         logfile = self.directory / "provider.log"
         processes.wait_ready(self.process, self._listening, "provider", logfile, STARTUP_SECONDS)

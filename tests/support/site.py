@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -50,11 +51,12 @@ class SiteProcess:
     def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         command = [sys.executable, "-m", "printwarden", "site", "serve",
-                   "--upstream", self.upstream, "--token", self.token, "--site", self.site,
+                   "--upstream", self.upstream, "--site", self.site,
                    "--data-dir", str(self.data_dir), "--port", str(self.port),
                    "--secret-file", str(self.secret_file)]  # fmt: skip
+        env = {**os.environ, "PRINTWARDEN_TOKEN": self.token}  # never on a command line
         with self.log.open("ab") as log:
-            self.process = subprocess.Popen(command, stdout=log, stderr=log)
+            self.process = subprocess.Popen(command, stdout=log, stderr=log, env=env)
         processes.wait_ready(self.process, self._answers, "Site Server", self.log, STARTUP_SECONDS)
 
     def _answers(self) -> bool:

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from printwarden.files import private_dir, private_sqlite
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -183,7 +185,8 @@ class DocumentWriter:
             self.buffer += chunk
             if len(self.buffer) <= INLINE_MAX:
                 return
-            self.handle = self.temporary.open("wb")
+            fd = os.open(self.temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            self.handle = os.fdopen(fd, "wb")
             chunk, self.buffer = bytes(self.buffer), bytearray()
         self.handle.write(chunk)
 
@@ -215,10 +218,11 @@ class Spool:
         self.incoming = directory / "incoming"
         self.docs = directory / "docs"
         self.inline = directory / "inline"
-        for folder in (self.incoming, self.docs, self.inline):
-            folder.mkdir(parents=True, exist_ok=True)
+        for folder in (directory, self.incoming, self.docs, self.inline):
+            private_dir(folder)  # people's documents: the owner's only
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(directory / "state.db", check_same_thread=False)
+        database = private_sqlite(directory / "state.db")
+        self._db = sqlite3.connect(database, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._add_missing_columns()
@@ -282,7 +286,9 @@ class Spool:
         if row is None:
             return path
         temporary = self.incoming / f"{job.document}.copy"
-        temporary.write_bytes(row[0])
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(row[0])
         os.replace(temporary, copy)
         return copy
 

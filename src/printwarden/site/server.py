@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from printwarden.config import Settings
 from printwarden.domain.site_mode import ModeMachine, SiteMode
+from printwarden.files import private_dir
 from printwarden.service.app import create_app
 from printwarden.service.body_limits import BodyLimit
 from printwarden.service.offline import OfflineMode
@@ -69,6 +70,7 @@ class SiteServer(Link):
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.last_report: dict[str, Any] | None = None
+        private_dir(config.data_dir)  # the replica holds hashes and the journal
         self.replica = Replica(config.data_dir / "replica.db")
         self.journal = Journal(self.replica.database, active=self.answering_offline)
         settings = Settings(

@@ -14,6 +14,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
+from printwarden.files import private_sqlite
+
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 # Worker threads of the App Server (service/app.py), and connections each pool keeps open:
 # one per worker, so no request waits for a connection and none is opened and closed per
@@ -81,8 +83,9 @@ def _ping_when_idle(engine: Engine) -> None:
 
 def _sqlite_engine(url: str, durable: bool, **kwargs: Any) -> Engine:
     database = make_url(url).database
-    if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_sqlite(Path(database))  # 0600, and so its -wal and -shm
     engine = create_engine(
         url,
         connect_args={"check_same_thread": False},
