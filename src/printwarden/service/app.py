@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from printwarden import __version__
 from printwarden.config import Settings
-from printwarden.service import problems
+from printwarden.service import openapi, problems
 from printwarden.service.body_limits import BodyLimit
 from printwarden.service.routes import (
     accounts,
@@ -92,4 +92,5 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(release_page.router)  # the release station page, outside /api/v1
     mount_web(app)  # the web interface under /web, outside /api/v1
+    openapi.install(app)  # after every route: each operation's error answers
     return app

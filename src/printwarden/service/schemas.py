@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, Literal, NotRequired, TypeVar
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -34,8 +35,38 @@ Count = Annotated[int, Field(strict=True, ge=0, le=1_000_000)]
 BasisPoints = Annotated[int, Field(strict=True, ge=-10_000, le=100_000)]
 
 
+def _in_utc(moment: datetime) -> datetime:
+    """SQLite hands timestamps back without their zone; they are UTC."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+# Every timestamp an answer carries: in UTC with its offset ("…Z"), on every database.
+UtcDatetime = Annotated[datetime, AfterValidator(_in_utc)]
+
+
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class ProblemOut(BaseModel):
+    """An error: an RFC 9457 problem document (``application/problem+json``)."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str = Field(default="about:blank", description="A URI naming the kind of problem")
+    title: str
+    status: int
+    detail: str = Field(default="", description="What went wrong, for people")
+
+
+class ProblemLocation(BaseModel):
+    location: str = Field(description='Where: e.g. "body.entries.3.id" or "query.limit"')
+    message: str
+
+
+class ValidationProblemOut(ProblemOut):
+    """A request that failed validation: each error with its location."""
+
+    errors: list[ProblemLocation] = Field(default_factory=list)
 
 
 class TxnIdMixin(Model):
@@ -60,7 +91,7 @@ class LoginIn(Model):
 class LoginOut(Model):
     token: str
     role: str
-    expires_at: datetime
+    expires_at: UtcDatetime
 
 
 class TokenIn(Model):
@@ -74,8 +105,8 @@ class TokenOut(Model):
     role: str
     name: str
     scope: str
-    created_at: datetime
-    revoked_at: datetime | None = None
+    created_at: UtcDatetime
+    revoked_at: UtcDatetime | None = None
     token: str | None = Field(default=None, description="Shown once, when the token is created")
 
 
@@ -203,7 +234,7 @@ class TransactionOut(Model):
     kind: TransactionKind
     reference: str
     origin: str
-    created_at: datetime
+    created_at: UtcDatetime
     comment: str
 
 
@@ -475,8 +506,8 @@ class ProviderOut(Model):
     control_url: str
     queues: list[ProviderQueue]
     printers: list[ProviderPrinter]
-    registered_at: datetime
-    last_seen: datetime
+    registered_at: UtcDatetime
+    last_seen: UtcDatetime
 
 
 # --- held jobs -------------------------------------------------------------------------------
@@ -543,8 +574,8 @@ class HeldJobOut(Model):
     paper_size: str
     document_format: str
     size: int
-    submitted_at: datetime
-    expires_at: datetime
+    submitted_at: UtcDatetime
+    expires_at: UtcDatetime
     status: HeldStatus
     status_reason: str
     released_to: str
@@ -590,7 +621,7 @@ class RecentJobOut(Model):
     paper_size: str
     cost: int
     account: str
-    printed_at: datetime
+    printed_at: UtcDatetime
 
 
 class MySummaryOut(Model):
@@ -636,7 +667,7 @@ class DeviceSessionOut(Model):
     balance: int
     restricted: bool
     accounts: list[SessionAccountOut]
-    expires_at: datetime
+    expires_at: UtcDatetime
 
 
 class SessionAccountIn(Model):
@@ -699,7 +730,7 @@ class SiteOut(Model):
     )
     reachable: bool = Field(description="the site called in within the last 3 s")
     forced_offline: bool
-    last_contact: datetime | None
+    last_contact: UtcDatetime | None
     journal_backlog: int
     outages: list[dict[str, Any]]
     last_report: dict[str, Any] | None
@@ -813,7 +844,7 @@ class ScriptErrorOut(Model):
     job_ref: str
     username: str
     message: str
-    at: datetime
+    at: UtcDatetime
 
 
 class ScriptErrorsOut(Model):
