@@ -21,8 +21,13 @@ from printwarden.store.errors import NotFound
 router = APIRouter(tags=["printers"])
 
 
+# ``null`` clears these; for every other field it means "leave as it is".
+NULLABLE = frozenset({"site", "printer"})
+
+
 def _fields(session: Session, body: schemas.PrinterFields | schemas.DeviceFields) -> dict[str, Any]:
-    fields = body.model_dump(exclude_unset=True, exclude={"name"})
+    given = body.model_dump(exclude_unset=True, exclude={"name"})
+    fields = {key: value for key, value in given.items() if value is not None or key in NULLABLE}
     if body.cost_model is not None:
         fields["cost_model"] = body.cost_model.model_dump()
     if "site" in fields:
