@@ -52,7 +52,15 @@ class CsvUser:
 
 def parse_users(text: str, currency: Currency) -> list[CsvUser]:
     """Parse and validate the whole file; the first bad row raises :class:`CsvImportError`."""
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    try:
+        return _parse(text, currency)
+    except csv.Error as exc:  # e.g. a line break inside an unquoted cell
+        raise CsvImportError(f"not a valid CSV file: {exc}") from None
+
+
+def _parse(text: str, currency: Currency) -> list[CsvUser]:
+    # newline="": the csv module reads line breaks itself (a lone CR is one, as in Excel's files)
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff"), newline=""))
     header = [name.strip() for name in reader.fieldnames or []]
     _check_header(header)
     reader.fieldnames = header
