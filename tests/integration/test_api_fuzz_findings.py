@@ -3,9 +3,14 @@ regression tests on each backend."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import httpx
+import pytest
+
+from printwarden.domain.accounts import Role
+from support.appserver import AppServer
+from support.site import SiteProcess
 
 
 def test_null_for_an_optional_printer_field_leaves_it_as_it_is(
@@ -27,3 +32,51 @@ def test_null_for_an_optional_printer_field_leaves_it_as_it_is(
                                           **device_nulls})  # fmt: skip
     assert device.status_code == 201, device.text
     assert device.json()["printer"] is None
+
+
+def test_a_csv_the_csv_module_cannot_read_is_refused_not_a_server_error(
+    admin: httpx.Client,
+) -> None:
+    """A lone CR inside an unquoted cell made the csv module raise: 500 (schemathesis)."""
+    found = "\U000493d2\xce\U000f3759\U00101215\xc85\U000a6f6a\x8c\r\xd1\xbc\xe1\U000f8a05"
+    too_long = "username,full_name\r\nann," + "x" * 200_000 + "\r\n"  # over csv's cell limit
+    for text in (found + "\xd3\xe6\xd1C\xceQm", too_long):
+        headers = {"Content-Type": "text/csv"}
+        refused = admin.post("/users/import", content=text.encode(), headers=headers)
+        assert refused.status_code == 400, refused.text
+        assert refused.headers["content-type"] == "application/problem+json"
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SiteProcess, str]]:
+    root = tmp_path_factory.mktemp("findings-site")
+    (root / "app").mkdir()
+    app = AppServer(f"sqlite:///{root / 'app.db'}", root / "app")
+    app.start()
+    server = None
+    try:
+        admin_token = app.token(Role.ADMIN, "findings-admin")
+        made = httpx.post(f"{app.api}/sites", json={"name": "north"},
+                          headers={"Authorization": f"Bearer {admin_token}"})  # fmt: skip
+        assert made.status_code == 201, made.text
+        server = SiteProcess(app.url, app.token(Role.SITE, scope="north"), "north",
+                             root / "site", app.data_dir / "secret.key")  # fmt: skip
+        server.start()
+        yield server, admin_token
+    finally:
+        if server is not None:
+            server.stop()
+        app.stop()
+
+
+@pytest.mark.parametrize("name", ["a%04b", "t%C2%89%C3%BA%1b", "caf%C3%A9", "a%2Fb"])
+def test_the_site_forwards_a_path_as_the_client_encoded_it(
+    site: tuple[SiteProcess, str], name: str
+) -> None:
+    """A percent-encoded control character in a path made the gateway build a URL httpx
+    refuses: 500 (schemathesis). The path now goes upstream as the client sent it."""
+    server, token = site
+    headers = {"Authorization": f"Bearer {token}"}
+    through_site = httpx.get(f"{server.api}/users/{name}", headers=headers, timeout=10)
+    assert through_site.status_code == 404, through_site.text
+    assert through_site.headers["content-type"] == "application/problem+json"

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from contextvars import ContextVar
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote
 
 import httpx
 
@@ -82,7 +82,9 @@ class Gateway:
         await self._answer_locally(scope, body, send)
 
     async def _forward(self, scope: Scope, body: bytes) -> httpx.Response | None:
-        url = self.upstream + scope["path"]
+        # The path as the client sent it (still percent-encoded), not ``path``, decoded.
+        raw: bytes = scope.get("raw_path") or quote(scope["path"]).encode()
+        url = self.upstream + raw.decode("latin-1")
         if scope.get("query_string"):
             url += "?" + scope["query_string"].decode("latin-1")
         headers = [(k, v) for k, v in scope["headers"] if k.lower() not in HOP_BY_HOP]
@@ -90,6 +92,8 @@ class Gateway:
             response = await self.client.request(
                 scope["method"], url, headers=headers, content=body, timeout=_timeout(scope)
             )
+        except httpx.InvalidURL as exc:  # the client's own doing: no fault of the link
+            return _problem(400, "Bad Request", f"the request's URL cannot be forwarded: {exc}")
         except httpx.HTTPError as exc:
             self.link.forward_failed(f"{type(exc).__name__} forwarding {scope['path']}")
             return None
@@ -211,6 +215,11 @@ def _replay(body: bytes) -> Receive:
         return {"type": "http.request", "body": body, "more_body": False}
 
     return receive
+
+
+def _problem(status: int, title: str, detail: str) -> httpx.Response:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    return httpx.Response(status, json=body, headers={"content-type": "application/problem+json"})
 
 
 async def _send_response(send: Send, response: httpx.Response) -> None:
