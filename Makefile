@@ -9,7 +9,7 @@ DEBIAN_PACKAGES := slapd ldap-utils postgresql wrk cups-ipp-utils cups-client cu
 DEMO_DIR ?= demo-data
 PORT_BASE ?= 8000
 
-.PHONY: demo test lint typecheck unit system-deps venv bench chaos fuzz clean
+.PHONY: demo test lint typecheck unit system-deps venv bench chaos fuzz fuzz-api clean
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -71,6 +71,13 @@ chaos: system-deps venv
 
 fuzz: system-deps venv
 	$(PY) fuzz/run.py --seconds 3600 --corpus fuzz/corpus --artifacts fuzz/artifacts
+
+# Long schemathesis runs against a real App Server and Site Server (every phase, stateful
+# included, two minutes of each of the eight runs); `make test` runs the short form.
+fuzz-api: system-deps venv
+	PRINTWARDEN_FUZZ_EXAMPLES=200 PRINTWARDEN_FUZZ_SECONDS=120 \
+		PRINTWARDEN_FUZZ_PHASES=examples,coverage,fuzzing,stateful \
+		$(BIN)/pytest -q tests/integration/test_api_schemathesis.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -22,10 +22,12 @@ def _mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
-def _printwarden(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def _printwarden(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "printwarden", *args]
     return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False,
-                          env={**os.environ, "COLUMNS": "200", **(env or {})})  # fmt: skip
+                          cwd=cwd, env={**os.environ, "COLUMNS": "200", **(env or {})})  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -71,14 +73,14 @@ def test_a_token_on_the_command_line_is_refused_with_a_clear_message(
     args = [part.format(config=config) for part in command]
     where = args.index("--server") if "--server" in args else args.index("--upstream")
     args[where:where] = ["--token", "a-secret-token-value"]
-    refused = _printwarden(*args, env={"PRINTWARDEN_TOKEN": "", "PRINTWARDEN_DEVICE_TOKEN": ""})
+    empty = {"PRINTWARDEN_TOKEN": "", "PRINTWARDEN_DEVICE_TOKEN": "", "PRINTWARDEN_ADMIN_TOKEN": ""}
+    refused = _printwarden(*args, env=empty, cwd=tmp_path)  # (a server would start in tmp_path)
     assert refused.returncode != 0
     said = refused.stdout + refused.stderr
     assert "--token is not accepted" in said, said
     assert "--token-file" in said
     missing = _printwarden(*[a for a in args if a not in ("--token", "a-secret-token-value")],
-                           env={"PRINTWARDEN_TOKEN": "", "PRINTWARDEN_DEVICE_TOKEN": "",
-                                "PRINTWARDEN_ADMIN_TOKEN": ""})  # fmt: skip
+                           env=empty, cwd=tmp_path)  # fmt: skip
     assert missing.returncode != 0
     assert "a token is needed: --token-file FILE or $PRINTWARDEN_" in missing.stdout, missing
 
