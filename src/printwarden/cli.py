@@ -16,6 +16,8 @@ from printwarden.cli_tokens import (
     SITE_OR_PROVIDER_ENV,
     RefusedTokenOption,
     TokenFileOption,
+    TokenMissing,
+    read_token,
 )
 from printwarden.files import private_dir, private_umask
 
@@ -95,8 +97,7 @@ def _fail(message: str) -> typer.Exit:
 
 
 def _token(token_file: Path | None, refused: str, env: str) -> str:
-    from printwarden.cli_tokens import TokenMissing, read_token
-
+    """The command's token (cli_tokens.read_token), or exit with its error."""
     try:
         return read_token(token_file, refused, env)
     except TokenMissing as exc:

@@ -14,8 +14,6 @@ from printwarden.cli_tokens import (
     SITE_OR_PROVIDER_ENV,
     RefusedTokenOption,
     TokenFileOption,
-    TokenMissing,
-    read_token,
 )
 
 site_cmd = typer.Typer(help="The Site Server: keeps a site working through an outage.")
@@ -207,10 +205,9 @@ def policies_set(
 
 
 def _token(token_file: Path | None, refused: str, env: str) -> str:
-    try:
-        return read_token(token_file, refused, env)
-    except TokenMissing as exc:
-        raise _fail(str(exc)) from None
+    from printwarden.cli import _token as token
+
+    return token(token_file, refused, env)
 
 
 def _session(config: Path | None) -> Any:
