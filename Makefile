@@ -73,9 +73,11 @@ fuzz: system-deps venv
 	$(PY) fuzz/run.py --seconds 3600 --corpus fuzz/corpus --artifacts fuzz/artifacts
 
 # Long schemathesis runs against a real App Server and Site Server (every phase, stateful
-# included, two minutes of each of the eight runs); `make test` runs the short form.
+# included, two minutes of each of the eight runs, a new seed each time unless
+# PRINTWARDEN_FUZZ_SEED is set); `make test` runs the short form with a fixed seed.
 fuzz-api: system-deps venv
-	PRINTWARDEN_FUZZ_EXAMPLES=200 PRINTWARDEN_FUZZ_SECONDS=120 \
+	seed=$${PRINTWARDEN_FUZZ_SEED:-$$RANDOM}; echo "schemathesis seed $$seed"; \
+	PRINTWARDEN_FUZZ_SEED=$$seed PRINTWARDEN_FUZZ_EXAMPLES=200 PRINTWARDEN_FUZZ_SECONDS=120 \
 		PRINTWARDEN_FUZZ_PHASES=examples,coverage,fuzzing,stateful \
 		$(BIN)/pytest -q tests/integration/test_api_schemathesis.py
 
