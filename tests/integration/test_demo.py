@@ -107,6 +107,16 @@ def test_manifest_lists_two_sites_and_the_site_of_everything(demo: dict[str, Any
     assert demo["provider"] == demo["sites"][demo["queues"]["direct-colour"]["site"]]["provider"]
 
 
+def test_the_welcome_texts_curl_reads_the_admin_token_from_a_file(demo: dict[str, Any]) -> None:
+    header = demo["_dir"] / "tokens" / "admin.header"
+    command = ["curl", "-sf", "-H", f"@{header}", f"{demo['app_url']}/api/v1/users"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
+    assert result.returncode == 0, result.stderr
+    assert {u["username"] for u in demo["users"]} <= {
+        u["username"] for u in json.loads(result.stdout)["items"]
+    }
+
+
 def test_the_app_server_lists_both_sites_online(demo: dict[str, Any]) -> None:
     command = [sys.executable, "-m", "printwarden", "admin", "site", "status", "--json",
                "--server", demo["app_url"],
