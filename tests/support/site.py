@@ -31,7 +31,6 @@ class SiteProcess:
     token: str
     site: str
     data_dir: Path
-    secret_file: Path
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
@@ -51,8 +50,7 @@ class SiteProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         command = [sys.executable, "-m", "printwarden", "site", "serve",
                    "--upstream", self.upstream, "--token", self.token, "--site", self.site,
-                   "--data-dir", str(self.data_dir), "--port", str(self.port),
-                   "--secret-file", str(self.secret_file)]  # fmt: skip
+                   "--data-dir", str(self.data_dir), "--port", str(self.port)]  # fmt: skip
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(command, stdout=log, stderr=log)
         processes.wait_ready(self.process, self._answers, "Site Server", self.log, STARTUP_SECONDS)
@@ -178,7 +176,6 @@ def another_site(app: AppServer, admin: httpx.Client, root: Path, name: str) -> 
             app.token(Role.SITE, scope=name),
             name,
             root / "site",
-            app.data_dir / "secret.key",
         )
         site.start()
         out = root / "printed"
