@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 import time
@@ -103,6 +104,26 @@ def test_manifest_lists_two_sites_and_the_site_of_everything(demo: dict[str, Any
         assert demo["printers"][device["printer"]]["site"] == device["site"]
     assert {printer["site"] for printer in demo["printers"].values()} == set(demo["sites"])
     assert demo["provider"] == demo["sites"][demo["queues"]["direct-colour"]["site"]]["provider"]
+
+
+def test_each_site_keeps_its_own_secret_and_a_replica_without_password_hashes(
+    demo: dict[str, Any],
+) -> None:
+    hq_secret = (Path(demo["_dir"]) / "secret.key").read_bytes().strip()
+    secrets = set()
+    for name, site in demo["sites"].items():
+        replica, secret = Path(site["replica_path"]), Path(site["secret_path"])
+        assert replica == Path(demo["_dir"]) / "sites" / name / "site" / "replica.db"
+        assert secret.stat().st_mode & 0o777 == 0o600
+        secrets.add(secret.read_bytes().strip())
+        for path in (p for p in replica.parent.iterdir() if p.is_file()):  # not HQ's secret
+            assert hq_secret not in path.read_bytes()
+        with sqlite3.connect(f"file:{replica}?mode=ro", uri=True) as db:
+            users = db.execute("SELECT COUNT(*) FROM users").fetchone()[0]
+            hashes = db.execute("SELECT COUNT(password_hash) FROM users").fetchone()[0]
+        assert (users, hashes) == (len(demo["users"]) + 2, 0)  # + admin, the offline stand-in
+    assert len(secrets) == len(demo["sites"])
+    assert hq_secret not in secrets
 
 
 def test_the_app_server_lists_both_sites_online(demo: dict[str, Any]) -> None:
