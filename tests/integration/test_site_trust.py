@@ -128,6 +128,17 @@ def test_a_site_keeps_its_own_secret_and_never_hqs(sites: Sites) -> None:
     assert north != (sites.south.site.data_dir / "site.key").read_bytes()
 
 
+def test_a_sites_keys_reach_only_that_site(sites: Sites) -> None:
+    url = f"{sites.hq}/api/v1/sites/north/keys"
+    own = httpx.get(url, headers={"Authorization": f"Bearer {sites.north.site.token}"})
+    assert own.status_code == 200
+    assert own.json()["card_key"] == site_keys(sites.north)["card_key"]
+    other = httpx.get(url, headers={"Authorization": f"Bearer {sites.south.site.token}"})
+    assert other.status_code == 403
+    admin = sites.north.admin.get("/sites/north/keys")
+    assert admin.status_code == 403  # not even an administrator: it is the site's
+
+
 def test_the_replica_holds_no_password_hash(sites: Sites) -> None:
     for place in (sites.north, sites.south):
         found = rows(place, "SELECT username, password_hash FROM users")
