@@ -12,10 +12,12 @@ import pytest
 from sqlalchemy import func, select
 
 from printwarden import security
+from printwarden.domain.directory import DirectorySnapshot, DirectoryUser
 from printwarden.domain.ids import new_id
 from printwarden.service import journal
 from printwarden.site.replica import Replica, SchemaMismatch
 from printwarden.store import held_jobs, printers, replication, users
+from printwarden.store import sync as directory_sync
 from printwarden.store.db import Database
 from printwarden.store.migrate import head_revision
 from printwarden.store.models import (
@@ -167,6 +169,25 @@ def test_numbers_stored_before_sealing_are_left_out_and_counted(hq: Database) ->
     assert len(user["cards"]) == 2
     assert user["row"]["identity_hash"] == security.identity_hash(SITE_KEY, "legacy-id")
     assert (numbers.unsealed_cards, numbers.unsealed_identities) == (0, 0)
+
+
+def test_a_directory_sync_seals_numbers_stored_before_sealing(hq: Database) -> None:
+    name = f"ldap-{uuid.uuid4().hex[:8]}"
+    entry = DirectoryUser(name, full_name="Lee", cards=("C-9",), identity_number="I-9")
+    snapshot = DirectorySnapshot((entry,))
+    with hq.session() as session:
+        assert directory_sync.sync_directory(session, SECRET, snapshot).created == 1
+    with hq.session() as session:
+        assert directory_sync.sync_directory(session, SECRET, snapshot).unchanged == 1
+        row = users.find_user(session, name)
+        row.identity_sealed = None  # as migration 0009 leaves a user stored before it
+    with hq.session() as session:
+        assert directory_sync.sync_directory(session, SECRET, snapshot).updated == 1  # sealed now
+    with hq.session() as session:
+        assert directory_sync.sync_directory(session, SECRET, snapshot).unchanged == 1
+        row = users.find_user(session, name)
+        assert row.identity_sealed is not None
+        assert session.scalar(select(CardRow.sealed).where(CardRow.user_id == row.id))
 
 
 def test_deletions_and_printers_of_other_sites(hq: Database, replica: Replica) -> None:
