@@ -137,11 +137,13 @@ def test_0009_stamps_passwords_and_leaves_older_cards_unsealed(
         conn.execute(text(site), {"t": now})
     upgrade(database_url)
     with db.engine.connect() as conn:
-        stamps = dict(conn.execute(text("SELECT username, password_stamp FROM users")).all())
+        stamps: dict[str, str | None] = dict(
+            conn.execute(text("SELECT username, password_stamp FROM users")).all()
+        )
         sealed = conn.execute(text("SELECT sealed FROM user_cards")).scalar_one()
         identities = conn.execute(text("SELECT COUNT(identity_sealed) FROM users")).scalar_one()
         generation = conn.execute(text("SELECT key_generation FROM sites")).scalar_one()
-    assert len(stamps["old-pw"]) == 16
+    assert len(stamps["old-pw"] or "") == 16
     assert stamps["old-none"] is None
     assert (sealed, identities, generation) == (None, 0, 1)
 

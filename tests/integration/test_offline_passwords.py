@@ -13,7 +13,7 @@ from sqlalchemy import text
 from printwarden.config import DirectoryConfig, LdapConfig
 from printwarden.domain.offline_policies import SETTING_KEY, OfflinePolicies, PasswordPolicy
 from printwarden.service.offline import OfflineMode, check_user_password
-from printwarden.site.passwords import PasswordCache
+from printwarden.site.passwords import PasswordCache, administrators
 from printwarden.site.replica import Replica
 from printwarden.store import settings, users
 from printwarden.store.models import UserRow
@@ -119,5 +119,7 @@ def test_an_administrator_is_never_cached_and_never_logs_in_offline_with_a_passw
     with replica.database.session() as session:  # promoted at HQ, replicated
         users.find_user(session, "soon-boss").is_admin = True
     assert not check(replica, cache, "soon-boss", "soon-pw")
-    assert cache.forget_admins() == 1
+    promoted = {"entity": "user", "row": {"username": "soon-boss", "is_admin": True}}
+    kept = {"entity": "user", "row": {"username": "other", "is_admin": False}}
+    cache.forget(administrators([promoted, kept, {"entity": "account", "row": {}}]))
     assert cache.get("soon-boss") is None

@@ -3,13 +3,15 @@ at a login through this site, so that the user can log in with it while the site
 (User Password Authentication policy *cache*, or *directory-then-cache* when the directory
 is out of reach too). Never plaintext, never reversible; nothing is kept under *deny*, and
 never an administrator's: only users the replica knows, and knows not to be administrators,
-are remembered, and a user who becomes one is forgotten (:meth:`PasswordCache.forget_admins`).
+are remembered, and a user who becomes one is forgotten (:func:`administrators`).
 The replica holds no password hash from HQ: this cache is the only way to log in offline
 with a password."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select, text
 
@@ -30,9 +32,6 @@ _SAVE = text(
 )
 _READ = text("SELECT password_hash, taken_at FROM password_cache WHERE username = :u")
 _FORGET = text("DELETE FROM password_cache WHERE username = :u")
-_FORGET_ADMINS = text(
-    "DELETE FROM password_cache WHERE username IN (SELECT username FROM users WHERE is_admin)"
-)
 
 
 class PasswordCache:
@@ -55,21 +54,19 @@ class PasswordCache:
         if is_admin is None:
             return  # not in the replica (yet): it could be an administrator
         if is_admin:
-            self.forget(username)
+            self.forget([username])
             return
         hashed = security.hash_secret(password)
         now = datetime.now(UTC).isoformat()
         with self.database.session() as session:
             session.execute(_SAVE, {"u": username, "h": hashed, "t": now})
 
-    def forget(self, username: str) -> None:
-        with self.database.session() as session:
-            session.execute(_FORGET, {"u": username})
-
-    def forget_admins(self) -> int:
-        """Drop what is kept for users who are administrators now (after replication)."""
-        with self.database.session() as session:
-            return int(session.execute(_FORGET_ADMINS).rowcount or 0)  # type: ignore[attr-defined]
+    def forget(self, usernames: Iterable[str]) -> None:
+        """Drop what is kept for these users (administrators now, say)."""
+        names = [{"u": name} for name in usernames]
+        if names:
+            with self.database.session() as session:
+                session.execute(_FORGET, names)
 
     def get(self, username: str) -> CachedPassword | None:
         with self.database.read() as session:
@@ -77,3 +74,13 @@ class PasswordCache:
         if found is None:
             return None
         return CachedPassword(str(found[0]), datetime.fromisoformat(str(found[1])))
+
+
+def administrators(entities: list[dict[str, Any]]) -> list[str]:
+    """The users a page of replication makes (or keeps) administrators: their cached
+    passwords, if any, must go."""
+    return [
+        str(e["row"]["username"])
+        for e in entities
+        if e["entity"] == "user" and e["row"].get("is_admin")
+    ]

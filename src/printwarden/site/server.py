@@ -40,7 +40,7 @@ from printwarden.site.gateway import (
     Send,
 )
 from printwarden.site.journal import Journal
-from printwarden.site.passwords import PasswordCache
+from printwarden.site.passwords import PasswordCache, administrators
 from printwarden.site.replica import Replica, SchemaMismatch
 from printwarden.site.upstream import Upstream, UpstreamError, UpstreamRefused
 
@@ -291,8 +291,8 @@ class SiteServer(Link):
             applied = self.replica.apply(
                 page["schema_revision"], since, page["upto"], page["entities"]
             )
-            if applied and page["entities"]:
-                self.passwords.forget_admins()
+            if applied:
+                self.passwords.forget(administrators(page["entities"]))
         except (UpstreamError, UpstreamRefused) as exc:
             log.info("site %s: pulling changes failed: %s", self.config.site, exc)
             self._stop.wait(0.5)
@@ -316,7 +316,7 @@ class SiteServer(Link):
                 pending = self._fetch(following)
             if not self.replica.apply_snapshot(page["schema_revision"], cursor, page):
                 return
-            self.passwords.forget_admins()
+            self.passwords.forget(administrators(page["entities"]))
             if not following:
                 log.info("site %s: snapshot at %s applied", self.config.site, page["at"])
                 return
