@@ -78,12 +78,22 @@ def seal(secret: bytes, kind: str, hashed: str, number: str) -> bytes:
 
 def unseal(secret: bytes, kind: str, hashed: str, sealed: bytes) -> str:
     """The number :func:`seal` sealed; ValueError if it was not sealed so (key, kind, hash)."""
-    nonce, body = sealed[:NONCE_BYTES], sealed[NONCE_BYTES:]
-    try:
-        plain = _aead(secret).decrypt(nonce, body, _aad(kind, hashed))
-    except InvalidTag:
-        raise ValueError(f"a sealed {kind} number does not open under this key") from None
-    return plain.decode()
+    return Opener(secret).open(kind, hashed, sealed)
+
+
+class Opener:
+    """:func:`unseal` for many numbers under one secret (the cipher set up once)."""
+
+    def __init__(self, secret: bytes) -> None:
+        self._aead = _aead(secret)
+
+    def open(self, kind: str, hashed: str, sealed: bytes) -> str:
+        nonce, body = sealed[:NONCE_BYTES], sealed[NONCE_BYTES:]
+        try:
+            plain = self._aead.decrypt(nonce, body, _aad(kind, hashed))
+        except InvalidTag:
+            raise ValueError(f"a sealed {kind} number does not open under this key") from None
+        return plain.decode()
 
 
 def secret_in(path: Path) -> bytes:

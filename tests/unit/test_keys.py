@@ -38,6 +38,14 @@ def test_a_site_card_key_matches_only_its_own_hashes() -> None:
     assert security.card_hash(north, "12345") == security.card_hash(north, card)
 
 
+def test_the_many_numbers_hasher_hashes_as_one_at_a_time() -> None:
+    hasher = security.NumberHasher(SECRET)
+    for number in ("0012345", " ab-1 ", "0"):
+        assert hasher.card(number) == security.card_hash(SECRET, number)
+        assert hasher.identity(number) == security.identity_hash(SECRET, number)
+    assert hasher.card("1") == hasher.card("01")  # its state is copied, never consumed
+
+
 def test_a_sealed_number_opens_only_with_its_key_kind_and_hash() -> None:
     hashed = security.card_hash(SECRET, "4711")
     sealed = keys.seal(SECRET, keys.CARD, hashed, "4711")

@@ -27,12 +27,16 @@ class SiteNumbers:
     site: str
     generation: int
     key: bytes = field(init=False)
+    _opener: keys.Opener = field(init=False, repr=False)
+    _hasher: security.NumberHasher = field(init=False, repr=False)
     unsealed_cards: int = 0  # left out: stored before numbers were sealed
     unsealed_identities: int = 0
     unopened: int = 0  # left out: sealed under another secret (HQ's secret was replaced)
 
     def __post_init__(self) -> None:
         self.key = keys.site_card_key(self.secret, self.site, self.generation)
+        self._opener = keys.Opener(self.secret)
+        self._hasher = security.NumberHasher(self.key)
 
     @classmethod
     def of(cls, secret: bytes, site: SiteRow) -> SiteNumbers:
@@ -47,7 +51,7 @@ class SiteNumbers:
                 continue
             number = self._unseal(keys.CARD, hashed, sealed)
             if number is not None:
-                found.append(security.card_hash(self.key, number))
+                found.append(self._hasher.card(number))
         return found
 
     def identity(self, hashed: str | None, sealed: bytes | None) -> str | None:
@@ -58,11 +62,11 @@ class SiteNumbers:
             self.unsealed_identities += 1
             return None
         number = self._unseal(keys.IDENTITY, hashed, sealed)
-        return None if number is None else security.identity_hash(self.key, number)
+        return None if number is None else self._hasher.identity(number)
 
     def _unseal(self, kind: str, hashed: str, sealed: bytes) -> str | None:
         try:
-            return keys.unseal(self.secret, kind, hashed, bytes(sealed))
+            return self._opener.open(kind, hashed, bytes(sealed))
         except ValueError:
             self.unopened += 1
             return None
