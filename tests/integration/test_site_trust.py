@@ -325,6 +325,12 @@ def test_offline_passwords_come_only_from_the_sites_own_cache_and_never_for_admi
     assert "chief" not in cached  # an administrator's password is never kept
     with north.outage():
         assert api_login(north.site.url, "worker", PASSWORD) == 200
+        body = {"username": "worker", "password": PASSWORD}
+        token = httpx.post(f"{north.site.api}/auth/login", json=body, timeout=30).json()["token"]
+        bearer = {"Authorization": f"Bearer {token}"}
+        assert httpx.get(f"{north.site.api}/me", headers=bearer).status_code == 200
+        for elsewhere in (sites.hq, sites.south.site.url):  # a token made at a site stays there
+            assert httpx.get(f"{elsewhere}/api/v1/me", headers=bearer).status_code == 401
         assert api_login(north.site.url, "worker", "not it") == 401
         assert api_login(north.site.url, "newcomer", PASSWORD) == 401  # never logged in here
         assert api_login(north.site.url, "chief", ADMIN_PASSWORD) == 401
