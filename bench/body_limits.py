@@ -80,7 +80,7 @@ def main() -> None:
             headers = {"Authorization": f"Bearer {token}"}
             httpx.post(f"{app.api}/sites", json={"name": "north"}, headers=headers)
             site = SiteProcess(app.url, app.token(Role.SITE, scope="north"), "north",
-                               root / "site", app.data_dir / "secret.key")  # fmt: skip
+                               root / "site")  # fmt: skip
             site.start()
             assert app.process is not None
             assert site.process is not None

@@ -185,7 +185,8 @@ def run(backend: str, count: int, user_count: int) -> float:
         names, secret = seed(url, Path(scratch), user_count)
         database = Database(url)
         try:
-            state = AppState(Settings(data_dir=Path(scratch), database_url=url), database, secret)
+            settings = Settings(data_dir=Path(scratch), database_url=url)
+            state = AppState(settings, database, secret, card_key=secret)
             print(f"{backend}: {count} decisions, {user_count} users")
             configure(database, with_pipeline=False)
             time_decisions(state, names, min(count, 200))  # warm-up

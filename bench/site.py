@@ -91,7 +91,7 @@ from harness import (
     load_average,
     print_machine,
 )
-from printwarden import security
+from printwarden import keys, security
 from printwarden.domain.accounts import Role
 from printwarden.domain.costs import JobUsage, job_cost
 from printwarden.domain.ids import new_id
@@ -152,7 +152,6 @@ class SiteServer:
     upstream: str
     token: str
     data_dir: Path
-    secret_file: Path
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
@@ -183,8 +182,7 @@ class SiteServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         command = [sys.executable, "-m", "printwarden", "site", "serve",
                    "--upstream", self.upstream, "--site", SITE,
-                   "--data-dir", str(self.data_dir), "--port", str(self.port),
-                   "--secret-file", str(self.secret_file)]  # fmt: skip
+                   "--data-dir", str(self.data_dir), "--port", str(self.port)]  # fmt: skip
         env = {**os.environ, "PRINTWARDEN_TOKEN": self.token}  # not on the command line
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(command, stdout=log, stderr=log, env=env)
@@ -253,7 +251,6 @@ class Hq:
             f"http://127.0.0.1:{upstream_port}",
             self.app.token(Role.SITE, scope=SITE),
             root,
-            self.app.data_dir / "secret.key",
         )
 
 
@@ -393,11 +390,7 @@ def bulk_users(
                 insert(AccountRow),
                 [_account(name, uid, restricted, seqs[name]) for name, uid in some],
             )
-            cards_rows = [
-                {"card_hash": security.card_hash(key, cards[name]), "user_id": uid,
-                 "change_seq": seqs[name]}
-                for name, uid in some
-            ]  # fmt: skip
+            cards_rows = [_card(key, cards[name], uid, seqs[name]) for name, uid in some]
             session.execute(insert(CardRow), cards_rows)
             members = [
                 {"user_id": uid, "group_id": group_ids[GROUPS[uid % 2]],
@@ -418,6 +411,13 @@ def bulk_users(
             for batch in chunks(top_ups, 5_000):
                 ledger.apply_transactions(session, batch)
     return Seeded(names, cards, {n: accounts[n] for n in names}, first)
+
+
+def _card(key: bytes, number: str, uid: int, seq: int) -> dict[str, Any]:
+    """A card as ``store.users.replace_cards`` keeps it: HQ's hash and the sealed number."""
+    hashed = security.card_hash(key, number)
+    sealed = keys.seal(key, keys.CARD, hashed, security.normalize_card(number))
+    return {"card_hash": hashed, "user_id": uid, "change_seq": seq, "sealed": sealed}
 
 
 def _user(name: str, now: datetime, seq: int) -> dict[str, Any]:
@@ -997,6 +997,10 @@ def run_sync(
                 replica_cards = int(replica.one("SELECT COUNT(*) FROM user_cards"))
                 if replica_users != users or replica_cards < users:
                     raise BenchError(f"replica holds {replica_users} users, {replica_cards} cards")
+                site_key = keys.site_card_key(hq_.key, SITE, 1)  # HQ hashed them for the site
+                sample = security.card_hash(site_key, people.cards[people.usernames[-1]])
+                if replica.one("SELECT COUNT(*) FROM user_cards WHERE card_hash = ?", sample) != 1:
+                    raise BenchError("the replica's cards are not under the site's own key")
                 wait_until(lambda: caught_up(hq_, site), "the site online", 60, budget)
                 timed = online_changes(hq_, replica, people, changes, budget)
             finally:
@@ -1038,7 +1042,7 @@ def online_changes(
         if n % 2 == 0:
             card = f"77{n:08d}{rng.randint(0, 999):03d}"
             expect(hq_.admin.patch(f"/users/{user}", json={"cards": [card]}), 200)
-            hashed = security.card_hash(hq_.key, card)
+            hashed = security.card_hash(keys.site_card_key(hq_.key, SITE, 1), card)
             query, want = "SELECT COUNT(*) FROM user_cards WHERE card_hash = ?", 1
             args: tuple[Any, ...] = (hashed,)
             what = "card"

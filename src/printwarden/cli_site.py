@@ -29,32 +29,39 @@ ConfigOption = Annotated[
 def site_serve(
     upstream: Annotated[str, typer.Option(help="URL of the App Server")],
     site: Annotated[str, typer.Option(help="This site's name")],
-    data_dir: Annotated[Path, typer.Option(help="Replica and journal")] = Path("site-data"),
+    data_dir: Annotated[Path, typer.Option(help="Replica, journal and the site's own keys")] = Path(
+        "site-data"
+    ),
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8100,
-    secret_file: Annotated[
-        Path | None,
-        typer.Option(help="The App Server's secret key (card hashes); or $PRINTWARDEN_SECRET_KEY"),
-    ] = None,
+    secret_file: Annotated[Path | None, typer.Option(hidden=True)] = None,
     token_file: TokenFileOption = None,
     token: RefusedTokenOption = "",
 ) -> None:
     """Run a Site Server: providers and devices of the site point at it instead of HQ.
-    Its site token comes from --token-file or $PRINTWARDEN_TOKEN."""
+
+    Its site token comes from --token-file or $PRINTWARDEN_TOKEN. It makes its own secret
+    (DATA_DIR/site.key) and gets its card key from the App Server: the App Server's secret
+    never leaves the App Server."""
     import logging
 
     from printwarden.site.server import SiteConfig, SiteServer
 
+    if secret_file is not None:
+        raise _fail(
+            "--secret-file is gone: a Site Server no longer takes the App Server's secret. It "
+            "makes its own (DATA_DIR/site.key) and gets its card key from the App Server; "
+            "remove the option, and the App Server's secret from this machine"
+        )
     site_token = _token(token_file, token, SITE_OR_PROVIDER_ENV)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    secret = os.environ.get("PRINTWARDEN_SECRET_KEY", "")
-    if secret_file is not None:
-        secret = secret_file.read_text().strip()
-    if not secret:
-        raise _fail("the App Server's secret is needed: --secret-file or $PRINTWARDEN_SECRET_KEY")
-    config = SiteConfig(upstream, site_token, site, data_dir, secret, host, port)
-    SiteServer(config).serve()
+    if os.environ.get("PRINTWARDEN_SECRET_KEY"):
+        logging.getLogger("printwarden.site").warning(
+            "PRINTWARDEN_SECRET_KEY is set but not used: a Site Server has its own secret "
+            "(the App Server's should not be on this machine)"
+        )
+    SiteServer(SiteConfig(upstream, site_token, site, data_dir, host, port)).serve()
 
 
 @admin_site_cmd.command("add")
@@ -75,6 +82,23 @@ def site_add(
             raise _fail(str(exc)) from None
         token, _ = tokens.issue_token(session, Role.SITE, name=f"site {name}", scope=name)
     print(token)
+
+
+@admin_site_cmd.command("rekey")
+def site_rekey(name: str, config: ConfigOption = None) -> None:
+    """Give site NAME a new card key (after its box was stolen, say): what the old key
+    matches is no longer sent, and the site takes a fresh snapshot under the new one."""
+    from printwarden.store import sites
+    from printwarden.store.errors import NotFound
+
+    with _session(config) as session:
+        try:
+            row = sites.find_site(session, name)
+        except NotFound as exc:
+            raise _fail(str(exc)) from None
+        row.key_generation += 1
+        generation = row.key_generation
+    print(f"{name}: card key generation {generation}")
 
 
 @admin_site_cmd.command("status")

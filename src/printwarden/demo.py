@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import secrets
 import shutil
 import signal
@@ -71,11 +70,7 @@ def run_demo(data_dir: Path, port_base: int) -> None:
     manifest["app_url"] = f"http://127.0.0.1:{port_base}"
     manifest["database_url"] = settings.resolved_database_url()
     demo_sites = DemoSites.create(
-        data_dir,
-        port_base,
-        manifest.pop("site_tokens"),
-        manifest["provider_token"],
-        _secret_file(settings, secret),
+        data_dir, port_base, manifest.pop("site_tokens"), manifest["provider_token"]
     )
     server = uvicorn.Server(
         uvicorn.Config(
@@ -111,18 +106,6 @@ class _QuietLongPolls(logging.Filter):
         if record.exc_info and isinstance(record.exc_info[1], asyncio.CancelledError):
             return False
         return "timeout graceful shutdown exceeded" not in record.getMessage()
-
-
-def _secret_file(settings: Settings, secret: bytes) -> Path:
-    """The App Server's secret key as a file, for the Site Servers' ``--secret-file``."""
-    if not settings.secret_key:
-        return settings.data_dir / "secret.key"  # written by ``resolved_secret``
-    path = settings.data_dir / "sites" / "app-secret.key"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(secret.decode())
-    return path
 
 
 def _exit_on_sigterm(_signal: int, _frame: object) -> None:

@@ -32,6 +32,7 @@ from printwarden.demo_provider import (
     wait_listening,
 )
 from printwarden.files import private_dir, private_file
+from printwarden.keys import SITE_SECRET_FILE
 from printwarden.sim.link import LinkState, read_state, write_state
 
 SITE_PORT_OFFSET = 100  # site-a's Site Server at port base + 100, site-b's at + 101
@@ -121,7 +122,6 @@ class DemoSite:
     port_base: int
     site_token: str
     provider_token: str
-    secret_file: Path
     stopping: threading.Event
     link: subprocess.Popen[bytes] | None = None
     server: subprocess.Popen[bytes] | None = None
@@ -175,7 +175,7 @@ class DemoSite:
             [sys.executable, "-m", "printwarden", "site", "serve",
              "--upstream", f"http://127.0.0.1:{self.link_port}",
              "--site", self.name, "--data-dir", str(self.dir / "site"),
-             "--port", str(self.port), "--secret-file", str(self.secret_file)],
+             "--port", str(self.port)],
             "site.log",
             {SITE_OR_PROVIDER_ENV: self.site_token},  # not on the command line: ps shows it
         )  # fmt: skip
@@ -215,6 +215,9 @@ class DemoSite:
             "url": self.url,
             "status_url": f"{self.url}/site/status",
             "token": self.site_token,
+            # What a Site Server keeps: its replica and its own secret (never HQ's).
+            "replica_path": str(self.dir / "site" / "replica.db"),
+            "secret_path": str(self.dir / "site" / SITE_SECRET_FILE),
             "link": {
                 "port": self.link_port,
                 "control": str(link_control(self.data_dir, self.name)),
@@ -244,7 +247,6 @@ class DemoSites:
         port_base: int,
         site_tokens: dict[str, str],
         provider_token: str,
-        secret_file: Path,
     ) -> DemoSites:
         stopping = threading.Event()
         sites = [
@@ -256,7 +258,6 @@ class DemoSites:
                 port_base=port_base,
                 site_token=site_tokens[layout.name],
                 provider_token=provider_token,
-                secret_file=secret_file,
                 stopping=stopping,
             )
             for index, layout in enumerate(SITES)

@@ -3,8 +3,9 @@ with a Site Server behind a controllable link.
 
 An administrator logs in, creates a user, tops them up, sets an Offline Policy and sees the
 site's replica take it; the Sites page shows the site going offline when its link is cut and
-online again after reconciliation; meanwhile that user logs in at the site itself, which
-answers from its replica, marked offline mode.
+online again after reconciliation; meanwhile that user, who logged in through the site
+before, logs in at the site itself, which answers from its replica (and the password it
+cached at that login), marked offline mode.
 """
 
 from __future__ import annotations
@@ -86,11 +87,16 @@ def test_sites_page_follows_an_outage_while_the_site_serves_the_portal(
     mode = page.locator(f'section[data-site="{SITE}"] .mode')
     expect(mode).to_have_text("online", timeout=SLOW_MS)
 
+    with tab(browser, phone=True) as phone:  # the user at the site, online: HQ answers
+        log_in(phone, world.site.url, "carol", "carol-pass-99")
+        expect(phone.locator("#balance")).to_have_text("7.50")
+        expect(phone.locator("#offline-mode")).to_have_count(0)
     world.link.down()
     try:
         expect(mode).to_have_text("offline", timeout=SLOW_MS)  # the page refreshes itself
         screenshot(page, "admin-sites-offline", screens)
-        with tab(browser, phone=True) as phone:  # the user, at the site, during the outage
+        with tab(browser, phone=True) as phone:  # the user, at the site, during the outage:
+            # the site checks the password against its own cache of that earlier login
             log_in(phone, world.site.url, "carol", "carol-pass-99")
             expect(phone.locator("#offline-mode")).to_contain_text("Offline mode")
             expect(phone.locator("#balance")).to_have_text("7.50")

@@ -60,7 +60,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SiteProcess
                           headers={"Authorization": f"Bearer {admin_token}"})  # fmt: skip
         assert made.status_code == 201, made.text
         server = SiteProcess(app.url, app.token(Role.SITE, scope="north"), "north",
-                             root / "site", app.data_dir / "secret.key")  # fmt: skip
+                             root / "site")  # fmt: skip
         server.start()
         yield server, admin_token
     finally:

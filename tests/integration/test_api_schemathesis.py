@@ -55,7 +55,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
         created = httpx.post(f"{app.api}/sites", json={"name": "north"}, headers=headers)
         assert created.status_code == 201, created.text
         site = SiteProcess(app.url, app.token(Role.SITE, scope="north"), "north",
-                           root / "site", app.data_dir / "secret.key")  # fmt: skip
+                           root / "site")  # fmt: skip
         site.start()
         yield Servers(app, site, tokens, root)
     finally:

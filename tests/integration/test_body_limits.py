@@ -41,8 +41,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
         created = httpx.post(f"{app.api}/sites", json={"name": "north"}, headers=headers)
         assert created.status_code == 201, created.text
         site_token = app.token(Role.SITE, scope="north")
-        site = SiteProcess(app.url, site_token, "north", root / "site",
-                           app.data_dir / "secret.key")  # fmt: skip
+        site = SiteProcess(app.url, site_token, "north", root / "site")  # fmt: skip
         site.start()
         yield Servers(app, site, admin_token, site_token)
     finally:

@@ -115,3 +115,22 @@ def test_user_import_from_csv(server: AppServer, tmp_path: Path) -> None:
 def test_token_create_refuses_unknown_roles(server: AppServer) -> None:
     result = cli(server, "admin", "token", "create", "--role", "admin")
     assert result.returncode == 1
+
+
+def test_a_site_server_refuses_the_app_servers_secret(server: AppServer, tmp_path: Path) -> None:
+    secret = server.data_dir / "secret.key"
+    site = ["--upstream", server.url, "--token", "t", "--site", "north"]
+    where = ["--data-dir", str(tmp_path / "site"), "--secret-file", str(secret)]
+    result = cli(server, "site", "serve", *site, *where)
+    assert result.returncode == 1
+    said = " ".join((result.stdout + result.stderr).split())  # the console wraps lines
+    assert "no longer takes the App Server's secret" in said
+    assert not (tmp_path / "site").exists()  # refused before anything was made
+
+
+def test_site_rekey_raises_the_sites_key_generation(server: AppServer) -> None:
+    ok(server, "admin", "site", "add", "rekeyed")
+    assert "card key generation 2" in ok(server, "admin", "site", "rekey", "rekeyed")
+    assert "card key generation 3" in ok(server, "admin", "site", "rekey", "rekeyed")
+    missing = cli(server, "admin", "site", "rekey", "no-such-site")
+    assert missing.returncode == 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -115,6 +116,26 @@ def test_the_welcome_texts_curl_reads_the_admin_token_from_a_file(demo: dict[str
     assert {u["username"] for u in demo["users"]} <= {
         u["username"] for u in json.loads(result.stdout)["items"]
     }
+
+
+def test_each_site_keeps_its_own_secret_and_a_replica_without_password_hashes(
+    demo: dict[str, Any],
+) -> None:
+    hq_secret = (Path(demo["_dir"]) / "secret.key").read_bytes().strip()
+    secrets = set()
+    for name, site in demo["sites"].items():
+        replica, secret = Path(site["replica_path"]), Path(site["secret_path"])
+        assert replica == Path(demo["_dir"]) / "sites" / name / "site" / "replica.db"
+        assert secret.stat().st_mode & 0o777 == 0o600
+        secrets.add(secret.read_bytes().strip())
+        for path in (p for p in replica.parent.iterdir() if p.is_file()):  # not HQ's secret
+            assert hq_secret not in path.read_bytes()
+        with sqlite3.connect(f"file:{replica}?mode=ro", uri=True) as db:
+            users = db.execute("SELECT COUNT(*) FROM users").fetchone()[0]
+            hashes = db.execute("SELECT COUNT(password_hash) FROM users").fetchone()[0]
+        assert (users, hashes) == (len(demo["users"]) + 2, 0)  # + admin, the offline stand-in
+    assert len(secrets) == len(demo["sites"])
+    assert hq_secret not in secrets
 
 
 def test_the_app_server_lists_both_sites_online(demo: dict[str, Any]) -> None:

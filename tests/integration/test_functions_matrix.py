@@ -280,7 +280,6 @@ def matrix_world(root: Path) -> Iterator[World]:
             app.token(Role.SITE, scope=SITE),
             SITE,
             root / "site",
-            root / "app" / "secret.key",
         )
         site.start()
         stack.callback(site.stop)

@@ -114,6 +114,40 @@ def test_rows_the_ledger_names_are_never_deleted(
         assert conn.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar_one() >= 1  # noqa: S608
 
 
+def test_0009_stamps_passwords_and_leaves_older_cards_unsealed(
+    db: Database, database_url: str
+) -> None:
+    """Rows from before per-site keys: a password gets a stamp (its web sessions end once),
+    a card and an identity number keep working at HQ but have no sealed number, a site
+    starts at key generation 1."""
+    upgrade(database_url, "0008")
+    now = "2026-11-30 10:00:00"
+    with db.engine.begin() as conn:
+        for name, password in (("old-pw", "$argon2id$v=19$m=1,t=1,p=1$x$y"), ("old-none", None)):
+            conn.execute(text(
+                "INSERT INTO users (username, full_name, email, is_admin, enabled, source, "
+                "identity_hash, password_hash, created_at, updated_at, change_seq) VALUES "
+                "(:u, '', '', false, true, 'internal', :i, :p, :t, :t, 1)"
+            ), {"u": name, "i": f"id-{name}", "p": password, "t": now})  # fmt: skip
+        card = ("INSERT INTO user_cards (card_hash, user_id, change_seq) "
+                "SELECT 'card-hash', id, 1 FROM users WHERE username = 'old-pw'")  # fmt: skip
+        conn.execute(text(card))
+        site = ("INSERT INTO sites (name, description, forced_offline, status, created_at) "
+                "VALUES ('old-site', '', false, '{}', :t)")  # fmt: skip
+        conn.execute(text(site), {"t": now})
+    upgrade(database_url)
+    with db.engine.connect() as conn:
+        stamps: dict[str, str | None] = dict(
+            conn.execute(text("SELECT username, password_stamp FROM users")).all()
+        )
+        sealed = conn.execute(text("SELECT sealed FROM user_cards")).scalar_one()
+        identities = conn.execute(text("SELECT COUNT(identity_sealed) FROM users")).scalar_one()
+        generation = conn.execute(text("SELECT key_generation FROM sites")).scalar_one()
+    assert len(stamps["old-pw"] or "") == 16
+    assert stamps["old-none"] is None
+    assert (sealed, identities, generation) == (None, 0, 1)
+
+
 def test_the_history_is_linear() -> None:
     scripts = ScriptDirectory.from_config(alembic_config("sqlite://"))
     heads = scripts.get_heads()

@@ -13,7 +13,7 @@ from sqlalchemy import text
 from printwarden.config import DirectoryConfig, LdapConfig
 from printwarden.domain.offline_policies import SETTING_KEY, OfflinePolicies, PasswordPolicy
 from printwarden.service.offline import OfflineMode, check_user_password
-from printwarden.site.passwords import PasswordCache
+from printwarden.site.passwords import PasswordCache, administrators
 from printwarden.site.replica import Replica
 from printwarden.store import settings, users
 from printwarden.store.models import UserRow
@@ -41,10 +41,14 @@ def set_policy(replica: Replica, policy: PasswordPolicy, days: int = 14) -> None
         settings.put(session, SETTING_KEY, chosen.to_json())
 
 
-def make_user(replica: Replica, name: str, source: str, password: str = "") -> None:
+def make_user(
+    replica: Replica, name: str, source: str, password: str = "", *, admin: bool = False
+) -> None:
+    """A user as a site's replica holds them: no password hash, whatever HQ has."""
     with replica.database.session() as session:
-        changes = users.UserChanges(source=source, password=password or None)
-        users.create_user(session, SECRET, name, changes)
+        changes = users.UserChanges(source=source, password=password or None, is_admin=admin)
+        row = users.create_user(session, SECRET, name, changes)
+        row.password_hash = None
 
 
 def check(replica: Replica, cache: PasswordCache, name: str, password: str) -> bool:
@@ -87,9 +91,35 @@ def test_deny_refuses_every_password_and_caches_none(site: tuple[Replica, Passwo
     make_user(replica, "ivy", "internal", password="internal-pw")
     make_user(replica, "lee", "ldap")
     cache.remember("lee", "pw-lee")
+    cache.remember("ivy", "internal-pw")
     assert cache.get("lee") is None
+    assert cache.get("ivy") is None
     assert not check(replica, cache, "ivy", "internal-pw")
     set_policy(replica, PasswordPolicy.CACHE)
-    assert check(replica, cache, "ivy", "internal-pw")  # an internal user's own hash
+    assert not check(replica, cache, "ivy", "internal-pw")  # nothing cached, no hash from HQ
+    cache.remember("ivy", "internal-pw")
+    assert check(replica, cache, "ivy", "internal-pw")  # internal users: the cache too
     with replica.database.read() as session:
         assert session.query(UserRow).count() == 2
+
+
+def test_an_administrator_is_never_cached_and_never_logs_in_offline_with_a_password(
+    site: tuple[Replica, PasswordCache],
+) -> None:
+    replica, cache = site
+    set_policy(replica, PasswordPolicy.CACHE)
+    make_user(replica, "boss", "internal", password="boss-pw", admin=True)
+    make_user(replica, "soon-boss", "internal", password="soon-pw")
+    cache.remember("boss", "boss-pw")
+    cache.remember("nobody-yet", "pw")  # not in the replica: it might be an administrator
+    cache.remember("soon-boss", "soon-pw")
+    assert cache.get("boss") is None
+    assert cache.get("nobody-yet") is None
+    assert check(replica, cache, "soon-boss", "soon-pw")
+    with replica.database.session() as session:  # promoted at HQ, replicated
+        users.find_user(session, "soon-boss").is_admin = True
+    assert not check(replica, cache, "soon-boss", "soon-pw")
+    promoted = {"entity": "user", "row": {"username": "soon-boss", "is_admin": True}}
+    kept = {"entity": "user", "row": {"username": "other", "is_admin": False}}
+    cache.forget(administrators([promoted, kept, {"entity": "account", "row": {}}]))
+    assert cache.get("soon-boss") is None

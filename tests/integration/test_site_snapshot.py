@@ -17,9 +17,11 @@ from printwarden.site.replica import Replica, SchemaMismatch
 from printwarden.store import groups, held_jobs, replication, snapshot, users
 from printwarden.store.db import Database
 from printwarden.store.migrate import head_revision
+from printwarden.store.site_numbers import SiteNumbers
 
 SECRET = b"snapshot-test-secret-" + b"x" * 11
 SITE = "north"
+SITE_KEY = SiteNumbers(SECRET, SITE, 1).key
 TABLES = {
     "users": "id",
     "user_cards": "card_hash",
@@ -51,31 +53,38 @@ def people(hq: Database, count: int) -> list[str]:
     return names
 
 
-def page_of(hq: Database, cursor: dict[str, Any], limit: int) -> dict[str, Any]:
+def page_of(
+    hq: Database, cursor: dict[str, Any], limit: int, generation: int = 1
+) -> dict[str, Any]:
     """A snapshot page as the site receives it (through JSON, as the route sends it)."""
     with hq.read() as session:
         at = snapshot.Cursor(cursor["kind"], cursor["after"])
-        page = snapshot.snapshot(session, SITE, cursor["at"], at, limit)
+        numbers = SiteNumbers(SECRET, SITE, generation)
+        page = snapshot.snapshot(session, SITE, cursor["at"], at, limit, numbers=numbers)
     following = None if page.next is None else {"kind": page.next.kind, "after": page.next.after}
     body = {"at": page.at, "next": following, "entities": page.entities}
     found: dict[str, Any] = from_json(to_json(body))
     return found
 
 
-def snapshot_pages(hq: Database, replica: Replica, limit: int, pages: int = 1000) -> int:
+def snapshot_pages(
+    hq: Database, replica: Replica, limit: int, pages: int = 1000, generation: int = 1
+) -> int:
     """Apply up to ``pages`` snapshot pages; how many were applied."""
     applied = 0
     while applied < pages and (cursor := replica.snapshot_cursor()) is not None:
-        assert replica.apply_snapshot(head_revision() or "", cursor, page_of(hq, cursor, limit))
+        page = page_of(hq, cursor, limit, generation)
+        assert replica.apply_snapshot(head_revision() or "", cursor, page)
         applied += 1
     return applied
 
 
-def catch_up(hq: Database, replica: Replica) -> None:
+def catch_up(hq: Database, replica: Replica, generation: int = 1) -> None:
     """The changes since the replica's N, as the site pulls them after its snapshot."""
     while True:
         with hq.read() as session:
-            page = replication.changes(session, SITE, replica.seq(), 5000)
+            numbers = SiteNumbers(SECRET, SITE, generation)
+            page = replication.changes(session, SITE, replica.seq(), 5000, numbers=numbers)
         assert replica.apply(head_revision() or "", replica.seq(), page.upto, page.entities)
         if not page.more:
             return
@@ -90,11 +99,11 @@ def contents(replica: Replica) -> dict[str, list[Any]]:
         }  # fmt: skip
 
 
-def reference(hq: Database, directory: Path) -> dict[str, list[Any]]:
+def reference(hq: Database, directory: Path, generation: int = 1) -> dict[str, list[Any]]:
     """What a replica holds that pulled the whole feed from 0, page after page."""
     whole = opened(directory)
     try:
-        catch_up(hq, whole)
+        catch_up(hq, whole, generation)
         return contents(whole)
     finally:
         whole.close()
@@ -114,7 +123,7 @@ def test_a_snapshot_in_pages_then_the_changes_since_equal_the_whole_feed(
         catch_up(hq, replica)
         assert contents(replica) == reference(hq, tmp_path / "whole")
         with replica.database.read() as session:
-            found = users.user_by_card(session, SECRET, f"card-{names[5]}")
+            found = users.user_by_card(session, SITE_KEY, f"card-{names[5]}")
             assert found is not None
             assert found.username == names[5]
     finally:
@@ -159,8 +168,8 @@ def test_a_site_killed_mid_snapshot_resumes_from_its_last_stored_page(
         catch_up(hq, replica)
         assert contents(replica) == reference(hq, tmp_path / "whole")
         with replica.database.read() as session:
-            assert users.user_by_card(session, SECRET, "late-card") is not None
-            assert users.user_by_card(session, SECRET, f"card-{names[0]}") is None
+            assert users.user_by_card(session, SITE_KEY, "late-card") is not None
+            assert users.user_by_card(session, SITE_KEY, f"card-{names[0]}") is None
     finally:
         replica.close()
 
@@ -185,5 +194,35 @@ def test_a_replica_that_synced_by_changes_takes_no_snapshot(hq: Database, site_d
     try:
         catch_up(hq, replica)
         assert replica.snapshot_cursor() is None
+    finally:
+        replica.close()
+
+
+def test_a_re_keyed_site_takes_its_snapshot_again_under_the_new_key(
+    hq: Database, site_dir: Path, tmp_path: Path
+) -> None:
+    names = people(hq, 12)
+    with hq.session() as session:
+        held_jobs.set_delegates(session, users.find_user(session, names[0]), [names[-1]])
+    replica = opened(site_dir)
+    try:
+        snapshot_pages(hq, replica, limit=5)
+        catch_up(hq, replica)
+        seq = replica.seq()
+        replica.restart_snapshot()  # HQ raised the site's key generation
+        with replica.database.read() as session:
+            assert users.user_by_card(session, SITE_KEY, f"card-{names[1]}") is None
+            assert users.find_user(session, names[1]).username == names[1]  # still there
+        assert replica.snapshot_cursor() == replica_module.FIRST_PAGE
+        assert snapshot_pages(hq, replica, limit=5, generation=2) > 2  # links replaced
+        assert replica.seq() >= seq
+        catch_up(hq, replica, generation=2)
+        assert contents(replica) == reference(hq, tmp_path / "whole", generation=2)
+        new_key = SiteNumbers(SECRET, SITE, 2).key
+        with replica.database.read() as session:
+            assert users.user_by_card(session, SITE_KEY, f"card-{names[1]}") is None
+            found = users.user_by_card(session, new_key, f"card-{names[1]}")
+            assert found is not None
+            assert found.username == names[1]
     finally:
         replica.close()

@@ -11,10 +11,13 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from printwarden import security
+from printwarden.domain.directory import DirectorySnapshot, DirectoryUser
 from printwarden.domain.ids import new_id
 from printwarden.service import journal
 from printwarden.site.replica import Replica, SchemaMismatch
 from printwarden.store import held_jobs, printers, replication, users
+from printwarden.store import sync as directory_sync
 from printwarden.store.db import Database
 from printwarden.store.migrate import head_revision
 from printwarden.store.models import (
@@ -26,8 +29,10 @@ from printwarden.store.models import (
     TransactionRow,
     UserRow,
 )
+from printwarden.store.site_numbers import SiteNumbers
 
 SECRET = b"replication-test-secret-" + b"x" * 8
+SITE_KEY = SiteNumbers(SECRET, "north", 1).key  # what the site hashes swiped cards with
 PRICES = {"grey_simplex": 10, "grey_duplex": 8, "colour_simplex": 50, "colour_duplex": 45}
 
 
@@ -45,7 +50,8 @@ def sync(hq: Database, replica: Replica, site: str = "north", limit: int = 5000)
     pages = 0
     while True:
         with hq.read() as session:
-            page = replication.changes(session, site, replica.seq(), limit)
+            numbers = SiteNumbers(SECRET, site, 1)
+            page = replication.changes(session, site, replica.seq(), limit, numbers=numbers)
         assert replica.apply(head_revision() or "", replica.seq(), page.upto, page.entities)
         pages += 1
         if not page.more:
@@ -70,7 +76,8 @@ def test_a_site_receives_users_cards_and_accounts_and_later_only_changes(
 
     with replica.database.read() as session:
         assert set(names) <= set(session.scalars(select(UserRow.username)))
-        found = users.user_by_card(session, SECRET, f"card-{names[3]}")
+        assert users.user_by_card(session, SECRET, f"card-{names[3]}") is None  # HQ's key
+        found = users.user_by_card(session, SITE_KEY, f"card-{names[3]}")
         assert found is not None
         assert found.username == names[3]
         assert users.personal_account(session, found.id).balance == 3
@@ -80,15 +87,107 @@ def test_a_site_receives_users_cards_and_accounts_and_later_only_changes(
         row = users.find_user(session, names[0])
         users.update_user(session, SECRET, row, users.UserChanges(cards=["new-card"]))
     with hq.read() as session:
-        page = replication.changes(session, "north", seq, 5000)
+        page = replication.changes(session, "north", seq, 5000, numbers=north())
     assert [e["row"]["username"] for e in page.entities if e["entity"] == "user"] == [names[0]]
     assert not replica.apply(head_revision() or "", seq - 1, page.upto, page.entities)  # stale
     assert replica.apply(head_revision() or "", seq, page.upto, page.entities)
     with replica.database.read() as session:
-        assert users.user_by_card(session, SECRET, f"card-{names[0]}") is None
-        moved = users.user_by_card(session, SECRET, "new-card")
+        assert users.user_by_card(session, SITE_KEY, f"card-{names[0]}") is None
+        moved = users.user_by_card(session, SITE_KEY, "new-card")
         assert moved is not None
         assert moved.username == names[0]
+
+
+def north() -> SiteNumbers:
+    return SiteNumbers(SECRET, "north", 1)
+
+
+def test_a_site_gets_no_password_hash_and_numbers_under_its_own_key_only(
+    hq: Database, replica: Replica
+) -> None:
+    name, card, identity = f"keys-{uuid.uuid4().hex[:8]}", "00042-Keys", "ID-4711"
+    with hq.session() as session:
+        changes = users.UserChanges(cards=[card], identity_number=identity, pin="1234",
+                                    password="hq-only-password", is_admin=True)  # fmt: skip
+        users.create_user(session, SECRET, name, changes)
+    sync(hq, replica)
+    with hq.read() as session:
+        at_hq = users.find_user(session, name)
+        hq_card = session.scalars(select(CardRow.card_hash).where(CardRow.user_id == at_hq.id))
+        hq_cards = set(hq_card)
+        assert at_hq.password_hash is not None
+        assert at_hq.identity_sealed is not None
+    with replica.database.read() as session:
+        here = users.find_user(session, name)
+        site_cards = set(
+            session.scalars(select(CardRow.card_hash).where(CardRow.user_id == here.id))
+        )
+        assert here.password_hash is None
+        assert here.identity_sealed is None
+        assert here.password_stamp == at_hq.password_stamp  # sessions end on a change, here too
+        assert here.pin_hash == at_hq.pin_hash  # identity number + PIN works offline
+        assert session.scalar(select(func.count()).select_from(UserRow).where(
+            UserRow.password_hash.is_not(None))) == 0  # fmt: skip
+        assert session.scalar(select(func.count()).select_from(CardRow).where(
+            CardRow.sealed.is_not(None))) == 0  # fmt: skip
+        assert site_cards == {security.card_hash(SITE_KEY, card)}
+        assert site_cards.isdisjoint(hq_cards)
+        assert here.identity_hash == security.identity_hash(SITE_KEY, identity)
+        assert here.identity_hash != at_hq.identity_hash
+        south = SiteNumbers(SECRET, "south", 1).key
+        rekeyed = SiteNumbers(SECRET, "north", 2).key
+        for other in (south, rekeyed, SECRET):
+            assert users.user_by_card(session, other, card) is None
+            assert users.user_by_identity(session, other, identity) is None
+        assert users.user_by_card(session, SITE_KEY, "42-keys") is not None  # normalized
+
+
+def test_numbers_stored_before_sealing_are_left_out_and_counted(hq: Database) -> None:
+    name = f"legacy-{uuid.uuid4().hex[:8]}"
+    with hq.session() as session:
+        changes = users.UserChanges(cards=["L-1", "L-2"], identity_number="legacy-id")
+        row = users.create_user(session, SECRET, name, changes)
+        for card in session.scalars(select(CardRow).where(CardRow.user_id == row.id)):
+            if card.card_hash == security.card_hash(SECRET, "L-1"):
+                card.sealed = None  # as migration 0009 leaves a card stored before it
+        row.identity_sealed = None
+    numbers = north()
+    with hq.read() as session:
+        page = replication.changes(session, "north", 0, 5000, numbers=numbers)
+    (user,) = [e for e in page.entities if e["entity"] == "user" and e["row"]["username"] == name]
+    assert user["cards"] == [security.card_hash(SITE_KEY, "L-2")]
+    assert user["row"]["identity_hash"] is None
+    assert (numbers.unsealed_cards, numbers.unsealed_identities) == (1, 1)
+    with hq.session() as session:  # setting the number again seals it
+        row = users.find_user(session, name)
+        again = users.UserChanges(cards=["L-1", "L-2"], identity_number="legacy-id")
+        users.update_user(session, SECRET, row, again)
+    numbers = north()
+    with hq.read() as session:
+        page = replication.changes(session, "north", 0, 5000, numbers=numbers)
+    (user,) = [e for e in page.entities if e["entity"] == "user" and e["row"]["username"] == name]
+    assert len(user["cards"]) == 2
+    assert user["row"]["identity_hash"] == security.identity_hash(SITE_KEY, "legacy-id")
+    assert (numbers.unsealed_cards, numbers.unsealed_identities) == (0, 0)
+
+
+def test_a_directory_sync_seals_numbers_stored_before_sealing(hq: Database) -> None:
+    name = f"ldap-{uuid.uuid4().hex[:8]}"
+    entry = DirectoryUser(name, full_name="Lee", cards=("C-9",), identity_number="I-9")
+    snapshot = DirectorySnapshot((entry,))
+    with hq.session() as session:
+        assert directory_sync.sync_directory(session, SECRET, snapshot).created == 1
+    with hq.session() as session:
+        assert directory_sync.sync_directory(session, SECRET, snapshot).unchanged == 1
+        row = users.find_user(session, name)
+        row.identity_sealed = None  # as migration 0009 leaves a user stored before it
+    with hq.session() as session:
+        assert directory_sync.sync_directory(session, SECRET, snapshot).updated == 1  # sealed now
+    with hq.session() as session:
+        assert directory_sync.sync_directory(session, SECRET, snapshot).unchanged == 1
+        row = users.find_user(session, name)
+        assert row.identity_sealed is not None
+        assert session.scalar(select(CardRow.sealed).where(CardRow.user_id == row.id))
 
 
 def test_deletions_and_printers_of_other_sites(hq: Database, replica: Replica) -> None:
@@ -134,7 +233,7 @@ def test_deletions_and_printers_of_other_sites(hq: Database, replica: Replica) -
 def test_a_different_schema_is_refused_whole(hq: Database, replica: Replica) -> None:
     add_person(hq, f"schema-{uuid.uuid4().hex[:8]}", "x-card")
     with hq.read() as session:
-        page = replication.changes(session, "north", 0, 5000)
+        page = replication.changes(session, "north", 0, 5000, numbers=north())
     with pytest.raises(SchemaMismatch, match="nothing was applied"):
         replica.apply("9999", 0, page.upto, page.entities)
     assert replica.seq() == 0

@@ -32,7 +32,6 @@ class SiteProcess:
     token: str
     site: str
     data_dir: Path
-    secret_file: Path
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
@@ -52,8 +51,7 @@ class SiteProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         command = [sys.executable, "-m", "printwarden", "site", "serve",
                    "--upstream", self.upstream, "--site", self.site,
-                   "--data-dir", str(self.data_dir), "--port", str(self.port),
-                   "--secret-file", str(self.secret_file)]  # fmt: skip
+                   "--data-dir", str(self.data_dir), "--port", str(self.port)]  # fmt: skip
         env = {**os.environ, "PRINTWARDEN_TOKEN": self.token}  # never on a command line
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(command, stdout=log, stderr=log, env=env)
@@ -180,7 +178,6 @@ def another_site(app: AppServer, admin: httpx.Client, root: Path, name: str) -> 
             app.token(Role.SITE, scope=name),
             name,
             root / "site",
-            app.data_dir / "secret.key",
         )
         site.start()
         out = root / "printed"

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from printwarden import __version__
 from printwarden.config import Settings
+from printwarden.keys import HQ_ISSUER
 from printwarden.service import openapi, problems
 from printwarden.service.body_limits import BodyLimit
 from printwarden.service.routes import (
@@ -55,12 +56,22 @@ ROUTERS = (
 )
 
 
-def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
-    """Build the App Server for ``settings`` (the database must be migrated already)."""
+def create_app(
+    settings: Settings,
+    database: Database | None = None,
+    *,
+    issuer: str = HQ_ISSUER,
+    card_key: bytes | None = None,
+) -> FastAPI:
+    """Build the App Server for ``settings`` (the database must be migrated already). A Site
+    Server's local app passes its ``issuer`` and ``card_key`` (HQ: its secret)."""
+    secret = settings.resolved_secret()
     state = AppState(
         settings=settings,
         database=database or Database(settings.resolved_database_url()),
-        secret=settings.resolved_secret(),
+        secret=secret,
+        card_key=secret if card_key is None else card_key,
+        issuer=issuer,
     )
     syncer = DirectorySyncer(state)
     top_ups = TopUpScheduler(state)

@@ -98,18 +98,24 @@ def password_ok(
 ) -> bool:
     """A password check while offline, under the User Password Authentication policy.
 
-    *deny*: no password logins (cards, and card or identity number with PIN, still work).
-    *directory-then-cache*: an LDAP user's password is checked by a bind to the directory when
-    the site can reach it; otherwise, and for *cache*, against the salted argon2 hash taken at
-    the user's last successful online login through this site, if younger than the policy's
-    days. Internal users' own (argon2) hashes are replicated and checked as online.
+    Never for an administrator: the site holds no administrator's password in any form, so
+    a stolen site box cannot be made to accept one. *deny*: no password logins (cards, and
+    card or identity number with PIN, still work). *directory-then-cache*: an LDAP user's
+    password is checked by a bind to the directory when the site can reach it; otherwise,
+    and for *cache*, against the salted argon2 hash this site took at the user's last
+    successful online login through it, if younger than the policy's days. That is so for
+    internal users too: the replica holds no password hash from HQ.
     """
+    if user.is_admin:
+        return False
     chosen = policies(session)
     if chosen.password is PasswordPolicy.DENY:
         return False
-    if user.source != "ldap":
-        return verify_secret(user.password_hash, password)
-    if chosen.password is PasswordPolicy.DIRECTORY_THEN_CACHE and directory.source == "ldap":
+    if (
+        user.source == "ldap"
+        and chosen.password is PasswordPolicy.DIRECTORY_THEN_CACHE
+        and directory.source == "ldap"
+    ):
         try:
             return check_password(directory, user, password)
         except DirectoryUnavailable:

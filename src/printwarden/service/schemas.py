@@ -734,6 +734,20 @@ class SiteOut(Model):
     journal_backlog: int
     outages: list[dict[str, Any]]
     last_report: dict[str, Any] | None
+    key_generation: int = Field(
+        description="the site's card key generation; raised by a re-key (POST /sites/{name}/rekey)"
+    )
+
+
+class SiteKeysOut(Model):
+    """What a Site Server gets from HQ to work offline: never HQ's secret."""
+
+    site: str
+    key_generation: int = Field(description="changes page by page tell which one they used")
+    card_key: str = Field(description="hex: the site's own key for card and identity numbers")
+    hq_cookie_key: str = Field(
+        description="hex: HQ's Ed25519 public key, to check web sessions HQ signed"
+    )
 
 
 class SiteForceIn(Model):
@@ -756,6 +770,7 @@ class SiteStatusOut(Model):
 
 class ChangesOut(Model):
     schema_revision: str
+    key_generation: int = Field(description="the site card key the entities' hashes are under")
     upto: int
     more: bool
     entities: list[dict[str, Any]]

@@ -1,4 +1,4 @@
-"""What one App Server process holds: settings, database, secret, and a short token cache."""
+"""What one App Server process holds: settings, database, keys, and a short token cache."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from fastapi import Request
 
 from printwarden.config import Settings
 from printwarden.domain.money import Currency
+from printwarden.keys import HQ_ISSUER
 from printwarden.service.offline import OfflineMode
 from printwarden.service.provider_control import ProviderControl
 from printwarden.store.db import Database
@@ -63,9 +64,16 @@ class CallerCache:
 
 @dataclass
 class AppState:
+    """``secret`` is this server's own (HQ's at HQ, a Site Server's own at a site): its
+    cookies are signed, and at HQ numbers sealed, with keys derived from it (``keys``).
+    ``card_key`` hashes swiped card and identity numbers for lookup: HQ's secret at HQ, the
+    site's own card key at a site (replaced when HQ re-keys the site)."""
+
     settings: Settings
     database: Database
     secret: bytes
+    card_key: bytes
+    issuer: str = HQ_ISSUER  # who this server's cookies say made them
     callers: CallerCache = field(default_factory=CallerCache)
     providers: ProviderControl = field(default_factory=ProviderControl)
     offline: OfflineMode | None = None  # set on a Site Server's local app

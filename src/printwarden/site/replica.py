@@ -18,7 +18,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, delete, select, text
+from sqlalchemy import Boolean, DateTime, delete, select, text, update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
@@ -79,7 +79,22 @@ class Replica:
         upgrade(url)
         self.database = Database(url, durable=True)
         with self.database.session() as session:
+            session.info[REPLICATING] = True
             session.execute(text(STATE_TABLE))
+            # A replica made before HQ stopped sending them may still hold password hashes.
+            session.execute(
+                update(UserRow).where(UserRow.password_hash.is_not(None)).values(password_hash=None)
+            )
+
+    def restart_snapshot(self) -> None:
+        """Take the whole snapshot again, from its first page: the site's card key changed,
+        so every card and identity hash held is under the old one (and goes now). The other
+        rows stay and keep answering offline until the snapshot replaces them."""
+        with self.database.session() as session:
+            session.info[REPLICATING] = True
+            session.execute(delete(CardRow))
+            session.execute(update(UserRow).values(identity_hash=None))
+            session.execute(_SAVE_SNAPSHOT, {"v": json.dumps(FIRST_PAGE)})
 
     def close(self) -> None:
         self.database.dispose()
@@ -111,7 +126,8 @@ class Replica:
             seq = int(session.execute(_READ_SEQ).scalar_one_or_none() or 0)
             if _cursor(stored, seq) != cursor:
                 return False
-            _apply_all(session, page["entities"], fresh=True)
+            # A replica taking its snapshot again (re-keyed) holds these rows' links already.
+            _apply_all(session, page["entities"], fresh=seq == 0)
             following = page["next"]
             if following is None:
                 session.execute(SAVE_SEQ, {"v": str(page["at"])})
@@ -321,7 +337,8 @@ def _users_in_bulk(session: Session, entities: list[dict[str, Any]], fresh: bool
     cards, members, delegates = [], [], []
     for entity in entities:
         user_id, seq = int(entity["row"]["id"]), int(entity["seq"])
-        cards += [{"card_hash": h, "user_id": user_id, "change_seq": seq} for h in entity["cards"]]
+        cards += [{"card_hash": h, "user_id": user_id, "sealed": None, "change_seq": seq}
+                  for h in entity["cards"]]  # fmt: skip
         members += [{"user_id": user_id, "group_id": g, "change_seq": seq}
                     for g in entity["group_ids"]]  # fmt: skip
         delegates += [{"owner_id": user_id, "delegate_id": d, "change_seq": seq}

@@ -1,6 +1,10 @@
 """A Site Server: the gateway in front, the replica and journal behind, and three loops —
 heartbeat (is the App Server there?), sync (pull changes while online) and reconcile (upload
 the journal when the link is back, refresh the replica, go online).
+
+Its keys: its own secret (``DATA_DIR/site.key``, made at first start), from which its web
+cookies' key is derived; and what HQ gives it (``hq_keys``): its card key and HQ's public
+cookie key. It never holds HQ's secret.
 """
 
 from __future__ import annotations
@@ -8,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import secrets
 import threading
 import time
 from concurrent.futures import Future
@@ -19,13 +24,14 @@ from typing import Any
 import uvicorn
 from sqlalchemy.orm import Session
 
+from printwarden import keys
 from printwarden.config import Settings
 from printwarden.domain.site_mode import ModeMachine, SiteMode
 from printwarden.files import private_dir
 from printwarden.service.app import create_app
 from printwarden.service.body_limits import BodyLimit
 from printwarden.service.offline import OfflineMode
-from printwarden.site import metrics
+from printwarden.site import hq_keys, metrics
 from printwarden.site.gateway import (
     ANSWERING_LOCALLY,
     Gateway,
@@ -36,7 +42,7 @@ from printwarden.site.gateway import (
     Send,
 )
 from printwarden.site.journal import Journal
-from printwarden.site.passwords import PasswordCache
+from printwarden.site.passwords import PasswordCache, administrators
 from printwarden.site.replica import Replica, SchemaMismatch
 from printwarden.site.upstream import Upstream, UpstreamError, UpstreamRefused
 
@@ -54,7 +60,6 @@ class SiteConfig:
     token: str
     site: str
     data_dir: Path
-    secret_key: str
     host: str = "127.0.0.1"
     port: int = 8100
 
@@ -73,14 +78,28 @@ class SiteServer(Link):
         private_dir(config.data_dir)  # the replica holds hashes and the journal
         self.replica = Replica(config.data_dir / "replica.db")
         self.journal = Journal(self.replica.database, active=self.answering_offline)
+        secret = keys.secret_in(config.data_dir / keys.SITE_SECRET_FILE)
         settings = Settings(
             data_dir=config.data_dir,
             database_url=self.replica.database.url,
-            secret_key=config.secret_key,
+            secret_key=secret.decode(),
             host=config.host,
             port=config.port,
         )
-        self.local = create_app(settings, database=self.replica.database)
+        self._keys_path = config.data_dir / hq_keys.FILE_NAME
+        self._keys_lock = threading.Lock()
+        self.keys = hq_keys.load(self._keys_path)
+        # Until HQ's keys arrive a random card key: it matches nothing (the replica then
+        # holds no card anyway: its snapshot waits for the keys).
+        card_key = self.keys.card_key if self.keys else secrets.token_bytes(32)
+        self.local = create_app(
+            settings,
+            database=self.replica.database,
+            issuer=keys.site_issuer(config.site),
+            card_key=card_key,
+        )
+        if self.keys is not None:
+            self._use(self.keys)
         self.passwords = PasswordCache(self.replica.database)
         self.local.state.printwarden.offline = OfflineMode(
             self.answering_offline, self._unknown, self.passwords.get
@@ -120,6 +139,39 @@ class SiteServer(Link):
             self.counters.saw(self.machine, before)
         if after is not before:
             log.warning("site %s: %s -> %s (%s)", self.config.site, before, after, why)
+
+    # --- keys from HQ ----------------------------------------------------------------------
+
+    def _use(self, found: hq_keys.HqKeys) -> None:
+        """Hash swiped numbers with the site's card key; accept HQ's web sessions."""
+        self.local.state.printwarden.card_key = found.card_key
+        self.local.state.webui.signer.trust(keys.HQ_ISSUER, found.hq_cookie_key)
+
+    def _refresh_keys(self) -> None:
+        """Fetch the site's keys from HQ; a new card key (first start, a re-key) means every
+        card hash held is stale: they go, and the snapshot is taken again."""
+        with self._keys_lock:
+            found = hq_keys.HqKeys.from_json(self.upstream.keys())
+            if found.site != self.config.site:
+                raise UpstreamRefused(f"HQ sent the keys of site {found.site!r}")
+            if found == self.keys:
+                return
+            hq_keys.save(self._keys_path, found)
+            changed = self.keys is None or found.generation != self.keys.generation
+            self.keys = found
+            self._use(found)
+            if changed:
+                log.warning("site %s: card key generation %d: taking the snapshot again",
+                            self.config.site, found.generation)  # fmt: skip
+                self.replica.restart_snapshot()
+
+    def _keys_match(self, page: dict[str, Any]) -> bool:
+        """Whether ``page``'s hashes are under the card key this site has; if not, the keys
+        are fetched again (and the page is not applied)."""
+        if self.keys is not None and page.get("key_generation") == self.keys.generation:
+            return True
+        self._refresh_keys()
+        return False
 
     def _unknown(self, session: Session | None, username: str, where: str) -> None:
         body = {"username": username, "where": where}
@@ -230,16 +282,22 @@ class SiteServer(Link):
     def _pull(self, wait: float) -> bool:
         """One page of changes (a new replica: its whole snapshot first); True when the
         replica has caught up."""
-        cursor = self.replica.snapshot_cursor()
-        since = self.replica.seq()
         try:
+            if self.keys is None:
+                self._refresh_keys()
+            cursor = self.replica.snapshot_cursor()
+            since = self.replica.seq()
             if cursor is not None:
                 self._snapshot(cursor)
                 return False  # then the changes since the snapshot
             page = self.upstream.changes(since, wait)
+            if not self._keys_match(page):
+                return False
             applied = self.replica.apply(
                 page["schema_revision"], since, page["upto"], page["entities"]
             )
+            if applied:
+                self.passwords.forget(administrators(page["entities"]))
         except (UpstreamError, UpstreamRefused) as exc:
             log.info("site %s: pulling changes failed: %s", self.config.site, exc)
             self._stop.wait(0.5)
@@ -256,11 +314,14 @@ class SiteServer(Link):
         pending = self._fetch(cursor)
         while not self._stop.is_set():
             page = pending.result()
+            if not self._keys_match(page):
+                return
             following = page["next"] and {"at": page["at"], **page["next"]}
             if following:
                 pending = self._fetch(following)
             if not self.replica.apply_snapshot(page["schema_revision"], cursor, page):
                 return
+            self.passwords.forget(administrators(page["entities"]))
             if not following:
                 log.info("site %s: snapshot at %s applied", self.config.site, page["at"])
                 return

@@ -82,6 +82,11 @@ class Upstream:
         page: dict[str, Any] = self._call("GET", "/changes", timeout, params=params)
         return page
 
+    def keys(self) -> dict[str, Any]:
+        """The site's card key and HQ's public cookie key (``GET /sites/{name}/keys``)."""
+        found: dict[str, Any] = self._call("GET", "/keys", CALL_TIMEOUT)
+        return found
+
     def snapshot(self, cursor: dict[str, Any], limit: int = SNAPSHOT_PAGE) -> dict[str, Any]:
         """The snapshot page at ``cursor`` (``{"at", "kind", "after"}``, see ``Replica``)."""
         params = {"snapshot": True, "limit": limit, "kind": cursor["kind"]}

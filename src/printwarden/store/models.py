@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -67,8 +68,14 @@ class UserRow(Replicated, SoftDeleted, Base):
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     source: Mapped[str] = mapped_column(String(16), default="internal")
     identity_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # The identity number sealed under a key derived from HQ's secret (keys.seal), so HQ can
+    # hash it for a site; never sent to a site. None: stored before migration 0009.
+    identity_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     pin_hash: Mapped[str | None] = mapped_column(String(256))
-    password_hash: Mapped[str | None] = mapped_column(String(256))
+    password_hash: Mapped[str | None] = mapped_column(String(256))  # never sent to a site
+    # A random value renewed with every password change: web sessions end when it changes.
+    # Replicated instead of the password hash (it says nothing about the password).
+    password_stamp: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -77,6 +84,8 @@ class CardRow(Replicated, Base):
     __tablename__ = "user_cards"
     card_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # The normalized number sealed (keys.seal), at HQ only; None: stored before 0009.
+    sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class GroupRow(Replicated, SoftDeleted, Base):
@@ -341,6 +350,8 @@ class SiteRow(Base):
     name: Mapped[str] = mapped_column(String(64), unique=True)
     description: Mapped[str] = mapped_column(Text, default="")
     forced_offline: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Which card key the site has (keys.site_card_key): raised to re-key a site.
+    key_generation: Mapped[int] = mapped_column(Integer, default=1)
     status: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime]
     last_contact: Mapped[datetime | None]

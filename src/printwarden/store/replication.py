@@ -1,6 +1,7 @@
 """Replication down: the changes a site needs since sequence number N, as whole entities.
 
-An entity (a user with its card hashes, groups and delegates; an account with its grants; a
+An entity (a user with its card hashes — under the site's own key, see ``site_numbers`` —,
+groups and delegates; an account with its grants; a
 printer; …) is sent whole whenever its row's ``change_seq`` passes N, so a site never has to
 merge partial rows and deletions (soft) travel like any change. A page never splits one
 sequence number: everything one App Server transaction changed arrives together.
@@ -32,8 +33,9 @@ from printwarden.store.models import (
     SettingRow,
     UserRow,
 )
+from printwarden.store.site_numbers import SiteNumbers
 
-Builder = Callable[[Session, "SiteScope", int, int], list[dict[str, Any]]]
+Builder = Callable[[Session, "SiteScope", int, int, SiteNumbers], list[dict[str, Any]]]
 ENTITY_KINDS = (
     "group",
     "user",
@@ -105,8 +107,9 @@ def _sequences(session: Session, scope: SiteScope, since: int) -> list[int]:
     return sorted(found)
 
 
-def changes(session: Session, site: str, since: int, limit: int) -> Page:
-    """The next page of entities for ``site`` after ``since`` (about ``limit`` of them)."""
+def changes(session: Session, site: str, since: int, limit: int, *, numbers: SiteNumbers) -> Page:
+    """The next page of entities for ``site`` after ``since`` (about ``limit`` of them);
+    ``numbers`` hashes card and identity numbers under the site's key."""
     # Read first: every change numbered up to ``head`` has committed (numbers are handed out
     # in commit order), so once the site has what concerns it below ``head``, it is at ``head``
     # — changes of other sites' rows must not hold its N back.
@@ -118,7 +121,8 @@ def changes(session: Session, site: str, since: int, limit: int) -> Page:
     upto = sequences[min(limit, len(sequences)) - 1]
     entities: list[dict[str, Any]] = []
     for build in _BUILDERS:
-        entities.extend(build(session, scope, since, upto))
+        entities.extend(build(session, scope, since, upto, numbers))
+    numbers.report()
     entities.sort(key=lambda e: (int(e["seq"]), ENTITY_KINDS.index(str(e["entity"]))))
     more = upto < sequences[-1]
     return Page(upto if more else max(upto, head), more, entities)
@@ -128,19 +132,26 @@ def _window(model: Any, since: int, upto: int) -> Any:
     return model.change_seq.between(since + 1, upto)
 
 
-def _entity(entity: str, row: Any, **children: Any) -> dict[str, Any]:
-    """``{"entity", "seq", "row": {column: value}, **children}`` (timestamps as ISO text)."""
+def _values(row: Any) -> dict[str, Any]:
+    """``{column: value}`` of ``row`` but its change number (timestamps as ISO text)."""
     values: dict[str, Any] = {}
     for column in row.__table__.columns:
         if column.key == "change_seq":
             continue
         value = getattr(row, column.key)
         values[column.key] = value.isoformat() if isinstance(value, datetime) else value
-    return {"entity": entity, "seq": row.change_seq, "row": values, **children}
+    return values
+
+
+def _entity(entity: str, row: Any, **children: Any) -> dict[str, Any]:
+    """``{"entity", "seq", "row": {column: value}, **children}``."""
+    return {"entity": entity, "seq": row.change_seq, "row": _values(row), **children}
 
 
 def _plain(entity: str, model: Any) -> Builder:
-    def build(session: Session, scope: SiteScope, since: int, upto: int) -> list[dict[str, Any]]:
+    def build(
+        session: Session, scope: SiteScope, since: int, upto: int, _numbers: SiteNumbers
+    ) -> list[dict[str, Any]]:
         statement = select(model).where(_window(model, since, upto))
         where = scope.where(model)
         if where is not None:
@@ -150,10 +161,14 @@ def _plain(entity: str, model: Any) -> Builder:
     return build
 
 
-def _users(session: Session, scope: SiteScope, since: int, upto: int) -> list[dict[str, Any]]:
+def _users(
+    session: Session, scope: SiteScope, since: int, upto: int, numbers: SiteNumbers
+) -> list[dict[str, Any]]:
+    """Users with the site's hashes of their numbers and without HQ's secrets
+    (``SiteNumbers.user_row``)."""
     rows = list(session.scalars(select(UserRow).where(_window(UserRow, since, upto))))
     ids = [r.id for r in rows]
-    cards = _grouped(session, select(CardRow.user_id, CardRow.card_hash), CardRow.user_id, ids)
+    cards = _cards(session, ids)
     groups = _grouped(
         session, select(MembershipRow.user_id, MembershipRow.group_id), MembershipRow.user_id, ids
     )
@@ -164,15 +179,27 @@ def _users(session: Session, scope: SiteScope, since: int, upto: int) -> list[di
         ids,
     )
     return [
-        _entity(
-            "user",
-            r,
-            cards=cards.get(r.id, []),
-            group_ids=groups.get(r.id, []),
-            delegate_ids=delegates.get(r.id, []),
-        )
+        {
+            "entity": "user",
+            "seq": r.change_seq,
+            "row": numbers.user_row(_values(r)),
+            "cards": numbers.cards(cards.get(r.id, [])),
+            "group_ids": groups.get(r.id, []),
+            "delegate_ids": delegates.get(r.id, []),
+        }
         for r in rows
     ]
+
+
+def _cards(session: Session, ids: Sequence[int]) -> dict[int, list[tuple[str, bytes | None]]]:
+    """``{user id: [(HQ's hash, sealed number), …]}``."""
+    found: dict[int, list[tuple[str, bytes | None]]] = {}
+    statement = select(CardRow.user_id, CardRow.card_hash, CardRow.sealed)
+    for start in range(0, len(ids), 5000):
+        chunk = ids[start : start + 5000]
+        for owner, hashed, sealed in session.execute(statement.where(CardRow.user_id.in_(chunk))):
+            found.setdefault(owner, []).append((hashed, sealed))
+    return found
 
 
 def _grouped(
@@ -185,7 +212,9 @@ def _grouped(
     return found
 
 
-def _accounts(session: Session, scope: SiteScope, since: int, upto: int) -> list[dict[str, Any]]:
+def _accounts(
+    session: Session, scope: SiteScope, since: int, upto: int, _numbers: SiteNumbers
+) -> list[dict[str, Any]]:
     rows = list(session.scalars(select(AccountRow).where(_window(AccountRow, since, upto))))
     grants: dict[int, list[dict[str, int | None]]] = {}
     shared = [r.id for r in rows if r.kind == "shared"]

@@ -44,8 +44,9 @@ from printwarden.store.models import (
     UserRow,
 )
 from printwarden.store.replication import SiteScope, site_scope
+from printwarden.store.site_numbers import SiteNumbers
 
-Children = Callable[[Session, list[int]], dict[str, dict[int, list[Any]]]]
+Children = Callable[[Session, list[int], SiteNumbers], dict[str, dict[int, list[Any]]]]
 # In this order: what a row refers to comes first (the site checks no foreign keys while
 # applying a snapshot; the order only keeps its replica tidy as it fills).
 KINDS: tuple[tuple[str, type[Base]], ...] = (
@@ -91,10 +92,12 @@ def typed(cursor: Cursor) -> Cursor:
 
 
 def snapshot(
-    session: Session, site: str, at: int | None, cursor: Cursor, limit: int
-) -> SnapshotPage:
+    session: Session, site: str, at: int | None, cursor: Cursor, limit: int, *,
+    numbers: SiteNumbers,
+) -> SnapshotPage:  # fmt: skip
     """The page of ``site``'s snapshot after ``cursor``, about ``limit`` entities. ``at``
-    None starts a snapshot: the change counter is read first (see the module)."""
+    None starts a snapshot: the change counter is read first (see the module). ``numbers``
+    hashes card and identity numbers under the site's key."""
     at = last_change_seq(session) if at is None else at
     scope = site_scope(session, site)
     entities: list[dict[str, Any]] = []
@@ -102,11 +105,13 @@ def snapshot(
     while kind < len(KINDS) and len(entities) < limit:
         wanted = limit - len(entities)
         rows = _rows(session, scope, kind, after, wanted)
-        entities.extend(_entities(session, KINDS[kind][0], rows))
+        last = rows[-1][_key(KINDS[kind][1]).key] if rows else None
+        entities.extend(_entities(session, KINDS[kind][0], rows, numbers))
         if len(rows) < wanted:
             kind, after = kind + 1, None
         else:
-            after = rows[-1][_key(KINDS[kind][1]).key]
+            after = last
+    numbers.report()
     return SnapshotPage(at, entities, Cursor(kind, after) if kind < len(KINDS) else None)
 
 
@@ -135,13 +140,17 @@ def _rows(
     return [dict(zip(keys, values, strict=True)) for values in result]
 
 
-def _entities(session: Session, entity: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _entities(
+    session: Session, entity: str, rows: list[dict[str, Any]], numbers: SiteNumbers
+) -> list[dict[str, Any]]:
     """The feed's entities (timestamps stay ``datetime``: the page's JSON encoder writes
-    them in ISO 8601, as the feed does)."""
+    them in ISO 8601, as the feed does); users as the site may see them."""
     children = _CHILDREN.get(entity)
-    found = children(session, [int(r["id"]) for r in rows]) if children and rows else {}
+    found = children(session, [int(r["id"]) for r in rows], numbers) if children and rows else {}
     result = []
     for row in rows:
+        if entity == "user":
+            numbers.user_row(row)
         seq = row.pop("change_seq")
         links = {name: by_id.get(row["id"], []) for name, by_id in found.items()}
         result.append({"entity": entity, "seq": seq, "row": row, **links})
@@ -159,19 +168,33 @@ def _grouped(
     return found
 
 
-def _user_links(session: Session, ids: list[int]) -> dict[str, dict[int, list[Any]]]:
-    """A user's card hashes, group ids and delegates, as the feed sends them."""
-    card = select(CardRow.user_id, CardRow.card_hash)
+def _user_links(
+    session: Session, ids: list[int], numbers: SiteNumbers
+) -> dict[str, dict[int, list[Any]]]:
+    """A user's card hashes (the site's), group ids and delegates, as the feed sends them."""
     member = select(MembershipRow.user_id, MembershipRow.group_id)
     delegate = select(ReleaseDelegateRow.owner_id, ReleaseDelegateRow.delegate_id)
     return {
-        "cards": _grouped(session, card, CardRow.user_id, ids),
+        "cards": _site_cards(session, ids, numbers),
         "group_ids": _grouped(session, member, MembershipRow.user_id, ids),
         "delegate_ids": _grouped(session, delegate, ReleaseDelegateRow.owner_id, ids),
     }
 
 
-def _grants(session: Session, ids: list[int]) -> dict[str, dict[int, list[Any]]]:
+def _site_cards(session: Session, ids: list[int], numbers: SiteNumbers) -> dict[int, list[Any]]:
+    """``{user id: [the site's card hash, …]}`` of the users in ``[ids[0], ids[-1]]``."""
+    stored: dict[int, list[tuple[str, bytes | None]]] = {}
+    card = select(CardRow.user_id, CardRow.card_hash, CardRow.sealed)
+    for owner, hashed, sealed in session.connection().execute(
+        card.where(CardRow.user_id.between(ids[0], ids[-1]))
+    ):
+        stored.setdefault(owner, []).append((hashed, sealed))
+    return {owner: numbers.cards(found) for owner, found in stored.items()}
+
+
+def _grants(
+    session: Session, ids: list[int], _numbers: SiteNumbers
+) -> dict[str, dict[int, list[Any]]]:
     columns = (AccountGrantRow.user_id, AccountGrantRow.group_id)
     grant = select(AccountGrantRow.account_id, *columns)
     found: dict[int, list[Any]] = {}

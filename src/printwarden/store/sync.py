@@ -112,7 +112,15 @@ def _sync_one(
 
 
 def _matches(session: Session, key: bytes, row: UserRow, entry: DirectoryUser, source: str) -> bool:
-    stored_cards = set(session.scalars(select(CardRow.card_hash).where(CardRow.user_id == row.id)))
+    """Whether ``row`` holds what the source says. A number stored before HQ sealed numbers
+    (migration 0009) does not match: writing it again seals it, so sites can match it."""
+    stored = session.execute(
+        select(CardRow.card_hash, CardRow.sealed).where(CardRow.user_id == row.id)
+    ).all()
+    stored_cards = {card_hash for card_hash, _ in stored}
+    sealed = all(s is not None for _, s in stored) and (
+        row.identity_hash is None or row.identity_sealed is not None
+    )
     wanted_cards = {security.card_hash(key, c) for c in entry.cards if c.strip()}
     wanted_identity = (
         security.identity_hash(key, entry.identity_number)
@@ -120,7 +128,8 @@ def _matches(session: Session, key: bytes, row: UserRow, entry: DirectoryUser, s
         else None
     )
     return (
-        row.full_name == entry.full_name
+        sealed
+        and row.full_name == entry.full_name
         and row.email == entry.email
         and row.source == source
         and row.identity_hash == wanted_identity

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -9,7 +10,7 @@ from datetime import UTC, datetime
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from printwarden import security
+from printwarden import keys, security
 from printwarden.domain.accounts import AccountKind
 from printwarden.store.changes import change_seq
 from printwarden.store.errors import AlreadyExists, InvalidReference, NotFound
@@ -62,7 +63,11 @@ def personal_account(session: Session, user_id: int) -> AccountRow:
 
 
 def create_user(session: Session, key: bytes, username: str, changes: UserChanges) -> UserRow:
-    """Create a user and their personal account. A deleted user of that name is revived."""
+    """Create a user and their personal account. A deleted user of that name is revived.
+
+    ``key`` (here and in every write below) is HQ's secret: card and identity numbers are
+    stored as its keyed hash, for lookups, and sealed under a key derived from it, so that
+    HQ can hash them again under each site's own key (``keys``)."""
     existing = session.scalar(select(UserRow).where(UserRow.username == username))
     if existing is not None and existing.deleted_at is None:
         raise AlreadyExists(f"a user named {username!r} exists already")
@@ -83,6 +88,7 @@ def create_user(session: Session, key: bytes, username: str, changes: UserChange
 def _reset(row: UserRow, seq: int) -> None:
     row.full_name, row.email, row.is_admin, row.enabled = "", "", False, True
     row.source, row.identity_hash, row.pin_hash, row.password_hash = "internal", None, None, None
+    row.identity_sealed, row.password_stamp = None, None
     row.deleted_at, row.updated_at, row.change_seq = None, now(), seq
 
 
@@ -130,18 +136,21 @@ def _set_secrets(session: Session, key: bytes, row: UserRow, changes: UserChange
         row.pin_hash = security.hash_secret(changes.pin) if changes.pin else None
     if changes.password is not None:
         row.password_hash = security.hash_secret(changes.password) if changes.password else None
+        row.password_stamp = secrets.token_hex(8) if changes.password else None
     if changes.identity_number is not None:
-        row.identity_hash = _identity(session, key, row, changes.identity_number)
+        _set_identity(session, key, row, changes.identity_number)
 
 
-def _identity(session: Session, key: bytes, row: UserRow, number: str) -> str | None:
+def _set_identity(session: Session, key: bytes, row: UserRow, number: str) -> None:
     if not number.strip():
-        return None
+        row.identity_hash = row.identity_sealed = None
+        return
     hashed = security.identity_hash(key, number)
     holder = session.scalar(select(UserRow.id).where(UserRow.identity_hash == hashed))
     if holder is not None and holder != row.id:
         raise AlreadyExists("that identity number belongs to another user")
-    return hashed
+    row.identity_hash = hashed
+    row.identity_sealed = keys.seal(key, keys.IDENTITY, hashed, number.strip())
 
 
 def _set_credit(account: AccountRow, changes: UserChanges, seq: int) -> None:
@@ -154,17 +163,22 @@ def _set_credit(account: AccountRow, changes: UserChanges, seq: int) -> None:
 
 def replace_cards(session: Session, key: bytes, row: UserRow, cards: Iterable[str]) -> None:
     """Give the user exactly these cards. A card held by another user is an error."""
-    hashes = {security.card_hash(key, card) for card in cards if card.strip()}
+    numbers = {security.normalize_card(card) for card in cards if card.strip()}
+    hashes = {security.card_hash(key, number): number for number in numbers}
     if hashes:
+        others = CardRow.user_id != row.id
         taken = session.scalar(
-            select(CardRow.user_id).where(CardRow.card_hash.in_(hashes), CardRow.user_id != row.id)
+            select(CardRow.user_id).where(CardRow.card_hash.in_(list(hashes)), others)
         )
         if taken is not None:
             raise AlreadyExists(f"a card of {row.username!r} belongs to another user")
     session.execute(delete(CardRow).where(CardRow.user_id == row.id))
     seq = change_seq(session)
     row.change_seq = seq  # a site replaces the user's cards with the user
-    session.add_all(CardRow(card_hash=h, user_id=row.id, change_seq=seq) for h in sorted(hashes))
+    session.add_all(
+        CardRow(card_hash=h, user_id=row.id, change_seq=seq, sealed=keys.seal(key, keys.CARD, h, n))
+        for h, n in sorted(hashes.items())
+    )
 
 
 def replace_groups(session: Session, row: UserRow, names: Iterable[str]) -> None:
@@ -187,7 +201,8 @@ def delete_user(session: Session, row: UserRow) -> None:
     seq = change_seq(session)
     session.execute(delete(CardRow).where(CardRow.user_id == row.id))
     session.execute(delete(MembershipRow).where(MembershipRow.user_id == row.id))
-    row.pin_hash = row.password_hash = row.identity_hash = None
+    row.pin_hash = row.password_hash = row.identity_hash = row.password_stamp = None
+    row.identity_sealed = None
     row.enabled, row.deleted_at, row.change_seq = False, now(), seq
     account = personal_account(session, row.id)
     account.enabled, account.deleted_at, account.change_seq = False, now(), seq

@@ -57,12 +57,12 @@ def identify(session: Session, state: AppState, body: schemas.DeviceLoginIn) -> 
     """The user a card, identity number + PIN, or username + password belongs to."""
     if body.method == "card":
         return (
-            users.user_by_card(session, state.secret, body.card_number)
+            users.user_by_card(session, state.card_key, body.card_number)
             if body.card_number
             else None
         )
     if body.method == "identity":
-        found = users.user_by_identity(session, state.secret, body.identity_number)
+        found = users.user_by_identity(session, state.card_key, body.identity_number)
         return found if found and security.verify_secret(found.pin_hash, body.pin) else None
     try:
         found = users.find_user(session, body.username)

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from pydantic_core import to_json
 from sqlalchemy.orm import Session
 
+from printwarden import keys
 from printwarden.domain.accounts import Role
 from printwarden.domain.ids import normalize_id
 from printwarden.domain.offline_policies import SETTING_KEY, OfflinePolicies
@@ -31,6 +32,7 @@ from printwarden.store.db import utc
 from printwarden.store.errors import AlreadyExists, NotFound
 from printwarden.store.migrate import head_revision
 from printwarden.store.models import SiteRow
+from printwarden.store.site_numbers import SiteNumbers
 from printwarden.store.tokens import Caller
 
 router = APIRouter(tags=["sites"])
@@ -68,6 +70,7 @@ def site_out(row: SiteRow) -> schemas.SiteOut:
         journal_backlog=int(status.get("journal_backlog", 0)),
         outages=list(status.get("outages", [])),
         last_report=status.get("last_report"),
+        key_generation=row.key_generation,
     )
 
 
@@ -98,6 +101,32 @@ def force_offline(
     row = _site(session, name)
     row.forced_offline = body.offline
     return site_out(row)
+
+
+@router.post("/sites/{name}/rekey", dependencies=[Depends(admin_only)])
+def rekey_site(name: str, session: Session = Depends(write_session)) -> schemas.SiteOut:
+    """Give the site a new card key (after a theft, say): the old one matches nothing sent
+    from now on, and the site, told by its next page of changes, takes a fresh snapshot."""
+    row = _site(session, name)
+    row.key_generation += 1
+    return site_out(row)
+
+
+@router.get("/sites/{name}/keys")
+def site_keys(
+    name: str = Depends(site_of),
+    session: Session = Depends(read_session),
+    state: AppState = Depends(app_state),
+) -> schemas.SiteKeysOut:
+    """The site's own card key and HQ's public cookie key; never HQ's secret."""
+    row = _site(session, name)
+    public = keys.cookie_key(state.secret).public_key().public_bytes_raw()
+    return schemas.SiteKeysOut(
+        site=name,
+        key_generation=row.key_generation,
+        card_key=keys.site_card_key(state.secret, name, row.key_generation).hex(),
+        hq_cookie_key=public.hex(),
+    )
 
 
 @router.post("/sites/{name}/status")
@@ -137,12 +166,13 @@ async def site_changes(
         return Response(body, media_type="application/json")
     deadline = time.monotonic() + wait
     while True:
-        page = await run_in_threadpool(_page, state, name, since, limit)
+        page, generation = await run_in_threadpool(_page, state, name, since, limit)
         if page.entities or time.monotonic() >= deadline:
             break
         await asyncio.sleep(0.1)
     return schemas.ChangesOut(
         schema_revision=head_revision() or "",
+        key_generation=generation,
         upto=page.upto,
         more=page.more,
         entities=page.entities,
@@ -160,23 +190,26 @@ def _snapshot_page(
 ) -> bytes:
     """One snapshot page as JSON, serialised by pydantic-core straight from plain rows."""
     with state.database.read() as session:
-        _site(session, name)
+        numbers = SiteNumbers.of(state.secret, _site(session, name))
         try:
-            page = snapshots.snapshot(session, name, at, snapshots.typed(cursor), limit)
+            typed = snapshots.typed(cursor)
         except ValueError as exc:
             raise Problem(422, "Invalid snapshot cursor", str(exc)) from None
+        page = snapshots.snapshot(session, name, at, typed, limit, numbers=numbers)
     following = None if page.next is None else {"kind": page.next.kind, "after": page.next.after}
-    body = {"schema_revision": _revision(), "at": page.at, "next": following,
-            "entities": page.entities}  # fmt: skip
+    body = {"schema_revision": _revision(), "key_generation": numbers.generation, "at": page.at,
+            "next": following, "entities": page.entities}  # fmt: skip
     return to_json(body)
 
 
-def _page(state: AppState, name: str, since: int, limit: int) -> replication.Page:
+def _page(state: AppState, name: str, since: int, limit: int) -> tuple[replication.Page, int]:
+    """A page of changes, and the site key generation its hashes are under."""
     with state.database.read() as session:
-        _site(session, name)
+        numbers = SiteNumbers.of(state.secret, _site(session, name))
         if since and last_change_seq(session) <= since:
-            return replication.Page(since, False, [])
-        return replication.changes(session, name, since, limit)
+            return replication.Page(since, False, []), numbers.generation
+        page = replication.changes(session, name, since, limit, numbers=numbers)
+        return page, numbers.generation
 
 
 _JOURNAL_BODY = {"application/json": {"schema": schemas.JOURNAL_UPLOAD.json_schema()}}

@@ -121,7 +121,7 @@ def _start_session(request: Request, web: WebState, user: UserRow, next_path: st
     previous = cookie_session(request, web)
     if previous is not None:
         web.end(previous.sid)
-    session = new_session(user)
+    session = new_session(user, web.signer.issuer)
     response = RedirectResponse(safe_next(next_path, session), status_code=303)
     response.set_cookie(SESSION_COOKIE, web.signer.session_cookie(session), max_age=web.max_age,
                         path="/web", httponly=True, samesite="lax",
