@@ -24,10 +24,13 @@ PRICES = {"grey_simplex": 10, "grey_duplex": 8, "colour_simplex": 50, "colour_du
 
 @pytest.fixture
 def hq(hq: Database) -> Database:
-    """The conftest's HQ database, with the printer the journals print on."""
+    """The conftest's HQ database, with the printer the journals print on and the MFD their
+    walk-up usage is made at (5 a page)."""
     with hq.session() as session:
         model = {"sizes": {"default": PRICES}}
         printers.save_printer(session, "laser", {"cost_model": model}, create=True)
+        copies = {"sizes": {"default": {"grey_simplex": 5}}}
+        printers.save_device(session, "mfd", {"kind": "mfd", "cost_model": copies}, create=True)
     return hq
 
 

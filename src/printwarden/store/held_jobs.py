@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -127,11 +127,15 @@ def set_status(row: HeldJobRow, status: str, reason: str, seq: int) -> None:
     row.change_seq = seq
 
 
-def mark_printed(session: Session, job_refs: Sequence[str]) -> None:
-    """These jobs were charged as printed: those that were held jobs have printed (one
-    statement finds them, one more marks them all)."""
+def mark_printed(
+    session: Session, job_refs: Sequence[str], providers: Collection[int] | None = None
+) -> None:
+    """These jobs were charged as printed: those that were held jobs (at one of
+    ``providers``, if given) have printed (one statement finds them, one more marks them)."""
     waiting = HeldJobRow.status.in_(("held", "releasing"))
     found = select(HeldJobRow.id).where(bulk.among(session, HeldJobRow.job_ref, job_refs), waiting)
+    if providers is not None:
+        found = found.where(HeldJobRow.provider_id.in_(providers))
     ids = list(session.scalars(found))
     if ids:
         marked = {"status": "printed", "updated_at": now(), "change_seq": change_seq(session)}

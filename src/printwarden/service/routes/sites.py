@@ -231,6 +231,8 @@ def _apply_journal(state: AppState, name: str, entries: list[dict[str, Any]]) ->
             failure_mode_jobs=report.failure_mode_jobs,
             deficits=journal.deficits(session, report.touched_accounts),
             notes=report.notes,
+            rejected=report.rejected,
+            results=report.results,
         )
 
 
