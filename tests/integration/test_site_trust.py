@@ -11,6 +11,7 @@ provider printing for the site.
 
 from __future__ import annotations
 
+import html
 import json
 import sqlite3
 import uuid
@@ -24,6 +25,7 @@ import pytest
 from printwarden.domain.ids import new_id
 from support.seeding import PRICES, add_user, wait_for
 from support.site import PRINTER, SITE, World, site_world
+from support.web import add_person, browser, login
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +90,16 @@ def test_entries_forged_into_a_site_journal_are_rejected_and_reported(world: Wor
         return {r["id"] for r in last.get("rejected", [])} == set(forged)
 
     wait_for(shown_at_hq, "the rejections in the site's report at HQ")
+    password = "site-trust-admin-password"
+    add_person(world.app, f"web-{user}", password, admin=True)
+    with browser(world.app) as web:
+        login(web, f"web-{user}", password)
+        page = web.get("/web/admin/sites")
+    assert page.status_code == 200, page.text
+    shown = html.unescape(page.text)
+    assert f"{len(forged)} rejected" in shown
+    for entry_id in forged:
+        assert f"{entry_id}: {reasons[entry_id]}" in shown
 
 
 def forge(world: World, user: str, account_id: int, foreign_printer: str) -> dict[str, str]:
