@@ -44,6 +44,7 @@ REQUIRED = {
     "held-report": ("job_ref", "provider", "provider_job_id", "queue", "queue_kind", "username"),
     "unknown-user": ("username",),
 }
+_JOBS = frozenset({"printed", "usage"})
 # The facts of a job, in the order a shape is keyed by (``usage_of``).
 USAGE_FIELDS = ("pages", "colour_pages", "copies", "duplex", "paper_size")
 _SEPARATOR = "\x1f"
@@ -136,25 +137,26 @@ def _well_formed(entries: list[dict[str, Any]]) -> None:
     seen: set[tuple[Any, ...]] = set()
     for entry in entries:
         kind, body = entry["kind"], entry["body"]
-        missing = [name for name in REQUIRED.get(kind, ()) if body.get(name) is None]
-        if missing:
-            raise Malformed(f"entry {entry['id']} ({kind}): {', '.join(missing)} missing")
-        if kind not in ("printed", "usage"):
+        required = REQUIRED.get(kind, ())
+        if None in map(body.get, required):
+            missing = ", ".join(name for name in required if body.get(name) is None)
+            raise Malformed(f"entry {entry['id']} ({kind}): {missing} missing")
+        if kind not in _JOBS:
             continue
-        if kind == "usage":
-            _count(body, "account_id", 0)
-        shape = (kind, *(_hashable(body.get(f)) for f in USAGE_FIELDS))
-        if shape in seen:
-            continue
+        if kind == "usage" and type(body["account_id"]) is not int:
+            raise Malformed(f"entry {entry['id']} (usage): account_id is not an id")
+        shape: tuple[Any, ...] | None = (kind, *map(body.get, USAGE_FIELDS))
+        try:
+            if shape in seen:
+                continue
+        except TypeError:  # a list or an object among the facts: checked, not remembered
+            shape = None
         try:
             usage_of(body) if kind == "printed" else walk_up_usage(body)
         except ValueError as exc:
             raise Malformed(f"entry {entry['id']} ({kind}): {exc}") from None
-        seen.add(shape)
-
-
-def _hashable(value: Any) -> Any:
-    return value if isinstance(value, (int, str, bool, type(None))) else repr(value)
+        if shape is not None:
+            seen.add(shape)
 
 
 def _names(entries: list[dict[str, Any]], key: str) -> set[str]:
