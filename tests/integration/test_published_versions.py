@@ -4,6 +4,7 @@ whatever the path that wrote them; migration 0011 records today's as the first v
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import insert, select
@@ -19,7 +20,7 @@ CHEAP = {"sizes": {"default": {"grey_simplex": 10}}}
 DEAR = {"sizes": {"default": {"grey_simplex": 25}}}
 
 
-def digest(model: dict[str, object]) -> str:
+def digest(model: dict[str, Any]) -> str:
     return prices_digest(cost_model_from_json(model))
 
 
