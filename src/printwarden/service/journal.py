@@ -111,8 +111,7 @@ def apply_entries(session: Session, site: str, entries: list[dict[str, Any]]) ->
     report.already_applied = len(entries) - len(fresh)
     checked = journal_checks.check(session, site, fresh)
     sender = _Site(session, site)
-    providers = sender.providers() if any(e["kind"] == "printed" for e in fresh) else frozenset()
-    charged = journal_batch.charge(session, site, fresh, checked, providers)
+    charged = journal_batch.charge(session, site, fresh, checked, sender.providers)
     outcomes = {
         str(entry["id"]): _outcome(session, sender, entry, checked, charged, report)
         for entry in fresh
@@ -263,7 +262,7 @@ def _printed(session: Session, site: _Site, body: dict[str, Any], cost: int, rep
         charge = jobs.charge_printed(session, printed)
     except NotFound as exc:
         return _charge_deleted_user(session, site.name, body, cost, report, str(exc))
-    held_jobs.mark_printed(session, [printed.job_ref], site.providers())
+    held_jobs.mark_printed(session, [printed.job_ref], site.providers)
     if not charge.new:
         return "already in the ledger"
     report.charge("print", charge.job.cost, charge.job.account_id)

@@ -11,6 +11,7 @@ already recorded — are left to the one-by-one path.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from datetime import datetime
 from typing import Any, cast
 
@@ -34,11 +35,11 @@ def charge(
     site: str,
     entries: list[dict[str, Any]],
     checked: journal_checks.Checked,
-    providers: frozenset[int],
+    providers: Callable[[], Collection[int]],
 ) -> Charged:
     """Charge the plain printed and the walk-up usage entries among ``entries`` that passed
     the ``checked`` checks, at the cost the checks found, with one ledger call; those charged
-    now (a replayed ``usage_id`` is not among them). Held jobs of the site's ``providers``
+    now (a replayed ``usage_id`` is not among them). Held jobs of the site's ``providers()``
     that printed are marked so."""
     costs = checked.costs
     passed = [e for e in entries if e["id"] in costs]
