@@ -154,13 +154,13 @@ def hold_a_job(app: AppServer, provider: str, token: str, user: str) -> str:
     return ref
 
 
-def held_report(sites: Sites, site: str) -> Entry:
+def held_report(sites: Sites, site: str, **extra: Any) -> Entry:
     """A journal entry reporting a new held job at ``site``'s provider."""
     now = datetime.now(UTC)
     body = {"job_ref": str(uuid.uuid4()), "provider_job_id": 2, "queue": "secure",
             "queue_kind": "hold", "username": sites.user, "provider": sites.providers[site][0],
             "pages": 1, "submitted_at": now.isoformat(),
-            "expires_at": (now + timedelta(hours=4)).isoformat()}  # fmt: skip
+            "expires_at": (now + timedelta(hours=4)).isoformat(), **extra}  # fmt: skip
     return {"id": new_id(), "kind": "held-report", "body": body}
 
 
@@ -186,6 +186,8 @@ def forged(sites: Sites) -> dict[str, tuple[Entry, str]]:
         "held job of another site's provider": (
             {"id": new_id(), "kind": "held", "body": held}, "provider of another site"),
         "held report of another site's provider": (held_report(sites, b), "serves no printer"),
+        "held report for another site's printer": (
+            held_report(sites, a, printer=sites.printer(b)), f"belongs to site {b!r}"),
     }  # fmt: skip
 
 

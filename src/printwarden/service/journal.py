@@ -328,9 +328,7 @@ def _held(session: Session, site: _Site, body: dict[str, Any], report: Report) -
     if status not in HELD_STATUSES:
         raise Refused(f"unknown held job status {status!r}")
     released_to = str(body.get("released_to") or "")
-    if released_to:
-        owner = session.scalar(select(PrinterRow.site).where(PrinterRow.name == released_to))
-        charges.check_place("printer", released_to, owner, site.name)
+    _check_printer(session, site, released_to)
     if row.status in held_jobs.ENDED and row.status != status:
         if status in ("releasing", "printed") and row.status == "canceled":
             report.notes.append(f"held job {row.job_ref} canceled at HQ was released at the site")
@@ -340,6 +338,14 @@ def _held(session: Session, site: _Site, body: dict[str, Any], report: Report) -
     if released_to:
         row.released_to = released_to
     return status
+
+
+def _check_printer(session: Session, site: _Site, name: str) -> None:
+    """Refuse a printer HQ knows at another site (a held job's record may name a printer HQ
+    does not know: only a charge needs its prices)."""
+    if name:
+        owner = session.scalar(select(PrinterRow.site).where(PrinterRow.name == name))
+        charges.check_place("printer", name, owner, site.name)
 
 
 def _held_report(session: Session, site: _Site, body: dict[str, Any]) -> str:
@@ -354,6 +360,7 @@ def _held_report(session: Session, site: _Site, body: dict[str, Any]) -> str:
         known = None
     if known is not None and known.provider_id != provider.id:
         raise Refused(f"held job {body['job_ref']} belongs to another provider")
+    _check_printer(session, site, str(body.get("printer") or ""))
     fields = {name: body[name] for name in held_jobs.REPORTED_FIELDS if name in body}
     for name in ("submitted_at", "expires_at"):
         fields[name] = journal_batch.moment(fields.get(name))
