@@ -34,25 +34,20 @@ from typing import Any, Literal, cast
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
-from printwarden.domain import charges
 from printwarden.domain.charges import Refused
 from printwarden.domain.ledger import Transaction, TransactionKind, site_origin
-from printwarden.service import journal_batch, journal_checks, schemas
-from printwarden.store import accounts, bulk, held_jobs, jobs, ledger, replication
-from printwarden.store.changes import change_seq
+from printwarden.service import journal_batch, journal_checks, journal_held, schemas
+from printwarden.store import accounts, bulk, held_jobs, jobs, ledger
 from printwarden.store.errors import InvalidReference, NotFound
 from printwarden.store.models import (
     AccountRow,
     JournalEntryRow,
-    PrinterRow,
-    ProviderRow,
     TransactionRow,
     UserRow,
 )
 from printwarden.store.users import now
 
 KINDS = ("printed", "usage", "held", "held-report", "unknown-user")
-HELD_STATUSES = frozenset({"held", "releasing", "printed", "canceled", "expired", "failed"})
 _APPLIED = cast(Table, JournalEntryRow.__table__)
 # What makes an entry impossible to apply as it is, found while applying it one by one.
 _REFUSALS = (Refused, InvalidReference, ledger.IdempotencyConflict, ledger.UnknownAccount)
@@ -88,20 +83,6 @@ class Outcome:
     rejected: bool = False
 
 
-class _Site:
-    """The sending site, and the providers it may speak for (loaded when first needed)."""
-
-    def __init__(self, session: Session, name: str) -> None:
-        self.session, self.name = session, name
-        self._providers: frozenset[int] | None = None
-
-    def providers(self) -> frozenset[int]:
-        """The providers serving the site's printers (or printers of no site)."""
-        if self._providers is None:
-            self._providers = replication.site_scope(self.session, self.name).provider_ids
-        return self._providers
-
-
 def apply_entries(session: Session, site: str, entries: list[dict[str, Any]]) -> Report:
     """Apply ``entries`` (in order) for ``site`` in the caller's transaction."""
     report = Report(entries=len(entries))
@@ -110,7 +91,7 @@ def apply_entries(session: Session, site: str, entries: list[dict[str, Any]]) ->
     fresh = _first_of_each(entries, ids, before)
     report.already_applied = len(entries) - len(fresh)
     checked = journal_checks.check(session, site, fresh)
-    sender = _Site(session, site)
+    sender = journal_held.Sender(session, site)
     charged = journal_batch.charge(session, site, fresh, checked, sender.providers)
     outcomes = {
         str(entry["id"]): _outcome(session, sender, entry, checked, charged, report)
@@ -179,7 +160,7 @@ def _record_applied(
 
 def _outcome(
     session: Session,
-    site: _Site,
+    site: journal_held.Sender,
     entry: dict[str, Any],
     checked: journal_checks.Checked,
     charged: journal_batch.Charged,
@@ -199,6 +180,11 @@ def _outcome(
         return Outcome(f"charged {cost}")
     if entry_id in checked.recorded:
         return Outcome("already in the ledger")
+    if entry["kind"] == "unknown-user":  # a name for the report: nothing to write
+        name = str(entry["body"].get("username", ""))
+        if name not in report.unknown_users:  # each user once, however often seen
+            report.unknown_users.append(name)
+        return Outcome("recorded")
     try:
         with session.begin_nested():  # a rejection found half-way undoes the entry alone
             return Outcome(_apply(session, site, entry, checked.costs.get(entry_id), report))
@@ -221,7 +207,11 @@ def _first_of_each(
 
 
 def _apply(
-    session: Session, site: _Site, entry: dict[str, Any], cost: int | None, report: Report
+    session: Session,
+    site: journal_held.Sender,
+    entry: dict[str, Any],
+    cost: int | None,
+    report: Report,
 ) -> str:
     kind, body = str(entry["kind"]), dict(entry.get("body") or {})
     if kind == "printed":
@@ -230,18 +220,15 @@ def _apply(
     if kind == "usage":
         return _usage(session, body)
     if kind == "held":
-        return _held(session, site, body, report)
+        return journal_held.status(session, site, body, report.notes)
     if kind == "held-report":
-        return _held_report(session, site, body)
-    if kind == "unknown-user":
-        name = str(body.get("username", ""))
-        if name not in report.unknown_users:  # each user once, however often seen
-            report.unknown_users.append(name)
-        return "recorded"
+        return journal_held.report(session, site, body)
     raise InvalidReference(f"unknown journal entry kind {kind!r}")
 
 
-def _printed(session: Session, site: _Site, body: dict[str, Any], cost: int, report: Report) -> str:
+def _printed(
+    session: Session, site: journal_held.Sender, body: dict[str, Any], cost: int, report: Report
+) -> str:
     printed = jobs.PrintedJob(
         txn_id=str(body["txn_id"]),
         job_ref=str(body.get("job_ref") or body["txn_id"]),
@@ -315,69 +302,6 @@ def _usage(session: Session, body: dict[str, Any]) -> str:
     if session.scalar(found) is None:
         raise Refused(f"usage {usage_id} could not be charged")
     return "already in the ledger"
-
-
-def _held(session: Session, site: _Site, body: dict[str, Any], report: Report) -> str:
-    ref, status = str(body["job_ref"]), str(body.get("status", ""))
-    try:
-        row = held_jobs.find(session, ref)
-    except NotFound:
-        raise Refused(f"no held job {ref!r}") from None
-    if row.provider_id not in site.providers():
-        raise Refused(f"held job {ref} is at a provider of another site")
-    if status not in HELD_STATUSES:
-        raise Refused(f"unknown held job status {status!r}")
-    released_to = str(body.get("released_to") or "")
-    _check_printer(session, site, released_to)
-    if row.status in held_jobs.ENDED and row.status != status:
-        if status in ("releasing", "printed") and row.status == "canceled":
-            report.notes.append(f"held job {row.job_ref} canceled at HQ was released at the site")
-        else:
-            return f"kept {row.status}"
-    held_jobs.set_status(row, status, str(body.get("reason", "")), change_seq(session))
-    if released_to:
-        row.released_to = released_to
-    return status
-
-
-def _check_printer(session: Session, site: _Site, name: str) -> None:
-    """Refuse a printer HQ knows at another site (a held job's record may name a printer HQ
-    does not know: only a charge needs its prices)."""
-    if name:
-        owner = session.scalar(select(PrinterRow.site).where(PrinterRow.name == name))
-        charges.check_place("printer", name, owner, site.name)
-
-
-def _held_report(session: Session, site: _Site, body: dict[str, Any]) -> str:
-    provider = session.scalar(select(ProviderRow).where(ProviderRow.name == body["provider"]))
-    if provider is None:
-        raise Refused(f"unknown provider {body['provider']!r}")
-    if provider.id not in site.providers():
-        raise Refused(f"provider {provider.name!r} serves no printer of site {site.name!r}")
-    try:
-        known = held_jobs.find(session, str(body["job_ref"]))
-    except NotFound:
-        known = None
-    if known is not None and known.provider_id != provider.id:
-        raise Refused(f"held job {body['job_ref']} belongs to another provider")
-    _check_printer(session, site, str(body.get("printer") or ""))
-    fields = {name: body[name] for name in held_jobs.REPORTED_FIELDS if name in body}
-    for name in ("submitted_at", "expires_at"):
-        fields[name] = journal_batch.moment(fields.get(name))
-    found = held_jobs.Report(
-        job_ref=str(body["job_ref"]),
-        provider_job_id=int(body["provider_job_id"]),
-        queue=str(body["queue"]),
-        queue_kind=str(body["queue_kind"]),
-        username=str(body["username"]),
-        fields=fields,
-        status=str(body.get("status") or "held"),
-        status_reason=str(body.get("status_reason") or ""),
-    )
-    refused = held_jobs.record_reports(session, provider, [found])
-    if refused:
-        raise Refused(refused[0][1])
-    return "recorded"
 
 
 def deficits(session: Session, account_ids: set[int]) -> list[dict[str, Any]]:

@@ -25,6 +25,7 @@ from printwarden.domain import charges
 from printwarden.domain.accounts import AccountKind, User, may_use
 from printwarden.domain.charges import Refused
 from printwarden.domain.costs import CostModel, JobUsage, job_cost
+from printwarden.domain.journal import CHARGES
 from printwarden.store import accounts, bulk, ledger, published
 from printwarden.store.models import (
     AccountRow,
@@ -44,7 +45,6 @@ REQUIRED = {
     "held-report": ("job_ref", "provider", "provider_job_id", "queue", "queue_kind", "username"),
     "unknown-user": ("username",),
 }
-_JOBS = frozenset({"printed", "usage"})
 # The facts of a job, in the order a shape is keyed by (``usage_of``).
 USAGE_FIELDS = ("pages", "colour_pages", "copies", "duplex", "paper_size")
 _SEPARATOR = "\x1f"
@@ -115,10 +115,8 @@ def check(session: Session, site: str, entries: list[dict[str, Any]]) -> Checked
     with bulk.custom_plans(session):
         checked.printers = _places(session, PrinterRow, "printer", _names(printed, "printer"))
         devices = _places(session, DeviceRow, "device", _names(usage, "device"))
-        models = [p.current for p in (*checked.printers.values(), *devices.values())]
-        models += [m for p in (*checked.printers.values(), *devices.values())
-                   for m in p.versions.values()]  # fmt: skip
-        grouped = any(m.group_modifiers for m in models)
+        places = [*checked.printers.values(), *devices.values()]
+        grouped = any(m.group_modifiers for p in places for m in (p.current, *p.versions.values()))
         names = _names(printed, "username") | _names(usage, "username")
         checked.people = _people(session, names, grouped)
         if usage:
@@ -141,7 +139,7 @@ def _well_formed(entries: list[dict[str, Any]]) -> None:
         if None in map(body.get, required):
             missing = ", ".join(name for name in required if body.get(name) is None)
             raise Malformed(f"entry {entry['id']} ({kind}): {missing} missing")
-        if kind not in _JOBS:
+        if kind not in CHARGES:
             continue
         if kind == "usage" and type(body["account_id"]) is not int:
             raise Malformed(f"entry {entry['id']} (usage): account_id is not an id")
