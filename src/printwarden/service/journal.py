@@ -29,7 +29,7 @@ crash mid-upload, say) changes nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, cast
+from typing import Any, Literal, NamedTuple, cast
 
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
@@ -75,9 +75,9 @@ class Report:
         self.touched_accounts.add(account_id)
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What applying one entry did, or why it was rejected."""
+class Outcome(NamedTuple):
+    """What applying one entry did, or why it was rejected (a tuple: thousands of them per
+    upload, which the garbage collector need not follow)."""
 
     detail: str
     rejected: bool = False

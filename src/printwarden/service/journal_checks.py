@@ -14,7 +14,7 @@ of range — is no charge to judge: it refuses the whole upload (:class:`Malform
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +25,6 @@ from printwarden.domain import charges
 from printwarden.domain.accounts import AccountKind, User, may_use
 from printwarden.domain.charges import Refused
 from printwarden.domain.costs import CostModel, JobUsage, job_cost
-from printwarden.domain.journal import CHARGES
 from printwarden.store import accounts, bulk, ledger, published
 from printwarden.store.models import (
     AccountRow,
@@ -130,31 +129,39 @@ def check(session: Session, site: str, entries: list[dict[str, Any]]) -> Checked
 
 
 def _well_formed(entries: list[dict[str, Any]]) -> None:
-    """Every entry has its required fields, and every job's counts are possible (each
-    distinct shape checked once)."""
-    seen: set[tuple[Any, ...]] = set()
+    """Every entry has its required fields (a job's counts are checked as it is judged,
+    once per distinct shape)."""
     for entry in entries:
         kind, body = entry["kind"], entry["body"]
         required = REQUIRED.get(kind, ())
         if None in map(body.get, required):
             missing = ", ".join(name for name in required if body.get(name) is None)
             raise Malformed(f"entry {entry['id']} ({kind}): {missing} missing")
-        if kind not in CHARGES:
-            continue
         if kind == "usage" and type(body["account_id"]) is not int:
             raise Malformed(f"entry {entry['id']} (usage): account_id is not an id")
-        shape: tuple[Any, ...] | None = (kind, *map(body.get, USAGE_FIELDS))
+
+
+class _Facts:
+    """What jobs printed or used, as sent, checked possible once per distinct shape."""
+
+    def __init__(self, read: Callable[[dict[str, Any]], JobUsage]) -> None:
+        self.read = read
+        self.known: dict[tuple[Any, ...], JobUsage] = {}
+
+    def of(self, entry: dict[str, Any]) -> tuple[tuple[Any, ...], JobUsage]:
+        """The entry's facts and its usage; Malformed when they are impossible."""
+        facts = tuple(map(entry["body"].get, USAGE_FIELDS))
         try:
-            if shape in seen:
-                continue
-        except TypeError:  # a list or an object among the facts: checked, not remembered
-            shape = None
+            found = self.known.get(facts)
+        except TypeError:  # a list or an object where a count belongs
+            raise Malformed(f"entry {entry['id']}: its counts are not numbers") from None
+        if found is not None:
+            return facts, found
         try:
-            usage_of(body) if kind == "printed" else walk_up_usage(body)
+            found = self.known[facts] = self.read(entry["body"])
         except ValueError as exc:
-            raise Malformed(f"entry {entry['id']} ({kind}): {exc}") from None
-        if shape is not None:
-            seen.add(shape)
+            raise Malformed(f"entry {entry['id']} ({entry['kind']}): {exc}") from None
+        return facts, found
 
 
 def _names(entries: list[dict[str, Any]], key: str) -> set[str]:
@@ -171,13 +178,15 @@ class _Judge:
 
     def printed(self, entries: list[dict[str, Any]]) -> None:
         costs, rejected = self.checked.costs, self.checked.rejected
+        facts = _Facts(usage_of)
         for entry in entries:
+            shape, usage = facts.of(entry)
             try:
-                costs[entry["id"]] = self._printed(entry["body"])
+                costs[entry["id"]] = self._printed(entry["body"], shape, usage)
             except Refused as exc:
                 rejected[entry["id"]] = str(exc)
 
-    def _printed(self, body: dict[str, Any]) -> int:
+    def _printed(self, body: dict[str, Any], shape: tuple[Any, ...], usage: JobUsage) -> int:
         name = str(body["printer"])
         printer = self.checked.printers.get(name)
         if printer is None:
@@ -192,11 +201,10 @@ class _Judge:
             script = str(body.get("script") or "")
             return charges.overridden(override, body.get("cost"), script, printer.scripts, name)
         digest = str(body.get("cost_model") or "")
-        key = (name, digest, person.groups, *map(body.get, USAGE_FIELDS))
+        key = (name, digest, person.groups, shape)
         expected = self.expected.get(key)
         if expected is None:
             models = printer.models(name, digest)
-            usage = usage_of(body)
             expected = self.expected[key] = tuple(job_cost(m, usage, person.groups) for m in models)
         cost = body.get("cost")
         if type(cost) is int and cost >= 0 and cost in expected:
@@ -221,13 +229,15 @@ class _UsageJudge:
         self.shared: dict[tuple[str, int], bool] = {}
 
     def usage(self, entries: list[dict[str, Any]]) -> None:
+        facts = _Facts(walk_up_usage)
         for entry in entries:
+            shape, usage = facts.of(entry)
             try:
-                self.checked.costs[entry["id"]] = self._usage(entry["body"])
+                self.checked.costs[entry["id"]] = self._usage(entry["body"], shape, usage)
             except Refused as exc:
                 self.checked.rejected[entry["id"]] = str(exc)
 
-    def _usage(self, body: dict[str, Any]) -> int:
+    def _usage(self, body: dict[str, Any], shape: tuple[Any, ...], usage: JobUsage) -> int:
         name, username = str(body["device"]), str(body["username"])
         device = self.devices.get(name)
         if device is None:
@@ -240,12 +250,10 @@ class _UsageJudge:
             raise Refused(f"unknown user {username!r}")
         self._check_account(username, person, int(body["account_id"]))
         digest = str(body.get("cost_model") or "")
-        facts = tuple(body.get(f) for f in USAGE_FIELDS if f != "copies")
-        key = (name, digest, person.groups, *facts)
+        key = (name, digest, person.groups, shape)
         expected = self.expected.get(key)
         if expected is None:
             models = device.models(name, digest)
-            usage = walk_up_usage(body)
             expected = self.expected[key] = tuple(job_cost(m, usage, person.groups) for m in models)
         return charges.explained(body.get("cost"), expected)
 
