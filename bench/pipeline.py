@@ -33,6 +33,7 @@ from pathlib import Path
 
 from harness import BACKENDS, database_url, print_machine
 from printwarden.config import Settings
+from printwarden.domain.accounts import Role
 from printwarden.domain.costs import JobUsage
 from printwarden.domain.filters import FilterSet
 from printwarden.service import policy, schemas
@@ -41,6 +42,7 @@ from printwarden.service.state import AppState
 from printwarden.store import filters, groups, jobs, printers, scripts, users
 from printwarden.store.db import Database
 from printwarden.store.migrate import upgrade
+from printwarden.store.tokens import Caller
 
 PRINTER = "bench-laser"
 COST_MODEL = {
@@ -139,10 +141,11 @@ def percentile(samples: list[float], p: float) -> float:
 
 def time_decisions(state: AppState, names: list[str], count: int) -> list[float]:
     samples = []
+    caller = Caller(Role.PROVIDER, token_id=0)  # an unbound provider token, as the demo's
     for n in range(count):
         request = body(names, n)
         start = time.perf_counter()
-        answer = _decide(state, request)
+        answer = _decide(state, caller, request)
         samples.append((time.perf_counter() - start) * 1000)
         assert answer.verdict == "allow", answer
     return samples

@@ -93,6 +93,7 @@ from harness import (
 )
 from printwarden import keys, security
 from printwarden.domain.accounts import Role
+from printwarden.domain.charges import prices_digest
 from printwarden.domain.costs import JobUsage, job_cost
 from printwarden.domain.ids import new_id
 from printwarden.domain.journal import UPLOAD_LIMIT
@@ -698,6 +699,7 @@ def make_journal(people: Seeded, count: int, seed_: int = 20261125) -> tuple[lis
     """``count`` entries as a Site Server journals them; and what they must charge in total."""
     rng = random.Random(seed_)
     model = cost_model_from_json(COST_MODEL)
+    digest = prices_digest(model)  # the printer's and the MFD's prices, as the site journals
     start = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
     entries: list[dict[str, Any]] = []
     total = 0
@@ -717,7 +719,8 @@ def make_journal(people: Seeded, count: int, seed_: int = 20261125) -> tuple[lis
                 "txn_id": txn, "job_ref": f"north-{txn}", "username": user, "printer": PRINTER,
                 "pages": pages, "colour_pages": colour, "copies": copies, "duplex": duplex,
                 "paper_size": "A4", "account": "", "document_name": f"report-{n}.pdf",
-                "printed_at": at.isoformat(), "cost": cost,
+                "printed_at": at.isoformat(), "cost": cost, "cost_model": digest,
+                "cost_override": None, "script": "",
             }  # fmt: skip
             kind = "printed"
         else:
@@ -728,6 +731,7 @@ def make_journal(people: Seeded, count: int, seed_: int = 20261125) -> tuple[lis
                 "usage_id": new_id(), "device": DEVICE, "username": user,
                 "account_id": people.account_ids[user], "kind": "copy", "pages": pages,
                 "colour_pages": colour, "duplex": duplex, "paper_size": "A4", "cost": cost,
+                "cost_model": digest,
             }  # fmt: skip
             kind = "usage"
         total += cost
@@ -795,7 +799,7 @@ def upload(
         if (applied, already) != ((size, 0) if new else (0, size)):
             raise BenchError(f"expected every entry {'new' if new else 'old'}: {report}")
         charged += sum(int(v) for v in report["amounts"].values())
-        if report["unknown_users"] or report["notes"]:
+        if report["unknown_users"] or report["notes"] or report.get("rejected"):
             raise BenchError(f"unexpected report: {report}")
     return time.perf_counter() - started, per_batch, charged
 
@@ -824,7 +828,7 @@ def run_reconcile(
 ) -> ReconcileResult:
     with hq(backend, root) as hq_:
         people = seed(hq_, "rc", 1_000, restricted=True, funds=FUNDS)
-        hq_.app.device_token(DEVICE, PRINTER)
+        hq_.app.device_token(DEVICE, PRINTER, cost_model=COST_MODEL)
         entries, expected = make_journal(people, entries_count)
         parts = list(chunks(entries, batch))
         bodies = [json.dumps({"entries": list(part)}).encode() for part in parts]

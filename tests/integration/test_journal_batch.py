@@ -1,5 +1,7 @@
 """The batch path of a journal upload and its bulk statements (SQLite and PostgreSQL):
-held jobs marked printed in one statement, usage charged once, array parameters."""
+held jobs marked printed in one statement, usage charged once, array parameters; and the
+checks before it: a cost stands only under prices (or from a script) HQ published, and a
+rejected entry is recorded with its reason, holding up nothing."""
 
 from __future__ import annotations
 
@@ -10,12 +12,14 @@ from typing import Any, cast
 import pytest
 from sqlalchemy import Table, select
 
+from printwarden.domain.charges import prices_digest, script_digest
 from printwarden.domain.ids import new_id
 from printwarden.domain.ledger import Transaction, TransactionKind
 from printwarden.service import journal
-from printwarden.store import bulk, held_jobs, ledger, printers, users
+from printwarden.store import bulk, groups, held_jobs, ledger, printers, scripts, users
 from printwarden.store.db import Database
-from printwarden.store.models import AccountRow, JournalEntryRow
+from printwarden.store.models import AccountRow, JournalEntryRow, PrintJobRow
+from printwarden.store.printers import cost_model_from_json
 from printwarden.store.providers import register
 
 SECRET = b"journal-batch-test-secret-" + b"x" * 6
@@ -24,10 +28,13 @@ PRICES = {"grey_simplex": 10, "grey_duplex": 8, "colour_simplex": 50, "colour_du
 
 @pytest.fixture
 def hq(hq: Database) -> Database:
-    """The conftest's HQ database, with the printer the journals print on."""
+    """The conftest's HQ database, with the printer the journals print on and the MFD their
+    walk-up usage is made at (5 a page)."""
     with hq.session() as session:
         model = {"sizes": {"default": PRICES}}
         printers.save_printer(session, "laser", {"cost_model": model}, create=True)
+        copies = {"sizes": {"default": {"grey_simplex": 5}}}
+        printers.save_device(session, "mfd", {"kind": "mfd", "cost_model": copies}, create=True)
     return hq
 
 
@@ -136,3 +143,133 @@ def test_among_and_insert_columns_take_thousands_of_values(hq: Database) -> None
         )
     assert found == set(wanted) - {"missing"}
     assert outcomes == {"x\\y"}
+
+
+def costed(username: str, cost: int, digest: str = "", pages: int = 2, **extra: Any) -> Entry:
+    """A printed entry of ``pages`` grey pages on "laser" that the site costed ``cost``
+    under the prices named by ``digest``."""
+    entry = printed(username, pages=pages)
+    entry["body"].update(cost=cost, cost_model=digest, **extra)
+    return entry
+
+
+Entry = dict[str, Any]
+
+
+def laser_prices(hq: Database, grey: int) -> str:
+    """Set the laser's grey page price (as an administrator would); the prices' digest."""
+    model = {"sizes": {"default": {**PRICES, "grey_simplex": grey}}}
+    with hq.session() as session:
+        printers.save_printer(session, "laser", {"cost_model": model}, create=False)
+    return prices_digest(cost_model_from_json(model))
+
+
+def outcomes(hq: Database, entries: list[Entry]) -> dict[str, tuple[str, bool]]:
+    with hq.read() as session:
+        rows = session.execute(
+            select(JournalEntryRow.entry_id, JournalEntryRow.outcome, JournalEntryRow.rejected)
+        )
+        found = {i: (o, r) for i, o, r in rows}
+    return {e["id"]: found[e["id"]] for e in entries}
+
+
+def test_a_cost_is_charged_as_the_site_had_it_only_under_prices_hq_published(
+    hq: Database,
+) -> None:
+    name, account_id = person(hq)
+    old = laser_prices(hq, 10)
+    new = laser_prices(hq, 25)  # changed at HQ while the site was offline
+    entries = [
+        costed(name, 20, old),  # the site's prices: accepted as it charged them
+        costed(name, 20),  # no digest (an older site): any published price explains it
+        costed(name, 50, new),
+        costed(name, 50, old),  # the new price claimed under the old prices
+        costed(name, 2, "0" * 32),  # prices HQ never published
+        costed(name, 17),  # no published price gives 17
+    ]
+    with hq.session() as session:
+        report = journal.apply_entries(session, "north", entries)
+    assert report.amounts == {"print": 90}
+    assert [r["status"] for r in report.results] == ["applied"] * 3 + ["rejected"] * 3
+    found = outcomes(hq, entries)
+    assert found[entries[3]["id"]] == ("cost 50 is not what published prices give for these "
+                                       "facts (20)", True)  # fmt: skip
+    assert "never published for 'laser'" in found[entries[4]["id"]][0]
+    assert found[entries[5]["id"]][1]
+    with hq.read() as session:
+        assert session.get(AccountRow, account_id).balance == 1_000 - 90  # type: ignore[union-attr]
+        costs = sorted(session.scalars(select(PrintJobRow.cost).where(
+            PrintJobRow.txn_id.in_([e["body"]["txn_id"] for e in entries]))))  # fmt: skip
+    assert costs == [20, 20, 50]
+
+
+def test_a_group_discount_is_explained_by_the_users_groups(hq: Database) -> None:
+    name, account_id = person(hq)
+    model = {"sizes": {"default": PRICES}, "group_modifiers": {"staff": -5000}}
+    with hq.session() as session:
+        printers.save_printer(session, "laser", {"cost_model": model}, create=False)
+        groups.ensure_groups(session, {"staff"}, "internal")
+        users.replace_groups(session, users.find_user(session, name), ["staff"])
+    digest = prices_digest(cost_model_from_json(model))
+    entries = [costed(name, 10, digest), costed(name, 20, digest)]
+    with hq.session() as session:
+        report = journal.apply_entries(session, "north", entries)
+    assert [r["status"] for r in report.results] == ["applied", "rejected"]
+    with hq.read() as session:
+        assert session.get(AccountRow, account_id).balance == 1_000 - 10  # type: ignore[union-attr]
+
+
+def test_a_script_cost_stands_only_from_a_script_hq_published_for_the_printer(
+    hq: Database,
+) -> None:
+    name, account_id = person(hq)
+    first, second = "function printJobHook(i, a) { a.job.setCost(3); }", "/* v2 */"
+    with hq.session() as session:
+        scripts.put(session, scripts.Script("laser", first))
+        scripts.put(session, scripts.Script("laser", second))  # the first stays published
+        scripts.put(session, scripts.Script("", "/* every printer */"))
+        scripts.put(session, scripts.Script("other-printer", "/* not the laser's */"))
+    entries = [
+        costed(name, 3, cost_override=3, script=script_digest(first)),
+        costed(name, 4, cost_override=4, script=script_digest("/* every printer */")),
+        costed(name, 0, cost_override=0, script=script_digest(second)),
+        costed(name, 9, cost_override=9, script=script_digest("/* not the laser's */")),
+        costed(name, -9, cost_override=-9, script=script_digest(first)),
+        costed(name, 9, cost_override=9),  # no script named
+    ]
+    with hq.session() as session:
+        report = journal.apply_entries(session, "north", entries)
+    assert [r["status"] for r in report.results] == ["applied"] * 3 + ["rejected"] * 3
+    assert report.amounts == {"print": 7}
+    with hq.read() as session:
+        assert session.get(AccountRow, account_id).balance == 1_000 - 7  # type: ignore[union-attr]
+
+
+def test_a_rejected_entry_does_not_hold_up_the_rest_and_stays_rejected(hq: Database) -> None:
+    name, account_id = person(hq)
+    other, other_account = person(hq)
+    entries = [
+        usage(name, account_id, new_id(), 5),
+        usage(name, other_account, new_id(), 5),  # another user's account
+        usage(name, account_id, new_id(), -5),  # a credit
+        printed(name),
+        {"id": new_id(), "kind": "held", "body": {"job_ref": "no-such-job", "status": "held"}},
+    ]
+    with hq.session() as session:
+        first = journal.apply_entries(session, "north", entries)
+    with hq.session() as session:
+        again = journal.apply_entries(session, "north", entries)
+    assert [r["status"] for r in first.results] == ["applied", "rejected", "rejected",
+                                                     "applied", "rejected"]  # fmt: skip
+    assert [r["status"] for r in again.results] == ["already-applied", "rejected", "rejected",
+                                                     "already-applied", "rejected"]  # fmt: skip
+    assert first.rejected == again.rejected
+    assert [r["reason"] for r in first.rejected] == [
+        f"account {other_account} is not {name}'s",
+        "cost -5 is negative: a charge is never a credit",
+        "no held job 'no-such-job'",
+    ]
+    with hq.read() as session:
+        assert session.get(AccountRow, account_id).balance == 1_000 - 5 - 20  # type: ignore[union-attr]
+        assert session.get(AccountRow, other_account).balance == 1_000  # type: ignore[union-attr]
+    del other

@@ -358,4 +358,5 @@ def test_a_large_journal_is_charged_as_a_batch_exactly_once(hq: Database) -> Non
         )
     assert balances == expected
     assert jobs == 60
-    assert any("nobody-here" in note for note in report.notes)
+    # A user HQ never knew: the entry is rejected (listed with the reason), charging nothing.
+    assert [r["reason"] for r in report.rejected] == ["unknown user 'nobody-here'"]

@@ -4,11 +4,13 @@ Entry kinds (``body`` fields in brackets):
 
 - ``printed`` — a job printed and charged offline [txn_id, job_ref, username, printer, pages,
   colour_pages, copies, duplex, paper_size, account, document_name, printed_at,
-  failure_mode]. Charged with the site's origin; the ledger's unique ``txn_id`` makes a
-  replay harmless. A user deleted at HQ during the outage is still charged: their personal
-  account is kept (soft-deleted) for the record, and the report says so.
+  failure_mode, cost, cost_model, cost_override, script]. Charged with the site's origin at
+  the site's cost, once HQ has explained it (``service/journal_checks.py``); the ledger's
+  unique ``txn_id`` makes a replay harmless. A user deleted at HQ during the outage is still
+  charged: their personal account is kept (soft-deleted) for the record, and the report says
+  so.
 - ``usage`` — walk-up copy, scan or fax [usage_id, device, username, account_id, kind,
-  pages, colour_pages, duplex, paper_size, cost]: the cost the site computed stands.
+  pages, colour_pages, duplex, paper_size, cost, cost_model]: charged like a printed job.
 - ``held`` — a held job released, canceled or expired at the site [job_ref, status, reason,
   released_to]. A job canceled at HQ while the site released it: the site's release wins
   (the paper exists); the report lists the conflict.
@@ -16,6 +18,10 @@ Entry kinds (``body`` fields in brackets):
   provider's held-job report, with ``provider`` and ``username``], so that HQ lists it too.
 - ``unknown-user`` — a user the site did not know [username, where].
 
+An entry the site may not make — a credit, a charge HQ cannot explain, a printer, device,
+provider or held job of another site, an account the user may not charge — is rejected with
+the reason: it changes nothing, is recorded like any other (``journal_applied.rejected``, so
+a re-upload gets the same answer), and never holds up the rest of the journal.
 ``journal_applied`` remembers every entry id, so uploading the same journal twice (after a
 crash mid-upload, say) changes nothing.
 """
@@ -23,20 +29,19 @@ crash mid-upload, say) changes nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, Literal, NamedTuple, cast
 
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
+from printwarden.domain.charges import Refused
 from printwarden.domain.ledger import Transaction, TransactionKind, site_origin
-from printwarden.service import journal_batch
-from printwarden.store import bulk, held_jobs, jobs, ledger
-from printwarden.store.changes import change_seq
+from printwarden.service import journal_batch, journal_checks, journal_held, schemas
+from printwarden.store import accounts, bulk, held_jobs, jobs, ledger
 from printwarden.store.errors import InvalidReference, NotFound
 from printwarden.store.models import (
     AccountRow,
     JournalEntryRow,
-    ProviderRow,
     TransactionRow,
     UserRow,
 )
@@ -44,11 +49,15 @@ from printwarden.store.users import now
 
 KINDS = ("printed", "usage", "held", "held-report", "unknown-user")
 _APPLIED = cast(Table, JournalEntryRow.__table__)
+# What makes an entry impossible to apply as it is, found while applying it one by one.
+_REFUSALS = (Refused, InvalidReference, ledger.IdempotencyConflict, ledger.UnknownAccount)
 
 
 @dataclass(slots=True)
 class Report:
-    """What one upload did (a reconciliation report sums these)."""
+    """What one upload did (a reconciliation report sums these). ``results`` has each
+    entry's id and outcome, in upload order; ``rejected`` the rejected ones with the reason
+    (those rejected by an earlier upload of the same entry too: the outcome is stable)."""
 
     entries: int = 0
     applied: int = 0
@@ -58,75 +67,133 @@ class Report:
     failure_mode_jobs: int = 0
     notes: list[str] = field(default_factory=list)
     touched_accounts: set[int] = field(default_factory=set)
+    results: list[schemas.JournalEntryResult] = field(default_factory=list)
+    rejected: list[schemas.JournalRejection] = field(default_factory=list)
 
     def charge(self, kind: str, amount: int, account_id: int) -> None:
         self.amounts[kind] = self.amounts.get(kind, 0) + amount
         self.touched_accounts.add(account_id)
 
 
+class Outcome(NamedTuple):
+    """What applying one entry did, or why it was rejected (a tuple: thousands of them per
+    upload, which the garbage collector need not follow)."""
+
+    detail: str
+    rejected: bool = False
+
+
 def apply_entries(session: Session, site: str, entries: list[dict[str, Any]]) -> Report:
     """Apply ``entries`` (in order) for ``site`` in the caller's transaction."""
     report = Report(entries=len(entries))
     ids = [str(e["id"]) for e in entries]
-    known = select(JournalEntryRow.entry_id).where(
-        bulk.among(session, JournalEntryRow.entry_id, ids)
-    )
-    done = set(session.scalars(known))
-    fresh = _first_of_each(entries, ids, done)
+    before = _applied_before(session, ids)
+    fresh = _first_of_each(entries, ids, before)
     report.already_applied = len(entries) - len(fresh)
-    charged = journal_batch.charge(session, site, fresh)
-    outcomes = [_outcome(session, site, entry, charged, report) for entry in fresh]
+    checked = journal_checks.check(session, site, fresh)
+    sender = journal_held.Sender(session, site)
+    charged = journal_batch.charge(session, site, fresh, checked, sender.providers)
+    outcomes = {
+        str(entry["id"]): _outcome(session, sender, entry, checked, charged, report)
+        for entry in fresh
+    }
     report.applied = len(fresh)
     session.flush()
     # A concurrent upload of the same ids fails here, and is retried whole.
     _record_applied(session, site, fresh, outcomes)
+    _results(report, entries, ids, before, outcomes)
     return report
 
 
+def _applied_before(session: Session, ids: list[str]) -> dict[str, Outcome]:
+    """The entries among ``ids`` an earlier upload applied, with their outcome."""
+    found = select(JournalEntryRow.entry_id, JournalEntryRow.outcome, JournalEntryRow.rejected)
+    rows = session.execute(found.where(bulk.among(session, JournalEntryRow.entry_id, ids)))
+    return {str(i): Outcome(str(detail), bool(rejected)) for i, detail, rejected in rows}
+
+
+def _results(
+    report: Report,
+    entries: list[dict[str, Any]],
+    ids: list[str],
+    before: dict[str, Outcome],
+    now_: dict[str, Outcome],
+) -> None:
+    """Each entry's outcome in upload order: applied now, already applied (by an earlier
+    upload, or earlier in this one), or rejected (now or before: the outcome is stable)."""
+    seen: set[str] = set()
+    results, rejected = report.results, report.rejected
+    status: Literal["applied", "already-applied", "rejected"]
+    for entry, entry_id in zip(entries, ids, strict=True):
+        outcome = now_.get(entry_id) or before[entry_id]
+        kind = str(entry["kind"])
+        if outcome.rejected:
+            status = "rejected"
+            if entry_id not in seen:
+                rejected.append(schemas.JournalRejection(id=entry_id, kind=kind,
+                                                         reason=outcome.detail))  # fmt: skip
+        elif entry_id in seen or entry_id in before:
+            status = "already-applied"
+        else:
+            status = "applied"
+        seen.add(entry_id)
+        results.append({"id": entry_id, "kind": kind, "status": status, "detail": outcome.detail})
+
+
 def _record_applied(
-    session: Session, site: str, entries: list[dict[str, Any]], outcomes: list[str]
+    session: Session, site: str, entries: list[dict[str, Any]], outcomes: dict[str, Outcome]
 ) -> None:
     if not entries:
         return
+    ids = [str(e["id"]) for e in entries]
+    done = [outcomes[i] for i in ids]
     columns: dict[str, list[Any]] = {
-        "entry_id": [str(e["id"]) for e in entries],
+        "entry_id": ids,
         "site": [site] * len(entries),
         "kind": [str(e["kind"]) for e in entries],
-        "outcome": outcomes,
+        "outcome": [o.detail for o in done],
         "applied_at": [now()] * len(entries),
+        "rejected": [o.rejected for o in done],
     }
     bulk.insert_columns(session, _APPLIED, columns)
 
 
 def _outcome(
     session: Session,
-    site: str,
+    site: journal_held.Sender,
     entry: dict[str, Any],
+    checked: journal_checks.Checked,
     charged: journal_batch.Charged,
     report: Report,
-) -> str:
-    """Apply one entry, unless the batch charged it; what it did."""
-    found = charged.get(str(entry["id"]))
-    if found is None:
-        if entry["kind"] == "usage" and _usage_recorded(session, entry):
-            return "already in the ledger"
-        return _apply(session, site, entry, report)
-    cost, account_id, kind = found
-    report.charge(kind, cost, account_id)
-    if (entry.get("body") or {}).get("failure_mode"):
-        report.failure_mode_jobs += 1
-    return f"charged {cost}"
-
-
-def _usage_recorded(session: Session, entry: dict[str, Any]) -> bool:
-    """A usage entry whose ``usage_id`` the ledger already holds (charged online, say)."""
-    usage_id = str((entry.get("body") or {}).get("usage_id", ""))
-    found = select(TransactionRow.txn_id).where(TransactionRow.txn_id == usage_id)
-    return session.scalar(found) is not None
+) -> Outcome:
+    """Apply one entry, unless the checks rejected it or the batch charged it."""
+    entry_id = str(entry["id"])
+    refused = checked.rejected.get(entry_id)
+    if refused is not None:
+        return Outcome(refused, rejected=True)
+    found = charged.get(entry_id)
+    if found is not None:
+        cost, account_id, kind = found
+        report.charge(kind, cost, account_id)
+        if entry["body"].get("failure_mode"):
+            report.failure_mode_jobs += 1
+        return Outcome(f"charged {cost}")
+    if entry_id in checked.recorded:
+        return Outcome("already in the ledger")
+    if entry["kind"] == "unknown-user":  # a name for the report: nothing to write
+        name = str(entry["body"].get("username", ""))
+        if name not in report.unknown_users:  # each user once, however often seen
+            report.unknown_users.append(name)
+        return Outcome("recorded")
+    try:
+        with session.begin_nested():  # a rejection found half-way undoes the entry alone
+            return Outcome(_apply(session, site, entry, checked.costs.get(entry_id), report))
+    except _REFUSALS as exc:
+        return Outcome(str(exc), rejected=True)
 
 
 def _first_of_each(
-    entries: list[dict[str, Any]], ids: list[str], done: set[str]
+    entries: list[dict[str, Any]], ids: list[str], done: dict[str, Outcome]
 ) -> list[dict[str, Any]]:
     """Entries (with their ``ids``) in order, but those ``done``; an id repeated within one
     upload taken once."""
@@ -139,37 +206,41 @@ def _first_of_each(
     return unique
 
 
-def _apply(session: Session, site: str, entry: dict[str, Any], report: Report) -> str:
+def _apply(
+    session: Session,
+    site: journal_held.Sender,
+    entry: dict[str, Any],
+    cost: int | None,
+    report: Report,
+) -> str:
     kind, body = str(entry["kind"]), dict(entry.get("body") or {})
     if kind == "printed":
-        return _printed(session, site, body, report)
+        assert cost is not None  # checked
+        return _printed(session, site, body, cost, report)
     if kind == "usage":
-        return _usage(session, site, body, report)
+        return _usage(session, body)
     if kind == "held":
-        return _held(session, body, report)
+        return journal_held.status(session, site, body, report.notes)
     if kind == "held-report":
-        return _held_report(session, body)
-    if kind == "unknown-user":
-        name = str(body.get("username", ""))
-        if name not in report.unknown_users:  # each user once, however often seen
-            report.unknown_users.append(name)
-        return "recorded"
+        return journal_held.report(session, site, body)
     raise InvalidReference(f"unknown journal entry kind {kind!r}")
 
 
-def _printed(session: Session, site: str, body: dict[str, Any], report: Report) -> str:
-    usage = journal_batch.usage_of(body)
+def _printed(
+    session: Session, site: journal_held.Sender, body: dict[str, Any], cost: int, report: Report
+) -> str:
     printed = jobs.PrintedJob(
         txn_id=str(body["txn_id"]),
         job_ref=str(body.get("job_ref") or body["txn_id"]),
         username=str(body["username"]),
         printer=str(body["printer"]),
-        usage=usage,
-        choice=jobs.AccountChoice(name=str(body.get("account") or "")),
+        usage=journal_checks.usage_of(body),
+        choice=_account(session, str(body.get("account") or "")),
         document_name=str(body.get("document_name") or "")[:256],
-        origin=site_origin(site),
+        origin=site_origin(site.name),
         printed_at=journal_batch.moment(body.get("printed_at")),
         cost_override=body.get("cost_override"),
+        cost=cost,
         claimed_by=journal_batch.claimed_by(body),
     )
     if body.get("failure_mode"):
@@ -177,14 +248,27 @@ def _printed(session: Session, site: str, body: dict[str, Any], report: Report) 
     try:
         charge = jobs.charge_printed(session, printed)
     except NotFound as exc:
-        return _charge_deleted_user(session, site, body, report, str(exc))
-    held_jobs.mark_printed(session, [printed.job_ref])
+        return _charge_deleted_user(session, site.name, body, cost, report, str(exc))
+    held_jobs.mark_printed(session, [printed.job_ref], site.providers)
+    if not charge.new:
+        return "already in the ledger"
     report.charge("print", charge.job.cost, charge.job.account_id)
     return f"charged {charge.job.cost}"
 
 
+def _account(session: Session, name: str) -> jobs.AccountChoice:
+    """The shared account a printed entry names (its PIN was checked at the site, when the
+    account was chosen); the user's personal account when it names none."""
+    if not name:
+        return jobs.AccountChoice()
+    try:
+        return jobs.AccountChoice(account_id=accounts.find_shared(session, name).id)
+    except NotFound:
+        raise Refused(f"no shared account named {name!r}") from None
+
+
 def _charge_deleted_user(
-    session: Session, site: str, body: dict[str, Any], report: Report, why: str
+    session: Session, site: str, body: dict[str, Any], cost: int, report: Report, why: str
 ) -> str:
     """The user was deleted at HQ meanwhile: charge their kept personal account anyway."""
     account = session.scalar(
@@ -192,10 +276,8 @@ def _charge_deleted_user(
         .join(UserRow, UserRow.id == AccountRow.owner_id)
         .where(UserRow.username == str(body["username"]))
     )
-    cost = int(body.get("cost") or 0)
     if account is None:
-        report.notes.append(f"not charged ({why}): {body.get('username')!r} never existed here")
-        return f"not charged: {why}"
+        raise Refused(f"not charged ({why}): {body.get('username')!r} never existed here")
     txn = Transaction(
         id=str(body["txn_id"]),
         account_id=account.id,
@@ -205,58 +287,21 @@ def _charge_deleted_user(
         origin=site_origin(site),
         comment=f"printed offline at {site} after the user was deleted",
     )
-    ledger.apply_transaction(session, txn)
+    _, new = ledger.apply_transaction(session, txn)
+    if not new:
+        return "already in the ledger"
     report.charge("print", cost, account.id)
     report.notes.append(f"{body['username']} was deleted at HQ; charged {cost} to the kept account")
     return f"charged {cost} to a deleted user's account"
 
 
-def _usage(session: Session, site: str, body: dict[str, Any], report: Report) -> str:
-    txn = journal_batch.usage_transaction(site, body)
-    if session.get(AccountRow, txn.account_id) is None:
-        raise InvalidReference(f"no account {txn.account_id}")
-    _, new = ledger.apply_transaction(session, txn)
-    if new:
-        report.charge(txn.kind.value, -txn.amount, txn.account_id)
-    return f"charged {-txn.amount}" if new else "already in the ledger"
-
-
-def _held(session: Session, body: dict[str, Any], report: Report) -> str:
-    try:
-        row = held_jobs.find(session, str(body["job_ref"]))
-    except NotFound:
-        return "unknown held job"
-    status = str(body.get("status", ""))
-    if row.status in held_jobs.ENDED and row.status != status:
-        if status in ("releasing", "printed") and row.status == "canceled":
-            report.notes.append(f"held job {row.job_ref} canceled at HQ was released at the site")
-        else:
-            return f"kept {row.status}"
-    held_jobs.set_status(row, status, str(body.get("reason", "")), change_seq(session))
-    if body.get("released_to"):
-        row.released_to = str(body["released_to"])
-    return status
-
-
-def _held_report(session: Session, body: dict[str, Any]) -> str:
-    provider = session.scalar(select(ProviderRow).where(ProviderRow.name == body["provider"]))
-    if provider is None:
-        return f"unknown provider {body['provider']!r}"
-    fields = {name: body[name] for name in held_jobs.REPORTED_FIELDS if name in body}
-    for name in ("submitted_at", "expires_at"):
-        fields[name] = journal_batch.moment(fields.get(name))
-    found = held_jobs.Report(
-        job_ref=str(body["job_ref"]),
-        provider_job_id=int(body["provider_job_id"]),
-        queue=str(body["queue"]),
-        queue_kind=str(body["queue_kind"]),
-        username=str(body["username"]),
-        fields=fields,
-        status=str(body.get("status") or "held"),
-        status_reason=str(body.get("status_reason") or ""),
-    )
-    refused = held_jobs.record_reports(session, provider, [found])
-    return f"refused: {refused[0][1]}" if refused else "recorded"
+def _usage(session: Session, body: dict[str, Any]) -> str:
+    """A usage entry the batch did not charge: its ``usage_id`` was recorded meanwhile."""
+    usage_id = str(body.get("usage_id", ""))
+    found = select(TransactionRow.txn_id).where(TransactionRow.txn_id == usage_id)
+    if session.scalar(found) is None:
+        raise Refused(f"usage {usage_id} could not be charged")
+    return "already in the ledger"
 
 
 def deficits(session: Session, account_ids: set[int]) -> list[dict[str, Any]]:

@@ -797,15 +797,41 @@ class JournalUpload(TypedDict):
 JOURNAL_UPLOAD: TypeAdapter[JournalUpload] = TypeAdapter(JournalUpload)
 
 
+class JournalEntryResult(TypedDict):
+    """What became of one uploaded entry."""
+
+    id: str
+    kind: str
+    status: Annotated[
+        Literal["applied", "already-applied", "rejected"],
+        Field(description="rejected: it changed nothing, and stays rejected if sent again"),
+    ]
+    detail: Annotated[str, Field(description="What applying it did, or why it was rejected")]
+
+
+class JournalRejection(TypedDict):
+    """An entry HQ rejected (docs/architecture.md, Journal), and why."""
+
+    id: str
+    kind: str
+    reason: str
+
+
 class JournalOut(Model):
     entries: int
-    applied: int
+    applied: int = Field(description="Entries taken now (each once), rejected ones included")
     already_applied: int
     amounts: dict[str, int]
     unknown_users: list[str]
     failure_mode_jobs: int
     deficits: list[dict[str, Any]]
     notes: list[str]
+    rejected: list[JournalRejection] = Field(
+        default_factory=list, description="The entries rejected, with the reason"
+    )
+    results: list[JournalEntryResult] = Field(
+        default_factory=list, description="Each entry's id and outcome, in upload order"
+    )
 
 
 class OfflinePoliciesIO(Model):

@@ -17,9 +17,11 @@ from typing import Any
 from sqlalchemy import event, inspect, text
 from sqlalchemy.orm import Session
 
+from printwarden.domain.charges import prices_digest, script_digest
 from printwarden.domain.ids import new_id
 from printwarden.domain.journal import UPLOAD_LIMIT
 from printwarden.site.replica import REPLICATING
+from printwarden.store import scripts, settings
 from printwarden.store.db import Database
 from printwarden.store.held_jobs import REPORTED_FIELDS
 from printwarden.store.models import (
@@ -32,6 +34,7 @@ from printwarden.store.models import (
     ProviderRow,
     UserRow,
 )
+from printwarden.store.printers import cost_model_from_json
 
 JOURNAL_TABLE = """
 CREATE TABLE IF NOT EXISTS site_journal (
@@ -125,12 +128,14 @@ def _name(session: Session, model: Any, key: int | None, attribute: str) -> str:
 
 def _printed(session: Session, job: PrintJobRow) -> dict[str, Any]:
     account = session.get(AccountRow, job.account_id)
+    printer = session.get(PrinterRow, job.printer_id)
+    printer_name = printer.name if printer is not None else ""
     copies = max(job.copies, 1)
     return {
         "txn_id": job.txn_id,
         "job_ref": job.job_ref,
         "username": _name(session, UserRow, job.user_id, "username"),
-        "printer": _name(session, PrinterRow, job.printer_id, "name"),
+        "printer": printer_name,
         "pages": job.pages // copies,
         "colour_pages": job.colour_pages // copies,
         "copies": copies,
@@ -140,17 +145,21 @@ def _printed(session: Session, job: PrintJobRow) -> dict[str, Any]:
         "document_name": job.document_name,
         "printed_at": job.printed_at,
         "cost": job.cost,
-        # A print script set the cost: HQ charges it as decided, not from its prices.
+        # The prices the cost came from, or the print script that set it: HQ accepts the
+        # cost only if it published them (domain/charges.py).
+        "cost_model": _prices(printer),
         "cost_override": job.cost if job.cost_overridden else None,
+        "script": _script(session, printer_name) if job.cost_overridden else "",
         # Sent as this (unknown) user, charged to the policy's stand-in: HQ keeps the name.
         "claimed_by": job.claimed_by,
     }
 
 
 def _usage(session: Session, usage: DeviceUsageRow) -> dict[str, Any]:
+    device = session.get(DeviceRow, usage.device_id)
     return {
         "usage_id": usage.usage_id,
-        "device": _name(session, DeviceRow, usage.device_id, "name"),
+        "device": device.name if device is not None else "",
         "username": _name(session, UserRow, usage.user_id, "username"),
         "account_id": usage.account_id,
         "kind": usage.kind,
@@ -159,7 +168,20 @@ def _usage(session: Session, usage: DeviceUsageRow) -> dict[str, Any]:
         "duplex": usage.duplex,
         "paper_size": usage.paper_size,
         "cost": usage.cost,
+        "cost_model": _prices(device),
     }
+
+
+def _prices(place: PrinterRow | DeviceRow | None) -> str:
+    """The digest of the prices a printer or device charges here (replicated from HQ)."""
+    return prices_digest(cost_model_from_json(place.cost_model)) if place is not None else ""
+
+
+def _script(session: Session, printer: str) -> str:
+    """The digest of the print script that runs at ``printer`` (whose ``setCost`` set a
+    job's cost), "" if none does."""
+    found = scripts.for_job(settings.get_many(session, scripts.keys_for_job(printer)), printer)
+    return script_digest(found.source) if found is not None else ""
 
 
 def _held_report(session: Session, job: HeldJobRow) -> dict[str, Any]:

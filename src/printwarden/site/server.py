@@ -346,7 +346,7 @@ class SiteServer(Link):
         """Upload the journal, refresh the replica, and go online (or back offline)."""
         totals: dict[str, Any] = {"entries": 0, "applied": 0, "already_applied": 0,
                                   "amounts": {}, "unknown_users": [], "failure_mode_jobs": 0,
-                                  "deficits": [], "notes": []}  # fmt: skip
+                                  "deficits": [], "notes": [], "rejected": []}  # fmt: skip
         started = datetime.now(UTC)
         try:
             while entries := self.journal.pending():
@@ -430,3 +430,6 @@ def _merge(totals: dict[str, Any], report: dict[str, Any]) -> None:
     )
     for key in ("deficits", "notes"):
         totals[key].extend(report.get(key, []))
+    # Entries HQ rejected, with the reason; each once (an upload cut short is sent again).
+    listed = {r["id"] for r in totals["rejected"]}
+    totals["rejected"].extend(r for r in report.get("rejected", []) if r["id"] not in listed)

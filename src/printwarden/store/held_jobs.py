@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -127,12 +127,19 @@ def set_status(row: HeldJobRow, status: str, reason: str, seq: int) -> None:
     row.change_seq = seq
 
 
-def mark_printed(session: Session, job_refs: Sequence[str]) -> None:
-    """These jobs were charged as printed: those that were held jobs have printed (one
-    statement finds them, one more marks them all)."""
+def mark_printed(
+    session: Session,
+    job_refs: Sequence[str],
+    providers: Callable[[], Collection[int]] | None = None,
+) -> None:
+    """These jobs were charged as printed: those that were held jobs (at one of the
+    ``providers()``, if given: asked only when there are any) have printed (one statement
+    finds them, one more marks them)."""
     waiting = HeldJobRow.status.in_(("held", "releasing"))
-    found = select(HeldJobRow.id).where(bulk.among(session, HeldJobRow.job_ref, job_refs), waiting)
-    ids = list(session.scalars(found))
+    where = (bulk.among(session, HeldJobRow.job_ref, job_refs), waiting)
+    found = session.execute(select(HeldJobRow.id, HeldJobRow.provider_id).where(*where)).all()
+    allowed = providers() if found and providers is not None else None
+    ids = [row_id for row_id, provider in found if allowed is None or provider in allowed]
     if ids:
         marked = {"status": "printed", "updated_at": now(), "change_seq": change_seq(session)}
         statement = update(HeldJobRow).where(bulk.among(session, HeldJobRow.id, ids), waiting)

@@ -63,6 +63,7 @@ class PrintedJob:
     origin: str = "app"
     printed_at: datetime | None = None
     cost_override: int | None = None  # a print script set the cost
+    cost: int | None = None  # costed already (a site's charge, checked by HQ): not re-costed
     claimed_by: str | None = None  # sent as this user, charged to ``username`` (a stand-in)
 
 
@@ -204,7 +205,7 @@ def charge_printed(session: Session, job: PrintedJob) -> Charge:
         raise InvalidReference(f"{job.username} may not charge account {context.account.name}")
     printer_row = printers.find_printer(session, job.printer)
     model = printers.cost_model_from_json(printer_row.cost_model)
-    cost = job.cost_override
+    cost = job.cost_override if job.cost_override is not None else job.cost
     if cost is None:
         cost = job_cost(model, job.usage, context.user.groups)
     txn = Transaction(

@@ -366,6 +366,26 @@ class JournalEntryRow(Base):
     kind: Mapped[str] = mapped_column(String(32))
     outcome: Mapped[str] = mapped_column(Text, default="")
     applied_at: Mapped[datetime]
+    # Rejected (``outcome`` says why): recorded all the same, so a re-upload gets the same
+    # answer and the rest of the journal is never held up by it.
+    rejected: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class PublishedVersionRow(Base):
+    """A version of prices or of a print script that HQ published (sites replicate what HQ
+    publishes): a printer's or device's cost model (``kind`` "printer"/"device", ``subject``
+    its name, ``content`` the model) or a print script's source (``kind`` "script",
+    ``subject`` its printer, "" for every printer; only the digest is kept). HQ explains a
+    site's offline charge with these (domain/charges.py)."""
+
+    __tablename__ = "published_versions"
+    __table_args__ = (UniqueConstraint("kind", "subject", "digest"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    subject: Mapped[str] = mapped_column(String(128))
+    digest: Mapped[str] = mapped_column(String(64))
+    content: Mapped[dict[str, Any]] = mapped_column(JSON)
+    published_at: Mapped[datetime]
 
 
 class RecentDocumentRow(Base):

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from printwarden.domain.costs import CostModel, PagePrices
 from printwarden.domain.decide import Printer
+from printwarden.store import published
 from printwarden.store.changes import change_seq
 from printwarden.store.errors import AlreadyExists, NotFound
 from printwarden.store.models import DeviceRow, PrinterRow
@@ -77,6 +78,10 @@ def _save(
         setattr(row, key, value)
     row.change_seq = seq
     session.flush()
+    kind = "printer" if model is PrinterRow else "device"
+    published.record_prices(
+        session, kind, name, cost_model_from_json(row.cost_model), row.cost_model
+    )
     return row
 
 

@@ -10,10 +10,10 @@ from typing import Any
 from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
-from printwarden.store import settings
+from printwarden.store import published, settings
 from printwarden.store.models import ScriptErrorRow, ScriptValueRow
 
-SETTING = "scripts"  # keys: "scripts" (every printer), "scripts.printer.<name>"
+SETTING = published.SCRIPTS  # keys: "scripts" (every printer), "scripts.printer.<name>"
 KEEP_ERRORS = 1000
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from printwarden.store import published
 from printwarden.store.changes import change_seq
 from printwarden.store.models import SettingRow
 
@@ -35,6 +36,7 @@ def put(session: Session, key: str, value: dict[str, Any]) -> None:
     else:
         row.value, row.change_seq = value, seq
     session.flush()
+    published.record_setting(session, key, value)
 
 
 _PER_PRINTER = ".printer."

@@ -15,7 +15,7 @@ from printwarden.domain.costs import JobUsage
 from printwarden.domain.decide import Decision, Verdict, decide
 from printwarden.domain.filters import Outcome
 from printwarden.domain.ledger import site_origin
-from printwarden.service import offline, policy, schemas, views
+from printwarden.service import component_scope, offline, policy, schemas, views
 from printwarden.service.problems import Problem
 from printwarden.service.routes.deps import admin_only, printing_components, write_session
 from printwarden.service.state import AppState, app_state
@@ -67,19 +67,22 @@ def _released_choice(
     return jobs.AccountChoice(account_id=account_id)
 
 
-@router.post("/jobs/decision", dependencies=[Depends(printing_components)])
+@router.post("/jobs/decision")
 async def decide_job(
-    body: schemas.JobDecisionIn, state: AppState = Depends(app_state)
+    body: schemas.JobDecisionIn,
+    caller: Caller = Depends(printing_components),
+    state: AppState = Depends(app_state),
 ) -> schemas.JobDecisionOut:
     """May this user print this job here, charged to this account? And what will it cost?"""
-    return await run_in_threadpool(_decide, state, body)
+    return await run_in_threadpool(_decide, state, caller, body)
 
 
-def _decide(state: AppState, body: schemas.JobDecisionIn) -> schemas.JobDecisionOut:
+def _decide(state: AppState, caller: Caller, body: schemas.JobDecisionIn) -> schemas.JobDecisionOut:
     """The whole decision in one worker-thread call (the hot path: one hop, not three)."""
     now = datetime.now(UTC)
     submitted = _submitted(body)
     with state.database.read() as session:
+        component_scope.check_printer(session, caller, body.printer)
         rules = offline.rules(state.offline, session)
         username = body.username
         if rules is not None and state.offline and not offline.known(session, username):
@@ -196,6 +199,7 @@ def job_printed(
     state: AppState = Depends(app_state),
 ) -> schemas.JobPrintedOut:
     """Charge what printed, once: a replay of the same ``txn_id`` returns the original charge."""
+    component_scope.check_printer(session, caller, body.printer)
     username = _charged_user(state, session, body.username, body.printer)
     choice = _released_choice(session, body.job_ref, body)
     if body.account_id is not None:

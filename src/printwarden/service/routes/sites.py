@@ -217,14 +217,20 @@ _JOURNAL_BODY = {"application/json": {"schema": schemas.JOURNAL_UPLOAD.json_sche
 
 @router.post(
     "/sites/{name}/journal",
+    response_model=schemas.JournalOut,
     openapi_extra={"requestBody": {"required": True, "content": _JOURNAL_BODY}},
 )
 async def upload_journal(
     request: Request, name: str = Depends(site_of), state: AppState = Depends(app_state)
-) -> schemas.JournalOut:
-    """Apply the site's offline journal, in order, each entry once (a replay changes nothing)."""
+) -> Response:
+    """Apply the site's offline journal, in order, each entry once (a replay changes nothing).
+
+    Each entry's outcome is in ``results``; an entry HQ may not accept from this site (a
+    credit, a charge its published prices cannot explain, another site's printer…) is
+    rejected with the reason, changes nothing, and stays rejected if sent again."""
     entries = _journal_entries(await request.body())
-    return await run_in_threadpool(_apply_journal, state, name, entries)
+    body = await run_in_threadpool(_apply_journal, state, name, entries)
+    return Response(body, media_type="application/json")
 
 
 def _journal_entries(body: bytes) -> list[dict[str, Any]]:
@@ -247,15 +253,17 @@ def _journal_entries(body: bytes) -> list[dict[str, Any]]:
     return entries
 
 
-def _apply_journal(state: AppState, name: str, entries: list[dict[str, Any]]) -> schemas.JournalOut:
-    """One worker-thread call: the session is opened, used and committed here."""
+def _apply_journal(state: AppState, name: str, entries: list[dict[str, Any]]) -> bytes:
+    """One worker-thread call: the session is opened, used and committed here. The answer
+    is serialized from the report as it stands (validating an upload's 5,000 results again
+    cost about 9 ms)."""
     with state.database.session() as session:
         _site(session, name)
         try:
             report = journal.apply_entries(session, name, entries)
         except (NotFound, ValueError, TypeError) as exc:  # a body's fields of the wrong kind
             raise Problem(422, "Invalid journal entry", str(exc)) from None
-        return schemas.JournalOut(
+        answer = schemas.JournalOut.model_construct(
             entries=report.entries,
             applied=report.applied,
             already_applied=report.already_applied,
@@ -264,7 +272,10 @@ def _apply_journal(state: AppState, name: str, entries: list[dict[str, Any]]) ->
             failure_mode_jobs=report.failure_mode_jobs,
             deficits=journal.deficits(session, report.touched_accounts),
             notes=report.notes,
+            rejected=report.rejected,
+            results=report.results,
         )
+    return answer.model_dump_json().encode()
 
 
 @router.get("/offline-policies", dependencies=[Depends(admin_only)])
