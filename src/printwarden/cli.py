@@ -117,6 +117,7 @@ def serve(
         port=port or settings.port,
         log_level="info",
         access_log=False,
+        proxy_headers=False,  # trusted_proxies decides (service/client_address.py)
     )
 
 

@@ -30,6 +30,13 @@ def site_serve(
         Path | None,
         typer.Option(help="The App Server's secret key (card hashes); or $PRINTWARDEN_SECRET_KEY"),
     ] = None,
+    trusted_proxy: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A proxy in front of this site (address or CIDR) whose forwarding "
+            "headers name the client; repeat for more"
+        ),
+    ] = None,
 ) -> None:
     """Run a Site Server: providers and devices of the site point at it instead of HQ."""
     import logging
@@ -43,7 +50,9 @@ def site_serve(
         secret = secret_file.read_text().strip()
     if not secret:
         raise _fail("the App Server's secret is needed: --secret-file or $PRINTWARDEN_SECRET_KEY")
-    config = SiteConfig(upstream, token, site, data_dir, secret, host, port)
+    config = SiteConfig(
+        upstream, token, site, data_dir, secret, host, port, tuple(trusted_proxy or ())
+    )
     SiteServer(config).serve()
 
 

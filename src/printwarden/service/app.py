@@ -21,6 +21,7 @@ from printwarden.service.routes import (
     health,
     held_jobs,
     jobs,
+    lockouts,
     me,
     printers,
     providers,
@@ -30,7 +31,9 @@ from printwarden.service.routes import (
     users,
 )
 from printwarden.service.scheduler import DirectorySyncer, TopUpScheduler
+from printwarden.service.secret_checks import SecretChecks
 from printwarden.service.state import AppState
+from printwarden.service.throttle import LoginThrottle
 from printwarden.store.db import WORKER_THREADS, Database
 from printwarden.webui import mount as mount_web
 
@@ -49,6 +52,7 @@ ROUTERS = (
     sites.router,
     providers.router,
     tokens.router,
+    lockouts.router,
     directory.router,
     filters.router,
 )
@@ -60,6 +64,8 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
         settings=settings,
         database=database or Database(settings.resolved_database_url()),
         secret=settings.resolved_secret(),
+        logins=LoginThrottle(settings.login.rules()),
+        checks=SecretChecks(settings.login.check_threads),
     )
     syncer = DirectorySyncer(state)
     top_ups = TopUpScheduler(state)
@@ -75,6 +81,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
         top_ups.stop()
         syncer.stop()
         state.providers.close()
+        state.checks.close()
         state.database.dispose()
 
     app = FastAPI(

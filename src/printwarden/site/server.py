@@ -55,6 +55,7 @@ class SiteConfig:
     secret_key: str
     host: str = "127.0.0.1"
     port: int = 8100
+    trusted_proxies: tuple[str, ...] = ()  # proxies in front of the site (addresses, CIDRs)
 
 
 class SiteServer(Link):
@@ -76,6 +77,7 @@ class SiteServer(Link):
             secret_key=config.secret_key,
             host=config.host,
             port=config.port,
+            trusted_proxies=list(config.trusted_proxies),
         )
         self.local = create_app(settings, database=self.replica.database)
         self.passwords = PasswordCache(self.replica.database)
@@ -83,7 +85,9 @@ class SiteServer(Link):
             self.answering_offline, self._unknown, self.passwords.get
         )
         self.upstream = Upstream(config.upstream, config.token, config.site)
-        self.gateway = Gateway(self.local, config.upstream, self)
+        self.gateway = Gateway(
+            self.local, config.upstream, self, config.token, config.trusted_proxies
+        )
         if self.journal.backlog():
             # Restarted with offline effects HQ has not seen: reconcile before going online.
             why = "restarted with an unsent journal"
@@ -148,6 +152,7 @@ class SiteServer(Link):
             access_log=False,
             lifespan="on",
             interface="asgi3",
+            proxy_headers=False,  # the gateway decides whose forwarding headers to trust
         )
 
     async def asgi(self, scope: Scope, receive: Receive, send: Send) -> None:
