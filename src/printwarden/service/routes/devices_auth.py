@@ -58,8 +58,9 @@ async def device_login(
 
 def _client_of(state: AppState, caller: Caller, body: schemas.DeviceLoginIn) -> str:
     """The client key: a device is its own client (and must allow the method); a provider or
-    site names the address of the client it asks for (else the component counts)."""
-    if caller.role is Role.DEVICE:
+    site names the address of the client it asks for (else the component counts, as does a
+    device token bound to no device)."""
+    if caller.role is Role.DEVICE and caller.scope.startswith(DEVICE_SCOPE):
         with state.database.read() as session:
             device = _device(session, caller)
         if body.method not in device.login_methods:
@@ -67,14 +68,12 @@ def _client_of(state: AppState, caller: Caller, body: schemas.DeviceLoginIn) -> 
             raise Problem(403, "Login method not allowed", detail)
         return logins.device_client(device.name)
     address = parse_address(body.client_address) if body.client_address else None
-    if address is not None:
+    if address is not None and caller.role is not Role.DEVICE:
         return logins.address_client(str(address))
     return f"token:{caller.token_id}"
 
 
 def _device(session: Session, caller: Caller) -> DeviceRow:
-    if not caller.scope.startswith(DEVICE_SCOPE):
-        raise Problem(403, "Forbidden", "this device token is not bound to a device")
     try:
         row = printers.find_device(session, caller.scope[len(DEVICE_SCOPE) :])
     except NotFound:
@@ -88,7 +87,7 @@ def _card_visibility(caller: Caller) -> CardVisibility | None:
     """Who may learn whose a card is: the device it is swiped at (None: no restriction);
     a provider or site only for people just seen at a device of its own printers."""
     if caller.role is Role.DEVICE:
-        return None
+        return None  # the device the card is swiped at (throttled as its client)
 
     def seen(session: Session, user: UserRow) -> bool:
         devices = _own_devices(session, caller)
