@@ -143,6 +143,12 @@ def test_a_lockout_is_seen_and_cleared_by_an_administrator(
     assert (entry["kind"], entry["user"], entry["failures"], entry["locked"]) == (
         "account", name, 6, True,
     )  # fmt: skip
+    boss = unique("boss")
+    new_user(admin, boss, is_admin=True)
+    with from_address(app, base=app.url) as browser:  # the web console shows it too
+        assert web_login(browser, boss, PASSWORD).status_code == 303
+        dashboard = browser.get("/web/admin/")
+    assert f"printwarden admin lockouts clear user:{name}" in dashboard.text
     env = {**os.environ, "PRINTWARDEN_ADMIN_TOKEN": admin_token}
     cli = [sys.executable, "-m", "printwarden", "admin", "lockouts"]
     listed = subprocess.run([*cli, "list", "--json", "--server", app.url], env=env,
