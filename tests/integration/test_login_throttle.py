@@ -143,6 +143,9 @@ def test_a_lockout_is_seen_and_cleared_by_an_administrator(
     assert (entry["kind"], entry["user"], entry["failures"], entry["locked"]) == (
         "account", name, 6, True,
     )  # fmt: skip
+    first = admin.get("/lockouts", params={"limit": 1}).json()
+    assert (len(first["items"]), first["items"][0]["locked"]) == (1, True)  # locked first
+    assert first["total"] >= 2  # the account and the address at least
     boss = unique("boss")
     new_user(admin, boss, is_admin=True)
     with from_address(app, base=app.url) as browser:  # the web console shows it too

@@ -78,6 +78,7 @@ class LockoutOut(Model):
 
 class LockoutsOut(Model):
     items: list[LockoutOut]
+    total: int = Field(description="Keys with failures, listed or not")
 
 
 class TokenIn(Model):

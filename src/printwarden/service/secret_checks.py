@@ -59,15 +59,6 @@ class SecretChecks:
         finally:
             self._leave()
 
-    def call(self, check: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """Like :meth:`run`, from a worker thread (which waits)."""
-        self._enter()
-        try:
-            context = contextvars.copy_context()
-            return self._pool.submit(context.run, partial(check, *args, **kwargs)).result()
-        finally:
-            self._leave()
-
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 

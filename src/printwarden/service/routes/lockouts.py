@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Query, Response
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 
@@ -24,10 +24,14 @@ router = APIRouter(tags=["lockouts"], dependencies=[Depends(admin_only)])
 
 
 @router.get("/lockouts")
-async def list_lockouts(state: AppState = Depends(app_state)) -> schemas.LockoutsOut:
-    """Every account and client with failed logins not yet forgotten, locked ones first."""
+async def list_lockouts(
+    state: AppState = Depends(app_state),
+    limit: int = Query(500, ge=1, le=10_000, description="At most this many keys"),
+) -> schemas.LockoutsOut:
+    """Accounts and clients with failed logins not yet forgotten: locked ones first, then
+    those with the most failures (``total`` counts them all)."""
     entries = state.logins.entries()
-    return await run_in_threadpool(lockouts_out, state, entries)
+    return await run_in_threadpool(lockouts_out, state, entries, limit)
 
 
 @router.delete(
@@ -40,8 +44,11 @@ async def clear_lockout(key: str, state: AppState = Depends(app_state)) -> Respo
     return Response(status_code=204)
 
 
-def lockouts_out(state: AppState, entries: list[Entry]) -> schemas.LockoutsOut:
-    """The entries as the API shows them, with the user each account key names."""
+def lockouts_out(state: AppState, entries: list[Entry], limit: int) -> schemas.LockoutsOut:
+    """The first ``limit`` entries as the API shows them, with the user each account key
+    names."""
+    total = len(entries)
+    entries = sorted(entries, key=lambda e: not e.locked)[:limit]
     identities = [e.key.removeprefix("identity:") for e in entries if e.key.startswith("identity:")]
     names: dict[str, str] = {}
     if identities:
@@ -60,9 +67,9 @@ def lockouts_out(state: AppState, entries: list[Entry]) -> schemas.LockoutsOut:
             retry_after=math.ceil(e.retry_after),
             last_failure_at=e.last_failure_at,
         )
-        for e in sorted(entries, key=lambda e: not e.locked)
+        for e in entries
     ]
-    return schemas.LockoutsOut(items=items)
+    return schemas.LockoutsOut(items=items, total=total)
 
 
 def _user_of(key: str, identities: dict[str, str]) -> str | None:
