@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import statistics
 import subprocess
 import sys
 import time
@@ -187,10 +186,12 @@ def test_unknown_and_known_users_get_the_same_answer_in_the_same_time(
     assert {(r.status_code, r.text) for r in known_answers + unknown_answers} == {
         (401, known_answers[0].text)
     }
-    known_median = statistics.median(r.extensions["seconds"] for r in known_answers)
-    unknown_median = statistics.median(r.extensions["seconds"] for r in unknown_answers)
-    # an unknown user is checked against a dummy argon2 hash, so it is not answered faster
-    assert unknown_median > 0.5 * known_median, (unknown_median, known_median)
+    # An unknown user is checked against a dummy argon2 hash, so it is not answered faster.
+    # The fastest of each is compared (the least disturbed by other work on the machine);
+    # without the dummy check an unknown user was answered 40-50 times faster.
+    known_fastest = min(r.extensions["seconds"] for r in known_answers)
+    unknown_fastest = min(r.extensions["seconds"] for r in unknown_answers)
+    assert unknown_fastest > 0.25 * known_fastest, (unknown_fastest, known_fastest)
 
 
 def test_spoofed_x_forwarded_for_is_ignored(app: AppServer, admin: httpx.Client) -> None:
@@ -330,8 +331,8 @@ def test_identity_and_pin_guessing_is_throttled_and_unknown_numbers_answer_alike
         wrong = [attempt(mfd, number, "1111") for _ in range(2)]
         unknown = [attempt(elsewhere, unique("NOID"), "1111") for _ in range(2)]
         assert {(r.status_code, r.text) for r in wrong + unknown} == {(401, wrong[0].text)}
-        slowest_unknown = max(r.extensions["seconds"] for r in unknown)
-        assert slowest_unknown > 0.5 * min(r.extensions["seconds"] for r in wrong)
+        fastest_unknown = min(r.extensions["seconds"] for r in unknown)
+        assert fastest_unknown > 0.25 * min(r.extensions["seconds"] for r in wrong)
         for _ in range(3):
             assert attempt(mfd, number, "1111").status_code == 401
         throttled(attempt(mfd, number, "2468"))  # per identity number…
