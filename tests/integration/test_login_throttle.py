@@ -408,3 +408,43 @@ def test_a_provider_learns_whose_a_card_is_only_after_it_was_swiped_at_its_print
         seen = provider.post("/auth/device", json=swipe).json()
         assert (seen["authenticated"], seen["username"]) == (True, name)
         assert other.post("/auth/device", json=swipe).json()["authenticated"] is False
+
+
+def test_a_jobs_shared_account_pin_is_throttled_at_its_decision(
+    app: AppServer, admin: httpx.Client
+) -> None:
+    name, project, printer = unique("jack"), unique("project"), unique("laser")
+    new_user(admin, name)
+    assert admin.post("/printers", json={"name": printer, "cost_model": PRICES}).status_code == 201
+    body = {"name": project, "pin": "1357", "users": [name]}
+    assert admin.post("/accounts", json=body).status_code == 201
+    token = app.token(Role.PROVIDER)
+    with httpx.Client(base_url=app.api, headers={"Authorization": f"Bearer {token}"},
+                      timeout=30) as provider:  # fmt: skip
+
+        def decide(pin: str) -> httpx.Response:
+            job = {"username": name, "printer": printer, "pages": 1, "account": project,
+                   "account_pin": pin}  # fmt: skip
+            return provider.post("/jobs/decision", json=job)
+
+        for _ in range(5):
+            wrong = decide("0000")
+            assert wrong.status_code == 422
+            assert "PIN" in wrong.json()["detail"]
+        throttled(decide("1357"))
+    seen = lockouts(admin)
+    assert seen[f"account:{project}"]["failures"] == 5
+    assert seen[f"person:{name}"]["kind"] == "client"
+
+
+def test_password_guessing_at_a_device_is_throttled_per_account(
+    app: AppServer, admin: httpx.Client
+) -> None:
+    name = unique("kim")
+    new_user(admin, name)
+    with device(app) as mfd, from_address(app) as api:
+        body = {"method": "password", "username": name, "password": "wrong"}
+        for _ in range(5):
+            assert mfd.post("/device/sessions", json=body).status_code == 401
+        throttled(mfd.post("/device/sessions", json={**body, "password": PASSWORD}))
+        throttled(login(api, name, PASSWORD))  # the same account, one throttle
