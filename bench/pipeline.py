@@ -37,7 +37,7 @@ from printwarden.domain.accounts import Role
 from printwarden.domain.costs import JobUsage
 from printwarden.domain.filters import FilterSet
 from printwarden.service import policy, schemas
-from printwarden.service.routes.jobs import _decide
+from printwarden.service.routes.jobs import _choice, _decide
 from printwarden.service.state import AppState
 from printwarden.store import filters, groups, jobs, printers, scripts, users
 from printwarden.store.db import Database
@@ -145,7 +145,7 @@ def time_decisions(state: AppState, names: list[str], count: int) -> list[float]
     for n in range(count):
         request = body(names, n)
         start = time.perf_counter()
-        answer = _decide(state, caller, request)
+        answer = _decide(state, caller, request, _choice(request))
         samples.append((time.perf_counter() - start) * 1000)
         assert answer.verdict == "allow", answer
     return samples

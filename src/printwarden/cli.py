@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
+from printwarden.cli_lockouts import lockouts_cmd
 from printwarden.cli_policy import filter_cmd, script_cmd, topups_cmd
 from printwarden.cli_site import admin_site_cmd, policies_cmd, site_cmd
 from printwarden.cli_tokens import (
@@ -64,6 +65,7 @@ admin.add_typer(policies_cmd, name="offline-policies")
 admin.add_typer(filter_cmd, name="filter")
 admin.add_typer(script_cmd, name="script")
 admin.add_typer(topups_cmd, name="topups")
+admin.add_typer(lockouts_cmd, name="lockouts")
 for sub, name in (
     (user_cmd, "user"),
     (account_cmd, "account"),
@@ -132,6 +134,7 @@ def serve(
         port=port or settings.port,
         log_level="info",
         access_log=False,
+        proxy_headers=False,  # trusted_proxies decides (service/client_address.py)
     )
 
 

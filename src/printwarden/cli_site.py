@@ -37,6 +37,13 @@ def site_serve(
     secret_file: Annotated[Path | None, typer.Option(hidden=True)] = None,
     token_file: TokenFileOption = None,
     token: RefusedTokenOption = "",
+    trusted_proxy: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A proxy in front of this site (address or CIDR) whose forwarding "
+            "headers name the client; repeat for more"
+        ),
+    ] = None,
 ) -> None:
     """Run a Site Server: providers and devices of the site point at it instead of HQ.
 
@@ -61,7 +68,10 @@ def site_serve(
             "PRINTWARDEN_SECRET_KEY is set but not used: a Site Server has its own secret "
             "(the App Server's should not be on this machine)"
         )
-    SiteServer(SiteConfig(upstream, site_token, site, data_dir, host, port)).serve()
+    config = SiteConfig(
+        upstream, site_token, site, data_dir, host, port, tuple(trusted_proxy or ())
+    )
+    SiteServer(config).serve()
 
 
 @admin_site_cmd.command("add")

@@ -6,12 +6,13 @@ database is a SQLite file under the data directory and a server secret is create
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -19,6 +20,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from printwarden.domain.login_throttle import ACCOUNT_SCHEDULE, CLIENT_SCHEDULE, Rules, Schedule
 from printwarden.domain.money import Currency
 from printwarden.files import private_dir
 
@@ -72,6 +74,32 @@ class BodyLimits(BaseModel):
     )
 
 
+class LoginConfig(BaseModel):
+    """Failed-login throttling, per process (domain/login_throttle.py has the schedule)."""
+
+    account_free_failures: int = Field(default=ACCOUNT_SCHEDULE.free, ge=1)
+    account_lock_after: int = Field(default=ACCOUNT_SCHEDULE.lock_after, ge=1)
+    client_free_failures: int = Field(default=CLIENT_SCHEDULE.free, ge=1)
+    client_lock_after: int = Field(default=CLIENT_SCHEDULE.lock_after, ge=1)
+    lockout_seconds: float = Field(default=ACCOUNT_SCHEDULE.lockout_seconds, ge=2)
+    check_threads: int = Field(default=0, ge=0, le=64)  # 0: one per core, at most 4
+
+    def rules(self) -> Rules:
+        def schedule(default: Schedule, free: int, lock_after: int) -> Schedule:
+            return Schedule(
+                free=free,
+                base_seconds=default.base_seconds,
+                lock_after=max(free, lock_after),
+                lockout_seconds=self.lockout_seconds,
+                forget_seconds=max(default.forget_seconds, self.lockout_seconds),
+            )
+
+        return Rules(
+            account=schedule(ACCOUNT_SCHEDULE, self.account_free_failures, self.account_lock_after),
+            client=schedule(CLIENT_SCHEDULE, self.client_free_failures, self.client_lock_after),
+        )
+
+
 class Settings(BaseSettings):
     """All settings of one printwarden process."""
 
@@ -89,6 +117,16 @@ class Settings(BaseSettings):
     session_hours: int = Field(default=12, ge=1)
     directory: DirectoryConfig = Field(default_factory=DirectoryConfig)
     limits: BodyLimits = Field(default_factory=BodyLimits)
+    login: LoginConfig = Field(default_factory=LoginConfig)
+    # Proxies whose Forwarded / X-Forwarded-For headers name the client (addresses or CIDRs).
+    trusted_proxies: list[str] = Field(default_factory=list)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            ipaddress.ip_network(item.strip(), strict=False)  # ValueError names the bad one
+        return value
 
     @classmethod
     def settings_customise_sources(

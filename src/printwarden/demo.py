@@ -79,6 +79,7 @@ def run_demo(data_dir: Path, port_base: int) -> None:
             port=port_base,
             log_level="warning",
             timeout_graceful_shutdown=GRACEFUL_SECONDS,
+            proxy_headers=False,
         )
     )
     logging.getLogger("uvicorn.error").addFilter(_QuietLongPolls())

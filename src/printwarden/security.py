@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -25,6 +26,22 @@ def verify_secret(stored_hash: str | None, secret: str) -> bool:
         return _hasher.verify(stored_hash, secret)
     except (VerificationError, InvalidHashError):
         return False
+
+
+@cache
+def _dummy_hash() -> str:
+    """A hash no secret matches, made with the same parameters as every real one."""
+    return hash_secret(secrets.token_hex(16))
+
+
+def check_secret(stored_hash: str | None, secret: str) -> bool:
+    """Like :func:`verify_secret`, but always one full argon2 verification: against a dummy
+    hash when there is no stored one (an unknown user, a user without a PIN), so that the
+    answer takes as long whether or not the user exists."""
+    if not stored_hash:
+        verify_secret(_dummy_hash(), secret or "-")
+        return False
+    return verify_secret(stored_hash, secret or "-") and bool(secret)
 
 
 def normalize_card(card_number: str) -> str:

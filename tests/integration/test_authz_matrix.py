@@ -134,6 +134,9 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/tokens"): ADMIN,
     ("DELETE", "/api/v1/tokens/{token_id}"): ADMIN,
     ("POST", "/api/v1/directory/sync"): ADMIN,
+    # failed logins and lockouts
+    ("GET", "/api/v1/lockouts"): ADMIN,
+    ("DELETE", "/api/v1/lockouts/{key}"): ADMIN,
 }
 
 # Path parameters that name nothing: allowed callers get 404 or 422, never a change.
@@ -144,6 +147,7 @@ DUMMY_PARAMS = {
     "token_id": "987654321",
     "job_ref": "01900000-0000-7000-8000-000000000000",
     "session_id": "01900000-0000-7000-8000-000000000001",
+    "key": "user:no-such-user-authz",
 }
 HTTP_METHODS = {"get", "put", "post", "patch", "delete", "head", "options", "trace"}
 

@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from printwarden.config import DirectoryConfig, LdapConfig
 from printwarden.domain.offline_policies import SETTING_KEY, OfflinePolicies, PasswordPolicy
-from printwarden.service.offline import OfflineMode, check_user_password
+from printwarden.service.offline import OfflineMode, check_user_password, login_policies
 from printwarden.site.passwords import PasswordCache, administrators
 from printwarden.site.replica import Replica
 from printwarden.store import settings, users
@@ -55,7 +55,8 @@ def check(replica: Replica, cache: PasswordCache, name: str, password: str) -> b
     offline = OfflineMode(lambda: True, lambda *_: None, cache.get)
     with replica.database.read() as session:
         row = users.find_user(session, name)
-        return check_user_password(offline, session, unreachable_directory(), row, password)
+        chosen = login_policies(offline, session)
+    return check_user_password(offline, chosen, unreachable_directory(), row, password)
 
 
 def test_a_directory_user_logs_in_offline_with_the_password_cached_at_their_last_login(

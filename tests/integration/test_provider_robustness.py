@@ -682,6 +682,30 @@ def test_queue_requiring_authentication_answers_401_and_trusts_only_the_password
     wait_for(lambda: world.balance("alice") == before - 10, "alice charged for her job")
 
 
+def test_password_guessing_over_ipp_is_throttled_with_429(world: World) -> None:
+    """HTTP Basic on a queue is a login like any other: after a few wrong passwords for a
+    user, the next attempt (even the right one) is answered 429 with Retry-After, and the
+    user's account waits at the API too (one throttle, at the server)."""
+    victim = f"victim-{world.suffix}"
+    created = world.admin.post("/users", json={"username": victim, "password": PASSWORD})
+    assert created.status_code == 201, created.text
+    url = world.base + "/ipp/print/locked"
+    message = print_job_header(world.provider.uri("locked"), victim) + b"guess\n"
+    for guess in range(5):
+        wrong = httpx.post(url, content=message, headers=IPP, auth=(victim, f"guess-{guess}"),
+                           timeout=WAIT_SECONDS)  # fmt: skip
+        assert wrong.status_code == 401
+    limited = httpx.post(url, content=message, headers=IPP, auth=(victim, PASSWORD),
+                         timeout=WAIT_SECONDS)  # fmt: skip
+    assert limited.status_code == 429
+    assert int(limited.headers["retry-after"]) >= 1
+    login = httpx.post(f"{world.app.api}/auth/login",
+                       json={"username": victim, "password": PASSWORD})  # fmt: skip
+    assert login.status_code == 429
+    lockouts = world.admin.get("/lockouts").json()["items"]
+    assert {"user:" + victim, "address:127.0.0.1"} <= {item["key"] for item in lockouts}
+
+
 # --- job-account-id -------------------------------------------------------------------------
 
 

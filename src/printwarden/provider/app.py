@@ -12,9 +12,14 @@ import uvicorn
 from printwarden.provider.config import ProviderConfig
 from printwarden.provider.desk import Desk, DeskError, ReleaseOrder
 from printwarden.provider.engine import Engine
-from printwarden.provider.http import IppApp
+from printwarden.provider.http import HttpThrottled, IppApp
 from printwarden.provider.ipp_service import IppService
-from printwarden.provider.service_client import ServerRefused, ServerUnreachable, ServiceClient
+from printwarden.provider.service_client import (
+    LoginThrottled,
+    ServerRefused,
+    ServerUnreachable,
+    ServiceClient,
+)
 from printwarden.provider.spool import Spool
 
 log = logging.getLogger("printwarden.provider")
@@ -34,9 +39,11 @@ class Provider:
         self.ipp = IppService(config, self.spool, self.desk, self._check_password)
         self.app = IppApp(self.ipp, self.control, self.engine.start, self.close)
 
-    def _check_password(self, username: str, password: str) -> bool:
+    def _check_password(self, username: str, password: str, client: str) -> bool:
         try:
-            return self.client.check_password(username, password)
+            return self.client.check_password(username, password, client)
+        except LoginThrottled as exc:
+            raise HttpThrottled(exc.retry_after) from None
         except (ServerUnreachable, ServerRefused):
             return False
 
@@ -80,4 +87,5 @@ class Provider:
             log_level="warning",
             access_log=False,
             lifespan="on",
+            proxy_headers=False,  # the IPP client's own address counts its failed logins
         )

@@ -43,6 +43,14 @@ class HttpAuthRequired(Exception):
     """The queue requires HTTP Basic authentication and the request had none (or a bad one)."""
 
 
+class HttpThrottled(Exception):
+    """Too many failed logins from this client or for this user: HTTP 429 + Retry-After."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"too many failed logins; try again in {retry_after} s")
+        self.retry_after = retry_after
+
+
 Control = Callable[[str, dict[str, Any], str], Awaitable[tuple[int, dict[str, Any]]]]
 
 
@@ -56,6 +64,7 @@ class IppRequest:
     host: str
     body: AsyncIterator[bytes]
     document_size: int | None = None  # as the request's Content-Length tells, when it does
+    client: str = ""  # the client's address (the server counts failed logins per address)
 
 
 class IppHandler(Protocol):
@@ -180,6 +189,7 @@ class IppApp:
             host=headers.get(b"host", b"localhost").decode("latin-1"),
             body=reader.rest(),
             document_size=reader.rest_size(_content_length(headers)),
+            client=scope["client"][0] if scope.get("client") else "",
         )
         try:
             response = await self.handler.handle(request)
@@ -187,6 +197,11 @@ class IppApp:
             await _drain(request.body)
             challenge = [(b"www-authenticate", b'Basic realm="printwarden"')]
             await _plain(send, 401, b"authentication required\n", challenge)
+            return
+        except HttpThrottled as exc:
+            await _drain(request.body)
+            retry = [(b"retry-after", str(exc.retry_after).encode())]
+            await _plain(send, 429, f"{exc}\n".encode(), retry)
             return
         except ConnectionError:
             return

@@ -61,7 +61,8 @@ class Refusal(Exception):
         self.status, self.message, self.unsupported = status, message, unsupported or []
 
 
-Authenticator = Callable[[str, str], bool]
+# (username, password, client address) -> accepted; may raise HttpThrottled.
+Authenticator = Callable[[str, str, str], bool]
 
 
 @dataclass
@@ -177,7 +178,7 @@ class IppService:
         )
         if request.basic_auth and self.authenticate is not None:
             user, password = request.basic_auth
-            if await asyncio.to_thread(self.authenticate, user, password):
+            if await asyncio.to_thread(self.authenticate, user, password, request.client):
                 return user, True
             raise HttpAuthRequired()
         if queue is not None and queue.require_authentication:

@@ -16,9 +16,17 @@ class ServerUnreachable(Exception):
 class ServerRefused(Exception):
     """The server answered with a client error (bad input, unknown user/printer…)."""
 
-    def __init__(self, status: int, detail: str) -> None:
+    def __init__(self, status: int, detail: str, retry_after: int = 0) -> None:
         super().__init__(f"{status}: {detail}")
-        self.status, self.detail = status, detail
+        self.status, self.detail, self.retry_after = status, detail, retry_after
+
+
+class LoginThrottled(Exception):
+    """The server refuses login attempts for this user or client for ``retry_after`` s."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"too many failed logins; try again in {retry_after} s")
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +112,9 @@ class ServiceClient:
         if response.status_code >= 500:
             raise ServerUnreachable(f"{path}: server answered {response.status_code}")
         if response.status_code >= 400:
-            raise ServerRefused(response.status_code, _detail(response))
+            retry = response.headers.get("retry-after", "")
+            wait = int(retry) if retry.isdigit() else 1
+            raise ServerRefused(response.status_code, _detail(response), wait)
         result: dict[str, Any] = response.json()
         return result
 
@@ -128,10 +138,18 @@ class ServiceClient:
         body["job_ref"] = question.job_ref
         return int(self._post("/jobs/printed", body)["cost"])
 
-    def check_password(self, username: str, password: str) -> bool:
-        """Whether the server accepts this username and password (for HTTP Basic on queues)."""
-        body = {"method": "password", "username": username, "password": password}
-        return bool(self._post("/auth/device", body).get("authenticated"))
+    def check_password(self, username: str, password: str, client: str = "") -> bool:
+        """Whether the server accepts this username and password (for HTTP Basic on queues),
+        from the IPP client at ``client``; :class:`LoginThrottled` while the server refuses
+        attempts for that user or client."""
+        body = {"method": "password", "username": username, "password": password,
+                "client_address": client[:64]}  # fmt: skip
+        try:
+            return bool(self._post("/auth/device", body).get("authenticated"))
+        except ServerRefused as exc:
+            if exc.status == 429:
+                raise LoginThrottled(exc.retry_after) from None
+            raise
 
     def register(self, description: dict[str, Any]) -> list[str]:
         """Announce this provider's queues and printers; returns printers the server lacks."""

@@ -23,6 +23,7 @@ from printwarden.service.routes import (
     health,
     held_jobs,
     jobs,
+    lockouts,
     me,
     printers,
     providers,
@@ -32,7 +33,9 @@ from printwarden.service.routes import (
     users,
 )
 from printwarden.service.scheduler import DirectorySyncer, TopUpScheduler
+from printwarden.service.secret_checks import SecretChecks
 from printwarden.service.state import AppState
+from printwarden.service.throttle import LoginThrottle
 from printwarden.store.db import WORKER_THREADS, Database
 from printwarden.webui import mount as mount_web
 
@@ -51,6 +54,7 @@ ROUTERS = (
     sites.router,
     providers.router,
     tokens.router,
+    lockouts.router,
     directory.router,
     filters.router,
 )
@@ -72,6 +76,8 @@ def create_app(
         secret=secret,
         card_key=secret if card_key is None else card_key,
         issuer=issuer,
+        logins=LoginThrottle(settings.login.rules()),
+        checks=SecretChecks(settings.login.check_threads),
     )
     syncer = DirectorySyncer(state)
     top_ups = TopUpScheduler(state)
@@ -87,6 +93,7 @@ def create_app(
         top_ups.stop()
         syncer.stop()
         state.providers.close()
+        state.checks.close()
         state.database.dispose()
 
     app = FastAPI(

@@ -89,9 +89,17 @@ def substitute(
     return Substitution(chosen.unauthenticated_user)
 
 
+def login_policies(offline: OfflineMode | None, session: Session) -> OfflinePolicies | None:
+    """The policies a password check must follow now (None: online), read before the check
+    so that no password is checked inside a database transaction."""
+    if offline is None or not offline.active():
+        return None
+    return policies(session)
+
+
 def password_ok(
     offline: OfflineMode,
-    session: Session,
+    chosen: OfflinePolicies,
     directory: DirectoryConfig,
     user: UserRow,
     password: str,
@@ -108,7 +116,6 @@ def password_ok(
     """
     if user.is_admin:
         return False
-    chosen = policies(session)
     if chosen.password is PasswordPolicy.DENY:
         return False
     if (
@@ -129,12 +136,13 @@ def password_ok(
 
 def check_user_password(
     offline: OfflineMode | None,
-    session: Session,
+    chosen: OfflinePolicies | None,
     directory: DirectoryConfig,
     user: UserRow,
     password: str,
 ) -> bool:
-    """The one password check of every login: online as configured, offline by policy."""
-    if offline is not None and offline.active():
-        return password_ok(offline, session, directory, user, password)
+    """The one password check of every login: online as configured, offline by policy
+    (``chosen``, from :func:`login_policies`). Call it outside any database transaction."""
+    if offline is not None and chosen is not None:
+        return password_ok(offline, chosen, directory, user, password)
     return check_password(directory, user, password)

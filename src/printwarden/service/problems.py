@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException
 
+from printwarden.service.throttle import Throttled
 from printwarden.store.errors import AlreadyExists, InvalidReference, NotFound
 from printwarden.store.ledger import IdempotencyConflict, UnknownAccount
 
@@ -43,6 +44,12 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+def too_many(exc: Throttled) -> Problem:
+    """429 for a throttled login (or too many checks at once), with ``Retry-After``."""
+    headers = {"Retry-After": str(exc.seconds)}
+    return Problem(429, "Too many attempts", str(exc), headers, retry_after=exc.seconds)
+
+
 _STORE_ERRORS: dict[type[Exception], tuple[int, str]] = {
     NotFound: (404, "Not found"),
     UnknownAccount: (404, "Not found"),
@@ -58,6 +65,12 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(_request: Request, exc: Problem) -> JSONResponse:
         return problem_response(exc.status, exc.title, exc.detail, exc.headers, **exc.extra)
+
+    @app.exception_handler(Throttled)
+    async def _throttled(_request: Request, exc: Throttled) -> JSONResponse:
+        found = too_many(exc)
+        return problem_response(found.status, found.title, found.detail, found.headers,
+                                **found.extra)  # fmt: skip
 
     @app.exception_handler(HTTPException)
     async def _http(_request: Request, exc: HTTPException) -> JSONResponse:

@@ -94,6 +94,24 @@ class LoginOut(Model):
     expires_at: UtcDatetime
 
 
+class LockoutOut(Model):
+    """A key with failed logins counted against it (in the answering process)."""
+
+    key: str = Field(description="user:NAME, identity:HASH, account:NAME (a shared account's "
+                     "PIN), address:IP, device:NAME, person:NAME or token:ID")  # fmt: skip
+    kind: Literal["account", "client"]
+    user: str | None = Field(description="The user an account key names, when known")
+    failures: int
+    locked: bool = Field(description="Locked out (not just backing off) until retry_after")
+    retry_after: int = Field(description="Seconds until the next attempt is let through")
+    last_failure_at: datetime
+
+
+class LockoutsOut(Model):
+    items: list[LockoutOut]
+    total: int = Field(description="Keys with failures, listed or not")
+
+
 class TokenIn(Model):
     role: Literal["site", "provider", "device"]
     name: Annotated[str, StringConstraints(max_length=128)] = ""  # the column holds 128
@@ -436,6 +454,11 @@ class DeviceLoginIn(Model):
     pin: Annotated[str, StringConstraints(max_length=32)] = ""
     username: Annotated[str, StringConstraints(max_length=128)] = ""
     password: Annotated[str, StringConstraints(max_length=1024)] = ""
+    client_address: Annotated[str, StringConstraints(max_length=64)] = Field(
+        default="",
+        description="A provider or site: the address of the client it asks for (an IPP "
+        "client's), so failures count against that client; ignored from devices",
+    )
 
 
 class DeviceLoginOut(Model):

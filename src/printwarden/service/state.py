@@ -14,6 +14,8 @@ from printwarden.domain.money import Currency
 from printwarden.keys import HQ_ISSUER
 from printwarden.service.offline import OfflineMode
 from printwarden.service.provider_control import ProviderControl
+from printwarden.service.secret_checks import SecretChecks
+from printwarden.service.throttle import LoginThrottle
 from printwarden.store.db import Database
 from printwarden.store.tokens import Caller
 
@@ -77,6 +79,8 @@ class AppState:
     callers: CallerCache = field(default_factory=CallerCache)
     providers: ProviderControl = field(default_factory=ProviderControl)
     offline: OfflineMode | None = None  # set on a Site Server's local app
+    logins: LoginThrottle = field(default_factory=LoginThrottle)  # failed logins, per process
+    checks: SecretChecks = field(default_factory=SecretChecks)  # where secrets are checked
 
     @property
     def currency(self) -> Currency:

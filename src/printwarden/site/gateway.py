@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from contextvars import ContextVar
 from typing import Any
 from urllib.parse import parse_qs, quote
 
 import httpx
+from starlette.datastructures import Headers
 
 from printwarden.domain.functions import Function, FunctionUnavailable, Mode, require
+from printwarden.service.client_address import CLIENT_HEADER, SITE_TOKEN_HEADER, networks, resolve
 from printwarden.webui.sessions import SESSION_COOKIE
 
 log = logging.getLogger("printwarden.site")
@@ -32,6 +34,8 @@ HOP_BY_HOP = frozenset(
     {b"connection", b"keep-alive", b"transfer-encoding", b"te", b"upgrade", b"host",
      b"proxy-authorization", b"proxy-authenticate", b"trailer", b"content-length"}
 )  # fmt: skip
+# Named by the gateway itself: a client's own are dropped.
+NOT_FORWARDED = HOP_BY_HOP | {CLIENT_HEADER.encode(), SITE_TOKEN_HEADER.encode()}
 # Well below a provider's own server timeout (5 s by default), so that a forward that gets
 # no answer is still answered from the replica before the provider gives up on the site.
 FORWARD_TIMEOUT = httpx.Timeout(1.5, connect=1.0)
@@ -59,12 +63,27 @@ class Link:
 
 
 class Gateway:
-    """ASGI app: ``upstream`` while the link is up, ``local`` (the replica) otherwise."""
+    """ASGI app: ``upstream`` while the link is up, ``local`` (the replica) otherwise.
 
-    def __init__(self, local: App, upstream_url: str, link: Link) -> None:
+    A forwarded request names its client to the App Server (``X-Printwarden-Client``, with
+    the site token in ``X-Printwarden-Site-Token`` as proof that a site says so), so HQ
+    throttles failed logins per person, not per site; the same headers from a client are
+    dropped. ``trusted_proxies``: proxies in front of this site whose forwarding headers name
+    the client (none by default)."""
+
+    def __init__(
+        self,
+        local: App,
+        upstream_url: str,
+        link: Link,
+        site_token: str = "",
+        trusted_proxies: Sequence[str] = (),
+    ) -> None:
         self.local, self.link = local, link
         self.upstream = upstream_url.rstrip("/")
         self.client = httpx.AsyncClient(timeout=FORWARD_TIMEOUT)
+        self.site_token = site_token
+        self.trusted = networks(tuple(trusted_proxies))
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -87,7 +106,8 @@ class Gateway:
         url = self.upstream + raw.decode("latin-1")
         if scope.get("query_string"):
             url += "?" + scope["query_string"].decode("latin-1")
-        headers = [(k, v) for k, v in scope["headers"] if k.lower() not in HOP_BY_HOP]
+        headers = [(k, v) for k, v in scope["headers"] if k.lower() not in NOT_FORWARDED]
+        headers += self._client_headers(scope)
         try:
             response = await self.client.request(
                 scope["method"], url, headers=headers, content=body, timeout=_timeout(scope)
@@ -105,6 +125,17 @@ class Gateway:
         if accepted is not None:
             await self.link.password_accepted(*accepted)
         return response
+
+    def _client_headers(self, scope: Scope) -> list[tuple[bytes, bytes]]:
+        """Who the client is, and the site token that vouches for it."""
+        if not self.site_token:
+            return []
+        peer = scope["client"][0] if scope.get("client") else ""
+        client = resolve(peer, Headers(scope=scope), self.trusted)
+        return [
+            (CLIENT_HEADER.encode(), client.encode("latin-1")),
+            (SITE_TOKEN_HEADER.encode(), self.site_token.encode("latin-1")),
+        ]
 
     async def _answer_locally(self, scope: Scope, body: bytes, send: Send) -> None:
         function = function_of(scope)

@@ -62,6 +62,7 @@ class SiteConfig:
     data_dir: Path
     host: str = "127.0.0.1"
     port: int = 8100
+    trusted_proxies: tuple[str, ...] = ()  # proxies in front of the site (addresses, CIDRs)
 
 
 class SiteServer(Link):
@@ -85,6 +86,7 @@ class SiteServer(Link):
             secret_key=secret.decode(),
             host=config.host,
             port=config.port,
+            trusted_proxies=list(config.trusted_proxies),
         )
         self._keys_path = config.data_dir / hq_keys.FILE_NAME
         self._keys_lock = threading.Lock()
@@ -105,7 +107,9 @@ class SiteServer(Link):
             self.answering_offline, self._unknown, self.passwords.get
         )
         self.upstream = Upstream(config.upstream, config.token, config.site)
-        self.gateway = Gateway(self.local, config.upstream, self)
+        self.gateway = Gateway(
+            self.local, config.upstream, self, config.token, config.trusted_proxies
+        )
         # Bounded before the gateway buffers a body to forward it.
         self.front = BodyLimit(self.gateway, settings.limits)
         if self.journal.backlog():
@@ -205,6 +209,7 @@ class SiteServer(Link):
             access_log=False,
             lifespan="on",
             interface="asgi3",
+            proxy_headers=False,  # the gateway decides whose forwarding headers to trust
         )
 
     async def asgi(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from printwarden.store.changes import change_seq
-from printwarden.store.models import PrinterRow, ProviderRow
+from printwarden.store.models import DeviceRow, PrinterRow, ProviderRow
 
 
 def register(
@@ -53,3 +53,17 @@ def register(
 
 def list_providers(session: Session) -> list[ProviderRow]:
     return list(session.scalars(select(ProviderRow).order_by(ProviderRow.name)))
+
+
+def device_ids(session: Session, name: str) -> list[int]:
+    """The devices at the printers the provider ``name`` registered (none if unknown)."""
+    row = session.scalar(select(ProviderRow).where(ProviderRow.name == name))
+    names = {str(p.get("name", "")) for p in row.printers} if row is not None else set()
+    if not names:
+        return []
+    query = (
+        select(DeviceRow.id)
+        .join(PrinterRow, PrinterRow.id == DeviceRow.printer_id)
+        .where(PrinterRow.name.in_(names), DeviceRow.deleted_at.is_(None))
+    )
+    return list(session.scalars(query))

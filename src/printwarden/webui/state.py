@@ -1,4 +1,5 @@
-"""What the web interface keeps per process: the cookie signer, the login limiter, logouts."""
+"""What the web interface keeps per process: the cookie signer and logouts (failed logins
+are counted by the App Server's one login throttle, ``AppState.logins``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from dataclasses import dataclass, field
 
 from fastapi import Request
 
-from printwarden.webui.ratelimit import LoginLimiter
 from printwarden.webui.sessions import CookieSigner
 
 CHECK_SECONDS = 5.0  # a disabled user's session ends in this process within this time
@@ -23,7 +23,6 @@ class WebState:
     secure_cookies: str = field(
         default_factory=lambda: os.environ.get("PRINTWARDEN_WEB_SECURE_COOKIES", "auto")
     )
-    limiter: LoginLimiter = field(default_factory=LoginLimiter)
     _ended: dict[str, float] = field(default_factory=dict)  # sid → when the cookie expires
     _checked: dict[str, float] = field(default_factory=dict)  # sid → valid until
     _lock: threading.Lock = field(default_factory=threading.Lock)

@@ -4,52 +4,51 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from printwarden.directory.ldap import DirectoryUnavailable
 from printwarden.domain.accounts import Role
-from printwarden.service import schemas, views
+from printwarden.service import logins, schemas, views
 from printwarden.service.auth import current_caller
-from printwarden.service.offline import check_user_password
+from printwarden.service.client_address import client_address
 from printwarden.service.problems import Problem
 from printwarden.service.routes.deps import any_person, read_session, write_session
 from printwarden.service.state import AppState, app_state
 from printwarden.store import ledger, tokens, users
-from printwarden.store.errors import NotFound
+from printwarden.store.models import UserRow
 from printwarden.store.tokens import Caller
 
 router = APIRouter(tags=["auth"])
 
 
-@router.post("/auth/login")
-def login(
-    body: schemas.LoginIn,
-    session: Session = Depends(write_session),
-    state: AppState = Depends(app_state),
+@router.post("/auth/login", responses={429: {"description": "Too many failed attempts"}})
+async def login(
+    body: schemas.LoginIn, request: Request, state: AppState = Depends(app_state)
 ) -> schemas.LoginOut:
-    """Exchange a username and password for a session token (role admin or user)."""
+    """Exchange a username and password for a session token (role admin or user).
+
+    Failed attempts are throttled per account and per client address (429 with
+    ``Retry-After``); the password is checked outside any database transaction."""
+    client = logins.address_client(await client_address(request, state))
     try:
-        row = users.find_user(session, body.username)
-    except NotFound:
-        row = None
-    try:
-        valid = (
-            row is not None
-            and row.enabled
-            and check_user_password(
-                state.offline, session, state.settings.directory, row, body.password
-            )
-        )
+        user = await logins.password(state, body.username, body.password, client)
     except DirectoryUnavailable as exc:
         raise Problem(503, "Directory unavailable", str(exc)) from None
-    if row is None or not valid:
+    if user is None:
         raise Problem(401, "Unauthorized", "wrong username or password")
-    role = Role.ADMIN if row.is_admin else Role.USER
+    return await run_in_threadpool(_issue, state, user)
+
+
+def _issue(state: AppState, user: UserRow) -> schemas.LoginOut:
+    """The session token, in a write transaction of its own (nothing slow inside)."""
+    role = Role.ADMIN if user.is_admin else Role.USER
     lifetime = timedelta(hours=state.settings.session_hours)
-    token, token_row = tokens.issue_token(
-        session, role, name=f"session:{row.username}", user_id=row.id, lifetime=lifetime
-    )
+    with state.database.session() as session:
+        token, token_row = tokens.issue_token(
+            session, role, name=f"session:{user.username}", user_id=user.id, lifetime=lifetime
+        )
     assert token_row.expires_at is not None
     return schemas.LoginOut(token=token, role=role.value, expires_at=token_row.expires_at)
 

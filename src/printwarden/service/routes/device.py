@@ -15,17 +15,17 @@ from fastapi import APIRouter, Depends, Query, Response
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
+from printwarden.directory.ldap import DirectoryUnavailable
 from printwarden.domain import functions
 from printwarden.domain.accounts import Role
 from printwarden.domain.costs import JobUsage
 from printwarden.domain.functions import Function, FunctionUnavailable, Mode
 from printwarden.domain.ledger import TransactionKind
-from printwarden.security import verify_secret
-from printwarden.service import offline, release, schemas
+from printwarden.service import logins, offline, release, schemas
 from printwarden.service.auth import require
 from printwarden.service.problems import Problem
 from printwarden.service.routes.deps import read_session, write_session
-from printwarden.service.routes.devices_auth import granted_shared, identify
+from printwarden.service.routes.devices_auth import granted_shared
 from printwarden.service.state import AppState, app_state
 from printwarden.store import accounts, device_sessions, held_jobs, jobs, printers, users
 from printwarden.store.errors import NotFound
@@ -153,24 +153,45 @@ def _session_out(session: Session, live: Live) -> schemas.DeviceSessionOut:
     )
 
 
-@router.post("/device/sessions", status_code=201)
-def log_in(
+@router.post(
+    "/device/sessions",
+    status_code=201,
+    responses={429: {"description": "Too many failed attempts at this device"}},
+)
+async def log_in(
     body: schemas.DeviceLoginIn,
     name: str = Depends(device_name),
-    session: Session = Depends(write_session),
     state: AppState = Depends(app_state),
 ) -> schemas.DeviceSessionOut:
-    """Log a person in at this device; 401 when the card or secret is not recognised."""
-    device = _device(session, name)
-    _check_available(state, device)
-    if body.method not in device.login_methods:
-        detail = f"{device.name} does not accept {body.method} logins"
-        raise Problem(403, "Login method not allowed", detail)
-    user = identify(session, state, body)
-    if user is None or not user.enabled:
+    """Log a person in at this device; 401 when the card or secret is not recognised (the
+    same answer for an unknown card and any other refusal), 429 while throttled."""
+    await run_in_threadpool(_may_log_in, state, name, body.method)
+    try:
+        user = await logins.person(state, body, logins.device_client(name))
+    except DirectoryUnavailable as exc:
+        raise Problem(503, "Directory unavailable", str(exc)) from None
+    if user is None:
         raise Problem(401, "Not recognised", _unrecognised(body.method))
-    row = device_sessions.start(session, device, user.id)
-    return _session_out(session, Live(device, row, user))
+    return await run_in_threadpool(_start, state, name, user.id)
+
+
+def _may_log_in(state: AppState, name: str, method: str) -> None:
+    with state.database.read() as session:
+        device = _device(session, name)
+        _check_available(state, device)
+        if method not in device.login_methods:
+            detail = f"{device.name} does not accept {method} logins"
+            raise Problem(403, "Login method not allowed", detail)
+
+
+def _start(state: AppState, name: str, user_id: int) -> schemas.DeviceSessionOut:
+    """The device session, in a short write transaction of its own."""
+    with state.database.session() as session:
+        device = _device(session, name)
+        user = session.get(UserRow, user_id)
+        assert user is not None
+        row = device_sessions.start(session, device, user.id)
+        return _session_out(session, Live(device, row, user))
 
 
 def _check_available(state: AppState, device: DeviceRow) -> None:
@@ -188,7 +209,7 @@ def _check_available(state: AppState, device: DeviceRow) -> None:
 
 def _unrecognised(method: str) -> str:
     return {
-        "card": "this card is not registered to anyone",
+        "card": "card not recognised",
         "identity": "wrong identity number or PIN",
         "password": "wrong username or password",
     }[method]
@@ -210,19 +231,59 @@ def log_out(
     return Response(status_code=204)
 
 
-@router.put("/device/sessions/{session_id}/account")
-def select_account(
+@router.put(
+    "/device/sessions/{session_id}/account",
+    responses={429: {"description": "Too many wrong PINs"}},
+)
+async def select_account(
     session_id: str,
     body: schemas.SessionAccountIn,
     name: str = Depends(device_name),
-    session: Session = Depends(write_session),
     state: AppState = Depends(app_state),
 ) -> schemas.DeviceSessionOut:
-    """Account selection: "" for personal, or a shared account the user may use (with PIN).
+    """Account selection: "" for personal, or a shared account the user may use (with PIN;
+    wrong PINs are throttled per account and per device, and checked outside any transaction).
 
     Offline, only where the Offline Policy allows changing the applied account (config key
     ``system.site.offline-change-print-job-settings.enabled`` = Y)."""
-    live = _live(session, name, session_id)
+    account = await run_in_threadpool(_account_to_select, state, name, session_id, body.account)
+    if account is not None and not await logins.account_pin(
+        state, account, body.pin, logins.device_client(name)
+    ):
+        raise Problem(403, "Forbidden", f"wrong or missing PIN for {account.name!r}")
+    chosen = account.id if account is not None else None
+    return await run_in_threadpool(_select, state, name, session_id, chosen)
+
+
+def _account_to_select(
+    state: AppState, name: str, session_id: str, account: str
+) -> logins.PinnedAccount | None:
+    """The shared account asked for, if this session's user may use it (None: personal)."""
+    with state.database.session() as session:  # short: it moves the session's idle timer
+        live = _live(session, name, session_id)
+        _check_account_change(state, session)
+        if not account:
+            return None
+        found = next((a for a in granted_shared(session, live.user) if a.name == account), None)
+        if found is None:
+            raise Problem(403, "Forbidden", f"{live.user.username} may not use {account!r}")
+        return logins.PinnedAccount(found.id, found.name, found.pin_hash)
+
+
+def _select(
+    state: AppState, name: str, session_id: str, account_id: int | None
+) -> schemas.DeviceSessionOut:
+    with state.database.session() as session:
+        live = _live(session, name, session_id)
+        if account_id is not None and account_id not in {
+            a.id for a in granted_shared(session, live.user)
+        }:
+            raise Problem(403, "Forbidden", f"{live.user.username} may no longer use it")
+        live.row.account_id = account_id
+        return _session_out(session, live)
+
+
+def _check_account_change(state: AppState, session: Session) -> None:
     if state.offline is not None and state.offline.active():
         chosen = offline.policies(session)
         if not chosen.allow_account_change:
@@ -232,16 +293,6 @@ def select_account(
                 f"account selection is off while the site is offline; jobs are charged to "
                 f"{chosen.offline_account!r} (Offline Policy)",
             )
-    if not body.account:
-        live.row.account_id = None
-        return _session_out(session, live)
-    found = next((a for a in granted_shared(session, live.user) if a.name == body.account), None)
-    if found is None:
-        raise Problem(403, "Forbidden", f"{live.user.username} may not use {body.account!r}")
-    if found.pin_hash and not verify_secret(found.pin_hash, body.pin):
-        raise Problem(403, "Forbidden", f"wrong or missing PIN for {found.name!r}")
-    live.row.account_id = found.id
-    return _session_out(session, live)
 
 
 # --- held jobs at this device ------------------------------------------------------------------

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from printwarden.domain.accounts import Role
-from printwarden.service import release, schemas
+from printwarden.service import logins, release, schemas
 from printwarden.service.auth import require
 from printwarden.service.problems import Problem
 from printwarden.service.routes.deps import admin_only, any_person, read_session, write_session
@@ -103,7 +103,7 @@ async def release_held_job(
     state: AppState = Depends(app_state),
 ) -> schemas.HeldJobOut:
     """Release a held job at a printer (Find-Me: any compatible printer of its provider)."""
-    choice = jobs.AccountChoice(name=body.account, pin=body.account_pin)
+    choice = await _checked(state, caller, body)
     return await run_in_threadpool(
         release.release, state, job_ref, body.printer, releaser_of(caller), choice
     )
@@ -116,10 +116,18 @@ async def release_all_mine(
     state: AppState = Depends(app_state),
 ) -> schemas.ReleaseAllOut:
     """Release all your own held and Find-Me jobs at a printer."""
-    choice = jobs.AccountChoice(name=body.account, pin=body.account_pin)
+    choice = await _checked(state, caller, body)
     return await run_in_threadpool(
         release.release_all, state, body.printer, releaser_of(caller), choice
     )
+
+
+async def _checked(
+    state: AppState, caller: Caller, body: schemas.HeldJobReleaseIn
+) -> jobs.AccountChoice:
+    """The account to charge, its PIN checked (and throttled) outside any transaction."""
+    choice = jobs.AccountChoice(name=body.account, pin=body.account_pin)
+    return await logins.checked_choice(state, choice, caller.username or "")
 
 
 @router.patch("/held-jobs/{job_ref}")

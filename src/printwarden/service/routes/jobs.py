@@ -15,7 +15,7 @@ from printwarden.domain.costs import JobUsage
 from printwarden.domain.decide import Decision, Verdict, decide
 from printwarden.domain.filters import Outcome
 from printwarden.domain.ledger import site_origin
-from printwarden.service import component_scope, offline, policy, schemas, views
+from printwarden.service import component_scope, logins, offline, policy, schemas, views
 from printwarden.service.problems import Problem
 from printwarden.service.routes.deps import admin_only, printing_components, write_session
 from printwarden.service.state import AppState, app_state
@@ -58,26 +58,36 @@ def _offline_choice(session: Session, choice: jobs.AccountChoice) -> jobs.Accoun
 
 
 def _released_choice(
-    session: Session, job_ref: str, body: schemas.AccountChoiceIn
+    session: Session, job_ref: str, named: jobs.AccountChoice
 ) -> jobs.AccountChoice:
-    """A released held job is charged to the account chosen (and checked) at its release."""
+    """A released held job is charged to the account chosen (and checked) at its release;
+    any other job to the account it names (``named``, its PIN checked beforehand)."""
     account_id = held_jobs.released_account(session, job_ref) if job_ref else None
     if account_id is None:
-        return _choice(body)
+        return named
     return jobs.AccountChoice(account_id=account_id)
 
 
-@router.post("/jobs/decision")
+@router.post(
+    "/jobs/decision",
+    responses={429: {"description": "Too many wrong PINs for the named shared account"}},
+)
 async def decide_job(
     body: schemas.JobDecisionIn,
     caller: Caller = Depends(printing_components),
     state: AppState = Depends(app_state),
 ) -> schemas.JobDecisionOut:
-    """May this user print this job here, charged to this account? And what will it cost?"""
-    return await run_in_threadpool(_decide, state, caller, body)
+    """May this user print this job here, charged to this account? And what will it cost?
+
+    A shared account's PIN is checked first, outside the decision's transaction, and wrong
+    PINs are throttled per account and per user (429)."""
+    named = await logins.checked_choice(state, _choice(body), body.username)
+    return await run_in_threadpool(_decide, state, caller, body, named)
 
 
-def _decide(state: AppState, caller: Caller, body: schemas.JobDecisionIn) -> schemas.JobDecisionOut:
+def _decide(
+    state: AppState, caller: Caller, body: schemas.JobDecisionIn, named: jobs.AccountChoice
+) -> schemas.JobDecisionOut:
     """The whole decision in one worker-thread call (the hot path: one hop, not three)."""
     now = datetime.now(UTC)
     submitted = _submitted(body)
@@ -91,7 +101,7 @@ def _decide(state: AppState, caller: Caller, body: schemas.JobDecisionIn) -> sch
             if found.username is None:
                 return _untracked(found.refusal)
             username = found.username
-        choice = _released_choice(session, body.job_ref, body) if body.released else _choice(body)
+        choice = _released_choice(session, body.job_ref, named) if body.released else named
         if rules is not None:
             choice = _offline_choice(session, choice)
         context, printer = jobs.job_setup(session, username, body.printer, choice)
@@ -192,45 +202,55 @@ def _untracked(refusal: str) -> schemas.JobDecisionOut:
 
 
 @router.post("/jobs/printed")
-def job_printed(
+async def job_printed(
     body: schemas.JobPrintedIn,
     caller: Caller = Depends(printing_components),
-    session: Session = Depends(write_session),
     state: AppState = Depends(app_state),
 ) -> schemas.JobPrintedOut:
-    """Charge what printed, once: a replay of the same ``txn_id`` returns the original charge."""
-    component_scope.check_printer(session, caller, body.printer)
-    username = _charged_user(state, session, body.username, body.printer)
-    choice = _released_choice(session, body.job_ref, body)
-    if body.account_id is not None:
-        choice = jobs.AccountChoice(account_id=body.account_id)
-    elif offline.rules(state.offline, session) is not None:
-        choice = _offline_choice(session, choice)
-    printed = jobs.PrintedJob(
-        txn_id=body.txn_id,
-        job_ref=body.job_ref,
-        username=username,
-        printer=body.printer,
-        usage=_usage(body),
-        choice=choice,
-        document_name=body.document_name,
-        origin=_origin(caller, body.origin),
-        printed_at=body.printed_at,
-        cost_override=body.cost_override,
-        claimed_by=body.username if username != body.username else None,
-    )
-    charge = jobs.charge_printed(session, printed)
-    held_jobs.mark_printed(session, [body.job_ref])
-    account = charge.job.account_id
-    balance = jobs.account_balance(session, account)
-    return schemas.JobPrintedOut(
-        job_ref=charge.job.job_ref,
-        cost=charge.job.cost,
-        account_id=account,
-        balance=balance,
-        transaction=views.domain_transaction_out(session, charge.transaction),
-        duplicate=not charge.new,
-    )
+    """Charge what printed, once: a replay of the same ``txn_id`` returns the original charge.
+
+    A shared account's PIN is checked before the transaction, without the login throttle
+    (it was throttled at the job's decision; a lockout must not lose a charge)."""
+    named = await logins.checked_choice(state, _choice(body), body.username, throttled=False)
+    return await run_in_threadpool(_charge, state, caller, body, named)
+
+
+def _charge(
+    state: AppState, caller: Caller, body: schemas.JobPrintedIn, named: jobs.AccountChoice
+) -> schemas.JobPrintedOut:
+    with state.database.session() as session:
+        component_scope.check_printer(session, caller, body.printer)
+        username = _charged_user(state, session, body.username, body.printer)
+        choice = _released_choice(session, body.job_ref, named)
+        if body.account_id is not None:
+            choice = jobs.AccountChoice(account_id=body.account_id)
+        elif offline.rules(state.offline, session) is not None:
+            choice = _offline_choice(session, choice)
+        printed = jobs.PrintedJob(
+            txn_id=body.txn_id,
+            job_ref=body.job_ref,
+            username=username,
+            printer=body.printer,
+            usage=_usage(body),
+            choice=choice,
+            document_name=body.document_name,
+            origin=_origin(caller, body.origin),
+            printed_at=body.printed_at,
+            cost_override=body.cost_override,
+            claimed_by=body.username if username != body.username else None,
+        )
+        charge = jobs.charge_printed(session, printed)
+        held_jobs.mark_printed(session, [body.job_ref])
+        account = charge.job.account_id
+        balance = jobs.account_balance(session, account)
+        return schemas.JobPrintedOut(
+            job_ref=charge.job.job_ref,
+            cost=charge.job.cost,
+            account_id=account,
+            balance=balance,
+            transaction=views.domain_transaction_out(session, charge.transaction),
+            duplicate=not charge.new,
+        )
 
 
 @router.post("/jobs/reattribute", dependencies=[Depends(admin_only)])

@@ -3,6 +3,7 @@ and pages per day for the last two weeks."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -26,7 +27,7 @@ PRINTER_ERRORS = ("stopped", "error", "offline")
 
 @dataclass(frozen=True, slots=True)
 class Alert:
-    kind: str  # printer, site, backlog, provider
+    kind: str  # printer, site, backlog, provider, lockout
     text: str
 
 
@@ -47,7 +48,7 @@ def _dashboard(ctx: PageContext) -> Response:
             today=reports.totals_since(session, today, floor),
             top=reports.top_printers(session, today, floor=floor),
             sites=found,
-            alerts=_site_alerts(found) + _printer_alerts(session, now),
+            alerts=_site_alerts(found) + _printer_alerts(session, now) + _lockouts(ctx),
             chart=pages_chart(per_day, today.date(), CHART_DAYS),
         )
 
@@ -60,6 +61,21 @@ def _site_alerts(found: list[SiteOut]) -> list[Alert]:
         if site.journal_backlog:
             text = f"Site {site.name} has {site.journal_backlog} journal entries not uploaded."
             alerts.append(Alert("backlog", text))
+    return alerts
+
+
+def _lockouts(ctx: PageContext, shown: int = 10) -> list[Alert]:
+    """Accounts and clients locked out after failed logins (this process's count)."""
+    locked = [e for e in ctx.app.logins.entries() if e.locked]
+    alerts = [
+        Alert("lockout", f"Locked out after {e.failures} failed logins: {e.key} "
+                         f"({math.ceil(e.retry_after / 60)} min left; to lift it: "
+                         f"printwarden admin lockouts clear {e.key}).")
+        for e in locked[:shown]
+    ]  # fmt: skip
+    if len(locked) > shown:
+        more = len(locked) - shown
+        alerts.append(Alert("lockout", f"… and {more} more (printwarden admin lockouts list)."))
     return alerts
 
 

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import math
 import secrets
-from functools import cache
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 
 from printwarden.directory.ldap import DirectoryUnavailable
-from printwarden.security import hash_secret, verify_secret
-from printwarden.service.offline import check_user_password
+from printwarden.service import logins
+from printwarden.service.client_address import client_address
 from printwarden.service.state import AppState, app_state
-from printwarden.store import users
-from printwarden.store.errors import NotFound
+from printwarden.service.throttle import Throttled
 from printwarden.store.models import UserRow
 from printwarden.webui.guards import WebError, cookie_session, offline_now
 from printwarden.webui.redirects import home_of, safe_next
@@ -30,12 +26,6 @@ from printwarden.webui.state import WebState, web_state
 from printwarden.webui.templating import html
 
 router = APIRouter()
-
-
-@cache
-def _dummy_hash() -> str:
-    """Verified when the username is unknown, so that answer takes as long as a wrong one."""
-    return hash_secret(secrets.token_hex(16))
 
 
 @router.get("/web/")
@@ -80,40 +70,28 @@ async def login(
     if nonce is None or not same(nonce, token if isinstance(token, str) else None):
         return _form(request, state, web, next_path, status=403, username=username,
                      error="The login form expired. Please try again.")  # fmt: skip
-    client = request.client.host if request.client else ""
-    wait = web.limiter.retry_after(username, client)
-    if wait > 0:
-        seconds = str(math.ceil(wait))
+    try:
+        user = await _authenticate(request, state, username, password)
+    except Throttled as exc:
         return _form(request, state, web, next_path, status=429, username=username,
-                     error=f"Too many failed logins. Try again in {seconds} seconds.",
-                     headers={"Retry-After": seconds})  # fmt: skip
-    user = await run_in_threadpool(_authenticate, state, username, password)
+                     error=f"Too many failed logins. Try again in {exc.seconds} seconds.",
+                     headers={"Retry-After": str(exc.seconds)})  # fmt: skip
     if user is None:
-        web.limiter.failed(username, client)
         return _form(request, state, web, next_path, status=401, username=username,
                      error="Wrong username or password.")  # fmt: skip
-    web.limiter.succeeded(username)
     return _start_session(request, web, user, next_path)
 
 
-def _authenticate(state: AppState, username: str, password: str) -> UserRow | None:
-    """The user, if enabled and the password is right (online or by the Offline Policy)."""
-    if not username or not password:
-        return None
-    with state.database.read() as session:
-        try:
-            row = users.find_user(session, username)
-        except NotFound:
-            verify_secret(_dummy_hash(), password)
-            return None
-        try:
-            valid = row.enabled and check_user_password(
-                state.offline, session, state.settings.directory, row, password
-            )
-        except DirectoryUnavailable as exc:
-            raise WebError(503, "Directory unavailable", str(exc)) from None
-        session.expunge(row)
-        return row if valid else None
+async def _authenticate(
+    request: Request, state: AppState, username: str, password: str
+) -> UserRow | None:
+    """The user, if enabled and the password is right (online or by the Offline Policy);
+    throttled like every login, per account and per client address."""
+    client = logins.address_client(await client_address(request, state))
+    try:
+        return await logins.password(state, username, password, client)
+    except DirectoryUnavailable as exc:
+        raise WebError(503, "Directory unavailable", str(exc)) from None
 
 
 def _start_session(request: Request, web: WebState, user: UserRow, next_path: str) -> Response:

@@ -13,9 +13,10 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
-from printwarden.service import release, schemas
+from printwarden.service import logins, release, schemas
 from printwarden.service.problems import Problem
 from printwarden.service.routes.devices_auth import granted_shared
+from printwarden.service.throttle import Throttled
 from printwarden.store import held_jobs, jobs, ledger, printers, reports, users
 from printwarden.store.models import HeldJobRow, ProviderRow
 from printwarden.webui import forms
@@ -112,6 +113,10 @@ async def release_job(
     choice = jobs.AccountChoice(
         name=forms.text(form, "account", 128), pin=forms.text(form, "account_pin", 32)
     )
+    try:  # the PIN is checked (and throttled) outside the release's transaction
+        choice = await logins.checked_choice(ctx.app, choice, ctx.session.username)
+    except Throttled as exc:
+        return await run_in_threadpool(held_page, ctx, str(exc), 429)
     return await _run(ctx, "released", release.release, job_ref, printer, _releaser(ctx), choice)
 
 

@@ -1,0 +1,115 @@
+"""Who is at the other end: the client address the login throttle counts against.
+
+The connection's own peer address, unless
+- the request came through a Site Server, which names the client it forwards for in
+  ``X-Printwarden-Client`` and proves it is a site with its site token in
+  ``X-Printwarden-Site-Token`` (the request's own ``Authorization`` is left untouched), or
+- the peer is a configured trusted proxy (``trusted_proxies``: addresses or CIDRs, none by
+  default), in which case ``Forwarded`` (RFC 7239) or ``X-Forwarded-For`` is followed from
+  the right, past every trusted proxy, to the first address that is not one.
+
+Forwarding headers from anyone else are ignored, so nobody can pick the address their
+failures count against. (uvicorn's own proxy-header handling is switched off everywhere: it
+trusts ``X-Forwarded-For`` from 127.0.0.1 by default.)
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+
+from fastapi.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
+from starlette.requests import Request
+
+from printwarden.domain.accounts import Role
+from printwarden.service.state import AppState
+from printwarden.store.tokens import Caller, resolve_token
+
+SITE_TOKEN_HEADER = "x-printwarden-site-token"  # noqa: S105 - a header name
+CLIENT_HEADER = "x-printwarden-client"
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+_FOR = re.compile(r'(?:^|;)\s*for\s*=\s*("(?:[^"\\]|\\.)*"|[^;,\s]*)', re.IGNORECASE)
+
+
+@lru_cache(maxsize=16)
+def networks(trusted: tuple[str, ...]) -> tuple[Network, ...]:
+    """The configured trusted proxies as networks (a bare address is a /32 or /128)."""
+    return tuple(ipaddress.ip_network(item.strip(), strict=False) for item in trusted)
+
+
+def parse_address(value: str) -> Address | None:
+    """An IP address from a header value (``[v6]:port``, ``v4:port``, quoted), else None."""
+    text = value.strip().strip('"').strip()
+    if text.startswith("["):
+        text = text[1 : text.find("]")] if "]" in text else ""
+    elif text.count(":") == 1:
+        text = text.split(":", 1)[0]
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
+
+
+def forwarded_chain(headers: Headers) -> list[str]:
+    """The hops a request names, nearest the client first: ``Forwarded``'s ``for=`` values,
+    or else ``X-Forwarded-For``'s entries (every occurrence of the header, in order)."""
+    forwarded = headers.getlist("forwarded")
+    if forwarded:
+        return [m.group(1) for line in forwarded for m in _FOR.finditer(_elements(line))]
+    return [part for line in headers.getlist("x-forwarded-for") for part in line.split(",")]
+
+
+def _elements(line: str) -> str:
+    # Each comma-separated element starts afresh, so "for=" is found after ", " too.
+    return line.replace(",", ";")
+
+
+def resolve(peer: str, headers: Headers, trusted: Sequence[Network]) -> str:
+    """The client behind ``peer``: walk the forwarding chain from the right while the hop
+    is a trusted proxy. An unparsable hop ends the walk at the proxy that named it."""
+    current = parse_address(peer)
+    if current is None:
+        return peer
+    hops = forwarded_chain(headers) if _trusted(current, trusted) else []
+    for hop in reversed(hops):
+        if not _trusted(current, trusted):
+            break
+        found = parse_address(hop)
+        if found is None:
+            break
+        current = found
+    return str(current)
+
+
+def _trusted(address: Address, trusted: Iterable[Network]) -> bool:
+    return any(address in network for network in trusted)
+
+
+async def client_address(request: Request, state: AppState) -> str:
+    """The address of the client a request is from (see the module docstring)."""
+    peer = request.client.host if request.client else ""
+    claimed = parse_address(request.headers.get(CLIENT_HEADER, ""))
+    site_token = request.headers.get(SITE_TOKEN_HEADER, "")
+    if claimed is not None and site_token and await _is_site(state, site_token):
+        return str(claimed)
+    return resolve(peer, request.headers, networks(tuple(state.settings.trusted_proxies)))
+
+
+async def _is_site(state: AppState, token: str) -> bool:
+    caller = state.callers.get(token)
+    if caller is None:
+        caller = await run_in_threadpool(_resolve, state, token)
+        if caller is None:
+            return False
+        state.callers.put(token, caller)
+    return caller.role is Role.SITE
+
+
+def _resolve(state: AppState, token: str) -> Caller | None:
+    with state.database.read() as session:
+        return resolve_token(session, token)
