@@ -211,10 +211,7 @@ class DemoSite:
                 "port": self.link_port,
                 "control": str(link_control(self.data_dir, self.name)),
             },
-            "provider": {
-                "port": self.print_side.port,
-                "control_token": self.print_side.control_token,
-            },
+            "provider": self.print_side.manifest()["provider"],
             "queues": sorted(self.layout.queues),
             "printers": sorted(self.layout.printers),
             "devices": sorted(self.layout.devices),
@@ -235,7 +232,7 @@ class DemoSites:
         data_dir: Path,
         port_base: int,
         site_tokens: dict[str, str],
-        provider_token: str,
+        provider_tokens: dict[str, str],
         secret_file: Path,
     ) -> DemoSites:
         stopping = threading.Event()
@@ -247,7 +244,7 @@ class DemoSites:
                 app_port=port_base,  # the App Server listens on the port base itself
                 port_base=port_base,
                 site_token=site_tokens[layout.name],
-                provider_token=provider_token,
+                provider_token=provider_tokens[layout.name],
                 secret_file=secret_file,
                 stopping=stopping,
             )

@@ -42,7 +42,9 @@ class HttpAuthRequired(Exception):
     """The queue requires HTTP Basic authentication and the request had none (or a bad one)."""
 
 
-Control = Callable[[str, dict[str, Any], str], Awaitable[tuple[int, dict[str, Any]]]]
+# (method, path under /control/) -> (status, JSON answer)
+Control = Callable[[str, str], Awaitable[tuple[int, dict[str, Any]]]]
+MAX_CONTROL_BODY = 64 * 1024  # a ring carries nothing; a body is read only to be dropped
 
 
 @dataclass
@@ -139,7 +141,7 @@ class IppApp:
         headers = {k.lower(): v for k, v in scope.get("headers", [])}
         path: str = scope.get("path", "")
         if path.startswith(CONTROL_PREFIX) and self.control is not None:
-            await self._control(path[len(CONTROL_PREFIX) :], headers, receive, send)
+            await self._control(scope.get("method", ""), path[len(CONTROL_PREFIX) :], receive, send)
             return
         if scope.get("method") != "POST":
             await _plain(send, 405, b"IPP requests are POSTed\n", [(b"allow", b"POST")])
@@ -190,19 +192,18 @@ class IppApp:
         await _drain(request.body)
         await _ipp(send, response)
 
-    async def _control(
-        self, path: str, headers: dict[bytes, bytes], receive: Receive, send: Send
-    ) -> None:
+    async def _control(self, method: str, path: str, receive: Receive, send: Send) -> None:
         assert self.control is not None
-        reader = BodyReader(receive)
-        raw = b"".join([chunk async for chunk in reader.rest()])
+        reader, size = BodyReader(receive), 0
         try:
-            body = json.loads(raw or b"{}")
-        except ValueError:
-            await _json(send, 400, {"detail": "the body is not JSON"})
+            async for chunk in reader.rest():
+                size += len(chunk)
+                if size > MAX_CONTROL_BODY:
+                    await _json(send, 413, {"detail": "a control request carries no body"})
+                    return
+        except ConnectionError:
             return
-        token = headers.get(b"authorization", b"").decode("latin-1").removeprefix("Bearer ")
-        status, answer = await self.control(path, body if isinstance(body, dict) else {}, token)
+        status, answer = await self.control(method, path)
         await _json(send, status, answer)
 
 

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException
 
-from printwarden.store.errors import AlreadyExists, InvalidReference, NotFound
+from printwarden.store.errors import AlreadyExists, InvalidReference, LastAdministrator, NotFound
 from printwarden.store.ledger import IdempotencyConflict, UnknownAccount
 
 PROBLEM_JSON = "application/problem+json"
@@ -49,6 +49,7 @@ _STORE_ERRORS: dict[type[Exception], tuple[int, str]] = {
     AlreadyExists: (409, "Conflict"),
     IdempotencyConflict: (409, "Conflict"),
     InvalidReference: (422, "Invalid reference"),
+    LastAdministrator: (409, "Conflict"),
 }
 
 

@@ -64,9 +64,16 @@ class LoginOut(Model):
 
 
 class TokenIn(Model):
+    """A component token, bound at creation to what it acts as: a provider token to the
+    provider ``name`` (scope ``provider:<name>``, optionally to a ``site``), a device token to
+    an existing device (scope ``device:<name>``), a site token to its site (scope)."""
+
     role: Literal["site", "provider", "device"]
     name: Annotated[str, StringConstraints(max_length=128)] = ""  # the column holds 128
     scope: Annotated[str, StringConstraints(max_length=128)] = ""
+    site: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = Field(
+        default=None, description="For a provider token: it may serve only this site's printers"
+    )
 
 
 class TokenOut(Model):
@@ -74,6 +81,7 @@ class TokenOut(Model):
     role: str
     name: str
     scope: str
+    site: str | None = None
     created_at: datetime
     revoked_at: datetime | None = None
     token: str | None = Field(default=None, description="Shown once, when the token is created")
@@ -458,8 +466,15 @@ class ProviderRegisterIn(Model):
     queues: list[ProviderQueue] = Field(default_factory=list, max_length=1000)
     printers: list[ProviderPrinter] = Field(default_factory=list, max_length=1000)
     control_token: Annotated[str, StringConstraints(max_length=256)] = Field(
-        default="", description="Bearer token the server uses on the provider's control_url"
+        default="",
+        deprecated=True,
+        description="Ignored and never stored: the server holds no provider credential",
     )
+
+
+class RefusedPrinter(Model):
+    name: str
+    reason: str
 
 
 class ProviderRegisterOut(Model):
@@ -467,6 +482,45 @@ class ProviderRegisterOut(Model):
     unknown_printers: list[str] = Field(
         description="Printers the provider serves that the registry does not know (not charged)"
     )
+    refused_printers: list[RefusedPrinter] = Field(
+        default_factory=list,
+        description="Printers this provider may not serve (another site's): not recorded",
+    )
+
+
+class ProviderOrder(Model):
+    """What the server asks a provider to do with a held job, until the provider says."""
+
+    order_id: str
+    job_ref: str
+    provider_job_id: int
+    action: Literal["release", "cancel"]
+    printer: str = ""
+    copies: int | None = None
+    duplex: bool | None = None
+    grayscale: bool = False
+    convert_to_pdf: bool = False
+    account: str = ""
+    reason: str = ""
+
+
+class ProviderOrdersOut(Model):
+    orders: list[ProviderOrder]
+
+
+class ProviderOrderResult(Model):
+    order_id: Annotated[str, StringConstraints(min_length=1, max_length=40)]
+    job_ref: Annotated[str, StringConstraints(min_length=1, max_length=80)]
+    outcome: Literal["done", "refused", "missing"]
+    detail: Text = ""
+
+
+class ProviderOrderResultsIn(Model):
+    results: list[ProviderOrderResult] = Field(max_length=1000)
+
+
+class ProviderOrderResultsOut(Model):
+    applied: int = Field(description="Results that settled a pending order")
 
 
 class ProviderOut(Model):
@@ -615,9 +669,17 @@ class ThisDeviceOut(Model):
 
 
 class DeviceRegisterIn(Model):
+    """What a device believes it is (all optional): reported, never applied."""
+
     kind: Annotated[str, StringConstraints(min_length=1, max_length=32)] | None = None
     printer: Name | None = None
     login_methods: list[LoginMethod] | None = Field(default=None, min_length=1, max_length=3)
+
+
+class DeviceRegisterOut(ThisDeviceOut):
+    differs: list[str] = Field(
+        description="Reported fields unlike the configuration (kept as an administrator set them)"
+    )
 
 
 class SessionAccountOut(Model):

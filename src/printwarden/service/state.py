@@ -7,12 +7,13 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from anyio import CapacityLimiter
 from fastapi import Request
 
 from printwarden.config import Settings
 from printwarden.domain.money import Currency
 from printwarden.service.offline import OfflineMode
-from printwarden.service.provider_control import ProviderControl
+from printwarden.service.provider_control import ProviderDoorbell
 from printwarden.store.db import Database
 from printwarden.store.tokens import Caller
 
@@ -67,8 +68,9 @@ class AppState:
     database: Database
     secret: bytes
     callers: CallerCache = field(default_factory=CallerCache)
-    providers: ProviderControl = field(default_factory=ProviderControl)
+    providers: ProviderDoorbell = field(default_factory=ProviderDoorbell)
     offline: OfflineMode | None = None  # set on a Site Server's local app
+    release_threads: CapacityLimiter | None = None  # made on first use (service/release.py)
 
     @property
     def currency(self) -> Currency:
