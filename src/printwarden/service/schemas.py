@@ -266,6 +266,7 @@ class PrinterOut(Model):
 
 
 DeviceKind = Literal["mfd", "terminal", "release-station", "card-reader"]
+LoginMethod = Literal["card", "identity", "password"]
 
 
 class DeviceFields(Model):
@@ -275,6 +276,9 @@ class DeviceFields(Model):
     location: Text | None = None
     enabled: bool | None = None
     cost_model: CostModelIn | None = None
+    login_methods: list[LoginMethod] | None = Field(
+        default=None, min_length=1, max_length=3, description="How people log in at it"
+    )
 
 
 class DeviceIn(DeviceFields):
@@ -290,6 +294,7 @@ class DeviceOut(Model):
     location: str
     enabled: bool
     cost_model: dict[str, Any]
+    login_methods: list[str] = Field(default_factory=list)
     site: str | None = None
     change_seq: int
 
@@ -656,8 +661,6 @@ class MySummaryOut(Model):
 
 
 # --- devices ---------------------------------------------------------------------------------
-
-LoginMethod = Literal["card", "identity", "password"]
 
 
 class ThisDeviceOut(Model):

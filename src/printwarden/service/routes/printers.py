@@ -23,6 +23,8 @@ router = APIRouter(tags=["printers"])
 
 def _fields(session: Session, body: schemas.PrinterFields | schemas.DeviceFields) -> dict[str, Any]:
     fields = body.model_dump(exclude_unset=True, exclude={"name"})
+    if fields.get("login_methods") is not None:
+        fields["login_methods"] = sorted(set(fields["login_methods"]))
     if body.cost_model is not None:
         fields["cost_model"] = body.cost_model.model_dump()
     if "site" in fields:
