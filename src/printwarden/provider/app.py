@@ -69,7 +69,7 @@ class Provider:
         failure = await self.doorbell.ring(timeout=2 * self.config.server_timeout_seconds + 2)
         if failure:
             return 503, {"detail": failure}
-        return 200, {"fetched": True}
+        return 200, {"fetched": True, "fetches": self.doorbell.fetches}
 
     def serve(self) -> None:
         """Run the IPP server in the foreground."""

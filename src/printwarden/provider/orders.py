@@ -4,9 +4,10 @@ The server records each order — release a held job to a printer with settings,
 on its held-job record, then rings ``POST /control/wake``. The ring carries no secret and no
 order, so anyone may ring: all a ring can cause is a fetch, with this provider's own token,
 from its own configured server (App Server or Site Server). Rings are coalesced: however many
-arrive, one fetch runs at a time, and each ring is answered once a fetch that began after it
-arrived has finished. A fetch also runs at start-up (once registered) and every
-``order_poll_seconds``, should a ring have been lost.
+arrive, one fetch runs at a time, at most one every ``GAP`` seconds, and each ring is answered
+once a fetch that began after it arrived has finished. So a flood of rings costs the server at
+most one read every ``GAP`` (and a ring at most ``GAP`` of waiting). A fetch also runs at
+start-up (once registered) and every ``order_poll_seconds``, should a ring have been lost.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ log = logging.getLogger("printwarden.provider")
 
 PAGE = 500  # the server sends at most this many orders at once
 MAX_WAITING = 1000  # rings waiting for a fetch; more are answered "busy" at once
+GAP = 0.025  # seconds from the end of one fetch to the start of the next, at least
 DONE, REFUSED, MISSING = "done", "refused", "missing"
 CANCELED_BY_SERVER = "canceled by the server"
 
@@ -94,6 +96,7 @@ class Doorbell:
         self._due = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.fetches = 0  # fetches begun since start (a flood of rings moves it little)
 
     def start(self) -> None:
         self._due.set()  # fetch at start-up
@@ -133,8 +136,10 @@ class Doorbell:
                 break
             with self._lock:
                 waiting, self._waiting = self._waiting, []
+            self.fetches += 1
             outcome = self._fetch()
             _answer(waiting, outcome)
+            self._stop.wait(GAP)  # rings arriving meanwhile share the next fetch
         with self._lock:
             waiting, self._waiting = self._waiting, []
         _answer(waiting, "the provider is stopping")
