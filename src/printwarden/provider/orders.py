@@ -4,10 +4,11 @@ The server records each order — release a held job to a printer with settings,
 on its held-job record, then rings ``POST /control/wake``. The ring carries no secret and no
 order, so anyone may ring: all a ring can cause is a fetch, with this provider's own token,
 from its own configured server (App Server or Site Server). Rings are coalesced: however many
-arrive, one fetch runs at a time, at most one every ``GAP`` seconds, and each ring is answered
-once a fetch that began after it arrived has finished. So a flood of rings costs the server at
-most one read every ``GAP`` (and a ring at most ``GAP`` of waiting). A fetch also runs at
-start-up (once registered) and every ``order_poll_seconds``, should a ring have been lost.
+arrive, one fetch runs at a time, and each ring is answered once a fetch that began after it
+arrived has finished. A fetch that found no order (or failed) is followed by a pause of
+``GAP`` seconds, so rings with nothing behind them — a flood — cost the server at most one
+read per ``GAP``; a real order is fetched at once. A fetch also runs at start-up (once
+registered) and every ``order_poll_seconds``, should a ring have been lost.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ log = logging.getLogger("printwarden.provider")
 
 PAGE = 500  # the server sends at most this many orders at once
 MAX_WAITING = 1000  # rings waiting for a fetch; more are answered "busy" at once
-GAP = 0.025  # seconds from the end of one fetch to the start of the next, at least
+GAP = 0.025  # seconds after a fetch that found nothing before the next may start
 DONE, REFUSED, MISSING = "done", "refused", "missing"
 CANCELED_BY_SERVER = "canceled by the server"
 
@@ -137,27 +138,29 @@ class Doorbell:
             with self._lock:
                 waiting, self._waiting = self._waiting, []
             self.fetches += 1
-            outcome = self._fetch()
+            outcome, found = self._fetch()
             _answer(waiting, outcome)
-            self._stop.wait(GAP)  # rings arriving meanwhile share the next fetch
+            if outcome or not found:
+                self._stop.wait(GAP)  # rings arriving meanwhile share the next fetch
         with self._lock:
             waiting, self._waiting = self._waiting, []
         _answer(waiting, "the provider is stopping")
 
-    def _fetch(self) -> str:
+    def _fetch(self) -> tuple[str, int]:
+        """Fetch and apply: why it failed ("" if it did not), and how many orders it found."""
         try:
             count = self.fetch()
         except NotReady as exc:  # registration is under way; it pokes us when done
-            return str(exc)
+            return str(exc), 0
         except (ServerUnreachable, ServerRefused) as exc:
             log.info("fetching orders failed (%s); will retry", exc)
-            return str(exc)
+            return str(exc), 0
         except Exception as exc:  # the loop must go on: a ring must never find it dead
             log.exception("fetching orders failed unexpectedly")
-            return f"internal error: {type(exc).__name__}"
+            return f"internal error: {type(exc).__name__}", 0
         if count:
             log.info("applied %d order(s) of the server", count)
-        return ""
+        return "", count
 
 
 def _answer(waiting: list[Waiter], outcome: str) -> None:

@@ -209,8 +209,9 @@ def release(
 def release_all(
     state: AppState, printer_name: str, releaser: Releaser, choice: jobs.AccountChoice
 ) -> schemas.ReleaseAllOut:
-    """Release every job the releaser owns (not delegated ones) at ``printer_name``: all
-    orders are recorded first, then each provider is rung once for all of them."""
+    """Release every job the releaser owns (not delegated ones) at ``printer_name``. A
+    provider is rung at its first order, so that job is on its way to paper while the others
+    are recorded, and once more for all the others."""
     assert releaser.user_id is not None
     with state.database.read() as session:
         waiting = [
@@ -219,25 +220,31 @@ def release_all(
         ]
     ordered: list[tuple[str, Ordered]] = []
     refused: list[schemas.ReleaseRefusal] = []
+    failures: dict[Bell, str] = {}  # each provider rung, and why its last ring failed
+    again: set[Bell] = set()  # providers with orders recorded since they were rung
     for job_ref, document in waiting:
         try:
-            ordered.append(
-                (document, _order_release(state, job_ref, printer_name, releaser, choice))
-            )
+            order = _order_release(state, job_ref, printer_name, releaser, choice)
         except Problem as exc:
-            refused.append(
-                schemas.ReleaseRefusal(id=job_ref, document_name=document, reason=exc.detail)
-            )
-    failures = {bell: _ring(state, bell) for bell in {o.bell for _, o in ordered}}
+            refused.append(_refusal(job_ref, document, exc))
+            continue
+        ordered.append((document, order))
+        if order.bell in failures:
+            again.add(order.bell)
+        else:
+            failures[order.bell] = _ring(state, order.bell)
+    failures.update({bell: _ring(state, bell) for bell in again})
     released = []
     for document, order in ordered:
         try:
             released.append(_conclude_release(state, order, failures[order.bell]))
         except Problem as exc:
-            refused.append(
-                schemas.ReleaseRefusal(id=order.job_ref, document_name=document, reason=exc.detail)
-            )
+            refused.append(_refusal(order.job_ref, document, exc))
     return schemas.ReleaseAllOut(released=released, refused=refused)
+
+
+def _refusal(job_ref: str, document: str, problem: Problem) -> schemas.ReleaseRefusal:
+    return schemas.ReleaseRefusal(id=job_ref, document_name=document, reason=problem.detail)
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,14 +285,15 @@ def _ring(state: AppState, bell: Bell) -> str:
 def _conclude_release(state: AppState, ordered: Ordered, failure: str) -> schemas.HeldJobOut:
     """What came of the order: the provider took it (the answer), refused it (409), or did
     not take it — then it is withdrawn (503)."""
-    row = _settled(state, ordered, failure)
+    row = _settled(state, ordered, failure, "Release failed")
     if row.status == "held":
         raise Problem(409, "Release failed", row.status_reason or "the provider refused")
     return ordered.answer
 
 
-def _settled(state: AppState, ordered: Ordered, failure: str) -> HeldJobRow:
-    """The held job once its order is settled; an order still pending is withdrawn (503)."""
+def _settled(state: AppState, ordered: Ordered, failure: str, title: str) -> HeldJobRow:
+    """The held job once its order is settled; an order still pending is withdrawn (503
+    with ``title``)."""
     with state.database.read() as session:
         row = held_jobs.find(session, ordered.job_ref)
     if row.order_id != ordered.order_id:
@@ -296,7 +304,7 @@ def _settled(state: AppState, ordered: Ordered, failure: str) -> HeldJobRow:
     if not withdrawn:
         return row  # confirmed just now
     detail = failure or f"provider {ordered.bell.name} did not take the order"
-    raise Problem(503, "Provider unreachable", detail)
+    raise Problem(503, title, detail)
 
 
 def _check_approval(session: Session, row: HeldJobRow, releaser: Releaser) -> None:
@@ -433,10 +441,7 @@ def cancel(state: AppState, job_ref: str, releaser: Releaser) -> schemas.HeldJob
         ordered = Ordered(
             row.job_ref, order_id, Bell.of(provider), view(row, owner.username, provider.name)
         )
-    try:
-        row = _settled(state, ordered, _ring(state, ordered.bell))
-    except Problem as exc:
-        raise Problem(503, "Cancel failed", exc.detail) from None
+    row = _settled(state, ordered, _ring(state, ordered.bell), "Cancel failed")
     if row.status != "canceled":
         raise Problem(409, "Cancel failed", row.status_reason or f"the job is {row.status}")
     return view(row, ordered.answer.owner, ordered.bell.name)
