@@ -86,7 +86,7 @@ def role_tokens(app_server: AppServer) -> dict[Role, str]:
         Role.ADMIN: app_server.token(Role.ADMIN, f"admin-{suffix}"),
         Role.USER: app_server.token(Role.USER, f"person-{suffix}"),
         Role.SITE: app_server.token(Role.SITE, scope="north"),
-        Role.PROVIDER: app_server.token(Role.PROVIDER),
+        Role.PROVIDER: app_server.token(Role.PROVIDER, scope="provider:authz-provider"),
         Role.DEVICE: app_server.device_token(f"authz-device-{suffix}"),
     }
 

@@ -20,6 +20,7 @@ from printwarden.cli_tokens import (
     TokenMissing,
     read_token,
 )
+from printwarden.cli_users import user_delete, user_set
 from printwarden.files import private_dir, private_umask
 
 if TYPE_CHECKING:
@@ -66,6 +67,8 @@ admin.add_typer(filter_cmd, name="filter")
 admin.add_typer(script_cmd, name="script")
 admin.add_typer(topups_cmd, name="topups")
 admin.add_typer(lockouts_cmd, name="lockouts")
+user_cmd.command("set")(user_set)
+user_cmd.command("delete")(user_delete)
 for sub, name in (
     (user_cmd, "user"),
     (account_cmd, "account"),
@@ -386,15 +389,18 @@ def balance_adjust(
 @token_cmd.command("create")
 def token_create(
     role: Annotated[str, typer.Option(help="site, provider or device")],
-    name: Annotated[str, typer.Option()] = "",
+    name: Annotated[str, typer.Option(help="For a provider token: the provider it acts as")] = "",
     scope: Annotated[str, typer.Option(help="For a site: its id")] = "",
     device: Annotated[str, typer.Option(help="For a device token: the device it acts as")] = "",
+    site: Annotated[
+        str, typer.Option(help="For a provider token: it serves only this site's printers")
+    ] = "",
     config: ConfigOption = None,
 ) -> None:
-    """Create a component token and print it (only this once)."""
+    """Create a component token bound to what it acts as, and print it (only this once)."""
     from printwarden.domain.accounts import Role
-    from printwarden.store import printers, tokens
-    from printwarden.store.errors import NotFound
+    from printwarden.store import tokens
+    from printwarden.store.errors import StoreError
 
     if role not in {"site", "provider", "device"}:
         raise _fail("role must be site, provider or device")
@@ -402,15 +408,17 @@ def token_create(
         raise _fail("--device is for device tokens (--role device)")
     if device and scope:
         raise _fail("give --device or --scope, not both")
+    if device:
+        scope = f"{tokens.DEVICE_PREFIX}{device}"
     settings = _settings(config)
     with _database(settings).session() as session:
-        if device:
-            try:
-                printers.find_device(session, device)
-            except NotFound:
-                raise _fail(f"no device named {device!r}: add it first") from None
-            scope = f"device:{device}"
-        token, _row = tokens.issue_token(session, Role(role), name=name or device, scope=scope)
+        try:
+            bound = tokens.binding(session, Role(role), name=name, scope=scope, site=site or None)
+        except StoreError as exc:
+            raise _fail(str(exc)) from None
+        token, _row = tokens.issue_token(
+            session, Role(role), name=name or device, scope=bound.scope, site=bound.site
+        )
     print(token)
 
 
@@ -421,12 +429,13 @@ def token_list(config: ConfigOption = None) -> None:
 
     from printwarden.store import tokens
 
-    table = Table("id", "role", "name", "scope", "created", "revoked")
+    table = Table("id", "role", "name", "scope", "site", "created", "revoked")
     with _database(_settings(config)).read() as session:
         for row in tokens.list_tokens(session):
             revoked = row.revoked_at.isoformat() if row.revoked_at else ""
+            created = row.created_at.isoformat()
             table.add_row(
-                str(row.id), row.role, row.name, row.scope, row.created_at.isoformat(), revoked
+                str(row.id), row.role, row.name, row.scope, row.site or "", created, revoked
             )
     console.print(table)
 

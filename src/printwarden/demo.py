@@ -18,7 +18,7 @@ import httpx
 import uvicorn
 
 from printwarden.config import Settings
-from printwarden.demo_provider import DemoStopping
+from printwarden.demo_provider import DemoStopping, provider_name
 from printwarden.demo_sites import SITES, DemoSites
 from printwarden.domain.accounts import Role
 from printwarden.domain.ids import new_id
@@ -70,7 +70,7 @@ def run_demo(data_dir: Path, port_base: int) -> None:
     manifest["app_url"] = f"http://127.0.0.1:{port_base}"
     manifest["database_url"] = settings.resolved_database_url()
     demo_sites = DemoSites.create(
-        data_dir, port_base, manifest.pop("site_tokens"), manifest["provider_token"]
+        data_dir, port_base, manifest.pop("site_tokens"), manifest.pop("provider_tokens")
     )
     server = uvicorn.Server(
         uvicorn.Config(
@@ -140,7 +140,7 @@ def seed(database: Database, secret: bytes) -> dict[str, Any]:
         admin_token, _ = tokens.issue_token(
             session, Role.ADMIN, name="demo", user_id=admin.id, lifetime=timedelta(days=30)
         )
-        provider_token, _ = tokens.issue_token(session, Role.PROVIDER, name="demo provider")
+        provider_tokens = {site.name: _seed_provider_token(session, site.name) for site in SITES}
         device_token, _ = tokens.issue_token(session, Role.DEVICE, name="demo device")
         devices = {
             name: {
@@ -155,7 +155,8 @@ def seed(database: Database, secret: bytes) -> dict[str, Any]:
     return {
         "admin": {"username": "admin", "password": admin_password},
         "admin_token": admin_token,
-        "provider_token": provider_token,
+        "provider_token": provider_tokens[SITES[0].name],  # the first site's provider
+        "provider_tokens": provider_tokens,  # not in demo.json: each site's provider has its own
         "device_token": device_token,
         "devices": devices,
         "site_tokens": site_tokens,  # not in demo.json as such: each site's entry has its own
@@ -163,6 +164,15 @@ def seed(database: Database, secret: bytes) -> dict[str, Any]:
             {k: p[k] for k in ("username", "password", "card", "pin", "full_name")} for p in people
         ],
     }
+
+
+def _seed_provider_token(session: Any, site: str) -> str:
+    """A token bound to the site's provider, which serves only that site's printers."""
+    name = provider_name(site)
+    token, _ = tokens.issue_token(
+        session, Role.PROVIDER, name=name, scope=f"{tokens.PROVIDER_PREFIX}{name}", site=site
+    )
+    return token
 
 
 def _seed_user(session: Any, secret: bytes, person: dict[str, Any]) -> None:

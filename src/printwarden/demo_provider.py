@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import socket
 import subprocess
 import sys
@@ -23,6 +22,11 @@ from printwarden.sim.processes import stop_process
 
 PROVIDER_PORT_OFFSET = 631  # the first site's provider; the next site's is one port up
 READY_SECONDS = 60.0
+
+
+def provider_name(site: str) -> str:
+    """The name of a demo site's provider (its token is bound to it)."""
+    return f"demo-provider-{site}" if site else "demo-provider"
 
 
 class DemoStopping(RuntimeError):
@@ -45,7 +49,6 @@ class DemoPrintSide:
     printers_wanted: dict[str, bool] = field(default_factory=dict)
     queues: dict[str, tuple[str, str]] = field(default_factory=dict)
     stopping: threading.Event = field(default_factory=threading.Event)
-    control_token: str = field(default_factory=lambda: secrets.token_urlsafe(16))
     printers: dict[str, IppEvePrinter] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
 
@@ -74,10 +77,9 @@ class DemoPrintSide:
 
     def _write_config(self) -> Path:
         lines = [
-            f'name = "demo-provider-{self.site}"' if self.site else 'name = "demo-provider"',
+            f'name = "{provider_name(self.site)}"',
             f"port = {self.port}",
             f'data_dir = "{self.data_dir / "provider"}"',
-            f'control_token = "{self.control_token}"',
         ]
         for name, printer in self.printers.items():
             colour = "true" if self.printers_wanted[name] else "false"
@@ -125,7 +127,7 @@ class DemoPrintSide:
                 }
                 for name, printer in self.printers.items()
             },
-            "provider": {"port": self.port, "control_token": self.control_token},
+            "provider": {"port": self.port, "name": provider_name(self.site)},
         }
 
 

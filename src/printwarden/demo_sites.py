@@ -222,10 +222,7 @@ class DemoSite:
                 "port": self.link_port,
                 "control": str(link_control(self.data_dir, self.name)),
             },
-            "provider": {
-                "port": self.print_side.port,
-                "control_token": self.print_side.control_token,
-            },
+            "provider": self.print_side.manifest()["provider"],
             "queues": sorted(self.layout.queues),
             "printers": sorted(self.layout.printers),
             "devices": sorted(self.layout.devices),
@@ -246,7 +243,7 @@ class DemoSites:
         data_dir: Path,
         port_base: int,
         site_tokens: dict[str, str],
-        provider_token: str,
+        provider_tokens: dict[str, str],
     ) -> DemoSites:
         stopping = threading.Event()
         sites = [
@@ -257,7 +254,7 @@ class DemoSites:
                 app_port=port_base,  # the App Server listens on the port base itself
                 port_base=port_base,
                 site_token=site_tokens[layout.name],
-                provider_token=provider_token,
+                provider_token=provider_tokens[layout.name],
                 stopping=stopping,
             )
             for index, layout in enumerate(SITES)

@@ -24,7 +24,6 @@ ROLES = (ANONYMOUS, "admin", "user", "site", "provider", "device")
 PROBLEM_JSON = "application/problem+json"
 
 EVERYONE = frozenset(ROLES)
-TOKEN_HOLDERS = EVERYONE - {ANONYMOUS}
 ADMIN = frozenset({"admin"})
 PEOPLE = frozenset({"admin", "user"})
 REGISTRY_READERS = frozenset({"admin", "provider", "site", "device"})
@@ -33,6 +32,8 @@ AUTHENTICATING_COMPONENTS = frozenset({"device", "provider", "site"})
 USERS = frozenset({"user"})
 SITES = frozenset({"site"})
 SITE_SCOPE = "north"  # the site token's site in the role_tokens fixture
+PROVIDER_NAME = "authz-provider"  # the provider the role_tokens fixture's token is bound to
+PROVIDERS = frozenset({"provider"})
 DEVICES = frozenset({"device"})
 
 EXPECTED: dict[tuple[str, str], frozenset[str]] = {
@@ -40,7 +41,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/health"): EVERYONE,
     ("POST", "/api/v1/auth/login"): EVERYONE,
     # sessions and self-service
-    ("POST", "/api/v1/auth/logout"): TOKEN_HOLDERS,
+    ("POST", "/api/v1/auth/logout"): PEOPLE,  # components are revoked by admins only
     ("GET", "/api/v1/me"): PEOPLE,
     ("GET", "/api/v1/me/transactions"): PEOPLE,
     # users and groups
@@ -78,7 +79,9 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/jobs/printed"): PRINTING_COMPONENTS,
     ("POST", "/api/v1/jobs/reattribute"): ADMIN,
     ("POST", "/api/v1/auth/device"): AUTHENTICATING_COMPONENTS,
-    ("POST", "/api/v1/providers/register"): frozenset({"provider"}),
+    ("POST", "/api/v1/providers/register"): PROVIDERS,
+    ("GET", "/api/v1/providers/{name}/orders"): PROVIDERS,  # its own name only
+    ("POST", "/api/v1/providers/{name}/orders/results"): PROVIDERS,
     # sites: defined by admins; each Site Server reaches only its own site
     ("POST", "/api/v1/sites"): ADMIN,
     ("GET", "/api/v1/sites"): ADMIN,
@@ -215,6 +218,8 @@ def test_authorization_matrix(
     params = dict(DUMMY_PARAMS)
     if role == "site" and path.startswith(f"{PREFIX}/sites/"):
         params["name"] = SITE_SCOPE  # its own site (which does not exist: 404, not 403)
+    if role == "provider" and path.startswith(f"{PREFIX}/providers/"):
+        params["name"] = PROVIDER_NAME  # its own (not registered: 404, not 403)
     url = path.format(**params)
 
     response = http.request(method, url, json=body, headers=bearer(token))
@@ -230,6 +235,30 @@ def test_authorization_matrix(
     if path.endswith("/auth/logout") and token is not None:
         assert response.status_code == 204
         assert_unauthorized(http.get(f"{PREFIX}/me", headers=bearer(token)))
+
+
+@pytest.mark.parametrize("role", [Role.SITE, Role.PROVIDER, Role.DEVICE])
+def test_a_component_token_cannot_log_itself_out_and_stays_valid(
+    http: httpx.Client, app_server: AppServer, role: Role
+) -> None:
+    if role is Role.DEVICE:
+        token = app_server.device_token(fresh_name("logout-device"))
+    else:
+        scope = SITE_SCOPE if role is Role.SITE else f"provider:{fresh_name('logout')}"
+        token = app_server.token(role, scope=scope)
+    assert http.get(f"{PREFIX}/printers", headers=bearer(token)).status_code == 200
+
+    answer = http.post(f"{PREFIX}/auth/logout", headers=bearer(token))
+
+    assert_problem(answer, 403)
+    time.sleep(0.1)
+    assert http.get(f"{PREFIX}/printers", headers=bearer(token)).status_code == 200
+    database = app_server.database()
+    try:
+        with database.read() as session:
+            assert tokens.resolve_token(session, token) is not None  # not revoked
+    finally:
+        database.dispose()
 
 
 def test_a_garbage_token_is_unauthorized(http: httpx.Client) -> None:

@@ -146,16 +146,29 @@ def test_another_user_cannot_release_or_cancel(world: World) -> None:
     assert world.state("secure", "bob", job_id) == JobState.PENDING_HELD
 
 
-def test_findme_job_is_released_to_a_named_printer(world: World) -> None:
+def test_findme_job_is_released_to_a_named_printer_through_the_doorbell(world: World) -> None:
     job_id = world.submit("findme", "dora", b"find me\n")
     assert world.state("findme", "dora", job_id) == JobState.PENDING_HELD
-    control = f"http://{world.provider.host}/control/jobs/{job_id}/release"
-    refused = httpx.post(control, json={"printer": "colour"})
-    assert refused.status_code == 401
-    headers = {"Authorization": f"Bearer {world.provider.control_token}"}
-    released = httpx.post(control, json={"printer": "colour"}, headers=headers)
+    # The provider takes no orders pushed at it, with or without a token: it fetches them.
+    pushed = httpx.post(
+        f"http://{world.provider.host}/control/jobs/{job_id}/release",
+        json={"printer": "colour"},
+        headers={"Authorization": "Bearer anything"},
+    )
+    assert pushed.status_code == 404
+    held = wait_for(lambda: _held(world, "dora"), "the Find-Me job listed by the server")
+
+    released = world.admin.post(f"/held-jobs/{held['id']}/release", json={"printer": "colour"})
+
     assert released.status_code == 200, released.text
+    assert released.json()["status"] == "releasing"
     wait_for(lambda: b"find me\n" in world.printed("colour"), "the Find-Me page")
+
+
+def _held(world: World, user: str) -> dict[str, Any] | None:
+    listed = world.admin.get("/held-jobs", params={"user": user}).json()["jobs"]
+    found: dict[str, Any] | None = next((j for j in listed if j["status"] == "held"), None)
+    return found
 
 
 def test_denied_job_is_canceled_with_the_reason(world: World) -> None:
@@ -302,12 +315,14 @@ def test_the_provider_registers_its_queues_with_the_server(world: World) -> None
 
 
 def test_registration_names_printers_the_server_does_not_know(world: World) -> None:
+    made = world.admin.post("/tokens", json={"role": "provider", "name": "stray"})
+    assert made.status_code == 201, made.text
     body = {
         "name": "stray",
         "ipp_url": "ipp://stray:631/ipp/print",
         "printers": [{"name": "colour"}, {"name": "ghost"}],
     }
-    headers = {"Authorization": f"Bearer {world.provider.token}"}
+    headers = {"Authorization": f"Bearer {made.json()['token']}"}
     answer = httpx.post(f"{world.app.api}/providers/register", json=body, headers=headers)
     assert answer.status_code == 200, answer.text
     assert answer.json()["unknown_printers"] == ["ghost"]

@@ -45,7 +45,7 @@ class ProviderProcess:
     printers: list[PrinterSpec]
     queues: list[QueueSpec]
     port: int = field(default_factory=free_port)
-    control_token: str = "control-secret"
+    control_token: str = ""  # a setting older providers had; ignored now
     server_timeout: float = 2.0
     name: str = field(default_factory=lambda: f"test-provider-{uuid.uuid4().hex[:8]}")
     max_document_bytes: int | None = None
@@ -63,7 +63,6 @@ class ProviderProcess:
             f'name = "{self.name}"',
             f"port = {self.port}",
             f'data_dir = "{self.directory / "data"}"',
-            f'control_token = "{self.control_token}"',
             "retry_initial_seconds = 0.2",
             "retry_max_seconds = 1.0",
             f"server_timeout_seconds = {self.server_timeout}",
@@ -71,6 +70,8 @@ class ProviderProcess:
         ]
         if self.max_document_bytes is not None:
             lines.append(f"max_document_bytes = {self.max_document_bytes}")
+        if self.control_token:
+            lines.append(f'control_token = "{self.control_token}"')
         for printer in self.printers:
             lines += [
                 "[[printers]]",

@@ -140,9 +140,10 @@ def _wait(condition: Any, what: str, seconds: float = 60.0) -> None:
 
 
 @contextmanager
-def site_world(root: Path) -> Iterator[World]:
+def site_world(root: Path, **provider: Any) -> Iterator[World]:
     """An App Server, a Link to it, a Site Server behind the link and a provider (a direct
-    queue onto a file printer) served by the site; all stopped afterwards."""
+    queue onto a file printer, and ``provider`` fields such as more ``queues``) served by
+    the site; all stopped afterwards."""
     app = AppServer(f"sqlite:///{root / 'app.db'}", root / "app")
     (root / "app").mkdir()
     app.start()
@@ -152,7 +153,7 @@ def site_world(root: Path) -> Iterator[World]:
         timeout=30,
     )
     try:
-        with another_site(app, admin, root, SITE) as world:
+        with another_site(app, admin, root, SITE, **provider) as world:
             yield world
     finally:
         admin.close()
@@ -160,7 +161,9 @@ def site_world(root: Path) -> Iterator[World]:
 
 
 @contextmanager
-def another_site(app: AppServer, admin: httpx.Client, root: Path, name: str) -> Iterator[World]:
+def another_site(
+    app: AppServer, admin: httpx.Client, root: Path, name: str, **provider_fields: Any
+) -> Iterator[World]:
     """A site ``name`` (its printer, device, link, Site Server and provider) for ``app``."""
     root = root / name
     root.mkdir()
@@ -186,8 +189,9 @@ def another_site(app: AppServer, admin: httpx.Client, root: Path, name: str) -> 
             app.token(Role.PROVIDER),
             root / "provider",
             [PrinterSpec(printer, f"file://{out}", colour=False)],
-            [QueueSpec("direct", "direct", printer)],
+            [QueueSpec("direct", "direct", printer), *provider_fields.pop("queues", [])],
             server_timeout=6.0,  # the default's order: longer than the site's forward timeout
+            **provider_fields,
         )
         (root / "provider").mkdir()
         provider.start()

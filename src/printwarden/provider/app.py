@@ -1,19 +1,18 @@
-"""A Print Provider process: spool, engine, IPP server and control API, wired together."""
+"""A Print Provider process: spool, engine, IPP server and doorbell, wired together."""
 
 from __future__ import annotations
 
-import asyncio
-import hmac
 import logging
 from typing import Any
 
 import uvicorn
 
 from printwarden.provider.config import ProviderConfig
-from printwarden.provider.desk import Desk, DeskError, ReleaseOrder
+from printwarden.provider.desk import Desk
 from printwarden.provider.engine import Engine
 from printwarden.provider.http import HttpThrottled, IppApp
 from printwarden.provider.ipp_service import IppService
+from printwarden.provider.orders import Doorbell, OrderDesk
 from printwarden.provider.service_client import (
     LoginThrottled,
     ServerRefused,
@@ -23,6 +22,7 @@ from printwarden.provider.service_client import (
 from printwarden.provider.spool import Spool
 
 log = logging.getLogger("printwarden.provider")
+WAKE = "wake"
 
 
 class Provider:
@@ -30,14 +30,22 @@ class Provider:
 
     def __init__(self, config: ProviderConfig, server_url: str, token: str) -> None:
         self.config = config
+        if config.control_token:
+            log.warning("control_token in the configuration is ignored: the server no longer "
+                        "holds a provider credential (it rings /control/wake)")  # fmt: skip
         self.spool = Spool(config.data_dir)
         self.client = ServiceClient(server_url, token, config.server_timeout_seconds)
         self.desk = Desk(config, self.spool)
         self.engine = Engine(config, self.spool, self.client, self.desk)
+        self.orders = OrderDesk(
+            config.name, self.client, self.desk, self.spool, lambda: self.engine.registered
+        )
+        self.doorbell = Doorbell(self.orders.fetch, config.order_poll_seconds)
         self.desk.on_work(self.engine.wake)
         self.desk.on_held(self.engine.news)
+        self.engine.on_registered(self.doorbell.poke)
         self.ipp = IppService(config, self.spool, self.desk, self._check_password)
-        self.app = IppApp(self.ipp, self.control, self.engine.start, self.close)
+        self.app = IppApp(self.ipp, self.control, self.start, self.close)
 
     def _check_password(self, username: str, password: str, client: str) -> bool:
         try:
@@ -47,36 +55,28 @@ class Provider:
         except (ServerUnreachable, ServerRefused):
             return False
 
+    def start(self) -> None:
+        self.engine.start()
+        self.doorbell.start()
+
     def close(self) -> None:
+        self.doorbell.stop()
         self.engine.stop()
         self.client.close()
         self.spool.close()
 
-    async def control(
-        self, path: str, body: dict[str, Any], token: str
-    ) -> tuple[int, dict[str, Any]]:
-        """``POST /control/jobs/<id>/release`` with a release order (``{"printer": name,
-        "copies", "duplex", "grayscale", "convert_to_pdf", "account"}``), and ``…/cancel``
-        with ``{"reason": …}``."""
-        expected = self.config.control_token
-        if not expected or not hmac.compare_digest(expected, token):
-            return 401, {"detail": "a valid control token is required"}
-        parts = path.strip("/").split("/")
-        if len(parts) != 3 or parts[0] != "jobs" or not parts[1].isdigit():
+    async def control(self, method: str, path: str) -> tuple[int, dict[str, Any]]:
+        """``POST /control/wake``: the server has orders; fetch and apply them, then answer
+        (200, or 503 with why the fetch failed). It carries nothing and needs no token."""
+        if path.strip("/") != WAKE:
             return 404, {"detail": "unknown control path"}
-        try:
-            job = self.desk.find(int(parts[1]))
-            if parts[2] == "release":
-                order = ReleaseOrder.from_json(body)
-                job = await asyncio.to_thread(self.desk.release, job, order)
-            elif parts[2] == "cancel":
-                reason = str(body.get("reason") or "canceled by the server")[:200]
-                job = await asyncio.to_thread(self.desk.cancel, job, reason)
-            else:
-                return 404, {"detail": "unknown control action"}
-        except DeskError as exc:
-            return (404 if exc.reason == "not-found" else 409), {"detail": exc.message}
-        return 200, {"job_id": job.id, "state": job.state, "printer": job.printer}
+        if method != "POST":
+            return 405, {"detail": "ring with POST"}
+        # Two fetches at most: one may be running, the next one answers this ring.
+        failure = await self.doorbell.ring(timeout=2 * self.config.server_timeout_seconds + 2)
+        if failure:
+            return 503, {"detail": failure}
+        return 200, {"fetched": True, "fetches": self.doorbell.fetches}
 
     def serve(self) -> None:
         """Run the IPP server in the foreground."""

@@ -78,7 +78,16 @@ class ProviderConfig(BaseModel):
     expiry_check_seconds: float = Field(
         default=30.0, gt=0, description="How often held jobs are checked for expiry"
     )
-    control_token: str = Field(default="", description="Bearer token for /control/ (empty: off)")
+    control_token: str = Field(
+        default="",
+        description="Ignored (the server no longer pushes orders with a token); kept so that "
+        "older configuration files still load",
+    )
+    order_poll_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="How often the server is asked for orders without a ring (a backstop)",
+    )
     max_document_bytes: int = Field(
         default=1024 * 1024 * 1024,
         ge=1024,
@@ -115,12 +124,11 @@ class ProviderConfig(BaseModel):
         return {
             "name": self.name,
             "ipp_url": f"{self.base_url('ipp')}/ipp/print",
-            "control_url": f"{self.base_url('http')}/control" if self.control_token else "",
+            "control_url": f"{self.base_url('http')}/control",
             "queues": [
                 {"name": q.name, "kind": q.kind.value, "printer": q.printer} for q in self.queues
             ],
             "printers": [p.description() for p in self.printers],
-            "control_token": self.control_token,
         }
 
     def queue(self, name: str) -> QueueConfig | None:

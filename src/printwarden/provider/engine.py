@@ -92,6 +92,7 @@ class Engine:
         self._threads: list[threading.Thread] = []
         self.server_up = True
         self.registered = False
+        self._registered: Callable[[], None] = lambda: None
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -111,6 +112,10 @@ class Engine:
 
     def wake(self) -> None:
         self._work.set()
+
+    def on_registered(self, hook: Callable[[], None]) -> None:
+        """Called once the server has taken this provider's registration."""
+        self._registered = hook
 
     def news(self) -> None:
         """A held job arrived: report it to the server soon."""
@@ -521,6 +526,7 @@ class Engine:
             log.info("registration with the server failed (%s); will retry", exc)
             return
         self.registered = True
+        self._registered()
         if unknown:
             log.warning(
                 "printers unknown to the server (jobs there cannot be charged): %s",

@@ -32,7 +32,6 @@ log = logging.getLogger("printwarden.provider")
 
 IPP_TYPE = b"application/ipp"
 MAX_HEADER_BYTES = 1024 * 1024
-MAX_CONTROL_BYTES = 64 * 1024  # a release order is a few hundred bytes
 QUEUE_PREFIX = "/ipp/print/"
 # CUPS clients (lp, lpstat) address queues as /printers/<name>.
 QUEUE_PREFIXES = (QUEUE_PREFIX, "/printers/", "/classes/")
@@ -51,7 +50,9 @@ class HttpThrottled(Exception):
         self.retry_after = retry_after
 
 
-Control = Callable[[str, dict[str, Any], str], Awaitable[tuple[int, dict[str, Any]]]]
+# (method, path under /control/) -> (status, JSON answer)
+Control = Callable[[str, str], Awaitable[tuple[int, dict[str, Any]]]]
+MAX_CONTROL_BODY = 64 * 1024  # a ring carries nothing; a body is read only to be dropped
 
 
 @dataclass
@@ -159,7 +160,7 @@ class IppApp:
         headers = {k.lower(): v for k, v in scope.get("headers", [])}
         path: str = scope.get("path", "")
         if path.startswith(CONTROL_PREFIX) and self.control is not None:
-            await self._control(path[len(CONTROL_PREFIX) :], headers, receive, send)
+            await self._control(scope.get("method", ""), path[len(CONTROL_PREFIX) :], receive, send)
             return
         if scope.get("method") != "POST":
             await _plain(send, 405, b"IPP requests are POSTed\n", [(b"allow", b"POST")])
@@ -221,25 +222,19 @@ class IppApp:
         await _drain(request.body)
         await _ipp(send, response)
 
-    async def _control(
-        self, path: str, headers: dict[bytes, bytes], receive: Receive, send: Send
-    ) -> None:
+    async def _control(self, method: str, path: str, receive: Receive, send: Send) -> None:
         assert self.control is not None
-        reader = BodyReader(receive)
-        raw = b""
-        async for chunk in reader.rest():
-            raw += chunk
-            if len(raw) > MAX_CONTROL_BYTES:
-                detail = f"a control request may be at most {MAX_CONTROL_BYTES} bytes"
-                await _json(send, 413, {"detail": detail}, [(b"connection", b"close")])
-                return
+        reader, size = BodyReader(receive), 0
         try:
-            body = json.loads(raw or b"{}")
-        except ValueError:
-            await _json(send, 400, {"detail": "the body is not JSON"})
+            async for chunk in reader.rest():
+                size += len(chunk)
+                if size > MAX_CONTROL_BODY:
+                    detail = "a control request carries no body"
+                    await _json(send, 413, {"detail": detail}, [(b"connection", b"close")])
+                    return
+        except ConnectionError:
             return
-        token = headers.get(b"authorization", b"").decode("latin-1").removeprefix("Bearer ")
-        status, answer = await self.control(path, body if isinstance(body, dict) else {}, token)
+        status, answer = await self.control(method, path)
         await _json(send, status, answer)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -105,8 +106,11 @@ class ServiceClient:
         self.http.close()
 
     def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self._call("POST", path, body)
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         try:
-            response = self.http.post(path, json=body)
+            response = self.http.request(method, path, json=body)
         except httpx.HTTPError as exc:
             raise ServerUnreachable(f"{path}: {exc}") from None
         if response.status_code >= 500:
@@ -160,11 +164,24 @@ class ServiceClient:
         data = self._post("/held-jobs/reports", {"provider": provider, "jobs": jobs})
         return {item["job_ref"]: item["reason"] for item in data.get("rejected", [])}
 
+    def orders(self, provider: str) -> list[dict[str, Any]]:
+        """The orders (release or cancel a held job) the server has for this provider."""
+        found: list[dict[str, Any]] = self._call("GET", _orders_path(provider))["orders"]
+        return found
+
+    def order_results(self, provider: str, results: list[dict[str, Any]]) -> None:
+        """Tell the server what became of its orders."""
+        self._post(_orders_path(provider) + "/results", {"results": results})
+
     def healthy(self) -> bool:
         try:
             return self.http.get("/health").status_code == 200
         except httpx.HTTPError:
             return False
+
+
+def _orders_path(provider: str) -> str:
+    return f"/providers/{quote(provider, safe='')}/orders"
 
 
 def _detail(response: httpx.Response) -> str:

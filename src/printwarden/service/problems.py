@@ -12,7 +12,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException
 
 from printwarden.service.throttle import Throttled
-from printwarden.store.errors import AlreadyExists, InvalidReference, NotFound
+from printwarden.store.errors import AlreadyExists, InvalidReference, LastAdministrator, NotFound
 from printwarden.store.ledger import IdempotencyConflict, UnknownAccount
 
 PROBLEM_JSON = "application/problem+json"
@@ -56,6 +56,7 @@ _STORE_ERRORS: dict[type[Exception], tuple[int, str]] = {
     AlreadyExists: (409, "Conflict"),
     IdempotencyConflict: (409, "Conflict"),
     InvalidReference: (422, "Invalid reference"),
+    LastAdministrator: (409, "Conflict"),
 }
 
 

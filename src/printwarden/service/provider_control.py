@@ -1,40 +1,44 @@
-"""The server's side of a provider's control API: release or cancel a job it holds."""
+"""The server's side of a provider's doorbell: ``POST {control_url}/wake``.
+
+The server keeps no credential of a provider. An order (release a held job with a printer and
+settings, or cancel it) is recorded on the held job first (``held_jobs.pending_order``); the
+ring then only tells the provider to fetch its pending orders — with its own token, from its
+own server — and carries no secret and no order. A provider answers the ring once it has
+fetched and applied what it found, so the caller can read the outcome from the held job.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 
 from printwarden.store.models import ProviderRow
 
-TIMEOUT = httpx.Timeout(5.0, connect=2.0)
+# A provider answers after one fetch of its orders from its own server (its own timeouts
+# are 5 s per request by default): wait longer than that before calling it unreachable.
+TIMEOUT = httpx.Timeout(15.0, connect=2.0)
+WAKE = "wake"
 
 
-class ProviderControlError(Exception):
-    """The provider refused (``status`` 4xx) or could not be reached (``status`` 0)."""
-
-    def __init__(self, status: int, detail: str) -> None:
-        super().__init__(detail)
-        self.status, self.detail = status, detail
+class ProviderUnreachable(Exception):
+    """The provider did not answer its doorbell (or answered with an error)."""
 
 
 @dataclass(frozen=True, slots=True)
-class ControlTarget:
-    """Where a provider's control API answers, and its token."""
+class Bell:
+    """Where a provider's doorbell is."""
 
     name: str
     control_url: str
-    control_token: str
 
     @classmethod
-    def of(cls, row: ProviderRow) -> ControlTarget:
-        return cls(row.name, row.control_url, row.control_token)
+    def of(cls, row: ProviderRow) -> Bell:
+        return cls(row.name, row.control_url)
 
 
-class ProviderControl:
-    """One pooled HTTP client for every provider's ``/control`` API."""
+class ProviderDoorbell:
+    """One pooled HTTP client ringing every provider's doorbell."""
 
     def __init__(self) -> None:
         self._client = httpx.Client(timeout=TIMEOUT)
@@ -42,28 +46,25 @@ class ProviderControl:
     def close(self) -> None:
         self._client.close()
 
-    def release(self, provider: ControlTarget, job_id: int, order: dict[str, Any]) -> None:
-        """Release ``job_id`` with ``order`` (printer and settings)."""
-        self._post(provider, f"jobs/{job_id}/release", order)
-
-    def cancel(self, provider: ControlTarget, job_id: int, reason: str) -> None:
-        self._post(provider, f"jobs/{job_id}/cancel", {"reason": reason})
-
-    def _post(self, provider: ControlTarget, path: str, body: dict[str, Any]) -> None:
-        if not provider.control_url or not provider.control_token:
-            raise ProviderControlError(0, f"provider {provider.name} has no control API")
-        url = f"{provider.control_url.rstrip('/')}/{path}"
-        headers = {"Authorization": f"Bearer {provider.control_token}"}
+    def ring(self, bell: Bell) -> None:
+        """Wake the provider; return once it has fetched and applied its pending orders."""
+        if not bell.control_url:
+            raise ProviderUnreachable(f"provider {bell.name} has no control URL")
+        url = f"{bell.control_url.rstrip('/')}/{WAKE}"
         try:
-            response = self._client.post(url, json=body, headers=headers)
+            response = self._client.post(url, json={})
         except httpx.HTTPError as exc:
-            raise ProviderControlError(0, f"provider {provider.name} unreachable: {exc}") from None
+            reason = str(exc) or type(exc).__name__
+            raise ProviderUnreachable(f"provider {bell.name} unreachable: {reason}") from None
         if response.status_code != 200:
-            raise ProviderControlError(response.status_code, _detail(response))
+            detail = _detail(response)
+            raise ProviderUnreachable(
+                f"provider {bell.name} answered {response.status_code}: {detail}"
+            )
 
 
 def _detail(response: httpx.Response) -> str:
     try:
-        return str(response.json().get("detail", response.text))
-    except ValueError:
+        return str(response.json().get("detail", response.text))[:200]
+    except (ValueError, AttributeError):
         return response.text[:200]

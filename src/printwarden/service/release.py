@@ -2,17 +2,28 @@
 
 Users (API), delegates, administrators and device sessions all release through
 :func:`release`: check who may, check the printer is compatible (domain.release), cost the
-job at that printer and check credit, record the release, commit, and only then tell the
-provider (so a provider asking for the decision at once sees the release). If the provider
-cannot be told, the job goes back to ``held``.
+job at that printer and check credit, record the release *and the order to the provider*
+(printer and settings) on the held job, commit — and only then ring the provider's doorbell
+(``provider_control``). The provider fetches its pending orders from its own server with its
+own token, applies them, reports what it did, and answers the ring; the outcome is then read
+from the held job. A provider that refused leaves the job ``held`` with its reason (409); one
+that could not be reached, or did not take the order, has it withdrawn: ``held`` again (503).
+
+Every use case that rings waits for a provider, so callers run them with :func:`in_thread`,
+in a pool of their own: a provider answering a ring calls this server back, and must never
+wait for a thread held by a release waiting for it.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
+import anyio
+import anyio.to_thread
 from sqlalchemy.orm import Session
 
 from printwarden.domain.accounts import AccountKind
@@ -28,13 +39,24 @@ from printwarden.domain.release import (
 )
 from printwarden.service import policy, schemas
 from printwarden.service.problems import Problem
-from printwarden.service.provider_control import ControlTarget, ProviderControlError
+from printwarden.service.provider_control import Bell, ProviderUnreachable
 from printwarden.service.state import AppState
 from printwarden.store import held_jobs, jobs, printers, users
 from printwarden.store.changes import change_seq
 from printwarden.store.db import utc
 from printwarden.store.errors import InvalidReference, NotFound
 from printwarden.store.models import HeldJobRow, PrinterRow, ProviderRow, UserRow
+
+T = TypeVar("T")
+RELEASE_THREADS = 16
+
+
+async def in_thread(state: AppState, use_case: Callable[..., T], *args: Any) -> T:
+    """Run a use case of this module (``use_case(state, *args)``) in the release threads."""
+    if state.release_threads is None:
+        state.release_threads = anyio.CapacityLimiter(RELEASE_THREADS)
+    call = functools.partial(use_case, state, *args)
+    return await anyio.to_thread.run_sync(call, limiter=state.release_threads)
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,42 +202,109 @@ def release(
     choice: jobs.AccountChoice,
 ) -> schemas.HeldJobOut:
     """Release one held job at ``printer_name`` (see the module docstring)."""
-    try:
-        with state.database.session() as session:
-            row = load_visible(session, releaser, job_ref)
-            target, order, answer = _prepare(session, row, printer_name, releaser, choice)
-            provider_job_id = row.provider_job_id
-    except AwaitingApproval as pending:
-        _mark_awaiting(state, pending)
-        raise
-    try:
-        state.providers.release(target, provider_job_id, order)
-    except ProviderControlError as exc:
-        _undo_release(state, job_ref)
-        status = 409 if exc.status in (404, 409) else 503
-        raise Problem(status, "Release failed", exc.detail) from None
-    return answer
+    ordered = _order_release(state, job_ref, printer_name, releaser, choice)
+    return _conclude_release(state, ordered, _ring(state, ordered.bell))
 
 
 def release_all(
     state: AppState, printer_name: str, releaser: Releaser, choice: jobs.AccountChoice
 ) -> schemas.ReleaseAllOut:
-    """Release every job the releaser owns (not delegated ones) at ``printer_name``."""
+    """Release every job the releaser owns (not delegated ones) at ``printer_name``. A
+    provider is rung at its first order, so that job is on its way to paper while the others
+    are recorded, and once more for all the others."""
     assert releaser.user_id is not None
     with state.database.read() as session:
         waiting = [
             (row.job_ref, row.document_name)
             for row in held_jobs.waiting(session, [releaser.user_id])
         ]
-    released, refused = [], []
+    ordered: list[tuple[str, Ordered]] = []
+    refused: list[schemas.ReleaseRefusal] = []
+    failures: dict[Bell, str] = {}  # each provider rung, and why its last ring failed
+    again: set[Bell] = set()  # providers with orders recorded since they were rung
     for job_ref, document in waiting:
         try:
-            released.append(release(state, job_ref, printer_name, releaser, choice))
+            order = _order_release(state, job_ref, printer_name, releaser, choice)
         except Problem as exc:
-            refused.append(
-                schemas.ReleaseRefusal(id=job_ref, document_name=document, reason=exc.detail)
-            )
+            refused.append(_refusal(job_ref, document, exc))
+            continue
+        ordered.append((document, order))
+        if order.bell in failures:
+            again.add(order.bell)
+        else:
+            failures[order.bell] = _ring(state, order.bell)
+    failures.update({bell: _ring(state, bell) for bell in again})
+    released = []
+    for document, order in ordered:
+        try:
+            released.append(_conclude_release(state, order, failures[order.bell]))
+        except Problem as exc:
+            refused.append(_refusal(order.job_ref, document, exc))
     return schemas.ReleaseAllOut(released=released, refused=refused)
+
+
+def _refusal(job_ref: str, document: str, problem: Problem) -> schemas.ReleaseRefusal:
+    return schemas.ReleaseRefusal(id=job_ref, document_name=document, reason=problem.detail)
+
+
+@dataclass(frozen=True, slots=True)
+class Ordered:
+    """An order recorded on a held job, for its provider to confirm."""
+
+    job_ref: str
+    order_id: str
+    bell: Bell
+    answer: schemas.HeldJobOut
+
+
+def _order_release(
+    state: AppState,
+    job_ref: str,
+    printer_name: str,
+    releaser: Releaser,
+    choice: jobs.AccountChoice,
+) -> Ordered:
+    try:
+        with state.database.session() as session:
+            row = load_visible(session, releaser, job_ref)
+            return _prepare(session, row, printer_name, releaser, choice)
+    except AwaitingApproval as pending:
+        _mark_awaiting(state, pending)
+        raise
+
+
+def _ring(state: AppState, bell: Bell) -> str:
+    """Ring ``bell``; why it failed ("" when the provider answered)."""
+    try:
+        state.providers.ring(bell)
+    except ProviderUnreachable as exc:
+        return str(exc)
+    return ""
+
+
+def _conclude_release(state: AppState, ordered: Ordered, failure: str) -> schemas.HeldJobOut:
+    """What came of the order: the provider took it (the answer), refused it (409), or did
+    not take it — then it is withdrawn (503)."""
+    row = _settled(state, ordered, failure, "Release failed")
+    if row.status == "held":
+        raise Problem(409, "Release failed", row.status_reason or "the provider refused")
+    return ordered.answer
+
+
+def _settled(state: AppState, ordered: Ordered, failure: str, title: str) -> HeldJobRow:
+    """The held job once its order is settled; an order still pending is withdrawn (503
+    with ``title``)."""
+    with state.database.read() as session:
+        row = held_jobs.find(session, ordered.job_ref)
+    if row.order_id != ordered.order_id:
+        return row  # the provider confirmed it (or the job ended)
+    with state.database.session() as session:
+        withdrawn = held_jobs.withdraw_order(session, ordered.job_ref, ordered.order_id)
+        row = held_jobs.find(session, ordered.job_ref)
+    if not withdrawn:
+        return row  # confirmed just now
+    detail = failure or f"provider {ordered.bell.name} did not take the order"
+    raise Problem(503, title, detail)
 
 
 def _check_approval(session: Session, row: HeldJobRow, releaser: Releaser) -> None:
@@ -287,7 +376,7 @@ def _prepare(
     printer_name: str,
     releaser: Releaser,
     choice: jobs.AccountChoice,
-) -> tuple[ControlTarget, dict[str, Any], schemas.HeldJobOut]:
+) -> Ordered:
     _check_waiting(row)
     _check_approval(session, row, releaser)
     try:
@@ -306,7 +395,8 @@ def _prepare(
     if decision.verdict is Verdict.DENY:
         raise Problem(409, "Cannot release", decision.reason)
     shared = context.account.kind is not AccountKind.PERSONAL
-    held_jobs.set_status(row, "releasing", "; ".join(plan.notes), change_seq(session))
+    seq = change_seq(session)
+    held_jobs.set_status(row, "releasing", "; ".join(plan.notes), seq)
     row.released_to, row.released_by = printer.name, releaser.name
     row.account_id = context.account.id if shared else None
     provider = session.get(ProviderRow, row.provider_id)
@@ -319,45 +409,46 @@ def _prepare(
         "convert_to_pdf": plan.convert_to_pdf,
         "account": context.account.name if shared else "",
     }
+    order_id = held_jobs.record_order(row, held_jobs.RELEASE, order, seq)
     answer = view(row, owner.username, provider.name, cost=decision.cost, compatible=True)
-    return ControlTarget.of(provider), order, answer
+    return Ordered(row.job_ref, order_id, Bell.of(provider), answer)
 
 
 def _check_waiting(row: HeldJobRow) -> None:
     if row.status != "held":
         raise Problem(409, "Cannot release", f"the job is {row.status}")
+    if row.order_id:
+        raise Problem(409, "Cannot release", "the job is being canceled")
     if utc(row.expires_at) <= datetime.now(UTC):
         raise Problem(409, "Cannot release", "the job has expired")
 
 
-def _undo_release(state: AppState, job_ref: str) -> None:
-    with state.database.session() as session:
-        row = held_jobs.find(session, job_ref)
-        if row.status == "releasing":
-            held_jobs.set_status(row, "held", "", change_seq(session))
-            row.released_to, row.released_by, row.account_id = "", "", None
-
-
 def cancel(state: AppState, job_ref: str, releaser: Releaser) -> schemas.HeldJobOut:
-    """Cancel a held job: the provider deletes it (and its document), then the record ends."""
+    """Cancel a held job: the order is recorded, the provider rung; once it has deleted the
+    job (and its document) the record ends."""
     with state.database.session() as session:
         row = load_visible(session, releaser, job_ref)
-        if row.status != "held":
-            raise Problem(409, "Cannot cancel", f"the job is {row.status}")
+        if row.status != "held" or row.order_id:
+            raise Problem(409, "Cannot cancel", f"the job is {_state_of(row)}")
         provider = session.get(ProviderRow, row.provider_id)
-        assert provider is not None
-        target, job_id = ControlTarget.of(provider), row.provider_job_id
-    try:
-        state.providers.cancel(target, job_id, f"canceled by {releaser.name}")
-    except ProviderControlError as exc:
-        if exc.status != 404:  # already gone at the provider: end the record anyway
-            raise Problem(503, "Cancel failed", exc.detail) from None
-    with state.database.session() as session:
-        row = held_jobs.find(session, job_ref)
-        held_jobs.set_status(row, "canceled", f"canceled by {releaser.name}", change_seq(session))
         owner = session.get(UserRow, row.user_id)
+        assert provider is not None
         assert owner is not None
-        return view(row, owner.username, target.name)
+        reason = f"canceled by {releaser.name}"
+        order_id = held_jobs.record_order(
+            row, held_jobs.CANCEL, {"reason": reason}, change_seq(session)
+        )
+        ordered = Ordered(
+            row.job_ref, order_id, Bell.of(provider), view(row, owner.username, provider.name)
+        )
+    row = _settled(state, ordered, _ring(state, ordered.bell), "Cancel failed")
+    if row.status != "canceled":
+        raise Problem(409, "Cancel failed", row.status_reason or f"the job is {row.status}")
+    return view(row, ordered.answer.owner, ordered.bell.name)
+
+
+def _state_of(row: HeldJobRow) -> str:
+    return "being released or canceled" if row.order_id else row.status
 
 
 def change(
@@ -366,8 +457,8 @@ def change(
     """Change copies, duplex or greyscale of a job still held."""
     with state.database.session() as session:
         row = load_visible(session, releaser, job_ref)
-        if row.status != "held":
-            raise Problem(409, "Cannot change", f"the job is {row.status}")
+        if row.status != "held" or row.order_id:
+            raise Problem(409, "Cannot change", f"the job is {_state_of(row)}")
         for name, value in body.model_dump(exclude_none=True).items():
             setattr(row, name, value)
         held_jobs.set_status(row, "held", "", change_seq(session))

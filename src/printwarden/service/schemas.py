@@ -104,7 +104,7 @@ class LockoutOut(Model):
     failures: int
     locked: bool = Field(description="Locked out (not just backing off) until retry_after")
     retry_after: int = Field(description="Seconds until the next attempt is let through")
-    last_failure_at: datetime
+    last_failure_at: UtcDatetime
 
 
 class LockoutsOut(Model):
@@ -113,9 +113,16 @@ class LockoutsOut(Model):
 
 
 class TokenIn(Model):
+    """A component token, bound at creation to what it acts as: a provider token to the
+    provider ``name`` (scope ``provider:<name>``, optionally to a ``site``), a device token to
+    an existing device (scope ``device:<name>``), a site token to its site (scope)."""
+
     role: Literal["site", "provider", "device"]
     name: Annotated[str, StringConstraints(max_length=128)] = ""  # the column holds 128
     scope: Annotated[str, StringConstraints(max_length=128)] = ""
+    site: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = Field(
+        default=None, description="For a provider token: it may serve only this site's printers"
+    )
 
 
 class TokenOut(Model):
@@ -123,6 +130,7 @@ class TokenOut(Model):
     role: str
     name: str
     scope: str
+    site: str | None = None
     created_at: UtcDatetime
     revoked_at: UtcDatetime | None = None
     token: str | None = Field(default=None, description="Shown once, when the token is created")
@@ -307,6 +315,7 @@ class PrinterOut(Model):
 
 
 DeviceKind = Literal["mfd", "terminal", "release-station", "card-reader"]
+LoginMethod = Literal["card", "identity", "password"]
 
 
 class DeviceFields(Model):
@@ -316,6 +325,9 @@ class DeviceFields(Model):
     location: Text | None = None
     enabled: bool | None = None
     cost_model: CostModelIn | None = None
+    login_methods: list[LoginMethod] | None = Field(
+        default=None, min_length=1, max_length=3, description="How people log in at it"
+    )
 
 
 class DeviceIn(DeviceFields):
@@ -331,6 +343,7 @@ class DeviceOut(Model):
     location: str
     enabled: bool
     cost_model: dict[str, Any]
+    login_methods: list[str] = Field(default_factory=list)
     site: str | None = None
     change_seq: int
 
@@ -512,8 +525,15 @@ class ProviderRegisterIn(Model):
     queues: list[ProviderQueue] = Field(default_factory=list, max_length=1000)
     printers: list[ProviderPrinter] = Field(default_factory=list, max_length=1000)
     control_token: Annotated[str, StringConstraints(max_length=256)] = Field(
-        default="", description="Bearer token the server uses on the provider's control_url"
+        default="",
+        deprecated=True,
+        description="Ignored and never stored: the server holds no provider credential",
     )
+
+
+class RefusedPrinter(Model):
+    name: str
+    reason: str
 
 
 class ProviderRegisterOut(Model):
@@ -521,6 +541,45 @@ class ProviderRegisterOut(Model):
     unknown_printers: list[str] = Field(
         description="Printers the provider serves that the registry does not know (not charged)"
     )
+    refused_printers: list[RefusedPrinter] = Field(
+        default_factory=list,
+        description="Printers this provider may not serve (another site's): not recorded",
+    )
+
+
+class ProviderOrder(Model):
+    """What the server asks a provider to do with a held job, until the provider says."""
+
+    order_id: str
+    job_ref: str
+    provider_job_id: int
+    action: Literal["release", "cancel"]
+    printer: str = ""
+    copies: int | None = None
+    duplex: bool | None = None
+    grayscale: bool = False
+    convert_to_pdf: bool = False
+    account: str = ""
+    reason: str = ""
+
+
+class ProviderOrdersOut(Model):
+    orders: list[ProviderOrder]
+
+
+class ProviderOrderResult(Model):
+    order_id: Annotated[str, StringConstraints(min_length=1, max_length=40)]
+    job_ref: Annotated[str, StringConstraints(min_length=1, max_length=80)]
+    outcome: Literal["done", "refused", "missing"]
+    detail: Text = ""
+
+
+class ProviderOrderResultsIn(Model):
+    results: list[ProviderOrderResult] = Field(max_length=1000)
+
+
+class ProviderOrderResultsOut(Model):
+    applied: int = Field(description="Results that settled a pending order")
 
 
 class ProviderOut(Model):
@@ -657,8 +716,6 @@ class MySummaryOut(Model):
 
 # --- devices ---------------------------------------------------------------------------------
 
-LoginMethod = Literal["card", "identity", "password"]
-
 
 class ThisDeviceOut(Model):
     name: str
@@ -669,9 +726,17 @@ class ThisDeviceOut(Model):
 
 
 class DeviceRegisterIn(Model):
+    """What a device believes it is (all optional): reported, never applied."""
+
     kind: Annotated[str, StringConstraints(min_length=1, max_length=32)] | None = None
     printer: Name | None = None
     login_methods: list[LoginMethod] | None = Field(default=None, min_length=1, max_length=3)
+
+
+class DeviceRegisterOut(ThisDeviceOut):
+    differs: list[str] = Field(
+        description="Reported fields unlike the configuration (kept as an administrator set them)"
+    )
 
 
 class SessionAccountOut(Model):

@@ -7,13 +7,14 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from anyio import CapacityLimiter
 from fastapi import Request
 
 from printwarden.config import Settings
 from printwarden.domain.money import Currency
 from printwarden.keys import HQ_ISSUER
 from printwarden.service.offline import OfflineMode
-from printwarden.service.provider_control import ProviderControl
+from printwarden.service.provider_control import ProviderDoorbell
 from printwarden.service.secret_checks import SecretChecks
 from printwarden.service.throttle import LoginThrottle
 from printwarden.store.db import Database
@@ -77,10 +78,11 @@ class AppState:
     card_key: bytes
     issuer: str = HQ_ISSUER  # who this server's cookies say made them
     callers: CallerCache = field(default_factory=CallerCache)
-    providers: ProviderControl = field(default_factory=ProviderControl)
+    providers: ProviderDoorbell = field(default_factory=ProviderDoorbell)
     offline: OfflineMode | None = None  # set on a Site Server's local app
     logins: LoginThrottle = field(default_factory=LoginThrottle)  # failed logins, per process
     checks: SecretChecks = field(default_factory=SecretChecks)  # where secrets are checked
+    release_threads: CapacityLimiter | None = None  # made on first use (service/release.py)
 
     @property
     def currency(self) -> Currency:

@@ -97,6 +97,7 @@ def device_out(session: Session, row: DeviceRow) -> schemas.DeviceOut:
         location=row.location,
         enabled=row.enabled,
         cost_model=row.cost_model,
+        login_methods=list(row.login_methods),
         site=row.site,
         change_seq=row.change_seq,
     )

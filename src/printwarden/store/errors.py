@@ -17,3 +17,7 @@ class AlreadyExists(StoreError):
 
 class InvalidReference(StoreError, ValueError):
     """A record names another that does not exist or cannot be used that way."""
+
+
+class LastAdministrator(StoreError):
+    """The change would leave the system with no enabled administrator."""

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from printwarden.domain.ids import new_id
 from printwarden.store import bulk
 from printwarden.store.changes import change_seq
 from printwarden.store.db import utc
@@ -110,7 +111,7 @@ def _update(row: HeldJobRow, report: Report, seq: int) -> None:
         recently_released = row.status == "releasing" and now() - utc(row.updated_at) < (
             RELEASE_GRACE
         )
-        if recently_released:
+        if recently_released or row.order_id:  # an order the provider has yet to confirm
             return
         for name in ("pages", "colour_pages", "paper_size", "document_format", "size"):
             if name in report.fields:
@@ -125,6 +126,110 @@ def set_status(row: HeldJobRow, status: str, reason: str, seq: int) -> None:
     row.status, row.status_reason = status, reason
     row.updated_at = now()
     row.change_seq = seq
+    if status in ENDED:
+        _clear_order(row)
+
+
+# --- orders to the provider ---------------------------------------------------------------------
+
+RELEASE, CANCEL = "release", "cancel"  # what an order asks
+DONE, REFUSED, MISSING = "done", "refused", "missing"  # what the provider says it did
+ORDER_PAGE = 500
+
+
+def record_order(row: HeldJobRow, action: str, order: dict[str, Any], seq: int) -> str:
+    """Record what the provider is to do with ``row`` (until it confirms); the order's id."""
+    row.order_id = new_id()
+    row.pending_order = {"action": action, **order}
+    row.updated_at, row.change_seq = now(), seq
+    return row.order_id
+
+
+def _clear_order(row: HeldJobRow) -> None:
+    row.order_id, row.pending_order = "", {}
+
+
+def pending_orders(session: Session, provider_id: int, limit: int = ORDER_PAGE) -> list[HeldJobRow]:
+    """The orders ``provider_id`` has not confirmed yet, oldest first."""
+    return list(
+        session.scalars(
+            select(HeldJobRow)
+            .where(
+                HeldJobRow.provider_id == provider_id,
+                HeldJobRow.order_id != "",
+                HeldJobRow.status.in_(("held", "releasing")),
+            )
+            .order_by(HeldJobRow.updated_at, HeldJobRow.id)
+            .limit(limit)
+        )
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class OrderResult:
+    """What a provider did with one order."""
+
+    job_ref: str
+    order_id: str
+    outcome: str  # DONE, REFUSED or MISSING
+    detail: str = ""
+
+
+def apply_results(session: Session, provider_id: int, results: Sequence[OrderResult]) -> int:
+    """Record what the provider did with its orders; results for orders no longer pending
+    (withdrawn, or answered already) change nothing. Returns how many applied."""
+    rows = {
+        row.job_ref: row
+        for row in session.scalars(
+            select(HeldJobRow).where(
+                HeldJobRow.provider_id == provider_id,
+                HeldJobRow.job_ref.in_([r.job_ref for r in results]),
+            )
+        )
+    }
+    applied = 0
+    for result in results:
+        row = rows.get(result.job_ref)
+        if row is None or not row.order_id or row.order_id != result.order_id:
+            continue
+        _settle(row, result, change_seq(session))
+        applied += 1
+    session.flush()
+    return applied
+
+
+def _settle(row: HeldJobRow, result: OrderResult, seq: int) -> None:
+    action = row.pending_order.get("action")
+    reason = str(row.pending_order.get("reason", ""))
+    _clear_order(row)
+    row.updated_at, row.change_seq = now(), seq
+    if action == RELEASE and result.outcome != DONE:
+        undo_release(row, result.detail or "the provider refused the release", seq)
+    elif action == CANCEL and result.outcome in (DONE, MISSING):
+        set_status(row, "canceled", reason, seq)
+    elif action == CANCEL:
+        set_status(row, row.status, result.detail or "the provider refused to cancel", seq)
+
+
+def undo_release(row: HeldJobRow, reason: str, seq: int) -> None:
+    """The release did not happen: the job is held again (``reason`` says why)."""
+    set_status(row, "held", reason, seq)
+    row.released_to, row.released_by, row.account_id = "", "", None
+
+
+def withdraw_order(session: Session, job_ref: str, order_id: str) -> bool:
+    """Withdraw an order the provider did not confirm (it could not be reached): a release
+    is undone, a cancel forgotten. False if it was confirmed meanwhile (nothing changes)."""
+    row = find(session, job_ref)
+    if row.order_id != order_id:
+        return False
+    action = row.pending_order.get("action")
+    seq = change_seq(session)
+    _clear_order(row)
+    row.updated_at, row.change_seq = now(), seq
+    if action == RELEASE:
+        undo_release(row, "", seq)
+    return True
 
 
 def mark_printed(
@@ -141,7 +246,13 @@ def mark_printed(
     allowed = providers() if found and providers is not None else None
     ids = [row_id for row_id, provider in found if allowed is None or provider in allowed]
     if ids:
-        marked = {"status": "printed", "updated_at": now(), "change_seq": change_seq(session)}
+        marked = {
+            "status": "printed",
+            "updated_at": now(),
+            "change_seq": change_seq(session),
+            "order_id": "",
+            "pending_order": {},
+        }
         statement = update(HeldJobRow).where(bulk.among(session, HeldJobRow.id, ids), waiting)
         session.execute(
             statement.values(marked), execution_options={"synchronize_session": "fetch"}

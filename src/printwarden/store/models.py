@@ -227,6 +227,8 @@ class ApiTokenRow(Base):
     role: Mapped[str] = mapped_column(String(16))
     name: Mapped[str] = mapped_column(String(128), default="")
     scope: Mapped[str] = mapped_column(String(128), default="")
+    # A provider token's site: it may claim only printers of that site (or of none).
+    site: Mapped[str | None] = mapped_column(String(64))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime | None]
@@ -235,7 +237,11 @@ class ApiTokenRow(Base):
 
 
 class ProviderRow(Replicated, Base):
-    """A Print Provider that registered itself: where it answers and what queues it has."""
+    """A Print Provider that registered itself: where it answers and what queues it has.
+
+    ``control_url`` is its doorbell (``POST {control_url}/wake``, which carries no secret):
+    the server holds no credential of a provider (see ``HeldJobRow.pending_order``).
+    """
 
     __tablename__ = "providers"
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -244,7 +250,6 @@ class ProviderRow(Replicated, Base):
     control_url: Mapped[str] = mapped_column(String(512))
     queues: Mapped[list[Any]] = mapped_column(JSON)
     printers: Mapped[list[Any]] = mapped_column(JSON)
-    control_token: Mapped[str] = mapped_column(String(256), default="")
     registered_at: Mapped[datetime]
     last_seen: Mapped[datetime]
 
@@ -253,12 +258,19 @@ class HeldJobRow(Replicated, Base):
     """A job waiting in a provider's spool for its owner to release it (Secure Print, Find-Me).
 
     ``job_ref`` is the provider's job UUID and the job's public id. ``status`` moves from
-    ``held`` to ``releasing`` (the server told the provider) to ``printed``, or ends as
+    ``held`` to ``releasing`` (released; the provider told) to ``printed``, or ends as
     ``canceled``, ``expired`` or ``failed``.
+
+    ``order_id``/``pending_order``: what the server ordered the provider to do with the job
+    (release with a printer and settings, or cancel) and the provider has not confirmed yet;
+    the provider fetches its pending orders with its own token (``order_id`` "" = none).
     """
 
     __tablename__ = "held_jobs"
-    __table_args__ = (Index("ix_held_jobs_user_status", "user_id", "status"),)
+    __table_args__ = (
+        Index("ix_held_jobs_user_status", "user_id", "status"),
+        Index("ix_held_jobs_provider_order", "provider_id", "order_id"),
+    )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     job_ref: Mapped[str] = mapped_column(String(80), unique=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
@@ -288,6 +300,8 @@ class HeldJobRow(Replicated, Base):
     # besides administrators.
     approval: Mapped[str] = mapped_column(String(16), default="")
     approver_group: Mapped[str] = mapped_column(String(128), default="")
+    order_id: Mapped[str] = mapped_column(String(40), default="")
+    pending_order: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
 class ReleaseDelegateRow(Replicated, Base):

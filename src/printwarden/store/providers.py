@@ -20,23 +20,18 @@ def register(
     control_url: str,
     queues: list[dict[str, Any]],
     printers: list[dict[str, Any]],
-    control_token: str = "",
 ) -> tuple[ProviderRow, list[str]]:
     """Record (or refresh) a provider; return it and the printer names the registry lacks."""
     now = datetime.now(UTC)
-    row = session.scalar(select(ProviderRow).where(ProviderRow.name == name))
-    described = (ipp_url, control_url, queues, printers, control_token)
-    current = (
-        None
-        if row is None
-        else (row.ipp_url, row.control_url, row.queues, row.printers, row.control_token)
-    )
+    row = find(session, name)
+    described = (ipp_url, control_url, queues, printers)
+    current = None if row is None else (row.ipp_url, row.control_url, row.queues, row.printers)
     if row is None or current != described:
         seq = change_seq(session)  # before a new row joins the session: its UPDATE autoflushes
         if row is None:
             row = ProviderRow(name=name, registered_at=now)
             session.add(row)
-        row.ipp_url, row.control_url, row.queues, row.printers, row.control_token = described
+        row.ipp_url, row.control_url, row.queues, row.printers = described
         row.change_seq = seq
     row.last_seen = now
     session.flush()
@@ -49,6 +44,29 @@ def register(
         )
     )
     return row, sorted(names - known)
+
+
+def find(session: Session, name: str) -> ProviderRow | None:
+    return session.scalar(select(ProviderRow).where(ProviderRow.name == name))
+
+
+def refused_printers(session: Session, site: str | None, names: list[str]) -> dict[str, str]:
+    """Which of ``names`` a provider whose token is bound to ``site`` may not serve, and why:
+    printers of another site. A provider bound to no site may serve any printer."""
+    if site is None:
+        return {}
+    elsewhere = session.execute(
+        select(PrinterRow.name, PrinterRow.site).where(
+            PrinterRow.name.in_(names),
+            PrinterRow.deleted_at.is_(None),
+            PrinterRow.site.is_not(None),
+            PrinterRow.site != site,
+        )
+    )
+    return {
+        name: f"printer {name} is at site {other}; this provider's token is bound to site {site}"
+        for name, other in elsewhere
+    }
 
 
 def list_providers(session: Session) -> list[ProviderRow]:

@@ -61,8 +61,8 @@ class Page:
 @dataclass(frozen=True, slots=True)
 class SiteScope:
     """What of the site-bound data one site receives: printers and devices at the site (or at
-    none), the providers serving those printers, their held jobs, and the tokens of those
-    devices (provider tokens are not bound to a provider: all of them)."""
+    none), the providers serving those printers, their held jobs, the tokens of those
+    devices, and every provider token (hashes only)."""
 
     site: str
     provider_ids: frozenset[int]

@@ -6,6 +6,7 @@ change sequence numbers (and make every site download the whole directory again)
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -17,10 +18,11 @@ from printwarden.directory.csv_source import CsvUser
 from printwarden.domain.directory import DirectorySnapshot, DirectoryUser
 from printwarden.store import groups as group_store
 from printwarden.store import users
-from printwarden.store.errors import NotFound
+from printwarden.store.errors import LastAdministrator, NotFound
 from printwarden.store.models import CardRow, UserRow
 
 Progress = Callable[[int, int], None]
+log = logging.getLogger("printwarden.directory")
 
 
 @dataclass(slots=True)
@@ -139,6 +141,8 @@ def _matches(session: Session, key: bytes, row: UserRow, entry: DirectoryUser, s
 
 
 def _disable_missing(session: Session, present: set[str], source: str) -> int:
+    """Disable the users of ``source`` it no longer lists — but never the last enabled
+    administrator (kept, and logged: the system would have no one to administer it)."""
     stale = session.scalars(
         select(UserRow).where(
             UserRow.source == source, UserRow.enabled.is_(True), UserRow.deleted_at.is_(None)
@@ -147,6 +151,10 @@ def _disable_missing(session: Session, present: set[str], source: str) -> int:
     disabled = 0
     for row in stale:
         if row.username not in present:
-            users.update_user(session, b"", row, users.UserChanges(enabled=False))
+            try:
+                users.update_user(session, b"", row, users.UserChanges(enabled=False))
+            except LastAdministrator as exc:
+                log.warning("directory sync: %s; kept enabled", exc)
+                continue
             disabled += 1
     return disabled

@@ -10,13 +10,22 @@ from sqlalchemy.orm import Session
 
 from printwarden import security
 from printwarden.domain.accounts import Role
+from printwarden.store import printers, sites
 from printwarden.store.changes import change_seq
 from printwarden.store.db import utc
-from printwarden.store.errors import NotFound
+from printwarden.store.errors import AlreadyExists, InvalidReference, NotFound
 from printwarden.store.models import ApiTokenRow, UserRow
 
 # Tokens a Site Server must recognise while the App Server is unreachable.
 REPLICATED_ROLES = frozenset({Role.PROVIDER, Role.DEVICE})
+# The scope of a token bound to one provider or one device: "provider:<name>", "device:<name>".
+PROVIDER_PREFIX, DEVICE_PREFIX = "provider:", "device:"
+MAX_SCOPE = 128  # api_tokens.scope
+
+
+def bound_name(scope: str, prefix: str) -> str | None:
+    """The provider's or device's name a scope binds a token to (None: not bound so)."""
+    return scope[len(prefix) :] if scope.startswith(prefix) and len(scope) > len(prefix) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,12 +40,59 @@ class Caller:
     expires_at: datetime | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Binding:
+    """What a new component token acts as."""
+
+    scope: str
+    site: str | None = None
+
+
+def binding(
+    session: Session, role: Role, *, name: str = "", scope: str = "", site: str | None = None
+) -> Binding:
+    """The binding of a new component token, checked: a provider token acts as the provider
+    ``name`` (optionally of one ``site``), a device token as an existing device (``scope``
+    ``device:<name>``); a site token keeps its ``scope``. InvalidReference otherwise."""
+    if role is Role.PROVIDER:
+        return _provider_binding(session, name.strip(), scope, site)
+    if site is not None:
+        raise InvalidReference("only a provider token is bound to a site")
+    if role is Role.DEVICE:
+        device = bound_name(scope, DEVICE_PREFIX)
+        if device is None:
+            raise InvalidReference("a device token is bound to a device: scope device:<name>")
+        try:
+            printers.find_device(session, device)
+        except NotFound:
+            raise InvalidReference(f"no device named {device!r}: add it first") from None
+    return Binding(scope)
+
+
+def _provider_binding(session: Session, name: str, scope: str, site: str | None) -> Binding:
+    bound = PROVIDER_PREFIX + name
+    if not name or len(bound) > MAX_SCOPE:
+        raise InvalidReference(
+            f"a provider token is bound to a provider: its name (1 to "
+            f"{MAX_SCOPE - len(PROVIDER_PREFIX)} characters)"
+        )
+    if scope not in ("", bound):
+        raise InvalidReference(f"a provider token's scope is {bound!r}")
+    if site is not None:
+        try:
+            sites.find_site(session, site)
+        except NotFound:
+            raise InvalidReference(f"no site named {site!r}") from None
+    return Binding(bound, site)
+
+
 def issue_token(
     session: Session,
     role: Role,
     *,
     name: str = "",
     scope: str = "",
+    site: str | None = None,
     user_id: int | None = None,
     lifetime: timedelta | None = None,
 ) -> tuple[str, ApiTokenRow]:
@@ -48,6 +104,7 @@ def issue_token(
         role=role.value,
         name=name,
         scope=scope,
+        site=site,
         user_id=user_id,
         created_at=created,
         expires_at=created + lifetime if lifetime else None,
@@ -94,6 +151,28 @@ def revoke_token(session: Session, token_id: int) -> None:
         row.revoked_at = datetime.now(UTC)
         if Role(row.role) in REPLICATED_ROLES:
             row.change_seq = change_seq(session)
+
+
+def bind_provider(session: Session, token_id: int, name: str) -> ApiTokenRow:
+    """Bind a provider token made before tokens were bound (scope "") to provider ``name``,
+    at its first registration since; refused when another live token is bound to ``name``."""
+    scope = PROVIDER_PREFIX + name
+    taken = session.scalar(
+        select(ApiTokenRow.id).where(
+            ApiTokenRow.scope == scope,
+            ApiTokenRow.revoked_at.is_(None),
+            ApiTokenRow.id != token_id,
+        )
+    )
+    if taken is not None:
+        raise AlreadyExists(f"provider {name!r} is bound to another token")
+    row = session.get(ApiTokenRow, token_id)
+    if row is None:
+        raise NotFound(f"no token with id {token_id}")
+    row.scope = scope
+    row.change_seq = change_seq(session)  # sites learn the binding too
+    session.flush()
+    return row
 
 
 def list_tokens(session: Session) -> list[ApiTokenRow]:

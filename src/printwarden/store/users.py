@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from printwarden import keys, security
 from printwarden.domain.accounts import AccountKind
 from printwarden.store.changes import change_seq
-from printwarden.store.errors import AlreadyExists, InvalidReference, NotFound
+from printwarden.store.errors import AlreadyExists, InvalidReference, LastAdministrator, NotFound
 from printwarden.store.models import AccountRow, CardRow, GroupRow, MembershipRow, UserRow
 
 
@@ -111,7 +111,10 @@ def _revive_account(account: AccountRow, seq: int) -> None:
 
 
 def update_user(session: Session, key: bytes, row: UserRow, changes: UserChanges) -> None:
-    """Apply ``changes`` to ``row``; cards and groups are replaced as a whole."""
+    """Apply ``changes`` to ``row``; cards and groups are replaced as a whole. Demoting or
+    disabling the last administrator raises LastAdministrator."""
+    if changes.is_admin is False or changes.enabled is False:
+        keep_an_administrator(session, row, "demoted" if changes.is_admin is False else "disabled")
     seq = change_seq(session)
     _set_profile(row, changes)
     _set_secrets(session, key, row, changes)
@@ -196,8 +199,28 @@ def replace_groups(session: Session, row: UserRow, names: Iterable[str]) -> None
     session.add_all(MembershipRow(user_id=row.id, group_id=g.id, change_seq=seq) for g in groups)
 
 
+def keep_an_administrator(session: Session, row: UserRow, what: str) -> None:
+    """Refuse (LastAdministrator) to let ``row`` stop administering when it is the only
+    enabled administrator. The administrators' rows are locked (in id order, so two admins
+    demoting each other at once cannot both pass, nor deadlock); SQLite's writers are
+    serialized anyway."""
+    admins = session.scalars(
+        select(UserRow.id)
+        .where(UserRow.is_admin.is_(True), UserRow.enabled.is_(True), UserRow.deleted_at.is_(None))
+        .order_by(UserRow.id)
+        .with_for_update()
+    ).all()
+    if list(admins) == [row.id]:
+        raise LastAdministrator(
+            f"{row.username} is the last administrator and cannot be {what}: "
+            "make another user an administrator first"
+        )
+
+
 def delete_user(session: Session, row: UserRow) -> None:
-    """Delete a user: their secrets and cards go, their ledger stays for the record."""
+    """Delete a user: their secrets and cards go, their ledger stays for the record. The last
+    administrator cannot be deleted (LastAdministrator)."""
+    keep_an_administrator(session, row, "deleted")
     seq = change_seq(session)
     session.execute(delete(CardRow).where(CardRow.user_id == row.id))
     session.execute(delete(MembershipRow).where(MembershipRow.user_id == row.id))

@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session
 from printwarden.directory.ldap import DirectoryUnavailable
 from printwarden.domain.accounts import Role
 from printwarden.service import logins, schemas, views
-from printwarden.service.auth import current_caller
 from printwarden.service.client_address import client_address
 from printwarden.service.problems import Problem
 from printwarden.service.routes.deps import any_person, read_session, write_session
@@ -55,11 +54,13 @@ def _issue(state: AppState, user: UserRow) -> schemas.LoginOut:
 
 @router.post("/auth/logout", status_code=204)
 def logout(
-    caller: Caller = Depends(current_caller),
+    caller: Caller = Depends(any_person),
     session: Session = Depends(write_session),
     state: AppState = Depends(app_state),
 ) -> None:
-    """Revoke the token this request carries."""
+    """End the session this request's token belongs to. Only people's sessions end so: a
+    component token (site, provider, device) is revoked by an administrator, never by
+    itself (403)."""
     tokens.revoke_token(session, caller.token_id)
     state.callers.forget_token_id(caller.token_id)
 

@@ -9,6 +9,7 @@ fax usage against the session.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from fastapi import APIRouter, Depends, Query, Response
@@ -30,10 +31,11 @@ from printwarden.service.state import AppState, app_state
 from printwarden.store import accounts, device_sessions, held_jobs, jobs, printers, users
 from printwarden.store.errors import NotFound
 from printwarden.store.models import AccountRow, DeviceRow, DeviceSessionRow, PrinterRow, UserRow
-from printwarden.store.tokens import Caller
+from printwarden.store.tokens import DEVICE_PREFIX, Caller
 
 router = APIRouter(tags=["device"])
-SCOPE_PREFIX = "device:"
+SCOPE_PREFIX = DEVICE_PREFIX
+log = logging.getLogger("printwarden.service")
 
 
 def device_name(caller: Caller = Depends(require(Role.DEVICE))) -> str:
@@ -83,22 +85,26 @@ def _device_out(session: Session, device: DeviceRow) -> schemas.ThisDeviceOut:
 def register_device(
     body: schemas.DeviceRegisterIn,
     name: str = Depends(device_name),
-    session: Session = Depends(write_session),
-) -> schemas.ThisDeviceOut:
-    """The device says what it is and which printer it serves."""
+    session: Session = Depends(read_session),
+) -> schemas.DeviceRegisterOut:
+    """The device says what it believes it is; the answer is what an administrator made it.
+    Nothing changes: a device's printer, site, kind and login methods are set by
+    administrators only (API, CLI, web). ``differs`` names what the device should adopt."""
     device = _device(session, name)
-    fields: dict[str, object] = {}
-    if body.kind is not None:
-        fields["kind"] = body.kind
-    if body.printer is not None:
-        fields["printer"] = body.printer
-    if body.login_methods is not None:
-        fields["login_methods"] = sorted(set(body.login_methods))
-    try:
-        device = printers.save_device(session, device.name, fields, create=False)
-    except NotFound as exc:
-        raise Problem(422, "Invalid request", str(exc)) from None
-    return _device_out(session, device)
+    configured = _device_out(session, device)
+    reported = body.model_dump(exclude_none=True)
+    if "login_methods" in reported:
+        reported["login_methods"] = sorted(set(reported["login_methods"]))
+    actual = {
+        "kind": configured.kind,
+        "printer": configured.printer,
+        "login_methods": sorted(configured.login_methods),
+    }
+    differs = sorted(key for key, value in reported.items() if actual[key] != value)
+    if differs:
+        log.warning("device %s reports %s other than configured; kept as configured",
+                    name, ", ".join(differs))  # fmt: skip
+    return schemas.DeviceRegisterOut(**configured.model_dump(), differs=differs)
 
 
 # --- sessions ----------------------------------------------------------------------------------
@@ -339,11 +345,11 @@ async def change_job(
 ) -> schemas.HeldJobOut:
     """Change a held job's copies, duplex or greyscale before releasing it."""
 
-    def run() -> schemas.HeldJobOut:
+    def run(state: AppState) -> schemas.HeldJobOut:
         context = _release_context(state, name, session_id)
         return release.change(state, job_ref, context.releaser, body)
 
-    return await run_in_threadpool(run)
+    return await release.in_thread(state, run)
 
 
 @router.post("/device/sessions/{session_id}/jobs/{job_ref}/release")
@@ -355,11 +361,11 @@ async def release_job(
 ) -> schemas.HeldJobOut:
     """Release one job to this device's printer, charged to the session's account."""
 
-    def run() -> schemas.HeldJobOut:
+    def run(state: AppState) -> schemas.HeldJobOut:
         context = _release_context(state, name, session_id)
         return release.release(state, job_ref, context.printer, context.releaser, context.choice)
 
-    return await run_in_threadpool(run)
+    return await release.in_thread(state, run)
 
 
 @router.post("/device/sessions/{session_id}/jobs/{job_ref}/cancel")
@@ -369,11 +375,11 @@ async def cancel_job(
     name: str = Depends(device_name),
     state: AppState = Depends(app_state),
 ) -> schemas.HeldJobOut:
-    def run() -> schemas.HeldJobOut:
+    def run(state: AppState) -> schemas.HeldJobOut:
         context = _release_context(state, name, session_id)
         return release.cancel(state, job_ref, context.releaser)
 
-    return await run_in_threadpool(run)
+    return await release.in_thread(state, run)
 
 
 @router.post("/device/sessions/{session_id}/release-all")
@@ -381,7 +387,7 @@ async def release_all(
     session_id: str, name: str = Depends(device_name), state: AppState = Depends(app_state)
 ) -> schemas.ReleaseAllOut:
     """Release all of the user's own held and Find-Me jobs to this device's printer."""
-    return await run_in_threadpool(_release_all, state, name, session_id)
+    return await release.in_thread(state, _release_all, name, session_id)
 
 
 def _release_all(state: AppState, name: str, session_id: str) -> schemas.ReleaseAllOut:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Query
-from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -16,7 +15,7 @@ from printwarden.service.state import AppState, app_state
 from printwarden.store import held_jobs, jobs, users
 from printwarden.store.errors import NotFound
 from printwarden.store.models import ProviderRow
-from printwarden.store.tokens import Caller
+from printwarden.store.tokens import PROVIDER_PREFIX, Caller, bound_name
 
 router = APIRouter(tags=["held jobs"])
 reporting = require(Role.PROVIDER, Role.SITE)
@@ -29,12 +28,17 @@ def releaser_of(caller: Caller) -> release.Releaser:
     return release.Releaser(caller.username or "", caller.user_id)
 
 
-@router.post("/held-jobs/reports", dependencies=[Depends(reporting)])
+@router.post("/held-jobs/reports")
 def report_held_jobs(
-    body: schemas.HeldJobReportsIn, session: Session = Depends(write_session)
+    body: schemas.HeldJobReportsIn,
+    caller: Caller = Depends(reporting),
+    session: Session = Depends(write_session),
 ) -> schemas.HeldJobReportsOut:
     """A provider reports held jobs (new, still held, or how they ended). Refused ones name
-    why (e.g. an unknown user): the provider cancels those."""
+    why (e.g. an unknown user): the provider cancels those. A provider token reports only
+    for the provider it is bound to."""
+    if caller.role is Role.PROVIDER and bound_name(caller.scope, PROVIDER_PREFIX) != body.provider:
+        raise Problem(403, "Forbidden", f"this token is not bound to provider {body.provider!r}")
     provider = session.scalar(select(ProviderRow).where(ProviderRow.name == body.provider))
     if provider is None:
         raise Problem(409, "Unknown provider", f"provider {body.provider!r} has not registered")
@@ -104,8 +108,8 @@ async def release_held_job(
 ) -> schemas.HeldJobOut:
     """Release a held job at a printer (Find-Me: any compatible printer of its provider)."""
     choice = await _checked(state, caller, body)
-    return await run_in_threadpool(
-        release.release, state, job_ref, body.printer, releaser_of(caller), choice
+    return await release.in_thread(
+        state, release.release, job_ref, body.printer, releaser_of(caller), choice
     )
 
 
@@ -117,8 +121,8 @@ async def release_all_mine(
 ) -> schemas.ReleaseAllOut:
     """Release all your own held and Find-Me jobs at a printer."""
     choice = await _checked(state, caller, body)
-    return await run_in_threadpool(
-        release.release_all, state, body.printer, releaser_of(caller), choice
+    return await release.in_thread(
+        state, release.release_all, body.printer, releaser_of(caller), choice
     )
 
 
@@ -138,7 +142,7 @@ async def change_held_job(
     state: AppState = Depends(app_state),
 ) -> schemas.HeldJobOut:
     """Change copies, duplex or greyscale before release; the cost follows."""
-    return await run_in_threadpool(release.change, state, job_ref, releaser_of(caller), body)
+    return await release.in_thread(state, release.change, job_ref, releaser_of(caller), body)
 
 
 @router.post("/held-jobs/{job_ref}/cancel")
@@ -146,4 +150,4 @@ async def cancel_held_job(
     job_ref: str, caller: Caller = Depends(any_person), state: AppState = Depends(app_state)
 ) -> schemas.HeldJobOut:
     """Cancel a held job; the provider deletes its document."""
-    return await run_in_threadpool(release.cancel, state, job_ref, releaser_of(caller))
+    return await release.in_thread(state, release.cancel, job_ref, releaser_of(caller))

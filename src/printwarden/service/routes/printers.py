@@ -28,6 +28,8 @@ NULLABLE = frozenset({"site", "printer"})
 def _fields(session: Session, body: schemas.PrinterFields | schemas.DeviceFields) -> dict[str, Any]:
     given = body.model_dump(exclude_unset=True, exclude={"name"})
     fields = {key: value for key, value in given.items() if value is not None or key in NULLABLE}
+    if fields.get("login_methods") is not None:
+        fields["login_methods"] = sorted(set(fields["login_methods"]))
     if body.cost_model is not None:
         fields["cost_model"] = body.cost_model.model_dump()
     if "site" in fields:

@@ -21,6 +21,7 @@ def _out(row: ApiTokenRow, token: str | None = None) -> schemas.TokenOut:
         role=row.role,
         name=row.name,
         scope=row.scope,
+        site=row.site,
         created_at=row.created_at,
         revoked_at=row.revoked_at,
         token=token,
@@ -36,8 +37,13 @@ def list_tokens(session: Session = Depends(read_session)) -> list[schemas.TokenO
 def create_token(
     body: schemas.TokenIn, session: Session = Depends(write_session)
 ) -> schemas.TokenOut:
-    """Create a component token; its text is in this response only."""
-    token, row = tokens.issue_token(session, Role(body.role), name=body.name, scope=body.scope)
+    """Create a component token bound to what it acts as (see ``TokenIn``); its text is in
+    this response only."""
+    role = Role(body.role)
+    bound = tokens.binding(session, role, name=body.name, scope=body.scope, site=body.site)
+    token, row = tokens.issue_token(
+        session, role, name=body.name, scope=bound.scope, site=bound.site
+    )
     return _out(row, token)
 
 

@@ -56,7 +56,7 @@ async def _run(
     ctx: PageContext, owner: str, code: str, use_case: Callable[..., object], *args: Any
 ) -> Response:
     try:
-        await run_in_threadpool(use_case, ctx.app, *args)
+        await release.in_thread(ctx.app, use_case, *args)
     except Problem as exc:
         return await run_in_threadpool(_held_page, ctx, owner, exc.detail, exc.status)
     return RedirectResponse(done(f"{PATH}?user={quote(owner)}", code), status_code=303)

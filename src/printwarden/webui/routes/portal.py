@@ -96,7 +96,7 @@ async def _run(
 ) -> Response:
     """Run a held-job use case; a refusal (e.g. another user's job: 404) shows on the page."""
     try:
-        await run_in_threadpool(use_case, ctx.app, *args)
+        await release.in_thread(ctx.app, use_case, *args)
     except Problem as exc:
         return await run_in_threadpool(held_page, ctx, exc.detail, exc.status)
     return RedirectResponse(done(HELD_PATH, code), status_code=303)

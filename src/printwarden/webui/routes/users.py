@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from printwarden.store import groups, ledger, users
-from printwarden.store.errors import AlreadyExists, InvalidReference, NotFound
+from printwarden.store.errors import AlreadyExists, InvalidReference, LastAdministrator, NotFound
 from printwarden.webui import forms
 from printwarden.webui.guards import PageContext, WebError, admin_form, admin_page
 from printwarden.webui.messages import done
@@ -82,7 +82,9 @@ async def user_page(
     return await run_in_threadpool(_user_page, ctx, username, before)
 
 
-def _user_page(ctx: PageContext, username: str, before: int | None, error: str = "") -> Response:
+def _user_page(
+    ctx: PageContext, username: str, before: int | None, error: str = "", status: int = 422
+) -> Response:
     with ctx.app.database.read() as session:
         try:
             view = users.views(session, [users.find_user(session, username)])[0]
@@ -91,7 +93,7 @@ def _user_page(ctx: PageContext, username: str, before: int | None, error: str =
         history = ledger.recent(session, account_id=view.account.id, before=before, limit=50)
         return ctx.render(
             "admin/user.html",
-            422 if error else 200,
+            status if error else 200,
             view=view,
             all_groups=[g.name for g, _ in groups.list_groups(session)],
             history=history,
@@ -117,6 +119,8 @@ async def update_user(
     )
     try:
         await run_in_threadpool(_update, ctx, username, changes)
+    except LastAdministrator as exc:
+        return await run_in_threadpool(_user_page, ctx, username, None, str(exc), 409)
     except (InvalidReference, AlreadyExists, ValueError) as exc:
         return await run_in_threadpool(_user_page, ctx, username, None, str(exc))
     return RedirectResponse(done(user_path(username), "user-saved"), status_code=303)

@@ -4,7 +4,7 @@ entries HQ refused, recorded with their reason. Today's prices and scripts are t
 versions.
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-05 12:00:00
 """
 
@@ -19,7 +19,7 @@ from printwarden.domain.charges import prices_digest, script_digest
 from printwarden.domain.costs import CostModel, PagePrices
 
 revision: str = "0011"
-down_revision: str | None = "0009"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
