@@ -95,6 +95,32 @@ def test_printed_held_jobs_are_marked_printed_with_a_new_change_number(hq: Datab
         assert session.get(AccountRow, account_id).balance == 940  # type: ignore[union-attr]
 
 
+def test_a_job_held_and_released_at_an_offline_site_ends_printed_at_hq(hq: Database) -> None:
+    """Held, released and printed while the site was offline: one upload brings the held
+    report, the release and the charge (charges are applied first, in a batch)."""
+    name, _ = person(hq)
+    ref, provider = str(uuid.uuid4()), f"p-{uuid.uuid4().hex[:8]}"
+    with hq.session() as session:
+        register(session, provider, ipp_url="ipp://x", control_url="", queues=[], printers=[])
+    now = datetime.now(UTC)
+    held_report = {"provider": provider, "job_ref": ref, "provider_job_id": 7, "queue": "secure",
+                   "queue_kind": "hold", "username": name, "printer": "laser",
+                   "document_name": "offline.pdf", "pages": 2, "submitted_at": now.isoformat(),
+                   "expires_at": (now + timedelta(hours=4)).isoformat()}  # fmt: skip
+    release = {"job_ref": ref, "status": "releasing", "released_to": "laser"}
+    entries = [
+        {"id": new_id(), "kind": "held-report", "body": held_report},
+        {"id": new_id(), "kind": "held", "body": release},
+        printed(name, ref),
+    ]
+    with hq.session() as session:
+        report = journal.apply_entries(session, "north", entries)
+    assert report.rejected == []
+    assert report.amounts == {"print": 20}
+    with hq.read() as session:
+        assert held_jobs.find(session, ref).status == "printed"
+
+
 def test_usage_charged_online_already_and_a_replayed_print_are_charged_once(
     hq: Database,
 ) -> None:

@@ -98,11 +98,30 @@ def apply_entries(session: Session, site: str, entries: list[dict[str, Any]]) ->
         for entry in fresh
     }
     report.applied = len(fresh)
+    _mark_printed_after_held(session, sender, fresh, outcomes)
     session.flush()
     # A concurrent upload of the same ids fails here, and is retried whole.
     _record_applied(session, site, fresh, outcomes)
     _results(report, entries, ids, before, outcomes)
     return report
+
+
+def _mark_printed_after_held(
+    session: Session, sender: journal_held.Sender, entries: list[dict[str, Any]],
+    outcomes: dict[str, Outcome],
+) -> None:  # fmt: skip
+    """Printed jobs are charged before the upload's held-job entries are applied, so a job
+    held and released at the site while it was offline was not yet a held job when its charge
+    marked it printed: mark those again once the held-job entries have made their records."""
+    if not any(e["kind"] in ("held", "held-report") for e in entries):
+        return
+    refs = [
+        str((e.get("body") or {}).get("job_ref") or "")
+        for e in entries
+        if e["kind"] == "printed" and not outcomes[str(e["id"])].rejected
+    ]
+    if any(refs):
+        held_jobs.mark_printed(session, [r for r in refs if r], sender.providers)
 
 
 def _applied_before(session: Session, ids: list[str]) -> dict[str, Outcome]:
