@@ -215,11 +215,18 @@ def test_deletions_and_printers_of_other_sites(hq: Database, replica: Replica) -
             printers.save_device(session, device, {"kind": "mfd", "printer": printer,
                                  "cost_model": {}, "site": site}, create=True)  # fmt: skip
             tokens.issue_token(session, Role.DEVICE, name=device, scope=f"device:{device}")
+        for provider, site in (("p-here", "north"), ("p-there", "south"), ("p-hq", None)):
+            tokens.issue_token(session, Role.PROVIDER, name=provider,
+                               scope=f"provider:{provider}", site=site)  # fmt: skip
     sync(hq, replica)
     with replica.database.read() as session:
         assert set(session.scalars(select(ProviderRow.name))) == {"p-here"}
         assert set(session.scalars(select(DeviceRow.name))) == {"d-here"}
-        assert set(session.scalars(select(ApiTokenRow.scope))) == {"device:d-here"}
+        # A provider token bound to another site stays at HQ; one bound to no site goes
+        # everywhere (a provider of HQ's own may fail over to any site).
+        assert set(session.scalars(select(ApiTokenRow.scope))) == {
+            "device:d-here", "provider:p-here", "provider:p-hq"
+        }  # fmt: skip
         gone = session.scalar(select(UserRow).where(UserRow.username == name))
         assert gone is not None
         assert gone.deleted_at is not None

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session
 
 from printwarden.store.changes import last_change_seq
@@ -62,7 +62,7 @@ class Page:
 class SiteScope:
     """What of the site-bound data one site receives: printers and devices at the site (or at
     none), the providers serving those printers, their held jobs, the tokens of those
-    devices, and every provider token (hashes only)."""
+    devices, and the provider tokens bound to the site or to none (hashes only)."""
 
     site: str
     provider_ids: frozenset[int]
@@ -77,7 +77,11 @@ class SiteScope:
         if model is HeldJobRow:
             return HeldJobRow.provider_id.in_(self.provider_ids)
         if model is ApiTokenRow:
-            return or_(ApiTokenRow.role == "provider", ApiTokenRow.scope.in_(self.device_scopes))
+            providers = and_(
+                ApiTokenRow.role == "provider",
+                or_(ApiTokenRow.site == self.site, ApiTokenRow.site.is_(None)),
+            )
+            return or_(providers, ApiTokenRow.scope.in_(self.device_scopes))
         return None
 
 
