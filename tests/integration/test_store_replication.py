@@ -215,9 +215,12 @@ def test_deletions_and_printers_of_other_sites(hq: Database, replica: Replica) -
             printers.save_device(session, device, {"kind": "mfd", "printer": printer,
                                  "cost_model": {}, "site": site}, create=True)  # fmt: skip
             tokens.issue_token(session, Role.DEVICE, name=device, scope=f"device:{device}")
-        for provider, site in (("p-here", "north"), ("p-there", "south"), ("p-hq", None)):
+        bound: tuple[tuple[str, str | None], ...] = (
+            ("p-here", "north"), ("p-there", "south"), ("p-hq", None)
+        )  # fmt: skip
+        for provider, token_site in bound:
             tokens.issue_token(session, Role.PROVIDER, name=provider,
-                               scope=f"provider:{provider}", site=site)  # fmt: skip
+                               scope=f"provider:{provider}", site=token_site)  # fmt: skip
     sync(hq, replica)
     with replica.database.read() as session:
         assert set(session.scalars(select(ProviderRow.name))) == {"p-here"}

@@ -15,6 +15,7 @@ from printwarden.service.state import AppState, app_state
 from printwarden.store import held_jobs, jobs, users
 from printwarden.store.errors import NotFound
 from printwarden.store.models import ProviderRow
+from printwarden.store.replication import site_scope
 from printwarden.store.tokens import PROVIDER_PREFIX, Caller, bound_name
 
 router = APIRouter(tags=["held jobs"])
@@ -36,18 +37,28 @@ def report_held_jobs(
 ) -> schemas.HeldJobReportsOut:
     """A provider reports held jobs (new, still held, or how they ended). Refused ones name
     why (e.g. an unknown user): the provider cancels those. A provider token reports only
-    for the provider it is bound to."""
+    for the provider it is bound to, a site token only for its own site's providers."""
     if caller.role is Role.PROVIDER and bound_name(caller.scope, PROVIDER_PREFIX) != body.provider:
         raise Problem(403, "Forbidden", f"this token is not bound to provider {body.provider!r}")
     provider = session.scalar(select(ProviderRow).where(ProviderRow.name == body.provider))
     if provider is None:
         raise Problem(409, "Unknown provider", f"provider {body.provider!r} has not registered")
+    if (
+        caller.role is Role.SITE
+        and provider.id not in site_scope(session, caller.scope).provider_ids
+    ):
+        detail = f"provider {body.provider!r} serves no printer of site {caller.scope!r}"
+        raise Problem(403, "Forbidden", detail)
     reports = [_report(item) for item in body.jobs]
     refused = held_jobs.record_reports(session, provider, reports)
     return schemas.HeldJobReportsOut(
         accepted=len(reports) - len(refused),
         rejected=[schemas.HeldJobRejection(job_ref=r, reason=why) for r, why in refused],
     )
+
+
+def _site_providers(session: Session, caller: Caller) -> frozenset[int]:
+    return site_scope(session, caller.scope).provider_ids
 
 
 def _report(item: schemas.HeldJobReportIn) -> held_jobs.Report:
