@@ -111,6 +111,33 @@ def site_rekey(name: str, config: ConfigOption = None) -> None:
     print(f"{name}: card key generation {generation}")
 
 
+@admin_site_cmd.command("rejections")
+def site_rejections(
+    name: str,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many, newest first")] = 100,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """The journal entries HQ rejected from site NAME, with the reasons HQ recorded."""
+    from printwarden.store import sites
+    from printwarden.store.errors import NotFound
+
+    with _session(config) as session:
+        try:
+            sites.find_site(session, name)
+        except NotFound as exc:
+            raise _fail(str(exc)) from None
+        rows = [{"id": r.entry_id, "kind": r.kind, "reason": r.outcome,
+                 "rejected_at": r.applied_at.isoformat()}
+                for r in sites.rejections(session, name, limit)]  # fmt: skip
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        print(f"{row['rejected_at']}  {row['id']}  {row['kind']}: {row['reason']}")
+    print(f"{len(rows)} rejected entries")
+
+
 @admin_site_cmd.command("status")
 def site_status(
     as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts")] = False,

@@ -87,6 +87,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/sites"): ADMIN,
     ("GET", "/api/v1/sites/{name}"): ADMIN,
     ("PUT", "/api/v1/sites/{name}/forced-offline"): ADMIN,
+    ("GET", "/api/v1/sites/{name}/rejections"): ADMIN,
     ("POST", "/api/v1/sites/{name}/rekey"): ADMIN,
     ("GET", "/api/v1/sites/{name}/keys"): SITES,
     ("POST", "/api/v1/sites/{name}/status"): SITES,

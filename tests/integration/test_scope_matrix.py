@@ -11,6 +11,9 @@ case or a stated reason why it has no scope to cross.
 from __future__ import annotations
 
 import importlib.util
+import json
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -305,6 +308,15 @@ def test_a_sites_forged_journal_entries_are_rejected_and_change_nothing(world: W
     assert set(rejected) == {e["id"] for e in entries}, answer.text
     assert all(reason for reason in rejected.values())
     assert world.balance() == before
+    recorded = world.admin.get(f"/sites/{world.north}/rejections").json()
+    assert {r["id"]: r["reason"] for r in recorded} == rejected  # HQ's own record
+    with world.client("site-north") as site:
+        assert site.get(f"/sites/{world.north}/rejections").status_code == 403
+    command = [sys.executable, "-m", "printwarden", "admin", "site", "rejections", world.north,
+               "--json"]  # fmt: skip
+    listed = subprocess.run(command, env=world.app.env(), capture_output=True, text=True,
+                            timeout=60, check=True)  # fmt: skip
+    assert {r["id"] for r in json.loads(listed.stdout)} == set(rejected)
 
 
 def test_a_provider_learns_no_owner_of_a_card_seen_elsewhere(world: World) -> None:

@@ -905,6 +905,15 @@ class JournalRejection(TypedDict):
     reason: str
 
 
+class SiteRejectionOut(Model):
+    """A journal entry of a site that HQ rejected, as HQ recorded it."""
+
+    id: str
+    kind: str
+    reason: str
+    rejected_at: UtcDatetime
+
+
 class JournalOut(Model):
     entries: int
     applied: int = Field(description="Entries taken now (each once), rejected ones included")

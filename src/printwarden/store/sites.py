@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from printwarden.store.errors import AlreadyExists, NotFound
-from printwarden.store.models import SiteRow
+from printwarden.store.models import JournalEntryRow, SiteRow
 from printwarden.store.users import now
 
 
@@ -43,3 +43,15 @@ def record_status(session: Session, row: SiteRow, status: dict[str, Any]) -> Non
     """What the Site Server says of itself (it calls in while it can reach us)."""
     row.status = status
     row.last_contact = now()
+
+
+def rejections(session: Session, site: str, limit: int) -> list[JournalEntryRow]:
+    """The journal entries of ``site`` that HQ rejected, newest first: HQ's own record (the
+    reconciliation report a site sends back is the site's word)."""
+    statement = (
+        select(JournalEntryRow)
+        .where(JournalEntryRow.site == site, JournalEntryRow.rejected.is_(True))
+        .order_by(JournalEntryRow.applied_at.desc(), JournalEntryRow.entry_id)
+        .limit(limit)
+    )
+    return list(session.scalars(statement))

@@ -93,6 +93,23 @@ def get_site(name: str, session: Session = Depends(read_session)) -> schemas.Sit
     return site_out(_site(session, name))
 
 
+@router.get("/sites/{name}/rejections", dependencies=[Depends(admin_only)])
+def site_rejections(
+    name: str,
+    session: Session = Depends(read_session),
+    limit: int = Query(100, ge=1, le=10_000),
+) -> list[schemas.SiteRejectionOut]:
+    """The journal entries HQ rejected from this site, newest first, with HQ's reasons (its
+    own record: not the report the site sends back)."""
+    _site(session, name)
+    return [
+        schemas.SiteRejectionOut(
+            id=row.entry_id, kind=row.kind, reason=row.outcome, rejected_at=row.applied_at
+        )
+        for row in sites.rejections(session, name, limit)
+    ]
+
+
 @router.put("/sites/{name}/forced-offline", dependencies=[Depends(admin_only)])
 def force_offline(
     name: str, body: schemas.SiteForceIn, session: Session = Depends(write_session)
