@@ -3,6 +3,7 @@ Chromium per browser-test module."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,6 +20,7 @@ from support.browser import chromium
 from support.databases import postgres_server, throwaway_postgres
 
 BACKENDS = ["sqlite", "postgresql"]
+PROVIDER_NAME = "authz-provider"  # the provider the role_tokens' provider token is bound to
 
 
 @pytest.fixture(scope="session")
@@ -86,7 +88,7 @@ def role_tokens(app_server: AppServer) -> dict[Role, str]:
         Role.ADMIN: app_server.token(Role.ADMIN, f"admin-{suffix}"),
         Role.USER: app_server.token(Role.USER, f"person-{suffix}"),
         Role.SITE: app_server.token(Role.SITE, scope="north"),
-        Role.PROVIDER: app_server.token(Role.PROVIDER, scope="provider:authz-provider"),
+        Role.PROVIDER: app_server.token(Role.PROVIDER, scope=f"provider:{PROVIDER_NAME}"),
         Role.DEVICE: app_server.device_token(f"authz-device-{suffix}"),
     }
 
@@ -102,9 +104,38 @@ def admin(app_server: AppServer, role_tokens: dict[Role, str]) -> Iterator[httpx
     yield from _client(app_server, role_tokens[Role.ADMIN])
 
 
+_served: dict[str, set[str]] = {}  # per App Server: the printers that provider registered
+
+
 @pytest.fixture
 def provider(app_server: AppServer, role_tokens: dict[Role, str]) -> Iterator[httpx.Client]:
-    yield from _client(app_server, role_tokens[Role.PROVIDER])
+    """The provider of ``role_tokens``. Before it reports a job at a printer it registers as
+    serving that printer too, as a real provider has at start-up: a bound provider token
+    reaches only the printers its provider registered (``service/component_scope.py``)."""
+    token = role_tokens[Role.PROVIDER]
+    served = _served.setdefault(app_server.url, set())
+
+    def serve(request: httpx.Request) -> None:
+        if not request.url.path.endswith(("/jobs/decision", "/jobs/printed")):
+            return
+        try:
+            printer = json.loads(request.content).get("printer")
+        except (ValueError, AttributeError):
+            return
+        if not isinstance(printer, str) or printer in served:
+            return
+        served.add(printer)
+        body = {"name": PROVIDER_NAME, "ipp_url": "ipp://127.0.0.1/ipp/print",
+                "printers": [{"name": name} for name in sorted(served)]}  # fmt: skip
+        answer = httpx.post(f"{app_server.api}/providers/register", json=body,
+                            headers={"Authorization": f"Bearer {token}"}, timeout=30)  # fmt: skip
+        assert answer.status_code == 200, answer.text
+
+    headers = {"Authorization": f"Bearer {token}"}
+    hooks = {"request": [serve]}
+    with httpx.Client(base_url=app_server.api, headers=headers, timeout=30,
+                      event_hooks=hooks) as client:  # fmt: skip
+        yield client
 
 
 @pytest.fixture

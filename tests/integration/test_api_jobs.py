@@ -387,11 +387,16 @@ def test_printed_job_may_overdraw_and_keeps_its_time(
 
 
 def test_concurrent_replays_charge_once(
-    admin: httpx.Client, app_server: AppServer, role_tokens: dict[Role, str], unique: Unique
+    admin: httpx.Client,
+    provider: httpx.Client,
+    app_server: AppServer,
+    role_tokens: dict[Role, str],
+    unique: Unique,
 ) -> None:
     printer, name = unique("p"), unique("u")
     new_printer(admin, printer)
     account = new_user(admin, name, balance=1000)
+    ok(decide(provider, name, printer, **JOB))  # the provider serves the printer now
     body = {"username": name, "printer": printer, "txn_id": txn(), "job_ref": unique("job"), **JOB}
     headers = {"Authorization": f"Bearer {role_tokens[Role.PROVIDER]}"}
     barrier = threading.Barrier(8)

@@ -49,8 +49,12 @@ def seeded(app_server: AppServer, role_tokens: dict[Role, str]) -> str:
         assert put.status_code == 200, put.text
         add_user(admin, f"stamped-{suffix}", 500)
         assert admin.post("/sites", json={"name": "north"}).status_code in (201, 409)
-    with _client(app_server, role_tokens[Role.PROVIDER]) as provider:
-        register = {"name": f"stamp-provider-{suffix}", "ipp_url": "ipp://127.0.0.1/ipp/print"}
+        made = admin.post("/tokens", json={"role": "provider", "name": f"stamp-provider-{suffix}"})
+        assert made.status_code == 201, made.text
+        provider_token = made.json()["token"]
+    with _client(app_server, provider_token) as provider:
+        register = {"name": f"stamp-provider-{suffix}", "ipp_url": "ipp://127.0.0.1/ipp/print",
+                    "printers": [{"name": printer}]}  # fmt: skip
         assert provider.post("/providers/register", json=register).status_code == 200
         job = {"username": f"stamped-{suffix}", "printer": printer, "pages": 1}
         decided = provider.post("/jobs/decision", json=job)

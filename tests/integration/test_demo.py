@@ -221,8 +221,8 @@ def _tokens(demo: dict[str, Any]) -> set[str]:
     """Every token and secret demo.json names."""
     found = {demo["admin_token"], demo["provider_token"], demo["device_token"]}
     found |= {device["token"] for device in demo["devices"].values()}
-    for site in demo["sites"].values():
-        found |= {site["token"], site["provider"]["control_token"]}
+    found |= {site["token"] for site in demo["sites"].values()}
+    found |= {path.read_text().strip() for path in (demo["_dir"] / "tokens").glob("*.token")}
     return found
 
 

@@ -831,9 +831,11 @@ def crash_rig(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     root = tmp_path_factory.mktemp("crash")
     printer = StallingPrinter()
     out = root / "out"
+    name = f"crash-provider-{uuid.uuid4().hex[:8]}"  # a token acts for one provider only
     provider = ProviderProcess(
         server_url=world.app.url,
-        token=world.provider.token,
+        token=world.app.token(Role.PROVIDER, scope=f"provider:{name}"),
+        name=name,
         directory=root,
         printers=[
             PrinterSpec("paper", f"file://{out}", colour=False),

@@ -73,6 +73,9 @@ def document_errors(schema: dict[str, Any]) -> None:
             for status in sorted(_statuses(path, method, operation)):
                 model = ValidationProblemOut if status == 422 else ProblemOut
                 responses.setdefault(str(status), _problem(status, model.__name__))
+            for status, response in responses.items():
+                if status[0] in "45" and "content" not in response:  # a route's own, described
+                    response["content"] = _problem(int(status), ProblemOut.__name__)["content"]
 
 
 def _hoist_definitions(body: dict[str, Any], components: dict[str, Any]) -> None:
@@ -122,5 +125,8 @@ def _statuses(path: str, method: str, operation: dict[str, Any]) -> set[int]:
 
 
 def _problem(status: int, model: str) -> dict[str, Any]:
-    schema = {"$ref": f"#/components/schemas/{model}"}
-    return {"description": DESCRIPTIONS[status], "content": {PROBLEM_JSON: {"schema": schema}}}
+    return {"description": DESCRIPTIONS[status], "content": _problem_content(model)}
+
+
+def _problem_content(model: str) -> dict[str, Any]:
+    return {PROBLEM_JSON: {"schema": {"$ref": f"#/components/schemas/{model}"}}}
