@@ -99,17 +99,76 @@ def test_spot_colour_with_exponential_tint_is_judged_through_its_alternate() -> 
     assert verdict(one_page(b"/S cs 0 sc" + BOX, ColorSpace=spaces)) is GREY
 
 
-def test_devicen_and_lab_need_rendering() -> None:
-    devicen = pikepdf.Array(
-        [
-            pikepdf.Name.DeviceN,
-            [pikepdf.Name.Cyan, pikepdf.Name.Magenta],
-            pikepdf.Name.DeviceCMYK,
-            0,
-        ]
+def test_devicen_of_process_inks_paints_them() -> None:
+    pdf = one_page(b"")
+    to_black = pdf.make_stream(
+        b"{ pop pop 0 0 0 1 }", FunctionType=4, Domain=[0, 1, 0, 1], Range=[0, 1] * 4
     )
-    pdf = one_page(b"/D cs 0.5 0.5 sc" + BOX, ColorSpace=pikepdf.Dictionary(D=devicen))
-    assert verdict(pdf) is RENDER
+    page = pdf.pages[0].obj
+    for names, content, expected in (
+        ([pikepdf.Name.Cyan, pikepdf.Name.Magenta], b"0.5 0", COLOUR),
+        ([pikepdf.Name.Cyan, pikepdf.Name.Magenta], b"0.02 0.03", GREY),
+        ([pikepdf.Name.Yellow, pikepdf.Name.Black], b"0 1", GREY),
+        ([pikepdf.Name.Cyan, pikepdf.Name("/Spot")], b"0.5 0", GREY),
+    ):
+        devicen = pikepdf.Array([pikepdf.Name.DeviceN, names, pikepdf.Name.DeviceCMYK, to_black])
+        page.Resources = pikepdf.Dictionary(ColorSpace=pikepdf.Dictionary(D=devicen))
+        page.Contents = pdf.make_stream(b"/D cs " + content + b" sc" + BOX)
+        assert verdict(pdf) is expected, (names, content)
+
+
+LAB = pikepdf.Array(
+    [pikepdf.Name.Lab, pikepdf.Dictionary(WhitePoint=[0.9505, 1.0, 1.089], Range=[-128, 127] * 2)]
+)
+
+
+@pytest.mark.parametrize(
+    ("lab", "expected"),
+    [
+        ("50 0 0", GREY),
+        ("95 0 0", GREY),
+        ("53 80 67", COLOUR),
+        ("60 25 25", COLOUR),
+        ("50 1 -1", GREY),
+        ("70 -6 -6", COLOUR),
+    ],
+)
+def test_lab_is_judged_through_srgb(lab: str, expected: Verdict) -> None:
+    content = b"/L cs " + lab.encode() + b" sc" + BOX
+    assert verdict(one_page(content, ColorSpace=pikepdf.Dictionary(L=LAB))) is expected
+
+
+def icc_space(pdf: pikepdf.Pdf, header_space: bytes, n: int) -> pikepdf.Array:
+    """An ICC-based space whose (header-only) profile declares ``header_space``."""
+    header = bytearray(128)
+    header[16:20] = header_space
+    header[36:40] = b"acsp"
+    profile = pdf.make_stream(bytes(header), N=n)
+    return pikepdf.Array([pikepdf.Name.ICCBased, profile])
+
+
+@pytest.mark.parametrize(
+    ("header", "n", "colour", "expected"),
+    [
+        (b"Lab ", 3, "53 80 67", COLOUR),
+        (b"Lab ", 3, "50 0 0", GREY),
+        (b"Lab ", 3, "1 1 1", GREY),
+        (b"RGB ", 3, "1 1 1", GREY),
+        (b"RGB ", 3, "1 0 0", COLOUR),
+        (b"GRAY", 1, "0.5", GREY),
+        (b"CMYK", 4, "0 0 0 1", GREY),
+        (b"CMYK", 4, "0.5 0 0 0", COLOUR),
+        (b"XYZ ", 3, "0.5 0.5 0.5", RENDER),
+        (b"RGB ", 4, "0 0 0 1", RENDER),
+    ],
+)
+def test_icc_spaces_are_what_their_header_says(
+    header: bytes, n: int, colour: str, expected: Verdict
+) -> None:
+    pdf = one_page(b"/P cs " + colour.encode() + b" sc" + BOX)
+    spaces = pikepdf.Dictionary(P=icc_space(pdf, header, n))
+    pdf.pages[0].obj.Resources = pikepdf.Dictionary(ColorSpace=spaces)
+    assert verdict(pdf) is expected
 
 
 def test_indexed_fill_uses_the_palette_entry() -> None:

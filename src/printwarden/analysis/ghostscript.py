@@ -4,12 +4,20 @@ Every run has a wall-clock timeout and, where util-linux ``prlimit`` exists, a c
 size of any file it writes.
 
 Plain ``inkcov`` cannot judge colour: Ghostscript's default (ICC) conversion turns a
-neutral RGB grey into C, M, Y and K ink. The tuned run uses the plain conversion
-(``-dUseFastColor``) with full black generation and undercolour removal, so a neutral RGB
-or grey colour becomes K alone and an RGB colour keeps C, M or Y ink equal to its
-channel spread; a C/M/Y transfer function then drops ink at or below the tolerance.
-A page is colour when any C, M or Y coverage remains. CMYK content keeps its own inks:
-any C, M or Y above the tolerance is colour (rich black included).
+neutral RGB grey into C, M, Y and K ink. The tuned run leaves grey, RGB and CMYK colours
+(device or ICC-based) unmanaged (a ``SourceObjectICC`` file saying ``None`` for each),
+with full black generation and undercolour removal, so a neutral RGB or grey colour
+becomes K alone and an RGB colour keeps C, M or Y ink equal to its channel spread; a C/M/Y
+transfer function then drops ink at or below the tolerance. A page is colour when any C,
+M or Y coverage remains. CMYK content keeps its own inks: any C, M or Y above the
+tolerance is colour (rich black included).
+
+CIE-based colours (Lab, and ICC spaces whose profile is Lab or another non-device space)
+are colour-managed into :mod:`.gcrprofile`'s output profile, which separates them the
+same way through sRGB. The same profile is the default CMYK profile, so that process
+colorants named by Separation and DeviceN spaces (converted as CMYK) pass unchanged.
+(``-dUseFastColor`` would leave every ICC-based space unmanaged, and so read the
+normalised L*, a*, b* of an ICC-based Lab colour as if they were R, G and B.)
 """
 
 from __future__ import annotations
@@ -23,9 +31,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
+from printwarden.analysis.gcrprofile import gcr_profile
+
 GS = "gs"
 MAX_OUTPUT_BYTES = 256 << 20
 _BASE = ("-q", "-dSAFER", "-dBATCH", "-dNOPAUSE", "-dNOPROMPT")
+UNMANAGED = "".join(
+    f"{kind}_{space}\tNone\n"
+    for space in ("CMYK", "RGB", "GRAY")
+    for kind in ("Graphic", "Image", "Text")
+)
+"""A ``SourceObjectICC`` file: no colour management for grey, RGB and CMYK sources."""
 
 
 class ToolError(RuntimeError):
@@ -84,12 +100,27 @@ def colour_setup(tolerance: int) -> str:
     )
 
 
-def inkcov_args(output: str, dpi: int, tolerance: int) -> list[str]:
-    """Arguments for a tuned ``inkcov`` run writing its report to ``output``."""
+def colour_management(directory: Path) -> list[str]:
+    """Arguments for the tuned colour conversion; its two files are written into
+    ``directory``, which must outlive the run."""
+    sources = directory / "unmanaged.txt"
+    sources.write_text(UNMANAGED, encoding="ascii")
+    profile = directory / "grey-tolerance.icc"
+    profile.write_bytes(gcr_profile())
+    return [
+        f"-sSourceObjectICC={sources}",
+        f"-sOutputICCProfile={profile}",
+        f"-sDefaultCMYKProfile={profile}",
+    ]
+
+
+def inkcov_args(output: Path, dpi: int, tolerance: int) -> list[str]:
+    """Arguments for a tuned ``inkcov`` run writing its report to ``output`` (its
+    colour-management files go beside it)."""
     return [
         "-sDEVICE=inkcov",
         f"-r{dpi}",
-        "-dUseFastColor",
+        *colour_management(output.parent),
         f"-sOutputFile={output}",
         "-c",
         colour_setup(tolerance),
@@ -116,7 +147,7 @@ def colour_pages(
     with tempfile.TemporaryDirectory(prefix="printwarden-gs-") as tmp:
         report = Path(tmp) / "inkcov.txt"
         page_list = "-sPageList=" + ",".join(str(p) for p in pages)
-        args = [page_list, *inkcov_args(str(report), dpi, tolerance), "-f", str(path.resolve())]
+        args = [page_list, *inkcov_args(report, dpi, tolerance), "-f", str(path.resolve())]
         run(args, timeout)
         rows = parse_coverage(report.read_text(encoding="ascii", errors="replace"))
     if len(rows) != len(pages):

@@ -1,17 +1,22 @@
 """Judge a PDF page's colour from its content stream, without rendering.
 
-The scan follows the colour state (``g rg k cs sc``… with ``q``/``Q``) into forms,
-patterns and printable annotation appearances, and marks the page colour as soon as
-something is painted - a fill, a stroke, shown text, an image pixel, a shading - in a
-colour (see :mod:`.colour`). What it cannot judge (Lab, DeviceN and spot colours with
-non-exponential tint transforms, mesh and sampled shadings, coloured Type 3 glyphs,
-appearance-less annotations, undecodable images) makes the page ``RENDER``: rendering
-decides. Clipping and overpainting are not
-modelled: colour painted but hidden still counts.
+The scan follows the graphics state that decides what gets painted - fill and stroke
+colours with their spaces (:mod:`.pdfspaces`), the alpha constants, soft masks and blend
+modes (``gs``), ``q``/``Q`` - into forms, transparency groups, patterns and printable
+annotation appearances, and marks the page colour as soon as something is painted - a
+fill, a stroke, shown text, an image pixel (:mod:`.pdfimages`), a shading
+(:mod:`.pdfpaint`) - in a colour whose ink, times its opacity, exceeds the tolerance.
+
+A colour painted through a soft mask or a blend mode other than Normal may show less
+than its ink: when it would be colour at full strength the page is left to rendering
+(``RENDER``), as are colours, images and shadings this scan cannot read, coloured Type 3
+glyphs and appearance-less annotations. Clipping and overpainting are not modelled:
+colour painted but hidden still counts.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -25,19 +30,20 @@ from printwarden.analysis.pdfcontent import (
     shows_something,
     type3_verdict,
 )
-from printwarden.analysis.pdfimages import image_verdict
-from printwarden.analysis.pdfpaint import shading_verdict, uncoloured_pattern
+from printwarden.analysis.pdfimages import image_ink, inline_stream
+from printwarden.analysis.pdfpaint import shading_ink
 from printwarden.analysis.pdfspaces import (
     CMYK,
     GREY,
     RGB,
+    SLACK,
     Kind,
+    Reader,
     Space,
     Verdict,
     initial,
-    judge,
+    ink,
 )
-from printwarden.analysis.pdfspaces import resolve as resolve_space
 
 PRINT_FLAG = 4
 HIDDEN_FLAG = 2
@@ -47,9 +53,11 @@ _BOTH = frozenset({"B", "B*", "b", "b*"})
 _TEXT = frozenset({"Tj", "TJ", "'", '"'})
 _DEVICE = {"g": GREY, "G": GREY, "rg": RGB, "RG": RGB, "k": CMYK, "K": CMYK}
 _OPERATORS = " ".join(
-    [*_FILL, *_STROKE, *_BOTH, *_TEXT, *_DEVICE, "q Q cs CS sc scn SC SCN Tr Tf Do sh BI ID EI"]
+    [*_FILL, *_STROKE, *_BOTH, *_TEXT, *_DEVICE, "q Q cs CS sc scn SC SCN Tr Tf Do sh gs BI ID EI"]
 )
 _FILL_MODES = frozenset({0, 2, 4, 6})
+_STROKE_MODES = frozenset({1, 2, 5, 6})
+_NORMAL_BLEND = frozenset({"/Normal", "/Compatible"})
 _BROKEN = (
     pikepdf.PikepdfError,
     RuntimeError,
@@ -62,7 +70,10 @@ _BROKEN = (
     RecursionError,
 )
 """Failures of malformed content: the page is then left to rendering."""
-_STROKE_MODES = frozenset({1, 2, 5, 6})
+
+Ink = float | None
+"""A colour's ink on the 0-255 scale (``math.inf``: some colour of unknown strength;
+``None``: unknown)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,20 +82,35 @@ class GState:
 
     fill_space: Space = GREY
     stroke_space: Space = GREY
-    fill: Verdict = Verdict.GREY
-    stroke: Verdict = Verdict.GREY
+    fill: Ink = 0.0
+    stroke: Ink = 0.0
+    fill_alpha: float = 1.0
+    stroke_alpha: float = 1.0
+    outer_alpha: float = 1.0
+    """Opacity of the enclosing transparency groups and annotation."""
+    soft_mask: bool = False
+    blend: bool = False
+    """A blend mode other than Normal is in force."""
+    outer_masked: bool = False
+    """An enclosing group is painted through a soft mask or a blend mode."""
     render_mode: int = 0
     type3: Verdict | None = None
     """For a Type 3 font: GREY when its glyphs take the text colour, else RENDER."""
 
+    @property
+    def masked(self) -> bool:
+        return self.soft_mask or self.blend or self.outer_masked
+
 
 class Scanner:
-    """Judges pages one by one; caches image and Type 3 font verdicts across pages."""
+    """Judges the pages of one document one by one; caches what pages share."""
 
     def __init__(self, tolerance: int) -> None:
         self.tolerance = tolerance
-        self._images: dict[tuple[int, int], Verdict] = {}
+        self.spaces = Reader()
+        self._inks: dict[tuple[str, tuple[int, int]], Ink] = {}
         self._fonts: dict[tuple[int, int], Verdict] = {}
+        self._scratch = pikepdf.new()
 
     def page(self, page: pikepdf.Page) -> Verdict:
         """GREY, COLOUR, or RENDER when only rendering can tell."""
@@ -93,12 +119,35 @@ class Scanner:
         try:
             found = self._walk(obj, scope, GState())
             if found is not Verdict.COLOUR:
-                found = max(found, self._annotations(obj, scope))
+                found = max(found, self._annotations(obj))
         except _BROKEN:
             return Verdict.RENDER
         return found
 
-    def _annotations(self, page: pikepdf.Dictionary, scope: Scope) -> Verdict:
+    def painted(self, amount: Ink, alpha: float, state: GState) -> Verdict:
+        """What painting a colour of ``amount`` ink at opacity ``alpha`` does to a page."""
+        tolerance = self.tolerance + SLACK
+        if amount is None:
+            return Verdict.RENDER
+        if alpha <= 0 or amount <= tolerance:
+            return Verdict.GREY
+        if math.isinf(amount):
+            return Verdict.COLOUR if alpha >= 1 and not state.masked else Verdict.RENDER
+        if amount * min(alpha, 1.0) <= tolerance:
+            return Verdict.GREY
+        return Verdict.RENDER if state.masked else Verdict.COLOUR
+
+    def _fill(self, state: GState) -> Verdict:
+        return self._fill_with(state, state.fill)
+
+    def _fill_with(self, state: GState, amount: Ink) -> Verdict:
+        """Painting ``amount`` as the fill colour is painted (images, shadings)."""
+        return self.painted(amount, state.fill_alpha * state.outer_alpha, state)
+
+    def _stroke(self, state: GState) -> Verdict:
+        return self.painted(state.stroke, state.stroke_alpha * state.outer_alpha, state)
+
+    def _annotations(self, page: pikepdf.Dictionary) -> Verdict:
         annotations = page.get("/Annots")
         if not isinstance(annotations, pikepdf.Array):
             return Verdict.GREY
@@ -109,10 +158,10 @@ class Scanner:
             flags = int(annotation.get("/F", 0))
             if not flags & PRINT_FLAG or flags & HIDDEN_FLAG:
                 continue
-            found = max(found, self._appearance(annotation, scope))
+            found = max(found, self._appearance(annotation))
         return found
 
-    def _appearance(self, annotation: pikepdf.Dictionary, scope: Scope) -> Verdict:
+    def _appearance(self, annotation: pikepdf.Dictionary) -> Verdict:
         appearances = annotation.get("/AP")
         normal = appearances.get("/N") if isinstance(appearances, pikepdf.Dictionary) else None
         if isinstance(normal, pikepdf.Dictionary) and not isinstance(normal, pikepdf.Stream):
@@ -120,10 +169,11 @@ class Scanner:
             normal = normal.get(str(state)) if state is not None else None
         if not isinstance(normal, pikepdf.Stream):
             return Verdict.RENDER
-        return self._form(normal, Scope(None), GState())
+        opacity = float(annotation.get("/CA", 1.0))
+        return self._form(normal, Scope(None), GState(outer_alpha=opacity))
 
     def _walk(self, target: pikepdf.Object, scope: Scope, state: GState) -> Verdict:
-        if _grey(state) and plainly_grey(target, scope):
+        if self._grey(state) and plainly_grey(target, scope):
             return Verdict.GREY
         stack: list[GState] = []
         found = Verdict.GREY
@@ -133,7 +183,7 @@ class Scanner:
                 stack.append(state)
             elif op == "Q":
                 state = stack.pop() if stack else state
-            elif op in _TEXT and _grey_text(state):
+            elif op in _TEXT and self._grey_text(state):
                 continue
             else:
                 state, painted = self._step(op, list(instruction.operands), scope, state)
@@ -146,18 +196,20 @@ class Scanner:
         self, op: str, operands: Sequence[object], scope: Scope, state: GState
     ) -> tuple[GState, Verdict]:
         if op in _TEXT:
-            return state, _text(state, operands)
+            return state, self._text(state, operands)
         if op in _FILL:
-            return state, state.fill
+            return state, self._fill(state)
         if op in _STROKE:
-            return state, state.stroke
+            return state, self._stroke(state)
         if op in _BOTH:
-            return state, max(state.fill, state.stroke)
+            return state, max(self._fill(state), self._stroke(state))
         if op in ("Do", "INLINE IMAGE"):
             return state, self._draw(op, operands, scope, state)
         if op == "sh":
             shading = scope.entry("/Shading", operands[0] if operands else None)
-            return state, shading_verdict(shading, scope.get("/ColorSpace"), self.tolerance)
+            return state, self._fill_with(state, self._shading(shading, scope))
+        if op == "gs":
+            return self._extgstate(scope.entry("/ExtGState", operands[0]), state), Verdict.GREY
         if op in ("Tr", "Tf"):
             return self._text_state(op, operands, scope, state), Verdict.GREY
         return self._colour_op(op, operands, scope, state), Verdict.GREY
@@ -168,60 +220,90 @@ class Scanner:
         fill = op.islower()
         if op in _DEVICE:
             space = _DEVICE[op]
-            verdict = _judge_operands(space, operands, self.tolerance)
+            amount = _operand_ink(space, operands)
         elif op in ("cs", "CS"):
-            space = resolve_space(operands[0] if operands else None, scope.get("/ColorSpace"))
-            verdict = judge(space, initial(space), self.tolerance)
+            named = scope.get("/ColorSpace")
+            space = self.spaces.resolve(operands[0] if operands else None, named)
+            amount = 0.0 if space.kind is Kind.PATTERN else ink(space, initial(space))
         else:
             space = state.fill_space if fill else state.stroke_space
-            verdict = self._set_colour(space, operands, scope)
+            amount = self._set_colour(space, operands, scope)
         if fill:
-            return replace(state, fill_space=space, fill=verdict)
-        return replace(state, stroke_space=space, stroke=verdict)
+            return replace(state, fill_space=space, fill=amount)
+        return replace(state, stroke_space=space, stroke=amount)
 
-    def _set_colour(self, space: Space, operands: Sequence[object], scope: Scope) -> Verdict:
+    def _set_colour(self, space: Space, operands: Sequence[object], scope: Scope) -> Ink:
         if space.kind is not Kind.PATTERN:
-            return _judge_operands(space, operands, self.tolerance)
+            return _operand_ink(space, operands)
         name = operands[-1] if operands else None
         pattern = scope.entry("/Pattern", name)
         if not isinstance(pattern, pikepdf.Dictionary | pikepdf.Stream):
-            return Verdict.GREY
+            return 0.0
         if pattern.get("/PatternType") == 2:
-            return shading_verdict(pattern.get("/Shading"), None, self.tolerance)
+            return self._shading(pattern.get("/Shading"), scope)
         if pattern.get("/PaintType") == 2:
-            values = numbers(operands[:-1])
-            if values is None:
-                return Verdict.RENDER
-            return uncoloured_pattern(space, values, self.tolerance)
+            if space.base is None:
+                return None
+            return _operand_ink(space.base, operands[:-1])
         if not isinstance(pattern, pikepdf.Stream):
-            return Verdict.RENDER
-        return self._form(pattern, scope, GState())
+            return None
+        key = ("pattern", pattern.objgen)
+        if key not in self._inks:
+            found = self._form(pattern, scope, GState())
+            self._inks[key] = {Verdict.GREY: 0.0, Verdict.COLOUR: math.inf}.get(found)
+        return self._inks[key]
+
+    def _shading(self, shading: object, scope: Scope) -> Ink:
+        if not isinstance(shading, pikepdf.Object):
+            return None
+        key = ("shading", shading.objgen)
+        if key[1] != (0, 0) and key in self._inks:
+            return self._inks[key]
+        amount = shading_ink(shading, scope.get("/ColorSpace"), self.spaces)
+        if key[1] != (0, 0):
+            self._inks[key] = amount
+        return amount
+
+    def _extgstate(self, params: object, state: GState) -> GState:
+        if not isinstance(params, pikepdf.Dictionary):
+            return state
+        changes: dict[str, object] = {}
+        if "/ca" in params:
+            changes["fill_alpha"] = float(params.ca)
+        if "/CA" in params:
+            changes["stroke_alpha"] = float(params.CA)
+        if "/SMask" in params:
+            changes["soft_mask"] = params.SMask != pikepdf.Name.None_
+        if "/BM" in params:
+            mode = params.BM
+            first = mode[0] if isinstance(mode, pikepdf.Array) and len(mode) else mode
+            changes["blend"] = str(first) not in _NORMAL_BLEND
+        return replace(state, **changes)  # type: ignore[arg-type]
 
     def _draw(self, op: str, operands: Sequence[object], scope: Scope, state: GState) -> Verdict:
+        named = scope.get("/ColorSpace")
         if op == "INLINE IMAGE":
             image = operands[0] if operands else None
             if not isinstance(image, pikepdf.PdfInlineImage):
                 return Verdict.RENDER
-            return image_verdict(image, scope.get("/ColorSpace"), state.fill, self.tolerance)
+            stream = inline_stream(self._scratch, image)
+            if bool(stream.get("/ImageMask", False)):
+                return self._fill(state)
+            return self._fill_with(state, image_ink(stream, named, self.spaces))
         target = scope.entry("/XObject", operands[0] if operands else None)
         if not isinstance(target, pikepdf.Stream):
             return Verdict.GREY
         subtype = target.get("/Subtype")
         if subtype == pikepdf.Name.Image:
-            return self._image(target, scope, state)
+            if bool(target.get("/ImageMask", False)):
+                return self._fill(state)
+            key = ("image", target.objgen)
+            if key not in self._inks:
+                self._inks[key] = image_ink(target, named, self.spaces)
+            return self._fill_with(state, self._inks[key])
         if subtype == pikepdf.Name.Form:
-            return self._form(target, scope, state)
+            return self._form(target, scope, _group_entry(target, state))
         return Verdict.GREY
-
-    def _image(self, target: pikepdf.Stream, scope: Scope, state: GState) -> Verdict:
-        if bool(target.get("/ImageMask", False)):
-            return state.fill
-        key = target.objgen
-        if key not in self._images:
-            image = pikepdf.PdfImage(target)
-            named = scope.get("/ColorSpace")
-            self._images[key] = image_verdict(image, named, state.fill, self.tolerance)
-        return self._images[key]
 
     def _form(self, target: pikepdf.Stream, scope: Scope, state: GState) -> Verdict:
         inner = scope.enter(target, target.get("/Resources"))
@@ -244,32 +326,53 @@ class Scanner:
             self._fonts[key] = type3_verdict(font)
         return self._fonts[key]
 
+    def _grey(self, state: GState) -> bool:
+        """Whether the current colours are grey at full strength."""
+        limit = self.tolerance + SLACK
+        return (
+            state.fill is not None
+            and state.stroke is not None
+            and state.fill <= limit
+            and state.stroke <= limit
+        )
 
-def _judge_operands(space: Space, operands: Sequence[object], tolerance: int) -> Verdict:
+    def _grey_text(self, state: GState) -> bool:
+        return self._grey(state) and state.type3 in (None, Verdict.GREY)
+
+    def _text(self, state: GState, operands: Sequence[object]) -> Verdict:
+        """What showing text paints. Render modes 3 (invisible) and 7 (clip) paint
+        nothing; Type 3 glyphs ignore the other modes and paint in the fill colour."""
+        mode = state.render_mode
+        if mode in (3, 7):
+            return Verdict.GREY
+        if state.type3 is not None:
+            painted = max(self._fill(state), state.type3)
+        else:
+            fill = self._fill(state) if mode in _FILL_MODES else Verdict.GREY
+            stroke = self._stroke(state) if mode in _STROKE_MODES else Verdict.GREY
+            painted = max(fill, stroke)
+        if painted is Verdict.GREY or not shows_something(operands):
+            return Verdict.GREY
+        return painted
+
+
+def _group_entry(form: pikepdf.Stream, state: GState) -> GState:
+    """The state inside a form: a transparency group is composited as a whole with the
+    opacity, soft mask and blend mode in force, which start afresh inside it."""
+    group = form.get("/Group")
+    if not isinstance(group, pikepdf.Dictionary) or group.get("/S") != pikepdf.Name.Transparency:
+        return state
+    return replace(
+        state,
+        outer_alpha=state.outer_alpha * state.fill_alpha,
+        outer_masked=state.masked,
+        fill_alpha=1.0,
+        stroke_alpha=1.0,
+        soft_mask=False,
+        blend=False,
+    )
+
+
+def _operand_ink(space: Space, operands: Sequence[object]) -> Ink:
     values = numbers(operands)
-    return Verdict.RENDER if values is None else judge(space, values, tolerance)
-
-
-def _grey(state: GState) -> bool:
-    return state.fill is Verdict.GREY and state.stroke is Verdict.GREY
-
-
-def _grey_text(state: GState) -> bool:
-    return _grey(state) and state.type3 in (None, Verdict.GREY)
-
-
-def _text(state: GState, operands: Sequence[object]) -> Verdict:
-    """What showing text paints. Render modes 3 (invisible) and 7 (clip) paint nothing;
-    Type 3 glyphs ignore the other modes and paint in the fill colour."""
-    mode = state.render_mode
-    if mode in (3, 7):
-        return Verdict.GREY
-    if state.type3 is not None:
-        painted = max(state.fill, state.type3)
-    else:
-        fill = state.fill if mode in _FILL_MODES else Verdict.GREY
-        stroke = state.stroke if mode in _STROKE_MODES else Verdict.GREY
-        painted = max(fill, stroke)
-    if painted is Verdict.GREY or not shows_something(operands):
-        return Verdict.GREY
-    return painted
+    return None if values is None else ink(space, values)
