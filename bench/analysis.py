@@ -31,7 +31,7 @@ import pikepdf
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from corpus import generate, reference
-from printwarden.analysis import DEFAULT_LIMITS, analyze, ghostscript
+from printwarden.analysis import DEFAULT_LIMITS, analyze, rendered
 from printwarden.analysis.pdf import scan
 from printwarden.analysis.pdfspaces import Verdict
 
@@ -86,7 +86,7 @@ def scan_split(path: Path) -> tuple[float, list[int]]:
 
 def fallback(path: Path, pages: list[int]) -> None:
     limits = DEFAULT_LIMITS
-    ghostscript.colour_pages(path, pages, limits.render_dpi, limits.tolerance, limits.timeout)
+    rendered.colour_pages(path, pages, limits.render_dpi, limits.tolerance, limits.timeout)
 
 
 def report(path: Path, runs: int) -> tuple[bool, bool]:

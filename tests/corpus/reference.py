@@ -1,8 +1,11 @@
 """The reference colour judgement: ``gs -sDEVICE=inkcov``, run here independently.
 
-Tuned: grey, RGB and CMYK colours left unmanaged (Ghostscript's plain conversion), full
-black generation/undercolour removal and a C/M/Y transfer function dropping ink at or
-below the tolerance; a page is colour when any C, M or Y coverage remains. CIE-based
+Tuned: grey, RGB and CMYK colours left unmanaged (Ghostscript's plain conversion) with
+full black generation/undercolour removal; a page is colour when any pixel of
+Ghostscript's 72 dpi CMYK rendering (``inkcov``'s resolution) has more C, M or Y ink than
+the tolerance. (The tolerance used to be a C/M/Y transfer function on ``inkcov``, which
+Ghostscript applies to vector colours before transparency is composited and not to
+images at all: faint transparent colour and near-grey images then counted.) CIE-based
 colours (Lab, ICC-based Lab) are colour-managed into a CMYK output profile that goes
 through sRGB with the same full black generation, built here with its own colour
 maths (sRGB's D65 matrix and a Bradford adaptation; the code under test has its own),
@@ -106,8 +109,29 @@ def profile() -> bytes:
     return build(_cmyk, rgb_to_lab)
 
 
+def _tuning(path: Path, directory: Path) -> list[str]:
+    """The tuned colour conversion for ``path``.
+
+    PDF: grey, RGB and CMYK sources unmanaged by object type, so that ICC-based Lab is
+    colour-managed. PostScript: ``-dUseFastColor`` instead, because Ghostscript builds
+    ICC profiles that say RGB from PostScript's CIE-based spaces (a CIEBasedABC Lab would
+    then go unmanaged, its L*, a*, b* read as R, G, B), and PostScript has no ICC-based
+    Lab for fast colour to misread.
+    """
+    icc = directory / "output.icc"
+    icc.write_bytes(profile())
+    args = [f"-sOutputICCProfile={icc}", f"-sDefaultCMYKProfile={icc}"]
+    if path.read_bytes()[:2] == b"%!":
+        return ["-dUseFastColor", *args]
+    sources = directory / "sources.txt"
+    sources.write_text(UNMANAGED, encoding="ascii")
+    return [f"-sSourceObjectICC={sources}", *args]
+
+
 def inkcov(path: Path, *, tuned: bool = True) -> list[tuple[float, float, float, float]]:
-    """Per page C, M, Y, K coverage from ``gs -sDEVICE=inkcov``."""
+    """Per page C, M, Y, K coverage from ``gs -sDEVICE=inkcov``; tuned: with the tuned
+    conversion and a C/M/Y transfer function dropping ink at or below the tolerance
+    (which Ghostscript applies to vector colours before compositing, not to images)."""
     drop = f"{{dup {1 - TOLERANCE / 255:.6f} ge {{pop 1}} if}}"
     setup = (
         f"{{}} setblackgeneration {{}} setundercolorremoval {drop} {drop} {drop} {{}} "
@@ -115,17 +139,7 @@ def inkcov(path: Path, *, tuned: bool = True) -> list[tuple[float, float, float,
     )
     command = ["gs", "-q", "-dSAFER", "-dBATCH", "-dNOPAUSE", "-sDEVICE=inkcov", "-o", "-"]
     with tempfile.TemporaryDirectory(prefix="reference-") as tmp:
-        tuning: list[str] = []
-        if tuned:
-            sources, icc = Path(tmp) / "sources.txt", Path(tmp) / "output.icc"
-            sources.write_text(UNMANAGED, encoding="ascii")
-            icc.write_bytes(profile())
-            tuning = [
-                f"-sSourceObjectICC={sources}",
-                f"-sOutputICCProfile={icc}",
-                f"-sDefaultCMYKProfile={icc}",
-            ]
-            tuning += ["-c", setup, "-f"]
+        tuning = [*_tuning(path, Path(tmp)), "-c", setup, "-f"] if tuned else []
         done = subprocess.run(
             [*command, *tuning, str(path)], capture_output=True, text=True, timeout=600, check=True
         )
@@ -133,7 +147,36 @@ def inkcov(path: Path, *, tuned: bool = True) -> list[tuple[float, float, float,
     return [(float(r[0]), float(r[1]), float(r[2]), float(r[3])) for r in rows]
 
 
+def inks(*paths: Path) -> list[int]:
+    """Per page, the most C, M or Y ink (0-255) of any pixel: Ghostscript renders the
+    pages at 72 dpi (as ``inkcov``) in CMYK with the tuned conversion. Several files
+    (all PDF or all PostScript) go through one run, their pages one after the other."""
+    setup = "{} setblackgeneration {} setundercolorremoval"
+    with tempfile.TemporaryDirectory(prefix="reference-") as tmp:
+        out = Path(tmp) / "pages.pam"
+        command = ["gs", "-q", "-dSAFER", "-dBATCH", "-dNOPAUSE", "-sDEVICE=pamcmyk32", "-r72"]
+        tuning = [*_tuning(paths[0], Path(tmp)), "-c", setup, "-f"]
+        subprocess.run(
+            [*command, f"-sOutputFile={out}", *tuning, *(str(p) for p in paths)],
+            capture_output=True,
+            timeout=600,
+            check=True,
+        )
+        data = out.read_bytes()
+    found = []
+    view, at = memoryview(data), 0
+    while at < len(data):
+        end = data.index(b"ENDHDR\n", at)
+        header = data[at:end].splitlines()[1:]
+        fields = dict(line.split(b" ", 1) for line in header if b" " in line)
+        length = int(fields[b"WIDTH"]) * int(fields[b"HEIGHT"]) * 4
+        page = view[end + 7 : end + 7 + length]
+        found.append(max(max(page[0::4]), max(page[1::4]), max(page[2::4])))
+        at = end + 7 + length
+    return found
+
+
 def colour_pages(path: Path) -> tuple[int, ...]:
-    """Pages with any C, M or Y coverage in a tuned ``inkcov`` run."""
-    rows = inkcov(path, tuned=True)
-    return tuple(n for n, (c, m, y, _) in enumerate(rows, 1) if max(c, m, y) > 0)
+    """Pages with a pixel of more C, M or Y ink than the tolerance (:func:`inks`): the
+    ``inkcov`` judgement with the tolerance applied to the finished pixels."""
+    return tuple(n for n, ink in enumerate(inks(path), 1) if ink > TOLERANCE)

@@ -4,7 +4,7 @@ A damaged PDF (one that only opens by rebuilding its cross-reference table, as a
 truncated file does) is not analysed: a rebuilt file can lose pages or their content.
 
 Most pages are judged from their content stream (:mod:`.pdfscan`); the pages it cannot
-judge go through one tuned Ghostscript ``inkcov`` run together (:mod:`.ghostscript`).
+judge are rendered together in one low-resolution Ghostscript run (:mod:`.rendered`).
 A PDF with optional content (layers) goes through it whole: hidden layers must not count.
 """
 
@@ -19,6 +19,7 @@ from printwarden.analysis import ghostscript, papersize
 from printwarden.analysis.model import Analysis, Limits, unknown
 from printwarden.analysis.pdfscan import Scanner
 from printwarden.analysis.pdfspaces import Verdict
+from printwarden.analysis.rendered import colour_pages as rendered_pages
 
 FORMAT = "application/pdf"
 
@@ -47,7 +48,7 @@ def _with_colour(base: Analysis, pdf: pikepdf.Pdf, path: Path, limits: Limits) -
     verdicts = scan(pdf, limits.tolerance)
     to_render = [n for n, v in enumerate(verdicts, 1) if v is Verdict.RENDER]
     try:
-        rendered = ghostscript.colour_pages(
+        rendered = rendered_pages(
             path, to_render, limits.render_dpi, limits.tolerance, limits.timeout
         )
     except ghostscript.ToolError as exc:

@@ -8,10 +8,12 @@ fill, a stroke, shown text, an image pixel (:mod:`.pdfimages`), a shading
 (:mod:`.pdfpaint`) - in a colour whose ink, times its opacity, exceeds the tolerance.
 
 A colour painted through a soft mask or a blend mode other than Normal may show less
-than its ink: when it would be colour at full strength the page is left to rendering
-(``RENDER``), as are colours, images and shadings this scan cannot read, coloured Type 3
-glyphs and appearance-less annotations. Clipping and overpainting are not modelled:
-colour painted but hidden still counts.
+than its ink, and CMYK ink blended in an RGB or grey transparency group is converted
+there and back: when such a colour would be colour at full strength the page is left to
+rendering (``RENDER``), as are colours, images and shadings this scan cannot read,
+coloured Type 3 glyphs and appearance-less annotations. Annotations are taken as opaque
+(Ghostscript ignores their ``/CA``). Clipping and overpainting are not modelled: colour
+painted but hidden still counts.
 """
 
 from __future__ import annotations
@@ -41,8 +43,10 @@ from printwarden.analysis.pdfspaces import (
     Reader,
     Space,
     Verdict,
+    additive,
     initial,
     ink,
+    subtractive,
 )
 
 PRINT_FLAG = 4
@@ -58,6 +62,7 @@ _OPERATORS = " ".join(
 _FILL_MODES = frozenset({0, 2, 4, 6})
 _STROKE_MODES = frozenset({1, 2, 5, 6})
 _NORMAL_BLEND = frozenset({"/Normal", "/Compatible"})
+_SEPARATION_KEYS = ("/BG", "/BG2", "/UCR", "/UCR2")
 _BROKEN = (
     pikepdf.PikepdfError,
     RuntimeError,
@@ -93,6 +98,11 @@ class GState:
     """A blend mode other than Normal is in force."""
     outer_masked: bool = False
     """An enclosing group is painted through a soft mask or a blend mode."""
+    additive_group: bool = False
+    """Inside a transparency group that blends in RGB or grey."""
+    own_separation: bool = False
+    """The document set its own black generation or undercolour removal (``/BG``,
+    ``/UCR``): an RGB colour, even a neutral one, may then print with C, M and Y."""
     render_mode: int = 0
     type3: Verdict | None = None
     """For a Type 3 font: GREY when its glyphs take the text colour, else RENDER."""
@@ -117,35 +127,50 @@ class Scanner:
         obj = page.obj
         scope = Scope(inherited(obj, "/Resources"))
         try:
-            found = self._walk(obj, scope, GState())
+            start = GState(additive_group=self._additive(obj.get("/Group"), scope))
+            found = self._walk(obj, scope, start)
             if found is not Verdict.COLOUR:
                 found = max(found, self._annotations(obj))
         except _BROKEN:
             return Verdict.RENDER
         return found
 
-    def painted(self, amount: Ink, alpha: float, state: GState) -> Verdict:
-        """What painting a colour of ``amount`` ink at opacity ``alpha`` does to a page."""
+    def painted(self, amount: Ink, alpha: float, state: GState, space: Space = GREY) -> Verdict:
+        """What painting a colour of ``amount`` ink from ``space`` at opacity ``alpha``
+        does to a page."""
         tolerance = self.tolerance + SLACK
         if amount is None:
             return Verdict.RENDER
-        if alpha <= 0 or amount <= tolerance:
+        if alpha <= 0:
             return Verdict.GREY
+        if state.own_separation and additive(space):
+            return Verdict.RENDER
+        if amount <= tolerance:
+            return Verdict.GREY
+        unsure = state.masked or (state.additive_group and subtractive(space))
         if math.isinf(amount):
-            return Verdict.COLOUR if alpha >= 1 and not state.masked else Verdict.RENDER
+            return Verdict.COLOUR if alpha >= 1 and not unsure else Verdict.RENDER
         if amount * min(alpha, 1.0) <= tolerance:
             return Verdict.GREY
-        return Verdict.RENDER if state.masked else Verdict.COLOUR
+        return Verdict.RENDER if unsure else Verdict.COLOUR
 
     def _fill(self, state: GState) -> Verdict:
-        return self._fill_with(state, state.fill)
+        return self._fill_with(state, state.fill, state.fill_space)
 
-    def _fill_with(self, state: GState, amount: Ink) -> Verdict:
-        """Painting ``amount`` as the fill colour is painted (images, shadings)."""
-        return self.painted(amount, state.fill_alpha * state.outer_alpha, state)
+    def _fill_with(self, state: GState, amount: Ink, space: Space) -> Verdict:
+        """Painting ``amount`` of ``space`` as the fill colour is painted (images too)."""
+        return self.painted(amount, state.fill_alpha * state.outer_alpha, state, space)
 
     def _stroke(self, state: GState) -> Verdict:
-        return self.painted(state.stroke, state.stroke_alpha * state.outer_alpha, state)
+        alpha = state.stroke_alpha * state.outer_alpha
+        return self.painted(state.stroke, alpha, state, state.stroke_space)
+
+    def _additive(self, group: object, scope: Scope) -> bool:
+        """Whether a transparency group dictionary blends in RGB or grey."""
+        if not isinstance(group, pikepdf.Dictionary) or "/CS" not in group:
+            return False
+        space = self.spaces.resolve(group.CS, scope.get("/ColorSpace"))
+        return space.kind in (Kind.RGB, Kind.GREY, Kind.LAB)
 
     def _annotations(self, page: pikepdf.Dictionary) -> Verdict:
         annotations = page.get("/Annots")
@@ -169,8 +194,7 @@ class Scanner:
             normal = normal.get(str(state)) if state is not None else None
         if not isinstance(normal, pikepdf.Stream):
             return Verdict.RENDER
-        opacity = float(annotation.get("/CA", 1.0))
-        return self._form(normal, Scope(None), GState(outer_alpha=opacity))
+        return self._form(normal, Scope(None), GState())
 
     def _walk(self, target: pikepdf.Object, scope: Scope, state: GState) -> Verdict:
         if self._grey(state) and plainly_grey(target, scope):
@@ -207,7 +231,8 @@ class Scanner:
             return state, self._draw(op, operands, scope, state)
         if op == "sh":
             shading = scope.entry("/Shading", operands[0] if operands else None)
-            return state, self._fill_with(state, self._shading(shading, scope))
+            space = self._shading_space(shading, scope)
+            return state, self._fill_with(state, self._shading(shading, scope), space)
         if op == "gs":
             return self._extgstate(scope.entry("/ExtGState", operands[0]), state), Verdict.GREY
         if op in ("Tr", "Tf"):
@@ -264,6 +289,11 @@ class Scanner:
             self._inks[key] = amount
         return amount
 
+    def _shading_space(self, shading: object, scope: Scope) -> Space:
+        if not isinstance(shading, pikepdf.Dictionary | pikepdf.Stream):
+            return GREY
+        return self.spaces.resolve(shading.get("/ColorSpace"), scope.get("/ColorSpace"))
+
     def _extgstate(self, params: object, state: GState) -> GState:
         if not isinstance(params, pikepdf.Dictionary):
             return state
@@ -274,6 +304,10 @@ class Scanner:
             changes["stroke_alpha"] = float(params.CA)
         if "/SMask" in params:
             changes["soft_mask"] = params.SMask != pikepdf.Name.None_
+        if any(key in params for key in _SEPARATION_KEYS):
+            changes["own_separation"] = any(
+                params.get(key) not in (None, pikepdf.Name.Default) for key in _SEPARATION_KEYS
+            )
         if "/BM" in params:
             mode = params.BM
             first = mode[0] if isinstance(mode, pikepdf.Array) and len(mode) else mode
@@ -289,7 +323,8 @@ class Scanner:
             stream = inline_stream(self._scratch, image)
             if bool(stream.get("/ImageMask", False)):
                 return self._fill(state)
-            return self._fill_with(state, image_ink(stream, named, self.spaces))
+            space = self.spaces.resolve(stream.get("/ColorSpace"), named)
+            return self._fill_with(state, image_ink(stream, named, self.spaces), space)
         target = scope.entry("/XObject", operands[0] if operands else None)
         if not isinstance(target, pikepdf.Stream):
             return Verdict.GREY
@@ -300,9 +335,14 @@ class Scanner:
             key = ("image", target.objgen)
             if key not in self._inks:
                 self._inks[key] = image_ink(target, named, self.spaces)
-            return self._fill_with(state, self._inks[key])
+            space = self.spaces.resolve(target.get("/ColorSpace"), named)
+            return self._fill_with(state, self._inks[key], space)
         if subtype == pikepdf.Name.Form:
-            return self._form(target, scope, _group_entry(target, state))
+            entered = _group_entry(target, state)
+            if entered is not state and not entered.additive_group:
+                additive = self._additive(target.get("/Group"), scope)
+                entered = replace(entered, additive_group=additive)
+            return self._form(target, scope, entered)
         return Verdict.GREY
 
     def _form(self, target: pikepdf.Stream, scope: Scope, state: GState) -> Verdict:
@@ -322,6 +362,8 @@ class Scanner:
         if not isinstance(font, pikepdf.Dictionary) or font.get("/Subtype") != pikepdf.Name.Type3:
             return None
         key = font.objgen
+        if key == (0, 0):
+            return type3_verdict(font)
         if key not in self._fonts:
             self._fonts[key] = type3_verdict(font)
         return self._fonts[key]
@@ -330,7 +372,8 @@ class Scanner:
         """Whether the current colours are grey at full strength."""
         limit = self.tolerance + SLACK
         return (
-            state.fill is not None
+            not state.own_separation
+            and state.fill is not None
             and state.stroke is not None
             and state.fill <= limit
             and state.stroke <= limit

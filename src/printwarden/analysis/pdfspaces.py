@@ -296,6 +296,26 @@ def palette_entry(space: Space, index: int) -> tuple[float, ...]:
     return tuple(lo + b / 255 * (hi - lo) for b, (lo, hi) in zip(raw, base.ranges, strict=False))
 
 
+def subtractive(space: Space) -> bool:
+    """Whether colours of ``space`` are CMYK inks (which blending in an RGB transparency
+    group would turn into RGB and back)."""
+    if space.kind is Kind.CMYK:
+        return True
+    if space.kind is Kind.SEPARATION and space.inks is not None:
+        return True
+    return space.base is not None and space.kind is not Kind.PATTERN and subtractive(space.base)
+
+
+def additive(space: Space) -> bool:
+    """Whether colours of ``space`` reach the printer as RGB (converted to CMYK with the
+    black generation and undercolour removal in force)."""
+    if space.kind is Kind.RGB:
+        return True
+    if space.kind is Kind.SEPARATION and space.inks is not None:
+        return False
+    return space.base is not None and additive(space.base)
+
+
 def verdict(amount: float | None, tolerance: int) -> Verdict:
     """The verdict on a colour ink (``None``: unknown, rendering decides)."""
     if amount is None:
