@@ -504,8 +504,8 @@ def _space_images(doc: Doc) -> None:
         pikepdf.Array([N.Indexed, lab, 2, pikepdf.String(lab_palette)]),
     )
     devicen = _devicen(["Red", "Blue"], AVERAGE, N.DeviceRGB)(doc)
-    doc.image(bytes([100, 100] * 64), (8, 16), devicen, BitsPerComponent=8)
-    doc.image(bytes([100, 100] * 63 + [220, 20]), (8, 16), devicen)
+    doc.image(bytes([100, 100] * 64), (8, 8), devicen, BitsPerComponent=8)
+    doc.image(bytes([100, 100] * 63 + [220, 20]), (8, 8), devicen)
 
 
 SPACE_IMAGES = (G, Y, Y, G, Y, Y, G, Y, G, Y, G, Y)

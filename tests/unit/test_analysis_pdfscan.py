@@ -261,21 +261,29 @@ def test_type3_glyphs() -> None:
     page = pdf.pages[0].obj
     uncoloured = type3_font(pdf, b"10 0 0 0 10 10 d1 0 0 10 10 re f")
     coloured = type3_font(pdf, b"10 0 d0 1 0 0 rg 0 0 10 10 re f")
-    page.Resources = pikepdf.Dictionary(Font=pikepdf.Dictionary(U=uncoloured, C=coloured))
+    grey = type3_font(pdf, b"10 0 d0 0.3 g 0 0 10 10 re f")
+    fonts = pikepdf.Dictionary(U=uncoloured, C=coloured, G=grey)
+    page.Resources = pikepdf.Dictionary(Font=fonts)
     for content, expected in (
         (b"BT /U 12 Tf (a) Tj ET", GREY),
         (b"BT /U 12 Tf 0 0 1 rg (a) Tj ET", COLOUR),
-        (b"BT /C 12 Tf (a) Tj ET", RENDER),
+        (b"BT /C 12 Tf (a) Tj ET", COLOUR),
+        (b"BT /C 12 Tf (b) Tj ET", GREY),
+        (b"BT /G 12 Tf 0 0 1 rg (a) Tj ET", GREY),
     ):
         page.Contents = pdf.make_stream(content)
         assert verdict(pdf) is expected, content
 
 
-def annotated(flags: int, appearance: bool) -> pikepdf.Pdf:
+def annotated(
+    flags: int, appearance: bool, subtype: str = "/Square", colour: list[float] | None = None
+) -> pikepdf.Pdf:
     pdf = one_page(b"0 g" + BOX)
     annotation = pikepdf.Dictionary(
-        Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Square, Rect=[0, 0, 50, 50], F=flags
+        Type=pikepdf.Name.Annot, Subtype=pikepdf.Name(subtype), Rect=[0, 0, 50, 50], F=flags
     )
+    if colour is not None:
+        annotation.C = colour
     if appearance:
         normal = form(pdf, b"1 0 0 RG 0 0 50 50 re S")
         annotation.AP = pikepdf.Dictionary(N=pikepdf.Dictionary(On=normal))
@@ -286,16 +294,38 @@ def annotated(flags: int, appearance: bool) -> pikepdf.Pdf:
 
 @pytest.mark.parametrize(
     ("flags", "appearance", "expected"),
-    [(4, True, COLOUR), (0, True, GREY), (4 | 2, True, GREY), (4, False, RENDER), (0, False, GREY)],
+    [(4, True, COLOUR), (0, True, GREY), (4 | 2, True, GREY), (4, False, GREY), (0, False, GREY)],
 )
 def test_annotations_count_when_printable(flags: int, appearance: bool, expected: Verdict) -> None:
     assert verdict(annotated(flags, appearance)) is expected
 
 
-def test_optional_content_renders_every_page() -> None:
-    pdf = one_page(b"1 0 0 rg" + BOX)
-    pdf.Root.OCProperties = pikepdf.Dictionary(OCGs=[], D=pikepdf.Dictionary())
-    assert verdict(pdf) is RENDER
+def test_annotations_without_appearance_are_judged_by_their_colours() -> None:
+    assert verdict(annotated(4, False, colour=[0.9, 0.1, 0.1])) is COLOUR
+    assert verdict(annotated(4, False, colour=[0.5])) is GREY
+    assert verdict(annotated(4, False, "/Highlight", [1, 1, 0])) is COLOUR
+    assert verdict(annotated(4, False, "/FreeText", [0.5])) is RENDER
+
+
+def layered(content: bytes, config: pikepdf.Dictionary) -> pikepdf.Pdf:
+    pdf = one_page(content)
+    hidden = pdf.make_indirect(pikepdf.Dictionary(Type=pikepdf.Name.OCG, Name="Hidden"))
+    shown = pdf.make_indirect(pikepdf.Dictionary(Type=pikepdf.Name.OCG, Name="Shown"))
+    config.OFF = [hidden]
+    pdf.Root.OCProperties = pikepdf.Dictionary(OCGs=[hidden, shown], D=config)
+    both = pikepdf.Dictionary(Type=pikepdf.Name.OCMD, OCGs=[hidden, shown], P=pikepdf.Name.AllOn)
+    pdf.pages[0].obj.Resources.Properties = pikepdf.Dictionary(H=hidden, S=shown, M=both)
+    return pdf
+
+
+def test_optional_content_in_hidden_layers_does_not_count() -> None:
+    config = pikepdf.Dictionary
+    red = b"1 0 0 rg" + BOX
+    assert verdict(layered(b"/OC /H BDC " + red + b" EMC", config())) is GREY
+    assert verdict(layered(b"/OC /S BDC " + red + b" EMC", config())) is COLOUR
+    assert verdict(layered(b"/OC /M BDC " + red + b" EMC", config())) is GREY
+    assert verdict(layered(b"/OC /H BDC EMC " + red, config())) is COLOUR
+    assert verdict(layered(b"/OC /H BDC " + red + b" EMC", config(AS=[]))) is RENDER
 
 
 def test_stencil_masks_paint_in_the_fill_colour() -> None:

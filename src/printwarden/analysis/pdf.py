@@ -5,7 +5,8 @@ truncated file does) is not analysed: a rebuilt file can lose pages or their con
 
 Most pages are judged from their content stream (:mod:`.pdfscan`); the pages it cannot
 judge are rendered together in one low-resolution Ghostscript run (:mod:`.rendered`).
-A PDF with optional content (layers) goes through it whole: hidden layers must not count.
+Content in a hidden layer does not count; a PDF whose printed layers depend on more than
+its default configuration goes through Ghostscript whole.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pikepdf
 
 from printwarden.analysis import ghostscript, papersize
 from printwarden.analysis.model import Analysis, Limits, unknown
+from printwarden.analysis.pdflayers import layers
 from printwarden.analysis.pdfscan import Scanner
 from printwarden.analysis.pdfspaces import Verdict
 from printwarden.analysis.rendered import colour_pages as rendered_pages
@@ -58,10 +60,12 @@ def _with_colour(base: Analysis, pdf: pikepdf.Pdf, path: Path, limits: Limits) -
 
 
 def scan(pdf: pikepdf.Pdf, tolerance: int) -> list[Verdict]:
-    """The content-scan verdict of every page (all RENDER for PDFs with layers)."""
-    if "/OCProperties" in pdf.Root:
+    """The content-scan verdict of every page (all RENDER for PDFs whose printed layers
+    the default configuration does not tell, :mod:`.pdflayers`)."""
+    shown = layers(pdf.Root)
+    if shown is None:
         return [Verdict.RENDER] * len(pdf.pages)
-    scanner = Scanner(tolerance)
+    scanner = Scanner(tolerance, shown)
     return [scanner.page(page) for page in pdf.pages]
 
 

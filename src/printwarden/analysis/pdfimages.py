@@ -168,14 +168,28 @@ def _bands(
 def _picture(image: pikepdf.Stream, last: str) -> Image.Image:
     if last == "/JPXDecode" and "/SMaskInData" in image and int(image.SMaskInData) != 0:
         raise Unjudged("JPEG 2000 with its own alpha")
-    data = image.read_bytes(decode_level=pikepdf.StreamDecodeLevel.generalized)
-    picture: Image.Image = Image.open(io.BytesIO(data))
+    picture: Image.Image = Image.open(io.BytesIO(_encoded(image)))
     picture.load()
     if picture.mode == "CMYK" and "adobe" in picture.info:
         picture = ImageChops.invert(picture)  # the samples as stored: Decode says the rest
     if picture.mode not in ("L", "RGB", "CMYK"):
         picture = picture.convert("RGB")
     return picture
+
+
+def _encoded(image: pikepdf.Stream) -> bytes:
+    """The JPEG or JPEG 2000 data of an image, any filters before that one undone."""
+    filters = image.get("/Filter")
+    if not isinstance(filters, pikepdf.Array) or len(filters) < 2:
+        return image.read_raw_bytes()
+    scratch = pikepdf.new()
+    before = pikepdf.Array(list(filters)[:-1])
+    parms = image.get("/DecodeParms")
+    stream = scratch.make_stream(image.read_raw_bytes())
+    stream.Filter = before
+    if isinstance(parms, pikepdf.Array):
+        stream.DecodeParms = pikepdf.Array(list(parms)[:-1])
+    return stream.read_bytes()
 
 
 def _space_of(picture: Image.Image) -> Space:

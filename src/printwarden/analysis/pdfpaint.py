@@ -12,6 +12,7 @@ The ink is ``None`` when the shading cannot be read here (rendering decides).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 
 import pikepdf
@@ -26,9 +27,10 @@ _BROKEN = (FunctionError, MeshError, pikepdf.PdfError, TypeError, ValueError, In
 
 
 def shading_ink(
-    shading: object, named: pikepdf.Object | None, reader: Reader, enough: float = 255.0
+    shading: object, named: pikepdf.Object | None, reader: Reader, enough: float = math.inf
 ) -> float | None:
-    """The largest colour ink a shading paints (stops early once over ``enough``)."""
+    """The largest colour ink a shading paints; ``math.inf`` as soon as one colour has
+    more than ``enough`` (some colour, its strength not sought further)."""
     if not isinstance(shading, pikepdf.Dictionary | pikepdf.Stream):
         return None
     space = reader.resolve(shading.get("/ColorSpace", shading.get("/CS")), named)
@@ -62,9 +64,9 @@ def _largest(
         amount = ink(space, colour)
         if amount is None:
             return None
+        if amount > tolerance:
+            return math.inf
         largest = max(largest, amount)
-        if largest > tolerance:
-            break
     return largest
 
 

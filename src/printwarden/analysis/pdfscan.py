@@ -7,13 +7,17 @@ annotation appearances, and marks the page colour as soon as something is painte
 fill, a stroke, shown text, an image pixel (:mod:`.pdfimages`), a shading
 (:mod:`.pdfpaint`) - in a colour whose ink, times its opacity, exceeds the tolerance.
 
+Type 3 glyphs that set their own colours are walked glyph by glyph; content in hidden
+layers (:mod:`.pdflayers`) paints nothing. Annotations are taken as opaque (Ghostscript
+ignores their ``/CA``); one without an appearance is judged by its ``/C`` and ``/IC``
+colours when it is of a kind Ghostscript draws from them.
+
 A colour painted through a soft mask or a blend mode other than Normal may show less
 than its ink, and CMYK ink blended in an RGB or grey transparency group is converted
 there and back: when such a colour would be colour at full strength the page is left to
-rendering (``RENDER``), as are colours, images and shadings this scan cannot read,
-coloured Type 3 glyphs and appearance-less annotations. Annotations are taken as opaque
-(Ghostscript ignores their ``/CA``). Clipping and overpainting are not modelled: colour
-painted but hidden still counts.
+rendering (``RENDER``), as are colours, images and shadings this scan cannot read and
+other annotations without an appearance. Clipping and overpainting are not modelled:
+colour painted but hidden still counts.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from printwarden.analysis.pdfcontent import (
     type3_verdict,
 )
 from printwarden.analysis.pdfimages import image_ink, inline_stream
+from printwarden.analysis.pdflayers import Layers, Undecided
 from printwarden.analysis.pdfpaint import shading_ink
 from printwarden.analysis.pdfspaces import (
     CMYK,
@@ -57,8 +62,33 @@ _BOTH = frozenset({"B", "B*", "b", "b*"})
 _TEXT = frozenset({"Tj", "TJ", "'", '"'})
 _DEVICE = {"g": GREY, "G": GREY, "rg": RGB, "RG": RGB, "k": CMYK, "K": CMYK}
 _OPERATORS = " ".join(
-    [*_FILL, *_STROKE, *_BOTH, *_TEXT, *_DEVICE, "q Q cs CS sc scn SC SCN Tr Tf Do sh gs BI ID EI"]
+    [
+        *_FILL,
+        *_STROKE,
+        *_BOTH,
+        *_TEXT,
+        *_DEVICE,
+        "q Q cs CS sc scn SC SCN Tr Tf Do sh gs BI ID EI BDC BMC EMC",
+    ]
 )
+_DRAWN = frozenset(
+    pikepdf.Name(n)
+    for n in (
+        "/Square",
+        "/Circle",
+        "/Line",
+        "/Polygon",
+        "/PolyLine",
+        "/Ink",
+        "/Highlight",
+        "/Underline",
+        "/Squiggly",
+        "/StrikeOut",
+    )
+)
+"""Annotation kinds Ghostscript draws from their colours when they have no appearance."""
+_BY_COUNT = {1: GREY, 3: RGB, 4: CMYK}
+_PAINT = frozenset({*_FILL, *_STROKE, *_BOTH, *_TEXT, "Do", "INLINE IMAGE", "sh"})
 _FILL_MODES = frozenset({0, 2, 4, 6})
 _STROKE_MODES = frozenset({1, 2, 5, 6})
 _NORMAL_BLEND = frozenset({"/Normal", "/Compatible"})
@@ -106,6 +136,8 @@ class GState:
     render_mode: int = 0
     type3: Verdict | None = None
     """For a Type 3 font: GREY when its glyphs take the text colour, else RENDER."""
+    glyphs: pikepdf.Dictionary | None = None
+    """The Type 3 font whose glyphs set their own colours (walked glyph by glyph)."""
 
     @property
     def masked(self) -> bool:
@@ -115,8 +147,9 @@ class GState:
 class Scanner:
     """Judges the pages of one document one by one; caches what pages share."""
 
-    def __init__(self, tolerance: int) -> None:
+    def __init__(self, tolerance: int, shown: Layers | None = None) -> None:
         self.tolerance = tolerance
+        self.layers = shown if shown is not None else Layers(frozenset(), True, frozenset())
         self.spaces = Reader()
         self._inks: dict[tuple[str, tuple[int, int]], Ink] = {}
         self._fonts: dict[tuple[int, int], Verdict] = {}
@@ -183,7 +216,11 @@ class Scanner:
             flags = int(annotation.get("/F", 0))
             if not flags & PRINT_FLAG or flags & HIDDEN_FLAG:
                 continue
-            found = max(found, self._appearance(annotation))
+            shows, sure = self._shows(annotation.get("/OC"))
+            if not sure:
+                return Verdict.RENDER
+            if shows:
+                found = max(found, self._appearance(annotation))
         return found
 
     def _appearance(self, annotation: pikepdf.Dictionary) -> Verdict:
@@ -193,16 +230,37 @@ class Scanner:
             state = annotation.get("/AS")
             normal = normal.get(str(state)) if state is not None else None
         if not isinstance(normal, pikepdf.Stream):
-            return Verdict.RENDER
+            return self._drawn(annotation)
         return self._form(normal, Scope(None), GState())
+
+    def _drawn(self, annotation: pikepdf.Dictionary) -> Verdict:
+        """An annotation without an appearance, of a kind that Ghostscript draws in its
+        colours ``/C`` (lines) and ``/IC`` (interior), else rendering decides."""
+        if annotation.get("/Subtype") not in _DRAWN:
+            return Verdict.RENDER
+        found = Verdict.GREY
+        for key in ("/C", "/IC"):
+            values = annotation.get(key)
+            if not isinstance(values, pikepdf.Array) or len(values) not in _BY_COUNT:
+                continue
+            amount = _operand_ink(_BY_COUNT[len(values)], list(values))
+            found = max(found, self.painted(amount, 1.0, GState()))
+        return found
 
     def _walk(self, target: pikepdf.Object, scope: Scope, state: GState) -> Verdict:
         if self._grey(state) and plainly_grey(target, scope):
             return Verdict.GREY
         stack: list[GState] = []
+        hidden: list[bool] = []
         found = Verdict.GREY
         for instruction in pikepdf.parse_content_stream(target, _OPERATORS):
             op = str(instruction.operator)
+            if op in ("BDC", "BMC", "EMC"):
+                if not self._marked(op, list(instruction.operands), scope, hidden):
+                    found = max(found, Verdict.RENDER)
+                continue
+            if any(hidden) and op in _PAINT:
+                continue
             if op == "q":
                 stack.append(state)
             elif op == "Q":
@@ -216,11 +274,36 @@ class Scanner:
                     break
         return found
 
+    def _marked(
+        self, op: str, operands: Sequence[object], scope: Scope, hidden: list[bool]
+    ) -> bool:
+        """Track marked content and whether it is hidden optional content; ``False``
+        when whether it shows is not known here."""
+        if op == "EMC":
+            if hidden:
+                hidden.pop()
+            return True
+        if op == "BMC" or not operands or operands[0] != pikepdf.Name.OC:
+            hidden.append(False)
+            return True
+        member = operands[1] if len(operands) > 1 else None
+        if isinstance(member, pikepdf.Name):
+            member = scope.entry("/Properties", member)
+        shows, sure = self._shows(member)
+        hidden.append(not shows)
+        return sure
+
+    def _shows(self, member: object) -> tuple[bool, bool]:
+        try:
+            return self.layers.shows(member), True
+        except Undecided:
+            return True, False
+
     def _step(
         self, op: str, operands: Sequence[object], scope: Scope, state: GState
     ) -> tuple[GState, Verdict]:
         if op in _TEXT:
-            return state, self._text(state, operands)
+            return state, self._text(state, operands, scope)
         if op in _FILL:
             return state, self._fill(state)
         if op in _STROKE:
@@ -284,7 +367,8 @@ class Scanner:
         key = ("shading", shading.objgen)
         if key[1] != (0, 0) and key in self._inks:
             return self._inks[key]
-        amount = shading_ink(shading, scope.get("/ColorSpace"), self.spaces)
+        named = scope.get("/ColorSpace")
+        amount = shading_ink(shading, named, self.spaces, self.tolerance + SLACK)
         if key[1] != (0, 0):
             self._inks[key] = amount
         return amount
@@ -328,6 +412,11 @@ class Scanner:
         target = scope.entry("/XObject", operands[0] if operands else None)
         if not isinstance(target, pikepdf.Stream):
             return Verdict.GREY
+        shows, sure = self._shows(target.get("/OC"))
+        if not shows:
+            return Verdict.GREY
+        if not sure:
+            return Verdict.RENDER
         subtype = target.get("/Subtype")
         if subtype == pikepdf.Name.Image:
             if bool(target.get("/ImageMask", False)):
@@ -356,7 +445,11 @@ class Scanner:
             values = numbers(operands)
             return replace(state, render_mode=int(values[0])) if values else state
         font = scope.entry("/Font", operands[0] if operands else None)
-        return replace(state, type3=self._type3(font))
+        verdict = self._type3(font)
+        coloured = (
+            font if verdict is Verdict.RENDER and isinstance(font, pikepdf.Dictionary) else None
+        )
+        return replace(state, type3=verdict, glyphs=coloured)
 
     def _type3(self, font: pikepdf.Object | None) -> Verdict | None:
         if not isinstance(font, pikepdf.Dictionary) or font.get("/Subtype") != pikepdf.Name.Type3:
@@ -382,12 +475,15 @@ class Scanner:
     def _grey_text(self, state: GState) -> bool:
         return self._grey(state) and state.type3 in (None, Verdict.GREY)
 
-    def _text(self, state: GState, operands: Sequence[object]) -> Verdict:
+    def _text(self, state: GState, operands: Sequence[object], scope: Scope) -> Verdict:
         """What showing text paints. Render modes 3 (invisible) and 7 (clip) paint
-        nothing; Type 3 glyphs ignore the other modes and paint in the fill colour."""
+        nothing; Type 3 glyphs ignore the other modes and paint in the fill colour, or
+        in their own colours (each glyph shown is then walked)."""
         mode = state.render_mode
         if mode in (3, 7):
             return Verdict.GREY
+        if state.glyphs is not None:
+            return self._glyphs(state.glyphs, operands, scope, state)
         if state.type3 is not None:
             painted = max(self._fill(state), state.type3)
         else:
@@ -397,6 +493,49 @@ class Scanner:
         if painted is Verdict.GREY or not shows_something(operands):
             return Verdict.GREY
         return painted
+
+    def _glyphs(
+        self, font: pikepdf.Dictionary, operands: Sequence[object], scope: Scope, state: GState
+    ) -> Verdict:
+        procs = font.get("/CharProcs")
+        if not isinstance(procs, pikepdf.Dictionary):
+            return Verdict.RENDER
+        names = glyph_names(font)
+        inner = Scope(font.get("/Resources", scope.resources), scope.forms)
+        found = Verdict.GREY
+        for code in sorted(set(codes(operands))):
+            glyph = procs.get(names.get(code, ""))
+            if isinstance(glyph, pikepdf.Stream):
+                found = max(found, self._form(glyph, inner, replace(state, glyphs=None)))
+            if found is Verdict.COLOUR:
+                break
+        return found
+
+
+def codes(operands: Sequence[object]) -> list[int]:
+    """The character codes that text-showing operands show (one byte each)."""
+    found: list[int] = []
+    for operand in operands:
+        if isinstance(operand, pikepdf.String):
+            found.extend(bytes(operand))
+        elif isinstance(operand, pikepdf.Array):
+            found.extend(codes(list(operand)))
+    return found
+
+
+def glyph_names(font: pikepdf.Dictionary) -> dict[int, str]:
+    """A Type 3 font's codes mapped to glyph names, from its ``/Differences``."""
+    encoding = font.get("/Encoding")
+    differences = encoding.get("/Differences") if isinstance(encoding, pikepdf.Dictionary) else None
+    names: dict[int, str] = {}
+    code = 0
+    for item in differences if isinstance(differences, pikepdf.Array) else []:
+        if isinstance(item, pikepdf.Name):
+            names[code] = str(item)
+            code += 1
+        else:
+            code = int(item)
+    return names
 
 
 def _group_entry(form: pikepdf.Stream, state: GState) -> GState:
