@@ -268,8 +268,10 @@ def _ink_band(
     if kind is Kind.GREY:
         return Image.new("L", bands[0].size, 0), True
     if kind in (Kind.RGB, Kind.CMYK):
-        unit = [_table(lo, hi, lambda v: round(min(max(v, 0.0), 1.0) * 255)) for lo, hi in decode]
-        mapped = [band.point(table) for band, table in zip(bands, unit, strict=True)]
+        mapped = [
+            band if (lo, hi) == (0.0, 1.0) else band.point(_table(lo, hi, _unit))
+            for band, (lo, hi) in zip(bands, decode, strict=True)
+        ]
         if kind is Kind.CMYK:
             return ImageChops.lighter(ImageChops.lighter(mapped[0], mapped[1]), mapped[2]), True
         return _spread(mapped), True
@@ -281,6 +283,10 @@ def _ink_band(
         amounts = _table(low, high, lambda v: _quantised_ink(space, [rounding(v)]))
         return bands[0].point(amounts), True
     return _distinct_band(bands, space, decode)
+
+
+def _unit(value: float) -> int:
+    return round(min(max(value, 0.0), 1.0) * 255)
 
 
 def _quantised_ink(space: Space, values: Sequence[float]) -> int:
