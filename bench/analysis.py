@@ -104,10 +104,10 @@ def report(path: Path, runs: int) -> tuple[bool, bool]:
     ours = analyze(path, "application/pdf")
     wanted = reference.colour_pages(path)
     same = ours.colour_pages == wanted
-    print(f"  pages {ours.pages}, colour pages {len(wanted)} (tuned inkcov)")
-    print(f"  per-page answers identical to tuned inkcov: {'yes' if same else 'NO'}")
+    print(f"  pages {ours.pages}, colour pages {len(wanted)} (the reference)")
+    print(f"  per-page answers identical to the reference: {'yes' if same else 'NO'}")
     if not same:
-        print(f"    ours {ours.colour_pages}\n    inkcov {wanted}")
+        print(f"    ours {ours.colour_pages}\n    reference {wanted}")
 
     count_pikepdf, count_ours = paired_medians(
         lambda: pikepdf_count(path),

@@ -43,3 +43,22 @@ def test_colour_pages_equal_ghostscript_page_by_page(colour_corpus: Path, name: 
     wanted = reference.colour_pages(path)
     assert wanted == case.colour_pages, "the corpus and Ghostscript disagree"
     assert result.colour_pages == wanted, result.detail
+
+
+VECTOR_ONLY = sorted(
+    case.name
+    for case in CASES
+    if not case.name.startswith(
+        ("images", "inline", "icc-lab-images", "transparency", "page-group")
+    )
+)
+
+
+@pytest.mark.parametrize("name", VECTOR_ONLY)
+def test_tuned_inkcov_agrees_where_its_tolerance_applies(colour_corpus: Path, name: str) -> None:
+    """``gs -sDEVICE=inkcov`` with the tolerance as a C/M/Y transfer function gives the same
+    pages wherever Ghostscript applies transfer functions: everywhere but images and
+    transparency, which is why the reference thresholds the rendered pixels instead."""
+    rows = reference.inkcov(colour_corpus / name)
+    pages = tuple(n for n, (c, m, y, _) in enumerate(rows, 1) if max(c, m, y) > 0)
+    assert pages == BY_NAME[name].colour_pages

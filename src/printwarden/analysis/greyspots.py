@@ -20,14 +20,15 @@ MAX_DEPTH = 64
 
 def rename_process_colorants(source: Path, target: Path) -> int:
     """Write ``source`` to ``target`` with the process colorants of grey Separation and
-    DeviceN spaces renamed; how many spaces changed."""
+    DeviceN spaces renamed; how many spaces changed (none: ``target`` is not written)."""
     changed = 0
     with pikepdf.open(source) as pdf:
         seen: set[tuple[int, int]] = set()
         for obj in pdf.objects:
             if _container(obj):
                 changed += _visit(obj, seen, 0)
-        pdf.save(target)
+        if changed:
+            pdf.save(target)
     return changed
 
 
