@@ -81,10 +81,14 @@ def run(args: Sequence[str], timeout: float, *, capture: bool = False) -> str:
 def run_reading(args: Sequence[str], timeout: float, reader: Callable[[IO[bytes]], T]) -> T:
     """Run ``gs`` with ``args``, handing its standard output as it comes to ``reader``;
     what ``reader`` returns. The run is killed after ``timeout`` seconds."""
+    command = [GS, *_BASE, *args]
+    limiter = shutil.which("prlimit")
+    if limiter:
+        command = [limiter, f"--fsize={MAX_OUTPUT_BYTES}", "--", *command]
     with tempfile.TemporaryFile() as errors:
         try:
             process = subprocess.Popen(
-                [GS, *_BASE, *args],
+                command,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=errors,
