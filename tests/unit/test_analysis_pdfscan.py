@@ -99,17 +99,76 @@ def test_spot_colour_with_exponential_tint_is_judged_through_its_alternate() -> 
     assert verdict(one_page(b"/S cs 0 sc" + BOX, ColorSpace=spaces)) is GREY
 
 
-def test_devicen_and_lab_need_rendering() -> None:
-    devicen = pikepdf.Array(
-        [
-            pikepdf.Name.DeviceN,
-            [pikepdf.Name.Cyan, pikepdf.Name.Magenta],
-            pikepdf.Name.DeviceCMYK,
-            0,
-        ]
+def test_devicen_of_process_inks_paints_them() -> None:
+    pdf = one_page(b"")
+    to_black = pdf.make_stream(
+        b"{ pop pop 0 0 0 1 }", FunctionType=4, Domain=[0, 1, 0, 1], Range=[0, 1] * 4
     )
-    pdf = one_page(b"/D cs 0.5 0.5 sc" + BOX, ColorSpace=pikepdf.Dictionary(D=devicen))
-    assert verdict(pdf) is RENDER
+    page = pdf.pages[0].obj
+    for names, content, expected in (
+        ([pikepdf.Name.Cyan, pikepdf.Name.Magenta], b"0.5 0", COLOUR),
+        ([pikepdf.Name.Cyan, pikepdf.Name.Magenta], b"0.02 0.03", GREY),
+        ([pikepdf.Name.Yellow, pikepdf.Name.Black], b"0 1", GREY),
+        ([pikepdf.Name.Cyan, pikepdf.Name("/Spot")], b"0.5 0", GREY),
+    ):
+        devicen = pikepdf.Array([pikepdf.Name.DeviceN, names, pikepdf.Name.DeviceCMYK, to_black])
+        page.Resources = pikepdf.Dictionary(ColorSpace=pikepdf.Dictionary(D=devicen))
+        page.Contents = pdf.make_stream(b"/D cs " + content + b" sc" + BOX)
+        assert verdict(pdf) is expected, (names, content)
+
+
+LAB = pikepdf.Array(
+    [pikepdf.Name.Lab, pikepdf.Dictionary(WhitePoint=[0.9505, 1.0, 1.089], Range=[-128, 127] * 2)]
+)
+
+
+@pytest.mark.parametrize(
+    ("lab", "expected"),
+    [
+        ("50 0 0", GREY),
+        ("95 0 0", GREY),
+        ("53 80 67", COLOUR),
+        ("60 25 25", COLOUR),
+        ("50 1 -1", GREY),
+        ("70 -6 -6", COLOUR),
+    ],
+)
+def test_lab_is_judged_through_srgb(lab: str, expected: Verdict) -> None:
+    content = b"/L cs " + lab.encode() + b" sc" + BOX
+    assert verdict(one_page(content, ColorSpace=pikepdf.Dictionary(L=LAB))) is expected
+
+
+def icc_space(pdf: pikepdf.Pdf, header_space: bytes, n: int) -> pikepdf.Array:
+    """An ICC-based space whose (header-only) profile declares ``header_space``."""
+    header = bytearray(128)
+    header[16:20] = header_space
+    header[36:40] = b"acsp"
+    profile = pdf.make_stream(bytes(header), N=n)
+    return pikepdf.Array([pikepdf.Name.ICCBased, profile])
+
+
+@pytest.mark.parametrize(
+    ("header", "n", "colour", "expected"),
+    [
+        (b"Lab ", 3, "53 80 67", COLOUR),
+        (b"Lab ", 3, "50 0 0", GREY),
+        (b"Lab ", 3, "1 1 1", GREY),
+        (b"RGB ", 3, "1 1 1", GREY),
+        (b"RGB ", 3, "1 0 0", COLOUR),
+        (b"GRAY", 1, "0.5", GREY),
+        (b"CMYK", 4, "0 0 0 1", GREY),
+        (b"CMYK", 4, "0.5 0 0 0", COLOUR),
+        (b"XYZ ", 3, "0.5 0.5 0.5", RENDER),
+        (b"RGB ", 4, "0 0 0 1", RENDER),
+    ],
+)
+def test_icc_spaces_are_what_their_header_says(
+    header: bytes, n: int, colour: str, expected: Verdict
+) -> None:
+    pdf = one_page(b"/P cs " + colour.encode() + b" sc" + BOX)
+    spaces = pikepdf.Dictionary(P=icc_space(pdf, header, n))
+    pdf.pages[0].obj.Resources = pikepdf.Dictionary(ColorSpace=spaces)
+    assert verdict(pdf) is expected
 
 
 def test_indexed_fill_uses_the_palette_entry() -> None:
@@ -202,21 +261,29 @@ def test_type3_glyphs() -> None:
     page = pdf.pages[0].obj
     uncoloured = type3_font(pdf, b"10 0 0 0 10 10 d1 0 0 10 10 re f")
     coloured = type3_font(pdf, b"10 0 d0 1 0 0 rg 0 0 10 10 re f")
-    page.Resources = pikepdf.Dictionary(Font=pikepdf.Dictionary(U=uncoloured, C=coloured))
+    grey = type3_font(pdf, b"10 0 d0 0.3 g 0 0 10 10 re f")
+    fonts = pikepdf.Dictionary(U=uncoloured, C=coloured, G=grey)
+    page.Resources = pikepdf.Dictionary(Font=fonts)
     for content, expected in (
         (b"BT /U 12 Tf (a) Tj ET", GREY),
         (b"BT /U 12 Tf 0 0 1 rg (a) Tj ET", COLOUR),
-        (b"BT /C 12 Tf (a) Tj ET", RENDER),
+        (b"BT /C 12 Tf (a) Tj ET", COLOUR),
+        (b"BT /C 12 Tf (b) Tj ET", GREY),
+        (b"BT /G 12 Tf 0 0 1 rg (a) Tj ET", GREY),
     ):
         page.Contents = pdf.make_stream(content)
         assert verdict(pdf) is expected, content
 
 
-def annotated(flags: int, appearance: bool) -> pikepdf.Pdf:
+def annotated(
+    flags: int, appearance: bool, subtype: str = "/Square", colour: list[float] | None = None
+) -> pikepdf.Pdf:
     pdf = one_page(b"0 g" + BOX)
     annotation = pikepdf.Dictionary(
-        Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Square, Rect=[0, 0, 50, 50], F=flags
+        Type=pikepdf.Name.Annot, Subtype=pikepdf.Name(subtype), Rect=[0, 0, 50, 50], F=flags
     )
+    if colour is not None:
+        annotation.C = colour
     if appearance:
         normal = form(pdf, b"1 0 0 RG 0 0 50 50 re S")
         annotation.AP = pikepdf.Dictionary(N=pikepdf.Dictionary(On=normal))
@@ -227,16 +294,38 @@ def annotated(flags: int, appearance: bool) -> pikepdf.Pdf:
 
 @pytest.mark.parametrize(
     ("flags", "appearance", "expected"),
-    [(4, True, COLOUR), (0, True, GREY), (4 | 2, True, GREY), (4, False, RENDER), (0, False, GREY)],
+    [(4, True, COLOUR), (0, True, GREY), (4 | 2, True, GREY), (4, False, GREY), (0, False, GREY)],
 )
 def test_annotations_count_when_printable(flags: int, appearance: bool, expected: Verdict) -> None:
     assert verdict(annotated(flags, appearance)) is expected
 
 
-def test_optional_content_renders_every_page() -> None:
-    pdf = one_page(b"1 0 0 rg" + BOX)
-    pdf.Root.OCProperties = pikepdf.Dictionary(OCGs=[], D=pikepdf.Dictionary())
-    assert verdict(pdf) is RENDER
+def test_annotations_without_appearance_are_judged_by_their_colours() -> None:
+    assert verdict(annotated(4, False, colour=[0.9, 0.1, 0.1])) is COLOUR
+    assert verdict(annotated(4, False, colour=[0.5])) is GREY
+    assert verdict(annotated(4, False, "/Highlight", [1, 1, 0])) is COLOUR
+    assert verdict(annotated(4, False, "/FreeText", [0.5])) is RENDER
+
+
+def layered(content: bytes, config: pikepdf.Dictionary) -> pikepdf.Pdf:
+    pdf = one_page(content)
+    hidden = pdf.make_indirect(pikepdf.Dictionary(Type=pikepdf.Name.OCG, Name="Hidden"))
+    shown = pdf.make_indirect(pikepdf.Dictionary(Type=pikepdf.Name.OCG, Name="Shown"))
+    config.OFF = [hidden]
+    pdf.Root.OCProperties = pikepdf.Dictionary(OCGs=[hidden, shown], D=config)
+    both = pikepdf.Dictionary(Type=pikepdf.Name.OCMD, OCGs=[hidden, shown], P=pikepdf.Name.AllOn)
+    pdf.pages[0].obj.Resources.Properties = pikepdf.Dictionary(H=hidden, S=shown, M=both)
+    return pdf
+
+
+def test_optional_content_in_hidden_layers_does_not_count() -> None:
+    config = pikepdf.Dictionary
+    red = b"1 0 0 rg" + BOX
+    assert verdict(layered(b"/OC /H BDC " + red + b" EMC", config())) is GREY
+    assert verdict(layered(b"/OC /S BDC " + red + b" EMC", config())) is COLOUR
+    assert verdict(layered(b"/OC /M BDC " + red + b" EMC", config())) is GREY
+    assert verdict(layered(b"/OC /H BDC EMC " + red, config())) is COLOUR
+    assert verdict(layered(b"/OC /H BDC " + red + b" EMC", config(AS=[]))) is RENDER
 
 
 def test_stencil_masks_paint_in_the_fill_colour() -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pikepdf
 import pytest
 
+from corpus import reference
 from corpus.generate import A4, POSTSCRIPT, build_pdf
 from printwarden.analysis import analyze
 from printwarden.analysis.conversions import (
@@ -159,3 +160,38 @@ def test_invalid_conversions_are_refused() -> None:
     with pytest.raises(ValueError, match="unknown paper size"):
         Conversion(fit_to="A9")
     assert Conversion(fit_to="100x150mm").fit_to == "100x150mm"
+
+
+def _lab_red_a3(tmp_path: Path, pages: int = 3) -> Path:
+    """Issue 17: A3 pages filled with red in a Lab colour space."""
+    pdf = pikepdf.new()
+    lab = pikepdf.Array(
+        [
+            pikepdf.Name.Lab,
+            pikepdf.Dictionary(WhitePoint=[0.9505, 1.0, 1.089], Range=[-128, 127, -128, 127]),
+        ]
+    )
+    for _ in range(pages):
+        page = pdf.add_blank_page(page_size=A3)
+        page.obj.Resources = pikepdf.Dictionary(ColorSpace=pikepdf.Dictionary(L=lab))
+        page.obj.Contents = pdf.make_stream(b"/L cs 53 80 67 sc 0 0 842 1191 re f")
+    path = tmp_path / "lab-red.pdf"
+    pdf.save(path)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("conversion", "pages"),
+    [(Conversion(fit_to="A4"), 3), (Conversion(fit_to="A4", nup=2), 2)],
+)
+def test_lab_colour_stays_colour_through_fit_and_nup(
+    tmp_path: Path, conversion: Conversion, pages: int
+) -> None:
+    """Ghostscript rewrites Lab as an ICC-based space whose profile header says ``Lab ``;
+    its pages must still be charged as colour, also when the output is sent again."""
+    source = _lab_red_a3(tmp_path)
+    assert analyze(source, PDF).colour_page_count == 3
+    result = _convert(source, conversion)
+    assert (result.pages, result.colour_pages) == (pages, pages)
+    again = analyze(result.path, PDF)
+    assert again.colour_pages == reference.colour_pages(result.path) == tuple(range(1, pages + 1))

@@ -2,7 +2,8 @@
 
 ``analyze(path, document_format)`` is the front door; each format has its own module:
 PDF (:mod:`.pdf`), PostScript, PWG raster, Apple URF, JPEG/PNG, plain text. PCL and
-unknown formats report "pages unknown". What counts as colour is in :mod:`.colour`.
+unknown formats report "pages unknown". What counts as colour is in :mod:`.colour`
+(pixels) and :mod:`.pdfspaces` (PDF colour spaces).
 """
 
 from printwarden.analysis.api import PAGES_UNKNOWN, analyze

@@ -1,11 +1,12 @@
 """Conversions a job policy orders before a document prints: grey, duplex, N-up, fit.
 
 Only PDF and PostScript change in content (Ghostscript for grey and fit, pikepdf for
-N-up and the duplex viewer preference); the result is a PDF, re-analysed so that the
-server charges what really prints. Other formats are sent as they are: grey and duplex
-then fall to the printer through IPP attributes (``Converted.colour_mode`` and
-``Converted.sides``), and N-up or fit cannot be done. A failure raises
-:class:`ConversionFailed` and leaves the source file untouched.
+N-up and the duplex viewer preference, and for the process colorants that Ghostscript's
+grey output still names, :mod:`.greyspots`); the result is a PDF, re-analysed with the
+same analysis as any job so that the server charges what really prints. Other formats
+are sent as they are: grey and duplex then fall to the printer through IPP attributes
+(``Converted.colour_mode`` and ``Converted.sides``), and N-up or fit cannot be done. A
+failure raises :class:`ConversionFailed` and leaves the source file untouched.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from printwarden.analysis import detect, nup, papersize
 from printwarden.analysis.api import analyze
 from printwarden.analysis.convert import CONVERT_TIMEOUT, to_pdf
 from printwarden.analysis.ghostscript import ToolError
+from printwarden.analysis.greyspots import rename_process_colorants
 from printwarden.analysis.model import Analysis
 
 CONTENT_FORMATS = frozenset({detect.PDF, detect.POSTSCRIPT})
@@ -176,9 +178,21 @@ def _rewrite(
             )
         except ToolError as exc:
             raise ConversionFailed(f"Ghostscript could not convert the document: {exc}") from exc
+    if conversion.grayscale:
+        current = _grey_spots(current, scratch / "grey.pdf")
     if conversion.nup > 1 or conversion.duplex:
         current = _rearrange(current, scratch / "pages.pdf", conversion)
     return current
+
+
+def _grey_spots(source: Path, target: Path) -> Path:
+    """Ghostscript's grey output with its process-colorant separations renamed
+    (:mod:`.greyspots`); the source itself when there were none."""
+    try:
+        changed = rename_process_colorants(source, target)
+    except (pikepdf.PdfError, OSError, ValueError, RuntimeError) as exc:
+        raise ConversionFailed(f"could not check the grey output: {exc}") from exc
+    return target if changed else source
 
 
 def _rearrange(source: Path, target: Path, conversion: Conversion) -> Path:

@@ -7,8 +7,18 @@ from pathlib import Path
 from printwarden.analysis.ghostscript import run
 
 CONVERT_TIMEOUT = 120.0
-PDFWRITE = ("-sDEVICE=pdfwrite", "-dAutoRotatePages=/None")
-GRAY = ("-sColorConversionStrategy=Gray", "-dProcessColorModel=/DeviceGray")
+PDFWRITE = ("-sDEVICE=pdfwrite", "-dAutoRotatePages=/None", "-dUCRandBGInfo=/Remove")
+"""PDF out; without the black generation and undercolour removal functions that
+pdfwrite would otherwise write into the output (Ghostscript's own, device-dependent: with
+them a printer may put a neutral RGB grey down in C, M and Y)."""
+GRAY = (
+    "-sColorConversionStrategy=Gray",
+    "-dProcessColorModel=/DeviceGray",
+    "-dPreserveAnnots=false",
+)
+"""Grey output; annotations drawn into the page (in grey) rather than kept as they were:
+an annotation without an appearance stream would be drawn by the printer in its own
+colour."""
 
 
 def pdfwrite_args(

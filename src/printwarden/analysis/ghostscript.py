@@ -1,15 +1,20 @@
-"""Running Ghostscript within hard bounds, and its ``inkcov`` device tuned to judge colour.
+"""Running Ghostscript within hard bounds, and its tuned colour conversion.
 
 Every run has a wall-clock timeout and, where util-linux ``prlimit`` exists, a cap on the
 size of any file it writes.
 
-Plain ``inkcov`` cannot judge colour: Ghostscript's default (ICC) conversion turns a
-neutral RGB grey into C, M, Y and K ink. The tuned run uses the plain conversion
-(``-dUseFastColor``) with full black generation and undercolour removal, so a neutral RGB
-or grey colour becomes K alone and an RGB colour keeps C, M or Y ink equal to its
-channel spread; a C/M/Y transfer function then drops ink at or below the tolerance.
-A page is colour when any C, M or Y coverage remains. CMYK content keeps its own inks:
-any C, M or Y above the tolerance is colour (rich black included).
+Ghostscript's default (ICC) conversion to CMYK turns a neutral RGB grey into C, M, Y and
+K ink, so it cannot judge colour. The tuned conversion (:func:`colour_args`) leaves grey,
+RGB and CMYK colours (device or ICC-based) unmanaged (a ``SourceObjectICC`` file saying
+``None`` for each), with full black generation and undercolour removal, so a neutral RGB
+or grey colour becomes K alone and an RGB colour keeps C, M or Y ink equal to its channel
+spread. CMYK content keeps its own inks. CIE-based colours (Lab, and ICC spaces whose
+profile is Lab or another non-device space) are colour-managed into
+:mod:`.gcrprofile`'s output profile, which separates them the same way through sRGB. The
+same profile is the default CMYK profile, so that process colorants named by Separation
+and DeviceN spaces (converted as CMYK) pass unchanged. (``-dUseFastColor`` would leave
+every ICC-based space unmanaged, and so read the normalised L*, a*, b* of an ICC-based
+Lab colour as if they were R, G and B.)
 """
 
 from __future__ import annotations
@@ -19,13 +24,25 @@ import shutil
 import signal
 import subprocess
 import tempfile
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, TypeVar
+
+from printwarden.analysis.gcrprofile import gcr_profile
 
 GS = "gs"
 MAX_OUTPUT_BYTES = 256 << 20
 _BASE = ("-q", "-dSAFER", "-dBATCH", "-dNOPAUSE", "-dNOPROMPT")
+UNMANAGED = "".join(
+    f"{kind}_{space}\tNone\n"
+    for space in ("CMYK", "RGB", "GRAY")
+    for kind in ("Graphic", "Image", "Text")
+)
+"""A ``SourceObjectICC`` file: no colour management for grey, RGB and CMYK sources."""
+
+
+T = TypeVar("T")
 
 
 class ToolError(RuntimeError):
@@ -61,6 +78,52 @@ def run(args: Sequence[str], timeout: float, *, capture: bool = False) -> str:
     return done.stdout.decode("utf-8", "replace") if capture else ""
 
 
+def run_reading(args: Sequence[str], timeout: float, reader: Callable[[IO[bytes]], T]) -> T:
+    """Run ``gs`` with ``args``, handing its standard output as it comes to ``reader``;
+    what ``reader`` returns. The run is killed after ``timeout`` seconds."""
+    command = [GS, *_BASE, *args]
+    limiter = shutil.which("prlimit")
+    if limiter:
+        command = [limiter, f"--fsize={MAX_OUTPUT_BYTES}", "--", *command]
+    with tempfile.TemporaryFile() as errors:
+        try:
+            process = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=errors,
+            )
+        except FileNotFoundError as exc:
+            raise ToolError("Ghostscript (gs) is not installed") from exc
+        expired = threading.Event()
+
+        def stop() -> None:
+            expired.set()
+            process.kill()
+
+        watchdog = threading.Timer(timeout, stop)
+        watchdog.start()
+        try:
+            assert process.stdout is not None
+            with process.stdout:
+                result = reader(process.stdout)
+                process.stdout.read()
+            code = process.wait()
+        except BaseException as exc:
+            process.kill()
+            process.wait()
+            if expired.is_set():
+                raise ToolError(f"Ghostscript ran longer than {timeout:g} s") from exc
+            raise
+        finally:
+            watchdog.cancel()
+        if expired.is_set():
+            raise ToolError(f"Ghostscript ran longer than {timeout:g} s")
+        if code != 0:
+            raise ToolError(_failure(code, _tail(errors)))
+    return result
+
+
 def _tail(handle: IO[bytes], size: int = 4096) -> bytes:
     end = handle.seek(0, os.SEEK_END)
     handle.seek(max(0, end - size))
@@ -74,56 +137,25 @@ def _failure(code: int, stderr: bytes) -> str:
     return f"Ghostscript failed ({code}): {lines[-1][:200] if lines else 'no message'}"
 
 
-def colour_setup(tolerance: int) -> str:
-    """PostScript that makes ``inkcov`` count only colour ink above ``tolerance`` (0-255)."""
-    threshold = 1 - tolerance / 255
-    drop = f"{{dup {threshold:.6f} ge {{pop 1}} if}}"
-    return (
-        "{} setblackgeneration {} setundercolorremoval "
-        f"{drop} {drop} {drop} {{}} setcolortransfer"
-    )
+SEPARATION = "{} setblackgeneration {} setundercolorremoval"
+"""PostScript for full black generation and undercolour removal."""
 
 
-def inkcov_args(output: str, dpi: int, tolerance: int) -> list[str]:
-    """Arguments for a tuned ``inkcov`` run writing its report to ``output``."""
+def colour_args(directory: Path) -> list[str]:
+    """Arguments for the tuned colour conversion of a PDF; its two files are written into
+    ``directory``, which must outlive the run."""
+    sources = directory / "unmanaged.txt"
+    sources.write_text(UNMANAGED, encoding="ascii")
+    profile = directory / "grey-tolerance.icc"
+    profile.write_bytes(gcr_profile())
     return [
-        "-sDEVICE=inkcov",
-        f"-r{dpi}",
-        "-dUseFastColor",
-        f"-sOutputFile={output}",
+        f"-sSourceObjectICC={sources}",
+        f"-sOutputICCProfile={profile}",
+        f"-sDefaultCMYKProfile={profile}",
         "-c",
-        colour_setup(tolerance),
+        SEPARATION,
+        "-f",
     ]
-
-
-def parse_coverage(report: str) -> list[tuple[float, float, float, float]]:
-    """Per page (C, M, Y, K) coverage from an ``inkcov`` report."""
-    rows = []
-    for line in report.splitlines():
-        fields = line.split()
-        if len(fields) >= 5 and fields[-1] == "OK":
-            c, m, y, k = (float(f) for f in fields[:4])
-            rows.append((c, m, y, k))
-    return rows
-
-
-def colour_pages(
-    path: Path, pages: Sequence[int], dpi: int, tolerance: int, timeout: float
-) -> frozenset[int]:
-    """Which of ``pages`` (1-based) of a PDF carry colour ink, by a tuned ``inkcov`` run."""
-    if not pages:
-        return frozenset()
-    with tempfile.TemporaryDirectory(prefix="printwarden-gs-") as tmp:
-        report = Path(tmp) / "inkcov.txt"
-        page_list = "-sPageList=" + ",".join(str(p) for p in pages)
-        args = [page_list, *inkcov_args(str(report), dpi, tolerance), "-f", str(path.resolve())]
-        run(args, timeout)
-        rows = parse_coverage(report.read_text(encoding="ascii", errors="replace"))
-    if len(rows) != len(pages):
-        raise ToolError(f"Ghostscript reported {len(rows)} of {len(pages)} pages")
-    return frozenset(
-        page for page, (c, m, y, _) in zip(pages, rows, strict=True) if max(c, m, y) > 0
-    )
 
 
 def to_pdf(source: Path, target: Path, timeout: float) -> None:

@@ -4,8 +4,9 @@ A damaged PDF (one that only opens by rebuilding its cross-reference table, as a
 truncated file does) is not analysed: a rebuilt file can lose pages or their content.
 
 Most pages are judged from their content stream (:mod:`.pdfscan`); the pages it cannot
-judge go through one tuned Ghostscript ``inkcov`` run together (:mod:`.ghostscript`).
-A PDF with optional content (layers) goes through it whole: hidden layers must not count.
+judge are rendered together in one low-resolution Ghostscript run (:mod:`.rendered`).
+Content in a hidden layer does not count; a PDF whose printed layers depend on more than
+its default configuration goes through Ghostscript whole.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ import pikepdf
 
 from printwarden.analysis import ghostscript, papersize
 from printwarden.analysis.model import Analysis, Limits, unknown
+from printwarden.analysis.pdflayers import layers
 from printwarden.analysis.pdfscan import Scanner
 from printwarden.analysis.pdfspaces import Verdict
+from printwarden.analysis.rendered import colour_pages as rendered_pages
 
 FORMAT = "application/pdf"
 
@@ -47,7 +50,7 @@ def _with_colour(base: Analysis, pdf: pikepdf.Pdf, path: Path, limits: Limits) -
     verdicts = scan(pdf, limits.tolerance)
     to_render = [n for n, v in enumerate(verdicts, 1) if v is Verdict.RENDER]
     try:
-        rendered = ghostscript.colour_pages(
+        rendered = rendered_pages(
             path, to_render, limits.render_dpi, limits.tolerance, limits.timeout
         )
     except ghostscript.ToolError as exc:
@@ -57,10 +60,12 @@ def _with_colour(base: Analysis, pdf: pikepdf.Pdf, path: Path, limits: Limits) -
 
 
 def scan(pdf: pikepdf.Pdf, tolerance: int) -> list[Verdict]:
-    """The content-scan verdict of every page (all RENDER for PDFs with layers)."""
-    if "/OCProperties" in pdf.Root:
+    """The content-scan verdict of every page (all RENDER for PDFs whose printed layers
+    the default configuration does not tell, :mod:`.pdflayers`)."""
+    shown = layers(pdf.Root)
+    if shown is None:
         return [Verdict.RENDER] * len(pdf.pages)
-    scanner = Scanner(tolerance)
+    scanner = Scanner(tolerance, shown)
     return [scanner.page(page) for page in pdf.pages]
 
 
