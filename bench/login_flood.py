@@ -338,7 +338,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--attempts", type=int, default=1000)
-    parser.add_argument("--clients", type=int, default=16, choices=range(1, 250))
+    parser.add_argument("--clients", type=int, default=16, metavar="1-249", choices=range(1, 250))
     parser.add_argument("--targets", type=int, default=50, help="real users guessed at")
     parser.add_argument("--normal-seconds", type=float, default=15.0)
     parser.add_argument("--no-site", action="store_true", help="no Site Server")
