@@ -27,9 +27,7 @@ from harness import ROOT, print_machine
 if str(ROOT / "tests") not in sys.path:
     sys.path.insert(0, str(ROOT / "tests"))
 
-from printwarden.domain.accounts import Role
-from support.appserver import AppServer
-from support.site import SiteProcess
+from support.site import app_and_site
 
 MIB = 1024 * 1024
 
@@ -69,27 +67,12 @@ def main() -> None:
     parser.add_argument("--mib", type=int, default=300)
     args = parser.parse_args()
     print_machine()
-    with tempfile.TemporaryDirectory() as temporary:
-        root = Path(temporary)
-        (root / "app").mkdir()
-        app = AppServer(f"sqlite:///{root / 'app.db'}", root / "app")
-        app.start()
-        site = None
-        try:
-            token = app.token(Role.ADMIN, "bench-admin")
-            headers = {"Authorization": f"Bearer {token}"}
-            httpx.post(f"{app.api}/sites", json={"name": "north"}, headers=headers)
-            site = SiteProcess(app.url, app.token(Role.SITE, scope="north"), "north",
-                               root / "site")  # fmt: skip
-            site.start()
-            assert app.process is not None
-            assert site.process is not None
-            measure("App Server", app.url, app.process.pid, token, args.mib)
-            measure("Site Server", site.url, site.process.pid, token, args.mib)
-        finally:
-            if site is not None:
-                site.stop()
-            app.stop()
+    with tempfile.TemporaryDirectory() as temporary, app_and_site(Path(temporary)) as both:
+        assert both.app.process is not None
+        assert both.site.process is not None
+        token = both.admin_token
+        measure("App Server", both.app.url, both.app.process.pid, token, args.mib)
+        measure("Site Server", both.site.url, both.site.process.pid, token, args.mib)
 
 
 if __name__ == "__main__":

@@ -8,9 +8,7 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
-from printwarden.domain.accounts import Role
-from support.appserver import AppServer
-from support.site import SiteProcess
+from support.site import SiteProcess, app_and_site
 
 
 def test_null_for_an_optional_printer_field_leaves_it_as_it_is(
@@ -49,24 +47,8 @@ def test_a_csv_the_csv_module_cannot_read_is_refused_not_a_server_error(
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SiteProcess, str]]:
-    root = tmp_path_factory.mktemp("findings-site")
-    (root / "app").mkdir()
-    app = AppServer(f"sqlite:///{root / 'app.db'}", root / "app")
-    app.start()
-    server = None
-    try:
-        admin_token = app.token(Role.ADMIN, "findings-admin")
-        made = httpx.post(f"{app.api}/sites", json={"name": "north"},
-                          headers={"Authorization": f"Bearer {admin_token}"})  # fmt: skip
-        assert made.status_code == 201, made.text
-        server = SiteProcess(app.url, app.token(Role.SITE, scope="north"), "north",
-                             root / "site")  # fmt: skip
-        server.start()
-        yield server, admin_token
-    finally:
-        if server is not None:
-            server.stop()
-        app.stop()
+    with app_and_site(tmp_path_factory.mktemp("findings-site")) as both:
+        yield both.site, both.admin_token
 
 
 @pytest.mark.parametrize("name", ["a%04b", "t%C2%89%C3%BA%1b", "caf%C3%A9", "a%2Fb"])

@@ -13,13 +13,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
 from printwarden.domain.accounts import Role
 from support import fuzzapi
 from support.appserver import AppServer
-from support.site import SiteProcess
+from support.site import SiteProcess, app_and_site
 
 # The App Server gets the deterministic boundary cases too; the Site Server forwards to it
 # while online, so random cases are enough there (``make fuzz-api`` runs every phase on both).
@@ -44,24 +43,9 @@ class Servers:
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
     root = tmp_path_factory.mktemp("schemathesis")
-    (root / "app").mkdir()
-    app = AppServer(f"sqlite:///{root / 'app' / 'throwaway.db'}", root / "app")
-    app.start()
-    site = None
-    try:
-        tokens = {"admin": app.token(Role.ADMIN, "fuzz-admin"),
-                  "user": app.token(Role.USER, "fuzz-user")}  # fmt: skip
-        headers = {"Authorization": f"Bearer {tokens['admin']}"}
-        created = httpx.post(f"{app.api}/sites", json={"name": "north"}, headers=headers)
-        assert created.status_code == 201, created.text
-        site = SiteProcess(app.url, app.token(Role.SITE, scope="north"), "north",
-                           root / "site")  # fmt: skip
-        site.start()
-        yield Servers(app, site, tokens, root)
-    finally:
-        if site is not None:
-            site.stop()
-        app.stop()
+    with app_and_site(root) as both:
+        tokens = {"admin": both.admin_token, "user": both.app.token(Role.USER, "fuzz-user")}
+        yield Servers(both.app, both.site, tokens, root)
 
 
 def _check(servers: Servers, target: str, role: str, destructive: bool) -> None:

@@ -11,9 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from printwarden.domain.accounts import Role
 from support.appserver import AppServer
-from support.site import SiteProcess
+from support.site import SiteProcess, app_and_site
 
 MIB = 1024 * 1024
 HUGE = 300 * MIB  # what the review sent to a Site Server
@@ -30,24 +29,8 @@ class Servers:
 
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
-    root = tmp_path_factory.mktemp("limits")
-    (root / "app").mkdir()
-    app = AppServer(f"sqlite:///{root / 'app.db'}", root / "app")
-    app.start()
-    site = None
-    try:
-        admin_token = app.token(Role.ADMIN, "limits-admin")
-        headers = {"Authorization": f"Bearer {admin_token}"}
-        created = httpx.post(f"{app.api}/sites", json={"name": "north"}, headers=headers)
-        assert created.status_code == 201, created.text
-        site_token = app.token(Role.SITE, scope="north")
-        site = SiteProcess(app.url, site_token, "north", root / "site")  # fmt: skip
-        site.start()
-        yield Servers(app, site, admin_token, site_token)
-    finally:
-        if site is not None:
-            site.stop()
-        app.stop()
+    with app_and_site(tmp_path_factory.mktemp("limits")) as both:
+        yield Servers(both.app, both.site, both.admin_token, both.site.token)
 
 
 def _stream(total: int) -> Iterator[bytes]:

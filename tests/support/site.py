@@ -139,6 +139,37 @@ def _wait(condition: Any, what: str, seconds: float = 60.0) -> None:
         time.sleep(0.1)
 
 
+@dataclass(frozen=True)
+class Fronted:
+    """An App Server and a Site Server straight in front of it (no link between them)."""
+
+    app: AppServer
+    site: SiteProcess
+    admin_token: str
+
+
+@contextmanager
+def app_and_site(root: Path, name: str = "north") -> Iterator[Fronted]:
+    """A fresh App Server on SQLite under ``root/app``, site ``name`` defined there, and its
+    Site Server under ``root/site``; both stopped afterwards."""
+    (root / "app").mkdir()
+    app = AppServer(f"sqlite:///{root / 'app' / 'app.db'}", root / "app")
+    app.start()
+    site = None
+    try:
+        admin_token = app.token(Role.ADMIN, f"{name}-admin")
+        made = httpx.post(f"{app.api}/sites", json={"name": name},
+                          headers={"Authorization": f"Bearer {admin_token}"})  # fmt: skip
+        assert made.status_code == 201, made.text
+        site = SiteProcess(app.url, app.token(Role.SITE, scope=name), name, root / "site")
+        site.start()
+        yield Fronted(app, site, admin_token)
+    finally:
+        if site is not None:
+            site.stop()
+        app.stop()
+
+
 @contextmanager
 def site_world(root: Path, **provider: Any) -> Iterator[World]:
     """An App Server, a Link to it, a Site Server behind the link and a provider (a direct
