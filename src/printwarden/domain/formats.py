@@ -102,13 +102,13 @@ def cheapest(
     if accepted is None or source in accepted:
         return Chain(source)
     edges: dict[str, list[tuple[int, Step]]] = {}
-    for order, step in enumerate(steps):
-        edges.setdefault(step.source, []).append((order, step))
+    for position, step in enumerate(steps):
+        edges.setdefault(step.source, []).append((position, step))
     # (cost, tie-break by the steps' list positions, format, steps so far)
     frontier: list[tuple[int, tuple[int, ...], str, tuple[Step, ...]]] = [(0, (), source, ())]
     settled: set[str] = set()
     while frontier:
-        cost, order, current, path = heapq.heappop(frontier)
+        cost, positions, current, path = heapq.heappop(frontier)
         if current in settled:
             continue
         settled.add(current)
@@ -116,7 +116,7 @@ def cheapest(
             return Chain(source, path)
         for position, step in edges.get(current, ()):
             if step.target not in settled:
-                entry = (cost + step.cost, (*order, position), step.target, (*path, step))
+                entry = (cost + step.cost, (*positions, position), step.target, (*path, step))
                 heapq.heappush(frontier, entry)
     return None
 
