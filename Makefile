@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 PYTHON ?= python3
 DEBIAN_PACKAGES := slapd ldap-utils postgresql wrk cups-ipp-utils cups-client cups \
-	avahi-daemon dbus-daemon ghostscript qpdf chromium
+	avahi-daemon dbus-daemon ghostscript qpdf chromium fonts-dejavu-core
 DEMO_DIR ?= demo-data
 PORT_BASE ?= 8000
 
