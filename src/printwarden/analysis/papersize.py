@@ -67,3 +67,9 @@ def pwg_points(name: str) -> tuple[float, float] | None:
     if not (width > 0 and height > 0):
         return None
     return width, height
+
+
+def canonical(name: str) -> str | None:
+    """The paper size name a person may write (``a4``, ``Letter``) as analysis names it."""
+    wanted = name.strip().lower()
+    return next((known for known, _, _ in _KNOWN_MM if known.lower() == wanted), None)

@@ -27,6 +27,7 @@ PNG = "image/png"
 TIFF = "image/tiff"
 GIF = "image/gif"
 TEXT = "text/plain"
+PCL = "application/vnd.hp-pcl"
 OCTET_STREAM = "application/octet-stream"
 
 # How each kind of step is done (the provider maps these to code).
@@ -60,8 +61,10 @@ STEPS: tuple[Step, ...] = (
     Step(PDF, URF, 110, RASTER),
 )
 
-# Formats the provider recognises by their bytes and can analyse; what a queue may take.
-INPUTS: tuple[str, ...] = (PDF, POSTSCRIPT, PWG_RASTER, URF, JPEG, PNG, TIFF, GIF, TEXT)
+# Formats the provider recognises by their bytes; what a queue may take. PCL (printers'
+# own language, what many Windows drivers send) is never converted: it reaches a printer
+# that takes it, or one whose formats are not known.
+INPUTS: tuple[str, ...] = (PDF, POSTSCRIPT, PWG_RASTER, URF, JPEG, PNG, TIFF, GIF, TEXT, PCL)
 
 
 @dataclass(frozen=True, slots=True)
