@@ -256,13 +256,20 @@ class Engine:
             colour_pages=colour,
             copies=int(str(attributes.get("copies", 1))),
             duplex=sides != "one-sided",
-            paper_size=str(analysis.get("paper_size") or _paper_of(attributes) or "A4"),
+            paper_size=str(
+                analysis.get("paper_size") or _paper_of(attributes) or self._paper(job.printer)
+            ),
             account=str(attributes.get("job-account-id", "")),
             job_ref=job.uuid,
             released=job.released,
             facts=self._facts(job, analysis),
             decided=decided_by_policy(attributes),
         )
+
+    def _paper(self, printer: str) -> str:
+        """The paper a job that names none prints on: its printer's default."""
+        capabilities = self.printers.get(printer)
+        return (from_pwg_name(capabilities.default_media) if capabilities else None) or "A4"
 
     def _facts(self, job: Job, analysis: dict[str, object]) -> dict[str, object]:
         """What filters judge besides usage: the document, and the printer's paper."""
