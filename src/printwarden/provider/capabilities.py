@@ -49,6 +49,7 @@ REQUESTED = (
 )
 DEFAULT_RESOLUTION = 300
 _URF_RESOLUTIONS = re.compile(r"^RS(\d+(?:-\d+)*)$")
+_RANGE = re.compile(r"^(custom|roll)_(min|max)_")  # the bounds of custom sizes, not sizes
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,7 +277,7 @@ def _colour_from_modes(modes: list[str]) -> bool | None:
 
 def _media(default: list[str], supported: list[str]) -> tuple[str, ...] | None:
     """Fixed sizes with self-describing names (not custom ranges), the default first."""
-    fixed = [m for m in supported if pwg_points(m) is not None and not m.startswith("custom_")]
+    fixed = [m for m in supported if pwg_points(m) is not None and not _RANGE.match(m)]
     if not fixed:
         return None
     first = [m for m in default if m in fixed]
