@@ -15,6 +15,7 @@ import io
 import socket
 import sqlite3
 import threading
+import time
 import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -83,6 +84,7 @@ class Rig:
     provider: ProviderProcess
     printers: dict[str, IppEvePrinter]
     sink: Sink
+    pdf_sink: Sink
     users: list[str] = field(default_factory=list)
 
     def client(self, queue: str, user: str = "alice") -> IppClient:
@@ -163,7 +165,7 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     root = tmp_path_factory.mktemp("formats")
     app = AppServer(f"sqlite:///{root / 'app.db'}", root)
     printers: dict[str, IppEvePrinter] = {}
-    sink = Sink()
+    sink, pdf_sink = Sink(), Sink()
     provider: ProviderProcess | None = None
     admin: httpx.Client | None = None
     late_port = free_port()
@@ -183,12 +185,14 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
             PrinterSpec("raster", printers["raster"].uri, colour=None),
             PrinterSpec("late", f"ipp://localhost:{late_port}/ipp/print", colour=None),
             PrinterSpec("postscript", f"socket://127.0.0.1:{sink.port}", formats=[PS]),
+            PrinterSpec("pdf-socket", f"socket://127.0.0.1:{pdf_sink.port}", formats=[PDF]),
         ]
         prices = {
             "photo": {"A4": PRICES, "letter": LETTER},  # no default: 4x6 is unpriced
             "raster": {"default": PRICES},
             "late": {"default": PRICES},
             "postscript": {"default": PRICES},
+            "pdf-socket": {"default": PRICES},
         }
         for spec in specs:
             body = {"name": spec.name, "cost_model": {"sizes": prices[spec.name]}}
@@ -203,6 +207,7 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
                 QueueSpec("raster", "direct", "raster"),
                 QueueSpec("late", "direct", "late"),
                 QueueSpec("postscript", "direct", "postscript"),
+                QueueSpec("pdfsocket", "direct", "pdf-socket"),
                 QueueSpec("fitted", "direct", "photo", fit_to_paper=True),
                 QueueSpec("anywhere", "findme", "photo"),
             ],
@@ -213,11 +218,12 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
         printers["late"] = IppEvePrinter(
             "pw-formats-late", color=False, formats=(PDF,), port=late_port
         )
-        yield Rig(app, admin, provider, printers, sink)
+        yield Rig(app, admin, provider, printers, sink, pdf_sink)
     finally:
         if provider is not None:
             provider.stop()
         sink.close()
+        pdf_sink.close()
         for printer in printers.values():
             printer.stop()
         if admin is not None:
@@ -405,3 +411,47 @@ def test_a_printer_off_at_start_does_not_hold_the_provider_and_is_learnt_later(r
     assert rig.arrived("late", job_id).startswith(b"%PDF")
     # The last known capabilities are kept for the next start.
     assert (rig.provider.directory / "data" / "printers.json").exists()
+
+
+# --- a crash while converting -------------------------------------------------------------------
+
+SLOW_POSTSCRIPT = (  # a few seconds of Ghostscript, then one page
+    b"%!PS\n0 1 60000000 { pop } for\n"
+    b"/Helvetica findfont 24 scalefont setfont 72 720 moveto (slow page) show showpage\n"
+)
+
+
+def converting(provider_pid: int) -> bool:
+    """Whether the provider runs Ghostscript to convert a job (not to analyse one)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+        except (OSError, ValueError, IndexError):
+            continue
+        gs = any(part.endswith(b"gs") for part in command[:4])
+        if parent == provider_pid and gs and not any(b"printwarden-ps-" in p for p in command):
+            return True
+    return False
+
+
+def test_kill_9_while_converting_converts_again_and_prints_once(rig: Rig) -> None:
+    """The job is marked as being sent only once it is converted: before issue 16 it was
+    marked first, so a crash during a conversion stopped a raw-socket job for good
+    ("interrupted while sending") although not a byte had been sent."""
+    user = rig.new_user()
+    before = len(rig.pdf_sink.received)
+    job_id = rig.submit("pdfsocket", SLOW_POSTSCRIPT, PS, user)
+    assert rig.provider.process is not None
+    pid = rig.provider.process.pid
+    wait_for(lambda: converting(pid), "Ghostscript converting the job", 90)
+    rig.provider.kill9()
+    rig.provider.start()
+    rig.completed("pdfsocket", job_id)
+    wait_for(lambda: len(rig.pdf_sink.received) > before, "the document at the printer")
+    time.sleep(1.0)
+    assert len(rig.pdf_sink.received) == before + 1
+    assert rig.pdf_sink.received[-1].startswith(b"%PDF")
+    rig.charged(user, 10)
