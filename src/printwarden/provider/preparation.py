@@ -10,11 +10,14 @@ Both run in the same place, just before a job is sent, so they compose:
    (:mod:`printwarden.domain.formats`): PostScript, images and text to PDF, and PDF to
    PostScript, PWG raster or URF only for a printer that takes nothing better.
 
-What prints is analysed again when anything changed, and the job is charged for that: the
-pages and colour of the last PDF or PostScript (a raster is a rendering of it, page for
-page; rendered grey, it has no colour page) and its paper. A failed policy conversion
-prints the document unconverted, as before; a document the chain cannot bring to the
-printer, or a step that fails, is :class:`Undeliverable`.
+The job is charged for what prints: a policy conversion analyses its output (as before);
+the chain's steps keep the pages and colour the job's analysis found (text is laid out as
+analysis counts it, an image prints a page per frame, PostScript was analysed through the
+same Ghostscript conversion) and set the paper of a laid-out image or text; a raster
+rendered grey for a printer or a job in monochrome has no colour page. Analysing the
+output again would cost a photo's full decode (150 ms) for the same answer. A failed
+policy conversion prints the document unconverted, as before; a document the chain cannot
+bring to the printer, or a step that fails, is :class:`Undeliverable`.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from printwarden.analysis import analyze, detect
+from printwarden.analysis import detect
 from printwarden.analysis.chain import A4_POINTS, SUFFIXES, Setup, run_chain
 from printwarden.analysis.conversions import (
     CONTENT_FORMATS,
@@ -35,9 +38,9 @@ from printwarden.analysis.conversions import (
     Converted,
     convert,
 )
-from printwarden.analysis.papersize import from_pwg_name, pwg_points
+from printwarden.analysis.papersize import from_points, from_pwg_name, pwg_points
 from printwarden.domain import formats
-from printwarden.domain.formats import Chain
+from printwarden.domain.formats import Chain, Step
 from printwarden.provider.capabilities import Capabilities
 from printwarden.provider.submission_checks import paper_size_of
 
@@ -96,8 +99,9 @@ def prepare(
     with tempfile.TemporaryDirectory(dir=scratch, prefix="prepare-") as directory:
         work = Path(directory)
         current, current_format = source, found
+        ran: list[Step] = []
         if (to_pdf or _rewrites_content(conversion)) and found not in CONTENT_FORMATS:
-            current, current_format = _run(current, found, _PDF, work / "pre", setup)
+            current, current_format = _run(current, found, _PDF, work / "pre", setup, ran)
         converted, note = None, ""
         if not conversion.is_identity():
             try:
@@ -107,10 +111,11 @@ def prepare(
             else:
                 current, current_format = converted.path, converted.document_format
         if to_pdf and current_format == formats.POSTSCRIPT:
-            current, current_format = _run(current, current_format, _PDF, work / "ps", setup)
-        final, final_format = _run(current, current_format, printer.formats, work / "out", setup)
-        printed = final if final_format in CONTENT_FORMATS else current
-        pages, colour_pages, paper = _what_prints(source, printed, final_format, converted)
+            current, current_format = _run(current, current_format, _PDF, work / "ps", setup, ran)
+        final, final_format = _run(
+            current, current_format, printer.formats, work / "out", setup, ran
+        )
+        pages, colour_pages, paper = _what_prints(converted, ran, setup)
         if final != source:
             final = _keep(final, target, final_format)
     if final_format in RASTER and not (setup.raster.colour and not setup.raster.bilevel):
@@ -136,10 +141,16 @@ def clear_scratch(scratch: Path) -> None:
 
 
 def _run(
-    source: Path, source_format: str, accepted: frozenset[str] | None, work: Path, setup: Setup
+    source: Path,
+    source_format: str,
+    accepted: frozenset[str] | None,
+    work: Path,
+    setup: Setup,
+    ran: list[Step],
 ) -> tuple[Path, str]:
     """The cheapest chain from ``source_format`` into ``accepted``: its last output and
-    that output's format; :class:`Undeliverable` if there is none or a step fails."""
+    that output's format (its steps added to ``ran``); :class:`Undeliverable` if there is
+    none or a step fails."""
     chain = formats.cheapest(source_format, accepted)
     if chain is None:
         raise Undeliverable(_no_chain(source_format, accepted))
@@ -150,6 +161,7 @@ def _run(
         outputs = run_chain(source, chain, work, setup)
     except ConversionFailed as exc:
         raise Undeliverable(f"could not convert the document: {exc}") from exc
+    ran.extend(chain.steps)
     return outputs[-1], chain.target
 
 
@@ -159,19 +171,18 @@ def _no_chain(source_format: str, accepted: frozenset[str] | None) -> str:
 
 
 def _what_prints(
-    source: Path, printed: Path, final_format: str, converted: Converted | None
+    converted: Converted | None, ran: list[Step], setup: Setup
 ) -> tuple[int | None, int | None, str | None]:
-    """Pages, colour pages and paper of ``printed`` (the last PDF or PostScript before the
-    printer; ``None`` each: as the job's analysis says): the policy conversion's analysis
-    where it made it, else a new analysis where the chain made it."""
-    if converted is not None and printed in (converted.path, source):
+    """Pages, colour pages and paper of what prints where they differ from the job's
+    analysis (``None``: as it says). A policy conversion analysed its output. The chain's
+    steps keep pages and colour: text is laid out as analysis counts it, an image prints
+    one page per frame analysed, PostScript was analysed through the very same Ghostscript
+    conversion, and a raster renders the PDF page for page (colour: see :func:`prepare`).
+    Only the paper of a laid-out image or text is new: the job's, chosen here."""
+    if converted is not None:
         return converted.pages, converted.colour_pages, converted.paper_size
-    if printed == source:
-        return None, None, None
-    found = analyze(printed, detect.resolve(printed, formats.OCTET_STREAM))
-    if found.pages is None:
-        raise Undeliverable(f"the converted document is unreadable: {found.detail}")
-    return found.pages, found.colour_page_count, found.paper_size
+    laid_out = any(step.tool in (formats.IMAGE, formats.TEXT_LAYOUT) for step in ran)
+    return None, None, from_points(*setup.paper) if laid_out else None
 
 
 def _keep(final: Path, target: Path, final_format: str) -> Path:
