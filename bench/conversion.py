@@ -191,7 +191,7 @@ def bench_prepare(work: Path, runs: int) -> None:
             times.append(time.perf_counter() - started)
         median = statistics.median(times)
         print(f"  prepare(), {name}: {median * 1000:.0f} ms ({median / pages * 1000:.2f} ms/page) "
-              "including detection and the analysis of what prints")  # fmt: skip
+              "(format detection and the chain)")  # fmt: skip
 
 
 def parser() -> argparse.ArgumentParser:
