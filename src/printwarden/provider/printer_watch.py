@@ -121,7 +121,7 @@ class PrinterWatch:
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
-            self._thread.join(timeout=ASK_TIMEOUT + 5)
+            self._thread.join(timeout=2)  # a daemon: an answer still awaited is dropped
 
     def stale(self, name: str) -> None:
         """The printer refused or failed a job: ask it again soon (not waiting for it)."""
