@@ -57,6 +57,7 @@ bench: system-deps venv
 	$(PY) bench/site.py
 	$(PY) bench/pipeline.py --backend both
 	$(PY) bench/greyscale.py --runs 9
+	$(PY) bench/conversion.py --runs 25
 	$(PY) bench/script_engines.py
 	$(PY) bench/web_pages.py
 

@@ -81,10 +81,10 @@ def photos(directory: Path, count: int = PHOTOS) -> list[Path]:
     return made
 
 
-def paired_medians(
+def paired_times(
     first: Callable[[], object], second: Callable[[], object], runs: int
-) -> tuple[float, float]:
-    """Median wall times of two actions run alternately, after one warm-up each."""
+) -> tuple[list[float], list[float]]:
+    """Wall times of two actions run alternately, after one warm-up each."""
     first()
     second()
     times: tuple[list[float], list[float]] = ([], [])
@@ -93,7 +93,7 @@ def paired_medians(
             started = time.perf_counter()
             action()
             into.append(time.perf_counter() - started)
-    return statistics.median(times[0]), statistics.median(times[1])
+    return times
 
 
 def pages_of(path: Path) -> int:
@@ -101,14 +101,20 @@ def pages_of(path: Path) -> int:
         return len(pdf.pages)
 
 
-def report(name: str, ours: float, plain: float, pages: int, plain_name: str) -> bool:
-    ratio = ours / plain
-    met = ratio <= GOAL_RATIO
+def report(
+    name: str, times: tuple[list[float], list[float]], pages: int, plain_name: str
+) -> tuple[bool, float]:
+    """Print medians (and minima: the least disturbed runs on a busy machine); whether the
+    median ratio meets the goal, and our median."""
+    ours, plain = (statistics.median(t) for t in times)
+    least = min(times[0]) / min(times[1])
+    met = ours / plain <= GOAL_RATIO
     verdict = "met" if met else "MISSED"
     print(f"  {name}: ours {ours * 1000:.0f} ms ({ours / pages * 1000:.2f} ms/page), "
-          f"{plain_name} {plain * 1000:.0f} ms ({plain / pages * 1000:.2f} ms/page), "
-          f"ours/plain {ratio:.3f} -> {verdict} (goal <= {GOAL_RATIO})")  # fmt: skip
-    return met
+          f"{plain_name} {plain * 1000:.0f} ms ({plain / pages * 1000:.2f} ms/page); "
+          f"ours/plain median {ours / plain:.3f}, minimum {least:.3f} -> {verdict} "
+          f"(goal <= {GOAL_RATIO})")  # fmt: skip
+    return met, ours
 
 
 def bench_postscript(work: Path, runs: int) -> tuple[bool, bool]:
@@ -127,9 +133,9 @@ def bench_postscript(work: Path, runs: int) -> tuple[bool, bool]:
         args = pdfwrite_args(plain_out, grayscale=False, postscript=True)
         subprocess.run([*GS_BASE, *args, "-f", str(source)], check=True, timeout=300)
 
-    ours_time, plain_time = paired_medians(ours, plain, runs)
+    met, _ = report("PostScript -> PDF", paired_times(ours, plain, runs), PS_PAGES, "plain gs")
     good = pages_of(next(ours_dir.iterdir())) == pages_of(plain_out) == PS_PAGES
-    return report("PostScript -> PDF", ours_time, plain_time, PS_PAGES, "plain gs"), good
+    return met, good
 
 
 def bench_jpeg(work: Path, runs: int) -> tuple[bool, bool]:
@@ -152,8 +158,8 @@ def bench_jpeg(work: Path, runs: int) -> tuple[bool, bool]:
             data = img2pdf.convert(str(source), layout_fun=layout)
             (work / f"plain-{index}.pdf").write_bytes(data)
 
-    ours_time, plain_time = paired_medians(ours, plain, runs)
-    met = report("JPEG -> PDF", ours_time, plain_time, PHOTOS, "img2pdf.convert")
+    times = paired_times(ours, plain, runs)
+    met, ours_time = report("JPEG -> PDF", times, PHOTOS, "img2pdf.convert")
     cli = shutil.which("img2pdf") or str(Path(sys.executable).parent / "img2pdf")
     started = time.perf_counter()
     for index, source in enumerate(sources):
