@@ -326,11 +326,10 @@ class Engine:
         try:
             prepared = self._prepared(job, path)
         except Undeliverable as exc:
-            self._finish(job, ABORTED, "job-aborted-by-system", f"cannot print: {exc}")
+            if not self._ended(job):  # a cancel may have taken the document away
+                self._finish(job, ABORTED, "job-aborted-by-system", f"cannot print: {exc}")
             return
-        current = self.spool.get(job.id)
-        if current is None or current.terminal:  # canceled while it was converted
-            self._delete_documents(job)
+        if self._ended(job):  # canceled while it was converted
             return
         self.spool.update(
             job.id,
@@ -357,6 +356,14 @@ class Engine:
             self.spool.update(job.id, state=STOPPED, reasons="job-interrupted", message=str(exc))
             return
         self._printed(job, delivered, charge)
+
+    def _ended(self, job: Job) -> bool:
+        """Whether the job ended meanwhile (canceled); then its converted files go."""
+        current = self.spool.get(job.id)
+        if current is not None and not current.terminal:
+            return False
+        self._delete_documents(job)
+        return True
 
     def _prepared(self, job: Job, path: Path) -> Prepared:
         """The document as the printer gets it: converted as the policy or the release
