@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 PYTHON ?= python3
 DEBIAN_PACKAGES := slapd ldap-utils postgresql wrk cups-ipp-utils cups-client cups \
-	avahi-daemon dbus-daemon ghostscript qpdf chromium
+	avahi-daemon dbus-daemon ghostscript qpdf chromium fonts-dejavu-core
 DEMO_DIR ?= demo-data
 PORT_BASE ?= 8000
 
@@ -57,6 +57,7 @@ bench: system-deps venv
 	$(PY) bench/site.py
 	$(PY) bench/pipeline.py --backend both
 	$(PY) bench/greyscale.py --runs 9
+	$(PY) bench/conversion.py --runs 25
 	$(PY) bench/script_engines.py
 	$(PY) bench/web_pages.py
 

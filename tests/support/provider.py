@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -26,13 +27,18 @@ class QueueSpec:
     printer: str = ""
     failure_mode: str = "print-and-journal"
     hold_hours: float = 4.0
+    fit_to_paper: bool = False
 
 
 @dataclass
 class PrinterSpec:
+    """A printer of the provider's configuration; ``colour=None`` and ``formats=None``
+    leave those to what the printer says of itself (an ``ipp://`` printer)."""
+
     name: str
     uri: str
-    colour: bool = True
+    colour: bool | None = True
+    formats: list[str] | None = None
 
 
 @dataclass
@@ -49,6 +55,7 @@ class ProviderProcess:
     server_timeout: float = 2.0
     name: str = field(default_factory=lambda: f"test-provider-{uuid.uuid4().hex[:8]}")
     max_document_bytes: int | None = None
+    extra: list[str] = field(default_factory=list)  # more top-level configuration lines
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -72,13 +79,13 @@ class ProviderProcess:
             lines.append(f"max_document_bytes = {self.max_document_bytes}")
         if self.control_token:
             lines.append(f'control_token = "{self.control_token}"')
+        lines += self.extra
         for printer in self.printers:
-            lines += [
-                "[[printers]]",
-                f'name = "{printer.name}"',
-                f'uri = "{printer.uri}"',
-                f"colour = {'true' if printer.colour else 'false'}",
-            ]
+            lines += ["[[printers]]", f'name = "{printer.name}"', f'uri = "{printer.uri}"']
+            if printer.colour is not None:
+                lines.append(f"colour = {'true' if printer.colour else 'false'}")
+            if printer.formats is not None:
+                lines.append(f"formats = {json.dumps(printer.formats)}")
         for queue in self.queues:
             lines += [
                 "[[queues]]",
@@ -88,6 +95,8 @@ class ProviderProcess:
                 f'failure_mode = "{queue.failure_mode}"',
                 f"hold_hours = {queue.hold_hours}",
             ]
+            if queue.fit_to_paper:
+                lines.append("fit_to_paper = true")
         path = self.directory / "provider.toml"
         path.write_text("\n".join(lines) + "\n")
         return path

@@ -95,11 +95,30 @@ def test_listed_size_is_not_charged_at_default() -> None:
     assert job_cost(MODEL_WITH_DEFAULT, JobUsage(pages=5, colour_pages=2)) == 2 * 50 + 3 * 10
 
 
-def test_unknown_size_without_default_is_free() -> None:
-    model = CostModel(sizes={"A4": A4}, base_cost=30)
-    assert model.prices_for("legal") == PagePrices()
-    assert job_cost(model, JobUsage(pages=50, colour_pages=20, paper_size="legal")) == 30
+def test_unknown_size_without_default_is_charged_at_the_dearest_listed_price() -> None:
+    """An A3 colour job and a 4x6 photo at a printer priced for A4 and letter only were
+    charged nothing (issue 16): an unpriced size now costs what the dearest listed paper
+    costs, for each kind of page."""
+    letter = PagePrices(grey_simplex=12, grey_duplex=5, colour_simplex=45, colour_duplex=44)
+    model = CostModel(sizes={"A4": A4, "letter": letter}, base_cost=30)
+    dearest = PagePrices(grey_simplex=12, grey_duplex=8, colour_simplex=50, colour_duplex=44)
+    assert model.prices_for("A3") == dearest
+    assert model.prices_for("102x152mm") == dearest
+    # A3, 2 colour pages at 50 and 3 grey at 12, plus the base cost.
+    assert job_cost(model, JobUsage(pages=5, colour_pages=2, paper_size="A3")) == 30 + 136
+    assert job_cost(model, JobUsage(pages=1, colour_pages=1, paper_size="102x152mm")) == 80
+    for size in ("A3", "102x152mm", "legal"):
+        assert job_cost(model, JobUsage(pages=1, paper_size=size)) > model.base_cost
+
+
+def test_a_default_entry_in_any_case_is_the_default_price() -> None:
+    model = CostModel(sizes={"A4": A4, "Default": DEFAULT})
+    assert model.prices_for("B5") is DEFAULT
+
+
+def test_only_an_empty_price_table_prints_for_free() -> None:
     assert job_cost(CostModel(), JobUsage(pages=50, colour_pages=20)) == 0
+    assert job_cost(CostModel(), JobUsage(pages=5, paper_size="A3")) == 0
 
 
 @pytest.mark.parametrize("size", ["A4", "a4"])
@@ -294,8 +313,15 @@ def usages(draw: st.DrawFn) -> JobUsage:
 
 
 def reference_prices(model: CostModel, size: str) -> PagePrices:
+    """The size's prices; else the default entry; else, kind by kind, the dearest listed."""
     by_name = {name.lower(): prices for name, prices in model.sizes.items()}
-    return by_name.get(size.lower(), by_name.get(DEFAULT_SIZE, PagePrices()))
+    if size.lower() in by_name:
+        return by_name[size.lower()]
+    if DEFAULT_SIZE in by_name:
+        return by_name[DEFAULT_SIZE]
+    kinds = ("grey_simplex", "grey_duplex", "colour_simplex", "colour_duplex")
+    dearest = {k: max([getattr(p, k) for p in by_name.values()] + [0]) for k in kinds}
+    return PagePrices(**dearest)
 
 
 def reference_cost(model: CostModel, usage: JobUsage, groups: frozenset[str]) -> int:

@@ -94,5 +94,7 @@ _HANDLERS: dict[str, Handler] = {
     detect.URF: _urf,
     detect.JPEG: _image,
     detect.PNG: _image,
+    detect.TIFF: _image,
+    detect.GIF: _image,
     detect.TEXT: _text,
 }

@@ -10,16 +10,28 @@ PWG = "image/pwg-raster"
 URF = "image/urf"
 JPEG = "image/jpeg"
 PNG = "image/png"
+TIFF = "image/tiff"
+GIF = "image/gif"
 TEXT = "text/plain"
 PCL = "application/vnd.hp-pcl"
 OCTET = "application/octet-stream"
+# Recognised only to be refused: office documents (OOXML and OpenDocument are ZIP files,
+# older Office files OLE2 compound files) that no printer here can be sent.
+ZIP = "application/zip"
+OLE = "application/x-ole-storage"
 
 _ALIASES = {
     "application/x-pdf": PDF,
     "application/ps": POSTSCRIPT,
     "application/x-postscript": POSTSCRIPT,
+    "application/eps": POSTSCRIPT,
+    "application/x-eps": POSTSCRIPT,
+    "image/eps": POSTSCRIPT,
+    "image/x-eps": POSTSCRIPT,
     "image/jpg": JPEG,
     "image/pjpeg": JPEG,
+    "image/tif": TIFF,
+    "image/x-tiff": TIFF,
     "application/pcl": PCL,
     "application/x-pcl": PCL,
     "application/vnd.hp-pclxl": PCL,
@@ -29,10 +41,17 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"%PDF-", PDF),
     (b"%!", POSTSCRIPT),
     (b"\x04%!", POSTSCRIPT),
+    (b"\xc5\xd0\xd3\xc6", POSTSCRIPT),  # EPS with a DOS binary header
     (b"RaS2", PWG),
     (b"UNIRAST\0", URF),
     (b"\xff\xd8\xff", JPEG),
     (b"\x89PNG\r\n\x1a\n", PNG),
+    (b"II*\0", TIFF),
+    (b"MM\0*", TIFF),
+    (b"GIF87a", GIF),
+    (b"GIF89a", GIF),
+    (b"PK\x03\x04", ZIP),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", OLE),
     (b"\x1bE", PCL),
     (b"\x1b%-12345X", PCL),
 )
@@ -80,7 +99,12 @@ def resolve(path: Path, document_format: str) -> str:
     """The format to analyse ``path`` as: what its magic bytes say, else the declared type;
     a file declared only generically (octet-stream) that reads as text is ``text/plain``."""
     with path.open("rb") as handle:
-        head = handle.read(SNIFF_BYTES)
+        return resolve_head(handle.read(SNIFF_BYTES), document_format)
+
+
+def resolve_head(head: bytes, document_format: str) -> str:
+    """:func:`resolve` for the first :data:`SNIFF_BYTES` bytes of a document (or all of a
+    shorter one): what the provider checks while a document is still arriving."""
     declared = normalize(document_format)
     found = sniff(head)
     if found is not None:

@@ -49,16 +49,22 @@ class ToolError(RuntimeError):
     """Ghostscript is missing, failed, overran its time, or wrote too much."""
 
 
-def run(args: Sequence[str], timeout: float, *, capture: bool = False) -> str:
+def run(
+    args: Sequence[str],
+    timeout: float,
+    *,
+    capture: bool = False,
+    max_output: int = MAX_OUTPUT_BYTES,
+) -> str:
     """Run ``gs`` with ``args``; its standard output when ``capture``, else ``""``.
 
-    Standard error goes to a temporary file (bounded like any output) and only its last
-    line is kept, for the error message.
+    No file it writes may exceed ``max_output`` bytes. Standard error goes to a temporary
+    file (bounded like any output) and only its last line is kept, for the error message.
     """
     command = [GS, *_BASE, *args]
     limiter = shutil.which("prlimit")
     if limiter:
-        command = [limiter, f"--fsize={MAX_OUTPUT_BYTES}", "--", *command]
+        command = [limiter, f"--fsize={max_output}", "--", *command]
     with tempfile.TemporaryFile() as errors:
         try:
             done = subprocess.run(
@@ -74,7 +80,7 @@ def run(args: Sequence[str], timeout: float, *, capture: bool = False) -> str:
         except subprocess.TimeoutExpired as exc:
             raise ToolError(f"Ghostscript ran longer than {timeout:g} s") from exc
         if done.returncode != 0:
-            raise ToolError(_failure(done.returncode, _tail(errors)))
+            raise ToolError(_failure(done.returncode, _tail(errors), max_output))
     return done.stdout.decode("utf-8", "replace") if capture else ""
 
 
@@ -130,9 +136,9 @@ def _tail(handle: IO[bytes], size: int = 4096) -> bytes:
     return handle.read()
 
 
-def _failure(code: int, stderr: bytes) -> str:
+def _failure(code: int, stderr: bytes, max_output: int = MAX_OUTPUT_BYTES) -> str:
     if code in (-signal.SIGXFSZ, 128 + signal.SIGXFSZ):
-        return f"Ghostscript output exceeded {MAX_OUTPUT_BYTES} bytes"
+        return f"Ghostscript output exceeded {max_output} bytes"
     lines = stderr.decode("utf-8", "replace").strip().splitlines()
     return f"Ghostscript failed ({code}): {lines[-1][:200] if lines else 'no message'}"
 

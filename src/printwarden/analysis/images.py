@@ -1,10 +1,13 @@
-"""JPEG and PNG: one page, colour when a pixel is not grey (decoded with Pillow).
+"""Images: JPEG, PNG and GIF are one page, a TIFF one page per frame (a scanned or faxed
+document); a page is colour when a pixel is not grey (decoded with Pillow). A GIF prints its
+first frame only, as :mod:`.imagepdf` converts it.
 
 Pillow's decompression-bomb limit applies: a larger image is reported undecodable.
 """
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 from PIL import Image
@@ -20,21 +23,38 @@ _DECODE_ERRORS = (
     SyntaxError,
     Image.DecompressionBombError,
     Image.DecompressionBombWarning,
+    UserWarning,
 )
 
 
 def analyze(path: Path, document_format: str, tolerance: int) -> Analysis:
-    """Analyse a single image; an undecodable one gives ``pages=None``."""
+    """Analyse an image; an undecodable one gives ``pages=None``."""
     try:
-        colour = _has_colour(path, tolerance)
+        colours = _colours(path, tolerance)
     except _DECODE_ERRORS as exc:
         return unknown(document_format, f"undecodable image: {exc}")
-    return Analysis(format=document_format, pages=1, colour_pages=(1,) if colour else ())
+    colour_pages = tuple(page for page, colour in enumerate(colours, 1) if colour)
+    return Analysis(format=document_format, pages=len(colours), colour_pages=colour_pages)
 
 
-def _has_colour(path: Path, tolerance: int) -> bool:
+def _colours(path: Path, tolerance: int) -> list[bool]:
+    """For each page the image prints (a TIFF's frames; one otherwise), whether it is colour.
+
+    Pillow only warns of a TIFF's corrupt tags (the file's own structure): an error here."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        return _frame_colours(path, tolerance)
+
+
+def _frame_colours(path: Path, tolerance: int) -> list[bool]:
     with Image.open(path) as image:
         if image.format == "JPEG":
             image.draft(image.mode, (DRAFT_SIDE, DRAFT_SIDE))
-        image.load()
-        return image_has_colour(image, tolerance)
+        frames = getattr(image, "n_frames", 1) if image.format == "TIFF" else 1
+        colours = []
+        for frame in range(frames):
+            if frame:
+                image.seek(frame)
+            image.load()
+            colours.append(image_has_colour(image, tolerance))
+        return colours

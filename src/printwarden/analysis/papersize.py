@@ -55,3 +55,21 @@ def from_pwg_name(name: str) -> str | None:
         return None
     scale = MM_PER_INCH if match.group(3) == "in" else 1.0
     return from_mm(float(match.group(1)) * scale, float(match.group(2)) * scale)
+
+
+def pwg_points(name: str) -> tuple[float, float] | None:
+    """Portrait (width, height) in points of a PWG self-describing media name."""
+    match = _PWG_NAME.match(name)
+    if match is None:
+        return None
+    scale = MM_PER_INCH if match.group(3) == "in" else 1.0
+    width, height = sorted(float(match.group(i)) * scale / MM_PER_POINT for i in (1, 2))
+    if not (width > 0 and height > 0):
+        return None
+    return width, height
+
+
+def canonical(name: str) -> str | None:
+    """The paper size name a person may write (``a4``, ``Letter``) as analysis names it."""
+    wanted = name.strip().lower()
+    return next((known for known, _, _ in _KNOWN_MM if known.lower() == wanted), None)

@@ -29,8 +29,10 @@ class PagePrices:
 class CostModel:
     """Per-page prices by paper size, a per-job base cost and group modifiers.
 
-    ``sizes`` maps a paper size name (``"A4"``, ``"letter"``…) to its prices; a size that is
-    not listed is charged at ``sizes["default"]``, or nothing if there is no default.
+    ``sizes`` maps a paper size name (``"A4"``, ``"letter"``…) to its prices. A size that is
+    not listed is charged at the printer's default price: ``sizes["default"]``, or, when
+    the table has no default, the dearest listed price of each kind of page — never
+    nothing, as an unpriced A3 or 4x6 job once was. Only an empty table prints for free.
     ``group_modifiers`` maps a group name to basis points (``-2000`` = 20 % discount,
     ``+1000`` = 10 % surcharge). A user in several groups gets the cheapest one.
     """
@@ -46,7 +48,22 @@ class CostModel:
             found = next((p for name, p in self.sizes.items() if name.lower() == wanted), None)
         if found is not None:
             return found
-        return self.sizes.get(DEFAULT_SIZE, PagePrices())
+        return self.default_prices()
+
+    def default_prices(self) -> PagePrices:
+        """What a page of a size the table does not list costs (see the class docstring)."""
+        default = self.sizes.get(DEFAULT_SIZE) or next(
+            (p for name, p in self.sizes.items() if name.lower() == DEFAULT_SIZE), None
+        )
+        if default is not None:
+            return default
+        listed = self.sizes.values()
+        return PagePrices(
+            grey_simplex=max((p.grey_simplex for p in listed), default=0),
+            grey_duplex=max((p.grey_duplex for p in listed), default=0),
+            colour_simplex=max((p.colour_simplex for p in listed), default=0),
+            colour_duplex=max((p.colour_duplex for p in listed), default=0),
+        )
 
     def modifier_for(self, groups: frozenset[str]) -> int:
         applicable = [self.group_modifiers[g] for g in groups if g in self.group_modifiers]

@@ -13,6 +13,7 @@ from printwarden.provider.engine import Engine
 from printwarden.provider.http import HttpThrottled, IppApp
 from printwarden.provider.ipp_service import IppService
 from printwarden.provider.orders import Doorbell, OrderDesk
+from printwarden.provider.printer_watch import PrinterWatch
 from printwarden.provider.service_client import (
     LoginThrottled,
     ServerRefused,
@@ -36,7 +37,9 @@ class Provider:
         self.spool = Spool(config.data_dir)
         self.client = ServiceClient(server_url, token, config.server_timeout_seconds)
         self.desk = Desk(config, self.spool)
-        self.engine = Engine(config, self.spool, self.client, self.desk)
+        self.printers = PrinterWatch(config, config.data_dir)
+        self.engine = Engine(config, self.spool, self.client, self.desk, printers=self.printers)
+        self.printers.on_change(self.engine.reregister)
         self.orders = OrderDesk(
             config.name, self.client, self.desk, self.spool, lambda: self.engine.registered
         )
@@ -44,7 +47,9 @@ class Provider:
         self.desk.on_work(self.engine.wake)
         self.desk.on_held(self.engine.news)
         self.engine.on_registered(self.doorbell.poke)
-        self.ipp = IppService(config, self.spool, self.desk, self._check_password)
+        self.ipp = IppService(
+            config, self.spool, self.desk, self._check_password, printers=self.printers
+        )
         self.app = IppApp(self.ipp, self.control, self.start, self.close)
 
     def _check_password(self, username: str, password: str, client: str) -> bool:
@@ -56,12 +61,14 @@ class Provider:
             return False
 
     def start(self) -> None:
+        self.printers.start()
         self.engine.start()
         self.doorbell.start()
 
     def close(self) -> None:
         self.doorbell.stop()
         self.engine.stop()
+        self.printers.stop()
         self.client.close()
         self.spool.close()
 

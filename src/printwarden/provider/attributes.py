@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from printwarden.provider.config import PrinterConfig, QueueConfig, QueueKind
@@ -76,8 +77,14 @@ def printer_attributes(
     queued_jobs: int,
     printer_uuid: str,
     max_document_bytes: int = 2**31 - 1,
+    *,
+    formats: Sequence[str] = DOCUMENT_FORMATS,
 ) -> list[Attribute]:
-    """Every printer attribute of one queue, as IPP Everywhere clients expect them."""
+    """Every printer attribute of one queue, as IPP Everywhere clients expect them.
+
+    ``formats`` is the queue's ``document-format-supported``: what can reach its printer
+    (``provider/submission_checks.py``); the raster attributes are listed only with their
+    format."""
     colour = printer.colour if printer else True
     duplex = printer.duplex if printer else True
     media = (printer.media if printer else None) or ["iso_a4_210x297mm"]
@@ -122,7 +129,7 @@ def printer_attributes(
         a("natural-language-configured", T.NATURAL_LANGUAGE, "en"),
         a("generated-natural-language-supported", T.NATURAL_LANGUAGE, "en"),
         a("document-format-default", T.MIME_MEDIA_TYPE, "application/octet-stream"),
-        a("document-format-supported", T.MIME_MEDIA_TYPE, *DOCUMENT_FORMATS),
+        a("document-format-supported", T.MIME_MEDIA_TYPE, *formats),
         a("compression-supported", T.KEYWORD, "none"),
         a("pdl-override-supported", T.KEYWORD, "attempted"),
         a("multiple-document-jobs-supported", T.BOOLEAN, False),
@@ -206,11 +213,17 @@ def printer_attributes(
         ),
         a("sides-default", T.KEYWORD, "one-sided"),
         a("sides-supported", T.KEYWORD, *sides),
-        a("pwg-raster-document-resolution-supported", T.RESOLUTION, Resolution(300, 300, 3)),
-        a("pwg-raster-document-type-supported", T.KEYWORD, "black_1", "sgray_8", "srgb_8"),
-        a("pwg-raster-document-sheet-back", T.KEYWORD, "normal"),
-        a("urf-supported", T.KEYWORD, "V1.4", "CP1", "W8", "SRGB24", "RS300", "DM1"),
+        *(_PWG_RASTER if "image/pwg-raster" in formats else []),
+        *(_URF if "image/urf" in formats else []),
     ]
+
+
+_PWG_RASTER = [
+    a("pwg-raster-document-resolution-supported", T.RESOLUTION, Resolution(300, 300, 3)),
+    a("pwg-raster-document-type-supported", T.KEYWORD, "black_1", "sgray_8", "srgb_8"),
+    a("pwg-raster-document-sheet-back", T.KEYWORD, "normal"),
+]
+_URF = [a("urf-supported", T.KEYWORD, "V1.4", "CP1", "W8", "SRGB24", "RS300", "DM1")]
 
 
 def _no_value() -> Value:

@@ -26,7 +26,11 @@ class PrinterUnavailable(Exception):
 
 
 class PrinterRejected(Exception):
-    """The printer refused the job; do not retry."""
+    """The printer refused the job; do not retry (``status``: its IPP status, if any)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class DeliveryUncertain(Exception):

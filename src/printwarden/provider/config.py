@@ -28,7 +28,12 @@ class FailureMode(StrEnum):
 
 
 class PrinterConfig(BaseModel):
-    """A real printer behind the provider. ``name`` is its name in the server's registry."""
+    """A real printer behind the provider. ``name`` is its name in the server's registry.
+
+    An ``ipp(s)://`` printer is asked what it can do (``provider/capabilities.py``); each of
+    ``colour``, ``duplex``, ``media`` and ``formats`` set here overrides its answer, and the
+    defaults below apply only to what neither says.
+    """
 
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=128)
@@ -37,7 +42,9 @@ class PrinterConfig(BaseModel):
     duplex: bool = True
     media: list[str] = Field(default_factory=lambda: ["iso_a4_210x297mm", "na_letter_8.5x11in"])
     formats: list[str] = Field(
-        default_factory=list, description="MIME types the printer accepts (empty: any)"
+        default_factory=list,
+        description="MIME types the printer takes. An IPP printer says so itself; a socket:// "
+        "or file:// printer that declares none is sent every document as it came",
     )
 
     def description(self) -> dict[str, Any]:
@@ -62,6 +69,11 @@ class QueueConfig(BaseModel):
     failure_mode: FailureMode = FailureMode.PRINT_AND_JOURNAL
     require_authentication: bool = False
     hold_hours: float = Field(default=4.0, gt=0)
+    fit_to_paper: bool = Field(
+        default=False,
+        description="A job asking for paper the queue does not offer is fitted onto the "
+        "printer's default paper instead of refused",
+    )
 
 
 class ProviderConfig(BaseModel):
@@ -93,6 +105,15 @@ class ProviderConfig(BaseModel):
         ge=1024,
         description="The largest document a job may have; a larger one is refused with "
         "client-error-request-entity-too-large before the spool fills",
+    )
+    printer_refresh_seconds: float = Field(
+        default=300.0, gt=0, description="How often IPP printers are asked what they can do"
+    )
+    printer_first_wait_seconds: float = Field(
+        default=3.0,
+        ge=0,
+        description="How long start-up waits for the printers' first answers (a printer that "
+        "is off is described by what was last known of it)",
     )
     advertised_host: str = Field(
         default="", description="Host name clients and the server use to reach this provider"

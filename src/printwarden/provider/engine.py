@@ -25,10 +25,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from printwarden.analysis import analyze
-from printwarden.analysis.conversions import ConversionFailed, Converted, convert
-from printwarden.analysis.convert import to_pdf
-from printwarden.analysis.ghostscript import ToolError
 from printwarden.analysis.papersize import from_pwg_name
+from printwarden.files import private_dir
 from printwarden.provider.backends import (
     Backend,
     Delivered,
@@ -47,6 +45,8 @@ from printwarden.provider.policy_orders import (
     decided_by_policy,
     policy_orders,
 )
+from printwarden.provider.preparation import Prepared, Undeliverable, clear_scratch, prepare
+from printwarden.provider.printer_watch import PrinterWatch
 from printwarden.provider.service_client import (
     JobQuestion,
     ServerRefused,
@@ -68,8 +68,9 @@ from printwarden.provider.spool import (
 log = logging.getLogger("printwarden.provider")
 
 AWAITING_SERVER = "awaiting-server"
-CONVERTIBLE = frozenset({"application/pdf", "application/postscript"})
 REPORT_BATCH = 500
+# A printer's IPP answers saying it could not take the job as sent: ask it what it takes.
+REFUSED_AS_SENT = frozenset({0x040A, 0x040B})  # document-format / attributes not supported
 
 
 class Engine:
@@ -82,9 +83,12 @@ class Engine:
         client: ServiceClient,
         desk: Desk,
         backends: Callable[[str], Backend] = backend_for,
+        printers: PrinterWatch | None = None,
     ) -> None:
         self.config, self.spool, self.client, self.desk = config, spool, client, desk
         self.backends = backends
+        self.printers = printers or PrinterWatch(config)
+        self.scratch = private_dir(spool.directory / "work")
         self._work = threading.Event()
         self._news = threading.Event()
         self._stop = threading.Event()
@@ -121,8 +125,15 @@ class Engine:
         """A held job arrived: report it to the server soon."""
         self._news.set()
 
+    def reregister(self) -> None:
+        """Tell the server again what this provider serves (a printer's capabilities
+        changed)."""
+        self.registered = False
+        self._news.set()
+
     def recover(self) -> None:
         """Apply the crash rule to jobs interrupted while being sent."""
+        clear_scratch(self.scratch)
         for job in self.spool.jobs(states=[PROCESSING]):
             if job.send_state == "sent":
                 # The printer had taken the whole job; we were waiting for it to finish.
@@ -245,7 +256,9 @@ class Engine:
             colour_pages=colour,
             copies=int(str(attributes.get("copies", 1))),
             duplex=sides != "one-sided",
-            paper_size=str(analysis.get("paper_size") or attributes.get("media") or "A4"),
+            paper_size=str(
+                analysis.get("paper_size") or _paper_of(attributes) or self._paper(job.printer)
+            ),
             account=str(attributes.get("job-account-id", "")),
             job_ref=job.uuid,
             released=job.released,
@@ -253,9 +266,14 @@ class Engine:
             decided=decided_by_policy(attributes),
         )
 
+    def _paper(self, printer: str) -> str:
+        """The paper a job that names none prints on: its printer's default."""
+        capabilities = self.printers.get(printer)
+        return (from_pwg_name(capabilities.default_media) if capabilities else None) or "A4"
+
     def _facts(self, job: Job, analysis: dict[str, object]) -> dict[str, object]:
         """What filters judge besides usage: the document, and the printer's paper."""
-        printer = self.config.printer(job.printer)
+        printer = self.printers.get(job.printer)
         named = [from_pwg_name(media) for media in printer.media] if printer else []
         papers = [size for size in named if size]
         return {
@@ -298,11 +316,20 @@ class Engine:
     # --- printing -------------------------------------------------------------------------
 
     def deliver(self, job: Job, *, charge: bool) -> None:
-        """Hand the document to the printer, following the crash rule."""
+        """Hand the document to the printer, following the crash rule. It is converted
+        first, while the job is still pending (a crash then only repeats the conversion)."""
         printer = self.config.printer(job.printer)
         path = self.spool.document_path(job)
         if printer is None or path is None:
             self._finish(job, ABORTED, "job-aborted-by-system", f"no printer {job.printer!r}")
+            return
+        try:
+            prepared = self._prepared(job, path)
+        except Undeliverable as exc:
+            if not self._ended(job):  # a cancel may have taken the document away
+                self._finish(job, ABORTED, "job-aborted-by-system", f"cannot print: {exc}")
+            return
+        if self._ended(job):  # canceled while it was converted
             return
         self.spool.update(
             job.id,
@@ -311,18 +338,18 @@ class Engine:
             send_state="sending",
             processing=time.time(),
         )
+        self._note_conversion(job, prepared)
         try:
-            path, document_format = self._converted(job, path)
-        except ToolError as exc:
-            self._finish(job, ABORTED, "job-aborted-by-system", f"conversion failed: {exc}")
-            return
-        try:
-            delivery = self._delivery(job, path, document_format)
+            delivery = self._delivery(job, prepared.path, prepared.document_format)
             delivered = self.backends(printer.uri).deliver(delivery)
         except PrinterUnavailable as exc:
+            self.printers.stale(printer.name)
             self._retry_later(job, f"printer unreachable: {exc}")
             return
         except PrinterRejected as exc:
+            if exc.status in REFUSED_AS_SENT and self.printers.refresh({printer.name}):
+                self._retry_later(job, f"printer refused: {exc}; it was asked what it takes")
+                return
             self._finish(job, ABORTED, "job-aborted-by-system", f"printer refused: {exc}")
             return
         except DeliveryUncertain as exc:
@@ -330,44 +357,57 @@ class Engine:
             return
         self._printed(job, delivered, charge)
 
-    def _converted(self, job: Job, path: Path) -> tuple[Path, str]:
-        """The document as the printer gets it: converted as the policy or the release
-        ordered. A conversion that fails leaves the job as submitted and says why."""
-        order = str(job.attributes.get(CONVERSION) or "")
-        wanted = conversion_of(job.attributes, order)
-        document_format = _delivery_format(job)
-        target = self.spool.inline / f"{job.uuid}.converted.pdf"
-        if wanted.is_identity():
-            if order != TO_PDF or document_format not in CONVERTIBLE:
-                return path, document_format
-            if not target.exists():  # PostScript for a printer that takes only PDF
-                temporary = target.with_suffix(".tmp")
-                to_pdf(path, temporary, grayscale=False)
-                temporary.replace(target)
-            return target, "application/pdf"
-        try:
-            converted = convert(path, document_format, wanted, self.spool.inline)
-        except ConversionFailed as exc:
-            log.warning("job %s: conversion failed (%s); printing it as submitted", job.id, exc)
-            self.spool.update(job.id, message=f"conversion failed, printed as submitted: {exc}")
-            return path, document_format
-        if converted.path != path:
-            converted.path.replace(target)
-        self._note_conversion(job, converted)
-        return (target if converted.path != path else path), converted.document_format
+    def _ended(self, job: Job) -> bool:
+        """Whether the job ended meanwhile (canceled); then its converted files go."""
+        current = self.spool.get(job.id)
+        if current is not None and not current.terminal:
+            return False
+        self._delete_documents(job)
+        return True
 
-    def _note_conversion(self, job: Job, converted: Converted) -> None:
-        """Charge what prints: the converted document's pages, and its IPP settings."""
+    def _prepared(self, job: Job, path: Path) -> Prepared:
+        """The document as the printer gets it: converted as the policy or the release
+        ordered, then to a format the printer takes (``provider/preparation.py``)."""
+        capabilities = self.printers.get(job.printer)
+        if capabilities is None:
+            raise Undeliverable(f"no printer {job.printer!r}")
+        order = str(job.attributes.get(CONVERSION) or "")
+        queue = self.config.queue(job.queue)
+        prepared = prepare(
+            path,
+            job.format,
+            job.attributes,
+            conversion_of(job.attributes, order),
+            capabilities,
+            self.spool.inline / f"{job.uuid}.converted",
+            scratch=self.scratch,
+            to_pdf=order == TO_PDF,
+            fit_to_paper=queue is not None and queue.fit_to_paper,
+        )
+        if prepared.note:
+            log.warning("job %s: %s", job.id, prepared.note)
+            self.spool.update(job.id, message=prepared.note)
+        return prepared
+
+    def _note_conversion(self, job: Job, prepared: Prepared) -> None:
+        """Charge what prints: the converted document's pages, and the IPP settings it
+        is sent with."""
         analysis = dict(job.analysis)
-        for name in ("pages", "colour_pages", "paper_size"):
-            value = getattr(converted, name)
-            if value is not None:
-                analysis[name] = value
         attributes = dict(job.attributes)
-        if converted.sides is not None:
-            attributes["sides"] = converted.sides
-        if converted.colour_mode is not None:
-            attributes["print-color-mode"] = converted.colour_mode
+        if prepared.changed:
+            for name in ("pages", "colour_pages", "paper_size"):
+                value = getattr(prepared, name)
+                if value is not None:
+                    analysis[name] = value
+        for name, value in (
+            ("sides", prepared.sides),
+            ("print-color-mode", prepared.colour_mode),
+            ("media", prepared.media),
+        ):
+            if value is not None:
+                attributes[name] = value
+        if analysis == job.analysis and attributes == job.attributes:
+            return
         self.spool.update(job.id, analysis=analysis, attributes=attributes)
         job.analysis.update(analysis)
         job.attributes.update(attributes)
@@ -430,7 +470,8 @@ class Engine:
 
     def _delete_documents(self, job: Job) -> None:
         self.spool.delete_document(job)
-        (self.spool.inline / f"{job.uuid}.converted.pdf").unlink(missing_ok=True)
+        for converted in self.spool.inline.glob(f"{job.uuid}.converted*"):
+            converted.unlink(missing_ok=True)
 
     def _reload(self, job: Job) -> Job:
         fresh = self.spool.get(job.id)
@@ -521,7 +562,7 @@ class Engine:
     def register(self) -> None:
         """Tell the server which queues and printers this provider serves."""
         try:
-            unknown = self.client.register(self.config.registration())
+            unknown = self.client.register(self.printers.registration())
         except (ServerUnreachable, ServerRefused) as exc:
             log.info("registration with the server failed (%s); will retry", exc)
             return
@@ -569,10 +610,8 @@ def _report_status(job: Job) -> str:
     return "held"
 
 
-def _delivery_format(job: Job) -> str:
-    """The format to announce to the printer: what analysis found when the client said only
-    ``application/octet-stream`` (CUPS' lp does), so the printer need not guess."""
-    detected = str(job.analysis.get("format") or "")
-    if job.format == "application/octet-stream" and detected:
-        return detected
-    return job.format
+def _paper_of(attributes: dict[str, object]) -> str:
+    """The paper size name of the job's ``media`` (a PWG name such as
+    ``na_index-4x6_4x6in``), as the price tables name sizes."""
+    media = str(attributes.get("media") or "")
+    return from_pwg_name(media) or media

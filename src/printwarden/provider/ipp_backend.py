@@ -53,7 +53,7 @@ class IppBackend:
         except IppError as exc:
             if exc.status in (0x0502, 0x0505, 0x0506, 0x0507):  # busy/unavailable: try later
                 raise PrinterUnavailable(str(exc)) from None
-            raise PrinterRejected(str(exc)) from None
+            raise PrinterRejected(str(exc), exc.status) from None
 
     def _follow(self, client: IppClient, job_id: int) -> Delivered:
         deadline = time.monotonic() + self.follow_seconds

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from printwarden.analysis import detect
 from printwarden.provider import attributes as attrs
+from printwarden.provider import submission_checks as checks
 from printwarden.provider.config import ProviderConfig, QueueConfig
 from printwarden.provider.desk import NOT_AUTHORIZED, NOT_FOUND, Desk, DeskError, Submission
 from printwarden.provider.http import HttpAuthRequired, IppRequest, queue_from_path
@@ -23,6 +25,7 @@ from printwarden.provider.ipp import (
     TextWithLanguage,
 )
 from printwarden.provider.ipp import ValueTag as T
+from printwarden.provider.printer_watch import PrinterWatch
 from printwarden.provider.spool import TERMINAL_STATES, DocumentWriter, Job, Spool
 
 S = StatusCode
@@ -85,9 +88,11 @@ class IppService:
         spool: Spool,
         desk: Desk,
         authenticate: Authenticator | None = None,
+        printers: PrinterWatch | None = None,
     ) -> None:
         self.config, self.spool, self.desk = config, spool, desk
         self.authenticate = authenticate
+        self.printers = printers or PrinterWatch(config)
         self.handlers: dict[int, Callable[[Context], Awaitable[Message]]] = {
             Operation.PRINT_JOB: self.print_job,
             Operation.VALIDATE_JOB: self.validate_job,
@@ -192,9 +197,18 @@ class IppService:
         queued = self.spool.count(states=NOT_COMPLETED)
         queue = _require(context.queue)
         printer = self.config.printer(queue.printer)
+        capabilities = self.printers.get(queue.printer)
+        if printer is not None and capabilities is not None:
+            printer = capabilities.printer_config(printer)
         uuid = attrs.new_printer_uuid(self.config.name, queue.name)
         everything = attrs.printer_attributes(
-            queue, printer, context.printer_uri, queued, uuid, self.config.max_document_bytes
+            queue,
+            printer,
+            context.printer_uri,
+            queued,
+            uuid,
+            self.config.max_document_bytes,
+            formats=checks.advertised(self.printers, queue),
         )
         chosen = _select(everything, requested)
         group = AttributeGroup(GroupTag.PRINTER, chosen)
@@ -206,7 +220,7 @@ class IppService:
 
     async def print_job(self, context: Context) -> Message:
         status, unsupported, submission = self._job_template(context)
-        writer = await self._document(context)
+        writer = await self._document(context, submission.document_format)
         job = await asyncio.to_thread(self.desk.accept, submission, writer)
         return self._job_answer(context, status, unsupported, job)
 
@@ -222,14 +236,16 @@ class IppService:
         if operation.get("last-document") is None:
             raise Refusal(S.CLIENT_ERROR_BAD_REQUEST, "last-document is required")
         document_format = _string(operation.get("document-format")) or job.format
-        self._check_format(document_format)
-        writer = await self._document(context)
+        self._check_format(_require(context.queue), document_format)
+        writer = await self._document(context, document_format)
         job = await asyncio.to_thread(self.desk.attach, job, writer, document_format)
         return self._job_answer(context, S.SUCCESSFUL_OK, [], job)
 
-    async def _document(self, context: Context) -> DocumentWriter:
+    async def _document(self, context: Context, document_format: str) -> DocumentWriter:
         """The request's document, streamed into the spool; refused (and nothing kept) when
-        it is larger than ``max_document_bytes`` — at once if the request says its size."""
+        it is larger than ``max_document_bytes`` — at once if the request says its size — or
+        when its first bytes show a format its queue cannot deliver (``octet-stream`` is
+        sniffed; magic bytes win over a declared type), before it is accepted."""
         limit = self.config.max_document_bytes
         too_large = Refusal(
             S.CLIENT_ERROR_REQUEST_ENTITY_TOO_LARGE, f"a document may be at most {limit} bytes"
@@ -238,11 +254,18 @@ class IppService:
         if declared is not None and declared > limit:
             raise too_large
         writer = self.spool.new_document()
+        head = b""
         try:
             async for chunk in context.request.body:
+                if len(head) < detect.SNIFF_BYTES:
+                    head += chunk[: detect.SNIFF_BYTES - len(head)]
+                    if len(head) == detect.SNIFF_BYTES:
+                        self._check_content(context, head, document_format)
                 writer.write(chunk)
                 if writer.size > limit:
                     raise too_large
+            if len(head) < detect.SNIFF_BYTES:
+                self._check_content(context, head, document_format)
         except BaseException:
             writer.discard()
             raise
@@ -278,7 +301,8 @@ class IppService:
         operation = message.operation
         assert operation is not None
         document_format = _string(operation.get("document-format")) or "application/octet-stream"
-        self._check_format(document_format)
+        queue = _require(context.queue)
+        self._check_format(queue, document_format)
         compression = _string(operation.get("compression")) or "none"
         if compression != "none":
             raise Refusal(
@@ -287,6 +311,7 @@ class IppService:
                 [attrs.a("compression", T.KEYWORD, compression)],
             )
         template, unsupported = self._template_values(message)
+        self._check_media(queue, template, message)
         fidelity = operation.get("ipp-attribute-fidelity")
         if unsupported and fidelity is not None and fidelity.value is True:
             raise Refusal(
@@ -299,7 +324,7 @@ class IppService:
         )
         name = _string(operation.get("job-name")) or _string(operation.get("document-name"))
         submission = Submission(
-            queue=_require(context.queue),
+            queue=queue,
             user=context.user,
             authenticated=context.authenticated,
             name=name[:255],
@@ -309,12 +334,41 @@ class IppService:
         )
         return status, unsupported, submission
 
-    def _check_format(self, document_format: str) -> None:
-        if document_format not in attrs.DOCUMENT_FORMATS:
+    def _check_format(self, queue: QueueConfig, document_format: str) -> None:
+        """Refuse a declared format the queue cannot deliver (octet-stream: sniffed later)."""
+        refusal = checks.declared_format_refusal(self.printers, queue, document_format)
+        if refusal:
             raise Refusal(
                 S.CLIENT_ERROR_DOCUMENT_FORMAT_NOT_SUPPORTED,
-                f"document-format {document_format!r} is not supported",
-                [attrs.a("document-format", T.MIME_MEDIA_TYPE, document_format)],
+                refusal,
+                [attrs.a("document-format", T.MIME_MEDIA_TYPE, document_format[:255])],
+            )
+
+    def _check_content(self, context: Context, head: bytes, document_format: str) -> None:
+        """Refuse a document whose first bytes are of a format its queue cannot deliver."""
+        refusal = checks.content_refusal(
+            self.printers, _require(context.queue), head, document_format
+        )
+        if refusal:
+            raise Refusal(
+                S.CLIENT_ERROR_DOCUMENT_FORMAT_NOT_SUPPORTED,
+                refusal,
+                [attrs.a("document-format", T.MIME_MEDIA_TYPE, document_format[:255])],
+            )
+
+    def _check_media(self, queue: QueueConfig, template: dict[str, Any], message: Message) -> None:
+        """Refuse paper the queue does not offer (unless it fits jobs to its own paper);
+        keep the media a ``media-col`` names as the job's ``media``."""
+        media = checks.requested_media(message, template)
+        if media:
+            template["media"] = media
+        refusal = checks.media_refusal(self.printers, queue, media)
+        if refusal:
+            asked = message.get("media") or message.get("media-col")
+            raise Refusal(
+                S.CLIENT_ERROR_ATTRIBUTES_OR_VALUES_NOT_SUPPORTED,
+                refusal,
+                [asked] if asked is not None else [],
             )
 
     def _template_values(self, message: Message) -> tuple[dict[str, Any], list[Attribute]]:

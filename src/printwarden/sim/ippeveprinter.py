@@ -232,6 +232,7 @@ class IppEvePrinter:
         processing_seconds: float = 0.0,
         startup_timeout: float = 20.0,
         duplex: bool = True,
+        port: int = 0,
     ) -> None:
         self.name = name
         self.color = color
@@ -239,6 +240,7 @@ class IppEvePrinter:
         self.formats = formats
         self.processing_seconds = processing_seconds
         self.startup_timeout = startup_timeout
+        self.fixed_port = port  # 0: a free port at each start
         self.port = 0
         self._workdir: Path | None = None
         self._process: subprocess.Popen[bytes] | None = None
@@ -343,7 +345,7 @@ class IppEvePrinter:
     def _launch_once(self, workdir: Path) -> None:
         if self._log is not None:
             self._log.close()
-        self.port = free_port()
+        self.port = self.fixed_port or free_port()
         log_path = workdir / "ippeveprinter.log"
         self._log = log_path.open("wb")
         self._process = subprocess.Popen(
