@@ -469,11 +469,15 @@ class Engine:
         self._expire_due()
         if self.registered:
             self.report_held()
-        for job in self.spool.uncharged():
-            if self._stop.is_set() or not self._charge_one(job):
-                break
+        self.charge_due()
         self._news.wait(timeout=min(2.0, self.config.expiry_check_seconds))
         self._news.clear()
+
+    def charge_due(self) -> None:
+        """Upload the charges of printed jobs the server has not taken yet."""
+        for job in self.spool.uncharged():
+            if self._stop.is_set() or not self._charge_one(job):
+                return
 
     def _charge_one(self, job: Job) -> bool:
         """:meth:`charge`, where an unexpected failure is this job's: logged, and the job
