@@ -16,12 +16,14 @@ import contextlib
 import itertools
 import random
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -36,7 +38,7 @@ from printwarden.provider.backends import (
 )
 from printwarden.provider.config import ProviderConfig
 from printwarden.provider.desk import Desk, DeskError, ReleaseOrder, Submission
-from printwarden.provider.engine import Engine
+from printwarden.provider.engine import MAX_JOB_FAILURES, Engine
 from printwarden.provider.service_client import (
     Answer,
     JobQuestion,
@@ -357,3 +359,93 @@ def check(world: World) -> None:
     assert not list(spool.incoming.iterdir()), "uploads left in incoming/"
     with spool._lock:
         assert spool._db.execute("SELECT COUNT(*) FROM documents").fetchone()[0] == 0
+
+
+def calm() -> Script:
+    """Nothing drawn: every answer good, nothing interrupts."""
+    return Script(random.Random(0), calm=True)
+
+
+def held_world(directory: Path) -> World:
+    world = World(directory, calm())
+    for _ in range(3):
+        world.submit("secure", False, True, 0)
+    return world
+
+
+def test_a_report_the_server_cannot_take_keeps_no_other_job_out(tmp_path: Path) -> None:
+    """One held job whose report the server finds invalid (422) used to be retried with the
+    whole batch for ever, so no other held job ever reached the server."""
+    world = held_world(tmp_path)
+    bad = world.job(world.jobs[1])
+    reported = world.engine.client.report_held
+
+    def picky(provider: str, jobs: list[dict[str, Any]]) -> dict[str, str]:
+        if any(report["job_ref"] == bad.uuid for report in jobs):
+            raise ServerRefused(422, "body.jobs.0.size: too big")
+        return reported(provider, jobs)
+
+    world.engine.client.report_held = picky  # type: ignore[method-assign]
+    try:
+        world.engine.report_held()
+        for job_id in world.jobs:
+            job = world.job(job_id)
+            if job.id == bad.id:
+                assert job.phase is Phase.CANCELED
+                assert job.message == "refused by the server: body.jobs.0.size: too big"
+            else:
+                assert job.phase is Phase.HELD
+                assert world.reported[job.uuid] == "held"
+            assert job.report_state in ("done", "final")
+    finally:
+        world.spool.close()
+
+
+def test_a_job_whose_report_cannot_be_analysed_is_reported_with_pages_unknown(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    world = held_world(tmp_path)
+    failing = world.job(world.jobs[0])
+
+    def analyse(path: Path, document_format: str) -> Analysis:
+        if path.name == failing.document:
+            raise ValueError("a document analysis cannot read")
+        return analyze(path, document_format)
+
+    world.engine.analyse = analyse
+    try:
+        for _ in range(3):
+            world.engine.report_held()
+        assert all(world.reported[world.job(j).uuid] == "held" for j in world.jobs)
+        error = "ValueError: a document analysis cannot read"
+        assert world.job(failing.id).analysis == {"error": error}
+        tracebacks = [r for r in caplog.records if r.exc_info and str(failing.id) in r.message]
+        assert len(tracebacks) == 1
+        assert world.engine.job_failures == 1
+    finally:
+        world.spool.close()
+
+
+def test_a_job_that_keeps_failing_is_retried_with_back_off_then_aborted(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    world = World(tmp_path, calm())
+    world.config.retry_initial_seconds, world.config.retry_max_seconds = 0.05, 0.1
+    world.submit("direct-ipp", False, True, 0)
+    world.engine.analyse = lambda path, document_format: 1 / 0  # type: ignore[assignment,return-value]
+    try:
+        for attempt in range(1, MAX_JOB_FAILURES + 1):
+            time.sleep(max(0.0, world.job(world.jobs[0]).next_attempt - time.time()))
+            world.engine.run_due()
+            world.engine.run_due()  # at once again: not due yet, it backs off
+            assert world.job(world.jobs[0]).failures == attempt
+        job = world.job(world.jobs[0])
+        assert job.phase is Phase.ABORTED
+        assert job.message.startswith("internal error: ZeroDivisionError")
+        assert world.copies[job.name] == world.charged[job.txn_id] == 0
+        assert not list(world.spool.inline.iterdir())
+        with world.spool._lock:
+            assert world.spool._db.execute("SELECT COUNT(*) FROM documents").fetchone()[0] == 0
+        assert len([r for r in caplog.records if r.exc_info]) == 1  # one traceback, not five
+    finally:
+        world.spool.close()
