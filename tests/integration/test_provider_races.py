@@ -415,7 +415,7 @@ def test_a_storm_of_submits_cancels_and_releases_ends_every_job_once(
         rows = world.rows()
         return all(rows[i]["state"] in FINAL and rows[i]["charge_state"] != "pending" for i in ids)
 
-    wait_for(settled, "every storm job ended and charged", WAIT_SECONDS)
+    wait_for(settled, "every storm job ended and charged", max(WAIT_SECONDS, JOBS * 0.05))
     storm_seconds = time.monotonic() - started
     rows = world.rows()
     printed, charged = printed_names(world), world.charged_txns()
