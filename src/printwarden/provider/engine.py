@@ -104,6 +104,7 @@ class Engine:
         self.server_up = True
         self.registered = False
         self.job_failures = 0  # jobs that raised (each retried or ended by the machine)
+        self._failures_lock = threading.Lock()
         self._registered: Callable[[], None] = lambda: None
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -196,7 +197,7 @@ class Engine:
                      type(exc).__name__, exc)  # fmt: skip
             self.desk.delete_documents(job)
             return
-        self.job_failures += 1
+        self._count_failure()
         failures = job.failures + 1
         event = on_error(job.phase, failures, MAX_JOB_FAILURES)
         message = f"internal error: {type(exc).__name__}: {exc}"[:200]
@@ -212,6 +213,10 @@ class Engine:
             self._end(job, event, message, failures=failures)
         else:
             self._move(job, event, failures=failures, message=message)
+
+    def _count_failure(self) -> None:
+        with self._failures_lock:
+            self.job_failures += 1
 
     def _backoff(self) -> tuple[float, float]:
         return self.config.retry_initial_seconds, self.config.retry_max_seconds
@@ -485,7 +490,7 @@ class Engine:
         try:
             return self.charge(job)
         except Exception as exc:
-            self.job_failures += 1
+            self._count_failure()
             log.exception("job %s: charging failed unexpectedly; it is marked not charged",
                           job.id)  # fmt: skip
             message = f"not charged: internal error: {type(exc).__name__}"
@@ -549,7 +554,7 @@ class Engine:
                          type(exc).__name__, exc)  # fmt: skip
                 self.desk.delete_documents(fresh)
             else:
-                self.job_failures += 1
+                self._count_failure()
                 log.exception("job %s: analysing it for its report failed; reported with "
                               "pages unknown", job.id)  # fmt: skip
                 analysis = {"error": f"{type(exc).__name__}: {exc}"[:200]}

@@ -409,8 +409,9 @@ class Spool:
                 if document_data is not None:
                     _store_inline(db, values["document"], document_data)
                 _update(db, job_id, values)
+            else:
+                self.refused[event.value] += 1  # under the spool's lock
         if after is None:
-            self.refused[event.value] += 1
             log.info("job %s: %s refused in phase %s; nothing changed", job_id, event, before)
             return None
         return self.get(job_id)
