@@ -449,3 +449,45 @@ def test_a_job_that_keeps_failing_is_retried_with_back_off_then_aborted(
         assert len([r for r in caplog.records if r.exc_info]) == 1  # one traceback, not five
     finally:
         world.spool.close()
+
+
+def test_a_spool_from_before_the_machine_gets_its_phases_and_loses_ended_documents(
+    tmp_path: Path,
+) -> None:
+    old = Spool(tmp_path)
+    with old._lock:
+        old._db.executescript("DROP INDEX jobs_phase; ALTER TABLE jobs DROP COLUMN phase;")
+    rows = [  # (state, reasons, send_state, message) as the old provider wrote them
+        (3, "job-queued", "", ""),
+        (4, "job-incoming", "", ""),
+        (4, "awaiting-server", "", ""),
+        (4, "job-hold-until-specified", "", ""),
+        (5, "job-printing", "sending", ""),
+        (5, "job-printing", "sent", ""),
+        (6, "job-interrupted", "sending", ""),
+        (7, "job-canceled-by-user", "", "expired: held longer than 4 h"),
+        (7, "job-canceled-by-user", "", "canceled-by-user"),
+        (8, "job-aborted-by-system", "", ""),
+        (9, "job-completed-successfully", "sent", ""),
+    ]
+    with old._lock:
+        for number, (state, reasons, send_state, message) in enumerate(rows):
+            document = f"doc{number}.doc"
+            (old.docs / document).write_bytes(b"x")
+            old._db.execute(
+                "INSERT INTO jobs (uuid, queue, state, reasons, send_state, message, user, "
+                "txn_id, created, document) VALUES (?, 'q', ?, ?, ?, ?, 'ann', ?, 0, ?)",
+                (f"u{number}", state, reasons, send_state, message, f"t{number}", document),
+            )
+        old._db.commit()
+    old.close()
+
+    spool = Spool(tmp_path)
+    try:
+        phases = [job.phase.value for job in spool.jobs()]
+        assert phases == ["queued", "incoming", "awaiting-server", "held", "sending", "sent",
+                          "stopped", "expired", "canceled", "aborted", "completed"]  # fmt: skip
+        kept = sorted(path.name for path in spool.docs.iterdir())
+        assert kept == [f"doc{n}.doc" for n in range(7)]  # ended jobs' documents are gone
+    finally:
+        spool.close()
