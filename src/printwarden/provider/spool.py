@@ -76,10 +76,10 @@ CREATE TABLE IF NOT EXISTS documents (name TEXT PRIMARY KEY, data BLOB NOT NULL)
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state);
 CREATE INDEX IF NOT EXISTS jobs_user ON jobs (user, state);
 CREATE INDEX IF NOT EXISTS jobs_charge ON jobs (charge_state);
-CREATE INDEX IF NOT EXISTS jobs_state_reasons ON jobs (state, reasons);
 CREATE INDEX IF NOT EXISTS jobs_report ON jobs (report_state)
     WHERE report_state IN ('pending', 'done');
 CREATE INDEX IF NOT EXISTS jobs_phase ON jobs (phase);
+DROP INDEX IF EXISTS jobs_state_reasons;
 """
 # Columns added after the first release, for spools created before them.
 ADDED_COLUMNS = {
@@ -385,7 +385,8 @@ class Spool:
         """Change fields of a job durably; never its state (see :meth:`transition`)."""
         if not values:
             return
-        assert not STATE_FIELDS & values.keys(), "a job's state changes only by transition()"
+        if STATE_FIELDS & values.keys():
+            raise ValueError("a job's state changes only by transition()")
         with self._transaction() as db:
             _update(db, job_id, values)
 
@@ -398,7 +399,8 @@ class Spool:
 
         ``reasons`` defaults to the new phase's; ``document_data`` is as for :meth:`add`.
         """
-        assert not STATE_FIELDS & values.keys()
+        if STATE_FIELDS & values.keys():
+            raise ValueError("the machine sets the state")
         with self._transaction() as db:
             row = db.execute("SELECT phase FROM jobs WHERE id = ?", (job_id,)).fetchone()
             before = Phase(row[0]) if row is not None else None
