@@ -355,12 +355,12 @@ class Engine:
         except ToolError as exc:
             self._end(job, Event.PRINTER_ERROR, f"conversion failed: {exc}")
             return
+        backend = self.backends(printer.uri)
         sending = self._move(job, Event.SEND_START, send_state="sending", processing=time.time())
         if sending is None:
             return  # canceled while it was prepared
         try:
-            delivery = self._delivery(sending, path, document_format)
-            delivered = self.backends(printer.uri).deliver(delivery)
+            delivered = backend.deliver(self._delivery(sending, path, document_format))
         except PrinterUnavailable as exc:
             self._retry_later(sending, f"printer unreachable: {exc}")
             return
