@@ -134,7 +134,8 @@ class Engine:
             event = restart_event(resendable=self._resendable(job))
             if job.phase is Phase.SENT:
                 # The printer had taken the whole job; we were waiting for it to finish.
-                # Sending it again would print it twice: it is done (and charged once).
+                # Sending it again would print it twice: it is done (and charged once, by
+                # the charge loop: the server may not answer yet).
                 self._printed(job, Delivered(job.printer_job_id), job.tracking != "untracked",
                               event)  # fmt: skip
             elif job.phase is Phase.SENDING and event is Event.CRASH_RESTART_RAW:
@@ -447,9 +448,13 @@ class Engine:
             completed=time.time(),
             charge_state="pending" if charge else "none",
         )
-        if printed is not None:
-            self.desk.delete_documents(printed)
-            self._news.set()  # the charge loop charges it (and reports it, if held)
+        if printed is None:
+            return
+        self.desk.delete_documents(printed)
+        if printed.report_state:
+            self._news.set()
+        if charge and event is Event.SEND_DONE:  # at start-up the charge loop charges it
+            self._charge_one(printed)
 
     def _retry_later(self, job: Job, message: str) -> None:
         attempts = job.attempts + 1

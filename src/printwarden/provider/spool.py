@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from printwarden.domain.job_states import FINAL, Event, Phase, step
+from printwarden.domain.job_states import BEFORE_SENDING, FINAL, Event, Phase, step
 from printwarden.files import private_dir, private_sqlite
 
 log = logging.getLogger("printwarden.provider")
@@ -165,6 +165,10 @@ BACKFILL = (
     (f"state = {COMPLETED}", Phase.COMPLETED),
 )
 FINAL_PHASES = tuple(sorted(FINAL))
+# Phases whose arrival need not wait for the disk: after a crash the job is queued again
+# whether the step was written or not (crash-restart takes them back), so losing one to a
+# power cut loses nothing.
+REDONE = BEFORE_SENDING
 
 
 @dataclass
@@ -401,22 +405,46 @@ class Spool:
         """
         if STATE_FIELDS & values.keys():
             raise ValueError("the machine sets the state")
-        with self._transaction() as db:
-            row = db.execute("SELECT phase FROM jobs WHERE id = ?", (job_id,)).fetchone()
-            before = Phase(row[0]) if row is not None else None
-            after = step(before, event) if before is not None else None
+        columns = ", ".join(FIELDS)
+        with self._lock:
+            db = self._db
+            row = db.execute(f"SELECT {columns} FROM jobs WHERE id = ?", (job_id,)).fetchone()  # noqa: S608
+            job = _job(row) if row is not None else None
+            after = step(job.phase, event) if job is not None else None
             if after is not None:
                 state, reasons = IPP_STATE[after]
                 values = {"reasons": reasons, **values, "phase": after, "state": state}
-                if document_data is not None:
-                    _store_inline(db, values["document"], document_data)
-                _update(db, job_id, values)
+                self._write(job_id, values, document_data, durable=after not in REDONE)
             else:
-                self.refused[event.value] += 1  # under the spool's lock
-        if after is None:
+                self.refused[event.value] += 1
+        if job is None or after is None:
+            before = job.phase if job is not None else "none (no such job)"
             log.info("job %s: %s refused in phase %s; nothing changed", job_id, event, before)
             return None
-        return self.get(job_id)
+        for name, value in values.items():  # the job as just written, without reading it
+            setattr(job, name, value)
+        return job
+
+    def _write(
+        self, job_id: int, values: dict[str, Any], document_data: bytes | None, durable: bool
+    ) -> None:
+        """One transaction (the caller holds the lock). Not ``durable``: committed without
+        waiting for the disk — for steps a restart redoes anyway; any later durable commit
+        makes it durable too (the WAL is written in order)."""
+        db = self._db
+        if not durable:
+            db.execute("PRAGMA synchronous=NORMAL")
+        try:
+            if document_data is not None:
+                _store_inline(db, values["document"], document_data)
+            _update(db, job_id, values)
+            db.commit()
+        except BaseException:
+            db.rollback()
+            raise
+        finally:
+            if not durable:
+                db.execute("PRAGMA synchronous=FULL")
 
     def get(self, job_id: int) -> Job | None:
         return next(self._select("WHERE id = ?", (job_id,)), None)
