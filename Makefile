@@ -61,14 +61,18 @@ bench: system-deps venv
 	$(PY) bench/script_engines.py
 	$(PY) bench/web_pages.py
 
-# Long chaos: five seeds of 300 random steps (links cut, processes SIGKILLed), and a link
-# flapping every second for a minute. CI runs the short forms.
+# Long chaos: five seeds of 300 random steps (links cut, processes SIGKILLed), a link
+# flapping every second for a minute, and 5,000 job lifecycle races at a provider (with a new
+# seed). CI runs the short forms.
 chaos: system-deps venv
 	for seed in 1 2 3 4 5; do \
 		PRINTWARDEN_CHAOS_SEED=$$seed PRINTWARDEN_CHAOS_STEPS=300 \
 			$(BIN)/pytest -q tests/integration/test_chaos.py || exit 1; \
 	done
 	PRINTWARDEN_FLAP_SECONDS=60 $(BIN)/pytest -q tests/integration/test_site_links.py
+	seed=$${PRINTWARDEN_RACE_SEED:-$$RANDOM}; echo "race seed $$seed"; \
+	PRINTWARDEN_RACE_SEED=$$seed PRINTWARDEN_RACE_JOBS=5000 \
+		$(BIN)/pytest -q tests/integration/test_provider_races.py -k storm
 
 fuzz: system-deps venv
 	$(PY) fuzz/run.py --seconds 3600 --corpus fuzz/corpus --artifacts fuzz/artifacts

@@ -1,4 +1,4 @@
-"""A Print Provider process: spool, engine, IPP server and doorbell, wired together."""
+"""A Print Provider process: spool, engine, IPP server, doorbell and metrics, wired together."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 import uvicorn
 
+from printwarden.provider import metrics
 from printwarden.provider.config import ProviderConfig
 from printwarden.provider.desk import Desk
 from printwarden.provider.engine import Engine
@@ -21,6 +22,7 @@ from printwarden.provider.service_client import (
     ServiceClient,
 )
 from printwarden.provider.spool import Spool
+from printwarden.provider.supervisor import Supervisor
 
 log = logging.getLogger("printwarden.provider")
 WAKE = "wake"
@@ -37,20 +39,24 @@ class Provider:
         self.spool = Spool(config.data_dir)
         self.client = ServiceClient(server_url, token, config.server_timeout_seconds)
         self.desk = Desk(config, self.spool)
-        self.printers = PrinterWatch(config, config.data_dir)
-        self.engine = Engine(config, self.spool, self.client, self.desk, printers=self.printers)
+        self.supervisor = Supervisor()  # every background loop runs under it
+        self.printers = PrinterWatch(config, config.data_dir, supervisor=self.supervisor)
+        self.engine = Engine(
+            config, self.spool, self.client, self.desk,
+            supervisor=self.supervisor, printers=self.printers,
+        )  # fmt: skip
         self.printers.on_change(self.engine.reregister)
         self.orders = OrderDesk(
             config.name, self.client, self.desk, self.spool, lambda: self.engine.registered
         )
-        self.doorbell = Doorbell(self.orders.fetch, config.order_poll_seconds)
+        self.doorbell = Doorbell(self.orders.fetch, config.order_poll_seconds, self.supervisor)
         self.desk.on_work(self.engine.wake)
         self.desk.on_held(self.engine.news)
         self.engine.on_registered(self.doorbell.poke)
         self.ipp = IppService(
             config, self.spool, self.desk, self._check_password, printers=self.printers
         )
-        self.app = IppApp(self.ipp, self.control, self.start, self.close)
+        self.app = IppApp(self.ipp, self.control, self.start, self.close, self.metrics)
 
     def _check_password(self, username: str, password: str, client: str) -> bool:
         try:
@@ -64,13 +70,28 @@ class Provider:
         self.printers.start()
         self.engine.start()
         self.doorbell.start()
+        self.supervisor.start()
 
     def close(self) -> None:
-        self.doorbell.stop()
-        self.engine.stop()
-        self.printers.stop()
+        self.supervisor.stop()
+        self.doorbell.stopped()
         self.client.close()
         self.spool.close()
+
+    def metrics(self) -> str:
+        """``GET /metrics``: the loops (restarting any that died), failed jobs, refused
+        state changes and jobs by phase, as Prometheus text."""
+        self.supervisor.check()
+        scrape = metrics.Scrape(
+            provider=self.config.name,
+            loops_up=self.supervisor.alive(),
+            loop_errors=dict(self.supervisor.errors),
+            loop_restarts=dict(self.supervisor.restarts),
+            job_failures=self.engine.job_failures,
+            refused=dict(self.spool.refused),
+            phases=self.spool.phase_counts(),
+        )
+        return metrics.render(scrape)
 
     async def control(self, method: str, path: str) -> tuple[int, dict[str, Any]]:
         """``POST /control/wake``: the server has orders; fetch and apply them, then answer

@@ -1,7 +1,11 @@
 """The job desk: what the IPP server may do to jobs, with the rules of each queue kind.
 
 The IPP layer decodes requests and encodes answers; the desk decides what happens to jobs
-(accept into the spool, hold, release, cancel) and wakes the engine that prints them.
+(accept into the spool, hold, release, cancel) and wakes the engine that prints them. Every
+change of a job's state is a transition of the job state machine (``domain/job_states.py``)
+made by the spool in one transaction: a cancel racing the engine either wins (and the
+engine's next step is refused) or is refused because the document is already going to the
+printer.
 """
 
 from __future__ import annotations
@@ -14,16 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from printwarden.domain.ids import new_id
+from printwarden.domain.job_states import Event, Phase, submitted
 from printwarden.provider.config import ProviderConfig, QueueConfig, QueueKind
-from printwarden.provider.spool import (
-    CANCELED,
-    HELD,
-    PENDING,
-    PROCESSING,
-    DocumentWriter,
-    Job,
-    Spool,
-)
+from printwarden.provider.spool import DocumentWriter, Job, Spool
 
 log = logging.getLogger("printwarden.provider")
 
@@ -123,14 +120,11 @@ class Desk:
         """Spool a job durably. ``document`` is None for Create-Job (a document follows)."""
         document_name = document.commit() if document is not None else None
         held = submission.hold or submission.queue.kind is not QueueKind.DIRECT
-        state = HELD if held else PENDING
-        if document_name is None:
-            state = HELD  # Create-Job: nothing to print until Send-Document
+        phase = submitted(document=document_name is not None, hold=held)
         try:
             job = self.spool.add(
+                phase=phase,
                 queue=submission.queue.name,
-                state=state,
-                reasons=_reasons(submission, document_name is None),
                 user=submission.user,
                 authenticated=submission.authenticated,
                 name=submission.name,
@@ -147,7 +141,7 @@ class Desk:
             if document_name is not None:  # no job will ever own it
                 (self.spool.docs / document_name).unlink(missing_ok=True)
             raise
-        if state == PENDING:
+        if phase is Phase.QUEUED:
             self._wake()
         elif job.report_state and document_name is not None:
             self._held()
@@ -161,51 +155,58 @@ class Desk:
         name = document.commit()
         queue = self.config.queue(job.queue)
         held = queue is None or queue.kind is not QueueKind.DIRECT or _hold_requested(job)
-        state = HELD if held else PENDING
-        reasons = "job-hold-until-specified" if held else "job-incoming"
-        self.spool.update(
+        attached = self.spool.transition(
             job.id,
+            Event.DOCUMENT_HELD if held else Event.DOCUMENT,
             document=name,
             document_data=document.inline,
             size=document.size,
             format=document_format,
-            state=state,
-            reasons=reasons,
         )
-        if state == PENDING:
+        if attached is None:  # canceled or expired meanwhile: no job will ever own it
+            (self.spool.docs / name).unlink(missing_ok=True)
+            raise DeskError(NOT_POSSIBLE, f"job {job.id} has ended")
+        if attached.phase is Phase.QUEUED:
             self._wake()
         elif job.report_state:
             self._held()
-        return self._job(job.id)
+        return attached
 
     def cancel(self, job: Job, reason: str = "canceled-by-user") -> Job:
-        if job.terminal:
-            raise DeskError(NOT_POSSIBLE, f"job {job.id} is already finished")
-        if job.state == PROCESSING and job.send_state in ("sending", "sent"):
+        """End a job that has not gone to the printer, and delete its document. Refused
+        (``not-possible``) once it ended or its document is going to the printer."""
+        return self._end(job, Event.CANCEL, reason)
+
+    def _end(self, job: Job, event: Event, message: str) -> Job:
+        ended = self.spool.transition(job.id, event, message=message, completed=time.time())
+        if ended is None:
+            now = self._job(job.id)
+            if now.terminal:
+                raise DeskError(NOT_POSSIBLE, f"job {job.id} is already finished")
             raise DeskError(NOT_POSSIBLE, f"job {job.id} is being sent to the printer")
-        self.spool.update(
-            job.id,
-            state=CANCELED,
-            reasons="job-canceled-by-user",
-            message=reason,
-            completed=time.time(),
-        )
-        self.spool.delete_document(job)
-        if job.report_state:
+        self.delete_documents(ended)
+        if ended.report_state:
             self._held()
-        return self._job(job.id)
+        return ended
+
+    def delete_documents(self, job: Job) -> None:
+        """Delete whatever the spool keeps of an ended job's document (again, harmlessly)."""
+        self.spool.delete_document(job)
+        for converted in self.spool.inline.glob(f"{job.uuid}.converted*"):
+            converted.unlink(missing_ok=True)
 
     def hold(self, job: Job) -> Job:
-        if job.state not in (PENDING, HELD):
+        """Hold-Job: hold a job that waits to print (or, sent by Create-Job, its document
+        when it comes)."""
+        attributes = {**job.attributes, "job-hold-until": "indefinite"}
+        held = self.spool.transition(job.id, Event.HOLD, attributes=attributes)
+        if held is None:
             raise DeskError(NOT_POSSIBLE, f"job {job.id} cannot be held now")
-        self.spool.update(job.id, state=HELD, reasons="job-hold-until-specified")
-        return self._job(job.id)
+        return held
 
     def release(self, job: Job, order: ReleaseOrder | None = None) -> Job:
         """Release a held job: by its owner over IPP, or by the server with an order (to
         another printer for Find-Me, with changed settings)."""
-        if job.state != HELD:
-            raise DeskError(NOT_POSSIBLE, f"job {job.id} is not held")
         if job.document is None:
             raise DeskError(NOT_POSSIBLE, f"job {job.id} has no document yet")
         target = (order.printer if order else "") or job.printer
@@ -214,11 +215,13 @@ class Desk:
         changes: dict[str, Any] = {}
         if order is not None:
             changes = {"attributes": order.apply(job.attributes), "released": True}
-        self.spool.update(
-            job.id, state=PENDING, reasons="job-queued", printer=target, next_attempt=0, **changes
+        released = self.spool.transition(
+            job.id, Event.RELEASE, printer=target, next_attempt=0, **changes
         )
+        if released is None:
+            raise DeskError(NOT_POSSIBLE, f"job {job.id} is not held")
         self._wake()
-        return self._job(job.id)
+        return released
 
     def expire(self, now: float) -> list[Job]:
         """Cancel held jobs of hold and Find-Me queues held longer than their queue allows."""
@@ -228,7 +231,13 @@ class Desk:
                 continue
             for job in self.spool.held_before(queue.name, now - queue.hold_hours * 3600):
                 message = f"{EXPIRED}: held longer than {queue.hold_hours:g} h"
-                expired.append(self.cancel(job, message))
+                try:
+                    expired.append(self._end(job, Event.EXPIRE, message))
+                except DeskError:
+                    continue  # released or canceled meanwhile
+                except Exception:  # this job's failure; the others still expire
+                    log.exception("job %s: expiring it failed", job.id)
+                    continue
                 log.info("job %s of %s in %s %s; its document is deleted", job.id, job.user,
                          queue.name, message)  # fmt: skip
         return expired
@@ -245,11 +254,3 @@ class Desk:
 
 def _hold_requested(job: Job) -> bool:
     return str(job.attributes.get("job-hold-until", "no-hold")) != "no-hold"
-
-
-def _reasons(submission: Submission, awaiting_document: bool) -> str:
-    if awaiting_document:
-        return "job-incoming"
-    if submission.hold or submission.queue.kind is not QueueKind.DIRECT:
-        return "job-hold-until-specified"
-    return "job-queued"

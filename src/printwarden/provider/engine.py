@@ -1,16 +1,24 @@
 """The engine: analyse, ask the server, print, and charge each job — and survive crashes.
 
+Every step is a transition of the job state machine (``domain/job_states.py``), made by the
+spool in one transaction. When the machine refuses the engine's next step, someone else
+moved the job meanwhile (a cancel, an expiry): the engine drops it, deleting what it made of
+its document, and goes on. A job whose processing raises is that job's failure: logged with
+its id (the traceback once), then retried after a back-off or ended, as the machine says
+(:func:`~printwarden.domain.job_states.on_error`) — never the loop's death, never a tight
+loop. The loops themselves run under the :class:`~printwarden.provider.supervisor.Supervisor`.
+
 Crash rule for printing (no job printed twice): before a document is handed to a printer
-the job is durably marked ``send_state='sending'``; after the printer took it, ``'sent'``.
-At start-up a job marked ``sent`` but not finished is complete (the printer has all of it);
-a job still marked ``sending`` was interrupted mid-send. Over IPP the printer either has a
-complete job or none (an incomplete HTTP request is not a job), so it is sent again; over a
-raw socket or a file copy nobody can tell, so the job is stopped (``processing-stopped``)
-with a message for the administrator instead of risking a second copy. (Caveat: CUPS-based
-printers such as ippeveprinter do keep a cut-off request as a job with a partial document,
-so a resent IPP job may leave a partial copy besides the whole one.) Charging is separate
-and idempotent: each job carries a transaction id from the moment it is accepted, so a
-report that is retried after a crash or an outage is applied once.
+the job is durably ``sending``; after the printer took it, ``sent``. At start-up a job
+``sent`` but not finished is complete (the printer has all of it); a job still ``sending``
+was interrupted mid-send. Over IPP the printer either has a complete job or none (an
+incomplete HTTP request is not a job), so it is sent again; over a raw socket or a file copy
+nobody can tell, so the job is stopped (``processing-stopped``) with a message for the
+administrator instead of risking a second copy. (Caveat: CUPS-based printers such as
+ippeveprinter do keep a cut-off request as a job with a partial document, so a resent IPP
+job may leave a partial copy besides the whole one.) Charging is separate and idempotent:
+each job carries a transaction id from the moment it is accepted, so a report that is
+retried after a crash or an outage is applied once; only a completed job is charged.
 """
 
 from __future__ import annotations
@@ -22,10 +30,19 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
-from printwarden.analysis import analyze
+from printwarden.analysis import Analysis, analyze
 from printwarden.analysis.papersize import from_pwg_name
+from printwarden.domain.job_states import (
+    WORKING,
+    Event,
+    Phase,
+    on_error,
+    restart_event,
+    retry_delay,
+)
 from printwarden.files import private_dir
 from printwarden.provider.backends import (
     Backend,
@@ -37,7 +54,7 @@ from printwarden.provider.backends import (
     backend_for,
 )
 from printwarden.provider.config import FailureMode, ProviderConfig, QueueKind
-from printwarden.provider.desk import CONVERSION, EXPIRED, TO_PDF, Desk
+from printwarden.provider.desk import CONVERSION, TO_PDF, Desk, DeskError
 from printwarden.provider.policy_orders import (
     POLICY,
     approval_report,
@@ -53,22 +70,14 @@ from printwarden.provider.service_client import (
     ServerUnreachable,
     ServiceClient,
 )
-from printwarden.provider.spool import (
-    ABORTED,
-    CANCELED,
-    COMPLETED,
-    HELD,
-    PENDING,
-    PROCESSING,
-    STOPPED,
-    Job,
-    Spool,
-)
+from printwarden.provider.spool import HELD, Job, Spool
+from printwarden.provider.supervisor import Supervisor
 
 log = logging.getLogger("printwarden.provider")
 
-AWAITING_SERVER = "awaiting-server"
+MAX_JOB_FAILURES = 5  # unexpected failures of one job before it is aborted
 REPORT_BATCH = 500
+INVALID = 422  # the server's answer to a report it cannot take
 # A printer's IPP answers saying it could not take the job as sent: ask it what it takes.
 REFUSED_AS_SENT = frozenset({0x040A, 0x040B})  # document-format / attributes not supported
 
@@ -83,36 +92,34 @@ class Engine:
         client: ServiceClient,
         desk: Desk,
         backends: Callable[[str], Backend] = backend_for,
+        supervisor: Supervisor | None = None,
+        analyse: Callable[[Path, str], Analysis] = analyze,
         printers: PrinterWatch | None = None,
     ) -> None:
         self.config, self.spool, self.client, self.desk = config, spool, client, desk
-        self.backends = backends
+        self.backends, self.analyse = backends, analyse
+        self.supervisor = supervisor or Supervisor()
         self.printers = printers or PrinterWatch(config)
         self.scratch = private_dir(spool.directory / "work")
         self._work = threading.Event()
         self._news = threading.Event()
-        self._stop = threading.Event()
+        self._stop = self.supervisor.stopping
         self._next_expiry = 0.0
-        self._threads: list[threading.Thread] = []
         self.server_up = True
         self.registered = False
+        self.job_failures = 0  # jobs that raised (each retried or ended by the machine)
+        self._failures_lock = threading.Lock()
         self._registered: Callable[[], None] = lambda: None
 
     # --- lifecycle ------------------------------------------------------------------------
 
     def start(self) -> None:
         self.recover()
-        for target, name in ((self._dispatch_loop, "dispatch"), (self._charge_loop, "charge")):
-            thread = threading.Thread(target=target, name=f"provider-{name}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
+        self.supervisor.spawn("dispatch", self._dispatch_round, self._work.set)
+        self.supervisor.spawn("charge", self._charge_round, self._news.set)
 
     def stop(self) -> None:
-        self._stop.set()
-        self._work.set()
-        self._news.set()
-        for thread in self._threads:
-            thread.join(timeout=10)
+        self.supervisor.stop()
 
     def wake(self) -> None:
         self._work.set()
@@ -132,99 +139,148 @@ class Engine:
         self._news.set()
 
     def recover(self) -> None:
-        """Apply the crash rule to jobs interrupted while being sent."""
+        """After a crash: take back the jobs the engine was working on, by the crash rule."""
         clear_scratch(self.scratch)
-        for job in self.spool.jobs(states=[PROCESSING]):
-            if job.send_state == "sent":
+        for job in self.spool.in_phases(*WORKING):
+            event = restart_event(resendable=self._resendable(job))
+            if job.phase is Phase.SENT:
                 # The printer had taken the whole job; we were waiting for it to finish.
-                # Sending it again would print it twice: it is done (and charged once).
-                self.spool.update(
-                    job.id,
-                    state=COMPLETED,
-                    reasons="job-completed-successfully",
-                    completed=time.time(),
-                    charge_state="none" if job.tracking == "untracked" else "pending",
-                )
-                self.spool.delete_document(job)
-            elif job.send_state == "sending" and not self._resendable(job):
-                self.spool.update(
-                    job.id,
-                    state=STOPPED,
-                    reasons="job-interrupted",
-                    message="interrupted while sending; not sent again to avoid a duplicate",
-                )
+                # Sending it again would print it twice: it is done (and charged once, by
+                # the charge loop: the server may not answer yet).
+                self._printed(job, Delivered(job.printer_job_id), job.tracking != "untracked",
+                              event)  # fmt: skip
+            elif job.phase is Phase.SENDING and event is Event.CRASH_RESTART_RAW:
+                message = "interrupted while sending; not sent again to avoid a duplicate"
+                self._move(job, event, message=message)
             else:
-                self.spool.update(job.id, state=PENDING, reasons="job-queued", next_attempt=0)
+                self._move(job, event, next_attempt=0, send_state="")
 
     def _resendable(self, job: Job) -> bool:
         printer = self.config.printer(job.printer)
         return printer is not None and urlsplit(printer.uri).scheme in ("ipp", "ipps")
 
+    def _move(self, job: Job, event: Event, **changes: Any) -> Job | None:
+        """Move ``job`` by ``event``; None (and its leftovers deleted, if it ended) when the
+        machine refused: someone else moved it meanwhile."""
+        moved = self.spool.transition(job.id, event, **changes)
+        if moved is None:
+            self._drop(job.id)
+        return moved
+
+    def _drop(self, job_id: int) -> None:
+        """Let go of a job someone else moved; if it ended, delete whatever the engine made
+        of its document meanwhile (an inline copy, a conversion)."""
+        job = self.spool.get(job_id)
+        if job is not None and job.terminal:
+            self.desk.delete_documents(job)
+
+    def _end(self, job: Job, event: Event, message: str, **changes: Any) -> None:
+        ended = self._move(job, event, message=message, completed=time.time(), **changes)
+        if ended is not None:
+            self.desk.delete_documents(ended)
+            if ended.report_state:
+                self._news.set()
+
     # --- dispatching ----------------------------------------------------------------------
 
-    def _dispatch_loop(self) -> None:
-        while not self._stop.is_set():
-            self._work.wait(timeout=1.0)
-            self._work.clear()
-            self.run_due()
+    def _dispatch_round(self) -> None:
+        self._work.wait(timeout=1.0)
+        self._work.clear()
+        self.run_due()
 
     def run_due(self) -> None:
-        """Process every job that is due now."""
+        """Process every job that is due now; a job that raises is that job's failure."""
         self._retry_awaiting_server()
         for job in self.spool.due(time.time()):
             if self._stop.is_set():
                 return
             try:
                 self.process(job)
-            except Exception:
-                log.exception("job %s failed unexpectedly; it stays queued", job.id)
-                self._retry_later(job, "internal error; retrying")
+            except Exception as exc:
+                self._failed(job.id, exc)
+
+    def _failed(self, job_id: int, exc: Exception) -> None:
+        """One job raised: retry it after a back-off or end it, as the machine says."""
+        job = self.spool.get(job_id)
+        if job is None:
+            return
+        if job.terminal:  # e.g. its document vanished under a cancel: nothing failed
+            log.info("job %s ended while being processed (%s: %s)", job.id,
+                     type(exc).__name__, exc)  # fmt: skip
+            self.desk.delete_documents(job)
+            return
+        self._count_failure()
+        failures = job.failures + 1
+        event = on_error(job.phase, failures, MAX_JOB_FAILURES)
+        message = f"internal error: {type(exc).__name__}: {exc}"[:200]
+        log.error("job %s failed in phase %s (%d time(s)): %s; %s", job.id, job.phase,
+                  failures, message, event, exc_info=exc if failures == 1 else None)  # fmt: skip
+        if event is Event.SEND_DONE:
+            self._printed(job, Delivered(job.printer_job_id), job.tracking != "untracked")
+        elif event is Event.JOB_ERROR:
+            delay = retry_delay(failures, *self._backoff())
+            self._move(job, event, failures=failures, next_attempt=time.time() + delay,
+                       message=f"{message}; retrying in {delay:.0f} s")  # fmt: skip
+        elif event is Event.GIVE_UP:
+            self._end(job, event, message, failures=failures)
+        else:
+            self._move(job, event, failures=failures, message=message)
+
+    def _count_failure(self) -> None:
+        with self._failures_lock:
+            self.job_failures += 1
+
+    def _backoff(self) -> tuple[float, float]:
+        return self.config.retry_initial_seconds, self.config.retry_max_seconds
 
     def process(self, job: Job) -> None:
-        """Decide and print one pending job."""
-        analysis = job.analysis or self._analyse(job)
-        question = self._question(job, analysis)
+        """Analyse, decide and print one queued job."""
+        taken = self._move(job, Event.ANALYSE)
+        if taken is None:
+            return
+        analysis = taken.analysis or self._analyse(taken)
+        deciding = self._move(taken, Event.ANALYSED, analysis=analysis)
+        if deciding is None:
+            return
+        question = self._question(deciding, analysis)
         try:
             answer = self.client.decide(question)
         except ServerUnreachable:
             self.server_up = False
-            self._without_server(job)
+            self._without_server(deciding)
             return
         except ServerRefused as exc:
-            self._finish(job, CANCELED, "job-canceled-at-device", exc.detail)
+            self._end(deciding, Event.DECIDE_DENY, exc.detail, reasons="job-canceled-at-device")
             return
         self.server_up = True
-        attributes = {k: v for k, v in job.attributes.items() if k != POLICY}
+        attributes = {k: v for k, v in deciding.attributes.items() if k != POLICY}
         attributes.update(policy_orders(answer))
-        self.spool.update(
-            job.id,
-            cost=answer.cost,
-            account=answer.account,
-            tracking="tracked",
-            attributes=attributes,
-            message=answer.reason,  # why it is denied, held or converted
-        )
+        decided: dict[str, Any] = {
+            "cost": answer.cost,
+            "account": answer.account,
+            "tracking": "tracked",
+            "attributes": attributes,
+            "message": answer.reason,  # why it is denied, held or converted
+        }
         if answer.verdict == "deny":
-            self._finish(job, CANCELED, "job-canceled-at-device", answer.reason)
+            del decided["message"]
+            self._end(deciding, Event.DECIDE_DENY, answer.reason,
+                      reasons="job-canceled-at-device", **decided)  # fmt: skip
         elif answer.verdict == "hold":
-            self.spool.update(
-                job.id,
-                state=HELD,
-                reasons="job-hold-until-specified",
-                message=answer.reason,
-                report_state="pending" if answer.approval else job.report_state,
-            )
-            if answer.approval:
+            report = "pending" if answer.approval else deciding.report_state
+            held = self._move(deciding, Event.DECIDE_HOLD, report_state=report, **decided)
+            if held is not None and answer.approval:
                 self._news.set()
-        else:
-            self.deliver(self._reload(job), charge=True)
+        elif allowed := self._move(deciding, Event.DECIDE_ALLOW, **decided):
+            self.deliver(allowed, charge=True)
 
     def _analyse(self, job: Job) -> dict[str, object]:
+        """What the document holds (pages, colour, paper…); {} for a job with none yet."""
         path = self.spool.document_path(job)
         if path is None:
             return {}
-        result = analyze(path, job.format)
-        stored: dict[str, object] = {
+        result = self.analyse(path, job.format)
+        return {
             "sha256": _digest(path),
             "format": result.format,
             "pages": result.pages,
@@ -239,8 +295,6 @@ class Engine:
             "duplex": result.duplex,
             "detail": result.detail,
         }
-        self.spool.update(job.id, analysis=stored)
-        return stored
 
     def _question(self, job: Job, analysis: dict[str, object]) -> JobQuestion:
         attributes = job.attributes
@@ -290,80 +344,60 @@ class Engine:
         queue = self.config.queue(job.queue)
         mode = queue.failure_mode if queue else FailureMode.HOLD
         if queue is None or queue.kind is not QueueKind.DIRECT or mode is FailureMode.HOLD:
-            self.spool.update(
-                job.id,
-                state=HELD,
-                reasons=AWAITING_SERVER,
-                message="held until the print server answers again",
-            )
+            self._move(job, Event.DEFER, message="held until the print server answers again")
             return
         tracking = "journal" if mode is FailureMode.PRINT_AND_JOURNAL else "untracked"
-        self.spool.update(job.id, tracking=tracking)
-        self.deliver(self._reload(job), charge=tracking == "journal")
+        if allowed := self._move(job, Event.DECIDE_ALLOW, tracking=tracking):
+            self.deliver(allowed, charge=tracking == "journal")
 
     def _retry_awaiting_server(self) -> None:
-        waiting = self.spool.with_reasons(HELD, AWAITING_SERVER)
+        waiting = self.spool.in_phases(Phase.AWAITING_SERVER)
         if not waiting or not self.client.healthy():
             return
         for job in waiting:
             queue = self.config.queue(job.queue)
             direct = queue is not None and queue.kind is QueueKind.DIRECT
-            reasons = "job-queued" if direct else "job-hold-until-specified"
-            self.spool.update(
-                job.id, state=PENDING if direct else HELD, reasons=reasons, message=""
-            )
+            event = Event.SERVER_BACK if direct else Event.SERVER_BACK_HELD
+            self.spool.transition(job.id, event, message="")
 
     # --- printing -------------------------------------------------------------------------
 
     def deliver(self, job: Job, *, charge: bool) -> None:
-        """Hand the document to the printer, following the crash rule. It is converted
-        first, while the job is still pending (a crash then only repeats the conversion)."""
+        """Hand the document of an allowed job to the printer, following the crash rule. It
+        is converted first, before the job is sending (a crash then only repeats the
+        conversion)."""
         printer = self.config.printer(job.printer)
         path = self.spool.document_path(job)
         if printer is None or path is None:
-            self._finish(job, ABORTED, "job-aborted-by-system", f"no printer {job.printer!r}")
+            self._end(job, Event.PRINTER_ERROR, f"no printer {job.printer!r}")
             return
         try:
             prepared = self._prepared(job, path)
         except Undeliverable as exc:
-            if not self._ended(job):  # a cancel may have taken the document away
-                self._finish(job, ABORTED, "job-aborted-by-system", f"cannot print: {exc}")
+            self._end(job, Event.PRINTER_ERROR, f"cannot print: {exc}")
             return
-        if self._ended(job):  # canceled while it was converted
-            return
-        self.spool.update(
-            job.id,
-            state=PROCESSING,
-            reasons="job-printing",
-            send_state="sending",
-            processing=time.time(),
-        )
         self._note_conversion(job, prepared)
+        backend = self.backends(printer.uri)
+        sending = self._move(job, Event.SEND_START, send_state="sending", processing=time.time())
+        if sending is None:
+            return  # canceled while it was prepared (its conversion is deleted)
         try:
-            delivery = self._delivery(job, prepared.path, prepared.document_format)
-            delivered = self.backends(printer.uri).deliver(delivery)
+            delivery = self._delivery(sending, prepared.path, prepared.document_format)
+            delivered = backend.deliver(delivery)
         except PrinterUnavailable as exc:
             self.printers.stale(printer.name)
-            self._retry_later(job, f"printer unreachable: {exc}")
+            self._retry_later(sending, f"printer unreachable: {exc}")
             return
         except PrinterRejected as exc:
             if exc.status in REFUSED_AS_SENT and self.printers.refresh({printer.name}):
-                self._retry_later(job, f"printer refused: {exc}; it was asked what it takes")
+                self._retry_later(sending, f"printer refused: {exc}; it was asked what it takes")
                 return
-            self._finish(job, ABORTED, "job-aborted-by-system", f"printer refused: {exc}")
+            self._end(sending, Event.PRINTER_ERROR, f"printer refused: {exc}")
             return
         except DeliveryUncertain as exc:
-            self.spool.update(job.id, state=STOPPED, reasons="job-interrupted", message=str(exc))
+            self._move(sending, Event.SEND_UNCERTAIN, message=str(exc))
             return
-        self._printed(job, delivered, charge)
-
-    def _ended(self, job: Job) -> bool:
-        """Whether the job ended meanwhile (canceled); then its converted files go."""
-        current = self.spool.get(job.id)
-        if current is not None and not current.terminal:
-            return False
-        self._delete_documents(job)
-        return True
+        self._printed(sending, delivered, charge)
 
     def _prepared(self, job: Job, path: Path) -> Prepared:
         """The document as the printer gets it: converted as the policy or the release
@@ -423,38 +457,42 @@ class Engine:
             sides=str(attributes.get("sides", "one-sided")),
             colour_mode=str(attributes.get("print-color-mode", "auto")),
             media=str(attributes.get("media", "")),
-            accepted=lambda printer_job_id: self.spool.update(
-                job.id, send_state="sent", printer_job_id=printer_job_id
-            ),
+            accepted=lambda printer_job_id: self._accepted(job, printer_job_id),
         )
 
-    def _printed(self, job: Job, delivered: Delivered, charge: bool) -> None:
-        if job.analysis.get("pages") is None and delivered.impressions is not None:
+    def _accepted(self, job: Job, printer_job_id: int | None) -> None:
+        self._move(job, Event.SEND_ACCEPTED, send_state="sent", printer_job_id=printer_job_id)
+
+    def _printed(
+        self, job: Job, delivered: Delivered, charge: bool, event: Event = Event.SEND_DONE
+    ) -> None:
+        analysis = job.analysis
+        if analysis.get("pages") is None and delivered.impressions is not None:
             # Pages unknown from the document: charge what the printer reports.
-            analysis = {**job.analysis, "pages": delivered.impressions, "colour_pages": 0}
-            self.spool.update(job.id, analysis=analysis)
-        self.spool.update(
-            job.id,
-            state=COMPLETED,
-            reasons="job-completed-successfully",
+            analysis = {**analysis, "pages": delivered.impressions, "colour_pages": 0}
+        printed = self._move(
+            job,
+            event,
+            analysis=analysis,
             send_state="sent",
             printer_job_id=delivered.printer_job_id,
             completed=time.time(),
             charge_state="pending" if charge else "none",
         )
-        self._delete_documents(job)
-        if charge:
-            self.charge(self._reload(job))
+        if printed is None:
+            return
+        self.desk.delete_documents(printed)
+        if printed.report_state:
+            self._news.set()
+        if charge and event is Event.SEND_DONE:  # at start-up the charge loop charges it
+            self._charge_one(printed)
 
     def _retry_later(self, job: Job, message: str) -> None:
         attempts = job.attempts + 1
-        delay = min(
-            self.config.retry_max_seconds,
-            self.config.retry_initial_seconds * 2 ** min(attempts - 1, 16),
-        )
-        self.spool.update(
-            job.id,
-            state=PENDING,
+        delay = retry_delay(attempts, *self._backoff())
+        self._move(
+            job,
+            Event.PRINTER_UNAVAILABLE,
             reasons="resources-are-not-ready",
             send_state="",
             attempts=attempts,
@@ -462,38 +500,38 @@ class Engine:
             message=f"{message}; retrying in {delay:.0f} s",
         )
 
-    def _finish(self, job: Job, state: int, reason: str, message: str) -> None:
-        self.spool.update(
-            job.id, state=state, reasons=reason, message=message, completed=time.time()
-        )
-        self._delete_documents(job)
-
-    def _delete_documents(self, job: Job) -> None:
-        self.spool.delete_document(job)
-        for converted in self.spool.inline.glob(f"{job.uuid}.converted*"):
-            converted.unlink(missing_ok=True)
-
-    def _reload(self, job: Job) -> Job:
-        fresh = self.spool.get(job.id)
-        assert fresh is not None
-        return fresh
-
     # --- charging -------------------------------------------------------------------------
 
-    def _charge_loop(self) -> None:
+    def _charge_round(self) -> None:
         """Register with the server until it has answered once; report held jobs; expire
-        old ones; upload charges the server lacks."""
-        while not self._stop.is_set():
-            if not self.registered:
-                self.register()
-            self._expire_due()
-            if self.registered:
-                self.report_held()
-            for job in self.spool.uncharged():
-                if not self.charge(job):
-                    break
-            self._news.wait(timeout=min(2.0, self.config.expiry_check_seconds))
-            self._news.clear()
+        old ones; upload charges the server lacks; then wait for news."""
+        if not self.registered:
+            self.register()
+        self._expire_due()
+        if self.registered:
+            self.report_held()
+        self.charge_due()
+        self._news.wait(timeout=min(2.0, self.config.expiry_check_seconds))
+        self._news.clear()
+
+    def charge_due(self) -> None:
+        """Upload the charges of printed jobs the server has not taken yet."""
+        for job in self.spool.uncharged():
+            if self._stop.is_set() or not self._charge_one(job):
+                return
+
+    def _charge_one(self, job: Job) -> bool:
+        """:meth:`charge`, where an unexpected failure is this job's: logged, and the job
+        marked not charged (it would fail the same way again)."""
+        try:
+            return self.charge(job)
+        except Exception as exc:
+            self._count_failure()
+            log.exception("job %s: charging failed unexpectedly; it is marked not charged",
+                          job.id)  # fmt: skip
+            message = f"not charged: internal error: {type(exc).__name__}"
+            self.spool.update(job.id, charge_state="failed", message=message)
+            return True
 
     def _expire_due(self) -> None:
         now = time.time()
@@ -508,23 +546,69 @@ class Engine:
         while not self._stop.is_set():
             batch = self.spool.to_report()
             ready = [j for j in batch if j.terminal or (j.state == HELD and j.document)]
-            if not ready:
+            reports = [(job, report) for job in ready if (report := self._report_of(job))]
+            if not reports or not self._send_reports(reports) or len(batch) < REPORT_BATCH:
                 return
-            try:
-                refused = self.client.report_held(
-                    self.config.name, [self._held_report(job) for job in ready]
-                )
-            except (ServerUnreachable, ServerRefused) as exc:
+
+    def _send_reports(self, reports: list[tuple[Job, dict[str, object]]]) -> bool:
+        """Send held-job reports; False if the server could not take them now.
+
+        A report the server finds invalid (422) must not keep the others out for ever: the
+        batch is sent again one by one, and the job whose own report is refused is treated
+        as refused by the server (canceled, with the reason).
+        """
+        try:
+            refused = self.client.report_held(self.config.name, [r for _, r in reports])
+        except ServerRefused as exc:
+            if exc.status != INVALID:
                 log.info("reporting held jobs failed (%s); will retry", exc)
-                return
-            for job in ready:
-                self._reported(job, refused.get(job.uuid))
-            if len(batch) < REPORT_BATCH:
-                return
+                return False
+            if len(reports) > 1:
+                return all(self._send_reports([one]) for one in reports)  # stops if unreachable
+            job = reports[0][0]
+            log.warning("job %s: the server refused its report (%s)", job.id, exc.detail)
+            self._reported(job, exc.detail[:200])
+            return True
+        except ServerUnreachable as exc:
+            log.info("reporting held jobs failed (%s); will retry", exc)
+            return False
+        for job, _ in reports:
+            self._reported(job, refused.get(job.uuid))
+        return True
+
+    def _report_of(self, job: Job) -> dict[str, object] | None:
+        """The report of one held job; if building it fails, that is the job's failure: it
+        is reported without an analysis (pages unknown) rather than never."""
+        try:
+            return self._held_report(job)
+        except Exception as exc:
+            fresh = self.spool.get(job.id)
+            if fresh is None:
+                return None
+            if fresh.terminal:  # ended meanwhile (its document gone under the analysis)
+                log.info("job %s ended while its report was made (%s: %s)", job.id,
+                         type(exc).__name__, exc)  # fmt: skip
+                self.desk.delete_documents(fresh)
+            else:
+                self._count_failure()
+                log.exception("job %s: analysing it for its report failed; reported with "
+                              "pages unknown", job.id)  # fmt: skip
+                analysis = {"error": f"{type(exc).__name__}: {exc}"[:200]}
+                self.spool.update(job.id, analysis=analysis)
+                fresh.analysis = analysis
+            try:
+                return self._held_report(fresh)
+            except Exception:
+                log.exception("job %s: its report could not be made", job.id)
+                return None
 
     def _reported(self, job: Job, refusal: str | None) -> None:
         if refusal is not None and not job.terminal:
-            self.desk.cancel(job, f"refused by the server: {refusal}")
+            try:
+                self.desk.cancel(job, f"refused by the server: {refusal}")
+            except DeskError:  # released and printing meanwhile: reported when it ends
+                self.spool.update(job.id, report_state="done")
+                return
             self.spool.update(job.id, report_state="final")
         else:
             self.spool.update(job.id, report_state="final" if job.terminal else "done")
@@ -533,6 +617,9 @@ class Engine:
         analysis = job.analysis
         if not analysis and not job.terminal:
             analysis = self._analyse(job)
+            self.spool.update(job.id, analysis=analysis)
+            if (now := self.spool.get(job.id)) is not None and now.terminal:
+                self.desk.delete_documents(now)  # canceled meanwhile: drop any inline copy
         question = self._question(job, analysis)
         queue = self.config.queue(job.queue)
         hold_seconds = (queue.hold_hours if queue else 4.0) * 3600
@@ -599,15 +686,18 @@ def _iso(moment: float) -> str:
     return datetime.fromtimestamp(moment, UTC).isoformat()
 
 
+REPORT_STATUS = {
+    Phase.COMPLETED: "printed",
+    Phase.CANCELED: "canceled",
+    Phase.EXPIRED: "expired",
+    Phase.ABORTED: "failed",
+    Phase.STOPPED: "failed",
+}
+
+
 def _report_status(job: Job) -> str:
     """How the server should see a held job now."""
-    if job.state == COMPLETED:
-        return "printed"
-    if job.state == CANCELED:
-        return "expired" if job.message.startswith(EXPIRED) else "canceled"
-    if job.state in (ABORTED, STOPPED):
-        return "failed"
-    return "held"
+    return REPORT_STATUS.get(job.phase, "held")
 
 
 def _paper_of(attributes: dict[str, object]) -> str:

@@ -7,6 +7,7 @@ without being held in memory.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
@@ -36,6 +37,8 @@ QUEUE_PREFIX = "/ipp/print/"
 # CUPS clients (lp, lpstat) address queues as /printers/<name>.
 QUEUE_PREFIXES = (QUEUE_PREFIX, "/printers/", "/classes/")
 CONTROL_PREFIX = "/control/"
+METRICS_PATH = "/metrics"
+METRICS_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
 
 
 class HttpAuthRequired(Exception):
@@ -133,9 +136,11 @@ class IppApp:
         control: Control | None = None,
         on_startup: Callable[[], None] | None = None,
         on_shutdown: Callable[[], None] | None = None,
+        metrics: Callable[[], str] | None = None,
     ) -> None:
         self.handler, self.control = handler, control
         self.on_startup, self.on_shutdown = on_startup, on_shutdown
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -161,6 +166,9 @@ class IppApp:
         path: str = scope.get("path", "")
         if path.startswith(CONTROL_PREFIX) and self.control is not None:
             await self._control(scope.get("method", ""), path[len(CONTROL_PREFIX) :], receive, send)
+            return
+        if path == METRICS_PATH and scope.get("method") == "GET" and self.metrics is not None:
+            await _metrics(send, await asyncio.to_thread(self.metrics))
             return
         if scope.get("method") != "POST":
             await _plain(send, 405, b"IPP requests are POSTed\n", [(b"allow", b"POST")])
@@ -236,6 +244,13 @@ class IppApp:
             return
         status, answer = await self.control(method, path)
         await _json(send, status, answer)
+
+
+async def _metrics(send: Send, text: str) -> None:
+    body = text.encode()
+    headers = [(b"content-type", METRICS_TYPE), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 async def _json(

@@ -20,9 +20,11 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from printwarden.domain.job_states import Phase
 from printwarden.provider.desk import Desk, DeskError, ReleaseOrder
 from printwarden.provider.service_client import ServerRefused, ServerUnreachable, ServiceClient
-from printwarden.provider.spool import CANCELED, HELD, Spool
+from printwarden.provider.spool import Spool
+from printwarden.provider.supervisor import Supervisor
 
 log = logging.getLogger("printwarden.provider")
 
@@ -69,17 +71,20 @@ class OrderDesk:
             return {**answer, "outcome": MISSING, "detail": "no such job at this provider"}
         try:
             if order["action"] == "release":
-                if job.state != HELD and job.released:
+                if job.phase is not Phase.HELD and job.released:
                     return {**answer, "outcome": DONE, "detail": ""}
                 self.desk.release(job, ReleaseOrder.from_json(order))
             elif order["action"] == "cancel":
-                if job.state != CANCELED:
+                if job.phase not in (Phase.CANCELED, Phase.EXPIRED):
                     reason = str(order.get("reason") or CANCELED_BY_SERVER)[:200]
                     self.desk.cancel(job, reason)
             else:
                 return {**answer, "outcome": REFUSED, "detail": "unknown order"}
         except DeskError as exc:
             return {**answer, "outcome": REFUSED, "detail": exc.message[:256]}
+        except Exception as exc:  # this order's failure, not the fetch's: the others apply
+            log.exception("job %s: applying the server's %s order failed", job.id, order["action"])
+            return {**answer, "outcome": REFUSED, "detail": f"internal error: {type(exc).__name__}"}
         log.info("job %s: %s ordered by the server, done", job.id, order["action"])
         return {**answer, "outcome": DONE, "detail": ""}
 
@@ -88,27 +93,33 @@ Waiter = tuple[asyncio.AbstractEventLoop, "asyncio.Future[str]"]
 
 
 class Doorbell:
-    """Coalesces rings into fetches, one at a time, in a thread of its own."""
+    """Coalesces rings into fetches, one at a time, in a supervised loop of its own."""
 
-    def __init__(self, fetch: Callable[[], int], interval: float) -> None:
+    def __init__(
+        self, fetch: Callable[[], int], interval: float, supervisor: Supervisor | None = None
+    ) -> None:
         self.fetch, self.interval = fetch, interval
+        self.supervisor = supervisor or Supervisor()
         self._lock = threading.Lock()
         self._waiting: list[Waiter] = []
         self._due = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._stop = self.supervisor.stopping
         self.fetches = 0  # fetches begun since start (a flood of rings moves it little)
 
     def start(self) -> None:
         self._due.set()  # fetch at start-up
-        self._thread = threading.Thread(target=self._loop, name="provider-orders", daemon=True)
-        self._thread.start()
+        self.supervisor.spawn("orders", self._round, self._due.set)
 
     def stop(self) -> None:
-        self._stop.set()
-        self._due.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        """Stop (with the supervisor) and answer the rings still waiting."""
+        self.supervisor.stop()
+        self.stopped()
+
+    def stopped(self) -> None:
+        """Answer the rings still waiting, once the loop has stopped."""
+        with self._lock:
+            waiting, self._waiting = self._waiting, []
+        _answer(waiting, "the provider is stopping")
 
     def poke(self) -> None:
         """Fetch soon, with no one waiting for it (e.g. once registered)."""
@@ -129,22 +140,18 @@ class Doorbell:
         except TimeoutError:
             return "the server did not answer in time"
 
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            self._due.wait(timeout=self.interval)
-            self._due.clear()
-            if self._stop.is_set():
-                break
-            with self._lock:
-                waiting, self._waiting = self._waiting, []
-            self.fetches += 1
-            outcome, found = self._fetch()
-            _answer(waiting, outcome)
-            if outcome or not found:
-                self._stop.wait(GAP)  # rings arriving meanwhile share the next fetch
+    def _round(self) -> None:
+        self._due.wait(timeout=self.interval)
+        self._due.clear()
+        if self._stop.is_set():
+            return
         with self._lock:
             waiting, self._waiting = self._waiting, []
-        _answer(waiting, "the provider is stopping")
+        self.fetches += 1
+        outcome, found = self._fetch()
+        _answer(waiting, outcome)
+        if outcome or not found:
+            self._stop.wait(GAP)  # rings arriving meanwhile share the next fetch
 
     def _fetch(self) -> tuple[str, int]:
         """Fetch and apply: why it failed ("" if it did not), and how many orders it found."""

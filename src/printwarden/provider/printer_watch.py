@@ -36,6 +36,7 @@ from printwarden.provider.capabilities import (
 )
 from printwarden.provider.config import PrinterConfig, ProviderConfig, QueueConfig
 from printwarden.provider.ipp.client import IppClient, IppClientError
+from printwarden.provider.supervisor import Supervisor
 
 log = logging.getLogger("printwarden.provider")
 STATE_FILE = "printers.json"
@@ -62,6 +63,7 @@ class PrinterWatch:
         *,
         fetch: Fetch = ask_printer,
         refresh_seconds: float | None = None,
+        supervisor: Supervisor | None = None,
     ) -> None:
         self.config = config
         self.fetch = fetch
@@ -74,8 +76,8 @@ class PrinterWatch:
         self._listeners: list[Callable[[], None]] = []
         self._wanted: set[str] = set()
         self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.supervisor = supervisor or Supervisor()
+        self._stop = self.supervisor.stopping
         self.rounds = 0
 
     # --- what the rest of the provider reads -----------------------------------------------
@@ -114,14 +116,11 @@ class PrinterWatch:
         wait_for = self.config.printer_first_wait_seconds if first_wait is None else first_wait
         if wait_for > 0:
             self.refresh(deadline=time.monotonic() + wait_for)
-        self._thread = threading.Thread(target=self._loop, name="provider-printers", daemon=True)
-        self._thread.start()
+        self.supervisor.spawn("printers", self._round, self._wake.set)
 
     def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=2)  # a daemon: an answer still awaited is dropped
+        """Stop (with the supervisor, which the provider shares with its other loops)."""
+        self.supervisor.stop()
 
     def stale(self, name: str) -> None:
         """The printer refused or failed a job: ask it again soon (not waiting for it)."""
@@ -178,18 +177,16 @@ class PrinterWatch:
                 listener()
         return changed
 
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(timeout=self.refresh_seconds)
-            self._wake.clear()
-            if self._stop.is_set():
-                return
-            with self._lock:
-                wanted, self._wanted = self._wanted, set()
-            try:
-                self.refresh(wanted or None, deadline=time.monotonic() + ASK_TIMEOUT + 5)
-            except Exception:  # never the thread's death
-                log.exception("refreshing the printers' capabilities failed; will retry")
+    def _round(self) -> None:
+        """Wait for the next refresh (or a printer gone stale), then ask (supervised: a
+        failing round is logged and backed off, never the loop's death)."""
+        self._wake.wait(timeout=self.refresh_seconds)
+        self._wake.clear()
+        if self._stop.is_set():
+            return
+        with self._lock:
+            wanted, self._wanted = self._wanted, set()
+        self.refresh(wanted or None, deadline=time.monotonic() + ASK_TIMEOUT + 5)
 
     def _describe(self) -> dict[str, Capabilities]:
         return {

@@ -5,6 +5,12 @@ the directory fsync'd; only then is the job row committed (``synchronous=FULL``)
 then is the client told ``successful-ok``. A crash before the commit leaves at most an orphan
 document, removed at the next start; a committed job always has its document.
 
+Job state: each job has a ``phase`` of the job state machine (``domain/job_states.py``) and
+the IPP ``state`` that phase shows. Both change only through :meth:`Spool.transition`, which
+asks the machine and writes its answer in one transaction; what the machine refuses (a
+cancel that lost the race with the send, the engine finishing a job that was canceled
+meanwhile) changes nothing.
+
 A small document (up to ``INLINE_MAX`` bytes: most jobs) skips the file: it is kept in the
 ``documents`` table and committed in the same transaction as its job row, so that accepting
 a job costs one fsync instead of three. The engine gets a plain copy of it under ``inline/``
@@ -14,18 +20,23 @@ when it needs a file (that copy needs no fsync: the database holds the durable o
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from printwarden.domain.job_states import BEFORE_SENDING, FINAL, Event, Phase, step
 from printwarden.files import private_dir, private_sqlite
+
+log = logging.getLogger("printwarden.provider")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -57,20 +68,25 @@ CREATE TABLE IF NOT EXISTS jobs (
     processing REAL,
     completed REAL,
     report_state TEXT NOT NULL DEFAULT '',
-    released INTEGER NOT NULL DEFAULT 0
+    released INTEGER NOT NULL DEFAULT 0,
+    phase TEXT NOT NULL DEFAULT 'queued',
+    failures INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS documents (name TEXT PRIMARY KEY, data BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state);
 CREATE INDEX IF NOT EXISTS jobs_user ON jobs (user, state);
 CREATE INDEX IF NOT EXISTS jobs_charge ON jobs (charge_state);
-CREATE INDEX IF NOT EXISTS jobs_state_reasons ON jobs (state, reasons);
 CREATE INDEX IF NOT EXISTS jobs_report ON jobs (report_state)
     WHERE report_state IN ('pending', 'done');
+CREATE INDEX IF NOT EXISTS jobs_phase ON jobs (phase);
+DROP INDEX IF EXISTS jobs_state_reasons;
 """
 # Columns added after the first release, for spools created before them.
 ADDED_COLUMNS = {
     "report_state": "TEXT NOT NULL DEFAULT ''",
     "released": "INTEGER NOT NULL DEFAULT 0",
+    "phase": "TEXT NOT NULL DEFAULT ''",
+    "failures": "INTEGER NOT NULL DEFAULT 0",
 }
 
 FIELDS = (
@@ -103,6 +119,8 @@ FIELDS = (
     "completed",
     "report_state",
     "released",
+    "phase",
+    "failures",
 )
 JSON_FIELDS = frozenset({"attributes", "analysis"})
 
@@ -111,6 +129,46 @@ INLINE_MAX = 128 * 1024
 # IPP job states (RFC 8011 section 5.3.7).
 PENDING, HELD, PROCESSING, STOPPED, CANCELED, ABORTED, COMPLETED = 3, 4, 5, 6, 7, 8, 9
 TERMINAL_STATES = frozenset({CANCELED, ABORTED, COMPLETED})
+
+# What each phase shows over IPP: its job-state and, unless a change says otherwise, its
+# job-state-reasons.
+IPP_STATE: dict[Phase, tuple[int, str]] = {
+    Phase.INCOMING: (HELD, "job-incoming"),
+    Phase.HELD: (HELD, "job-hold-until-specified"),
+    Phase.AWAITING_SERVER: (HELD, "awaiting-server"),
+    Phase.QUEUED: (PENDING, "job-queued"),
+    Phase.STOPPED: (STOPPED, "job-interrupted"),
+    Phase.ANALYSING: (PENDING, "job-queued"),
+    Phase.DECIDING: (PENDING, "job-queued"),
+    Phase.ALLOWED: (PROCESSING, "job-transforming"),
+    Phase.SENDING: (PROCESSING, "job-printing"),
+    Phase.SENT: (PROCESSING, "job-printing"),
+    Phase.COMPLETED: (COMPLETED, "job-completed-successfully"),
+    Phase.CANCELED: (CANCELED, "job-canceled-by-user"),
+    Phase.EXPIRED: (CANCELED, "job-canceled-by-operator"),
+    Phase.ABORTED: (ABORTED, "job-aborted-by-system"),
+}
+STATE_FIELDS = frozenset({"state", "phase"})
+# The phase of a job from before the state machine, by what its row says (first match).
+BACKFILL = (
+    (f"state = {PENDING}", Phase.QUEUED),
+    (f"state = {HELD} AND reasons = 'job-incoming'", Phase.INCOMING),
+    (f"state = {HELD} AND reasons = 'awaiting-server'", Phase.AWAITING_SERVER),
+    (f"state = {HELD}", Phase.HELD),
+    (f"state = {PROCESSING} AND send_state = 'sent'", Phase.SENT),
+    (f"state = {PROCESSING} AND send_state = 'sending'", Phase.SENDING),
+    (f"state = {PROCESSING}", Phase.ALLOWED),
+    (f"state = {STOPPED}", Phase.STOPPED),
+    (f"state = {CANCELED} AND message LIKE 'expired%'", Phase.EXPIRED),
+    (f"state = {CANCELED}", Phase.CANCELED),
+    (f"state = {ABORTED}", Phase.ABORTED),
+    (f"state = {COMPLETED}", Phase.COMPLETED),
+)
+FINAL_PHASES = tuple(sorted(FINAL))
+# Phases whose arrival need not wait for the disk: after a crash the job is queued again
+# whether the step was written or not (crash-restart takes them back), so losing one to a
+# power cut loses nothing.
+REDONE = BEFORE_SENDING
 
 
 @dataclass
@@ -148,10 +206,12 @@ class Job:
     # 'final' the server knows how it ended.
     report_state: str = ""
     released: bool = False
+    phase: Phase = Phase.QUEUED
+    failures: int = 0  # unexpected failures so far (the machine gives up after a few)
 
     @property
     def terminal(self) -> bool:
-        return self.state in TERMINAL_STATES
+        return self.phase in FINAL
 
 
 def _fsync_dir(path: Path) -> None:
@@ -225,8 +285,10 @@ class Spool:
         self._db = sqlite3.connect(database, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
+        self.refused: Counter[str] = Counter()  # transitions the machine refused, by event
         self._add_missing_columns()
         self._db.executescript(SCHEMA)
+        self._backfill_phases()
         self._db.commit()
         self._clean_orphans()
 
@@ -242,6 +304,12 @@ class Spool:
             if name not in present:
                 self._db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {definition}")
 
+    def _backfill_phases(self) -> None:
+        """Give jobs of a spool from before the state machine the phase their IPP state,
+        reasons and send state tell."""
+        for state, phase in BACKFILL:
+            self._db.execute(f"UPDATE jobs SET phase = '{phase}' WHERE phase = '' AND {state}")  # noqa: S608
+
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
@@ -253,15 +321,16 @@ class Spool:
                 raise
 
     def _clean_orphans(self) -> None:
+        """Delete documents no job needs: of no job, or of a job that has ended (a crash
+        between a job's end and the deletion of its document leaves one)."""
         for folder in (self.incoming, self.inline):
             for leftover in folder.iterdir():
                 leftover.unlink(missing_ok=True)
-        self._db.execute(
-            "DELETE FROM documents WHERE name NOT IN "
-            "(SELECT document FROM jobs WHERE document IS NOT NULL)"
-        )
+        marks = ", ".join("?" for _ in FINAL_PHASES)
+        needed = f"SELECT document FROM jobs WHERE document IS NOT NULL AND phase NOT IN ({marks})"  # noqa: S608
+        self._db.execute(f"DELETE FROM documents WHERE name NOT IN ({needed})", FINAL_PHASES)  # noqa: S608
         self._db.commit()
-        known = {row[0] for row in self._db.execute("SELECT document FROM jobs")}
+        known = {row[0] for row in self._db.execute(needed, FINAL_PHASES)}
         for document in self.docs.iterdir():
             if document.name not in known:
                 document.unlink(missing_ok=True)
@@ -292,13 +361,15 @@ class Spool:
         os.replace(temporary, copy)
         return copy
 
-    def add(self, *, document_data: bytes | None = None, **values: Any) -> Job:
-        """Insert a job durably and return it (with its new id).
+    def add(self, *, phase: Phase, document_data: bytes | None = None, **values: Any) -> Job:
+        """Insert a job durably in ``phase`` and return it (with its new id).
 
         ``document_data`` is an inline document (named by ``document``), stored with the job.
         """
         values.setdefault("uuid", str(uuid.uuid4()))
         values.setdefault("created", time.time())
+        values["phase"], (values["state"], reasons) = phase, IPP_STATE[phase]
+        values.setdefault("reasons", reasons)
         names = list(values)
         row = [_encode(name, values[name]) for name in names]
         placeholders = ", ".join("?" for _ in names)
@@ -314,16 +385,66 @@ class Spool:
         assert found is not None
         return found
 
-    def update(self, job_id: int, *, document_data: bytes | None = None, **values: Any) -> None:
-        """Change fields of a job durably (``document_data``: as for :meth:`add`)."""
+    def update(self, job_id: int, **values: Any) -> None:
+        """Change fields of a job durably; never its state (see :meth:`transition`)."""
         if not values:
             return
-        assignments = ", ".join(f"{name} = ?" for name in values)
-        row = [_encode(name, value) for name, value in values.items()]
+        if STATE_FIELDS & values.keys():
+            raise ValueError("a job's state changes only by transition()")
         with self._transaction() as db:
+            _update(db, job_id, values)
+
+    def transition(
+        self, job_id: int, event: Event, *, document_data: bytes | None = None, **values: Any
+    ) -> Job | None:
+        """Move a job by ``event`` as the state machine says, with ``values`` changed in the
+        same transaction; the job as it is now. None when the machine refuses the event in
+        the job's phase (or there is no such job): then nothing changed.
+
+        ``reasons`` defaults to the new phase's; ``document_data`` is as for :meth:`add`.
+        """
+        if STATE_FIELDS & values.keys():
+            raise ValueError("the machine sets the state")
+        columns = ", ".join(FIELDS)
+        with self._lock:
+            db = self._db
+            row = db.execute(f"SELECT {columns} FROM jobs WHERE id = ?", (job_id,)).fetchone()  # noqa: S608
+            job = _job(row) if row is not None else None
+            after = step(job.phase, event) if job is not None else None
+            if after is not None:
+                state, reasons = IPP_STATE[after]
+                values = {"reasons": reasons, **values, "phase": after, "state": state}
+                self._write(job_id, values, document_data, durable=after not in REDONE)
+            else:
+                self.refused[event.value] += 1
+        if job is None or after is None:
+            before = job.phase if job is not None else "none (no such job)"
+            log.info("job %s: %s refused in phase %s; nothing changed", job_id, event, before)
+            return None
+        for name, value in values.items():  # the job as just written, without reading it
+            setattr(job, name, value)
+        return job
+
+    def _write(
+        self, job_id: int, values: dict[str, Any], document_data: bytes | None, durable: bool
+    ) -> None:
+        """One transaction (the caller holds the lock). Not ``durable``: committed without
+        waiting for the disk — for steps a restart redoes anyway; any later durable commit
+        makes it durable too (the WAL is written in order)."""
+        db = self._db
+        if not durable:
+            db.execute("PRAGMA synchronous=NORMAL")
+        try:
             if document_data is not None:
                 _store_inline(db, values["document"], document_data)
-            db.execute(f"UPDATE jobs SET {assignments} WHERE id = ?", [*row, job_id])  # noqa: S608
+            _update(db, job_id, values)
+            db.commit()
+        except BaseException:
+            db.rollback()
+            raise
+        finally:
+            if not durable:
+                db.execute("PRAGMA synchronous=FULL")
 
     def get(self, job_id: int) -> Job | None:
         return next(self._select("WHERE id = ?", (job_id,)), None)
@@ -346,18 +467,27 @@ class Spool:
         return list(self._select(sql, params))
 
     def due(self, now: float) -> list[Job]:
-        """Pending jobs whose next attempt is due, oldest first."""
-        return list(
-            self._select("WHERE state = ? AND next_attempt <= ? ORDER BY id", (PENDING, now))
-        )
+        """Queued jobs whose next attempt is due, oldest first."""
+        where = "WHERE phase = ? AND next_attempt <= ? ORDER BY id"
+        return list(self._select(where, (Phase.QUEUED.value, now)))
 
-    def with_reasons(self, state: int, reasons: str) -> list[Job]:
-        """Jobs in ``state`` whose ``reasons`` are exactly ``reasons``, oldest first.
+    def in_phases(self, *phases: Phase) -> list[Job]:
+        """Jobs in any of ``phases``, oldest first.
 
         Filtered by SQLite on an index: a hold queue can hold many thousands of jobs, and
         loading (and JSON-decoding) them all to find a few costs ~150 ms per 10,000.
         """
-        return list(self._select("WHERE state = ? AND reasons = ? ORDER BY id", (state, reasons)))
+        marks = ", ".join("?" for _ in phases)
+        where = f"WHERE phase IN ({marks}) ORDER BY id"
+        return list(self._select(where, tuple(phase.value for phase in phases)))
+
+    def phase_counts(self) -> dict[Phase, int]:
+        """How many jobs are in each phase."""
+        with self._lock:
+            rows = self._db.execute("SELECT phase, COUNT(*) FROM jobs GROUP BY phase").fetchall()
+        counts = dict.fromkeys(Phase, 0)
+        counts.update((Phase(phase), int(count)) for phase, count in rows)
+        return counts
 
     def to_report(self, limit: int = 500) -> list[Job]:
         """Jobs whose news the server lacks: newly held, or ended since reported held."""
@@ -373,7 +503,9 @@ class Spool:
         return list(self._select(where, (queue, HELD, created)))
 
     def uncharged(self) -> list[Job]:
-        return list(self._select("WHERE charge_state = 'pending' ORDER BY id", ()))
+        """Printed jobs whose charge the server has not taken yet."""
+        where = "WHERE charge_state = 'pending' AND phase = ? ORDER BY id"
+        return list(self._select(where, (Phase.COMPLETED.value,)))
 
     def count(self, states: Iterable[int] | None = None) -> int:
         clauses, params = _filters(None, None, states)
@@ -399,6 +531,12 @@ class Spool:
             ).fetchall()
         for row in rows:
             yield _job(row)
+
+
+def _update(db: sqlite3.Connection, job_id: int, values: dict[str, Any]) -> None:
+    assignments = ", ".join(f"{name} = ?" for name in values)
+    row = [_encode(name, value) for name, value in values.items()]
+    db.execute(f"UPDATE jobs SET {assignments} WHERE id = ?", [*row, job_id])  # noqa: S608
 
 
 def _store_inline(db: sqlite3.Connection, name: str, data: bytes) -> None:
@@ -437,4 +575,5 @@ def _job(row: tuple[Any, ...]) -> Job:
         values[name] = json.loads(values[name])
     values["authenticated"] = bool(values["authenticated"])
     values["released"] = bool(values["released"])
+    values["phase"] = Phase(values["phase"])
     return Job(**values)

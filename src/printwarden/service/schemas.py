@@ -32,6 +32,8 @@ Cents = Annotated[int, Field(strict=True, ge=-(10**12), le=10**12)]
 PositiveCents = Annotated[int, Field(strict=True, gt=0, le=10**12)]
 NonNegativeCents = Annotated[int, Field(strict=True, ge=0, le=10**12)]
 Count = Annotated[int, Field(strict=True, ge=0, le=1_000_000)]
+# A document's size in bytes (a provider takes up to its max_document_bytes, 1 GiB by default).
+Bytes = Annotated[int, Field(strict=True, ge=0, le=2**50)]
 BasisPoints = Annotated[int, Field(strict=True, ge=-10_000, le=100_000)]
 
 
@@ -609,7 +611,7 @@ class HeldJobReportIn(Model):
     printer: Annotated[str, StringConstraints(max_length=128)] = ""
     document_name: Text = ""
     document_format: Annotated[str, StringConstraints(max_length=128)] = ""
-    size: Count = 0
+    size: Bytes = 0
     pages: Count | None = None
     colour_pages: Count = 0
     copies: Copies = 1
