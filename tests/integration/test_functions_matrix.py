@@ -403,3 +403,17 @@ def test_each_function_is_available_exactly_where_the_table_says(world: World, m
     expected = {function: row(function).available(mode) for function in DRIVERS}
     wrong = {f.value: (expected[f], observed[f]) for f in DRIVERS if expected[f] != observed[f]}
     assert not wrong, f"{mode.value}: function → (declared, observed): {wrong}"
+
+
+def test_fast_release_with_a_card_reader_at_an_offline_site(world: World) -> None:
+    """Issue 17: a reader whose device is of kind ``card-reader`` releases at an offline site
+    (the reference's table says no; nothing at the site needs HQ, so ours says yes)."""
+    token = world.app.token(Role.ADMIN, "matrix-fast-release")
+    admin = httpx.Client(
+        base_url=world.app.api, timeout=30, headers={"Authorization": f"Bearer {token}"}
+    )
+    with admin:
+        assert admin.get("/devices/matrix-card-reader").json()["kind"] == "card-reader"
+    with in_mode(world, Mode.OFFLINE_WITH_SITE) as place:
+        assert world.site_link.state == "down"
+        assert fast_release(world, place), "the card reader's held job did not print offline"
