@@ -29,6 +29,7 @@ from printwarden.analysis.conversions import ConversionFailed, Converted, conver
 from printwarden.analysis.convert import to_pdf
 from printwarden.analysis.ghostscript import ToolError
 from printwarden.analysis.papersize import from_pwg_name
+from printwarden.provider import attributes as attrs
 from printwarden.provider.backends import (
     Backend,
     Delivered,
@@ -180,7 +181,7 @@ class Engine:
             self._without_server(job)
             return
         except ServerRefused as exc:
-            self._finish(job, CANCELED, "job-canceled-at-device", exc.detail)
+            self._finish(job, CANCELED, attrs.denial_reasons(""), exc.detail)
             return
         self.server_up = True
         attributes = {k: v for k, v in job.attributes.items() if k != POLICY}
@@ -194,7 +195,7 @@ class Engine:
             message=answer.reason,  # why it is denied, held or converted
         )
         if answer.verdict == "deny":
-            self._finish(job, CANCELED, "job-canceled-at-device", answer.reason)
+            self._finish(job, CANCELED, attrs.denial_reasons(answer.denied_by), answer.reason)
         elif answer.verdict == "hold":
             self.spool.update(
                 job.id,

@@ -19,6 +19,7 @@ from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
 from printwarden.domain.ledger import Transaction, TransactionKind, site_origin
+from printwarden.domain.wording import count
 from printwarden.service import journal_checks
 from printwarden.store import bulk, held_jobs, ledger
 from printwarden.store.models import PrintJobRow
@@ -90,7 +91,7 @@ def _printed(
         cost = costs[entry["id"]]
         job_ref = str(body.get("job_ref") or txn_id)
         printed_at = moment(body.get("printed_at")) or stamp
-        comment = f"{counts[0]} pages on {printer_name}"
+        comment = f"{count(counts[0], 'page')} on {printer_name}"
         txns.append(Transaction(txn_id, person.account_id, -cost, kind, "job:" + job_ref, origin,
                                 printed_at, comment))  # fmt: skip
         document = str(body.get("document_name") or "")[:256]
@@ -112,7 +113,8 @@ def usage_transaction(site: str, body: dict[str, Any], cost: int) -> Transaction
         kind=kind,
         reference=f"device:{body.get('device', '')}",
         origin=site_origin(site),
-        comment=f"{body.get('pages')} pages {kind.value} at {body.get('device')} (offline)",
+        comment=f"{count(int(body.get('pages') or 0), 'page')} {kind.value} at "
+        f"{body.get('device')} (offline)",
     )
 
 
