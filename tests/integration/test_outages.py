@@ -6,6 +6,8 @@ link carrying both directions, a Site Server and a Print Provider at the site.
 
 from __future__ import annotations
 
+import html
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -15,9 +17,11 @@ import httpx
 import pytest
 
 from printwarden.provider.ipp.client import IppClient
+from printwarden.webui.sessions import SESSION_COOKIE
 from support.provider import QueueSpec
-from support.seeding import PRICES, add_user, wait_for
+from support.seeding import PRICES, add_user, top_up, wait_for
 from support.site import PRINTER, SITE, World, site_world
+from support.web import login
 
 PASSWORD = "correct horse battery staple"
 QUIET_SECONDS = 4.0  # how long a job that must not print is watched
@@ -144,3 +148,65 @@ def test_a_cut_stops_hq_reaching_the_site_at_all(world: World) -> None:
             assert f"site {SITE} is offline" in local.json()["detail"]
         assert http.post(f"{world.site.url}/site/providers/nobody/wake").status_code == 404
         assert http.get(f"{world.site.url}{ring}").status_code == 405
+
+
+ROW = re.compile(
+    r'<tr><td>[^<]*</td><td>(\w[\w-]*)</td><td class="num">([^<]*)</td><td>([^<]*)</td>'
+)
+
+
+def portal_rows(base: str, cookie: str) -> list[tuple[str, str, str]]:
+    """The transactions the web portal at ``base`` lists: (kind, amount, comment), in order."""
+    with httpx.Client(base_url=base, timeout=30, cookies={SESSION_COOKIE: cookie}) as web:
+        page = web.get("/web/portal/")
+    assert page.status_code == 200, page.text[:500]
+    return [
+        (kind, amount, html.unescape(comment)) for kind, amount, comment in ROW.findall(page.text)
+    ]
+
+
+def test_the_portal_lists_an_outages_charges_where_they_happened(world: World) -> None:
+    """Issue 17: charges made at an offline site were listed where HQ recorded them (when the
+    site reconciled, above what HQ did meanwhile); now by when they happened. The offline
+    site's portal shows what it has, the outage's charges included."""
+    user, me = owner(world)
+    me.close()
+    card = uuid.uuid4().hex[:12]
+    assert world.admin.patch(f"/users/{user}", json={"cards": [card]}).status_code == 200
+    world.print_text(user, f"online {uuid.uuid4().hex}\n")
+    wait_for(lambda: world.balance(user) == 1_000 - 10, "the online charge")
+    with httpx.Client(base_url=world.app.url, timeout=30) as web:
+        login(web, user, PASSWORD, "/web/portal/")
+        cookie = web.cookies[SESSION_COOKIE]
+    wait_for(world.caught_up, "the site knowing the card")
+    with world.outage():
+        copied = copy_at_site(world, card, 3)  # at the site, while HQ cannot hear of it
+        time.sleep(1.1)  # HQ's top-up comes after the copy, by the clock
+        account = world.admin.get(f"/users/{user}").json()["account_id"]
+        top_up(world.admin, account, 500)
+        offline = portal_rows(world.site.url, cookie)  # HQ's session, at the offline site
+        assert ("copy", "-$0.30", "3 pages copy at north-mfd") in offline, offline
+        assert copied == 1_000 - 10 - 30
+    wait_for(lambda: world.balance(user) == 1_000 - 10 - 30 + 500, "the outage reconciled")
+    rows = portal_rows(world.app.url, cookie)
+    assert [(kind, amount) for kind, amount, _ in rows] == [
+        ("top-up", "$5.00"),  # at HQ during the outage, after the copy
+        ("copy", "-$0.30"),  # at the site during the outage
+        ("print", "-$0.10"),  # before the outage
+        ("top-up", "$10.00"),
+    ], rows
+    assert rows[2][2] == "1 page on north-laser"
+
+
+def copy_at_site(world: World, card: str, pages: int) -> int:
+    """Copy ``pages`` at the site's MFD; the balance it answers."""
+    headers = {"Authorization": f"Bearer {world.device_token}"}
+    with httpx.Client(base_url=world.site.api, headers=headers, timeout=30) as device:
+        login_at = device.post("/device/sessions", json={"method": "card", "card_number": card})
+        assert login_at.status_code == 201, login_at.text
+        usage = {"usage_id": str(uuid.uuid4()), "kind": "copy", "pages": pages}
+        path = f"/device/sessions/{login_at.json()['session_id']}/usage"
+        done = device.post(path, json=usage)
+        assert done.status_code == 200, done.text
+        balance: int = done.json()["balance"]
+        return balance

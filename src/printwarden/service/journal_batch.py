@@ -46,8 +46,8 @@ def charge(
     passed = [e for e in entries if e["id"] in costs]
     jobs, txns, rows = _printed(session, site, [e for e in passed if e["kind"] == "printed"],
                                 checked)  # fmt: skip
-    usage = {e["id"]: usage_transaction(site, e["body"], costs[e["id"]]) for e in passed
-             if e["kind"] == "usage"}  # fmt: skip
+    usage = {e["id"]: usage_transaction(site, e["body"], costs[e["id"]], moment(e.get("at")))
+             for e in passed if e["kind"] == "usage"}  # fmt: skip
     # Every account was just read: the users' personal accounts, the usage entries' accounts.
     results = ledger.apply_transactions(session, [*txns, *usage.values()], accounts_found=True)
     if rows:
@@ -102,9 +102,11 @@ def _printed(
     return charged, txns, rows
 
 
-def usage_transaction(site: str, body: dict[str, Any], cost: int) -> Transaction:
+def usage_transaction(
+    site: str, body: dict[str, Any], cost: int, at: datetime | None = None
+) -> Transaction:
     """The ledger transaction of a walk-up usage entry (its id is the device's usage id)
-    charging ``cost`` (checked)."""
+    charging ``cost`` (checked), dated when it happened at the site (``at``, the entry's)."""
     kind = TransactionKind(str(body.get("kind", "copy")))
     return Transaction(
         id=str(body["usage_id"]),
@@ -115,6 +117,7 @@ def usage_transaction(site: str, body: dict[str, Any], cost: int) -> Transaction
         origin=site_origin(site),
         comment=f"{count(int(body.get('pages') or 0), 'page')} {kind.value} at "
         f"{body.get('device')} (offline)",
+        created_at=at,
     )
 
 
