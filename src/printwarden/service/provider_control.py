@@ -38,15 +38,16 @@ class Bell:
     name: str
     control_url: str
     site: str = ""  # the site the provider is at, rung through that site's Site Server
-    via: str = ""  # the Site Server's URL ("" with ``site``: the site never said)
+    via: str = ""  # that Site Server's URL ("": the site never said — an older Site Server)
 
     @classmethod
     def of(cls, row: ProviderRow, site: str = "", via: str = "") -> Bell:
         return cls(row.name, row.control_url, site, via)
 
     def url(self) -> str:
-        """Where to ring: the site's relay for a provider at a site, else the provider."""
-        if self.site:
+        """Where to ring: the site's relay for a provider at a site, else the provider (also
+        when the site has not said where it is reached: older Site Servers do not)."""
+        if self.site and self.via:
             return f"{self.via.rstrip('/')}/site/providers/{quote(self.name, safe='')}/{WAKE}"
         return f"{self.control_url.rstrip('/')}/{WAKE}"
 
@@ -62,22 +63,18 @@ class ProviderDoorbell:
 
     def ring(self, bell: Bell) -> None:
         """Wake the provider; return once it has fetched and applied its pending orders."""
-        if bell.site and not bell.via:
-            raise ProviderUnreachable(
-                f"site {bell.site} has not said where HQ reaches it, so its provider "
-                f"{bell.name} cannot be rung"
-            )
-        if not bell.site and not bell.control_url:
+        relayed = bool(bell.site and bell.via)
+        if not relayed and not bell.control_url:
             raise ProviderUnreachable(f"provider {bell.name} has no control URL")
         try:
             response = self._client.post(bell.url(), json={})
         except httpx.HTTPError as exc:
             reason = str(exc) or type(exc).__name__
-            where = f"site {bell.site}" if bell.site else f"provider {bell.name}"
+            where = f"site {bell.site}" if relayed else f"provider {bell.name}"
             raise ProviderUnreachable(f"{where} unreachable: {reason}") from None
         if response.status_code != 200:
             detail = _detail(response)
-            who = f"site {bell.site}" if bell.site else f"provider {bell.name}"
+            who = f"site {bell.site}" if relayed else f"provider {bell.name}"
             raise ProviderUnreachable(f"{who} answered {response.status_code}: {detail}")
 
 
