@@ -275,7 +275,8 @@ def test_the_daily_page_allowance_stops_the_job_that_would_exceed_it(
 
     job = lp(rig.provider.host, user, pdf(documents, [GREY_PAGE] * 2))
 
-    assert "page allowance of 3 per day reached (1 left" in wait_state(rig.provider, job, CANCELED)
+    reason = wait_state(rig.provider, job, CANCELED)
+    assert "page allowance of 3 pages per day reached (1 left" in reason
 
 
 def test_a_big_job_waits_for_an_approver(rig: DeviceRig, documents: Path) -> None:
