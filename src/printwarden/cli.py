@@ -667,6 +667,7 @@ def cardreader_simulate(
 ) -> None:
     """Act as a network card reader: send CARD reads, framed as PRESET, to the listener."""
     from printwarden.devices import card_format, fastrelease
+    from printwarden.domain.wording import count
 
     try:
         framing = card_format.preset(preset, prefix=prefix, suffix=suffix)
@@ -678,7 +679,7 @@ def cardreader_simulate(
     except OSError as exc:
         raise _fail(f"{host}:{port}: {exc}") from None
     if whole:
-        console.print(f"sent {len(frames)} card read(s) to {host}:{port}")
+        console.print(f"sent {count(len(frames), 'card read')} to {host}:{port}")
     else:
         console.print(f"{host}:{port} hung up early (is this reader's address configured?)")
 

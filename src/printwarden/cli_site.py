@@ -44,6 +44,13 @@ def site_serve(
             "headers name the client; repeat for more"
         ),
     ] = None,
+    advertised_url: Annotated[
+        str,
+        typer.Option(
+            help="The URL the App Server reaches this Site Server at (it rings the site's "
+            "providers through it); default http://HOST:PORT"
+        ),
+    ] = "",
 ) -> None:
     """Run a Site Server: providers and devices of the site point at it instead of HQ.
 
@@ -69,8 +76,9 @@ def site_serve(
             "(the App Server's should not be on this machine)"
         )
     config = SiteConfig(
-        upstream, site_token, site, data_dir, host, port, tuple(trusted_proxy or ())
-    )
+        upstream, site_token, site, data_dir, host, port, tuple(trusted_proxy or ()),
+        advertised_url,
+    )  # fmt: skip
     SiteServer(config).serve()
 
 

@@ -1,11 +1,14 @@
 """The demo's sites. Each has a controllable link to the App Server (the fault-injecting TCP
 proxy of :mod:`printwarden.sim.link`, in a process of its own, steered by a control file),
-a Site Server that reaches the App Server only through that link, and its print side: real
-printers behind a Print Provider whose server is the Site Server.
+a Site Server that reaches the App Server only through that link — and that the App Server
+reaches only through it too (the link's second route, the address the site advertises, by
+which HQ rings the site's provider) — and its print side: real printers behind a Print
+Provider whose server is the Site Server.
 
 ``printwarden demo link down SITE`` writes ``down`` to the site's control file: the link
-then drops every packet (clients see timeouts, as on a cut WAN line) and the site goes
-offline within a second or two; ``link up`` restores it and the site reconciles.
+then drops every packet in both directions (clients see timeouts, as on a cut WAN line), the
+site goes offline within a second or two and HQ within three refuses to release its jobs;
+``link up`` restores it and the site reconciles.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from printwarden.sim.link import LinkState, read_state, write_state
 
 SITE_PORT_OFFSET = 100  # site-a's Site Server at port base + 100, site-b's at + 101
 LINK_PORT_OFFSET = 200  # site-a's link at port base + 200, site-b's at + 201
+HQ_TO_SITE_PORT_OFFSET = 300  # the same links' way back: HQ reaches site-a at base + 300
 STOP_SECONDS = 10.0
 
 
@@ -71,7 +75,9 @@ SITES = (
 # Every port the demo listens on, relative to --port-base (the App Server's port).
 PORT_OFFSETS = (
     0,
-    *(offset + index for offset in (SITE_PORT_OFFSET, LINK_PORT_OFFSET, PROVIDER_PORT_OFFSET)
+    *(offset + index
+      for offset in (SITE_PORT_OFFSET, LINK_PORT_OFFSET, HQ_TO_SITE_PORT_OFFSET,
+                     PROVIDER_PORT_OFFSET)
       for index in range(len(SITES))),
 )  # fmt: skip
 
@@ -156,6 +162,11 @@ class DemoSite:
         return self.port_base + LINK_PORT_OFFSET + self.index
 
     @property
+    def back_port(self) -> int:
+        """Where HQ reaches this site's Site Server: the link's way back."""
+        return self.port_base + HQ_TO_SITE_PORT_OFFSET + self.index
+
+    @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
@@ -166,7 +177,8 @@ class DemoSite:
         self.link = self._spawn(
             [sys.executable, "-m", "printwarden.sim.link",
              "--listen", f"127.0.0.1:{self.link_port}",
-             "--target", f"127.0.0.1:{self.app_port}", "--control", str(control)],
+             "--target", f"127.0.0.1:{self.app_port}", "--control", str(control),
+             "--route", f"127.0.0.1:{self.back_port}=127.0.0.1:{self.port}"],
             "link.log",
         )  # fmt: skip
         wait_listening(self.link_port, self.link, f"the link of {self.name}",
@@ -175,7 +187,8 @@ class DemoSite:
             [sys.executable, "-m", "printwarden", "site", "serve",
              "--upstream", f"http://127.0.0.1:{self.link_port}",
              "--site", self.name, "--data-dir", str(self.dir / "site"),
-             "--port", str(self.port)],
+             "--port", str(self.port),
+             "--advertised-url", f"http://127.0.0.1:{self.back_port}"],
             "site.log",
             {SITE_OR_PROVIDER_ENV: self.site_token},  # not on the command line: ps shows it
         )  # fmt: skip
@@ -220,6 +233,7 @@ class DemoSite:
             "secret_path": str(self.dir / "site" / SITE_SECRET_FILE),
             "link": {
                 "port": self.link_port,
+                "hq_to_site_port": self.back_port,
                 "control": str(link_control(self.data_dir, self.name)),
             },
             "provider": self.print_side.manifest()["provider"],

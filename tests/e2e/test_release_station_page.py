@@ -180,13 +180,13 @@ def test_card_login_lists_held_jobs_and_releases_one_to_the_printer(
     swipe(page, card)
 
     expect(page.get_by_role("heading", name="Rita Release")).to_be_visible()
-    expect(page.locator("#user-balance")).to_have_text("12.34")
+    expect(page.locator("#user-balance")).to_have_text("$12.34")
     jobs = page.locator("#jobs > li")
     expect(jobs).to_have_count(2)
     report_item = jobs.filter(has_text="report.txt")
     expect(report_item).to_contain_text("1 page")
     expect(report_item).to_contain_text("black & white")
-    expect(report_item).to_contain_text("Cost: 0.10")
+    expect(report_item).to_contain_text("Cost: $0.10")
     expect(report_item.locator(".job-problem")).to_have_text("")
 
     report_item.get_by_role("button", name="Release").click()
@@ -302,7 +302,7 @@ def test_shared_account_is_chosen_with_its_pin(world: World, page: Page) -> None
     ) as login:
         swipe(page, card)
     session_id = login.value.json()["session_id"]
-    expect(page.locator("#user-balance")).to_have_text("5.00")
+    expect(page.locator("#user-balance")).to_have_text("$5.00")
     choice = page.get_by_role("group", name="Charge printing to")
     expect(choice.get_by_role("radio", name="Personal")).to_be_checked()
 
@@ -317,7 +317,7 @@ def test_shared_account_is_chosen_with_its_pin(world: World, page: Page) -> None
     page.get_by_role("button", name="Use this account").click()
     expect(page.get_by_role("status")).to_contain_text(f"Printing is charged to {account}")
     expect(choice.get_by_role("radio", name=account)).to_be_checked()
-    expect(page.locator("#user-balance")).to_have_text("99.00")
+    expect(page.locator("#user-balance")).to_have_text("$99.00")
     session = world.device.get(f"/device/sessions/{session_id}")
     assert session.status_code == 200, session.text
     assert session.json()["account"] == account

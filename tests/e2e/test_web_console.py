@@ -56,7 +56,7 @@ def test_admin_creates_a_user_tops_up_and_sets_a_replicated_offline_policy(
     page.get_by_label("Comment").fill("welcome credit")
     page.get_by_role("button", name="Apply").click()
     expect(page.get_by_role("status")).to_have_text("Balance changed.")
-    expect(page.locator("#balance")).to_have_text("7.50")
+    expect(page.locator("#balance")).to_have_text("$7.50")
     expect(page.locator("#history")).to_contain_text("welcome credit")
     assert world.balance("carol") == 750
     screenshot(page, "admin-user", screens)
@@ -89,7 +89,7 @@ def test_sites_page_follows_an_outage_while_the_site_serves_the_portal(
 
     with tab(browser, phone=True) as phone:  # the user at the site, online: HQ answers
         log_in(phone, world.site.url, "carol", "carol-pass-99")
-        expect(phone.locator("#balance")).to_have_text("7.50")
+        expect(phone.locator("#balance")).to_have_text("$7.50")
         expect(phone.locator("#offline-mode")).to_have_count(0)
     world.link.down()
     try:
@@ -99,7 +99,7 @@ def test_sites_page_follows_an_outage_while_the_site_serves_the_portal(
             # the site checks the password against its own cache of that earlier login
             log_in(phone, world.site.url, "carol", "carol-pass-99")
             expect(phone.locator("#offline-mode")).to_contain_text("Offline mode")
-            expect(phone.locator("#balance")).to_have_text("7.50")
+            expect(phone.locator("#balance")).to_have_text("$7.50")
             screenshot(phone, "portal-offline-phone", screens)
             phone.goto(f"{world.site.url}/web/admin/")
             expect(phone.get_by_role("heading", name="Forbidden")).to_be_visible()

@@ -161,18 +161,18 @@ def test_a_group_top_up_credits_its_member(world: World, page: Page, screens: Pa
     page.get_by_label("Every").select_option("week")
     page.get_by_role("button", name="Save top-up").click()
     expect(page.get_by_role("status")).to_contain_text("Top-up saved")
-    expect(page.locator(f'#topups tr[data-group="{GROUP}"]')).to_contain_text("5.00")
+    expect(page.locator(f'#topups tr[data-group="{GROUP}"]')).to_contain_text("$5.00")
     assert world.api.get("/topups").json()["rules"] == [
         {"group": GROUP, "amount": 500, "period": "week"}
     ]
     screenshot(page, "admin-topups", screens)
 
     page.goto(f"{world.app.url}/web/admin/users/{MEMBER}")
-    expect(page.locator("#balance")).to_have_text("5.00")
+    expect(page.locator("#balance")).to_have_text("$5.00")
     expect(page.locator("#history")).to_contain_text(f"scheduled top-up for {GROUP}")
 
     page.goto(f"{world.app.url}/web/admin/extensions")
-    expect(page.locator("main")).to_contain_text(f"{GROUP}: 5.00 per week")
+    expect(page.locator("main")).to_contain_text(f"{GROUP}: $5.00 per week")
     screenshot(page, "admin-filters-and-scripts", screens)
 
     page.get_by_role("link", name="Top-ups", exact=True).click()

@@ -95,7 +95,7 @@ def test_user_releases_a_held_job_to_the_printer_and_cancels_another(
 
     with tab(browser, phone=True) as page:
         log_in(page, world.app.url, username, "petra-pass-1")
-        expect(page.locator("#balance")).to_have_text("10.00")
+        expect(page.locator("#balance")).to_have_text("$10.00")
         page.get_by_role("navigation", name="Main").get_by_role("link", name="Held jobs").click()
         jobs = page.locator(".jobs-list > li")
         expect(jobs).to_have_count(2)

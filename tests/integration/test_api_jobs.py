@@ -200,6 +200,7 @@ def test_decision_cost_and_credit_boundary(
     denied = ok(decide(provider, name, printer, **JOB))
     assert (denied["verdict"], denied["cost"], denied["balance"]) == ("deny", JOB_COST, 100)
     assert denied["reason"].startswith("insufficient credit")
+    assert denied["denied_by"] == "credit"
 
     ok(admin.patch(f"/users/{name}", json={"restricted": False}))
     assert ok(decide(provider, name, printer, **JOB))["verdict"] == "allow"

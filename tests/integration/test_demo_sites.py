@@ -79,6 +79,7 @@ def test_a_cut_link_takes_only_its_site_offline_and_restoring_it_brings_it_back(
     queue = next(name for name, q in demo["queues"].items()
                  if q["site"] == "site-a" and q["kind"] == "direct")  # fmt: skip
     received = Path(demo["printers"][demo["queues"][queue]["printer"]]["received_dir"])
+    held = _held_at_site_a(demo, person["username"])
     _link(demo, "down", "site-a")
     try:
         _wait(lambda: _site_status(demo, "site-a")["mode"] == "offline", OFFLINE_WITHIN,
@@ -97,6 +98,15 @@ def test_a_cut_link_takes_only_its_site_offline_and_restoring_it_brings_it_back(
         _wait(lambda: _site_status(demo, "site-a")["journal_backlog"] >= 1, 30,
               "the offline job in site-a's journal")  # fmt: skip
         assert _site_status(demo, "site-a")["mode"] == "offline"
+
+        # The cut cuts both ways: HQ cannot reach site-a, and says so instead of releasing.
+        _wait(lambda: _app_view(demo)["site-a"]["mode"] == "offline", OFFLINE_WITHIN,
+              "the App Server seeing site-a offline")  # fmt: skip
+        with _admin(demo) as admin:
+            refused = admin.post(f"/held-jobs/{held}/release", json={"printer": "colour-laser"})
+        assert refused.status_code == 503, refused.text
+        assert refused.json()["title"] == "Site offline"
+        assert "site site-a, which HQ cannot reach" in refused.json()["detail"]
     finally:
         _link(demo, "up", "site-a")
     _wait(lambda: _site_status(demo, "site-a")["mode"] == "online", ONLINE_WITHIN,
@@ -107,6 +117,35 @@ def test_a_cut_link_takes_only_its_site_offline_and_restoring_it_brings_it_back(
     _wait(lambda: _app_view(demo)["site-a"]["mode"] == "online", 10,
           "the App Server hearing site-a online")  # fmt: skip
     assert _site_status(demo, "site-b")["mode"] == "online"
+    time.sleep(2)  # refused, not queued: it does not print now that the link is back
+    assert not any(b"held at site-a" in p.read_bytes() for p in received.iterdir())
+    with _admin(demo) as admin:
+        assert admin.get(f"/held-jobs/{held}").json()["status"] == "held"
+
+
+def _admin(demo: dict[str, Any]) -> httpx.Client:
+    token = (demo["_dir"] / "tokens" / "admin.token").read_text().strip()
+    return httpx.Client(base_url=f"{demo['app_url']}/api/v1", timeout=30,
+                        headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+
+
+def _held_at_site_a(demo: dict[str, Any], user: str) -> str:
+    """A job held in site-a's Find-Me queue; its id once HQ knows of it."""
+    queue = next(name for name, q in demo["queues"].items()
+                 if q["site"] == "site-a" and q["kind"] == "findme")  # fmt: skip
+    with IppClient(demo["queues"][queue]["ipp_uri"], user_name=user, timeout=30) as client:
+        client.print_job(b"held at site-a\n", document_format="text/plain",
+                         job_name="held-at-site-a.txt", requesting_user_name=user)  # fmt: skip
+    found: list[str] = []
+
+    def listed() -> bool:
+        with _admin(demo) as admin:
+            jobs = admin.get("/held-jobs", params={"user": user}).json()["jobs"]
+        found[:] = [j["id"] for j in jobs if j["document_name"] == "held-at-site-a.txt"]
+        return bool(found)
+
+    _wait(listed, 30, "the Find-Me job at HQ")
+    return found[0]
 
 
 def test_link_commands_show_the_state_and_refuse_an_unknown_site(demo: dict[str, Any]) -> None:

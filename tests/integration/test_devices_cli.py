@@ -60,13 +60,13 @@ def test_release_all_prints_held_and_findme_jobs_here_one_line_each(
     assert len(lines) == 2, result.stdout
     by_id = {line.split()[1]: line for line in lines}
     assert set(by_id) == {held_id, findme_id}
-    pattern = r"released \S+ {doc} at colour-laser, 1 page, 0\.\d\d"
+    pattern = r"released \S+ {doc} at colour-laser, 1 page, \$0\.\d\d"
     assert re.fullmatch(pattern.format(doc=re.escape(held_doc)), by_id[held_id])
     assert re.fullmatch(pattern.format(doc=re.escape(findme_doc)), by_id[findme_id])
     rig.wait_printed("colour-laser", b"release-all held\n")
     rig.wait_printed("colour-laser", b"release-all find me\n")
     assert rig.open_sessions(user) == 0
-    costs = sum(int(line.rsplit(" ", 1)[1].replace(".", "")) for line in lines)
+    costs = sum(int(line.rsplit(" ", 1)[1].replace(".", "").removeprefix("$")) for line in lines)
     wait_for(lambda: rig.balance(user) == 1000 - costs, "the charges")
 
 
@@ -176,7 +176,7 @@ def test_copy_for_a_restricted_user_stops_at_the_credit(
     result = rig.simulate(mfd[1], "--card", number, "copy", "5")
     assert result.returncode == 0, result.stderr
     assert "stopped after 2 of 5 pages" in result.stderr
-    assert result.stdout.strip() == "copy 2 pages, 0.20, balance 0.05"
+    assert result.stdout.strip() == "copy 2 pages, $0.20, balance $0.05"
     assert rig.balance(user) == 5
     broke = rig.simulate(mfd[1], "--card", number, "copy", "1")
     assert broke.returncode == 1
@@ -189,12 +189,12 @@ def test_unrestricted_copy_scan_and_fax_are_charged(rig: DeviceRig, mfd: tuple[s
     user = rig.add_user(0, restricted=False, cards=[number])
     copied = rig.simulate(mfd[1], "--card", number, "copy", "3", "--colour")
     assert copied.returncode == 0, copied.stderr
-    assert copied.stdout.startswith("copy 3 pages, 1.50, balance -1.50")
+    assert copied.stdout.startswith("copy 3 pages, $1.50, balance -$1.50")
     spent = 150
     for kind in ("scan", "fax"):
         result = rig.simulate(mfd[1], "--card", number, kind, "2")
         assert result.returncode == 0, result.stderr
-        match = re.fullmatch(rf"{kind} 2 pages, (\d+)\.(\d\d), balance .*\n", result.stdout)
+        match = re.fullmatch(rf"{kind} 2 pages, \$(\d+)\.(\d\d), balance .*\n", result.stdout)
         assert match, result.stdout
         spent += int(match[1] + match[2])
     assert rig.balance(user) == -spent
@@ -209,7 +209,7 @@ def test_shared_account_selection_with_pin(rig: DeviceRig, mfd: tuple[str, str])
     assert created.status_code == 201, created.text
     shown = rig.simulate(mfd[1], "--card", number, "account", account, "--account-pin", "1357")
     assert shown.returncode == 0, shown.stderr
-    assert shown.stdout.startswith(f"{user}: account {account}, balance 0.00")
+    assert shown.stdout.startswith(f"{user}: account {account}, balance $0.00")
     wrong = rig.simulate(mfd[1], "--card", number, "account", account, "--account-pin", "0000")
     assert wrong.returncode == 1
     assert "PIN" in wrong.stderr
@@ -235,5 +235,5 @@ def test_interactive_lists_and_releases(rig: DeviceRig, mfd: tuple[str, str]) ->
     assert session.returncode == 0, session.stderr
     assert document in session.stdout
     assert "released " in session.stdout
-    assert "copy 1 page, 0.10" in session.stdout
+    assert "copy 1 page, $0.10" in session.stdout
     rig.wait_printed("colour-laser", b"interactive release\n")

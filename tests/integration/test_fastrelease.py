@@ -106,7 +106,7 @@ def test_a_card_read_prints_the_users_jobs_at_the_readers_printer(listener: List
     rig.wait_printed("colour-laser", b"fast release held\n")
     rig.wait_printed("colour-laser", b"fast release find me\n")
     assert b"fast release held\n" not in rig.received("lobby-laser")
-    listener.wait_log(f"reader colour ({ELATEC_READER}): {user}: released 2 job(s)")
+    listener.wait_log(f"reader colour ({ELATEC_READER}): {user}: released 2 jobs")
     assert rig.job_status(user, held_id) in ("releasing", None)
     assert rig.job_status(user, findme_id) in ("releasing", None)
     assert rig.open_sessions(user) == 0
@@ -119,7 +119,7 @@ def test_a_reader_sending_hexadecimal_releases_at_its_own_printer(listener: List
     rig.hold(user, b"hex reader\n", "secure")
     listener.read_cards(RFIDEAS_READER, f"{int(number):X}", preset="rfideas")
     rig.wait_printed("lobby-laser", b"hex reader\n")
-    listener.wait_log(f"reader {RFIDEAS_READER}: {user}: released 1 job(s)")
+    listener.wait_log(f"reader {RFIDEAS_READER}: {user}: released 1 job")
 
 
 def test_an_unknown_reader_is_hung_up_on_without_side_effects(listener: Listener) -> None:

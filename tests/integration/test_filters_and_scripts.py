@@ -133,9 +133,10 @@ def charged(rig: DeviceRig, user: str, amount: int) -> None:
 
 
 DENIALS = [
-    ({"max_pages": 2}, [GREY_PAGE] * 3, "a4", "job has 3 pages; the limit is 2"),
-    ({"max_cost": 25}, [GREY_PAGE] * 3, "a4", "job costs 30; the limit is 25"),
-    ({"min_pages": 5}, [GREY_PAGE] * 2, "a4", "this printer takes jobs of 5 or more"),
+    ({"max_pages": 2}, [GREY_PAGE] * 3, "a4", "job has 3 pages; the limit is 2 pages"),
+    ({"max_cost": 25}, [GREY_PAGE] * 3, "a4", "job costs $0.30; the limit is $0.25"),
+    ({"min_pages": 5}, [GREY_PAGE] * 2, "a4", "this printer takes jobs of 5 pages or more"),
+    ({"min_pages": 2}, [GREY_PAGE], "a4", "job has 1 page; this printer takes jobs of 2 pages"),
     ({"deny_colour": True}, [COLOUR_PAGE], "a4", "colour printing is not allowed"),
     ({"colour_groups": ["staff"]}, [COLOUR_PAGE], "a4", "colour printing is allowed only for"),
     ({"paper_sizes": ["A4"]}, [GREY_PAGE], "a3", "paper size A3 is not allowed"),
@@ -276,7 +277,8 @@ def test_the_daily_page_allowance_stops_the_job_that_would_exceed_it(
 
     job = lp(rig.provider.host, user, pdf(documents, [GREY_PAGE] * 2))
 
-    assert "page allowance of 3 per day reached (1 left" in wait_state(rig.provider, job, CANCELED)
+    reason = wait_state(rig.provider, job, CANCELED)
+    assert "page allowance of 3 pages per day reached (1 left" in reason
 
 
 def test_a_big_job_waits_for_an_approver(rig: DeviceRig, documents: Path) -> None:
@@ -481,3 +483,37 @@ def test_admin_script_set_and_test_from_the_command_line(rig: DeviceRig, tmp_pat
     assert rig.admin.get("/scripts").json()["scripts"] == []
     assert rig.cli("admin", "script", "set", str(script), "--printer", PRINTER).returncode == 0
     assert [s["printer"] for s in rig.admin.get("/scripts").json()["scripts"]] == [PRINTER]
+
+
+def lpstat_completed(host: str, user: str, job: int) -> str:
+    """What ``lpstat -l -W completed`` (CUPS' own client, pointed at the provider as a user's
+    CUPS client is) shows of ``job``: its line and the indented lines after it."""
+    command = ["lpstat", "-h", host, "-U", user, "-l", "-W", "completed", "-o", "office"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"office-{job} "))
+    shown = [lines[start]]
+    shown += [line for line in lines[start + 1 :] if line.startswith("\t")][:3]
+    return "\n".join(shown)
+
+
+def test_lpstat_shows_why_a_job_was_denied(rig: DeviceRig, documents: Path) -> None:
+    """Issue 17: ``lpstat -l`` printed only "Alerts: job-canceled-at-device"; now the reason,
+    money in the configured currency, and the kind of refusal as its alert."""
+    set_filters(rig, {"max_cost": 25}, printer=PRINTER)
+    user = rig.add_user(10_000)
+    job = lp(rig.provider.host, user, pdf(documents, [GREY_PAGE] * 3))
+    wait_state(rig.provider, job, CANCELED)
+    shown = lpstat_completed(rig.provider.host, user, job)
+    assert "\tStatus: job costs $0.30; the limit is $0.25" in shown, shown
+    assert "\tAlerts: job-canceled-by-operator" in shown, shown
+
+
+def test_lpstat_shows_a_credit_refusal_as_one(rig: DeviceRig, documents: Path) -> None:
+    poor = rig.add_user(10)  # restricted, with $0.10 and no credit limit
+    job = lp(rig.provider.host, poor, pdf(documents, [GREY_PAGE] * 3))
+    wait_state(rig.provider, job, CANCELED)
+    shown = lpstat_completed(rig.provider.host, poor, job)
+    assert "\tStatus: insufficient credit: job costs $0.30, available $0.10" in shown, shown
+    assert "\tAlerts: account-limit-reached" in shown, shown

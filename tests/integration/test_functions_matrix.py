@@ -34,12 +34,14 @@ from printwarden.domain.accounts import Role
 from printwarden.domain.functions import TABLE, Function, Mode, row
 from printwarden.provider.ipp.client import IppClient
 from printwarden.sim.link import Link
+from printwarden.store.tokens import PROVIDER_PREFIX
 from support import processes
 from support.appserver import AppServer
 from support.databases import free_port
 from support.provider import PrinterSpec, ProviderProcess, QueueSpec, file_printer_documents
 from support.seeding import PRICES, add_user, wait_for
 from support.site import SiteProcess
+from support.site import site_link as both_ways
 
 SITE = "matrix"
 PRINTER, HQ_PRINTER = "matrix-laser", "hq-laser"
@@ -260,11 +262,12 @@ def matrix_world(root: Path) -> Iterator[World]:
         (root / "app").mkdir()
         app.start()
         stack.callback(app.stop)
-        site_link = Link("127.0.0.1", 0, "127.0.0.1", app.port)
+        site_port = free_port()
+        site_link, advertised = both_ways(app, site_port)  # HQ reaches the site through it too
+        stack.callback(site_link.stop)
         hq_link = Link("127.0.0.1", 0, "127.0.0.1", app.port)
-        for link in (site_link, hq_link):
-            link.start()
-            stack.callback(link.stop)
+        hq_link.start()
+        stack.callback(hq_link.stop)
         admin = httpx.Client(
             base_url=app.api,
             headers={"Authorization": f"Bearer {app.token(Role.ADMIN, 'matrix-admin')}"},
@@ -280,6 +283,8 @@ def matrix_world(root: Path) -> Iterator[World]:
             app.token(Role.SITE, scope=SITE),
             SITE,
             root / "site",
+            port=site_port,
+            advertised_url=advertised,
         )
         site.start()
         stack.callback(site.stop)
@@ -290,12 +295,15 @@ def matrix_world(root: Path) -> Iterator[World]:
             (Mode.OFFLINE_NO_SITE, hq_url, HQ_PRINTER),
         ):
             out = root / f"out-{printer}"
+            name = f"matrix-provider-{uuid.uuid4().hex[:8]}"
+            at = SITE if mode is Mode.ONLINE else None  # the site's provider is bound to it
+            token = app.token(Role.PROVIDER, scope=f"{PROVIDER_PREFIX}{name}", site=at)
             provider = ProviderProcess(
-                server, app.token(Role.PROVIDER), root / f"provider-{printer}",
+                server, token, root / f"provider-{printer}",
                 [PrinterSpec(printer, f"file://{out}", colour=False)],
                 [QueueSpec("direct", "direct", printer), QueueSpec("secure", "hold", printer),
                  QueueSpec("findme", "findme")],
-                server_timeout=6.0,
+                server_timeout=6.0, name=name,
             )  # fmt: skip
             (root / f"provider-{printer}").mkdir()
             provider.start()
@@ -403,3 +411,17 @@ def test_each_function_is_available_exactly_where_the_table_says(world: World, m
     expected = {function: row(function).available(mode) for function in DRIVERS}
     wrong = {f.value: (expected[f], observed[f]) for f in DRIVERS if expected[f] != observed[f]}
     assert not wrong, f"{mode.value}: function → (declared, observed): {wrong}"
+
+
+def test_fast_release_with_a_card_reader_at_an_offline_site(world: World) -> None:
+    """Issue 17: a reader whose device is of kind ``card-reader`` releases at an offline site
+    (the reference's table says no; nothing at the site needs HQ, so ours says yes)."""
+    token = world.app.token(Role.ADMIN, "matrix-fast-release")
+    admin = httpx.Client(
+        base_url=world.app.api, timeout=30, headers={"Authorization": f"Bearer {token}"}
+    )
+    with admin:
+        assert admin.get("/devices/matrix-card-reader").json()["kind"] == "card-reader"
+    with in_mode(world, Mode.OFFLINE_WITH_SITE) as place:
+        assert world.site_link.state == "down"
+        assert fast_release(world, place), "the card reader's held job did not print offline"

@@ -218,8 +218,8 @@ def test_a_cost_is_charged_as_the_site_had_it_only_under_prices_hq_published(
     assert report.amounts == {"print": 90}
     assert [r["status"] for r in report.results] == ["applied"] * 3 + ["rejected"] * 3
     found = outcomes(hq, entries)
-    assert found[entries[3]["id"]] == ("cost 50 is not what published prices give for these "
-                                       "facts (20)", True)  # fmt: skip
+    assert found[entries[3]["id"]] == ("cost $0.50 is not what published prices give for these "
+                                       "facts ($0.20)", True)  # fmt: skip
     assert "never published for 'laser'" in found[entries[4]["id"]][0]
     assert found[entries[5]["id"]][1]
     with hq.read() as session:

@@ -111,6 +111,57 @@ def test_down_times_out_new_and_open_connections_then_up_recovers(
         assert fresh.get("/after-new").text == "ok /after-new"
 
 
+def test_a_cut_cuts_every_route_in_both_directions(target: tuple[str, int]) -> None:
+    """Issue 17: the site's connections to HQ and HQ's to the site go down and up together."""
+    with http_server() as site:
+        link = Link("127.0.0.1", 0, *target)
+        back = link.add_route("127.0.0.1", 0, *site)
+        with link:
+            assert back.port != 0
+            to_hq = httpx.Client(base_url=f"http://{link.address}", timeout=TIMEOUT)
+            to_site = httpx.Client(base_url=f"http://{back.address}", timeout=TIMEOUT)
+            with to_hq, to_site:
+                assert to_hq.get("/hq").text == "ok /hq"
+                assert to_site.get("/site").text == "ok /site"
+                link.down()
+                assert_times_out(to_hq, "/hq-during")
+                assert_times_out(to_site, "/site-during")
+                link.up()
+                assert to_hq.get("/hq-after").text == "ok /hq-after"
+                assert to_site.get("/site-after").text == "ok /site-after"
+            with pytest.raises(RuntimeError, match="before the link starts"):
+                link.add_route("127.0.0.1", 0, *site)
+
+
+def test_a_link_process_carries_its_routes(target: tuple[str, int], tmp_path: Path) -> None:
+    control = tmp_path / "link.state"
+    with http_server() as site:
+        command = [sys.executable, "-m", "printwarden.sim.link", "--listen", "127.0.0.1:0",
+                   "--target", f"{target[0]}:{target[1]}", "--control", str(control),
+                   "--route", f"127.0.0.1:0={site[0]}:{site[1]}"]  # fmt: skip
+        with (tmp_path / "link.log").open("wb") as log:
+            process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log)
+        try:
+            assert process.stdout is not None
+            assert select.select([process.stdout], [], [], 10)[0], "the link did not start"
+            first = process.stdout.readline().decode().split()
+            second = process.stdout.readline().decode().split()
+            assert second[0] == "listening", second
+            assert second[-1] == f"{site[0]}:{site[1]}", second
+            with httpx.Client(base_url=f"http://{second[1]}", timeout=TIMEOUT) as http:
+                assert http.get("/site").text == "ok /site"
+                write_state(control, "down")
+                time.sleep(SWITCH_SECONDS)
+                assert_times_out(http, "/down")
+            assert first[0] == "listening"
+            process.terminate()
+            assert process.wait(timeout=5) == 0
+        finally:
+            stop_process(process)
+            if process.stdout is not None:
+                process.stdout.close()
+
+
 def test_idle_connection_survives_an_outage(link: Link, client: httpx.Client) -> None:
     assert client.get("/before").status_code == 200
     link.down()

@@ -125,15 +125,15 @@ def test_card_swipe_lists_jobs_and_releases_by_number_and_all(
     _, first = rig.hold(user, b"station first\n")
     _, second = rig.hold(user, b"station second\n", "findme")
     terminal.type(number)
-    terminal.expect("Hello Ada Lovelace, balance 10.00")
+    terminal.expect("Hello Ada Lovelace, balance $10.00")
     table = terminal.expect("r N: release")
     assert first in table
     assert second in table
     terminal.type(f"r {terminal.number_of(first)}")
-    terminal.expect(f"released {first} (0.")
+    terminal.expect(f"released {first} ($0.")
     rig.wait_printed("colour-laser", b"station first\n")
     terminal.type("a")
-    terminal.expect(f"released {second} (0.")
+    terminal.expect(f"released {second} ($0.")
     terminal.expect("You have no jobs waiting.")
     rig.wait_printed("colour-laser", b"station second\n")
     terminal.type("q")

@@ -238,7 +238,7 @@ def test_top_up_with_comment_once_per_form_and_history(
         answer = client.post(action, data=form)
         assert answer.status_code == 303, answer.text
     shown = client.get(answer.headers["location"])
-    assert 'id="balance">12.50<' in shown.text
+    assert 'id="balance">$12.50<' in shown.text
     assert "cash at the desk" in shown.text
     assert shown.text.count("top-up") == 1 + 1  # the history row and the form's option
     csv = client.get("/web/admin/jobs.csv")

@@ -89,8 +89,11 @@ class AppServer:
     def database(self) -> Database:
         return Database(self.database_url)
 
-    def token(self, role: Role, username: str = "", scope: str = "") -> str:
-        """A token for ``role``; admins and users get a session of a user made for it."""
+    def token(
+        self, role: Role, username: str = "", scope: str = "", site: str | None = None
+    ) -> str:
+        """A token for ``role``; admins and users get a session of a user made for it. A
+        provider token may be bound to a ``site`` (and to a provider by ``scope``)."""
         database = self.database()
         try:
             with database.session() as session:
@@ -102,7 +105,7 @@ class AppServer:
                     )
                     user_id = row.id
                 token, _ = tokens.issue_token(
-                    session, role, name="test", scope=scope, user_id=user_id
+                    session, role, name="test", scope=scope, site=site, user_id=user_id
                 )
             return token
         finally:

@@ -38,6 +38,7 @@ NO_POLICY: dict[str, object] = {
     "approval": False,
     "approver_group": "",
     "charge_account_id": None,
+    "denied_by": "",
 }
 
 

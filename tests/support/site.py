@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ import httpx
 from printwarden.domain.accounts import Role
 from printwarden.provider.ipp.client import IppClient
 from printwarden.sim.link import Link
+from printwarden.store.tokens import PROVIDER_PREFIX
 from support import processes
 from support.appserver import AppServer
 from support.databases import free_port
@@ -34,6 +36,7 @@ class SiteProcess:
     data_dir: Path
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    advertised_url: str = ""  # how HQ reaches the site (a route of its link in tests)
 
     @property
     def url(self) -> str:
@@ -52,6 +55,8 @@ class SiteProcess:
         command = [sys.executable, "-m", "printwarden", "site", "serve",
                    "--upstream", self.upstream, "--site", self.site,
                    "--data-dir", str(self.data_dir), "--port", str(self.port)]  # fmt: skip
+        if self.advertised_url:
+            command += ["--advertised-url", self.advertised_url]
         env = {**os.environ, "PRINTWARDEN_TOKEN": self.token}  # never on a command line
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(command, stdout=log, stderr=log, env=env)
@@ -191,16 +196,27 @@ def site_world(root: Path, **provider: Any) -> Iterator[World]:
         app.stop()
 
 
+def site_link(app: AppServer, site_port: int) -> tuple[Link, str]:
+    """A link between a site and ``app`` carrying both directions: the site's connections to
+    the App Server (its port), and the App Server's to the Site Server at ``site_port`` (the
+    second item: the URL the site advertises to HQ). Started."""
+    link = Link("127.0.0.1", 0, "127.0.0.1", app.port)
+    back = link.add_route("127.0.0.1", 0, "127.0.0.1", site_port)
+    link.start()
+    return link, f"http://127.0.0.1:{back.port}"
+
+
 @contextmanager
 def another_site(
     app: AppServer, admin: httpx.Client, root: Path, name: str, **provider_fields: Any
 ) -> Iterator[World]:
-    """A site ``name`` (its printer, device, link, Site Server and provider) for ``app``."""
+    """A site ``name`` (its printer, device, link, Site Server and provider bound to the
+    site) for ``app``; everything between the site and the App Server goes through the link."""
     root = root / name
     root.mkdir()
     printer = PRINTER if name == SITE else f"{name}-laser"
-    link = Link("127.0.0.1", 0, "127.0.0.1", app.port)
-    link.start()
+    site_port = free_port()
+    link, advertised = site_link(app, site_port)
     site = provider = None
     try:
         body = {"name": printer, "colour": False, "cost_model": {"sizes": {"default": PRICES}}}
@@ -212,16 +228,20 @@ def another_site(
             app.token(Role.SITE, scope=name),
             name,
             root / "site",
+            port=site_port,
+            advertised_url=advertised,
         )
         site.start()
         out = root / "printed"
+        provider_name = f"{name}-provider-{uuid.uuid4().hex[:8]}"
         provider = ProviderProcess(
             site.url,
-            app.token(Role.PROVIDER),
+            app.token(Role.PROVIDER, scope=f"{PROVIDER_PREFIX}{provider_name}", site=name),
             root / "provider",
             [PrinterSpec(printer, f"file://{out}", colour=False)],
             [QueueSpec("direct", "direct", printer), *provider_fields.pop("queues", [])],
             server_timeout=6.0,  # the default's order: longer than the site's forward timeout
+            name=provider_name,
             **provider_fields,
         )
         (root / "provider").mkdir()

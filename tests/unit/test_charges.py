@@ -53,7 +53,9 @@ def test_a_cost_is_explained_only_by_the_costs_the_prices_give() -> None:
     assert charges.explained(20, (20, 25)) == 20
     assert charges.explained(25, (20, 25)) == 25
     assert charges.explained(None, (20, 25)) == 20  # no cost sent: the first explanation
-    with pytest.raises(Refused, match=r"cost 1 is not what published prices give .* \(20 or 25\)"):
+    with pytest.raises(
+        Refused, match=r"cost \$0\.01 is not what published prices give .* \(\$0\.20 or \$0\.25\)"
+    ):
         charges.explained(1, (20, 25))
     with pytest.raises(Refused, match="negative"):
         charges.explained(-20, (-20,))

@@ -13,12 +13,14 @@ from printwarden.domain.costs import CostModel, JobUsage, PagePrices, job_cost
 from printwarden.domain.decide import (
     CreditPolicy,
     Decision,
+    Denial,
     OfflinePolicies,
     Policies,
     Printer,
     Verdict,
     decide,
 )
+from printwarden.domain.money import Currency
 
 PROPERTY = settings(max_examples=200, deadline=None, database=None)
 
@@ -186,7 +188,7 @@ def test_max_pages_per_job_counts_all_copies() -> None:
     assert at_limit == Decision(Verdict.ALLOW, 20)
     over = decide(grey(10, copies=2), ALICE, account, PRINTER, Policies(max_pages_per_job=19))
     assert over.verdict is Verdict.DENY
-    assert over.reason == "job has 20 pages; the limit is 19"
+    assert over.reason == "job has 20 pages; the limit is 19 pages"
     assert over.cost == 20
 
 
@@ -217,7 +219,7 @@ def test_credit_boundary_one_cent_more_is_denied() -> None:
     decision = decide(grey(151), ALICE, account, PRINTER)
     assert decision.verdict is Verdict.DENY
     assert decision.cost == 151
-    assert decision.reason == "insufficient credit: job costs 151, available 150"
+    assert decision.reason == "insufficient credit: job costs $1.51, available $1.50"
 
 
 def test_credit_boundary_without_credit_limit() -> None:
@@ -304,7 +306,7 @@ def test_offline_last_known_balance_has_the_online_boundary() -> None:
     assert decide(grey(150), ALICE, account, PRINTER, rules).verdict is Verdict.ALLOW
     denied = decide(grey(151), ALICE, account, PRINTER, rules)
     assert denied.verdict is Verdict.DENY
-    assert denied.reason == "insufficient credit: job costs 151, available 150"
+    assert denied.reason == "insufficient credit: job costs $1.51, available $1.50"
 
 
 def test_offline_allow_overdraw_boundary() -> None:
@@ -313,7 +315,7 @@ def test_offline_allow_overdraw_boundary() -> None:
     assert decide(grey(350), ALICE, account, PRINTER, rules) == Decision(Verdict.ALLOW, 350)
     denied = decide(grey(351), ALICE, account, PRINTER, rules)
     assert denied.verdict is Verdict.DENY
-    assert denied.reason == "insufficient credit: job costs 351, available 350"
+    assert denied.reason == "insufficient credit: job costs $3.51, available $3.50"
 
 
 def test_offline_allow_overdraw_of_zero_is_last_known_balance() -> None:
@@ -508,3 +510,18 @@ def test_more_credit_never_turns_allow_into_deny(
         assert decide(job, ALICE, richer, printer).verdict is Verdict.ALLOW
     if decide(job, ALICE, richer, printer).verdict is Verdict.DENY:
         assert decide(job, ALICE, poorer, printer).verdict is Verdict.DENY
+
+
+def test_reasons_show_money_in_the_configured_currency_and_say_what_refused() -> None:
+    """Issue 17: "job costs 150; …" was raw minor units; now the currency's, with the kind."""
+    euro = Policies(currency=Currency("EUR"))
+    poor = personal(ALICE, balance=99)
+    decision = decide(grey(150), ALICE, poor, PRINTER, euro)
+    assert decision.reason == "insufficient credit: job costs €1.50, available €0.99"
+    assert decision.denied_by is Denial.CREDIT
+    one = decide(grey(2), ALICE, personal(ALICE), PRINTER, Policies(max_pages_per_job=1))
+    assert (one.reason, one.denied_by) == ("job has 2 pages; the limit is 1 page", Denial.POLICY)
+    off = decide(grey(1), ALICE, personal(ALICE), dataclasses.replace(PRINTER, enabled=False))
+    assert off.denied_by is Denial.PRINTER
+    other = decide(grey(1), BOB, personal(ALICE), PRINTER)
+    assert other.denied_by is Denial.ACCOUNT

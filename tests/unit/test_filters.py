@@ -16,6 +16,7 @@ from printwarden.domain.filters import (
     effective_rules,
     evaluate,
 )
+from printwarden.domain.money import Currency
 
 MODEL = CostModel(sizes={"default": PagePrices(10, 8, 50, 40)})
 
@@ -43,9 +44,9 @@ def run(rules: Rules, facts: JobFacts) -> tuple[Outcome, str]:
 @pytest.mark.parametrize(
     ("rules", "facts", "reason"),
     [
-        (Rules(max_pages=10), job(6, copies=2), "job has 12 pages; the limit is 10"),
-        (Rules(min_pages=5), job(2), "this printer takes jobs of 5 or more"),
-        (Rules(max_cost=39), job(4), "job costs 40; the limit is 39"),
+        (Rules(max_pages=10), job(6, copies=2), "job has 12 pages; the limit is 10 pages"),
+        (Rules(min_pages=5), job(2), "this printer takes jobs of 5 pages or more"),
+        (Rules(max_cost=39), job(4), "job costs $0.40; the limit is $0.39"),
         (Rules(deny_colour=True), job(4, 1), "colour printing is not allowed"),
         (Rules(colour_groups=("staff",)), job(4, 1), "colour printing is allowed only for staff"),
         (
@@ -63,7 +64,7 @@ def run(rules: Rules, facts: JobFacts) -> tuple[Outcome, str]:
         (
             Rules(page_allowance=100),
             job(10, pages_in_period=95),
-            "page allowance of 100 per day reached (5 left, job has 10)",
+            "page allowance of 100 pages per day reached (5 left, job has 10 pages)",
         ),
     ],
 )
@@ -71,6 +72,18 @@ def test_each_rule_denies_with_its_reason(rules: Rules, facts: JobFacts, reason:
     outcome, said = run(rules, facts)
     assert outcome is Outcome.DENY
     assert reason in said
+
+
+def test_reasons_read_right_for_one_and_show_the_currency() -> None:
+    """Issue 17: "job has 1 pages", "job costs 40; the limit is 39" — now plural-aware and in
+    the configured currency."""
+    assert run(Rules(min_pages=2), job(1))[1] == (
+        "job has 1 page; this printer takes jobs of 2 pages or more"
+    )
+    euro = job(4, currency=Currency("EUR"))
+    assert run(Rules(max_cost=39), euro)[1] == "job costs €0.40; the limit is €0.39"
+    assert run(Rules(approval_cost=39), euro)[1] == "awaiting approval: costs €0.40 (over €0.39)"
+    assert run(Rules(approval_pages=0), job(1))[1] == "awaiting approval: 1 page (over 0)"
 
 
 @pytest.mark.parametrize(

@@ -320,3 +320,27 @@ def test_discount_of_100_percent_or_more_gives_zero(amount: int, bp: int) -> Non
 def test_apply_basis_points_is_monotone_in_basis_points(amount: int, low: int, high: int) -> None:
     low, high = sorted((low, high))
     assert apply_basis_points(amount, low) <= apply_basis_points(amount, high)
+
+
+@pytest.mark.parametrize(
+    ("currency", "units", "shown"),
+    [
+        (USD, 150, "$1.50"),
+        (USD, -25, "-$0.25"),
+        (USD, 123_456_789, "$1,234,567.89"),
+        (JPY, 150, "¥150"),
+        (Currency("EUR"), 5, "€0.05"),
+        (Currency("GBP"), 100, "£1.00"),
+        (Currency("USD", 3), 1_500, "$1.500"),
+    ],
+)
+def test_show_is_the_amount_as_people_read_it(currency: Currency, units: int, shown: str) -> None:
+    """Issue 17: messages said "job costs 150"; a person reads "$1.50"."""
+    assert currency.show(units) == shown
+
+
+@PROPERTY
+@given(units=st.integers(min_value=-(10**15), max_value=10**15))
+def test_show_is_exact_for_every_amount(units: int) -> None:
+    digits = re.sub(r"[^0-9-]", "", USD.show(units))
+    assert int(digits) == units

@@ -48,6 +48,7 @@ from printwarden.devices.client import (
     DeviceClient,
     ReleaseAll,
 )
+from printwarden.domain.wording import count
 
 log = logging.getLogger("printwarden.fastrelease")
 DEFAULT_PORT = 7100
@@ -236,7 +237,7 @@ class FastReleaseServer:
 def describe(username: str, result: ReleaseAll) -> str:
     """One log line for a release: who, what printed, what was refused and why."""
     released = ", ".join(job.document_name or job.id for job in result.released) or "none"
-    text = f"{username}: released {len(result.released)} job(s) ({released})"
+    text = f"{username}: released {count(len(result.released), 'job')} ({released})"
     if result.refused:
         refused = "; ".join(f"{r.document_name or r.id}: {r.reason}" for r in result.refused)
         text += f", refused {len(result.refused)} ({refused})"

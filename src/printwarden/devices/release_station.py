@@ -131,7 +131,7 @@ def hidden_input(stream: TextIO) -> Iterator[None]:
 
 
 def money(units: int | None, currency: Currency) -> str:
-    return "cost unknown" if units is None else currency.format(units)
+    return "cost unknown" if units is None else currency.show(units)
 
 
 def jobs_table(jobs: list[HeldJob], currency: Currency) -> Table:

@@ -23,6 +23,7 @@ from printwarden.devices.client import (
 )
 from printwarden.devices.release_station import Command, jobs_table, money, parse_command
 from printwarden.domain.money import Currency
+from printwarden.domain.wording import count
 
 Action = Callable[["Simulator", Session], int]
 INTERACTIVE_HELP = "r N release, a all, c N cancel, copy N, q quit "
@@ -58,11 +59,6 @@ class Credentials:
         if self.identity:
             return client.login_identity(self.identity, self.pin)
         return client.login_password(self.username, self.password)
-
-
-def count(number: int, one: str, many: str = "") -> str:
-    """``1 page``, ``3 pages``."""
-    return f"{number} {one if number == 1 else many or one + 's'}"
 
 
 def job_line(job: HeldJob, currency: Currency, printer: str = "") -> str:

@@ -15,6 +15,9 @@ import json
 from collections.abc import Collection, Sequence
 
 from printwarden.domain.costs import CostModel
+from printwarden.domain.money import Currency
+
+_CURRENCY = Currency()  # the default: how refusals show amounts
 
 
 class Refused(Exception):
@@ -62,7 +65,12 @@ def amount(value: object, what: str = "cost") -> int:
 
 
 def overridden(
-    override: object, claimed: object, script: str, published: Collection[str], printer: str
+    override: object,
+    claimed: object,
+    script: str,
+    published: Collection[str],
+    printer: str,
+    currency: Currency = _CURRENCY,
 ) -> int:
     """The charge of a job whose cost a print script set (``override``): accepted only from
     a script version (``script``, a digest) HQ published for ``printer`` or for every
@@ -72,12 +80,13 @@ def overridden(
         raise Refused("cost_override without the print script that set it")
     if script not in published:
         raise Refused(f"cost_override from a print script HQ never published for {printer!r}")
-    if claimed is not None and amount(claimed) != cost:
-        raise Refused(f"cost {claimed} differs from the script's cost_override {cost}")
+    if claimed is not None and (found := amount(claimed)) != cost:
+        show = currency.show
+        raise Refused(f"cost {show(found)} differs from the script's cost_override {show(cost)}")
     return cost
 
 
-def explained(claimed: object, expected: Sequence[int]) -> int:
+def explained(claimed: object, expected: Sequence[int], currency: Currency = _CURRENCY) -> int:
     """The charge of a job the site costed itself: ``claimed`` must be one of the costs
     ``expected`` from its facts under prices HQ published (the first is charged when the
     site sent no cost)."""
@@ -85,6 +94,9 @@ def explained(claimed: object, expected: Sequence[int]) -> int:
         return amount(expected[0])
     cost = amount(claimed)
     if cost not in expected:
-        shown = " or ".join(map(str, dict.fromkeys(expected)))
-        raise Refused(f"cost {cost} is not what published prices give for these facts ({shown})")
+        shown = " or ".join(map(currency.show, dict.fromkeys(expected)))
+        raise Refused(
+            f"cost {currency.show(cost)} is not what published prices give for these facts "
+            f"({shown})"
+        )
     return cost

@@ -7,11 +7,14 @@ from enum import StrEnum
 
 from printwarden.domain.accounts import Account, User, may_use
 from printwarden.domain.costs import CostModel, JobUsage, job_cost
+from printwarden.domain.money import Currency
 from printwarden.domain.offline_policies import CreditPolicy, OfflinePolicies
+from printwarden.domain.wording import count
 
 __all__ = [
     "CreditPolicy",
     "Decision",
+    "Denial",
     "OfflinePolicies",
     "Policies",
     "Printer",
@@ -24,6 +27,16 @@ class Verdict(StrEnum):
     ALLOW = "allow"
     DENY = "deny"
     HOLD = "hold"
+
+
+class Denial(StrEnum):
+    """What refused a job, for clients that show a kind beside the reason (IPP keywords)."""
+
+    NONE = ""
+    CREDIT = "credit"  # not enough credit on the account
+    ACCOUNT = "account"  # the user may not print, or may not charge that account
+    PRINTER = "printer"  # the printer is disabled
+    POLICY = "policy"  # a limit, filter or print script refused it
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +55,7 @@ class Policies:
 
     max_pages_per_job: int | None = None
     offline: OfflinePolicies | None = None
+    currency: Currency = field(default_factory=Currency)  # how reasons show money
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +63,7 @@ class Decision:
     verdict: Verdict
     cost: int
     reason: str = ""
+    denied_by: Denial = Denial.NONE
 
 
 def decide(
@@ -65,9 +80,9 @@ def decide(
     rules = policies or Policies()
     if cost is None:
         cost = job_cost(printer.cost_model, job, user.groups)
-    refusal = _refusal(job, user, account, printer, rules, cost)
+    refusal, denial = _refusal(job, user, account, printer, rules, cost)
     if refusal:
-        return Decision(Verdict.DENY, cost, refusal)
+        return Decision(Verdict.DENY, cost, refusal, denial)
     if printer.hold_for_release:
         return Decision(Verdict.HOLD, cost, "held until released")
     return Decision(Verdict.ALLOW, cost)
@@ -75,20 +90,23 @@ def decide(
 
 def _refusal(
     job: JobUsage, user: User, account: Account, printer: Printer, rules: Policies, cost: int
-) -> str:
+) -> tuple[str, Denial]:
     if not printer.enabled:
-        return f"printer {printer.name} is disabled"
+        return f"printer {printer.name} is disabled", Denial.PRINTER
     if not user.enabled:
-        return f"user {user.username} is disabled"
+        return f"user {user.username} is disabled", Denial.ACCOUNT
     if not may_use(user, account):
-        return f"user {user.username} may not charge account {account.name}"
+        return f"user {user.username} may not charge account {account.name}", Denial.ACCOUNT
     limit = rules.max_pages_per_job
     if limit is not None and job.total_pages > limit:
-        return f"job has {job.total_pages} pages; the limit is {limit}"
-    return _credit_refusal(account, cost, rules.offline)
+        pages = count(job.total_pages, "page")
+        return f"job has {pages}; the limit is {count(limit, 'page')}", Denial.POLICY
+    return _credit_refusal(account, cost, rules.offline, rules.currency), Denial.CREDIT
 
 
-def _credit_refusal(account: Account, cost: int, offline: OfflinePolicies | None) -> str:
+def _credit_refusal(
+    account: Account, cost: int, offline: OfflinePolicies | None, currency: Currency
+) -> str:
     if not account.restricted or cost <= 0:
         return ""
     available = account.available()
@@ -100,5 +118,6 @@ def _credit_refusal(account: Account, cost: int, offline: OfflinePolicies | None
         if offline.credit is CreditPolicy.ALLOW_OVERDRAW:
             available += offline.overdraw
     if cost > available:
-        return f"insufficient credit: job costs {cost}, available {available}"
+        show = currency.show
+        return f"insufficient credit: job costs {show(cost)}, available {show(available)}"
     return ""

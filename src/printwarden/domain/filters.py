@@ -20,6 +20,8 @@ from enum import StrEnum
 from typing import Any
 
 from printwarden.domain.costs import JobUsage
+from printwarden.domain.money import Currency
+from printwarden.domain.wording import count
 
 NUP_CHOICES = (1, 2, 4)
 
@@ -209,6 +211,7 @@ class JobFacts:
     duplicate_of: str = ""  # the job this one duplicates, within the window
     pages_in_period: int = 0  # pages the user printed in the allowance period so far
     approved: bool = False  # an approver released it
+    currency: Currency = field(default_factory=Currency)  # how reasons show money
 
 
 class Outcome(StrEnum):
@@ -333,15 +336,17 @@ def _pages(rules: Rules, _job: JobFacts, usage: JobUsage, _cost: int) -> str:
     if usage.pages is None:
         return ""
     if rules.max_pages is not None and total > rules.max_pages:
-        return f"job has {total} pages; the limit is {rules.max_pages}"
+        return f"job has {count(total, 'page')}; the limit is {count(rules.max_pages, 'page')}"
     if rules.min_pages is not None and total < rules.min_pages:
-        return f"job has {total} pages; this printer takes jobs of {rules.min_pages} or more"
+        least = count(rules.min_pages, "page")
+        return f"job has {count(total, 'page')}; this printer takes jobs of {least} or more"
     return ""
 
 
-def _cost(rules: Rules, _job: JobFacts, _usage: JobUsage, cost: int) -> str:
+def _cost(rules: Rules, job: JobFacts, _usage: JobUsage, cost: int) -> str:
     if rules.max_cost is not None and cost > rules.max_cost:
-        return f"job costs {cost}; the limit is {rules.max_cost}"
+        show = job.currency.show
+        return f"job costs {show(cost)}; the limit is {show(rules.max_cost)}"
     return ""
 
 
@@ -358,7 +363,10 @@ def _allowance(rules: Rules, job: JobFacts, usage: JobUsage, _cost: int) -> str:
     left = max(0, allowance - job.pages_in_period)
     period = rules.allowance_period.value
     wanted = usage.total_pages
-    return f"page allowance of {allowance} per {period} reached ({left} left, job has {wanted})"
+    return (
+        f"page allowance of {count(allowance, 'page')} per {period} reached ({left} left, "
+        f"job has {count(wanted, 'page')})"
+    )
 
 
 _CHECKS: tuple[Check, ...] = (
@@ -377,7 +385,10 @@ def _approval(rules: Rules, job: JobFacts, usage: JobUsage, cost: int) -> str:
     if job.approved:
         return ""
     if rules.approval_pages is not None and usage.total_pages > rules.approval_pages:
-        return f"awaiting approval: {usage.total_pages} pages (over {rules.approval_pages})"
+        return (
+            f"awaiting approval: {count(usage.total_pages, 'page')} (over {rules.approval_pages})"
+        )
     if rules.approval_cost is not None and cost > rules.approval_cost:
-        return f"awaiting approval: costs {cost} (over {rules.approval_cost})"
+        show = job.currency.show
+        return f"awaiting approval: costs {show(cost)} (over {show(rules.approval_cost)})"
     return ""

@@ -83,7 +83,15 @@ TABLE: tuple[Row, ...] = (
         True,
         "No in the reference; here print scripts replicate to the site and run there offline",
     ),
-    Row(Function.FAST_RELEASE, "Fast Release", True, False, False),
+    Row(
+        Function.FAST_RELEASE,
+        "Fast Release",
+        True,
+        False,
+        True,
+        "No in the reference; here a card read logs in at its reader's device and releases "
+        "through the Site Server like any device, so nothing at the site needs HQ",
+    ),
     Row(Function.INTEGRATED_SCANNING, "Integrated Scanning", True, False, False),
     Row(
         Function.ACCOUNT_SELECTION_USER_CLIENT,

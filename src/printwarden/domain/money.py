@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 
 _AMOUNT = re.compile(r"^(?P<sign>[-+]?)(?P<whole>\d+)(?:\.(?P<frac>\d+))?$", re.ASCII)
 
@@ -37,8 +38,21 @@ class Currency:
         units = int(match["whole"]) * self.scale + int(frac.ljust(self.minor_digits, "0") or 0)
         return -units if match["sign"] == "-" else units
 
+    def show(self, units: int) -> str:
+        """Minor units as a person reads them, in this currency: ``150`` → ``"$1.50"``,
+        ``-1234`` → ``"-$12.34"``, ``150`` yen → ``"¥150"`` (CLDR's English conventions, by
+        Babel; exact — the amount goes as a decimal, never a float)."""
+        from babel.numbers import format_currency  # its locale data loads on first use
+
+        amount = Decimal(units).scaleb(-self.minor_digits)
+        pattern = "¤#,##0" + ("." + "0" * self.minor_digits if self.minor_digits else "")
+        return format_currency(
+            amount, self.code, format=pattern, locale="en", currency_digits=False
+        )
+
     def format(self, units: int) -> str:
-        """Format minor units as a plain decimal text, e.g. ``-1234`` → ``"-12.34"``."""
+        """Format minor units as a plain decimal text, e.g. ``-1234`` → ``"-12.34"`` (for
+        forms and files; :meth:`show` is for people)."""
         sign = "-" if units < 0 else ""
         whole, frac = divmod(abs(units), self.scale)
         if self.minor_digits == 0:

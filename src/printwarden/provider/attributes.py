@@ -235,6 +235,17 @@ def new_printer_uuid(provider: str, queue: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"printwarden:{provider}:{queue}"))
 
 
+# What refused a job (the server's ``denied_by``) as the job-state-reasons keyword IPP
+# clients know: CUPS' ipp backend maps the account-* ones to its own job states.
+DENIAL_REASONS = {"credit": "account-limit-reached", "account": "account-authorization-failed"}
+
+
+def denial_reasons(denied_by: str) -> str:
+    """The job-state-reasons of a job the server denied (by default: the administrator's
+    rules canceled it)."""
+    return DENIAL_REASONS.get(denied_by, "job-canceled-by-operator")
+
+
 def job_attributes(job: Job, printer_uri: str) -> list[Attribute]:
     """The job description attributes of a spooled job."""
     attributes = [
@@ -247,6 +258,8 @@ def job_attributes(job: Job, printer_uri: str) -> list[Attribute]:
         a("job-state", T.ENUM, job.state),
         a("job-state-reasons", T.KEYWORD, *job.reasons.split(",")),
         a("job-state-message", T.TEXT_WITHOUT_LANGUAGE, job.message[:255]),
+        # CUPS' clients (lpstat -l: "Status:") show this, not job-state-message.
+        a("job-printer-state-message", T.TEXT_WITHOUT_LANGUAGE, job.message[:255]),
         a("job-printer-up-time", T.INTEGER, up_time()),
         a("time-at-creation", T.INTEGER, int(job.created)),
         a("time-at-processing", *_time(job.processing)),

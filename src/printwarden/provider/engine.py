@@ -44,6 +44,7 @@ from printwarden.domain.job_states import (
     retry_delay,
 )
 from printwarden.files import private_dir
+from printwarden.provider import attributes as attrs
 from printwarden.provider.backends import (
     Backend,
     Delivered,
@@ -250,7 +251,7 @@ class Engine:
             self._without_server(deciding)
             return
         except ServerRefused as exc:
-            self._end(deciding, Event.DECIDE_DENY, exc.detail, reasons="job-canceled-at-device")
+            self._end(deciding, Event.DECIDE_DENY, exc.detail, reasons=attrs.denial_reasons(""))
             return
         self.server_up = True
         attributes = {k: v for k, v in deciding.attributes.items() if k != POLICY}
@@ -264,8 +265,8 @@ class Engine:
         }
         if answer.verdict == "deny":
             del decided["message"]
-            self._end(deciding, Event.DECIDE_DENY, answer.reason,
-                      reasons="job-canceled-at-device", **decided)  # fmt: skip
+            reasons = attrs.denial_reasons(answer.denied_by)
+            self._end(deciding, Event.DECIDE_DENY, answer.reason, reasons=reasons, **decided)
         elif answer.verdict == "hold":
             report = "pending" if answer.approval else deciding.report_state
             held = self._move(deciding, Event.DECIDE_HOLD, report_state=report, **decided)

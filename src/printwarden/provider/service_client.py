@@ -75,6 +75,7 @@ class Answer:
     approval: bool = False
     approver_group: str = ""
     charge_account_id: int | None = None
+    denied_by: str = ""  # credit, account, printer, policy (attributes.denial_reasons)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Answer:
@@ -89,6 +90,7 @@ class Answer:
             approval=bool(data.get("approval")),
             approver_group=str(data.get("approver_group") or ""),
             charge_account_id=data.get("charge_account_id"),
+            denied_by=str(data.get("denied_by") or ""),
         )
 
 

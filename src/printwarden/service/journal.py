@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 
 from printwarden.domain.charges import Refused
 from printwarden.domain.ledger import Transaction, TransactionKind, site_origin
+from printwarden.domain.money import Currency
 from printwarden.service import journal_batch, journal_checks, journal_held, schemas
 from printwarden.store import accounts, bulk, held_jobs, jobs, ledger
 from printwarden.store.errors import InvalidReference, NotFound
@@ -83,18 +84,22 @@ class Outcome(NamedTuple):
     rejected: bool = False
 
 
-def apply_entries(session: Session, site: str, entries: list[dict[str, Any]]) -> Report:
-    """Apply ``entries`` (in order) for ``site`` in the caller's transaction."""
+def apply_entries(
+    session: Session, site: str, entries: list[dict[str, Any]], currency: Currency | None = None
+) -> Report:
+    """Apply ``entries`` (in order) for ``site`` in the caller's transaction; outcomes and
+    refusals show amounts in ``currency``."""
+    currency = currency or Currency()
     report = Report(entries=len(entries))
     ids = [str(e["id"]) for e in entries]
     before = _applied_before(session, ids)
     fresh = _first_of_each(entries, ids, before)
     report.already_applied = len(entries) - len(fresh)
-    checked = journal_checks.check(session, site, fresh)
+    checked = journal_checks.check(session, site, fresh, currency)
     sender = journal_held.Sender(session, site)
     charged = journal_batch.charge(session, site, fresh, checked, sender.providers)
     outcomes = {
-        str(entry["id"]): _outcome(session, sender, entry, checked, charged, report)
+        str(entry["id"]): _outcome(session, sender, entry, checked, charged, report, currency)
         for entry in fresh
     }
     report.applied = len(fresh)
@@ -184,6 +189,7 @@ def _outcome(
     checked: journal_checks.Checked,
     charged: journal_batch.Charged,
     report: Report,
+    currency: Currency,
 ) -> Outcome:
     """Apply one entry, unless the checks rejected it or the batch charged it."""
     entry_id = str(entry["id"])
@@ -196,7 +202,7 @@ def _outcome(
         report.charge(kind, cost, account_id)
         if entry["body"].get("failure_mode"):
             report.failure_mode_jobs += 1
-        return Outcome(f"charged {cost}")
+        return Outcome(f"charged {currency.show(cost)}")
     if entry_id in checked.recorded:
         return Outcome("already in the ledger")
     if entry["kind"] == "unknown-user":  # a name for the report: nothing to write
@@ -206,7 +212,8 @@ def _outcome(
         return Outcome("recorded")
     try:
         with session.begin_nested():  # a rejection found half-way undoes the entry alone
-            return Outcome(_apply(session, site, entry, checked.costs.get(entry_id), report))
+            found_cost = checked.costs.get(entry_id)
+            return Outcome(_apply(session, site, entry, found_cost, report, currency))
     except _REFUSALS as exc:
         return Outcome(str(exc), rejected=True)
 
@@ -231,11 +238,12 @@ def _apply(
     entry: dict[str, Any],
     cost: int | None,
     report: Report,
+    currency: Currency,
 ) -> str:
     kind, body = str(entry["kind"]), dict(entry.get("body") or {})
     if kind == "printed":
         assert cost is not None  # checked
-        return _printed(session, site, body, cost, report)
+        return _printed(session, site, body, cost, report, currency)
     if kind == "usage":
         return _usage(session, body)
     if kind == "held":
@@ -246,7 +254,12 @@ def _apply(
 
 
 def _printed(
-    session: Session, site: journal_held.Sender, body: dict[str, Any], cost: int, report: Report
+    session: Session,
+    site: journal_held.Sender,
+    body: dict[str, Any],
+    cost: int,
+    report: Report,
+    currency: Currency,
 ) -> str:
     printed = jobs.PrintedJob(
         txn_id=str(body["txn_id"]),
@@ -267,12 +280,13 @@ def _printed(
     try:
         charge = jobs.charge_printed(session, printed)
     except NotFound as exc:
-        return _charge_deleted_user(session, site.name, body, cost, report, str(exc))
+        shown = currency.show(cost)
+        return _charge_deleted_user(session, site.name, body, cost, report, str(exc), shown)
     held_jobs.mark_printed(session, [printed.job_ref], site.providers)
     if not charge.new:
         return "already in the ledger"
     report.charge("print", charge.job.cost, charge.job.account_id)
-    return f"charged {charge.job.cost}"
+    return f"charged {currency.show(charge.job.cost)}"
 
 
 def _account(session: Session, name: str) -> jobs.AccountChoice:
@@ -287,7 +301,13 @@ def _account(session: Session, name: str) -> jobs.AccountChoice:
 
 
 def _charge_deleted_user(
-    session: Session, site: str, body: dict[str, Any], cost: int, report: Report, why: str
+    session: Session,
+    site: str,
+    body: dict[str, Any],
+    cost: int,
+    report: Report,
+    why: str,
+    shown: str,
 ) -> str:
     """The user was deleted at HQ meanwhile: charge their kept personal account anyway."""
     account = session.scalar(
@@ -310,8 +330,10 @@ def _charge_deleted_user(
     if not new:
         return "already in the ledger"
     report.charge("print", cost, account.id)
-    report.notes.append(f"{body['username']} was deleted at HQ; charged {cost} to the kept account")
-    return f"charged {cost} to a deleted user's account"
+    report.notes.append(
+        f"{body['username']} was deleted at HQ; charged {shown} to the kept account"
+    )
+    return f"charged {shown} to a deleted user's account"
 
 
 def _usage(session: Session, body: dict[str, Any]) -> str:

@@ -19,6 +19,7 @@ from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
 from printwarden.domain.ledger import Transaction, TransactionKind, site_origin
+from printwarden.domain.wording import count
 from printwarden.service import journal_checks
 from printwarden.store import bulk, held_jobs, ledger
 from printwarden.store.models import PrintJobRow
@@ -45,8 +46,8 @@ def charge(
     passed = [e for e in entries if e["id"] in costs]
     jobs, txns, rows = _printed(session, site, [e for e in passed if e["kind"] == "printed"],
                                 checked)  # fmt: skip
-    usage = {e["id"]: usage_transaction(site, e["body"], costs[e["id"]]) for e in passed
-             if e["kind"] == "usage"}  # fmt: skip
+    usage = {e["id"]: usage_transaction(site, e["body"], costs[e["id"]], moment(e.get("at")))
+             for e in passed if e["kind"] == "usage"}  # fmt: skip
     # Every account was just read: the users' personal accounts, the usage entries' accounts.
     results = ledger.apply_transactions(session, [*txns, *usage.values()], accounts_found=True)
     if rows:
@@ -90,7 +91,7 @@ def _printed(
         cost = costs[entry["id"]]
         job_ref = str(body.get("job_ref") or txn_id)
         printed_at = moment(body.get("printed_at")) or stamp
-        comment = f"{counts[0]} pages on {printer_name}"
+        comment = f"{count(counts[0], 'page')} on {printer_name}"
         txns.append(Transaction(txn_id, person.account_id, -cost, kind, "job:" + job_ref, origin,
                                 printed_at, comment))  # fmt: skip
         document = str(body.get("document_name") or "")[:256]
@@ -101,9 +102,11 @@ def _printed(
     return charged, txns, rows
 
 
-def usage_transaction(site: str, body: dict[str, Any], cost: int) -> Transaction:
+def usage_transaction(
+    site: str, body: dict[str, Any], cost: int, at: datetime | None = None
+) -> Transaction:
     """The ledger transaction of a walk-up usage entry (its id is the device's usage id)
-    charging ``cost`` (checked)."""
+    charging ``cost`` (checked), dated when it happened at the site (``at``, the entry's)."""
     kind = TransactionKind(str(body.get("kind", "copy")))
     return Transaction(
         id=str(body["usage_id"]),
@@ -112,7 +115,9 @@ def usage_transaction(site: str, body: dict[str, Any], cost: int) -> Transaction
         kind=kind,
         reference=f"device:{body.get('device', '')}",
         origin=site_origin(site),
-        comment=f"{body.get('pages')} pages {kind.value} at {body.get('device')} (offline)",
+        comment=f"{count(int(body.get('pages') or 0), 'page')} {kind.value} at "
+        f"{body.get('device')} (offline)",
+        created_at=at,
     )
 
 

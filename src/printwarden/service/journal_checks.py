@@ -25,6 +25,7 @@ from printwarden.domain import charges
 from printwarden.domain.accounts import AccountKind, User, may_use
 from printwarden.domain.charges import Refused
 from printwarden.domain.costs import CostModel, JobUsage, job_cost
+from printwarden.domain.money import Currency
 from printwarden.store import accounts, bulk, ledger, published
 from printwarden.store.models import (
     AccountRow,
@@ -102,8 +103,12 @@ class Checked:
     people: dict[str, Person] = field(default_factory=dict)
 
 
-def check(session: Session, site: str, entries: list[dict[str, Any]]) -> Checked:
-    """Check the charges among ``entries`` (after checking every entry is well-formed)."""
+def check(
+    session: Session, site: str, entries: list[dict[str, Any]], currency: Currency | None = None
+) -> Checked:
+    """Check the charges among ``entries`` (after checking every entry is well-formed);
+    refusals show amounts in ``currency``."""
+    currency = currency or Currency()
     _well_formed(entries)
     printed = [e for e in entries if e["kind"] == "printed"]
     usage = [e for e in entries if e["kind"] == "usage"]
@@ -122,9 +127,9 @@ def check(session: Session, site: str, entries: list[dict[str, Any]]) -> Checked
             checked.recorded = _recorded_usage(session, usage)
             usage = [e for e in usage if e["id"] not in checked.recorded]
             found = _accounts(session, {int(e["body"]["account_id"]) for e in usage})
-    _Judge(site, checked).printed(printed)
+    _Judge(site, checked, currency).printed(printed)
     if usage:
-        _UsageJudge(session, site, checked, devices, found).usage(usage)
+        _UsageJudge(session, site, checked, devices, found, currency).usage(usage)
     return checked
 
 
@@ -171,9 +176,10 @@ def _names(entries: list[dict[str, Any]], key: str) -> set[str]:
 class _Judge:
     """The printed entries' verdicts; each distinct job shape costed once."""
 
-    def __init__(self, site: str, checked: Checked) -> None:
+    def __init__(self, site: str, checked: Checked, currency: Currency) -> None:
         self.site = site
         self.checked = checked
+        self.currency = currency
         self.expected: dict[tuple[Any, ...], tuple[int, ...]] = {}
 
     def printed(self, entries: list[dict[str, Any]]) -> None:
@@ -199,7 +205,9 @@ class _Judge:
         override = body.get("cost_override")
         if override is not None:
             script = str(body.get("script") or "")
-            return charges.overridden(override, body.get("cost"), script, printer.scripts, name)
+            return charges.overridden(
+                override, body.get("cost"), script, printer.scripts, name, self.currency
+            )
         digest = str(body.get("cost_model") or "")
         key = (name, digest, person.groups, shape)
         expected = self.expected.get(key)
@@ -209,7 +217,7 @@ class _Judge:
         cost = body.get("cost")
         if type(cost) is int and cost >= 0 and cost in expected:
             return cost  # the common case, checked inline
-        return charges.explained(cost, expected)
+        return charges.explained(cost, expected, self.currency)
 
 
 class _UsageJudge:
@@ -222,8 +230,10 @@ class _UsageJudge:
         checked: Checked,
         devices: dict[str, Place],
         found: dict[int, tuple[str, int | None]],
+        currency: Currency,
     ) -> None:
         self.session, self.site, self.checked = session, site, checked
+        self.currency = currency
         self.devices, self.accounts = devices, found
         self.expected: dict[tuple[Any, ...], tuple[int, ...]] = {}
         self.shared: dict[tuple[str, int], bool] = {}
@@ -255,7 +265,7 @@ class _UsageJudge:
         if expected is None:
             models = device.models(name, digest)
             expected = self.expected[key] = tuple(job_cost(m, usage, person.groups) for m in models)
-        return charges.explained(body.get("cost"), expected)
+        return charges.explained(body.get("cost"), expected, self.currency)
 
     def _check_account(self, username: str, person: Person, account_id: int) -> None:
         found = self.accounts.get(account_id)

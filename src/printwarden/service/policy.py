@@ -29,6 +29,7 @@ from printwarden.domain.filters import (
     effective_rules,
     evaluate,
 )
+from printwarden.domain.money import Currency
 from printwarden.scripting import Limits, ScriptJob, ScriptOutcome, ScriptUser, run_print_hook
 from printwarden.store import db, filters, held_jobs, jobs, recent_documents, scripts, settings
 from printwarden.store.db import Database
@@ -101,12 +102,14 @@ def run(
     usage: JobUsage,
     job: Submitted,
     now: datetime,
+    currency: Currency | None = None,
 ) -> Verdict:
-    """Filters, then the printer's (or the global) script."""
+    """Filters, then the printer's (or the global) script; reasons show money in
+    ``currency``."""
     keys = filters.keys_for_job(printer.name) + scripts.keys_for_job(printer.name)
     found = settings.get_many(session, keys)
     rules = effective_rules(filters.for_job(found, printer.name), user.groups)
-    facts = _facts(session, rules, user, usage, job, now)
+    facts = replace(_facts(session, rules, user, usage, job, now), currency=currency or Currency())
 
     def cost_of(converted: JobUsage) -> int:
         return job_cost(printer.cost_model, converted, user.groups)

@@ -5,11 +5,17 @@ settings, or cancel it) is recorded on the held job first (``held_jobs.pending_o
 ring then only tells the provider to fetch its pending orders — with its own token, from its
 own server — and carries no secret and no order. A provider answers the ring once it has
 fetched and applied what it found, so the caller can read the outcome from the held job.
+
+A provider at a site is rung through its Site Server (``Bell.via``, the site's advertised
+URL; ``site/relay.py``), never directly: HQ's only way into a site is its Site Server, so a
+cut WAN link cuts HQ's rings too. The site's own local app (offline) rings its providers
+directly, on the site's network.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import quote
 
 import httpx
 
@@ -31,10 +37,19 @@ class Bell:
 
     name: str
     control_url: str
+    site: str = ""  # the site the provider is at, rung through that site's Site Server
+    via: str = ""  # that Site Server's URL ("": the site never said — an older Site Server)
 
     @classmethod
-    def of(cls, row: ProviderRow) -> Bell:
-        return cls(row.name, row.control_url)
+    def of(cls, row: ProviderRow, site: str = "", via: str = "") -> Bell:
+        return cls(row.name, row.control_url, site, via)
+
+    def url(self) -> str:
+        """Where to ring: the site's relay for a provider at a site, else the provider (also
+        when the site has not said where it is reached: older Site Servers do not)."""
+        if self.site and self.via:
+            return f"{self.via.rstrip('/')}/site/providers/{quote(self.name, safe='')}/{WAKE}"
+        return f"{self.control_url.rstrip('/')}/{WAKE}"
 
 
 class ProviderDoorbell:
@@ -48,19 +63,19 @@ class ProviderDoorbell:
 
     def ring(self, bell: Bell) -> None:
         """Wake the provider; return once it has fetched and applied its pending orders."""
-        if not bell.control_url:
+        relayed = bool(bell.site and bell.via)
+        if not relayed and not bell.control_url:
             raise ProviderUnreachable(f"provider {bell.name} has no control URL")
-        url = f"{bell.control_url.rstrip('/')}/{WAKE}"
         try:
-            response = self._client.post(url, json={})
+            response = self._client.post(bell.url(), json={})
         except httpx.HTTPError as exc:
             reason = str(exc) or type(exc).__name__
-            raise ProviderUnreachable(f"provider {bell.name} unreachable: {reason}") from None
+            where = f"site {bell.site}" if relayed else f"provider {bell.name}"
+            raise ProviderUnreachable(f"{where} unreachable: {reason}") from None
         if response.status_code != 200:
             detail = _detail(response)
-            raise ProviderUnreachable(
-                f"provider {bell.name} answered {response.status_code}: {detail}"
-            )
+            who = f"site {bell.site}" if relayed else f"provider {bell.name}"
+            raise ProviderUnreachable(f"{who} answered {response.status_code}: {detail}")
 
 
 def _detail(response: httpx.Response) -> str:

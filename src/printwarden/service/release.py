@@ -12,6 +12,14 @@ that could not be reached, or did not take the order, has it withdrawn: ``held``
 Every use case that rings waits for a provider, so callers run them with :func:`in_thread`,
 in a pool of their own: a provider answering a ring calls this server back, and must never
 wait for a thread held by a release waiting for it.
+
+At HQ, a job held by a provider at a site is rung through that site's Site Server
+(``provider_control``), and while HQ cannot reach the site (no heartbeat for 3 s, or forced
+offline) releasing, canceling or changing the job is refused at once (503, "Site offline"):
+the job is still held there and can be released at the site, whose devices work offline, or
+from HQ once the link is back. Refused rather than queued: a secure job printed when the
+link returns, hours later and with nobody at the printer, is what secure print exists to
+prevent, and an order queued at HQ could meet the same job released at the site meanwhile.
 """
 
 from __future__ import annotations
@@ -24,12 +32,14 @@ from typing import Any, TypeVar
 
 import anyio
 import anyio.to_thread
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from printwarden.domain.accounts import AccountKind
 from printwarden.domain.costs import JobUsage, job_cost
-from printwarden.domain.decide import Printer, Verdict, decide
+from printwarden.domain.decide import Policies, Printer, Verdict, decide
 from printwarden.domain.filters import Outcome
+from printwarden.domain.money import Currency
 from printwarden.domain.release import (
     HeldSettings,
     Incompatible,
@@ -41,11 +51,11 @@ from printwarden.service import policy, schemas
 from printwarden.service.problems import Problem
 from printwarden.service.provider_control import Bell, ProviderUnreachable
 from printwarden.service.state import AppState
-from printwarden.store import held_jobs, jobs, printers, users
+from printwarden.store import held_jobs, jobs, printers, providers, sites, users
 from printwarden.store.changes import change_seq
 from printwarden.store.db import utc
 from printwarden.store.errors import InvalidReference, NotFound
-from printwarden.store.models import HeldJobRow, PrinterRow, ProviderRow, UserRow
+from printwarden.store.models import HeldJobRow, PrinterRow, ProviderRow, SiteRow, UserRow
 
 T = TypeVar("T")
 RELEASE_THREADS = 16
@@ -267,7 +277,7 @@ def _order_release(
     try:
         with state.database.session() as session:
             row = load_visible(session, releaser, job_ref)
-            return _prepare(session, row, printer_name, releaser, choice)
+            return _prepare(state, session, row, printer_name, releaser, choice)
     except AwaitingApproval as pending:
         _mark_awaiting(state, pending)
         raise
@@ -326,6 +336,7 @@ def _check_policy(
     printer: Printer,
     usage: JobUsage,
     releaser: Releaser,
+    currency: Currency,
 ) -> None:
     """Run the printer's filters and script before releasing, so the person at the printer
     hears a refusal (or that the job needs approval) now, not after it left. Nothing the
@@ -338,9 +349,9 @@ def _check_policy(
         held=True,
         approved=row.approval == "approved",
     )
-    verdict = policy.run(
-        session, context.user, context.account, printer, usage, submitted, datetime.now(UTC)
-    )
+    now = datetime.now(UTC)
+    verdict = policy.run(session, context.user, context.account, printer, usage, submitted, now,
+                         currency)  # fmt: skip
     if verdict.denied:
         raise Problem(409, "Cannot release", verdict.result.reason)
     if verdict.result.outcome is not Outcome.APPROVAL:
@@ -371,6 +382,7 @@ def _mark_awaiting(state: AppState, pending: AwaitingApproval) -> None:
 
 
 def _prepare(
+    state: AppState,
     session: Session,
     row: HeldJobRow,
     printer_name: str,
@@ -378,6 +390,9 @@ def _prepare(
     choice: jobs.AccountChoice,
 ) -> Ordered:
     _check_waiting(row)
+    provider = session.get(ProviderRow, row.provider_id)
+    assert provider is not None
+    bell = bell_for(state, session, provider, "release")
     _check_approval(session, row, releaser)
     try:
         printer = printers.find_printer(session, printer_name)
@@ -385,9 +400,10 @@ def _prepare(
         owner = session.get(UserRow, row.user_id)
         assert owner is not None
         context, deciding = jobs.job_setup(session, owner.username, printer.name, choice)
-        decision = decide(plan.usage, context.user, context.account, deciding)
+        rules = Policies(currency=state.currency)
+        decision = decide(plan.usage, context.user, context.account, deciding, rules)
         if decision.verdict is not Verdict.DENY:
-            _check_policy(session, row, context, deciding, plan.usage, releaser)
+            _check_policy(session, row, context, deciding, plan.usage, releaser, state.currency)
     except NotFound as exc:
         raise Problem(404, "Not found", str(exc)) from None
     except (Incompatible, InvalidReference) as exc:
@@ -399,8 +415,6 @@ def _prepare(
     held_jobs.set_status(row, "releasing", "; ".join(plan.notes), seq)
     row.released_to, row.released_by = printer.name, releaser.name
     row.account_id = context.account.id if shared else None
-    provider = session.get(ProviderRow, row.provider_id)
-    assert provider is not None
     order = {
         "printer": printer.name,
         "copies": row.copies,
@@ -411,7 +425,40 @@ def _prepare(
     }
     order_id = held_jobs.record_order(row, held_jobs.RELEASE, order, seq)
     answer = view(row, owner.username, provider.name, cost=decision.cost, compatible=True)
-    return Ordered(row.job_ref, order_id, Bell.of(provider), answer)
+    return Ordered(row.job_ref, order_id, bell, answer)
+
+
+def bell_for(state: AppState, session: Session, provider: ProviderRow, action: str) -> Bell:
+    """How to ring ``provider`` for ``action`` ("release", "cancel", "change"): at HQ, a
+    provider at a site through that site's Site Server, refused while HQ cannot reach the
+    site; at a Site Server's local app, directly (it is on the site's network)."""
+    if state.offline is not None:
+        return Bell.of(provider)
+    site = providers.site_of(session, provider)
+    found = session.scalar(select(SiteRow).where(SiteRow.name == site)) if site else None
+    if found is None:  # no Site Server there: HQ reaches the provider itself
+        return Bell.of(provider)
+    _check_reachable(found, action)
+    return Bell.of(provider, found.name, str((found.status or {}).get("url", "")))
+
+
+def _check_reachable(site: SiteRow, action: str) -> None:
+    if site.forced_offline:
+        why = "an administrator has taken it offline"
+    elif sites.reachable(site):
+        return
+    else:
+        silent = sites.silent_for(site)
+        why = "it has never called in" if silent is None else f"no word from it for {silent:.0f} s"
+    where = "at a printer there" if action == "release" else "there"
+    raise Problem(
+        503,
+        "Site offline",
+        f"this job is held at site {site.name}, which HQ cannot reach ({why}): {action} it "
+        f"{where} (the site's devices and release stations work offline), or here once the "
+        "link is back",
+        site=site.name,
+    )
 
 
 def _check_waiting(row: HeldJobRow) -> None:
@@ -434,13 +481,12 @@ def cancel(state: AppState, job_ref: str, releaser: Releaser) -> schemas.HeldJob
         owner = session.get(UserRow, row.user_id)
         assert provider is not None
         assert owner is not None
+        bell = bell_for(state, session, provider, "cancel")
         reason = f"canceled by {releaser.name}"
         order_id = held_jobs.record_order(
             row, held_jobs.CANCEL, {"reason": reason}, change_seq(session)
         )
-        ordered = Ordered(
-            row.job_ref, order_id, Bell.of(provider), view(row, owner.username, provider.name)
-        )
+        ordered = Ordered(row.job_ref, order_id, bell, view(row, owner.username, provider.name))
     row = _settled(state, ordered, _ring(state, ordered.bell), "Cancel failed")
     if row.status != "canceled":
         raise Problem(409, "Cancel failed", row.status_reason or f"the job is {row.status}")
@@ -459,11 +505,12 @@ def change(
         row = load_visible(session, releaser, job_ref)
         if row.status != "held" or row.order_id:
             raise Problem(409, "Cannot change", f"the job is {_state_of(row)}")
+        provider = session.get(ProviderRow, row.provider_id)
+        assert provider is not None
+        bell_for(state, session, provider, "change")  # the site holds the job: it must hear
         for name, value in body.model_dump(exclude_none=True).items():
             setattr(row, name, value)
         held_jobs.set_status(row, "held", "", change_seq(session))
         owner = session.get(UserRow, row.user_id)
-        provider = session.get(ProviderRow, row.provider_id)
         assert owner is not None
-        assert provider is not None
         return view(row, owner.username, provider.name)

@@ -402,6 +402,11 @@ class JobDecisionOut(Model):
     verdict: Literal["allow", "deny", "hold"]
     cost: int
     reason: str
+    denied_by: Literal["", "credit", "account", "printer", "policy"] = Field(
+        default="",
+        description="What refused a denied job: not enough credit, the user or account, a "
+        "disabled printer, or a limit, filter or print script",
+    )
     account_id: int
     account: str
     balance: int
@@ -827,6 +832,11 @@ class SiteOut(Model):
     key_generation: int = Field(
         description="the site's card key generation; raised by a re-key (POST /sites/{name}/rekey)"
     )
+    url: str = Field(
+        default="",
+        description="where HQ reaches the site's Site Server, as the site last said: HQ rings "
+        "the site's providers only through it",
+    )
 
 
 class SiteKeysOut(Model):
@@ -846,6 +856,9 @@ class SiteForceIn(Model):
 
 class SiteStatusIn(Model):
     site: Annotated[str, StringConstraints(max_length=64)] = ""
+    url: Annotated[str, StringConstraints(max_length=512, pattern=r"^(https?://[^\s]+)?$")] = Field(
+        default="", description="where HQ reaches this Site Server (its providers' relay)"
+    )
     mode: Literal["online", "offline", "reconciling"]
     mode_changes: Count = 0
     journal_backlog: Count = 0

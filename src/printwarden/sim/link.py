@@ -1,7 +1,11 @@
-"""A controllable WAN link: a fault-injecting TCP proxy between a Site Server and the App Server.
+"""A controllable WAN link: a fault-injecting TCP proxy between a site and the App Server.
 
 Tests, benchmarks and ``printwarden demo`` put a :class:`Link` where the WAN would be and
-cut it with :meth:`Link.down`. Why a proxy, and not stopping the App Server or refusing
+cut it with :meth:`Link.down`. A link carries every connection between the two places, in
+both directions: its first route takes the site's connections to HQ (the Site Server's), and
+:meth:`Link.add_route` adds more — HQ's connections to the site (its Site Server, through
+which HQ rings the site's providers). One :meth:`Link.down` cuts them all at once, as a cut
+WAN line would. Why a proxy, and not stopping the App Server or refusing
 connections? Because a cut WAN link does neither: packets simply vanish, so clients see
 *timeouts* (connect, read or write), never ``connection refused`` or ``reset``, and
 requests in flight hang until their own deadline. Code that only survives a fast, explicit
@@ -20,10 +24,13 @@ Control comes from the owning process (:meth:`Link.down`, :meth:`Link.up`,
 (:func:`write_state`, :func:`read_state`), polled every 50 ms::
 
     python -m printwarden.sim.link --listen 127.0.0.1:9000 --target 127.0.0.1:8000 \\
-        --control demo-data/north/link.state
+        --route 127.0.0.1:9100=127.0.0.1:8100 --control demo-data/north/link.state
 
-The heavier, more faithful alternative is a network namespace per site with nftables DROP
-rules (real retransmissions, real SYN timeouts); it needs root, so it is not used here.
+The heavier alternative is a network namespace per site with nftables DROP rules (real
+retransmissions, real SYN timeouts); it needs root, which the demo must not, so it is not
+used here. Its one gain — that no address can bypass the link — is had by routing: HQ
+reaches a site only through the site's Site Server, at the address the site advertises,
+which in the demo and the tests is a route of the site's link.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ import argparse
 import asyncio
 import concurrent.futures
 import contextlib
+import functools
 import logging
 import os
 import signal
@@ -44,7 +52,7 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Self, TypeVar
 
-__all__ = ["POLL_SECONDS", "Link", "LinkState", "main", "read_state", "write_state"]
+__all__ = ["POLL_SECONDS", "Link", "LinkState", "Route", "main", "read_state", "write_state"]
 
 POLL_SECONDS = 0.05
 CONNECT_TIMEOUT = 10.0
@@ -95,6 +103,26 @@ def _file_version(path: Path) -> _Version:
 
 
 @dataclass(eq=False)
+class Route:
+    """One direction of a link: connections to ``listen_host:port`` go to the target."""
+
+    listen_host: str
+    listen_port: int  # 0 until the link has started, when asked for any free port
+    target_host: str
+    target_port: int
+
+    @property
+    def port(self) -> int:
+        """The port clients connect to (the real one once started with port 0)."""
+        return self.listen_port
+
+    @property
+    def address(self) -> str:
+        """``host:port`` clients connect to."""
+        return f"{self.listen_host}:{self.listen_port}"
+
+
+@dataclass(eq=False)
 class _Connection:
     """A client connection's task and streams (client, then upstream unless black-holed)."""
 
@@ -131,6 +159,7 @@ class Link:
         self.control = Path(control) if control is not None else None
         self.latency_ms = latency_ms
         self._listen_port = listen_port
+        self.routes: list[Route] = []  # beyond the first (see :meth:`add_route`)
         self._state = LinkState.UP
         self._accepted = 0
         self._connections: set[_Connection] = set()
@@ -167,6 +196,17 @@ class Link:
     def address(self) -> str:
         """``host:port`` clients connect to."""
         return f"{self.listen_host}:{self.port}"
+
+    def add_route(
+        self, listen_host: str, listen_port: int, target_host: str, target_port: int
+    ) -> Route:
+        """Carry connections to ``listen_host:listen_port`` to the target too (the other
+        direction, say), cut and restored with the rest; before :meth:`start` only."""
+        if self._thread is not None:
+            raise RuntimeError("routes are added before the link starts")
+        route = Route(listen_host, listen_port, target_host, target_port)
+        self.routes.append(route)
+        return route
 
     @property
     def connections(self) -> int:
@@ -290,10 +330,16 @@ class Link:
         self._loop = asyncio.get_running_loop()
         self._stop_event = asyncio.Event()
         self._closing = False
-        server = await asyncio.start_server(self._serve, self.listen_host, self._listen_port)
+        first = Route(self.listen_host, self._listen_port, self.target_host, self.target_port)
+        servers: list[asyncio.Server] = []
         watcher: asyncio.Task[None] | None = None
         try:
-            self._listen_port = server.sockets[0].getsockname()[1]
+            for route in (first, *self.routes):
+                serve = functools.partial(self._serve, route)
+                server = await asyncio.start_server(serve, route.listen_host, route.listen_port)
+                servers.append(server)
+                route.listen_port = server.sockets[0].getsockname()[1]
+            self._listen_port = first.listen_port
             if self.control is not None:
                 version = self._apply_control(self.control)
                 watcher = asyncio.create_task(self._watch(self.control, version))
@@ -301,7 +347,8 @@ class Link:
             await self._stop_event.wait()
         finally:
             self._closing = True
-            server.close()
+            for server in servers:
+                server.close()
             for task in (watcher, self._flapping):
                 if task is not None:
                     task.cancel()
@@ -312,7 +359,8 @@ class Link:
                 await asyncio.gather(*tasks, return_exceptions=True)
             if watcher is not None:
                 await asyncio.gather(watcher, return_exceptions=True)
-            await server.wait_closed()
+            for server in servers:
+                await server.wait_closed()
 
     def _apply_control(self, path: Path) -> _Version:
         """Set the state the control file asks for; return the version applied."""
@@ -368,7 +416,9 @@ class Link:
     def _forwarding(self, connection: _Connection) -> bool:
         return self._state is LinkState.UP and not connection.lost_data
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _serve(
+        self, route: Route, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         task = asyncio.current_task()
         if self._closing or task is None:
             writer.transport.abort()
@@ -382,7 +432,7 @@ class Link:
                 connection.lost_data = True  # black-holed: closed once the link is back up
                 await self._discard(reader)
             else:
-                upstream = await self._connect()
+                upstream = await self._connect(route)
                 if upstream is None:
                     return
                 up_reader, up_writer = upstream
@@ -401,13 +451,15 @@ class Link:
                 else:
                     each.transport.abort()
 
-    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
+    async def _connect(
+        self, route: Route
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
         try:
             return await asyncio.wait_for(
-                asyncio.open_connection(self.target_host, self.target_port), CONNECT_TIMEOUT
+                asyncio.open_connection(route.target_host, route.target_port), CONNECT_TIMEOUT
             )
         except (OSError, TimeoutError) as error:
-            log.warning("link %s: target unreachable: %s", self.address, error)
+            log.warning("link %s: target unreachable: %s", route.address, error)
             return None
 
     async def _discard(self, reader: asyncio.StreamReader) -> None:
@@ -491,6 +543,13 @@ def _endpoint(text: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+def _route(text: str) -> tuple[tuple[str, int], tuple[str, int]]:
+    listen, separator, target = text.partition("=")
+    if not separator:
+        raise argparse.ArgumentTypeError(f"expected LISTEN=TARGET, got {text!r}")
+    return _endpoint(listen), _endpoint(target)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run a link until SIGTERM or SIGINT; print ``listening HOST:PORT`` once ready."""
     parser = argparse.ArgumentParser(
@@ -500,6 +559,14 @@ def main(argv: list[str] | None = None) -> int:
         "--listen", type=_endpoint, required=True, help="numeric HOST:PORT (port 0: any free port)"
     )
     parser.add_argument("--target", type=_endpoint, required=True, help="HOST:PORT")
+    parser.add_argument(
+        "--route",
+        type=_route,
+        action="append",
+        default=[],
+        help="LISTEN_HOST:PORT=TARGET_HOST:PORT: another route the link carries (the other "
+        "direction, say), cut with the first; repeatable",
+    )
     parser.add_argument("--control", type=Path, help="state file holding 'up' or 'down'")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="delay added each way")
     args = parser.parse_args(argv)
@@ -522,8 +589,13 @@ def main(argv: list[str] | None = None) -> int:
         latency_ms=args.latency_ms,
         control=args.control,
     )
+    for (route_host, route_port), (to_host, to_port) in args.route:
+        link.add_route(route_host, route_port, to_host, to_port)
     with link:
         print(f"listening {link.address} -> {target_host}:{target_port} {link.state}", flush=True)
+        for route in link.routes:
+            print(f"listening {route.address} -> {route.target_host}:{route.target_port}",
+                  flush=True)  # fmt: skip
         while not stopping.wait(0.2):
             pass
     return 0

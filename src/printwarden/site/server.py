@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import secrets
+import socket
 import threading
 import time
 from concurrent.futures import Future
@@ -31,7 +32,7 @@ from printwarden.files import private_dir
 from printwarden.service.app import create_app
 from printwarden.service.body_limits import BodyLimit
 from printwarden.service.offline import OfflineMode
-from printwarden.site import hq_keys, metrics
+from printwarden.site import hq_keys, metrics, relay
 from printwarden.site.gateway import (
     ANSWERING_LOCALLY,
     Gateway,
@@ -63,6 +64,15 @@ class SiteConfig:
     host: str = "127.0.0.1"
     port: int = 8100
     trusted_proxies: tuple[str, ...] = ()  # proxies in front of the site (addresses, CIDRs)
+    advertised_url: str = ""  # how HQ reaches this Site Server (default: http://host:port)
+
+    @property
+    def url(self) -> str:
+        """The URL HQ reaches this Site Server at (its relay to the site's providers)."""
+        if self.advertised_url:
+            return self.advertised_url.rstrip("/")
+        host = socket.getfqdn() if self.host in ("0.0.0.0", "::") else self.host  # noqa: S104
+        return f"http://{host}:{self.port}"
 
 
 class SiteServer(Link):
@@ -112,6 +122,7 @@ class SiteServer(Link):
         )
         # Bounded before the gateway buffers a body to forward it.
         self.front = BodyLimit(self.gateway, settings.limits)
+        self.relay = relay.Relay(config.site, self.replica.database, self._mode)
         if self.journal.backlog():
             # Restarted with offline effects HQ has not seen: reconcile before going online.
             why = "restarted with an unsent journal"
@@ -122,6 +133,10 @@ class SiteServer(Link):
     def online(self) -> bool:
         with self._lock:
             return self.machine.mode is SiteMode.ONLINE
+
+    def _mode(self) -> str:
+        with self._lock:
+            return self.machine.mode.value
 
     def answering_offline(self) -> bool:
         """Whether the replica is answering (a request, or the site as a whole)."""
@@ -225,6 +240,12 @@ class SiteServer(Link):
             text = await asyncio.to_thread(self.metrics)
             await _send(send, text.encode(), metrics.CONTENT_TYPE)
             return
+        ring = relay.PATH.match(scope["path"]) if scope["type"] == "http" else None
+        if ring is not None:
+            answer = await self.relay.ring(scope["method"], ring["name"])
+            kind = "application/problem+json" if answer.detail else _JSON
+            await _send(send, answer.body(), kind, answer.status)
+            return
         await self.front(scope, receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
@@ -235,6 +256,7 @@ class SiteServer(Link):
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.gateway.aclose()
+                await self.relay.aclose()
                 self.stop()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
@@ -387,6 +409,7 @@ class SiteServer(Link):
             changes = self.machine.changes
         return {
             "site": self.config.site,
+            "url": self.config.url,
             "mode": mode.value,
             "mode_changes": changes,
             "journal_backlog": self.journal.backlog(),
@@ -414,14 +437,17 @@ class SiteServer(Link):
         return metrics.render(scrape)
 
 
+_JSON = "application/json"
+
+
 async def _send_json(send: Send, body: dict[str, Any]) -> None:
-    await _send(send, json.dumps(body, default=str).encode(), "application/json")
+    await _send(send, json.dumps(body, default=str).encode(), _JSON)
 
 
-async def _send(send: Send, data: bytes, content_type: str) -> None:
+async def _send(send: Send, data: bytes, content_type: str, status: int = 200) -> None:
     headers = [(b"content-type", content_type.encode()),
                (b"content-length", str(len(data)).encode())]  # fmt: skip
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": data})
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from printwarden.domain.costs import JobUsage, job_cost
 from printwarden.domain.ids import new_id
 from printwarden.domain.ledger import Transaction, TransactionKind
+from printwarden.domain.wording import count
 from printwarden.store import ledger, printers
 from printwarden.store.db import utc
 from printwarden.store.errors import NotFound
@@ -91,7 +92,7 @@ def record_usage(
         amount=-cost,
         kind=usage.kind,
         reference=f"device:{device.name}",
-        comment=f"{usage.usage.total_pages} pages {usage.kind.value} at {device.name}",
+        comment=f"{count(usage.usage.total_pages, 'page')} {usage.kind.value} at {device.name}",
     )
     ledger.apply_transaction(session, txn)
     record = DeviceUsageRow(

@@ -12,6 +12,7 @@ from printwarden.domain.accounts import Account, AccountKind, User, may_use
 from printwarden.domain.costs import JobUsage, job_cost
 from printwarden.domain.decide import Printer
 from printwarden.domain.ledger import Transaction, TransactionKind
+from printwarden.domain.wording import count
 from printwarden.store import accounts, ledger, printers, users
 from printwarden.store.errors import InvalidReference, NotFound
 from printwarden.store.models import (
@@ -218,7 +219,7 @@ def charge_printed(session: Session, job: PrintedJob) -> Charge:
         reference=f"job:{job.job_ref}",
         origin=job.origin,
         created_at=job.printed_at,
-        comment=f"{job.usage.total_pages} pages on {job.printer}",
+        comment=f"{count(job.usage.total_pages, 'page')} on {job.printer}",
     )
     recorded, new = ledger.apply_transaction(session, txn)
     if not new:

@@ -215,8 +215,11 @@ def recent(
     origin: str | None = None,
     before: int | None = None,
     limit: int = 100,
+    by_time: bool = False,
 ) -> list[TransactionRow]:
-    """Ledger entries, newest first, optionally filtered; page with ``before`` (a ``seq``)."""
+    """Ledger entries, newest recorded first, optionally filtered; page with ``before`` (a
+    ``seq``). ``by_time``: newest *effect* first instead — a charge made at a site during an
+    outage is recorded when the site reconciles, but happened (``created_at``) earlier."""
     query = select(TransactionRow)
     if account_id is not None:
         query = query.where(TransactionRow.account_id == account_id)
@@ -226,4 +229,9 @@ def recent(
         query = query.where(TransactionRow.origin == origin)
     if before is not None:
         query = query.where(TransactionRow.seq < before)
-    return list(session.scalars(query.order_by(TransactionRow.seq.desc()).limit(limit)))
+    order = (
+        (TransactionRow.created_at.desc(), TransactionRow.seq.desc())
+        if by_time
+        else (TransactionRow.seq.desc(),)
+    )
+    return list(session.scalars(query.order_by(*order).limit(limit)))

@@ -9,7 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from printwarden.store.changes import change_seq
-from printwarden.store.models import DeviceRow, PrinterRow, ProviderRow
+from printwarden.store.models import ApiTokenRow, DeviceRow, PrinterRow, ProviderRow
+from printwarden.store.tokens import PROVIDER_PREFIX
 
 
 def register(
@@ -67,6 +68,29 @@ def refused_printers(session: Session, site: str | None, names: list[str]) -> di
         name: f"printer {name} is at site {other}; this provider's token is bound to site {site}"
         for name, other in elsewhere
     }
+
+
+def site_of(session: Session, row: ProviderRow) -> str | None:
+    """The site a provider is at: its token's site if the token is bound to one, else the
+    site of the printers it serves; None for a provider of no site (HQ's own)."""
+    bound = session.scalar(
+        select(ApiTokenRow.site).where(
+            ApiTokenRow.scope == f"{PROVIDER_PREFIX}{row.name}",
+            ApiTokenRow.revoked_at.is_(None),
+            ApiTokenRow.site.is_not(None),
+        )
+    )
+    if bound:
+        return bound
+    names = [str(p.get("name", "")) for p in row.printers]
+    if not names:
+        return None
+    return session.scalar(
+        select(PrinterRow.site)
+        .where(PrinterRow.name.in_(names), PrinterRow.site.is_not(None))
+        .order_by(PrinterRow.site)
+        .limit(1)
+    )
 
 
 def list_providers(session: Session) -> list[ProviderRow]:

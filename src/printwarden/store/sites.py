@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from printwarden.store.db import utc
 from printwarden.store.errors import AlreadyExists, NotFound
 from printwarden.store.models import JournalEntryRow, SiteRow
 from printwarden.store.users import now
@@ -26,6 +28,25 @@ def create_site(session: Session, name: str, description: str = "") -> SiteRow:
     session.add(row)
     session.flush()
     return row
+
+
+# Sites call in every half second; three seconds of silence mean the link is down, and HQ
+# then shows the site offline (the site itself went offline by then too).
+REACHABLE_WITHIN = timedelta(seconds=3)
+
+
+def reachable(row: SiteRow, at: datetime | None = None) -> bool:
+    """Whether the site called in within :data:`REACHABLE_WITHIN` (of ``at``, default now)."""
+    if row.last_contact is None:
+        return False
+    return (at or datetime.now(UTC)) - utc(row.last_contact) < REACHABLE_WITHIN
+
+
+def silent_for(row: SiteRow, at: datetime | None = None) -> float | None:
+    """Seconds since the site last called in (None: never)."""
+    if row.last_contact is None:
+        return None
+    return ((at or datetime.now(UTC)) - utc(row.last_contact)).total_seconds()
 
 
 def find_site(session: Session, name: str) -> SiteRow:

@@ -55,10 +55,15 @@ class PageContext:
         return self.app.currency
 
     def money(self, units: int | None) -> str:
-        return "—" if units is None else self.currency.format(units)
+        """An amount as people read it: ``$1.50`` (—: unknown)."""
+        return "—" if units is None else self.currency.show(units)
+
+    def amount(self, units: int | None) -> str:
+        """An amount as a form field holds it: ``1.50``."""
+        return "" if units is None else self.currency.format(units)
 
     def render(self, template: str, status: int = 200, **values: Any) -> HTMLResponse:
-        return html(template, status, ctx=self, money=self.money, **values)
+        return html(template, status, ctx=self, money=self.money, amount=self.amount, **values)
 
 
 def offline_now(state: AppState) -> bool:

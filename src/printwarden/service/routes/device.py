@@ -201,7 +201,8 @@ def _start(state: AppState, name: str, user_id: int) -> schemas.DeviceSessionOut
 
 
 def _check_available(state: AppState, device: DeviceRow) -> None:
-    """Offline, a card reader (Fast Release) is refused: the functions table says so."""
+    """Offline, a device whose function the functions table marks unavailable is refused
+    (a card reader is Fast Release, any other kind an MFD login)."""
     if state.offline is None or not state.offline.active():
         return
     function = Function.FAST_RELEASE if device.kind == "card-reader" else Function.MFD_LOGIN

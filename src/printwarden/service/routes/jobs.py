@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from printwarden.domain.accounts import Account, Role
 from printwarden.domain.costs import JobUsage
-from printwarden.domain.decide import Decision, Verdict, decide
+from printwarden.domain.decide import Decision, Denial, Policies, Verdict, decide
 from printwarden.domain.filters import Outcome
 from printwarden.domain.ledger import site_origin
 from printwarden.service import component_scope, logins, offline, policy, schemas, views
@@ -106,15 +106,18 @@ def _decide(
             choice = _offline_choice(session, choice)
         context, printer = jobs.job_setup(session, username, body.printer, choice)
         account = context.account
-        verdict = policy.run(session, context.user, account, printer, _usage(body), submitted, now)
+        verdict = policy.run(
+            session, context.user, account, printer, _usage(body), submitted, now, state.currency
+        )
         if verdict.charge_account and not verdict.denied:
             account = _script_account(session, verdict.charge_account, account)
         holds = (printer.hold_for_release or verdict.hold) and not body.released
         printer = replace(printer, hold_for_release=holds)
+        deciding = replace(rules or Policies(), currency=state.currency)
         decision = (
-            decide(verdict.usage, context.user, account, printer, rules, cost=verdict.cost)
+            decide(verdict.usage, context.user, account, printer, deciding, cost=verdict.cost)
             if not verdict.denied
-            else Decision(Verdict.DENY, verdict.cost, verdict.result.reason)
+            else Decision(Verdict.DENY, verdict.cost, verdict.result.reason, Denial.POLICY)
         )
     if decision.verdict is Verdict.DENY:
         verdict = replace(verdict, effects=replace(verdict.effects, remember_document=False))
@@ -160,6 +163,7 @@ def _answer(
         verdict="hold" if approval else decision.verdict.value,
         cost=decision.cost,
         reason=reason,
+        denied_by=decision.denied_by.value,
         account_id=account.id,
         account=account.name,
         balance=account.balance,
@@ -195,6 +199,7 @@ def _untracked(refusal: str) -> schemas.JobDecisionOut:
         verdict="deny" if refusal else "allow",
         cost=0,
         reason=refusal or "not tracked: unknown user while offline",
+        denied_by=Denial.ACCOUNT.value if refusal else "",
         account_id=0,
         account="",
         balance=0,

@@ -13,9 +13,10 @@ import re
 from functools import cache
 from importlib import resources
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Response
 
 from printwarden.service.problems import Problem
+from printwarden.service.state import AppState, app_state
 
 router = APIRouter(tags=["release station"], include_in_schema=False)
 
@@ -38,6 +39,10 @@ HEADERS = {
 }
 
 
+# The page's placeholder for the configured currency (code and minor digits).
+CURRENCY_META = b'<meta name="currency" content="USD 2">'
+
+
 @cache
 def _web_file(name: str) -> bytes:
     return resources.files("printwarden.web").joinpath(name).read_bytes()
@@ -53,9 +58,14 @@ def release_asset(name: str) -> Response:
 
 
 @router.get("/release/{station}")
-def release_page(station: str) -> Response:
-    """The release station page for ``station`` (a device name)."""
+def release_page(station: str, state: AppState = Depends(app_state)) -> Response:
+    """The release station page for ``station`` (a device name), showing money in the
+    configured currency."""
     if not STATION.fullmatch(station) or set(station) == {"."}:
         raise Problem(404, "Not found", "a release station name is letters, digits, '_.-'")
-    html = _web_file("release_station.html")
+    currency = state.currency
+    html = _web_file("release_station.html").replace(
+        CURRENCY_META, f'<meta name="currency" content="{currency.code} {currency.minor_digits}">'
+        .encode()
+    )  # fmt: skip
     return Response(html, media_type="text/html; charset=utf-8", headers=HEADERS)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any, cast
 
@@ -36,9 +35,6 @@ from printwarden.store.site_numbers import SiteNumbers
 from printwarden.store.tokens import Caller
 
 router = APIRouter(tags=["sites"])
-# Sites call in every half second; three seconds of silence mean the link is down, and HQ
-# then shows the site offline (the site itself went offline by then too).
-REACHABLE_WITHIN = timedelta(seconds=3)
 MAX_WAIT_SECONDS = 25.0
 
 
@@ -59,7 +55,7 @@ def _site(session: Session, name: str) -> SiteRow:
 def site_out(row: SiteRow) -> schemas.SiteOut:
     status = row.status or {}
     contact = utc(row.last_contact) if row.last_contact is not None else None
-    reachable = contact is not None and datetime.now(UTC) - contact < REACHABLE_WITHIN
+    reachable = sites.reachable(row)
     return schemas.SiteOut(
         name=row.name,
         description=row.description,
@@ -71,6 +67,7 @@ def site_out(row: SiteRow) -> schemas.SiteOut:
         outages=list(status.get("outages", [])),
         last_report=status.get("last_report"),
         key_generation=row.key_generation,
+        url=str(status.get("url", "")),
     )
 
 
@@ -277,7 +274,7 @@ def _apply_journal(state: AppState, name: str, entries: list[dict[str, Any]]) ->
     with state.database.session() as session:
         _site(session, name)
         try:
-            report = journal.apply_entries(session, name, entries)
+            report = journal.apply_entries(session, name, entries, state.currency)
         except (NotFound, ValueError, TypeError) as exc:  # a body's fields of the wrong kind
             raise Problem(422, "Invalid journal entry", str(exc)) from None
         answer = schemas.JournalOut.model_construct(

@@ -77,12 +77,31 @@
     return Number.isInteger(value) && value > 0 && value <= 86400 ? value : fallback;
   }
 
-  /** Integer cents as money: 1234 -> "12.34", -5 -> "-0.05". */
+  /** The configured currency, from the page: its code and minor digits ("USD 2"). */
+  const currency = (() => {
+    const meta = document.querySelector('meta[name="currency"]');
+    const [code, digits] = (meta ? meta.content : "USD 2").split(" ");
+    const places = Number.parseInt(digits, 10);
+    const scale = Number.isInteger(places) && places >= 0 && places <= 4 ? places : 2;
+    try {
+      return {
+        scale,
+        format: new Intl.NumberFormat("en", {
+          style: "currency", currency: code,
+          minimumFractionDigits: scale, maximumFractionDigits: scale,
+        }),
+      };
+    } catch {
+      return { scale, format: null }; // an unknown code: plain decimals
+    }
+  })();
+
+  /** Minor units as money in the configured currency: 1234 -> "$12.34", -5 -> "-$0.05". */
   function money(cents) {
     if (typeof cents !== "number" || !Number.isFinite(cents)) return "—";
-    const whole = Math.abs(Math.round(cents));
-    const sign = cents < 0 ? "-" : "";
-    return `${sign}${Math.floor(whole / 100)}.${String(whole % 100).padStart(2, "0")}`;
+    const units = Math.round(cents) / 10 ** currency.scale; // display only: exact to the cent
+    if (currency.format) return currency.format.format(units);
+    return units.toFixed(currency.scale);
   }
 
   function plural(count, one, many) {

@@ -41,7 +41,9 @@ def _summary(ctx: PageContext) -> Response:
             user=user,
             account=account,
             held=held_jobs.count_waiting(session, user.id),
-            transactions=ledger.recent(session, account_id=account.id, limit=20),
+            # By when each happened: an outage's charges where they happened, not when
+            # the site reconciled; at an offline site, what its replica has, likewise.
+            transactions=ledger.recent(session, account_id=account.id, limit=20, by_time=True),
             shared=granted_shared(session, user),
         )
 
