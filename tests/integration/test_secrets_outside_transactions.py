@@ -23,6 +23,7 @@ from printwarden import security
 from printwarden.config import Settings
 from printwarden.domain.accounts import Role
 from printwarden.service.app import create_app
+from printwarden.service.secret_checks import SecretChecks
 from printwarden.store import printers, tokens, users
 from printwarden.store.db import Database
 from support.web import csrf_of
@@ -137,3 +138,34 @@ def CALLS(  # noqa: N802 - a table
           "job_ref": "job-1"},
          provider, 200),
     ]  # fmt: skip
+
+
+def test_a_printed_jobs_pin_is_checked_even_when_the_checks_are_full(
+    world: tuple[FastAPI, dict[str, str], list[int]],
+) -> None:
+    """Logins beyond the bound of waiting checks are refused with 429; a printed job's
+    shared-account PIN is not (the paper exists: a provider gives up on a refused charge)."""
+    app, token, _held = world
+    state = app.state.printwarden
+    state.checks.close()
+    state.checks = SecretChecks(workers=1, max_waiting=0)  # as if a flood filled it
+    asyncio.run(_printed_while_full(app, token))
+
+
+async def _printed_while_full(app: FastAPI, token: dict[str, str]) -> None:
+    transport = httpx.ASGITransport(app=app)
+    admin, provider = bearer(token["admin"]), bearer(token["provider"])
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        shared = {"name": "Research", "pin": "9753", "users": ["alice"]}
+        made = await client.post("/api/v1/accounts", json=shared, headers=admin)
+        assert made.status_code == 201, made.text
+        login = {"username": "alice", "password": PASSWORD}
+        assert (await client.post("/api/v1/auth/login", json=login)).status_code == 429
+        job = {"username": "alice", "printer": "laser", "pages": 1, "account": "Research",
+               "account_pin": "9753"}  # fmt: skip
+        decided = await client.post("/api/v1/jobs/decision", json=job, headers=provider)
+        assert decided.status_code == 429
+        printed = {**job, "txn_id": "0190f5f0-0000-7000-8000-000000000002", "job_ref": "job-2"}
+        charged = await client.post("/api/v1/jobs/printed", json=printed, headers=provider)
+        assert charged.status_code == 200, charged.text
+        assert charged.json()["account_id"] == made.json()["id"]  # the PIN was right
