@@ -16,7 +16,7 @@ from printwarden.domain.charges import prices_digest, script_digest
 from printwarden.domain.ids import new_id
 from printwarden.domain.ledger import Transaction, TransactionKind
 from printwarden.service import journal
-from printwarden.store import bulk, groups, held_jobs, ledger, printers, scripts, users
+from printwarden.store import accounts, bulk, groups, held_jobs, ledger, printers, scripts, users
 from printwarden.store.db import Database
 from printwarden.store.models import AccountRow, JournalEntryRow, PrintJobRow
 from printwarden.store.printers import cost_model_from_json
@@ -299,3 +299,36 @@ def test_a_rejected_entry_does_not_hold_up_the_rest_and_stays_rejected(hq: Datab
         assert session.get(AccountRow, account_id).balance == 1_000 - 5 - 20  # type: ignore[union-attr]
         assert session.get(AccountRow, other_account).balance == 1_000  # type: ignore[union-attr]
     del other
+
+
+def test_a_printer_deleted_at_hq_during_the_outage_is_charged_on_every_path(
+    hq: Database,
+) -> None:
+    """A plain job goes through the batch; a job on a shared account, and one of a user
+    disabled meanwhile, one by one. Each is charged to its own account with its job row.
+    Before, the one-by-one path took the deleted printer's NotFound for a deleted user: it
+    charged the personal account instead of the shared one and said the user was deleted."""
+    name, account_id = person(hq)
+    idle, idle_account = person(hq)
+    with hq.session() as session:
+        shared = accounts.create_shared(
+            session, f"lab-{uuid.uuid4().hex[:6]}", accounts.SharedAccountChanges(users=[name])
+        )
+        shared.balance, shared_id = 1_000, shared.id
+    on_shared = printed(name)
+    on_shared["body"]["account"] = shared.name
+    entries = [printed(name), on_shared, printed(idle)]
+    with hq.session() as session:
+        users.find_user(session, idle).enabled = False
+        printers.delete_printer(session, printers.find_printer(session, "laser"))
+    with hq.session() as session:
+        report = journal.apply_entries(session, "north", entries)
+    assert [r["detail"] for r in report.results] == ["charged 20"] * 3
+    assert report.notes == []
+    with hq.read() as session:
+        rows = [session.get(AccountRow, i) for i in (account_id, shared_id, idle_account)]
+        balances = [row.balance for row in rows if row is not None]
+        charged = session.scalars(select(PrintJobRow.account_id).where(
+            PrintJobRow.txn_id.in_([e["body"]["txn_id"] for e in entries])))  # fmt: skip
+        assert sorted(charged) == sorted([account_id, shared_id, idle_account])
+    assert balances == [980, 980, 980]

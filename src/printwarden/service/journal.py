@@ -206,7 +206,7 @@ def _outcome(
         return Outcome("recorded")
     try:
         with session.begin_nested():  # a rejection found half-way undoes the entry alone
-            return Outcome(_apply(session, site, entry, checked.costs.get(entry_id), report))
+            return Outcome(_apply(session, site, entry, checked, report))
     except _REFUSALS as exc:
         return Outcome(str(exc), rejected=True)
 
@@ -229,13 +229,13 @@ def _apply(
     session: Session,
     site: journal_held.Sender,
     entry: dict[str, Any],
-    cost: int | None,
+    checked: journal_checks.Checked,
     report: Report,
 ) -> str:
     kind, body = str(entry["kind"]), dict(entry.get("body") or {})
     if kind == "printed":
-        assert cost is not None  # checked
-        return _printed(session, site, body, cost, report)
+        cost, printer = checked.costs[str(entry["id"])], checked.printers[str(body["printer"])]
+        return _printed(session, site, body, cost, printer.id, report)
     if kind == "usage":
         return _usage(session, body)
     if kind == "held":
@@ -246,7 +246,12 @@ def _apply(
 
 
 def _printed(
-    session: Session, site: journal_held.Sender, body: dict[str, Any], cost: int, report: Report
+    session: Session,
+    site: journal_held.Sender,
+    body: dict[str, Any],
+    cost: int,
+    printer_id: int,
+    report: Report,
 ) -> str:
     printed = jobs.PrintedJob(
         txn_id=str(body["txn_id"]),
@@ -261,6 +266,7 @@ def _printed(
         cost_override=body.get("cost_override"),
         cost=cost,
         claimed_by=journal_batch.claimed_by(body),
+        printer_id=printer_id,  # as the checks found it: deleted at HQ meanwhile, say
     )
     if body.get("failure_mode"):
         report.failure_mode_jobs += 1
