@@ -181,6 +181,19 @@ def test_forwarded_rfc_7239_is_read_and_preferred() -> None:
     assert resolve("10.0.0.1", sent, PROXIES) == "2001:db8:cafe::17"
 
 
+def test_what_a_client_sent_cannot_change_how_the_proxys_own_element_reads() -> None:
+    # an unclosed quote once swallowed the element the proxy appended: the walk then ended
+    # at the proxy, so one client's failures counted against everyone behind it
+    sent = headers(("forwarded", 'for="203.0.113.66, for="[2001:db8::7]"'))
+    assert resolve("10.0.0.1", sent, PROXIES) == "2001:db8::7"
+    sent = headers(("forwarded", 'for=198.51.100.2;by="x, for=203.0.113.66", for=192.0.2.9'))
+    assert resolve("10.0.0.1", sent, PROXIES) == "192.0.2.9"
+    # a proxy's element without for= names no client: the walk stops at that proxy, and
+    # does not go on to the address the client put to its left
+    sent = headers(("forwarded", "for=203.0.113.66, proto=https;by=10.0.0.1"))
+    assert resolve("10.0.0.1", sent, PROXIES) == "10.0.0.1"
+
+
 def test_an_unparsable_hop_stops_at_the_proxy() -> None:
     sent = headers(("forwarded", "for=unknown"))
     assert resolve("10.0.0.1", sent, PROXIES) == "10.0.0.1"

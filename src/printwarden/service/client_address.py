@@ -16,7 +16,6 @@ trusts ``X-Forwarded-For`` from 127.0.0.1 by default.)
 from __future__ import annotations
 
 import ipaddress
-import re
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
@@ -33,7 +32,6 @@ CLIENT_HEADER = "x-printwarden-client"
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
-_FOR = re.compile(r'(?:^|;)\s*for\s*=\s*("(?:[^"\\]|\\.)*"|[^;,\s]*)', re.IGNORECASE)
 
 
 @lru_cache(maxsize=16)
@@ -60,13 +58,21 @@ def forwarded_chain(headers: Headers) -> list[str]:
     or else ``X-Forwarded-For``'s entries (every occurrence of the header, in order)."""
     forwarded = headers.getlist("forwarded")
     if forwarded:
-        return [m.group(1) for line in forwarded for m in _FOR.finditer(_elements(line))]
+        return [_for_of(element) for line in forwarded for element in line.split(",")]
     return [part for line in headers.getlist("x-forwarded-for") for part in line.split(",")]
 
 
-def _elements(line: str) -> str:
-    # Each comma-separated element starts afresh, so "for=" is found after ", " too.
-    return line.replace(",", ";")
+def _for_of(element: str) -> str:
+    """One ``Forwarded`` element's ``for=`` value ("" without one: the walk stops there).
+
+    Each element is read on its own (no value a proxy writes holds a comma), so nothing a
+    client sent to the left of a trusted proxy's element — an unclosed quote, a ``for=``
+    inside another parameter's quoted value — changes how that element reads."""
+    for pair in element.split(";"):
+        name, _, value = pair.partition("=")
+        if name.strip().lower() == "for":
+            return value.strip()
+    return ""
 
 
 def resolve(peer: str, headers: Headers, trusted: Sequence[Network]) -> str:
