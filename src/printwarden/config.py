@@ -10,7 +10,7 @@ import ipaddress
 import os
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import (
@@ -118,8 +118,10 @@ class Settings(BaseSettings):
     directory: DirectoryConfig = Field(default_factory=DirectoryConfig)
     limits: BodyLimits = Field(default_factory=BodyLimits)
     login: LoginConfig = Field(default_factory=LoginConfig)
-    # Proxies whose Forwarded / X-Forwarded-For headers name the client (addresses or CIDRs).
+    # Proxies whose forwarding header names the client (addresses or CIDRs), and the header
+    # they set; the other is ignored: a proxy passes on what a client put in it.
     trusted_proxies: list[str] = Field(default_factory=list)
+    forwarded_header: Literal["x-forwarded-for", "forwarded"] = "x-forwarded-for"
 
     @field_validator("trusted_proxies")
     @classmethod
