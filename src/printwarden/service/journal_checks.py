@@ -168,13 +168,33 @@ def _names(entries: list[dict[str, Any]], key: str) -> set[str]:
     return {str(e["body"][key]) for e in entries}
 
 
+class _Expected:
+    """The costs the published prices of a printer or device give a job shape, for a user's
+    groups: each distinct one computed once."""
+
+    def __init__(self) -> None:
+        self.known: dict[tuple[Any, ...], tuple[int, ...]] = {}
+
+    def of(
+        self, place: Place, name: str, body: dict[str, Any], person: Person,
+        shape: tuple[Any, ...], usage: JobUsage,
+    ) -> tuple[int, ...]:  # fmt: skip
+        digest = str(body.get("cost_model") or "")
+        key = (name, digest, person.groups, shape)
+        found = self.known.get(key)
+        if found is None:
+            models = place.models(name, digest)
+            found = self.known[key] = tuple(job_cost(m, usage, person.groups) for m in models)
+        return found
+
+
 class _Judge:
     """The printed entries' verdicts; each distinct job shape costed once."""
 
     def __init__(self, site: str, checked: Checked) -> None:
         self.site = site
         self.checked = checked
-        self.expected: dict[tuple[Any, ...], tuple[int, ...]] = {}
+        self.expected = _Expected()
 
     def printed(self, entries: list[dict[str, Any]]) -> None:
         costs, rejected = self.checked.costs, self.checked.rejected
@@ -191,8 +211,7 @@ class _Judge:
         printer = self.checked.printers.get(name)
         if printer is None:
             raise Refused(f"unknown printer {name!r}")
-        if printer.site is not None and printer.site != self.site:
-            charges.check_place("printer", name, printer.site, self.site)
+        charges.check_place("printer", name, printer.site, self.site)
         person = self.checked.people.get(str(body["username"]))
         if person is None:
             raise Refused(f"unknown user {body['username']!r}")
@@ -200,12 +219,7 @@ class _Judge:
         if override is not None:
             script = str(body.get("script") or "")
             return charges.overridden(override, body.get("cost"), script, printer.scripts, name)
-        digest = str(body.get("cost_model") or "")
-        key = (name, digest, person.groups, shape)
-        expected = self.expected.get(key)
-        if expected is None:
-            models = printer.models(name, digest)
-            expected = self.expected[key] = tuple(job_cost(m, usage, person.groups) for m in models)
+        expected = self.expected.of(printer, name, body, person, shape, usage)
         cost = body.get("cost")
         if type(cost) is int and cost >= 0 and cost in expected:
             return cost  # the common case, checked inline
@@ -225,7 +239,7 @@ class _UsageJudge:
     ) -> None:
         self.session, self.site, self.checked = session, site, checked
         self.devices, self.accounts = devices, found
-        self.expected: dict[tuple[Any, ...], tuple[int, ...]] = {}
+        self.expected = _Expected()
         self.shared: dict[tuple[str, int], bool] = {}
 
     def usage(self, entries: list[dict[str, Any]]) -> None:
@@ -249,12 +263,7 @@ class _UsageJudge:
         if person is None:
             raise Refused(f"unknown user {username!r}")
         self._check_account(username, person, int(body["account_id"]))
-        digest = str(body.get("cost_model") or "")
-        key = (name, digest, person.groups, shape)
-        expected = self.expected.get(key)
-        if expected is None:
-            models = device.models(name, digest)
-            expected = self.expected[key] = tuple(job_cost(m, usage, person.groups) for m in models)
+        expected = self.expected.of(device, name, body, person, shape, usage)
         return charges.explained(body.get("cost"), expected)
 
     def _check_account(self, username: str, person: Person, account_id: int) -> None:
