@@ -19,6 +19,7 @@ from printwarden.store.replication import site_scope
 from printwarden.store.tokens import PROVIDER_PREFIX, Caller, bound_name
 
 router = APIRouter(tags=["held jobs"])
+PIN_THROTTLED = "Too many wrong PINs for the named shared account"
 reporting = require(Role.PROVIDER, Role.SITE)
 
 
@@ -110,7 +111,7 @@ def held_job(
     return release.views_at(session, [row], None)[0]
 
 
-@router.post("/held-jobs/{job_ref}/release")
+@router.post("/held-jobs/{job_ref}/release", responses={429: {"description": PIN_THROTTLED}})
 async def release_held_job(
     job_ref: str,
     body: schemas.HeldJobReleaseIn,
@@ -124,7 +125,7 @@ async def release_held_job(
     )
 
 
-@router.post("/me/held-jobs/release-all")
+@router.post("/me/held-jobs/release-all", responses={429: {"description": PIN_THROTTLED}})
 async def release_all_mine(
     body: schemas.HeldJobReleaseIn,
     caller: Caller = Depends(require(Role.USER)),
