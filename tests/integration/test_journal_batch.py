@@ -18,6 +18,7 @@ from printwarden.domain.ledger import Transaction, TransactionKind
 from printwarden.service import journal
 from printwarden.store import accounts, bulk, groups, held_jobs, ledger, printers, scripts, users
 from printwarden.store.db import Database
+from printwarden.store.errors import NotFound
 from printwarden.store.models import AccountRow, JournalEntryRow, PrintJobRow
 from printwarden.store.printers import cost_model_from_json
 from printwarden.store.providers import register
@@ -332,3 +333,30 @@ def test_a_printer_deleted_at_hq_during_the_outage_is_charged_on_every_path(
             PrintJobRow.txn_id.in_([e["body"]["txn_id"] for e in entries])))  # fmt: skip
         assert sorted(charged) == sorted([account_id, shared_id, idle_account])
     assert balances == [980, 980, 980]
+
+
+def test_a_held_report_that_is_not_one_a_provider_could_send_is_rejected(hq: Database) -> None:
+    """Its fields are checked as a provider's own report is: a count that is no number
+    reached the database (PostgreSQL: an error, answered 500, so the site's journal stuck;
+    SQLite: stored as it came)."""
+    name, account_id = person(hq)
+    provider = f"p-{uuid.uuid4().hex[:8]}"
+    with hq.session() as session:
+        register(session, provider, ipp_url="ipp://x", control_url="", queues=[], printers=[])
+    now = datetime.now(UTC)
+    good = {"provider": provider, "job_ref": str(uuid.uuid4()), "provider_job_id": 7,
+            "queue": "secure", "queue_kind": "hold", "username": name, "printer": "laser",
+            "pages": 2, "submitted_at": now.isoformat(),
+            "expires_at": (now + timedelta(hours=4)).isoformat()}  # fmt: skip
+    bad = {**good, "job_ref": str(uuid.uuid4()), "pages": "many"}
+    entries = [{"id": new_id(), "kind": "held-report", "body": body} for body in (bad, good)]
+    entries.append(printed(name))
+    with hq.session() as session:
+        report = journal.apply_entries(session, "north", entries)
+    assert [r["status"] for r in report.results] == ["rejected", "applied", "applied"]
+    assert "pages" in report.rejected[0]["reason"]
+    with hq.read() as session:
+        assert held_jobs.find(session, str(good["job_ref"])).pages == 2
+        with pytest.raises(NotFound):
+            held_jobs.find(session, str(bad["job_ref"]))
+        assert session.get(AccountRow, account_id).balance == 980  # type: ignore[union-attr]

@@ -50,7 +50,7 @@ def report_held_jobs(
     ):
         detail = f"provider {body.provider!r} serves no printer of site {caller.scope!r}"
         raise Problem(403, "Forbidden", detail)
-    reports = [_report(item) for item in body.jobs]
+    reports = [held_jobs.Report.of(item.model_dump()) for item in body.jobs]
     refused = held_jobs.record_reports(session, provider, reports)
     return schemas.HeldJobReportsOut(
         accepted=len(reports) - len(refused),
@@ -60,20 +60,6 @@ def report_held_jobs(
 
 def _site_providers(session: Session, caller: Caller) -> frozenset[int]:
     return site_scope(session, caller.scope).provider_ids
-
-
-def _report(item: schemas.HeldJobReportIn) -> held_jobs.Report:
-    fields = item.model_dump(include=set(held_jobs.REPORTED_FIELDS))
-    return held_jobs.Report(
-        job_ref=item.job_ref,
-        provider_job_id=item.provider_job_id,
-        queue=item.queue,
-        queue_kind=item.queue_kind,
-        username=item.username,
-        fields=fields,
-        status=item.status,
-        status_reason=item.status_reason,
-    )
 
 
 @router.get("/me/held-jobs")
