@@ -16,6 +16,7 @@ from printwarden.domain.charges import prices_digest, script_digest
 from printwarden.domain.ids import new_id
 from printwarden.domain.ledger import Transaction, TransactionKind
 from printwarden.service import journal
+from printwarden.service.journal_checks import Malformed
 from printwarden.store import accounts, bulk, groups, held_jobs, ledger, printers, scripts, users
 from printwarden.store.db import Database
 from printwarden.store.errors import NotFound
@@ -360,3 +361,29 @@ def test_a_held_report_that_is_not_one_a_provider_could_send_is_rejected(hq: Dat
         with pytest.raises(NotFound):
             held_jobs.find(session, str(bad["job_ref"]))
         assert session.get(AccountRow, account_id).balance == 980  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("kind", "field", "most"),
+    [("printed", "txn_id", 40), ("printed", "job_ref", 80), ("printed", "paper_size", 32),
+     ("usage", "usage_id", 40), ("held", "released_to", 128)],
+)  # fmt: skip
+def test_a_value_longer_than_hq_stores_refuses_the_upload_as_malformed(
+    hq: Database, kind: str, field: str, most: int
+) -> None:
+    """Before, it reached the database: PostgreSQL cut a batch's ids to fit (and an upload
+    with another id alike in its first 40 characters then failed) or failed at once — a
+    500, and the site would send it again for ever; SQLite stored it as sent."""
+    name, account_id = person(hq)
+    entry = {
+        "printed": printed(name),
+        "usage": usage(name, account_id, new_id(), 5),
+        "held": {"id": new_id(), "kind": "held", "body": {"job_ref": "j", "status": "held"}},
+    }[kind]
+    entry["body"][field] = "x" * most  # as long as it may be: not refused for that
+    with hq.session() as session:
+        journal.apply_entries(session, "north", [entry])
+        session.rollback()
+    entry["body"][field] = "x" * (most + 1)
+    with hq.session() as session, pytest.raises(Malformed, match=f"{field} is longer than {most}"):
+        journal.apply_entries(session, "north", [entry])

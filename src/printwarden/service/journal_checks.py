@@ -9,7 +9,8 @@ are applied. What the checks load (printers, devices, people) is what the batch 
 with (``service/journal_batch.py``), and each distinct job shape is costed once.
 
 An entry that is not well-formed — a required field missing, a count of the wrong type or out
-of range — is no charge to judge: it refuses the whole upload (:class:`Malformed`, a 422).
+of range, an id or name longer than HQ stores — is no charge to judge: it refuses the whole
+upload (:class:`Malformed`, a 422).
 """
 
 from __future__ import annotations
@@ -44,6 +45,9 @@ REQUIRED = {
     "held-report": ("job_ref", "provider", "provider_job_id", "queue", "queue_kind", "username"),
     "unknown-user": ("username",),
 }
+# The longest value HQ stores of these fields (``store/models.py``): a longer one is
+# malformed, never cut to fit or left to fail in the database.
+LONGEST = {"txn_id": 40, "usage_id": 40, "job_ref": 80, "paper_size": 32, "released_to": 128}
 # The facts of a job, in the order a shape is keyed by (``usage_of``).
 USAGE_FIELDS = ("pages", "colour_pages", "copies", "duplex", "paper_size")
 _SEPARATOR = "\x1f"
@@ -139,6 +143,10 @@ def _well_formed(entries: list[dict[str, Any]]) -> None:
             raise Malformed(f"entry {entry['id']} ({kind}): {missing} missing")
         if kind == "usage" and type(body["account_id"]) is not int:
             raise Malformed(f"entry {entry['id']} (usage): account_id is not an id")
+        for name, most in LONGEST.items():
+            value = body.get(name)
+            if value is not None and len(str(value)) > most:
+                raise Malformed(f"entry {entry['id']} ({kind}): {name} is longer than {most}")
 
 
 class _Facts:
