@@ -2,37 +2,41 @@
 
 The counts live in the server process (not the database), so these commands call its API
 with an administrator's token, from ``$PRINTWARDEN_ADMIN_TOKEN`` or ``--token-file`` (never
-on the command line, where ``ps`` shows it).
+on the command line, where ``ps`` shows it: ``cli_tokens``).
 """
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
 import typer
 
+from printwarden.cli_tokens import (
+    ADMIN_ENV,
+    RefusedTokenOption,
+    TokenFileOption,
+    TokenMissing,
+    read_token,
+)
+
 lockouts_cmd = typer.Typer(help="Failed logins and lockouts (asks the running App Server).")
 
-TOKEN_ENV = "PRINTWARDEN_ADMIN_TOKEN"  # noqa: S105 - a variable name
 ServerOption = Annotated[str, typer.Option(help="URL of the App Server")]
-TokenFileOption = Annotated[
-    Path | None,
-    typer.Option(help=f"A file holding an admin token (else ${TOKEN_ENV})", exists=True),
-]
 
 
 @lockouts_cmd.command("list")
 def lockouts_list(
     server: ServerOption = "http://127.0.0.1:8000",
     token_file: TokenFileOption = None,
+    token: RefusedTokenOption = "",
     as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts")] = False,
 ) -> None:
     """Accounts and clients with failed logins: back-off or lockout, and for how long."""
-    items: list[dict[str, Any]] = _call("GET", server, "/lockouts", token_file).json()["items"]
+    answer = _call("GET", server, "/lockouts", _token(token_file, token))
+    items: list[dict[str, Any]] = answer.json()["items"]
     if as_json:
         print(json.dumps(items, indent=2))
         return
@@ -52,19 +56,24 @@ def lockouts_clear(
     key: Annotated[str, typer.Argument(help="A key from `list`, or a username")],
     server: ServerOption = "http://127.0.0.1:8000",
     token_file: TokenFileOption = None,
+    token: RefusedTokenOption = "",
 ) -> None:
     """Lift a lockout: forget the failed logins counted against KEY."""
     full = key if ":" in key else f"user:{key.casefold()}"
-    _call("DELETE", server, f"/lockouts/{quote(full, safe=':')}", token_file)
+    _call("DELETE", server, f"/lockouts/{quote(full, safe=':')}", _token(token_file, token))
     print(f"cleared {full}")
 
 
-def _call(method: str, server: str, path: str, token_file: Path | None) -> Any:
+def _token(token_file: Path | None, refused: str) -> str:
+    try:
+        return read_token(token_file, refused, ADMIN_ENV)
+    except TokenMissing as exc:
+        raise _fail(str(exc)) from None
+
+
+def _call(method: str, server: str, path: str, token: str) -> Any:
     import httpx
 
-    token = token_file.read_text().strip() if token_file else os.environ.get(TOKEN_ENV, "")
-    if not token:
-        raise _fail(f"an admin token is needed: ${TOKEN_ENV} or --token-file")
     try:
         response = httpx.request(
             method,

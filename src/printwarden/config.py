@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import secrets
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import (
@@ -20,6 +19,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from printwarden import keys
 from printwarden.domain.login_throttle import ACCOUNT_SCHEDULE, CLIENT_SCHEDULE, Rules, Schedule
 from printwarden.domain.money import Currency
 from printwarden.files import private_dir
@@ -118,8 +118,10 @@ class Settings(BaseSettings):
     directory: DirectoryConfig = Field(default_factory=DirectoryConfig)
     limits: BodyLimits = Field(default_factory=BodyLimits)
     login: LoginConfig = Field(default_factory=LoginConfig)
-    # Proxies whose Forwarded / X-Forwarded-For headers name the client (addresses or CIDRs).
+    # Proxies whose forwarding header names the client (addresses or CIDRs), and the header
+    # they set; the other is ignored: a proxy passes on what a client put in it.
     trusted_proxies: list[str] = Field(default_factory=list)
+    forwarded_header: Literal["x-forwarded-for", "forwarded"] = "x-forwarded-for"
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -154,13 +156,8 @@ class Settings(BaseSettings):
         """The server secret: configured, or kept in ``data_dir/secret.key`` (created once)."""
         if self.secret_key:
             return self.secret_key.encode()
-        path = self.data_dir / "secret.key"
         private_dir(self.data_dir)  # and the key 0600, even if an older version left it open
-        if not path.exists():
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                handle.write(secrets.token_hex(32))
-        return path.read_text().strip().encode()
+        return keys.secret_in(self.data_dir / "secret.key")
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:

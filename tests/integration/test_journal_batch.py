@@ -16,8 +16,10 @@ from printwarden.domain.charges import prices_digest, script_digest
 from printwarden.domain.ids import new_id
 from printwarden.domain.ledger import Transaction, TransactionKind
 from printwarden.service import journal
-from printwarden.store import bulk, groups, held_jobs, ledger, printers, scripts, users
+from printwarden.service.journal_checks import Malformed
+from printwarden.store import accounts, bulk, groups, held_jobs, ledger, printers, scripts, users
 from printwarden.store.db import Database
+from printwarden.store.errors import NotFound
 from printwarden.store.models import AccountRow, JournalEntryRow, PrintJobRow
 from printwarden.store.printers import cost_model_from_json
 from printwarden.store.providers import register
@@ -299,3 +301,89 @@ def test_a_rejected_entry_does_not_hold_up_the_rest_and_stays_rejected(hq: Datab
         assert session.get(AccountRow, account_id).balance == 1_000 - 5 - 20  # type: ignore[union-attr]
         assert session.get(AccountRow, other_account).balance == 1_000  # type: ignore[union-attr]
     del other
+
+
+def test_a_printer_deleted_at_hq_during_the_outage_is_charged_on_every_path(
+    hq: Database,
+) -> None:
+    """A plain job goes through the batch; a job on a shared account, and one of a user
+    disabled meanwhile, one by one. Each is charged to its own account with its job row.
+    Before, the one-by-one path took the deleted printer's NotFound for a deleted user: it
+    charged the personal account instead of the shared one and said the user was deleted."""
+    name, account_id = person(hq)
+    idle, idle_account = person(hq)
+    with hq.session() as session:
+        shared = accounts.create_shared(
+            session, f"lab-{uuid.uuid4().hex[:6]}", accounts.SharedAccountChanges(users=[name])
+        )
+        shared.balance, shared_id = 1_000, shared.id
+    on_shared = printed(name)
+    on_shared["body"]["account"] = shared.name
+    entries = [printed(name), on_shared, printed(idle)]
+    with hq.session() as session:
+        users.find_user(session, idle).enabled = False
+        printers.delete_printer(session, printers.find_printer(session, "laser"))
+    with hq.session() as session:
+        report = journal.apply_entries(session, "north", entries)
+    assert [r["detail"] for r in report.results] == ["charged $0.20"] * 3
+    assert report.notes == []
+    with hq.read() as session:
+        rows = [session.get(AccountRow, i) for i in (account_id, shared_id, idle_account)]
+        balances = [row.balance for row in rows if row is not None]
+        charged = session.scalars(select(PrintJobRow.account_id).where(
+            PrintJobRow.txn_id.in_([e["body"]["txn_id"] for e in entries])))  # fmt: skip
+        assert sorted(charged) == sorted([account_id, shared_id, idle_account])
+    assert balances == [980, 980, 980]
+
+
+def test_a_held_report_that_is_not_one_a_provider_could_send_is_rejected(hq: Database) -> None:
+    """Its fields are checked as a provider's own report is: a count that is no number
+    reached the database (PostgreSQL: an error, answered 500, so the site's journal stuck;
+    SQLite: stored as it came)."""
+    name, account_id = person(hq)
+    provider = f"p-{uuid.uuid4().hex[:8]}"
+    with hq.session() as session:
+        register(session, provider, ipp_url="ipp://x", control_url="", queues=[], printers=[])
+    now = datetime.now(UTC)
+    good = {"provider": provider, "job_ref": str(uuid.uuid4()), "provider_job_id": 7,
+            "queue": "secure", "queue_kind": "hold", "username": name, "printer": "laser",
+            "pages": 2, "submitted_at": now.isoformat(),
+            "expires_at": (now + timedelta(hours=4)).isoformat()}  # fmt: skip
+    bad = {**good, "job_ref": str(uuid.uuid4()), "pages": "many"}
+    entries = [{"id": new_id(), "kind": "held-report", "body": body} for body in (bad, good)]
+    entries.append(printed(name))
+    with hq.session() as session:
+        report = journal.apply_entries(session, "north", entries)
+    assert [r["status"] for r in report.results] == ["rejected", "applied", "applied"]
+    assert "pages" in report.rejected[0]["reason"]
+    with hq.read() as session:
+        assert held_jobs.find(session, str(good["job_ref"])).pages == 2
+        with pytest.raises(NotFound):
+            held_jobs.find(session, str(bad["job_ref"]))
+        assert session.get(AccountRow, account_id).balance == 980  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("kind", "field", "most"),
+    [("printed", "txn_id", 40), ("printed", "job_ref", 80), ("printed", "paper_size", 32),
+     ("usage", "usage_id", 40), ("held", "released_to", 128)],
+)  # fmt: skip
+def test_a_value_longer_than_hq_stores_refuses_the_upload_as_malformed(
+    hq: Database, kind: str, field: str, most: int
+) -> None:
+    """Before, it reached the database: PostgreSQL cut a batch's ids to fit (and an upload
+    with another id alike in its first 40 characters then failed) or failed at once — a
+    500, and the site would send it again for ever; SQLite stored it as sent."""
+    name, account_id = person(hq)
+    entry = {
+        "printed": printed(name),
+        "usage": usage(name, account_id, new_id(), 5),
+        "held": {"id": new_id(), "kind": "held", "body": {"job_ref": "j", "status": "held"}},
+    }[kind]
+    entry["body"][field] = "x" * most  # as long as it may be: not refused for that
+    with hq.session() as session:
+        journal.apply_entries(session, "north", [entry])
+        session.rollback()
+    entry["body"][field] = "x" * (most + 1)
+    with hq.session() as session, pytest.raises(Malformed, match=f"{field} is longer than {most}"):
+        journal.apply_entries(session, "north", [entry])

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from printwarden import security
 from printwarden.config import DirectoryConfig, LdapConfig
 from printwarden.domain.offline_policies import SETTING_KEY, OfflinePolicies, PasswordPolicy
 from printwarden.service.offline import OfflineMode, check_user_password, login_policies
@@ -124,3 +125,37 @@ def test_an_administrator_is_never_cached_and_never_logs_in_offline_with_a_passw
     kept = {"entity": "user", "row": {"username": "other", "is_admin": False}}
     cache.forget(administrators([promoted, kept, {"entity": "account", "row": {}}]))
     assert cache.get("soon-boss") is None
+
+
+def test_every_offline_refusal_costs_one_argon2_check_like_a_wrong_password(
+    site: tuple[Replica, PasswordCache], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Answered at once, an administrator, a user with nothing cached (or cached too long
+    ago) and every user under *deny* stood out from an unknown name (checked against a
+    dummy hash) and from a wrong password: the site told who exists and who is an admin."""
+    replica, cache = site
+    set_policy(replica, PasswordPolicy.CACHE, days=1)
+    make_user(replica, "boss", "internal", admin=True)
+    make_user(replica, "new", "internal")
+    make_user(replica, "old", "internal")
+    make_user(replica, "known", "internal")
+    cache.remember("old", "pw-old")
+    cache.remember("known", "pw-known")
+    old = (datetime.now(UTC) - timedelta(days=2)).isoformat()
+    with replica.database.session() as session:
+        session.execute(text("UPDATE password_cache SET taken_at = :t WHERE username = 'old'"),
+                        {"t": old})  # fmt: skip
+    verified: list[str] = []
+    original = security.verify_secret
+
+    def verify(stored_hash: str | None, secret: str) -> bool:
+        if stored_hash and secret:  # an argon2 verification really runs
+            verified.append(secret)
+        return original(stored_hash, secret)
+
+    monkeypatch.setattr(security, "verify_secret", verify)
+    for name in ("known", "boss", "new", "old"):
+        assert not check(replica, cache, name, f"guess-{name}")
+    set_policy(replica, PasswordPolicy.DENY)
+    assert not check(replica, cache, "known", "guess-deny")
+    assert verified == ["guess-known", "guess-boss", "guess-new", "guess-old", "guess-deny"]

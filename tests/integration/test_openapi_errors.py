@@ -11,6 +11,15 @@ import httpx
 from support.appserver import AppServer
 
 PROBLEM = "application/problem+json"
+SECRET_CHECKS = [
+    ("/api/v1/auth/login", "post"),
+    ("/api/v1/auth/device", "post"),
+    ("/api/v1/device/sessions", "post"),
+    ("/api/v1/device/sessions/{session_id}/account", "put"),
+    ("/api/v1/jobs/decision", "post"),
+    ("/api/v1/held-jobs/{job_ref}/release", "post"),
+    ("/api/v1/me/held-jobs/release-all", "post"),
+]
 
 
 def _operations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
@@ -60,6 +69,8 @@ def test_every_operation_documents_its_error_answers(app_server: AppServer) -> N
     assert checked >= 60
     login = document["paths"]["/api/v1/auth/login"]["post"]["responses"]
     assert {"401", "429"} <= set(login)
+    for path, method in SECRET_CHECKS:  # a password or PIN is checked: throttled
+        assert "429" in document["paths"][path][method]["responses"], (method, path)
     assert "415" in document["paths"]["/api/v1/users/import"]["post"]["responses"]
     assert "HTTPValidationError" not in document["components"]["schemas"]
     for ref in set(_refs(document)):

@@ -62,8 +62,9 @@ def test_a_server_tightens_its_data_at_start(app: AppServer) -> None:
         ("device", "simulate", "--server", "http://127.0.0.1:9", "--card", "1", "list"),
         ("release-station", "--server", "http://127.0.0.1:9"),
         ("admin", "site", "status", "--server", "http://127.0.0.1:9"),
+        ("admin", "lockouts", "list", "--server", "http://127.0.0.1:9"),
     ],
-    ids=["site", "provider", "device", "release-station", "admin"],
+    ids=["site", "provider", "device", "release-station", "admin", "lockouts"],
 )
 def test_a_token_on_the_command_line_is_refused_with_a_clear_message(
     command: tuple[str, ...], tmp_path: Path
@@ -82,7 +83,8 @@ def test_a_token_on_the_command_line_is_refused_with_a_clear_message(
     missing = _printwarden(*[a for a in args if a not in ("--token", "a-secret-token-value")],
                            env=empty, cwd=tmp_path)  # fmt: skip
     assert missing.returncode != 0
-    assert "a token is needed: --token-file FILE or $PRINTWARDEN_" in missing.stdout, missing
+    said = missing.stdout + missing.stderr
+    assert "a token is needed: --token-file FILE or $PRINTWARDEN_" in said, missing
 
 
 def test_a_token_comes_from_a_file_or_the_environment(app: AppServer, tmp_path: Path) -> None:

@@ -22,8 +22,8 @@ from fastapi import FastAPI
 from printwarden import security
 from printwarden.config import Settings
 from printwarden.domain.accounts import Role
-from printwarden.service import offline
 from printwarden.service.app import create_app
+from printwarden.service.secret_checks import SecretChecks
 from printwarden.store import printers, tokens, users
 from printwarden.store.db import Database
 from support.web import csrf_of
@@ -41,13 +41,13 @@ def world(hq: Database, tmp_path: Path) -> Iterator[tuple[FastAPI, dict[str, str
     original = security.verify_secret
 
     def verify(stored_hash: str | None, secret: str) -> bool:
-        held.append(hq.engine.pool.checkedout())  # type: ignore[attr-defined]
+        if stored_hash and secret:  # an argon2 verification really runs
+            held.append(hq.engine.pool.checkedout())  # type: ignore[attr-defined]
         return original(stored_hash, secret)
 
     tokens_by_role = seed(hq, settings.resolved_secret())
     patch = pytest.MonkeyPatch()
     patch.setattr(security, "verify_secret", verify)
-    patch.setattr(offline, "verify_secret", verify)
     try:
         yield app, tokens_by_role, held
     finally:
@@ -61,6 +61,7 @@ def seed(database: Database, secret: bytes) -> dict[str, str]:
         changes = users.UserChanges(password=PASSWORD, pin="2468", identity_number="ID-7",
                                     cards=["CARD-7"])  # fmt: skip
         users.create_user(session, secret, "alice", changes)
+        users.create_user(session, secret, "card-only", users.UserChanges(cards=["CARD-8"]))
         printers.save_printer(session, "laser", {"cost_model": PRICES}, create=True)
         printers.save_device(session, "mfd", {"kind": "mfd", "printer": "laser",
                                               "cost_model": PRICES}, create=True)  # fmt: skip
@@ -118,6 +119,8 @@ def CALLS(  # noqa: N802 - a table
         ("POST", "/api/v1/auth/login", {"username": "alice", "password": PASSWORD}, {}, 200),
         ("POST", "/api/v1/auth/login", {"username": "alice", "password": "wrong"}, {}, 401),
         ("POST", "/api/v1/auth/login", {"username": "nobody", "password": "x"}, {}, 401),
+        # A user without a password costs a check too: answered at once, they stood out.
+        ("POST", "/api/v1/auth/login", {"username": "card-only", "password": "x"}, {}, 401),
         ("POST", "/api/v1/auth/device",
          {"method": "identity", "identity_number": "ID-7", "pin": "2468"}, device, 200),
         ("POST", "/api/v1/auth/device",
@@ -135,3 +138,34 @@ def CALLS(  # noqa: N802 - a table
           "job_ref": "job-1"},
          provider, 200),
     ]  # fmt: skip
+
+
+def test_a_printed_jobs_pin_is_checked_even_when_the_checks_are_full(
+    world: tuple[FastAPI, dict[str, str], list[int]],
+) -> None:
+    """Logins beyond the bound of waiting checks are refused with 429; a printed job's
+    shared-account PIN is not (the paper exists: a provider gives up on a refused charge)."""
+    app, token, _held = world
+    state = app.state.printwarden
+    state.checks.close()
+    state.checks = SecretChecks(workers=1, max_waiting=0)  # as if a flood filled it
+    asyncio.run(_printed_while_full(app, token))
+
+
+async def _printed_while_full(app: FastAPI, token: dict[str, str]) -> None:
+    transport = httpx.ASGITransport(app=app)
+    admin, provider = bearer(token["admin"]), bearer(token["provider"])
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        shared = {"name": "Research", "pin": "9753", "users": ["alice"]}
+        made = await client.post("/api/v1/accounts", json=shared, headers=admin)
+        assert made.status_code == 201, made.text
+        login = {"username": "alice", "password": PASSWORD}
+        assert (await client.post("/api/v1/auth/login", json=login)).status_code == 429
+        job = {"username": "alice", "printer": "laser", "pages": 1, "account": "Research",
+               "account_pin": "9753"}  # fmt: skip
+        decided = await client.post("/api/v1/jobs/decision", json=job, headers=provider)
+        assert decided.status_code == 429
+        printed = {**job, "txn_id": "0190f5f0-0000-7000-8000-000000000002", "job_ref": "job-2"}
+        charged = await client.post("/api/v1/jobs/printed", json=printed, headers=provider)
+        assert charged.status_code == 200, charged.text
+        assert charged.json()["account_id"] == made.json()["id"]  # the PIN was right

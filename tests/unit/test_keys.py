@@ -70,3 +70,16 @@ def test_a_servers_own_secret_is_made_once_readable_by_its_owner_only(tmp_path: 
     assert path.stat().st_mode & 0o777 == 0o600
     assert keys.secret_in(path) == first
     assert keys.secret_in(tmp_path / "other" / "site.key") != first
+
+
+def test_the_app_servers_secret_is_kept_the_same_way(tmp_path: Path) -> None:
+    from printwarden.config import Settings
+
+    settings = Settings(data_dir=tmp_path / "hq")
+    first = settings.resolved_secret()
+    assert len(first) == 64
+    assert (tmp_path / "hq" / "secret.key").stat().st_mode & 0o777 == 0o600
+    assert settings.resolved_secret() == first
+    (tmp_path / "hq" / "secret.key").write_text("\n")  # emptied: never an empty secret
+    with pytest.raises(ValueError, match="is empty"):
+        settings.resolved_secret()

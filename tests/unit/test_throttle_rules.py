@@ -15,7 +15,7 @@ from printwarden.domain.login_throttle import (
     Rules,
     Schedule,
 )
-from printwarden.service.client_address import forwarded_chain, networks, resolve
+from printwarden.service.client_address import FORWARDED, forwarded_chain, networks, resolve
 from printwarden.service.throttle import Keys, LoginThrottle, Throttled
 
 # --- the schedule (pure) ---------------------------------------------------------------------
@@ -172,18 +172,46 @@ def test_a_trusted_proxy_names_the_client() -> None:
     assert resolve("10.0.0.5", sent, PROXIES) == "203.0.113.9"
 
 
-def test_forwarded_rfc_7239_is_read_and_preferred() -> None:
+def test_forwarded_rfc_7239_is_read_when_the_proxies_set_it() -> None:
     sent = headers(
         ("forwarded", 'for=192.0.2.60;proto=http, For="[2001:db8:cafe::17]:4711"'),
-        ("x-forwarded-for", "203.0.113.1"),
+        ("x-forwarded-for", "203.0.113.1"),  # the client's own, passed on by the proxy
     )
-    assert forwarded_chain(sent) == ["192.0.2.60", '"[2001:db8:cafe::17]:4711"']
-    assert resolve("10.0.0.1", sent, PROXIES) == "2001:db8:cafe::17"
+    assert forwarded_chain(sent, FORWARDED) == ["192.0.2.60", '"[2001:db8:cafe::17]:4711"']
+    assert resolve("10.0.0.1", sent, PROXIES, FORWARDED) == "2001:db8:cafe::17"
+
+
+def test_only_the_header_the_proxies_set_is_read() -> None:
+    """A proxy that sets X-Forwarded-For (nginx, HAProxy, Caddy, Traefik, load balancers)
+    passes on a Forwarded header the client sent; read first, it let every client pick the
+    address its failures counted against."""
+    sent = headers(("x-forwarded-for", "203.0.113.9"), ("forwarded", "for=198.51.100.77"))
+    assert resolve("10.0.0.1", sent, PROXIES) == "203.0.113.9"
+    assert resolve("10.0.0.1", headers(("forwarded", "for=198.51.100.77")), PROXIES) == (
+        "10.0.0.1"
+    )  # no X-Forwarded-For from the proxy: it names no client
+    from printwarden.config import Settings
+
+    assert Settings().forwarded_header == "x-forwarded-for"
+    assert Settings(forwarded_header="forwarded").forwarded_header == FORWARDED
+
+
+def test_what_a_client_sent_cannot_change_how_the_proxys_own_element_reads() -> None:
+    # an unclosed quote once swallowed the element the proxy appended: the walk then ended
+    # at the proxy, so one client's failures counted against everyone behind it
+    sent = headers(("forwarded", 'for="203.0.113.66, for="[2001:db8::7]"'))
+    assert resolve("10.0.0.1", sent, PROXIES, FORWARDED) == "2001:db8::7"
+    sent = headers(("forwarded", 'for=198.51.100.2;by="x, for=203.0.113.66", for=192.0.2.9'))
+    assert resolve("10.0.0.1", sent, PROXIES, FORWARDED) == "192.0.2.9"
+    # a proxy's element without for= names no client: the walk stops at that proxy, and
+    # does not go on to the address the client put to its left
+    sent = headers(("forwarded", "for=203.0.113.66, proto=https;by=10.0.0.1"))
+    assert resolve("10.0.0.1", sent, PROXIES, FORWARDED) == "10.0.0.1"
 
 
 def test_an_unparsable_hop_stops_at_the_proxy() -> None:
     sent = headers(("forwarded", "for=unknown"))
-    assert resolve("10.0.0.1", sent, PROXIES) == "10.0.0.1"
+    assert resolve("10.0.0.1", sent, PROXIES, FORWARDED) == "10.0.0.1"
     sent = headers(("x-forwarded-for", "203.0.113.9:8080"))
     assert resolve("10.0.0.1", sent, PROXIES) == "203.0.113.9"
 

@@ -3,7 +3,7 @@ HQ's public key; nobody takes another's (``webui/sessions.py``)."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import asdict, replace
 
 import pytest
 
@@ -63,6 +63,15 @@ def test_a_cookie_must_name_the_issuer_whose_key_signed_it() -> None:
     cookie = as_north.session_cookie(replace(session("x"), issuer="site:north"))
     assert hq.session(cookie, DAY) is None
     assert north.session(cookie, DAY) is None
+    # Signed by HQ's key under HQ's name, but saying another issuer made it: refused, at HQ
+    # and at the site that trusts HQ's key (the signature alone would pass).
+    own = hq._own  # its serializers: only a key holder could sign these
+    claims_north = own.sessions.dumps(asdict(session("site:north")))
+    assert north.session(claims_north, DAY) is None
+    assert hq.session(claims_north, DAY) is None
+    assert north.session(own.sessions.dumps(asdict(session("hq"))), DAY) == session("hq")
+    assert north.login_nonce(own.logins.dumps({"iss": "site:north", "nonce": "n"})) is None
+    assert north.login_nonce(own.logins.dumps({"iss": "hq", "nonce": "n"})) == "n"
 
 
 def test_login_form_cookies_follow_the_same_rule() -> None:

@@ -35,7 +35,8 @@ def read_snapshot(config: DirectoryConfig) -> DirectorySnapshot:
 
 
 def check_password(config: DirectoryConfig, user: UserRow, password: str) -> bool:
-    """A user's password: by LDAP bind for LDAP users, else against the stored argon2 hash."""
+    """A user's password: by LDAP bind for LDAP users, else against the stored argon2 hash
+    (a user without one is checked against a dummy hash: refused in the same time)."""
     if user.source == "ldap" and config.source == "ldap":
         return ldap.check_password(ldap_settings(config), user.username, password)
-    return security.verify_secret(user.password_hash, password)
+    return security.check_secret(user.password_hash, password)

@@ -5,18 +5,19 @@ The connection's own peer address, unless
   ``X-Printwarden-Client`` and proves it is a site with its site token in
   ``X-Printwarden-Site-Token`` (the request's own ``Authorization`` is left untouched), or
 - the peer is a configured trusted proxy (``trusted_proxies``: addresses or CIDRs, none by
-  default), in which case ``Forwarded`` (RFC 7239) or ``X-Forwarded-For`` is followed from
-  the right, past every trusted proxy, to the first address that is not one.
+  default), in which case the header those proxies set (``forwarded_header``:
+  ``X-Forwarded-For`` by default, or ``Forwarded``, RFC 7239) is followed from the right,
+  past every trusted proxy, to the first address that is not one.
 
-Forwarding headers from anyone else are ignored, so nobody can pick the address their
-failures count against. (uvicorn's own proxy-header handling is switched off everywhere: it
-trusts ``X-Forwarded-For`` from 127.0.0.1 by default.)
+Forwarding headers from anyone else are ignored, and so is the other header from a trusted
+proxy (a proxy passes on what a client put in a header it does not set itself), so nobody
+can pick the address their failures count against. (uvicorn's own proxy-header handling is
+switched off everywhere: it trusts ``X-Forwarded-For`` from 127.0.0.1 by default.)
 """
 
 from __future__ import annotations
 
 import ipaddress
-import re
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
@@ -30,10 +31,10 @@ from printwarden.store.tokens import Caller, resolve_token
 
 SITE_TOKEN_HEADER = "x-printwarden-site-token"  # noqa: S105 - a header name
 CLIENT_HEADER = "x-printwarden-client"
+X_FORWARDED_FOR, FORWARDED = "x-forwarded-for", "forwarded"
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
-_FOR = re.compile(r'(?:^|;)\s*for\s*=\s*("(?:[^"\\]|\\.)*"|[^;,\s]*)', re.IGNORECASE)
 
 
 @lru_cache(maxsize=16)
@@ -55,27 +56,38 @@ def parse_address(value: str) -> Address | None:
         return None
 
 
-def forwarded_chain(headers: Headers) -> list[str]:
-    """The hops a request names, nearest the client first: ``Forwarded``'s ``for=`` values,
-    or else ``X-Forwarded-For``'s entries (every occurrence of the header, in order)."""
-    forwarded = headers.getlist("forwarded")
-    if forwarded:
-        return [m.group(1) for line in forwarded for m in _FOR.finditer(_elements(line))]
-    return [part for line in headers.getlist("x-forwarded-for") for part in line.split(",")]
+def forwarded_chain(headers: Headers, header: str = X_FORWARDED_FOR) -> list[str]:
+    """The hops a request names in ``header``, nearest the client first: ``Forwarded``'s
+    ``for=`` values or ``X-Forwarded-For``'s entries (every occurrence of it, in order)."""
+    lines = headers.getlist(header)
+    if header == FORWARDED:
+        return [_for_of(element) for line in lines for element in line.split(",")]
+    return [part for line in lines for part in line.split(",")]
 
 
-def _elements(line: str) -> str:
-    # Each comma-separated element starts afresh, so "for=" is found after ", " too.
-    return line.replace(",", ";")
+def _for_of(element: str) -> str:
+    """One ``Forwarded`` element's ``for=`` value ("" without one: the walk stops there).
+
+    Each element is read on its own (no value a proxy writes holds a comma), so nothing a
+    client sent to the left of a trusted proxy's element — an unclosed quote, a ``for=``
+    inside another parameter's quoted value — changes how that element reads."""
+    for pair in element.split(";"):
+        name, _, value = pair.partition("=")
+        if name.strip().lower() == "for":
+            return value.strip()
+    return ""
 
 
-def resolve(peer: str, headers: Headers, trusted: Sequence[Network]) -> str:
-    """The client behind ``peer``: walk the forwarding chain from the right while the hop
-    is a trusted proxy. An unparsable hop ends the walk at the proxy that named it."""
+def resolve(
+    peer: str, headers: Headers, trusted: Sequence[Network], header: str = X_FORWARDED_FOR
+) -> str:
+    """The client behind ``peer``: walk the chain the trusted proxies set in ``header`` from
+    the right while the hop is a trusted proxy. An unparsable hop (or none) ends the walk at
+    the proxy that named it."""
     current = parse_address(peer)
     if current is None:
         return peer
-    hops = forwarded_chain(headers) if _trusted(current, trusted) else []
+    hops = forwarded_chain(headers, header) if _trusted(current, trusted) else []
     for hop in reversed(hops):
         if not _trusted(current, trusted):
             break
@@ -97,7 +109,9 @@ async def client_address(request: Request, state: AppState) -> str:
     site_token = request.headers.get(SITE_TOKEN_HEADER, "")
     if claimed is not None and site_token and await _is_site(state, site_token):
         return str(claimed)
-    return resolve(peer, request.headers, networks(tuple(state.settings.trusted_proxies)))
+    settings = state.settings
+    trusted = networks(tuple(settings.trusted_proxies))
+    return resolve(peer, request.headers, trusted, settings.forwarded_header)
 
 
 async def _is_site(state: AppState, token: str) -> bool:

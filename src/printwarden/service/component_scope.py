@@ -17,9 +17,8 @@ from printwarden.domain.accounts import Role
 from printwarden.domain.charges import belongs
 from printwarden.service.problems import Problem
 from printwarden.store.models import PrinterRow, ProviderRow
-from printwarden.store.tokens import Caller
+from printwarden.store.tokens import PROVIDER_PREFIX, Caller
 
-PROVIDER_SCOPE = "provider:"
 _SITE_OF = select(PrinterRow.site).where(
     PrinterRow.name == bindparam("name"), PrinterRow.deleted_at.is_(None)
 )
@@ -34,8 +33,8 @@ def check_printer(session: Session, caller: Caller, printer: str) -> None:
         if found is not None and not belongs(found[0], caller.scope):
             detail = f"printer {printer!r} belongs to site {found[0]!r}, not {caller.scope!r}"
             raise Problem(403, "Forbidden", detail)
-    elif caller.role is Role.PROVIDER and caller.scope.startswith(PROVIDER_SCOPE):
-        name = caller.scope.removeprefix(PROVIDER_SCOPE)
+    elif caller.role is Role.PROVIDER and caller.scope.startswith(PROVIDER_PREFIX):
+        name = caller.scope.removeprefix(PROVIDER_PREFIX)
         served: Any = session.connection().execute(_SERVED_BY, {"name": name}).scalar()
         if served is None:
             raise Problem(403, "Forbidden", f"provider {name!r} has not registered")

@@ -212,8 +212,7 @@ def _outcome(
         return Outcome("recorded")
     try:
         with session.begin_nested():  # a rejection found half-way undoes the entry alone
-            found_cost = checked.costs.get(entry_id)
-            return Outcome(_apply(session, site, entry, found_cost, report, currency))
+            return Outcome(_apply(session, site, entry, checked, report, currency))
     except _REFUSALS as exc:
         return Outcome(str(exc), rejected=True)
 
@@ -236,14 +235,14 @@ def _apply(
     session: Session,
     site: journal_held.Sender,
     entry: dict[str, Any],
-    cost: int | None,
+    checked: journal_checks.Checked,
     report: Report,
     currency: Currency,
 ) -> str:
     kind, body = str(entry["kind"]), dict(entry.get("body") or {})
     if kind == "printed":
-        assert cost is not None  # checked
-        return _printed(session, site, body, cost, report, currency)
+        cost, printer = checked.costs[str(entry["id"])], checked.printers[str(body["printer"])]
+        return _printed(session, site, body, cost, printer.id, report, currency)
     if kind == "usage":
         return _usage(session, body)
     if kind == "held":
@@ -258,6 +257,7 @@ def _printed(
     site: journal_held.Sender,
     body: dict[str, Any],
     cost: int,
+    printer_id: int,
     report: Report,
     currency: Currency,
 ) -> str:
@@ -274,6 +274,7 @@ def _printed(
         cost_override=body.get("cost_override"),
         cost=cost,
         claimed_by=journal_batch.claimed_by(body),
+        printer_id=printer_id,  # as the checks found it: deleted at HQ meanwhile, say
     )
     if body.get("failure_mode"):
         report.failure_mode_jobs += 1

@@ -9,7 +9,8 @@ are applied. What the checks load (printers, devices, people) is what the batch 
 with (``service/journal_batch.py``), and each distinct job shape is costed once.
 
 An entry that is not well-formed — a required field missing, a count of the wrong type or out
-of range — is no charge to judge: it refuses the whole upload (:class:`Malformed`, a 422).
+of range, an id or name longer than HQ stores — is no charge to judge: it refuses the whole
+upload (:class:`Malformed`, a 422).
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ REQUIRED = {
     "held-report": ("job_ref", "provider", "provider_job_id", "queue", "queue_kind", "username"),
     "unknown-user": ("username",),
 }
+# The longest value HQ stores of these fields (``store/models.py``): a longer one is
+# malformed, never cut to fit or left to fail in the database.
+LONGEST = {"txn_id": 40, "usage_id": 40, "job_ref": 80, "paper_size": 32, "released_to": 128}
 # The facts of a job, in the order a shape is keyed by (``usage_of``).
 USAGE_FIELDS = ("pages", "colour_pages", "copies", "duplex", "paper_size")
 _SEPARATOR = "\x1f"
@@ -144,6 +148,10 @@ def _well_formed(entries: list[dict[str, Any]]) -> None:
             raise Malformed(f"entry {entry['id']} ({kind}): {missing} missing")
         if kind == "usage" and type(body["account_id"]) is not int:
             raise Malformed(f"entry {entry['id']} (usage): account_id is not an id")
+        for name, most in LONGEST.items():
+            value = body.get(name)
+            if value is not None and len(str(value)) > most:
+                raise Malformed(f"entry {entry['id']} ({kind}): {name} is longer than {most}")
 
 
 class _Facts:
@@ -173,6 +181,26 @@ def _names(entries: list[dict[str, Any]], key: str) -> set[str]:
     return {str(e["body"][key]) for e in entries}
 
 
+class _Expected:
+    """The costs the published prices of a printer or device give a job shape, for a user's
+    groups: each distinct one computed once."""
+
+    def __init__(self) -> None:
+        self.known: dict[tuple[Any, ...], tuple[int, ...]] = {}
+
+    def of(
+        self, place: Place, name: str, body: dict[str, Any], person: Person,
+        shape: tuple[Any, ...], usage: JobUsage,
+    ) -> tuple[int, ...]:  # fmt: skip
+        digest = str(body.get("cost_model") or "")
+        key = (name, digest, person.groups, shape)
+        found = self.known.get(key)
+        if found is None:
+            models = place.models(name, digest)
+            found = self.known[key] = tuple(job_cost(m, usage, person.groups) for m in models)
+        return found
+
+
 class _Judge:
     """The printed entries' verdicts; each distinct job shape costed once."""
 
@@ -180,7 +208,7 @@ class _Judge:
         self.site = site
         self.checked = checked
         self.currency = currency
-        self.expected: dict[tuple[Any, ...], tuple[int, ...]] = {}
+        self.expected = _Expected()
 
     def printed(self, entries: list[dict[str, Any]]) -> None:
         costs, rejected = self.checked.costs, self.checked.rejected
@@ -197,8 +225,7 @@ class _Judge:
         printer = self.checked.printers.get(name)
         if printer is None:
             raise Refused(f"unknown printer {name!r}")
-        if printer.site is not None and printer.site != self.site:
-            charges.check_place("printer", name, printer.site, self.site)
+        charges.check_place("printer", name, printer.site, self.site)
         person = self.checked.people.get(str(body["username"]))
         if person is None:
             raise Refused(f"unknown user {body['username']!r}")
@@ -208,12 +235,7 @@ class _Judge:
             return charges.overridden(
                 override, body.get("cost"), script, printer.scripts, name, self.currency
             )
-        digest = str(body.get("cost_model") or "")
-        key = (name, digest, person.groups, shape)
-        expected = self.expected.get(key)
-        if expected is None:
-            models = printer.models(name, digest)
-            expected = self.expected[key] = tuple(job_cost(m, usage, person.groups) for m in models)
+        expected = self.expected.of(printer, name, body, person, shape, usage)
         cost = body.get("cost")
         if type(cost) is int and cost >= 0 and cost in expected:
             return cost  # the common case, checked inline
@@ -235,7 +257,7 @@ class _UsageJudge:
         self.session, self.site, self.checked = session, site, checked
         self.currency = currency
         self.devices, self.accounts = devices, found
-        self.expected: dict[tuple[Any, ...], tuple[int, ...]] = {}
+        self.expected = _Expected()
         self.shared: dict[tuple[str, int], bool] = {}
 
     def usage(self, entries: list[dict[str, Any]]) -> None:
@@ -259,12 +281,7 @@ class _UsageJudge:
         if person is None:
             raise Refused(f"unknown user {username!r}")
         self._check_account(username, person, int(body["account_id"]))
-        digest = str(body.get("cost_model") or "")
-        key = (name, digest, person.groups, shape)
-        expected = self.expected.get(key)
-        if expected is None:
-            models = device.models(name, digest)
-            expected = self.expected[key] = tuple(job_cost(m, usage, person.groups) for m in models)
+        expected = self.expected.of(device, name, body, person, shape, usage)
         return charges.explained(body.get("cost"), expected, self.currency)
 
     def _check_account(self, username: str, person: Person, account_id: int) -> None:

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from printwarden.domain import charges
 from printwarden.domain.charges import Refused
-from printwarden.service import journal_batch
+from printwarden.service import schemas
 from printwarden.store import held_jobs, replication
 from printwarden.store.changes import change_seq
 from printwarden.store.errors import NotFound
@@ -67,33 +68,35 @@ def _check_printer(session: Session, site: Sender, name: str) -> None:
 
 
 def report(session: Session, site: Sender, body: dict[str, Any]) -> str:
-    """A job one of the site's providers held while the site was offline."""
-    provider = session.scalar(select(ProviderRow).where(ProviderRow.name == body["provider"]))
+    """A job one of the site's providers held while the site was offline: a provider's
+    report (checked as one, ``HeldJobReportIn``) with the ``provider`` that made it."""
+    found, name = _checked_report(body), str(body["provider"])
+    provider = session.scalar(select(ProviderRow).where(ProviderRow.name == name))
     if provider is None:
-        raise Refused(f"unknown provider {body['provider']!r}")
+        raise Refused(f"unknown provider {name!r}")
     if provider.id not in site.providers():
         raise Refused(f"provider {provider.name!r} serves no printer of site {site.name!r}")
     try:
-        known = held_jobs.find(session, str(body["job_ref"]))
+        known = held_jobs.find(session, found.job_ref)
     except NotFound:
         known = None
     if known is not None and known.provider_id != provider.id:
-        raise Refused(f"held job {body['job_ref']} belongs to another provider")
-    _check_printer(session, site, str(body.get("printer") or ""))
-    fields = {name: body[name] for name in held_jobs.REPORTED_FIELDS if name in body}
-    for name in ("submitted_at", "expires_at"):
-        fields[name] = journal_batch.moment(fields.get(name))
-    found = held_jobs.Report(
-        job_ref=str(body["job_ref"]),
-        provider_job_id=int(body["provider_job_id"]),
-        queue=str(body["queue"]),
-        queue_kind=str(body["queue_kind"]),
-        username=str(body["username"]),
-        fields=fields,
-        status=str(body.get("status") or "held"),
-        status_reason=str(body.get("status_reason") or ""),
-    )
+        raise Refused(f"held job {found.job_ref} belongs to another provider")
+    _check_printer(session, site, found.fields["printer"])
     refused = held_jobs.record_reports(session, provider, [found])
     if refused:
         raise Refused(refused[0][1])
     return "recorded"
+
+
+def _checked_report(body: dict[str, Any]) -> held_jobs.Report:
+    reported = {name: value for name, value in body.items() if name != "provider"}
+    try:
+        item = schemas.HeldJobReportIn.model_validate(reported)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(map(str, first["loc"])) or "report"
+        raise Refused(
+            f"not a held-job report a provider could send: {where}: {first['msg']}"
+        ) from None
+    return held_jobs.Report.of(item.model_dump())

@@ -208,7 +208,8 @@ async def checked_choice(
     otherwise (the use case then refuses it as before). Offline, a named account is replaced
     by the Offline Policy's, so there is nothing to check. ``throttled=False`` (charging a
     job that printed, checked at its decision already) checks without the throttle, so a
-    lockout never loses a charge."""
+    lockout never loses a charge; nor does a flood of logins that fills the secret-check
+    threads: the check waits its turn instead of being refused."""
     if choice.personal or choice.account_id is not None or not choice.pin:
         return choice
     account = await run_in_threadpool(_pinned_account, state, choice)
@@ -217,7 +218,9 @@ async def checked_choice(
     if throttled:
         valid = await account_pin(state, account, choice.pin, person_client(username))
     else:
-        valid = await state.checks.run(security.check_secret, account.pin_hash, choice.pin)
+        valid = await state.checks.run_unrefused(
+            security.check_secret, account.pin_hash, choice.pin
+        )
     return replace(choice, pin_checked=True) if valid else choice
 
 

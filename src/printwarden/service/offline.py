@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from printwarden import security
 from printwarden.config import DirectoryConfig
 from printwarden.directory.ldap import DirectoryUnavailable
 from printwarden.directory.source import check_password
@@ -23,7 +24,6 @@ from printwarden.domain.offline_policies import (
     PasswordPolicy,
     UnauthenticatedPolicy,
 )
-from printwarden.security import verify_secret
 from printwarden.store import settings
 from printwarden.store.models import UserRow
 
@@ -113,11 +113,13 @@ def password_ok(
     and for *cache*, against the salted argon2 hash this site took at the user's last
     successful online login through it, if younger than the policy's days. That is so for
     internal users too: the replica holds no password hash from HQ.
+
+    A refusal costs one argon2 check (against a dummy hash where there is nothing to check),
+    so that it takes as long as a wrong password: the time tells no one who exists here, who
+    is an administrator or who has a cached password.
     """
-    if user.is_admin:
-        return False
-    if chosen.password is PasswordPolicy.DENY:
-        return False
+    if user.is_admin or chosen.password is PasswordPolicy.DENY:
+        return security.check_secret(None, password)
     if (
         user.source == "ldap"
         and chosen.password is PasswordPolicy.DIRECTORY_THEN_CACHE
@@ -128,10 +130,11 @@ def password_ok(
         except DirectoryUnavailable:
             pass  # fall back to the cache
     cached = offline.cached_password(user.username)
-    if cached is None:
-        return False
-    fresh = datetime.now(UTC) - cached.taken_at < timedelta(days=chosen.password_cache_days)
-    return fresh and verify_secret(cached.password_hash, password)
+    stored = None
+    if cached is not None:
+        age = datetime.now(UTC) - cached.taken_at
+        stored = cached.password_hash if age < timedelta(days=chosen.password_cache_days) else None
+    return security.check_secret(stored, password)
 
 
 def check_user_password(

@@ -6,7 +6,9 @@ and every core; here it takes at most ``workers`` threads, never a request worke
 database connection, and on Linux those threads run at nice +10 (the nice value is per
 thread there, and the threads argon2 starts inherit it), so requests that check no secret
 are served first. Checks beyond ``max_waiting`` are refused at once (:class:`Throttled`,
-answered 429) rather than queued without bound.
+answered 429) rather than queued without bound — but for those that must not be refused
+(:meth:`SecretChecks.run_unrefused`: a printed job's PIN, whose charge a refusal would lose),
+which wait their turn.
 """
 
 from __future__ import annotations
@@ -50,8 +52,19 @@ class SecretChecks:
         self._lock = threading.Lock()
 
     async def run(self, check: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """``check(*args)`` on a check thread; the caller's event loop is free meanwhile."""
-        self._enter()
+        """``check(*args)`` on a check thread; the caller's event loop is free meanwhile.
+        :class:`Throttled` at once when ``max_waiting`` checks are waiting already."""
+        self._enter(refuse=True)
+        return await self._run(check, *args, **kwargs)
+
+    async def run_unrefused(self, check: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """:meth:`run`, never refused: for a check whose refusal would lose what already
+        happened (a printed job's PIN). It waits its turn, counted among the waiting; its
+        callers are components reporting what printed, not the public."""
+        self._enter(refuse=False)
+        return await self._run(check, *args, **kwargs)
+
+    async def _run(self, check: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         try:
             context = contextvars.copy_context()  # e.g. whether a site answers offline
             future = self._pool.submit(context.run, partial(check, *args, **kwargs))
@@ -62,9 +75,9 @@ class SecretChecks:
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
-    def _enter(self) -> None:
+    def _enter(self, *, refuse: bool) -> None:
         with self._lock:
-            if self._waiting >= self.max_waiting:
+            if refuse and self._waiting >= self.max_waiting:
                 raise Throttled(BUSY_RETRY_SECONDS, None)
             self._waiting += 1
 

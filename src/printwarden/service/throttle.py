@@ -38,8 +38,9 @@ class Throttled(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Keys:
-    """What one attempt counts against: the account tried (None: no account, a card) and the
-    client trying (``address:…``, ``device:…``, ``user:…``)."""
+    """What one attempt counts against: the account tried (``user:…``, ``identity:…``,
+    ``account:…``; None: no account, a card) and the client trying (``address:…``,
+    ``device:…``, ``person:…``, ``token:…``: ``service/logins.py``)."""
 
     account: str | None
     client: str

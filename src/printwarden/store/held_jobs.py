@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -53,6 +53,20 @@ class Report:
     fields: dict[str, Any]
     status: str = "held"
     status_reason: str = ""
+
+    @classmethod
+    def of(cls, values: Mapping[str, Any]) -> Report:
+        """A report from a provider's fields, checked already (``HeldJobReportIn``)."""
+        return cls(
+            job_ref=values["job_ref"],
+            provider_job_id=values["provider_job_id"],
+            queue=values["queue"],
+            queue_kind=values["queue_kind"],
+            username=values["username"],
+            fields={name: values[name] for name in REPORTED_FIELDS},
+            status=values["status"],
+            status_reason=values["status_reason"],
+        )
 
 
 def record_reports(

@@ -68,6 +68,9 @@ class PrintedJob:
     cost_override: int | None = None  # a print script set the cost
     cost: int | None = None  # costed already (a site's charge, checked by HQ): not re-costed
     claimed_by: str | None = None  # sent as this user, charged to ``username`` (a stand-in)
+    # Found by the caller already, deleted or not (a site's journal: a printer deleted at HQ
+    # during the outage still printed); else ``printer`` is looked up among the live ones.
+    printer_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,11 +209,14 @@ def charge_printed(session: Session, job: PrintedJob) -> Charge:
     context = load_context(session, job.username, job.choice)
     if not may_use(context.user, context.account):
         raise InvalidReference(f"{job.username} may not charge account {context.account.name}")
-    printer_row = printers.find_printer(session, job.printer)
-    model = printers.cost_model_from_json(printer_row.cost_model)
+    printer_id = job.printer_id
     cost = job.cost_override if job.cost_override is not None else job.cost
-    if cost is None:
-        cost = job_cost(model, job.usage, context.user.groups)
+    if printer_id is None or cost is None:
+        printer_row = printers.find_printer(session, job.printer)
+        printer_id = printer_row.id
+        if cost is None:
+            model = printers.cost_model_from_json(printer_row.cost_model)
+            cost = job_cost(model, job.usage, context.user.groups)
     txn = Transaction(
         id=job.txn_id,
         account_id=context.account.id,
@@ -229,7 +235,7 @@ def charge_printed(session: Session, job: PrintedJob) -> Charge:
         if replayed is not None:
             _check_replay(replayed, job)
             return Charge(recorded, replayed, new=False)
-    row = _job_row(job, context, printer_row.id, cost)
+    row = _job_row(job, context, printer_id, cost)
     session.add(row)
     session.flush()
     return Charge(recorded, row, new)

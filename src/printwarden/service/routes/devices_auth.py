@@ -28,13 +28,11 @@ from printwarden.service.state import AppState, app_state
 from printwarden.store import accounts, printers, providers, users
 from printwarden.store.errors import NotFound
 from printwarden.store.models import AccountRow, DeviceRow, DeviceSessionRow, UserRow
-from printwarden.store.tokens import Caller
+from printwarden.store.tokens import DEVICE_PREFIX, PROVIDER_PREFIX, Caller
 
 router = APIRouter(tags=["devices"])
 
 REJECTED = schemas.DeviceLoginOut(authenticated=False)
-DEVICE_SCOPE = "device:"
-PROVIDER_SCOPE = "provider:"
 CARD_SEEN_SECONDS = 120
 
 
@@ -60,7 +58,7 @@ def _client_of(state: AppState, caller: Caller, body: schemas.DeviceLoginIn) -> 
     """The client key: a device is its own client (and must allow the method); a provider or
     site names the address of the client it asks for (else the component counts, as does a
     device token bound to no device)."""
-    if caller.role is Role.DEVICE and caller.scope.startswith(DEVICE_SCOPE):
+    if caller.role is Role.DEVICE and caller.scope.startswith(DEVICE_PREFIX):
         with state.database.read() as session:
             device = _device(session, caller)
         if body.method not in device.login_methods:
@@ -75,7 +73,7 @@ def _client_of(state: AppState, caller: Caller, body: schemas.DeviceLoginIn) -> 
 
 def _device(session: Session, caller: Caller) -> DeviceRow:
     try:
-        row = printers.find_device(session, caller.scope[len(DEVICE_SCOPE) :])
+        row = printers.find_device(session, caller.scope[len(DEVICE_PREFIX) :])
     except NotFound:
         raise Problem(403, "Forbidden", "this token's device no longer exists") from None
     if not row.enabled:
@@ -110,8 +108,8 @@ def _own_devices(session: Session, caller: Caller) -> list[int]:
     query = select(DeviceRow.id).where(DeviceRow.deleted_at.is_(None))
     if caller.role is Role.SITE and caller.scope:
         return list(session.scalars(query.where(DeviceRow.site == caller.scope)))
-    if caller.role is Role.PROVIDER and caller.scope.startswith(PROVIDER_SCOPE):
-        return providers.device_ids(session, caller.scope[len(PROVIDER_SCOPE) :])
+    if caller.role is Role.PROVIDER and caller.scope.startswith(PROVIDER_PREFIX):
+        return providers.device_ids(session, caller.scope[len(PROVIDER_PREFIX) :])
     return []
 
 

@@ -19,6 +19,7 @@ from printwarden.store.replication import site_scope
 from printwarden.store.tokens import PROVIDER_PREFIX, Caller, bound_name
 
 router = APIRouter(tags=["held jobs"])
+PIN_THROTTLED = "Too many wrong PINs for the named shared account"
 reporting = require(Role.PROVIDER, Role.SITE)
 
 
@@ -49,7 +50,7 @@ def report_held_jobs(
     ):
         detail = f"provider {body.provider!r} serves no printer of site {caller.scope!r}"
         raise Problem(403, "Forbidden", detail)
-    reports = [_report(item) for item in body.jobs]
+    reports = [held_jobs.Report.of(item.model_dump()) for item in body.jobs]
     refused = held_jobs.record_reports(session, provider, reports)
     return schemas.HeldJobReportsOut(
         accepted=len(reports) - len(refused),
@@ -59,20 +60,6 @@ def report_held_jobs(
 
 def _site_providers(session: Session, caller: Caller) -> frozenset[int]:
     return site_scope(session, caller.scope).provider_ids
-
-
-def _report(item: schemas.HeldJobReportIn) -> held_jobs.Report:
-    fields = item.model_dump(include=set(held_jobs.REPORTED_FIELDS))
-    return held_jobs.Report(
-        job_ref=item.job_ref,
-        provider_job_id=item.provider_job_id,
-        queue=item.queue,
-        queue_kind=item.queue_kind,
-        username=item.username,
-        fields=fields,
-        status=item.status,
-        status_reason=item.status_reason,
-    )
 
 
 @router.get("/me/held-jobs")
@@ -110,7 +97,7 @@ def held_job(
     return release.views_at(session, [row], None)[0]
 
 
-@router.post("/held-jobs/{job_ref}/release")
+@router.post("/held-jobs/{job_ref}/release", responses={429: {"description": PIN_THROTTLED}})
 async def release_held_job(
     job_ref: str,
     body: schemas.HeldJobReleaseIn,
@@ -124,7 +111,7 @@ async def release_held_job(
     )
 
 
-@router.post("/me/held-jobs/release-all")
+@router.post("/me/held-jobs/release-all", responses={429: {"description": PIN_THROTTLED}})
 async def release_all_mine(
     body: schemas.HeldJobReleaseIn,
     caller: Caller = Depends(require(Role.USER)),
