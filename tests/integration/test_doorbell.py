@@ -26,7 +26,7 @@ from printwarden.domain.accounts import Role
 from printwarden.provider.ipp.client import IppClient
 from printwarden.provider.orders import GAP
 from printwarden.store.models import HeldJobRow, UserRow
-from support.provider import PrinterSpec, ProviderProcess, QueueSpec
+from support.provider import PrinterSpec, ProviderProcess, QueueSpec, file_printer_documents
 from support.seeding import add_user, wait_for
 from support.site import PRINTER, World, site_world
 
@@ -219,7 +219,9 @@ def test_a_release_the_provider_cannot_hear_is_withdrawn_and_can_be_made_again(
         provider.start()
         released = world.admin.post(f"/held-jobs/{job['id']}/release", json={"printer": PRINTER})
         assert released.status_code == 200, released.text
-        wait_for(lambda: any(text.encode() in p.read_bytes() for p in out.glob("*")), "printed")
+        wait_for(
+            lambda: any(text.encode() in data for data in file_printer_documents(out)), "printed"
+        )
     finally:
         provider.stop()
 

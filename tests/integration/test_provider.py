@@ -19,7 +19,7 @@ from printwarden.provider.ipp import Attribute, JobState, Operation, ValueTag
 from printwarden.provider.ipp.client import IppClient
 from support.appserver import AppServer
 from support.databases import free_port
-from support.provider import PrinterSpec, ProviderProcess, QueueSpec
+from support.provider import PrinterSpec, ProviderProcess, QueueSpec, file_printer_documents
 from support.seeding import PRICES, add_user, wait_for
 
 TEXT = b"printwarden provider test page\n"
@@ -34,7 +34,7 @@ class World:
 
     def printed(self, printer: str) -> list[bytes]:
         folder = self.out / printer
-        return [p.read_bytes() for p in sorted(folder.glob("*"))] if folder.exists() else []
+        return file_printer_documents(folder)
 
     def balance(self, username: str) -> int:
         value: int = self.admin.get(f"/users/{username}").json()["balance"]

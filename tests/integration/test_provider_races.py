@@ -37,7 +37,13 @@ from printwarden.domain.accounts import Role
 from printwarden.provider.ipp import Attribute, JobState, Operation, ValueTag
 from printwarden.provider.ipp.client import IppClient, IppError
 from support.appserver import AppServer
-from support.provider import PrinterSpec, ProviderProcess, QueueSpec, spool_documents
+from support.provider import (
+    PrinterSpec,
+    ProviderProcess,
+    QueueSpec,
+    file_printer_documents,
+    spool_documents,
+)
 from support.seeding import PRICES, add_user, wait_for
 
 WAIT_SECONDS = 60.0
@@ -164,7 +170,7 @@ def direct_text_prints(world: World, user: str) -> None:
         "the next direct job printed",
         WAIT_SECONDS,
     )
-    assert text in [p.read_bytes() for p in (world.out / "colour").glob("*")]
+    assert text in file_printer_documents(world.out / "colour")
 
 
 def ended_without_files(world: World) -> None:

@@ -44,6 +44,7 @@ from support.provider import (
     PrinterSpec,
     ProviderProcess,
     QueueSpec,
+    file_printer_documents,
     spool_document,
     spool_documents,
 )
@@ -185,7 +186,7 @@ class World:
 
     def printed(self, printer: str) -> list[bytes]:
         folder = self.out / printer
-        return [p.read_bytes() for p in sorted(folder.glob("*"))] if folder.exists() else []
+        return file_printer_documents(folder)
 
     def balance(self, username: str) -> int:
         value: int = self.admin.get(f"/users/{username}").json()["balance"]
@@ -616,9 +617,9 @@ def test_twenty_megabytes_stream_to_disk_and_arrive_intact(world: World) -> None
 
     def arrived() -> bool:
         return any(
-            hashlib.sha256(p.read_bytes()).hexdigest() == digest
-            for p in (world.out / "mono").glob("*")
-            if p.stat().st_size == size
+            hashlib.sha256(data).hexdigest() == digest
+            for data in file_printer_documents(world.out / "mono")
+            if len(data) == size
         )
 
     wait_for(arrived, "the 20 MB document at the printer")
@@ -824,7 +825,7 @@ class CrashRig:
         return sorted(int(str(g.value("job-id"))) for g in response.groups_of(GroupTag.JOB))
 
     def printed(self) -> list[bytes]:
-        return [p.read_bytes() for p in sorted(self.out.glob("*"))] if self.out.exists() else []
+        return file_printer_documents(self.out)
 
 
 @pytest.fixture(scope="module")

@@ -170,7 +170,7 @@ def spool_document(data_dir: Path, name: str) -> bytes:
 def file_printer_documents(folder: Path) -> list[bytes]:
     """What a ``file://`` printer has written (not the ``.part`` files it is still writing)."""
     found = []
-    for path in folder.glob("*") if folder.exists() else []:
+    for path in sorted(folder.glob("*")) if folder.exists() else []:
         if path.suffix == ".part":
             continue
         with contextlib.suppress(FileNotFoundError):
