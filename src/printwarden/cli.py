@@ -117,8 +117,7 @@ def serve(
     migrate: Annotated[bool, typer.Option(help="Upgrade the database first")] = True,
 ) -> None:
     """Run the Application Server."""
-    import uvicorn
-
+    from printwarden import serving
     from printwarden.service.app import create_app
     from printwarden.store.migrate import upgrade
 
@@ -131,8 +130,9 @@ def serve(
     # which would otherwise walk it again under every large upload (pauses of 200 ms).
     gc.collect()
     gc.freeze()
-    uvicorn.run(
+    serving.run(
         application,
+        application.state.printwarden.stopping,
         host=host or settings.host,
         port=port or settings.port,
         log_level="info",

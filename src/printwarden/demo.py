@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 
+from printwarden import serving
 from printwarden.config import Settings
 from printwarden.demo_provider import DemoStopping, provider_name
 from printwarden.demo_sites import SITES, DemoSites
@@ -35,8 +35,6 @@ LETTER_PRICES = {"grey_simplex": 10, "grey_duplex": 8, "colour_simplex": 50, "co
 DEMO_DEVICES = {name: printer for site in SITES for name, printer in site.devices.items()}
 DEVICE_SITES = {name: site.name for site in SITES for name in site.devices}
 TOKENS_DIR = "tokens"  # DATA_DIR/tokens/: admin.token, admin.header, <device>.token
-# uvicorn waits this long for requests still running when it stops (a site's long poll).
-GRACEFUL_SECONDS = 2
 SAMPLE_USERS: list[dict[str, Any]] = [
     {"username": "alice", "full_name": "Alice Archer", "groups": ["students"], "card": "1001",
      "pin": "1234", "restricted": True, "balance": 500},
@@ -72,15 +70,14 @@ def run_demo(data_dir: Path, port_base: int) -> None:
     demo_sites = DemoSites.create(
         data_dir, port_base, manifest.pop("site_tokens"), manifest.pop("provider_tokens")
     )
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings, database),
-            host="127.0.0.1",
-            port=port_base,
-            log_level="warning",
-            timeout_graceful_shutdown=GRACEFUL_SECONDS,
-            proxy_headers=False,
-        )
+    application = create_app(settings, database)
+    server = serving.server(
+        application,
+        application.state.printwarden.stopping,
+        host="127.0.0.1",
+        port=port_base,
+        log_level="warning",
+        proxy_headers=False,
     )
     logging.getLogger("uvicorn.error").addFilter(_QuietLongPolls())
     starter = threading.Thread(
@@ -100,7 +97,7 @@ def run_demo(data_dir: Path, port_base: int) -> None:
 
 
 class _QuietLongPolls(logging.Filter):
-    """Stopping cancels the sites' long polls after ``GRACEFUL_SECONDS``: expected, so not
+    """Stopping cancels the sites' long polls after ``serving.STOP_GRACE_SECONDS``: expected, so not
     logged as errors with a traceback each."""
 
     def filter(self, record: logging.LogRecord) -> bool:

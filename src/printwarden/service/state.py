@@ -83,6 +83,7 @@ class AppState:
     logins: LoginThrottle = field(default_factory=LoginThrottle)  # failed logins, per process
     checks: SecretChecks = field(default_factory=SecretChecks)  # where secrets are checked
     release_threads: CapacityLimiter | None = None  # made on first use (service/release.py)
+    stopping: threading.Event = field(default_factory=threading.Event)  # long waits end
 
     @property
     def currency(self) -> Currency:

@@ -22,10 +22,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import uvicorn
 from sqlalchemy.orm import Session
 
-from printwarden import keys
+from printwarden import keys, serving
 from printwarden.config import Settings
 from printwarden.domain.site_mode import ModeMachine, SiteMode
 from printwarden.files import private_dir
@@ -53,6 +52,7 @@ STATUS_PATH = "/site/status"  # the site's own view, answered even with the link
 METRICS_PATH = "/metrics"  # Prometheus, likewise
 HEARTBEAT_SECONDS = 0.5
 LONG_POLL_SECONDS = 10.0
+STOP_JOIN_SECONDS = 5.0  # how long stopping waits for a loop busy with the replica
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +84,7 @@ class SiteServer(Link):
         self.counters = metrics.SiteCounters()
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._polling = threading.Event()  # the sync thread waits on a long poll
         self._threads: list[threading.Thread] = []
         self.last_report: dict[str, Any] | None = None
         private_dir(config.data_dir)  # the replica holds hashes and the journal
@@ -209,15 +210,22 @@ class SiteServer(Link):
             self._threads.append(thread)
 
     def stop(self) -> None:
+        """Stop the loops: each ends at its next check, except a sync thread waiting on a
+        long poll, which is left to the process's exit (it applies nothing once stopped)."""
         self._stop.set()
+        deadline = time.monotonic() + STOP_JOIN_SECONDS
         for thread in self._threads:
-            thread.join(timeout=5)
+            while thread.is_alive() and not self._polling.is_set():
+                thread.join(timeout=min(0.05, max(0.0, deadline - time.monotonic())))
+                if time.monotonic() >= deadline:
+                    break
         self.upstream.close()
         self.replica.close()
 
     def serve(self) -> None:
-        uvicorn.run(
+        serving.run(
             self.asgi,
+            self._stop,
             host=self.config.host,
             port=self.config.port,
             log_level="warning",
@@ -317,8 +325,8 @@ class SiteServer(Link):
             if cursor is not None:
                 self._snapshot(cursor)
                 return False  # then the changes since the snapshot
-            page = self.upstream.changes(since, wait)
-            if not self._keys_match(page):
+            page = self._long_poll(since, wait)
+            if self._stop.is_set() or not self._keys_match(page):
                 return False
             applied = self.replica.apply(
                 page["schema_revision"], since, page["upto"], page["entities"]
@@ -334,6 +342,13 @@ class SiteServer(Link):
             self._stop.wait(5.0)
             return False
         return applied and not page["more"]
+
+    def _long_poll(self, since: int, wait: float) -> dict[str, Any]:
+        self._polling.set()
+        try:
+            return self.upstream.changes(since, wait)
+        finally:
+            self._polling.clear()
 
     def _snapshot(self, cursor: dict[str, Any]) -> None:
         """Apply the snapshot from ``cursor`` on, page by page, each stored with the cursor of

@@ -181,7 +181,7 @@ async def site_changes(
     deadline = time.monotonic() + wait
     while True:
         page, generation = await run_in_threadpool(_page, state, name, since, limit)
-        if page.entities or time.monotonic() >= deadline:
+        if page.entities or time.monotonic() >= deadline or state.stopping.is_set():
             break
         await asyncio.sleep(0.1)
     return schemas.ChangesOut(

@@ -1,0 +1,42 @@
+"""SIGTERM stops each server at once, even with a site's long poll for changes open.
+
+uvicorn waits for open requests before it stops; without the stop signal reaching the long
+polls (``printwarden/serving.py``) an App Server waited out a site's 10 s poll and a Site
+Server its own sync thread's.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from support.site import site_world
+
+PROMPT_SECONDS = 2.0  # the stops measured 0.2 s (bench/stop_time.py); waiting out a poll: 5-10 s
+
+
+def _seconds_to_stop(process: subprocess.Popen[bytes] | None) -> float:
+    assert process is not None and process.poll() is None
+    started = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=30)
+    return time.monotonic() - started
+
+
+def _settle() -> None:
+    time.sleep(1.5)  # the site has caught up and waits on a long poll
+
+
+def test_the_app_server_stops_at_once_while_a_site_long_polls(tmp_path: Path) -> None:
+    with site_world(tmp_path) as world:
+        _settle()
+        assert _seconds_to_stop(world.app.process) < PROMPT_SECONDS
+
+
+def test_a_site_server_and_its_provider_stop_at_once(tmp_path: Path) -> None:
+    with site_world(tmp_path) as world:
+        _settle()
+        assert _seconds_to_stop(world.provider.process) < PROMPT_SECONDS
+        assert _seconds_to_stop(world.site.process) < PROMPT_SECONDS
