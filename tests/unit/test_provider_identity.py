@@ -143,9 +143,12 @@ class Server:
             raise ServerUnreachable("down")
         if "print_token" in question:
             owner = self.tokens.get(question["print_token"], "")
-            return Submitter(bool(owner), owner, "" if owner else "not valid")
+            return Submitter(bool(owner), owner, "" if owner else "not valid", known=bool(owner))
+        if question["username"] == "policy-guest":  # taken offline by policy, not known
+            return Submitter(True, "policy-guest")
         known = question["username"] in self.users
-        return Submitter(known, question["username"], "" if known else "unknown user")
+        reason = "" if known else "unknown user"
+        return Submitter(known, question["username"], reason, known=known)
 
 
 def test_the_servers_yes_is_kept_and_its_no_is_not() -> None:
@@ -162,6 +165,9 @@ def test_the_servers_yes_is_kept_and_its_no_is_not() -> None:
     now[0] = 61
     submitters.check_user("alice")
     assert len(server.asked) == 4
+    submitters.check_user("policy-guest")
+    submitters.check_user("policy-guest")
+    assert len(server.asked) == 6  # an unknown user taken by policy is asked about each time
 
 
 def test_without_a_server_users_print_and_only_known_print_urls_work() -> None:

@@ -45,6 +45,7 @@ class Submitter:
     accepted: bool
     username: str
     reason: str = ""
+    known: bool = False  # the server knows them: its answer may be reused for a while
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +186,7 @@ class ServiceClient:
             accepted=answer.get("accepted") is True,
             username=str(answer.get("username") or ""),
             reason=str(answer.get("reason") or ""),
+            known=answer.get("known") is True,
         )
 
     def register(self, description: dict[str, Any]) -> list[str]:

@@ -1,8 +1,10 @@
 """Who may submit a job: the server's word on a user name or a print URL's token.
 
 A job from a user the server does not know is refused at submission, not accepted and then
-canceled. The server's yes is kept for ``user_check_seconds`` (one question per user a
-minute, not one per job); a no is never kept, so a user added a moment ago prints at once.
+canceled. The server's yes for a user it knows is kept for ``user_check_seconds`` (one
+question per user a minute, not one per job); a no is never kept, so a user added a moment
+ago prints at once, nor a yes for an unknown user that an offline site's Unauthenticated
+Users policy takes (the policy, or the link, may change).
 
 When no server answers (failure mode, ``docs/provider.md``) a user name cannot be checked:
 the job is taken, as every job is in failure mode, and the server applies its rules (and
@@ -97,7 +99,7 @@ class Submitters:
         except ServerRefused as exc:  # e.g. an older server without /jobs/submitter
             log.warning("the server would not say who submits: %s", exc)
             return None
-        if answer.accepted:
+        if answer.accepted and answer.known:
             with self._lock:
                 if len(self._known) >= MAX_REMEMBERED:
                     self._known.clear()

@@ -1074,6 +1074,11 @@ class SubmitterOut(Model):
     accepted: bool
     username: str = ""
     reason: str = ""
+    known: bool = Field(
+        default=False,
+        description="A user (or print URL) the server knows: the answer may be reused; an "
+        "unknown user taken offline under the Unauthenticated Users policy is not",
+    )
 
 
 class PrintTokenIn(Model):

@@ -65,7 +65,7 @@ def _token_owner(state: AppState, token: str) -> schemas.SubmitterOut:
                 accepted=False, reason="this print URL is not valid (revoked, or its user "
                 "disabled): ask for a new one"
             )  # fmt: skip
-        return schemas.SubmitterOut(accepted=True, username=user.username)
+        return schemas.SubmitterOut(accepted=True, username=user.username, known=True)
 
 
 def _user_taken(state: AppState, name: str) -> schemas.SubmitterOut:
@@ -74,11 +74,13 @@ def _user_taken(state: AppState, name: str) -> schemas.SubmitterOut:
         if user is not None:
             if not user.enabled:
                 return schemas.SubmitterOut(accepted=False, reason=f"user {name!r} is disabled")
-            return schemas.SubmitterOut(accepted=True, username=user.username)
+            return schemas.SubmitterOut(accepted=True, username=user.username, known=True)
         if not _offline(state):
             return schemas.SubmitterOut(accepted=False, reason=UNKNOWN.format(name=name))
         chosen = offline.policies(session)
     if chosen.unauthenticated is UnauthenticatedPolicy.CANCEL:
+        assert state.offline is not None
+        state.offline.note_unknown_user(None, name, "job refused at submission")
         reason = f"user {name!r} is unknown here and the site is offline: refused (policy)"
         return schemas.SubmitterOut(accepted=False, reason=reason)
     return schemas.SubmitterOut(accepted=True, username=name)
