@@ -237,6 +237,8 @@ class IppService:
         (a user who logged in, or whose print URL it is, is known already)."""
         if context.authenticated or self.submitters is None:
             return
+        if self.submitters.remembered(context.user):  # most jobs: no thread, no question
+            return
         try:
             await asyncio.to_thread(self.submitters.check_user, context.user)
         except SubmitterRefused as exc:

@@ -50,6 +50,10 @@ class Submitters:
         self._quiet_until = 0.0
         self._lock = threading.Lock()
 
+    def remembered(self, username: str) -> bool:
+        """Whether the server's yes for ``username`` is fresh (no question, no thread)."""
+        return self._fresh(f"user:{username}") is not None
+
     def check_user(self, username: str) -> None:
         """Return if jobs from ``username`` are taken; :class:`SubmitterRefused` if not."""
         key = f"user:{username}"
@@ -97,7 +101,8 @@ class Submitters:
             log.warning("cannot check who submits (%s): failure mode", exc)
             return None
         except ServerRefused as exc:  # e.g. an older server without /jobs/submitter
-            log.warning("the server would not say who submits: %s", exc)
+            self._quiet_until = self.clock() + QUIET_SECONDS
+            log.warning("the server would not say who submits (%s): jobs are taken", exc)
             return None
         if answer.accepted and answer.known:
             with self._lock:
