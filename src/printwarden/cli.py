@@ -20,7 +20,7 @@ from printwarden.cli_tokens import (
     TokenMissing,
     read_token,
 )
-from printwarden.cli_users import user_delete, user_set
+from printwarden.cli_users import user_delete, user_print_url, user_set
 from printwarden.files import private_dir, private_umask
 
 if TYPE_CHECKING:
@@ -69,6 +69,7 @@ admin.add_typer(topups_cmd, name="topups")
 admin.add_typer(lockouts_cmd, name="lockouts")
 user_cmd.command("set")(user_set)
 user_cmd.command("delete")(user_delete)
+user_cmd.command("print-url")(user_print_url)
 for sub, name in (
     (user_cmd, "user"),
     (account_cmd, "account"),

@@ -71,3 +71,27 @@ def _on_user(config: Path | None, username: str, change: Change) -> None:
         raise typer.Exit(code=1) from None
     finally:
         database.dispose()
+
+
+def user_print_url(
+    username: str,
+    queue_uri: Annotated[
+        str,
+        typer.Option(help="A token-url queue's ipps:// URI, to print the whole print URL"),
+    ] = "",
+    label: Annotated[str, typer.Option(help="What it is for (a phone, a kiosk…)")] = "",
+    config: ConfigOption = None,
+) -> None:
+    """Make USERNAME a print URL for token-url queues (shown once; only its hash is kept).
+    Revoke one with DELETE /api/v1/users/USERNAME/print-tokens/ID."""
+    from printwarden.store import print_tokens
+
+    made: list[str] = []
+
+    def create(session: Session, _key: bytes, row: UserRow) -> None:
+        made.append(print_tokens.create(session, row.username, label).token)
+
+    _on_user(config, username, create)
+    token = made[0]
+    # Printed, not logged: the person it is for needs it; a file or a pipe keeps it off screen.
+    print(f"{queue_uri.rstrip('/')}/u/{token}" if queue_uri else token)

@@ -295,6 +295,10 @@ def _print_lines(manifest: dict[str, Any], tokens_dir: Path) -> list[str]:
     port = ports[queues["direct-colour"]["site"]]
     lines.append(f"  Print:         lp -h 127.0.0.1:{port} -d direct-colour -U {person} FILE")
     lines.append(f"  Jobs:          lpstat -h 127.0.0.1:{port} -W all -o")
+    if manifest.get("tls_ca"):
+        lines.append(
+            f"  TLS:           each queue's ipps_uri in demo.json; trust {manifest['tls_ca']}"
+        )
     lines += _release_lines(manifest, ports, tokens_dir)
     for name, printer in manifest["printers"].items():
         lines.append(f"  Printer {name + ':':12} received documents in {printer['received_dir']}")

@@ -21,6 +21,7 @@ from printwarden.sim.ippeveprinter import IppEvePrinter
 from printwarden.sim.processes import stop_process
 
 PROVIDER_PORT_OFFSET = 631  # the first site's provider; the next site's is one port up
+PROVIDER_TLS_PORT_OFFSET = 641  # the same providers' ipps:// listeners
 READY_SECONDS = 60.0
 
 
@@ -48,6 +49,8 @@ class DemoPrintSide:
     site: str = ""
     printers_wanted: dict[str, bool] = field(default_factory=dict)
     queues: dict[str, tuple[str, str]] = field(default_factory=dict)
+    tls_port: int = 0  # ipps:// on this port with ``tls_files`` (0: no TLS)
+    tls_files: tuple[Path, Path] | None = None  # the demo's certificate and key
     stopping: threading.Event = field(default_factory=threading.Event)
     printers: dict[str, IppEvePrinter] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
@@ -70,6 +73,8 @@ class DemoPrintSide:
         with private_file(self.log).open("ab") as log:
             self.process = subprocess.Popen(command, stdout=log, stderr=log, env=env)
         wait_listening(self.port, self.process, "the provider", self.log, self.stopping)
+        if self.tls_port:
+            wait_listening(self.tls_port, self.process, "ipps://", self.log, self.stopping)
 
     def _check(self) -> None:
         if self.stopping.is_set():
@@ -81,6 +86,10 @@ class DemoPrintSide:
             f"port = {self.port}",
             f'data_dir = "{self.data_dir / "provider"}"',
         ]
+        if self.tls_port and self.tls_files:
+            certificate, key = self.tls_files
+            lines += ["[tls]", f"port = {self.tls_port}", f'certificate = "{certificate}"',
+                      f'key = "{key}"']  # fmt: skip
         for name, printer in self.printers.items():
             colour = "true" if self.printers_wanted[name] else "false"
             lines += [
@@ -108,6 +117,7 @@ class DemoPrintSide:
     def manifest(self) -> dict[str, Any]:
         """The ``queues``, ``printers`` and ``provider`` keys of ``demo.json`` for this site."""
         base = f"ipp://127.0.0.1:{self.port}/ipp/print"
+        secure = f"ipps://127.0.0.1:{self.tls_port}/ipp/print" if self.tls_port else ""
         return {
             "queues": {
                 name: {
@@ -115,6 +125,8 @@ class DemoPrintSide:
                     "kind": kind,
                     "printer": printer,
                     "site": self.site,
+                    "identity": "trust-client-username",  # lp -U works as before
+                    **({"ipps_uri": f"{secure}/{name}"} if secure else {}),
                 }
                 for name, (kind, printer) in self.queues.items()
             },
@@ -127,7 +139,11 @@ class DemoPrintSide:
                 }
                 for name, printer in self.printers.items()
             },
-            "provider": {"port": self.port, "name": provider_name(self.site)},
+            "provider": {
+                "port": self.port,
+                "name": provider_name(self.site),
+                **({"tls_port": self.tls_port} if self.tls_port else {}),
+            },
         }
 
 

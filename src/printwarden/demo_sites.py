@@ -29,6 +29,7 @@ import httpx
 from printwarden.cli_tokens import SITE_OR_PROVIDER_ENV
 from printwarden.demo_provider import (
     PROVIDER_PORT_OFFSET,
+    PROVIDER_TLS_PORT_OFFSET,
     READY_SECONDS,
     DemoPrintSide,
     DemoStopping,
@@ -36,6 +37,7 @@ from printwarden.demo_provider import (
 )
 from printwarden.files import private_dir, private_file
 from printwarden.keys import SITE_SECRET_FILE
+from printwarden.provider.tls import self_signed
 from printwarden.sim.link import LinkState, read_state, write_state
 
 SITE_PORT_OFFSET = 100  # site-a's Site Server at port base + 100, site-b's at + 101
@@ -77,9 +79,16 @@ PORT_OFFSETS = (
     0,
     *(offset + index
       for offset in (SITE_PORT_OFFSET, LINK_PORT_OFFSET, HQ_TO_SITE_PORT_OFFSET,
-                     PROVIDER_PORT_OFFSET)
+                     PROVIDER_PORT_OFFSET, PROVIDER_TLS_PORT_OFFSET)
       for index in range(len(SITES))),
 )  # fmt: skip
+
+
+def demo_tls(data_dir: Path) -> tuple[Path, Path]:
+    """The certificate (its own CA: ``tls_ca`` in ``demo.json``) and key every demo provider
+    serves ipps:// with, made once in ``<data_dir>/tls``."""
+    made = self_signed(data_dir / "tls", ["localhost", "127.0.0.1", "::1"])
+    return made.certificate, made.key
 
 
 def site_dir(data_dir: Path, site: str) -> Path:
@@ -142,6 +151,8 @@ class DemoSite:
             site=self.name,
             printers_wanted=dict(self.layout.printers),
             queues=dict(self.layout.queues),
+            tls_port=self.port_base + PROVIDER_TLS_PORT_OFFSET + self.index,
+            tls_files=demo_tls(self.data_dir),
             stopping=self.stopping,
         )
 
@@ -333,6 +344,7 @@ class DemoSites:
             "queues": queues,
             "printers": printers,
             "provider": self.sites[0].print_side.manifest()["provider"],
+            "tls_ca": str(demo_tls(self.sites[0].data_dir)[0]) if self.sites else "",
         }
 
 

@@ -138,6 +138,14 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/tokens"): ADMIN,
     ("DELETE", "/api/v1/tokens/{token_id}"): ADMIN,
     ("POST", "/api/v1/directory/sync"): ADMIN,
+    # who submits at a provider; people's print URLs (token-url queues)
+    ("POST", "/api/v1/jobs/submitter"): PRINTING_COMPONENTS,
+    ("POST", "/api/v1/users/{username}/print-tokens"): ADMIN,
+    ("GET", "/api/v1/users/{username}/print-tokens"): ADMIN,
+    ("DELETE", "/api/v1/users/{username}/print-tokens/{token_id}"): ADMIN,
+    ("POST", "/api/v1/me/print-tokens"): PEOPLE,
+    ("GET", "/api/v1/me/print-tokens"): PEOPLE,
+    ("DELETE", "/api/v1/me/print-tokens/{token_id}"): PEOPLE,
     # failed logins and lockouts
     ("GET", "/api/v1/lockouts"): ADMIN,
     ("DELETE", "/api/v1/lockouts/{key}"): ADMIN,

@@ -134,3 +134,22 @@ def test_site_rekey_raises_the_sites_key_generation(server: AppServer) -> None:
     assert "card key generation 3" in ok(server, "admin", "site", "rekey", "rekeyed")
     missing = cli(server, "admin", "site", "rekey", "no-such-site")
     assert missing.returncode == 1
+
+
+def test_user_print_url_is_shown_once_and_stored_as_a_hash(server: AppServer) -> None:
+    import sqlite3
+
+    from printwarden import security
+
+    ok(server, "admin", "user", "add", "phone-owner")
+    queue = "ipps://print.example:8632/ipp/print/byod"
+    url = ok(server, "admin", "user", "print-url", "phone-owner", "--queue-uri", queue,
+             "--label", "phone").strip()  # fmt: skip
+    assert url.startswith(f"{queue}/u/pw_print_")
+    token = url.rsplit("/", 1)[1]
+    database = server.database_url.removeprefix("sqlite:///")
+    with sqlite3.connect(database) as db:
+        stored = db.execute("SELECT token_hash, label FROM print_tokens").fetchall()
+    assert stored == [(security.token_hash(token), "phone")]
+    missing = cli(server, "admin", "user", "print-url", "nobody-here")
+    assert missing.returncode == 1

@@ -90,6 +90,23 @@ def test_manifest_lists_queues_of_each_kind_and_two_printers(demo: dict[str, Any
         assert Path(printer["received_dir"]).is_dir()
 
 
+def test_every_queue_answers_over_ipps_trusting_the_manifests_tls_ca(
+    demo: dict[str, Any],
+) -> None:
+    import ssl
+
+    from printwarden.provider.ipp.client import IppClient
+
+    context = ssl.create_default_context(cafile=demo["tls_ca"])
+    for name, queue in demo["queues"].items():
+        assert queue["identity"] == "trust-client-username"  # lp -U works as before
+        transport = httpx.HTTPTransport(verify=context)
+        with IppClient(queue["ipps_uri"], transport=transport, timeout=30) as client:
+            printer = client.get_printer_attributes(["printer-name", "uri-security-supported"])
+        assert printer.value("printer-name") == name
+        assert printer.value("uri-security-supported") == "tls"
+
+
 def test_manifest_lists_two_sites_and_the_site_of_everything(demo: dict[str, Any]) -> None:
     assert set(demo["sites"]) == {"site-a", "site-b"}
     for name, site in demo["sites"].items():

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from printwarden.provider.ipp.client import IppError
 from support.seeding import add_user, wait_for
 from support.site import SITE, World, site_world
 
@@ -129,10 +130,10 @@ def test_an_unknown_users_job_prints_untracked_or_is_canceled_by_policy(world: W
     assert printed[0] == COMPLETED
     assert b"untracked\n" in world.printed()
     set_policies(world, unauthenticated="cancel")
-    with world.outage():
-        canceled = finished(world, world.print_text(stranger, "canceled\n"))
-    assert canceled[0] == CANCELED
-    assert "canceled while offline" in canceled[1]
+    with world.outage(), pytest.raises(IppError) as refused:
+        world.print_text(stranger, "canceled\n")  # refused at submission: no job is made
+    assert refused.value.status == 0x0403
+    assert "site is offline: refused (policy)" in refused.value.message
     assert b"canceled\n" not in world.printed()
     transactions = world.admin.get("/transactions", params={"origin": f"site:{SITE}"}).json()
     items = transactions["items"] if isinstance(transactions, dict) else transactions

@@ -86,7 +86,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         ],
         queues=[
             QueueSpec("direct", "direct", "colour"),
-            QueueSpec("secure", "hold", "mono"),
+            QueueSpec("secure", "hold", "mono", ipp_release=True),
             QueueSpec("findme", "findme"),
             QueueSpec("careful", "direct", "mono", failure_mode="hold"),
             QueueSpec("untracked", "direct", "mono", failure_mode="print-untracked"),

@@ -197,6 +197,9 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
         for spec in specs:
             body = {"name": spec.name, "cost_model": {"sizes": prices[spec.name]}}
             assert admin.post("/printers", json=body).status_code == 201
+        # The user jobs are refused for by format (a user the server does not know would be
+        # refused first, for that).
+        assert admin.post("/users", json={"username": "alice"}).status_code == 201
         provider = ProviderProcess(
             server_url=app.url,
             token=app.token(Role.PROVIDER),

@@ -113,7 +113,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             PrinterSpec("colour", f"file://{out / 'colour'}"),
             PrinterSpec("mono", f"file://{out / 'mono'}", colour=False),
         ],
-        queues=[QueueSpec("direct", "direct", "colour"), QueueSpec("secure", "hold", "mono")],
+        queues=[
+            QueueSpec("direct", "direct", "colour"),
+            QueueSpec("secure", "hold", "mono", ipp_release=True),
+        ],
     )
     provider.start()
     try:

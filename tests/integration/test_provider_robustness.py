@@ -239,7 +239,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         ],
         queues=[
             QueueSpec("direct", "direct", "colour"),
-            QueueSpec("secure", "hold", "mono"),
+            QueueSpec("secure", "hold", "mono", ipp_release=True),
             QueueSpec("locked", "direct", "mono"),
         ],
         authenticated=("locked",),
@@ -845,7 +845,7 @@ def crash_rig(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         ],
         queues=[
             QueueSpec("fast", "direct", "paper"),
-            QueueSpec("held", "hold", "paper"),
+            QueueSpec("held", "hold", "paper", ipp_release=True),
             QueueSpec("raw", "direct", "stall"),
         ],
     )

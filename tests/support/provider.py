@@ -28,6 +28,8 @@ class QueueSpec:
     failure_mode: str = "print-and-journal"
     hold_hours: float = 4.0
     fit_to_paper: bool = False
+    identity: str = ""  # trust-client-username, authenticate, token-url ("": the default)
+    ipp_release: bool = False  # IPP Release-Job allowed on a hold or Find-Me queue
 
 
 @dataclass
@@ -56,6 +58,8 @@ class ProviderProcess:
     name: str = field(default_factory=lambda: f"test-provider-{uuid.uuid4().hex[:8]}")
     max_document_bytes: int | None = None
     extra: list[str] = field(default_factory=list)  # more top-level configuration lines
+    tls: bool = False  # serve ipps:// on tls_port with a self-signed certificate
+    tls_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -64,6 +68,14 @@ class ProviderProcess:
 
     def uri(self, queue: str) -> str:
         return f"ipp://{self.host}/ipp/print/{queue}"
+
+    def ipps_uri(self, queue: str) -> str:
+        return f"ipps://127.0.0.1:{self.tls_port}/ipp/print/{queue}"
+
+    @property
+    def tls_ca(self) -> Path:
+        """The self-signed certificate to trust (made at the provider's first start)."""
+        return self.directory / "data" / "tls" / "certificate.pem"
 
     def write_config(self) -> Path:
         lines = [
@@ -80,6 +92,8 @@ class ProviderProcess:
         if self.control_token:
             lines.append(f'control_token = "{self.control_token}"')
         lines += self.extra
+        if self.tls:
+            lines += ["[tls]", f"port = {self.tls_port}"]
         for printer in self.printers:
             lines += ["[[printers]]", f'name = "{printer.name}"', f'uri = "{printer.uri}"']
             if printer.colour is not None:
@@ -97,6 +111,10 @@ class ProviderProcess:
             ]
             if queue.fit_to_paper:
                 lines.append("fit_to_paper = true")
+            if queue.identity:
+                lines.append(f'identity = "{queue.identity}"')
+            if queue.ipp_release:
+                lines.append("ipp_release = true")
         path = self.directory / "provider.toml"
         path.write_text("\n".join(lines) + "\n")
         return path
@@ -122,11 +140,14 @@ class ProviderProcess:
         processes.wait_ready(self.process, self._listening, "provider", logfile, STARTUP_SECONDS)
 
     def _listening(self) -> bool:
+        ports = [self.port, self.tls_port] if self.tls else [self.port]
         try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                return True
+            for port in ports:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    pass
         except OSError:
             return False
+        return True
 
     def log_tail(self) -> str:
         return processes.log_tail(self.directory / "provider.log")

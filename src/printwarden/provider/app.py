@@ -2,26 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
 import uvicorn
 
-from printwarden.provider import metrics
+from printwarden.provider import metrics, tls
 from printwarden.provider.config import ProviderConfig
 from printwarden.provider.desk import Desk
 from printwarden.provider.engine import Engine
 from printwarden.provider.http import HttpThrottled, IppApp
+from printwarden.provider.identity import warnings
 from printwarden.provider.ipp_service import IppService
 from printwarden.provider.orders import Doorbell, OrderDesk
 from printwarden.provider.printer_watch import PrinterWatch
 from printwarden.provider.service_client import (
+    Login,
     LoginThrottled,
     ServerRefused,
     ServerUnreachable,
     ServiceClient,
 )
 from printwarden.provider.spool import Spool
+from printwarden.provider.submitters import Submitters
 from printwarden.provider.supervisor import Supervisor
 
 log = logging.getLogger("printwarden.provider")
@@ -53,18 +57,23 @@ class Provider:
         self.desk.on_work(self.engine.wake)
         self.desk.on_held(self.engine.news)
         self.engine.on_registered(self.doorbell.poke)
+        self.submitters = Submitters(self.client.submitter, config.user_check_seconds)
         self.ipp = IppService(
-            config, self.spool, self.desk, self._check_password, printers=self.printers
-        )
+            config, self.spool, self.desk, self._check_password,
+            printers=self.printers, submitters=self.submitters,
+        )  # fmt: skip
         self.app = IppApp(self.ipp, self.control, self.start, self.close, self.metrics)
+        self.tls = tls.prepare(config)  # before serving: a bad certificate stops start-up
+        for warning in warnings(config):
+            log.warning("%s", warning)
 
-    def _check_password(self, username: str, password: str, client: str) -> bool:
+    def _check_password(self, username: str, password: str, client: str) -> Login | None:
         try:
-            return self.client.check_password(username, password, client)
+            return self.client.password_login(username, password, client)
         except LoginThrottled as exc:
             raise HttpThrottled(exc.retry_after) from None
         except (ServerUnreachable, ServerRefused):
-            return False
+            return None
 
     def start(self) -> None:
         self.printers.start()
@@ -107,7 +116,10 @@ class Provider:
         return 200, {"fetched": True, "fetches": self.doorbell.fetches}
 
     def serve(self) -> None:
-        """Run the IPP server in the foreground."""
+        """Run the IPP server in the foreground (and ``ipps://`` beside it, with ``[tls]``)."""
+        if self.tls is not None:
+            self._serve_with_tls(self.tls)
+            return
         uvicorn.run(
             self.app,
             host=self.config.host,
@@ -117,3 +129,41 @@ class Provider:
             lifespan="on",
             proxy_headers=False,  # the IPP client's own address counts its failed logins
         )
+
+    def _serve_with_tls(self, material: tls.TlsMaterial) -> None:
+        """Plain IPP on ``port`` and IPP over TLS on ``[tls] port``, in one event loop."""
+        assert self.config.tls is not None
+        common: dict[str, Any] = {
+            "host": self.config.host, "log_level": "warning", "access_log": False,
+            "lifespan": "off", "proxy_headers": False,
+        }  # fmt: skip
+        plain = uvicorn.Server(uvicorn.Config(self.app, port=self.config.port, **common))
+        secure = uvicorn.Server(
+            uvicorn.Config(
+                self.app,
+                port=self.config.tls.port,
+                ssl_certfile=str(material.certificate),
+                ssl_keyfile=str(material.key),
+                **common,
+            )
+        )
+        trust = f" (self-signed: trust {material.certificate})" if material.self_signed else ""
+        log.info("ipps:// on port %d; certificate SHA-256 fingerprint %s%s",
+                 self.config.tls.port, material.fingerprint, trust)  # fmt: skip
+        self.start()
+        try:
+            asyncio.run(_together(plain, secure))
+        finally:
+            self.close()
+
+
+async def _together(plain: uvicorn.Server, secure: uvicorn.Server) -> None:
+    """Serve both until either stops (a signal stops both: uvicorn re-raises it)."""
+    tasks = [asyncio.create_task(plain.serve()), asyncio.create_task(secure.serve())]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        plain.should_exit = secure.should_exit = True
+        await asyncio.gather(*tasks, return_exceptions=True)
+    for task in tasks:
+        task.result()  # a listener that could not start fails the provider

@@ -98,9 +98,10 @@ def printer_attributes(
         QueueKind.HOLD: "secure release",
         QueueKind.FINDME: "Find-Me",
     }[queue.kind]
+    secure = printer_uri.startswith("ipps:")
     return [
         a("printer-uri-supported", T.URI, printer_uri),
-        a("uri-security-supported", T.KEYWORD, "none"),
+        a("uri-security-supported", T.KEYWORD, "tls" if secure else "none"),
         a(
             "uri-authentication-supported",
             T.KEYWORD,
@@ -110,7 +111,7 @@ def printer_attributes(
         a("printer-info", T.TEXT_WITHOUT_LANGUAGE, f"printwarden {kind} queue {queue.name}"[:127]),
         a("printer-location", T.TEXT_WITHOUT_LANGUAGE, ""),
         a("printer-make-and-model", T.TEXT_WITHOUT_LANGUAGE, "printwarden Print Provider"),
-        a("printer-more-info", T.URI, printer_uri.replace("ipp://", "http://", 1)),
+        a("printer-more-info", T.URI, ("https" if secure else "http") + printer_uri[3 + secure :]),
         a("printer-uuid", T.URI, f"urn:uuid:{printer_uuid}"),
         a("printer-state", T.ENUM, 3),
         a("printer-state-reasons", T.KEYWORD, "none"),

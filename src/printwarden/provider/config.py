@@ -27,6 +27,40 @@ class FailureMode(StrEnum):
     HOLD = "hold"
 
 
+class Identity(StrEnum):
+    """How a queue learns who is printing (docs/provider.md, *Who is printing*)."""
+
+    # The client's requesting-user-name is believed: a managed LAN of workstations whose
+    # login names are trusted (the default only for queues no BYOD network reaches).
+    TRUST_CLIENT_USERNAME = "trust-client-username"
+    # HTTP Basic over TLS (or loopback), checked by the server and throttled there.
+    AUTHENTICATE = "authenticate"
+    # A per-user secret queue URL (/ipp/print/<queue>/u/<token>), for clients that cannot
+    # prompt for a password; the server resolves the token.
+    TOKEN_URL = "token-url"  # noqa: S105 (a policy name)
+
+
+class TlsConfig(BaseModel):
+    """``ipps://``: a TLS listener beside the plain one. Without ``certificate`` and ``key``
+    the provider makes a self-signed certificate in its data directory (and logs its
+    SHA-256 fingerprint)."""
+
+    model_config = ConfigDict(extra="forbid")
+    port: int = Field(default=8632, ge=0, le=65535)
+    certificate: Path | None = None
+    key: Path | None = None
+    hostnames: list[str] = Field(
+        default_factory=list,
+        description="More names (or addresses) the self-signed certificate is made for",
+    )
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> TlsConfig:
+        if (self.certificate is None) != (self.key is None):
+            raise ValueError("tls: give both certificate and key, or neither (self-signed)")
+        return self
+
+
 class PrinterConfig(BaseModel):
     """A real printer behind the provider. ``name`` is its name in the server's registry.
 
@@ -67,13 +101,46 @@ class QueueConfig(BaseModel):
     kind: QueueKind = QueueKind.DIRECT
     printer: str = ""
     failure_mode: FailureMode = FailureMode.PRINT_AND_JOURNAL
-    require_authentication: bool = False
+    identity: Identity = Field(
+        default=Identity.TRUST_CLIENT_USERNAME,
+        description="How the queue learns who prints; by default trust-client-username, or "
+        "authenticate where the older require_authentication = true says so",
+    )
+    require_authentication: bool = Field(
+        default=False,
+        description='Older spelling of identity = "authenticate"; kept so that older '
+        "configuration files load (and true exactly when identity is authenticate)",
+    )
+    ipp_release: bool = Field(
+        default=False,
+        description="IPP Release-Job by the job's owner is allowed on this hold or Find-Me "
+        "queue; otherwise held jobs are released at a device, a release station, the web "
+        "portal or by an administrator",
+    )
     hold_hours: float = Field(default=4.0, gt=0)
     fit_to_paper: bool = Field(
         default=False,
         description="A job asking for paper the queue does not offer is fitted onto the "
         "printer's default paper instead of refused",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _identity(cls, data: Any) -> Any:
+        """An older ``require_authentication = true`` means ``identity = "authenticate"``."""
+        if not isinstance(data, dict) or data.get("require_authentication") is not True:
+            return data
+        named = data.get("identity")
+        if named is None:
+            return {**data, "identity": Identity.AUTHENTICATE}
+        if named != Identity.AUTHENTICATE:
+            raise ValueError(f"require_authentication = true contradicts identity = {named!r}")
+        return data
+
+    @model_validator(mode="after")
+    def _same_word(self) -> QueueConfig:
+        self.require_authentication = self.identity is Identity.AUTHENTICATE
+        return self
 
 
 class ProviderConfig(BaseModel):
@@ -117,6 +184,21 @@ class ProviderConfig(BaseModel):
     )
     advertised_host: str = Field(
         default="", description="Host name clients and the server use to reach this provider"
+    )
+    tls: TlsConfig | None = Field(
+        default=None, description="Serve ipps:// too ([tls] section); off without it"
+    )
+    loopback_is_local: bool = Field(
+        default=True,
+        description="A client on a loopback address may send a password (HTTP Basic) or a "
+        "print URL's token over plain HTTP. Set false when a proxy on this host forwards "
+        "remote clients",
+    )
+    user_check_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="How long the server's word that a user exists (or whose a print URL "
+        "is) is reused before it is asked again",
     )
     printers: list[PrinterConfig] = Field(default_factory=list)
     queues: list[QueueConfig] = Field(default_factory=list)

@@ -69,6 +69,8 @@ class IppRequest:
     body: AsyncIterator[bytes]
     document_size: int | None = None  # as the request's Content-Length tells, when it does
     client: str = ""  # the client's address (the server counts failed logins per address)
+    tls: bool = False  # the request came over TLS (ipps://)
+    path: str = ""  # the request's path (a token-url queue's token is in it)
 
 
 class IppHandler(Protocol):
@@ -199,6 +201,8 @@ class IppApp:
             body=reader.rest(),
             document_size=reader.rest_size(_content_length(headers)),
             client=scope["client"][0] if scope.get("client") else "",
+            tls=scope.get("scheme") == "https",
+            path=path,
         )
         try:
             response = await self.handler.handle(request)

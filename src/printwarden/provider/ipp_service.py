@@ -10,10 +10,12 @@ from urllib.parse import urlsplit
 
 from printwarden.analysis import detect
 from printwarden.provider import attributes as attrs
+from printwarden.provider import identity as ident
 from printwarden.provider import submission_checks as checks
-from printwarden.provider.config import ProviderConfig, QueueConfig
+from printwarden.provider.config import ProviderConfig, QueueConfig, QueueKind
 from printwarden.provider.desk import NOT_AUTHORIZED, NOT_FOUND, Desk, DeskError, Submission
 from printwarden.provider.http import HttpAuthRequired, IppRequest, queue_from_path
+from printwarden.provider.identity import Need, Requester
 from printwarden.provider.ipp import (
     Attribute,
     AttributeGroup,
@@ -26,7 +28,9 @@ from printwarden.provider.ipp import (
 )
 from printwarden.provider.ipp import ValueTag as T
 from printwarden.provider.printer_watch import PrinterWatch
+from printwarden.provider.service_client import Login
 from printwarden.provider.spool import TERMINAL_STATES, DocumentWriter, Job, Spool
+from printwarden.provider.submitters import CannotTell, SubmitterRefused, Submitters
 
 S = StatusCode
 SUPPORTED_CHARSETS = frozenset({"utf-8", "us-ascii"})
@@ -64,8 +68,11 @@ class Refusal(Exception):
         self.status, self.message, self.unsupported = status, message, unsupported or []
 
 
-# (username, password, client address) -> accepted; may raise HttpThrottled.
-Authenticator = Callable[[str, str, str], bool]
+# (username, password, client address) -> who, or None; may raise HttpThrottled.
+Authenticator = Callable[[str, str, str], Login | None]
+# Job attributes only the job's owner and administrators see (CUPS' JobPrivateValues).
+PRIVATE_JOB_VALUES = frozenset({"job-name", "job-originating-user-name"})
+SUBMITTING = frozenset({Operation.PRINT_JOB, Operation.CREATE_JOB, Operation.VALIDATE_JOB})
 
 
 @dataclass
@@ -77,6 +84,11 @@ class Context:
     printer_uri: str
     user: str
     authenticated: bool
+    admin: bool = False  # a password login of a server administrator
+
+    @property
+    def requester(self) -> Requester:
+        return Requester(self.user, self.authenticated, self.admin)
 
 
 class IppService:
@@ -89,9 +101,11 @@ class IppService:
         desk: Desk,
         authenticate: Authenticator | None = None,
         printers: PrinterWatch | None = None,
+        submitters: Submitters | None = None,
     ) -> None:
         self.config, self.spool, self.desk = config, spool, desk
         self.authenticate = authenticate
+        self.submitters = submitters  # None: every user name is taken (no server to ask)
         self.printers = printers or PrinterWatch(config)
         self.handlers: dict[int, Callable[[Context], Awaitable[Message]]] = {
             Operation.PRINT_JOB: self.print_job,
@@ -162,9 +176,9 @@ class IppService:
             raise Refusal(S.CLIENT_ERROR_BAD_REQUEST, "printer-uri or job-uri is required")
         queue = self._queue(request.queue or _queue_from_uri(uri))
         path = attrs_path(queue.name) if queue else "/ipp/print"
-        printer_uri = f"ipp://{request.host}{path}"
-        user, authenticated = await self._identify(request, queue)
-        return Context(request, queue, printer_uri, user, authenticated)
+        printer_uri = f"{_scheme(request)}://{request.host}{path}"
+        who = await self._identify(request, queue)
+        return Context(request, queue, printer_uri, who.user, who.authenticated, who.admin)
 
     def _queue(self, name: str) -> QueueConfig | None:
         """The queue a request names; None for the server as a whole (all queues)."""
@@ -175,20 +189,60 @@ class IppService:
             raise Refusal(S.CLIENT_ERROR_NOT_FOUND, f"no queue named {name!r}")
         return queue
 
-    async def _identify(self, request: IppRequest, queue: QueueConfig | None) -> tuple[str, bool]:
-        claimed = (
-            _string(request.message.operation.get("requesting-user-name"))
-            if request.message.operation
-            else ""
+    async def _identify(self, request: IppRequest, queue: QueueConfig | None) -> Requester:
+        """Who sent the request, under its queue's identity policy (``provider/identity.py``)."""
+        token = ident.path_token(request.path)
+        plan = ident.plan(
+            queue.identity if queue else None,
+            secure=ident.secure_channel(request.tls, request.client, self.config.loopback_is_local),
+            password=request.basic_auth is not None and self.authenticate is not None,
+            token=bool(token),
+            reads_printer=request.message.code == Operation.GET_PRINTER_ATTRIBUTES,
+            queue=queue.name if queue else "",
         )
-        if request.basic_auth and self.authenticate is not None:
-            user, password = request.basic_auth
-            if await asyncio.to_thread(self.authenticate, user, password, request.client):
-                return user, True
+        if plan.need is Need.REFUSED:
+            raise Refusal(S.CLIENT_ERROR_NOT_AUTHORIZED, plan.why)
+        if plan.need is Need.CHALLENGE:
             raise HttpAuthRequired()
-        if queue is not None and queue.require_authentication:
+        if plan.need is Need.PASSWORD:
+            return await self._password(request)
+        if plan.need is Need.TOKEN:
+            return await self._token(token)
+        operation = request.message.operation
+        claimed = _string(operation.get("requesting-user-name")) if operation else ""
+        return Requester(claimed or "anonymous")
+
+    async def _password(self, request: IppRequest) -> Requester:
+        assert request.basic_auth is not None
+        assert self.authenticate is not None
+        user, password = request.basic_auth
+        login = await asyncio.to_thread(self.authenticate, user, password, request.client)
+        if login is None:
             raise HttpAuthRequired()
-        return claimed or "anonymous", False
+        return Requester(login.username, authenticated=True, admin=login.admin)
+
+    async def _token(self, token: str) -> Requester:
+        if self.submitters is None or not ident.well_formed(token):
+            raise Refusal(S.CLIENT_ERROR_NOT_AUTHORIZED, "this print URL is not valid")
+        try:
+            user = await asyncio.to_thread(self.submitters.token_user, token)
+        except SubmitterRefused as exc:
+            raise Refusal(S.CLIENT_ERROR_NOT_AUTHORIZED, str(exc)) from None
+        except CannotTell as exc:
+            raise Refusal(S.SERVER_ERROR_SERVICE_UNAVAILABLE, str(exc)) from None
+        return Requester(user, authenticated=True)
+
+    async def _check_submitter(self, context: Context) -> None:
+        """Refuse a job from a user the server does not know, before anything is spooled
+        (a user who logged in, or whose print URL it is, is known already)."""
+        if context.authenticated or self.submitters is None:
+            return
+        if self.submitters.remembered(context.user):  # most jobs: no thread, no question
+            return
+        try:
+            await asyncio.to_thread(self.submitters.check_user, context.user)
+        except SubmitterRefused as exc:
+            raise Refusal(S.CLIENT_ERROR_NOT_AUTHORIZED, str(exc)) from None
 
     # --- printer operations ---------------------------------------------------------------
 
@@ -215,17 +269,20 @@ class IppService:
         return self.response(context.request.message, S.SUCCESSFUL_OK, groups=[group])
 
     async def validate_job(self, context: Context) -> Message:
+        await self._check_submitter(context)
         status, unsupported, _ = self._job_template(context)
         return self.response(context.request.message, status, unsupported=unsupported)
 
     async def print_job(self, context: Context) -> Message:
         status, unsupported, submission = self._job_template(context)
+        await self._check_submitter(context)
         writer = await self._document(context, submission.document_format)
         job = await asyncio.to_thread(self.desk.accept, submission, writer)
         return self._job_answer(context, status, unsupported, job)
 
     async def create_job(self, context: Context) -> Message:
         status, unsupported, submission = self._job_template(context)
+        await self._check_submitter(context)
         job = await asyncio.to_thread(self.desk.accept, submission, None)
         return self._job_answer(context, status, unsupported, job)
 
@@ -407,16 +464,24 @@ class IppService:
             raise Refusal(S.CLIENT_ERROR_NOT_FOUND, "no such job")
         return job
 
-    def _owned_job(self, context: Context) -> Job:
+    def _owned_job(self, context: Context, *, admin_too: bool = False) -> Job:
         job = self._find_job(context)
-        if job.user != context.user:
+        if job.user != context.user and not (admin_too and context.admin):
             raise Refusal(S.CLIENT_ERROR_NOT_AUTHORIZED, "this job belongs to another user")
         return job
+
+    def _job_view(self, context: Context, job: Job) -> list[Attribute]:
+        """A job's attributes as this requester may see them: another user's job without
+        its name and owner, except to administrators."""
+        everything = attrs.job_attributes(job, _queue_uri(context, job))
+        if context.requester.sees(job.user):
+            return everything
+        return [a for a in everything if a.name not in PRIVATE_JOB_VALUES]
 
     async def get_job_attributes(self, context: Context) -> Message:
         job = self._find_job(context)
         requested = _requested(context.request.message)
-        chosen = _select(attrs.job_attributes(job, _queue_uri(context, job)), requested)
+        chosen = _select(self._job_view(context, job), requested)
         group = AttributeGroup(GroupTag.JOB, chosen)
         return self.response(context.request.message, S.SUCCESSFUL_OK, groups=[group])
 
@@ -454,14 +519,14 @@ class IppService:
         groups = [
             AttributeGroup(
                 GroupTag.JOB,
-                _select(attrs.job_attributes(job, _queue_uri(context, job)), requested),
+                _select(self._job_view(context, job), requested),
             )
             for job in jobs
         ]
         return self.response(context.request.message, S.SUCCESSFUL_OK, groups=groups)
 
     async def cancel_job(self, context: Context) -> Message:
-        job = self._owned_job(context)
+        job = self._owned_job(context, admin_too=True)
         if job.terminal:
             raise Refusal(S.CLIENT_ERROR_NOT_POSSIBLE, f"job {job.id} is already finished")
         await asyncio.to_thread(self.desk.cancel, job)
@@ -483,7 +548,19 @@ class IppService:
         return self.response(context.request.message, S.SUCCESSFUL_OK)
 
     async def release_job(self, context: Context) -> Message:
-        job = self._owned_job(context)
+        """Release-Job: by its owner on a direct queue (a job held with job-hold-until) or
+        on a hold or Find-Me queue that allows it (``ipp_release``); by an administrator
+        anywhere. Otherwise a held job is released where its person is seen: at a device, a
+        release station, the web portal."""
+        job = self._owned_job(context, admin_too=True)
+        queue = self.config.queue(job.queue)
+        releasing_held = queue is None or queue.kind is not QueueKind.DIRECT
+        if releasing_held and not context.admin and not (queue and queue.ipp_release):
+            raise Refusal(
+                S.CLIENT_ERROR_NOT_AUTHORIZED,
+                f"jobs of queue {job.queue!r} are released at a printer's device, a release "
+                "station or the web portal",
+            )
         await asyncio.to_thread(self.desk.release, job)
         return self.response(context.request.message, S.SUCCESSFUL_OK)
 
@@ -494,7 +571,11 @@ def attrs_path(queue: str) -> str:
 
 def _queue_uri(context: Context, job: Job) -> str:
     """The URI of the queue a job was printed to (not the URI the request used)."""
-    return f"ipp://{context.request.host}{attrs_path(job.queue)}"
+    return f"{_scheme(context.request)}://{context.request.host}{attrs_path(job.queue)}"
+
+
+def _scheme(request: IppRequest) -> str:
+    return "ipps" if request.tls else "ipp"
 
 
 def _require(queue: QueueConfig | None) -> QueueConfig:

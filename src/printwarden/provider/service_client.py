@@ -31,6 +31,24 @@ class LoginThrottled(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class Login:
+    """A person the server authenticated."""
+
+    username: str
+    admin: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Submitter:
+    """The server's word on who submits a job: taken or not (and why), and as whom."""
+
+    accepted: bool
+    username: str
+    reason: str = ""
+    known: bool = False  # the server knows them: its answer may be reused for a while
+
+
+@dataclass(frozen=True, slots=True)
 class JobQuestion:
     """What the provider asks the server about a job."""
 
@@ -144,18 +162,32 @@ class ServiceClient:
         body["job_ref"] = question.job_ref
         return int(self._post("/jobs/printed", body)["cost"])
 
-    def check_password(self, username: str, password: str, client: str = "") -> bool:
-        """Whether the server accepts this username and password (for HTTP Basic on queues),
-        from the IPP client at ``client``; :class:`LoginThrottled` while the server refuses
-        attempts for that user or client."""
+    def password_login(self, username: str, password: str, client: str = "") -> Login | None:
+        """Who the server says this username and password are (for HTTP Basic on queues),
+        from the IPP client at ``client``; None when it refuses them; :class:`LoginThrottled`
+        while it refuses attempts for that user or client."""
         body = {"method": "password", "username": username, "password": password,
                 "client_address": client[:64]}  # fmt: skip
         try:
-            return bool(self._post("/auth/device", body).get("authenticated"))
+            answer = self._post("/auth/device", body)
         except ServerRefused as exc:
             if exc.status == 429:
                 raise LoginThrottled(exc.retry_after) from None
             raise
+        if not answer.get("authenticated"):
+            return None
+        return Login(str(answer.get("username") or username), answer.get("admin") is True)
+
+    def submitter(self, *, username: str = "", print_token: str = "") -> Submitter:
+        """Whether the server takes jobs from ``username``, or whose ``print_token`` is."""
+        body = {"username": username, "print_token": print_token}
+        answer = self._post("/jobs/submitter", body)
+        return Submitter(
+            accepted=answer.get("accepted") is True,
+            username=str(answer.get("username") or ""),
+            reason=str(answer.get("reason") or ""),
+            known=answer.get("known") is True,
+        )
 
     def register(self, description: dict[str, Any]) -> list[str]:
         """Announce this provider's queues and printers; returns printers the server lacks."""

@@ -25,6 +25,7 @@ from printwarden.service.routes import (
     jobs,
     lockouts,
     me,
+    print_urls,
     printers,
     providers,
     release_page,
@@ -57,6 +58,7 @@ ROUTERS = (
     lockouts.router,
     directory.router,
     filters.router,
+    print_urls.router,
 )
 
 

@@ -484,6 +484,9 @@ class DeviceLoginIn(Model):
 class DeviceLoginOut(Model):
     authenticated: bool
     username: str | None = None
+    admin: bool | None = Field(
+        default=None, description="The person is an administrator (e.g. over IPP: sees every job)"
+    )
     full_name: str | None = None
     balance: int | None = None
     restricted: bool | None = None
@@ -1058,3 +1061,36 @@ class TopUpsIO(Model):
     """Scheduled credit top-ups, applied by the App Server once per period per member."""
 
     rules: list[TopUpRuleIO] = Field(default_factory=list, max_length=200)
+
+
+class SubmitterIn(Model):
+    """Who submits a job at a provider: a user name it was given, or a print URL's token."""
+
+    username: Annotated[str, StringConstraints(max_length=128)] = ""
+    print_token: Annotated[str, StringConstraints(max_length=128)] = ""
+
+
+class SubmitterOut(Model):
+    accepted: bool
+    username: str = ""
+    reason: str = ""
+    known: bool = Field(
+        default=False,
+        description="A user (or print URL) the server knows: the answer may be reused; an "
+        "unknown user taken offline under the Unauthenticated Users policy is not",
+    )
+
+
+class PrintTokenIn(Model):
+    label: Annotated[str, StringConstraints(max_length=128)] = ""
+
+
+class PrintTokenOut(Model):
+    """A print URL (``/ipp/print/<queue>/u/<token>`` on a token-url queue); ``token`` is
+    only in the answer that made it."""
+
+    id: int
+    label: str
+    created_at: datetime
+    last_used_at: datetime | None = None
+    token: str | None = None

@@ -435,3 +435,18 @@ class ScriptErrorRow(Base):
     username: Mapped[str] = mapped_column(String(128))
     message: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(index=True)
+
+
+class PrintTokenRow(Base):
+    """A person's print URL (``/ipp/print/<queue>/u/<token>`` on a token-url queue), stored
+    as the SHA-256 of its token. Not replicated: offline, a provider goes by what the server
+    last told it of a token (``provider/submitters.py``)."""
+
+    __tablename__ = "print_tokens"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(128), default="")
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]

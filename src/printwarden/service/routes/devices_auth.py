@@ -120,6 +120,7 @@ def _answer(state: AppState, user: UserRow) -> schemas.DeviceLoginOut:
     return schemas.DeviceLoginOut(
         authenticated=True,
         username=user.username,
+        admin=user.is_admin,
         full_name=user.full_name,
         balance=account.balance,
         restricted=account.restricted,

@@ -1,0 +1,174 @@
+"""Who submits at a provider, and people's print URLs for token-url queues.
+
+``POST /jobs/submitter`` (providers and sites) tells a provider, before it spools a job,
+whether jobs from a user name are taken, or whose a print URL's token is. Print URLs are
+made, listed and revoked by administrators for anyone and by people for themselves, at HQ
+only: a Site Server answering offline refuses them (503), since nothing it writes reaches
+HQ and its replica holds no print URL.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Response
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from printwarden.domain.offline_policies import UnauthenticatedPolicy
+from printwarden.service import offline, schemas
+from printwarden.service.problems import Problem
+from printwarden.service.routes.deps import (
+    admin_only,
+    any_person,
+    printing_components,
+    read_session,
+    write_session,
+)
+from printwarden.service.state import AppState, app_state
+from printwarden.store import print_tokens
+from printwarden.store.models import PrintTokenRow, UserRow
+from printwarden.store.tokens import Caller
+
+router = APIRouter(tags=["print URLs"])
+UNKNOWN = (
+    "printwarden does not know user {name!r}: print under your own login name, or ask an "
+    "administrator to add you"
+)
+
+
+@router.post("/jobs/submitter")
+async def submitter(
+    body: schemas.SubmitterIn,
+    _caller: Caller = Depends(printing_components),
+    state: AppState = Depends(app_state),
+) -> schemas.SubmitterOut:
+    """Does the server take jobs from ``username`` (known and enabled; offline at a site,
+    under the Unauthenticated Users policy)? Or whose print URL is ``print_token``?"""
+    if bool(body.username) == bool(body.print_token):
+        raise Problem(422, "Invalid request", "name either a username or a print_token")
+    if body.print_token:
+        return await run_in_threadpool(_token_owner, state, body.print_token)
+    return await run_in_threadpool(_user_taken, state, body.username)
+
+
+def _offline(state: AppState) -> bool:
+    return state.offline is not None and state.offline.active()
+
+
+def _token_owner(state: AppState, token: str) -> schemas.SubmitterOut:
+    if _offline(state):
+        raise Problem(503, "Unavailable offline", "print URLs are checked at HQ only")
+    with state.database.session() as session:
+        user = print_tokens.owner(session, token)
+        if user is None:
+            return schemas.SubmitterOut(
+                accepted=False, reason="this print URL is not valid (revoked, or its user "
+                "disabled): ask for a new one"
+            )  # fmt: skip
+        return schemas.SubmitterOut(accepted=True, username=user.username, known=True)
+
+
+def _user_taken(state: AppState, name: str) -> schemas.SubmitterOut:
+    with state.database.read() as session:
+        user = _user(session, name)
+        if user is not None:
+            if not user.enabled:
+                return schemas.SubmitterOut(accepted=False, reason=f"user {name!r} is disabled")
+            return schemas.SubmitterOut(accepted=True, username=user.username, known=True)
+        if not _offline(state):
+            return schemas.SubmitterOut(accepted=False, reason=UNKNOWN.format(name=name))
+        chosen = offline.policies(session)
+    if chosen.unauthenticated is UnauthenticatedPolicy.CANCEL:
+        assert state.offline is not None
+        state.offline.note_unknown_user(None, name, "job refused at submission")
+        reason = f"user {name!r} is unknown here and the site is offline: refused (policy)"
+        return schemas.SubmitterOut(accepted=False, reason=reason)
+    return schemas.SubmitterOut(accepted=True, username=name)
+
+
+def _user(session: Session, name: str) -> UserRow | None:
+    statement = select(UserRow).where(UserRow.username == name, UserRow.deleted_at.is_(None))
+    return session.scalar(statement)
+
+
+def _out(row: PrintTokenRow, token: str | None = None) -> schemas.PrintTokenOut:
+    return schemas.PrintTokenOut(
+        id=row.id,
+        label=row.label,
+        created_at=row.created_at,
+        last_used_at=row.last_used_at,
+        token=token,
+    )
+
+
+def _at_hq(state: AppState) -> None:
+    if state.offline is not None:
+        raise Problem(503, "Unavailable at a site", "print URLs are made and revoked at HQ")
+
+
+@router.post("/users/{username}/print-tokens", status_code=201)
+def make_print_token(
+    username: str,
+    body: schemas.PrintTokenIn,
+    _caller: Caller = Depends(admin_only),
+    session: Session = Depends(write_session),
+    state: AppState = Depends(app_state),
+) -> schemas.PrintTokenOut:
+    """A new print URL token for ``username``; its text is in this answer only."""
+    _at_hq(state)
+    made = print_tokens.create(session, username, body.label)
+    return _out(made.row, made.token)
+
+
+@router.get("/users/{username}/print-tokens")
+def list_print_tokens(
+    username: str,
+    _caller: Caller = Depends(admin_only),
+    session: Session = Depends(read_session),
+) -> list[schemas.PrintTokenOut]:
+    return [_out(row) for row in print_tokens.live(session, username)]
+
+
+@router.delete("/users/{username}/print-tokens/{token_id}", status_code=204)
+def revoke_print_token(
+    username: str,
+    token_id: int,
+    _caller: Caller = Depends(admin_only),
+    session: Session = Depends(write_session),
+    state: AppState = Depends(app_state),
+) -> Response:
+    _at_hq(state)
+    print_tokens.revoke(session, username, token_id)
+    return Response(status_code=204)
+
+
+@router.post("/me/print-tokens", status_code=201)
+def make_my_print_token(
+    body: schemas.PrintTokenIn,
+    caller: Caller = Depends(any_person),
+    session: Session = Depends(write_session),
+    state: AppState = Depends(app_state),
+) -> schemas.PrintTokenOut:
+    """A new print URL of your own; its text is in this answer only."""
+    _at_hq(state)
+    made = print_tokens.create(session, caller.username or "", body.label)
+    return _out(made.row, made.token)
+
+
+@router.get("/me/print-tokens")
+def list_my_print_tokens(
+    caller: Caller = Depends(any_person), session: Session = Depends(read_session)
+) -> list[schemas.PrintTokenOut]:
+    return [_out(row) for row in print_tokens.live(session, caller.username or "")]
+
+
+@router.delete("/me/print-tokens/{token_id}", status_code=204)
+def revoke_my_print_token(
+    token_id: int,
+    caller: Caller = Depends(any_person),
+    session: Session = Depends(write_session),
+    state: AppState = Depends(app_state),
+) -> Response:
+    _at_hq(state)
+    print_tokens.revoke(session, caller.username or "", token_id)
+    return Response(status_code=204)
