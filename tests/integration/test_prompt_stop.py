@@ -18,7 +18,8 @@ PROMPT_SECONDS = 2.0  # the stops measured 0.2 s (bench/stop_time.py); waiting o
 
 
 def _seconds_to_stop(process: subprocess.Popen[bytes] | None) -> float:
-    assert process is not None and process.poll() is None
+    assert process is not None
+    assert process.poll() is None
     started = time.monotonic()
     process.send_signal(signal.SIGTERM)
     process.wait(timeout=30)
