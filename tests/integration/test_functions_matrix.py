@@ -47,6 +47,7 @@ SITE = "matrix"
 PRINTER, HQ_PRINTER = "matrix-laser", "hq-laser"
 READER = "127.0.0.5"
 CLIENT_TIMEOUT = 1.5
+SERVER_TIMEOUT = 2.0  # the providers give up on a silent server after this (was 6 s)
 PRINT_SECONDS = 20.0
 REFUSED_SECONDS = 4.0  # how long a job that must not print is watched
 
@@ -303,7 +304,7 @@ def matrix_world(root: Path) -> Iterator[World]:
                 [PrinterSpec(printer, f"file://{out}", colour=False)],
                 [QueueSpec("direct", "direct", printer), QueueSpec("secure", "hold", printer),
                  QueueSpec("findme", "findme")],
-                server_timeout=6.0, name=name,
+                server_timeout=SERVER_TIMEOUT, name=name,
             )  # fmt: skip
             (root / f"provider-{printer}").mkdir()
             provider.start()
