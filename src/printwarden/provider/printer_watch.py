@@ -36,6 +36,7 @@ from printwarden.provider.capabilities import (
 )
 from printwarden.provider.config import PrinterConfig, ProviderConfig, QueueConfig
 from printwarden.provider.ipp.client import IppClient, IppClientError
+from printwarden.provider.printer_status import PrinterStatus
 from printwarden.provider.supervisor import Supervisor
 
 log = logging.getLogger("printwarden.provider")
@@ -74,6 +75,7 @@ class PrinterWatch:
         self._origin = dict.fromkeys(self._learnt, "last known")
         self._current = self._describe()
         self._listeners: list[Callable[[], None]] = []
+        self._status_listeners: list[Callable[[str], None]] = []
         self._wanted: set[str] = set()
         self._wake = threading.Event()
         self.supervisor = supervisor or Supervisor()
@@ -89,6 +91,21 @@ class PrinterWatch:
     def all(self) -> dict[str, Capabilities]:
         with self._lock:
             return dict(self._current)
+
+    def status(self, name: str) -> PrinterStatus | None:
+        """What the printer ``name`` last said of its state (supplies, alerts…); None if it
+        was never heard from (or cannot be asked)."""
+        printer = self.config.printer(name)
+        with self._lock:
+            learnt = self._learnt.get(name)
+        if printer is None or learnt is None or learnt.uri != printer.uri:
+            return None
+        return learnt.status
+
+    def learnt(self, name: str) -> Learnt | None:
+        """Everything the printer ``name`` last said of itself, if it was heard from."""
+        with self._lock:
+            return self._learnt.get(name)
 
     def queue_formats(self, queue: QueueConfig) -> frozenset[str]:
         """What ``queue`` accepts (see :func:`.capabilities.queue_formats`)."""
@@ -107,6 +124,10 @@ class PrinterWatch:
     def on_change(self, listener: Callable[[], None]) -> None:
         """Called (from the watch's thread) after a printer's capabilities changed."""
         self._listeners.append(listener)
+
+    def on_status(self, listener: Callable[[str], None]) -> None:
+        """Called with a printer's name after what it says of its state changed."""
+        self._status_listeners.append(listener)
 
     # --- keeping it current --------------------------------------------------------------
 
@@ -163,6 +184,7 @@ class PrinterWatch:
     def _record(self, name: str, learnt: Learnt) -> bool:
         with self._lock:
             before = self._current.get(name)
+            previous = self._learnt.get(name)
             self._learnt[name] = learnt
             self._origin[name] = "printer"
             self._current = self._describe()
@@ -175,6 +197,12 @@ class PrinterWatch:
                      ", ".join(sorted(now.formats or ())) or "any format", now.origin)  # fmt: skip
             for listener in self._listeners:
                 listener()
+        if previous is None or previous.status != learnt.status:
+            for status_listener in self._status_listeners:
+                try:
+                    status_listener(name)
+                except Exception:  # a listener's bug must not stop the watch
+                    log.exception("a listener of printer %s's state failed", name)
         return changed
 
     def _round(self) -> None:

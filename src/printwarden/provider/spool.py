@@ -27,13 +27,13 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from printwarden.domain.job_states import BEFORE_SENDING, FINAL, Event, Phase, step
+from printwarden.domain.job_states import BEFORE_SENDING, FINAL, WORKING, Event, Phase, step
 from printwarden.files import private_dir, private_sqlite
 
 log = logging.getLogger("printwarden.provider")
@@ -165,6 +165,7 @@ BACKFILL = (
     (f"state = {COMPLETED}", Phase.COMPLETED),
 )
 FINAL_PHASES = tuple(sorted(FINAL))
+WORKING_PHASES = tuple(sorted(WORKING))
 # Phases whose arrival need not wait for the disk: after a crash the job is queued again
 # whether the step was written or not (crash-restart takes them back), so losing one to a
 # power cut loses nothing.
@@ -286,6 +287,7 @@ class Spool:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self.refused: Counter[str] = Counter()  # transitions the machine refused, by event
+        self._listeners: list[Callable[[Job, Phase], None]] = []
         self._add_missing_columns()
         self._db.executescript(SCHEMA)
         self._backfill_phases()
@@ -295,6 +297,11 @@ class Spool:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    def on_transition(self, listener: Callable[[Job, Phase], None]) -> None:
+        """Called with the job as it is now and the phase it left, after every transition
+        (event subscriptions follow jobs through it). A failing listener is logged."""
+        self._listeners.append(listener)
 
     def _add_missing_columns(self) -> None:
         present = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
@@ -411,6 +418,7 @@ class Spool:
             row = db.execute(f"SELECT {columns} FROM jobs WHERE id = ?", (job_id,)).fetchone()  # noqa: S608
             job = _job(row) if row is not None else None
             after = step(job.phase, event) if job is not None else None
+            before_phase = job.phase if job is not None else Phase.QUEUED
             if after is not None:
                 state, reasons = IPP_STATE[after]
                 values = {"reasons": reasons, **values, "phase": after, "state": state}
@@ -423,6 +431,11 @@ class Spool:
             return None
         for name, value in values.items():  # the job as just written, without reading it
             setattr(job, name, value)
+        for listener in self._listeners:
+            try:
+                listener(job, before_phase)
+            except Exception:  # events are news; the transition is made
+                log.exception("job %s: a listener of its transition failed", job_id)
         return job
 
     def _write(
@@ -480,6 +493,13 @@ class Spool:
         marks = ", ".join("?" for _ in phases)
         where = f"WHERE phase IN ({marks}) ORDER BY id"
         return list(self._select(where, tuple(phase.value for phase in phases)))
+
+    def working(self, queue: str) -> bool:
+        """Whether the engine is working on a job of ``queue`` (analysing to sent)."""
+        marks = ", ".join("?" for _ in WORKING_PHASES)
+        query = f"SELECT 1 FROM jobs WHERE phase IN ({marks}) AND queue = ? LIMIT 1"  # noqa: S608
+        with self._lock:
+            return self._db.execute(query, (*WORKING_PHASES, queue)).fetchone() is not None
 
     def phase_counts(self) -> dict[Phase, int]:
         """How many jobs are in each phase."""
