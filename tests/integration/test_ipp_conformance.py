@@ -36,7 +36,6 @@ SUITES = ["ipp-1.1.test", "ipp-2.0.test", "ipp-2.1.test", "ipp-2.2.test", "ipp-e
 KINDS = ["direct", "hold", "findme"]
 PRINTER = "printer"
 RESULT = re.compile(r"^\s+(?P<name>.+?)\s+\[(?P<result>PASS|FAIL|SKIP)\]\s*$")
-SUMMARY = re.compile(r"^Summary: (?P<total>\d+) tests, (?P<passed>\d+) passed, (?P<failed>\d+)")
 PAGE = "/Helvetica findfont 24 scalefont setfont 72 720 moveto (printwarden) show showpage"
 # PWG raster types (keyword as in pwg-raster-document-type-supported) → the sample folder
 # name and Ghostscript's pwgraster colour space and bits (cups/raster.h).
@@ -137,7 +136,21 @@ def suites(tmp_path_factory: pytest.TempPathFactory, world: World) -> Path:
     _gs(folder / "color.jpg", "-sDEVICE=jpeg", *colour)
     _gs(folder / "gray.jpg", "-sDEVICE=jpeggray", *colour)
     _raster_samples(folder, world.provider.uri("direct"))
+    _placeholders(folder / "ipp-everywhere.test")
     return folder
+
+
+def _placeholders(suite: Path) -> None:
+    """An empty file for each raster sample the queue does not advertise: ipptool reads
+    every FILE of a suite before it decides to skip the test (these tests are skipped, their
+    resolution or type being unsupported, and never send the file)."""
+    for line in suite.read_text().splitlines():
+        name = line.strip().removeprefix("FILE ").strip()
+        if line.strip().startswith("FILE ") and "$" not in name:
+            path = suite.parent / name
+            if not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.touch()
 
 
 def _raster_samples(folder: Path, uri: str) -> None:
@@ -195,7 +208,7 @@ def run_suite(folder: Path, suite: str, uri: str) -> tuple[dict[str, str], str]:
         if match:
             outcomes[match["name"]] = match["result"]
     assert "cannot be read" not in output, output  # a missing document stops the suite
-    assert any(SUMMARY.match(line) for line in result.stdout.splitlines()), output
+    assert result.returncode == 0 or any(r == "FAIL" for r in outcomes.values()), output
     return outcomes, output
 
 

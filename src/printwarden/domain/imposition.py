@@ -82,14 +82,18 @@ class Plan:
         """Impressions with at least one page (a blank side left by a new sheet is free)."""
         return sum(1 for impression in self.impressions if impression)
 
-    def colour_impressions(self, colour: Mapping[int, Iterable[int]]) -> int:
+    def colour_impressions(
+        self, colour: Mapping[int, Iterable[int]], overrides: Sequence[Override] = ()
+    ) -> int:
         """Printed impressions with a colour page, ``colour`` giving each document's colour
-        page numbers."""
+        page numbers (a page an override prints in monochrome is not colour)."""
         wanted = {(d, p) for d, pages in colour.items() for p in pages}
-        return sum(
-            1 for impression in self.impressions
-            if any((c.document, c.page) in wanted for c in impression)
-        )  # fmt: skip
+
+        def coloured(cell: Cell) -> bool:
+            grey = settings_of(cell, overrides).get("print-color-mode") == "monochrome"
+            return (cell.document, cell.page) in wanted and not grey
+
+        return sum(1 for impression in self.impressions if any(map(coloured, impression)))
 
     @property
     def changes_document(self) -> bool:

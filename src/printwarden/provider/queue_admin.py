@@ -32,6 +32,7 @@ SETTABLE = {
     "printer-message-from-operator": 127,
 }
 IDENTIFY_SECONDS = 60.0  # how long a queue shows that it was asked to identify itself
+HELD_NEW_JOBS = "printwarden-held-new-jobs"  # job attribute: held by Hold-New-Jobs
 
 
 @dataclass(frozen=True, slots=True)
