@@ -163,8 +163,10 @@ def _raster_samples(folder: Path, uri: str) -> None:
         r.x for r in printer.values_of("pwg-raster-document-resolution-supported")
         if isinstance(r, Resolution)
     ]  # fmt: skip
-    types = [t for t in printer.values_of("pwg-raster-document-type-supported") if t in RASTER_TYPES]
-    assert resolutions and types, "the queue advertises no PWG raster"
+    advertised = printer.values_of("pwg-raster-document-type-supported")
+    types = [t for t in advertised if t in RASTER_TYPES]
+    assert resolutions, "the queue advertises no PWG raster resolution"
+    assert types, "the queue advertises no PWG raster type"
     photo = ["-dDEVICEWIDTHPOINTS=288", "-dDEVICEHEIGHTPOINTS=432", "-dFIXEDMEDIA", "-c"]
     sources = {
         "document-a4": _pages("a4", 3),
