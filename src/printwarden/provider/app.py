@@ -18,6 +18,7 @@ from printwarden.provider.ipp_service import IppService
 from printwarden.provider.ipp_subscription_ops import SubscriptionOperations
 from printwarden.provider.orders import Doorbell, OrderDesk
 from printwarden.provider.printer_watch import PrinterWatch
+from printwarden.provider.queue_pages import QueuePages
 from printwarden.provider.queue_services import QueueServices
 from printwarden.provider.service_client import (
     LoginThrottled,
@@ -69,7 +70,8 @@ class Provider:
         self.ipp.add_operations(SubscriptionOperations(self.ipp).handlers())
         self.ipp.add_operations(PrinterOperations(self.ipp, self.engine.wake).handlers())
         self.ipp.add_operations(JobOperations(self.ipp, self.engine.wake).handlers())
-        self.app = IppApp(self.ipp, self.control, self.start, self.close, self.metrics)
+        pages = QueuePages(config, self.services.states, self.printers.status)
+        self.app = IppApp(self.ipp, self.control, self.start, self.close, self.metrics, pages)
 
     def _check_password(self, username: str, password: str, client: str) -> bool:
         try:
