@@ -597,7 +597,8 @@ class Spool:
         with self._transaction() as db:
             if data is not None:
                 _store_inline(db, name, data)
-            _update(db, job_id, values)
+            if values:
+                _update(db, job_id, values)
         return self.get(job_id)
 
     def _select(self, where: str, params: tuple[Any, ...] | list[Any]) -> Iterator[Job]:
