@@ -36,6 +36,7 @@ STATUS_ATTRIBUTES = (
     "media-left-margin-supported",
     "media-right-margin-supported",
     "media-top-margin-supported",
+    "pwg-raster-document-sheet-back",
 )
 UNKNOWN_SUPPLY = "index=1;class=other;type=other;unit=percent;maxcapacity=-2;level=-2;"
 IDENTIFY_ACTIONS = frozenset({"display", "flash", "sound", "speak"})
@@ -94,6 +95,7 @@ class PrinterStatus:
     identify_default: str = ""
     operations: tuple[int, ...] = ()
     margins: tuple[tuple[int, ...], ...] = ()  # bottom, left, right, top
+    sheet_back: str = ""  # pwg-raster-document-sheet-back
 
     @property
     def can_identify(self) -> bool:
@@ -117,6 +119,7 @@ class PrinterStatus:
             supply_info_uri=str(data.get("supply_info_uri", "")),
             device_id=str(data.get("device_id", "")),
             identify_default=str(data.get("identify_default", "")),
+            sheet_back=str(data.get("sheet_back", "")),
             operations=tuple(int(v) for v in data.get("operations", ())),
             margins=tuple(tuple(int(v) for v in side) for side in data.get("margins", ())),
             **values,
@@ -149,6 +152,7 @@ def read_status(group: AttributeGroup) -> PrinterStatus:
         identify_default=next(iter(_texts(group, "identify-actions-default")), ""),
         operations=tuple(_ints(group, "operations-supported")),
         margins=margins if all(margins) else (),
+        sheet_back=next(iter(_texts(group, "pwg-raster-document-sheet-back")), ""),
     )
 
 

@@ -26,7 +26,7 @@ from printwarden.provider.attributes import media_dimensions
 from printwarden.provider.clock import STARTED, date_time, ipp_time, up_time
 from printwarden.provider.config import QueueConfig, QueueKind
 from printwarden.provider.desk import MULTIPLE_OPERATION_TIME_OUT
-from printwarden.provider.ipp import Attribute, Collection, IntRange, OutOfBand
+from printwarden.provider.ipp import Attribute, Collection, IntRange, OutOfBand, Resolution
 from printwarden.provider.ipp import ValueTag as T
 from printwarden.provider.printer_states import PrinterState
 from printwarden.provider.printer_status import PrinterStatus
@@ -65,6 +65,17 @@ class QueueView:
     media: Sequence[str]
     operations: Sequence[int]
     document_format: str = ""
+    raster: Raster | None = None  # what the printer takes of PWG raster and URF, if known
+
+
+@dataclass(frozen=True, slots=True)
+class Raster:
+    """The raster a queue passes to its printer as it comes: the printer's resolutions
+    (dpi), PWG raster types and URF keywords (empty: not said)."""
+
+    resolutions: tuple[int, ...] = ()
+    types: tuple[str, ...] = ()
+    urf: tuple[str, ...] = ()
 
 
 def a(name: str, tag: int, *values: object) -> Attribute:
@@ -88,7 +99,27 @@ def describe(view: QueueView) -> list[Attribute]:
         *_notifications(),
         *_device(view),
         *_media(view),
+        *_raster(view),
     ]
+
+
+def _raster(view: QueueView) -> list[Attribute]:
+    """A raster document goes to the printer as it came: the queue takes what it takes."""
+    raster, found = view.raster, []
+    if raster is None:
+        return []
+    if "image/pwg-raster" in view.formats and raster.resolutions and raster.types:
+        dpi = [Resolution(r, r, 3) for r in raster.resolutions]
+        found += [
+            a("pwg-raster-document-resolution-supported", T.RESOLUTION, *dpi),
+            a("pwg-raster-document-type-supported", T.KEYWORD, *raster.types),
+        ]
+        back = view.status.sheet_back if view.status is not None else ""
+        if back:
+            found.append(a("pwg-raster-document-sheet-back", T.KEYWORD, back))
+    if "image/urf" in view.formats and raster.urf:
+        found.append(a("urf-supported", T.KEYWORD, *raster.urf))
+    return found
 
 
 def _state(view: QueueView) -> list[Attribute]:

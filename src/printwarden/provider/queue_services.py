@@ -51,7 +51,18 @@ class QueueServices:
         admin.on_change(lambda queue, _, __: states.refresh(queue))
         states.on_change(notifier.printer_moved)
         printers.on_status(states.printer_changed)
-        return cls(admin, states, notifier, frozenset(config.operators))
+        made = cls(admin, states, notifier, frozenset(config.operators))
+        printers.on_change(made.printers_changed)
+        return made
+
+    def printers_changed(self) -> None:
+        """A printer's capabilities changed: every queue's description may have."""
+        for queue in self.states.config.queues:
+            self.admin.describe(queue.name, {})
+            state, _ = self.states.current(queue.name)
+            self.notifier.printer_configured(
+                queue.name, f"{queue.name}: what its printer can do changed.", state
+            )
 
     def start(self) -> None:
         """Tell each queue's subscribers it (re)started, and keep the subscriptions."""
