@@ -3,7 +3,9 @@
 The suites come from Debian's cups-ipp-utils: IPP/1.1, 2.0, 2.1, 2.2 and IPP Everywhere.
 The documents they print (which Debian does not ship) are generated here with Ghostscript:
 PDF and PostScript pages, JPEG photos, and the PWG raster samples of IPP Everywhere for
-every resolution and raster type the queue advertises. ipptool prints as a user the server
+every resolution and raster type the queue advertises (the others are empty files: ipptool
+reads every file a suite names, then skips those tests). Every suite runs to its end
+(``-I``) and must have no failure. ipptool prints as a user the server
 knows. The queues print to a real ``ippeveprinter`` (whose supplies and state the queues
 report); on the hold and Find-Me queues a person releases each job as it is held (through
 the server's release API, as a release station would), so that the suites' "until the job
