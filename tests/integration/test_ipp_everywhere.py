@@ -39,7 +39,7 @@ from printwarden.provider.ipp import (
 from printwarden.provider.ipp import ValueTag as T
 from printwarden.provider.ipp.client import IppClient, IppError, IppProtocolError
 from support.appserver import AppServer
-from support.ippeveprinter import IppEvePrinter
+from support.ippeveprinter import IppEvePrinter, free_port
 from support.provider import PrinterSpec, ProviderProcess, QueueSpec
 from support.seeding import PRICES, add_user, wait_for
 
@@ -54,6 +54,7 @@ class World:
     admin: httpx.Client
     provider: ProviderProcess
     printer: IppEvePrinter
+    spare: IppEvePrinter
     started: datetime
     folder: Path
 
@@ -118,11 +119,15 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     app.start()
     printer = IppEvePrinter("pw-everywhere", color=True)
     printer.start()
+    spare = IppEvePrinter("pw-spare", color=False, port=free_port())  # same URI after a restart
+    spare.start()
     admin = httpx.Client(
         base_url=app.api, headers={"Authorization": f"Bearer {app.token(Role.ADMIN, 'boss')}"}
     )
     body = {"name": "laser", "colour": True, "cost_model": {"sizes": {"default": PRICES}}}
     assert admin.post("/printers", json=body).status_code == 201
+    spare_body = {**body, "name": "spare", "colour": False}
+    assert admin.post("/printers", json=spare_body).status_code == 201
     add_user(admin, "alice", 10_000, password=PASSWORD)
     add_user(admin, "bob", 10_000, password=PASSWORD)
     add_user(admin, "oper", 10_000, password=PASSWORD)
@@ -130,9 +135,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         server_url=app.url,
         token=app.token(Role.PROVIDER),
         directory=root,
-        printers=[PrinterSpec("laser", printer.uri, colour=None)],
+        printers=[
+            PrinterSpec("laser", printer.uri, colour=None),
+            PrinterSpec("spare", spare.uri, colour=None),
+        ],
         queues=[
             QueueSpec("direct", "direct", "laser"),
+            QueueSpec("spare", "direct", "spare"),
             QueueSpec("held", "direct", "laser"),
             QueueSpec("secure", "hold", "laser"),
         ],
@@ -140,10 +149,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     )
     provider.start()
     try:
-        yield World(app, admin, provider, printer, started, root)
+        yield World(app, admin, provider, printer, spare, started, root)
     finally:
         provider.stop()
         printer.stop()
+        spare.stop()
         admin.close()
         app.stop()
 
@@ -204,6 +214,25 @@ def test_supplies_alerts_and_device_come_from_the_printer(world: World) -> None:
     assert "CMD:PDF," in device  # what the queue takes, not only what the printer does
     assert "sound" in queue.values_of("identify-actions-supported")
     assert queue.values_of("ipp-versions-supported")[-2:] == ["2.1", "2.2"]
+
+
+def test_a_printer_that_stops_answering_shows_offline_on_its_queue(world: World) -> None:
+    def reasons() -> list[Any]:
+        return attributes(world, "printer-state-reasons", queue="spare").values_of(
+            "printer-state-reasons"
+        )
+
+    world.spare.stop()
+    try:
+        with world.client("spare") as client:
+            job_id = client.print_job(pdf(world, 1, "offline"), document_format="application/pdf")
+        wait_for(lambda: "offline-report" in reasons(), "the queue showing its printer offline")
+        alert = attributes(world, "printer-alert", queue="spare").value("printer-alert")
+        assert alert == b"code=subunitOffline;severity=other;group=generalPrinter"
+    finally:
+        world.spare.start()
+    world.wait_state(job_id, 9, "spare")
+    wait_for(lambda: "offline-report" not in reasons(), "the queue showing its printer back")
 
 
 def test_identify_printer_reaches_the_printer(world: World) -> None:

@@ -400,6 +400,7 @@ class Engine:
         except DeliveryUncertain as exc:
             self._move(sending, Event.SEND_UNCERTAIN, message=str(exc))
             return
+        self.printers.answered(printer.name)
         self._printed(sending, delivered, charge)
 
     def _prepared(self, job: Job, path: Path) -> Prepared:

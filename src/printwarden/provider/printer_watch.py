@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -76,6 +77,7 @@ class PrinterWatch:
         self._current = self._describe()
         self._listeners: list[Callable[[], None]] = []
         self._status_listeners: list[Callable[[str], None]] = []
+        self._unreachable: set[str] = set()  # IPP printers whose last ask failed
         self._wanted: set[str] = set()
         self._wake = threading.Event()
         self.supervisor = supervisor or Supervisor()
@@ -100,6 +102,9 @@ class PrinterWatch:
             learnt = self._learnt.get(name)
         if printer is None or learnt is None or learnt.uri != printer.uri:
             return None
+        if learnt.status is not None and name in self._unreachable:
+            reasons = (*(r for r in learnt.status.reasons if r != "none"), "offline-report")
+            return replace(learnt.status, reasons=reasons)
         return learnt.status
 
     def learnt(self, name: str) -> Learnt | None:
@@ -149,6 +154,13 @@ class PrinterWatch:
             self._wanted.add(name)
         self._wake.set()
 
+    def answered(self, name: str) -> None:
+        """The printer took a job: if its last ask had failed, ask it again now."""
+        with self._lock:
+            if name not in self._unreachable:
+                return
+        self.stale(name)
+
     def refresh(self, names: set[str] | None = None, deadline: float | None = None) -> set[str]:
         """Ask the IPP printers (all, or ``names``) now; the names whose capabilities
         changed. Answers later than ``deadline`` (monotonic) are applied when they come."""
@@ -175,14 +187,32 @@ class PrinterWatch:
             known = self.get(printer.name)
             log.info("printer %s did not describe itself (%s); its formats: %s", printer.name,
                      exc, known.origin if known else "defaults")  # fmt: skip
+            self._reachable(printer.name, False)
             return False
         except Exception:  # a bug must not stop the watch; the printer keeps what it had
             log.exception("reading printer %s's attributes failed", printer.name)
             return False
         return self._record(printer.name, learnt)
 
+    def _reachable(self, name: str, reached: bool) -> None:
+        """Remember whether the printer answered; its state listeners hear of a change."""
+        with self._lock:
+            changed = (name in self._unreachable) == reached
+            (self._unreachable.discard if reached else self._unreachable.add)(name)
+        if changed and not reached:
+            self._tell_status(name)
+
+    def _tell_status(self, name: str) -> None:
+        for status_listener in self._status_listeners:
+            try:
+                status_listener(name)
+            except Exception:  # a listener's bug must not stop the watch
+                log.exception("a listener of printer %s's state failed", name)
+
     def _record(self, name: str, learnt: Learnt) -> bool:
         with self._lock:
+            was_unreachable = name in self._unreachable
+            self._unreachable.discard(name)
             before = self._current.get(name)
             previous = self._learnt.get(name)
             self._learnt[name] = learnt
@@ -197,12 +227,8 @@ class PrinterWatch:
                      ", ".join(sorted(now.formats or ())) or "any format", now.origin)  # fmt: skip
             for listener in self._listeners:
                 listener()
-        if previous is None or previous.status != learnt.status:
-            for status_listener in self._status_listeners:
-                try:
-                    status_listener(name)
-                except Exception:  # a listener's bug must not stop the watch
-                    log.exception("a listener of printer %s's state failed", name)
+        if was_unreachable or previous is None or previous.status != learnt.status:
+            self._tell_status(name)
         return changed
 
     def _round(self) -> None:
