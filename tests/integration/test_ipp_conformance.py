@@ -107,7 +107,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         token=app.token(Role.PROVIDER),
         directory=root,
         printers=[PrinterSpec(PRINTER, printer.uri, colour=None)],
-        queues=[QueueSpec(kind, kind, PRINTER) for kind in KINDS],
+        # as in the demo: the Find-Me queue has no printer of its own
+        queues=[QueueSpec(kind, kind, "" if kind == "findme" else PRINTER) for kind in KINDS],
     )
     provider.start()
     here = World(app, admin, provider, printer, [])
