@@ -14,6 +14,7 @@ HTTP Basic (checked by the server): anyone else is asked to sign in (HTTP 401) o
   printer what it is and how it is again, and starts the queue (it keeps its jobs);
 * Purge-Jobs and Cancel-Jobs cancel the queue's jobs (those named) that have not gone to
   the printer; a job already being sent ends as it prints;
+* each of these keeps a ``printer-message-from-operator`` given with it (RFC 3380);
 * Set-Printer-Attributes sets the queue's description (``printer-settable-attributes``);
   Get-Printer-Supported-Values says any value may be given (``admin-define``);
 * Identify-Printer is forwarded to the printer when it can identify itself; otherwise the
@@ -89,14 +90,25 @@ class PrinterOperations:
         async def handle(context: Context) -> Message:
             queue = self.operator(context)
             self.admin.change(queue.name, **changes)
+            self._message(context, queue)
             self.wake()  # a resumed or started queue sends what waited
             return self.service.response(context.request.message, S.SUCCESSFUL_OK)
 
         return handle
 
+    def _message(self, context: Context, queue: QueueConfig) -> None:
+        """``printer-message-from-operator`` given with an operation (RFC 3380) is kept."""
+        operation = context.request.message.operation
+        said = operation.value("printer-message-from-operator") if operation else None
+        if isinstance(said, str | TextWithLanguage):
+            limit = SETTABLE["printer-message-from-operator"]
+            text = _text(said).encode()[:limit].decode(errors="ignore")
+            self.admin.describe(queue.name, {"printer-message-from-operator": text})
+
     async def release_held_new_jobs(self, context: Context) -> Message:
         queue = self.operator(context)
         self.admin.change(queue.name, hold_new_jobs=False)
+        self._message(context, queue)
         for job in self.service.spool.jobs(queue=queue.name, states=(4,)):
             if job.attributes.get(HELD_NEW_JOBS) and job.document is not None:
                 try:
