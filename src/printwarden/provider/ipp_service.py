@@ -67,8 +67,6 @@ TEMPLATE_NAMES = frozenset(
         *job_template.NAMES,
     }
 )
-RASTER_ORDER = ("black_1", "sgray_8", "srgb_8", "srgb_16", "adobe-rgb_8", "adobe-rgb_16",
-                "cmyk_8", "cmyk_16", "sgray_16")  # fmt: skip
 # which-jobs (RFC 8011, PWG 5100.11) → the job-states it lists (None: all).
 WHICH_JOBS: dict[str, tuple[int, ...] | None] = {
     "not-completed": NOT_COMPLETED,
@@ -274,27 +272,8 @@ class IppService:
             media=media,
             operations=list(self.handlers),
             document_format=_string(operation.get("document-format")) if operation else "",
-            raster=self._raster(queue),
+            raster=queue_description.raster_of(queue, self.config, self.printers.get),
         )
-
-    def _raster(self, queue: QueueConfig) -> queue_description.Raster | None:
-        """The raster every printer a queue's jobs may print at takes (Find-Me: all)."""
-        names = (
-            [p.name for p in self.config.printers]
-            if queue.kind is QueueKind.FINDME
-            else [queue.printer]
-        )
-        printers = [self.printers.get(name) for name in names]
-        if not printers or any(p is None or not p.raster_resolutions for p in printers):
-            return None
-        known = [p for p in printers if p is not None]
-        resolutions = set.intersection(*(set(p.raster_resolutions) for p in known))
-        types = set.intersection(*(set(p.raster_types) for p in known))
-        urf = set.intersection(*(set(p.urf) for p in known)) if all(p.urf for p in known) else set()
-        return queue_description.Raster(
-            tuple(sorted(resolutions)), tuple(t for t in RASTER_ORDER if t in types),
-            tuple(sorted(urf)),
-        )  # fmt: skip
 
     async def validate_job(self, context: Context) -> Message:
         status, unsupported, _ = self._job_template(context)
@@ -563,18 +542,14 @@ class IppService:
             else None
         )
         states = WHICH_JOBS[which]
-        jobs = (
-            []
-            if states == ()
-            else self.spool.jobs(
-                queue=context.queue.name if context.queue else None,
-                user=user,
-                states=states,
-                newest_first=which
-                not in ("not-completed", "pending", "pending-held", "processing"),
-                limit=limit,
-            )
-        )
+        waiting = which in ("not-completed", "pending", "pending-held", "processing")
+        jobs = [] if states == () else self.spool.jobs(
+            queue=context.queue.name if context.queue else None,
+            user=user,
+            states=states,
+            newest_first=not waiting,
+            limit=limit,
+        )  # fmt: skip
         requested = _requested(context.request.message) or ["job-uri", "job-id"]
         groups = [
             AttributeGroup(

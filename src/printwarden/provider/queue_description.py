@@ -16,15 +16,16 @@ description (:func:`.attributes.printer_attributes`) and add the others.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
 
 from printwarden.domain import imposition
 from printwarden.provider import printer_status, subscriptions
 from printwarden.provider.attributes import media_dimensions
+from printwarden.provider.capabilities import Capabilities
 from printwarden.provider.clock import STARTED, date_time, ipp_time, up_time
-from printwarden.provider.config import QueueConfig, QueueKind
+from printwarden.provider.config import ProviderConfig, QueueConfig, QueueKind
 from printwarden.provider.desk import MULTIPLE_OPERATION_TIME_OUT
 from printwarden.provider.ipp import Attribute, Collection, IntRange, OutOfBand, Resolution
 from printwarden.provider.ipp import ValueTag as T
@@ -76,6 +77,32 @@ class Raster:
     resolutions: tuple[int, ...] = ()
     types: tuple[str, ...] = ()
     urf: tuple[str, ...] = ()
+
+
+RASTER_ORDER = ("black_1", "sgray_8", "srgb_8", "srgb_16", "adobe-rgb_8", "adobe-rgb_16",
+                "cmyk_8", "cmyk_16", "sgray_16")  # fmt: skip
+
+
+def raster_of(
+    queue: QueueConfig,
+    config: ProviderConfig,
+    capabilities: Callable[[str], Capabilities | None],
+) -> Raster | None:
+    """The raster every printer a queue's jobs may print at takes (Find-Me: all of them);
+    None while one of them has not said."""
+    names = [p.name for p in config.printers] if queue.kind is QueueKind.FINDME else [queue.printer]
+    printers = [capabilities(name) for name in names]
+    known = [p for p in printers if p is not None and p.raster_resolutions]
+    if not known or len(known) != len(printers):
+        return None
+    resolutions = set.intersection(*(set(p.raster_resolutions) for p in known))
+    types = set.intersection(*(set(p.raster_types) for p in known))
+    urf = set.intersection(*(set(p.urf) for p in known)) if all(p.urf for p in known) else set()
+    return Raster(
+        tuple(sorted(resolutions)),
+        tuple(t for t in RASTER_ORDER if t in types),
+        tuple(sorted(urf)),
+    )
 
 
 def a(name: str, tag: int, *values: object) -> Attribute:
