@@ -16,7 +16,7 @@ from printwarden.domain.imposition import Cell, Override, PlanError, grid, plan,
 from printwarden.provider import job_template
 from printwarden.provider.ipp import Attribute, Collection, IntRange
 from printwarden.provider.ipp import ValueTag as T
-from printwarden.provider.printed_pages import printed
+from printwarden.provider.printed_pages import printed, stale
 
 SINGLE = imposition.SINGLE
 UNCOLLATED = imposition.SEPARATE_UNCOLLATED
@@ -196,7 +196,12 @@ def test_what_a_job_prints_is_planned_from_its_documents_analyses(pdfs: tuple[Pa
     plain = printed(results[:1], {})
     assert (plain["pages"], plain["colour_pages"]) == (5, 2)
     laid = printed(results, {"number-up": 2, "copies": 3})
-    assert (laid["pages"], laid["colour_pages"], laid["printer_copies"]) == (4, 2, 3)
+    assert (laid["pages"], laid["colour_pages"]) == (4, 2)
+    assert "printer_copies" not in laid  # the printer makes the 3 copies of the set
+    apart = printed(results, {"copies": 2, "multiple-document-handling": UNCOLLATED})
+    assert (apart["pages"], apart["printer_copies"]) == (14, 1)  # each document twice, here
+    assert not stale(apart, {"copies": 2, "multiple-document-handling": UNCOLLATED})
+    assert stale(apart, {"copies": 3, "multiple-document-handling": UNCOLLATED})
     ranged = printed(results[:1], {"page-ranges": [[3, 5]]})
     assert (ranged["pages"], ranged["colour_pages"]) == (3, 1)
     nothing = printed(results[:1], {"page-ranges": [[9, 9]]})

@@ -70,7 +70,7 @@ from printwarden.provider.policy_orders import (
     policy_orders,
 )
 from printwarden.provider.preparation import Prepared, Undeliverable, clear_scratch, prepare
-from printwarden.provider.printed_pages import printed
+from printwarden.provider.printed_pages import printed, stale
 from printwarden.provider.printer_watch import PrinterWatch
 from printwarden.provider.service_client import (
     JobQuestion,
@@ -250,7 +250,9 @@ class Engine:
         taken = self._move(job, Event.ANALYSE)
         if taken is None:
             return
-        analysis = taken.analysis or self._analyse(taken)
+        analysis = taken.analysis
+        if not analysis or stale(analysis, taken.attributes):  # stale: a release changed copies
+            analysis = self._analyse(taken)
         deciding = self._move(taken, Event.ANALYSED, analysis=analysis)
         if deciding is None:
             return

@@ -18,6 +18,8 @@ from printwarden.domain import imposition
 from printwarden.domain.imposition import PlanError
 from printwarden.provider.job_template import layout_of
 
+PLANNED_COPIES = "planned_copies"  # the copies a laid-out job's figures were planned for
+
 
 def printed(results: Sequence[Analysis], attributes: Mapping[str, Any]) -> dict[str, object]:
     """The analysis figures of a job whose documents analysed as ``results``."""
@@ -44,20 +46,30 @@ def printed(results: Sequence[Analysis], attributes: Mapping[str, Any]) -> dict[
             "pages": sum(pages),
             "colour_pages": sum(len(c) for c in colour.values()),
         }
+    copies = int(attributes.get("copies", 1))
+    summary[PLANNED_COPIES] = copies
     try:
         plan = imposition.plan(
             pages,
             page_ranges=layout.page_ranges,
             up=layout.number_up,
             handling=layout.handling,
-            copies=int(attributes.get("copies", 1)),
+            copies=copies,
             duplex=str(attributes.get("sides", "one-sided")) != "one-sided",
         )
     except PlanError as exc:
         return {**summary, "pages": 0, "colour_pages": 0, "detail": str(exc)}
-    return {
-        **summary,
+    figures = {
         "pages": plan.printed,
         "colour_pages": plan.colour_impressions(colour, layout.overrides),
-        "printer_copies": plan.printer_copies,
     }
+    if plan.printer_copies != copies:  # the copies are laid out: the printer makes one
+        figures["printer_copies"] = plan.printer_copies
+    return {**summary, **figures}
+
+
+def stale(analysis: Mapping[str, object], attributes: Mapping[str, Any]) -> bool:
+    """Whether a job's figures were planned for other copies than it now asks (a release
+    changed them): they must be planned again."""
+    planned = analysis.get(PLANNED_COPIES)
+    return planned is not None and planned != int(attributes.get("copies", 1))
