@@ -234,6 +234,8 @@ class IppService:
         capabilities = self.printers.get(queue.printer)
         if printer is not None and capabilities is not None:
             printer = capabilities.printer_config(printer)
+        if printer is None and queue.kind is QueueKind.FINDME:
+            printer = queue_description.any_printer(self.config, self.printers.all())
         uuid = attrs.new_printer_uuid(self.config.name, queue.name)
         formats = checks.advertised(self.printers, queue)
         everything = attrs.printer_attributes(

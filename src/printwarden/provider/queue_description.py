@@ -16,7 +16,7 @@ description (:func:`.attributes.printer_attributes`) and add the others.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -25,7 +25,7 @@ from printwarden.provider import printer_status, subscriptions
 from printwarden.provider.attributes import media_dimensions
 from printwarden.provider.capabilities import Capabilities
 from printwarden.provider.clock import STARTED, date_time, ipp_time, up_time
-from printwarden.provider.config import ProviderConfig, QueueConfig, QueueKind
+from printwarden.provider.config import PrinterConfig, ProviderConfig, QueueConfig, QueueKind
 from printwarden.provider.desk import MULTIPLE_OPERATION_TIME_OUT
 from printwarden.provider.ipp import Attribute, Collection, IntRange, OutOfBand, Resolution
 from printwarden.provider.ipp import ValueTag as T
@@ -81,6 +81,25 @@ class Raster:
 
 RASTER_ORDER = ("black_1", "sgray_8", "srgb_8", "srgb_16", "adobe-rgb_8", "adobe-rgb_16",
                 "cmyk_8", "cmyk_16", "sgray_16")  # fmt: skip
+
+
+def any_printer(
+    config: ProviderConfig, capabilities: Mapping[str, Capabilities]
+) -> PrinterConfig | None:
+    """What a Find-Me queue without a printer of its own offers: what any printer of the
+    provider has (its jobs may print at any: colour turns grey at a monochrome printer, and
+    the server refuses a release where the paper lacks)."""
+    known = [capabilities[p.name] for p in config.printers if p.name in capabilities]
+    if not known:
+        return None
+    media = list(dict.fromkeys(m for printer in known for m in printer.media))
+    return config.printers[0].model_copy(
+        update={
+            "colour": any(p.colour for p in known),
+            "duplex": any(p.duplex for p in known),
+            "media": media,
+        }
+    )
 
 
 def raster_of(
