@@ -17,7 +17,8 @@ Besides: ``cancel`` from every phase before ``sending`` (and from ``stopped``) e
 ``incoming`` or ``awaiting-server``; ``defer`` waits for a server that did not answer, and
 ``server-back`` returns to ``queued`` or ``held``; ``printer-unavailable`` and ``job-error``
 go back to ``queued``; ``printer-error`` and ``give-up`` end it ``aborted``;
-``send-uncertain`` stops it.
+``send-uncertain`` stops it; an operator may ``suspend`` a job that has not gone to the
+printer (``suspended``) and ``resume`` it (back to ``queued``).
 
 Before the document goes to the printer (``sending``), a cancel ends the job at once; from
 then on it is refused: the document is leaving or has left, so the job ends as it prints.
@@ -40,6 +41,7 @@ class Phase(StrEnum):
     AWAITING_SERVER = "awaiting-server"  # no server answered; the queue holds until one does
     QUEUED = "queued"  # waits for the engine (new, released, or after a failure's back-off)
     STOPPED = "stopped"  # cut off mid-send where a resend could print twice: a person decides
+    SUSPENDED = "suspended"  # an operator suspended it before it went to the printer
     ANALYSING = "analysing"  # the engine reads the document
     DECIDING = "deciding"  # the engine asks the server
     ALLOWED = "allowed"  # allowed to print; the engine prepares (converts) the document
@@ -78,11 +80,13 @@ class Event(StrEnum):
     GIVE_UP = "give-up"  # it failed too often
     CRASH_RESTART = "crash-restart"  # the provider restarted; its printer speaks IPP
     CRASH_RESTART_RAW = "crash-restart-raw"  # …its printer is a raw socket or a file
+    SUSPEND = "suspend"  # Suspend-Current-Job: an operator stops it before it is sent
+    RESUME = "resume"  # Resume-Job: it waits for the engine again
 
 
 P, E = Phase, Event
 FINAL = frozenset({P.COMPLETED, P.CANCELED, P.EXPIRED, P.ABORTED})
-RESTING = frozenset({P.INCOMING, P.HELD, P.AWAITING_SERVER, P.QUEUED, P.STOPPED})
+RESTING = frozenset({P.INCOMING, P.HELD, P.AWAITING_SERVER, P.QUEUED, P.STOPPED, P.SUSPENDED})
 WORKING = frozenset({P.ANALYSING, P.DECIDING, P.ALLOWED, P.SENDING, P.SENT})
 BEFORE_SENDING = frozenset({P.ANALYSING, P.DECIDING, P.ALLOWED})
 CANCELABLE = RESTING | BEFORE_SENDING
@@ -112,12 +116,14 @@ _TABLE: dict[tuple[Phase, Event], Phase] = {
     (P.SENDING, E.PRINTER_ERROR): P.ABORTED,
     (P.SENT, E.PRINTER_ERROR): P.ABORTED,
     (P.SENDING, E.SEND_UNCERTAIN): P.STOPPED,
+    (P.SUSPENDED, E.RESUME): P.QUEUED,
 }
 for _phase in CANCELABLE:
     _TABLE[(_phase, E.CANCEL)] = P.CANCELED
 for _phase in EXPIRABLE:
     _TABLE[(_phase, E.EXPIRE)] = P.EXPIRED
 for _phase in {P.QUEUED} | BEFORE_SENDING:
+    _TABLE[(_phase, E.SUSPEND)] = P.SUSPENDED
     _TABLE[(_phase, E.JOB_ERROR)] = P.QUEUED
     _TABLE[(_phase, E.GIVE_UP)] = P.ABORTED
 # A restart leaves resting jobs as they are and takes back the engine's unfinished work: a

@@ -14,9 +14,14 @@ from printwarden.provider.desk import Desk
 from printwarden.provider.engine import Engine
 from printwarden.provider.http import HttpThrottled, IppApp
 from printwarden.provider.identity import warnings
+from printwarden.provider.ipp_job_ops import JobOperations
+from printwarden.provider.ipp_printer_ops import PrinterOperations
 from printwarden.provider.ipp_service import IppService
+from printwarden.provider.ipp_subscription_ops import SubscriptionOperations
 from printwarden.provider.orders import Doorbell, OrderDesk
 from printwarden.provider.printer_watch import PrinterWatch
+from printwarden.provider.queue_pages import QueuePages
+from printwarden.provider.queue_services import QueueServices
 from printwarden.provider.service_client import (
     Login,
     LoginThrottled,
@@ -58,11 +63,20 @@ class Provider:
         self.desk.on_held(self.engine.news)
         self.engine.on_registered(self.doorbell.poke)
         self.submitters = Submitters(self.client.submitter, config.user_check_seconds)
-        self.ipp = IppService(
-            config, self.spool, self.desk, self._check_password,
-            printers=self.printers, submitters=self.submitters,
+        self.services = QueueServices.create(
+            config, self.spool, self.printers,
+            directory=config.data_dir, supervisor=self.supervisor,
         )  # fmt: skip
-        self.app = IppApp(self.ipp, self.control, self.start, self.close, self.metrics)
+        self.engine.halted = self._halted
+        self.ipp = IppService(
+            config, self.spool, self.desk, self._check_password, printers=self.printers,
+            submitters=self.submitters, services=self.services,
+        )  # fmt: skip
+        self.ipp.add_operations(SubscriptionOperations(self.ipp).handlers())
+        self.ipp.add_operations(PrinterOperations(self.ipp, self.engine.wake).handlers())
+        self.ipp.add_operations(JobOperations(self.ipp, self.engine.wake).handlers())
+        pages = QueuePages(config, self.services.states, self.printers.status)
+        self.app = IppApp(self.ipp, self.control, self.start, self.close, self.metrics, pages)
         self.tls = tls.prepare(config)  # before serving: a bad certificate stops start-up
         for warning in warnings(config):
             log.warning("%s", warning)
@@ -75,14 +89,21 @@ class Provider:
         except (ServerUnreachable, ServerRefused):
             return None
 
+    def _halted(self, queue: str) -> bool:
+        """Whether an operator paused or shut down ``queue`` (its jobs wait)."""
+        state = self.services.admin.get(queue)
+        return state.paused or state.shutdown
+
     def start(self) -> None:
         self.printers.start()
+        self.services.start()
         self.engine.start()
         self.doorbell.start()
         self.supervisor.start()
 
     def close(self) -> None:
         self.supervisor.stop()
+        self.services.close()
         self.doorbell.stopped()
         self.client.close()
         self.spool.close()

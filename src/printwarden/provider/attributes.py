@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
+from printwarden.analysis.papersize import pwg_points
+from printwarden.provider import clock
 from printwarden.provider.config import PrinterConfig, QueueConfig, QueueKind
 from printwarden.provider.ipp import (
     Attribute,
@@ -18,7 +20,7 @@ from printwarden.provider.ipp import (
     Value,
 )
 from printwarden.provider.ipp import ValueTag as T
-from printwarden.provider.spool import Job
+from printwarden.provider.spool import Job, more_documents
 
 DOCUMENT_FORMATS = (
     "application/pdf",
@@ -53,12 +55,27 @@ MEDIA_SIZES = {  # PWG self-describing name → size in hundredths of millimetre
 }
 
 
+# Job attribute (not IPP): the document-name of the first document, when set apart.
+FIRST_DOCUMENT_NAME = "printwarden-document-name"
+
+
 def a(name: str, tag: int, *values: Value) -> Attribute:
     return Attribute(name, tag, list(values))
 
 
+def media_dimensions(media: str) -> tuple[int, int]:
+    """Hundredths of millimetres of a PWG media name (A4 for a name without a size)."""
+    if media in MEDIA_SIZES:
+        return MEDIA_SIZES[media]
+    points = pwg_points(media)
+    if points is None:
+        return 21000, 29700
+    width, height = points
+    return round(width * 2540 / 72), round(height * 2540 / 72)
+
+
 def media_col(media: str) -> Collection:
-    width, height = MEDIA_SIZES.get(media, (21000, 29700))
+    width, height = media_dimensions(media)
     size = Collection([a("x-dimension", T.INTEGER, width), a("y-dimension", T.INTEGER, height)])
     return Collection(
         [
@@ -79,12 +96,31 @@ def printer_attributes(
     max_document_bytes: int = 2**31 - 1,
     *,
     formats: Sequence[str] = DOCUMENT_FORMATS,
+    extras: Iterable[Attribute] = (),
 ) -> list[Attribute]:
     """Every printer attribute of one queue, as IPP Everywhere clients expect them.
 
     ``formats`` is the queue's ``document-format-supported``: what can reach its printer
     (``provider/submission_checks.py``); the raster attributes are listed only with their
-    format."""
+    format. ``extras`` (``provider/queue_description.py``) replace the attributes of the
+    same name and add the others."""
+    base = _base_attributes(queue, printer, printer_uri, queued_jobs, printer_uuid,
+                            max_document_bytes, formats)  # fmt: skip
+    merged = {attribute.name: attribute for attribute in base}
+    for extra in extras:
+        merged[extra.name] = extra
+    return list(merged.values())
+
+
+def _base_attributes(
+    queue: QueueConfig,
+    printer: PrinterConfig | None,
+    printer_uri: str,
+    queued_jobs: int,
+    printer_uuid: str,
+    max_document_bytes: int,
+    formats: Sequence[str],
+) -> list[Attribute]:
     colour = printer.colour if printer else True
     duplex = printer.duplex if printer else True
     media = (printer.media if printer else None) or ["iso_a4_210x297mm"]
@@ -120,9 +156,9 @@ def printer_attributes(
         a("queued-job-count", T.INTEGER, queued_jobs),
         a("printer-up-time", T.INTEGER, up_time()),
         a("printer-current-time", T.DATE_TIME, now),
-        a("printer-config-change-time", T.INTEGER, 1),
-        a("printer-state-change-time", T.INTEGER, 1),
-        a("ipp-versions-supported", T.KEYWORD, "1.0", "1.1", "2.0"),
+        a("printer-config-change-time", T.INTEGER, 0),
+        a("printer-state-change-time", T.INTEGER, 0),
+        a("ipp-versions-supported", T.KEYWORD, "1.0", "1.1", "2.0", "2.1", "2.2"),
         a("ipp-features-supported", T.KEYWORD, "ipp-everywhere"),
         a("operations-supported", T.ENUM, *[int(op) for op in OPERATIONS]),
         a("charset-configured", T.CHARSET, "utf-8"),
@@ -159,6 +195,13 @@ def printer_attributes(
             "finishings",
             "output-bin",
             "multiple-document-handling",
+            "job-priority",
+            "job-sheets",
+            "page-ranges",
+            "number-up",
+            "overrides",
+            "print-content-optimize",
+            "print-rendering-intent",
         ),
         a("copies-default", T.INTEGER, 1),
         a("copies-supported", T.RANGE_OF_INTEGER, IntRange(1, 999)),
@@ -262,14 +305,21 @@ def job_attributes(job: Job, printer_uri: str) -> list[Attribute]:
         # CUPS' clients (lpstat -l: "Status:") show this, not job-state-message.
         a("job-printer-state-message", T.TEXT_WITHOUT_LANGUAGE, job.message[:255]),
         a("job-printer-up-time", T.INTEGER, up_time()),
-        a("time-at-creation", T.INTEGER, int(job.created)),
+        a("time-at-creation", T.INTEGER, clock.ipp_time(job.created)),
         a("time-at-processing", *_time(job.processing)),
         a("time-at-completed", *_time(job.completed)),
-        a("date-time-at-creation", T.DATE_TIME, datetime.fromtimestamp(job.created, UTC)),
+        a("date-time-at-creation", T.DATE_TIME, clock.date_time(job.created)),
+        a("date-time-at-processing", *_date(job.processing)),
+        a("date-time-at-completed", *_date(job.completed)),
         a("document-format", T.MIME_MEDIA_TYPE, job.format),
         a("job-k-octets", T.INTEGER, (job.size + 1023) // 1024),
         a("copies", T.INTEGER, int(job.attributes.get("copies", 1))),
         a("job-hold-until", T.KEYWORD, str(job.attributes.get("job-hold-until", "no-hold"))),
+        a("job-priority", T.INTEGER, int(job.attributes.get("job-priority", 50))),
+        a("job-sheets", T.NAME_WITHOUT_LANGUAGE, "none"),
+        a("number-up", T.INTEGER, int(job.attributes.get("number-up", 1))),
+        a("number-of-documents", T.INTEGER, len(job_documents(job))),
+        *_page_ranges(job),
     ]
     pages = job.analysis.get("pages")
     if pages is not None:
@@ -282,11 +332,34 @@ def job_attributes(job: Job, printer_uri: str) -> list[Attribute]:
 
 
 def up_time() -> int:
-    """printer-up-time in seconds since the epoch, as CUPS keeps it (lpstat shows dates)."""
-    return int(time.time())
+    """printer-up-time: seconds since the provider started (``provider/clock.py``)."""
+    return clock.up_time()
+
+
+def job_documents(job: Job) -> list[dict[str, Any]]:
+    """The documents of a job: its first, then those Send-Document added."""
+    first: list[dict[str, Any]] = []
+    if job.document:
+        name = str(job.attributes.get(FIRST_DOCUMENT_NAME) or job.name)
+        first = [{"file": job.document, "format": job.format, "size": job.size,
+                  "document-name": name}]  # fmt: skip
+    return first + more_documents(job)
+
+
+def _page_ranges(job: Job) -> list[Attribute]:
+    ranges = job.attributes.get("page-ranges")
+    if not isinstance(ranges, list) or not ranges:
+        return []
+    return [a("page-ranges", T.RANGE_OF_INTEGER, *[IntRange(lo, hi) for lo, hi in ranges])]
 
 
 def _time(stamp: float | None) -> tuple[int, Value]:
     if stamp is None:
         return T.NO_VALUE, OutOfBand(T.NO_VALUE)
-    return T.INTEGER, int(stamp)
+    return T.INTEGER, clock.ipp_time(stamp)
+
+
+def _date(stamp: float | None) -> tuple[int, Value]:
+    if stamp is None:
+        return T.NO_VALUE, OutOfBand(T.NO_VALUE)
+    return T.DATE_TIME, clock.date_time(stamp)

@@ -31,6 +31,7 @@ from printwarden.analysis.render import RasterSettings
 from printwarden.domain import formats
 from printwarden.provider.config import PrinterConfig, QueueConfig, QueueKind
 from printwarden.provider.ipp import AttributeGroup, Resolution, TextWithLanguage
+from printwarden.provider.printer_status import STATUS_ATTRIBUTES, PrinterStatus, read_status
 
 IPP_SCHEMES = frozenset({"ipp", "ipps"})
 EVERYWHERE_BASELINE = frozenset({formats.PWG_RASTER})
@@ -46,6 +47,7 @@ REQUESTED = (
     "pwg-raster-document-type-supported",
     "urf-supported",
     "printer-make-and-model",
+    *STATUS_ATTRIBUTES,  # not capabilities: what the queue reports of its printer's state
 )
 DEFAULT_RESOLUTION = 300
 _URF_RESOLUTIONS = re.compile(r"^RS(\d+(?:-\d+)*)$")
@@ -67,6 +69,7 @@ class Learnt:
     raster_types: tuple[str, ...] | None = None
     urf: tuple[str, ...] | None = None
     make_and_model: str = ""
+    status: PrinterStatus | None = None  # supplies, alerts…: never part of the capabilities
 
     def to_json(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -99,6 +102,7 @@ class Learnt:
             raster_types=strings("raster_types"),
             urf=strings("urf"),
             make_and_model=str(data.get("make_and_model", "")),
+            status=PrinterStatus.from_json(data["status"]) if data.get("status") else None,
         )
 
 
@@ -121,6 +125,7 @@ def learn(group: AttributeGroup, uri: str, now: float) -> Learnt:
         raster_types=tuple(_strings(group, "pwg-raster-document-type-supported")) or None,
         urf=tuple(_strings(group, "urf-supported")) or None,
         make_and_model=_text(model),
+        status=read_status(group),
     )
 
 

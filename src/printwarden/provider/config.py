@@ -182,6 +182,13 @@ class ProviderConfig(BaseModel):
         description="How long start-up waits for the printers' first answers (a printer that "
         "is off is described by what was last known of it)",
     )
+    operators: list[str] = Field(
+        default_factory=list,
+        description="Users who, besides the server's administrators, may operate the queues "
+        "over IPP (pause, resume, purge, set "
+        "printer attributes, cancel others' jobs…); they sign in with HTTP Basic, checked by "
+        "the server",
+    )
     advertised_host: str = Field(
         default="", description="Host name clients and the server use to reach this provider"
     )

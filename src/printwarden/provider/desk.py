@@ -17,10 +17,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from printwarden.analysis import detect
+from printwarden.domain import imposition
 from printwarden.domain.ids import new_id
 from printwarden.domain.job_states import Event, Phase, submitted
 from printwarden.provider.config import ProviderConfig, QueueConfig, QueueKind
-from printwarden.provider.spool import DocumentWriter, Job, Spool
+from printwarden.provider.spool import MORE_DOCUMENTS, DocumentWriter, Job, Spool, more_documents
 
 log = logging.getLogger("printwarden.provider")
 
@@ -36,6 +38,9 @@ class DeskError(Exception):
 NOT_FOUND = "not-found"
 NOT_POSSIBLE = "not-possible"
 NOT_AUTHORIZED = "not-authorized"
+NOT_FORMAT = "document-format-not-supported"
+MULTIPLE_OPERATION_TIME_OUT = 60  # seconds a Create-Job job waits for its next document
+TOUCHED = "printwarden-touched"  # job attribute: when its client last sent a document
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,30 +152,90 @@ class Desk:
             self._held()
         return job
 
-    def attach(self, job: Job, document: DocumentWriter, document_format: str) -> Job:
-        """Send-Document: the job's one document arrived."""
-        if job.document is not None or job.terminal:
+    def attach(
+        self,
+        job: Job,
+        document: DocumentWriter,
+        document_format: str,
+        *,
+        last: bool = True,
+        document_name: str = "",
+    ) -> Job:
+        """Send-Document: one document of the job arrived; ``last`` closes the job (it is
+        then printed or held), else it waits for more (Create-Job jobs may have several)."""
+        if job.terminal or job.phase is not Phase.INCOMING:
             document.discard()
-            raise DeskError(NOT_POSSIBLE, "this job already has its document")
+            raise DeskError(NOT_POSSIBLE, f"job {job.id} already has all its documents")
+        if job.document is not None and not layable(document_format, job.format):
+            document.discard()
+            raise DeskError(
+                NOT_FORMAT,
+                f"a job's documents must all be printable as PDF to be printed together; "
+                f"{job.format} and {document_format} cannot",
+            )
         name = document.commit()
+        touched = {**job.attributes, TOUCHED: time.time()}
+        if job.document is None:
+            values: dict[str, Any] = {"document": name, "size": document.size,
+                                      "format": document_format, "attributes": touched}  # fmt: skip
+        else:
+            added = {"file": name, "format": document_format, "size": document.size,
+                     "document-name": document_name[:255]}  # fmt: skip
+            more = [*more_documents(job), added]
+            values = {"attributes": {**touched, MORE_DOCUMENTS: more}}
+        try:
+            if not last:
+                stored = self.spool.store_document(job.id, name, document.inline, **values)
+                if stored is None:
+                    raise DeskError(NOT_FOUND, f"no job {job.id}")
+                return stored
+            if job.document is not None:  # the first holds the job's document columns
+                self.spool.store_document(job.id, name, document.inline)
+                inline = None
+            else:
+                inline = document.inline
+            return self._close(job, inline, **values)
+        except BaseException:
+            self.spool.delete_file(name)  # no job will ever own it
+            raise
+
+    def close(self, job: Job) -> Job:
+        """Close-Job (or a client that went quiet): print (or hold) what arrived; a job
+        without any document ends canceled."""
+        if job.terminal or job.phase is not Phase.INCOMING:
+            return job
+        if job.document is None:
+            return self._end(job, Event.CANCEL, "closed without a document")
+        return self._close(job, None)
+
+    def _close(self, job: Job, inline: bytes | None, **values: Any) -> Job:
         queue = self.config.queue(job.queue)
         held = queue is None or queue.kind is not QueueKind.DIRECT or _hold_requested(job)
-        attached = self.spool.transition(
-            job.id,
-            Event.DOCUMENT_HELD if held else Event.DOCUMENT,
-            document=name,
-            document_data=document.inline,
-            size=document.size,
-            format=document_format,
-        )
-        if attached is None:  # canceled or expired meanwhile: no job will ever own it
-            (self.spool.docs / name).unlink(missing_ok=True)
+        event = Event.DOCUMENT_HELD if held else Event.DOCUMENT
+        closed = self.spool.transition(job.id, event, document_data=inline, **values)
+        if closed is None:  # canceled or expired meanwhile
+            now = self._job(job.id)
+            self.delete_documents(now)
             raise DeskError(NOT_POSSIBLE, f"job {job.id} has ended")
-        if attached.phase is Phase.QUEUED:
+        if closed.phase is Phase.QUEUED:
             self._wake()
         elif job.report_state:
             self._held()
-        return attached
+        return closed
+
+    def close_abandoned(self, now: float, seconds: float) -> list[Job]:
+        """Close the jobs whose client sent no document for ``seconds``
+        (``multiple-operation-time-out``, action ``process-job``)."""
+        closed = []
+        for job in self.spool.in_phases(Phase.INCOMING):
+            touched = job.attributes.get(TOUCHED, job.created)
+            if not isinstance(touched, int | float) or touched > now - seconds:
+                continue
+            try:
+                closed.append(self.close(job))
+            except DeskError:
+                continue  # ended meanwhile
+        return closed
 
     def cancel(self, job: Job, reason: str = "canceled-by-user") -> Job:
         """End a job that has not gone to the printer, and delete its document. Refused
@@ -250,6 +315,15 @@ class Desk:
 
     def find(self, job_id: int) -> Job:
         return self._job(job_id)
+
+
+def layable(*document_formats: str) -> bool:
+    """Whether documents of these formats can be printed together (laid out as one PDF);
+    ``application/octet-stream`` is judged when the job prints."""
+    return all(
+        f == "application/octet-stream" or imposition.layable(detect.normalize(f))
+        for f in document_formats
+    )
 
 
 def _hold_requested(job: Job) -> bool:

@@ -55,7 +55,13 @@ from printwarden.provider.backends import (
     backend_for,
 )
 from printwarden.provider.config import FailureMode, ProviderConfig, QueueKind
-from printwarden.provider.desk import CONVERSION, TO_PDF, Desk, DeskError
+from printwarden.provider.desk import (
+    CONVERSION,
+    MULTIPLE_OPERATION_TIME_OUT,
+    TO_PDF,
+    Desk,
+    DeskError,
+)
 from printwarden.provider.policy_orders import (
     POLICY,
     approval_report,
@@ -64,6 +70,7 @@ from printwarden.provider.policy_orders import (
     policy_orders,
 )
 from printwarden.provider.preparation import Prepared, Undeliverable, clear_scratch, prepare
+from printwarden.provider.printed_pages import printed, stale
 from printwarden.provider.printer_watch import PrinterWatch
 from printwarden.provider.service_client import (
     JobQuestion,
@@ -111,6 +118,8 @@ class Engine:
         self.job_failures = 0  # jobs that raised (each retried or ended by the machine)
         self._failures_lock = threading.Lock()
         self._registered: Callable[[], None] = lambda: None
+        # Whether an operator paused or shut down a queue: its jobs wait (Pause-Printer).
+        self.halted: Callable[[str], bool] = lambda queue: False
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -195,6 +204,8 @@ class Engine:
         for job in self.spool.due(time.time()):
             if self._stop.is_set():
                 return
+            if self.halted(job.queue):
+                continue
             try:
                 self.process(job)
             except Exception as exc:
@@ -239,7 +250,9 @@ class Engine:
         taken = self._move(job, Event.ANALYSE)
         if taken is None:
             return
-        analysis = taken.analysis or self._analyse(taken)
+        analysis = taken.analysis
+        if not analysis or stale(analysis, taken.attributes):  # stale: a release changed copies
+            analysis = self._analyse(taken)
         deciding = self._move(taken, Event.ANALYSED, analysis=analysis)
         if deciding is None:
             return
@@ -276,26 +289,17 @@ class Engine:
             self.deliver(allowed, charge=True)
 
     def _analyse(self, job: Job) -> dict[str, object]:
-        """What the document holds (pages, colour, paper…); {} for a job with none yet."""
-        path = self.spool.document_path(job)
-        if path is None:
+        """What the job prints (pages, colour, paper…: ``provider/printed_pages.py``) from
+        what its documents hold; {} for a job with none yet."""
+        documents = self.spool.document_paths(job)
+        if not documents:
             return {}
-        result = self.analyse(path, job.format)
-        return {
-            "sha256": _digest(path),
-            "format": result.format,
-            "pages": result.pages,
-            # Colour could not be judged although pages were counted: charge them as colour
-            # rather than undercharge a colour job.
-            "colour_pages": (
-                result.colour_page_count
-                if result.colour_page_count is not None
-                else result.pages or 0
-            ),
-            "paper_size": result.paper_size,
-            "duplex": result.duplex,
-            "detail": result.detail,
-        }
+        results = [self.analyse(path, document_format) for path, document_format in documents]
+        digest = _digest(documents[0][0])
+        if len(documents) > 1:  # the same documents in the same order: the same job
+            joined = "".join(_digest(path) for path, _ in documents)
+            digest = hashlib.sha256(joined.encode()).hexdigest()
+        return {"sha256": digest, **printed(results, job.attributes)}
 
     def _question(self, job: Job, analysis: dict[str, object]) -> JobQuestion:
         attributes = job.attributes
@@ -309,7 +313,7 @@ class Engine:
             printer=job.printer,
             pages=int(str(pages)) if pages is not None else None,
             colour_pages=colour,
-            copies=int(str(attributes.get("copies", 1))),
+            copies=int(str(analysis.get("printer_copies") or attributes.get("copies", 1))),
             duplex=sides != "one-sided",
             paper_size=str(
                 analysis.get("paper_size") or _paper_of(attributes) or self._paper(job.printer)
@@ -398,6 +402,7 @@ class Engine:
         except DeliveryUncertain as exc:
             self._move(sending, Event.SEND_UNCERTAIN, message=str(exc))
             return
+        self.printers.answered(printer.name)
         self._printed(sending, delivered, charge)
 
     def _prepared(self, job: Job, path: Path) -> Prepared:
@@ -418,6 +423,7 @@ class Engine:
             scratch=self.scratch,
             to_pdf=order == TO_PDF,
             fit_to_paper=queue is not None and queue.fit_to_paper,
+            more=self.spool.document_paths(job)[1:],
         )
         if prepared.note:
             log.warning("job %s: %s", job.id, prepared.note)
@@ -454,7 +460,7 @@ class Engine:
             job_name=job.name or f"job-{job.id}",
             user=job.user,
             document_format=document_format,
-            copies=int(str(attributes.get("copies", 1))),
+            copies=int(str(job.analysis.get("printer_copies") or attributes.get("copies", 1))),
             sides=str(attributes.get("sides", "one-sided")),
             colour_mode=str(attributes.get("print-color-mode", "auto")),
             media=str(attributes.get("media", "")),
@@ -541,6 +547,7 @@ class Engine:
         self._next_expiry = now + self.config.expiry_check_seconds
         if self.desk.expire(now):
             self._news.set()
+        self.desk.close_abandoned(now, MULTIPLE_OPERATION_TIME_OUT)
 
     def report_held(self) -> None:
         """Tell the server of newly held jobs and of held jobs that ended."""

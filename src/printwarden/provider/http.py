@@ -139,10 +139,12 @@ class IppApp:
         on_startup: Callable[[], None] | None = None,
         on_shutdown: Callable[[], None] | None = None,
         metrics: Callable[[], str] | None = None,
+        pages: Callable[[str], tuple[bytes, bytes] | None] | None = None,
     ) -> None:
         self.handler, self.control = handler, control
         self.on_startup, self.on_shutdown = on_startup, on_shutdown
         self.metrics = metrics
+        self.pages = pages  # GET path -> (content type, body): icons, queue pages
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -172,6 +174,11 @@ class IppApp:
         if path == METRICS_PATH and scope.get("method") == "GET" and self.metrics is not None:
             await _metrics(send, await asyncio.to_thread(self.metrics))
             return
+        if scope.get("method") == "GET" and self.pages is not None:
+            page = await asyncio.to_thread(self.pages, path)
+            if page is not None:
+                await _plain(send, 200, page[1], content_type=page[0])
+                return
         if scope.get("method") != "POST":
             await _plain(send, 405, b"IPP requests are POSTed\n", [(b"allow", b"POST")])
             return
@@ -329,9 +336,13 @@ async def _ipp(
 
 
 async def _plain(
-    send: Send, status: int, text: bytes, extra: list[tuple[bytes, bytes]] | None = None
+    send: Send,
+    status: int,
+    text: bytes,
+    extra: list[tuple[bytes, bytes]] | None = None,
+    content_type: bytes = b"text/plain",
 ) -> None:
-    headers = [(b"content-type", b"text/plain"), (b"content-length", str(len(text)).encode())]
+    headers = [(b"content-type", content_type), (b"content-length", str(len(text)).encode())]
     await send(
         {"type": "http.response.start", "status": status, "headers": headers + (extra or [])}
     )

@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from printwarden.analysis import detect
+from printwarden.domain import imposition
 from printwarden.provider import attributes as attrs
 from printwarden.provider import identity as ident
+from printwarden.provider import ipp_notify, job_template, queue_description
 from printwarden.provider import submission_checks as checks
 from printwarden.provider.config import ProviderConfig, QueueConfig, QueueKind
-from printwarden.provider.desk import NOT_AUTHORIZED, NOT_FOUND, Desk, DeskError, Submission
+from printwarden.provider.desk import (
+    NOT_AUTHORIZED,
+    NOT_FORMAT,
+    NOT_FOUND,
+    Desk,
+    DeskError,
+    Submission,
+)
 from printwarden.provider.http import HttpAuthRequired, IppRequest, queue_from_path
 from printwarden.provider.identity import Need, Requester
 from printwarden.provider.ipp import (
@@ -28,6 +39,8 @@ from printwarden.provider.ipp import (
 )
 from printwarden.provider.ipp import ValueTag as T
 from printwarden.provider.printer_watch import PrinterWatch
+from printwarden.provider.queue_admin import HELD_NEW_JOBS
+from printwarden.provider.queue_services import QueueServices
 from printwarden.provider.service_client import Login
 from printwarden.provider.spool import TERMINAL_STATES, DocumentWriter, Job, Spool
 from printwarden.provider.submitters import CannotTell, SubmitterRefused, Submitters
@@ -38,6 +51,7 @@ NOT_COMPLETED = (3, 4, 5, 6)
 DESK_STATUS = {
     NOT_FOUND: S.CLIENT_ERROR_NOT_FOUND,
     NOT_AUTHORIZED: S.CLIENT_ERROR_NOT_AUTHORIZED,
+    NOT_FORMAT: S.CLIENT_ERROR_DOCUMENT_FORMAT_NOT_SUPPORTED,
 }
 TEMPLATE_NAMES = frozenset(
     {
@@ -54,8 +68,22 @@ TEMPLATE_NAMES = frozenset(
         "output-bin",
         "multiple-document-handling",
         "job-account-id",
+        *job_template.NAMES,
     }
 )
+# which-jobs (RFC 8011, PWG 5100.11) → the job-states it lists (None: all).
+WHICH_JOBS: dict[str, tuple[int, ...] | None] = {
+    "not-completed": NOT_COMPLETED,
+    "completed": tuple(sorted(TERMINAL_STATES)),
+    "all": None,
+    "aborted": (8,),
+    "canceled": (7,),
+    "pending": (3,),
+    "pending-held": (4,),
+    "processing": (5,),
+    "processing-stopped": (6,),
+    "proof-print": (),  # the provider makes no proof prints: never a job of this kind
+}
 
 
 class Refusal(Exception):
@@ -102,11 +130,13 @@ class IppService:
         authenticate: Authenticator | None = None,
         printers: PrinterWatch | None = None,
         submitters: Submitters | None = None,
+        services: QueueServices | None = None,
     ) -> None:
         self.config, self.spool, self.desk = config, spool, desk
         self.authenticate = authenticate
         self.submitters = submitters  # None: every user name is taken (no server to ask)
         self.printers = printers or PrinterWatch(config)
+        self.services = services or QueueServices.create(config, spool, self.printers)
         self.handlers: dict[int, Callable[[Context], Awaitable[Message]]] = {
             Operation.PRINT_JOB: self.print_job,
             Operation.VALIDATE_JOB: self.validate_job,
@@ -121,6 +151,10 @@ class IppService:
             Operation.CANCEL_MY_JOBS: self.cancel_my_jobs,
             Operation.CLOSE_JOB: self.close_job,
         }
+
+    def add_operations(self, handlers: dict[int, Callable[[Context], Awaitable[Message]]]) -> None:
+        """More operations (``provider/ipp_*_ops.py``); operations-supported lists them."""
+        self.handlers.update(handlers)
 
     # --- entry -----------------------------------------------------------------------------
 
@@ -254,7 +288,10 @@ class IppService:
         capabilities = self.printers.get(queue.printer)
         if printer is not None and capabilities is not None:
             printer = capabilities.printer_config(printer)
+        if printer is None and queue.kind is QueueKind.FINDME:
+            printer = queue_description.any_printer(self.config, self.printers.all())
         uuid = attrs.new_printer_uuid(self.config.name, queue.name)
+        formats = checks.advertised(self.printers, queue)
         everything = attrs.printer_attributes(
             queue,
             printer,
@@ -262,11 +299,37 @@ class IppService:
             queued,
             uuid,
             self.config.max_document_bytes,
-            formats=checks.advertised(self.printers, queue),
+            formats=formats,
+            extras=queue_description.describe(self.queue_view(context, queue, formats, printer)),
         )
         chosen = _select(everything, requested)
         group = AttributeGroup(GroupTag.PRINTER, chosen)
         return self.response(context.request.message, S.SUCCESSFUL_OK, groups=[group])
+
+    def queue_view(
+        self,
+        context: Context,
+        queue: QueueConfig,
+        formats: list[str],
+        printer: Any,
+    ) -> queue_description.QueueView:
+        """What ``queue`` is now, for its description."""
+        operation = context.request.message.operation
+        state, changed = self.services.states.current(queue.name)
+        media = list(printer.media) if printer is not None else ["iso_a4_210x297mm"]
+        return queue_description.QueueView(
+            queue=queue,
+            printer_uri=context.printer_uri,
+            admin=self.services.admin.get(queue.name),
+            state=state,
+            state_changed=changed,
+            status=self.printers.status(queue.printer) if queue.printer else None,
+            formats=formats,
+            media=media,
+            operations=list(self.handlers),
+            document_format=_string(operation.get("document-format")) if operation else "",
+            raster=queue_description.raster_of(queue, self.config, self.printers.get),
+        )
 
     async def validate_job(self, context: Context) -> Message:
         await self._check_submitter(context)
@@ -278,24 +341,50 @@ class IppService:
         await self._check_submitter(context)
         writer = await self._document(context, submission.document_format)
         job = await asyncio.to_thread(self.desk.accept, submission, writer)
-        return self._job_answer(context, status, unsupported, job)
+        return self._new_job_answer(context, status, unsupported, job)
 
     async def create_job(self, context: Context) -> Message:
         status, unsupported, submission = self._job_template(context)
         await self._check_submitter(context)
         job = await asyncio.to_thread(self.desk.accept, submission, None)
-        return self._job_answer(context, status, unsupported, job)
+        return self._new_job_answer(context, status, unsupported, job)
+
+    def _new_job_answer(
+        self, context: Context, status: int, unsupported: list[Attribute], job: Job
+    ) -> Message:
+        """The answer to a job creation: the job, and the subscriptions its request asked
+        for (made before the job's job-created event, so that they see it)."""
+        requests = ipp_notify.requests_in(context.request.message)
+        groups, refused = ipp_notify.subscribe_all(
+            self.services.notifier.store, requests, owner=context.user, queue=job.queue,
+            now=time.time(), job_id=job.id,
+        )  # fmt: skip
+        self.services.notifier.job_created(job)
+        answer = self._job_answer(context, status, unsupported, job)
+        answer.groups.extend(groups)
+        if refused and answer.code == S.SUCCESSFUL_OK:
+            answer.code = ipp_notify.SUCCESSFUL_OK_IGNORED_SUBSCRIPTIONS
+        return answer
 
     async def send_document(self, context: Context) -> Message:
         job = self._owned_job(context)
         operation = context.request.message.operation
         assert operation is not None
-        if operation.get("last-document") is None:
+        last = operation.get("last-document")
+        if last is None or not isinstance(last.value, bool):
             raise Refusal(S.CLIENT_ERROR_BAD_REQUEST, "last-document is required")
         document_format = _string(operation.get("document-format")) or job.format
         self._check_format(_require(context.queue), document_format)
         writer = await self._document(context, document_format)
-        job = await asyncio.to_thread(self.desk.attach, job, writer, document_format)
+        if writer.size == 0 and job.document is not None:  # no data: it only closes the job
+            writer.discard()
+            job = await asyncio.to_thread(self.desk.close, job) if last.value else job
+            return self._job_answer(context, S.SUCCESSFUL_OK, [], job)
+        name = _string(operation.get("document-name"))
+        job = await asyncio.to_thread(
+            functools.partial(self.desk.attach, last=last.value, document_name=name),
+            job, writer, document_format,
+        )  # fmt: skip
         return self._job_answer(context, S.SUCCESSFUL_OK, [], job)
 
     async def _document(self, context: Context, document_format: str) -> DocumentWriter:
@@ -330,6 +419,7 @@ class IppService:
 
     async def close_job(self, context: Context) -> Message:
         job = self._owned_job(context)
+        job = await asyncio.to_thread(self.desk.close, job)
         return self._job_answer(context, S.SUCCESSFUL_OK, [], job)
 
     def _job_answer(
@@ -359,6 +449,10 @@ class IppService:
         assert operation is not None
         document_format = _string(operation.get("document-format")) or "application/octet-stream"
         queue = _require(context.queue)
+        admin = self.services.admin.get(queue.name)
+        if not admin.accepting or admin.shutdown:
+            refusal = f"queue {queue.name} is not accepting jobs"
+            raise Refusal(S.SERVER_ERROR_NOT_ACCEPTING_JOBS, refusal)
         self._check_format(queue, document_format)
         compression = _string(operation.get("compression")) or "none"
         if compression != "none":
@@ -368,6 +462,10 @@ class IppService:
                 [attrs.a("compression", T.KEYWORD, compression)],
             )
         template, unsupported = self._template_values(message)
+        unsupported += _unlayable(template, document_format, message)
+        held_new = admin.hold_new_jobs and queue.kind is QueueKind.DIRECT
+        if held_new and template.get("job-hold-until", "no-hold") == "no-hold":
+            template[HELD_NEW_JOBS] = True
         self._check_media(queue, template, message)
         fidelity = operation.get("ipp-attribute-fidelity")
         if unsupported and fidelity is not None and fidelity.value is True:
@@ -387,7 +485,7 @@ class IppService:
             name=name[:255],
             document_format=document_format,
             attributes=template,
-            hold=template.get("job-hold-until", "no-hold") != "no-hold",
+            hold=template.get("job-hold-until", "no-hold") != "no-hold" or held_new,
         )
         return status, unsupported, submission
 
@@ -436,6 +534,13 @@ class IppService:
         for group in sources:
             for attribute in group.attributes:
                 if attribute.name not in TEMPLATE_NAMES:
+                    continue
+                if attribute.name in job_template.NAMES:
+                    value = job_template.parse(attribute)
+                    if value is None:
+                        unsupported.append(attribute)
+                    else:
+                        template[attribute.name] = value
                     continue
                 value = _plain(attribute)
                 if _acceptable(attribute.name, value):
@@ -489,12 +594,7 @@ class IppService:
         operation = context.request.message.operation
         assert operation is not None
         which = _string(operation.get("which-jobs")) or "not-completed"
-        states = {
-            "not-completed": NOT_COMPLETED,
-            "completed": tuple(TERMINAL_STATES),
-            "all": None,
-        }.get(which, ())
-        if states == ():
+        if which not in WHICH_JOBS:
             raise Refusal(
                 S.CLIENT_ERROR_ATTRIBUTES_OR_VALUES_NOT_SUPPORTED,
                 f"which-jobs {which!r}",
@@ -508,13 +608,15 @@ class IppService:
             if limit_attribute and isinstance(limit_attribute.value, int)
             else None
         )
-        jobs = self.spool.jobs(
+        states = WHICH_JOBS[which]
+        waiting = which in ("not-completed", "pending", "pending-held", "processing")
+        jobs = [] if states == () else self.spool.jobs(
             queue=context.queue.name if context.queue else None,
             user=user,
             states=states,
-            newest_first=which != "not-completed",
+            newest_first=not waiting,
             limit=limit,
-        )
+        )  # fmt: skip
         requested = _requested(context.request.message) or ["job-uri", "job-id"]
         groups = [
             AttributeGroup(
@@ -662,6 +764,23 @@ def _acceptable(name: str, value: Any) -> bool:
         return value is not None
     allowed = ACCEPTED_VALUES.get(name)
     return allowed is None or value in allowed
+
+
+def _unlayable(template: dict[str, Any], document_format: str, message: Message) -> list[Attribute]:
+    """Page ranges, number-up and overrides asked for a declared format that cannot be laid
+    out (raster, PCL): ignored, and reported unsupported."""
+    declared = detect.normalize(document_format)
+    if declared == "application/octet-stream" or imposition.layable(declared):
+        return []
+    dropped = []
+    for name in sorted(job_template.LAYOUT_NAMES & template.keys()):
+        if name == "number-up" and template[name] == 1:
+            continue
+        asked = message.get(name)
+        if asked is not None:
+            dropped.append(asked)
+        del template[name]
+    return dropped
 
 
 def _requested(message: Message) -> list[str]:

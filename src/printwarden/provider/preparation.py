@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -38,10 +39,13 @@ from printwarden.analysis.conversions import (
     Converted,
     convert,
 )
+from printwarden.analysis.imposition import ImpositionFailed, impose, page_counts
 from printwarden.analysis.papersize import from_points, from_pwg_name, pwg_points
-from printwarden.domain import formats
+from printwarden.domain import formats, imposition
 from printwarden.domain.formats import Chain, Step
+from printwarden.domain.imposition import PlanError
 from printwarden.provider.capabilities import Capabilities
+from printwarden.provider.job_template import layout_of
 from printwarden.provider.submission_checks import paper_size_of
 
 _PDF = frozenset({formats.PDF})
@@ -82,8 +86,12 @@ def prepare(
     scratch: Path,
     to_pdf: bool = False,
     fit_to_paper: bool = False,
+    more: Sequence[tuple[Path, str]] = (),
 ) -> Prepared:
     """Make ``source`` (declared ``declared``) ready for ``printer``.
+
+    ``more`` are the job's other documents (path, declared format); they and the layout the
+    job asks for (page ranges, number-up, overrides: :func:`_lay_out`) make one PDF first.
 
     A new document is written to ``target`` plus the suffix of its format; intermediate
     files go to a directory made in ``scratch`` (removed before returning). ``to_pdf``: a
@@ -100,9 +108,12 @@ def prepare(
         work = Path(directory)
         current, current_format = source, found
         ran: list[Step] = []
-        if (to_pdf or _rewrites_content(conversion)) and found not in CONTENT_FORMATS:
-            current, current_format = _run(current, found, _PDF, work / "pre", setup, ran)
-        converted, note = None, ""
+        current, current_format, note = _lay_out(
+            [(source, found), *_resolved(more)], attributes, work, setup, ran
+        )
+        if (to_pdf or _rewrites_content(conversion)) and current_format not in CONTENT_FORMATS:
+            current, current_format = _run(current, current_format, _PDF, work / "pre", setup, ran)
+        converted = None
         if not conversion.is_identity():
             try:
                 converted = convert(current, current_format, conversion, work)
@@ -132,6 +143,56 @@ def prepare(
         media=media if media != attributes.get("media", "") else None,
         note=note,
     )
+
+
+def _resolved(documents: Sequence[tuple[Path, str]]) -> list[tuple[Path, str]]:
+    try:
+        return [(path, detect.resolve(path, declared)) for path, declared in documents]
+    except OSError as exc:
+        raise Undeliverable(f"cannot read a document of the job: {exc}") from exc
+
+
+def _lay_out(
+    documents: list[tuple[Path, str]],
+    attributes: dict[str, Any],
+    work: Path,
+    setup: Setup,
+    ran: list[Step],
+) -> tuple[Path, str, str]:
+    """The job's documents as one document laid out as the job asks (page ranges,
+    number-up, overrides: :mod:`printwarden.domain.imposition`), each brought to PDF
+    first; the first document as it is when nothing asks for a layout. Also a note for
+    the job's message. A layout of a document that cannot be laid out (raster, PCL) is not
+    done (it prints whole, as charged); several such documents cannot be printed."""
+    layout = layout_of(attributes)
+    (source, found), *others = documents
+    if not others and layout.is_plain:
+        return source, found, ""
+    if not all(imposition.layable(f) for _, f in documents):
+        if others:
+            kinds = ", ".join(sorted({f for _, f in documents}))
+            raise Undeliverable(f"documents of these formats cannot be printed together: {kinds}")
+        return source, found, f"page ranges, number-up and overrides cannot apply to {found}"
+    pdfs = [
+        _run(path, document_format, _PDF, work / f"document-{number}", setup, ran)[0]
+        for number, (path, document_format) in enumerate(documents, start=1)
+    ]
+    try:
+        plan = imposition.plan(
+            page_counts(pdfs),
+            page_ranges=layout.page_ranges,
+            up=layout.number_up,
+            handling=layout.handling,
+            copies=int(attributes.get("copies", 1)),
+            duplex=str(attributes.get("sides", "one-sided")) != "one-sided",
+        )
+        if not plan.changes_document and not layout.overrides:
+            return pdfs[0], formats.PDF, ""
+        target = work / "laid-out.pdf"
+        impose(pdfs, plan, target, overrides=layout.overrides, scratch=work)
+    except (PlanError, ImpositionFailed) as exc:
+        raise Undeliverable(str(exc)) from exc
+    return target, formats.PDF, ""
 
 
 def clear_scratch(scratch: Path) -> None:

@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -36,6 +37,7 @@ from printwarden.provider.capabilities import (
 )
 from printwarden.provider.config import PrinterConfig, ProviderConfig, QueueConfig
 from printwarden.provider.ipp.client import IppClient, IppClientError
+from printwarden.provider.printer_status import PrinterStatus
 from printwarden.provider.supervisor import Supervisor
 
 log = logging.getLogger("printwarden.provider")
@@ -74,6 +76,8 @@ class PrinterWatch:
         self._origin = dict.fromkeys(self._learnt, "last known")
         self._current = self._describe()
         self._listeners: list[Callable[[], None]] = []
+        self._status_listeners: list[Callable[[str], None]] = []
+        self._unreachable: set[str] = set()  # IPP printers whose last ask failed
         self._wanted: set[str] = set()
         self._wake = threading.Event()
         self.supervisor = supervisor or Supervisor()
@@ -89,6 +93,24 @@ class PrinterWatch:
     def all(self) -> dict[str, Capabilities]:
         with self._lock:
             return dict(self._current)
+
+    def status(self, name: str) -> PrinterStatus | None:
+        """What the printer ``name`` last said of its state (supplies, alerts…); None if it
+        was never heard from (or cannot be asked)."""
+        printer = self.config.printer(name)
+        with self._lock:
+            learnt = self._learnt.get(name)
+        if printer is None or learnt is None or learnt.uri != printer.uri:
+            return None
+        if learnt.status is not None and name in self._unreachable:
+            reasons = (*(r for r in learnt.status.reasons if r != "none"), "offline-report")
+            return replace(learnt.status, reasons=reasons)
+        return learnt.status
+
+    def learnt(self, name: str) -> Learnt | None:
+        """Everything the printer ``name`` last said of itself, if it was heard from."""
+        with self._lock:
+            return self._learnt.get(name)
 
     def queue_formats(self, queue: QueueConfig) -> frozenset[str]:
         """What ``queue`` accepts (see :func:`.capabilities.queue_formats`)."""
@@ -107,6 +129,10 @@ class PrinterWatch:
     def on_change(self, listener: Callable[[], None]) -> None:
         """Called (from the watch's thread) after a printer's capabilities changed."""
         self._listeners.append(listener)
+
+    def on_status(self, listener: Callable[[str], None]) -> None:
+        """Called with a printer's name after what it says of its state changed."""
+        self._status_listeners.append(listener)
 
     # --- keeping it current --------------------------------------------------------------
 
@@ -127,6 +153,13 @@ class PrinterWatch:
         with self._lock:
             self._wanted.add(name)
         self._wake.set()
+
+    def answered(self, name: str) -> None:
+        """The printer took a job: if its last ask had failed, ask it again now."""
+        with self._lock:
+            if name not in self._unreachable:
+                return
+        self.stale(name)
 
     def refresh(self, names: set[str] | None = None, deadline: float | None = None) -> set[str]:
         """Ask the IPP printers (all, or ``names``) now; the names whose capabilities
@@ -154,15 +187,34 @@ class PrinterWatch:
             known = self.get(printer.name)
             log.info("printer %s did not describe itself (%s); its formats: %s", printer.name,
                      exc, known.origin if known else "defaults")  # fmt: skip
+            self._reachable(printer.name, False)
             return False
         except Exception:  # a bug must not stop the watch; the printer keeps what it had
             log.exception("reading printer %s's attributes failed", printer.name)
             return False
         return self._record(printer.name, learnt)
 
+    def _reachable(self, name: str, reached: bool) -> None:
+        """Remember whether the printer answered; its state listeners hear of a change."""
+        with self._lock:
+            changed = (name in self._unreachable) == reached
+            (self._unreachable.discard if reached else self._unreachable.add)(name)
+        if changed and not reached:
+            self._tell_status(name)
+
+    def _tell_status(self, name: str) -> None:
+        for status_listener in self._status_listeners:
+            try:
+                status_listener(name)
+            except Exception:  # a listener's bug must not stop the watch
+                log.exception("a listener of printer %s's state failed", name)
+
     def _record(self, name: str, learnt: Learnt) -> bool:
         with self._lock:
+            was_unreachable = name in self._unreachable
+            self._unreachable.discard(name)
             before = self._current.get(name)
+            previous = self._learnt.get(name)
             self._learnt[name] = learnt
             self._origin[name] = "printer"
             self._current = self._describe()
@@ -175,6 +227,8 @@ class PrinterWatch:
                      ", ".join(sorted(now.formats or ())) or "any format", now.origin)  # fmt: skip
             for listener in self._listeners:
                 listener()
+        if was_unreachable or previous is None or previous.status != learnt.status:
+            self._tell_status(name)
         return changed
 
     def _round(self) -> None:

@@ -27,13 +27,13 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from printwarden.domain.job_states import BEFORE_SENDING, FINAL, Event, Phase, step
+from printwarden.domain.job_states import BEFORE_SENDING, FINAL, WORKING, Event, Phase, step
 from printwarden.files import private_dir, private_sqlite
 
 log = logging.getLogger("printwarden.provider")
@@ -123,6 +123,16 @@ FIELDS = (
     "failures",
 )
 JSON_FIELDS = frozenset({"attributes", "analysis"})
+# Job attribute (not IPP): the documents after the first (Send-Document), each a dictionary
+# of its spool ``file``, ``format``, ``size`` and ``document-name``.
+MORE_DOCUMENTS = "printwarden-documents"
+# Job attribute (not IPP): where an operator scheduled the job among its priority (a number
+# compared with the ids of the others).
+ORDER = "printwarden-order"
+PRINT_ORDER = (
+    "COALESCE(json_extract(attributes, '$.\"job-priority\"'), 50) DESC, "
+    f"COALESCE(json_extract(attributes, '$.\"{ORDER}\"'), id), id"
+)
 
 INLINE_MAX = 128 * 1024
 
@@ -138,6 +148,7 @@ IPP_STATE: dict[Phase, tuple[int, str]] = {
     Phase.AWAITING_SERVER: (HELD, "awaiting-server"),
     Phase.QUEUED: (PENDING, "job-queued"),
     Phase.STOPPED: (STOPPED, "job-interrupted"),
+    Phase.SUSPENDED: (STOPPED, "job-suspended-by-operator"),
     Phase.ANALYSING: (PENDING, "job-queued"),
     Phase.DECIDING: (PENDING, "job-queued"),
     Phase.ALLOWED: (PROCESSING, "job-transforming"),
@@ -165,6 +176,7 @@ BACKFILL = (
     (f"state = {COMPLETED}", Phase.COMPLETED),
 )
 FINAL_PHASES = tuple(sorted(FINAL))
+WORKING_PHASES = tuple(sorted(WORKING))
 # Phases whose arrival need not wait for the disk: after a crash the job is queued again
 # whether the step was written or not (crash-restart takes them back), so losing one to a
 # power cut loses nothing.
@@ -286,6 +298,7 @@ class Spool:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self.refused: Counter[str] = Counter()  # transitions the machine refused, by event
+        self._listeners: list[Callable[[Job, Phase], None]] = []
         self._add_missing_columns()
         self._db.executescript(SCHEMA)
         self._backfill_phases()
@@ -295,6 +308,11 @@ class Spool:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    def on_transition(self, listener: Callable[[Job, Phase], None]) -> None:
+        """Called with the job as it is now and the phase it left, after every transition
+        (event subscriptions follow jobs through it). A failing listener is logged."""
+        self._listeners.append(listener)
 
     def _add_missing_columns(self) -> None:
         present = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
@@ -327,10 +345,17 @@ class Spool:
             for leftover in folder.iterdir():
                 leftover.unlink(missing_ok=True)
         marks = ", ".join("?" for _ in FINAL_PHASES)
-        needed = f"SELECT document FROM jobs WHERE document IS NOT NULL AND phase NOT IN ({marks})"  # noqa: S608
-        self._db.execute(f"DELETE FROM documents WHERE name NOT IN ({needed})", FINAL_PHASES)  # noqa: S608
+        first = f"SELECT document FROM jobs WHERE document IS NOT NULL AND phase NOT IN ({marks})"  # noqa: S608
+        more = (
+            "SELECT json_extract(d.value, '$.file') FROM jobs, "  # noqa: S608
+            f"json_each(jobs.attributes, '$.\"{MORE_DOCUMENTS}\"') AS d "
+            f"WHERE phase NOT IN ({marks})"
+        )
+        needed = f"{first} UNION {more}"
+        phases = FINAL_PHASES + FINAL_PHASES
+        self._db.execute(f"DELETE FROM documents WHERE name NOT IN ({needed})", phases)  # noqa: S608
         self._db.commit()
-        known = {row[0] for row in self._db.execute(needed, FINAL_PHASES)}
+        known = {row[0] for row in self._db.execute(needed, phases)}
         for document in self.docs.iterdir():
             if document.name not in known:
                 document.unlink(missing_ok=True)
@@ -339,22 +364,34 @@ class Spool:
         return DocumentWriter(self)
 
     def document_path(self, job: Job) -> Path | None:
-        """A file with the job's document (a plain copy of an inline one)."""
+        """A file with the job's (first) document (a plain copy of an inline one)."""
         if not job.document:
             return None
-        path = self.docs / job.document
+        return self.document_file(job.document)
+
+    def document_paths(self, job: Job) -> list[tuple[Path, str]]:
+        """Files with every document of the job and their formats, in order."""
+        found = []
+        first = self.document_path(job)
+        if first is not None:
+            found.append((first, job.format))
+        for more in more_documents(job):
+            found.append((self.document_file(str(more["file"])), str(more["format"])))
+        return found
+
+    def document_file(self, name: str) -> Path:
+        """A file with the spooled document ``name`` (a plain copy of an inline one)."""
+        path = self.docs / name
         if path.exists():
             return path
-        copy = self.inline / job.document
+        copy = self.inline / name
         if copy.exists():
             return copy
         with self._lock:
-            row = self._db.execute(
-                "SELECT data FROM documents WHERE name = ?", (job.document,)
-            ).fetchone()
+            row = self._db.execute("SELECT data FROM documents WHERE name = ?", (name,)).fetchone()
         if row is None:
             return path
-        temporary = self.incoming / f"{job.document}.copy"
+        temporary = self.incoming / f"{name}.copy"
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as handle:
             handle.write(row[0])
@@ -411,6 +448,7 @@ class Spool:
             row = db.execute(f"SELECT {columns} FROM jobs WHERE id = ?", (job_id,)).fetchone()  # noqa: S608
             job = _job(row) if row is not None else None
             after = step(job.phase, event) if job is not None else None
+            before_phase = job.phase if job is not None else Phase.QUEUED
             if after is not None:
                 state, reasons = IPP_STATE[after]
                 values = {"reasons": reasons, **values, "phase": after, "state": state}
@@ -423,6 +461,11 @@ class Spool:
             return None
         for name, value in values.items():  # the job as just written, without reading it
             setattr(job, name, value)
+        for listener in self._listeners:
+            try:
+                listener(job, before_phase)
+            except Exception:  # events are news; the transition is made
+                log.exception("job %s: a listener of its transition failed", job_id)
         return job
 
     def _write(
@@ -467,9 +510,16 @@ class Spool:
         return list(self._select(sql, params))
 
     def due(self, now: float) -> list[Job]:
-        """Queued jobs whose next attempt is due, oldest first."""
-        where = "WHERE phase = ? AND next_attempt <= ? ORDER BY id"
+        """Queued jobs whose next attempt is due, in the order they print: higher
+        ``job-priority`` first, then as scheduled (Promote-Job, Schedule-Job-After), then
+        oldest first."""
+        where = f"WHERE phase = ? AND next_attempt <= ? ORDER BY {PRINT_ORDER}"
         return list(self._select(where, (Phase.QUEUED.value, now)))
+
+    def pending(self, queue: str) -> list[Job]:
+        """The jobs of ``queue`` waiting to print (queued, at any attempt), in print order."""
+        where = f"WHERE phase = ? AND queue = ? ORDER BY {PRINT_ORDER}"
+        return list(self._select(where, (Phase.QUEUED.value, queue)))
 
     def in_phases(self, *phases: Phase) -> list[Job]:
         """Jobs in any of ``phases``, oldest first.
@@ -480,6 +530,13 @@ class Spool:
         marks = ", ".join("?" for _ in phases)
         where = f"WHERE phase IN ({marks}) ORDER BY id"
         return list(self._select(where, tuple(phase.value for phase in phases)))
+
+    def working(self, queue: str) -> bool:
+        """Whether the engine is working on a job of ``queue`` (analysing to sent)."""
+        marks = ", ".join("?" for _ in WORKING_PHASES)
+        query = f"SELECT 1 FROM jobs WHERE phase IN ({marks}) AND queue = ? LIMIT 1"  # noqa: S608
+        with self._lock:
+            return self._db.execute(query, (*WORKING_PHASES, queue)).fetchone() is not None
 
     def phase_counts(self) -> dict[Phase, int]:
         """How many jobs are in each phase."""
@@ -514,14 +571,35 @@ class Spool:
             return int(self._db.execute(query, params).fetchone()[0])
 
     def delete_document(self, job: Job) -> None:
-        if not job.document:
+        """Delete every document of the job (again, harmlessly)."""
+        names = [job.document] if job.document else []
+        names += [str(more["file"]) for more in more_documents(job)]
+        for name in names:
+            self.delete_file(name)
+
+    def delete_file(self, name: str) -> None:
+        """Delete the spooled document ``name``, wherever it is kept."""
+        if (self.docs / name).exists():
+            (self.docs / name).unlink(missing_ok=True)
             return
-        if (self.docs / job.document).exists():
-            (self.docs / job.document).unlink(missing_ok=True)
-            return
-        (self.inline / job.document).unlink(missing_ok=True)
+        (self.inline / name).unlink(missing_ok=True)
         with self._transaction() as db:
-            db.execute("DELETE FROM documents WHERE name = ?", (job.document,))
+            db.execute("DELETE FROM documents WHERE name = ?", (name,))
+
+    def store_document(
+        self, job_id: int, name: str, data: bytes | None, **values: Any
+    ) -> Job | None:
+        """Keep one more document of a job that stays as it is (Send-Document with
+        ``last-document`` false): its inline ``data`` and the job's ``values`` in one
+        transaction; the job as it is now."""
+        if STATE_FIELDS & values.keys():
+            raise ValueError("a job's state changes only by transition()")
+        with self._transaction() as db:
+            if data is not None:
+                _store_inline(db, name, data)
+            if values:
+                _update(db, job_id, values)
+        return self.get(job_id)
 
     def _select(self, where: str, params: tuple[Any, ...] | list[Any]) -> Iterator[Job]:
         with self._lock:
@@ -531,6 +609,14 @@ class Spool:
             ).fetchall()
         for row in rows:
             yield _job(row)
+
+
+def more_documents(job: Job) -> list[dict[str, Any]]:
+    """The documents of ``job`` after its first (see :data:`MORE_DOCUMENTS`)."""
+    more = job.attributes.get(MORE_DOCUMENTS)
+    return (
+        [m for m in more if isinstance(m, dict) and m.get("file")] if isinstance(more, list) else []
+    )
 
 
 def _update(db: sqlite3.Connection, job_id: int, values: dict[str, Any]) -> None:

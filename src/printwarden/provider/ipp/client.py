@@ -91,7 +91,8 @@ class IppClient:
     """An IPP client bound to one printer URI.
 
     ``verify_tls=False`` turns certificate checks off for ``ipps`` (self-signed printers);
-    it is never the default. ``transport`` replaces httpx's network transport (tests).
+    it is never the default. ``transport`` replaces httpx's network transport (tests);
+    ``auth`` signs in with HTTP Basic (user, password).
     """
 
     def __init__(
@@ -104,6 +105,7 @@ class IppClient:
         connect_timeout: float = 5.0,
         verify_tls: bool = True,
         transport: httpx.BaseTransport | None = None,
+        auth: tuple[str, str] | None = None,
     ) -> None:
         self.uri = uri
         self.url = http_url(uri)
@@ -116,6 +118,7 @@ class IppClient:
             trust_env=False,
             transport=transport,
             headers={"User-Agent": "printwarden-ipp/1"},
+            auth=httpx.BasicAuth(*auth) if auth is not None else None,
         )
 
     def close(self) -> None:
