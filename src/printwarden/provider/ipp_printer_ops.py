@@ -1,8 +1,8 @@
 """A queue's operator operations (RFC 8011, RFC 3380, PWG 5100.11) and Identify-Printer.
 
 Operators are the server's administrators and the users the provider's configuration names
-(``operators``), signed in with HTTP Basic (checked by the server): anyone else is asked to sign in (HTTP 401) or refused
-(``client-error-forbidden``). What each operation does to a queue:
+(``operators``), signed in with HTTP Basic (checked by the server): anyone else is asked to
+sign in (HTTP 401) or refused (``client-error-forbidden``). What each operation does to a queue:
 
 * Pause-Printer (and Pause-Printer-After-Current-Job: the provider never interrupts a job
   being sent, so both let it finish) stops the queue sending jobs; Resume-Printer resumes;
