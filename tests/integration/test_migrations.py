@@ -148,6 +148,31 @@ def test_0009_stamps_passwords_and_leaves_older_cards_unsealed(
     assert (sealed, identities, generation) == (None, 0, 1)
 
 
+def test_0013_gives_older_print_urls_a_change_number_sites_have_not_seen(
+    db: Database, database_url: str
+) -> None:
+    """Print URLs made before they replicated get one new change number above the counter,
+    so a site already at the counter's value pulls them next."""
+    upgrade(database_url, "0012")
+    now = "2026-12-05 10:00:00"
+    with db.engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO users (username, full_name, email, is_admin, enabled, source, "
+            "created_at, updated_at, change_seq) VALUES "
+            "('old-url', '', '', false, true, 'internal', :t, :t, 7)"
+        ), {"t": now})  # fmt: skip
+        conn.execute(text("UPDATE change_counter SET value = 7 WHERE id = 1"))
+        conn.execute(text(
+            "INSERT INTO print_tokens (user_id, token_hash, label, created_at) "
+            "SELECT id, :h, 'phone', :t FROM users WHERE username = 'old-url'"
+        ), {"h": "a" * 64, "t": now})  # fmt: skip
+    upgrade(database_url)
+    with db.engine.connect() as conn:
+        seq = conn.execute(text("SELECT change_seq FROM print_tokens")).scalar_one()
+    assert counter_rows(db) == [(1, 8)]
+    assert seq == 8
+
+
 def test_the_history_is_linear() -> None:
     scripts = ScriptDirectory.from_config(alembic_config("sqlite://"))
     heads = scripts.get_heads()

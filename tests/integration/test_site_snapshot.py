@@ -12,9 +12,10 @@ import pytest
 from pydantic_core import from_json, to_json
 from sqlalchemy import text
 
+from printwarden.domain.print_urls import Standing
 from printwarden.site import replica as replica_module
 from printwarden.site.replica import Replica, SchemaMismatch
-from printwarden.store import groups, held_jobs, replication, snapshot, users
+from printwarden.store import groups, held_jobs, print_tokens, replication, snapshot, users
 from printwarden.store.db import Database
 from printwarden.store.migrate import head_revision
 from printwarden.store.site_numbers import SiteNumbers
@@ -29,6 +30,7 @@ TABLES = {
     "accounts": "id",
     "groups": "id",
     "release_delegates": "owner_id, delegate_id",
+    "print_tokens": "id",
 }
 
 
@@ -115,6 +117,8 @@ def test_a_snapshot_in_pages_then_the_changes_since_equal_the_whole_feed(
     names = people(hq, 23)
     with hq.session() as session:
         held_jobs.set_delegates(session, users.find_user(session, names[0]), [names[-1]])
+        made = [print_tokens.create(session, name, "phone") for name in names[:9]]
+        print_tokens.revoke(session, names[1], made[1].row.id)
     replica = opened(site_dir)
     try:
         assert snapshot_pages(hq, replica, limit=7) > 3  # kinds and users over several pages
@@ -126,6 +130,10 @@ def test_a_snapshot_in_pages_then_the_changes_since_equal_the_whole_feed(
             found = users.user_by_card(session, SITE_KEY, f"card-{names[5]}")
             assert found is not None
             assert found.username == names[5]
+            url = print_tokens.look_up(session, made[8].token)  # a print URL of a later page
+            assert url.user is not None
+            assert url.user.username == names[8]
+            assert print_tokens.look_up(session, made[1].token).standing is Standing.INVALID
     finally:
         replica.close()
 

@@ -146,6 +146,18 @@ def test_the_replica_holds_no_password_hash(sites: Sites) -> None:
         assert [name for name, hashed in found if hashed is not None] == []
 
 
+def test_the_replica_holds_print_urls_as_hashes_only(sites: Sites) -> None:
+    made = sites.north.admin.post("/users/worker/print-tokens", json={"label": "phone"})
+    assert made.status_code == 201, made.text
+    token = str(made.json()["token"])
+    for place in (sites.north, sites.south):
+        wait_for(place.caught_up, "the print URL at the site")
+        stored = rows(place, "SELECT token_hash FROM print_tokens WHERE id = ?", made.json()["id"])
+        assert stored == [(hashlib.sha256(token.encode()).hexdigest(),)]
+        box = [p for p in place.site.data_dir.rglob("*") if p.is_file()]
+        assert not [p for p in box if token.encode() in p.read_bytes()]  # the replica too
+
+
 def test_card_and_identity_hashes_are_the_sites_own(sites: Sites) -> None:
     with sqlite3.connect(f"file:{sites.north.app.data_dir.parent / 'app.db'}?mode=ro",
                          uri=True) as db:  # fmt: skip

@@ -14,9 +14,10 @@ from sqlalchemy import func, select
 from printwarden import security
 from printwarden.domain.directory import DirectorySnapshot, DirectoryUser
 from printwarden.domain.ids import new_id
+from printwarden.domain.print_urls import Standing
 from printwarden.service import journal
 from printwarden.site.replica import Replica, SchemaMismatch
-from printwarden.store import held_jobs, printers, replication, users
+from printwarden.store import held_jobs, print_tokens, printers, replication, users
 from printwarden.store import sync as directory_sync
 from printwarden.store.db import Database
 from printwarden.store.migrate import head_revision
@@ -25,6 +26,7 @@ from printwarden.store.models import (
     ApiTokenRow,
     CardRow,
     DeviceRow,
+    PrintTokenRow,
     ProviderRow,
     TransactionRow,
     UserRow,
@@ -238,6 +240,54 @@ def test_deletions_and_printers_of_other_sites(hq: Database, replica: Replica) -
         names = {p.name for p in printers.list_printers(session)}
     assert {"here", "anywhere"} <= names
     assert "there" not in names
+
+
+def test_print_urls_reach_the_site_as_hashes_and_so_do_their_revocations(
+    hq: Database, replica: Replica, tmp_path: Path
+) -> None:
+    name = f"url-{uuid.uuid4().hex[:8]}"
+    add_person(hq, name, f"card-{name}")
+    with hq.session() as session:
+        kept = print_tokens.create(session, name, "phone")
+        doomed = print_tokens.create(session, name, "tablet")
+    sync(hq, replica)
+    with replica.database.read() as session:
+        for made in (kept, doomed):
+            found = print_tokens.look_up(session, made.token)
+            assert found.standing is Standing.LIVE
+            assert found.user is not None
+            assert found.user.username == name
+        hashes = set(session.scalars(select(PrintTokenRow.token_hash)))
+    assert hashes == {security.token_hash(kept.token), security.token_hash(doomed.token)}
+
+    seq = replica.seq()
+    with hq.session() as session:
+        print_tokens.revoke(session, name, doomed.row.id)
+    with hq.read() as session:
+        page = replication.changes(session, "north", seq, 5000, numbers=north())
+    assert [(e["entity"], e["row"]["id"]) for e in page.entities] == [
+        ("print_token", doomed.row.id)
+    ]
+    assert replica.apply(head_revision() or "", seq, page.upto, page.entities)
+    with replica.database.read() as session:
+        assert print_tokens.look_up(session, doomed.token).standing is Standing.INVALID
+        assert print_tokens.look_up(session, kept.token).standing is Standing.LIVE
+
+    with hq.session() as session:  # using a print URL at HQ is no change a site needs
+        assert print_tokens.use(session, kept.token).standing is Standing.LIVE
+    with hq.read() as session:
+        idle = replication.changes(session, "north", replica.seq(), 5000, numbers=north())
+    assert idle.entities == []
+
+    with hq.session() as session:  # a user disabled at HQ: their print URLs stop at the site
+        row = users.find_user(session, name)
+        users.update_user(session, SECRET, row, users.UserChanges(enabled=False))
+    sync(hq, replica)
+    with replica.database.read() as session:
+        assert print_tokens.look_up(session, kept.token).standing is Standing.INVALID
+    stored = b"".join(path.read_bytes() for path in (tmp_path / "site").glob("replica.db*"))
+    assert security.token_hash(kept.token).encode() in stored
+    assert kept.token.encode() not in stored
 
 
 def test_a_different_schema_is_refused_whole(hq: Database, replica: Replica) -> None:

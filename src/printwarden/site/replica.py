@@ -35,6 +35,7 @@ from printwarden.store.models import (
     HeldJobRow,
     MembershipRow,
     PrinterRow,
+    PrintTokenRow,
     ProviderRow,
     ReleaseDelegateRow,
     SettingRow,
@@ -63,6 +64,7 @@ _PLAIN: dict[str, type[Base]] = {
     "device": DeviceRow,
     "provider": ProviderRow,
     "token": ApiTokenRow,
+    "print_token": PrintTokenRow,
 }
 
 

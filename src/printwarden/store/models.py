@@ -437,10 +437,11 @@ class ScriptErrorRow(Base):
     at: Mapped[datetime] = mapped_column(index=True)
 
 
-class PrintTokenRow(Base):
+class PrintTokenRow(Replicated, Base):
     """A person's print URL (``/ipp/print/<queue>/u/<token>`` on a token-url queue), stored
-    as the SHA-256 of its token. Not replicated: offline, a provider goes by what the server
-    last told it of a token (``provider/submitters.py``)."""
+    as the SHA-256 of its token. Replicated to every site (as users are), so an offline Site
+    Server tells its providers whose a print URL is; making and revoking one is a change
+    (``change_seq``), using it is not (``last_used_at`` reaches sites only with a change)."""
 
     __tablename__ = "print_tokens"
     id: Mapped[int] = mapped_column(Id, primary_key=True)

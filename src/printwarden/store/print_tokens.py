@@ -1,6 +1,8 @@
 """People's print URLs: the secret token of ``/ipp/print/<queue>/u/<token>`` on a token-url
 queue, for clients that cannot ask for a password. Only the token's SHA-256 is stored (it
-carries 256 random bits, as component tokens do); the token itself is shown once."""
+carries 256 random bits, as component tokens do); the token itself is shown once. Making and
+revoking one is a change (``change_seq``): print URLs replicate to every site, so an offline
+Site Server resolves them from its replica (:func:`look_up`)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from printwarden import security
+from printwarden.domain.print_urls import Standing
+from printwarden.store.changes import change_seq
 from printwarden.store.errors import AlreadyExists, NotFound
 from printwarden.store.models import PrintTokenRow, UserRow
 from printwarden.store.users import find_user
@@ -36,6 +40,7 @@ def create(session: Session, username: str, label: str = "") -> Made:
         token_hash=security.token_hash(token),
         label=label[:128],
         created_at=datetime.now(UTC),
+        change_seq=change_seq(session),
     )
     session.add(row)
     session.flush()
@@ -60,25 +65,38 @@ def revoke(session: Session, username: str, token_id: int) -> None:
     row = session.get(PrintTokenRow, token_id)
     if row is None or row.user_id != user.id or row.revoked_at is not None:
         raise NotFound(f"{username!r} has no print URL {token_id}")
-    row.revoked_at = datetime.now(UTC)
+    row.revoked_at, row.change_seq = datetime.now(UTC), change_seq(session)
 
 
-def owner(session: Session, token: str) -> UserRow | None:
-    """The enabled user whose live print URL ``token`` is (None for any other token); the
-    token's ``last_used_at`` is set."""
+def use(session: Session, token: str) -> Found:
+    """:func:`look_up`, and a live token's ``last_used_at`` set."""
+    found = look_up(session, token)
+    if found.row is not None:
+        found.row.last_used_at = datetime.now(UTC)
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """A token's standing; a live one's user and row."""
+
+    standing: Standing
+    user: UserRow | None = None
+    row: PrintTokenRow | None = None
+
+
+def look_up(session: Session, token: str) -> Found:
+    """What this database knows of ``token``, writing nothing (a Site Server's replica
+    answers so: what it would write never reaches HQ)."""
     statement = (
-        select(UserRow, PrintTokenRow)
-        .join(PrintTokenRow, PrintTokenRow.user_id == UserRow.id)
-        .where(
-            PrintTokenRow.token_hash == security.token_hash(token),
-            PrintTokenRow.revoked_at.is_(None),
-            UserRow.deleted_at.is_(None),
-            UserRow.enabled.is_(True),
-        )
+        select(PrintTokenRow, UserRow)
+        .join(UserRow, PrintTokenRow.user_id == UserRow.id)
+        .where(PrintTokenRow.token_hash == security.token_hash(token))
     )
     found = session.execute(statement).first()
     if found is None:
-        return None
-    user, row = found
-    row.last_used_at = datetime.now(UTC)
-    return user
+        return Found(Standing.UNKNOWN)
+    row, user = found
+    if row.revoked_at is not None or user.deleted_at is not None or not user.enabled:
+        return Found(Standing.INVALID)
+    return Found(Standing.LIVE, user, row)

@@ -1,9 +1,9 @@
 """Replication down: the changes a site needs since sequence number N, as whole entities.
 
 An entity (a user with its card hashes — under the site's own key, see ``site_numbers`` —,
-groups and delegates; an account with its grants; a
-printer; …) is sent whole whenever its row's ``change_seq`` passes N, so a site never has to
-merge partial rows and deletions (soft) travel like any change. A page never splits one
+groups and delegates; an account with its grants; a printer; a print URL's token hash; …)
+is sent whole whenever its row's ``change_seq`` passes N, so a site never has to merge
+partial rows and deletions (soft) travel like any change. A page never splits one
 sequence number: everything one App Server transaction changed arrives together.
 """
 
@@ -28,6 +28,7 @@ from printwarden.store.models import (
     HeldJobRow,
     MembershipRow,
     PrinterRow,
+    PrintTokenRow,
     ProviderRow,
     ReleaseDelegateRow,
     SettingRow,
@@ -46,6 +47,7 @@ ENTITY_KINDS = (
     "setting",
     "held_job",
     "token",
+    "print_token",
 )
 
 
@@ -243,6 +245,7 @@ _MODELS = (
     SettingRow,
     HeldJobRow,
     ApiTokenRow,
+    PrintTokenRow,
 )
 _BUILDERS: tuple[Builder, ...] = (
     _plain("group", GroupRow),
@@ -254,4 +257,5 @@ _BUILDERS: tuple[Builder, ...] = (
     _plain("setting", SettingRow),
     _plain("held_job", HeldJobRow),
     _plain("token", ApiTokenRow),
+    _plain("print_token", PrintTokenRow),
 )

@@ -38,6 +38,7 @@ from printwarden.store.models import (
     HeldJobRow,
     MembershipRow,
     PrinterRow,
+    PrintTokenRow,
     ProviderRow,
     ReleaseDelegateRow,
     SettingRow,
@@ -59,6 +60,7 @@ KINDS: tuple[tuple[str, type[Base]], ...] = (
     ("account", AccountRow),
     ("held_job", HeldJobRow),
     ("token", ApiTokenRow),
+    ("print_token", PrintTokenRow),  # last: a site's stored cursor keeps its kind
 )
 
 

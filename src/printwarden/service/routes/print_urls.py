@@ -1,10 +1,11 @@
 """Who submits at a provider, and people's print URLs for token-url queues.
 
 ``POST /jobs/submitter`` (providers and sites) tells a provider, before it spools a job,
-whether jobs from a user name are taken, or whose a print URL's token is. Print URLs are
-made, listed and revoked by administrators for anyone and by people for themselves, at HQ
-only: a Site Server answering offline refuses them (503), since nothing it writes reaches
-HQ and its replica holds no print URL.
+whether jobs from a user name are taken, or whose a print URL's token is — offline at a
+site, from the replica, which holds every print URL's hash. Print URLs are made, listed and
+revoked by administrators for anyone and by people for themselves; made and revoked at HQ
+only: a Site Server answering offline refuses that (503), since nothing it writes reaches
+HQ.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from printwarden.domain import print_urls
 from printwarden.domain.offline_policies import UnauthenticatedPolicy
 from printwarden.service import offline, schemas
 from printwarden.service.problems import Problem
@@ -56,16 +58,21 @@ def _offline(state: AppState) -> bool:
 
 
 def _token_owner(state: AppState, token: str) -> schemas.SubmitterOut:
-    if _offline(state):
-        raise Problem(503, "Unavailable offline", "print URLs are checked at HQ only")
+    found = _look_up(state, token)
+    reason = print_urls.refusal(found.standing, offline=_offline(state))
+    if reason is not None or found.user is None:
+        return schemas.SubmitterOut(accepted=False, reason=reason or print_urls.INVALID)
+    return schemas.SubmitterOut(accepted=True, username=found.user.username, known=True)
+
+
+def _look_up(state: AppState, token: str) -> print_tokens.Found:
+    """HQ notes the print URL's use; a Site Server answers from its replica and writes
+    nothing (it would never reach HQ)."""
+    if state.offline is not None:
+        with state.database.read() as session:
+            return print_tokens.look_up(session, token)
     with state.database.session() as session:
-        user = print_tokens.owner(session, token)
-        if user is None:
-            return schemas.SubmitterOut(
-                accepted=False, reason="this print URL is not valid (revoked, or its user "
-                "disabled): ask for a new one"
-            )  # fmt: skip
-        return schemas.SubmitterOut(accepted=True, username=user.username, known=True)
+        return print_tokens.use(session, token)
 
 
 def _user_taken(state: AppState, name: str) -> schemas.SubmitterOut:
