@@ -307,6 +307,25 @@ def test_release_job_on_a_hold_queue_is_refused_to_its_owner_but_not_to_an_admin
     wait_for(lambda: b"held for release\n" in world.printed(), "the page the admin released")
 
 
+def test_an_owner_lifts_only_their_own_hold_on_a_hold_queue(world: World) -> None:
+    """job-hold-until is the owner's hold and Release-Job lifts it (the stock ipptool suites
+    count on that); the queue's hold stays until a device or the portal releases the job."""
+    with world.plain("secure", "alice") as client:
+        job_id = client.print_job(
+            b"my own hold\n",
+            document_format="text/plain",
+            attributes={"job-hold-until": "indefinite"},
+        )
+        client.request(Operation.RELEASE_JOB, job_id_attribute(job_id))
+        job = client.get_job_attributes(job_id)
+        with pytest.raises(IppError) as again:
+            client.request(Operation.RELEASE_JOB, job_id_attribute(job_id))
+    assert job.value("job-state") == JobState.PENDING_HELD
+    assert again.value.status == NOT_AUTHORIZED
+    time.sleep(0.5)
+    assert b"my own hold\n" not in world.printed()
+
+
 # --- privacy ---------------------------------------------------------------------------------
 
 SHOWN = ["job-id", "job-name", "job-originating-user-name", "job-state"]

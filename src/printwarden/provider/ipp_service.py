@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from printwarden.analysis import detect
 from printwarden.domain import imposition
+from printwarden.domain.job_states import Phase
 from printwarden.provider import attributes as attrs
 from printwarden.provider import identity as ident
 from printwarden.provider import ipp_notify, job_template, queue_description
@@ -653,18 +654,29 @@ class IppService:
         """Release-Job: by its owner on a direct queue (a job held with job-hold-until) or
         on a hold or Find-Me queue that allows it (``ipp_release``); by an administrator
         anywhere. Otherwise a held job is released where its person is seen: at a device, a
-        release station, the web portal."""
+        release station, the web portal. There its owner may lift only the hold they asked
+        for themselves (job-hold-until, Hold-Job): the job then waits for release as any."""
         job = self._owned_job(context, admin_too=True)
         queue = self.config.queue(job.queue)
         releasing_held = queue is None or queue.kind is not QueueKind.DIRECT
         if releasing_held and not context.admin and not (queue and queue.ipp_release):
-            raise Refusal(
-                S.CLIENT_ERROR_NOT_AUTHORIZED,
-                f"jobs of queue {job.queue!r} are released at a printer's device, a release "
-                "station or the web portal",
-            )
+            if not _held_by_its_owner(job):
+                raise Refusal(
+                    S.CLIENT_ERROR_NOT_AUTHORIZED,
+                    f"jobs of queue {job.queue!r} are released at a printer's device, a "
+                    "release station or the web portal",
+                )
+            unheld = {k: v for k, v in job.attributes.items() if k != "job-hold-until"}
+            await asyncio.to_thread(self.spool.update, job.id, attributes=unheld)
+            return self.response(context.request.message, S.SUCCESSFUL_OK)
         await asyncio.to_thread(self.desk.release, job)
         return self.response(context.request.message, S.SUCCESSFUL_OK)
+
+
+def _held_by_its_owner(job: Job) -> bool:
+    """Whether the job carries a hold its owner asked for (job-hold-until, Hold-Job)."""
+    until = job.attributes.get("job-hold-until")
+    return job.phase in (Phase.HELD, Phase.INCOMING) and bool(until) and until != "no-hold"
 
 
 def attrs_path(queue: str) -> str:
