@@ -23,6 +23,25 @@ BACKENDS = ["sqlite", "postgresql"]
 PROVIDER_NAME = "authz-provider"  # the provider the role_tokens' provider token is bound to
 
 
+# Run in parallel (pytest-xdist, ``--dist loadgroup``), each module stays on one worker, so
+# its module fixtures start once; modules that must not run beside each other share a group.
+# The demos: each starts a private avahi-daemon on the loopback interface, and two at once
+# can upset each other.
+SHARED_WORKER = {
+    "test_demo.py": "demo",
+    "test_demo_stop.py": "demo",
+    "test_demo_sites.py": "demo",
+}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Give every test the worker group of its module (before xdist reads the groups)."""
+    for item in items:
+        name = item.path.name
+        item.add_marker(pytest.mark.xdist_group(SHARED_WORKER.get(name, name)))
+
+
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[str]:
     """A reachable PostgreSQL server URL (started privately when none is running)."""
