@@ -482,6 +482,7 @@ REJECTED: dict[str, Any] = {
     "balance": None,
     "restricted": None,
     "shared_accounts": [],
+    "admin": None,
 }
 
 
@@ -507,6 +508,7 @@ def test_device_login_methods(
         "balance": 75,
         "restricted": True,
         "shared_accounts": [],
+        "admin": False,
     }
     # card numbers match without leading zeros, case or surrounding spaces
     assert device_login(device, method="card", card_number=f" {card[2:].lower()} ") == by_card

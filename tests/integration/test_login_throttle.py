@@ -375,7 +375,7 @@ def test_ipp_password_checks_count_against_the_ipp_clients_address(
         for n in range(5):
             assert check("wrong", f"192.0.2.{n + 100}").json() == {
                 "authenticated": False, "username": None, "full_name": None, "balance": None,
-                "restricted": None, "shared_accounts": [],
+                "restricted": None, "shared_accounts": [], "admin": None,
             }  # fmt: skip
         throttled(check(PASSWORD, "192.0.2.100"))
     seen = lockouts(admin)

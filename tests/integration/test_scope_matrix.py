@@ -47,6 +47,9 @@ NO_SCOPE = {
     ("POST", "/api/v1/device/sessions"),  # logs in at the token's own device
     ("POST", "/api/v1/device/register"),  # a report: test_a_device_cannot_re_point_itself
     ("POST", "/api/v1/auth/device"),  # test_a_provider_learns_no_owner_of_a_card_seen_elsewhere
+    # Whether a user name prints, or whose a print URL is: people are everyone's, not a site's
+    # (a token is 256 random bits: nothing to guess).
+    ("POST", "/api/v1/jobs/submitter"),
 }
 
 

@@ -1091,6 +1091,6 @@ class PrintTokenOut(Model):
 
     id: int
     label: str
-    created_at: datetime
-    last_used_at: datetime | None = None
+    created_at: UtcDatetime
+    last_used_at: UtcDatetime | None = None
     token: str | None = None
