@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
-import uvicorn
+import uvloop
 
 from printwarden.provider import metrics
 from printwarden.provider.config import ProviderConfig
 from printwarden.provider.desk import Desk
 from printwarden.provider.engine import Engine
 from printwarden.provider.http import HttpThrottled, IppApp
+from printwarden.provider.http_server import HttpServer, serve_until_signalled
 from printwarden.provider.ipp_service import IppService
 from printwarden.provider.orders import Doorbell, OrderDesk
 from printwarden.provider.printer_watch import PrinterWatch
@@ -56,7 +58,7 @@ class Provider:
         self.ipp = IppService(
             config, self.spool, self.desk, self._check_password, printers=self.printers
         )
-        self.app = IppApp(self.ipp, self.control, self.start, self.close, self.metrics)
+        self.app = IppApp(self.ipp, self.control, self.metrics)
 
     def _check_password(self, username: str, password: str, client: str) -> bool:
         try:
@@ -107,13 +109,14 @@ class Provider:
         return 200, {"fetched": True, "fetches": self.doorbell.fetches}
 
     def serve(self) -> None:
-        """Run the IPP server in the foreground."""
-        uvicorn.run(
-            self.app,
-            host=self.config.host,
-            port=self.config.port,
-            log_level="warning",
-            access_log=False,
-            lifespan="on",
-            proxy_headers=False,  # the IPP client's own address counts its failed logins
-        )
+        """Run the IPP server in the foreground until SIGTERM or SIGINT: the background
+        loops start first (recovery included), the port opens after them."""
+        uvloop.run(self._serve())
+
+    async def _serve(self) -> None:
+        server = HttpServer(self.app)
+        self.start()
+        try:
+            await serve_until_signalled(server, self.config.host, self.config.port)
+        finally:
+            await asyncio.to_thread(self.close)
