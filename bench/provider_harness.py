@@ -43,7 +43,7 @@ from support.appserver import AppServer
 from support.ippeveprinter import IPPEVEPRINTER, IppEvePrinter
 from support.provider import PrinterSpec, ProviderProcess, QueueSpec
 
-DATE = "2026-11-25"
+DATE = "2026-12-05"
 CUPSD = "/usr/sbin/cupsd"
 LPADMIN = "/usr/sbin/lpadmin"
 IPPTOOL = "/usr/bin/ipptool"

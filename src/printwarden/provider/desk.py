@@ -13,14 +13,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from printwarden.domain.ids import new_id
 from printwarden.domain.job_states import Event, Phase, submitted
 from printwarden.provider.config import ProviderConfig, QueueConfig, QueueKind
-from printwarden.provider.spool import DocumentWriter, Job, Spool
+from printwarden.provider.spool import DocumentWriter, Job, NewJob, Spool
 
 log = logging.getLogger("printwarden.provider")
 
@@ -118,34 +118,39 @@ class Desk:
 
     def accept(self, submission: Submission, document: DocumentWriter | None) -> Job:
         """Spool a job durably. ``document`` is None for Create-Job (a document follows)."""
-        document_name = document.commit() if document is not None else None
-        held = submission.hold or submission.queue.kind is not QueueKind.DIRECT
-        phase = submitted(document=document_name is not None, hold=held)
+        outcome = self.accept_many([(submission, document)])[0]
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def accept_many(
+        self, batch: Sequence[tuple[Submission, DocumentWriter | None]]
+    ) -> list[Job | Exception]:
+        """Spool jobs durably in one transaction (group commit: one fsync for all); for
+        each entry its job, or the error that kept it out."""
+        outcomes: dict[int, Job | Exception] = {}
+        admitted: list[tuple[int, NewJob]] = []
+        for index, (submission, document) in enumerate(batch):
+            try:
+                name = document.commit() if document is not None else None
+            except Exception as exc:
+                outcomes[index] = exc
+                continue
+            admitted.append((index, _new_job(submission, document, name)))
         try:
-            job = self.spool.add(
-                phase=phase,
-                queue=submission.queue.name,
-                user=submission.user,
-                authenticated=submission.authenticated,
-                name=submission.name,
-                format=submission.document_format,
-                document=document_name,
-                document_data=document.inline if document is not None else None,
-                size=document.size if document is not None else 0,
-                attributes=submission.attributes,
-                printer=submission.queue.printer,
-                txn_id=new_id(),
-                report_state="pending" if submission.queue.kind in REPORTED_KINDS else "",
-            )
-        except BaseException:
-            if document_name is not None:  # no job will ever own it
-                (self.spool.docs / document_name).unlink(missing_ok=True)
-            raise
-        if phase is Phase.QUEUED:
+            jobs = self.spool.add_many([new for _, new in admitted])
+        except Exception as exc:
+            for index, new in admitted:
+                outcomes[index] = exc
+                if new.values["document"] is not None:  # no job will ever own it
+                    (self.spool.docs / new.values["document"]).unlink(missing_ok=True)
+            jobs = []
+        outcomes.update((index, job) for (index, _), job in zip(admitted, jobs, strict=False))
+        if any(job.phase is Phase.QUEUED for job in jobs):
             self._wake()
-        elif job.report_state and document_name is not None:
+        if any(job.report_state and job.document is not None for job in jobs):
             self._held()
-        return job
+        return [outcomes[index] for index in range(len(batch))]
 
     def attach(self, job: Job, document: DocumentWriter, document_format: str) -> Job:
         """Send-Document: the job's one document arrived."""
@@ -250,6 +255,29 @@ class Desk:
 
     def find(self, job_id: int) -> Job:
         return self._job(job_id)
+
+
+def _new_job(submission: Submission, document: DocumentWriter | None, name: str | None) -> NewJob:
+    """The spool row of an accepted submission (its document already committed)."""
+    held = submission.hold or submission.queue.kind is not QueueKind.DIRECT
+    kind = submission.queue.kind
+    return NewJob(
+        submitted(document=name is not None, hold=held),
+        {
+            "queue": submission.queue.name,
+            "user": submission.user,
+            "authenticated": submission.authenticated,
+            "name": submission.name,
+            "format": submission.document_format,
+            "document": name,
+            "size": document.size if document is not None else 0,
+            "attributes": submission.attributes,
+            "printer": submission.queue.printer,
+            "txn_id": new_id(),
+            "report_state": "pending" if kind in REPORTED_KINDS else "",
+        },
+        document.inline if document is not None else None,
+    )
 
 
 def _hold_requested(job: Job) -> bool:

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from printwarden.analysis import detect
 from printwarden.provider import attributes as attrs
 from printwarden.provider import submission_checks as checks
+from printwarden.provider.admission import Admissions
 from printwarden.provider.config import ProviderConfig, QueueConfig
 from printwarden.provider.desk import NOT_AUTHORIZED, NOT_FOUND, Desk, DeskError, Submission
 from printwarden.provider.http import HttpAuthRequired, IppRequest, queue_from_path
@@ -93,6 +94,7 @@ class IppService:
         self.config, self.spool, self.desk = config, spool, desk
         self.authenticate = authenticate
         self.printers = printers or PrinterWatch(config)
+        self.admissions = Admissions(desk)  # new jobs, group-committed
         self.handlers: dict[int, Callable[[Context], Awaitable[Message]]] = {
             Operation.PRINT_JOB: self.print_job,
             Operation.VALIDATE_JOB: self.validate_job,
@@ -221,12 +223,12 @@ class IppService:
     async def print_job(self, context: Context) -> Message:
         status, unsupported, submission = self._job_template(context)
         writer = await self._document(context, submission.document_format)
-        job = await asyncio.to_thread(self.desk.accept, submission, writer)
+        job = await self.admissions.accept(submission, writer)
         return self._job_answer(context, status, unsupported, job)
 
     async def create_job(self, context: Context) -> Message:
         status, unsupported, submission = self._job_template(context)
-        job = await asyncio.to_thread(self.desk.accept, submission, None)
+        job = await self.admissions.accept(submission, None)
         return self._job_answer(context, status, unsupported, job)
 
     async def send_document(self, context: Context) -> Message:
@@ -278,19 +280,7 @@ class IppService:
     def _job_answer(
         self, context: Context, status: int, unsupported: list[Attribute], job: Job
     ) -> Message:
-        summary = [
-            a
-            for a in attrs.job_attributes(job, _queue_uri(context, job))
-            if a.name
-            in (
-                "job-id",
-                "job-uri",
-                "job-state",
-                "job-state-reasons",
-                "job-state-message",
-                "job-uuid",
-            )
-        ]
+        summary = attrs.job_summary(job, _queue_uri(context, job))
         group = AttributeGroup(GroupTag.JOB, summary)
         return self.response(
             context.request.message, status, unsupported=unsupported, groups=[group]
