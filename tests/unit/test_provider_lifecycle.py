@@ -27,7 +27,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from printwarden.analysis import Analysis, analyze
+from printwarden.analysis import Analysis
 from printwarden.domain.job_states import FINAL, Phase
 from printwarden.provider.backends import (
     Delivered,
@@ -38,14 +38,14 @@ from printwarden.provider.backends import (
 )
 from printwarden.provider.config import ProviderConfig
 from printwarden.provider.desk import Desk, DeskError, ReleaseOrder, Submission
-from printwarden.provider.engine import MAX_JOB_FAILURES, Engine
+from printwarden.provider.engine import MAX_JOB_FAILURES, Engine, analyse_document
 from printwarden.provider.service_client import (
     Answer,
     JobQuestion,
     ServerRefused,
     ServerUnreachable,
 )
-from printwarden.provider.spool import INLINE_MAX, IPP_STATE, Job, Spool
+from printwarden.provider.spool import INLINE_MAX, IPP_STATE, Job, Spool, SpooledDocument
 
 CONFIG: dict[str, Any] = {
     "name": "lifecycle",
@@ -132,9 +132,9 @@ class World:
         self.spool.close()
         self.boot()
 
-    def analyse(self, path: Path, document_format: str) -> Analysis:
-        self.hook("analysing", self.by(document=path.name))
-        return analyze(path, document_format)
+    def analyse(self, document: SpooledDocument, document_format: str) -> Analysis:
+        self.hook("analysing", self.by(document=document.name))
+        return analyse_document(document, document_format)
 
     def by(self, *, document: str = "", name: str = "", uuid: str = "") -> int | None:
         """The id of the job with this document, name or uuid."""
@@ -407,10 +407,10 @@ def test_a_job_whose_report_cannot_be_analysed_is_reported_with_pages_unknown(
     world = held_world(tmp_path)
     failing = world.job(world.jobs[0])
 
-    def analyse(path: Path, document_format: str) -> Analysis:
-        if path.name == failing.document:
+    def analyse(document: SpooledDocument, document_format: str) -> Analysis:
+        if document.name == failing.document:
             raise ValueError("a document analysis cannot read")
-        return analyze(path, document_format)
+        return analyse_document(document, document_format)
 
     world.engine.analyse = analyse
     try:

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from printwarden.analysis import Analysis, analyze
+from printwarden.analysis import Analysis, analyze, analyze_bytes
 from printwarden.analysis.papersize import from_pwg_name
 from printwarden.domain.job_states import (
     WORKING,
@@ -71,13 +71,14 @@ from printwarden.provider.service_client import (
     ServerUnreachable,
     ServiceClient,
 )
-from printwarden.provider.spool import HELD, Job, Spool
+from printwarden.provider.spool import HELD, Job, Spool, SpooledDocument
 from printwarden.provider.supervisor import Supervisor
 
 log = logging.getLogger("printwarden.provider")
 
 MAX_JOB_FAILURES = 5  # unexpected failures of one job before it is aborted
 REPORT_BATCH = 500
+GATHER_SECONDS = 0.1  # after news, the charge loop waits this long for more
 INVALID = 422  # the server's answer to a report it cannot take
 # A printer's IPP answers saying it could not take the job as sent: ask it what it takes.
 REFUSED_AS_SENT = frozenset({0x040A, 0x040B})  # document-format / attributes not supported
@@ -94,11 +95,11 @@ class Engine:
         desk: Desk,
         backends: Callable[[str], Backend] = backend_for,
         supervisor: Supervisor | None = None,
-        analyse: Callable[[Path, str], Analysis] = analyze,
+        analyse: Callable[[SpooledDocument, str], Analysis] | None = None,
         printers: PrinterWatch | None = None,
     ) -> None:
         self.config, self.spool, self.client, self.desk = config, spool, client, desk
-        self.backends, self.analyse = backends, analyse
+        self.backends, self.analyse = backends, analyse or analyse_document
         self.supervisor = supervisor or Supervisor()
         self.printers = printers or PrinterWatch(config)
         self.scratch = private_dir(spool.directory / "work")
@@ -277,12 +278,12 @@ class Engine:
 
     def _analyse(self, job: Job) -> dict[str, object]:
         """What the document holds (pages, colour, paper…); {} for a job with none yet."""
-        path = self.spool.document_path(job)
-        if path is None:
+        document = self.spool.document(job)
+        if document is None:
             return {}
-        result = self.analyse(path, job.format)
+        result = self.analyse(document, job.format)
         return {
-            "sha256": _digest(path),
+            "sha256": _digest(document),
             "format": result.format,
             "pages": result.pages,
             # Colour could not be judged although pages were counted: charge them as colour
@@ -512,7 +513,10 @@ class Engine:
         if self.registered:
             self.report_held()
         self.charge_due()
-        self._news.wait(timeout=min(2.0, self.config.expiry_check_seconds))
+        if self._news.wait(timeout=min(2.0, self.config.expiry_check_seconds)):
+            # News of one held job is often followed by more: report them together (one
+            # request and one transaction for many jobs, not for each).
+            self._stop.wait(GATHER_SECONDS)
         self._news.clear()
 
     def charge_due(self) -> None:
@@ -547,9 +551,20 @@ class Engine:
         while not self._stop.is_set():
             batch = self.spool.to_report()
             ready = [j for j in batch if j.terminal or (j.state == HELD and j.document)]
-            reports = [(job, report) for job in ready if (report := self._report_of(job))]
+            reports = self._reports_of(ready)
             if not reports or not self._send_reports(reports) or len(batch) < REPORT_BATCH:
                 return
+
+    def _reports_of(self, jobs: list[Job]) -> list[tuple[Job, dict[str, object]]]:
+        """The reports of ``jobs``; the analyses made for them are stored together (not
+        waiting for the disk: a lost one is made again)."""
+        analysed: dict[int, dict[str, object]] = {}
+        reports = [(job, report) for job in jobs if (report := self._report_of(job, analysed))]
+        self.spool.update_many(
+            {job_id: {"analysis": analysis} for job_id, analysis in analysed.items()},
+            durable=False,
+        )
+        return reports
 
     def _send_reports(self, reports: list[tuple[Job, dict[str, object]]]) -> bool:
         """Send held-job reports; False if the server could not take them now.
@@ -573,15 +588,25 @@ class Engine:
         except ServerUnreachable as exc:
             log.info("reporting held jobs failed (%s); will retry", exc)
             return False
+        marks: dict[int, dict[str, Any]] = {}
         for job, _ in reports:
-            self._reported(job, refused.get(job.uuid))
+            refusal = refused.get(job.uuid)
+            if refusal is None or job.terminal:
+                marks[job.id] = {"report_state": "final" if job.terminal else "done"}
+            else:
+                self._reported(job, refusal)
+        # Not waiting for the disk: a mark lost to a power cut only reports the job again.
+        self.spool.update_many(marks, durable=False)
         return True
 
-    def _report_of(self, job: Job) -> dict[str, object] | None:
-        """The report of one held job; if building it fails, that is the job's failure: it
-        is reported without an analysis (pages unknown) rather than never."""
+    def _report_of(
+        self, job: Job, analysed: dict[int, dict[str, object]]
+    ) -> dict[str, object] | None:
+        """The report of one held job (its analysis, if made now, put in ``analysed``); if
+        building it fails, that is the job's failure: it is reported without an analysis
+        (pages unknown) rather than never."""
         try:
-            return self._held_report(job)
+            return self._held_report(job, analysed)
         except Exception as exc:
             fresh = self.spool.get(job.id)
             if fresh is None:
@@ -598,7 +623,7 @@ class Engine:
                 self.spool.update(job.id, analysis=analysis)
                 fresh.analysis = analysis
             try:
-                return self._held_report(fresh)
+                return self._held_report(fresh, analysed)
             except Exception:
                 log.exception("job %s: its report could not be made", job.id)
                 return None
@@ -614,13 +639,10 @@ class Engine:
         else:
             self.spool.update(job.id, report_state="final" if job.terminal else "done")
 
-    def _held_report(self, job: Job) -> dict[str, object]:
+    def _held_report(self, job: Job, analysed: dict[int, dict[str, object]]) -> dict[str, object]:
         analysis = job.analysis
         if not analysis and not job.terminal:
-            analysis = self._analyse(job)
-            self.spool.update(job.id, analysis=analysis)
-            if (now := self.spool.get(job.id)) is not None and now.terminal:
-                self.desk.delete_documents(now)  # canceled meanwhile: drop any inline copy
+            analysis = analysed[job.id] = self._analyse(job)  # made no copy of the document
         question = self._question(job, analysis)
         queue = self.config.queue(job.queue)
         hold_seconds = (queue.hold_hours if queue else 4.0) * 3600
@@ -677,10 +699,22 @@ class Engine:
         return True
 
 
-def _digest(path: Path) -> str:
+def analyse_document(document: SpooledDocument, document_format: str) -> Analysis:
+    """The analysis of a spooled document, read where the spool keeps it (an inline one
+    from memory, without a copy on disk)."""
+    if document.data is not None:
+        return analyze_bytes(document.data, document_format)
+    assert document.path is not None
+    return analyze(document.path, document_format)
+
+
+def _digest(document: SpooledDocument) -> str:
     """SHA-256 of the document: duplicate job detection compares contents, not names."""
-    with path.open("rb") as document:
-        return hashlib.file_digest(document, "sha256").hexdigest()
+    if document.data is not None:
+        return hashlib.sha256(document.data).hexdigest()
+    assert document.path is not None
+    with document.path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def _iso(moment: float) -> str:

@@ -216,6 +216,15 @@ class Job:
         return self.phase in FINAL
 
 
+@dataclass(frozen=True, slots=True)
+class SpooledDocument:
+    """A job's document: a file (``path``), or the bytes of one kept inline (``data``)."""
+
+    name: str
+    path: Path | None = None
+    data: bytes | None = None
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
@@ -352,6 +361,22 @@ class Spool:
     def new_document(self) -> DocumentWriter:
         return DocumentWriter(self)
 
+    def document(self, job: Job) -> SpooledDocument | None:
+        """The job's document as the spool has it: its file, or the bytes of an inline one
+        (read, not copied out)."""
+        if not job.document:
+            return None
+        for path in (self.docs / job.document, self.inline / job.document):
+            if path.exists():
+                return SpooledDocument(job.document, path=path)
+        with self._lock:
+            row = self._db.execute(
+                "SELECT data FROM documents WHERE name = ?", (job.document,)
+            ).fetchone()
+        if row is None:  # gone (the job ended meanwhile): as a file that is not there
+            return SpooledDocument(job.document, path=self.docs / job.document)
+        return SpooledDocument(job.document, data=bytes(row[0]))
+
     def document_path(self, job: Job) -> Path | None:
         """A file with the job's document (a plain copy of an inline one)."""
         if not job.document:
@@ -395,12 +420,18 @@ class Spool:
 
     def update(self, job_id: int, **values: Any) -> None:
         """Change fields of a job durably; never its state (see :meth:`transition`)."""
-        if not values:
-            return
-        if STATE_FIELDS & values.keys():
+        if values:
+            self.update_many({job_id: values})
+
+    def update_many(self, changes: dict[int, dict[str, Any]], *, durable: bool = True) -> None:
+        """Change fields of several jobs in one transaction; never their state. Not
+        ``durable``: for what is made again when lost (an analysis, a report's mark)."""
+        if any(STATE_FIELDS & values.keys() for values in changes.values()):
             raise ValueError("a job's state changes only by transition()")
-        with self._transaction() as db:
-            _update(db, job_id, values)
+        changes = {job_id: values for job_id, values in changes.items() if values}
+        if changes:
+            with self._lock:
+                self._commit(changes, None, durable)
 
     def transition(
         self, job_id: int, event: Event, *, document_data: bytes | None = None, **values: Any
@@ -439,13 +470,25 @@ class Spool:
         """One transaction (the caller holds the lock). Not ``durable``: committed without
         waiting for the disk — for steps a restart redoes anyway; any later durable commit
         makes it durable too (the WAL is written in order)."""
+        inline = (values["document"], document_data) if document_data is not None else None
+        self._commit({job_id: values}, inline, durable)
+
+    def _commit(
+        self,
+        changes: dict[int, dict[str, Any]],
+        inline: tuple[str, bytes] | None,
+        durable: bool,
+    ) -> None:
+        """Update jobs (and store an inline document) in one transaction; the caller holds
+        the lock."""
         db = self._db
         if not durable:
             db.execute("PRAGMA synchronous=NORMAL")
         try:
-            if document_data is not None:
-                _store_inline(db, values["document"], document_data)
-            _update(db, job_id, values)
+            if inline is not None:
+                _store_inline(db, *inline)
+            for job_id, values in changes.items():
+                _update(db, job_id, values)
             db.commit()
         except BaseException:
             db.rollback()
