@@ -71,9 +71,10 @@ from provider_harness import (
 
 GOAL_RATE = 1.0  # ours / default cupsd, jobs/s
 GOAL_CPU = 1.0  # ours / default cupsd, server CPU per held job
-IDLE_CPU_SECONDS = 0.004  # per SETTLE_STEP: what counts as idle
-SETTLE_STEP = 0.25
-SETTLE_MAX = 30.0
+IDLE_CPU_SECONDS = 0.01  # per SETTLE_STEP (one clock tick): what counts as idle
+SETTLE_STEP = 0.5
+SETTLE_QUIET_STEPS = 4  # idle this long in a row (longer than any batching delay) = settled
+SETTLE_MAX = 60.0
 COMPARED = "printwarden B"
 CEILING = "null responder"
 FILESYSTEMS = {"disk": "/tmp", "tmpfs": "/dev/shm"}
@@ -122,14 +123,19 @@ def cpu_seconds(pid: int) -> float:
 
 
 def settled_cpu(pid: int, limit: float = SETTLE_MAX) -> float:
-    """The CPU seconds of ``pid`` once it is idle again (its deferred work done)."""
+    """The CPU seconds of ``pid`` once it is idle again (its deferred work done): idle for
+    ``SETTLE_QUIET_STEPS`` steps in a row; the CPU of those idle steps is not counted."""
     deadline = time.monotonic() + limit
-    last = cpu_seconds(pid)
+    quiet, last, busy_until = 0, cpu_seconds(pid), cpu_seconds(pid)
     while time.monotonic() < deadline:
         time.sleep(SETTLE_STEP)
         now = cpu_seconds(pid)
         if now - last <= IDLE_CPU_SECONDS:
-            return now
+            quiet += 1
+            if quiet >= SETTLE_QUIET_STEPS:
+                return busy_until
+        else:
+            quiet, busy_until = 0, now
         last = now
     raise BenchError(f"pid {pid} still busy {limit:.0f} s after the run")
 

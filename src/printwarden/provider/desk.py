@@ -107,6 +107,7 @@ class Desk:
         self._wake: Callable[[], None] = lambda: None
         self._held: Callable[[], None] = lambda: None
         self._lock = threading.Lock()
+        self.last_accept = 0.0  # time.monotonic() of the last jobs accepted
 
     def on_work(self, wake: Callable[[], None]) -> None:
         """Called whenever a job becomes ready for the engine."""
@@ -128,6 +129,7 @@ class Desk:
     ) -> list[Job | Exception]:
         """Spool jobs durably in one transaction (group commit: one fsync for all); for
         each entry its job, or the error that kept it out."""
+        self.last_accept = time.monotonic()
         outcomes: dict[int, Job | Exception] = {}
         admitted: list[tuple[int, NewJob]] = []
         for index, (submission, document) in enumerate(batch):

@@ -78,7 +78,8 @@ log = logging.getLogger("printwarden.provider")
 
 MAX_JOB_FAILURES = 5  # unexpected failures of one job before it is aborted
 REPORT_BATCH = 500
-GATHER_SECONDS = 0.1  # after news, the charge loop waits this long for more
+GATHER_QUIET_SECONDS = 0.05  # no job accepted for this long: the burst is over
+GATHER_MAX_SECONDS = 1.0  # held jobs reach the server at most this much later
 INVALID = 422  # the server's answer to a report it cannot take
 # A printer's IPP answers saying it could not take the job as sent: ask it what it takes.
 REFUSED_AS_SENT = frozenset({0x040A, 0x040B})  # document-format / attributes not supported
@@ -514,10 +515,19 @@ class Engine:
             self.report_held()
         self.charge_due()
         if self._news.wait(timeout=min(2.0, self.config.expiry_check_seconds)):
-            # News of one held job is often followed by more: report them together (one
-            # request and one transaction for many jobs, not for each).
-            self._stop.wait(GATHER_SECONDS)
+            self._gather()
         self._news.clear()
+
+    def _gather(self) -> None:
+        """After news, wait while the IPP server keeps accepting jobs (at most
+        ``GATHER_MAX_SECONDS``): a burst is analysed and reported after it, in one request
+        and one transaction, not job by job while clients wait for their answers."""
+        deadline = time.monotonic() + GATHER_MAX_SECONDS
+        while time.monotonic() < deadline:
+            if time.monotonic() - self.desk.last_accept >= GATHER_QUIET_SECONDS:
+                return
+            if self._stop.wait(GATHER_QUIET_SECONDS):
+                return
 
     def charge_due(self) -> None:
         """Upload the charges of printed jobs the server has not taken yet."""
