@@ -47,6 +47,7 @@ from printwarden.provider.service_client import (
 )
 from printwarden.provider.spool import INLINE_MAX, IPP_STATE, Job, Spool, SpooledDocument
 
+INLINE_KEPT = "SELECT COUNT(*) FROM jobs WHERE document_data IS NOT NULL"  # small documents
 CONFIG: dict[str, Any] = {
     "name": "lifecycle",
     "retry_initial_seconds": 0.0001,
@@ -358,7 +359,7 @@ def check(world: World) -> None:
     assert not list(spool.inline.iterdir()), "copies left in inline/"
     assert not list(spool.incoming.iterdir()), "uploads left in incoming/"
     with spool._lock:
-        assert spool._db.execute("SELECT COUNT(*) FROM documents").fetchone()[0] == 0
+        assert spool._db.execute(INLINE_KEPT).fetchone()[0] == 0
 
 
 def calm() -> Script:
@@ -445,7 +446,7 @@ def test_a_job_that_keeps_failing_is_retried_with_back_off_then_aborted(
         assert world.copies[job.name] == world.charged[job.txn_id] == 0
         assert not list(world.spool.inline.iterdir())
         with world.spool._lock:
-            assert world.spool._db.execute("SELECT COUNT(*) FROM documents").fetchone()[0] == 0
+            assert world.spool._db.execute(INLINE_KEPT).fetchone()[0] == 0
         assert len([r for r in caplog.records if r.exc_info]) == 1  # one traceback, not five
     finally:
         world.spool.close()

@@ -150,18 +150,12 @@ class RequestParser:
         expect = headers.get(b"expect")
         if expect is not None and expect.lower() != b"100-continue":
             raise HttpError(HTTPStatus.EXPECTATION_FAILED, "only Expect: 100-continue")
-        try:
-            url = httptools.parse_url(self._url)
-        except httptools.HttpParserInvalidURLError:
-            raise HttpError(HTTPStatus.BAD_REQUEST, "malformed request target") from None
-        path = url.path.decode("latin-1") if url.path else "/"
-        if "%" in path:
-            path = unquote(path, "latin-1")
+        path, query = _target(self._url)
         self._events.append(
             RequestHead(
                 method=parser.get_method().decode("ascii"),
                 path=path,
-                query=url.query.decode("latin-1") if url.query else "",
+                query=query,
                 headers=headers,
                 keep_alive=parser.should_keep_alive(),
                 content_length=int(length) if length is not None else None,
@@ -176,6 +170,22 @@ class RequestParser:
 
     def on_message_complete(self) -> None:
         self._events.append(MessageEnd())
+
+
+def _target(raw: bytes) -> tuple[str, str]:
+    """The path (percent-decoded) and query of a request target."""
+    if raw.startswith(b"/"):  # origin form, what clients send: no need to parse a URL
+        path, _, query = raw.partition(b"?")
+    else:  # absolute form (http://host/path), or "*"
+        try:
+            url = httptools.parse_url(raw)
+        except httptools.HttpParserInvalidURLError:
+            raise HttpError(HTTPStatus.BAD_REQUEST, "malformed request target") from None
+        path, query = url.path or b"/", url.query or b""
+    text = path.decode("latin-1")
+    if "%" in text:
+        text = unquote(text, "latin-1")
+    return text, query.decode("latin-1")
 
 
 _REASONS = {status.value: status.phrase.encode("ascii") for status in HTTPStatus}

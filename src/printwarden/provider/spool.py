@@ -11,10 +11,11 @@ asks the machine and writes its answer in one transaction; what the machine refu
 cancel that lost the race with the send, the engine finishing a job that was canceled
 meanwhile) changes nothing.
 
-A small document (up to ``INLINE_MAX`` bytes: most jobs) skips the file: it is kept in the
-``documents`` table and committed in the same transaction as its job row, so that accepting
-a job costs one fsync instead of three. The engine gets a plain copy of it under ``inline/``
-when it needs a file (that copy needs no fsync: the database holds the durable one).
+A small document (up to ``INLINE_MAX`` bytes: most jobs) skips the file: it is kept in its
+job's row (``document_data``, the last column, read only when wanted) and committed with
+it, so that accepting a job costs one fsync instead of three and writes no other table.
+The engine reads it from there, or gets a plain copy under ``inline/`` when it needs a file
+(that copy needs no fsync: the database holds the durable one).
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ import os
 import sqlite3
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from printwarden.domain.ids import new_id
 from printwarden.domain.job_states import BEFORE_SENDING, FINAL, Event, Phase, step
 from printwarden.files import private_dir, private_sqlite
 
@@ -70,8 +71,10 @@ CREATE TABLE IF NOT EXISTS jobs (
     report_state TEXT NOT NULL DEFAULT '',
     released INTEGER NOT NULL DEFAULT 0,
     phase TEXT NOT NULL DEFAULT 'queued',
-    failures INTEGER NOT NULL DEFAULT 0
+    failures INTEGER NOT NULL DEFAULT 0,
+    document_data BLOB
 );
+-- Where inline documents were kept before they moved into their jobs' rows (moved at start).
 CREATE TABLE IF NOT EXISTS documents (name TEXT PRIMARY KEY, data BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state);
 CREATE INDEX IF NOT EXISTS jobs_user ON jobs (user, state);
@@ -89,6 +92,7 @@ ADDED_COLUMNS = {
     "released": "INTEGER NOT NULL DEFAULT 0",
     "phase": "TEXT NOT NULL DEFAULT ''",
     "failures": "INTEGER NOT NULL DEFAULT 0",
+    "document_data": "BLOB",
 }
 
 FIELDS = (
@@ -225,6 +229,11 @@ class SpooledDocument:
     data: bytes | None = None
 
 
+def _ordered_name() -> str:
+    """A unique name that sorts by creation time (nanoseconds, then 64 random bits)."""
+    return f"{time.time_ns():016x}{os.urandom(8).hex()}"
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
@@ -243,7 +252,7 @@ class DocumentWriter:
 
     def __init__(self, spool: Spool) -> None:
         self.spool = spool
-        self.name = f"{uuid.uuid4().hex}.doc"
+        self.name = f"{_ordered_name()}.doc"
         self.handle: BinaryIO | None = None
         self.buffer = bytearray()
         self.size = 0
@@ -312,6 +321,7 @@ class Spool:
         self._add_missing_columns()
         self._db.executescript(SCHEMA)
         self._backfill_phases()
+        self._move_inline_documents()
         self._db.commit()
         self._clean_orphans()
 
@@ -333,6 +343,15 @@ class Spool:
         for state, phase in BACKFILL:
             self._db.execute(f"UPDATE jobs SET phase = '{phase}' WHERE phase = '' AND {state}")  # noqa: S608
 
+    def _move_inline_documents(self) -> None:
+        """Move inline documents kept in the ``documents`` table (spools from before) into
+        their jobs' rows."""
+        self._db.execute(
+            "UPDATE jobs SET document_data = (SELECT data FROM documents WHERE name = document)"
+            " WHERE document IN (SELECT name FROM documents)"
+        )
+        self._db.execute("DELETE FROM documents")
+
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
@@ -351,7 +370,10 @@ class Spool:
                 leftover.unlink(missing_ok=True)
         marks = ", ".join("?" for _ in FINAL_PHASES)
         needed = f"SELECT document FROM jobs WHERE document IS NOT NULL AND phase NOT IN ({marks})"  # noqa: S608
-        self._db.execute(f"DELETE FROM documents WHERE name NOT IN ({needed})", FINAL_PHASES)  # noqa: S608
+        self._db.execute(
+            f"UPDATE jobs SET document_data = NULL WHERE document_data IS NOT NULL AND phase IN ({marks})",  # noqa: S608, E501
+            FINAL_PHASES,
+        )
         self._db.commit()
         known = {row[0] for row in self._db.execute(needed, FINAL_PHASES)}
         for document in self.docs.iterdir():
@@ -369,13 +391,17 @@ class Spool:
         for path in (self.docs / job.document, self.inline / job.document):
             if path.exists():
                 return SpooledDocument(job.document, path=path)
+        data = self._inline_data(job)
+        if data is None:  # gone (the job ended meanwhile): as a file that is not there
+            return SpooledDocument(job.document, path=self.docs / job.document)
+        return SpooledDocument(job.document, data=data)
+
+    def _inline_data(self, job: Job) -> bytes | None:
         with self._lock:
             row = self._db.execute(
-                "SELECT data FROM documents WHERE name = ?", (job.document,)
+                "SELECT document_data FROM jobs WHERE id = ?", (job.id,)
             ).fetchone()
-        if row is None:  # gone (the job ended meanwhile): as a file that is not there
-            return SpooledDocument(job.document, path=self.docs / job.document)
-        return SpooledDocument(job.document, data=bytes(row[0]))
+        return bytes(row[0]) if row is not None and row[0] is not None else None
 
     def document_path(self, job: Job) -> Path | None:
         """A file with the job's document (a plain copy of an inline one)."""
@@ -387,16 +413,13 @@ class Spool:
         copy = self.inline / job.document
         if copy.exists():
             return copy
-        with self._lock:
-            row = self._db.execute(
-                "SELECT data FROM documents WHERE name = ?", (job.document,)
-            ).fetchone()
-        if row is None:
+        data = self._inline_data(job)
+        if data is None:
             return path
         temporary = self.incoming / f"{job.document}.copy"
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as handle:
-            handle.write(row[0])
+            handle.write(data)
         os.replace(temporary, copy)
         return copy
 
@@ -413,8 +436,6 @@ class Spool:
         rows = [_new_row(new) for new in new_jobs]
         with self._transaction() as db:
             for new, (sql, row) in zip(new_jobs, rows, strict=True):
-                if new.document_data is not None:
-                    _store_inline(db, new.values["document"], new.document_data)
                 new.values["id"] = db.execute(sql, row).lastrowid
         return [_new_job(new.values) for new in new_jobs]
 
@@ -431,7 +452,7 @@ class Spool:
         changes = {job_id: values for job_id, values in changes.items() if values}
         if changes:
             with self._lock:
-                self._commit(changes, None, durable)
+                self._commit(changes, durable)
 
     def transition(
         self, job_id: int, event: Event, *, document_data: bytes | None = None, **values: Any
@@ -470,23 +491,16 @@ class Spool:
         """One transaction (the caller holds the lock). Not ``durable``: committed without
         waiting for the disk — for steps a restart redoes anyway; any later durable commit
         makes it durable too (the WAL is written in order)."""
-        inline = (values["document"], document_data) if document_data is not None else None
-        self._commit({job_id: values}, inline, durable)
+        if document_data is not None:
+            values = {**values, "document_data": document_data}
+        self._commit({job_id: values}, durable)
 
-    def _commit(
-        self,
-        changes: dict[int, dict[str, Any]],
-        inline: tuple[str, bytes] | None,
-        durable: bool,
-    ) -> None:
-        """Update jobs (and store an inline document) in one transaction; the caller holds
-        the lock."""
+    def _commit(self, changes: dict[int, dict[str, Any]], durable: bool) -> None:
+        """Update jobs in one transaction; the caller holds the lock."""
         db = self._db
         if not durable:
             db.execute("PRAGMA synchronous=NORMAL")
         try:
-            if inline is not None:
-                _store_inline(db, *inline)
             for job_id, values in changes.items():
                 _update(db, job_id, values)
             db.commit()
@@ -572,7 +586,7 @@ class Spool:
             return
         (self.inline / job.document).unlink(missing_ok=True)
         with self._transaction() as db:
-            db.execute("DELETE FROM documents WHERE name = ?", (job.document,))
+            db.execute("UPDATE jobs SET document_data = NULL WHERE id = ?", (job.id,))
 
     def _select(self, where: str, params: tuple[Any, ...] | list[Any]) -> Iterator[Job]:
         with self._lock:
@@ -600,18 +614,22 @@ def _new_row(new: NewJob) -> tuple[str, list[Any]]:
     """The INSERT of a new job, and ``new.values`` completed as the row says."""
     values = new.values
     if "uuid" not in values:
-        values["uuid"] = str(uuid.uuid4())
+        values["uuid"] = new_id()  # time-ordered: its unique index grows at one end
     if "created" not in values:
         values["created"] = time.time()
     values["phase"] = new.phase
     values["state"], reasons = IPP_STATE[new.phase]
     values.setdefault("reasons", reasons)
+    row = [_encode(name, value) for name, value in values.items()]
     names = tuple(values)
+    if new.document_data is not None:  # stored in the row, not kept on the Job
+        names += ("document_data",)
+        row.append(new.document_data)
     sql = _INSERTS.get(names)
     if sql is None:
         marks = ", ".join("?" for _ in names)
         sql = _INSERTS[names] = f"INSERT INTO jobs ({', '.join(names)}) VALUES ({marks})"  # noqa: S608
-    return sql, [_encode(name, value) for name, value in values.items()]
+    return sql, row
 
 
 def _new_job(values: dict[str, Any]) -> Job:
@@ -626,10 +644,6 @@ def _update(db: sqlite3.Connection, job_id: int, values: dict[str, Any]) -> None
     assignments = ", ".join(f"{name} = ?" for name in values)
     row = [_encode(name, value) for name, value in values.items()]
     db.execute(f"UPDATE jobs SET {assignments} WHERE id = ?", [*row, job_id])  # noqa: S608
-
-
-def _store_inline(db: sqlite3.Connection, name: str, data: bytes) -> None:
-    db.execute("INSERT INTO documents (name, data) VALUES (?, ?)", (name, data))
 
 
 def _filters(
@@ -650,9 +664,12 @@ def _filters(
     return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
 
 
+_to_json = json.JSONEncoder(separators=(",", ":")).encode  # one encoder, not one per value
+
+
 def _encode(name: str, value: Any) -> Any:
     if name in JSON_FIELDS:
-        return json.dumps(value, separators=(",", ":"))
+        return _to_json(value)
     if isinstance(value, bool):
         return int(value)
     return value

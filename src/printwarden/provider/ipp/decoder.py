@@ -16,7 +16,7 @@ from printwarden.provider.ipp.model import (
     Value,
 )
 from printwarden.provider.ipp.tags import GroupTag, StatusCode, ValueTag, is_delimiter, tag_name
-from printwarden.provider.ipp.values import decode_value
+from printwarden.provider.ipp.values import STRING_TAGS, decode_value
 
 DEFAULT_MAX_ATTRIBUTES = 1000
 DEFAULT_MAX_VALUE_LENGTH = 32767
@@ -175,6 +175,16 @@ def _attribute(
     reader: _Reader, field: _Field, group: AttributeGroup, last: Attribute | None
 ) -> Attribute:
     """Add ``field`` to ``group`` as a new attribute or as another value of ``last``."""
+    if field.name and field.tag in STRING_TAGS:  # most attributes: one string value
+        try:
+            attribute = Attribute(
+                field.name.decode("utf-8"), field.tag, [field.value.decode("utf-8")]
+            )
+        except UnicodeDecodeError:
+            pass  # the general path below says which part is not UTF-8
+        else:
+            _add(group, attribute, field.offset)
+            return attribute
     value = _value(reader, field, depth=0)
     if not field.name:
         if last is None:
