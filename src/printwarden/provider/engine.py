@@ -23,6 +23,7 @@ retried after a crash or an outage is applied once; only a completed job is char
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import threading
@@ -331,8 +332,7 @@ class Engine:
     def _facts(self, job: Job, analysis: dict[str, object]) -> dict[str, object]:
         """What filters judge besides usage: the document, and the printer's paper."""
         printer = self.printers.get(job.printer)
-        named = [from_pwg_name(media) for media in printer.media] if printer else []
-        papers = [size for size in named if size]
+        papers = list(_paper_sizes(printer.media)) if printer else []
         return {
             "document_name": job.name[:256],
             "document_format": str(analysis.get("format") or job.format)[:128],
@@ -725,6 +725,12 @@ def _digest(document: SpooledDocument) -> str:
     assert document.path is not None
     with document.path.open("rb") as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+@functools.lru_cache(maxsize=64)
+def _paper_sizes(media: tuple[str, ...]) -> tuple[str, ...]:
+    """The paper sizes of a printer's media (PWG names), in its order (asked per job)."""
+    return tuple(size for size in map(from_pwg_name, media) if size)
 
 
 def _iso(moment: float) -> str:

@@ -4,7 +4,7 @@ One :class:`Connection` per client socket feeds what it reads to the sans-I/O
 :class:`~printwarden.provider.http11.RequestParser` and hands each request to the handler
 as a :class:`Request` whose body streams in (:class:`Body`); the handler's
 :class:`Response` goes back whole. Keep-alive and pipelining, ``Expect: 100-continue``
-(answered when the handler first reads the body), chunked bodies, TLS when given an
+(answered as soon as the request's head is read), chunked bodies, TLS when given an
 ``ssl.SSLContext``. Untrusted clients are bounded: the parser's head limits, a deadline for
 every state (an idle keep-alive connection, a request head, a pause inside a body), a
 bounded read-ahead (reading pauses while the handler lags), and a cap on connections.
@@ -106,8 +106,8 @@ class Body:
                 raise ConnectionError("the client went away during the request body")
             connection = self._connection
             assert connection is not None
-            if self._expect_continue:  # sent when the handler first waits for the body:
-                self._expect_continue = False  # CUPS sends the IPP header, then waits
+            if self._expect_continue:  # not sent yet: the client waits for it
+                self._expect_continue = False
                 connection.send_continue()
             self._waiter = connection.loop.create_future()
             try:
@@ -229,7 +229,13 @@ class Connection(asyncio.Protocol):
     # --- requests -------------------------------------------------------------------------
 
     def _begin(self, head: RequestHead) -> None:
-        body = Body(self, head.expect_continue)
+        # ``Expect: 100-continue`` is answered at once, as cupsd does (and uvicorn did: its
+        # apps read at once), so the document is on its way while the handler starts; a
+        # request pipelined behind another is answered when its handler first reads.
+        early = head.expect_continue and not self.queue and not self.busy
+        body = Body(self, head.expect_continue and not early)
+        if early:
+            self.send_continue()
         self.receiving = body
         self.queue.append(
             Request(

@@ -76,7 +76,7 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 -- Where inline documents were kept before they moved into their jobs' rows (moved at start).
 CREATE TABLE IF NOT EXISTS documents (name TEXT PRIMARY KEY, data BLOB NOT NULL);
-CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state);
+DROP INDEX IF EXISTS jobs_state; -- state follows phase: jobs are found by phase
 CREATE INDEX IF NOT EXISTS jobs_user ON jobs (user, state);
 DROP INDEX IF EXISTS jobs_charge;
 CREATE INDEX IF NOT EXISTS jobs_charge_pending ON jobs (charge_state)
@@ -388,13 +388,13 @@ class Spool:
         (read, not copied out)."""
         if not job.document:
             return None
+        if job.size <= INLINE_MAX and (data := self._inline_data(job)) is not None:
+            return SpooledDocument(job.document, data=data)
         for path in (self.docs / job.document, self.inline / job.document):
             if path.exists():
                 return SpooledDocument(job.document, path=path)
-        data = self._inline_data(job)
-        if data is None:  # gone (the job ended meanwhile): as a file that is not there
-            return SpooledDocument(job.document, path=self.docs / job.document)
-        return SpooledDocument(job.document, data=data)
+        # Gone (the job ended meanwhile): as a file that is not there.
+        return SpooledDocument(job.document, path=self.docs / job.document)
 
     def _inline_data(self, job: Job) -> bytes | None:
         with self._lock:
@@ -564,8 +564,10 @@ class Spool:
 
     def held_before(self, queue: str, created: float) -> list[Job]:
         """Jobs held in ``queue`` since before ``created`` (candidates for expiry)."""
-        where = "WHERE queue = ? AND state = ? AND created < ? ORDER BY id"
-        return list(self._select(where, (queue, HELD, created)))
+        phases = _phases_showing((HELD,))
+        marks = ", ".join("?" for _ in phases)
+        where = f"WHERE queue = ? AND phase IN ({marks}) AND created < ? ORDER BY id"
+        return list(self._select(where, (queue, *phases, created)))
 
     def uncharged(self) -> list[Job]:
         """Printed jobs whose charge the server has not taken yet."""
@@ -646,6 +648,13 @@ def _update(db: sqlite3.Connection, job_id: int, values: dict[str, Any]) -> None
     db.execute(f"UPDATE jobs SET {assignments} WHERE id = ?", [*row, job_id])  # noqa: S608
 
 
+def _phases_showing(states: Iterable[int]) -> list[str]:
+    """The phases whose IPP job-state is one of ``states`` (state follows phase, and only
+    phase is indexed)."""
+    wanted = set(states)
+    return sorted(phase.value for phase, (state, _) in IPP_STATE.items() if state in wanted) or [""]
+
+
 def _filters(
     queue: str | None, user: str | None, states: Iterable[int] | None
 ) -> tuple[str, list[Any]]:
@@ -658,9 +667,9 @@ def _filters(
         clauses.append("user = ?")
         params.append(user)
     if states is not None:
-        wanted = sorted(set(states))
-        clauses.append(f"state IN ({', '.join('?' for _ in wanted)})")
-        params.extend(wanted)
+        phases = _phases_showing(states)
+        clauses.append(f"phase IN ({', '.join('?' for _ in phases)})")
+        params.extend(phases)
     return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
 
 
