@@ -107,8 +107,9 @@ class RequestParser:
                 raise exc.__context__ from None
             raise HttpError(HTTPStatus.BAD_REQUEST, f"malformed request: {exc}") from None
         if self.head_open:
-            # All of ``data`` if the head was open before it; else it began somewhere in it.
-            self.head_bytes += len(data) if was_open else 1
+            # All of ``data`` is head if the head was open before it or nothing else ended
+            # in it; else the head began somewhere after an earlier request's end.
+            self.head_bytes += len(data) if was_open or not self._events else 1
             if self.head_bytes > self.limits.max_head_bytes:
                 raise HttpError(
                     HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE,

@@ -212,10 +212,10 @@ class Connection(asyncio.Protocol):
                 assert self.receiving is not None
                 self.receiving.end()
                 self.receiving = None
-        self._set_deadline()
         receiving = self.receiving
         if receiving is not None and receiving.buffered > self.settings.read_ahead:
-            self._pause()
+            self._pause()  # the handler lags: no more until it has read (no deadline meanwhile)
+        self._set_deadline()
         if not self.busy and self.queue:
             self._next()
 
@@ -301,6 +301,7 @@ class Connection(asyncio.Protocol):
             self.paused = False
             if self.transport is not None:
                 self.transport.resume_reading()
+            self._set_deadline()
 
     def _pause(self) -> None:
         if not self.paused and self.transport is not None:
