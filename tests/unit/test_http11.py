@@ -162,6 +162,13 @@ def test_a_head_over_the_limit_is_refused_before_it_ends(split: bool) -> None:
     assert error.status in (414, 431)
 
 
+def test_a_head_over_the_limit_is_refused_even_when_it_came_in_one_read() -> None:
+    whole = IPP_POST + b"X-Filler: " + b"a" * 4096 + b"\r\n\r\n"
+    assert refusal(whole, limits=Limits(max_head_bytes=1024)).status == 431
+    small = IPP_POST + b"X-Filler: " + b"a" * 500 + b"\r\n\r\n"
+    assert isinstance(feed(small, limits=Limits(max_head_bytes=1024))[0], RequestHead)
+
+
 def test_a_long_target_is_refused() -> None:
     limits = Limits(max_head_bytes=1024)
     assert refusal(b"GET /" + b"a" * 2000 + b" HTTP/1.1\r\n\r\n", limits=limits).status == 414

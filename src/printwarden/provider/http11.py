@@ -92,6 +92,7 @@ class RequestParser:
         self._url = b""
         self._headers: dict[bytes, bytes] = {}
         self._count = 0
+        self._size = 0  # of the request head's line and headers so far
         self.head_open = False  # a request head has begun and not ended
         self.head_bytes = 0  # its bytes so far (at least)
 
@@ -111,21 +112,25 @@ class RequestParser:
             # in it; else the head began somewhere after an earlier request's end.
             self.head_bytes += len(data) if was_open or not self._events else 1
             if self.head_bytes > self.limits.max_head_bytes:
-                raise HttpError(
-                    HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE,
-                    f"a request head may be at most {self.limits.max_head_bytes} bytes",
-                )
+                raise self._too_large()
         events, self._events = self._events, []
         return events
+
+    def _too_large(self) -> HttpError:
+        return HttpError(
+            HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE,
+            f"a request head may be at most {self.limits.max_head_bytes} bytes",
+        )
 
     # --- httptools callbacks ----------------------------------------------------------------
 
     def on_message_begin(self) -> None:
-        self._url, self._headers, self._count = b"", {}, 0
+        self._url, self._headers, self._count, self._size = b"", {}, 0, 0
         self.head_open, self.head_bytes = True, 0
 
     def on_url(self, url: bytes) -> None:
         self._url += url
+        self._size += len(url)
         if len(self._url) > self.limits.max_head_bytes:
             raise HttpError(HTTPStatus.REQUEST_URI_TOO_LONG, "request target too long")
 
@@ -136,6 +141,10 @@ class RequestParser:
                 HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE,
                 f"a request may have at most {self.limits.max_headers} headers",
             )
+        # The head's size however the reads split it (``feed`` bounds a head still open).
+        self._size += len(name) + len(value) + 4
+        if self._size > self.limits.max_head_bytes:
+            raise self._too_large()
         self._headers[name.lower()] = value
 
     def on_headers_complete(self) -> None:
