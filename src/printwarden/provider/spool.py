@@ -39,10 +39,13 @@ from printwarden.files import private_dir, private_sqlite
 
 log = logging.getLogger("printwarden.provider")
 
-SCHEMA = """
+# Job ids only grow (rows are never deleted) and uuids are time-ordered random UUIDv7s: the
+# table keeps neither an AUTOINCREMENT counter nor a UNIQUE index, each one more page
+# written per new job.
+JOBS_TABLE = """
 CREATE TABLE IF NOT EXISTS jobs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    uuid TEXT NOT NULL UNIQUE,
+    id INTEGER PRIMARY KEY,
+    uuid TEXT NOT NULL,
     queue TEXT NOT NULL,
     state INTEGER NOT NULL,
     reasons TEXT NOT NULL DEFAULT 'none',
@@ -74,6 +77,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     failures INTEGER NOT NULL DEFAULT 0,
     document_data BLOB
 );
+"""
+SCHEMA = """
 -- Where inline documents were kept before they moved into their jobs' rows (moved at start).
 CREATE TABLE IF NOT EXISTS documents (name TEXT PRIMARY KEY, data BLOB NOT NULL);
 DROP INDEX IF EXISTS jobs_state; -- state follows phase: jobs are found by phase
@@ -319,7 +324,8 @@ class Spool:
         self._db.execute("PRAGMA synchronous=FULL")
         self.refused: Counter[str] = Counter()  # transitions the machine refused, by event
         self._add_missing_columns()
-        self._db.executescript(SCHEMA)
+        self._rebuild_old_jobs_table()
+        self._db.executescript(JOBS_TABLE + SCHEMA)
         self._backfill_phases()
         self._move_inline_documents()
         self._db.commit()
@@ -336,6 +342,22 @@ class Spool:
         for name, definition in ADDED_COLUMNS.items():
             if name not in present:
                 self._db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {definition}")
+
+    def _rebuild_old_jobs_table(self) -> None:
+        """A spool from before has an AUTOINCREMENT id and a UNIQUE uuid: rebuilt once,
+        keeping every job and its id (the indexes are made again by ``SCHEMA``)."""
+        found = self._db.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'jobs'"
+        ).fetchone()
+        if found is None or "AUTOINCREMENT" not in found[0].upper():
+            return
+        columns = ", ".join((*FIELDS, "document_data"))
+        copy = f"INSERT INTO jobs ({columns}) SELECT {columns} FROM jobs_before;"  # noqa: S608
+        self._db.executescript(
+            "BEGIN IMMEDIATE; ALTER TABLE jobs RENAME TO jobs_before;"
+            f"{JOBS_TABLE}; {copy} DROP TABLE jobs_before; COMMIT;"
+        )
+        log.info("the spool's jobs table was rebuilt without AUTOINCREMENT and UNIQUE(uuid)")
 
     def _backfill_phases(self) -> None:
         """Give jobs of a spool from before the state machine the phase their IPP state,
