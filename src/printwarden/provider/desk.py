@@ -130,29 +130,34 @@ class Desk:
         """Spool jobs durably in one transaction (group commit: one fsync for all); for
         each entry its job, or the error that kept it out."""
         self.last_accept = time.monotonic()
-        outcomes: dict[int, Job | Exception] = {}
-        admitted: list[tuple[int, NewJob]] = []
-        for index, (submission, document) in enumerate(batch):
+        outcomes: list[Job | Exception | None] = []
+        admitted: list[NewJob] = []
+        for submission, document in batch:
             try:
                 name = document.commit() if document is not None else None
             except Exception as exc:
-                outcomes[index] = exc
+                outcomes.append(exc)
                 continue
-            admitted.append((index, _new_job(submission, document, name)))
+            outcomes.append(None)  # its job, once spooled
+            admitted.append(_new_job(submission, document, name))
         try:
-            jobs = self.spool.add_many([new for _, new in admitted])
+            jobs = iter(self.spool.add_many(admitted))
         except Exception as exc:
-            for index, new in admitted:
-                outcomes[index] = exc
+            for new in admitted:
                 if new.values["document"] is not None:  # no job will ever own it
                     (self.spool.docs / new.values["document"]).unlink(missing_ok=True)
-            jobs = []
-        outcomes.update((index, job) for (index, _), job in zip(admitted, jobs, strict=False))
-        if any(job.phase is Phase.QUEUED for job in jobs):
+            return [exc if outcome is None else outcome for outcome in outcomes]
+        spooled = [next(jobs) if outcome is None else outcome for outcome in outcomes]
+        queued = held = False
+        for job in spooled:
+            if isinstance(job, Job):
+                queued |= job.phase is Phase.QUEUED
+                held |= bool(job.report_state) and job.document is not None
+        if queued:
             self._wake()
-        if any(job.report_state and job.document is not None for job in jobs):
+        if held:
             self._held()
-        return [outcomes[index] for index in range(len(batch))]
+        return spooled
 
     def attach(self, job: Job, document: DocumentWriter, document_format: str) -> Job:
         """Send-Document: the job's one document arrived."""

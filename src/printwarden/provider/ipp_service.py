@@ -249,12 +249,9 @@ class IppService:
         when its first bytes show a format its queue cannot deliver (``octet-stream`` is
         sniffed; magic bytes win over a declared type), before it is accepted."""
         limit = self.config.max_document_bytes
-        too_large = Refusal(
-            S.CLIENT_ERROR_REQUEST_ENTITY_TOO_LARGE, f"a document may be at most {limit} bytes"
-        )
         declared = context.request.document_size
         if declared is not None and declared > limit:
-            raise too_large
+            raise _too_large(limit)
         writer = self.spool.new_document()
         head = b""
         try:
@@ -265,7 +262,7 @@ class IppService:
                         self._check_content(context, head, document_format)
                 writer.write(chunk)
                 if writer.size > limit:
-                    raise too_large
+                    raise _too_large(limit)
             if len(head) < detect.SNIFF_BYTES:
                 self._check_content(context, head, document_format)
         except BaseException:
@@ -476,6 +473,12 @@ class IppService:
         job = self._owned_job(context)
         await asyncio.to_thread(self.desk.release, job)
         return self.response(context.request.message, S.SUCCESSFUL_OK)
+
+
+def _too_large(limit: int) -> Refusal:
+    return Refusal(
+        S.CLIENT_ERROR_REQUEST_ENTITY_TOO_LARGE, f"a document may be at most {limit} bytes"
+    )
 
 
 def attrs_path(queue: str) -> str:

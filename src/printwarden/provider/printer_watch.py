@@ -44,6 +44,7 @@ ASK_TIMEOUT = 10.0
 CONNECT_TIMEOUT = 3.0
 
 Fetch = Callable[[PrinterConfig], Learnt]
+_MISSING = object()
 
 
 def ask_printer(printer: PrinterConfig) -> Learnt:
@@ -104,9 +105,10 @@ class PrinterWatch:
         """``compute(queue, capabilities)``, remembered until the capabilities change (every
         submission asks; the printers change seldom)."""
         key = (what, queue.name, queue.kind, queue.printer)
+        cached = self._per_queue_cache.get(key, _MISSING)  # a dict read needs no lock
+        if cached is not _MISSING:
+            return cached
         with self._lock:
-            if key in self._per_queue_cache:
-                return self._per_queue_cache[key]
             current = self._current  # replaced, never changed in place
         value = compute(queue, current)
         with self._lock:
