@@ -31,6 +31,7 @@ any server, and its ratio to cupsd says how much of the goal is reachable here a
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import signal
@@ -71,7 +72,7 @@ from provider_harness import (
 
 GOAL_RATE = 1.0  # ours / default cupsd, jobs/s
 GOAL_CPU = 1.0  # ours / default cupsd, server CPU per held job
-IDLE_CPU_SECONDS = 0.01  # per SETTLE_STEP (one clock tick): what counts as idle
+IDLE_CPU_SECONDS = 0.005  # per SETTLE_STEP: what counts as idle (the loops' polling)
 SETTLE_STEP = 0.5
 SETTLE_QUIET_STEPS = 4  # idle this long in a row (longer than any batching delay) = settled
 SETTLE_MAX = 60.0
@@ -116,7 +117,18 @@ class FsResult:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of ``pid`` (all its threads) so far."""
+    """CPU seconds of ``pid`` so far, all its threads: the scheduler's nanosecond count
+    (``/proc/PID/task/*/schedstat``), where ``/proc/PID/stat`` counts 10 ms ticks — 5 % of
+    a run of 600 jobs. Falls back to the ticks without schedstat."""
+    total = 0
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(FileNotFoundError):  # a thread that just ended
+                total += int((task / "schedstat").read_text().split()[0])
+    except FileNotFoundError:
+        total = 0
+    if total:
+        return total / 1e9
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     ticks = int(fields[11]) + int(fields[12])
     return ticks / os.sysconf("SC_CLK_TCK")

@@ -29,6 +29,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -278,9 +279,13 @@ class Engine:
         elif allowed := self._move(deciding, Event.DECIDE_ALLOW, **decided):
             self.deliver(allowed, charge=True)
 
-    def _analyse(self, job: Job) -> dict[str, object]:
-        """What the document holds (pages, colour, paper…); {} for a job with none yet."""
-        document = self.spool.document(job)
+    def _analyse(self, job: Job, inline: bytes | None = None) -> dict[str, object]:
+        """What the document holds (pages, colour, paper…); {} for a job with none yet.
+        ``inline``: the document's bytes, when already read from the spool."""
+        if inline is not None and job.document:
+            document: SpooledDocument | None = SpooledDocument(job.document, data=inline)
+        else:
+            document = self.spool.document(job)
         if document is None:
             return {}
         result = self.analyse(document, job.format)
@@ -568,10 +573,11 @@ class Engine:
     def _reports_of(self, jobs: list[Job]) -> list[tuple[Job, dict[str, object]]]:
         """The reports of ``jobs``; the analyses made for them are stored together (not
         waiting for the disk: a lost one is made again)."""
-        analysed: dict[int, dict[str, object]] = {}
-        reports = [(job, report) for job in jobs if (report := self._report_of(job, analysed))]
+        to_analyse = [job for job in jobs if not job.analysis and not job.terminal]
+        batch = _Batch(inline=self.spool.inline_documents(to_analyse))  # one query for all
+        reports = [(job, report) for job in jobs if (report := self._report_of(job, batch))]
         self.spool.update_many(
-            {job_id: {"analysis": analysis} for job_id, analysis in analysed.items()},
+            {job_id: {"analysis": analysis} for job_id, analysis in batch.analysed.items()},
             durable=False,
         )
         return reports
@@ -609,14 +615,12 @@ class Engine:
         self.spool.update_many(marks, durable=False)
         return True
 
-    def _report_of(
-        self, job: Job, analysed: dict[int, dict[str, object]]
-    ) -> dict[str, object] | None:
-        """The report of one held job (its analysis, if made now, put in ``analysed``); if
+    def _report_of(self, job: Job, batch: _Batch) -> dict[str, object] | None:
+        """The report of one held job (its analysis, if made now, kept in ``batch``); if
         building it fails, that is the job's failure: it is reported without an analysis
         (pages unknown) rather than never."""
         try:
-            return self._held_report(job, analysed)
+            return self._held_report(job, batch)
         except Exception as exc:
             fresh = self.spool.get(job.id)
             if fresh is None:
@@ -633,7 +637,7 @@ class Engine:
                 self.spool.update(job.id, analysis=analysis)
                 fresh.analysis = analysis
             try:
-                return self._held_report(fresh, analysed)
+                return self._held_report(fresh, batch)
             except Exception:
                 log.exception("job %s: its report could not be made", job.id)
                 return None
@@ -649,10 +653,10 @@ class Engine:
         else:
             self.spool.update(job.id, report_state="final" if job.terminal else "done")
 
-    def _held_report(self, job: Job, analysed: dict[int, dict[str, object]]) -> dict[str, object]:
+    def _held_report(self, job: Job, batch: _Batch) -> dict[str, object]:
         analysis = job.analysis
-        if not analysis and not job.terminal:
-            analysis = analysed[job.id] = self._analyse(job)  # made no copy of the document
+        if not analysis and not job.terminal:  # analysed from memory: no copy on disk
+            analysis = batch.analysed[job.id] = self._analyse(job, batch.inline.get(job.id))
         question = self._question(job, analysis)
         queue = self.config.queue(job.queue)
         hold_seconds = (queue.hold_hours if queue else 4.0) * 3600
@@ -707,6 +711,15 @@ class Engine:
             return True
         self.spool.update(job.id, charge_state="done", cost=cost)
         return True
+
+
+@dataclass
+class _Batch:
+    """One round of held-job reports: the inline documents read for it, the analyses
+    made (stored together at its end)."""
+
+    inline: dict[int, bytes]
+    analysed: dict[int, dict[str, object]] = field(default_factory=dict)
 
 
 def analyse_document(document: SpooledDocument, document_format: str) -> Analysis:

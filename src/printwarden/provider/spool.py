@@ -424,6 +424,18 @@ class Spool:
         # Gone (the job ended meanwhile): as a file that is not there.
         return SpooledDocument(job.document, path=self.docs / job.document)
 
+    def inline_documents(self, jobs: Iterable[Job]) -> dict[int, bytes]:
+        """The bytes of those of ``jobs``' documents kept inline, by job id (one query)."""
+        ids = [job.id for job in jobs if job.document and job.size <= INLINE_MAX]
+        found: dict[int, bytes] = {}
+        for start in range(0, len(ids), 500):  # within SQLite's limit on parameters
+            chunk = ids[start : start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            query = f"SELECT id, document_data FROM jobs WHERE id IN ({marks}) AND document_data IS NOT NULL"  # noqa: S608, E501
+            with self._lock:
+                found.update(self._db.execute(query, chunk).fetchall())
+        return found
+
     def _inline_data(self, job: Job) -> bytes | None:
         with self._lock:
             row = self._db.execute(
