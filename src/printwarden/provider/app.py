@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import ssl
 from typing import Any
 
 import uvloop
@@ -109,13 +110,14 @@ class Provider:
             return 503, {"detail": failure}
         return 200, {"fetched": True, "fetches": self.doorbell.fetches}
 
-    def serve(self) -> None:
+    def serve(self, ssl_context: ssl.SSLContext | None = None) -> None:
         """Run the IPP server in the foreground until SIGTERM or SIGINT: the background
-        loops start first (recovery included), the port opens after them."""
-        uvloop.run(self._serve())
+        loops start first (recovery included), the port opens after them. With
+        ``ssl_context`` it speaks TLS (ipps://) and its requests say so (``IppRequest.tls``)."""
+        uvloop.run(self._serve(ssl_context))
 
-    async def _serve(self) -> None:
-        server = HttpServer(self.app)
+    async def _serve(self, ssl_context: ssl.SSLContext | None) -> None:
+        server = HttpServer(self.app, ssl_context=ssl_context)
         self.start()
         # What start-up made lives as long as the process: out of the collector's sight, so
         # that a full collection walks only what requests made (CPython's gc.freeze).
