@@ -5,11 +5,12 @@ whose jobs table is rebuilt without what made each new job cost more pages."""
 from __future__ import annotations
 
 import contextlib
+import json
 import sqlite3
 from pathlib import Path
 
 from printwarden.domain.job_states import Phase
-from printwarden.provider.spool import INLINE_MAX, Spool
+from printwarden.provider.spool import INLINE_MAX, MORE_DOCUMENTS, Spool
 
 PDF = b"%PDF-1.4 a small document\n%%EOF\n"
 
@@ -148,3 +149,42 @@ def test_a_spool_from_before_is_rebuilt_keeping_every_job_and_id(tmp_path: Path)
         assert again.jobs()[-1].id == 8
     finally:
         again.close()
+
+
+def test_a_spool_from_before_keeps_the_further_documents_of_its_jobs(tmp_path: Path) -> None:
+    """A job of several documents kept them all in the ``documents`` table: its first moves
+    into its row, the others stay where a job's further documents are kept."""
+    old = Spool(tmp_path)
+    job_id = _add(old, b"", Phase.INCOMING)
+    with old._lock:
+        first = old._db.execute("SELECT document FROM jobs WHERE id = ?", (job_id,)).fetchone()[0]
+        old._db.execute("UPDATE jobs SET document_data = NULL WHERE id = ?", (job_id,))
+        more = [{"file": "second.doc", "format": "application/pdf", "size": 6}]
+        old._db.execute(
+            "UPDATE jobs SET attributes = ? WHERE id = ?",
+            (json.dumps({MORE_DOCUMENTS: more}), job_id),
+        )
+        old._db.executemany(
+            "INSERT INTO documents (name, data) VALUES (?, ?)",
+            [(first, PDF), ("second.doc", b"second")],
+        )
+        old._db.commit()
+    old.close()
+
+    spool = Spool(tmp_path)
+    try:
+        names = {row[0] for row in spool._db.execute("SELECT name FROM documents")}
+        assert names == {"second.doc"}
+        job = spool.get(job_id)
+        assert job is not None
+        document = spool.document(job)
+        assert document is not None
+        assert document.data == PDF
+        paths = spool.document_paths(job)
+        assert [path.read_bytes() for path, _ in paths] == [PDF, b"second"]
+        spool.delete_document(job)
+        assert spool._db.execute("SELECT COUNT(*) FROM documents").fetchone() == (0,)
+        kept = spool._db.execute("SELECT COUNT(*) FROM jobs WHERE document_data NOT NULL")
+        assert kept.fetchone() == (0,)
+    finally:
+        spool.close()
