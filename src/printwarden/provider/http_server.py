@@ -343,7 +343,10 @@ class Connection(asyncio.Protocol):
         transport = self.transport
         if transport is None:
             return
-        if not self.busy and not transport.is_closing():
+        # The answer to the request being handled when its own body is what failed (its
+        # handler's answer is dropped: the connection closes); never ahead of an answer due.
+        handled = self.busy and bool(self.queue) and self.receiving is self.queue[0].body
+        if (not self.busy or handled) and not transport.is_closing():
             headers = [(b"content-type", b"text/plain")]
             transport.write(response_bytes(status, headers, text, keep_alive=False))
         if self.receiving is not None:
