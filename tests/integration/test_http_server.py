@@ -326,6 +326,20 @@ def test_bad_chunking_is_refused_and_the_connection_closed(served: Served) -> No
     assert b"200 OK" not in got
 
 
+def test_bad_chunking_after_the_handler_started_is_refused_too(served: Served) -> None:
+    """The bad body arrives while its request's handler is already reading it."""
+    with served.connect() as sock:
+        sock.sendall(b"POST /c HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n")
+        deadline = time.monotonic() + WAIT
+        while not served.handler.seen and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert served.handler.seen  # handling it
+        sock.sendall(b"4\r\nabcdefgh\r\n0\r\n\r\n")
+        got = read_until_closed(sock)
+    assert got.startswith(b"HTTP/1.1 400 ")
+    assert got.count(b"HTTP/1.1") == 1
+
+
 def test_bytes_the_handler_does_not_read_yet_are_not_all_buffered() -> None:
     handler = Handler(gate=asyncio.Event())
     running = Served(handler)
