@@ -19,7 +19,7 @@ import pikepdf
 from printwarden.analysis.convert import to_pdf
 from printwarden.analysis.ghostscript import ToolError
 from printwarden.analysis.nup import Cell as Box
-from printwarden.analysis.nup import placement
+from printwarden.analysis.nup import add_sheet
 from printwarden.domain.imposition import ORIENTATIONS, Cell, Override, Plan, grid, settings_of
 
 
@@ -128,15 +128,7 @@ def _side(
         for row in range(rows)
         for column in range(columns)
     ]
-    side = out.add_blank_page(page_size=sheet)
-    names, content = {}, []
-    for number, (form, box) in enumerate(zip(forms, cells, strict=False)):
-        name = f"/P{number}"
-        names[name] = form
-        matrix = " ".join(f"{v:.6f}" for v in placement(_extent(form), box))
-        content.append(f"q {matrix} cm {name} Do Q")
-    side.obj.Resources = pikepdf.Dictionary(XObject=pikepdf.Dictionary(names))
-    side.obj.Contents = out.make_stream("\n".join(content).encode())
+    add_sheet(out, forms, cells, sheet)
 
 
 def _grey_copies(
@@ -166,11 +158,3 @@ def _size(page: pikepdf.Page) -> tuple[float, float]:
     if int(page.obj.get("/Rotate", 0)) % 180:
         return height, width
     return width, height
-
-
-def _extent(form: pikepdf.Object) -> tuple[float, float, float, float]:
-    x0, y0, x1, y1 = (float(v) for v in form.BBox)
-    matrix = pikepdf.Matrix(form.Matrix) if "/Matrix" in form else pikepdf.Matrix()
-    points = [matrix.transform(p) for p in ((x0, y0), (x0, y1), (x1, y0), (x1, y1))]
-    xs, ys = [p[0] for p in points], [p[1] for p in points]
-    return min(xs), min(ys), max(xs), max(ys)

@@ -40,7 +40,7 @@ def impose(pdf: pikepdf.Pdf, n: int) -> None:
     width, height = sheet[2] - sheet[0], sheet[3] - sheet[1]
     cells = layout(n, width, height)
     for start in range(0, len(forms), n):
-        _add_sheet(pdf, forms[start : start + n], cells, (width, height))
+        add_sheet(pdf, forms[start : start + n], cells, (width, height))
     for _ in originals:
         del pdf.pages[0]
     for key in ("/Outlines", "/StructTreeRoot", "/AcroForm"):
@@ -78,9 +78,10 @@ def placement(box: Box, cell: Cell) -> list[float]:
     return [s, 0, 0, s, left - s * x0, bottom - s * y0]
 
 
-def _add_sheet(
+def add_sheet(
     pdf: pikepdf.Pdf, forms: list[pikepdf.Object], cells: list[Cell], size: tuple[float, float]
 ) -> None:
+    """A new sheet of ``size`` at the end of ``pdf`` with each form fitted into its cell."""
     sheet = pdf.add_blank_page(page_size=size)
     names, content = {}, []
     for number, (form, cell) in enumerate(zip(forms, cells, strict=False)):
