@@ -43,7 +43,7 @@ from support.appserver import AppServer
 from support.ippeveprinter import IPPEVEPRINTER, IppEvePrinter
 from support.provider import PrinterSpec, ProviderProcess, QueueSpec
 
-DATE = "2026-11-25"
+DATE = "2026-12-05"
 CUPSD = "/usr/sbin/cupsd"
 LPADMIN = "/usr/sbin/lpadmin"
 IPPTOOL = "/usr/bin/ipptool"
@@ -437,11 +437,13 @@ def start_ours(root: Path, printer_uri: str, balance: int = 1_000_000) -> Ours:
 
 
 def start_provider(ours: Ours, root: Path, printer_uri: str, src: Path | None) -> Ours:
-    """Another provider (spool under ``root``) for the App Server of ``ours``."""
+    """Another provider (spool under ``root``) for the App Server of ``ours``, with a token
+    of its own (a provider token is bound to the first provider that registers with it: a
+    shared one kept this provider unregistered, reporting no held job — less work)."""
     root.mkdir(parents=True, exist_ok=True)
     provider = ProviderProcess(
         server_url=ours.app.url,
-        token=ours.provider.token,
+        token=ours.app.token(Role.PROVIDER),
         directory=root,
         printers=[PrinterSpec("mono", printer_uri, colour=False)],
         queues=[QueueSpec(HOLD_QUEUE, "hold", "mono")],

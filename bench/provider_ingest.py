@@ -15,7 +15,13 @@ provider's spool sit under one temporary directory, on disk (``/tmp``) and on tm
 cupsd runs twice: with its defaults (no fsync; job control files written up to 30 s later,
 ``DirtyCleanInterval``) and "durable" (``SyncOnClose Yes``, ``DirtyCleanInterval 0``).
 The crash check submits K jobs, SIGKILLs each server as soon as ipptool got the last answer,
-restarts it and counts the held jobs that survived. The goal is ours/cupsd >= 1.5 on jobs/s.
+restarts it and counts the held jobs that survived.
+
+Goals (issue 16, "lean ingest"), against default cupsd in the same run: server CPU per held
+job <= cupsd's, and jobs/s >= 1.0x, with every job fsync'd before its answer (the crash
+check: all survive). Server CPU is counted twice: while ipptool runs ("ingest"), and until
+the server is idle again ("all": for the provider also the work it does after answering —
+each held job analysed and reported to the App Server in batches).
 
 The same client also runs against a do-nothing responder (``bench/null_ipp.py``: canned
 answer, no parsing, no spool): its rate is the ceiling this client and this machine allow
@@ -25,6 +31,7 @@ any server, and its ratio to cupsd says how much of the goal is reachable here a
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import signal
@@ -63,7 +70,12 @@ from provider_harness import (
     write_held_test,
 )
 
-GOAL_RATIO = 1.5
+GOAL_RATE = 1.0  # ours / default cupsd, jobs/s
+GOAL_CPU = 1.0  # ours / default cupsd, server CPU per held job
+IDLE_CPU_SECONDS = 0.005  # per SETTLE_STEP: what counts as idle (the loops' polling)
+SETTLE_STEP = 0.5
+SETTLE_QUIET_STEPS = 4  # idle this long in a row (longer than any batching delay) = settled
+SETTLE_MAX = 60.0
 COMPARED = "printwarden B"
 CEILING = "null responder"
 FILESYSTEMS = {"disk": "/tmp", "tmpfs": "/dev/shm"}
@@ -82,6 +94,7 @@ class Target:
     restart: Callable[[], None]
     rates: list[float] = field(default_factory=list)
     cpu_ms_per_job: list[float] = field(default_factory=list)
+    all_cpu_ms_per_job: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -98,15 +111,45 @@ class FsResult:
     where: str
     rates: dict[str, list[float]]
     cpu: dict[str, list[float]]
+    all_cpu: dict[str, list[float]]
     crashes: list[CrashResult]
     profile: str = ""
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of ``pid`` (all its threads) so far."""
+    """CPU seconds of ``pid`` so far, all its threads: the scheduler's nanosecond count
+    (``/proc/PID/task/*/schedstat``), where ``/proc/PID/stat`` counts 10 ms ticks — 5 % of
+    a run of 600 jobs. Falls back to the ticks without schedstat."""
+    total = 0
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(FileNotFoundError):  # a thread that just ended
+                total += int((task / "schedstat").read_text().split()[0])
+    except FileNotFoundError:
+        total = 0
+    if total:
+        return total / 1e9
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     ticks = int(fields[11]) + int(fields[12])
     return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def settled_cpu(pid: int, limit: float = SETTLE_MAX) -> float:
+    """The CPU seconds of ``pid`` once it is idle again (its deferred work done): idle for
+    ``SETTLE_QUIET_STEPS`` steps in a row; the CPU of those idle steps is not counted."""
+    deadline = time.monotonic() + limit
+    quiet, last, busy_until = 0, cpu_seconds(pid), cpu_seconds(pid)
+    while time.monotonic() < deadline:
+        time.sleep(SETTLE_STEP)
+        now = cpu_seconds(pid)
+        if now - last <= IDLE_CPU_SECONDS:
+            quiet += 1
+            if quiet >= SETTLE_QUIET_STEPS:
+                return busy_until
+        else:
+            quiet, busy_until = 0, now
+        last = now
+    raise BenchError(f"pid {pid} still busy {limit:.0f} s after the run")
 
 
 def cupsd_target(cupsd: Cupsd, name: str) -> Target:
@@ -157,15 +200,18 @@ def measure(
     cpu_before = cpu_seconds(pid)
     elapsed = ipptool_workers(target.uri, test, pdf, workers, per_worker, timeout)
     cpu = cpu_seconds(pid) - cpu_before
+    all_cpu = settled_cpu(pid) - cpu_before
     jobs = workers * per_worker
     after = held_count(target.uri) if keeps_jobs else jobs
     if after - before != jobs:
         raise BenchError(f"{target.name}: {after - before} new held jobs, expected {jobs}")
     target.rates.append(jobs / elapsed)
     target.cpu_ms_per_job.append(1000 * cpu / jobs)
+    target.all_cpu_ms_per_job.append(1000 * all_cpu / jobs)
     print(
         f"    {target.name:<15} {jobs} jobs in {elapsed:6.2f} s = {jobs / elapsed:7.0f} jobs/s"
-        f"  (server CPU {1000 * cpu / jobs:.2f} ms/job; {after} held)"
+        f"  (server CPU {1000 * cpu / jobs:.2f} ms/job, all {1000 * all_cpu / jobs:.2f};"
+        f" {after} held)"
     )
 
 
@@ -255,6 +301,7 @@ def run_filesystem(
             where,
             {t.name: t.rates for t in targets},
             {t.name: t.cpu_ms_per_job for t in targets},
+            {t.name: t.all_cpu_ms_per_job for t in targets},
             crashes,
             profile,
         )
@@ -281,18 +328,23 @@ def report(results: Sequence[FsResult], args: argparse.Namespace) -> bool:
     met = True
     for result in results:
         ours = median(result.rates["printwarden"])
+        cupsd = median(result.rates["cupsd"])
         print(f"  {result.fs}: {result.where}")
         for name, rates in result.rates.items():
-            cpu = median(result.cpu[name])
             spread = f"{min(rates):.0f}..{max(rates):.0f}"
             print(
-                f"    {name:<15} {median(rates):7.0f} jobs/s  (runs {spread})"
-                f"  server CPU {cpu:.2f} ms/job"
+                f"    {name:<15} {median(rates):7.0f} jobs/s  (runs {spread})  server CPU"
+                f" {median(result.cpu[name]):.2f} ms/job while answering,"
+                f" {median(result.all_cpu[name]):.2f} all"
             )
-        for anchor in ("cupsd", "cupsd (durable)"):
-            ratio = ours / median(result.rates[anchor])
-            verdict = "meets" if ratio >= GOAL_RATIO else "MISSES"
-            print(f"    ours/{anchor:<16} {ratio:5.2f}x  ({verdict} the {GOAL_RATIO}x goal)")
+        rate = ours / cupsd
+        cpu = median(result.cpu["printwarden"]) / median(result.cpu["cupsd"])
+        all_cpu = median(result.all_cpu["printwarden"]) / median(result.all_cpu["cupsd"])
+        durable = ours / median(result.rates["cupsd (durable)"])
+        print(f"    jobs/s ours/cupsd         {rate:5.2f}x  ({_verdict(rate >= GOAL_RATE)}"
+              f" >= {GOAL_RATE}x; ours/durable cupsd {durable:.2f}x)")  # fmt: skip
+        print(f"    CPU/job ours/cupsd        {cpu:5.2f}x  ({_verdict(cpu <= GOAL_CPU)}"
+              f" <= {GOAL_CPU}x while answering; {all_cpu:.2f}x with the work after)")  # fmt: skip
         if COMPARED in result.rates:
             other = median(result.rates[COMPARED])
             print(
@@ -300,18 +352,22 @@ def report(results: Sequence[FsResult], args: argparse.Namespace) -> bool:
                 f"{median(result.cpu[COMPARED]) / median(result.cpu['printwarden']):.2f}x CPU/job"
             )
         if CEILING in result.rates:
-            ceiling = median(result.rates[CEILING]) / median(result.rates["cupsd"])
+            ceiling = median(result.rates[CEILING]) / cupsd
             print(
                 f"    {CEILING}/cupsd    {ceiling:5.2f}x  (the most any server can reach with"
                 f" this client here)"
             )
-        met &= ours / median(result.rates["cupsd"]) >= GOAL_RATIO
+        met &= rate >= GOAL_RATE and cpu <= GOAL_CPU
         for crash in result.crashes:
             print(
                 f"    crash: {crash.name:<15} {crash.survived:>4}/{crash.submitted} held jobs"
                 f" survived SIGKILL ({crash.acknowledged_to_kill_ms:.1f} ms after the last answer)"
             )
     return met
+
+
+def _verdict(met: bool) -> str:
+    return "meets" if met else "MISSES"
 
 
 def parser() -> argparse.ArgumentParser:
@@ -329,7 +385,7 @@ def parser() -> argparse.ArgumentParser:
         type=Path,
         help="also run a provider importing printwarden from this src/ (an A/B, same run)",
     )
-    p.add_argument("--strict", action="store_true", help="exit 1 when the goal is missed")
+    p.add_argument("--strict", action="store_true", help="exit 1 when a goal is missed")
     return p
 
 

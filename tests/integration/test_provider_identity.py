@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import os
 import pty
 import select
+import socket
 import ssl
 import subprocess
 import time
@@ -473,3 +475,40 @@ def _status(body: bytes) -> tuple[int, str]:
     operation = message.operation
     text = operation.get("status-message") if operation is not None else None
     return message.code, str(text.value) if text is not None else ""
+
+
+# --- the two listeners ----------------------------------------------------------------------
+
+
+def test_the_provider_logs_the_fingerprint_of_its_certificate(world: World) -> None:
+    """Both listeners serve one process: the plain port answers and the ipps:// line names
+    the certificate clients can pin."""
+    log = (world.provider.directory / "provider.log").read_text(errors="replace")
+    pem = world.provider.tls_ca.read_bytes()
+    certificate = ssl.PEM_cert_to_DER_cert(pem.decode())
+    fingerprint = hashlib.sha256(certificate).hexdigest().upper()
+    pairs = ":".join(fingerprint[i : i + 2] for i in range(0, len(fingerprint), 2))
+    assert f"ipps:// on port {world.provider.tls_port}; certificate SHA-256 fingerprint " in log
+    assert pairs in log
+
+
+def test_a_provider_whose_ipps_port_is_taken_does_not_start(world: World, tmp_path: Path) -> None:
+    with socket.socket() as taken:  # bound, not listening: the port cannot be had
+        taken.bind(("127.0.0.1", 0))
+        provider = ProviderProcess(
+            server_url=world.app.url,
+            token=world.app.token(Role.PROVIDER),
+            directory=tmp_path,
+            printers=[PrinterSpec("laser", f"file://{tmp_path / 'out'}", colour=False)],
+            queues=[QueueSpec("office", "direct", "laser")],
+            tls=True,
+            tls_port=taken.getsockname()[1],
+        )
+        try:
+            with pytest.raises(RuntimeError, match="provider exited") as failed:
+                provider.start()
+        finally:
+            provider.stop()
+    assert "address already in use" in str(failed.value).lower()
+    assert provider.process is not None
+    assert provider.process.returncode not in (None, 0)

@@ -12,6 +12,7 @@ import hashlib
 import random
 import select
 import socket
+import sqlite3
 import threading
 import time
 import uuid
@@ -402,6 +403,84 @@ def test_wrong_content_type_and_get_are_http_errors_not_crashes(world: World) ->
     assert get.headers["allow"] == "POST"
     nowhere = httpx.post(world.base + "/nowhere", content=body, headers=IPP, timeout=WAIT_SECONDS)
     assert nowhere.status_code == 404
+    world.serving()
+
+
+def _raw_exchange(port: int, request: bytes) -> bytes:
+    """Send ``request`` on a new connection; everything the provider answers until it closes."""
+    got = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=WAIT_SECONDS) as sock:
+        sock.sendall(request)
+        with contextlib.suppress(ConnectionResetError):
+            while data := sock.recv(65536):
+                got += data
+    return got
+
+
+def _job_count(world: World, queue: str) -> int:
+    with world.client(queue) as client:
+        response = client.request(
+            Operation.GET_JOBS, [Attribute.of("which-jobs", ValueTag.KEYWORD, "all")]
+        )
+    return len(response.groups_of(GroupTag.JOB))
+
+
+@pytest.mark.parametrize(
+    "framing",
+    [
+        b"Content-Length: %d\r\nTransfer-Encoding: chunked\r\n",
+        b"Transfer-Encoding: chunked\r\nContent-Length: %d\r\n",
+        b"Transfer-Encoding: gzip, chunked\r\nX-Length: %d\r\n",
+    ],
+    ids=["cl-te", "te-cl", "te-not-only-chunked"],
+)
+def test_a_request_smuggled_in_a_print_job_is_refused_and_never_printed(
+    world: World, framing: bytes
+) -> None:
+    """Framed two ways, a body could hide a second request from one reader of it."""
+    hidden_doc = b"smuggled " + world.suffix.encode()
+    header = print_job_header(world.provider.uri("direct"), "alice")
+    hidden = (
+        (
+            b"POST /ipp/print/direct HTTP/1.1\r\nHost: x\r\nContent-Type: application/ipp\r\n"
+            b"Content-Length: %d\r\n\r\n" % (len(header) + len(hidden_doc))
+        )
+        + header
+        + hidden_doc
+    )
+    body = b"%x\r\n" % len(header) + header + b"\r\n0\r\n\r\n" + hidden
+    before = _job_count(world, "direct")
+    head = b"POST /ipp/print/direct HTTP/1.1\r\nHost: x\r\nContent-Type: application/ipp\r\n"
+    got = _raw_exchange(world.provider.port, head + framing % len(body) + b"\r\n" + body)
+    assert got.startswith((b"HTTP/1.1 400 ", b"HTTP/1.1 501 ")), got[:200]
+    assert got.count(b"HTTP/1.1 ") == 1, "only the one refusal, then the connection closed"
+    assert _job_count(world, "direct") == before
+    time.sleep(0.5)
+    assert not any(hidden_doc in page for page in world.printed("colour"))
+    world.serving()
+
+
+def test_bad_chunking_in_a_print_job_keeps_no_job(world: World) -> None:
+    header = print_job_header(world.provider.uri("direct"), "alice")
+    before = _job_count(world, "direct")
+    head = (
+        b"POST /ipp/print/direct HTTP/1.1\r\nHost: x\r\nContent-Type: application/ipp\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n"
+    )
+    chunk = b"%x\r\n" % len(header) + header + b"\r\n"
+    got = _raw_exchange(world.provider.port, head + chunk + b"5\r\nlonger than five\r\n0\r\n\r\n")
+    assert b"HTTP/1.1 400 " in got
+    assert b"HTTP/1.1 200 " not in got
+    assert _job_count(world, "direct") == before
+    world.serving()
+
+
+def test_an_oversized_request_head_is_refused_with_431(world: World) -> None:
+    filler = b"X-Filler: " + b"a" * (64 * 1024) + b"\r\n"
+    got = _raw_exchange(
+        world.provider.port, b"POST /ipp/print/direct HTTP/1.1\r\nHost: x\r\n" + filler + b"\r\n"
+    )
+    assert got.startswith(b"HTTP/1.1 431 ")
     world.serving()
 
 
@@ -924,6 +1003,49 @@ def test_held_job_survives_kill_9_and_prints_once_when_released(rig: CrashRig) -
     time.sleep(1.0)
     assert rig.printed().count(document) == 1
     assert rig.files("docs") == docs_before, "a printed job's document leaves the spool"
+
+
+def test_kill_9_amid_concurrent_print_jobs_loses_no_acknowledged_job(rig: CrashRig) -> None:
+    """Jobs arriving together are committed together (one fsync for a batch): each client is
+    answered only after its job's batch is on disk, so a crash right after any answer loses
+    none that was answered."""
+    acknowledged: dict[int, bytes] = {}
+    lock = threading.Lock()
+    enough = threading.Event()
+
+    def client(number: int) -> None:
+        with contextlib.suppress(Exception):  # the provider dies under them
+            for count in range(200):
+                document = f"client {number} job {count} {uuid.uuid4().hex}\n".encode()
+                with rig.client("held") as ipp:
+                    job_id = ipp.print_job(
+                        document, document_format="text/plain", requesting_user_name="bob"
+                    )
+                with lock:
+                    acknowledged[job_id] = document
+                    if len(acknowledged) >= 60:
+                        enough.set()
+
+    clients = [threading.Thread(target=client, args=(n,), daemon=True) for n in range(6)]
+    for thread in clients:
+        thread.start()
+    assert enough.wait(WAIT_SECONDS), "the clients got too few answers"
+    rig.provider.kill9()  # while the others are mid-request
+    for thread in clients:
+        thread.join(WAIT_SECONDS)
+    with lock:
+        answered = dict(acknowledged)
+    rig.provider.start()
+    held = set(rig.job_ids("held"))
+    assert set(answered) <= held, f"lost acknowledged jobs {sorted(set(answered) - held)}"
+    for job_id in sorted(answered)[-10:]:  # the last answered: the ones most at risk
+        job = rig.job("held", job_id)
+        assert job["job-state"] == JobState.PENDING_HELD
+    database = f"file:{rig.data / 'state.db'}?mode=ro"
+    with contextlib.closing(sqlite3.connect(database, uri=True)) as db:
+        rows = db.execute("SELECT id, document_data FROM jobs").fetchall()
+    stored = {job_id: data for job_id, data in rows if job_id in answered}
+    assert stored == answered, "every acknowledged job has its document"
 
 
 def test_kill_9_mid_socket_send_stops_the_job_and_never_resends_it(rig: CrashRig) -> None:

@@ -164,14 +164,19 @@ class ProviderProcess:
 
 def spool_documents(data_dir: Path) -> set[str]:
     """Names of the documents a provider's spool holds: files in ``docs/`` and, for small
-    documents, rows of the ``documents`` table (read without disturbing the provider)."""
+    documents, those kept in their jobs' rows or, a job's further ones, in the ``documents``
+    table (read without disturbing the provider)."""
     names = (
         {p.name for p in (data_dir / "docs").iterdir()} if (data_dir / "docs").exists() else set()
     )
     database = data_dir / "state.db"
     if database.exists():
         with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
-            names |= {row[0] for row in db.execute("SELECT name FROM documents")}
+            kept = (
+                "SELECT document FROM jobs WHERE document_data IS NOT NULL"
+                " UNION SELECT name FROM documents"
+            )
+            names |= {row[0] for row in db.execute(kept)}
     return names
 
 
@@ -183,9 +188,14 @@ def spool_document(data_dir: Path, name: str) -> bytes:
     with contextlib.closing(
         sqlite3.connect(f"file:{data_dir / 'state.db'}?mode=ro", uri=True)
     ) as db:
-        row = db.execute("SELECT data FROM documents WHERE name = ?", (name,)).fetchone()
-    assert row is not None, f"no document {name} in the spool"
-    return bytes(row[0])
+        query = (
+            "SELECT document_data FROM jobs WHERE document = ? AND document_data NOT NULL"
+            " UNION ALL SELECT data FROM documents WHERE name = ?"
+        )
+        row = db.execute(query, (name, name)).fetchone()
+    data = row[0] if row is not None else None
+    assert data is not None, f"no document {name} in the spool"
+    return bytes(data)
 
 
 def file_printer_documents(folder: Path) -> list[bytes]:

@@ -39,8 +39,12 @@ def send(desk: Desk, job_id: int, data: bytes, *, last: bool, fmt: str = "applic
 
 
 def stored(spool: Spool) -> set[str]:
+    """Every document the spool keeps: files, a job's first in its row, further ones in
+    the ``documents`` table."""
     names = {p.name for p in spool.docs.iterdir()}
-    rows = spool._db.execute("SELECT name FROM documents").fetchall()
+    rows = spool._db.execute(
+        "SELECT name FROM documents UNION SELECT document FROM jobs WHERE document_data NOT NULL"
+    ).fetchall()
     return names | {row[0] for row in rows}
 
 

@@ -27,7 +27,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from printwarden.analysis import Analysis, analyze
+from printwarden.analysis import Analysis
 from printwarden.domain.job_states import FINAL, Phase
 from printwarden.provider.backends import (
     Delivered,
@@ -38,18 +38,19 @@ from printwarden.provider.backends import (
 )
 from printwarden.provider.config import ProviderConfig
 from printwarden.provider.desk import Desk, DeskError, ReleaseOrder, Submission
-from printwarden.provider.engine import MAX_JOB_FAILURES, Engine
+from printwarden.provider.engine import MAX_JOB_FAILURES, Engine, analyse_document
 from printwarden.provider.service_client import (
     Answer,
     JobQuestion,
     ServerRefused,
     ServerUnreachable,
 )
-from printwarden.provider.spool import INLINE_MAX, IPP_STATE, Job, Spool
+from printwarden.provider.spool import INLINE_MAX, IPP_STATE, Job, Spool, SpooledDocument
 
 TAKEN = ["text/plain", "application/pdf"]
 # The spool in memory where there is one: its fsyncs are not what this tests either.
 MEMORY = "/dev/shm" if Path("/dev/shm").is_dir() else None
+INLINE_KEPT = "SELECT COUNT(*) FROM jobs WHERE document_data IS NOT NULL"  # small documents
 CONFIG: dict[str, Any] = {
     "name": "lifecycle",
     "retry_initial_seconds": 0.0001,
@@ -137,9 +138,9 @@ class World:
         self.spool.close()
         self.boot()
 
-    def analyse(self, path: Path, document_format: str) -> Analysis:
-        self.hook("analysing", self.by(document=path.name))
-        return analyze(path, document_format)
+    def analyse(self, document: SpooledDocument, document_format: str) -> Analysis:
+        self.hook("analysing", self.by(document=document.name))
+        return analyse_document(document, document_format)
 
     def by(self, *, document: str = "", name: str = "", uuid: str = "") -> int | None:
         """The id of the job with this document, name or uuid."""
@@ -363,7 +364,7 @@ def check(world: World) -> None:
     assert not list(spool.inline.iterdir()), "copies left in inline/"
     assert not list(spool.incoming.iterdir()), "uploads left in incoming/"
     with spool._lock:
-        assert spool._db.execute("SELECT COUNT(*) FROM documents").fetchone()[0] == 0
+        assert spool._db.execute(INLINE_KEPT).fetchone()[0] == 0
 
 
 def calm() -> Script:
@@ -412,10 +413,10 @@ def test_a_job_whose_report_cannot_be_analysed_is_reported_with_pages_unknown(
     world = held_world(tmp_path)
     failing = world.job(world.jobs[0])
 
-    def analyse(path: Path, document_format: str) -> Analysis:
-        if path.name == failing.document:
+    def analyse(document: SpooledDocument, document_format: str) -> Analysis:
+        if document.name == failing.document:
             raise ValueError("a document analysis cannot read")
-        return analyze(path, document_format)
+        return analyse_document(document, document_format)
 
     world.engine.analyse = analyse
     try:
@@ -450,7 +451,7 @@ def test_a_job_that_keeps_failing_is_retried_with_back_off_then_aborted(
         assert world.copies[job.name] == world.charged[job.txn_id] == 0
         assert not list(world.spool.inline.iterdir())
         with world.spool._lock:
-            assert world.spool._db.execute("SELECT COUNT(*) FROM documents").fetchone()[0] == 0
+            assert world.spool._db.execute(INLINE_KEPT).fetchone()[0] == 0
         assert len([r for r in caplog.records if r.exc_info]) == 1  # one traceback, not five
     finally:
         world.spool.close()

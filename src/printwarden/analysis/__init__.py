@@ -6,7 +6,7 @@ unknown formats report "pages unknown". What counts as colour is in :mod:`.colou
 (pixels) and :mod:`.pdfspaces` (PDF colour spaces).
 """
 
-from printwarden.analysis.api import PAGES_UNKNOWN, analyze
+from printwarden.analysis.api import PAGES_UNKNOWN, analyze, analyze_bytes
 from printwarden.analysis.model import DEFAULT_LIMITS, DEFAULT_TOLERANCE, Analysis, Limits
 
 __all__ = [
@@ -16,4 +16,5 @@ __all__ = [
     "Analysis",
     "Limits",
     "analyze",
+    "analyze_bytes",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import mmap
 import os
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -49,6 +50,39 @@ def analyze(
         log.exception("analysis of %s as %s failed", path, found)
         return unknown(found, f"analysis failed: {type(exc).__name__}: {exc}")
     return result if colour else replace(result, colour_pages=None)
+
+
+def analyze_bytes(
+    data: bytes, document_format: str, *, colour: bool = True, limits: Limits = DEFAULT_LIMITS
+) -> Analysis:
+    """:func:`analyze` for a document held in memory (a small spooled one): the same
+    answers, without a file for PDF, PWG and Apple raster; other formats are analysed from
+    a temporary copy."""
+    found = detect.resolve_head(data[: detect.SNIFF_BYTES], document_format)
+    if len(data) > limits.max_bytes:
+        limit = limits.max_bytes
+        return unknown(found, f"file of {len(data)} bytes exceeds the {limit}-byte limit")
+    if found not in _HANDLERS:
+        return unknown(found, PAGES_UNKNOWN)
+    reader = _IN_MEMORY.get(found)
+    if reader is None:
+        with tempfile.TemporaryDirectory(prefix="printwarden-analysis-") as tmp:
+            path = Path(tmp) / "document"
+            path.write_bytes(data)
+            return analyze(path, document_format, colour=colour, limits=limits)
+    try:
+        result = reader(data, limits, colour)
+    except Exception as exc:  # a parser bug must not fail the job: count by the printer
+        log.exception("analysis of %d bytes as %s failed", len(data), found)
+        return unknown(found, f"analysis failed: {type(exc).__name__}: {exc}")
+    return result if colour else replace(result, colour_pages=None)
+
+
+_IN_MEMORY: dict[str, Callable[[bytes, Limits, bool], Analysis]] = {
+    detect.PDF: lambda data, limits, colour: pdf.analyze(data, limits, colour=colour),
+    detect.PWG: lambda data, limits, colour: pwg.analyze(data, limits.tolerance, colour=colour),
+    detect.URF: lambda data, limits, colour: urf.analyze(data, limits.tolerance, colour=colour),
+}
 
 
 @contextmanager

@@ -11,6 +11,8 @@ its default configuration goes through Ghostscript whole.
 
 from __future__ import annotations
 
+import io
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -26,10 +28,11 @@ from printwarden.analysis.rendered import colour_pages as rendered_pages
 FORMAT = "application/pdf"
 
 
-def analyze(path: Path, limits: Limits, *, colour: bool = True) -> Analysis:
-    """Pages, paper size and (when ``colour``) colour pages of a PDF."""
+def analyze(source: Path | bytes, limits: Limits, *, colour: bool = True) -> Analysis:
+    """Pages, paper size and (when ``colour``) colour pages of a PDF: a file, or its bytes."""
     try:
-        pdf = pikepdf.open(path, attempt_recovery=False)
+        opened = io.BytesIO(source) if isinstance(source, bytes) else source
+        pdf = pikepdf.open(opened, attempt_recovery=False)
     except pikepdf.PasswordError:
         return unknown(FORMAT, "encrypted PDF that needs a password")
     except (pikepdf.PikepdfError, OSError, ValueError, RuntimeError) as exc:
@@ -43,20 +46,32 @@ def analyze(path: Path, limits: Limits, *, colour: bool = True) -> Analysis:
         base = Analysis(format=FORMAT, pages=count, paper_size=size)
         if not colour:
             return base
-        return _with_colour(base, pdf, path, limits)
+        return _with_colour(base, pdf, source, limits)
 
 
-def _with_colour(base: Analysis, pdf: pikepdf.Pdf, path: Path, limits: Limits) -> Analysis:
+def _with_colour(
+    base: Analysis, pdf: pikepdf.Pdf, source: Path | bytes, limits: Limits
+) -> Analysis:
     verdicts = scan(pdf, limits.tolerance)
     to_render = [n for n, v in enumerate(verdicts, 1) if v is Verdict.RENDER]
     try:
-        rendered = rendered_pages(
-            path, to_render, limits.render_dpi, limits.tolerance, limits.timeout
-        )
+        rendered = _rendered(source, to_render, limits)
     except ghostscript.ToolError as exc:
         return replace(base, detail=f"colour unknown: {exc}")
     colour = [n for n, v in enumerate(verdicts, 1) if v is Verdict.COLOUR or n in rendered]
     return replace(base, colour_pages=tuple(colour))
+
+
+def _rendered(source: Path | bytes, pages: list[int], limits: Limits) -> frozenset[int]:
+    """The colour pages among ``pages`` by rendering (Ghostscript reads a file)."""
+    if not pages:
+        return frozenset()
+    if isinstance(source, Path):
+        return rendered_pages(source, pages, limits.render_dpi, limits.tolerance, limits.timeout)
+    with tempfile.TemporaryDirectory(prefix="printwarden-pdf-") as tmp:
+        path = Path(tmp) / "document.pdf"
+        path.write_bytes(source)
+        return rendered_pages(path, pages, limits.render_dpi, limits.tolerance, limits.timeout)
 
 
 def scan(pdf: pikepdf.Pdf, tolerance: int) -> list[Verdict]:

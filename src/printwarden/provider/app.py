@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from typing import Any
 
-import uvicorn
+import uvloop
 
 from printwarden.provider import metrics, tls
 from printwarden.provider.config import ProviderConfig
 from printwarden.provider.desk import Desk
 from printwarden.provider.engine import Engine
 from printwarden.provider.http import HttpThrottled, IppApp
+from printwarden.provider.http_server import HttpServer, Listener, serve_until_signalled
 from printwarden.provider.identity import warnings
 from printwarden.provider.ipp_job_ops import JobOperations
 from printwarden.provider.ipp_printer_ops import PrinterOperations
@@ -76,7 +78,7 @@ class Provider:
         self.ipp.add_operations(PrinterOperations(self.ipp, self.engine.wake).handlers())
         self.ipp.add_operations(JobOperations(self.ipp, self.engine.wake).handlers())
         pages = QueuePages(config, self.services.states, self.printers.status)
-        self.app = IppApp(self.ipp, self.control, self.start, self.close, self.metrics, pages)
+        self.app = IppApp(self.ipp, self.control, self.metrics, pages)
         self.tls = tls.prepare(config)  # before serving: a bad certificate stops start-up
         for warning in warnings(config):
             log.warning("%s", warning)
@@ -137,54 +139,30 @@ class Provider:
         return 200, {"fetched": True, "fetches": self.doorbell.fetches}
 
     def serve(self) -> None:
-        """Run the IPP server in the foreground (and ``ipps://`` beside it, with ``[tls]``)."""
-        if self.tls is not None:
-            self._serve_with_tls(self.tls)
-            return
-        uvicorn.run(
-            self.app,
-            host=self.config.host,
-            port=self.config.port,
-            log_level="warning",
-            access_log=False,
-            lifespan="on",
-            proxy_headers=False,  # the IPP client's own address counts its failed logins
-        )
+        """Run the IPP server in the foreground until SIGTERM or SIGINT, and ``ipps://``
+        beside it on ``[tls] port`` when configured: the background loops start first
+        (recovery included), the ports open after them."""
+        uvloop.run(self._serve())
 
-    def _serve_with_tls(self, material: tls.TlsMaterial) -> None:
-        """Plain IPP on ``port`` and IPP over TLS on ``[tls] port``, in one event loop."""
+    async def _serve(self) -> None:
+        listeners = [Listener(HttpServer(self.app), self.config.host, self.config.port)]
+        if self.tls is not None:
+            listeners.append(self._secure_listener(self.tls))
+        self.start()
+        # What start-up made lives as long as the process: out of the collector's sight, so
+        # that a full collection walks only what requests made (CPython's gc.freeze).
+        gc.collect()
+        gc.freeze()
+        try:
+            await serve_until_signalled(*listeners)
+        finally:
+            await asyncio.to_thread(self.close)
+
+    def _secure_listener(self, material: tls.TlsMaterial) -> Listener:
+        """IPP over TLS on ``[tls] port`` (its requests say so: ``IppRequest.tls``)."""
         assert self.config.tls is not None
-        common: dict[str, Any] = {
-            "host": self.config.host, "log_level": "warning", "access_log": False,
-            "lifespan": "off", "proxy_headers": False,
-        }  # fmt: skip
-        plain = uvicorn.Server(uvicorn.Config(self.app, port=self.config.port, **common))
-        secure = uvicorn.Server(
-            uvicorn.Config(
-                self.app,
-                port=self.config.tls.port,
-                ssl_certfile=str(material.certificate),
-                ssl_keyfile=str(material.key),
-                **common,
-            )
-        )
         trust = f" (self-signed: trust {material.certificate})" if material.self_signed else ""
         log.info("ipps:// on port %d; certificate SHA-256 fingerprint %s%s",
                  self.config.tls.port, material.fingerprint, trust)  # fmt: skip
-        self.start()
-        try:
-            asyncio.run(_together(plain, secure))
-        finally:
-            self.close()
-
-
-async def _together(plain: uvicorn.Server, secure: uvicorn.Server) -> None:
-    """Serve both until either stops (a signal stops both: uvicorn re-raises it)."""
-    tasks = [asyncio.create_task(plain.serve()), asyncio.create_task(secure.serve())]
-    try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        plain.should_exit = secure.should_exit = True
-        await asyncio.gather(*tasks, return_exceptions=True)
-    for task in tasks:
-        task.result()  # a listener that could not start fails the provider
+        server = HttpServer(self.app, ssl_context=material.server_context())
+        return Listener(server, self.config.host, self.config.tls.port)

@@ -331,6 +331,19 @@ def job_attributes(job: Job, printer_uri: str) -> list[Attribute]:
     return attributes
 
 
+def job_summary(job: Job, printer_uri: str) -> list[Attribute]:
+    """What a job-creating answer carries of the job (RFC 8011 4.2.1.2): those of
+    :func:`job_attributes`, without building the rest."""
+    return [
+        a("job-id", T.INTEGER, job.id),
+        a("job-uri", T.URI, f"{printer_uri}/{job.id}"),
+        a("job-uuid", T.URI, f"urn:uuid:{job.uuid}"),
+        a("job-state", T.ENUM, job.state),
+        a("job-state-reasons", T.KEYWORD, *job.reasons.split(",")),
+        a("job-state-message", T.TEXT_WITHOUT_LANGUAGE, job.message[:255]),
+    ]
+
+
 def up_time() -> int:
     """printer-up-time: seconds since the provider started (``provider/clock.py``)."""
     return clock.up_time()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +22,14 @@ from printwarden.domain import imposition
 from printwarden.domain.ids import new_id
 from printwarden.domain.job_states import Event, Phase, submitted
 from printwarden.provider.config import ProviderConfig, QueueConfig, QueueKind
-from printwarden.provider.spool import MORE_DOCUMENTS, DocumentWriter, Job, Spool, more_documents
+from printwarden.provider.spool import (
+    MORE_DOCUMENTS,
+    DocumentWriter,
+    Job,
+    NewJob,
+    Spool,
+    more_documents,
+)
 
 log = logging.getLogger("printwarden.provider")
 
@@ -112,6 +119,7 @@ class Desk:
         self._wake: Callable[[], None] = lambda: None
         self._held: Callable[[], None] = lambda: None
         self._lock = threading.Lock()
+        self.last_accept = 0.0  # time.monotonic() of the last jobs accepted
 
     def on_work(self, wake: Callable[[], None]) -> None:
         """Called whenever a job becomes ready for the engine."""
@@ -123,34 +131,45 @@ class Desk:
 
     def accept(self, submission: Submission, document: DocumentWriter | None) -> Job:
         """Spool a job durably. ``document`` is None for Create-Job (a document follows)."""
-        document_name = document.commit() if document is not None else None
-        held = submission.hold or submission.queue.kind is not QueueKind.DIRECT
-        phase = submitted(document=document_name is not None, hold=held)
+        outcome = self.accept_many([(submission, document)])[0]
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def accept_many(
+        self, batch: Sequence[tuple[Submission, DocumentWriter | None]]
+    ) -> list[Job | Exception]:
+        """Spool jobs durably in one transaction (group commit: one fsync for all); for
+        each entry its job, or the error that kept it out."""
+        self.last_accept = time.monotonic()
+        outcomes: list[Job | Exception | None] = []
+        admitted: list[NewJob] = []
+        for submission, document in batch:
+            try:
+                name = document.commit() if document is not None else None
+            except Exception as exc:
+                outcomes.append(exc)
+                continue
+            outcomes.append(None)  # its job, once spooled
+            admitted.append(_new_job(submission, document, name))
         try:
-            job = self.spool.add(
-                phase=phase,
-                queue=submission.queue.name,
-                user=submission.user,
-                authenticated=submission.authenticated,
-                name=submission.name,
-                format=submission.document_format,
-                document=document_name,
-                document_data=document.inline if document is not None else None,
-                size=document.size if document is not None else 0,
-                attributes=submission.attributes,
-                printer=submission.queue.printer,
-                txn_id=new_id(),
-                report_state="pending" if submission.queue.kind in REPORTED_KINDS else "",
-            )
-        except BaseException:
-            if document_name is not None:  # no job will ever own it
-                (self.spool.docs / document_name).unlink(missing_ok=True)
-            raise
-        if phase is Phase.QUEUED:
+            jobs = iter(self.spool.add_many(admitted))
+        except Exception as exc:
+            for new in admitted:
+                if new.values["document"] is not None:  # no job will ever own it
+                    (self.spool.docs / new.values["document"]).unlink(missing_ok=True)
+            return [exc if outcome is None else outcome for outcome in outcomes]
+        spooled = [next(jobs) if outcome is None else outcome for outcome in outcomes]
+        queued = held = False
+        for job in spooled:
+            if isinstance(job, Job):
+                queued |= job.phase is Phase.QUEUED
+                held |= bool(job.report_state) and job.document is not None
+        if queued:
             self._wake()
-        elif job.report_state and document_name is not None:
+        if held:
             self._held()
-        return job
+        return spooled
 
     def attach(
         self,
@@ -323,6 +342,29 @@ def layable(*document_formats: str) -> bool:
     return all(
         f == "application/octet-stream" or imposition.layable(detect.normalize(f))
         for f in document_formats
+    )
+
+
+def _new_job(submission: Submission, document: DocumentWriter | None, name: str | None) -> NewJob:
+    """The spool row of an accepted submission (its document already committed)."""
+    held = submission.hold or submission.queue.kind is not QueueKind.DIRECT
+    kind = submission.queue.kind
+    return NewJob(
+        submitted(document=name is not None, hold=held),
+        {
+            "queue": submission.queue.name,
+            "user": submission.user,
+            "authenticated": submission.authenticated,
+            "name": submission.name,
+            "format": submission.document_format,
+            "document": name,
+            "size": document.size if document is not None else 0,
+            "attributes": submission.attributes,
+            "printer": submission.queue.printer,
+            "txn_id": new_id(),
+            "report_state": "pending" if kind in REPORTED_KINDS else "",
+        },
+        document.inline if document is not None else None,
     )
 
 

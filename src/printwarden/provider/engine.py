@@ -23,17 +23,19 @@ retried after a crash or an outage is applied once; only a completed job is char
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from printwarden.analysis import Analysis, analyze
+from printwarden.analysis import Analysis, analyze, analyze_bytes
 from printwarden.analysis.papersize import from_pwg_name
 from printwarden.domain.job_states import (
     WORKING,
@@ -78,13 +80,15 @@ from printwarden.provider.service_client import (
     ServerUnreachable,
     ServiceClient,
 )
-from printwarden.provider.spool import HELD, Job, Spool
+from printwarden.provider.spool import HELD, Job, Spool, SpooledDocument, more_documents
 from printwarden.provider.supervisor import Supervisor
 
 log = logging.getLogger("printwarden.provider")
 
 MAX_JOB_FAILURES = 5  # unexpected failures of one job before it is aborted
 REPORT_BATCH = 500
+GATHER_QUIET_SECONDS = 0.05  # no job accepted for this long: the burst is over
+GATHER_MAX_SECONDS = 1.0  # held jobs reach the server at most this much later
 INVALID = 422  # the server's answer to a report it cannot take
 # A printer's IPP answers saying it could not take the job as sent: ask it what it takes.
 REFUSED_AS_SENT = frozenset({0x040A, 0x040B})  # document-format / attributes not supported
@@ -101,11 +105,11 @@ class Engine:
         desk: Desk,
         backends: Callable[[str], Backend] = backend_for,
         supervisor: Supervisor | None = None,
-        analyse: Callable[[Path, str], Analysis] = analyze,
+        analyse: Callable[[SpooledDocument, str], Analysis] | None = None,
         printers: PrinterWatch | None = None,
     ) -> None:
         self.config, self.spool, self.client, self.desk = config, spool, client, desk
-        self.backends, self.analyse = backends, analyse
+        self.backends, self.analyse = backends, analyse or analyse_document
         self.supervisor = supervisor or Supervisor()
         self.printers = printers or PrinterWatch(config)
         self.scratch = private_dir(spool.directory / "work")
@@ -288,16 +292,25 @@ class Engine:
         elif allowed := self._move(deciding, Event.DECIDE_ALLOW, **decided):
             self.deliver(allowed, charge=True)
 
-    def _analyse(self, job: Job) -> dict[str, object]:
+    def _analyse(self, job: Job, inline: bytes | None = None) -> dict[str, object]:
         """What the job prints (pages, colour, paper…: ``provider/printed_pages.py``) from
-        what its documents hold; {} for a job with none yet."""
-        documents = self.spool.document_paths(job)
-        if not documents:
+        what its documents hold; {} for a job with none yet. ``inline``: the first
+        document's bytes, when already read from the spool."""
+        if inline is not None and job.document:
+            first: SpooledDocument | None = SpooledDocument(job.document, data=inline)
+        else:
+            first = self.spool.document(job)
+        if first is None:
             return {}
-        results = [self.analyse(path, document_format) for path, document_format in documents]
-        digest = _digest(documents[0][0])
+        documents = [(first, job.format)]
+        for more in more_documents(job):
+            name = str(more["file"])
+            further = SpooledDocument(name, path=self.spool.document_file(name))
+            documents.append((further, str(more["format"])))
+        results = [self.analyse(document, kind) for document, kind in documents]
+        digest = _digest(first)
         if len(documents) > 1:  # the same documents in the same order: the same job
-            joined = "".join(_digest(path) for path, _ in documents)
+            joined = "".join(_digest(document) for document, _ in documents)
             digest = hashlib.sha256(joined.encode()).hexdigest()
         return {"sha256": digest, **printed(results, job.attributes)}
 
@@ -333,8 +346,7 @@ class Engine:
     def _facts(self, job: Job, analysis: dict[str, object]) -> dict[str, object]:
         """What filters judge besides usage: the document, and the printer's paper."""
         printer = self.printers.get(job.printer)
-        named = [from_pwg_name(media) for media in printer.media] if printer else []
-        papers = [size for size in named if size]
+        papers = list(_paper_sizes(printer.media)) if printer else []
         return {
             "document_name": job.name[:256],
             "document_format": str(analysis.get("format") or job.format)[:128],
@@ -518,8 +530,20 @@ class Engine:
         if self.registered:
             self.report_held()
         self.charge_due()
-        self._news.wait(timeout=min(2.0, self.config.expiry_check_seconds))
+        if self._news.wait(timeout=min(2.0, self.config.expiry_check_seconds)):
+            self._gather()
         self._news.clear()
+
+    def _gather(self) -> None:
+        """After news, wait while the IPP server keeps accepting jobs (at most
+        ``GATHER_MAX_SECONDS``): a burst is analysed and reported after it, in one request
+        and one transaction, not job by job while clients wait for their answers."""
+        deadline = time.monotonic() + GATHER_MAX_SECONDS
+        while time.monotonic() < deadline:
+            if time.monotonic() - self.desk.last_accept >= GATHER_QUIET_SECONDS:
+                return
+            if self._stop.wait(GATHER_QUIET_SECONDS):
+                return
 
     def charge_due(self) -> None:
         """Upload the charges of printed jobs the server has not taken yet."""
@@ -554,9 +578,21 @@ class Engine:
         while not self._stop.is_set():
             batch = self.spool.to_report()
             ready = [j for j in batch if j.terminal or (j.state == HELD and j.document)]
-            reports = [(job, report) for job in ready if (report := self._report_of(job))]
+            reports = self._reports_of(ready)
             if not reports or not self._send_reports(reports) or len(batch) < REPORT_BATCH:
                 return
+
+    def _reports_of(self, jobs: list[Job]) -> list[tuple[Job, dict[str, object]]]:
+        """The reports of ``jobs``; the analyses made for them are stored together (not
+        waiting for the disk: a lost one is made again)."""
+        to_analyse = [job for job in jobs if not job.analysis and not job.terminal]
+        batch = _Batch(inline=self.spool.inline_documents(to_analyse))  # one query for all
+        reports = [(job, report) for job in jobs if (report := self._report_of(job, batch))]
+        self.spool.update_many(
+            {job_id: {"analysis": analysis} for job_id, analysis in batch.analysed.items()},
+            durable=False,
+        )
+        return reports
 
     def _send_reports(self, reports: list[tuple[Job, dict[str, object]]]) -> bool:
         """Send held-job reports; False if the server could not take them now.
@@ -580,15 +616,23 @@ class Engine:
         except ServerUnreachable as exc:
             log.info("reporting held jobs failed (%s); will retry", exc)
             return False
+        marks: dict[int, dict[str, Any]] = {}
         for job, _ in reports:
-            self._reported(job, refused.get(job.uuid))
+            refusal = refused.get(job.uuid)
+            if refusal is None or job.terminal:
+                marks[job.id] = {"report_state": "final" if job.terminal else "done"}
+            else:
+                self._reported(job, refusal)
+        # Not waiting for the disk: a mark lost to a power cut only reports the job again.
+        self.spool.update_many(marks, durable=False)
         return True
 
-    def _report_of(self, job: Job) -> dict[str, object] | None:
-        """The report of one held job; if building it fails, that is the job's failure: it
-        is reported without an analysis (pages unknown) rather than never."""
+    def _report_of(self, job: Job, batch: _Batch) -> dict[str, object] | None:
+        """The report of one held job (its analysis, if made now, kept in ``batch``); if
+        building it fails, that is the job's failure: it is reported without an analysis
+        (pages unknown) rather than never."""
         try:
-            return self._held_report(job)
+            return self._held_report(job, batch)
         except Exception as exc:
             fresh = self.spool.get(job.id)
             if fresh is None:
@@ -605,7 +649,7 @@ class Engine:
                 self.spool.update(job.id, analysis=analysis)
                 fresh.analysis = analysis
             try:
-                return self._held_report(fresh)
+                return self._held_report(fresh, batch)
             except Exception:
                 log.exception("job %s: its report could not be made", job.id)
                 return None
@@ -621,13 +665,10 @@ class Engine:
         else:
             self.spool.update(job.id, report_state="final" if job.terminal else "done")
 
-    def _held_report(self, job: Job) -> dict[str, object]:
+    def _held_report(self, job: Job, batch: _Batch) -> dict[str, object]:
         analysis = job.analysis
-        if not analysis and not job.terminal:
-            analysis = self._analyse(job)
-            self.spool.update(job.id, analysis=analysis)
-            if (now := self.spool.get(job.id)) is not None and now.terminal:
-                self.desk.delete_documents(now)  # canceled meanwhile: drop any inline copy
+        if not analysis and not job.terminal:  # analysed from memory: no copy on disk
+            analysis = batch.analysed[job.id] = self._analyse(job, batch.inline.get(job.id))
         question = self._question(job, analysis)
         queue = self.config.queue(job.queue)
         hold_seconds = (queue.hold_hours if queue else 4.0) * 3600
@@ -684,10 +725,37 @@ class Engine:
         return True
 
 
-def _digest(path: Path) -> str:
+@dataclass
+class _Batch:
+    """One round of held-job reports: the inline documents read for it, the analyses
+    made (stored together at its end)."""
+
+    inline: dict[int, bytes]
+    analysed: dict[int, dict[str, object]] = field(default_factory=dict)
+
+
+def analyse_document(document: SpooledDocument, document_format: str) -> Analysis:
+    """The analysis of a spooled document, read where the spool keeps it (an inline one
+    from memory, without a copy on disk)."""
+    if document.data is not None:
+        return analyze_bytes(document.data, document_format)
+    assert document.path is not None
+    return analyze(document.path, document_format)
+
+
+def _digest(document: SpooledDocument) -> str:
     """SHA-256 of the document: duplicate job detection compares contents, not names."""
-    with path.open("rb") as document:
-        return hashlib.file_digest(document, "sha256").hexdigest()
+    if document.data is not None:
+        return hashlib.sha256(document.data).hexdigest()
+    assert document.path is not None
+    with document.path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+@functools.lru_cache(maxsize=64)
+def _paper_sizes(media: tuple[str, ...]) -> tuple[str, ...]:
+    """The paper sizes of a printer's media (PWG names), in its order (asked per job)."""
+    return tuple(size for size in map(from_pwg_name, media) if size)
 
 
 def _iso(moment: float) -> str:

@@ -1,4 +1,4 @@
-"""IPP over HTTP/1.1 as an ASGI app (served by uvicorn: chunked bodies, 100-continue).
+"""IPP over HTTP/1.1: the provider's routes, on the lean server of ``provider/http_server``.
 
 The request header (everything up to the end-of-attributes tag) is decoded as soon as its
 bytes arrive; the rest of the body is the document and streams straight into the spool
@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from printwarden.provider.http_server import Body, Request, Response
 from printwarden.provider.ipp import (
     IncompleteMessage,
     IppParseError,
@@ -24,10 +25,6 @@ from printwarden.provider.ipp import (
     decode_message,
     encode_message,
 )
-
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 log = logging.getLogger("printwarden.provider")
 
@@ -81,150 +78,73 @@ class IppHandler(Protocol):
     ) -> Message: ...
 
 
-class BodyReader:
-    """Reads an ASGI request body: first the IPP header, then the remaining bytes."""
-
-    def __init__(self, receive: Receive) -> None:
-        self.receive = receive
-        self.buffer = b""
-        self.more = True
-        self.received = 0
-
-    async def _read(self) -> bytes:
-        event = await self.receive()
-        if event["type"] == "http.disconnect":
-            raise ConnectionError("client went away")
-        self.more = bool(event.get("more_body", False))
-        chunk = bytes(event.get("body", b""))
-        self.received += len(chunk)
-        return chunk
-
-    def rest_size(self, content_length: int | None) -> int | None:
-        """How many bytes follow the IPP header (the document), if the length is known."""
-        if content_length is None:
-            return None
-        return content_length - (self.received - len(self.buffer))
-
-    async def header(self) -> Message:
-        while True:
-            try:
-                message, offset = decode_message(self.buffer)
-            except IncompleteMessage:
-                if not self.more or len(self.buffer) > MAX_HEADER_BYTES:
-                    raise IppParseError(
-                        StatusCode.CLIENT_ERROR_BAD_REQUEST, "truncated request"
-                    ) from None
-                self.buffer += await self._read()
-                continue
-            self.buffer = self.buffer[offset:]
-            return message
-
-    async def rest(self) -> AsyncIterator[bytes]:
-        if self.buffer:
-            yield self.buffer
-            self.buffer = b""
-        while self.more:
-            chunk = await self._read()
-            if chunk:
-                yield chunk
-
-
 class IppApp:
-    """The ASGI application: POST ``/ipp/print/<queue>`` with ``application/ipp``."""
+    """The provider's HTTP routes: POST ``/ipp/print/<queue>`` with ``application/ipp``,
+    ``/control/…`` (the doorbell) and ``GET /metrics``; served by ``provider/http_server``."""
 
     def __init__(
         self,
         handler: IppHandler,
         control: Control | None = None,
-        on_startup: Callable[[], None] | None = None,
-        on_shutdown: Callable[[], None] | None = None,
         metrics: Callable[[], str] | None = None,
         pages: Callable[[str], tuple[bytes, bytes] | None] | None = None,
     ) -> None:
-        self.handler, self.control = handler, control
-        self.on_startup, self.on_shutdown = on_startup, on_shutdown
-        self.metrics = metrics
+        self.handler, self.control, self.metrics = handler, control, metrics
         self.pages = pages  # GET path -> (content type, body): icons, queue pages
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            await self._lifespan(receive, send)
-        elif scope["type"] == "http":
-            await self._http(scope, receive, send)
-
-    async def _lifespan(self, receive: Receive, send: Send) -> None:
-        while True:
-            event = await receive()
-            if event["type"] == "lifespan.startup":
-                if self.on_startup:
-                    self.on_startup()
-                await send({"type": "lifespan.startup.complete"})
-            elif event["type"] == "lifespan.shutdown":
-                if self.on_shutdown:
-                    self.on_shutdown()
-                await send({"type": "lifespan.shutdown.complete"})
-                return
-
-    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = {k.lower(): v for k, v in scope.get("headers", [])}
-        path: str = scope.get("path", "")
+    async def __call__(self, request: Request) -> Response:
+        path, method = request.path, request.method
         if path.startswith(CONTROL_PREFIX) and self.control is not None:
-            await self._control(scope.get("method", ""), path[len(CONTROL_PREFIX) :], receive, send)
-            return
-        if path == METRICS_PATH and scope.get("method") == "GET" and self.metrics is not None:
-            await _metrics(send, await asyncio.to_thread(self.metrics))
-            return
-        if scope.get("method") == "GET" and self.pages is not None:
+            return await self._control(method, path[len(CONTROL_PREFIX) :], request.body)
+        if path == METRICS_PATH and method == "GET" and self.metrics is not None:
+            text = await asyncio.to_thread(self.metrics)
+            return Response(200, [(b"content-type", METRICS_TYPE)], text.encode())
+        if method == "GET" and self.pages is not None:
             page = await asyncio.to_thread(self.pages, path)
             if page is not None:
-                await _plain(send, 200, page[1], content_type=page[0])
-                return
-        if scope.get("method") != "POST":
-            await _plain(send, 405, b"IPP requests are POSTed\n", [(b"allow", b"POST")])
-            return
+                return _plain(200, page[1], content_type=page[0])
+        if method != "POST":
+            return _plain(405, b"IPP requests are POSTed\n", [(b"allow", b"POST")])
         queue = queue_from_path(path)
         if queue is None:
-            await _plain(send, 404, b"no such queue\n")
-            return
+            return _plain(404, b"no such queue\n")
+        headers = request.headers
         if headers.get(b"content-type", b"").split(b";")[0].strip() != IPP_TYPE:
-            await _plain(send, 400, b"expected Content-Type: application/ipp\n")
-            return
-        reader = BodyReader(receive)
+            return _plain(400, b"expected Content-Type: application/ipp\n")
         try:
-            message = await reader.header()
-        except IppParseError as exc:
-            version = _version(reader.buffer)
-            request_id = exc.request_id or _request_id(reader.buffer)
+            message, header_size = await read_ipp_header(request.body)
+        except IppHeaderError as exc:
+            version, request_id = _version(exc.buffer), exc.request_id or _request_id(exc.buffer)
             answer = self.handler.error_response(exc.status, exc.detail, request_id, version)
-            await _ipp(send, answer)
-            return
-        except ConnectionError:
-            return
-        request = IppRequest(
+            return _ipp(answer)
+        length = request.content_length
+        ipp_request = IppRequest(
             message=message,
             queue=queue,
             basic_auth=_basic(headers.get(b"authorization", b"")),
             host=headers.get(b"host", b"localhost").decode("latin-1"),
-            body=reader.rest(),
-            document_size=reader.rest_size(_content_length(headers)),
-            client=scope["client"][0] if scope.get("client") else "",
-            tls=scope.get("scheme") == "https",
+            body=request.body,
+            document_size=length - header_size if length is not None else None,
+            client=request.client,
+            tls=request.tls,
             path=path,
         )
+        return await self._answer(ipp_request)
+
+    async def _answer(self, request: IppRequest) -> Response:
+        message = request.message
         try:
             response = await self.handler.handle(request)
         except HttpAuthRequired:
             await _drain(request.body)
             challenge = [(b"www-authenticate", b'Basic realm="printwarden"')]
-            await _plain(send, 401, b"authentication required\n", challenge)
-            return
+            return _plain(401, b"authentication required\n", challenge)
         except HttpThrottled as exc:
             await _drain(request.body)
             retry = [(b"retry-after", str(exc.retry_after).encode())]
-            await _plain(send, 429, f"{exc}\n".encode(), retry)
-            return
+            return _plain(429, f"{exc}\n".encode(), retry)
         except ConnectionError:
-            return
+            raise  # the client went away: nothing to answer
         except Exception:
             # An IPP client needs an IPP answer; a bare HTTP 500 tells it nothing.
             log.exception("IPP request 0x%04x failed", message.code)
@@ -236,43 +156,54 @@ class IppApp:
             )
         if response.code == StatusCode.CLIENT_ERROR_REQUEST_ENTITY_TOO_LARGE:
             # Not drained: the client may be sending gigabytes. Close the connection instead.
-            await _ipp(send, response, [(b"connection", b"close")])
-            return
+            return _ipp(response, close=True)
         await _drain(request.body)
-        await _ipp(send, response)
+        return _ipp(response)
 
-    async def _control(self, method: str, path: str, receive: Receive, send: Send) -> None:
+    async def _control(self, method: str, path: str, body: Body) -> Response:
         assert self.control is not None
-        reader, size = BodyReader(receive), 0
-        try:
-            async for chunk in reader.rest():
-                size += len(chunk)
-                if size > MAX_CONTROL_BODY:
-                    detail = "a control request carries no body"
-                    await _json(send, 413, {"detail": detail}, [(b"connection", b"close")])
-                    return
-        except ConnectionError:
-            return
+        size = 0
+        async for chunk in body:
+            size += len(chunk)
+            if size > MAX_CONTROL_BODY:
+                return _json(413, {"detail": "a control request carries no body"}, close=True)
         status, answer = await self.control(method, path)
-        await _json(send, status, answer)
+        return _json(status, answer)
 
 
-async def _metrics(send: Send, text: str) -> None:
-    body = text.encode()
-    headers = [(b"content-type", METRICS_TYPE), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+class IppHeaderError(IppParseError):
+    """The IPP header of a request could not be decoded; ``buffer`` is what arrived of it."""
+
+    def __init__(self, error: IppParseError, buffer: bytes) -> None:
+        super().__init__(
+            error.status, error.detail, offset=error.offset, request_id=error.request_id
+        )
+        self.buffer = buffer
 
 
-async def _json(
-    send: Send, status: int, body: dict[str, Any], extra: list[tuple[bytes, bytes]] | None = None
-) -> None:
-    data = json.dumps(body).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
-    await send(
-        {"type": "http.response.start", "status": status, "headers": headers + (extra or [])}
-    )
-    await send({"type": "http.response.body", "body": data})
+async def read_ipp_header(body: Body) -> tuple[Message, int]:
+    """Decode the IPP header at the start of ``body`` as its bytes arrive; the bytes after
+    it stay in ``body`` (the document). Returns the message and the header's size."""
+    buffer = b""
+    while True:
+        chunk = await body.read()
+        buffer = buffer + chunk if buffer else chunk
+        try:
+            message, offset = decode_message(buffer)
+        except IncompleteMessage:
+            if not chunk or len(buffer) > MAX_HEADER_BYTES:
+                error = IppParseError(StatusCode.CLIENT_ERROR_BAD_REQUEST, "truncated request")
+                raise IppHeaderError(error, buffer) from None
+            continue
+        except IppParseError as exc:
+            raise IppHeaderError(exc, buffer) from None
+        body.unread(buffer[offset:])
+        return message, offset
+
+
+def _json(status: int, body: dict[str, Any], close: bool = False) -> Response:
+    return Response(status, [(b"content-type", b"application/json")], json.dumps(body).encode(),
+                    close)  # fmt: skip
 
 
 def _version(buffer: bytes) -> tuple[int, int]:
@@ -308,13 +239,6 @@ async def _drain(body: AsyncIterator[bytes]) -> None:
         pass
 
 
-def _content_length(headers: dict[bytes, bytes]) -> int | None:
-    try:
-        return int(headers[b"content-length"])
-    except (KeyError, ValueError):
-        return None
-
-
 def _basic(header: bytes) -> tuple[str, str] | None:
     if not header.lower().startswith(b"basic "):
         return None
@@ -326,24 +250,14 @@ def _basic(header: bytes) -> tuple[str, str] | None:
     return user, password
 
 
-async def _ipp(
-    send: Send, message: Message, extra: list[tuple[bytes, bytes]] | None = None
-) -> None:
-    body = encode_message(message)
-    headers = [(b"content-type", IPP_TYPE), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": 200, "headers": headers + (extra or [])})
-    await send({"type": "http.response.body", "body": body})
+def _ipp(message: Message, close: bool = False) -> Response:
+    return Response(200, [(b"content-type", IPP_TYPE)], encode_message(message), close)
 
 
-async def _plain(
-    send: Send,
+def _plain(
     status: int,
     text: bytes,
     extra: list[tuple[bytes, bytes]] | None = None,
     content_type: bytes = b"text/plain",
-) -> None:
-    headers = [(b"content-type", content_type), (b"content-length", str(len(text)).encode())]
-    await send(
-        {"type": "http.response.start", "status": status, "headers": headers + (extra or [])}
-    )
-    await send({"type": "http.response.body", "body": text})
+) -> Response:
+    return Response(status, [(b"content-type", content_type), *(extra or [])], text)

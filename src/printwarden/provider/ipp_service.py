@@ -17,6 +17,7 @@ from printwarden.provider import attributes as attrs
 from printwarden.provider import identity as ident
 from printwarden.provider import ipp_notify, job_template, queue_description
 from printwarden.provider import submission_checks as checks
+from printwarden.provider.admission import Admissions
 from printwarden.provider.config import ProviderConfig, QueueConfig, QueueKind
 from printwarden.provider.desk import (
     NOT_AUTHORIZED,
@@ -138,6 +139,7 @@ class IppService:
         self.submitters = submitters  # None: every user name is taken (no server to ask)
         self.printers = printers or PrinterWatch(config)
         self.services = services or QueueServices.create(config, spool, self.printers)
+        self.admissions = Admissions(desk)  # new jobs, group-committed
         self.handlers: dict[int, Callable[[Context], Awaitable[Message]]] = {
             Operation.PRINT_JOB: self.print_job,
             Operation.VALIDATE_JOB: self.validate_job,
@@ -341,13 +343,13 @@ class IppService:
         status, unsupported, submission = self._job_template(context)
         await self._check_submitter(context)
         writer = await self._document(context, submission.document_format)
-        job = await asyncio.to_thread(self.desk.accept, submission, writer)
+        job = await self.admissions.accept(submission, writer)
         return self._new_job_answer(context, status, unsupported, job)
 
     async def create_job(self, context: Context) -> Message:
         status, unsupported, submission = self._job_template(context)
         await self._check_submitter(context)
-        job = await asyncio.to_thread(self.desk.accept, submission, None)
+        job = await self.admissions.accept(submission, None)
         return self._new_job_answer(context, status, unsupported, job)
 
     def _new_job_answer(
@@ -394,12 +396,9 @@ class IppService:
         when its first bytes show a format its queue cannot deliver (``octet-stream`` is
         sniffed; magic bytes win over a declared type), before it is accepted."""
         limit = self.config.max_document_bytes
-        too_large = Refusal(
-            S.CLIENT_ERROR_REQUEST_ENTITY_TOO_LARGE, f"a document may be at most {limit} bytes"
-        )
         declared = context.request.document_size
         if declared is not None and declared > limit:
-            raise too_large
+            raise _too_large(limit)
         writer = self.spool.new_document()
         head = b""
         try:
@@ -410,7 +409,7 @@ class IppService:
                         self._check_content(context, head, document_format)
                 writer.write(chunk)
                 if writer.size > limit:
-                    raise too_large
+                    raise _too_large(limit)
             if len(head) < detect.SNIFF_BYTES:
                 self._check_content(context, head, document_format)
         except BaseException:
@@ -426,19 +425,7 @@ class IppService:
     def _job_answer(
         self, context: Context, status: int, unsupported: list[Attribute], job: Job
     ) -> Message:
-        summary = [
-            a
-            for a in attrs.job_attributes(job, _queue_uri(context, job))
-            if a.name
-            in (
-                "job-id",
-                "job-uri",
-                "job-state",
-                "job-state-reasons",
-                "job-state-message",
-                "job-uuid",
-            )
-        ]
+        summary = attrs.job_summary(job, _queue_uri(context, job))
         group = AttributeGroup(GroupTag.JOB, summary)
         return self.response(
             context.request.message, status, unsupported=unsupported, groups=[group]
@@ -677,6 +664,12 @@ def _held_by_its_owner(job: Job) -> bool:
     """Whether the job carries a hold its owner asked for (job-hold-until, Hold-Job)."""
     until = job.attributes.get("job-hold-until")
     return job.phase in (Phase.HELD, Phase.INCOMING) and bool(until) and until != "no-hold"
+
+
+def _too_large(limit: int) -> Refusal:
+    return Refusal(
+        S.CLIENT_ERROR_REQUEST_ENTITY_TOO_LARGE, f"a document may be at most {limit} bytes"
+    )
 
 
 def attrs_path(queue: str) -> str:

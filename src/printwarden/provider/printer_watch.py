@@ -46,6 +46,7 @@ ASK_TIMEOUT = 10.0
 CONNECT_TIMEOUT = 3.0
 
 Fetch = Callable[[PrinterConfig], Learnt]
+_MISSING = object()
 
 
 def ask_printer(printer: PrinterConfig) -> Learnt:
@@ -75,6 +76,7 @@ class PrinterWatch:
         self._learnt: dict[str, Learnt] = self._load()
         self._origin = dict.fromkeys(self._learnt, "last known")
         self._current = self._describe()
+        self._per_queue_cache: dict[tuple[str, str, str, str], Any] = {}
         self._listeners: list[Callable[[], None]] = []
         self._status_listeners: list[Callable[[str], None]] = []
         self._unreachable: set[str] = set()  # IPP printers whose last ask failed
@@ -114,10 +116,27 @@ class PrinterWatch:
 
     def queue_formats(self, queue: QueueConfig) -> frozenset[str]:
         """What ``queue`` accepts (see :func:`.capabilities.queue_formats`)."""
-        return queue_formats(queue, self.all())
+        return self._per_queue("formats", queue, queue_formats)  # type: ignore[no-any-return]
 
     def queue_paper_sizes(self, queue: QueueConfig) -> frozenset[str] | None:
-        return queue_paper_sizes(queue, self.all())
+        return self._per_queue("paper", queue, queue_paper_sizes)  # type: ignore[no-any-return]
+
+    def _per_queue(
+        self, what: str, queue: QueueConfig, compute: Callable[[QueueConfig, Any], Any]
+    ) -> Any:
+        """``compute(queue, capabilities)``, remembered until the capabilities change (every
+        submission asks; the printers change seldom)."""
+        key = (what, queue.name, queue.kind, queue.printer)
+        cached = self._per_queue_cache.get(key, _MISSING)  # a dict read needs no lock
+        if cached is not _MISSING:
+            return cached
+        with self._lock:
+            current = self._current  # replaced, never changed in place
+        value = compute(queue, current)
+        with self._lock:
+            if self._current is current:  # else changed meanwhile: not remembered
+                self._per_queue_cache[key] = value
+        return value
 
     def registration(self) -> dict[str, Any]:
         """The provider's registration, its printers described as they are now."""
@@ -218,6 +237,7 @@ class PrinterWatch:
             self._learnt[name] = learnt
             self._origin[name] = "printer"
             self._current = self._describe()
+            self._per_queue_cache.clear()
             changed = self._current.get(name) != before
             if changed:
                 self._save()

@@ -11,21 +11,24 @@ asks the machine and writes its answer in one transaction; what the machine refu
 cancel that lost the race with the send, the engine finishing a job that was canceled
 meanwhile) changes nothing.
 
-A small document (up to ``INLINE_MAX`` bytes: most jobs) skips the file: it is kept in the
-``documents`` table and committed in the same transaction as its job row, so that accepting
-a job costs one fsync instead of three. The engine gets a plain copy of it under ``inline/``
-when it needs a file (that copy needs no fsync: the database holds the durable one).
+A small document (up to ``INLINE_MAX`` bytes: most jobs) skips the file: it is kept in its
+job's row (``document_data``, the last column, read only when wanted) and committed with
+it, so that accepting a job costs one fsync instead of three and writes no other table.
+The engine reads it from there, or gets a plain copy under ``inline/`` when it needs a file
+(that copy needs no fsync: the database holds the durable one). The documents of a job after
+its first (a Create-Job job may have several, see :data:`MORE_DOCUMENTS`) are files too, or,
+when small, rows of the ``documents`` table committed with the job's change.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
 import sqlite3
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -33,15 +36,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from printwarden.domain.ids import new_id
 from printwarden.domain.job_states import BEFORE_SENDING, FINAL, WORKING, Event, Phase, step
 from printwarden.files import private_dir, private_sqlite
 
 log = logging.getLogger("printwarden.provider")
 
-SCHEMA = """
+# Job ids only grow (rows are never deleted) and uuids are time-ordered random UUIDv7s: the
+# table keeps neither an AUTOINCREMENT counter nor a UNIQUE index, each one more page
+# written per new job.
+JOBS_TABLE = """
 CREATE TABLE IF NOT EXISTS jobs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    uuid TEXT NOT NULL UNIQUE,
+    id INTEGER PRIMARY KEY,
+    uuid TEXT NOT NULL,
     queue TEXT NOT NULL,
     state INTEGER NOT NULL,
     reasons TEXT NOT NULL DEFAULT 'none',
@@ -70,12 +77,19 @@ CREATE TABLE IF NOT EXISTS jobs (
     report_state TEXT NOT NULL DEFAULT '',
     released INTEGER NOT NULL DEFAULT 0,
     phase TEXT NOT NULL DEFAULT 'queued',
-    failures INTEGER NOT NULL DEFAULT 0
+    failures INTEGER NOT NULL DEFAULT 0,
+    document_data BLOB
 );
+"""
+SCHEMA = """
+-- Small documents of a job after its first (Send-Document); spools from before kept every
+-- small document here, and their jobs' first ones move into the rows at start.
 CREATE TABLE IF NOT EXISTS documents (name TEXT PRIMARY KEY, data BLOB NOT NULL);
-CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state);
+DROP INDEX IF EXISTS jobs_state; -- state follows phase: jobs are found by phase
 CREATE INDEX IF NOT EXISTS jobs_user ON jobs (user, state);
-CREATE INDEX IF NOT EXISTS jobs_charge ON jobs (charge_state);
+DROP INDEX IF EXISTS jobs_charge;
+CREATE INDEX IF NOT EXISTS jobs_charge_pending ON jobs (charge_state)
+    WHERE charge_state = 'pending';
 CREATE INDEX IF NOT EXISTS jobs_report ON jobs (report_state)
     WHERE report_state IN ('pending', 'done');
 CREATE INDEX IF NOT EXISTS jobs_phase ON jobs (phase);
@@ -87,6 +101,7 @@ ADDED_COLUMNS = {
     "released": "INTEGER NOT NULL DEFAULT 0",
     "phase": "TEXT NOT NULL DEFAULT ''",
     "failures": "INTEGER NOT NULL DEFAULT 0",
+    "document_data": "BLOB",
 }
 
 FIELDS = (
@@ -226,6 +241,25 @@ class Job:
         return self.phase in FINAL
 
 
+@dataclass(frozen=True, slots=True)
+class SpooledDocument:
+    """A job's document: a file (``path``), or the bytes of one kept inline (``data``)."""
+
+    name: str
+    path: Path | None = None
+    data: bytes | None = None
+
+
+_NAMES = itertools.count()
+_PROCESS_MARK = os.urandom(4).hex()  # tells names made by different processes apart
+
+
+def _ordered_name() -> str:
+    """A unique name that sorts by creation time: nanoseconds, then a count of this
+    process's names and a random mark of the process (no system call per name)."""
+    return f"{time.time_ns():016x}{next(_NAMES) & 0xFFFFFFFF:08x}{_PROCESS_MARK}"
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
@@ -244,12 +278,16 @@ class DocumentWriter:
 
     def __init__(self, spool: Spool) -> None:
         self.spool = spool
-        self.name = f"{uuid.uuid4().hex}.doc"
-        self.temporary = spool.incoming / self.name
+        self.name = f"{_ordered_name()}.doc"
         self.handle: BinaryIO | None = None
         self.buffer = bytearray()
         self.size = 0
         self.inline: bytes | None = None
+        self.committed = False
+
+    @property
+    def temporary(self) -> Path:
+        return self.spool.incoming / self.name
 
     def write(self, chunk: bytes) -> None:
         self.size += len(chunk)
@@ -262,17 +300,25 @@ class DocumentWriter:
             chunk, self.buffer = bytes(self.buffer), bytearray()
         self.handle.write(chunk)
 
+    @property
+    def on_disk(self) -> bool:
+        """Whether the document went to a file (too big to keep inline)."""
+        return self.handle is not None
+
     def commit(self) -> str:
-        """Make the document ready; returns its name in the spool."""
+        """Make the document ready (again: harmlessly); returns its name in the spool."""
+        if self.committed:
+            return self.name
         if self.handle is None:
             self.inline = bytes(self.buffer)
             self.buffer = bytearray()
-            return self.name
-        self.handle.flush()
-        os.fsync(self.handle.fileno())
-        self.handle.close()
-        os.replace(self.temporary, self.spool.docs / self.name)
-        _fsync_dir(self.spool.docs)
+        else:
+            self.handle.flush()
+            os.fsync(self.handle.fileno())
+            self.handle.close()
+            os.replace(self.temporary, self.spool.docs / self.name)
+            _fsync_dir(self.spool.docs)
+        self.committed = True
         return self.name
 
     def discard(self) -> None:
@@ -300,8 +346,10 @@ class Spool:
         self.refused: Counter[str] = Counter()  # transitions the machine refused, by event
         self._listeners: list[Callable[[Job, Phase], None]] = []
         self._add_missing_columns()
-        self._db.executescript(SCHEMA)
+        self._rebuild_old_jobs_table()
+        self._db.executescript(JOBS_TABLE + SCHEMA)
         self._backfill_phases()
+        self._move_inline_documents()
         self._db.commit()
         self._clean_orphans()
 
@@ -322,11 +370,39 @@ class Spool:
             if name not in present:
                 self._db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {definition}")
 
+    def _rebuild_old_jobs_table(self) -> None:
+        """A spool from before has an AUTOINCREMENT id and a UNIQUE uuid: rebuilt once,
+        keeping every job and its id (the indexes are made again by ``SCHEMA``)."""
+        found = self._db.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'jobs'"
+        ).fetchone()
+        if found is None or "AUTOINCREMENT" not in found[0].upper():
+            return
+        columns = ", ".join((*FIELDS, "document_data"))
+        copy = f"INSERT INTO jobs ({columns}) SELECT {columns} FROM jobs_before;"  # noqa: S608
+        self._db.executescript(
+            "BEGIN IMMEDIATE; ALTER TABLE jobs RENAME TO jobs_before;"
+            f"{JOBS_TABLE}; {copy} DROP TABLE jobs_before; COMMIT;"
+        )
+        log.info("the spool's jobs table was rebuilt without AUTOINCREMENT and UNIQUE(uuid)")
+
     def _backfill_phases(self) -> None:
         """Give jobs of a spool from before the state machine the phase their IPP state,
         reasons and send state tell."""
         for state, phase in BACKFILL:
             self._db.execute(f"UPDATE jobs SET phase = '{phase}' WHERE phase = '' AND {state}")  # noqa: S608
+
+    def _move_inline_documents(self) -> None:
+        """Move jobs' first documents kept in the ``documents`` table (spools from before)
+        into their rows; only further documents of a job stay there."""
+        self._db.execute(
+            "UPDATE jobs SET document_data = (SELECT data FROM documents WHERE name = document)"
+            " WHERE document IN (SELECT name FROM documents)"
+        )
+        self._db.execute(
+            "DELETE FROM documents WHERE name IN"
+            " (SELECT document FROM jobs WHERE document IS NOT NULL)"
+        )
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -354,6 +430,10 @@ class Spool:
         needed = f"{first} UNION {more}"
         phases = FINAL_PHASES + FINAL_PHASES
         self._db.execute(f"DELETE FROM documents WHERE name NOT IN ({needed})", phases)  # noqa: S608
+        self._db.execute(
+            f"UPDATE jobs SET document_data = NULL WHERE document_data IS NOT NULL AND phase IN ({marks})",  # noqa: S608, E501
+            FINAL_PHASES,
+        )
         self._db.commit()
         known = {row[0] for row in self._db.execute(needed, phases)}
         for document in self.docs.iterdir():
@@ -363,11 +443,48 @@ class Spool:
     def new_document(self) -> DocumentWriter:
         return DocumentWriter(self)
 
-    def document_path(self, job: Job) -> Path | None:
-        """A file with the job's (first) document (a plain copy of an inline one)."""
+    def document(self, job: Job) -> SpooledDocument | None:
+        """The job's document as the spool has it: its file, or the bytes of an inline one
+        (read, not copied out)."""
         if not job.document:
             return None
-        return self.document_file(job.document)
+        if job.size <= INLINE_MAX and (data := self._inline_data(job)) is not None:
+            return SpooledDocument(job.document, data=data)
+        for path in (self.docs / job.document, self.inline / job.document):
+            if path.exists():
+                return SpooledDocument(job.document, path=path)
+        # Gone (the job ended meanwhile): as a file that is not there.
+        return SpooledDocument(job.document, path=self.docs / job.document)
+
+    def inline_documents(self, jobs: Iterable[Job]) -> dict[int, bytes]:
+        """The bytes of those of ``jobs``' documents kept inline, by job id (one query)."""
+        ids = [job.id for job in jobs if job.document and job.size <= INLINE_MAX]
+        found: dict[int, bytes] = {}
+        for start in range(0, len(ids), 500):  # within SQLite's limit on parameters
+            chunk = ids[start : start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            query = f"SELECT id, document_data FROM jobs WHERE id IN ({marks}) AND document_data IS NOT NULL"  # noqa: S608, E501
+            with self._lock:
+                found.update(self._db.execute(query, chunk).fetchall())
+        return found
+
+    def _inline_data(self, job: Job) -> bytes | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT document_data FROM jobs WHERE id = ?", (job.id,)
+            ).fetchone()
+        return bytes(row[0]) if row is not None and row[0] is not None else None
+
+    def document_path(self, job: Job) -> Path | None:
+        """A file with the job's (first) document (a plain copy of an inline one, which is
+        kept in the job's row)."""
+        if not job.document:
+            return None
+        path = self._file(job.document)
+        if path.exists():
+            return path
+        data = self._inline_data(job)
+        return path if data is None else self._copy_out(job.document, data)
 
     def document_paths(self, job: Job) -> list[tuple[Path, str]]:
         """Files with every document of the job and their formats, in order."""
@@ -380,21 +497,32 @@ class Spool:
         return found
 
     def document_file(self, name: str) -> Path:
-        """A file with the spooled document ``name`` (a plain copy of an inline one)."""
+        """A file with the job's further document ``name`` (see :meth:`store_document`; a
+        plain copy of an inline one, which is kept in the ``documents`` table)."""
+        path = self._file(name)
+        if path.exists():
+            return path
+        with self._lock:
+            row = self._db.execute("SELECT data FROM documents WHERE name = ?", (name,)).fetchone()
+        return path if row is None else self._copy_out(name, bytes(row[0]))
+
+    def _file(self, name: str) -> Path:
+        """Where the document ``name`` is as a file: ``docs/``, else a copy in ``inline/``
+        (which may not exist)."""
         path = self.docs / name
         if path.exists():
             return path
         copy = self.inline / name
-        if copy.exists():
-            return copy
-        with self._lock:
-            row = self._db.execute("SELECT data FROM documents WHERE name = ?", (name,)).fetchone()
-        if row is None:
-            return path
+        return copy if copy.exists() else path
+
+    def _copy_out(self, name: str, data: bytes) -> Path:
+        """A plain file under ``inline/`` with the inline document ``name`` (no fsync: the
+        database holds the durable copy)."""
         temporary = self.incoming / f"{name}.copy"
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as handle:
-            handle.write(row[0])
+            handle.write(data)
+        copy = self.inline / name
         os.replace(temporary, copy)
         return copy
 
@@ -403,33 +531,37 @@ class Spool:
 
         ``document_data`` is an inline document (named by ``document``), stored with the job.
         """
-        values.setdefault("uuid", str(uuid.uuid4()))
-        values.setdefault("created", time.time())
-        values["phase"], (values["state"], reasons) = phase, IPP_STATE[phase]
-        values.setdefault("reasons", reasons)
-        names = list(values)
-        row = [_encode(name, values[name]) for name in names]
-        placeholders = ", ".join("?" for _ in names)
-        with self._transaction() as db:
-            if document_data is not None:
-                _store_inline(db, values["document"], document_data)
-            cursor = db.execute(
-                f"INSERT INTO jobs ({', '.join(names)}) VALUES ({placeholders})",  # noqa: S608
-                row,
-            )
-            job_id = int(cursor.lastrowid or 0)
-        found = self.get(job_id)
-        assert found is not None
-        return found
+        return self.add_many([NewJob(phase, values, document_data)])[0]
+
+    def add_many(self, new_jobs: list[NewJob]) -> list[Job]:
+        """Insert jobs in one transaction — one fsync for all of them (group commit) — and
+        return them with their ids; all or none are added."""
+        rows = [_new_row(new) for new in new_jobs]
+        db = self._db
+        with self._lock:  # one transaction (as _transaction, without its generator)
+            try:
+                for new, (sql, row) in zip(new_jobs, rows, strict=True):
+                    new.values["id"] = db.execute(sql, row).lastrowid
+                db.commit()
+            except BaseException:
+                db.rollback()
+                raise
+        return [_new_job(new.values) for new in new_jobs]
 
     def update(self, job_id: int, **values: Any) -> None:
         """Change fields of a job durably; never its state (see :meth:`transition`)."""
-        if not values:
-            return
-        if STATE_FIELDS & values.keys():
+        if values:
+            self.update_many({job_id: values})
+
+    def update_many(self, changes: dict[int, dict[str, Any]], *, durable: bool = True) -> None:
+        """Change fields of several jobs in one transaction; never their state. Not
+        ``durable``: for what is made again when lost (an analysis, a report's mark)."""
+        if any(STATE_FIELDS & values.keys() for values in changes.values()):
             raise ValueError("a job's state changes only by transition()")
-        with self._transaction() as db:
-            _update(db, job_id, values)
+        changes = {job_id: values for job_id, values in changes.items() if values}
+        if changes:
+            with self._lock:
+                self._commit(changes, durable)
 
     def transition(
         self, job_id: int, event: Event, *, document_data: bytes | None = None, **values: Any
@@ -474,13 +606,18 @@ class Spool:
         """One transaction (the caller holds the lock). Not ``durable``: committed without
         waiting for the disk — for steps a restart redoes anyway; any later durable commit
         makes it durable too (the WAL is written in order)."""
+        if document_data is not None:
+            values = {**values, "document_data": document_data}
+        self._commit({job_id: values}, durable)
+
+    def _commit(self, changes: dict[int, dict[str, Any]], durable: bool) -> None:
+        """Update jobs in one transaction; the caller holds the lock."""
         db = self._db
         if not durable:
             db.execute("PRAGMA synchronous=NORMAL")
         try:
-            if document_data is not None:
-                _store_inline(db, values["document"], document_data)
-            _update(db, job_id, values)
+            for job_id, values in changes.items():
+                _update(db, job_id, values)
             db.commit()
         except BaseException:
             db.rollback()
@@ -556,8 +693,10 @@ class Spool:
 
     def held_before(self, queue: str, created: float) -> list[Job]:
         """Jobs held in ``queue`` since before ``created`` (candidates for expiry)."""
-        where = "WHERE queue = ? AND state = ? AND created < ? ORDER BY id"
-        return list(self._select(where, (queue, HELD, created)))
+        phases = _phases_showing((HELD,))
+        marks = ", ".join("?" for _ in phases)
+        where = f"WHERE queue = ? AND phase IN ({marks}) AND created < ? ORDER BY id"
+        return list(self._select(where, (queue, *phases, created)))
 
     def uncharged(self) -> list[Job]:
         """Printed jobs whose charge the server has not taken yet."""
@@ -572,13 +711,18 @@ class Spool:
 
     def delete_document(self, job: Job) -> None:
         """Delete every document of the job (again, harmlessly)."""
-        names = [job.document] if job.document else []
-        names += [str(more["file"]) for more in more_documents(job)]
-        for name in names:
-            self.delete_file(name)
+        if job.document:
+            if (self.docs / job.document).exists():
+                (self.docs / job.document).unlink(missing_ok=True)
+            else:
+                (self.inline / job.document).unlink(missing_ok=True)
+                with self._transaction() as db:
+                    db.execute("UPDATE jobs SET document_data = NULL WHERE id = ?", (job.id,))
+        for more in more_documents(job):
+            self.delete_file(str(more["file"]))
 
     def delete_file(self, name: str) -> None:
-        """Delete the spooled document ``name``, wherever it is kept."""
+        """Delete the spooled document ``name`` that is no job's first (wherever kept)."""
         if (self.docs / name).exists():
             (self.docs / name).unlink(missing_ok=True)
             return
@@ -591,11 +735,14 @@ class Spool:
     ) -> Job | None:
         """Keep one more document of a job that stays as it is (Send-Document with
         ``last-document`` false): its inline ``data`` and the job's ``values`` in one
-        transaction; the job as it is now."""
+        transaction; the job as it is now. The job's first document (``values`` name it
+        its ``document``) is kept in its row, a further one in the ``documents`` table."""
         if STATE_FIELDS & values.keys():
             raise ValueError("a job's state changes only by transition()")
         with self._transaction() as db:
-            if data is not None:
+            if data is not None and values.get("document") == name:  # the job's first
+                values = {**values, "document_data": data}
+            elif data is not None:
                 _store_inline(db, name, data)
             if values:
                 _update(db, job_id, values)
@@ -619,14 +766,63 @@ def more_documents(job: Job) -> list[dict[str, Any]]:
     )
 
 
+@dataclass
+class NewJob:
+    """A job to insert: its phase, its column values, its inline document if any."""
+
+    phase: Phase
+    values: dict[str, Any]
+    document_data: bytes | None = None
+
+
+_INSERTS: dict[tuple[str, ...], str] = {}  # the INSERT statement of each set of columns
+
+
+def _new_row(new: NewJob) -> tuple[str, list[Any]]:
+    """The INSERT of a new job, and ``new.values`` completed as the row says."""
+    values = new.values
+    if "uuid" not in values:
+        values["uuid"] = new_id()  # time-ordered: its unique index grows at one end
+    if "created" not in values:
+        values["created"] = time.time()
+    values["phase"] = new.phase
+    values["state"], reasons = IPP_STATE[new.phase]
+    values.setdefault("reasons", reasons)
+    row = [_encode(name, value) for name, value in values.items()]
+    names = tuple(values)
+    if new.document_data is not None:  # stored in the row, not kept on the Job
+        names += ("document_data",)
+        row.append(new.document_data)
+    sql = _INSERTS.get(names)
+    if sql is None:
+        marks = ", ".join("?" for _ in names)
+        sql = _INSERTS[names] = f"INSERT INTO jobs ({', '.join(names)}) VALUES ({marks})"  # noqa: S608
+    return sql, row
+
+
+def _new_job(values: dict[str, Any]) -> Job:
+    """The job a new row holds, as :meth:`Spool.get` would read it back."""
+    job = Job(**values)
+    for name in JSON_FIELDS:  # the job's own copies, as if decoded from the row
+        setattr(job, name, dict(getattr(job, name)))
+    return job
+
+
+def _store_inline(db: sqlite3.Connection, name: str, data: bytes) -> None:
+    db.execute("INSERT INTO documents (name, data) VALUES (?, ?)", (name, data))
+
+
 def _update(db: sqlite3.Connection, job_id: int, values: dict[str, Any]) -> None:
     assignments = ", ".join(f"{name} = ?" for name in values)
     row = [_encode(name, value) for name, value in values.items()]
     db.execute(f"UPDATE jobs SET {assignments} WHERE id = ?", [*row, job_id])  # noqa: S608
 
 
-def _store_inline(db: sqlite3.Connection, name: str, data: bytes) -> None:
-    db.execute("INSERT INTO documents (name, data) VALUES (?, ?)", (name, data))
+def _phases_showing(states: Iterable[int]) -> list[str]:
+    """The phases whose IPP job-state is one of ``states`` (state follows phase, and only
+    phase is indexed)."""
+    wanted = set(states)
+    return sorted(phase.value for phase, (state, _) in IPP_STATE.items() if state in wanted) or [""]
 
 
 def _filters(
@@ -641,15 +837,18 @@ def _filters(
         clauses.append("user = ?")
         params.append(user)
     if states is not None:
-        wanted = sorted(set(states))
-        clauses.append(f"state IN ({', '.join('?' for _ in wanted)})")
-        params.extend(wanted)
+        phases = _phases_showing(states)
+        clauses.append(f"phase IN ({', '.join('?' for _ in phases)})")
+        params.extend(phases)
     return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+_to_json = json.JSONEncoder(separators=(",", ":")).encode  # one encoder, not one per value
 
 
 def _encode(name: str, value: Any) -> Any:
     if name in JSON_FIELDS:
-        return json.dumps(value, separators=(",", ":"))
+        return _to_json(value)
     if isinstance(value, bool):
         return int(value)
     return value

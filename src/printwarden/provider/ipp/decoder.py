@@ -16,7 +16,7 @@ from printwarden.provider.ipp.model import (
     Value,
 )
 from printwarden.provider.ipp.tags import GroupTag, StatusCode, ValueTag, is_delimiter, tag_name
-from printwarden.provider.ipp.values import decode_value
+from printwarden.provider.ipp.values import STRING_TAGS, decode_value
 
 DEFAULT_MAX_ATTRIBUTES = 1000
 DEFAULT_MAX_VALUE_LENGTH = 32767
@@ -40,7 +40,7 @@ def decode_message(
     Raises :class:`IncompleteMessage` when ``data`` ends before the end-of-attributes tag
     and :class:`IppParseError` (with the status to answer) when it is malformed.
     """
-    reader = _Reader(memoryview(data), max_attributes, max_value_length)
+    reader = _Reader(bytes(data), max_attributes, max_value_length)
     version, code, request_id = _header(reader)
     try:
         groups = _groups(reader)
@@ -54,7 +54,7 @@ def decode_message(
     return message, end
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Field:
     """One tag / name / value triple as it is on the wire."""
 
@@ -71,7 +71,7 @@ def _bad(detail: str, offset: int) -> IppParseError:
 class _Reader:
     """A cursor over the message that checks every length against the buffer and limits."""
 
-    def __init__(self, data: memoryview, max_fields: int, max_length: int) -> None:
+    def __init__(self, data: bytes, max_fields: int, max_length: int) -> None:
         self.data = data
         self.pos = 0
         self.fields = 0
@@ -82,7 +82,7 @@ class _Reader:
         end = self.pos + count
         if end > len(self.data):
             raise IncompleteMessage(len(self.data))
-        chunk = bytes(self.data[self.pos : end])
+        chunk = self.data[self.pos : end]
         self.pos = end
         return chunk
 
@@ -95,7 +95,8 @@ class _Reader:
         return self.data[self.pos]
 
     def field(self) -> _Field:
-        offset = self.pos
+        """The next tag / name / value (the hot loop of decoding: indexes, no helpers)."""
+        data, offset, size = self.data, self.pos, len(self.data)
         self.fields += 1
         if self.fields > self.max_fields:
             raise IppParseError(
@@ -103,14 +104,22 @@ class _Reader:
                 f"more than {self.max_fields} attribute fields",
                 offset=offset,
             )
-        tag = self.number(1)
-        tag = _KNOWN_TAGS.get(tag, tag)
-        name = self.take(self._length(offset))
-        value = self.take(self._length(offset))
-        return _Field(tag, name, value, offset)
+        if offset + 3 > size:
+            raise IncompleteMessage(size)
+        tag = data[offset]
+        start = offset + 3
+        stop = start + self._checked((data[offset + 1] << 8) | data[offset + 2], offset)
+        if stop + 2 > size:
+            raise IncompleteMessage(size)
+        name = data[start:stop]
+        start = stop + 2
+        stop = start + self._checked((data[stop] << 8) | data[stop + 1], offset)
+        if stop > size:
+            raise IncompleteMessage(size)
+        self.pos = stop
+        return _Field(_KNOWN_TAGS.get(tag, tag), name, data[start:stop], offset)
 
-    def _length(self, offset: int) -> int:
-        length = self.number(2)
+    def _checked(self, length: int, offset: int) -> int:
         if length > self.max_length:
             raise IppParseError(
                 StatusCode.CLIENT_ERROR_REQUEST_VALUE_TOO_LONG,
@@ -140,8 +149,14 @@ def _header(reader: _Reader) -> tuple[tuple[int, int], int, int]:
 def _groups(reader: _Reader) -> list[AttributeGroup]:
     groups: list[AttributeGroup] = []
     last: Attribute | None = None
-    while (tag := reader.peek()) != GroupTag.END:
-        if is_delimiter(tag):
+    data, end_tag = reader.data, int(GroupTag.END)
+    while True:
+        if reader.pos >= len(data):
+            raise IncompleteMessage(len(data))
+        tag = data[reader.pos]
+        if tag == end_tag:
+            break
+        if tag <= 0x0F:  # a delimiter: a new group begins
             if tag == 0x00:
                 raise _bad("reserved delimiter tag 0x00", reader.pos)
             reader.pos += 1
@@ -160,6 +175,16 @@ def _attribute(
     reader: _Reader, field: _Field, group: AttributeGroup, last: Attribute | None
 ) -> Attribute:
     """Add ``field`` to ``group`` as a new attribute or as another value of ``last``."""
+    if field.name and field.tag in STRING_TAGS:  # most attributes: one string value
+        try:
+            attribute = Attribute(
+                field.name.decode("utf-8"), field.tag, [field.value.decode("utf-8")]
+            )
+        except UnicodeDecodeError:
+            pass  # the general path below says which part is not UTF-8
+        else:
+            _add(group, attribute, field.offset)
+            return attribute
     value = _value(reader, field, depth=0)
     if not field.name:
         if last is None:
@@ -238,9 +263,10 @@ def _append(attribute: Attribute, tag: int, value: Value) -> None:
 
 
 def _add(attributes: AttributeMap, attribute: Attribute, offset: int) -> None:
-    if attribute.name in attributes:
-        raise _bad(f"duplicate attribute {attribute.name!r}", offset)
-    attributes.add(attribute)
+    try:
+        attributes.add(attribute)
+    except ValueError:
+        raise _bad(f"duplicate attribute {attribute.name!r}", offset) from None
 
 
 def _text(raw: bytes, offset: int) -> str:

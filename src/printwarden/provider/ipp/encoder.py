@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import struct
+
 from printwarden.provider.ipp.errors import IppEncodeError
 from printwarden.provider.ipp.model import (
     Attribute,
@@ -12,9 +14,11 @@ from printwarden.provider.ipp.model import (
     Value,
 )
 from printwarden.provider.ipp.tags import GroupTag, ValueTag, is_delimiter
-from printwarden.provider.ipp.values import encode_value
+from printwarden.provider.ipp.values import STRING_TAGS, encode_value
 
 _MAX_FIELD = 0xFFFF
+_FIELD_HEAD = struct.Struct(">BH")  # value tag, name length
+_LENGTH = struct.Struct(">H")
 
 
 def encode_message(message: Message) -> bytes:
@@ -58,9 +62,16 @@ def _name(name: str) -> bytes:
 
 def _attribute(out: bytearray, name: bytes, attribute: Attribute) -> None:
     """Encode ``attribute``: its first value carries ``name``, the others name-length 0."""
-    if not attribute.values:
+    values, tag = attribute.values, attribute.tag
+    if not values:
         raise IppEncodeError(f"attribute {attribute.name!r} has no values")
-    for index, value in enumerate(attribute.values):
+    if len(values) == 1 and type(values[0]) is str and tag in STRING_TAGS:  # the common case
+        raw = values[0].encode("utf-8")
+        if len(name) > _MAX_FIELD or len(raw) > _MAX_FIELD:
+            raise IppEncodeError(f"name or value longer than {_MAX_FIELD} octets")
+        out += _FIELD_HEAD.pack(tag, len(name)) + name + _LENGTH.pack(len(raw)) + raw
+        return
+    for index, value in enumerate(values):
         tag, bare = _wire_tag(attribute.tag, value)
         _value(out, tag, name if index == 0 else b"", bare)
 

@@ -129,6 +129,13 @@ class AttributeMap(Mapping[str, Attribute]):
     def __getitem__(self, name: str) -> Attribute:
         return self._attributes[name]
 
+    def __contains__(self, name: object) -> bool:
+        return name in self._attributes
+
+    def get(self, name: str, default: Attribute | None = None) -> Attribute | None:  # type: ignore[override]
+        """The attribute ``name``, or ``default``."""
+        return self._attributes.get(name, default)
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._attributes)
 
@@ -191,7 +198,10 @@ class Message:
 
     def group(self, tag: int) -> AttributeGroup | None:
         """The first group with ``tag``, or ``None``."""
-        return next((group for group in self.groups if group.tag == tag), None)
+        for group in self.groups:
+            if group.tag == tag:
+                return group
+        return None
 
     def groups_of(self, tag: int) -> list[AttributeGroup]:
         """Every group with ``tag``, in order (Get-Jobs answers one job group per job)."""

@@ -60,6 +60,8 @@ def decode_value(tag: int, raw: bytes, offset: int = 0) -> Value:
 
     ``offset`` (where ``raw`` starts in the message) only goes into error messages.
     """
+    if tag in STRING_TAGS:  # the most common: checked first
+        return _utf8(raw, offset)
     if is_out_of_band(tag):
         return OutOfBand(tag)  # RFC 8010: any value octets of an out-of-band value are ignored
     expected = _FIXED_LENGTHS.get(tag)
@@ -69,8 +71,6 @@ def decode_value(tag: int, raw: bytes, offset: int = 0) -> Value:
         return int(_INT32.unpack(raw)[0])
     if tag == ValueTag.BOOLEAN:
         return _decode_boolean(raw, offset)
-    if tag in STRING_TAGS:
-        return _utf8(raw, offset)
     if tag in LANGUAGE_TAGS:
         return _decode_with_language(raw, offset)
     if tag == ValueTag.DATE_TIME:
