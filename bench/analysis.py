@@ -5,12 +5,12 @@ a generated 200-page PDF.
     .venv/bin/python bench/analysis.py --runs 3 --strict
     .venv/bin/python bench/analysis.py --part corpus   # or --part document
 
-The colour corpus (``tests/corpus/colours.py``: 54 small PDF and PostScript files, one
-per colour construct): for each file, ``analyze`` against plain ``gs -sDEVICE=inkcov``
-on the same file, run alternately, medians per file, summed by format (goal: at least
-20x faster over the corpus's PDFs; PostScript is analysed by converting it with
-Ghostscript first, so it cannot be faster than Ghostscript). Every page's answer must
-equal the reference (``tests/corpus/reference.py``), always checked.
+The colour corpus (``printwarden.testing.corpus.colours``: 54 small PDF and PostScript
+files, one per colour construct): for each file, ``analyze`` against plain
+``gs -sDEVICE=inkcov`` on the same file, run alternately, medians per file, summed by format
+(goal: at least 20x faster over the corpus's PDFs; PostScript is analysed by converting it
+with Ghostscript first, so it cannot be faster than Ghostscript). Every page's answer must
+equal the reference (``printwarden.testing.corpus.reference``), always checked.
 
 Two 200-page documents from the corpus generator: the benchmark document (grey and
 colour text, vector art, photos, images, shadings, patterns, forms, annotations) and the
@@ -27,7 +27,6 @@ import argparse
 import functools
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -35,12 +34,11 @@ from pathlib import Path
 
 import pikepdf
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-
-from corpus import colours, generate, reference
+from harness import paired_medians
 from printwarden.analysis import DEFAULT_LIMITS, analyze, rendered
 from printwarden.analysis.pdf import scan
 from printwarden.analysis.pdfspaces import Verdict
+from printwarden.testing.corpus import colours, generate, reference
 
 GOAL_COUNT_RATIO = 1.2
 GOAL_COLOUR_SPEEDUP = 5.0
@@ -49,19 +47,6 @@ GOAL_CORPUS_SPEEDUP = 20.0
 """On the colour corpus's PDFs, file by file."""
 COUNT_REPEAT = 20
 """Page counts take milliseconds: time this many more of them than of colour runs."""
-
-
-def paired_medians(
-    first: Callable[[], object], second: Callable[[], object], runs: int
-) -> tuple[float, float]:
-    """Median wall times of two actions, run alternately so that drift hits both alike."""
-    times: tuple[list[float], list[float]] = ([], [])
-    for _ in range(runs):
-        for action, into in ((first, times[0]), (second, times[1])):
-            started = time.perf_counter()
-            action()
-            into.append(time.perf_counter() - started)
-    return statistics.median(times[0]), statistics.median(times[1])
 
 
 def median_seconds(action: Callable[[], object], runs: int) -> float:
@@ -113,6 +98,7 @@ def report(path: Path, runs: int) -> tuple[bool, bool]:
         lambda: pikepdf_count(path),
         lambda: analyze(path, "application/pdf", colour=False),
         runs * COUNT_REPEAT,
+        warm_up=False,
     )
     count_ratio = count_ours / count_pikepdf
     print(f"  page count: pikepdf {count_pikepdf * 1e3:.2f} ms, analyze {count_ours * 1e3:.2f} ms")
@@ -120,7 +106,7 @@ def report(path: Path, runs: int) -> tuple[bool, bool]:
 
     analyze(path, "application/pdf")  # warm up
     ink_plain, colour_ours = paired_medians(
-        lambda: plain_inkcov(path), lambda: analyze(path, "application/pdf"), runs
+        lambda: plain_inkcov(path), lambda: analyze(path, "application/pdf"), runs, warm_up=False
     )
     ink_tuned = median_seconds(lambda: reference.inkcov(path), runs)
     speedup = ink_plain / colour_ours
@@ -154,7 +140,10 @@ def corpus_report(out: Path, runs: int) -> tuple[bool, bool]:
             with pikepdf.open(path) as document:
                 rendered += Verdict.RENDER in scan(document, DEFAULT_LIMITS.tolerance)
         ink, ours = paired_medians(
-            functools.partial(plain_inkcov, path), functools.partial(analyze, path, kind), runs
+            functools.partial(plain_inkcov, path),
+            functools.partial(analyze, path, kind),
+            runs,
+            warm_up=False,
         )
         kind = "PDF" if case.format == "application/pdf" else "PostScript"
         sums = totals.setdefault(kind, [0.0, 0.0, 0.0, 0.0])

@@ -14,7 +14,6 @@ server's peak resident size (``VmHWM``, reset before each request through
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -22,12 +21,8 @@ from pathlib import Path
 
 import httpx
 
-from harness import ROOT, print_machine
-
-if str(ROOT / "tests") not in sys.path:
-    sys.path.insert(0, str(ROOT / "tests"))
-
-from support.site import app_and_site
+from harness import print_machine
+from printwarden.testing.site import app_and_site
 
 MIB = 1024 * 1024
 

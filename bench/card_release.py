@@ -67,15 +67,14 @@ from harness import Budget, BudgetExceeded, print_machine
 from printwarden.domain.accounts import Role
 from printwarden.provider.ipp import Attribute, GroupTag, Operation, ValueTag
 from printwarden.provider.ipp.client import IppClient
+from printwarden.sim.ippeveprinter import IPPEVEPRINTER, IppEvePrinter
+from printwarden.testing.appserver import AppServer
+from printwarden.testing.provider import PrinterSpec, ProviderProcess, QueueSpec
 from provider_harness import (
     HOLD_QUEUE,
-    IPPEVEPRINTER,
     IPPTOOL,
     PRICES,
-    AppServer,
     BenchError,
-    IppEvePrinter,
-    ProviderProcess,
     filesystem,
     finish_py_spy,
     header,
@@ -85,7 +84,6 @@ from provider_harness import (
     start_py_spy,
 )
 from provider_release import DirectoryWatch, wait_for_printer_slot
-from support.provider import PrinterSpec, QueueSpec
 
 GOAL_SWIPE_P99_MS = 150.0
 GOAL_LOGIN_P99_MS = 20.0

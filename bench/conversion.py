@@ -30,13 +30,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import img2pdf
 import pikepdf
 from PIL import Image
 
+from harness import paired_times
 from printwarden.analysis.chain import Setup, run_chain
 from printwarden.analysis.conversions import Conversion
 from printwarden.analysis.convert import pdfwrite_args
@@ -79,21 +80,6 @@ def photos(directory: Path, count: int = PHOTOS) -> list[Path]:
         tinted.save(path, "JPEG", quality=88, dpi=(300, 300))
         made.append(path)
     return made
-
-
-def paired_times(
-    first: Callable[[], object], second: Callable[[], object], runs: int
-) -> tuple[list[float], list[float]]:
-    """Wall times of two actions run alternately, after one warm-up each."""
-    first()
-    second()
-    times: tuple[list[float], list[float]] = ([], [])
-    for _ in range(runs):
-        for action, into in ((first, times[0]), (second, times[1])):
-            started = time.perf_counter()
-            action()
-            into.append(time.perf_counter() - started)
-    return times
 
 
 def pages_of(path: Path) -> int:

@@ -30,11 +30,12 @@ from pathlib import Path
 
 import httpx
 
-from harness import BACKENDS, Budget, database_url, free_port, load_average, print_machine
+from harness import BACKENDS, Budget, database_url, load_average, print_machine
 from printwarden.config import Settings
 from printwarden.domain.accounts import Role
 from printwarden.domain.ids import new_id
 from printwarden.domain.ledger import Transaction, TransactionKind
+from printwarden.sim.ports import free_port
 from printwarden.store import groups, ledger, printers, tokens, users
 from printwarden.store.db import Database
 from printwarden.store.migrate import upgrade

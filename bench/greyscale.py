@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -25,12 +24,11 @@ from pathlib import Path
 
 import pikepdf
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-
-from corpus import generate
+from harness import paired_medians
 from printwarden.analysis import analyze
 from printwarden.analysis.conversions import Conversion, convert
 from printwarden.analysis.convert import pdfwrite_args
+from printwarden.testing.corpus import generate
 
 GOAL_RATIO = 0.9
 PAGES = 50
@@ -47,21 +45,6 @@ def document(path: Path) -> None:
 
 def plain_command(source: Path, target: Path) -> list[str]:
     return [*GS_BASE, *pdfwrite_args(target, grayscale=True), "-f", str(source)]
-
-
-def paired_medians(
-    first: Callable[[], object], second: Callable[[], object], runs: int
-) -> tuple[float, float]:
-    """Median wall times of two actions run alternately, after one warm-up each."""
-    first()
-    second()
-    times: tuple[list[float], list[float]] = ([], [])
-    for _ in range(runs):
-        for action, into in ((first, times[0]), (second, times[1])):
-            started = time.perf_counter()
-            action()
-            into.append(time.perf_counter() - started)
-    return statistics.median(times[0]), statistics.median(times[1])
 
 
 def parser() -> argparse.ArgumentParser:

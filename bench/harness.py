@@ -9,13 +9,13 @@ from __future__ import annotations
 import os
 import platform
 import shutil
-import socket
 import sqlite3
+import statistics
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,11 +61,29 @@ def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+def paired_times(
+    first: Callable[[], object], second: Callable[[], object], runs: int, *, warm_up: bool = True
+) -> tuple[list[float], list[float]]:
+    """Wall times of two actions run alternately, so that drift hits both alike (after one
+    warm-up call each unless ``warm_up`` is false)."""
+    if warm_up:
+        first()
+        second()
+    times: tuple[list[float], list[float]] = ([], [])
+    for _ in range(runs):
+        for action, into in ((first, times[0]), (second, times[1])):
+            started = time.perf_counter()
+            action()
+            into.append(time.perf_counter() - started)
+    return times
+
+
+def paired_medians(
+    first: Callable[[], object], second: Callable[[], object], runs: int, *, warm_up: bool = True
+) -> tuple[float, float]:
+    """Median wall times of :func:`paired_times`."""
+    times = paired_times(first, second, runs, warm_up=warm_up)
+    return statistics.median(times[0]), statistics.median(times[1])
 
 
 def pg_server_url() -> str:

@@ -37,10 +37,11 @@ from pathlib import Path
 
 import httpx
 
-from harness import Budget, database_url, free_port, load_average, print_machine
+from harness import Budget, database_url, load_average, print_machine
 from printwarden.config import Settings
 from printwarden.domain.accounts import Role
 from printwarden.security import hash_secret
+from printwarden.sim.ports import free_port
 from printwarden.store import sites, tokens, users
 from printwarden.store.db import Database
 from printwarden.store.migrate import upgrade

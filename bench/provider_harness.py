@@ -3,7 +3,7 @@
 * a private ``cupsd`` (its own ServerRoot, RequestRoot, cache and state directories, one
   loopback port, no browsing, no web interface) with a raw hold queue: the anchor;
 * our App Server (SQLite, seeded through its API) and a Print Provider with a hold queue,
-  both started with the test suite's helpers (``tests/support``);
+  both started with the test suite's helpers (:mod:`printwarden.testing`);
 * ``ipptool`` workers: the same client and the same ``.test`` file drive both servers;
 * IPP job counts, ``VmRSS`` of a process, and a py-spy summary for investigations.
 
@@ -30,18 +30,13 @@ from pathlib import Path
 import httpx
 import pikepdf
 
-from harness import ROOT, free_port
 from printwarden.domain.accounts import Role
 from printwarden.provider.ipp import Attribute, GroupTag, Operation, ValueTag
 from printwarden.provider.ipp.client import IppClient
+from printwarden.sim.ports import free_port
 from printwarden.sim.processes import stop_process
-
-if str(ROOT / "tests") not in sys.path:
-    sys.path.insert(0, str(ROOT / "tests"))
-
-from support.appserver import AppServer
-from support.ippeveprinter import IPPEVEPRINTER, IppEvePrinter
-from support.provider import PrinterSpec, ProviderProcess, QueueSpec
+from printwarden.testing.appserver import AppServer
+from printwarden.testing.provider import PrinterSpec, ProviderProcess, QueueSpec
 
 DATE = "2026-12-05"
 CUPSD = "/usr/sbin/cupsd"
@@ -117,9 +112,6 @@ DefaultAuthType None
   </Limit>
 </Policy>
 """
-
-
-__all__ = ["IPPEVEPRINTER", "AppServer", "IppEvePrinter", "ProviderProcess"]
 
 
 class BenchError(RuntimeError):

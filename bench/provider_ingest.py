@@ -43,8 +43,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness import Budget, BudgetExceeded, free_port, print_machine
+from harness import Budget, BudgetExceeded, print_machine
 from printwarden.provider.ipp.client import IppError
+from printwarden.sim.ports import free_port
 from printwarden.sim.processes import stop_process
 from provider_harness import (
     CUPSD,

@@ -26,8 +26,8 @@ from pathlib import Path
 
 from harness import Budget, print_machine
 from printwarden.provider.ipp.client import IppClient
+from printwarden.testing.provider import PrinterSpec, ProviderProcess, QueueSpec
 from provider_harness import USER, Ours, header, median, start_ours
-from support.provider import PrinterSpec, ProviderProcess, QueueSpec
 
 TICKS = os.sysconf("SC_CLK_TCK")
 

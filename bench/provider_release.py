@@ -14,7 +14,7 @@ completed, because ippeveprinter answers server-error-busy while it prints a job
 
 Reported: p50/p90/p99/max of release -> document, and of release -> provider says completed.
 The goal is p99 <= 100 ms with 1,000 held jobs. ippeveprinter needs the private D-Bus and
-avahi-daemon of tests/support/ippeveprinter.py: one user per machine at a time, so this
+avahi-daemon of printwarden/sim/ippeveprinter.py: one user per machine at a time, so this
 waits while another one (a test run) is using them.
 """
 
@@ -38,12 +38,11 @@ from pathlib import Path
 from harness import Budget, BudgetExceeded, print_machine
 from printwarden.provider.ipp import Attribute, GroupTag, Operation, ValueTag
 from printwarden.provider.ipp.client import IppClient
+from printwarden.sim.ippeveprinter import IPPEVEPRINTER, IppEvePrinter
 from provider_harness import (
-    IPPEVEPRINTER,
     IPPTOOL,
     USER,
     BenchError,
-    IppEvePrinter,
     Ours,
     filesystem,
     finish_py_spy,

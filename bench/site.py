@@ -64,7 +64,6 @@ import random
 import signal
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -72,7 +71,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -87,7 +86,6 @@ from harness import (
     BudgetExceeded,
     chunks,
     database_url,
-    free_port,
     load_average,
     print_machine,
 )
@@ -99,7 +97,6 @@ from printwarden.domain.ids import new_id
 from printwarden.domain.journal import UPLOAD_LIMIT
 from printwarden.domain.ledger import Transaction, TransactionKind
 from printwarden.sim.link import Link
-from printwarden.sim.processes import stop_process
 from printwarden.store import groups as group_store
 from printwarden.store import ledger
 from printwarden.store.changes import change_seq
@@ -115,7 +112,9 @@ from printwarden.store.models import (
     UserRow,
 )
 from printwarden.store.printers import cost_model_from_json
-from provider_harness import AppServer, BenchError, finish_py_spy, percentile, start_py_spy
+from printwarden.testing.appserver import AppServer
+from printwarden.testing.site import SiteProcess
+from provider_harness import BenchError, finish_py_spy, percentile, start_py_spy
 
 GOAL_OFFLINE_S = 3.0
 GOAL_ENTRIES_PER_S = 10_000
@@ -146,77 +145,27 @@ FUNDS = 1_000_000
 # --- processes -------------------------------------------------------------------------------
 
 
-@dataclass
-class SiteServer:
-    """A ``printwarden site serve`` subprocess (kept here: the bench times its very start)."""
+def site_status(site: SiteProcess, timeout: float = 5.0) -> dict[str, Any] | None:
+    """``/site/status``, or None while the server does not answer."""
+    try:
+        response = httpx.get(f"{site.url}/site/status", timeout=timeout)
+    except httpx.HTTPError:
+        return None
+    if response.status_code != 200:
+        return None
+    found: dict[str, Any] = response.json()
+    return found
 
-    upstream: str
-    token: str
-    data_dir: Path
-    port: int = field(default_factory=free_port)
-    process: subprocess.Popen[bytes] | None = None
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+def check_alive(site: SiteProcess) -> None:
+    if site.process is None or site.process.poll() is not None:
+        raise BenchError(f"the Site Server exited: {site.log_tail()}")
 
-    @property
-    def api(self) -> str:
-        return f"{self.url}/api/v1"
 
-    @property
-    def log(self) -> Path:
-        return self.data_dir / "site.log"
-
-    @property
-    def replica(self) -> Path:
-        return self.data_dir / "replica.db"
-
-    @property
-    def pid(self) -> int:
-        if self.process is None:
-            raise BenchError("the Site Server is not running")
-        return self.process.pid
-
-    def launch(self) -> None:
-        """Start the process and return at once (``wait_ready`` waits for it to answer)."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        command = [sys.executable, "-m", "printwarden", "site", "serve",
-                   "--upstream", self.upstream, "--site", SITE,
-                   "--data-dir", str(self.data_dir), "--port", str(self.port)]  # fmt: skip
-        env = {**os.environ, "PRINTWARDEN_TOKEN": self.token}  # not on the command line
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(command, stdout=log, stderr=log, env=env)
-
-    def status(self, timeout: float = 5.0) -> dict[str, Any] | None:
-        """``/site/status``, or None while the server does not answer."""
-        try:
-            response = httpx.get(f"{self.url}/site/status", timeout=timeout)
-        except httpx.HTTPError:
-            return None
-        if response.status_code != 200:
-            return None
-        found: dict[str, Any] = response.json()
-        return found
-
-    def wait_ready(self, seconds: float = STARTUP_SECONDS) -> None:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            self.check_alive()
-            if self.status(timeout=1.0) is not None:
-                return
-            time.sleep(0.05)
-        raise BenchError(f"the Site Server did not answer in {seconds:.0f} s: {self.log_tail()}")
-
-    def check_alive(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            raise BenchError(f"the Site Server exited: {self.log_tail()}")
-
-    def log_tail(self, size: int = 3000) -> str:
-        return self.log.read_text(errors="replace")[-size:] if self.log.exists() else ""
-
-    def stop(self) -> None:
-        stop_process(self.process)
+def site_pid(site: SiteProcess) -> int:
+    if site.process is None:
+        raise BenchError("the Site Server is not running")
+    return site.process.pid
 
 
 @dataclass
@@ -247,10 +196,12 @@ class Hq:
     def database(self) -> Database:
         return Database(self.url)
 
-    def site_server(self, root: Path, upstream_port: int) -> SiteServer:
-        return SiteServer(
+    def site_server(self, root: Path, upstream_port: int) -> SiteProcess:
+        """The site's Site Server (not started; its start is timed by :func:`run_sync`)."""
+        return SiteProcess(
             f"http://127.0.0.1:{upstream_port}",
             self.app.token(Role.SITE, scope=SITE),
+            SITE,
             root,
         )
 
@@ -296,7 +247,7 @@ def link_to(app: AppServer) -> Iterator[Link]:
 
 
 @contextmanager
-def running(site: SiteServer) -> Iterator[SiteServer]:
+def running(site: SiteProcess) -> Iterator[SiteProcess]:
     try:
         yield site
     finally:
@@ -332,8 +283,8 @@ def wait_until(
         time.sleep(every)
 
 
-def caught_up(hq_: Hq, site: SiteServer) -> bool:
-    status = site.status()
+def caught_up(hq_: Hq, site: SiteProcess) -> bool:
+    status = site_status(site)
     head = hq_.head()
     return status is not None and status["mode"] == "online" and status["replica_seq"] >= head
 
@@ -573,7 +524,7 @@ def run_failover(cycles: int, root: Path, budget: Budget) -> FailoverResult:
         provider_token = hq_.app.token(Role.PROVIDER)
         site.launch()
         with running(site):
-            site.wait_ready()
+            site.wait_ready(STARTUP_SECONDS)
             wait_until(lambda: caught_up(hq_, site), "the site to catch up", 120, budget)
             bound = 2 * cycles * 90.0 + 30
             plan: list[tuple[bool, float, float, float, float]] = []
@@ -614,7 +565,7 @@ def run_failover(cycles: int, root: Path, budget: Budget) -> FailoverResult:
 
 
 def cut_and_restore(
-    link: Link, site: SiteServer, budget: Budget
+    link: Link, site: SiteProcess, budget: Budget
 ) -> tuple[float, float, float, float]:
     """Cut, wait offline, 1 s offline, restore, wait online, 2 s online: the four moments."""
     link.down()
@@ -628,9 +579,9 @@ def cut_and_restore(
     return cut, offline, up, online
 
 
-def _mode(site: SiteServer) -> str:
-    site.check_alive()
-    status = site.status(timeout=2.0)
+def _mode(site: SiteProcess) -> str:
+    check_alive(site)
+    status = site_status(site, timeout=2.0)
     return str(status["mode"]) if status else "?"
 
 
@@ -970,8 +921,8 @@ def run_sync(
         with running(site):
 
             def synced() -> bool:
-                site.check_alive()
-                status = site.status(timeout=5.0)
+                check_alive(site)
+                status = site_status(site, timeout=5.0)
                 if status is None:
                     return False
                 if not status["replica_seq"] and len(failed_pulls(site.log)) >= STUCK_PULLS:
@@ -979,11 +930,15 @@ def run_sync(
                 return int(status["replica_seq"]) >= head
 
             with (
-                spying(spy, f"sync-{backend}-{shape}-site", site.pid, "the Site Server"),
+                spying(spy, f"sync-{backend}-{shape}-site", site_pid(site), "the Site Server"),
                 spying(spy, f"sync-{backend}-{shape}-app", _pid(hq_.app), "the App Server"),
             ):
-                answering = wait_until(lambda: site.status(timeout=1.0) is not None, "the site",
-                                       STARTUP_SECONDS, budget)  # fmt: skip
+                answering = wait_until(
+                    lambda: site_status(site, timeout=1.0) is not None,
+                    "the site",
+                    STARTUP_SECONDS,
+                    budget,
+                )
                 try:
                     done = wait_until(synced, "the initial sync", timeout, budget, every=0.05)
                 except BenchError as exc:
@@ -993,7 +948,7 @@ def run_sync(
             if done == float("inf"):
                 return SyncResult(backend, shape, users, head, answering - start, done, [], 0,
                                   0, failures, seed_s, hq_.server_errors)  # fmt: skip
-            replica = ReplicaReader(site.replica)
+            replica = ReplicaReader(site.data_dir / "replica.db")
             try:
                 replica_users = int(
                     replica.one("SELECT COUNT(*) FROM users WHERE username LIKE 'u%'")

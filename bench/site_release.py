@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 import uuid
@@ -34,18 +33,15 @@ from pathlib import Path
 
 import httpx
 
-from harness import ROOT, print_machine
+from harness import print_machine
 from printwarden.domain.accounts import Role
 from printwarden.provider.ipp.client import IppClient
+from printwarden.sim.ports import free_port
 from printwarden.store.tokens import PROVIDER_PREFIX
-
-if str(ROOT / "tests") not in sys.path:
-    sys.path.insert(0, str(ROOT / "tests"))
-
-from provider_harness import AppServer, BenchError, percentile
-from support.databases import free_port
-from support.provider import PrinterSpec, ProviderProcess, QueueSpec
-from support.site import SiteProcess, site_link
+from printwarden.testing.appserver import AppServer
+from printwarden.testing.provider import PrinterSpec, ProviderProcess, QueueSpec
+from printwarden.testing.site import SiteProcess, site_link
+from provider_harness import BenchError, percentile
 
 SITE, USER = "north", "bench-user"
 PRICES = {"grey_simplex": 10, "grey_duplex": 8, "colour_simplex": 50, "colour_duplex": 45}

@@ -26,12 +26,11 @@ from typing import Any
 
 from pydantic_core import to_json
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "tests"))
+from printwarden.store import sites, snapshot
+from printwarden.store.db import Database
+from printwarden.store.migrate import upgrade
 
-from printwarden.store import sites, snapshot  # noqa: E402
-from printwarden.store.db import Database  # noqa: E402
-from printwarden.store.migrate import upgrade  # noqa: E402
+HERE = Path(__file__).resolve().parent
 
 SITE = "bench-site"
 PAGE = 10_000

@@ -16,21 +16,16 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import psycopg
 
-from harness import ROOT, pg_server_url, print_machine, throwaway_postgres
+from harness import pg_server_url, print_machine, throwaway_postgres
 from printwarden.store.migrate import upgrade
-
-if str(ROOT / "tests") not in sys.path:
-    sys.path.insert(0, str(ROOT / "tests"))
-
-from support.appserver import AppServer
-from support.web import add_person, browser, login
+from printwarden.testing.appserver import AppServer
+from printwarden.testing.web import add_person, browser, login
 
 USERS = 100_000
 JOBS = 500_000

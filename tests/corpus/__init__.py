@@ -1,1 +1,2 @@
-"""The generated test corpus for job analysis (see ``generate.py``)."""
+"""Each test session's analysis corpus (``session.py``), made by
+:mod:`printwarden.testing.corpus`."""

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from corpus import colours
-from corpus.generate import generate
+from printwarden.testing.corpus import colours
+from printwarden.testing.corpus.generate import generate
 
 _made: dict[tuple[str, int], Path] = {}
 

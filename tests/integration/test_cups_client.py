@@ -24,10 +24,10 @@ import httpx
 import pytest
 from PIL import Image
 
-from corpus.generate import POSTSCRIPT
 from printwarden.domain.accounts import Role
+from printwarden.testing.corpus.generate import POSTSCRIPT
+from printwarden.testing.cupsd import Cupsd
 from support.appserver import AppServer
-from support.cupsd import Cupsd
 from support.ippeveprinter import IppEvePrinter
 from support.provider import PrinterSpec, ProviderProcess, QueueSpec
 from support.seeding import PRICES, wait_for

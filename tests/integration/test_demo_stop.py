@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from printwarden.demo_sites import PORT_OFFSETS
-from support.databases import free_port_base
-from support.processes import stop
+from printwarden.testing.ports import free_port_base
+from printwarden.testing.processes import stop
 
 READY_SECONDS = 60
 

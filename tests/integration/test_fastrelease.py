@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from support import processes
-from support.databases import free_port
+from printwarden.sim.ports import free_port
+from printwarden.testing import processes
 from support.devices import DeviceRig, device_rig
 from support.seeding import wait_for
 

@@ -34,10 +34,10 @@ from printwarden.domain.accounts import Role
 from printwarden.domain.functions import TABLE, Function, Mode, row
 from printwarden.provider.ipp.client import IppClient
 from printwarden.sim.link import Link
+from printwarden.sim.ports import free_port
 from printwarden.store.tokens import PROVIDER_PREFIX
-from support import processes
+from printwarden.testing import processes
 from support.appserver import AppServer
-from support.databases import free_port
 from support.provider import PrinterSpec, ProviderProcess, QueueSpec, file_printer_documents
 from support.seeding import PRICES, add_user, wait_for
 from support.site import SiteProcess

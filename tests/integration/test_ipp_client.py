@@ -31,7 +31,8 @@ from printwarden.provider.ipp.client import (
 )
 from printwarden.provider.ipp.model import Attribute
 from printwarden.provider.ipp.tags import TERMINAL_JOB_STATES, ValueTag
-from support.ippeveprinter import IppEvePrinter, free_port
+from printwarden.sim.ports import free_port
+from support.ippeveprinter import IppEvePrinter
 
 JOB_TIMEOUT = 30.0
 

@@ -38,8 +38,9 @@ from printwarden.provider.ipp import (
 )
 from printwarden.provider.ipp import ValueTag as T
 from printwarden.provider.ipp.client import IppClient, IppError, IppProtocolError
+from printwarden.sim.ports import free_port
 from support.appserver import AppServer
-from support.ippeveprinter import IppEvePrinter, free_port
+from support.ippeveprinter import IppEvePrinter
 from support.provider import PrinterSpec, ProviderProcess, QueueSpec
 from support.seeding import PRICES, add_user, wait_for
 

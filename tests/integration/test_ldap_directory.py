@@ -20,6 +20,7 @@ from printwarden.directory.ldap import (
     fetch_snapshot,
 )
 from printwarden.domain.directory import DirectoryUser
+from printwarden.sim.ports import free_port
 
 # tests/ holds the ``support`` package; pytest only puts this file's own directory on sys.path.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -31,7 +32,6 @@ from support.slapd import (
     READER_PASSWORD,
     SUFFIX,
     Slapd,
-    free_port,
     user_attrs,
 )
 

@@ -14,11 +14,11 @@ from printwarden import security
 from printwarden.config import DirectoryConfig, LdapConfig
 from printwarden.domain.offline_policies import SETTING_KEY, OfflinePolicies, PasswordPolicy
 from printwarden.service.offline import OfflineMode, check_user_password, login_policies
+from printwarden.sim.ports import free_port
 from printwarden.site.passwords import PasswordCache, administrators
 from printwarden.site.replica import Replica
 from printwarden.store import settings, users
 from printwarden.store.models import UserRow
-from support.databases import free_port
 
 SECRET = b"password-test-secret-" + b"x" * 11
 

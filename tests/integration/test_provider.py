@@ -17,8 +17,8 @@ import pytest
 from printwarden.domain.accounts import Role
 from printwarden.provider.ipp import Attribute, JobState, Operation, ValueTag
 from printwarden.provider.ipp.client import IppClient
+from printwarden.sim.ports import free_port
 from support.appserver import AppServer
-from support.databases import free_port
 from support.provider import PrinterSpec, ProviderProcess, QueueSpec, file_printer_documents
 from support.seeding import PRICES, add_user, wait_for
 

@@ -27,7 +27,6 @@ import pikepdf
 import pytest
 from PIL import Image
 
-from corpus.generate import POSTSCRIPT, build_pdf
 from printwarden.domain.accounts import Role
 from printwarden.provider.ipp import (
     Attribute,
@@ -38,8 +37,10 @@ from printwarden.provider.ipp import (
 )
 from printwarden.provider.ipp.builders import AttributeInput
 from printwarden.provider.ipp.client import IppClient, IppError
+from printwarden.sim.ports import free_port
+from printwarden.testing.corpus.generate import POSTSCRIPT, build_pdf
 from support.appserver import AppServer
-from support.ippeveprinter import IppEvePrinter, free_port
+from support.ippeveprinter import IppEvePrinter
 from support.provider import PrinterSpec, ProviderProcess, QueueSpec, spool_documents
 from support.seeding import PRICES, wait_for
 

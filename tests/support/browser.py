@@ -14,8 +14,8 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 
-from support.appserver import AppServer
-from support.web import add_person
+from printwarden.testing.appserver import AppServer
+from printwarden.testing.web import add_person
 
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's; Playwright never downloads a browser here
 TIMEOUT_MS = 15_000

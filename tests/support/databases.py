@@ -8,9 +8,7 @@ Tests never skip for want of PostgreSQL.
 from __future__ import annotations
 
 import os
-import random
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -20,14 +18,9 @@ from pathlib import Path
 
 import psycopg
 
+from printwarden.sim.ports import free_port
+
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _answers(server_url: str) -> bool:
@@ -90,23 +83,3 @@ def throwaway_postgres(server_url: str) -> Iterator[str]:
     finally:
         with psycopg.connect(server_url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def free_port_base(offsets: tuple[int, ...] = (0, 631), attempts: int = 200) -> int:
-    """A port P with P + each offset free, below Linux's ephemeral range (32768+) so that no
-    outgoing connection takes one of them in the meantime (the demo uses P and P + 631)."""
-    rng = random.Random()
-    for _ in range(attempts):
-        base = rng.randrange(20_000, 32_000 - max(offsets))
-        if all(_bindable(base + offset) for offset in offsets):
-            return base
-    raise RuntimeError("no free port base found")
-
-
-def _bindable(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from printwarden.demo_sites import PORT_OFFSETS
-from support.databases import free_port_base
+from printwarden.testing.ports import free_port_base
 
 READY_SECONDS = 60
 

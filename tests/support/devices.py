@@ -19,10 +19,10 @@ from sqlalchemy import func, select
 from printwarden.domain.accounts import Role
 from printwarden.provider.ipp.client import IppClient
 from printwarden.store.models import DeviceSessionRow, UserRow
-from support.appserver import AppServer
+from printwarden.testing.appserver import AppServer
+from printwarden.testing.provider import PrinterSpec, ProviderProcess, QueueSpec
+from printwarden.testing.seeding import PRICES, top_up, wait_for
 from support.ippeveprinter import IppEvePrinter
-from support.provider import PrinterSpec, ProviderProcess, QueueSpec
-from support.seeding import PRICES, top_up, wait_for
 
 # Both colour: releasing to a mono printer makes the provider convert to grey, which is not
 # what these tests are about.

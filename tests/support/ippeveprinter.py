@@ -6,7 +6,6 @@ from printwarden.sim.ippeveprinter import (
     IPPEVEPRINTER,
     IppEvePrinter,
     IppEvePrinterError,
-    free_port,
 )
 
 __all__ = [
@@ -15,5 +14,4 @@ __all__ = [
     "IPPEVEPRINTER",
     "IppEvePrinter",
     "IppEvePrinterError",
-    "free_port",
 ]

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from corpus import reference
-from corpus.colours import CASES, Case
 from corpus.session import colour_corpus_dir
 from printwarden.analysis import analyze
+from printwarden.testing.corpus import reference
+from printwarden.testing.corpus.colours import CASES, Case
 
 BY_NAME = {case.name: case for case in CASES}
 

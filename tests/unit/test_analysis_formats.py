@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from corpus.generate import EXPECTED, MIXED, Expected
 from corpus.session import corpus_dir
 from printwarden.analysis import PAGES_UNKNOWN, Analysis, Limits, analyze
+from printwarden.testing.corpus.generate import EXPECTED, MIXED, Expected
 
 NAMES = sorted(EXPECTED)
 

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from corpus.colours import CASES
 from corpus.session import colour_corpus_dir, corpus_dir
 from printwarden.analysis import analyze, analyze_bytes, pdf, rendered
 from printwarden.analysis.model import Analysis, Limits
+from printwarden.testing.corpus.colours import CASES
 
 FORMATS = {case.name: case.format for case in CASES}
 # Where a damaged PDF's message names its source: the file, or the stream of its bytes.

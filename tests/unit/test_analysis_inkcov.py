@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from corpus.generate import EXPECTED, MIXED
-from corpus.reference import TOLERANCE, colour_pages, inkcov
 from corpus.session import corpus_dir
 from printwarden.analysis import DEFAULT_TOLERANCE, analyze
+from printwarden.testing.corpus.generate import EXPECTED, MIXED
+from printwarden.testing.corpus.reference import TOLERANCE, colour_pages, inkcov
 
 PDFS = sorted(name for name, expected in EXPECTED.items() if expected.inkcov)
 

@@ -7,10 +7,10 @@ from pathlib import Path
 import pikepdf
 import pytest
 
-from corpus import reference
 from printwarden.analysis import analyze
 from printwarden.analysis.pdf import scan
 from printwarden.analysis.pdfspaces import Verdict
+from printwarden.testing.corpus import reference
 
 GREY, COLOUR, RENDER = Verdict.GREY, Verdict.COLOUR, Verdict.RENDER
 TOL = 8

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from corpus import rasters
 from printwarden.analysis import DEFAULT_TOLERANCE, pwg, urf
 from printwarden.analysis.model import Analysis
+from printwarden.testing.corpus import rasters
 
 TOL = DEFAULT_TOLERANCE
 WHITE = bytes([255, 255, 255])

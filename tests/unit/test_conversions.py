@@ -7,8 +7,6 @@ from pathlib import Path
 import pikepdf
 import pytest
 
-from corpus import reference
-from corpus.generate import A4, POSTSCRIPT, build_pdf
 from printwarden.analysis import analyze
 from printwarden.analysis.conversions import (
     Conversion,
@@ -16,6 +14,8 @@ from printwarden.analysis.conversions import (
     Converted,
     convert,
 )
+from printwarden.testing.corpus import reference
+from printwarden.testing.corpus.generate import A4, POSTSCRIPT, build_pdf
 
 PDF = "application/pdf"
 PS = "application/postscript"

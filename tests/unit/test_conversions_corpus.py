@@ -18,12 +18,12 @@ from pathlib import Path
 import pikepdf
 import pytest
 
-from corpus import reference
-from corpus.colours import CASES
 from corpus.session import colour_corpus_dir
 from printwarden.analysis import analyze
 from printwarden.analysis.conversions import Conversion, ConversionFailed, Converted, convert
 from printwarden.analysis.convert import to_pdf
+from printwarden.testing.corpus import reference
+from printwarden.testing.corpus.colours import CASES
 
 PDF = "application/pdf"
 CONVERSIONS = {

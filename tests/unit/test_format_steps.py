@@ -17,7 +17,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from corpus.generate import POSTSCRIPT, PS_COLOUR, build_pdf
 from printwarden.analysis import analyze, detect, text
 from printwarden.analysis.chain import Setup, run_chain
 from printwarden.analysis.conversions import ConversionFailed
@@ -27,6 +26,7 @@ from printwarden.analysis.render import RasterSettings, is_eps, postscript_to_pd
 from printwarden.analysis.textpdf import pages_of, text_to_pdf
 from printwarden.domain import formats
 from printwarden.domain.formats import Chain
+from printwarden.testing.corpus.generate import POSTSCRIPT, PS_COLOUR, build_pdf
 
 A4 = (595.28, 841.89)
 PHOTO_4X6 = (288.0, 432.0)

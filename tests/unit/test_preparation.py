@@ -10,13 +10,13 @@ import pikepdf
 import pytest
 from PIL import Image
 
-from corpus.generate import build_pdf
 from printwarden.analysis import analyze
 from printwarden.analysis.conversions import Conversion
 from printwarden.domain import formats
 from printwarden.provider.capabilities import Capabilities, effective
 from printwarden.provider.config import PrinterConfig
 from printwarden.provider.preparation import Undeliverable, clear_scratch, prepare
+from printwarden.testing.corpus.generate import build_pdf
 
 PDF_ONLY = effective(PrinterConfig(name="pdf", uri="socket://h:9100", formats=[formats.PDF]), None)
 ANY = effective(PrinterConfig(name="any", uri="socket://h:9100"), None)

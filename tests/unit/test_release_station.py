@@ -17,7 +17,7 @@ from printwarden.devices.release_station import (
     ReleaseStation,
     parse_command,
 )
-from support.databases import free_port
+from printwarden.sim.ports import free_port
 
 
 @pytest.mark.parametrize(

@@ -25,6 +25,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
 
+from printwarden.sim.ports import free_port
 from printwarden.sim.processes import stop_process
 
 IPPEVEPRINTER = Path("/usr/sbin/ippeveprinter")
@@ -79,14 +80,6 @@ enable-reflector=no
 
 class IppEvePrinterError(RuntimeError):
     """The test printer (or the DNS-SD daemons it needs) could not be started."""
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 def _require(*paths: Path) -> None:

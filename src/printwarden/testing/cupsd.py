@@ -14,8 +14,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from support import processes
-from support.databases import free_port
+from printwarden.sim.ports import free_port
+from printwarden.testing import processes
 
 CUPSD = Path("/usr/sbin/cupsd")
 LPADMIN = Path("/usr/sbin/lpadmin")

@@ -1,6 +1,6 @@
 """Generate the job-analysis test corpus (nothing is downloaded).
 
-    .venv/bin/python tests/corpus/generate.py [OUT]      # default tests/corpus/out/
+    .venv/bin/python -m printwarden.testing.corpus.generate [OUT]  # default: out/ here
 
 PDFs are built with pikepdf, rasters and images rendered by Ghostscript, the object-stream
 PDF written by qpdf, URF encoded here (Debian's Ghostscript ``urf`` device only writes
@@ -23,10 +23,7 @@ from pathlib import Path
 import pikepdf
 from PIL import Image
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from corpus import rasters
+from printwarden.testing.corpus import rasters
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "out"
 A4 = (595, 842)

@@ -1,6 +1,6 @@
 """The colour corpus: small PDFs and PostScript files, one per colour construct.
 
-    .venv/bin/python tests/corpus/colours.py [OUT]      # default tests/corpus/out-colour/
+    .venv/bin/python -m printwarden.testing.corpus.colours [OUT]  # default: out-colour/ here
 
 Every file has a few small pages, each painting one colour case; :data:`CASES` says, page
 by page, whether it must count as colour (grey tolerance 8/255). Device colours sit at
@@ -21,9 +21,6 @@ from pathlib import Path
 
 import pikepdf
 from PIL import Image, TiffImagePlugin
-
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "out-colour"
 SIZE = (144, 144)

@@ -1,0 +1,1 @@
+"""The generated corpus for job analysis: formats (``generate``) and colour cases (``colours``)."""

@@ -1,0 +1,209 @@
+"""A real Print Provider process (``printwarden provider serve``) for integration tests."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from printwarden.sim.ports import free_port
+from printwarden.testing import processes
+
+STARTUP_SECONDS = 30.0
+
+
+@dataclass
+class QueueSpec:
+    name: str
+    kind: str = "direct"
+    printer: str = ""
+    failure_mode: str = "print-and-journal"
+    hold_hours: float = 4.0
+    fit_to_paper: bool = False
+    identity: str = ""  # trust-client-username, authenticate, token-url ("": the default)
+    ipp_release: bool = False  # IPP Release-Job allowed on a hold or Find-Me queue
+
+
+@dataclass
+class PrinterSpec:
+    """A printer of the provider's configuration; ``colour=None`` and ``formats=None``
+    leave those to what the printer says of itself (an ``ipp://`` printer)."""
+
+    name: str
+    uri: str
+    colour: bool | None = True
+    formats: list[str] | None = None
+
+
+@dataclass
+class ProviderProcess:
+    """A provider subprocess on a free loopback port with the given printers and queues."""
+
+    server_url: str
+    token: str
+    directory: Path
+    printers: list[PrinterSpec]
+    queues: list[QueueSpec]
+    port: int = field(default_factory=free_port)
+    control_token: str = ""  # a setting older providers had; ignored now
+    server_timeout: float = 2.0
+    name: str = field(default_factory=lambda: f"test-provider-{uuid.uuid4().hex[:8]}")
+    max_document_bytes: int | None = None
+    extra: list[str] = field(default_factory=list)  # more top-level configuration lines
+    tls: bool = False  # serve ipps:// on tls_port with a self-signed certificate
+    tls_port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def uri(self, queue: str) -> str:
+        return f"ipp://{self.host}/ipp/print/{queue}"
+
+    def ipps_uri(self, queue: str) -> str:
+        return f"ipps://127.0.0.1:{self.tls_port}/ipp/print/{queue}"
+
+    @property
+    def tls_ca(self) -> Path:
+        """The self-signed certificate to trust (made at the provider's first start)."""
+        return self.directory / "data" / "tls" / "certificate.pem"
+
+    def write_config(self) -> Path:
+        lines = [
+            f'name = "{self.name}"',
+            f"port = {self.port}",
+            f'data_dir = "{self.directory / "data"}"',
+            "retry_initial_seconds = 0.2",
+            "retry_max_seconds = 1.0",
+            f"server_timeout_seconds = {self.server_timeout}",
+            "expiry_check_seconds = 0.5",
+        ]
+        if self.max_document_bytes is not None:
+            lines.append(f"max_document_bytes = {self.max_document_bytes}")
+        if self.control_token:
+            lines.append(f'control_token = "{self.control_token}"')
+        lines += self.extra
+        if self.tls:
+            lines += ["[tls]", f"port = {self.tls_port}"]
+        for printer in self.printers:
+            lines += ["[[printers]]", f'name = "{printer.name}"', f'uri = "{printer.uri}"']
+            if printer.colour is not None:
+                lines.append(f"colour = {'true' if printer.colour else 'false'}")
+            if printer.formats is not None:
+                lines.append(f"formats = {json.dumps(printer.formats)}")
+        for queue in self.queues:
+            lines += [
+                "[[queues]]",
+                f'name = "{queue.name}"',
+                f'kind = "{queue.kind}"',
+                f'printer = "{queue.printer}"',
+                f'failure_mode = "{queue.failure_mode}"',
+                f"hold_hours = {queue.hold_hours}",
+            ]
+            if queue.fit_to_paper:
+                lines.append("fit_to_paper = true")
+            if queue.identity:
+                lines.append(f'identity = "{queue.identity}"')
+            if queue.ipp_release:
+                lines.append("ipp_release = true")
+        path = self.directory / "provider.toml"
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
+    def start(self) -> None:
+        config = self.write_config()
+        command = [
+            sys.executable,
+            "-m",
+            "printwarden",
+            "provider",
+            "serve",
+            "--server",
+            self.server_url,
+            "--config",
+            str(config),
+        ]
+        env = {**os.environ, "PRINTWARDEN_TOKEN": self.token}  # never on a command line
+        log = (self.directory / "provider.log").open("ab")
+        self.process = subprocess.Popen(command, stdout=log, stderr=log, env=env)
+        log.close()
+        logfile = self.directory / "provider.log"
+        processes.wait_ready(self.process, self._listening, "provider", logfile, STARTUP_SECONDS)
+
+    def _listening(self) -> bool:
+        ports = [self.port, self.tls_port] if self.tls else [self.port]
+        try:
+            for port in ports:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    pass
+        except OSError:
+            return False
+        return True
+
+    def log_tail(self) -> str:
+        return processes.log_tail(self.directory / "provider.log")
+
+    def stop(self) -> None:
+        processes.stop(self.process)
+
+    def kill9(self) -> None:
+        """Crash the provider: SIGKILL, no clean-up."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+
+def spool_documents(data_dir: Path) -> set[str]:
+    """Names of the documents a provider's spool holds: files in ``docs/`` and, for small
+    documents, those kept in their jobs' rows or, a job's further ones, in the ``documents``
+    table (read without disturbing the provider)."""
+    names = (
+        {p.name for p in (data_dir / "docs").iterdir()} if (data_dir / "docs").exists() else set()
+    )
+    database = data_dir / "state.db"
+    if database.exists():
+        with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
+            kept = (
+                "SELECT document FROM jobs WHERE document_data IS NOT NULL"
+                " UNION SELECT name FROM documents"
+            )
+            names |= {row[0] for row in db.execute(kept)}
+    return names
+
+
+def spool_document(data_dir: Path, name: str) -> bytes:
+    """The bytes of one spooled document, wherever the spool keeps it."""
+    path = data_dir / "docs" / name
+    if path.exists():
+        return path.read_bytes()
+    with contextlib.closing(
+        sqlite3.connect(f"file:{data_dir / 'state.db'}?mode=ro", uri=True)
+    ) as db:
+        query = (
+            "SELECT document_data FROM jobs WHERE document = ? AND document_data NOT NULL"
+            " UNION ALL SELECT data FROM documents WHERE name = ?"
+        )
+        row = db.execute(query, (name, name)).fetchone()
+    data = row[0] if row is not None else None
+    assert data is not None, f"no document {name} in the spool"
+    return bytes(data)
+
+
+def file_printer_documents(folder: Path) -> list[bytes]:
+    """What a ``file://`` printer has written (not the ``.part`` files it is still writing)."""
+    found = []
+    for path in sorted(folder.glob("*")) if folder.exists() else []:
+        if path.suffix == ".part":
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            found.append(path.read_bytes())
+    return found
