@@ -184,7 +184,7 @@ class Hq:
 
         Asked twice at most: on PostgreSQL the first read on a pooled connection idle for
         10 s or more answers 500 (``store/db.py`` pings it outside autocommit, see
-        docs/benchmarks.md); such answers are counted, not hidden.
+        docs/benchmarks-notes.md); such answers are counted, not hidden.
         """
         for _attempt in range(2):
             response = httpx.get(f"{self.app.api}/health", timeout=10)
@@ -703,7 +703,7 @@ class Ledger:
 
 def ledger_state(url: str) -> Ledger:
     """Read with an engine of its own: a pooled PostgreSQL connection idle for 10 s fails
-    its next read (the store/db.py idle-ping bug reported in docs/benchmarks.md)."""
+    its next read (the store/db.py idle-ping bug reported in docs/benchmarks-notes.md)."""
     database = Database(url)
     try:
         return _ledger_state(database)
