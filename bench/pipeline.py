@@ -32,11 +32,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from harness import BACKENDS, database_url, print_machine
+from printwarden.api.jobs import JobDecisionIn
 from printwarden.config import Settings
 from printwarden.domain.accounts import Role
 from printwarden.domain.costs import JobUsage
 from printwarden.domain.filters import FilterSet
-from printwarden.service import policy, schemas
+from printwarden.service import policy
 from printwarden.service.routes.jobs import _choice, _decide
 from printwarden.service.state import AppState
 from printwarden.store import filters, groups, jobs, printers, scripts, users
@@ -118,9 +119,9 @@ def configure(database: Database, *, with_pipeline: bool) -> None:
             scripts.remove(session, PRINTER)
 
 
-def body(names: list[str], n: int) -> schemas.JobDecisionIn:
+def body(names: list[str], n: int) -> JobDecisionIn:
     pages = 1 + n % 7
-    return schemas.JobDecisionIn(
+    return JobDecisionIn(
         username=names[n % len(names)],
         printer=PRINTER,
         pages=pages,

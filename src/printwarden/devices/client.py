@@ -7,15 +7,29 @@ Every call acts for the one device its token is bound to. Errors the server answ
 
 from __future__ import annotations
 
-import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from pydantic import BaseModel
+
+from printwarden.api.auth import DeviceLoginIn
+from printwarden.api.client import ApiClient, ApiError, NoAnswer, build, parse
+from printwarden.api.devices import (
+    AllowanceOut,
+    DeviceRegisterIn,
+    DeviceRegisterOut,
+    DeviceSessionOut,
+    DeviceUsageIn,
+    DeviceUsageOut,
+    ReleaseAllOut,
+    SessionAccountIn,
+    ThisDeviceOut,
+)
+from printwarden.api.held_jobs import HeldJobChangeIn, HeldJobOut, HeldJobsOut
 
 DEFAULT_TIMEOUT = 10.0
-RETRY_PAUSE = 0.5
 
 
 class DeviceApiUnavailable(Exception):
@@ -118,46 +132,53 @@ class Usage:
     balance: int
 
 
-def _pick(cls: type[Any], data: dict[str, Any]) -> dict[str, Any]:
-    """The fields of ``cls`` present in ``data`` (the server may add fields)."""
+def _pick(cls: type[Any], found: BaseModel) -> dict[str, Any]:
+    """The fields of ``cls`` in the answer ``found`` (timestamps as the server wrote them)."""
+    data = found.model_dump(mode="json")
     return {name: data[name] for name in cls.__dataclass_fields__ if name in data}
 
 
-def _session(data: dict[str, Any]) -> Session:
-    accounts = [AccountChoice(**_pick(AccountChoice, a)) for a in data.get("accounts", [])]
-    return Session(**{**_pick(Session, data), "accounts": accounts})
+def _device(found: ThisDeviceOut) -> DeviceInfo:
+    return DeviceInfo(**_pick(DeviceInfo, found))
 
 
-def _job(data: dict[str, Any]) -> HeldJob:
-    values = _pick(HeldJob, data)
+def _session(found: DeviceSessionOut) -> Session:
+    accounts = [AccountChoice(**_pick(AccountChoice, a)) for a in found.accounts]
+    return Session(**{**_pick(Session, found), "accounts": accounts})
+
+
+def _job(found: HeldJobOut) -> HeldJob:
+    values = _pick(HeldJob, found)
     values["incompatible_reason"] = values.get("incompatible_reason") or ""
     values["compatible"] = values.get("compatible") is not False
     return HeldJob(**values)
 
 
-def _problem(response: httpx.Response) -> DeviceApiError:
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        return DeviceApiError(response.status_code, response.reason_phrase, response.text[:200])
-    title = str(body.get("title") or response.reason_phrase)
-    return DeviceApiError(response.status_code, title, str(body.get("detail") or ""))
+def _given(**fields: Any) -> dict[str, Any]:
+    """The fields given a value (None: left out of the body)."""
+    return {name: value for name, value in fields.items() if value is not None}
 
 
 class DeviceClient:
     """The device API for one device token; use as a context manager or call :meth:`close`."""
 
     def __init__(
-        self, server: str, token: str, *, timeout: float = DEFAULT_TIMEOUT, retries: int = 2
+        self,
+        server: str,
+        token: str,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        retries: int = 2,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
-        self.retries = retries
-        self.http = httpx.Client(
-            base_url=server.rstrip("/") + "/api/v1",
-            headers={"Authorization": f"Bearer {token}"},
+        self.api = ApiClient(
+            server.rstrip("/") + "/api/v1",
+            token,
             timeout=timeout,
+            retries=retries,
+            transport=transport,
         )
+        self.http = self.api.http  # the raw httpx client (tests call paths it has no method for)
 
     def __enter__(self) -> DeviceClient:
         return self
@@ -166,23 +187,29 @@ class DeviceClient:
         self.close()
 
     def close(self) -> None:
-        self.http.close()
+        self.api.close()
 
-    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+    def _call(
+        self,
+        method: str,
+        path: str,
+        body: BaseModel | None = None,
+        params: dict[str, str] | None = None,
+        *,
+        retry: bool = False,
+    ) -> httpx.Response:
         try:
-            response = self.http.request(method, path, **kwargs)
-        except httpx.TransportError as exc:
-            reason = str(exc) or type(exc).__name__
-            raise DeviceApiUnavailable(f"no answer from {self.http.base_url}: {reason}") from None
-        if response.status_code >= 400:
-            raise _problem(response)
-        return None if response.status_code == 204 or not response.content else response.json()
+            return self.api.call(method, path, body=body, params=params, retry=retry)
+        except NoAnswer as exc:
+            raise DeviceApiUnavailable(str(exc)) from None
+        except ApiError as exc:
+            raise DeviceApiError(exc.status, exc.title, exc.detail) from None
 
     # --- the device ---------------------------------------------------------------------------
 
     def device(self) -> DeviceInfo:
         """What the server knows about this device."""
-        return DeviceInfo(**_pick(DeviceInfo, self._call("GET", "/device")))
+        return _device(parse(ThisDeviceOut, self._call("GET", "/device")))
 
     def register(
         self,
@@ -191,27 +218,31 @@ class DeviceClient:
         login_methods: list[str] | None = None,
     ) -> DeviceInfo:
         """Tell the server what this device is and which printer it serves."""
-        body = {"kind": kind, "printer": printer, "login_methods": login_methods}
-        sent = {key: value for key, value in body.items() if value is not None}
-        return DeviceInfo(**_pick(DeviceInfo, self._call("POST", "/device/register", json=sent)))
+        given = _given(kind=kind, printer=printer, login_methods=login_methods)
+        body = DeviceRegisterIn.model_construct(**given)
+        return _device(parse(DeviceRegisterOut, self._call("POST", "/device/register", body)))
 
     # --- sessions -----------------------------------------------------------------------------
 
-    def _login(self, body: dict[str, str]) -> Session:
-        return _session(self._call("POST", "/device/sessions", json=body))
+    def _login(self, body: DeviceLoginIn) -> Session:
+        return _session(parse(DeviceSessionOut, self._call("POST", "/device/sessions", body)))
 
     def login_card(self, card: str) -> Session:
-        return self._login({"method": "card", "card_number": card})
+        return self._login(DeviceLoginIn.model_construct(method="card", card_number=card))
 
     def login_identity(self, number: str, pin: str) -> Session:
-        return self._login({"method": "identity", "identity_number": number, "pin": pin})
+        body = DeviceLoginIn.model_construct(method="identity", identity_number=number, pin=pin)
+        return self._login(body)
 
     def login_password(self, username: str, password: str) -> Session:
-        return self._login({"method": "password", "username": username, "password": password})
+        body = DeviceLoginIn.model_construct(
+            method="password", username=username, password=password
+        )
+        return self._login(body)
 
     def refresh(self, session: Session) -> Session:
         """The session as it is now (this also moves its idle timer on)."""
-        return _session(self._call("GET", self._path(session)))
+        return _session(parse(DeviceSessionOut, self._call("GET", self._path(session))))
 
     def logout(self, session: Session) -> None:
         """End the session; one that already ended (404) counts as logged out."""
@@ -223,26 +254,30 @@ class DeviceClient:
 
     def select_account(self, session: Session, name: str, pin: str = "") -> Session:
         """Charge what follows to ``name`` (``""``: the personal account)."""
-        body = {"account": name, "pin": pin}
-        return _session(self._call("PUT", self._path(session, "/account"), json=body))
+        body = SessionAccountIn.model_construct(account=name, pin=pin)
+        answer = self._call("PUT", self._path(session, "/account"), body)
+        return _session(parse(DeviceSessionOut, answer))
 
     # --- held jobs ----------------------------------------------------------------------------
 
     def jobs(self, session: Session) -> list[HeldJob]:
         """The session user's held jobs, costed at this device's printer."""
-        return [_job(j) for j in self._call("GET", self._path(session, "/jobs"))["jobs"]]
+        found = parse(HeldJobsOut, self._call("GET", self._path(session, "/jobs")))
+        return [_job(j) for j in found.jobs]
 
     def release(self, session: Session, job_id: str) -> HeldJob:
-        return _job(self._call("POST", self._path(session, f"/jobs/{job_id}/release")))
+        answer = self._call("POST", self._path(session, f"/jobs/{job_id}/release"))
+        return _job(parse(HeldJobOut, answer))
 
     def release_all(self, session: Session) -> ReleaseAll:
         """Release all the user's own held and Find-Me jobs to this device's printer."""
-        data = self._call("POST", self._path(session, "/release-all"))
-        refused = [Refusal(**_pick(Refusal, r)) for r in data.get("refused", [])]
-        return ReleaseAll([_job(j) for j in data.get("released", [])], refused)
+        found = parse(ReleaseAllOut, self._call("POST", self._path(session, "/release-all")))
+        refused = [Refusal(**_pick(Refusal, r)) for r in found.refused]
+        return ReleaseAll([_job(j) for j in found.released], refused)
 
     def cancel(self, session: Session, job_id: str) -> HeldJob:
-        return _job(self._call("POST", self._path(session, f"/jobs/{job_id}/cancel")))
+        answer = self._call("POST", self._path(session, f"/jobs/{job_id}/cancel"))
+        return _job(parse(HeldJobOut, answer))
 
     def change(
         self,
@@ -253,9 +288,11 @@ class DeviceClient:
         grayscale: bool | None = None,
     ) -> HeldJob:
         """Change a held job's settings; only the given ones are sent."""
-        body = {"copies": copies, "duplex": duplex, "grayscale": grayscale}
-        sent = {key: value for key, value in body.items() if value is not None}
-        return _job(self._call("PATCH", self._path(session, f"/jobs/{job_id}"), json=sent))
+        given = _given(copies=copies, duplex=duplex, grayscale=grayscale)
+        body = HeldJobChangeIn.model_construct(**given)
+        return _job(
+            parse(HeldJobOut, self._call("PATCH", self._path(session, f"/jobs/{job_id}"), body))
+        )
 
     # --- walk-up usage ------------------------------------------------------------------------
 
@@ -269,8 +306,9 @@ class DeviceClient:
             "duplex": str(duplex).lower(),
             "paper_size": paper_size,
         }
-        data = self._call("GET", self._path(session, "/allowance"), params=params)
-        return Allowance(int(data["price_per_page"]), data.get("allowed_pages"))
+        answer = self._call("GET", self._path(session, "/allowance"), params=params)
+        found = parse(AllowanceOut, answer)
+        return Allowance(found.price_per_page, found.allowed_pages)
 
     def usage(
         self,
@@ -283,7 +321,7 @@ class DeviceClient:
         usage_id: str | None = None,
     ) -> Usage:
         """Charge copy/scan/fax pages; retried on no answer under the same ``usage_id``."""
-        body = {
+        fields = {
             "usage_id": usage_id or str(uuid.uuid4()),
             "kind": kind,
             "pages": pages,
@@ -291,17 +329,10 @@ class DeviceClient:
             "duplex": duplex,
             "paper_size": paper_size,
         }
-        data = self._retrying("POST", self._path(session, "/usage"), json=body)
-        return Usage(str(data["usage_id"]), int(data["cost"]), int(data["balance"]))
-
-    def _retrying(self, method: str, path: str, **kwargs: Any) -> Any:
-        """``_call``, tried again after no answer (only for idempotent requests)."""
-        for attempt in range(self.retries):
-            try:
-                return self._call(method, path, **kwargs)
-            except DeviceApiUnavailable:
-                time.sleep(RETRY_PAUSE * (attempt + 1))
-        return self._call(method, path, **kwargs)
+        body = build(DeviceUsageIn, fields)
+        answer = self._call("POST", self._path(session, "/usage"), body, retry=True)
+        found = parse(DeviceUsageOut, answer)
+        return Usage(found.usage_id, found.cost, found.balance)
 
     @staticmethod
     def _path(session: Session, rest: str = "") -> str:

@@ -8,6 +8,24 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+from pydantic import BaseModel
+
+from printwarden.api.auth import DeviceLoginIn, DeviceLoginOut
+from printwarden.api.client import ApiClient, ApiError, NoAnswer, build, parse
+from printwarden.api.held_jobs import HeldJobReportIn, HeldJobReportsIn, HeldJobReportsOut
+from printwarden.api.jobs import (
+    JobDecisionIn,
+    JobDecisionOut,
+    JobPrintedIn,
+    JobPrintedOut,
+    SubmitterIn,
+    SubmitterOut,
+)
+from printwarden.api.providers import (
+    ProviderOrderResultsIn,
+    ProviderRegisterIn,
+    ProviderRegisterOut,
+)
 
 
 class ServerUnreachable(Exception):
@@ -67,7 +85,8 @@ class JobQuestion:
     # For the charge only: what the decision set (a print script's cost or account).
     decided: Mapping[str, Any] = field(default_factory=dict)
 
-    def body(self) -> dict[str, Any]:
+    def usage(self) -> dict[str, Any]:
+        """The fields both the decision and the charge carry."""
         return {
             "username": self.username,
             "printer": self.printer,
@@ -79,6 +98,23 @@ class JobQuestion:
             "account": self.account,
             "job_ref": self.job_ref,
         }
+
+    def decision(self) -> JobDecisionIn:
+        """The body of ``POST /jobs/decision``."""
+        return build(JobDecisionIn, {**self.usage(), **self.facts, "released": self.released})
+
+    def printed(self, txn_id: str, document_name: str, printed_at: str) -> JobPrintedIn:
+        """The body of ``POST /jobs/printed`` (what printed, under ``txn_id``)."""
+        fields = {
+            **self.usage(),
+            **self.decided,
+            "pages": self.pages or 0,
+            "txn_id": txn_id,
+            "document_name": document_name[:256],
+            "printed_at": printed_at,
+            "job_ref": self.job_ref,
+        }
+        return build(JobPrintedIn, fields)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,121 +132,118 @@ class Answer:
     denied_by: str = ""  # credit, account, printer, policy (attributes.denial_reasons)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Answer:
+    def of(cls, found: JobDecisionOut) -> Answer:
         return cls(
-            verdict=data["verdict"],
-            cost=data["cost"],
-            reason=data["reason"],
-            account=data["account"],
-            account_id=int(data.get("account_id") or 0),
-            conversion=dict(data.get("conversion") or {}),
-            cost_override=data.get("cost_override"),
-            approval=bool(data.get("approval")),
-            approver_group=str(data.get("approver_group") or ""),
-            charge_account_id=data.get("charge_account_id"),
-            denied_by=str(data.get("denied_by") or ""),
+            verdict=found.verdict,
+            cost=found.cost,
+            reason=found.reason,
+            account=found.account,
+            account_id=found.account_id,
+            conversion=found.conversion.model_dump(),
+            cost_override=found.cost_override,
+            approval=found.approval,
+            approver_group=found.approver_group,
+            charge_account_id=found.charge_account_id,
+            denied_by=found.denied_by,
         )
 
 
 class ServiceClient:
-    """Synchronous client of the print service with short timeouts."""
+    """Synchronous client of the print service with short timeouts: no answer, or a 5xx, is
+    :class:`ServerUnreachable` (the provider's failure mode); a 4xx is :class:`ServerRefused`."""
 
-    def __init__(self, base_url: str, token: str, timeout: float = 5.0) -> None:
-        self.http = httpx.Client(
-            base_url=base_url.rstrip("/") + "/api/v1",
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=timeout,
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        timeout: float = 5.0,
+        *,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.api = ApiClient(
+            base_url.rstrip("/") + "/api/v1", token, timeout=timeout, transport=transport
         )
 
     def close(self) -> None:
-        self.http.close()
+        self.api.close()
 
-    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        return self._call("POST", path, body)
-
-    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    def _call(self, method: str, path: str, body: BaseModel | None = None) -> httpx.Response:
         try:
-            response = self.http.request(method, path, json=body)
+            return self.api.call(method, path, body=body)
+        except NoAnswer as exc:
+            raise ServerUnreachable(f"{path}: {exc.error}") from None
         except httpx.HTTPError as exc:
             raise ServerUnreachable(f"{path}: {exc}") from None
-        if response.status_code >= 500:
-            raise ServerUnreachable(f"{path}: server answered {response.status_code}")
-        if response.status_code >= 400:
-            retry = response.headers.get("retry-after", "")
-            wait = int(retry) if retry.isdigit() else 1
-            raise ServerRefused(response.status_code, _detail(response), wait)
-        result: dict[str, Any] = response.json()
-        return result
+        except ApiError as exc:
+            if exc.server_fault:
+                raise ServerUnreachable(f"{path}: server answered {exc.status}") from None
+            wait = 1 if exc.retry_after is None else exc.retry_after
+            raise ServerRefused(exc.status, _detail(exc), wait) from None
 
     def decide(self, question: JobQuestion) -> Answer:
         """The server's verdict and cost for a job."""
-        body = {**question.body(), **question.facts, "released": question.released}
-        return Answer.from_json(self._post("/jobs/decision", body))
+        response = self._call("POST", "/jobs/decision", question.decision())
+        return Answer.of(parse(JobDecisionOut, response))
 
     def printed(
         self, question: JobQuestion, txn_id: str, document_name: str, printed_at: str
     ) -> int:
         """Report what printed; returns the cost charged (the original one on a replay)."""
-        body = {
-            **question.body(),
-            **question.decided,
-            "pages": question.pages or 0,
-            "txn_id": txn_id,
-            "document_name": document_name[:256],
-            "printed_at": printed_at,
-        }
-        body["job_ref"] = question.job_ref
-        return int(self._post("/jobs/printed", body)["cost"])
+        body = question.printed(txn_id, document_name, printed_at)
+        return parse(JobPrintedOut, self._call("POST", "/jobs/printed", body)).cost
 
     def password_login(self, username: str, password: str, client: str = "") -> Login | None:
         """Who the server says this username and password are (for HTTP Basic on queues),
         from the IPP client at ``client``; None when it refuses them; :class:`LoginThrottled`
         while it refuses attempts for that user or client."""
-        body = {"method": "password", "username": username, "password": password,
-                "client_address": client[:64]}  # fmt: skip
+        body = DeviceLoginIn.model_construct(
+            method="password", username=username, password=password, client_address=client[:64]
+        )
         try:
-            answer = self._post("/auth/device", body)
+            answer = parse(DeviceLoginOut, self._call("POST", "/auth/device", body))
         except ServerRefused as exc:
             if exc.status == 429:
                 raise LoginThrottled(exc.retry_after) from None
             raise
-        if not answer.get("authenticated"):
+        if not answer.authenticated:
             return None
-        return Login(str(answer.get("username") or username), answer.get("admin") is True)
+        return Login(answer.username or username, answer.admin is True)
 
     def submitter(self, *, username: str = "", print_token: str = "") -> Submitter:
         """Whether the server takes jobs from ``username``, or whose ``print_token`` is."""
-        body = {"username": username, "print_token": print_token}
-        answer = self._post("/jobs/submitter", body)
-        return Submitter(
-            accepted=answer.get("accepted") is True,
-            username=str(answer.get("username") or ""),
-            reason=str(answer.get("reason") or ""),
-            known=answer.get("known") is True,
-        )
+        body = SubmitterIn.model_construct(username=username, print_token=print_token)
+        answer = parse(SubmitterOut, self._call("POST", "/jobs/submitter", body))
+        return Submitter(answer.accepted, answer.username, answer.reason, answer.known)
 
     def register(self, description: dict[str, Any]) -> list[str]:
         """Announce this provider's queues and printers; returns printers the server lacks."""
-        return list(self._post("/providers/register", description)["unknown_printers"])
+        body = build(ProviderRegisterIn, description)
+        return parse(
+            ProviderRegisterOut, self._call("POST", "/providers/register", body)
+        ).unknown_printers
 
     def report_held(self, provider: str, jobs: list[dict[str, Any]]) -> dict[str, str]:
         """Tell the server about held jobs; returns ``{job_ref: reason}`` of those it refused."""
-        data = self._post("/held-jobs/reports", {"provider": provider, "jobs": jobs})
-        return {item["job_ref"]: item["reason"] for item in data.get("rejected", [])}
+        reports = [build(HeldJobReportIn, job) for job in jobs]
+        body = HeldJobReportsIn.model_construct(provider=provider, jobs=reports)
+        answer = parse(HeldJobReportsOut, self._call("POST", "/held-jobs/reports", body))
+        return {item.job_ref: item.reason for item in answer.rejected}
 
     def orders(self, provider: str) -> list[dict[str, Any]]:
-        """The orders (release or cancel a held job) the server has for this provider."""
-        found: list[dict[str, Any]] = self._call("GET", _orders_path(provider))["orders"]
+        """The orders (release or cancel a held job) the server has for this provider, as
+        sent: the desk answers an order it does not know by refusing that one alone."""
+        found: list[dict[str, Any]] = self._call("GET", _orders_path(provider)).json()["orders"]
         return found
 
     def order_results(self, provider: str, results: list[dict[str, Any]]) -> None:
         """Tell the server what became of its orders."""
-        self._post(_orders_path(provider) + "/results", {"results": results})
+        body = build(ProviderOrderResultsIn, {"results": results})
+        self._call("POST", _orders_path(provider) + "/results", body)
 
     def healthy(self) -> bool:
         try:
-            return self.http.get("/health").status_code == 200
-        except httpx.HTTPError:
+            return self.api.send("GET", "/health").status_code == 200
+        except (NoAnswer, httpx.HTTPError):
             return False
 
 
@@ -218,8 +251,8 @@ def _orders_path(provider: str) -> str:
     return f"/providers/{quote(provider, safe='')}/orders"
 
 
-def _detail(response: httpx.Response) -> str:
-    try:
-        return str(response.json().get("detail") or response.json().get("title"))
-    except ValueError:
-        return response.text[:200]
+def _detail(error: ApiError) -> str:
+    """The problem's detail, else its title (the start of the text if it sent no JSON)."""
+    if error.body is None:
+        return error.detail
+    return str(error.body.get("detail") or error.body.get("title"))

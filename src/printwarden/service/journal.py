@@ -34,10 +34,11 @@ from typing import Any, Literal, NamedTuple, cast
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
+from printwarden.api.journal import JournalEntryResult, JournalRejection
 from printwarden.domain.charges import Refused
 from printwarden.domain.ledger import Transaction, TransactionKind, site_origin
 from printwarden.domain.money import Currency
-from printwarden.service import journal_batch, journal_checks, journal_held, schemas
+from printwarden.service import journal_batch, journal_checks, journal_held
 from printwarden.store import accounts, bulk, held_jobs, jobs, ledger
 from printwarden.store.errors import InvalidReference, NotFound
 from printwarden.store.models import (
@@ -68,8 +69,8 @@ class Report:
     failure_mode_jobs: int = 0
     notes: list[str] = field(default_factory=list)
     touched_accounts: set[int] = field(default_factory=set)
-    results: list[schemas.JournalEntryResult] = field(default_factory=list)
-    rejected: list[schemas.JournalRejection] = field(default_factory=list)
+    results: list[JournalEntryResult] = field(default_factory=list)
+    rejected: list[JournalRejection] = field(default_factory=list)
 
     def charge(self, kind: str, amount: int, account_id: int) -> None:
         self.amounts[kind] = self.amounts.get(kind, 0) + amount
@@ -154,7 +155,7 @@ def _results(
         if outcome.rejected:
             status = "rejected"
             if entry_id not in seen:
-                rejected.append(schemas.JournalRejection(id=entry_id, kind=kind,
+                rejected.append(JournalRejection(id=entry_id, kind=kind,
                                                          reason=outcome.detail))  # fmt: skip
         elif entry_id in seen or entry_id in before:
             status = "already-applied"

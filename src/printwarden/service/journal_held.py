@@ -10,9 +10,9 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from printwarden.api.held_jobs import HeldJobReportIn
 from printwarden.domain import charges
 from printwarden.domain.charges import Refused
-from printwarden.service import schemas
 from printwarden.store import held_jobs, replication
 from printwarden.store.changes import change_seq
 from printwarden.store.errors import NotFound
@@ -92,7 +92,7 @@ def report(session: Session, site: Sender, body: dict[str, Any]) -> str:
 def _checked_report(body: dict[str, Any]) -> held_jobs.Report:
     reported = {name: value for name, value in body.items() if name != "provider"}
     try:
-        item = schemas.HeldJobReportIn.model_validate(reported)
+        item = HeldJobReportIn.model_validate(reported)
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         where = ".".join(map(str, first["loc"])) or "report"

@@ -25,8 +25,9 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from printwarden import security
+from printwarden.api.auth import DeviceLoginIn
 from printwarden.domain.offline_policies import OfflinePolicies
-from printwarden.service import offline, schemas
+from printwarden.service import offline
 from printwarden.service.state import AppState
 from printwarden.service.throttle import Keys
 from printwarden.store import accounts, jobs, users
@@ -164,7 +165,7 @@ async def card(
 
 async def person(
     state: AppState,
-    body: schemas.DeviceLoginIn,
+    body: DeviceLoginIn,
     client: str,
     visible: CardVisibility | None = None,
 ) -> UserRow | None:

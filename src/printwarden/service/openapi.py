@@ -21,8 +21,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from printwarden.service.problems import PROBLEM_JSON
-from printwarden.service.schemas import ProblemOut, ValidationProblemOut
+from printwarden.api.problems import PROBLEM_JSON, ProblemOut, ValidationProblemOut
 
 WRITES = frozenset({"post", "put", "patch", "delete"})
 LOGINS = frozenset({"/api/v1/auth/login", "/api/v1/auth/device", "/api/v1/device/sessions"})

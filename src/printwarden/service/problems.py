@@ -11,11 +11,10 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException
 
+from printwarden.api.problems import PROBLEM_JSON
 from printwarden.service.throttle import Throttled
 from printwarden.store.errors import AlreadyExists, InvalidReference, LastAdministrator, NotFound
 from printwarden.store.ledger import IdempotencyConflict, UnknownAccount
-
-PROBLEM_JSON = "application/problem+json"
 
 
 class Problem(Exception):

@@ -35,6 +35,8 @@ import anyio.to_thread
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from printwarden.api.devices import ReleaseAllOut, ReleaseRefusal
+from printwarden.api.held_jobs import HeldJobChangeIn, HeldJobOut
 from printwarden.domain.accounts import AccountKind
 from printwarden.domain.costs import JobUsage, job_cost
 from printwarden.domain.decide import Policies, Printer, Verdict, decide
@@ -47,7 +49,7 @@ from printwarden.domain.release import (
     ReleasePlan,
     plan_release,
 )
-from printwarden.service import policy, schemas
+from printwarden.service import policy
 from printwarden.service.problems import Problem
 from printwarden.service.provider_control import Bell, ProviderUnreachable
 from printwarden.service.state import AppState
@@ -143,8 +145,8 @@ def view(
     cost: int | None = None,
     compatible: bool | None = None,
     reason: str = "",
-) -> schemas.HeldJobOut:
-    return schemas.HeldJobOut(
+) -> HeldJobOut:
+    return HeldJobOut(
         id=row.job_ref,
         owner=owner,
         document_name=row.document_name,
@@ -174,7 +176,7 @@ def view(
 
 def views_at(
     session: Session, rows: list[HeldJobRow], printer: PrinterRow | None
-) -> list[schemas.HeldJobOut]:
+) -> list[HeldJobOut]:
     """Views of ``rows``; with a printer, each with its cost there and whether it fits."""
     owners: dict[int, UserRow] = {}
     providers: dict[int, ProviderRow] = {}
@@ -210,7 +212,7 @@ def release(
     printer_name: str,
     releaser: Releaser,
     choice: jobs.AccountChoice,
-) -> schemas.HeldJobOut:
+) -> HeldJobOut:
     """Release one held job at ``printer_name`` (see the module docstring)."""
     ordered = _order_release(state, job_ref, printer_name, releaser, choice)
     return _conclude_release(state, ordered, _ring(state, ordered.bell))
@@ -218,7 +220,7 @@ def release(
 
 def release_all(
     state: AppState, printer_name: str, releaser: Releaser, choice: jobs.AccountChoice
-) -> schemas.ReleaseAllOut:
+) -> ReleaseAllOut:
     """Release every job the releaser owns (not delegated ones) at ``printer_name``. A
     provider is rung at its first order, so that job is on its way to paper while the others
     are recorded, and once more for all the others."""
@@ -229,7 +231,7 @@ def release_all(
             for row in held_jobs.waiting(session, [releaser.user_id])
         ]
     ordered: list[tuple[str, Ordered]] = []
-    refused: list[schemas.ReleaseRefusal] = []
+    refused: list[ReleaseRefusal] = []
     failures: dict[Bell, str] = {}  # each provider rung, and why its last ring failed
     again: set[Bell] = set()  # providers with orders recorded since they were rung
     for job_ref, document in waiting:
@@ -250,11 +252,11 @@ def release_all(
             released.append(_conclude_release(state, order, failures[order.bell]))
         except Problem as exc:
             refused.append(_refusal(order.job_ref, document, exc))
-    return schemas.ReleaseAllOut(released=released, refused=refused)
+    return ReleaseAllOut(released=released, refused=refused)
 
 
-def _refusal(job_ref: str, document: str, problem: Problem) -> schemas.ReleaseRefusal:
-    return schemas.ReleaseRefusal(id=job_ref, document_name=document, reason=problem.detail)
+def _refusal(job_ref: str, document: str, problem: Problem) -> ReleaseRefusal:
+    return ReleaseRefusal(id=job_ref, document_name=document, reason=problem.detail)
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,7 +266,7 @@ class Ordered:
     job_ref: str
     order_id: str
     bell: Bell
-    answer: schemas.HeldJobOut
+    answer: HeldJobOut
 
 
 def _order_release(
@@ -292,7 +294,7 @@ def _ring(state: AppState, bell: Bell) -> str:
     return ""
 
 
-def _conclude_release(state: AppState, ordered: Ordered, failure: str) -> schemas.HeldJobOut:
+def _conclude_release(state: AppState, ordered: Ordered, failure: str) -> HeldJobOut:
     """What came of the order: the provider took it (the answer), refused it (409), or did
     not take it — then it is withdrawn (503)."""
     row = _settled(state, ordered, failure, "Release failed")
@@ -470,7 +472,7 @@ def _check_waiting(row: HeldJobRow) -> None:
         raise Problem(409, "Cannot release", "the job has expired")
 
 
-def cancel(state: AppState, job_ref: str, releaser: Releaser) -> schemas.HeldJobOut:
+def cancel(state: AppState, job_ref: str, releaser: Releaser) -> HeldJobOut:
     """Cancel a held job: the order is recorded, the provider rung; once it has deleted the
     job (and its document) the record ends."""
     with state.database.session() as session:
@@ -497,9 +499,7 @@ def _state_of(row: HeldJobRow) -> str:
     return "being released or canceled" if row.order_id else row.status
 
 
-def change(
-    state: AppState, job_ref: str, releaser: Releaser, body: schemas.HeldJobChangeIn
-) -> schemas.HeldJobOut:
+def change(state: AppState, job_ref: str, releaser: Releaser, body: HeldJobChangeIn) -> HeldJobOut:
     """Change copies, duplex or greyscale of a job still held."""
     with state.database.session() as session:
         row = load_visible(session, releaser, job_ref)

@@ -5,16 +5,19 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from printwarden.api.accounts import AccountOut, TransactionOut
+from printwarden.api.devices import DeviceOut
+from printwarden.api.printers import PrinterOut
+from printwarden.api.users import UserOut
 from printwarden.domain.ledger import Transaction, TransactionKind
-from printwarden.service import schemas
 from printwarden.store import accounts, printers
 from printwarden.store.models import AccountRow, DeviceRow, PrinterRow, TransactionRow
 from printwarden.store.users import UserView
 
 
-def user_out(view: UserView) -> schemas.UserOut:
+def user_out(view: UserView) -> UserOut:
     row, account = view.row, view.account
-    return schemas.UserOut(
+    return UserOut(
         id=row.id,
         username=row.username,
         full_name=row.full_name,
@@ -34,10 +37,10 @@ def user_out(view: UserView) -> schemas.UserOut:
     )
 
 
-def account_out(session: Session, row: AccountRow) -> schemas.AccountOut:
+def account_out(session: Session, row: AccountRow) -> AccountOut:
     users, groups = accounts.grants(session, row) if row.kind == "shared" else ([], [])
     parent = session.get(AccountRow, row.parent_id) if row.parent_id else None
-    return schemas.AccountOut(
+    return AccountOut(
         id=row.id,
         kind=row.kind,
         name=row.name,
@@ -54,8 +57,8 @@ def account_out(session: Session, row: AccountRow) -> schemas.AccountOut:
     )
 
 
-def transaction_out(row: TransactionRow) -> schemas.TransactionOut:
-    return schemas.TransactionOut(
+def transaction_out(row: TransactionRow) -> TransactionOut:
+    return TransactionOut(
         seq=row.seq,
         txn_id=row.txn_id,
         account_id=row.account_id,
@@ -68,14 +71,14 @@ def transaction_out(row: TransactionRow) -> schemas.TransactionOut:
     )
 
 
-def domain_transaction_out(session: Session, txn: Transaction) -> schemas.TransactionOut:
+def domain_transaction_out(session: Session, txn: Transaction) -> TransactionOut:
     """The stored form of a transaction that was just applied (or replayed)."""
     row = session.scalars(select(TransactionRow).where(TransactionRow.txn_id == txn.id)).one()
     return transaction_out(row)
 
 
-def printer_out(row: PrinterRow) -> schemas.PrinterOut:
-    return schemas.PrinterOut(
+def printer_out(row: PrinterRow) -> PrinterOut:
+    return PrinterOut(
         id=row.id,
         name=row.name,
         location=row.location,
@@ -88,8 +91,8 @@ def printer_out(row: PrinterRow) -> schemas.PrinterOut:
     )
 
 
-def device_out(session: Session, row: DeviceRow) -> schemas.DeviceOut:
-    return schemas.DeviceOut(
+def device_out(session: Session, row: DeviceRow) -> DeviceOut:
+    return DeviceOut(
         id=row.id,
         name=row.name,
         kind=row.kind,

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from printwarden.api.sites import SiteKeysOut
+
 FILE_NAME = "hq-keys.json"
 
 
@@ -31,6 +33,11 @@ class HqKeys:
             card_key=bytes.fromhex(str(found["card_key"])),
             hq_cookie_key=bytes.fromhex(str(found["hq_cookie_key"])),
         )
+
+    @classmethod
+    def of(cls, answer: SiteKeysOut) -> HqKeys:
+        """The keys in HQ's answer."""
+        return cls.from_json(answer.model_dump())
 
     def to_json(self) -> dict[str, Any]:
         return {

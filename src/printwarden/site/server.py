@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from printwarden import keys, serving
+from printwarden.api.journal import JournalOut
 from printwarden.config import Settings
 from printwarden.domain.site_mode import ModeMachine, SiteMode
 from printwarden.files import private_dir
@@ -171,7 +172,7 @@ class SiteServer(Link):
         """Fetch the site's keys from HQ; a new card key (first start, a re-key) means every
         card hash held is stale: they go, and the snapshot is taken again."""
         with self._keys_lock:
-            found = hq_keys.HqKeys.from_json(self.upstream.keys())
+            found = hq_keys.HqKeys.of(self.upstream.keys())
             if found.site != self.config.site:
                 raise UpstreamRefused(f"HQ sent the keys of site {found.site!r}")
             if found == self.keys:
@@ -466,16 +467,18 @@ async def _send(send: Send, data: bytes, content_type: str, status: int = 200) -
     await send({"type": "http.response.body", "body": data})
 
 
-def _merge(totals: dict[str, Any], report: dict[str, Any]) -> None:
-    for key in ("entries", "applied", "already_applied", "failure_mode_jobs"):
-        totals[key] += int(report.get(key, 0))
-    for kind, amount in report.get("amounts", {}).items():
-        totals["amounts"][kind] = totals["amounts"].get(kind, 0) + int(amount)
+def _merge(totals: dict[str, Any], report: JournalOut) -> None:
+    totals["entries"] += report.entries
+    totals["applied"] += report.applied
+    totals["already_applied"] += report.already_applied
+    totals["failure_mode_jobs"] += report.failure_mode_jobs
+    for kind, amount in report.amounts.items():
+        totals["amounts"][kind] = totals["amounts"].get(kind, 0) + amount
     totals["unknown_users"].extend(
-        name for name in report.get("unknown_users", []) if name not in totals["unknown_users"]
+        name for name in report.unknown_users if name not in totals["unknown_users"]
     )
-    for key in ("deficits", "notes"):
-        totals[key].extend(report.get(key, []))
+    totals["deficits"].extend(report.deficits)
+    totals["notes"].extend(report.notes)
     # Entries HQ rejected, with the reason; each once (an upload cut short is sent again).
     listed = {r["id"] for r in totals["rejected"]}
-    totals["rejected"].extend(r for r in report.get("rejected", []) if r["id"] not in listed)
+    totals["rejected"].extend(r for r in report.rejected if r["id"] not in listed)

@@ -4,10 +4,16 @@ journal upload. Short timeouts: a cut link must show within a second or two."""
 from __future__ import annotations
 
 import threading
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, cast
 
 import httpx
+from pydantic import BaseModel
 from pydantic_core import from_json
+
+from printwarden.api.client import ApiClient, ApiError, NoAnswer, build, parse
+from printwarden.api.journal import JournalEntry, JournalOut, JournalUpload
+from printwarden.api.sites import SiteKeysOut, SiteStatusIn, SiteStatusOut
 
 HEARTBEAT_TIMEOUT = httpx.Timeout(0.75)
 CALL_TIMEOUT = httpx.Timeout(10.0, connect=1.0)
@@ -24,25 +30,30 @@ class UpstreamRefused(Exception):
 
 
 class Upstream:
-    def __init__(self, url: str, token: str, site: str) -> None:
+    """The site token's calls to ``/sites/{site}`` at HQ; each thread its own connection."""
+
+    def __init__(
+        self, url: str, token: str, site: str, *, transport: httpx.BaseTransport | None = None
+    ) -> None:
         self.site = site
         self.base_url = f"{url.rstrip('/')}/api/v1/sites/{site}"
-        self.headers = {"Authorization": f"Bearer {token}"}
+        self.token = token
+        self.transport = transport  # shared by the threads' clients (e.g. a test's mock)
         self._local = threading.local()
-        self._clients: list[httpx.Client] = []
+        self._clients: list[ApiClient] = []
 
-    def _client(self) -> httpx.Client:
+    def _client(self) -> ApiClient:
         """Each thread its own client: one thread's dead connections never stall another."""
-        client: httpx.Client | None = getattr(self._local, "client", None)
+        client: ApiClient | None = getattr(self._local, "client", None)
         if client is None:
-            client = httpx.Client(base_url=self.base_url, headers=self.headers)
+            client = ApiClient(self.base_url, self.token, transport=self.transport)
             self._local.client = client
             self._clients.append(client)
         return client
 
     def _reset(self) -> None:
         """Drop this thread's connections: after a cut, a kept-alive one may be a black hole."""
-        client: httpx.Client | None = getattr(self._local, "client", None)
+        client: ApiClient | None = getattr(self._local, "client", None)
         if client is not None:
             client.close()
             self._local.client = None
@@ -53,39 +64,52 @@ class Upstream:
 
     def release_thread(self) -> None:
         """Close the calling thread's client (a short-lived thread is done calling)."""
-        client: httpx.Client | None = getattr(self._local, "client", None)
+        client: ApiClient | None = getattr(self._local, "client", None)
         self._reset()
         if client is not None and client in self._clients:
             self._clients.remove(client)
 
-    def _call(self, method: str, path: str, timeout: httpx.Timeout, **kwargs: Any) -> Any:
+    def _call(
+        self,
+        method: str,
+        path: str,
+        timeout: httpx.Timeout,
+        body: BaseModel | Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> httpx.Response:
         try:
-            response = self._client().request(method, path, timeout=timeout, **kwargs)
+            return self._client().call(method, path, body=body, params=params, timeout=timeout)
+        except NoAnswer as exc:
+            self._reset()
+            raise UpstreamError(f"{type(exc.error).__name__}: {exc.error}") from None
         except httpx.HTTPError as exc:
             self._reset()
             raise UpstreamError(f"{type(exc).__name__}: {exc}") from None
-        if response.status_code >= 500:
-            raise UpstreamError(f"{path}: the App Server answered {response.status_code}")
-        if response.status_code >= 400:
-            raise UpstreamRefused(f"{path}: {response.status_code} {response.text[:300]}")
-        return from_json(response.content)  # pydantic-core: a snapshot page is megabytes
+        except ApiError as exc:
+            if exc.server_fault:
+                raise UpstreamError(f"{path}: the App Server answered {exc.status}") from None
+            raise UpstreamRefused(f"{path}: {exc.status} {exc.text[:300]}") from None
 
-    def status(self, body: dict[str, Any]) -> bool:
+    def status(self, body: Mapping[str, Any]) -> bool:
         """Send a heartbeat; returns whether an administrator forces the site offline."""
-        answer = self._call("POST", "/status", HEARTBEAT_TIMEOUT, json=body)
-        return bool(answer.get("forced_offline"))
+        sent = build(SiteStatusIn, body)
+        answer = parse(SiteStatusOut, self._call("POST", "/status", HEARTBEAT_TIMEOUT, sent))
+        return answer.forced_offline
 
     def changes(self, since: int, wait: float = 0.0, limit: int = 5000) -> dict[str, Any]:
+        """A page of changes, as sent (pydantic-core reads megabytes fast; the replica applies
+        the entities as they are)."""
         # A first sync's pages can be large (one bulk import is one page): give them time.
         timeout = httpx.Timeout(wait + 5.0 if wait else PAGE_TIMEOUT_SECONDS, connect=1.0)
         params = {"since": since, "wait": wait, "limit": limit}
-        page: dict[str, Any] = self._call("GET", "/changes", timeout, params=params)
+        page: dict[str, Any] = from_json(
+            self._call("GET", "/changes", timeout, params=params).content
+        )
         return page
 
-    def keys(self) -> dict[str, Any]:
+    def keys(self) -> SiteKeysOut:
         """The site's card key and HQ's public cookie key (``GET /sites/{name}/keys``)."""
-        found: dict[str, Any] = self._call("GET", "/keys", CALL_TIMEOUT)
-        return found
+        return parse(SiteKeysOut, self._call("GET", "/keys", CALL_TIMEOUT))
 
     def snapshot(self, cursor: dict[str, Any], limit: int = SNAPSHOT_PAGE) -> dict[str, Any]:
         """The snapshot page at ``cursor`` (``{"at", "kind", "after"}``, see ``Replica``)."""
@@ -94,11 +118,12 @@ class Upstream:
             if cursor[name] is not None:
                 params[name] = cursor[name]
         timeout = httpx.Timeout(PAGE_TIMEOUT_SECONDS, connect=1.0)
-        page: dict[str, Any] = self._call("GET", "/changes", timeout, params=params)
+        page: dict[str, Any] = from_json(
+            self._call("GET", "/changes", timeout, params=params).content
+        )
         return page
 
-    def upload(self, entries: list[dict[str, Any]]) -> dict[str, Any]:
-        report: dict[str, Any] = self._call(
-            "POST", "/journal", CALL_TIMEOUT, json={"entries": entries}
-        )
-        return report
+    def upload(self, entries: list[dict[str, Any]]) -> JournalOut:
+        """Upload journal entries (as the journal holds them); HQ's report."""
+        body = JournalUpload(entries=cast("list[JournalEntry]", entries))
+        return parse(JournalOut, self._call("POST", "/journal", CALL_TIMEOUT, body))

@@ -5,8 +5,17 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy.orm import Session
 
+from printwarden.api.accounts import (
+    AccountOut,
+    AdjustIn,
+    BalanceChangeOut,
+    SharedAccountFields,
+    SharedAccountIn,
+    TopUpIn,
+    TransactionOut,
+)
 from printwarden.domain.ledger import Transaction, TransactionKind
-from printwarden.service import schemas, views
+from printwarden.service import views
 from printwarden.service.routes.deps import admin_only, read_session, write_session
 from printwarden.store import accounts, ledger
 from printwarden.store.tokens import Caller
@@ -14,34 +23,32 @@ from printwarden.store.tokens import Caller
 router = APIRouter(tags=["accounts"])
 
 
-def _changes(body: schemas.SharedAccountFields) -> accounts.SharedAccountChanges:
+def _changes(body: SharedAccountFields) -> accounts.SharedAccountChanges:
     return accounts.SharedAccountChanges(**body.model_dump(exclude_unset=True, exclude={"name"}))
 
 
 @router.get("/accounts", dependencies=[Depends(admin_only)])
-def list_accounts(session: Session = Depends(read_session)) -> list[schemas.AccountOut]:
+def list_accounts(session: Session = Depends(read_session)) -> list[AccountOut]:
     """Shared accounts by name (personal accounts are shown with their users)."""
     return [views.account_out(session, row) for row in accounts.list_shared(session)]
 
 
 @router.post("/accounts", status_code=201, dependencies=[Depends(admin_only)])
-def create_account(
-    body: schemas.SharedAccountIn, session: Session = Depends(write_session)
-) -> schemas.AccountOut:
+def create_account(body: SharedAccountIn, session: Session = Depends(write_session)) -> AccountOut:
     """Create a shared account (a sub-account when ``parent`` is given)."""
     row = accounts.create_shared(session, body.name, _changes(body))
     return views.account_out(session, row)
 
 
 @router.get("/accounts/{name}", dependencies=[Depends(admin_only)])
-def get_account(name: str, session: Session = Depends(read_session)) -> schemas.AccountOut:
+def get_account(name: str, session: Session = Depends(read_session)) -> AccountOut:
     return views.account_out(session, accounts.find_shared(session, name))
 
 
 @router.patch("/accounts/{name}", dependencies=[Depends(admin_only)])
 def update_account(
-    name: str, body: schemas.SharedAccountFields, session: Session = Depends(write_session)
-) -> schemas.AccountOut:
+    name: str, body: SharedAccountFields, session: Session = Depends(write_session)
+) -> AccountOut:
     """Change a shared account; ``users`` and ``groups``, when given, replace its grants."""
     row = accounts.find_shared(session, name)
     accounts.update_shared(session, row, _changes(body))
@@ -57,10 +64,10 @@ def delete_account(name: str, session: Session = Depends(write_session)) -> Resp
 def _change_balance(
     session: Session,
     account_id: int,
-    body: schemas.TopUpIn | schemas.AdjustIn,
+    body: TopUpIn | AdjustIn,
     kind: TransactionKind,
     caller: Caller,
-) -> schemas.BalanceChangeOut:
+) -> BalanceChangeOut:
     account = accounts.find_account(session, account_id)
     txn = Transaction(
         id=body.txn_id,
@@ -72,7 +79,7 @@ def _change_balance(
     )
     recorded, new = ledger.apply_transaction(session, txn)
     session.refresh(account)
-    return schemas.BalanceChangeOut(
+    return BalanceChangeOut(
         transaction=views.domain_transaction_out(session, recorded),
         balance=account.balance,
         duplicate=not new,
@@ -82,10 +89,10 @@ def _change_balance(
 @router.post("/accounts/by-id/{account_id}/top-up")
 def top_up(
     account_id: int,
-    body: schemas.TopUpIn,
+    body: TopUpIn,
     caller: Caller = Depends(admin_only),
     session: Session = Depends(write_session),
-) -> schemas.BalanceChangeOut:
+) -> BalanceChangeOut:
     """Add credit to an account. Replaying the same ``txn_id`` changes nothing."""
     return _change_balance(session, account_id, body, TransactionKind.TOP_UP, caller)
 
@@ -93,10 +100,10 @@ def top_up(
 @router.post("/accounts/by-id/{account_id}/adjust")
 def adjust(
     account_id: int,
-    body: schemas.AdjustIn,
+    body: AdjustIn,
     caller: Caller = Depends(admin_only),
     session: Session = Depends(write_session),
-) -> schemas.BalanceChangeOut:
+) -> BalanceChangeOut:
     """Adjust an account up or down. Replaying the same ``txn_id`` changes nothing."""
     return _change_balance(session, account_id, body, TransactionKind.ADJUSTMENT, caller)
 
@@ -109,7 +116,7 @@ def list_transactions(
     origin: str | None = Query(None, max_length=80),
     before: int | None = Query(None, ge=1, description="Only entries with seq below this"),
     limit: int = Query(100, ge=1, le=1000),
-) -> list[schemas.TransactionOut]:
+) -> list[TransactionOut]:
     """The ledger, newest first; page with ``before`` = the last ``seq`` you received."""
     rows = ledger.recent(
         session,

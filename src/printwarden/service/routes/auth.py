@@ -8,9 +8,12 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
+from printwarden.api.accounts import TransactionOut
+from printwarden.api.auth import LoginIn, LoginOut
+from printwarden.api.users import UserOut
 from printwarden.directory.ldap import DirectoryUnavailable
 from printwarden.domain.accounts import Role
-from printwarden.service import logins, schemas, views
+from printwarden.service import logins, views
 from printwarden.service.client_address import client_address
 from printwarden.service.problems import Problem
 from printwarden.service.routes.deps import any_person, read_session, write_session
@@ -23,9 +26,7 @@ router = APIRouter(tags=["auth"])
 
 
 @router.post("/auth/login", responses={429: {"description": "Too many failed attempts"}})
-async def login(
-    body: schemas.LoginIn, request: Request, state: AppState = Depends(app_state)
-) -> schemas.LoginOut:
+async def login(body: LoginIn, request: Request, state: AppState = Depends(app_state)) -> LoginOut:
     """Exchange a username and password for a session token (role admin or user).
 
     Failed attempts are throttled per account and per client address (429 with
@@ -40,7 +41,7 @@ async def login(
     return await run_in_threadpool(_issue, state, user)
 
 
-def _issue(state: AppState, user: UserRow) -> schemas.LoginOut:
+def _issue(state: AppState, user: UserRow) -> LoginOut:
     """The session token, in a write transaction of its own (nothing slow inside)."""
     role = Role.ADMIN if user.is_admin else Role.USER
     lifetime = timedelta(hours=state.settings.session_hours)
@@ -49,7 +50,7 @@ def _issue(state: AppState, user: UserRow) -> schemas.LoginOut:
             session, role, name=f"session:{user.username}", user_id=user.id, lifetime=lifetime
         )
     assert token_row.expires_at is not None
-    return schemas.LoginOut(token=token, role=role.value, expires_at=token_row.expires_at)
+    return LoginOut(token=token, role=role.value, expires_at=token_row.expires_at)
 
 
 @router.post("/auth/logout", status_code=204)
@@ -66,9 +67,7 @@ def logout(
 
 
 @router.get("/me")
-def me(
-    caller: Caller = Depends(any_person), session: Session = Depends(read_session)
-) -> schemas.UserOut:
+def me(caller: Caller = Depends(any_person), session: Session = Depends(read_session)) -> UserOut:
     """The signed-in person, with their balance."""
     row = users.find_user(session, caller.username or "")
     return views.user_out(users.views(session, [row])[0])
@@ -80,7 +79,7 @@ def my_transactions(
     session: Session = Depends(read_session),
     limit: int = Query(50, ge=1, le=500),
     before: int | None = Query(None, ge=1, description="Only entries with seq below this"),
-) -> list[schemas.TransactionOut]:
+) -> list[TransactionOut]:
     """The signed-in person's personal ledger, newest first."""
     row = users.find_user(session, caller.username or "")
     account = users.personal_account(session, row.id)

@@ -16,13 +16,27 @@ from fastapi import APIRouter, Depends, Query, Response
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
+from printwarden.api.auth import DeviceLoginIn
+from printwarden.api.devices import (
+    AllowanceOut,
+    DeviceRegisterIn,
+    DeviceRegisterOut,
+    DeviceSessionOut,
+    DeviceUsageIn,
+    DeviceUsageOut,
+    ReleaseAllOut,
+    SessionAccountIn,
+    SessionAccountOut,
+    ThisDeviceOut,
+)
+from printwarden.api.held_jobs import HeldJobChangeIn, HeldJobOut, HeldJobsOut
 from printwarden.directory.ldap import DirectoryUnavailable
 from printwarden.domain import functions
 from printwarden.domain.accounts import Role
 from printwarden.domain.costs import JobUsage
 from printwarden.domain.functions import Function, FunctionUnavailable, Mode
 from printwarden.domain.ledger import TransactionKind
-from printwarden.service import logins, offline, release, schemas
+from printwarden.service import logins, offline, release
 from printwarden.service.auth import require
 from printwarden.service.problems import Problem
 from printwarden.service.routes.deps import read_session, write_session
@@ -66,13 +80,13 @@ def _printer(session: Session, device: DeviceRow) -> PrinterRow:
 @router.get("/device")
 def this_device(
     name: str = Depends(device_name), session: Session = Depends(read_session)
-) -> schemas.ThisDeviceOut:
+) -> ThisDeviceOut:
     """What this device is, which printer it serves, and how people may log in."""
     return _device_out(session, _device(session, name))
 
 
-def _device_out(session: Session, device: DeviceRow) -> schemas.ThisDeviceOut:
-    return schemas.ThisDeviceOut(
+def _device_out(session: Session, device: DeviceRow) -> ThisDeviceOut:
+    return ThisDeviceOut(
         name=device.name,
         kind=device.kind,
         printer=printers.printer_name(session, device.printer_id),
@@ -83,10 +97,10 @@ def _device_out(session: Session, device: DeviceRow) -> schemas.ThisDeviceOut:
 
 @router.post("/device/register")
 def register_device(
-    body: schemas.DeviceRegisterIn,
+    body: DeviceRegisterIn,
     name: str = Depends(device_name),
     session: Session = Depends(read_session),
-) -> schemas.DeviceRegisterOut:
+) -> DeviceRegisterOut:
     """The device says what it believes it is; the answer is what an administrator made it.
     Nothing changes: a device's printer, site, kind and login methods are set by
     administrators only (API, CLI, web). ``differs`` names what the device should adopt."""
@@ -104,7 +118,7 @@ def register_device(
     if differs:
         log.warning("device %s reports %s other than configured; kept as configured",
                     name, ", ".join(differs))  # fmt: skip
-    return schemas.DeviceRegisterOut(**configured.model_dump(), differs=differs)
+    return DeviceRegisterOut(**configured.model_dump(), differs=differs)
 
 
 # --- sessions ----------------------------------------------------------------------------------
@@ -135,17 +149,16 @@ def _live(session: Session, name: str, session_id: str) -> Live:
     return Live(device, row, user)
 
 
-def _session_out(session: Session, live: Live) -> schemas.DeviceSessionOut:
+def _session_out(session: Session, live: Live) -> DeviceSessionOut:
     personal = users.personal_account(session, live.user.id)
     chosen = session.get(AccountRow, live.row.account_id) if live.row.account_id else personal
     assert chosen is not None
     shared = granted_shared(session, live.user)
-    options = [schemas.SessionAccountOut(name="", label="Personal", needs_pin=False)]
+    options = [SessionAccountOut(name="", label="Personal", needs_pin=False)]
     options += [
-        schemas.SessionAccountOut(name=a.name, label=a.name, needs_pin=bool(a.pin_hash))
-        for a in shared
+        SessionAccountOut(name=a.name, label=a.name, needs_pin=bool(a.pin_hash)) for a in shared
     ]
-    return schemas.DeviceSessionOut(
+    return DeviceSessionOut(
         session_id=live.row.id,
         device=live.device.name,
         printer=printers.printer_name(session, live.device.printer_id),
@@ -165,10 +178,10 @@ def _session_out(session: Session, live: Live) -> schemas.DeviceSessionOut:
     responses={429: {"description": "Too many failed attempts at this device"}},
 )
 async def log_in(
-    body: schemas.DeviceLoginIn,
+    body: DeviceLoginIn,
     name: str = Depends(device_name),
     state: AppState = Depends(app_state),
-) -> schemas.DeviceSessionOut:
+) -> DeviceSessionOut:
     """Log a person in at this device; 401 when the card or secret is not recognised (the
     same answer for an unknown card and any other refusal), 429 while throttled."""
     await run_in_threadpool(_may_log_in, state, name, body.method)
@@ -190,7 +203,7 @@ def _may_log_in(state: AppState, name: str, method: str) -> None:
             raise Problem(403, "Login method not allowed", detail)
 
 
-def _start(state: AppState, name: str, user_id: int) -> schemas.DeviceSessionOut:
+def _start(state: AppState, name: str, user_id: int) -> DeviceSessionOut:
     """The device session, in a short write transaction of its own."""
     with state.database.session() as session:
         device = _device(session, name)
@@ -225,7 +238,7 @@ def _unrecognised(method: str) -> str:
 @router.get("/device/sessions/{session_id}")
 def get_session(
     session_id: str, name: str = Depends(device_name), session: Session = Depends(write_session)
-) -> schemas.DeviceSessionOut:
+) -> DeviceSessionOut:
     """The session, its idle timer moved on."""
     return _session_out(session, _live(session, name, session_id))
 
@@ -244,10 +257,10 @@ def log_out(
 )
 async def select_account(
     session_id: str,
-    body: schemas.SessionAccountIn,
+    body: SessionAccountIn,
     name: str = Depends(device_name),
     state: AppState = Depends(app_state),
-) -> schemas.DeviceSessionOut:
+) -> DeviceSessionOut:
     """Account selection: "" for personal, or a shared account the user may use (with PIN;
     wrong PINs are throttled per account and per device, and checked outside any transaction).
 
@@ -279,7 +292,7 @@ def _account_to_select(
 
 def _select(
     state: AppState, name: str, session_id: str, account_id: int | None
-) -> schemas.DeviceSessionOut:
+) -> DeviceSessionOut:
     with state.database.session() as session:
         live = _live(session, name, session_id)
         if account_id is not None and account_id not in {
@@ -308,13 +321,13 @@ def _check_account_change(state: AppState, session: Session) -> None:
 @router.get("/device/sessions/{session_id}/jobs")
 def session_jobs(
     session_id: str, name: str = Depends(device_name), session: Session = Depends(write_session)
-) -> schemas.HeldJobsOut:
+) -> HeldJobsOut:
     """The user's held jobs (and their delegators'), costed at this device's printer."""
     live = _live(session, name, session_id)
     printer = _printer(session, live.device)
     owners = held_jobs.visible_owner_ids(session, live.user.id)
     rows = held_jobs.waiting(session, owners)
-    return schemas.HeldJobsOut(jobs=release.views_at(session, rows, printer))
+    return HeldJobsOut(jobs=release.views_at(session, rows, printer))
 
 
 @dataclass(frozen=True, slots=True)
@@ -340,13 +353,13 @@ def _release_context(state: AppState, name: str, session_id: str) -> ReleaseCont
 async def change_job(
     session_id: str,
     job_ref: str,
-    body: schemas.HeldJobChangeIn,
+    body: HeldJobChangeIn,
     name: str = Depends(device_name),
     state: AppState = Depends(app_state),
-) -> schemas.HeldJobOut:
+) -> HeldJobOut:
     """Change a held job's copies, duplex or greyscale before releasing it."""
 
-    def run(state: AppState) -> schemas.HeldJobOut:
+    def run(state: AppState) -> HeldJobOut:
         context = _release_context(state, name, session_id)
         return release.change(state, job_ref, context.releaser, body)
 
@@ -359,10 +372,10 @@ async def release_job(
     job_ref: str,
     name: str = Depends(device_name),
     state: AppState = Depends(app_state),
-) -> schemas.HeldJobOut:
+) -> HeldJobOut:
     """Release one job to this device's printer, charged to the session's account."""
 
-    def run(state: AppState) -> schemas.HeldJobOut:
+    def run(state: AppState) -> HeldJobOut:
         context = _release_context(state, name, session_id)
         return release.release(state, job_ref, context.printer, context.releaser, context.choice)
 
@@ -375,8 +388,8 @@ async def cancel_job(
     job_ref: str,
     name: str = Depends(device_name),
     state: AppState = Depends(app_state),
-) -> schemas.HeldJobOut:
-    def run(state: AppState) -> schemas.HeldJobOut:
+) -> HeldJobOut:
+    def run(state: AppState) -> HeldJobOut:
         context = _release_context(state, name, session_id)
         return release.cancel(state, job_ref, context.releaser)
 
@@ -386,12 +399,12 @@ async def cancel_job(
 @router.post("/device/sessions/{session_id}/release-all")
 async def release_all(
     session_id: str, name: str = Depends(device_name), state: AppState = Depends(app_state)
-) -> schemas.ReleaseAllOut:
+) -> ReleaseAllOut:
     """Release all of the user's own held and Find-Me jobs to this device's printer."""
     return await release.in_thread(state, _release_all, name, session_id)
 
 
-def _release_all(state: AppState, name: str, session_id: str) -> schemas.ReleaseAllOut:
+def _release_all(state: AppState, name: str, session_id: str) -> ReleaseAllOut:
     context = _release_context(state, name, session_id)
     return release.release_all(state, context.printer, context.releaser, context.choice)
 
@@ -420,7 +433,7 @@ def allowance(
     paper_size: str = Query("A4", min_length=1, max_length=32),
     name: str = Depends(device_name),
     session: Session = Depends(write_session),
-) -> schemas.AllowanceOut:
+) -> AllowanceOut:
     """How many more pages of this kind the session's account can pay for (null: no limit)."""
     live = _live(session, name, session_id)
     groups = _groups(session, live.user)
@@ -433,8 +446,8 @@ def allowance(
     base = cost(1) - price
     account = accounts.to_domain(session, _charged_account(session, live))
     if not account.restricted or price <= 0:
-        return schemas.AllowanceOut(price_per_page=price, allowed_pages=None)
-    return schemas.AllowanceOut(
+        return AllowanceOut(price_per_page=price, allowed_pages=None)
+    return AllowanceOut(
         price_per_page=price, allowed_pages=max(0, (account.available() - base) // price)
     )
 
@@ -442,10 +455,10 @@ def allowance(
 @router.post("/device/sessions/{session_id}/usage")
 def report_usage(
     session_id: str,
-    body: schemas.DeviceUsageIn,
+    body: DeviceUsageIn,
     name: str = Depends(device_name),
     session: Session = Depends(write_session),
-) -> schemas.DeviceUsageOut:
+) -> DeviceUsageOut:
     """Walk-up copy, scan or fax usage, charged to the session's account once."""
     live = _live(session, name, session_id)
     account = _charged_account(session, live)
@@ -466,6 +479,4 @@ def report_usage(
         raise Problem(409, "Conflict", str(exc)) from None
     session.flush()
     session.refresh(account)
-    return schemas.DeviceUsageOut(
-        usage_id=record.usage_id, cost=record.cost, balance=account.balance
-    )
+    return DeviceUsageOut(usage_id=record.usage_id, cost=record.cost, balance=account.balance)

@@ -17,9 +17,10 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from printwarden.api.auth import DeviceLoginIn, DeviceLoginOut
 from printwarden.directory.ldap import DirectoryUnavailable
 from printwarden.domain.accounts import Role
-from printwarden.service import logins, schemas
+from printwarden.service import logins
 from printwarden.service.client_address import parse_address
 from printwarden.service.logins import CardVisibility
 from printwarden.service.problems import Problem
@@ -32,16 +33,16 @@ from printwarden.store.tokens import DEVICE_PREFIX, PROVIDER_PREFIX, Caller
 
 router = APIRouter(tags=["devices"])
 
-REJECTED = schemas.DeviceLoginOut(authenticated=False)
+REJECTED = DeviceLoginOut(authenticated=False)
 CARD_SEEN_SECONDS = 120
 
 
 @router.post("/auth/device", responses={429: {"description": "Too many failed attempts"}})
 async def device_login(
-    body: schemas.DeviceLoginIn,
+    body: DeviceLoginIn,
     caller: Caller = Depends(authenticating_components),
     state: AppState = Depends(app_state),
-) -> schemas.DeviceLoginOut:
+) -> DeviceLoginOut:
     """Who is this? ``authenticated`` is false, and nothing else is said, for an unknown
     card, a wrong secret, a disabled user or a card this component may not look up."""
     client = await run_in_threadpool(_client_of, state, caller, body)
@@ -54,7 +55,7 @@ async def device_login(
     return await run_in_threadpool(_answer, state, user)
 
 
-def _client_of(state: AppState, caller: Caller, body: schemas.DeviceLoginIn) -> str:
+def _client_of(state: AppState, caller: Caller, body: DeviceLoginIn) -> str:
     """The client key: a device is its own client (and must allow the method); a provider or
     site names the address of the client it asks for (else the component counts, as does a
     device token bound to no device)."""
@@ -113,11 +114,11 @@ def _own_devices(session: Session, caller: Caller) -> list[int]:
     return []
 
 
-def _answer(state: AppState, user: UserRow) -> schemas.DeviceLoginOut:
+def _answer(state: AppState, user: UserRow) -> DeviceLoginOut:
     with state.database.read() as session:
         account = users.personal_account(session, user.id)
         shared = [row.name for row in granted_shared(session, user)]
-    return schemas.DeviceLoginOut(
+    return DeviceLoginOut(
         authenticated=True,
         username=user.username,
         admin=user.is_admin,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Query
 
+from printwarden.api.users import SyncReportOut
 from printwarden.directory.ldap import DirectoryUnavailable
 from printwarden.directory.source import NoDirectoryConfigured, read_snapshot
-from printwarden.service import schemas
 from printwarden.service.problems import Problem
 from printwarden.service.routes.deps import admin_only
 from printwarden.service.state import AppState, app_state
@@ -19,7 +19,7 @@ router = APIRouter(tags=["directory"], dependencies=[Depends(admin_only)])
 def sync_now(
     state: AppState = Depends(app_state),
     disable_missing: bool = Query(False, description="Disable users the source no longer has"),
-) -> schemas.SyncReportOut:
+) -> SyncReportOut:
     """Read the directory now and bring users, groups and cards up to date."""
     try:
         snapshot = read_snapshot(state.settings.directory)
@@ -31,7 +31,7 @@ def sync_now(
         report = sync.sync_directory(
             session, state.secret, snapshot, disable_missing=disable_missing
         )
-    return schemas.SyncReportOut(
+    return SyncReportOut(
         created=report.created,
         updated=report.updated,
         unchanged=report.unchanged,

@@ -9,6 +9,18 @@ from typing import Protocol
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
 
+from printwarden.api.accounts import TopUpsIO
+from printwarden.api.filters import FilterSetIO, FiltersOut
+from printwarden.api.scripts import (
+    SampleJobIn,
+    ScriptErrorOut,
+    ScriptErrorsOut,
+    ScriptIn,
+    ScriptOut,
+    ScriptsOut,
+    ScriptTestIn,
+    ScriptTestOut,
+)
 from printwarden.domain.filters import FilterSet
 from printwarden.domain.topups import rules_from_json, rules_to_json
 from printwarden.scripting import (
@@ -19,7 +31,6 @@ from printwarden.scripting import (
     check_script,
     run_print_hook,
 )
-from printwarden.service import schemas
 from printwarden.service.problems import Problem
 from printwarden.service.routes.deps import admin_only, read_session, write_session
 from printwarden.store import filters, printers, scripts, topups
@@ -41,15 +52,15 @@ def _known_printer(session: Session, printer: str) -> None:
         raise Problem(404, "Not found", str(exc)) from None
 
 
-def _io(filter_set: FilterSet) -> schemas.FilterSetIO:
-    return schemas.FilterSetIO(**filter_set.to_json())
+def _io(filter_set: FilterSet) -> FilterSetIO:
+    return FilterSetIO(**filter_set.to_json())
 
 
 @router.get("/filters")
-def list_filters(session: Session = Depends(read_session)) -> schemas.FiltersOut:
+def list_filters(session: Session = Depends(read_session)) -> FiltersOut:
     """Every filter set: the global rules and each printer's."""
     found = filters.all_sets(session)
-    return schemas.FiltersOut(
+    return FiltersOut(
         global_rules=_io(found.pop("", FilterSet())),
         printers={name: _io(rules) for name, rules in sorted(found.items())},
     )
@@ -57,10 +68,10 @@ def list_filters(session: Session = Depends(read_session)) -> schemas.FiltersOut
 
 @router.put("/filters")
 def set_filters(
-    body: schemas.FilterSetIO,
+    body: FilterSetIO,
     printer: str = PrinterQuery,
     session: Session = Depends(write_session),
-) -> schemas.FilterSetIO:
+) -> FilterSetIO:
     """Replace the rules of one scope; they apply to the next job everywhere (sites too)."""
     _known_printer(session, printer)
     try:
@@ -77,10 +88,10 @@ def clear_filters(printer: str = PrinterQuery, session: Session = Depends(write_
 
 
 @router.get("/scripts")
-def list_scripts(session: Session = Depends(read_session)) -> schemas.ScriptsOut:
-    return schemas.ScriptsOut(
+def list_scripts(session: Session = Depends(read_session)) -> ScriptsOut:
+    return ScriptsOut(
         scripts=[
-            schemas.ScriptOut(printer=s.printer, source=s.source, enabled=s.enabled)
+            ScriptOut(printer=s.printer, source=s.source, enabled=s.enabled)
             for s in sorted(scripts.all_scripts(session), key=lambda s: s.printer)
         ]
     )
@@ -88,17 +99,17 @@ def list_scripts(session: Session = Depends(read_session)) -> schemas.ScriptsOut
 
 @router.put("/scripts")
 def set_script(
-    body: schemas.ScriptIn,
+    body: ScriptIn,
     printer: str = PrinterQuery,
     session: Session = Depends(write_session),
-) -> schemas.ScriptOut:
+) -> ScriptOut:
     """Attach a script to a printer (or globally); refused if it does not compile."""
     _known_printer(session, printer)
     problem = check_script(body.source)
     if problem:
         raise Problem(422, "Invalid script", problem)
     scripts.put(session, scripts.Script(printer, body.source, body.enabled))
-    return schemas.ScriptOut(printer=printer, source=body.source, enabled=body.enabled)
+    return ScriptOut(printer=printer, source=body.source, enabled=body.enabled)
 
 
 @router.delete("/scripts", status_code=204)
@@ -109,11 +120,11 @@ def remove_script(printer: str = PrinterQuery, session: Session = Depends(write_
 @router.get("/scripts/errors")
 def script_errors(
     limit: int = Query(default=100, ge=1, le=1000), session: Session = Depends(read_session)
-) -> schemas.ScriptErrorsOut:
+) -> ScriptErrorsOut:
     """The newest errors of print scripts (each job went on under the other rules)."""
-    return schemas.ScriptErrorsOut(
+    return ScriptErrorsOut(
         errors=[
-            schemas.ScriptErrorOut(
+            ScriptErrorOut(
                 script=row.script,
                 printer=row.printer,
                 job_ref=row.job_ref,
@@ -127,9 +138,7 @@ def script_errors(
 
 
 @router.post("/scripts/test")
-def dry_run_script(
-    body: schemas.ScriptTestIn, session: Session = Depends(read_session)
-) -> schemas.ScriptTestOut:
+def dry_run_script(body: ScriptTestIn, session: Session = Depends(read_session)) -> ScriptTestOut:
     """Dry-run a script against a sample job: what it would do (nothing is stored)."""
     store = scripts.SessionStore(session, scripts.Script(body.printer, body.source))
     return dry_run(body.source, body.job, store)
@@ -139,7 +148,7 @@ class SampleStore(KeyValueStore, Protocol):
     def written(self) -> dict[str, str]: ...
 
 
-def dry_run(source: str, sample: schemas.SampleJobIn, store: SampleStore) -> schemas.ScriptTestOut:
+def dry_run(source: str, sample: SampleJobIn, store: SampleStore) -> ScriptTestOut:
     """What ``source`` does to ``sample``, reading properties from ``store`` (whose writes
     the caller does not keep)."""
     job = ScriptJob(
@@ -159,7 +168,7 @@ def dry_run(source: str, sample: schemas.SampleJobIn, store: SampleStore) -> sch
     )
     user = ScriptUser(sample.username, tuple(sample.groups), sample.balance, sample.restricted)
     outcome = run_print_hook(source, job, user, store, datetime.now(UTC), Limits())
-    return schemas.ScriptTestOut(
+    return ScriptTestOut(
         error=outcome.error,
         cancel=outcome.cancel,
         cancel_message=outcome.cancel_message,
@@ -175,15 +184,13 @@ def dry_run(source: str, sample: schemas.SampleJobIn, store: SampleStore) -> sch
 
 
 @router.get("/topups")
-def get_topups(session: Session = Depends(read_session)) -> schemas.TopUpsIO:
+def get_topups(session: Session = Depends(read_session)) -> TopUpsIO:
     """Scheduled credit top-ups per group."""
-    return schemas.TopUpsIO(**rules_to_json(topups.get_rules(session)))
+    return TopUpsIO(**rules_to_json(topups.get_rules(session)))
 
 
 @router.put("/topups")
-def set_topups(
-    body: schemas.TopUpsIO, session: Session = Depends(write_session)
-) -> schemas.TopUpsIO:
+def set_topups(body: TopUpsIO, session: Session = Depends(write_session)) -> TopUpsIO:
     """Replace the scheduled top-ups; each applies once per period, the current one now."""
     try:
         rules = rules_from_json(body.model_dump())
@@ -191,4 +198,4 @@ def set_topups(
         raise Problem(422, "Invalid top-up", str(exc)) from None
     topups.put_rules(session, rules)
     topups.apply_due(session, datetime.now(UTC))
-    return schemas.TopUpsIO(**rules_to_json(rules))
+    return TopUpsIO(**rules_to_json(rules))

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends
 from fastapi.concurrency import run_in_threadpool
 
 from printwarden import __version__
-from printwarden.service import schemas
+from printwarden.api.health import HealthOut
 from printwarden.service.state import AppState, app_state
 from printwarden.store.changes import last_change_seq
 
@@ -14,15 +14,15 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/health")
-async def health(state: AppState = Depends(app_state)) -> schemas.HealthOut:
+async def health(state: AppState = Depends(app_state)) -> HealthOut:
     """Whether the server and its database answer."""
     return await run_in_threadpool(_health, state)
 
 
-def _health(state: AppState) -> schemas.HealthOut:
+def _health(state: AppState) -> HealthOut:
     with state.database.read() as session:
         change_seq = last_change_seq(session)
-    return schemas.HealthOut(
+    return HealthOut(
         status="ok",
         version=__version__,
         database=state.database.engine.dialect.name,

@@ -6,8 +6,18 @@ from fastapi import APIRouter, Depends, Query
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from printwarden.api.devices import ReleaseAllOut
+from printwarden.api.held_jobs import (
+    HeldJobChangeIn,
+    HeldJobOut,
+    HeldJobRejection,
+    HeldJobReleaseIn,
+    HeldJobReportsIn,
+    HeldJobReportsOut,
+    HeldJobsOut,
+)
 from printwarden.domain.accounts import Role
-from printwarden.service import logins, release, schemas
+from printwarden.service import logins, release
 from printwarden.service.auth import require
 from printwarden.service.problems import Problem
 from printwarden.service.routes.deps import admin_only, any_person, read_session, write_session
@@ -32,10 +42,10 @@ def releaser_of(caller: Caller) -> release.Releaser:
 
 @router.post("/held-jobs/reports")
 def report_held_jobs(
-    body: schemas.HeldJobReportsIn,
+    body: HeldJobReportsIn,
     caller: Caller = Depends(reporting),
     session: Session = Depends(write_session),
-) -> schemas.HeldJobReportsOut:
+) -> HeldJobReportsOut:
     """A provider reports held jobs (new, still held, or how they ended). Refused ones name
     why (e.g. an unknown user): the provider cancels those. A provider token reports only
     for the provider it is bound to, a site token only for its own site's providers."""
@@ -52,9 +62,9 @@ def report_held_jobs(
         raise Problem(403, "Forbidden", detail)
     reports = [held_jobs.Report.of(item.model_dump()) for item in body.jobs]
     refused = held_jobs.record_reports(session, provider, reports)
-    return schemas.HeldJobReportsOut(
+    return HeldJobReportsOut(
         accepted=len(reports) - len(refused),
-        rejected=[schemas.HeldJobRejection(job_ref=r, reason=why) for r, why in refused],
+        rejected=[HeldJobRejection(job_ref=r, reason=why) for r, why in refused],
     )
 
 
@@ -65,33 +75,29 @@ def _site_providers(session: Session, caller: Caller) -> frozenset[int]:
 @router.get("/me/held-jobs")
 def my_held_jobs(
     caller: Caller = Depends(require(Role.USER)), session: Session = Depends(read_session)
-) -> schemas.HeldJobsOut:
+) -> HeldJobsOut:
     """Your held jobs, and those of users who made you their delegate (``owner`` says whose)."""
     assert caller.user_id is not None
     owners = held_jobs.visible_owner_ids(session, caller.user_id)
-    return schemas.HeldJobsOut(
-        jobs=release.views_at(session, held_jobs.waiting(session, owners), None)
-    )
+    return HeldJobsOut(jobs=release.views_at(session, held_jobs.waiting(session, owners), None))
 
 
 @router.get("/held-jobs", dependencies=[Depends(admin_only)])
 def held_jobs_of(
     user: str = Query(min_length=1, max_length=128), session: Session = Depends(read_session)
-) -> schemas.HeldJobsOut:
+) -> HeldJobsOut:
     """Any user's held jobs (administrators)."""
     try:
         row = users.find_user(session, user)
     except NotFound as exc:
         raise Problem(404, "Not found", str(exc)) from None
-    return schemas.HeldJobsOut(
-        jobs=release.views_at(session, held_jobs.waiting(session, [row.id]), None)
-    )
+    return HeldJobsOut(jobs=release.views_at(session, held_jobs.waiting(session, [row.id]), None))
 
 
 @router.get("/held-jobs/{job_ref}")
 def held_job(
     job_ref: str, caller: Caller = Depends(any_person), session: Session = Depends(read_session)
-) -> schemas.HeldJobOut:
+) -> HeldJobOut:
     """One held job, whatever its status (owner, delegate or administrator)."""
     row = release.load_visible(session, releaser_of(caller), job_ref)
     return release.views_at(session, [row], None)[0]
@@ -100,10 +106,10 @@ def held_job(
 @router.post("/held-jobs/{job_ref}/release", responses={429: {"description": PIN_THROTTLED}})
 async def release_held_job(
     job_ref: str,
-    body: schemas.HeldJobReleaseIn,
+    body: HeldJobReleaseIn,
     caller: Caller = Depends(any_person),
     state: AppState = Depends(app_state),
-) -> schemas.HeldJobOut:
+) -> HeldJobOut:
     """Release a held job at a printer (Find-Me: any compatible printer of its provider)."""
     choice = await _checked(state, caller, body)
     return await release.in_thread(
@@ -113,10 +119,10 @@ async def release_held_job(
 
 @router.post("/me/held-jobs/release-all", responses={429: {"description": PIN_THROTTLED}})
 async def release_all_mine(
-    body: schemas.HeldJobReleaseIn,
+    body: HeldJobReleaseIn,
     caller: Caller = Depends(require(Role.USER)),
     state: AppState = Depends(app_state),
-) -> schemas.ReleaseAllOut:
+) -> ReleaseAllOut:
     """Release all your own held and Find-Me jobs at a printer."""
     choice = await _checked(state, caller, body)
     return await release.in_thread(
@@ -124,9 +130,7 @@ async def release_all_mine(
     )
 
 
-async def _checked(
-    state: AppState, caller: Caller, body: schemas.HeldJobReleaseIn
-) -> jobs.AccountChoice:
+async def _checked(state: AppState, caller: Caller, body: HeldJobReleaseIn) -> jobs.AccountChoice:
     """The account to charge, its PIN checked (and throttled) outside any transaction."""
     choice = jobs.AccountChoice(name=body.account, pin=body.account_pin)
     return await logins.checked_choice(state, choice, caller.username or "")
@@ -135,10 +139,10 @@ async def _checked(
 @router.patch("/held-jobs/{job_ref}")
 async def change_held_job(
     job_ref: str,
-    body: schemas.HeldJobChangeIn,
+    body: HeldJobChangeIn,
     caller: Caller = Depends(any_person),
     state: AppState = Depends(app_state),
-) -> schemas.HeldJobOut:
+) -> HeldJobOut:
     """Change copies, duplex or greyscale before release; the cost follows."""
     return await release.in_thread(state, release.change, job_ref, releaser_of(caller), body)
 
@@ -146,6 +150,6 @@ async def change_held_job(
 @router.post("/held-jobs/{job_ref}/cancel")
 async def cancel_held_job(
     job_ref: str, caller: Caller = Depends(any_person), state: AppState = Depends(app_state)
-) -> schemas.HeldJobOut:
+) -> HeldJobOut:
     """Cancel a held job; the provider deletes its document."""
     return await release.in_thread(state, release.cancel, job_ref, releaser_of(caller))

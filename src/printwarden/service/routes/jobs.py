@@ -10,12 +10,23 @@ from fastapi import APIRouter, Depends
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
+from printwarden.api.jobs import (
+    AccountChoiceIn,
+    ConversionOut,
+    JobDecisionIn,
+    JobDecisionOut,
+    JobPrintedIn,
+    JobPrintedOut,
+    JobUsageIn,
+    ReattributeIn,
+    ReattributeOut,
+)
 from printwarden.domain.accounts import Account, Role
 from printwarden.domain.costs import JobUsage
 from printwarden.domain.decide import Decision, Denial, Policies, Verdict, decide
 from printwarden.domain.filters import Outcome
 from printwarden.domain.ledger import site_origin
-from printwarden.service import component_scope, logins, offline, policy, schemas, views
+from printwarden.service import component_scope, logins, offline, policy, views
 from printwarden.service.problems import Problem
 from printwarden.service.routes.deps import admin_only, printing_components, write_session
 from printwarden.service.state import AppState, app_state
@@ -27,7 +38,7 @@ log = logging.getLogger("printwarden.policy")
 router = APIRouter(tags=["jobs"])
 
 
-def _usage(body: schemas.JobUsageIn) -> JobUsage:
+def _usage(body: JobUsageIn) -> JobUsage:
     try:
         return JobUsage(
             pages=body.pages,
@@ -40,7 +51,7 @@ def _usage(body: schemas.JobUsageIn) -> JobUsage:
         raise Problem(422, "Invalid request", str(exc)) from None
 
 
-def _choice(body: schemas.AccountChoiceIn) -> jobs.AccountChoice:
+def _choice(body: AccountChoiceIn) -> jobs.AccountChoice:
     return jobs.AccountChoice(body.account, body.account_code, body.account_pin)
 
 
@@ -73,10 +84,10 @@ def _released_choice(
     responses={429: {"description": "Too many wrong PINs for the named shared account"}},
 )
 async def decide_job(
-    body: schemas.JobDecisionIn,
+    body: JobDecisionIn,
     caller: Caller = Depends(printing_components),
     state: AppState = Depends(app_state),
-) -> schemas.JobDecisionOut:
+) -> JobDecisionOut:
     """May this user print this job here, charged to this account? And what will it cost?
 
     A shared account's PIN is checked first, outside the decision's transaction, and wrong
@@ -86,8 +97,8 @@ async def decide_job(
 
 
 def _decide(
-    state: AppState, caller: Caller, body: schemas.JobDecisionIn, named: jobs.AccountChoice
-) -> schemas.JobDecisionOut:
+    state: AppState, caller: Caller, body: JobDecisionIn, named: jobs.AccountChoice
+) -> JobDecisionOut:
     """The whole decision in one worker-thread call (the hot path: one hop, not three)."""
     now = datetime.now(UTC)
     submitted = _submitted(body)
@@ -126,7 +137,7 @@ def _decide(
     return _answer(decision, verdict, account)
 
 
-def _submitted(body: schemas.JobDecisionIn) -> policy.Submitted:
+def _submitted(body: JobDecisionIn) -> policy.Submitted:
     return policy.Submitted(
         job_ref=body.job_ref,
         document_name=body.document_name,
@@ -151,15 +162,13 @@ def _script_account(session: Session, name: str, fallback: Account) -> Account:
         return fallback
 
 
-def _answer(
-    decision: Decision, verdict: policy.Verdict, account: Account
-) -> schemas.JobDecisionOut:
+def _answer(decision: Decision, verdict: policy.Verdict, account: Account) -> JobDecisionOut:
     approval = decision.verdict is not Verdict.DENY and verdict.result.outcome is Outcome.APPROVAL
     reason = verdict.result.reason if approval else decision.reason
     if not reason and decision.verdict is Verdict.ALLOW:
         reason = "; ".join(verdict.steps)
     conversion = verdict.conversion
-    return schemas.JobDecisionOut(
+    return JobDecisionOut(
         verdict="hold" if approval else decision.verdict.value,
         cost=decision.cost,
         reason=reason,
@@ -167,7 +176,7 @@ def _answer(
         account_id=account.id,
         account=account.name,
         balance=account.balance,
-        conversion=schemas.ConversionOut(
+        conversion=ConversionOut(
             grayscale=conversion.grayscale,
             duplex=conversion.duplex,
             nup=conversion.nup,
@@ -193,9 +202,9 @@ def _charged_user(state: AppState, session: Session, username: str, printer: str
     return found.username
 
 
-def _untracked(refusal: str) -> schemas.JobDecisionOut:
+def _untracked(refusal: str) -> JobDecisionOut:
     """An unknown user's job offline: canceled, or printed without tracking (by policy)."""
-    return schemas.JobDecisionOut(
+    return JobDecisionOut(
         verdict="deny" if refusal else "allow",
         cost=0,
         reason=refusal or "not tracked: unknown user while offline",
@@ -208,10 +217,10 @@ def _untracked(refusal: str) -> schemas.JobDecisionOut:
 
 @router.post("/jobs/printed")
 async def job_printed(
-    body: schemas.JobPrintedIn,
+    body: JobPrintedIn,
     caller: Caller = Depends(printing_components),
     state: AppState = Depends(app_state),
-) -> schemas.JobPrintedOut:
+) -> JobPrintedOut:
     """Charge what printed, once: a replay of the same ``txn_id`` returns the original charge.
 
     A shared account's PIN is checked before the transaction, without the login throttle
@@ -221,8 +230,8 @@ async def job_printed(
 
 
 def _charge(
-    state: AppState, caller: Caller, body: schemas.JobPrintedIn, named: jobs.AccountChoice
-) -> schemas.JobPrintedOut:
+    state: AppState, caller: Caller, body: JobPrintedIn, named: jobs.AccountChoice
+) -> JobPrintedOut:
     with state.database.session() as session:
         component_scope.check_printer(session, caller, body.printer)
         username = _charged_user(state, session, body.username, body.printer)
@@ -248,7 +257,7 @@ def _charge(
         held_jobs.mark_printed(session, [body.job_ref])
         account = charge.job.account_id
         balance = jobs.account_balance(session, account)
-        return schemas.JobPrintedOut(
+        return JobPrintedOut(
             job_ref=charge.job.job_ref,
             cost=charge.job.cost,
             account_id=account,
@@ -260,8 +269,8 @@ def _charge(
 
 @router.post("/jobs/reattribute", dependencies=[Depends(admin_only)])
 def reattribute_jobs(
-    body: schemas.ReattributeIn, session: Session = Depends(write_session)
-) -> schemas.ReattributeOut:
+    body: ReattributeIn, session: Session = Depends(write_session)
+) -> ReattributeOut:
     """Move the jobs a site charged to the Unauthenticated Users stand-in while offline, sent
     as ``username``, to that user (who must now exist): the stand-in is refunded, the user's
     personal account charged, each job once."""
@@ -269,7 +278,7 @@ def reattribute_jobs(
         done = reattribution.reattribute(session, body.username)
     except NotFound as exc:
         raise Problem(404, "Not found", str(exc)) from None
-    return schemas.ReattributeOut(username=done.username, jobs=done.jobs, amount=done.amount)
+    return ReattributeOut(username=done.username, jobs=done.jobs, amount=done.amount)
 
 
 def _origin(caller: Caller, claimed: str) -> str:

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 
-from printwarden.service import schemas
+from printwarden.api.auth import LockoutOut, LockoutsOut
 from printwarden.service.problems import Problem
 from printwarden.service.routes.deps import admin_only
 from printwarden.service.state import AppState, app_state
@@ -27,7 +27,7 @@ router = APIRouter(tags=["lockouts"], dependencies=[Depends(admin_only)])
 async def list_lockouts(
     state: AppState = Depends(app_state),
     limit: int = Query(500, ge=1, le=10_000, description="At most this many keys"),
-) -> schemas.LockoutsOut:
+) -> LockoutsOut:
     """Accounts and clients with failed logins not yet forgotten: locked ones first, then
     those with the most failures (``total`` counts them all)."""
     entries = state.logins.entries()
@@ -44,7 +44,7 @@ async def clear_lockout(key: str, state: AppState = Depends(app_state)) -> Respo
     return Response(status_code=204)
 
 
-def lockouts_out(state: AppState, entries: list[Entry], limit: int) -> schemas.LockoutsOut:
+def lockouts_out(state: AppState, entries: list[Entry], limit: int) -> LockoutsOut:
     """The first ``limit`` entries as the API shows them, with the user each account key
     names."""
     total = len(entries)
@@ -58,7 +58,7 @@ def lockouts_out(state: AppState, entries: list[Entry], limit: int) -> schemas.L
             )
             names = {str(h): u for h, u in session.execute(query)}
     items = [
-        schemas.LockoutOut(
+        LockoutOut(
             key=e.key,
             kind=e.kind.value,
             user=_user_of(e.key, names),
@@ -69,7 +69,7 @@ def lockouts_out(state: AppState, entries: list[Entry], limit: int) -> schemas.L
         )
         for e in entries
     ]
-    return schemas.LockoutsOut(items=items, total=total)
+    return LockoutsOut(items=items, total=total)
 
 
 def _user_of(key: str, identities: dict[str, str]) -> str | None:

@@ -6,8 +6,10 @@ from fastapi import APIRouter, Depends, Query
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from printwarden.api.held_jobs import DelegatesIn, DelegatesOut
+from printwarden.api.jobs import RecentJobOut
+from printwarden.api.users import MySummaryOut
 from printwarden.domain.accounts import Role
-from printwarden.service import schemas
 from printwarden.service.auth import require
 from printwarden.service.problems import Problem
 from printwarden.service.routes.deps import read_session, write_session
@@ -24,12 +26,12 @@ a_user = require(Role.USER)
 @router.get("/me/summary")
 def my_summary(
     caller: Caller = Depends(a_user), session: Session = Depends(read_session)
-) -> schemas.MySummaryOut:
+) -> MySummaryOut:
     """Balance and the number of jobs waiting for release."""
     assert caller.user_id is not None
     row = users.find_user(session, caller.username or "")
     account = users.personal_account(session, row.id)
-    return schemas.MySummaryOut(
+    return MySummaryOut(
         username=row.username,
         full_name=row.full_name,
         balance=account.balance,
@@ -43,7 +45,7 @@ def my_jobs(
     caller: Caller = Depends(a_user),
     session: Session = Depends(read_session),
     limit: int = Query(20, ge=1, le=200),
-) -> list[schemas.RecentJobOut]:
+) -> list[RecentJobOut]:
     """Your recently printed jobs, newest first."""
     rows = session.execute(
         select(PrintJobRow, PrinterRow.name, AccountRow.name)
@@ -54,7 +56,7 @@ def my_jobs(
         .limit(limit)
     ).all()
     return [
-        schemas.RecentJobOut(
+        RecentJobOut(
             job_ref=job.job_ref,
             printer=printer,
             document_name=job.document_name,
@@ -74,19 +76,19 @@ def my_jobs(
 @router.get("/me/delegates")
 def my_delegates(
     caller: Caller = Depends(a_user), session: Session = Depends(read_session)
-) -> schemas.DelegatesOut:
+) -> DelegatesOut:
     """Who may release your held jobs, and whose you may release."""
     assert caller.user_id is not None
     mine, theirs = held_jobs.delegates(session, caller.user_id)
-    return schemas.DelegatesOut(usernames=mine, delegated_by=theirs)
+    return DelegatesOut(usernames=mine, delegated_by=theirs)
 
 
 @router.put("/me/delegates")
 def set_my_delegates(
-    body: schemas.DelegatesIn,
+    body: DelegatesIn,
     caller: Caller = Depends(a_user),
     session: Session = Depends(write_session),
-) -> schemas.DelegatesOut:
+) -> DelegatesOut:
     """Name the users who may see and release your held jobs (replaces the list)."""
     owner = users.find_user(session, caller.username or "")
     try:
@@ -94,4 +96,4 @@ def set_my_delegates(
     except NotFound as exc:
         raise Problem(422, "Invalid request", str(exc)) from None
     mine, theirs = held_jobs.delegates(session, owner.id)
-    return schemas.DelegatesOut(usernames=mine, delegated_by=theirs)
+    return DelegatesOut(usernames=mine, delegated_by=theirs)

@@ -15,9 +15,11 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from printwarden.api.jobs import SubmitterIn, SubmitterOut
+from printwarden.api.users import PrintTokenIn, PrintTokenOut
 from printwarden.domain import print_urls
 from printwarden.domain.offline_policies import UnauthenticatedPolicy
-from printwarden.service import offline, schemas
+from printwarden.service import offline
 from printwarden.service.problems import Problem
 from printwarden.service.routes.deps import (
     admin_only,
@@ -40,10 +42,10 @@ UNKNOWN = (
 
 @router.post("/jobs/submitter")
 async def submitter(
-    body: schemas.SubmitterIn,
+    body: SubmitterIn,
     _caller: Caller = Depends(printing_components),
     state: AppState = Depends(app_state),
-) -> schemas.SubmitterOut:
+) -> SubmitterOut:
     """Does the server take jobs from ``username`` (known and enabled; offline at a site,
     under the Unauthenticated Users policy)? Or whose print URL is ``print_token``?"""
     if bool(body.username) == bool(body.print_token):
@@ -57,12 +59,12 @@ def _offline(state: AppState) -> bool:
     return state.offline is not None and state.offline.active()
 
 
-def _token_owner(state: AppState, token: str) -> schemas.SubmitterOut:
+def _token_owner(state: AppState, token: str) -> SubmitterOut:
     found = _look_up(state, token)
     reason = print_urls.refusal(found.standing, offline=_offline(state))
     if reason is not None or found.user is None:
-        return schemas.SubmitterOut(accepted=False, reason=reason or print_urls.INVALID)
-    return schemas.SubmitterOut(accepted=True, username=found.user.username, known=True)
+        return SubmitterOut(accepted=False, reason=reason or print_urls.INVALID)
+    return SubmitterOut(accepted=True, username=found.user.username, known=True)
 
 
 def _look_up(state: AppState, token: str) -> print_tokens.Found:
@@ -75,22 +77,22 @@ def _look_up(state: AppState, token: str) -> print_tokens.Found:
         return print_tokens.use(session, token)
 
 
-def _user_taken(state: AppState, name: str) -> schemas.SubmitterOut:
+def _user_taken(state: AppState, name: str) -> SubmitterOut:
     with state.database.read() as session:
         user = _user(session, name)
         if user is not None:
             if not user.enabled:
-                return schemas.SubmitterOut(accepted=False, reason=f"user {name!r} is disabled")
-            return schemas.SubmitterOut(accepted=True, username=user.username, known=True)
+                return SubmitterOut(accepted=False, reason=f"user {name!r} is disabled")
+            return SubmitterOut(accepted=True, username=user.username, known=True)
         if not _offline(state):
-            return schemas.SubmitterOut(accepted=False, reason=UNKNOWN.format(name=name))
+            return SubmitterOut(accepted=False, reason=UNKNOWN.format(name=name))
         chosen = offline.policies(session)
     if chosen.unauthenticated is UnauthenticatedPolicy.CANCEL:
         assert state.offline is not None
         state.offline.note_unknown_user(None, name, "job refused at submission")
         reason = f"user {name!r} is unknown here and the site is offline: refused (policy)"
-        return schemas.SubmitterOut(accepted=False, reason=reason)
-    return schemas.SubmitterOut(accepted=True, username=name)
+        return SubmitterOut(accepted=False, reason=reason)
+    return SubmitterOut(accepted=True, username=name)
 
 
 def _user(session: Session, name: str) -> UserRow | None:
@@ -98,8 +100,8 @@ def _user(session: Session, name: str) -> UserRow | None:
     return session.scalar(statement)
 
 
-def _out(row: PrintTokenRow, token: str | None = None) -> schemas.PrintTokenOut:
-    return schemas.PrintTokenOut(
+def _out(row: PrintTokenRow, token: str | None = None) -> PrintTokenOut:
+    return PrintTokenOut(
         id=row.id,
         label=row.label,
         created_at=row.created_at,
@@ -116,11 +118,11 @@ def _at_hq(state: AppState) -> None:
 @router.post("/users/{username}/print-tokens", status_code=201)
 def make_print_token(
     username: str,
-    body: schemas.PrintTokenIn,
+    body: PrintTokenIn,
     _caller: Caller = Depends(admin_only),
     session: Session = Depends(write_session),
     state: AppState = Depends(app_state),
-) -> schemas.PrintTokenOut:
+) -> PrintTokenOut:
     """A new print URL token for ``username``; its text is in this answer only."""
     _at_hq(state)
     made = print_tokens.create(session, username, body.label)
@@ -132,7 +134,7 @@ def list_print_tokens(
     username: str,
     _caller: Caller = Depends(admin_only),
     session: Session = Depends(read_session),
-) -> list[schemas.PrintTokenOut]:
+) -> list[PrintTokenOut]:
     return [_out(row) for row in print_tokens.live(session, username)]
 
 
@@ -151,11 +153,11 @@ def revoke_print_token(
 
 @router.post("/me/print-tokens", status_code=201)
 def make_my_print_token(
-    body: schemas.PrintTokenIn,
+    body: PrintTokenIn,
     caller: Caller = Depends(any_person),
     session: Session = Depends(write_session),
     state: AppState = Depends(app_state),
-) -> schemas.PrintTokenOut:
+) -> PrintTokenOut:
     """A new print URL of your own; its text is in this answer only."""
     _at_hq(state)
     made = print_tokens.create(session, caller.username or "", body.label)
@@ -165,7 +167,7 @@ def make_my_print_token(
 @router.get("/me/print-tokens")
 def list_my_print_tokens(
     caller: Caller = Depends(any_person), session: Session = Depends(read_session)
-) -> list[schemas.PrintTokenOut]:
+) -> list[PrintTokenOut]:
     return [_out(row) for row in print_tokens.live(session, caller.username or "")]
 
 

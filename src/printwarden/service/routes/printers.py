@@ -7,7 +7,9 @@ from typing import Any
 from fastapi import APIRouter, Depends, Response
 from sqlalchemy.orm import Session
 
-from printwarden.service import schemas, views
+from printwarden.api.devices import DeviceFields, DeviceIn, DeviceOut
+from printwarden.api.printers import PrinterFields, PrinterIn, PrinterOut
+from printwarden.service import views
 from printwarden.service.problems import Problem
 from printwarden.service.routes.deps import (
     admin_only,
@@ -25,7 +27,7 @@ router = APIRouter(tags=["printers"])
 NULLABLE = frozenset({"site", "printer"})
 
 
-def _fields(session: Session, body: schemas.PrinterFields | schemas.DeviceFields) -> dict[str, Any]:
+def _fields(session: Session, body: PrinterFields | DeviceFields) -> dict[str, Any]:
     given = body.model_dump(exclude_unset=True, exclude={"name"})
     fields = {key: value for key, value in given.items() if value is not None or key in NULLABLE}
     if fields.get("login_methods") is not None:
@@ -43,28 +45,26 @@ def _fields(session: Session, body: schemas.PrinterFields | schemas.DeviceFields
 
 
 @router.get("/printers", dependencies=[Depends(registry_readers)])
-def list_printers(session: Session = Depends(read_session)) -> list[schemas.PrinterOut]:
+def list_printers(session: Session = Depends(read_session)) -> list[PrinterOut]:
     return [views.printer_out(row) for row in printers.list_printers(session)]
 
 
 @router.post("/printers", status_code=201, dependencies=[Depends(admin_only)])
-def create_printer(
-    body: schemas.PrinterIn, session: Session = Depends(write_session)
-) -> schemas.PrinterOut:
+def create_printer(body: PrinterIn, session: Session = Depends(write_session)) -> PrinterOut:
     """Register a printer with its prices."""
     fields = {"cost_model": {}, **_fields(session, body)}
     return views.printer_out(printers.save_printer(session, body.name, fields, create=True))
 
 
 @router.get("/printers/{name}", dependencies=[Depends(registry_readers)])
-def get_printer(name: str, session: Session = Depends(read_session)) -> schemas.PrinterOut:
+def get_printer(name: str, session: Session = Depends(read_session)) -> PrinterOut:
     return views.printer_out(printers.find_printer(session, name))
 
 
 @router.patch("/printers/{name}", dependencies=[Depends(admin_only)])
 def update_printer(
-    name: str, body: schemas.PrinterFields, session: Session = Depends(write_session)
-) -> schemas.PrinterOut:
+    name: str, body: PrinterFields, session: Session = Depends(write_session)
+) -> PrinterOut:
     fields = _fields(session, body)
     return views.printer_out(printers.save_printer(session, name, fields, create=False))
 
@@ -76,28 +76,26 @@ def delete_printer(name: str, session: Session = Depends(write_session)) -> Resp
 
 
 @router.get("/devices", dependencies=[Depends(registry_readers)])
-def list_devices(session: Session = Depends(read_session)) -> list[schemas.DeviceOut]:
+def list_devices(session: Session = Depends(read_session)) -> list[DeviceOut]:
     return [views.device_out(session, row) for row in printers.list_devices(session)]
 
 
 @router.post("/devices", status_code=201, dependencies=[Depends(admin_only)])
-def create_device(
-    body: schemas.DeviceIn, session: Session = Depends(write_session)
-) -> schemas.DeviceOut:
+def create_device(body: DeviceIn, session: Session = Depends(write_session)) -> DeviceOut:
     """Register a device (MFD, terminal, release station or card reader)."""
     fields = {"cost_model": {}, **_fields(session, body)}
     return views.device_out(session, printers.save_device(session, body.name, fields, create=True))
 
 
 @router.get("/devices/{name}", dependencies=[Depends(registry_readers)])
-def get_device(name: str, session: Session = Depends(read_session)) -> schemas.DeviceOut:
+def get_device(name: str, session: Session = Depends(read_session)) -> DeviceOut:
     return views.device_out(session, printers.find_device(session, name))
 
 
 @router.patch("/devices/{name}", dependencies=[Depends(admin_only)])
 def update_device(
-    name: str, body: schemas.DeviceFields, session: Session = Depends(write_session)
-) -> schemas.DeviceOut:
+    name: str, body: DeviceFields, session: Session = Depends(write_session)
+) -> DeviceOut:
     row = printers.save_device(session, name, _fields(session, body), create=False)
     return views.device_out(session, row)
 

@@ -13,8 +13,19 @@ import logging
 from fastapi import APIRouter, Depends
 from sqlalchemy.orm import Session
 
+from printwarden.api.providers import (
+    ProviderOrder,
+    ProviderOrderResultsIn,
+    ProviderOrderResultsOut,
+    ProviderOrdersOut,
+    ProviderOut,
+    ProviderPrinter,
+    ProviderQueue,
+    ProviderRegisterIn,
+    ProviderRegisterOut,
+    RefusedPrinter,
+)
 from printwarden.domain.accounts import Role
-from printwarden.service import schemas
 from printwarden.service.auth import require
 from printwarden.service.problems import Problem
 from printwarden.service.routes.deps import admin_only, read_session, write_session
@@ -31,11 +42,11 @@ log = logging.getLogger("printwarden.service")
 
 @router.post("/providers/register")
 def register(
-    body: schemas.ProviderRegisterIn,
+    body: ProviderRegisterIn,
     caller: Caller = Depends(registering),
     session: Session = Depends(write_session),
     state: AppState = Depends(app_state),
-) -> schemas.ProviderRegisterOut:
+) -> ProviderRegisterOut:
     """A provider announces its queues and printers (at start-up, and again when they change).
     Printers of another site than its token's are refused (listed, not recorded)."""
     token = _token_for(session, state, caller, body.name)
@@ -49,10 +60,10 @@ def register(
         queues=[q.model_dump() for q in body.queues],
         printers=[p for p in described if p["name"] not in refused],
     )
-    return schemas.ProviderRegisterOut(
+    return ProviderRegisterOut(
         name=row.name,
         unknown_printers=unknown,
-        refused_printers=[schemas.RefusedPrinter(name=n, reason=r) for n, r in refused.items()],
+        refused_printers=[RefusedPrinter(name=n, reason=r) for n, r in refused.items()],
     )
 
 
@@ -92,49 +103,47 @@ def _provider(session: Session, name: str) -> ProviderRow:
 @router.get("/providers/{name}/orders")
 def orders(
     name: str, caller: Caller = Depends(registering), session: Session = Depends(read_session)
-) -> schemas.ProviderOrdersOut:
+) -> ProviderOrdersOut:
     """The orders this provider has not confirmed yet (at most 500, oldest first): fetched
     when the server rings its doorbell, at start-up, and now and then."""
     _own(caller, name)
     provider = _provider(session, name)
-    return schemas.ProviderOrdersOut(
+    return ProviderOrdersOut(
         orders=[_order(row) for row in held_jobs.pending_orders(session, provider.id)]
     )
 
 
-def _order(row: HeldJobRow) -> schemas.ProviderOrder:
-    fields = schemas.ProviderOrder.model_fields
+def _order(row: HeldJobRow) -> ProviderOrder:
+    fields = ProviderOrder.model_fields
     order = {k: v for k, v in row.pending_order.items() if k in fields}
     order.update(order_id=row.order_id, job_ref=row.job_ref, provider_job_id=row.provider_job_id)
-    return schemas.ProviderOrder.model_validate(order)
+    return ProviderOrder.model_validate(order)
 
 
 @router.post("/providers/{name}/orders/results")
 def order_results(
     name: str,
-    body: schemas.ProviderOrderResultsIn,
+    body: ProviderOrderResultsIn,
     caller: Caller = Depends(registering),
     session: Session = Depends(write_session),
-) -> schemas.ProviderOrderResultsOut:
+) -> ProviderOrderResultsOut:
     """What the provider did with its orders: a release done stays ``releasing``; a refused
     one is ``held`` again with the reason; a cancel done ends the job ``canceled``."""
     _own(caller, name)
     provider = _provider(session, name)
     results = [held_jobs.OrderResult(**item.model_dump()) for item in body.results]
-    return schemas.ProviderOrderResultsOut(
-        applied=held_jobs.apply_results(session, provider.id, results)
-    )
+    return ProviderOrderResultsOut(applied=held_jobs.apply_results(session, provider.id, results))
 
 
 @router.get("/providers", dependencies=[Depends(admin_only)])
-def list_providers(session: Session = Depends(read_session)) -> list[schemas.ProviderOut]:
+def list_providers(session: Session = Depends(read_session)) -> list[ProviderOut]:
     return [
-        schemas.ProviderOut(
+        ProviderOut(
             name=row.name,
             ipp_url=row.ipp_url,
             control_url=row.control_url,
-            queues=[schemas.ProviderQueue.model_validate(q) for q in row.queues],
-            printers=[schemas.ProviderPrinter.model_validate(p) for p in row.printers],
+            queues=[ProviderQueue.model_validate(q) for q in row.queues],
+            printers=[ProviderPrinter.model_validate(p) for p in row.printers],
             registered_at=row.registered_at,
             last_seen=row.last_seen,
         )

@@ -16,10 +16,21 @@ from pydantic_core import to_json
 from sqlalchemy.orm import Session
 
 from printwarden import keys
+from printwarden.api.journal import JOURNAL_UPLOAD, JournalOut, SiteRejectionOut
+from printwarden.api.sites import (
+    ChangesOut,
+    OfflinePoliciesIO,
+    SiteForceIn,
+    SiteIn,
+    SiteKeysOut,
+    SiteOut,
+    SiteStatusIn,
+    SiteStatusOut,
+)
 from printwarden.domain.accounts import Role
 from printwarden.domain.ids import normalize_id
 from printwarden.domain.offline_policies import SETTING_KEY, OfflinePolicies
-from printwarden.service import journal, schemas
+from printwarden.service import journal
 from printwarden.service.auth import require
 from printwarden.service.problems import Problem
 from printwarden.service.routes.deps import admin_only, read_session, write_session
@@ -52,11 +63,11 @@ def _site(session: Session, name: str) -> SiteRow:
         raise Problem(404, "Not found", str(exc)) from None
 
 
-def site_out(row: SiteRow) -> schemas.SiteOut:
+def site_out(row: SiteRow) -> SiteOut:
     status = row.status or {}
     contact = utc(row.last_contact) if row.last_contact is not None else None
     reachable = sites.reachable(row)
-    return schemas.SiteOut(
+    return SiteOut(
         name=row.name,
         description=row.description,
         mode=str(status.get("mode", "unknown")) if reachable else "offline",
@@ -72,7 +83,7 @@ def site_out(row: SiteRow) -> schemas.SiteOut:
 
 
 @router.post("/sites", status_code=201, dependencies=[Depends(admin_only)])
-def add_site(body: schemas.SiteIn, session: Session = Depends(write_session)) -> schemas.SiteOut:
+def add_site(body: SiteIn, session: Session = Depends(write_session)) -> SiteOut:
     try:
         return site_out(sites.create_site(session, body.name, body.description))
     except AlreadyExists as exc:
@@ -80,13 +91,13 @@ def add_site(body: schemas.SiteIn, session: Session = Depends(write_session)) ->
 
 
 @router.get("/sites", dependencies=[Depends(admin_only)])
-def list_sites(session: Session = Depends(read_session)) -> list[schemas.SiteOut]:
+def list_sites(session: Session = Depends(read_session)) -> list[SiteOut]:
     """Every site: its mode, last contact, outages, journal backlog, last reconciliation."""
     return [site_out(row) for row in sites.list_sites(session)]
 
 
 @router.get("/sites/{name}", dependencies=[Depends(admin_only)])
-def get_site(name: str, session: Session = Depends(read_session)) -> schemas.SiteOut:
+def get_site(name: str, session: Session = Depends(read_session)) -> SiteOut:
     return site_out(_site(session, name))
 
 
@@ -95,12 +106,12 @@ def site_rejections(
     name: str,
     session: Session = Depends(read_session),
     limit: int = Query(100, ge=1, le=10_000),
-) -> list[schemas.SiteRejectionOut]:
+) -> list[SiteRejectionOut]:
     """The journal entries HQ rejected from this site, newest first, with HQ's reasons (its
     own record: not the report the site sends back)."""
     _site(session, name)
     return [
-        schemas.SiteRejectionOut(
+        SiteRejectionOut(
             id=row.entry_id, kind=row.kind, reason=row.outcome, rejected_at=row.applied_at
         )
         for row in sites.rejections(session, name, limit)
@@ -109,8 +120,8 @@ def site_rejections(
 
 @router.put("/sites/{name}/forced-offline", dependencies=[Depends(admin_only)])
 def force_offline(
-    name: str, body: schemas.SiteForceIn, session: Session = Depends(write_session)
-) -> schemas.SiteOut:
+    name: str, body: SiteForceIn, session: Session = Depends(write_session)
+) -> SiteOut:
     """Take a site offline for maintenance (or bring it back); it learns at its next call."""
     row = _site(session, name)
     row.forced_offline = body.offline
@@ -118,7 +129,7 @@ def force_offline(
 
 
 @router.post("/sites/{name}/rekey", dependencies=[Depends(admin_only)])
-def rekey_site(name: str, session: Session = Depends(write_session)) -> schemas.SiteOut:
+def rekey_site(name: str, session: Session = Depends(write_session)) -> SiteOut:
     """Give the site a new card key (after a theft, say): the old one matches nothing sent
     from now on, and the site, told by its next page of changes, takes a fresh snapshot."""
     row = _site(session, name)
@@ -131,11 +142,11 @@ def site_keys(
     name: str = Depends(site_of),
     session: Session = Depends(read_session),
     state: AppState = Depends(app_state),
-) -> schemas.SiteKeysOut:
+) -> SiteKeysOut:
     """The site's own card key and HQ's public cookie key; never HQ's secret."""
     row = _site(session, name)
     public = keys.cookie_key(state.secret).public_key().public_bytes_raw()
-    return schemas.SiteKeysOut(
+    return SiteKeysOut(
         site=name,
         key_generation=row.key_generation,
         card_key=keys.site_card_key(state.secret, name, row.key_generation).hex(),
@@ -145,17 +156,17 @@ def site_keys(
 
 @router.post("/sites/{name}/status")
 def site_status(
-    body: schemas.SiteStatusIn,
+    body: SiteStatusIn,
     name: str = Depends(site_of),
     session: Session = Depends(write_session),
-) -> schemas.SiteStatusOut:
+) -> SiteStatusOut:
     """A Site Server's heartbeat: its mode and backlog; the answer says if it must stay offline."""
     row = _site(session, name)
     sites.record_status(session, row, body.model_dump(mode="json"))
-    return schemas.SiteStatusOut(forced_offline=row.forced_offline)
+    return SiteStatusOut(forced_offline=row.forced_offline)
 
 
-@router.get("/sites/{name}/changes", response_model=schemas.ChangesOut)
+@router.get("/sites/{name}/changes", response_model=ChangesOut)
 async def site_changes(
     name: str = Depends(site_of),
     since: int = Query(0, ge=0),
@@ -166,7 +177,7 @@ async def site_changes(
     kind: int = Query(0, ge=0, le=len(snapshots.KINDS)),
     after: str | None = Query(None, max_length=128),
     state: AppState = Depends(app_state),
-) -> schemas.ChangesOut | Response:
+) -> ChangesOut | Response:
     """Entities the site needs changed after ``since`` (0: everything). With ``wait``, a
     long poll: answers as soon as something changes, or empty after ``wait`` seconds.
 
@@ -184,7 +195,7 @@ async def site_changes(
         if page.entities or time.monotonic() >= deadline or state.stopping.is_set():
             break
         await asyncio.sleep(0.1)
-    return schemas.ChangesOut(
+    return ChangesOut(
         schema_revision=head_revision() or "",
         key_generation=generation,
         upto=page.upto,
@@ -226,12 +237,12 @@ def _page(state: AppState, name: str, since: int, limit: int) -> tuple[replicati
         return page, numbers.generation
 
 
-_JOURNAL_BODY = {"application/json": {"schema": schemas.JOURNAL_UPLOAD.json_schema()}}
+_JOURNAL_BODY = {"application/json": {"schema": JOURNAL_UPLOAD.json_schema()}}
 
 
 @router.post(
     "/sites/{name}/journal",
-    response_model=schemas.JournalOut,
+    response_model=JournalOut,
     openapi_extra={"requestBody": {"required": True, "content": _JOURNAL_BODY}},
 )
 async def upload_journal(
@@ -252,7 +263,7 @@ def _journal_entries(body: bytes) -> list[dict[str, Any]]:
     (FastAPI would decode the JSON with the standard library first, then build a model per
     entry: together most of an upload's CPU)."""
     try:
-        entries = cast(list[dict[str, Any]], schemas.JOURNAL_UPLOAD.validate_json(body)["entries"])
+        entries = cast(list[dict[str, Any]], JOURNAL_UPLOAD.validate_json(body)["entries"])
     except ValidationError as exc:
         errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
         raise RequestValidationError(errors) from None
@@ -277,7 +288,7 @@ def _apply_journal(state: AppState, name: str, entries: list[dict[str, Any]]) ->
             report = journal.apply_entries(session, name, entries, state.currency)
         except (NotFound, ValueError, TypeError) as exc:  # a body's fields of the wrong kind
             raise Problem(422, "Invalid journal entry", str(exc)) from None
-        answer = schemas.JournalOut.model_construct(
+        answer = JournalOut.model_construct(
             entries=report.entries,
             applied=report.applied,
             already_applied=report.already_applied,
@@ -293,18 +304,18 @@ def _apply_journal(state: AppState, name: str, entries: list[dict[str, Any]]) ->
 
 
 @router.get("/offline-policies", dependencies=[Depends(admin_only)])
-def get_offline_policies(session: Session = Depends(read_session)) -> schemas.OfflinePoliciesIO:
-    return schemas.OfflinePoliciesIO(**_policies(session).to_json())
+def get_offline_policies(session: Session = Depends(read_session)) -> OfflinePoliciesIO:
+    return OfflinePoliciesIO(**_policies(session).to_json())
 
 
 @router.put("/offline-policies", dependencies=[Depends(admin_only)])
 def set_offline_policies(
-    body: schemas.OfflinePoliciesIO, session: Session = Depends(write_session)
-) -> schemas.OfflinePoliciesIO:
+    body: OfflinePoliciesIO, session: Session = Depends(write_session)
+) -> OfflinePoliciesIO:
     """Set the Offline Policies every site applies while the App Server is unreachable."""
     policies = OfflinePolicies.from_json(body.model_dump())
     settings.put(session, SETTING_KEY, policies.to_json())
-    return schemas.OfflinePoliciesIO(**policies.to_json())
+    return OfflinePoliciesIO(**policies.to_json())
 
 
 def _policies(session: Session) -> OfflinePolicies:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Response
 from sqlalchemy.orm import Session
 
+from printwarden.api.auth import TokenIn, TokenOut
 from printwarden.domain.accounts import Role
-from printwarden.service import schemas
 from printwarden.service.routes.deps import admin_only, read_session, write_session
 from printwarden.service.state import AppState, app_state
 from printwarden.store import tokens
@@ -15,8 +15,8 @@ from printwarden.store.models import ApiTokenRow
 router = APIRouter(tags=["tokens"], dependencies=[Depends(admin_only)])
 
 
-def _out(row: ApiTokenRow, token: str | None = None) -> schemas.TokenOut:
-    return schemas.TokenOut(
+def _out(row: ApiTokenRow, token: str | None = None) -> TokenOut:
+    return TokenOut(
         id=row.id,
         role=row.role,
         name=row.name,
@@ -29,14 +29,12 @@ def _out(row: ApiTokenRow, token: str | None = None) -> schemas.TokenOut:
 
 
 @router.get("/tokens")
-def list_tokens(session: Session = Depends(read_session)) -> list[schemas.TokenOut]:
+def list_tokens(session: Session = Depends(read_session)) -> list[TokenOut]:
     return [_out(row) for row in tokens.list_tokens(session)]
 
 
 @router.post("/tokens", status_code=201)
-def create_token(
-    body: schemas.TokenIn, session: Session = Depends(write_session)
-) -> schemas.TokenOut:
+def create_token(body: TokenIn, session: Session = Depends(write_session)) -> TokenOut:
     """Create a component token bound to what it acts as (see ``TokenIn``); its text is in
     this response only."""
     role = Role(body.role)

@@ -6,8 +6,10 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from printwarden.api.common import Page
+from printwarden.api.users import GroupIn, GroupOut, ImportReport, UserFields, UserIn, UserOut
 from printwarden.directory.csv_source import CsvImportError, CsvUser, parse_users
-from printwarden.service import schemas, views
+from printwarden.service import views
 from printwarden.service.problems import Problem
 from printwarden.service.routes.deps import admin_only, read_session, write_session
 from printwarden.service.state import AppState, app_state
@@ -16,7 +18,7 @@ from printwarden.store import groups, sync, users
 router = APIRouter(tags=["users"], dependencies=[Depends(admin_only)])
 
 
-def _changes(body: schemas.UserFields) -> users.UserChanges:
+def _changes(body: UserFields) -> users.UserChanges:
     return users.UserChanges(**body.model_dump(exclude_unset=True, exclude={"username"}))
 
 
@@ -26,26 +28,26 @@ def list_users(
     offset: int = Query(0, ge=0),
     limit: int = Query(100, ge=1, le=1000),
     search: str = Query("", max_length=128),
-) -> schemas.Page[schemas.UserOut]:
+) -> Page[UserOut]:
     """A page of users ordered by username."""
     found, total = users.list_users(session, offset=offset, limit=limit, search=search)
     items = [views.user_out(v) for v in found]
-    return schemas.Page[schemas.UserOut](items=items, total=total, offset=offset, limit=limit)
+    return Page[UserOut](items=items, total=total, offset=offset, limit=limit)
 
 
 @router.post("/users", status_code=201)
 def create_user(
-    body: schemas.UserIn,
+    body: UserIn,
     session: Session = Depends(write_session),
     state: AppState = Depends(app_state),
-) -> schemas.UserOut:
+) -> UserOut:
     """Create a user with a personal account."""
     row = users.create_user(session, state.secret, body.username, _changes(body))
     return views.user_out(users.views(session, [row])[0])
 
 
 @router.get("/users/{username}")
-def get_user(username: str, session: Session = Depends(read_session)) -> schemas.UserOut:
+def get_user(username: str, session: Session = Depends(read_session)) -> UserOut:
     row = users.find_user(session, username)
     return views.user_out(users.views(session, [row])[0])
 
@@ -53,10 +55,10 @@ def get_user(username: str, session: Session = Depends(read_session)) -> schemas
 @router.patch("/users/{username}")
 def update_user(
     username: str,
-    body: schemas.UserFields,
+    body: UserFields,
     session: Session = Depends(write_session),
     state: AppState = Depends(app_state),
-) -> schemas.UserOut:
+) -> UserOut:
     """Change a user; ``groups`` and ``cards``, when given, replace the old lists."""
     row = users.find_user(session, username)
     users.update_user(session, state.secret, row, _changes(body))
@@ -82,9 +84,7 @@ def delete_user(
         "requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}, "required": True}
     },
 )
-async def import_users(
-    request: Request, state: AppState = Depends(app_state)
-) -> schemas.ImportReport:
+async def import_users(request: Request, state: AppState = Depends(app_state)) -> ImportReport:
     """Create or update users from a CSV file; a bad row rejects the whole file."""
     if request.headers.get("content-type", "").split(";")[0].strip() != "text/csv":
         raise Problem(415, "Unsupported Media Type", "send the file as text/csv")
@@ -96,7 +96,7 @@ async def import_users(
     except CsvImportError as exc:
         raise Problem(400, "Bad Request", str(exc)) from None
     report = await run_in_threadpool(_import, state, rows)
-    return schemas.ImportReport(created=report.created, updated=report.updated)
+    return ImportReport(created=report.created, updated=report.updated)
 
 
 def _import(state: AppState, rows: list[CsvUser]) -> sync.SyncReport:
@@ -105,19 +105,17 @@ def _import(state: AppState, rows: list[CsvUser]) -> sync.SyncReport:
 
 
 @router.get("/groups")
-def list_groups(session: Session = Depends(read_session)) -> list[schemas.GroupOut]:
+def list_groups(session: Session = Depends(read_session)) -> list[GroupOut]:
     return [
-        schemas.GroupOut(name=g.name, members=members, source=g.source)
+        GroupOut(name=g.name, members=members, source=g.source)
         for g, members in groups.list_groups(session)
     ]
 
 
 @router.post("/groups", status_code=201)
-def create_group(
-    body: schemas.GroupIn, session: Session = Depends(write_session)
-) -> schemas.GroupOut:
+def create_group(body: GroupIn, session: Session = Depends(write_session)) -> GroupOut:
     row = groups.create_group(session, body.name)
-    return schemas.GroupOut(name=row.name, members=0, source=row.source)
+    return GroupOut(name=row.name, members=0, source=row.source)
 
 
 @router.delete("/groups/{name}", status_code=204)

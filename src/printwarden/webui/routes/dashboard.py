@@ -12,8 +12,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
+from printwarden.api.sites import SiteOut
 from printwarden.service.routes.sites import site_out
-from printwarden.service.schemas import SiteOut
 from printwarden.store import printers, providers, reports, sites
 from printwarden.store.db import utc
 from printwarden.webui.chart import pages_chart

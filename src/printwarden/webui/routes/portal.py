@@ -13,7 +13,8 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
-from printwarden.service import logins, release, schemas
+from printwarden.api.held_jobs import HeldJobChangeIn
+from printwarden.service import logins, release
 from printwarden.service.problems import Problem
 from printwarden.service.routes.devices_auth import granted_shared
 from printwarden.service.throttle import Throttled
@@ -135,7 +136,7 @@ async def change_job(
     job_ref: str, posted: tuple[PageContext, FormData] = Depends(user_form)
 ) -> Response:
     ctx, form = posted
-    body = schemas.HeldJobChangeIn(
+    body = HeldJobChangeIn(
         copies=forms.number(form, "copies", 1, 999),
         duplex=forms.checked(form, "duplex"),
         grayscale=forms.checked(form, "grayscale"),

@@ -11,8 +11,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
+from printwarden.api.scripts import SampleJobIn, ScriptTestIn, ScriptTestOut
 from printwarden.scripting import check_script
-from printwarden.service import schemas
 from printwarden.service.routes.filters import dry_run_script
 from printwarden.store import scripts
 from printwarden.webui import forms
@@ -35,7 +35,7 @@ class Editor:
     source: str = ""
     enabled: bool = True
     sample: dict[str, str] = field(default_factory=lambda: dict(SAMPLE))
-    result: schemas.ScriptTestOut | None = None
+    result: ScriptTestOut | None = None
     error: str = ""
 
 
@@ -125,12 +125,12 @@ async def dry_run_page(posted: tuple[PageContext, FormData] = Depends(admin_form
     return await run_in_threadpool(_scripts_page, ctx, printer, editor)
 
 
-def _test_body(ctx: PageContext, printer: str, editor: Editor) -> schemas.ScriptTestIn:
+def _test_body(ctx: PageContext, printer: str, editor: Editor) -> ScriptTestIn:
     if not editor.source:
         raise ValueError("The script is empty.")
     sample = FormData(editor.sample)
     groups = forms.text(sample, "groups", 4000).split(",")
-    job = schemas.SampleJobIn(
+    job = SampleJobIn(
         pages=forms.number(sample, "pages", 0, 1_000_000),
         colour_pages=forms.number(sample, "colour_pages", 0, 1_000_000),
         cost=forms.money(sample, "cost", ctx.currency),
@@ -140,9 +140,9 @@ def _test_body(ctx: PageContext, printer: str, editor: Editor) -> schemas.Script
         groups=[name.strip() for name in groups if name.strip()],
         balance=forms.money(sample, "balance", ctx.currency),
     )
-    return schemas.ScriptTestIn(source=editor.source, printer=printer, job=job)
+    return ScriptTestIn(source=editor.source, printer=printer, job=job)
 
 
-def _dry_run(ctx: PageContext, body: schemas.ScriptTestIn) -> schemas.ScriptTestOut:
+def _dry_run(ctx: PageContext, body: ScriptTestIn) -> ScriptTestOut:
     with ctx.app.database.read() as session:  # read-only: the run's property writes are dropped
         return dry_run_script(body, session)

@@ -1,0 +1,101 @@
+"""Print providers: registration and orders (``/providers…``)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints
+
+from printwarden.api.common import NO_CONTROL, Model, Name, Text, UtcDatetime
+
+
+class ProviderQueue(Model):
+    name: Name
+    kind: Literal["direct", "hold", "findme"]
+    printer: Annotated[str, StringConstraints(max_length=128)] = ""
+
+
+class ProviderPrinter(Model):
+    name: Name
+    colour: bool = True
+    duplex: bool = True
+    paper_sizes: list[Annotated[str, StringConstraints(max_length=32)]] = Field(
+        default_factory=list, max_length=100, description="e.g. A4, letter; empty: any"
+    )
+    formats: list[Annotated[str, StringConstraints(max_length=128)]] = Field(
+        default_factory=list, max_length=100, description="MIME types it prints; empty: any"
+    )
+
+
+class ProviderRegisterIn(Model):
+    name: Name
+    ipp_url: Annotated[str, StringConstraints(min_length=1, max_length=512, pattern=NO_CONTROL)]
+    control_url: Annotated[str, StringConstraints(max_length=512, pattern=NO_CONTROL)] = ""
+    queues: list[ProviderQueue] = Field(default_factory=list, max_length=1000)
+    printers: list[ProviderPrinter] = Field(default_factory=list, max_length=1000)
+    control_token: Annotated[str, StringConstraints(max_length=256)] = Field(
+        default="",
+        deprecated=True,
+        description="Ignored and never stored: the server holds no provider credential",
+    )
+
+
+class RefusedPrinter(Model):
+    name: str
+    reason: str
+
+
+class ProviderRegisterOut(Model):
+    name: str
+    unknown_printers: list[str] = Field(
+        description="Printers the provider serves that the registry does not know (not charged)"
+    )
+    refused_printers: list[RefusedPrinter] = Field(
+        default_factory=list,
+        description="Printers this provider may not serve (another site's): not recorded",
+    )
+
+
+class ProviderOrder(Model):
+    """What the server asks a provider to do with a held job, until the provider says."""
+
+    order_id: str
+    job_ref: str
+    provider_job_id: int
+    action: Literal["release", "cancel"]
+    printer: str = ""
+    copies: int | None = None
+    duplex: bool | None = None
+    grayscale: bool = False
+    convert_to_pdf: bool = False
+    account: str = ""
+    reason: str = ""
+
+
+class ProviderOrdersOut(Model):
+    orders: list[ProviderOrder]
+
+
+class ProviderOrderResult(Model):
+    order_id: Annotated[str, StringConstraints(min_length=1, max_length=40)]
+    job_ref: Annotated[str, StringConstraints(min_length=1, max_length=80)]
+    outcome: Literal["done", "refused", "missing"]
+    detail: Text = ""
+
+
+class ProviderOrderResultsIn(Model):
+    results: list[ProviderOrderResult] = Field(max_length=1000)
+
+
+class ProviderOrderResultsOut(Model):
+    applied: int = Field(description="Results that settled a pending order")
+
+
+class ProviderOut(Model):
+    name: str
+    ipp_url: str
+    control_url: str
+    queues: list[ProviderQueue]
+    printers: list[ProviderPrinter]
+    registered_at: UtcDatetime
+    last_seen: UtcDatetime
