@@ -1,5 +1,5 @@
-"""Shared fixtures: throwaway databases and real App Server processes on both backends; one
-Chromium per browser-test module."""
+"""Shared fixtures: throwaway databases; the App Server's app in this process (SQLite, and both
+backends for concurrency tests); one Chromium per browser-test module."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from playwright.sync_api import Browser
 from printwarden.domain.accounts import Role
 from printwarden.store.db import Database
 from printwarden.store.migrate import upgrade
-from support.appserver import AppServer
+from printwarden.testing.appserver import Seeding
+from printwarden.testing.inprocess import InProcessAppServer
 from support.browser import chromium
 from support.databases import postgres_server, throwaway_postgres
 
@@ -80,16 +81,12 @@ def _database_url(backend: str, directory: Path, pg_server: Callable[[], str]) -
         yield url
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
-def app_server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[AppServer]:
-    """A running App Server over a throwaway database, once per backend."""
-    directory = tmp_path_factory.mktemp(f"app-{request.param}")
-    urls = _database_url(
-        request.param, directory, lambda: str(request.getfixturevalue("pg_server"))
-    )
-    server = AppServer(next(urls), directory)
+def _served_app(
+    request: pytest.FixtureRequest, factory: pytest.TempPathFactory, backend: str
+) -> Iterator[InProcessAppServer]:
+    directory = factory.mktemp(f"app-{backend}")
+    urls = _database_url(backend, directory, lambda: str(request.getfixturevalue("pg_server")))
+    server = InProcessAppServer(next(urls), directory)
     server.start()
     try:
         yield server
@@ -100,26 +97,49 @@ def app_server(
 
 
 @pytest.fixture(scope="session")
-def role_tokens(app_server: AppServer) -> dict[Role, str]:
+def app_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[InProcessAppServer]:
+    """The App Server's app in this process, over a throwaway SQLite database, shared by the
+    API tests (each names what it makes with ``unique``). PostgreSQL runs the store,
+    ledger, replication and migration tests, and the API's concurrency tests
+    (``app_on_each_backend``)."""
+    yield from _served_app(request, tmp_path_factory, "sqlite")
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def app_on_each_backend(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[InProcessAppServer]:
+    """The App Server's app in this process, once per backend: for tests of concurrency."""
+    yield from _served_app(request, tmp_path_factory, request.param)
+
+
+@pytest.fixture(scope="session")
+def role_tokens(app_server: InProcessAppServer) -> dict[Role, str]:
     """One valid token per role against ``app_server``."""
+    return tokens_of_each_role(app_server)
+
+
+def tokens_of_each_role(app: Seeding) -> dict[Role, str]:
+    """One valid token per role against ``app`` (the provider's bound to ``PROVIDER_NAME``)."""
     suffix = uuid.uuid4().hex[:8]
     return {
-        Role.ADMIN: app_server.token(Role.ADMIN, f"admin-{suffix}"),
-        Role.USER: app_server.token(Role.USER, f"person-{suffix}"),
-        Role.SITE: app_server.token(Role.SITE, scope="north"),
-        Role.PROVIDER: app_server.token(Role.PROVIDER, scope=f"provider:{PROVIDER_NAME}"),
-        Role.DEVICE: app_server.device_token(f"authz-device-{suffix}"),
+        Role.ADMIN: app.token(Role.ADMIN, f"admin-{suffix}"),
+        Role.USER: app.token(Role.USER, f"person-{suffix}"),
+        Role.SITE: app.token(Role.SITE, scope="north"),
+        Role.PROVIDER: app.token(Role.PROVIDER, scope=f"provider:{PROVIDER_NAME}"),
+        Role.DEVICE: app.device_token(f"authz-device-{suffix}"),
     }
 
 
-def _client(app_server: AppServer, token: str | None) -> Iterator[httpx.Client]:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    with httpx.Client(base_url=app_server.api, headers=headers, timeout=30) as client:
+def _client(app_server: InProcessAppServer, token: str | None) -> Iterator[httpx.Client]:
+    with app_server.client(token) as client:
         yield client
 
 
 @pytest.fixture
-def admin(app_server: AppServer, role_tokens: dict[Role, str]) -> Iterator[httpx.Client]:
+def admin(app_server: InProcessAppServer, role_tokens: dict[Role, str]) -> Iterator[httpx.Client]:
     yield from _client(app_server, role_tokens[Role.ADMIN])
 
 
@@ -127,7 +147,9 @@ _served: dict[str, set[str]] = {}  # per App Server: the printers that provider 
 
 
 @pytest.fixture
-def provider(app_server: AppServer, role_tokens: dict[Role, str]) -> Iterator[httpx.Client]:
+def provider(
+    app_server: InProcessAppServer, role_tokens: dict[Role, str]
+) -> Iterator[httpx.Client]:
     """The provider of ``role_tokens``. Before it reports a job at a printer it registers as
     serving that printer too, as a real provider has at start-up: a bound provider token
     reaches only the printers its provider registered (``service/component_scope.py``)."""
@@ -146,24 +168,22 @@ def provider(app_server: AppServer, role_tokens: dict[Role, str]) -> Iterator[ht
         served.add(printer)
         body = {"name": PROVIDER_NAME, "ipp_url": "ipp://127.0.0.1/ipp/print",
                 "printers": [{"name": name} for name in sorted(served)]}  # fmt: skip
-        answer = httpx.post(f"{app_server.api}/providers/register", json=body,
-                            headers={"Authorization": f"Bearer {token}"}, timeout=30)  # fmt: skip
+        with app_server.client(token) as registering:
+            answer = registering.post("/providers/register", json=body)
         assert answer.status_code == 200, answer.text
 
-    headers = {"Authorization": f"Bearer {token}"}
-    hooks = {"request": [serve]}
-    with httpx.Client(base_url=app_server.api, headers=headers, timeout=30,
-                      event_hooks=hooks) as client:  # fmt: skip
+    with app_server.client(token) as client:
+        client.event_hooks = {"request": [serve]}
         yield client
 
 
 @pytest.fixture
-def device(app_server: AppServer, role_tokens: dict[Role, str]) -> Iterator[httpx.Client]:
+def device(app_server: InProcessAppServer, role_tokens: dict[Role, str]) -> Iterator[httpx.Client]:
     yield from _client(app_server, role_tokens[Role.DEVICE])
 
 
 @pytest.fixture
-def anonymous(app_server: AppServer) -> Iterator[httpx.Client]:
+def anonymous(app_server: InProcessAppServer) -> Iterator[httpx.Client]:
     yield from _client(app_server, None)
 
 

@@ -35,9 +35,13 @@ def private_dir(path: Path) -> Path:
 
 
 def private_file(path: Path) -> Path:
-    """``path`` created empty if missing, and readable by its owner only; returns it."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
-    os.close(fd)
+    """``path`` created empty if missing, and readable by its owner only; returns it.
+
+    An existing file is never opened: closing a descriptor of a SQLite database drops every
+    POSIX lock this process holds on it, the locks of its open connections included (two
+    ``Database`` objects over one file in one process then corrupt it)."""
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     _tighten(path)
     return path
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from printwarden.domain.accounts import Role
-from support.appserver import AppServer
+from printwarden.testing.inprocess import InProcessAppServer
 
 LONG = "x" * 129  # names hold 128 characters
 HUGE = 2**64  # beyond both backends' 64-bit integers
@@ -184,12 +184,11 @@ def ok(response: httpx.Response, status: int = 200) -> Any:
 
 
 @pytest.fixture(scope="module")
-def world(app_server: AppServer, role_tokens: dict[Role, str]) -> World:
+def world(app_server: InProcessAppServer, role_tokens: dict[Role, str]) -> World:
     """A user with a balance, a shared account and a printer, for the bad requests to aim at."""
     prefix = f"bad-{uuid.uuid4().hex[:8]}"
     user, shared, printer = f"{prefix}-user", f"{prefix}-shared", f"{prefix}-printer"
-    headers = {"Authorization": f"Bearer {role_tokens[Role.ADMIN]}"}
-    with httpx.Client(base_url=app_server.api, headers=headers, timeout=30) as admin:
+    with app_server.client(role_tokens[Role.ADMIN]) as admin:
         account = ok(admin.post("/users", json={"username": user}), 201)["account_id"]
         top_up = {"txn_id": _txn(), "amount": 500}
         ok(admin.post(f"/accounts/by-id/{account}/top-up", json=top_up))

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from printwarden.domain.accounts import Role
-from support.appserver import AppServer
+from printwarden.testing.inprocess import InProcessAppServer
 from support.seeding import NO_POLICY
 
 Unique = Callable[[str], str]
@@ -89,11 +89,10 @@ def ledger(admin: httpx.Client, account_id: int) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def site(app_server: AppServer) -> Iterator[httpx.Client]:
+def site(app_server: InProcessAppServer) -> Iterator[httpx.Client]:
     """A client with the token of site ``north``."""
     token = app_server.token(Role.SITE, scope="north")
-    headers = {"Authorization": f"Bearer {token}"}
-    with httpx.Client(base_url=app_server.api, headers=headers, timeout=30) as client:
+    with app_server.client(token) as client:
         yield client
 
 
@@ -305,7 +304,7 @@ def test_decision_refusals(
     provider: httpx.Client,
     device: httpx.Client,
     anonymous: httpx.Client,
-    app_server: AppServer,
+    app_server: InProcessAppServer,
     unique: Unique,
 ) -> None:
     printer, name = unique("p"), unique("u")
@@ -388,24 +387,24 @@ def test_printed_job_may_overdraw_and_keeps_its_time(
 
 
 def test_concurrent_replays_charge_once(
-    admin: httpx.Client,
-    provider: httpx.Client,
-    app_server: AppServer,
-    role_tokens: dict[Role, str],
-    unique: Unique,
+    app_on_each_backend: InProcessAppServer, unique: Unique
 ) -> None:
-    printer, name = unique("p"), unique("u")
+    app_server, printer, name = app_on_each_backend, unique("p"), unique("u")
+    token = app_server.token(Role.PROVIDER, scope=f"provider:{unique('provider')}")
+    admin = app_server.client(app_server.token(Role.ADMIN, unique("admin")))
     new_printer(admin, printer)
     account = new_user(admin, name, balance=1000)
-    ok(decide(provider, name, printer, **JOB))  # the provider serves the printer now
+    with app_server.client(token) as provider:
+        registration = {"name": unique("provider"), "ipp_url": "ipp://127.0.0.1/ipp/print",
+                        "printers": [{"name": printer}]}  # fmt: skip
+        ok(provider.post("/providers/register", json=registration))
     body = {"username": name, "printer": printer, "txn_id": txn(), "job_ref": unique("job"), **JOB}
-    headers = {"Authorization": f"Bearer {role_tokens[Role.PROVIDER]}"}
     barrier = threading.Barrier(8)
     results: list[httpx.Response] = []
     lock = threading.Lock()
 
     def post() -> None:
-        with httpx.Client(base_url=app_server.api, headers=headers, timeout=30) as client:
+        with app_server.client(token) as client:
             barrier.wait()
             response = client.post("/jobs/printed", json=body)
         with lock:

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from printwarden.domain.accounts import Role
-from support.appserver import AppServer
+from printwarden.testing.inprocess import InProcessAppServer
 from support.seeding import PRICES, add_user
 
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d")
@@ -31,12 +31,12 @@ def _timestamps(value: Any) -> Iterator[str]:
         yield value
 
 
-def _client(app: AppServer, token: str) -> httpx.Client:
-    return httpx.Client(base_url=app.api, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+def _client(app: InProcessAppServer, token: str) -> httpx.Client:
+    return app.client(token)
 
 
 @pytest.fixture
-def seeded(app_server: AppServer, role_tokens: dict[Role, str]) -> str:
+def seeded(app_server: InProcessAppServer, role_tokens: dict[Role, str]) -> str:
     """A printer with a failing script, a registered provider, a decision (so a script
     error), a top-up, a heartbeat, a held job; returns the user's name."""
     suffix = uuid.uuid4().hex[:8]
@@ -86,7 +86,7 @@ def seeded(app_server: AppServer, role_tokens: dict[Role, str]) -> str:
     ],
 )
 def test_every_timestamp_has_an_offset(
-    app_server: AppServer, role_tokens: dict[Role, str], seeded: str, role: Role, path: str
+    app_server: InProcessAppServer, role_tokens: dict[Role, str], seeded: str, role: Role, path: str
 ) -> None:
     if role is Role.USER:
         with _client(app_server, role_tokens[Role.USER]) as person:

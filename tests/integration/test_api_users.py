@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from support.appserver import AppServer
+from printwarden.testing.inprocess import InProcessAppServer
 
 Unique = Callable[[str], str]
 CSV = {"Content-Type": "text/csv"}
@@ -306,14 +306,12 @@ def login(anonymous: httpx.Client, username: str, password: str) -> httpx.Respon
     return anonymous.post("/auth/login", json={"username": username, "password": password})
 
 
-def bearer(app_server: AppServer, token: str) -> httpx.Client:
-    return httpx.Client(
-        base_url=app_server.api, headers={"Authorization": f"Bearer {token}"}, timeout=30
-    )
+def bearer(app_server: InProcessAppServer, token: str) -> httpx.Client:
+    return app_server.client(token)
 
 
 def test_login_me_and_logout(
-    admin: httpx.Client, anonymous: httpx.Client, app_server: AppServer, unique: Unique
+    admin: httpx.Client, anonymous: httpx.Client, app_server: InProcessAppServer, unique: Unique
 ) -> None:
     name = unique("person")
     user = create_user(admin, name, password="correct horse", full_name="Pat")
@@ -347,7 +345,7 @@ def test_login_me_and_logout(
 
 
 def test_admin_user_logs_in_as_admin(
-    admin: httpx.Client, anonymous: httpx.Client, app_server: AppServer, unique: Unique
+    admin: httpx.Client, anonymous: httpx.Client, app_server: InProcessAppServer, unique: Unique
 ) -> None:
     name = unique("boss")
     create_user(admin, name, password="s3cret", is_admin=True)
@@ -374,7 +372,7 @@ def test_login_refusals(admin: httpx.Client, anonymous: httpx.Client, unique: Un
 
 
 def test_disabling_a_user_ends_their_session(
-    admin: httpx.Client, anonymous: httpx.Client, app_server: AppServer, unique: Unique
+    admin: httpx.Client, anonymous: httpx.Client, app_server: InProcessAppServer, unique: Unique
 ) -> None:
     name = unique("leaver")
     create_user(admin, name, password="pw")

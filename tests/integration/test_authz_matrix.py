@@ -16,7 +16,7 @@ import pytest
 
 from printwarden.domain.accounts import Role
 from printwarden.store import tokens, users
-from support.appserver import AppServer
+from printwarden.testing.inprocess import InProcessAppServer
 
 PREFIX = "/api/v1"
 ANONYMOUS = "anonymous"
@@ -171,9 +171,9 @@ CASES = [
 
 
 @pytest.fixture(scope="session")
-def http(app_server: AppServer) -> Iterator[httpx.Client]:
+def http(app_server: InProcessAppServer) -> Iterator[httpx.Client]:
     """A client without credentials; each request brings its own."""
-    with httpx.Client(base_url=app_server.url, timeout=30) as client:
+    with app_server.client(under="") as client:
         yield client
 
 
@@ -212,7 +212,7 @@ def test_the_table_covers_every_route(http: httpx.Client) -> None:
 @pytest.mark.parametrize(("method", "path", "role"), CASES)
 def test_authorization_matrix(
     http: httpx.Client,
-    app_server: AppServer,
+    app_server: InProcessAppServer,
     role_tokens: dict[Role, str],
     method: str,
     path: str,
@@ -248,7 +248,7 @@ def test_authorization_matrix(
 
 @pytest.mark.parametrize("role", [Role.SITE, Role.PROVIDER, Role.DEVICE])
 def test_a_component_token_cannot_log_itself_out_and_stays_valid(
-    http: httpx.Client, app_server: AppServer, role: Role
+    http: httpx.Client, app_server: InProcessAppServer, role: Role
 ) -> None:
     if role is Role.DEVICE:
         token = app_server.device_token(fresh_name("logout-device"))
@@ -303,7 +303,7 @@ def test_a_revoked_component_token_stops_working_at_once(
     assert listed[token_id]["revoked_at"] is not None
 
 
-def _session_token(app_server: AppServer, lifetime: timedelta) -> tuple[str, datetime]:
+def _session_token(app_server: InProcessAppServer, lifetime: timedelta) -> tuple[str, datetime]:
     """A user session token expiring ``lifetime`` from now, and its expiry."""
     database = app_server.database()
     try:
@@ -319,13 +319,15 @@ def _session_token(app_server: AppServer, lifetime: timedelta) -> tuple[str, dat
         database.dispose()
 
 
-def test_an_expired_session_token_is_rejected(http: httpx.Client, app_server: AppServer) -> None:
+def test_an_expired_session_token_is_rejected(
+    http: httpx.Client, app_server: InProcessAppServer
+) -> None:
     expired, _ = _session_token(app_server, timedelta(seconds=-1))
     assert_unauthorized(http.get(f"{PREFIX}/me", headers=bearer(expired)))
 
 
 def test_a_session_token_stops_working_when_it_expires(
-    http: httpx.Client, app_server: AppServer
+    http: httpx.Client, app_server: InProcessAppServer
 ) -> None:
     token, expires_at = _session_token(app_server, timedelta(seconds=1.5))
     assert http.get(f"{PREFIX}/me", headers=bearer(token)).status_code == 200  # now cached

@@ -13,7 +13,7 @@ import httpx
 from printwarden.domain.accounts import Role
 from printwarden.store import tokens
 from printwarden.store.models import ApiTokenRow
-from support.appserver import AppServer
+from printwarden.testing.inprocess import InProcessAppServer
 from support.seeding import PRICES
 
 PROBLEM_JSON = "application/problem+json"
@@ -110,7 +110,7 @@ def test_component_tokens_are_bound_when_made(
 
 
 def test_the_command_line_binds_provider_tokens_too(
-    app_server: AppServer, unique: Callable[[str], str]
+    app_server: InProcessAppServer, unique: Callable[[str], str]
 ) -> None:
     def create(*args: str) -> subprocess.CompletedProcess[str]:
         command = [sys.executable, "-m", "printwarden", "admin", "token", "create", *args]
@@ -133,7 +133,7 @@ def test_the_command_line_binds_provider_tokens_too(
 
 
 def test_an_older_unbound_token_is_bound_at_its_first_registration(
-    app_server: AppServer, anonymous: httpx.Client, unique: Callable[[str], str]
+    app_server: InProcessAppServer, anonymous: httpx.Client, unique: Callable[[str], str]
 ) -> None:
     older = app_server.token(Role.PROVIDER)  # as made before tokens were bound
     another_older = app_server.token(Role.PROVIDER)
@@ -182,7 +182,7 @@ def test_a_provider_of_one_site_may_not_claim_another_sites_printers(
 
 
 def test_a_device_reports_what_it_is_and_changes_nothing(
-    app_server: AppServer, admin: httpx.Client, unique: Callable[[str], str]
+    app_server: InProcessAppServer, admin: httpx.Client, unique: Callable[[str], str]
 ) -> None:
     here, elsewhere = unique("dev-printer"), unique("other-site-printer")
     site = unique("other")
@@ -192,7 +192,7 @@ def test_a_device_reports_what_it_is_and_changes_nothing(
         assert admin.post("/printers", json=body).status_code == 201
     device = unique("mfd")
     token = app_server.device_token(device, here, login_methods=["card"])
-    with httpx.Client(base_url=app_server.api, headers=bearer(token), timeout=30) as client:
+    with app_server.client(token) as client:
         claimed = {"kind": "terminal", "printer": elsewhere, "login_methods": ["password"]}
 
         answer = client.post("/device/register", json=claimed)

@@ -118,7 +118,7 @@ def test_api_sync_picks_up_new_and_removed_users(ldap_app: AppServer, directory:
     assert carol_now["enabled"] is False
 
 
-def test_sync_with_internal_source_is_refused(app_server: AppServer, admin: httpx.Client) -> None:
+def test_sync_with_internal_source_is_refused(admin: httpx.Client) -> None:
     response = admin.post("/directory/sync")
     assert response.status_code == 409
     assert "internal" in response.json()["detail"]

@@ -25,7 +25,7 @@ from printwarden.domain.accounts import Role
 from printwarden.domain.charges import prices_digest, script_digest
 from printwarden.domain.ids import new_id
 from printwarden.store.printers import cost_model_from_json
-from support.appserver import AppServer
+from printwarden.testing.inprocess import InProcessAppServer
 
 PRICES = {"sizes": {"default": {"grey_simplex": 10, "grey_duplex": 8, "colour_simplex": 50,
                                 "colour_duplex": 40}}}  # fmt: skip
@@ -39,7 +39,7 @@ class Sites:
     """Sites a and b, each with a printer, an MFD and a provider (with a bound token); a
     user of each; an admin client and a client with site a's token."""
 
-    app: AppServer
+    app: InProcessAppServer
     admin: httpx.Client
     site_a: httpx.Client
     a: str
@@ -95,13 +95,12 @@ def ok(response: httpx.Response, status: int = 200) -> Any:
     return response.json()
 
 
-def client(app: AppServer, token: str) -> httpx.Client:
-    headers = {"Authorization": f"Bearer {token}"}
-    return httpx.Client(base_url=app.api, headers=headers, timeout=30)
+def client(app: InProcessAppServer, token: str) -> httpx.Client:
+    return app.client(token)
 
 
 @pytest.fixture(scope="module")
-def sites(app_server: AppServer, role_tokens: dict[Role, str]) -> Iterator[Sites]:
+def sites(app_server: InProcessAppServer, role_tokens: dict[Role, str]) -> Iterator[Sites]:
     suffix = uuid.uuid4().hex[:6]
     a, b = f"ta-{suffix}", f"tb-{suffix}"
     with (
@@ -133,7 +132,7 @@ def funded(admin: httpx.Client, user: str) -> int:
     return account_id
 
 
-def register(app: AppServer, name: str, printer: str) -> tuple[str, str]:
+def register(app: InProcessAppServer, name: str, printer: str) -> tuple[str, str]:
     """A provider ``name`` serving ``printer``, registered with a token bound to it."""
     token = app.token(Role.PROVIDER, scope=f"provider:{name}")
     body = {"name": name, "ipp_url": f"ipp://{name}.test/", "printers": [{"name": printer}]}
@@ -142,7 +141,7 @@ def register(app: AppServer, name: str, printer: str) -> tuple[str, str]:
     return name, token
 
 
-def hold_a_job(app: AppServer, provider: str, token: str, user: str) -> str:
+def hold_a_job(app: InProcessAppServer, provider: str, token: str, user: str) -> str:
     """A job ``provider`` holds for ``user``; its id."""
     ref, now = str(uuid.uuid4()), datetime.now(UTC)
     job = {"job_ref": ref, "provider_job_id": 1, "queue": "secure", "queue_kind": "hold",

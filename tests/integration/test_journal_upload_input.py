@@ -14,19 +14,20 @@ import pytest
 from printwarden.domain.accounts import Role
 from printwarden.domain.ids import new_id
 from printwarden.domain.journal import UPLOAD_LIMIT
-from support.appserver import AppServer
+from printwarden.testing.inprocess import InProcessAppServer
 
 SITE = "upload-checks"
 
 
 @pytest.fixture(scope="module")
-def site_client(app_server: AppServer, role_tokens: dict[Role, str]) -> Iterator[httpx.Client]:
-    admin = {"Authorization": f"Bearer {role_tokens[Role.ADMIN]}"}
-    created = httpx.post(f"{app_server.api}/sites", json={"name": SITE}, headers=admin)
+def site_client(
+    app_server: InProcessAppServer, role_tokens: dict[Role, str]
+) -> Iterator[httpx.Client]:
+    with app_server.client(role_tokens[Role.ADMIN]) as admin:
+        created = admin.post("/sites", json={"name": SITE})
     assert created.status_code == 201, created.text
-    token = app_server.token(Role.SITE, scope=SITE)
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-    with httpx.Client(base_url=app_server.api, headers=headers, timeout=30) as client:
+    with app_server.client(app_server.token(Role.SITE, scope=SITE)) as client:
+        client.headers["Content-Type"] = "application/json"
         yield client
 
 

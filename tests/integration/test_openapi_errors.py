@@ -6,9 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
-
-from support.appserver import AppServer
+from printwarden.testing.inprocess import InProcessAppServer
 
 PROBLEM = "application/problem+json"
 SECRET_CHECKS = [
@@ -46,8 +44,9 @@ def _refs(value: Any) -> Iterator[str]:
             yield from _refs(item)
 
 
-def test_every_operation_documents_its_error_answers(app_server: AppServer) -> None:
-    document = httpx.get(f"{app_server.url}/openapi.json").json()
+def test_every_operation_documents_its_error_answers(app_server: InProcessAppServer) -> None:
+    with app_server.client(under="") as http:
+        document = http.get("/openapi.json").json()
     problems = "#/components/schemas/ProblemOut"
     checked = 0
     for path, method, operation in _operations(document):

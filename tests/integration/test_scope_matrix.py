@@ -26,7 +26,7 @@ import pytest
 
 from printwarden.domain.accounts import Role
 from printwarden.domain.ids import new_id
-from support.appserver import AppServer
+from printwarden.testing.inprocess import InProcessAppServer
 from support.seeding import PRICES
 
 PROBLEM_JSON = "application/problem+json"
@@ -57,7 +57,7 @@ NO_SCOPE = {
 class World:
     """Two sites' components on one App Server, and a person with a card."""
 
-    app: AppServer
+    app: InProcessAppServer
     admin: httpx.Client
     north: str
     south: str
@@ -69,8 +69,7 @@ class World:
     south_session: str  # the person logged in at the south device
 
     def client(self, who: str) -> httpx.Client:
-        headers = {"Authorization": f"Bearer {self.tokens[who]}"}
-        return httpx.Client(base_url=self.app.api, headers=headers, timeout=30)
+        return self.app.client(self.tokens[who])
 
     def balance(self) -> int:
         found: int = self.admin.get(f"/users/{self.person}").json()["balance"]
@@ -78,12 +77,10 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(app_server: AppServer) -> Iterator[World]:
+def world(app_server: InProcessAppServer) -> Iterator[World]:
     suffix = uuid.uuid4().hex[:6]
     admin_token = app_server.token(Role.ADMIN, f"scope-admin-{suffix}")
-    admin = httpx.Client(
-        base_url=app_server.api, headers={"Authorization": f"Bearer {admin_token}"}, timeout=30
-    )
+    admin = app_server.client(admin_token)
     tokens: dict[str, str] = {}
     names: dict[str, str] = {}
     for side in ("north", "south"):
@@ -102,9 +99,9 @@ def world(app_server: AppServer) -> Iterator[World]:
         tokens[f"provider-{side}"] = _token(admin, {"role": "provider", "name": provider,
                                                     "site": site})  # fmt: skip
         tokens[f"device-{side}"] = _token(admin, {"role": "device", "scope": f"device:{device}"})
-        registered = httpx.post(f"{app_server.api}/providers/register",
-                                json=_registration(provider, printer),
-                                headers=_bearer(tokens[f"provider-{side}"]))  # fmt: skip
+        with app_server.client(tokens[f"provider-{side}"]) as as_provider:
+            registered = as_provider.post("/providers/register",
+                                          json=_registration(provider, printer))  # fmt: skip
         assert registered.status_code == 200, registered.text
     person = f"scope-person-{suffix}"
     made = admin.post("/users", json={"username": person, "cards": [CARD]})
@@ -114,16 +111,15 @@ def world(app_server: AppServer) -> Iterator[World]:
                         json={"amount": START_BALANCE, "txn_id": new_id()})  # fmt: skip
     assert topped.status_code in (200, 201), topped.text
     held_job = str(uuid.uuid4())
-    reported = httpx.post(
-        f"{app_server.api}/held-jobs/reports",
-        json={"provider": names["provider-south"], "jobs": [_held(held_job, person, names)]},
-        headers=_bearer(tokens["provider-south"]),
-    )
+    with app_server.client(tokens["provider-south"]) as as_provider:
+        reported = as_provider.post(
+            "/held-jobs/reports",
+            json={"provider": names["provider-south"], "jobs": [_held(held_job, person, names)]},
+        )
     assert reported.status_code == 200, reported.text
     assert reported.json()["accepted"] == 1, reported.text
-    login = httpx.post(f"{app_server.api}/device/sessions",
-                       json={"method": "card", "card_number": CARD},
-                       headers=_bearer(tokens["device-south"]))  # fmt: skip
+    with app_server.client(tokens["device-south"]) as as_device:
+        login = as_device.post("/device/sessions", json={"method": "card", "card_number": CARD})
     assert login.status_code == 201, login.text
     made_world = World(app_server, admin, names["site-north"], names["site-south"], tokens,
                        names, person, account_id, held_job, login.json()["session_id"])  # fmt: skip

@@ -33,61 +33,25 @@ DEVICE_PRICES: dict[str, Any] = {
 
 
 @dataclass
-class AppServer:
-    """An App Server subprocess on a free loopback port, over a given database."""
+class Seeding:
+    """An App Server's database and settings: what tests seed directly, whatever serves it."""
 
     database_url: str
     data_dir: Path
-    port: int = field(default_factory=free_port)
-    extra_env: dict[str, str] = field(default_factory=dict)
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def api(self) -> str:
-        return f"{self.url}/api/v1"
 
     def settings(self) -> Settings:
         return Settings(data_dir=self.data_dir, database_url=self.database_url)
 
+    def database(self) -> Database:
+        return Database(self.database_url)
+
     def env(self) -> dict[str, str]:
+        """The environment of a ``printwarden`` command over this App Server's data."""
         return {
             **os.environ,
             "PRINTWARDEN_DATA_DIR": str(self.data_dir),
             "PRINTWARDEN_DATABASE_URL": self.database_url,
-            **self.extra_env,
         }
-
-    def start(self) -> None:
-        upgrade(self.database_url)
-        command = [sys.executable, "-m", "printwarden", "app", "serve", "--port", str(self.port)]
-        log = (self.data_dir / "server.log").open("ab")
-        self.process = subprocess.Popen(command, env=self.env(), stdout=log, stderr=log)
-        log.close()
-        self._wait_ready()
-
-    def _wait_ready(self) -> None:
-        assert self.process is not None
-        log = self.data_dir / "server.log"
-        processes.wait_ready(self.process, self._answers, "App Server", log, STARTUP_SECONDS)
-
-    def _answers(self) -> bool:
-        try:
-            return httpx.get(f"{self.api}/health", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    def log_tail(self) -> str:
-        return processes.log_tail(self.data_dir / "server.log")
-
-    def stop(self) -> None:
-        processes.stop(self.process)
-
-    def database(self) -> Database:
-        return Database(self.database_url)
 
     def token(
         self, role: Role, username: str = "", scope: str = "", site: str | None = None
@@ -139,3 +103,53 @@ class AppServer:
             return token
         finally:
             database.dispose()
+
+
+@dataclass
+class AppServer(Seeding):
+    """An App Server subprocess on a free loopback port, over a given database."""
+
+    port: int = field(default_factory=free_port)
+    extra_env: dict[str, str] = field(default_factory=dict)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def api(self) -> str:
+        return f"{self.url}/api/v1"
+
+    def env(self) -> dict[str, str]:
+        return {**super().env(), **self.extra_env}
+
+    def start(self) -> None:
+        upgrade(self.database_url)
+        command = [sys.executable, "-m", "printwarden", "app", "serve", "--port", str(self.port)]
+        log = (self.data_dir / "server.log").open("ab")
+        self.process = subprocess.Popen(command, env=self.env(), stdout=log, stderr=log)
+        log.close()
+        self._wait_ready()
+
+    def _wait_ready(self) -> None:
+        assert self.process is not None
+        log = self.data_dir / "server.log"
+        processes.wait_ready(self.process, self._answers, "App Server", log, STARTUP_SECONDS)
+
+    def _answers(self) -> bool:
+        try:
+            return httpx.get(f"{self.api}/health", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def log_tail(self) -> str:
+        return processes.log_tail(self.data_dir / "server.log")
+
+    def stop(self) -> None:
+        processes.stop(self.process)
+
+    def client(self, token: str | None = None, *, under: str = "/api/v1") -> httpx.Client:
+        """A client of the paths ``under`` a prefix, with ``token`` as its bearer token."""
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=f"{self.url}{under}", headers=headers, timeout=30)
