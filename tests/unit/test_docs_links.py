@@ -28,20 +28,26 @@ HEADING = re.compile(r"^ {0,3}(#{1,6})\s+(.*?)(?:\s+#+)?\s*$")
 HTML_ANCHOR = re.compile(r"<a\s+(?:id|name)=\"([^\"]+)\"")
 SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 LINK_TEXT = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+REFERENCE_USE = re.compile(r"\]\[([^\]^][^\]]*)\]")
 
 
-def prose(text: str) -> Iterator[tuple[int, str]]:
-    """Numbered lines outside fenced code blocks, with code spans blanked out."""
+def outside_fences(text: str) -> Iterator[tuple[int, str]]:
+    """Numbered lines that are not in a fenced code block."""
     fence = ""
     for number, line in enumerate(text.splitlines(), start=1):
         opened = FENCE.match(line)
         if fence:
             if opened and opened.group(1)[0] == fence[0] and len(opened.group(1)) >= len(fence):
                 fence = ""
-            continue
-        if opened:
+        elif opened:
             fence = opened.group(1)
-            continue
+        else:
+            yield number, line
+
+
+def prose(text: str) -> Iterator[tuple[int, str]]:
+    """Numbered lines outside fenced code blocks, with code spans blanked out."""
+    for number, line in outside_fences(text):
         yield number, CODE_SPAN.sub(lambda span: " " * len(span.group(0)), line)
 
 
@@ -59,16 +65,7 @@ def anchors(path: Path) -> frozenset[str]:
     ``-1``, ``-2``, …) and its ``<a id>``/``<a name>`` tags."""
     found: set[str] = set()
     seen: dict[str, int] = {}
-    text = path.read_text(encoding="utf-8")
-    fence = ""
-    for line in text.splitlines():
-        opened = FENCE.match(line)
-        if fence or opened:
-            if fence and opened and opened.group(1)[0] == fence[0]:
-                fence = ""
-            elif not fence and opened:
-                fence = opened.group(1)
-            continue
+    for _, line in outside_fences(path.read_text(encoding="utf-8")):
         heading = HEADING.match(line)
         if heading:
             base = slug(heading.group(2))
@@ -89,11 +86,24 @@ def links(text: str) -> Iterator[tuple[int, str]]:
             yield number, reference.group(2).strip("<>")
 
 
+def undefined_references(text: str) -> Iterator[tuple[int, str]]:
+    """(line, label) of each ``[text][label]`` whose label no ``[label]: target`` defines."""
+    lines = list(prose(text))
+    defined = {m.group(1).lower() for _, line in lines if (m := REFERENCE.match(line))}
+    for number, line in lines:
+        for label in REFERENCE_USE.findall(line):
+            if label.lower() not in defined:
+                yield number, label
+
+
 def problems(document: Path, root: Path = ROOT) -> list[str]:
     """What is wrong with each link of ``document``, one line per broken link."""
-    found = []
     name = document.relative_to(root)
-    for number, target in links(document.read_text(encoding="utf-8")):
+    text = document.read_text(encoding="utf-8")
+    found = [
+        f"{name}:{number}: [{label}] is not defined" for number, label in undefined_references(text)
+    ]
+    for number, target in links(text):
         if SCHEME.match(target):
             continue
         where, _, fragment = target.partition("#")
@@ -125,12 +135,13 @@ def test_broken_links_are_reported(tmp_path: Path) -> None:
         "# Page\n"
         "[fine](other.md#its-part-two) [fine](#page) [web](https://example.org/x)\n"
         "[gone](missing.md) [bad anchor](other.md#nowhere) [outside](../../elsewhere.md)\n"
-        "![image](pic.png) [here](#no-such-heading)\n"
+        "![image](pic.png) [here](#no-such-heading) [used][ref] [undefined][nowhere]\n"
         "`[code](missing.md)`\n"
         "```\n[fenced](missing.md)\n```\n"
         "[ref]: gone-too.md\n"
     )
     assert problems(document, root=tmp_path) == [
+        "docs/page.md:4: [nowhere] is not defined",
         "docs/page.md:3: missing.md: no such file",
         "docs/page.md:3: other.md#nowhere: no heading #nowhere there",
         "docs/page.md:3: ../../elsewhere.md leaves the repository",
