@@ -152,10 +152,10 @@ class Kind:
 
     def entity(self, seq: int, row: dict[str, Any], links: Links, numbers: SiteNumbers) -> Entity:
         """``row`` (its columns but ``change_seq``, which is ``seq``) as its entity on the
-        wire, with its link rows from ``links`` (``links_of``)."""
+        wire, with its link rows from ``links`` (``links_of`` of its page's rows)."""
         if self.for_site is not None:
             row = self.for_site(numbers, row)
-        found = {link.field: links[link.field].get(row["id"], []) for link in self.links}
+        found = {field: by_owner.get(row["id"], []) for field, by_owner in links.items()}
         return {"entity": self.name, "seq": seq, "row": row, **found}
 
 
