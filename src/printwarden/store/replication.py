@@ -127,7 +127,8 @@ def _changed(
 
 
 def _in_chunks(key: Any, ids: list[int]) -> list[Any]:
-    """The link rows of the owners ``ids``, 5,000 a statement (a change's ids are scattered)."""
+    """Filters for the link rows of the owners ``ids``, 5,000 ids each (a change's ids are
+    scattered)."""
     return [key.in_(ids[start : start + 5000]) for start in range(0, len(ids), 5000)]
 
 

@@ -121,6 +121,6 @@ def _entities(
 
 
 def _key_range(key: Any, ids: list[int]) -> list[Any]:
-    """The link rows of a page's rows: the page holds every row with a key in
+    """A filter for the link rows of a page's rows: the page holds every row with a key in
     ``[ids[0], ids[-1]]`` (users and accounts are not scoped), so a range."""
     return [key.between(ids[0], ids[-1])]
