@@ -154,7 +154,7 @@ def test_a_site_killed_mid_snapshot_resumes_from_its_last_stored_page(
         raise KeyboardInterrupt("killed")
 
     page = page_of(hq, stored, 8)
-    monkeypatch.setattr(replica_module, "_users_in_bulk", killed)
+    monkeypatch.setattr(replica_module, "_in_bulk", killed)
     with pytest.raises(KeyboardInterrupt):
         replica.apply_snapshot(head_revision() or "", stored, page)
     monkeypatch.undo()

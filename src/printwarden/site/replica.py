@@ -10,7 +10,7 @@ A crash mid-snapshot resumes from the last stored cursor.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import cache
@@ -24,23 +24,8 @@ from sqlalchemy.orm import Session
 
 from printwarden.store.db import Database
 from printwarden.store.migrate import head_revision, upgrade
-from printwarden.store.models import (
-    AccountGrantRow,
-    AccountRow,
-    ApiTokenRow,
-    Base,
-    CardRow,
-    DeviceRow,
-    GroupRow,
-    HeldJobRow,
-    MembershipRow,
-    PrinterRow,
-    PrintTokenRow,
-    ProviderRow,
-    ReleaseDelegateRow,
-    SettingRow,
-    UserRow,
-)
+from printwarden.store.models import Base, CardRow, UserRow
+from printwarden.store.replicated_kinds import BY_NAME, KINDS, Kind, SiteApply
 
 REPLICATING = "printwarden.replicating"
 STATE_TABLE = """
@@ -58,14 +43,6 @@ _SAVE_SNAPSHOT = text(
 )
 SNAPSHOT_DONE = "done"
 FIRST_PAGE: dict[str, Any] = {"at": None, "kind": 0, "after": None}
-_PLAIN: dict[str, type[Base]] = {
-    "group": GroupRow,
-    "printer": PrinterRow,
-    "device": DeviceRow,
-    "provider": ProviderRow,
-    "token": ApiTokenRow,
-    "print_token": PrintTokenRow,
-}
 
 
 class SchemaMismatch(Exception):
@@ -186,24 +163,14 @@ def _cursor(stored: str | None, seq: int) -> dict[str, Any] | None:
 
 
 def _apply_all(session: Session, entities: list[dict[str, Any]], *, fresh: bool = False) -> None:
-    """Users and accounts in bulk, the rest one by one. ``fresh`` (a snapshot page): the
-    replica cannot hold these users' and accounts' link rows yet, so none are deleted."""
-    _users_in_bulk(session, [e for e in entities if e["entity"] == "user"], fresh)
-    _accounts_in_bulk(session, [e for e in entities if e["entity"] == "account"], fresh)
+    """Kinds applied in bulk first (users, accounts), the rest one by one. ``fresh`` (a
+    snapshot page): the replica cannot hold these rows' link rows yet, so none are deleted."""
+    for bulk in _BULK:
+        _in_bulk(session, bulk, [e for e in entities if e["entity"] == bulk.name], fresh)
     for entity in entities:
-        if entity["entity"] not in ("user", "account"):
-            _apply(session, entity)
-
-
-def _apply(session: Session, entity: dict[str, Any]) -> None:
-    kind, row = str(entity["entity"]), dict(entity["row"])
-    seq = int(entity["seq"])
-    if kind in _PLAIN:
-        _merge(session, _PLAIN[kind], row, seq)
-    elif kind == "setting":
-        _merge(session, SettingRow, row, seq)
-    elif kind == "held_job":
-        _held_job(session, row, seq)
+        kind = BY_NAME.get(str(entity["entity"]))
+        if kind is not None and kind.apply is not SiteApply.BULK:
+            _ONE_BY_ONE[kind.apply](session, kind.model, dict(entity["row"]), int(entity["seq"]))
 
 
 def _upsert(session: Session, model: type[Base], entities: list[dict[str, Any]]) -> list[int]:
@@ -330,37 +297,20 @@ def _stored(value: datetime) -> str:
     return value.isoformat(" ", "microseconds")[:26]
 
 
-def _users_in_bulk(session: Session, entities: list[dict[str, Any]], fresh: bool) -> None:
-    """Users with their cards, groups and delegates: a whole page in a few statements (an
-    initial sync of 100,000 users must not cost a round of statements per user)."""
+def _in_bulk(session: Session, kind: Kind, entities: list[dict[str, Any]], fresh: bool) -> None:
+    """Rows with their link rows: a whole page in a few statements (an initial sync of
+    100,000 users must not cost a round of statements per user)."""
     if not entities:
         return
-    ids = _upsert(session, UserRow, entities)
-    cards, members, delegates = [], [], []
-    for entity in entities:
-        user_id, seq = int(entity["row"]["id"]), int(entity["seq"])
-        cards += [{"card_hash": h, "user_id": user_id, "sealed": None, "change_seq": seq}
-                  for h in entity["cards"]]  # fmt: skip
-        members += [{"user_id": user_id, "group_id": g, "change_seq": seq}
-                    for g in entity["group_ids"]]  # fmt: skip
-        delegates += [{"owner_id": user_id, "delegate_id": d, "change_seq": seq}
-                      for d in entity["delegate_ids"]]  # fmt: skip
-    _replace_children(session, CardRow, CardRow.user_id, ids, cards, fresh)
-    _replace_children(session, MembershipRow, MembershipRow.user_id, ids, members, fresh)
-    owner = ReleaseDelegateRow.owner_id
-    _replace_children(session, ReleaseDelegateRow, owner, ids, delegates, fresh)
-
-
-def _accounts_in_bulk(session: Session, entities: list[dict[str, Any]], fresh: bool) -> None:
-    if not entities:
-        return
-    ids = _upsert(session, AccountRow, entities)
-    grants = [
-        {"account_id": int(e["row"]["id"]), "change_seq": int(e["seq"]), **grant}
-        for e in entities
-        for grant in e["grants"]
-    ]
-    _replace_children(session, AccountGrantRow, AccountGrantRow.account_id, ids, grants, fresh)
+    ids = _upsert(session, kind.model, entities)
+    for link in kind.links:
+        rows = [
+            link.site_row(int(entity["row"]["id"]), int(entity["seq"]), value)
+            for entity in entities
+            for value in entity[link.field]
+        ]
+        owner = getattr(link.model, link.owner)
+        _replace_children(session, link.model, owner, ids, rows, fresh)
 
 
 def _merge(session: Session, model: type[Base], row: dict[str, Any], seq: int) -> None:
@@ -391,16 +341,23 @@ def _columns(model: type[Base]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     )
 
 
-def _held_job(session: Session, row: dict[str, Any], seq: int) -> None:
+def _by_job_ref(session: Session, model: Any, row: dict[str, Any], seq: int) -> None:
     """Held jobs match by ``job_ref``: one the site recorded offline has a local id."""
-    values = _typed(HeldJobRow, row)
+    values = _typed(model, row)
     values.pop("id", None)
-    found = session.scalar(select(HeldJobRow).where(HeldJobRow.job_ref == values["job_ref"]))
+    found = session.scalar(select(model).where(model.job_ref == values["job_ref"]))
     if found is None:
-        found = HeldJobRow(**values, change_seq=seq)
+        found = model(**values, change_seq=seq)
         session.add(found)
     else:
         for name, value in values.items():
             setattr(found, name, value)
         found.change_seq = seq
     session.flush()
+
+
+_BULK = tuple(kind for kind in KINDS if kind.apply is SiteApply.BULK)
+_ONE_BY_ONE: dict[SiteApply, Callable[[Session, Any, dict[str, Any], int], None]] = {
+    SiteApply.MERGE: _merge,
+    SiteApply.BY_JOB_REF: _by_job_ref,
+}

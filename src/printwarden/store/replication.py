@@ -9,7 +9,6 @@ sequence number: everything one App Server transaction changed arrives together.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,37 +17,11 @@ from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session
 
 from printwarden.store.changes import last_change_seq
-from printwarden.store.models import (
-    AccountGrantRow,
-    AccountRow,
-    ApiTokenRow,
-    CardRow,
-    DeviceRow,
-    GroupRow,
-    HeldJobRow,
-    MembershipRow,
-    PrinterRow,
-    PrintTokenRow,
-    ProviderRow,
-    ReleaseDelegateRow,
-    SettingRow,
-    UserRow,
-)
+from printwarden.store.models import ApiTokenRow, DeviceRow, HeldJobRow, PrinterRow, ProviderRow
+from printwarden.store.replicated_kinds import FEED_ORDER, KINDS, Entity, Kind
 from printwarden.store.site_numbers import SiteNumbers
 
-Builder = Callable[[Session, "SiteScope", int, int, SiteNumbers], list[dict[str, Any]]]
-ENTITY_KINDS = (
-    "group",
-    "user",
-    "account",
-    "printer",
-    "device",
-    "provider",
-    "setting",
-    "held_job",
-    "token",
-    "print_token",
-)
+_RANK = {kind.name: kind.feed_rank for kind in FEED_ORDER}
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +30,7 @@ class Page:
 
     upto: int
     more: bool
-    entities: list[dict[str, Any]]
+    entities: list[Entity]
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +77,8 @@ def site_scope(session: Session, site: str) -> SiteScope:
 def _sequences(session: Session, scope: SiteScope, since: int) -> list[int]:
     """Every change sequence number after ``since`` of a row this site receives."""
     found: set[int] = set()
-    for model in _MODELS:
+    for kind in KINDS:
+        model: Any = kind.model
         statement: Select[int] = select(model.change_seq).where(model.change_seq > since)
         where = scope.where(model)
         if where is not None:
@@ -125,17 +99,37 @@ def changes(session: Session, site: str, since: int, limit: int, *, numbers: Sit
     if not sequences:
         return Page(max(since, head), False, [])
     upto = sequences[min(limit, len(sequences)) - 1]
-    entities: list[dict[str, Any]] = []
-    for build in _BUILDERS:
-        entities.extend(build(session, scope, since, upto, numbers))
+    entities: list[Entity] = []
+    for kind in FEED_ORDER:
+        entities.extend(_changed(session, kind, scope, since, upto, numbers))
     numbers.report()
-    entities.sort(key=lambda e: (int(e["seq"]), ENTITY_KINDS.index(str(e["entity"]))))
+    entities.sort(key=lambda e: (int(e["seq"]), _RANK[str(e["entity"])]))
     more = upto < sequences[-1]
     return Page(upto if more else max(upto, head), more, entities)
 
 
 def _window(model: Any, since: int, upto: int) -> Any:
     return model.change_seq.between(since + 1, upto)
+
+
+def _changed(
+    session: Session, kind: Kind, scope: SiteScope, since: int, upto: int, numbers: SiteNumbers
+) -> list[Entity]:
+    """The entities of ``kind`` changed in ``(since, upto]`` that ``scope`` receives."""
+    model: Any = kind.model
+    statement = select(model).where(_window(model, since, upto))
+    where = scope.where(model)
+    if where is not None:
+        statement = statement.where(where)
+    rows = [(row.change_seq, _values(row)) for row in session.scalars(statement)]
+    links = kind.links_of(session, [row for _, row in rows], _in_chunks, numbers, feed=True)
+    return [kind.entity(seq, row, links, numbers) for seq, row in rows]
+
+
+def _in_chunks(key: Any, ids: list[int]) -> list[Any]:
+    """Filters for the link rows of the owners ``ids``, 5,000 ids each (a change's ids are
+    scattered)."""
+    return [key.in_(ids[start : start + 5000]) for start in range(0, len(ids), 5000)]
 
 
 def _values(row: Any) -> dict[str, Any]:
@@ -147,115 +141,3 @@ def _values(row: Any) -> dict[str, Any]:
         value = getattr(row, column.key)
         values[column.key] = value.isoformat() if isinstance(value, datetime) else value
     return values
-
-
-def _entity(entity: str, row: Any, **children: Any) -> dict[str, Any]:
-    """``{"entity", "seq", "row": {column: value}, **children}``."""
-    return {"entity": entity, "seq": row.change_seq, "row": _values(row), **children}
-
-
-def _plain(entity: str, model: Any) -> Builder:
-    def build(
-        session: Session, scope: SiteScope, since: int, upto: int, _numbers: SiteNumbers
-    ) -> list[dict[str, Any]]:
-        statement = select(model).where(_window(model, since, upto))
-        where = scope.where(model)
-        if where is not None:
-            statement = statement.where(where)
-        return [_entity(entity, row) for row in session.scalars(statement)]
-
-    return build
-
-
-def _users(
-    session: Session, scope: SiteScope, since: int, upto: int, numbers: SiteNumbers
-) -> list[dict[str, Any]]:
-    """Users with the site's hashes of their numbers and without HQ's secrets
-    (``SiteNumbers.user_row``)."""
-    rows = list(session.scalars(select(UserRow).where(_window(UserRow, since, upto))))
-    ids = [r.id for r in rows]
-    cards = _cards(session, ids)
-    groups = _grouped(
-        session, select(MembershipRow.user_id, MembershipRow.group_id), MembershipRow.user_id, ids
-    )
-    delegates = _grouped(
-        session,
-        select(ReleaseDelegateRow.owner_id, ReleaseDelegateRow.delegate_id),
-        ReleaseDelegateRow.owner_id,
-        ids,
-    )
-    return [
-        {
-            "entity": "user",
-            "seq": r.change_seq,
-            "row": numbers.user_row(_values(r)),
-            "cards": numbers.cards(cards.get(r.id, [])),
-            "group_ids": groups.get(r.id, []),
-            "delegate_ids": delegates.get(r.id, []),
-        }
-        for r in rows
-    ]
-
-
-def _cards(session: Session, ids: Sequence[int]) -> dict[int, list[tuple[str, bytes | None]]]:
-    """``{user id: [(HQ's hash, sealed number), …]}``."""
-    found: dict[int, list[tuple[str, bytes | None]]] = {}
-    statement = select(CardRow.user_id, CardRow.card_hash, CardRow.sealed)
-    for start in range(0, len(ids), 5000):
-        chunk = ids[start : start + 5000]
-        for owner, hashed, sealed in session.execute(statement.where(CardRow.user_id.in_(chunk))):
-            found.setdefault(owner, []).append((hashed, sealed))
-    return found
-
-
-def _grouped(
-    session: Session, statement: Select[Any, Any], key: Any, ids: Sequence[int]
-) -> dict[int, list[Any]]:
-    found: dict[int, list[Any]] = {}
-    for start in range(0, len(ids), 5000):
-        for owner, value in session.execute(statement.where(key.in_(ids[start : start + 5000]))):
-            found.setdefault(owner, []).append(value)
-    return found
-
-
-def _accounts(
-    session: Session, scope: SiteScope, since: int, upto: int, _numbers: SiteNumbers
-) -> list[dict[str, Any]]:
-    rows = list(session.scalars(select(AccountRow).where(_window(AccountRow, since, upto))))
-    grants: dict[int, list[dict[str, int | None]]] = {}
-    shared = [r.id for r in rows if r.kind == "shared"]
-    for start in range(0, len(shared), 5000):
-        statement = select(AccountGrantRow).where(
-            AccountGrantRow.account_id.in_(shared[start : start + 5000])
-        )
-        for grant in session.scalars(statement):
-            grants.setdefault(grant.account_id, []).append(
-                {"user_id": grant.user_id, "group_id": grant.group_id}
-            )
-    return [_entity("account", r, grants=grants.get(r.id, [])) for r in rows]
-
-
-_MODELS = (
-    GroupRow,
-    UserRow,
-    AccountRow,
-    PrinterRow,
-    DeviceRow,
-    ProviderRow,
-    SettingRow,
-    HeldJobRow,
-    ApiTokenRow,
-    PrintTokenRow,
-)
-_BUILDERS: tuple[Builder, ...] = (
-    _plain("group", GroupRow),
-    _users,
-    _accounts,
-    _plain("printer", PrinterRow),
-    _plain("device", DeviceRow),
-    _plain("provider", ProviderRow),
-    _plain("setting", SettingRow),
-    _plain("held_job", HeldJobRow),
-    _plain("token", ApiTokenRow),
-    _plain("print_token", PrintTokenRow),
-)

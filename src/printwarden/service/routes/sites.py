@@ -42,6 +42,7 @@ from printwarden.store.db import utc
 from printwarden.store.errors import AlreadyExists, NotFound
 from printwarden.store.migrate import head_revision
 from printwarden.store.models import SiteRow
+from printwarden.store.replicated_kinds import KINDS
 from printwarden.store.site_numbers import SiteNumbers
 from printwarden.store.tokens import Caller
 
@@ -174,7 +175,7 @@ async def site_changes(
     wait: float = Query(0.0, ge=0.0, le=MAX_WAIT_SECONDS),
     snapshot: bool = Query(False),
     at: int | None = Query(None, ge=0),
-    kind: int = Query(0, ge=0, le=len(snapshots.KINDS)),
+    kind: int = Query(0, ge=0, le=len(KINDS)),
     after: str | None = Query(None, max_length=128),
     state: AppState = Depends(app_state),
 ) -> ChangesOut | Response:
