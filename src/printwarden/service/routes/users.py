@@ -6,7 +6,8 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from printwarden.directory.csv_source import CsvImportError, CsvUser, parse_users
+from printwarden.directory.csv_source import CsvImportError, parse_users
+from printwarden.domain.directory import CsvUser
 from printwarden.service import schemas, views
 from printwarden.service.problems import Problem
 from printwarden.service.routes.deps import admin_only, read_session, write_session
