@@ -169,8 +169,8 @@ def script_test(
     restricted: bool = False,
 ) -> None:
     """Dry-run the script in FILE against a sample job and print what it would do."""
-    from printwarden.service.routes.filters import dry_run
     from printwarden.service.schemas import SampleJobIn
+    from printwarden.service.script_dry_run import dry_run
 
     sample = SampleJobIn(
         pages=pages,

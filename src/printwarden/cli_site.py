@@ -192,7 +192,7 @@ def _sites_from(server: str, token: str) -> list[dict[str, Any]]:
 
 
 def _sites_from_database(config: Path | None) -> list[dict[str, Any]]:
-    from printwarden.service.routes.sites import site_out
+    from printwarden.service.views import site_out
     from printwarden.store import sites
 
     with _session(config) as session:

@@ -12,8 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from printwarden.scripting import check_script
-from printwarden.service import schemas
-from printwarden.service.routes.filters import dry_run_script
+from printwarden.service import schemas, script_dry_run
 from printwarden.store import scripts
 from printwarden.webui import forms
 from printwarden.webui.guards import PageContext, WebError, admin_form, admin_page
@@ -145,4 +144,4 @@ def _test_body(ctx: PageContext, printer: str, editor: Editor) -> schemas.Script
 
 def _dry_run(ctx: PageContext, body: schemas.ScriptTestIn) -> schemas.ScriptTestOut:
     with ctx.app.database.read() as session:  # read-only: the run's property writes are dropped
-        return dry_run_script(body, session)
+        return script_dry_run.with_stored_properties(session, body)
