@@ -83,9 +83,14 @@ def cycles(edges: dict[str, frozenset[str]]) -> list[list[str]]:
 
 def _imports_of(name: str) -> Iterator[Import]:
     path = modules()[name]
-    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    yield from imports_in(name, path.read_text(encoding="utf-8"), path.name == "__init__.py")
+
+
+def imports_in(name: str, source: str, is_package: bool = False) -> Iterator[Import]:
+    """The printwarden modules that ``source`` (module ``name``) imports, wherever it does."""
+    package = name if is_package else name.rpartition(".")[0]
     seen: set[tuple[str, int]] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in ast.walk(ast.parse(source)):
         if not isinstance(node, ast.Import | ast.ImportFrom):
             continue
         for target in _targets(node, package):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from fnmatch import fnmatchcase
 
 import pytest
-from module_graph import Import, cycles, graph, imports, modules
+from module_graph import Import, cycles, graph, imports, imports_in, modules
 
 # The first pattern that matches a module's dotted name gives its layer ("a.b" matches that
 # module only; "a.b.*" the modules under it; a package is listed beside its modules).
@@ -160,6 +160,37 @@ def test_no_import_cycles() -> None:
     assert not found, "import cycles:\n" + "\n".join(detail)
 
 
-def test_the_graph_sees_function_level_imports() -> None:
-    """The reading itself: an import inside a function (cli.py's lazy ones) is an edge."""
-    assert "printwarden.service.app" in graph()["printwarden.cli"]
+def test_every_kind_of_import_is_read() -> None:
+    """The reading itself: imports inside functions, under TYPE_CHECKING and relative ones
+    are edges; ``from package import module`` names the module."""
+    source = """
+from typing import TYPE_CHECKING
+from printwarden.domain import money
+from . import accounts
+
+if TYPE_CHECKING:
+    from printwarden.store.db import Database
+
+def later() -> None:
+    import printwarden.service.views
+    from ..service.schemas import UserOut
+"""
+    found = {i.imported for i in imports_in("printwarden.store.users", source)}
+    assert found == {
+        "printwarden.domain.money",
+        "printwarden.store.accounts",
+        "printwarden.store.db",
+        "printwarden.service.views",
+        "printwarden.service.schemas",
+    }
+
+
+def test_a_cycle_is_a_component_of_more_than_one_module() -> None:
+    edges = {
+        "a": frozenset({"b"}),
+        "b": frozenset({"c"}),
+        "c": frozenset({"a", "d"}),
+        "d": frozenset(),
+        "e": frozenset({"e", "d"}),
+    }
+    assert cycles(edges) == [["a", "b", "c"]]
