@@ -26,7 +26,8 @@ LAYERS: tuple[tuple[str, str], ...] = (
     ("printwarden.security", "foundation"),
     ("printwarden.store", "store"),
     ("printwarden.store.*", "store"),
-    # Use cases (today in several places; issue 18 gathers them in one package).
+    # service/: routes/ is the API, app.py the app factory, the other modules use cases
+    # (today use cases live in several packages; issue 18 gathers them in one).
     ("printwarden.service.routes", "api"),
     ("printwarden.service.routes.*", "api"),
     ("printwarden.service.app", "app"),
