@@ -7,8 +7,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
+from printwarden.cli_common import (
+    ConfigOption,
+    command_token,
+    console,
+    fail,
+    open_database,
+    read_settings,
+)
 from printwarden.cli_lockouts import lockouts_cmd
 from printwarden.cli_policy import filter_cmd, script_cmd, topups_cmd
 from printwarden.cli_site import admin_site_cmd, policies_cmd, site_cmd
@@ -17,22 +24,17 @@ from printwarden.cli_tokens import (
     SITE_OR_PROVIDER_ENV,
     RefusedTokenOption,
     TokenFileOption,
-    TokenMissing,
-    read_token,
 )
 from printwarden.cli_users import user_delete, user_print_url, user_set
 from printwarden.files import private_dir, private_umask
 
 if TYPE_CHECKING:
-    from printwarden.config import Settings
     from printwarden.devices.simulator import Action
     from printwarden.domain.ledger import TransactionKind
-    from printwarden.store.db import Database
 
 # Each command imports what it needs: `provider serve` must not load the App Server's
 # stack (SQLAlchemy, Alembic, the store: ~30 MiB of RSS in every provider process).
 
-console = Console()
 app = typer.Typer(
     help="printwarden: print management that keeps every site printing.",
     pretty_exceptions_enable=False,
@@ -79,35 +81,7 @@ for sub, name in (
 ):
     admin.add_typer(sub, name=name)
 
-ConfigOption = Annotated[
-    Path | None, typer.Option("--config", "-c", help="TOML configuration file", exists=True)
-]
 ServerOption = Annotated[str, typer.Option(help="URL of the App Server (or Site Server)")]
-
-
-def _settings(config: Path | None) -> Settings:
-    from printwarden.config import load_settings
-
-    return load_settings(config)
-
-
-def _database(settings: Settings) -> Database:
-    from printwarden.store.db import Database
-
-    return Database(settings.resolved_database_url())
-
-
-def _fail(message: str) -> typer.Exit:
-    console.print(f"[red]error:[/red] {message}")
-    return typer.Exit(code=1)
-
-
-def _token(token_file: Path | None, refused: str, env: str) -> str:
-    """The command's token (cli_tokens.read_token), or exit with its error."""
-    try:
-        return read_token(token_file, refused, env)
-    except TokenMissing as exc:
-        raise _fail(str(exc)) from None
 
 
 @app_cmd.command("serve")
@@ -122,7 +96,7 @@ def serve(
     from printwarden.service.app import create_app
     from printwarden.store.migrate import upgrade
 
-    settings = _settings(config)
+    settings = read_settings(config)
     private_dir(settings.data_dir)
     if migrate:
         upgrade(settings.resolved_database_url())
@@ -164,10 +138,12 @@ def provider_serve(
     try:
         provider_config = load_provider_config(config)
     except (ValidationError, ValueError) as exc:
-        raise _fail(f"{config}: {exc}") from None
+        raise fail(f"{config}: {exc}") from None
     if port is not None:
         provider_config = provider_config.model_copy(update={"port": port})
-    Provider(provider_config, server, _token(token_file, token, SITE_OR_PROVIDER_ENV)).serve()
+    Provider(
+        provider_config, server, command_token(token_file, token, SITE_OR_PROVIDER_ENV)
+    ).serve()
 
 
 @db_cmd.command("upgrade")
@@ -175,7 +151,7 @@ def db_upgrade(config: ConfigOption = None) -> None:
     """Bring the database schema up to date."""
     from printwarden.store.migrate import upgrade
 
-    settings = _settings(config)
+    settings = read_settings(config)
     upgrade(settings.resolved_database_url())
     console.print(f"database at {settings.resolved_database_url()} is up to date")
 
@@ -199,7 +175,7 @@ def user_add(
     from printwarden.store import users
     from printwarden.store.errors import StoreError
 
-    settings = _settings(config)
+    settings = read_settings(config)
     if ask_password:
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
     changes = users.UserChanges(
@@ -212,12 +188,12 @@ def user_add(
         is_admin=is_admin,
         restricted=not unrestricted,
     )
-    with _database(settings).session() as session:
+    with open_database(settings).session() as session:
         try:
             group_store.ensure_groups(session, set(group or ()), "internal")
             users.create_user(session, settings.resolved_secret(), username, changes)
         except StoreError as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
     console.print(f"user {username} added")
 
 
@@ -228,10 +204,10 @@ def user_list(config: ConfigOption = None, search: Annotated[str, typer.Option()
 
     from printwarden.store import users
 
-    settings = _settings(config)
+    settings = read_settings(config)
     currency = settings.currency_info
     table = Table("username", "full name", "groups", "balance", "restricted", "enabled")
-    with _database(settings).read() as session:
+    with open_database(settings).read() as session:
         found, total = users.list_users(session, limit=1000, search=search)
         for view in found:
             table.add_row(
@@ -255,16 +231,16 @@ def user_import(
     from printwarden.store import sync
     from printwarden.store.errors import StoreError
 
-    settings = _settings(config)
+    settings = read_settings(config)
     try:
         rows = parse_users(file.read_text(encoding="utf-8"), settings.currency_info)
     except CsvImportError as exc:
-        raise _fail(str(exc)) from None
-    with _database(settings).session() as session:
+        raise fail(str(exc)) from None
+    with open_database(settings).session() as session:
         try:
             report = sync.import_csv(session, settings.resolved_secret(), rows)
         except StoreError as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
     console.print(f"{report.created} created, {report.updated} updated")
 
 
@@ -283,7 +259,7 @@ def account_add(
     from printwarden.store import accounts
     from printwarden.store.errors import StoreError
 
-    settings = _settings(config)
+    settings = read_settings(config)
     changes = accounts.SharedAccountChanges(
         parent=parent or None,
         code=code or None,
@@ -292,11 +268,11 @@ def account_add(
         groups=group,
         restricted=not unrestricted,
     )
-    with _database(settings).session() as session:
+    with open_database(settings).session() as session:
         try:
             accounts.create_shared(session, name, changes)
         except StoreError as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
     console.print(f"shared account {name} added")
 
 
@@ -307,9 +283,9 @@ def account_list(config: ConfigOption = None) -> None:
 
     from printwarden.store import accounts
 
-    settings = _settings(config)
+    settings = read_settings(config)
     table = Table("name", "parent", "balance", "restricted", "code")
-    with _database(settings).read() as session:
+    with open_database(settings).read() as session:
         rows = accounts.list_shared(session)
         names = {row.id: row.name for row in rows}
         for row in rows:
@@ -337,14 +313,14 @@ def _change_balance(
     from printwarden.store import accounts, ledger, users
     from printwarden.store.errors import StoreError
 
-    settings = _settings(config)
+    settings = read_settings(config)
     try:
         cents = settings.currency_info.parse(amount)
     except MoneyError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     if kind is TransactionKind.TOP_UP and cents <= 0:
-        raise _fail("a top-up must be positive")
-    with _database(settings).session() as session:
+        raise fail("a top-up must be positive")
+    with open_database(settings).session() as session:
         try:
             row = (
                 accounts.find_shared(session, account)
@@ -355,7 +331,7 @@ def _change_balance(
             ledger.apply_transaction(session, txn)
             balance = ledger.ledger_sum(session, row.id)
         except StoreError as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
     console.print(f"{row.name}: balance {settings.currency_info.format(balance)}")
 
 
@@ -404,19 +380,19 @@ def token_create(
     from printwarden.store.errors import StoreError
 
     if role not in {"site", "provider", "device"}:
-        raise _fail("role must be site, provider or device")
+        raise fail("role must be site, provider or device")
     if device and role != "device":
-        raise _fail("--device is for device tokens (--role device)")
+        raise fail("--device is for device tokens (--role device)")
     if device and scope:
-        raise _fail("give --device or --scope, not both")
+        raise fail("give --device or --scope, not both")
     if device:
         scope = f"{tokens.DEVICE_PREFIX}{device}"
-    settings = _settings(config)
-    with _database(settings).session() as session:
+    settings = read_settings(config)
+    with open_database(settings).session() as session:
         try:
             bound = tokens.binding(session, Role(role), name=name, scope=scope, site=site or None)
         except StoreError as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
         token, _row = tokens.issue_token(
             session, Role(role), name=name or device, scope=bound.scope, site=bound.site
         )
@@ -431,7 +407,7 @@ def token_list(config: ConfigOption = None) -> None:
     from printwarden.store import tokens
 
     table = Table("id", "role", "name", "scope", "site", "created", "revoked")
-    with _database(_settings(config)).read() as session:
+    with open_database(read_settings(config)).read() as session:
         for row in tokens.list_tokens(session):
             revoked = row.revoked_at.isoformat() if row.revoked_at else ""
             created = row.created_at.isoformat()
@@ -447,11 +423,11 @@ def token_revoke(token_id: int, config: ConfigOption = None) -> None:
     from printwarden.store import tokens
     from printwarden.store.errors import StoreError
 
-    with _database(_settings(config)).session() as session:
+    with open_database(read_settings(config)).session() as session:
         try:
             tokens.revoke_token(session, token_id)
         except StoreError as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
     console.print(f"token {token_id} revoked")
 
 
@@ -467,12 +443,12 @@ def directory_sync(
     from printwarden.directory.source import NoDirectoryConfigured, read_snapshot
     from printwarden.store import sync
 
-    settings = _settings(config)
+    settings = read_settings(config)
     try:
         snapshot = read_snapshot(settings.directory)
     except (NoDirectoryConfigured, DirectoryUnavailable) as exc:
-        raise _fail(str(exc)) from None
-    with Progress(console=console) as progress, _database(settings).session() as session:
+        raise fail(str(exc)) from None
+    with Progress(console=console) as progress, open_database(settings).session() as session:
         task = progress.add_task("syncing users", total=len(snapshot.users))
         report = sync.sync_directory(
             session,
@@ -519,9 +495,9 @@ def _simulate(ctx: typer.Context, action: Action) -> None:
 
     options = ctx.obj
     if problem := options["credentials"].problem():
-        raise _fail(problem)
+        raise fail(problem)
     token_file, refused = options["token"]
-    token = _token(token_file, refused, DEVICE_ENV)
+    token = command_token(token_file, refused, DEVICE_ENV)
     with DeviceClient(options["server"], token, timeout=options["timeout"]) as client:
         status = Simulator(client).run(
             options["credentials"], action, options["account"], options["account_pin"]
@@ -630,7 +606,7 @@ def release_station(
     from printwarden.devices.client import DeviceClient
     from printwarden.devices.release_station import ReleaseStation
 
-    with DeviceClient(server, _token(token_file, token, DEVICE_ENV)) as client:
+    with DeviceClient(server, command_token(token_file, token, DEVICE_ENV)) as client:
         ReleaseStation(client, sys.stdin, sys.stdout, idle_seconds).run()
 
 
@@ -651,7 +627,7 @@ def fastrelease_serve(
     try:
         readers = fastrelease.load_config(config)
     except (ValidationError, ValueError) as exc:
-        raise _fail(f"{config}: {exc}") from None
+        raise fail(f"{config}: {exc}") from None
     fastrelease.serve(readers, server)
 
 
@@ -674,11 +650,11 @@ def cardreader_simulate(
         framing = card_format.preset(preset, prefix=prefix, suffix=suffix)
         frames = [framing.frame(card) for card in cards]
     except (card_format.CardFormatError, UnicodeEncodeError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     try:
         whole = fastrelease.send_reads(host, port, frames, source=source, pause=pause)
     except OSError as exc:
-        raise _fail(f"{host}:{port}: {exc}") from None
+        raise fail(f"{host}:{port}: {exc}") from None
     if whole:
         console.print(f"sent {count(len(frames), 'card read')} to {host}:{port}")
     else:
@@ -739,7 +715,7 @@ def demo_link_status(data_dir: DemoDirOption = Path("demo-data")) -> None:
 
     states = link_states(data_dir.resolve())
     if not states:
-        raise _fail(f"no demo sites in {data_dir}: is the demo running with this --data-dir?")
+        raise fail(f"no demo sites in {data_dir}: is the demo running with this --data-dir?")
     for site, state in states.items():
         print(f"{site}: {state}")
 
@@ -751,7 +727,7 @@ def _demo_link(site: str, data_dir: Path, state: str) -> None:
     try:
         control = set_link(data_dir.resolve(), site, LinkState(state))
     except LookupError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     print(f"{site}: link {state} ({control})")
 
 

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from printwarden.cli_site import ConfigOption, _fail, _session
+from printwarden.cli_common import ConfigOption, fail, open_session
 
 filter_cmd = typer.Typer(help="Filters and conversions (global or per printer).")
 script_cmd = typer.Typer(help="Print scripts (JavaScript printJobHook).")
@@ -37,7 +37,7 @@ def _assignments(pairs: list[str]) -> dict[str, Any]:
     for pair in pairs:
         name, sep, text = pair.partition("=")
         if not sep:
-            raise _fail(f"{pair!r}: give NAME=VALUE")
+            raise fail(f"{pair!r}: give NAME=VALUE")
         found[name.strip()] = _value(name.strip(), text)
     return found
 
@@ -47,7 +47,7 @@ def filter_show(config: ConfigOption = None) -> None:
     """Every filter set as JSON: "" is the global one."""
     from printwarden.store import filters
 
-    with _session(config) as session:
+    with open_session(config) as session:
         found = filters.all_sets(session)
         print(json.dumps({k: v.to_json() for k, v in sorted(found.items())}, indent=2))
 
@@ -68,26 +68,26 @@ def filter_set(
     from printwarden.store import filters, printers
     from printwarden.store.errors import NotFound
 
-    with _session(config) as session:
+    with open_session(config) as session:
         if printer:
             try:
                 printers.find_printer(session, printer)
             except NotFound as exc:
-                raise _fail(str(exc)) from None
+                raise fail(str(exc)) from None
         current = filters.get(session, printer).to_json()
         rules = {**current["rules"], **_assignments(rule)}
         groups: dict[str, dict[str, Any]] = dict(current["groups"])
         for item in group:
             name, sep, pair = item.partition(":")
             if not sep:
-                raise _fail(f"{item!r}: give GROUP:NAME=VALUE")
+                raise fail(f"{item!r}: give GROUP:NAME=VALUE")
             groups[name] = {**groups.get(name, {}), **_assignments([pair])}
         for name in unset:
             rules.pop(name, None)
         try:
             changed = FilterSet.from_json({"rules": rules, "groups": groups})
         except ValueError as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
         filters.put(session, changed, printer)
         print(json.dumps(changed.to_json(), indent=2))
 
@@ -98,7 +98,7 @@ def filter_clear(printer: PrinterOption = "", config: ConfigOption = None) -> No
     from printwarden.domain.filters import FilterSet
     from printwarden.store import filters
 
-    with _session(config) as session:
+    with open_session(config) as session:
         filters.put(session, FilterSet(), printer)
     print(f"filters cleared for {printer or 'all printers (global)'}")
 
@@ -117,8 +117,8 @@ def script_set(
     source = file.read_text(encoding="utf-8")
     problem = check_script(source)
     if problem:
-        raise _fail(f"{file}: {problem}")
-    with _session(config) as session:
+        raise fail(f"{file}: {problem}")
+    with open_session(config) as session:
         scripts.put(session, scripts.Script(printer, source, not disabled))
     print(f"script set for {printer or 'all printers (global)'}")
 
@@ -127,10 +127,10 @@ def script_set(
 def script_show(printer: PrinterOption = "", config: ConfigOption = None) -> None:
     from printwarden.store import scripts
 
-    with _session(config) as session:
+    with open_session(config) as session:
         found = scripts.get(session, printer)
     if found is None:
-        raise _fail(f"no script for {printer or 'all printers (global)'}")
+        raise fail(f"no script for {printer or 'all printers (global)'}")
     print(found.source)
 
 
@@ -138,7 +138,7 @@ def script_show(printer: PrinterOption = "", config: ConfigOption = None) -> Non
 def script_remove(printer: PrinterOption = "", config: ConfigOption = None) -> None:
     from printwarden.store import scripts
 
-    with _session(config) as session:
+    with open_session(config) as session:
         scripts.remove(session, printer)
     print(f"script removed from {printer or 'all printers (global)'}")
 
@@ -148,7 +148,7 @@ def script_errors(config: ConfigOption = None) -> None:
     """The newest script errors (the jobs went on under the other rules)."""
     from printwarden.store import scripts
 
-    with _session(config) as session:
+    with open_session(config) as session:
         for row in scripts.recent_errors(session, 50):
             print(f"{row.at:%Y-%m-%d %H:%M:%S} {row.script} job {row.job_ref}: {row.message}")
 
@@ -170,7 +170,7 @@ def script_test(
 ) -> None:
     """Dry-run the script in FILE against a sample job and print what it would do."""
     from printwarden.api.scripts import SampleJobIn
-    from printwarden.service.routes.filters import dry_run
+    from printwarden.service.script_dry_run import dry_run
 
     sample = SampleJobIn(
         pages=pages,
@@ -213,7 +213,7 @@ def topups_show(config: ConfigOption = None) -> None:
     from printwarden.domain.topups import rules_to_json
     from printwarden.store import topups
 
-    with _session(config) as session:
+    with open_session(config) as session:
         print(json.dumps(rules_to_json(topups.get_rules(session)), indent=2))
 
 
@@ -232,8 +232,8 @@ def topups_set(
     try:
         rule = TopUpRule(group, amount, Period(period))
     except ValueError as exc:
-        raise _fail(str(exc)) from None
-    with _session(config) as session:
+        raise fail(str(exc)) from None
+    with open_session(config) as session:
         rules = [r for r in topups.get_rules(session) if r.group != group]
         topups.put_rules(session, [*rules, rule])
         applied = topups.apply_due(session, datetime.now(UTC))
@@ -244,7 +244,7 @@ def topups_set(
 def topups_remove(group: Annotated[str, typer.Option()], config: ConfigOption = None) -> None:
     from printwarden.store import topups
 
-    with _session(config) as session:
+    with open_session(config) as session:
         topups.put_rules(session, [r for r in topups.get_rules(session) if r.group != group])
     print(f"{group}: no scheduled top-up")
 
@@ -254,6 +254,6 @@ def topups_run(config: ConfigOption = None) -> None:
     """Apply the current period's top-ups now (the App Server also does, every minute)."""
     from printwarden.store import topups
 
-    with _session(config) as session:
+    with open_session(config) as session:
         applied = topups.apply_due(session, datetime.now(UTC))
     print(f"{applied} top-ups applied")

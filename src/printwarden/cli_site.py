@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from printwarden.cli_common import ConfigOption, command_token, fail, open_session
 from printwarden.cli_tokens import (
     ADMIN_ENV,
     SITE_OR_PROVIDER_ENV,
@@ -19,10 +20,6 @@ from printwarden.cli_tokens import (
 site_cmd = typer.Typer(help="The Site Server: keeps a site working through an outage.")
 admin_site_cmd = typer.Typer(help="Sites (on the App Server).")
 policies_cmd = typer.Typer(help="Offline Policies (on the App Server).")
-
-ConfigOption = Annotated[
-    Path | None, typer.Option("--config", "-c", help="TOML configuration file", exists=True)
-]
 
 
 @site_cmd.command("serve")
@@ -62,12 +59,12 @@ def site_serve(
     from printwarden.site.server import SiteConfig, SiteServer
 
     if secret_file is not None:
-        raise _fail(
+        raise fail(
             "--secret-file is gone: a Site Server no longer takes the App Server's secret. It "
             "makes its own (DATA_DIR/site.key) and gets its card key from the App Server; "
             "remove the option, and the App Server's secret from this machine"
         )
-    site_token = _token(token_file, token, SITE_OR_PROVIDER_ENV)
+    site_token = command_token(token_file, token, SITE_OR_PROVIDER_ENV)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     if os.environ.get("PRINTWARDEN_SECRET_KEY"):
@@ -93,11 +90,11 @@ def site_add(
     from printwarden.store import sites, tokens
     from printwarden.store.errors import AlreadyExists
 
-    with _session(config) as session:
+    with open_session(config) as session:
         try:
             sites.create_site(session, name, description)
         except AlreadyExists as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
         token, _ = tokens.issue_token(session, Role.SITE, name=f"site {name}", scope=name)
     print(token)
 
@@ -109,11 +106,11 @@ def site_rekey(name: str, config: ConfigOption = None) -> None:
     from printwarden.store import sites
     from printwarden.store.errors import NotFound
 
-    with _session(config) as session:
+    with open_session(config) as session:
         try:
             row = sites.find_site(session, name)
         except NotFound as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
         row.key_generation += 1
         generation = row.key_generation
     print(f"{name}: card key generation {generation}")
@@ -130,11 +127,11 @@ def site_rejections(
     from printwarden.store import sites
     from printwarden.store.errors import NotFound
 
-    with _session(config) as session:
+    with open_session(config) as session:
         try:
             sites.find_site(session, name)
         except NotFound as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
         rows = [{"id": r.entry_id, "kind": r.kind, "reason": r.outcome,
                  "rejected_at": r.applied_at.isoformat()}
                 for r in sites.rejections(session, name, limit)]  # fmt: skip
@@ -157,7 +154,7 @@ def site_status(
     """Every site: mode, last contact, outages, journal backlog, last reconciliation. With
     --server, an admin token from --token-file or $PRINTWARDEN_ADMIN_TOKEN."""
     if server:
-        rows = _sites_from(server, _token(token_file, token, ADMIN_ENV))
+        rows = _sites_from(server, command_token(token_file, token, ADMIN_ENV))
     else:
         rows = _sites_from_database(config)
     if as_json:
@@ -184,18 +181,18 @@ def _sites_from(server: str, token: str) -> list[dict[str, Any]]:
             timeout=10,
         )
     except httpx.HTTPError as exc:
-        raise _fail(f"{server}: {exc}") from None
+        raise fail(f"{server}: {exc}") from None
     if response.status_code != 200:
-        raise _fail(f"{server}: {response.status_code} {response.text[:300]}")
+        raise fail(f"{server}: {response.status_code} {response.text[:300]}")
     found: list[dict[str, Any]] = response.json()
     return found
 
 
 def _sites_from_database(config: Path | None) -> list[dict[str, Any]]:
-    from printwarden.service.routes.sites import site_out
+    from printwarden.service.views import site_out
     from printwarden.store import sites
 
-    with _session(config) as session:
+    with open_session(config) as session:
         return [site_out(row).model_dump(mode="json") for row in sites.list_sites(session)]
 
 
@@ -209,11 +206,11 @@ def site_force(
     from printwarden.store import sites
     from printwarden.store.errors import NotFound
 
-    with _session(config) as session:
+    with open_session(config) as session:
         try:
             sites.find_site(session, name).forced_offline = offline
         except NotFound as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
     print(f"{name}: {'forced offline' if offline else 'free to return online'}")
 
 
@@ -224,11 +221,11 @@ def site_reattribute(username: str, config: ConfigOption = None) -> None:
     from printwarden.store.errors import NotFound
     from printwarden.store.reattribution import reattribute
 
-    with _session(config) as session:
+    with open_session(config) as session:
         try:
             done = reattribute(session, username)
         except NotFound as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
     print(f"{username}: {len(done.jobs)} jobs re-attributed, {done.amount} charged")
 
 
@@ -237,7 +234,7 @@ def policies_show(config: ConfigOption = None) -> None:
     """The Offline Policies every site applies while the App Server is unreachable."""
     from printwarden.service.offline import policies
 
-    with _session(config) as session:
+    with open_session(config) as session:
         print(json.dumps(policies(session).to_json(), indent=2))
 
 
@@ -264,28 +261,10 @@ def policies_set(
     from printwarden.store import settings
 
     given = {k: v for k, v in locals().items() if k != "config" and v is not None}
-    with _session(config) as session:
+    with open_session(config) as session:
         try:
             changed = OfflinePolicies.from_json({**policies(session).to_json(), **given})
         except ValueError as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
         settings.put(session, SETTING_KEY, changed.to_json())
         print(json.dumps(changed.to_json(), indent=2))
-
-
-def _token(token_file: Path | None, refused: str, env: str) -> str:
-    from printwarden.cli import _token as token
-
-    return token(token_file, refused, env)
-
-
-def _session(config: Path | None) -> Any:
-    from printwarden.cli import _database, _settings
-
-    return _database(_settings(config)).session()
-
-
-def _fail(message: str) -> typer.Exit:
-    from printwarden.cli import _fail as fail
-
-    return fail(message)

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
+
+from printwarden.cli_common import ConfigOption, console
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -19,11 +20,6 @@ if TYPE_CHECKING:
     from printwarden.store.models import UserRow
 
     Change = Callable[[Session, bytes, UserRow], None]
-
-console = Console()
-ConfigOption = Annotated[
-    Path | None, typer.Option("--config", "-c", help="TOML configuration file", exists=True)
-]
 
 
 def user_set(

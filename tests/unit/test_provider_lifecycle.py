@@ -29,14 +29,14 @@ from hypothesis import strategies as st
 
 from printwarden.analysis import Analysis
 from printwarden.domain.job_states import FINAL, Phase
-from printwarden.provider.backends import (
+from printwarden.provider.config import ProviderConfig
+from printwarden.provider.delivery import (
     Delivered,
     Delivery,
     DeliveryUncertain,
     PrinterRejected,
     PrinterUnavailable,
 )
-from printwarden.provider.config import ProviderConfig
 from printwarden.provider.desk import Desk, DeskError, ReleaseOrder, Submission
 from printwarden.provider.engine import MAX_JOB_FAILURES, Engine, analyse_document
 from printwarden.provider.service_client import (

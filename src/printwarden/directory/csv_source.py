@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
 
+from printwarden.domain.directory import CsvUser
 from printwarden.domain.money import Currency, MoneyError
 
 COLUMNS = frozenset(
@@ -33,21 +33,6 @@ _FALSE = {"false", "no", "n", "0"}
 
 class CsvImportError(ValueError):
     """The file cannot be imported; nothing of it is applied."""
-
-
-@dataclass(frozen=True, slots=True)
-class CsvUser:
-    """One row: each field is ``None`` when its column is absent or its cell is empty."""
-
-    username: str
-    full_name: str | None = None
-    email: str | None = None
-    groups: tuple[str, ...] | None = None
-    cards: tuple[str, ...] | None = None
-    identity_number: str | None = None
-    pin: str | None = None
-    restricted: bool | None = None
-    credit_limit: int | None = None
 
 
 def parse_users(text: str, currency: Currency) -> list[CsvUser]:

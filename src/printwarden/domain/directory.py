@@ -27,3 +27,19 @@ class DirectorySnapshot:
 
     users: tuple[DirectoryUser, ...]
     groups: frozenset[str] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True, slots=True)
+class CsvUser:
+    """One row of a CSV user file (``directory/csv_source.py``): each field is ``None`` when
+    its column is absent or its cell is empty."""
+
+    username: str
+    full_name: str | None = None
+    email: str | None = None
+    groups: tuple[str, ...] | None = None
+    cards: tuple[str, ...] | None = None
+    identity_number: str | None = None
+    pin: str | None = None
+    restricted: bool | None = None
+    credit_limit: int | None = None

@@ -47,16 +47,16 @@ from printwarden.domain.job_states import (
 )
 from printwarden.files import private_dir
 from printwarden.provider import attributes as attrs
-from printwarden.provider.backends import (
+from printwarden.provider.backends import backend_for
+from printwarden.provider.config import FailureMode, ProviderConfig, QueueKind
+from printwarden.provider.delivery import (
     Backend,
     Delivered,
     Delivery,
     DeliveryUncertain,
     PrinterRejected,
     PrinterUnavailable,
-    backend_for,
 )
-from printwarden.provider.config import FailureMode, ProviderConfig, QueueKind
 from printwarden.provider.desk import (
     CONVERSION,
     MULTIPLE_OPERATION_TIME_OUT,

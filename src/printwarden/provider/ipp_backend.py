@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from printwarden.provider.backends import Delivered, Delivery, PrinterRejected, PrinterUnavailable
+from printwarden.provider.delivery import Delivered, Delivery, PrinterRejected, PrinterUnavailable
 from printwarden.provider.ipp.builders import AttributeInput
 from printwarden.provider.ipp.client import (
     IppClient,

@@ -8,10 +8,12 @@ from sqlalchemy.orm import Session
 from printwarden.api.accounts import AccountOut, TransactionOut
 from printwarden.api.devices import DeviceOut
 from printwarden.api.printers import PrinterOut
+from printwarden.api.sites import SiteOut
 from printwarden.api.users import UserOut
 from printwarden.domain.ledger import Transaction, TransactionKind
-from printwarden.store import accounts, printers
-from printwarden.store.models import AccountRow, DeviceRow, PrinterRow, TransactionRow
+from printwarden.store import accounts, printers, sites
+from printwarden.store.db import utc
+from printwarden.store.models import AccountRow, DeviceRow, PrinterRow, SiteRow, TransactionRow
 from printwarden.store.users import UserView
 
 
@@ -103,4 +105,23 @@ def device_out(session: Session, row: DeviceRow) -> DeviceOut:
         login_methods=list(row.login_methods),
         site=row.site,
         change_seq=row.change_seq,
+    )
+
+
+def site_out(row: SiteRow) -> SiteOut:
+    status = row.status or {}
+    contact = utc(row.last_contact) if row.last_contact is not None else None
+    reachable = sites.reachable(row)
+    return SiteOut(
+        name=row.name,
+        description=row.description,
+        mode=str(status.get("mode", "unknown")) if reachable else "offline",
+        reachable=reachable,
+        forced_offline=row.forced_offline,
+        last_contact=contact,
+        journal_backlog=int(status.get("journal_backlog", 0)),
+        outages=list(status.get("outages", [])),
+        last_report=status.get("last_report"),
+        key_generation=row.key_generation,
+        url=str(status.get("url", "")),
     )

@@ -12,7 +12,7 @@ from printwarden.domain.accounts import Account, AccountKind
 from printwarden.store.changes import change_seq
 from printwarden.store.errors import AlreadyExists, InvalidReference, NotFound
 from printwarden.store.models import AccountGrantRow, AccountRow, GroupRow, UserRow
-from printwarden.store.users import now
+from printwarden.store.users import group_names, now
 
 MAX_DEPTH = 8
 
@@ -191,6 +191,21 @@ def grants(session: Session, account: AccountRow) -> tuple[list[str], list[str]]
         .where(AccountGrantRow.account_id.in_(chain))
     )
     return sorted(set(users)), sorted(set(groups))
+
+
+def granted_shared(session: Session, user: UserRow) -> list[AccountRow]:
+    """The enabled shared accounts ``user`` may charge."""
+    groups = set(group_names(session, [user.id])[user.id])
+    return [
+        row
+        for row in list_shared(session)
+        if row.enabled and _granted(session, row, user.username, groups)
+    ]
+
+
+def _granted(session: Session, account: AccountRow, username: str, groups: set[str]) -> bool:
+    granted_users, granted_groups = grants(session, account)
+    return username in granted_users or bool(groups & set(granted_groups))
 
 
 def _ancestry(session: Session, account: AccountRow) -> list[int]:

@@ -14,8 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from printwarden import security
-from printwarden.directory.csv_source import CsvUser
-from printwarden.domain.directory import DirectorySnapshot, DirectoryUser
+from printwarden.domain.directory import CsvUser, DirectorySnapshot, DirectoryUser
 from printwarden.store import groups as group_store
 from printwarden.store import users
 from printwarden.store.errors import LastAdministrator, NotFound

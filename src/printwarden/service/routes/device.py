@@ -40,7 +40,6 @@ from printwarden.service import logins, offline, release
 from printwarden.service.auth import require
 from printwarden.service.problems import Problem
 from printwarden.service.routes.deps import read_session, write_session
-from printwarden.service.routes.devices_auth import granted_shared
 from printwarden.service.state import AppState, app_state
 from printwarden.store import accounts, device_sessions, held_jobs, jobs, printers, users
 from printwarden.store.errors import NotFound
@@ -153,7 +152,7 @@ def _session_out(session: Session, live: Live) -> DeviceSessionOut:
     personal = users.personal_account(session, live.user.id)
     chosen = session.get(AccountRow, live.row.account_id) if live.row.account_id else personal
     assert chosen is not None
-    shared = granted_shared(session, live.user)
+    shared = accounts.granted_shared(session, live.user)
     options = [SessionAccountOut(name="", label="Personal", needs_pin=False)]
     options += [
         SessionAccountOut(name=a.name, label=a.name, needs_pin=bool(a.pin_hash)) for a in shared
@@ -284,7 +283,8 @@ def _account_to_select(
         _check_account_change(state, session)
         if not account:
             return None
-        found = next((a for a in granted_shared(session, live.user) if a.name == account), None)
+        granted = accounts.granted_shared(session, live.user)
+        found = next((a for a in granted if a.name == account), None)
         if found is None:
             raise Problem(403, "Forbidden", f"{live.user.username} may not use {account!r}")
         return logins.PinnedAccount(found.id, found.name, found.pin_hash)
@@ -296,7 +296,7 @@ def _select(
     with state.database.session() as session:
         live = _live(session, name, session_id)
         if account_id is not None and account_id not in {
-            a.id for a in granted_shared(session, live.user)
+            a.id for a in accounts.granted_shared(session, live.user)
         }:
             raise Problem(403, "Forbidden", f"{live.user.username} may no longer use it")
         live.row.account_id = account_id

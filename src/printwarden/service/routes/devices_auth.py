@@ -28,7 +28,7 @@ from printwarden.service.routes.deps import authenticating_components
 from printwarden.service.state import AppState, app_state
 from printwarden.store import accounts, printers, providers, users
 from printwarden.store.errors import NotFound
-from printwarden.store.models import AccountRow, DeviceRow, DeviceSessionRow, UserRow
+from printwarden.store.models import DeviceRow, DeviceSessionRow, UserRow
 from printwarden.store.tokens import DEVICE_PREFIX, PROVIDER_PREFIX, Caller
 
 router = APIRouter(tags=["devices"])
@@ -117,7 +117,7 @@ def _own_devices(session: Session, caller: Caller) -> list[int]:
 def _answer(state: AppState, user: UserRow) -> DeviceLoginOut:
     with state.database.read() as session:
         account = users.personal_account(session, user.id)
-        shared = [row.name for row in granted_shared(session, user)]
+        shared = [row.name for row in accounts.granted_shared(session, user)]
     return DeviceLoginOut(
         authenticated=True,
         username=user.username,
@@ -127,18 +127,3 @@ def _answer(state: AppState, user: UserRow) -> DeviceLoginOut:
         restricted=account.restricted,
         shared_accounts=shared,
     )
-
-
-def granted_shared(session: Session, user: UserRow) -> list[AccountRow]:
-    """The enabled shared accounts ``user`` may charge."""
-    groups = set(users.group_names(session, [user.id])[user.id])
-    return [
-        row
-        for row in accounts.list_shared(session)
-        if row.enabled and _granted(session, row, user.username, groups)
-    ]
-
-
-def _granted(session: Session, account: AccountRow, username: str, groups: set[str]) -> bool:
-    granted_users, granted_groups = accounts.grants(session, account)
-    return username in granted_users or bool(groups & set(granted_groups))

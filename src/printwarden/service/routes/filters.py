@@ -4,7 +4,6 @@ replicate to sites as settings)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Protocol
 
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
@@ -12,7 +11,6 @@ from sqlalchemy.orm import Session
 from printwarden.api.accounts import TopUpsIO
 from printwarden.api.filters import FilterSetIO, FiltersOut
 from printwarden.api.scripts import (
-    SampleJobIn,
     ScriptErrorOut,
     ScriptErrorsOut,
     ScriptIn,
@@ -23,14 +21,8 @@ from printwarden.api.scripts import (
 )
 from printwarden.domain.filters import FilterSet
 from printwarden.domain.topups import rules_from_json, rules_to_json
-from printwarden.scripting import (
-    KeyValueStore,
-    Limits,
-    ScriptJob,
-    ScriptUser,
-    check_script,
-    run_print_hook,
-)
+from printwarden.scripting import check_script
+from printwarden.service import script_dry_run
 from printwarden.service.problems import Problem
 from printwarden.service.routes.deps import admin_only, read_session, write_session
 from printwarden.store import filters, printers, scripts, topups
@@ -140,47 +132,7 @@ def script_errors(
 @router.post("/scripts/test")
 def dry_run_script(body: ScriptTestIn, session: Session = Depends(read_session)) -> ScriptTestOut:
     """Dry-run a script against a sample job: what it would do (nothing is stored)."""
-    store = scripts.SessionStore(session, scripts.Script(body.printer, body.source))
-    return dry_run(body.source, body.job, store)
-
-
-class SampleStore(KeyValueStore, Protocol):
-    def written(self) -> dict[str, str]: ...
-
-
-def dry_run(source: str, sample: SampleJobIn, store: SampleStore) -> ScriptTestOut:
-    """What ``source`` does to ``sample``, reading properties from ``store`` (whose writes
-    the caller does not keep)."""
-    job = ScriptJob(
-        pages=sample.pages,
-        colour_pages=min(sample.colour_pages, sample.pages),
-        copies=sample.copies,
-        cost=sample.cost,
-        document_name=sample.document_name,
-        size=sample.size,
-        duplex=sample.duplex,
-        grayscale=sample.colour_pages == 0,
-        paper_size=sample.paper_size,
-        printer=sample.printer,
-        is_held=sample.is_held,
-        username=sample.username,
-        account=sample.account,
-    )
-    user = ScriptUser(sample.username, tuple(sample.groups), sample.balance, sample.restricted)
-    outcome = run_print_hook(source, job, user, store, datetime.now(UTC), Limits())
-    return ScriptTestOut(
-        error=outcome.error,
-        cancel=outcome.cancel,
-        cancel_message=outcome.cancel_message,
-        cost=outcome.cost,
-        grayscale=outcome.grayscale,
-        duplex=outcome.duplex,
-        charge_account=outcome.charge_account,
-        hold=outcome.hold,
-        comment=outcome.comment,
-        logs=[list(entry) for entry in outcome.logs],
-        properties_set={} if outcome.error else store.written(),
-    )
+    return script_dry_run.with_stored_properties(session, body)
 
 
 @router.get("/topups")

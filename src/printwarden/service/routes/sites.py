@@ -30,7 +30,7 @@ from printwarden.api.sites import (
 from printwarden.domain.accounts import Role
 from printwarden.domain.ids import normalize_id
 from printwarden.domain.offline_policies import SETTING_KEY, OfflinePolicies
-from printwarden.service import journal
+from printwarden.service import journal, views
 from printwarden.service.auth import require
 from printwarden.service.problems import Problem
 from printwarden.service.routes.deps import admin_only, read_session, write_session
@@ -38,7 +38,6 @@ from printwarden.service.state import AppState, app_state
 from printwarden.store import replication, settings, sites
 from printwarden.store import snapshot as snapshots
 from printwarden.store.changes import last_change_seq
-from printwarden.store.db import utc
 from printwarden.store.errors import AlreadyExists, NotFound
 from printwarden.store.migrate import head_revision
 from printwarden.store.models import SiteRow
@@ -64,29 +63,10 @@ def _site(session: Session, name: str) -> SiteRow:
         raise Problem(404, "Not found", str(exc)) from None
 
 
-def site_out(row: SiteRow) -> SiteOut:
-    status = row.status or {}
-    contact = utc(row.last_contact) if row.last_contact is not None else None
-    reachable = sites.reachable(row)
-    return SiteOut(
-        name=row.name,
-        description=row.description,
-        mode=str(status.get("mode", "unknown")) if reachable else "offline",
-        reachable=reachable,
-        forced_offline=row.forced_offline,
-        last_contact=contact,
-        journal_backlog=int(status.get("journal_backlog", 0)),
-        outages=list(status.get("outages", [])),
-        last_report=status.get("last_report"),
-        key_generation=row.key_generation,
-        url=str(status.get("url", "")),
-    )
-
-
 @router.post("/sites", status_code=201, dependencies=[Depends(admin_only)])
 def add_site(body: SiteIn, session: Session = Depends(write_session)) -> SiteOut:
     try:
-        return site_out(sites.create_site(session, body.name, body.description))
+        return views.site_out(sites.create_site(session, body.name, body.description))
     except AlreadyExists as exc:
         raise Problem(409, "Conflict", str(exc)) from None
 
@@ -94,12 +74,12 @@ def add_site(body: SiteIn, session: Session = Depends(write_session)) -> SiteOut
 @router.get("/sites", dependencies=[Depends(admin_only)])
 def list_sites(session: Session = Depends(read_session)) -> list[SiteOut]:
     """Every site: its mode, last contact, outages, journal backlog, last reconciliation."""
-    return [site_out(row) for row in sites.list_sites(session)]
+    return [views.site_out(row) for row in sites.list_sites(session)]
 
 
 @router.get("/sites/{name}", dependencies=[Depends(admin_only)])
 def get_site(name: str, session: Session = Depends(read_session)) -> SiteOut:
-    return site_out(_site(session, name))
+    return views.site_out(_site(session, name))
 
 
 @router.get("/sites/{name}/rejections", dependencies=[Depends(admin_only)])
@@ -126,7 +106,7 @@ def force_offline(
     """Take a site offline for maintenance (or bring it back); it learns at its next call."""
     row = _site(session, name)
     row.forced_offline = body.offline
-    return site_out(row)
+    return views.site_out(row)
 
 
 @router.post("/sites/{name}/rekey", dependencies=[Depends(admin_only)])
@@ -135,7 +115,7 @@ def rekey_site(name: str, session: Session = Depends(write_session)) -> SiteOut:
     from now on, and the site, told by its next page of changes, takes a fresh snapshot."""
     row = _site(session, name)
     row.key_generation += 1
-    return site_out(row)
+    return views.site_out(row)
 
 
 @router.get("/sites/{name}/keys")

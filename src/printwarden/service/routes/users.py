@@ -8,7 +8,8 @@ from starlette.concurrency import run_in_threadpool
 
 from printwarden.api.common import Page
 from printwarden.api.users import GroupIn, GroupOut, ImportReport, UserFields, UserIn, UserOut
-from printwarden.directory.csv_source import CsvImportError, CsvUser, parse_users
+from printwarden.directory.csv_source import CsvImportError, parse_users
+from printwarden.domain.directory import CsvUser
 from printwarden.service import views
 from printwarden.service.problems import Problem
 from printwarden.service.routes.deps import admin_only, read_session, write_session

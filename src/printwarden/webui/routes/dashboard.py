@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from printwarden.api.sites import SiteOut
-from printwarden.service.routes.sites import site_out
+from printwarden.service import views
 from printwarden.store import printers, providers, reports, sites
 from printwarden.store.db import utc
 from printwarden.webui.chart import pages_chart
@@ -40,7 +40,7 @@ def _dashboard(ctx: PageContext) -> Response:
     now = datetime.now(UTC)
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     with ctx.app.database.read() as session:
-        found = [site_out(row) for row in sites.list_sites(session)]
+        found = [views.site_out(row) for row in sites.list_sites(session)]
         per_day = reports.pages_per_day(session, today - timedelta(days=CHART_DAYS - 1))
         floor = reports.first_id_since(session, today)
         return ctx.render(

@@ -16,9 +16,8 @@ from starlette.datastructures import FormData
 from printwarden.api.held_jobs import HeldJobChangeIn
 from printwarden.service import logins, release
 from printwarden.service.problems import Problem
-from printwarden.service.routes.devices_auth import granted_shared
 from printwarden.service.throttle import Throttled
-from printwarden.store import held_jobs, jobs, ledger, printers, reports, users
+from printwarden.store import accounts, held_jobs, jobs, ledger, printers, reports, users
 from printwarden.store.models import HeldJobRow, ProviderRow
 from printwarden.webui import forms
 from printwarden.webui.guards import PageContext, WebError, user_form, user_page
@@ -45,7 +44,7 @@ def _summary(ctx: PageContext) -> Response:
             # By when each happened: an outage's charges where they happened, not when
             # the site reconciled; at an offline site, what its replica has, likewise.
             transactions=ledger.recent(session, account_id=account.id, limit=20, by_time=True),
-            shared=granted_shared(session, user),
+            shared=accounts.granted_shared(session, user),
         )
 
 
@@ -74,7 +73,7 @@ def held_page(ctx: PageContext, error: str = "", status: int = 200) -> Response:
             status,
             jobs=release.views_at(session, rows, None),
             printers=release_printers(session, rows),
-            shared=[a.name for a in granted_shared(session, user)],
+            shared=[a.name for a in accounts.granted_shared(session, user)],
             error=error,
         )
 

@@ -13,7 +13,7 @@ from starlette.datastructures import FormData
 
 from printwarden.api.scripts import SampleJobIn, ScriptTestIn, ScriptTestOut
 from printwarden.scripting import check_script
-from printwarden.service.routes.filters import dry_run_script
+from printwarden.service import script_dry_run
 from printwarden.store import scripts
 from printwarden.webui import forms
 from printwarden.webui.guards import PageContext, WebError, admin_form, admin_page
@@ -145,4 +145,4 @@ def _test_body(ctx: PageContext, printer: str, editor: Editor) -> ScriptTestIn:
 
 def _dry_run(ctx: PageContext, body: ScriptTestIn) -> ScriptTestOut:
     with ctx.app.database.read() as session:  # read-only: the run's property writes are dropped
-        return dry_run_script(body, session)
+        return script_dry_run.with_stored_properties(session, body)

@@ -18,7 +18,7 @@ from printwarden.domain.offline_policies import (
     PasswordPolicy,
     UnauthenticatedPolicy,
 )
-from printwarden.service.routes.sites import site_out
+from printwarden.service import views
 from printwarden.store import settings, sites
 from printwarden.store.errors import NotFound
 from printwarden.store.models import SettingRow, SiteRow
@@ -37,7 +37,7 @@ async def sites_page(ctx: PageContext = Depends(admin_page)) -> Response:
 
 def _sites_page(ctx: PageContext) -> Response:
     with ctx.app.database.read() as session:
-        found = [site_out(row) for row in sites.list_sites(session)]
+        found = [views.site_out(row) for row in sites.list_sites(session)]
     return ctx.render("admin/sites.html", sites=found)
 
 
@@ -100,7 +100,7 @@ def _policies_page(ctx: PageContext, error: str = "", status: int = 200) -> Resp
 def _replication(row: SiteRow, seq: int) -> Replication:
     """From the site's last heartbeat: how far its replica had applied HQ's changes."""
     replica_seq = int((row.status or {}).get("replica_seq", 0))
-    reachable = site_out(row).reachable
+    reachable = views.site_out(row).reachable
     return Replication(row.name, reachable, replica_seq, seq > 0 and replica_seq >= seq)
 
 

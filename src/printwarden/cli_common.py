@@ -1,0 +1,60 @@
+"""What the ``printwarden`` command modules share: ``--config``, the settings and database it
+names, a command's token, and failing with a message.
+
+Kept light (typer and rich only): ``provider serve`` must not load the App Server's stack.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+
+from printwarden.cli_tokens import TokenMissing, read_token
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from printwarden.config import Settings
+    from printwarden.store.db import Database
+
+console = Console()
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", "-c", help="TOML configuration file", exists=True)
+]
+
+
+def read_settings(config: Path | None) -> Settings:
+    """The settings of ``config`` (or the defaults and environment)."""
+    from printwarden.config import load_settings
+
+    return load_settings(config)
+
+
+def open_database(settings: Settings) -> Database:
+    """The App Server's database that ``settings`` name."""
+    from printwarden.store.db import Database
+
+    return Database(settings.resolved_database_url())
+
+
+def open_session(config: Path | None) -> AbstractContextManager[Session]:
+    """A session of the database ``config`` names (a context manager that commits)."""
+    return open_database(read_settings(config)).session()
+
+
+def fail(message: str) -> typer.Exit:
+    """Print ``message`` as an error; raise what this returns to exit with status 1."""
+    console.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code=1)
+
+
+def command_token(token_file: Path | None, refused: str, env: str) -> str:
+    """The command's token (cli_tokens.read_token), or exit with its error."""
+    try:
+        return read_token(token_file, refused, env)
+    except TokenMissing as exc:
+        raise fail(str(exc)) from None
