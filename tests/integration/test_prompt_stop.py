@@ -14,7 +14,7 @@ from pathlib import Path
 
 from support.site import site_world
 
-PROMPT_SECONDS = 2.0  # the stops measured 0.2 s (bench/stop_time.py); waiting out a poll: 5-10 s
+PROMPT_SECONDS = 2.0  # measured 0.2 s (bench/stop_time.py); a wait for the poll would take 5-10 s
 
 
 def _seconds_to_stop(process: subprocess.Popen[bytes] | None) -> float:
