@@ -178,13 +178,27 @@ def test_validate_job_accepts_and_rejects(client: IppClient) -> None:
     }
 
 
+def wait_until_processing(client: IppClient, job_id: int, timeout: float = JOB_TIMEOUT) -> None:
+    """Poll Get-Job-Attributes until the job is processing."""
+    deadline = time.monotonic() + timeout
+    while client.get_job_attributes(job_id, ["job-state"]).value("job-state") != (
+        JobState.PROCESSING
+    ):
+        assert time.monotonic() < deadline, "the job never started processing"
+        time.sleep(0.05)
+
+
 def test_cancel_a_processing_job() -> None:
-    # ippeveprinter lets the print command finish, then marks the job canceled.
+    # ippeveprinter lets the print command finish, then marks the job canceled. The cancel
+    # waits until the job runs: a Cancel-Job that lands between ippeveprinter marking a
+    # pending job canceled and its processing thread starting is overwritten by "completed"
+    # (ippeveprinter's own race, seen once under load).
     with (
         IppEvePrinter("printwarden-slow", processing_seconds=6) as slow,
         IppClient(slow.uri) as ipp,
     ):
         job_id = ipp.print_job(b"slow\n", document_format="text/plain")
+        wait_until_processing(ipp, job_id)
         ipp.cancel_job(job_id)
         assert wait_for_job(ipp, job_id, timeout=20) == JobState.CANCELED
         with pytest.raises(IppError) as caught:
