@@ -68,7 +68,7 @@ LAYERS: tuple[tuple[str, str], ...] = (
     ("printwarden.serving", "app"),
     ("printwarden.__main__", "app"),
     ("printwarden.demo", "app"),
-    ("printwarden.demo_*", "app"),
+    ("printwarden.demo.*", "app"),
     # The harness of the tests and the benchmarks: above everything, never imported by the
     # product (tests/unit/test_testing_package.py).
     ("printwarden.testing", "testing"),
