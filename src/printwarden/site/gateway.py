@@ -20,7 +20,7 @@ from starlette.datastructures import Headers
 
 from printwarden.domain.functions import Function, FunctionUnavailable, Mode, require
 from printwarden.service.client_address import CLIENT_HEADER, SITE_TOKEN_HEADER, networks, resolve
-from printwarden.webui.sessions import SESSION_COOKIE
+from printwarden.web.sessions import SESSION_COOKIE
 
 log = logging.getLogger("printwarden.site")
 
