@@ -37,7 +37,7 @@ import pikepdf
 from harness import paired_medians
 from printwarden.analysis import DEFAULT_LIMITS, analyze, rendered
 from printwarden.analysis.pdf import scan
-from printwarden.analysis.pdfspaces import Verdict
+from printwarden.analysis.pdfspaces import ColourStatus
 from printwarden.testing.corpus import colours, generate, reference
 
 GOAL_COUNT_RATIO = 1.2
@@ -76,7 +76,7 @@ def scan_split(path: Path) -> tuple[float, list[int]]:
     with pikepdf.open(path) as pdf:
         verdicts = scan(pdf, DEFAULT_LIMITS.tolerance)
     elapsed = time.perf_counter() - started
-    return elapsed, [n for n, v in enumerate(verdicts, 1) if v is Verdict.RENDER]
+    return elapsed, [n for n, v in enumerate(verdicts, 1) if v is ColourStatus.RENDER]
 
 
 def fallback(path: Path, pages: list[int]) -> None:
@@ -138,7 +138,7 @@ def corpus_report(out: Path, runs: int) -> tuple[bool, bool]:
             wrong.append(case.name)
         if kind == "application/pdf":
             with pikepdf.open(path) as document:
-                rendered += Verdict.RENDER in scan(document, DEFAULT_LIMITS.tolerance)
+                rendered += ColourStatus.RENDER in scan(document, DEFAULT_LIMITS.tolerance)
         ink, ours = paired_medians(
             functools.partial(plain_inkcov, path),
             functools.partial(analyze, path, kind),

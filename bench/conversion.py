@@ -39,8 +39,8 @@ from PIL import Image
 
 from harness import paired_times
 from printwarden.analysis.chain import Setup, run_chain
-from printwarden.analysis.conversions import Conversion
-from printwarden.analysis.convert import pdfwrite_args
+from printwarden.analysis.conversions import ConversionOrder
+from printwarden.analysis.pdfwrite import pdfwrite_args
 from printwarden.domain import formats
 from printwarden.provider.capabilities import effective
 from printwarden.provider.config import PrinterConfig
@@ -172,7 +172,7 @@ def bench_prepare(work: Path, runs: int) -> None:
     for name, (source, pages) in cases.items():
 
         def job(source: Path = source) -> None:
-            prepared = prepare(source, "application/octet-stream", {}, Conversion(), printer,
+            prepared = prepare(source, "application/octet-stream", {}, ConversionOrder(), printer,
                                work / "prepared", scratch=scratch)  # fmt: skip
             prepared.path.unlink()
 

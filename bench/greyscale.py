@@ -1,4 +1,4 @@
-"""Greyscale conversion throughput: ``convert(..., Conversion(grayscale=True))`` against the
+"""Greyscale conversion throughput: ``convert(..., ConversionOrder(grayscale=True))`` against the
 plain ``gs`` command line with the same pdfwrite arguments, on a 50-page colour PDF.
 
     .venv/bin/python bench/greyscale.py                 # 5 runs each, medians
@@ -26,8 +26,8 @@ import pikepdf
 
 from harness import paired_medians
 from printwarden.analysis import analyze
-from printwarden.analysis.conversions import Conversion, convert
-from printwarden.analysis.convert import pdfwrite_args
+from printwarden.analysis.conversions import ConversionOrder, convert
+from printwarden.analysis.pdfwrite import pdfwrite_args
 from printwarden.testing.corpus import generate
 
 GOAL_RATIO = 0.9
@@ -70,10 +70,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         command = plain_command(source, plain_out)
         print(f"  plain: {' '.join(plain_command(Path('IN.pdf'), Path('OUT.pdf')))}")
-        result = convert(source, "application/pdf", Conversion(grayscale=True), workdir)
+        result = convert(source, "application/pdf", ConversionOrder(grayscale=True), workdir)
         plain, ours = paired_medians(
             lambda: subprocess.run(command, check=True, timeout=300),
-            lambda: convert(source, "application/pdf", Conversion(grayscale=True), workdir),
+            lambda: convert(source, "application/pdf", ConversionOrder(grayscale=True), workdir),
             runs,
         )
         verify = statistics.median(

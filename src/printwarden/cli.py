@@ -685,7 +685,7 @@ def demo(
     """Run the whole demo system in the foreground; writes DATA_DIR/demo.json when ready."""
     if ctx.invoked_subcommand is not None:
         return
-    from printwarden.demo import run_demo
+    from printwarden.demo.run import run_demo
 
     run_demo(data_dir, port_base)
 
@@ -711,7 +711,7 @@ def demo_link_up(
 @link_cmd.command("status")
 def demo_link_status(data_dir: DemoDirOption = Path("demo-data")) -> None:
     """Each demo site's link: up or down."""
-    from printwarden.demo_sites import link_states
+    from printwarden.demo.sites import link_states
 
     states = link_states(data_dir.resolve())
     if not states:
@@ -721,7 +721,7 @@ def demo_link_status(data_dir: DemoDirOption = Path("demo-data")) -> None:
 
 
 def _demo_link(site: str, data_dir: Path, state: str) -> None:
-    from printwarden.demo_sites import set_link
+    from printwarden.demo.sites import set_link
     from printwarden.sim.link import LinkState
 
     try:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from printwarden.demo_sites import PORT_OFFSETS
+from printwarden.demo.sites import PORT_OFFSETS
 from printwarden.testing.ports import free_port_base
 from printwarden.testing.processes import stop
 

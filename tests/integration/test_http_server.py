@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from printwarden.provider.http11 import Limits
+from printwarden.provider.http11 import HeadLimits
 from printwarden.provider.http_server import HttpServer, Request, Response, ServerSettings
 
 SETTINGS = ServerSettings(
@@ -35,7 +35,7 @@ SETTINGS = ServerSettings(
     read_ahead=256 * 1024,
     sweep_every=0.05,
     shutdown_grace=2.0,
-    limits=Limits(max_head_bytes=4096, max_headers=20),
+    limits=HeadLimits(max_head_bytes=4096, max_headers=20),
 )
 WAIT = 10.0  # no test waits longer than this for anything
 

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from printwarden.provider.ipp.client import IppClient
-from printwarden.webui.sessions import SESSION_COOKIE
+from printwarden.web.sessions import SESSION_COOKIE
 from support.provider import QueueSpec
 from support.seeding import PRICES, add_user, top_up, wait_for
 from support.site import PRINTER, SITE, World, site_world

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 
 from printwarden.scripting import (
-    Limits,
+    ScriptLimits,
     ScriptOutcome,
     channel,
     check_script,
@@ -35,7 +35,7 @@ class Store:
         pass
 
 
-def run(source: str, limits: Limits = Limits()) -> ScriptOutcome:
+def run(source: str, limits: ScriptLimits = ScriptLimits()) -> ScriptOutcome:
     return run_print_hook(source, JOB, USER, Store(), NOW, limits)
 
 
@@ -88,7 +88,7 @@ def test_a_host_that_dies_while_idle_is_replaced_without_failing_the_call() -> N
 def test_a_host_that_crashes_in_every_attempt_fails_that_call_only() -> None:
     killer = threading.Thread(target=kill_hosts_for, args=(3.0,))
     killer.start()
-    outcome = run(LOOP, Limits(time_ms=8_000))
+    outcome = run(LOOP, ScriptLimits(time_ms=8_000))
     killer.join()
     assert outcome.error == "the script engine crashed"
     assert run(COMMENT).comment == "ran"

@@ -30,7 +30,7 @@ from itsdangerous import URLSafeTimedSerializer
 from itsdangerous.signer import SigningAlgorithm
 
 from printwarden import security
-from printwarden.webui.sessions import SESSION_COOKIE
+from printwarden.web.sessions import SESSION_COOKIE
 from support.seeding import wait_for
 from support.site import World, another_site, site_world
 from support.web import csrf_of

@@ -17,8 +17,8 @@ import pytest
 from fastapi.routing import APIRoute
 
 from printwarden.domain.accounts import Role
-from printwarden.webui.mount import ROUTERS
-from printwarden.webui.sessions import SESSION_COOKIE
+from printwarden.web.mount import ROUTERS
+from printwarden.web.sessions import SESSION_COOKIE
 from support.appserver import AppServer
 from support.seeding import wait_for
 from support.web import add_person, browser, csrf_of, login, post_login

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from printwarden.demo_sites import PORT_OFFSETS
+from printwarden.demo.sites import PORT_OFFSETS
 from printwarden.testing.ports import free_port_base
 
 READY_SECONDS = 60

@@ -9,10 +9,10 @@ import pytest
 
 from printwarden.analysis import analyze
 from printwarden.analysis.pdf import scan
-from printwarden.analysis.pdfspaces import Verdict
+from printwarden.analysis.pdfspaces import ColourStatus
 from printwarden.testing.corpus import reference
 
-GREY, COLOUR, RENDER = Verdict.GREY, Verdict.COLOUR, Verdict.RENDER
+GREY, COLOUR, RENDER = ColourStatus.GREY, ColourStatus.COLOUR, ColourStatus.RENDER
 TOL = 8
 BOX = b" 10 10 100 100 re f"
 
@@ -25,7 +25,7 @@ def one_page(content: bytes, **resources: object) -> pikepdf.Pdf:
     return pdf
 
 
-def verdict(pdf: pikepdf.Pdf) -> Verdict:
+def verdict(pdf: pikepdf.Pdf) -> ColourStatus:
     return scan(pdf, TOL)[0]
 
 
@@ -57,7 +57,7 @@ def form(pdf: pikepdf.Pdf, content: bytes, **extra: object) -> pikepdf.Stream:
         (b"BT /F1 12 Tf 10 10 Td (1 0 0 rg 10 10 re f) Tj ET", GREY),
     ],
 )
-def test_operators(content: bytes, expected: Verdict) -> None:
+def test_operators(content: bytes, expected: ColourStatus) -> None:
     font = pikepdf.Dictionary(
         Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1, BaseFont=pikepdf.Name.Helvetica
     )
@@ -82,7 +82,7 @@ def separation(name: str) -> pikepdf.Array:
         ("/Cyan", 0.02, GREY),
     ],
 )
-def test_process_separations(space: str, tint: float, expected: Verdict) -> None:
+def test_process_separations(space: str, tint: float, expected: ColourStatus) -> None:
     pdf = one_page(
         b"/S cs %.2f sc" % tint + BOX, ColorSpace=pikepdf.Dictionary(S=separation(space))
     )
@@ -133,7 +133,7 @@ LAB = pikepdf.Array(
         ("70 -6 -6", COLOUR),
     ],
 )
-def test_lab_is_judged_through_srgb(lab: str, expected: Verdict) -> None:
+def test_lab_is_judged_through_srgb(lab: str, expected: ColourStatus) -> None:
     content = b"/L cs " + lab.encode() + b" sc" + BOX
     assert verdict(one_page(content, ColorSpace=pikepdf.Dictionary(L=LAB))) is expected
 
@@ -163,7 +163,7 @@ def icc_space(pdf: pikepdf.Pdf, header_space: bytes, n: int) -> pikepdf.Array:
     ],
 )
 def test_icc_spaces_are_what_their_header_says(
-    header: bytes, n: int, colour: str, expected: Verdict
+    header: bytes, n: int, colour: str, expected: ColourStatus
 ) -> None:
     pdf = one_page(b"/P cs " + colour.encode() + b" sc" + BOX)
     spaces = pikepdf.Dictionary(P=icc_space(pdf, header, n))
@@ -201,7 +201,7 @@ def shading(space: str, c0: list[float], c1: list[float], kind: int = 2) -> pike
         (shading("/DeviceRGB", [0, 0, 0], [1, 1, 1], kind=4), RENDER),
     ],
 )
-def test_shadings(sh: pikepdf.Dictionary, expected: Verdict) -> None:
+def test_shadings(sh: pikepdf.Dictionary, expected: ColourStatus) -> None:
     assert verdict(one_page(b"/Sh sh", Shading=pikepdf.Dictionary(Sh=sh))) is expected
     pattern = pikepdf.Dictionary(PatternType=2, Shading=sh)
     pdf = one_page(b"/Pattern cs /P scn" + BOX, Pattern=pikepdf.Dictionary(P=pattern))
@@ -296,7 +296,9 @@ def annotated(
     ("flags", "appearance", "expected"),
     [(4, True, COLOUR), (0, True, GREY), (4 | 2, True, GREY), (4, False, GREY), (0, False, GREY)],
 )
-def test_annotations_count_when_printable(flags: int, appearance: bool, expected: Verdict) -> None:
+def test_annotations_count_when_printable(
+    flags: int, appearance: bool, expected: ColourStatus
+) -> None:
     assert verdict(annotated(flags, appearance)) is expected
 
 

@@ -20,17 +20,17 @@ import pytest
 
 from corpus.session import colour_corpus_dir
 from printwarden.analysis import analyze
-from printwarden.analysis.conversions import Conversion, ConversionFailed, Converted, convert
-from printwarden.analysis.convert import to_pdf
+from printwarden.analysis.conversions import ConversionFailed, ConversionOrder, Converted, convert
+from printwarden.analysis.pdfwrite import to_pdf
 from printwarden.testing.corpus import reference
 from printwarden.testing.corpus.colours import CASES
 
 PDF = "application/pdf"
 CONVERSIONS = {
-    "grey": Conversion(grayscale=True),
-    "fit": Conversion(fit_to="A4"),
-    "2-up": Conversion(nup=2),
-    "duplex": Conversion(duplex=True),
+    "grey": ConversionOrder(grayscale=True),
+    "fit": ConversionOrder(fit_to="A4"),
+    "2-up": ConversionOrder(nup=2),
+    "duplex": ConversionOrder(duplex=True),
 }
 
 

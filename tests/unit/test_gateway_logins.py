@@ -7,7 +7,7 @@ import json
 import httpx
 
 from printwarden.site.gateway import _accepted_password
-from printwarden.webui.sessions import SESSION_COOKIE
+from printwarden.web.sessions import SESSION_COOKIE
 
 SITE = "http://site.example"
 

@@ -11,8 +11,8 @@ import pytest
 from printwarden.provider.http11 import (
     BodyData,
     Event,
+    HeadLimits,
     HttpError,
-    Limits,
     MessageEnd,
     RequestHead,
     RequestParser,
@@ -22,8 +22,8 @@ from printwarden.provider.http11 import (
 IPP_POST = b"POST /ipp/print/held HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/ipp\r\n"
 
 
-def feed(data: bytes, *, split: bool = False, limits: Limits | None = None) -> list[Event]:
-    parser = RequestParser(limits or Limits())
+def feed(data: bytes, *, split: bool = False, limits: HeadLimits | None = None) -> list[Event]:
+    parser = RequestParser(limits or HeadLimits())
     if not split:
         return parser.feed(data)
     events: list[Event] = []
@@ -36,7 +36,7 @@ def body_of(events: list[Event]) -> bytes:
     return b"".join(e.data for e in events if isinstance(e, BodyData))
 
 
-def refusal(data: bytes, *, split: bool = False, limits: Limits | None = None) -> HttpError:
+def refusal(data: bytes, *, split: bool = False, limits: HeadLimits | None = None) -> HttpError:
     with pytest.raises(HttpError) as caught:
         feed(data, split=split, limits=limits)
     return caught.value
@@ -156,7 +156,7 @@ def test_folded_headers_and_upgrades_are_refused() -> None:
 
 @pytest.mark.parametrize("split", [False, True], ids=["whole", "byte-by-byte"])
 def test_a_head_over_the_limit_is_refused_before_it_ends(split: bool) -> None:
-    limits = Limits(max_head_bytes=1024)
+    limits = HeadLimits(max_head_bytes=1024)
     endless = IPP_POST + b"X-Filler: " + b"a" * 4096  # never reaches its end
     error = refusal(endless, split=split, limits=limits)
     assert error.status in (414, 431)
@@ -164,23 +164,23 @@ def test_a_head_over_the_limit_is_refused_before_it_ends(split: bool) -> None:
 
 def test_a_head_over_the_limit_is_refused_even_when_it_came_in_one_read() -> None:
     whole = IPP_POST + b"X-Filler: " + b"a" * 4096 + b"\r\n\r\n"
-    assert refusal(whole, limits=Limits(max_head_bytes=1024)).status == 431
+    assert refusal(whole, limits=HeadLimits(max_head_bytes=1024)).status == 431
     small = IPP_POST + b"X-Filler: " + b"a" * 500 + b"\r\n\r\n"
-    assert isinstance(feed(small, limits=Limits(max_head_bytes=1024))[0], RequestHead)
+    assert isinstance(feed(small, limits=HeadLimits(max_head_bytes=1024))[0], RequestHead)
 
 
 def test_a_long_target_is_refused() -> None:
-    limits = Limits(max_head_bytes=1024)
+    limits = HeadLimits(max_head_bytes=1024)
     assert refusal(b"GET /" + b"a" * 2000 + b" HTTP/1.1\r\n\r\n", limits=limits).status == 414
 
 
 def test_too_many_headers_are_refused() -> None:
     many = b"".join(b"X-%d: 1\r\n" % n for n in range(20))
-    assert refusal(IPP_POST + many + b"\r\n", limits=Limits(max_headers=10)).status == 431
+    assert refusal(IPP_POST + many + b"\r\n", limits=HeadLimits(max_headers=10)).status == 431
 
 
 def test_a_body_does_not_count_against_the_head_limit() -> None:
-    limits = Limits(max_head_bytes=1024)
+    limits = HeadLimits(max_head_bytes=1024)
     parser = RequestParser(limits)
     big = b"x" * 100_000
     events = parser.feed(IPP_POST + b"Content-Length: %d\r\n\r\n" % (2 * len(big)) + big)

@@ -49,8 +49,6 @@ LAYERS: tuple[tuple[str, str], ...] = (
     ("printwarden.site.gateway", "app"),
     ("printwarden.site", "use cases"),
     ("printwarden.site.*", "use cases"),
-    ("printwarden.webui", "web"),
-    ("printwarden.webui.*", "web"),
     ("printwarden.web", "web"),
     ("printwarden.web.*", "web"),
     ("printwarden.cli_*", "cli"),
@@ -68,7 +66,7 @@ LAYERS: tuple[tuple[str, str], ...] = (
     ("printwarden.serving", "app"),
     ("printwarden.__main__", "app"),
     ("printwarden.demo", "app"),
-    ("printwarden.demo_*", "app"),
+    ("printwarden.demo.*", "app"),
     # The harness of the tests and the benchmarks: above everything, never imported by the
     # product (tests/unit/test_testing_package.py).
     ("printwarden.testing", "testing"),
@@ -100,7 +98,7 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
 }
 
 ROUTES = ("printwarden.service.routes", "printwarden.service.routes.*")
-WEB = ("printwarden.webui", "printwarden.webui.*", "printwarden.web", "printwarden.web.*")
+WEB = ("printwarden.web", "printwarden.web.*")
 
 
 def layer(module: str) -> str:

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from printwarden.analysis import analyze
-from printwarden.analysis.conversions import Conversion
+from printwarden.analysis.conversions import ConversionOrder
 from printwarden.domain import formats
 from printwarden.provider.capabilities import Capabilities, effective
 from printwarden.provider.config import PrinterConfig
@@ -46,7 +46,7 @@ def _size(path: Path) -> tuple[int, int]:
 def test_a_format_the_printer_takes_is_sent_as_it_is(tmp_path: Path) -> None:
     source = tmp_path / "doc.pdf"
     build_pdf(["text"], lines=3).save(source)
-    prepared = prepare(source, formats.OCTET_STREAM, {}, Conversion(), PDF_ONLY,
+    prepared = prepare(source, formats.OCTET_STREAM, {}, ConversionOrder(), PDF_ONLY,
                        tmp_path / "x", scratch=tmp_path)  # fmt: skip
     assert (prepared.path, prepared.document_format, prepared.changed) == (
         source,
@@ -54,13 +54,13 @@ def test_a_format_the_printer_takes_is_sent_as_it_is(tmp_path: Path) -> None:
         False,
     )
     assert prepared.pages is None  # the job's analysis stands
-    assert prepare(source, formats.PDF, {}, Conversion(), ANY, tmp_path / "x",
+    assert prepare(source, formats.PDF, {}, ConversionOrder(), ANY, tmp_path / "x",
                    scratch=tmp_path).path == source  # fmt: skip
 
 
 def test_a_jpeg_is_laid_out_on_the_jobs_paper(tmp_path: Path) -> None:
     prepared = prepare(_jpeg(tmp_path), formats.JPEG, {"media": "na_index-4x6_4x6in"},
-                       Conversion(), PDF_ONLY, tmp_path / "job", scratch=tmp_path)  # fmt: skip
+                       ConversionOrder(), PDF_ONLY, tmp_path / "job", scratch=tmp_path)  # fmt: skip
     assert prepared.document_format == formats.PDF
     assert prepared.path == tmp_path / "job.pdf"
     assert _size(prepared.path) == (288, 432)
@@ -69,7 +69,7 @@ def test_a_jpeg_is_laid_out_on_the_jobs_paper(tmp_path: Path) -> None:
 
 
 def test_without_media_the_printers_default_paper(tmp_path: Path) -> None:
-    prepared = prepare(_jpeg(tmp_path), formats.JPEG, {}, Conversion(), PDF_ONLY,
+    prepared = prepare(_jpeg(tmp_path), formats.JPEG, {}, ConversionOrder(), PDF_ONLY,
                        tmp_path / "job", scratch=tmp_path)  # fmt: skip
     assert _size(prepared.path) == (595, 842)  # the configuration's default: A4
     assert prepared.paper_size == "A4"
@@ -79,7 +79,7 @@ def test_a_grey_policy_on_text_for_a_raster_printer(tmp_path: Path) -> None:
     source = tmp_path / "notes.txt"
     source.write_text("".join(f"line {n}\n" for n in range(130)))  # 3 pages
     prepared = prepare(source, formats.TEXT, {"sides": "two-sided-long-edge"},
-                       Conversion(grayscale=True, nup=2), MONO_RASTER, tmp_path / "job",
+                       ConversionOrder(grayscale=True, nup=2), MONO_RASTER, tmp_path / "job",
                        scratch=tmp_path)  # fmt: skip
     assert prepared.document_format == formats.PWG_RASTER
     assert prepared.path.read_bytes().startswith(b"RaS2")
@@ -94,7 +94,7 @@ def test_a_colour_pdf_rendered_for_a_monochrome_raster_printer_has_no_colour_pag
 ) -> None:
     source = tmp_path / "doc.pdf"
     build_pdf(["red-rect", "text"], lines=3).save(source)
-    prepared = prepare(source, formats.PDF, {"print-color-mode": "color"}, Conversion(),
+    prepared = prepare(source, formats.PDF, {"print-color-mode": "color"}, ConversionOrder(),
                        MONO_RASTER, tmp_path / "job", scratch=tmp_path)  # fmt: skip
     assert (prepared.pages, prepared.colour_pages) == (None, 0)
     assert prepared.colour_mode == "auto"  # never "color" to a monochrome printer
@@ -104,12 +104,12 @@ def test_a_colour_pdf_rendered_for_a_monochrome_raster_printer_has_no_colour_pag
 def test_paper_the_printer_lacks_is_fitted_where_the_queue_fits(tmp_path: Path) -> None:
     source = tmp_path / "a3.pdf"
     build_pdf(["text"], (842, 1191), lines=3).save(source)
-    prepared = prepare(source, formats.PDF, {"media": "iso_a3_297x420mm"}, Conversion(),
+    prepared = prepare(source, formats.PDF, {"media": "iso_a3_297x420mm"}, ConversionOrder(),
                        PDF_ONLY, tmp_path / "job", scratch=tmp_path, fit_to_paper=True)  # fmt: skip
     assert prepared.media == "iso_a4_210x297mm"
     assert prepared.paper_size == "A4"
     assert _size(prepared.path) == (595, 842)
-    unfitted = prepare(source, formats.PDF, {"media": "iso_a3_297x420mm"}, Conversion(),
+    unfitted = prepare(source, formats.PDF, {"media": "iso_a3_297x420mm"}, ConversionOrder(),
                        PDF_ONLY, tmp_path / "other", scratch=tmp_path)  # fmt: skip
     assert unfitted.path == source
 
@@ -128,7 +128,9 @@ def test_what_cannot_reach_the_printer_is_undeliverable(
     source = tmp_path / "doc"
     source.write_bytes(data)
     with pytest.raises(Undeliverable, match=why):
-        prepare(source, declared, {}, Conversion(), PDF_ONLY, tmp_path / "job", scratch=tmp_path)
+        prepare(
+            source, declared, {}, ConversionOrder(), PDF_ONLY, tmp_path / "job", scratch=tmp_path
+        )
     assert not list(tmp_path.glob("job*"))
     assert not list(tmp_path.glob("prepare-*"))
 
@@ -147,7 +149,7 @@ def test_an_image_policy_conversion_goes_through_pdf(tmp_path: Path) -> None:
     Image.new("RGB", (100, 100), "blue").save(out, "PNG")
     source = tmp_path / "blue.png"
     source.write_bytes(out.getvalue())
-    prepared = prepare(source, formats.PNG, {}, Conversion(grayscale=True), ANY,
+    prepared = prepare(source, formats.PNG, {}, ConversionOrder(grayscale=True), ANY,
                        tmp_path / "job", scratch=tmp_path)  # fmt: skip
     assert prepared.document_format == formats.PDF  # before: a PNG left to the printer
     assert (prepared.pages, prepared.colour_pages) == (1, 0)

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from printwarden.scripting import (
-    Limits,
     ScriptJob,
+    ScriptLimits,
     ScriptOutcome,
     ScriptUser,
     check_script,
@@ -48,7 +48,7 @@ def run(
     job: ScriptJob = JOB,
     user: ScriptUser = USER,
     store: Store | None = None,
-    limits: Limits = Limits(),
+    limits: ScriptLimits = ScriptLimits(),
 ) -> ScriptOutcome:
     return run_print_hook(source, job, user, store or Store(), NOW, limits)
 
@@ -236,7 +236,7 @@ def test_a_failed_call_writes_nothing() -> None:
 def test_a_call_stopped_by_its_time_limit_writes_nothing() -> None:
     store = Store()
     looping = hook("inputs.utils.setProperty('n', '1'); for (;;) {}")
-    assert "time limit" in run(looping, store=store, limits=Limits(time_ms=20)).error
+    assert "time limit" in run(looping, store=store, limits=ScriptLimits(time_ms=20)).error
     assert store.values == {}
 
 
@@ -283,7 +283,7 @@ def test_a_script_reading_many_keys() -> None:
 def test_infinite_loop_is_stopped_and_the_next_call_works() -> None:
     source = hook("if (inputs.job.printerName === 'loop') { for (;;) {} } actions.job.cancel();")
     started = time.perf_counter()
-    outcome = run(source, replace(JOB, printer="loop"), limits=Limits(time_ms=50))
+    outcome = run(source, replace(JOB, printer="loop"), limits=ScriptLimits(time_ms=50))
     assert time.perf_counter() - started < 0.05 + MARGIN_S
     assert outcome == ScriptOutcome(error="time limit exceeded (50 ms)")
     assert run(source) == ScriptOutcome(cancel=True)
@@ -297,7 +297,7 @@ def test_huge_allocation_is_stopped_and_the_next_call_works() -> None:
         "actions.job.cancel();"
     )
     started = time.perf_counter()
-    outcome = run(source, replace(JOB, printer="hog"), limits=Limits(memory_mb=16))
+    outcome = run(source, replace(JOB, printer="hog"), limits=ScriptLimits(memory_mb=16))
     assert time.perf_counter() - started < 0.1 + MARGIN_S
     assert outcome == ScriptOutcome(error="memory limit exceeded (16 MB)")
     assert run(source) == ScriptOutcome(cancel=True)
@@ -310,14 +310,14 @@ def test_a_script_cannot_catch_its_memory_limit() -> None:
         "catch (e) { a = null; actions.log.info('caught'); }"
         "actions.job.cancel();"
     )
-    assert run(source, limits=Limits(memory_mb=16)) == ScriptOutcome(
+    assert run(source, limits=ScriptLimits(memory_mb=16)) == ScriptOutcome(
         error="memory limit exceeded (16 MB)"
     )
 
 
 def test_a_script_cannot_catch_its_time_limit() -> None:
     source = hook("try { for (;;) {} } catch (e) { actions.job.cancel(); }")
-    assert run(source, limits=Limits(time_ms=20)) == ScriptOutcome(
+    assert run(source, limits=ScriptLimits(time_ms=20)) == ScriptOutcome(
         error="time limit exceeded (20 ms)"
     )
 
@@ -477,7 +477,7 @@ def test_calls_from_several_threads() -> None:
         store = Store(x=str(i))
         printer = "loop" if i % 25 == 0 else "library"
         job = replace(JOB, cost=i, printer=printer)
-        outcome = run(source, job, store=store, limits=Limits(time_ms=20))
+        outcome = run(source, job, store=store, limits=ScriptLimits(time_ms=20))
         return outcome.cost
 
     with ThreadPoolExecutor(max_workers=4) as pool:
@@ -487,7 +487,7 @@ def test_calls_from_several_threads() -> None:
 
 def test_limits_must_be_positive() -> None:
     with pytest.raises(ValueError, match="time_ms"):
-        Limits(time_ms=0)
+        ScriptLimits(time_ms=0)
 
 
 # --- the samples in docs/print-scripts.md ---------------------------------------------------

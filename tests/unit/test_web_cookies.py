@@ -1,5 +1,5 @@
 """Web session cookies by issuer: HQ signs its own; a site signs its own and checks HQ's with
-HQ's public key; nobody takes another's (``webui/sessions.py``)."""
+HQ's public key; nobody takes another's (``web/sessions.py``)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dataclasses import asdict, replace
 import pytest
 
 from printwarden import keys
-from printwarden.webui.sessions import CookieSigner, WebSession
+from printwarden.web.sessions import CookieSigner, WebSession
 
 HQ_SECRET, NORTH_SECRET, SOUTH_SECRET = b"h" * 64, b"n" * 64, b"s" * 64
 DAY = 86_400

@@ -13,9 +13,9 @@ from pathlib import Path
 from fpdf.errors import FPDFException
 
 from printwarden.analysis.conversions import ConversionFailed
-from printwarden.analysis.convert import CONVERT_TIMEOUT
 from printwarden.analysis.ghostscript import ToolError
 from printwarden.analysis.imagepdf import ImageConversionFailed, image_to_pdf
+from printwarden.analysis.pdfwrite import CONVERT_TIMEOUT
 from printwarden.analysis.render import (
     RasterSettings,
     pdf_to_postscript,

@@ -22,10 +22,10 @@ import pikepdf
 
 from printwarden.analysis import detect, nup, papersize
 from printwarden.analysis.api import analyze
-from printwarden.analysis.convert import CONVERT_TIMEOUT, to_pdf
 from printwarden.analysis.ghostscript import ToolError
 from printwarden.analysis.greyspots import rename_process_colorants
 from printwarden.analysis.model import Analysis
+from printwarden.analysis.pdfwrite import CONVERT_TIMEOUT, to_pdf
 
 CONTENT_FORMATS = frozenset({detect.PDF, detect.POSTSCRIPT})
 DUPLEX_SIDES = "two-sided-long-edge"
@@ -38,7 +38,7 @@ class ConversionFailed(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class Conversion:
+class ConversionOrder:
     """What to do to a document. ``nup`` is pages per sheet side (1, 2 or 4); ``fit_to``
     a paper size name (``"A4"``, ``"letter"``, ``"210x297mm"``…) to scale pages onto."""
 
@@ -82,7 +82,7 @@ class Converted:
 def convert(
     source: Path,
     document_format: str,
-    conversion: Conversion,
+    conversion: ConversionOrder,
     workdir: Path,
     *,
     timeout: float = CONVERT_TIMEOUT,
@@ -118,12 +118,12 @@ def fit_points(name: str) -> tuple[float, float]:
     return width, height
 
 
-def _changes_content(conversion: Conversion, found: str) -> bool:
+def _changes_content(conversion: ConversionOrder, found: str) -> bool:
     duplex_in_pdf = conversion.duplex and found == detect.PDF
     return conversion.grayscale or conversion.nup > 1 or bool(conversion.fit_to) or duplex_in_pdf
 
 
-def _as_is(source: Path, found: str, conversion: Conversion) -> Converted:
+def _as_is(source: Path, found: str, conversion: ConversionOrder) -> Converted:
     """The source unchanged, with grey and duplex left to IPP attributes."""
     if conversion.nup > 1 or conversion.fit_to:
         done = "N-up" if conversion.nup > 1 else "fitting to a paper size"
@@ -160,7 +160,7 @@ def _pages_in(source: Path) -> int:
 
 
 def _rewrite(
-    source: Path, found: str, conversion: Conversion, scratch: Path, timeout: float
+    source: Path, found: str, conversion: ConversionOrder, scratch: Path, timeout: float
 ) -> Path:
     """Run the steps (Ghostscript, then pikepdf) in ``scratch``; the last output's path."""
     current = source
@@ -195,7 +195,7 @@ def _grey_spots(source: Path, target: Path) -> Path:
     return target if changed else source
 
 
-def _rearrange(source: Path, target: Path, conversion: Conversion) -> Path:
+def _rearrange(source: Path, target: Path, conversion: ConversionOrder) -> Path:
     """N-up and the duplex viewer preference, with pikepdf."""
     try:
         with pikepdf.open(source) as pdf:
@@ -213,7 +213,7 @@ def _rearrange(source: Path, target: Path, conversion: Conversion) -> Path:
     return target
 
 
-def _verified(path: Path, conversion: Conversion, pages_in: int | None) -> Analysis:
+def _verified(path: Path, conversion: ConversionOrder, pages_in: int | None) -> Analysis:
     """The analysis of the output, which must have the pages expected and, for grey, no
     colour page."""
     analysis = analyze(path, detect.PDF)
@@ -232,7 +232,7 @@ def _verified(path: Path, conversion: Conversion, pages_in: int | None) -> Analy
     return analysis
 
 
-def _converted(target: Path, analysis: Analysis, conversion: Conversion) -> Converted:
+def _converted(target: Path, analysis: Analysis, conversion: ConversionOrder) -> Converted:
     return Converted(
         path=target,
         document_format=detect.PDF,

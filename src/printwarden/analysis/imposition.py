@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pikepdf
 
-from printwarden.analysis.convert import to_pdf
 from printwarden.analysis.ghostscript import ToolError
 from printwarden.analysis.nup import Cell as Box
 from printwarden.analysis.nup import add_sheet
+from printwarden.analysis.pdfwrite import to_pdf
 from printwarden.domain.imposition import ORIENTATIONS, Cell, Override, Plan, grid, settings_of
 
 

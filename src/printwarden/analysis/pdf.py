@@ -22,7 +22,7 @@ from printwarden.analysis import ghostscript, papersize
 from printwarden.analysis.model import Analysis, Limits, unknown
 from printwarden.analysis.pdflayers import layers
 from printwarden.analysis.pdfscan import Scanner
-from printwarden.analysis.pdfspaces import Verdict
+from printwarden.analysis.pdfspaces import ColourStatus
 from printwarden.analysis.rendered import colour_pages as rendered_pages
 
 FORMAT = "application/pdf"
@@ -53,12 +53,12 @@ def _with_colour(
     base: Analysis, pdf: pikepdf.Pdf, source: Path | bytes, limits: Limits
 ) -> Analysis:
     verdicts = scan(pdf, limits.tolerance)
-    to_render = [n for n, v in enumerate(verdicts, 1) if v is Verdict.RENDER]
+    to_render = [n for n, v in enumerate(verdicts, 1) if v is ColourStatus.RENDER]
     try:
         rendered = _rendered(source, to_render, limits)
     except ghostscript.ToolError as exc:
         return replace(base, detail=f"colour unknown: {exc}")
-    colour = [n for n, v in enumerate(verdicts, 1) if v is Verdict.COLOUR or n in rendered]
+    colour = [n for n, v in enumerate(verdicts, 1) if v is ColourStatus.COLOUR or n in rendered]
     return replace(base, colour_pages=tuple(colour))
 
 
@@ -74,12 +74,12 @@ def _rendered(source: Path | bytes, pages: list[int], limits: Limits) -> frozens
         return rendered_pages(path, pages, limits.render_dpi, limits.tolerance, limits.timeout)
 
 
-def scan(pdf: pikepdf.Pdf, tolerance: int) -> list[Verdict]:
+def scan(pdf: pikepdf.Pdf, tolerance: int) -> list[ColourStatus]:
     """The content-scan verdict of every page (all RENDER for PDFs whose printed layers
     the default configuration does not tell, :mod:`.pdflayers`)."""
     shown = layers(pdf.Root)
     if shown is None:
-        return [Verdict.RENDER] * len(pdf.pages)
+        return [ColourStatus.RENDER] * len(pdf.pages)
     scanner = Scanner(tolerance, shown)
     return [scanner.page(page) for page in pdf.pages]
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pikepdf
 
-from printwarden.analysis.pdfspaces import Verdict
+from printwarden.analysis.pdfspaces import ColourStatus
 
 MAX_FORM_DEPTH = 12
 _COLOURFUL = re.compile(
@@ -67,18 +67,18 @@ def content_bytes(target: pikepdf.Object) -> bytes:
     return b""
 
 
-def type3_verdict(font: pikepdf.Dictionary) -> Verdict:
+def type3_verdict(font: pikepdf.Dictionary) -> ColourStatus:
     """GREY when every glyph is uncoloured (``d1``: painted in the text colour)."""
     procs = font.get("/CharProcs")
     if not isinstance(procs, pikepdf.Dictionary):
-        return Verdict.RENDER
+        return ColourStatus.RENDER
     for _, proc in procs.items():
         if not isinstance(proc, pikepdf.Stream):
-            return Verdict.RENDER
+            return ColourStatus.RENDER
         first = pikepdf.parse_content_stream(proc, "d0 d1")
         if not first or str(first[0].operator) != "d1":
-            return Verdict.RENDER
-    return Verdict.GREY
+            return ColourStatus.RENDER
+    return ColourStatus.GREY
 
 
 def numbers(operands: Sequence[object]) -> list[float] | None:

@@ -44,10 +44,10 @@ from printwarden.analysis.pdfspaces import (
     GREY,
     RGB,
     SLACK,
+    ColourStatus,
     Kind,
     Reader,
     Space,
-    Verdict,
     additive,
     initial,
     ink,
@@ -134,7 +134,7 @@ class GState:
     """The document set its own black generation or undercolour removal (``/BG``,
     ``/UCR``): an RGB colour, even a neutral one, may then print with C, M and Y."""
     render_mode: int = 0
-    type3: Verdict | None = None
+    type3: ColourStatus | None = None
     """For a Type 3 font: GREY when its glyphs take the text colour, else RENDER."""
     glyphs: pikepdf.Dictionary | None = None
     """The Type 3 font whose glyphs set their own colours (walked glyph by glyph)."""
@@ -152,49 +152,51 @@ class Scanner:
         self.layers = shown if shown is not None else Layers(frozenset(), True, frozenset())
         self.spaces = Reader()
         self._inks: dict[tuple[str, tuple[int, int]], Ink] = {}
-        self._fonts: dict[tuple[int, int], Verdict] = {}
+        self._fonts: dict[tuple[int, int], ColourStatus] = {}
         self._scratch = pikepdf.new()
 
-    def page(self, page: pikepdf.Page) -> Verdict:
+    def page(self, page: pikepdf.Page) -> ColourStatus:
         """GREY, COLOUR, or RENDER when only rendering can tell."""
         obj = page.obj
         scope = Scope(inherited(obj, "/Resources"))
         try:
             start = GState(additive_group=self._additive(obj.get("/Group"), scope))
             found = self._walk(obj, scope, start)
-            if found is not Verdict.COLOUR:
+            if found is not ColourStatus.COLOUR:
                 found = max(found, self._annotations(obj))
         except _BROKEN:
-            return Verdict.RENDER
+            return ColourStatus.RENDER
         return found
 
-    def painted(self, amount: Ink, alpha: float, state: GState, space: Space = GREY) -> Verdict:
+    def painted(
+        self, amount: Ink, alpha: float, state: GState, space: Space = GREY
+    ) -> ColourStatus:
         """What painting a colour of ``amount`` ink from ``space`` at opacity ``alpha``
         does to a page."""
         tolerance = self.tolerance + SLACK
         if amount is None:
-            return Verdict.RENDER
+            return ColourStatus.RENDER
         if alpha <= 0:
-            return Verdict.GREY
+            return ColourStatus.GREY
         if state.own_separation and additive(space):
-            return Verdict.RENDER
+            return ColourStatus.RENDER
         if amount <= tolerance:
-            return Verdict.GREY
+            return ColourStatus.GREY
         unsure = state.masked or (state.additive_group and subtractive(space))
         if math.isinf(amount):
-            return Verdict.COLOUR if alpha >= 1 and not unsure else Verdict.RENDER
+            return ColourStatus.COLOUR if alpha >= 1 and not unsure else ColourStatus.RENDER
         if amount * min(alpha, 1.0) <= tolerance:
-            return Verdict.GREY
-        return Verdict.RENDER if unsure else Verdict.COLOUR
+            return ColourStatus.GREY
+        return ColourStatus.RENDER if unsure else ColourStatus.COLOUR
 
-    def _fill(self, state: GState) -> Verdict:
+    def _fill(self, state: GState) -> ColourStatus:
         return self._fill_with(state, state.fill, state.fill_space)
 
-    def _fill_with(self, state: GState, amount: Ink, space: Space) -> Verdict:
+    def _fill_with(self, state: GState, amount: Ink, space: Space) -> ColourStatus:
         """Painting ``amount`` of ``space`` as the fill colour is painted (images too)."""
         return self.painted(amount, state.fill_alpha * state.outer_alpha, state, space)
 
-    def _stroke(self, state: GState) -> Verdict:
+    def _stroke(self, state: GState) -> ColourStatus:
         alpha = state.stroke_alpha * state.outer_alpha
         return self.painted(state.stroke, alpha, state, state.stroke_space)
 
@@ -205,11 +207,11 @@ class Scanner:
         space = self.spaces.resolve(group.CS, scope.get("/ColorSpace"))
         return space.kind in (Kind.RGB, Kind.GREY, Kind.LAB)
 
-    def _annotations(self, page: pikepdf.Dictionary) -> Verdict:
+    def _annotations(self, page: pikepdf.Dictionary) -> ColourStatus:
         annotations = page.get("/Annots")
         if not isinstance(annotations, pikepdf.Array):
-            return Verdict.GREY
-        found = Verdict.GREY
+            return ColourStatus.GREY
+        found = ColourStatus.GREY
         for annotation in annotations:
             if not isinstance(annotation, pikepdf.Dictionary):
                 continue
@@ -218,12 +220,12 @@ class Scanner:
                 continue
             shows, sure = self._shows(annotation.get("/OC"))
             if not sure:
-                return Verdict.RENDER
+                return ColourStatus.RENDER
             if shows:
                 found = max(found, self._appearance(annotation))
         return found
 
-    def _appearance(self, annotation: pikepdf.Dictionary) -> Verdict:
+    def _appearance(self, annotation: pikepdf.Dictionary) -> ColourStatus:
         appearances = annotation.get("/AP")
         normal = appearances.get("/N") if isinstance(appearances, pikepdf.Dictionary) else None
         if isinstance(normal, pikepdf.Dictionary) and not isinstance(normal, pikepdf.Stream):
@@ -233,12 +235,12 @@ class Scanner:
             return self._drawn(annotation)
         return self._form(normal, Scope(None), GState())
 
-    def _drawn(self, annotation: pikepdf.Dictionary) -> Verdict:
+    def _drawn(self, annotation: pikepdf.Dictionary) -> ColourStatus:
         """An annotation without an appearance, of a kind that Ghostscript draws in its
         colours ``/C`` (lines) and ``/IC`` (interior), else rendering decides."""
         if annotation.get("/Subtype") not in _DRAWN:
-            return Verdict.RENDER
-        found = Verdict.GREY
+            return ColourStatus.RENDER
+        found = ColourStatus.GREY
         for key in ("/C", "/IC"):
             values = annotation.get(key)
             if not isinstance(values, pikepdf.Array) or len(values) not in _BY_COUNT:
@@ -247,17 +249,17 @@ class Scanner:
             found = max(found, self.painted(amount, 1.0, GState()))
         return found
 
-    def _walk(self, target: pikepdf.Object, scope: Scope, state: GState) -> Verdict:
+    def _walk(self, target: pikepdf.Object, scope: Scope, state: GState) -> ColourStatus:
         if self._grey(state) and plainly_grey(target, scope):
-            return Verdict.GREY
+            return ColourStatus.GREY
         stack: list[GState] = []
         hidden: list[bool] = []
-        found = Verdict.GREY
+        found = ColourStatus.GREY
         for instruction in pikepdf.parse_content_stream(target, _OPERATORS):
             op = str(instruction.operator)
             if op in ("BDC", "BMC", "EMC"):
                 if not self._marked(op, list(instruction.operands), scope, hidden):
-                    found = max(found, Verdict.RENDER)
+                    found = max(found, ColourStatus.RENDER)
                 continue
             if any(hidden) and op in _PAINT:
                 continue
@@ -270,7 +272,7 @@ class Scanner:
             else:
                 state, painted = self._step(op, list(instruction.operands), scope, state)
                 found = max(found, painted)
-                if found is Verdict.COLOUR:
+                if found is ColourStatus.COLOUR:
                     break
         return found
 
@@ -301,7 +303,7 @@ class Scanner:
 
     def _step(
         self, op: str, operands: Sequence[object], scope: Scope, state: GState
-    ) -> tuple[GState, Verdict]:
+    ) -> tuple[GState, ColourStatus]:
         if op in _TEXT:
             return state, self._text(state, operands, scope)
         if op in _FILL:
@@ -317,10 +319,10 @@ class Scanner:
             space = self._shading_space(shading, scope)
             return state, self._fill_with(state, self._shading(shading, scope), space)
         if op == "gs":
-            return self._extgstate(scope.entry("/ExtGState", operands[0]), state), Verdict.GREY
+            return self._extgstate(scope.entry("/ExtGState", operands[0]), state), ColourStatus.GREY
         if op in ("Tr", "Tf"):
-            return self._text_state(op, operands, scope, state), Verdict.GREY
-        return self._colour_op(op, operands, scope, state), Verdict.GREY
+            return self._text_state(op, operands, scope, state), ColourStatus.GREY
+        return self._colour_op(op, operands, scope, state), ColourStatus.GREY
 
     def _colour_op(
         self, op: str, operands: Sequence[object], scope: Scope, state: GState
@@ -358,7 +360,7 @@ class Scanner:
         key = ("pattern", pattern.objgen)
         if key not in self._inks:
             found = self._form(pattern, scope, GState())
-            self._inks[key] = {Verdict.GREY: 0.0, Verdict.COLOUR: math.inf}.get(found)
+            self._inks[key] = {ColourStatus.GREY: 0.0, ColourStatus.COLOUR: math.inf}.get(found)
         return self._inks[key]
 
     def _shading(self, shading: object, scope: Scope) -> Ink:
@@ -398,12 +400,14 @@ class Scanner:
             changes["blend"] = str(first) not in _NORMAL_BLEND
         return replace(state, **changes)  # type: ignore[arg-type]
 
-    def _draw(self, op: str, operands: Sequence[object], scope: Scope, state: GState) -> Verdict:
+    def _draw(
+        self, op: str, operands: Sequence[object], scope: Scope, state: GState
+    ) -> ColourStatus:
         named = scope.get("/ColorSpace")
         if op == "INLINE IMAGE":
             image = operands[0] if operands else None
             if not isinstance(image, pikepdf.PdfInlineImage):
-                return Verdict.RENDER
+                return ColourStatus.RENDER
             stream = inline_stream(self._scratch, image)
             if bool(stream.get("/ImageMask", False)):
                 return self._fill(state)
@@ -411,12 +415,12 @@ class Scanner:
             return self._fill_with(state, image_ink(stream, named, self.spaces), space)
         target = scope.entry("/XObject", operands[0] if operands else None)
         if not isinstance(target, pikepdf.Stream):
-            return Verdict.GREY
+            return ColourStatus.GREY
         shows, sure = self._shows(target.get("/OC"))
         if not shows:
-            return Verdict.GREY
+            return ColourStatus.GREY
         if not sure:
-            return Verdict.RENDER
+            return ColourStatus.RENDER
         subtype = target.get("/Subtype")
         if subtype == pikepdf.Name.Image:
             if bool(target.get("/ImageMask", False)):
@@ -432,11 +436,11 @@ class Scanner:
                 additive = self._additive(target.get("/Group"), scope)
                 entered = replace(entered, additive_group=additive)
             return self._form(target, scope, entered)
-        return Verdict.GREY
+        return ColourStatus.GREY
 
-    def _form(self, target: pikepdf.Stream, scope: Scope, state: GState) -> Verdict:
+    def _form(self, target: pikepdf.Stream, scope: Scope, state: GState) -> ColourStatus:
         inner = scope.enter(target, target.get("/Resources"))
-        return Verdict.RENDER if inner is None else self._walk(target, inner, state)
+        return ColourStatus.RENDER if inner is None else self._walk(target, inner, state)
 
     def _text_state(
         self, op: str, operands: Sequence[object], scope: Scope, state: GState
@@ -447,11 +451,13 @@ class Scanner:
         font = scope.entry("/Font", operands[0] if operands else None)
         verdict = self._type3(font)
         coloured = (
-            font if verdict is Verdict.RENDER and isinstance(font, pikepdf.Dictionary) else None
+            font
+            if verdict is ColourStatus.RENDER and isinstance(font, pikepdf.Dictionary)
+            else None
         )
         return replace(state, type3=verdict, glyphs=coloured)
 
-    def _type3(self, font: pikepdf.Object | None) -> Verdict | None:
+    def _type3(self, font: pikepdf.Object | None) -> ColourStatus | None:
         if not isinstance(font, pikepdf.Dictionary) or font.get("/Subtype") != pikepdf.Name.Type3:
             return None
         key = font.objgen
@@ -473,41 +479,41 @@ class Scanner:
         )
 
     def _grey_text(self, state: GState) -> bool:
-        return self._grey(state) and state.type3 in (None, Verdict.GREY)
+        return self._grey(state) and state.type3 in (None, ColourStatus.GREY)
 
-    def _text(self, state: GState, operands: Sequence[object], scope: Scope) -> Verdict:
+    def _text(self, state: GState, operands: Sequence[object], scope: Scope) -> ColourStatus:
         """What showing text paints. Render modes 3 (invisible) and 7 (clip) paint
         nothing; Type 3 glyphs ignore the other modes and paint in the fill colour, or
         in their own colours (each glyph shown is then walked)."""
         mode = state.render_mode
         if mode in (3, 7):
-            return Verdict.GREY
+            return ColourStatus.GREY
         if state.glyphs is not None:
             return self._glyphs(state.glyphs, operands, scope, state)
         if state.type3 is not None:
             painted = max(self._fill(state), state.type3)
         else:
-            fill = self._fill(state) if mode in _FILL_MODES else Verdict.GREY
-            stroke = self._stroke(state) if mode in _STROKE_MODES else Verdict.GREY
+            fill = self._fill(state) if mode in _FILL_MODES else ColourStatus.GREY
+            stroke = self._stroke(state) if mode in _STROKE_MODES else ColourStatus.GREY
             painted = max(fill, stroke)
-        if painted is Verdict.GREY or not shows_something(operands):
-            return Verdict.GREY
+        if painted is ColourStatus.GREY or not shows_something(operands):
+            return ColourStatus.GREY
         return painted
 
     def _glyphs(
         self, font: pikepdf.Dictionary, operands: Sequence[object], scope: Scope, state: GState
-    ) -> Verdict:
+    ) -> ColourStatus:
         procs = font.get("/CharProcs")
         if not isinstance(procs, pikepdf.Dictionary):
-            return Verdict.RENDER
+            return ColourStatus.RENDER
         names = glyph_names(font)
         inner = Scope(font.get("/Resources", scope.resources), scope.forms)
-        found = Verdict.GREY
+        found = ColourStatus.GREY
         for code in sorted(set(codes(operands))):
             glyph = procs.get(names.get(code, ""))
             if isinstance(glyph, pikepdf.Stream):
                 found = max(found, self._form(glyph, inner, replace(state, glyphs=None)))
-            if found is Verdict.COLOUR:
+            if found is ColourStatus.COLOUR:
                 break
         return found
 

@@ -34,7 +34,7 @@ ALL_INKS = -2
 NO_INK = -1
 
 
-class Verdict(IntEnum):
+class ColourStatus(IntEnum):
     """A page's (or a colour's) colour status; combining takes the maximum."""
 
     GREY = 0
@@ -316,13 +316,13 @@ def additive(space: Space) -> bool:
     return space.base is not None and additive(space.base)
 
 
-def verdict(amount: float | None, tolerance: int) -> Verdict:
+def verdict(amount: float | None, tolerance: int) -> ColourStatus:
     """The verdict on a colour ink (``None``: unknown, rendering decides)."""
     if amount is None:
-        return Verdict.RENDER
-    return Verdict.COLOUR if amount > tolerance + SLACK else Verdict.GREY
+        return ColourStatus.RENDER
+    return ColourStatus.COLOUR if amount > tolerance + SLACK else ColourStatus.GREY
 
 
-def judge(space: Space, values: Sequence[float], tolerance: int) -> Verdict:
+def judge(space: Space, values: Sequence[float], tolerance: int) -> ColourStatus:
     """Whether a colour in ``space`` is grey, colour, or unknowable here."""
     return verdict(ink(space, values), tolerance)

@@ -15,8 +15,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from printwarden.analysis.convert import CONVERT_TIMEOUT, pdfwrite_args
 from printwarden.analysis.ghostscript import MAX_OUTPUT_BYTES, run
+from printwarden.analysis.pdfwrite import CONVERT_TIMEOUT, pdfwrite_args
 
 Points = tuple[float, float]
 RASTER_MAX_BYTES = 8 << 30  # raster is big: 25 MB for an uncompressible A4 page at 300 dpi

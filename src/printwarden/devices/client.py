@@ -59,7 +59,7 @@ class DeviceInfo:
 
 
 @dataclass(frozen=True, slots=True)
-class AccountChoice:
+class AccountOption:
     name: str
     label: str
     needs_pin: bool
@@ -77,7 +77,7 @@ class Session:
     account: str
     balance: int
     restricted: bool
-    accounts: list[AccountChoice] = field(default_factory=list)
+    accounts: list[AccountOption] = field(default_factory=list)
     expires_at: str = ""
 
 
@@ -143,7 +143,7 @@ def _device(found: ThisDeviceOut) -> DeviceInfo:
 
 
 def _session(found: DeviceSessionOut) -> Session:
-    accounts = [AccountChoice(**_pick(AccountChoice, a)) for a in found.accounts]
+    accounts = [AccountOption(**_pick(AccountOption, a)) for a in found.accounts]
     return Session(**{**_pick(Session, found), "accounts": accounts})
 
 

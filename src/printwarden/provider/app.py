@@ -62,7 +62,7 @@ class Provider:
         )
         self.doorbell = Doorbell(self.orders.fetch, config.order_poll_seconds, self.supervisor)
         self.desk.on_work(self.engine.wake)
-        self.desk.on_held(self.engine.news)
+        self.desk.on_held(self.engine.held_job_arrived)
         self.engine.on_registered(self.doorbell.poke)
         self.submitters = Submitters(self.client.submitter, config.user_check_seconds)
         self.services = QueueServices.create(

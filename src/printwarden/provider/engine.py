@@ -142,7 +142,7 @@ class Engine:
         """Called once the server has taken this provider's registration."""
         self._registered = hook
 
-    def news(self) -> None:
+    def held_job_arrived(self) -> None:
         """A held job arrived: report it to the server soon."""
         self._news.set()
 

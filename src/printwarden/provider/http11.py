@@ -18,8 +18,8 @@ import httptools
 
 __all__ = [
     "BodyData",
+    "HeadLimits",
     "HttpError",
-    "Limits",
     "MessageEnd",
     "RequestHead",
     "RequestParser",
@@ -28,14 +28,14 @@ __all__ = [
 
 
 @dataclass(frozen=True, slots=True)
-class Limits:
+class HeadLimits:
     """What one request head may be."""
 
     max_head_bytes: int = 32 * 1024  # request line and headers (cupsd takes 32 KiB too)
     max_headers: int = 100
 
 
-DEFAULT_LIMITS = Limits()
+DEFAULT_LIMITS = HeadLimits()
 
 
 class HttpError(Exception):
@@ -85,7 +85,7 @@ class RequestParser:
     connection must then be answered with that status and closed (the parser is spent).
     """
 
-    def __init__(self, limits: Limits = DEFAULT_LIMITS) -> None:
+    def __init__(self, limits: HeadLimits = DEFAULT_LIMITS) -> None:
         self.limits = limits
         self._parser = httptools.HttpRequestParser(self)
         self._events: list[Event] = []

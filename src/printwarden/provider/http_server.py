@@ -25,8 +25,8 @@ from typing import cast
 from printwarden.provider.http11 import (
     CONTINUE,
     BodyData,
+    HeadLimits,
     HttpError,
-    Limits,
     MessageEnd,
     RequestHead,
     RequestParser,
@@ -49,7 +49,7 @@ class ServerSettings:
     read_ahead: int = 1024 * 1024  # body bytes buffered before reading pauses
     sweep_every: float = 1.0
     shutdown_grace: float = 5.0  # requests in progress may finish within this
-    limits: Limits = field(default_factory=Limits)
+    limits: HeadLimits = field(default_factory=HeadLimits)
 
 
 class Body:

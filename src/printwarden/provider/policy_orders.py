@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from printwarden.analysis.conversions import Conversion
+from printwarden.analysis.conversions import ConversionOrder
 from printwarden.provider.desk import TO_GREY_PDF
 from printwarden.provider.service_client import Answer
 
@@ -46,16 +46,16 @@ def decided_by_policy(attributes: dict[str, Any]) -> dict[str, Any]:
     return {k: orders[k] for k in ("cost_override", "account_id") if orders.get(k) is not None}
 
 
-def conversion_of(attributes: dict[str, Any], release_order: str = "") -> Conversion:
+def conversion_of(attributes: dict[str, Any], release_order: str = "") -> ConversionOrder:
     """The conversion to apply before printing: the policy's, plus a release's greyscale."""
     ordered = dict((attributes.get(POLICY) or {}).get("conversion") or {})
     try:
-        conversion = Conversion(
+        conversion = ConversionOrder(
             grayscale=bool(ordered.get("grayscale")) or release_order == TO_GREY_PDF,
             duplex=bool(ordered.get("duplex")),
             nup=int(ordered.get("nup") or 1),
             fit_to=str(ordered.get("fit_to") or ""),
         )
     except ValueError:
-        conversion = Conversion(grayscale=release_order == TO_GREY_PDF)
+        conversion = ConversionOrder(grayscale=release_order == TO_GREY_PDF)
     return conversion

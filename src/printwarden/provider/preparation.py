@@ -34,8 +34,8 @@ from printwarden.analysis import detect
 from printwarden.analysis.chain import A4_POINTS, SUFFIXES, Setup, run_chain
 from printwarden.analysis.conversions import (
     CONTENT_FORMATS,
-    Conversion,
     ConversionFailed,
+    ConversionOrder,
     Converted,
     convert,
 )
@@ -79,7 +79,7 @@ def prepare(
     source: Path,
     declared: str,
     attributes: dict[str, Any],
-    conversion: Conversion,
+    conversion: ConversionOrder,
     printer: Capabilities,
     target: Path,
     *,
@@ -252,13 +252,13 @@ def _keep(final: Path, target: Path, final_format: str) -> Path:
     return kept
 
 
-def _rewrites_content(conversion: Conversion) -> bool:
+def _rewrites_content(conversion: ConversionOrder) -> bool:
     return conversion.grayscale or conversion.nup > 1 or bool(conversion.fit_to)
 
 
 def _paper(
-    attributes: dict[str, Any], conversion: Conversion, printer: Capabilities, fit: bool
-) -> tuple[str, Conversion]:
+    attributes: dict[str, Any], conversion: ConversionOrder, printer: Capabilities, fit: bool
+) -> tuple[str, ConversionOrder]:
     """The media to print on, and the conversion with a fit onto it where the job's paper
     is one the printer lacks and the queue fits jobs to its paper."""
     asked = attributes.get("media")
@@ -273,7 +273,7 @@ def _paper(
 
 
 def _setup(
-    attributes: dict[str, Any], conversion: Conversion, printer: Capabilities, media: str
+    attributes: dict[str, Any], conversion: ConversionOrder, printer: Capabilities, media: str
 ) -> Setup:
     """Paper for images, text and EPS: the job's media, else the printer's default."""
     paper = (pwg_points(media) if media else None) or pwg_points(printer.default_media)

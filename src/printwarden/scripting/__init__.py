@@ -5,13 +5,19 @@ fresh script state (docs/print-scripts.md; the engine choice: docs/scripting-eng
 Money is integer cents.
 """
 
-from printwarden.scripting.model import KeyValueStore, Limits, ScriptJob, ScriptOutcome, ScriptUser
+from printwarden.scripting.model import (
+    KeyValueStore,
+    ScriptJob,
+    ScriptLimits,
+    ScriptOutcome,
+    ScriptUser,
+)
 from printwarden.scripting.run import check_script, run_print_hook
 
 __all__ = [
     "KeyValueStore",
-    "Limits",
     "ScriptJob",
+    "ScriptLimits",
     "ScriptOutcome",
     "ScriptUser",
     "check_script",

@@ -27,7 +27,7 @@ from collections import OrderedDict
 from typing import Any
 
 from printwarden.scripting import cache, channel
-from printwarden.scripting.model import Limits, ScriptFailure
+from printwarden.scripting.model import ScriptFailure, ScriptLimits
 from printwarden.scripting.payload import CHECK_PAYLOAD, readable
 from printwarden.scripting.realm import Realm
 
@@ -42,7 +42,7 @@ def handle(request: dict[str, Any]) -> dict[str, Any]:
         return {"failure": "the script host lost the script's source"}
     if request["op"] == "check":
         return _check(source)
-    limits = Limits(time_ms=request["limit_ms"], memory_mb=request["memory_mb"])
+    limits = ScriptLimits(time_ms=request["limit_ms"], memory_mb=request["memory_mb"])
     return _call(source, request["payload"], limits, request["time_ms"])
 
 
@@ -59,7 +59,7 @@ def _source(digest: str, source: str | None) -> str | None:
     return source
 
 
-def _call(source: str, payload: str, limits: Limits, time_ms: float) -> dict[str, Any]:
+def _call(source: str, payload: str, limits: ScriptLimits, time_ms: float) -> dict[str, Any]:
     try:
         realm = cache.realm_for(source)
     except ScriptFailure as e:
@@ -81,7 +81,7 @@ def _check(source: str) -> dict[str, Any]:
     except ScriptFailure as e:
         return {"error": str(e), "stopped": e.broken}
     try:
-        result = realm.call(CHECK_PAYLOAD, Limits(), Limits().time_ms)
+        result = realm.call(CHECK_PAYLOAD, ScriptLimits(), ScriptLimits().time_ms)
     except ScriptFailure as e:
         return {"error": str(e), "stopped": e.broken}
     finally:

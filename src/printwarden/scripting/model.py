@@ -45,7 +45,7 @@ class KeyValueStore(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class Limits:
+class ScriptLimits:
     """Per call: wall-clock time, and the script's JavaScript heap."""
 
     time_ms: int = 100

@@ -10,12 +10,12 @@ from typing import Any
 from py_mini_racer import JSEvalException, JSOOMException, MiniRacer
 
 from printwarden.scripting import v8call
-from printwarden.scripting.model import Limits, ScriptFailure
+from printwarden.scripting.model import ScriptFailure, ScriptLimits
 from printwarden.scripting.prelude import DRIVER, FREEZE, TAME, WRAPPER_HEAD, WRAPPER_TAIL
 from printwarden.scripting.source_check import forbidden_word
 
 MAX_SOURCE_CHARS = 200_000
-SETUP_LIMITS = Limits(time_ms=2_000, memory_mb=64)
+SETUP_LIMITS = ScriptLimits(time_ms=2_000, memory_mb=64)
 _SETUP_S = SETUP_LIMITS.time_ms / 1000
 BUSY_WAIT_S = 2.0  # how long a call waits for another thread's call of the same script
 _SYNTAX = re.compile(r"^(?:<anonymous>|undefined):(\d+): (.+)$", re.MULTILINE)
@@ -78,7 +78,7 @@ class Realm:
         except (v8call.Timeout, v8call.Stuck):
             raise ScriptFailure("the script took too long to load", broken=True) from None
 
-    def call(self, payload: str, limits: Limits, time_ms: float) -> dict[str, Any]:
+    def call(self, payload: str, limits: ScriptLimits, time_ms: float) -> dict[str, Any]:
         """Run the driver on ``payload`` within ``time_ms``; the driver's JSON result."""
         if not self._lock.acquire(timeout=BUSY_WAIT_S):
             raise ScriptFailure("the script is busy with other jobs")
@@ -92,7 +92,7 @@ class Realm:
         finally:
             self._lock.release()
 
-    def _call(self, payload: str, limits: Limits, time_ms: float) -> dict[str, Any]:
+    def _call(self, payload: str, limits: ScriptLimits, time_ms: float) -> dict[str, Any]:
         self._racer.set_hard_memory_limit(limits.memory_mb << 20)
         code = f"$pw_run({json.dumps(payload)})"
         try:

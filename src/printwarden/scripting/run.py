@@ -19,9 +19,9 @@ from typing import Any
 from printwarden.scripting import workers
 from printwarden.scripting.model import (
     KeyValueStore,
-    Limits,
     ScriptFailure,
     ScriptJob,
+    ScriptLimits,
     ScriptOutcome,
     ScriptUser,
 )
@@ -73,7 +73,7 @@ def run_print_hook(
     user: ScriptUser,
     store: KeyValueStore,
     now: datetime,
-    limits: Limits = Limits(),
+    limits: ScriptLimits = ScriptLimits(),
 ) -> ScriptOutcome:
     """Call ``printJobHook(inputs, actions)``; any failure is ``ScriptOutcome(error=...)``."""
     try:
@@ -98,7 +98,7 @@ def _call(
     user: ScriptUser,
     store: KeyValueStore,
     now: datetime,
-    limits: Limits,
+    limits: ScriptLimits,
 ) -> dict[str, Any]:
     """Run until no key is missing; the whole call gets ``limits.time_ms``."""
     deadline = time.perf_counter() + limits.time_ms / 1000
@@ -152,6 +152,6 @@ def check_script(source: str) -> str:
 
     Runs the script's top-level code (not the hook) under the default limits."""
     try:
-        return str(_ask({"op": "check", "source": source}, Limits().time_ms / 1000)["error"])
+        return str(_ask({"op": "check", "source": source}, ScriptLimits().time_ms / 1000)["error"])
     except ScriptFailure as e:
         return str(e)

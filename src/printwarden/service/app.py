@@ -38,7 +38,7 @@ from printwarden.service.secret_checks import SecretChecks
 from printwarden.service.state import AppState
 from printwarden.service.throttle import LoginThrottle
 from printwarden.store.db import WORKER_THREADS, Database
-from printwarden.webui import mount as mount_web
+from printwarden.web import mount as mount_web
 
 API_PREFIX = "/api/v1"
 ROUTERS = (

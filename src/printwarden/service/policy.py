@@ -3,7 +3,7 @@
 Runs wherever the job is decided — the App Server online, the Site Server from its replica
 offline — because filters and scripts are settings, and settings replicate. The pipeline
 itself only reads; what it learns that must be kept (a document seen, the script's stored
-values, a script error) is returned as ``Effects`` and written by ``keep_soon``, only when
+values, a script error) is returned as ``Effects`` and written by ``write_effects``, only when
 there is something to write.
 """
 
@@ -30,7 +30,7 @@ from printwarden.domain.filters import (
     evaluate,
 )
 from printwarden.domain.money import Currency
-from printwarden.scripting import Limits, ScriptJob, ScriptOutcome, ScriptUser, run_print_hook
+from printwarden.scripting import ScriptJob, ScriptLimits, ScriptOutcome, ScriptUser, run_print_hook
 from printwarden.store import db, filters, held_jobs, jobs, recent_documents, scripts, settings
 from printwarden.store.db import Database
 
@@ -63,7 +63,7 @@ class Effects:
 
 
 @dataclass(frozen=True, slots=True)
-class Verdict:
+class PolicyAnswer:
     """The pipeline's answer, before credit and hold-for-release are judged."""
 
     result: PolicyResult
@@ -103,7 +103,7 @@ def run(
     job: Submitted,
     now: datetime,
     currency: Currency | None = None,
-) -> Verdict:
+) -> PolicyAnswer:
     """Filters, then the printer's (or the global) script; reasons show money in
     ``currency``."""
     keys = filters.keys_for_job(printer.name) + scripts.keys_for_job(printer.name)
@@ -118,11 +118,11 @@ def run(
     remember = rules.needs_duplicate_check and not result.denied and bool(job.document_hash)
     script = None if result.denied else scripts.for_job(found, printer.name)
     if script is None:
-        return Verdict(result, effects=Effects(remember_document=remember))
+        return PolicyAnswer(result, effects=Effects(remember_document=remember))
     who = ScriptUser(user.username, tuple(sorted(user.groups)), account.balance, account.restricted)
     store = scripts.SessionStore(session, script)
     seen = _script_job(result, job, printer, user, account.name)
-    outcome = run_print_hook(script.source, seen, who, store, now, Limits())
+    outcome = run_print_hook(script.source, seen, who, store, now, ScriptLimits())
     return _with_script(result, outcome, script, store, remember, cost_of)
 
 
@@ -182,20 +182,20 @@ def _with_script(
     store: scripts.SessionStore,
     remember: bool,
     cost_of: CostOf,
-) -> Verdict:
+) -> PolicyAnswer:
     for level, message in outcome.logs:
         log.log(logging.getLevelName(level.upper()), "script %s: %s", script.name, message)
     if outcome.error:
         log.warning("script %s failed: %s (the job goes on)", script.name, outcome.error)
         effects = Effects(remember, script_error=outcome.error, script=script)
-        return Verdict(result, effects=effects)
+        return PolicyAnswer(result, effects=effects)
     effects = Effects(remember, dict(store.writes), script=script)
     if outcome.cancel:
         reason = outcome.cancel_message or "canceled by the print script"
         denied = replace(result, outcome=Outcome.DENY, reason=reason, steps=(*result.steps, reason))
-        return Verdict(denied, effects=replace(effects, remember_document=False))
+        return PolicyAnswer(denied, effects=replace(effects, remember_document=False))
     converted = _script_conversions(result, outcome, cost_of)
-    return Verdict(
+    return PolicyAnswer(
         converted,
         cost_override=outcome.cost,
         charge_account=outcome.charge_account,
@@ -242,7 +242,7 @@ def keep(
 _LATER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="policy-memory")
 
 
-def keep_soon(
+def write_effects(
     database: Database, effects: Effects, user: str, job: Submitted, printer: str, now: datetime
 ) -> None:
     """Write what the pipeline learnt: at once when a script's values or error are in it;

@@ -12,7 +12,7 @@ from typing import Protocol
 from sqlalchemy.orm import Session
 
 from printwarden.api.scripts import SampleJobIn, ScriptTestIn, ScriptTestOut
-from printwarden.scripting import KeyValueStore, Limits, ScriptJob, ScriptUser, run_print_hook
+from printwarden.scripting import KeyValueStore, ScriptJob, ScriptLimits, ScriptUser, run_print_hook
 from printwarden.store import scripts
 
 
@@ -46,7 +46,7 @@ def dry_run(source: str, sample: SampleJobIn, store: SampleStore) -> ScriptTestO
         account=sample.account,
     )
     user = ScriptUser(sample.username, tuple(sample.groups), sample.balance, sample.restricted)
-    outcome = run_print_hook(source, job, user, store, datetime.now(UTC), Limits())
+    outcome = run_print_hook(source, job, user, store, datetime.now(UTC), ScriptLimits())
     return ScriptTestOut(
         error=outcome.error,
         cancel=outcome.cancel,

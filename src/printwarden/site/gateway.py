@@ -20,7 +20,7 @@ from starlette.datastructures import Headers
 
 from printwarden.domain.functions import Function, FunctionUnavailable, Mode, require
 from printwarden.service.client_address import CLIENT_HEADER, SITE_TOKEN_HEADER, networks, resolve
-from printwarden.webui.sessions import SESSION_COOKIE
+from printwarden.web.sessions import SESSION_COOKIE
 
 log = logging.getLogger("printwarden.site")
 
@@ -46,7 +46,7 @@ ANSWERING_LOCALLY: ContextVar[bool] = ContextVar("answering_locally", default=Fa
 LOCAL_ONLY = ("/site/",)
 
 
-class Link:
+class HqConnection:
     """What the gateway needs from the Site Server: the mode, and where failures go."""
 
     def online(self) -> bool:
@@ -75,7 +75,7 @@ class Gateway:
         self,
         local: App,
         upstream_url: str,
-        link: Link,
+        link: HqConnection,
         site_token: str = "",
         trusted_proxies: Sequence[str] = (),
     ) -> None:

@@ -36,7 +36,7 @@ from printwarden.site import hq_keys, metrics, relay
 from printwarden.site.gateway import (
     ANSWERING_LOCALLY,
     Gateway,
-    Link,
+    HqConnection,
     Message,
     Receive,
     Scope,
@@ -76,7 +76,7 @@ class SiteConfig:
         return f"http://{host}:{self.port}"
 
 
-class SiteServer(Link):
+class SiteServer(HqConnection):
     """Everything one Site Server runs."""
 
     def __init__(self, config: SiteConfig) -> None:

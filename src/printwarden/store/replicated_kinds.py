@@ -54,7 +54,7 @@ class SiteApply(Enum):
 
 
 @dataclass(frozen=True, slots=True)
-class Link:
+class OwnedRows:
     """The rows of ``model`` that belong to one owner row (by its column ``owner``), sent as
     the list ``field`` of the owner's entity: each the value of its one column of
     ``columns``, or ``{column: value}`` of several. ``sealed`` (cards): HQ keeps each number
@@ -126,7 +126,7 @@ class Kind:
     model: type[Base]
     feed_rank: int
     apply: SiteApply = SiteApply.MERGE
-    links: tuple[Link, ...] = ()
+    links: tuple[OwnedRows, ...] = ()
     for_site: Callable[[SiteNumbers, dict[str, Any]], dict[str, Any]] | None = None
 
     def __post_init__(self) -> None:
@@ -163,10 +163,10 @@ def _shared(row: Mapping[str, Any]) -> bool:
     return bool(row["kind"] == "shared")
 
 
-CARDS = Link("cards", CardRow, "user_id", ("card_hash",), sealed=True)
-GROUP_IDS = Link("group_ids", MembershipRow, "user_id", ("group_id",))
-DELEGATE_IDS = Link("delegate_ids", ReleaseDelegateRow, "owner_id", ("delegate_id",))
-GRANTS = Link(
+CARDS = OwnedRows("cards", CardRow, "user_id", ("card_hash",), sealed=True)
+GROUP_IDS = OwnedRows("group_ids", MembershipRow, "user_id", ("group_id",))
+DELEGATE_IDS = OwnedRows("delegate_ids", ReleaseDelegateRow, "owner_id", ("delegate_id",))
+GRANTS = OwnedRows(
     "grants",
     AccountGrantRow,
     "account_id",

@@ -133,7 +133,9 @@ def _decide(
     if decision.verdict is Verdict.DENY:
         verdict = replace(verdict, effects=replace(verdict.effects, remember_document=False))
     if policy.needs_writing(verdict.effects):
-        policy.keep_soon(state.database, verdict.effects, username, submitted, body.printer, now)
+        policy.write_effects(
+            state.database, verdict.effects, username, submitted, body.printer, now
+        )
     return _answer(decision, verdict, account)
 
 
@@ -162,7 +164,7 @@ def _script_account(session: Session, name: str, fallback: Account) -> Account:
         return fallback
 
 
-def _answer(decision: Decision, verdict: policy.Verdict, account: Account) -> JobDecisionOut:
+def _answer(decision: Decision, verdict: policy.PolicyAnswer, account: Account) -> JobDecisionOut:
     approval = decision.verdict is not Verdict.DENY and verdict.result.outcome is Outcome.APPROVAL
     reason = verdict.result.reason if approval else decision.reason
     if not reason and decision.verdict is Verdict.ALLOW:

@@ -15,10 +15,10 @@ from printwarden.api.scripts import SampleJobIn, ScriptTestIn, ScriptTestOut
 from printwarden.scripting import check_script
 from printwarden.service import script_dry_run
 from printwarden.store import scripts
-from printwarden.webui import forms
-from printwarden.webui.guards import PageContext, WebError, admin_form, admin_page
-from printwarden.webui.messages import done
-from printwarden.webui.routes.scopes import checked_scope, printer_names, scope_label
+from printwarden.web import forms
+from printwarden.web.guards import PageContext, WebError, admin_form, admin_page
+from printwarden.web.messages import done
+from printwarden.web.routes.scopes import checked_scope, printer_names, scope_label
 
 router = APIRouter()
 PATH = "/web/admin/scripts"

@@ -15,9 +15,9 @@ from starlette.datastructures import FormData
 from printwarden.domain.offline_policies import CHANGE_SETTINGS_KEY, SETTING_KEY, OfflinePolicies
 from printwarden.store import settings
 from printwarden.store.models import SettingRow
-from printwarden.webui import forms
-from printwarden.webui.guards import PageContext, admin_form, admin_page
-from printwarden.webui.messages import done
+from printwarden.web import forms
+from printwarden.web.guards import PageContext, admin_form, admin_page
+from printwarden.web.messages import done
 
 router = APIRouter()
 PATH = "/web/admin/config"

@@ -13,17 +13,17 @@ from printwarden.service.client_address import client_address
 from printwarden.service.state import AppState, app_state
 from printwarden.service.throttle import Throttled
 from printwarden.store.models import UserRow
-from printwarden.webui.guards import WebError, cookie_session, offline_now
-from printwarden.webui.redirects import home_of, safe_next
-from printwarden.webui.sessions import (
+from printwarden.web.guards import WebError, cookie_session, offline_now
+from printwarden.web.redirects import home_of, safe_next
+from printwarden.web.sessions import (
     LOGIN_COOKIE,
     LOGIN_FORM_SECONDS,
     SESSION_COOKIE,
     new_session,
     same,
 )
-from printwarden.webui.state import WebState, web_state
-from printwarden.webui.templating import html
+from printwarden.web.state import WebState, web_state
+from printwarden.web.templating import html
 
 router = APIRouter()
 

@@ -15,9 +15,9 @@ from printwarden.domain.filters import Period
 from printwarden.domain.topups import TopUpRule
 from printwarden.store import groups, topups
 from printwarden.store.errors import NotFound
-from printwarden.webui import forms
-from printwarden.webui.guards import PageContext, WebError, admin_form, admin_page
-from printwarden.webui.messages import done
+from printwarden.web import forms
+from printwarden.web.guards import PageContext, WebError, admin_form, admin_page
+from printwarden.web.messages import done
 
 router = APIRouter()
 PATH = "/web/admin/top-ups"

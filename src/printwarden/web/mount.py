@@ -8,8 +8,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 
 from printwarden.service.state import AppState
-from printwarden.webui.guards import LoginRequired, WebError
-from printwarden.webui.routes import (
+from printwarden.web.guards import LoginRequired, WebError
+from printwarden.web.routes import (
     accounts,
     config_keys,
     dashboard,
@@ -23,9 +23,9 @@ from printwarden.webui.routes import (
     static,
     users,
 )
-from printwarden.webui.sessions import CookieSigner
-from printwarden.webui.state import WebState
-from printwarden.webui.templating import html
+from printwarden.web.sessions import CookieSigner
+from printwarden.web.state import WebState
+from printwarden.web.templating import html
 
 ROUTERS = (
     static.router,

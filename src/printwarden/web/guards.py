@@ -18,10 +18,10 @@ from starlette.datastructures import FormData
 from printwarden.domain.money import Currency
 from printwarden.service.state import AppState, app_state
 from printwarden.store.models import UserRow
-from printwarden.webui import messages
-from printwarden.webui.sessions import SESSION_COOKIE, WebSession, fingerprint, same
-from printwarden.webui.state import WebState, web_state
-from printwarden.webui.templating import html
+from printwarden.web import messages
+from printwarden.web.sessions import SESSION_COOKIE, WebSession, fingerprint, same
+from printwarden.web.state import WebState, web_state
+from printwarden.web.templating import html
 
 MAX_FORM_FIELDS = 200
 

@@ -13,8 +13,8 @@ from fastapi.concurrency import iterate_in_threadpool, run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 
 from printwarden.store import reports
-from printwarden.webui.guards import PageContext, WebError, admin_page
-from printwarden.webui.templating import HEADERS
+from printwarden.web.guards import PageContext, WebError, admin_page
+from printwarden.web.templating import HEADERS
 
 router = APIRouter()
 PAGE_SIZE = 50

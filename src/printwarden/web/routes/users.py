@@ -12,10 +12,10 @@ from starlette.datastructures import FormData
 
 from printwarden.store import groups, ledger, users
 from printwarden.store.errors import AlreadyExists, InvalidReference, LastAdministrator, NotFound
-from printwarden.webui import forms
-from printwarden.webui.guards import PageContext, WebError, admin_form, admin_page
-from printwarden.webui.messages import done
-from printwarden.webui.routes.accounts import balance_form
+from printwarden.web import forms
+from printwarden.web.guards import PageContext, WebError, admin_form, admin_page
+from printwarden.web.messages import done
+from printwarden.web.routes.accounts import balance_form
 
 router = APIRouter()
 PAGE_SIZE = 50

@@ -48,7 +48,7 @@ def duration(seconds: float | int | None) -> str:
 
 
 ENV = Environment(
-    loader=PackageLoader("printwarden.webui", "templates"),
+    loader=PackageLoader("printwarden.web", "templates"),
     autoescape=select_autoescape(default=True, default_for_string=True),
     undefined=StrictUndefined,
     trim_blocks=True,

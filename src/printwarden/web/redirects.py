@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from printwarden.webui.sessions import WebSession
+from printwarden.web.sessions import WebSession
 
 # A path under /web/, of plain characters: no scheme, no "//host", no backslash, no CR/LF.
 _SAFE = re.compile(r"/web/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*")

@@ -16,10 +16,10 @@ from printwarden.service import release
 from printwarden.service.problems import Problem
 from printwarden.store import held_jobs, jobs, users
 from printwarden.store.errors import NotFound
-from printwarden.webui import forms
-from printwarden.webui.guards import PageContext, WebError, admin_form, admin_page
-from printwarden.webui.messages import done
-from printwarden.webui.routes.portal import release_printers
+from printwarden.web import forms
+from printwarden.web.guards import PageContext, WebError, admin_form, admin_page
+from printwarden.web.messages import done
+from printwarden.web.routes.portal import release_printers
 
 router = APIRouter()
 PATH = "/web/admin/held-jobs"

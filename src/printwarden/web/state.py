@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from fastapi import Request
 
-from printwarden.webui.sessions import CookieSigner
+from printwarden.web.sessions import CookieSigner
 
 CHECK_SECONDS = 5.0  # a disabled user's session ends in this process within this time
 

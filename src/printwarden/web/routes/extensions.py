@@ -8,8 +8,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from printwarden.store import filters, scripts, topups
-from printwarden.webui.guards import PageContext, admin_page
-from printwarden.webui.routes import filter_rules, print_scripts, top_ups
+from printwarden.web.guards import PageContext, admin_page
+from printwarden.web.routes import filter_rules, print_scripts, top_ups
 
 router = APIRouter()
 # Their routes themselves, not included routers: the web tests list every APIRoute of ROUTERS.

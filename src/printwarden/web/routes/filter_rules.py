@@ -20,10 +20,10 @@ from starlette.datastructures import FormData
 from printwarden.domain.filters import FilterSet, Rules
 from printwarden.domain.money import Currency, MoneyError
 from printwarden.store import filters
-from printwarden.webui import forms
-from printwarden.webui.guards import PageContext, admin_form, admin_page
-from printwarden.webui.messages import done
-from printwarden.webui.routes.scopes import checked_scope, printer_names, scope_label
+from printwarden.web import forms
+from printwarden.web.guards import PageContext, admin_form, admin_page
+from printwarden.web.messages import done
+from printwarden.web.routes.scopes import checked_scope, printer_names, scope_label
 
 router = APIRouter()
 PATH = "/web/admin/filters"

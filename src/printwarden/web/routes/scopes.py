@@ -7,8 +7,8 @@ from sqlalchemy.orm import Session
 
 from printwarden.store import printers
 from printwarden.store.errors import NotFound
-from printwarden.webui import messages
-from printwarden.webui.guards import WebError
+from printwarden.web import messages
+from printwarden.web.guards import WebError
 
 # Registered here so these pages stay in their own modules; ``done()`` accepts only known codes.
 messages.MESSAGES.update(

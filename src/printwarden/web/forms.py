@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.datastructures import FormData
 
 from printwarden.domain.money import Currency, MoneyError
-from printwarden.webui.guards import WebError
+from printwarden.web.guards import WebError
 
 
 def text(form: FormData, name: str, max_length: int = 256) -> str:

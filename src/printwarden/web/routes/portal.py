@@ -19,9 +19,9 @@ from printwarden.service.problems import Problem
 from printwarden.service.throttle import Throttled
 from printwarden.store import accounts, held_jobs, jobs, ledger, printers, reports, users
 from printwarden.store.models import HeldJobRow, ProviderRow
-from printwarden.webui import forms
-from printwarden.webui.guards import PageContext, WebError, user_form, user_page
-from printwarden.webui.messages import done
+from printwarden.web import forms
+from printwarden.web.guards import PageContext, WebError, user_form, user_page
+from printwarden.web.messages import done
 
 router = APIRouter()
 HELD_PATH = "/web/portal/held-jobs"

@@ -15,10 +15,10 @@ from printwarden.domain.ledger import Transaction, TransactionKind
 from printwarden.service import views
 from printwarden.store import accounts, ledger
 from printwarden.store.errors import AlreadyExists, InvalidReference, NotFound
-from printwarden.webui import forms
-from printwarden.webui.guards import PageContext, WebError, admin_form, admin_page
-from printwarden.webui.messages import done
-from printwarden.webui.redirects import safe_next
+from printwarden.web import forms
+from printwarden.web.guards import PageContext, WebError, admin_form, admin_page
+from printwarden.web.messages import done
+from printwarden.web.redirects import safe_next
 
 router = APIRouter()
 PAGE_SIZE = 50

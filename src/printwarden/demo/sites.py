@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 
 from printwarden.cli_tokens import SITE_OR_PROVIDER_ENV
-from printwarden.demo_provider import (
+from printwarden.demo.providers import (
     PROVIDER_PORT_OFFSET,
     PROVIDER_TLS_PORT_OFFSET,
     READY_SECONDS,

@@ -11,9 +11,9 @@ from starlette.datastructures import FormData
 
 from printwarden.store import printers, providers
 from printwarden.store.errors import NotFound
-from printwarden.webui import forms
-from printwarden.webui.guards import PageContext, WebError, admin_form, admin_page
-from printwarden.webui.messages import done
+from printwarden.web import forms
+from printwarden.web.guards import PageContext, WebError, admin_form, admin_page
+from printwarden.web.messages import done
 
 router = APIRouter()
 PRICE_FIELDS = ("grey_simplex", "grey_duplex", "colour_simplex", "colour_duplex")

@@ -18,8 +18,8 @@ import httpx
 
 from printwarden import serving
 from printwarden.config import Settings
-from printwarden.demo_provider import DemoStopping, provider_name
-from printwarden.demo_sites import SITES, DemoSites
+from printwarden.demo.providers import DemoStopping, provider_name
+from printwarden.demo.sites import SITES, DemoSites
 from printwarden.domain.accounts import Role
 from printwarden.domain.ids import new_id
 from printwarden.domain.ledger import Transaction, TransactionKind

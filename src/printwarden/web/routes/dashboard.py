@@ -16,8 +16,8 @@ from printwarden.api.sites import SiteOut
 from printwarden.service import views
 from printwarden.store import printers, providers, reports, sites
 from printwarden.store.db import utc
-from printwarden.webui.chart import pages_chart
-from printwarden.webui.guards import PageContext, admin_page
+from printwarden.web.chart import pages_chart
+from printwarden.web.guards import PageContext, admin_page
 
 router = APIRouter()
 CHART_DAYS = 14

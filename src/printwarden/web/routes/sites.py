@@ -22,9 +22,9 @@ from printwarden.service import views
 from printwarden.store import settings, sites
 from printwarden.store.errors import NotFound
 from printwarden.store.models import SettingRow, SiteRow
-from printwarden.webui import forms
-from printwarden.webui.guards import PageContext, WebError, admin_form, admin_page
-from printwarden.webui.messages import done
+from printwarden.web import forms
+from printwarden.web.guards import PageContext, WebError, admin_form, admin_page
+from printwarden.web.messages import done
 
 router = APIRouter()
 POLICIES_PATH = "/web/admin/sites/offline-policies"

@@ -7,8 +7,8 @@ from importlib import resources
 
 from fastapi import APIRouter, Response
 
-from printwarden.webui.guards import WebError
-from printwarden.webui.templating import HEADERS
+from printwarden.web.guards import WebError
+from printwarden.web.templating import HEADERS
 
 router = APIRouter()
 
@@ -21,7 +21,7 @@ CACHED = {**HEADERS, "Cache-Control": "public, max-age=3600"}
 
 @cache
 def asset(name: str) -> bytes:
-    return resources.files("printwarden.webui").joinpath(f"static/{name}").read_bytes()
+    return resources.files("printwarden.web").joinpath(f"static/{name}").read_bytes()
 
 
 @router.get("/web/static/{name}")
