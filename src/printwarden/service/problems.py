@@ -13,8 +13,17 @@ from starlette.exceptions import HTTPException
 
 from printwarden.api.problems import PROBLEM_JSON
 from printwarden.service.throttle import Throttled
-from printwarden.store.errors import AlreadyExists, InvalidReference, LastAdministrator, NotFound
-from printwarden.store.ledger import IdempotencyConflict, UnknownAccount
+from printwarden.usecases.errors import (
+    AlreadyExists,
+    Conflict,
+    Forbidden,
+    IdempotencyConflict,
+    Invalid,
+    InvalidReference,
+    LastAdministrator,
+    NotFound,
+    UnknownAccount,
+)
 
 
 class Problem(Exception):
@@ -49,7 +58,12 @@ def too_many(exc: Throttled) -> Problem:
     return Problem(429, "Too many attempts", str(exc), headers, retry_after=exc.seconds)
 
 
-_STORE_ERRORS: dict[type[Exception], tuple[int, str]] = {
+# The one mapping of the use cases' errors (``usecases/errors.py``) to problem documents: the
+# status, the title, and the error's message as the detail.
+ERRORS: dict[type[Exception], tuple[int, str]] = {
+    Invalid: (422, "Invalid request"),
+    Forbidden: (403, "Forbidden"),
+    Conflict: (409, "Conflict"),
     NotFound: (404, "Not found"),
     UnknownAccount: (404, "Not found"),
     AlreadyExists: (409, "Conflict"),
@@ -97,11 +111,11 @@ def install(app: FastAPI) -> None:
         detail = "a value is out of range or contains characters the database cannot store"
         return problem_response(422, "Invalid request", detail)
 
-    for error, (status, title) in _STORE_ERRORS.items():
-        app.add_exception_handler(error, _store_handler(status, title))
+    for error, (status, title) in ERRORS.items():
+        app.add_exception_handler(error, _error_handler(status, title))
 
 
-def _store_handler(status: int, title: str) -> Any:
+def _error_handler(status: int, title: str) -> Any:
     async def handler(_request: Request, exc: Exception) -> JSONResponse:
         return problem_response(status, title, str(exc))
 
