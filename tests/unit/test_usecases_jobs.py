@@ -96,3 +96,10 @@ def test_a_printed_job_is_charged_once(laser: Database) -> None:
 def test_only_a_site_reports_its_own_offline_jobs(laser: Database) -> None:
     with laser.session() as session, pytest.raises(Forbidden, match="origin 'site:a'"):
         charging.charge_printed(session, None, PROVIDER, _report("t-2", origin="site:a"))
+
+
+def test_a_held_job_nobody_may_see_is_not_found(laser: Database) -> None:
+    from printwarden.usecases import release
+
+    with laser.read() as session, pytest.raises(NotFound, match="no held job 'h-1'"):
+        release.load_visible(session, release.Releaser("root", None), "h-1")

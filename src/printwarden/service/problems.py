@@ -22,7 +22,9 @@ from printwarden.usecases.errors import (
     InvalidReference,
     LastAdministrator,
     NotFound,
+    Unavailable,
     UnknownAccount,
+    UseCaseError,
 )
 
 
@@ -64,6 +66,7 @@ ERRORS: dict[type[Exception], tuple[int, str]] = {
     Invalid: (422, "Invalid request"),
     Forbidden: (403, "Forbidden"),
     Conflict: (409, "Conflict"),
+    Unavailable: (503, "Service Unavailable"),
     NotFound: (404, "Not found"),
     UnknownAccount: (404, "Not found"),
     AlreadyExists: (409, "Conflict"),
@@ -111,15 +114,21 @@ def install(app: FastAPI) -> None:
         detail = "a value is out of range or contains characters the database cannot store"
         return problem_response(422, "Invalid request", detail)
 
-    for error, (status, title) in ERRORS.items():
-        app.add_exception_handler(error, _error_handler(status, title))
+    for error in ERRORS:
+        app.add_exception_handler(error, _error_handler)
 
 
-def _error_handler(status: int, title: str) -> Any:
-    async def handler(_request: Request, exc: Exception) -> JSONResponse:
-        return problem_response(status, title, str(exc))
+async def _error_handler(_request: Request, exc: Exception) -> JSONResponse:
+    found = problem_of(exc)
+    return problem_response(found.status, found.title, found.detail, **found.extra)
 
-    return handler
+
+def problem_of(exc: Exception) -> Problem:
+    """The problem a use case's error (one of ``usecases.errors.REFUSALS``) answers with."""
+    status, title = next(v for kind, v in ERRORS.items() if isinstance(exc, kind))
+    if isinstance(exc, UseCaseError):
+        return Problem(status, exc.title or title, exc.detail, **exc.extra)
+    return Problem(status, title, str(exc))
 
 
 def _error(error: Any) -> dict[str, str]:

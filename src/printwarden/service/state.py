@@ -82,7 +82,7 @@ class AppState:
     offline: OfflineMode | None = None  # set on a Site Server's local app
     logins: LoginThrottle = field(default_factory=LoginThrottle)  # failed logins, per process
     checks: SecretChecks = field(default_factory=SecretChecks)  # where secrets are checked
-    release_threads: CapacityLimiter | None = None  # made on first use (service/release.py)
+    release_threads: CapacityLimiter | None = None  # made on first use (usecases/release.py)
     stopping: threading.Event = field(default_factory=threading.Event)  # long waits end
 
     @property

@@ -36,7 +36,7 @@ from printwarden.domain.accounts import Role
 from printwarden.domain.costs import JobUsage
 from printwarden.domain.functions import Function, FunctionUnavailable, Mode
 from printwarden.domain.ledger import TransactionKind
-from printwarden.service import logins, offline, release
+from printwarden.service import logins, offline
 from printwarden.service.auth import require
 from printwarden.service.problems import Problem
 from printwarden.service.routes.deps import read_session, write_session
@@ -45,6 +45,7 @@ from printwarden.store import accounts, device_sessions, held_jobs, jobs, printe
 from printwarden.store.errors import NotFound
 from printwarden.store.models import AccountRow, DeviceRow, DeviceSessionRow, PrinterRow, UserRow
 from printwarden.store.tokens import DEVICE_PREFIX, Caller
+from printwarden.usecases import release
 
 router = APIRouter(tags=["device"])
 SCOPE_PREFIX = DEVICE_PREFIX

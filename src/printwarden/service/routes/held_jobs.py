@@ -17,7 +17,7 @@ from printwarden.api.held_jobs import (
     HeldJobsOut,
 )
 from printwarden.domain.accounts import Role
-from printwarden.service import logins, release
+from printwarden.service import logins
 from printwarden.service.auth import require
 from printwarden.service.problems import Problem
 from printwarden.service.routes.deps import admin_only, any_person, read_session, write_session
@@ -27,6 +27,7 @@ from printwarden.store.errors import NotFound
 from printwarden.store.models import ProviderRow
 from printwarden.store.replication import site_scope
 from printwarden.store.tokens import PROVIDER_PREFIX, Caller, bound_name
+from printwarden.usecases import release
 
 router = APIRouter(tags=["held jobs"])
 PIN_THROTTLED = "Too many wrong PINs for the named shared account"
