@@ -25,9 +25,9 @@ from printwarden.domain.filters import Outcome
 from printwarden.service import logins, policy, views
 from printwarden.service.routes.deps import admin_only, printing_components, write_session
 from printwarden.service.state import AppState, app_state
-from printwarden.store import jobs, reattribution
+from printwarden.store import jobs
 from printwarden.store.tokens import Caller
-from printwarden.usecases import charging
+from printwarden.usecases import charging, reattribution
 from printwarden.usecases.decision import Decided, Decider, JobToDecide
 from printwarden.usecases.job_accounts import Counts
 
