@@ -14,7 +14,7 @@ from printwarden.domain.journal import UPLOAD_LIMIT
 
 @with_config(ConfigDict(extra="forbid"))
 class JournalEntry(TypedDict):
-    """One offline journal entry as a Site Server uploads it (kinds: usecases/journal.py).
+    """One offline journal entry as a Site Server uploads it (kinds: service/journal.py).
 
     A plain dict once validated: an upload holds thousands, and model instances per entry
     cost more than applying them (``id`` is normalized by the route)."""

@@ -9,14 +9,13 @@ from sqlalchemy.orm import Session
 
 from printwarden.domain.accounts import Role
 from printwarden.domain.ledger import site_origin
-from printwarden.service import offline
-from printwarden.service.offline import OfflineMode
 from printwarden.store import held_jobs, jobs
 from printwarden.store.errors import NotFound
 from printwarden.store.tokens import Caller
 from printwarden.usecases import component_scope
+from printwarden.usecases.authority import Authority, Rules
 from printwarden.usecases.errors import Forbidden
-from printwarden.usecases.job_accounts import Counts, offline_choice, released_choice
+from printwarden.usecases.job_accounts import Counts, released_choice
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,16 +45,17 @@ class Charged:
 
 
 def charge_printed(
-    session: Session, offline_mode: OfflineMode | None, caller: Caller, report: PrintedReport
+    session: Session, authority: Authority, caller: Caller, report: PrintedReport
 ) -> Charged:
-    """Charge ``report`` in ``session``; ``offline_mode`` is the site's (``None`` at HQ)."""
+    """Charge ``report`` in ``session``, by the rules ``authority`` applies now."""
     component_scope.check_printer(session, caller, report.printer)
-    username = _charged_user(offline_mode, session, report.username, report.printer)
+    rules = authority.rules(session)
+    username = _charged_user(rules, session, report.username, report.printer)
     choice = released_choice(session, report.job_ref, report.named)
     if report.account_id is not None:
         choice = jobs.AccountChoice(account_id=report.account_id)
-    elif offline.rules(offline_mode, session) is not None:
-        choice = offline_choice(session, choice)
+    else:
+        choice = rules.account_choice(session, choice)
     printed = jobs.PrintedJob(
         txn_id=report.txn_id,
         job_ref=report.job_ref,
@@ -74,15 +74,9 @@ def charge_printed(
     return Charged(charge, jobs.account_balance(session, charge.job.account_id))
 
 
-def _charged_user(
-    offline_mode: OfflineMode | None, session: Session, username: str, printer: str
-) -> str:
+def _charged_user(rules: Rules, session: Session, username: str, printer: str) -> str:
     """Who a printed job is charged to: offline, an unknown user's job goes by the policy."""
-    if offline_mode is None or offline.rules(offline_mode, session) is None:
-        return username
-    if offline.known(session, username):
-        return username
-    found = offline.substitute(offline_mode, session, username, f"job at {printer}", writing=True)
+    found = rules.resolve_user(session, username, f"job at {printer}", writing=True)
     if found.username is None:
         raise NotFound(f"unknown user {username!r}: not tracked")
     return found.username

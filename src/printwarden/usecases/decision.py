@@ -13,16 +13,16 @@ from datetime import UTC, datetime
 from sqlalchemy.orm import Session
 
 from printwarden.domain.accounts import Account
-from printwarden.domain.decide import Decision, Denial, Policies, Verdict, decide
+from printwarden.domain.decide import Decision, Denial, Verdict, decide
 from printwarden.domain.money import Currency
-from printwarden.service import offline, policy
-from printwarden.service.offline import OfflineMode
+from printwarden.service import policy
 from printwarden.store import accounts, jobs
 from printwarden.store.db import Database
 from printwarden.store.errors import NotFound
 from printwarden.store.tokens import Caller
 from printwarden.usecases import component_scope
-from printwarden.usecases.job_accounts import Counts, offline_choice, released_choice
+from printwarden.usecases.authority import Authority
+from printwarden.usecases.job_accounts import Counts, released_choice
 
 log = logging.getLogger("printwarden.policy")
 
@@ -60,11 +60,11 @@ class Untracked:
 
 @dataclass(frozen=True, slots=True)
 class Decider:
-    """Where jobs are decided: the database, the site's offline mode (``None`` at HQ) and
-    the currency of costs."""
+    """Where jobs are decided: the database, who answers for users and accounts here (HQ
+    or a site), and the currency of costs."""
 
     database: Database
-    offline: OfflineMode | None
+    authority: Authority
     currency: Currency
 
     def decide(self, caller: Caller, job: JobToDecide) -> Decided | Untracked:
@@ -72,19 +72,16 @@ class Decider:
         now = datetime.now(UTC)
         with self.database.read() as session:
             component_scope.check_printer(session, caller, job.printer)
-            rules = offline.rules(self.offline, session)
-            username = job.username
-            if rules is not None and self.offline and not offline.known(session, username):
-                where = f"job at {job.printer}"
-                found = offline.substitute(self.offline, session, username, where, writing=False)
-                if found.username is None:
-                    return Untracked(found.refusal)
-                username = found.username
+            rules = self.authority.rules(session)
+            where = f"job at {job.printer}"
+            found = rules.resolve_user(session, job.username, where, writing=False)
+            if found.username is None:
+                return Untracked(found.refusal)
+            username = found.username
             choice = job.named
             if job.released:
                 choice = released_choice(session, job.job_ref, choice)
-            if rules is not None:
-                choice = offline_choice(session, choice)
+            choice = rules.account_choice(session, choice)
             context, printer = jobs.job_setup(session, username, job.printer, choice)
             account = context.account
             verdict = policy.run(
@@ -101,7 +98,7 @@ class Decider:
                 account = _script_account(session, verdict.charge_account, account)
             holds = (printer.hold_for_release or verdict.hold) and not job.released
             printer = replace(printer, hold_for_release=holds)
-            deciding = replace(rules or Policies(), currency=self.currency)
+            deciding = replace(rules.decision_policies(), currency=self.currency)
             decision = (
                 decide(verdict.usage, context.user, account, printer, deciding, cost=verdict.cost)
                 if not verdict.denied

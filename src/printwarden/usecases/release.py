@@ -434,7 +434,7 @@ def bell_for(state: AppState, session: Session, provider: ProviderRow, action: s
     """How to ring ``provider`` for ``action`` ("release", "cancel", "change"): at HQ, a
     provider at a site through that site's Site Server, refused while HQ cannot reach the
     site; at a Site Server's local app, directly (it is on the site's network)."""
-    if state.offline is not None:
+    if not state.authority.at_hq:
         return Bell.of(provider)
     site = providers.site_of(session, provider)
     found = session.scalar(select(SiteRow).where(SiteRow.name == site)) if site else None

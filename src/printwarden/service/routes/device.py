@@ -36,7 +36,7 @@ from printwarden.domain.accounts import Role
 from printwarden.domain.costs import JobUsage
 from printwarden.domain.functions import Function, FunctionUnavailable, Mode
 from printwarden.domain.ledger import TransactionKind
-from printwarden.service import logins, offline
+from printwarden.service import logins
 from printwarden.service.auth import require
 from printwarden.service.problems import Problem
 from printwarden.service.routes.deps import read_session, write_session
@@ -216,7 +216,7 @@ def _start(state: AppState, name: str, user_id: int) -> DeviceSessionOut:
 def _check_available(state: AppState, device: DeviceRow) -> None:
     """Offline, a device whose function the functions table marks unavailable is refused
     (a card reader is Fast Release, any other kind an MFD login)."""
-    if state.offline is None or not state.offline.active():
+    if not state.authority.offline():
         return
     function = Function.FAST_RELEASE if device.kind == "card-reader" else Function.MFD_LOGIN
     try:
@@ -305,15 +305,9 @@ def _select(
 
 
 def _check_account_change(state: AppState, session: Session) -> None:
-    if state.offline is not None and state.offline.active():
-        chosen = offline.policies(session)
-        if not chosen.allow_account_change:
-            raise Problem(
-                403,
-                "Not available offline",
-                f"account selection is off while the site is offline; jobs are charged to "
-                f"{chosen.offline_account!r} (Offline Policy)",
-            )
+    refusal = state.authority.rules(session).account_change_refusal()
+    if refusal:
+        raise Problem(403, "Not available offline", refusal)
 
 
 # --- held jobs at this device ------------------------------------------------------------------

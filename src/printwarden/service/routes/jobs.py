@@ -77,7 +77,7 @@ def _decide(
         released=body.released,
         job_ref=body.job_ref,
     )
-    found = Decider(state.database, state.offline, state.currency).decide(caller, job)
+    found = Decider(state.database, state.authority, state.currency).decide(caller, job)
     if not isinstance(found, Decided):
         return _untracked(found.refusal)
     return _answer(found.decision, found.verdict, found.account)
@@ -168,7 +168,7 @@ def _charge(
         account_id=body.account_id,
     )
     with state.database.session() as session:
-        charged = charging.charge_printed(session, state.offline, caller, report)
+        charged = charging.charge_printed(session, state.authority, caller, report)
         charge = charged.charge
         return JobPrintedOut(
             job_ref=charge.job.job_ref,
