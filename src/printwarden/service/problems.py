@@ -7,11 +7,13 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException
 
 from printwarden.api.problems import PROBLEM_JSON
+from printwarden.domain.functions import FunctionUnavailable
+from printwarden.service import offline_functions
 from printwarden.service.throttle import Throttled
 from printwarden.usecases.errors import (
     AlreadyExists,
@@ -100,6 +102,10 @@ def install(app: FastAPI) -> None:
         errors = [_error(e) for e in exc.errors()]
         detail = "; ".join(f"{e['location']}: {e['message']}" for e in errors)
         return problem_response(422, "Invalid request", detail, errors=errors)
+
+    @app.exception_handler(FunctionUnavailable)
+    async def _unavailable(_request: Request, exc: FunctionUnavailable) -> Response:
+        return offline_functions.unavailable(exc)
 
     @app.exception_handler(IntegrityError)
     async def _integrity(_request: Request, _exc: IntegrityError) -> JSONResponse:

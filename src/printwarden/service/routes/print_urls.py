@@ -18,8 +18,10 @@ from sqlalchemy.orm import Session
 from printwarden.api.jobs import SubmitterIn, SubmitterOut
 from printwarden.api.users import PrintTokenIn, PrintTokenOut
 from printwarden.domain import print_urls
+from printwarden.domain.functions import Function
 from printwarden.domain.offline_policies import UnauthenticatedPolicy
 from printwarden.service import offline
+from printwarden.service.offline_functions import serves
 from printwarden.service.problems import Problem
 from printwarden.service.routes.deps import (
     admin_only,
@@ -146,7 +148,7 @@ def revoke_print_token(
     return Response(status_code=204)
 
 
-@router.post("/me/print-tokens", status_code=201)
+@router.post("/me/print-tokens", dependencies=[serves(Function.USER_BALANCES)], status_code=201)
 def make_my_print_token(
     body: PrintTokenIn,
     caller: Caller = Depends(any_person),
@@ -159,14 +161,16 @@ def make_my_print_token(
     return _out(made.row, made.token)
 
 
-@router.get("/me/print-tokens")
+@router.get("/me/print-tokens", dependencies=[serves(Function.USER_BALANCES)])
 def list_my_print_tokens(
     caller: Caller = Depends(any_person), session: Session = Depends(read_session)
 ) -> list[PrintTokenOut]:
     return [_out(row) for row in print_tokens.live(session, caller.username or "")]
 
 
-@router.delete("/me/print-tokens/{token_id}", status_code=204)
+@router.delete(
+    "/me/print-tokens/{token_id}", dependencies=[serves(Function.USER_BALANCES)], status_code=204
+)
 def revoke_my_print_token(
     token_id: int,
     caller: Caller = Depends(any_person),
