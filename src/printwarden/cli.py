@@ -308,28 +308,22 @@ def _change_balance(
     kind: TransactionKind,
 ) -> None:
     from printwarden.domain.ids import new_id
-    from printwarden.domain.ledger import Transaction, TransactionKind
     from printwarden.domain.money import MoneyError
-    from printwarden.store import accounts, ledger, users
     from printwarden.store.errors import StoreError
+    from printwarden.usecases import balances
+    from printwarden.usecases.errors import Invalid
 
     settings = read_settings(config)
     try:
         cents = settings.currency_info.parse(amount)
-    except MoneyError as exc:
+        balances.check_amount(kind, cents)
+    except (MoneyError, Invalid) as exc:
         raise fail(str(exc)) from None
-    if kind is TransactionKind.TOP_UP and cents <= 0:
-        raise fail("a top-up must be positive")
     with open_database(settings).session() as session:
         try:
-            row = (
-                accounts.find_shared(session, account)
-                if account
-                else users.personal_account(session, users.find_user(session, username).id)
-            )
-            txn = Transaction(new_id(), row.id, cents, kind, reference="admin:cli", comment=comment)
-            ledger.apply_transaction(session, txn)
-            balance = ledger.ledger_sum(session, row.id)
+            row = balances.account_of(session, username, account)
+            change = balances.BalanceChange(new_id(), row.id, cents, kind, "cli", comment)
+            balance = balances.change_balance(session, change).balance
         except StoreError as exc:
             raise fail(str(exc)) from None
     console.print(f"{row.name}: balance {settings.currency_info.format(balance)}")

@@ -170,7 +170,7 @@ def script_test(
 ) -> None:
     """Dry-run the script in FILE against a sample job and print what it would do."""
     from printwarden.api.scripts import SampleJobIn
-    from printwarden.service.script_dry_run import dry_run
+    from printwarden.usecases.script_dry_run import dry_run
 
     sample = SampleJobIn(
         pages=pages,

@@ -219,7 +219,7 @@ def site_reattribute(username: str, config: ConfigOption = None) -> None:
     """Move jobs printed offline as USERNAME, then charged to the Unauthenticated Users
     stand-in, to USERNAME (who must exist now): the stand-in is refunded, each job once."""
     from printwarden.store.errors import NotFound
-    from printwarden.store.reattribution import reattribute
+    from printwarden.usecases.reattribution import reattribute
 
     with open_session(config) as session:
         try:

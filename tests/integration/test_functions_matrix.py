@@ -33,6 +33,9 @@ from printwarden.devices.client import (
 from printwarden.domain.accounts import Role
 from printwarden.domain.functions import TABLE, Function, Mode, row
 from printwarden.provider.ipp.client import IppClient
+from printwarden.service.app import API_PREFIX, ROUTERS
+from printwarden.service.offline_functions import declarations
+from printwarden.service.routes import release_page
 from printwarden.sim.link import Link
 from printwarden.sim.ports import free_port
 from printwarden.store.tokens import PROVIDER_PREFIX
@@ -251,6 +254,28 @@ DRIVERS: dict[Function, Callable[[World, Place], bool]] = {
 def test_every_row_has_a_driver_or_names_what_brings_it() -> None:
     assert set(DRIVERS) | set(PENDING) == {r.function for r in TABLE}
     assert not set(DRIVERS) & set(PENDING)
+
+
+# The rows whose routes declare them (``serves``): offline, each such route refuses itself
+# when the table says the row is unavailable there. The drivers reach them through those
+# routes; the other rows are the provider's, the filters' and scripts', or not built yet.
+ROUTE_ROWS = {
+    Function.MFD_LOGIN,
+    Function.ACCOUNT_SELECTION_AT_MFD,
+    Function.SERVER_SIDE_PRINTING_AT_MFD,
+    Function.MFD_DEVICE_FUNCTIONS,
+    Function.SECURE_PRINT,
+    Function.USER_BALANCES,
+    Function.RELEASE_STATIONS,
+}
+
+
+def test_the_routes_declare_the_rows_the_drivers_reach_through_them() -> None:
+    found: set[Function] = set()
+    for prefix, router in [*((API_PREFIX, r) for r in ROUTERS), ("", release_page.router)]:
+        found |= set(declarations(prefix, router).values())
+    assert found == ROUTE_ROWS
+    assert found <= set(DRIVERS)
 
 
 # --- the world -------------------------------------------------------------------------------

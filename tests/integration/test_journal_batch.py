@@ -15,14 +15,14 @@ from sqlalchemy import Table, select
 from printwarden.domain.charges import prices_digest, script_digest
 from printwarden.domain.ids import new_id
 from printwarden.domain.ledger import Transaction, TransactionKind
-from printwarden.service import journal
-from printwarden.service.journal_checks import Malformed
 from printwarden.store import accounts, bulk, groups, held_jobs, ledger, printers, scripts, users
 from printwarden.store.db import Database
 from printwarden.store.errors import NotFound
 from printwarden.store.models import AccountRow, JournalEntryRow, PrintJobRow
 from printwarden.store.printers import cost_model_from_json
 from printwarden.store.providers import register
+from printwarden.usecases import journal
+from printwarden.usecases.journal_checks import Malformed
 
 SECRET = b"journal-batch-test-secret-" + b"x" * 6
 PRICES = {"grey_simplex": 10, "grey_duplex": 8, "colour_simplex": 50, "colour_duplex": 45}

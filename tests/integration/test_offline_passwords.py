@@ -13,12 +13,13 @@ from sqlalchemy import text
 from printwarden import security
 from printwarden.config import DirectoryConfig, LdapConfig
 from printwarden.domain.offline_policies import SETTING_KEY, OfflinePolicies, PasswordPolicy
-from printwarden.service.offline import OfflineMode, check_user_password, login_policies
+from printwarden.service.offline import OfflineMode
 from printwarden.sim.ports import free_port
 from printwarden.site.passwords import PasswordCache, administrators
 from printwarden.site.replica import Replica
 from printwarden.store import settings, users
 from printwarden.store.models import UserRow
+from printwarden.usecases.authority import Site
 
 SECRET = b"password-test-secret-" + b"x" * 11
 
@@ -53,11 +54,11 @@ def make_user(
 
 
 def check(replica: Replica, cache: PasswordCache, name: str, password: str) -> bool:
-    offline = OfflineMode(lambda: True, lambda *_: None, cache.get)
+    site = Site(OfflineMode(lambda: True, lambda *_: None, cache.get))
     with replica.database.read() as session:
         row = users.find_user(session, name)
-        chosen = login_policies(offline, session)
-    return check_user_password(offline, chosen, unreachable_directory(), row, password)
+        rules = site.rules(session)
+    return rules.check_password(unreachable_directory(), row, password)
 
 
 def test_a_directory_user_logs_in_offline_with_the_password_cached_at_their_last_login(

@@ -15,7 +15,6 @@ from printwarden import security
 from printwarden.domain.directory import DirectorySnapshot, DirectoryUser
 from printwarden.domain.ids import new_id
 from printwarden.domain.print_urls import Standing
-from printwarden.service import journal
 from printwarden.site.replica import Replica, SchemaMismatch
 from printwarden.store import held_jobs, print_tokens, printers, replication, users
 from printwarden.store import sync as directory_sync
@@ -32,6 +31,7 @@ from printwarden.store.models import (
     UserRow,
 )
 from printwarden.store.site_numbers import SiteNumbers
+from printwarden.usecases import journal
 
 SECRET = b"replication-test-secret-" + b"x" * 8
 SITE_KEY = SiteNumbers(SECRET, "north", 1).key  # what the site hashes swiped cards with

@@ -30,6 +30,9 @@ LAYERS: tuple[tuple[str, str], ...] = (
     ("printwarden.api.*", "contract"),
     ("printwarden.store", "store"),
     ("printwarden.store.*", "store"),
+    # The use cases: what the App Server does, with no HTTP in it (issue 18 §2).
+    ("printwarden.usecases", "use cases"),
+    ("printwarden.usecases.*", "use cases"),
     # service/: routes/ is the API, app.py the app factory, the other modules use cases
     # (today use cases live in several packages; issue 18 gathers them in one).
     ("printwarden.service.routes", "api"),

@@ -13,5 +13,5 @@ UPLOAD_LIMIT = 5000
 CHARGES = frozenset({"printed", "usage"})
 # Entry kinds by which a site may credit an account: none yet. An offline cash top-up (a
 # later issue) is the first; it goes here, with its own rule in domain/charges.py (who may
-# take cash at which site, up to how much) and its own check in service/journal_checks.py.
+# take cash at which site, up to how much) and its own check in usecases/journal_checks.py.
 CREDITS: frozenset[str] = frozenset()

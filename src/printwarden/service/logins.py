@@ -26,13 +26,12 @@ from sqlalchemy.orm import Session
 
 from printwarden import security
 from printwarden.api.auth import DeviceLoginIn
-from printwarden.domain.offline_policies import OfflinePolicies
-from printwarden.service import offline
 from printwarden.service.state import AppState
 from printwarden.service.throttle import Keys
 from printwarden.store import accounts, jobs, users
 from printwarden.store.errors import NotFound
 from printwarden.store.models import UserRow
+from printwarden.usecases.authority import Rules
 
 F = TypeVar("F")
 # Whether the caller may learn who a card belongs to (read in the lookup's session).
@@ -90,7 +89,7 @@ async def _attempt(
 @dataclass(frozen=True, slots=True)
 class _PasswordCandidate:
     user: UserRow | None
-    policies: OfflinePolicies | None
+    rules: Rules  # read with the user, so that no password is checked inside a transaction
 
 
 async def password(state: AppState, username: str, secret: str, client: str) -> UserRow | None:
@@ -102,15 +101,13 @@ async def password(state: AppState, username: str, secret: str, client: str) -> 
                 row: UserRow | None = users.find_user(session, username)
             except NotFound:
                 row = None
-            return _PasswordCandidate(row, offline.login_policies(state.offline, session))
+            return _PasswordCandidate(row, state.authority.rules(session))
 
     def check(found: _PasswordCandidate) -> bool:
         if found.user is None:
             return security.check_secret(None, secret)
         directory = state.settings.directory
-        right = offline.check_user_password(
-            state.offline, found.policies, directory, found.user, secret
-        )
+        right = found.rules.check_password(directory, found.user, secret)
         return right and found.user.enabled
 
     found, valid = await _attempt(state, Keys(user_key(username), client), find, check)
@@ -227,7 +224,7 @@ async def checked_choice(
 
 def _pinned_account(state: AppState, choice: jobs.AccountChoice) -> PinnedAccount | None:
     with state.database.read() as session:
-        if offline.rules(state.offline, session) is not None:
+        if not state.authority.rules(session).checks_account_pins:
             return None
         try:
             row = (

@@ -1,7 +1,9 @@
 """What changes when a Site Server answers from its replica: the Offline Policies apply.
 
-On the App Server ``AppState.offline`` is None and none of this runs. On a Site Server's
-local app it tells whether the site is offline now and journals users it did not know.
+The pieces the site's authority (``usecases/authority.py`` ``Site``, ``Offline``) is made
+of: the site's offline mode (is it offline now, journal a user it did not know, its password
+cache), the policies, the Unauthenticated Users substitution and the offline password check.
+The App Server's authority (``Hq``) uses none of it.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from printwarden import security
 from printwarden.config import DirectoryConfig
 from printwarden.directory.ldap import DirectoryUnavailable
 from printwarden.directory.source import check_password
-from printwarden.domain.decide import Policies
 from printwarden.domain.offline_policies import (
     SETTING_KEY,
     OfflinePolicies,
@@ -56,13 +57,6 @@ def policies(session: Session) -> OfflinePolicies:
     return OfflinePolicies.from_json(settings.get(session, SETTING_KEY) or {})
 
 
-def rules(offline: OfflineMode | None, session: Session) -> Policies | None:
-    """The decision rules while offline (None while online: the App Server's own rules)."""
-    if offline is None or not offline.active():
-        return None
-    return Policies(offline=policies(session))
-
-
 def known(session: Session, username: str) -> bool:
     found = session.scalar(
         select(UserRow.id).where(UserRow.username == username, UserRow.deleted_at.is_(None))
@@ -87,14 +81,6 @@ def substitute(
         return Substitution(None, f"unknown user {username!r} and no user "
                                   f"{chosen.unauthenticated_user!r} to charge")  # fmt: skip
     return Substitution(chosen.unauthenticated_user)
-
-
-def login_policies(offline: OfflineMode | None, session: Session) -> OfflinePolicies | None:
-    """The policies a password check must follow now (None: online), read before the check
-    so that no password is checked inside a database transaction."""
-    if offline is None or not offline.active():
-        return None
-    return policies(session)
 
 
 def password_ok(
@@ -135,17 +121,3 @@ def password_ok(
         age = datetime.now(UTC) - cached.taken_at
         stored = cached.password_hash if age < timedelta(days=chosen.password_cache_days) else None
     return security.check_secret(stored, password)
-
-
-def check_user_password(
-    offline: OfflineMode | None,
-    chosen: OfflinePolicies | None,
-    directory: DirectoryConfig,
-    user: UserRow,
-    password: str,
-) -> bool:
-    """The one password check of every login: online as configured, offline by policy
-    (``chosen``, from :func:`login_policies`). Call it outside any database transaction."""
-    if offline is not None and chosen is not None:
-        return password_ok(offline, chosen, directory, user, password)
-    return check_password(directory, user, password)

@@ -7,14 +7,27 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException
 
 from printwarden.api.problems import PROBLEM_JSON
+from printwarden.domain.functions import FunctionUnavailable
+from printwarden.service import offline_functions
 from printwarden.service.throttle import Throttled
-from printwarden.store.errors import AlreadyExists, InvalidReference, LastAdministrator, NotFound
-from printwarden.store.ledger import IdempotencyConflict, UnknownAccount
+from printwarden.usecases.errors import (
+    AlreadyExists,
+    Conflict,
+    Forbidden,
+    IdempotencyConflict,
+    Invalid,
+    InvalidReference,
+    LastAdministrator,
+    NotFound,
+    Unavailable,
+    UnknownAccount,
+    UseCaseError,
+)
 
 
 class Problem(Exception):
@@ -49,7 +62,13 @@ def too_many(exc: Throttled) -> Problem:
     return Problem(429, "Too many attempts", str(exc), headers, retry_after=exc.seconds)
 
 
-_STORE_ERRORS: dict[type[Exception], tuple[int, str]] = {
+# The one mapping of the use cases' errors (``usecases/errors.py``) to problem documents: the
+# status, the title, and the error's message as the detail.
+ERRORS: dict[type[Exception], tuple[int, str]] = {
+    Invalid: (422, "Invalid request"),
+    Forbidden: (403, "Forbidden"),
+    Conflict: (409, "Conflict"),
+    Unavailable: (503, "Service Unavailable"),
     NotFound: (404, "Not found"),
     UnknownAccount: (404, "Not found"),
     AlreadyExists: (409, "Conflict"),
@@ -84,6 +103,10 @@ def install(app: FastAPI) -> None:
         detail = "; ".join(f"{e['location']}: {e['message']}" for e in errors)
         return problem_response(422, "Invalid request", detail, errors=errors)
 
+    @app.exception_handler(FunctionUnavailable)
+    async def _unavailable(_request: Request, exc: FunctionUnavailable) -> Response:
+        return offline_functions.unavailable(exc)
+
     @app.exception_handler(IntegrityError)
     async def _integrity(_request: Request, _exc: IntegrityError) -> JSONResponse:
         return problem_response(409, "Conflict", "the change conflicts with existing records")
@@ -97,15 +120,21 @@ def install(app: FastAPI) -> None:
         detail = "a value is out of range or contains characters the database cannot store"
         return problem_response(422, "Invalid request", detail)
 
-    for error, (status, title) in _STORE_ERRORS.items():
-        app.add_exception_handler(error, _store_handler(status, title))
+    for error in ERRORS:
+        app.add_exception_handler(error, _error_handler)
 
 
-def _store_handler(status: int, title: str) -> Any:
-    async def handler(_request: Request, exc: Exception) -> JSONResponse:
-        return problem_response(status, title, str(exc))
+async def _error_handler(_request: Request, exc: Exception) -> JSONResponse:
+    found = problem_of(exc)
+    return problem_response(found.status, found.title, found.detail, **found.extra)
 
-    return handler
+
+def problem_of(exc: Exception) -> Problem:
+    """The problem a use case's error (one of ``usecases.errors.REFUSALS``) answers with."""
+    status, title = next(v for kind, v in ERRORS.items() if isinstance(exc, kind))
+    if isinstance(exc, UseCaseError):
+        return Problem(status, exc.title or title, exc.detail, **exc.extra)
+    return Problem(status, title, str(exc))
 
 
 def _error(error: Any) -> dict[str, str]:

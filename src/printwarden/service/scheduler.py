@@ -63,7 +63,7 @@ class TopUpScheduler:
         self.thread: threading.Thread | None = None
 
     def start(self) -> None:
-        if self.state.offline is not None:
+        if not self.state.authority.at_hq:
             return  # a Site Server's local app: top-ups are HQ's, and reach sites as balances
         self.thread = threading.Thread(target=self._run, name="topups", daemon=True)
         self.thread.start()

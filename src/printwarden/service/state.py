@@ -13,12 +13,12 @@ from fastapi import Request
 from printwarden.config import Settings
 from printwarden.domain.money import Currency
 from printwarden.keys import HQ_ISSUER
-from printwarden.service.offline import OfflineMode
 from printwarden.service.provider_control import ProviderDoorbell
 from printwarden.service.secret_checks import SecretChecks
 from printwarden.service.throttle import LoginThrottle
 from printwarden.store.db import Database
 from printwarden.store.tokens import Caller
+from printwarden.usecases.authority import Authority, Hq
 
 TOKEN_CACHE_SECONDS = 5.0
 TOKEN_CACHE_SIZE = 10_000
@@ -79,10 +79,10 @@ class AppState:
     issuer: str = HQ_ISSUER  # who this server's cookies say made them
     callers: CallerCache = field(default_factory=CallerCache)
     providers: ProviderDoorbell = field(default_factory=ProviderDoorbell)
-    offline: OfflineMode | None = None  # set on a Site Server's local app
+    authority: Authority = field(default_factory=Hq)  # a Site Server's local app: Site
     logins: LoginThrottle = field(default_factory=LoginThrottle)  # failed logins, per process
     checks: SecretChecks = field(default_factory=SecretChecks)  # where secrets are checked
-    release_threads: CapacityLimiter | None = None  # made on first use (service/release.py)
+    release_threads: CapacityLimiter | None = None  # made on first use (usecases/release.py)
     stopping: threading.Event = field(default_factory=threading.Event)  # long waits end
 
     @property

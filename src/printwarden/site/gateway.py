@@ -18,7 +18,6 @@ from urllib.parse import parse_qs, quote
 import httpx
 from starlette.datastructures import Headers
 
-from printwarden.domain.functions import Function, FunctionUnavailable, Mode, require
 from printwarden.service.client_address import CLIENT_HEADER, SITE_TOKEN_HEADER, networks, resolve
 from printwarden.web.sessions import SESSION_COOKIE
 
@@ -138,38 +137,13 @@ class Gateway:
         ]
 
     async def _answer_locally(self, scope: Scope, body: bytes, send: Send) -> None:
-        function = function_of(scope)
-        if function is not None:
-            try:
-                require(function, Mode.OFFLINE_WITH_SITE)
-            except FunctionUnavailable as exc:
-                await _send_unavailable(send, exc)
-                return
+        """The replica answers; a route whose functions-table row is unavailable offline
+        refuses itself (``service/offline_functions.py``: each route declares its row)."""
         marker = ANSWERING_LOCALLY.set(True)
         try:
             await self.local(scope, _replay(body), send)
         finally:
             ANSWERING_LOCALLY.reset(marker)
-
-
-def function_of(scope: Scope) -> Function | None:
-    """The functions-table row a request belongs to, where the path tells."""
-    path: str = scope["path"]
-    if path.startswith("/api/v1/device/sessions") and path.endswith("/usage"):
-        return Function.MFD_DEVICE_FUNCTIONS
-    if path.startswith("/api/v1/device/sessions") and "/release" in path:
-        return Function.SERVER_SIDE_PRINTING_AT_MFD
-    if path.startswith("/api/v1/device/sessions") and path.endswith("/account"):
-        return Function.ACCOUNT_SELECTION_AT_MFD
-    if path.startswith("/api/v1/device"):
-        return Function.MFD_LOGIN
-    if path.startswith("/api/v1/held-jobs") or path.startswith("/api/v1/me/held-jobs"):
-        return Function.SECURE_PRINT
-    if path.startswith("/api/v1/me"):
-        return Function.USER_BALANCES
-    if path.startswith("/release/"):
-        return Function.RELEASE_STATIONS
-    return None
 
 
 PASSWORD_LOGINS = ("/api/v1/auth/login", "/api/v1/auth/device", "/api/v1/device/sessions")
@@ -259,19 +233,3 @@ async def _send_response(send: Send, response: httpx.Response) -> None:
     headers.append((b"content-length", str(len(content)).encode()))
     await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
     await send({"type": "http.response.body", "body": content})
-
-
-async def _send_unavailable(send: Send, exc: FunctionUnavailable) -> None:
-    body = json.dumps(
-        {
-            "type": "https://printwarden.org/problems/function-unavailable",
-            "title": "Unavailable while offline",
-            "status": 503,
-            "detail": str(exc),
-            "function": exc.function.value,
-        }
-    ).encode()
-    headers = [(b"content-type", b"application/problem+json"),
-               (b"content-length", str(len(body)).encode())]  # fmt: skip
-    await send({"type": "http.response.start", "status": 503, "headers": headers})
-    await send({"type": "http.response.body", "body": body})

@@ -46,6 +46,7 @@ from printwarden.site.journal import Journal
 from printwarden.site.passwords import PasswordCache, administrators
 from printwarden.site.replica import Replica, SchemaMismatch
 from printwarden.site.upstream import Upstream, UpstreamError, UpstreamRefused
+from printwarden.usecases.authority import Site
 
 log = logging.getLogger("printwarden.site")
 
@@ -115,8 +116,8 @@ class SiteServer(HqConnection):
         if self.keys is not None:
             self._use(self.keys)
         self.passwords = PasswordCache(self.replica.database)
-        self.local.state.printwarden.offline = OfflineMode(
-            self.answering_offline, self._unknown, self.passwords.get
+        self.local.state.printwarden.authority = Site(
+            OfflineMode(self.answering_offline, self._unknown, self.passwords.get)
         )
         self.upstream = Upstream(config.upstream, config.token, config.site)
         self.gateway = Gateway(

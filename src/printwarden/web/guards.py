@@ -68,7 +68,7 @@ class PageContext:
 
 def offline_now(state: AppState) -> bool:
     """True on a Site Server answering from its replica (the App Server is out of reach)."""
-    return state.offline is not None and state.offline.active()
+    return state.authority.offline()
 
 
 def cookie_session(request: Request, web: WebState) -> WebSession | None:

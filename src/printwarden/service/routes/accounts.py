@@ -14,11 +14,12 @@ from printwarden.api.accounts import (
     TopUpIn,
     TransactionOut,
 )
-from printwarden.domain.ledger import Transaction, TransactionKind
+from printwarden.domain.ledger import TransactionKind
 from printwarden.service import views
 from printwarden.service.routes.deps import admin_only, read_session, write_session
 from printwarden.store import accounts, ledger
 from printwarden.store.tokens import Caller
+from printwarden.usecases import balances
 
 router = APIRouter(tags=["accounts"])
 
@@ -68,21 +69,14 @@ def _change_balance(
     kind: TransactionKind,
     caller: Caller,
 ) -> BalanceChangeOut:
-    account = accounts.find_account(session, account_id)
-    txn = Transaction(
-        id=body.txn_id,
-        account_id=account.id,
-        amount=body.amount,
-        kind=kind,
-        reference=f"admin:{caller.username}",
-        comment=body.comment,
+    change = balances.BalanceChange(
+        body.txn_id, account_id, body.amount, kind, str(caller.username), body.comment
     )
-    recorded, new = ledger.apply_transaction(session, txn)
-    session.refresh(account)
+    changed = balances.change_balance(session, change)
     return BalanceChangeOut(
-        transaction=views.domain_transaction_out(session, recorded),
-        balance=account.balance,
-        duplicate=not new,
+        transaction=views.domain_transaction_out(session, changed.transaction),
+        balance=changed.balance,
+        duplicate=changed.duplicate,
     )
 
 

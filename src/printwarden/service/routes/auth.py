@@ -13,8 +13,10 @@ from printwarden.api.auth import LoginIn, LoginOut
 from printwarden.api.users import UserOut
 from printwarden.directory.ldap import DirectoryUnavailable
 from printwarden.domain.accounts import Role
+from printwarden.domain.functions import Function
 from printwarden.service import logins, views
 from printwarden.service.client_address import client_address
+from printwarden.service.offline_functions import serves
 from printwarden.service.problems import Problem
 from printwarden.service.routes.deps import any_person, read_session, write_session
 from printwarden.service.state import AppState, app_state
@@ -66,14 +68,14 @@ def logout(
     state.callers.forget_token_id(caller.token_id)
 
 
-@router.get("/me")
+@router.get("/me", dependencies=[serves(Function.USER_BALANCES)])
 def me(caller: Caller = Depends(any_person), session: Session = Depends(read_session)) -> UserOut:
     """The signed-in person, with their balance."""
     row = users.find_user(session, caller.username or "")
     return views.user_out(users.views(session, [row])[0])
 
 
-@router.get("/me/transactions")
+@router.get("/me/transactions", dependencies=[serves(Function.USER_BALANCES)])
 def my_transactions(
     caller: Caller = Depends(any_person),
     session: Session = Depends(read_session),

@@ -34,10 +34,11 @@ from printwarden.directory.ldap import DirectoryUnavailable
 from printwarden.domain import functions
 from printwarden.domain.accounts import Role
 from printwarden.domain.costs import JobUsage
-from printwarden.domain.functions import Function, FunctionUnavailable, Mode
+from printwarden.domain.functions import Function, Mode
 from printwarden.domain.ledger import TransactionKind
-from printwarden.service import logins, offline, release
+from printwarden.service import logins
 from printwarden.service.auth import require
+from printwarden.service.offline_functions import serves
 from printwarden.service.problems import Problem
 from printwarden.service.routes.deps import read_session, write_session
 from printwarden.service.state import AppState, app_state
@@ -45,6 +46,7 @@ from printwarden.store import accounts, device_sessions, held_jobs, jobs, printe
 from printwarden.store.errors import NotFound
 from printwarden.store.models import AccountRow, DeviceRow, DeviceSessionRow, PrinterRow, UserRow
 from printwarden.store.tokens import DEVICE_PREFIX, Caller
+from printwarden.usecases import release
 
 router = APIRouter(tags=["device"])
 SCOPE_PREFIX = DEVICE_PREFIX
@@ -76,7 +78,7 @@ def _printer(session: Session, device: DeviceRow) -> PrinterRow:
     return printer
 
 
-@router.get("/device")
+@router.get("/device", dependencies=[serves(Function.MFD_LOGIN)])
 def this_device(
     name: str = Depends(device_name), session: Session = Depends(read_session)
 ) -> ThisDeviceOut:
@@ -94,7 +96,7 @@ def _device_out(session: Session, device: DeviceRow) -> ThisDeviceOut:
     )
 
 
-@router.post("/device/register")
+@router.post("/device/register", dependencies=[serves(Function.MFD_LOGIN)])
 def register_device(
     body: DeviceRegisterIn,
     name: str = Depends(device_name),
@@ -173,6 +175,7 @@ def _session_out(session: Session, live: Live) -> DeviceSessionOut:
 
 @router.post(
     "/device/sessions",
+    dependencies=[serves(Function.MFD_LOGIN)],
     status_code=201,
     responses={429: {"description": "Too many failed attempts at this device"}},
 )
@@ -215,15 +218,10 @@ def _start(state: AppState, name: str, user_id: int) -> DeviceSessionOut:
 def _check_available(state: AppState, device: DeviceRow) -> None:
     """Offline, a device whose function the functions table marks unavailable is refused
     (a card reader is Fast Release, any other kind an MFD login)."""
-    if state.offline is None or not state.offline.active():
+    if not state.authority.offline():
         return
     function = Function.FAST_RELEASE if device.kind == "card-reader" else Function.MFD_LOGIN
-    try:
-        functions.require(function, Mode.OFFLINE_WITH_SITE)
-    except FunctionUnavailable as exc:
-        raise Problem(
-            503, "Unavailable while offline", str(exc), function=exc.function.value
-        ) from None
+    functions.require(function, Mode.OFFLINE_WITH_SITE)  # answered by offline_functions
 
 
 def _unrecognised(method: str) -> str:
@@ -234,7 +232,7 @@ def _unrecognised(method: str) -> str:
     }[method]
 
 
-@router.get("/device/sessions/{session_id}")
+@router.get("/device/sessions/{session_id}", dependencies=[serves(Function.MFD_LOGIN)])
 def get_session(
     session_id: str, name: str = Depends(device_name), session: Session = Depends(write_session)
 ) -> DeviceSessionOut:
@@ -242,7 +240,9 @@ def get_session(
     return _session_out(session, _live(session, name, session_id))
 
 
-@router.delete("/device/sessions/{session_id}", status_code=204)
+@router.delete(
+    "/device/sessions/{session_id}", dependencies=[serves(Function.MFD_LOGIN)], status_code=204
+)
 def log_out(
     session_id: str, name: str = Depends(device_name), session: Session = Depends(write_session)
 ) -> Response:
@@ -252,6 +252,7 @@ def log_out(
 
 @router.put(
     "/device/sessions/{session_id}/account",
+    dependencies=[serves(Function.ACCOUNT_SELECTION_AT_MFD)],
     responses={429: {"description": "Too many wrong PINs"}},
 )
 async def select_account(
@@ -304,21 +305,15 @@ def _select(
 
 
 def _check_account_change(state: AppState, session: Session) -> None:
-    if state.offline is not None and state.offline.active():
-        chosen = offline.policies(session)
-        if not chosen.allow_account_change:
-            raise Problem(
-                403,
-                "Not available offline",
-                f"account selection is off while the site is offline; jobs are charged to "
-                f"{chosen.offline_account!r} (Offline Policy)",
-            )
+    refusal = state.authority.rules(session).account_change_refusal()
+    if refusal:
+        raise Problem(403, "Not available offline", refusal)
 
 
 # --- held jobs at this device ------------------------------------------------------------------
 
 
-@router.get("/device/sessions/{session_id}/jobs")
+@router.get("/device/sessions/{session_id}/jobs", dependencies=[serves(Function.MFD_LOGIN)])
 def session_jobs(
     session_id: str, name: str = Depends(device_name), session: Session = Depends(write_session)
 ) -> HeldJobsOut:
@@ -349,7 +344,9 @@ def _release_context(state: AppState, name: str, session_id: str) -> ReleaseCont
         )
 
 
-@router.patch("/device/sessions/{session_id}/jobs/{job_ref}")
+@router.patch(
+    "/device/sessions/{session_id}/jobs/{job_ref}", dependencies=[serves(Function.MFD_LOGIN)]
+)
 async def change_job(
     session_id: str,
     job_ref: str,
@@ -366,7 +363,10 @@ async def change_job(
     return await release.in_thread(state, run)
 
 
-@router.post("/device/sessions/{session_id}/jobs/{job_ref}/release")
+@router.post(
+    "/device/sessions/{session_id}/jobs/{job_ref}/release",
+    dependencies=[serves(Function.SERVER_SIDE_PRINTING_AT_MFD)],
+)
 async def release_job(
     session_id: str,
     job_ref: str,
@@ -382,7 +382,9 @@ async def release_job(
     return await release.in_thread(state, run)
 
 
-@router.post("/device/sessions/{session_id}/jobs/{job_ref}/cancel")
+@router.post(
+    "/device/sessions/{session_id}/jobs/{job_ref}/cancel", dependencies=[serves(Function.MFD_LOGIN)]
+)
 async def cancel_job(
     session_id: str,
     job_ref: str,
@@ -396,7 +398,10 @@ async def cancel_job(
     return await release.in_thread(state, run)
 
 
-@router.post("/device/sessions/{session_id}/release-all")
+@router.post(
+    "/device/sessions/{session_id}/release-all",
+    dependencies=[serves(Function.SERVER_SIDE_PRINTING_AT_MFD)],
+)
 async def release_all(
     session_id: str, name: str = Depends(device_name), state: AppState = Depends(app_state)
 ) -> ReleaseAllOut:
@@ -424,7 +429,7 @@ def _groups(session: Session, user: UserRow) -> frozenset[str]:
     return frozenset(users.group_names(session, [user.id])[user.id])
 
 
-@router.get("/device/sessions/{session_id}/allowance")
+@router.get("/device/sessions/{session_id}/allowance", dependencies=[serves(Function.MFD_LOGIN)])
 def allowance(
     session_id: str,
     kind: str = Query("copy", pattern="^(copy|scan|fax)$"),
@@ -452,7 +457,9 @@ def allowance(
     )
 
 
-@router.post("/device/sessions/{session_id}/usage")
+@router.post(
+    "/device/sessions/{session_id}/usage", dependencies=[serves(Function.MFD_DEVICE_FUNCTIONS)]
+)
 def report_usage(
     session_id: str,
     body: DeviceUsageIn,

@@ -22,11 +22,11 @@ from printwarden.api.scripts import (
 from printwarden.domain.filters import FilterSet
 from printwarden.domain.topups import rules_from_json, rules_to_json
 from printwarden.scripting import check_script
-from printwarden.service import script_dry_run
 from printwarden.service.problems import Problem
 from printwarden.service.routes.deps import admin_only, read_session, write_session
 from printwarden.store import filters, printers, scripts, topups
 from printwarden.store.errors import NotFound
+from printwarden.usecases import script_dry_run
 
 router = APIRouter(tags=["job policies"], dependencies=[Depends(admin_only)])
 

@@ -17,8 +17,10 @@ from printwarden.api.held_jobs import (
     HeldJobsOut,
 )
 from printwarden.domain.accounts import Role
-from printwarden.service import logins, release
+from printwarden.domain.functions import Function
+from printwarden.service import logins
 from printwarden.service.auth import require
+from printwarden.service.offline_functions import serves
 from printwarden.service.problems import Problem
 from printwarden.service.routes.deps import admin_only, any_person, read_session, write_session
 from printwarden.service.state import AppState, app_state
@@ -27,6 +29,7 @@ from printwarden.store.errors import NotFound
 from printwarden.store.models import ProviderRow
 from printwarden.store.replication import site_scope
 from printwarden.store.tokens import PROVIDER_PREFIX, Caller, bound_name
+from printwarden.usecases import release
 
 router = APIRouter(tags=["held jobs"])
 PIN_THROTTLED = "Too many wrong PINs for the named shared account"
@@ -40,7 +43,7 @@ def releaser_of(caller: Caller) -> release.Releaser:
     return release.Releaser(caller.username or "", caller.user_id)
 
 
-@router.post("/held-jobs/reports")
+@router.post("/held-jobs/reports", dependencies=[serves(Function.SECURE_PRINT)])
 def report_held_jobs(
     body: HeldJobReportsIn,
     caller: Caller = Depends(reporting),
@@ -72,7 +75,7 @@ def _site_providers(session: Session, caller: Caller) -> frozenset[int]:
     return site_scope(session, caller.scope).provider_ids
 
 
-@router.get("/me/held-jobs")
+@router.get("/me/held-jobs", dependencies=[serves(Function.SECURE_PRINT)])
 def my_held_jobs(
     caller: Caller = Depends(require(Role.USER)), session: Session = Depends(read_session)
 ) -> HeldJobsOut:
@@ -82,7 +85,7 @@ def my_held_jobs(
     return HeldJobsOut(jobs=release.views_at(session, held_jobs.waiting(session, owners), None))
 
 
-@router.get("/held-jobs", dependencies=[Depends(admin_only)])
+@router.get("/held-jobs", dependencies=[serves(Function.SECURE_PRINT), Depends(admin_only)])
 def held_jobs_of(
     user: str = Query(min_length=1, max_length=128), session: Session = Depends(read_session)
 ) -> HeldJobsOut:
@@ -94,7 +97,7 @@ def held_jobs_of(
     return HeldJobsOut(jobs=release.views_at(session, held_jobs.waiting(session, [row.id]), None))
 
 
-@router.get("/held-jobs/{job_ref}")
+@router.get("/held-jobs/{job_ref}", dependencies=[serves(Function.SECURE_PRINT)])
 def held_job(
     job_ref: str, caller: Caller = Depends(any_person), session: Session = Depends(read_session)
 ) -> HeldJobOut:
@@ -103,7 +106,11 @@ def held_job(
     return release.views_at(session, [row], None)[0]
 
 
-@router.post("/held-jobs/{job_ref}/release", responses={429: {"description": PIN_THROTTLED}})
+@router.post(
+    "/held-jobs/{job_ref}/release",
+    dependencies=[serves(Function.SECURE_PRINT)],
+    responses={429: {"description": PIN_THROTTLED}},
+)
 async def release_held_job(
     job_ref: str,
     body: HeldJobReleaseIn,
@@ -117,7 +124,11 @@ async def release_held_job(
     )
 
 
-@router.post("/me/held-jobs/release-all", responses={429: {"description": PIN_THROTTLED}})
+@router.post(
+    "/me/held-jobs/release-all",
+    dependencies=[serves(Function.SECURE_PRINT)],
+    responses={429: {"description": PIN_THROTTLED}},
+)
 async def release_all_mine(
     body: HeldJobReleaseIn,
     caller: Caller = Depends(require(Role.USER)),
@@ -136,7 +147,7 @@ async def _checked(state: AppState, caller: Caller, body: HeldJobReleaseIn) -> j
     return await logins.checked_choice(state, choice, caller.username or "")
 
 
-@router.patch("/held-jobs/{job_ref}")
+@router.patch("/held-jobs/{job_ref}", dependencies=[serves(Function.SECURE_PRINT)])
 async def change_held_job(
     job_ref: str,
     body: HeldJobChangeIn,
@@ -147,7 +158,7 @@ async def change_held_job(
     return await release.in_thread(state, release.change, job_ref, releaser_of(caller), body)
 
 
-@router.post("/held-jobs/{job_ref}/cancel")
+@router.post("/held-jobs/{job_ref}/cancel", dependencies=[serves(Function.SECURE_PRINT)])
 async def cancel_held_job(
     job_ref: str, caller: Caller = Depends(any_person), state: AppState = Depends(app_state)
 ) -> HeldJobOut:

@@ -10,7 +10,9 @@ from printwarden.api.held_jobs import DelegatesIn, DelegatesOut
 from printwarden.api.jobs import RecentJobOut
 from printwarden.api.users import MySummaryOut
 from printwarden.domain.accounts import Role
+from printwarden.domain.functions import Function
 from printwarden.service.auth import require
+from printwarden.service.offline_functions import serves
 from printwarden.service.problems import Problem
 from printwarden.service.routes.deps import read_session, write_session
 from printwarden.store import held_jobs, users
@@ -23,7 +25,7 @@ router = APIRouter(tags=["me"])
 a_user = require(Role.USER)
 
 
-@router.get("/me/summary")
+@router.get("/me/summary", dependencies=[serves(Function.USER_BALANCES)])
 def my_summary(
     caller: Caller = Depends(a_user), session: Session = Depends(read_session)
 ) -> MySummaryOut:
@@ -40,7 +42,7 @@ def my_summary(
     )
 
 
-@router.get("/me/jobs")
+@router.get("/me/jobs", dependencies=[serves(Function.USER_BALANCES)])
 def my_jobs(
     caller: Caller = Depends(a_user),
     session: Session = Depends(read_session),
@@ -73,7 +75,7 @@ def my_jobs(
     ]
 
 
-@router.get("/me/delegates")
+@router.get("/me/delegates", dependencies=[serves(Function.USER_BALANCES)])
 def my_delegates(
     caller: Caller = Depends(a_user), session: Session = Depends(read_session)
 ) -> DelegatesOut:
@@ -83,7 +85,7 @@ def my_delegates(
     return DelegatesOut(usernames=mine, delegated_by=theirs)
 
 
-@router.put("/me/delegates")
+@router.put("/me/delegates", dependencies=[serves(Function.USER_BALANCES)])
 def set_my_delegates(
     body: DelegatesIn,
     caller: Caller = Depends(a_user),

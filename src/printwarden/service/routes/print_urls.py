@@ -18,8 +18,10 @@ from sqlalchemy.orm import Session
 from printwarden.api.jobs import SubmitterIn, SubmitterOut
 from printwarden.api.users import PrintTokenIn, PrintTokenOut
 from printwarden.domain import print_urls
+from printwarden.domain.functions import Function
 from printwarden.domain.offline_policies import UnauthenticatedPolicy
 from printwarden.service import offline
+from printwarden.service.offline_functions import serves
 from printwarden.service.problems import Problem
 from printwarden.service.routes.deps import (
     admin_only,
@@ -55,13 +57,9 @@ async def submitter(
     return await run_in_threadpool(_user_taken, state, body.username)
 
 
-def _offline(state: AppState) -> bool:
-    return state.offline is not None and state.offline.active()
-
-
 def _token_owner(state: AppState, token: str) -> SubmitterOut:
     found = _look_up(state, token)
-    reason = print_urls.refusal(found.standing, offline=_offline(state))
+    reason = print_urls.refusal(found.standing, offline=state.authority.offline())
     if reason is not None or found.user is None:
         return SubmitterOut(accepted=False, reason=reason or print_urls.INVALID)
     return SubmitterOut(accepted=True, username=found.user.username, known=True)
@@ -70,7 +68,7 @@ def _token_owner(state: AppState, token: str) -> SubmitterOut:
 def _look_up(state: AppState, token: str) -> print_tokens.Found:
     """HQ notes the print URL's use; a Site Server answers from its replica and writes
     nothing (it would never reach HQ)."""
-    if state.offline is not None:
+    if not state.authority.at_hq:
         with state.database.read() as session:
             return print_tokens.look_up(session, token)
     with state.database.session() as session:
@@ -84,12 +82,11 @@ def _user_taken(state: AppState, name: str) -> SubmitterOut:
             if not user.enabled:
                 return SubmitterOut(accepted=False, reason=f"user {name!r} is disabled")
             return SubmitterOut(accepted=True, username=user.username, known=True)
-        if not _offline(state):
+        if not state.authority.offline():
             return SubmitterOut(accepted=False, reason=UNKNOWN.format(name=name))
         chosen = offline.policies(session)
     if chosen.unauthenticated is UnauthenticatedPolicy.CANCEL:
-        assert state.offline is not None
-        state.offline.note_unknown_user(None, name, "job refused at submission")
+        state.authority.note_unknown_user(None, name, "job refused at submission")
         reason = f"user {name!r} is unknown here and the site is offline: refused (policy)"
         return SubmitterOut(accepted=False, reason=reason)
     return SubmitterOut(accepted=True, username=name)
@@ -111,7 +108,7 @@ def _out(row: PrintTokenRow, token: str | None = None) -> PrintTokenOut:
 
 
 def _at_hq(state: AppState) -> None:
-    if state.offline is not None:
+    if not state.authority.at_hq:
         raise Problem(503, "Unavailable at a site", "print URLs are made and revoked at HQ")
 
 
@@ -151,7 +148,7 @@ def revoke_print_token(
     return Response(status_code=204)
 
 
-@router.post("/me/print-tokens", status_code=201)
+@router.post("/me/print-tokens", dependencies=[serves(Function.USER_BALANCES)], status_code=201)
 def make_my_print_token(
     body: PrintTokenIn,
     caller: Caller = Depends(any_person),
@@ -164,14 +161,16 @@ def make_my_print_token(
     return _out(made.row, made.token)
 
 
-@router.get("/me/print-tokens")
+@router.get("/me/print-tokens", dependencies=[serves(Function.USER_BALANCES)])
 def list_my_print_tokens(
     caller: Caller = Depends(any_person), session: Session = Depends(read_session)
 ) -> list[PrintTokenOut]:
     return [_out(row) for row in print_tokens.live(session, caller.username or "")]
 
 
-@router.delete("/me/print-tokens/{token_id}", status_code=204)
+@router.delete(
+    "/me/print-tokens/{token_id}", dependencies=[serves(Function.USER_BALANCES)], status_code=204
+)
 def revoke_my_print_token(
     token_id: int,
     caller: Caller = Depends(any_person),

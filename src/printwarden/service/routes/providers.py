@@ -71,7 +71,7 @@ def _token_for(session: Session, state: AppState, caller: Caller, name: str) -> 
     """The caller's token row, bound to provider ``name`` (403 for a token of another)."""
     bound = bound_name(caller.scope, PROVIDER_PREFIX)
     if bound is None and caller.scope == "":
-        if state.offline is not None:  # a Site Server's replica: HQ binds tokens
+        if not state.authority.at_hq:  # a Site Server's replica: HQ binds tokens
             detail = "this token is bound to no provider yet; it is bound at the App Server"
             raise Problem(503, "Unavailable while offline", detail)
         try:

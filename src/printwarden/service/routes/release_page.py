@@ -15,6 +15,8 @@ from importlib import resources
 
 from fastapi import APIRouter, Depends, Response
 
+from printwarden.domain.functions import Function
+from printwarden.service.offline_functions import serves
 from printwarden.service.problems import Problem
 from printwarden.service.state import AppState, app_state
 
@@ -48,7 +50,7 @@ def _web_file(name: str) -> bytes:
     return resources.files("printwarden.web").joinpath(name).read_bytes()
 
 
-@router.get("/release/assets/{name}")
+@router.get("/release/assets/{name}", dependencies=[serves(Function.RELEASE_STATIONS)])
 def release_asset(name: str) -> Response:
     """The page's script and style sheet."""
     media_type = ASSETS.get(name)
@@ -57,7 +59,7 @@ def release_asset(name: str) -> Response:
     return Response(_web_file(f"static/{name}"), media_type=media_type, headers=HEADERS)
 
 
-@router.get("/release/{station}")
+@router.get("/release/{station}", dependencies=[serves(Function.RELEASE_STATIONS)])
 def release_page(station: str, state: AppState = Depends(app_state)) -> Response:
     """The release station page for ``station`` (a device name), showing money in the
     configured currency."""

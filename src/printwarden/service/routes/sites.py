@@ -30,7 +30,7 @@ from printwarden.api.sites import (
 from printwarden.domain.accounts import Role
 from printwarden.domain.ids import normalize_id
 from printwarden.domain.offline_policies import SETTING_KEY, OfflinePolicies
-from printwarden.service import journal, views
+from printwarden.service import views
 from printwarden.service.auth import require
 from printwarden.service.problems import Problem
 from printwarden.service.routes.deps import admin_only, read_session, write_session
@@ -44,6 +44,7 @@ from printwarden.store.models import SiteRow
 from printwarden.store.replicated_kinds import KINDS
 from printwarden.store.site_numbers import SiteNumbers
 from printwarden.store.tokens import Caller
+from printwarden.usecases import journal
 
 router = APIRouter(tags=["sites"])
 MAX_WAIT_SECONDS = 25.0

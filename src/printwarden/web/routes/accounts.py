@@ -11,10 +11,12 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from printwarden.domain.ledger import Transaction, TransactionKind
+from printwarden.domain.ledger import TransactionKind
 from printwarden.service import views
 from printwarden.store import accounts, ledger
 from printwarden.store.errors import AlreadyExists, InvalidReference, NotFound
+from printwarden.usecases import balances
+from printwarden.usecases.errors import IdempotencyConflict, Invalid
 from printwarden.web import forms
 from printwarden.web.guards import PageContext, WebError, admin_form, admin_page
 from printwarden.web.messages import done
@@ -45,33 +47,31 @@ async def change_balance(
     ctx, form = posted
     kind = TransactionKind.TOP_UP if form.get("kind") == "top-up" else TransactionKind.ADJUSTMENT
     amount = forms.money(form, "amount", ctx.currency)
-    if amount == 0 or (kind is TransactionKind.TOP_UP and amount < 0):
-        raise WebError(422, "Invalid amount", "A top-up is positive; an adjustment is not zero.")
+    try:
+        balances.check_amount(kind, amount)
+    except Invalid:
+        message = "A top-up is positive; an adjustment is not zero."
+        raise WebError(422, "Invalid amount", message) from None
     try:
         txn_id = str(uuid.UUID(forms.text(form, "txn_id", 40)))
     except ValueError:
         raise WebError(422, "Invalid input", "The form lacks its transaction id.") from None
-    txn = Transaction(
-        id=txn_id,
-        account_id=account_id,
-        amount=amount,
-        kind=kind,
-        reference=f"admin:{ctx.session.username}",
-        comment=forms.text(form, "comment", 1000),
+    by = ctx.session.username
+    change = balances.BalanceChange(
+        txn_id, account_id, amount, kind, by, forms.text(form, "comment", 1000)
     )
-    await run_in_threadpool(_apply, ctx, txn)
+    await run_in_threadpool(_apply, ctx, change)
     back = safe_next(forms.text(form, "back", 300), ctx.session)
     return RedirectResponse(done(back, "balance-changed"), status_code=303)
 
 
-def _apply(ctx: PageContext, txn: Transaction) -> None:
+def _apply(ctx: PageContext, change: balances.BalanceChange) -> None:
     with ctx.app.database.session() as session:
         try:
-            accounts.find_account(session, txn.account_id)
-            ledger.apply_transaction(session, txn)
+            balances.change_balance(session, change)
         except NotFound as exc:
             raise WebError(404, "Not found", str(exc)) from None
-        except ledger.IdempotencyConflict as exc:
+        except IdempotencyConflict as exc:
             raise WebError(409, "Conflict", str(exc)) from None
 
 

@@ -12,10 +12,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from printwarden.service import release
-from printwarden.service.problems import Problem
+from printwarden.service.problems import problem_of
 from printwarden.store import held_jobs, jobs, users
 from printwarden.store.errors import NotFound
+from printwarden.usecases import release
+from printwarden.usecases.errors import REFUSALS
 from printwarden.web import forms
 from printwarden.web.guards import PageContext, WebError, admin_form, admin_page
 from printwarden.web.messages import done
@@ -57,8 +58,9 @@ async def _run(
 ) -> Response:
     try:
         await release.in_thread(ctx.app, use_case, *args)
-    except Problem as exc:
-        return await run_in_threadpool(_held_page, ctx, owner, exc.detail, exc.status)
+    except REFUSALS as exc:
+        found = problem_of(exc)
+        return await run_in_threadpool(_held_page, ctx, owner, found.detail, found.status)
     return RedirectResponse(done(f"{PATH}?user={quote(owner)}", code), status_code=303)
 
 

@@ -14,11 +14,13 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from printwarden.api.held_jobs import HeldJobChangeIn
-from printwarden.service import logins, release
-from printwarden.service.problems import Problem
+from printwarden.service import logins
+from printwarden.service.problems import problem_of
 from printwarden.service.throttle import Throttled
 from printwarden.store import accounts, held_jobs, jobs, ledger, printers, reports, users
 from printwarden.store.models import HeldJobRow, ProviderRow
+from printwarden.usecases import release
+from printwarden.usecases.errors import REFUSALS
 from printwarden.web import forms
 from printwarden.web.guards import PageContext, WebError, user_form, user_page
 from printwarden.web.messages import done
@@ -99,8 +101,9 @@ async def _run(
     """Run a held-job use case; a refusal (e.g. another user's job: 404) shows on the page."""
     try:
         await release.in_thread(ctx.app, use_case, *args)
-    except Problem as exc:
-        return await run_in_threadpool(held_page, ctx, exc.detail, exc.status)
+    except REFUSALS as exc:
+        found = problem_of(exc)
+        return await run_in_threadpool(held_page, ctx, found.detail, found.status)
     return RedirectResponse(done(HELD_PATH, code), status_code=303)
 
 

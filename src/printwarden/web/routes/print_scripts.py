@@ -13,8 +13,8 @@ from starlette.datastructures import FormData
 
 from printwarden.api.scripts import SampleJobIn, ScriptTestIn, ScriptTestOut
 from printwarden.scripting import check_script
-from printwarden.service import script_dry_run
 from printwarden.store import scripts
+from printwarden.usecases import script_dry_run
 from printwarden.web import forms
 from printwarden.web.guards import PageContext, WebError, admin_form, admin_page
 from printwarden.web.messages import done

@@ -6,7 +6,7 @@ user may charge; and its cost must be explained by the facts it reports under pr
 published for that printer or device, or come from a print script HQ published for that
 printer (``domain/charges.py``). An entry that fails is rejected with the reason; the others
 are applied. What the checks load (printers, devices, people) is what the batch then charges
-with (``service/journal_batch.py``), and each distinct job shape is costed once.
+with (``usecases/journal_batch.py``), and each distinct job shape is costed once.
 
 An entry that is not well-formed — a required field missing, a count of the wrong type or out
 of range, an id or name longer than HQ stores — is no charge to judge: it refuses the whole

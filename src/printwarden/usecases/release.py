@@ -50,7 +50,6 @@ from printwarden.domain.release import (
     plan_release,
 )
 from printwarden.service import policy
-from printwarden.service.problems import Problem
 from printwarden.service.provider_control import Bell, ProviderUnreachable
 from printwarden.service.state import AppState
 from printwarden.store import held_jobs, jobs, printers, providers, sites, users
@@ -58,9 +57,11 @@ from printwarden.store.changes import change_seq
 from printwarden.store.db import utc
 from printwarden.store.errors import InvalidReference, NotFound
 from printwarden.store.models import HeldJobRow, PrinterRow, ProviderRow, SiteRow, UserRow
+from printwarden.usecases.errors import REFUSALS, Conflict, Forbidden, Unavailable
 
 T = TypeVar("T")
 RELEASE_THREADS = 16
+CANNOT = "Cannot release"
 
 
 async def in_thread(state: AppState, use_case: Callable[..., T], *args: Any) -> T:
@@ -93,13 +94,14 @@ class Releaser:
 
 
 def load_visible(session: Session, releaser: Releaser, job_ref: str) -> HeldJobRow:
-    """The held job, or 404 for jobs that do not exist *or* that the caller may not see."""
+    """The held job; ``NotFound`` for jobs that do not exist *or* that the caller may not
+    see."""
     try:
         row = held_jobs.find(session, job_ref)
     except NotFound:
         row = None
     if row is None or not releaser.may(session, row):
-        raise Problem(404, "Not found", f"no held job {job_ref!r}")
+        raise NotFound(f"no held job {job_ref!r}")
     return row
 
 
@@ -237,7 +239,7 @@ def release_all(
     for job_ref, document in waiting:
         try:
             order = _order_release(state, job_ref, printer_name, releaser, choice)
-        except Problem as exc:
+        except REFUSALS as exc:
             refused.append(_refusal(job_ref, document, exc))
             continue
         ordered.append((document, order))
@@ -250,13 +252,13 @@ def release_all(
     for document, order in ordered:
         try:
             released.append(_conclude_release(state, order, failures[order.bell]))
-        except Problem as exc:
+        except REFUSALS as exc:
             refused.append(_refusal(order.job_ref, document, exc))
     return ReleaseAllOut(released=released, refused=refused)
 
 
-def _refusal(job_ref: str, document: str, problem: Problem) -> ReleaseRefusal:
-    return ReleaseRefusal(id=job_ref, document_name=document, reason=problem.detail)
+def _refusal(job_ref: str, document: str, refused: Exception) -> ReleaseRefusal:
+    return ReleaseRefusal(id=job_ref, document_name=document, reason=str(refused))
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,7 +301,7 @@ def _conclude_release(state: AppState, ordered: Ordered, failure: str) -> HeldJo
     not take it — then it is withdrawn (503)."""
     row = _settled(state, ordered, failure, "Release failed")
     if row.status == "held":
-        raise Problem(409, "Release failed", row.status_reason or "the provider refused")
+        raise Conflict(row.status_reason or "the provider refused", title="Release failed")
     return ordered.answer
 
 
@@ -316,7 +318,7 @@ def _settled(state: AppState, ordered: Ordered, failure: str, title: str) -> Hel
     if not withdrawn:
         return row  # confirmed just now
     detail = failure or f"provider {ordered.bell.name} did not take the order"
-    raise Problem(503, title, detail)
+    raise Unavailable(detail, title=title)
 
 
 def _check_approval(session: Session, row: HeldJobRow, releaser: Releaser) -> None:
@@ -327,7 +329,7 @@ def _check_approval(session: Session, row: HeldJobRow, releaser: Releaser) -> No
     if not releaser.approves(session, row):
         group = row.approver_group
         who = f"an administrator or a member of {group}" if group else "an administrator"
-        raise Problem(403, "Awaiting approval", f"this job must be approved by {who}")
+        raise Forbidden(f"this job must be approved by {who}", title="Awaiting approval")
     row.approval = "approved"
 
 
@@ -355,21 +357,21 @@ def _check_policy(
     verdict = policy.run(session, context.user, context.account, printer, usage, submitted, now,
                          currency)  # fmt: skip
     if verdict.denied:
-        raise Problem(409, "Cannot release", verdict.result.reason)
+        raise Conflict(verdict.result.reason, title=CANNOT)
     if verdict.result.outcome is not Outcome.APPROVAL:
         return
     row.approval, row.approver_group = "pending", verdict.result.approver_group
     try:
         _check_approval(session, row, releaser)  # an approver's release approves it
-    except Problem as exc:
+    except Forbidden as exc:
         raise AwaitingApproval(row.job_ref, row.approver_group, exc.detail) from None
 
 
-class AwaitingApproval(Problem):
+class AwaitingApproval(Forbidden):
     """A filter holds the job for approval and the releaser may not approve it."""
 
     def __init__(self, job_ref: str, approver_group: str, detail: str) -> None:
-        super().__init__(403, "Awaiting approval", detail)
+        super().__init__(detail, title="Awaiting approval")
         self.job_ref, self.approver_group = job_ref, approver_group
 
 
@@ -406,12 +408,10 @@ def _prepare(
         decision = decide(plan.usage, context.user, context.account, deciding, rules)
         if decision.verdict is not Verdict.DENY:
             _check_policy(session, row, context, deciding, plan.usage, releaser, state.currency)
-    except NotFound as exc:
-        raise Problem(404, "Not found", str(exc)) from None
     except (Incompatible, InvalidReference) as exc:
-        raise Problem(409, "Cannot release", str(exc)) from None
+        raise Conflict(str(exc), title=CANNOT) from None
     if decision.verdict is Verdict.DENY:
-        raise Problem(409, "Cannot release", decision.reason)
+        raise Conflict(decision.reason, title=CANNOT)
     shared = context.account.kind is not AccountKind.PERSONAL
     seq = change_seq(session)
     held_jobs.set_status(row, "releasing", "; ".join(plan.notes), seq)
@@ -434,7 +434,7 @@ def bell_for(state: AppState, session: Session, provider: ProviderRow, action: s
     """How to ring ``provider`` for ``action`` ("release", "cancel", "change"): at HQ, a
     provider at a site through that site's Site Server, refused while HQ cannot reach the
     site; at a Site Server's local app, directly (it is on the site's network)."""
-    if state.offline is not None:
+    if not state.authority.at_hq:
         return Bell.of(provider)
     site = providers.site_of(session, provider)
     found = session.scalar(select(SiteRow).where(SiteRow.name == site)) if site else None
@@ -453,23 +453,22 @@ def _check_reachable(site: SiteRow, action: str) -> None:
         silent = sites.silent_for(site)
         why = "it has never called in" if silent is None else f"no word from it for {silent:.0f} s"
     where = "at a printer there" if action == "release" else "there"
-    raise Problem(
-        503,
-        "Site offline",
+    raise Unavailable(
         f"this job is held at site {site.name}, which HQ cannot reach ({why}): {action} it "
         f"{where} (the site's devices and release stations work offline), or here once the "
         "link is back",
+        title="Site offline",
         site=site.name,
     )
 
 
 def _check_waiting(row: HeldJobRow) -> None:
     if row.status != "held":
-        raise Problem(409, "Cannot release", f"the job is {row.status}")
+        raise Conflict(f"the job is {row.status}", title=CANNOT)
     if row.order_id:
-        raise Problem(409, "Cannot release", "the job is being canceled")
+        raise Conflict("the job is being canceled", title=CANNOT)
     if utc(row.expires_at) <= datetime.now(UTC):
-        raise Problem(409, "Cannot release", "the job has expired")
+        raise Conflict("the job has expired", title=CANNOT)
 
 
 def cancel(state: AppState, job_ref: str, releaser: Releaser) -> HeldJobOut:
@@ -478,7 +477,7 @@ def cancel(state: AppState, job_ref: str, releaser: Releaser) -> HeldJobOut:
     with state.database.session() as session:
         row = load_visible(session, releaser, job_ref)
         if row.status != "held" or row.order_id:
-            raise Problem(409, "Cannot cancel", f"the job is {_state_of(row)}")
+            raise Conflict(f"the job is {_state_of(row)}", title="Cannot cancel")
         provider = session.get(ProviderRow, row.provider_id)
         owner = session.get(UserRow, row.user_id)
         assert provider is not None
@@ -491,7 +490,7 @@ def cancel(state: AppState, job_ref: str, releaser: Releaser) -> HeldJobOut:
         ordered = Ordered(row.job_ref, order_id, bell, view(row, owner.username, provider.name))
     row = _settled(state, ordered, _ring(state, ordered.bell), "Cancel failed")
     if row.status != "canceled":
-        raise Problem(409, "Cancel failed", row.status_reason or f"the job is {row.status}")
+        raise Conflict(row.status_reason or f"the job is {row.status}", title="Cancel failed")
     return view(row, ordered.answer.owner, ordered.bell.name)
 
 
@@ -504,7 +503,7 @@ def change(state: AppState, job_ref: str, releaser: Releaser, body: HeldJobChang
     with state.database.session() as session:
         row = load_visible(session, releaser, job_ref)
         if row.status != "held" or row.order_id:
-            raise Problem(409, "Cannot change", f"the job is {_state_of(row)}")
+            raise Conflict(f"the job is {_state_of(row)}", title="Cannot change")
         provider = session.get(ProviderRow, row.provider_id)
         assert provider is not None
         bell_for(state, session, provider, "change")  # the site holds the job: it must hear

@@ -3,7 +3,7 @@ reconciliation.
 
 Per entry, charging costs about ten statements (user, account, printer, ledger, job row,
 held job); a batch takes the users, personal accounts and printers the checks loaded
-(``service/journal_checks.py``) and the cost they found for each entry, writes the ledger
+(``usecases/journal_checks.py``) and the cost they found for each entry, writes the ledger
 with one ``apply_transactions`` and the job rows with one statement. Printed entries it
 cannot take as they are — a shared account, a deleted or disabled user, a transaction id
 already recorded — are left to the one-by-one path.
@@ -20,10 +20,10 @@ from sqlalchemy.orm import Session
 
 from printwarden.domain.ledger import Transaction, TransactionKind, site_origin
 from printwarden.domain.wording import count
-from printwarden.service import journal_checks
 from printwarden.store import bulk, held_jobs, ledger
 from printwarden.store.models import PrintJobRow
 from printwarden.store.users import now
+from printwarden.usecases import journal_checks
 
 _JOBS = cast(Table, PrintJobRow.__table__)
 

@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session
 
 from printwarden.domain.accounts import Role
 from printwarden.domain.charges import belongs
-from printwarden.service.problems import Problem
 from printwarden.store.models import PrinterRow, ProviderRow
 from printwarden.store.tokens import PROVIDER_PREFIX, Caller
+from printwarden.usecases.errors import Forbidden
 
 _SITE_OF = select(PrinterRow.site).where(
     PrinterRow.name == bindparam("name"), PrinterRow.deleted_at.is_(None)
@@ -26,18 +26,18 @@ _SERVED_BY = select(ProviderRow.printers).where(ProviderRow.name == bindparam("n
 
 
 def check_printer(session: Session, caller: Caller, printer: str) -> None:
-    """403 when ``caller`` may not report jobs at ``printer`` (an unknown printer is left
-    to the route, which answers 404)."""
+    """``Forbidden`` when ``caller`` may not report jobs at ``printer`` (an unknown printer
+    is left to the caller, which finds it missing)."""
     if caller.role is Role.SITE:
         found = session.connection().execute(_SITE_OF, {"name": printer}).first()
         if found is not None and not belongs(found[0], caller.scope):
             detail = f"printer {printer!r} belongs to site {found[0]!r}, not {caller.scope!r}"
-            raise Problem(403, "Forbidden", detail)
+            raise Forbidden(detail)
     elif caller.role is Role.PROVIDER and caller.scope.startswith(PROVIDER_PREFIX):
         name = caller.scope.removeprefix(PROVIDER_PREFIX)
         served: Any = session.connection().execute(_SERVED_BY, {"name": name}).scalar()
         if served is None:
-            raise Problem(403, "Forbidden", f"provider {name!r} has not registered")
+            raise Forbidden(f"provider {name!r} has not registered")
         if printer not in {str(p.get("name", "")) for p in served}:
             detail = f"provider {name!r} does not serve printer {printer!r}"
-            raise Problem(403, "Forbidden", detail)
+            raise Forbidden(detail)

@@ -1,6 +1,6 @@
 """The held-job entries of a site's journal: a status change at the site, a job held there
 while offline. Each must concern a held job of a provider serving the site, and name no
-printer of another site (``service/journal.py`` applies them, in order)."""
+printer of another site (``usecases/journal.py`` applies them, in order)."""
 
 from __future__ import annotations
 

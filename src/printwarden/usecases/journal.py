@@ -5,7 +5,7 @@ Entry kinds (``body`` fields in brackets):
 - ``printed`` — a job printed and charged offline [txn_id, job_ref, username, printer, pages,
   colour_pages, copies, duplex, paper_size, account, document_name, printed_at,
   failure_mode, cost, cost_model, cost_override, script]. Charged with the site's origin at
-  the site's cost, once HQ has explained it (``service/journal_checks.py``); the ledger's
+  the site's cost, once HQ has explained it (``usecases/journal_checks.py``); the ledger's
   unique ``txn_id`` makes a replay harmless. A user deleted at HQ during the outage is still
   charged: their personal account is kept (soft-deleted) for the record, and the report says
   so.
@@ -38,7 +38,6 @@ from printwarden.api.journal import JournalEntryResult, JournalRejection
 from printwarden.domain.charges import Refused
 from printwarden.domain.ledger import Transaction, TransactionKind, site_origin
 from printwarden.domain.money import Currency
-from printwarden.service import journal_batch, journal_checks, journal_held
 from printwarden.store import accounts, bulk, held_jobs, jobs, ledger
 from printwarden.store.errors import InvalidReference, NotFound
 from printwarden.store.models import (
@@ -48,6 +47,7 @@ from printwarden.store.models import (
     UserRow,
 )
 from printwarden.store.users import now
+from printwarden.usecases import journal_batch, journal_checks, journal_held
 
 KINDS = ("printed", "usage", "held", "held-report", "unknown-user")
 _APPLIED = cast(Table, JournalEntryRow.__table__)
