@@ -13,6 +13,7 @@ from starlette.datastructures import FormData
 
 from printwarden.domain.ledger import TransactionKind
 from printwarden.service import views
+from printwarden.service.problems import problem_of
 from printwarden.store import accounts, ledger
 from printwarden.store.errors import AlreadyExists, InvalidReference, NotFound
 from printwarden.usecases import balances
@@ -69,10 +70,9 @@ def _apply(ctx: PageContext, change: balances.BalanceChange) -> None:
     with ctx.app.database.session() as session:
         try:
             balances.change_balance(session, change)
-        except NotFound as exc:
-            raise WebError(404, "Not found", str(exc)) from None
-        except IdempotencyConflict as exc:
-            raise WebError(409, "Conflict", str(exc)) from None
+        except (NotFound, IdempotencyConflict) as exc:
+            found = problem_of(exc)  # the API's mapping: 404 Not found, 409 Conflict
+            raise WebError(found.status, found.title, found.detail) from None
 
 
 @router.get("/web/admin/accounts")
