@@ -32,7 +32,7 @@ from pyipp.enums import IppOperation
 from printwarden.domain.accounts import Role
 from printwarden.provider.ipp import Attribute, JobState, Operation, ValueTag
 from printwarden.provider.ipp.client import IppClient, IppError
-from support.appserver import AppServer
+from printwarden.testing.appserver import AppServer, served_app
 from support.provider import PrinterSpec, ProviderProcess, QueueSpec, file_printer_documents
 from support.seeding import PRICES, add_user, wait_for
 
@@ -78,41 +78,33 @@ class World:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     root = tmp_path_factory.mktemp("identity")
-    app = AppServer(f"sqlite:///{root / 'app.db'}", root)
-    app.start()
-    admin = httpx.Client(
-        base_url=app.api,
-        headers={"Authorization": f"Bearer {app.token(Role.ADMIN, 'root')}"},
-        timeout=WAIT,
-    )
-    body = {"name": "laser", "colour": False, "cost_model": {"sizes": {"default": PRICES}}}
-    assert admin.post("/printers", json=body).status_code == 201
-    for name in ("alice", "bob"):
-        add_user(admin, name, 1000, password=PASSWORDS[name])
-    boss = {"username": "boss", "password": PASSWORDS["boss"], "is_admin": True}
-    assert admin.post("/users", json=boss).status_code == 201
-    out = root / "out"
-    provider = ProviderProcess(
-        server_url=app.url,
-        token=app.token(Role.PROVIDER),
-        directory=root,
-        printers=[PrinterSpec("laser", f"file://{out}", colour=False)],
-        queues=[
-            QueueSpec("office", "direct", "laser"),  # trust-client-username, the default
-            QueueSpec("locked", "direct", "laser", identity="authenticate"),
-            QueueSpec("secure", "hold", "laser"),
-            QueueSpec("byod", "direct", "laser", identity="token-url"),
-        ],
-        tls=True,
-        extra=["loopback_is_local = false", "user_check_seconds = 0"],
-    )
-    provider.start()
-    try:
-        yield World(app, admin, provider, out)
-    finally:
-        provider.stop()
-        admin.close()
-        app.stop()
+    with served_app(root, "root", WAIT) as (app, admin):
+        body = {"name": "laser", "colour": False, "cost_model": {"sizes": {"default": PRICES}}}
+        assert admin.post("/printers", json=body).status_code == 201
+        for name in ("alice", "bob"):
+            add_user(admin, name, 1000, password=PASSWORDS[name])
+        boss = {"username": "boss", "password": PASSWORDS["boss"], "is_admin": True}
+        assert admin.post("/users", json=boss).status_code == 201
+        out = root / "out"
+        provider = ProviderProcess(
+            server_url=app.url,
+            token=app.token(Role.PROVIDER),
+            directory=root,
+            printers=[PrinterSpec("laser", f"file://{out}", colour=False)],
+            queues=[
+                QueueSpec("office", "direct", "laser"),  # trust-client-username, the default
+                QueueSpec("locked", "direct", "laser", identity="authenticate"),
+                QueueSpec("secure", "hold", "laser"),
+                QueueSpec("byod", "direct", "laser", identity="token-url"),
+            ],
+            tls=True,
+            extra=["loopback_is_local = false", "user_check_seconds = 0"],
+        )
+        provider.start()
+        try:
+            yield World(app, admin, provider, out)
+        finally:
+            provider.stop()
 
 
 def job_id_attribute(job_id: int) -> list[Attribute]:

@@ -36,7 +36,7 @@ import pytest
 from printwarden.domain.accounts import Role
 from printwarden.provider.ipp import Attribute, JobState, Operation, ValueTag
 from printwarden.provider.ipp.client import IppClient, IppError
-from support.appserver import AppServer
+from printwarden.testing.appserver import AppServer, served_app
 from support.provider import (
     PrinterSpec,
     ProviderProcess,
@@ -92,39 +92,31 @@ class World:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     root = tmp_path_factory.mktemp("races")
-    app = AppServer(f"sqlite:///{root / 'app.db'}", root)
-    app.start()
-    admin = httpx.Client(
-        base_url=app.api,
-        headers={"Authorization": f"Bearer {app.token(Role.ADMIN, 'boss')}"},
-        timeout=WAIT_SECONDS,
-    )
-    for printer, colour in (("colour", True), ("mono", False)):
-        body = {"name": printer, "colour": colour, "cost_model": {"sizes": {"default": PRICES}}}
-        assert admin.post("/printers", json=body).status_code == 201
-    for name in USERS:
-        add_user(admin, name, 10_000_000)
-    out = root / "out"
-    provider = ProviderProcess(
-        server_url=app.url,
-        token=app.token(Role.PROVIDER),
-        directory=root,
-        printers=[
-            PrinterSpec("colour", f"file://{out / 'colour'}"),
-            PrinterSpec("mono", f"file://{out / 'mono'}", colour=False),
-        ],
-        queues=[
-            QueueSpec("direct", "direct", "colour"),
-            QueueSpec("secure", "hold", "mono", ipp_release=True),
-        ],
-    )
-    provider.start()
-    try:
-        yield World(app, admin, provider, out)
-    finally:
-        provider.stop()
-        admin.close()
-        app.stop()
+    with served_app(root, "boss", WAIT_SECONDS) as (app, admin):
+        for printer, colour in (("colour", True), ("mono", False)):
+            body = {"name": printer, "colour": colour, "cost_model": {"sizes": {"default": PRICES}}}
+            assert admin.post("/printers", json=body).status_code == 201
+        for name in USERS:
+            add_user(admin, name, 10_000_000)
+        out = root / "out"
+        provider = ProviderProcess(
+            server_url=app.url,
+            token=app.token(Role.PROVIDER),
+            directory=root,
+            printers=[
+                PrinterSpec("colour", f"file://{out / 'colour'}"),
+                PrinterSpec("mono", f"file://{out / 'mono'}", colour=False),
+            ],
+            queues=[
+                QueueSpec("direct", "direct", "colour"),
+                QueueSpec("secure", "hold", "mono", ipp_release=True),
+            ],
+        )
+        provider.start()
+        try:
+            yield World(app, admin, provider, out)
+        finally:
+            provider.stop()
 
 
 def big_pdf(path: Path, megabytes: int = 50) -> Path:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -153,3 +155,20 @@ class AppServer(Seeding):
         """A client of the paths ``under`` a prefix, with ``token`` as its bearer token."""
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.Client(base_url=f"{self.url}{under}", headers=headers, timeout=30)
+
+
+@contextmanager
+def served_app(
+    root: Path, admin: str = "root", timeout: float = 30.0
+) -> Iterator[tuple[AppServer, httpx.Client]]:
+    """An App Server process over a fresh SQLite database under ``root``, and a client of its
+    API with the token of administrator ``admin``; both stopped afterwards, even when what
+    the caller sets up in between fails."""
+    app = AppServer(f"sqlite:///{root / 'app.db'}", root)
+    app.start()
+    try:
+        with app.client(app.token(Role.ADMIN, admin)) as client:
+            client.timeout = httpx.Timeout(timeout)
+            yield app, client
+    finally:
+        app.stop()
