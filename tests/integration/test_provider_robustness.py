@@ -40,7 +40,7 @@ from printwarden.provider.ipp import (
     encode_message,
 )
 from printwarden.provider.ipp.client import IppClient
-from support.appserver import AppServer
+from printwarden.testing.appserver import AppServer, served_app
 from support.provider import (
     PrinterSpec,
     ProviderProcess,
@@ -217,42 +217,39 @@ class World:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     root = tmp_path_factory.mktemp("robust")
-    app = AppServer(f"sqlite:///{root / 'app.db'}", root)
-    app.start()
-    admin = httpx.Client(
-        base_url=app.api,
-        headers={"Authorization": f"Bearer {app.token(Role.ADMIN, 'boss')}"},
-        timeout=WAIT_SECONDS,
-    )
-    for printer, colour in (("colour", True), ("mono", False), ("paper", False), ("stall", False)):
-        body = {"name": printer, "colour": colour, "cost_model": {"sizes": {"default": PRICES}}}
-        assert admin.post("/printers", json=body).status_code == 201
-    for name in ("alice", "bob"):
-        add_user(admin, name, 1000, password=PASSWORD)
-    out = root / "out"
-    provider = AuthProvider(
-        server_url=app.url,
-        token=app.token(Role.PROVIDER),
-        directory=root,
-        printers=[
-            PrinterSpec("colour", f"file://{out / 'colour'}"),
-            PrinterSpec("mono", f"file://{out / 'mono'}", colour=False),
-        ],
-        queues=[
-            QueueSpec("direct", "direct", "colour"),
-            QueueSpec("secure", "hold", "mono", ipp_release=True),
-            QueueSpec("locked", "direct", "mono"),
-        ],
-        authenticated=("locked",),
-        max_document_bytes=MAX_DOCUMENT,
-    )
-    provider.start()
-    try:
-        yield World(app, admin, provider, out, uuid.uuid4().hex[:8])
-    finally:
-        provider.stop()
-        admin.close()
-        app.stop()
+    with served_app(root, "boss", WAIT_SECONDS) as (app, admin):
+        for printer, colour in (
+            ("colour", True),
+            ("mono", False),
+            ("paper", False),
+            ("stall", False),
+        ):
+            body = {"name": printer, "colour": colour, "cost_model": {"sizes": {"default": PRICES}}}
+            assert admin.post("/printers", json=body).status_code == 201
+        for name in ("alice", "bob"):
+            add_user(admin, name, 1000, password=PASSWORD)
+        out = root / "out"
+        provider = AuthProvider(
+            server_url=app.url,
+            token=app.token(Role.PROVIDER),
+            directory=root,
+            printers=[
+                PrinterSpec("colour", f"file://{out / 'colour'}"),
+                PrinterSpec("mono", f"file://{out / 'mono'}", colour=False),
+            ],
+            queues=[
+                QueueSpec("direct", "direct", "colour"),
+                QueueSpec("secure", "hold", "mono", ipp_release=True),
+                QueueSpec("locked", "direct", "mono"),
+            ],
+            authenticated=("locked",),
+            max_document_bytes=MAX_DOCUMENT,
+        )
+        provider.start()
+        try:
+            yield World(app, admin, provider, out, uuid.uuid4().hex[:8])
+        finally:
+            provider.stop()
 
 
 # --- malformed IPP ------------------------------------------------------------------------
