@@ -187,7 +187,7 @@ def test_connections_that_lost_data_close_when_the_link_comes_back(
             during.sendall(b"GET /lost HTTP/1.1\r\nHost: x\r\n\r\n")
             assert not closed_by_peer(during, 0.2)  # nothing comes back, nothing closes
             assert not closed_by_peer(talked, 0.01)
-            wait_for(lambda: link.connections == 4, 1.0)
+            wait_for(lambda: link.connections == 4 and link.silenced == 2, 1.0)
             link.up()
             assert closed_by_peer(during)
             assert closed_by_peer(talked)

@@ -214,6 +214,11 @@ class Link:
         return len(self._connections)
 
     @property
+    def silenced(self) -> int:
+        """Open connections that lost data in an outage (closed when the link is back up)."""
+        return sum(1 for connection in list(self._connections) if connection.lost_data)
+
+    @property
     def accepted(self) -> int:
         """Client connections accepted so far (black-holed ones included)."""
         return self._accepted
