@@ -15,12 +15,12 @@ from __future__ import annotations
 import argparse
 import signal
 import statistics
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 from harness import print_machine
+from printwarden.sim.processes import ChildProcess
 from printwarden.testing.site import site_world
 
 GOAL_SECONDS = 0.5
@@ -28,7 +28,7 @@ SETTLE_SECONDS = 1.5  # the site has caught up and waits on a long poll
 WAIT_SECONDS = 30.0
 
 
-def seconds_to_stop(process: subprocess.Popen[bytes] | None) -> float:
+def seconds_to_stop(process: ChildProcess | None) -> float:
     """SIGTERM ``process`` and time it until it has exited."""
     if process is None or process.poll() is not None:
         raise RuntimeError("the server is not running")

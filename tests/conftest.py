@@ -7,6 +7,7 @@ import json
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -15,6 +16,7 @@ from playwright.sync_api import Browser
 from printwarden.domain.accounts import Role
 from printwarden.store.db import Database
 from printwarden.store.migrate import upgrade
+from printwarden.testing import forkserver
 from printwarden.testing.appserver import Seeding
 from printwarden.testing.inprocess import InProcessAppServer
 from support.browser import chromium
@@ -24,8 +26,8 @@ BACKENDS = ["sqlite", "postgresql"]
 PROVIDER_NAME = "authz-provider"  # the provider the role_tokens' provider token is bound to
 
 
-# Run in parallel (pytest-xdist, ``--dist loadgroup``), each module stays on one worker, so
-# its module fixtures start once; modules that must not run beside each other share a group.
+# Run in parallel (pytest-xdist, ``--dist loadfile``), each module stays on one worker, so
+# its module fixtures start once; modules that must not run beside each other share a worker.
 # The demos: each starts a private avahi-daemon on the loopback interface, and two at once
 # can upset each other.
 SHARED_WORKER = {
@@ -35,12 +37,30 @@ SHARED_WORKER = {
 }
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Give every test the worker group of its module (before xdist reads the groups)."""
-    for item in items:
-        name = item.path.name
-        item.add_marker(pytest.mark.xdist_group(SHARED_WORKER.get(name, name)))
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadfile``, with the modules of :data:`SHARED_WORKER` on one worker.
+
+    (xdist's own ``loadgroup`` cannot do it under pytest 9: it renames ``item._nodeid`` to
+    add the group, which pytest 9 no longer reads, so every group is ignored.)"""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class SharedWorkerScheduling(LoadFileScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            scope: str = super()._split_scope(nodeid)
+            return SHARED_WORKER.get(Path(scope).name, scope)
+
+    return SharedWorkerScheduling(config, log)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def forked_servers() -> Iterator[None]:
+    """Start the harness's server processes from one fork server that has imported them
+    (``printwarden.testing.forkserver``): real processes without a second of imports each."""
+    forkserver.enable()
+    yield
+    forkserver.disable()
 
 
 @pytest.fixture(scope="session")

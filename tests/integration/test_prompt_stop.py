@@ -8,22 +8,33 @@ Server its own sync thread's.
 from __future__ import annotations
 
 import signal
-import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
+from printwarden.sim.processes import ChildProcess
+from printwarden.testing import forkserver
 from support.site import site_world
 
 PROMPT_SECONDS = 2.0  # measured 0.2 s (bench/stop_time.py); a wait for the poll would take 5-10 s
 
 
-def _seconds_to_stop(process: subprocess.Popen[bytes] | None) -> float:
+def _seconds_to_stop(process: ChildProcess | None) -> float:
     assert process is not None
     assert process.poll() is None
     started = time.monotonic()
     process.send_signal(signal.SIGTERM)
     process.wait(timeout=30)
     return time.monotonic() - started
+
+
+@pytest.fixture(autouse=True)
+def executed() -> Iterator[None]:
+    """Exec'd servers: a forked one skips freeing its inherited heap and so exits sooner."""
+    with forkserver.executing():
+        yield
 
 
 def _settle() -> None:

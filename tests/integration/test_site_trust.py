@@ -30,6 +30,7 @@ from itsdangerous import URLSafeTimedSerializer
 from itsdangerous.signer import SigningAlgorithm
 
 from printwarden import security
+from printwarden.testing import forkserver
 from printwarden.web.sessions import SESSION_COOKIE
 from support.seeding import wait_for
 from support.site import World, another_site, site_world
@@ -53,7 +54,12 @@ class Sites:
 @pytest.fixture(scope="module")
 def sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sites]:
     root = tmp_path_factory.mktemp("trust")
-    with site_world(root) as north, another_site(north.app, north.admin, root, "south") as south:
+    # Exec'd, not forked: the thief reads the site's command line and environment.
+    with (
+        forkserver.executing(),
+        site_world(root) as north,
+        another_site(north.app, north.admin, root, "south") as south,
+    ):
         made = Sites(north, south)
         _people(made)
         yield made

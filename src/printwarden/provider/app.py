@@ -9,7 +9,7 @@ from typing import Any
 
 import uvloop
 
-from printwarden.provider import metrics, tls
+from printwarden.provider import clock, metrics, tls
 from printwarden.provider.config import ProviderConfig
 from printwarden.provider.desk import Desk
 from printwarden.provider.engine import Engine
@@ -43,6 +43,7 @@ class Provider:
     """Everything one provider runs."""
 
     def __init__(self, config: ProviderConfig, server_url: str, token: str) -> None:
+        clock.start()
         self.config = config
         if config.control_token:
             log.warning("control_token in the configuration is ignored: the server no longer "

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from printwarden.provider.clock import STARTED
+from printwarden.provider import clock
 from printwarden.provider.config import ProviderConfig
 from printwarden.provider.printer_status import PrinterStatus
 from printwarden.provider.queue_admin import QueueState, QueueStates
@@ -86,7 +86,7 @@ class PrinterStates:
         self._current: dict[str, tuple[PrinterState, float]] = {}
         self._listeners: list[Listener] = []
         for queue in config.queues:
-            self._current[queue.name] = (self._describe(queue.name, time.time()), STARTED)
+            self._current[queue.name] = (self._describe(queue.name, time.time()), clock.started())
 
     def on_change(self, listener: Listener) -> None:
         self._listeners.append(listener)

@@ -24,7 +24,7 @@ from printwarden.domain import imposition
 from printwarden.provider import printer_status, subscriptions
 from printwarden.provider.attributes import media_dimensions
 from printwarden.provider.capabilities import Capabilities
-from printwarden.provider.clock import STARTED, date_time, ipp_time, up_time
+from printwarden.provider.clock import date_time, ipp_time, started, up_time
 from printwarden.provider.config import PrinterConfig, ProviderConfig, QueueConfig, QueueKind
 from printwarden.provider.desk import MULTIPLE_OPERATION_TIME_OUT
 from printwarden.provider.ipp import Attribute, Collection, IntRange, OutOfBand, Resolution
@@ -182,7 +182,7 @@ def _state(view: QueueView) -> list[Attribute]:
         a(
             "printer-config-change-date-time",
             T.DATE_TIME,
-            date_time(view.admin.config_changed or STARTED),
+            date_time(view.admin.config_changed or started()),
         ),
         a("ipp-versions-supported", T.KEYWORD, *IPP_VERSIONS),
         a("ipp-features-supported", T.KEYWORD, "ipp-everywhere", "page-overrides"),

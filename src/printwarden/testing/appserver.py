@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,11 +15,12 @@ import httpx
 from printwarden.config import Settings
 from printwarden.domain.accounts import Role
 from printwarden.sim.ports import free_port
+from printwarden.sim.processes import ChildProcess
 from printwarden.store import printers, tokens, users
 from printwarden.store.db import Database
 from printwarden.store.errors import NotFound
 from printwarden.store.migrate import upgrade
-from printwarden.testing import processes
+from printwarden.testing import forkserver, processes
 
 STARTUP_SECONDS = 30.0
 
@@ -113,7 +113,7 @@ class AppServer(Seeding):
 
     port: int = field(default_factory=free_port)
     extra_env: dict[str, str] = field(default_factory=dict)
-    process: subprocess.Popen[bytes] | None = None
+    process: ChildProcess | None = None
 
     @property
     def url(self) -> str:
@@ -130,7 +130,7 @@ class AppServer(Seeding):
         upgrade(self.database_url)
         command = [sys.executable, "-m", "printwarden", "app", "serve", "--port", str(self.port)]
         log = (self.data_dir / "server.log").open("ab")
-        self.process = subprocess.Popen(command, env=self.env(), stdout=log, stderr=log)
+        self.process = forkserver.popen(command, env=self.env(), stdout=log, stderr=log)
         log.close()
         self._wait_ready()
 

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from printwarden.sim.processes import stop_process
+from printwarden.sim.processes import ChildProcess, stop_process
 
 
 def wait_ready(
-    process: subprocess.Popen[bytes],
+    process: ChildProcess,
     ready: Callable[[], bool],
     what: str,
     log: Path,

@@ -8,14 +8,14 @@ import os
 import signal
 import socket
 import sqlite3
-import subprocess
 import sys
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from printwarden.sim.ports import free_port
-from printwarden.testing import processes
+from printwarden.sim.processes import ChildProcess
+from printwarden.testing import forkserver, processes
 
 STARTUP_SECONDS = 30.0
 
@@ -60,7 +60,7 @@ class ProviderProcess:
     extra: list[str] = field(default_factory=list)  # more top-level configuration lines
     tls: bool = False  # serve ipps:// on tls_port with a self-signed certificate
     tls_port: int = field(default_factory=free_port)
-    process: subprocess.Popen[bytes] | None = None
+    process: ChildProcess | None = None
 
     @property
     def host(self) -> str:
@@ -134,7 +134,7 @@ class ProviderProcess:
         ]
         env = {**os.environ, "PRINTWARDEN_TOKEN": self.token}  # never on a command line
         log = (self.directory / "provider.log").open("ab")
-        self.process = subprocess.Popen(command, stdout=log, stderr=log, env=env)
+        self.process = forkserver.popen(command, env=env, stdout=log, stderr=log)
         log.close()
         logfile = self.directory / "provider.log"
         processes.wait_ready(self.process, self._listening, "provider", logfile, STARTUP_SECONDS)

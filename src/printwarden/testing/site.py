@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import time
 import uuid
@@ -19,8 +18,9 @@ from printwarden.domain.accounts import Role
 from printwarden.provider.ipp.client import IppClient
 from printwarden.sim.link import Link
 from printwarden.sim.ports import free_port
+from printwarden.sim.processes import ChildProcess
 from printwarden.store.tokens import PROVIDER_PREFIX
-from printwarden.testing import processes
+from printwarden.testing import forkserver, processes
 from printwarden.testing.appserver import AppServer
 from printwarden.testing.provider import (
     PrinterSpec,
@@ -42,7 +42,7 @@ class SiteProcess:
     site: str
     data_dir: Path
     port: int = field(default_factory=free_port)
-    process: subprocess.Popen[bytes] | None = None
+    process: ChildProcess | None = None
     advertised_url: str = ""  # how HQ reaches the site (a route of its link in tests)
 
     @property
@@ -71,7 +71,7 @@ class SiteProcess:
             command += ["--advertised-url", self.advertised_url]
         env = {**os.environ, "PRINTWARDEN_TOKEN": self.token}  # never on a command line
         with self.log.open("ab") as log:
-            self.process = subprocess.Popen(command, stdout=log, stderr=log, env=env)
+            self.process = forkserver.popen(command, env=env, stdout=log, stderr=log)
 
     def wait_ready(self, seconds: float = STARTUP_SECONDS) -> None:
         """Wait until ``/site/status`` answers; raise with the log if the process ends."""
@@ -248,6 +248,8 @@ def another_site(
             advertised_url=advertised,
         )
         site.start()
+        # Ready once HQ has heard from it (its first heartbeat tells HQ where it is).
+        _wait(lambda: admin.get(f"/sites/{name}").json()["url"] == advertised, "the site at HQ")
         out = root / "printed"
         provider_name = f"{name}-provider-{uuid.uuid4().hex[:8]}"
         provider = ProviderProcess(
