@@ -10,6 +10,7 @@ import typer
 
 from printwarden.cli_common import (
     ConfigOption,
+    ServerOption,
     command_token,
     console,
     fail,
@@ -80,8 +81,6 @@ for sub, name in (
     (directory_cmd, "directory"),
 ):
     admin.add_typer(sub, name=name)
-
-ServerOption = Annotated[str, typer.Option(help="URL of the App Server (or Site Server)")]
 
 
 @app_cmd.command("serve")

@@ -1,5 +1,5 @@
 """What the ``printwarden`` command modules share: ``--config``, the settings and database it
-names, a command's token, and failing with a message.
+names, a command's token, asking a running server, and failing with a message.
 
 Kept light (typer and rich only): ``provider serve`` must not load the App Server's stack.
 """
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -25,6 +25,7 @@ console = Console()
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="TOML configuration file", exists=True)
 ]
+ServerOption = Annotated[str, typer.Option(help="URL of the App Server (or Site Server)")]
 
 
 def read_settings(config: Path | None) -> Settings:
@@ -58,3 +59,20 @@ def command_token(token_file: Path | None, refused: str, env: str) -> str:
         return read_token(token_file, refused, env)
     except TokenMissing as exc:
         raise fail(str(exc)) from None
+
+
+def ask_server(method: str, server: str, path: str, token: str) -> Any:
+    """The JSON answer of the API of ``server`` at ``path`` (``/api/v1`` is added), or exit
+    with the server's problem detail, or with why no answer came."""
+    from printwarden.api.client import ApiClient, ApiError, NoAnswer
+
+    client = ApiClient(f"{server.rstrip('/')}/api/v1", token, timeout=10.0)
+    try:
+        response = client.call(method, path)
+    except ApiError as exc:
+        raise fail(f"{server}: {exc.status} {exc.detail or exc.title}") from None
+    except NoAnswer as exc:
+        raise fail(str(exc)) from None
+    finally:
+        client.close()
+    return response.json() if response.content else None

@@ -8,23 +8,15 @@ on the command line, where ``ps`` shows it: ``cli_tokens``).
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
 import typer
 
-from printwarden.cli_tokens import (
-    ADMIN_ENV,
-    RefusedTokenOption,
-    TokenFileOption,
-    TokenMissing,
-    read_token,
-)
+from printwarden.cli_common import ServerOption, ask_server, command_token
+from printwarden.cli_tokens import ADMIN_ENV, RefusedTokenOption, TokenFileOption
 
 lockouts_cmd = typer.Typer(help="Failed logins and lockouts (asks the running App Server).")
-
-ServerOption = Annotated[str, typer.Option(help="URL of the App Server")]
 
 
 @lockouts_cmd.command("list")
@@ -35,8 +27,8 @@ def lockouts_list(
     as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts")] = False,
 ) -> None:
     """Accounts and clients with failed logins: back-off or lockout, and for how long."""
-    answer = _call("GET", server, "/lockouts", _token(token_file, token))
-    items: list[dict[str, Any]] = answer.json()["items"]
+    answer = ask_server("GET", server, "/lockouts", command_token(token_file, token, ADMIN_ENV))
+    items: list[dict[str, Any]] = answer["items"]
     if as_json:
         print(json.dumps(items, indent=2))
         return
@@ -60,43 +52,6 @@ def lockouts_clear(
 ) -> None:
     """Lift a lockout: forget the failed logins counted against KEY."""
     full = key if ":" in key else f"user:{key.casefold()}"
-    _call("DELETE", server, f"/lockouts/{quote(full, safe=':')}", _token(token_file, token))
+    path = f"/lockouts/{quote(full, safe=':')}"
+    ask_server("DELETE", server, path, command_token(token_file, token, ADMIN_ENV))
     print(f"cleared {full}")
-
-
-def _token(token_file: Path | None, refused: str) -> str:
-    try:
-        return read_token(token_file, refused, ADMIN_ENV)
-    except TokenMissing as exc:
-        raise _fail(str(exc)) from None
-
-
-def _call(method: str, server: str, path: str, token: str) -> Any:
-    import httpx
-
-    try:
-        response = httpx.request(
-            method,
-            f"{server.rstrip('/')}/api/v1{path}",
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=10,
-        )
-    except httpx.HTTPError as exc:
-        raise _fail(f"{server}: {exc}") from None
-    if response.status_code >= 400:
-        raise _fail(f"{server}: {response.status_code} {_detail(response)}")
-    return response
-
-
-def _detail(response: Any) -> str:
-    try:
-        return str(response.json().get("detail") or response.json().get("title"))
-    except ValueError:
-        return str(response.text[:300])
-
-
-def _fail(message: str) -> typer.Exit:
-    from rich.console import Console
-
-    Console(stderr=True).print(f"[red]error:[/red] {message}")
-    return typer.Exit(code=1)

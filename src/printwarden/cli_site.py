@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from printwarden.cli_common import ConfigOption, command_token, fail, open_session
+from printwarden.cli_common import ConfigOption, ask_server, command_token, fail, open_session
 from printwarden.cli_tokens import (
     ADMIN_ENV,
     SITE_OR_PROVIDER_ENV,
@@ -154,7 +154,7 @@ def site_status(
     """Every site: mode, last contact, outages, journal backlog, last reconciliation. With
     --server, an admin token from --token-file or $PRINTWARDEN_ADMIN_TOKEN."""
     if server:
-        rows = _sites_from(server, command_token(token_file, token, ADMIN_ENV))
+        rows = ask_server("GET", server, "/sites", command_token(token_file, token, ADMIN_ENV))
     else:
         rows = _sites_from_database(config)
     if as_json:
@@ -169,23 +169,6 @@ def site_status(
                       str(row["last_contact"] or "never"), str(row["journal_backlog"]),
                       str(len(row["outages"])))  # fmt: skip
     Console().print(table)
-
-
-def _sites_from(server: str, token: str) -> list[dict[str, Any]]:
-    import httpx
-
-    try:
-        response = httpx.get(
-            f"{server.rstrip('/')}/api/v1/sites",
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=10,
-        )
-    except httpx.HTTPError as exc:
-        raise fail(f"{server}: {exc}") from None
-    if response.status_code != 200:
-        raise fail(f"{server}: {response.status_code} {response.text[:300]}")
-    found: list[dict[str, Any]] = response.json()
-    return found
 
 
 def _sites_from_database(config: Path | None) -> list[dict[str, Any]]:
