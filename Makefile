@@ -45,7 +45,7 @@ unit: venv
 	$(BIN)/pytest tests/unit -q
 
 test: system-deps venv lint typecheck
-	$(BIN)/pytest -q -n 3 --dist loadfile
+	$(BIN)/pytest -q -n 4 --dist loadfile
 
 bench: system-deps venv
 	$(PY) bench/run_all.py
