@@ -217,7 +217,7 @@ def test_a_release_the_provider_cannot_hear_is_withdrawn_and_can_be_made_again(
         again = world.admin.get(f"/held-jobs/{job['id']}").json()
         assert (again["status"], again["released_to"]) == ("held", "")
         provider.start()
-        wait_for(lambda: registered(provider), "the provider registered again")
+        wait_for(provider.registered, "the provider registered again")
         released = world.admin.post(f"/held-jobs/{job['id']}/release", json={"printer": PRINTER})
         assert released.status_code == 200, released.text
         wait_for(
@@ -225,12 +225,6 @@ def test_a_release_the_provider_cannot_hear_is_withdrawn_and_can_be_made_again(
         )
     finally:
         provider.stop()
-
-
-def registered(provider: ProviderProcess) -> bool:
-    """Whether the provider has registered with its server: until then its doorbell answers
-    503 (listening comes first, registering after)."""
-    return httpx.post(f"http://{provider.host}/control/wake", timeout=10).status_code == 200
 
 
 def _waiting(world: World, user: str, text: str) -> dict[str, Any] | None:

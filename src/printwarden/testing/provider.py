@@ -13,6 +13,8 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
+
 from printwarden.sim.ports import free_port
 from printwarden.sim.processes import ChildProcess
 from printwarden.testing import forkserver, processes
@@ -138,6 +140,14 @@ class ProviderProcess:
         log.close()
         logfile = self.directory / "provider.log"
         processes.wait_ready(self.process, self._listening, "provider", logfile, STARTUP_SECONDS)
+
+    def registered(self) -> bool:
+        """Whether the provider has registered with its server: it listens first and
+        registers after, and until then its doorbell answers 503."""
+        try:
+            return httpx.post(f"http://{self.host}/control/wake", timeout=5).status_code == 200
+        except httpx.HTTPError:
+            return False
 
     def _listening(self) -> bool:
         ports = [self.port, self.tls_port] if self.tls else [self.port]

@@ -264,6 +264,7 @@ def another_site(
         )
         (root / "provider").mkdir()
         provider.start()
+        _wait(provider.registered, "the provider registered with the site")
         yield World(app, admin, link, site, provider, device_token, out)
     finally:
         for process in (provider, site):
