@@ -19,8 +19,14 @@ from printwarden.provider.ipp import Attribute, JobState, Operation, ValueTag
 from printwarden.provider.ipp.client import IppClient
 from printwarden.sim.ports import free_port
 from support.appserver import AppServer
-from support.provider import PrinterSpec, ProviderProcess, QueueSpec, file_printer_documents
-from support.seeding import PRICES, add_user, wait_for
+from support.provider import (
+    PrinterSpec,
+    ProviderProcess,
+    QueueSpec,
+    colour_and_mono,
+    file_printer_documents,
+)
+from support.seeding import add_printer, add_user, wait_for
 
 TEXT = b"printwarden provider test page\n"
 
@@ -71,8 +77,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         base_url=app.api, headers={"Authorization": f"Bearer {app.token(Role.ADMIN, 'boss')}"}
     )
     for printer, colour in (("colour", True), ("mono", False)):
-        body = {"name": printer, "colour": colour, "cost_model": {"sizes": {"default": PRICES}}}
-        assert admin.post("/printers", json=body).status_code == 201
+        add_printer(admin, printer, colour=colour)
     for name, balance in (("alice", 1000), ("bob", 1000), ("poor", 5), ("dora", 1000)):
         add_user(admin, name, balance)
     out = root / "out"
@@ -80,10 +85,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         server_url=app.url,
         token=app.token(Role.PROVIDER),
         directory=root,
-        printers=[
-            PrinterSpec("colour", f"file://{out / 'colour'}"),
-            PrinterSpec("mono", f"file://{out / 'mono'}", colour=False),
-        ],
+        printers=colour_and_mono(out),
         queues=[
             QueueSpec("direct", "direct", "colour"),
             QueueSpec("secure", "hold", "mono", ipp_release=True),

@@ -38,13 +38,13 @@ from printwarden.provider.ipp import Attribute, JobState, Operation, ValueTag
 from printwarden.provider.ipp.client import IppClient, IppError
 from printwarden.testing.appserver import AppServer, served_app
 from support.provider import (
-    PrinterSpec,
     ProviderProcess,
     QueueSpec,
+    colour_and_mono,
     file_printer_documents,
     spool_documents,
 )
-from support.seeding import PRICES, add_user, wait_for
+from support.seeding import add_printer, add_user, wait_for
 
 WAIT_SECONDS = 60.0
 FINAL = (JobState.CANCELED, JobState.ABORTED, JobState.COMPLETED)
@@ -94,8 +94,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     root = tmp_path_factory.mktemp("races")
     with served_app(root, "boss", WAIT_SECONDS) as (app, admin):
         for printer, colour in (("colour", True), ("mono", False)):
-            body = {"name": printer, "colour": colour, "cost_model": {"sizes": {"default": PRICES}}}
-            assert admin.post("/printers", json=body).status_code == 201
+            add_printer(admin, printer, colour=colour)
         for name in USERS:
             add_user(admin, name, 10_000_000)
         out = root / "out"
@@ -103,10 +102,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             server_url=app.url,
             token=app.token(Role.PROVIDER),
             directory=root,
-            printers=[
-                PrinterSpec("colour", f"file://{out / 'colour'}"),
-                PrinterSpec("mono", f"file://{out / 'mono'}", colour=False),
-            ],
+            printers=colour_and_mono(out),
             queues=[
                 QueueSpec("direct", "direct", "colour"),
                 QueueSpec("secure", "hold", "mono", ipp_release=True),

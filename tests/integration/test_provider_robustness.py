@@ -45,11 +45,12 @@ from support.provider import (
     PrinterSpec,
     ProviderProcess,
     QueueSpec,
+    colour_and_mono,
     file_printer_documents,
     spool_document,
     spool_documents,
 )
-from support.seeding import PRICES, add_user, top_up, wait_for
+from support.seeding import add_printer, add_user, top_up, wait_for
 
 TEXT = b"printwarden robustness page\n"
 WAIT_SECONDS = 30.0  # generous: the machine may be busy; every wait below is bounded
@@ -224,8 +225,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             ("paper", False),
             ("stall", False),
         ):
-            body = {"name": printer, "colour": colour, "cost_model": {"sizes": {"default": PRICES}}}
-            assert admin.post("/printers", json=body).status_code == 201
+            add_printer(admin, printer, colour=colour)
         for name in ("alice", "bob"):
             add_user(admin, name, 1000, password=PASSWORD)
         out = root / "out"
@@ -233,10 +233,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             server_url=app.url,
             token=app.token(Role.PROVIDER),
             directory=root,
-            printers=[
-                PrinterSpec("colour", f"file://{out / 'colour'}"),
-                PrinterSpec("mono", f"file://{out / 'mono'}", colour=False),
-            ],
+            printers=colour_and_mono(out),
             queues=[
                 QueueSpec("direct", "direct", "colour"),
                 QueueSpec("secure", "hold", "mono", ipp_release=True),

@@ -21,7 +21,7 @@ from printwarden.provider.ipp.client import IppClient
 from printwarden.store.models import DeviceSessionRow, UserRow
 from printwarden.testing.appserver import AppServer
 from printwarden.testing.provider import PrinterSpec, ProviderProcess, QueueSpec
-from printwarden.testing.seeding import PRICES, top_up, wait_for
+from printwarden.testing.seeding import PRICES, add_printer, top_up, wait_for
 from support.ippeveprinter import IppEvePrinter
 
 # Both colour: releasing to a mono printer makes the provider convert to grey, which is not
@@ -175,8 +175,7 @@ def device_rig(
         printers: dict[str, IppEvePrinter] = {}
         for name, colour in printer_colours.items():
             printers[name] = stack.enter_context(IppEvePrinter(f"pw-{name}", color=colour))
-            body = {"name": name, "colour": colour, "cost_model": {"sizes": {"default": PRICES}}}
-            assert admin.post("/printers", json=body).status_code == 201
+            add_printer(admin, name, colour=colour)
         specs = [
             PrinterSpec(name, printers[name].uri, colour)
             for name, colour in printer_colours.items()

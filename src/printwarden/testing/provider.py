@@ -208,6 +208,14 @@ def spool_document(data_dir: Path, name: str) -> bytes:
     return bytes(data)
 
 
+def colour_and_mono(out: Path) -> list[PrinterSpec]:
+    """Printers "colour" and "mono" (not colour), writing files under ``out``."""
+    return [
+        PrinterSpec("colour", f"file://{out / 'colour'}"),
+        PrinterSpec("mono", f"file://{out / 'mono'}", colour=False),
+    ]
+
+
 def file_printer_documents(folder: Path) -> list[bytes]:
     """What a ``file://`` printer has written (not the ``.part`` files it is still writing)."""
     found = []

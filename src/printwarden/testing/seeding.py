@@ -42,6 +42,13 @@ NO_POLICY: dict[str, object] = {
 }
 
 
+def add_printer(admin: httpx.Client, name: str, *, colour: bool) -> None:
+    """Create printer ``name`` at HQ, every page priced at :data:`PRICES`."""
+    body = {"name": name, "colour": colour, "cost_model": {"sizes": {"default": PRICES}}}
+    created = admin.post("/printers", json=body)
+    assert created.status_code == 201, created.text
+
+
 def add_user(
     admin: httpx.Client, name: str, balance: int = 0, *, restricted: bool = True, password: str = ""
 ) -> int:

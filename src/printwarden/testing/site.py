@@ -28,7 +28,7 @@ from printwarden.testing.provider import (
     QueueSpec,
     file_printer_documents,
 )
-from printwarden.testing.seeding import PRICES
+from printwarden.testing.seeding import add_printer
 
 STARTUP_SECONDS = 30.0
 
@@ -235,8 +235,7 @@ def another_site(
     link, advertised = site_link(app, site_port)
     site = provider = None
     try:
-        body = {"name": printer, "colour": False, "cost_model": {"sizes": {"default": PRICES}}}
-        assert admin.post("/printers", json=body).status_code == 201
+        add_printer(admin, printer, colour=False)
         assert admin.post("/sites", json={"name": name}).status_code == 201
         device_token = app.device_token(f"{name}-mfd", printer)
         site = SiteProcess(
