@@ -45,6 +45,7 @@
     accountPinRow: $("account-pin-row"),
     accountPin: $("account-pin"),
     jobs: $("jobs"),
+    jobControls: $("job-controls"),
     jobsEmpty: $("jobs-empty"),
     releaseAll: $("release-all"),
     jobTemplate: $("job-template"),
@@ -203,11 +204,13 @@
     if (state.busy) return;
     state.busy = true;
     el.main.setAttribute("aria-busy", "true");
+    el.jobControls.disabled = true;
     try {
       await action();
     } finally {
       state.busy = false;
       el.main.removeAttribute("aria-busy");
+      el.jobControls.disabled = false;
       touch();
     }
   }
