@@ -5,10 +5,20 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import pikepdf
 import pytest
 from PIL import Image
 
-from printwarden.analysis import Analysis, Limits, analyze, detect, ghostscript, papersize, text
+from printwarden.analysis import (
+    Analysis,
+    Limits,
+    analyze,
+    analyze_bytes,
+    detect,
+    ghostscript,
+    papersize,
+    text,
+)
 from printwarden.analysis.colour import (
     chunk_has_colour,
     cmyk_exceeds,
@@ -197,3 +207,39 @@ def test_endless_postscript_is_stopped_by_the_timeout(tmp_path: Path) -> None:
     result = analyze(source, "application/postscript", limits=Limits(timeout=1))
     assert result.pages is None
     assert "longer than 1 s" in result.detail
+
+
+def _pdf_with_inherited_attributes() -> bytes:
+    """Two pages whose paper (A3) and resources (an RGB image) sit only on the page tree's
+    root node; page 2 draws the image."""
+    pdf = pikepdf.new()
+    for _ in range(2):
+        pdf.add_blank_page(page_size=(842, 1191))
+    image = pdf.make_stream(
+        b"\xff\x00\x00" * 4,
+        Type=pikepdf.Name.XObject,
+        Subtype=pikepdf.Name.Image,
+        Width=2,
+        Height=2,
+        ColorSpace=pikepdf.Name.DeviceRGB,
+        BitsPerComponent=8,
+    )
+    pdf.Root.Pages.MediaBox = pikepdf.Array([0, 0, 842, 1191])
+    pdf.Root.Pages.Resources = pikepdf.Dictionary(XObject=pikepdf.Dictionary(Im0=image))
+    for page in pdf.pages:
+        del page.obj["/MediaBox"]
+        if "/Resources" in page.obj:
+            del page.obj["/Resources"]
+    pdf.pages[0].obj.Contents = pdf.make_stream(b"0 g 0 0 100 100 re f")
+    pdf.pages[1].obj.Contents = pdf.make_stream(b"q 100 0 0 100 0 0 cm /Im0 Do Q")
+    out = io.BytesIO()
+    pdf.save(out)
+    return out.getvalue()
+
+
+def test_page_attributes_inherited_from_the_page_tree(tmp_path: Path) -> None:
+    data = _pdf_with_inherited_attributes()
+    path = tmp_path / "inherited.pdf"
+    path.write_bytes(data)
+    for found in (analyze(path, "application/pdf"), analyze_bytes(data, "application/pdf")):
+        assert (found.pages, found.paper_size, found.colour_pages) == (2, "A3", (2,))

@@ -32,7 +32,9 @@ def analyze(source: Path | bytes, limits: Limits, *, colour: bool = True) -> Ana
     """Pages, paper size and (when ``colour``) colour pages of a PDF: a file, or its bytes."""
     try:
         opened = io.BytesIO(source) if isinstance(source, bytes) else source
-        pdf = pikepdf.open(opened, attempt_recovery=False)
+        # Inherited page attributes are looked up where read (``mediabox``, ``inherited``):
+        # pushing them down every page at open costs more than the rest of a 1-page scan.
+        pdf = pikepdf.open(opened, attempt_recovery=False, inherit_page_attributes=False)
     except pikepdf.PasswordError:
         return unknown(FORMAT, "encrypted PDF that needs a password")
     except (pikepdf.PikepdfError, OSError, ValueError, RuntimeError) as exc:

@@ -153,7 +153,7 @@ class Scanner:
         self.spaces = Reader()
         self._inks: dict[tuple[str, tuple[int, int]], Ink] = {}
         self._fonts: dict[tuple[int, int], ColourStatus] = {}
-        self._scratch = pikepdf.new()
+        self._scratch_pdf: pikepdf.Pdf | None = None
 
     def page(self, page: pikepdf.Page) -> ColourStatus:
         """GREY, COLOUR, or RENDER when only rendering can tell."""
@@ -167,6 +167,13 @@ class Scanner:
         except _BROKEN:
             return ColourStatus.RENDER
         return found
+
+    def _scratch(self) -> pikepdf.Pdf:
+        """A PDF to hold inline images as streams, made on the first one (most pages
+        have none, and making it costs as much as scanning a short page)."""
+        if self._scratch_pdf is None:
+            self._scratch_pdf = pikepdf.new()
+        return self._scratch_pdf
 
     def painted(
         self, amount: Ink, alpha: float, state: GState, space: Space = GREY
@@ -408,7 +415,7 @@ class Scanner:
             image = operands[0] if operands else None
             if not isinstance(image, pikepdf.PdfInlineImage):
                 return ColourStatus.RENDER
-            stream = inline_stream(self._scratch, image)
+            stream = inline_stream(self._scratch(), image)
             if bool(stream.get("/ImageMask", False)):
                 return self._fill(state)
             space = self.spaces.resolve(stream.get("/ColorSpace"), named)
