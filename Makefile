@@ -5,7 +5,8 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 PYTHON ?= python3
 DEBIAN_PACKAGES := slapd ldap-utils postgresql wrk cups-ipp-utils cups-client cups \
-	avahi-daemon dbus-daemon ghostscript qpdf chromium fonts-dejavu-core
+	avahi-daemon avahi-utils dbus-daemon ghostscript qpdf chromium fonts-dejavu-core \
+	cups-filters bind9 bind9-dnsutils
 DEMO_DIR ?= demo-data
 PORT_BASE ?= 8000
 
@@ -30,6 +31,8 @@ system-deps:
 	@# Debian starts slapd when it is installed; the tests run their own throwaway one.
 	@command -v service >/dev/null && service slapd stop >/dev/null 2>&1 || true
 	@command -v service >/dev/null && service cups stop >/dev/null 2>&1 || true
+	@# bind9 is only a peer for the DNS-SD tests (RFC 2136 updates, a query anchor): not a service.
+	@command -v service >/dev/null && service named stop >/dev/null 2>&1 || true
 
 demo: system-deps venv
 	$(BIN)/printwarden demo --data-dir $(DEMO_DIR) --port-base $(PORT_BASE)

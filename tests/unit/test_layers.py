@@ -46,6 +46,9 @@ LAYERS: tuple[tuple[str, str], ...] = (
     ("printwarden.scripting.*", "use cases"),
     ("printwarden.directory", "use cases"),
     ("printwarden.directory.*", "use cases"),
+    # The unicast DNS-SD responder, zone files and dynamic updates the servers run.
+    ("printwarden.dnssd", "use cases"),
+    ("printwarden.dnssd.*", "use cases"),
     # The Site Server: its factory and its front door wrap the whole App Server (API and
     # web); the rest (replica, journal, password cache, relay, upstream) are its use cases.
     ("printwarden.site.server", "app"),

@@ -8,11 +8,30 @@ from pydantic import Field, StringConstraints
 
 from printwarden.api.common import NO_CONTROL, Model, Name, Text, UtcDatetime
 
+TxtPair = Annotated[
+    list[Annotated[str, StringConstraints(max_length=255, pattern=NO_CONTROL)]],
+    Field(min_length=2, max_length=2),
+]
+
+
+class QueueAdvertIn(Model):
+    """How a provider announces a queue over DNS-SD; the server's unicast zone repeats it."""
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=NO_CONTROL)]
+    uuid: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[0-9a-fA-F-]+$")]
+    host: Annotated[str, StringConstraints(min_length=1, max_length=253, pattern=NO_CONTROL)]
+    ipp_port: Annotated[int, Field(ge=1, le=65535)] | None = None
+    ipps_port: Annotated[int, Field(ge=1, le=65535)] | None = None
+    txt: list[TxtPair] = Field(default_factory=list, max_length=64)
+
 
 class ProviderQueue(Model):
     name: Name
     kind: Literal["direct", "hold", "findme"]
     printer: Annotated[str, StringConstraints(max_length=128)] = ""
+    dns_sd: QueueAdvertIn | None = Field(
+        default=None, description="Its DNS-SD advert; none when the queue is not announced"
+    )
 
 
 class ProviderPrinter(Model):

@@ -9,9 +9,12 @@ from typing import Any
 
 import uvloop
 
+from printwarden.domain.dns_sd import QueueAdvert
 from printwarden.provider import clock, metrics, tls
+from printwarden.provider.adverts import queue_adverts, registration_entry
 from printwarden.provider.config import ProviderConfig
 from printwarden.provider.desk import Desk
+from printwarden.provider.discovery import Discovery
 from printwarden.provider.engine import Engine
 from printwarden.provider.http import HttpThrottled, IppApp
 from printwarden.provider.http_server import HttpServer, Listener, serve_until_signalled
@@ -78,11 +81,28 @@ class Provider:
         self.ipp.add_operations(SubscriptionOperations(self.ipp).handlers())
         self.ipp.add_operations(PrinterOperations(self.ipp, self.engine.wake).handlers())
         self.ipp.add_operations(JobOperations(self.ipp, self.engine.wake).handlers())
+        self.discovery = Discovery(config.mdns, self.adverts, self.supervisor)
+        self.printers.on_change(self.discovery.changed)
+        self.engine.registration = self.registration
         pages = QueuePages(config, self.services.states, self.printers.status)
         self.app = IppApp(self.ipp, self.control, self.metrics, pages)
         self.tls = tls.prepare(config)  # before serving: a bad certificate stops start-up
         for warning in warnings(config):
             log.warning("%s", warning)
+
+    def adverts(self) -> list[QueueAdvert]:
+        """What DNS-SD announces of the queues now (``provider/adverts.py``)."""
+        return queue_adverts(self.config, self.ipp.queue_attributes)
+
+    def registration(self) -> dict[str, Any]:
+        """What the server is told: the queues and printers, each announced queue with its
+        advert (the server's unicast DNS-SD zone is made of them)."""
+        described = self.printers.registration()
+        by_queue = {advert.queue: advert for advert in self.adverts()}
+        for queue in described["queues"]:
+            advert = by_queue.get(queue["name"])
+            queue["dns_sd"] = registration_entry(advert) if advert is not None else None
+        return described
 
     def _check_password(self, username: str, password: str, client: str) -> Login | None:
         try:
@@ -102,6 +122,7 @@ class Provider:
         self.services.start()
         self.engine.start()
         self.doorbell.start()
+        self.discovery.start()
         self.supervisor.start()
 
     def close(self) -> None:

@@ -61,6 +61,22 @@ class TlsConfig(BaseModel):
         return self
 
 
+class MdnsConfig(BaseModel):
+    """``[mdns]``: announcing the queues on the local network through the system's
+    avahi-daemon (over D-Bus)."""
+
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = True
+    dbus_address: str = Field(
+        default="",
+        description="The D-Bus where avahi-daemon is (a unix:path=… address); the system "
+        "bus by default ($DBUS_SYSTEM_BUS_ADDRESS, else /run/dbus/system_bus_socket)",
+    )
+    retry_seconds: float = Field(
+        default=30.0, gt=0, description="How long to wait before trying avahi again"
+    )
+
+
 class PrinterConfig(BaseModel):
     """A real printer behind the provider. ``name`` is its name in the server's registry.
 
@@ -122,6 +138,17 @@ class QueueConfig(BaseModel):
         default=False,
         description="A job asking for paper the queue does not offer is fitted onto the "
         "printer's default paper instead of refused",
+    )
+    advertise: bool = Field(
+        default=True,
+        description="Announce the queue over DNS-SD (mDNS, and the server's unicast zone) "
+        "where its identity policy allows (docs/mobility.md)",
+    )
+    dns_sd_name: str = Field(
+        default="",
+        max_length=63,
+        description="The name clients list the queue under (its DNS-SD instance name); "
+        "the queue's name by default",
     )
 
     @model_validator(mode="before")
@@ -207,6 +234,7 @@ class ProviderConfig(BaseModel):
         description="How long the server's word that a user exists (or whose a print URL "
         "is) is reused before it is asked again",
     )
+    mdns: MdnsConfig = Field(default_factory=MdnsConfig)
     printers: list[PrinterConfig] = Field(default_factory=list)
     queues: list[QueueConfig] = Field(default_factory=list)
 

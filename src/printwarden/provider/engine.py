@@ -112,6 +112,8 @@ class Engine:
         self.backends, self.analyse = backends, analyse or analyse_document
         self.supervisor = supervisor or Supervisor()
         self.printers = printers or PrinterWatch(config)
+        # What registration tells the server (the provider adds its queues' adverts).
+        self.registration: Callable[[], dict[str, Any]] = self.printers.registration
         self.scratch = private_dir(spool.directory / "work")
         self._work = threading.Event()
         self._news = threading.Event()
@@ -698,7 +700,7 @@ class Engine:
     def register(self) -> None:
         """Tell the server which queues and printers this provider serves."""
         try:
-            unknown = self.client.register(self.printers.registration())
+            unknown = self.client.register(self.registration())
         except (ServerUnreachable, ServerRefused) as exc:
             log.info("registration with the server failed (%s); will retry", exc)
             return

@@ -285,8 +285,20 @@ class IppService:
 
     async def get_printer_attributes(self, context: Context) -> Message:
         requested = _requested(context.request.message)
-        queued = self.spool.count(states=NOT_COMPLETED)
+        operation = context.request.message.operation
+        document_format = _string(operation.get("document-format")) if operation else ""
         queue = _require(context.queue)
+        everything = self.queue_attributes(queue, context.printer_uri, document_format)
+        chosen = _select(everything, requested)
+        group = AttributeGroup(GroupTag.PRINTER, chosen)
+        return self.response(context.request.message, S.SUCCESSFUL_OK, groups=[group])
+
+    def queue_attributes(
+        self, queue: QueueConfig, printer_uri: str, document_format: str = ""
+    ) -> list[Attribute]:
+        """Every printer attribute of ``queue`` reached at ``printer_uri`` (what
+        Get-Printer-Attributes answers; DNS-SD adverts repeat part of it)."""
+        queued = self.spool.count(states=NOT_COMPLETED)
         printer = self.config.printer(queue.printer)
         capabilities = self.printers.get(queue.printer)
         if printer is not None and capabilities is not None:
@@ -295,34 +307,32 @@ class IppService:
             printer = queue_description.any_printer(self.config, self.printers.all())
         uuid = attrs.new_printer_uuid(self.config.name, queue.name)
         formats = checks.advertised(self.printers, queue)
-        everything = attrs.printer_attributes(
+        view = self.queue_view(queue, printer_uri, formats, printer, document_format)
+        return attrs.printer_attributes(
             queue,
             printer,
-            context.printer_uri,
+            printer_uri,
             queued,
             uuid,
             self.config.max_document_bytes,
             formats=formats,
-            extras=queue_description.describe(self.queue_view(context, queue, formats, printer)),
+            extras=queue_description.describe(view),
         )
-        chosen = _select(everything, requested)
-        group = AttributeGroup(GroupTag.PRINTER, chosen)
-        return self.response(context.request.message, S.SUCCESSFUL_OK, groups=[group])
 
     def queue_view(
         self,
-        context: Context,
         queue: QueueConfig,
+        printer_uri: str,
         formats: list[str],
         printer: Any,
+        document_format: str = "",
     ) -> queue_description.QueueView:
         """What ``queue`` is now, for its description."""
-        operation = context.request.message.operation
         state, changed = self.services.states.current(queue.name)
         media = list(printer.media) if printer is not None else ["iso_a4_210x297mm"]
         return queue_description.QueueView(
             queue=queue,
-            printer_uri=context.printer_uri,
+            printer_uri=printer_uri,
             admin=self.services.admin.get(queue.name),
             state=state,
             state_changed=changed,
@@ -330,7 +340,7 @@ class IppService:
             formats=formats,
             media=media,
             operations=list(self.handlers),
-            document_format=_string(operation.get("document-format")) if operation else "",
+            document_format=document_format,
             raster=queue_description.raster_of(queue, self.config, self.printers.get),
         )
 

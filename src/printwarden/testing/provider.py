@@ -32,6 +32,7 @@ class QueueSpec:
     fit_to_paper: bool = False
     identity: str = ""  # trust-client-username, authenticate, token-url ("": the default)
     ipp_release: bool = False  # IPP Release-Job allowed on a hold or Find-Me queue
+    dns_sd_name: str = ""  # the name DNS-SD announces ("": the queue's name)
 
 
 @dataclass
@@ -62,17 +63,19 @@ class ProviderProcess:
     extra: list[str] = field(default_factory=list)  # more top-level configuration lines
     tls: bool = False  # serve ipps:// on tls_port with a self-signed certificate
     tls_port: int = field(default_factory=free_port)
+    bind: str = "127.0.0.1"  # the address it listens on (and is reached at)
+    mdns_bus: str = ""  # the D-Bus of the avahi-daemon to announce through ("": no mDNS)
     process: ChildProcess | None = None
 
     @property
     def host(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        return f"{self.bind}:{self.port}"
 
     def uri(self, queue: str) -> str:
         return f"ipp://{self.host}/ipp/print/{queue}"
 
     def ipps_uri(self, queue: str) -> str:
-        return f"ipps://127.0.0.1:{self.tls_port}/ipp/print/{queue}"
+        return f"ipps://{self.bind}:{self.tls_port}/ipp/print/{queue}"
 
     @property
     def tls_ca(self) -> Path:
@@ -83,6 +86,7 @@ class ProviderProcess:
         lines = [
             f'name = "{self.name}"',
             f"port = {self.port}",
+            f'host = "{self.bind}"',
             f'data_dir = "{self.directory / "data"}"',
             "retry_initial_seconds = 0.2",
             "retry_max_seconds = 1.0",
@@ -96,6 +100,10 @@ class ProviderProcess:
         lines += self.extra
         if self.tls:
             lines += ["[tls]", f"port = {self.tls_port}"]
+        if self.mdns_bus:
+            lines += ["[mdns]", f"dbus_address = {json.dumps(self.mdns_bus)}", "retry_seconds = 1"]
+        else:  # the tests' providers stay off the machine's avahi unless a test asks
+            lines += ["[mdns]", "enabled = false"]
         for printer in self.printers:
             lines += ["[[printers]]", f'name = "{printer.name}"', f'uri = "{printer.uri}"']
             if printer.colour is not None:
@@ -117,6 +125,8 @@ class ProviderProcess:
                 lines.append(f'identity = "{queue.identity}"')
             if queue.ipp_release:
                 lines.append("ipp_release = true")
+            if queue.dns_sd_name:
+                lines.append(f"dns_sd_name = {json.dumps(queue.dns_sd_name)}")
         path = self.directory / "provider.toml"
         path.write_text("\n".join(lines) + "\n")
         return path
@@ -153,7 +163,7 @@ class ProviderProcess:
         ports = [self.port, self.tls_port] if self.tls else [self.port]
         try:
             for port in ports:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                with socket.create_connection((self.bind, port), timeout=0.5):
                     pass
         except OSError:
             return False

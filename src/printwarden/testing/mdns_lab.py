@@ -1,0 +1,323 @@
+"""A two-host network for DNS-SD tests: this host and a client in a network namespace.
+
+A veth pair joins this host's network namespace (``host_ip``) to a namespace made for the
+test (``client_ip``), on a /30 of its own. Each side gets a private dbus-daemon and an
+avahi-daemon allowed on its veth end only, so multicast DNS crosses the pair as between two
+machines and reaches no other network. Commands run as the client (``client(...)``) see the
+client's avahi (``avahi-browse``, ``ippfind``) and, when a resolver is given, a
+``resolv.conf`` of their own (``ip netns exec`` mounts ``/etc/netns/<name>/resolv.conf``).
+
+Needs root, ``ip`` (iproute2), ``dbus-daemon`` and ``avahi-daemon``; a missing one is an
+error that says what to install, never a skip.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from printwarden.sim.processes import stop_process
+
+INSTALL_HINT = "apt-get install iproute2 dbus-daemon avahi-daemon avahi-utils"
+AVAHI_DAEMON = "/usr/sbin/avahi-daemon"
+DBUS_DAEMON = "/usr/bin/dbus-daemon"
+
+_BUS_CONFIG = """\
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path={socket}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/><allow own="*"/><allow send_destination="*"/><allow receive_sender="*"/>
+  </policy>
+</busconfig>
+"""
+
+_AVAHI_CONFIG = """\
+[server]
+host-name={host_name}
+domain-name=local
+use-ipv4=yes
+use-ipv6=no
+allow-interfaces={interface}
+enable-dbus=yes
+ratelimit-interval-usec=1000000
+ratelimit-burst=1000
+[wide-area]
+enable-wide-area={wide_area}
+[publish]
+publish-addresses=yes
+publish-hinfo=no
+publish-workstation=no
+publish-domain=no
+[reflector]
+enable-reflector=no
+"""
+
+
+class LabError(RuntimeError):
+    """The namespaces or daemons could not be set up."""
+
+
+@dataclass
+class _Daemons:
+    """dbus-daemon and avahi-daemon of one side."""
+
+    workdir: Path
+    bus_address: str = ""
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            stop_process(process)
+        self.processes.clear()
+
+
+class MdnsLab:
+    """This host and one client namespace, each with its own avahi-daemon."""
+
+    def __init__(self, number: int | None = None) -> None:
+        _require()
+        self.number = (os.getpid() % 200) + 20 if number is None else number
+        tag = f"{os.getpid() % 100000}"
+        self.netns = f"pw-mdns-{tag}"
+        self.host_if, self.client_if = f"pwh{tag}", f"pwc{tag}"
+        self.host_ip, self.client_ip = f"10.213.{self.number}.1", f"10.213.{self.number}.2"
+        self.workdir = Path(tempfile.mkdtemp(prefix="printwarden-mdns-lab-"))
+        self.host = _Daemons(self.workdir / "host")
+        self.client_side = _Daemons(self.workdir / "client")
+        self._resolv_dir = Path("/etc/netns") / self.netns
+
+    # --- life ---------------------------------------------------------------------------
+
+    def start(self, *, client_resolver: str = "", search: str = "") -> MdnsLab:
+        """Make the namespace and the pair, then the daemons on both sides."""
+        try:
+            self._network()
+            if client_resolver:
+                self._resolv_dir.mkdir(parents=True, exist_ok=True)
+                line = f"search {search}\n" if search else ""
+                (self._resolv_dir / "resolv.conf").write_text(
+                    f"nameserver {client_resolver}\n{line}"
+                )
+            self._daemons(self.host, self.host_if, [], "pw-lab-host", wide_area=False)
+            prefix = ["ip", "netns", "exec", self.netns]
+            self._daemons(self.client_side, self.client_if, prefix, "pw-lab-client",
+                          wide_area=bool(client_resolver))  # fmt: skip
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        self.client_side.stop()
+        self.host.stop()
+        _quiet(["ip", "link", "del", self.host_if])
+        _quiet(["ip", "netns", "del", self.netns])
+        shutil.rmtree(self._resolv_dir, ignore_errors=True)
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self) -> MdnsLab:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # --- use ----------------------------------------------------------------------------
+
+    @property
+    def host_bus(self) -> str:
+        """The D-Bus address of this host's avahi (a provider's ``[mdns] dbus_address``)."""
+        return self.host.bus_address
+
+    def client(
+        self, command: Sequence[str], timeout: float = 30.0, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``command`` on the client side (its network, its avahi)."""
+        full_env = {**os.environ, "DBUS_SYSTEM_BUS_ADDRESS": self.client_side.bus_address}
+        return subprocess.run(
+            ["ip", "netns", "exec", self.netns, *command],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**full_env, **(env or {})},
+            check=False,
+        )
+
+    def browse(self, service: str, timeout: float = 20.0, want: int = 1) -> list[Resolved]:
+        """``avahi-browse -rtp`` on the client until ``want`` instances resolve (or the time
+        is up): the instances found, resolved."""
+        deadline = time.monotonic() + timeout
+        found: list[Resolved] = []
+        while time.monotonic() < deadline:
+            result = self.client(["avahi-browse", "-rtp", service], timeout=timeout)
+            found = parse_browse(result.stdout)
+            if len(found) >= want:
+                return found
+            time.sleep(0.3)
+        return found
+
+    # --- set-up -------------------------------------------------------------------------
+
+    def _network(self) -> None:
+        _run(["ip", "netns", "add", self.netns])
+        _run(["ip", "link", "add", self.host_if, "type", "veth", "peer", "name", self.client_if])
+        _run(["ip", "link", "set", self.client_if, "netns", self.netns])
+        _run(["ip", "addr", "add", f"{self.host_ip}/30", "dev", self.host_if])
+        _run(["ip", "link", "set", self.host_if, "up"])
+        inside = ["ip", "netns", "exec", self.netns]
+        _run([*inside, "ip", "addr", "add", f"{self.client_ip}/30", "dev", self.client_if])
+        _run([*inside, "ip", "link", "set", self.client_if, "up"])
+        _run([*inside, "ip", "link", "set", "lo", "up"])
+
+    def _daemons(
+        self, side: _Daemons, interface: str, prefix: list[str], host_name: str, *, wide_area: bool
+    ) -> None:
+        side.workdir.mkdir(parents=True)
+        bus_socket = side.workdir / "bus.sock"
+        (side.workdir / "bus.conf").write_text(_BUS_CONFIG.format(socket=bus_socket))
+        bus = [DBUS_DAEMON, f"--config-file={side.workdir / 'bus.conf'}", "--nofork", "--nopidfile"]
+        side.processes.append(_spawn([*prefix, *bus], side.workdir / "dbus.log", {}))
+        _wait(bus_socket.exists, 10, "dbus-daemon", side.workdir / "dbus.log")
+        side.bus_address = f"unix:path={bus_socket}"
+        config = side.workdir / "avahi.conf"
+        config.write_text(_AVAHI_CONFIG.format(
+            host_name=host_name, interface=interface, wide_area="yes" if wide_area else "no"
+        ))  # fmt: skip
+        log = side.workdir / "avahi.log"
+        avahi = [AVAHI_DAEMON, "-f", str(config), "--no-drop-root", "--no-chroot", "--no-rlimits"]
+        env = {"DBUS_SYSTEM_BUS_ADDRESS": side.bus_address}
+        process = _spawn([*prefix, *_private_run_dir(), *avahi], log, env)
+        side.processes.append(process)
+
+        def ready() -> bool:
+            if process.poll() is not None:
+                raise LabError(f"avahi-daemon exited:\n{log.read_text()[-2000:]}")
+            return "Server startup complete" in log.read_text(errors="replace")
+
+        _wait(ready, 15, "avahi-daemon", log)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """One resolved line of ``avahi-browse -p``: an instance, its host, address and TXT."""
+
+    name: str
+    type: str
+    host: str
+    address: str
+    port: int
+    txt: dict[str, str]
+
+
+def parse_browse(output: str) -> list[Resolved]:
+    """The resolved (``=``) lines of ``avahi-browse -rtp`` output, one per instance."""
+    found: dict[tuple[str, str], Resolved] = {}
+    for line in output.splitlines():
+        fields = line.split(";")
+        if len(fields) < 10 or fields[0] != "=":
+            continue
+        name = _unescape(fields[3])
+        txt = dict(_txt_pair(item) for item in _txt_items(";".join(fields[9:])))
+        found[(name, fields[4])] = Resolved(
+            name, fields[4], fields[6], fields[7], int(fields[8]), txt
+        )
+    return list(found.values())
+
+
+def _txt_items(field_text: str) -> list[str]:
+    items, current, quoted = [], "", False
+    for char in field_text:
+        if char == '"':
+            if quoted:
+                items.append(current)
+                current = ""
+            quoted = not quoted
+        elif quoted:
+            current += char
+    return items
+
+
+def _txt_pair(item: str) -> tuple[str, str]:
+    key, _, value = item.partition("=")
+    return key, value
+
+
+def _unescape(text: str) -> str:
+    """avahi-browse's ``\\DDD`` decimal escapes."""
+    out = bytearray()
+    index = 0
+    raw = text.encode()
+    while index < len(raw):
+        if raw[index : index + 1] == b"\\" and raw[index + 1 : index + 4].isdigit():
+            out.append(int(raw[index + 1 : index + 4]))
+            index += 4
+        else:
+            out += raw[index : index + 1]
+            index += 1
+    return out.decode(errors="replace")
+
+
+def _require() -> None:
+    missing = [p for p in (AVAHI_DAEMON, DBUS_DAEMON) if not Path(p).exists()]
+    if shutil.which("ip") is None:
+        missing.append("ip")
+    if missing:
+        raise LabError(f"{', '.join(missing)} not found: run `{INSTALL_HINT}`")
+    if os.geteuid() != 0:
+        raise LabError("network namespaces need root")
+
+
+def _run(command: list[str]) -> None:
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise LabError(f"{' '.join(command)}: {result.stderr.strip()}")
+
+
+def _quiet(command: list[str]) -> None:
+    with contextlib.suppress(OSError):
+        subprocess.run(command, capture_output=True, check=False)
+
+
+def _spawn(command: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    with log.open("wb") as handle:
+        return subprocess.Popen(
+            command, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env={**os.environ, **env},
+        )  # fmt: skip
+
+
+def _wait(condition: Callable[[], bool], timeout: float, what: str, log: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+            raise LabError(f"{what} did not come up in {timeout:.0f} s:\n{tail}")
+        time.sleep(0.05)
+
+
+def _private_run_dir() -> list[str]:
+    """avahi-daemon's pid file path is fixed: each daemon gets its own /run/avahi-daemon."""
+    run_dir = "/run/avahi-daemon"
+    Path(run_dir).mkdir(parents=True, exist_ok=True)
+    script = f'mount -t tmpfs tmpfs {run_dir} && exec "$@"'
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh"]
+
+
+@contextlib.contextmanager
+def mdns_lab(client_resolver: str = "", search: str = "") -> Iterator[MdnsLab]:
+    """A started :class:`MdnsLab`, stopped afterwards."""
+    lab = MdnsLab().start(client_resolver=client_resolver, search=search)
+    try:
+        yield lab
+    finally:
+        lab.stop()
