@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -87,7 +88,7 @@ class MdnsLab:
 
     def __init__(self, number: int | None = None) -> None:
         _require()
-        self.number = (os.getpid() % 200) + 20 if number is None else number
+        self.number = _free_subnet((os.getpid() % 200) + 20) if number is None else number
         tag = f"{os.getpid() % 100000}"
         self.netns = f"pw-mdns-{tag}"
         self.host_if, self.client_if = f"pwh{tag}", f"pwc{tag}"
@@ -265,6 +266,18 @@ def _unescape(text: str) -> str:
             out += raw[index : index + 1]
             index += 1
     return out.decode(errors="replace")
+
+
+def _free_subnet(first: int) -> int:
+    """A third octet whose 10.213.N.0/30 no interface of this host uses (labs of parallel
+    test workers side by side)."""
+    shown = subprocess.run(["ip", "-o", "-4", "addr", "show"], capture_output=True, text=True)
+    taken = {int(n) for n in re.findall(r"inet 10\.213\.(\d+)\.", shown.stdout)}
+    for offset in range(230):
+        number = 20 + (first - 20 + offset) % 230
+        if number not in taken:
+            return number
+    raise LabError("no free 10.213.N.0/30 subnet for the lab")
 
 
 def _require() -> None:
