@@ -93,6 +93,10 @@ def test_every_queue_a_client_can_use_is_found_with_a_txt_true_to_the_queue(worl
         assert entry.txt["air"] == "none"
         assert entry.txt["TLS"] == "1.2"
         assert entry.txt["txtvers"] == "1"
+        # what Windows' IPP class driver asks for when it adds the printer
+        assert attributes["printer-dns-sd-name"].value == name
+        assert attributes["mopria-certified"].value == entry.txt["mopria-certified"]
+        assert str(attributes["document-format-preferred"].value) in formats
 
 
 def test_the_password_queue_is_announced_over_ipps_only(world: World) -> None:

@@ -144,6 +144,10 @@ def _base_attributes(
             "basic" if queue.require_authentication else "requesting-user-name",
         ),
         a("printer-name", T.NAME_WITHOUT_LANGUAGE, queue.name),
+        # What Windows' IPP class driver and Mopria clients read besides IPP Everywhere's.
+        a("printer-dns-sd-name", T.NAME_WITHOUT_LANGUAGE, (queue.dns_sd_name or queue.name)[:63]),
+        a("mopria-certified", T.TEXT_WITHOUT_LANGUAGE, "2.0"),
+        a("document-format-preferred", T.MIME_MEDIA_TYPE, _preferred(formats)),
         a("printer-info", T.TEXT_WITHOUT_LANGUAGE, f"printwarden {kind} queue {queue.name}"[:127]),
         a("printer-location", T.TEXT_WITHOUT_LANGUAGE, ""),
         a("printer-make-and-model", T.TEXT_WITHOUT_LANGUAGE, "printwarden Print Provider"),
@@ -268,6 +272,14 @@ _PWG_RASTER = [
     a("pwg-raster-document-sheet-back", T.KEYWORD, "normal"),
 ]
 _URF = [a("urf-supported", T.KEYWORD, "V1.4", "CP1", "W8", "SRGB24", "RS300", "DM1")]
+
+
+def _preferred(formats: Sequence[str]) -> str:
+    """The format clients should send: PDF where the queue takes it (it prints as sent)."""
+    for candidate in ("application/pdf", "image/urf", "image/pwg-raster"):
+        if candidate in formats:
+            return candidate
+    return next(iter(formats), "application/octet-stream")
 
 
 def _no_value() -> Value:
