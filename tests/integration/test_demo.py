@@ -107,6 +107,27 @@ def test_every_queue_answers_over_ipps_trusting_the_manifests_tls_ca(
         assert printer.value("uri-security-supported") == "tls"
 
 
+def test_every_queue_is_browsable_through_the_manifests_avahi(demo: dict[str, Any]) -> None:
+    import os
+    import subprocess
+    import time
+
+    from printwarden.testing.mdns_lab import unescape_name
+
+    assert demo["mdns"]["avahi"] is True
+    env = {**os.environ, "DBUS_SYSTEM_BUS_ADDRESS": demo["mdns"]["dbus_address"]}
+    wanted = {queue["dns_sd_name"] for queue in demo["queues"].values()}
+    assert any(name.startswith("Secure Print @ ") for name in wanted)  # the Find-Me queue
+    names: set[str] = set()
+    deadline = time.monotonic() + 30
+    while not wanted <= names and time.monotonic() < deadline:
+        browse = ["avahi-browse", "-tp", "_ipp._tcp"]
+        listed = subprocess.run(browse, env=env, capture_output=True, text=True, timeout=30)
+        lines = [line.split(";") for line in listed.stdout.splitlines()]
+        names = {unescape_name(fields[3]) for fields in lines if fields[0] == "+"}
+    assert wanted <= names
+
+
 def test_manifest_lists_two_sites_and_the_site_of_everything(demo: dict[str, Any]) -> None:
     assert set(demo["sites"]) == {"site-a", "site-b"}
     for name, site in demo["sites"].items():

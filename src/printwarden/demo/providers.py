@@ -4,6 +4,7 @@ whose server is the site's Site Server."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 import subprocess
@@ -17,7 +18,7 @@ from typing import Any
 
 from printwarden.cli_tokens import SITE_OR_PROVIDER_ENV
 from printwarden.files import private_file, write_private
-from printwarden.sim.ippeveprinter import IppEvePrinter
+from printwarden.sim.ippeveprinter import IppEvePrinter, dns_sd_bus
 from printwarden.sim.processes import stop_process
 
 PROVIDER_PORT_OFFSET = 631  # the first site's provider; the next site's is one port up
@@ -90,6 +91,8 @@ class DemoPrintSide:
             certificate, key = self.tls_files
             lines += ["[tls]", f"port = {self.tls_port}", f'certificate = "{certificate}"',
                       f'key = "{key}"']  # fmt: skip
+        # The queues are announced where the demo's printers are: the avahi-daemon they use.
+        lines += ["[mdns]", f"dbus_address = {json.dumps(dns_sd_bus())}"]
         for name, printer in self.printers.items():
             colour = "true" if self.printers_wanted[name] else "false"
             lines += [
@@ -104,8 +107,15 @@ class DemoPrintSide:
                 f'name = "{name}"',
                 f'kind = "{kind}"',
                 f'printer = "{printer_name}"',
+                f"dns_sd_name = {json.dumps(self.dns_sd_name(name, kind))}",
             ]
         return write_private(self.data_dir / "provider.toml", "\n".join(lines) + "\n")
+
+    def dns_sd_name(self, queue: str, kind: str) -> str:
+        """The name clients list a demo queue under: the site's Find-Me queue is its
+        "Secure Print", as a site's one queue for everyone would be named."""
+        shown = "Secure Print" if kind == "findme" else queue
+        return f"{shown} @ {self.site}" if self.site else shown
 
     def stop(self) -> None:
         stop_process(self.process)
@@ -126,6 +136,7 @@ class DemoPrintSide:
                     "printer": printer,
                     "site": self.site,
                     "identity": "trust-client-username",  # lp -U works as before
+                    "dns_sd_name": self.dns_sd_name(name, kind),
                     **({"ipps_uri": f"{secure}/{name}"} if secure else {}),
                 }
                 for name, (kind, printer) in self.queues.items()
@@ -139,6 +150,7 @@ class DemoPrintSide:
                 }
                 for name, printer in self.printers.items()
             },
+            "mdns": {"dbus_address": dns_sd_bus(), "avahi": True},
             "provider": {
                 "port": self.port,
                 "name": provider_name(self.site),

@@ -299,6 +299,9 @@ def _print_lines(manifest: dict[str, Any], tokens_dir: Path) -> list[str]:
         lines.append(
             f"  TLS:           each queue's ipps_uri in demo.json; trust {manifest['tls_ca']}"
         )
+    bus = manifest.get("mdns", {}).get("dbus_address")
+    if bus:
+        lines.append(f"  Discovery:     DBUS_SYSTEM_BUS_ADDRESS={bus} avahi-browse -t _ipp._tcp")
     lines += _release_lines(manifest, ports, tokens_dir)
     for name, printer in manifest["printers"].items():
         lines.append(f"  Printer {name + ':':12} received documents in {printer['received_dir']}")

@@ -344,6 +344,7 @@ class DemoSites:
             "queues": queues,
             "printers": printers,
             "provider": self.sites[0].print_side.manifest()["provider"],
+            "mdns": self.sites[0].print_side.manifest()["mdns"] if self.sites else {},
             "tls_ca": str(demo_tls(self.sites[0].data_dir)[0]) if self.sites else "",
         }
 

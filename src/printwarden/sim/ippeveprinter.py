@@ -213,6 +213,12 @@ def _system_avahi_running() -> bool:
 _DNS_SD = _DnsSd()
 
 
+def dns_sd_bus() -> str:
+    """The D-Bus address of the avahi-daemon this process's printers announce through: the
+    private one while it runs, else the system bus."""
+    return _DNS_SD.env.get("DBUS_SYSTEM_BUS_ADDRESS", f"unix:path={SYSTEM_BUS_SOCKET}")
+
+
 class IppEvePrinter:
     """One ``ippeveprinter`` process: ``uri``, ``spool_dir`` and the documents it received."""
 

@@ -227,7 +227,7 @@ def parse_browse(output: str) -> list[Resolved]:
         fields = line.split(";")
         if len(fields) < 10 or fields[0] != "=":
             continue
-        name = _unescape(fields[3])
+        name = unescape_name(fields[3])
         txt = dict(_txt_pair(item) for item in _txt_items(";".join(fields[9:])))
         found[(name, fields[4])] = Resolved(
             name, fields[4], fields[6], fields[7], int(fields[8]), txt
@@ -253,7 +253,7 @@ def _txt_pair(item: str) -> tuple[str, str]:
     return key, value
 
 
-def _unescape(text: str) -> str:
+def unescape_name(text: str) -> str:
     """avahi-browse's ``\\DDD`` decimal escapes."""
     out = bytearray()
     index = 0
