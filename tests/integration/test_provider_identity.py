@@ -38,6 +38,7 @@ from support.seeding import PRICES, add_user, wait_for
 
 PASSWORDS = {"alice": "alice-password-7", "bob": "bob-password-7", "boss": "boss-password-7"}
 NOT_AUTHORIZED = 0x0403
+NOT_AUTHENTICATED = 0x0402
 WAIT = 20.0
 
 
@@ -261,8 +262,18 @@ def test_a_password_over_plain_http_is_refused_unread(world: World) -> None:
         assert "only over TLS" in message
     with world.plain("locked", "alice") as client, pytest.raises(IppError) as bare:
         client.print_job(b"no password\n", document_format="text/plain")
-    assert bare.value.status == NOT_AUTHORIZED
+    assert bare.value.status == NOT_AUTHENTICATED
     assert "ipps://" in bare.value.message
+    # The probe a phone or a Mac sends before it prints is told the same, never challenged
+    # (a 401 would make it send a password in clear).
+    probe = httpx.post(
+        f"http://{world.provider.host}/ipp/print/locked",
+        content=_request(Operation.VALIDATE_JOB, world.provider.uri("locked")),
+        headers={"Content-Type": "application/ipp"},
+        timeout=WAIT,
+    )
+    assert probe.status_code == 200
+    assert _status(probe.content)[0] == NOT_AUTHENTICATED
     lockouts = world.admin.get("/lockouts").json()["items"]
     assert "user:alice" not in {item["key"] for item in lockouts}  # nothing was checked
     assert b"in clear\n" not in world.printed()
@@ -449,6 +460,10 @@ def test_a_print_url_prints_as_its_owner_only_over_tls_until_revoked(world: Worl
 
 
 def _print_job(uri: str, document: bytes) -> bytes:
+    return _request(Operation.PRINT_JOB, uri) + document
+
+
+def _request(operation: int, uri: str) -> bytes:
     from printwarden.provider.ipp import Message, encode_message
     from printwarden.provider.ipp.builders import operation_group
 
@@ -456,8 +471,8 @@ def _print_job(uri: str, document: bytes) -> bytes:
     group.add(Attribute.of("printer-uri", ValueTag.URI, uri))
     group.add(Attribute.of("requesting-user-name", ValueTag.NAME_WITHOUT_LANGUAGE, "alice"))
     group.add(Attribute.of("document-format", ValueTag.MIME_MEDIA_TYPE, "text/plain"))
-    message = Message(code=Operation.PRINT_JOB, request_id=1, groups=[group])
-    return encode_message(message) + document
+    message = Message(code=operation, request_id=1, groups=[group])
+    return encode_message(message)
 
 
 def _status(body: bytes) -> tuple[int, str]:

@@ -69,7 +69,7 @@ def test_each_policy_asks_for_what_it_needs() -> None:
 
     assert need(Identity.TRUST_CLIENT_USERNAME) is Need.CLAIMED
     assert need(Identity.AUTHENTICATE) is Need.CHALLENGE
-    assert need(Identity.AUTHENTICATE, secure=False) is Need.REFUSED  # no 401 on plain HTTP
+    assert need(Identity.AUTHENTICATE, secure=False) is Need.NOT_AUTHENTICATED  # never a 401
     assert need(Identity.AUTHENTICATE, reads_printer=True) is Need.CLAIMED
     assert need(Identity.TOKEN_URL) is Need.REFUSED
     assert need(Identity.TOKEN_URL, token=True) is Need.TOKEN

@@ -32,6 +32,8 @@ class Need(Enum):
     PASSWORD = "password"  # noqa: S105 -- check the HTTP Basic credentials it carries
     TOKEN = "token"  # noqa: S105 -- resolve the print URL's token
     CHALLENGE = "challenge"  # ask for a password (HTTP 401)
+    # no credentials where they cannot be sent (plain IPP): say so, never challenge
+    NOT_AUTHENTICATED = "not-authenticated"
     REFUSED = "refused"  # refuse, saying why
 
 
@@ -105,7 +107,7 @@ def plan(
     if identity is Identity.AUTHENTICATE:
         if secure:
             return Plan(Need.CHALLENGE)
-        return Plan(Need.REFUSED, f"queue {queue!r} needs your password, {OVER_TLS}")
+        return Plan(Need.NOT_AUTHENTICATED, f"queue {queue!r} needs your password, {OVER_TLS}")
     return Plan(Need.REFUSED, f"queue {queue!r} is printed to through your personal print URL "
                               "(an administrator makes it for you)")  # fmt: skip
 

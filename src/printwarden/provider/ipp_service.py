@@ -239,6 +239,8 @@ class IppService:
         )
         if plan.need is Need.REFUSED:
             raise Refusal(S.CLIENT_ERROR_NOT_AUTHORIZED, plan.why)
+        if plan.need is Need.NOT_AUTHENTICATED:  # the probe of a phone or a Mac: "use ipps"
+            raise Refusal(S.CLIENT_ERROR_NOT_AUTHENTICATED, plan.why)
         if plan.need is Need.CHALLENGE:
             raise HttpAuthRequired()
         if plan.need is Need.PASSWORD:
