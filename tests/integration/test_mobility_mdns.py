@@ -9,6 +9,7 @@ machines and reach no other network.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -169,6 +170,17 @@ def test_names_clash_settle_on_the_uuid_suffix_at_every_restart(
         WAIT,
     )
     assert gone
+
+
+def test_adverts_come_back_after_avahi_daemon_restarts(world: World) -> None:
+    world.lab.restart_host_avahi()  # every advert of the old daemon is gone with it
+
+    def held_by_the_new_daemon() -> bool:  # its own services, not a client's cache
+        return set(ANNOUNCED_IPP) <= world.lab.names("_ipp._tcp", on_host=True)
+
+    assert wait_for(held_by_the_new_daemon, "the queues announced through the new daemon", WAIT)
+    metrics = httpx.get(f"http://{world.provider.host}/metrics", timeout=WAIT).text
+    assert re.search(r'printwarden_provider_loop_up\{[^}]*loop="mdns"[^}]*\} 1', metrics)
 
 
 def _uuid(provider: ProviderProcess, queue: str) -> str:

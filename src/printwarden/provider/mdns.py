@@ -31,12 +31,16 @@ log = logging.getLogger("printwarden.provider")
 AVAHI = "org.freedesktop.Avahi"
 SERVER = "org.freedesktop.Avahi.Server"
 ENTRY_GROUP = "org.freedesktop.Avahi.EntryGroup"
+BUS, BUS_PATH = "org.freedesktop.DBus", "/org/freedesktop/DBus"
 ANY_INTERFACE = -1  # AVAHI_IF_UNSPEC
 ANY_PROTOCOL = -1  # AVAHI_PROTO_UNSPEC
 COLLISION_ERRORS = frozenset({"org.freedesktop.Avahi.CollisionError"})
 # EntryGroup states (avahi-common/defs.h)
 UNCOMMITTED, REGISTERING, ESTABLISHED, COLLISION, FAILURE = range(5)
 MAX_RENAMES = 10
+# Calls in flight at once: a system bus allows a connection 128 pending replies, and a full
+# socket makes dbus-fast fail the call rather than wait.
+MAX_PENDING_CALLS = 32
 
 
 class AvahiUnavailable(Exception):
@@ -58,6 +62,7 @@ class AvahiPublisher:
         self.bus_address = bus_address or os.environ.get("DBUS_SYSTEM_BUS_ADDRESS", "")
         self.bus: MessageBus | None = None
         self.groups: dict[str, _Group] = {}  # by queue uuid
+        self._pending = asyncio.Semaphore(MAX_PENDING_CALLS)
 
     async def connect(self) -> None:
         """Connect to the bus and check that avahi-daemon answers there."""
@@ -72,9 +77,11 @@ class AvahiPublisher:
         except AvahiError as exc:
             raise AvahiUnavailable(f"no avahi-daemon on {self._where()}: {exc}") from None
         self.bus.add_message_handler(self._on_message)
-        rule = f"type='signal',sender='{AVAHI}',interface='{ENTRY_GROUP}',member='StateChanged'"
-        await self._call("/org/freedesktop/DBus", "org.freedesktop.DBus", "AddMatch", "s", [rule],
-                         destination="org.freedesktop.DBus")  # fmt: skip
+        for rule in (
+            f"type='signal',sender='{AVAHI}',interface='{ENTRY_GROUP}',member='StateChanged'",
+            f"type='signal',sender='{BUS}',member='NameOwnerChanged',arg0='{AVAHI}'",
+        ):
+            await self._call(BUS_PATH, BUS, "AddMatch", "s", [rule], destination=BUS)
         log.info("mDNS through %s", version[0] if version else "avahi-daemon")
 
     def _where(self) -> str:
@@ -162,7 +169,15 @@ class AvahiPublisher:
             await self._call(group.path, ENTRY_GROUP, "Free")
 
     def _on_message(self, message: Message) -> None:
-        if message.message_type != MessageType.SIGNAL or message.member != "StateChanged":
+        if message.message_type != MessageType.SIGNAL:
+            return
+        if message.member == "NameOwnerChanged" and self.bus is not None:
+            # avahi-daemon restarted (or stopped): our groups went with it. Ending the
+            # connection ends the session; the next one announces everything again.
+            log.warning("avahi-daemon went away from the bus; announcing again")
+            self.bus.disconnect()
+            return
+        if message.member != "StateChanged":
             return
         group = next((g for g in self.groups.values() if g.path == message.path), None)
         if group is None:
@@ -194,16 +209,16 @@ class AvahiPublisher:
         destination: str = AVAHI,
     ) -> list[object]:
         assert self.bus is not None
-        reply = await self.bus.call(
-            Message(
-                destination=destination,
-                path=path,
-                interface=interface,
-                member=member,
-                signature=signature,
-                body=body or [],
-            )
+        message = Message(
+            destination=destination,
+            path=path,
+            interface=interface,
+            member=member,
+            signature=signature,
+            body=body or [],
         )
+        async with self._pending:
+            reply = await self.bus.call(message)
         if reply is None:
             return []
         if reply.message_type == MessageType.ERROR:

@@ -75,6 +75,7 @@ class _Daemons:
 
     workdir: Path
     bus_address: str = ""
+    prefix: list[str] = field(default_factory=list)  # runs a command on this side
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def stop(self) -> None:
@@ -154,6 +155,20 @@ class MdnsLab:
             check=False,
         )
 
+    def names(self, service: str, *, on_host: bool = False) -> set[str]:
+        """The instances of ``service`` one ``avahi-browse -tp`` lists now: the client's
+        view, or (``on_host``) what this host's avahi-daemon holds itself."""
+        browse = ["avahi-browse", "-tp", service]
+        if on_host:
+            env = {**os.environ, "DBUS_SYSTEM_BUS_ADDRESS": self.host_bus}
+            out = subprocess.run(browse, env=env, capture_output=True, text=True, timeout=30).stdout
+        else:
+            out = self.client(browse).stdout
+        lines = [line.split(";") for line in out.splitlines()]
+        return {
+            unescape_name(fields[3]) for fields in lines if len(fields) > 3 and fields[0] == "+"
+        }
+
     def browse(self, service: str, timeout: float = 20.0, want: int = 1) -> list[Resolved]:
         """``avahi-browse -rtp`` on the client until ``want`` instances resolve (or the time
         is up): the instances found, resolved."""
@@ -194,18 +209,29 @@ class MdnsLab:
         config.write_text(_AVAHI_CONFIG.format(
             host_name=host_name, interface=interface, wide_area="yes" if wide_area else "no"
         ))  # fmt: skip
-        log = side.workdir / "avahi.log"
-        avahi = [AVAHI_DAEMON, "-f", str(config), "--no-drop-root", "--no-chroot", "--no-rlimits"]
-        env = {"DBUS_SYSTEM_BUS_ADDRESS": side.bus_address}
-        process = _spawn([*prefix, *_private_run_dir(), *avahi], log, env)
-        side.processes.append(process)
+        side.prefix = prefix
+        _start_avahi(side)
 
-        def ready() -> bool:
-            if process.poll() is not None:
-                raise LabError(f"avahi-daemon exited:\n{log.read_text()[-2000:]}")
-            return "Server startup complete" in log.read_text(errors="replace")
+    def restart_host_avahi(self) -> None:
+        """Stop this host's avahi-daemon and start it again (its adverts gone with it)."""
+        stop_process(self.host.processes.pop())
+        _start_avahi(self.host)
 
-        _wait(ready, 15, "avahi-daemon", log)
+
+def _start_avahi(side: _Daemons) -> None:
+    config, log = side.workdir / "avahi.conf", side.workdir / "avahi.log"
+    log.unlink(missing_ok=True)
+    avahi = [AVAHI_DAEMON, "-f", str(config), "--no-drop-root", "--no-chroot", "--no-rlimits"]
+    env = {"DBUS_SYSTEM_BUS_ADDRESS": side.bus_address}
+    process = _spawn([*side.prefix, *_private_run_dir(), *avahi], log, env)
+    side.processes.append(process)
+
+    def ready() -> bool:
+        if process.poll() is not None:
+            raise LabError(f"avahi-daemon exited:\n{log.read_text()[-2000:]}")
+        return "Server startup complete" in log.read_text(errors="replace")
+
+    _wait(ready, 15, "avahi-daemon", log)
 
 
 @dataclass(frozen=True)
