@@ -48,6 +48,20 @@ def site_serve(
             "providers through it); default http://HOST:PORT"
         ),
     ] = "",
+    dns_sd_domain: Annotated[
+        str,
+        typer.Option(
+            help="Answer DNS-SD queries for this domain (delegated to this host) with the "
+            "site's queues, online and offline (docs/mobility.md)"
+        ),
+    ] = "",
+    dns_sd_listen: Annotated[str, typer.Option(help="Address the DNS responder binds")] = (
+        "0.0.0.0"  # noqa: S104 (what a DNS server for a network binds)
+    ),
+    dns_sd_port: Annotated[int, typer.Option(help="Its port (UDP and TCP)")] = 53,
+    dns_sd_ns: Annotated[
+        str, typer.Option(help="The name server's name in SOA/NS (default: this host's)")
+    ] = "",
 ) -> None:
     """Run a Site Server: providers and devices of the site point at it instead of HQ.
 
@@ -56,6 +70,7 @@ def site_serve(
     never leaves the App Server."""
     import logging
 
+    from printwarden.config import DnsSdConfig
     from printwarden.site.server import SiteConfig, SiteServer
 
     if secret_file is not None:
@@ -72,9 +87,11 @@ def site_serve(
             "PRINTWARDEN_SECRET_KEY is set but not used: a Site Server has its own secret "
             "(the App Server's should not be on this machine)"
         )
+    dns_sd = DnsSdConfig(domain=dns_sd_domain, listen=dns_sd_listen, port=dns_sd_port,
+                         ns=dns_sd_ns)  # fmt: skip
     config = SiteConfig(
         upstream, site_token, site, data_dir, host, port, tuple(trusted_proxy or ()),
-        advertised_url,
+        advertised_url, dns_sd,
     )  # fmt: skip
     SiteServer(config).serve()
 

@@ -100,6 +100,37 @@ class LoginConfig(BaseModel):
         )
 
 
+class DnsSdConfig(BaseModel):
+    """Unicast DNS-SD (``[dns_sd]``): this server answers for a domain an administrator
+    delegates to it, listing the queues of its providers (a Site Server: its site's)."""
+
+    domain: str = Field(default="", description='e.g. "print.example.org"; empty: off')
+    listen: str = Field(default="0.0.0.0", description="The address the responder binds")  # noqa: S104
+    port: int = Field(default=53, ge=0, le=65535)
+    ns: str = Field(
+        default="",
+        description="The name server's name in the SOA and NS records (this host's name by "
+        "default); a name inside the domain needs ns_addresses",
+    )
+    ns_addresses: list[str] = Field(default_factory=list)
+    ttl: int = Field(default=120, ge=1, le=86400)
+    refresh_seconds: float = Field(
+        default=2.0, gt=0, description="How often the zone is rebuilt from the registrations"
+    )
+    serve: bool = Field(default=True, description="Answer queries for the domain ourselves")
+    update_server: str = Field(
+        default="",
+        description='Keep the zone on this DNS server too, "host:port", with RFC 2136 '
+        "dynamic updates (its zone must allow them, signed with the key below)",
+    )
+    update_key_file: Path | None = Field(
+        default=None,
+        description="A TSIG key for the updates: a BIND key clause (tsig-keygen), or the "
+        "base64 secret with update_key_name; or the secret in $PRINTWARDEN_DNS_TSIG_SECRET",
+    )
+    update_key_name: str = ""
+
+
 class Settings(BaseSettings):
     """All settings of one printwarden process."""
 
@@ -118,6 +149,7 @@ class Settings(BaseSettings):
     directory: DirectoryConfig = Field(default_factory=DirectoryConfig)
     limits: BodyLimits = Field(default_factory=BodyLimits)
     login: LoginConfig = Field(default_factory=LoginConfig)
+    dns_sd: DnsSdConfig = Field(default_factory=DnsSdConfig)
     # Proxies whose forwarding header names the client (addresses or CIDRs), and the header
     # they set; the other is ignored: a proxy passes on what a client put in it.
     trusted_proxies: list[str] = Field(default_factory=list)

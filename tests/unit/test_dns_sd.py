@@ -60,11 +60,23 @@ def test_every_txt_string_fits_255_bytes_and_lists_keep_whole_items() -> None:
     facts = replace(FACTS, formats=formats, location="é" * 300)
     strings = dns_sd.txt_strings(dns_sd.txt_record(facts))
     assert all(len(s) <= dns_sd.MAX_TXT_STRING for s in strings)
+    assert sum(1 + len(s) for s in strings) <= dns_sd.MAX_TXT_BYTES
     pdl = next(s for s in strings if s.startswith(b"pdl="))[4:].decode().split(",")
     assert pdl
     assert set(pdl) <= set(formats)
-    note = next(s for s in strings if s.startswith(b"note="))
-    note.decode()  # cut at a character, never inside one
+
+
+def test_a_txt_fits_a_plain_dns_answer_by_dropping_optional_keys_then_formats() -> None:
+    whole = dict(dns_sd.txt_record(FACTS))
+    assert {"note", "URF", "PaperMax", "kind"} <= set(whole)  # a usual queue keeps these
+    many = tuple(f"application/vnd.vendor-format-{n:02d}" for n in range(12))
+    crowded = replace(FACTS, formats=("application/pdf", *many), admin_url="https://" + "h" * 90)
+    txt = dict(dns_sd.txt_record(crowded))
+    size = sum(1 + len(f"{k}={v}".encode()) for k, v in txt.items())
+    assert size <= dns_sd.MAX_TXT_BYTES
+    assert "product" not in txt  # optional keys went first
+    assert {"txtvers", "rp", "UUID", "air", "Color", "TLS"} <= set(txt)
+    assert txt["pdl"].split(",")[0] == "application/pdf"  # the best format stays
 
 
 @pytest.mark.parametrize(

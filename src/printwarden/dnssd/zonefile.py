@@ -43,10 +43,14 @@ def zone_file(authority: Authority) -> str:
             f"; {largest} records in one RRset: BIND 9.18.28 and later load this zone only with",
             f"; max-records-per-type {largest} or more (or 0: no limit) in named.conf",
         ]
-    for record in authority.records:
-        owner = _relative(record.name, authority.domain)
-        lines.append(f"{owner} {record.ttl} IN {record.type} {_rdata_text(record)}")
+    lines += [record_line(record, authority.domain) for record in authority.records]
     return "\n".join(lines) + "\n"
+
+
+def record_line(record: Record, origin: Name) -> str:
+    """One record as a master-file line, its owner relative to ``origin``."""
+    owner = _relative(record.name, origin)
+    return f"{owner} {record.ttl} IN {record.type} {_rdata_text(record)}"
 
 
 def label_text(label: str) -> str:

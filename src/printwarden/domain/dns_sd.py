@@ -27,6 +27,10 @@ MAX_LABEL = 63  # bytes of one DNS label (an instance name is one label)
 MAX_TXT_STRING = 255  # bytes of one TXT "key=value" string
 TXT_VERSION = "1"
 DEFAULT_TTL = 120  # seconds, as mDNS responders use for SRV/TXT
+# A TXT record's whole size: Bonjour asks for under 400 bytes, and the answer must fit a
+# 512-byte UDP message with its question and names (unicast resolvers without EDNS).
+MAX_TXT_BYTES = 380
+OPTIONAL_KEYS = ("product", "Collate", "Copies", "Scan", "Fax", "kind", "priority", "note")
 PDL_ORDER = (  # the most capable first: clients take the first they can produce
     "application/pdf",
     "image/urf",
@@ -94,18 +98,19 @@ class Service:
 
 
 def txt_record(facts: QueueFacts) -> tuple[tuple[str, str], ...]:
-    """The TXT keys of a queue, in a stable order (``txtvers`` first, as the spec asks)."""
-    pdl = _bounded_list("pdl", sorted(set(facts.formats), key=_pdl_rank))
+    """The TXT keys of a queue, in a stable order (``txtvers`` first, as the spec asks),
+    within :data:`MAX_TXT_BYTES` (:func:`_within_budget`)."""
+    formats = sorted(set(facts.formats), key=_pdl_rank)
     keys: list[tuple[str, str]] = [
         ("txtvers", TXT_VERSION),
         ("qtotal", "1"),
         ("rp", facts.resource),
         ("ty", facts.make_and_model),
         ("adminurl", facts.admin_url),
-        ("note", facts.location),
+        *([("note", facts.location)] if facts.location else []),
         ("priority", str(max(0, min(99, facts.priority)))),
         ("product", f"({facts.make_and_model})"),
-        ("pdl", pdl),
+        ("pdl", _bounded_list("pdl", formats)),
         ("UUID", facts.uuid),
         ("Color", _flag(facts.colour)),
         ("Duplex", _flag(facts.duplex)),
@@ -124,7 +129,29 @@ def txt_record(facts: QueueFacts) -> tuple[tuple[str, str], ...]:
         keys.append(("PaperMax", paper))
     if facts.tls:
         keys.append(("TLS", "1.2"))
-    return tuple((key, _bounded_value(key, value)) for key, value in keys)
+    bounded = [(key, _bounded_value(key, value)) for key, value in keys]
+    return tuple(_within_budget(bounded, formats))
+
+
+def _within_budget(keys: list[tuple[str, str]], formats: list[str]) -> list[tuple[str, str]]:
+    """``keys`` cut to fit :data:`MAX_TXT_BYTES`: the optional keys go first, then the
+    least capable formats from the end of ``pdl`` (the queue's full list is in its IPP
+    attributes). A TXT over 512 bytes does not fit a plain unicast DNS answer, and some
+    resolvers (avahi's) never retry over TCP."""
+    found = list(keys)
+    for optional in OPTIONAL_KEYS:
+        if _txt_size(found) <= MAX_TXT_BYTES:
+            return found
+        found = [(key, value) for key, value in found if key != optional]
+    kept = list(formats)
+    while _txt_size(found) > MAX_TXT_BYTES and len(kept) > 1:
+        kept.pop()
+        found = [(k, ",".join(kept) if k == "pdl" else v) for k, v in found]
+    return found
+
+
+def _txt_size(keys: Iterable[tuple[str, str]]) -> int:
+    return sum(1 + len(f"{key}={value}".encode()) for key, value in keys)
 
 
 def advert_of(

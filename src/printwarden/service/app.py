@@ -13,12 +13,14 @@ from printwarden.config import Settings
 from printwarden.keys import HQ_ISSUER
 from printwarden.service import openapi, problems
 from printwarden.service.body_limits import BodyLimit
+from printwarden.service.dns_sd import ZoneService
 from printwarden.service.routes import (
     accounts,
     auth,
     device,
     devices_auth,
     directory,
+    dns_sd,
     filters,
     health,
     held_jobs,
@@ -59,6 +61,7 @@ ROUTERS = (
     directory.router,
     filters.router,
     print_urls.router,
+    dns_sd.router,
 )
 
 
@@ -91,7 +94,11 @@ def create_app(
         anyio.to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
         syncer.start()
         top_ups.start()
+        zone = ZoneService(state.database, settings.dns_sd, None)  # every provider's queues
+        if settings.dns_sd.domain:
+            await zone.start()
         yield
+        await zone.close()
         top_ups.stop()
         syncer.stop()
         state.providers.close()

@@ -26,11 +26,12 @@ from sqlalchemy.orm import Session
 
 from printwarden import keys, serving
 from printwarden.api.journal import JournalOut
-from printwarden.config import Settings
+from printwarden.config import DnsSdConfig, Settings
 from printwarden.domain.site_mode import ModeMachine, SiteMode
 from printwarden.files import private_dir
 from printwarden.service.app import create_app
 from printwarden.service.body_limits import BodyLimit
+from printwarden.service.dns_sd import ZoneService
 from printwarden.service.offline import OfflineMode
 from printwarden.site import hq_keys, metrics, relay
 from printwarden.site.gateway import (
@@ -67,6 +68,7 @@ class SiteConfig:
     port: int = 8100
     trusted_proxies: tuple[str, ...] = ()  # proxies in front of the site (addresses, CIDRs)
     advertised_url: str = ""  # how HQ reaches this Site Server (default: http://host:port)
+    dns_sd: DnsSdConfig | None = None  # answer for a DNS-SD domain with the site's queues
 
     @property
     def url(self) -> str:
@@ -126,6 +128,11 @@ class SiteServer(HqConnection):
         # Bounded before the gateway buffers a body to forward it.
         self.front = BodyLimit(self.gateway, settings.limits)
         self.relay = relay.Relay(config.site, self.replica.database, self._mode)
+        self.zone = (
+            ZoneService(self.replica.database, config.dns_sd, config.site)
+            if config.dns_sd is not None and config.dns_sd.domain
+            else None
+        )
         if self.journal.backlog():
             # Restarted with offline effects HQ has not seen: reconcile before going online.
             why = "restarted with an unsent journal"
@@ -263,8 +270,12 @@ class SiteServer(HqConnection):
             message: Message = await receive()
             if message["type"] == "lifespan.startup":
                 self.start()
+                if self.zone is not None:  # from the replica: it answers through outages
+                    await self.zone.start()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                if self.zone is not None:
+                    await self.zone.close()
                 await self.gateway.aclose()
                 await self.relay.aclose()
                 self.stop()

@@ -109,3 +109,17 @@ def device_ids(session: Session, name: str) -> list[int]:
         .where(PrinterRow.name.in_(names), DeviceRow.deleted_at.is_(None))
     )
     return list(session.scalars(query))
+
+
+def adverts(session: Session, site: str | None) -> list[tuple[str, dict[str, Any]]]:
+    """The DNS-SD adverts of the queues providers registered, as ``(provider, advert)``:
+    every provider's (``site`` None, HQ), or the providers of ``site`` only."""
+    found = []
+    for row in session.scalars(select(ProviderRow).order_by(ProviderRow.name)):
+        if site is not None and site_of(session, row) != site:
+            continue
+        for queue in row.queues or []:
+            advert = queue.get("dns_sd") if isinstance(queue, dict) else None
+            if isinstance(advert, dict):
+                found.append((row.name, {"queue": queue.get("name", ""), **advert}))
+    return found
