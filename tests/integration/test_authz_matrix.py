@@ -149,6 +149,9 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     # failed logins and lockouts
     ("GET", "/api/v1/lockouts"): ADMIN,
     ("DELETE", "/api/v1/lockouts/{key}"): ADMIN,
+    # unicast DNS-SD: what the zone holds, and the zone file
+    ("GET", "/api/v1/dns-sd"): ADMIN,
+    ("GET", "/api/v1/dns-sd/zone"): ADMIN,
 }
 
 # Path parameters that name nothing: allowed callers get 404 or 422, never a change.
