@@ -101,15 +101,17 @@ class MdnsLab:
 
     # --- life ---------------------------------------------------------------------------
 
-    def start(self, *, client_resolver: str = "", search: str = "") -> MdnsLab:
-        """Make the namespace and the pair, then the daemons on both sides."""
+    def start(self, *, unicast_domain: str = "") -> MdnsLab:
+        """Make the namespace and the pair, then the daemons on both sides. With
+        ``unicast_domain`` the client's resolver is this host's end of the pair (port 53)
+        and that domain its search domain, as DHCP would hand them out."""
+        client_resolver = self.host_ip if unicast_domain else ""
         try:
             self._network()
             if client_resolver:
                 self._resolv_dir.mkdir(parents=True, exist_ok=True)
-                line = f"search {search}\n" if search else ""
                 (self._resolv_dir / "resolv.conf").write_text(
-                    f"nameserver {client_resolver}\n{line}"
+                    f"nameserver {client_resolver}\nsearch {unicast_domain}\n"
                 )
             self._daemons(self.host, self.host_if, [], "pw-lab-host", wide_area=False)
             prefix = ["ip", "netns", "exec", self.netns]
@@ -353,9 +355,9 @@ def _private_run_dir() -> list[str]:
 
 
 @contextlib.contextmanager
-def mdns_lab(client_resolver: str = "", search: str = "") -> Iterator[MdnsLab]:
-    """A started :class:`MdnsLab`, stopped afterwards."""
-    lab = MdnsLab().start(client_resolver=client_resolver, search=search)
+def mdns_lab(unicast_domain: str = "") -> Iterator[MdnsLab]:
+    """A started :class:`MdnsLab` (see :meth:`MdnsLab.start`), stopped afterwards."""
+    lab = MdnsLab().start(unicast_domain=unicast_domain)
     try:
         yield lab
     finally:
