@@ -19,10 +19,13 @@ import httpx
 import pytest
 
 from printwarden.domain.accounts import Role
+from printwarden.sim.ports import free_port
 from printwarden.testing.appserver import AppServer
 from printwarden.testing.mdns_lab import MdnsLab, mdns_lab
+from printwarden.testing.site import PRINTER, site_world
+from printwarden.testing.site import World as SiteWorld
 from support.provider import PrinterSpec, ProviderProcess, QueueSpec
-from support.seeding import add_printer, wait_for
+from support.seeding import add_printer, add_user, wait_for
 
 WAIT = 30.0
 DOMAIN = "print.test"
@@ -162,3 +165,52 @@ def test_the_zone_exports_as_a_file_bind_loads(world: World, tmp_path: Path) -> 
                              text=True, timeout=WAIT, check=False)  # fmt: skip
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "Secure\\ Print._ipp._tcp" in answer.text
+
+
+# --- a Site Server's own zone, through a WAN outage ------------------------------------------
+
+SITE_DOMAIN = "north.print.test"
+
+
+@dataclass
+class SiteDns:
+    world: SiteWorld
+    port: int  # where the Site Server's responder listens
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SiteDns]:
+    port = free_port()
+    options = ["--dns-sd-domain", SITE_DOMAIN, "--dns-sd-listen", "127.0.0.1",
+               "--dns-sd-port", str(port), "--dns-sd-ns", "ns.print.test"]  # fmt: skip
+    queues = [QueueSpec("secure", "hold", PRINTER, dns_sd_name="Secure Print")]
+    with site_world(tmp_path_factory.mktemp("site-dns"), options, queues=queues) as world:
+        add_user(world.admin, "alice", 1000)
+        yield SiteDns(world, port)
+
+
+def _ask(port: int, kind: str, name: str) -> list[str]:
+    """``dig +short`` straight at a responder on this host."""
+    result = subprocess.run(
+        ["dig", "+short", "+time=2", "+tries=2", "-p", str(port), "@127.0.0.1", kind, name],
+        capture_output=True, text=True, timeout=WAIT, check=False,
+    )  # fmt: skip
+    return [line for line in result.stdout.splitlines() if line and not line.startswith(";")]
+
+
+def test_a_site_server_answers_for_its_queues_also_through_an_outage(site: SiteDns) -> None:
+    wanted = {f"direct._ipp._tcp.{SITE_DOMAIN}.", f"Secure\\032Print._ipp._tcp.{SITE_DOMAIN}."}
+    listed = wait_for(
+        lambda: set(_ask(site.port, "PTR", f"_ipp._tcp.{SITE_DOMAIN}")) == wanted,
+        "the site's queues in its zone (from its replica)",
+        WAIT,
+    )
+    assert listed
+    wait_for(site.world.caught_up, "the site caught up (alice replicated)", WAIT)
+    with site.world.outage():
+        assert set(_ask(site.port, "PTR", f"_ipp._tcp.{SITE_DOMAIN}")) == wanted
+        srv = _ask(site.port, "SRV", f"Secure\\ Print._ipp._tcp.{SITE_DOMAIN}")
+        assert srv == [f"0 0 {site.world.provider.port} secure.{SITE_DOMAIN}."]
+        assert _ask(site.port, "A", f"secure.{SITE_DOMAIN}") == ["127.0.0.1"]
+        # and the site's queue discovery points to still takes a job
+        assert site.world.print_text("alice", "found through the site's DNS\n") > 0

@@ -44,6 +44,7 @@ class SiteProcess:
     port: int = field(default_factory=free_port)
     process: ChildProcess | None = None
     advertised_url: str = ""  # how HQ reaches the site (a route of its link in tests)
+    options: list[str] = field(default_factory=list)  # more `site serve` options
 
     @property
     def url(self) -> str:
@@ -69,6 +70,7 @@ class SiteProcess:
                    "--data-dir", str(self.data_dir), "--port", str(self.port)]  # fmt: skip
         if self.advertised_url:
             command += ["--advertised-url", self.advertised_url]
+        command += self.options
         env = {**os.environ, "PRINTWARDEN_TOKEN": self.token}  # never on a command line
         with self.log.open("ab") as log:
             self.process = forkserver.popen(command, env=env, stdout=log, stderr=log)
@@ -192,7 +194,9 @@ def app_and_site(root: Path, name: str = "north") -> Iterator[Fronted]:
 
 
 @contextmanager
-def site_world(root: Path, **provider: Any) -> Iterator[World]:
+def site_world(
+    root: Path, site_options: list[str] | None = None, **provider: Any
+) -> Iterator[World]:
     """An App Server, a Link to it, a Site Server behind the link and a provider (a direct
     queue onto a file printer, and ``provider`` fields such as more ``queues``) served by
     the site; all stopped afterwards."""
@@ -205,7 +209,7 @@ def site_world(root: Path, **provider: Any) -> Iterator[World]:
         timeout=30,
     )
     try:
-        with another_site(app, admin, root, SITE, **provider) as world:
+        with another_site(app, admin, root, SITE, site_options, **provider) as world:
             yield world
     finally:
         admin.close()
@@ -224,7 +228,12 @@ def site_link(app: AppServer, site_port: int) -> tuple[Link, str]:
 
 @contextmanager
 def another_site(
-    app: AppServer, admin: httpx.Client, root: Path, name: str, **provider_fields: Any
+    app: AppServer,
+    admin: httpx.Client,
+    root: Path,
+    name: str,
+    site_options: list[str] | None = None,
+    **provider_fields: Any,
 ) -> Iterator[World]:
     """A site ``name`` (its printer, device, link, Site Server and provider bound to the
     site) for ``app``; everything between the site and the App Server goes through the link."""
@@ -245,6 +254,7 @@ def another_site(
             root / "site",
             port=site_port,
             advertised_url=advertised,
+            options=list(site_options or []),
         )
         site.start()
         # Ready once HQ has heard from it (its first heartbeat tells HQ where it is).
