@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -32,7 +33,7 @@ from printwarden.devices.client import (
 )
 from printwarden.domain.accounts import Role
 from printwarden.domain.functions import TABLE, Function, Mode, row
-from printwarden.provider.ipp.client import IppClient
+from printwarden.provider.ipp.client import IppClient, IppClientError
 from printwarden.service.app import API_PREFIX, ROUTERS
 from printwarden.service.offline_functions import declarations
 from printwarden.service.routes import release_page
@@ -53,9 +54,10 @@ CLIENT_TIMEOUT = 1.5
 SERVER_TIMEOUT = 2.0  # the providers give up on a silent server after this (was 6 s)
 PRINT_SECONDS = 20.0
 REFUSED_SECONDS = 4.0  # how long a job that must not print is watched
+DNS_DOMAIN = "matrix.print.test"  # the site's unicast DNS-SD zone
+PASSWORD = "matrix-password-7"  # the user's, for the queue phones and laptops use
 
 PENDING = {
-    Function.MOBILITY_PRINT: "a later issue: Mobility Print (DNS-SD)",
     Function.MOBILE_PRINT: "a later issue: Web Print and Email to Print",
     Function.PAYMENT_GATEWAYS_KIOSKS: "a later issue: kiosks and payment gateways",
     Function.INTEGRATED_SCANNING: "a later issue: Integrated Scanning",
@@ -85,6 +87,7 @@ class World:
     card: str
     user: str
     root: Path
+    dns_port: int  # the Site Server's DNS-SD responder
 
     def device(self, place: Place, kind: str = "mfd") -> DeviceClient:
         return DeviceClient(place.server, self.tokens[kind], timeout=CLIENT_TIMEOUT, retries=0)
@@ -229,6 +232,38 @@ def refused_by(marker: str) -> Callable[[World, Place], bool]:
     return drive
 
 
+def mobility_print(world: World, place: Place) -> bool:
+    """A laptop or phone on the site's network: it finds the password queue in the site's
+    DNS-SD zone (a site's places), prints over ipps:// with its user's password, and the job
+    prints. With no server the password cannot be checked: not available."""
+    if place.mode is not Mode.OFFLINE_NO_SITE:
+        found = _dig(world.dns_port, "PTR", f"_ipps._tcp.{DNS_DOMAIN}")
+        if f"byod._ipps._tcp.{DNS_DOMAIN}." not in found:
+            return False
+    data = unique("mobility job")
+    try:
+        authenticated_print(world, place, data)
+    except IppClientError:
+        return False
+    return printed(place, data, PRINT_SECONDS)
+
+
+def authenticated_print(world: World, place: Place, data: bytes) -> None:
+    """Print ``data`` to the password queue over ipps://, trusting its certificate."""
+    trust = ssl.create_default_context(cafile=str(place.provider.tls_ca))
+    transport = httpx.HTTPTransport(verify=trust)
+    uri = place.provider.ipps_uri("byod")
+    with IppClient(uri, user_name=world.user, timeout=30, transport=transport,
+                   auth=(world.user, PASSWORD)) as client:  # fmt: skip
+        client.print_job(data, document_format="text/plain", job_name="mobility")
+
+
+def _dig(port: int, kind: str, name: str) -> list[str]:
+    command = ["dig", "+short", "+time=1", "+tries=2", "-p", str(port), "@127.0.0.1", kind, name]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=20, check=False)
+    return [line for line in result.stdout.splitlines() if line and not line.startswith(";")]
+
+
 DRIVERS: dict[Function, Callable[[World, Place], bool]] = {
     Function.BASIC_PRINTING: basic_printing,
     Function.HARDWARE_TERMINALS: lambda w, p: works(lambda d, s: d.jobs(s), w, p, "terminal"),
@@ -248,6 +283,7 @@ DRIVERS: dict[Function, Callable[[World, Place], bool]] = {
     ),
     Function.FILTERS_AND_CONVERSIONS: refused_by(FILTERED),
     Function.SCRIPTING: refused_by(SCRIPTED),
+    Function.MOBILITY_PRINT: mobility_print,
 }
 
 
@@ -304,6 +340,7 @@ def matrix_world(root: Path) -> Iterator[World]:
         tokens = {kind: app.device_token(f"matrix-{kind}", PRINTER) for kind in
                   ("mfd", "terminal", "release-station", "card-reader")}  # fmt: skip
         _kind_devices(admin)
+        dns_port = free_port()
         site = SiteProcess(
             f"http://127.0.0.1:{site_link.port}",
             app.token(Role.SITE, scope=SITE),
@@ -311,7 +348,9 @@ def matrix_world(root: Path) -> Iterator[World]:
             root / "site",
             port=site_port,
             advertised_url=advertised,
-        )
+            options=["--dns-sd-domain", DNS_DOMAIN, "--dns-sd-listen", "127.0.0.1",
+                     "--dns-sd-port", str(dns_port)],
+        )  # fmt: skip
         site.start()
         stack.callback(site.stop)
         hq_url = f"http://127.0.0.1:{hq_link.port}"
@@ -328,8 +367,9 @@ def matrix_world(root: Path) -> Iterator[World]:
                 server, token, root / f"provider-{printer}",
                 [PrinterSpec(printer, f"file://{out}", colour=False)],
                 [QueueSpec("direct", "direct", printer), QueueSpec("secure", "hold", printer),
-                 QueueSpec("findme", "findme")],
-                server_timeout=SERVER_TIMEOUT, name=name,
+                 QueueSpec("findme", "findme"),
+                 QueueSpec("byod", "direct", printer, identity="authenticate")],
+                server_timeout=SERVER_TIMEOUT, name=name, tls=True,
             )  # fmt: skip
             (root / f"provider-{printer}").mkdir()
             provider.start()
@@ -341,8 +381,11 @@ def matrix_world(root: Path) -> Iterator[World]:
             Mode.OFFLINE_WITH_SITE, online.server, online.provider, online.out,
             online.listener_port,
         )  # fmt: skip
-        world = World(app, site, site_link, hq_link, places, tokens, card, user, root)
+        world = World(app, site, site_link, hq_link, places, tokens, card, user, root, dns_port)
         wait_for(lambda: _caught_up(world), "the site's replica")
+        # A password login through the site while online: what the site checks it against
+        # offline (the Offline Policy's password cache).
+        authenticated_print(world, online, unique("password login online"))
         yield world
 
 
@@ -352,7 +395,7 @@ def _seed(admin: httpx.Client) -> tuple[str, str]:
         assert admin.post("/printers", json=body).status_code == 201
     assert admin.post("/sites", json={"name": SITE}).status_code == 201
     user, card = f"matrix-{uuid.uuid4().hex[:6]}", uuid.uuid4().hex[:12]
-    add_user(admin, user, 100_000)
+    add_user(admin, user, 100_000, password=PASSWORD)
     assert admin.patch(f"/users/{user}", json={"cards": [card]}).status_code == 200
     account = {"name": "Matrix-Project", "users": [user], "pin": "2468", "restricted": False}
     assert admin.post("/accounts", json=account).status_code == 201
