@@ -9,24 +9,31 @@ machines and reach no other network.
 
 from __future__ import annotations
 
+import functools
+import io
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import pikepdf
 import pytest
+from PIL import Image
 
+from printwarden.devices.client import DeviceClient
 from printwarden.domain.accounts import Role
 from printwarden.domain.dns_sd import renamed
 from printwarden.provider.ipp.client import IppClient
 from printwarden.testing.appserver import AppServer, served_app
+from printwarden.testing.cupsd import Cupsd
 from printwarden.testing.mdns_lab import MdnsLab, Resolved, mdns_lab
 from support.provider import PrinterSpec, ProviderProcess, QueueSpec
 from support.seeding import add_printer, add_user, wait_for
 
 WAIT = 30.0
+CARD = "0451-mobility"
 ANNOUNCED_IPP = {"Office Laser": "office", "Secure Print": "secure"}
 ANNOUNCED_IPPS = {**ANNOUNCED_IPP, "locked": "locked"}  # passwords: only over TLS
 
@@ -59,7 +66,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     root = tmp_path_factory.mktemp("mdns")
     with mdns_lab() as lab, served_app(root, "root", WAIT) as (app, admin):
         add_printer(admin, "laser", colour=False)
-        add_user(admin, "alice", 1000)
+        add_user(admin, "alice", 10_000)
+        assert admin.patch("/users/alice", json={"cards": [CARD]}).status_code == 200
         queues = [
             QueueSpec("office", "direct", "laser", dns_sd_name="Office Laser"),
             QueueSpec("secure", "hold", "laser", dns_sd_name="Secure Print"),
@@ -183,6 +191,69 @@ def test_adverts_come_back_after_avahi_daemon_restarts(world: World) -> None:
     assert wait_for(held_by_the_new_daemon, "the queues announced through the new daemon", WAIT)
     metrics = httpx.get(f"http://{world.provider.host}/metrics", timeout=WAIT).text
     assert re.search(r'printwarden_provider_loop_up\{[^}]*loop="mdns"[^}]*\} 1', metrics)
+
+
+def test_cups_sets_up_the_discovered_queue_driverless_and_the_jobs_wait_for_a_device(
+    world: World, tmp_path: Path
+) -> None:
+    # cups-filters' driverless lists the queues as DNS-SD URIs, which CUPS resolves itself
+    # (through the client's avahi) each time it sends a job.
+    listed = world.lab.client(["driverless"], timeout=WAIT).stdout.split()
+    uri = "ipps://Secure%20Print._ipps._tcp.local/"
+    assert uri in listed, listed
+    lab = world.lab
+    cups = Cupsd(prefix=["ip", "netns", "exec", lab.netns], env=lab.client_env())
+    cups.start()
+    try:
+        cups.add_everywhere_queue("found", uri)  # CUPS writes a PPD from the queue's answer
+        for name, data in _documents().items():
+            path = tmp_path / name
+            path.write_bytes(data)
+            job = cups.lp("found", path, "alice")
+            sent = _until(functools.partial(cups.job_done, "found", job))
+            assert sent, f"cups did not send {name}:\n{_job_lines(cups)}"
+        device_token = world.app.device_token("mobility-mfd", "laser")
+        with DeviceClient(world.app.url, device_token, timeout=WAIT) as device:
+            session = device.login_card(CARD)
+            names = {job.document_name for job in device.jobs(session)}
+            assert set(_documents()) <= names  # held for alice, not printed
+            before = _balance(world.admin, "alice")
+            device.release_all(session)
+        out = world.provider.directory / "out"
+        assert wait_for(lambda: len(list(out.glob("*"))) >= 2, "both released jobs printed", WAIT)
+        charged = wait_for(lambda: _balance(world.admin, "alice") < before, "charged", WAIT)
+        assert charged
+    finally:
+        cups.stop()
+
+
+def _balance(admin: httpx.Client, user: str) -> int:
+    value: int = admin.get(f"/users/{user}").json()["balance"]
+    return value
+
+
+def _job_lines(cups: Cupsd) -> str:
+    text = cups.error_log.read_text(errors="replace")
+    return "\n".join(line for line in text.splitlines() if "[Job " in line)[-6000:]
+
+
+def _until(condition: Callable[[], bool], seconds: float = WAIT) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
+def _documents() -> dict[str, bytes]:
+    image = io.BytesIO()
+    Image.new("RGB", (300, 200), (200, 30, 30)).save(image, "JPEG")
+    pdf = io.BytesIO()
+    document = pikepdf.new()
+    document.add_blank_page(page_size=(595, 842))
+    document.save(pdf)
+    return {"report.pdf": pdf.getvalue(), "photo.jpg": image.getvalue()}
 
 
 def _uuid(provider: ProviderProcess, queue: str) -> str:

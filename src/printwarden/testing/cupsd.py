@@ -8,6 +8,7 @@ never meets the system's cupsd. ``lpadmin`` and ``lp`` talk to it with ``-h``.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
@@ -68,6 +69,10 @@ class Cupsd:
     port: int = field(default_factory=free_port)
     root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="printwarden-cups-")))
     process: subprocess.Popen[bytes] | None = None
+    # Where it runs: a command prefix (``ip netns exec NAME``) and more environment (the
+    # D-Bus of the avahi-daemon it resolves DNS-SD URIs through); its commands run alike.
+    prefix: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
 
     @property
     def server(self) -> str:
@@ -84,12 +89,18 @@ class Cupsd:
         self.root.chmod(0o755)
         for name in ("conf", "spool", "spool/tmp", "cache", "state", "log"):
             (self.root / name).mkdir(parents=True, exist_ok=True)
-        (self.root / "conf" / "cups-files.conf").write_text(_FILES.format(root=self.root))
+        # Its filters and back-ends get only the environment cupsd passes on.
+        passed = "".join(f"PassEnv {name}\n" for name in sorted(self.env))
+        files = _FILES.format(root=self.root) + passed
+        (self.root / "conf" / "cups-files.conf").write_text(files)
         (self.root / "conf" / "cupsd.conf").write_text(_CONF.format(port=self.port))
         command = [str(CUPSD), "-f", "-c", str(self.root / "conf" / "cupsd.conf")]
         command += ["-s", str(self.root / "conf" / "cups-files.conf")]
         log = (self.root / "log" / "cupsd.out").open("ab")
-        self.process = subprocess.Popen(command, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        self.process = subprocess.Popen(
+            [*self.prefix, *command], stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+            env={**os.environ, **self.env},
+        )  # fmt: skip
         log.close()
         processes.wait_ready(self.process, self._listening, "cupsd", self.error_log, 30.0)
 
@@ -99,8 +110,9 @@ class Cupsd:
 
     def run(self, *command: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """A CUPS client command against this cupsd (``-h`` goes right after the program)."""
-        argv = [command[0], "-h", self.server, *command[1:]]
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+        argv = [*self.prefix, command[0], "-h", self.server, *command[1:]]
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False,
+                              env={**os.environ, **self.env})  # fmt: skip
         if check and done.returncode != 0:
             raise CupsError(f"{' '.join(argv)} failed: {done.stderr or done.stdout}")
         return done

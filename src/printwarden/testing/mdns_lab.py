@@ -26,6 +26,7 @@ from pathlib import Path
 
 from printwarden.sim.processes import stop_process
 
+HOST_NAME = "pw-lab-host"  # this host's avahi host name in the lab
 INSTALL_HINT = "apt-get install iproute2 dbus-daemon avahi-daemon avahi-utils"
 AVAHI_DAEMON = "/usr/sbin/avahi-daemon"
 DBUS_DAEMON = "/usr/bin/dbus-daemon"
@@ -108,12 +109,17 @@ class MdnsLab:
         client_resolver = self.host_ip if unicast_domain else ""
         try:
             self._network()
+            self._resolv_dir.mkdir(parents=True, exist_ok=True)
+            # What nss-mdns gives a desktop: this host's .local name resolves (CUPS' ipp
+            # back-end looks it up with getaddrinfo after resolving a DNS-SD URI).
+            (self._resolv_dir / "hosts").write_text(
+                f"127.0.0.1 localhost\n{self.host_ip} {HOST_NAME}.local {HOST_NAME}\n"
+            )
             if client_resolver:
-                self._resolv_dir.mkdir(parents=True, exist_ok=True)
                 (self._resolv_dir / "resolv.conf").write_text(
                     f"nameserver {client_resolver}\nsearch {unicast_domain}\n"
                 )
-            self._daemons(self.host, self.host_if, [], "pw-lab-host", wide_area=False)
+            self._daemons(self.host, self.host_if, [], HOST_NAME, wide_area=False)
             prefix = ["ip", "netns", "exec", self.netns]
             self._daemons(self.client_side, self.client_if, prefix, "pw-lab-client",
                           wide_area=bool(client_resolver))  # fmt: skip
@@ -143,11 +149,15 @@ class MdnsLab:
         """The D-Bus address of this host's avahi (a provider's ``[mdns] dbus_address``)."""
         return self.host.bus_address
 
+    def client_env(self) -> dict[str, str]:
+        """What a client-side command needs in its environment (its avahi's D-Bus)."""
+        return {"DBUS_SYSTEM_BUS_ADDRESS": self.client_side.bus_address}
+
     def client(
         self, command: Sequence[str], timeout: float = 30.0, env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
         """Run ``command`` on the client side (its network, its avahi)."""
-        full_env = {**os.environ, "DBUS_SYSTEM_BUS_ADDRESS": self.client_side.bus_address}
+        full_env = {**os.environ, **self.client_env()}
         return subprocess.run(
             ["ip", "netns", "exec", self.netns, *command],
             capture_output=True,
@@ -201,6 +211,9 @@ class MdnsLab:
         self, side: _Daemons, interface: str, prefix: list[str], host_name: str, *, wide_area: bool
     ) -> None:
         side.workdir.mkdir(parents=True)
+        # Programs that drop privileges (CUPS' back-ends run as lp) reach the bus socket too.
+        for directory in (self.workdir, side.workdir):
+            directory.chmod(0o755)
         bus_socket = side.workdir / "bus.sock"
         (side.workdir / "bus.conf").write_text(_BUS_CONFIG.format(socket=bus_socket))
         bus = [DBUS_DAEMON, f"--config-file={side.workdir / 'bus.conf'}", "--nofork", "--nopidfile"]
