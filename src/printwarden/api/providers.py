@@ -32,6 +32,12 @@ class ProviderQueue(Model):
     dns_sd: QueueAdvertIn | None = Field(
         default=None, description="Its DNS-SD advert; none when the queue is not announced"
     )
+    identity: Literal["", "trust-client-username", "authenticate", "token-url"] = Field(
+        default="", description='How it learns who prints ("": a provider that does not say)'
+    )
+    ipps_uri: Annotated[str, StringConstraints(max_length=512, pattern=NO_CONTROL)] = Field(
+        default="", description="Its ipps:// URI; empty when its provider serves no TLS"
+    )
 
 
 class ProviderPrinter(Model):

@@ -52,7 +52,7 @@ def queue_advert(
     secure = config.tls is not None
     scheme = "ipps" if secure else "ipp"
     port = config.tls.port if config.tls is not None else config.port
-    host = config.base_url(scheme).split("://", 1)[1].rsplit(":", 1)[0]
+    host = config.reached_host()
     printer_uri = f"{scheme}://{host}:{port}/ipp/print/{queue.name}"
     facts = queue_facts(queue, describe(queue, printer_uri), secure)
     plain = None if queue.identity is Identity.AUTHENTICATE else config.port

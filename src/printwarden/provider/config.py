@@ -250,12 +250,16 @@ class ProviderConfig(BaseModel):
             raise ValueError("queue names must be unique")
         return self
 
-    def base_url(self, scheme: str) -> str:
-        """``scheme://host:port`` as this provider is reached from outside."""
+    def reached_host(self) -> str:
+        """The host name (or address) clients and the server reach this provider at."""
         host = self.advertised_host or self.host
         if host in ("0.0.0.0", "::"):  # noqa: S104 (what an operator may configure)
             host = socket.getfqdn()
-        return f"{scheme}://{host}:{self.port}"
+        return host
+
+    def base_url(self, scheme: str) -> str:
+        """``scheme://host:port`` as this provider is reached from outside."""
+        return f"{scheme}://{self.reached_host()}:{self.port}"
 
     def registration(self) -> dict[str, Any]:
         """What the provider tells the server about itself."""
@@ -263,11 +267,16 @@ class ProviderConfig(BaseModel):
             "name": self.name,
             "ipp_url": f"{self.base_url('ipp')}/ipp/print",
             "control_url": f"{self.base_url('http')}/control",
-            "queues": [
-                {"name": q.name, "kind": q.kind.value, "printer": q.printer} for q in self.queues
-            ],
+            "queues": [self._queue_registration(q) for q in self.queues],
             "printers": [p.description() for p in self.printers],
         }
+
+    def _queue_registration(self, queue: QueueConfig) -> dict[str, Any]:
+        secure = ""
+        if self.tls is not None:
+            secure = f"ipps://{self.reached_host()}:{self.tls.port}/ipp/print/{queue.name}"
+        return {"name": queue.name, "kind": queue.kind.value, "printer": queue.printer,
+                "identity": queue.identity.value, "ipps_uri": secure}  # fmt: skip
 
     def queue(self, name: str) -> QueueConfig | None:
         return next((q for q in self.queues if q.name == name), None)

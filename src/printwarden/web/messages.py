@@ -20,6 +20,7 @@ MESSAGES = {
     "job-changed": "Job settings changed.",
     "config-saved": "Config key saved.",
     "printer-saved": "Printer saved.",
+    "print-url-revoked": "Print URL revoked: providers stop taking it within a minute.",
 }
 
 
