@@ -12,8 +12,6 @@ import asyncio
 import base64
 import hashlib
 import os
-import pty
-import select
 import socket
 import ssl
 import subprocess
@@ -33,6 +31,7 @@ from printwarden.domain.accounts import Role
 from printwarden.provider.ipp import Attribute, JobState, Operation, ValueTag
 from printwarden.provider.ipp.client import IppClient, IppError
 from printwarden.testing.appserver import AppServer, served_app
+from printwarden.testing.terminal import run_with_terminal
 from support.provider import PrinterSpec, ProviderProcess, QueueSpec, file_printer_documents
 from support.seeding import PRICES, add_user, wait_for
 
@@ -143,34 +142,6 @@ PRINT_AND_READ = """
   EXPECT job-printer-uri WITH-VALUE "/^ipps:/"
 }}
 """
-
-
-def run_with_terminal(command: list[str], env: dict[str, str], answer: str) -> tuple[int, str]:
-    """Run ``command`` on a pseudo-terminal, typing ``answer`` at its password prompt (CUPS
-    reads a password from the terminal, never from its arguments)."""
-    pid, fd = pty.fork()
-    if pid == 0:  # the child: its terminal is the pty
-        os.execvpe(command[0], command, env)  # noqa: S606
-    output, typed, deadline = b"", False, time.monotonic() + 60
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([fd], [], [], 0.5)
-            if not ready:
-                continue
-            try:
-                data = os.read(fd, 4096)
-            except OSError:
-                break
-            if not data:
-                break
-            output += data
-            if not typed and b"Password for" in output:
-                os.write(fd, answer.encode() + b"\n")
-                typed = True
-    finally:
-        os.close(fd)
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status), output.decode(errors="replace")
 
 
 def test_ipptool_prints_over_ipps_as_the_user_whose_password_it_typed(
