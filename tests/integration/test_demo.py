@@ -128,6 +128,31 @@ def test_every_queue_is_browsable_through_the_manifests_avahi(demo: dict[str, An
     assert wanted <= names
 
 
+def test_every_announced_queue_is_in_the_demos_dns_sd_zone(demo: dict[str, Any]) -> None:
+    import subprocess
+    import time
+
+    host, port = demo["dns_sd"]["server"].rsplit(":", 1)
+    domain = demo["dns_sd"]["domain"]
+    wanted = {queue["dns_sd_name"] for queue in demo["queues"].values()}
+    command = ["dig", "+short", "+time=2", "-p", port, f"@{host}", "PTR", f"_ipp._tcp.{domain}"]
+    names: set[str] = set()
+    deadline = time.monotonic() + 30
+    while not wanted <= names and time.monotonic() < deadline:
+        listed = subprocess.run(command, capture_output=True, text=True, timeout=30)
+        names = {_presented(line.split("._ipp._tcp.")[0]) for line in listed.stdout.split()}
+        time.sleep(0.3)
+    assert wanted <= names, names
+
+
+def _presented(label: str) -> str:
+    """A label as dig presents it (``\\032`` for a space, ``\\@`` for @), unescaped."""
+    import re
+
+    decimal = re.sub(r"\\(\d{3})", lambda m: chr(int(m.group(1))), label)
+    return re.sub(r"\\(.)", r"\1", decimal)
+
+
 def test_manifest_lists_two_sites_and_the_site_of_everything(demo: dict[str, Any]) -> None:
     assert set(demo["sites"]) == {"site-a", "site-b"}
     for name, site in demo["sites"].items():

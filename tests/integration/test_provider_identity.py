@@ -427,6 +427,52 @@ def test_a_print_url_prints_as_its_owner_only_over_tls_until_revoked(world: Worl
     assert token not in (world.provider.directory / "provider.log").read_text()
 
 
+def test_ipptool_prints_with_nothing_but_a_print_url_until_it_is_revoked(
+    world: World, tmp_path: Path
+) -> None:
+    """What Windows' "Add a printer by URL" does: the URL is all it has (no user, no
+    password); here CUPS' ipptool plays it."""
+    made = world.admin.post("/users/bob/print-tokens", json={"label": "laptop"}).json()
+    uri = world.provider.ipps_uri("byod") + f"/u/{made['token']}"
+    document = tmp_path / "page.txt"
+    suite = tmp_path / "print.test"
+    suite.write_text(URL_PRINT.format(document=document))
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {"PATH": os.environ["PATH"], "HOME": str(home), "LANG": "C"}
+
+    def ipptool(text: bytes) -> subprocess.CompletedProcess[str]:
+        document.write_bytes(text)
+        return subprocess.run(["ipptool", "-t", uri, str(suite)], env=env, capture_output=True,
+                              text=True, timeout=WAIT, check=False)  # fmt: skip
+
+    first = ipptool(b"added by url\n")
+    assert first.returncode == 0, first.stdout + first.stderr
+    wait_for(lambda: b"added by url\n" in world.printed(), "the page printed by URL")
+    revoked = world.admin.delete(f"/users/bob/print-tokens/{made['id']}")
+    assert revoked.status_code == 204
+    after = ipptool(b"after revocation by url\n")
+    assert after.returncode != 0
+    assert "client-error-not-authorized" in after.stdout, after.stdout
+    assert b"after revocation by url\n" not in world.printed()
+
+
+URL_PRINT = """
+{{
+  NAME "Print-Job to a print URL, as its owner"
+  OPERATION Print-Job
+  GROUP operation-attributes-tag
+  ATTR charset attributes-charset utf-8
+  ATTR naturalLanguage attributes-natural-language en
+  ATTR uri printer-uri $uri
+  ATTR mimeMediaType document-format text/plain
+  FILE {document}
+  STATUS successful-ok
+  EXPECT job-id
+}}
+"""
+
+
 # --- helpers ---------------------------------------------------------------------------------
 
 

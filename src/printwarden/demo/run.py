@@ -17,9 +17,9 @@ from typing import Any
 import httpx
 
 from printwarden import serving
-from printwarden.config import Settings
+from printwarden.config import DnsSdConfig, Settings
 from printwarden.demo.providers import DemoStopping, provider_name
-from printwarden.demo.sites import SITES, DemoSites
+from printwarden.demo.sites import DNS_SD_PORT_OFFSET, SITES, DemoSites
 from printwarden.domain.accounts import Role
 from printwarden.domain.ids import new_id
 from printwarden.domain.ledger import Transaction, TransactionKind
@@ -35,6 +35,7 @@ LETTER_PRICES = {"grey_simplex": 10, "grey_duplex": 8, "colour_simplex": 50, "co
 DEMO_DEVICES = {name: printer for site in SITES for name, printer in site.devices.items()}
 DEVICE_SITES = {name: site.name for site in SITES for name in site.devices}
 TOKENS_DIR = "tokens"  # DATA_DIR/tokens/: admin.token, admin.header, <device>.token
+DNS_SD_DOMAIN = "print.test"  # the unicast DNS-SD zone the demo's App Server answers for
 SAMPLE_USERS: list[dict[str, Any]] = [
     {"username": "alice", "full_name": "Alice Archer", "groups": ["students"], "card": "1001",
      "pin": "1234", "restricted": True, "balance": 500},
@@ -58,15 +59,21 @@ def run_demo(data_dir: Path, port_base: int) -> None:
     shutil.rmtree(data_dir / "sites", ignore_errors=True)
     shutil.rmtree(data_dir / TOKENS_DIR, ignore_errors=True)
     private_dir(data_dir / "sites")
+    dns_sd = DnsSdConfig(  # unicast DNS-SD for the demo's queues, on loopback
+        domain=DNS_SD_DOMAIN, listen="127.0.0.1", port=port_base + DNS_SD_PORT_OFFSET,
+        ns=f"ns.{DNS_SD_DOMAIN}", ns_addresses=["127.0.0.1"],
+    )  # fmt: skip
     settings = Settings(
-        data_dir=data_dir, database_url=f"sqlite:///{database_file}", port=port_base
-    )
+        data_dir=data_dir, database_url=f"sqlite:///{database_file}", port=port_base,
+        dns_sd=dns_sd,
+    )  # fmt: skip
     upgrade(settings.resolved_database_url())
     database = Database(settings.resolved_database_url())
     secret = settings.resolved_secret()
     manifest = seed(database, secret)
     manifest["app_url"] = f"http://127.0.0.1:{port_base}"
     manifest["database_url"] = settings.resolved_database_url()
+    manifest["dns_sd"] = {"server": f"127.0.0.1:{dns_sd.port}", "domain": DNS_SD_DOMAIN}
     demo_sites = DemoSites.create(
         data_dir, port_base, manifest.pop("site_tokens"), manifest.pop("provider_tokens")
     )
@@ -302,6 +309,10 @@ def _print_lines(manifest: dict[str, Any], tokens_dir: Path) -> list[str]:
     bus = manifest.get("mdns", {}).get("dbus_address")
     if bus:
         lines.append(f"  Discovery:     DBUS_SYSTEM_BUS_ADDRESS={bus} avahi-browse -t _ipp._tcp")
+    unicast = manifest.get("dns_sd")
+    if unicast:
+        host, port = unicast["server"].rsplit(":", 1)
+        lines.append(f"  DNS-SD zone:   dig @{host} -p {port} PTR _ipp._tcp.{unicast['domain']}")
     lines += _release_lines(manifest, ports, tokens_dir)
     for name, printer in manifest["printers"].items():
         lines.append(f"  Printer {name + ':':12} received documents in {printer['received_dir']}")

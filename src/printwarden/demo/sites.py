@@ -42,6 +42,7 @@ from printwarden.sim.link import LinkState, read_state, write_state
 
 SITE_PORT_OFFSET = 100  # site-a's Site Server at port base + 100, site-b's at + 101
 LINK_PORT_OFFSET = 200  # site-a's link at port base + 200, site-b's at + 201
+DNS_SD_PORT_OFFSET = 53  # the App Server's DNS-SD responder (UDP and TCP) at port base + 53
 HQ_TO_SITE_PORT_OFFSET = 300  # the same links' way back: HQ reaches site-a at base + 300
 STOP_SECONDS = 10.0
 
@@ -77,6 +78,7 @@ SITES = (
 # Every port the demo listens on, relative to --port-base (the App Server's port).
 PORT_OFFSETS = (
     0,
+    DNS_SD_PORT_OFFSET,
     *(offset + index
       for offset in (SITE_PORT_OFFSET, LINK_PORT_OFFSET, HQ_TO_SITE_PORT_OFFSET,
                      PROVIDER_PORT_OFFSET, PROVIDER_TLS_PORT_OFFSET)
