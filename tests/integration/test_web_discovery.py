@@ -60,10 +60,13 @@ def advert(name: str, queue: str, *, tls: bool = True) -> dict[str, Any]:
     }
 
 
-def register(app: InProcessAppServer, name: str, queues: list[dict[str, Any]]) -> None:
-    """``name`` registers with ``queues`` (a provider token bound to it), as a provider does."""
+def register(
+    app: InProcessAppServer, name: str, queues: list[dict[str, Any]], host: str = HOST
+) -> None:
+    """``name`` registers with ``queues`` (a provider token bound to it), as a provider does;
+    ``host`` is where it says it answers (its queues' adverts must name the same)."""
     token = app.token(Role.PROVIDER, scope=f"provider:{name}")
-    body = {"name": name, "ipp_url": f"ipp://{HOST}:{IPP_PORT}/ipp/print",
+    body = {"name": name, "ipp_url": f"ipp://{host}:{IPP_PORT}/ipp/print",
             "control_url": f"http://{HOST}:{IPP_PORT}/control", "queues": queues,
             "printers": [{"name": "laser"}]}  # fmt: skip
     with app.client(token) as client:
@@ -257,7 +260,7 @@ def test_what_a_provider_registered_is_escaped_on_both_pages(
     hostile = "<b>Bold</b> 'n' \"quoted\""
     queues = [{"name": "odd", "kind": "direct", "printer": "laser",
                "dns_sd": {**advert(hostile, "odd"), "host": "h;touch x"}}]  # fmt: skip
-    register(plain, "odd-provider", queues)
+    register(plain, "odd-provider", queues, host="h;touch x")
     for client, path in (
         (admin.client, "/web/admin/discovery"),
         (user.client, "/web/portal/setup"),
@@ -441,3 +444,15 @@ def test_in_chromium_the_qr_code_shows_and_a_print_url_is_made_once(
         page.goto(f"{process.url}/web/portal/setup")
         expect(page.locator("#print-url")).to_have_count(0)
         expect(page.get_by_role("button", name=re.compile(r"Revoke #\d+"))).to_be_visible()
+
+
+def test_a_provider_cannot_announce_a_queue_at_another_host(plain: InProcessAppServer) -> None:
+    token = plain.token(Role.PROVIDER, scope="provider:liar-provider")
+    elsewhere = {**advert("Office Laser", "office"), "host": "evil.example.net"}
+    queue = {"name": "office", "kind": "direct", "printer": "laser", "dns_sd": elsewhere}
+    body = {"name": "liar-provider", "ipp_url": f"ipp://{HOST}:{IPP_PORT}/ipp/print",
+            "queues": [queue]}  # fmt: skip
+    with plain.client(token) as client:
+        answer = client.post("/providers/register", json=body)
+    assert answer.status_code == 422
+    assert "evil.example.net" in answer.text

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, model_validator
 
 from printwarden.api.common import NO_CONTROL, Model, Name, Text, UtcDatetime
 
@@ -63,6 +64,24 @@ class ProviderRegisterIn(Model):
         deprecated=True,
         description="Ignored and never stored: the server holds no provider credential",
     )
+
+    @model_validator(mode="after")
+    def _adverts_point_at_the_provider(self) -> ProviderRegisterIn:
+        """A queue is announced where its provider answers IPP, nowhere else: a provider's
+        token cannot point a DNS-SD name at another host, or at another port of it."""
+        served = urlsplit(self.ipp_url)
+        host, port = (served.hostname or "").lower(), served.port
+        for queue in self.queues:
+            advert = queue.dns_sd
+            if advert is None:
+                continue
+            if advert.host.lower() != host:
+                raise ValueError(f"queue {queue.name}: its advert names host {advert.host!r}, "
+                                 f"not this provider's ({host!r}, from ipp_url)")  # fmt: skip
+            if advert.ipp_port is not None and port is not None and advert.ipp_port != port:
+                raise ValueError(f"queue {queue.name}: its advert's ipp_port {advert.ipp_port} "
+                                 f"is not this provider's ({port}, from ipp_url)")  # fmt: skip
+        return self
 
 
 class RefusedPrinter(Model):
