@@ -41,7 +41,8 @@ DEFAULT_FORMATS = (
 SYSTEM_BUS_SOCKET = Path("/run/dbus/system_bus_socket")
 AVAHI_PID_FILE = Path("/run/avahi-daemon/pid")
 
-_BUS_CONFIG = """\
+# A private system bus anyone on this host may use (the tests' daemons and their clients).
+BUS_CONFIG = """\
 <!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
 <busconfig>
@@ -140,7 +141,7 @@ class _DnsSd:
     def _start_bus(self, workdir: Path) -> None:
         bus_socket = workdir / "bus.sock"
         config = workdir / "bus.conf"
-        config.write_text(_BUS_CONFIG.format(socket=bus_socket))
+        config.write_text(BUS_CONFIG.format(socket=bus_socket))
         log = workdir / "dbus.log"
         self._bus = self._spawn(
             [str(DBUS_DAEMON), f"--config-file={config}", "--nofork", "--nopidfile"], log, {}
@@ -153,7 +154,7 @@ class _DnsSd:
         config.write_text(_AVAHI_CONFIG)
         log = workdir / "avahi.log"
         command = [str(AVAHI_DAEMON), "-f", str(config), "--no-drop-root", "--no-chroot"]
-        self._avahi = self._spawn([*_private_run_dir(), *command, "--no-rlimits"], log, self.env)
+        self._avahi = self._spawn([*private_run_dir(), *command, "--no-rlimits"], log, self.env)
 
         def ready() -> bool:
             if self._avahi is not None and self._avahi.poll() is not None:
@@ -186,7 +187,7 @@ class _DnsSd:
             self._workdir = None
 
 
-def _private_run_dir() -> list[str]:
+def private_run_dir() -> list[str]:
     """A command prefix giving avahi-daemon its own ``/run/avahi-daemon`` (a private tmpfs).
 
     avahi-daemon's pid file path is fixed; in a mount namespace of its own each process's

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from printwarden.sim.ippeveprinter import BUS_CONFIG, private_run_dir
 from printwarden.sim.processes import stop_process
 
 HOST_NAME = "pw-lab-host"  # this host's avahi host name in the lab
@@ -31,18 +32,6 @@ INSTALL_HINT = "apt-get install iproute2 dbus-daemon avahi-daemon avahi-utils"
 AVAHI_DAEMON = "/usr/sbin/avahi-daemon"
 DBUS_DAEMON = "/usr/bin/dbus-daemon"
 
-_BUS_CONFIG = """\
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path={socket}</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/><allow own="*"/><allow send_destination="*"/><allow receive_sender="*"/>
-  </policy>
-</busconfig>
-"""
 
 _AVAHI_CONFIG = """\
 [server]
@@ -215,7 +204,7 @@ class MdnsLab:
         for directory in (self.workdir, side.workdir):
             directory.chmod(0o755)
         bus_socket = side.workdir / "bus.sock"
-        (side.workdir / "bus.conf").write_text(_BUS_CONFIG.format(socket=bus_socket))
+        (side.workdir / "bus.conf").write_text(BUS_CONFIG.format(socket=bus_socket))
         bus = [DBUS_DAEMON, f"--config-file={side.workdir / 'bus.conf'}", "--nofork", "--nopidfile"]
         side.processes.append(_spawn([*prefix, *bus], side.workdir / "dbus.log", {}))
         _wait(bus_socket.exists, 10, "dbus-daemon", side.workdir / "dbus.log")
@@ -238,7 +227,7 @@ def _start_avahi(side: _Daemons) -> None:
     log.unlink(missing_ok=True)
     avahi = [AVAHI_DAEMON, "-f", str(config), "--no-drop-root", "--no-chroot", "--no-rlimits"]
     env = {"DBUS_SYSTEM_BUS_ADDRESS": side.bus_address}
-    process = _spawn([*side.prefix, *_private_run_dir(), *avahi], log, env)
+    process = _spawn([*side.prefix, *private_run_dir(), *avahi], log, env)
     side.processes.append(process)
 
     def ready() -> bool:
@@ -357,14 +346,6 @@ def _wait(condition: Callable[[], bool], timeout: float, what: str, log: Path) -
             tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
             raise LabError(f"{what} did not come up in {timeout:.0f} s:\n{tail}")
         time.sleep(0.05)
-
-
-def _private_run_dir() -> list[str]:
-    """avahi-daemon's pid file path is fixed: each daemon gets its own /run/avahi-daemon."""
-    run_dir = "/run/avahi-daemon"
-    Path(run_dir).mkdir(parents=True, exist_ok=True)
-    script = f'mount -t tmpfs tmpfs {run_dir} && exec "$@"'
-    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh"]
 
 
 @contextlib.contextmanager
