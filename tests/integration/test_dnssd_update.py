@@ -8,6 +8,7 @@ its configuration, zones and journal under ``tmp_path``, and stops it at the end
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import shutil
@@ -16,6 +17,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import dns.exception
 import dns.message
@@ -26,13 +28,18 @@ import dns.rdatatype
 import dns.zone
 import pytest
 
+from printwarden.config import DnsSdConfig
 from printwarden.dnssd.answers import Authority
 from printwarden.dnssd.responder import serve_in_thread
 from printwarden.dnssd.update import TsigKey, UpdateError, UpdateRefused, changes, send
 from printwarden.dnssd.zonefile import zone_file
 from printwarden.domain.dns_sd import QueueAdvert, Zone, ZoneEntry, zone_records
+from printwarden.service.dns_sd import ZoneService
 from printwarden.sim.ports import free_port
 from printwarden.sim.processes import stop_process
+from printwarden.store import providers
+from printwarden.store.db import Database
+from printwarden.store.migrate import upgrade
 
 INSTALL_HINT = "apt-get install bind9 bind9-dnsutils (named, dig)"
 START_SECONDS = 20.0
@@ -328,3 +335,55 @@ def test_named_serving_the_master_file_answers_as_our_responder(tmp_path: Path) 
         assert "NXDOMAIN" in dig(ours.port, "nope.print.test", "A")[0]
         assert len(dig(ours.port, "_ipp._tcp.print.test", "PTR")[1]) == 3
         assert "aa" in dig(ours.port, "cafe.print.test", "A")[0].split()
+
+
+# --- the server keeping the zone on named ------------------------------------------------------
+
+
+def _register(database: Database, provider: str, queues: list[str]) -> None:
+    """``provider`` registers ``queues``, each announced at 127.0.0.1:631."""
+    registered: list[dict[str, Any]] = []
+    for queue in queues:
+        uuid = f"{len(registered):08d}-0000-4000-8000-000000000000"
+        advert = {"name": f"{queue.title()} Printer", "uuid": uuid, "host": "127.0.0.1",
+                  "ipp_port": 631, "ipps_port": None,
+                  "txt": [["txtvers", "1"], ["rp", f"ipp/print/{queue}"]]}  # fmt: skip
+        registered.append({"name": queue, "kind": "hold", "printer": "", "dns_sd": advert})
+    with database.session() as session:
+        providers.register(session, provider, ipp_url="ipp://127.0.0.1:631/ipp/print",
+                           control_url="", queues=registered, printers=[])  # fmt: skip
+
+
+def test_the_app_servers_zone_is_kept_on_named_as_registrations_change(
+    dynamic: Named, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    upgrade(url)
+    database = Database(url)
+    key_file = tmp_path / "update.key"
+    key_file.write_text(base64.b64encode(KEY.secret).decode())
+    key_file.chmod(0o600)
+    config = DnsSdConfig(domain="print.test", serve=False, refresh_seconds=0.2,
+                         update_server=f"127.0.0.1:{dynamic.port}", update_key_file=key_file,
+                         update_key_name=KEY.name)  # fmt: skip
+    _register(database, "library", ["office"])
+
+    async def scenario() -> tuple[set[str], set[str]]:
+        service = ZoneService(database, config, None)
+        await service.start()  # the whole zone, signed
+        try:
+            first = ptr_targets(dynamic)
+            _register(database, "library", ["office", "annex"])
+            deadline = time.monotonic() + 10
+            while len(ptr_targets(dynamic)) < 2 and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+            return first, ptr_targets(dynamic)
+        finally:
+            await service.close()
+            database.dispose()
+
+    first, second = asyncio.run(scenario())
+    assert first == {"Office\\032Printer._ipp._tcp.print.test."}
+    assert second == first | {"Annex\\032Printer._ipp._tcp.print.test."}
+    srv = dynamic.query("Annex\\ Printer._ipp._tcp.print.test", "SRV")
+    assert [rdata.to_text() for rdata in srv.answer[0]] == ["0 0 631 annex.print.test."]
