@@ -16,13 +16,15 @@ import logging
 import socket
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from printwarden.config import DnsSdConfig
 from printwarden.dnssd import update
 from printwarden.dnssd.answers import Authority
 from printwarden.dnssd.responder import Responder
-from printwarden.domain.dns_sd import QueueAdvert, Zone, ZoneEntry, zone_records
+from printwarden.dnssd.zonefile import name_text, record_line
+from printwarden.domain.dns_sd import Address, QueueAdvert, Zone, ZoneEntry, zone_records
 from printwarden.store import providers
 from printwarden.store.db import Database
 
@@ -162,3 +164,32 @@ def _tsig_key(config: DnsSdConfig) -> update.TsigKey | None:
     if config.update_key_name:
         return update.TsigKey.from_env(config.update_key_name)
     return None
+
+
+@dataclass(frozen=True)
+class QueuePart:
+    """One queue's part of a zone, as the console and ``GET /dns-sd`` show it."""
+
+    name: str  # its instance name
+    host: str  # its host name, absolute
+    addresses: list[str]
+    records: list[str]  # zone-file lines
+
+
+def queue_parts(zone: Zone) -> dict[str, QueuePart]:
+    """Each queue's part of ``zone``, by queue uuid: its host's addresses, its records."""
+    parts = {}
+    for uuid, host in zone.hosts.items():
+        name = zone.names[uuid]
+        mine = [r for r in zone.records if r.name == host or (r.name and r.name[0] == name)]
+        addresses = [r.data.address for r in mine if isinstance(r.data, Address)]
+        records = [record_line(r, zone.domain) for r in mine]
+        parts[uuid] = QueuePart(name, name_text(host), addresses, records)
+    return parts
+
+
+def delegation(authority: Authority) -> list[str]:
+    """What the parent zone needs: the NS record delegating the domain, and its glue."""
+    ns = name_text(authority.ns)
+    return [f"{name_text(authority.domain)} IN NS {ns}",
+            *(f"{ns} IN A {address}" for address in authority.ns_addresses)]  # fmt: skip

@@ -11,9 +11,15 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse
 
 from printwarden.api.dns_sd import DnsSdOut, DnsSdQueueOut
-from printwarden.dnssd.zonefile import name_text, record_line, zone_file
+from printwarden.dnssd.zonefile import name_text, zone_file
 from printwarden.domain.dns_sd import Zone
-from printwarden.service.dns_sd import HostAddresses, authority_of, zone_of
+from printwarden.service.dns_sd import (
+    HostAddresses,
+    authority_of,
+    delegation,
+    queue_parts,
+    zone_of,
+)
 from printwarden.service.problems import Problem
 from printwarden.service.routes.deps import admin_only
 from printwarden.service.state import AppState, app_state
@@ -57,30 +63,23 @@ def _zone_text(state: AppState) -> str:
 def _described(state: AppState) -> DnsSdOut:
     config = state.settings.dns_sd
     zone = _zone(state)
-    authority = authority_of(zone, config)
+    parts = queue_parts(zone)
     with state.database.read() as session:
         registered = providers.adverts(session, None)
-    queues = []
-    for provider, advert in registered:
-        uuid = str(advert["uuid"])
-        if uuid not in zone.hosts:
-            continue
-        host, name = zone.hosts[uuid], zone.names[uuid]
-        mine = [r for r in zone.records if r.name == host or (r.name and r.name[0] == name)]
-        queues.append(
-            DnsSdQueueOut(
-                provider=provider,
-                queue=str(advert["queue"]),
-                name=name,
-                host=name_text(host),
-                addresses=[str(getattr(r.data, "address", "")) for r in mine if r.name == host],
-                ipp_port=advert.get("ipp_port"),
-                ipps_port=advert.get("ipps_port"),
-                records=[record_line(r, zone.domain) for r in mine],
-            )
+    queues = [
+        DnsSdQueueOut(
+            provider=provider,
+            queue=str(advert["queue"]),
+            name=part.name,
+            host=part.host,
+            addresses=part.addresses,
+            ipp_port=advert.get("ipp_port"),
+            ipps_port=advert.get("ipps_port"),
+            records=part.records,
         )
-    delegation = [f"{name_text(zone.domain)} IN NS {name_text(authority.ns)}"]
-    delegation += [f"{name_text(authority.ns)} IN A {a}" for a in authority.ns_addresses]
+        for provider, advert in registered
+        if (part := parts.get(str(advert["uuid"]))) is not None
+    ]
     return DnsSdOut(domain=name_text(zone.domain), serving=config.serve, port=config.port,
-                    update_server=config.update_server, delegation=delegation,
-                    queues=queues)  # fmt: skip
+                    update_server=config.update_server,
+                    delegation=delegation(authority_of(zone, config)), queues=queues)  # fmt: skip

@@ -19,8 +19,14 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from printwarden.dnssd.zonefile import name_text, record_line, zone_file
-from printwarden.service.dns_sd import HostAddresses, authority_of, zone_of
+from printwarden.dnssd.zonefile import name_text, zone_file
+from printwarden.service.dns_sd import (
+    HostAddresses,
+    authority_of,
+    delegation,
+    queue_parts,
+    zone_of,
+)
 from printwarden.service.state import AppState
 from printwarden.store import providers
 from printwarden.web.guards import PageContext, WebError, admin_page
@@ -173,21 +179,13 @@ def _with_zone(
     """The zone (as ``GET /api/v1/dns-sd`` describes it), and each queue with its part."""
     config = state.settings.dns_sd
     zone = zone_of(state.database, config, None, _RESOLVE)
-    authority = authority_of(zone, config)
-    parts: dict[str, ZoneQueue] = {}
-    for uuid, host in zone.hosts.items():
-        name = zone.names[uuid]
-        mine = [r for r in zone.records if r.name == host or (r.name and r.name[0] == name)]
-        parts[uuid] = ZoneQueue(
-            name=name,
-            host=name_text(host),
-            addresses=[str(getattr(r.data, "address", "")) for r in mine if r.name == host],
-            records=[record_line(r, zone.domain) for r in mine],
-        )
-    delegation = [f"{name_text(zone.domain)} IN NS {name_text(authority.ns)}"]
-    delegation += [f"{name_text(authority.ns)} IN A {a}" for a in authority.ns_addresses]
+    parts = {
+        uuid: ZoneQueue(name=p.name, host=p.host, addresses=p.addresses, records=p.records)
+        for uuid, p in queue_parts(zone).items()
+    }
+    delegated = delegation(authority_of(zone, config))
     view = ZoneView(name_text(zone.domain), config.serve, config.port, config.update_server,
-                    delegation)  # fmt: skip
+                    delegated)  # fmt: skip
     placed = [
         replace(queue, zone=parts.get(str(queue.advert.get("uuid", "")))) if queue.advert else queue
         for queue in queues
