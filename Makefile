@@ -6,7 +6,11 @@ BIN := $(VENV)/bin
 PYTHON ?= python3
 DEBIAN_PACKAGES := slapd ldap-utils postgresql wrk cups-ipp-utils cups-client cups \
 	avahi-daemon avahi-utils dbus-daemon ghostscript qpdf chromium fonts-dejavu-core \
-	cups-filters bind9 bind9-dnsutils
+	cups-filters bind9 bind9-dnsutils swaks
+# Web Print's renderer: LibreOffice without its desktop, and UNO for the system Python that
+# runs unoserver (installed without recommends: the desktop's hundreds of MB are not needed).
+OFFICE_PACKAGES := libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui \
+	python3-uno
 DEMO_DIR ?= demo-data
 PORT_BASE ?= 8000
 
@@ -27,6 +31,14 @@ system-deps:
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@missing=""; for p in $(OFFICE_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    --no-install-recommends $$missing >/dev/null; \
 	fi
 	@# Debian starts slapd when it is installed; the tests run their own throwaway one.
 	@command -v service >/dev/null && service slapd stop >/dev/null 2>&1 || true
