@@ -49,6 +49,10 @@ LAYERS: tuple[tuple[str, str], ...] = (
     # The unicast DNS-SD responder, zone files and dynamic updates the servers run.
     ("printwarden.dnssd", "use cases"),
     ("printwarden.dnssd.*", "use cases"),
+    ("printwarden.rendering", "use cases"),
+    ("printwarden.rendering.*", "use cases"),
+    ("printwarden.mail", "use cases"),
+    ("printwarden.mail.*", "use cases"),
     # The Site Server: its factory and its front door wrap the whole App Server (API and
     # web); the rest (replica, journal, password cache, relay, upstream) are its use cases.
     ("printwarden.site.server", "app"),
