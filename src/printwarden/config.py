@@ -72,6 +72,11 @@ class BodyLimits(BaseModel):
     user_import_bytes: int = Field(
         default=64 * MIB, ge=64 * 1024, description="a CSV of users (100,000 rows)"
     )
+    web_print_bytes: int = Field(
+        default=64 * MIB,
+        ge=64 * 1024,
+        description="a Web Print upload (the web-print setting's max_bytes is checked too)",
+    )
 
 
 class LoginConfig(BaseModel):
@@ -131,6 +136,29 @@ class DnsSdConfig(BaseModel):
     update_key_name: str = ""
 
 
+class WebPrintConfig(BaseModel):
+    """Web Print's renderer on this server (``[web_print]``); what people may print is the
+    replicated ``web-print`` setting (``domain/web_print.py``)."""
+
+    workers: int = Field(
+        default_factory=lambda: os.cpu_count() or 1,
+        ge=1,
+        le=64,
+        description="Warm LibreOffice workers (one document at a time each)",
+    )
+    render_timeout_seconds: float = Field(default=60.0, gt=0, le=3600)
+    documents_per_worker: int = Field(
+        default=200, ge=1, description="A worker is recycled after this many documents"
+    )
+    worker_rss_mb: int = Field(
+        default=1000, ge=100, description="A worker is recycled above this memory (MB)"
+    )
+    sandbox: bool = Field(
+        default=True, description="Run LibreOffice as an unprivileged user with no network"
+    )
+    paper: str = Field(default="A4", description="Paper for images and text (A4, letter…)")
+
+
 class Settings(BaseSettings):
     """All settings of one printwarden process."""
 
@@ -150,6 +178,7 @@ class Settings(BaseSettings):
     limits: BodyLimits = Field(default_factory=BodyLimits)
     login: LoginConfig = Field(default_factory=LoginConfig)
     dns_sd: DnsSdConfig = Field(default_factory=DnsSdConfig)
+    web_print: WebPrintConfig = Field(default_factory=WebPrintConfig)
     # Proxies whose forwarding header names the client (addresses or CIDRs), and the header
     # they set; the other is ignored: a proxy passes on what a client put in it.
     trusted_proxies: list[str] = Field(default_factory=list)

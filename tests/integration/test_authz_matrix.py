@@ -82,6 +82,9 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/providers/register"): PROVIDERS,
     ("GET", "/api/v1/providers/{name}/orders"): PROVIDERS,  # its own name only
     ("POST", "/api/v1/providers/{name}/orders/results"): PROVIDERS,
+    ("GET", "/api/v1/providers/{name}/submissions"): PROVIDERS,  # its own name only
+    ("GET", "/api/v1/providers/{name}/submissions/{submission_id}/document"): PROVIDERS,
+    ("POST", "/api/v1/providers/{name}/submissions/results"): PROVIDERS,
     # sites: defined by admins; each Site Server reaches only its own site
     ("POST", "/api/v1/sites"): ADMIN,
     ("GET", "/api/v1/sites"): ADMIN,
@@ -118,6 +121,11 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/me/jobs"): USERS,
     ("GET", "/api/v1/me/delegates"): USERS,
     ("PUT", "/api/v1/me/delegates"): USERS,
+    ("GET", "/api/v1/me/web-print/queues"): USERS,
+    ("GET", "/api/v1/me/web-print"): USERS,
+    ("POST", "/api/v1/me/web-print"): USERS,
+    ("GET", "/api/v1/me/web-print/{submission_id}"): USERS,
+    ("POST", "/api/v1/me/web-print/{submission_id}/cancel"): USERS,
     # the device API: device tokens bound to a device
     ("GET", "/api/v1/device"): DEVICES,
     ("POST", "/api/v1/device/register"): DEVICES,
@@ -161,6 +169,7 @@ DUMMY_PARAMS = {
     "account_id": "987654321",
     "token_id": "987654321",
     "job_ref": "01900000-0000-7000-8000-000000000000",
+    "submission_id": "01900000-0000-7000-8000-000000000000",
     "session_id": "01900000-0000-7000-8000-000000000001",
     "key": "user:no-such-user-authz",
 }

@@ -10,6 +10,7 @@ are listed in ``PENDING`` with what brings them: the list only shrinks.
 
 from __future__ import annotations
 
+import io
 import os
 import socket
 import ssl
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import pikepdf
 import pytest
 
 from printwarden.devices.client import (
@@ -58,7 +60,6 @@ DNS_DOMAIN = "matrix.print.test"  # the site's unicast DNS-SD zone
 PASSWORD = "matrix-password-7"  # the user's, for the queue phones and laptops use
 
 PENDING = {
-    Function.MOBILE_PRINT: "a later issue: Web Print and Email to Print",
     Function.PAYMENT_GATEWAYS_KIOSKS: "a later issue: kiosks and payment gateways",
     Function.INTEGRATED_SCANNING: "a later issue: Integrated Scanning",
     Function.ACCOUNT_SELECTION_USER_CLIENT: "a later issue: the desktop User Client",
@@ -258,6 +259,60 @@ def authenticated_print(world: World, place: Place, data: bytes) -> None:
         client.print_job(data, document_format="text/plain", job_name="mobility")
 
 
+def mobile_print(world: World, place: Place) -> bool:
+    """Web Print: the person logs in at the place's server, uploads a document to the hold
+    queue, and releases it at the MFD; available when it prints."""
+    try:
+        login = httpx.post(f"{place.server}/api/v1/auth/login", timeout=CLIENT_TIMEOUT * 2,
+                           json={"username": world.user, "password": PASSWORD})  # fmt: skip
+        if login.status_code != 200:
+            return False
+        data = unique("web print job")
+        headers = {"Authorization": f"Bearer {login.json()['token']}"}
+        with httpx.Client(base_url=f"{place.server}/api/v1", headers=headers, timeout=10) as api:
+            upload = api.post("/me/web-print", files={"file": ("web.pdf", marked_pdf(data))},
+                              data={"queue": "secure"})  # fmt: skip
+            if upload.status_code != 202:
+                return False
+            job_id = upload.json()["id"]
+            wait_for(lambda: api.get(f"/me/web-print/{job_id}").json()["stage"] != "rendering"
+                     and api.get(f"/me/web-print/{job_id}").json(), "rendered")  # fmt: skip
+    except httpx.HTTPError:
+        return False
+    if not works(release_at_mfd_of(job_id), world, place):
+        return False
+    return within(place, data, PRINT_SECONDS)
+
+
+def within(place: Place, marker: bytes, seconds: float) -> bool:
+    """Whether a document holding ``marker`` reaches the place's printer within ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if any(marker in document for document in file_printer_documents(place.out)):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def marked_pdf(marker: bytes) -> bytes:
+    """A one-page PDF whose (uncompressed) page content carries ``marker``: the document a
+    Web Print upload of it sends the printer still does, byte for byte."""
+    pdf = pikepdf.new()
+    pdf.add_blank_page(page_size=(595, 842))
+    pdf.pages[0].Contents = pdf.make_stream(b"% " + marker.strip() + b"\n0 0 m 10 10 l S\n")
+    out = io.BytesIO()
+    pdf.save(out, compress_streams=False)
+    return out.getvalue()
+
+
+def release_at_mfd_of(job_id: str) -> Action:
+    def release(device: DeviceClient, session: Session) -> None:
+        wait_for(lambda: job_id in {job.id for job in device.jobs(session)}, "listed at the MFD")
+        device.release(session, job_id)
+
+    return release
+
+
 def _dig(port: int, kind: str, name: str) -> list[str]:
     command = ["dig", "+short", "+time=1", "+tries=2", "-p", str(port), "@127.0.0.1", kind, name]
     result = subprocess.run(command, capture_output=True, text=True, timeout=20, check=False)
@@ -284,6 +339,7 @@ DRIVERS: dict[Function, Callable[[World, Place], bool]] = {
     Function.FILTERS_AND_CONVERSIONS: refused_by(FILTERED),
     Function.SCRIPTING: refused_by(SCRIPTED),
     Function.MOBILITY_PRINT: mobility_print,
+    Function.MOBILE_PRINT: mobile_print,
 }
 
 
@@ -303,6 +359,7 @@ ROUTE_ROWS = {
     Function.SECURE_PRINT,
     Function.USER_BALANCES,
     Function.RELEASE_STATIONS,
+    Function.MOBILE_PRINT,
 }
 
 

@@ -26,7 +26,8 @@ from support.web import add_person, browser, csrf_of, login, post_login
 PASSWORD = "correct horse battery"
 OPEN = {"/web/", "/web/login", "/web/logout", "/web/static/{name}"}
 PARAMS = {"name": "no-such-thing", "username": "no-such-user", "account_id": "987654",
-          "job_ref": "01900000-0000-7000-8000-000000000000"}  # fmt: skip
+          "job_ref": "01900000-0000-7000-8000-000000000000",
+          "submission_id": "01900000-0000-7000-8000-000000000000", "page": "1"}  # fmt: skip
 
 
 def web_routes() -> list[tuple[str, str]]:

@@ -24,7 +24,7 @@ REFERENCE = {
     "filters-and-conversions": "YNY",
     "release-stations": "YNY",
     "mobility-print": "YNY",
-    "mobile-print": "YNN",
+    "mobile-print": "YNY",  # the reference: YNN; the Site Server renders and holds (issue 20)
     "payment-gateways-kiosks": "YNN",
     "scripting": "YNY",  # the reference: YNN; we run replicated scripts at the site (issue 7)
     "fast-release": "YNY",  # the reference: YNN; a card reader is a device like any (issue 17)

@@ -73,7 +73,15 @@ TABLE: tuple[Row, ...] = (
     Row(Function.FILTERS_AND_CONVERSIONS, "Filters and conversions", True, False, True),
     Row(Function.RELEASE_STATIONS, "Release Stations", True, False, True),
     Row(Function.MOBILITY_PRINT, "Mobility Print", True, False, True),
-    Row(Function.MOBILE_PRINT, "Mobile Print (Web Print, Email to Print …)", True, False, False),
+    Row(
+        Function.MOBILE_PRINT,
+        "Mobile Print (Web Print, Email to Print …)",
+        True,
+        False,
+        True,
+        "No in the reference; here the Site Server takes uploads and mail for its own queues, "
+        "renders them there and its providers hold them, online or offline",
+    ),
     Row(Function.PAYMENT_GATEWAYS_KIOSKS, "Payment Gateways, Kiosks", True, False, False),
     Row(
         Function.SCRIPTING,

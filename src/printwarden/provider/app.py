@@ -37,6 +37,7 @@ from printwarden.provider.service_client import (
 from printwarden.provider.spool import Spool
 from printwarden.provider.submitters import Submitters
 from printwarden.provider.supervisor import Supervisor
+from printwarden.provider.web_prints import SubmissionDesk
 
 log = logging.getLogger("printwarden.provider")
 WAKE = "wake"
@@ -61,9 +62,11 @@ class Provider:
             supervisor=self.supervisor, printers=self.printers,
         )  # fmt: skip
         self.printers.on_change(self.engine.reregister)
+        self.web_prints = SubmissionDesk(config.name, config, self.client, self.desk, self.spool)
         self.orders = OrderDesk(
-            config.name, self.client, self.desk, self.spool, lambda: self.engine.registered
-        )
+            config.name, self.client, self.desk, self.spool, lambda: self.engine.registered,
+            self.web_prints.fetch,
+        )  # fmt: skip
         self.doorbell = Doorbell(self.orders.fetch, config.order_poll_seconds, self.supervisor)
         self.desk.on_work(self.engine.wake)
         self.desk.on_held(self.engine.held_job_arrived)

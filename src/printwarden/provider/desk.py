@@ -108,6 +108,7 @@ class Submission:
     document_format: str
     attributes: dict[str, Any]
     hold: bool = False
+    uuid: str = ""  # the job's id when its server named it (Web Print), else a new one
 
 
 class Desk:
@@ -349,9 +350,11 @@ def _new_job(submission: Submission, document: DocumentWriter | None, name: str 
     """The spool row of an accepted submission (its document already committed)."""
     held = submission.hold or submission.queue.kind is not QueueKind.DIRECT
     kind = submission.queue.kind
+    named = {"uuid": submission.uuid} if submission.uuid else {}
     return NewJob(
         submitted(document=name is not None, hold=held),
         {
+            **named,
             "queue": submission.queue.name,
             "user": submission.user,
             "authenticated": submission.authenticated,

@@ -43,15 +43,25 @@ class OrderDesk:
     """Applies the server's orders to this provider's jobs."""
 
     def __init__(
-        self, name: str, client: ServiceClient, desk: Desk, spool: Spool, ready: Callable[[], bool]
+        self,
+        name: str,
+        client: ServiceClient,
+        desk: Desk,
+        spool: Spool,
+        ready: Callable[[], bool],
+        submissions: Callable[[], int] = lambda: 0,
     ) -> None:
         self.name, self.client, self.desk, self.spool = name, client, desk, spool
-        self.ready = ready
+        self.ready, self.submissions = ready, submissions
 
     def fetch(self) -> int:
-        """Fetch, apply and report every pending order; how many there were."""
+        """Fetch, apply and report every pending order, then spool the documents rendered
+        for this provider (Web Print); how many there were."""
         if not self.ready():
             raise NotReady("not registered with the server yet")
+        return self._orders() + self.submissions()
+
+    def _orders(self) -> int:
         total = 0
         while True:
             orders = self.client.orders(self.name)

@@ -26,6 +26,7 @@ from printwarden.api.providers import (
     ProviderRegisterIn,
     ProviderRegisterOut,
 )
+from printwarden.api.web_print import SubmissionResultsIn
 
 
 class ServerUnreachable(Exception):
@@ -240,11 +241,32 @@ class ServiceClient:
         body = build(ProviderOrderResultsIn, {"results": results})
         self._call("POST", _orders_path(provider) + "/results", body)
 
+    def submissions(self, provider: str) -> list[dict[str, Any]]:
+        """The rendered Web Print and Email to Print documents waiting for this provider."""
+        found: list[dict[str, Any]] = self._call("GET", _submissions_path(provider)).json()[
+            "submissions"
+        ]
+        return found
+
+    def submission_document(self, provider: str, submission_id: str) -> bytes:
+        """The rendered PDF of one submission."""
+        path = f"{_submissions_path(provider)}/{quote(submission_id, safe='')}/document"
+        return self._call("GET", path).content
+
+    def submission_results(self, provider: str, results: list[dict[str, Any]]) -> None:
+        """Tell the server which submissions are spooled (their documents may go)."""
+        body = build(SubmissionResultsIn, {"results": results})
+        self._call("POST", _submissions_path(provider) + "/results", body)
+
     def healthy(self) -> bool:
         try:
             return self.api.send("GET", "/health").status_code == 200
         except (NoAnswer, httpx.HTTPError):
             return False
+
+
+def _submissions_path(provider: str) -> str:
+    return f"/providers/{quote(provider, safe='')}/submissions"
 
 
 def _orders_path(provider: str) -> str:

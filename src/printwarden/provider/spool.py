@@ -629,6 +629,10 @@ class Spool:
     def get(self, job_id: int) -> Job | None:
         return next(self._select("WHERE id = ?", (job_id,)), None)
 
+    def find_named(self, user: str, uuid: str) -> Job | None:
+        """``user``'s job with this UUID (found through the index of users' jobs)."""
+        return next(self._select("WHERE user = ? AND uuid = ?", (user, uuid)), None)
+
     def jobs(
         self,
         *,

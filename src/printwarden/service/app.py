@@ -34,11 +34,13 @@ from printwarden.service.routes import (
     sites,
     tokens,
     users,
+    web_print,
 )
 from printwarden.service.scheduler import DirectorySyncer, TopUpScheduler
 from printwarden.service.secret_checks import SecretChecks
 from printwarden.service.state import AppState
 from printwarden.service.throttle import LoginThrottle
+from printwarden.service.web_print import WebPrintService
 from printwarden.store.db import WORKER_THREADS, Database
 from printwarden.web import mount as mount_web
 
@@ -62,6 +64,7 @@ ROUTERS = (
     filters.router,
     print_urls.router,
     dns_sd.router,
+    web_print.router,
 )
 
 
@@ -97,7 +100,12 @@ def create_app(
         zone = ZoneService(state.database, settings.dns_sd, None)  # every provider's queues
         if settings.dns_sd.domain:
             await zone.start()
+        state.web_print = WebPrintService(
+            state, settings.web_print, settings.data_dir / "web-print"
+        )
+        await state.web_print.start()
         yield
+        await state.web_print.stop()
         await zone.close()
         top_ups.stop()
         syncer.stop()

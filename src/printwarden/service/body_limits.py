@@ -25,6 +25,8 @@ LARGE_BODIES: tuple[tuple[re.Pattern[str], Callable[[BodyLimits], int]], ...] = 
     (re.compile(r"/api/v1/sites/[^/]+/journal"), lambda limits: limits.journal_bytes),
     (re.compile(r"/api/v1/held-jobs/reports"), lambda limits: limits.held_job_reports_bytes),
     (re.compile(r"/api/v1/users/import"), lambda limits: limits.user_import_bytes),
+    (re.compile(r"/api/v1/me/web-print"), lambda limits: limits.web_print_bytes),
+    (re.compile(r"/web/portal/web-print"), lambda limits: limits.web_print_bytes),
 )
 # The client may still be sending: closing the connection stops it (RFC 9110 §15.5.14).
 CLOSE = {"Connection": "close"}

@@ -115,13 +115,24 @@ async def client_address(request: Request, state: AppState) -> str:
 
 
 async def _is_site(state: AppState, token: str) -> bool:
+    return await _site_caller(state, token) is not None
+
+
+async def _site_caller(state: AppState, token: str) -> Caller | None:
     caller = state.callers.get(token)
     if caller is None:
         caller = await run_in_threadpool(_resolve, state, token)
         if caller is None:
-            return False
+            return None
         state.callers.put(token, caller)
-    return caller.role is Role.SITE
+    return caller if caller.role is Role.SITE else None
+
+
+async def vouching_site(request: Request, state: AppState) -> str | None:
+    """The site whose gateway forwarded this request (its site token vouches), else None."""
+    token = request.headers.get(SITE_TOKEN_HEADER, "")
+    caller = await _site_caller(state, token) if token else None
+    return caller.scope if caller is not None and caller.scope else None
 
 
 def _resolve(state: AppState, token: str) -> Caller | None:

@@ -6,6 +6,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from anyio import CapacityLimiter
 from fastapi import Request
@@ -84,6 +85,7 @@ class AppState:
     checks: SecretChecks = field(default_factory=SecretChecks)  # where secrets are checked
     release_threads: CapacityLimiter | None = None  # made on first use (usecases/release.py)
     stopping: threading.Event = field(default_factory=threading.Event)  # long waits end
+    web_print: Any = None  # service.web_print.WebPrintService, while the app runs
 
     @property
     def currency(self) -> Currency:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from contextvars import ContextVar
 from typing import Any
@@ -41,8 +42,15 @@ FORWARD_TIMEOUT = httpx.Timeout(1.5, connect=1.0)
 # True while the replica answers a request: its effects are offline effects, journaled and
 # under the Offline Policies — even when the mode is still ONLINE (a forward just failed).
 ANSWERING_LOCALLY: ContextVar[bool] = ContextVar("answering_locally", default=False)
-# Paths a site never forwards: its own status.
-LOCAL_ONLY = ("/site/",)
+# Paths a site never forwards: its own status, and Web Print (a document handed in at a site
+# is rendered, kept and fetched by its provider there, online or offline).
+LOCAL_ONLY = ("/site/", "/api/v1/me/web-print", "/web/portal/web-print")
+SUBMISSIONS = re.compile(r"/api/v1/providers/[^/]+/submissions(/.*)?")
+
+
+def answered_here(path: str) -> bool:
+    """Whether the site answers ``path`` itself, never forwarding it to HQ."""
+    return path.startswith(LOCAL_ONLY) or SUBMISSIONS.fullmatch(path) is not None
 
 
 class HqConnection:
@@ -88,7 +96,7 @@ class Gateway:
         await self.client.aclose()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(LOCAL_ONLY):
+        if scope["type"] != "http" or answered_here(scope["path"]):
             await self.local(scope, receive, send)
             return
         body = await _read_body(receive)

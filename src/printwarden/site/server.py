@@ -33,6 +33,7 @@ from printwarden.service.app import create_app
 from printwarden.service.body_limits import BodyLimit
 from printwarden.service.dns_sd import ZoneService
 from printwarden.service.offline import OfflineMode
+from printwarden.service.web_print import WebPrintService
 from printwarden.site import hq_keys, metrics, relay
 from printwarden.site.gateway import (
     ANSWERING_LOCALLY,
@@ -120,6 +121,10 @@ class SiteServer(HqConnection):
         self.passwords = PasswordCache(self.replica.database)
         self.local.state.printwarden.authority = Site(
             OfflineMode(self.answering_offline, self._unknown, self.passwords.get)
+        )
+        # Web Print and Email to Print at the site: rendered and held here, online or not.
+        self.web_print = WebPrintService(
+            self.local.state.printwarden, settings.web_print, config.data_dir / "web-print"
         )
         self.upstream = Upstream(config.upstream, config.token, config.site)
         self.gateway = Gateway(
@@ -272,8 +277,11 @@ class SiteServer(HqConnection):
                 self.start()
                 if self.zone is not None:  # from the replica: it answers through outages
                     await self.zone.start()
+                self.local.state.printwarden.web_print = self.web_print
+                await self.web_print.start()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                await self.web_print.stop()
                 if self.zone is not None:
                     await self.zone.close()
                 await self.gateway.aclose()

@@ -451,3 +451,45 @@ class PrintTokenRow(Replicated, Base):
     created_at: Mapped[datetime]
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+
+
+class WebPrintRow(Base):
+    """A document handed to this server through Web Print or Email to Print: kept here
+    (never replicated: a site's stay at the site) until its provider fetches it.
+
+    ``id`` becomes the provider's job UUID, so the job's held-job record (``job_ref``) and
+    its charge name the submission. ``stage``: ``domain/web_print.py`` ``Stage``.
+    ``document`` is the rendered PDF's file name in the server's web-print directory ("" until
+    rendered, and again once its provider has it). ``source_key``: what makes a retried
+    submission the same one (an e-mail's message and attachment), None for an upload."""
+
+    __tablename__ = "web_prints"
+    __table_args__ = (
+        Index("ix_web_prints_user_created", "user_id", "created_at"),
+        Index("ix_web_prints_provider_stage", "provider", "stage"),
+    )
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    source: Mapped[str] = mapped_column(String(16), default="web")
+    source_key: Mapped[str | None] = mapped_column(String(300), unique=True)
+    provider: Mapped[str] = mapped_column(String(128))
+    queue: Mapped[str] = mapped_column(String(64))
+    queue_kind: Mapped[str] = mapped_column(String(16))
+    printer: Mapped[str] = mapped_column(String(128), default="")
+    filename: Mapped[str] = mapped_column(String(256), default="")
+    detected: Mapped[str] = mapped_column(String(128), default="")
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    submit: Mapped[bool] = mapped_column(Boolean, default=False)  # submit once rendered
+    stage: Mapped[str] = mapped_column(String(16), default="rendering")
+    detail: Mapped[str] = mapped_column(Text, default="")
+    pages: Mapped[int | None] = mapped_column(Integer)
+    colour_pages: Mapped[int] = mapped_column(Integer, default=0)
+    paper_size: Mapped[str] = mapped_column(String(32), default="")
+    cost: Mapped[int | None] = mapped_column(BigInteger)
+    document: Mapped[str] = mapped_column(String(80), default="")
+    sha256: Mapped[str] = mapped_column(String(64), default="")
+    provider_job_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    expires_at: Mapped[datetime]

@@ -37,7 +37,8 @@ class Page:
 class SiteScope:
     """What of the site-bound data one site receives: printers and devices at the site (or at
     none), the providers serving those printers, their held jobs, the tokens of those
-    devices, and the provider tokens bound to the site or to none (hashes only)."""
+    devices, the provider tokens bound to the site or to none, and people's sessions opened
+    through the site (hashes only)."""
 
     site: str
     provider_ids: frozenset[int]
@@ -56,7 +57,9 @@ class SiteScope:
                 ApiTokenRow.role == "provider",
                 or_(ApiTokenRow.site == self.site, ApiTokenRow.site.is_(None)),
             )
-            return or_(providers, ApiTokenRow.scope.in_(self.device_scopes))
+            # People's sessions opened through this site (for what it answers itself).
+            sessions = and_(ApiTokenRow.role == "user", ApiTokenRow.site == self.site)
+            return or_(providers, sessions, ApiTokenRow.scope.in_(self.device_scopes))
         return None
 
 

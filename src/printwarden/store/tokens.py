@@ -109,7 +109,7 @@ def issue_token(
         created_at=created,
         expires_at=created + lifetime if lifetime else None,
         revoked_at=None,
-        change_seq=change_seq(session) if role in REPLICATED_ROLES else 0,
+        change_seq=change_seq(session) if role in REPLICATED_ROLES or site else 0,
     )
     session.add(row)
     session.flush()
@@ -149,7 +149,7 @@ def revoke_token(session: Session, token_id: int) -> None:
         raise NotFound(f"no token with id {token_id}")
     if row.revoked_at is None:
         row.revoked_at = datetime.now(UTC)
-        if Role(row.role) in REPLICATED_ROLES:
+        if Role(row.role) in REPLICATED_ROLES or row.site:
             row.change_seq = change_seq(session)
 
 

@@ -132,10 +132,15 @@ async def user_page(
 async def checked_form(request: Request, ctx: PageContext) -> FormData:
     """The posted form, once its CSRF token matched the session's (403 otherwise)."""
     form = await request.form(max_fields=MAX_FORM_FIELDS, max_files=0)
-    token = form.get("csrf_token") or request.headers.get("x-csrf-token")
+    check_csrf(ctx, form, request.headers.get("x-csrf-token"))
+    return form
+
+
+def check_csrf(ctx: PageContext, form: FormData, header: str | None = None) -> None:
+    """403 unless the form (or the header) carries the session's CSRF token."""
+    token = form.get("csrf_token") or header
     if not same(ctx.session.csrf, token if isinstance(token, str) else None):
         raise WebError(403, "Forbidden", "The form is out of date or not from this site (CSRF).")
-    return form
 
 
 async def admin_form(

@@ -21,6 +21,8 @@ MESSAGES = {
     "config-saved": "Config key saved.",
     "printer-saved": "Printer saved.",
     "print-url-revoked": "Print URL revoked: providers stop taking it within a minute.",
+    "web-print-uploaded": "Documents uploaded: each is rendered, then waits for you to print it.",
+    "web-print-canceled": "Web Print job canceled.",
 }
 
 

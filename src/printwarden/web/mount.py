@@ -24,6 +24,7 @@ from printwarden.web.routes import (
     sites,
     static,
     users,
+    web_print,
 )
 from printwarden.web.sessions import CookieSigner
 from printwarden.web.state import WebState
@@ -34,6 +35,7 @@ ROUTERS = (
     login.router,
     portal.router,
     setup.router,
+    web_print.router,
     dashboard.router,
     users.router,
     accounts.router,

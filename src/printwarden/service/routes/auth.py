@@ -15,7 +15,7 @@ from printwarden.directory.ldap import DirectoryUnavailable
 from printwarden.domain.accounts import Role
 from printwarden.domain.functions import Function
 from printwarden.service import logins, views
-from printwarden.service.client_address import client_address
+from printwarden.service.client_address import client_address, vouching_site
 from printwarden.service.offline_functions import serves
 from printwarden.service.problems import Problem
 from printwarden.service.routes.deps import any_person, read_session, write_session
@@ -40,17 +40,21 @@ async def login(body: LoginIn, request: Request, state: AppState = Depends(app_s
         raise Problem(503, "Directory unavailable", str(exc)) from None
     if user is None:
         raise Problem(401, "Unauthorized", "wrong username or password")
-    return await run_in_threadpool(_issue, state, user)
+    site = await vouching_site(request, state)
+    return await run_in_threadpool(_issue, state, user, site)
 
 
-def _issue(state: AppState, user: UserRow) -> LoginOut:
-    """The session token, in a write transaction of its own (nothing slow inside)."""
+def _issue(state: AppState, user: UserRow, site: str | None = None) -> LoginOut:
+    """The session token, in a write transaction of its own (nothing slow inside). A user's
+    session opened through a site replicates to that site (its hash), so the routes the
+    site answers itself (Web Print) know it too."""
     role = Role.ADMIN if user.is_admin else Role.USER
     lifetime = timedelta(hours=state.settings.session_hours)
     with state.database.session() as session:
         token, token_row = tokens.issue_token(
-            session, role, name=f"session:{user.username}", user_id=user.id, lifetime=lifetime
-        )
+            session, role, name=f"session:{user.username}", user_id=user.id, lifetime=lifetime,
+            site=site if role is Role.USER else None,
+        )  # fmt: skip
     assert token_row.expires_at is not None
     return LoginOut(token=token, role=role.value, expires_at=token_row.expires_at)
 

@@ -15,6 +15,7 @@ router = APIRouter()
 ASSETS = {
     "printwarden.css": "text/css; charset=utf-8",
     "htmx.min.js": "text/javascript; charset=utf-8",
+    "web_print.js": "text/javascript; charset=utf-8",
 }
 CACHED = {**HEADERS, "Cache-Control": "public, max-age=3600"}
 
