@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import tomllib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -16,6 +17,9 @@ from printwarden.cli_tokens import (
     RefusedTokenOption,
     TokenFileOption,
 )
+
+if TYPE_CHECKING:
+    from printwarden.config import MailConfig
 
 site_cmd = typer.Typer(help="The Site Server: keeps a site working through an outage.")
 admin_site_cmd = typer.Typer(help="Sites (on the App Server).")
@@ -62,6 +66,13 @@ def site_serve(
     dns_sd_ns: Annotated[
         str, typer.Option(help="The name server's name in SOA/NS (default: this host's)")
     ] = "",
+    mail_config: Annotated[
+        Path | None,
+        typer.Option(
+            help="A TOML file whose [mail] table turns on Email to Print at this site, as in "
+            "the App Server's settings (docs/email-print.md)"
+        ),
+    ] = None,
 ) -> None:
     """Run a Site Server: providers and devices of the site point at it instead of HQ.
 
@@ -91,9 +102,21 @@ def site_serve(
                          ns=dns_sd_ns)  # fmt: skip
     config = SiteConfig(
         upstream, site_token, site, data_dir, host, port, tuple(trusted_proxy or ()),
-        advertised_url, dns_sd,
+        advertised_url, dns_sd, _mail_config(mail_config),
     )  # fmt: skip
     SiteServer(config).serve()
+
+
+def _mail_config(path: Path | None) -> MailConfig:
+    from printwarden.config import MailConfig
+
+    if path is None:
+        return MailConfig()
+    try:
+        table = tomllib.loads(path.read_text()).get("mail", {})
+        return MailConfig.model_validate(table)
+    except (OSError, tomllib.TOMLDecodeError, ValueError) as exc:
+        raise fail(f"--mail-config {path}: {exc}") from None
 
 
 @admin_site_cmd.command("add")

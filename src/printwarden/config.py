@@ -159,6 +159,36 @@ class WebPrintConfig(BaseModel):
     paper: str = Field(default="A4", description="Paper for images and text (A4, letter…)")
 
 
+class MailConfig(BaseModel):
+    """Email to Print on this server (``[mail]``): its SMTP listener and replies. Off while
+    ``domain`` is empty. See docs/email-print.md."""
+
+    domain: str = Field(default="", description='e.g. "print.example.org"; empty: off')
+    listen: str = Field(default="127.0.0.1", description="The address the listener binds")
+    port: int = Field(default=25, ge=0, le=65535)
+    tls_cert: Path | None = Field(default=None, description="PEM certificate for STARTTLS")
+    tls_key: Path | None = None
+    require_tls: bool = False
+    max_message_bytes: int = Field(default=25 * MIB, ge=64 * 1024)
+    trusted_relays: list[str] = Field(
+        default_factory=list,
+        description="authserv-ids of your MX whose Authentication-Results count",
+    )
+    trusted_relay_networks: list[str] = Field(default_factory=list)
+    unknown_sender: Literal["reject", "reject-with-instructions", "confirm"] = (
+        "reject-with-instructions"
+    )
+    confirm_hours: float = Field(default=24.0, gt=0, le=24 * 30)
+    replies_per_hour: int = Field(default=5, ge=0)
+    print_body: Literal["never", "always", "when-no-attachments"] = "never"
+    smarthost: str = Field(default="", description='"host:port" replies go out through')
+    smarthost_starttls: bool = False
+    smarthost_credentials_file: Path | None = None
+    public_url: str = Field(
+        default="", description="This server's web address, for confirmation links"
+    )
+
+
 class Settings(BaseSettings):
     """All settings of one printwarden process."""
 
@@ -179,6 +209,7 @@ class Settings(BaseSettings):
     login: LoginConfig = Field(default_factory=LoginConfig)
     dns_sd: DnsSdConfig = Field(default_factory=DnsSdConfig)
     web_print: WebPrintConfig = Field(default_factory=WebPrintConfig)
+    mail: MailConfig = Field(default_factory=MailConfig)
     # Proxies whose forwarding header names the client (addresses or CIDRs), and the header
     # they set; the other is ignored: a proxy passes on what a client put in it.
     trusted_proxies: list[str] = Field(default_factory=list)

@@ -4,7 +4,6 @@ real SMTP clients (swaks over STARTTLS, smtplib) and a Maildir sink as the smart
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import json
 import os
 import signal
@@ -17,45 +16,14 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from printwarden.mail.settings import MailSettings
-from printwarden.testing.mail import RecordingTarget, ServiceThread, tnef
+from printwarden.testing.mail import RecordingTarget, ServiceThread, self_signed, tnef
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 PRINT = "print@print.example.org"
 TRUSTED = "Authentication-Results: mx.example.org; dmarc=pass header.from=example.org"
 URL = "https://print.example.org/mail/confirm/"
-
-
-def self_signed(directory: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "print.example.org")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    key_path.chmod(0o600)
-    return cert_path, key_path
 
 
 @pytest.fixture

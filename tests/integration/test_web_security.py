@@ -27,7 +27,8 @@ PASSWORD = "correct horse battery"
 OPEN = {"/web/", "/web/login", "/web/logout", "/web/static/{name}"}
 PARAMS = {"name": "no-such-thing", "username": "no-such-user", "account_id": "987654",
           "job_ref": "01900000-0000-7000-8000-000000000000",
-          "submission_id": "01900000-0000-7000-8000-000000000000", "page": "1"}  # fmt: skip
+          "submission_id": "01900000-0000-7000-8000-000000000000", "page": "1",
+          "token": "no-such-token"}  # fmt: skip
 
 
 def web_routes() -> list[tuple[str, str]]:

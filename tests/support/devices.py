@@ -7,7 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -158,12 +158,16 @@ def device_rig(
     root: Path,
     printer_colours: dict[str, bool] | None = None,
     queues: list[QueueSpec] | None = None,
+    env: Callable[[AppServer], dict[str, str]] | None = None,
 ) -> Iterator[DeviceRig]:
-    """Start the world under ``root`` (by default PRINTERS and QUEUES); stop all of it after."""
+    """Start the world under ``root`` (by default PRINTERS and QUEUES); stop all of it after.
+    ``env``: more environment for the App Server (its settings), given the server."""
     printer_colours = printer_colours or PRINTERS
     queues = queues or QUEUES
     with ExitStack() as stack:
         app = AppServer(f"sqlite:///{root / 'app.db'}", root)
+        if env is not None:
+            app.extra_env.update(env(app))
         app.start()
         stack.callback(app.stop)
         admin = httpx.Client(

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import StringConstraints
+from pydantic import Field, StringConstraints
 
 from printwarden.api.common import Model, Name, NonNegativeCents, Text, UtcDatetime
+
+MailAddress = Annotated[str, StringConstraints(max_length=256, pattern=r"^[^@\s]+@[^@\s]+$")]
 
 
 class UserFields(Model):
@@ -14,6 +16,10 @@ class UserFields(Model):
     email: Text | None = None
     groups: list[Name] | None = None
     cards: list[Annotated[str, StringConstraints(min_length=1, max_length=128)]] | None = None
+    mail_addresses: Annotated[list[MailAddress], Field(max_length=20)] | None = Field(
+        default=None,
+        description="Addresses besides email whose mail to Email to Print is this user's",
+    )
     identity_number: Annotated[str, StringConstraints(max_length=128)] | None = None
     pin: Annotated[str, StringConstraints(pattern=r"^\d{0,32}$")] | None = None
     password: Annotated[str, StringConstraints(max_length=1024)] | None = None

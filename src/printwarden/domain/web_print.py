@@ -137,6 +137,8 @@ class WebPrintPolicy:
     allowed_networks: tuple[str, ...] = ()
     allow_direct: bool = False  # may a submission go to a queue that prints at once?
     keep_hours: int = 24  # a rendered submission not printed is removed after this
+    # Email to Print: extra local parts of the mail domain → "provider/queue".
+    addresses: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not 1 <= self.max_bytes <= 2048 * MIB:
@@ -150,6 +152,9 @@ class WebPrintPolicy:
             raise ValueError(f"unknown kinds {sorted(unknown)}: use {[k.value for k in Kind]}")
         for network in self.allowed_networks:
             ipaddress.ip_network(network, strict=False)  # ValueError names the bad one
+        for alias, key in self.addresses.items():
+            if not alias or "@" in alias or "/" not in key:
+                raise ValueError(f'address {alias!r}: a local part → "provider/queue"')
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> WebPrintPolicy:

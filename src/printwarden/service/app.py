@@ -14,6 +14,7 @@ from printwarden.keys import HQ_ISSUER
 from printwarden.service import openapi, problems
 from printwarden.service.body_limits import BodyLimit
 from printwarden.service.dns_sd import ZoneService
+from printwarden.service.email_print import start_mail
 from printwarden.service.routes import (
     accounts,
     auth,
@@ -104,7 +105,12 @@ def create_app(
             state, settings.web_print, settings.data_dir / "web-print"
         )
         await state.web_print.start()
+        state.mail = await start_mail(
+            state, state.web_print, settings.mail, settings.data_dir / "mail"
+        )
         yield
+        if state.mail is not None:
+            await state.mail.stop()
         await state.web_print.stop()
         await zone.close()
         top_ups.stop()

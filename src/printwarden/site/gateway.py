@@ -42,9 +42,10 @@ FORWARD_TIMEOUT = httpx.Timeout(1.5, connect=1.0)
 # True while the replica answers a request: its effects are offline effects, journaled and
 # under the Offline Policies — even when the mode is still ONLINE (a forward just failed).
 ANSWERING_LOCALLY: ContextVar[bool] = ContextVar("answering_locally", default=False)
-# Paths a site never forwards: its own status, and Web Print (a document handed in at a site
-# is rendered, kept and fetched by its provider there, online or offline).
-LOCAL_ONLY = ("/site/", "/api/v1/me/web-print", "/web/portal/web-print")
+# Paths a site never forwards: its own status, and Web Print and Email to Print (a document
+# handed in at a site is rendered, kept and fetched by its provider there, online or offline).
+LOCAL_ONLY = ("/site/", "/api/v1/me/web-print", "/web/portal/web-print",
+              "/web/portal/mail-confirm")  # fmt: skip
 SUBMISSIONS = re.compile(r"/api/v1/providers/[^/]+/submissions(/.*)?")
 
 

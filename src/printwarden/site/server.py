@@ -17,7 +17,7 @@ import socket
 import threading
 import time
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,12 +26,13 @@ from sqlalchemy.orm import Session
 
 from printwarden import keys, serving
 from printwarden.api.journal import JournalOut
-from printwarden.config import DnsSdConfig, Settings
+from printwarden.config import DnsSdConfig, MailConfig, Settings
 from printwarden.domain.site_mode import ModeMachine, SiteMode
 from printwarden.files import private_dir
 from printwarden.service.app import create_app
 from printwarden.service.body_limits import BodyLimit
 from printwarden.service.dns_sd import ZoneService
+from printwarden.service.email_print import start_mail
 from printwarden.service.offline import OfflineMode
 from printwarden.service.web_print import WebPrintService
 from printwarden.site import hq_keys, metrics, relay
@@ -70,6 +71,7 @@ class SiteConfig:
     trusted_proxies: tuple[str, ...] = ()  # proxies in front of the site (addresses, CIDRs)
     advertised_url: str = ""  # how HQ reaches this Site Server (default: http://host:port)
     dns_sd: DnsSdConfig | None = None  # answer for a DNS-SD domain with the site's queues
+    mail: MailConfig = field(default_factory=MailConfig)  # Email to Print at the site
 
     @property
     def url(self) -> str:
@@ -277,10 +279,16 @@ class SiteServer(HqConnection):
                 self.start()
                 if self.zone is not None:  # from the replica: it answers through outages
                     await self.zone.start()
-                self.local.state.printwarden.web_print = self.web_print
+                state = self.local.state.printwarden
+                state.web_print = self.web_print
                 await self.web_print.start()
+                state.mail = await start_mail(
+                    state, self.web_print, self.config.mail, self.config.data_dir / "mail"
+                )
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                if self.local.state.printwarden.mail is not None:
+                    await self.local.state.printwarden.mail.stop()
                 await self.web_print.stop()
                 if self.zone is not None:
                     await self.zone.close()

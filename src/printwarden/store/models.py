@@ -88,6 +88,16 @@ class CardRow(Replicated, Base):
     sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
+class MailAddressRow(Replicated, Base):
+    """An address a user's mail to Email to Print comes from, besides the directory's
+    ``users.email``: added by an administrator, or by the user confirming a message sent
+    from it. Lower-case; replicated with its user (as cards are)."""
+
+    __tablename__ = "mail_addresses"
+    address: Mapped[str] = mapped_column(String(256), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+
+
 class GroupRow(Replicated, SoftDeleted, Base):
     __tablename__ = "groups"
     id: Mapped[int] = mapped_column(Id, primary_key=True)

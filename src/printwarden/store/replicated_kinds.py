@@ -28,6 +28,7 @@ from printwarden.store.models import (
     DeviceRow,
     GroupRow,
     HeldJobRow,
+    MailAddressRow,
     MembershipRow,
     PrinterRow,
     PrintTokenRow,
@@ -165,6 +166,7 @@ def _shared(row: Mapping[str, Any]) -> bool:
 
 CARDS = OwnedRows("cards", CardRow, "user_id", ("card_hash",), sealed=True)
 GROUP_IDS = OwnedRows("group_ids", MembershipRow, "user_id", ("group_id",))
+MAIL_ADDRESSES = OwnedRows("mail_addresses", MailAddressRow, "user_id", ("address",))
 DELEGATE_IDS = OwnedRows("delegate_ids", ReleaseDelegateRow, "owner_id", ("delegate_id",))
 GRANTS = OwnedRows(
     "grants",
@@ -190,7 +192,7 @@ KINDS: tuple[Kind, ...] = (
         UserRow,
         1,
         SiteApply.BULK,
-        links=(CARDS, GROUP_IDS, DELEGATE_IDS),
+        links=(CARDS, GROUP_IDS, DELEGATE_IDS, MAIL_ADDRESSES),
         for_site=SiteNumbers.user_row,
     ),
     Kind("account", AccountRow, 2, SiteApply.BULK, links=(GRANTS,)),

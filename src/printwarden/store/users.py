@@ -12,9 +12,17 @@ from sqlalchemy.orm import Session
 
 from printwarden import keys, security
 from printwarden.domain.accounts import AccountKind
+from printwarden.store import mail_addresses
 from printwarden.store.changes import change_seq
 from printwarden.store.errors import AlreadyExists, InvalidReference, LastAdministrator, NotFound
-from printwarden.store.models import AccountRow, CardRow, GroupRow, MembershipRow, UserRow
+from printwarden.store.models import (
+    AccountRow,
+    CardRow,
+    GroupRow,
+    MailAddressRow,
+    MembershipRow,
+    UserRow,
+)
 
 
 @dataclass(slots=True)
@@ -25,6 +33,7 @@ class UserChanges:
     email: str | None = None
     groups: Sequence[str] | None = None
     cards: Sequence[str] | None = None
+    mail_addresses: Sequence[str] | None = None
     identity_number: str | None = None
     pin: str | None = None
     password: str | None = None
@@ -122,6 +131,8 @@ def update_user(session: Session, key: bytes, row: UserRow, changes: UserChanges
         replace_cards(session, key, row, changes.cards)
     if changes.groups is not None:
         replace_groups(session, row, changes.groups)
+    if changes.mail_addresses is not None:
+        mail_addresses.replace(session, row, changes.mail_addresses)
     if changes.restricted is not None or changes.credit_limit is not None:
         _set_credit(personal_account(session, row.id), changes, seq)
     row.updated_at, row.change_seq = now(), seq
@@ -176,6 +187,7 @@ def replace_cards(session: Session, key: bytes, row: UserRow, cards: Iterable[st
         if taken is not None:
             raise AlreadyExists(f"a card of {row.username!r} belongs to another user")
     session.execute(delete(CardRow).where(CardRow.user_id == row.id))
+    session.execute(delete(MailAddressRow).where(MailAddressRow.user_id == row.id))
     seq = change_seq(session)
     row.change_seq = seq  # a site replaces the user's cards with the user
     session.add_all(

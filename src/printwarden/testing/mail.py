@@ -11,6 +11,7 @@ The JSON file says ``spool``, ``log`` (a JSON-lines file of the submits, fsync'd
 from __future__ import annotations
 
 import asyncio
+import datetime
 import json
 import os
 import signal
@@ -23,6 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
 from printwarden.mail.listener import MailService
 from printwarden.mail.sender_auth import Lookup
 from printwarden.mail.settings import MailSettings, SmarthostSettings
@@ -31,6 +37,53 @@ from printwarden.mail.smarthost import Smarthost
 from printwarden.mail.target import Attachment, Outcome
 
 T = TypeVar("T")
+
+
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    """A self-signed certificate and its key (0600) for STARTTLS, in ``directory``."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "print.example.org")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    key_path.chmod(0o600)
+    return cert_path, key_path
+
+
+class SinkThread:
+    """A :class:`MailSink` (a smarthost keeping what it gets in a Maildir) on an event loop
+    in a thread of its own."""
+
+    def __init__(self, maildir: Path) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.sink = MailSink(maildir)
+        asyncio.run_coroutine_threadsafe(self.sink.start(), self.loop).result(timeout=30)
+        self.port = self.sink.port
+
+    def close(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.sink.stop(), self.loop).result(timeout=30)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
 
 
 @dataclass(frozen=True, slots=True)
