@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import os
+import smtplib
 import socket
 import ssl
 import subprocess
@@ -21,6 +22,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
+from email.message import EmailMessage
 from pathlib import Path
 
 import httpx
@@ -58,6 +60,8 @@ PRINT_SECONDS = 20.0
 REFUSED_SECONDS = 4.0  # how long a job that must not print is watched
 DNS_DOMAIN = "matrix.print.test"  # the site's unicast DNS-SD zone
 PASSWORD = "matrix-password-7"  # the user's, for the queue phones and laptops use
+MAIL_DOMAIN, MAIL_RELAY = "matrix.mail.test", "mx.matrix.mail.test"  # Email to Print
+USER_MAIL = "matrix-user@example.org"
 
 PENDING = {
     Function.PAYMENT_GATEWAYS_KIOSKS: "a later issue: kiosks and payment gateways",
@@ -89,6 +93,7 @@ class World:
     user: str
     root: Path
     dns_port: int  # the Site Server's DNS-SD responder
+    mail_port: int  # the Site Server's Email to Print listener
 
     def device(self, place: Place, kind: str = "mfd") -> DeviceClient:
         return DeviceClient(place.server, self.tokens[kind], timeout=CLIENT_TIMEOUT, retries=0)
@@ -260,6 +265,38 @@ def authenticated_print(world: World, place: Place, data: bytes) -> None:
 
 
 def mobile_print(world: World, place: Place) -> bool:
+    """Web Print and Email to Print: both must print (each released at the MFD)."""
+    return web_print(world, place) and email_print(world, place)
+
+
+def email_print(world: World, place: Place) -> bool:
+    """The person mails a PDF to the hold queue's address at the site's listener (the only
+    one: with no Site Server there is none at the site); released at the MFD, it prints."""
+    if place.mode is Mode.OFFLINE_NO_SITE:
+        return False
+    data = unique("mailed job")
+    mail = EmailMessage()
+    mail["From"], mail["To"], mail["Subject"] = USER_MAIL, f"secure@{MAIL_DOMAIN}", "print"
+    mail["Authentication-Results"] = f"{MAIL_RELAY}; dmarc=pass header.from=example.org"
+    mail.set_content("attached")
+    name = f"mailed-{uuid.uuid4().hex[:8]}.pdf"
+    mail.add_attachment(marked_pdf(data), maintype="application", subtype="pdf", filename=name)
+    try:
+        with smtplib.SMTP("127.0.0.1", world.mail_port, timeout=10) as smtp:
+            smtp.send_message(mail)
+    except (OSError, smtplib.SMTPException):
+        return False
+
+    def release(device: DeviceClient, session: Session) -> None:
+        found = wait_for(
+            lambda: [j.id for j in device.jobs(session) if j.document_name == name], "mailed job"
+        )
+        device.release(session, found[0])
+
+    return works(release, world, place) and within(place, data, PRINT_SECONDS)
+
+
+def web_print(world: World, place: Place) -> bool:
     """Web Print: the person logs in at the place's server, uploads a document to the hold
     queue, and releases it at the MFD; available when it prints."""
     try:
@@ -397,7 +434,12 @@ def matrix_world(root: Path) -> Iterator[World]:
         tokens = {kind: app.device_token(f"matrix-{kind}", PRINTER) for kind in
                   ("mfd", "terminal", "release-station", "card-reader")}  # fmt: skip
         _kind_devices(admin)
-        dns_port = free_port()
+        dns_port, mail_port = free_port(), free_port()
+        mail_config = root / "site-mail.toml"
+        mail_config.write_text(
+            f'[mail]\ndomain = "{MAIL_DOMAIN}"\nport = {mail_port}\n'
+            f'trusted_relays = ["{MAIL_RELAY}"]\ntrusted_relay_networks = ["127.0.0.0/8"]\n'
+        )
         site = SiteProcess(
             f"http://127.0.0.1:{site_link.port}",
             app.token(Role.SITE, scope=SITE),
@@ -406,7 +448,7 @@ def matrix_world(root: Path) -> Iterator[World]:
             port=site_port,
             advertised_url=advertised,
             options=["--dns-sd-domain", DNS_DOMAIN, "--dns-sd-listen", "127.0.0.1",
-                     "--dns-sd-port", str(dns_port)],
+                     "--dns-sd-port", str(dns_port), "--mail-config", str(mail_config)],
         )  # fmt: skip
         site.start()
         stack.callback(site.stop)
@@ -438,7 +480,9 @@ def matrix_world(root: Path) -> Iterator[World]:
             Mode.OFFLINE_WITH_SITE, online.server, online.provider, online.out,
             online.listener_port,
         )  # fmt: skip
-        world = World(app, site, site_link, hq_link, places, tokens, card, user, root, dns_port)
+        world = World(
+            app, site, site_link, hq_link, places, tokens, card, user, root, dns_port, mail_port
+        )
         wait_for(lambda: _caught_up(world), "the site's replica")
         # A password login through the site while online: what the site checks it against
         # offline (the Offline Policy's password cache).
@@ -453,6 +497,7 @@ def _seed(admin: httpx.Client) -> tuple[str, str]:
     assert admin.post("/sites", json={"name": SITE}).status_code == 201
     user, card = f"matrix-{uuid.uuid4().hex[:6]}", uuid.uuid4().hex[:12]
     add_user(admin, user, 100_000, password=PASSWORD)
+    assert admin.patch(f"/users/{user}", json={"email": USER_MAIL}).status_code == 200
     assert admin.patch(f"/users/{user}", json={"cards": [card]}).status_code == 200
     account = {"name": "Matrix-Project", "users": [user], "pin": "2468", "restricted": False}
     assert admin.post("/accounts", json=account).status_code == 201
