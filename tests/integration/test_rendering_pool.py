@@ -4,6 +4,7 @@ recycling, a worker killed or hung mid-render, the sandbox, and a clean stop."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import time
@@ -15,7 +16,7 @@ import pikepdf
 import pytest
 
 from printwarden.rendering import DocumentRefused, RenderFailed, RenderPool, RenderSettings
-from printwarden.rendering.sandbox import Mode, group_pids
+from printwarden.rendering.sandbox import Mode, group_pids, group_rss
 from printwarden.testing import office_corpus
 
 TIMEOUT = 6.0
@@ -72,7 +73,9 @@ def _soffice(pgid: int) -> int:
     raise AssertionError(f"no soffice.bin in process group {pgid}")
 
 
-@pytest.mark.parametrize("name", ["docx-4", "xlsx-2", "pptx-3", "odt-3", "rtf-2", "doc-2", "ppt-3"])
+@pytest.mark.parametrize(
+    "name", ["docx-4", "xlsx-2", "xls-2", "ods-2", "pptx-3", "odt-3", "rtf-2", "doc-2", "ppt-3"]
+)
 def test_renders_with_the_expected_pages(
     runner: asyncio.Runner,
     pool: RenderPool,
@@ -85,11 +88,47 @@ def test_renders_with_the_expected_pages(
     assert _pages(dest) == corpus.pages(name)
 
 
+SPREADSHEETS = ("xlsx-2", "xls-2", "ods-2")
+
+
+def test_spreadsheets_render_on_a_warm_worker_after_its_warm_up(
+    runner: asyncio.Runner,
+    corpus: office_corpus.Corpus,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # One worker, so every spreadsheet surely lands on it: the same process group from
+    # start to end (LibreOffice never crashed), and no one-shot conversion.
+    caplog.set_level(logging.DEBUG, logger="printwarden.rendering.worker")
+    assert "calc" in RenderSettings().warm_families
+    pool = RenderPool(RenderSettings(workers=1, timeout_seconds=20), tmp_path / "work")
+
+    async def render_all() -> tuple[dict[str, int], int, int, dict[str, int]]:
+        await pool.start(wait=True)
+        try:
+            fresh = pool.stats()
+            before = pool.worker_pids()[0]
+            for name in SPREADSHEETS:
+                await pool.render(corpus.path(name), tmp_path / f"{name}.pdf")
+            return fresh, before, pool.worker_pids()[0], pool.stats()
+        finally:
+            await pool.stop()
+
+    fresh, before, after, stats = runner.run(render_all())
+    assert "warmed up in" in caplog.text  # the worker converted its warm-up documents ...
+    assert fresh["renders"] == fresh["one_shots"] == 0  # ... and they are not renders
+    assert after == before
+    assert stats["renders"] == len(SPREADSHEETS)
+    assert stats["one_shots"] == stats["crashes"] == stats["failures"] == 0
+    for name in SPREADSHEETS:
+        assert _pages(tmp_path / f"{name}.pdf") == corpus.pages(name)
+
+
 def test_concurrent_renders_share_two_workers(
     runner: asyncio.Runner, pool: RenderPool, corpus: office_corpus.Corpus, tmp_path: Path
 ) -> None:
     names = ["docx-10", "pptx-3", "docx-4", "odt-3", "docx-10", "rtf-2", "pptx-3", "docx-4"]
-    before = pool.stats()["renders"]
+    before = pool.stats()
 
     async def all_of_them() -> None:
         await asyncio.gather(
@@ -103,9 +142,19 @@ def test_concurrent_renders_share_two_workers(
     for index, name in enumerate(names):
         assert _pages(tmp_path / f"{index}.pdf") == corpus.pages(name)
     stats = pool.stats()
-    assert stats["renders"] == before + len(names)
+    assert stats["renders"] == before["renders"] + len(names)
     assert stats["workers_alive"] == 2
-    assert stats["one_shots"] <= 1  # the xlsx of the parametrized test, nothing here
+    assert stats["one_shots"] == before["one_shots"]
+
+
+def test_worker_memory_is_its_whole_group(pool: RenderPool) -> None:
+    # rss() reads the members it found once; it must agree with a full scan of the group.
+    for worker in pool._workers.values():
+        first, again = worker.rss(), worker.rss()
+        full = group_rss(worker.pid)
+        assert len(group_pids(worker.pid)) >= 2  # the host and LibreOffice
+        assert first > 100_000_000
+        assert abs(again - full) < 0.1 * full
 
 
 def test_refuses_what_is_no_office_document(

@@ -226,6 +226,14 @@ def group_rss(pgid: int) -> int:
     return total
 
 
+def member_rss(pid: int, pgid: int) -> int | None:
+    """Resident memory of ``pid`` if it is still a live member of the group ``pgid``."""
+    fields = _stat_fields(pid)
+    if fields is None or fields[0] == "Z" or fields[2] != str(pgid):
+        return None
+    return int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+
+
 def _stat_fields(pid: int) -> list[str] | None:
     """``/proc/<pid>/stat`` from the state on (field 3 onwards, so index 0 is the state)."""
     try:

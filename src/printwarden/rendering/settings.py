@@ -41,11 +41,14 @@ class RenderSettings:
     """The system Python that has LibreOffice's ``uno`` module (python3-uno)."""
     render_text: bool = False
     """Plain text goes through LibreOffice too (the project renders text itself)."""
-    warm_families: frozenset[str] = frozenset({"writer", "impress"})
+    warm_families: frozenset[str] = frozenset({"writer", "calc", "impress"})
     """Which documents the warm workers take ("writer", "calc", "impress"); the rest go
-    straight to a one-shot ``soffice --convert-to``. Calc is left out: LibreOffice 7.4
-    (Debian 12) cannot load a spreadsheet over UNO in a headless ``--accept`` instance
-    (``loadComponentFromURL`` returns nothing, then soffice aborts in
-    ``ScTabViewShell::GetClipData``), while ``--convert-to`` renders it fine."""
+    straight to a one-shot ``soffice --convert-to``. All three by default: the workers load
+    documents hidden, which is what lets LibreOffice 7.4 (Debian 12) convert spreadsheets
+    over UNO (loaded with a visible view, soffice aborts in ``ScTabViewShell::GetClipData``
+    or ``vcl::Window::GetCursor``)."""
+    warm_up: bool = True
+    """A new worker converts a tiny document of each kind (not counted as a render) before
+    it takes documents, so that the first real document is as fast as the next ones."""
     one_shot_retry: bool = True
     """After a worker crash or a format failure, try once more with ``soffice --convert-to``."""

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 API_VERSION = "3"  # unoserver.client.API_VERSION
 _HEADER_LIMIT = 64 * 1024
+_RESCAN_EVERY = 25  # documents between two full /proc scans for the group's processes
 
 
 class WorkerError(Exception):
@@ -54,6 +55,8 @@ class Worker:
         self.soffice_pid = 0
         self.documents = 0
         self.retired = False
+        self._members: list[int] = []  # the group's processes, as last found in /proc
+        self._scanned_at = 0  # ``documents`` when they were found
         self._stderr_task: asyncio.Task[None] | None = None
 
     @property
@@ -77,6 +80,7 @@ class Worker:
             settings.soffice,
             "--start-timeout",
             str(settings.start_timeout_seconds),
+            *(() if settings.warm_up else ("--no-warm-up",)),
         )
         self.process = await asyncio.create_subprocess_exec(
             *command,
@@ -141,8 +145,20 @@ class Worker:
                 await writer.wait_closed()
 
     def rss(self) -> int:
-        """Resident memory of the worker's processes (LibreOffice and its host)."""
-        return sandboxes.group_rss(self.pid) if self.alive else 0
+        """Resident memory of the worker's processes (LibreOffice and its host).
+
+        Checked after every document: the group's members are found by a scan of /proc
+        (milliseconds on a busy server) only now and then, or when one of them is gone;
+        in between, only their own ``/proc/<pid>/stat`` are read."""
+        if not self.alive:
+            return 0
+        if self._members and self.documents - self._scanned_at < _RESCAN_EVERY:
+            sizes = [sandboxes.member_rss(pid, self.pid) for pid in self._members]
+            if None not in sizes:
+                return sum(size for size in sizes if size is not None)
+        self._members = sandboxes.group_pids(self.pid)
+        self._scanned_at = self.documents
+        return sum(sandboxes.member_rss(pid, self.pid) or 0 for pid in self._members)
 
     def kill(self) -> None:
         """SIGKILL to the whole process group."""
