@@ -596,3 +596,34 @@ def test_fast_release_with_a_card_reader_at_an_offline_site(world: World) -> Non
     with in_mode(world, Mode.OFFLINE_WITH_SITE) as place:
         assert world.site_link.state == "down"
         assert fast_release(world, place), "the card reader's held job did not print offline"
+
+
+def test_web_print_at_hq_reaches_a_site_queue_online_and_is_refused_while_the_site_is_cut(
+    world: World,
+) -> None:
+    """HQ's portal offers the sites' queues too: the site's provider fetches what HQ
+    rendered through its Site Server. While HQ cannot reach the site, HQ refuses (503)
+    rather than keep a document to print hours later."""
+    place = world.places[Mode.ONLINE]
+    login = httpx.post(f"{world.app.api}/auth/login", timeout=10,
+                       json={"username": world.user, "password": PASSWORD})  # fmt: skip
+    headers = {"Authorization": f"Bearer {login.json()['token']}"}
+    data = unique("hq web print job")
+    with httpx.Client(base_url=world.app.api, headers=headers, timeout=10) as api:
+        key = f"{place.provider.name}/secure"
+        upload = api.post("/me/web-print", files={"file": ("hq.pdf", marked_pdf(data))},
+                          data={"queue": key})  # fmt: skip
+        assert upload.status_code == 202, upload.text
+        job_id = upload.json()["id"]
+        wait_for(lambda: api.get(f"/me/web-print/{job_id}").json()["stage"] == "accepted",
+                 "the site's provider took HQ's document")  # fmt: skip
+        assert works(release_at_mfd_of(job_id), world, place)
+        assert within(place, data, PRINT_SECONDS)
+        world.site_link.down()
+        try:
+            wait_for(lambda: api.post("/me/web-print", files={"file": ("x.pdf", b"%PDF-1.4")},
+                                      data={"queue": key}).status_code == 503,
+                     "HQ refusing the cut site's queue")  # fmt: skip
+        finally:
+            world.site_link.up()
+        wait_for(lambda: world.site.status()["mode"] == "online", "the site online", 60)

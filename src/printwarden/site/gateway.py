@@ -46,12 +46,13 @@ ANSWERING_LOCALLY: ContextVar[bool] = ContextVar("answering_locally", default=Fa
 # handed in at a site is rendered, kept and fetched by its provider there, online or offline).
 LOCAL_ONLY = ("/site/", "/api/v1/me/web-print", "/web/portal/web-print",
               "/web/portal/mail-confirm")  # fmt: skip
-SUBMISSIONS = re.compile(r"/api/v1/providers/[^/]+/submissions(/.*)?")
+# A provider's Web Print submissions: the site's own, and (online) those handed in at HQ.
+SUBMISSIONS = re.compile(r"/api/v1/providers/[^/]+/submissions(?P<rest>/.*)?")
 
 
 def answered_here(path: str) -> bool:
     """Whether the site answers ``path`` itself, never forwarding it to HQ."""
-    return path.startswith(LOCAL_ONLY) or SUBMISSIONS.fullmatch(path) is not None
+    return path.startswith(LOCAL_ONLY)
 
 
 class HqConnection:
@@ -101,6 +102,9 @@ class Gateway:
             await self.local(scope, receive, send)
             return
         body = await _read_body(receive)
+        if SUBMISSIONS.fullmatch(scope["path"]):
+            await _send_response(send, await self._submissions(scope, body))
+            return
         if self.link.online():
             forwarded = await self._forward(scope, body)
             if forwarded is not None:
@@ -133,6 +137,37 @@ class Gateway:
         if accepted is not None:
             await self.link.password_accepted(*accepted)
         return response
+
+    async def _submissions(self, scope: Scope, body: bytes) -> httpx.Response:
+        """A provider's Web Print submissions: the site's own (rendered here) and, while
+        online, HQ's (handed in at HQ for a queue of this site): listed together, each
+        document fetched from where it is, results told to both (each ignores ids it does
+        not have)."""
+        local = await self._local_call(scope, body)
+        if not self.link.online():
+            return local
+        rest = (SUBMISSIONS.fullmatch(scope["path"]) or {"rest": ""})["rest"] or ""
+        if rest.endswith("/document") and local.status_code == 200:
+            return local
+        upstream = await self._forward(scope, body)
+        if upstream is None or upstream.status_code != 200:
+            return local
+        if rest.endswith("/document"):
+            return upstream
+        if local.status_code != 200:
+            return upstream
+        return _merged(local, upstream, "applied" if rest == "/results" else "submissions")
+
+    async def _local_call(self, scope: Scope, body: bytes) -> httpx.Response:
+        """The local app's answer, as a response (to merge with HQ's)."""
+        transport = httpx.ASGITransport(app=self.local)
+        headers = [(k, v) for k, v in scope["headers"] if k.lower() not in NOT_FORWARDED]
+        async with httpx.AsyncClient(transport=transport, base_url="http://site.local") as client:
+            raw: bytes = scope.get("raw_path") or quote(scope["path"]).encode()
+            url = raw.decode("latin-1")
+            if scope.get("query_string"):
+                url += "?" + scope["query_string"].decode("latin-1")
+            return await client.request(scope["method"], url, headers=headers, content=body)
 
     def _client_headers(self, scope: Scope) -> list[tuple[bytes, bytes]]:
         """Who the client is, and the site token that vouches for it."""
@@ -192,6 +227,13 @@ def _is_password_login(path: str, body: bytes, response: httpx.Response) -> bool
     if path != "/api/v1/auth/login" and sent.get("method") != "password":
         return False
     return path != "/api/v1/auth/device" or bool(answer.get("authenticated"))
+
+
+def _merged(local: httpx.Response, upstream: httpx.Response, field: str) -> httpx.Response:
+    """The two answers as one: their ``field`` lists joined, or their counts added."""
+    mine, theirs = local.json(), upstream.json()
+    merged = mine[field] + theirs[field]
+    return httpx.Response(200, json={field: merged})
 
 
 def _timeout(scope: Scope) -> httpx.Timeout:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from printwarden.api.web_print import (
@@ -31,10 +32,10 @@ from printwarden.domain.web_print import (
     WebPrintPolicy,
     wording,
 )
-from printwarden.store import printers, providers, settings, users, web_prints
+from printwarden.store import printers, providers, settings, sites, users, web_prints
 from printwarden.store.db import utc
-from printwarden.store.models import HeldJobRow, ProviderRow, UserRow, WebPrintRow
-from printwarden.usecases.errors import Conflict, Forbidden, Invalid, NotFound
+from printwarden.store.models import HeldJobRow, ProviderRow, SiteRow, UserRow, WebPrintRow
+from printwarden.usecases.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
 from printwarden.usecases.release import capabilities
 
 OFFERED_KINDS = ("hold", "findme", "direct")
@@ -72,10 +73,12 @@ def site_of_issuer(issuer: str) -> str | None:
 
 
 def queues_here(session: Session, site: str | None, rules: WebPrintPolicy) -> list[WebPrintQueue]:
-    """The queues this server's providers registered that Web Print may send to."""
+    """The queues Web Print may send to from here: at HQ every provider's (a site's
+    provider fetches what HQ renders through its Site Server, while the site is online), at
+    a Site Server its own site's."""
     found = []
     for row in providers.list_providers(session):
-        if providers.site_of(session, row) != site:
+        if site is not None and providers.site_of(session, row) != site:
             continue
         for queue in row.queues or []:
             if not isinstance(queue, dict):
@@ -96,7 +99,24 @@ def find_queue(session: Session, site: str | None, key: str) -> WebPrintQueue:
     if len(chosen) != 1:
         names = ", ".join(q.key for q in offered) or "none"
         raise Invalid(f"no queue {key!r} takes Web Print here (queues: {names})")
+    if site is None:
+        _check_site_reachable(session, chosen[0])
     return chosen[0]
+
+
+def _check_site_reachable(session: Session, queue: WebPrintQueue) -> None:
+    """At HQ: a queue at a site HQ cannot reach now is refused (not queued for later)."""
+    provider = providers.find(session, queue.provider)
+    where = providers.site_of(session, provider) if provider is not None else None
+    row = session.scalar(select(SiteRow).where(SiteRow.name == where)) if where else None
+    if row is None or (sites.reachable(row) and not row.forced_offline):
+        return
+    raise Unavailable(
+        f"{queue.queue} is at site {row.name}, which HQ cannot reach now: print from that "
+        "site's own Web Print page (it works offline), or here once the link is back",
+        title="Site offline",
+        site=row.name,
+    )
 
 
 def check_person(session: Session, user: UserRow, client: str, rules: WebPrintPolicy) -> None:
