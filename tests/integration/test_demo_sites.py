@@ -155,3 +155,47 @@ def test_link_commands_show_the_state_and_refuse_an_unknown_site(demo: dict[str,
     refused = _printwarden("demo", "link", "down", "nowhere", "--data-dir", str(demo["_dir"]))
     assert refused.returncode == 1
     assert "site-a" in refused.stdout  # it names the sites there are
+
+
+def test_mail_to_a_queue_address_of_an_offline_site_is_held_there_and_replied_to(
+    demo: dict[str, Any], tmp_path: Path
+) -> None:
+    """demo.json's mail interface: a user's address mails a PDF to the Find-Me queue's
+    address at its site's listener while the site is cut off; the reply reaches the demo's
+    Maildir sink, and the job is held at the site (HQ lists it once the link is back)."""
+    person = demo["users"][0]
+    queue = next(q for q in demo["queues"].values() if q["kind"] == "findme")
+    smtp = demo["sites"][queue["site"]]["smtp"]
+    assert queue["email"].endswith("@" + smtp["domain"])
+    assert demo["smtp"]["domain"]
+    assert demo["smtp"]["port"]
+    document = tmp_path / "mailed.pdf"
+    ghostscript = ["gs", "-q", "-dNOPAUSE", "-dBATCH", "-sDEVICE=pdfwrite"]
+    subprocess.run([*ghostscript, f"-sOutputFile={document}", "-c", "showpage"], check=True,
+                   timeout=60)  # fmt: skip
+    sink = Path(demo["mail_sink"]) / "new"
+    before = len(list(sink.iterdir())) if sink.exists() else 0
+    _link(demo, "down", queue["site"])
+    try:
+        _wait(lambda: _site_status(demo, queue["site"])["mode"] == "offline", OFFLINE_WITHIN,
+              "the site offline")  # fmt: skip
+        trusted = "Authentication-Results: mx.print.test; dmarc=pass header.from=example.org"
+        sent = subprocess.run(
+            ["swaks", "--server", f"{smtp['host']}:{smtp['port']}", "--to", queue["email"],
+             "--from", person["email"], "--attach", f"@{document}", "--add-header", trusted],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert sent.returncode == 0, sent.stdout + sent.stderr
+        _wait(lambda: sink.exists() and len(list(sink.iterdir())) > before, 30, "the reply")
+        newest = max(sink.iterdir(), key=lambda p: p.stat().st_mtime).read_text()
+        assert "mailed.pdf" in newest
+        assert "held for release at findme" in newest
+    finally:
+        _link(demo, "up", queue["site"])
+
+    def at_hq() -> bool:
+        with _admin(demo) as admin:
+            jobs = admin.get("/held-jobs", params={"user": person["username"]}).json()["jobs"]
+        return any(j["document_name"] == "mailed.pdf" for j in jobs)
+
+    _wait(at_hq, ONLINE_WITHIN + 15, "the mailed job at HQ")

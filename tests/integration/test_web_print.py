@@ -21,6 +21,7 @@ from PIL import Image
 from test_held_jobs import COLOUR_PAGE, GREY_PAGE, Device, pdf, wait_received
 
 from printwarden.analysis import analyze
+from printwarden.testing import office_corpus
 from support.devices import DeviceRig, device_rig
 from support.provider import QueueSpec
 from support.seeding import PRICES, wait_for
@@ -226,6 +227,18 @@ def test_text_becomes_a_pdf_with_the_text_in_it(person: Person) -> None:
     job = person.settled(person.upload("lines.txt", text.encode(), queue="secure").json()["id"])
     assert job["stage"] == "accepted"
     assert job["pages"] >= 2
+
+
+def test_a_docx_renders_through_libreoffice_on_a_server_started_by_the_cli(
+    person: Person,
+) -> None:
+    """The CLI's umask (077) must not keep the sandboxed renderer (nobody) from its files."""
+    corpus = office_corpus.build()
+    data = corpus.path("docx-4").read_bytes()
+    job = person.settled(person.upload("minutes.docx", data, queue="secure").json()["id"])
+    assert job["stage"] == "accepted", job
+    assert job["pages"] == corpus.pages("docx-4")
+    assert job["cost"] == corpus.pages("docx-4") * PRICES["grey_simplex"]
 
 
 def test_a_png_upload_keeps_its_page_and_costs_colour(person: Person) -> None:

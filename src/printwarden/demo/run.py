@@ -17,14 +17,24 @@ from typing import Any
 import httpx
 
 from printwarden import serving
-from printwarden.config import DnsSdConfig, Settings
+from printwarden.config import DnsSdConfig, MailConfig, Settings
 from printwarden.demo.providers import DemoStopping, provider_name
-from printwarden.demo.sites import DNS_SD_PORT_OFFSET, SITES, DemoSites
+from printwarden.demo.sites import (
+    DEMO_RELAY,
+    DNS_SD_PORT_OFFSET,
+    MAIL_DOMAIN,
+    MAIL_SINK_PORT_OFFSET,
+    SITES,
+    SMTP_PORT_OFFSET,
+    DemoSites,
+    mail_config,
+)
 from printwarden.domain.accounts import Role
 from printwarden.domain.ids import new_id
 from printwarden.domain.ledger import Transaction, TransactionKind
 from printwarden.domain.offline_policies import OfflinePolicies
 from printwarden.files import private_dir, write_private
+from printwarden.mail.sink import MailSink
 from printwarden.service.app import create_app
 from printwarden.store import accounts, groups, ledger, printers, sites, tokens, users
 from printwarden.store.db import Database
@@ -63,17 +73,25 @@ def run_demo(data_dir: Path, port_base: int) -> None:
         domain=DNS_SD_DOMAIN, listen="127.0.0.1", port=port_base + DNS_SD_PORT_OFFSET,
         ns=f"ns.{DNS_SD_DOMAIN}", ns_addresses=["127.0.0.1"],
     )  # fmt: skip
+    app_url = f"http://127.0.0.1:{port_base}"
+    mail = MailConfig.model_validate(
+        mail_config(port_base + SMTP_PORT_OFFSET, MAIL_DOMAIN,
+                    port_base + MAIL_SINK_PORT_OFFSET, app_url)
+    )  # fmt: skip
     settings = Settings(
         data_dir=data_dir, database_url=f"sqlite:///{database_file}", port=port_base,
-        dns_sd=dns_sd,
+        dns_sd=dns_sd, mail=mail,
     )  # fmt: skip
     upgrade(settings.resolved_database_url())
     database = Database(settings.resolved_database_url())
     secret = settings.resolved_secret()
     manifest = seed(database, secret)
-    manifest["app_url"] = f"http://127.0.0.1:{port_base}"
+    manifest["app_url"] = app_url
     manifest["database_url"] = settings.resolved_database_url()
     manifest["dns_sd"] = {"server": f"127.0.0.1:{dns_sd.port}", "domain": DNS_SD_DOMAIN}
+    manifest["smtp"] = {"host": "127.0.0.1", "port": mail.port, "domain": MAIL_DOMAIN}
+    sink = DemoMailSink(data_dir / "mail-sink", port_base + MAIL_SINK_PORT_OFFSET)
+    manifest["mail_sink"] = str(sink.directory)
     demo_sites = DemoSites.create(
         data_dir, port_base, manifest.pop("site_tokens"), manifest.pop("provider_tokens")
     )
@@ -101,6 +119,25 @@ def run_demo(data_dir: Path, port_base: int) -> None:
         for each in (signal.SIGINT, signal.SIGTERM):  # a second Ctrl-C must not orphan them
             signal.signal(each, signal.SIG_IGN)
         demo_sites.stop()
+        sink.stop()
+
+
+class DemoMailSink:
+    """The demo's smarthost: every reply and confirmation mail lands in a Maildir."""
+
+    def __init__(self, directory: Path, port: int) -> None:
+        shutil.rmtree(directory, ignore_errors=True)
+        self.directory = directory  # a Maildir (0700), made by the sink
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.sink = MailSink(self.directory, "127.0.0.1", port)
+        asyncio.run_coroutine_threadsafe(self.sink.start(), self.loop).result(timeout=30)
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.sink.stop(), self.loop).result(timeout=30)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
 
 
 class _QuietLongPolls(logging.Filter):
@@ -164,9 +201,7 @@ def seed(database: Database, secret: bytes) -> dict[str, Any]:
         "device_token": device_token,
         "devices": devices,
         "site_tokens": site_tokens,  # not in demo.json as such: each site's entry has its own
-        "users": [
-            {k: p[k] for k in ("username", "password", "card", "pin", "full_name")} for p in people
-        ],
+        "users": [_person(p) for p in people],
     }
 
 
@@ -179,6 +214,16 @@ def _seed_provider_token(session: Any, site: str) -> str:
     return token
 
 
+def _person(person: dict[str, Any]) -> dict[str, Any]:
+    """A sample user as ``demo.json`` lists them."""
+    fields = ("username", "password", "card", "pin", "full_name")
+    return {**{k: person[k] for k in fields}, "email": _email(person["username"])}
+
+
+def _email(username: str) -> str:
+    return f"{username}@example.org"
+
+
 def _seed_user(session: Any, secret: bytes, person: dict[str, Any]) -> None:
     row = users.create_user(
         session,
@@ -186,7 +231,7 @@ def _seed_user(session: Any, secret: bytes, person: dict[str, Any]) -> None:
         person["username"],
         users.UserChanges(
             full_name=person["full_name"],
-            email=f"{person['username']}@example.org",
+            email=_email(person["username"]),
             password=person["password"],
             pin=person["pin"],
             cards=[person["card"]],
@@ -314,9 +359,27 @@ def _print_lines(manifest: dict[str, Any], tokens_dir: Path) -> list[str]:
         host, port = unicast["server"].rsplit(":", 1)
         lines.append(f"  DNS-SD zone:   dig @{host} -p {port} PTR _ipp._tcp.{unicast['domain']}")
     lines += _release_lines(manifest, ports, tokens_dir)
+    lines += _mobile_print_lines(manifest)
     for name, printer in manifest["printers"].items():
         lines.append(f"  Printer {name + ':':12} received documents in {printer['received_dir']}")
     return lines
+
+
+def _mobile_print_lines(manifest: dict[str, Any]) -> list[str]:
+    """Web Print at a site's portal, and Email to Print to a queue's address there."""
+    queue = manifest["queues"].get("findme")
+    if queue is None or "email" not in queue:
+        return []
+    person = manifest["users"][0]
+    site = manifest["sites"][queue["site"]]
+    trusted = f"Authentication-Results: {DEMO_RELAY}; dmarc=pass header.from=example.org"
+    return [
+        f"  Web Print:     {site['url']}/web/portal/web-print (or {manifest['app_url']}"
+        "/web/portal/web-print)",
+        f"  Email:         swaks --server 127.0.0.1:{site['smtp']['port']} --to {queue['email']}"
+        f" --from {person['email']} --attach @FILE --add-header '{trusted}'",
+        f"  Mail replies:  {manifest['mail_sink']}/new (the demo's smarthost)",
+    ]
 
 
 def _release_lines(manifest: dict[str, Any], ports: dict[str, int], tokens_dir: Path) -> list[str]:

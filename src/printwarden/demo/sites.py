@@ -35,15 +35,22 @@ from printwarden.demo.providers import (
     DemoStopping,
     wait_listening,
 )
-from printwarden.files import private_dir, private_file
+from printwarden.files import private_dir, private_file, write_private
 from printwarden.keys import SITE_SECRET_FILE
 from printwarden.provider.tls import self_signed
+from printwarden.service.email_print import local_part
 from printwarden.sim.link import LinkState, read_state, write_state
 
 SITE_PORT_OFFSET = 100  # site-a's Site Server at port base + 100, site-b's at + 101
 LINK_PORT_OFFSET = 200  # site-a's link at port base + 200, site-b's at + 201
 DNS_SD_PORT_OFFSET = 53  # the App Server's DNS-SD responder (UDP and TCP) at port base + 53
 HQ_TO_SITE_PORT_OFFSET = 300  # the same links' way back: HQ reaches site-a at base + 300
+SMTP_PORT_OFFSET = 25  # the App Server's Email to Print listener at base + 25
+MAIL_SINK_PORT_OFFSET = 26  # the demo's smarthost (a Maildir sink) at base + 26
+SITE_SMTP_PORT_OFFSET = 125  # site-a's listener at base + 125, site-b's at + 126
+MAIL_DOMAIN = "print.test"  # HQ's mail domain; a site's is <site>.print.test
+# Mail from loopback carrying this MX's Authentication-Results counts, as if from your MX.
+DEMO_RELAY = "mx.print.test"
 STOP_SECONDS = 10.0
 
 
@@ -79,11 +86,27 @@ SITES = (
 PORT_OFFSETS = (
     0,
     DNS_SD_PORT_OFFSET,
+    SMTP_PORT_OFFSET,
+    MAIL_SINK_PORT_OFFSET,
     *(offset + index
       for offset in (SITE_PORT_OFFSET, LINK_PORT_OFFSET, HQ_TO_SITE_PORT_OFFSET,
-                     PROVIDER_PORT_OFFSET, PROVIDER_TLS_PORT_OFFSET)
+                     PROVIDER_PORT_OFFSET, PROVIDER_TLS_PORT_OFFSET, SITE_SMTP_PORT_OFFSET)
       for index in range(len(SITES))),
 )  # fmt: skip
+
+
+def mail_config(port: int, domain: str, sink_port: int, public_url: str) -> dict[str, Any]:
+    """The ``[mail]`` settings of a demo server (HQ or a site)."""
+    return {
+        "domain": domain,
+        "listen": "127.0.0.1",
+        "port": port,
+        "smarthost": f"127.0.0.1:{sink_port}",
+        "public_url": public_url,
+        "trusted_relays": [DEMO_RELAY],
+        "trusted_relay_networks": ["127.0.0.0/8"],
+        "unknown_sender": "reject-with-instructions",
+    }
 
 
 def demo_tls(data_dir: Path) -> tuple[Path, Path]:
@@ -183,6 +206,23 @@ class DemoSite:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def smtp_port(self) -> int:
+        return self.port_base + SITE_SMTP_PORT_OFFSET + self.index
+
+    @property
+    def mail_domain(self) -> str:
+        return f"{self.name}.{MAIL_DOMAIN}"
+
+    def _mail_config_file(self) -> Path:
+        """The site's ``[mail]`` (``site serve --mail-config``)."""
+        table = mail_config(self.smtp_port, self.mail_domain,
+                            self.port_base + MAIL_SINK_PORT_OFFSET, self.url)  # fmt: skip
+        lines = ["[mail]"] + [f"{key} = {json.dumps(value)}" for key, value in table.items()]
+        path = self.dir / "mail.toml"
+        write_private(path, "\n".join(lines) + "\n")
+        return path
+
     def start(self) -> None:
         private_dir(self.dir)
         control = link_control(self.data_dir, self.name)
@@ -201,7 +241,8 @@ class DemoSite:
              "--upstream", f"http://127.0.0.1:{self.link_port}",
              "--site", self.name, "--data-dir", str(self.dir / "site"),
              "--port", str(self.port),
-             "--advertised-url", f"http://127.0.0.1:{self.back_port}"],
+             "--advertised-url", f"http://127.0.0.1:{self.back_port}",
+             "--mail-config", str(self._mail_config_file())],
             "site.log",
             {SITE_OR_PROVIDER_ENV: self.site_token},  # not on the command line: ps shows it
         )  # fmt: skip
@@ -251,6 +292,7 @@ class DemoSite:
             },
             "provider": self.print_side.manifest()["provider"],
             "queues": sorted(self.layout.queues),
+            "smtp": {"host": "127.0.0.1", "port": self.smtp_port, "domain": self.mail_domain},
             "printers": sorted(self.layout.printers),
             "devices": sorted(self.layout.devices),
         }
@@ -339,7 +381,7 @@ class DemoSites:
         printers: dict[str, Any] = {}
         for site in self.sites:
             part = site.print_side.manifest()
-            queues.update(part["queues"])
+            queues.update(_with_addresses(part["queues"], site.mail_domain))
             printers.update(part["printers"])
         return {
             "sites": {site.name: site.manifest() for site in self.sites},
@@ -349,6 +391,16 @@ class DemoSites:
             "mdns": self.sites[0].print_side.manifest()["mdns"] if self.sites else {},
             "tls_ca": str(demo_tls(self.sites[0].data_dir)[0]) if self.sites else "",
         }
+
+
+def _with_addresses(queues: dict[str, Any], domain: str) -> dict[str, Any]:
+    """Each hold and Find-Me queue with the address that prints to it (its site's listener)."""
+    return {
+        name: {**queue, "email": f"{local_part(name)}@{domain}"}
+        if queue["kind"] in ("hold", "findme")
+        else queue
+        for name, queue in queues.items()
+    }
 
 
 def stop_all(processes: list[subprocess.Popen[bytes]], seconds: float = STOP_SECONDS) -> None:

@@ -52,9 +52,11 @@ HELD_WORDING = {
 }
 
 
-def wording(stage: str, detail: str, held_status: str = "", held_reason: str = "") -> str:
+def wording(
+    stage: str, detail: str, held_status: str = "", held_reason: str = "", held: bool = True
+) -> str:
     """How a submission's state reads in "My jobs": ``held_status`` is its held-job
-    record's status once its provider has it."""
+    record's status once its provider has reported it; ``held``: its queue holds jobs."""
     if stage == Stage.RENDERING:
         return "Rendering"
     if stage == Stage.READY:
@@ -70,7 +72,16 @@ def wording(stage: str, detail: str, held_status: str = "", held_reason: str = "
     if held_status:
         text = HELD_WORDING.get(held_status, held_status.capitalize())
         return f"{text}: {held_reason}" if held_reason and held_status != "held" else text
+    if held:
+        return "At the print server"  # spooled; its held-job record is on its way
     return detail or "Sent to the printer"
+
+
+def settling(stage: str, held_status: str, held: bool) -> bool:
+    """Whether the state will change by itself soon (a page showing it refreshes)."""
+    if stage in (Stage.RENDERING, Stage.SUBMITTED):
+        return True
+    return stage == Stage.ACCEPTED and held and not held_status
 
 
 @dataclass(frozen=True, slots=True)

@@ -71,6 +71,8 @@ class MailService:
 
     async def start(self) -> None:
         """Listen, and process what the spool holds and what arrives."""
+        # aiosmtpd logs every command (addresses included) at INFO: only its warnings.
+        logging.getLogger("mail.log").setLevel(max(logging.WARNING, logging.root.level))
         loop = asyncio.get_running_loop()
         handler = _Handler(self)
         tls = self._tls_context()

@@ -186,7 +186,8 @@ def install_runtime(runtime: Path) -> None:
     runtime.chmod(0o755)
     shutil.copyfile(uno_host.__file__, runtime / "uno_host.py")
     package = runtime / "unoserver"
-    package.mkdir(mode=0o755)
+    package.mkdir()
+    package.chmod(0o755)  # whatever the umask (the CLI sets 077): the worker is nobody
     spec = find_spec("unoserver")
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError("the unoserver package is not installed")

@@ -231,7 +231,7 @@ def view(row: WebPrintRow, held: HeldJobRow | None = None) -> WebPrintOut:
         queue_kind=row.queue_kind,
         printer=row.printer,
         stage=row.stage,
-        state=wording(row.stage, row.detail, status, reason),
+        state=wording(row.stage, row.detail, status, reason, row.queue_kind != "direct"),
         detail=row.detail,
         held_status=status,
         pages=row.pages,

@@ -16,7 +16,7 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData, UploadFile
 
-from printwarden.domain.web_print import PrintOptions, Stage
+from printwarden.domain.web_print import PrintOptions, Stage, settling
 from printwarden.service.client_address import client_address
 from printwarden.service.web_print import PREVIEW_PAGES, forget, service_of
 from printwarden.service.web_print import save_upload as save
@@ -54,7 +54,7 @@ def _page(ctx: PageContext, error: str = "", status: int = 200) -> Response:
         rules=rules,
         error=error,
         path=PATH,
-        refresh=any(job.stage == Stage.RENDERING.value for job in jobs),
+        refresh=any(settling(j.stage, j.held_status, j.queue_kind != "direct") for j in jobs),
     )
 
 
@@ -139,7 +139,7 @@ def _job_page(ctx: PageContext, submission_id: str, error: str = "") -> Response
         previews=previews if job.stage == Stage.READY.value else [],
         path=PATH,
         error=error,
-        refresh=job.stage in (Stage.RENDERING.value, Stage.SUBMITTED.value),
+        refresh=settling(job.stage, job.held_status, job.queue_kind != "direct"),
     )
 
 
