@@ -77,6 +77,9 @@ bench: system-deps venv
 	$(PY) bench/web_pages.py
 	$(PY) bench/mdns_adverts.py
 	$(PY) bench/dns_sd_query.py
+	$(PY) bench/rendering.py
+	$(PY) bench/web_print.py
+	$(PY) bench/smtp_intake.py
 
 # Long chaos: five seeds of 300 random steps (links cut, processes SIGKILLed), a link
 # flapping every second for a minute, and 5,000 job lifecycle races at a provider (with a new
