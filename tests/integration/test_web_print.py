@@ -21,6 +21,7 @@ from PIL import Image
 from test_held_jobs import COLOUR_PAGE, GREY_PAGE, Device, pdf, wait_received
 
 from printwarden.analysis import analyze
+from printwarden.store import settings
 from printwarden.testing import office_corpus
 from support.devices import DeviceRig, device_rig
 from support.provider import QueueSpec
@@ -247,3 +248,32 @@ def test_a_png_upload_keeps_its_page_and_costs_colour(person: Person) -> None:
     job = person.settled(person.upload("green.png", image.getvalue()).json()["id"])
     assert (job["pages"], job["colour_pages"]) == (1, 1)
     assert job["cost"] == PRICES["colour_simplex"]
+
+
+def test_the_administrators_limits_apply_to_groups_kinds_and_pages(
+    rig: DeviceRig, person: Person
+) -> None:
+    database = rig.app.database()
+    try:
+        with database.session() as session:
+            limits = {"allowed_groups": ["printing"], "allowed_kinds": ["pdf", "text"],
+                      "max_pages": 1}  # fmt: skip
+            settings.put(session, "web-print", limits)
+        refused = person.upload("a.txt", b"hello\n")
+        assert refused.status_code == 403
+        assert "groups" in refused.json()["detail"]
+        assert rig.admin.post("/groups", json={"name": "printing"}).status_code == 201
+        joined = rig.admin.patch(f"/users/{person.name}", json={"groups": ["printing"]})
+        assert joined.status_code == 200
+        image = io.BytesIO()
+        Image.new("RGB", (20, 20)).save(image, "PNG")
+        png = person.settled(person.upload("x.png", image.getvalue()).json()["id"])
+        assert png["stage"] == "failed"
+        assert "image documents are not accepted" in png["detail"]
+        long = person.settled(person.upload("long.txt", b"line\n" * 200).json()["id"])
+        assert long["stage"] == "failed"
+        assert "at most 1 are allowed" in long["detail"]
+    finally:
+        with database.session() as session:
+            settings.put(session, "web-print", {})
+        database.dispose()

@@ -113,8 +113,8 @@ def parse_ranges(text: str) -> tuple[tuple[int, int], ...]:
     for part in text.replace(" ", "").split(","):
         if not part:
             continue
-        low, _, high = part.partition("-")
-        if not low.isdigit() or (high and not high.isdigit()):
+        low, dash, high = part.partition("-")
+        if not low.isdigit() or (dash and not high.isdigit()):
             raise ValueError(f"page range {part!r}: use numbers like 1-3,5")
         first, last = int(low), int(high or low)
         if first < 1 or last < first or last > 100_000:

@@ -13,6 +13,8 @@ from sqlalchemy import select
 from starlette.datastructures import FormData
 
 from printwarden.domain.offline_policies import CHANGE_SETTINGS_KEY, SETTING_KEY, OfflinePolicies
+from printwarden.domain.web_print import SETTING_KEY as WEB_PRINT_KEY
+from printwarden.domain.web_print import WebPrintPolicy
 from printwarden.store import settings
 from printwarden.store.models import SettingRow
 from printwarden.web import forms
@@ -70,4 +72,9 @@ def _save(ctx: PageContext, key: str, raw: str) -> None:
             raise ValueError("a config value is a JSON object")
         if key == SETTING_KEY:
             value = OfflinePolicies.from_json(value).to_json()  # checked like the policy form
+        if key == WEB_PRINT_KEY:
+            try:
+                value = WebPrintPolicy.from_json(value).to_json()
+            except TypeError as exc:
+                raise ValueError(f"{WEB_PRINT_KEY}: {exc}") from None
         settings.put(session, key, value)
