@@ -64,6 +64,9 @@ def test_the_mode_gauge_and_counters_follow_an_outage(world: World) -> None:
     assert mode(before) == "online"
     assert value(before, "printwarden_site_journal_backlog") == 0
     assert 0 <= value(before, age_metric) < 3
+    # Web Print's loops at the site: none died (a restart would be counted here).
+    assert value(before, "printwarden_web_print", counter="loop_restarts") == 0
+    assert value(before, "printwarden_web_print", counter="rendered") == 0
     changes = "printwarden_site_mode_changes_total"
 
     with world.outage():

@@ -52,6 +52,8 @@ class Scrape:
     backlog: int
     contact_age: float  # NaN: no answer from the App Server yet
     replica_seq: int
+    # Web Print's and Email to Print's counters (``stats()`` of their services), by name.
+    services: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 def render(values: Scrape) -> str:
@@ -78,6 +80,12 @@ def render(values: Scrape) -> str:
     ):  # fmt: skip
         lines += _family(f"printwarden_site_{name}", kind, help_text)
         lines.append(f"printwarden_site_{name}{{{site}}} {_number(value)}")
+    for service, counts in sorted(values.services.items()):
+        name = f"printwarden_{service}"
+        about = f"{service} counters since start (loop_restarts: loops that died, restarted)."
+        lines += _family(name, "gauge", about)
+        for counter, value in sorted(counts.items()):
+            lines.append(f'{name}{{{site},counter="{_label(counter)}"}} {value}')
     return "\n".join(lines) + "\n"
 
 

@@ -477,8 +477,17 @@ class SiteServer(HqConnection):
                 backlog=backlog,
                 contact_age=counters.contact_age(time.monotonic()),
                 replica_seq=seq,
+                services=self._service_counts(),
             )
         return metrics.render(scrape)
+
+    def _service_counts(self) -> dict[str, dict[str, int]]:
+        """Web Print's and Email to Print's counters (while they run)."""
+        found = {"web_print": self.web_print.stats()}
+        mail = self.local.state.printwarden.mail
+        if mail is not None:
+            found["email_print"] = mail.stats()
+        return found
 
 
 _JSON = "application/json"
