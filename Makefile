@@ -8,9 +8,10 @@ DEBIAN_PACKAGES := slapd ldap-utils postgresql wrk cups-ipp-utils cups-client cu
 	avahi-daemon avahi-utils dbus-daemon ghostscript qpdf chromium fonts-dejavu-core \
 	cups-filters bind9 bind9-dnsutils swaks
 # Web Print's renderer: LibreOffice without its desktop, and UNO for the system Python that
-# runs unoserver (installed without recommends: the desktop's hundreds of MB are not needed).
+# runs unoserver; Dovecot, the IMAP server the tests poll (installed without recommends: the
+# desktop's hundreds of MB are not needed).
 OFFICE_PACKAGES := libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui \
-	python3-uno
+	python3-uno dovecot-imapd
 DEMO_DIR ?= demo-data
 PORT_BASE ?= 8000
 
@@ -45,6 +46,8 @@ system-deps:
 	@command -v service >/dev/null && service cups stop >/dev/null 2>&1 || true
 	@# bind9 is only a peer for the DNS-SD tests (RFC 2136 updates, a query anchor): not a service.
 	@command -v service >/dev/null && service named stop >/dev/null 2>&1 || true
+	@# Dovecot likewise: the IMAP tests run their own on a free port.
+	@command -v service >/dev/null && service dovecot stop >/dev/null 2>&1 || true
 
 demo: system-deps venv
 	$(BIN)/printwarden demo --data-dir $(DEMO_DIR) --port-base $(PORT_BASE)

@@ -187,6 +187,11 @@ class MailConfig(BaseModel):
     public_url: str = Field(
         default="", description="This server's web address, for confirmation links"
     )
+    imap: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Hosted mailboxes to poll ([[mail.imap]]: host, username, recipient, "
+        "token_file or token_url/client_id/client_secret_file/scope; docs/email-print.md)",
+    )
 
 
 class Settings(BaseSettings):

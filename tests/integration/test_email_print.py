@@ -5,6 +5,7 @@ a spoofed sender is charged nothing until the person confirms in the portal."""
 
 from __future__ import annotations
 
+import json
 import mailbox
 import smtplib
 import subprocess
@@ -19,6 +20,7 @@ import pytest
 from test_held_jobs import COLOUR_PAGE, GREY_PAGE, Device, pdf, wait_received
 
 from printwarden.sim.ports import free_port
+from printwarden.testing import dovecot
 from printwarden.testing.appserver import AppServer
 from printwarden.testing.mail import SinkThread, self_signed, tnef
 from support.devices import DeviceRig, device_rig
@@ -40,14 +42,34 @@ def sink(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SinkThread]:
     running.close()
 
 
+MAILBOX, IMAP_TOKEN = "print@org.example", "imap-token-of-the-test"
+
+
 @pytest.fixture(scope="module")
-def rig(tmp_path_factory: pytest.TempPathFactory, sink: SinkThread) -> Iterator[DeviceRig]:
+def imapd() -> Iterator[dovecot.Dovecot]:
+    server = dovecot.Dovecot(MAILBOX, {IMAP_TOKEN: MAILBOX})
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def rig(
+    tmp_path_factory: pytest.TempPathFactory, sink: SinkThread, imapd: dovecot.Dovecot
+) -> Iterator[DeviceRig]:
     root = tmp_path_factory.mktemp("email-print")
     cert, key = self_signed(root)
     mail_port = free_port()
+    token_file = root / "imap.token"
+    token_file.write_text(IMAP_TOKEN)
+    token_file.chmod(0o600)
+    mailbox = {"host": "127.0.0.1", "port": imapd.port, "username": MAILBOX,
+               "recipient": f"secure@{DOMAIN}", "token_file": str(token_file),
+               "ca_file": str(imapd.ca_file), "poll_seconds": 0.5}  # fmt: skip
 
     def env(app: AppServer) -> dict[str, str]:
         return {
+            "PRINTWARDEN_MAIL__IMAP": json.dumps([mailbox]),
             "PRINTWARDEN_MAIL__DOMAIN": DOMAIN,
             "PRINTWARDEN_MAIL__PORT": str(mail_port),
             "PRINTWARDEN_MAIL__TLS_CERT": str(cert),
@@ -184,6 +206,22 @@ def test_a_spoofed_sender_is_charged_nothing_until_the_person_confirms_in_the_po
     with browser(rig.app) as client:  # a link works once
         login(client, person.name, PASSWORD)
         assert client.get(link.removeprefix(rig.app.url)).status_code == 404
+
+
+def test_mail_in_a_hosted_mailbox_polled_over_imap_with_xoauth2_is_held(
+    rig: DeviceRig, sink: SinkThread, imapd: dovecot.Dovecot, tmp_path: Path
+) -> None:
+    person = Person(rig)
+    mail = message(person.email, MAILBOX)  # to the mailbox: it stands for secure@print.test
+    mail["Return-Path"] = f"<{person.email}>"
+    mail.add_attachment(pdf(tmp_path, [GREY_PAGE]), maintype="application", subtype="pdf",
+                        filename="polled.pdf")  # fmt: skip
+    imapd.deliver(bytes(mail))
+    job = held(rig, person.name, "polled.pdf")
+    assert job["queue"] == "secure"
+    wait_for(lambda: replies_to(sink, person.email), "the reply")
+    seen = wait_for(lambda: [f for _, f in imapd.flags(IMAP_TOKEN) if "\\Seen" in f], "Seen")
+    assert len(seen) == 1
 
 
 def test_an_unknown_address_is_refused_at_rcpt_and_an_archive_is_refused_in_the_reply(

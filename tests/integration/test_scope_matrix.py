@@ -179,7 +179,8 @@ class Case:
     body: Any = None
 
     def url(self, world: World) -> str:
-        values = {**world.names, "session": world.south_session, "job": world.held_job}
+        values = {**world.names, "session": world.south_session, "job": world.held_job,
+                  "submission": world.held_job}  # fmt: skip
         return self.path.format(**values).removeprefix("/api/v1")
 
 
@@ -199,6 +200,11 @@ def _cases() -> list[Case]:
         Case(prov, "POST", "/api/v1/providers/register", "register-south"),
         Case(prov, "GET", "/api/v1/providers/{provider-south}/orders"),
         Case(prov, "POST", "/api/v1/providers/{provider-south}/orders/results", {"results": []}),
+        Case(prov, "GET", "/api/v1/providers/{provider-south}/submissions"),
+        Case(prov, "GET", "/api/v1/providers/{provider-south}/submissions/{submission}/document"),
+        Case(
+            prov, "POST", "/api/v1/providers/{provider-south}/submissions/results", {"results": []}
+        ),
         Case(prov, "POST", "/api/v1/held-jobs/reports", "held-south"),
         Case(prov, "POST", "/api/v1/jobs/printed", "job-south"),
         Case(prov, "POST", "/api/v1/jobs/decision", "decision-south"),
@@ -272,7 +278,7 @@ def test_every_component_route_has_a_scope_case() -> None:
     reachable = {route for route, roles in _authz_table().items() if roles & components}
     reachable.discard(("POST", "/api/v1/auth/logout"))  # people only (the matrix says so)
     covered = {(c.method, c.path.replace("{session}", "{session_id}").replace("{job}",
-               "{job_ref}")) for c in CASES}  # fmt: skip
+               "{job_ref}").replace("{submission}", "{submission_id}")) for c in CASES}  # fmt: skip
     normalized = {
         (method, path.replace("{site-south}", "{name}").replace("{provider-south}", "{name}"))
         for method, path in covered

@@ -121,6 +121,17 @@ def test_relay_headers_count_only_from_the_relay_networks_when_configured() -> N
     assert not check(raw, Dns(), trust, OUTSIDE).aligned
 
 
+def test_a_polled_message_counts_its_mailbox_providers_results_and_asks_no_spf() -> None:
+    """No client address: fetched from a hosted mailbox over IMAP, through its provider's MX."""
+    trust = Trust(("mx.example.org",), ("192.0.2.0/24",))
+    polled = Connection("", "ann@example.org")
+    raw = with_ar("mx.example.org; dmarc=pass header.from=example.org")
+    assert check(raw, Dns(), trust, polled).aligned
+    dns = Dns()
+    assert not check(with_ar("evil.example; dmarc=pass"), dns, trust, polled).aligned
+    assert not any(kind == "TXT" and "_domainkey" not in name for name, kind in dns.asked)
+
+
 @cache
 def key_pair() -> tuple[bytes, str]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=1024)  # noqa: S505 (fast; dkimpy's minimum)

@@ -45,7 +45,7 @@ SNAPSHOT_ORDER = ("group", "printer", "device", "provider", "setting", "user", "
 FEED_ORDER_NAMES = ("group", "user", "account", "printer", "device", "provider", "setting",
                     "held_job", "token", "print_token")  # fmt: skip
 # The link rows each entity carries (their names are the wire's).
-LINKS = {"user": ["cards", "group_ids", "delegate_ids"], "account": ["grants"]}
+LINKS = {"user": ["cards", "group_ids", "delegate_ids", "mail_addresses"], "account": ["grants"]}
 PRICES = {"grey_simplex": 10, "grey_duplex": 8, "colour_simplex": 50, "colour_duplex": 45}
 
 
@@ -74,7 +74,8 @@ def populate(hq: Database) -> None:
     for n, name in enumerate(names):
         with hq.session() as session:
             changes = users.UserChanges(cards=[f"card-{n}", f"alt-{n}"], groups=["staff"],
-                                        identity_number=f"ID-{n}")  # fmt: skip
+                                        identity_number=f"ID-{n}",
+                                        mail_addresses=[f"{name}@home.example"])  # fmt: skip
             users.create_user(session, SECRET, name, changes)
     with hq.session() as session:
         held_jobs.set_delegates(session, users.find_user(session, names[0]), names[1:3])

@@ -105,7 +105,9 @@ def authenticate(
     from_domain = domain_of(sender)
     if not from_domain:
         return Verdict(False, "no single From: address")
-    relay = trust.from_relay(connection.client_ip)
+    # No client address: a message polled from a hosted mailbox (IMAP), which came through
+    # the hosting provider's MX as through a relay of ours: its results count, no SPF of ours.
+    relay = trust.from_relay(connection.client_ip) or not connection.client_ip
     if trust.authserv_ids and (relay or not trust.networks):
         verdict = from_relays(msg.get_all("Authentication-Results") or [], trust, from_domain)
         if verdict is not None:

@@ -16,11 +16,13 @@ import re
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from printwarden.config import MailConfig
 from printwarden.domain.web_print import PrintOptions, Stage, WebPrintPolicy
+from printwarden.mail.imap import ImapSettings, ImapSource, run_pollers
 from printwarden.mail.listener import MailService
 from printwarden.mail.settings import MailSettings, SmarthostSettings
 from printwarden.mail.smarthost import Smarthost
@@ -176,15 +178,41 @@ def mail_settings(config: MailConfig) -> MailSettings:
     )
 
 
+class EmailPrint:
+    """Email to Print as it runs: the SMTP listener and the mailboxes it polls."""
+
+    def __init__(self, service: MailService, mailboxes: ImapSource | None) -> None:
+        self.service, self.mailboxes = service, mailboxes
+
+    async def stop(self) -> None:
+        if self.mailboxes is not None:  # first: what they fetch goes to the service's spool
+            await self.mailboxes.stop()
+        await self.service.stop()
+
+    def stats(self) -> dict[str, int]:
+        counts = dict(self.service.stats())
+        if self.mailboxes is not None:
+            counts.update({f"imap_{k}": v for k, v in self.mailboxes.stats().items()})
+        return counts
+
+
 async def start_mail(
     state: AppState, service: WebPrintService, config: MailConfig, directory: Path
-) -> MailService | None:
-    """Start Email to Print when ``[mail] domain`` is set; the service, else None."""
+) -> EmailPrint | None:
+    """Start Email to Print when ``[mail] domain`` is set (and poll ``[[mail.imap]]``)."""
     if not config.domain:
         return None
+    mailboxes = [ImapSettings(**_paths(table)) for table in config.imap]  # ValueError: says why
     settings = mail_settings(config)
     sender = Smarthost(settings.smarthost, config.domain) if config.smarthost else None
     target = EmailPrintTarget(state, service, config, asyncio.get_running_loop())
     mail = MailService(settings, target, directory, sender)
     await mail.start()
-    return mail
+    source = await run_pollers(mail, mailboxes) if mailboxes else None
+    return EmailPrint(mail, source)
+
+
+def _paths(table: dict[str, Any]) -> dict[str, Any]:
+    """A ``[[mail.imap]]`` table with its file settings as paths."""
+    files = ("ca_file", "token_file", "client_secret_file")
+    return {k: Path(v) if k in files and v else v for k, v in table.items()}

@@ -86,7 +86,7 @@ class AppState:
     release_threads: CapacityLimiter | None = None  # made on first use (usecases/release.py)
     stopping: threading.Event = field(default_factory=threading.Event)  # long waits end
     web_print: Any = None  # service.web_print.WebPrintService, while the app runs
-    mail: Any = None  # mail.listener.MailService, while Email to Print runs
+    mail: Any = None  # service.email_print.EmailPrint, while Email to Print runs
 
     @property
     def currency(self) -> Currency:

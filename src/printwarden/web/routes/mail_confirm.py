@@ -12,7 +12,7 @@ from starlette.datastructures import FormData
 from printwarden.mail.listener import MailService
 from printwarden.mail.pending import NotYours, UnknownToken
 from printwarden.mail.target import Outcome
-from printwarden.service.email_print import CONFIRM_PATH
+from printwarden.service.email_print import CONFIRM_PATH, EmailPrint
 from printwarden.web.guards import PageContext, WebError, user_form, user_page
 
 router = APIRouter()
@@ -46,7 +46,7 @@ async def confirm(
 
 
 def _mail(ctx: PageContext) -> MailService:
-    mail = ctx.app.mail
-    if not isinstance(mail, MailService):
+    running = ctx.app.mail
+    if not isinstance(running, EmailPrint):
         raise WebError(404, "Not found", "Email to Print is not set up on this server.")
-    return mail
+    return running.service
