@@ -107,7 +107,7 @@ def main(argv: list[str]) -> int:
     corpus = office_corpus.build()
     with tempfile.TemporaryDirectory(prefix="bench-web-print-") as folder:
         root = Path(folder)
-        app = AppServer(f"sqlite:///{root / 'app.db'}", root)
+        app = AppServer(f"sqlite:///{root / 'app.db'}", root, extra_env={})  # one per core
         app.start()
         provider: ProviderProcess | None = None
         try:

@@ -7,14 +7,10 @@ import asyncio
 import email
 import email.policy
 import imaplib
-import json
 import logging
-import threading
 import time
-import urllib.parse
 from collections.abc import Callable, Iterator
 from email.message import EmailMessage
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -318,47 +314,19 @@ def test_a_wrong_token_is_a_logged_failure_and_polling_goes_on(
     assert len(accept.calls) == 1
 
 
-class TokenEndpoint:
-    """An OAuth2 token endpoint (client credentials), counting its calls."""
+class TokenEndpoint(dovecot.FormEndpoint):
+    """An OAuth2 token endpoint (client credentials), keeping its calls."""
 
     def __init__(self, tokens: dict[str, str], lifetime: float) -> None:
-        self.calls: list[dict[str, list[str]]] = []
-        self.lifetime = lifetime
-        outer = self
+        self.tokens, self.lifetime = tokens, lifetime
+        super().__init__("/oauth2/v2.0/token", self._issue)
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                form = urllib.parse.parse_qs(self.rfile.read(length).decode())
-                outer.calls.append(form)
-                if form.get("client_secret") != ["s3cret"]:
-                    self._answer(401, {"error": "invalid_client"})
-                    return
-                token = f"issued-{len(outer.calls)}"
-                tokens[token] = USER
-                answer = {"access_token": token, "token_type": "Bearer"}
-                self._answer(200, answer | {"expires_in": outer.lifetime})
-
-            def _answer(self, status: int, answer: dict[str, Any]) -> None:
-                body = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/oauth2/v2.0/token"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(5)
+    def _issue(self, form: dovecot.Form) -> tuple[int, dict[str, Any]]:
+        if form.get("client_secret") != ["s3cret"]:
+            return 401, {"error": "invalid_client"}
+        token = f"issued-{len(self.calls)}"
+        self.tokens[token] = USER
+        return 200, {"access_token": token, "token_type": "Bearer", "expires_in": self.lifetime}
 
 
 def test_client_credentials_tokens_are_fetched_and_cached_until_expiry(

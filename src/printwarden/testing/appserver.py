@@ -23,6 +23,7 @@ from printwarden.store.migrate import upgrade
 from printwarden.testing import forkserver, processes
 
 STARTUP_SECONDS = 30.0
+TEST_ENV = {"PRINTWARDEN_WEB_PRINT__WORKERS": "1"}
 
 
 DEVICE_PRICES: dict[str, Any] = {
@@ -112,7 +113,9 @@ class AppServer(Seeding):
     """An App Server subprocess on a free loopback port, over a given database."""
 
     port: int = field(default_factory=free_port)
-    extra_env: dict[str, str] = field(default_factory=dict)
+    # One LibreOffice worker per test server (the product's default: one per core): a test
+    # world renders a few documents, and several worlds run at once on the same cores.
+    extra_env: dict[str, str] = field(default_factory=lambda: dict(TEST_ENV))
     process: ChildProcess | None = None
 
     @property

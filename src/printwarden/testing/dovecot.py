@@ -30,6 +30,7 @@ import tempfile
 import threading
 import time
 import urllib.parse
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -55,36 +56,35 @@ def xoauth2(username: str, token: str) -> bytes:
     return f"user={username}\x01auth=Bearer {token}\x01\x01".encode()
 
 
-class Introspection:
-    """An RFC 7662 token introspection endpoint: ``POST /introspect`` with ``token=…``."""
+Form = dict[str, list[str]]
 
-    def __init__(self, tokens: dict[str, str]) -> None:
-        self.tokens = tokens
-        self.calls = 0
+
+class FormEndpoint:
+    """A JSON endpoint on 127.0.0.1 (a thread) that answers each form POSTed to ``path``
+    with ``answer(form)`` → (status, JSON object); it keeps the forms it got."""
+
+    def __init__(self, path: str, answer: Callable[[Form], tuple[int, dict[str, Any]]]) -> None:
+        self.calls: list[Form] = []
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 form = urllib.parse.parse_qs(self.rfile.read(length).decode())
-                token = (form.get("token") or [""])[0]
-                outer.calls += 1
-                user = outer.tokens.get(token)
-                answer: dict[str, Any] = {"active": False}
-                if user is not None:
-                    answer = {"active": True, "username": user, "scope": "imap"}
-                body = json.dumps(answer).encode()
-                self.send_response(200)
+                outer.calls.append(form)
+                status, body = answer(form)
+                data = json.dumps(body).encode()
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                self.wfile.write(body)
+                self.wfile.write(data)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/introspect"
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}{path}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
@@ -92,6 +92,21 @@ class Introspection:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(5)
+
+
+class Introspection(FormEndpoint):
+    """OAuth2 token introspection (RFC 7662) for Dovecot: ``tokens`` maps a token to its
+    user (changeable while it runs)."""
+
+    def __init__(self, tokens: dict[str, str]) -> None:
+        self.tokens = tokens
+        super().__init__("/introspect", self._introspect)
+
+    def _introspect(self, form: Form) -> tuple[int, dict[str, Any]]:
+        user = self.tokens.get((form.get("token") or [""])[0])
+        if user is None:
+            return 200, {"active": False}
+        return 200, {"active": True, "username": user, "scope": "imap"}
 
 
 def test_ca(directory: Path) -> tuple[Path, Path, Path]:

@@ -11,7 +11,6 @@ The JSON file says ``spool``, ``log`` (a JSON-lines file of the submits, fsync'd
 from __future__ import annotations
 
 import asyncio
-import datetime
 import json
 import os
 import signal
@@ -24,47 +23,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
-
 from printwarden.mail.listener import MailService
 from printwarden.mail.sender_auth import Lookup
 from printwarden.mail.settings import MailSettings, SmarthostSettings
 from printwarden.mail.sink import MailSink
 from printwarden.mail.smarthost import Smarthost
 from printwarden.mail.target import Attachment, Outcome
+from printwarden.provider import tls
 
 T = TypeVar("T")
 
 
 def self_signed(directory: Path) -> tuple[Path, Path]:
-    """A self-signed certificate and its key (0600) for STARTTLS, in ``directory``."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "print.example.org")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    key_path.chmod(0o600)
-    return cert_path, key_path
+    """A self-signed certificate and its key (0600) for STARTTLS, in ``directory/tls``."""
+    made = tls.self_signed(directory / "tls", ["print.example.org", "localhost", "127.0.0.1"])
+    return made.certificate, made.key
 
 
 class SinkThread:

@@ -21,7 +21,7 @@ from printwarden.sim.ports import free_port
 from printwarden.sim.processes import ChildProcess
 from printwarden.store.tokens import PROVIDER_PREFIX
 from printwarden.testing import forkserver, processes
-from printwarden.testing.appserver import AppServer
+from printwarden.testing.appserver import TEST_ENV, AppServer
 from printwarden.testing.provider import (
     PrinterSpec,
     ProviderProcess,
@@ -71,7 +71,7 @@ class SiteProcess:
         if self.advertised_url:
             command += ["--advertised-url", self.advertised_url]
         command += self.options
-        env = {**os.environ, "PRINTWARDEN_TOKEN": self.token}  # never on a command line
+        env = {**os.environ, **TEST_ENV, "PRINTWARDEN_TOKEN": self.token}  # token: never argv
         with self.log.open("ab") as log:
             self.process = forkserver.popen(command, env=env, stdout=log, stderr=log)
 
