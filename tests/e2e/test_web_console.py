@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from support.browser import admin_tab, log_in, screenshot, tab
-from support.site import SITE, World, site_world
+from support.browser import admin_tab, log_in, log_in_online, screenshot, tab
+from support.site import SITE, World, site_online, site_world
 
 SLOW_MS = 45_000  # going offline, and reconciling, take a few seconds each
 
@@ -88,7 +88,7 @@ def test_sites_page_follows_an_outage_while_the_site_serves_the_portal(
     expect(mode).to_have_text("online", timeout=SLOW_MS)
 
     with tab(browser, phone=True) as phone:  # the user at the site, online: HQ answers
-        log_in(phone, world.site.url, "carol", "carol-pass-99")
+        log_in_online(phone, world.site.url, "carol", "carol-pass-99", site_online(world.site))
         expect(phone.locator("#balance")).to_have_text("$7.50")
         expect(phone.locator("#offline-mode")).to_have_count(0)
     world.link.down()

@@ -36,11 +36,11 @@ from printwarden.sim.ports import free_port
 from printwarden.store.tokens import PROVIDER_PREFIX
 from printwarden.testing import office_corpus
 from support.appserver import AppServer
-from support.browser import TIMEOUT_MS, log_in, screenshot, tab
+from support.browser import TIMEOUT_MS, log_in, log_in_online, screenshot, tab
 from support.ippeveprinter import IppEvePrinter
 from support.provider import PrinterSpec, ProviderProcess, QueueSpec
 from support.seeding import PRICES, add_printer, add_user, wait_for
-from support.site import SITE, SiteProcess, site_link
+from support.site import SITE, SiteProcess, site_link, site_online
 
 HQ_PRINTER, SITE_PRINTER = "hq-webprint-laser", f"{SITE}-webprint-laser"
 QUEUE = "secure"
@@ -369,7 +369,7 @@ def test_at_an_offline_site_documents_print_and_hq_charges_their_shown_cost_afte
     person = world.person()
     wait_for(world.caught_up, "the new person at the site", SLOW_SECONDS)
     with tab(browser) as page:  # online: HQ checks the password, and the site caches it
-        log_in(page, world.site.url, person.name, PASSWORD)
+        log_in_online(page, world.site.url, person.name, PASSWORD, site_online(world.site))
         expect(page.locator("#balance")).to_have_text("$100.00")
         expect(page.locator("#offline-mode")).to_have_count(0)
 

@@ -21,6 +21,7 @@ from PIL import Image
 from test_held_jobs import COLOUR_PAGE, GREY_PAGE, Device, pdf, wait_received
 
 from printwarden.analysis import analyze
+from printwarden.service.web_print import upload_name
 from printwarden.store import settings
 from printwarden.testing import office_corpus
 from support.devices import DeviceRig, device_rig
@@ -277,3 +278,11 @@ def test_the_administrators_limits_apply_to_groups_kinds_and_pages(
         with database.session() as session:
             settings.put(session, "web-print", {})
         database.dispose()
+
+
+def test_an_uploads_name_loses_its_path_and_control_characters(person: Person) -> None:
+    answer = person.upload("..\\..\\etc/passwd.txt", b"hello\n", queue="secure")
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["document_name"] == "passwd.txt"
+    assert upload_name("a/b\\pa\x07ss\x1b.txt") == "pass.txt"
+    assert upload_name("") == "document"

@@ -7,8 +7,9 @@ Screenshots go to a temporary folder on every run, and to ``docs/screens/`` when
 from __future__ import annotations
 
 import os
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -74,6 +75,26 @@ def log_in(page: Page, base_url: str, username: str, password: str) -> None:
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
+
+
+def log_in_online(
+    page: Page, site_url: str, username: str, password: str, online: Callable[[], bool]
+) -> None:
+    """Log in at a Site Server while it is online: HQ checks the password and the site keeps
+    it (its offline password cache). A loaded machine can take a site offline for a moment
+    (a forward slower than the gateway's 1.5 s); the site then checks the password itself
+    and knows none yet. Wait until it is online again and try again (within a minute)."""
+    deadline = time.monotonic() + 60
+    while True:
+        while not online():
+            assert time.monotonic() < deadline, "the site did not come back online"
+            time.sleep(0.2)
+        log_in(page, site_url, username, password)
+        page.wait_for_load_state()
+        if "/web/login" not in page.url:
+            return
+        assert time.monotonic() < deadline, f"{username} could not log in at {site_url}"
+        time.sleep(0.5)
 
 
 @contextmanager

@@ -9,6 +9,7 @@ from printwarden.testing.site import (
     another_site,
     app_and_site,
     site_link,
+    site_online,
     site_world,
 )
 
@@ -21,5 +22,6 @@ __all__ = [
     "another_site",
     "app_and_site",
     "site_link",
+    "site_online",
     "site_world",
 ]

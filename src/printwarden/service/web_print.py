@@ -388,6 +388,12 @@ async def save_upload(file: UploadFile, target: Path) -> None:
             out.write(chunk)
 
 
+def upload_name(filename: str | None) -> str:
+    """An uploaded file's own name, without any path or control character a client put in."""
+    name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
+    return "".join(ch for ch in name if ch.isprintable())[:200] or "document"
+
+
 def forget(state: AppState, submission_id: str) -> None:
     """Remove a submission whose upload did not arrive whole."""
     with state.database.session() as session:

@@ -6,7 +6,7 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -280,3 +280,15 @@ def another_site(
             if process is not None:
                 process.stop()
         link.stop()
+
+
+def site_online(site: SiteProcess) -> Callable[[], bool]:
+    """Whether ``site`` says it is online now (for waits)."""
+
+    def online() -> bool:
+        try:
+            return bool(site.status()["mode"] == "online")
+        except (httpx.HTTPError, ValueError, KeyError):
+            return False
+
+    return online

@@ -29,7 +29,7 @@ from printwarden.service.problems import Problem
 from printwarden.service.routes.deps import read_session, write_session
 from printwarden.service.routes.providers import _own, _provider, registering
 from printwarden.service.state import AppState, app_state
-from printwarden.service.web_print import forget, save_upload, service_of
+from printwarden.service.web_print import forget, save_upload, service_of, upload_name
 from printwarden.store import users, web_prints
 from printwarden.store.models import WebPrintRow
 from printwarden.store.tokens import Caller
@@ -107,7 +107,7 @@ def start(
             chosen = web_print.find_queue(session, site, key)
         size = file.size if file.size is not None else 0
         row = web_print.begin(
-            session, user, chosen, _name(file.filename), size, options, submit=True
+            session, user, chosen, upload_name(file.filename), size, options, submit=True
         )
         session.expunge(row)
         return row
@@ -121,12 +121,6 @@ def _queue_of_printer(
     if not held:
         raise Invalid(f"no queue of printer {printer!r} takes Web Print here")
     return held[0]
-
-
-def _name(filename: str | None) -> str:
-    """The file's own name, without any path a client put in it."""
-    name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
-    return "".join(ch for ch in name if ch.isprintable())[:200] or "document"
 
 
 @router.get("/me/web-print", dependencies=[serves(Function.MOBILE_PRINT)])

@@ -18,7 +18,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from printwarden.domain.web_print import PrintOptions, Stage, settling
 from printwarden.service.client_address import client_address
-from printwarden.service.web_print import PREVIEW_PAGES, forget, service_of
+from printwarden.service.web_print import PREVIEW_PAGES, forget, service_of, upload_name
 from printwarden.service.web_print import save_upload as save
 from printwarden.store import users, web_prints
 from printwarden.store.models import WebPrintRow
@@ -117,7 +117,7 @@ def _begin(
         rules = web_print.policy(session)
         web_print.check_person(session, user, client, rules)
         chosen = web_print.find_queue(session, site, key)
-        name = (file.filename or "").replace("\\", "/").rsplit("/", 1)[-1]
+        name = upload_name(file.filename)
         row = web_print.begin(session, user, chosen, name, file.size or 0, options, submit=False)
         session.expunge(row)
         return row
