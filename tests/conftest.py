@@ -34,6 +34,11 @@ SHARED_WORKER = {
     "test_demo.py": "demo",
     "test_demo_stop.py": "demo",
     "test_demo_sites.py": "demo",
+    # LibreOffice: each of these starts workers that take a core while they start; one
+    # module at a time, so that the timing-sensitive tests on the other workers keep theirs.
+    "test_rendering_pool.py": "office",
+    "test_web_print_portal.py": "office",
+    "test_web_print_hang.py": "office",
 }
 
 

@@ -337,8 +337,9 @@ class ImapPoller:
         connecting = asyncio.ensure_future(asyncio.to_thread(self._connect, token))
         try:
             imap = await asyncio.shield(connecting)
-        except asyncio.CancelledError:  # stopped: close the connection when it is made
-            connecting.add_done_callback(_close_when_made)
+        except asyncio.CancelledError:  # stopped: close the connection once it is made
+            with contextlib.suppress(BaseException):
+                _shutdown(await asyncio.wait_for(connecting, self.settings.timeout))
             raise
         except imaplib.IMAP4.error as exc:
             if "AUTHENTICATE" in str(exc) or "AUTHENTICATIONFAILED" in str(exc):
@@ -513,11 +514,6 @@ def _logout(imap: imaplib.IMAP4) -> None:
 def _shutdown(imap: imaplib.IMAP4) -> None:
     with contextlib.suppress(OSError):
         imap.shutdown()
-
-
-def _close_when_made(connecting: asyncio.Future[imaplib.IMAP4]) -> None:
-    if not connecting.cancelled() and connecting.exception() is None:
-        _shutdown(connecting.result())
 
 
 def _why(exc: BaseException) -> str:
