@@ -97,8 +97,8 @@ class Accepting:
         self.spool = spool.Spool(directory)
         self.calls: list[tuple[spool.Envelope, bytes]] = []
 
-    async def __call__(self, envelope: spool.Envelope, raw: bytes) -> str:
-        entry_id = await asyncio.to_thread(self.spool.put, envelope, raw)
+    async def __call__(self, envelope: spool.Envelope, raw: bytes, key: str = "") -> str:
+        entry_id = await asyncio.to_thread(self.spool.put, envelope, raw, key)
         self.calls.append((envelope, raw))
         return entry_id
 
@@ -238,6 +238,31 @@ def test_a_crash_before_the_mark_does_not_spool_it_twice(
     assert flags(server) == [{"\\Seen"}]
 
 
+def test_a_crash_between_the_spool_and_the_record_spools_the_same_entry_again(
+    server: dovecot.Dovecot, token_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The narrowest gap: spooled, then the process died before the UID was recorded. The
+    message is fetched again and spooled under the same id (its documents' submission ids
+    derive from it: printed once)."""
+    server.deliver(message())
+    accept = Accepting(tmp_path / "spool")
+    settings = settings_for(server, token_file=token_file)
+    poller = ImapPoller(settings, accept, tmp_path / "state")
+
+    def crash(uidvalidity: int, uid: int) -> None:
+        raise OSError("the process died here")
+
+    monkeypatch.setattr(poller.record, "add", crash)
+    with pytest.raises(OSError, match="died"):
+        asyncio.run(poller.poll_once())
+    first = accept.spool.ids()
+    again = ImapPoller(settings, accept, tmp_path / "state")
+    assert asyncio.run(again.poll_once()) == 1  # not recorded: fetched and spooled again
+    assert len(accept.calls) == 2
+    assert accept.spool.ids() == first  # ... as the same entry
+    assert flags(server) == [{"\\Seen"}]
+
+
 def test_a_stop_during_the_hand_over_waits_for_it(
     server: dovecot.Dovecot, token_file: Path, tmp_path: Path
 ) -> None:
@@ -248,9 +273,9 @@ def test_a_stop_during_the_hand_over_waits_for_it(
     async def run() -> None:
         release = asyncio.Event()
 
-        async def slow(envelope: spool.Envelope, raw: bytes) -> str:
+        async def slow(envelope: spool.Envelope, raw: bytes, key: str) -> str:
             await release.wait()  # the spool's fsync, taking its time
-            return await accept(envelope, raw)
+            return await accept(envelope, raw, key)
 
         poller = ImapPoller(settings, slow, tmp_path / "state")
         poller.start()

@@ -62,7 +62,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TlsMode = Literal["imaps", "starttls", "none"]
-Accept = Callable[[spool.Envelope, bytes], Awaitable[str]]
+# Spool a message (envelope, bytes, its key where it came from); its spool id.
+Accept = Callable[[spool.Envelope, bytes, str], Awaitable[str]]
 QueueFor = Callable[[str], str | None]
 
 DEFAULT_MAX_BYTES = 25 * 1024 * 1024
@@ -391,7 +392,10 @@ class ImapPoller:
     async def _hand_over(
         self, envelope: spool.Envelope, raw: bytes, uidvalidity: int, uid: int
     ) -> str:
-        entry_id = await self.accept(envelope, raw)
+        # Keyed by the mailbox and UID: spooled again after a crash before the record below,
+        # it is the same entry, and its documents the same submissions (printed once).
+        key = f"imap:{self.settings.name}:{uidvalidity}:{uid}"
+        entry_id = await self.accept(envelope, raw, key)
         await asyncio.to_thread(self.record.add, uidvalidity, uid)
         return entry_id
 

@@ -114,9 +114,9 @@ class MailService:
 
     # The listener's side.
 
-    async def accept(self, envelope: spool.Envelope, raw: bytes) -> str:
-        """Spool a message durably; returns its id."""
-        entry_id = await asyncio.to_thread(self.spool.put, envelope, raw)
+    async def accept(self, envelope: spool.Envelope, raw: bytes, key: str = "") -> str:
+        """Spool a message durably; returns its id (``key``: see ``Spool.put``)."""
+        entry_id = await asyncio.to_thread(self.spool.put, envelope, raw, key)
         self._counts["accepted"] += 1
         self._wake.set()
         return entry_id

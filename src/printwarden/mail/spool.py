@@ -10,6 +10,7 @@ Ids sort in the order messages arrived.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import secrets
@@ -47,6 +48,11 @@ def new_id() -> str:
     return f"{time.time_ns():020d}-{secrets.token_hex(8)}"
 
 
+def keyed_id(key: str) -> str:
+    """The entry id of a message known by ``key`` (the same for the same key)."""
+    return f"{0:020d}-{hashlib.sha256(key.encode()).hexdigest()[:32]}"
+
+
 def fsync_dir(path: Path) -> None:
     """Make the entries of directory ``path`` (creations, renames, removals) durable."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
@@ -82,9 +88,11 @@ class Spool:
         for stale in self.directory.glob(".*.tmp"):  # a put() cut short by a crash
             stale.unlink()
 
-    def put(self, envelope: Envelope, raw: bytes) -> str:
-        """Keep a message durably; returns its id."""
-        entry_id = new_id()
+    def put(self, envelope: Envelope, raw: bytes, key: str = "") -> str:
+        """Keep a message durably; returns its id. A ``key`` (what the message is where it
+        came from, e.g. a mailbox's UIDVALIDITY and UID) makes the id: putting it again is
+        the same entry, so its documents are submitted under the same ids (once)."""
+        entry_id = keyed_id(key) if key else new_id()
         write_durably(self.directory / f"{entry_id}{SUFFIX}", encode(envelope, raw))
         return entry_id
 
