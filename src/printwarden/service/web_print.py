@@ -17,6 +17,7 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,7 +25,7 @@ import anyio.to_thread
 import pikepdf
 from starlette.datastructures import UploadFile
 
-from printwarden.analysis import detect
+from printwarden.analysis import detect, ghostscript
 from printwarden.analysis.api import analyze
 from printwarden.analysis.conversions import fit_points
 from printwarden.analysis.imagepdf import image_to_pdf
@@ -116,9 +117,8 @@ class WebPrintService:
         with self.state.database.read() as session:
             return web_prints.waiting_to_render(session, limit=10_000)
 
-    async def _supervised(self, loop: object, name: str) -> None:
+    async def _supervised(self, loop: Callable[[], Awaitable[None]], name: str) -> None:
         """Run ``loop`` for ever: an exception is logged, counted and the loop restarted."""
-        assert callable(loop)
         while True:
             try:
                 await loop()
@@ -362,12 +362,10 @@ def _sha256(path: Path) -> str:
 
 
 def _render_preview(pdf: Path, page: int, target: Path) -> None:
-    from printwarden.analysis.ghostscript import run  # Ghostscript only when asked
-
     partial = target.with_suffix(".part")
     args = ["-sDEVICE=png16m", f"-r{PREVIEW_DPI}", f"-dFirstPage={page}", f"-dLastPage={page}",
             f"-sOutputFile={partial}", str(pdf)]  # fmt: skip
-    run(args, timeout=20.0)
+    ghostscript.run(args, timeout=20.0)
     os.replace(partial, target)
     with contextlib.suppress(OSError):
         target.chmod(0o600)
