@@ -45,7 +45,7 @@ from printwarden.files import private_dir
 from printwarden.rendering import RenderFailed, RenderPool, RenderSettings, detect_office
 from printwarden.service.provider_control import ProviderUnreachable
 from printwarden.service.state import AppState
-from printwarden.store import providers, web_prints
+from printwarden.store import providers, users, web_prints
 from printwarden.store.models import WebPrintRow
 from printwarden.usecases import web_print
 from printwarden.usecases.errors import Unavailable, UseCaseError
@@ -369,6 +369,57 @@ def _render_preview(pdf: Path, page: int, target: Path) -> None:
     os.replace(partial, target)
     with contextlib.suppress(OSError):
         target.chmod(0o600)
+
+
+async def hand_in(
+    state: AppState,
+    username: str,
+    key: str,
+    file: UploadFile,
+    options: PrintOptions,
+    client: str,
+    *,
+    submit: bool,
+    by_printer: bool = False,
+) -> WebPrintRow:
+    """Take one uploaded document (the API's and the portal's): check the person and the
+    queue (``key``, or a printer's with ``by_printer``), record it, keep the file, and queue
+    it for rendering; ``submit``: print once rendered (else it waits for its preview)."""
+    service = service_of(state)
+    row = await anyio.to_thread.run_sync(
+        _record, state, username, key, by_printer, file, options, client, submit
+    )
+    try:
+        await save_upload(file, service.source(row.id))
+    except BaseException:
+        await anyio.to_thread.run_sync(forget, state, row.id)
+        raise
+    service.enqueue(row.id)
+    return row
+
+
+def _record(
+    state: AppState,
+    username: str,
+    key: str,
+    by_printer: bool,
+    file: UploadFile,
+    options: PrintOptions,
+    client: str,
+    submit: bool,
+) -> WebPrintRow:
+    site = web_print.site_of_issuer(state.issuer)
+    with state.database.session() as session:
+        user = users.find_user(session, username)
+        web_print.check_person(session, user, client, web_print.policy(session))
+        if by_printer:
+            chosen = web_print.queue_of_printer(session, site, key)
+        else:
+            chosen = web_print.find_queue(session, site, key)
+        name, size = upload_name(file.filename), file.size or 0
+        row = web_print.begin(session, user, chosen, name, size, options, submit=submit)
+        session.expunge(row)
+        return row
 
 
 def service_of(state: AppState) -> WebPrintService:

@@ -104,6 +104,15 @@ def find_queue(session: Session, site: str | None, key: str) -> WebPrintQueue:
     return chosen[0]
 
 
+def queue_of_printer(session: Session, site: str | None, printer: str) -> WebPrintQueue:
+    """The queue Web Print uses for ``printer``: its hold queue, else any it has here."""
+    offered = [q for q in queues_here(session, site, policy(session)) if q.printer == printer]
+    held = [q for q in offered if q.kind == "hold"] or offered
+    if not held:
+        raise Invalid(f"no queue of printer {printer!r} takes Web Print here")
+    return held[0]
+
+
 def _check_site_reachable(session: Session, queue: WebPrintQueue) -> None:
     """At HQ: a queue at a site HQ cannot reach now is refused (not queued for later)."""
     provider = providers.find(session, queue.provider)

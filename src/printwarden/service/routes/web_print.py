@@ -8,7 +8,6 @@ At a Site Server these routes are always answered by the site itself (``site/gat
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from sqlalchemy.orm import Session
 
@@ -21,7 +20,7 @@ from printwarden.api.web_print import (
 )
 from printwarden.domain.accounts import Role
 from printwarden.domain.functions import Function
-from printwarden.domain.web_print import PrintOptions, WebPrintPolicy
+from printwarden.domain.web_print import PrintOptions
 from printwarden.service.auth import require
 from printwarden.service.client_address import client_address
 from printwarden.service.offline_functions import serves
@@ -29,9 +28,8 @@ from printwarden.service.problems import Problem
 from printwarden.service.routes.deps import read_session, write_session
 from printwarden.service.routes.providers import _own, _provider, registering
 from printwarden.service.state import AppState, app_state
-from printwarden.service.web_print import forget, save_upload, service_of, upload_name
-from printwarden.store import users, web_prints
-from printwarden.store.models import WebPrintRow
+from printwarden.service.web_print import hand_in, service_of
+from printwarden.store import web_prints
 from printwarden.store.tokens import Caller
 from printwarden.usecases import web_print
 from printwarden.usecases.errors import Invalid
@@ -68,59 +66,17 @@ async def upload(
     """Print a document: it is rendered, then held in the queue (or printed, on a direct
     queue an administrator allows). Answers at once with the job's id and ``rendering``;
     ``GET /me/web-print/{id}`` follows it."""
-    service = service_of(state)
     try:
         options = PrintOptions(copies, grayscale, duplex, page_ranges)
     except ValueError as exc:
         raise Invalid(str(exc)) from None
     client = await client_address(request, state)
-    row = await run_in_threadpool(
-        start, state, caller, queue or printer, bool(printer and not queue), file, options, client
-    )
-    try:
-        await save_upload(file, service.source(row.id))
-    except BaseException:
-        await run_in_threadpool(forget, state, row.id)
-        raise
-    service.enqueue(row.id)
+    by_printer = bool(printer and not queue)
+    row = await hand_in(
+        state, caller.username or "", queue or printer, file, options, client,
+        submit=True, by_printer=by_printer,
+    )  # fmt: skip
     return web_print.view(row)
-
-
-def start(
-    state: AppState,
-    caller: Caller,
-    key: str,
-    by_printer: bool,
-    file: UploadFile,
-    options: PrintOptions,
-    client: str,
-) -> WebPrintRow:
-    """Check the person and the queue, and record the submission."""
-    site = web_print.site_of_issuer(state.issuer)
-    with state.database.session() as session:
-        user = users.find_user(session, caller.username or "")
-        rules = web_print.policy(session)
-        web_print.check_person(session, user, client, rules)
-        if by_printer:
-            chosen = _queue_of_printer(session, site, key, rules)
-        else:
-            chosen = web_print.find_queue(session, site, key)
-        size = file.size if file.size is not None else 0
-        row = web_print.begin(
-            session, user, chosen, upload_name(file.filename), size, options, submit=True
-        )
-        session.expunge(row)
-        return row
-
-
-def _queue_of_printer(
-    session: Session, site: str | None, printer: str, rules: WebPrintPolicy
-) -> web_print.WebPrintQueue:
-    offered = [q for q in web_print.queues_here(session, site, rules) if q.printer == printer]
-    held = [q for q in offered if q.kind == "hold"] or offered
-    if not held:
-        raise Invalid(f"no queue of printer {printer!r} takes Web Print here")
-    return held[0]
 
 
 @router.get("/me/web-print", dependencies=[serves(Function.MOBILE_PRINT)])

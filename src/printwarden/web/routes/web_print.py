@@ -18,8 +18,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from printwarden.domain.web_print import PrintOptions, Stage, settling
 from printwarden.service.client_address import client_address
-from printwarden.service.web_print import PREVIEW_PAGES, forget, service_of, upload_name
-from printwarden.service.web_print import save_upload as save
+from printwarden.service.web_print import PREVIEW_PAGES, hand_in, service_of
 from printwarden.store import users, web_prints
 from printwarden.store.models import WebPrintRow
 from printwarden.usecases import web_print
@@ -72,7 +71,10 @@ async def upload(request: Request, ctx: PageContext = Depends(user_page)) -> Res
         client = await client_address(request, ctx.app)
         made = []
         for file in files:
-            made.append(await _one(ctx, key, file, options, client))
+            row = await hand_in(
+                ctx.app, ctx.session.username, key, file, options, client, submit=False
+            )
+            made.append(row.id)
     except REFUSALS as exc:
         return await run_in_threadpool(_page, ctx, str(getattr(exc, "detail", exc)), 422)
     finally:
@@ -92,35 +94,6 @@ def _options(form: FormData) -> PrintOptions:
         )
     except ValueError as exc:
         raise Invalid(str(exc)) from None
-
-
-async def _one(
-    ctx: PageContext, key: str, file: UploadFile, options: PrintOptions, client: str
-) -> str:
-    service = service_of(ctx.app)
-    row = await run_in_threadpool(_begin, ctx, key, file, options, client)
-    try:
-        await save(file, service.source(row.id))
-    except BaseException:
-        await run_in_threadpool(forget, ctx.app, row.id)
-        raise
-    service.enqueue(row.id)
-    return row.id
-
-
-def _begin(
-    ctx: PageContext, key: str, file: UploadFile, options: PrintOptions, client: str
-) -> WebPrintRow:
-    site = web_print.site_of_issuer(ctx.app.issuer)
-    with ctx.app.database.session() as session:
-        user = users.find_user(session, ctx.session.username)
-        rules = web_print.policy(session)
-        web_print.check_person(session, user, client, rules)
-        chosen = web_print.find_queue(session, site, key)
-        name = upload_name(file.filename)
-        row = web_print.begin(session, user, chosen, name, file.size or 0, options, submit=False)
-        session.expunge(row)
-        return row
 
 
 @router.get(PATH + "/{submission_id}")
