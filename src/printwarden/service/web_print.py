@@ -164,8 +164,11 @@ class WebPrintService:
         options = PrintOptions.from_json(row.options)
         target = self.directory / f"{submission_id}.pdf"
         try:
-            detected = await self._to_pdf(self.source(submission_id), target)
-            rendered = await anyio.to_thread.run_sync(self._select_and_analyse, target, options)
+            rules = await anyio.to_thread.run_sync(self._policy)
+            detected = await self._to_pdf(self.source(submission_id), target, rules)
+            rendered = await anyio.to_thread.run_sync(
+                self._select_and_analyse, target, options, rules
+            )
         except (NotPrintable, RenderFailed) as exc:
             reason = exc.reason if isinstance(exc, RenderFailed) else str(exc)
             target.unlink(missing_ok=True)
@@ -188,7 +191,7 @@ class WebPrintService:
             session.expunge(row)
             return row
 
-    async def _to_pdf(self, source: Path, target: Path) -> str:
+    async def _to_pdf(self, source: Path, target: Path, rules: WebPrintPolicy) -> str:
         """Render ``source`` to PDF at ``target``; the format found."""
         with source.open("rb") as handle:
             head = handle.read(detect.SNIFF_BYTES)
@@ -196,7 +199,6 @@ class WebPrintService:
         office = None
         if found in ("", detect.ZIP, detect.OLE) or head.startswith(b"{\\rtf"):
             office = await anyio.to_thread.run_sync(detect_office, source)
-        rules = await anyio.to_thread.run_sync(self._policy)
         kind = _kind(found, office is not None)
         if kind is None:
             raise NotPrintable(_unsupported(found))
@@ -234,7 +236,9 @@ class WebPrintService:
             log.info("web print: %s did not convert (%s)", found, exc)
             raise NotPrintable(f"the {found} document could not be read") from None
 
-    def _select_and_analyse(self, target: Path, options: PrintOptions) -> Rendered:
+    def _select_and_analyse(
+        self, target: Path, options: PrintOptions, rules: WebPrintPolicy
+    ) -> Rendered:
         """Keep the pages asked for, then analyse what will print."""
         ranges = parse_ranges(options.pages)
         if ranges:
@@ -242,7 +246,6 @@ class WebPrintService:
         found = analyze(target, detect.PDF)
         if not found.pages:
             raise NotPrintable(found.detail or "the document has no pages")
-        rules = self._policy()
         if found.pages > rules.max_pages:
             raise NotPrintable(f"{found.pages} pages: at most {rules.max_pages} are allowed")
         colour = 0 if options.grayscale else len(found.colour_pages or ())
