@@ -93,6 +93,12 @@ def _own(caller: Caller, name: str) -> None:
         raise Problem(403, "Forbidden", f"this token is not bound to provider {name!r}")
 
 
+def own_provider(caller: Caller, session: Session, name: str) -> ProviderRow:
+    """The registered provider ``name``, when ``caller``'s token is bound to it (403, 404)."""
+    _own(caller, name)
+    return _provider(session, name)
+
+
 def _provider(session: Session, name: str) -> ProviderRow:
     row = providers.find(session, name)
     if row is None:
@@ -106,8 +112,7 @@ def orders(
 ) -> ProviderOrdersOut:
     """The orders this provider has not confirmed yet (at most 500, oldest first): fetched
     when the server rings its doorbell, at start-up, and now and then."""
-    _own(caller, name)
-    provider = _provider(session, name)
+    provider = own_provider(caller, session, name)
     return ProviderOrdersOut(
         orders=[_order(row) for row in held_jobs.pending_orders(session, provider.id)]
     )
@@ -129,8 +134,7 @@ def order_results(
 ) -> ProviderOrderResultsOut:
     """What the provider did with its orders: a release done stays ``releasing``; a refused
     one is ``held`` again with the reason; a cancel done ends the job ``canceled``."""
-    _own(caller, name)
-    provider = _provider(session, name)
+    provider = own_provider(caller, session, name)
     results = [held_jobs.OrderResult(**item.model_dump()) for item in body.results]
     return ProviderOrderResultsOut(applied=held_jobs.apply_results(session, provider.id, results))
 

@@ -26,7 +26,7 @@ from printwarden.service.client_address import client_address
 from printwarden.service.offline_functions import serves
 from printwarden.service.problems import Problem
 from printwarden.service.routes.deps import read_session, write_session
-from printwarden.service.routes.providers import _own, _provider, registering
+from printwarden.service.routes.providers import own_provider, registering
 from printwarden.service.state import AppState, app_state
 from printwarden.service.web_print import hand_in, service_of
 from printwarden.store import web_prints
@@ -119,8 +119,7 @@ def submissions(
     name: str, caller: Caller = Depends(registering), session: Session = Depends(read_session)
 ) -> ProviderSubmissionsOut:
     """The rendered documents this provider is to spool (at most 100, oldest first)."""
-    _own(caller, name)
-    provider = _provider(session, name)
+    provider = own_provider(caller, session, name)
     return ProviderSubmissionsOut(submissions=web_print.for_provider(session, provider))
 
 
@@ -133,8 +132,7 @@ def submission_document(
     state: AppState = Depends(app_state),
 ) -> FileResponse:
     """The rendered PDF of one submission of this provider's."""
-    _own(caller, name)
-    row = web_print.document_of(session, _provider(session, name), submission_id)
+    row = web_print.document_of(session, own_provider(caller, session, name), submission_id)
     path = service_of(state).document(row.document)
     if not path.exists():
         raise Problem(404, "Not found", "the document is no longer here")
@@ -150,8 +148,8 @@ def submission_results(
     state: AppState = Depends(app_state),
 ) -> SubmissionResultsOut:
     """What the provider did with the submissions it fetched: their documents go."""
-    _own(caller, name)
-    done = web_print.apply_results(session, _provider(session, name), list(body.results))
+    provider = own_provider(caller, session, name)
+    done = web_print.apply_results(session, provider, list(body.results))
     if state.web_print is not None:
         state.web_print.taken(done)
     for row in done:
