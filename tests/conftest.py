@@ -176,6 +176,7 @@ def tokens_of_each_role(app: Seeding) -> dict[Role, str]:
         Role.SITE: app.token(Role.SITE, scope="north"),
         Role.PROVIDER: app.token(Role.PROVIDER, scope=f"provider:{PROVIDER_NAME}"),
         Role.DEVICE: app.device_token(f"authz-device-{suffix}"),
+        Role.CLIENT: app.token(Role.CLIENT, f"client-{suffix}"),
     }
 
 

@@ -585,6 +585,18 @@ def simulate_interactive(ctx: typer.Context) -> None:
     _simulate(ctx, lambda sim, session: sim.interactive(session))
 
 
+@app.command(
+    "client",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def client(ctx: typer.Context) -> None:
+    """The User Client: balance, questions before printing, notifications (``--help``)."""
+    from printwarden.client.main import run
+
+    raise typer.Exit(run(list(ctx.args)))
+
+
 @app.command("release-station")
 def release_station(
     server: ServerOption,

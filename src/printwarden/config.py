@@ -194,6 +194,20 @@ class MailConfig(BaseModel):
     )
 
 
+class ClientConfig(BaseModel):
+    """The User Client's event stream and tokens (``[client]``). See docs/user-client.md."""
+
+    token_days: int = Field(default=90, ge=1, le=3650, description="A client token's life")
+    heartbeat_seconds: float = Field(default=15.0, gt=0, le=300)
+    stream_minutes: float = Field(
+        default=10.0, gt=0, le=24 * 60, description="A stream ends after this; clients resume"
+    )
+    low_balance: int = Field(
+        default=100, description="Warn when a personal balance falls below this (minor units)"
+    )
+    question_sweep_seconds: float = Field(default=2.0, gt=0, le=600)
+
+
 class Settings(BaseSettings):
     """All settings of one printwarden process."""
 
@@ -215,6 +229,7 @@ class Settings(BaseSettings):
     dns_sd: DnsSdConfig = Field(default_factory=DnsSdConfig)
     web_print: WebPrintConfig = Field(default_factory=WebPrintConfig)
     mail: MailConfig = Field(default_factory=MailConfig)
+    client: ClientConfig = Field(default_factory=ClientConfig)
     # Proxies whose forwarding header names the client (addresses or CIDRs), and the header
     # they set; the other is ignored: a proxy passes on what a client put in it.
     trusted_proxies: list[str] = Field(default_factory=list)

@@ -20,7 +20,7 @@ from printwarden.testing.inprocess import InProcessAppServer
 
 PREFIX = "/api/v1"
 ANONYMOUS = "anonymous"
-ROLES = (ANONYMOUS, "admin", "user", "site", "provider", "device")
+ROLES = (ANONYMOUS, "admin", "user", "site", "provider", "device", "client")
 PROBLEM_JSON = "application/problem+json"
 
 EVERYONE = frozenset(ROLES)
@@ -30,6 +30,7 @@ REGISTRY_READERS = frozenset({"admin", "provider", "site", "device"})
 PRINTING_COMPONENTS = frozenset({"provider", "site"})
 AUTHENTICATING_COMPONENTS = frozenset({"device", "provider", "site"})
 USERS = frozenset({"user"})
+CLIENTS = frozenset({"user", "client"})  # a User Client's token, or the person's session
 SITES = frozenset({"site"})
 SITE_SCOPE = "north"  # the site token's site in the role_tokens fixture
 PROVIDER_NAME = "authz-provider"  # the provider the role_tokens fixture's token is bound to
@@ -126,6 +127,14 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/me/web-print"): USERS,
     ("GET", "/api/v1/me/web-print/{submission_id}"): USERS,
     ("POST", "/api/v1/me/web-print/{submission_id}/cancel"): USERS,
+    # the User Client: its events, questions and tokens; administrators' messages
+    ("GET", "/api/v1/me/events"): CLIENTS,
+    ("GET", "/api/v1/me/events/poll"): CLIENTS,
+    ("GET", "/api/v1/me/questions"): CLIENTS,
+    ("POST", "/api/v1/me/questions/{job}"): CLIENTS,
+    ("GET", "/api/v1/me/client-tokens"): CLIENTS,
+    ("DELETE", "/api/v1/me/client-tokens/{token_id}"): CLIENTS,
+    ("POST", "/api/v1/messages"): ADMIN,
     # the device API: device tokens bound to a device
     ("GET", "/api/v1/device"): DEVICES,
     ("POST", "/api/v1/device/register"): DEVICES,
@@ -170,6 +179,7 @@ DUMMY_PARAMS = {
     "token_id": "987654321",
     "job_ref": "01900000-0000-7000-8000-000000000000",
     "submission_id": "01900000-0000-7000-8000-000000000000",
+    "job": "01900000-0000-7000-8000-000000000000",
     "session_id": "01900000-0000-7000-8000-000000000001",
     "key": "user:no-such-user-authz",
 }

@@ -73,7 +73,7 @@ def held(hq: Database, owner: str, status: str = "held") -> str:
         provider, _ = register(session, f"p-{ref[:8]}", ipp_url="ipp://x", control_url="",
                                queues=[], printers=[])  # fmt: skip
         report = held_jobs.Report(ref, 1, "secure", "hold", owner, fields)
-        assert held_jobs.record_reports(session, provider, [report]) == []
+        assert held_jobs.record_reports(session, provider, [report]).refused == []
         if status != "held":
             held_jobs.set_status(held_jobs.find(session, ref), status, "", 1)
     return ref

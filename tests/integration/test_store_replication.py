@@ -362,7 +362,7 @@ def test_held_job_released_at_a_site_after_hq_canceled_it_is_noted(hq: Database)
         provider, _ = register(session, "p1", ipp_url="ipp://x", control_url="", queues=[],
                                printers=[])  # fmt: skip
         report = held_jobs.Report(ref, 1, "secure", "hold", owner, _held_fields())
-        assert held_jobs.record_reports(session, provider, [report]) == []
+        assert held_jobs.record_reports(session, provider, [report]).refused == []
         row = held_jobs.find(session, ref)
         assert row.user_id == user_id
         held_jobs.set_status(row, "canceled", "by HQ", 1)

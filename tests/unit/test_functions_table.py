@@ -29,7 +29,7 @@ REFERENCE = {
     "scripting": "YNY",  # the reference: YNN; we run replicated scripts at the site (issue 7)
     "fast-release": "YNY",  # the reference: YNN; a card reader is a device like any (issue 17)
     "integrated-scanning": "YNN",
-    "account-selection-user-client": "YNN",
+    "account-selection-user-client": "YNY",
     "mfd-login": "YNY",
     "mfd-device-functions": "YNY",
     "server-side-printing-at-mfd": "YNY",

@@ -73,6 +73,10 @@ LAYERS: tuple[tuple[str, str], ...] = (
     ("printwarden.devices.*", "devices"),
     ("printwarden.sim", "sim"),
     ("printwarden.sim.*", "sim"),
+    # The User Client, on people's computers: the standard library and httpx only
+    # (tests/unit/test_client.py).
+    ("printwarden.client", "client"),
+    ("printwarden.client.*", "client"),
     ("printwarden.serving", "app"),
     ("printwarden.__main__", "app"),
     ("printwarden.demo", "app"),
@@ -94,6 +98,7 @@ RANK = {
     "provider": 5,
     "devices": 5,
     "sim": 5,
+    "client": 5,
     "app": 6,
     "testing": 7,
 }

@@ -101,7 +101,7 @@ def populate(hq: Database) -> None:
         fields = {"printer": "here", "document_name": "a.pdf", "pages": 2,
                   "submitted_at": now, "expires_at": now + timedelta(hours=4)}  # fmt: skip
         report = held_jobs.Report("ref-1", 1, "secure", "hold", names[1], fields)
-        assert held_jobs.record_reports(session, provider, [report]) == []
+        assert held_jobs.record_reports(session, provider, [report]).refused == []
         print_tokens.create(session, names[2], "phone")
 
 

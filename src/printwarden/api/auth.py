@@ -12,6 +12,14 @@ from printwarden.api.common import Model, Name, UtcDatetime
 class LoginIn(Model):
     username: Name
     password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+    client: (
+        Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[\w.@ -]+$")]
+        | None
+    ) = Field(
+        default=None,
+        description="A User Client's computer name: the token is then a client token (role "
+        "client), long-lived, reaching only the client's routes, revocable",
+    )
 
 
 class LoginOut(Model):

@@ -14,6 +14,9 @@ class Role(StrEnum):
     SITE = "site"
     PROVIDER = "provider"
     DEVICE = "device"
+    # A User Client on a person's computer: bound to its user, it reaches only that user's
+    # events, questions and balance (never the portal's other routes).
+    CLIENT = "client"
 
 
 COMPONENT_ROLES = frozenset({Role.SITE, Role.PROVIDER, Role.DEVICE})

@@ -9,6 +9,7 @@ from printwarden.domain.accounts import Account, User, may_use
 from printwarden.domain.costs import CostModel, JobUsage, job_cost
 from printwarden.domain.money import Currency
 from printwarden.domain.offline_policies import CreditPolicy, OfflinePolicies
+from printwarden.domain.questions import HOLD_REASONS, NO_RULES, ClientRules, QuestionKind
 from printwarden.domain.wording import count
 
 __all__ = [
@@ -47,6 +48,7 @@ class Printer:
     cost_model: CostModel = field(default_factory=CostModel)
     enabled: bool = True
     hold_for_release: bool = False
+    client_rules: ClientRules = NO_RULES  # when to ask the user before printing
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,15 +76,21 @@ def decide(
     policies: Policies | None = None,
     cost: int | None = None,
 ) -> Decision:
-    """Decide a job: deny with a reason, hold for release, or allow; always with its cost.
+    """Decide a job: deny with a reason, hold (for release, or for an answer to the
+    printer's question), or allow; always with its cost.
 
     ``cost`` replaces the printer's price for the job (a print script set it)."""
     rules = policies or Policies()
     if cost is None:
         cost = job_cost(printer.cost_model, job, user.groups)
     refusal, denial = _refusal(job, user, account, printer, rules, cost)
-    if refusal:
+    asked = printer.client_rules.question(cost, job.total_pages)
+    # Asked which account to charge: the credit that counts is the chosen account's,
+    # checked when the answer releases the job.
+    if refusal and not (asked is QuestionKind.ACCOUNT and denial is Denial.CREDIT):
         return Decision(Verdict.DENY, cost, refusal, denial)
+    if asked is not None:
+        return Decision(Verdict.HOLD, cost, HOLD_REASONS[asked])
     if printer.hold_for_release:
         return Decision(Verdict.HOLD, cost, "held until released")
     return Decision(Verdict.ALLOW, cost)

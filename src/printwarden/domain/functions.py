@@ -106,7 +106,9 @@ TABLE: tuple[Row, ...] = (
         "Account Selection via User Client",
         True,
         False,
-        False,
+        True,
+        "No in the reference; here the Site Server serves the client's event stream and its "
+        "answers from the replica, journals each choice, and HQ applies it once",
     ),
     Row(Function.MFD_LOGIN, "MFD login (all devices)", True, False, True),
     Row(

@@ -287,9 +287,13 @@ class Engine:
             reasons = attrs.denial_reasons(answer.denied_by)
             self._end(deciding, Event.DECIDE_DENY, answer.reason, reasons=reasons, **decided)
         elif answer.verdict == "hold":
-            report = "pending" if answer.approval else deciding.report_state
+            # Held on a queue whose jobs are not reported (direct): an approval, or a question
+            # for its owner. The server must hear of it, or nobody could release it.
+            report = deciding.report_state or "pending"
+            if answer.approval:
+                report = "pending"
             held = self._move(deciding, Event.DECIDE_HOLD, report_state=report, **decided)
-            if held is not None and answer.approval:
+            if held is not None and report == "pending":  # reported now, not at the next turn
                 self._news.set()
         elif allowed := self._move(deciding, Event.DECIDE_ALLOW, **decided):
             self.deliver(allowed, charge=True)

@@ -15,9 +15,11 @@ from printwarden.service import openapi, problems
 from printwarden.service.body_limits import BodyLimit
 from printwarden.service.dns_sd import ZoneService
 from printwarden.service.email_print import start_mail
+from printwarden.service.question_timer import start_user_clients
 from printwarden.service.routes import (
     accounts,
     auth,
+    client,
     device,
     devices_auth,
     directory,
@@ -66,6 +68,7 @@ ROUTERS = (
     print_urls.router,
     dns_sd.router,
     web_print.router,
+    client.router,
 )
 
 
@@ -96,6 +99,7 @@ def create_app(
         # anyio's default is 40 threads: more than the pools hold, and 40 threads contending
         # for one GIL cost more than they overlap.
         anyio.to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
+        questions = await start_user_clients(state)
         syncer.start()
         top_ups.start()
         zone = ZoneService(state.database, settings.dns_sd, None)  # every provider's queues
@@ -112,6 +116,7 @@ def create_app(
         if state.mail is not None:
             await state.mail.stop()
         await state.web_print.stop()
+        await questions.stop()
         await zone.close()
         top_ups.stop()
         syncer.stop()

@@ -14,6 +14,7 @@ from fastapi import Request
 from printwarden.config import Settings
 from printwarden.domain.money import Currency
 from printwarden.keys import HQ_ISSUER
+from printwarden.service.events import EventHub
 from printwarden.service.provider_control import ProviderDoorbell
 from printwarden.service.secret_checks import SecretChecks
 from printwarden.service.throttle import LoginThrottle
@@ -87,6 +88,7 @@ class AppState:
     stopping: threading.Event = field(default_factory=threading.Event)  # long waits end
     web_print: Any = None  # service.web_print.WebPrintService, while the app runs
     mail: Any = None  # service.email_print.EmailPrint, while Email to Print runs
+    events: EventHub = field(default_factory=EventHub)  # what User Clients hear
 
     @property
     def currency(self) -> Currency:

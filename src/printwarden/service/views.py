@@ -89,6 +89,7 @@ def printer_out(row: PrinterRow) -> PrinterOut:
         colour=row.colour,
         cost_model=row.cost_model,
         site=row.site,
+        client_rules=row.client_rules or {},
         change_seq=row.change_seq,
     )
 

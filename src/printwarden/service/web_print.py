@@ -17,9 +17,10 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import anyio.to_thread
 import pikepdf
@@ -45,6 +46,7 @@ from printwarden.files import private_dir
 from printwarden.rendering import RenderFailed, RenderPool, RenderSettings, detect_office
 from printwarden.service.provider_control import ProviderUnreachable
 from printwarden.service.state import AppState
+from printwarden.service.supervised import supervised
 from printwarden.store import providers, users, web_prints
 from printwarden.store.models import WebPrintRow
 from printwarden.usecases import web_print
@@ -117,17 +119,10 @@ class WebPrintService:
         with self.state.database.read() as session:
             return web_prints.waiting_to_render(session, limit=10_000)
 
-    async def _supervised(self, loop: Callable[[], Awaitable[None]], name: str) -> None:
-        """Run ``loop`` for ever: an exception is logged, counted and the loop restarted."""
-        while True:
-            try:
-                await loop()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                self.counts["loop_restarts"] += 1
-                log.exception("web print: the %s loop failed; restarting it", name)
-                await asyncio.sleep(1.0)
+    def _supervised(
+        self, loop: Callable[[], Awaitable[None]], name: str
+    ) -> Coroutine[Any, Any, None]:
+        return supervised(loop, f"web print {name}", self.counts, log)
 
     async def _render_loop(self) -> None:
         while True:

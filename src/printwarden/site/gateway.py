@@ -20,6 +20,7 @@ import httpx
 from starlette.datastructures import Headers
 
 from printwarden.service.client_address import CLIENT_HEADER, SITE_TOKEN_HEADER, networks, resolve
+from printwarden.site import streams
 from printwarden.web.sessions import SESSION_COOKIE
 
 log = logging.getLogger("printwarden.site")
@@ -91,17 +92,24 @@ class Gateway:
         self.local, self.link = local, link
         self.upstream = upstream_url.rstrip("/")
         self.client = httpx.AsyncClient(timeout=FORWARD_TIMEOUT)
+        # User Clients' event streams: one long request each, as many as there are clients.
+        limits = httpx.Limits(max_connections=None, max_keepalive_connections=0)
+        self.streams = httpx.AsyncClient(timeout=streams.STREAM_TIMEOUT, limits=limits)
         self.site_token = site_token
         self.trusted = networks(tuple(trusted_proxies))
 
     async def aclose(self) -> None:
         await self.client.aclose()
+        await self.streams.aclose()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or answered_here(scope["path"]):
             await self.local(scope, receive, send)
             return
         body = await _read_body(receive)
+        relayed = streams.is_event_stream(scope) and self.link.online()
+        if relayed and await self._relay_stream(scope, receive, send):
+            return
         if SUBMISSIONS.fullmatch(scope["path"]):
             await _send_response(send, await self._submissions(scope, body))
             return
@@ -110,16 +118,26 @@ class Gateway:
             if forwarded is not None:
                 await _send_response(send, forwarded)
                 return
-        await self._answer_locally(scope, body, send)
+        await self._answer_locally(scope, body, send, receive)
 
-    async def _forward(self, scope: Scope, body: bytes) -> httpx.Response | None:
+    async def _relay_stream(self, scope: Scope, receive: Receive, send: Send) -> bool:
+        """A User Client's event stream, from HQ as it comes (``site/streams.py``)."""
+        url, headers = self._upstream_request(scope)
+        request = self.streams.build_request("GET", url, headers=headers)
+        return await streams.relay(self.streams, request, send, receive, self.link.online)
+
+    def _upstream_request(self, scope: Scope) -> tuple[str, list[tuple[bytes, bytes]]]:
+        """HQ's URL for the request, and the headers to send it with."""
         # The path as the client sent it (still percent-encoded), not ``path``, decoded.
         raw: bytes = scope.get("raw_path") or quote(scope["path"]).encode()
         url = self.upstream + raw.decode("latin-1")
         if scope.get("query_string"):
             url += "?" + scope["query_string"].decode("latin-1")
         headers = [(k, v) for k, v in scope["headers"] if k.lower() not in NOT_FORWARDED]
-        headers += self._client_headers(scope)
+        return url, headers + self._client_headers(scope)
+
+    async def _forward(self, scope: Scope, body: bytes) -> httpx.Response | None:
+        url, headers = self._upstream_request(scope)
         try:
             response = await self.client.request(
                 scope["method"], url, headers=headers, content=body, timeout=_timeout(scope)
@@ -180,12 +198,14 @@ class Gateway:
             (SITE_TOKEN_HEADER.encode(), self.site_token.encode("latin-1")),
         ]
 
-    async def _answer_locally(self, scope: Scope, body: bytes, send: Send) -> None:
+    async def _answer_locally(
+        self, scope: Scope, body: bytes, send: Send, receive: Receive | None = None
+    ) -> None:
         """The replica answers; a route whose functions-table row is unavailable offline
         refuses itself (``service/offline_functions.py``: each route declares its row)."""
         marker = ANSWERING_LOCALLY.set(True)
         try:
-            await self.local(scope, _replay(body), send)
+            await self.local(scope, _replay(body, receive), send)
         finally:
             ANSWERING_LOCALLY.reset(marker)
 
@@ -260,13 +280,15 @@ async def _read_body(receive: Receive) -> bytes:
     return b"".join(chunks)
 
 
-def _replay(body: bytes) -> Receive:
+def _replay(body: bytes, then: Receive | None = None) -> Receive:
+    """The request's body (read already) once; then what the client does next (``then``:
+    its disconnect, which a streamed answer waits for), or at once a disconnect."""
     sent = False
 
     async def receive() -> Message:
         nonlocal sent
         if sent:
-            return {"type": "http.disconnect"}
+            return await then() if then is not None else {"type": "http.disconnect"}
         sent = True
         return {"type": "http.request", "body": body, "more_body": False}
 

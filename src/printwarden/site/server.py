@@ -34,6 +34,7 @@ from printwarden.service.body_limits import BodyLimit
 from printwarden.service.dns_sd import ZoneService
 from printwarden.service.email_print import start_mail
 from printwarden.service.offline import OfflineMode
+from printwarden.service.question_timer import QuestionTimer, start_user_clients
 from printwarden.service.web_print import WebPrintService
 from printwarden.site import hq_keys, metrics, relay
 from printwarden.site.gateway import (
@@ -125,6 +126,7 @@ class SiteServer(HqConnection):
             OfflineMode(self.answering_offline, self._unknown, self.passwords.get)
         )
         # Web Print and Email to Print at the site: rendered and held here, online or not.
+        self.questions: QuestionTimer | None = None  # started with the server
         self.web_print = WebPrintService(
             self.local.state.printwarden, settings.web_print, config.data_dir / "web-print"
         )
@@ -280,6 +282,7 @@ class SiteServer(HqConnection):
                 if self.zone is not None:  # from the replica: it answers through outages
                     await self.zone.start()
                 state = self.local.state.printwarden
+                self.questions = await start_user_clients(state)
                 state.web_print = self.web_print
                 await self.web_print.start()
                 state.mail = await start_mail(
@@ -290,6 +293,8 @@ class SiteServer(HqConnection):
                 if self.local.state.printwarden.mail is not None:
                     await self.local.state.printwarden.mail.stop()
                 await self.web_print.stop()
+                if self.questions is not None:
+                    await self.questions.stop()
                 if self.zone is not None:
                     await self.zone.close()
                 await self.gateway.aclose()

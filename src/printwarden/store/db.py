@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +15,7 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from printwarden.files import private_sqlite
+from printwarden.store import user_events
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 # Worker threads of the App Server (service/app.py), and connections each pool keeps open:
@@ -120,6 +121,10 @@ class Database:
         self.url = normalize_url(url)
         self.engine = make_engine(self.url, durable=durable)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # Who hears of the user events a committed transaction noted (store/user_events.py).
+        self.on_events: Callable[[list[user_events.UserEvent]], None] | None = None
+        event.listen(self.sessions, "after_commit", self._committed)
+        event.listen(self.sessions, "after_rollback", user_events.taken)
         read_options: dict[str, Any] = {READ_ONLY: True}
         if not self.is_sqlite:
             # One statement sees one snapshot anyway; without BEGIN/ROLLBACK around it a read
@@ -127,6 +132,11 @@ class Database:
             read_options["isolation_level"] = "AUTOCOMMIT"
         readers = self.engine.execution_options(**read_options)
         self.readers = sessionmaker(readers, expire_on_commit=False)
+
+    def _committed(self, session: Session) -> None:
+        events = user_events.taken(session)
+        if events and self.on_events is not None:
+            self.on_events(events)
 
     @property
     def is_sqlite(self) -> bool:

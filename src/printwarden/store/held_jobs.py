@@ -8,10 +8,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from printwarden.domain.ids import new_id
-from printwarden.store import bulk
+from printwarden.store import bulk, user_events
 from printwarden.store.changes import change_seq
 from printwarden.store.db import utc
 from printwarden.store.errors import NotFound
@@ -69,10 +69,17 @@ class Report:
         )
 
 
-def record_reports(
-    session: Session, provider: ProviderRow, reports: list[Report]
-) -> list[tuple[str, str]]:
-    """Insert or update each report; returns ``(job_ref, reason)`` of those refused."""
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """What came of a provider's reports: those refused (``(job_ref, reason)``) and the
+    held jobs new to this server."""
+
+    refused: list[tuple[str, str]]
+    new: list[HeldJobRow]
+
+
+def record_reports(session: Session, provider: ProviderRow, reports: list[Report]) -> Recorded:
+    """Insert or update each report."""
     refs = [r.job_ref for r in reports]
     existing = {
         row.job_ref: row
@@ -87,6 +94,7 @@ def record_reports(
         ).all()
     )
     refused: list[tuple[str, str]] = []
+    new: list[HeldJobRow] = []
     seq = change_seq(session)
     for report in reports:
         row = existing.get(report.job_ref)
@@ -95,9 +103,18 @@ def record_reports(
         elif report.username not in user_ids:
             refused.append((report.job_ref, f"unknown or disabled user {report.username!r}"))
         elif report.status == "held":
-            session.add(_new_row(report, provider.id, user_ids[report.username], seq))
+            row = _new_row(report, provider.id, user_ids[report.username], seq)
+            session.add(row)
+            new.append(row)
+            user_events.note(session, row.user_id, "job.held", job_event(row))
     session.flush()
-    return refused
+    return Recorded(refused, new)
+
+
+def job_event(row: HeldJobRow, **more: Any) -> dict[str, Any]:
+    """What a User Client hears of a held job."""
+    fields = {"document_name": row.document_name, "printer": row.printer or row.queue}
+    return {"job": row.job_ref, **fields, "reason": row.status_reason, **more}
 
 
 def _new_row(report: Report, provider_id: int, user_id: int, seq: int) -> HeldJobRow:
@@ -137,11 +154,40 @@ def _update(row: HeldJobRow, report: Report, seq: int) -> None:
 
 
 def set_status(row: HeldJobRow, status: str, reason: str, seq: int) -> None:
+    before = row.status
     row.status, row.status_reason = status, reason
     row.updated_at = now()
     row.change_seq = seq
     if status in ENDED:
         _clear_order(row)
+    if status != before:
+        _tell_owner(row)
+
+
+# What the owner hears when a held job's status changes, and how an open question ends.
+_STATUS_EVENTS = {"held": "job.held", "releasing": "job.released", "canceled": "job.canceled",
+                  "expired": "job.canceled", "failed": "job.canceled"}  # fmt: skip
+_QUESTION_OUTCOMES = {"releasing": "printing", "printed": "printing", "canceled": "canceled"}
+
+
+def _tell_owner(row: HeldJobRow) -> None:
+    session = object_session(row)
+    if session is None:
+        return
+    kind = _STATUS_EVENTS.get(row.status)
+    if kind is not None:
+        user_events.note(session, row.user_id, kind, job_event(row))
+    if row.question and row.status != "held":
+        close_question(session, row, _QUESTION_OUTCOMES.get(row.status, "expired"))
+
+
+def close_question(session: Session, row: HeldJobRow, outcome: str) -> None:
+    """End ``row``'s open question with ``outcome`` (who answered it is noted on it, a
+    device by default) and tell its owner."""
+    by = str(row.question.get("answered_by") or "device")
+    row.question, row.answer_by = {}, None
+    closed = {"job": row.job_ref, "outcome": outcome, "by": by}
+    user_events.note(session, row.user_id, "question.closed", closed)
 
 
 # --- orders to the provider ---------------------------------------------------------------------

@@ -119,6 +119,7 @@ _PERSONAL_CONTEXT = (
         PrinterRow.cost_model,
         PrinterRow.enabled,
         PrinterRow.hold_for_release,
+        PrinterRow.client_rules,
     )
     .join(AccountRow, AccountRow.owner_id == UserRow.id)
     .outerjoin(
@@ -164,9 +165,10 @@ def _personal_context(
     )
     printer = None
     if printer_columns[0] is not None:
-        printer_row_name, cost_model, printer_enabled, hold = printer_columns
+        printer_row_name, cost_model, printer_enabled, hold, rules = printer_columns
         model = printers.cost_model_from_json(cost_model)
-        printer = Printer(printer_row_name, model, printer_enabled, hold)
+        rules = printers.client_rules_of(rules)
+        printer = Printer(printer_row_name, model, printer_enabled, hold, rules)
     return JobContext(User(user_id, name, enabled, groups), account), printer
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import Row, Table, bindparam, func, select, text, update
 from sqlalchemy.orm import Session
 
 from printwarden.domain.ledger import Transaction, TransactionKind
-from printwarden.store import bulk
+from printwarden.store import bulk, user_events
 from printwarden.store.changes import change_seq
 from printwarden.store.models import AccountRow, TransactionRow
 
@@ -165,12 +165,24 @@ def _move_balances(session: Session, new: Sequence[Transaction]) -> None:
     else:
         params = [{"account_id_": a, "amount_": m, "seq_": seq} for a, m in moves]
         session.connection().execute(_MOVE_BALANCE, params)
+    _tell_owners(session, totals)
     # Core bypasses the identity map: loaded accounts must re-read what was just written.
     # (By key, not by ``obj.id``: reading an expired object's id would load it.)
     for state in session.identity_map.all_states():
         key, loaded = state.key, state.obj()
         if key is not None and key[0] is AccountRow and key[1][0] in totals and loaded:
             session.expire(loaded, ["balance", "change_seq"])
+
+
+def _tell_owners(session: Session, totals: dict[int, int]) -> None:
+    """Tell the owners of the personal accounts that moved their new balance."""
+    columns = (_ACCOUNTS.c.id, _ACCOUNTS.c.owner_id, _ACCOUNTS.c.balance, _ACCOUNTS.c.restricted)
+    personal = select(*columns).where(
+        bulk.among(session, _ACCOUNTS.c.id, totals), _ACCOUNTS.c.owner_id.is_not(None)
+    )
+    for account_id, owner_id, balance, restricted in session.connection().execute(personal):
+        moved = {"balance": balance, "previous": balance - totals[account_id]}
+        user_events.note(session, owner_id, "balance", {**moved, "restricted": restricted})
 
 
 def _results(

@@ -180,6 +180,8 @@ class PrinterRow(Replicated, SoftDeleted, Base):
     colour: Mapped[bool] = mapped_column(Boolean, default=True)
     cost_model: Mapped[dict[str, Any]] = mapped_column(JSON)
     site: Mapped[str | None] = mapped_column(String(64), index=True)
+    # When to ask the user before printing (domain.questions.ClientRules; {}: never).
+    client_rules: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
 class DeviceRow(Replicated, SoftDeleted, Base):
@@ -312,6 +314,11 @@ class HeldJobRow(Replicated, Base):
     approver_group: Mapped[str] = mapped_column(String(128), default="")
     order_id: Mapped[str] = mapped_column(String(40), default="")
     pending_order: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The open question about it (domain.questions.OpenQuestion; {}: none), and the comment
+    # its owner gave with the answer.
+    question: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    answer_by: Mapped[datetime | None] = mapped_column(index=True)  # the open question's
+    comment: Mapped[str] = mapped_column(Text, default="")
 
 
 class ReleaseDelegateRow(Replicated, Base):

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from printwarden.domain.costs import CostModel, PagePrices
 from printwarden.domain.decide import Printer
+from printwarden.domain.questions import ClientRules
 from printwarden.store import published
 from printwarden.store.changes import change_seq
 from printwarden.store.errors import AlreadyExists, NotFound
@@ -34,11 +35,25 @@ def printer_to_domain(row: PrinterRow) -> Printer:
         cost_model=cost_model_from_json(row.cost_model),
         enabled=row.enabled and row.deleted_at is None,
         hold_for_release=row.hold_for_release,
+        client_rules=client_rules_of(row.client_rules),
     )
 
 
+def client_rules_of(data: dict[str, Any] | None) -> ClientRules:
+    """A printer's stored rules for asking; rules that no longer parse ask nothing (and are
+    refused when an administrator saves them)."""
+    try:
+        return ClientRules.from_json(data)
+    except (ValueError, TypeError):
+        return ClientRules()
+
+
 _PRINTER_FOR_DECISION = select(
-    PrinterRow.name, PrinterRow.cost_model, PrinterRow.enabled, PrinterRow.hold_for_release
+    PrinterRow.name,
+    PrinterRow.cost_model,
+    PrinterRow.enabled,
+    PrinterRow.hold_for_release,
+    PrinterRow.client_rules,
 ).where(PrinterRow.name == bindparam("name"), PrinterRow.deleted_at.is_(None))
 
 
@@ -47,8 +62,9 @@ def printer_for_decision(session: Session, name: str) -> Printer:
     found = session.connection().execute(_PRINTER_FOR_DECISION, {"name": name}).first()
     if found is None:
         raise NotFound(f"no printer named {name!r}")
-    printer_name, cost_model, enabled, hold = found
-    return Printer(printer_name, cost_model_from_json(cost_model), enabled, hold)
+    printer_name, cost_model, enabled, hold, rules = found
+    model = cost_model_from_json(cost_model)
+    return Printer(printer_name, model, enabled, hold, client_rules_of(rules))
 
 
 def find_printer(session: Session, name: str) -> PrinterRow:

@@ -59,7 +59,8 @@ class SiteScope:
             )
             # People's sessions opened through this site (for what it answers itself).
             sessions = and_(ApiTokenRow.role == "user", ApiTokenRow.site == self.site)
-            return or_(providers, sessions, ApiTokenRow.scope.in_(self.device_scopes))
+            clients = ApiTokenRow.role == "client"  # User Clients may be at any site
+            return or_(providers, sessions, clients, ApiTokenRow.scope.in_(self.device_scopes))
         return None
 
 

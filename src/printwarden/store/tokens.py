@@ -17,7 +17,8 @@ from printwarden.store.errors import AlreadyExists, InvalidReference, NotFound
 from printwarden.store.models import ApiTokenRow, UserRow
 
 # Tokens a Site Server must recognise while the App Server is unreachable.
-REPLICATED_ROLES = frozenset({Role.PROVIDER, Role.DEVICE})
+# A User Client's token too: its computer may be at any site, and offline the site answers it.
+REPLICATED_ROLES = frozenset({Role.PROVIDER, Role.DEVICE, Role.CLIENT})
 # The scope of a token bound to one provider or one device: "provider:<name>", "device:<name>".
 PROVIDER_PREFIX, DEVICE_PREFIX = "provider:", "device:"
 MAX_SCOPE = 128  # api_tokens.scope

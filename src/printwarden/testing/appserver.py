@@ -65,7 +65,7 @@ class Seeding:
         try:
             with database.session() as session:
                 user_id = None
-                if role in (Role.ADMIN, Role.USER):
+                if role in (Role.ADMIN, Role.USER, Role.CLIENT):
                     changes = users.UserChanges(is_admin=role is Role.ADMIN)
                     row = users.create_user(
                         session, self.settings().resolved_secret(), username, changes

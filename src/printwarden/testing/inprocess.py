@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
+from printwarden.config import ClientConfig
 from printwarden.service.app import create_app
 from printwarden.store.migrate import upgrade
 from printwarden.testing.appserver import Seeding
@@ -24,6 +25,9 @@ log = logging.getLogger(__name__)
 
 BASE_URL = "http://testserver"
 CLIENT_ADDRESS = ("127.0.0.1", 50000)  # a loopback client, as the real server would see it
+
+
+STREAM_MINUTES = 0.005
 
 
 class AppTransport(httpx.BaseTransport):
@@ -70,7 +74,9 @@ class InProcessAppServer(Seeding):
     def start(self) -> None:
         """Migrate the database, build the app and run its start-up (its lifespan)."""
         upgrade(self.database_url)
-        app = create_app(self.settings())
+        # Answers are read whole here: an event stream ends after a moment, with ``hello``.
+        short = ClientConfig(stream_minutes=STREAM_MINUTES)
+        app = create_app(self.settings().model_copy(update={"client": short}))
         portal = self._stack.enter_context(start_blocking_portal())
         self._stack.enter_context(
             portal.wrap_async_context_manager(app.router.lifespan_context(app))

@@ -9,8 +9,9 @@ from sqlalchemy.orm import Session
 
 from printwarden.domain.accounts import Role
 from printwarden.domain.ledger import site_origin
-from printwarden.store import held_jobs, jobs
+from printwarden.store import held_jobs, jobs, user_events
 from printwarden.store.errors import NotFound
+from printwarden.store.models import AccountRow
 from printwarden.store.tokens import Caller
 from printwarden.usecases import component_scope
 from printwarden.usecases.authority import Authority, Rules
@@ -71,7 +72,22 @@ def charge_printed(
     )
     charge = jobs.charge_printed(session, printed)
     held_jobs.mark_printed(session, [report.job_ref])
+    if charge.new:
+        _tell_printed(session, charge, report)
     return Charged(charge, jobs.account_balance(session, charge.job.account_id))
+
+
+def _tell_printed(session: Session, charge: jobs.Charge, report: PrintedReport) -> None:
+    account = session.get(AccountRow, charge.job.account_id)
+    printed = {
+        "job": report.job_ref,
+        "document_name": report.document_name,
+        "printer": report.printer,
+        "pages": charge.job.pages,
+        "cost": charge.job.cost,
+        "account": account.name if account is not None else "",
+    }
+    user_events.note(session, charge.job.user_id, "job.printed", printed)
 
 
 def _charged_user(rules: Rules, session: Session, username: str, printer: str) -> str:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from printwarden.domain.accounts import Account
 from printwarden.domain.decide import Decision, Denial, Verdict, decide
 from printwarden.domain.money import Currency
+from printwarden.domain.questions import NO_RULES
 from printwarden.service import policy
 from printwarden.store import accounts, jobs
 from printwarden.store.db import Database
@@ -48,6 +49,7 @@ class Decided:
     decision: Decision
     verdict: policy.PolicyAnswer
     account: Account
+    user_id: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +100,8 @@ class Decider:
                 account = _script_account(session, verdict.charge_account, account)
             holds = (printer.hold_for_release or verdict.hold) and not job.released
             printer = replace(printer, hold_for_release=holds)
+            if job.released:  # asked and answered already
+                printer = replace(printer, client_rules=NO_RULES)
             deciding = replace(rules.decision_policies(), currency=self.currency)
             decision = (
                 decide(verdict.usage, context.user, account, printer, deciding, cost=verdict.cost)
@@ -110,7 +114,7 @@ class Decider:
             policy.write_effects(
                 self.database, verdict.effects, username, job.submitted, job.printer, now
             )
-        return Decided(decision, verdict, account)
+        return Decided(decision, verdict, account, context.user.id)
 
 
 def _script_account(session: Session, name: str, fallback: Account) -> Account:

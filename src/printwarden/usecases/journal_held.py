@@ -83,7 +83,7 @@ def report(session: Session, site: Sender, body: dict[str, Any]) -> str:
     if known is not None and known.provider_id != provider.id:
         raise Refused(f"held job {found.job_ref} belongs to another provider")
     _check_printer(session, site, found.fields["printer"])
-    refused = held_jobs.record_reports(session, provider, [found])
+    refused = held_jobs.record_reports(session, provider, [found]).refused
     if refused:
         raise Refused(refused[0][1])
     return "recorded"

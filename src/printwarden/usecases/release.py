@@ -394,6 +394,8 @@ def _prepare(
     choice: jobs.AccountChoice,
 ) -> Ordered:
     _check_waiting(row)
+    if choice.personal and row.account_id is not None:  # chosen when its question was answered
+        choice = jobs.AccountChoice(account_id=row.account_id)
     provider = session.get(ProviderRow, row.provider_id)
     assert provider is not None
     bell = bell_for(state, session, provider, "release")

@@ -41,18 +41,25 @@ async def login(body: LoginIn, request: Request, state: AppState = Depends(app_s
     if user is None:
         raise Problem(401, "Unauthorized", "wrong username or password")
     site = await vouching_site(request, state)
-    return await run_in_threadpool(_issue, state, user, site)
+    return await run_in_threadpool(_issue, state, user, site, body.client)
 
 
-def _issue(state: AppState, user: UserRow, site: str | None = None) -> LoginOut:
+def _issue(
+    state: AppState, user: UserRow, site: str | None = None, client: str | None = None
+) -> LoginOut:
     """The session token, in a write transaction of its own (nothing slow inside). A user's
     session opened through a site replicates to that site (its hash), so the routes the
-    site answers itself (Web Print) know it too."""
+    site answers itself (Web Print) know it too. A User Client's token (``client``: its
+    computer's name) replicates to every site: the computer may be at any of them."""
     role = Role.ADMIN if user.is_admin else Role.USER
     lifetime = timedelta(hours=state.settings.session_hours)
+    name = f"session:{user.username}"
+    if client is not None:
+        role, name = Role.CLIENT, f"client:{user.username}@{client}"
+        lifetime, site = timedelta(days=state.settings.client.token_days), None
     with state.database.session() as session:
         token, token_row = tokens.issue_token(
-            session, role, name=f"session:{user.username}", user_id=user.id, lifetime=lifetime,
+            session, role, name=name, user_id=user.id, lifetime=lifetime,
             site=site if role is Role.USER else None,
         )  # fmt: skip
     assert token_row.expires_at is not None

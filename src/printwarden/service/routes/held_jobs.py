@@ -29,7 +29,7 @@ from printwarden.store.errors import NotFound
 from printwarden.store.models import ProviderRow
 from printwarden.store.replication import site_scope
 from printwarden.store.tokens import PROVIDER_PREFIX, Caller, bound_name
-from printwarden.usecases import release
+from printwarden.usecases import questions, release
 
 router = APIRouter(tags=["held jobs"])
 PIN_THROTTLED = "Too many wrong PINs for the named shared account"
@@ -48,6 +48,7 @@ def report_held_jobs(
     body: HeldJobReportsIn,
     caller: Caller = Depends(reporting),
     session: Session = Depends(write_session),
+    state: AppState = Depends(app_state),
 ) -> HeldJobReportsOut:
     """A provider reports held jobs (new, still held, or how they ended). Refused ones name
     why (e.g. an unknown user): the provider cancels those. A provider token reports only
@@ -64,7 +65,9 @@ def report_held_jobs(
         detail = f"provider {body.provider!r} serves no printer of site {caller.scope!r}"
         raise Problem(403, "Forbidden", detail)
     reports = [held_jobs.Report.of(item.model_dump()) for item in body.jobs]
-    refused = held_jobs.record_reports(session, provider, reports)
+    recorded = held_jobs.record_reports(session, provider, reports)
+    questions.ask(session, recorded.new, state.currency)
+    refused = recorded.refused
     return HeldJobReportsOut(
         accepted=len(reports) - len(refused),
         rejected=[HeldJobRejection(job_ref=r, reason=why) for r, why in refused],

@@ -80,6 +80,10 @@ def _decide(
     found = Decider(state.database, state.authority, state.currency).decide(caller, job)
     if not isinstance(found, Decided):
         return _untracked(found.refusal)
+    if found.decision.verdict is Verdict.DENY:  # a denial is never stored: heard now or never
+        denied = {"job": body.job_ref, "document_name": body.document_name,
+                  "printer": body.printer, "reason": found.decision.reason}  # fmt: skip
+        state.events.publish_one(found.user_id, "job.denied", denied)
     return _answer(found.decision, found.verdict, found.account)
 
 

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from printwarden.api.devices import DeviceFields, DeviceIn, DeviceOut
 from printwarden.api.printers import PrinterFields, PrinterIn, PrinterOut
+from printwarden.domain.questions import ClientRules
 from printwarden.service import views
 from printwarden.service.problems import Problem
 from printwarden.service.routes.deps import (
@@ -34,6 +35,9 @@ def _fields(session: Session, body: PrinterFields | DeviceFields) -> dict[str, A
         fields["login_methods"] = sorted(set(fields["login_methods"]))
     if body.cost_model is not None:
         fields["cost_model"] = body.cost_model.model_dump()
+    rules = getattr(body, "client_rules", None)
+    if rules is not None:
+        fields["client_rules"] = ClientRules.from_json(rules.model_dump()).to_json()
     if "site" in fields:
         fields["site"] = fields["site"] or None
         if fields["site"] is not None:

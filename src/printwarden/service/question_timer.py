@@ -1,0 +1,81 @@
+"""Questions nobody answered in time follow their printer's timeout policy.
+
+At HQ every held job's question is timed out here, except at a site HQ cannot reach; a Site
+Server's local app times out its own while the site is offline (online, HQ does).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+
+from printwarden.domain.questions import Outcome
+from printwarden.service.state import AppState
+from printwarden.service.supervised import supervised
+from printwarden.usecases import questions, release
+from printwarden.usecases.errors import REFUSALS
+
+log = logging.getLogger("printwarden.questions")
+
+
+async def start_user_clients(state: AppState) -> QuestionTimer:
+    """Deliver committed transactions' events to the User Clients' streams, and start
+    timing out questions (the App Server's start-up, and a Site Server's)."""
+    state.events.bind(asyncio.get_running_loop())
+    state.database.on_events = state.events.publish
+    timer = QuestionTimer(state)
+    await timer.start()
+    return timer
+
+
+class QuestionTimer:
+    """A supervised loop that applies overdue questions' timeout policies."""
+
+    def __init__(self, state: AppState) -> None:
+        self.state = state
+        self.counts = {"timed_out": 0, "failed": 0, "loop_restarts": 0}
+        self.task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self.task = asyncio.create_task(supervised(self._loop, "question timer", self.counts, log))
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            await asyncio.gather(self.task, return_exceptions=True)
+
+    async def _loop(self) -> None:
+        interval = self.state.settings.client.question_sweep_seconds
+        while True:
+            await asyncio.sleep(interval)
+            if self.state.authority.at_hq or self.state.authority.offline():
+                await self.sweep()
+
+    async def sweep(self) -> int:
+        """Time out every overdue question once; how many were."""
+        overdue = await release.in_thread(self.state, _overdue)
+        done = 0
+        for job_ref in overdue:
+            try:  # one job's failure is that job's, never the loop's
+                outcome = await release.in_thread(self.state, _time_out, job_ref)
+            except REFUSALS as exc:
+                log.info("question of held job %s: timeout not applied (%s)", job_ref, exc)
+                continue
+            except Exception:
+                self.counts["failed"] += 1
+                log.exception("question of held job %s: timeout failed", job_ref)
+                continue
+            if outcome is not None:
+                done += 1
+                log.info("question of held job %s timed out: %s", job_ref, outcome.value)
+        self.counts["timed_out"] += done
+        return done
+
+
+def _overdue(state: AppState) -> list[str]:
+    return questions.overdue(state, datetime.now(UTC))
+
+
+def _time_out(state: AppState, job_ref: str) -> Outcome | None:
+    return questions.time_out(state, job_ref)
