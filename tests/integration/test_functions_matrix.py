@@ -50,9 +50,12 @@ from support.provider import PrinterSpec, ProviderProcess, QueueSpec, file_print
 from support.seeding import PRICES, add_user, wait_for
 from support.site import SiteProcess
 from support.site import site_link as both_ways
+from support.sse import listening
 
 SITE = "matrix"
 PRINTER, HQ_PRINTER = "matrix-laser", "hq-laser"
+# Printers that ask which account to charge (User Client): one per provider, same output.
+ASKING = {PRINTER: "matrix-asking", HQ_PRINTER: "hq-asking"}
 READER = "127.0.0.5"
 CLIENT_TIMEOUT = 1.5
 SERVER_TIMEOUT = 2.0  # the providers give up on a silent server after this (was 6 s)
@@ -66,7 +69,6 @@ USER_MAIL = "matrix-user@example.org"
 PENDING = {
     Function.PAYMENT_GATEWAYS_KIOSKS: "a later issue: kiosks and payment gateways",
     Function.INTEGRATED_SCANNING: "a later issue: Integrated Scanning",
-    Function.ACCOUNT_SELECTION_USER_CLIENT: "a later issue: the desktop User Client",
 }
 
 
@@ -94,6 +96,7 @@ class World:
     root: Path
     dns_port: int  # the Site Server's DNS-SD responder
     mail_port: int  # the Site Server's Email to Print listener
+    client_token: str = ""  # the user's User Client, logged in at HQ before any outage
 
     def device(self, place: Place, kind: str = "mfd") -> DeviceClient:
         return DeviceClient(place.server, self.tokens[kind], timeout=CLIENT_TIMEOUT, retries=0)
@@ -321,6 +324,24 @@ def web_print(world: World, place: Place) -> bool:
     return within(place, data, PRINT_SECONDS)
 
 
+def user_client(world: World, place: Place) -> bool:
+    """Account Selection via User Client: the client hears the question on its event stream
+    at the place's server and answers it with the shared account; available when it prints."""
+    data = unique("user client job")
+    headers = {"Authorization": f"Bearer {world.client_token}"}
+    try:
+        with listening(f"{place.server}/api/v1", world.client_token, seconds=5) as heard:
+            submit(world, place, "asking", data)
+            name = data.decode()[:30]
+            asked = heard.wait("question", lambda q: q["document_name"] == name, seconds=15)
+            body = {"action": "print", "account": "Matrix-Project", "pin": "2468"}
+            answer = httpx.post(f"{place.server}/api/v1/me/questions/{asked['job']}",
+                                json=body, headers=headers, timeout=10)  # fmt: skip
+    except (AssertionError, httpx.HTTPError):
+        return False
+    return answer.status_code == 200 and printed(place, data, PRINT_SECONDS)
+
+
 def within(place: Place, marker: bytes, seconds: float) -> bool:
     """Whether a document holding ``marker`` reaches the place's printer within ``seconds``."""
     deadline = time.monotonic() + seconds
@@ -377,6 +398,7 @@ DRIVERS: dict[Function, Callable[[World, Place], bool]] = {
     Function.SCRIPTING: refused_by(SCRIPTED),
     Function.MOBILITY_PRINT: mobility_print,
     Function.MOBILE_PRINT: mobile_print,
+    Function.ACCOUNT_SELECTION_USER_CLIENT: user_client,
 }
 
 
@@ -397,6 +419,7 @@ ROUTE_ROWS = {
     Function.USER_BALANCES,
     Function.RELEASE_STATIONS,
     Function.MOBILE_PRINT,
+    Function.ACCOUNT_SELECTION_USER_CLIENT,
 }
 
 
@@ -464,10 +487,12 @@ def matrix_world(root: Path) -> Iterator[World]:
             token = app.token(Role.PROVIDER, scope=f"{PROVIDER_PREFIX}{name}", site=at)
             provider = ProviderProcess(
                 server, token, root / f"provider-{printer}",
-                [PrinterSpec(printer, f"file://{out}", colour=False)],
+                [PrinterSpec(printer, f"file://{out}", colour=False),
+                 PrinterSpec(ASKING[printer], f"file://{out}", colour=False)],
                 [QueueSpec("direct", "direct", printer), QueueSpec("secure", "hold", printer),
                  QueueSpec("findme", "findme"),
-                 QueueSpec("byod", "direct", printer, identity="authenticate")],
+                 QueueSpec("byod", "direct", printer, identity="authenticate"),
+                 QueueSpec("asking", "direct", ASKING[printer])],
                 server_timeout=SERVER_TIMEOUT, name=name, tls=True,
             )  # fmt: skip
             (root / f"provider-{printer}").mkdir()
@@ -483,6 +508,7 @@ def matrix_world(root: Path) -> Iterator[World]:
         world = World(
             app, site, site_link, hq_link, places, tokens, card, user, root, dns_port, mail_port
         )
+        world.client_token = _client_token(app, user)
         wait_for(lambda: _caught_up(world), "the site's replica")
         # A password login through the site while online: what the site checks it against
         # offline (the Offline Policy's password cache).
@@ -491,8 +517,10 @@ def matrix_world(root: Path) -> Iterator[World]:
 
 
 def _seed(admin: httpx.Client) -> tuple[str, str]:
-    for printer in (PRINTER, HQ_PRINTER):
+    for printer in (PRINTER, HQ_PRINTER, *ASKING.values()):
         body = {"name": printer, "colour": False, "cost_model": {"sizes": {"default": PRICES}}}
+        if printer in ASKING.values():
+            body["client_rules"] = {"account_selection": True}
         assert admin.post("/printers", json=body).status_code == 201
     assert admin.post("/sites", json={"name": SITE}).status_code == 201
     user, card = f"matrix-{uuid.uuid4().hex[:6]}", uuid.uuid4().hex[:12]
@@ -512,6 +540,14 @@ def _seed(admin: httpx.Client) -> tuple[str, str]:
     }}"""
     assert admin.put("/scripts", json={"source": script}).status_code == 200
     return user, card
+
+
+def _client_token(app: AppServer, user: str) -> str:
+    """The user's User Client token, from a login at HQ (it reaches every site's replica)."""
+    body = {"username": user, "password": PASSWORD, "client": "matrix-desk"}
+    login = httpx.post(f"{app.api}/auth/login", json=body, timeout=30)
+    assert login.status_code == 200, login.text
+    return str(login.json()["token"])
 
 
 def _kind_devices(admin: httpx.Client) -> None:

@@ -4,15 +4,23 @@ event stream read over real HTTP; answers applied once and charged once."""
 
 from __future__ import annotations
 
+import getpass
+import subprocess
+import threading
+import tkinter as tk
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from PIL import ImageGrab
 
+from printwarden.client import gui
 from printwarden.provider.ipp.client import IppClient
 from printwarden.testing.provider import QueueSpec
+from support.client_process import TerminalClient
 from support.devices import DeviceRig, device_rig, unique
 from support.seeding import PRICES, wait_for
 from support.sse import listening
@@ -26,6 +34,7 @@ QUEUES = [
 ]
 PAGE_COST = PRICES["grey_simplex"]
 PIN = "4321"
+IPPTOOL_TESTS = Path(__file__).parent.parent / "ipptool"
 
 
 @pytest.fixture(scope="module")
@@ -229,3 +238,120 @@ def test_administrators_message_reaches_the_users_named(rig: DeviceRig) -> None:
         assert sent.json() == {"recipients": 1}
         message = heard.wait("message")
     assert message["text"] == "Printers down at 5"
+
+
+def test_the_terminal_client_asks_and_charges_the_chosen_account_once(
+    rig: DeviceRig, tmp_path: Path
+) -> None:
+    password = uuid.uuid4().hex
+    user = rig.add_user(1000, password=password)
+    project = shared_account(rig, user)
+    before = len(rig.received("project-laser"))
+    client = TerminalClient(rig.app.url, user, password, tmp_path / "config")
+    try:
+        client.expect(f"Logged in as {user}")
+        document = send(rig, user, "project")
+        asked = client.expect("Account number: ")
+        assert document in asked
+        assert "0.10" in asked  # the cost
+        assert f"1) {project}" in asked
+        client.type("1")
+        client.expect("PIN: ")
+        client.type("1111")
+        client.expect("Comment: ")
+        client.type("wrong pin first")
+        client.expect("wrong or missing PIN")
+        client.expect("Account number: ")
+        client.type("1")
+        client.expect("PIN: ")
+        client.type(PIN)
+        client.expect("Comment: ")
+        client.type("grant 7")
+        client.expect(f"{document}: printing")
+        client.expect("Printed")
+    finally:
+        client.stop()
+    wait_for(lambda: len(rig.received("project-laser")) == before + 1, "the released job")
+    assert account_balance(rig, project) == -PAGE_COST
+    assert rig.balance(user) == 1000
+    token_file = next((tmp_path / "config").iterdir())
+    assert token_file.stat().st_mode & 0o777 == 0o600
+
+
+@pytest.fixture
+def display(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A virtual X display (Xvfb) for this test's windows."""
+    number = 90 + uuid.uuid4().int % 500
+    command = ["Xvfb", f":{number}", "-screen", "0", "1024x768x24", "-nolisten", "tcp"]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    socket = Path(f"/tmp/.X11-unix/X{number}")
+    wait_for(socket.exists, "Xvfb's socket")
+    monkeypatch.setenv("DISPLAY", f":{number}")
+    try:
+        yield f":{number}"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def screenshot_text(display: str, widget: tk.Misc, folder: Path) -> str:
+    """What Tesseract reads in a screenshot of ``widget``'s window on ``display``."""
+    widget.update()
+    x, y = widget.winfo_rootx(), widget.winfo_rooty()
+    box = (x, y, x + widget.winfo_width(), y + widget.winfo_height())
+    image = ImageGrab.grab(bbox=box, xdisplay=display)
+    path = folder / "dialog.png"
+    image.resize((image.width * 2, image.height * 2)).save(path)
+    read = subprocess.run(["tesseract", str(path), "stdout"], capture_output=True, text=True,
+                          timeout=60, check=True)  # fmt: skip
+    return read.stdout
+
+
+def test_the_window_shows_the_cost_and_print_prints_it(
+    rig: DeviceRig, tmp_path: Path, display: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    password = uuid.uuid4().hex
+    user = rig.add_user(1000, password=password)
+    monkeypatch.setenv("PRINTWARDEN_CLIENT_PASSWORD", password)
+    before = len(rig.received("confirm-laser"))
+    window = gui.open_window(tmp_path / "config", server=rig.app.url, username=user)
+    seen: dict[str, str] = {}
+    sent: list[str] = []
+
+    def step() -> None:
+        if window.state.username and not sent:
+            sent.append("")
+            threading.Thread(target=lambda: sent.append(send(rig, user, "confirm"))).start()
+        if window.dialog is not None and "cost" not in seen:
+            dialog = window.root.nametowidget(".question")
+            seen["cost"] = str(dialog.nametowidget("cost").cget("text"))
+            seen["screen"] = screenshot_text(display, dialog, tmp_path)
+            dialog.nametowidget("print").invoke()
+        if "cost" in seen and len(rig.received("confirm-laser")) > before:
+            window.quit()
+            return
+        window.root.after(100, step)
+
+    window.root.after(100, step)
+    window.root.after(60_000, window.quit)  # never hangs the suite
+    gui.run_window(window, None)
+    assert seen["cost"] == "0.10 USD"
+    assert "0.10" in seen["screen"], seen["screen"]
+    assert len(rig.received("confirm-laser")) == before + 1
+    wait_for(lambda: rig.balance(user) == 1000 - PAGE_COST, "the charge")
+
+
+def test_a_cups_client_sees_the_held_job_and_why_in_its_ipp_notifications(
+    rig: DeviceRig, tmp_path: Path
+) -> None:
+    user = getpass.getuser()  # a local client: the provider knows who it is
+    made = rig.admin.post("/users", json={"username": user, "restricted": False})
+    assert made.status_code in (201, 409), made.text
+    document = tmp_path / "letter.txt"
+    document.write_text("a letter\n")
+    suite = str(IPPTOOL_TESTS / "question-events.test")
+    command = ["ipptool", "-t", "-T", "30", "-d", f"user={user}", "-f", str(document),
+               rig.provider.uri("confirm"), suite]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "job-hold-until-specified" in done.stdout

@@ -8,11 +8,13 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
 from printwarden.provider.ipp.client import IppClient
+from support.client_process import TerminalClient
 from support.seeding import PRICES
 from support.site import PRINTER, World, site_world
 from support.sse import listening
@@ -36,14 +38,20 @@ def person(world: World) -> tuple[str, str]:
     name, password = f"walker-{uuid.uuid4().hex[:6]}", uuid.uuid4().hex
     made = world.admin.post("/users", json={"username": name, "password": password})
     assert made.status_code == 201, made.text
-    account = {"name": PROJECT, "pin": PIN, "users": [name], "restricted": False}
-    if world.admin.post("/accounts", json=account).status_code == 409:
-        world.admin.patch(f"/accounts/{PROJECT}", json={"users": [name]})
+    grant(world, name)
     body = {"username": name, "password": password, "client": "desk-3"}
     login = httpx.post(f"{world.site.api}/auth/login", json=body, timeout=30)
     assert login.status_code == 200, login.text
     wait(world.caught_up, "the client token at the site")
     return name, str(login.json()["token"])
+
+
+def grant(world: World, name: str) -> None:
+    """Let ``name`` (alone) charge the shared account."""
+    account = {"name": PROJECT, "pin": PIN, "users": [name], "restricted": False}
+    if world.admin.post("/accounts", json=account).status_code == 409:
+        changed = world.admin.patch(f"/accounts/{PROJECT}", json={"users": [name]})
+        assert changed.status_code == 200, changed.text
 
 
 def wait(condition: object, what: str, seconds: float = 60.0) -> None:
@@ -130,3 +138,28 @@ def test_a_stream_opened_online_ends_when_the_site_goes_offline(world: World) ->
         with listening(world.site.api, token) as heard:  # the site answers it now
             assert heard.events[0][2]["questions"] == []
     reader.join(timeout=5)
+
+
+def test_the_terminal_client_keeps_working_through_the_outage(world: World, tmp_path: Path) -> None:
+    name, password = f"typist-{uuid.uuid4().hex[:6]}", uuid.uuid4().hex
+    assert world.admin.post("/users", json={"username": name, "password": password}).is_success
+    grant(world, name)
+    before = project_balance(world)
+    client = TerminalClient(world.site.url, name, password, tmp_path / "config")
+    try:
+        client.expect(f"Logged in as {name}")
+        wait(world.caught_up, "the client token at the site")
+        with world.outage():
+            # The relayed stream ended with the link; the client's next one is the site's.
+            document, _job = send(world, name)
+            asked = client.expect("Account number: ")
+            assert document in asked
+            client.type("1")
+            client.expect("PIN: ")
+            client.type(PIN)
+            client.expect(f"{document}: printing")
+    finally:
+        client.stop()
+    wait(lambda: project_balance(world) == before - PAGE, "the reconciled charge at HQ")
+    time.sleep(1.0)
+    assert project_balance(world) == before - PAGE

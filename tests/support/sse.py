@@ -20,6 +20,7 @@ class Heard:
 
     events: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     heartbeats: int = 0
+    failure: str = ""  # why the stream could not be read
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def wait(
@@ -36,7 +37,8 @@ class Heard:
                     if heard == kind and where(data):
                         return data
             time.sleep(0.02)
-        raise AssertionError(f"no {kind} event within {seconds} s; heard {self.kinds()}")
+        why = f" ({self.failure})" if self.failure else ""
+        raise AssertionError(f"no {kind} event within {seconds} s{why}; heard {self.kinds()}")
 
     def kinds(self) -> list[str]:
         with self.lock:
@@ -48,21 +50,23 @@ class Heard:
 
 
 @contextmanager
-def listening(base_url: str, token: str, last_event_id: str = "") -> Iterator[Heard]:
-    """Listen to ``token``'s event stream at ``base_url`` (the API root) until the block ends."""
+def listening(
+    base_url: str, token: str, last_event_id: str = "", seconds: float = 30.0
+) -> Iterator[Heard]:
+    """Listen to ``token``'s event stream at ``base_url`` (the API root) until the block ends
+    (AssertionError when no ``hello`` comes within ``seconds``)."""
     heard = Heard()
     stop = threading.Event()
     headers = {"Authorization": f"Bearer {token}", "Accept": "text/event-stream"}
     if last_event_id:
         headers["Last-Event-ID"] = last_event_id
-    client = httpx.Client(base_url=base_url, timeout=httpx.Timeout(60, connect=10))
+    client = httpx.Client(base_url=base_url, timeout=httpx.Timeout(60, connect=seconds))
 
     def read() -> None:
         try:
             listen()
-        except httpx.HTTPError:
-            if not stop.is_set():
-                raise
+        except (httpx.HTTPError, AssertionError) as exc:
+            heard.failure = repr(exc)  # the test hears of it when it waits
 
     def listen() -> None:
         with client.stream("GET", "/me/events", headers=headers) as response:
@@ -86,7 +90,7 @@ def listening(base_url: str, token: str, last_event_id: str = "") -> Iterator[He
     thread = threading.Thread(target=read, daemon=True)
     thread.start()
     try:
-        heard.wait("hello")
+        heard.wait("hello", seconds=seconds)
         yield heard
     finally:
         stop.set()

@@ -20,7 +20,8 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
-EVENTS_PATH = "/api/v1/me/events"
+# The API's stream (the User Client's) and the portal's (the Questions page's).
+EVENT_STREAMS = ("/api/v1/me/events", "/web/portal/events")
 MODE_CHECK_SECONDS = 0.5
 # No read timeout of its own: HQ sends a heartbeat, and the mode check ends a dead link's.
 STREAM_TIMEOUT = httpx.Timeout(None, connect=1.0)
@@ -28,7 +29,7 @@ HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"transfer-encoding", b"co
 
 
 def is_event_stream(scope: MutableMapping[str, Any]) -> bool:
-    return bool(scope["method"] == "GET" and scope["path"] == EVENTS_PATH)
+    return bool(scope["method"] == "GET" and scope["path"] in EVENT_STREAMS)
 
 
 async def relay(

@@ -21,6 +21,7 @@ from printwarden.web.routes import (
     mail_confirm,
     portal,
     printers,
+    questions,
     setup,
     sites,
     static,
@@ -35,6 +36,7 @@ ROUTERS = (
     static.router,
     login.router,
     portal.router,
+    questions.router,
     setup.router,
     web_print.router,
     mail_confirm.router,
@@ -60,6 +62,7 @@ def mount(app: FastAPI) -> None:
     app.add_exception_handler(WebError, _error_page)  # type: ignore[arg-type]
     for router in ROUTERS:
         app.include_router(router, include_in_schema=False)
+    app.include_router(questions.assets, include_in_schema=False)  # public, like /web/static
 
 
 async def _to_login(_request: Request, exc: LoginRequired) -> Response:
