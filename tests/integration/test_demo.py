@@ -18,6 +18,7 @@ import pytest
 
 from support.demo import running_demo
 from support.seeding import NO_POLICY
+from support.sse import listening
 
 READY_SECONDS = 60
 
@@ -84,10 +85,33 @@ def test_manifest_lists_queues_of_each_kind_and_two_printers(demo: dict[str, Any
     assert kinds == {"direct", "hold", "findme"}
     for queue in demo["queues"].values():
         assert queue["ipp_uri"].startswith("ipp://127.0.0.1:")
-    colours = sorted(printer["color"] for printer in demo["printers"].values())
-    assert colours == [False, True]
+    colours = {printer["color"] for printer in demo["printers"].values()}
+    assert colours == {False, True}
     for printer in demo["printers"].values():
         assert Path(printer["received_dir"]).is_dir()
+
+
+def test_a_queue_asks_to_confirm_and_one_asks_for_the_account_and_the_client_hears_it(
+    demo: dict[str, Any],
+) -> None:
+    asking = {name: queue for name, queue in demo["queues"].items()
+              if queue.get("confirm") or queue.get("account_selection")}  # fmt: skip
+    assert {"confirm", "account_selection"} <= {k for q in asking.values() for k in q}
+    confirm = next(name for name, queue in asking.items() if queue.get("confirm"))
+    person = demo["users"][0]
+    body = {"username": person["username"], "password": person["password"], "client": "demo"}
+    token = httpx.post(f"{demo['app_url']}/api/v1/auth/login", json=body).json()["token"]
+    with listening(f"{demo['app_url']}/api/v1", token) as heard:
+        port = demo["queues"][confirm]["ipp_uri"].split(":")[2].split("/")[0]
+        document = subprocess.run(
+            ["lp", "-h", f"127.0.0.1:{port}", "-d", confirm, "-U", person["username"],
+             "-t", "demo-question", "-"], input="asked first\n", capture_output=True,
+            text=True, timeout=60, check=True,
+        )  # fmt: skip
+        assert document.returncode == 0
+        asked = heard.wait("question", lambda q: q["document_name"] == "demo-question")
+    assert asked["kind"] == "confirm"
+    assert asked["printer"] == demo["queues"][confirm]["printer"]
 
 
 def test_every_queue_answers_over_ipps_trusting_the_manifests_tls_ca(

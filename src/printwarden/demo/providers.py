@@ -21,6 +21,21 @@ from printwarden.files import private_file, write_private
 from printwarden.sim.ippeveprinter import IppEvePrinter, dns_sd_bus
 from printwarden.sim.processes import stop_process
 
+# The demo's printers that ask before printing (their client rules, set at HQ), and how
+# demo.json marks the queues onto them.
+ASKING_PRINTERS: dict[str, dict[str, Any]] = {
+    "confirm-laser": {"confirm": "always"},
+    "project-laser": {"account_selection": True, "comment": True},
+}
+
+
+def _asks(printer: str) -> dict[str, bool]:
+    rules = ASKING_PRINTERS.get(printer, {})
+    flags = {"confirm": rules.get("confirm", "never") != "never",
+             "account_selection": bool(rules.get("account_selection"))}  # fmt: skip
+    return {name: True for name, on in flags.items() if on}
+
+
 PROVIDER_PORT_OFFSET = 631  # the first site's provider; the next site's is one port up
 PROVIDER_TLS_PORT_OFFSET = 641  # the same providers' ipps:// listeners
 READY_SECONDS = 60.0
@@ -138,6 +153,7 @@ class DemoPrintSide:
                     "identity": "trust-client-username",  # lp -U works as before
                     "dns_sd_name": self.dns_sd_name(name, kind),
                     **({"ipps_uri": f"{secure}/{name}"} if secure else {}),
+                    **_asks(printer),
                 }
                 for name, (kind, printer) in self.queues.items()
             },

@@ -18,7 +18,7 @@ import httpx
 
 from printwarden import serving
 from printwarden.config import DnsSdConfig, MailConfig, Settings
-from printwarden.demo.providers import DemoStopping, provider_name
+from printwarden.demo.providers import ASKING_PRINTERS, DemoStopping, provider_name
 from printwarden.demo.sites import (
     DEMO_RELAY,
     DNS_SD_PORT_OFFSET,
@@ -268,9 +268,9 @@ def _seed_printers(session: Any) -> None:
         where = {"location": site.location, "site": site.name}
         for name, colour in site.printers.items():
             model = colour_model if colour else mono_model
-            printers.save_printer(
-                session, name, {**where, "colour": colour, "cost_model": model}, create=True
-            )
+            rules = ASKING_PRINTERS.get(name, {})
+            fields = {**where, "colour": colour, "cost_model": model, "client_rules": rules}
+            printers.save_printer(session, name, fields, create=True)
         for name, printer in site.devices.items():
             model = colour_model if site.printers[printer] else mono_model
             printers.save_device(
@@ -360,8 +360,27 @@ def _print_lines(manifest: dict[str, Any], tokens_dir: Path) -> list[str]:
         lines.append(f"  DNS-SD zone:   dig @{host} -p {port} PTR _ipp._tcp.{unicast['domain']}")
     lines += _release_lines(manifest, ports, tokens_dir)
     lines += _mobile_print_lines(manifest)
+    lines += _user_client_lines(manifest, ports)
     for name, printer in manifest["printers"].items():
         lines.append(f"  Printer {name + ':':12} received documents in {printer['received_dir']}")
+    return lines
+
+
+def _user_client_lines(manifest: dict[str, Any], ports: dict[str, int]) -> list[str]:
+    """The queues whose printers ask before printing, and where the questions are answered."""
+    asking = {name: queue for name, queue in manifest["queues"].items()
+              if queue.get("confirm") or queue.get("account_selection")}  # fmt: skip
+    if not asking:
+        return []
+    person = manifest["users"][0]["username"]
+    lines = []
+    for name, queue in asking.items():
+        what = "confirm the cost" if queue.get("confirm") else "choose an account"
+        port = ports[queue["site"]]
+        lines.append(f"  Asks first:    lp -h 127.0.0.1:{port} -d {name} -U {person} FILE "
+                     f"({what})")  # fmt: skip
+    client = f"printwarden client --server {manifest['app_url']} --user {person}"
+    lines.append(f"  User Client:   {client}   (--tui in a terminal; or the portal's Questions)")
     return lines
 
 

@@ -70,15 +70,23 @@ SITES = (
     SiteLayout(
         "site-a",
         "Site A, library",
-        {"colour-laser": True},
-        {"direct-colour": ("direct", "colour-laser"), "findme": ("findme", "")},
+        {"colour-laser": True, "confirm-laser": False},
+        {
+            "direct-colour": ("direct", "colour-laser"),
+            "findme": ("findme", ""),
+            "confirm": ("direct", "confirm-laser"),
+        },
         {"library-mfd": "colour-laser"},
     ),
     SiteLayout(
         "site-b",
         "Site B, office",
-        {"mono-laser": False},
-        {"direct-mono": ("direct", "mono-laser"), "secure": ("hold", "mono-laser")},
+        {"mono-laser": False, "project-laser": False},
+        {
+            "direct-mono": ("direct", "mono-laser"),
+            "secure": ("hold", "mono-laser"),
+            "project": ("direct", "project-laser"),
+        },
         {"library-mono-mfd": "mono-laser"},
     ),
 )
