@@ -1,0 +1,51 @@
+"""The event hub: per-person order, resume after a known id, bounded memory, and waking the
+streams that wait."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+from printwarden.service.events import EventHub
+from printwarden.store.user_events import UserEvent
+
+
+def test_events_go_to_their_person_in_order_and_resume_after_an_id() -> None:
+    hub = EventHub()
+    hub.publish([UserEvent(1, "a"), UserEvent(2, "b"), UserEvent(1, "c")])
+    assert [e.kind for e in hub.since(1, 0)] == ["a", "c"]
+    assert [e.kind for e in hub.since(2, 0)] == ["b"]
+    first = hub.since(1, 0)[0]
+    resumed = hub.resumable(hub.event_id(first.seq))
+    assert resumed == first.seq
+    assert [e.kind for e in hub.since(1, resumed)] == ["c"]
+
+
+def test_an_id_from_another_hub_or_the_future_cannot_be_resumed() -> None:
+    hub, other = EventHub(), EventHub()
+    hub.publish([UserEvent(1, "a")])
+    assert hub.resumable(other.event_id(1)) is None
+    assert hub.resumable(hub.event_id(99)) is None
+    assert hub.resumable("garbage") is None
+    assert hub.resumable(None) is None
+
+
+def test_only_the_last_events_of_a_person_are_kept() -> None:
+    hub = EventHub(kept=3)
+    hub.publish([UserEvent(1, str(n)) for n in range(10)])
+    assert [e.kind for e in hub.since(1, 0)] == ["7", "8", "9"]
+
+
+def test_a_publication_from_another_thread_wakes_the_waiting_stream() -> None:
+    async def scenario() -> list[str]:
+        hub = EventHub()
+        hub.bind(asyncio.get_running_loop())
+        flag = hub.subscribe(7)
+        assert hub.listeners == 1
+        threading.Thread(target=hub.publish, args=([UserEvent(7, "hello")],)).start()
+        await asyncio.wait_for(flag.wait(), 5)
+        hub.unsubscribe(7, flag)
+        assert hub.listeners == 0
+        return [e.kind for e in hub.since(7, 0)]
+
+    assert asyncio.run(scenario()) == ["hello"]
