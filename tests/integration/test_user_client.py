@@ -355,3 +355,30 @@ def test_a_cups_client_sees_the_held_job_and_why_in_its_ipp_notifications(
     done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "job-hold-until-specified" in done.stdout
+
+
+def test_released_at_a_device_with_an_account_the_question_closes_and_that_account_pays(
+    rig: DeviceRig,
+) -> None:
+    user, token = person(rig)
+    card = uuid.uuid4().hex[:10]
+    assert rig.admin.patch(f"/users/{user}", json={"cards": [card]}).status_code == 200
+    project = shared_account(rig, user)
+    _device, device_token = rig.add_device("project-laser")
+    with listening(rig.app.api, token) as heard, api(rig, device_token) as device:
+        document = send(rig, user, "project")
+        asked = heard.wait("question", lambda q: q["document_name"] == document)
+        session = device.post("/device/sessions", json={"method": "card", "card_number": card})
+        assert session.status_code == 201, session.text
+        sid = session.json()["session_id"]
+        listed = device.get(f"/device/sessions/{sid}/jobs").json()["jobs"]
+        assert [(j["id"], j["question"]) for j in listed] == [(asked["job"], "account")]
+        chosen = device.put(f"/device/sessions/{sid}/account",
+                            json={"account": project, "pin": PIN})  # fmt: skip
+        assert chosen.status_code == 200, chosen.text
+        released = device.post(f"/device/sessions/{sid}/jobs/{asked['job']}/release")
+        assert released.status_code == 200, released.text
+        closed = heard.wait("question.closed", lambda e: e["job"] == asked["job"])
+        assert closed["by"] == "device"
+        heard.wait("job.printed", lambda e: e["job"] == asked["job"])
+    assert account_balance(rig, project) == -PAGE_COST

@@ -78,6 +78,11 @@ class HeldJobOut(Model):
     status_reason: str
     released_to: str
     approval: str = Field(default="", description="pending / approved, when a filter held it")
+    question: str = Field(
+        default="",
+        description="confirm / account: its printer asks first (releasing it answers: at a "
+        "device, choose the account before releasing)",
+    )
     cost: int | None = None
     compatible: bool | None = None
     incompatible_reason: str = ""

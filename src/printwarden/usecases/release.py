@@ -170,6 +170,7 @@ def view(
         status_reason=row.status_reason,
         released_to=row.released_to,
         approval=row.approval,
+        question=str(row.question.get("kind", "")) if row.question else "",
         cost=cost,
         compatible=compatible,
         incompatible_reason=reason,
