@@ -135,6 +135,8 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/me/client-tokens"): CLIENTS,
     ("DELETE", "/api/v1/me/client-tokens/{token_id}"): CLIENTS,
     ("POST", "/api/v1/messages"): ADMIN,
+    ("GET", "/api/v1/users/{username}/client-tokens"): ADMIN,
+    ("DELETE", "/api/v1/users/{username}/client-tokens/{token_id}"): ADMIN,
     # the device API: device tokens bound to a device
     ("GET", "/api/v1/device"): DEVICES,
     ("POST", "/api/v1/device/register"): DEVICES,

@@ -231,3 +231,22 @@ def test_a_question_while_the_page_is_hidden_is_a_notification(
         assert page.evaluate(NOTIFIED) == [f"Confirm: {document}, 0.10 EUR"]
         question(page, document).get_by_role("button", name="Cancel").click()
         expect(page.get_by_role("status")).to_have_text("Job canceled.")
+
+
+def test_a_lost_computer_is_logged_out_from_the_portal(rig: DeviceRig, browser: Browser) -> None:
+    user = rig.add_user(BALANCE, password=PASSWORD)
+    login = {"username": user, "password": PASSWORD, "client": "lost-laptop"}
+    token = httpx.post(f"{rig.app.api}/auth/login", json=login, timeout=30).json()["token"]
+    laptop = {"Authorization": f"Bearer {token}"}
+    assert httpx.get(f"{rig.app.api}/me/questions", headers=laptop).status_code == 200
+    with tab(browser) as page:
+        open_questions(page, rig, user)
+        computers = page.locator("#clients li")
+        expect(computers).to_have_count(1)
+        expect(computers.first).to_contain_text("lost-laptop")
+        computers.first.get_by_role("button", name="Log it out").click()
+        expect(page.locator("#clients li")).to_have_count(0)
+    assert httpx.get(f"{rig.app.api}/me/questions", headers=laptop).status_code == 401
+    listed = rig.admin.get(f"/users/{user}/client-tokens")
+    assert listed.status_code == 200
+    assert listed.json() == []

@@ -183,3 +183,26 @@ def list_tokens(session: Session) -> list[ApiTokenRow]:
             select(ApiTokenRow).where(ApiTokenRow.user_id.is_(None)).order_by(ApiTokenRow.id.desc())
         )
     )
+
+
+def client_tokens(session: Session, user_id: int) -> list[ApiTokenRow]:
+    """``user_id``'s User Client tokens that still work, newest first."""
+    return list(
+        session.scalars(
+            select(ApiTokenRow)
+            .where(
+                ApiTokenRow.user_id == user_id,
+                ApiTokenRow.role == Role.CLIENT.value,
+                ApiTokenRow.revoked_at.is_(None),
+            )
+            .order_by(ApiTokenRow.id.desc())
+        )
+    )
+
+
+def revoke_client_token(session: Session, user_id: int, token_id: int) -> None:
+    """Revoke one of ``user_id``'s client tokens (NotFound: no such token of theirs)."""
+    row = session.get(ApiTokenRow, token_id)
+    if row is None or row.user_id != user_id or row.role != Role.CLIENT.value:
+        raise NotFound(f"no client token {token_id} of this user")
+    revoke_token(session, row.id)

@@ -38,7 +38,7 @@ from printwarden.service.offline_functions import serves
 from printwarden.service.problems import Problem
 from printwarden.service.routes.deps import admin_only, read_session, write_session
 from printwarden.service.state import AppState, app_state
-from printwarden.store import tokens
+from printwarden.store import tokens, users
 from printwarden.store.models import (
     ApiTokenRow,
     GroupRow,
@@ -154,18 +154,8 @@ async def answer_question(
 def my_client_tokens(
     caller: Caller = Depends(a_person), session: Session = Depends(read_session)
 ) -> list[ClientTokenOut]:
-    """Your User Clients' tokens that still work."""
-    rows = session.scalars(
-        select(ApiTokenRow).where(
-            ApiTokenRow.user_id == _user_id(caller),
-            ApiTokenRow.role == Role.CLIENT.value,
-            ApiTokenRow.revoked_at.is_(None),
-        )
-    )
-    return [
-        ClientTokenOut(id=r.id, name=r.name, created_at=r.created_at, expires_at=r.expires_at)
-        for r in rows
-    ]
+    """Your User Clients' tokens that still work (one per computer logged in)."""
+    return [_token_out(row) for row in tokens.client_tokens(session, _user_id(caller))]
 
 
 @router.delete("/me/client-tokens/{token_id}", status_code=204)
@@ -176,15 +166,46 @@ def revoke_my_client_token(
     state: AppState = Depends(app_state),
 ) -> Response:
     """Revoke one of your client tokens (``current``: the one this request carries)."""
+    wanted = caller.token_id if token_id == CURRENT else _token_number(token_id)
+    _revoke(state, session, _user_id(caller), wanted)
+    return Response(status_code=204)
+
+
+@router.get("/users/{username}/client-tokens", dependencies=[Depends(admin_only)])
+def client_tokens_of(
+    username: str, session: Session = Depends(read_session)
+) -> list[ClientTokenOut]:
+    """A user's User Client tokens that still work (administrators)."""
+    user = users.find_user(session, username)
+    return [_token_out(row) for row in tokens.client_tokens(session, user.id)]
+
+
+@router.delete(
+    "/users/{username}/client-tokens/{token_id}",
+    status_code=204,
+    dependencies=[Depends(admin_only)],
+)
+def revoke_client_token_of(
+    username: str,
+    token_id: int,
+    session: Session = Depends(write_session),
+    state: AppState = Depends(app_state),
+) -> Response:
+    """Revoke a user's client token: a lost or stolen computer (administrators)."""
+    _revoke(state, session, users.find_user(session, username).id, token_id)
+    return Response(status_code=204)
+
+
+def _revoke(state: AppState, session: Session, user_id: int, token_id: int) -> None:
     if state.authority.offline():
         raise Problem(503, "Unavailable while offline", "revoke it once the site is online")
-    wanted = caller.token_id if token_id == CURRENT else _token_number(token_id)
-    row = session.get(ApiTokenRow, wanted)
-    if row is None or row.user_id != caller.user_id or row.role != Role.CLIENT.value:
-        raise Problem(404, "Not found", f"you have no client token {token_id}")
-    tokens.revoke_token(session, row.id)
-    state.callers.forget_token_id(row.id)
-    return Response(status_code=204)
+    tokens.revoke_client_token(session, user_id, token_id)
+    state.callers.forget_token_id(token_id)
+
+
+def _token_out(row: ApiTokenRow) -> ClientTokenOut:
+    return ClientTokenOut(id=row.id, name=row.name, created_at=row.created_at,
+                          expires_at=row.expires_at)  # fmt: skip
 
 
 def _token_number(token_id: str) -> int:

@@ -17,6 +17,8 @@ from printwarden.domain.questions import Answerer
 from printwarden.service import answers, event_stream
 from printwarden.service.problems import Problem, problem_of
 from printwarden.service.throttle import Throttled
+from printwarden.store import tokens
+from printwarden.store.errors import NotFound
 from printwarden.store.tokens import Caller
 from printwarden.usecases import questions
 from printwarden.usecases.errors import REFUSALS
@@ -37,6 +39,7 @@ ANSWERED = {
     "printing": "Printing: the job went to its printer.",
     "held": "Answered: the job waits for you to release it at a printer.",
     "canceled": "Job canceled.",
+    "revoked": "That computer is logged out: its User Client must log in again.",
 }
 APP_FILES = {
     "questions.js": "text/javascript; charset=utf-8",
@@ -59,7 +62,8 @@ async def questions_page(
 def _page(ctx: PageContext, notice: str = "", error: str = "", status: int = 200) -> Response:
     with ctx.app.database.read() as session:
         asked = questions.open_questions(session, ctx.session.user_id, ctx.currency)
-    return ctx.render("portal/questions.html", status, questions=asked,
+        clients = tokens.client_tokens(session, ctx.session.user_id)
+    return ctx.render("portal/questions.html", status, questions=asked, clients=clients,
                       question_count=len(asked), notice=notice, error=error)  # fmt: skip
 
 
@@ -81,6 +85,27 @@ async def answer_question(
         found = problem_of(exc)
         return await _refused(ctx, found.detail or found.title, found.status)
     return RedirectResponse(f"{PAGE}?answered={outcome.value}", status_code=303)
+
+
+@router.post(PAGE + "/clients/{token_id}/revoke")
+async def revoke_client(
+    token_id: int, posted: tuple[PageContext, FormData] = Depends(user_form)
+) -> Response:
+    """Log out one of the person's computers (a lost laptop): its client token is revoked."""
+    ctx, _form = posted
+    await run_in_threadpool(_revoke, ctx, token_id)
+    return RedirectResponse(f"{PAGE}?answered=revoked", status_code=303)
+
+
+def _revoke(ctx: PageContext, token_id: int) -> None:
+    if ctx.app.authority.offline():
+        raise WebError(503, "Unavailable while offline", "Log it out once the site is online.")
+    with ctx.app.database.session() as session:
+        try:
+            tokens.revoke_client_token(session, ctx.session.user_id, token_id)
+        except NotFound:
+            raise WebError(404, "Not found", "No such computer of yours.") from None
+    ctx.app.callers.forget_token_id(token_id)
 
 
 def _answer_of(form: FormData) -> AnswerIn:
