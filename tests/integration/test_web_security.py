@@ -28,7 +28,7 @@ OPEN = {"/web/", "/web/login", "/web/logout", "/web/static/{name}"}
 PARAMS = {"name": "no-such-thing", "username": "no-such-user", "account_id": "987654",
           "job_ref": "01900000-0000-7000-8000-000000000000",
           "submission_id": "01900000-0000-7000-8000-000000000000", "page": "1",
-          "token": "no-such-token"}  # fmt: skip
+          "token": "no-such-token", "token_id": "987654"}  # fmt: skip
 
 
 def web_routes() -> list[tuple[str, str]]:
