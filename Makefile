@@ -83,6 +83,7 @@ bench: system-deps venv
 	$(PY) bench/rendering.py
 	$(PY) bench/web_print.py
 	$(PY) bench/smtp_intake.py
+	$(PY) bench/user_client_events.py
 
 # Long chaos: five seeds of 300 random steps (links cut, processes SIGKILLed), a link
 # flapping every second for a minute, and 5,000 job lifecycle races at a provider (with a new

@@ -49,3 +49,18 @@ def test_a_publication_from_another_thread_wakes_the_waiting_stream() -> None:
         return [e.kind for e in hub.since(7, 0)]
 
     assert asyncio.run(scenario()) == ["hello"]
+
+
+def test_one_heartbeat_wakes_every_waiting_stream_and_counts() -> None:
+    async def scenario() -> tuple[int, bool, bool]:
+        hub = EventHub()
+        hub.bind(asyncio.get_running_loop())
+        first, second = hub.subscribe(1), hub.subscribe(2)
+        hub.beat()
+        await asyncio.wait_for(asyncio.gather(first.wait(), second.wait()), 5)
+        first.clear()
+        hub.wake_all()  # the site changed mode: from any thread, through the loop
+        await asyncio.wait_for(first.wait(), 5)
+        return hub.beats, first.is_set(), second.is_set()
+
+    assert asyncio.run(scenario()) == (1, True, True)

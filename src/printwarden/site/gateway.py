@@ -8,6 +8,7 @@ paths, same tokens): they cannot tell which one answered.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -95,6 +96,8 @@ class Gateway:
         # User Clients' event streams: one long request each, as many as there are clients.
         limits = httpx.Limits(max_connections=None, max_keepalive_connections=0)
         self.streams = httpx.AsyncClient(timeout=streams.STREAM_TIMEOUT, limits=limits)
+        self._mode_changed: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.site_token = site_token
         self.trusted = networks(tuple(trusted_proxies))
 
@@ -121,10 +124,32 @@ class Gateway:
         await self._answer_locally(scope, body, send, receive)
 
     async def _relay_stream(self, scope: Scope, receive: Receive, send: Send) -> bool:
-        """A User Client's event stream, from HQ as it comes (``site/streams.py``)."""
+        """A User Client's event stream, from HQ as it comes (``site/streams.py``), until
+        the site's mode changes."""
+        changed = self._mode_event()
+        if not self.link.online():  # changed just now
+            return False
         url, headers = self._upstream_request(scope)
         request = self.streams.build_request("GET", url, headers=headers)
-        return await streams.relay(self.streams, request, send, receive, self.link.online)
+        return await streams.relay(self.streams, request, send, receive, changed)
+
+    def mode_changed(self) -> None:
+        """The site went offline or online (from any thread): relayed streams end."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._signal_mode_change)
+
+    def _signal_mode_change(self) -> None:
+        if self._mode_changed is not None:
+            self._mode_changed.set()
+            self._mode_changed = None
+
+    def _mode_event(self) -> asyncio.Event:
+        """Set at the next change of mode (one event shared by every relayed stream)."""
+        self._loop = asyncio.get_running_loop()
+        if self._mode_changed is None:
+            self._mode_changed = asyncio.Event()
+        return self._mode_changed
 
     def _upstream_request(self, scope: Scope) -> tuple[str, list[tuple[bytes, bytes]]]:
         """HQ's URL for the request, and the headers to send it with."""

@@ -177,6 +177,9 @@ class SiteServer(HqConnection):
             self.counters.saw(self.machine, before)
         if after is not before:
             log.warning("site %s: %s -> %s (%s)", self.config.site, before, after, why)
+            # User Clients' streams: relayed ones end, local ones check the mode.
+            self.gateway.mode_changed()
+            self.local.state.printwarden.events.wake_all()
 
     # --- keys from HQ ----------------------------------------------------------------------
 

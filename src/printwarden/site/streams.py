@@ -6,6 +6,7 @@ the client then reconnects, and the site's own app answers it from the replica.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -22,9 +23,9 @@ Send = Callable[[Message], Awaitable[None]]
 
 # The API's stream (the User Client's) and the portal's (the Questions page's).
 EVENT_STREAMS = ("/api/v1/me/events", "/web/portal/events")
-MODE_CHECK_SECONDS = 0.5
-# No read timeout of its own: HQ sends a heartbeat, and the mode check ends a dead link's.
-STREAM_TIMEOUT = httpx.Timeout(None, connect=1.0)
+# HQ sends a heartbeat (15 s by default); a link that died without the site noticing ends
+# the stream after this. The site's change of mode ends it at once.
+STREAM_TIMEOUT = httpx.Timeout(60.0, connect=1.0)
 HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"transfer-encoding", b"content-length"})
 
 
@@ -37,10 +38,11 @@ async def relay(
     request: httpx.Request,
     send: Send,
     receive: Receive,
-    online: Callable[[], bool],
+    mode_changed: asyncio.Event,
 ) -> bool:
-    """Pass HQ's answer to ``request`` on to the client; False (nothing sent) when HQ could
-    not be reached or answered 5xx, for the caller to answer from the replica."""
+    """Pass HQ's answer to ``request`` on to the client, until ``mode_changed`` is set (the
+    site went offline); False (nothing sent) when HQ could not be reached or answered 5xx,
+    for the caller to answer from the replica."""
     try:
         response = await client.send(request, stream=True)
     except httpx.HTTPError as exc:
@@ -55,7 +57,7 @@ async def relay(
         async with anyio.create_task_group() as group:
             group.start_soon(_pass_on, response, send, group.cancel_scope)
             group.start_soon(_until_gone, receive, group.cancel_scope)
-            group.start_soon(_until_offline, online, group.cancel_scope)
+            group.start_soon(_until_set, mode_changed, group.cancel_scope)
     finally:
         await response.aclose()
     with contextlib.suppress(OSError):  # the client has gone
@@ -78,7 +80,6 @@ async def _until_gone(receive: Receive, scope: anyio.CancelScope) -> None:
     scope.cancel()
 
 
-async def _until_offline(online: Callable[[], bool], scope: anyio.CancelScope) -> None:
-    while online():
-        await anyio.sleep(MODE_CHECK_SECONDS)
+async def _until_set(event: asyncio.Event, scope: anyio.CancelScope) -> None:
+    await event.wait()
     scope.cancel()

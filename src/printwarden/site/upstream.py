@@ -3,6 +3,7 @@ journal upload. Short timeouts: a cut link must show within a second or two."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Mapping
 from typing import Any, cast
@@ -52,11 +53,14 @@ class Upstream:
         return client
 
     def _reset(self) -> None:
-        """Drop this thread's connections: after a cut, a kept-alive one may be a black hole."""
+        """Drop this thread's connections: after a cut, a kept-alive one may be a black hole.
+        The client is forgotten too (kept, every failed heartbeat would leak one)."""
         client: ApiClient | None = getattr(self._local, "client", None)
         if client is not None:
             client.close()
             self._local.client = None
+            with contextlib.suppress(ValueError):
+                self._clients.remove(client)
 
     def close(self) -> None:
         for client in self._clients:
@@ -64,10 +68,7 @@ class Upstream:
 
     def release_thread(self) -> None:
         """Close the calling thread's client (a short-lived thread is done calling)."""
-        client: ApiClient | None = getattr(self._local, "client", None)
         self._reset()
-        if client is not None and client in self._clients:
-            self._clients.remove(client)
 
     def _call(
         self,
