@@ -67,6 +67,9 @@ def test_the_mode_gauge_and_counters_follow_an_outage(world: World) -> None:
     # Web Print's loops at the site: none died (a restart would be counted here).
     assert value(before, "printwarden_web_print", counter="loop_restarts") == 0
     assert value(before, "printwarden_web_print", counter="rendered") == 0
+    # The User Clients' loops (question timeouts, the streams' heartbeat) and their streams.
+    assert value(before, "printwarden_user_client", counter="loop_restarts") == 0
+    assert value(before, "printwarden_user_client", counter="streams") == 0
     changes = "printwarden_site_mode_changes_total"
 
     with world.outage():

@@ -47,6 +47,12 @@ class QuestionTimer:
             ),
         ]
 
+    def stats(self) -> dict[str, int]:
+        """Counters for ``/metrics``: timeouts applied and failed, loops restarted, the
+        streams connected now and the events published since start."""
+        hub = self.state.events
+        return {**self.counts, "streams": hub.listeners, "events_published": hub.published}
+
     async def stop(self) -> None:
         for task in self.tasks:
             task.cancel()

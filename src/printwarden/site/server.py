@@ -490,8 +490,10 @@ class SiteServer(HqConnection):
         return metrics.render(scrape)
 
     def _service_counts(self) -> dict[str, dict[str, int]]:
-        """Web Print's and Email to Print's counters (while they run)."""
+        """Web Print's, Email to Print's and the User Clients' counters (while they run)."""
         found = {"web_print": self.web_print.stats()}
+        if self.questions is not None:
+            found["user_client"] = self.questions.stats()
         mail = self.local.state.printwarden.mail
         if mail is not None:
             found["email_print"] = mail.stats()
