@@ -128,6 +128,9 @@ def test_account_question_answered_with_a_shared_account_charges_it_once(
     wait_for(lambda: len(rig.received("project-laser")) == before + 1, "the released job")
     assert account_balance(rig, project) == -PAGE_COST
     assert rig.balance(user) == 1000
+    account_id = rig.admin.get(f"/accounts/{project}").json()["id"]
+    charged = rig.admin.get("/transactions", params={"account_id": account_id}).json()
+    assert [t["comment"] for t in charged] == ["1 page on project-laser: grant 7"]
 
 
 def test_confirmation_canceled_prints_nothing_and_charges_nothing(rig: DeviceRig) -> None:

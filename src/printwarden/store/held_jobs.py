@@ -332,6 +332,12 @@ def find(session: Session, job_ref: str) -> HeldJobRow:
     return row
 
 
+def answer_comment(session: Session, job_ref: str) -> str:
+    """The comment its owner gave with the answer to ``job_ref``'s question ("" if none)."""
+    found = session.scalar(select(HeldJobRow.comment).where(HeldJobRow.job_ref == job_ref))
+    return found or ""
+
+
 def released_account(session: Session, job_ref: str) -> int | None:
     """The account chosen when ``job_ref`` was released (None: not released or personal)."""
     return session.scalar(

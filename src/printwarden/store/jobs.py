@@ -71,6 +71,7 @@ class PrintedJob:
     # Found by the caller already, deleted or not (a site's journal: a printer deleted at HQ
     # during the outage still printed); else ``printer`` is looked up among the live ones.
     printer_id: int | None = None
+    comment: str = ""  # what its owner said when asked which account to charge
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,7 +228,7 @@ def charge_printed(session: Session, job: PrintedJob) -> Charge:
         reference=f"job:{job.job_ref}",
         origin=job.origin,
         created_at=job.printed_at,
-        comment=f"{count(job.usage.total_pages, 'page')} on {job.printer}",
+        comment=_charge_comment(job),
     )
     recorded, new = ledger.apply_transaction(session, txn)
     if not new:
@@ -241,6 +242,11 @@ def charge_printed(session: Session, job: PrintedJob) -> Charge:
     session.add(row)
     session.flush()
     return Charge(recorded, row, new)
+
+
+def _charge_comment(job: PrintedJob) -> str:
+    said = f"{count(job.usage.total_pages, 'page')} on {job.printer}"
+    return f"{said}: {job.comment}" if job.comment else said
 
 
 def _check_replay(recorded: PrintJobRow, job: PrintedJob) -> None:

@@ -69,6 +69,7 @@ def charge_printed(
         printed_at=report.printed_at,
         cost_override=report.cost_override,
         claimed_by=report.username if username != report.username else None,
+        comment=held_jobs.answer_comment(session, report.job_ref) if report.job_ref else "",
     )
     charge = jobs.charge_printed(session, printed)
     held_jobs.mark_printed(session, [report.job_ref])
