@@ -13,7 +13,7 @@ during a run). Seeded directly in the database: ``--clients`` users (each in gro
 ``POST /auth/login`` with ``client`` issues it (``client:<user>@bench-desk``, role client);
 the first user's token comes from a real ``POST /api/v1/auth/login``. A printer, disabled.
 
-The clients are a separate process (``bench/sse_clients.py``: raw asyncio streams on
+The clients are a separate process (``printwarden/testing/sse_clients.py``: raw asyncio streams on
 uvloop, HTTP/1.1, one connection per client, at most 64 opening at once), so the servers'
 numbers are theirs alone. Each part:
 
@@ -46,93 +46,49 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import queue
-import subprocess
-import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from harness import Budget, BudgetExceeded, load_average, print_machine
-from printwarden.config import Settings
-from printwarden.domain.accounts import Role
 from printwarden.sim.ports import free_port
-from printwarden.store import groups as group_store
-from printwarden.store import sites, tokens, users
-from printwarden.store.db import Database
-from printwarden.store.migrate import upgrade
 from printwarden.testing.appserver import AppServer
 from printwarden.testing.site import SiteProcess
+from printwarden.testing.streams import (
+    CLIENT_NAME,
+    GROUP,
+    PASSWORD,
+    SITE,
+    Clients,
+    ClientsError,
+    Seeded,
+    clients_of,
+    cpu_seconds,
+    seed,
+)
 from provider_harness import BenchError, percentile, rss_kib
 
 HERE = Path(__file__).resolve().parent
-CLIENTS_SCRIPT = HERE / "sse_clients.py"
 GOAL_CPU_PERCENT = 2.0
 GOAL_MIB_PER_1000 = 50.0
 GOAL_P99_MS = 100.0
-SITE = "north"
 PRINTER = "closed-laser"
-GROUP = "everyone"
-PASSWORD = "correct horse battery staple"
-CLIENT_NAME = "bench-desk"
 STREAM_MINUTES = 30
 EVENT_WAIT_S = 5.0
 BROADCAST_WAIT_S = 30.0
 WARM_STREAMS = 50
 SETTLE_S = 3.0
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 PRICES = {"grey_simplex": 10, "grey_duplex": 8, "colour_simplex": 50, "colour_duplex": 45}
 
 
 # --- seeding ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Seeded:
-    names: list[str]
-    client_tokens: list[str]
-    admin: str
-    provider: str  # unbound: HQ's
-    site_provider: str  # a provider token of the site (for the site parts)
-    site_token: str
-
-
-def seed(url: str, data_dir: Path, count: int) -> Seeded:
-    """``count`` users with a client token each, an admin, provider and site tokens."""
-    upgrade(url)
-    secret = Settings(data_dir=data_dir, database_url=url).resolved_secret()
-    database = Database(url)
-    names = [f"reader{n:05d}" for n in range(count)]
-    client_tokens = []
-    try:
-        with database.session() as session:
-            group_store.ensure_groups(session, {GROUP}, "internal")
-            admin_row = users.create_user(session, secret, "boss", users.UserChanges(is_admin=True))
-            admin, _ = tokens.issue_token(session, Role.ADMIN, name="bench", user_id=admin_row.id)
-            for n, name in enumerate(names):
-                changes = users.UserChanges(groups=[GROUP], password=PASSWORD if n == 0 else None)
-                row = users.create_user(session, secret, name, changes)
-                token, _ = tokens.issue_token(
-                    session, Role.CLIENT, name=f"client:{name}@{CLIENT_NAME}",
-                    user_id=row.id, lifetime=timedelta(days=90),
-                )  # fmt: skip
-                client_tokens.append(token)
-            provider, _ = tokens.issue_token(session, Role.PROVIDER, name="bench")
-            sites.create_site(session, SITE, "bench")
-            site_token, _ = tokens.issue_token(session, Role.SITE, name="bench", scope=SITE)
-            site_provider, _ = tokens.issue_token(session, Role.PROVIDER, name="bench", site=SITE)
-    finally:
-        database.dispose()
-    return Seeded(names, client_tokens, admin, provider, site_provider, site_token)
 
 
 def real_login(api: str, name: str) -> str:
@@ -153,118 +109,12 @@ def expect(response: httpx.Response, status: int = 200) -> Any:
 # --- processes -------------------------------------------------------------------------------
 
 
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of ``pid`` (its threads included), in seconds."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
 def mib(kib: int) -> float:
     return kib / 1024
 
 
 def tracebacks(log: Path) -> int:
     return log.read_text(errors="replace").count("Traceback") if log.exists() else 0
-
-
-class Clients:
-    """The client process (``bench/sse_clients.py``) and what it reports."""
-
-    def __init__(self, port: int, client_tokens: list[str], directory: Path, lifetime: float):
-        directory.mkdir(parents=True, exist_ok=True)
-        token_file = directory / f"tokens-{uuid.uuid4().hex[:8]}"
-        token_file.touch(mode=0o600)
-        token_file.write_text("\n".join(client_tokens) + "\n")
-        self.log = directory / "clients.log"
-        self.replies: queue.Queue[tuple[str, dict[str, Any]]] = queue.Queue()
-        self.arrivals: dict[str, list[tuple[float, int]]] = {}
-        self.kinds: dict[str, int] = {}
-        self.heard = threading.Condition()
-        command = [sys.executable, str(CLIENTS_SCRIPT), "--port", str(port),
-                   "--tokens", str(token_file), "--lifetime", str(lifetime)]  # fmt: skip
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True
-            )
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            tag, _, body = line.partition(" ")
-            found = json.loads(body)
-            if tag != "EVENT":
-                self.replies.put((tag, found))
-                continue
-            data, kind = found["d"], found["k"]
-            key = str(data.get("text") if kind == "message" else data.get("job"))
-            with self.heard:
-                self.kinds[kind] = self.kinds.get(kind, 0) + 1
-                self.arrivals.setdefault(key, []).append((float(found["t"]), int(found["c"])))
-                self.heard.notify_all()
-        self.replies.put(("EOF", {}))
-
-    def reply(self, tag: str, seconds: float) -> dict[str, Any]:
-        deadline = time.monotonic() + seconds
-        while True:
-            try:
-                got, body = self.replies.get(timeout=max(0.01, deadline - time.monotonic()))
-            except queue.Empty:
-                what = f"the client process did not answer {tag} in {seconds:.0f} s"
-                raise BenchError(what) from None
-            if got == tag:
-                return body
-            if got == "EOF":
-                raise BenchError(f"the client process ended: {self.log.read_text()[-2000:]}")
-
-    def send(self, command: str) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.write(command + "\n")
-        self.process.stdin.flush()
-
-    def stats(self) -> dict[str, Any]:
-        self.send("stats")
-        return self.reply("STATS", 30)
-
-    def wait_for(self, key: str, count: int, seconds: float) -> list[float]:
-        """Arrival times of event ``key`` once ``count`` streams heard it (or time ran out)."""
-        deadline = time.monotonic() + seconds
-        with self.heard:
-            while len(self.arrivals.get(key, ())) < count:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                self.heard.wait(left)
-            return [t for t, _ in self.arrivals.get(key, ())]
-
-    def quit(self) -> dict[str, Any]:
-        try:
-            self.send("quit")
-            return self.reply("FINAL", 60)
-        finally:
-            self.stop()
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-
-
-@contextmanager
-def clients_of(
-    port: int, client_tokens: list[str], directory: Path, lifetime: float
-) -> Iterator[Clients]:
-    clients = Clients(port, client_tokens, directory, lifetime)
-    try:
-        yield clients
-    finally:
-        if clients.process.poll() is None:
-            clients.process.kill()
-            clients.process.wait(timeout=10)
 
 
 # --- one part --------------------------------------------------------------------------------
@@ -686,7 +536,7 @@ def main() -> None:
     print_machine()
     try:
         results = run(args)
-    except BudgetExceeded as exc:
+    except (BudgetExceeded, ClientsError) as exc:
         raise SystemExit(str(exc)) from None
     print("BENCH_RESULT " + json.dumps([r.__dict__ for r in results]))
     missed = [f"{r.part}: {k}" for r in results for k, ok in r.goals().items() if not ok]

@@ -1,6 +1,7 @@
-"""Many User Client event streams held by one asyncio process (for bench/user_client_events.py).
+"""Many User Client event streams held by one asyncio process (``testing/streams.py`` runs
+it for the load test and ``bench/user_client_events.py``).
 
-    .venv/bin/python bench/sse_clients.py --port 8000 --tokens FILE [--concurrency 64]
+    python -m printwarden.testing.sse_clients --port 8000 --tokens FILE [--concurrency 64]
 
 Opens one ``GET /api/v1/me/events`` per line of ``FILE`` (a bearer token each) on 127.0.0.1,
 over raw asyncio streams (HTTP/1.1, chunked transfer decoded here): the client's own cost
