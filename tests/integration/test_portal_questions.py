@@ -19,18 +19,14 @@ from playwright.sync_api import Browser, Locator, Page, expect
 
 from printwarden.domain.money import Currency
 from printwarden.provider.ipp.client import IppClient
-from printwarden.testing.provider import QueueSpec
 from support.browser import log_in, screenshot, tab
 from support.devices import DeviceRig, device_rig, unique
+from support.questions import PIN, PRINTERS, QUEUES, ask_before_printing
 from support.seeding import PRICES, wait_for
 
-PRINTERS = {"confirm-laser": True, "project-laser": True}
-QUEUES = [QueueSpec("confirm", "direct", "confirm-laser"),
-          QueueSpec("project", "direct", "project-laser")]  # fmt: skip
 EURO = Currency("EUR")
 PAGE_COST = PRICES["grey_simplex"]
 PASSWORD = "questions-pass-73"
-PIN = "4321"
 BALANCE = 1000
 PAGE = "/web/portal/questions"
 SHELL = {"/web/static/printwarden.css", "/web/portal/app/questions.js",
@@ -64,11 +60,7 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DeviceRig]:
     root = tmp_path_factory.mktemp("portal-questions")
     euros = {"PRINTWARDEN_CURRENCY": EURO.code}
     with device_rig(root, PRINTERS, QUEUES, env=lambda _app: euros) as world:
-        rules = {"confirm-laser": {"confirm": "always"},
-                 "project-laser": {"account_selection": True, "comment": True}}  # fmt: skip
-        for printer, body in rules.items():
-            changed = world.admin.patch(f"/printers/{printer}", json={"client_rules": body})
-            assert changed.status_code == 200, changed.text
+        ask_before_printing(world.admin)
         yield world
 
 

@@ -22,29 +22,23 @@ from printwarden.provider.ipp.client import IppClient
 from printwarden.testing.provider import QueueSpec
 from support.client_process import TerminalClient
 from support.devices import DeviceRig, device_rig, unique
+from support.questions import PIN, ask_before_printing
+from support.questions import PRINTERS as ASKING_PRINTERS
+from support.questions import QUEUES as ASKING_QUEUES
 from support.seeding import PRICES, wait_for
 from support.sse import listening
 
-PRINTERS = {"confirm-laser": True, "project-laser": True, "plain-laser": True}
-QUEUES = [
-    QueueSpec("confirm", "direct", "confirm-laser"),
-    QueueSpec("project", "direct", "project-laser"),
-    QueueSpec("plain", "direct", "plain-laser"),
-    QueueSpec("secure", "hold", "project-laser"),
-]
+PRINTERS = {**ASKING_PRINTERS, "plain-laser": True}
+QUEUES = [*ASKING_QUEUES, QueueSpec("plain", "direct", "plain-laser"),
+          QueueSpec("secure", "hold", "project-laser")]  # fmt: skip
 PAGE_COST = PRICES["grey_simplex"]
-PIN = "4321"
 IPPTOOL_TESTS = Path(__file__).parent.parent / "ipptool"
 
 
 @pytest.fixture(scope="module")
 def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DeviceRig]:
     with device_rig(tmp_path_factory.mktemp("client"), PRINTERS, QUEUES) as world:
-        rules = {"confirm-laser": {"confirm": "always"},
-                 "project-laser": {"account_selection": True, "comment": True}}  # fmt: skip
-        for printer, body in rules.items():
-            changed = world.admin.patch(f"/printers/{printer}", json={"client_rules": body})
-            assert changed.status_code == 200, changed.text
+        ask_before_printing(world.admin)
         yield world
 
 
