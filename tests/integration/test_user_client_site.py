@@ -83,7 +83,7 @@ def choose_project(world: World, token: str, user: str) -> str:
         assert personal.status_code == 422, personal.text
         answered = httpx.post(
             f"{world.site.api}/me/questions/{asked['job']}", headers=headers, timeout=30,
-            json={"action": "print", "account": PROJECT, "pin": PIN},
+            json={"action": "print", "account": PROJECT, "pin": PIN, "comment": "field trip"},
         )  # fmt: skip
         assert answered.status_code == 200, answered.text
         assert answered.json()["outcome"] == "printing"
@@ -115,6 +115,9 @@ def test_offline_the_site_asks_and_applies_the_choice_then_hq_charges_it_once(
     time.sleep(1.0)
     assert project_balance(world) == before - PAGE  # once
     assert world.balance(user) == 0
+    account_id = world.admin.get(f"/accounts/{PROJECT}").json()["id"]
+    charged = world.admin.get("/transactions", params={"account_id": account_id}).json()
+    assert charged[0]["comment"] == f"1 page on {PRINTER}: field trip"  # the site's journal
 
 
 def test_a_stream_opened_online_ends_when_the_site_goes_offline(world: World) -> None:

@@ -21,7 +21,7 @@ from printwarden.domain.charges import prices_digest, script_digest
 from printwarden.domain.ids import new_id
 from printwarden.domain.journal import UPLOAD_LIMIT
 from printwarden.site.replica import REPLICATING
-from printwarden.store import scripts, settings
+from printwarden.store import held_jobs, scripts, settings
 from printwarden.store.db import Database
 from printwarden.store.held_jobs import REPORTED_FIELDS
 from printwarden.store.models import (
@@ -152,6 +152,8 @@ def _printed(session: Session, job: PrintJobRow) -> dict[str, Any]:
         "script": _script(session, printer_name) if job.cost_overridden else "",
         # Sent as this (unknown) user, charged to the policy's stand-in: HQ keeps the name.
         "claimed_by": job.claimed_by,
+        # What its owner said when asked which account to charge (the ledger's comment).
+        **({"comment": said} if (said := held_jobs.answer_comment(session, job.job_ref)) else {}),
     }
 
 

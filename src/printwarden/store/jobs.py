@@ -245,8 +245,13 @@ def charge_printed(session: Session, job: PrintedJob) -> Charge:
 
 
 def _charge_comment(job: PrintedJob) -> str:
-    said = f"{count(job.usage.total_pages, 'page')} on {job.printer}"
-    return f"{said}: {job.comment}" if job.comment else said
+    return charge_comment(job.usage.total_pages, job.printer, job.comment)
+
+
+def charge_comment(pages: int, printer: str, comment: str = "") -> str:
+    """A print charge's ledger comment: "3 pages on lab-1", and what its owner said."""
+    said = f"{count(pages, 'page')} on {printer}"
+    return f"{said}: {comment}" if comment else said
 
 
 def _check_replay(recorded: PrintJobRow, job: PrintedJob) -> None:

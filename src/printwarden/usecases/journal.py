@@ -276,6 +276,7 @@ def _printed(
         cost=cost,
         claimed_by=journal_batch.claimed_by(body),
         printer_id=printer_id,  # as the checks found it: deleted at HQ meanwhile, say
+        comment=str(body.get("comment") or "")[:500],
     )
     if body.get("failure_mode"):
         report.failure_mode_jobs += 1

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from printwarden.domain.ledger import Transaction, TransactionKind, site_origin
 from printwarden.domain.wording import count
 from printwarden.store import bulk, held_jobs, ledger
+from printwarden.store import jobs as jobs_store
 from printwarden.store.models import PrintJobRow
 from printwarden.store.users import now
 from printwarden.usecases import journal_checks
@@ -91,7 +92,7 @@ def _printed(
         cost = costs[entry["id"]]
         job_ref = str(body.get("job_ref") or txn_id)
         printed_at = moment(body.get("printed_at")) or stamp
-        comment = f"{count(counts[0], 'page')} on {printer_name}"
+        comment = jobs_store.charge_comment(counts[0], printer_name, _said(body))
         txns.append(Transaction(txn_id, person.account_id, -cost, kind, "job:" + job_ref, origin,
                                 printed_at, comment))  # fmt: skip
         document = str(body.get("document_name") or "")[:256]
@@ -145,3 +146,8 @@ def claimed_by(body: dict[str, Any]) -> str | None:
 def moment(value: Any) -> datetime | None:
     """An entry's ISO timestamp (None when absent)."""
     return datetime.fromisoformat(str(value)) if value else None
+
+
+def _said(body: dict[str, Any]) -> str:
+    """The comment its owner gave when asked which account to charge (at the site)."""
+    return str(body.get("comment") or "")[:500]
