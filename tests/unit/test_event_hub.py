@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 
 from printwarden.service.events import EventHub
 from printwarden.store.user_events import UserEvent
@@ -12,6 +13,8 @@ from printwarden.store.user_events import UserEvent
 
 def test_events_go_to_their_person_in_order_and_resume_after_an_id() -> None:
     hub = EventHub()
+    hub.touch(1)
+    hub.touch(2)
     hub.publish([UserEvent(1, "a"), UserEvent(2, "b"), UserEvent(1, "c")])
     assert [e.kind for e in hub.since(1, 0)] == ["a", "c"]
     assert [e.kind for e in hub.since(2, 0)] == ["b"]
@@ -23,6 +26,7 @@ def test_events_go_to_their_person_in_order_and_resume_after_an_id() -> None:
 
 def test_an_id_from_another_hub_or_the_future_cannot_be_resumed() -> None:
     hub, other = EventHub(), EventHub()
+    hub.touch(1)
     hub.publish([UserEvent(1, "a")])
     assert hub.resumable(other.event_id(1)) is None
     assert hub.resumable(hub.event_id(99)) is None
@@ -32,6 +36,7 @@ def test_an_id_from_another_hub_or_the_future_cannot_be_resumed() -> None:
 
 def test_only_the_last_events_of_a_person_are_kept() -> None:
     hub = EventHub(kept=3)
+    hub.touch(1)
     hub.publish([UserEvent(1, str(n)) for n in range(10)])
     assert [e.kind for e in hub.since(1, 0)] == ["7", "8", "9"]
 
@@ -64,3 +69,18 @@ def test_one_heartbeat_wakes_every_waiting_stream_and_counts() -> None:
         return hub.beats, first.is_set(), second.is_set()
 
     assert asyncio.run(scenario()) == (1, True, True)
+
+
+def test_only_people_with_a_client_have_their_events_kept_and_only_for_a_while() -> None:
+    hub = EventHub(resume_seconds=0.2)
+    hub.publish([UserEvent(5, "nobody listens")])
+    assert hub.since(5, 0) == []
+    flag = hub.subscribe(5)
+    hub.publish([UserEvent(5, "while open")])
+    hub.unsubscribe(5, flag)
+    hub.publish([UserEvent(5, "just after")])  # a client reconnecting resumes these
+    assert [e.kind for e in hub.since(5, 0)] == ["while open", "just after"]
+    time.sleep(0.3)
+    hub.forget_departed()
+    hub.publish([UserEvent(5, "long after")])
+    assert hub.since(5, 0) == []

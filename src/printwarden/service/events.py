@@ -3,7 +3,8 @@
 Events are published by committed transactions (``store/user_events.py``, from any thread)
 and by the decision (a denial is never stored). Each gets an id ``<epoch>.<seq>``: the epoch
 names this process's hub, the sequence orders its events. The last few events of each person
-are kept so a client that reconnects with ``Last-Event-ID`` hears what it missed; an id from
+with a client (a stream open, a long poll, or one of either in the last five minutes) are
+kept so a client that reconnects with ``Last-Event-ID`` hears what it missed; an id from
 another epoch (a restart, another server) cannot be resumed, and the client's ``hello``
 snapshot is what it has then. Nothing here touches the database: 1,000 idle clients cost a
 waiting coroutine each.
@@ -14,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import threading
+import time
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -22,6 +24,10 @@ from typing import Any
 from printwarden.store.user_events import UserEvent
 
 KEPT_PER_USER = 64
+# A person's events are kept while a stream of theirs is open and this long after the last
+# one closed (a client reconnecting resumes); nobody else's are: a busy server charges
+# thousands of people who have no client at all.
+RESUME_SECONDS = 300.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,9 +42,10 @@ class Event:
 class EventHub:
     """Per-person event buffers and the streams waiting on them (thread-safe publishing)."""
 
-    def __init__(self, kept: int = KEPT_PER_USER) -> None:
+    def __init__(self, kept: int = KEPT_PER_USER, resume_seconds: float = RESUME_SECONDS) -> None:
         self.epoch = secrets.token_hex(4)
-        self.kept = kept
+        self.kept, self.resume_seconds = kept, resume_seconds
+        self._left: dict[int, float] = {}  # when each person's last stream closed
         self._lock = threading.Lock()
         self._seq = 0
         self._recent: dict[int, deque[Event]] = {}
@@ -58,15 +65,40 @@ class EventHub:
         with self._lock:
             for event in events:
                 self._seq += 1
+                self.published += 1
+                if not self._listening(event.user_id):
+                    continue
                 kept = self._recent.get(event.user_id)
                 if kept is None:
                     kept = self._recent[event.user_id] = deque(maxlen=self.kept)
                 kept.append(Event(self._seq, event.kind, event.data))
                 woken.extend(self._waiters.get(event.user_id, ()))
-                self.published += 1
         if woken and self._loop is not None and not self._loop.is_closed():
             for waiter in woken:
                 self._loop.call_soon_threadsafe(waiter.set)
+
+    def _listening(self, user_id: int) -> bool:
+        """A stream of ``user_id`` is open, or closed recently enough to resume."""
+        if user_id in self._waiters:
+            return True
+        left = self._left.get(user_id)
+        return left is not None and time.monotonic() - left < self.resume_seconds
+
+    def touch(self, user_id: int) -> None:
+        """``user_id`` has a client that polls: keep their events for its next poll."""
+        with self._lock:
+            if user_id not in self._waiters:
+                self._left[user_id] = time.monotonic()
+
+    def forget_departed(self) -> None:
+        """Drop the events of people whose last stream closed too long ago to resume."""
+        cutoff = time.monotonic() - self.resume_seconds
+        with self._lock:
+            gone = [user for user, left in self._left.items() if left < cutoff]
+            for user in gone:
+                del self._left[user]
+                if user not in self._waiters:
+                    self._recent.pop(user, None)
 
     def publish_one(self, user_id: int, kind: str, data: dict[str, Any]) -> None:
         self.publish([UserEvent(user_id, kind, data)])
@@ -101,6 +133,7 @@ class EventHub:
         flag = asyncio.Event()
         with self._lock:
             self._waiters.setdefault(user_id, set()).add(flag)
+            self._left.pop(user_id, None)
         return flag
 
     def unsubscribe(self, user_id: int, flag: asyncio.Event) -> None:
@@ -110,6 +143,7 @@ class EventHub:
                 waiting.discard(flag)
                 if not waiting:
                     del self._waiters[user_id]
+                    self._left[user_id] = time.monotonic()
 
     def beat(self) -> None:
         """A heartbeat for every stream: all wake once, and each sends its keep-alive. One
@@ -119,6 +153,7 @@ class EventHub:
             flags = [flag for waiting in self._waiters.values() for flag in waiting]
         for flag in flags:
             flag.set()
+        self.forget_departed()
 
     def wake_all(self) -> None:
         """Wake every stream, from any thread (the site's mode changed: they check it)."""

@@ -82,6 +82,7 @@ async def poll_my_events(
     """Long-poll: the events after ``after`` (waiting up to ``wait`` s for one); without a
     resumable ``after``, ``hello`` first."""
     hub, user_id = state.events, _user_id(caller)
+    hub.touch(user_id)
     resume = hub.resumable(after)
     if resume is None:
         mark = hub.mark()
