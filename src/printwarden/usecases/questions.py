@@ -44,17 +44,17 @@ ALREADY = "Already answered"
 def ask(session: Session, rows: list[HeldJobRow], currency: Currency) -> None:
     """Ask the question each new held job's printer asks (if any) and tell its owner."""
     now = datetime.now(UTC)
-    rules_of: dict[str, PrinterRow | None] = {}
+    found: dict[str, PrinterRow | None] = {}
     for row in rows:
         if row.status != "held" or not row.printer:
             continue
-        if row.printer not in rules_of:
-            rules_of[row.printer] = session.scalar(
-                select(PrinterRow).where(PrinterRow.name == row.printer)
-            )
-        printer = rules_of[row.printer]
-        rules = printers.client_rules_of(printer.client_rules if printer else None)
-        if printer is None or not rules.asks:
+        if row.printer not in found:
+            found[row.printer] = _live_printer(session, row.printer)
+        printer = found[row.printer]
+        if printer is None:
+            continue
+        rules = printers.client_rules_of(printer.client_rules)
+        if not rules.asks:
             continue
         cost = _cost(session, row, printer)
         kind = rules.question(cost, _pages(row))
@@ -64,6 +64,13 @@ def ask(session: Session, rows: list[HeldJobRow], currency: Currency) -> None:
         row.question, row.answer_by = question.to_json(), question.answer_by
         data = view(session, row, currency).model_dump(mode="json")
         user_events.note(session, row.user_id, "question", data)
+
+
+def _live_printer(session: Session, name: str) -> PrinterRow | None:
+    try:
+        return printers.find_printer(session, name)
+    except NotFound:
+        return None
 
 
 def _pages(row: HeldJobRow) -> int | None:
