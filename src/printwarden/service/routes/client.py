@@ -31,12 +31,12 @@ from printwarden.api.questions import (
 from printwarden.domain.accounts import Role
 from printwarden.domain.functions import Function
 from printwarden.domain.questions import Answerer
-from printwarden.service import answers, event_stream
+from printwarden.service import answers, client_tokens, event_stream
 from printwarden.service.auth import require
 from printwarden.service.events import Event
 from printwarden.service.offline_functions import serves
 from printwarden.service.problems import Problem
-from printwarden.service.routes.deps import admin_only, read_session, write_session
+from printwarden.service.routes.deps import admin_only, read_session
 from printwarden.service.state import AppState, app_state
 from printwarden.store import tokens, users
 from printwarden.store.models import (
@@ -161,14 +161,11 @@ def my_client_tokens(
 
 @router.delete("/me/client-tokens/{token_id}", status_code=204)
 def revoke_my_client_token(
-    token_id: str,
-    caller: Caller = Depends(a_person),
-    session: Session = Depends(write_session),
-    state: AppState = Depends(app_state),
+    token_id: str, caller: Caller = Depends(a_person), state: AppState = Depends(app_state)
 ) -> Response:
     """Revoke one of your client tokens (``current``: the one this request carries)."""
     wanted = caller.token_id if token_id == CURRENT else _token_number(token_id)
-    _revoke(state, session, _user_id(caller), wanted)
+    client_tokens.revoke(state, _user_id(caller), wanted)
     return Response(status_code=204)
 
 
@@ -189,19 +186,12 @@ def client_tokens_of(
 def revoke_client_token_of(
     username: str,
     token_id: int,
-    session: Session = Depends(write_session),
+    session: Session = Depends(read_session),
     state: AppState = Depends(app_state),
 ) -> Response:
     """Revoke a user's client token: a lost or stolen computer (administrators)."""
-    _revoke(state, session, users.find_user(session, username).id, token_id)
+    client_tokens.revoke(state, users.find_user(session, username).id, token_id)
     return Response(status_code=204)
-
-
-def _revoke(state: AppState, session: Session, user_id: int, token_id: int) -> None:
-    if state.authority.offline():
-        raise Problem(503, "Unavailable while offline", "revoke it once the site is online")
-    tokens.revoke_client_token(session, user_id, token_id)
-    state.callers.forget_token_id(token_id)
 
 
 def _token_out(row: ApiTokenRow) -> ClientTokenOut:

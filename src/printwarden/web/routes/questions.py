@@ -14,14 +14,14 @@ from starlette.datastructures import FormData
 from printwarden.api.questions import AnswerIn
 from printwarden.domain.accounts import Role
 from printwarden.domain.questions import Answerer
-from printwarden.service import answers, event_stream
+from printwarden.service import answers, client_tokens, event_stream
 from printwarden.service.problems import Problem, problem_of
 from printwarden.service.throttle import Throttled
 from printwarden.store import tokens
 from printwarden.store.errors import NotFound
 from printwarden.store.tokens import Caller
 from printwarden.usecases import questions
-from printwarden.usecases.errors import REFUSALS
+from printwarden.usecases.errors import REFUSALS, Unavailable
 from printwarden.web import forms
 from printwarden.web.guards import PageContext, WebError, user_form, user_page
 from printwarden.web.routes import static
@@ -98,14 +98,12 @@ async def revoke_client(
 
 
 def _revoke(ctx: PageContext, token_id: int) -> None:
-    if ctx.app.authority.offline():
-        raise WebError(503, "Unavailable while offline", "Log it out once the site is online.")
-    with ctx.app.database.session() as session:
-        try:
-            tokens.revoke_client_token(session, ctx.session.user_id, token_id)
-        except NotFound:
-            raise WebError(404, "Not found", "No such computer of yours.") from None
-    ctx.app.callers.forget_token_id(token_id)
+    try:
+        client_tokens.revoke(ctx.app, ctx.session.user_id, token_id)
+    except Unavailable:
+        raise WebError(503, client_tokens.OFFLINE, "Log it out once the site is online.") from None
+    except NotFound:
+        raise WebError(404, "Not found", "No such computer of yours.") from None
 
 
 def _answer_of(form: FormData) -> AnswerIn:
