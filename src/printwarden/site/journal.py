@@ -153,8 +153,13 @@ def _printed(session: Session, job: PrintJobRow) -> dict[str, Any]:
         # Sent as this (unknown) user, charged to the policy's stand-in: HQ keeps the name.
         "claimed_by": job.claimed_by,
         # What its owner said when asked which account to charge (the ledger's comment).
-        **({"comment": said} if (said := held_jobs.answer_comment(session, job.job_ref)) else {}),
+        **({"comment": said} if (said := _answer_comment(session, job.job_ref)) else {}),
     }
+
+
+def _answer_comment(session: Session, job_ref: str) -> str:
+    released = held_jobs.release_of(session, job_ref)
+    return released.comment if released is not None else ""
 
 
 def _usage(session: Session, usage: DeviceUsageRow) -> dict[str, Any]:

@@ -332,19 +332,27 @@ def find(session: Session, job_ref: str) -> HeldJobRow:
     return row
 
 
-def answer_comment(session: Session, job_ref: str) -> str:
-    """The comment its owner gave with the answer to ``job_ref``'s question ("" if none)."""
-    found = session.scalar(select(HeldJobRow.comment).where(HeldJobRow.job_ref == job_ref))
-    return found or ""
+@dataclass(frozen=True, slots=True)
+class Released:
+    """What a held job's release and its question's answer chose: the account (None: not
+    released, or personal) and the comment its owner gave ("" if none)."""
+
+    account_id: int | None
+    comment: str
 
 
-def released_account(session: Session, job_ref: str) -> int | None:
-    """The account chosen when ``job_ref`` was released (None: not released or personal)."""
-    return session.scalar(
-        select(HeldJobRow.account_id).where(
-            HeldJobRow.job_ref == job_ref, HeldJobRow.status.in_(("releasing", "printed"))
+def release_of(session: Session, job_ref: str) -> Released | None:
+    """``job_ref``'s release and answer (None: no held job of that id), in one query."""
+    found = session.execute(
+        select(HeldJobRow.account_id, HeldJobRow.status, HeldJobRow.comment).where(
+            HeldJobRow.job_ref == job_ref
         )
-    )
+    ).first()
+    if found is None:
+        return None
+    account_id, status, comment = found
+    released = status in ("releasing", "printed")
+    return Released(account_id if released else None, comment or "")
 
 
 def waiting(session: Session, user_ids: list[int]) -> list[HeldJobRow]:

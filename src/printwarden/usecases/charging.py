@@ -16,7 +16,7 @@ from printwarden.store.tokens import Caller
 from printwarden.usecases import component_scope
 from printwarden.usecases.authority import Authority, Rules
 from printwarden.usecases.errors import Forbidden
-from printwarden.usecases.job_accounts import Counts, released_choice
+from printwarden.usecases.job_accounts import Counts, chosen
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +52,8 @@ def charge_printed(
     component_scope.check_printer(session, caller, report.printer)
     rules = authority.rules(session)
     username = _charged_user(rules, session, report.username, report.printer)
-    choice = released_choice(session, report.job_ref, report.named)
+    released = held_jobs.release_of(session, report.job_ref) if report.job_ref else None
+    choice = chosen(released, report.named)
     if report.account_id is not None:
         choice = jobs.AccountChoice(account_id=report.account_id)
     else:
@@ -69,7 +70,7 @@ def charge_printed(
         printed_at=report.printed_at,
         cost_override=report.cost_override,
         claimed_by=report.username if username != report.username else None,
-        comment=held_jobs.answer_comment(session, report.job_ref) if report.job_ref else "",
+        comment=released.comment if released is not None else "",
     )
     charge = jobs.charge_printed(session, printed)
     held_jobs.mark_printed(session, [report.job_ref])

@@ -56,7 +56,11 @@ def released_choice(
 ) -> jobs.AccountChoice:
     """A released held job is charged to the account chosen (and checked) at its release;
     any other job to the account it names (``named``, its PIN checked beforehand)."""
-    account_id = held_jobs.released_account(session, job_ref) if job_ref else None
-    if account_id is None:
+    return chosen(held_jobs.release_of(session, job_ref) if job_ref else None, named)
+
+
+def chosen(released: held_jobs.Released | None, named: jobs.AccountChoice) -> jobs.AccountChoice:
+    """The account chosen at a release (``released``), else the one the job names."""
+    if released is None or released.account_id is None:
         return named
-    return jobs.AccountChoice(account_id=account_id)
+    return jobs.AccountChoice(account_id=released.account_id)
