@@ -19,6 +19,7 @@ from printwarden.cli_common import (
 )
 from printwarden.cli_lockouts import lockouts_cmd
 from printwarden.cli_policy import filter_cmd, script_cmd, topups_cmd
+from printwarden.cli_scanning import scan_actions_cmd
 from printwarden.cli_site import admin_site_cmd, policies_cmd, site_cmd
 from printwarden.cli_tokens import (
     DEVICE_ENV,
@@ -70,6 +71,7 @@ admin.add_typer(filter_cmd, name="filter")
 admin.add_typer(script_cmd, name="script")
 admin.add_typer(topups_cmd, name="topups")
 admin.add_typer(lockouts_cmd, name="lockouts")
+admin.add_typer(scan_actions_cmd, name="scan-actions")
 user_cmd.command("set")(user_set)
 user_cmd.command("delete")(user_delete)
 user_cmd.command("print-url")(user_print_url)
@@ -558,9 +560,38 @@ def simulate_copy(
 
 
 @simulate_cmd.command("scan")
-def simulate_scan(ctx: typer.Context, pages: WalkUpPages, colour: ColourOption = False) -> None:
-    """Scan PAGES and report the usage."""
-    _simulate(ctx, lambda sim, s: sim.walk_up(s, "scan", pages, colour=colour))
+def simulate_scan(
+    ctx: typer.Context,
+    count: Annotated[
+        int | None, typer.Argument(min=1, help="Without --action: pages to report as usage")
+    ] = None,
+    action: Annotated[
+        str,
+        typer.Option(help="Scan with this scan action, e.g. 'Scan to my email'"),
+    ] = "",
+    pages: Annotated[int | None, typer.Option(min=1, help="Pages to scan (generated)")] = None,
+    colour: ColourOption = False,
+    resolution: Annotated[int | None, typer.Option(help="dpi, if the action lets you")] = None,
+    file_format: Annotated[
+        str | None, typer.Option("--format", help="pdf, pdfa, jpeg or tiff, if allowed")
+    ] = None,
+    ocr: Annotated[bool | None, typer.Option("--ocr/--no-ocr", help="If allowed")] = None,
+    wait: Annotated[
+        float, typer.Option(help="Seconds to wait for the scan to be delivered (0: do not)")
+    ] = 0.0,
+) -> None:
+    """With --action, scan --pages generated pages with a scan action of the person's and
+    upload them; else report PAGES of walk-up scan usage."""
+    if not action:
+        if count is None:
+            raise fail("give --action NAME --pages N, or PAGES for walk-up usage")
+        _simulate(ctx, lambda sim, s: sim.walk_up(s, "scan", count, colour=colour))
+        return
+    asked = {"colour": colour or None, "resolution": resolution, "format": file_format,
+             "ocr": ocr}  # fmt: skip
+    options = {key: value for key, value in asked.items() if value is not None}
+    number = pages or count or 1
+    _simulate(ctx, lambda sim, s: sim.scan_to(s, action, number, options, wait))
 
 
 @simulate_cmd.command("fax")

@@ -19,7 +19,7 @@ from printwarden.cli_tokens import (
 )
 
 if TYPE_CHECKING:
-    from printwarden.config import MailConfig
+    from printwarden.config import MailConfig, ScanningConfig
 
 site_cmd = typer.Typer(help="The Site Server: keeps a site working through an outage.")
 admin_site_cmd = typer.Typer(help="Sites (on the App Server).")
@@ -69,8 +69,9 @@ def site_serve(
     mail_config: Annotated[
         Path | None,
         typer.Option(
-            help="A TOML file whose [mail] table turns on Email to Print at this site, as in "
-            "the App Server's settings (docs/email-print.md)"
+            help="A TOML file whose [mail] table turns on Email to Print at this site and whose "
+            "[scanning] table says where scans go from here (its smarthost and shares), as in "
+            "the App Server's settings (docs/email-print.md, docs/scanning.md)"
         ),
     ] = None,
 ) -> None:
@@ -100,21 +101,26 @@ def site_serve(
         )
     dns_sd = DnsSdConfig(domain=dns_sd_domain, listen=dns_sd_listen, port=dns_sd_port,
                          ns=dns_sd_ns)  # fmt: skip
+    mail, scanning = _site_tables(mail_config)
     config = SiteConfig(
         upstream, site_token, site, data_dir, host, port, tuple(trusted_proxy or ()),
-        advertised_url, dns_sd, _mail_config(mail_config),
+        advertised_url, dns_sd, mail, scanning,
     )  # fmt: skip
     SiteServer(config).serve()
 
 
-def _mail_config(path: Path | None) -> MailConfig:
-    from printwarden.config import MailConfig
+def _site_tables(path: Path | None) -> tuple[MailConfig, ScanningConfig]:
+    """The ``[mail]`` and ``[scanning]`` tables of the site's settings file."""
+    from printwarden.config import MailConfig, ScanningConfig
 
     if path is None:
-        return MailConfig()
+        return MailConfig(), ScanningConfig()
     try:
-        table = tomllib.loads(path.read_text()).get("mail", {})
-        return MailConfig.model_validate(table)
+        tables = tomllib.loads(path.read_text())
+        return (
+            MailConfig.model_validate(tables.get("mail", {})),
+            ScanningConfig.model_validate(tables.get("scanning", {})),
+        )
     except (OSError, tomllib.TOMLDecodeError, ValueError) as exc:
         raise fail(f"--mail-config {path}: {exc}") from None
 

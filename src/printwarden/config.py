@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -76,6 +76,11 @@ class BodyLimits(BaseModel):
         default=64 * MIB,
         ge=64 * 1024,
         description="a Web Print upload (the web-print setting's max_bytes is checked too)",
+    )
+    scan_page_bytes: int = Field(
+        default=64 * MIB,
+        ge=64 * 1024,
+        description="one scanned page (the scan-actions setting's max_page_bytes too)",
     )
 
 
@@ -194,6 +199,45 @@ class MailConfig(BaseModel):
     )
 
 
+class ScanFolderConfig(BaseModel):
+    """A shared folder scans may go to: a local path or an SMB share."""
+
+    model_config = ConfigDict(extra="forbid")
+    target: str = Field(
+        description='"/srv/scans", "smb://host[:port]/share/folder" or "//host/share/folder"'
+    )
+    credentials_file: Path | None = Field(
+        default=None, description="For SMB: a file (0600) holding username:password"
+    )
+
+
+class ScanningConfig(BaseModel):
+    """Integrated Scanning on this server (``[scanning]``): where documents go from here (a
+    Site Server its own smarthost and shares) and how they are made. The actions people
+    see are the replicated ``scan-actions`` setting. See docs/scanning.md."""
+
+    model_config = ConfigDict(extra="forbid")
+    smarthost: str = Field(default="", description='"host:port"; empty: [mail] smarthost')
+    smarthost_starttls: bool = False
+    smarthost_credentials_file: Path | None = None
+    mail_from: str = Field(default="", description='default "printwarden@<mail domain>"')
+    public_url: str = Field(default="", description="This server's web address, for download links")
+    max_attachment_bytes: int = Field(
+        default=10 * MIB, ge=64 * 1024, description="Larger documents are sent as a link"
+    )
+    home: str = Field(
+        default="",
+        description='Home folders, {username} filled in: "/home/{username}/Scans" or '
+        '"smb://files/homes/{username}/Scans"',
+    )
+    home_credentials_file: Path | None = None
+    folders: dict[str, ScanFolderConfig] = Field(default_factory=dict)
+    workers: int = Field(default=2, ge=1, le=32, description="Scans processed at once")
+    ocr_page_cap: int = Field(default=200, ge=1, description="No OCR for longer scans")
+    ocr_language: str = Field(default="eng", pattern=r"^[a-z_]{3,8}(\+[a-z_]{3,8})*$")
+    sweep_seconds: float = Field(default=2.0, gt=0, le=600)
+
+
 class ClientConfig(BaseModel):
     """The User Client's event stream and tokens (``[client]``). See docs/user-client.md."""
 
@@ -230,6 +274,7 @@ class Settings(BaseSettings):
     web_print: WebPrintConfig = Field(default_factory=WebPrintConfig)
     mail: MailConfig = Field(default_factory=MailConfig)
     client: ClientConfig = Field(default_factory=ClientConfig)
+    scanning: ScanningConfig = Field(default_factory=ScanningConfig)
     # Proxies whose forwarding header names the client (addresses or CIDRs), and the header
     # they set; the other is ignored: a proxy passes on what a client put in it.
     trusted_proxies: list[str] = Field(default_factory=list)

@@ -152,6 +152,19 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/device/sessions/{session_id}/allowance"): DEVICES,
     ("POST", "/api/v1/device/sessions/{session_id}/usage"): DEVICES,
     ("GET", "/api/v1/providers"): ADMIN,
+    # Integrated Scanning: devices scan with a session's person; people start scans at a
+    # network scanner and see their own; administrators set the actions
+    ("GET", "/api/v1/device/sessions/{session_id}/scan-actions"): DEVICES,
+    ("POST", "/api/v1/device/sessions/{session_id}/scans"): DEVICES,
+    ("GET", "/api/v1/device/scans/{scan_id}"): DEVICES,
+    ("PUT", "/api/v1/device/scans/{scan_id}/pages/{number}"): DEVICES,
+    ("POST", "/api/v1/device/scans/{scan_id}/finish"): DEVICES,
+    ("DELETE", "/api/v1/device/scans/{scan_id}"): DEVICES,
+    ("GET", "/api/v1/me/scans"): USERS,
+    ("POST", "/api/v1/me/scans"): USERS,
+    ("GET", "/api/v1/me/scan-devices"): USERS,
+    ("GET", "/api/v1/scan-actions"): ADMIN,
+    ("PUT", "/api/v1/scan-actions"): ADMIN,
     # component tokens and the directory
     ("GET", "/api/v1/tokens"): ADMIN,
     ("POST", "/api/v1/tokens"): ADMIN,
@@ -184,6 +197,8 @@ DUMMY_PARAMS = {
     "job": "01900000-0000-7000-8000-000000000000",
     "session_id": "01900000-0000-7000-8000-000000000001",
     "key": "user:no-such-user-authz",
+    "scan_id": "01900000-0000-7000-8000-000000000002",
+    "number": "1",
 }
 HTTP_METHODS = {"get", "put", "post", "patch", "delete", "head", "options", "trace"}
 

@@ -11,6 +11,7 @@ are listed in ``PENDING`` with what brings them: the list only shrinks.
 from __future__ import annotations
 
 import io
+import mailbox
 import os
 import smtplib
 import socket
@@ -35,9 +36,11 @@ from printwarden.devices.client import (
     DeviceClient,
     Session,
 )
+from printwarden.devices.scan_client import DeviceScans
 from printwarden.domain.accounts import Role
 from printwarden.domain.functions import TABLE, Function, Mode, row
 from printwarden.provider.ipp.client import IppClient, IppClientError
+from printwarden.scanning.sample_pages import generate_page
 from printwarden.service.app import API_PREFIX, ROUTERS
 from printwarden.service.offline_functions import declarations
 from printwarden.service.routes import release_page
@@ -45,6 +48,7 @@ from printwarden.sim.link import Link
 from printwarden.sim.ports import free_port
 from printwarden.store.tokens import PROVIDER_PREFIX
 from printwarden.testing import processes
+from printwarden.testing.mail import SinkThread
 from support.appserver import AppServer
 from support.provider import PrinterSpec, ProviderProcess, QueueSpec, file_printer_documents
 from support.seeding import PRICES, add_user, wait_for
@@ -65,10 +69,10 @@ DNS_DOMAIN = "matrix.print.test"  # the site's unicast DNS-SD zone
 PASSWORD = "matrix-password-7"  # the user's, for the queue phones and laptops use
 MAIL_DOMAIN, MAIL_RELAY = "matrix.mail.test", "mx.matrix.mail.test"  # Email to Print
 USER_MAIL = "matrix-user@example.org"
+SCAN_ACTION = "Scan to my email"
 
 PENDING = {
     Function.PAYMENT_GATEWAYS_KIOSKS: "a later issue: kiosks and payment gateways",
-    Function.INTEGRATED_SCANNING: "a later issue: Integrated Scanning",
 }
 
 
@@ -97,6 +101,14 @@ class World:
     dns_port: int  # the Site Server's DNS-SD responder
     mail_port: int  # the Site Server's Email to Print listener
     client_token: str = ""  # the user's User Client, logged in at HQ before any outage
+    maildir: Path | None = None  # the smarthost's (HQ's and the site's) Maildir
+
+    def scan_mails(self) -> list[bytes]:
+        """The scans mailed to the user so far (through either server's smarthost)."""
+        assert self.maildir is not None
+        box = mailbox.Maildir(self.maildir, create=False)
+        found = [box.get_bytes(key) for key in box.iterkeys()]
+        return [m for m in found if b"Subject: Scan from" in m]
 
     def device(self, place: Place, kind: str = "mfd") -> DeviceClient:
         return DeviceClient(place.server, self.tokens[kind], timeout=CLIENT_TIMEOUT, retries=0)
@@ -267,6 +279,21 @@ def authenticated_print(world: World, place: Place, data: bytes) -> None:
         client.print_job(data, document_format="text/plain", job_name="mobility")
 
 
+def integrated_scanning(world: World, place: Place) -> bool:
+    """Scan to my email at the MFD: a page uploaded, the scan finished (charged) and mailed
+    through the smarthost of the server that took it; available when it is delivered."""
+
+    def scan(device: DeviceClient, session: Session) -> None:
+        scans = DeviceScans(device, patience=0)
+        scans.scan(session, SCAN_ACTION, [generate_page(1, dpi=75)], {})
+        started = scans.latest
+        assert started is not None
+        wait_for(lambda: scans.status(started).stage == "delivered", "the scan delivered")
+
+    before = len(world.scan_mails())
+    return works(scan, world, place) and len(world.scan_mails()) > before
+
+
 def mobile_print(world: World, place: Place) -> bool:
     """Web Print and Email to Print: both must print (each released at the MFD)."""
     return web_print(world, place) and email_print(world, place)
@@ -399,6 +426,7 @@ DRIVERS: dict[Function, Callable[[World, Place], bool]] = {
     Function.MOBILITY_PRINT: mobility_print,
     Function.MOBILE_PRINT: mobile_print,
     Function.ACCOUNT_SELECTION_USER_CLIENT: user_client,
+    Function.INTEGRATED_SCANNING: integrated_scanning,
 }
 
 
@@ -420,6 +448,7 @@ ROUTE_ROWS = {
     Function.RELEASE_STATIONS,
     Function.MOBILE_PRINT,
     Function.ACCOUNT_SELECTION_USER_CLIENT,
+    Function.INTEGRATED_SCANNING,
 }
 
 
@@ -437,7 +466,10 @@ def test_the_routes_declare_the_rows_the_drivers_reach_through_them() -> None:
 @contextmanager
 def matrix_world(root: Path) -> Iterator[World]:
     with ExitStack() as stack:
+        sink = SinkThread(root / "maildir")
+        stack.callback(sink.close)
         app = AppServer(f"sqlite:///{root / 'app.db'}", root / "app")
+        app.extra_env["PRINTWARDEN_MAIL__SMARTHOST"] = f"127.0.0.1:{sink.port}"
         (root / "app").mkdir()
         app.start()
         stack.callback(app.stop)
@@ -462,6 +494,7 @@ def matrix_world(root: Path) -> Iterator[World]:
         mail_config.write_text(
             f'[mail]\ndomain = "{MAIL_DOMAIN}"\nport = {mail_port}\n'
             f'trusted_relays = ["{MAIL_RELAY}"]\ntrusted_relay_networks = ["127.0.0.0/8"]\n'
+            f'[scanning]\nsmarthost = "127.0.0.1:{sink.port}"\n'
         )
         site = SiteProcess(
             f"http://127.0.0.1:{site_link.port}",
@@ -509,6 +542,7 @@ def matrix_world(root: Path) -> Iterator[World]:
             app, site, site_link, hq_link, places, tokens, card, user, root, dns_port, mail_port
         )
         world.client_token = _client_token(app, user)
+        world.maildir = root / "maildir"
         wait_for(lambda: _caught_up(world), "the site's replica")
         # A password login through the site while online: what the site checks it against
         # offline (the Offline Policy's password cache).
@@ -539,6 +573,8 @@ def _seed(admin: httpx.Client) -> tuple[str, str]:
       if (inputs.job.documentName.indexOf("{SCRIPTED}") === 0) {{ actions.job.cancel(); }}
     }}"""
     assert admin.put("/scripts", json={"source": script}).status_code == 200
+    action = {"name": SCAN_ACTION, "destination": "email", "defaults": {"resolution": 75}}
+    assert admin.put("/scan-actions", json={"actions": [action]}).status_code == 200
     return user, card
 
 

@@ -32,6 +32,7 @@ from support.seeding import PRICES
 PROBLEM_JSON = "application/problem+json"
 CARD = "SCOPE-CARD-1"
 START_BALANCE = 1_000
+SCAN_ACTION = "Scan to my email"
 
 # Routes a component role may call that have no other site, provider or device to reach:
 # reading the registry (every component sees printers and devices, as a driver would) and the
@@ -67,6 +68,7 @@ class World:
     account_id: int
     held_job: str  # at the south provider
     south_session: str  # the person logged in at the south device
+    south_scan: dict[str, str]  # a scan the person started there: its id and upload token
 
     def client(self, who: str) -> httpx.Client:
         return self.app.client(self.tokens[who])
@@ -121,12 +123,25 @@ def world(app_server: InProcessAppServer) -> Iterator[World]:
     with app_server.client(tokens["device-south"]) as as_device:
         login = as_device.post("/device/sessions", json={"method": "card", "card_number": CARD})
     assert login.status_code == 201, login.text
+    south_scan = _south_scan(app_server, admin, tokens, login.json()["session_id"])
     made_world = World(app_server, admin, names["site-north"], names["site-south"], tokens,
-                       names, person, account_id, held_job, login.json()["session_id"])  # fmt: skip
+                       names, person, account_id, held_job, login.json()["session_id"],
+                       south_scan)  # fmt: skip
     try:
         yield made_world
     finally:
         admin.close()
+
+
+def _south_scan(
+    app: InProcessAppServer, admin: httpx.Client, tokens: dict[str, str], session: str
+) -> dict[str, str]:
+    action = {"name": SCAN_ACTION, "destination": "email"}
+    assert admin.put("/scan-actions", json={"actions": [action]}).status_code == 200
+    with app.client(tokens["device-south"]) as as_device:
+        started = as_device.post(f"/device/sessions/{session}/scans", json={"action": SCAN_ACTION})
+    assert started.status_code == 201, started.text
+    return {"id": started.json()["scan_id"], "token": started.json()["upload_token"]}
 
 
 def _bearer(token: str) -> dict[str, str]:
@@ -177,16 +192,19 @@ class Case:
     method: str
     path: str
     body: Any = None
+    scan_token: bool = False  # with the south scan's upload token (stolen from its device)
 
     def url(self, world: World) -> str:
         values = {**world.names, "session": world.south_session, "job": world.held_job,
-                  "submission": world.held_job}  # fmt: skip
+                  "submission": world.held_job, "scan": world.south_scan["id"],
+                  "page": 1}  # fmt: skip
         return self.path.format(**values).removeprefix("/api/v1")
 
 
 def _cases() -> list[Case]:
     site, prov, dev = "site-north", "provider-north", "device-north"
     session = "/api/v1/device/sessions/{session}"
+    scan = "/api/v1/device/scans/{scan}"
     return [
         # A site token and another site's things.
         Case(site, "GET", "/api/v1/sites/{site-south}/keys"),
@@ -219,6 +237,13 @@ def _cases() -> list[Case]:
         Case(dev, "POST", session + "/release-all", {}),
         Case(dev, "GET", session + "/allowance"),
         Case(dev, "POST", session + "/usage", "usage"),
+        # A device token and another device's scans, even with their upload token.
+        Case(dev, "GET", session + "/scan-actions"),
+        Case(dev, "POST", session + "/scans", {"action": SCAN_ACTION}),
+        Case(dev, "GET", scan, scan_token=True),
+        Case(dev, "PUT", scan + "/pages/{page}", {}, scan_token=True),
+        Case(dev, "POST", scan + "/finish", {"pages": 0}, scan_token=True),
+        Case(dev, "DELETE", scan, scan_token=True),
     ]
 
 
@@ -248,8 +273,10 @@ def _body(world: World, body: Any) -> Any:
 )
 def test_a_component_reaches_only_its_own_scope(world: World, case: Case) -> None:
     before = world.balance()
+    headers = {"X-Scan-Token": world.south_scan["token"]} if case.scan_token else {}
     with world.client(case.who) as client:
-        response = client.request(case.method, case.url(world), json=_body(world, case.body))
+        response = client.request(case.method, case.url(world), json=_body(world, case.body),
+                                  headers=headers)  # fmt: skip
     assert response.status_code in (403, 404), response.text
     assert response.headers["content-type"].startswith(PROBLEM_JSON)
     assert world.balance() == before
@@ -259,6 +286,10 @@ def test_a_component_reaches_only_its_own_scope(world: World, case: Case) -> Non
     assert held.json()["copies"] == 1
     with world.client("device-south") as south:
         assert south.get(f"/device/sessions/{world.south_session}").status_code == 200
+        scan = south.get(f"/device/scans/{world.south_scan['id']}",
+                         headers={"X-Scan-Token": world.south_scan["token"]})  # fmt: skip
+        assert scan.status_code == 200, scan.text
+        assert scan.json()["stage"] == "scanning"
 
 
 def _authz_table() -> dict[tuple[str, str], frozenset[str]]:
@@ -278,7 +309,8 @@ def test_every_component_route_has_a_scope_case() -> None:
     reachable = {route for route, roles in _authz_table().items() if roles & components}
     reachable.discard(("POST", "/api/v1/auth/logout"))  # people only (the matrix says so)
     covered = {(c.method, c.path.replace("{session}", "{session_id}").replace("{job}",
-               "{job_ref}").replace("{submission}", "{submission_id}")) for c in CASES}  # fmt: skip
+               "{job_ref}").replace("{submission}", "{submission_id}").replace("{scan}",
+               "{scan_id}").replace("{page}", "{number}")) for c in CASES}  # fmt: skip
     normalized = {
         (method, path.replace("{site-south}", "{name}").replace("{provider-south}", "{name}"))
         for method, path in covered

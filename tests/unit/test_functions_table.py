@@ -28,7 +28,7 @@ REFERENCE = {
     "payment-gateways-kiosks": "YNN",
     "scripting": "YNY",  # the reference: YNN; we run replicated scripts at the site (issue 7)
     "fast-release": "YNY",  # the reference: YNN; a card reader is a device like any (issue 17)
-    "integrated-scanning": "YNN",
+    "integrated-scanning": "YNY",  # the reference: YNN; the site scans and delivers (issue 22)
     "account-selection-user-client": "YNY",
     "mfd-login": "YNY",
     "mfd-device-functions": "YNY",
@@ -52,7 +52,7 @@ def test_each_row_says_what_the_reference_says(function: str) -> None:
 
 def test_an_unavailable_function_is_refused_by_name() -> None:
     with pytest.raises(FunctionUnavailable, match="Integrated Scanning is not available") as caught:
-        require(Function.INTEGRATED_SCANNING, Mode.OFFLINE_WITH_SITE)
+        require(Function.INTEGRATED_SCANNING, Mode.OFFLINE_NO_SITE)
     assert caught.value.function is Function.INTEGRATED_SCANNING
     require(Function.SECURE_PRINT, Mode.OFFLINE_WITH_SITE)  # available: no error
 

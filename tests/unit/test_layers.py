@@ -53,6 +53,9 @@ LAYERS: tuple[tuple[str, str], ...] = (
     ("printwarden.rendering.*", "use cases"),
     ("printwarden.mail", "use cases"),
     ("printwarden.mail.*", "use cases"),
+    # Integrated Scanning's parts: pages, documents, OCR, destinations, the eSCL client.
+    ("printwarden.scanning", "use cases"),
+    ("printwarden.scanning.*", "use cases"),
     # The Site Server: its factory and its front door wrap the whole App Server (API and
     # web); the rest (replica, journal, password cache, relay, upstream) are its use cases.
     ("printwarden.site.server", "app"),

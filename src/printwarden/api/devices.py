@@ -14,6 +14,7 @@ from printwarden.domain.ids import normalize_id
 DeviceKind = Literal["mfd", "terminal", "release-station", "card-reader"]
 
 LoginMethod = Literal["card", "identity", "password"]
+EsclUrl = Annotated[str, StringConstraints(max_length=512, pattern=r"^(https?://[^\s]+)?$")]
 
 
 class DeviceFields(Model):
@@ -25,6 +26,10 @@ class DeviceFields(Model):
     cost_model: CostModelIn | None = None
     login_methods: list[LoginMethod] | None = Field(
         default=None, min_length=1, max_length=3, description="How people log in at it"
+    )
+    escl_url: EsclUrl | None = Field(
+        default=None,
+        description='Its network scanner (eSCL/AirScan), e.g. "http://10.0.0.5/eSCL" ("": none)',
     )
 
 
@@ -43,6 +48,7 @@ class DeviceOut(Model):
     cost_model: dict[str, Any]
     login_methods: list[str] = Field(default_factory=list)
     site: str | None = None
+    escl_url: str = ""
     change_seq: int
 
 

@@ -8,9 +8,10 @@ stdout, one line each; refusals and errors to stderr. Exit status: 0 done, 1 ref
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import Any, TextIO
 
 from rich.console import Console
 
@@ -22,8 +23,10 @@ from printwarden.devices.client import (
     Session,
 )
 from printwarden.devices.release_station import Command, jobs_table, money, parse_command
+from printwarden.devices.scan_client import DeviceScans, ScanState
 from printwarden.domain.money import Currency
 from printwarden.domain.wording import count
+from printwarden.scanning.sample_pages import generate_page
 
 Action = Callable[["Simulator", Session], int]
 INTERACTIVE_HELP = "r N release, a all, c N cancel, copy N, q quit "
@@ -182,6 +185,29 @@ class Simulator:
         cost, balance = money(usage.cost, self.currency), money(usage.balance, self.currency)
         self.say(f"{kind} {count(done, 'page')}, {cost}, balance {balance}")
         return 0
+
+    def scan_to(
+        self, session: Session, action: str, pages: int, options: dict[str, Any], wait: float
+    ) -> int:
+        """Scan ``pages`` generated pages with ``action``; with ``wait``, until delivered."""
+        scans = DeviceScans(self.client)
+        colour = bool(options.get("colour", False))
+        dpi = int(options.get("resolution", 300))
+        generated = (generate_page(n, dpi=dpi, colour=colour) for n in range(1, pages + 1))
+        state = scans.scan(session, action, generated, options)
+        cost = money(state.cost, self.currency)
+        self.say(f"scanned {count(state.pages, 'page')} with {action!r}: {state.stage}, {cost}")
+        if wait > 0:
+            return self._await_delivery(scans, state, wait)
+        return 0
+
+    def _await_delivery(self, scans: DeviceScans, state: ScanState, wait: float) -> int:
+        deadline = time.monotonic() + wait
+        while state.stage == "received" and scans.latest and time.monotonic() < deadline:
+            time.sleep(0.2)
+            state = scans.status(scans.latest)
+        self.say(f"scan {state.scan_id}: {state.stage} {state.detail}".rstrip())
+        return 0 if state.stage == "delivered" else 1
 
     def account(self, session: Session, name: str, pin: str) -> int:
         session = self.client.select_account(session, name, pin)

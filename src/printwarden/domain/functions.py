@@ -100,7 +100,16 @@ TABLE: tuple[Row, ...] = (
         "No in the reference; here a card read logs in at its reader's device and releases "
         "through the Site Server like any device, so nothing at the site needs HQ",
     ),
-    Row(Function.INTEGRATED_SCANNING, "Integrated Scanning", True, False, False),
+    Row(
+        Function.INTEGRATED_SCANNING,
+        "Integrated Scanning",
+        True,
+        False,
+        True,
+        "No in the reference; here the Site Server takes the scan, charges it under the "
+        "Offline Policy, delivers it through the site's own smarthost and shares, and "
+        "journals the usage for HQ",
+    ),
     Row(
         Function.ACCOUNT_SELECTION_USER_CLIENT,
         "Account Selection via User Client",

@@ -18,6 +18,7 @@ class MailSink:
         self.maildir = mailbox.Maildir(directory, create=True)
         self.host = host
         self.port = port
+        self.refusing = ""  # an SMTP reply to give every message instead (fault tests)
         self._server: asyncio.Server | None = None
 
     async def start(self) -> None:
@@ -37,6 +38,8 @@ class MailSink:
     async def handle_DATA(  # noqa: N802 (aiosmtpd's name)
         self, server: SMTP, session: Session, envelope: Envelope
     ) -> str:
+        if self.refusing:
+            return self.refusing
         raw = envelope.original_content or b""
         recipients = ", ".join(envelope.rcpt_tos)
         sender = (envelope.mail_from or "").strip("<>")

@@ -34,11 +34,13 @@ from printwarden.service.routes import (
     printers,
     providers,
     release_page,
+    scans,
     sites,
     tokens,
     users,
     web_print,
 )
+from printwarden.service.scanning import start_scanning
 from printwarden.service.scheduler import DirectorySyncer, TopUpScheduler
 from printwarden.service.secret_checks import SecretChecks
 from printwarden.service.state import AppState
@@ -69,6 +71,7 @@ ROUTERS = (
     dns_sd.router,
     web_print.router,
     client.router,
+    scans.router,
 )
 
 
@@ -112,7 +115,9 @@ def create_app(
         state.mail = await start_mail(
             state, state.web_print, settings.mail, settings.data_dir / "mail"
         )
+        scanning = await start_scanning(state, settings.scanning, settings.data_dir / "scans")
         yield
+        await scanning.stop()
         if state.mail is not None:
             await state.mail.stop()
         await state.web_print.stop()
@@ -137,6 +142,7 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(release_page.router)  # the release station page, outside /api/v1
+    app.include_router(scans.downloads)  # scans' download links, outside /api/v1
     mount_web(app)  # the web interface under /web, outside /api/v1
     openapi.install(app)  # after every route: each operation's error answers
     return app

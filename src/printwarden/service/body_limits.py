@@ -27,6 +27,7 @@ LARGE_BODIES: tuple[tuple[re.Pattern[str], Callable[[BodyLimits], int]], ...] = 
     (re.compile(r"/api/v1/users/import"), lambda limits: limits.user_import_bytes),
     (re.compile(r"/api/v1/me/web-print"), lambda limits: limits.web_print_bytes),
     (re.compile(r"/web/portal/web-print"), lambda limits: limits.web_print_bytes),
+    (re.compile(r"/api/v1/device/scans/[^/]+/pages/\d+"), lambda limits: limits.scan_page_bytes),
 )
 # The client may still be sending: closing the connection stops it (RFC 9110 §15.5.14).
 CLOSE = {"Connection": "close"}

@@ -88,6 +88,7 @@ class AppState:
     stopping: threading.Event = field(default_factory=threading.Event)  # long waits end
     web_print: Any = None  # service.web_print.WebPrintService, while the app runs
     mail: Any = None  # service.email_print.EmailPrint, while Email to Print runs
+    scans: Any = None  # service.scanning.ScanService, while the app runs
     events: EventHub = field(default_factory=EventHub)  # what User Clients hear
 
     @property

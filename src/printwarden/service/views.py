@@ -105,6 +105,7 @@ def device_out(session: Session, row: DeviceRow) -> DeviceOut:
         cost_model=row.cost_model,
         login_methods=list(row.login_methods),
         site=row.site,
+        escl_url=row.escl_url,
         change_seq=row.change_seq,
     )
 

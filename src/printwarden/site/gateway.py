@@ -46,8 +46,11 @@ FORWARD_TIMEOUT = httpx.Timeout(1.5, connect=1.0)
 ANSWERING_LOCALLY: ContextVar[bool] = ContextVar("answering_locally", default=False)
 # Paths a site never forwards: its own status, and Web Print and Email to Print (a document
 # handed in at a site is rendered, kept and fetched by its provider there, online or offline).
+# So are a person's scans and the scanners the site drives (eSCL), and every scan the site
+# took (its id says so): its pages and its delivery stay here even once the link is back.
 LOCAL_ONLY = ("/site/", "/api/v1/me/web-print", "/web/portal/web-print",
-              "/web/portal/mail-confirm")  # fmt: skip
+              "/web/portal/mail-confirm", "/api/v1/me/scan", "/web/portal/scan",
+              "/api/v1/device/scans/site-", "/scans/site-")  # fmt: skip
 # A provider's Web Print submissions: the site's own, and (online) those handed in at HQ.
 SUBMISSIONS = re.compile(r"/api/v1/providers/[^/]+/submissions(?P<rest>/.*)?")
 

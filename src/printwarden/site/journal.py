@@ -1,7 +1,9 @@
 """The offline journal: every effect the site records while offline, appended in the same
 (fsync'd) transaction as the effect itself, so nothing answered is ever missing from it.
 
-Effects are captured where they are written — a session hook on the replica sees each new
+A session marked ``LOCAL_EFFECT`` (a scan the site took and charged) is journaled whatever
+the mode: online the site uploads such entries at once (``SiteServer``), offline with the
+rest. Effects are captured where they are written — a session hook on the replica sees each new
 printed job, walk-up usage, held job and held-job status change — rather than at each route,
 so no code path can forget to journal. Entries are uploaded in order; the App Server applies
 each id once, so an upload cut short is simply repeated.
@@ -35,6 +37,7 @@ from printwarden.store.models import (
     UserRow,
 )
 from printwarden.store.printers import cost_model_from_json
+from printwarden.store.scans import LOCAL_EFFECT
 
 JOURNAL_TABLE = """
 CREATE TABLE IF NOT EXISTS site_journal (
@@ -101,7 +104,9 @@ class Journal:
     # --- capture -------------------------------------------------------------------------------
 
     def _capture(self, session: Session, _context: Any, _instances: Any) -> None:
-        if not self.active() or session.info.get(REPLICATING):
+        if session.info.get(REPLICATING):
+            return
+        if not (self.active() or session.info.get(LOCAL_EFFECT)):
             return
         for obj in list(session.new):
             if isinstance(obj, PrintJobRow):

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from printwarden import keys, serving
 from printwarden.api.journal import JournalOut
-from printwarden.config import DnsSdConfig, MailConfig, Settings
+from printwarden.config import DnsSdConfig, MailConfig, ScanningConfig, Settings
 from printwarden.domain.site_mode import ModeMachine, SiteMode
 from printwarden.files import private_dir
 from printwarden.service.app import create_app
@@ -35,6 +35,7 @@ from printwarden.service.dns_sd import ZoneService
 from printwarden.service.email_print import start_mail
 from printwarden.service.offline import OfflineMode
 from printwarden.service.question_timer import QuestionTimer, start_user_clients
+from printwarden.service.scanning import ScanService, start_scanning
 from printwarden.service.web_print import WebPrintService
 from printwarden.site import hq_keys, metrics, relay
 from printwarden.site.gateway import (
@@ -73,6 +74,7 @@ class SiteConfig:
     advertised_url: str = ""  # how HQ reaches this Site Server (default: http://host:port)
     dns_sd: DnsSdConfig | None = None  # answer for a DNS-SD domain with the site's queues
     mail: MailConfig = field(default_factory=MailConfig)  # Email to Print at the site
+    scanning: ScanningConfig = field(default_factory=ScanningConfig)  # its smarthost, shares
 
     @property
     def url(self) -> str:
@@ -106,6 +108,8 @@ class SiteServer(HqConnection):
             host=config.host,
             port=config.port,
             trusted_proxies=list(config.trusted_proxies),
+            mail=config.mail,
+            scanning=config.scanning,
         )
         self._keys_path = config.data_dir / hq_keys.FILE_NAME
         self._keys_lock = threading.Lock()
@@ -127,6 +131,7 @@ class SiteServer(HqConnection):
         )
         # Web Print and Email to Print at the site: rendered and held here, online or not.
         self.questions: QuestionTimer | None = None  # started with the server
+        self.scanning: ScanService | None = None  # likewise
         self.web_print = WebPrintService(
             self.local.state.printwarden, settings.web_print, config.data_dir / "web-print"
         )
@@ -291,8 +296,13 @@ class SiteServer(HqConnection):
                 state.mail = await start_mail(
                     state, self.web_print, self.config.mail, self.config.data_dir / "mail"
                 )
+                self.scanning = await start_scanning(
+                    state, self.config.scanning, self.config.data_dir / "scans"
+                )
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                if self.scanning is not None:
+                    await self.scanning.stop()
                 if self.local.state.printwarden.mail is not None:
                     await self.local.state.printwarden.mail.stop()
                 await self.web_print.stop()
@@ -334,6 +344,18 @@ class SiteServer(HqConnection):
             # Here, not in the sync thread: that one may still wait on a long poll sent
             # before the cut, which only a timeout ends.
             self.reconcile()
+        elif self.online() and self.journal.backlog():
+            self._upload_local_effects()
+
+    def _upload_local_effects(self) -> None:
+        """Online, what the site did on its own (a scan it took and charged) goes up to HQ
+        at once; HQ applies each entry once, so a cut upload is simply sent again."""
+        try:
+            while entries := self.journal.pending():
+                self.upstream.upload(entries)
+                self.journal.mark_uploaded([str(e["id"]) for e in entries])
+        except (UpstreamError, UpstreamRefused) as exc:
+            log.warning("site %s: journal upload failed (%s)", self.config.site, exc)
 
     def _sync_loop(self) -> None:
         caught_up = False
@@ -494,6 +516,8 @@ class SiteServer(HqConnection):
         found = {"web_print": self.web_print.stats()}
         if self.questions is not None:
             found["user_client"] = self.questions.stats()
+        if self.scanning is not None:
+            found["scanning"] = self.scanning.stats()
         mail = self.local.state.printwarden.mail
         if mail is not None:
             found["email_print"] = mail.stats()

@@ -71,7 +71,7 @@ def usage_cost(device: DeviceRow, usage: JobUsage, groups: frozenset[str]) -> in
 
 def record_usage(
     session: Session,
-    row: DeviceSessionRow,
+    user_id: int,
     account_id: int,
     device: DeviceRow,
     usage: Usage,
@@ -98,7 +98,7 @@ def record_usage(
     record = DeviceUsageRow(
         usage_id=usage.usage_id,
         device_id=device.id,
-        user_id=row.user_id,
+        user_id=user_id,
         account_id=account_id,
         kind=usage.kind.value,
         pages=usage.usage.total_pages,

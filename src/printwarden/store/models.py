@@ -197,6 +197,8 @@ class DeviceRow(Replicated, SoftDeleted, Base):
         JSON, default=lambda: ["card", "identity", "password"]
     )
     site: Mapped[str | None] = mapped_column(String(64), index=True)
+    # The device's network scanner (eSCL / AirScan), which the server can drive itself.
+    escl_url: Mapped[str] = mapped_column(String(512), default="")
 
 
 class PrintJobRow(Base):
@@ -510,3 +512,42 @@ class WebPrintRow(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     expires_at: Mapped[datetime]
+
+
+class ScanRow(Base):
+    """A scan handed to this server (never replicated: a site's stay at the site until
+    delivered). ``stage``: ``domain/scanning.py`` ``Stage``. The pages and the finished
+    document are files in the server's scan directory, under ``id``. ``token_hash``: the
+    one-time upload token's hash (cleared once finished). ``download_until``: while its
+    download link works (the link's key is derived from the id: ``usecases/scanning.py``).
+    ``usage_id`` is the charge's ledger id."""
+
+    __tablename__ = "scans"
+    __table_args__ = (
+        Index("ix_scans_stage_next", "stage", "next_attempt_at"),
+        Index("ix_scans_user_created", "user_id", "created_at"),
+    )
+    id: Mapped[str] = mapped_column(String(48), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), default="")
+    user_id: Mapped[int] = mapped_column(Id)
+    username: Mapped[str] = mapped_column(String(128))
+    email: Mapped[str] = mapped_column(String(256), default="")
+    account_id: Mapped[int] = mapped_column(Id)
+    device: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(80))
+    destination: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    source: Mapped[str] = mapped_column(String(16), default="device")  # device or escl
+    stage: Mapped[str] = mapped_column(String(16), default="scanning")
+    pages: Mapped[int] = mapped_column(Integer, default=0)
+    usage_id: Mapped[str] = mapped_column(String(40), unique=True)
+    cost: Mapped[int] = mapped_column(BigInteger, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    detail: Mapped[str] = mapped_column(Text, default="")
+    delivered_to: Mapped[str] = mapped_column(Text, default="")
+    notice: Mapped[str] = mapped_column(String(16), default="")  # "", pending, sent
+    download_until: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    received_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]

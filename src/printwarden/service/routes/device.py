@@ -60,7 +60,7 @@ def device_name(caller: Caller = Depends(require(Role.DEVICE))) -> str:
     return caller.scope[len(SCOPE_PREFIX) :]
 
 
-def _device(session: Session, name: str) -> DeviceRow:
+def enabled_device(session: Session, name: str) -> DeviceRow:
     try:
         row = printers.find_device(session, name)
     except NotFound:
@@ -83,7 +83,7 @@ def this_device(
     name: str = Depends(device_name), session: Session = Depends(read_session)
 ) -> ThisDeviceOut:
     """What this device is, which printer it serves, and how people may log in."""
-    return _device_out(session, _device(session, name))
+    return _device_out(session, enabled_device(session, name))
 
 
 def _device_out(session: Session, device: DeviceRow) -> ThisDeviceOut:
@@ -105,7 +105,7 @@ def register_device(
     """The device says what it believes it is; the answer is what an administrator made it.
     Nothing changes: a device's printer, site, kind and login methods are set by
     administrators only (API, CLI, web). ``differs`` names what the device should adopt."""
-    device = _device(session, name)
+    device = enabled_device(session, name)
     configured = _device_out(session, device)
     reported = body.model_dump(exclude_none=True)
     if "login_methods" in reported:
@@ -134,8 +134,8 @@ class Live:
     user: UserRow
 
 
-def _live(session: Session, name: str, session_id: str) -> Live:
-    device = _device(session, name)
+def live_session(session: Session, name: str, session_id: str) -> Live:
+    device = enabled_device(session, name)
     try:
         row = device_sessions.active(session, session_id, device)
     except NotFound as exc:
@@ -198,7 +198,7 @@ async def log_in(
 
 def _may_log_in(state: AppState, name: str, method: str) -> None:
     with state.database.read() as session:
-        device = _device(session, name)
+        device = enabled_device(session, name)
         _check_available(state, device)
         if method not in device.login_methods:
             detail = f"{device.name} does not accept {method} logins"
@@ -208,7 +208,7 @@ def _may_log_in(state: AppState, name: str, method: str) -> None:
 def _start(state: AppState, name: str, user_id: int) -> DeviceSessionOut:
     """The device session, in a short write transaction of its own."""
     with state.database.session() as session:
-        device = _device(session, name)
+        device = enabled_device(session, name)
         user = session.get(UserRow, user_id)
         assert user is not None
         row = device_sessions.start(session, device, user.id)
@@ -237,7 +237,7 @@ def get_session(
     session_id: str, name: str = Depends(device_name), session: Session = Depends(write_session)
 ) -> DeviceSessionOut:
     """The session, its idle timer moved on."""
-    return _session_out(session, _live(session, name, session_id))
+    return _session_out(session, live_session(session, name, session_id))
 
 
 @router.delete(
@@ -246,7 +246,7 @@ def get_session(
 def log_out(
     session_id: str, name: str = Depends(device_name), session: Session = Depends(write_session)
 ) -> Response:
-    device_sessions.end(_live(session, name, session_id).row)
+    device_sessions.end(live_session(session, name, session_id).row)
     return Response(status_code=204)
 
 
@@ -280,7 +280,7 @@ def _account_to_select(
 ) -> logins.PinnedAccount | None:
     """The shared account asked for, if this session's user may use it (None: personal)."""
     with state.database.session() as session:  # short: it moves the session's idle timer
-        live = _live(session, name, session_id)
+        live = live_session(session, name, session_id)
         _check_account_change(state, session)
         if not account:
             return None
@@ -295,7 +295,7 @@ def _select(
     state: AppState, name: str, session_id: str, account_id: int | None
 ) -> DeviceSessionOut:
     with state.database.session() as session:
-        live = _live(session, name, session_id)
+        live = live_session(session, name, session_id)
         if account_id is not None and account_id not in {
             a.id for a in accounts.granted_shared(session, live.user)
         }:
@@ -318,7 +318,7 @@ def session_jobs(
     session_id: str, name: str = Depends(device_name), session: Session = Depends(write_session)
 ) -> HeldJobsOut:
     """The user's held jobs (and their delegators'), costed at this device's printer."""
-    live = _live(session, name, session_id)
+    live = live_session(session, name, session_id)
     printer = _printer(session, live.device)
     owners = held_jobs.visible_owner_ids(session, live.user.id)
     rows = held_jobs.waiting(session, owners)
@@ -334,7 +334,7 @@ class ReleaseContext:
 
 def _release_context(state: AppState, name: str, session_id: str) -> ReleaseContext:
     with state.database.session() as session:
-        live = _live(session, name, session_id)
+        live = live_session(session, name, session_id)
         printer = _printer(session, live.device)
         account_id = live.row.account_id
         return ReleaseContext(
@@ -417,7 +417,7 @@ def _release_all(state: AppState, name: str, session_id: str) -> ReleaseAllOut:
 # --- walk-up usage -----------------------------------------------------------------------------
 
 
-def _charged_account(session: Session, live: Live) -> AccountRow:
+def charged_account(session: Session, live: Live) -> AccountRow:
     if live.row.account_id:
         found = session.get(AccountRow, live.row.account_id)
         assert found is not None
@@ -440,7 +440,7 @@ def allowance(
     session: Session = Depends(write_session),
 ) -> AllowanceOut:
     """How many more pages of this kind the session's account can pay for (null: no limit)."""
-    live = _live(session, name, session_id)
+    live = live_session(session, name, session_id)
     groups = _groups(session, live.user)
 
     def cost(pages: int) -> int:
@@ -449,7 +449,7 @@ def allowance(
 
     price = cost(2) - cost(1)
     base = cost(1) - price
-    account = accounts.to_domain(session, _charged_account(session, live))
+    account = accounts.to_domain(session, charged_account(session, live))
     if not account.restricted or price <= 0:
         return AllowanceOut(price_per_page=price, allowed_pages=None)
     return AllowanceOut(
@@ -467,8 +467,8 @@ def report_usage(
     session: Session = Depends(write_session),
 ) -> DeviceUsageOut:
     """Walk-up copy, scan or fax usage, charged to the session's account once."""
-    live = _live(session, name, session_id)
-    account = _charged_account(session, live)
+    live = live_session(session, name, session_id)
+    account = charged_account(session, live)
     try:
         usage = JobUsage(body.pages, body.colour_pages, 1, body.duplex, body.paper_size)
     except ValueError as exc:
@@ -476,7 +476,7 @@ def report_usage(
     try:
         record = device_sessions.record_usage(
             session,
-            live.row,
+            live.user.id,
             account.id,
             live.device,
             device_sessions.Usage(body.usage_id, TransactionKind(body.kind), usage),

@@ -13,6 +13,9 @@ from sqlalchemy import select
 from starlette.datastructures import FormData
 
 from printwarden.domain.offline_policies import CHANGE_SETTINGS_KEY, SETTING_KEY, OfflinePolicies
+from printwarden.domain.scanning import SETTING_KEY as SCAN_ACTIONS_KEY
+from printwarden.domain.scanning import parse_settings as parse_scan_settings
+from printwarden.domain.scanning import settings_json as scan_settings_json
 from printwarden.domain.web_print import SETTING_KEY as WEB_PRINT_KEY
 from printwarden.domain.web_print import WebPrintPolicy
 from printwarden.store import settings
@@ -77,4 +80,6 @@ def _save(ctx: PageContext, key: str, raw: str) -> None:
                 value = WebPrintPolicy.from_json(value).to_json()
             except TypeError as exc:
                 raise ValueError(f"{WEB_PRINT_KEY}: {exc}") from None
+        if key == SCAN_ACTIONS_KEY:  # ScanError is a ValueError: shown as the form's error
+            value = scan_settings_json(parse_scan_settings(value))
         settings.put(session, key, value)

@@ -1,0 +1,1 @@
+"""Integrated Scanning: pages in from devices and scanners, a document out, delivered."""

@@ -1,0 +1,83 @@
+"""What the API and the portal show of scans, and the eSCL scan both start."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy.orm import Session
+
+from printwarden.api.scans import RemoteScanIn, ScanActionOut, ScanOptionsOut, ScanOut
+from printwarden.domain.scanning import ScanAction
+from printwarden.service.problems import Problem
+from printwarden.service.scanning import ScanService
+from printwarden.service.state import AppState
+from printwarden.store import printers, users
+from printwarden.store.db import utc
+from printwarden.store.models import DeviceRow, ScanRow, UserRow
+from printwarden.usecases import scanning
+from printwarden.usecases.errors import Invalid
+
+
+def service_of(state: AppState) -> ScanService:
+    if state.scans is None:
+        raise Problem(503, "Service Unavailable", "scanning is starting or stopping")
+    found: ScanService = state.scans
+    return found
+
+
+def start_remote_scan(
+    session: Session, state: AppState, user: UserRow, body: RemoteScanIn
+) -> ScanRow:
+    """Open the scan and have the service fetch its pages (the route's and the portal's)."""
+    device = next((d for d in scanners_here(session, state) if d.name == body.device), None)
+    if device is None:
+        raise Invalid(f"{body.device!r} has no network scanner this server can reach")
+    account = users.personal_account(session, user.id)
+    ask = scanning.ScanRequest(user, account, device, body.action, body.options.asked(), "escl")
+    started = scanning.start(session, ask, at_site=not state.authority.at_hq)
+    session.commit()  # the scan exists before its pages start arriving
+    service_of(state).drive(started.scan.id, device, started.scan.options)
+    return started.scan
+
+
+def scanners_here(session: Session, state: AppState) -> list[DeviceRow]:
+    """Devices with a network scanner this server drives: at a site its own site's."""
+    site = scanning_site(state)
+    return [
+        d
+        for d in printers.list_devices(session)
+        if d.escl_url and d.enabled and (site is None or d.site == site)
+    ]
+
+
+def scanning_site(state: AppState) -> str | None:
+    return state.issuer.removeprefix("site:") if state.issuer.startswith("site:") else None
+
+
+def action_out(action: ScanAction) -> ScanActionOut:
+    return ScanActionOut(
+        name=action.name,
+        destination=action.destination.value,
+        folder=action.folder,
+        defaults=ScanOptionsOut(**scanning.options_json(action.defaults)),
+        editable=list(action.editable),
+    )
+
+
+def scan_out(row: ScanRow, state: AppState, received: list[int] | None = None) -> ScanOut:
+    lasts = row.download_until is not None and utc(row.download_until) > datetime.now(UTC)
+    service = state.scans
+    return ScanOut(
+        scan_id=row.id,
+        device=row.device,
+        action=row.action,
+        stage=row.stage,
+        pages=row.pages,
+        pages_received=received or [],
+        cost=row.cost,
+        detail=row.detail,
+        delivered_to=row.delivered_to,
+        download_url=service.link(row.id) if lasts and service is not None else "",
+        download_until=row.download_until if lasts else None,
+        created_at=row.created_at,
+    )
