@@ -23,12 +23,16 @@ import pytest
 from printwarden.config import Settings
 from printwarden.domain.accounts import Role
 from printwarden.scanning.sample_pages import generate_page, page_text
+from printwarden.sim.escl_scanner import EsclScanner
 from printwarden.store.db import Database
+from printwarden.store.models import ScanRow
 from printwarden.testing.inprocess import InProcessAppServer
 from printwarden.testing.mail import SinkThread
+from printwarden.testing.samba import SambaServer
 from printwarden.testing.seeding import top_up, wait_for
 
 PRICE = 10  # DEVICE_PRICES: grey simplex, per page
+PASSWORD = "scan-password-4"
 ACTIONS = [
     {"name": "Scan to my email", "destination": "email",
      "defaults": {"resolution": 150}, "editable": ["file_name", "format", "ocr", "resolution"]},
@@ -37,6 +41,10 @@ ACTIONS = [
      "defaults": {"resolution": 150, "format": "tiff"}},
     {"name": "Scan to nowhere", "destination": "folder", "folder": "missing"},
     {"name": "Staff only", "destination": "email", "groups": ["staff"]},
+    {"name": "Scan to the office share", "destination": "folder", "folder": "office",
+     "defaults": {"resolution": 300, "ocr": True}},
+    {"name": "Searchable to my email", "destination": "email",
+     "defaults": {"resolution": 300, "ocr": True}},
 ]  # fmt: skip
 
 
@@ -45,14 +53,21 @@ class ScanningApp(InProcessAppServer):
     """The App Server in process, with a smarthost and folders to deliver scans to."""
 
     smarthost_port: int = 0
-    small_attachments: bool = False
+    samba: SambaServer | None = None
 
     def settings(self) -> Settings:
         base = super().settings()
+        folders: dict[str, Any] = {"team": {"target": str(self.data_dir / "team")}}
+        if self.samba is not None:
+            secret = self.data_dir / "smb-credentials"
+            secret.write_text(f"{self.samba.username}:{self.samba.password}\n")
+            secret.chmod(0o600)
+            target = f"smb://127.0.0.1:{self.samba.port}/scans/Office"
+            folders["office"] = {"target": target, "credentials_file": str(secret)}
         scanning = {
             "public_url": "http://scans.test",
             "home": str(self.data_dir / "homes" / "{username}" / "Scans"),
-            "folders": {"team": {"target": str(self.data_dir / "team")}},
+            "folders": folders,
             "sweep_seconds": 0.1,
         }
         mail = base.mail.model_copy(update={"smarthost": f"127.0.0.1:{self.smarthost_port}"})
@@ -69,6 +84,7 @@ class World:
     admin: httpx.Client
     device: httpx.Client
     device_name: str
+    samba: SambaServer
 
     def person(self, balance: int = 1000, **fields: Any) -> tuple[str, str]:
         """A new person with a card; their name and card number."""
@@ -135,7 +151,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     root = tmp_path_factory.mktemp("scanning")
     maildir = root / "maildir"
     sink = SinkThread(maildir)
-    app = ScanningApp(f"sqlite:///{root / 'app.db'}", root, smarthost_port=sink.port)
+    samba = SambaServer()
+    samba.start()
+    app = ScanningApp(f"sqlite:///{root / 'app.db'}", root, smarthost_port=sink.port,
+                      samba=samba)  # fmt: skip
     app.start()
     device_name = f"mfd-{uuid.uuid4().hex[:6]}"
     device_token = app.device_token(device_name)
@@ -145,9 +164,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     ):
         put = admin.put("/scan-actions", json={"actions": ACTIONS})
         assert put.status_code == 200, put.text
-        yield World(app, sink, maildir, admin, device, device_name)
+        yield World(app, sink, maildir, admin, device, device_name, samba)
     app.stop()
     sink.close()
+    samba.close()
 
 
 def _pdf_pages(data: bytes) -> int:
@@ -278,8 +298,6 @@ def test_a_refusing_smarthost_is_tried_again(world: World) -> None:
     database = Database(world.app.database_url)
     try:
         with database.session() as session:  # do not wait for the back-off
-            from printwarden.store.models import ScanRow
-
             row = session.get(ScanRow, scan["scan_id"])
             assert row is not None
             assert row.attempts >= 1
@@ -301,3 +319,78 @@ def test_ocr_makes_the_text_findable(world: World) -> None:
     text = subprocess.run(["pdftotext", "-", "-"], input=pdf, capture_output=True,
                           timeout=60, check=True).stdout.decode()  # fmt: skip
     assert page_text(1).lower() in " ".join(text.lower().split())
+
+
+def _text(pdf: bytes) -> str:
+    """What ``pdftotext`` (poppler, no one here wrote it) reads, words joined by spaces."""
+    found = subprocess.run(["pdftotext", "-", "-"], input=pdf, capture_output=True, timeout=60,
+                           check=True)  # fmt: skip
+    return " ".join(found.stdout.decode().lower().split())
+
+
+def _retry_now(world: World, scan_id: str) -> None:
+    """Skip the back-off: the scan is due again now."""
+    database = Database(world.app.database_url)
+    try:
+        with database.session() as session:
+            row = session.get(ScanRow, scan_id)
+            assert row is not None
+            row.next_attempt_at = None
+    finally:
+        database.dispose()
+
+
+def test_an_smb_share_down_is_waited_for(world: World) -> None:
+    _, card = world.person()
+    world.samba.stop()
+    try:
+        scan = world.scan(card, "Scan to the office share", 1)
+        wait_for(lambda: world.status(scan)["detail"], "a failed attempt")
+        assert world.status(scan)["stage"] == "received"  # tried again later, not given up
+    finally:
+        world.samba.start()
+    _retry_now(world, scan["scan_id"])
+    ended = world.ended(scan, timeout=120)
+    assert ended["stage"] == "delivered", ended
+    [pdf] = (world.samba.share_path / "Office").glob("*.pdf")
+    assert page_text(1).lower() in _text(pdf.read_bytes())
+
+
+def test_printwarden_drives_an_escl_scanner_to_email_and_an_smb_share(world: World) -> None:
+    name, _card = world.person(password=PASSWORD)
+    login = world.admin.post("/auth/login", json={"username": name, "password": PASSWORD})
+    assert login.status_code == 200, login.text
+    with EsclScanner(pages=2) as scanner, world.app.client(login.json()["token"]) as me:
+        patched = world.admin.patch(f"/devices/{world.device_name}",
+                                    json={"escl_url": scanner.url})  # fmt: skip
+        assert patched.status_code == 200, patched.text
+        try:
+            offered = me.get("/me/scan-devices")
+            assert offered.status_code == 200, offered.text
+            assert world.device_name in [d["device"] for d in offered.json()["devices"]]
+            started = []
+            for action in ("Searchable to my email", "Scan to the office share"):
+                answer = me.post("/me/scans", json={"device": world.device_name,
+                                                    "action": action})  # fmt: skip
+                assert answer.status_code == 202, answer.text
+                started.append(answer.json()["scan_id"])
+
+                def ended(scan_id: str = started[-1]) -> dict[str, Any] | None:
+                    mine = me.get("/me/scans").json()["scans"]
+                    found = next(s for s in mine if s["scan_id"] == scan_id)
+                    return found if found["stage"] not in ("scanning", "received") else None
+
+                done = wait_for(ended, f"{action} delivered", seconds=120)
+                assert done["stage"] == "delivered", done
+                assert done["pages"] == 2
+            assert scanner.jobs_created == 2
+            assert scanner.documents_served == 4
+        finally:
+            world.admin.patch(f"/devices/{world.device_name}", json={"escl_url": ""})
+    [mail] = [m for m in world.mails_to(name) if str(m["Subject"]).startswith("Scan from")]
+    [pdf] = _attachments(mail).values()
+    assert page_text(2).lower() in _text(pdf)
+    assert world.balance(name) == 1000 - 4 * PRICE
+    office = [p for p in (world.samba.share_path / "Office").glob("*.pdf")
+              if page_text(2).lower() in _text(p.read_bytes())]  # fmt: skip
+    assert office, "the OCR'd PDF in the share"

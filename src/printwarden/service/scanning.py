@@ -42,6 +42,7 @@ from printwarden.scanning.destinations import (
     Document,
     LocalFolder,
     SmbFolder,
+    parse_target,
 )
 from printwarden.scanning.destinations import (
     Destination as Target,
@@ -120,8 +121,10 @@ class ScanService:
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._scanners: set[asyncio.Task[None]] = set()
+        self._event_loop: asyncio.AbstractEventLoop | None = None
 
     async def start(self) -> None:
+        self._event_loop = asyncio.get_running_loop()
         task = supervised(self._loop, "scan delivery", self.counts, log)
         self._tasks = [asyncio.create_task(task)]
 
@@ -133,8 +136,10 @@ class ScanService:
         await self.pool.aclose()
 
     def wake(self) -> None:
-        """A scan was received: deliver it now rather than at the next sweep."""
-        self._wake.set()
+        """A scan was received: deliver it now rather than at the next sweep (from any
+        thread)."""
+        if self._event_loop is not None and not self._event_loop.is_closed():
+            self._event_loop.call_soon_threadsafe(self._wake.set)
 
     def stats(self) -> dict[str, int]:
         pool = {f"pool_{k}": v for k, v in self.pool.stats().items()}
@@ -188,6 +193,10 @@ class ScanService:
             where = await run_in_threadpool(self._send, job, files)
         except DeliveryError as exc:
             await self._failed_attempt(job, str(exc), temporary=exc.temporary)
+            return
+        except Exception as exc:  # a fault of ours (a credentials file gone): tried again
+            log.exception("scan %s: delivery failed", job.scan_id)
+            await self._failed_attempt(job, f"delivery failed: {exc}", temporary=True)
             return
         await self._db(_delivered, job.scan_id, where)
         self.counts["delivered"] += 1
@@ -356,14 +365,20 @@ class ScanService:
 
     def drive(self, scan_id: str, device: DeviceRow, options: dict[str, Any]) -> None:
         """Fetch the scan's pages from ``device``'s eSCL scanner in the background, then
-        finish it (charged) or abandon it (the person is told why)."""
+        finish it (charged) or abandon it (the person is told why). From any thread."""
         settings = EsclSettings(
             source="feeder",
             colour=bool(options["colour"]),
             resolution=int(options["resolution"]),
             duplex=bool(options["duplex"]),
         )
-        task = asyncio.create_task(self._drive(scan_id, device.escl_url, device.name, settings))
+        assert self._event_loop is not None, "start() the service first"
+        self._event_loop.call_soon_threadsafe(
+            self._spawn, scan_id, device.escl_url, device.name, settings
+        )
+
+    def _spawn(self, scan_id: str, url: str, device: str, settings: EsclSettings) -> None:
+        task = asyncio.create_task(self._drive(scan_id, url, device, settings))
         self._scanners.add(task)
         task.add_done_callback(self._scanners.discard)
 
@@ -401,28 +416,17 @@ async def _once(data: bytes) -> AsyncIterator[bytes]:
 
 
 def folder_target(config: ScanFolderConfig) -> Target:
-    """A configured folder as a destination: SMB for ``smb://`` or ``//``, else a path."""
-    text = config.target
-    if text.startswith(("smb://", "//", "\\\\")):
-        credentials = None
-        if config.credentials_file is not None:
-            credentials = read_credentials(
-                SmarthostSettings(credentials_file=config.credentials_file)
-            )
-        username, password = credentials or ("", "")
-        host_port, unc = _unc(text)
-        host, _, port = host_port.partition(":")
-        return SmbFolder(unc.replace("{host}", host), username=username, password=password,
-                         port=int(port or 445))  # fmt: skip
-    return LocalFolder(Path(text))
-
-
-def _unc(text: str) -> tuple[str, str]:
-    """``smb://host:port/share/dir`` → ("host:port", r"\\\\host\\share\\dir")."""
-    rest = text.removeprefix("smb:").lstrip("/\\").replace("\\", "/")
-    host_port, _, path = rest.partition("/")
-    host = host_port.partition(":")[0]
-    return host_port, "\\\\" + host + "\\" + path.strip("/").replace("/", "\\")
+    """A configured folder as a destination: an SMB share or a local path; DeliveryError
+    (not temporary) when the configuration names neither."""
+    try:
+        found = parse_target(config.target)
+    except ValueError as exc:
+        raise DeliveryError(str(exc), temporary=False) from None
+    if found.kind == "local":
+        return LocalFolder(Path(found.location))
+    credentials = SmarthostSettings(credentials_file=config.credentials_file)
+    username, password = read_credentials(credentials) or ("", "")
+    return SmbFolder(found.location, username=username, password=password, port=found.port)
 
 
 def _smarthost(state: AppState, config: ScanningConfig) -> Smarthost | None:
