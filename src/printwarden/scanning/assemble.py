@@ -46,7 +46,7 @@ from PIL import Image, ImageCms, TiffImagePlugin
 
 from printwarden.analysis import ghostscript, pdfwrite
 from printwarden.analysis.ghostscript import ToolError
-from printwarden.scanning.pages import BadPage, PageInfo, inspect_page
+from printwarden.scanning.pages import MAX_PIXELS, BadPage, PageInfo, inspect_page
 
 log = logging.getLogger(__name__)
 
@@ -408,6 +408,7 @@ def _page_image(job: _Job, index: int) -> Iterator[Image.Image]:
     """The page decoded, as "1", "L", "RGB" or "CMYK" (grey when it must be)."""
     page, info = job.pages[index], job.infos[index]
     if info.media_type == "application/pdf":
+        _check_render_size(job, index)
         source = _render(page, job.work / f"page-{index}.png", _device(job, index), job.resolution)
     else:
         source = Image.open(page)
@@ -437,6 +438,18 @@ def _plain(image: Image.Image) -> Image.Image:
     background = Image.new(mode, image.size, 255 if grey else (255, 255, 255))
     background.paste(image.convert(mode), mask=image.getchannel(image.getbands()[-1]))
     return background
+
+
+def _check_render_size(job: _Job, index: int) -> None:
+    """Refuse to render a PDF page into more pixels than a page may have."""
+    info = job.infos[index]
+    dpi_x, dpi_y = info.dpi or (72.0, 72.0)  # a page without images: its size in points
+    pixels = (info.width / dpi_x * job.resolution) * (info.height / dpi_y * job.resolution)
+    if pixels > MAX_PIXELS:
+        raise AssemblyError(
+            f"page {index + 1} would be {pixels / 1e6:.0f} million pixels at "
+            f"{job.resolution} dpi, more than {MAX_PIXELS / 1e6:.0f} million"
+        )
 
 
 def _device(job: _Job, index: int) -> str:
