@@ -304,6 +304,28 @@ def test_find_me_job_is_released_by_the_device_simulators_card_swipe(
         time.sleep(0.1)
 
 
+def test_a_scan_to_my_email_at_a_demo_device_reaches_the_mail_sink(demo: dict[str, Any]) -> None:
+    assert "Scan to my email" in demo["scan_actions"]
+    assert Path(demo["scan_share"]).is_dir()
+    person = demo["users"][0]
+    name, device = next(iter(demo["devices"].items()))
+    capabilities = httpx.get(f"{device['escl_url']}/ScannerCapabilities", timeout=10)
+    assert capabilities.status_code == 200
+    assert b"ScannerCapabilities" in capabilities.content
+    token_file = demo["_dir"] / "tokens" / f"{name}.token"
+    simulate = [sys.executable, "-m", "printwarden", "device", "simulate", "--server",
+                demo["sites"][device["site"]]["url"], "--token-file", str(token_file),
+                "--card", person["card"], "scan", "--action", "Scan to my email",
+                "--pages", "2", "--wait", "60"]  # fmt: skip
+    result = subprocess.run(simulate, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "delivered" in result.stdout
+    mails = [p.read_bytes() for p in (Path(demo["mail_sink"]) / "new").iterdir()]
+    assert any(b"Subject: Scan from" in m and person["email"].encode() in m for m in mails), (
+        "the scan in the demo's mail sink"
+    )
+
+
 def _tokens(demo: dict[str, Any]) -> set[str]:
     """Every token and secret demo.json names."""
     found = {demo["admin_token"], demo["provider_token"], demo["device_token"]}

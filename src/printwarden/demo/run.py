@@ -18,6 +18,7 @@ import httpx
 
 from printwarden import serving
 from printwarden.config import DnsSdConfig, MailConfig, Settings
+from printwarden.demo import scanning as demo_scanning
 from printwarden.demo.providers import ASKING_PRINTERS, DemoStopping, provider_name
 from printwarden.demo.sites import (
     DEMO_RELAY,
@@ -80,12 +81,18 @@ def run_demo(data_dir: Path, port_base: int) -> None:
     )  # fmt: skip
     settings = Settings(
         data_dir=data_dir, database_url=f"sqlite:///{database_file}", port=port_base,
-        dns_sd=dns_sd, mail=mail,
+        dns_sd=dns_sd, mail=mail, scanning=demo_scanning.config(data_dir, app_url),
     )  # fmt: skip
     upgrade(settings.resolved_database_url())
     database = Database(settings.resolved_database_url())
     secret = settings.resolved_secret()
     manifest = seed(database, secret)
+    scanners = demo_scanning.DemoScanners(list(DEMO_DEVICES), port_base)
+    with database.session() as session:
+        for name, url in scanners.start(session).items():
+            manifest["devices"][name]["escl_url"] = url
+    manifest["scan_share"] = str(demo_scanning.share(data_dir))
+    manifest["scan_homes"] = str(demo_scanning.homes(data_dir))
     manifest["app_url"] = app_url
     manifest["database_url"] = settings.resolved_database_url()
     manifest["dns_sd"] = {"server": f"127.0.0.1:{dns_sd.port}", "domain": DNS_SD_DOMAIN}
@@ -119,6 +126,7 @@ def run_demo(data_dir: Path, port_base: int) -> None:
         for each in (signal.SIGINT, signal.SIGTERM):  # a second Ctrl-C must not orphan them
             signal.signal(each, signal.SIG_IGN)
         demo_sites.stop()
+        scanners.stop()
         sink.stop()
 
 
@@ -177,6 +185,7 @@ def seed(database: Database, secret: bytes) -> dict[str, Any]:
         )
         _seed_accounts(session)
         _seed_printers(session)
+        scan_actions = demo_scanning.seed(session)
         site_tokens = {site.name: _seed_site(session, site.name, site.location) for site in SITES}
         admin_token, _ = tokens.issue_token(
             session, Role.ADMIN, name="demo", user_id=admin.id, lifetime=timedelta(days=30)
@@ -202,6 +211,7 @@ def seed(database: Database, secret: bytes) -> dict[str, Any]:
         "devices": devices,
         "site_tokens": site_tokens,  # not in demo.json as such: each site's entry has its own
         "users": [_person(p) for p in people],
+        "scan_actions": scan_actions,
     }
 
 
@@ -361,6 +371,7 @@ def _print_lines(manifest: dict[str, Any], tokens_dir: Path) -> list[str]:
     lines += _release_lines(manifest, ports, tokens_dir)
     lines += _mobile_print_lines(manifest)
     lines += _user_client_lines(manifest, ports)
+    lines += _scan_lines(manifest, tokens_dir)
     for name, printer in manifest["printers"].items():
         lines.append(f"  Printer {name + ':':12} received documents in {printer['received_dir']}")
     return lines
@@ -398,6 +409,25 @@ def _mobile_print_lines(manifest: dict[str, Any]) -> list[str]:
         f"  Email:         swaks --server 127.0.0.1:{site['smtp']['port']} --to {queue['email']}"
         f" --from {person['email']} --attach @FILE --add-header '{trusted}'",
         f"  Mail replies:  {manifest['mail_sink']}/new (the demo's smarthost)",
+    ]
+
+
+def _scan_lines(manifest: dict[str, Any], tokens_dir: Path) -> list[str]:
+    """Integrated Scanning: at a device (the simulator) and at a network scanner (portal)."""
+    devices = manifest.get("devices") or {}
+    if not devices or not manifest.get("scan_actions"):
+        return []
+    name, device = next(iter(devices.items()))
+    person = manifest["users"][0]
+    site = manifest["sites"][device["site"]]
+    return [
+        f"  Scan:          printwarden device simulate --server {site['url']} --token-file "
+        f"{tokens_dir / (name + '.token')} --card {person['card']} scan --action "
+        f"'{demo_scanning.EMAIL_ACTION}' --pages 3 --wait 30",
+        f"  Scan (eSCL):   {site['url']}/web/portal/scan   (each device has a simulated "
+        "network scanner: escl_url in demo.json)",
+        f"  Scans go to:   {manifest['mail_sink']}/new, {manifest['scan_homes']}/<user>, "
+        f"{manifest['scan_share']}",
     ]
 
 

@@ -27,6 +27,7 @@ from typing import Any
 import httpx
 
 from printwarden.cli_tokens import SITE_OR_PROVIDER_ENV
+from printwarden.demo import scanning as demo_scanning
 from printwarden.demo.providers import (
     PROVIDER_PORT_OFFSET,
     PROVIDER_TLS_PORT_OFFSET,
@@ -100,6 +101,9 @@ PORT_OFFSETS = (
       for offset in (SITE_PORT_OFFSET, LINK_PORT_OFFSET, HQ_TO_SITE_PORT_OFFSET,
                      PROVIDER_PORT_OFFSET, PROVIDER_TLS_PORT_OFFSET, SITE_SMTP_PORT_OFFSET)
       for index in range(len(SITES))),
+    # each device's simulated network scanner (demo/scanning.py)
+    *(demo_scanning.ESCL_PORT_OFFSET + index
+      for index in range(sum(len(site.devices) for site in SITES))),
 )  # fmt: skip
 
 
@@ -223,10 +227,11 @@ class DemoSite:
         return f"{self.name}.{MAIL_DOMAIN}"
 
     def _mail_config_file(self) -> Path:
-        """The site's ``[mail]`` (``site serve --mail-config``)."""
+        """The site's ``[mail]`` and ``[scanning]`` (``site serve --mail-config``)."""
         table = mail_config(self.smtp_port, self.mail_domain,
                             self.port_base + MAIL_SINK_PORT_OFFSET, self.url)  # fmt: skip
         lines = ["[mail]"] + [f"{key} = {json.dumps(value)}" for key, value in table.items()]
+        lines.append(demo_scanning.toml_table(self.data_dir, self.url))
         path = self.dir / "mail.toml"
         write_private(path, "\n".join(lines) + "\n")
         return path
