@@ -16,11 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pikepdf
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, expect
 
 from printwarden.domain.accounts import Role
 from printwarden.provider.ipp.client import IppClient
+from printwarden.sim.escl_scanner import EsclScanner
 from support.appserver import AppServer
 from support.ippeveprinter import IppEvePrinter
 from support.provider import PrinterSpec, ProviderProcess, QueueSpec
@@ -88,11 +90,15 @@ class World:
     def received(self) -> list[bytes]:
         return [path.read_bytes() for path in self.printer.documents().values()]
 
+    def home(self, username: str) -> Path:
+        return self.app.data_dir / "homes" / username
+
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     root = tmp_path_factory.mktemp("release-station")
     app = AppServer(f"sqlite:///{root / 'app.db'}", root)
+    app.extra_env["PRINTWARDEN_SCANNING__HOME"] = str(root / "homes" / "{username}")
     printer = IppEvePrinter("pw-lobby-laser", color=True)
     clients: list[httpx.Client] = []
     provider: ProviderProcess | None = None
@@ -203,6 +209,41 @@ def test_card_login_lists_held_jobs_and_releases_one_to_the_printer(
     page.get_by_role("button", name="Log out").click()
     expect(idle_prompt(page)).to_be_visible()
     expect(page.locator("#screen-session")).to_be_hidden()
+
+
+def test_a_station_beside_a_network_scanner_scans_to_the_home_folder(
+    world: World, page: Page
+) -> None:
+    username, card = world.add_user("sam", 1000, full_name="Sam Scanner")
+    action = {"name": "Scan to my home folder", "destination": "home",
+              "defaults": {"resolution": 75}}  # fmt: skip
+    assert world.admin.put("/scan-actions", json={"actions": [action]}).status_code == 200
+    with EsclScanner(pages=2) as scanner:
+        patched = world.admin.patch(f"/devices/{STATION}", json={"escl_url": scanner.url})
+        assert patched.status_code == 200, patched.text
+        try:
+            page.goto(world.page_url())
+            expect(idle_prompt(page)).to_be_visible()
+            swipe(page, card)
+            expect(page.get_by_role("heading", name="Sam Scanner")).to_be_visible()
+            page.get_by_role("button", name="Scan to my home folder").click()
+            expect(page.locator("#scan-state")).to_contain_text("Delivered: 2 pages",
+                                                                timeout=60_000)  # fmt: skip
+            assert scanner.documents_served == 2
+        finally:
+            world.admin.patch(f"/devices/{STATION}", json={"escl_url": ""})
+    [pdf] = world.home(username).glob("*.pdf")
+    with pikepdf.open(pdf) as document:
+        assert len(document.pages) == 2
+
+
+def test_a_station_without_a_scanner_offers_no_scanning(world: World, page: Page) -> None:
+    _, card = world.add_user("nina", full_name="Nina Noscan")
+    page.goto(world.page_url())
+    expect(idle_prompt(page)).to_be_visible()
+    swipe(page, card)
+    expect(page.get_by_role("heading", name="Nina Noscan")).to_be_visible()
+    expect(page.locator("#scan-section")).to_be_hidden()
 
 
 def test_unknown_card_shows_the_servers_reason_and_stays_idle(world: World, page: Page) -> None:

@@ -58,6 +58,9 @@ class ThisDeviceOut(Model):
     printer: str | None
     login_methods: list[str]
     session_idle_seconds: int
+    scanner: bool = Field(
+        default=False, description="It has a network scanner the server drives (eSCL)"
+    )
 
 
 class DeviceRegisterIn(Model):

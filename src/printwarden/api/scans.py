@@ -50,6 +50,11 @@ class ScanActionsOut(Model):
 class ScanStartIn(Model):
     action: ActionName
     options: ScanOptionsIn = Field(default_factory=ScanOptionsIn)
+    from_scanner: bool = Field(
+        default=False,
+        description="The server fetches the pages from this device's network scanner (eSCL; "
+        "a release station beside one): nothing to upload, follow it with GET",
+    )
 
 
 class ScanStartedOut(Model):

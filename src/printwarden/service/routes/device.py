@@ -93,6 +93,7 @@ def _device_out(session: Session, device: DeviceRow) -> ThisDeviceOut:
         printer=printers.printer_name(session, device.printer_id),
         login_methods=list(device.login_methods),
         session_idle_seconds=int(device_sessions.IDLE_TIMEOUT.total_seconds()),
+        scanner=bool(device.escl_url),
     )
 
 

@@ -96,11 +96,20 @@ def start_scan(
     session: Session = Depends(write_session),
     state: AppState = Depends(app_state),
 ) -> ScanStartedOut:
-    """Open a scan for the logged-in person with one of their actions."""
+    """Open a scan for the logged-in person with one of their actions; with
+    ``from_scanner`` the server fetches its pages from the device's network scanner."""
     live = live_session(session, name, session_id)
     account = charged_account(session, live)
-    ask = scanning.ScanRequest(live.user, account, live.device, body.action, body.options.asked())
+    source = "escl" if body.from_scanner else "device"
+    if body.from_scanner and not live.device.escl_url:
+        raise Problem(409, "No scanner", f"{live.device.name} has no network scanner")
+    ask = scanning.ScanRequest(
+        live.user, account, live.device, body.action, body.options.asked(), source
+    )
     started = scanning.start(session, ask, at_site=not state.authority.at_hq)
+    if body.from_scanner:
+        session.commit()  # the scan exists before its pages start arriving
+        service_of(state).drive(started.scan.id, live.device, started.scan.options)
     base = str(request.base_url).rstrip("/") + f"/api/v1/device/scans/{started.scan.id}"
     return ScanStartedOut(
         scan_id=started.scan.id,

@@ -13,6 +13,13 @@
   const CARD_STALE_MS = 3000;
   const WARN_SECONDS = 10;
   const DEFAULT_IDLE_SECONDS = 30;
+  const SCAN_POLL_MS = 1000;
+  const SCAN_WAIT_MS = 180000;
+  const SCAN_STATES = {
+    delivered: "Delivered",
+    failed: "Not delivered",
+    abandoned: "Not completed",
+  };
   const JOB_STATES = {
     releasing: "Sent to the printer",
     printed: "Printed",
@@ -49,6 +56,10 @@
     jobsEmpty: $("jobs-empty"),
     releaseAll: $("release-all"),
     jobTemplate: $("job-template"),
+    scanSection: $("scan-section"),
+    scanActions: $("scan-actions"),
+    scanControls: $("scan-controls"),
+    scanState: $("scan-state"),
   };
   const screens = ["setup", "idle", "identity", "password", "session"];
 
@@ -137,10 +148,14 @@
     }
   }
 
-  async function api(method, path, body) {
+  async function api(method, path, body, extraHeaders = {}) {
     const controller = new AbortController();
     const timer = window.setTimeout(() => controller.abort(), REQUEST_TIMEOUT_MS);
-    const headers = { Accept: "application/json", Authorization: `Bearer ${state.token}` };
+    const headers = {
+      ...extraHeaders,
+      Accept: "application/json",
+      Authorization: `Bearer ${state.token}`,
+    };
     if (body !== undefined) headers["Content-Type"] = "application/json";
     let response;
     try {
@@ -205,12 +220,14 @@
     state.busy = true;
     el.main.setAttribute("aria-busy", "true");
     el.jobControls.disabled = true;
+    el.scanControls.disabled = true;
     try {
       await action();
     } finally {
       state.busy = false;
       el.main.removeAttribute("aria-busy");
       el.jobControls.disabled = false;
+      el.scanControls.disabled = false;
       touch();
     }
   }
@@ -388,9 +405,86 @@
     state.jobs = [];
     renderSession();
     renderJobs();
+    renderScanActions([]);
+    el.scanState.textContent = "";
     show("session");
     el.userName.focus();
     touch();
+    if (state.device && state.device.scanner) loadScanActions(session.session_id);
+  }
+
+  // --- scanning at the station's network scanner --------------------------------------------
+
+  async function loadScanActions(sid) {
+    try {
+      const data = await api("GET", sessionPath("/scan-actions"));
+      if (!state.session || state.session.session_id !== sid) return;
+      renderScanActions((data && data.actions) || []);
+    } catch {
+      renderScanActions([]); // scanning is not offered here now: the jobs still are
+    }
+  }
+
+  function renderScanActions(actions) {
+    el.scanSection.hidden = actions.length === 0;
+    el.scanActions.replaceChildren(
+      ...actions.map((action) => {
+        const button = document.createElement("button");
+        button.type = "button";
+        button.className = "big secondary scan-action";
+        button.textContent = action.name;
+        button.addEventListener("click", () => scanWith(action.name));
+        return button;
+      }),
+    );
+  }
+
+  async function scanWith(name) {
+    await withBusy(async () => {
+      const sid = state.session && state.session.session_id;
+      if (!sid) return;
+      let scan;
+      try {
+        scan = await api("POST", sessionPath("/scans"), { action: name, from_scanner: true });
+      } catch (error) {
+        await failed(error, sid);
+        return;
+      }
+      el.scanState.textContent = `Scanning with “${name}”…`;
+      const ended = await followScan(scan);
+      el.scanState.textContent = ended;
+      say({ status: ended });
+      try {
+        await refreshSession(sid);
+      } catch (error) {
+        await failed(error, sid);
+      }
+    });
+  }
+
+  /** Poll the scan until it is delivered, failed or abandoned; how it ended, in words. */
+  async function followScan(scan) {
+    const path = `device/scans/${encodeURIComponent(scan.scan_id)}`;
+    const headers = { "X-Scan-Token": scan.upload_token };
+    const deadline = Date.now() + SCAN_WAIT_MS;
+    while (Date.now() < deadline) {
+      await new Promise((resolve) => window.setTimeout(resolve, SCAN_POLL_MS));
+      touch();
+      let found;
+      try {
+        found = await api("GET", path, undefined, headers);
+      } catch (error) {
+        return error.message;
+      }
+      const words = SCAN_STATES[found.stage];
+      if (words) {
+        const pages = plural(found.pages, "page", "pages");
+        const detail = found.delivered_to || found.detail;
+        return `${words}: ${pages}${detail ? ` — ${detail}` : ""}.`;
+      }
+      el.scanState.textContent = found.stage === "received" ? "Scanned: delivering…" : "Scanning…";
+    }
+    return "The scan is still being delivered: you will get an email.";
   }
 
   function renderSession() {
@@ -596,6 +690,8 @@
     state.session = null;
     state.jobs = [];
     renderJobs();
+    renderScanActions([]);
+    el.scanState.textContent = "";
     el.accountOptions.replaceChildren();
     if (state.device) show("idle");
     if (!session) return;
