@@ -53,6 +53,7 @@ LONGEST_FIRST = [
     "test_store_replication.py", "test_web_console.py", "test_site_links.py", "test_chaos.py",
     "test_mobility_mdns.py", "test_mobility_unicast.py", "test_web_print_portal.py",
     "test_rendering_pool.py", "test_user_client_site.py", "test_user_client.py",
+    "test_scanning_site.py",
 ]  # fmt: skip
 
 
