@@ -264,6 +264,8 @@ def test_home_and_shared_folders_get_the_file_and_the_person_a_notice(world: Wor
     assert _pdf_pages(pdf.read_bytes()) == 2
     tiffs = list((world.app.data_dir / "team").glob("*.tif"))
     assert len(tiffs) >= 1
+    spool = world.app.data_dir / "scans"
+    assert not (spool / home["scan_id"]).exists()  # delivered, no link: its pages are gone
     notices = wait_for(lambda: len(world.mails_to(name)) >= 2 and world.mails_to(name),
                        "two delivery notices")  # fmt: skip
     assert all("Scan delivered" in str(m["Subject"]) for m in notices)
@@ -394,3 +396,17 @@ def test_printwarden_drives_an_escl_scanner_to_email_and_an_smb_share(world: Wor
     office = [p for p in (world.samba.share_path / "Office").glob("*.pdf")
               if page_text(2).lower() in _text(p.read_bytes())]  # fmt: skip
     assert office, "the OCR'd PDF in the share"
+
+
+def test_a_canceled_scan_is_not_charged_and_its_pages_are_dropped(world: World) -> None:
+    name, card = world.person()
+    scan = world.start(world.login(card), "Scan to my email")
+    assert world.put(scan, 1, generate_page(1, dpi=75)).status_code == 201
+    assert (world.app.data_dir / "scans" / scan["scan_id"] / "pages" / "0001").is_file()
+    canceled = world.device.delete(f"/device/scans/{scan['scan_id']}",
+                                   headers={"X-Scan-Token": scan["upload_token"]})  # fmt: skip
+    assert canceled.status_code == 204
+    assert world.status(scan)["stage"] == "abandoned"
+    assert not (world.app.data_dir / "scans" / scan["scan_id"]).exists()
+    assert world.finish(scan, 1).status_code == 200  # finishing it now charges nothing
+    assert world.balance(name) == 1000

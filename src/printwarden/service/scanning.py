@@ -162,8 +162,9 @@ class ScanService:
             await self._each(job.scan_id, self._deliver, job)
         for scan_id in await self._db(_notices):
             await self._each(scan_id, self._notify)
-        for scan_id in await self._db(_expired):
+        for scan_id in await self._db(_links_over):
             await run_in_threadpool(self.spool.remove, scan_id)
+            await self._db(_link_gone, scan_id)
 
     async def _each(self, scan_id: str, step: Callable[..., Any], *args: Any) -> None:
         try:  # one scan's failure is that scan's, never the loop's
@@ -198,7 +199,8 @@ class ScanService:
             log.exception("scan %s: delivery failed", job.scan_id)
             await self._failed_attempt(job, f"delivery failed: {exc}", temporary=True)
             return
-        await self._db(_delivered, job.scan_id, where)
+        if not await self._db(_delivered, job.scan_id, where):  # no download link to serve
+            await run_in_threadpool(self.spool.remove, job.scan_id)
         self.counts["delivered"] += 1
         log.info("scan %s of %s delivered: %s", job.scan_id, job.username, where)
 
@@ -352,13 +354,23 @@ class ScanService:
         try:
             await run_in_threadpool(self._smtp, message, job.email)
         except DeliveryError as exc:
-            log.info("scan %s: notice not sent yet (%s)", scan_id, exc)
+            if exc.temporary:
+                log.info("scan %s: notice not sent yet (%s)", scan_id, exc)
+                return
+            log.warning("scan %s: notice refused (%s); the portal shows it", scan_id, exc)
+            await self._db(_noticed, scan_id, "refused")
             return
         await self._db(_noticed, scan_id)
         self.counts["notices_sent"] += 1
 
     async def _abandon_stale(self, scan_id: str) -> None:
-        await self._db(_abandon, scan_id, "no more pages arrived")
+        await self.abandon(scan_id, "no more pages arrived")
+
+    async def abandon(self, scan_id: str, why: str) -> None:
+        """A scan that will never be finished: nothing charged, its pages dropped, its owner
+        told why."""
+        await self._db(_abandon, scan_id, why)
+        await run_in_threadpool(self.spool.remove, scan_id)
         self.counts["abandoned"] += 1
 
     # --- scanners driven by the server (eSCL) ----------------------------------------------
@@ -399,12 +411,10 @@ class ScanService:
                     await self.spool.write_page(scan_id, count, _once(page.data), len(page.data))
         except (EsclError, OSError) as exc:
             log.warning("scan %s at %s: %s", scan_id, device, exc)
-            await self._db(_abandon, scan_id, f"the scanner failed: {exc}")
-            self.counts["abandoned"] += 1
+            await self.abandon(scan_id, f"the scanner failed: {exc}")
             return
         if count == 0:
-            await self._db(_abandon, scan_id, "the scanner's feeder was empty")
-            self.counts["abandoned"] += 1
+            await self.abandon(scan_id, "the scanner's feeder was empty")
             return
         await self._db(_finish_escl, scan_id, count)
         self.counts["received"] += 1
@@ -475,8 +485,12 @@ def _notices(session: Any) -> list[str]:
     return [row.id for row in scans.notices_due(session)]
 
 
-def _expired(session: Any) -> list[str]:
-    return [row.id for row in scans.expired_files(session, datetime.now(UTC))]
+def _links_over(session: Any) -> list[str]:
+    return [row.id for row in scans.links_over(session, datetime.now(UTC))]
+
+
+def _link_gone(session: Any, scan_id: str) -> None:
+    scans.find(session, scan_id).download_until = None
 
 
 def _fail(session: Any, scan_id: str, why: str) -> None:
@@ -488,11 +502,13 @@ def _retry_at(session: Any, scan_id: str, at: datetime, why: str) -> None:
     row.attempts, row.next_attempt_at, row.detail = row.attempts + 1, at, why
 
 
-def _delivered(session: Any, scan_id: str, where: str) -> None:
+def _delivered(session: Any, scan_id: str, where: str) -> bool:
+    """Mark it delivered; whether its files are still needed (a download link)."""
     row = scans.find(session, scan_id)
     scanning.delivered(row, where)
     if row.destination.get("kind") != Destination.EMAIL:
         row.notice = "pending"
+    return row.download_until is not None
 
 
 def _notice_of(session: Any, scan_id: str) -> tuple[Job, str, str, str]:
@@ -500,8 +516,8 @@ def _notice_of(session: Any, scan_id: str) -> tuple[Job, str, str, str]:
     return _job(row), row.stage, row.detail, row.delivered_to
 
 
-def _noticed(session: Any, scan_id: str) -> None:
-    scans.find(session, scan_id).notice = "sent"
+def _noticed(session: Any, scan_id: str, how: str = "sent") -> None:
+    scans.find(session, scan_id).notice = how
 
 
 def _abandon(session: Any, scan_id: str, why: str) -> None:

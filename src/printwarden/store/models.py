@@ -546,7 +546,7 @@ class ScanRow(Base):
     next_attempt_at: Mapped[datetime | None]
     detail: Mapped[str] = mapped_column(Text, default="")
     delivered_to: Mapped[str] = mapped_column(Text, default="")
-    notice: Mapped[str] = mapped_column(String(16), default="")  # "", pending, sent
+    notice: Mapped[str] = mapped_column(String(16), default="")  # "", pending, sent, refused
     download_until: Mapped[datetime | None]
     created_at: Mapped[datetime]
     received_at: Mapped[datetime | None]

@@ -83,15 +83,14 @@ def stale(session: Session, before: datetime, limit: int = 50) -> Sequence[ScanR
     return session.scalars(query).all()
 
 
-def expired_files(session: Session, now: datetime, limit: int = 50) -> Sequence[ScanRow]:
-    """Ended scans whose files may go: delivered with no link to keep, or the link over."""
+def links_over(session: Session, now: datetime, limit: int = 50) -> Sequence[ScanRow]:
+    """Ended scans whose download link is over: their files may go."""
     ended = [s.value for s in Stage if s not in OPEN]
     query = (
         select(ScanRow)
         .where(ScanRow.stage.in_(ended))
-        .where(ScanRow.notice != "pending")
-        .where(or_(ScanRow.download_until.is_(None), ScanRow.download_until <= now))
-        .where(ScanRow.finished_at.is_not(None))
+        .where(ScanRow.download_until.is_not(None))
+        .where(ScanRow.download_until <= now)
         .limit(limit)
     )
     return session.scalars(query).all()

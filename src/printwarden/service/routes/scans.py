@@ -184,12 +184,15 @@ def cancel_scan(
     token: str = ScanToken,
     name: str = Depends(device_name),
     session: Session = Depends(write_session),
+    state: AppState = Depends(app_state),
 ) -> Response:
     """Give up a scan before it is finished: nothing is charged, its pages are dropped."""
     row = _own_scan(session, scan_id, token, name)
     if row.stage == Stage.SCANNING:
         scanning.abandon(row, "canceled at the device")
         row.notice = ""
+        session.commit()
+        service_of(state).spool.remove(scan_id)
     return Response(status_code=204)
 
 
