@@ -17,6 +17,15 @@ PRIVATE_UMASK = 0o077
 SQLITE_SUFFIXES = ("", "-wal", "-shm", "-journal")
 
 
+def fsync_dir(path: Path) -> None:
+    """Make the entries of directory ``path`` (creations, renames, removals) durable."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def private_umask() -> None:
     """Files and directories this process creates from now on are its owner's only."""
     os.umask(PRIVATE_UMASK)

@@ -53,7 +53,7 @@ from typing import TYPE_CHECKING, Literal
 
 import httpx
 
-from printwarden.files import private_dir
+from printwarden.files import fsync_dir, private_dir
 from printwarden.mail import spool
 
 if TYPE_CHECKING:
@@ -248,7 +248,7 @@ class HandedRecord:
         finally:
             os.close(fd)
         if self._lines == 0:
-            spool.fsync_dir(self.path.parent)  # the file is new
+            fsync_dir(self.path.parent)  # the file is new
         self._lines += 1
 
     def _rewrite(self) -> None:

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from printwarden.files import private_dir
+from printwarden.files import fsync_dir, private_dir
 from printwarden.mail import spool
 from printwarden.mail.target import Outcome
 from printwarden.security import token_hash
@@ -116,4 +116,4 @@ class PendingStore:
     def _remove(self, path: Path) -> None:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
-        spool.fsync_dir(self.directory)
+        fsync_dir(self.directory)

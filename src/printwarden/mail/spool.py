@@ -18,7 +18,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from printwarden.files import private_dir
+from printwarden.files import fsync_dir, private_dir
 
 SUFFIX = ".msg"
 
@@ -51,15 +51,6 @@ def new_id() -> str:
 def keyed_id(key: str) -> str:
     """The entry id of a message known by ``key`` (the same for the same key)."""
     return f"{0:020d}-{hashlib.sha256(key.encode()).hexdigest()[:32]}"
-
-
-def fsync_dir(path: Path) -> None:
-    """Make the entries of directory ``path`` (creations, renames, removals) durable."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def write_durably(path: Path, data: bytes) -> None:

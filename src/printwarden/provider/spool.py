@@ -38,7 +38,7 @@ from typing import Any, BinaryIO
 
 from printwarden.domain.ids import new_id
 from printwarden.domain.job_states import BEFORE_SENDING, FINAL, WORKING, Event, Phase, step
-from printwarden.files import private_dir, private_sqlite
+from printwarden.files import fsync_dir, private_dir, private_sqlite
 
 log = logging.getLogger("printwarden.provider")
 
@@ -260,14 +260,6 @@ def _ordered_name() -> str:
     return f"{time.time_ns():016x}{next(_NAMES) & 0xFFFFFFFF:08x}{_PROCESS_MARK}"
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class DocumentWriter:
     """Receives one incoming document; :meth:`commit` makes it ready to be made durable.
 
@@ -317,7 +309,7 @@ class DocumentWriter:
             os.fsync(self.handle.fileno())
             self.handle.close()
             os.replace(self.temporary, self.spool.docs / self.name)
-            _fsync_dir(self.spool.docs)
+            fsync_dir(self.spool.docs)
         self.committed = True
         return self.name
 

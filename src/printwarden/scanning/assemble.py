@@ -46,6 +46,7 @@ from PIL import Image, ImageCms, TiffImagePlugin
 
 from printwarden.analysis import ghostscript, pdfwrite
 from printwarden.analysis.ghostscript import ToolError
+from printwarden.files import fsync_dir
 from printwarden.scanning.pages import MAX_PIXELS, BadPage, PageInfo, inspect_page
 
 log = logging.getLogger(__name__)
@@ -196,7 +197,7 @@ def staged(targets: Sequence[Path]) -> Iterator[list[Path]]:
         for part in parts:
             part.unlink(missing_ok=True)
     for directory in {target.parent for target in targets}:
-        _fsync_dir(directory)
+        fsync_dir(directory)
 
 
 def write_part(part: Path, write: Callable[[BinaryIO], object]) -> None:
@@ -217,14 +218,6 @@ def publish_copy(source: Path, target: Path) -> Path:
 
 def _writer(data: bytes) -> Callable[[BinaryIO], object]:
     return lambda handle: handle.write(data)
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # PDF and PDF/A --------------------------------------------------------------------------

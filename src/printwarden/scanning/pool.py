@@ -64,13 +64,13 @@ class ProcessingPool:
     def __init__(
         self, workers: int = 2, ocr_page_cap: int = 200, *, ocr_jobs: int | None = None
     ) -> None:
-        """``ocr_jobs``: OCRmyPDF processes per scan; by default the CPUs shared out
-        among the workers."""
+        """``ocr_jobs``: OCRmyPDF processes per scan; by default one per CPU, so that a scan
+        alone is as fast as plain ``ocrmypdf`` (several at once share the CPUs)."""
         if workers < 1 or ocr_page_cap < 0:
             raise ValueError("workers must be at least 1 and ocr_page_cap not negative")
         self._workers = workers
         self._page_cap = ocr_page_cap
-        self._jobs = ocr_jobs or max(1, (os.cpu_count() or 1) // workers)
+        self._jobs = ocr_jobs or max(1, os.cpu_count() or 1)
         self._slots = asyncio.Semaphore(workers)
         self._tasks: set[asyncio.Task[ProcessResult]] = set()
         self._closed = False

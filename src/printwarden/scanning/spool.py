@@ -5,12 +5,15 @@ either the old state or the new one."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
+
+from printwarden.files import fsync_dir
 
 _SCAN_ID = re.compile(r"^(site-)?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 MANIFEST = "manifest.json"
@@ -20,12 +23,9 @@ class PageTooLarge(ValueError):
     """A page's body went past the limit; nothing of it was kept."""
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def _replace_durably(part: Path, target: Path) -> None:
+    os.replace(part, target)
+    fsync_dir(target.parent)
 
 
 class ScanSpool:
@@ -52,7 +52,8 @@ class ScanSpool:
         self, scan_id: str, number: int, chunks: AsyncIterator[bytes], limit: int
     ) -> int:
         """Keep page ``number`` from ``chunks`` (replacing an earlier upload of it); its
-        size. PageTooLarge past ``limit`` bytes."""
+        size. PageTooLarge past ``limit`` bytes. The writes go to the page cache as they
+        come; the fsyncs and the rename run in a worker thread, off the event loop."""
         folder = self._pages_dir(scan_id)
         part = folder / f".{number:04d}.part"
         size = 0
@@ -65,9 +66,8 @@ class ScanSpool:
                     raise PageTooLarge(f"a page may be at most {limit} bytes")
                 handle.write(chunk)
             handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(part, folder / f"{number:04d}")
-        _fsync_dir(folder)
+            await asyncio.to_thread(os.fsync, handle.fileno())
+        await asyncio.to_thread(_replace_durably, part, folder / f"{number:04d}")
         return size
 
     def drop_page(self, scan_id: str, number: int) -> None:
@@ -99,7 +99,7 @@ class ScanSpool:
         with open(part, "rb+") as handle:
             os.fsync(handle.fileno())
         os.replace(part, manifest)
-        _fsync_dir(out)
+        fsync_dir(out)
 
     def document(self, scan_id: str) -> list[Path] | None:
         """The finished document's files, None until it is made."""

@@ -16,6 +16,7 @@ import logging
 import mimetypes
 import smtplib
 import tempfile
+import weakref
 import zipfile
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -122,6 +123,12 @@ class ScanService:
         self._tasks: list[asyncio.Task[None]] = []
         self._scanners: set[asyncio.Task[None]] = set()
         self._event_loop: asyncio.AbstractEventLoop | None = None
+        self._delivering: set[str] = set()  # scans a delivery task has now
+        self._deliveries: set[asyncio.Task[None]] = set()
+        # A scan's pages against its finish; a lock lives while someone holds or waits for it.
+        self._page_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
 
     async def start(self) -> None:
         self._event_loop = asyncio.get_running_loop()
@@ -130,9 +137,10 @@ class ScanService:
 
     async def stop(self) -> None:
         self.state.scans = None
-        for task in [*self._tasks, *self._scanners]:
+        tasks = [*self._tasks, *self._scanners, *self._deliveries]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, *self._scanners, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         await self.pool.aclose()
 
     def wake(self) -> None:
@@ -143,7 +151,18 @@ class ScanService:
 
     def stats(self) -> dict[str, int]:
         pool = {f"pool_{k}": v for k, v in self.pool.stats().items()}
-        return {**self.counts, **pool, "scanners_running": len(self._scanners)}
+        return {**self.counts, **pool, "scanners_running": len(self._scanners),
+                "delivering": len(self._delivering)}  # fmt: skip
+
+    def page_lock(self, scan_id: str) -> asyncio.Lock:
+        """Held while a page of ``scan_id`` is written and while it is finished, so that no
+        page changes under a finish (in this process: a scan's calls reach the server that
+        took it)."""
+        lock = self._page_locks.get(scan_id)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._page_locks[scan_id] = lock
+        return lock
 
     # --- the loop --------------------------------------------------------------------------
 
@@ -159,12 +178,28 @@ class ScanService:
         for scan_id in await self._db(_stale):
             await self._each(scan_id, self._abandon_stale)
         for job in await self._db(_due):
-            await self._each(job.scan_id, self._deliver, job)
+            if job.scan_id not in self._delivering:  # not one a task delivers already
+                self._start_delivery(job)
         for scan_id in await self._db(_notices):
             await self._each(scan_id, self._notify)
         for scan_id in await self._db(_links_over):
             await run_in_threadpool(self.spool.remove, scan_id)
             await self._db(_link_gone, scan_id)
+
+    def _start_delivery(self, job: Job) -> None:
+        """Deliver ``job`` in a task of its own: scans are made and sent side by side (the
+        pool bounds how many are made at once), and the loop goes on meanwhile."""
+        self._delivering.add(job.scan_id)
+
+        async def deliver() -> None:
+            try:
+                await self._each(job.scan_id, self._deliver, job)
+            finally:
+                self._delivering.discard(job.scan_id)
+
+        task = asyncio.create_task(deliver())
+        self._deliveries.add(task)
+        task.add_done_callback(self._deliveries.discard)
 
     async def _each(self, scan_id: str, step: Callable[..., Any], *args: Any) -> None:
         try:  # one scan's failure is that scan's, never the loop's

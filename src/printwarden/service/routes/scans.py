@@ -58,6 +58,7 @@ from printwarden.service.scan_views import (
     service_of,
     start_remote_scan,
 )
+from printwarden.service.scanning import ScanService
 from printwarden.service.state import AppState, app_state
 from printwarden.store import printers, scans, settings
 from printwarden.store.errors import NotFound
@@ -149,9 +150,18 @@ async def put_page(
     limits = await run_in_threadpool(_open_for_pages, state, scan_id, token, name)
     if number > limits.max_pages:
         raise Problem(422, "Invalid request", f"a scan has at most {limits.max_pages} pages")
-    spool = service_of(state).spool
+    service = service_of(state)
+    async with service.page_lock(scan_id):  # a finish waits for this page, or it for it
+        await run_in_threadpool(_open_for_pages, state, scan_id, token, name)
+        return await _keep_page(service, scan_id, number, request, limits.max_page_bytes)
+
+
+async def _keep_page(
+    service: ScanService, scan_id: str, number: int, request: Request, limit: int
+) -> ScanPageOut:
+    spool = service.spool
     try:
-        size = await spool.write_page(scan_id, number, request.stream(), limits.max_page_bytes)
+        size = await spool.write_page(scan_id, number, request.stream(), limit)
     except PageTooLarge as exc:
         raise Problem(413, "Content Too Large", str(exc)) from None
     try:
@@ -173,7 +183,8 @@ async def finish_scan(
     """No more pages: the scan is charged (once, however often this is sent) and queued
     for delivery. 409 names the pages still missing."""
     service = service_of(state)
-    row = await run_in_threadpool(_finish, state, scan_id, token, name, body.pages)
+    async with service.page_lock(scan_id):
+        row = await run_in_threadpool(_finish, state, scan_id, token, name, body.pages)
     service.wake()
     return row
 
