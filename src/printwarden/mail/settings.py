@@ -21,6 +21,21 @@ class SmarthostSettings:
     timeout: float = 30.0
 
 
+def smarthost_at(
+    address: str, starttls: bool = False, credentials_file: Path | None = None
+) -> SmarthostSettings:
+    """The smarthost at ``address`` ("host:port", "host": port 25)."""
+    host, sep, port = address.rpartition(":")
+    if not sep:
+        host, port = address, ""
+    return SmarthostSettings(
+        host=host or "localhost",
+        port=int(port) if port.isdigit() else 25,
+        starttls=starttls,
+        credentials_file=credentials_file,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class MailSettings:
     """Email to Print. ``port`` 0 binds an ephemeral port (tests)."""

@@ -24,7 +24,7 @@ from printwarden.config import MailConfig
 from printwarden.domain.web_print import PrintOptions, Stage, WebPrintPolicy
 from printwarden.mail.imap import ImapSettings, ImapSource, run_pollers
 from printwarden.mail.listener import MailService
-from printwarden.mail.settings import MailSettings, SmarthostSettings
+from printwarden.mail.settings import MailSettings, smarthost_at
 from printwarden.mail.smarthost import Smarthost
 from printwarden.mail.target import Attachment, Outcome
 from printwarden.service.state import AppState
@@ -154,7 +154,6 @@ def _outcome(filename: str, row: WebPrintRow | None, state: AppState) -> Outcome
 
 
 def mail_settings(config: MailConfig) -> MailSettings:
-    host, _, port = config.smarthost.rpartition(":")
     return MailSettings(
         listen_host=config.listen,
         port=config.port,
@@ -169,11 +168,8 @@ def mail_settings(config: MailConfig) -> MailSettings:
         confirm_hours=config.confirm_hours,
         replies_per_hour=config.replies_per_hour,
         print_body=config.print_body,
-        smarthost=SmarthostSettings(
-            host=host or "localhost",
-            port=int(port) if port.isdigit() else 25,
-            starttls=config.smarthost_starttls,
-            credentials_file=config.smarthost_credentials_file,
+        smarthost=smarthost_at(
+            config.smarthost, config.smarthost_starttls, config.smarthost_credentials_file
         ),
     )
 

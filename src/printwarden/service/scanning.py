@@ -35,7 +35,7 @@ from printwarden.domain.scanning import (
     file_stem,
     next_attempt,
 )
-from printwarden.mail.settings import SmarthostSettings
+from printwarden.mail.settings import SmarthostSettings, smarthost_at
 from printwarden.mail.smarthost import Smarthost, read_credentials
 from printwarden.scanning import mail as mails
 from printwarden.scanning.destinations import (
@@ -478,15 +478,14 @@ def _smarthost(state: AppState, config: ScanningConfig) -> Smarthost | None:
     text = config.smarthost or state.settings.mail.smarthost
     if not text:
         return None
-    host, _, port = text.rpartition(":") if ":" in text else (text, "", "25")
-    settings = SmarthostSettings(
-        host=host or "localhost",
-        port=int(port) if port.isdigit() else 25,
-        starttls=config.smarthost_starttls or state.settings.mail.smarthost_starttls,
-        credentials_file=config.smarthost_credentials_file
-        or state.settings.mail.smarthost_credentials_file,
+    mail = state.settings.mail
+    return Smarthost(
+        smarthost_at(
+            text,
+            config.smarthost_starttls or mail.smarthost_starttls,
+            config.smarthost_credentials_file or mail.smarthost_credentials_file,
+        )
     )
-    return Smarthost(settings)
 
 
 # --- the database steps (each in one transaction) ------------------------------------------
