@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -153,3 +154,23 @@ def test_user_print_url_is_shown_once_and_stored_as_a_hash(server: AppServer) ->
     assert stored == [(security.token_hash(token), "phone")]
     missing = cli(server, "admin", "user", "print-url", "nobody-here")
     assert missing.returncode == 1
+
+
+def test_scan_actions_are_added_shown_set_and_removed(server: AppServer, tmp_path: Path) -> None:
+    ok(server, "admin", "scan-actions", "add", "Scan to my email", "--editable", "ocr,format")
+    ok(server, "admin", "scan-actions", "add", "Finance share", "--destination", "folder",
+       "--folder", "finance", "--group", "finance")  # fmt: skip
+    shown = json.loads(ok(server, "admin", "scan-actions", "show"))
+    assert [a["name"] for a in shown["actions"]] == ["Scan to my email", "Finance share"]
+    assert shown["actions"][0]["editable"] == ["ocr", "format"]
+    bad = cli(server, "admin", "scan-actions", "add", "Broken", "--destination", "ftp")
+    assert bad.returncode == 1
+    assert "destination" in bad.stdout + bad.stderr
+    wrong = tmp_path / "actions.json"
+    wrong.write_text(json.dumps({"actions": [{"name": "x", "destination": "folder"}]}))
+    refused = cli(server, "admin", "scan-actions", "set", str(wrong))
+    assert refused.returncode == 1
+    assert "folder" in refused.stdout + refused.stderr
+    ok(server, "admin", "scan-actions", "remove", "Finance share")
+    shown = json.loads(ok(server, "admin", "scan-actions", "show"))
+    assert [a["name"] for a in shown["actions"]] == ["Scan to my email"]
