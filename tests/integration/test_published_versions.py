@@ -13,7 +13,7 @@ from printwarden.domain.charges import prices_digest, script_digest
 from printwarden.store import printers, published, scripts, settings
 from printwarden.store.db import Database
 from printwarden.store.migrate import upgrade
-from printwarden.store.models import DeviceRow, PublishedVersionRow, SettingRow
+from printwarden.store.models import PublishedVersionRow, SettingRow
 from printwarden.store.printers import cost_model_from_json
 
 # The printers table as migration 0008 left it (today's model has columns it lacks).
@@ -21,6 +21,11 @@ OLD_PRINTERS = table("printers", column("name", String), column("location", Stri
                      column("enabled", Boolean), column("hold_for_release", Boolean),
                      column("colour", Boolean), column("cost_model", JSON),
                      column("change_seq", BigInteger))  # fmt: skip
+# The devices table as it was then (the model has columns added later: escl_url).
+OLD_DEVICES = table("devices", column("name", String), column("kind", String),
+                    column("location", String), column("enabled", Boolean),
+                    column("cost_model", JSON), column("login_methods", JSON),
+                    column("change_seq", BigInteger))  # fmt: skip
 CHEAP = {"sizes": {"default": {"grey_simplex": 10}}}
 DEAR = {"sizes": {"default": {"grey_simplex": 25}}}
 
@@ -68,8 +73,9 @@ def test_the_migration_publishes_todays_prices_and_scripts(
             session.execute(insert(OLD_PRINTERS).values(
                 name="old-laser", location="", enabled=True, hold_for_release=False, colour=True,
                 cost_model=CHEAP, change_seq=1))  # fmt: skip
-            session.execute(insert(DeviceRow).values(name="old-mfd", kind="mfd",
-                                                     cost_model=DEAR, change_seq=1))  # fmt: skip
+            session.execute(insert(OLD_DEVICES).values(
+                name="old-mfd", kind="mfd", location="", enabled=True, cost_model=DEAR,
+                login_methods=["card"], change_seq=1))  # fmt: skip
             session.execute(insert(SettingRow).values(key="scripts", value={"source": "/* a */"},
                                                       change_seq=1))  # fmt: skip
             session.execute(insert(SettingRow).values(key="filters", value={"source": "no"},
