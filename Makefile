@@ -85,6 +85,8 @@ bench: system-deps venv
 	$(PY) bench/web_print.py
 	$(PY) bench/smtp_intake.py
 	$(PY) bench/user_client_events.py
+	$(PY) bench/scan_delivery.py --ocr --scans 20 --ocr-scans 5
+	$(PY) bench/scan_ocr.py --repeat 3
 
 # Long chaos: five seeds of 300 random steps (links cut, processes SIGKILLed), a link
 # flapping every second for a minute, and 5,000 job lifecycle races at a provider (with a new
