@@ -16,6 +16,7 @@ from playwright.sync_api import Browser, expect
 
 from printwarden.domain.accounts import Role
 from printwarden.provider.ipp.client import IppClient
+from printwarden.sim.escl_scanner import EsclScanner
 from support.appserver import AppServer
 from support.browser import log_in, screenshot, tab
 from support.ippeveprinter import IppEvePrinter
@@ -55,6 +56,7 @@ class World:
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     root = tmp_path_factory.mktemp("web-portal")
     app = AppServer(f"sqlite:///{root / 'app.db'}", root)
+    app.extra_env["PRINTWARDEN_SCANNING__HOME"] = str(root / "homes" / "{username}")
     printer = IppEvePrinter("pw-portal-laser", color=True)
     provider: ProviderProcess | None = None
     admin: httpx.Client | None = None
@@ -126,6 +128,44 @@ def test_user_releases_a_held_job_to_the_printer_and_cancels_another(
         page.get_by_role("link", name="Jobs", exact=True).click()
         expect(page.locator("#job-log")).to_contain_text("report.txt", timeout=20_000)
         screenshot(page, "portal-jobs-phone", tmp_path)
+
+
+def test_a_person_scans_at_a_network_scanner_from_the_portal(
+    world: World, browser: Browser, tmp_path: Path
+) -> None:
+    username = f"sven-{uuid.uuid4().hex[:6]}"
+    add_user(world.admin, username, 1000, password="sven-pass-1")
+    action = {"name": "Scan to my home folder", "destination": "home",
+              "defaults": {"resolution": 75}}  # fmt: skip
+    assert world.admin.put("/scan-actions", json={"actions": [action]}).status_code == 200
+    device = f"portal-mfd-{uuid.uuid4().hex[:6]}"
+    with EsclScanner(pages=3) as scanner:
+        made = world.admin.post("/devices", json={"name": device, "kind": "mfd",
+                                                  "escl_url": scanner.url})  # fmt: skip
+        assert made.status_code == 201, made.text
+        try:
+            with tab(browser) as page:
+                log_in(page, world.app.url, username, "sven-pass-1")
+                page.get_by_role("navigation", name="Main").get_by_role("link", name="Scan").click()
+                form = page.locator("form").filter(has_text=device)
+                form.get_by_label("Scan action").select_option("Scan to my home folder")
+                form.get_by_role("button", name="Scan").click()
+                expect(page.get_by_role("status")).to_contain_text("Scanning")
+                scans = page.locator("#my-scans tbody tr")
+                expect(scans).to_have_count(1)
+
+                def delivered() -> bool:
+                    page.reload()
+                    return "Delivered" in page.locator("#my-scans").inner_text()
+
+                wait_for(delivered, "the scan delivered", WAIT_SECONDS)
+                expect(scans.first).to_contain_text("3")
+                screenshot(page, "portal-scan", tmp_path)
+        finally:
+            world.admin.delete(f"/devices/{device}")
+    [pdf] = (world.app.data_dir / "homes" / username).glob("*.pdf")
+    assert pdf.read_bytes().startswith(b"%PDF")
+    assert scanner.documents_served == 3
 
 
 def test_admin_sees_the_printed_job_on_the_dashboard_and_in_the_job_log(
