@@ -18,19 +18,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pikepdf
 import pytest
 
 from printwarden.devices.client import DeviceClient
 from printwarden.devices.scan_client import DeviceScans
 from printwarden.scanning.sample_pages import generate_page
+from printwarden.sim.escl_scanner import EsclScanner
 from printwarden.testing.mail import SinkThread
 from printwarden.testing.seeding import add_user, wait_for
-from printwarden.testing.site import World, site_world
+from printwarden.testing.site import SITE, World, site_world
 
 ACTION = "Scan to my email"
 SEARCHABLE = "Searchable to my email"
 PRICE = 10  # the device's grey simplex price per page (DEVICE_PRICES)
+PASSWORD = "site-scan-pass-3"
 ACTIONS = [
     {"name": ACTION, "destination": "email", "defaults": {"resolution": 75}},
     {"name": SEARCHABLE, "destination": "email", "defaults": {"resolution": 300, "ocr": True}},
@@ -127,6 +130,7 @@ def test_thirty_pages_at_an_offline_site_are_mailed_there_and_charged_once_at_hq
         assert world.balance(name) == before  # HQ has not heard yet
     [charge] = wait_for(lambda: scanning.scan_charges(name), "the charge at HQ")
     assert charge["amount"] == -30 * PRICE
+    assert "(offline)" in charge["comment"]
     assert world.balance(name) == before - 30 * PRICE
     assert _mails(scanning.hq_mail, name) == []
 
@@ -192,4 +196,40 @@ def test_a_refusing_site_smarthost_is_retried_and_the_scan_delivered_once(
             wait_for(lambda: scans.status(started).stage == "delivered", "delivered", 60)
     finally:
         scanning.site_mail.sink.refusing = ""
+    assert len(_documents(scanning.site_mail, name)) == 1
+
+
+def test_an_online_site_drives_its_scanner_and_hq_charges_it_at_once(scanning: Scanning) -> None:
+    """The site's own network scanner, started from the site's API while online: the site
+    takes the scan (HQ could not reach the scanner) and its charge reaches HQ at once."""
+    world = scanning.world
+    name, _card = scanning.person()
+    assert world.admin.patch(f"/users/{name}", json={"password": PASSWORD}).status_code == 200
+    device = world.admin.get("/devices").json()
+    mfd = next(d["name"] for d in device if d["name"].startswith(SITE))
+    with EsclScanner(pages=2) as scanner:
+        patched = world.admin.patch(f"/devices/{mfd}",
+                                    json={"escl_url": scanner.url, "site": SITE})  # fmt: skip
+        assert patched.status_code == 200, patched.text
+        try:
+            wait_for(world.caught_up, "the site's replica")
+            login = httpx.post(f"{world.site.api}/auth/login", timeout=30,
+                               json={"username": name, "password": PASSWORD})  # fmt: skip
+            assert login.status_code == 200, login.text
+            headers = {"Authorization": f"Bearer {login.json()['token']}"}
+            with httpx.Client(base_url=world.site.api, headers=headers, timeout=30) as me:
+                started = me.post("/me/scans", json={"device": mfd, "action": ACTION})
+                assert started.status_code == 202, started.text
+                assert started.json()["scan_id"].startswith("site-")
+
+                def delivered() -> bool:
+                    found = me.get("/me/scans").json()["scans"]
+                    return any(s["stage"] == "delivered" for s in found)
+
+                wait_for(delivered, "the scan delivered", 60)
+        finally:
+            world.admin.patch(f"/devices/{mfd}", json={"escl_url": ""})
+    [charge] = wait_for(lambda: scanning.scan_charges(name), "the charge at HQ", 30)
+    assert charge["amount"] == -2 * PRICE
+    assert "(at the site)" in charge["comment"]
     assert len(_documents(scanning.site_mail, name)) == 1

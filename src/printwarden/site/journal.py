@@ -112,7 +112,10 @@ class Journal:
             if isinstance(obj, PrintJobRow):
                 self.append(session, "printed", _printed(session, obj))
             elif isinstance(obj, DeviceUsageRow):
-                self.append(session, "usage", _usage(session, obj))
+                # A local effect while online (a scan the site took) says so: HQ's ledger
+                # then does not call it offline.
+                online = {} if self.active() else {"online": True}
+                self.append(session, "usage", {**_usage(session, obj), **online})
             elif isinstance(obj, HeldJobRow):
                 self.append(session, "held-report", _held_report(session, obj))
         for obj in list(session.dirty):

@@ -117,7 +117,7 @@ def usage_transaction(
         reference=f"device:{body.get('device', '')}",
         origin=site_origin(site),
         comment=f"{count(int(body.get('pages') or 0), 'page')} {kind.value} at "
-        f"{body.get('device')} (offline)",
+        f"{body.get('device')} ({'at the site' if body.get('online') is True else 'offline'})",
         created_at=at,
     )
 
