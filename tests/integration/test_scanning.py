@@ -410,3 +410,19 @@ def test_a_canceled_scan_is_not_charged_and_its_pages_are_dropped(world: World) 
     assert not (world.app.data_dir / "scans" / scan["scan_id"]).exists()
     assert world.finish(scan, 1).status_code == 200  # finishing it now charges nothing
     assert world.balance(name) == 1000
+
+
+def test_the_app_servers_metrics_count_scans_and_loop_restarts(world: World) -> None:
+    _, card = world.person()
+    assert world.ended(world.scan(card, "Scan to my email", 1))["stage"] == "delivered"
+    with world.app.client(under="") as scraper:
+        answer = scraper.get("/metrics")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/plain; version=0.0.4")
+    samples = dict(
+        line.rsplit(" ", 1) for line in answer.text.splitlines() if not line.startswith("#")
+    )
+    assert int(samples['printwarden_scanning{counter="delivered"}']) >= 1
+    assert samples['printwarden_scanning{counter="loop_restarts"}'] == "0"
+    assert 'printwarden_user_client{counter="loop_restarts"}' in samples
+    assert 'printwarden_web_print{counter="loop_restarts"}' in samples

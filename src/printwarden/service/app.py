@@ -116,7 +116,12 @@ def create_app(
             state, state.web_print, settings.mail, settings.data_dir / "mail"
         )
         scanning = await start_scanning(state, settings.scanning, settings.data_dir / "scans")
+        state.services.update(web_print=state.web_print, user_client=questions,
+                              scanning=scanning)  # fmt: skip
+        if state.mail is not None:
+            state.services["email_print"] = state.mail
         yield
+        state.services.clear()
         await scanning.stop()
         if state.mail is not None:
             await state.mail.stop()
@@ -143,6 +148,7 @@ def create_app(
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(release_page.router)  # the release station page, outside /api/v1
     app.include_router(scans.downloads)  # scans' download links, outside /api/v1
+    app.include_router(health.metrics_router)  # Prometheus, outside /api/v1
     mount_web(app)  # the web interface under /web, outside /api/v1
     openapi.install(app)  # after every route: each operation's error answers
     return app

@@ -89,6 +89,8 @@ class AppState:
     web_print: Any = None  # service.web_print.WebPrintService, while the app runs
     mail: Any = None  # service.email_print.EmailPrint, while Email to Print runs
     scans: Any = None  # service.scanning.ScanService, while the app runs
+    # The background services whose counters /metrics shows (each has ``stats()``), by name.
+    services: dict[str, Any] = field(default_factory=dict)
     events: EventHub = field(default_factory=EventHub)  # what User Clients hear
 
     @property

@@ -12,8 +12,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from printwarden.domain.site_mode import ModeMachine, Outage, SiteMode
+from printwarden.service.metrics import CONTENT_TYPE, family, label, number, service_lines
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+__all__ = ["CONTENT_TYPE", "Scrape", "SiteCounters", "render"]
 
 
 @dataclass(slots=True)
@@ -58,13 +59,13 @@ class Scrape:
 
 def render(values: Scrape) -> str:
     """The exposition text."""
-    site = f'site="{_label(values.site)}"'
-    lines = _family("printwarden_site_mode", "gauge", "1 for the mode the site is in.")
+    site = f'site="{label(values.site)}"'
+    lines = family("printwarden_site_mode", "gauge", "1 for the mode the site is in.")
     for mode in SiteMode:
         on = 1 if mode is values.mode else 0
         lines.append(f'printwarden_site_mode{{{site},mode="{mode.value}"}} {on}')
     name = "printwarden_site_mode_changes_total"
-    lines += _family(name, "counter", "Mode changes, by the modes before and after.")
+    lines += family(name, "counter", "Mode changes, by the modes before and after.")
     for (before, after), count in sorted(values.transitions.items()):
         lines.append(f'{name}{{{site},from="{before}",to="{after}"}} {count}')
     for name, kind, help_text, value in (
@@ -78,26 +79,7 @@ def render(values: Scrape) -> str:
         ("replica_seq", "gauge", "The change number the replica has reached.",
          values.replica_seq),
     ):  # fmt: skip
-        lines += _family(f"printwarden_site_{name}", kind, help_text)
-        lines.append(f"printwarden_site_{name}{{{site}}} {_number(value)}")
-    for service, counts in sorted(values.services.items()):
-        name = f"printwarden_{service}"
-        about = f"{service} counters since start (loop_restarts: loops that died, restarted)."
-        lines += _family(name, "gauge", about)
-        for counter, value in sorted(counts.items()):
-            lines.append(f'{name}{{{site},counter="{_label(counter)}"}} {value}')
+        lines += family(f"printwarden_site_{name}", kind, help_text)
+        lines.append(f"printwarden_site_{name}{{{site}}} {number(value)}")
+    lines += service_lines(values.services, site)
     return "\n".join(lines) + "\n"
-
-
-def _family(name: str, kind: str, help_text: str) -> list[str]:
-    return [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
-
-
-def _number(value: float) -> str:
-    if isinstance(value, float) and math.isnan(value):
-        return "NaN"
-    return repr(round(value, 3)) if isinstance(value, float) else str(value)
-
-
-def _label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Response
 from fastapi.concurrency import run_in_threadpool
 
 from printwarden import __version__
 from printwarden.api.health import HealthOut
+from printwarden.service.metrics import CONTENT_TYPE, render
 from printwarden.service.state import AppState, app_state
 from printwarden.store.changes import last_change_seq
 
 router = APIRouter(tags=["health"])
+metrics_router = APIRouter(tags=["health"], include_in_schema=False)
 
 
 @router.get("/health")
@@ -28,3 +30,10 @@ def _health(state: AppState) -> HealthOut:
         database=state.database.engine.dialect.name,
         change_seq=change_seq,
     )
+
+
+@metrics_router.get("/metrics")
+async def metrics(state: AppState = Depends(app_state)) -> Response:
+    """Prometheus: each background service's counters (loops restarted among them)."""
+    counts = {name: service.stats() for name, service in state.services.items()}
+    return Response(render(counts), media_type=CONTENT_TYPE)
