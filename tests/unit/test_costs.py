@@ -9,7 +9,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from printwarden.domain.costs import DEFAULT_SIZE, CostModel, JobUsage, PagePrices, job_cost
+from printwarden.domain.costs import (
+    DEFAULT_SIZE,
+    CostModel,
+    JobUsage,
+    PagePrices,
+    affordable_pages,
+    job_cost,
+)
 
 PROPERTY = settings(max_examples=200, deadline=None, database=None)
 
@@ -422,3 +429,14 @@ def test_unknown_pages_cost_only_the_modified_base_cost(
     )
     base_only = CostModel(base_cost=model.base_cost, group_modifiers=model.group_modifiers)
     assert job_cost(model, unknown, groups) == job_cost(base_only, JobUsage(pages=0), groups)
+
+
+def test_affordable_pages_counts_the_base_cost_once() -> None:
+    def cost(pages: int) -> int:
+        return 25 + 10 * pages  # a base cost and 10 a page
+
+    assert affordable_pages(cost, 100) == 7
+    assert affordable_pages(cost, 34) == 0
+    assert affordable_pages(cost, -50) == 0
+    with pytest.raises(ValueError, match="no price"):
+        affordable_pages(lambda pages: 5, 100)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from printwarden.domain.money import apply_basis_points
@@ -119,3 +119,12 @@ def job_cost(model: CostModel, usage: JobUsage, groups: frozenset[str] = frozens
     ) + usage.grey_pages * prices.page(colour=False, duplex=usage.duplex)
     raw = model.base_cost + per_copy * usage.copies
     return apply_basis_points(raw, model.modifier_for(groups))
+
+
+def affordable_pages(cost_of: Callable[[int], int], available: int) -> int:
+    """How many pages ``available`` pays for, when ``cost_of(n)`` is the cost of ``n`` pages
+    (a base cost and a price per page): at least 0. ``cost_of(1) <= cost_of(2)``."""
+    price = cost_of(2) - cost_of(1)
+    if price <= 0:
+        raise ValueError("pages with no price: any number is affordable")
+    return max(0, (available - (cost_of(1) - price)) // price)

@@ -6,7 +6,7 @@ through and when a failed delivery is tried again. Pure rules, no I/O.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -55,6 +55,9 @@ class ScanOptions:
     resolution: int = 300
     duplex: bool = False
     ocr: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
 
     def checked(self) -> ScanOptions:
         """These options, or ScanError naming the bad one."""
@@ -208,19 +211,11 @@ def _names(raw: Any, what: str) -> tuple[str, ...]:
 
 def action_json(action: ScanAction) -> dict[str, Any]:
     """An action as the setting holds it."""
-    d = action.defaults
     return {
         "name": action.name,
         "destination": action.destination.value,
         **({"folder": action.folder} if action.folder else {}),
-        "defaults": {
-            "file_name": d.file_name,
-            "format": d.format,
-            "colour": d.colour,
-            "resolution": d.resolution,
-            "duplex": d.duplex,
-            "ocr": d.ocr,
-        },
+        "defaults": action.defaults.to_json(),
         "editable": list(action.editable),
         "groups": list(action.groups),
         "devices": list(action.devices),

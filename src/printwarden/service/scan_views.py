@@ -59,7 +59,7 @@ def action_out(action: ScanAction) -> ScanActionOut:
         name=action.name,
         destination=action.destination.value,
         folder=action.folder,
-        defaults=ScanOptionsOut(**scanning.options_json(action.defaults)),
+        defaults=ScanOptionsOut(**action.defaults.to_json()),
         editable=list(action.editable),
     )
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from printwarden.domain.costs import JobUsage
+from printwarden.domain.costs import JobUsage, affordable_pages
 from printwarden.domain.ids import new_id
 from printwarden.domain.ledger import TransactionKind
 from printwarden.domain.scanning import (
@@ -102,7 +102,7 @@ def start(session: Session, request: ScanRequest, *, at_site: bool) -> Started:
         device=request.device.name,
         action=action.name,
         destination={"kind": action.destination.value, "folder": action.folder},
-        options=options_json(options),
+        options=options.to_json(),
         source=request.source,
         stage=Stage.SCANNING.value,
         usage_id=new_id(),
@@ -111,17 +111,6 @@ def start(session: Session, request: ScanRequest, *, at_site: bool) -> Started:
     session.add(row)
     session.flush()
     return Started(row, token, limits.max_pages, limits.max_page_bytes, allowed)
-
-
-def options_json(options: ScanOptions) -> dict[str, Any]:
-    return {
-        "file_name": options.file_name,
-        "format": options.format,
-        "colour": options.colour,
-        "resolution": options.resolution,
-        "duplex": options.duplex,
-        "ocr": options.ocr,
-    }
 
 
 def options_of(row: ScanRow) -> ScanOptions:
@@ -135,10 +124,10 @@ def allowed_pages(session: Session, request: ScanRequest, options: ScanOptions) 
     def cost(pages: int) -> int:
         return device_sessions.usage_cost(request.device, _usage(pages, options), groups)
 
-    price, account = cost(2) - cost(1), accounts.to_domain(session, request.account)
-    if not account.restricted or price <= 0:
+    account = accounts.to_domain(session, request.account)
+    if not account.restricted or cost(2) <= cost(1):
         return None
-    return max(0, (account.available() - (cost(1) - price)) // price)
+    return affordable_pages(cost, account.available())
 
 
 def _usage(pages: int, options: ScanOptions) -> JobUsage:

@@ -33,7 +33,7 @@ from printwarden.api.held_jobs import HeldJobChangeIn, HeldJobOut, HeldJobsOut
 from printwarden.directory.ldap import DirectoryUnavailable
 from printwarden.domain import functions
 from printwarden.domain.accounts import Role
-from printwarden.domain.costs import JobUsage
+from printwarden.domain.costs import JobUsage, affordable_pages
 from printwarden.domain.functions import Function, Mode
 from printwarden.domain.ledger import TransactionKind
 from printwarden.service import logins
@@ -449,12 +449,11 @@ def allowance(
         return device_sessions.usage_cost(live.device, usage, groups)
 
     price = cost(2) - cost(1)
-    base = cost(1) - price
     account = accounts.to_domain(session, charged_account(session, live))
     if not account.restricted or price <= 0:
         return AllowanceOut(price_per_page=price, allowed_pages=None)
     return AllowanceOut(
-        price_per_page=price, allowed_pages=max(0, (account.available() - base) // price)
+        price_per_page=price, allowed_pages=affordable_pages(cost, account.available())
     )
 
 
