@@ -16,12 +16,8 @@ import img2pdf
 from PIL import Image
 
 Points = tuple[float, float]
-_ERRORS: tuple[type[Exception], ...] = (
-    OSError,
-    ValueError,
-    SyntaxError,
-    EOFError,
-    Image.DecompressionBombError,
+# What img2pdf raises for an image it cannot take.
+IMG2PDF_ERRORS: tuple[type[Exception], ...] = (
     img2pdf.AlphaChannelError,
     img2pdf.ExifOrientationError,
     img2pdf.ImageOpenError,
@@ -29,6 +25,14 @@ _ERRORS: tuple[type[Exception], ...] = (
     img2pdf.NegativeDimensionError,
     img2pdf.PdfTooLargeError,
     img2pdf.UnsupportedColorspaceError,
+)
+_ERRORS: tuple[type[Exception], ...] = (
+    OSError,
+    ValueError,
+    SyntaxError,
+    EOFError,
+    Image.DecompressionBombError,
+    *IMG2PDF_ERRORS,
 )
 
 

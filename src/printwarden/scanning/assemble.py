@@ -46,6 +46,7 @@ from PIL import Image, ImageCms, TiffImagePlugin
 
 from printwarden.analysis import ghostscript, pdfwrite
 from printwarden.analysis.ghostscript import ToolError
+from printwarden.analysis.imagepdf import IMG2PDF_ERRORS
 from printwarden.files import fsync_dir
 from printwarden.scanning.pages import MAX_PIXELS, BadPage, PageInfo, inspect_page
 
@@ -69,13 +70,7 @@ _FAILURES: tuple[type[Exception], ...] = (
     ValueError,
     RuntimeError,  # Ghostscript's ToolError, Pillow's, pikepdf's
     pikepdf.PdfError,
-    img2pdf.AlphaChannelError,
-    img2pdf.ExifOrientationError,
-    img2pdf.ImageOpenError,
-    img2pdf.JpegColorspaceError,
-    img2pdf.NegativeDimensionError,
-    img2pdf.PdfTooLargeError,
-    img2pdf.UnsupportedColorspaceError,
+    *IMG2PDF_ERRORS,
 )
 _LOSSLESS = (
     "-dAutoFilterColorImages=false",
