@@ -256,6 +256,11 @@ def group_names(session: Session, user_ids: Sequence[int]) -> dict[int, list[str
     return found
 
 
+def groups_of(session: Session, user_id: int) -> frozenset[str]:
+    """The names of the groups one user is in."""
+    return frozenset(group_names(session, [user_id])[user_id])
+
+
 def card_counts(session: Session, user_ids: Sequence[int]) -> dict[int, int]:
     rows = session.execute(
         select(CardRow.user_id, func.count())

@@ -85,7 +85,7 @@ def _cost(session: Session, row: HeldJobRow, printer: PrinterRow) -> int:
         duplex=row.duplex,
         paper_size=row.paper_size,
     )
-    groups = frozenset(users.group_names(session, [row.user_id])[row.user_id])
+    groups = users.groups_of(session, row.user_id)
     return job_cost(printers.cost_model_from_json(printer.cost_model), usage, groups)
 
 

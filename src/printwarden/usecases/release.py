@@ -202,7 +202,7 @@ def views_at(
             )
             continue
         if row.user_id not in groups:
-            groups[row.user_id] = frozenset(users.group_names(session, [row.user_id])[row.user_id])
+            groups[row.user_id] = users.groups_of(session, row.user_id)
         model = printers.cost_model_from_json(printer.cost_model)
         cost = job_cost(model, plan.usage, groups[row.user_id])
         result.append(view(row, owner.username, provider.name, cost=cost, compatible=True))

@@ -47,8 +47,7 @@ def scan_settings(session: Session) -> ScanSettings:
 
 def offered(session: Session, user: UserRow, device: DeviceRow) -> list[ScanAction]:
     """The actions ``user`` sees at ``device``."""
-    groups = frozenset(users.group_names(session, [user.id])[user.id])
-    return scan_settings(session).offered(groups, device.name)
+    return scan_settings(session).offered(users.groups_of(session, user.id), device.name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +118,7 @@ def options_of(row: ScanRow) -> ScanOptions:
 
 def allowed_pages(session: Session, request: ScanRequest, options: ScanOptions) -> int | None:
     """How many pages the account can pay for at this device (None: no limit)."""
-    groups = frozenset(users.group_names(session, [request.user.id])[request.user.id])
+    groups = users.groups_of(session, request.user.id)
 
     def cost(pages: int) -> int:
         return device_sessions.usage_cost(request.device, _usage(pages, options), groups)
@@ -141,7 +140,7 @@ def finish(session: Session, row: ScanRow, pages: int, device: DeviceRow) -> Sca
     if pages == 0:
         row.stage, row.finished_at, row.detail = Stage.ABANDONED.value, moment, "no pages"
         return row
-    groups = frozenset(users.group_names(session, [row.user_id])[row.user_id])
+    groups = users.groups_of(session, row.user_id)
     session.info[scans.LOCAL_EFFECT] = True
     record = device_sessions.record_usage(
         session,

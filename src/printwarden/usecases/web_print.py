@@ -129,7 +129,7 @@ def _check_site_reachable(session: Session, queue: WebPrintQueue) -> None:
 
 
 def check_person(session: Session, user: UserRow, client: str, rules: WebPrintPolicy) -> None:
-    groups = frozenset(users.group_names(session, [user.id])[user.id])
+    groups = users.groups_of(session, user.id)
     refusal = rules.refusal(groups, client)
     if refusal:
         raise Forbidden(refusal)
@@ -197,7 +197,7 @@ def estimate(session: Session, row: WebPrintRow, rendered: Rendered) -> int | No
         plan = plan_release(settings_, capabilities(provider, printer))
     except Incompatible:
         return None
-    groups = frozenset(users.group_names(session, [row.user_id])[row.user_id])
+    groups = users.groups_of(session, row.user_id)
     return job_cost(printers.cost_model_from_json(printer.cost_model), plan.usage, groups)
 
 

@@ -426,10 +426,6 @@ def charged_account(session: Session, live: Live) -> AccountRow:
     return users.personal_account(session, live.user.id)
 
 
-def _groups(session: Session, user: UserRow) -> frozenset[str]:
-    return frozenset(users.group_names(session, [user.id])[user.id])
-
-
 @router.get("/device/sessions/{session_id}/allowance", dependencies=[serves(Function.MFD_LOGIN)])
 def allowance(
     session_id: str,
@@ -442,7 +438,7 @@ def allowance(
 ) -> AllowanceOut:
     """How many more pages of this kind the session's account can pay for (null: no limit)."""
     live = live_session(session, name, session_id)
-    groups = _groups(session, live.user)
+    groups = users.groups_of(session, live.user.id)
 
     def cost(pages: int) -> int:
         usage = JobUsage(pages, pages if colour else 0, 1, duplex, paper_size)
@@ -480,7 +476,7 @@ def report_usage(
             account.id,
             live.device,
             device_sessions.Usage(body.usage_id, TransactionKind(body.kind), usage),
-            _groups(session, live.user),
+            users.groups_of(session, live.user.id),
         )
     except NotFound as exc:
         raise Problem(409, "Conflict", str(exc)) from None
