@@ -9,8 +9,10 @@ from __future__ import annotations
 import email
 import io
 import mailbox
+import shutil
 import subprocess
 import uuid
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -286,6 +288,13 @@ def test_a_failed_delivery_sends_a_download_link(world: World) -> None:
         assert got.status_code == 200, got.text
         assert _pdf_pages(got.content) == 1
         assert browser.get(path[:-4] + "AAAA").status_code == 404
+        # Had the document not been made, the link gives the pages as they came, zipped.
+        shutil.rmtree(world.app.data_dir / "scans" / scan["scan_id"] / "out")
+        pages = browser.get(path)
+        assert pages.status_code == 200, pages.text
+        assert pages.headers["content-type"] == "application/zip"
+        with zipfile.ZipFile(io.BytesIO(pages.content)) as archive:
+            assert archive.namelist() == ["page-0001.jpg"]
 
 
 def test_a_refusing_smarthost_is_tried_again(world: World) -> None:

@@ -234,9 +234,6 @@ def settings_json(settings: ScanSettings) -> dict[str, Any]:
 # --- names and delivery ------------------------------------------------------------------------
 
 
-EXTENSIONS = {"pdf": ".pdf", "pdfa": ".pdf", "jpeg": ".jpg", "tiff": ".tif"}
-
-
 def file_stem(template: str, moment: datetime, username: str) -> str:
     """The file name without extension: ``{date}``, ``{time}`` and ``{username}`` filled in,
     anything unsafe in a file name replaced."""

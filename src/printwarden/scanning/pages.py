@@ -30,6 +30,9 @@ _MAGIC: tuple[tuple[bytes, MediaType], ...] = (
     (b"II*\x00", "image/tiff"),
     (b"MM\x00*", "image/tiff"),
 )
+# A kept page's file name suffix, by what it is.
+SUFFIXES: dict[MediaType, str] = {"image/jpeg": ".jpg", "image/png": ".png",
+                                  "image/tiff": ".tif", "application/pdf": ".pdf"}  # fmt: skip
 _PILLOW_FORMAT = {"image/jpeg": "JPEG", "image/png": "PNG", "image/tiff": "TIFF"}
 _GREY_MODES = frozenset({"L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
 

@@ -49,6 +49,7 @@ from printwarden.scanning.destinations import (
     Destination as Target,
 )
 from printwarden.scanning.escl import EsclClient, EsclError, EsclSettings
+from printwarden.scanning.pages import SUFFIXES, sniff
 from printwarden.scanning.pool import ProcessingPool, ProcessRequest
 from printwarden.scanning.spool import ScanSpool
 from printwarden.service.problems import Problem
@@ -72,15 +73,6 @@ class Download:
     name: str
     media_type: str
     cleanup: BackgroundTask | None = None
-
-
-def _page_suffix(path: Path) -> str:
-    with path.open("rb") as handle:
-        head = handle.read(8)
-    for magic, suffix in ((b"\xff\xd8", ".jpg"), (b"\x89PNG", ".png"), (b"%PDF", ".pdf")):
-        if head.startswith(magic):
-            return suffix
-    return ".tif"
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,7 +351,7 @@ class ScanService:
         if files is None:
             pages = self.spool.pages(scan_id)
             files = [self.spool.page_path(scan_id, n) for n in pages]
-            names = [f"page-{n:04d}{_page_suffix(p)}" for n, p in zip(pages, files, strict=True)]
+            names = [f"page-{n:04d}{SUFFIXES[sniff(p)]}" for n, p in zip(pages, files, strict=True)]
         else:
             names = [f.name for f in files]
         if not files:
