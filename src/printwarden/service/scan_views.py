@@ -16,6 +16,7 @@ from printwarden.store.db import utc
 from printwarden.store.models import DeviceRow, ScanRow, UserRow
 from printwarden.usecases import scanning
 from printwarden.usecases.errors import Invalid
+from printwarden.usecases.web_print import site_of_issuer
 
 
 def service_of(state: AppState) -> ScanService:
@@ -25,24 +26,32 @@ def service_of(state: AppState) -> ScanService:
     return found
 
 
+def open_scan(session: Session, state: AppState, ask: scanning.ScanRequest) -> scanning.Started:
+    """Open a scan here; one from a network scanner (``source`` "escl") is committed and
+    its pages fetched in the background (the device API's and the person's routes, and the
+    portal)."""
+    started = scanning.start(session, ask, at_site=not state.authority.at_hq)
+    if ask.source == "escl":
+        session.commit()  # the scan exists before its pages start arriving
+        service_of(state).drive(started.scan.id, ask.device, started.scan.options)
+    return started
+
+
 def start_remote_scan(
     session: Session, state: AppState, user: UserRow, body: RemoteScanIn
 ) -> ScanRow:
-    """Open the scan and have the service fetch its pages (the route's and the portal's)."""
+    """A person's scan at a device's network scanner, charged to their own account."""
     device = next((d for d in scanners_here(session, state) if d.name == body.device), None)
     if device is None:
         raise Invalid(f"{body.device!r} has no network scanner this server can reach")
     account = users.personal_account(session, user.id)
     ask = scanning.ScanRequest(user, account, device, body.action, body.options.asked(), "escl")
-    started = scanning.start(session, ask, at_site=not state.authority.at_hq)
-    session.commit()  # the scan exists before its pages start arriving
-    service_of(state).drive(started.scan.id, device, started.scan.options)
-    return started.scan
+    return open_scan(session, state, ask).scan
 
 
 def scanners_here(session: Session, state: AppState) -> list[DeviceRow]:
     """Devices with a network scanner this server drives: at a site its own site's."""
-    site = scanning_site(state)
+    site = site_of_issuer(state.issuer)
     return [
         d
         for d in printers.list_devices(session)
@@ -50,8 +59,16 @@ def scanners_here(session: Session, state: AppState) -> list[DeviceRow]:
     ]
 
 
-def scanning_site(state: AppState) -> str | None:
-    return state.issuer.removeprefix("site:") if state.issuer.startswith("site:") else None
+def scanners_for(
+    session: Session, state: AppState, user: UserRow
+) -> list[tuple[DeviceRow, list[ScanActionOut]]]:
+    """The scanners here at which ``user`` has scan actions, with those actions."""
+    found = []
+    for device in scanners_here(session, state):
+        actions = [action_out(a) for a in scanning.offered(session, user, device)]
+        if actions:
+            found.append((device, actions))
+    return found
 
 
 def action_out(action: ScanAction) -> ScanActionOut:

@@ -53,8 +53,9 @@ from printwarden.service.routes.deps import admin_only, read_session, write_sess
 from printwarden.service.routes.device import charged_account, device_name, live_session
 from printwarden.service.scan_views import (
     action_out,
+    open_scan,
     scan_out,
-    scanners_here,
+    scanners_for,
     service_of,
     start_remote_scan,
 )
@@ -107,10 +108,7 @@ def start_scan(
     ask = scanning.ScanRequest(
         live.user, account, live.device, body.action, body.options.asked(), source
     )
-    started = scanning.start(session, ask, at_site=not state.authority.at_hq)
-    if body.from_scanner:
-        session.commit()  # the scan exists before its pages start arriving
-        service_of(state).drive(started.scan.id, live.device, started.scan.options)
+    started = open_scan(session, state, ask)
     base = str(request.base_url).rstrip("/") + f"/api/v1/device/scans/{started.scan.id}"
     return ScanStartedOut(
         scan_id=started.scan.id,
@@ -147,12 +145,11 @@ async def put_page(
     state: AppState = Depends(app_state),
 ) -> ScanPageOut:
     """One page (JPEG, PNG, TIFF or a one-page PDF), streamed; kept once it is whole."""
-    limits = await run_in_threadpool(_open_for_pages, state, scan_id, token, name)
-    if number > limits.max_pages:
-        raise Problem(422, "Invalid request", f"a scan has at most {limits.max_pages} pages")
     service = service_of(state)
     async with service.page_lock(scan_id):  # a finish waits for this page, or it for it
-        await run_in_threadpool(_open_for_pages, state, scan_id, token, name)
+        limits = await run_in_threadpool(_open_for_pages, state, scan_id, token, name)
+        if number > limits.max_pages:
+            raise Problem(422, "Invalid request", f"a scan has at most {limits.max_pages} pages")
         return await _keep_page(service, scan_id, number, request, limits.max_page_bytes)
 
 
@@ -260,14 +257,13 @@ def my_scan_devices(
     """The devices whose network scanner this server can drive, with the person's actions
     at each."""
     assert caller.user_id is not None
-    user = _user(session, caller.user_id)
-    found = []
-    for device in scanners_here(session, state):
-        actions = scanning.offered(session, user, device)
-        if actions:
-            found.append(ScanDeviceOut(device=device.name, location=device.location,
-                                       actions=[action_out(a) for a in actions]))  # fmt: skip
-    return ScanDevicesOut(devices=found)
+    found = scanners_for(session, state, _user(session, caller.user_id))
+    return ScanDevicesOut(
+        devices=[
+            ScanDeviceOut(device=device.name, location=device.location, actions=actions)
+            for device, actions in found
+        ]
+    )
 
 
 @router.post("/me/scans", status_code=202, dependencies=SCANNING)

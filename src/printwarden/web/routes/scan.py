@@ -13,10 +13,9 @@ from starlette.datastructures import FormData
 
 from printwarden.api.scans import RemoteScanIn
 from printwarden.service.problems import Problem, problem_of
-from printwarden.service.scan_views import action_out, scan_out, scanners_here, start_remote_scan
+from printwarden.service.scan_views import scan_out, scanners_for, start_remote_scan
 from printwarden.store import scans
 from printwarden.store.models import UserRow
-from printwarden.usecases import scanning
 from printwarden.usecases.errors import REFUSALS
 from printwarden.web import forms
 from printwarden.web.guards import PageContext, WebError, user_form, user_page
@@ -37,12 +36,10 @@ def _page(ctx: PageContext, notice: str = "", error: str = "", status: int = 200
     with ctx.app.database.read() as session:
         user = session.get(UserRow, ctx.session.user_id)
         assert user is not None
-        devices = []
-        for device in scanners_here(session, ctx.app):
-            actions = [action_out(a) for a in scanning.offered(session, user, device)]
-            if actions:
-                devices.append({"name": device.name, "location": device.location,
-                                "actions": actions})  # fmt: skip
+        devices = [
+            {"name": device.name, "location": device.location, "actions": actions}
+            for device, actions in scanners_for(session, ctx.app, user)
+        ]
         mine = [scan_out(row, ctx.app) for row in scans.recent(session, user.id)]
     return ctx.render("portal/scan.html", status, devices=devices, scans=mine, notice=notice,
                       error=error)  # fmt: skip
