@@ -93,6 +93,10 @@ class AppState:
     services: dict[str, Any] = field(default_factory=dict)
     events: EventHub = field(default_factory=EventHub)  # what User Clients hear
 
+    def service_counts(self) -> dict[str, dict[str, int]]:
+        """The counters of the background services that run, by name (for /metrics)."""
+        return {name: service.stats() for name, service in self.services.items()}
+
     @property
     def currency(self) -> Currency:
         return self.settings.currency_info

@@ -36,6 +36,7 @@ from printwarden.service.email_print import start_mail
 from printwarden.service.offline import OfflineMode
 from printwarden.service.question_timer import QuestionTimer, start_user_clients
 from printwarden.service.scanning import ScanService, start_scanning
+from printwarden.service.state import AppState
 from printwarden.service.web_print import WebPrintService
 from printwarden.site import hq_keys, metrics, relay
 from printwarden.site.gateway import (
@@ -299,8 +300,13 @@ class SiteServer(HqConnection):
                 self.scanning = await start_scanning(
                     state, self.config.scanning, self.config.data_dir / "scans"
                 )
+                state.services.update(web_print=self.web_print, user_client=self.questions,
+                                      scanning=self.scanning)  # fmt: skip
+                if state.mail is not None:
+                    state.services["email_print"] = state.mail
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                self.local.state.printwarden.services.clear()
                 if self.scanning is not None:
                     await self.scanning.stop()
                 if self.local.state.printwarden.mail is not None:
@@ -351,11 +357,18 @@ class SiteServer(HqConnection):
         """Online, what the site did on its own (a scan it took and charged) goes up to HQ
         at once; HQ applies each entry once, so a cut upload is simply sent again."""
         try:
-            while entries := self.journal.pending():
-                self.upstream.upload(entries)
-                self.journal.mark_uploaded([str(e["id"]) for e in entries])
+            self._upload_journal()
         except (UpstreamError, UpstreamRefused) as exc:
             log.warning("site %s: journal upload failed (%s)", self.config.site, exc)
+
+    def _upload_journal(self) -> list[JournalOut]:
+        """Upload every pending entry, oldest first, each batch marked once HQ took it;
+        HQ's reports of the batches."""
+        reports = []
+        while entries := self.journal.pending():
+            reports.append(self.upstream.upload(entries))
+            self.journal.mark_uploaded([str(e["id"]) for e in entries])
+        return reports
 
     def _sync_loop(self) -> None:
         caught_up = False
@@ -450,9 +463,7 @@ class SiteServer(HqConnection):
                                   "deficits": [], "notes": [], "rejected": []}  # fmt: skip
         started = datetime.now(UTC)
         try:
-            while entries := self.journal.pending():
-                report = self.upstream.upload(entries)
-                self.journal.mark_uploaded([str(e["id"]) for e in entries])
+            for report in self._upload_journal():
                 _merge(totals, report)
             while not self._pull(0.0):
                 if self._stop.is_set():
@@ -512,16 +523,9 @@ class SiteServer(HqConnection):
         return metrics.render(scrape)
 
     def _service_counts(self) -> dict[str, dict[str, int]]:
-        """Web Print's, Email to Print's and the User Clients' counters (while they run)."""
-        found = {"web_print": self.web_print.stats()}
-        if self.questions is not None:
-            found["user_client"] = self.questions.stats()
-        if self.scanning is not None:
-            found["scanning"] = self.scanning.stats()
-        mail = self.local.state.printwarden.mail
-        if mail is not None:
-            found["email_print"] = mail.stats()
-        return found
+        """The counters of the background services that run (as the App Server's)."""
+        state: AppState = self.local.state.printwarden
+        return state.service_counts()
 
 
 _JSON = "application/json"

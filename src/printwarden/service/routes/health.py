@@ -35,5 +35,4 @@ def _health(state: AppState) -> HealthOut:
 @metrics_router.get("/metrics")
 async def metrics(state: AppState = Depends(app_state)) -> Response:
     """Prometheus: each background service's counters (loops restarted among them)."""
-    counts = {name: service.stats() for name, service in state.services.items()}
-    return Response(render(counts), media_type=CONTENT_TYPE)
+    return Response(render(state.service_counts()), media_type=CONTENT_TYPE)
