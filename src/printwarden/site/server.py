@@ -332,14 +332,16 @@ class SiteServer(HqConnection):
                 log.exception("site %s: heartbeat failed", self.config.site)
 
     def _beat(self) -> None:
+        status = self.status()
         try:
-            forced = self.upstream.status(self.status())
+            forced = self.upstream.status(status)
         except (UpstreamError, UpstreamRefused) as exc:
             self.forward_failed(f"heartbeat: {exc}")
             return
-        self._heard(forced)
+        self._heard(forced, int(status["journal_backlog"]))
 
-    def _heard(self, forced: bool) -> None:
+    def _heard(self, forced: bool, backlog: int) -> None:
+        """HQ answered; ``backlog``: the journal entries not uploaded when it was asked."""
         with self._lock:
             self.counters.last_contact = time.monotonic()
         self._event(lambda now: self.machine.force(forced, now), "forced offline")
@@ -350,7 +352,7 @@ class SiteServer(HqConnection):
             # Here, not in the sync thread: that one may still wait on a long poll sent
             # before the cut, which only a timeout ends.
             self.reconcile()
-        elif self.online() and self.journal.backlog():
+        elif self.online() and backlog:  # the status just sent counted them
             self._upload_local_effects()
 
     def _upload_local_effects(self) -> None:
