@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from collections.abc import Sequence
 from datetime import datetime
@@ -11,6 +10,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from printwarden.domain.scanning import OPEN, Stage
+from printwarden.security import token_hash
 from printwarden.store.db import utc
 from printwarden.store.errors import NotFound
 from printwarden.store.models import ScanRow
@@ -18,11 +18,6 @@ from printwarden.store.models import ScanRow
 # Marks a session whose effects are this server's own whatever its mode: a Site Server
 # journals them for HQ even while online (site/journal.py), HQ has no journal to mind it.
 LOCAL_EFFECT = "local_effect"
-
-
-def digest(secret: str) -> str:
-    """How a token or download key is kept: its SHA-256 (each is 32 random bytes)."""
-    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def find(session: Session, scan_id: str) -> ScanRow:
@@ -39,7 +34,7 @@ def with_token(session: Session, scan_id: str, token: str, device: str) -> ScanR
     if (
         row is None
         or not row.token_hash
-        or not hmac.compare_digest(row.token_hash, digest(token))
+        or not hmac.compare_digest(row.token_hash, token_hash(token))
         or row.device != device
     ):
         raise NotFound(f"no scan {scan_id} for this upload token at this device")

@@ -32,6 +32,7 @@ from printwarden.domain.scanning import (
     parse_settings,
 )
 from printwarden.keys import purpose_key
+from printwarden.security import token_hash
 from printwarden.store import accounts, device_sessions, scans, settings, users
 from printwarden.store.models import AccountRow, DeviceRow, ScanRow, UserRow
 from printwarden.store.users import now
@@ -93,7 +94,7 @@ def start(session: Session, request: ScanRequest, *, at_site: bool) -> Started:
     token = secrets.token_urlsafe(32)
     row = ScanRow(
         id=(SITE_PREFIX if at_site else "") + new_id(),
-        token_hash=scans.digest(token),
+        token_hash=token_hash(token),
         user_id=request.user.id,
         username=request.user.username,
         email=request.user.email,
