@@ -28,6 +28,7 @@ from printwarden.cli_tokens import (
     TokenFileOption,
 )
 from printwarden.cli_users import user_delete, user_print_url, user_set
+from printwarden.devices.kiosk_cli import kiosk_cmd
 from printwarden.files import private_dir, private_umask
 
 if TYPE_CHECKING:
@@ -65,6 +66,7 @@ app.add_typer(cardreader_cmd, name="cardreader")
 app.add_typer(db_cmd, name="db")
 app.add_typer(admin, name="admin")
 app.add_typer(site_cmd, name="site")
+app.add_typer(kiosk_cmd, name="kiosk")
 admin.add_typer(admin_site_cmd, name="site")
 admin.add_typer(policies_cmd, name="offline-policies")
 admin.add_typer(filter_cmd, name="filter")

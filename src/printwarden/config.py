@@ -23,6 +23,7 @@ from printwarden import keys
 from printwarden.domain.login_throttle import ACCOUNT_SCHEDULE, CLIENT_SCHEDULE, Rules, Schedule
 from printwarden.domain.money import Currency
 from printwarden.files import private_dir
+from printwarden.payments.config import PaymentsConfig
 
 CONFIG_ENV = "PRINTWARDEN_CONFIG"
 
@@ -252,6 +253,25 @@ class ClientConfig(BaseModel):
     question_sweep_seconds: float = Field(default=2.0, gt=0, le=600)
 
 
+class CashConfig(BaseModel):
+    """Cash kiosks (``[cash]``): the notes and coins they take and a kiosk's daily limit, in
+    minor units. HQ checks a site's journaled cash by these too. See docs/payments.md."""
+
+    model_config = ConfigDict(extra="forbid")
+    denominations: list[int] = Field(
+        default_factory=lambda: [100, 200, 500, 1000, 2000, 5000],
+        description="Notes and coins a kiosk takes",
+    )
+    daily_limit: int = Field(default=100_000, ge=0, description="Per kiosk and day")
+
+    @field_validator("denominations")
+    @classmethod
+    def _positive(cls, value: list[int]) -> list[int]:
+        if not value or any(amount <= 0 for amount in value):
+            raise ValueError("denominations are amounts > 0 (minor units)")
+        return value
+
+
 class Settings(BaseSettings):
     """All settings of one printwarden process."""
 
@@ -275,6 +295,8 @@ class Settings(BaseSettings):
     mail: MailConfig = Field(default_factory=MailConfig)
     client: ClientConfig = Field(default_factory=ClientConfig)
     scanning: ScanningConfig = Field(default_factory=ScanningConfig)
+    cash: CashConfig = Field(default_factory=CashConfig)
+    payments: PaymentsConfig = Field(default_factory=PaymentsConfig)
     # Proxies whose forwarding header names the client (addresses or CIDRs), and the header
     # they set; the other is ignored: a proxy passes on what a client put in it.
     trusted_proxies: list[str] = Field(default_factory=list)

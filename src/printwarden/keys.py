@@ -50,6 +50,13 @@ def purpose_key(secret: bytes, purpose: str) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(secret)
 
 
+def voucher_key(secret: bytes) -> bytes:
+    """The key top-up card codes are hashed with: HQ's, shared with every site (so a site can
+    check a card offline). A code carries 75 random bits, so hashes and key together do not
+    reveal it; a site's journaled redemption carries the code itself (``usecases/vouchers``)."""
+    return purpose_key(secret, "voucher-codes/v1")
+
+
 def cookie_key(secret: bytes) -> Ed25519PrivateKey:
     """The Ed25519 key a server signs its web cookies with."""
     return Ed25519PrivateKey.from_private_bytes(purpose_key(secret, COOKIE_PURPOSE))

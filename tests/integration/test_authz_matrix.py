@@ -184,6 +184,32 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     # unicast DNS-SD: what the zone holds, and the zone file
     ("GET", "/api/v1/dns-sd"): ADMIN,
     ("GET", "/api/v1/dns-sd/zone"): ADMIN,
+    # top-up cards: administrators make batches; people redeem, themselves or at a device
+    ("POST", "/api/v1/topup-cards/batches"): ADMIN,
+    ("GET", "/api/v1/topup-cards/batches"): ADMIN,
+    ("POST", "/api/v1/topup-cards/batches/{batch_id}/expire"): ADMIN,
+    ("POST", "/api/v1/me/topup-cards/redeem"): USERS,
+    ("POST", "/api/v1/device/sessions/{session_id}/topup-cards/redeem"): DEVICES,
+    # cash kiosks: the kiosk's bridge (a device token); administrators empty the box
+    ("GET", "/api/v1/device/kiosk"): DEVICES,
+    ("POST", "/api/v1/device/kiosk/insertions"): DEVICES,
+    ("GET", "/api/v1/kiosks/{name}/cash-box"): ADMIN,
+    ("POST", "/api/v1/kiosks/{name}/collections"): ADMIN,
+    ("GET", "/api/v1/kiosks/{name}/collections"): ADMIN,
+    # online payments: people pay; gateways notify (signed bodies, no token); the log
+    ("GET", "/api/v1/me/payment-options"): USERS,
+    ("POST", "/api/v1/me/payments"): USERS,
+    ("GET", "/api/v1/me/payments"): USERS,
+    ("GET", "/api/v1/me/payments/{payment_id}"): USERS,
+    ("POST", "/api/v1/payments/{gateway}/notify"): EVERYONE,
+    ("GET", "/api/v1/payments"): ADMIN,
+    ("GET", "/api/v1/payment-events"): ADMIN,
+    # refunds: people ask, administrators decide
+    ("POST", "/api/v1/me/refund-requests"): USERS,
+    ("GET", "/api/v1/me/refund-requests"): USERS,
+    ("GET", "/api/v1/refund-requests"): ADMIN,
+    ("POST", "/api/v1/refund-requests/{request_id}/approve"): ADMIN,
+    ("POST", "/api/v1/refund-requests/{request_id}/refuse"): ADMIN,
 }
 
 # Path parameters that name nothing: allowed callers get 404 or 422, never a change.
@@ -198,6 +224,10 @@ DUMMY_PARAMS = {
     "session_id": "01900000-0000-7000-8000-000000000001",
     "key": "user:no-such-user-authz",
     "scan_id": "01900000-0000-7000-8000-000000000002",
+    "batch_id": "no-such-batch-authz",
+    "payment_id": "pay_no-such-payment-authz",
+    "gateway": "no-such-gateway",
+    "request_id": "987654321",
     "number": "1",
 }
 HTTP_METHODS = {"get", "put", "post", "patch", "delete", "head", "options", "trace"}

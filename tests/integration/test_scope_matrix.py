@@ -51,6 +51,12 @@ NO_SCOPE = {
     # Whether a user name prints, or whose a print URL is: people are everyone's, not a site's
     # (a token is 256 random bits: nothing to guess).
     ("POST", "/api/v1/jobs/submitter"),
+    # A kiosk's own state and cash: the token's own device, by construction; an insertion
+    # names a session, which must be one of this kiosk's (tests/integration/test_topup_cards).
+    ("GET", "/api/v1/device/kiosk"),
+    ("POST", "/api/v1/device/kiosk/insertions"),
+    # A gateway's notification carries no token: its signature is the proof.
+    ("POST", "/api/v1/payments/{gateway}/notify"),
 }
 
 
@@ -237,6 +243,7 @@ def _cases() -> list[Case]:
         Case(dev, "POST", session + "/release-all", {}),
         Case(dev, "GET", session + "/allowance"),
         Case(dev, "POST", session + "/usage", "usage"),
+        Case(dev, "POST", session + "/topup-cards/redeem", {"code": "0000-0000-0000-0000"}),
         # A device token and another device's scans, even with their upload token.
         Case(dev, "GET", session + "/scan-actions"),
         Case(dev, "POST", session + "/scans", {"action": SCAN_ACTION}),

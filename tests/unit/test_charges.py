@@ -75,7 +75,7 @@ def test_a_cost_override_needs_a_published_script_and_is_never_negative() -> Non
         charges.overridden(7, 70, "s1", published, "laser")
 
 
-def test_journal_kinds_that_move_money_are_charges_and_none_is_a_credit_yet() -> None:
+def test_journal_kinds_that_move_money_are_charges_or_checked_credits() -> None:
     assert {"printed", "usage"} == CHARGES
-    assert not CREDITS
+    assert {"voucher", "cash"} == CREDITS
     assert not CHARGES & CREDITS

@@ -25,7 +25,7 @@ REFERENCE = {
     "release-stations": "YNY",
     "mobility-print": "YNY",
     "mobile-print": "YNY",  # the reference: YNN; the Site Server renders and holds (issue 20)
-    "payment-gateways-kiosks": "YNN",
+    "payment-gateways-kiosks": "YNY",  # the reference: YNN; cards and cash at the site (issue 23)
     "scripting": "YNY",  # the reference: YNN; we run replicated scripts at the site (issue 7)
     "fast-release": "YNY",  # the reference: YNN; a card reader is a device like any (issue 17)
     "integrated-scanning": "YNY",  # the reference: YNN; the site scans and delivers (issue 22)

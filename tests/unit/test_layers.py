@@ -24,6 +24,10 @@ LAYERS: tuple[tuple[str, str], ...] = (
     ("printwarden.files", "foundation"),
     ("printwarden.keys", "foundation"),
     ("printwarden.security", "foundation"),
+    # Payment gateways' adapters, their configuration (part of Settings) and the top-up
+    # card exports: the domain's rules and the outside libraries (Stripe's SDK, fpdf2) only.
+    ("printwarden.payments", "foundation"),
+    ("printwarden.payments.*", "foundation"),
     # The API's contract (its models and problem types) and the one client of it: the
     # routes answer with it, and the provider, the devices and the Site Server call with it.
     ("printwarden.api", "contract"),

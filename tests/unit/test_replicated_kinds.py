@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ import pytest
 from pydantic_core import from_json, to_json
 from sqlalchemy import select
 
+from printwarden.domain import vouchers
 from printwarden.domain.accounts import Role
 from printwarden.site.replica import Replica
 from printwarden.store import (
@@ -34,16 +35,17 @@ from printwarden.store.migrate import head_revision, upgrade
 from printwarden.store.providers import find, register
 from printwarden.store.replicated_kinds import BY_NAME, CARDS, FEED_ORDER, KINDS, Kind, SiteApply
 from printwarden.store.site_numbers import SiteNumbers
+from printwarden.usecases import vouchers as topups
 
 SECRET = b"replicated-kinds-test-secret-" + b"x" * 3
 SITE = "north"
 # A site's stored snapshot cursor names a kind by its index here: reordering is a change of
 # the wire (and of what sites have stored), not a refactoring.
 SNAPSHOT_ORDER = ("group", "printer", "device", "provider", "setting", "user", "account",
-                  "held_job", "token", "print_token")  # fmt: skip
+                  "held_job", "token", "print_token", "voucher_batch", "voucher")  # fmt: skip
 # The order of one change number's entities in the feed.
 FEED_ORDER_NAMES = ("group", "user", "account", "printer", "device", "provider", "setting",
-                    "held_job", "token", "print_token")  # fmt: skip
+                    "held_job", "token", "print_token", "voucher_batch", "voucher")  # fmt: skip
 # The link rows each entity carries (their names are the wire's).
 LINKS = {"user": ["cards", "group_ids", "delegate_ids", "mail_addresses"], "account": ["grants"]}
 PRICES = {"grey_simplex": 10, "grey_duplex": 8, "colour_simplex": 50, "colour_duplex": 45}
@@ -103,6 +105,9 @@ def populate(hq: Database) -> None:
         report = held_jobs.Report("ref-1", 1, "secure", "hold", names[1], fields)
         assert held_jobs.record_reports(session, provider, [report]).refused == []
         print_tokens.create(session, names[2], "phone")
+    with hq.session() as session:
+        batch = vouchers.Batch("cards-1", 500, "USD", date(2027, 1, 31), 3)
+        topups.generate(session, SECRET, batch, currency="USD", by="admin")
 
 
 @pytest.fixture(scope="module")

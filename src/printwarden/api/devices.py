@@ -11,7 +11,7 @@ from printwarden.api.held_jobs import HeldJobOut
 from printwarden.api.printers import CostModelIn
 from printwarden.domain.ids import normalize_id
 
-DeviceKind = Literal["mfd", "terminal", "release-station", "card-reader"]
+DeviceKind = Literal["mfd", "terminal", "release-station", "card-reader", "kiosk"]
 
 LoginMethod = Literal["card", "identity", "password"]
 EsclUrl = Annotated[str, StringConstraints(max_length=512, pattern=r"^(https?://[^\s]+)?$")]

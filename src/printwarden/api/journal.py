@@ -20,7 +20,7 @@ class JournalEntry(TypedDict):
     cost more than applying them (``id`` is normalized by the route)."""
 
     id: str
-    kind: Literal["printed", "usage", "held", "held-report", "unknown-user"]
+    kind: Literal["printed", "usage", "held", "held-report", "unknown-user", "voucher", "cash"]
     at: NotRequired[datetime | None]
     body: NotRequired[dict[str, Any]]
 

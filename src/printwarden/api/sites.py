@@ -48,6 +48,7 @@ class SiteKeysOut(Model):
     hq_cookie_key: str = Field(
         description="hex: HQ's Ed25519 public key, to check web sessions HQ signed"
     )
+    voucher_key: str = Field(default="", description="hex: the key top-up card codes hash under")
 
 
 class SiteForceIn(Model):

@@ -18,6 +18,7 @@ import httpx
 
 from printwarden import serving
 from printwarden.config import DnsSdConfig, MailConfig, Settings
+from printwarden.demo import payments as demo_payments
 from printwarden.demo import scanning as demo_scanning
 from printwarden.demo.providers import ASKING_PRINTERS, DemoStopping, provider_name
 from printwarden.demo.sites import (
@@ -82,11 +83,18 @@ def run_demo(data_dir: Path, port_base: int) -> None:
     settings = Settings(
         data_dir=data_dir, database_url=f"sqlite:///{database_file}", port=port_base,
         dns_sd=dns_sd, mail=mail, scanning=demo_scanning.config(data_dir, app_url),
+        payments=demo_payments.config(data_dir, app_url, port_base),
+        cash=demo_payments.cash_config(),
     )  # fmt: skip
     upgrade(settings.resolved_database_url())
     database = Database(settings.resolved_database_url())
     secret = settings.resolved_secret()
     manifest = seed(database, secret)
+    with database.session() as session:
+        paying = demo_payments.seed(session, secret, settings.currency)
+    manifest["topup_cards"] = paying["topup_cards"]
+    payments = demo_payments.DemoPayments(data_dir, app_url, port_base, settings.currency)
+    manifest.update(payments.start(paying["kiosk_token"]))
     scanners = demo_scanning.DemoScanners(list(DEMO_DEVICES), port_base)
     with database.session() as session:
         for name, url in scanners.start(session).items():
@@ -127,6 +135,7 @@ def run_demo(data_dir: Path, port_base: int) -> None:
             signal.signal(each, signal.SIG_IGN)
         demo_sites.stop()
         scanners.stop()
+        payments.stop()
         sink.stop()
 
 
@@ -501,6 +510,10 @@ def _print_welcome(manifest: dict[str, Any], path: Path) -> None:
         f"  Try:           curl -H @{tokens_dir / 'admin.header'} {app_url}/api/v1/users",
         *_print_lines(manifest, tokens_dir),
         *_site_lines(manifest, path),
+        f"  Pay station:   {manifest['kiosk_url'].split('#')[0]}   (kiosk_url in the manifest "
+        "has its token; notes go in through the simulated acceptor)",
+        f"  Add credit:    {app_url}/web/portal/credit   (top-up cards: topup_cards in the "
+        "manifest; online payments through the simulated gateways)",
         f"  Manifest:      {path}",
         "",
     ]

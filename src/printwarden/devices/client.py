@@ -28,6 +28,7 @@ from printwarden.api.devices import (
     ThisDeviceOut,
 )
 from printwarden.api.held_jobs import HeldJobChangeIn, HeldJobOut, HeldJobsOut
+from printwarden.api.payments import RedeemedOut, RedeemIn
 
 DEFAULT_TIMEOUT = 10.0
 
@@ -257,6 +258,12 @@ class DeviceClient:
         body = SessionAccountIn.model_construct(account=name, pin=pin)
         answer = self._call("PUT", self._path(session, "/account"), body)
         return _session(parse(DeviceSessionOut, answer))
+
+    def redeem(self, session: Session, code: str) -> int:
+        """Redeem a top-up card for the person logged in; their balance after it."""
+        body = RedeemIn.model_construct(code=code)
+        answer = self._call("POST", self._path(session, "/topup-cards/redeem"), body)
+        return parse(RedeemedOut, answer).balance
 
     # --- held jobs ----------------------------------------------------------------------------
 

@@ -82,7 +82,16 @@ TABLE: tuple[Row, ...] = (
         "No in the reference; here the Site Server takes uploads and mail for its own queues, "
         "renders them there and its providers hold them, online or offline",
     ),
-    Row(Function.PAYMENT_GATEWAYS_KIOSKS, "Payment Gateways, Kiosks", True, False, False),
+    Row(
+        Function.PAYMENT_GATEWAYS_KIOSKS,
+        "Payment Gateways, Kiosks",
+        True,
+        False,
+        True,
+        "N offline in the reference; here top-up cards and cash kiosks work at the site from "
+        "its replica and are journaled (HQ credits each once), while online payments need the "
+        "gateway and HQ and are refused there plainly",
+    ),
     Row(
         Function.SCRIPTING,
         "Scripting",

@@ -11,7 +11,7 @@ UPLOAD_LIMIT = 5000
 # Entry kinds that move money. A charge is always a debit of a non-negative amount
 # (domain/charges.py), whatever the entry says.
 CHARGES = frozenset({"printed", "usage"})
-# Entry kinds by which a site may credit an account: none yet. An offline cash top-up (a
-# later issue) is the first; it goes here, with its own rule in domain/charges.py (who may
-# take cash at which site, up to how much) and its own check in usecases/journal_checks.py.
-CREDITS: frozenset[str] = frozenset()
+# Entry kinds by which a site may credit an account, each checked by HQ before it credits:
+# a top-up card the site was shown (its code), a note or coin one of its kiosks took (the
+# cash rules). usecases/vouchers.py and usecases/cash.py.
+CREDITS: frozenset[str] = frozenset({"voucher", "cash"})

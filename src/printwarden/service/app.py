@@ -10,7 +10,8 @@ from fastapi import FastAPI
 
 from printwarden import __version__
 from printwarden.config import Settings
-from printwarden.keys import HQ_ISSUER
+from printwarden.keys import HQ_ISSUER, voucher_key
+from printwarden.payments.config import build_gateways
 from printwarden.service import openapi, problems
 from printwarden.service.body_limits import BodyLimit
 from printwarden.service.dns_sd import ZoneService
@@ -28,15 +29,20 @@ from printwarden.service.routes import (
     health,
     held_jobs,
     jobs,
+    kiosk,
+    kiosk_page,
     lockouts,
     me,
+    payments,
     print_urls,
     printers,
     providers,
+    refunds,
     release_page,
     scans,
     sites,
     tokens,
+    topup_cards,
     users,
     web_print,
 )
@@ -72,6 +78,10 @@ ROUTERS = (
     web_print.router,
     client.router,
     scans.router,
+    topup_cards.router,
+    kiosk.router,
+    payments.router,
+    refunds.router,
 )
 
 
@@ -90,9 +100,11 @@ def create_app(
         database=database or Database(settings.resolved_database_url()),
         secret=secret,
         card_key=secret if card_key is None else card_key,
+        voucher_key=voucher_key(secret),
         issuer=issuer,
         logins=LoginThrottle(settings.login.rules()),
         checks=SecretChecks(settings.login.check_threads),
+        gateways=build_gateways(settings.payments),
     )
     syncer = DirectorySyncer(state)
     top_ups = TopUpScheduler(state)
@@ -147,6 +159,7 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(release_page.router)  # the release station page, outside /api/v1
+    app.include_router(kiosk_page.router)  # the pay station page, outside /api/v1
     app.include_router(scans.downloads)  # scans' download links, outside /api/v1
     app.include_router(health.metrics_router)  # Prometheus, outside /api/v1
     mount_web(app)  # the web interface under /web, outside /api/v1

@@ -35,6 +35,7 @@ DESCRIPTIONS = {
     415: "The body is not of the media type this route takes",
     422: "A parameter or the body is invalid",
     429: "Too many attempts: try again later",
+    503: "Unavailable now (a site offline, or a service this needs): try again later",
 }
 FASTAPI_VALIDATION = ("HTTPValidationError", "ValidationError")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from fastapi import Request
 
 from printwarden.config import Settings
 from printwarden.domain.money import Currency
+from printwarden.domain.payments import Gateway
 from printwarden.keys import HQ_ISSUER
 from printwarden.service.events import EventHub
 from printwarden.service.provider_control import ProviderDoorbell
@@ -21,6 +23,7 @@ from printwarden.service.throttle import LoginThrottle
 from printwarden.store.db import Database
 from printwarden.store.tokens import Caller
 from printwarden.usecases.authority import Authority, Hq
+from printwarden.usecases.cash import CashRules
 
 TOKEN_CACHE_SECONDS = 5.0
 TOKEN_CACHE_SIZE = 10_000
@@ -72,17 +75,21 @@ class AppState:
     """``secret`` is this server's own (HQ's at HQ, a Site Server's own at a site): its
     cookies are signed, and at HQ numbers sealed, with keys derived from it (``keys``).
     ``card_key`` hashes swiped card and identity numbers for lookup: HQ's secret at HQ, the
-    site's own card key at a site (replaced when HQ re-keys the site)."""
+    site's own card key at a site (replaced when HQ re-keys the site). ``voucher_key``
+    hashes top-up card codes: HQ's at HQ and at every site (``keys.voucher_key``)."""
 
     settings: Settings
     database: Database
     secret: bytes
     card_key: bytes
+    voucher_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     issuer: str = HQ_ISSUER  # who this server's cookies say made them
     callers: CallerCache = field(default_factory=CallerCache)
     providers: ProviderDoorbell = field(default_factory=ProviderDoorbell)
     authority: Authority = field(default_factory=Hq)  # a Site Server's local app: Site
     logins: LoginThrottle = field(default_factory=LoginThrottle)  # failed logins, per process
+    # Failed top-up card redemptions (unknown or mistyped codes), per person and per client.
+    redemptions: LoginThrottle = field(default_factory=LoginThrottle)
     checks: SecretChecks = field(default_factory=SecretChecks)  # where secrets are checked
     release_threads: CapacityLimiter | None = None  # made on first use (usecases/release.py)
     stopping: threading.Event = field(default_factory=threading.Event)  # long waits end
@@ -92,6 +99,7 @@ class AppState:
     # The background services whose counters /metrics shows (each has ``stats()``), by name.
     services: dict[str, Any] = field(default_factory=dict)
     events: EventHub = field(default_factory=EventHub)  # what User Clients hear
+    gateways: dict[str, Gateway] = field(default_factory=dict)  # payment gateways, by name
 
     def service_counts(self) -> dict[str, dict[str, int]]:
         """The counters of the background services that run, by name (for /metrics)."""
@@ -100,6 +108,12 @@ class AppState:
     @property
     def currency(self) -> Currency:
         return self.settings.currency_info
+
+    @property
+    def cash_rules(self) -> CashRules:
+        """What this server's kiosks take (``[cash]``)."""
+        config = self.settings.cash
+        return CashRules(frozenset(config.denominations), config.daily_limit, self.currency.code)
 
 
 async def app_state(request: Request) -> AppState:

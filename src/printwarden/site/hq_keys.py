@@ -24,6 +24,7 @@ class HqKeys:
     generation: int
     card_key: bytes
     hq_cookie_key: bytes
+    voucher_key: bytes = b""
 
     @classmethod
     def from_json(cls, found: dict[str, Any]) -> HqKeys:
@@ -32,6 +33,7 @@ class HqKeys:
             generation=int(found["key_generation"]),
             card_key=bytes.fromhex(str(found["card_key"])),
             hq_cookie_key=bytes.fromhex(str(found["hq_cookie_key"])),
+            voucher_key=bytes.fromhex(str(found.get("voucher_key") or "")),
         )
 
     @classmethod
@@ -45,6 +47,7 @@ class HqKeys:
             "key_generation": self.generation,
             "card_key": self.card_key.hex(),
             "hq_cookie_key": self.hq_cookie_key.hex(),
+            "voucher_key": self.voucher_key.hex(),
         }
 
 

@@ -23,11 +23,12 @@ from printwarden.domain.charges import prices_digest, script_digest
 from printwarden.domain.ids import new_id
 from printwarden.domain.journal import UPLOAD_LIMIT
 from printwarden.site.replica import REPLICATING
-from printwarden.store import held_jobs, scripts, settings
+from printwarden.store import effects, held_jobs, scripts, settings
 from printwarden.store.db import Database
 from printwarden.store.held_jobs import REPORTED_FIELDS
 from printwarden.store.models import (
     AccountRow,
+    CashInsertionRow,
     DeviceRow,
     DeviceUsageRow,
     HeldJobRow,
@@ -73,6 +74,7 @@ class Journal:
         with database.session() as session:
             session.execute(text(JOURNAL_TABLE))
         event.listen(database.sessions, "before_flush", self._capture)
+        event.listen(database.sessions, "before_commit", self._capture_noted)
 
     def append(self, session: Session, kind: str, body: dict[str, Any]) -> None:
         """Add an entry in ``session``'s transaction."""
@@ -103,13 +105,27 @@ class Journal:
 
     # --- capture -------------------------------------------------------------------------------
 
-    def _capture(self, session: Session, _context: Any, _instances: Any) -> None:
+    def _journaling(self, session: Session) -> bool:
         if session.info.get(REPLICATING):
+            return False
+        return bool(self.active() or session.info.get(LOCAL_EFFECT))
+
+    def _capture_noted(self, session: Session) -> None:
+        """Entries a use case noted (``store/effects.py``): a top-up card's redemption."""
+        noted = effects.take(session)
+        if noted and self._journaling(session):
+            for kind, body in noted:
+                self.append(session, kind, body)
+
+    def _capture(self, session: Session, _context: Any, _instances: Any) -> None:
+        if not self._journaling(session):
+            effects.take(session)
             return
-        if not (self.active() or session.info.get(LOCAL_EFFECT)):
-            return
+        self._capture_noted(session)
         for obj in list(session.new):
-            if isinstance(obj, PrintJobRow):
+            if isinstance(obj, CashInsertionRow):
+                self.append(session, "cash", _cash(session, obj))
+            elif isinstance(obj, PrintJobRow):
                 self.append(session, "printed", _printed(session, obj))
             elif isinstance(obj, DeviceUsageRow):
                 # A local effect while online (a scan the site took) says so: HQ's ledger
@@ -184,6 +200,19 @@ def _usage(session: Session, usage: DeviceUsageRow) -> dict[str, Any]:
         "paper_size": usage.paper_size,
         "cost": usage.cost,
         "cost_model": _prices(device),
+    }
+
+
+def _cash(session: Session, row: CashInsertionRow) -> dict[str, Any]:
+    device = _name(session, DeviceRow, row.device_id, "name")
+    return {
+        "insertion_id": row.insertion_id.removeprefix(f"{device}:"),
+        "device": device,
+        "username": _name(session, UserRow, row.user_id, "username"),
+        "amount": row.amount,
+        "currency": row.currency,
+        "txn_id": row.txn_id,
+        "at": row.created_at,
     }
 
 

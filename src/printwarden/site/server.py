@@ -192,6 +192,8 @@ class SiteServer(HqConnection):
     def _use(self, found: hq_keys.HqKeys) -> None:
         """Hash swiped numbers with the site's card key; accept HQ's web sessions."""
         self.local.state.printwarden.card_key = found.card_key
+        if found.voucher_key:
+            self.local.state.printwarden.voucher_key = found.voucher_key
         self.local.state.webui.signer.trust(keys.HQ_ISSUER, found.hq_cookie_key)
 
     def _refresh_keys(self) -> None:

@@ -551,3 +551,127 @@ class ScanRow(Base):
     created_at: Mapped[datetime]
     received_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+
+
+class PaymentRow(Base):
+    """A payment a person started through a gateway (``id`` ours, ``pay_…``). Credited once
+    (``credit_txn``) whatever the gateway sends, and reversed at most once."""
+
+    __tablename__ = "payments"
+    __table_args__ = (Index("ix_payments_user_created", "user_id", "created_at"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    gateway: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[int] = mapped_column(Id)
+    account_id: Mapped[int] = mapped_column(Id)
+    amount: Mapped[int] = mapped_column(BigInteger)  # credited
+    fee: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    # pending, paid, reversed (refunded or disputed), canceled
+    status: Mapped[str] = mapped_column(String(16))
+    payment_ref: Mapped[str] = mapped_column(String(128), default="")
+    intent_ref: Mapped[str] = mapped_column(String(128), default="", index=True)
+    credit_txn: Mapped[str] = mapped_column(String(40), default="")
+    reversal_txn: Mapped[str] = mapped_column(String(40), default="")
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class PaymentEventRow(Base):
+    """A gateway's notification that verified, once per (gateway, event id), with what it
+    did: the payments log."""
+
+    __tablename__ = "payment_events"
+    __table_args__ = (UniqueConstraint("gateway", "event_id"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    gateway: Mapped[str] = mapped_column(String(32))
+    event_id: Mapped[str] = mapped_column(String(128))
+    event_type: Mapped[str] = mapped_column(String(64))
+    payment_id: Mapped[str] = mapped_column(String(40), default="", index=True)
+    intent_ref: Mapped[str] = mapped_column(String(128), default="", index=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    # credited, reversed, waiting (a reversal before its payment), ignored, mismatch
+    outcome: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    received_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class VoucherBatchRow(Replicated, Base):
+    """A batch of top-up cards: each card's value, currency and last day."""
+
+    __tablename__ = "voucher_batches"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    batch_id: Mapped[str] = mapped_column(String(64), unique=True)
+    value: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    valid_until: Mapped[datetime | None]  # the end of the last day, UTC
+    count: Mapped[int] = mapped_column(Integer)
+    created_by: Mapped[str] = mapped_column(String(128), default="")
+    created_at: Mapped[datetime]
+    expired_at: Mapped[datetime | None]
+
+
+class VoucherRow(Replicated, Base):
+    """One top-up card: only a keyed hash of its code is kept (``keys.voucher_key``)."""
+
+    __tablename__ = "vouchers"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("voucher_batches.id"), index=True)
+    redeemed_at: Mapped[datetime | None]
+    redeemed_by: Mapped[int | None] = mapped_column(Id)
+    redeemed_where: Mapped[str] = mapped_column(String(80), default="")
+    txn_id: Mapped[str] = mapped_column(String(40), default="")
+    expired_at: Mapped[datetime | None]
+
+
+class CashInsertionRow(Base):
+    """A note or coin a kiosk's acceptor took, credited once by ``insertion_id``."""
+
+    __tablename__ = "cash_insertions"
+    __table_args__ = (Index("ix_cash_insertions_device_created", "device_id", "created_at"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    insertion_id: Mapped[str] = mapped_column(String(160), unique=True)  # device:acceptor's id
+    device_id: Mapped[int] = mapped_column(Id)
+    user_id: Mapped[int] = mapped_column(Id)
+    account_id: Mapped[int] = mapped_column(Id)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    txn_id: Mapped[str] = mapped_column(String(40), unique=True)
+    origin: Mapped[str] = mapped_column(String(80), default="app")
+    created_at: Mapped[datetime]
+
+
+class CashCollectionRow(Base):
+    """A kiosk's cash box emptied: what was counted beside what the insertions recorded."""
+
+    __tablename__ = "cash_collections"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    device_id: Mapped[int] = mapped_column(Id, index=True)
+    counted: Mapped[int] = mapped_column(BigInteger)
+    recorded: Mapped[int] = mapped_column(BigInteger)
+    insertions: Mapped[int] = mapped_column(Integer)
+    last_insertion: Mapped[int] = mapped_column(BigInteger)  # cash_insertions.id covered
+    collected_by: Mapped[str] = mapped_column(String(128))
+    note: Mapped[str] = mapped_column(Text, default="")
+    collected_at: Mapped[datetime]
+
+
+class RefundRequestRow(Base):
+    """A person's request to have one charge refunded, and an administrator's answer."""
+
+    __tablename__ = "refund_requests"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    charge_txn: Mapped[str] = mapped_column(String(40), unique=True)
+    user_id: Mapped[int] = mapped_column(Id, index=True)
+    account_id: Mapped[int] = mapped_column(Id)
+    amount: Mapped[int] = mapped_column(BigInteger)  # what the refund gives back (> 0)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    # pending, approved, refused
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    automatic: Mapped[bool] = mapped_column(Boolean, default=False)
+    refund_txn: Mapped[str] = mapped_column(String(40), default="")
+    decided_by: Mapped[str] = mapped_column(String(128), default="")
+    answer: Mapped[str] = mapped_column(Text, default="")
+    requested_at: Mapped[datetime]
+    decided_at: Mapped[datetime | None]

@@ -36,6 +36,8 @@ from printwarden.store.models import (
     ReleaseDelegateRow,
     SettingRow,
     UserRow,
+    VoucherBatchRow,
+    VoucherRow,
 )
 from printwarden.store.site_numbers import SiteNumbers
 
@@ -199,6 +201,9 @@ KINDS: tuple[Kind, ...] = (
     Kind("held_job", HeldJobRow, 7, SiteApply.BY_JOB_REF),
     Kind("token", ApiTokenRow, 8),
     Kind("print_token", PrintTokenRow, 9),
+    # Top-up cards: every site gets every card (a card redeems anywhere, offline too).
+    Kind("voucher_batch", VoucherBatchRow, 10),
+    Kind("voucher", VoucherRow, 11, SiteApply.BULK),
 )
 FEED_ORDER: tuple[Kind, ...] = tuple(sorted(KINDS, key=lambda kind: kind.feed_rank))
 BY_NAME: dict[str, Kind] = {kind.name: kind for kind in KINDS}

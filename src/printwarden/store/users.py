@@ -332,3 +332,9 @@ def user_by_identity(session: Session, key: bytes, identity_number: str) -> User
     return session.scalar(
         select(UserRow).where(UserRow.identity_hash == hashed, UserRow.deleted_at.is_(None))
     )
+
+
+def username_of(session: Session, user_id: int) -> str:
+    """The username of ``user_id`` ("" if there is none)."""
+    found = session.scalar(select(UserRow.username).where(UserRow.id == user_id))
+    return found or ""

@@ -41,9 +41,11 @@ class Seeding:
 
     database_url: str
     data_dir: Path
+    # Settings beyond the data directory and database ({"payments": …} for a test's gateways).
+    overrides: dict[str, Any] = field(default_factory=dict, kw_only=True)
 
     def settings(self) -> Settings:
-        return Settings(data_dir=self.data_dir, database_url=self.database_url)
+        return Settings(data_dir=self.data_dir, database_url=self.database_url, **self.overrides)
 
     def database(self) -> Database:
         return Database(self.database_url)
@@ -84,13 +86,14 @@ class Seeding:
         printer: str | None = None,
         cost_model: dict[str, Any] | None = None,
         login_methods: list[str] | None = None,
+        kind: str = "mfd",
     ) -> str:
         """A device token bound to ``device`` (created, serving ``printer``, if missing)."""
         database = self.database()
         try:
             with database.session() as session:
                 fields: dict[str, Any] = {
-                    "kind": "mfd",
+                    "kind": kind,
                     "printer": printer,
                     "cost_model": cost_model or DEVICE_PRICES,
                 }

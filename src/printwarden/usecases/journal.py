@@ -17,11 +17,17 @@ Entry kinds (``body`` fields in brackets):
 - ``held-report`` — a job a provider held while the site was offline [the fields of a
   provider's held-job report, with ``provider`` and ``username``], so that HQ lists it too.
 - ``unknown-user`` — a user the site did not know [username, where].
+- ``voucher`` — a top-up card redeemed at the site [code, txn_id, username, amount, currency,
+  redeemed_at]: credited once; a card redeemed elsewhere first is credited and taken back,
+  visibly (``usecases/vouchers.py``).
+- ``cash`` — a note or coin a kiosk of the site took [insertion_id, device, username, amount,
+  currency, txn_id, at]: credited once under the cash rules (``usecases/cash.py``).
 
-An entry the site may not make — a credit, a charge HQ cannot explain, a printer, device,
-provider or held job of another site, an account the user may not charge — is rejected with
-the reason: it changes nothing, is recorded like any other (``journal_applied.rejected``, so
-a re-upload gets the same answer), and never holds up the rest of the journal.
+An entry the site may not make — a credit it cannot prove, a charge HQ cannot explain, a
+printer, device, provider or held job of another site, an account the user may not charge —
+is rejected with the reason: it changes nothing, is recorded like any other
+(``journal_applied.rejected``, so a re-upload gets the same answer), and never holds up the
+rest of the journal.
 ``journal_applied`` remembers every entry id, so uploading the same journal twice (after a
 crash mid-upload, say) changes nothing.
 """
@@ -47,9 +53,9 @@ from printwarden.store.models import (
     UserRow,
 )
 from printwarden.store.users import now
-from printwarden.usecases import journal_batch, journal_checks, journal_held
+from printwarden.usecases import cash, journal_batch, journal_checks, journal_held, vouchers
 
-KINDS = ("printed", "usage", "held", "held-report", "unknown-user")
+KINDS = ("printed", "usage", "held", "held-report", "unknown-user", "voucher", "cash")
 _APPLIED = cast(Table, JournalEntryRow.__table__)
 # What makes an entry impossible to apply as it is, found while applying it one by one.
 _REFUSALS = (Refused, InvalidReference, ledger.IdempotencyConflict, ledger.UnknownAccount)
@@ -69,8 +75,10 @@ class Report:
     failure_mode_jobs: int = 0
     notes: list[str] = field(default_factory=list)
     touched_accounts: set[int] = field(default_factory=set)
+    credits: dict[str, int] = field(default_factory=dict)  # top-up cards and cash, by kind
     results: list[JournalEntryResult] = field(default_factory=list)
     rejected: list[JournalRejection] = field(default_factory=list)
+    credit_rules: CreditRules | None = None
 
     def charge(self, kind: str, amount: int, account_id: int) -> None:
         self.amounts[kind] = self.amounts.get(kind, 0) + amount
@@ -85,13 +93,27 @@ class Outcome(NamedTuple):
     rejected: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class CreditRules:
+    """What HQ checks a site's credits with: the key top-up card codes hash under, and
+    what its kiosks take (None: no kiosk may take cash)."""
+
+    voucher_key: bytes = b""
+    cash: cash.CashRules | None = None
+
+
 def apply_entries(
-    session: Session, site: str, entries: list[dict[str, Any]], currency: Currency | None = None
+    session: Session,
+    site: str,
+    entries: list[dict[str, Any]],
+    currency: Currency | None = None,
+    credits: CreditRules | None = None,
 ) -> Report:
     """Apply ``entries`` (in order) for ``site`` in the caller's transaction; outcomes and
     refusals show amounts in ``currency``."""
     currency = currency or Currency()
     report = Report(entries=len(entries))
+    report.credit_rules = credits or CreditRules()
     ids = [str(e["id"]) for e in entries]
     before = _applied_before(session, ids)
     fresh = _first_of_each(entries, ids, before)
@@ -250,7 +272,25 @@ def _apply(
         return journal_held.status(session, site, body, report.notes)
     if kind == "held-report":
         return journal_held.report(session, site, body)
+    if kind in ("voucher", "cash"):
+        return _credit(session, site.name, kind, body, report)
     raise InvalidReference(f"unknown journal entry kind {kind!r}")
+
+
+def _credit(session: Session, site: str, kind: str, body: dict[str, Any], report: Report) -> str:
+    """A top-up card or a note a site took: credited once, under HQ's rules."""
+    rules = report.credit_rules or CreditRules()
+    if kind == "voucher":
+        done = vouchers.apply_offline(session, rules.voucher_key, site, body)
+    elif rules.cash is None:
+        raise Refused("no kiosk may take cash: this server has no [cash] rules")
+    else:
+        done = cash.apply_offline(session, rules.cash, site, body)
+    if done.amount:
+        report.credits[kind] = report.credits.get(kind, 0) + done.amount
+    report.touched_accounts.add(done.account_id)
+    report.notes.extend(done.notes)
+    return done.detail
 
 
 def _printed(

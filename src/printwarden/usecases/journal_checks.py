@@ -45,6 +45,8 @@ REQUIRED = {
     "held": ("job_ref",),
     "held-report": ("job_ref", "provider", "provider_job_id", "queue", "queue_kind", "username"),
     "unknown-user": ("username",),
+    "voucher": ("code", "txn_id", "username", "amount"),
+    "cash": ("insertion_id", "device", "username", "amount", "currency", "txn_id"),
 }
 # The longest value HQ stores of these fields (``store/models.py``): a longer one is
 # malformed, never cut to fit or left to fail in the database.

@@ -23,6 +23,11 @@ MESSAGES = {
     "print-url-revoked": "Print URL revoked: providers stop taking it within a minute.",
     "web-print-uploaded": "Documents uploaded: each is rendered, then waits for you to print it.",
     "web-print-canceled": "Web Print job canceled.",
+    "refund-asked": "Refund asked for: an administrator will answer it.",
+    "refund-approved": "Refund approved: the charge went back to its account.",
+    "refund-refused": "Refund refused.",
+    "batch-expired": "Batch withdrawn: its cards not yet redeemed no longer redeem.",
+    "cash-collected": "Cash collection recorded.",
 }
 
 

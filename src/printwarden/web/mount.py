@@ -12,6 +12,7 @@ from printwarden.web.guards import LoginRequired, WebError
 from printwarden.web.routes import (
     accounts,
     config_keys,
+    credit,
     dashboard,
     discovery,
     extensions,
@@ -19,6 +20,7 @@ from printwarden.web.routes import (
     job_log,
     login,
     mail_confirm,
+    payments_admin,
     portal,
     printers,
     questions,
@@ -37,6 +39,7 @@ ROUTERS = (
     static.router,
     login.router,
     portal.router,
+    credit.router,
     questions.router,
     scan.router,
     setup.router,
@@ -52,6 +55,7 @@ ROUTERS = (
     discovery.router,
     config_keys.router,
     extensions.router,
+    payments_admin.router,
 )
 
 

@@ -46,7 +46,7 @@ CURRENCY_META = b'<meta name="currency" content="USD 2">'
 
 
 @cache
-def _web_file(name: str) -> bytes:
+def web_file(name: str) -> bytes:
     return resources.files("printwarden.web").joinpath(name).read_bytes()
 
 
@@ -56,7 +56,7 @@ def release_asset(name: str) -> Response:
     media_type = ASSETS.get(name)
     if media_type is None:
         raise Problem(404, "Not found", f"no release station asset named {name!r}")
-    return Response(_web_file(f"static/{name}"), media_type=media_type, headers=HEADERS)
+    return Response(web_file(f"static/{name}"), media_type=media_type, headers=HEADERS)
 
 
 @router.get("/release/{station}", dependencies=[serves(Function.RELEASE_STATIONS)])
@@ -66,7 +66,7 @@ def release_page(station: str, state: AppState = Depends(app_state)) -> Response
     if not STATION.fullmatch(station) or set(station) == {"."}:
         raise Problem(404, "Not found", "a release station name is letters, digits, '_.-'")
     currency = state.currency
-    html = _web_file("release_station.html").replace(
+    html = web_file("release_station.html").replace(
         CURRENCY_META, f'<meta name="currency" content="{currency.code} {currency.minor_digits}">'
         .encode()
     )  # fmt: skip

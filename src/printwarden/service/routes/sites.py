@@ -133,6 +133,7 @@ def site_keys(
         key_generation=row.key_generation,
         card_key=keys.site_card_key(state.secret, name, row.key_generation).hex(),
         hq_cookie_key=public.hex(),
+        voucher_key=keys.voucher_key(state.secret).hex(),
     )
 
 
@@ -267,7 +268,8 @@ def _apply_journal(state: AppState, name: str, entries: list[dict[str, Any]]) ->
     with state.database.session() as session:
         _site(session, name)
         try:
-            report = journal.apply_entries(session, name, entries, state.currency)
+            credits = journal.CreditRules(keys.voucher_key(state.secret), state.cash_rules)
+            report = journal.apply_entries(session, name, entries, state.currency, credits)
         except (NotFound, ValueError, TypeError) as exc:  # a body's fields of the wrong kind
             raise Problem(422, "Invalid journal entry", str(exc)) from None
         answer = JournalOut.model_construct(

@@ -1,6 +1,6 @@
-"""The user portal: balance and recent transactions, jobs, shared accounts, held jobs with
-release (choose the printer), cancel and change settings. At a Site Server that is offline
-the same pages answer from the replica, marked "offline mode"."""
+"""The user portal: balance and recent transactions, jobs (and asking for a charge back),
+shared accounts, held jobs with release (choose the printer), cancel and change settings. At
+a Site Server that is offline the same pages answer from the replica, marked "offline mode"."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from printwarden.usecases.errors import REFUSALS
 from printwarden.web import forms
 from printwarden.web.guards import PageContext, WebError, user_form, user_page
 from printwarden.web.messages import done
+from printwarden.web.routes.credit import job_refunds
 
 router = APIRouter()
 HELD_PATH = "/web/portal/held-jobs"
@@ -56,9 +57,11 @@ async def my_jobs(ctx: PageContext = Depends(user_page)) -> Response:
 
 
 def _jobs(ctx: PageContext) -> Response:
+    """The person's recent jobs, each charged one with its refund request or the form."""
     with ctx.app.database.read() as session:
         where = reports.JobFilter(username=ctx.session.username)
-        return ctx.render("portal/jobs.html", jobs=reports.job_log(session, where, limit=50))
+        found = reports.job_log(session, where, limit=50)
+        return ctx.render("portal/jobs.html", jobs=found, refunds=job_refunds(session, found))
 
 
 @router.get(HELD_PATH)

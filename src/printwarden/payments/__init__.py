@@ -1,0 +1,1 @@
+"""Payments, top-up cards and cash: the I/O side (gateways, exports)."""
