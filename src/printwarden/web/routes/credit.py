@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from urllib.parse import urlsplit
 
@@ -28,6 +29,7 @@ from printwarden.service.client_address import client_address
 from printwarden.service.problems import Problem, problem_of
 from printwarden.service.throttle import Throttled
 from printwarden.store import reports, users
+from printwarden.store.db import utc
 from printwarden.store.models import PaymentRow, PrintJobRow, RefundRequestRow
 from printwarden.usecases import payments, refunds, vouchers
 from printwarden.usecases.errors import REFUSALS
@@ -48,6 +50,7 @@ REFUNDS_OFFLINE = (
     "when it is back online."
 )
 STRIPE_CHECKOUT = "https://checkout.stripe.com"
+STOP_WAITING = timedelta(minutes=15)  # a pending payment's page refreshes itself until then
 # The refusals the page shows.
 SHOWN: tuple[type[Exception], ...] = (Throttled, WebError, Problem, *REFUSALS)
 
@@ -116,6 +119,9 @@ def _payment_outcome(ctx: PageContext, payment_id: str, canceled: bool) -> Outco
         return Outcome(error="This payment was refunded or disputed: its credit was taken back.")
     if canceled or row.status == payments.CANCELED:
         return Outcome("Payment canceled: nothing was charged or added.")
+    if utc(row.created_at) + STOP_WAITING < users.now():
+        return Outcome("The payment service has not confirmed this payment yet: it is added "
+                       "to your balance as soon as it does.")  # fmt: skip
     return Outcome("Waiting for the payment service…", waiting=True)
 
 
@@ -123,10 +129,9 @@ def _page(ctx: PageContext, outcome: Outcome, code: str = "") -> Response:
     with ctx.app.database.read() as session:
         account = users.personal_account(session, ctx.session.user_id)
         asked = refunds.listed(session, user_id=ctx.session.user_id, limit=50)
-    headers = {"Content-Security-Policy": pay_policy(ctx.app.settings.payments)}
     response = ctx.render("portal/credit.html", outcome.status, account=account, code=code,
                           outcome=outcome, options=_options(ctx), refunds=asked)  # fmt: skip
-    response.headers.update(headers)
+    response.headers["Content-Security-Policy"] = pay_policy(ctx.app.settings.payments)
     return response
 
 
