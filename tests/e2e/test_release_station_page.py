@@ -246,6 +246,29 @@ def test_a_station_without_a_scanner_offers_no_scanning(world: World, page: Page
     expect(page.locator("#scan-section")).to_be_hidden()
 
 
+def test_a_top_up_card_redeemed_at_the_station_raises_the_balance_shown(
+    world: World, page: Page
+) -> None:
+    _, card = world.add_user("tess", full_name="Tess Topup")
+    batch = {"batch_id": f"station-{card}", "value": 700, "count": 1}
+    made = world.admin.post("/topup-cards/batches", json=batch)
+    assert made.status_code == 201, made.text
+    code = made.json()["codes"][0]
+    page.goto(world.page_url())
+    expect(idle_prompt(page)).to_be_visible()
+    swipe(page, card)
+    expect(page.get_by_role("heading", name="Tess Topup")).to_be_visible()
+    expect(page.locator("#user-balance")).to_have_text("$0.00")
+    typo = code[:-1] + ("0" if code[-1] != "0" else "1")
+    page.get_by_label("Top-up card code").fill(typo)
+    page.get_by_role("button", name="Redeem top-up card").click()
+    expect(page.get_by_role("alert")).to_contain_text("typo")
+    page.get_by_label("Top-up card code").fill(code.lower())
+    page.get_by_role("button", name="Redeem top-up card").click()
+    expect(page.locator("#user-balance")).to_have_text("$7.00")
+    expect(page.get_by_role("status")).to_have_text("Added $7.00 to your balance.")
+
+
 def test_unknown_card_shows_the_servers_reason_and_stays_idle(world: World, page: Page) -> None:
     _, card = world.add_user("uma", full_name="Uma Known")
     wrong = "9" + card[1:] if card[0] != "9" else "8" + card[1:]

@@ -83,3 +83,15 @@ def _check_stop(
     assert process.wait(timeout=20) in statuses
     left = [port for port in ports if _listening(port)]
     assert not left, f"a printer, provider, Site Server or link outlived it (ports {left})"
+    # Nor any process of its own that listens on no port (the pay station's bridge, say).
+    deadline = time.monotonic() + 10
+    while _processes_of(tmp_path) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _processes_of(tmp_path), _processes_of(tmp_path)
+
+
+def _processes_of(folder: Path) -> list[str]:
+    """The command lines of running processes that name ``folder`` (the demo's data)."""
+    found = subprocess.run(["pgrep", "-af", str(folder)], capture_output=True, text=True,
+                           check=False, timeout=10)  # fmt: skip
+    return [line for line in found.stdout.splitlines() if "pgrep" not in line]

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +19,13 @@ import httpx
 import pytest
 
 from printwarden.domain.accounts import Role
+from printwarden.domain.payments import Notification, NotificationKind
 from printwarden.files import write_private
 from printwarden.sim.payment_gateway import PaymentGatewaySimulator
+from printwarden.store.db import Database
 from printwarden.testing import payment_events as events
 from printwarden.testing.inprocess import InProcessAppServer
+from printwarden.usecases import payments
 
 SECRET_KEY, WEBHOOK_SECRET = "sk_test_notifications", "whsec_notifications"
 NOTIFY = "/payments/stripe/notify"
@@ -159,3 +163,33 @@ def test_the_payments_log_exports_csv(rig: Rig, tmp_path: Path) -> None:
     assert lines[0].startswith("id,created_at,username")
     assert len(lines) == 2
     assert ",pending" in lines[1]
+
+
+def test_one_batch_holding_copies_reversals_first_and_two_events_of_a_payment(rig: Rig) -> None:
+    """What the applier's group commit hands ``apply_all`` at once comes out as if applied
+    one by one: a copy is a duplicate, a reversal before its credit waits for it, a payment's
+    second success event credits nothing more."""
+    payment_id, session = start(person(rig, "batched"), 2000)
+    intent = f"pi_{session}"
+
+    def note(event: str, kind: NotificationKind, ours: str = payment_id) -> Notification:
+        return Notification("stripe", event, "t", kind, ours, session, intent, 2000, "USD",
+                            datetime.now(UTC))  # fmt: skip
+
+    batch = [
+        note("evt_b_refund", NotificationKind.REVERSE, ours=""),
+        note("evt_b_paid", NotificationKind.CREDIT),
+        note("evt_b_paid", NotificationKind.CREDIT),
+        note("evt_b_async", NotificationKind.CREDIT),
+        note("evt_b_dispute", NotificationKind.REVERSE),
+    ]
+    database = Database(rig.app.database_url)
+    try:
+        with database.session() as db:
+            outcomes = [done.outcome for done in payments.apply_all(db, batch)]
+    finally:
+        database.dispose()
+    assert outcomes == ["waiting", "credited", "duplicate", "duplicate", "duplicate"]
+    assert balance(rig, "batched") == 0
+    kinds = rig.admin.get("/payments", params={"user": "batched"}).json()
+    assert [p["status"] for p in kinds] == ["reversed"]

@@ -195,3 +195,18 @@ def test_a_refund_request_is_approved_once(
     mine = ok(user.get("/me/refund-requests"))
     assert mine[0]["status"] == "approved"
     assert mine[0]["answer"] == "sorry"
+
+
+def test_a_kiosk_credits_only_a_session_of_its_own(
+    app_server: InProcessAppServer, admin: httpx.Client, unique: Unique
+) -> None:
+    name = unique("victim")
+    person(app_server, admin, name)
+    mfd = app_server.client(app_server.device_token(unique("mfd-next-door")))
+    elsewhere = ok(mfd.post("/device/sessions", json={"method": "card", "card_number": name}), 201)
+    _, device = kiosk(app_server, unique)
+    note = {"insertion_id": "B-0-1", "amount": 500, "currency": "USD",
+            "session_id": elsewhere["session_id"]}  # fmt: skip
+    refused = device.post("/device/kiosk/insertions", json=note)
+    assert refused.status_code == 409
+    assert balance(admin, name) == 0

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +18,13 @@ from printwarden.domain import vouchers
 from printwarden.domain.accounts import Role
 from printwarden.files import private_dir, write_private
 from printwarden.payments.config import PaymentsConfig
-from printwarden.sim.cash_acceptor import SimulatedAcceptor
+from printwarden.sim.cash_acceptor import ControlServer, SimulatedAcceptor
 from printwarden.sim.payment_gateway import PaymentGatewaySimulator, simulator_secrets
 from printwarden.store import printers, tokens
 from printwarden.usecases import vouchers as topup_cards
 
 GATEWAY_PORT_OFFSET = 500  # the simulated gateways at port base + 500
+ACCEPTOR_PORT_OFFSET = 501  # the simulated note acceptor's control socket ("insert 500")
 KIOSK = "kiosk-lobby"
 CAMPUS, STRIPE = "campus", "stripe"
 NOTES = (100, 500, 1000, 2000)  # what the demo's acceptor takes (and the server's [cash])
@@ -80,6 +82,8 @@ class DemoPayments:
         )  # fmt: skip
         self.campus_secret = found.campus_secret
         self.acceptor = SimulatedAcceptor(currency=currency, notes=NOTES)
+        self.control_address = ("127.0.0.1", port_base + ACCEPTOR_PORT_OFFSET)
+        self.control: ControlServer | None = None
         self.folder, self.app_url, self.currency = folder, app_url, currency
         self.bridge: subprocess.Popen[bytes] | None = None
 
@@ -87,6 +91,8 @@ class DemoPayments:
         """Start everything; what ``demo.json`` says of it."""
         self.simulator.start()
         self.acceptor.start()
+        self.control = ControlServer(self.control_address, self.acceptor)
+        threading.Thread(target=self.control.serve_forever, args=(0.1,), daemon=True).start()
         token_file = write_private(self.folder / "kiosk.token", kiosk_token + "\n")
         command = [sys.executable, "-m", "printwarden", "kiosk", "run",
                    "--server", self.app_url, "--device", KIOSK, "--token-file", str(token_file),
@@ -105,6 +111,7 @@ class DemoPayments:
             "kiosk": {
                 "device": KIOSK,
                 "acceptor_port": self.acceptor.port,
+                "acceptor_control": "{}:{}".format(*self.control_address),
                 "notes": list(NOTES),
             },
         }
@@ -120,5 +127,8 @@ class DemoPayments:
                 self.bridge.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.bridge.kill()
+        if self.control is not None:
+            self.control.shutdown()
+            self.control.server_close()
         self.acceptor.stop()
         self.simulator.stop()

@@ -494,6 +494,11 @@ def _first_user(manifest: dict[str, Any]) -> str:
     return f"{users[0]['username']} / {users[0]['password']}"
 
 
+def _host_port(manifest: dict[str, Any]) -> str:
+    """The pay station's acceptor control socket as ``nc`` takes it (``host port``)."""
+    return str(manifest["kiosk"]["acceptor_control"]).replace(":", " ")
+
+
 def _print_welcome(manifest: dict[str, Any], path: Path) -> None:
     app_url = manifest["app_url"]
     tokens_dir = path.parent / TOKENS_DIR
@@ -511,7 +516,9 @@ def _print_welcome(manifest: dict[str, Any], path: Path) -> None:
         *_print_lines(manifest, tokens_dir),
         *_site_lines(manifest, path),
         f"  Pay station:   {manifest['kiosk_url'].split('#')[0]}   (kiosk_url in the manifest "
-        "has its token; notes go in through the simulated acceptor)",
+        "has its token; swipe card 1001 there)",
+        f"  Insert a note: echo 'insert 500' | nc {_host_port(manifest)}   (the simulated "
+        "acceptor; a real bridge process credits it)",
         f"  Add credit:    {app_url}/web/portal/credit   (top-up cards: topup_cards in the "
         "manifest; online payments through the simulated gateways)",
         f"  Manifest:      {path}",

@@ -28,6 +28,7 @@ import httpx
 
 from printwarden.cli_tokens import SITE_OR_PROVIDER_ENV
 from printwarden.demo import scanning as demo_scanning
+from printwarden.demo.payments import ACCEPTOR_PORT_OFFSET, GATEWAY_PORT_OFFSET
 from printwarden.demo.providers import (
     PROVIDER_PORT_OFFSET,
     PROVIDER_TLS_PORT_OFFSET,
@@ -104,6 +105,8 @@ PORT_OFFSETS = (
     # each device's simulated network scanner (demo/scanning.py)
     *(demo_scanning.ESCL_PORT_OFFSET + index
       for index in range(sum(len(site.devices) for site in SITES))),
+    GATEWAY_PORT_OFFSET,  # the simulated payment gateways (demo/payments.py)
+    ACCEPTOR_PORT_OFFSET,  # the pay station's simulated note acceptor's control socket
 )  # fmt: skip
 
 

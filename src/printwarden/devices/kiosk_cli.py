@@ -13,10 +13,12 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -85,6 +87,15 @@ def run(
             shown.terminate()
 
 
+def _end(child: subprocess.Popen[bytes]) -> None:
+    child.terminate()
+    try:
+        child.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait(timeout=10)
+
+
 def _browser(start: Path) -> subprocess.Popen[bytes]:
     found = shutil.which("chromium") or shutil.which("chromium-browser")
     if found is None:
@@ -92,16 +103,21 @@ def _browser(start: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen([found, "--kiosk", "--noerrdialogs", start.as_uri()])
 
 
+def _stop(_signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(128 + signal.SIGTERM)
+
+
 def _supervise(command: list[str]) -> None:
-    """Run the bridge until interrupted, starting it again whenever it exits."""
+    """Run the bridge until interrupted (SIGINT or SIGTERM: the bridge is stopped too, never
+    left running alone), starting it again whenever it exits."""
+    signal.signal(signal.SIGTERM, _stop)
     restarts = 0
     while True:
         child = subprocess.Popen(command)
         try:
             code = child.wait()
-        except KeyboardInterrupt:
-            child.terminate()
-            child.wait(timeout=10)
+        except (KeyboardInterrupt, SystemExit):
+            _end(child)
             return
         restarts += 1
         print(f"kiosk bridge exited ({code}); restart {restarts}", file=sys.stderr, flush=True)

@@ -16,6 +16,7 @@ from printwarden.service import openapi, problems
 from printwarden.service.body_limits import BodyLimit
 from printwarden.service.dns_sd import ZoneService
 from printwarden.service.email_print import start_mail
+from printwarden.service.payment_notices import NotificationApplier
 from printwarden.service.question_timer import start_user_clients
 from printwarden.service.routes import (
     accounts,
@@ -106,6 +107,7 @@ def create_app(
         checks=SecretChecks(settings.login.check_threads),
         gateways=build_gateways(settings.payments),
     )
+    state.payment_notices = NotificationApplier(state.database)
     syncer = DirectorySyncer(state)
     top_ups = TopUpScheduler(state)
 
@@ -128,12 +130,14 @@ def create_app(
             state, state.web_print, settings.mail, settings.data_dir / "mail"
         )
         scanning = await start_scanning(state, settings.scanning, settings.data_dir / "scans")
+        await state.payment_notices.start()
         state.services.update(web_print=state.web_print, user_client=questions,
-                              scanning=scanning)  # fmt: skip
+                              scanning=scanning, payments=state.payment_notices)  # fmt: skip
         if state.mail is not None:
             state.services["email_print"] = state.mail
         yield
         state.services.clear()
+        await state.payment_notices.stop()
         await scanning.stop()
         if state.mail is not None:
             await state.mail.stop()

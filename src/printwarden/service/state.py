@@ -100,6 +100,7 @@ class AppState:
     services: dict[str, Any] = field(default_factory=dict)
     events: EventHub = field(default_factory=EventHub)  # what User Clients hear
     gateways: dict[str, Gateway] = field(default_factory=dict)  # payment gateways, by name
+    payment_notices: Any = None  # service.payment_notices.NotificationApplier
 
     def service_counts(self) -> dict[str, dict[str, int]]:
         """The counters of the background services that run, by name (for /metrics)."""

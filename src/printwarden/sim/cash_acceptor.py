@@ -219,7 +219,10 @@ def frames(buffer: bytearray) -> Iterator[bytes]:
 # --- the process -------------------------------------------------------------------------------
 
 
-class _Control(socketserver.ThreadingTCPServer):
+class ControlServer(socketserver.ThreadingTCPServer):
+    """A loopback TCP socket taking one command a line (``insert 500``, ``status``,
+    ``power-cycle``) for ``acceptor``: a person's hand, for the demo and for tests."""
+
     daemon_threads = True
     allow_reuse_address = True
 
@@ -230,7 +233,7 @@ class _Control(socketserver.ThreadingTCPServer):
 
 
 class _ControlHandler(socketserver.StreamRequestHandler):
-    server: _Control
+    server: ControlServer
 
     def handle(self) -> None:
         for raw in self.rfile:
@@ -291,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, request_stop)
     acceptor = SimulatedAcceptor(args.currency, args.notes, serial=args.serial, echo=args.echo)
-    with acceptor, _Control(args.control, acceptor) as control:
+    with acceptor, ControlServer(args.control, acceptor) as control:
         threading.Thread(target=control.serve_forever, args=(0.1,), daemon=True).start()
         host, port = args.control[0], control.socket.getsockname()[1]
         print(f"pty {acceptor.port}", flush=True)

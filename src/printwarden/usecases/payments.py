@@ -15,8 +15,9 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -28,7 +29,7 @@ from printwarden.domain.payments import (
     PaymentRules,
     new_payment_id,
 )
-from printwarden.store import ledger, users
+from printwarden.store import bulk, ledger, users
 from printwarden.store.models import PaymentEventRow, PaymentRow, UserRow
 from printwarden.usecases.errors import Invalid, NotFound
 
@@ -96,27 +97,130 @@ class Applied:
 
 
 def apply(session: Session, note: Notification) -> Applied:
-    """Apply one verified notification, once (the caller's transaction; a concurrent copy
-    of the same event fails to commit, and is then a duplicate)."""
-    seen = select(PaymentEventRow.id).where(
-        PaymentEventRow.gateway == note.gateway, PaymentEventRow.event_id == note.event_id
+    """Apply one verified notification, once (see :func:`apply_all`)."""
+    return apply_all(session, [note])[0]
+
+
+def apply_all(session: Session, notes: Sequence[Notification]) -> list[Applied]:
+    """Apply verified notifications in order, each once, in the caller's transaction (a
+    concurrent copy of one of them fails to commit: the caller then applies them one by one,
+    and the copy that lost is a duplicate). One lookup of the events seen before and of
+    reversals waiting, one insert of the log rows: a batch costs little more than one."""
+    applying = _Applying(session, notes)
+    results = [applying.one(note) for note in notes]
+    if applying.txns:  # in one go: their ids are all different, and all new
+        ledger.apply_transactions(session, applying.txns, accounts_found=True)
+    if applying.rows:
+        bulk.insert_columns(session, _EVENTS, _columns(applying.rows))
+    return results
+
+
+class _Applying:
+    """One batch's notifications: the events seen, the payments named, the reversals
+    waiting; the ledger transactions and log rows to write."""
+
+    def __init__(self, session: Session, notes: Sequence[Notification]) -> None:
+        self.session = session
+        self.seen = _seen(session, notes)
+        self.waiting = _waiting(session, notes)
+        self.payments = _payments(session, notes)
+        self.txns: list[Transaction] = []
+        self.rows: list[dict[str, Any]] = []
+
+    def payment(self, note: Notification) -> PaymentRow | None:
+        found = self.payments.get(note.payment_id) if note.payment_id else None
+        if found is None and note.intent_ref:
+            found = self.payments.get(note.intent_ref)
+        return found
+
+    def one(self, note: Notification) -> Applied:
+        key = (note.gateway, note.event_id[:128])
+        if key in self.seen:
+            return Applied("duplicate", f"event {note.event_id} was applied before")
+        self.seen.add(key)
+        if note.kind is NotificationKind.CREDIT:
+            done = self._credit(note)
+        elif note.kind is NotificationKind.REVERSE:
+            done = self._reverse(note)
+        else:
+            done = Applied("ignored", f"{note.event_type} needs nothing done")
+        self.rows.append(_row(note, done))
+        return done
+
+    def _credit(self, note: Notification) -> Applied:
+        row = self.payment(note)
+        if row is None or row.gateway != note.gateway:
+            return Applied("mismatch", f"no payment {note.payment_id!r} through {note.gateway}")
+        if (note.amount, note.currency) != (row.amount + row.fee, row.currency):
+            paid, due = f"{note.amount} {note.currency}", f"{row.amount + row.fee} {row.currency}"
+            return Applied("mismatch", f"paid {paid}, expected {due}")
+        row.payment_ref = row.payment_ref or note.payment_ref[:128]
+        if not row.intent_ref and note.intent_ref:
+            row.intent_ref = note.intent_ref[:128]
+            self.payments[row.intent_ref] = row
+        if row.credit_txn:
+            return Applied("duplicate", f"payment {row.id} was credited before")
+        txn = credit_txn(row.id)
+        self.txns.append(Transaction(
+            id=txn, account_id=row.account_id, amount=row.amount, kind=TransactionKind.TOP_UP,
+            reference=f"payment:{row.id}", comment=f"paid online through {row.gateway}",
+        ))  # fmt: skip
+        row.credit_txn, row.status, row.updated_at = txn, PAID, users.now()
+        if {row.id, row.intent_ref} & self.waiting:
+            self.txns.append(_reversal(row, "refunded or disputed before it was credited"))
+            return Applied("credited", f"credited {row.amount} and reversed (a reversal waited)")
+        return Applied("credited", f"credited {row.amount} to payment {row.id}")
+
+    def _reverse(self, note: Notification) -> Applied:
+        row = self.payment(note)
+        if row is None or not row.credit_txn:
+            self.waiting |= {note.payment_id, note.intent_ref} - {""}
+            return Applied("waiting", "the payment is not credited yet: reversed when it is")
+        if row.reversal_txn:
+            return Applied("duplicate", f"payment {row.id} was reversed before")
+        self.txns.append(_reversal(row, f"{note.event_type} at {row.gateway}"))
+        return Applied("reversed", f"reversed {row.amount} of payment {row.id}")
+
+
+_EVENTS = cast(Table, PaymentEventRow.__table__)
+
+
+def _seen(session: Session, notes: Sequence[Notification]) -> set[tuple[str, str]]:
+    """The (gateway, event id) of ``notes`` logged before."""
+    ids = sorted({note.event_id[:128] for note in notes})
+    found = session.execute(
+        select(PaymentEventRow.gateway, PaymentEventRow.event_id).where(
+            bulk.among(session, PaymentEventRow.event_id, ids)
+        )
     )
-    if session.scalar(seen) is not None:
-        return Applied("duplicate", f"event {note.event_id} was applied before")
-    if note.kind is NotificationKind.CREDIT:
-        done = _credit(session, note)
-    elif note.kind is NotificationKind.REVERSE:
-        done = _reverse(session, note)
-    else:
-        done = Applied("ignored", f"{note.event_type} needs nothing done")
-    session.add(PaymentEventRow(
-        gateway=note.gateway, event_id=note.event_id[:128], event_type=note.event_type[:64],
-        payment_id=note.payment_id[:40], intent_ref=note.intent_ref[:128], amount=note.amount,
-        currency=note.currency[:3], outcome=done.outcome, detail=done.detail,
-        received_at=users.now(),
-    ))  # fmt: skip
-    session.flush()
-    return done
+    return {(str(gateway), str(event)) for gateway, event in found}
+
+
+def _waiting(session: Session, notes: Sequence[Notification]) -> set[str]:
+    """The payment ids and intents of ``notes`` with a reversal waiting for their credit."""
+    keys = sorted({key for n in notes for key in (n.payment_id, n.intent_ref) if key})
+    if not keys:
+        return set()
+    found: set[str] = set()
+    for column in (PaymentEventRow.payment_id, PaymentEventRow.intent_ref):
+        waiting = PaymentEventRow.outcome == "waiting"
+        rows = session.scalars(select(column).where(waiting, bulk.among(session, column, keys)))
+        found.update(str(value) for value in rows if value)
+    return found
+
+
+def _row(note: Notification, done: Applied) -> dict[str, Any]:
+    return {
+        "gateway": note.gateway, "event_id": note.event_id[:128],
+        "event_type": note.event_type[:64], "payment_id": note.payment_id[:40],
+        "intent_ref": note.intent_ref[:128], "amount": note.amount,
+        "currency": note.currency[:3], "outcome": done.outcome, "detail": done.detail,
+        "received_at": users.now(),
+    }  # fmt: skip
+
+
+def _columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    return {name: [row[name] for row in rows] for name in rows[0]}
 
 
 def is_duplicate(exc: IntegrityError) -> bool:
@@ -124,65 +228,31 @@ def is_duplicate(exc: IntegrityError) -> bool:
     return "payment_events" in str(exc.orig) or "uq_payment_events" in str(exc.orig)
 
 
-def _payment(session: Session, note: Notification) -> PaymentRow | None:
-    query = select(PaymentRow).with_for_update()
-    if note.payment_id:
-        return session.scalar(query.where(PaymentRow.id == note.payment_id))
-    if note.intent_ref:
-        return session.scalar(query.where(PaymentRow.intent_ref == note.intent_ref))
-    return None
+def _payments(session: Session, notes: Sequence[Notification]) -> dict[str, PaymentRow]:
+    """The payments ``notes`` name, by our id and by their intent (locked on PostgreSQL, in
+    id order, so concurrent batches cannot deadlock)."""
+    ids = sorted({n.payment_id for n in notes if n.payment_id})
+    intents = sorted({n.intent_ref for n in notes if n.intent_ref})
+    found: dict[str, PaymentRow] = {}
+    for column, keys in ((PaymentRow.id, ids), (PaymentRow.intent_ref, intents)):
+        if not keys:
+            continue
+        query = select(PaymentRow).where(bulk.among(session, column, keys))
+        for row in session.scalars(query.order_by(PaymentRow.id).with_for_update()):
+            found[row.id] = row
+            if row.intent_ref:
+                found[row.intent_ref] = row
+    return found
 
 
-def _credit(session: Session, note: Notification) -> Applied:
-    row = _payment(session, note)
-    if row is None or row.gateway != note.gateway:
-        return Applied("mismatch", f"no payment {note.payment_id!r} through {note.gateway}")
-    if (note.amount, note.currency) != (row.amount + row.fee, row.currency):
-        paid = f"{note.amount} {note.currency}"
-        return Applied("mismatch", f"paid {paid}, expected {row.amount + row.fee} {row.currency}")
-    row.payment_ref = row.payment_ref or note.payment_ref[:128]
-    row.intent_ref = row.intent_ref or note.intent_ref[:128]
-    if row.credit_txn:
-        return Applied("duplicate", f"payment {row.id} was credited before")
-    txn = credit_txn(row.id)
-    ledger.apply_transaction(session, Transaction(
-        id=txn, account_id=row.account_id, amount=row.amount, kind=TransactionKind.TOP_UP,
-        reference=f"payment:{row.id}", comment=f"paid online through {row.gateway}",
-    ))  # fmt: skip
-    row.credit_txn, row.status, row.updated_at = txn, PAID, users.now()
-    if _waiting_reversal(session, row):
-        _book_reversal(session, row, "refunded or disputed before it was credited")
-        return Applied("credited", f"credited {row.amount} and reversed (a reversal waited)")
-    return Applied("credited", f"credited {row.amount} to payment {row.id}")
-
-
-def _waiting_reversal(session: Session, row: PaymentRow) -> bool:
-    keys = [PaymentEventRow.payment_id == row.id]
-    if row.intent_ref:
-        keys.append(PaymentEventRow.intent_ref == row.intent_ref)
-    found = select(PaymentEventRow.id).where(
-        PaymentEventRow.gateway == row.gateway, PaymentEventRow.outcome == "waiting"
-    )
-    return any(session.scalar(found.where(key)) is not None for key in keys)
-
-
-def _reverse(session: Session, note: Notification) -> Applied:
-    row = _payment(session, note)
-    if row is None or not row.credit_txn:
-        return Applied("waiting", "the payment is not credited yet: reversed when it is")
-    if row.reversal_txn:
-        return Applied("duplicate", f"payment {row.id} was reversed before")
-    _book_reversal(session, row, f"{note.event_type} at {row.gateway}")
-    return Applied("reversed", f"reversed {row.amount} of payment {row.id}")
-
-
-def _book_reversal(session: Session, row: PaymentRow, why: str) -> None:
+def _reversal(row: PaymentRow, why: str) -> Transaction:
+    """The transaction that takes ``row``'s credit back (and the row marked reversed)."""
     txn = reversal_txn(row.id)
-    ledger.apply_transaction(session, Transaction(
+    row.reversal_txn, row.status, row.updated_at = txn, REVERSED, users.now()
+    return Transaction(
         id=txn, account_id=row.account_id, amount=-row.amount, kind=TransactionKind.ADJUSTMENT,
         reference=f"payment:{row.id}", comment=f"online payment reversed: {why}",
-    ))  # fmt: skip
-    row.reversal_txn, row.status, row.updated_at = txn, REVERSED, users.now()
+    )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

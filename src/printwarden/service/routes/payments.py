@@ -16,8 +16,6 @@ import time
 from datetime import datetime
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from fastapi.concurrency import run_in_threadpool
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from printwarden.api.payments import (
@@ -29,7 +27,7 @@ from printwarden.api.payments import (
 )
 from printwarden.domain.accounts import Role
 from printwarden.domain.functions import Function
-from printwarden.domain.payments import BadNotification, Notification
+from printwarden.domain.payments import BadNotification
 from printwarden.payments.config import rules
 from printwarden.service.adding_credit import OFFLINE, return_base
 from printwarden.service.adding_credit import start_payment as start_for
@@ -140,21 +138,10 @@ async def notify(
         client = request.client.host if request.client else "?"
         log.warning("payment notification to %s from %s refused: %s", gateway, client, exc)
         raise Problem(400, "Bad notification", str(exc)) from None
-    done = await run_in_threadpool(apply_notification, state, note)
+    done = await state.payment_notices.apply(note)
     log.info("payment event %s %s (%s): %s — %s", gateway, note.event_id, note.event_type,
              done.outcome, done.detail)  # fmt: skip
     return {"outcome": done.outcome, "detail": done.detail}
-
-
-def apply_notification(state: AppState, note: Notification) -> payments.Applied:
-    """Apply ``note`` in its own transaction; a concurrent copy that lost is a duplicate."""
-    try:
-        with state.database.session() as session:
-            return payments.apply(session, note)
-    except IntegrityError as exc:
-        if not payments.is_duplicate(exc):
-            raise
-        return payments.Applied("duplicate", f"event {note.event_id} was applied just now")
 
 
 @router.get(

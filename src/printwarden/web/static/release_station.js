@@ -704,6 +704,24 @@
     say({ status: "You have been logged out." });
   });
 
+  // A top-up card redeemed for the person logged in: the balance shown rises at once.
+  $("redeem-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const input = $("redeem-code");
+    const session = state.session;
+    if (!session || !input.value.trim()) return;
+    try {
+      const path = `device/sessions/${encodeURIComponent(session.session_id)}/topup-cards/redeem`;
+      const done = await api("POST", path, { code: input.value });
+      input.value = "";
+      session.balance = done.balance;
+      renderSession();
+      say({ status: `Added ${money(done.amount)} to your balance.` });
+    } catch (error) {
+      say({ error: error.message });
+    }
+  });
+
   // Any touch or key counts as activity; after idleSeconds without any, log out.
   function limitSeconds() {
     const server = state.device && state.device.session_idle_seconds;
