@@ -75,6 +75,8 @@ bench: system-deps venv
 	$(PY) bench/card_release.py
 	$(PY) bench/site.py
 	$(PY) bench/pipeline.py --backend both
+	$(PY) bench/payment_notifications.py
+	$(PY) bench/voucher_pdf.py
 	$(PY) bench/greyscale.py --runs 9
 	$(PY) bench/conversion.py --runs 25
 	$(PY) bench/script_engines.py
