@@ -9,18 +9,13 @@ while a job still has pages to deliver is answered 503 (busy).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
-import socket
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, Self
 from xml.etree import ElementTree as ET
 from xml.sax.saxutils import escape
 
@@ -28,6 +23,7 @@ import img2pdf
 
 from printwarden.scanning.escl import PWG, SCAN, parse_xml
 from printwarden.scanning.sample_pages import generate_page, page_size
+from printwarden.sim.http import QuietHandler, Served, TrackedServer
 
 log = logging.getLogger(__name__)
 
@@ -157,12 +153,14 @@ def _document(root: str, body: str) -> bytes:
     ).encode()
 
 
-class EsclScanner:
+class EsclScanner(Served):
     """A simulated eSCL scanner serving ``http://host:port/eSCL`` from a background thread.
 
     ``page_text(n)``, when given, is the text of page ``n`` (numbered from 1 in each job);
     ``pages`` may be changed between jobs (0: an empty feeder). ``jobs_created``,
     ``documents_served`` and ``jobs_deleted`` count what clients did."""
+
+    running_name = "escl-scanner"
 
     def __init__(
         self,
@@ -185,48 +183,14 @@ class EsclScanner:
         self.jobs_deleted = 0
         self.jobs: dict[str, ScanJob] = {}
         self.lock = threading.Lock()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
         """The eSCL root, e.g. ``http://127.0.0.1:8080/eSCL``."""
         return f"http://{self.host}:{self.port}/eSCL"
 
-    def start(self) -> None:
-        """Listen and serve in a background thread."""
-        if self._server is not None:
-            raise RuntimeError("the scanner is running already")
-        self._server = _Server((self.host, self.port), _Handler, self)
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
-            name=f"escl-scanner-{self.port}", daemon=True,
-        )  # fmt: skip
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop serving, end open connections and wait for every thread."""
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.close_connections()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        self._server = self._thread = None
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        _type: type[BaseException] | None,
-        _exc: BaseException | None,
-        _tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def make_server(self) -> TrackedServer:
+        return _Server((self.host, self.port), _Handler, self)
 
     # --- the scanner's state (called from the handler threads) --------------------------
 
@@ -342,60 +306,20 @@ class EsclScanner:
         return _document("ScanImageInfo", body)
 
 
-class _Server(ThreadingHTTPServer):
-    """The HTTP server: one thread per connection, every one ended and joined on close."""
-
-    daemon_threads = False
-    block_on_close = True
-
+class _Server(TrackedServer):
     def __init__(
         self, address: tuple[str, int], handler: type[_Handler], scanner: EsclScanner
     ) -> None:
         self.scanner = scanner
-        self.connections: set[socket.socket] = set()
-        self.connections_lock = threading.Lock()
         super().__init__(address, handler)
 
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self.connections_lock:
-            self.connections.add(request)
-        super().process_request(request, client_address)
 
-    def shutdown_request(self, request: Any) -> None:
-        with self.connections_lock:
-            self.connections.discard(request)
-        super().shutdown_request(request)
-
-    def close_connections(self) -> None:
-        """End every open connection, so that its thread ends."""
-        with self.connections_lock:
-            for connection in self.connections:
-                with contextlib.suppress(OSError):  # closed by the client meanwhile
-                    connection.shutdown(socket.SHUT_RDWR)
-
-
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     """The eSCL resources."""
 
-    protocol_version = "HTTP/1.1"
     server_version = "printwarden-escl-sim/1"
-    timeout = 30  # an idle keep-alive connection ends after this
+    default_media_type = "text/xml"
     server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s " + format, self.address_string(), *args)
-
-    def _send(self, status: int, body: bytes = b"", media_type: str = "text/xml",
-              headers: dict[str, str] | None = None) -> None:  # fmt: skip
-        self.send_response(status)
-        if body:
-            self.send_header("Content-Type", media_type)
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
 
     def _body(self) -> bytes | None:
         """The request body, or None (after answering) when it is unusable."""

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import contextlib
 import hashlib
 import hmac
 import html
@@ -35,22 +34,21 @@ import logging
 import re
 import secrets
 import signal
-import socket
 import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import FrameType, TracebackType
-from typing import Any, Self
+from types import FrameType
+from typing import Any
 from urllib.parse import parse_qsl
 
 import httpx
 import stripe
 
 from printwarden.files import private_dir, write_private
+from printwarden.sim.http import QuietHandler, Served, TrackedServer
 
 log = logging.getLogger(__name__)
 
@@ -254,11 +252,13 @@ def _strings(value: Any, param: str) -> dict[str, str]:
     return dict(value)
 
 
-class PaymentGatewaySimulator:
+class PaymentGatewaySimulator(Served):
     """Both simulated gateways, served from a background thread at :attr:`url`.
 
     ``stripe_secret_key``, when given, is the one API key accepted (else any ``sk_…``);
     webhooks go to the URLs given, signed with their secrets (none sent without a URL)."""
+
+    running_name = "payment-gateway"
 
     def __init__(
         self,
@@ -283,8 +283,6 @@ class PaymentGatewaySimulator:
         self.deliveries: list[Delivery] = []
         self.lock = threading.Lock()
         self._idempotent: dict[str, str] = {}  # Idempotency-Key → session id
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
@@ -296,40 +294,8 @@ class PaymentGatewaySimulator:
         """The campus pay page (a webhook gateway's ``pay_url``)."""
         return f"{self.url}/campus/pay"
 
-    def start(self) -> None:
-        """Listen and serve in a background thread."""
-        if self._server is not None:
-            raise RuntimeError("the simulator is running already")
-        self._server = _Server((self.host, self.port), _Handler, self)
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
-            name=f"payment-gateway-{self.port}", daemon=True,
-        )  # fmt: skip
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop serving, end open connections and wait for every thread."""
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.close_connections()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        self._server = self._thread = None
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        _type: type[BaseException] | None,
-        _exc: BaseException | None,
-        _tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def make_server(self) -> TrackedServer:
+        return _Server((self.host, self.port), _Handler, self)
 
     # --- Stripe -----------------------------------------------------------------------------
 
@@ -551,59 +517,20 @@ def _campus_fields(fields: dict[str, str]) -> tuple[str, int, str, str]:
 # --- HTTP ---------------------------------------------------------------------------------
 
 
-class _Server(ThreadingHTTPServer):
-    """The HTTP server: one thread per connection, every one ended and joined on close."""
-
-    daemon_threads = False
-    block_on_close = True
-
+class _Server(TrackedServer):
     def __init__(
         self, address: tuple[str, int], handler: type[_Handler], sim: PaymentGatewaySimulator
     ) -> None:
         self.sim = sim
-        self.connections: set[socket.socket] = set()
-        self.connections_lock = threading.Lock()
         super().__init__(address, handler)
 
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self.connections_lock:
-            self.connections.add(request)
-        super().process_request(request, client_address)
 
-    def shutdown_request(self, request: Any) -> None:
-        with self.connections_lock:
-            self.connections.discard(request)
-        super().shutdown_request(request)
-
-    def close_connections(self) -> None:
-        """End every open connection, so that its thread ends."""
-        with self.connections_lock:
-            for connection in self.connections:
-                with contextlib.suppress(OSError):  # closed by the client meanwhile
-                    connection.shutdown(socket.SHUT_RDWR)
-
-
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     """The simulated API and pages."""
 
-    protocol_version = "HTTP/1.1"
     server_version = "printwarden-payment-sim/1"
-    timeout = 30  # an idle keep-alive connection ends after this
+    default_media_type = "application/json"
     server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s " + format, self.address_string(), *args)
-
-    def _send(self, status: int, body: bytes = b"", media_type: str = "application/json",
-              headers: dict[str, str] | None = None) -> None:  # fmt: skip
-        self.send_response(status)
-        if body:
-            self.send_header("Content-Type", media_type)
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
 
     def _json(self, status: int, found: dict[str, Any]) -> None:
         self._send(status, json.dumps(found).encode(), headers={"Request-Id": _token("req_")})

@@ -64,9 +64,7 @@ def approve(
     session: Session = Depends(write_session),
 ) -> RefundRequestOut:
     """Refund the charge (once) and tell the person."""
-    row = refunds.decide(session, request_id, approve=True, by=caller.username or "",
-                         answer=body.answer)  # fmt: skip
-    return request_out(row, users.username_of(session, row.user_id))
+    return _decide(session, request_id, body, caller, approve=True)
 
 
 @router.post("/refund-requests/{request_id}/refuse")
@@ -77,6 +75,12 @@ def refuse(
     session: Session = Depends(write_session),
 ) -> RefundRequestOut:
     """Refuse the request, saying why."""
-    row = refunds.decide(session, request_id, approve=False, by=caller.username or "",
+    return _decide(session, request_id, body, caller, approve=False)
+
+
+def _decide(
+    session: Session, request_id: int, body: RefundDecisionIn, caller: Caller, *, approve: bool
+) -> RefundRequestOut:
+    row = refunds.decide(session, request_id, approve=approve, by=caller.username or "",
                          answer=body.answer)  # fmt: skip
     return request_out(row, users.username_of(session, row.user_id))
