@@ -193,3 +193,31 @@ def test_one_batch_holding_copies_reversals_first_and_two_events_of_a_payment(ri
     assert balance(rig, "batched") == 0
     kinds = rig.admin.get("/payments", params={"user": "batched"}).json()
     assert [p["status"] for p in kinds] == ["reversed"]
+
+
+def test_partial_refunds_take_back_what_was_refunded_once(rig: Rig) -> None:
+    """Stripe's ``amount_refunded`` is the total so far: each new total takes back the
+    difference, a repeated total nothing, and never more than was credited."""
+    payment_id, session = start(person(rig, "partly"), 1000)
+    intent = f"pi_{session}"
+    paid = events.checkout_session(payment_id, 1000, "usd", session_id=session, intent_id=intent)
+    sent = [signed(events.stripe_event("checkout.session.completed", paid))]
+    for total in (300, 500, 500, 300):  # a later total, the same again, an old one
+        refund = events.refunded_charge(payment_id, total, "usd", intent_id=intent)
+        sent.append(signed(events.stripe_event("charge.refunded", refund)))
+    anyone = rig.app.client()
+    outcomes = []
+    for each in sent:
+        answer = anyone.post(NOTIFY, content=each["body"], headers=each["headers"])
+        assert answer.status_code == 200, answer.text
+        outcomes.append(answer.json()["outcome"])
+    assert outcomes == ["credited", "reversed", "reversed", "duplicate", "duplicate"]
+    assert balance(rig, "partly") == 500
+    [shown] = rig.admin.get("/payments", params={"user": "partly"}).json()
+    assert (shown["status"], shown["reversed"]) == ("paid", 500)
+    chargeback = events.dispute(1000, "usd", intent_id=intent)
+    last = signed(events.stripe_event("charge.dispute.created", chargeback))
+    assert anyone.post(NOTIFY, content=last["body"], headers=last["headers"]).status_code == 200
+    assert balance(rig, "partly") == 0
+    [shown] = rig.admin.get("/payments", params={"user": "partly"}).json()
+    assert (shown["status"], shown["reversed"]) == ("reversed", 1000)

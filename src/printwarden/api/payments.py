@@ -123,6 +123,7 @@ class PaymentOut(Model):
     fee: int
     currency: str
     status: Literal["pending", "paid", "reversed", "canceled"]
+    reversed: int = Field(default=0, description="taken back so far (refunds, disputes)")
     created_at: UtcDatetime
     updated_at: UtcDatetime
 

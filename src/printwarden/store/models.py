@@ -571,7 +571,8 @@ class PaymentRow(Base):
     payment_ref: Mapped[str] = mapped_column(String(128), default="")
     intent_ref: Mapped[str] = mapped_column(String(128), default="", index=True)
     credit_txn: Mapped[str] = mapped_column(String(40), default="")
-    reversal_txn: Mapped[str] = mapped_column(String(40), default="")
+    reversal_txn: Mapped[str] = mapped_column(String(40), default="")  # the latest
+    reversed: Mapped[int] = mapped_column(BigInteger, default=0)  # taken back so far
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

@@ -41,8 +41,10 @@ def credit_txn(payment_id: str) -> str:
     return str(uuid.uuid5(_NAMESPACE, f"credit\x1f{payment_id}"))
 
 
-def reversal_txn(payment_id: str) -> str:
-    return str(uuid.uuid5(_NAMESPACE, f"reversal\x1f{payment_id}"))
+def reversal_txn(payment_id: str, reversed_total: int) -> str:
+    """The reversal that brings ``payment_id``'s reversed amount up to ``reversed_total``
+    (a refund's amount is the total refunded so far: a replay reaches no new total)."""
+    return str(uuid.uuid5(_NAMESPACE, f"reversal\x1f{payment_id}\x1f{reversed_total}"))
 
 
 def begin(
@@ -59,7 +61,7 @@ def begin(
         id=new_payment_id(), gateway=gateway, user_id=user.id,
         account_id=users.personal_account(session, user.id).id, amount=amount,
         fee=rules.fee(amount), currency=currency, status=PENDING, payment_ref="", intent_ref="",
-        credit_txn="", reversal_txn="", created_at=moment, updated_at=moment,
+        credit_txn="", reversal_txn="", reversed=0, created_at=moment, updated_at=moment,
     )  # fmt: skip
     session.add(row)
     session.flush()
@@ -122,7 +124,7 @@ class _Applying:
     def __init__(self, session: Session, notes: Sequence[Notification]) -> None:
         self.session = session
         self.seen = _seen(session, notes)
-        self.waiting = _waiting(session, notes)
+        self.waiting = _waiting(session, notes)  # payment id or intent → amount refunded
         self.payments = _payments(session, notes)
         self.txns: list[Transaction] = []
         self.rows: list[dict[str, Any]] = []
@@ -166,20 +168,23 @@ class _Applying:
             reference=f"payment:{row.id}", comment=f"paid online through {row.gateway}",
         ))  # fmt: skip
         row.credit_txn, row.status, row.updated_at = txn, PAID, users.now()
-        if {row.id, row.intent_ref} & self.waiting:
-            self.txns.append(_reversal(row, "refunded or disputed before it was credited"))
+        waited = max(self.waiting.get(row.id, 0), self.waiting.get(row.intent_ref, 0))
+        if waited:
+            self.txns.append(_reversal(row, waited, "refunded or disputed before it was credited"))
             return Applied("credited", f"credited {row.amount} and reversed (a reversal waited)")
         return Applied("credited", f"credited {row.amount} to payment {row.id}")
 
     def _reverse(self, note: Notification) -> Applied:
         row = self.payment(note)
         if row is None or not row.credit_txn:
-            self.waiting |= {note.payment_id, note.intent_ref} - {""}
+            for key in {note.payment_id, note.intent_ref} - {""}:
+                self.waiting[key] = max(self.waiting.get(key, 0), note.amount)
             return Applied("waiting", "the payment is not credited yet: reversed when it is")
-        if row.reversal_txn:
-            return Applied("duplicate", f"payment {row.id} was reversed before")
-        self.txns.append(_reversal(row, f"{note.event_type} at {row.gateway}"))
-        return Applied("reversed", f"reversed {row.amount} of payment {row.id}")
+        before = row.reversed
+        if min(note.amount, row.amount) <= before:
+            return Applied("duplicate", f"payment {row.id} was reversed by {before} before")
+        self.txns.append(_reversal(row, note.amount, f"{note.event_type} at {row.gateway}"))
+        return Applied("reversed", f"reversed {row.reversed - before} of payment {row.id}")
 
 
 _EVENTS = cast(Table, PaymentEventRow.__table__)
@@ -196,16 +201,21 @@ def _seen(session: Session, notes: Sequence[Notification]) -> set[tuple[str, str
     return {(str(gateway), str(event)) for gateway, event in found}
 
 
-def _waiting(session: Session, notes: Sequence[Notification]) -> set[str]:
-    """The payment ids and intents of ``notes`` with a reversal waiting for their credit."""
+def _waiting(session: Session, notes: Sequence[Notification]) -> dict[str, int]:
+    """The payment ids and intents of ``notes`` with a reversal waiting for their credit,
+    and the most it asks to reverse."""
     keys = sorted({key for n in notes for key in (n.payment_id, n.intent_ref) if key})
-    if not keys:
-        return set()
-    found: set[str] = set()
+    found: dict[str, int] = {}
     for column in (PaymentEventRow.payment_id, PaymentEventRow.intent_ref):
+        if not keys:
+            break
         waiting = PaymentEventRow.outcome == "waiting"
-        rows = session.scalars(select(column).where(waiting, bulk.among(session, column, keys)))
-        found.update(str(value) for value in rows if value)
+        query = select(column, PaymentEventRow.amount).where(
+            waiting, bulk.among(session, column, keys)
+        )
+        for key, amount in session.execute(query):
+            if key:
+                found[str(key)] = max(found.get(str(key), 0), int(amount))
     return found
 
 
@@ -245,13 +255,17 @@ def _payments(session: Session, notes: Sequence[Notification]) -> dict[str, Paym
     return found
 
 
-def _reversal(row: PaymentRow, why: str) -> Transaction:
-    """The transaction that takes ``row``'s credit back (and the row marked reversed)."""
-    txn = reversal_txn(row.id)
-    row.reversal_txn, row.status, row.updated_at = txn, REVERSED, users.now()
+def _reversal(row: PaymentRow, refunded: int, why: str) -> Transaction:
+    """The transaction that takes back what of ``row``'s credit ``refunded`` (the gateway's
+    total so far; never more than was credited) has not been taken back yet."""
+    total = min(refunded, row.amount)
+    txn, taken = reversal_txn(row.id, total), total - row.reversed
+    row.reversal_txn, row.reversed, row.updated_at = txn, total, users.now()
+    if total == row.amount:
+        row.status = REVERSED
     return Transaction(
-        id=txn, account_id=row.account_id, amount=-row.amount, kind=TransactionKind.ADJUSTMENT,
-        reference=f"payment:{row.id}", comment=f"online payment reversed: {why}",
+        id=txn, account_id=row.account_id, amount=-taken, kind=TransactionKind.ADJUSTMENT,
+        reference=f"payment:{row.id}", comment=f"online payment reversed ({taken}): {why}",
     )  # fmt: skip
 
 

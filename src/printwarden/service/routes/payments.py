@@ -55,7 +55,7 @@ def online(state: AppState = Depends(app_state)) -> AppState:
 def payment_out(row: PaymentRow, username: str = "") -> PaymentOut:
     return PaymentOut(
         id=row.id, gateway=row.gateway, username=username, amount=row.amount, fee=row.fee,
-        currency=row.currency, status=row.status,
+        currency=row.currency, status=row.status, reversed=row.reversed,
         created_at=row.created_at, updated_at=row.updated_at,
     )  # fmt: skip
 

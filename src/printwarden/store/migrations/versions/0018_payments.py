@@ -60,6 +60,7 @@ def _payments() -> None:
         sa.Column("intent_ref", sa.String(length=128), nullable=False),
         sa.Column("credit_txn", sa.String(length=40), nullable=False),
         sa.Column("reversal_txn", sa.String(length=40), nullable=False),
+        sa.Column("reversed", sa.BigInteger(), nullable=False),
         sa.Column("created_at", WHEN, nullable=False),
         sa.Column("updated_at", WHEN, nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_payments")),
