@@ -11,6 +11,7 @@ from __future__ import annotations
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from printwarden.store.change_bell import mark_changed
 from printwarden.store.models import ChangeCounter
 
 _KEY = "printwarden.change_seq"
@@ -30,6 +31,7 @@ def change_seq(session: Session) -> int:
     )
     value = int(session.execute(statement).scalar_one())
     session.info[_KEY] = (transaction, value)
+    mark_changed(session)  # its commit rings the database's bell (store/change_bell.py)
     return value
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from printwarden.files import private_sqlite
 from printwarden.store import user_events
+from printwarden.store.change_bell import ChangeBell, take_changed
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 # Worker threads of the App Server (service/app.py), and connections each pool keeps open:
@@ -123,8 +124,10 @@ class Database:
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         # Who hears of the user events a committed transaction noted (store/user_events.py).
         self.on_events: Callable[[list[user_events.UserEvent]], None] | None = None
+        # Rung when a transaction that made changes commits: long polls wait on it.
+        self.changes = ChangeBell()
         event.listen(self.sessions, "after_commit", self._committed)
-        event.listen(self.sessions, "after_rollback", user_events.taken)
+        event.listen(self.sessions, "after_rollback", self._rolled_back)
         read_options: dict[str, Any] = {READ_ONLY: True}
         if not self.is_sqlite:
             # One statement sees one snapshot anyway; without BEGIN/ROLLBACK around it a read
@@ -137,6 +140,12 @@ class Database:
         events = user_events.taken(session)
         if events and self.on_events is not None:
             self.on_events(events)
+        if take_changed(session):
+            self.changes.ring()
+
+    def _rolled_back(self, session: Session) -> None:
+        user_events.taken(session)
+        take_changed(session)
 
     @property
     def is_sqlite(self) -> bool:

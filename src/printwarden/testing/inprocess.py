@@ -62,6 +62,7 @@ class InProcessAppServer(Seeding):
 
     _stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack, repr=False)
     _transport: AppTransport | None = field(default=None, init=False, repr=False)
+    app: Any = field(default=None, init=False, repr=False)  # the app, once started
 
     @property
     def url(self) -> str:
@@ -76,7 +77,7 @@ class InProcessAppServer(Seeding):
         upgrade(self.database_url)
         # Answers are read whole here: an event stream ends after a moment, with ``hello``.
         short = ClientConfig(stream_minutes=STREAM_MINUTES)
-        app = create_app(self.settings().model_copy(update={"client": short}))
+        app = self.app = create_app(self.settings().model_copy(update={"client": short}))
         portal = self._stack.enter_context(start_blocking_portal())
         self._stack.enter_context(
             portal.wrap_async_context_manager(app.router.lifespan_context(app))

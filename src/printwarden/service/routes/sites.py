@@ -3,7 +3,6 @@ status and uploads its offline journal — with a site token that reaches only i
 
 from __future__ import annotations
 
-import asyncio
 import time
 from functools import cache
 from typing import Any, cast
@@ -48,6 +47,7 @@ from printwarden.usecases import journal
 
 router = APIRouter(tags=["sites"])
 MAX_WAIT_SECONDS = 25.0
+OTHER_WRITERS_SECONDS = 1.0  # a long poll reads again at least this often
 
 
 def site_of(name: str, caller: Caller = Depends(require(Role.SITE))) -> str:
@@ -174,10 +174,15 @@ async def site_changes(
         return Response(body, media_type="application/json")
     deadline = time.monotonic() + wait
     while True:
-        page, generation = await run_in_threadpool(_page, state, name, since, limit)
-        if page.entities or time.monotonic() >= deadline or state.stopping.is_set():
-            break
-        await asyncio.sleep(0.1)
+        # Registered before the read: a commit between the read and the sleep still wakes it.
+        with state.database.changes.waiting() as waiter:
+            page, generation = await run_in_threadpool(_page, state, name, since, limit)
+            left = deadline - time.monotonic()
+            if page.entities or left <= 0 or state.stopping.is_set():
+                break
+            # Woken by a commit of this process; changes another process made (several
+            # workers on one PostgreSQL) are read at the latest OTHER_WRITERS seconds later.
+            await waiter.wait(min(left, OTHER_WRITERS_SECONDS))
     return ChangesOut(
         schema_revision=head_revision() or "",
         key_generation=generation,

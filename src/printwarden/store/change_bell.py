@@ -1,0 +1,79 @@
+"""A bell rung when a transaction that took a change number commits, in this process, so that
+a long poll (a Site Server waiting for changes) sleeps until there is something to read
+instead of asking the database again every tenth of a second.
+
+Waiters register before they read (:meth:`ChangeBell.waiting`), so a commit between their
+read and their sleep still wakes them. Changes committed by another process ring no bell
+here: waiters also wake after a bounded time and read again (``service/routes/sites.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Iterator
+
+from sqlalchemy.orm import Session
+
+CHANGED = "printwarden.changed"  # session.info: this transaction took a change number
+
+
+def mark_changed(session: Session) -> None:
+    session.info[CHANGED] = True
+
+
+def take_changed(session: Session) -> bool:
+    """Whether the transaction that just ended took a change number (and forget it)."""
+    return bool(session.info.pop(CHANGED, False))
+
+
+class Waiter:
+    """One waiter's wake-up: set from any thread when the bell rings."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop, self.event = loop, asyncio.Event()
+
+    def wake(self) -> None:
+        with contextlib.suppress(RuntimeError):  # its loop closed meanwhile
+            self.loop.call_soon_threadsafe(self.event.set)
+
+    async def wait(self, timeout: float) -> bool:
+        """Whether the bell rang (since this waiter registered) within ``timeout`` seconds."""
+        try:
+            await asyncio.wait_for(self.event.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+
+class ChangeBell:
+    """Wakes every registered waiter when rung (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._waiters: set[Waiter] = set()
+        self.rung = 0
+
+    def ring(self) -> None:
+        with self._lock:
+            self.rung += 1
+            waiters = list(self._waiters)
+        for waiter in waiters:
+            waiter.wake()
+
+    @contextlib.contextmanager
+    def waiting(self) -> Iterator[Waiter]:
+        """A waiter, registered for as long as the block runs (from an event loop)."""
+        waiter = Waiter(asyncio.get_running_loop())
+        with self._lock:
+            self._waiters.add(waiter)
+        try:
+            yield waiter
+        finally:
+            with self._lock:
+                self._waiters.discard(waiter)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._waiters)

@@ -1,0 +1,60 @@
+"""A Site Server's long poll for changes sleeps on the database's change bell: it answers as
+soon as a change commits, without asking the database again and again meanwhile."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable
+
+import httpx
+
+from printwarden.domain.accounts import Role
+from printwarden.store.change_bell import ChangeBell
+from printwarden.testing.inprocess import InProcessAppServer
+
+
+def test_a_long_poll_answers_as_soon_as_a_change_commits(
+    app_server: InProcessAppServer, admin: httpx.Client, unique: Callable[[str], str]
+) -> None:
+    name = unique("bell-site")
+    assert admin.post("/sites", json={"name": name}).status_code == 201
+    site = app_server.client(app_server.token(Role.SITE, scope=name))
+    head = site.get(f"/sites/{name}/changes", params={"since": 0, "limit": 50_000}).json()
+    while head["more"]:
+        head = site.get(f"/sites/{name}/changes", params={"since": head["upto"]}).json()
+    answered: dict[str, float | int] = {}
+
+    def poll() -> None:
+        started = time.monotonic()
+        found = site.get(f"/sites/{name}/changes", params={"since": head["upto"], "wait": 20})
+        answered["seconds"] = time.monotonic() - started
+        answered["entities"] = len(found.json()["entities"])
+
+    waiting = threading.Thread(target=poll)
+    waiting.start()
+    time.sleep(0.5)
+    app = app_server.app
+    assert app is not None
+    assert len(app.state.printwarden.database.changes) >= 1  # the poll sleeps on the bell
+    assert admin.post("/users", json={"username": unique("newcomer")}).status_code == 201
+    waiting.join(timeout=10)
+    assert not waiting.is_alive()
+    assert answered["entities"] >= 1
+    assert answered["seconds"] < 2.0  # the change woke it, not the 20 s wait running out
+
+
+def test_a_waiter_registered_before_a_ring_is_woken_by_it() -> None:
+    bell = ChangeBell()
+
+    async def scenario() -> tuple[bool, bool]:
+        with bell.waiting() as waiter:
+            threading.Thread(target=bell.ring).start()
+            rung = await waiter.wait(5.0)
+        with bell.waiting() as idle:
+            quiet = await idle.wait(0.05)
+        return rung, quiet
+
+    assert asyncio.run(scenario()) == (True, False)
+    assert len(bell) == 0
