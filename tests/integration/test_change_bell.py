@@ -11,7 +11,10 @@ from collections.abc import Callable
 import httpx
 
 from printwarden.domain.accounts import Role
+from printwarden.store import users
 from printwarden.store.change_bell import ChangeBell
+from printwarden.store.db import Database
+from printwarden.store.migrate import upgrade
 from printwarden.testing.inprocess import InProcessAppServer
 
 
@@ -58,3 +61,33 @@ def test_a_waiter_registered_before_a_ring_is_woken_by_it() -> None:
 
     assert asyncio.run(scenario()) == (True, False)
     assert len(bell) == 0
+
+
+def test_on_postgresql_another_process_commit_rings_the_bell(pg_url: str) -> None:
+    """Two App Server processes on one PostgreSQL: a change one commits wakes the other's
+    long polls at once (NOTIFY at commit, a listener ringing the bell), not a second later."""
+    upgrade(pg_url)
+    here, there = Database(pg_url), Database(pg_url)
+    try:
+        here.listen_for_changes()
+        assert here.listener is not None
+        assert here.listener.listening.wait(10)
+
+        async def scenario() -> tuple[bool, float]:
+            with here.changes.waiting() as waiter:
+                started = time.monotonic()
+                threading.Thread(target=_change, args=(there,)).start()
+                rung = await waiter.wait(5.0)
+            return rung, time.monotonic() - started
+
+        rung, seconds = asyncio.run(scenario())
+        assert rung
+        assert seconds < 1.0
+    finally:
+        here.dispose()
+        there.dispose()
+
+
+def _change(database: Database) -> None:
+    with database.session() as session:
+        users.create_user(session, b"k" * 32, f"bell-{time.monotonic_ns()}", users.UserChanges())

@@ -131,6 +131,7 @@ def create_app(
         )
         scanning = await start_scanning(state, settings.scanning, settings.data_dir / "scans")
         await state.payment_notices.start()
+        state.database.listen_for_changes()  # other processes' commits wake long polls too
         state.services.update(web_print=state.web_print, user_client=questions,
                               scanning=scanning, payments=state.payment_notices)  # fmt: skip
         if state.mail is not None:

@@ -3,20 +3,26 @@ a long poll (a Site Server waiting for changes) sleeps until there is something 
 instead of asking the database again every tenth of a second.
 
 Waiters register before they read (:meth:`ChangeBell.waiting`), so a commit between their
-read and their sleep still wakes them. Changes committed by another process ring no bell
-here: waiters also wake after a bounded time and read again (``service/routes/sites.py``).
+read and their sleep still wakes them. On PostgreSQL every such transaction also sends a
+``NOTIFY`` (delivered when it commits), and :class:`PgListener` rings the bell of every
+other process on the database when it arrives; waiters also wake after a bounded time and
+read again (``service/routes/sites.py``), whatever happens to a listener's connection.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import threading
+import time
 from collections.abc import Iterator
 
 from sqlalchemy.orm import Session
 
 CHANGED = "printwarden.changed"  # session.info: this transaction took a change number
+CHANNEL = "printwarden_changes"  # the PostgreSQL NOTIFY channel
+log = logging.getLogger(__name__)
 
 
 def mark_changed(session: Session) -> None:
@@ -77,3 +83,46 @@ class ChangeBell:
     def __len__(self) -> int:
         with self._lock:
             return len(self._waiters)
+
+
+class PgListener:
+    """A thread holding one PostgreSQL connection that LISTENs on :data:`CHANNEL` and rings
+    ``bell`` for each notification; reconnects after a pause if the connection fails."""
+
+    RETRY_SECONDS = 1.0
+
+    def __init__(self, conninfo: str, bell: ChangeBell) -> None:
+        self.conninfo, self.bell = conninfo, bell
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="pg-change-listener", daemon=True)
+        self.reconnects = 0
+        self.listening = threading.Event()  # set while its connection listens
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._listen()
+            except Exception:  # a lost connection, a restarting server: try again
+                self.listening.clear()
+                self.reconnects += 1
+                log.warning("change listener lost its connection; reconnecting", exc_info=True)
+                self._stop.wait(self.RETRY_SECONDS)
+
+    def _listen(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.conninfo, autocommit=True) as connection:
+            connection.execute(f"LISTEN {CHANNEL}")
+            self.bell.ring()  # anything committed while it was not listening
+            self.listening.set()
+            while not self._stop.is_set():
+                for _ in connection.notifies(timeout=1.0, stop_after=100):
+                    self.bell.ring()
+                time.sleep(0)  # let a stop in

@@ -8,13 +8,14 @@ allow). Every row a transaction touches gets that transaction's number.
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from sqlalchemy import text, update
 from sqlalchemy.orm import Session
 
-from printwarden.store.change_bell import mark_changed
+from printwarden.store.change_bell import CHANNEL, mark_changed
 from printwarden.store.models import ChangeCounter
 
 _KEY = "printwarden.change_seq"
+_NOTIFY = text(f"SELECT pg_notify('{CHANNEL}', '')")  # delivered when the transaction commits
 
 
 def change_seq(session: Session) -> int:
@@ -32,6 +33,8 @@ def change_seq(session: Session) -> int:
     value = int(session.execute(statement).scalar_one())
     session.info[_KEY] = (transaction, value)
     mark_changed(session)  # its commit rings the database's bell (store/change_bell.py)
+    if session.get_bind().dialect.name == "postgresql":  # and every other process's
+        session.execute(_NOTIFY)
     return value
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from printwarden.files import private_sqlite
 from printwarden.store import user_events
-from printwarden.store.change_bell import ChangeBell, take_changed
+from printwarden.store.change_bell import ChangeBell, PgListener, take_changed
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 # Worker threads of the App Server (service/app.py), and connections each pool keeps open:
@@ -124,8 +125,11 @@ class Database:
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         # Who hears of the user events a committed transaction noted (store/user_events.py).
         self.on_events: Callable[[list[user_events.UserEvent]], None] | None = None
-        # Rung when a transaction that made changes commits: long polls wait on it.
+        # Rung when a transaction that made changes commits: long polls wait on it. On
+        # PostgreSQL, commits of other processes ring it too (once someone listens).
         self.changes = ChangeBell()
+        self.listener: PgListener | None = None
+        self.listener_lock = threading.Lock()
         event.listen(self.sessions, "after_commit", self._committed)
         event.listen(self.sessions, "after_rollback", self._rolled_back)
         read_options: dict[str, Any] = {READ_ONLY: True}
@@ -164,7 +168,22 @@ class Database:
         with self.readers() as session:
             yield session
 
+    def listen_for_changes(self) -> None:
+        """On PostgreSQL, ring :attr:`changes` for other processes' commits too (a thread
+        with one connection, started once; nothing on SQLite)."""
+        if self.is_sqlite:
+            return
+        with self.listener_lock:
+            if self.listener is None:
+                url = self.engine.url.set(drivername="postgresql")
+                self.listener = PgListener(url.render_as_string(hide_password=False), self.changes)
+                self.listener.start()
+
     def dispose(self) -> None:
+        with self.listener_lock:
+            listener, self.listener = self.listener, None
+        if listener is not None:
+            listener.stop()
         self.engine.dispose()
 
 
