@@ -12,8 +12,7 @@ from fastapi import APIRouter, Depends, Response
 
 from printwarden.domain.functions import Function
 from printwarden.service.offline_functions import serves
-from printwarden.service.problems import Problem
-from printwarden.service.routes.release_page import CURRENCY_META, HEADERS, STATION, web_file
+from printwarden.service.routes.release_page import asset, device_page
 from printwarden.service.state import AppState, app_state
 
 router = APIRouter(tags=["kiosk"], include_in_schema=False)
@@ -23,17 +22,10 @@ ASSETS = {"kiosk.js": "text/javascript; charset=utf-8", "kiosk.css": "text/css; 
 @router.get("/kiosk/assets/{name}", dependencies=[serves(Function.PAYMENT_GATEWAYS_KIOSKS)])
 def kiosk_asset(name: str) -> Response:
     """The page's script and style sheet."""
-    media_type = ASSETS.get(name)
-    if media_type is None:
-        raise Problem(404, "Not found", f"no kiosk asset named {name!r}")
-    return Response(web_file(f"static/{name}"), media_type=media_type, headers=HEADERS)
+    return asset(name, ASSETS, "kiosk")
 
 
 @router.get("/kiosk/{name}", dependencies=[serves(Function.PAYMENT_GATEWAYS_KIOSKS)])
 def kiosk_page(name: str, state: AppState = Depends(app_state)) -> Response:
     """The pay station page of kiosk ``name`` (a device name)."""
-    if not STATION.fullmatch(name) or set(name) == {"."}:
-        raise Problem(404, "Not found", "a kiosk name is letters, digits, '_.-'")
-    meta = f'<meta name="currency" content="{state.currency.code} {state.currency.minor_digits}">'
-    html = web_file("kiosk.html").replace(CURRENCY_META, meta.encode())
-    return Response(html, media_type="text/html; charset=utf-8", headers=HEADERS)
+    return device_page("kiosk.html", name, state, "kiosk")

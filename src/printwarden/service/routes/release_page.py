@@ -50,24 +50,33 @@ def web_file(name: str) -> bytes:
     return resources.files("printwarden.web").joinpath(name).read_bytes()
 
 
+def asset(name: str, assets: dict[str, str], what: str) -> Response:
+    """One of a device page's ``assets`` (its script and style sheet), by file name."""
+    media_type = assets.get(name)
+    if media_type is None:
+        raise Problem(404, "Not found", f"no {what} asset named {name!r}")
+    return Response(web_file(f"static/{name}"), media_type=media_type, headers=HEADERS)
+
+
+def device_page(page: str, device: str, state: AppState, what: str) -> Response:
+    """The page ``page`` for ``device`` (a plain name, else 404), showing money in the
+    configured currency."""
+    if not STATION.fullmatch(device) or set(device) == {"."}:
+        raise Problem(404, "Not found", f"a {what} name is letters, digits, '_.-'")
+    currency = state.currency
+    meta = f'<meta name="currency" content="{currency.code} {currency.minor_digits}">'
+    html = web_file(page).replace(CURRENCY_META, meta.encode())
+    return Response(html, media_type="text/html; charset=utf-8", headers=HEADERS)
+
+
 @router.get("/release/assets/{name}", dependencies=[serves(Function.RELEASE_STATIONS)])
 def release_asset(name: str) -> Response:
     """The page's script and style sheet."""
-    media_type = ASSETS.get(name)
-    if media_type is None:
-        raise Problem(404, "Not found", f"no release station asset named {name!r}")
-    return Response(web_file(f"static/{name}"), media_type=media_type, headers=HEADERS)
+    return asset(name, ASSETS, "release station")
 
 
 @router.get("/release/{station}", dependencies=[serves(Function.RELEASE_STATIONS)])
 def release_page(station: str, state: AppState = Depends(app_state)) -> Response:
     """The release station page for ``station`` (a device name), showing money in the
     configured currency."""
-    if not STATION.fullmatch(station) or set(station) == {"."}:
-        raise Problem(404, "Not found", "a release station name is letters, digits, '_.-'")
-    currency = state.currency
-    html = web_file("release_station.html").replace(
-        CURRENCY_META, f'<meta name="currency" content="{currency.code} {currency.minor_digits}">'
-        .encode()
-    )  # fmt: skip
-    return Response(html, media_type="text/html; charset=utf-8", headers=HEADERS)
+    return device_page("release_station.html", station, state, "release station")
