@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -20,8 +20,7 @@ from sqlalchemy.orm import Session
 
 from printwarden.domain.charges import Refused
 from printwarden.domain.ledger import APP_ORIGIN, Transaction, TransactionKind, site_origin
-from printwarden.store import ledger, users
-from printwarden.store.db import utc
+from printwarden.store import device_sessions, ledger, users
 from printwarden.store.models import (
     CashCollectionRow,
     CashInsertionRow,
@@ -72,7 +71,7 @@ def current_session(session: Session, device: DeviceRow, now: datetime) -> Devic
         .order_by(DeviceSessionRow.created_at.desc())
         .limit(1)
     )
-    if row is None or utc(row.last_seen_at) + timedelta(seconds=120) <= now:
+    if row is None or device_sessions.expires_at(row) <= now:
         return None
     return row
 
