@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import zipfile
 from collections import Counter
 from collections.abc import Sequence
 from urllib.parse import urlsplit
@@ -212,3 +213,13 @@ def _draw_qr(pdf: FPDF, x: float, y: float, size: int, dark: list[Rectangle]) ->
     ops.extend(f"{rx} {ry} {width} {height} re" for rx, ry, width, height in dark)
     ops.append("f Q")
     pdf._out("\n".join(ops))
+
+
+def to_zip(batch: Batch, codes: Sequence[str], redeem_url: str, *, minor_digits: int = 2) -> bytes:
+    """A ZIP of the batch's CSV and printable PDF (named ``topup-cards-<batch id>.csv|pdf``)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        name = f"topup-cards-{batch.batch_id}"
+        archive.writestr(f"{name}.csv", to_csv(batch, codes, minor_digits=minor_digits))
+        archive.writestr(f"{name}.pdf", to_pdf(batch, codes, redeem_url, minor_digits=minor_digits))
+    return buffer.getvalue()

@@ -8,9 +8,6 @@ client trying (the throttle every login uses, its own counts), and is logged.
 
 from __future__ import annotations
 
-import io
-import zipfile
-
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
@@ -43,6 +40,7 @@ from printwarden.usecases.errors import Invalid
 
 router = APIRouter(tags=["top-up cards"])
 REDEEM_PATH = "/web/portal/credit"
+CSV_TYPE = "text/csv; charset=utf-8"
 
 
 def batch_out(row: VoucherBatchRow, redeemed: int = 0) -> BatchOut:
@@ -104,17 +102,11 @@ def _generate(state: AppState, batch: codes.Batch, by: str) -> vouchers.Generate
 def _exported(
     export: str, batch: codes.Batch, made: list[str], url: str, digits: int
 ) -> tuple[bytes, str]:
-    csv = voucher_export.to_csv(batch, made, minor_digits=digits).encode()
     if export == "csv":
-        return csv, "text/csv; charset=utf-8"
-    pdf = voucher_export.to_pdf(batch, made, url, minor_digits=digits)
+        return voucher_export.to_csv(batch, made, minor_digits=digits).encode(), CSV_TYPE
     if export == "pdf":
-        return pdf, "application/pdf"
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(f"topup-cards-{batch.batch_id}.csv", csv)
-        archive.writestr(f"topup-cards-{batch.batch_id}.pdf", pdf)
-    return buffer.getvalue(), "application/zip"
+        return voucher_export.to_pdf(batch, made, url, minor_digits=digits), "application/pdf"
+    return voucher_export.to_zip(batch, made, url, minor_digits=digits), "application/zip"
 
 
 @router.get("/topup-cards/batches", dependencies=[Depends(admin_only)])

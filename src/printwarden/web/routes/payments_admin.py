@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import io
-import zipfile
 from collections.abc import Awaitable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -202,14 +201,7 @@ def _generate(ctx: PageContext, batch: codes.Batch) -> vouchers.Generated:
 
 
 def _zip(ctx: PageContext, batch: codes.Batch, made: list[str], url: str) -> bytes:
-    digits = ctx.currency.minor_digits
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(f"topup-cards-{batch.batch_id}.csv",
-                         voucher_export.to_csv(batch, made, minor_digits=digits))  # fmt: skip
-        archive.writestr(f"topup-cards-{batch.batch_id}.pdf",
-                         voucher_export.to_pdf(batch, made, url, minor_digits=digits))  # fmt: skip
-    return buffer.getvalue()
+    return voucher_export.to_zip(batch, made, url, minor_digits=ctx.currency.minor_digits)
 
 
 def _refusal(exc: Exception) -> tuple[str, int]:
