@@ -30,6 +30,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from printwarden.domain import vouchers
 from printwarden.domain.accounts import Role
+from printwarden.payments.csv_cells import safe_cell
 from printwarden.payments.voucher_export import redeem_link
 from printwarden.sim.payment_gateway import (
     STRIPE_SECRET_KEY_FILE,
@@ -38,7 +39,6 @@ from printwarden.sim.payment_gateway import (
     simulator_secrets,
 )
 from printwarden.testing.appserver import TEST_ENV
-from printwarden.web.routes.payments_admin import safe_cell
 from support.appserver import AppServer
 from support.browser import admin_tab, log_in, screenshot, tab
 from support.seeding import add_printer

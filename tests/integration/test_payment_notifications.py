@@ -221,3 +221,10 @@ def test_partial_refunds_take_back_what_was_refunded_once(rig: Rig) -> None:
     assert balance(rig, "partly") == 0
     [shown] = rig.admin.get("/payments", params={"user": "partly"}).json()
     assert (shown["status"], shown["reversed"]) == ("reversed", 1000)
+
+
+def test_the_payments_csv_quotes_what_a_spreadsheet_would_run(rig: Rig) -> None:
+    start(person(rig, "=HYPERLINK(1)"), 700)
+    answer = rig.admin.get("/payments", params={"format": "csv", "user": "=HYPERLINK(1)"})
+    assert answer.status_code == 200
+    assert ",'=HYPERLINK(1)," in answer.text.splitlines()[1]

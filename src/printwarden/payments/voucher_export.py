@@ -22,6 +22,7 @@ from fpdf import FPDF
 
 from printwarden.domain.money import Currency
 from printwarden.domain.vouchers import Batch, display, parse
+from printwarden.payments.csv_cells import FORMULA_START
 
 CSV_HEADER = ("batch_id", "code", "value", "currency", "valid_until")
 PAGE_W, PAGE_H = 210.0, 297.0  # A4, mm
@@ -42,7 +43,6 @@ COURIER_ADVANCE = 0.6  # em, every Courier glyph
 
 Rectangle = tuple[int, int, int, int]
 """``(x, y, width, height)`` in modules, from the top left corner of the symbol."""
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _DARK = re.compile(rb"[^\x00]+")
 
 
@@ -68,7 +68,7 @@ def value_text(batch: Batch, minor_digits: int) -> str:
 
 def csv_cell(text: str) -> str:
     """``text``, refused (``ValueError``) when a spreadsheet would run it as a formula."""
-    if text.startswith(_FORMULA_START):
+    if text.startswith(FORMULA_START):
         raise ValueError(f"refusing a CSV cell a spreadsheet would read as a formula: {text!r}")
     return text
 

@@ -29,6 +29,7 @@ from printwarden.domain.accounts import Role
 from printwarden.domain.functions import Function
 from printwarden.domain.payments import BadNotification
 from printwarden.payments.config import rules
+from printwarden.payments.csv_cells import safe_cell
 from printwarden.service.adding_credit import OFFLINE, return_base
 from printwarden.service.adding_credit import start_payment as start_for
 from printwarden.service.auth import require
@@ -175,7 +176,8 @@ def _csv(found: list[PaymentOut]) -> str:
     writer = csv.DictWriter(buffer, columns, extrasaction="ignore")
     writer.writeheader()
     for out in found:
-        writer.writerow(out.model_dump(mode="json"))
+        row = out.model_dump(mode="json")
+        writer.writerow({name: safe_cell(str(row[name])) for name in columns})
     return buffer.getvalue()
 
 

@@ -21,6 +21,7 @@ from starlette.datastructures import FormData
 
 from printwarden.domain import vouchers as codes
 from printwarden.payments import voucher_export
+from printwarden.payments.csv_cells import safe_cell
 from printwarden.service import adding_credit
 from printwarden.service.problems import problem_of
 from printwarden.store import printers
@@ -43,7 +44,6 @@ KIOSKS = "/web/admin/kiosks"
 STATUSES = ("", payments.PENDING, payments.PAID, payments.REVERSED, payments.CANCELED)
 CSV_COLUMNS = ("id", "created_at", "username", "gateway", "amount", "fee", "currency", "status")
 CSV_LIMIT = 10_000
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # What refuses a batch: its values (the form's, the domain's) and the use case.
 BATCH_REFUSALS: tuple[type[Exception], ...] = (ValueError, WebError, *REFUSALS)
 
@@ -126,11 +126,6 @@ def _csv(ctx: PageContext, query: payments.PaymentQuery) -> str:
 def _csv_row(ctx: PageContext, row: PaymentRow, username: str) -> list[str]:
     return [row.id, utc(row.created_at).isoformat(), username, row.gateway,
             ctx.amount(row.amount), ctx.amount(row.fee), row.currency, row.status]  # fmt: skip
-
-
-def safe_cell(text: str) -> str:
-    """A spreadsheet runs a cell starting with = + - @ as a formula: quote it (CSV injection)."""
-    return "'" + text if text.startswith(FORMULA_START) else text
 
 
 # --- top-up cards ---------------------------------------------------------------------------
