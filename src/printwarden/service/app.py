@@ -107,6 +107,7 @@ def create_app(
         checks=SecretChecks(settings.login.check_threads),
         gateways=build_gateways(settings.payments),
     )
+    state.callers.listen(state.database.notices)
     state.payment_notices = NotificationApplier(state.database)
     syncer = DirectorySyncer(state)
     top_ups = TopUpScheduler(state)

@@ -16,4 +16,3 @@ def revoke(state: AppState, user_id: int, token_id: int) -> None:
         raise Unavailable("revoke it once the site is online", title=OFFLINE)
     with state.database.session() as session:
         tokens.revoke_client_token(session, user_id, token_id)
-    state.callers.forget_token_id(token_id)

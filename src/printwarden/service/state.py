@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -21,6 +22,7 @@ from printwarden.service.provider_control import ProviderDoorbell
 from printwarden.service.secret_checks import SecretChecks
 from printwarden.service.throttle import LoginThrottle
 from printwarden.store.db import Database
+from printwarden.store.notices import FORGET_TOKEN, FORGET_USER, Notices
 from printwarden.store.tokens import Caller
 from printwarden.usecases.authority import Authority, Hq
 from printwarden.usecases.cash import CashRules
@@ -33,17 +35,25 @@ TOKEN_CACHE_SIZE = 10_000
 class CallerCache:
     """Valid tokens seen in the last few seconds, so each request need not hit the database.
 
-    A revoked token stops working in this process at once and in others within
-    ``TOKEN_CACHE_SECONDS``.
+    A revoked token (a disabled or deleted user's, a demoted administrator's) is forgotten by
+    every process once the revocation commits (``store/notices.py``); while this process may
+    miss such notices (its listener is down) nothing cached is trusted.
     """
 
     ttl: float = TOKEN_CACHE_SECONDS
+    trusted: Callable[[], bool] = lambda: True
     _entries: dict[str, tuple[float, Caller]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def listen(self, notices: Notices) -> None:
+        """Forget what ``notices`` say, and trust the cache only while they are heard."""
+        notices.on(FORGET_TOKEN, lambda token_id: self._forget("token_id", token_id))
+        notices.on(FORGET_USER, lambda user_id: self._forget("user_id", user_id))
+        self.trusted = notices.current
+
     def get(self, token: str) -> Caller | None:
         entry = self._entries.get(token)
-        if entry is None or entry[0] < time.monotonic():
+        if entry is None or entry[0] < time.monotonic() or not self.trusted():
             return None
         return entry[1]
 
@@ -57,15 +67,14 @@ class CallerCache:
                 self._entries.clear()
             self._entries[token] = (until, caller)
 
-    def forget_token_id(self, token_id: int) -> None:
+    def _forget(self, attribute: str, value: str) -> None:
+        """Drop the callers whose ``attribute`` is ``value`` (every caller for "")."""
         with self._lock:
-            stale = [k for k, (_, c) in self._entries.items() if c.token_id == token_id]
-            for key in stale:
-                del self._entries[key]
-
-    def forget_user(self, user_id: int) -> None:
-        with self._lock:
-            stale = [k for k, (_, c) in self._entries.items() if c.user_id == user_id]
+            if not value:
+                self._entries.clear()
+                return
+            stale = [k for k, (_, c) in self._entries.items()
+                     if str(getattr(c, attribute)) == value]  # fmt: skip
             for key in stale:
                 del self._entries[key]
 

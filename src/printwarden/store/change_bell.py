@@ -20,6 +20,9 @@ from collections.abc import Iterator
 
 from sqlalchemy.orm import Session
 
+from printwarden.store.notices import CHANNEL as NOTICES
+from printwarden.store.notices import Notices
+
 CHANGED = "printwarden.changed"  # session.info: this transaction took a change number
 CHANNEL = "printwarden_changes"  # the PostgreSQL NOTIFY channel
 log = logging.getLogger(__name__)
@@ -86,13 +89,14 @@ class ChangeBell:
 
 
 class PgListener:
-    """A thread holding one PostgreSQL connection that LISTENs on :data:`CHANNEL` and rings
-    ``bell`` for each notification; reconnects after a pause if the connection fails."""
+    """A thread holding one PostgreSQL connection that LISTENs on :data:`CHANNEL`, ringing
+    ``bell`` for each notification, and on the notices' channel, handing each to ``notices``
+    (``store/notices.py``); reconnects after a pause if the connection fails."""
 
     RETRY_SECONDS = 1.0
 
-    def __init__(self, conninfo: str, bell: ChangeBell) -> None:
-        self.conninfo, self.bell = conninfo, bell
+    def __init__(self, conninfo: str, bell: ChangeBell, notices: Notices) -> None:
+        self.conninfo, self.bell, self.notices = conninfo, bell, notices
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="pg-change-listener", daemon=True)
         self.reconnects = 0
@@ -111,6 +115,7 @@ class PgListener:
                 self._listen()
             except Exception:  # a lost connection, a restarting server: try again
                 self.listening.clear()
+                self.notices.deaf()
                 self.reconnects += 1
                 log.warning("change listener lost its connection; reconnecting", exc_info=True)
                 self._stop.wait(self.RETRY_SECONDS)
@@ -120,9 +125,14 @@ class PgListener:
 
         with psycopg.connect(self.conninfo, autocommit=True) as connection:
             connection.execute(f"LISTEN {CHANNEL}")
+            connection.execute(f"LISTEN {NOTICES}")
             self.bell.ring()  # anything committed while it was not listening
+            self.notices.listening()
             self.listening.set()
             while not self._stop.is_set():
-                for _ in connection.notifies(timeout=1.0, stop_after=100):
-                    self.bell.ring()
+                for notify in connection.notifies(timeout=1.0, stop_after=100):
+                    if notify.channel == NOTICES:
+                        self.notices.hear_message(notify.payload)
+                    else:
+                        self.bell.ring()
                 time.sleep(0)  # let a stop in

@@ -16,7 +16,7 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from printwarden.files import private_sqlite
-from printwarden.store import user_events
+from printwarden.store import notices, user_events
 from printwarden.store.change_bell import ChangeBell, PgListener, take_changed
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -122,12 +122,16 @@ class Database:
     def __init__(self, url: str, *, durable: bool = False) -> None:
         self.url = normalize_url(url)
         self.engine = make_engine(self.url, durable=durable)
-        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         # Who hears of the user events a committed transaction noted (store/user_events.py).
         self.on_events: Callable[[list[user_events.UserEvent]], None] | None = None
         # Rung when a transaction that made changes commits: long polls wait on it. On
         # PostgreSQL, commits of other processes ring it too (once someone listens).
         self.changes = ChangeBell()
+        # What other processes say (forget a token, a session ended…): store/notices.py.
+        self.notices = notices.Notices()
+        self.sessions = sessionmaker(
+            self.engine, expire_on_commit=False, info={notices.ORIGIN: self.notices.origin}
+        )
         self.listener: PgListener | None = None
         self.listener_lock = threading.Lock()
         event.listen(self.sessions, "after_commit", self._committed)
@@ -144,11 +148,14 @@ class Database:
         events = user_events.taken(session)
         if events and self.on_events is not None:
             self.on_events(events)
+        for kind, payload in notices.taken(session):
+            self.notices.hear(kind, payload)
         if take_changed(session):
             self.changes.ring()
 
     def _rolled_back(self, session: Session) -> None:
         user_events.taken(session)
+        notices.taken(session)
         take_changed(session)
 
     @property
@@ -169,14 +176,16 @@ class Database:
             yield session
 
     def listen_for_changes(self) -> None:
-        """On PostgreSQL, ring :attr:`changes` for other processes' commits too (a thread
-        with one connection, started once; nothing on SQLite)."""
+        """On PostgreSQL, ring :attr:`changes` for other processes' commits too, and hear
+        their :attr:`notices` (a thread with one connection, started once; nothing on
+        SQLite). Until it listens, this process's caches are not trusted."""
         if self.is_sqlite:
             return
         with self.listener_lock:
             if self.listener is None:
-                url = self.engine.url.set(drivername="postgresql")
-                self.listener = PgListener(url.render_as_string(hide_password=False), self.changes)
+                url = self.engine.url.set(drivername="postgresql").render_as_string(False)
+                self.notices.deaf()
+                self.listener = PgListener(url, self.changes, self.notices)
                 self.listener.start()
 
     def dispose(self) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -676,3 +677,23 @@ class RefundRequestRow(Base):
     answer: Mapped[str] = mapped_column(Text, default="")
     requested_at: Mapped[datetime]
     decided_at: Mapped[datetime | None]
+
+
+class EndedWebSessionRow(Base):
+    """A web session logged out before its cookie expires: refused by every process."""
+
+    __tablename__ = "ended_web_sessions"
+    sid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ends_at: Mapped[datetime] = mapped_column(index=True)  # when its cookie would expire
+
+
+class LoginFailureRow(Base):
+    """Failed attempts counted against one key by one throttle, shared by the App Server
+    processes on one PostgreSQL (``service/shared_throttle.py``)."""
+
+    __tablename__ = "login_failures"
+    throttle: Mapped[str] = mapped_column(String(32), primary_key=True)  # logins, redemptions
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # account or client
+    failures: Mapped[int] = mapped_column(Integer)
+    last_failure: Mapped[float] = mapped_column(Float)  # Unix time, seconds

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from printwarden import security
 from printwarden.domain.accounts import Role
-from printwarden.store import printers, sites
+from printwarden.store import notices, printers, sites
 from printwarden.store.changes import change_seq
 from printwarden.store.db import utc
 from printwarden.store.errors import AlreadyExists, InvalidReference, NotFound
@@ -145,11 +145,13 @@ def _expired(expires_at: datetime | None) -> bool:
 
 
 def revoke_token(session: Session, token_id: int) -> None:
+    """Revoke a token; every process stops taking it once this transaction commits."""
     row = session.get(ApiTokenRow, token_id)
     if row is None:
         raise NotFound(f"no token with id {token_id}")
     if row.revoked_at is None:
         row.revoked_at = datetime.now(UTC)
+        notices.publish(session, notices.FORGET_TOKEN, str(token_id))
         if Role(row.role) in REPLICATED_ROLES or row.site:
             row.change_seq = change_seq(session)
 
@@ -172,6 +174,7 @@ def bind_provider(session: Session, token_id: int, name: str) -> ApiTokenRow:
         raise NotFound(f"no token with id {token_id}")
     row.scope = scope
     row.change_seq = change_seq(session)  # sites learn the binding too
+    notices.publish(session, notices.FORGET_TOKEN, str(token_id))
     session.flush()
     return row
 

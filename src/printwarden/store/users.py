@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from printwarden import keys, security
 from printwarden.domain.accounts import AccountKind
-from printwarden.store import mail_addresses
+from printwarden.store import mail_addresses, notices
 from printwarden.store.changes import change_seq
 from printwarden.store.errors import AlreadyExists, InvalidReference, LastAdministrator, NotFound
 from printwarden.store.models import (
@@ -124,6 +124,7 @@ def update_user(session: Session, key: bytes, row: UserRow, changes: UserChanges
     disabling the last administrator raises LastAdministrator."""
     if changes.is_admin is False or changes.enabled is False:
         keep_an_administrator(session, row, "demoted" if changes.is_admin is False else "disabled")
+        notices.publish(session, notices.FORGET_USER, str(row.id))  # their sessions' role or end
     seq = change_seq(session)
     _set_profile(row, changes)
     _set_secrets(session, key, row, changes)
@@ -233,6 +234,7 @@ def delete_user(session: Session, row: UserRow) -> None:
     """Delete a user: their secrets and cards go, their ledger stays for the record. The last
     administrator cannot be deleted (LastAdministrator)."""
     keep_an_administrator(session, row, "deleted")
+    notices.publish(session, notices.FORGET_USER, str(row.id))
     seq = change_seq(session)
     session.execute(delete(CardRow).where(CardRow.user_id == row.id))
     session.execute(delete(MembershipRow).where(MembershipRow.user_id == row.id))

@@ -17,6 +17,7 @@ from starlette.datastructures import FormData
 
 from printwarden.domain.money import Currency
 from printwarden.service.state import AppState, app_state
+from printwarden.store import web_sessions
 from printwarden.store.models import UserRow
 from printwarden.web import messages
 from printwarden.web.sessions import SESSION_COOKIE, WebSession, fingerprint, same
@@ -98,11 +99,13 @@ async def _context(request: Request, state: AppState, web: WebState, admin: bool
 
 
 def _still_valid(state: AppState, session: WebSession) -> bool:
-    """The user still exists, is enabled, and has the password and role the session began with."""
+    """The user still exists, is enabled, and has the password and role the session began
+    with; and the session was not logged out (through another process)."""
     with state.database.read() as db:
         user = db.get(UserRow, session.user_id)
         return (
-            user is not None
+            not web_sessions.ended(db, session.sid)
+            and user is not None
             and user.deleted_at is None
             and user.enabled
             and user.username == session.username

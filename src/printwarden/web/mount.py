@@ -63,7 +63,9 @@ def mount(app: FastAPI) -> None:
     """Serve the web interface under ``/web`` (left out of the OpenAPI document)."""
     state: AppState = app.state.printwarden
     max_age = state.settings.session_hours * 3600
-    app.state.webui = WebState(signer=CookieSigner(state.issuer, state.secret), max_age=max_age)
+    signer = CookieSigner(state.issuer, state.secret)
+    app.state.webui = web = WebState(signer=signer, max_age=max_age, database=state.database)
+    web.listen(state.database.notices)
     app.add_exception_handler(LoginRequired, _to_login)  # type: ignore[arg-type]
     app.add_exception_handler(WebError, _error_page)  # type: ignore[arg-type]
     for router in ROUTERS:

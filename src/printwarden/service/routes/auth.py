@@ -67,16 +67,11 @@ def _issue(
 
 
 @router.post("/auth/logout", status_code=204)
-def logout(
-    caller: Caller = Depends(any_person),
-    session: Session = Depends(write_session),
-    state: AppState = Depends(app_state),
-) -> None:
+def logout(caller: Caller = Depends(any_person), session: Session = Depends(write_session)) -> None:
     """End the session this request's token belongs to. Only people's sessions end so: a
     component token (site, provider, device) is revoked by an administrator, never by
     itself (403)."""
     tokens.revoke_token(session, caller.token_id)
-    state.callers.forget_token_id(caller.token_id)
 
 
 @router.get("/me", dependencies=[serves(Function.USER_BALANCES)])

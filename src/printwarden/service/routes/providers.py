@@ -78,7 +78,6 @@ def _token_for(session: Session, state: AppState, caller: Caller, name: str) -> 
             row = tokens.bind_provider(session, caller.token_id, name)
         except AlreadyExists as exc:
             raise Problem(403, "Forbidden", str(exc)) from None
-        state.callers.forget_token_id(caller.token_id)
         log.warning("provider token %s bound to provider %r at its registration", row.id, name)
         return row
     if bound != name:

@@ -8,7 +8,6 @@ from sqlalchemy.orm import Session
 from printwarden.api.auth import TokenIn, TokenOut
 from printwarden.domain.accounts import Role
 from printwarden.service.routes.deps import admin_only, read_session, write_session
-from printwarden.service.state import AppState, app_state
 from printwarden.store import tokens
 from printwarden.store.models import ApiTokenRow
 
@@ -46,9 +45,6 @@ def create_token(body: TokenIn, session: Session = Depends(write_session)) -> To
 
 
 @router.delete("/tokens/{token_id}", status_code=204)
-def revoke_token(
-    token_id: int, session: Session = Depends(write_session), state: AppState = Depends(app_state)
-) -> Response:
+def revoke_token(token_id: int, session: Session = Depends(write_session)) -> Response:
     tokens.revoke_token(session, token_id)
-    state.callers.forget_token_id(token_id)
     return Response(status_code=204)

@@ -63,19 +63,14 @@ def update_user(
     """Change a user; ``groups`` and ``cards``, when given, replace the old lists."""
     row = users.find_user(session, username)
     users.update_user(session, state.secret, row, _changes(body))
-    if body.enabled is False:
-        state.callers.forget_user(row.id)
     return views.user_out(users.views(session, [row])[0])
 
 
 @router.delete("/users/{username}", status_code=204)
-def delete_user(
-    username: str, session: Session = Depends(write_session), state: AppState = Depends(app_state)
-) -> Response:
+def delete_user(username: str, session: Session = Depends(write_session)) -> Response:
     """Delete a user. Their ledger stays; their sessions end."""
     row = users.find_user(session, username)
     users.delete_user(session, row)
-    state.callers.forget_user(row.id)
     return Response(status_code=204)
 
 

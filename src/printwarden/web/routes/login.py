@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 
 from printwarden.directory.ldap import DirectoryUnavailable
@@ -79,7 +80,7 @@ async def login(
     if user is None:
         return _form(request, state, web, next_path, status=401, username=username,
                      error="Wrong username or password.")  # fmt: skip
-    return _start_session(request, web, user, next_path)
+    return await _start_session(request, web, user, next_path)
 
 
 async def _authenticate(
@@ -94,11 +95,13 @@ async def _authenticate(
         raise WebError(503, "Directory unavailable", str(exc)) from None
 
 
-def _start_session(request: Request, web: WebState, user: UserRow, next_path: str) -> Response:
+async def _start_session(
+    request: Request, web: WebState, user: UserRow, next_path: str
+) -> Response:
     """A brand-new session (new id, new CSRF token); any session the browser had ends."""
     previous = cookie_session(request, web)
     if previous is not None:
-        web.end(previous.sid)
+        await run_in_threadpool(web.end, previous.sid)
     session = new_session(user, web.signer.issuer)
     response = RedirectResponse(safe_next(next_path, session), status_code=303)
     response.set_cookie(SESSION_COOKIE, web.signer.session_cookie(session), max_age=web.max_age,
@@ -116,7 +119,7 @@ async def logout(request: Request, web: WebState = Depends(web_state)) -> Respon
         token = form.get("csrf_token")
         if not same(session.csrf, token if isinstance(token, str) else None):
             raise WebError(403, "Forbidden", "The form is out of date or not from this site.")
-        web.end(session.sid)
+        await run_in_threadpool(web.end, session.sid)
     response = RedirectResponse("/web/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/web")
     return response

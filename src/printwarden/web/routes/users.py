@@ -135,8 +135,6 @@ def _update(ctx: PageContext, username: str, changes: users.UserChanges) -> None
         if changes.credit_limit is not None and changes.credit_limit < 0:
             raise ValueError("the credit limit must not be negative")
         users.update_user(session, ctx.app.secret, row, changes)
-        if changes.enabled is False:
-            ctx.app.callers.forget_user(row.id)
 
 
 @router.get("/web/admin/groups")
