@@ -1,20 +1,26 @@
 """Two App Server processes on one PostgreSQL share what must be shared: a token revoked or a
-web session logged out through one is refused by the other within a second, and a process
-that may have missed such news trusts nothing it cached."""
+web session logged out through one is refused by the other within a second, a process that
+may have missed such news trusts nothing it cached, and failed logins through either count
+against the same keys."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import text
 
 from printwarden.domain.accounts import Role
+from printwarden.domain.login_throttle import ACCOUNT_SCHEDULE
 from printwarden.service.state import AppState
+from printwarden.service.throttle import Keys, LoginThrottle, Throttled
+from printwarden.store.db import Database
+from printwarden.store.login_failures import SharedBook
+from printwarden.store.migrate import upgrade
 from printwarden.testing.inprocess import InProcessAppServer
 from printwarden.web.state import WebState
 
@@ -30,7 +36,7 @@ def two_apps(pg_url: str, tmp_path: Path) -> Iterator[tuple[InProcessAppServer, 
         app.start()
     try:
         for app in apps:
-            _wait(lambda app=app: _state(app).database.notices.current(), "a listener")
+            _wait(_state(app).database.notices.current, "a listener")
         yield apps
     finally:
         for app in apps:
@@ -107,6 +113,60 @@ def test_a_process_that_lost_its_listener_trusts_no_cached_token(
         _wait(lambda: not notices.current(), "deaf listener", 5.0)
         # Revoked behind every listener's back (no notice): a deaf process does not take it.
         with _state(first).database.session() as session:
-            session.execute(text("UPDATE api_tokens SET revoked_at = now() WHERE revoked_at IS NULL"))
+            session.execute(
+                text("UPDATE api_tokens SET revoked_at = now() WHERE revoked_at IS NULL")
+            )
         assert tess.get("/me").status_code == 401
     _wait(notices.current, "listener back", 10.0)
+
+
+def test_failed_logins_through_either_process_count_against_the_same_account(
+    two_apps: tuple[InProcessAppServer, InProcessAppServer],
+) -> None:
+    first, second = two_apps
+    first.token(Role.USER, "uma")  # a user without a password: every guess is wrong
+    free = ACCOUNT_SCHEDULE.free  # failures before the first wait
+    with first.client() as at_first, second.client() as at_second:
+        for n in range(free):
+            client = at_first if n % 2 else at_second
+            wrong = client.post("/auth/login", json={"username": "uma", "password": f"guess{n}"})
+            assert wrong.status_code == 401
+        throttled = at_first.post("/auth/login", json={"username": "uma", "password": "again"})
+        assert throttled.status_code == 429
+        assert (
+            at_second.post("/auth/login", json={"username": "uma", "password": "x"}).status_code
+            == 429
+        )
+        admin = first.token(Role.ADMIN, "lockout-admin")
+        with second.client(admin) as administrator:
+            listed = administrator.get("/lockouts").json()
+            assert any(e["key"] == "user:uma" and e["failures"] == free for e in listed["items"])
+            assert administrator.delete("/lockouts/user:uma").status_code == 204
+        assert (
+            at_first.post("/auth/login", json={"username": "uma", "password": "y"}).status_code
+            == 401
+        )
+
+
+def test_concurrent_attempts_from_two_processes_are_counted_once_each(pg_url: str) -> None:
+    upgrade(pg_url)
+    databases = [Database(pg_url), Database(pg_url)]
+    try:
+        throttles = [LoginThrottle(None, time.time, SharedBook(db, "logins")) for db in databases]
+        keys = Keys("user:vic", "address:192.0.2.7")
+        admitted: list[bool] = []
+
+        def attempt(n: int) -> None:
+            try:
+                throttles[n % 2].begin(keys)  # counted as failed until it ends: none ends
+            except Throttled:
+                admitted.append(False)
+            else:
+                admitted.append(True)
+
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(attempt, range(24)))
+        assert admitted.count(True) == ACCOUNT_SCHEDULE.free
+    finally:
+        for database in databases:
+            database.dispose()

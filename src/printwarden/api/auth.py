@@ -29,7 +29,8 @@ class LoginOut(Model):
 
 
 class LockoutOut(Model):
-    """A key with failed logins counted against it (in the answering process)."""
+    """A key with failed logins counted against it (by every App Server process; a Site
+    Server counts its own)."""
 
     key: str = Field(description="user:NAME, identity:HASH, account:NAME (a shared account's "
                      "PIN), address:IP, device:NAME, person:NAME or token:ID")  # fmt: skip

@@ -29,17 +29,18 @@ RETURN_PATH = "/web/portal/credit"
 
 async def redeem_for(state: AppState, code: str, username: str, client: str) -> vouchers.Redeemed:
     """Redeem ``code`` for ``username`` (throttled per person and client; failures logged)."""
-    attempt = state.redemptions.begin(Keys(f"redeem:{username}", client))
+    throttle = state.redemptions
+    attempt = await throttle.run(throttle.begin, Keys(f"redeem:{username}", client))
     try:
         done = await run_in_threadpool(_redeem, state, code, username)
     except GUESSES as exc:
-        attempt.failed()
+        await throttle.run(attempt.failed)
         log.warning("top-up card refused for %s from %s: %s", username, client, exc)
         raise
     except BaseException:
-        attempt.abandoned()
+        await throttle.run(attempt.abandoned)
         raise
-    attempt.succeeded()
+    await throttle.run(attempt.succeeded)
     log.info("top-up card of batch %s redeemed by %s", done.batch_id, username)
     return done
 

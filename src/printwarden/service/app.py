@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -10,6 +11,7 @@ from fastapi import FastAPI
 
 from printwarden import __version__
 from printwarden.config import Settings
+from printwarden.domain.login_throttle import Rules
 from printwarden.keys import HQ_ISSUER, voucher_key
 from printwarden.payments.config import build_gateways
 from printwarden.service import openapi, problems
@@ -54,6 +56,7 @@ from printwarden.service.state import AppState
 from printwarden.service.throttle import LoginThrottle
 from printwarden.service.web_print import WebPrintService
 from printwarden.store.db import WORKER_THREADS, Database
+from printwarden.store.login_failures import SharedBook
 from printwarden.web import mount as mount_web
 
 API_PREFIX = "/api/v1"
@@ -86,6 +89,14 @@ ROUTERS = (
 )
 
 
+def throttle(database: Database, name: str, rules: Rules | None = None) -> LoginThrottle:
+    """A login throttle counting in this process (SQLite: the only process), or on
+    PostgreSQL in the database, shared by every App Server process on it."""
+    if database.is_sqlite:
+        return LoginThrottle(rules)
+    return LoginThrottle(rules, time.time, SharedBook(database, name))
+
+
 def create_app(
     settings: Settings,
     database: Database | None = None,
@@ -96,14 +107,16 @@ def create_app(
     """Build the App Server for ``settings`` (the database must be migrated already). A Site
     Server's local app passes its ``issuer`` and ``card_key`` (HQ: its secret)."""
     secret = settings.resolved_secret()
+    database = database or Database(settings.resolved_database_url())
     state = AppState(
         settings=settings,
-        database=database or Database(settings.resolved_database_url()),
+        database=database,
         secret=secret,
         card_key=secret if card_key is None else card_key,
         voucher_key=voucher_key(secret),
         issuer=issuer,
-        logins=LoginThrottle(settings.login.rules()),
+        logins=throttle(database, "logins", settings.login.rules()),
+        redemptions=throttle(database, "redemptions"),
         checks=SecretChecks(settings.login.check_threads),
         gateways=build_gateways(settings.payments),
     )

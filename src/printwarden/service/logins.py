@@ -69,17 +69,15 @@ async def _attempt(
 ) -> tuple[F, bool]:
     """Steps 1-3 of the module docstring: ``find`` in a worker thread, ``check`` on the
     secret-check threads."""
-    attempt = state.logins.begin(keys)
+    throttle = state.logins
+    attempt = await throttle.run(throttle.begin, keys)
     try:
         found = await run_in_threadpool(find)
         valid = await state.checks.run(check, found)
     except BaseException:
-        attempt.abandoned()
+        await throttle.run(attempt.abandoned)
         raise
-    if valid:
-        attempt.succeeded()
-    else:
-        attempt.failed()
+    await throttle.run(attempt.succeeded if valid else attempt.failed)
     return found, valid
 
 
@@ -147,16 +145,14 @@ async def card(
                 return None
             return found if visible is None or visible(session, found) else None
 
-    attempt = state.logins.begin(Keys(None, client))
+    throttle = state.logins
+    attempt = await throttle.run(throttle.begin, Keys(None, client))
     try:
         found = await run_in_threadpool(find)
     except BaseException:
-        attempt.abandoned()
+        await throttle.run(attempt.abandoned)
         raise
-    if found is None:
-        attempt.failed()
-    else:
-        attempt.succeeded()
+    await throttle.run(attempt.failed if found is None else attempt.succeeded)
     return found
 
 

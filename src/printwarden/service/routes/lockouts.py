@@ -30,7 +30,7 @@ async def list_lockouts(
 ) -> LockoutsOut:
     """Accounts and clients with failed logins not yet forgotten: locked ones first, then
     those with the most failures (``total`` counts them all)."""
-    entries = state.logins.entries()
+    entries = await state.logins.run(state.logins.entries)
     return await run_in_threadpool(lockouts_out, state, entries, limit)
 
 
@@ -39,7 +39,7 @@ async def list_lockouts(
 )
 async def clear_lockout(key: str, state: AppState = Depends(app_state)) -> Response:
     """Forget a key's failures: its lockout or back-off ends now (404: it had none)."""
-    if not state.logins.clear(key):
+    if not await state.logins.run(state.logins.clear, key):
         raise Problem(404, "Not found", f"no failed logins are counted against {key!r}")
     return Response(status_code=204)
 

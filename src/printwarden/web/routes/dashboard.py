@@ -65,7 +65,7 @@ def _site_alerts(found: list[SiteOut]) -> list[Alert]:
 
 
 def _lockouts(ctx: PageContext, shown: int = 10) -> list[Alert]:
-    """Accounts and clients locked out after failed logins (this process's count)."""
+    """Accounts and clients locked out after failed logins."""
     locked = [e for e in ctx.app.logins.entries() if e.locked]
     alerts = [
         Alert("lockout", f"Locked out after {e.failures} failed logins: {e.key} "
