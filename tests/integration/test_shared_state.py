@@ -170,3 +170,20 @@ def test_concurrent_attempts_from_two_processes_are_counted_once_each(pg_url: st
     finally:
         for database in databases:
             database.dispose()
+
+
+def test_one_process_leads_the_scheduled_work_and_another_takes_over_when_it_stops(
+    two_apps: tuple[InProcessAppServer, InProcessAppServer],
+) -> None:
+    first, second = two_apps
+    leaders = [_state(app).leadership for app in two_apps]
+    _wait(lambda: sum(leader.leads() for leader in leaders) == 1, "a leader")
+    time.sleep(2.5)  # longer than a try: the other still does not lead
+    assert sum(leader.leads() for leader in leaders) == 1
+    leading, other = (first, second) if leaders[0].leads() else (second, first)
+    leading.stop()
+    took = _wait(_state(other).leadership.leads, "a new leader", 10.0)
+    assert took < 10.0
+    leading.start()  # restarted (the fixture stops it again): it now waits its turn
+    time.sleep(2.5)
+    assert not _state(leading).leadership.leads()

@@ -18,6 +18,7 @@ from printwarden.service import openapi, problems
 from printwarden.service.body_limits import BodyLimit
 from printwarden.service.dns_sd import ZoneService
 from printwarden.service.email_print import start_mail
+from printwarden.service.leadership import Leadership
 from printwarden.service.payment_notices import NotificationApplier
 from printwarden.service.question_timer import start_user_clients
 from printwarden.service.routes import (
@@ -121,6 +122,7 @@ def create_app(
         gateways=build_gateways(settings.payments),
     )
     state.callers.listen(state.database.notices)
+    state.leadership = Leadership(database.conninfo)
     state.payment_notices = NotificationApplier(state.database)
     syncer = DirectorySyncer(state)
     top_ups = TopUpScheduler(state)
@@ -130,10 +132,12 @@ def create_app(
         # anyio's default is 40 threads: more than the pools hold, and 40 threads contending
         # for one GIL cost more than they overlap.
         anyio.to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
+        state.leadership.start()
         questions = await start_user_clients(state)
         syncer.start()
         top_ups.start()
-        zone = ZoneService(state.database, settings.dns_sd, None)  # every provider's queues
+        # Every provider's queues; the leader alone sends the zone's updates.
+        zone = ZoneService(state.database, settings.dns_sd, None, state.leadership.leads)
         if settings.dns_sd.domain:
             await zone.start()
         state.web_print = WebPrintService(
@@ -147,7 +151,8 @@ def create_app(
         await state.payment_notices.start()
         state.database.listen_for_changes()  # other processes' commits wake long polls too
         state.services.update(web_print=state.web_print, user_client=questions,
-                              scanning=scanning, payments=state.payment_notices)  # fmt: skip
+                              scanning=scanning, payments=state.payment_notices,
+                              leadership=state.leadership)  # fmt: skip
         if state.mail is not None:
             state.services["email_print"] = state.mail
         yield
@@ -161,6 +166,7 @@ def create_app(
         await zone.close()
         top_ups.stop()
         syncer.stop()
+        state.leadership.stop()
         state.providers.close()
         state.checks.close()
         state.database.dispose()

@@ -87,8 +87,16 @@ def _advert(registered: tuple[str, dict[str, Any]]) -> QueueAdvert:
 class ZoneService:
     """Answers for the zone while the server runs."""
 
-    def __init__(self, database: Database, config: DnsSdConfig, site: str | None) -> None:
-        self.database, self.config, self.site = database, config, site
+    def __init__(
+        self,
+        database: Database,
+        config: DnsSdConfig,
+        site: str | None,
+        leads: Callable[[], bool] = lambda: True,
+    ) -> None:
+        """``leads``: whether this process sends the zone's updates (one of several App
+        Server processes does: ``service/leadership.py``)."""
+        self.database, self.config, self.site, self.leads = database, config, site, leads
         self.resolve = HostAddresses()
         self.responder: Responder | None = None
         self.failures = 0  # rounds whose rebuild failed (the last zone is served meanwhile)
@@ -141,7 +149,7 @@ class ZoneService:
     async def _push(self, zone: Zone) -> None:
         """Bring the update server's copy from what it was last sent to ``zone`` (all of it
         the first time); a failure is logged and tried again next round."""
-        if not self.config.update_server:
+        if not self.config.update_server or not self.leads():
             return
         host, _, port = self.config.update_server.rpartition(":")
         try:

@@ -62,6 +62,8 @@ class QuestionTimer:
         interval = self.state.settings.client.question_sweep_seconds
         while True:
             await asyncio.sleep(interval)
+            if not self.state.leadership.leads():
+                continue  # another App Server process times questions out
             if self.state.authority.at_hq or self.state.authority.offline():
                 await self.sweep()
 

@@ -163,7 +163,8 @@ class ScanService:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.config.sweep_seconds)
             self._wake.clear()
-            await self.sweep()
+            if self.state.leadership.leads():  # one App Server process delivers
+                await self.sweep()
 
     async def sweep(self) -> None:
         """One round: abandoned scans, due deliveries, notices, expired files."""

@@ -1,4 +1,5 @@
-"""Scheduled work in background threads of the App Server: directory sync, top-ups."""
+"""Scheduled work in background threads of the App Server: directory sync, top-ups. Among
+several processes on one PostgreSQL only the leader runs it (``service/leadership.py``)."""
 
 from __future__ import annotations
 
@@ -39,7 +40,8 @@ class DirectorySyncer:
 
     def _run(self) -> None:
         while not self.stopped.wait(self.interval_seconds):
-            self.sync_once()
+            if self.state.leadership.leads():
+                self.sync_once()
 
     def sync_once(self) -> None:
         try:
@@ -80,6 +82,8 @@ class TopUpScheduler:
                 return
 
     def run_once(self) -> int:
+        if not self.state.leadership.leads():
+            return 0
         try:
             with self.state.database.session() as session:
                 applied = topups.apply_due(session, datetime.now(UTC))

@@ -18,6 +18,7 @@ from printwarden.domain.money import Currency
 from printwarden.domain.payments import Gateway
 from printwarden.keys import HQ_ISSUER
 from printwarden.service.events import EventHub
+from printwarden.service.leadership import Leadership
 from printwarden.service.provider_control import ProviderDoorbell
 from printwarden.service.secret_checks import SecretChecks
 from printwarden.service.throttle import LoginThrottle
@@ -108,6 +109,8 @@ class AppState:
     # The background services whose counters /metrics shows (each has ``stats()``), by name.
     services: dict[str, Any] = field(default_factory=dict)
     events: EventHub = field(default_factory=EventHub)  # what User Clients hear
+    # Whether this process runs the scheduled work (always, but among processes on PostgreSQL).
+    leadership: Leadership = field(default_factory=lambda: Leadership(None))
     gateways: dict[str, Gateway] = field(default_factory=dict)  # payment gateways, by name
     payment_notices: Any = None  # service.payment_notices.NotificationApplier
 

@@ -138,7 +138,8 @@ class WebPrintService:
     async def _sweep_loop(self) -> None:
         while True:
             await asyncio.sleep(SWEEP_SECONDS)
-            await anyio.to_thread.run_sync(self.sweep)
+            if self.state.leadership.leads():  # one App Server process sweeps
+                await anyio.to_thread.run_sync(self.sweep)
 
     def sweep(self) -> int:
         """Remove the documents of submissions past their time; how many."""

@@ -175,15 +175,22 @@ class Database:
         with self.readers() as session:
             yield session
 
+    @property
+    def conninfo(self) -> str | None:
+        """A libpq connection string for this database (None on SQLite)."""
+        if self.is_sqlite:
+            return None
+        return self.engine.url.set(drivername="postgresql").render_as_string(False)
+
     def listen_for_changes(self) -> None:
         """On PostgreSQL, ring :attr:`changes` for other processes' commits too, and hear
         their :attr:`notices` (a thread with one connection, started once; nothing on
         SQLite). Until it listens, this process's caches are not trusted."""
-        if self.is_sqlite:
+        url = self.conninfo
+        if url is None:
             return
         with self.listener_lock:
             if self.listener is None:
-                url = self.engine.url.set(drivername="postgresql").render_as_string(False)
                 self.notices.deaf()
                 self.listener = PgListener(url, self.changes, self.notices)
                 self.listener.start()
