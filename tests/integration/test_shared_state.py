@@ -22,6 +22,7 @@ from printwarden.store.db import Database
 from printwarden.store.login_failures import SharedBook
 from printwarden.store.migrate import upgrade
 from printwarden.testing.inprocess import InProcessAppServer
+from printwarden.testing.seeding import add_user, top_up
 from printwarden.web.state import WebState
 
 SHARED_WITHIN = 1.0  # seconds: what the scale-out issue asks of revocations and logouts
@@ -187,3 +188,18 @@ def test_one_process_leads_the_scheduled_work_and_another_takes_over_when_it_sto
     leading.start()  # restarted (the fixture stops it again): it now waits its turn
     time.sleep(2.5)
     assert not _state(leading).leadership.leads()
+
+
+def test_a_persons_events_reach_their_client_through_any_process(
+    two_apps: tuple[InProcessAppServer, InProcessAppServer],
+) -> None:
+    first, second = two_apps
+    with first.client(first.token(Role.ADMIN, "cashier")) as admin:
+        account_id = add_user(admin, "wren")
+        user_id = admin.get("/users/wren").json()["id"]
+        hub = _state(second).events
+        hub.subscribe(user_id)  # wren's User Client streams from the second process
+        top_up(admin, account_id, 250)  # … and the first credits her
+    _wait(lambda: any(e.kind == "balance" for e in hub.since(user_id, 0)), "balance event", 5.0)
+    balance = next(e for e in hub.since(user_id, 0) if e.kind == "balance")
+    assert balance.data["balance"] == 250

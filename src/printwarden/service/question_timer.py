@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from printwarden.domain.questions import Outcome
 from printwarden.service.state import AppState
 from printwarden.service.supervised import supervised
+from printwarden.store import user_events
 from printwarden.usecases import questions, release
 from printwarden.usecases.errors import REFUSALS
 
@@ -24,9 +25,17 @@ async def start_user_clients(state: AppState) -> QuestionTimer:
     heartbeat, and time out questions (the App Server's start-up, and a Site Server's)."""
     state.events.bind(asyncio.get_running_loop())
     state.database.on_events = state.events.publish
+    state.database.notices.on(user_events.KIND, lambda payload: _heard(state, payload))
     timer = QuestionTimer(state)
     await timer.start()
     return timer
+
+
+def _heard(state: AppState, payload: str) -> None:
+    """Events another App Server process committed (nothing to do when they may have been
+    missed: each client's next ``hello`` carries its questions and balance)."""
+    if payload:
+        state.events.publish(user_events.decode(payload))
 
 
 class QuestionTimer:

@@ -134,6 +134,7 @@ class Database:
         )
         self.listener: PgListener | None = None
         self.listener_lock = threading.Lock()
+        event.listen(self.sessions, "before_commit", self._committing)
         event.listen(self.sessions, "after_commit", self._committed)
         event.listen(self.sessions, "after_rollback", self._rolled_back)
         read_options: dict[str, Any] = {READ_ONLY: True}
@@ -143,6 +144,14 @@ class Database:
             read_options["isolation_level"] = "AUTOCOMMIT"
         readers = self.engine.execution_options(**read_options)
         self.readers = sessionmaker(readers, expire_on_commit=False)
+
+    def _committing(self, session: Session) -> None:
+        """Send the transaction's user events to the other processes (delivered, like the
+        transaction, only if it commits)."""
+        events = user_events.noted(session)
+        if events and not self.is_sqlite:
+            for payload in user_events.encode(events):
+                notices.tell_others(session, user_events.KIND, payload)
 
     def _committed(self, session: Session) -> None:
         events = user_events.taken(session)

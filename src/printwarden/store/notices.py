@@ -40,6 +40,12 @@ def publish(session: Session, kind: str, payload: str) -> None:
     if ":" in kind:
         raise ValueError("a notice's kind has no colon")
     session.info.setdefault(_NOTED, []).append((kind, payload))
+    tell_others(session, kind, payload)
+
+
+def tell_others(session: Session, kind: str, payload: str) -> None:
+    """Like :func:`publish`, but for the other processes only (this one learns it its own
+    way); ValueError for a payload too long to send."""
     if session.get_bind().dialect.name == "postgresql":
         message = f"{session.info.get(ORIGIN, '')}:{kind}:{payload}"
         if len(message.encode()) > MAX_PAYLOAD:
