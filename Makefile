@@ -7,7 +7,7 @@ PYTHON ?= python3
 DEBIAN_PACKAGES := slapd ldap-utils postgresql wrk cups-ipp-utils cups-client cups \
 	avahi-daemon avahi-utils dbus-daemon ghostscript qpdf chromium fonts-dejavu-core \
 	cups-filters bind9 bind9-dnsutils swaks python3-tk xvfb libnotify-bin tesseract-ocr \
-	samba smbclient sane-airscan sane-utils zbar-tools poppler-utils
+	samba smbclient sane-airscan sane-utils zbar-tools poppler-utils haproxy
 # Web Print's renderer: LibreOffice without its desktop, and UNO for the system Python that
 # runs unoserver; Dovecot, the IMAP server the tests poll (installed without recommends: the
 # desktop's hundreds of MB are not needed).

@@ -4,6 +4,7 @@ backends for concurrency tests); one Chromium per browser-test module."""
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,11 +19,13 @@ from printwarden.store.db import Database
 from printwarden.store.migrate import upgrade
 from printwarden.testing import forkserver
 from printwarden.testing.appserver import Seeding
-from printwarden.testing.inprocess import InProcessAppServer
+from printwarden.testing.cluster import Cluster
+from printwarden.testing.inprocess import STREAM_MINUTES, InProcessAppServer
 from support.browser import chromium
 from support.databases import postgres_server, throwaway_postgres
 
 BACKENDS = ["sqlite", "postgresql"]
+CLUSTER_ENV = "PRINTWARDEN_TEST_CLUSTER"
 PROVIDER_NAME = "authz-provider"  # the provider the role_tokens' provider token is bound to
 
 
@@ -47,7 +50,7 @@ SHARED_WORKER = {
 # left with one of them at the end while the others idle. Measured with -n 3, 2026-12-05.
 LONGEST_FIRST = [
     "test_demo.py", "test_demo_stop.py", "test_demo_sites.py",  # one worker, about 90 s
-    "test_ipp_conformance.py", "test_offline_policies.py", "test_site_trust.py",
+    "test_ipp_conformance.py", "test_cluster.py", "test_offline_policies.py", "test_site_trust.py",
     "test_functions_matrix.py", "test_api_schemathesis.py", "test_outages.py",
     "test_login_flood.py", "test_conversions_corpus.py", "test_login_throttle.py",
     "test_store_replication.py", "test_web_console.py", "test_site_links.py", "test_chaos.py",
@@ -150,8 +153,30 @@ def app_server(
     """The App Server's app in this process, over a throwaway SQLite database, shared by the
     API tests (each names what it makes with ``unique``). PostgreSQL runs the store,
     ledger, replication and migration tests, and the API's concurrency tests
-    (``app_on_each_backend``)."""
+    (``app_on_each_backend``).
+
+    With ``PRINTWARDEN_TEST_CLUSTER=N`` in the environment it is instead N App Server
+    processes on a throwaway PostgreSQL behind HAProxy (``testing/cluster.py``): the API and
+    authorization suites run through the load balancer unchanged (``test_cluster.py``)."""
+    size = int(os.environ.get(CLUSTER_ENV, "0") or "0")
+    if size:
+        yield from _cluster(request, tmp_path_factory, size)  # type: ignore[misc]
+        return
     yield from _served_app(request, tmp_path_factory, "sqlite")
+
+
+def _cluster(
+    request: pytest.FixtureRequest, factory: pytest.TempPathFactory, size: int
+) -> Iterator[Cluster]:
+    with throwaway_postgres(str(request.getfixturevalue("pg_server"))) as url:
+        # As the app in process (testing/inprocess.py): an event stream ends after a moment.
+        short = {"PRINTWARDEN_CLIENT__STREAM_MINUTES": str(STREAM_MINUTES)}
+        cluster = Cluster(url, factory.mktemp("cluster"), size=size, extra_env=short)
+        try:
+            cluster.start()
+            yield cluster
+        finally:
+            cluster.stop()
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

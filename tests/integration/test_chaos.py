@@ -32,6 +32,7 @@ from sqlalchemy import func, select
 
 from printwarden.provider.ipp.client import IppClient
 from printwarden.store.models import AccountRow, TransactionRow, UserRow
+from printwarden.testing.ledger_checks import unbalanced_accounts
 from support.provider import QueueSpec
 from support.seeding import add_user, top_up, wait_for
 from support.site import PRINTER, World, site_world
@@ -287,17 +288,4 @@ def charge_counts(world: World) -> Counter[tuple[str, str]]:
 
 
 def balances_match_ledgers(world: World) -> bool:
-    database = world.app.database()
-    try:
-        with database.read() as session:
-            sums = dict(
-                session.execute(
-                    select(TransactionRow.account_id, func.sum(TransactionRow.amount)).group_by(
-                        TransactionRow.account_id
-                    )
-                ).all()
-            )
-            balances = dict(session.execute(select(AccountRow.id, AccountRow.balance)).all())
-    finally:
-        database.dispose()
-    return all(balances[account] == (sums.get(account) or 0) for account in balances)
+    return unbalanced_accounts(world.app.database_url) == {}

@@ -4,7 +4,9 @@ several processes on one PostgreSQL only the leader runs it (``service/leadershi
 from __future__ import annotations
 
 import logging
+import math
 import threading
+import time
 from datetime import UTC, datetime
 
 from printwarden.directory.source import read_snapshot
@@ -76,10 +78,15 @@ class TopUpScheduler:
             self.thread.join(timeout=10)
 
     def _run(self) -> None:
-        while not self.stopped.wait(1.0):  # first run just after start-up
-            self.run_once()
-            if self.stopped.wait(self.interval):
-                return
+        """Run just after start-up, then every ``interval``, and at once when this process
+        becomes the leader (the one before may have died with top-ups due)."""
+        last, led = -math.inf, False
+        while not self.stopped.wait(1.0):
+            leads = self.state.leadership.leads()
+            if leads and (not led or time.monotonic() - last >= self.interval):
+                self.run_once()
+                last = time.monotonic()
+            led = leads
 
     def run_once(self) -> int:
         if not self.state.leadership.leads():

@@ -120,6 +120,7 @@ class AppServer(Seeding):
     # world renders a few documents, and several worlds run at once on the same cores.
     extra_env: dict[str, str] = field(default_factory=lambda: dict(TEST_ENV))
     process: ChildProcess | None = None
+    log_name: str = "server.log"  # in the data directory
 
     @property
     def url(self) -> str:
@@ -135,14 +136,14 @@ class AppServer(Seeding):
     def start(self) -> None:
         upgrade(self.database_url)
         command = [sys.executable, "-m", "printwarden", "app", "serve", "--port", str(self.port)]
-        log = (self.data_dir / "server.log").open("ab")
+        log = (self.data_dir / self.log_name).open("ab")
         self.process = forkserver.popen(command, env=self.env(), stdout=log, stderr=log)
         log.close()
         self._wait_ready()
 
     def _wait_ready(self) -> None:
         assert self.process is not None
-        log = self.data_dir / "server.log"
+        log = self.data_dir / self.log_name
         processes.wait_ready(self.process, self._answers, "App Server", log, STARTUP_SECONDS)
 
     def _answers(self) -> bool:
@@ -152,7 +153,7 @@ class AppServer(Seeding):
             return False
 
     def log_tail(self) -> str:
-        return processes.log_tail(self.data_dir / "server.log")
+        return processes.log_tail(self.data_dir / self.log_name)
 
     def stop(self) -> None:
         processes.stop(self.process)
