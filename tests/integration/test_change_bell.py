@@ -7,13 +7,14 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 
 from printwarden.domain.accounts import Role
 from printwarden.store import users
 from printwarden.store.change_bell import ChangeBell
-from printwarden.store.db import Database
+from printwarden.store.db import WATCH_SECONDS, Database
 from printwarden.store.migrate import upgrade
 from printwarden.testing.inprocess import InProcessAppServer
 
@@ -91,3 +92,32 @@ def test_on_postgresql_another_process_commit_rings_the_bell(pg_url: str) -> Non
 def _change(database: Database) -> None:
     with database.session() as session:
         users.create_user(session, b"k" * 32, f"bell-{time.monotonic_ns()}", users.UserChanges())
+
+
+def test_a_commit_no_bell_hears_still_wakes_waiters_within_the_watch(tmp_path: Path) -> None:
+    """A command-line tool writing to the App Server's SQLite database rings no bell of the
+    server's; the server's watch of the change counter wakes its long polls within about a
+    second (one query per second, whatever the number of waiters), and rings nothing while
+    nothing changes."""
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    upgrade(url)
+    server, tool = Database(url), Database(url)
+    try:
+        server.listen_for_changes()
+
+        async def scenario() -> tuple[bool, bool, float]:
+            with server.changes.waiting() as quiet:
+                idle = await quiet.wait(2.5)  # nothing changed: no ring
+            with server.changes.waiting() as waiter:
+                started = time.monotonic()
+                threading.Thread(target=_change, args=(tool,)).start()
+                rung = await waiter.wait(5.0)
+            return idle, rung, time.monotonic() - started
+
+        idle, rung, seconds = asyncio.run(scenario())
+        assert not idle
+        assert rung
+        assert seconds <= WATCH_SECONDS + 0.5
+    finally:
+        server.dispose()
+        tool.dispose()

@@ -16,7 +16,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from sqlalchemy.orm import Session
 
@@ -86,6 +86,39 @@ class ChangeBell:
     def __len__(self) -> int:
         with self._lock:
             return len(self._waiters)
+
+
+class ChangeWatch:
+    """A thread that reads the last change number every ``interval`` seconds and rings
+    ``bell`` when it moved: changes made where no bell rings (a command-line tool writing
+    to the database, a process whose ``NOTIFY`` was missed) wake the long polls within
+    ``interval``, for one small query per interval whatever the number of waiters."""
+
+    def __init__(self, read: Callable[[], int], bell: ChangeBell, interval: float) -> None:
+        self.read, self.bell, self.interval = read, bell, interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="change-watch", daemon=True)
+        self.failures = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        last: int | None = None
+        while not self._stop.wait(self.interval):
+            try:
+                current = self.read()
+            except Exception:  # the database is away for a moment: try again next time
+                self.failures += 1
+                log.warning("could not read the last change number", exc_info=True)
+                continue
+            if last is not None and current != last:
+                self.bell.ring()
+            last = current
 
 
 class PgListener:

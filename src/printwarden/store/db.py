@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from printwarden.files import private_sqlite
 from printwarden.store import notices, user_events
-from printwarden.store.change_bell import ChangeBell, PgListener, take_changed
+from printwarden.store.change_bell import ChangeBell, ChangeWatch, PgListener, take_changed
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 # Worker threads of the App Server (service/app.py), and connections each pool keeps open:
@@ -28,6 +28,7 @@ POOL_SIZE = WORKER_THREADS
 POOL_OVERFLOW = WORKER_THREADS
 READ_ONLY = "printwarden_read_only"
 IDLE_PING_SECONDS = 10.0
+WATCH_SECONDS = 1.0  # commits no bell hears (a command-line tool's) wake long polls this soon
 
 
 def utc(moment: datetime) -> datetime:
@@ -133,6 +134,7 @@ class Database:
             self.engine, expire_on_commit=False, info={notices.ORIGIN: self.notices.origin}
         )
         self.listener: PgListener | None = None
+        self.watch: ChangeWatch | None = None
         self.listener_lock = threading.Lock()
         event.listen(self.sessions, "before_commit", self._committing)
         event.listen(self.sessions, "after_commit", self._committed)
@@ -192,9 +194,15 @@ class Database:
         return self.engine.url.set(drivername="postgresql").render_as_string(False)
 
     def listen_for_changes(self) -> None:
-        """On PostgreSQL, ring :attr:`changes` for other processes' commits too, and hear
-        their :attr:`notices` (a thread with one connection, started once; nothing on
-        SQLite). Until it listens, this process's caches are not trusted."""
+        """Ring :attr:`changes` for other writers' commits too: those of other processes on
+        PostgreSQL as their ``NOTIFY`` arrives, and hear their :attr:`notices` (a thread with
+        one connection; until it listens this process's caches are not trusted); anyone's,
+        on both backends, within ``WATCH_SECONDS`` (a thread reading the change counter).
+        Started once."""
+        with self.listener_lock:
+            if self.watch is None:  # and commits of other writers, on both backends
+                self.watch = ChangeWatch(self._last_change, self.changes, WATCH_SECONDS)
+                self.watch.start()
         url = self.conninfo
         if url is None:
             return
@@ -204,11 +212,18 @@ class Database:
                 self.listener = PgListener(url, self.changes, self.notices)
                 self.listener.start()
 
+    def _last_change(self) -> int:
+        with self.read() as session:
+            return int(session.scalar(text("SELECT value FROM change_counter WHERE id = 1")) or 0)
+
     def dispose(self) -> None:
         with self.listener_lock:
             listener, self.listener = self.listener, None
+            watch, self.watch = self.watch, None
         if listener is not None:
             listener.stop()
+        if watch is not None:
+            watch.stop()
         self.engine.dispose()
 
 

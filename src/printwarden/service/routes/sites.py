@@ -47,7 +47,6 @@ from printwarden.usecases import journal
 
 router = APIRouter(tags=["sites"])
 MAX_WAIT_SECONDS = 25.0
-OTHER_WRITERS_SECONDS = 1.0  # a long poll reads again at least this often
 
 
 def site_of(name: str, caller: Caller = Depends(require(Role.SITE))) -> str:
@@ -180,9 +179,9 @@ async def site_changes(
             left = deadline - time.monotonic()
             if page.entities or left <= 0 or state.stopping.is_set():
                 break
-            # Woken by a commit of this process; changes another process made (several
-            # workers on one PostgreSQL) are read at the latest OTHER_WRITERS seconds later.
-            await waiter.wait(min(left, OTHER_WRITERS_SECONDS))
+            # Woken by a commit of this process, another's NOTIFY, or the database's watch
+            # of commits no bell heard (store/change_bell.py): an idle poll asks nothing.
+            await waiter.wait(left)
     return ChangesOut(
         schema_revision=head_revision() or "",
         key_generation=generation,
