@@ -123,6 +123,7 @@ def create_app(
     )
     state.callers.listen(state.database.notices)
     state.leadership = Leadership(database.conninfo)
+    state.stopping.when_set(database.changes.ring)  # long polls see it at once
     state.payment_notices = NotificationApplier(state.database)
     syncer = DirectorySyncer(state)
     top_ups = TopUpScheduler(state)

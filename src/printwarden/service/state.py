@@ -80,6 +80,23 @@ class CallerCache:
                 del self._entries[key]
 
 
+class StopSignal(threading.Event):
+    """Set when the server is told to stop (``serving.py``); what waits long registers a
+    wake-up with :meth:`when_set`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._wakes: list[Callable[[], None]] = []
+
+    def when_set(self, wake: Callable[[], None]) -> None:
+        self._wakes.append(wake)
+
+    def set(self) -> None:
+        super().set()
+        for wake in self._wakes:
+            wake()
+
+
 @dataclass
 class AppState:
     """``secret`` is this server's own (HQ's at HQ, a Site Server's own at a site): its
@@ -102,7 +119,7 @@ class AppState:
     redemptions: LoginThrottle = field(default_factory=LoginThrottle)
     checks: SecretChecks = field(default_factory=SecretChecks)  # where secrets are checked
     release_threads: CapacityLimiter | None = None  # made on first use (usecases/release.py)
-    stopping: threading.Event = field(default_factory=threading.Event)  # long waits end
+    stopping: StopSignal = field(default_factory=StopSignal)  # long waits end
     web_print: Any = None  # service.web_print.WebPrintService, while the app runs
     mail: Any = None  # service.email_print.EmailPrint, while Email to Print runs
     scans: Any = None  # service.scanning.ScanService, while the app runs
