@@ -18,7 +18,9 @@ from printwarden.sim.processes import ChildProcess
 from printwarden.testing import forkserver
 from support.site import site_world
 
-PROMPT_SECONDS = 1.0  # measured 0.2 s (bench/stop_time.py); uvicorn's grace alone is 1 s, the poll 5-10 s
+PROMPT_SECONDS = (
+    1.0  # measured 0.2 s (bench/stop_time.py); uvicorn's grace alone is 1 s, the poll 5-10 s
+)
 
 
 def _seconds_to_stop(process: ChildProcess | None) -> float:
