@@ -1,21 +1,26 @@
-"""Idle Site Servers' long polls: what they cost a real App Server process when nothing
-changes, and how soon a change reaches them.
+"""Idle Site Servers: what they cost a real App Server process when nothing changes, and
+how soon a change reaches them.
 
-    .venv/bin/python bench/idle_sites.py --sites 100
+    .venv/bin/python bench/idle_sites.py --sites 1000
     .venv/bin/python bench/idle_sites.py --sites 100 --other /path/to/older/src   # an anchor
 
 An App Server (``printwarden app serve``, SQLite) is started over a fresh database with
-``--sites`` sites; each site's long poll (``GET /sites/{name}/changes?wait=25``, as a Site
-Server asks) is held open by a client thread, again as soon as it answers. Measured: the
-server's CPU time over ``--seconds`` with nothing changing (percent of one core), then the
-time from one committed change (a new user) until every poll has answered with it (p50,
-max). ``--other SRC`` runs the same against another checkout's ``src`` directory (the code
-before the change bell: every poll asked the database every 0.1 s) in the same run.
+``--sites`` sites, each connected as a Site Server is (:class:`SiteSimulator`, real sockets):
+its beating long poll for changes (``GET /sites/{name}/changes?wait=25&beats=true``, a space
+each beat while it waits), asked again as soon as it answers, and its status report every
+``HEARTBEAT_SECONDS``. Measured: the server's CPU time over ``--seconds`` with nothing changing
+(percent of one core) and its memory, then the time from one committed change (a new user)
+until every site's poll has answered with it (p50, p99, max). ``--other SRC`` runs plain
+long polls and a status every 0.5 s (the site before beats) against another checkout's
+``src`` directory in the same run. ``--no-status`` leaves the status reports out: what the
+polls alone cost.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import os
 import statistics
 import subprocess
@@ -28,6 +33,7 @@ from pathlib import Path
 import httpx
 
 from printwarden.domain.accounts import Role
+from printwarden.site.server import HEARTBEAT_SECONDS
 from printwarden.store import sites, tokens
 from printwarden.testing.appserver import AppServer
 
@@ -52,7 +58,15 @@ def _seed(app: AppServer, count: int) -> dict[str, str]:
     return found
 
 
-def run(src: str | None, count: int, seconds: float) -> tuple[float, list[float]]:
+async def _idle() -> None:
+    await asyncio.Event().wait()
+
+
+def run(
+    src: str | None, count: int, seconds: float, beats: bool, status: bool = True
+) -> tuple[float, float, list[float]]:
+    """The App Server's CPU (percent of a core) and memory (MB) with ``count`` idle sites
+    connected, and how long one change took to reach each site's poll (seconds)."""
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         app = AppServer(f"sqlite:///{root / 'app.db'}", root)
@@ -64,32 +78,114 @@ def run(src: str | None, count: int, seconds: float) -> tuple[float, list[float]
             admin = httpx.Client(base_url=app.api, timeout=60, headers={
                 "Authorization": f"Bearer {app.token(Role.ADMIN, 'bench-admin')}"})  # fmt: skip
             head = int(admin.get("/health").json()["change_seq"])
-            heard: dict[str, float] = {}
-            stop = threading.Event()
-            threads = [threading.Thread(target=_poll, args=(app.api, name, token, head, heard,
-                                                             stop), daemon=True)
-                       for name, token in site_tokens.items()]  # fmt: skip
-            for thread in threads:
-                thread.start()
-            time.sleep(3)  # every poll open
+            sites = SiteSimulator(app.port, site_tokens, head, beats, status)
+            sites.start()
+            time.sleep(5)  # every poll open
             pid = other.pid if other is not None else app.process.pid if app.process else 0
             before = _cpu_seconds(pid)
             time.sleep(seconds)
             busy = (_cpu_seconds(pid) - before) / seconds * 100
+            memory = _rss_mb(pid)
             changed = time.monotonic()
             admin.post("/users", json={"username": "bench-newcomer"})
             deadline = time.monotonic() + 30
-            while len(heard) < count and time.monotonic() < deadline:
+            while len(sites.heard) < count and time.monotonic() < deadline:
                 time.sleep(0.01)
-            stop.set()
+            delays = sorted(at - changed for at in sites.heard.values())
+            sites.stop()
             admin.close()
-            return busy, sorted(at - changed for at in heard.values())
+            return busy, memory, delays
         finally:
             if other is not None:
                 other.terminate()
                 other.wait(timeout=30)
             else:
                 app.stop()
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class SiteSimulator:
+    """``sites`` Site Servers as HQ sees them, on one event loop in a thread: each holds its
+    long poll for changes (a beating one with ``beats``, as the Site Server asks) over its
+    own socket, and reports its status every ``HEARTBEAT_SECONDS``, as the real site does.
+    The HTTP is written by hand to keep the client light: the client runs on the same cores
+    as the server it measures."""
+
+    def __init__(
+        self, port: int, sites: dict[str, str], since: int, beats: bool, status: bool = True
+    ) -> None:
+        self.port, self.sites, self.since, self.beats = port, sites, since, beats
+        self.status = status
+        self.heard: dict[str, float] = {}
+        self.beats_heard = 0
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(60)
+
+    async def _start(self) -> None:
+        for name, token in self.sites.items():
+            self._tasks.append(asyncio.create_task(self._site(name, token)))
+            await asyncio.sleep(0.002)  # connections spread over 2 s, as sites start
+
+    def stop(self) -> None:
+        async def cancel() -> None:
+            for task in self._tasks:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+        asyncio.run_coroutine_threadsafe(cancel(), self._loop).result(60)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+
+    async def _site(self, name: str, token: str) -> None:
+        status = asyncio.create_task(self._status(name, token) if self.status else _idle())
+        try:
+            while name not in self.heard:
+                body = await self._long_poll(name, token)
+                if b'"entities":[{' in body:
+                    self.heard.setdefault(name, time.monotonic())
+        finally:
+            status.cancel()
+
+    async def _long_poll(self, name: str, token: str) -> bytes:
+        query = f"since={self.since}&wait=25" + ("&beats=true&forced=false" if self.beats else "")
+        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+        try:
+            writer.write(
+                f"GET /api/v1/sites/{name}/changes?{query} HTTP/1.1\r\nHost: hq\r\n"
+                f"Authorization: Bearer {token}\r\nConnection: close\r\n\r\n".encode()
+            )
+            body = b""
+            while chunk := await reader.read(65536):
+                if not chunk.strip(b" \r\n0123456789abcdef"):
+                    self.beats_heard += 1
+                body += chunk
+            return body
+        finally:
+            writer.close()
+
+    async def _status(self, name: str, token: str) -> None:
+        body = b'{"mode":"online","journal_backlog":0}'
+        while True:
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+            with contextlib.suppress(OSError):
+                reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+                writer.write(f"POST /api/v1/sites/{name}/status HTTP/1.1\r\nHost: hq\r\n"
+                             f"Authorization: Bearer {token}\r\nContent-Type: application/json"
+                             f"\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+                             .encode() + body)  # fmt: skip
+                await reader.read()
+                writer.close()
 
 
 def _start_other(app: AppServer, src: str) -> subprocess.Popen[bytes]:
@@ -113,35 +209,27 @@ def _start_other(app: AppServer, src: str) -> subprocess.Popen[bytes]:
     raise RuntimeError("the other App Server did not start")
 
 
-def _poll(api: str, name: str, token: str, since: int, heard: dict[str, float],
-          stop: threading.Event) -> None:  # fmt: skip
-    headers = {"Authorization": f"Bearer {token}"}
-    with httpx.Client(base_url=api, headers=headers, timeout=40) as client:
-        while not stop.is_set():
-            try:
-                found = client.get(f"/sites/{name}/changes", params={"since": since, "wait": 25})
-            except httpx.HTTPError:
-                continue
-            if found.status_code == 200 and found.json()["entities"]:
-                heard.setdefault(name, time.monotonic())
-                return
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sites", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--other", default="", help="another checkout's src, as the anchor")
+    parser.add_argument("--no-beats", action="store_true", help="plain long polls (older)")
+    parser.add_argument("--no-status", action="store_true", help="no status reports")
     args = parser.parse_args()
-    count, seconds = min(args.sites, 1000), min(args.seconds, 120.0)
+    count, seconds = min(args.sites, 2000), min(args.seconds, 120.0)
     for label, src in (("this code", None), ("other", args.other or None)):
         if label == "other" and src is None:
             continue
-        busy, delays = run(src, count, seconds)
+        beats = not args.no_beats and src is None
+        busy, memory, delays = run(src, count, seconds, beats, not args.no_status)
         p50 = statistics.median(delays) if delays else float("nan")
+        p99 = delays[int(len(delays) * 0.99) - 1] if delays else float("nan")
         worst = delays[-1] if delays else float("nan")
-        print(f"{label:10} {count} idle sites: App Server CPU {busy:5.1f} % of a core; "
-              f"a change reached {len(delays)}/{count} polls, p50 {p50 * 1000:.0f} ms, "
+        kind = ("beating" if beats else "plain") + (" polls" if args.no_status else " polls+status")
+        print(f"{label:10} {count} idle sites ({kind}): "
+              f"App Server CPU {busy:5.1f} % of a core, {memory:.0f} MB; a change reached "
+              f"{len(delays)}/{count} polls, p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, "
               f"max {worst * 1000:.0f} ms", flush=True)  # fmt: skip
     return 0
 

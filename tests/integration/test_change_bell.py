@@ -4,10 +4,12 @@ soon as a change commits, without asking the database again and again meanwhile.
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -121,3 +123,62 @@ def test_a_commit_no_bell_hears_still_wakes_waiters_within_the_watch(tmp_path: P
     finally:
         server.dispose()
         tool.dispose()
+
+
+def _caught_up(site: httpx.Client, name: str) -> int:
+    head = site.get(f"/sites/{name}/changes", params={"since": 0, "limit": 50_000}).json()
+    while head["more"]:
+        head = site.get(f"/sites/{name}/changes", params={"since": head["upto"]}).json()
+    return int(head["upto"])
+
+
+def test_a_beating_long_poll_sends_a_space_each_beat_then_its_answer(
+    app_server: InProcessAppServer, admin: httpx.Client, unique: Callable[[str], str]
+) -> None:
+    name = unique("beating-site")
+    assert admin.post("/sites", json={"name": name}).status_code == 201
+    site = app_server.client(app_server.token(Role.SITE, scope=name))
+    upto = _caught_up(site, name)
+    params: dict[str, str | float] = {
+        "since": upto,
+        "wait": 1.5,
+        "beats": "true",
+        "forced": "false",
+    }
+    answer = site.get(f"/sites/{name}/changes", params=params)
+    assert answer.status_code == 200
+    beat = float(answer.headers["x-beat-seconds"])
+    body = answer.content
+    spaces = len(body) - len(body.lstrip(b" "))
+    assert spaces >= int(1.5 / beat) - 2  # one each beat while it waited
+    assert json.loads(body) == {**json.loads(body), "entities": [], "forced_offline": False}
+
+
+def test_forcing_a_site_offline_answers_its_long_poll_at_once(
+    app_server: InProcessAppServer, admin: httpx.Client, unique: Callable[[str], str]
+) -> None:
+    name = unique("forced-site")
+    assert admin.post("/sites", json={"name": name}).status_code == 201
+    site = app_server.client(app_server.token(Role.SITE, scope=name))
+    upto = _caught_up(site, name)
+    answered: dict[str, Any] = {}
+
+    def poll() -> None:
+        started = time.monotonic()
+        params: dict[str, str | float] = {
+            "since": upto,
+            "wait": 20,
+            "beats": "true",
+            "forced": "false",
+        }
+        answered["page"] = site.get(f"/sites/{name}/changes", params=params).json()
+        answered["seconds"] = time.monotonic() - started
+
+    waiting = threading.Thread(target=poll)
+    waiting.start()
+    time.sleep(0.5)
+    forced = admin.put(f"/sites/{name}/forced-offline", json={"offline": True})
+    assert forced.status_code == 200
+    waiting.join(timeout=10)
+    assert answered["page"]["forced_offline"] is True
+    assert answered["seconds"] < 3.0

@@ -105,3 +105,33 @@ def _journal(path: Path) -> list[dict[str, Any]]:
         return [{"id": i, "kind": k, "at": a, "body": json.loads(b)} for i, k, a, b in rows]
     finally:
         database.close()
+
+
+def test_an_idle_site_hears_a_cut_within_a_second_and_answers_what_it_was_forwarding(
+    world: World,
+) -> None:
+    """The long poll beats (a space every 0.25 s while it waits): an idle site hears the
+    link go silent and answers from its replica within a second; a request it was forwarding
+    when the link went is answered here at that moment, not at its forward timeout (1.5 s)."""
+    wait_for(world.caught_up, "the site's replica to catch up")
+    time.sleep(1.5)  # idle: the sync thread waits on its beating long poll
+    device = httpx.Client(base_url=world.site.api, timeout=30,
+                          headers={"Authorization": f"Bearer {world.device_token}"})  # fmt: skip
+    with device:
+        world.link.down()
+        cut = time.monotonic()
+        try:
+            login = {"method": "card", "card_number": "no-such-card"}
+            session = device.post("/device/sessions", json=login)
+            answered = time.monotonic() - cut
+            offline = wait_for(lambda: _offline(world) and time.monotonic(), "the site offline")
+        finally:
+            world.link.up()
+    assert session.status_code == 401, session.text  # no such card, in the replica
+    assert offline - cut <= 1.2
+    assert answered <= 1.2
+    wait_for(lambda: world.site.status()["mode"] == "online", "the site back online", 30)
+
+
+def _offline(world: World) -> bool:
+    return bool(world.site.status()["mode"] == "offline")

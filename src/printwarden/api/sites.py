@@ -78,6 +78,7 @@ class ChangesOut(Model):
     upto: int
     more: bool
     entities: list[dict[str, Any]]
+    forced_offline: bool = Field(False, description="an administrator forces the site offline")
 
 
 class OfflinePoliciesIO(Model):

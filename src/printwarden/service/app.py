@@ -134,6 +134,7 @@ def create_app(
         # for one GIL cost more than they overlap.
         anyio.to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
         state.leadership.start()
+        state.beats.start()
         questions = await start_user_clients(state)
         syncer.start()
         top_ups.start()
@@ -153,7 +154,7 @@ def create_app(
         state.database.listen_for_changes()  # other processes' commits wake long polls too
         state.services.update(web_print=state.web_print, user_client=questions,
                               scanning=scanning, payments=state.payment_notices,
-                              leadership=state.leadership)  # fmt: skip
+                              leadership=state.leadership, beats=state.beats)  # fmt: skip
         if state.mail is not None:
             state.services["email_print"] = state.mail
         yield
@@ -168,6 +169,7 @@ def create_app(
         top_ups.stop()
         syncer.stop()
         state.leadership.stop()
+        await state.beats.stop()
         state.providers.close()
         state.checks.close()
         state.database.dispose()

@@ -17,6 +17,7 @@ from printwarden.config import Settings
 from printwarden.domain.money import Currency
 from printwarden.domain.payments import Gateway
 from printwarden.keys import HQ_ISSUER
+from printwarden.service.beat_clock import BeatClock
 from printwarden.service.events import EventHub
 from printwarden.service.leadership import Leadership
 from printwarden.service.provider_control import ProviderDoorbell
@@ -126,6 +127,7 @@ class AppState:
     # The background services whose counters /metrics shows (each has ``stats()``), by name.
     services: dict[str, Any] = field(default_factory=dict)
     events: EventHub = field(default_factory=EventHub)  # what User Clients hear
+    beats: BeatClock = field(default_factory=BeatClock)  # what beating long polls send
     # Whether this process runs the scheduled work (always, but among processes on PostgreSQL).
     leadership: Leadership = field(default_factory=lambda: Leadership(None))
     gateways: dict[str, Gateway] = field(default_factory=dict)  # payment gateways, by name

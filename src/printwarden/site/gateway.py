@@ -166,10 +166,13 @@ class Gateway:
 
     async def _forward(self, scope: Scope, body: bytes) -> httpx.Response | None:
         url, headers = self._upstream_request(scope)
+        request = self.client.request(
+            scope["method"], url, headers=headers, content=body, timeout=_timeout(scope)
+        )
         try:
-            response = await self.client.request(
-                scope["method"], url, headers=headers, content=body, timeout=_timeout(scope)
-            )
+            response = await self._unless_cut(request)
+            if response is None:
+                return None  # the site went offline meanwhile: answered here
         except httpx.InvalidURL as exc:  # the client's own doing: no fault of the link
             return _problem(400, "Bad Request", f"the request's URL cannot be forwarded: {exc}")
         except httpx.HTTPError as exc:
@@ -183,6 +186,22 @@ class Gateway:
         if accepted is not None:
             await self.link.password_accepted(*accepted)
         return response
+
+    async def _unless_cut(self, request: Awaitable[httpx.Response]) -> httpx.Response | None:
+        """``request``'s answer; None if the site goes offline first (the link was cut: its
+        answer may never come, and the replica answers now instead of at the timeout). A
+        request HQ applied all the same is applied once: the journal's ids are HQ's too."""
+        forwarding = asyncio.ensure_future(request)
+        while True:
+            changed = asyncio.ensure_future(self._mode_event().wait())
+            done, _ = await asyncio.wait({forwarding, changed}, return_when=asyncio.FIRST_COMPLETED)
+            if forwarding in done:
+                changed.cancel()
+                return forwarding.result()
+            if not self.link.online():
+                forwarding.cancel()
+                await asyncio.gather(forwarding, return_exceptions=True)
+                return None
 
     async def _submissions(self, scope: Scope, body: bytes) -> httpx.Response:
         """A provider's Web Print submissions: the site's own (rendered here) and, while

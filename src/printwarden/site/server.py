@@ -51,7 +51,12 @@ from printwarden.site.gateway import (
 from printwarden.site.journal import Journal
 from printwarden.site.passwords import PasswordCache, administrators
 from printwarden.site.replica import Replica, SchemaMismatch
-from printwarden.site.upstream import Upstream, UpstreamError, UpstreamRefused
+from printwarden.site.upstream import (
+    LinkSilent,
+    Upstream,
+    UpstreamError,
+    UpstreamRefused,
+)
 from printwarden.usecases.authority import Site
 
 log = logging.getLogger("printwarden.site")
@@ -60,6 +65,7 @@ STATUS_PATH = "/site/status"  # the site's own view, answered even with the link
 METRICS_PATH = "/metrics"  # Prometheus, likewise
 HEARTBEAT_SECONDS = 0.5
 LONG_POLL_SECONDS = 10.0
+BEAT_CONTACT_SECONDS = 0.25  # beats heard more often than this count as one contact
 STOP_JOIN_SECONDS = 5.0  # how long stopping waits for a loop busy with the replica
 
 
@@ -96,6 +102,7 @@ class SiteServer(HqConnection):
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._polling = threading.Event()  # the sync thread waits on a long poll
+        self._last_beat = 0.0  # when a beating long poll last heard HQ (monotonic)
         self._threads: list[threading.Thread] = []
         self.last_report: dict[str, Any] | None = None
         private_dir(config.data_dir)  # the replica holds hashes and the journal
@@ -169,6 +176,10 @@ class SiteServer(HqConnection):
 
     def forward_failed(self, reason: str) -> None:
         self._event(lambda now: self.machine.failure(now, reason), reason)
+
+    def link_cut(self, reason: str) -> None:
+        """The link went silent mid-poll: offline at once."""
+        self._event(lambda now: self.machine.cut(now, reason), f"link cut: {reason}")
 
     def forward_succeeded(self) -> None:
         return  # heartbeats decide when the link is back
@@ -333,6 +344,16 @@ class SiteServer(HqConnection):
             except Exception:  # the heartbeat must outlive any one failure
                 log.exception("site %s: heartbeat failed", self.config.site)
 
+    def _beat_heard(self) -> None:
+        """A beat of the long poll: HQ is there (counted as a contact at most every
+        ``BEAT_CONTACT_SECONDS``)."""
+        now = time.monotonic()
+        if now - self._last_beat >= BEAT_CONTACT_SECONDS:
+            with self._lock:
+                self.counters.last_contact = now
+            self._event(self.machine.success, "the App Server beats")
+        self._last_beat = now
+
     def _beat(self) -> None:
         status = self.status()
         try:
@@ -409,6 +430,9 @@ class SiteServer(HqConnection):
             )
             if applied:
                 self.passwords.forget(administrators(page["entities"]))
+        except LinkSilent as exc:
+            self.link_cut(str(exc))
+            return False
         except (UpstreamError, UpstreamRefused) as exc:
             log.info("site %s: pulling changes failed: %s", self.config.site, exc)
             self._stop.wait(0.5)
@@ -420,11 +444,20 @@ class SiteServer(HqConnection):
         return applied and not page["more"]
 
     def _long_poll(self, since: int, wait: float) -> dict[str, Any]:
+        """Changes since ``since``; with ``wait``, a beating long poll: HQ's beats are the
+        site's heartbeat meanwhile, its answer says whether the site is forced offline."""
+        if not wait:
+            return self.upstream.changes(since)
+        with self._lock:
+            forced = self.machine.forced_offline
         self._polling.set()
         try:
-            return self.upstream.changes(since, wait)
+            page = self.upstream.beating_changes(since, wait, forced, self._beat_heard)
         finally:
             self._polling.clear()
+        offline = bool(page.get("forced_offline", False))
+        self._event(lambda now: self.machine.force(offline, now), "forced offline")
+        return page
 
     def _snapshot(self, cursor: dict[str, Any]) -> None:
         """Apply the snapshot from ``cursor`` on, page by page, each stored with the cursor of

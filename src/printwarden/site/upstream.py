@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, cast
 
 import httpx
@@ -17,6 +17,9 @@ from printwarden.api.journal import JournalEntry, JournalOut, JournalUpload
 from printwarden.api.sites import SiteKeysOut, SiteStatusIn, SiteStatusOut
 
 HEARTBEAT_TIMEOUT = httpx.Timeout(0.75)
+# A beating long poll hears a space every beat (0.25 s at HQ): this much silence is a cut.
+SILENCE_SECONDS = 0.7
+BEATING_TIMEOUT = httpx.Timeout(SILENCE_SECONDS, connect=1.0)
 CALL_TIMEOUT = httpx.Timeout(10.0, connect=1.0)
 PAGE_TIMEOUT_SECONDS = 120.0
 SNAPSHOT_PAGE = 10_000  # entities per snapshot page: about 5,000 users with their accounts
@@ -24,6 +27,10 @@ SNAPSHOT_PAGE = 10_000  # entities per snapshot page: about 5,000 users with the
 
 class UpstreamError(Exception):
     """The App Server could not be reached, or answered 5xx."""
+
+
+class LinkSilent(UpstreamError):
+    """The App Server's beats stopped mid-poll: the link is cut (not merely slow)."""
 
 
 class UpstreamRefused(Exception):
@@ -97,6 +104,34 @@ class Upstream:
         answer = parse(SiteStatusOut, self._call("POST", "/status", HEARTBEAT_TIMEOUT, sent))
         return answer.forced_offline
 
+    def beating_changes(
+        self, since: int, wait: float, forced: bool, on_beat: Callable[[], None]
+    ) -> dict[str, Any]:
+        """A long poll that streams a space each beat while it waits (``on_beat`` is called
+        for each); :class:`LinkSilent` when none came for ``SILENCE_SECONDS``. Answers at
+        once when HQ's forced mode is not ``forced``."""
+        params: dict[str, str | float] = {"since": since, "wait": wait, "beats": "true",
+                                          "forced": str(forced).lower()}  # fmt: skip
+        http = self._client().http
+        try:
+            with http.stream("GET", "/changes", params=params, timeout=BEATING_TIMEOUT) as answer:
+                if answer.status_code >= 400:
+                    answer.read()
+                    raise ApiError.from_response(answer)
+                body = _beaten_body(answer.iter_raw(), on_beat)
+        except httpx.ReadTimeout:
+            self._reset()
+            raise LinkSilent(f"no beat from the App Server for {SILENCE_SECONDS} s") from None
+        except httpx.HTTPError as exc:
+            self._reset()
+            raise UpstreamError(f"{type(exc).__name__}: {exc}") from None
+        except ApiError as exc:
+            if exc.server_fault:
+                raise UpstreamError(f"/changes: the App Server answered {exc.status}") from None
+            raise UpstreamRefused(f"/changes: {exc.status} {exc.text[:300]}") from None
+        page: dict[str, Any] = from_json(body)
+        return page
+
     def changes(self, since: int, wait: float = 0.0, limit: int = 5000) -> dict[str, Any]:
         """A page of changes, as sent (pydantic-core reads megabytes fast; the replica applies
         the entities as they are)."""
@@ -128,3 +163,18 @@ class Upstream:
         """Upload journal entries (as the journal holds them); HQ's report."""
         body = JournalUpload(entries=cast("list[JournalEntry]", entries))
         return parse(JournalOut, self._call("POST", "/journal", CALL_TIMEOUT, body))
+
+
+def _beaten_body(chunks: Iterator[bytes], on_beat: Callable[[], None]) -> bytes:
+    """The JSON after the beats (spaces) a beating long poll sends first."""
+    parts: list[bytes] = []
+    for chunk in chunks:
+        if not parts:
+            body = chunk.lstrip(b" ")
+            if len(body) < len(chunk):
+                on_beat()
+            if not body:
+                continue
+            chunk = body
+        parts.append(chunk)
+    return b"".join(parts)

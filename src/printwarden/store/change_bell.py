@@ -38,14 +38,29 @@ def take_changed(session: Session) -> bool:
 
 
 class Waiter:
-    """One waiter's wake-up: set from any thread when the bell rings."""
+    """One waiter's wake-up: set from any thread when the bell rings, and (for a long poll
+    that beats) by its event loop's beat clock."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop, self.event = loop, asyncio.Event()
+        self.rung = False  # since :meth:`next` last said so
 
     def wake(self) -> None:
+        self.rung = True
         with contextlib.suppress(RuntimeError):  # its loop closed meanwhile
             self.loop.call_soon_threadsafe(self.event.set)
+
+    def beat(self) -> None:
+        """A beat is due (from its own event loop)."""
+        self.event.set()
+
+    async def woken(self) -> bool:
+        """Wait for the bell or a beat (no timeout: a beat clock must wake it); whether the
+        bell rang since this last said so."""
+        await self.event.wait()
+        self.event.clear()
+        rung, self.rung = self.rung, False
+        return rung
 
     async def wait(self, timeout: float) -> bool:
         """Whether the bell rang (since this waiter registered) within ``timeout`` seconds."""
@@ -74,14 +89,22 @@ class ChangeBell:
     @contextlib.contextmanager
     def waiting(self) -> Iterator[Waiter]:
         """A waiter, registered for as long as the block runs (from an event loop)."""
-        waiter = Waiter(asyncio.get_running_loop())
-        with self._lock:
-            self._waiters.add(waiter)
+        waiter = self.register()
         try:
             yield waiter
         finally:
-            with self._lock:
-                self._waiters.discard(waiter)
+            self.unregister(waiter)
+
+    def register(self) -> Waiter:
+        """A waiter woken by every ring until :meth:`unregister` (from an event loop)."""
+        waiter = Waiter(asyncio.get_running_loop())
+        with self._lock:
+            self._waiters.add(waiter)
+        return waiter
+
+    def unregister(self, waiter: Waiter) -> None:
+        with self._lock:
+            self._waiters.discard(waiter)
 
     def __len__(self) -> int:
         with self._lock:

@@ -4,12 +4,15 @@ status and uploads its offline journal — with a site token that reaches only i
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from functools import cache
 from typing import Any, cast
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
 from pydantic_core import to_json
 from sqlalchemy.orm import Session
@@ -36,7 +39,8 @@ from printwarden.service.routes.deps import admin_only, read_session, write_sess
 from printwarden.service.state import AppState, app_state
 from printwarden.store import replication, settings, sites
 from printwarden.store import snapshot as snapshots
-from printwarden.store.changes import last_change_seq
+from printwarden.store.change_bell import Waiter
+from printwarden.store.changes import change_seq, last_change_seq
 from printwarden.store.errors import AlreadyExists, NotFound
 from printwarden.store.migrate import head_revision
 from printwarden.store.models import SiteRow
@@ -47,6 +51,7 @@ from printwarden.usecases import journal
 
 router = APIRouter(tags=["sites"])
 MAX_WAIT_SECONDS = 25.0
+BEAT_HEADER = "X-Beat-Seconds"
 
 
 def site_of(name: str, caller: Caller = Depends(require(Role.SITE))) -> str:
@@ -103,9 +108,11 @@ def site_rejections(
 def force_offline(
     name: str, body: SiteForceIn, session: Session = Depends(write_session)
 ) -> SiteOut:
-    """Take a site offline for maintenance (or bring it back); it learns at its next call."""
+    """Take a site offline for maintenance (or bring it back); its long poll answers at once
+    (the change number taken here wakes every process's polls)."""
     row = _site(session, name)
     row.forced_offline = body.offline
+    change_seq(session)
     return views.site_out(row)
 
 
@@ -158,10 +165,16 @@ async def site_changes(
     at: int | None = Query(None, ge=0),
     kind: int = Query(0, ge=0, le=len(KINDS)),
     after: str | None = Query(None, max_length=128),
+    forced: bool | None = Query(None, description="what the site believes of its forced mode"),
+    beats: bool = Query(False, description="send a space each beat while the poll waits"),
     state: AppState = Depends(app_state),
 ) -> ChangesOut | Response:
     """Entities the site needs changed after ``since`` (0: everything). With ``wait``, a
     long poll: answers as soon as something changes, or empty after ``wait`` seconds.
+
+    With ``forced`` (what the site believes), a change of its forced mode answers at once.
+    With ``beats`` the answer is streamed: a space each beat (``X-Beat-Seconds`` apart)
+    while the poll waits, then the JSON, so that the site knows its link is alive.
 
     With ``snapshot``, a new site's first copy instead, paged by key (``store/snapshot.py``):
     ``{schema_revision, at, next: {kind, after} | null, entities}``; the first page (no
@@ -171,24 +184,70 @@ async def site_changes(
         cursor = snapshots.Cursor(kind, after)
         body = await run_in_threadpool(_snapshot_page, state, name, at, cursor, limit)
         return Response(body, media_type="application/json")
-    deadline = time.monotonic() + wait
+
+    async def reading() -> _Found:
+        return await run_in_threadpool(_page, state, name, since, limit)
+
+    bell = state.database.changes
+    waiter: Waiter | None = bell.register()  # before the read: a commit then still wakes it
+    try:
+        found = await reading()
+        if found.answers(forced) or wait <= 0 or state.stopping.is_set():
+            return found.out()
+        assert waiter is not None
+        if beats:
+            stream = _beating(state, waiter, reading, time.monotonic() + wait, forced)
+            waiter = None  # the stream unregisters it
+            return StreamingResponse(stream, media_type="application/json",
+                                     headers={BEAT_HEADER: str(state.beats.interval)})  # fmt: skip
+        return await _polled(state, waiter, reading, time.monotonic() + wait, forced)
+    finally:
+        if waiter is not None:
+            bell.unregister(waiter)
+
+
+async def _polled(
+    state: AppState,
+    waiter: Waiter,
+    reading: Callable[[], Awaitable[_Found]],
+    deadline: float,
+    forced: bool | None,
+) -> ChangesOut:
+    """A long poll: woken by a commit of this process, another's NOTIFY, or the database's
+    watch of commits no bell heard (store/change_bell.py); an idle poll asks nothing."""
     while True:
-        # Registered before the read: a commit between the read and the sleep still wakes it.
-        with state.database.changes.waiting() as waiter:
-            page, generation = await run_in_threadpool(_page, state, name, since, limit)
-            left = deadline - time.monotonic()
-            if page.entities or left <= 0 or state.stopping.is_set():
-                break
-            # Woken by a commit of this process, another's NOTIFY, or the database's watch
-            # of commits no bell heard (store/change_bell.py): an idle poll asks nothing.
-            await waiter.wait(left)
-    return ChangesOut(
-        schema_revision=head_revision() or "",
-        key_generation=generation,
-        upto=page.upto,
-        more=page.more,
-        entities=page.entities,
-    )
+        await waiter.wait(deadline - time.monotonic())
+        waiter.event.clear()
+        found = await reading()
+        if found.answers(forced) or time.monotonic() >= deadline or state.stopping.is_set():
+            return found.out()
+
+
+async def _beating(
+    state: AppState,
+    waiter: Waiter,
+    reading: Callable[[], Awaitable[_Found]],
+    deadline: float,
+    forced: bool | None,
+) -> AsyncIterator[bytes]:
+    """A long poll that sends a space each beat until it answers (JSON allows leading
+    whitespace): the site hears its link is alive, and notices a cut within a fraction of a
+    second (``site/upstream.py``)."""
+    state.beats.add(waiter)
+    try:
+        while True:
+            rung = await waiter.woken()
+            over = time.monotonic() >= deadline or state.stopping.is_set()
+            if not (rung or over):
+                yield b" "
+                continue
+            found = await reading()
+            if found.answers(forced) or over:
+                yield to_json(found.out())
+                return
+    finally:
+        state.beats.discard(waiter)
+        state.database.changes.unregister(waiter)
 
 
 @cache
@@ -214,14 +273,35 @@ def _snapshot_page(
     return to_json(body)
 
 
-def _page(state: AppState, name: str, since: int, limit: int) -> tuple[replication.Page, int]:
-    """A page of changes, and the site key generation its hashes are under."""
+@dataclass(frozen=True, slots=True)
+class _Found:
+    """A page of changes, the site key generation its hashes are under, and whether an
+    administrator forces the site offline."""
+
+    page: replication.Page
+    generation: int
+    forced: bool
+
+    def answers(self, believed: bool | None) -> bool:
+        """Worth answering a long poll with: changes, or news of the forced mode."""
+        return bool(self.page.entities) or (believed is not None and believed != self.forced)
+
+    def out(self) -> ChangesOut:
+        page = self.page
+        return ChangesOut(schema_revision=_revision(), key_generation=self.generation,
+                          upto=page.upto, more=page.more, entities=page.entities,
+                          forced_offline=self.forced)  # fmt: skip
+
+
+def _page(state: AppState, name: str, since: int, limit: int) -> _Found:
     with state.database.read() as session:
-        numbers = SiteNumbers.of(state.secret, _site(session, name))
+        row = _site(session, name)
+        numbers = SiteNumbers.of(state.secret, row)
         if since and last_change_seq(session) <= since:
-            return replication.Page(since, False, []), numbers.generation
-        page = replication.changes(session, name, since, limit, numbers=numbers)
-        return page, numbers.generation
+            page = replication.Page(since, False, [])
+        else:
+            page = replication.changes(session, name, since, limit, numbers=numbers)
+        return _Found(page, numbers.generation, row.forced_offline)
 
 
 _JOURNAL_BODY = {"application/json": {"schema": JOURNAL_UPLOAD.json_schema()}}
