@@ -6,7 +6,7 @@ how soon a change reaches them.
 
 An App Server (``printwarden app serve``, SQLite) is started over a fresh database with
 ``--sites`` sites, each connected as a Site Server is (:class:`SiteSimulator`, real sockets):
-its beating long poll for changes (``GET /sites/{name}/changes?wait=25&beats=true``, a space
+its beating long poll for changes (``GET /sites/{name}/changes?wait=50&beats=true``, a space
 each beat while it waits), asked again as soon as it answers, and its status report every
 ``HEARTBEAT_SECONDS``. Measured: the server's CPU time over ``--seconds`` with nothing changing
 (percent of one core) and its memory, then the time from one committed change (a new user)
@@ -33,7 +33,7 @@ from pathlib import Path
 import httpx
 
 from printwarden.domain.accounts import Role
-from printwarden.site.server import HEARTBEAT_SECONDS
+from printwarden.site.server import HEARTBEAT_SECONDS, LONG_POLL_SECONDS
 from printwarden.store import sites, tokens
 from printwarden.testing.appserver import AppServer
 
@@ -124,6 +124,7 @@ class SiteSimulator:
         self.status = status
         self.heard: dict[str, float] = {}
         self.beats_heard = 0
+        self.refused = 0  # connections that failed (retried after 0.5 s)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._tasks: list[asyncio.Task[None]] = []
@@ -151,14 +152,22 @@ class SiteSimulator:
         status = asyncio.create_task(self._status(name, token) if self.status else _idle())
         try:
             while name not in self.heard:
-                body = await self._long_poll(name, token)
+                try:
+                    body = await self._long_poll(name, token)
+                except OSError:
+                    self.refused += 1
+                    await asyncio.sleep(0.5)
+                    continue
                 if b'"entities":[{' in body:
                     self.heard.setdefault(name, time.monotonic())
         finally:
             status.cancel()
 
     async def _long_poll(self, name: str, token: str) -> bytes:
-        query = f"since={self.since}&wait=25" + ("&beats=true&forced=false" if self.beats else "")
+        wait = LONG_POLL_SECONDS if self.beats else 25  # plain polls: the older site's
+        query = f"since={self.since}&wait={wait}" + (
+            "&beats=true&forced=false" if self.beats else ""
+        )
         reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
         try:
             writer.write(

@@ -64,7 +64,8 @@ log = logging.getLogger("printwarden.site")
 STATUS_PATH = "/site/status"  # the site's own view, answered even with the link down
 METRICS_PATH = "/metrics"  # Prometheus, likewise
 HEARTBEAT_SECONDS = 0.5
-LONG_POLL_SECONDS = 10.0
+# Beats show the link is alive meanwhile: a long wait costs nothing, each renewal HQ's CPU.
+LONG_POLL_SECONDS = 50.0
 BEAT_CONTACT_SECONDS = 0.25  # beats heard more often than this count as one contact
 STOP_JOIN_SECONDS = 5.0  # how long stopping waits for a loop busy with the replica
 
