@@ -19,7 +19,7 @@ from printwarden.site.replica import Replica, SchemaMismatch
 from printwarden.store import held_jobs, print_tokens, printers, replication, users
 from printwarden.store import sync as directory_sync
 from printwarden.store.db import Database
-from printwarden.store.migrate import head_revision
+from printwarden.store.migrate import head_revision, upgrade
 from printwarden.store.models import (
     AccountRow,
     ApiTokenRow,
@@ -420,3 +420,32 @@ def test_a_large_journal_is_charged_as_a_batch_exactly_once(hq: Database) -> Non
     assert jobs == 60
     # A user HQ never knew: the entry is rejected (listed with the reason), charging nothing.
     assert [r["reason"] for r in report.rejected] == ["unknown user 'nobody-here'"]
+
+
+def test_two_databases_with_the_same_window_are_told_their_own_changes(tmp_path: Path) -> None:
+    """Which kinds changed in a window is remembered per database (a process may serve
+    several: the tests, a Site Server beside its App Server): the same ``(since, head]`` in
+    another database with other changes is not answered from the first's."""
+    databases = []
+    for name in ("first", "second"):
+        url = f"sqlite:///{tmp_path / name}.db"
+        upgrade(url)
+        databases.append(Database(url))
+    first, second = databases
+    try:
+        add_person(first, "ida", "card-1")  # users and accounts changed in the first
+        with second.session() as session:  # a printer (its own kind) in the second
+            printers.save_printer(session, "lobby", {"cost_model": {"sizes": {"default": PRICES}}},
+                                  create=True)  # fmt: skip
+        pages = {}
+        for label, database in (("first", first), ("second", second)):
+            with database.read() as session:
+                numbers = SiteNumbers(SECRET, "north", 1)
+                pages[label] = replication.changes(session, "north", 0, 5000, numbers=numbers)
+        kinds = {label: {e["entity"] for e in page.entities} for label, page in pages.items()}
+        assert "user" in kinds["first"]
+        assert "printer" not in kinds["first"]
+        assert kinds["second"] == {"printer"}
+    finally:
+        for database in databases:
+            database.dispose()
