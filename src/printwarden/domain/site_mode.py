@@ -76,17 +76,6 @@ class ModeMachine:
                 self.outages[-1].ended = now
         return self.mode
 
-    def cut(self, now: float, reason: str) -> SiteMode:
-        """The link went silent mid-stream (the App Server's beats stopped): no second
-        failure is needed to be sure, go offline at once."""
-        self._successes = 0
-        self._failures = max(self._failures, self.failures_to_go_offline)
-        if self.mode is SiteMode.ONLINE:
-            self._go_offline(now, reason)
-        elif self.mode is SiteMode.RECONCILING:
-            self._set(SiteMode.OFFLINE, now)
-        return self.mode
-
     def start_offline(self, now: float, reason: str) -> SiteMode:
         """Begin offline (e.g. restarted with journal entries HQ has not seen): the link
         must prove itself and the journal go up before the site forwards anything."""

@@ -178,10 +178,6 @@ class SiteServer(HqConnection):
     def forward_failed(self, reason: str) -> None:
         self._event(lambda now: self.machine.failure(now, reason), reason)
 
-    def link_cut(self, reason: str) -> None:
-        """The link went silent mid-poll: offline at once."""
-        self._event(lambda now: self.machine.cut(now, reason), f"link cut: {reason}")
-
     def forward_succeeded(self) -> None:
         return  # heartbeats decide when the link is back
 
@@ -432,7 +428,10 @@ class SiteServer(HqConnection):
             if applied:
                 self.passwords.forget(administrators(page["entities"]))
         except LinkSilent as exc:
-            self.link_cut(str(exc))
+            # One failure, not a cut yet: a second (the heartbeat's, or the next silence)
+            # takes the site offline, so that an App Server slow for a moment under load
+            # does not send its sites offline.
+            self.forward_failed(str(exc))
             return False
         except (UpstreamError, UpstreamRefused) as exc:
             log.info("site %s: pulling changes failed: %s", self.config.site, exc)

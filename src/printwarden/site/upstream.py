@@ -85,8 +85,15 @@ class Upstream:
         body: BaseModel | Mapping[str, Any] | None = None,
         params: Mapping[str, Any] | None = None,
     ) -> httpx.Response:
-        try:
+        with self._answered(path):
             return self._client().call(method, path, body=body, params=params, timeout=timeout)
+
+    @contextlib.contextmanager
+    def _answered(self, path: str) -> Iterator[None]:
+        """What went wrong calling ``path`` as :class:`UpstreamError` (no answer, 5xx: the
+        thread's connections are dropped) or :class:`UpstreamRefused` (4xx)."""
+        try:
+            yield
         except NoAnswer as exc:
             self._reset()
             raise UpstreamError(f"{type(exc.error).__name__}: {exc.error}") from None
@@ -113,22 +120,17 @@ class Upstream:
         params: dict[str, str | float] = {"since": since, "wait": wait, "beats": "true",
                                           "forced": str(forced).lower()}  # fmt: skip
         http = self._client().http
-        try:
-            with http.stream("GET", "/changes", params=params, timeout=BEATING_TIMEOUT) as answer:
-                if answer.status_code >= 400:
-                    answer.read()
-                    raise ApiError.from_response(answer)
-                body = _beaten_body(answer.iter_raw(), on_beat)
-        except httpx.ReadTimeout:
-            self._reset()
-            raise LinkSilent(f"no beat from the App Server for {SILENCE_SECONDS} s") from None
-        except httpx.HTTPError as exc:
-            self._reset()
-            raise UpstreamError(f"{type(exc).__name__}: {exc}") from None
-        except ApiError as exc:
-            if exc.server_fault:
-                raise UpstreamError(f"/changes: the App Server answered {exc.status}") from None
-            raise UpstreamRefused(f"/changes: {exc.status} {exc.text[:300]}") from None
+        with self._answered("/changes"):
+            try:
+                with http.stream("GET", "/changes", params=params,
+                                 timeout=BEATING_TIMEOUT) as answer:  # fmt: skip
+                    if answer.status_code >= 400:
+                        answer.read()
+                        raise ApiError.from_response(answer)
+                    body = _beaten_body(answer.iter_raw(), on_beat)
+            except httpx.ReadTimeout:
+                self._reset()
+                raise LinkSilent(f"no beat from the App Server for {SILENCE_SECONDS} s") from None
         page: dict[str, Any] = from_json(body)
         return page
 

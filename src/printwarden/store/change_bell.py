@@ -111,17 +111,12 @@ class ChangeBell:
             return len(self._waiters)
 
 
-class ChangeWatch:
-    """A thread that reads the last change number every ``interval`` seconds and rings
-    ``bell`` when it moved: changes made where no bell rings (a command-line tool writing
-    to the database, a process whose ``NOTIFY`` was missed) wake the long polls within
-    ``interval``, for one small query per interval whatever the number of waiters."""
+class _Background:
+    """A daemon thread running ``_run`` until :meth:`stop`."""
 
-    def __init__(self, read: Callable[[], int], bell: ChangeBell, interval: float) -> None:
-        self.read, self.bell, self.interval = read, bell, interval
+    def __init__(self, name: str) -> None:
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="change-watch", daemon=True)
-        self.failures = 0
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def start(self) -> None:
         self._thread.start()
@@ -129,6 +124,21 @@ class ChangeWatch:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+
+class ChangeWatch(_Background):
+    """A thread that reads the last change number every ``interval`` seconds and rings
+    ``bell`` when it moved: changes made where no bell rings (a command-line tool writing
+    to the database, a process whose ``NOTIFY`` was missed) wake the long polls within
+    ``interval``, for one small query per interval whatever the number of waiters."""
+
+    def __init__(self, read: Callable[[], int], bell: ChangeBell, interval: float) -> None:
+        super().__init__("change-watch")
+        self.read, self.bell, self.interval = read, bell, interval
+        self.failures = 0
 
     def _run(self) -> None:
         last: int | None = None
@@ -144,7 +154,7 @@ class ChangeWatch:
             last = current
 
 
-class PgListener:
+class PgListener(_Background):
     """A thread holding one PostgreSQL connection that LISTENs on :data:`CHANNEL`, ringing
     ``bell`` for each notification, and on the notices' channel, handing each to ``notices``
     (``store/notices.py``); reconnects after a pause if the connection fails."""
@@ -152,18 +162,10 @@ class PgListener:
     RETRY_SECONDS = 1.0
 
     def __init__(self, conninfo: str, bell: ChangeBell, notices: Notices) -> None:
+        super().__init__("pg-change-listener")
         self.conninfo, self.bell, self.notices = conninfo, bell, notices
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="pg-change-listener", daemon=True)
         self.reconnects = 0
         self.listening = threading.Event()  # set while its connection listens
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
 
     def _run(self) -> None:
         while not self._stop.is_set():

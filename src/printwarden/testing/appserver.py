@@ -111,16 +111,10 @@ class Seeding:
             database.dispose()
 
 
-@dataclass
-class AppServer(Seeding):
-    """An App Server subprocess on a free loopback port, over a given database."""
+class OnLoopback:
+    """A server on a loopback ``port``: its URLs, and clients of its API."""
 
-    port: int = field(default_factory=free_port)
-    # One LibreOffice worker per test server (the product's default: one per core): a test
-    # world renders a few documents, and several worlds run at once on the same cores.
-    extra_env: dict[str, str] = field(default_factory=lambda: dict(TEST_ENV))
-    process: ChildProcess | None = None
-    log_name: str = "server.log"  # in the data directory
+    port: int
 
     @property
     def url(self) -> str:
@@ -129,6 +123,23 @@ class AppServer(Seeding):
     @property
     def api(self) -> str:
         return f"{self.url}/api/v1"
+
+    def client(self, token: str | None = None, *, under: str = "/api/v1") -> httpx.Client:
+        """A client of the paths ``under`` a prefix, with ``token`` as its bearer token."""
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=f"{self.url}{under}", headers=headers, timeout=30)
+
+
+@dataclass
+class AppServer(OnLoopback, Seeding):
+    """An App Server subprocess on a free loopback port, over a given database."""
+
+    port: int = field(default_factory=free_port)
+    # One LibreOffice worker per test server (the product's default: one per core): a test
+    # world renders a few documents, and several worlds run at once on the same cores.
+    extra_env: dict[str, str] = field(default_factory=lambda: dict(TEST_ENV))
+    process: ChildProcess | None = None
+    log_name: str = "server.log"  # in the data directory
 
     def env(self) -> dict[str, str]:
         return {**super().env(), **self.extra_env}
@@ -157,11 +168,6 @@ class AppServer(Seeding):
 
     def stop(self) -> None:
         processes.stop(self.process)
-
-    def client(self, token: str | None = None, *, under: str = "/api/v1") -> httpx.Client:
-        """A client of the paths ``under`` a prefix, with ``token`` as its bearer token."""
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return httpx.Client(base_url=f"{self.url}{under}", headers=headers, timeout=30)
 
 
 @contextmanager

@@ -20,7 +20,7 @@ import httpx
 
 from printwarden.sim.ports import free_port
 from printwarden.testing import processes
-from printwarden.testing.appserver import AppServer, Seeding
+from printwarden.testing.appserver import AppServer, OnLoopback, Seeding
 from printwarden.testing.seeding import wait_for
 
 HAPROXY = "/usr/sbin/haproxy"
@@ -77,22 +77,15 @@ backend apps
 
 
 @dataclass
-class Cluster(Seeding):
-    """``size`` App Server processes over ``database_url`` behind one HAProxy."""
+class Cluster(OnLoopback, Seeding):
+    """``size`` App Server processes over ``database_url`` behind one HAProxy (its URLs and
+    clients are the load balancer's)."""
 
     size: int = 3
     port: int = field(default_factory=free_port)
     servers: list[AppServer] = field(default_factory=list)
     haproxy: subprocess.Popen[bytes] | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def api(self) -> str:
-        return f"{self.url}/api/v1"
 
     def start(self) -> None:
         for n in range(self.size):
@@ -141,8 +134,3 @@ class Cluster(Seeding):
             processes.stop(self.haproxy)
         for server in self.servers:
             server.stop()
-
-    def client(self, token: str | None = None, *, under: str = "/api/v1") -> httpx.Client:
-        """A client of the load balancer, ``token`` as its bearer token."""
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return httpx.Client(base_url=f"{self.url}{under}", headers=headers, timeout=30)

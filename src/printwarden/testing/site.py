@@ -21,7 +21,7 @@ from printwarden.sim.ports import free_port
 from printwarden.sim.processes import ChildProcess
 from printwarden.store.tokens import PROVIDER_PREFIX
 from printwarden.testing import forkserver, processes
-from printwarden.testing.appserver import TEST_ENV, AppServer
+from printwarden.testing.appserver import TEST_ENV, AppServer, OnLoopback
 from printwarden.testing.provider import (
     PrinterSpec,
     ProviderProcess,
@@ -34,7 +34,7 @@ STARTUP_SECONDS = 30.0
 
 
 @dataclass
-class SiteProcess:
+class SiteProcess(OnLoopback):
     """A Site Server subprocess (``printwarden site serve``) on a free loopback port."""
 
     upstream: str  # the App Server as the site reaches it (through a Link in tests)
@@ -45,14 +45,6 @@ class SiteProcess:
     process: ChildProcess | None = None
     advertised_url: str = ""  # how HQ reaches the site (a route of its link in tests)
     options: list[str] = field(default_factory=list)  # more `site serve` options
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def api(self) -> str:
-        return f"{self.url}/api/v1"
 
     @property
     def log(self) -> Path:
