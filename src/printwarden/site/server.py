@@ -64,8 +64,10 @@ log = logging.getLogger("printwarden.site")
 STATUS_PATH = "/site/status"  # the site's own view, answered even with the link down
 METRICS_PATH = "/metrics"  # Prometheus, likewise
 HEARTBEAT_SECONDS = 0.5
-# Beats show the link is alive meanwhile: a long wait costs nothing, each renewal HQ's CPU.
-LONG_POLL_SECONDS = 50.0
+# A poll is answered early only by changes for this site: others (another site's printer)
+# advance its replica's number only when the poll ends, so a site is "caught up" (the number
+# HQ shows) at most this late. HQ takes waits up to 55 s; a longer wait would cost less.
+LONG_POLL_SECONDS = 10.0
 BEAT_CONTACT_SECONDS = 0.25  # beats heard more often than this count as one contact
 STOP_JOIN_SECONDS = 5.0  # how long stopping waits for a loop busy with the replica
 
