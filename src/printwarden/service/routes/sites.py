@@ -311,9 +311,9 @@ def _page(state: AppState, name: str, since: int, limit: int) -> _Found:
         forced, generation, last = head
         if since and last <= since:
             return _Found(replication.Page(since, False, []), generation, forced)
-        numbers = SiteNumbers.of(state.secret, _site(session, name))
+        numbers = SiteNumbers(state.secret, name, generation)
         page = replication.changes(session, name, since, limit, numbers=numbers)
-        return _Found(page, numbers.generation, forced)
+        return _Found(page, generation, forced)
 
 
 _JOURNAL_BODY = {"application/json": {"schema": JOURNAL_UPLOAD.json_schema()}}
