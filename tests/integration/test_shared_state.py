@@ -1,7 +1,7 @@
 """Two App Server processes on one PostgreSQL share what must be shared: a token revoked or a
-web session logged out through one is refused by the other within a second, a process that
-may have missed such news trusts nothing it cached, and failed logins through either count
-against the same keys."""
+web session logged out through one is refused by the other from the moment the revocation is
+answered, a process that may have missed such news trusts nothing it cached, and failed
+logins through either count against the same keys."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from sqlalchemy import text
 
@@ -21,11 +22,10 @@ from printwarden.service.throttle import Keys, LoginThrottle, Throttled
 from printwarden.store.db import Database
 from printwarden.store.login_failures import SharedBook
 from printwarden.store.migrate import upgrade
+from printwarden.store.notices import FENCE_SECONDS, listener_name
 from printwarden.testing.inprocess import InProcessAppServer
 from printwarden.testing.seeding import add_user, top_up
 from printwarden.web.state import WebState
-
-SHARED_WITHIN = 1.0  # seconds: what the scale-out issue asks of revocations and logouts
 
 
 @pytest.fixture
@@ -62,40 +62,84 @@ def _wait(condition: Callable[[], Any], what: str, seconds: float = 10.0) -> flo
     return time.monotonic() - started
 
 
-def test_a_token_revoked_through_one_process_is_refused_by_the_other_within_a_second(
-    two_apps: tuple[InProcessAppServer, InProcessAppServer],
+TRIES = 5
+SLOW_SECONDS = 0.2  # how long a loaded process takes to get to each notice
+
+
+def _slow(app: InProcessAppServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make ``app`` hear each notice from another process late, as a busy process does."""
+    notices = _state(app).database.notices
+    hear = notices.hear_message
+
+    def late(message: str) -> None:
+        time.sleep(SLOW_SECONDS)
+        hear(message)
+
+    monkeypatch.setattr(notices, "hear_message", late)
+
+
+def test_a_token_logged_out_through_one_process_is_refused_by_the_other_at_once(
+    two_apps: tuple[InProcessAppServer, InProcessAppServer], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first, second = two_apps
-    token = first.token(Role.USER, "rory")
-    with first.client(token) as at_first, second.client(token) as at_second:
-        assert at_second.get("/me").status_code == 200  # now cached by the second
-        assert at_first.post("/auth/logout").status_code == 204
-        took = _wait(lambda: at_second.get("/me").status_code == 401, "refusal")
-    assert took < SHARED_WITHIN
+    _slow(second, monkeypatch)
+    for number in range(TRIES):
+        token = first.token(Role.USER, f"rory-{number}")
+        with first.client(token) as at_first, second.client(token) as at_second:
+            assert at_second.get("/me").status_code == 200  # now cached by the second
+            assert at_first.post("/auth/logout").status_code == 204
+            assert at_second.get("/me").status_code == 401
 
 
 def test_a_disabled_users_token_is_refused_by_every_process_at_once(
-    two_apps: tuple[InProcessAppServer, InProcessAppServer],
+    two_apps: tuple[InProcessAppServer, InProcessAppServer], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first, second = two_apps
+    _slow(second, monkeypatch)
     person = first.token(Role.USER, "sam")
     with first.client(first.token(Role.ADMIN, "boss")) as admin, second.client(person) as sam:
-        assert sam.get("/me").status_code == 200
-        assert admin.patch("/users/sam", json={"enabled": False}).status_code == 200
-        took = _wait(lambda: sam.get("/me").status_code == 401, "refusal")
-    assert took < SHARED_WITHIN
+        for _ in range(TRIES):
+            assert sam.get("/me").status_code == 200
+            assert admin.patch("/users/sam", json={"enabled": False}).status_code == 200
+            assert sam.get("/me").status_code == 401
+            assert admin.patch("/users/sam", json={"enabled": True}).status_code == 200
 
 
-def test_a_web_logout_through_one_process_ends_the_session_at_the_other(
-    two_apps: tuple[InProcessAppServer, InProcessAppServer],
+def test_a_web_logout_through_one_process_ends_the_session_at_the_other_at_once(
+    two_apps: tuple[InProcessAppServer, InProcessAppServer], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first, second = two_apps
-    _web(second).checked("sid-of-alice")  # the second checked this session a moment ago
-    assert _web(second).recently_checked("sid-of-alice")
-    _web(first).end("sid-of-alice")
-    took = _wait(lambda: _web(second).ended("sid-of-alice"), "logout at the other")
-    assert took < SHARED_WITHIN
-    assert not _web(second).recently_checked("sid-of-alice")
+    _slow(second, monkeypatch)
+    for number in range(TRIES):
+        sid = f"sid-of-alice-{number}"
+        _web(second).checked(sid)  # the second checked this session a moment ago
+        assert _web(second).recently_checked(sid)
+        _web(first).end(sid)
+        assert _web(second).ended(sid)
+        assert not _web(second).recently_checked(sid)
+
+
+def test_a_revocation_waits_for_a_silent_process_only_so_long(
+    two_apps: tuple[InProcessAppServer, InProcessAppServer], pg_url: str
+) -> None:
+    """A process that listens but never answers (hung) holds a revocation up for at most
+    ``FENCE_SECONDS``; the two that answer are counted."""
+    first, _second = two_apps
+    database = _state(first).database
+    silent = psycopg.connect(
+        Database(pg_url).conninfo or "", application_name=listener_name("silent")
+    )
+    try:
+        started = time.monotonic()
+        passed = database.fence()
+        took = time.monotonic() - started
+    finally:
+        silent.close()
+    assert passed == 1  # the second answered, the silent one did not
+    assert FENCE_SECONDS <= took < FENCE_SECONDS + 0.5
+    started = time.monotonic()
+    assert database.fence() == 1  # with it gone, nobody is waited for
+    assert time.monotonic() - started < 0.5
 
 
 def test_a_process_that_lost_its_listener_trusts_no_cached_token(
@@ -109,7 +153,7 @@ def test_a_process_that_lost_its_listener_trusts_no_cached_token(
         with _state(first).database.session() as session:  # cut the second's listener
             session.execute(
                 text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                     "WHERE query LIKE 'LISTEN%' AND pid <> pg_backend_pid()")
+                     "WHERE application_name = :name"), {"name": listener_name(notices.origin)}
             )  # fmt: skip
         _wait(lambda: not notices.current(), "deaf listener", 5.0)
         # Revoked behind every listener's back (no notice): a deaf process does not take it.

@@ -17,11 +17,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from printwarden.store.notices import CHANNEL as NOTICES
-from printwarden.store.notices import Notices
+from printwarden.store.notices import FENCE, PASSED, Notices, listener_name, message
 
 CHANGED = "printwarden.changed"  # session.info: this transaction took a change number
 CHANNEL = "printwarden_changes"  # the PostgreSQL NOTIFY channel
@@ -157,7 +158,8 @@ class ChangeWatch(_Background):
 class PgListener(_Background):
     """A thread holding one PostgreSQL connection that LISTENs on :data:`CHANNEL`, ringing
     ``bell`` for each notification, and on the notices' channel, handing each to ``notices``
-    (``store/notices.py``); reconnects after a pause if the connection fails."""
+    (``store/notices.py``), answering the other processes' fences once it heard what came
+    before them; reconnects after a pause if the connection fails."""
 
     RETRY_SECONDS = 1.0
 
@@ -166,6 +168,8 @@ class PgListener(_Background):
         self.conninfo, self.bell, self.notices = conninfo, bell, notices
         self.reconnects = 0
         self.listening = threading.Event()  # set while its connection listens
+        self._fences: list[str] = []  # other processes' fences to answer (its thread only)
+        notices.on(FENCE, lambda fence: self._fences.append(fence) if fence else None)
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -181,7 +185,8 @@ class PgListener(_Background):
     def _listen(self) -> None:
         import psycopg
 
-        with psycopg.connect(self.conninfo, autocommit=True) as connection:
+        name = listener_name(self.notices.origin)
+        with psycopg.connect(self.conninfo, autocommit=True, application_name=name) as connection:
             connection.execute(f"LISTEN {CHANNEL}")
             connection.execute(f"LISTEN {NOTICES}")
             self.bell.ring()  # anything committed while it was not listening
@@ -191,6 +196,15 @@ class PgListener(_Background):
                 for notify in connection.notifies(timeout=1.0, stop_after=100):
                     if notify.channel == NOTICES:
                         self.notices.hear_message(notify.payload)
+                        if self._fences:
+                            break  # answer at once (not while the generator holds the line)
                     else:
                         self.bell.ring()
+                self._answer_fences(connection)
                 time.sleep(0)  # let a stop in
+
+    def _answer_fences(self, connection: Any) -> None:
+        """Tell the processes waiting on fences this one read that it passed them."""
+        while self._fences:
+            said = message(self.notices.origin, PASSED, self._fences.pop(0))
+            connection.execute("SELECT pg_notify(%s, %s)", (NOTICES, said))

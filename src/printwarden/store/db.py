@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -18,6 +19,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from printwarden.files import private_sqlite
 from printwarden.store import notices, user_events
 from printwarden.store.change_bell import ChangeBell, ChangeWatch, PgListener, take_changed
+
+log = logging.getLogger(__name__)
+# The other processes listening for notices on this database (store/notices.py).
+_OTHER_LISTENERS = text(
+    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+    " AND application_name LIKE :all AND application_name <> :mine"
+)
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 # Worker threads of the App Server (service/app.py), and connections each pool keeps open:
@@ -159,10 +167,40 @@ class Database:
         events = user_events.taken(session)
         if events and self.on_events is not None:
             self.on_events(events)
-        for kind, payload in notices.taken(session):
+        published = notices.taken(session)
+        for kind, payload in published:
             self.notices.hear(kind, payload)
         if take_changed(session):
             self.changes.ring()
+        if published:
+            self.fence()
+
+    def fence(self, timeout: float = notices.FENCE_SECONDS) -> int:
+        """Wait until every other process listening on this database has heard what was
+        committed before now (at most ``timeout`` seconds); how many did. Only on PostgreSQL
+        while this process listens (it hears their answers): 0 otherwise."""
+        listener = self.listener
+        if listener is None or not listener.listening.is_set():
+            return 0
+        fence = self.notices.fences.open()
+        origin = self.notices.origin
+        with self.engine.connect() as connection:
+            others = int(
+                connection.scalar(
+                    _OTHER_LISTENERS,
+                    {"all": notices.listener_name("%"), "mine": notices.listener_name(origin)},
+                )
+                or 0
+            )
+            connection.execute(
+                notices.NOTIFY, {"payload": notices.message(origin, notices.FENCE, fence)}
+            )
+            connection.commit()
+        passed = self.notices.fences.wait(fence, others, timeout)
+        if passed < others:
+            log.warning("%d of %d other processes did not answer a fence within %.1f s",
+                        others - passed, others, timeout)  # fmt: skip
+        return passed
 
     def _rolled_back(self, session: Session) -> None:
         user_events.taken(session)
