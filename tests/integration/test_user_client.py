@@ -4,6 +4,7 @@ event stream read over real HTTP; answers applied once and charged once."""
 
 from __future__ import annotations
 
+import gc
 import getpass
 import subprocess
 import threading
@@ -287,6 +288,10 @@ def display(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     try:
         yield f":{number}"
     finally:
+        # A closed window's Tk objects are freed here, on Tk's thread: freed by a collection
+        # another thread of a later test starts, Tcl aborts the process ("async handler
+        # deleted by the wrong thread") or a Tk variable fails that test.
+        gc.collect()
         server.terminate()
         server.wait(timeout=10)
 

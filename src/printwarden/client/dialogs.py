@@ -117,9 +117,10 @@ class QuestionDialog:
         self.window.protocol("WM_DELETE_WINDOW", self.window.iconify)
         self._choices = question.choices() if question.kind == "account" else ()
         # Not "": the buttons' tristate value, which shows every one of them half-set.
-        self._choice = tk.StringVar(self.window, value="none")
+        choice = tk.StringVar(self.window, value="none")
+        self._choice: tk.StringVar | None = choice
         row = self._facts()
-        row = self._accounts(row, personal_balance)
+        row = self._accounts(row, personal_balance, choice)
         self._pin = self._entry("pin", "PIN", row, show="*")
         self._pin.configure(state=tk.DISABLED)
         self._comment = self._entry("comment", "Comment", row + 1) if question.comment else None
@@ -142,7 +143,7 @@ class QuestionDialog:
         self._deadline = grid_label(self.window, "deadline", if_unanswered(q), 6)
         return 7
 
-    def _accounts(self, row: int, personal_balance: str) -> int:
+    def _accounts(self, row: int, personal_balance: str, choice: tk.StringVar) -> int:
         if not self._choices:
             return row
         frame = tk.LabelFrame(self.window, name="accounts", text="Account")
@@ -154,7 +155,7 @@ class QuestionDialog:
                 name=f"account{index}",
                 text=label,
                 value=str(index),
-                variable=self._choice,
+                variable=choice,
                 command=self._chosen,
                 anchor="w",
             )
@@ -175,7 +176,7 @@ class QuestionDialog:
 
     def chosen(self) -> Account | None:
         """The account picked in the list (None before a choice, or for a confirmation)."""
-        value = self._choice.get()
+        value = self._choice.get() if self._choice is not None else ""
         return self._choices[int(value)] if value.isdigit() else None
 
     def _chosen(self) -> None:
@@ -225,3 +226,6 @@ class QuestionDialog:
     def close(self) -> None:
         """Remove the dialog."""
         self.window.destroy()
+        # Freed now, on Tk's thread: a Tk variable freed later by a garbage collection on
+        # another thread raises "main thread is not in main loop".
+        self._choice = None

@@ -45,6 +45,10 @@ Item = Event | Status
 Deliver = Callable[[Item], None]
 
 
+def _nowhere(_item: Item) -> None:
+    """Where a stopped reader's items go."""
+
+
 class LoginRequired(Exception):
     """The server refused the token (401)."""
 
@@ -115,8 +119,10 @@ class EventReader:
         return thread
 
     def stop(self) -> None:
-        """Stop after the current read (at the latest the next heartbeat)."""
+        """Stop after the current read (at the latest the next heartbeat); nothing is
+        delivered from now on, and the reader lets go of whoever it delivered to."""
         self._stopped.set()
+        self._deliver = _nowhere
 
     @property
     def stopped(self) -> bool:

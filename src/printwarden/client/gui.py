@@ -210,6 +210,9 @@ class Window:
         self._running = False
         self._stop_reading()
         stop_tray(self._tray)
+        if self.dialog is not None:  # before the root: its Tk variable needs a live Tk
+            self.dialog.close()
+            self.dialog = None
         self.root.destroy()
 
     # Events.
