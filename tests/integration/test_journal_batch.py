@@ -123,6 +123,50 @@ def test_a_job_held_and_released_at_an_offline_site_ends_printed_at_hq(hq: Datab
         assert held_jobs.find(session, ref).status == "printed"
 
 
+def test_a_job_held_at_an_offline_site_is_asked_its_printers_question_at_hq(
+    hq: Database,
+) -> None:
+    """The person's User Client may be connected to HQ: a job reported only by the journal,
+    still held, is asked as one reported online is; one released in the same upload is not
+    left asking."""
+    name, _ = person(hq)
+    provider = f"p-{uuid.uuid4().hex[:8]}"
+    with hq.session() as session:
+        register(session, provider, ipp_url="ipp://x", control_url="", queues=[], printers=[])
+        rules = {
+            "cost_model": {"sizes": {"default": PRICES}},
+            "client_rules": {"confirm": "always"},
+        }
+        printers.save_printer(session, "asking-laser", rules, create=True)
+    now = datetime.now(UTC)
+    waiting, released = str(uuid.uuid4()), str(uuid.uuid4())
+    reports = [{"provider": provider, "job_ref": ref, "provider_job_id": number,
+                "queue": "secure", "queue_kind": "hold", "username": name,
+                "printer": "asking-laser", "document_name": "offline.pdf", "pages": 2,
+                "submitted_at": now.isoformat(),
+                "expires_at": (now + timedelta(hours=4)).isoformat()}
+               for number, ref in enumerate((waiting, released), start=1)]  # fmt: skip
+    entries = [{"id": new_id(), "kind": "held-report", "body": body} for body in reports]
+    entries.append({"id": new_id(), "kind": "held", "body": {"job_ref": released,
+                    "status": "canceled", "reason": "canceled at the site"}})  # fmt: skip
+    heard: list[tuple[int, str]] = []
+    hq.on_events = lambda events: heard.extend((e.user_id, e.kind) for e in events)
+    try:
+        with hq.session() as session:
+            report = journal.apply_entries(session, "north", entries)
+    finally:
+        hq.on_events = None
+    assert report.rejected == []
+    with hq.read() as session:
+        asked, ended = held_jobs.find(session, waiting), held_jobs.find(session, released)
+        assert asked.question["kind"] == "confirm"
+        assert asked.answer_by is not None
+        assert (ended.status, ended.question) == ("canceled", {})
+        owner = asked.user_id
+    assert [kind for user, kind in heard if user == owner].count("question") == 2
+    assert [kind for user, kind in heard if user == owner].count("question.closed") == 1
+
+
 def test_usage_charged_online_already_and_a_replayed_print_are_charged_once(
     hq: Database,
 ) -> None:

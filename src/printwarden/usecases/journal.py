@@ -271,7 +271,7 @@ def _apply(
     if kind == "held":
         return journal_held.status(session, site, body, report.notes)
     if kind == "held-report":
-        return journal_held.report(session, site, body)
+        return journal_held.report(session, site, body, currency)
     if kind in ("voucher", "cash"):
         return _credit(session, site.name, kind, body, report)
     raise InvalidReference(f"unknown journal entry kind {kind!r}")

@@ -13,10 +13,12 @@ from sqlalchemy.orm import Session
 from printwarden.api.held_jobs import HeldJobReportIn
 from printwarden.domain import charges
 from printwarden.domain.charges import Refused
+from printwarden.domain.money import Currency
 from printwarden.store import held_jobs, replication
 from printwarden.store.changes import change_seq
 from printwarden.store.errors import NotFound
 from printwarden.store.models import PrinterRow, ProviderRow
+from printwarden.usecases import questions
 
 STATUSES = frozenset({"held", "releasing", "printed", "canceled", "expired", "failed"})
 
@@ -67,9 +69,11 @@ def _check_printer(session: Session, site: Sender, name: str) -> None:
         charges.check_place("printer", name, owner, site.name)
 
 
-def report(session: Session, site: Sender, body: dict[str, Any]) -> str:
+def report(session: Session, site: Sender, body: dict[str, Any], currency: Currency) -> str:
     """A job one of the site's providers held while the site was offline: a provider's
-    report (checked as one, ``HeldJobReportIn``) with the ``provider`` that made it."""
+    report (checked as one, ``HeldJobReportIn``) with the ``provider`` that made it. A job
+    new to HQ and still held is asked its printer's question (as a report made online is:
+    the person's User Client may be connected to HQ, not to the site)."""
     found, name = _checked_report(body), str(body["provider"])
     provider = session.scalar(select(ProviderRow).where(ProviderRow.name == name))
     if provider is None:
@@ -83,9 +87,10 @@ def report(session: Session, site: Sender, body: dict[str, Any]) -> str:
     if known is not None and known.provider_id != provider.id:
         raise Refused(f"held job {found.job_ref} belongs to another provider")
     _check_printer(session, site, found.fields["printer"])
-    refused = held_jobs.record_reports(session, provider, [found]).refused
-    if refused:
-        raise Refused(refused[0][1])
+    recorded = held_jobs.record_reports(session, provider, [found])
+    if recorded.refused:
+        raise Refused(recorded.refused[0][1])
+    questions.ask(session, recorded.new, currency)
     return "recorded"
 
 
