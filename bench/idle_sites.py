@@ -8,9 +8,10 @@ An App Server (``printwarden app serve``, SQLite) is started over a fresh databa
 ``--sites`` sites, each connected as a Site Server is (:class:`SiteSimulator`, real sockets):
 its beating long poll for changes (``GET /sites/{name}/changes?wait=50&beats=true``, a space
 each beat while it waits), asked again as soon as it answers, and its status report every
-``HEARTBEAT_SECONDS``. Measured: the server's CPU time over ``--seconds`` with nothing changing
-(percent of one core) and its memory, then the time from one committed change (a new user)
-until every site's poll has answered with it (p50, p99, max). ``--other SRC`` runs plain
+``REFRESH_SECONDS`` (what a site whose poll beats sends when nothing changes). Measured: the
+server's CPU time over ``--seconds`` with nothing changing (percent of one core) and its
+memory, then the time from one committed change (a new user) until every site's poll has
+answered with it (p50, p99, max). ``--other SRC`` runs plain
 long polls and a status every 0.5 s (the site before beats) against another checkout's
 ``src`` directory in the same run. ``--no-status`` leaves the status reports out: what the
 polls alone cost.
@@ -33,7 +34,8 @@ from pathlib import Path
 import httpx
 
 from printwarden.domain.accounts import Role
-from printwarden.site.server import HEARTBEAT_SECONDS, LONG_POLL_SECONDS
+from printwarden.site.heartbeat import PROBE_SECONDS, REFRESH_SECONDS
+from printwarden.site.server import LONG_POLL_SECONDS
 from printwarden.store import sites, tokens
 from printwarden.testing.appserver import AppServer
 
@@ -122,7 +124,8 @@ def _rss_mb(pid: int) -> float:
 class SiteSimulator:
     """``sites`` Site Servers as HQ sees them, on one event loop in a thread: each holds its
     long poll for changes (a beating one with ``beats``, as the Site Server asks) over its
-    own socket, and reports its status every ``HEARTBEAT_SECONDS``, as the real site does.
+    own socket, and reports its status every ``REFRESH_SECONDS`` (with beats; every
+    ``PROBE_SECONDS`` without, as the site before beats did), as the real site does.
     The HTTP is written by hand to keep the client light: the client runs on the same cores
     as the server it measures."""
 
@@ -194,8 +197,10 @@ class SiteSimulator:
 
     async def _status(self, name: str, token: str) -> None:
         body = b'{"mode":"online","journal_backlog":0}'
+        period = REFRESH_SECONDS if self.beats else PROBE_SECONDS
+        await asyncio.sleep(period * (hash(name) % 1000) / 1000)  # spread, as sites start
         while True:
-            await asyncio.sleep(HEARTBEAT_SECONDS)
+            await asyncio.sleep(period)
             with contextlib.suppress(OSError):
                 reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
                 writer.write(f"POST /api/v1/sites/{name}/status HTTP/1.1\r\nHost: hq\r\n"

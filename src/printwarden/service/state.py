@@ -22,6 +22,7 @@ from printwarden.service.events import EventHub
 from printwarden.service.leadership import Leadership
 from printwarden.service.provider_control import ProviderDoorbell
 from printwarden.service.secret_checks import SecretChecks
+from printwarden.service.site_contacts import SiteContacts
 from printwarden.service.throttle import LoginThrottle
 from printwarden.store.db import Database
 from printwarden.store.notices import FORGET_TOKEN, FORGET_USER, Notices
@@ -128,6 +129,7 @@ class AppState:
     services: dict[str, Any] = field(default_factory=dict)
     events: EventHub = field(default_factory=EventHub)  # what User Clients hear
     beats: BeatClock = field(default_factory=BeatClock)  # what beating long polls send
+    site_contacts: SiteContacts = field(default_factory=SiteContacts)  # sites calling in
     # Whether this process runs the scheduled work (always, but among processes on PostgreSQL).
     leadership: Leadership = field(default_factory=lambda: Leadership(None))
     gateways: dict[str, Gateway] = field(default_factory=dict)  # payment gateways, by name

@@ -48,6 +48,7 @@ from printwarden.site.gateway import (
     Scope,
     Send,
 )
+from printwarden.site.heartbeat import StatusSchedule
 from printwarden.site.journal import Journal
 from printwarden.site.passwords import PasswordCache, administrators
 from printwarden.site.replica import Replica, SchemaMismatch
@@ -63,7 +64,7 @@ log = logging.getLogger("printwarden.site")
 
 STATUS_PATH = "/site/status"  # the site's own view, answered even with the link down
 METRICS_PATH = "/metrics"  # Prometheus, likewise
-HEARTBEAT_SECONDS = 0.5
+HEARTBEAT_TICK_SECONDS = 0.1  # how often the heartbeat loop asks if a status is due
 # A poll is answered early only by changes for this site: others (another site's printer)
 # advance its replica's number only when the poll ends, so a site is "caught up" (the number
 # HQ shows) at most this late. HQ takes waits up to 55 s; a longer wait would cost less.
@@ -105,7 +106,8 @@ class SiteServer(HqConnection):
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._polling = threading.Event()  # the sync thread waits on a long poll
-        self._last_beat = 0.0  # when a beating long poll last heard HQ (monotonic)
+        self._last_beat = float("-inf")  # when a beating long poll last heard HQ (monotonic)
+        self._schedule = StatusSchedule()  # when the status goes up (site/heartbeat.py)
         self._threads: list[threading.Thread] = []
         self.last_report: dict[str, Any] | None = None
         private_dir(config.data_dir)  # the replica holds hashes and the journal
@@ -337,11 +339,18 @@ class SiteServer(HqConnection):
     # --- loops -----------------------------------------------------------------------------
 
     def _heartbeat_loop(self) -> None:
-        while not self._stop.wait(HEARTBEAT_SECONDS):
+        while not self._stop.wait(HEARTBEAT_TICK_SECONDS):
             try:
-                self._beat()
+                self._beat_if_due()
             except Exception:  # the heartbeat must outlive any one failure
                 log.exception("site %s: heartbeat failed", self.config.site)
+
+    def _beat_if_due(self) -> None:
+        """Send the status when it is due (``site/heartbeat.py``)."""
+        status, now = self.status(), time.monotonic()
+        if self._schedule.due(now, status, self.online(), self._last_beat):
+            self._schedule.tried(now)
+            self._beat(status)
 
     def _beat_heard(self) -> None:
         """A beat of the long poll: HQ is there (counted as a contact at most every
@@ -353,13 +362,13 @@ class SiteServer(HqConnection):
             self._event(self.machine.success, "the App Server beats")
         self._last_beat = now
 
-    def _beat(self) -> None:
-        status = self.status()
+    def _beat(self, status: dict[str, Any]) -> None:
         try:
             forced = self.upstream.status(status)
         except (UpstreamError, UpstreamRefused) as exc:
             self.forward_failed(f"heartbeat: {exc}")
             return
+        self._schedule.answered(time.monotonic(), status)
         self._heard(forced, int(status["journal_backlog"]))
 
     def _heard(self, forced: bool, backlog: int) -> None:

@@ -30,9 +30,10 @@ def create_site(session: Session, name: str, description: str = "") -> SiteRow:
     return row
 
 
-# Sites call in every half second; three seconds of silence mean the link is down, and HQ
-# then shows the site offline (the site itself went offline by then too).
-REACHABLE_WITHIN = timedelta(seconds=3)
+# Sites call in every second (``site/heartbeat.py``), and HQ writes the times down within a
+# second more (``service/site_contacts.py``); four seconds of silence mean the link is down,
+# and HQ then shows the site offline (the site itself went offline by then too).
+REACHABLE_WITHIN = timedelta(seconds=4)
 
 
 def reachable(row: SiteRow, at: datetime | None = None) -> bool:

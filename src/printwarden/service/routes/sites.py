@@ -148,12 +148,15 @@ def site_keys(
 def site_status(
     body: SiteStatusIn,
     name: str = Depends(site_of),
-    session: Session = Depends(write_session),
+    state: AppState = Depends(app_state),
 ) -> SiteStatusOut:
-    """A Site Server's heartbeat: its mode and backlog; the answer says if it must stay offline."""
-    row = _site(session, name)
-    sites.record_status(session, row, body.model_dump(mode="json"))
-    return SiteStatusOut(forced_offline=row.forced_offline)
+    """A Site Server's heartbeat: its mode and backlog; the answer says if it must stay offline
+    (stored without a write each: ``service/site_contacts.py``)."""
+    try:
+        forced = state.site_contacts.heard(state.database, name, body.model_dump(mode="json"))
+    except NotFound as exc:
+        raise Problem(404, "Not found", str(exc)) from None
+    return SiteStatusOut(forced_offline=forced)
 
 
 @router.get("/sites/{name}/changes", response_model=ChangesOut)

@@ -1,0 +1,49 @@
+"""When a Site Server sends HQ its status (``POST /sites/{name}/status``).
+
+While the site's beating long poll hears HQ, the beats are its heartbeat: the status goes
+up only when it changed (mode, backlog, replica number, report) or every
+:data:`REFRESH_SECONDS` (HQ's view of a quiet site). When no beat came for
+:data:`BEATS_LIVE_SECONDS` (a cut, a poll between two waits, a site still syncing) or the site
+is not online, the status is the heartbeat again and goes up every :data:`PROBE_SECONDS`:
+its answer or failure is what takes the site offline and brings it back. So it does while
+the journal holds entries (each answer starts their upload).
+
+HQ needs to know within seconds which sites it reaches (it refuses to release a job held at
+a site it cannot reach, rather than queue it): hence a status each second even from a quiet
+site, half the heartbeats of before, and HQ writes only what changed
+(``service/site_contacts.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from printwarden.domain.site_status import essentials
+
+PROBE_SECONDS = 0.5  # the heartbeat's period while it is the link's only sign
+REFRESH_SECONDS = 1.0  # the longest a quiet site waits between two (HQ's view of reachability)
+BEATS_LIVE_SECONDS = 0.5  # a beat heard this recently: the long poll hears HQ (beats: 0.25 s)
+
+
+@dataclass(slots=True)
+class StatusSchedule:
+    """What was last told to HQ and when (monotonic seconds)."""
+
+    told: dict[str, Any] | None = None
+    told_at: float = float("-inf")
+    tried_at: float = float("-inf")
+
+    def due(self, now: float, status: Mapping[str, Any], online: bool, last_beat: float) -> bool:
+        """Whether to send ``status`` now."""
+        probing = not online or now - last_beat > BEATS_LIVE_SECONDS
+        if probing or status.get("journal_backlog"):  # the answer starts the upload
+            return now - self.tried_at >= PROBE_SECONDS
+        return now - self.told_at >= REFRESH_SECONDS or essentials(status) != self.told
+
+    def tried(self, now: float) -> None:
+        self.tried_at = now
+
+    def answered(self, now: float, status: Mapping[str, Any]) -> None:
+        self.told, self.told_at = essentials(status), now
