@@ -196,19 +196,29 @@ class SiteSimulator:
             writer.close()
 
     async def _status(self, name: str, token: str) -> None:
+        """Statuses over one kept-alive connection (as the Site Server's HTTP client sends
+        them), opened again when it fails."""
         body = b'{"mode":"online","journal_backlog":0}'
+        request = (f"POST /api/v1/sites/{name}/status HTTP/1.1\r\nHost: hq\r\n"
+                   f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
+                   f"Content-Length: {len(body)}\r\n\r\n").encode() + body  # fmt: skip
         period = REFRESH_SECONDS if self.beats else PROBE_SECONDS
         await asyncio.sleep(period * (hash(name) % 1000) / 1000)  # spread, as sites start
+        connection: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
         while True:
             await asyncio.sleep(period)
-            with contextlib.suppress(OSError):
-                reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
-                writer.write(f"POST /api/v1/sites/{name}/status HTTP/1.1\r\nHost: hq\r\n"
-                             f"Authorization: Bearer {token}\r\nContent-Type: application/json"
-                             f"\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
-                             .encode() + body)  # fmt: skip
-                await reader.read()
-                writer.close()
+            try:
+                if connection is None:
+                    connection = await asyncio.open_connection("127.0.0.1", self.port)
+                reader, writer = connection
+                writer.write(request)
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+                await reader.readexactly(length)
+            except (OSError, asyncio.IncompleteReadError, IndexError, ValueError):
+                if connection is not None:
+                    connection[1].close()
+                connection = None
 
 
 def _start_other(app: AppServer, src: str) -> subprocess.Popen[bytes]:

@@ -77,12 +77,18 @@ def test_a_status_with_news_is_written_at_once_but_a_longer_outage_is_no_news(
 
 
 def test_the_answer_says_whether_the_site_is_forced_offline_and_unknown_sites_are_refused(
-    hq: Database,
+    hq: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(site_contacts, "FLUSH_SECONDS", 0.3)
     book = SiteContacts()
     book.heard(hq, "north", status())
     with hq.session() as session:
         sites.find_site(session, "north").forced_offline = True
-    assert book.heard(hq, "north", status()) is True  # no news, still read
+    assert book.heard(hq, "north", status()) is False  # no news: as read at the last write
+    assert book.heard(hq, "north", status(seq=9)) is True  # news: read again
+    with hq.session() as session:
+        sites.find_site(session, "north").forced_offline = False
+    time.sleep(0.35)
+    assert book.heard(hq, "north", status(seq=9)) is False  # no news, but read with the times
     with pytest.raises(NotFound):
         book.heard(hq, "nowhere", status())

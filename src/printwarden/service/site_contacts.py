@@ -4,7 +4,9 @@ Each site sends its status every second or so (``site/heartbeat.py``); HQ needs 
 whether the site is reachable now (``store/sites.reachable``) and, when it changed, what it
 says. So a status is written when it says something new; otherwise only its time is noted
 here, and the times noted are written together, one statement, at most every
-:data:`FLUSH_SECONDS` (by whichever call comes then). A hundred sites on SQLite then cost
+:data:`FLUSH_SECONDS` (by whichever call comes then), which also reads every site's
+forced-offline flag for the answers until the next: a status with no news touches no
+database. A hundred sites on SQLite then cost
 about one write a second instead of two hundred (which starved every other writer).
 """
 
@@ -15,7 +17,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, update
+from sqlalchemy import Table, bindparam, select, update
 
 from printwarden.domain.site_status import essentials
 from printwarden.store import sites
@@ -24,6 +26,7 @@ from printwarden.store.models import SiteRow
 
 FLUSH_SECONDS = 1.0
 _SITES = cast(Table, SiteRow.__table__)
+_FORCED = select(_SITES.c.name, _SITES.c.forced_offline)
 _TOUCH = (
     update(_SITES).where(_SITES.c.name == bindparam("site")).values(last_contact=bindparam("at"))
 )
@@ -36,12 +39,14 @@ class SiteContacts:
         self._lock = threading.Lock()
         self._stored: dict[str, dict[str, Any]] = {}
         self._pending: dict[str, datetime] = {}
+        self._forced: dict[str, bool] = {}  # each site's forced-offline flag, at the last write
         self._flushed = time.monotonic()
         self.writes = 0  # transactions that wrote (for tests and metrics)
 
     def heard(self, database: Database, name: str, status: dict[str, Any]) -> bool:
-        """``name`` called in with ``status``; whether an administrator forces it offline.
-        NotFound for an unknown site."""
+        """``name`` called in with ``status``; whether an administrator forces it offline (as
+        read at the last write: at most about :data:`FLUSH_SECONDS` old; a site whose long
+        poll hears HQ learns it at once from the poll). NotFound for an unknown site."""
         news = essentials(status)
         with self._lock:
             changed = self._stored.get(name) != news
@@ -51,9 +56,9 @@ class SiteContacts:
             flush, self._pending = (self._pending, {}) if due else ({}, self._pending)
             if due:
                 self._flushed = time.monotonic()
-        if not (changed or flush):
-            with database.read() as session:
-                return sites.find_site(session, name).forced_offline
+            forced = self._forced.get(name)
+        if not (changed or flush) and forced is not None:
+            return forced  # nothing to write, nothing to read
         with database.session() as session:
             row = sites.find_site(session, name)
             if changed:
@@ -61,9 +66,10 @@ class SiteContacts:
             if flush:
                 touched = [{"site": site, "at": at} for site, at in flush.items()]
                 session.connection().execute(_TOUCH, touched)
-            forced = row.forced_offline
+            known = {site: bool(flag) for site, flag in session.execute(_FORCED)}
         with self._lock:
             self.writes += 1
+            self._forced = known
             if changed:
                 self._stored[name] = news
-        return forced
+        return bool(known[name])
