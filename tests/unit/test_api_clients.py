@@ -19,7 +19,7 @@ from printwarden.provider.service_client import (
     ServerUnreachable,
     ServiceClient,
 )
-from printwarden.site.upstream import HEARTBEAT_TIMEOUT, Upstream, UpstreamError, UpstreamRefused
+from printwarden.site.upstream import Upstream, UpstreamError, UpstreamRefused
 
 Handler = Callable[[httpx.Request], httpx.Response]
 NOW = "2025-01-02T03:04:05.678901Z"
@@ -296,14 +296,14 @@ def upstream(server: Server) -> Upstream:
     return Upstream("http://hq.test", "site-token", "north", transport=server.transport)
 
 
-def test_the_heartbeat_sends_the_status_as_it_is_with_its_short_timeout() -> None:
+def test_the_heartbeat_sends_the_status_as_it_is_with_the_timeout_given() -> None:
     server = Server(httpx.Response(200, json={"forced_offline": True}))
-    assert upstream(server).status(STATUS) is True
+    assert upstream(server).status(STATUS, 0.3) is True
     request = server.requests[0]
     assert request.url.path == "/api/v1/sites/north/status"
     assert request.headers["authorization"] == "Bearer site-token"
     assert server.body() == STATUS
-    assert request.extensions["timeout"]["read"] == HEARTBEAT_TIMEOUT.read
+    assert request.extensions["timeout"]["read"] == 0.3
 
 
 @pytest.mark.parametrize("error", [httpx.ConnectError, httpx.ReadTimeout])
@@ -312,13 +312,13 @@ def test_no_answer_is_an_upstream_error_and_drops_the_connection(
 ) -> None:
     site = upstream(Server(error))
     with pytest.raises(UpstreamError, match=f"^{error.__name__}: no route to host$"):
-        site.status(STATUS)
+        site.status(STATUS, 0.75)
     assert site._local.client is None  # the next call opens a new connection
 
 
 def test_a_server_fault_is_an_upstream_error_and_a_refusal_is_refused() -> None:
     with pytest.raises(UpstreamError, match=r"^/status: the App Server answered 502$"):
-        upstream(Server(httpx.Response(502))).status(STATUS)
+        upstream(Server(httpx.Response(502))).status(STATUS, 0.75)
     with pytest.raises(UpstreamRefused, match=r"^/keys: 403 not your site$"):
         upstream(Server(httpx.Response(403, text="not your site"))).keys()
 

@@ -7,7 +7,11 @@ from typing import Any
 from printwarden.site.heartbeat import (
     BEATS_LIVE_SECONDS,
     PROBE_SECONDS,
+    RECENT_ANSWERS,
     REFRESH_SECONDS,
+    TIMEOUT_MAX,
+    TIMEOUT_MIN,
+    RoundTrips,
     StatusSchedule,
 )
 
@@ -48,7 +52,7 @@ def test_a_changed_status_goes_up_at_once() -> None:
 
 def test_without_beats_the_status_is_the_heartbeat_again() -> None:
     schedule = told(100.0)
-    silent = 100.0 + BEATS_LIVE_SECONDS + 0.01
+    silent = 100.0 + max(BEATS_LIVE_SECONDS, PROBE_SECONDS) + 0.01
     assert schedule.due(silent, status(), online=True, last_beat=100.0)
     schedule.tried(silent)
     assert not schedule.due(silent + PROBE_SECONDS / 2, status(), online=True, last_beat=100.0)
@@ -62,3 +66,17 @@ def test_offline_or_with_a_backlog_the_status_goes_up_each_probe() -> None:
     assert schedule.due(at, status(journal_backlog=2), online=True, last_beat=at)
     schedule.tried(at)
     assert not schedule.due(at + 0.1, status(journal_backlog=2), online=True, last_beat=at)
+
+
+def test_the_timeout_follows_the_slowest_recent_answer_within_bounds() -> None:
+    trips = RoundTrips()
+    assert trips.timeout() == TIMEOUT_MAX  # nothing measured yet
+    trips.answered(0.004)  # a quick link
+    assert trips.timeout() == TIMEOUT_MIN
+    trips.answered(0.1)  # an App Server slow under load is given longer
+    assert trips.timeout() == 0.4
+    trips.answered(2.0)
+    assert trips.timeout() == TIMEOUT_MAX
+    for _ in range(RECENT_ANSWERS):  # the slow ones age out
+        trips.answered(0.01)
+    assert trips.timeout() == TIMEOUT_MIN

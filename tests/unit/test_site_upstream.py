@@ -19,6 +19,6 @@ def test_failed_heartbeats_keep_no_client_behind() -> None:
                         transport=httpx.MockTransport(refusing))  # fmt: skip
     for _ in range(50):
         with pytest.raises(UpstreamError):
-            upstream.status({"mode": "offline"})
+            upstream.status({"mode": "offline"}, 0.75)
     assert len(upstream._clients) <= 1  # what leaked is the point
     upstream.close()

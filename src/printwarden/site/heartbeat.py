@@ -6,7 +6,8 @@ up only when it changed (mode, backlog, replica number, report) or every
 :data:`BEATS_LIVE_SECONDS` (a cut, a poll between two waits, a site still syncing) or the site
 is not online, the status is the heartbeat again and goes up every :data:`PROBE_SECONDS`:
 its answer or failure is what takes the site offline and brings it back. So it does while
-the journal holds entries (each answer starts their upload).
+the journal holds entries (each answer starts their upload). Its timeout follows the
+measured round trips (:class:`RoundTrips`), as the scale-out issue asked, not a fixed one.
 
 HQ needs to know within seconds which sites it reaches (it refuses to release a job held at
 a site it cannot reach, rather than queue it): hence a status each second even from a quiet
@@ -16,15 +17,19 @@ site, half the heartbeats of before, and HQ writes only what changed
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from printwarden.domain.site_status import essentials
 
 PROBE_SECONDS = 0.5  # the heartbeat's period while it is the link's only sign
 REFRESH_SECONDS = 1.0  # the longest a quiet site waits between two (HQ's view of reachability)
-BEATS_LIVE_SECONDS = 0.5  # a beat heard this recently: the long poll hears HQ (beats: 0.25 s)
+BEATS_LIVE_SECONDS = 0.4  # a beat heard this recently: the long poll hears HQ (beats: 0.25 s)
+# A status's timeout: this many times the slowest of the last answers, within these bounds.
+TIMEOUT_FACTOR, TIMEOUT_MIN, TIMEOUT_MAX = 4.0, 0.25, 0.75
+RECENT_ANSWERS = 10
 
 
 @dataclass(slots=True)
@@ -47,3 +52,21 @@ class StatusSchedule:
 
     def answered(self, now: float, status: Mapping[str, Any]) -> None:
         self.told, self.told_at = essentials(status), now
+
+
+@dataclass(slots=True)
+class RoundTrips:
+    """How long HQ took to answer the last statuses, and so how long to wait for the next:
+    :data:`TIMEOUT_FACTOR` times the slowest of them, between :data:`TIMEOUT_MIN` and
+    :data:`TIMEOUT_MAX` (before any answer: the most). On a quick link a cut is then seen
+    sooner; an App Server slow under load is given longer before it counts as gone."""
+
+    recent: deque[float] = field(default_factory=lambda: deque(maxlen=RECENT_ANSWERS))
+
+    def answered(self, seconds: float) -> None:
+        self.recent.append(seconds)
+
+    def timeout(self) -> float:
+        if not self.recent:
+            return TIMEOUT_MAX
+        return min(TIMEOUT_MAX, max(TIMEOUT_MIN, TIMEOUT_FACTOR * max(self.recent)))

@@ -48,7 +48,7 @@ from printwarden.site.gateway import (
     Scope,
     Send,
 )
-from printwarden.site.heartbeat import StatusSchedule
+from printwarden.site.heartbeat import RoundTrips, StatusSchedule
 from printwarden.site.journal import Journal
 from printwarden.site.passwords import PasswordCache, administrators
 from printwarden.site.replica import Replica, SchemaMismatch
@@ -108,6 +108,7 @@ class SiteServer(HqConnection):
         self._polling = threading.Event()  # the sync thread waits on a long poll
         self._last_beat = float("-inf")  # when a beating long poll last heard HQ (monotonic)
         self._schedule = StatusSchedule()  # when the status goes up (site/heartbeat.py)
+        self._round_trips = RoundTrips()  # and how long it may take
         self._threads: list[threading.Thread] = []
         self.last_report: dict[str, Any] | None = None
         private_dir(config.data_dir)  # the replica holds hashes and the journal
@@ -363,12 +364,15 @@ class SiteServer(HqConnection):
         self._last_beat = now
 
     def _beat(self, status: dict[str, Any]) -> None:
+        started = time.monotonic()
         try:
-            forced = self.upstream.status(status)
+            forced = self.upstream.status(status, self._round_trips.timeout())
         except (UpstreamError, UpstreamRefused) as exc:
             self.forward_failed(f"heartbeat: {exc}")
             return
-        self._schedule.answered(time.monotonic(), status)
+        answered = time.monotonic()
+        self._round_trips.answered(answered - started)
+        self._schedule.answered(answered, status)
         self._heard(forced, int(status["journal_backlog"]))
 
     def _heard(self, forced: bool, backlog: int) -> None:

@@ -16,7 +16,6 @@ from printwarden.api.client import ApiClient, ApiError, NoAnswer, build, parse
 from printwarden.api.journal import JournalEntry, JournalOut, JournalUpload
 from printwarden.api.sites import SiteKeysOut, SiteStatusIn, SiteStatusOut
 
-HEARTBEAT_TIMEOUT = httpx.Timeout(0.75)
 # A beating long poll hears a space every beat (0.25 s at HQ): this much silence is a cut.
 SILENCE_SECONDS = 0.7
 BEATING_TIMEOUT = httpx.Timeout(SILENCE_SECONDS, connect=1.0)
@@ -105,11 +104,12 @@ class Upstream:
                 raise UpstreamError(f"{path}: the App Server answered {exc.status}") from None
             raise UpstreamRefused(f"{path}: {exc.status} {exc.text[:300]}") from None
 
-    def status(self, body: Mapping[str, Any]) -> bool:
-        """Send a heartbeat; returns whether an administrator forces the site offline."""
+    def status(self, body: Mapping[str, Any], timeout: float) -> bool:
+        """Send a heartbeat (``timeout`` seconds in all); returns whether an administrator
+        forces the site offline."""
         sent = build(SiteStatusIn, body)
-        answer = parse(SiteStatusOut, self._call("POST", "/status", HEARTBEAT_TIMEOUT, sent))
-        return answer.forced_offline
+        answer = self._call("POST", "/status", httpx.Timeout(timeout), sent)
+        return parse(SiteStatusOut, answer).forced_offline
 
     def beating_changes(
         self, since: int, wait: float, forced: bool, on_beat: Callable[[], None]
