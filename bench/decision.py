@@ -39,6 +39,7 @@ from printwarden.sim.ports import free_port
 from printwarden.store import groups, ledger, printers, tokens, users
 from printwarden.store.db import Database
 from printwarden.store.migrate import upgrade
+from printwarden.testing.cluster import HAPROXY, haproxy_config
 
 GOAL_RPS = 1_000
 WRK_SCRIPT = Path(__file__).resolve().parent / "wrk.lua"
@@ -96,6 +97,9 @@ class DecisionResult:
     all_health: tuple[WrkResult, ...]
     load: tuple[str, str]
     server_errors: int
+    processes: int = 0  # behind HAProxy (0: one process, straight)
+    cpu_ms: float = 0.0  # App Server CPU per decision, the median run
+    cores: float = 0.0  # App Server CPU while it ran, in cores
 
     @property
     def ratio(self) -> float:
@@ -184,6 +188,9 @@ class Server:
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
+    def pids(self) -> list[int]:
+        return [self.process.pid] if self.process is not None else []
+
     def logged_errors(self) -> int:
         """Tracebacks the server logged (none are expected)."""
         path = self.data_dir / "server.log"
@@ -214,7 +221,77 @@ def running_server(url: str, data_dir: Path) -> Iterator[Server]:
         server.stop()
 
 
-def check_decisions(server: Server, seeded: Seeded) -> None:
+@dataclass
+class Front:
+    """``servers`` behind HAProxy (``testing/cluster.py``'s configuration): what wrk drives
+    with ``--processes``."""
+
+    servers: list[Server]
+    port: int
+    haproxy: subprocess.Popen[bytes]
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def alive(self) -> bool:
+        return all(server.alive() for server in self.servers) and self.haproxy.poll() is None
+
+    def logged_errors(self) -> int:
+        return self.servers[0].logged_errors()  # one log for all: the same data directory
+
+    def log_tail(self) -> str:
+        return self.servers[0].log_tail()
+
+    def pids(self) -> list[int]:
+        return [s.process.pid for s in self.servers if s.process is not None]
+
+
+@contextmanager
+def running_front(url: str, data_dir: Path, count: int) -> Iterator[Front]:
+    """``count`` App Server processes on ``url`` behind one HAProxy."""
+    servers = [Server(url, data_dir, free_port()) for _ in range(count)]
+    haproxy: subprocess.Popen[bytes] | None = None
+    try:
+        for server in servers:
+            server.start()
+        port, config = free_port(), data_dir / "haproxy.cfg"
+        config.write_text(haproxy_config(port, [s.port for s in servers], free_port()))
+        haproxy = subprocess.Popen([HAPROXY, "-f", str(config)], stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)  # fmt: skip
+        front = Front(servers, port, haproxy)
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while not _answers(front.base):
+            if time.monotonic() > deadline or haproxy.poll() is not None:
+                raise RuntimeError("HAProxy did not answer")
+            time.sleep(0.1)
+        time.sleep(1.5)  # every server's health check passed (inter 500ms, rise 2)
+        yield front
+    finally:
+        if haproxy is not None:
+            haproxy.terminate()
+            haproxy.wait(timeout=10)
+        for server in servers:
+            server.stop()
+
+
+def _answers(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/api/v1/health", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def cpu_seconds(pids: Sequence[int]) -> float:
+    """User + system CPU of ``pids`` so far (``/proc/PID/stat``)."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def check_decisions(server: Server | Front, seeded: Seeded) -> None:
     """Before any load: one request per kind of user gives 200 and the expected verdict."""
     headers = {"Authorization": f"Bearer {seeded.token}"}
     with httpx.Client(base_url=f"{server.base}/api/v1", headers=headers, timeout=10) as client:
@@ -240,7 +317,7 @@ def check_decisions(server: Server, seeded: Seeded) -> None:
 
 
 def wrk(
-    server: Server,
+    server: Server | Front,
     label: str,
     script_args: Sequence[str],
     *,
@@ -377,8 +454,10 @@ def run(
     warmup: float = 3.0,
     runs: int = 3,
     py_spy_dir: Path | None = None,
+    processes: int = 0,
 ) -> DecisionResult:
-    """Seed, serve, check, warm up, then measure health and decision ``runs`` times each."""
+    """Seed, serve, check, warm up, then measure health and decision ``runs`` times each.
+    ``processes``: that many App Servers behind HAProxy (0: one, straight)."""
     budget = Budget(120 + runs * 2 * (duration + 15) + 2 * warmup + 60, f"decision on {backend}")
     load = {"threads": threads, "connections": connections}
     load_before = load_average()
@@ -390,26 +469,33 @@ def run(
         seeded = seed(url, data_dir, user_count)
         decision_args = ["decision", seeded.token, PRINTER, USER_PREFIX, str(user_count)]
         health_args = ["health"]
-        with running_server(url, data_dir) as server:
+        serving = (running_front(url, data_dir, processes) if processes
+                   else running_server(url, data_dir))  # fmt: skip
+        with serving as server:
+            pids = server.pids()
             check_decisions(server, seeded)
             for args in (decision_args, health_args):
                 wrk(server, "warm-up", args, **load, duration=warmup)
             health_runs: list[WrkResult] = []
             decision_runs: list[WrkResult] = []
+            cpu: list[float] = []  # CPU seconds of the App Servers per decision run
             for _ in range(runs):  # interleaved, so drifting background load hits both alike
                 budget.check()
                 health_runs.append(wrk(server, "health", health_args, **load, duration=duration))
+                before = cpu_seconds(pids)
                 decision_runs.append(
                     wrk(server, "decision", decision_args, **load, duration=duration)
                 )
+                cpu.append(cpu_seconds(pids) - before)
             if not server.alive():
                 raise RuntimeError(f"App Server died under load:\n{server.log_tail()}")
             check_decisions(server, seeded)
             server_errors = server.logged_errors()
-            if py_spy_dir is not None:
+            if py_spy_dir is not None and isinstance(server, Server):
                 profile_server(
                     server, decision_args, py_spy_dir, backend, {**load, "duration": int(duration)}
                 )
+    index = decision_runs.index(median_run(decision_runs))
     return DecisionResult(
         backend=backend,
         users=user_count,
@@ -423,14 +509,19 @@ def run(
         all_health=tuple(health_runs),
         load=(load_before, load_average()),
         server_errors=server_errors,
+        processes=processes,
+        cpu_ms=1000 * cpu[index] / decision_runs[index].requests,
+        cores=cpu[index] / decision_runs[index].duration_s,
     )
 
 
 def report(result: DecisionResult) -> None:
     goal = "meets" if result.meets_goal else "MISSES"
     runs = f", median of {result.runs} runs" if result.runs > 1 else ""
+    workers = (f"{result.processes} App Server processes behind HAProxy" if result.processes
+               else "1 uvicorn worker")  # fmt: skip
     print(
-        f"decision/{result.backend}: 1 uvicorn worker, {result.users} users, wrk "
+        f"decision/{result.backend}: {workers}, {result.users} users, wrk "
         f"-t{result.threads} -c{result.connections} -d{result.duration_s:.0f}s{runs}; "
         f"load average {result.load[0]} before, {result.load[1]} after"
     )
@@ -444,6 +535,7 @@ def report(result: DecisionResult) -> None:
         f"  {result.decision.line()}\n"
         f"  decision/health = {result.ratio:.2f}; tracebacks in the server log: "
         f"{result.server_errors}\n"
+        f"  App Server CPU {result.cpu_ms:.2f} ms a decision, {result.cores:.2f} cores in use\n"
         f"  goal >= {GOAL_RPS:,} req/s: {goal}"
     )
 
@@ -457,6 +549,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--connections", type=int, default=32)
     p.add_argument("--warmup", type=float, default=3.0, help="seconds of warm-up load")
     p.add_argument("--runs", type=int, default=3, help="measure this many times; report median")
+    p.add_argument(
+        "--processes",
+        type=int,
+        nargs="*",
+        default=[0],
+        help="App Server processes behind HAProxy, one run each (0: one, straight)",
+    )
     p.add_argument(
         "--py-spy",
         type=Path,
@@ -474,9 +573,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     backends = BACKENDS if args.backend == "all" else (args.backend,)
     print("machine:")
     print_machine()
-    for backend in backends:
+    for backend, processes in [(b, n) for b in backends for n in args.processes]:
         result = run(
             backend,
+            processes=processes,
             user_count=args.users,
             duration=args.duration,
             threads=args.threads,

@@ -8,20 +8,18 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from printwarden.domain.accounts import Role
 from printwarden.testing.cluster import Cluster
+from printwarden.testing.cluster_load import LOAD_SECONDS, Load, seed
 from printwarden.testing.ledger_checks import transaction_ids, unbalanced_accounts
-from printwarden.testing.seeding import add_printer, add_user, wait_for
+from printwarden.testing.seeding import add_user, wait_for
 from support.databases import throwaway_postgres
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,9 +27,6 @@ ROOT = Path(__file__).resolve().parents[2]
 SUITES = ["test_api_smoke.py", "test_api_accounts.py", "test_api_users.py", "test_api_jobs.py",
           "test_api_timestamps.py", "test_api_bad_input.py", "test_api_fuzz_findings.py",
           "test_authz_matrix.py", "test_scope_matrix.py"]  # fmt: skip
-LOAD_SECONDS = 6.0
-LOAD_THREADS = 6
-JOB = {"pages": 1, "colour_pages": 0, "copies": 1}
 
 
 @pytest.fixture(scope="module")
@@ -70,75 +65,10 @@ def _leader(cluster: Cluster) -> int:
     return leading[0] if leading else -1
 
 
-class Load:
-    """Threads charging printed jobs through the load balancer, each with its own id."""
-
-    def __init__(self, cluster: Cluster, provider: str, printer: str, users: list[str]) -> None:
-        self.cluster, self.provider, self.printer, self.users = cluster, provider, printer, users
-        self.answered: list[str] = []  # transaction ids a client got 200 for
-        self.failures: list[str] = []
-        self.slowest = 0.0
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._run, args=(n,)) for n in range(LOAD_THREADS)]
-
-    def __enter__(self) -> Load:
-        for thread in self._threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout=60)
-
-    def _run(self, n: int) -> None:
-        deadline = time.monotonic() + 3 * LOAD_SECONDS  # bounded even if never stopped
-        with self.cluster.client(self.provider) as client:
-            for count in range(2_000):
-                if self._stop.is_set() or time.monotonic() > deadline:
-                    return
-                self._charge(client, self.users[(n + count) % len(self.users)])
-
-    def _charge(self, client: httpx.Client, username: str) -> None:
-        txn = str(uuid.uuid4())
-        body: dict[str, Any] = {"username": username, "printer": self.printer, "txn_id": txn,
-                                "job_ref": f"job-{txn}", **JOB}  # fmt: skip
-        started = time.monotonic()
-        try:
-            answer = client.post("/jobs/printed", json=body)
-        except httpx.HTTPError as exc:
-            outcome = f"{type(exc).__name__}: {exc}"
-        else:
-            outcome = "" if answer.status_code == 200 else f"{answer.status_code} {answer.text}"
-        with self._lock:
-            self.slowest = max(self.slowest, time.monotonic() - started)
-            if outcome:
-                self.failures.append(outcome)
-            else:
-                self.answered.append(txn)
-
-
-def _seed(cluster: Cluster, tag: str) -> tuple[str, str, list[str]]:
-    """A printer, a provider token registered as serving it, and users with credit."""
-    printer, provider_name = f"{tag}-printer", f"{tag}-provider"
-    token = cluster.token(Role.PROVIDER, scope=f"provider:{provider_name}")
-    users = [f"{tag}-user{n}" for n in range(12)]
-    with cluster.client(cluster.token(Role.ADMIN, f"{tag}-admin")) as admin:
-        add_printer(admin, printer, colour=False)
-        for name in users:
-            add_user(admin, name, 1_000_000)
-    with cluster.client(token) as provider:
-        body = {"name": provider_name, "ipp_url": "ipp://127.0.0.1/ipp/print",
-                "printers": [{"name": printer}]}  # fmt: skip
-        assert provider.post("/providers/register", json=body).status_code == 200
-    return token, printer, users
-
-
 def test_kill_9_of_one_process_under_load_fails_no_request_and_loses_no_charge(
     cluster: Cluster,
 ) -> None:
-    token, printer, users = _seed(cluster, "kill")
+    token, printer, users = seed(cluster, "kill")
     victim = (_leader(cluster) + 1) % cluster.size  # not the leader: its own test is below
     with Load(cluster, token, printer, users) as load:
         time.sleep(LOAD_SECONDS / 3)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -50,6 +50,25 @@ def normalize_url(url: str) -> str:
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed.render_as_string(hide_password=False)
+
+
+def libpq_conninfo(url: URL) -> str:
+    """``url`` as libpq takes it. SQLAlchemy writes several hosts (a primary and its standby,
+    with ``target_session_attrs``) as repeated ``host=name:port`` query parameters, of which
+    libpq would keep only the last: here they become its comma-separated lists."""
+    from psycopg.conninfo import make_conninfo
+
+    params: dict[str, Any] = {k: v for k, v in url.query.items() if k != "host"}
+    hosts = url.query.get("host")
+    if hosts is not None:
+        listed = [hosts] if isinstance(hosts, str) else list(hosts)
+        pairs = [h.rpartition(":") if ":" in h else ("", "", h) for h in listed]
+        params["host"] = ",".join(host or port for host, _, port in pairs)
+        params["port"] = ",".join(port if host else "" for host, _, port in pairs)
+    else:
+        params.update(host=url.host, port=url.port)
+    params.update(user=url.username, password=url.password, dbname=url.database)
+    return make_conninfo(**{k: v for k, v in params.items() if v not in (None, "")})
 
 
 def make_engine(url: str, *, durable: bool = False, **kwargs: Any) -> Engine:
@@ -229,7 +248,7 @@ class Database:
         """A libpq connection string for this database (None on SQLite)."""
         if self.is_sqlite:
             return None
-        return self.engine.url.set(drivername="postgresql").render_as_string(False)
+        return libpq_conninfo(self.engine.url)
 
     def listen_for_changes(self) -> None:
         """Ring :attr:`changes` for other writers' commits too: those of other processes on
