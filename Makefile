@@ -16,7 +16,7 @@ OFFICE_PACKAGES := libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-i
 DEMO_DIR ?= demo-data
 PORT_BASE ?= 8000
 
-.PHONY: demo test lint typecheck unit system-deps venv bench chaos fuzz fuzz-api clean
+.PHONY: demo test lint typecheck unit system-deps venv bench chaos soak fuzz fuzz-api clean
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -102,6 +102,11 @@ chaos: system-deps venv
 	seed=$${PRINTWARDEN_RACE_SEED:-$$RANDOM}; echo "race seed $$seed"; \
 	PRINTWARDEN_RACE_SEED=$$seed PRINTWARDEN_RACE_JOBS=5000 \
 		$(BIN)/pytest -q tests/integration/test_provider_races.py -k storm
+
+# Thirty minutes of mixed load with WAN cuts every three minutes (50 IPP clients, 200
+# simulated sites, device logins, top-ups), then the invariants: bench/soak.py.
+soak: system-deps venv
+	$(PY) bench/soak.py --minutes $${SOAK_MINUTES:-30}
 
 fuzz: system-deps venv
 	$(PY) fuzz/run.py --seconds 3600 --corpus fuzz/corpus --artifacts fuzz/artifacts

@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -130,11 +131,18 @@ class SiteSimulator:
     as the server it measures."""
 
     def __init__(
-        self, port: int, sites: dict[str, str], since: int, beats: bool, status: bool = True
+        self,
+        port: int,
+        sites: dict[str, str],
+        since: int,
+        beats: bool,
+        status: bool = True,
+        follow: bool = False,
     ) -> None:
         self.port, self.sites, self.since, self.beats = port, sites, since, beats
-        self.status, self.wait = status, LONG_POLL_SECONDS
+        self.status, self.wait, self.follow = status, LONG_POLL_SECONDS, follow
         self.heard: dict[str, float] = {}
+        self.answers = 0  # polls answered with changes
         self.beats_heard = 0
         self.refused = 0  # connections that failed (retried after 0.5 s)
         self._loop = asyncio.new_event_loop()
@@ -161,25 +169,29 @@ class SiteSimulator:
         self._thread.join(timeout=10)
 
     async def _site(self, name: str, token: str) -> None:
+        """Poll until a change is heard (with ``follow``: for ever, from each answer's
+        ``upto`` on, as a Site Server does)."""
         status = asyncio.create_task(self._status(name, token) if self.status else _idle())
+        since = self.since
         try:
-            while name not in self.heard:
+            while self.follow or name not in self.heard:
                 try:
-                    body = await self._long_poll(name, token)
+                    body = await self._long_poll(name, token, since)
                 except OSError:
                     self.refused += 1
                     await asyncio.sleep(0.5)
                     continue
                 if b'"entities":[{' in body:
                     self.heard.setdefault(name, time.monotonic())
+                    self.answers += 1
+                if self.follow:
+                    since = _upto(body, since)
         finally:
             status.cancel()
 
-    async def _long_poll(self, name: str, token: str) -> bytes:
+    async def _long_poll(self, name: str, token: str, since: int) -> bytes:
         wait = self.wait if self.beats else 25  # plain polls: the older site's
-        query = f"since={self.since}&wait={wait}" + (
-            "&beats=true&forced=false" if self.beats else ""
-        )
+        query = f"since={since}&wait={wait}" + ("&beats=true&forced=false" if self.beats else "")
         reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
         try:
             writer.write(
@@ -219,6 +231,12 @@ class SiteSimulator:
                 if connection is not None:
                     connection[1].close()
                 connection = None
+
+
+def _upto(response: bytes, since: int) -> int:
+    """The ``upto`` of a poll's answer (HTTP, chunked or not, beats before the JSON)."""
+    found = re.search(rb'"upto":(\d+)', response)
+    return int(found.group(1)) if found else since
 
 
 def _start_other(app: AppServer, src: str) -> subprocess.Popen[bytes]:
