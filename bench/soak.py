@@ -177,6 +177,7 @@ def _final_states(soak: Soak, seconds: float = 180.0) -> Counter[str]:
                 state = _state(ipp, job)
                 if state == HELD:
                     ipp.cancel_job(job, requesting_user_name=user)
+                    state = _state(ipp, job)
                 while state not in FINAL and time.monotonic() < deadline:
                     time.sleep(0.2)
                     state = _state(ipp, job)
@@ -235,7 +236,7 @@ def run(args: argparse.Namespace) -> int:
                 if tracebacks[name] > 0:  # the first, before the folder goes
                     text = path.read_text(errors="replace")
                     start = text.index("Traceback")
-                    excerpt = text[max(0, start - 600) : start + 2500]
+                    excerpt = text[start : start + 6000]
                     print(f"first traceback in the {name}'s log:\n{excerpt}")
     return _report(args, soak, samples, states, unbalanced, tracebacks, simulated)
 
