@@ -3,10 +3,10 @@
     .venv/bin/python bench/soak.py --minutes 30          # make soak
     .venv/bin/python bench/soak.py --minutes 3 --clients 10 --sites 50   # a quick one
 
-One App Server (SQLite), a Site Server behind a link (``testing/site.py``), a Print Provider
-served by the site with a direct and a hold queue onto a file printer, and ``--sites``
-simulated Site Servers more (beating long polls that follow the changes, statuses: the
-``bench/idle_sites.py`` simulator). Then, for ``--minutes``:
+One App Server (PostgreSQL by default, ``--backend``), a Site Server behind a link
+(``testing/site.py``), a Print Provider served by the site with a direct and a hold queue onto
+a file printer, and ``--sites`` simulated Site Servers more (beating long polls that follow
+the changes, statuses: the ``bench/idle_sites.py`` simulator). Then, for ``--minutes``:
 
 - ``--clients`` IPP clients (threads) print to the direct or the hold queue; a quarter of
   their held jobs they cancel themselves (IPP Cancel-Job);
@@ -36,6 +36,7 @@ from pathlib import Path
 
 import httpx
 
+from harness import database_url
 from idle_sites import SiteSimulator
 from printwarden.domain.accounts import Role
 from printwarden.provider.ipp.client import IppClient
@@ -197,9 +198,12 @@ def _growth(series: list[float]) -> float:
 
 
 def run(args: argparse.Namespace) -> int:
-    with tempfile.TemporaryDirectory(prefix="pw-soak-") as folder:
+    with (
+        tempfile.TemporaryDirectory(prefix="pw-soak-") as folder,
+        database_url(args.backend, Path(folder)) as url,
+    ):
         queues = [QueueSpec("secure", "hold", PRINTER)]
-        with site_world(Path(folder), queues=queues) as world:
+        with site_world(Path(folder), database_url=url, queues=queues) as world:
             people = _seed_people(world, args.users)
             sites = _seed_sites(world, args.sites)
             head = int(world.admin.get("/health").json()["change_seq"])
@@ -277,6 +281,12 @@ def _report(args: argparse.Namespace, soak: Soak, samples: dict[str, list[tuple[
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=30.0)
+    parser.add_argument(
+        "--backend",
+        choices=["sqlite", "postgresql"],
+        default="postgresql",
+        help="HQ's database (a throwaway one on 127.0.0.1:5432)",
+    )
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--sites", type=int, default=200)
     parser.add_argument("--users", type=int, default=50)

@@ -18,6 +18,11 @@ STREAMS = 1_000
 BEAT = "1"  # seconds: a few heartbeats while the test holds the streams
 HOLD_SECONDS = 4.0
 LIMIT_MIB = 100  # twice the goal per 1,000 streams: this checks "no leak per stream"
+# How long one stream may take to open. A Site Server opens each relayed stream at HQ too,
+# and in the full suite both share two cores with three other test workers: a few of the
+# thousand took longer than 30 s there (twice in four runs). This test checks that all of
+# them open and stay; how fast they open is measured by bench/user_client_events.py.
+OPEN_SECONDS = 90.0
 
 
 def rss_mib(pid: int) -> float:
@@ -44,7 +49,7 @@ def hq(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[AppServer, Se
 def hold(port: int, pid: int, seeded: Seeded, folder: Path) -> float:
     """Hold a stream per token at ``port``; the MiB the process ``pid`` grew by."""
     before = rss_mib(pid)
-    with clients_of(port, seeded.client_tokens, folder, lifetime=180) as clients:
+    with clients_of(port, seeded.client_tokens, folder, 180, OPEN_SECONDS) as clients:
         ready = clients.reply("READY", 120)
         assert ready["alive"] == STREAMS, ready["errors"]
         grown = rss_mib(pid) - before

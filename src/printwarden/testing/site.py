@@ -190,12 +190,14 @@ def site_world(
     root: Path,
     site_options: list[str] | None = None,
     app_env: dict[str, str] | None = None,
+    database_url: str = "",
     **provider: Any,
 ) -> Iterator[World]:
-    """An App Server (with ``app_env`` in its environment: settings), a Link to it, a Site
-    Server behind the link and a provider (a direct queue onto a file printer, and
-    ``provider`` fields such as more ``queues``) served by the site; all stopped afterwards."""
-    app = AppServer(f"sqlite:///{root / 'app.db'}", root / "app")
+    """An App Server (on ``database_url``, a SQLite file by default; with ``app_env`` in its
+    environment: settings), a Link to it, a Site Server behind the link and a provider (a
+    direct queue onto a file printer, and ``provider`` fields such as more ``queues``) served
+    by the site; all stopped afterwards."""
+    app = AppServer(database_url or f"sqlite:///{root / 'app.db'}", root / "app")
     app.extra_env.update(app_env or {})
     (root / "app").mkdir()
     app.start()

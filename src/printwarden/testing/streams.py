@@ -86,7 +86,14 @@ def cpu_seconds(pid: int) -> float:
 class Clients:
     """The client process (``printwarden.testing.sse_clients``) and what it reports."""
 
-    def __init__(self, port: int, client_tokens: list[str], directory: Path, lifetime: float):
+    def __init__(
+        self,
+        port: int,
+        client_tokens: list[str],
+        directory: Path,
+        lifetime: float,
+        open_timeout: float = 30.0,
+    ):
         directory.mkdir(parents=True, exist_ok=True)
         token_file = directory / f"tokens-{uuid.uuid4().hex[:8]}"
         token_file.touch(mode=0o600)
@@ -97,7 +104,8 @@ class Clients:
         self.kinds: dict[str, int] = {}
         self.heard = threading.Condition()
         command = [sys.executable, "-m", CLIENTS_MODULE, "--port", str(port),
-                   "--tokens", str(token_file), "--lifetime", str(lifetime)]  # fmt: skip
+                   "--tokens", str(token_file), "--lifetime", str(lifetime),
+                   "--open-timeout", str(open_timeout)]  # fmt: skip
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True
@@ -176,9 +184,13 @@ class Clients:
 
 @contextmanager
 def clients_of(
-    port: int, client_tokens: list[str], directory: Path, lifetime: float
+    port: int,
+    client_tokens: list[str],
+    directory: Path,
+    lifetime: float,
+    open_timeout: float = 30.0,
 ) -> Iterator[Clients]:
-    clients = Clients(port, client_tokens, directory, lifetime)
+    clients = Clients(port, client_tokens, directory, lifetime, open_timeout)
     try:
         yield clients
     finally:
