@@ -6,8 +6,8 @@ says. So a status is written when it says something new; otherwise only its time
 here, and the times noted are written together, one statement, at most every
 :data:`FLUSH_SECONDS` (by whichever call comes then), which also reads every site's
 forced-offline flag for the answers until the next: a status with no news touches no
-database. A hundred sites on SQLite then cost
-about one write a second instead of two hundred (which starved every other writer).
+database. A hundred sites on SQLite then cost about one write a second instead of two
+hundred (which starved every other writer).
 """
 
 from __future__ import annotations
