@@ -6,6 +6,7 @@ from typing import Any
 
 from printwarden.site.heartbeat import (
     BEATS_LIVE_SECONDS,
+    LOOK_SECONDS,
     PROBE_SECONDS,
     RECENT_ANSWERS,
     REFRESH_SECONDS,
@@ -66,6 +67,24 @@ def test_offline_or_with_a_backlog_the_status_goes_up_each_probe() -> None:
     assert schedule.due(at, status(journal_backlog=2), online=True, last_beat=at)
     schedule.tried(at)
     assert not schedule.due(at + 0.1, status(journal_backlog=2), online=True, last_beat=at)
+
+
+def test_between_looks_the_status_is_not_built() -> None:
+    schedule = told(100.0)
+    assert schedule.worth_a_look(100.05, online=True, last_beat=100.05)
+    assert not schedule.worth_a_look(100.1, online=True, last_beat=100.1)  # looked just now
+    assert schedule.worth_a_look(100.05 + LOOK_SECONDS, online=True, last_beat=100.3)
+
+
+def test_a_probe_or_refresh_due_by_time_is_looked_at_at_once() -> None:
+    schedule = told(100.0)
+    assert schedule.worth_a_look(100.0, online=True, last_beat=100.0)
+    refresh = 100.0 + REFRESH_SECONDS
+    assert schedule.worth_a_look(refresh, online=True, last_beat=refresh)
+    probe = refresh + PROBE_SECONDS
+    assert schedule.worth_a_look(probe, online=False, last_beat=refresh)  # tried at 100.0
+    schedule.tried(probe)
+    assert not schedule.worth_a_look(probe + 0.01, online=False, last_beat=refresh)
 
 
 def test_the_timeout_follows_the_slowest_recent_answer_within_bounds() -> None:

@@ -27,6 +27,7 @@ from printwarden.domain.site_status import essentials
 PROBE_SECONDS = 0.5  # the heartbeat's period while it is the link's only sign
 REFRESH_SECONDS = 1.0  # the longest a quiet site waits between two (HQ's view of reachability)
 BEATS_LIVE_SECONDS = 0.4  # a beat heard this recently: the long poll hears HQ (beats: 0.25 s)
+LOOK_SECONDS = 0.25  # between two looks at the status (it reads the journal and the replica)
 # A status's timeout: this many times the slowest of the last answers, within these bounds.
 TIMEOUT_FACTOR, TIMEOUT_MIN, TIMEOUT_MAX = 4.0, 0.25, 0.75
 RECENT_ANSWERS = 10
@@ -39,6 +40,21 @@ class StatusSchedule:
     told: dict[str, Any] | None = None
     told_at: float = float("-inf")
     tried_at: float = float("-inf")
+    looked_at: float = float("-inf")
+
+    def worth_a_look(self, now: float, online: bool, last_beat: float) -> bool:
+        """Whether to build the status now and ask :meth:`due`: at once when a probe or a
+        refresh is due by time, otherwise every :data:`LOOK_SECONDS` for a change."""
+        probing = not online or now - last_beat > BEATS_LIVE_SECONDS
+        by_time = (
+            now - self.tried_at >= PROBE_SECONDS
+            if probing
+            else now - self.told_at >= REFRESH_SECONDS
+        )
+        if by_time or now - self.looked_at >= LOOK_SECONDS:
+            self.looked_at = now
+            return True
+        return False
 
     def due(self, now: float, status: Mapping[str, Any], online: bool, last_beat: float) -> bool:
         """Whether to send ``status`` now."""

@@ -348,8 +348,11 @@ class SiteServer(HqConnection):
 
     def _beat_if_due(self) -> None:
         """Send the status when it is due (``site/heartbeat.py``)."""
-        status, now = self.status(), time.monotonic()
-        if self._schedule.due(now, status, self.online(), self._last_beat):
+        now, online = time.monotonic(), self.online()
+        if not self._schedule.worth_a_look(now, online, self._last_beat):
+            return
+        status = self.status()
+        if self._schedule.due(now, status, online, self._last_beat):
             self._schedule.tried(now)
             self._beat(status)
 
