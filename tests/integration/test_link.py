@@ -105,7 +105,7 @@ def test_many_concurrent_slow_requests_pass(link: Link) -> None:
         elapsed = time.monotonic() - start
     assert answers == [f"ok /{n}?sleep=0.3" for n in range(20)]
     assert link.accepted == 20
-    assert elapsed < 2.0  # in parallel, not one after the other (6 s)
+    assert elapsed < 4.0  # in parallel, not one after the other (6 s or more)
 
 
 def test_down_times_out_new_and_open_connections_then_up_recovers(

@@ -21,6 +21,7 @@ from printwarden.service.email_print import start_mail
 from printwarden.service.leadership import Leadership
 from printwarden.service.payment_notices import NotificationApplier
 from printwarden.service.question_timer import start_user_clients
+from printwarden.service.route_prefixes import skip_unreachable_routers
 from printwarden.service.routes import (
     accounts,
     auth,
@@ -191,5 +192,6 @@ def create_app(
     app.include_router(scans.downloads)  # scans' download links, outside /api/v1
     app.include_router(health.metrics_router)  # Prometheus, outside /api/v1
     mount_web(app)  # the web interface under /web, outside /api/v1
+    skip_unreachable_routers(app)  # matching asks only routers whose paths could match
     openapi.install(app)  # after every route: each operation's error answers
     return app

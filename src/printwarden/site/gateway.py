@@ -113,8 +113,9 @@ class Gateway:
             await self.local(scope, receive, send)
             return
         body = await _read_body(receive)
-        relayed = streams.is_event_stream(scope) and self.link.online()
-        if relayed and await self._relay_stream(scope, receive, send):
+        if streams.is_event_stream(scope):  # never forwarded whole: it has no end
+            if not (self.link.online() and await self._relay_stream(scope, receive, send)):
+                await self._answer_locally(scope, body, send, receive)
             return
         if SUBMISSIONS.fullmatch(scope["path"]):
             await _send_response(send, await self._submissions(scope, body))

@@ -269,28 +269,40 @@ def _make(target: Path, soffice: str) -> None:
             os.chmod(final, 0o644)
 
 
+CONVERT_ATTEMPTS = 3  # soffice now and then aborts (exit 134), often while shutting down
+
+
 def _convert(work: Path, soffice: str, index: int, target: str, items: list[Item]) -> None:
+    """Convert ``items`` to ``target`` into ``out-{index}``: done when every file is there,
+    whatever soffice's exit status (it can abort after writing them); else tried again with
+    a fresh profile, and the last failure raised."""
     out = work / f"out-{index}"
     out.mkdir()
     sources = sorted({str(work / item.source) for item in items})
-    profile = (work / f"profile-{index}").as_uri()
-    subprocess.run(
-        [
-            soffice,
-            "--headless",
-            "--norestore",
-            "--nologo",
-            "--nodefault",
-            "--nolockcheck",
-            f"-env:UserInstallation={profile}",
-            "--convert-to",
-            target,
-            "--outdir",
-            str(out),
-            *sources,
-        ],
-        check=True,
-        capture_output=True,
-        timeout=180,
-        cwd=work,
-    )
+    expected = [out / f"{Path(source).stem}.{target.split(':', 1)[0]}" for source in sources]
+    for attempt in range(CONVERT_ATTEMPTS):
+        profile = (work / f"profile-{index}-{attempt}").as_uri()
+        done = subprocess.run(
+            [
+                soffice,
+                "--headless",
+                "--norestore",
+                "--nologo",
+                "--nodefault",
+                "--nolockcheck",
+                f"-env:UserInstallation={profile}",
+                "--convert-to",
+                target,
+                "--outdir",
+                str(out),
+                *sources,
+            ],
+            check=False,
+            capture_output=True,
+            timeout=180,
+            cwd=work,
+        )
+        if all(path.exists() for path in expected):
+            return
+    done.check_returncode()
+    raise RuntimeError(f"soffice made no {target} of {sources}: {done.stderr.decode()[-500:]}")
