@@ -45,6 +45,7 @@ class SiteProcess(OnLoopback):
     process: ChildProcess | None = None
     advertised_url: str = ""  # how HQ reaches the site (a route of its link in tests)
     options: list[str] = field(default_factory=list)  # more `site serve` options
+    extra_env: dict[str, str] = field(default_factory=dict)  # more environment (settings)
 
     @property
     def log(self) -> Path:
@@ -63,7 +64,7 @@ class SiteProcess(OnLoopback):
         if self.advertised_url:
             command += ["--advertised-url", self.advertised_url]
         command += self.options
-        env = {**os.environ, **TEST_ENV, "PRINTWARDEN_TOKEN": self.token}  # token: never argv
+        env = {**os.environ, **TEST_ENV, **self.extra_env, "PRINTWARDEN_TOKEN": self.token}
         with self.log.open("ab") as log:
             self.process = forkserver.popen(command, env=env, stdout=log, stderr=log)
 
