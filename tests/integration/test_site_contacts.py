@@ -92,3 +92,23 @@ def test_the_answer_says_whether_the_site_is_forced_offline_and_unknown_sites_ar
     assert book.heard(hq, "north", status(seq=9)) is False  # no news, but read with the times
     with pytest.raises(NotFound):
         book.heard(hq, "nowhere", status())
+
+
+def test_a_status_with_no_news_is_answered_without_the_database_until_a_write_is_due(
+    hq: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(site_contacts, "FLUSH_SECONDS", 0.3)
+    book = SiteContacts()
+    assert book.heard_quietly("north", status()) is None  # never heard: the database says
+    book.heard(hq, "north", status())
+    assert book.heard_quietly("north", status()) is False  # no news, nothing due
+    assert book.heard_quietly("north", status(seq=6)) is None  # news: to be written
+    time.sleep(0.35)
+    assert book.heard_quietly("north", status()) is None  # the noted time is due to be written
+    before = contact(hq, "north")
+    book.heard(hq, "north", status())
+    after = contact(hq, "north")
+    assert before is not None
+    assert after is not None
+    assert after > before
+    assert book.heard_quietly("nowhere", status()) is None  # unknown: refused by heard()

@@ -43,6 +43,17 @@ class SiteContacts:
         self._flushed = time.monotonic()
         self.writes = 0  # transactions that wrote (for tests and metrics)
 
+    def heard_quietly(self, name: str, status: dict[str, Any]) -> bool | None:
+        """:meth:`heard` when that needs no database (no news, no write due: most calls,
+        answered without leaving the event loop); else None, and nothing noted."""
+        news = essentials(status)
+        with self._lock:
+            forced = self._forced.get(name)
+            if forced is None or self._stored.get(name) != news or self._flush_due():
+                return None
+            self._pending[name] = datetime.now(UTC)
+            return forced
+
     def heard(self, database: Database, name: str, status: dict[str, Any]) -> bool:
         """``name`` called in with ``status``; whether an administrator forces it offline (as
         read at the last write: at most about :data:`FLUSH_SECONDS` old; a site whose long
@@ -52,7 +63,7 @@ class SiteContacts:
             changed = self._stored.get(name) != news
             if not changed:
                 self._pending[name] = datetime.now(UTC)
-            due = self._pending and time.monotonic() - self._flushed >= FLUSH_SECONDS
+            due = self._flush_due()
             flush, self._pending = (self._pending, {}) if due else ({}, self._pending)
             if due:
                 self._flushed = time.monotonic()
@@ -73,3 +84,7 @@ class SiteContacts:
             if changed:
                 self._stored[name] = news
         return bool(known[name])
+
+    def _flush_due(self) -> bool:
+        """Whether noted contacts wait and the period is over (the lock held)."""
+        return bool(self._pending) and time.monotonic() - self._flushed >= FLUSH_SECONDS

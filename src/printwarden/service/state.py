@@ -23,6 +23,7 @@ from printwarden.service.leadership import Leadership
 from printwarden.service.provider_control import ProviderDoorbell
 from printwarden.service.secret_checks import SecretChecks
 from printwarden.service.site_contacts import SiteContacts
+from printwarden.service.site_polls import SitePolls
 from printwarden.service.throttle import LoginThrottle
 from printwarden.store.db import Database
 from printwarden.store.notices import FORGET_TOKEN, FORGET_USER, Notices
@@ -130,6 +131,7 @@ class AppState:
     events: EventHub = field(default_factory=EventHub)  # what User Clients hear
     beats: BeatClock = field(default_factory=BeatClock)  # what beating long polls send
     site_contacts: SiteContacts = field(default_factory=SiteContacts)  # sites calling in
+    site_polls: SitePolls = field(default_factory=SitePolls)  # their open long polls
     # Whether this process runs the scheduled work (always, but among processes on PostgreSQL).
     leadership: Leadership = field(default_factory=lambda: Leadership(None))
     gateways: dict[str, Gateway] = field(default_factory=dict)  # payment gateways, by name

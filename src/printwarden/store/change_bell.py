@@ -45,11 +45,17 @@ class Waiter:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop, self.event = loop, asyncio.Event()
         self.rung = False  # since :meth:`next` last said so
+        self.ended = False  # its poll is to answer now, whatever it finds (:meth:`end`)
 
     def wake(self) -> None:
         self.rung = True
         with contextlib.suppress(RuntimeError):  # its loop closed meanwhile
             self.loop.call_soon_threadsafe(self.event.set)
+
+    def end(self) -> None:
+        """Its poll is to answer now (from any thread): a newer one took its place."""
+        self.ended = True
+        self.wake()
 
     def beat(self) -> None:
         """A beat is due (from its own event loop)."""

@@ -55,7 +55,7 @@ MAX_WAIT_SECONDS = 55.0  # under a load balancer's usual 60 s idle timeout
 BEAT_HEADER = "X-Beat-Seconds"
 
 
-def site_of(name: str, caller: Caller = Depends(require(Role.SITE))) -> str:
+async def site_of(name: str, caller: Caller = Depends(require(Role.SITE))) -> str:
     """The site this token belongs to, which must be the one in the path."""
     if caller.scope != name:
         raise Problem(403, "Forbidden", "a site token reaches only its own site")
@@ -145,17 +145,22 @@ def site_keys(
 
 
 @router.post("/sites/{name}/status")
-def site_status(
+async def site_status(
     body: SiteStatusIn,
     name: str = Depends(site_of),
     state: AppState = Depends(app_state),
 ) -> SiteStatusOut:
     """A Site Server's heartbeat: its mode and backlog; the answer says if it must stay offline
-    (stored without a write each: ``service/site_contacts.py``)."""
-    try:
-        forced = state.site_contacts.heard(state.database, name, body.model_dump(mode="json"))
-    except NotFound as exc:
-        raise Problem(404, "Not found", str(exc)) from None
+    (stored without a write each: ``service/site_contacts.py``; a status with no news is
+    answered on the event loop, the others in a worker thread)."""
+    status = body.model_dump(mode="json")
+    forced = state.site_contacts.heard_quietly(name, status)
+    if forced is None:
+        contacts = state.site_contacts
+        try:
+            forced = await run_in_threadpool(contacts.heard, state.database, name, status)
+        except NotFound as exc:
+            raise Problem(404, "Not found", str(exc)) from None
     return SiteStatusOut(forced_offline=forced)
 
 
@@ -199,8 +204,9 @@ async def site_changes(
         if found.answers(forced) or wait <= 0 or state.stopping.is_set():
             return found.out()
         assert waiter is not None
+        state.site_polls.opened(name, waiter)  # the oldest of too many answer now
         if beats:
-            stream = _beating(state, waiter, reading, time.monotonic() + wait, forced)
+            stream = _beating(state, name, waiter, reading, time.monotonic() + wait, forced)
             waiter = None  # the stream unregisters it
             return StreamingResponse(stream, media_type="application/json",
                                      headers={BEAT_HEADER: str(state.beats.interval)})  # fmt: skip
@@ -208,6 +214,7 @@ async def site_changes(
     finally:
         if waiter is not None:
             bell.unregister(waiter)
+            state.site_polls.closed(name, waiter)
 
 
 async def _polled(
@@ -223,12 +230,19 @@ async def _polled(
         await waiter.wait(deadline - time.monotonic())
         waiter.event.clear()
         found = await reading()
-        if found.answers(forced) or time.monotonic() >= deadline or state.stopping.is_set():
+        if found.answers(forced) or _over(state, waiter, deadline):
             return found.out()
+
+
+def _over(state: AppState, waiter: Waiter, deadline: float) -> bool:
+    """Whether a long poll answers now whatever it finds: its time is up, the server is
+    stopping, or a newer poll of its site took its place (``service/site_polls.py``)."""
+    return time.monotonic() >= deadline or state.stopping.is_set() or waiter.ended
 
 
 async def _beating(
     state: AppState,
+    name: str,
     waiter: Waiter,
     reading: Callable[[], Awaitable[_Found]],
     deadline: float,
@@ -241,7 +255,7 @@ async def _beating(
     try:
         while True:
             rung = await waiter.woken()
-            over = time.monotonic() >= deadline or state.stopping.is_set()
+            over = _over(state, waiter, deadline)
             if not (rung or over):
                 yield b" "
                 continue
@@ -252,6 +266,7 @@ async def _beating(
     finally:
         state.beats.discard(waiter)
         state.database.changes.unregister(waiter)
+        state.site_polls.closed(name, waiter)
 
 
 @cache
