@@ -16,7 +16,7 @@ OFFICE_PACKAGES := libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-i
 DEMO_DIR ?= demo-data
 PORT_BASE ?= 8000
 
-.PHONY: demo test lint typecheck unit system-deps venv bench chaos soak fuzz fuzz-api clean
+.PHONY: demo demo-ha test lint typecheck unit system-deps venv bench chaos soak fuzz fuzz-api clean
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -52,6 +52,11 @@ system-deps:
 
 demo: system-deps venv
 	$(BIN)/printwarden demo --data-dir $(DEMO_DIR) --port-base $(PORT_BASE)
+
+# The scale-out set-up to try by hand: three App Server processes on a PostgreSQL primary
+# with a synchronous standby, behind HAProxy (src/printwarden/demo/ha.py).
+demo-ha: system-deps venv
+	$(BIN)/printwarden demo-ha --data-dir $(DEMO_DIR)-ha --port $$(( $(PORT_BASE) + 100 ))
 
 lint: venv
 	$(BIN)/ruff check .

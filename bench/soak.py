@@ -171,19 +171,31 @@ def _final_states(soak: Soak, seconds: float = 180.0) -> Counter[str]:
     ``seconds`` in all for the jobs still printing)."""
     states: Counter[str] = Counter()
     deadline = time.monotonic() + seconds
-    for queue, jobs in soak.jobs.items():
-        for job in jobs:
-            user = soak.owners[(queue, job)]
-            with IppClient(soak.world.provider.uri(queue), user_name=user, timeout=30) as ipp:
-                state = _state(ipp, job)
-                if state == HELD:
-                    ipp.cancel_job(job, requesting_user_name=user)
-                    state = _state(ipp, job)
-                while state not in FINAL and time.monotonic() < deadline:
-                    time.sleep(0.2)
-                    state = _state(ipp, job)
-            states[FINAL.get(state, f"not final ({state})")] += 1
+    clients: dict[tuple[str, str], IppClient] = {}  # kept open: one connection each
+    try:
+        for queue, jobs in soak.jobs.items():
+            for job in jobs:
+                user = soak.owners[(queue, job)]
+                key = (queue, user)
+                if key not in clients:
+                    uri = soak.world.provider.uri(queue)
+                    clients[key] = IppClient(uri, user_name=user, timeout=30)
+                states[_final_state(clients[key], job, user, deadline)] += 1
+    finally:
+        for client in clients.values():
+            client.close()
     return states
+
+
+def _final_state(ipp: IppClient, job: int, user: str, deadline: float) -> str:
+    state = _state(ipp, job)
+    if state == HELD:
+        ipp.cancel_job(job, requesting_user_name=user)
+        state = _state(ipp, job)
+    while state not in FINAL and time.monotonic() < deadline:
+        time.sleep(0.2)
+        state = _state(ipp, job)
+    return FINAL.get(state, f"not final ({state})")
 
 
 def _state(ipp: IppClient, job: int) -> int:

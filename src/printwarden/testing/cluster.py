@@ -86,6 +86,7 @@ class Cluster(OnLoopback, Seeding):
     servers: list[AppServer] = field(default_factory=list)
     haproxy: subprocess.Popen[bytes] | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
+    stats_port: int = field(default_factory=free_port)  # HAProxy's statistics page
 
     def start(self) -> None:
         for n in range(self.size):
@@ -99,9 +100,9 @@ class Cluster(OnLoopback, Seeding):
     def _start_haproxy(self) -> None:
         if shutil.which(HAPROXY) is None and not os.path.exists(HAPROXY):
             raise RuntimeError("HAProxy is not installed (Debian: apt-get install haproxy)")
-        stats = free_port()
         config = self.data_dir / "haproxy.cfg"
-        config.write_text(haproxy_config(self.port, [s.port for s in self.servers], stats))
+        backends = [s.port for s in self.servers]
+        config.write_text(haproxy_config(self.port, backends, self.stats_port))
         log = (self.data_dir / "haproxy.log").open("ab")
         self.haproxy = subprocess.Popen([HAPROXY, "-db", "-f", str(config)], stdout=log,
                                         stderr=log, stdin=subprocess.DEVNULL)  # fmt: skip
