@@ -10,7 +10,8 @@ the changes, statuses: the ``bench/idle_sites.py`` simulator). Then, for ``--min
 
 - ``--clients`` IPP clients (threads) print to the direct or the hold queue; a quarter of
   their held jobs they cancel themselves (IPP Cancel-Job);
-- a device logs in by card at the site and reports copies; an administrator tops up;
+- a device logs in by card at the site, reports copies and releases the person's two oldest
+  held jobs; an administrator tops up;
 - the site's link is cut every ``--cut-every`` seconds for ``--cut-seconds``.
 
 The site answers for itself while cut, so no client may see an error at any time. Every
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import shutil
 import statistics
 import tempfile
 import threading
@@ -46,6 +48,7 @@ from printwarden.testing.seeding import add_user, top_up, wait_for
 from printwarden.testing.site import PRINTER, World, site_world
 
 FINAL = {7: "canceled", 8: "aborted", 9: "completed"}
+RELEASED_AT_A_TIME = 2  # held jobs a device login releases
 HELD = 4
 
 
@@ -58,12 +61,14 @@ class Soak:
         self.lock = threading.Lock()
         self.counts: Counter[str] = Counter()
         self.errors: list[str] = []
+        self.started = time.monotonic()
         self.jobs: dict[str, list[int]] = {"direct": [], "secure": []}
         self.owners: dict[tuple[str, int], str] = {}
 
     def error(self, what: str) -> None:
+        minute = (time.monotonic() - self.started) / 60
         with self.lock:
-            self.errors.append(what[:300])
+            self.errors.append(f"minute {minute:.1f}: {what[:300]}")
 
     def count(self, what: str) -> None:
         with self.lock:
@@ -102,13 +107,24 @@ class Soak:
                     login = {"method": "card", "card_number": card}
                     made = device.post("/device/sessions", json=login)
                     made.raise_for_status()
+                    session = f"/device/sessions/{made.json()['session_id']}"
                     usage = {"usage_id": str(uuid.uuid4()), "kind": "copy", "pages": 1}
-                    path = f"/device/sessions/{made.json()['session_id']}/usage"
-                    device.post(path, json=usage).raise_for_status()
+                    device.post(f"{session}/usage", json=usage).raise_for_status()
+                    self.count("copies")
+                    self._release_some(device, session)
                 except httpx.HTTPError as exc:
                     self.error(f"device at the site: {type(exc).__name__}: {exc}")
-                    continue
-                self.count("copies")
+
+    def _release_some(self, device: httpx.Client, session: str) -> None:
+        """Release the person's two oldest held jobs at the device, as people do (a job
+        its owner canceled meanwhile answers 409: not an error)."""
+        listed = device.get(f"{session}/jobs")
+        listed.raise_for_status()
+        for job in listed.json()["jobs"][:RELEASED_AT_A_TIME]:
+            released = device.post(f"{session}/jobs/{job['id']}/release")
+            if released.status_code != 409:
+                released.raise_for_status()
+                self.count("released at the device")
 
     def top_ups(self) -> None:
         rng = random.Random(11)
@@ -248,6 +264,7 @@ def run(args: argparse.Namespace) -> int:
             states = _final_states(soak)
             unbalanced = unbalanced_accounts(world.app.database_url)
             tracebacks = {name: _tracebacks(path) for name, path in _logs(world).items()}
+            _keep_logs(world, args.keep_logs)
             for name, path in _logs(world).items():
                 if tracebacks[name] > 0:  # the first, before the folder goes
                     text = path.read_text(errors="replace")
@@ -260,6 +277,15 @@ def run(args: argparse.Namespace) -> int:
 def _logs(world: World) -> dict[str, Path]:
     return {"App Server": world.app.data_dir / world.app.log_name, "Site Server": world.site.log,
             "provider": world.provider.directory / "provider.log"}  # fmt: skip
+
+
+def _keep_logs(world: World, folder: Path) -> None:
+    """Copy every log to ``folder`` before the soak's directory goes."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, path in _logs(world).items():
+        if path.exists():
+            shutil.copyfile(path, folder / f"{name.replace(' ', '-').lower()}.log")
+    print(f"logs kept in {folder}")
 
 
 def _tracebacks(path: Path) -> int:
@@ -293,6 +319,12 @@ def _report(args: argparse.Namespace, soak: Soak, samples: dict[str, list[tuple[
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=30.0)
+    parser.add_argument(
+        "--keep-logs",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / f"pw-soak-logs-{time.strftime('%Y%m%d-%H%M%S')}",
+        help="where the servers' logs are copied at the end",
+    )
     parser.add_argument(
         "--backend",
         choices=["sqlite", "postgresql"],

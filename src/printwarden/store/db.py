@@ -173,6 +173,12 @@ class Database:
             read_options["isolation_level"] = "AUTOCOMMIT"
         readers = self.engine.execution_options(**read_options)
         self.readers = sessionmaker(readers, expire_on_commit=False)
+        snapshot_options: dict[str, Any] = {READ_ONLY: True}
+        if not self.is_sqlite:
+            snapshot_options.update(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+        self.snapshots = sessionmaker(
+            self.engine.execution_options(**snapshot_options), expire_on_commit=False
+        )
 
     def _committing(self, session: Session) -> None:
         """Send the transaction's user events to the other processes (delivered, like the
@@ -241,6 +247,14 @@ class Database:
         """A session for reads only: on SQLite it does not take the write lock; on PostgreSQL
         each statement runs on its own (autocommit), so a read is one round trip."""
         with self.readers() as session:
+            yield session
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Session]:
+        """A session for reads that must agree with each other: every statement sees the
+        database as it was at the first (a read transaction on SQLite; REPEATABLE READ, read
+        only, on PostgreSQL, where :meth:`read` gives each statement its own snapshot)."""
+        with self.snapshots.begin() as session:
             yield session
 
     @property

@@ -322,16 +322,20 @@ _HEAD = select(
 
 
 def _page(state: AppState, name: str, since: int, limit: int) -> _Found:
+    """What a poll answers. The page is read in one snapshot: read statement by statement,
+    a row could come without the row it refers to, changed (so numbered past the page)
+    between two of them, and the site's replica refuse the page for it."""
     with state.database.read() as session:
         head = session.execute(_HEAD.where(SiteRow.name == name)).first()
-        if head is None:
-            raise Problem(404, "Not found", f"no site named {name!r}")
-        forced, generation, last = head
-        if since and last <= since:
-            return _Found(replication.Page(since, False, []), generation, forced)
-        numbers = SiteNumbers(state.secret, name, generation)
+    if head is None:
+        raise Problem(404, "Not found", f"no site named {name!r}")
+    forced, generation, last = head
+    if since and last <= since:
+        return _Found(replication.Page(since, False, []), generation, forced)
+    numbers = SiteNumbers(state.secret, name, generation)
+    with state.database.snapshot() as session:
         page = replication.changes(session, name, since, limit, numbers=numbers)
-        return _Found(page, generation, forced)
+    return _Found(page, generation, forced)
 
 
 _JOURNAL_BODY = {"application/json": {"schema": JOURNAL_UPLOAD.json_schema()}}
