@@ -54,9 +54,9 @@ demo: system-deps venv
 	$(BIN)/printwarden demo --data-dir $(DEMO_DIR) --port-base $(PORT_BASE)
 
 # The scale-out set-up to try by hand: three App Server processes on a PostgreSQL primary
-# with a synchronous standby, behind HAProxy (src/printwarden/demo/ha.py).
+# with a synchronous standby, behind HAProxy (src/printwarden/testing/demo_ha.py).
 demo-ha: system-deps venv
-	$(BIN)/printwarden demo-ha --data-dir $(DEMO_DIR)-ha --port $$(( $(PORT_BASE) + 100 ))
+	$(PY) -m printwarden.testing.demo_ha --data-dir $(DEMO_DIR)-ha --port $$(( $(PORT_BASE) + 100 ))
 
 lint: venv
 	$(BIN)/ruff check .

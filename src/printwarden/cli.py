@@ -728,21 +728,6 @@ def demo(
     run_demo(data_dir, port_base)
 
 
-@app.command("demo-ha")
-def demo_ha(
-    data_dir: Annotated[Path, typer.Option(help="Where the demo keeps its data")] = Path(
-        "demo-ha-data"
-    ),
-    port: Annotated[int, typer.Option(help="HAProxy's port, in front of the processes")] = 8100,
-    processes: Annotated[int, typer.Option(min=1, max=8, help="App Server processes")] = 3,
-) -> None:
-    """The scale-out set-up: App Server processes on a PostgreSQL primary with a synchronous
-    standby, behind HAProxy, with the demo's sample data; writes DATA_DIR/demo-ha.json."""
-    from printwarden.demo.ha import run_demo_ha
-
-    run_demo_ha(data_dir, port, processes)
-
-
 @link_cmd.command("down")
 def demo_link_down(
     site: Annotated[str, typer.Argument(help="site-a or site-b")],

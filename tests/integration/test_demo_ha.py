@@ -1,6 +1,6 @@
-"""``make demo-ha`` as a user runs it (``printwarden demo-ha``): it comes up, the admin of
-its welcome logs in through HAProxy, a killed process costs no request, and SIGTERM stops
-everything and removes the database clusters."""
+"""``make demo-ha`` as a user runs it (``python -m printwarden.testing.demo_ha``): it comes
+up, the admin of its welcome logs in through HAProxy, a killed process costs no request, and
+SIGTERM stops everything and removes the database clusters."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ READY_SECONDS = 120.0
 def test_demo_ha_comes_up_survives_a_killed_process_and_stops(tmp_path: Path) -> None:
     data, port = tmp_path / "demo-ha", free_port()
     log = (tmp_path / "demo-ha.log").open("wb")
-    command = [sys.executable, "-m", "printwarden", "demo-ha", "--data-dir", str(data),
+    command = [sys.executable, "-m", "printwarden.testing.demo_ha", "--data-dir", str(data),
                "--port", str(port), "--processes", "2"]  # fmt: skip
     demo = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     manifest_path = data / "demo-ha.json"

@@ -1,4 +1,5 @@
-"""``make demo-ha``: the scale-out set-up to try by hand.
+"""``make demo-ha`` (``python -m printwarden.testing.demo_ha``): the scale-out set-up to try
+by hand, built from the tests' harness (``testing/cluster.py``, ``testing/pg_pair.py``).
 
 Several App Server processes (three by default) on one PostgreSQL behind HAProxy, the
 configuration of ``docs/operations.md``: the primary has a synchronous streaming standby
@@ -11,6 +12,7 @@ welcome says what to try: kill a process, kill the primary and promote the stand
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
 import signal
@@ -123,3 +125,16 @@ def welcome(manifest: dict[str, Any], data_dir: Path) -> list[str]:
         "Ctrl-C stops everything (the database clusters are removed).",
     ]
     return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, default=Path("demo-ha-data"))
+    parser.add_argument("--port", type=int, default=8100, help="HAProxy's, before the processes")
+    parser.add_argument("--processes", type=int, choices=range(1, 9), default=3)
+    args = parser.parse_args()
+    run_demo_ha(args.data_dir, args.port, args.processes)
+
+
+if __name__ == "__main__":
+    main()
