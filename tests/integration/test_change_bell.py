@@ -19,22 +19,19 @@ from printwarden.store.change_bell import ChangeBell
 from printwarden.store.db import WATCH_SECONDS, Database
 from printwarden.store.migrate import upgrade
 from printwarden.testing.inprocess import InProcessAppServer
+from support.site_feed import caught_up, caught_up_site
 
 
 def test_a_long_poll_answers_as_soon_as_a_change_commits(
     app_server: InProcessAppServer, admin: httpx.Client, unique: Callable[[str], str]
 ) -> None:
     name = unique("bell-site")
-    assert admin.post("/sites", json={"name": name}).status_code == 201
-    site = app_server.client(app_server.token(Role.SITE, scope=name))
-    head = site.get(f"/sites/{name}/changes", params={"since": 0, "limit": 50_000}).json()
-    while head["more"]:
-        head = site.get(f"/sites/{name}/changes", params={"since": head["upto"]}).json()
+    site, upto = caught_up_site(app_server, admin, name)
     answered: dict[str, float | int] = {}
 
     def poll() -> None:
         started = time.monotonic()
-        found = site.get(f"/sites/{name}/changes", params={"since": head["upto"], "wait": 20})
+        found = site.get(f"/sites/{name}/changes", params={"since": upto, "wait": 20})
         answered["seconds"] = time.monotonic() - started
         answered["entities"] = len(found.json()["entities"])
 
@@ -125,20 +122,13 @@ def test_a_commit_no_bell_hears_still_wakes_waiters_within_the_watch(tmp_path: P
         tool.dispose()
 
 
-def _caught_up(site: httpx.Client, name: str) -> int:
-    head = site.get(f"/sites/{name}/changes", params={"since": 0, "limit": 50_000}).json()
-    while head["more"]:
-        head = site.get(f"/sites/{name}/changes", params={"since": head["upto"]}).json()
-    return int(head["upto"])
-
-
 def test_a_beating_long_poll_sends_a_space_each_beat_then_its_answer(
     app_server: InProcessAppServer, admin: httpx.Client, unique: Callable[[str], str]
 ) -> None:
     name = unique("beating-site")
     assert admin.post("/sites", json={"name": name}).status_code == 201
     site = app_server.client(app_server.token(Role.SITE, scope=name))
-    upto = _caught_up(site, name)
+    upto = caught_up(site, name)
     params: dict[str, str | float] = {
         "since": upto,
         "wait": 1.5,
@@ -160,7 +150,7 @@ def test_forcing_a_site_offline_answers_its_long_poll_at_once(
     name = unique("forced-site")
     assert admin.post("/sites", json={"name": name}).status_code == 201
     site = app_server.client(app_server.token(Role.SITE, scope=name))
-    upto = _caught_up(site, name)
+    upto = caught_up(site, name)
     answered: dict[str, Any] = {}
 
     def poll() -> None:

@@ -62,6 +62,13 @@ def admin(app: AppServer, admin_token: str) -> Iterator[httpx.Client]:
         yield client
 
 
+def throttled_after_the_free_failures(statuses: list[int]) -> bool:
+    """Eight wrong answers, then 429: at the ninth attempt while the 1 s back-off after the
+    free failures lasts, else at the tenth, when the ninth failure locked the client (a
+    loaded machine can take more than a second between two attempts)."""
+    return statuses in ([401] * 8 + [429], [401] * 9 + [429])
+
+
 def unique(base: str) -> str:
     return f"{base}-{uuid.uuid4().hex[:8]}"
 
@@ -208,9 +215,9 @@ def test_spoofed_x_forwarded_for_is_ignored(app: AppServer, admin: httpx.Client)
             statuses.append(browser.post("/web/login", data=body, headers=spoof).status_code)
             if statuses[-1] == 429:
                 break
-    assert statuses == [401] * 8 + [429]
+    assert throttled_after_the_free_failures(statuses), statuses
     seen = lockouts(admin)
-    assert seen["address:127.0.0.1"]["failures"] == 8
+    assert seen["address:127.0.0.1"]["failures"] == statuses.count(401)
     assert not [key for key in seen if key.startswith(("address:203.", "address:198."))]
 
 
@@ -227,13 +234,15 @@ def test_only_a_site_token_vouches_for_a_forwarded_client(
                              headers=headers)  # fmt: skip
             assert sent.status_code == 401, sent.text
         statuses = []
-        for n in range(9):
+        for n in range(10):
             headers = {"X-Printwarden-Client": f"192.0.2.{n}",
                        "X-Printwarden-Site-Token": device_token}  # fmt: skip
             sent = site.post("/auth/login", json={"username": unique("v"), "password": "x"},
                              headers=headers)  # fmt: skip
             statuses.append(sent.status_code)
-    assert statuses == [401] * 8 + [429]
+            if sent.status_code == 429:
+                break
+    assert throttled_after_the_free_failures(statuses), statuses
     seen = lockouts(admin)
     assert seen["address:198.51.100.3"]["failures"] == 1
     assert not [key for key in seen if key.startswith("address:192.0.2.")]
@@ -264,11 +273,11 @@ def test_a_site_server_passes_the_client_address_so_one_person_does_not_lock_out
                 statuses.append(web_login(sprayer, unique("guess"), "x").status_code)
                 if statuses[-1] == 429:
                     break
-        assert statuses == [401] * 8 + [429]
+        assert throttled_after_the_free_failures(statuses), statuses
         with from_address(app, base=site.url) as colleague:
             assert web_login(colleague, person, PASSWORD).status_code == 303
         seen = lockouts(admin)
-        assert seen[f"address:{address}"]["failures"] == 8  # as HQ counted it
+        assert seen[f"address:{address}"]["failures"] == statuses.count(401)  # as HQ counted
         assert "address:10.66.0.1" not in seen
     finally:
         site.stop()

@@ -9,26 +9,22 @@ from collections.abc import Callable
 
 import httpx
 
-from printwarden.domain.accounts import Role
 from printwarden.service.site_polls import MAX_POLLS_PER_SITE
 from printwarden.testing.inprocess import InProcessAppServer
+from support.site_feed import caught_up_site
 
 
 def test_a_poll_beyond_the_limit_ends_the_oldest_of_its_site(
     app_server: InProcessAppServer, admin: httpx.Client, unique: Callable[[str], str]
 ) -> None:
     name = unique("polls-site")
-    assert admin.post("/sites", json={"name": name}).status_code == 201
-    site = app_server.client(app_server.token(Role.SITE, scope=name))
-    head = site.get(f"/sites/{name}/changes", params={"since": 0, "limit": 50_000}).json()
-    while head["more"]:
-        head = site.get(f"/sites/{name}/changes", params={"since": head["upto"]}).json()
+    site, upto = caught_up_site(app_server, admin, name)
     answered: dict[int, float] = {}
     entities: dict[int, int] = {}
     started = time.monotonic()
 
     def poll(n: int, beats: bool) -> None:
-        params = {"since": head["upto"], "wait": 20, "beats": beats}
+        params = {"since": upto, "wait": 20, "beats": beats}
         found = site.get(f"/sites/{name}/changes", params=params)
         assert found.status_code == 200, found.text
         entities[n] = len(found.json()["entities"])
