@@ -127,7 +127,7 @@ def run_demo(data_dir: Path, port_base: int) -> None:
     starter.start()
     # uvicorn re-raises the signal that stopped it; SIGTERM's default action would end the
     # process before the sites, printers and providers are stopped.
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    signal.signal(signal.SIGTERM, exit_on_sigterm)
     try:
         server.run()
     finally:
@@ -167,7 +167,7 @@ class _QuietLongPolls(logging.Filter):
         return "timeout graceful shutdown exceeded" not in record.getMessage()
 
 
-def _exit_on_sigterm(_signal: int, _frame: object) -> None:
+def exit_on_sigterm(_signal: int, _frame: object) -> None:
     raise SystemExit(128 + signal.SIGTERM)
 
 
@@ -309,13 +309,13 @@ def _announce_when_ready(manifest: dict[str, Any], path: Path, demo_sites: DemoS
         _start_sites(manifest, demo_sites)
     except DemoStopping:
         return  # stopped while starting: no manifest, no welcome
-    _write_token_files(manifest, path.parent / TOKENS_DIR)
+    write_token_files(manifest, path.parent / TOKENS_DIR)
     temporary = write_private(path.with_suffix(".tmp"), json.dumps(manifest, indent=2))
     temporary.replace(path)
     _print_welcome(manifest, path)
 
 
-def _write_token_files(manifest: dict[str, Any], folder: Path) -> None:
+def write_token_files(manifest: dict[str, Any], folder: Path) -> None:
     """The admin's and each device's token as 0600 files, for the commands the welcome
     shows (``--token-file``, ``curl -H @FILE``): a token on a command line is seen by
     ``ps``."""

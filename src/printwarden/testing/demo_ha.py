@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from printwarden.config import Settings
-from printwarden.demo.run import TOKENS_DIR, seed
+from printwarden.demo.run import TOKENS_DIR, exit_on_sigterm, seed, write_token_files
 from printwarden.files import private_dir, write_private
 from printwarden.store.db import Database
 from printwarden.store.migrate import upgrade
@@ -37,7 +37,7 @@ def run_demo_ha(data_dir: Path, port: int, processes: int) -> None:
     data_dir = private_dir(data_dir.resolve())
     (data_dir / MANIFEST).unlink(missing_ok=True)
     shutil.rmtree(data_dir / TOKENS_DIR, ignore_errors=True)
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    signal.signal(signal.SIGTERM, exit_on_sigterm)
     pair = PgPair()  # under /tmp: its owner is the postgres user, not this directory's
     try:
         pair.start()
@@ -61,10 +61,6 @@ def run_demo_ha(data_dir: Path, port: int, processes: int) -> None:
         pair.stop()
 
 
-def _exit_on_sigterm(_signal: int, _frame: object) -> None:
-    raise SystemExit(128 + signal.SIGTERM)
-
-
 def _seed(url: str, data_dir: Path) -> dict[str, Any]:
     secret = Settings(data_dir=data_dir, database_url=url).resolved_secret()
     database = Database(url)
@@ -72,9 +68,7 @@ def _seed(url: str, data_dir: Path) -> dict[str, Any]:
         made = seed(database, secret)
     finally:
         database.dispose()
-    tokens = private_dir(data_dir / TOKENS_DIR)
-    write_private(tokens / "admin.token", made["admin_token"] + "\n")
-    write_private(tokens / "admin.header", f"Authorization: Bearer {made['admin_token']}\n")
+    write_token_files(made, data_dir / TOKENS_DIR)
     return {"admin": made["admin"], "users": made["users"]}
 
 

@@ -279,7 +279,7 @@ def _convert(work: Path, soffice: str, index: int, target: str, items: list[Item
     out = work / f"out-{index}"
     out.mkdir()
     sources = sorted({str(work / item.source) for item in items})
-    expected = [out / f"{Path(source).stem}.{target.split(':', 1)[0]}" for source in sources]
+    expected = [out / f"{Path(source).stem}.{_extension(items[0])}" for source in sources]
     for attempt in range(CONVERT_ATTEMPTS):
         profile = (work / f"profile-{index}-{attempt}").as_uri()
         done = subprocess.run(
