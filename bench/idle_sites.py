@@ -14,7 +14,11 @@ memory, then the time from one committed change (a new user) until every site's 
 answered with it (p50, p99, max). ``--other SRC`` runs plain
 long polls and a status every 0.5 s (the site before beats) against another checkout's
 ``src`` directory in the same run. ``--no-status`` leaves the status reports out: what the
-polls alone cost.
+polls alone cost. ``--beacon`` gives the App Server a beacon port and each site holds its
+beacon as the Site Server does (``site/beacon.py``: hello with the ticket of its first
+status's answer, a byte back each second), its poll quiet (``quiet=true``, 240 s) and its
+status every ``BEACON_REFRESH_SECONDS``. With ``IDLE_SITES_PROFILE=FILE`` in the
+environment, py-spy records the App Server during the measured seconds (raw stacks).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import re
 import statistics
@@ -34,9 +39,11 @@ from pathlib import Path
 
 import httpx
 
+from printwarden.domain import beacon as beacon_protocol
 from printwarden.domain.accounts import Role
-from printwarden.site.heartbeat import PROBE_SECONDS, REFRESH_SECONDS
-from printwarden.site.server import LONG_POLL_SECONDS
+from printwarden.sim.ports import free_port
+from printwarden.site.heartbeat import BEACON_REFRESH_SECONDS, PROBE_SECONDS, REFRESH_SECONDS
+from printwarden.site.server import LONG_POLL_SECONDS, QUIET_LONG_POLL_SECONDS
 from printwarden.store import sites, tokens
 from printwarden.testing.appserver import AppServer
 
@@ -72,12 +79,15 @@ def run(
     beats: bool,
     status: bool = True,
     wait: float = LONG_POLL_SECONDS,
+    beacon: bool = False,
 ) -> tuple[float, float, list[float]]:
     """The App Server's CPU (percent of a core) and memory (MB) with ``count`` idle sites
     connected, and how long one change took to reach each site's poll (seconds)."""
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         app = AppServer(f"sqlite:///{root / 'app.db'}", root)
+        if beacon:
+            app.extra_env["PRINTWARDEN_BEACON_PORT"] = str(free_port())
         other = _start_other(app, src) if src else None
         if other is None:
             app.start()
@@ -89,14 +99,28 @@ def run(
                 limits=httpx.Limits(max_keepalive_connections=0))  # fmt: skip
             head = int(admin.get("/health").json()["change_seq"])
             sites = SiteSimulator(app.port, site_tokens, head, beats, status)
-            sites.wait = wait
+            sites.wait, sites.beacon = wait, beacon
             sites.start()
             time.sleep(5)  # every poll open
+            if beacon:  # and every beacon (each site's first status is a write)
+                deadline = time.monotonic() + 120
+                while sites.beacons_held < count and time.monotonic() < deadline:
+                    time.sleep(0.5)
+                time.sleep(5)
+                print(f"beacons held: {sites.beacons_held} for {count} sites", flush=True)
             pid = other.pid if other is not None else app.process.pid if app.process else 0
             before = _cpu_seconds(pid)
-            time.sleep(seconds)
+            if os.environ.get("IDLE_SITES_PROFILE"):  # where the time goes (py-spy)
+                subprocess.run([str(Path(sys.executable).parent / "py-spy"), "record", "-d",
+                                str(int(seconds)), "-r", "200", "-f", "raw", "-o",
+                                os.environ["IDLE_SITES_PROFILE"], "-p", str(pid), "-n"],
+                               check=False, capture_output=True)  # fmt: skip
+            else:
+                time.sleep(seconds)
             busy = (_cpu_seconds(pid) - before) / seconds * 100
             memory = _rss_mb(pid)
+            if beacon:
+                print(f"beacons held: {sites.beacons_held} for {count} sites", flush=True)
             changed = time.monotonic()
             with contextlib.suppress(httpx.HTTPError):  # a saturated server may not answer
                 admin.post("/users", json={"username": "bench-newcomer"})
@@ -141,6 +165,9 @@ class SiteSimulator:
     ) -> None:
         self.port, self.sites, self.since, self.beats = port, sites, since, beats
         self.status, self.wait, self.follow = status, LONG_POLL_SECONDS, follow
+        self.beacon = False  # hold a beacon, poll quietly, a status every 300 s
+        self.beacons_held = 0
+        self._tickets: dict[str, asyncio.Future[tuple[int, str]]] = {}
         self.heard: dict[str, float] = {}
         self.answers = 0  # polls answered with changes
         self.beats_heard = 0
@@ -171,7 +198,10 @@ class SiteSimulator:
     async def _site(self, name: str, token: str) -> None:
         """Poll until a change is heard (with ``follow``: for ever, from each answer's
         ``upto`` on, as a Site Server does)."""
+        if self.beacon:
+            self._tickets[name] = asyncio.get_running_loop().create_future()
         status = asyncio.create_task(self._status(name, token) if self.status else _idle())
+        held = asyncio.create_task(self._beacon(name) if self.beacon else _idle())
         since = self.since
         try:
             while self.follow or name not in self.heard:
@@ -188,10 +218,37 @@ class SiteSimulator:
                     since = _upto(body, since)
         finally:
             status.cancel()
+            held.cancel()
+
+    async def _beacon(self, name: str) -> None:
+        """The site's beacon, as ``site/beacon.py`` holds it: the ticket of its first
+        status's answer, then HQ's beats heard and a byte back each second."""
+        port, ticket = await self._tickets[name]
+        while True:
+            try:
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            except OSError:
+                await asyncio.sleep(0.5)
+                continue
+            try:
+                writer.write(beacon_protocol.hello(ticket))
+                beacon_protocol.parse_answer(await reader.readline())
+                self.beacons_held += 1
+                ticked = 0.0
+                while await asyncio.wait_for(reader.read(256), 0.7):
+                    if time.monotonic() - ticked >= beacon_protocol.TICK_SECONDS:
+                        ticked = time.monotonic()
+                        writer.write(beacon_protocol.BEAT)
+            except (OSError, TimeoutError, beacon_protocol.BeaconError):
+                await asyncio.sleep(0.5)
+            finally:
+                writer.close()
 
     async def _long_poll(self, name: str, token: str, since: int) -> bytes:
         wait = self.wait if self.beats else 25  # plain polls: the older site's
         query = f"since={since}&wait={wait}" + ("&beats=true&forced=false" if self.beats else "")
+        if self.beacon:
+            query = f"since={since}&wait={QUIET_LONG_POLL_SECONDS}&beats=true&quiet=true"
         reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
         try:
             writer.write(
@@ -215,10 +272,13 @@ class SiteSimulator:
                    f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
                    f"Content-Length: {len(body)}\r\n\r\n").encode() + body  # fmt: skip
         period = REFRESH_SECONDS if self.beats else PROBE_SECONDS
-        await asyncio.sleep(period * (hash(name) % 1000) / 1000)  # spread, as sites start
+        period = BEACON_REFRESH_SECONDS if self.beacon else period
+        first = 0.0 if self.beacon else period  # the first answer brings the beacon's ticket
+        await asyncio.sleep(period * (hash(name) % 1000) / 1000 if not self.beacon else 0)
         connection: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
         while True:
-            await asyncio.sleep(period)
+            await asyncio.sleep(first)
+            first = period
             try:
                 if connection is None:
                     connection = await asyncio.open_connection("127.0.0.1", self.port)
@@ -226,7 +286,10 @@ class SiteSimulator:
                 writer.write(request)
                 head = await reader.readuntil(b"\r\n\r\n")
                 length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
-                await reader.readexactly(length)
+                answer = json.loads(await reader.readexactly(length))
+                ticket = self._tickets.get(name)
+                if ticket is not None and not ticket.done() and answer.get("beacon_ticket"):
+                    ticket.set_result((answer["beacon_port"], answer["beacon_ticket"]))
             except (OSError, asyncio.IncompleteReadError, IndexError, ValueError):
                 if connection is not None:
                     connection[1].close()
@@ -264,6 +327,7 @@ def main() -> int:
     parser.add_argument("--other", default="", help="another checkout's src, as the anchor")
     parser.add_argument("--no-beats", action="store_true", help="plain long polls (older)")
     parser.add_argument("--no-status", action="store_true", help="no status reports")
+    parser.add_argument("--beacon", action="store_true", help="sites hold beacons")
     parser.add_argument(
         "--wait",
         type=float,
@@ -277,11 +341,13 @@ def main() -> int:
             continue
         beats = not args.no_beats and src is None
         wait = min(args.wait, 55.0)
-        busy, memory, delays = run(src, count, seconds, beats, not args.no_status, wait)
+        beacon = args.beacon and src is None
+        busy, memory, delays = run(src, count, seconds, beats, not args.no_status, wait, beacon)
         p50 = statistics.median(delays) if delays else float("nan")
         p99 = delays[int(len(delays) * 0.99) - 1] if delays else float("nan")
         worst = delays[-1] if delays else float("nan")
         kind = ("beating" if beats else "plain") + (" polls" if args.no_status else " polls+status")
+        kind = "beacons, quiet polls, status every 300 s" if beacon else kind
         print(f"{label:10} {count} idle sites ({kind}): "
               f"App Server CPU {busy:5.1f} % of a core, {memory:.0f} MB; a change reached "
               f"{len(delays)}/{count} polls, p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, "

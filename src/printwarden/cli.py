@@ -93,6 +93,10 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on")] = None,
     migrate: Annotated[bool, typer.Option(help="Upgrade the database first")] = True,
+    beacon_port: Annotated[
+        int | None,
+        typer.Option(help="Port of the Site Servers' beacon (their heartbeat channel); 0: none"),
+    ] = None,
 ) -> None:
     """Run the Application Server."""
     from printwarden import serving
@@ -100,6 +104,9 @@ def serve(
     from printwarden.store.migrate import upgrade
 
     settings = read_settings(config)
+    settings.host = host or settings.host  # the beacon listens on the API's address
+    if beacon_port is not None:
+        settings.beacon_port = beacon_port
     private_dir(settings.data_dir)
     if migrate:
         upgrade(settings.resolved_database_url())

@@ -52,6 +52,13 @@ def site_serve(
             "providers through it); default http://HOST:PORT"
         ),
     ] = "",
+    hq_beacon: Annotated[
+        str,
+        typer.Option(
+            help="HOST:PORT of the App Server's beacon when the way there differs from the "
+            "App Server's host and the port it names (a load balancer, a tunnel)"
+        ),
+    ] = "",
     dns_sd_domain: Annotated[
         str,
         typer.Option(
@@ -91,6 +98,13 @@ def site_serve(
             "makes its own (DATA_DIR/site.key) and gets its card key from the App Server; "
             "remove the option, and the App Server's secret from this machine"
         )
+    from printwarden.site.beacon import parse_address
+
+    if hq_beacon:
+        try:
+            parse_address(hq_beacon)
+        except ValueError as exc:
+            raise fail(f"--hq-beacon: {exc}") from None
     site_token = command_token(token_file, token, SITE_OR_PROVIDER_ENV)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -104,7 +118,7 @@ def site_serve(
     mail, scanning = _site_tables(mail_config)
     config = SiteConfig(
         upstream, site_token, site, data_dir, host, port, tuple(trusted_proxy or ()),
-        advertised_url, dns_sd, mail, scanning,
+        advertised_url, hq_beacon, dns_sd, mail, scanning,
     )  # fmt: skip
     SiteServer(config).serve()
 

@@ -297,6 +297,10 @@ class Settings(BaseSettings):
     scanning: ScanningConfig = Field(default_factory=ScanningConfig)
     cash: CashConfig = Field(default_factory=CashConfig)
     payments: PaymentsConfig = Field(default_factory=PaymentsConfig)
+    # The port of the Site Servers' beacon (their heartbeat channel, docs/operations.md), on
+    # the same address as the API; 0: none (sites then beat over HTTP, which costs HQ far
+    # more CPU per site).
+    beacon_port: int = Field(default=0, ge=0, le=65535)
     # Proxies whose forwarding header names the client (addresses or CIDRs), and the header
     # they set; the other is ignored: a proxy passes on what a client put in it.
     trusted_proxies: list[str] = Field(default_factory=list)

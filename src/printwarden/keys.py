@@ -57,6 +57,11 @@ def voucher_key(secret: bytes) -> bytes:
     return purpose_key(secret, "voucher-codes/v1")
 
 
+def beacon_key(secret: bytes) -> bytes:
+    """The key HQ signs its sites' beacon tickets with (``domain/beacon.py``)."""
+    return purpose_key(secret, "site-beacon/v1")
+
+
 def cookie_key(secret: bytes) -> Ed25519PrivateKey:
     """The Ed25519 key a server signs its web cookies with."""
     return Ed25519PrivateKey.from_private_bytes(purpose_key(secret, COOKIE_PURPOSE))

@@ -298,7 +298,7 @@ def upstream(server: Server) -> Upstream:
 
 def test_the_heartbeat_sends_the_status_as_it_is_with_the_timeout_given() -> None:
     server = Server(httpx.Response(200, json={"forced_offline": True}))
-    assert upstream(server).status(STATUS, 0.3) is True
+    assert upstream(server).status(STATUS, 0.3).forced_offline is True
     request = server.requests[0]
     assert request.url.path == "/api/v1/sites/north/status"
     assert request.headers["authorization"] == "Bearer site-token"

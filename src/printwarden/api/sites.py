@@ -66,10 +66,17 @@ class SiteStatusIn(Model):
     replica_seq: Count = 0
     outages: list[dict[str, Any]] = Field(default_factory=list, max_length=100)
     last_report: dict[str, Any] | None = None
+    beacon: bool = Field(default=False, description="whether the site's beacon holds")
 
 
 class SiteStatusOut(Model):
     forced_offline: bool
+    beacon_port: int | None = Field(
+        default=None, description="the App Server's beacon port, if it has one"
+    )
+    beacon_ticket: str | None = Field(
+        default=None, description="the site's leave to hold a beacon there (for an hour)"
+    )
 
 
 class ChangesOut(Model):

@@ -12,9 +12,10 @@ from fastapi import FastAPI
 from printwarden import __version__
 from printwarden.config import Settings
 from printwarden.domain.login_throttle import Rules
-from printwarden.keys import HQ_ISSUER, voucher_key
+from printwarden.keys import HQ_ISSUER, beacon_key, voucher_key
 from printwarden.payments.config import build_gateways
 from printwarden.service import openapi, problems
+from printwarden.service.beacon import BeaconServer
 from printwarden.service.body_limits import BodyLimit
 from printwarden.service.dns_sd import ZoneService
 from printwarden.service.email_print import start_mail
@@ -136,6 +137,11 @@ def create_app(
         anyio.to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
         state.leadership.start()
         state.beats.start()
+        state.quiet_beats.start()
+        if settings.beacon_port:
+            state.beacon = BeaconServer(state.database, beacon_key(state.secret))
+            await state.beacon.start(settings.host, settings.beacon_port)
+            state.services["beacon"] = state.beacon
         questions = await start_user_clients(state)
         syncer.start()
         top_ups.start()
@@ -155,7 +161,8 @@ def create_app(
         state.database.listen_for_changes()  # other processes' commits wake long polls too
         state.services.update(web_print=state.web_print, user_client=questions,
                               scanning=scanning, payments=state.payment_notices,
-                              leadership=state.leadership, beats=state.beats)  # fmt: skip
+                              leadership=state.leadership, beats=state.beats,
+                              quiet_beats=state.quiet_beats)  # fmt: skip
         if state.mail is not None:
             state.services["email_print"] = state.mail
         yield
@@ -171,6 +178,9 @@ def create_app(
         syncer.stop()
         state.leadership.stop()
         await state.beats.stop()
+        await state.quiet_beats.stop()
+        if state.beacon is not None:
+            await state.beacon.stop()
         state.providers.close()
         state.checks.close()
         state.database.dispose()

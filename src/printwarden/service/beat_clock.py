@@ -17,6 +17,9 @@ from printwarden.store.change_bell import Waiter
 log = logging.getLogger("printwarden.sites")
 
 BEAT_SECONDS = 0.25
+# A quiet poll's beats (its site hears its link on the beacon): only so that no proxy on the
+# way closes an idle connection (60 s is a common idle timeout).
+QUIET_BEAT_SECONDS = 20.0
 
 
 class BeatClock:

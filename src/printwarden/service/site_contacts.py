@@ -26,7 +26,7 @@ from printwarden.store.models import SiteRow
 
 FLUSH_SECONDS = 1.0
 _SITES = cast(Table, SiteRow.__table__)
-_FORCED = select(_SITES.c.name, _SITES.c.forced_offline)
+_FORCED = select(_SITES.c.name, _SITES.c.forced_offline, _SITES.c.key_generation)
 _TOUCH = (
     update(_SITES).where(_SITES.c.name == bindparam("site")).values(last_contact=bindparam("at"))
 )
@@ -40,6 +40,7 @@ class SiteContacts:
         self._stored: dict[str, dict[str, Any]] = {}
         self._pending: dict[str, datetime] = {}
         self._forced: dict[str, bool] = {}  # each site's forced-offline flag, at the last write
+        self._generations: dict[str, int] = {}  # and its card key generation
         self._flushed = time.monotonic()
         self.writes = 0  # transactions that wrote (for tests and metrics)
 
@@ -77,13 +78,20 @@ class SiteContacts:
             if flush:
                 touched = [{"site": site, "at": at} for site, at in flush.items()]
                 session.connection().execute(_TOUCH, touched)
-            known = {site: bool(flag) for site, flag in session.execute(_FORCED)}
+            read = session.execute(_FORCED).all()
+        known = {site: bool(flag) for site, flag, _ in read}
         with self._lock:
             self.writes += 1
             self._forced = known
+            self._generations = {site: generation for site, _, generation in read}
             if changed:
                 self._stored[name] = news
         return bool(known[name])
+
+    def generation(self, name: str) -> int | None:
+        """``name``'s card key generation, as read at the last write (None: not yet read)."""
+        with self._lock:
+            return self._generations.get(name)
 
     def _flush_due(self) -> bool:
         """Whether noted contacts wait and the period is over (the lock held)."""

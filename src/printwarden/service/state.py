@@ -17,7 +17,8 @@ from printwarden.config import Settings
 from printwarden.domain.money import Currency
 from printwarden.domain.payments import Gateway
 from printwarden.keys import HQ_ISSUER
-from printwarden.service.beat_clock import BeatClock
+from printwarden.service.beacon import BeaconServer
+from printwarden.service.beat_clock import QUIET_BEAT_SECONDS, BeatClock
 from printwarden.service.events import EventHub
 from printwarden.service.leadership import Leadership
 from printwarden.service.provider_control import ProviderDoorbell
@@ -130,6 +131,9 @@ class AppState:
     services: dict[str, Any] = field(default_factory=dict)
     events: EventHub = field(default_factory=EventHub)  # what User Clients hear
     beats: BeatClock = field(default_factory=BeatClock)  # what beating long polls send
+    # What a quiet one sends (its site hears its link on the beacon): a space now and then.
+    quiet_beats: BeatClock = field(default_factory=lambda: BeatClock(QUIET_BEAT_SECONDS))
+    beacon: BeaconServer | None = None  # the sites' heartbeat channel, if configured
     site_contacts: SiteContacts = field(default_factory=SiteContacts)  # sites calling in
     site_polls: SitePolls = field(default_factory=SitePolls)  # their open long polls
     # Whether this process runs the scheduled work (always, but among processes on PostgreSQL).

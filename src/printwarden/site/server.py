@@ -39,6 +39,7 @@ from printwarden.service.scanning import ScanService, start_scanning
 from printwarden.service.state import AppState
 from printwarden.service.web_print import WebPrintService
 from printwarden.site import hq_keys, metrics, relay
+from printwarden.site.beacon import BeaconClient
 from printwarden.site.gateway import (
     ANSWERING_LOCALLY,
     Gateway,
@@ -48,7 +49,12 @@ from printwarden.site.gateway import (
     Scope,
     Send,
 )
-from printwarden.site.heartbeat import RoundTrips, StatusSchedule
+from printwarden.site.heartbeat import (
+    BEACON_REFRESH_SECONDS,
+    REFRESH_SECONDS,
+    RoundTrips,
+    StatusSchedule,
+)
 from printwarden.site.journal import Journal
 from printwarden.site.passwords import PasswordCache, administrators
 from printwarden.site.replica import Replica, SchemaMismatch
@@ -69,6 +75,9 @@ HEARTBEAT_TICK_SECONDS = 0.1  # how often the heartbeat loop asks if a status is
 # advance its replica's number only when the poll ends, so a site is "caught up" (the number
 # HQ shows) at most this late. HQ takes waits up to 55 s; a longer wait would cost less.
 LONG_POLL_SECONDS = 10.0
+# With a beacon the poll is quiet and may be long: HQ answers it within 10 s of a change for
+# other sites anyway (``CATCH_UP_SECONDS``), so only an idle site's lasts this long.
+QUIET_LONG_POLL_SECONDS = 240.0
 BEAT_CONTACT_SECONDS = 0.25  # beats heard more often than this count as one contact
 STOP_JOIN_SECONDS = 5.0  # how long stopping waits for a loop busy with the replica
 
@@ -83,6 +92,7 @@ class SiteConfig:
     port: int = 8100
     trusted_proxies: tuple[str, ...] = ()  # proxies in front of the site (addresses, CIDRs)
     advertised_url: str = ""  # how HQ reaches this Site Server (default: http://host:port)
+    hq_beacon: str = ""  # HOST:PORT of HQ's beacon (default: HQ's host, the port HQ names)
     dns_sd: DnsSdConfig | None = None  # answer for a DNS-SD domain with the site's queues
     mail: MailConfig = field(default_factory=MailConfig)  # Email to Print at the site
     scanning: ScanningConfig = field(default_factory=ScanningConfig)  # its smarthost, shares
@@ -150,6 +160,8 @@ class SiteServer(HqConnection):
             self.local.state.printwarden, settings.web_print, config.data_dir / "web-print"
         )
         self.upstream = Upstream(config.upstream, config.token, config.site)
+        self.beacon = BeaconClient(config.upstream, config.hq_beacon, self._beat_heard,
+                                   self.forward_failed, self._stop)  # fmt: skip
         self.gateway = Gateway(
             self.local, config.upstream, self, config.token, config.trusted_proxies
         )
@@ -246,7 +258,7 @@ class SiteServer(HqConnection):
     # --- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> None:
-        for target in (self._heartbeat_loop, self._sync_loop):
+        for target in (self._heartbeat_loop, self._sync_loop, self.beacon.run):
             thread = threading.Thread(target=target, name=f"site-{target.__name__}", daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -349,6 +361,7 @@ class SiteServer(HqConnection):
     def _beat_if_due(self) -> None:
         """Send the status when it is due (``site/heartbeat.py``)."""
         now, online = time.monotonic(), self.online()
+        self._schedule.refresh = BEACON_REFRESH_SECONDS if self.beacon.live else REFRESH_SECONDS
         if not self._schedule.worth_a_look(now, online, self._last_beat):
             return
         status = self.status()
@@ -369,10 +382,12 @@ class SiteServer(HqConnection):
     def _beat(self, status: dict[str, Any]) -> None:
         started = time.monotonic()
         try:
-            forced = self.upstream.status(status, self._round_trips.timeout())
+            answer = self.upstream.status(status, self._round_trips.timeout())
         except (UpstreamError, UpstreamRefused) as exc:
             self.forward_failed(f"heartbeat: {exc}")
             return
+        forced = answer.forced_offline
+        self.beacon.offer(answer.beacon_port, answer.beacon_ticket)
         answered = time.monotonic()
         self._round_trips.answered(answered - started)
         self._schedule.answered(answered, status)
@@ -468,9 +483,12 @@ class SiteServer(HqConnection):
             return self.upstream.changes(since)
         with self._lock:
             forced = self.machine.forced_offline
+        quiet = self.beacon.live
+        if quiet:
+            wait = max(wait, QUIET_LONG_POLL_SECONDS)
         self._polling.set()
         try:
-            page = self.upstream.beating_changes(since, wait, forced, self._beat_heard)
+            page = self.upstream.beating_changes(since, wait, forced, self._beat_heard, quiet)
         finally:
             self._polling.clear()
         offline = bool(page.get("forced_offline", False))
@@ -556,6 +574,7 @@ class SiteServer(HqConnection):
             "replica_seq": self.replica.seq(),
             "outages": outages,
             "last_report": self.last_report,
+            "beacon": self.beacon.live,
         }
 
     def metrics(self) -> str:
@@ -580,7 +599,7 @@ class SiteServer(HqConnection):
     def _service_counts(self) -> dict[str, dict[str, int]]:
         """The counters of the background services that run (as the App Server's)."""
         state: AppState = self.local.state.printwarden
-        return state.service_counts()
+        return {**state.service_counts(), "beacon": self.beacon.stats()}
 
 
 _JSON = "application/json"

@@ -19,6 +19,7 @@ from printwarden.api.sites import SiteKeysOut, SiteStatusIn, SiteStatusOut
 # A beating long poll hears a space every beat (0.25 s at HQ): this much silence is a cut.
 SILENCE_SECONDS = 0.7
 BEATING_TIMEOUT = httpx.Timeout(SILENCE_SECONDS, connect=1.0)
+QUIET_TIMEOUT = httpx.Timeout(45.0, connect=1.0)  # a quiet poll beats every 20 s
 CALL_TIMEOUT = httpx.Timeout(10.0, connect=1.0)
 PAGE_TIMEOUT_SECONDS = 120.0
 SNAPSHOT_PAGE = 10_000  # entities per snapshot page: about 5,000 users with their accounts
@@ -104,33 +105,43 @@ class Upstream:
                 raise UpstreamError(f"{path}: the App Server answered {exc.status}") from None
             raise UpstreamRefused(f"{path}: {exc.status} {exc.text[:300]}") from None
 
-    def status(self, body: Mapping[str, Any], timeout: float) -> bool:
-        """Send a heartbeat (``timeout`` seconds in all); returns whether an administrator
-        forces the site offline."""
+    def status(self, body: Mapping[str, Any], timeout: float) -> SiteStatusOut:
+        """Send a heartbeat (``timeout`` seconds in all); HQ's answer: whether an
+        administrator forces the site offline, and HQ's beacon if it has one."""
         sent = build(SiteStatusIn, body)
         answer = self._call("POST", "/status", httpx.Timeout(timeout), sent)
-        return parse(SiteStatusOut, answer).forced_offline
+        return parse(SiteStatusOut, answer)
 
     def beating_changes(
-        self, since: int, wait: float, forced: bool, on_beat: Callable[[], None]
+        self,
+        since: int,
+        wait: float,
+        forced: bool,
+        on_beat: Callable[[], None],
+        quiet: bool = False,
     ) -> dict[str, Any]:
         """A long poll that streams a space each beat while it waits (``on_beat`` is called
         for each); :class:`LinkSilent` when none came for ``SILENCE_SECONDS``. Answers at
-        once when HQ's forced mode is not ``forced``."""
+        once when HQ's forced mode is not ``forced``. ``quiet``: HQ beats every 20 s only
+        (the site hears its link on its beacon), and the poll may last longer."""
         params: dict[str, str | float] = {"since": since, "wait": wait, "beats": "true",
                                           "forced": str(forced).lower()}  # fmt: skip
+        if quiet:
+            params["quiet"] = "true"
         http = self._client().http
+        timeout = QUIET_TIMEOUT if quiet else BEATING_TIMEOUT
         with self._answered("/changes"):
             try:
                 with http.stream("GET", "/changes", params=params,
-                                 timeout=BEATING_TIMEOUT) as answer:  # fmt: skip
+                                 timeout=timeout) as answer:  # fmt: skip
                     if answer.status_code >= 400:
                         answer.read()
                         raise ApiError.from_response(answer)
                     body = _beaten_body(answer.iter_raw(), on_beat)
             except httpx.ReadTimeout:
                 self._reset()
-                raise LinkSilent(f"no beat from the App Server for {SILENCE_SECONDS} s") from None
+                silence = timeout.read
+                raise LinkSilent(f"no beat from the App Server for {silence} s") from None
         page: dict[str, Any] = from_json(body)
         return page
 

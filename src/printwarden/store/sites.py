@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from printwarden.store.db import utc
@@ -41,6 +41,21 @@ def reachable(row: SiteRow, at: datetime | None = None) -> bool:
     if row.last_contact is None:
         return False
     return (at or datetime.now(UTC)) - utc(row.last_contact) < REACHABLE_WITHIN
+
+
+_TOUCH_SITES = (
+    update(SiteRow)
+    .where(SiteRow.name.in_(bindparam("names", expanding=True)))
+    .values(last_contact=bindparam("at"))
+    .execution_options(synchronize_session=False)
+)
+TOUCH_BATCH = 10_000  # names per statement (SQLite allows 32,766 parameters)
+
+
+def touch(session: Session, names: list[str], at: datetime) -> None:
+    """Note that the sites ``names`` are in contact at ``at`` (a statement per batch)."""
+    for start in range(0, len(names), TOUCH_BATCH):
+        session.execute(_TOUCH_SITES, {"names": names[start : start + TOUCH_BATCH], "at": at})
 
 
 def silent_for(row: SiteRow, at: datetime | None = None) -> float | None:

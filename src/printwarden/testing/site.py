@@ -31,6 +31,7 @@ from printwarden.testing.provider import (
 from printwarden.testing.seeding import add_printer
 
 STARTUP_SECONDS = 30.0
+BEACON_PORT_ENV = "PRINTWARDEN_BEACON_PORT"  # the App Server setting `beacon_port`
 
 
 @dataclass
@@ -44,6 +45,7 @@ class SiteProcess(OnLoopback):
     port: int = field(default_factory=free_port)
     process: ChildProcess | None = None
     advertised_url: str = ""  # how HQ reaches the site (a route of its link in tests)
+    hq_beacon: str = ""  # HOST:PORT of HQ's beacon as the site reaches it (a link's route)
     options: list[str] = field(default_factory=list)  # more `site serve` options
     extra_env: dict[str, str] = field(default_factory=dict)  # more environment (settings)
 
@@ -63,6 +65,8 @@ class SiteProcess(OnLoopback):
                    "--data-dir", str(self.data_dir), "--port", str(self.port)]  # fmt: skip
         if self.advertised_url:
             command += ["--advertised-url", self.advertised_url]
+        if self.hq_beacon:
+            command += ["--hq-beacon", self.hq_beacon]
         command += self.options
         env = {**os.environ, **TEST_ENV, **self.extra_env, "PRINTWARDEN_TOKEN": self.token}
         with self.log.open("ab") as log:
@@ -192,14 +196,17 @@ def site_world(
     site_options: list[str] | None = None,
     app_env: dict[str, str] | None = None,
     database_url: str = "",
+    beacon: bool = False,
     **provider: Any,
 ) -> Iterator[World]:
     """An App Server (on ``database_url``, a SQLite file by default; with ``app_env`` in its
-    environment: settings), a Link to it, a Site Server behind the link and a provider (a
-    direct queue onto a file printer, and ``provider`` fields such as more ``queues``) served
-    by the site; all stopped afterwards."""
+    environment: settings; with ``beacon``, a beacon port), a Link to it, a Site Server
+    behind the link and a provider (a direct queue onto a file printer, and ``provider``
+    fields such as more ``queues``) served by the site; all stopped afterwards."""
     app = AppServer(database_url or f"sqlite:///{root / 'app.db'}", root / "app")
     app.extra_env.update(app_env or {})
+    if beacon:
+        app.extra_env[BEACON_PORT_ENV] = str(free_port())
     (root / "app").mkdir()
     app.start()
     admin = httpx.Client(
@@ -217,12 +224,22 @@ def site_world(
 
 def site_link(app: AppServer, site_port: int) -> tuple[Link, str]:
     """A link between a site and ``app`` carrying both directions: the site's connections to
-    the App Server (its port), and the App Server's to the Site Server at ``site_port`` (the
-    second item: the URL the site advertises to HQ). Started."""
+    the App Server (its port, and its beacon port if it has one: :func:`beacon_route`), and
+    the App Server's to the Site Server at ``site_port`` (the second item: the URL the site
+    advertises to HQ). Started."""
     link = Link("127.0.0.1", 0, "127.0.0.1", app.port)
     back = link.add_route("127.0.0.1", 0, "127.0.0.1", site_port)
+    beacon = app.extra_env.get(BEACON_PORT_ENV)
+    if beacon:
+        link.add_route("127.0.0.1", 0, "127.0.0.1", int(beacon))
     link.start()
     return link, f"http://127.0.0.1:{back.port}"
+
+
+def beacon_route(link: Link) -> str:
+    """``HOST:PORT`` of the App Server's beacon through a link :func:`site_link` made (its
+    route after the one back to the site; '' if the App Server has no beacon)."""
+    return link.routes[1].address if len(link.routes) > 1 else ""
 
 
 @contextmanager
@@ -253,6 +270,7 @@ def another_site(
             root / "site",
             port=site_port,
             advertised_url=advertised,
+            hq_beacon=beacon_route(link),
             options=list(site_options or []),
         )
         site.start()

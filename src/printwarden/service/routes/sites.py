@@ -3,6 +3,7 @@ status and uploads its offline journal — with a site token that reaches only i
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from printwarden.domain.ids import normalize_id
 from printwarden.domain.offline_policies import SETTING_KEY, OfflinePolicies
 from printwarden.service import views
 from printwarden.service.auth import require
+from printwarden.service.beat_clock import BeatClock
 from printwarden.service.problems import Problem
 from printwarden.service.routes.deps import admin_only, read_session, write_session
 from printwarden.service.state import AppState, app_state
@@ -52,6 +54,11 @@ from printwarden.usecases import journal
 
 router = APIRouter(tags=["sites"])
 MAX_WAIT_SECONDS = 55.0  # under a load balancer's usual 60 s idle timeout
+QUIET_MAX_WAIT_SECONDS = 300.0  # a quiet poll: its beats keep proxies from closing it
+# A poll woken by a change for other sites answers (empty, with the new number) this long
+# after it began at the latest: the site's replica number (HQ's view of how far it has
+# caught up) then lags at most this much, while an idle site's poll lasts its whole wait.
+CATCH_UP_SECONDS = 10.0
 BEAT_HEADER = "X-Beat-Seconds"
 
 
@@ -151,17 +158,23 @@ async def site_status(
     state: AppState = Depends(app_state),
 ) -> SiteStatusOut:
     """A Site Server's heartbeat: its mode and backlog; the answer says if it must stay offline
+    and, where HQ has a beacon (``service/beacon.py``), its port and a ticket to hold one
     (stored without a write each: ``service/site_contacts.py``; a status with no news is
     answered on the event loop, the others in a worker thread)."""
     status = body.model_dump(mode="json")
-    forced = state.site_contacts.heard_quietly(name, status)
+    contacts = state.site_contacts
+    forced = contacts.heard_quietly(name, status)
     if forced is None:
-        contacts = state.site_contacts
         try:
             forced = await run_in_threadpool(contacts.heard, state.database, name, status)
         except NotFound as exc:
             raise Problem(404, "Not found", str(exc)) from None
-    return SiteStatusOut(forced_offline=forced)
+    generation = contacts.generation(name)
+    if state.beacon is None or generation is None:
+        return SiteStatusOut(forced_offline=forced)
+    ticket = state.beacon.ticket(name, generation)
+    return SiteStatusOut(forced_offline=forced, beacon_port=state.beacon.port,
+                         beacon_ticket=ticket)  # fmt: skip
 
 
 @router.get("/sites/{name}/changes", response_model=ChangesOut)
@@ -169,13 +182,14 @@ async def site_changes(
     name: str = Depends(site_of),
     since: int = Query(0, ge=0),
     limit: int = Query(5000, ge=1, le=50_000),
-    wait: float = Query(0.0, ge=0.0, le=MAX_WAIT_SECONDS),
+    wait: float = Query(0.0, ge=0.0, le=QUIET_MAX_WAIT_SECONDS),
     snapshot: bool = Query(False),
     at: int | None = Query(None, ge=0),
     kind: int = Query(0, ge=0, le=len(KINDS)),
     after: str | None = Query(None, max_length=128),
     forced: bool | None = Query(None, description="what the site believes of its forced mode"),
     beats: bool = Query(False, description="send a space each beat while the poll waits"),
+    quiet: bool = Query(False, description="beats only every 20 s: the site has a beacon"),
     state: AppState = Depends(app_state),
 ) -> ChangesOut | Response:
     """Entities the site needs changed after ``since`` (0: everything). With ``wait``, a
@@ -183,7 +197,9 @@ async def site_changes(
 
     With ``forced`` (what the site believes), a change of its forced mode answers at once.
     With ``beats`` the answer is streamed: a space each beat (``X-Beat-Seconds`` apart)
-    while the poll waits, then the JSON, so that the site knows its link is alive.
+    while the poll waits, then the JSON, so that the site knows its link is alive; with
+    ``quiet`` too, a space every 20 s only (a site with a beacon hears its link there), and
+    the poll may wait up to 300 s (else 55).
 
     With ``snapshot``, a new site's first copy instead, paged by key (``store/snapshot.py``):
     ``{schema_revision, at, next: {kind, after} | null, entities}``; the first page (no
@@ -198,6 +214,8 @@ async def site_changes(
         return await run_in_threadpool(_page, state, name, since, limit)
 
     bell = state.database.changes
+    quiet = quiet and beats
+    wait = min(wait, QUIET_MAX_WAIT_SECONDS if quiet else MAX_WAIT_SECONDS)
     waiter: Waiter | None = bell.register()  # before the read: a commit then still wakes it
     try:
         found = await reading()
@@ -205,57 +223,84 @@ async def site_changes(
             return found.out()
         assert waiter is not None
         state.site_polls.opened(name, waiter)  # the oldest of too many answer now
+        term = _Term(time.monotonic(), wait)
         if beats:
-            stream = _beating(state, name, waiter, reading, time.monotonic() + wait, forced)
+            clock = state.quiet_beats if quiet else state.beats
+            stream = _beating(state, clock, name, waiter, reading, term, forced)
             waiter = None  # the stream unregisters it
             return StreamingResponse(stream, media_type="application/json",
-                                     headers={BEAT_HEADER: str(state.beats.interval)})  # fmt: skip
-        return await _polled(state, waiter, reading, time.monotonic() + wait, forced)
+                                     headers={BEAT_HEADER: str(clock.interval)})  # fmt: skip
+        return await _polled(state, waiter, reading, term, forced)
     finally:
         if waiter is not None:
             bell.unregister(waiter)
             state.site_polls.closed(name, waiter)
 
 
+@dataclass(slots=True)
+class _Term:
+    """When a long poll began and when it answers at the latest (monotonic seconds)."""
+
+    began: float
+    wait: float
+
+    @property
+    def deadline(self) -> float:
+        return self.began + self.wait
+
+    def others_changed(self) -> None:
+        """A change came for other sites: answer within :data:`CATCH_UP_SECONDS` of the
+        start (with the new number), not at the end of a long wait."""
+        self.wait = min(self.wait, CATCH_UP_SECONDS)
+
+
 async def _polled(
     state: AppState,
     waiter: Waiter,
     reading: Callable[[], Awaitable[_Found]],
-    deadline: float,
+    term: _Term,
     forced: bool | None,
 ) -> ChangesOut:
     """A long poll: woken by a commit of this process, another's NOTIFY, or the database's
     watch of commits no bell heard (store/change_bell.py); an idle poll asks nothing."""
     while True:
-        await waiter.wait(deadline - time.monotonic())
+        if await waiter.wait(term.deadline - time.monotonic()):
+            term.others_changed()
         waiter.event.clear()
         found = await reading()
-        if found.answers(forced) or _over(state, waiter, deadline):
+        if found.answers(forced) or _over(state, waiter, term):
             return found.out()
 
 
-def _over(state: AppState, waiter: Waiter, deadline: float) -> bool:
+def _over(state: AppState, waiter: Waiter, term: _Term) -> bool:
     """Whether a long poll answers now whatever it finds: its time is up, the server is
     stopping, or a newer poll of its site took its place (``service/site_polls.py``)."""
-    return time.monotonic() >= deadline or state.stopping.is_set() or waiter.ended
+    return time.monotonic() >= term.deadline or state.stopping.is_set() or waiter.ended
 
 
 async def _beating(
     state: AppState,
+    clock: BeatClock,
     name: str,
     waiter: Waiter,
     reading: Callable[[], Awaitable[_Found]],
-    deadline: float,
+    term: _Term,
     forced: bool | None,
 ) -> AsyncIterator[bytes]:
-    """A long poll that sends a space each beat until it answers (JSON allows leading
-    whitespace): the site hears its link is alive, and notices a cut within a fraction of a
-    second (``site/upstream.py``)."""
-    state.beats.add(waiter)
+    """A long poll that sends a space each beat of ``clock`` until it answers (JSON allows
+    leading whitespace): the site hears its link is alive, and notices a cut within a
+    fraction of a second (``site/upstream.py``)."""
+    clock.add(waiter)
+    loop = asyncio.get_running_loop()  # its clock is time.monotonic()
+    alarm = loop.call_at(term.deadline, waiter.beat)  # a quiet clock's beat may come late
     try:
         while True:
             rung = await waiter.woken()
-            over = _over(state, waiter, deadline)
+            if rung:
+                term.others_changed()
+                alarm.cancel()
+                alarm = loop.call_at(term.deadline, waiter.beat)
+            over = _over(state, waiter, term)
             if not (rung or over):
                 yield b" "
                 continue
@@ -264,7 +309,8 @@ async def _beating(
                 yield to_json(found.out())
                 return
     finally:
-        state.beats.discard(waiter)
+        alarm.cancel()
+        clock.discard(waiter)
         state.database.changes.unregister(waiter)
         state.site_polls.closed(name, waiter)
 
