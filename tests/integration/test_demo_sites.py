@@ -70,6 +70,8 @@ def test_every_site_starts_online_at_the_app_server(demo: dict[str, Any]) -> Non
         assert rows[site]["mode"] == "online"
         assert rows[site]["journal_backlog"] == 0
         assert _site_status(demo, site)["mode"] == "online"
+        # its heartbeat is the beacon, through its link (docs/operations.md)
+        _wait(lambda site=site: _site_status(demo, site)["beacon"], 10, f"{site}'s beacon")
 
 
 def test_a_cut_link_takes_only_its_site_offline_and_restoring_it_brings_it_back(

@@ -22,6 +22,7 @@ from printwarden.demo import payments as demo_payments
 from printwarden.demo import scanning as demo_scanning
 from printwarden.demo.providers import ASKING_PRINTERS, DemoStopping, provider_name
 from printwarden.demo.sites import (
+    BEACON_PORT_OFFSET,
     DEMO_RELAY,
     DNS_SD_PORT_OFFSET,
     MAIL_DOMAIN,
@@ -84,7 +85,7 @@ def run_demo(data_dir: Path, port_base: int) -> None:
         data_dir=data_dir, database_url=f"sqlite:///{database_file}", port=port_base,
         dns_sd=dns_sd, mail=mail, scanning=demo_scanning.config(data_dir, app_url),
         payments=demo_payments.config(data_dir, app_url, port_base),
-        cash=demo_payments.cash_config(),
+        cash=demo_payments.cash_config(), beacon_port=port_base + BEACON_PORT_OFFSET,
     )  # fmt: skip
     upgrade(settings.resolved_database_url())
     database = Database(settings.resolved_database_url())

@@ -50,6 +50,8 @@ HQ_TO_SITE_PORT_OFFSET = 300  # the same links' way back: HQ reaches site-a at b
 SMTP_PORT_OFFSET = 25  # the App Server's Email to Print listener at base + 25
 MAIL_SINK_PORT_OFFSET = 26  # the demo's smarthost (a Maildir sink) at base + 26
 SITE_SMTP_PORT_OFFSET = 125  # site-a's listener at base + 125, site-b's at + 126
+BEACON_PORT_OFFSET = 99  # the App Server's beacon for the sites (docs/operations.md)
+LINK_BEACON_PORT_OFFSET = 350  # the beacon through site-a's link at base + 350, site-b's + 351
 MAIL_DOMAIN = "print.test"  # HQ's mail domain; a site's is <site>.print.test
 # Mail from loopback carrying this MX's Authentication-Results counts, as if from your MX.
 DEMO_RELAY = "mx.print.test"
@@ -98,8 +100,10 @@ PORT_OFFSETS = (
     DNS_SD_PORT_OFFSET,
     SMTP_PORT_OFFSET,
     MAIL_SINK_PORT_OFFSET,
+    BEACON_PORT_OFFSET,
     *(offset + index
       for offset in (SITE_PORT_OFFSET, LINK_PORT_OFFSET, HQ_TO_SITE_PORT_OFFSET,
+                     LINK_BEACON_PORT_OFFSET,
                      PROVIDER_PORT_OFFSET, PROVIDER_TLS_PORT_OFFSET, SITE_SMTP_PORT_OFFSET)
       for index in range(len(SITES))),
     # each device's simulated network scanner (demo/scanning.py)
@@ -218,6 +222,15 @@ class DemoSite:
         return self.port_base + HQ_TO_SITE_PORT_OFFSET + self.index
 
     @property
+    def app_beacon_port(self) -> int:
+        return self.port_base + BEACON_PORT_OFFSET
+
+    @property
+    def beacon_port(self) -> int:
+        """Where this site reaches HQ's beacon: through its link too."""
+        return self.port_base + LINK_BEACON_PORT_OFFSET + self.index
+
+    @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
@@ -247,7 +260,8 @@ class DemoSite:
             [sys.executable, "-m", "printwarden.sim.link",
              "--listen", f"127.0.0.1:{self.link_port}",
              "--target", f"127.0.0.1:{self.app_port}", "--control", str(control),
-             "--route", f"127.0.0.1:{self.back_port}=127.0.0.1:{self.port}"],
+             "--route", f"127.0.0.1:{self.back_port}=127.0.0.1:{self.port}",
+             "--route", f"127.0.0.1:{self.beacon_port}=127.0.0.1:{self.app_beacon_port}"],
             "link.log",
         )  # fmt: skip
         wait_listening(self.link_port, self.link, f"the link of {self.name}",
@@ -258,6 +272,7 @@ class DemoSite:
              "--site", self.name, "--data-dir", str(self.dir / "site"),
              "--port", str(self.port),
              "--advertised-url", f"http://127.0.0.1:{self.back_port}",
+             "--hq-beacon", f"127.0.0.1:{self.beacon_port}",
              "--mail-config", str(self._mail_config_file())],
             "site.log",
             {SITE_OR_PROVIDER_ENV: self.site_token},  # not on the command line: ps shows it
