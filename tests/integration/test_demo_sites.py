@@ -7,6 +7,7 @@ see (and, as in test_demo_stop.py, no two demos run at once).
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
@@ -71,7 +72,11 @@ def test_every_site_starts_online_at_the_app_server(demo: dict[str, Any]) -> Non
         assert rows[site]["journal_backlog"] == 0
         assert _site_status(demo, site)["mode"] == "online"
         # its heartbeat is the beacon, through its link (docs/operations.md)
-        _wait(lambda site=site: _site_status(demo, site)["beacon"], 10, f"{site}'s beacon")
+        _wait(functools.partial(_beacon_holds, demo, site), 10, f"{site}'s beacon")
+
+
+def _beacon_holds(demo: dict[str, Any], site: str) -> bool:
+    return bool(_site_status(demo, site)["beacon"])
 
 
 def test_a_cut_link_takes_only_its_site_offline_and_restoring_it_brings_it_back(

@@ -1,4 +1,5 @@
-"""SIGTERM stops each server at once, even with a site's long poll for changes open.
+"""SIGTERM stops each server at once, even with a site's long poll for changes open (and,
+with a beacon, the site's beacon and its quiet poll, which beats only every 20 s).
 
 uvicorn waits for open requests before it stops; without the stop signal reaching the long
 polls (``printwarden/serving.py``) an App Server waited out a site's 10 s poll and a Site
@@ -43,14 +44,18 @@ def _settle() -> None:
     time.sleep(1.5)  # the site has caught up and waits on a long poll
 
 
-def test_the_app_server_stops_at_once_while_a_site_long_polls(tmp_path: Path) -> None:
-    with site_world(tmp_path) as world:
+@pytest.mark.parametrize("beacon", [False, True], ids=["http-beats", "beacon"])
+def test_the_app_server_stops_at_once_while_a_site_long_polls(tmp_path: Path, beacon: bool) -> None:
+    with site_world(tmp_path, beacon=beacon) as world:
         _settle()
+        assert world.site.status()["beacon"] is beacon
         assert _seconds_to_stop(world.app.process) < PROMPT_SECONDS
 
 
-def test_a_site_server_and_its_provider_stop_at_once(tmp_path: Path) -> None:
-    with site_world(tmp_path) as world:
+@pytest.mark.parametrize("beacon", [False, True], ids=["http-beats", "beacon"])
+def test_a_site_server_and_its_provider_stop_at_once(tmp_path: Path, beacon: bool) -> None:
+    with site_world(tmp_path, beacon=beacon) as world:
         _settle()
+        assert world.site.status()["beacon"] is beacon
         assert _seconds_to_stop(world.provider.process) < PROMPT_SECONDS
         assert _seconds_to_stop(world.site.process) < PROMPT_SECONDS

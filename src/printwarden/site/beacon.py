@@ -28,7 +28,8 @@ log = logging.getLogger("printwarden.site")
 
 CONNECT_SECONDS = 1.0
 ANSWER_SECONDS = 2.0
-RETRY_SECONDS = 0.5  # after a beacon ends
+RETRY_SECONDS = 0.5  # after a beacon ends; doubled after each failed try, up to the most
+MOST_RETRY_SECONDS = 8.0  # (a firewall that drops the port: a try every 8 s, no more)
 REFUSED_RETRY_SECONDS = 5.0  # after HQ refused it (a new ticket comes with the next status)
 
 
@@ -83,22 +84,24 @@ class BeaconClient:
 
     def run(self) -> None:
         """Connect, hear, reconnect, until stopped; never raises."""
+        retry = RETRY_SECONDS
         while not self.stop.is_set():
             target = self._target()
             if target is None:
                 self.stop.wait(RETRY_SECONDS)
                 continue
-            pause = RETRY_SECONDS
+            held, pause = self.held, retry
             try:
                 self._hold(target)
             except BeaconError as exc:
                 log.warning("beacon at %s:%d: %s", target.host, target.port, exc)
-                pause = REFUSED_RETRY_SECONDS
+                pause = max(pause, REFUSED_RETRY_SECONDS)
             except OSError as exc:
                 log.debug("beacon at %s:%d: %s", target.host, target.port, exc)
             except Exception:  # the beacon must outlive anything one connection does
                 log.exception("beacon at %s:%d failed", target.host, target.port)
-            self.stop.wait(pause)
+            retry = RETRY_SECONDS if self.held > held else min(2 * retry, MOST_RETRY_SECONDS)
+            self.stop.wait(RETRY_SECONDS if self.held > held else pause)
 
     def _hold(self, target: Target) -> None:
         """One beacon: hello, answer, then beats until it ends (reported if it was live)."""

@@ -258,10 +258,12 @@ class SiteServer(HqConnection):
     # --- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> None:
-        for target in (self._heartbeat_loop, self._sync_loop, self.beacon.run):
+        for target in (self._heartbeat_loop, self._sync_loop):
             thread = threading.Thread(target=target, name=f"site-{target.__name__}", daemon=True)
             thread.start()
             self._threads.append(thread)
+        # Not waited for when stopping: it writes nothing, and may be in a 1 s connect.
+        threading.Thread(target=self.beacon.run, name="site-beacon", daemon=True).start()
 
     def stop(self) -> None:
         """Stop the loops: each ends at its next check, except a sync thread waiting on a
