@@ -388,7 +388,12 @@ def test_ipp_password_checks_count_against_the_ipp_clients_address(
                 "authenticated": False, "username": None, "full_name": None, "balance": None,
                 "restricted": None, "shared_accounts": [], "admin": None,
             }  # fmt: skip
-        throttled(check(PASSWORD, "192.0.2.100"))
+        failed_at = time.monotonic()  # the fifth failure was counted before this
+        answer = check(PASSWORD, "192.0.2.100")
+        # Within the 1 s back-off the user is throttled; a loaded machine may take longer
+        # than that to check the next, which then rightly passes (CI saw it once).
+        if not (answer.status_code == 200 and time.monotonic() - failed_at > 1.0):
+            throttled(answer)
     seen = lockouts(admin)
     assert seen["address:192.0.2.104"]["failures"] == 1
     assert seen[f"user:{name}"]["failures"] == 5
