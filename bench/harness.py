@@ -6,6 +6,7 @@ from their own directory.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import platform
 import shutil
@@ -19,6 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import TypeVar
 
 import psycopg
@@ -201,3 +203,17 @@ def load_average() -> str:
 def print_machine() -> None:
     for key, value in machine().items():
         print(f"  {key:<11} {value}")
+
+
+def load_site_bench() -> ModuleType:
+    """``bench/site.py``, whose helpers other benchmarks reuse (its name is the standard
+    library's ``site``, so it is loaded by path, once, as ``bench_site``)."""
+    if "bench_site" in sys.modules:
+        return sys.modules["bench_site"]
+    spec = importlib.util.spec_from_file_location("bench_site", Path(__file__).with_name("site.py"))
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_site"] = module
+    spec.loader.exec_module(module)
+    return module

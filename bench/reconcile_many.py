@@ -17,37 +17,24 @@ applied once, the charges equal the domain's costs, ``balance == SUM(ledger)``.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import httpx
 
+from harness import load_site_bench
 from printwarden.domain.accounts import Role
 from printwarden.domain.journal import UPLOAD_LIMIT
 
 GOAL_RATIO = 1.2
 
 
-def _site_bench() -> ModuleType:
-    """``bench/site.py`` (its name is the standard library's ``site``: loaded by path)."""
-    path = Path(__file__).with_name("site.py")
-    spec = importlib.util.spec_from_file_location("site_bench", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["site_bench"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-sb = _site_bench()
+sb = load_site_bench()
 
 
 def _post(client: httpx.Client, site: str, entries: list[dict[str, Any]]) -> int:

@@ -15,10 +15,8 @@ whole sync are bench/site.py ``--part sync``. It runs on older trees too (withou
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import inspect
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,6 +24,7 @@ from typing import Any
 
 from pydantic_core import to_json
 
+from harness import load_site_bench
 from printwarden.store import sites, snapshot
 from printwarden.store.db import Database
 from printwarden.store.migrate import upgrade
@@ -35,16 +34,6 @@ HERE = Path(__file__).resolve().parent
 SITE = "bench-site"
 PAGE = 10_000
 SECRET = b"snapshot-build-bench-secret-" + b"x" * 36
-
-
-def _bench_site() -> Any:
-    spec = importlib.util.spec_from_file_location("bench_site", HERE / "site.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_site"] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def _numbers() -> dict[str, Any]:
@@ -76,7 +65,7 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    bench_site = _bench_site()
+    bench_site = load_site_bench()
     with tempfile.TemporaryDirectory() as scratch:
         url = f"sqlite:///{Path(scratch) / 'hq.db'}"
         upgrade(url)
