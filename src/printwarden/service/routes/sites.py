@@ -169,7 +169,7 @@ async def site_status(
             forced = await run_in_threadpool(contacts.heard, state.database, name, status)
         except NotFound as exc:
             raise Problem(404, "Not found", str(exc)) from None
-    generation = contacts.generation(name)
+    generation = None if state.beacon is None else contacts.generation(name)
     if state.beacon is None or generation is None:
         return SiteStatusOut(forced_offline=forced)
     ticket = state.beacon.ticket(name, generation)
