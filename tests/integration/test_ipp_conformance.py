@@ -19,10 +19,12 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -40,6 +42,9 @@ SUITES = ["ipp-1.1.test", "ipp-2.0.test", "ipp-2.1.test", "ipp-2.2.test", "ipp-e
 KINDS = ["direct", "hold", "findme"]
 LOCKED = "locked"  # identity = authenticate: HTTP Basic over TLS (Mobility Print)
 PASSWORD = "conformance-password-7"
+# ipptool waits without end over TLS (no -T: see run_suite); no test of the suites is silent
+# this long even on a loaded machine, so one that is has hung, and says on what.
+SILENCE = 180.0
 PRINTER = "printer"
 RESULT = re.compile(r"^\s+(?P<name>.+?)\s+\[(?P<result>PASS|FAIL|SKIP)\]\s*$")
 PAGE = "/Helvetica findfont 24 scalefont setfont 72 720 moveto (printwarden) show showpage"
@@ -204,7 +209,32 @@ def _raster_samples(folder: Path, uri: str) -> None:
                 )
 
 
-def run_suite(folder: Path, suite: str, uri: str, password: str = "") -> tuple[dict[str, str], str]:
+def waited_on(pid: int, provider: ProviderProcess, port: int) -> str:
+    """What a silent ipptool and the provider were doing: the kernel's view of their
+    sockets (bytes queued each way), where ipptool sleeps, the provider's threads."""
+    assert provider.process is not None
+    server = provider.process.pid
+    sockets = subprocess.run(["ss", "-tnpie"], capture_output=True, text=True, check=False)
+    ours = [line for line in sockets.stdout.splitlines() if f":{port} " in line
+            or f"pid={pid}," in line or f"pid={server}," in line]  # fmt: skip
+    parts = ["sockets (ss -tnpie):", *ours]
+    for name in ("wchan", "syscall"):
+        try:
+            parts.append(f"ipptool {name}: {Path(f'/proc/{pid}/{name}').read_text().strip()}")
+        except OSError as exc:
+            parts.append(f"ipptool {name}: {exc}")
+    spy = shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
+    if spy:
+        dump = subprocess.run([spy, "dump", "--pid", str(server)], capture_output=True,
+                              text=True, check=False, timeout=60)  # fmt: skip
+        parts.append(f"provider threads:\n{dump.stdout}{dump.stderr}")
+    parts.append(f"provider log:\n{provider.log_tail()}")
+    return "\n".join(parts)
+
+
+def run_suite(
+    folder: Path, suite: str, uri: str, password: str = "", provider: ProviderProcess | None = None
+) -> tuple[dict[str, str], str]:
     """Run ``suite`` to its end (``-I``: on after a failure); the outcome of each test and
     ipptool's whole output. With ``password`` ipptool runs on a terminal and is given it at
     each prompt (HTTP Basic, as CUPS asks a person)."""
@@ -218,8 +248,12 @@ def run_suite(folder: Path, suite: str, uri: str, password: str = "") -> tuple[d
         home.mkdir(exist_ok=True)  # CUPS keeps the certificate it was shown here (TOFU)
         env = {"PATH": os.environ["PATH"], "HOME": str(home), "LANG": "C",
                "CUPS_USER": getpass.getuser()}  # fmt: skip
-        code, output = run_with_terminal(command, env, password, cwd=folder, timeout=900,
-                                         every_prompt=True)  # fmt: skip
+        port = urlsplit(uri).port or 631
+        code, output = run_with_terminal(
+            command, env, password, cwd=folder, timeout=900, every_prompt=True,
+            silence=SILENCE if provider else float("inf"),
+            on_silence=lambda pid: waited_on(pid, provider, port) if provider else "",
+        )  # fmt: skip
         stdout = output
     else:
         result = subprocess.run(command, cwd=folder, capture_output=True, text=True,
@@ -238,7 +272,8 @@ def run_suite(folder: Path, suite: str, uri: str, password: str = "") -> tuple[d
 def test_ipp_everywhere_passes_over_ipps_with_a_password(suites: Path, world: World) -> None:
     """What a laptop or phone meets at a password queue (Mobility Print, issue 19)."""
     outcomes, output = run_suite(suites, "ipp-everywhere.test",
-                                 world.provider.ipps_uri(LOCKED), PASSWORD)  # fmt: skip
+                                 world.provider.ipps_uri(LOCKED), PASSWORD,
+                                 world.provider)  # fmt: skip
     assert "Password for" in output, output  # it was asked, and answered, for a password
     failed = sorted(name for name, result in outcomes.items() if result == "FAIL")
     assert not failed, output

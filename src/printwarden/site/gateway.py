@@ -41,6 +41,10 @@ NOT_FORWARDED = HOP_BY_HOP | {CLIENT_HEADER.encode(), SITE_TOKEN_HEADER.encode()
 # Well below a provider's own server timeout (5 s by default), so that a forward that gets
 # no answer is still answered from the replica before the provider gives up on the site.
 FORWARD_TIMEOUT = httpx.Timeout(1.5, connect=1.0)
+# A login checks a password or PIN at HQ (argon2, tens of milliseconds alone, seconds on a
+# busy App Server); the replica cannot check a password it has not seen accepted, so a
+# login answered here after a short wait would refuse the right one. Still under 5 s.
+SECRET_CHECK_TIMEOUT = httpx.Timeout(3.5, connect=1.0)
 # True while the replica answers a request: its effects are offline effects, journaled and
 # under the Offline Policies — even when the mode is still ONLINE (a forward just failed).
 ANSWERING_LOCALLY: ContextVar[bool] = ContextVar("answering_locally", default=False)
@@ -305,7 +309,10 @@ def _merged(local: httpx.Response, upstream: httpx.Response, field: str) -> http
 
 
 def _timeout(scope: Scope) -> httpx.Timeout:
-    """Long polls get their own time; everything else the short forwarding timeout."""
+    """Long polls get their own time, logins the time a busy HQ takes to check a secret;
+    everything else the short forwarding timeout."""
+    if scope["path"] in PASSWORD_LOGINS or scope["path"] == WEB_LOGIN:
+        return SECRET_CHECK_TIMEOUT
     query = scope.get("query_string", b"").decode("latin-1")
     for part in query.split("&"):
         if part.startswith("wait="):

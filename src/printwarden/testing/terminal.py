@@ -6,8 +6,9 @@ from __future__ import annotations
 import os
 import pty
 import select
+import signal
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 PROMPT = b"Password for"
@@ -21,20 +22,30 @@ def run_with_terminal(
     cwd: Path | None = None,
     timeout: float = 60.0,
     every_prompt: bool = False,
+    silence: float = float("inf"),
+    on_silence: Callable[[int], str] = lambda pid: "",
 ) -> tuple[int, str]:
     """Run ``command`` on a pty, typing ``answer`` at its first password prompt (at each,
-    with ``every_prompt``); its exit code and everything it wrote."""
+    with ``every_prompt``); its exit code and everything it wrote. A command silent for
+    ``silence`` seconds is killed, after ``on_silence(its pid)`` had its say (appended to
+    the output: what it waited on)."""
     pid, fd = pty.fork()
     if pid == 0:  # the child: its terminal is the pty
         if cwd is not None:
             os.chdir(cwd)
         os.execvpe(command[0], list(command), env)  # noqa: S606
     output, answered, deadline = b"", 0, time.monotonic() + timeout
+    heard = time.monotonic()
     try:
         while time.monotonic() < deadline:
             ready, _, _ = select.select([fd], [], [], 0.5)
             if not ready:
+                if time.monotonic() - heard > silence:
+                    output += f"\n[silent {silence:.0f} s]\n{on_silence(pid)}".encode()
+                    os.kill(pid, signal.SIGKILL)
+                    break
                 continue
+            heard = time.monotonic()
             try:
                 data = os.read(fd, 65536)
             except OSError:
