@@ -18,7 +18,8 @@ polls alone cost. ``--beacon`` gives the App Server a beacon port and each site 
 beacon as the Site Server does (``site/beacon.py``: hello with the ticket of its first
 status's answer, a byte back each second), its poll quiet (``quiet=true``, 240 s) and its
 status every ``BEACON_REFRESH_SECONDS``. With ``IDLE_SITES_PROFILE=FILE`` in the
-environment, py-spy records the App Server during the measured seconds (raw stacks).
+environment, py-spy records the App Server during the measured seconds (raw stacks); with
+``IDLE_SITES_PROFILE_CHANGE=FILE``, for 10 s from the change on.
 """
 
 from __future__ import annotations
@@ -121,13 +122,22 @@ def run(
             memory = _rss_mb(pid)
             if beacon:
                 print(f"beacons held: {sites.beacons_held} for {count} sites", flush=True)
-            changed = time.monotonic()
+            spy = _profile_change(pid)
+            changed, cpu_then = time.monotonic(), _cpu_seconds(pid)
             with contextlib.suppress(httpx.HTTPError):  # a saturated server may not answer
                 admin.post("/users", json={"username": "bench-newcomer"})
             deadline = time.monotonic() + 30
             while len(sites.heard) < count and time.monotonic() < deadline:
                 time.sleep(0.01)
             delays = sorted(at - changed for at in sites.heard.values())
+            if delays:
+                print(
+                    f"fan-out: App Server CPU {_cpu_seconds(pid) - cpu_then:.2f} s while the "
+                    f"change took {delays[-1]:.2f} s to reach the last site",
+                    flush=True,
+                )
+            if spy is not None:
+                spy.wait(timeout=60)
             sites.stop()
             admin.close()
             return busy, memory, delays
@@ -137,6 +147,19 @@ def run(
                 other.wait(timeout=30)
             else:
                 app.stop()
+
+
+def _profile_change(pid: int) -> subprocess.Popen[bytes] | None:
+    """py-spy recording the App Server for 10 s from the change on, with
+    ``IDLE_SITES_PROFILE_CHANGE=FILE`` in the environment (raw stacks)."""
+    target = os.environ.get("IDLE_SITES_PROFILE_CHANGE")
+    if not target:
+        return None
+    spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "-d", "10",
+                            "-r", "200", "-f", "raw", "-o", target, "-p", str(pid)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    time.sleep(1)  # recording
+    return spy
 
 
 def _rss_mb(pid: int) -> float:

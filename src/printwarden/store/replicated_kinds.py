@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from enum import Enum
 from typing import Any
 
@@ -74,11 +75,18 @@ class OwnedRows:
     only: Callable[[Mapping[str, Any]], bool] | None = None
     whole_in_feed: bool = False
 
-    def read(
-        self, session: Session, ids: list[int], owned: Owned, numbers: SiteNumbers, *, feed: bool
+    def for_site(self, stored: dict[int, list[Any]], numbers: SiteNumbers) -> dict[int, list[Any]]:
+        """``read_stored``'s rows as one site gets them (cards hashed under its key); what
+        is given is left as it was (a window's rows serve many sites)."""
+        if self.sealed:
+            return {key: numbers.cards(pairs) for key, pairs in stored.items()}
+        return stored
+
+    def read_stored(
+        self, session: Session, ids: list[int], owned: Owned, *, feed: bool
     ) -> dict[int, list[Any]]:
-        """``{owner id: [wire value, …]}`` of the owners ``ids`` (sorted), for the feed or
-        for a snapshot."""
+        """``{owner id: [value, …]}`` of the owners ``ids`` (sorted) as HQ stores them
+        (cards: ``(hash, sealed)``), for the feed or for a snapshot."""
         table: Any = self.model.__table__
         owner = table.c[self.owner]
         read = (*self.columns, "sealed") if self.sealed else self.columns
@@ -89,8 +97,6 @@ class OwnedRows:
         found: dict[int, list[Any]] = {}
         for where in owned(owner, ids):
             self._collect(session.connection().execute(statement.where(where)), found)
-        if self.sealed:
-            return {key: numbers.cards(stored) for key, stored in found.items()}
         return found
 
     def _collect(self, rows: Any, found: dict[int, list[Any]]) -> None:
@@ -147,11 +153,21 @@ class Kind:
     ) -> Links:
         """The link rows of ``rows`` (their columns, keys ascending), read at HQ for the feed
         or for a snapshot."""
+        return self.site_links(self.stored_links_of(session, rows, owned, feed=feed), numbers)
+
+    def stored_links_of(
+        self, session: Session, rows: list[dict[str, Any]], owned: Owned, *, feed: bool
+    ) -> Links:
+        """``links_of`` as HQ stores them, for any site (``site_links``)."""
         found: Links = {}
         for link in self.links:
             ids = [int(row["id"]) for row in rows if link.only is None or link.only(row)]
-            found[link.field] = link.read(session, ids, owned, numbers, feed=feed) if ids else {}
+            found[link.field] = link.read_stored(session, ids, owned, feed=feed) if ids else {}
         return found
+
+    def site_links(self, stored: Links, numbers: SiteNumbers) -> Links:
+        """``stored_links_of``'s rows as one site gets them."""
+        return {link.field: link.for_site(stored[link.field], numbers) for link in self.links}
 
     def entity(self, seq: int, row: dict[str, Any], links: Links, numbers: SiteNumbers) -> Entity:
         """``row`` (its columns but ``change_seq``, which is ``seq``) as its entity on the
@@ -160,6 +176,17 @@ class Kind:
             row = self.for_site(numbers, row)
         found = {field: by_owner.get(row["id"], []) for field, by_owner in links.items()}
         return {"entity": self.name, "seq": seq, "row": row, **found}
+
+
+def row_values(row: Any) -> dict[str, Any]:
+    """``{column: value}`` of ``row`` but its change number (timestamps as ISO text)."""
+    values: dict[str, Any] = {}
+    for column in row.__table__.columns:
+        if column.key == "change_seq":
+            continue
+        value = getattr(row, column.key)
+        values[column.key] = value.isoformat() if isinstance(value, datetime) else value
+    return values
 
 
 def _shared(row: Mapping[str, Any]) -> bool:

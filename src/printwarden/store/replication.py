@@ -10,16 +10,18 @@ sequence number: everything one App Server transaction changed arrives together.
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session
 
 from printwarden.store.changes import last_change_seq
+from printwarden.store.feed_windows import KEEP_SECONDS, WINDOWS, Window
 from printwarden.store.models import ApiTokenRow, DeviceRow, HeldJobRow, PrinterRow, ProviderRow
-from printwarden.store.replicated_kinds import FEED_ORDER, KINDS, Entity, Kind
+from printwarden.store.replicated_kinds import FEED_ORDER, KINDS, Entity, Kind, row_values
 from printwarden.store.site_numbers import SiteNumbers
 
 _RANK = {kind.name: kind.feed_rank for kind in FEED_ORDER}
@@ -94,20 +96,29 @@ class ChangedKinds:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._windows: dict[tuple[str, int, int], tuple[Kind, ...]] = {}
+        self._windows: dict[tuple[str, int, int], tuple[float, tuple[Kind, ...]]] = {}
+
+    def kept(self, url: str, since: int, head: int) -> tuple[Kind, ...] | None:
+        """The kinds changed in ``(since, head]`` of the database at ``url``, if known (for
+        ``KEEP_SECONDS``: see ``feed_windows``)."""
+        with self._lock:
+            found = self._windows.get((url, since, head))
+        if found is None or time.monotonic() - found[0] > KEEP_SECONDS:
+            return None
+        return found[1]
 
     def of(self, session: Session, since: int, head: int) -> tuple[Kind, ...]:
         """The kinds with rows changed in ``(since, head]`` (every change up to ``head`` has
         committed, and no later one is numbered in it: the answer never goes stale)."""
-        window = (str(session.get_bind().engine.url), since, head)
-        with self._lock:
-            found = self._windows.get(window)
+        window = (_url(session), since, head)
+        found = self.kept(*window)
         if found is None:
             found = tuple(kind for kind in KINDS if _changed_in(session, kind, since, head))
             with self._lock:
+                self._windows.pop(window, None)
                 if len(self._windows) >= self.KEPT:
                     self._windows.pop(next(iter(self._windows)))
-                self._windows[window] = found
+                self._windows[window] = (time.monotonic(), found)
         return found
 
 
@@ -148,19 +159,71 @@ def changes(session: Session, site: str, since: int, limit: int, *, numbers: Sit
     kinds = CHANGED_KINDS.of(session, since, head)
     if not kinds:
         return Page(max(since, head), False, [])
-    scope = site_scope(session, site) if _SCOPED & {k.model for k in kinds} else SiteScope(site)
-    sequences = _sequences(session, scope, since, head, kinds)
+    url = _url(session)
+    windows = {kind: WINDOWS.read(session, url, kind, since, head, _in_chunks)
+               for kind in kinds if kind.model not in _SCOPED}  # fmt: skip
+    own = tuple(kind for kind in kinds if windows.get(kind) is None)
+    scope = site_scope(session, site) if _SCOPED & {k.model for k in own} else SiteScope(site)
+    sequences = set(_sequences(session, scope, since, head, own))
+    for window in windows.values():
+        if window is not None:
+            sequences |= window.sequences()
+    return _paged(since, head, limit, sorted(sequences), kinds, numbers, lambda kind, upto:
+                  _changed(session, kind, scope, since, upto, numbers), windows)  # fmt: skip
+
+
+def kept_changes(url: str, since: int, head: int, limit: int, numbers: SiteNumbers) -> Page | None:
+    """The page ``changes`` would give after ``since`` with every change up to ``head``
+    committed, from kept windows alone (no query); None unless every kind changed in
+    ``(since, head]`` is one all sites receive and its window is kept."""
+    kinds = CHANGED_KINDS.kept(url, since, head)
+    if kinds is None:
+        return None
+    if not kinds:
+        return Page(max(since, head), False, [])
+    windows: dict[Kind, Window | None] = {}
+    for kind in kinds:
+        window = WINDOWS.get(url, kind, since, head) if kind.model not in _SCOPED else None
+        if window is None:
+            return None
+        windows[kind] = window
+    sequences = sorted(set().union(*(window.sequences() for window in windows.values() if window)))
+    return _paged(since, head, limit, sequences, kinds, numbers, _never, windows)
+
+
+def _never(kind: Kind, upto: int) -> list[Entity]:
+    raise AssertionError(f"{kind.name}: every window is kept")
+
+
+def _paged(
+    since: int,
+    head: int,
+    limit: int,
+    sequences: list[int],
+    kinds: tuple[Kind, ...],
+    numbers: SiteNumbers,
+    read: Callable[[Kind, int], list[Entity]],
+    windows: dict[Kind, Window | None],
+) -> Page:
+    """The page of the first ``limit`` change numbers of ``sequences`` (the site's, in
+    ``(since, head]``): each kind's entities from its window if kept, else ``read``."""
     if not sequences:
         return Page(max(since, head), False, [])
     upto = sequences[min(limit, len(sequences)) - 1]
     entities: list[Entity] = []
     for kind in FEED_ORDER:
         if kind in kinds:
-            entities.extend(_changed(session, kind, scope, since, upto, numbers))
+            window = windows.get(kind)
+            found = read(kind, upto) if window is None else window.entities(kind, upto, numbers)
+            entities.extend(found)
     numbers.report()
     entities.sort(key=lambda e: (int(e["seq"]), _RANK[str(e["entity"])]))
     more = upto < sequences[-1]
     return Page(upto if more else max(upto, head), more, entities)
+
+
+def _url(session: Session) -> str:
+    return str(session.get_bind().engine.url)
 
 
 def _window(model: Any, since: int, upto: int) -> Any:
@@ -176,7 +239,7 @@ def _changed(
     where = scope.where(model)
     if where is not None:
         statement = statement.where(where)
-    rows = [(row.change_seq, _values(row)) for row in session.scalars(statement)]
+    rows = [(row.change_seq, row_values(row)) for row in session.scalars(statement)]
     links = kind.links_of(session, [row for _, row in rows], _in_chunks, numbers, feed=True)
     return [kind.entity(seq, row, links, numbers) for seq, row in rows]
 
@@ -185,14 +248,3 @@ def _in_chunks(key: Any, ids: list[int]) -> list[Any]:
     """Filters for the link rows of the owners ``ids``, 5,000 ids each (a change's ids are
     scattered)."""
     return [key.in_(ids[start : start + 5000]) for start in range(0, len(ids), 5000)]
-
-
-def _values(row: Any) -> dict[str, Any]:
-    """``{column: value}`` of ``row`` but its change number (timestamps as ISO text)."""
-    values: dict[str, Any] = {}
-    for column in row.__table__.columns:
-        if column.key == "change_seq":
-            continue
-        value = getattr(row, column.key)
-        values[column.key] = value.isoformat() if isinstance(value, datetime) else value
-    return values

@@ -45,6 +45,7 @@ from printwarden.store import snapshot as snapshots
 from printwarden.store.change_bell import Waiter
 from printwarden.store.changes import change_seq
 from printwarden.store.errors import AlreadyExists, NotFound
+from printwarden.store.feed_windows import WINDOWS
 from printwarden.store.migrate import head_revision
 from printwarden.store.models import ChangeCounter, SiteRow
 from printwarden.store.replicated_kinds import KINDS
@@ -379,8 +380,14 @@ def _page(state: AppState, name: str, since: int, limit: int) -> _Found:
     if since and last <= since:
         return _Found(replication.Page(since, False, []), generation, forced)
     numbers = SiteNumbers(state.secret, name, generation)
-    with state.database.snapshot() as session:
-        page = replication.changes(session, name, since, limit, numbers=numbers)
+    url = str(state.database.engine.url)
+    # A change wakes every site's poll at once: the first reads the window, the others
+    # take it as kept (store/feed_windows.py).
+    with WINDOWS.first_reader(url, since, last):
+        page = replication.kept_changes(url, since, last, limit, numbers)
+        if page is None:
+            with state.database.snapshot() as session:
+                page = replication.changes(session, name, since, limit, numbers=numbers)
     return _Found(page, generation, forced)
 
 
