@@ -168,11 +168,9 @@ def site_rekey(name: str, config: ConfigOption = None) -> None:
 
     with open_session(config) as session:
         try:
-            row = sites.find_site(session, name)
+            generation = sites.rekey(session, name).key_generation
         except NotFound as exc:
             raise fail(str(exc)) from None
-        row.key_generation += 1
-        generation = row.key_generation
     print(f"{name}: card key generation {generation}")
 
 
@@ -251,7 +249,7 @@ def site_force(
 
     with open_session(config) as session:
         try:
-            sites.find_site(session, name).forced_offline = offline
+            sites.force_offline(session, name, offline)
         except NotFound as exc:
             raise fail(str(exc)) from None
     print(f"{name}: {'forced offline' if offline else 'free to return online'}")

@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
+from printwarden.domain.accounts import Role
 from support.appserver import AppServer
 
 
@@ -127,6 +131,40 @@ def test_a_site_server_refuses_the_app_servers_secret(server: AppServer, tmp_pat
     said = " ".join((result.stdout + result.stderr).split())  # the console wraps lines
     assert "no longer takes the App Server's secret" in said
     assert not (tmp_path / "site").exists()  # refused before anything was made
+
+
+def _poll_answer(server: AppServer, name: str, since: int, forced: bool) -> dict[str, Any]:
+    """The site's quiet long poll's answer, and how long it took (``seconds``)."""
+    token = server.token(Role.SITE, scope=name)
+    params: dict[str, str | int] = {"since": since, "wait": 60, "beats": "true",
+                                    "quiet": "true", "forced": str(forced).lower()}  # fmt: skip
+    started = time.monotonic()
+    answer = httpx.get(f"{server.api}/sites/{name}/changes", params=params, timeout=90,
+                       headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+    return {**answer.json(), "seconds": time.monotonic() - started}
+
+
+def _head(server: AppServer) -> int:
+    return int(httpx.get(f"{server.api}/health").json()["change_seq"])
+
+
+def test_site_force_and_rekey_wake_the_sites_long_poll(server: AppServer) -> None:
+    """A site waits quietly for minutes when nothing changes: what an administrator does
+    at the command line reaches it at once all the same (the watch of commits no bell
+    hears, within a second)."""
+    ok(server, "admin", "site", "add", "watched")
+    for command, forced, field, value in (
+        (("force", "watched", "--offline"), False, "forced_offline", True),
+        (("rekey", "watched"), True, "key_generation", 2),
+    ):
+        since = _head(server)
+        with ThreadPoolExecutor(1) as pool:
+            waiting = pool.submit(_poll_answer, server, "watched", since, forced)
+            time.sleep(1.0)  # the poll is waiting
+            ok(server, "admin", "site", *command)
+            page = waiting.result(timeout=90)
+        assert page[field] == value, page
+        assert page["seconds"] < 1.0 + 12.0, page  # not the 60 s wait (catch-up: 10 s)
 
 
 def test_site_rekey_raises_the_sites_key_generation(server: AppServer) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
+from printwarden.store.changes import change_seq
 from printwarden.store.db import utc
 from printwarden.store.errors import AlreadyExists, NotFound
 from printwarden.store.models import JournalEntryRow, SiteRow
@@ -69,6 +70,25 @@ def find_site(session: Session, name: str) -> SiteRow:
     row = session.scalar(select(SiteRow).where(SiteRow.name == name))
     if row is None:
         raise NotFound(f"no site named {name!r}")
+    return row
+
+
+def force_offline(session: Session, name: str, offline: bool) -> SiteRow:
+    """Take the site offline for maintenance (or let it return). It takes a change number:
+    the site's long poll, on whichever App Server process holds it, answers at once."""
+    row = find_site(session, name)
+    row.forced_offline = offline
+    change_seq(session)
+    return row
+
+
+def rekey(session: Session, name: str) -> SiteRow:
+    """A new card key generation for the site (after a theft, say). It takes a change
+    number: the site's long poll answers soon with the new generation (and the site takes
+    a fresh snapshot under it)."""
+    row = find_site(session, name)
+    row.key_generation += 1
+    change_seq(session)
     return row
 
 

@@ -43,7 +43,6 @@ from printwarden.service.state import AppState, app_state
 from printwarden.store import replication, settings, sites
 from printwarden.store import snapshot as snapshots
 from printwarden.store.change_bell import Waiter
-from printwarden.store.changes import change_seq
 from printwarden.store.errors import AlreadyExists, NotFound
 from printwarden.store.feed_windows import WINDOWS
 from printwarden.store.migrate import head_revision
@@ -119,19 +118,20 @@ def force_offline(
 ) -> SiteOut:
     """Take a site offline for maintenance (or bring it back); its long poll answers at once
     (the change number taken here wakes every process's polls)."""
-    row = _site(session, name)
-    row.forced_offline = body.offline
-    change_seq(session)
-    return views.site_out(row)
+    try:
+        return views.site_out(sites.force_offline(session, name, body.offline))
+    except NotFound as exc:
+        raise Problem(404, "Not found", str(exc)) from None
 
 
 @router.post("/sites/{name}/rekey", dependencies=[Depends(admin_only)])
 def rekey_site(name: str, session: Session = Depends(write_session)) -> SiteOut:
     """Give the site a new card key (after a theft, say): the old one matches nothing sent
     from now on, and the site, told by its next page of changes, takes a fresh snapshot."""
-    row = _site(session, name)
-    row.key_generation += 1
-    return views.site_out(row)
+    try:
+        return views.site_out(sites.rekey(session, name))
+    except NotFound as exc:
+        raise Problem(404, "Not found", str(exc)) from None
 
 
 @router.get("/sites/{name}/keys")
