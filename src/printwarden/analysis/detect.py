@@ -19,6 +19,8 @@ OCTET = "application/octet-stream"
 # older Office files OLE2 compound files) that no printer here can be sent.
 ZIP = "application/zip"
 OLE = "application/x-ole-storage"
+# Photos and scans: each becomes a page of its own when made a PDF.
+PHOTOS = frozenset({JPEG, PNG, TIFF, GIF})
 
 _ALIASES = {
     "application/x-pdf": PDF,

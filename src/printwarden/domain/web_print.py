@@ -15,6 +15,10 @@ SETTING_KEY = "web-print"
 MIB = 1024 * 1024
 
 
+class NotPrintable(Exception):
+    """This document cannot be printed; the message says why, for the person."""
+
+
 class Stage(StrEnum):
     """Where a submission is, on the server that took it."""
 

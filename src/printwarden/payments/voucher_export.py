@@ -15,14 +15,17 @@ import re
 import zipfile
 from collections import Counter
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import segno
-from fpdf import FPDF
 
 from printwarden.domain.money import Currency
 from printwarden.domain.vouchers import Batch, display, parse
 from printwarden.payments.csv_cells import FORMULA_START
+
+if TYPE_CHECKING:
+    from fpdf import FPDF
 
 CSV_HEADER = ("batch_id", "code", "value", "currency", "valid_until")
 PAGE_W, PAGE_H = 210.0, 297.0  # A4, mm
@@ -149,6 +152,8 @@ def card_origin(index: int) -> tuple[float, float]:
 
 
 def _document(batch: Batch) -> FPDF:
+    from fpdf import FPDF  # fpdf2 and its fonts (about 30 MB) load with the first cards
+
     pdf = FPDF(unit="mm", format="A4")
     pdf.set_auto_page_break(False)
     pdf.set_margin(0)

@@ -11,11 +11,9 @@ and counted (``stats``).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 import os
-import shutil
 import tempfile
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
@@ -23,24 +21,17 @@ from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
-import pikepdf
 from starlette.datastructures import UploadFile
 
-from printwarden.analysis import detect, ghostscript
-from printwarden.analysis.api import analyze
-from printwarden.analysis.conversions import fit_points
-from printwarden.analysis.imagepdf import image_to_pdf
-from printwarden.analysis.render import postscript_to_pdf
-from printwarden.analysis.textpdf import text_to_pdf
+from printwarden.analysis import detect
 from printwarden.config import WebPrintConfig
 from printwarden.domain.web_print import (
     Kind,
+    NotPrintable,
     PrintOptions,
     Rendered,
     Stage,
     WebPrintPolicy,
-    parse_ranges,
-    selected_pages,
 )
 from printwarden.files import private_dir
 from printwarden.rendering import RenderFailed, RenderPool, RenderSettings, detect_office
@@ -55,15 +46,10 @@ from printwarden.usecases.release import bell_for
 
 log = logging.getLogger("printwarden.web_print")
 
-IMAGES = frozenset({detect.JPEG, detect.PNG, detect.TIFF, detect.GIF})
 PREVIEW_PAGES = 3
 PREVIEW_DPI = 40
 SWEEP_SECONDS = 300.0
 UPLOAD_CHUNK = 1 << 20
-
-
-class NotPrintable(Exception):
-    """This document cannot be printed; the message says why, for the person."""
 
 
 class WebPrintService:
@@ -215,37 +201,17 @@ class WebPrintService:
             return web_print.policy(session)
 
     def _convert(self, source: Path, target: Path, found: str) -> None:
-        paper = fit_points(self.config.paper)
-        try:
-            if found == detect.PDF:
-                _check_pdf(source)
-                shutil.copyfile(source, target)
-            elif found in IMAGES:
-                image_to_pdf(source, target, paper)
-            elif found == detect.POSTSCRIPT:
-                postscript_to_pdf(source, target, paper)
-            else:
-                text_to_pdf(source, target, paper)
-        except NotPrintable:
-            raise
-        except Exception as exc:
-            log.info("web print: %s did not convert (%s)", found, exc)
-            raise NotPrintable(f"the {found} document could not be read") from None
+        from printwarden.service import web_print_documents as documents  # ~40 MB: on use
+
+        documents.convert(source, target, found, self.config.paper)
 
     def _select_and_analyse(
         self, target: Path, options: PrintOptions, rules: WebPrintPolicy
     ) -> Rendered:
         """Keep the pages asked for, then analyse what will print."""
-        ranges = parse_ranges(options.pages)
-        if ranges:
-            _keep_pages(target, ranges)
-        found = analyze(target, detect.PDF)
-        if not found.pages:
-            raise NotPrintable(found.detail or "the document has no pages")
-        if found.pages > rules.max_pages:
-            raise NotPrintable(f"{found.pages} pages: at most {rules.max_pages} are allowed")
-        colour = 0 if options.grayscale else len(found.colour_pages or ())
-        return Rendered(found.pages, colour, found.paper_size or self.config.paper)
+        from printwarden.service import web_print_documents as documents
+
+        return documents.select_and_analyse(target, options, rules, self.config.paper)
 
     def _rendered(self, submission_id: str, target: Path, detected: str, rendered: Rendered) -> str:
         """Record the rendered document; the provider to ring ("" if none yet)."""
@@ -305,7 +271,9 @@ class WebPrintService:
             return None
         path = self.preview_path(row.id, page)
         if not path.exists():
-            _render_preview(self.document(row.document), page, path)
+            from printwarden.service import web_print_documents as documents
+
+            documents.render_preview(self.document(row.document), page, path, PREVIEW_DPI)
         return path
 
 
@@ -314,7 +282,7 @@ def _kind(found: str, office: bool) -> Kind | None:
         return Kind.OFFICE
     if found == detect.PDF:
         return Kind.PDF
-    if found in IMAGES:
+    if found in detect.PHOTOS:
         return Kind.IMAGE
     if found == detect.POSTSCRIPT:
         return Kind.POSTSCRIPT
@@ -331,43 +299,12 @@ def _unsupported(found: str) -> str:
     return "not a document Web Print can print (its content is not a known format)"
 
 
-def _check_pdf(source: Path) -> None:
-    try:
-        with pikepdf.open(source):
-            pass
-    except pikepdf.PasswordError:
-        raise NotPrintable("the PDF is password-protected: remove the password first") from None
-    except pikepdf.PdfError:
-        raise NotPrintable("the PDF is damaged and cannot be read") from None
-
-
-def _keep_pages(target: Path, ranges: tuple[tuple[int, int], ...]) -> None:
-    with pikepdf.open(target, allow_overwriting_input=True) as pdf:
-        keep = selected_pages(ranges, len(pdf.pages))
-        if not keep:
-            raise NotPrintable(f"the page range selects none of the {len(pdf.pages)} pages")
-        for index in reversed(range(len(pdf.pages))):
-            if index not in keep:
-                del pdf.pages[index]
-        pdf.save(target)
-
-
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         while chunk := handle.read(1 << 20):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def _render_preview(pdf: Path, page: int, target: Path) -> None:
-    partial = target.with_suffix(".part")
-    args = ["-sDEVICE=png16m", f"-r{PREVIEW_DPI}", f"-dFirstPage={page}", f"-dLastPage={page}",
-            f"-sOutputFile={partial}", str(pdf)]  # fmt: skip
-    ghostscript.run(args, timeout=20.0)
-    os.replace(partial, target)
-    with contextlib.suppress(OSError):
-        target.chmod(0o600)
 
 
 async def hand_in(

@@ -45,7 +45,6 @@ from printwarden.store import snapshot as snapshots
 from printwarden.store.change_bell import Waiter
 from printwarden.store.errors import AlreadyExists, NotFound
 from printwarden.store.feed_windows import WINDOWS
-from printwarden.store.migrate import head_revision
 from printwarden.store.models import ChangeCounter, SiteRow
 from printwarden.store.replicated_kinds import KINDS
 from printwarden.store.site_numbers import SiteNumbers
@@ -318,7 +317,10 @@ async def _beating(
 
 @cache
 def _revision() -> str:
-    """This process's schema revision (reading it loads every migration script)."""
+    """This process's schema revision (reading it loads every migration script, and alembic:
+    on the first page asked for, not with the server)."""
+    from printwarden.store.migrate import head_revision
+
     return head_revision() or ""
 
 

@@ -1,0 +1,24 @@
+"""An App Server that never exports top-up cards nor renders a Web Print document does not
+carry their libraries (tens of megabytes per process, times every process of a cluster):
+they load on first use."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+# Loaded on first use only: the PDF writer of top-up cards and of text documents with its
+# fonts and shaping, and alembic (the schema revision a site's page names).
+ON_FIRST_USE = ("fpdf", "fontTools", "uharfbuzz", "lxml", "alembic", "mako")
+
+
+def test_the_app_server_loads_document_and_migration_libraries_on_first_use() -> None:
+    program = (
+        "import json, sys\n"
+        "import printwarden.service.app\n"
+        f"print(json.dumps(sorted(m for m in {ON_FIRST_USE!r} if m in sys.modules)))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
+                            timeout=120, check=True)  # fmt: skip
+    assert json.loads(result.stdout) == []
