@@ -137,9 +137,23 @@ def test_a_revocation_waits_for_a_silent_process_only_so_long(
         silent.close()
     assert passed == 1  # the second answered, the silent one did not
     assert FENCE_SECONDS <= took < FENCE_SECONDS + 0.5
+    _wait_gone(pg_url, listener_name("silent"))  # its backend ends a moment after the close
     started = time.monotonic()
     assert database.fence() == 1  # with it gone, nobody is waited for
     assert time.monotonic() - started < 0.5
+
+
+def _wait_gone(pg_url: str, application_name: str) -> None:
+    """Until PostgreSQL lists no connection named ``application_name`` (at most 10 s)."""
+    deadline = time.monotonic() + 10
+    with psycopg.connect(Database(pg_url).conninfo or "", autocommit=True) as watcher:
+        while time.monotonic() < deadline:
+            query = "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s"
+            row = watcher.execute(query, (application_name,)).fetchone()
+            if row is not None and row[0] == 0:
+                return
+            time.sleep(0.05)
+    raise AssertionError(f"{application_name} still connected after 10 s")
 
 
 def test_a_process_that_lost_its_listener_trusts_no_cached_token(

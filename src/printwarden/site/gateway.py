@@ -79,6 +79,10 @@ class HqConnection:
     async def password_accepted(self, username: str, password: str) -> None:
         """The App Server accepted this password (for the offline password cache)."""
 
+    def replica_ready(self) -> bool:
+        """Whether the replica holds a first copy of HQ's data (it can answer)."""
+        return True
+
 
 class Gateway:
     """ASGI app: ``upstream`` while the link is up, ``local`` (the replica) otherwise.
@@ -254,7 +258,14 @@ class Gateway:
         self, scope: Scope, body: bytes, send: Send, receive: Receive | None = None
     ) -> None:
         """The replica answers; a route whose functions-table row is unavailable offline
-        refuses itself (``service/offline_functions.py``: each route declares its row)."""
+        refuses itself (``service/offline_functions.py``: each route declares its row).
+        A replica still taking its first copy answers 503: it knows no one yet, and a 401
+        would tell a User Client its token is void."""
+        if not self.link.replica_ready():
+            detail = "this site is still copying HQ's data and HQ did not answer: try again soon"
+            await _send_response(send, _problem(503, "Service Unavailable", detail,
+                                                retry_after=5))  # fmt: skip
+            return
         marker = ANSWERING_LOCALLY.set(True)
         try:
             await self.local(scope, _replay(body, receive), send)
@@ -350,9 +361,12 @@ def _replay(body: bytes, then: Receive | None = None) -> Receive:
     return receive
 
 
-def _problem(status: int, title: str, detail: str) -> httpx.Response:
+def _problem(status: int, title: str, detail: str, retry_after: int = 0) -> httpx.Response:
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
-    return httpx.Response(status, json=body, headers={"content-type": "application/problem+json"})
+    headers = {"content-type": "application/problem+json"}
+    if retry_after:
+        headers["retry-after"] = str(retry_after)
+    return httpx.Response(status, json=body, headers=headers)
 
 
 async def _send_response(send: Send, response: httpx.Response) -> None:

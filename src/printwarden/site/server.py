@@ -121,6 +121,7 @@ class SiteServer(HqConnection):
         self._round_trips = RoundTrips()  # and how long it may take
         self._threads: list[threading.Thread] = []
         self.last_report: dict[str, Any] | None = None
+        self._replica_ready = False  # known to hold a first copy of HQ's data
         private_dir(config.data_dir)  # the replica holds hashes and the journal
         self.replica = Replica(config.data_dir / "replica.db")
         self.journal = Journal(self.replica.database, active=self.answering_offline)
@@ -187,6 +188,13 @@ class SiteServer(HqConnection):
     def _mode(self) -> str:
         with self._lock:
             return self.machine.mode.value
+
+    def replica_ready(self) -> bool:
+        """Whether the replica holds a first copy of HQ's data (once it has, it keeps one:
+        a snapshot taken again replaces rows that go on answering meanwhile)."""
+        if not self._replica_ready:
+            self._replica_ready = self.replica.seq() > 0
+        return self._replica_ready
 
     def answering_offline(self) -> bool:
         """Whether the replica is answering (a request, or the site as a whole)."""
