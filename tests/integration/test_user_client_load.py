@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from printwarden.testing.appserver import AppServer
@@ -83,6 +84,12 @@ def test_one_site_server_relays_a_thousand_clients(
     site.start()
     try:
         assert site.process is not None
+        # Its first copy taken (till then a stream HQ is slow to take is answered 503: the
+        # site knows no one yet), as a site serving User Clients has.
+        head = int(httpx.get(f"{app.api}/health", timeout=10).json()["change_seq"])
+        deadline = time.monotonic() + 120
+        while int(site.status()["replica_seq"]) < head and time.monotonic() < deadline:
+            time.sleep(0.2)
         hold(site.port, site.process.pid, seeded, tmp_path / "clients")
     finally:
         site.stop()
