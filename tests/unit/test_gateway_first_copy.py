@@ -9,24 +9,8 @@ from typing import Any
 
 import httpx
 
-from printwarden.site.gateway import Gateway, HqConnection
-
-
-class Offline(HqConnection):
-    def __init__(self, ready: bool) -> None:
-        self.ready = ready
-
-    def online(self) -> bool:
-        return False
-
-    def forward_failed(self, reason: str) -> None:
-        pass
-
-    def forward_succeeded(self) -> None:
-        pass
-
-    def replica_ready(self) -> bool:
-        return self.ready
+from printwarden.site.gateway import Gateway
+from support.gateway_links import StubLink
 
 
 async def replica(scope: Any, receive: Any, send: Any) -> None:
@@ -38,7 +22,7 @@ async def replica(scope: Any, receive: Any, send: Any) -> None:
 
 def ask(ready: bool) -> httpx.Response:
     async def run() -> httpx.Response:
-        gateway = Gateway(replica, "http://127.0.0.1:9", Offline(ready))
+        gateway = Gateway(replica, "http://127.0.0.1:9", StubLink(online=False, ready=ready))
         transport = httpx.ASGITransport(app=gateway)
         try:
             async with httpx.AsyncClient(transport=transport, base_url="http://site") as client:

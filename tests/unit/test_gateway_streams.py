@@ -9,22 +9,9 @@ from typing import Any
 import httpx
 
 from printwarden.sim.ports import free_port
-from printwarden.site.gateway import Gateway, HqConnection
+from printwarden.site.gateway import Gateway
 from printwarden.site.streams import EVENT_STREAMS
-
-
-class AlwaysOnline(HqConnection):
-    def __init__(self) -> None:
-        self.failures: list[str] = []
-
-    def online(self) -> bool:
-        return True
-
-    def forward_failed(self, reason: str) -> None:
-        self.failures.append(reason)
-
-    def forward_succeeded(self) -> None:
-        pass
+from support.gateway_links import StubLink
 
 
 async def local_stream(scope: Any, receive: Any, send: Any) -> None:
@@ -35,7 +22,7 @@ async def local_stream(scope: Any, receive: Any, send: Any) -> None:
 
 
 def test_a_stream_hq_cannot_open_is_answered_here_at_once() -> None:
-    link = AlwaysOnline()
+    link = StubLink()
     nobody = f"http://127.0.0.1:{free_port()}"  # nothing listens: HQ unreachable
 
     async def open_stream() -> tuple[httpx.Response, float]:

@@ -9,27 +9,10 @@ from typing import Any
 
 import httpx
 
-from printwarden.site.gateway import Gateway, HqConnection
+from printwarden.site.gateway import Gateway
+from support.gateway_links import StubLink
 
 HQ_DELAY = 2.5  # longer than an ordinary forward may take, shorter than a login may
-
-
-class AlwaysOnline(HqConnection):
-    def __init__(self) -> None:
-        self.failures: list[str] = []
-        self.accepted: list[tuple[str, str]] = []
-
-    def online(self) -> bool:
-        return True
-
-    def forward_failed(self, reason: str) -> None:
-        self.failures.append(reason)
-
-    def forward_succeeded(self) -> None:
-        pass
-
-    async def password_accepted(self, username: str, password: str) -> None:
-        self.accepted.append((username, password))
 
 
 async def replica(scope: Any, receive: Any, send: Any) -> None:
@@ -64,9 +47,9 @@ async def answer_slowly(reader: asyncio.StreamReader, writer: asyncio.StreamWrit
     await writer.drain()
 
 
-def ask(method: str, path: str, body: dict[str, str] | None = None) -> tuple[str, AlwaysOnline]:
+def ask(method: str, path: str, body: dict[str, str] | None = None) -> tuple[str, StubLink]:
     """Where the answer to ``path`` through a site's gateway came from, and the link."""
-    link = AlwaysOnline()
+    link = StubLink()
 
     async def run() -> str:
         server = await asyncio.start_server(slow_hq, "127.0.0.1", 0)
