@@ -81,6 +81,7 @@ def run(
     status: bool = True,
     wait: float = LONG_POLL_SECONDS,
     beacon: bool = False,
+    follow: bool = False,
 ) -> tuple[float, float, list[float]]:
     """The App Server's CPU (percent of a core) and memory (MB) with ``count`` idle sites
     connected, and how long one change took to reach each site's poll (seconds)."""
@@ -99,7 +100,7 @@ def run(
                 "Authorization": f"Bearer {app.token(Role.ADMIN, 'bench-admin')}"},
                 limits=httpx.Limits(max_keepalive_connections=0))  # fmt: skip
             head = int(admin.get("/health").json()["change_seq"])
-            sites = SiteSimulator(app.port, site_tokens, head, beats, status)
+            sites = SiteSimulator(app.port, site_tokens, head, beats, status, follow)
             sites.wait, sites.beacon = wait, beacon
             sites.start()
             time.sleep(5)  # every poll open
@@ -351,6 +352,7 @@ def main() -> int:
     parser.add_argument("--no-beats", action="store_true", help="plain long polls (older)")
     parser.add_argument("--no-status", action="store_true", help="no status reports")
     parser.add_argument("--beacon", action="store_true", help="sites hold beacons")
+    parser.add_argument("--follow", action="store_true", help="poll again after an answer")
     parser.add_argument(
         "--wait",
         type=float,
@@ -365,7 +367,8 @@ def main() -> int:
         beats = not args.no_beats and src is None
         wait = min(args.wait, 55.0)
         beacon = args.beacon and src is None
-        busy, memory, delays = run(src, count, seconds, beats, not args.no_status, wait, beacon)
+        busy, memory, delays = run(src, count, seconds, beats, not args.no_status, wait, beacon,
+                                   args.follow)  # fmt: skip
         p50 = statistics.median(delays) if delays else float("nan")
         p99 = delays[int(len(delays) * 0.99) - 1] if delays else float("nan")
         worst = delays[-1] if delays else float("nan")
