@@ -20,11 +20,11 @@ from printwarden.scanning.destinations import (
     DeliveryError,
     Document,
     LocalFolder,
-    SmbFolder,
     Target,
     parse_target,
     tagged_name,
 )
+from printwarden.scanning.smb_folder import SmbFolder
 from printwarden.testing.samba import SambaServer
 
 PDF = b"%PDF-1.7\n" + b"scanned page\n" * 4000 + b"%%EOF\n"

@@ -9,8 +9,10 @@ import subprocess
 import sys
 
 # Loaded on first use only: the PDF writer of top-up cards and of text documents with its
-# fonts and shaping, and alembic (the schema revision a site's page names).
-ON_FIRST_USE = ("fpdf", "fontTools", "uharfbuzz", "lxml", "alembic", "mako")
+# fonts and shaping, alembic (the schema revision a site's page names), and smbprotocol
+# (scans delivered to an SMB share).
+ON_FIRST_USE = ("fpdf", "fontTools", "uharfbuzz", "lxml", "alembic", "mako", "smbclient",
+                "smbprotocol", "spnego")  # fmt: skip
 
 
 def test_the_app_server_loads_document_and_migration_libraries_on_first_use() -> None:

@@ -42,7 +42,6 @@ from printwarden.scanning.destinations import (
     DeliveryError,
     Document,
     LocalFolder,
-    SmbFolder,
     parse_target,
 )
 from printwarden.scanning.destinations import (
@@ -464,6 +463,8 @@ def folder_target(config: ScanFolderConfig) -> Target:
         return LocalFolder(Path(found.location))
     credentials = SmarthostSettings(credentials_file=config.credentials_file)
     username, password = read_credentials(credentials) or ("", "")
+    from printwarden.scanning.smb_folder import SmbFolder  # smbprotocol: with the first share
+
     return SmbFolder(found.location, username=username, password=password, port=found.port)
 
 
