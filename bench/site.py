@@ -97,6 +97,7 @@ from printwarden.domain.ids import new_id
 from printwarden.domain.journal import UPLOAD_LIMIT
 from printwarden.domain.ledger import Transaction, TransactionKind
 from printwarden.sim.link import Link
+from printwarden.sim.ports import free_port
 from printwarden.store import groups as group_store
 from printwarden.store import ledger
 from printwarden.store.changes import change_seq
@@ -113,7 +114,7 @@ from printwarden.store.models import (
 )
 from printwarden.store.printers import cost_model_from_json
 from printwarden.testing.appserver import AppServer
-from printwarden.testing.site import SiteProcess
+from printwarden.testing.site import BEACON_PORT_ENV, SiteProcess, beacon_route
 from provider_harness import BenchError, finish_py_spy, percentile, start_py_spy
 
 GOAL_OFFLINE_S = 3.0
@@ -196,14 +197,17 @@ class Hq:
     def database(self) -> Database:
         return Database(self.url)
 
-    def site_server(self, root: Path, upstream_port: int) -> SiteProcess:
-        """The site's Site Server (not started; its start is timed by :func:`run_sync`)."""
-        return SiteProcess(
+    def site_server(self, root: Path, upstream_port: int, hq_beacon: str = "") -> SiteProcess:
+        """The site's Site Server (not started; its start is timed by :func:`run_sync`),
+        holding HQ's beacon at ``hq_beacon`` (HOST:PORT) if given."""
+        site = SiteProcess(
             f"http://127.0.0.1:{upstream_port}",
             self.app.token(Role.SITE, scope=SITE),
             SITE,
             root,
         )
+        site.hq_beacon = hq_beacon
+        return site
 
 
 def expect(response: httpx.Response, status: int) -> Any:
@@ -213,10 +217,13 @@ def expect(response: httpx.Response, status: int) -> Any:
 
 
 @contextmanager
-def hq(backend: str, root: Path) -> Iterator[Hq]:
-    """An App Server on a fresh ``backend`` database, a printer, the site; all torn down."""
+def hq(backend: str, root: Path, beacon: bool = False) -> Iterator[Hq]:
+    """An App Server on a fresh ``backend`` database (with ``beacon``, a beacon port), a
+    printer, the site; all torn down."""
     with database_url(backend, root) as url:
         app = AppServer(url, root / "app")
+        if beacon:
+            app.extra_env[BEACON_PORT_ENV] = str(free_port())
         app.data_dir.mkdir(parents=True, exist_ok=True)
         app.start()
         admin: httpx.Client | None = None
@@ -238,7 +245,12 @@ def hq(backend: str, root: Path) -> Iterator[Hq]:
 
 @contextmanager
 def link_to(app: AppServer) -> Iterator[Link]:
+    """A link to ``app``, and to its beacon if it has one (``beacon_route``)."""
     link = Link("127.0.0.1", 0, "127.0.0.1", app.port)
+    link.add_route("127.0.0.1", 0, "127.0.0.1", app.port)  # as site_link's route back
+    beacon = app.extra_env.get(BEACON_PORT_ENV)
+    if beacon:
+        link.add_route("127.0.0.1", 0, "127.0.0.1", int(beacon))
     link.start()
     try:
         yield link
@@ -515,12 +527,13 @@ def worst_overlapping(requests: Sequence[Request], start: float, end: float) -> 
     return max((r.latency for r in requests if r.started <= end and r.ended >= start), default=0)
 
 
-def run_failover(cycles: int, root: Path, budget: Budget) -> FailoverResult:
+def run_failover(cycles: int, root: Path, budget: Budget, beacon: bool = False) -> FailoverResult:
     """``cycles`` cuts under client load, then ``cycles`` with the clients paused (only the
-    site's heartbeat can notice the cut then)."""
-    with hq("sqlite", root) as hq_, link_to(hq_.app) as link:
+    site's heartbeat can notice the cut then); with ``beacon``, the site holds HQ's beacon
+    through the link (its heartbeat then)."""
+    with hq("sqlite", root, beacon) as hq_, link_to(hq_.app) as link:
         people = seed(hq_, "fo", 200, restricted=False)
-        site = hq_.site_server(root / "site", link.port)
+        site = hq_.site_server(root / "site", link.port, beacon_route(link) if beacon else "")
         provider_token = hq_.app.token(Role.PROVIDER)
         site.launch()
         with running(site):
@@ -1093,6 +1106,7 @@ def parser() -> argparse.ArgumentParser:
         help="record the App Server (uploads), Site and App Server (sync) with py-spy",
     )
     p.add_argument("--strict", action="store_true", help="exit 1 when a goal is missed")
+    p.add_argument("--beacon", action="store_true", help="failover: the site holds a beacon")
     return p
 
 
@@ -1119,8 +1133,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="pw-bench-site-") as tmp:
             root = Path(tmp)
             if "failover" in parts:
-                print(f"\n[failover] {cycles} link cuts", flush=True)
-                fo = run_failover(cycles, root / "failover", budget)
+                print(f"\n[failover] {cycles} link cuts{' (beacon)' * args.beacon}", flush=True)
+                fo = run_failover(cycles, root / "failover", budget, args.beacon)
                 report_failover(fo)
                 missed += [] if fo.meets_goal else ["failover"]
             for backend in backends if "reconcile" in parts else ():
