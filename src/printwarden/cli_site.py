@@ -168,7 +168,7 @@ def site_rekey(name: str, config: ConfigOption = None) -> None:
 
     with open_session(config) as session:
         try:
-            generation = sites.rekey(session, name).key_generation
+            generation = sites.rekey(session, sites.find_site(session, name)).key_generation
         except NotFound as exc:
             raise fail(str(exc)) from None
     print(f"{name}: card key generation {generation}")
@@ -249,7 +249,7 @@ def site_force(
 
     with open_session(config) as session:
         try:
-            sites.force_offline(session, name, offline)
+            sites.force_offline(session, sites.find_site(session, name), offline)
         except NotFound as exc:
             raise fail(str(exc)) from None
     print(f"{name}: {'forced offline' if offline else 'free to return online'}")

@@ -73,20 +73,18 @@ def find_site(session: Session, name: str) -> SiteRow:
     return row
 
 
-def force_offline(session: Session, name: str, offline: bool) -> SiteRow:
+def force_offline(session: Session, row: SiteRow, offline: bool) -> SiteRow:
     """Take the site offline for maintenance (or let it return). It takes a change number:
     the site's long poll, on whichever App Server process holds it, answers at once."""
-    row = find_site(session, name)
     row.forced_offline = offline
     change_seq(session)
     return row
 
 
-def rekey(session: Session, name: str) -> SiteRow:
+def rekey(session: Session, row: SiteRow) -> SiteRow:
     """A new card key generation for the site (after a theft, say). It takes a change
     number: the site's long poll answers soon with the new generation (and the site takes
     a fresh snapshot under it)."""
-    row = find_site(session, name)
     row.key_generation += 1
     change_seq(session)
     return row

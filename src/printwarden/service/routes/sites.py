@@ -117,20 +117,14 @@ def force_offline(
 ) -> SiteOut:
     """Take a site offline for maintenance (or bring it back); its long poll answers at once
     (the change number taken here wakes every process's polls)."""
-    try:
-        return views.site_out(sites.force_offline(session, name, body.offline))
-    except NotFound as exc:
-        raise Problem(404, "Not found", str(exc)) from None
+    return views.site_out(sites.force_offline(session, _site(session, name), body.offline))
 
 
 @router.post("/sites/{name}/rekey", dependencies=[Depends(admin_only)])
 def rekey_site(name: str, session: Session = Depends(write_session)) -> SiteOut:
     """Give the site a new card key (after a theft, say): the old one matches nothing sent
     from now on, and the site, told by its next page of changes, takes a fresh snapshot."""
-    try:
-        return views.site_out(sites.rekey(session, name))
-    except NotFound as exc:
-        raise Problem(404, "Not found", str(exc)) from None
+    return views.site_out(sites.rekey(session, _site(session, name)))
 
 
 @router.get("/sites/{name}/keys")

@@ -54,7 +54,7 @@ async def force_offline(
 def _force(ctx: PageContext, name: str, offline: bool) -> None:
     with ctx.app.database.session() as session:
         try:
-            sites.force_offline(session, name, offline)
+            sites.force_offline(session, sites.find_site(session, name), offline)
         except NotFound as exc:
             raise WebError(404, "Not found", str(exc)) from None
 
