@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -55,6 +55,35 @@ class Window:
                 if seq <= upto]  # fmt: skip
 
 
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class Kept(Generic[K, V]):
+    """Values kept for :data:`KEEP_SECONDS`, at most ``size`` of them (the oldest go first);
+    thread-safe. A value is found boxed, ``(value,)``, so that a kept None is told apart
+    from nothing kept."""
+
+    def __init__(self, size: int) -> None:
+        self._lock = threading.Lock()
+        self._size = size
+        self._kept: dict[K, tuple[float, V]] = {}
+
+    def get(self, key: K) -> tuple[V] | None:
+        with self._lock:
+            found = self._kept.get(key)
+        if found is None or time.monotonic() - found[0] > KEEP_SECONDS:
+            return None
+        return (found[1],)
+
+    def put(self, key: K, value: V) -> None:
+        with self._lock:
+            self._kept.pop(key, None)
+            while len(self._kept) >= self._size:
+                self._kept.pop(next(iter(self._kept)))
+            self._kept[key] = (time.monotonic(), value)
+
+
 Key = tuple[str, str, int, int]  # database URL, kind, since, head
 
 
@@ -63,20 +92,13 @@ class Windows:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._kept: dict[Key, tuple[float, Window | None]] = {}  # None: too large to keep
+        self._kept: Kept[Key, Window | None] = Kept(KEPT)  # None: too large to keep
         self._reading: dict[tuple[str, int, int], threading.Event] = {}
 
     def get(self, url: str, kind: Kind, since: int, head: int) -> Window | None:
         """The kept window of ``kind`` in ``(since, head]``, if any."""
-        found = self._find((url, kind.name, since, head))
-        return found[1] if found is not None else None
-
-    def _find(self, key: Key) -> tuple[float, Window | None] | None:
-        with self._lock:
-            found = self._kept.get(key)
-        if found is None or time.monotonic() - found[0] > KEEP_SECONDS:
-            return None
-        return found
+        found = self._kept.get((url, kind.name, since, head))
+        return found[0] if found is not None else None
 
     def read(
         self,
@@ -90,15 +112,11 @@ class Windows:
         """The window of ``kind`` in ``(since, head]``: kept, or read in ``session`` (which
         sees every change up to ``head``) and kept; None when it is too large to keep."""
         key = (url, kind.name, since, head)
-        found = self._find(key)
+        found = self._kept.get(key)
         if found is not None:
-            return found[1]
+            return found[0]
         window = _read(session, kind, since, head, owned)
-        with self._lock:
-            self._kept.pop(key, None)
-            while len(self._kept) >= KEPT:
-                self._kept.pop(next(iter(self._kept)))
-            self._kept[key] = (time.monotonic(), window)
+        self._kept.put(key, window)
         return window
 
     @contextmanager

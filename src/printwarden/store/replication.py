@@ -9,8 +9,6 @@ sequence number: everything one App Server transaction changed arrives together.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +17,7 @@ from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session
 
 from printwarden.store.changes import last_change_seq
-from printwarden.store.feed_windows import KEEP_SECONDS, WINDOWS, Window
+from printwarden.store.feed_windows import WINDOWS, Kept, Window
 from printwarden.store.models import ApiTokenRow, DeviceRow, HeldJobRow, PrinterRow, ProviderRow
 from printwarden.store.replicated_kinds import FEED_ORDER, KINDS, Entity, Kind, row_values
 from printwarden.store.site_numbers import SiteNumbers
@@ -95,17 +93,13 @@ class ChangedKinds:
     KEPT = 8
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._windows: dict[tuple[str, int, int], tuple[float, tuple[Kind, ...]]] = {}
+        self._windows: Kept[tuple[str, int, int], tuple[Kind, ...]] = Kept(self.KEPT)
 
     def kept(self, url: str, since: int, head: int) -> tuple[Kind, ...] | None:
         """The kinds changed in ``(since, head]`` of the database at ``url``, if known (for
         ``KEEP_SECONDS``: see ``feed_windows``)."""
-        with self._lock:
-            found = self._windows.get((url, since, head))
-        if found is None or time.monotonic() - found[0] > KEEP_SECONDS:
-            return None
-        return found[1]
+        found = self._windows.get((url, since, head))
+        return found[0] if found is not None else None
 
     def of(self, session: Session, since: int, head: int) -> tuple[Kind, ...]:
         """The kinds with rows changed in ``(since, head]`` (every change up to ``head`` has
@@ -114,11 +108,7 @@ class ChangedKinds:
         found = self.kept(*window)
         if found is None:
             found = tuple(kind for kind in KINDS if _changed_in(session, kind, since, head))
-            with self._lock:
-                self._windows.pop(window, None)
-                if len(self._windows) >= self.KEPT:
-                    self._windows.pop(next(iter(self._windows)))
-                self._windows[window] = (time.monotonic(), found)
+            self._windows.put(window, found)
         return found
 
 
