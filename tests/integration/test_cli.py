@@ -134,14 +134,13 @@ def test_a_site_server_refuses_the_app_servers_secret(server: AppServer, tmp_pat
 
 
 def _poll_answer(server: AppServer, name: str, since: int, forced: bool) -> dict[str, Any]:
-    """The site's quiet long poll's answer, and how long it took (``seconds``)."""
+    """The site's quiet long poll's answer, and when it came (``ended``, monotonic)."""
     token = server.token(Role.SITE, scope=name)
     params: dict[str, str | int] = {"since": since, "wait": 60, "beats": "true",
                                     "quiet": "true", "forced": str(forced).lower()}  # fmt: skip
-    started = time.monotonic()
     answer = httpx.get(f"{server.api}/sites/{name}/changes", params=params, timeout=90,
                        headers={"Authorization": f"Bearer {token}"})  # fmt: skip
-    return {**answer.json(), "seconds": time.monotonic() - started}
+    return {**answer.json(), "ended": time.monotonic()}
 
 
 def _head(server: AppServer) -> int:
@@ -151,7 +150,7 @@ def _head(server: AppServer) -> int:
 def test_site_force_and_rekey_wake_the_sites_long_poll(server: AppServer) -> None:
     """A site waits quietly for minutes when nothing changes: what an administrator does
     at the command line reaches it at once all the same (the watch of commits no bell
-    hears, within a second)."""
+    hears, within a second), a re-key too, though it numbers no row the site receives."""
     ok(server, "admin", "site", "add", "watched")
     for command, forced, field, value in (
         (("force", "watched", "--offline"), False, "forced_offline", True),
@@ -162,9 +161,10 @@ def test_site_force_and_rekey_wake_the_sites_long_poll(server: AppServer) -> Non
             waiting = pool.submit(_poll_answer, server, "watched", since, forced)
             time.sleep(1.0)  # the poll is waiting
             ok(server, "admin", "site", *command)
+            done = time.monotonic()  # the command's own start takes seconds in a busy run
             page = waiting.result(timeout=90)
         assert page[field] == value, page
-        assert page["seconds"] < 1.0 + 12.0, page  # not the 60 s wait (catch-up: 10 s)
+        assert page["ended"] - done < 5.0, page  # not the 60 s wait, nor the 10 s catch-up
 
 
 def test_site_rekey_raises_the_sites_key_generation(server: AppServer) -> None:

@@ -8,7 +8,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -215,20 +215,29 @@ async def site_changes(
         found = await reading()
         if found.answers(forced) or wait <= 0 or state.stopping.is_set():
             return found.out()
+        believed = _Belief(forced, found.generation)
         assert waiter is not None
         state.site_polls.opened(name, waiter)  # the oldest of too many answer now
         term = _Term(time.monotonic(), wait)
         if beats:
             clock = state.quiet_beats if quiet else state.beats
-            stream = _beating(state, clock, name, waiter, reading, term, forced)
+            stream = _beating(state, clock, name, waiter, reading, term, believed)
             waiter = None  # the stream unregisters it
             return StreamingResponse(stream, media_type="application/json",
                                      headers={BEAT_HEADER: str(clock.interval)})  # fmt: skip
-        return await _polled(state, waiter, reading, term, forced)
+        return await _polled(state, waiter, reading, term, believed)
     finally:
         if waiter is not None:
             bell.unregister(waiter)
             state.site_polls.closed(name, waiter)
+
+
+class _Belief(NamedTuple):
+    """What a waiting poll's answer would tell the site that it does not know yet: its
+    forced mode (as the site believes it, if it says) and its card key generation."""
+
+    forced: bool | None
+    generation: int
 
 
 @dataclass(slots=True)
@@ -253,7 +262,7 @@ async def _polled(
     waiter: Waiter,
     reading: Callable[[], Awaitable[_Found]],
     term: _Term,
-    forced: bool | None,
+    believed: _Belief,
 ) -> ChangesOut:
     """A long poll: woken by a commit of this process, another's NOTIFY, or the database's
     watch of commits no bell heard (store/change_bell.py); an idle poll asks nothing."""
@@ -262,7 +271,7 @@ async def _polled(
             term.others_changed()
         waiter.event.clear()
         found = await reading()
-        if found.answers(forced) or _over(state, waiter, term):
+        if found.answers(*believed) or _over(state, waiter, term):
             return found.out()
 
 
@@ -279,7 +288,7 @@ async def _beating(
     waiter: Waiter,
     reading: Callable[[], Awaitable[_Found]],
     term: _Term,
-    forced: bool | None,
+    believed: _Belief,
 ) -> AsyncIterator[bytes]:
     """A long poll that sends a space each beat of ``clock`` until it answers (JSON allows
     leading whitespace): the site hears its link is alive, and notices a cut within a
@@ -299,7 +308,7 @@ async def _beating(
                 yield b" "
                 continue
             found = await reading()
-            if found.answers(forced) or over:
+            if found.answers(*believed) or over:
                 yield to_json(found.out())
                 return
     finally:
@@ -344,9 +353,13 @@ class _Found:
     generation: int
     forced: bool
 
-    def answers(self, believed: bool | None) -> bool:
-        """Worth answering a long poll with: changes, or news of the forced mode."""
-        return bool(self.page.entities) or (believed is not None and believed != self.forced)
+    def answers(self, forced: bool | None, generation: int | None = None) -> bool:
+        """Worth answering a long poll with: changes, news of the forced mode (``forced``:
+        what the site believes), or a card key generation other than ``generation`` (the
+        one when the poll began: a re-key numbers no row the site receives)."""
+        news = forced is not None and forced != self.forced
+        rekeyed = generation is not None and generation != self.generation
+        return bool(self.page.entities) or news or rekeyed
 
     def out(self) -> ChangesOut:
         page = self.page
