@@ -443,7 +443,7 @@ def directory_sync(
     """Sync users, groups and cards from the configured directory now."""
     from rich.progress import Progress
 
-    from printwarden.directory.ldap import DirectoryUnavailable
+    from printwarden.directory.errors import DirectoryUnavailable
     from printwarden.directory.source import NoDirectoryConfigured, read_snapshot
     from printwarden.store import sync
 

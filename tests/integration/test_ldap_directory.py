@@ -13,12 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from printwarden.directory.ldap import (
-    DirectoryUnavailable,
-    LdapSettings,
-    check_password,
-    fetch_snapshot,
-)
+from printwarden.directory.errors import DirectoryUnavailable
+from printwarden.directory.ldap import LdapSettings, check_password, fetch_snapshot
 from printwarden.domain.directory import DirectoryUser
 from printwarden.sim.ports import free_port
 

@@ -131,10 +131,19 @@ def test_subtypes_answer_a_browse_started_after_the_announcements(world: World) 
         names = {e.name for e in world.lab.browse(subtype, want=len(ANNOUNCED_IPP))}
         assert names == set(ANNOUNCED_IPP), subtype
     for selector in ("_ipp._tcp,_universal", "_ipp._tcp,_print"):
-        result = world.lab.client(["ippfind", selector, "-T", "2"])
-        uris = set(result.stdout.split())
-        port = world.provider.port
-        assert {u.rsplit("/", 1)[-1] for u in uris if f":{port}/" in u} == {"office", "secure"}
+        assert _ippfind_queues(world, selector, {"office", "secure"}) == {"office", "secure"}
+
+
+def _ippfind_queues(world: World, selector: str, wanted: set[str]) -> set[str]:
+    """This provider's queues ippfind finds under ``selector``: it resolves what it browses
+    within its ``-T`` seconds, so a loaded machine may need another look (three at most)."""
+    found: set[str] = set()
+    for _ in range(3):
+        uris = world.lab.client(["ippfind", selector, "-T", "2"]).stdout.split()
+        found |= {u.rsplit("/", 1)[-1] for u in uris if f":{world.provider.port}/" in u}
+        if found >= wanted:
+            break
+    return found
 
 
 def test_a_job_sent_where_discovery_pointed_is_held_for_its_owner(

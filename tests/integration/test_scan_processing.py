@@ -29,7 +29,6 @@ from PIL import Image, ImageSequence
 
 from printwarden.scanning import assemble as assemble_module
 from printwarden.scanning import ocr as ocr_module
-from printwarden.scanning import pool as pool_module
 from printwarden.scanning.assemble import AssemblyError, assemble, output_names
 from printwarden.scanning.ocr import OcrError, child_environment, ocr_pdf
 from printwarden.scanning.pages import BadPage, PageInfo, inspect_page
@@ -420,6 +419,7 @@ class Recorder:
 
     def __init__(self, pool: ProcessingPool | None = None, pause: float = 0.3) -> None:
         self.pool, self.pause = pool, pause
+        self.real = assemble_module.assemble  # before the test puts this recorder in its place
         self.spans: list[tuple[float, float]] = []
         self.stats: list[dict[str, int]] = []
         self._lock = threading.Lock()
@@ -429,7 +429,7 @@ class Recorder:
         if self.pool is not None:
             self.stats.append(self.pool.stats())
         time.sleep(self.pause)
-        result = assemble_module.assemble(*args, **kwargs)
+        result = self.real(*args, **kwargs)
         with self._lock:
             self.spans.append((started, time.monotonic()))
         return result
@@ -456,7 +456,7 @@ def test_the_pool_runs_no_more_than_its_workers(
 ) -> None:
     pool = ProcessingPool(workers=workers)
     recorder = Recorder(pool)
-    monkeypatch.setattr(pool_module, "assemble", recorder)
+    monkeypatch.setattr(assemble_module, "assemble", recorder)
     page = jpeg_page(tmp_path, 1, dpi=50)
 
     results = asyncio.run(
@@ -546,7 +546,7 @@ def test_a_caller_that_stops_waiting_keeps_its_slot_until_the_work_ends(
     tmp_path: Path, out_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     recorder = Recorder()
-    monkeypatch.setattr(pool_module, "assemble", recorder)
+    monkeypatch.setattr(assemble_module, "assemble", recorder)
     page = jpeg_page(tmp_path, 1, dpi=50)
 
     async def scenario() -> ProcessingPool:

@@ -9,10 +9,12 @@ import subprocess
 import sys
 
 # Loaded on first use only: the PDF writer of top-up cards and of text documents with its
-# fonts and shaping, alembic (the schema revision a site's page names), and smbprotocol
-# (scans delivered to an SMB share).
+# fonts and shaping, alembic (the schema revision a site's page names), smbprotocol (scans
+# delivered to an SMB share), the scan pages' readers and writers (Pillow, pikepdf,
+# img2pdf), the LDAP client, and Email to Print's SMTP server and sender checks.
 ON_FIRST_USE = ("fpdf", "fontTools", "uharfbuzz", "lxml", "alembic", "mako", "smbclient",
-                "smbprotocol", "spnego")  # fmt: skip
+                "smbprotocol", "spnego", "PIL", "pikepdf", "img2pdf", "ldap3", "aiosmtpd",
+                "dkim", "spf", "publicsuffixlist")  # fmt: skip
 
 
 def test_the_app_server_loads_document_and_migration_libraries_on_first_use() -> None:

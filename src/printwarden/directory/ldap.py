@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from printwarden.directory.errors import DirectoryUnavailable
 from printwarden.domain.directory import DirectorySnapshot, DirectoryUser
 
 with warnings.catch_warnings():
@@ -23,10 +24,6 @@ with warnings.catch_warnings():
 _SUCCESS = 0
 _SIZE_LIMIT_EXCEEDED = 4
 _PAGED_RESULTS_OID = "1.2.840.113556.1.4.319"
-
-
-class DirectoryUnavailable(Exception):
-    """The directory could not be used: unreachable, timed out, or refused the service."""
 
 
 @dataclass(frozen=True, slots=True)

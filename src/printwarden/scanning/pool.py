@@ -15,15 +15,10 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from printwarden.scanning.assemble import (
-    Format,
-    assemble,
-    make_pdfa,
-    output_names,
-    publish_copy,
-)
-from printwarden.scanning.ocr import OcrError, ocr_pdf
+if TYPE_CHECKING:
+    from printwarden.scanning.assemble import Format
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +135,10 @@ class ProcessingPool:
 
 
 def produce(request: ProcessRequest, page_cap: int, jobs: int) -> ProcessResult:
-    """Make the document of ``request`` (blocking): assembly, then OCR where it applies."""
+    """Make the document of ``request`` (blocking): assembly, then OCR where it applies.
+    (img2pdf, pikepdf and Pillow load with the first scan, not with the server.)"""
+    from printwarden.scanning.assemble import assemble
+
     pages = len(request.pages)
     ocr, note = ocr_plan(request, page_cap)
     if not ocr:
@@ -169,6 +167,9 @@ def ocr_plan(request: ProcessRequest, page_cap: int) -> tuple[bool, str]:
 
 
 def _with_ocr(request: ProcessRequest, jobs: int) -> ProcessResult:
+    from printwarden.scanning.assemble import assemble, make_pdfa, output_names, publish_copy
+    from printwarden.scanning.ocr import OcrError, ocr_pdf
+
     pages = len(request.pages)
     target = request.out_dir / output_names(request.fmt, request.base_name, pages)[0]
     with tempfile.TemporaryDirectory(prefix="printwarden-scan-") as work:

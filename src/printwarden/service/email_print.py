@@ -16,14 +16,12 @@ import re
 import shutil
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
 from printwarden.config import MailConfig
 from printwarden.domain.web_print import PrintOptions, Stage, WebPrintPolicy
-from printwarden.mail.imap import ImapSettings, ImapSource, run_pollers
-from printwarden.mail.listener import MailService
 from printwarden.mail.settings import MailSettings, smarthost_at
 from printwarden.mail.smarthost import Smarthost
 from printwarden.mail.target import Attachment, Outcome
@@ -33,6 +31,10 @@ from printwarden.store import mail_addresses, users, web_prints
 from printwarden.store.models import WebPrintRow
 from printwarden.usecases import web_print
 from printwarden.usecases.errors import REFUSALS
+
+if TYPE_CHECKING:
+    from printwarden.mail.imap import ImapSource
+    from printwarden.mail.listener import MailService
 
 log = logging.getLogger("printwarden.mail")
 
@@ -195,9 +197,13 @@ class EmailPrint:
 async def start_mail(
     state: AppState, service: WebPrintService, config: MailConfig, directory: Path
 ) -> EmailPrint | None:
-    """Start Email to Print when ``[mail] domain`` is set (and poll ``[[mail.imap]]``)."""
+    """Start Email to Print when ``[mail] domain`` is set (and poll ``[[mail.imap]]``).
+    The SMTP server and the sender checks (aiosmtpd, dkimpy, pyspf) load only then."""
     if not config.domain:
         return None
+    from printwarden.mail.imap import ImapSettings, run_pollers
+    from printwarden.mail.listener import MailService
+
     mailboxes = [ImapSettings(**_paths(table)) for table in config.imap]  # ValueError: says why
     settings = mail_settings(config)
     sender = Smarthost(settings.smarthost, config.domain) if config.smarthost else None

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from printwarden import security
 from printwarden.config import DirectoryConfig
-from printwarden.directory.ldap import DirectoryUnavailable
+from printwarden.directory.errors import DirectoryUnavailable
 from printwarden.directory.source import check_password
 from printwarden.domain.offline_policies import (
     SETTING_KEY,

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from printwarden.api.accounts import TransactionOut
 from printwarden.api.auth import LoginIn, LoginOut
 from printwarden.api.users import UserOut
-from printwarden.directory.ldap import DirectoryUnavailable
+from printwarden.directory.errors import DirectoryUnavailable
 from printwarden.domain.accounts import Role
 from printwarden.domain.functions import Function
 from printwarden.service import logins, views

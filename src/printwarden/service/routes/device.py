@@ -30,7 +30,7 @@ from printwarden.api.devices import (
     ThisDeviceOut,
 )
 from printwarden.api.held_jobs import HeldJobChangeIn, HeldJobOut, HeldJobsOut
-from printwarden.directory.ldap import DirectoryUnavailable
+from printwarden.directory.errors import DirectoryUnavailable
 from printwarden.domain import functions
 from printwarden.domain.accounts import Role
 from printwarden.domain.costs import JobUsage, affordable_pages

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from printwarden.api.auth import DeviceLoginIn, DeviceLoginOut
-from printwarden.directory.ldap import DirectoryUnavailable
+from printwarden.directory.errors import DirectoryUnavailable
 from printwarden.domain.accounts import Role
 from printwarden.service import logins
 from printwarden.service.client_address import parse_address

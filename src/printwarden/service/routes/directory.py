@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query
 
 from printwarden.api.users import SyncReportOut
-from printwarden.directory.ldap import DirectoryUnavailable
+from printwarden.directory.errors import DirectoryUnavailable
 from printwarden.directory.source import NoDirectoryConfigured, read_snapshot
 from printwarden.service.problems import Problem
 from printwarden.service.routes.deps import admin_only

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 
-from printwarden.directory.ldap import DirectoryUnavailable
+from printwarden.directory.errors import DirectoryUnavailable
 from printwarden.service import logins
 from printwarden.service.client_address import client_address
 from printwarden.service.state import AppState, app_state

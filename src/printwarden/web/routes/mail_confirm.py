@@ -4,16 +4,20 @@ it is theirs; then it is processed as theirs (and an unknown address becomes the
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from fastapi import APIRouter, Depends
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from starlette.datastructures import FormData
 
-from printwarden.mail.listener import MailService
 from printwarden.mail.pending import NotYours, UnknownToken
 from printwarden.mail.target import Outcome
 from printwarden.service.email_print import CONFIRM_PATH, EmailPrint
 from printwarden.web.guards import PageContext, WebError, user_form, user_page
+
+if TYPE_CHECKING:
+    from printwarden.mail.listener import MailService
 
 router = APIRouter()
 GONE = "No message is waiting under this link: it was confirmed already, or it expired."
