@@ -105,3 +105,45 @@ def test_no_offer_no_beacon_and_a_bad_address_is_refused(stop: threading.Event) 
     assert parse_address("[::1]:8100") == ("::1", 8100)
     with pytest.raises(ValueError, match="HOST:PORT"):
         parse_address("hq.example")
+
+
+def test_a_watch_goes_to_hq_and_its_ring_or_the_beacons_end_wakes_the_site(
+    stop: threading.Event,
+) -> None:
+    received: list[bytes] = []
+
+    def serve(conn: socket.socket, hello: bytes) -> None:
+        conn.sendall(beacon.welcome(0.1))
+        conn.settimeout(0.05)
+        for n in range(20):
+            conn.sendall(beacon.RING if n == 10 else beacon.BEAT)
+            with contextlib.suppress(TimeoutError):
+                received.append(conn.recv(64))
+        # then the beacon ends (HQ closes it)
+
+    hq = FakeHq(serve)
+    found, _, lost = client(hq, stop)
+    wait(lambda: found.rings)
+    assert found.watch(42, False)
+    assert not found.rung.is_set()
+    wait(lambda: found.rung.is_set(), 2)  # HQ's ring
+    assert b"@42 0\n" in b"".join(received)
+    assert found.watch(43, True)  # cleared; then set again when the beacon ends
+    wait(lambda: found.rung.is_set(), 3)
+    wait(lambda: bool(lost))
+    assert not found.rings
+    assert not found.watch(44, False)  # no beacon: the site polls over HTTP
+
+
+def test_an_older_hq_that_does_not_ring_takes_no_watch(stop: threading.Event) -> None:
+    def serve(conn: socket.socket, hello: bytes) -> None:
+        conn.sendall(b"OK 100\r\n")
+        for _ in range(20):
+            conn.sendall(beacon.BEAT)
+            time.sleep(0.1)
+
+    hq = FakeHq(serve)
+    found, _, _ = client(hq, stop)
+    wait(lambda: found.live)
+    assert not found.rings
+    assert not found.watch(1, False)

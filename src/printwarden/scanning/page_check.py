@@ -9,7 +9,7 @@ from pathlib import Path
 import pikepdf
 from PIL import Image, UnidentifiedImageError
 
-from printwarden.scanning.pages import MAX_PDF_POINTS, BadPage, MediaType, PageInfo, PageMode
+from printwarden.scanning.page_info import MAX_PDF_POINTS, BadPage, MediaType, PageInfo, PageMode
 
 _PILLOW_FORMAT = {"image/jpeg": "JPEG", "image/png": "PNG", "image/tiff": "TIFF"}
 _GREY_MODES = frozenset({"L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"})

@@ -10,16 +10,13 @@ raises :class:`BadPage`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
-MediaType = Literal["image/jpeg", "image/png", "image/tiff", "application/pdf"]
-PageMode = Literal["colour", "grey", "bw"]
+from printwarden.scanning.page_info import MAX_PIXELS, BadPage, MediaType, PageInfo
 
-MAX_PIXELS = 60_000_000
+__all__ = ["MAX_PIXELS", "SUFFIXES", "BadPage", "PageInfo", "inspect_page", "sniff"]
+
 PDF_HEADER_WINDOW = 1024  # readers accept "%PDF-" anywhere in the first 1 KiB
-MAX_PDF_POINTS = 14_400  # the largest page side PDF allows (200 inches)
 _MAGIC: tuple[tuple[bytes, MediaType], ...] = (
     (b"\xff\xd8\xff", "image/jpeg"),
     (b"\x89PNG\r\n\x1a\n", "image/png"),
@@ -29,27 +26,6 @@ _MAGIC: tuple[tuple[bytes, MediaType], ...] = (
 # A kept page's file name suffix, by what it is.
 SUFFIXES: dict[MediaType, str] = {"image/jpeg": ".jpg", "image/png": ".png",
                                   "image/tiff": ".tif", "application/pdf": ".pdf"}  # fmt: skip
-
-
-class BadPage(ValueError):
-    """An uploaded page that is not one whole JPEG, PNG, TIFF or one-page PDF."""
-
-
-@dataclass(frozen=True)
-class PageInfo:
-    """What a page is. For an image: its pixels and the resolution it claims. For a PDF: the
-    pixels of its largest image and the resolution that image has on the page, or, with no
-    image on the page, the page's size in points and no resolution."""
-
-    media_type: MediaType
-    width: int
-    height: int
-    dpi: tuple[float, float] | None
-    mode: PageMode
-
-    @property
-    def pixels(self) -> int:
-        return self.width * self.height
 
 
 def inspect_page(path: Path, *, max_pixels: int = MAX_PIXELS) -> PageInfo:

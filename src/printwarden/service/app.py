@@ -139,7 +139,8 @@ def create_app(
         state.beats.start()
         state.quiet_beats.start()
         if settings.beacon_port:
-            state.beacon = BeaconServer(state.database, beacon_key(state.secret))
+            news = sites.beacon_news(state)
+            state.beacon = BeaconServer(state.database, beacon_key(state.secret), news=news)
             await state.beacon.start(settings.host, settings.beacon_port)
             state.services["beacon"] = state.beacon
         questions = await start_user_clients(state)
