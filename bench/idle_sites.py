@@ -192,9 +192,6 @@ class SiteSimulator:
         self.beacon = False  # hold a beacon, poll quietly, a status every 300 s
         self.beacons_held = 0
         self._tickets: dict[str, asyncio.Future[tuple[int, str]]] = {}
-        self._rung: dict[str, asyncio.Event] = {}  # HQ's rings, by site
-        self._watching: dict[str, asyncio.StreamWriter] = {}  # beacons that ring
-        self._asking: dict[str, tuple[asyncio.StreamReader, asyncio.StreamWriter]] = {}
         self.heard: dict[str, float] = {}
         self.answers = 0  # polls answered with changes
         self.beats_heard = 0
@@ -227,7 +224,6 @@ class SiteSimulator:
         ``upto`` on, as a Site Server does)."""
         if self.beacon:
             self._tickets[name] = asyncio.get_running_loop().create_future()
-            self._rung[name] = asyncio.Event()
         status = asyncio.create_task(self._status(name, token) if self.status else _idle())
         held = asyncio.create_task(self._beacon(name) if self.beacon else _idle())
         since = self.since
@@ -242,7 +238,7 @@ class SiteSimulator:
                 if b'"entities":[{' in body:
                     self.heard.setdefault(name, time.monotonic())
                     self.answers += 1
-                if self.follow or self.beacon:  # a watch is where the replica got to
+                if self.follow:
                     since = _upto(body, since)
         finally:
             status.cancel()
@@ -260,39 +256,23 @@ class SiteSimulator:
                 continue
             try:
                 writer.write(beacon_protocol.hello(ticket))
-                if beacon_protocol.parse_answer(await reader.readline()).rings:
-                    self._watching[name] = writer
+                beacon_protocol.parse_answer(await reader.readline())
                 self.beacons_held += 1
                 ticked = 0.0
-                while data := await asyncio.wait_for(reader.read(256), 0.7):
-                    if beacon_protocol.RING in data:
-                        self._rung[name].set()
+                while await asyncio.wait_for(reader.read(256), 0.7):
                     if time.monotonic() - ticked >= beacon_protocol.TICK_SECONDS:
                         ticked = time.monotonic()
                         writer.write(beacon_protocol.BEAT)
             except (OSError, TimeoutError, beacon_protocol.BeaconError):
                 await asyncio.sleep(0.5)
             finally:
-                self._watching.pop(name, None)
-                self._rung[name].set()  # a poll waiting for a ring asks over HTTP
                 writer.close()
 
     async def _long_poll(self, name: str, token: str, since: int) -> bytes:
         wait = self.wait if self.beats else 25  # plain polls: the older site's
         query = f"since={since}&wait={wait}" + ("&beats=true&forced=false" if self.beats else "")
-        if self.beacon:  # the site's first poll waits for its beacon (a light client)
-            for _ in range(100):
-                if name in self._watching:
-                    break
-                await asyncio.sleep(0.2)
-            watching = self._watching.get(name)
-            if watching is not None:  # HQ rings: watch, wait for the ring, then ask
-                rung = self._rung[name]
-                rung.clear()
-                watching.write(beacon_protocol.Watch(since, False).encode())
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(rung.wait(), QUIET_LONG_POLL_SECONDS)
-                return await self._ask(name, token, f"since={since}")
+        if self.beacon:
+            query = f"since={since}&wait={QUIET_LONG_POLL_SECONDS}&beats=true&quiet=true"
         reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
         try:
             writer.write(
@@ -307,28 +287,6 @@ class SiteSimulator:
             return body
         finally:
             writer.close()
-
-    async def _ask(self, name: str, token: str, query: str) -> bytes:
-        """A plain GET of changes over the site's kept-alive connection (as the Site
-        Server's HTTP client asks; opened again when HQ has closed it)."""
-        request = (f"GET /api/v1/sites/{name}/changes?{query} HTTP/1.1\r\nHost: hq\r\n"
-                   f"Authorization: Bearer {token}\r\n\r\n").encode()  # fmt: skip
-        for _ in range(2):
-            connection = self._asking.pop(name, None)
-            if connection is None:
-                connection = await asyncio.open_connection("127.0.0.1", self.port)
-            reader, writer = connection
-            try:
-                writer.write(request)
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
-                body = await reader.readexactly(length)
-            except (OSError, asyncio.IncompleteReadError, IndexError, ValueError):
-                writer.close()
-                continue
-            self._asking[name] = connection
-            return body
-        raise ConnectionError("HQ did not answer")
 
     async def _status(self, name: str, token: str) -> None:
         """Statuses over one kept-alive connection (as the Site Server's HTTP client sends

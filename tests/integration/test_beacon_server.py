@@ -12,9 +12,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from printwarden.domain import beacon
-from printwarden.domain.beacon import Ticket, Watch
+from printwarden.domain.beacon import Ticket
 from printwarden.service import beacon as beacon_service
-from printwarden.service.beacon import BeaconServer, News, NewsCheck, Watched
+from printwarden.service.beacon import BeaconServer
 from printwarden.store import sites
 from printwarden.store.db import Database, utc
 
@@ -31,14 +31,9 @@ def hq(hq: Database) -> Database:
     return hq
 
 
-def run(
-    hq: Database,
-    test: Callable[[BeaconServer], Awaitable[None]],
-    limit: int = 100,
-    news: NewsCheck | None = None,
-) -> None:
+def run(hq: Database, test: Callable[[BeaconServer], Awaitable[None]], limit: int = 100) -> None:
     async def main() -> None:
-        server = BeaconServer(hq, KEY, interval=INTERVAL, limit=limit, news=news)
+        server = BeaconServer(hq, KEY, interval=INTERVAL, limit=limit)
         await server.start("127.0.0.1", 0)
         try:
             await test(server)
@@ -207,108 +202,3 @@ def test_connections_are_bounded_and_a_site_holds_one_beacon(hq: Database) -> No
         assert await asyncio.wait_for(newer.readexactly(3), 1) == beacon.BEAT * 3
 
     run(hq, replaced)
-
-
-class Head:
-    """What HQ has for each site, as the ringer's ``news`` reads it: the last change number
-    for the site, and its forced mode (the real check reads the database: test_site_beacon)."""
-
-    def __init__(self) -> None:
-        self.last, self.forced, self.others = 10, False, 10
-        self.asked: list[tuple[str, Watch, int]] = []
-        self.fail = False
-
-    def __call__(self, watches: list[Watched]) -> list[News]:
-        self.asked.extend(watches)
-        if self.fail:
-            raise RuntimeError("the database is away")
-        return [self._news(watch) for _, watch, _ in watches]
-
-    def _news(self, watch: Watch) -> News:
-        answers = self.last > watch.since or self.forced != watch.forced
-        return News(answers, max(self.last, self.others) > watch.since)
-
-
-async def rings(reader: asyncio.StreamReader, within: float) -> int:
-    """The rings heard within ``within`` seconds (beats dropped)."""
-    heard, deadline = b"", time.monotonic() + within
-    while (left := deadline - time.monotonic()) > 0:
-        try:
-            heard += await asyncio.wait_for(reader.read(256), left)
-        except TimeoutError:
-            break
-    return heard.count(beacon.RING)
-
-
-def test_a_watch_is_rung_once_when_hq_has_news_for_it(hq: Database) -> None:
-    head = Head()
-
-    async def test(server: BeaconServer) -> None:
-        reader, writer = await connect(server, ticket())
-        assert await answer(reader) == b"OK 50 ring\r\n"
-        writer.write(Watch(10, False).encode())  # caught up: nothing to ring
-        assert await rings(reader, 0.3) == 0
-        assert head.asked == [("north", Watch(10, False), 1)]  # checked at once
-        head.last = 11
-        hq.changes.ring()  # a commit
-        assert await rings(reader, 0.3) == 1
-        head.last = 12
-        hq.changes.ring()  # the watch was spent: the site is asking already
-        assert await rings(reader, 0.3) == 0
-        writer.write(b"." + Watch(11, False).encode() + b".")  # behind: rung at once
-        assert await rings(reader, 0.3) == 1
-        head.forced = True
-        writer.write(Watch(12, False).encode())  # forced offline meanwhile: news too
-        assert await rings(reader, 0.3) == 1
-        assert server.stats()["rings"] == 3
-
-    run(hq, test, news=head)
-
-
-def test_a_watch_passed_by_other_sites_changes_is_rung_after_the_catch_up(
-    hq: Database, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(beacon_service, "CATCH_UP_SECONDS", 0.6)
-    monkeypatch.setattr(beacon_service, "CHECK_SECONDS", 0.1)
-    head = Head()
-
-    async def test(server: BeaconServer) -> None:
-        reader, writer = await connect(server, ticket())
-        await answer(reader)
-        writer.write(Watch(10, False).encode())
-        await asyncio.sleep(0.1)
-        head.others = 11  # another site's printer, say
-        hq.changes.ring()
-        assert await rings(reader, 0.35) == 0  # not at once
-        assert await rings(reader, 0.6) == 1  # but within the catch-up
-
-    run(hq, test, news=head)
-
-
-def test_a_failed_check_rings_and_garbage_after_a_watch_cuts(hq: Database) -> None:
-    head = Head()
-    head.fail = True
-
-    async def test(server: BeaconServer) -> None:
-        reader, writer = await connect(server, ticket())
-        await answer(reader)
-        writer.write(Watch(10, False).encode())
-        assert await rings(reader, 0.3) == 1  # the site asks and sees for itself
-        assert server.stats()["news_failures"] == 1
-        writer.write(Watch(10, False).encode()[:-1] + b"x\n")
-        await asyncio.wait_for(reader.read(), 2)  # the connection is cut
-        await asyncio.sleep(0.05)
-        assert server.connected() == []
-
-    run(hq, test, news=head)
-
-
-def test_without_a_news_check_hq_does_not_offer_rings(hq: Database) -> None:
-    async def test(server: BeaconServer) -> None:
-        reader, writer = await connect(server, ticket())
-        assert await answer(reader) == b"OK 50\r\n"
-        writer.write(Watch(1, False).encode())  # ignored, not an error
-        assert await rings(reader, 0.2) == 0
-        assert server.connected() == ["north"]
-
-    run(hq, test)

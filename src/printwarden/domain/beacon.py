@@ -14,21 +14,12 @@ status (an authenticated HTTPS call). It grants nothing else — no API call acc
 it may cross the wire in the clear; re-keying the site (a stolen box) voids it, and it
 expires within :data:`TICKET_SECONDS` anyway.
 
-The beacon also carries the change feed's wake-up, so that an idle site holds no HTTP
-request at HQ: when the site has applied every change HQ had for it, it says how far it got
-(a *watch*); HQ rings it (one byte) as soon as it has news past that point for it, and the
-site then asks for the changes over HTTPS as usual. A ring says only "ask": what changed
-still comes over the authenticated API.
-
 Wire format (ASCII lines, CRLF)::
 
     site -> HQ   PRINTWARDEN-BEACON/1 <ticket>
-    HQ -> site   OK <milliseconds between beats> ring     |   NO <reason>
+    HQ -> site   OK <milliseconds between beats>     |   NO <reason>
     HQ -> site   .  (one byte each beat, for as long as the connection lasts)
-    HQ -> site   !  (a ring: news for the site past its watch; the watch is spent)
-    site -> HQ   .  (one byte every TICK_SECONDS, likewise)
-    site -> HQ   @<change number> <0|1>\n  (a watch: ring me past this number, or when
-                 my forced mode is not 0|1 any more)
+    site -> HQ   .  (one byte every TICK_SECONDS, likewise; nothing else)
 """
 
 from __future__ import annotations
@@ -40,9 +31,6 @@ from dataclasses import dataclass
 
 MAGIC = "PRINTWARDEN-BEACON/1"
 BEAT = b"."
-RING = b"!"
-WATCH = b"@"
-MAX_WATCH = 32  # bytes of a watch line, its end included
 MAX_LINE = 512  # a hello or an answer longer than this is refused
 TICKET_SECONDS = 3600
 TICK_SECONDS = 1.0  # between two of the site's bytes
@@ -103,74 +91,24 @@ def parse_hello(line: bytes) -> str:
     return ticket
 
 
-def welcome(interval: float, rings: bool = True) -> bytes:
-    """HQ's answer to a good hello: the beats' interval, and whether it rings."""
-    return f"OK {round(interval * 1000)}{' ring' if rings else ''}\r\n".encode("ascii")
+def welcome(interval: float) -> bytes:
+    return f"OK {round(interval * 1000)}\r\n".encode("ascii")
 
 
 def refusal(reason: str) -> bytes:
     return f"NO {reason}\r\n".encode("ascii", "replace")
 
 
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """HQ's welcome: seconds between beats, and whether it rings (an older HQ does not)."""
-
-    interval: float
-    rings: bool
-
-
-def parse_answer(line: bytes) -> Answer:
-    """HQ's answer line; :class:`BeaconError` with HQ's reason when it refused."""
+def parse_answer(line: bytes) -> float:
+    """Seconds between beats, from HQ's answer line; :class:`BeaconError` with HQ's reason
+    when it refused."""
     text = _ascii(line)
     word, _, rest = text.partition(" ")
-    milliseconds, _, extra = rest.partition(" ")
-    if word == "OK" and milliseconds.isdigit() and 0 < int(milliseconds) <= 60_000:
-        return Answer(int(milliseconds) / 1000, extra == "ring")
+    if word == "OK" and rest.isdigit() and 0 < int(rest) <= 60_000:
+        return int(rest) / 1000
     if word == "NO":
         raise BeaconError(f"HQ refused the beacon: {rest[:200]}")
     raise BeaconError("not a beacon answer")
-
-
-@dataclass(frozen=True, slots=True)
-class Watch:
-    """A site's watch: ring it when HQ has changes for it past ``since``, or when its
-    forced mode is not ``forced`` any more."""
-
-    since: int
-    forced: bool
-
-    def encode(self) -> bytes:
-        return b"%c%d %d\n" % (WATCH[0], self.since, self.forced)
-
-
-_WATCH = re.compile(rb"@(\d{1,18}) ([01])")
-
-
-def parse_watch(line: bytes) -> Watch:
-    """A watch line (without its line end); :class:`BeaconError` if it is not one."""
-    found = _WATCH.fullmatch(line)
-    if found is None:
-        raise BeaconError("not a watch")
-    return Watch(int(found.group(1)), found.group(2) == b"1")
-
-
-def site_bytes(buffer: bytes) -> tuple[list[Watch], bytes]:
-    """What a site sent after its hello: the watches complete in ``buffer`` (its ticks
-    dropped) and the start of one still to come; :class:`BeaconError` for anything else."""
-    watches: list[Watch] = []
-    rest = buffer.lstrip(BEAT)
-    while rest:
-        if not rest.startswith(WATCH):
-            raise BeaconError("neither a tick nor a watch")
-        end = rest.find(b"\n", 0, MAX_WATCH)
-        if end < 0:
-            if len(rest) >= MAX_WATCH:
-                raise BeaconError("watch too long")
-            return watches, rest
-        watches.append(parse_watch(rest[:end]))
-        rest = rest[end + 1 :].lstrip(BEAT)
-    return watches, b""
 
 
 def _ascii(line: bytes) -> str:

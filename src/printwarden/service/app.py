@@ -139,8 +139,7 @@ def create_app(
         state.beats.start()
         state.quiet_beats.start()
         if settings.beacon_port:
-            news = sites.beacon_news(state)
-            state.beacon = BeaconServer(state.database, beacon_key(state.secret), news=news)
+            state.beacon = BeaconServer(state.database, beacon_key(state.secret))
             await state.beacon.start(settings.host, settings.beacon_port)
             state.services["beacon"] = state.beacon
         questions = await start_user_clients(state)

@@ -9,18 +9,9 @@ what every App Server process reads to know which sites it reaches — so the si
 send its status every second. A beacon silent for :data:`SILENT_SECONDS`, or whose beats go
 unacknowledged for :data:`USER_TIMEOUT_MS` (``TCP_USER_TIMEOUT``), is closed.
 
-With a ``news`` check, the beacon rings too: a site that has applied every change says
-how far it got (a watch); on every ring of the change bell (and at once for a new watch)
-HQ asks ``news`` for each watching site, as a long poll would when woken, and rings those
-with changes (or news of their forced mode): the site then asks over HTTPS. A site whose
-number moved only by changes for other sites is rung :data:`CATCH_UP_SECONDS` after its
-watch, so that its replica's number, which HQ shows, lags no more than a long poll's did.
-An idle site then holds no request at HQ, only this connection.
-
 Bounded: at most ``limit`` connections in all, a hello within :data:`HELLO_SECONDS` and
 :data:`~printwarden.domain.beacon.MAX_LINE` bytes, one beacon per site (a newer one
-replaces the older), and a site that sends anything after its hello but ticks and watches
-(:data:`~printwarden.domain.beacon.MAX_WATCH` bytes each) is cut off.
+replaces the older), and a site that sends anything after its hello is cut off.
 """
 
 from __future__ import annotations
@@ -30,15 +21,13 @@ import contextlib
 import logging
 import socket
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import NamedTuple, cast
+from typing import cast
 
 from printwarden.domain import beacon
-from printwarden.domain.beacon import BeaconError, Ticket, Watch
+from printwarden.domain.beacon import BeaconError, Ticket
 from printwarden.service.supervised import supervised
 from printwarden.store import sites
-from printwarden.store.change_bell import Waiter
 from printwarden.store.db import Database
 from printwarden.store.errors import NotFound
 
@@ -52,24 +41,6 @@ HEARD_WITHIN_SECONDS = 2.0  # a site's byte this recent: it is in contact
 SILENT_SECONDS = 3.0  # none this long: its beacon is closed (it will open another)
 MAX_BEACONS = 10_000
 MAX_UNSENT = 4096  # bytes queued for a site that does not read: it is cut off
-CATCH_UP_SECONDS = 10.0  # a watch passed by changes for other sites only: rung this late
-CHECK_SECONDS = 1.0  # how often the ringer looks for catch-ups due
-CHECK_CHUNK = 100  # watches checked in one worker-thread call (the first ones ring sooner)
-
-
-class News(NamedTuple):
-    """What HQ has for a watching site: something to answer a long poll with (ring now),
-    and whether its number moved at all (ring within :data:`CATCH_UP_SECONDS`)."""
-
-    answers: bool
-    moved: bool
-
-
-Watched = tuple[str, Watch, int]
-"""A site, its watch, and the key generation of its ticket."""
-NewsCheck = Callable[[list[Watched]], list[News]]
-"""The news for each of a batch of watches: database reads, so it is called in a worker
-thread."""
 
 
 class BeaconServer:
@@ -81,19 +52,14 @@ class BeaconServer:
         key: bytes,
         interval: float = BEAT_SECONDS,
         limit: int = MAX_BEACONS,
-        news: NewsCheck | None = None,
     ) -> None:
         self.database, self.key, self.interval, self.limit = database, key, interval, limit
-        self.news = news
         self._beacons: dict[str, _BeaconProtocol] = {}
         self._connections: set[_BeaconProtocol] = set()
-        self._fresh: set[_BeaconProtocol] = set()  # watches not checked yet
-        self._waiter: Waiter | None = None  # the ringer's, on the change bell
         self._server: asyncio.Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._admitting: set[asyncio.Task[None]] = set()
-        self.counts = {"loop_restarts": 0, "accepted": 0, "refused": 0, "beats": 0,
-                       "rings": 0, "news_failures": 0}  # fmt: skip
+        self.counts = {"loop_restarts": 0, "accepted": 0, "refused": 0, "beats": 0}
 
     async def start(self, host: str, port: int) -> None:
         """Listen on ``host:port`` and beat, supervised."""
@@ -101,10 +67,7 @@ class BeaconServer:
         self._server = await loop.create_server(
             lambda: _BeaconProtocol(self), host, port, backlog=1024, reuse_address=True
         )
-        loops = [(self._beat, "beacon beats"), (self._touch, "beacon contacts")]
-        if self.news is not None:
-            loops.append((self._ring, "beacon rings"))
-        for run, name in loops:
+        for run, name in ((self._beat, "beacon beats"), (self._touch, "beacon contacts")):
             self._tasks.append(loop.create_task(supervised(run, name, self.counts, log)))
 
     @property
@@ -145,7 +108,6 @@ class BeaconServer:
 
     def _closed(self, connection: _BeaconProtocol) -> None:
         self._connections.discard(connection)
-        self._fresh.discard(connection)
         site = connection.site
         if site is not None and self._beacons.get(site) is connection:
             del self._beacons[site]
@@ -177,19 +139,9 @@ class BeaconServer:
         if older is not None:
             older.close()  # its site came back on a new connection (or a thief did)
         connection.site, connection.heard_at = ticket.site, time.monotonic()
-        connection.generation = ticket.generation
         self._beacons[ticket.site] = connection
         self.counts["accepted"] += 1
-        connection.transport.write(beacon.welcome(self.interval, self.news is not None))
-
-    def _watched(self, connection: _BeaconProtocol, watch: Watch) -> None:
-        """A site's watch: checked at once, then at every ring of the bell until rung."""
-        if self.news is None:
-            return
-        connection.watch, connection.watched_at, connection.moved = watch, time.monotonic(), False
-        self._fresh.add(connection)
-        if self._waiter is not None:
-            self._waiter.beat()
+        connection.transport.write(beacon.welcome(self.interval))
 
     def _generation(self, site: str) -> int | None:
         try:
@@ -210,59 +162,6 @@ class BeaconServer:
                     transport.abort()
                 else:
                     transport.write(beacon.BEAT)
-
-    async def _ring(self) -> None:
-        """Ring the watching sites HQ has news for: all of them checked on each ring of
-        the change bell, a new watch at once, a catch-up when due."""
-        bell = self.database.changes
-        waiter = self._waiter = bell.register()
-        try:
-            while True:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(waiter.event.wait(), CHECK_SECONDS)
-                waiter.event.clear()
-                rung, waiter.rung = waiter.rung, False
-                await self._ring_due(rung)
-        finally:
-            self._waiter = None
-            bell.unregister(waiter)
-
-    async def _ring_due(self, rung: bool) -> None:
-        watching = [c for c in self._beacons.values() if c.watch is not None]
-        checked = watching if rung else [c for c in self._fresh if c.watch is not None]
-        self._fresh.clear()
-        now = time.monotonic()
-        for connection in watching:
-            if connection.moved and now - connection.watched_at >= CATCH_UP_SECONDS:
-                self._ring_one(connection)
-        for start in range(0, len(checked), CHECK_CHUNK):
-            chunk = [(c, w) for c in checked[start : start + CHECK_CHUNK] if (w := c.watch)]
-            found = await asyncio.to_thread(self._check, chunk)
-            for (connection, watch), news in zip(chunk, found, strict=True):
-                if connection.watch is not watch:  # rung, or a newer watch came meanwhile
-                    continue
-                if news.answers:
-                    self._ring_one(connection)
-                elif news.moved:
-                    connection.moved = True
-
-    def _check(self, chunk: list[tuple[_BeaconProtocol, Watch]]) -> list[News]:
-        """``news`` for each watch (a worker thread); a failed check rings them all (each
-        site asks and sees for itself)."""
-        assert self.news is not None
-        asked = [(c.site or "", watch, c.generation) for c, watch in chunk]
-        try:
-            return self.news(asked)
-        except Exception:
-            self.counts["news_failures"] += 1
-            log.exception("checking %d sites for news to ring failed", len(asked))
-            return [News(True, True)] * len(asked)
-
-    def _ring_one(self, connection: _BeaconProtocol) -> None:
-        connection.watch, connection.moved = None, False
-        if not connection.transport.is_closing():
-            self.counts["rings"] += 1
-            connection.transport.write(beacon.RING)
 
     async def _touch(self) -> None:
         while True:
@@ -293,14 +192,9 @@ class _BeaconProtocol(asyncio.Protocol):
     def __init__(self, server: BeaconServer) -> None:
         self.server = server
         self.site: str | None = None
-        self.generation = 0  # the key generation of its ticket
         self.heard_at = 0.0  # when the site's last byte came (monotonic)
-        self.watch: Watch | None = None  # ring it when HQ has news past this
-        self.watched_at = 0.0
-        self.moved = False  # its number moved, by changes for other sites only
         self.peer = "?"
         self._line = b""
-        self._tail = b""  # the start of a watch line still to come
         self._checking = False
         self._deadline: asyncio.TimerHandle | None = None
 
@@ -318,12 +212,10 @@ class _BeaconProtocol(asyncio.Protocol):
         self._deadline = loop.call_later(HELLO_SECONDS, self.refuse, "no hello in time")
 
     def data_received(self, data: bytes) -> None:
-        if self.site is not None:
-            self.heard_at = time.monotonic()  # the site's tick (or watch)
-            if self._tail or data.strip(beacon.BEAT):
-                self._site_bytes(data)
+        if self.site is not None and not data.strip(beacon.BEAT):
+            self.heard_at = time.monotonic()  # the site's tick
             return
-        if self._checking:
+        if self.site is not None or self._checking:
             self.transport.abort()  # nothing but ticks is to follow the hello
             return
         self._line += data
@@ -344,15 +236,6 @@ class _BeaconProtocol(asyncio.Protocol):
         if self._deadline is not None:
             self._deadline.cancel()
         self.server._hello(self, ticket)
-
-    def _site_bytes(self, data: bytes) -> None:
-        try:
-            watches, self._tail = beacon.site_bytes(self._tail + data)
-        except BeaconError:
-            self.transport.abort()  # nothing but ticks and watches is to follow the hello
-            return
-        if watches:
-            self.server._watched(self, watches[-1])
 
     def refuse(self, reason: str) -> None:
         """Say why, and close."""

@@ -8,10 +8,6 @@ beacon that was beating and goes silent for :data:`SILENCE_SECONDS`, or closes, 
 once as a failed contact; the status probes then tell a cut from a blip, as they do for the
 long poll's beats. While no beacon holds (HQ has none, a firewall, an outage) the site
 beats over HTTP as before, so the beacon only ever makes things cheaper.
-
-A beacon that rings also carries the change feed's wake-up: the sync thread says how far its
-replica got (:meth:`watch`) and waits for :attr:`rung`, which HQ's ring sets (so does the
-beacon's end), instead of holding a long poll at HQ.
 """
 
 from __future__ import annotations
@@ -61,10 +57,6 @@ class BeaconClient:
         self._lock = threading.Lock()
         self._offer: tuple[int, str] | None = None
         self._live = False
-        self._rings = False  # HQ said it rings (an older HQ only beats)
-        self._sock: socket.socket | None = None
-        self._sending = threading.Lock()  # the ticks' thread and the sync thread's watches
-        self.rung = threading.Event()  # a ring came, or the beacon ended
         self.held = 0  # beacons that beat (for tests and metrics)
         self.lost = 0  # of which went silent or closed
 
@@ -74,33 +66,8 @@ class BeaconClient:
         with self._lock:
             return self._live
 
-    @property
-    def rings(self) -> bool:
-        """Whether a beacon that rings is beating now."""
-        with self._lock:
-            return self._live and self._rings
-
     def stats(self) -> dict[str, int]:
         return {"live": int(self.live), "held": self.held, "lost": self.lost}
-
-    def watch(self, since: int, forced: bool) -> bool:
-        """Ask HQ to ring when it has changes past ``since`` (or news of the forced mode
-        other than ``forced``), clearing :attr:`rung` first; False when no beacon that rings
-        holds, or the watch could not be sent (then poll over HTTP)."""
-        self.rung.clear()
-        with self._lock:
-            sock = self._sock if self._live and self._rings else None
-        if sock is None:
-            return False
-        try:
-            self._send(sock, beacon.Watch(since, forced).encode())
-        except OSError:
-            return False
-        return True
-
-    def _send(self, sock: socket.socket, data: bytes) -> None:
-        with self._sending:
-            sock.sendall(data)
 
     def offer(self, port: int | None, ticket: str | None) -> None:
         """What HQ's last status answer said of its beacon."""
@@ -142,31 +109,30 @@ class BeaconClient:
             sock.sendall(beacon.hello(target.ticket))
             sock.settimeout(ANSWER_SECONDS)
             line, rest = _line(sock)
-            answer = beacon.parse_answer(line)
-            sock.settimeout(max(SILENCE_SECONDS, 2.5 * answer.interval))
+            interval = beacon.parse_answer(line)
+            sock.settimeout(max(SILENCE_SECONDS, 2.5 * interval))
             with self._lock:
-                self._live, self._rings, self._sock = True, answer.rings, sock
+                self._live = True
             self.held += 1
             log.info("site beacon to %s:%d holds", target.host, target.port)
             try:
                 self._hear(sock, rest)
             finally:
                 with self._lock:
-                    self._live, self._sock = False, None
-                self.rung.set()  # a sync thread waiting for a ring polls over HTTP now
+                    self._live = False
 
     def _hear(self, sock: socket.socket, first: bytes) -> None:
         """Report each beat, and tick back each second, until the beacon ends; then report
         that, once."""
         if first:
-            self._heard(first)
+            self.on_beat()
         ticked = float("-inf")
         while not self.stop.is_set():
             now = time.monotonic()
             if now - ticked >= beacon.TICK_SECONDS:
                 ticked = now
                 try:
-                    self._send(sock, beacon.BEAT)
+                    sock.sendall(beacon.BEAT)
                 except OSError as exc:
                     self._lost(f"beacon: {exc}")
                     return
@@ -181,13 +147,7 @@ class BeaconClient:
             if not data:
                 self._lost("beacon: HQ closed it")
                 return
-            self._heard(data)
-
-    def _heard(self, data: bytes) -> None:
-        """HQ's bytes: beats, and maybe a ring."""
-        if beacon.RING in data:
-            self.rung.set()
-        self.on_beat()
+            self.on_beat()
 
     def _lost(self, reason: str) -> None:
         self.lost += 1

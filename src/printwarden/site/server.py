@@ -277,7 +277,6 @@ class SiteServer(HqConnection):
         """Stop the loops: each ends at its next check, except a sync thread waiting on a
         long poll, which is left to the process's exit (it applies nothing once stopped)."""
         self._stop.set()
-        self.beacon.rung.set()  # a sync thread waiting for a ring
         deadline = time.monotonic() + STOP_JOIN_SECONDS
         for thread in self._threads:
             while thread.is_alive() and not self._polling.is_set():
@@ -494,8 +493,6 @@ class SiteServer(HqConnection):
             return self.upstream.changes(since)
         with self._lock:
             forced = self.machine.forced_offline
-        if self.beacon.rings and (page := self._rung_changes(since, forced)) is not None:
-            return page
         quiet = self.beacon.live
         if quiet:
             wait = max(wait, QUIET_LONG_POLL_SECONDS)
@@ -504,25 +501,6 @@ class SiteServer(HqConnection):
             page = self.upstream.beating_changes(since, wait, forced, self._beat_heard, quiet)
         finally:
             self._polling.clear()
-        offline = bool(page.get("forced_offline", False))
-        self._event(lambda now: self.machine.force(offline, now), "forced offline")
-        return page
-
-    def _rung_changes(self, since: int, forced: bool) -> dict[str, Any] | None:
-        """With a beacon that rings, no request waits at HQ: the site watches ``since`` on
-        its beacon, waits for HQ's ring (or the beacon's end, or
-        :data:`QUIET_LONG_POLL_SECONDS`), then asks for the changes. None: the watch could
-        not be sent (poll over HTTP)."""
-        if not self.beacon.watch(since, forced):
-            return None
-        self._polling.set()
-        try:
-            self.beacon.rung.wait(QUIET_LONG_POLL_SECONDS)
-        finally:
-            self._polling.clear()
-        if self._stop.is_set():
-            return {"entities": [], "more": False, "upto": since}  # not applied: stopping
-        page = self.upstream.changes(since)
         offline = bool(page.get("forced_offline", False))
         self._event(lambda now: self.machine.force(offline, now), "forced offline")
         return page

@@ -181,22 +181,6 @@ def kept_changes(url: str, since: int, head: int, limit: int, numbers: SiteNumbe
     return _paged(since, head, limit, sequences, kinds, numbers, _never, windows)
 
 
-def kept_news(url: str, since: int, head: int) -> bool | None:
-    """Whether :func:`kept_changes` would give any entity (every site receives the same
-    rows of these kinds, so no site's page need be built to know); None unless every kind
-    changed in ``(since, head]`` is kept."""
-    kinds = CHANGED_KINDS.kept(url, since, head)
-    if kinds is None:
-        return None
-    found = False
-    for kind in kinds:
-        window = WINDOWS.get(url, kind, since, head) if kind.model not in _SCOPED else None
-        if window is None:
-            return None
-        found = found or bool(window.sequences())
-    return found
-
-
 def _never(kind: Kind, upto: int) -> list[Entity]:
     raise AssertionError(f"{kind.name}: every window is kept")
 

@@ -36,12 +36,11 @@ from printwarden.domain.ids import normalize_id
 from printwarden.domain.offline_policies import SETTING_KEY, OfflinePolicies
 from printwarden.service import views
 from printwarden.service.auth import require
-from printwarden.service.beacon import News, NewsCheck, Watched
 from printwarden.service.beat_clock import BeatClock
 from printwarden.service.problems import Problem
 from printwarden.service.routes.deps import admin_only, read_session, write_session
 from printwarden.service.state import AppState, app_state
-from printwarden.store import bulk, replication, settings, sites
+from printwarden.store import replication, settings, sites
 from printwarden.store import snapshot as snapshots
 from printwarden.store.change_bell import Waiter
 from printwarden.store.errors import AlreadyExists, NotFound
@@ -55,7 +54,6 @@ from printwarden.usecases import journal
 router = APIRouter(tags=["sites"])
 MAX_WAIT_SECONDS = 55.0  # under a load balancer's usual 60 s idle timeout
 QUIET_MAX_WAIT_SECONDS = 300.0  # a quiet poll: its beats keep proxies from closing it
-RING_CHECK_LIMIT = 100  # a page this long tells whether a watching site has news
 # A poll woken by a change for other sites answers (empty, with the new number) this long
 # after it began at the latest: the site's replica number (HQ's view of how far it has
 # caught up) then lags at most this much, while an idle site's poll lasts its whole wait.
@@ -388,20 +386,6 @@ def _page(state: AppState, name: str, since: int, limit: int) -> _Found:
     if head is None:
         raise Problem(404, "Not found", f"no site named {name!r}")
     forced, generation, last = head
-    return _page_at(state, name, since, limit, _Head(forced, generation, last))
-
-
-class _Head(NamedTuple):
-    """A site's forced mode and key generation, and the last change number."""
-
-    forced: bool
-    generation: int
-    last: int
-
-
-def _page_at(state: AppState, name: str, since: int, limit: int, head: _Head) -> _Found:
-    """:func:`_page`, its site's head read."""
-    forced, generation, last = head
     if since and last <= since:
         return _Found(replication.Page(since, False, []), generation, forced)
     numbers = SiteNumbers(state.secret, name, generation)
@@ -414,41 +398,6 @@ def _page_at(state: AppState, name: str, since: int, limit: int, head: _Head) ->
             with state.database.snapshot() as session:
                 page = replication.changes(session, name, since, limit, numbers=numbers)
     return _Found(page, generation, forced)
-
-
-_HEADS = select(SiteRow.name, SiteRow.forced_offline, SiteRow.key_generation)
-_LAST = select(ChangeCounter.value).where(ChangeCounter.id == 1)
-
-
-def beacon_news(state: AppState) -> NewsCheck:
-    """What HQ's beacon asks before ringing watching sites (``service/beacon.py``): what
-    each site's long poll would answer if it were waiting at ``watch.since``. The sites'
-    heads are read in one statement; a page only for a site whose number moved (a change
-    every site receives is read once for all of them: ``store/feed_windows.py``)."""
-
-    def news(watches: list[Watched]) -> list[News]:
-        names = [name for name, _, _ in watches]
-        with state.database.read() as session:
-            last = session.scalar(_LAST) or 0
-            found = session.execute(_HEADS.where(bulk.among(session, SiteRow.name, names)))
-            heads = {name: _Head(forced, generation, last) for name, forced, generation in found}
-        return [_news(state, watched, heads.get(watched[0])) for watched in watches]
-
-    return news
-
-
-def _news(state: AppState, watched: Watched, head: _Head | None) -> News:
-    name, watch, generation = watched
-    if head is None:  # the site is gone: rung, it finds out
-        return News(True, True)
-    news = head.forced != watch.forced or head.generation != generation
-    if head.last <= watch.since:
-        return News(news, False)
-    url = str(state.database.engine.url)
-    if (kept := replication.kept_news(url, watch.since, head.last)) is not None:
-        return News(news or kept, True)
-    found = _page_at(state, name, watch.since, RING_CHECK_LIMIT, head)
-    return News(found.answers(watch.forced, generation), True)
 
 
 _JOURNAL_BODY = {"application/json": {"schema": JOURNAL_UPLOAD.json_schema()}}
