@@ -47,7 +47,9 @@ def run_demo_ha(data_dir: Path, port: int, processes: int) -> None:
         try:
             cluster.start()
             manifest.update(_where(cluster, pair))
-            write_private(data_dir / MANIFEST, json.dumps(manifest, indent=2) + "\n")
+            # Whole or not at all: a reader waiting for the file never sees it half written.
+            temporary = write_private(data_dir / f"{MANIFEST}.tmp", json.dumps(manifest, indent=2))
+            temporary.replace(data_dir / MANIFEST)
             print("\n".join(welcome(manifest, data_dir)), flush=True)
             while True:
                 time.sleep(3600)
