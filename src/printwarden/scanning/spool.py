@@ -76,9 +76,11 @@ class ScanSpool:
     def pages(self, scan_id: str) -> list[int]:
         """The numbers of the pages kept so far, in order."""
         folder = self.folder(scan_id) / "pages"
-        if not folder.is_dir():
+        try:  # not "is_dir, then list": a delivered scan's folder may go in between
+            names = [p.name for p in folder.iterdir()]
+        except (FileNotFoundError, NotADirectoryError):
             return []
-        return sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit())
+        return sorted(int(name) for name in names if name.isdigit())
 
     def page_paths(self, scan_id: str, count: int) -> list[Path]:
         return [self.page_path(scan_id, n) for n in range(1, count + 1)]
