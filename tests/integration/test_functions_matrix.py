@@ -36,7 +36,7 @@ from printwarden.devices.client import (
     DeviceClient,
     Session,
 )
-from printwarden.devices.scan_client import DeviceScans
+from printwarden.devices.scan_client import DeviceScans, ScanState
 from printwarden.domain.accounts import Role
 from printwarden.domain.functions import TABLE, Function, Mode, row
 from printwarden.provider.ipp.client import IppClient, IppClientError
@@ -287,7 +287,16 @@ def integrated_scanning(world: World, place: Place) -> bool:
         scans.scan(session, SCAN_ACTION, [generate_page(1, dpi=75)], {})
         started = scans.latest
         assert started is not None
-        wait_for(lambda: scans.status(started).stage == "delivered", "the scan delivered")
+        seen: list[ScanState] = []
+
+        def delivered() -> bool:
+            seen.append(scans.status(started))
+            return seen[-1].stage == "delivered"
+
+        try:
+            wait_for(delivered, "the scan delivered")
+        except AssertionError as exc:  # what the scan was doing when time ran out
+            raise AssertionError(f"{exc}; its last state: {seen[-1:]}") from None
 
     before = len(world.scan_mails())
     return works(scan, world, place) and len(world.scan_mails()) > before

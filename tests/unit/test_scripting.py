@@ -480,9 +480,10 @@ def test_calls_from_several_threads() -> None:
         store = Store(x=str(i))
         printer = "loop" if i % 25 == 0 else "library"
         job = replace(JOB, cost=i, printer=printer)
-        # Long enough for a one-line script on a loaded machine (four threads, two cores,
-        # CI beside it: 20 ms once timed one out); the four endless ones still end.
-        outcome = run(source, job, store=store, limits=ScriptLimits(time_ms=250))
+        # The endless ones get a short limit and still end; the others a limit no loaded
+        # machine reaches (four threads, two cores, CI beside it: 250 ms once timed one out).
+        limits = ScriptLimits(time_ms=100 if printer == "loop" else 10_000)
+        outcome = run(source, job, store=store, limits=limits)
         return outcome.cost
 
     with ThreadPoolExecutor(max_workers=4) as pool:

@@ -46,6 +46,10 @@ Browsing No
 BrowseLocalProtocols none
 WebInterface No
 DefaultAuthType None
+# A back-end that fails for a moment (a DNS-SD name not resolved in time on a loaded
+# machine) retries its job soon, as a site would set it, not stop the queue.
+ErrorPolicy retry-job
+JobRetryInterval 2
 <Location />
   Order allow,deny
   Allow all
