@@ -101,7 +101,7 @@ def serve(
     """Run the Application Server."""
     from printwarden import serving
     from printwarden.service.app import create_app
-    from printwarden.store.migrate import upgrade
+    from printwarden.store.migrate import upgrade_if_behind
 
     settings = read_settings(config)
     settings.host = host or settings.host  # the beacon listens on the API's address
@@ -109,7 +109,7 @@ def serve(
         settings.beacon_port = beacon_port
     private_dir(settings.data_dir)
     if migrate:
-        upgrade(settings.resolved_database_url())
+        upgrade_if_behind(settings.resolved_database_url())
     application = create_app(settings)
     # What is alive now lives as long as the server: keep it out of full garbage collections,
     # which would otherwise walk it again under every large upload (pauses of 200 ms).
@@ -163,7 +163,7 @@ def db_upgrade(config: ConfigOption = None) -> None:
 
     settings = read_settings(config)
     upgrade(settings.resolved_database_url())
-    console.print(f"database at {settings.resolved_database_url()} is up to date")
+    console().print(f"database at {settings.resolved_database_url()} is up to date")
 
 
 @user_cmd.command("add")
@@ -204,7 +204,7 @@ def user_add(
             users.create_user(session, settings.resolved_secret(), username, changes)
         except StoreError as exc:
             raise fail(str(exc)) from None
-    console.print(f"user {username} added")
+    console().print(f"user {username} added")
 
 
 @user_cmd.command("list")
@@ -228,8 +228,8 @@ def user_list(config: ConfigOption = None, search: Annotated[str, typer.Option()
                 "yes" if view.account.restricted else "no",
                 "yes" if view.row.enabled else "no",
             )
-    console.print(table)
-    console.print(f"{total} users")
+    console().print(table)
+    console().print(f"{total} users")
 
 
 @user_cmd.command("import")
@@ -251,7 +251,7 @@ def user_import(
             report = sync.import_csv(session, settings.resolved_secret(), rows)
         except StoreError as exc:
             raise fail(str(exc)) from None
-    console.print(f"{report.created} created, {report.updated} updated")
+    console().print(f"{report.created} created, {report.updated} updated")
 
 
 @account_cmd.command("add")
@@ -283,7 +283,7 @@ def account_add(
             accounts.create_shared(session, name, changes)
         except StoreError as exc:
             raise fail(str(exc)) from None
-    console.print(f"shared account {name} added")
+    console().print(f"shared account {name} added")
 
 
 @account_cmd.command("list")
@@ -306,7 +306,7 @@ def account_list(config: ConfigOption = None) -> None:
                 "yes" if row.restricted else "no",
                 row.code or "",
             )
-    console.print(table)
+    console().print(table)
 
 
 def _change_balance(
@@ -336,7 +336,7 @@ def _change_balance(
             balance = balances.change_balance(session, change).balance
         except StoreError as exc:
             raise fail(str(exc)) from None
-    console.print(f"{row.name}: balance {settings.currency_info.format(balance)}")
+    console().print(f"{row.name}: balance {settings.currency_info.format(balance)}")
 
 
 @balance_cmd.command("topup")
@@ -418,7 +418,7 @@ def token_list(config: ConfigOption = None) -> None:
             table.add_row(
                 str(row.id), row.role, row.name, row.scope, row.site or "", created, revoked
             )
-    console.print(table)
+    console().print(table)
 
 
 @token_cmd.command("revoke")
@@ -432,7 +432,7 @@ def token_revoke(token_id: int, config: ConfigOption = None) -> None:
             tokens.revoke_token(session, token_id)
         except StoreError as exc:
             raise fail(str(exc)) from None
-    console.print(f"token {token_id} revoked")
+    console().print(f"token {token_id} revoked")
 
 
 @directory_cmd.command("sync")
@@ -452,7 +452,7 @@ def directory_sync(
         snapshot = read_snapshot(settings.directory)
     except (NoDirectoryConfigured, DirectoryUnavailable) as exc:
         raise fail(str(exc)) from None
-    with Progress(console=console) as progress, open_database(settings).session() as session:
+    with Progress(console=console()) as progress, open_database(settings).session() as session:
         task = progress.add_task("syncing users", total=len(snapshot.users))
         report = sync.sync_directory(
             session,
@@ -461,7 +461,7 @@ def directory_sync(
             disable_missing=disable_missing,
             progress=lambda done, _total: progress.update(task, completed=done),
         )
-    console.print(
+    console().print(
         f"{report.created} created, {report.updated} updated, "
         f"{report.unchanged} unchanged, {report.disabled} disabled"
     )
@@ -701,9 +701,9 @@ def cardreader_simulate(
     except OSError as exc:
         raise fail(f"{host}:{port}: {exc}") from None
     if whole:
-        console.print(f"sent {count(len(frames), 'card read')} to {host}:{port}")
+        console().print(f"sent {count(len(frames), 'card read')} to {host}:{port}")
     else:
-        console.print(f"{host}:{port} hung up early (is this reader's address configured?)")
+        console().print(f"{host}:{port} hung up early (is this reader's address configured?)")
 
 
 demo_cmd = typer.Typer(

@@ -1,31 +1,40 @@
 """What the ``printwarden`` command modules share: ``--config``, the settings and database it
 names, a command's token, asking a running server, and failing with a message.
 
-Kept light (typer and rich only): ``provider serve`` must not load the App Server's stack.
+Kept light (typer only; rich loads on the first print): ``provider serve`` must not load the
+App Server's stack, and the App Server never prints.
 """
 
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 
 from printwarden.cli_tokens import TokenMissing, read_token
 
 if TYPE_CHECKING:
+    from rich.console import Console
     from sqlalchemy.orm import Session
 
     from printwarden.config import Settings
     from printwarden.store.db import Database
 
-console = Console()
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="TOML configuration file", exists=True)
 ]
 ServerOption = Annotated[str, typer.Option(help="URL of the App Server (or Site Server)")]
+
+
+@cache
+def console() -> Console:
+    """The commands' terminal (loaded on first use: rich, which the App Server never needs)."""
+    from rich.console import Console
+
+    return Console()
 
 
 def read_settings(config: Path | None) -> Settings:
@@ -49,7 +58,7 @@ def open_session(config: Path | None) -> AbstractContextManager[Session]:
 
 def fail(message: str) -> typer.Exit:
     """Print ``message`` as an error; raise what this returns to exit with status 1."""
-    console.print(f"[red]error:[/red] {message}")
+    console().print(f"[red]error:[/red] {message}")
     return typer.Exit(code=1)
 
 

@@ -39,7 +39,7 @@ def user_set(
         users.update_user(session, key, row, users.UserChanges(is_admin=admin, enabled=enabled))
 
     _on_user(config, username, change)
-    console.print(f"user {username} saved")
+    console().print(f"user {username} saved")
 
 
 def user_delete(username: str, config: ConfigOption = None) -> None:
@@ -47,7 +47,7 @@ def user_delete(username: str, config: ConfigOption = None) -> None:
     from printwarden.store import users
 
     _on_user(config, username, lambda session, _key, row: users.delete_user(session, row))
-    console.print(f"user {username} deleted")
+    console().print(f"user {username} deleted")
 
 
 def _on_user(config: Path | None, username: str, change: Change) -> None:
@@ -63,7 +63,7 @@ def _on_user(config: Path | None, username: str, change: Change) -> None:
             row = users.find_user(session, username)
             change(session, settings.resolved_secret(), row)
     except StoreError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console().print(f"[red]error:[/red] {exc}")
         raise typer.Exit(code=1) from None
     finally:
         database.dispose()

@@ -30,6 +30,7 @@ class _Server(uvicorn.Server):
 def server(app: Any, stopping: threading.Event, **options: Any) -> uvicorn.Server:
     """A uvicorn server for ``app`` that sets ``stopping`` when told to stop."""
     options.setdefault("timeout_graceful_shutdown", STOP_GRACE_SECONDS)
+    options.setdefault("ws", "none")  # no WebSocket routes: the websockets library stays out
     return _Server(uvicorn.Config(app, **options), stopping)
 
 

@@ -14,9 +14,12 @@ queue: past 100 queues the file says so in a comment at its top.
 from __future__ import annotations
 
 from collections import Counter
+from typing import TYPE_CHECKING
 
-from printwarden.dnssd.answers import Authority
 from printwarden.domain.dns_sd import Address, Name, Ptr, Record, Srv, Txt
+
+if TYPE_CHECKING:
+    from printwarden.dnssd.answers import Authority
 
 __all__ = ["label_text", "name_text", "txt_text", "zone_file"]
 

@@ -5,6 +5,7 @@ the margins. Each card's QR code (segno) is drawn as filled rectangles, one per 
 modules (merged down the rows), in one path per card: no image per card, so 10,000 cards take
 seconds. segno's choice of the QR mask pattern (the ISO 18004 penalty evaluation) is most of
 its time, so the mask is chosen once per batch, on a sample of its cards: every mask decodes.
+segno and fpdf2 load with the first cards.
 """
 
 from __future__ import annotations
@@ -17,8 +18,6 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
-
-import segno
 
 from printwarden.domain.money import Currency
 from printwarden.domain.vouchers import Batch, display, parse
@@ -103,6 +102,8 @@ def redeem_link(redeem_url: str, code: str) -> str:
 def batch_mask(links: Sequence[str]) -> int:
     """The QR mask pattern segno's evaluation picks most often for the first links (the
     lowest of a tie)."""
+    import segno  # loaded on first use, with the first cards
+
     picks = Counter(segno.make_qr(link, error=QR_ERROR).mask for link in links[:MASK_SAMPLE])
     return max(sorted(picks), key=picks.__getitem__)
 
@@ -110,6 +111,8 @@ def batch_mask(links: Sequence[str]) -> int:
 def qr_rectangles(link: str, mask: int | None = None) -> tuple[int, list[Rectangle]]:
     """``link``'s QR code (error correction M) as its size in modules (no quiet zone) and
     rectangles covering its dark modules exactly, each module once."""
+    import segno
+
     matrix = segno.make_qr(link, error=QR_ERROR, mask=mask).matrix
     return len(matrix), rectangles(matrix)
 

@@ -8,7 +8,7 @@ office document but must not be rendered — a plain ZIP archive, a password-pro
 document (an encrypted OOXML is an OLE2 file with ``EncryptionInfo``), an executable — is
 refused with :class:`DocumentRefused` and a reason a user can read.
 
-Pure: reads the file, nothing else.
+Pure: reads the file, nothing else. ``olefile`` loads with the first OLE2 file.
 """
 
 from __future__ import annotations
@@ -20,12 +20,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import BinaryIO
-
-import olefile
+from typing import TYPE_CHECKING, BinaryIO
 
 from printwarden.analysis.detect import looks_like_text
 from printwarden.rendering.errors import DocumentRefused
+
+if TYPE_CHECKING:
+    import olefile
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGIC = b"PK\x03\x04"
@@ -232,6 +233,8 @@ def _ooxml_type(archive: zipfile.ZipFile, names: set[str]) -> OfficeType | None:
 
 
 def _ole_type(handle: BinaryIO) -> OfficeType:
+    import olefile  # loaded on first use: most documents are not OLE2 files
+
     try:
         ole = olefile.OleFileIO(handle)
     except (OSError, ValueError, struct.error) as exc:

@@ -36,7 +36,6 @@ from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
 
-from printwarden.rendering import uno_host
 from printwarden.rendering.settings import RenderSettings
 
 log = logging.getLogger(__name__)
@@ -184,7 +183,8 @@ def reachable(path: Path) -> bool:
 def install_runtime(runtime: Path) -> None:
     """Copy ``uno_host.py`` and unoserver's converter into ``runtime`` (0755)."""
     runtime.chmod(0o755)
-    shutil.copyfile(uno_host.__file__, runtime / "uno_host.py")
+    # A file copied, never imported here: its XML-RPC server (and pydoc) is the sandbox's.
+    shutil.copyfile(Path(__file__).with_name("uno_host.py"), runtime / "uno_host.py")
     package = runtime / "unoserver"
     package.mkdir()
     package.chmod(0o755)  # whatever the umask (the CLI sets 077): the worker is nobody

@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import logging
 import time
-import xmlrpc.client
 from xml.parsers.expat import ExpatError
 
 from printwarden.rendering import sandbox as sandboxes
@@ -185,6 +184,8 @@ class Worker:
 
 
 def _request_body(data: bytes, import_filter: str) -> bytes:
+    import xmlrpc.client  # loaded on first use, with the first document rendered
+
     # unoserver's convert(inpath, indata, outpath, convert_to, filtername, filter_options,
     #                     update_index, infiltername, password)
     binary = xmlrpc.client.Binary(data)
@@ -194,6 +195,8 @@ def _request_body(data: bytes, import_filter: str) -> bytes:
 
 
 def _parse_response(raw: bytes) -> bytes:
+    import xmlrpc.client
+
     head, separator, body = raw.partition(b"\r\n\r\n")
     if not separator:
         raise WorkerCrashed("the worker closed the connection without an answer")

@@ -4,7 +4,8 @@ The scanner is untrusted: every answer is read with a size bound (bodies are str
 off), XML is parsed without a DOCTYPE (so no entities of any kind), the ``Location`` of a
 job keeps only its path (the host stays the one we were given), pages are sniffed rather than
 taken at their ``Content-Type``, and the number of pages and of busy retries is bounded.
-Every failure is an :class:`EsclError` that says what went wrong.
+Every failure is an :class:`EsclError` that says what went wrong. httpx loads with the first
+client: a server that never scans never carries it.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ import posixpath
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable
 from dataclasses import dataclass
-from typing import Any, Literal, Self
+from typing import TYPE_CHECKING, Any, Literal, Self
 from urllib.parse import urljoin, urlsplit
 from xml.parsers import expat
 from xml.sax.saxutils import escape
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -290,6 +292,8 @@ class EsclClient:
         busy_retries: int = 10,
         busy_delay: float = 1.0,
     ) -> None:
+        import httpx  # loaded on first use (the module's docstring)
+
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError(f"not an http(s) URL: {base_url!r}")
@@ -321,6 +325,8 @@ class EsclClient:
         self, method: str, url: str, content: bytes | None = None
     ) -> AsyncIterator[httpx.Response]:
         """A streamed request within the deadline, with failures as :class:`EsclError`."""
+        import httpx
+
         headers = {"Content-Type": "text/xml"} if content is not None else None
         try:
             async with (

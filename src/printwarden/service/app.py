@@ -20,6 +20,7 @@ from printwarden.service.body_limits import BodyLimit
 from printwarden.service.dns_sd import ZoneService
 from printwarden.service.email_print import start_mail
 from printwarden.service.leadership import Leadership
+from printwarden.service.parking import Parking
 from printwarden.service.payment_notices import NotificationApplier
 from printwarden.service.question_timer import start_user_clients
 from printwarden.service.route_prefixes import skip_unreachable_routers
@@ -195,6 +196,7 @@ def create_app(
     app.state.printwarden = state
     problems.install(app)
     app.add_middleware(BodyLimit, limits=settings.limits)
+    app.add_middleware(Parking)  # added last: the outermost (sites' long polls wait there)
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(release_page.router)  # the release station page, outside /api/v1

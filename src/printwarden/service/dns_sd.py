@@ -6,6 +6,9 @@ DNS server with RFC 2136 updates.
 
 Each queue's host name in the zone resolves to the addresses of the host its provider is
 reached at (``advertised_host``, else its bind address or its host name).
+
+The DNS libraries (dnslib answering, dnspython updating) load on first use: a server without
+``[dns_sd] domain`` never carries them.
 """
 
 from __future__ import annotations
@@ -17,16 +20,18 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from printwarden.config import DnsSdConfig
-from printwarden.dnssd import update
-from printwarden.dnssd.answers import Authority
-from printwarden.dnssd.responder import Responder
 from printwarden.dnssd.zonefile import name_text, record_line
 from printwarden.domain.dns_sd import Address, QueueAdvert, Zone, ZoneEntry, zone_records
 from printwarden.store import providers
 from printwarden.store.db import Database
+
+if TYPE_CHECKING:
+    from printwarden.dnssd import update
+    from printwarden.dnssd.answers import Authority
+    from printwarden.dnssd.responder import Responder
 
 log = logging.getLogger("printwarden.service")
 RESOLVE_CACHE_SECONDS = 60.0
@@ -68,6 +73,8 @@ def zone_of(database: Database, config: DnsSdConfig, site: str | None, resolve: 
 
 def authority_of(zone: Zone, config: DnsSdConfig) -> Authority:
     """The zone served, with its SOA and NS."""
+    from printwarden.dnssd.answers import Authority
+
     return Authority(zone, config.ns or socket.getfqdn(), ns_addresses=config.ns_addresses)
 
 
@@ -111,6 +118,8 @@ class ZoneService:
         zone = await asyncio.to_thread(self.zone)
         self.current = authority_of(zone, self.config)
         if self.config.serve:
+            from printwarden.dnssd.responder import Responder
+
             self.responder = Responder(self.current, self.config.listen, self.config.port)
             await self.responder.start()
             log.info("DNS-SD: answering for %s on %s port %d (%d records)", self.config.domain,
@@ -151,6 +160,8 @@ class ZoneService:
         the first time); a failure is logged and tried again next round."""
         if not self.config.update_server or not self.leads():
             return
+        from printwarden.dnssd import update
+
         host, _, port = self.config.update_server.rpartition(":")
         try:
             key = _tsig_key(self.config)
@@ -167,6 +178,8 @@ class ZoneService:
 
 
 def _tsig_key(config: DnsSdConfig) -> update.TsigKey | None:
+    from printwarden.dnssd import update
+
     if config.update_key_file is not None:
         return update.TsigKey.from_file(config.update_key_file, config.update_key_name or None)
     if config.update_key_name:

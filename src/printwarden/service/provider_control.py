@@ -14,16 +14,20 @@ directly, on the site's network.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import quote
-
-import httpx
 
 from printwarden.store.models import ProviderRow
 
+if TYPE_CHECKING:
+    import httpx
+
 # A provider answers after one fetch of its orders from its own server (its own timeouts
 # are 5 s per request by default): wait longer than that before calling it unreachable.
-TIMEOUT = httpx.Timeout(15.0, connect=2.0)
+TIMEOUT_SECONDS = 15.0
+CONNECT_SECONDS = 2.0  # for the connection itself
 WAKE = "wake"
 
 
@@ -53,21 +57,26 @@ class Bell:
 
 
 class ProviderDoorbell:
-    """One pooled HTTP client ringing every provider's doorbell."""
+    """One pooled HTTP client ringing every provider's doorbell, made on the first ring
+    (loaded on first use: httpx, which a server that rings no provider never carries)."""
 
     def __init__(self) -> None:
-        self._client = httpx.Client(timeout=TIMEOUT)
+        self._client: httpx.Client | None = None
+        self._making = threading.Lock()
 
     def close(self) -> None:
-        self._client.close()
+        if self._client is not None:
+            self._client.close()
 
     def ring(self, bell: Bell) -> None:
         """Wake the provider; return once it has fetched and applied its pending orders."""
+        import httpx
+
         relayed = bool(bell.site and bell.via)
         if not relayed and not bell.control_url:
             raise ProviderUnreachable(f"provider {bell.name} has no control URL")
         try:
-            response = self._client.post(bell.url(), json={})
+            response = self._pooled().post(bell.url(), json={})
         except httpx.HTTPError as exc:
             reason = str(exc) or type(exc).__name__
             where = f"site {bell.site}" if relayed else f"provider {bell.name}"
@@ -76,6 +85,15 @@ class ProviderDoorbell:
             detail = _detail(response)
             who = f"site {bell.site}" if relayed else f"provider {bell.name}"
             raise ProviderUnreachable(f"{who} answered {response.status_code}: {detail}")
+
+    def _pooled(self) -> httpx.Client:
+        import httpx
+
+        with self._making:
+            if self._client is None:
+                timeout = httpx.Timeout(TIMEOUT_SECONDS, connect=CONNECT_SECONDS)
+                self._client = httpx.Client(timeout=timeout)
+            return self._client
 
 
 def _detail(response: httpx.Response) -> str:

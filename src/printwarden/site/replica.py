@@ -23,7 +23,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
 from printwarden.store.db import Database
-from printwarden.store.migrate import head_revision, upgrade
+from printwarden.store.migrate import head_revision, upgrade_if_behind
 from printwarden.store.models import Base, CardRow, UserRow
 from printwarden.store.replicated_kinds import BY_NAME, KINDS, Kind, SiteApply
 
@@ -55,7 +55,7 @@ class Replica:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         url = f"sqlite:///{path}"
-        upgrade(url)
+        upgrade_if_behind(url)
         self.database = Database(url, durable=True)
         with self.database.session() as session:
             session.info[REPLICATING] = True

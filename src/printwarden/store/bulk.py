@@ -15,7 +15,6 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from psycopg.types.array import ListBinaryDumper
 from sqlalchemy import (
     ColumnElement,
     CursorResult,
@@ -44,6 +43,9 @@ def uses_arrays(session: Session) -> bool:
         return False
     pooled = session.connection().connection
     if not pooled.info.get(_BINARY_LISTS):
+        # loaded on first use: a server on SQLite never carries psycopg
+        from psycopg.types.array import ListBinaryDumper
+
         driver: Any = pooled.driver_connection
         driver.adapters.register_dumper(list, ListBinaryDumper)
         pooled.info[_BINARY_LISTS] = True

@@ -1,12 +1,19 @@
-"""Rendering pages: Jinja2 (autoescaped) and the security headers every page carries."""
+"""Rendering pages: Jinja2 (autoescaped) and the security headers every page carries.
+
+Jinja2 loads with the first page rendered: an App Server whose pages nobody opens never
+carries it.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 # Only this origin's scripts, styles and web app manifest, nothing inline, no framing; forms
 # post here only.
@@ -49,19 +56,25 @@ def duration(seconds: float | int | None) -> str:
     return f"{hours} h {minutes} min"
 
 
-ENV = Environment(
-    loader=PackageLoader("printwarden.web", "templates"),
-    autoescape=select_autoescape(default=True, default_for_string=True),
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-ENV.filters["when"] = when
-ENV.filters["duration"] = duration
+@cache
+def environment() -> Environment:
+    """The pages' Jinja2 environment (loaded on first use: the module's docstring)."""
+    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+    env = Environment(
+        loader=PackageLoader("printwarden.web", "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["when"] = when
+    env.filters["duration"] = duration
+    return env
 
 
 def html(template: str, status: int = 200, headers: dict[str, str] | None = None,
          **values: Any) -> HTMLResponse:  # fmt: skip
     """Render ``template`` with ``values`` into a response with the security headers."""
-    body = ENV.get_template(template).render(**values)
+    body = environment().get_template(template).render(**values)
     return HTMLResponse(body, status_code=status, headers={**HEADERS, **(headers or {})})

@@ -13,7 +13,6 @@ from typing import Any, NamedTuple, cast
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
 from pydantic_core import to_json
 from sqlalchemy import select
@@ -37,6 +36,7 @@ from printwarden.domain.offline_policies import SETTING_KEY, OfflinePolicies
 from printwarden.service import views
 from printwarden.service.auth import require
 from printwarden.service.beat_clock import BeatClock
+from printwarden.service.parking import Parked
 from printwarden.service.problems import Problem
 from printwarden.service.routes.deps import admin_only, read_session, write_session
 from printwarden.service.state import AppState, app_state
@@ -222,9 +222,10 @@ async def site_changes(
         if beats:
             clock = state.quiet_beats if quiet else state.beats
             stream = _beating(state, clock, name, waiter, reading, term, believed)
+            headers = {BEAT_HEADER: str(clock.interval)}
+            answer = Parked(stream, waiter.end, media_type="application/json", headers=headers)
             waiter = None  # the stream unregisters it
-            return StreamingResponse(stream, media_type="application/json",
-                                     headers={BEAT_HEADER: str(clock.interval)})  # fmt: skip
+            return answer
         return await _polled(state, waiter, reading, term, believed)
     finally:
         if waiter is not None:
@@ -320,8 +321,8 @@ async def _beating(
 
 @cache
 def _revision() -> str:
-    """This process's schema revision (reading it loads every migration script, and alembic:
-    on the first page asked for, not with the server)."""
+    """This process's schema revision (read from the migration scripts' text once, on the
+    first page asked for)."""
     from printwarden.store.migrate import head_revision
 
     return head_revision() or ""

@@ -14,7 +14,6 @@ import shlex
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
-import segno
 from fastapi import APIRouter, Depends
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
@@ -56,6 +55,8 @@ class QrCode:
 def qr_code(text: str) -> QrCode:
     """``text`` as a QR code (segno, error correction M), one rectangle per run of dark
     modules in a row."""
+    import segno  # loaded on first use, with the first setup page
+
     code = segno.make_qr(text, error="m")
     runs = []
     size = 0
