@@ -44,19 +44,17 @@ class Parked(Response):
         self.chunks, self.leave = chunks, leave
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        start = {"type": "http.response.start", "status": 200, "headers": self.raw_headers}
+        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
         slot = scope.get(SLOT)
         if slot is None:  # no Parking in front: the body goes now, through this stack
-            await send(start)
             await self.finish(receive, send)
-            return
-        await send(start)
-        slot.append(self)
+        else:
+            slot.append(self)
 
     async def finish(self, receive: Receive, send: Send) -> None:
         """Send the body to its end, or until the client goes."""
         gone = asyncio.ensure_future(_client_gone(receive))
-        gone.add_done_callback(lambda _: self.leave())
+        gone.add_done_callback(self._left)
         try:
             async for chunk in self.chunks:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
@@ -67,6 +65,10 @@ class Parked(Response):
             if close is not None:
                 with contextlib.suppress(Exception):
                     await close()
+
+    def _left(self, gone: asyncio.Future[None]) -> None:
+        if not gone.cancelled():  # cancelled: the body ended first
+            self.leave()
 
 
 class Parking:
