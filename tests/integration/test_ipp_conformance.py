@@ -232,6 +232,16 @@ def waited_on(pid: int, provider: ProviderProcess, port: int) -> str:
     return "\n".join(parts)
 
 
+def _spun_on_a_closed_connection(output: str) -> bool:
+    """Whether a silent ipptool was spinning on a connection the provider had closed (its
+    socket in CLOSE-WAIT, ipptool not in a system call): CUPS's own loop on a closed TLS
+    connection (OpenPrinting/cups#827, seen once in a loaded run after the provider closed a
+    connection idle 30 s, cupsd's own keep-alive). The suite is then run once more; a hang
+    of any other kind fails the test with what it was doing."""
+    closed = any("CLOSE-WAIT" in line and '"ipptool"' in line for line in output.splitlines())
+    return "[silent " in output and closed and "ipptool syscall: running" in output
+
+
 def run_suite(
     folder: Path, suite: str, uri: str, password: str = "", provider: ProviderProcess | None = None
 ) -> tuple[dict[str, str], str]:
@@ -249,11 +259,14 @@ def run_suite(
         env = {"PATH": os.environ["PATH"], "HOME": str(home), "LANG": "C",
                "CUPS_USER": getpass.getuser()}  # fmt: skip
         port = urlsplit(uri).port or 631
-        code, output = run_with_terminal(
-            command, env, password, cwd=folder, timeout=900, every_prompt=True,
-            silence=SILENCE if provider else float("inf"),
-            on_silence=lambda pid: waited_on(pid, provider, port) if provider else "",
-        )  # fmt: skip
+        for _ in range(2):
+            code, output = run_with_terminal(
+                command, env, password, cwd=folder, timeout=900, every_prompt=True,
+                silence=SILENCE if provider else float("inf"),
+                on_silence=lambda pid: waited_on(pid, provider, port) if provider else "",
+            )  # fmt: skip
+            if not _spun_on_a_closed_connection(output):
+                break
         stdout = output
     else:
         result = subprocess.run(command, cwd=folder, capture_output=True, text=True,
