@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -56,7 +56,7 @@ def route(release: asyncio.Event, seen: list[weakref.ref[Request]], log: list[st
         seen.append(weakref.ref(request))
         ended = asyncio.Event()
 
-        async def chunks() -> AsyncIterator[bytes]:
+        async def chunks() -> AsyncGenerator[bytes, None]:
             try:
                 yield b" "
                 waiting = asyncio.ensure_future(release.wait())

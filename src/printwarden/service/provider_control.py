@@ -56,6 +56,13 @@ class Bell:
         return f"{self.control_url.rstrip('/')}/{WAKE}"
 
 
+def doorbell_timeout() -> httpx.Timeout:
+    """How long a doorbell's ring may take (HQ's, and a site's relay of it)."""
+    import httpx
+
+    return httpx.Timeout(TIMEOUT_SECONDS, connect=CONNECT_SECONDS)
+
+
 class ProviderDoorbell:
     """One pooled HTTP client ringing every provider's doorbell, made on the first ring
     (loaded on first use: httpx, which a server that rings no provider never carries)."""
@@ -91,8 +98,7 @@ class ProviderDoorbell:
 
         with self._making:
             if self._client is None:
-                timeout = httpx.Timeout(TIMEOUT_SECONDS, connect=CONNECT_SECONDS)
-                self._client = httpx.Client(timeout=timeout)
+                self._client = httpx.Client(timeout=doorbell_timeout())
             return self._client
 
 

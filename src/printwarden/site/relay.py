@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import httpx
 from sqlalchemy import select
 
-from printwarden.service.provider_control import CONNECT_SECONDS, TIMEOUT_SECONDS, WAKE
+from printwarden.service.provider_control import WAKE, doorbell_timeout
 from printwarden.store.db import Database
 from printwarden.store.models import ProviderRow
 
@@ -56,9 +56,7 @@ class Relay:
 
     def __init__(self, site: str, database: Database, mode: Callable[[], str]) -> None:
         self.site, self.database, self.mode = site, database, mode
-        self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(TIMEOUT_SECONDS, connect=CONNECT_SECONDS)
-        )
+        self._client = httpx.AsyncClient(timeout=doorbell_timeout())
         self._waiting = asyncio.BoundedSemaphore(MAX_WAITING)
 
     async def aclose(self) -> None:

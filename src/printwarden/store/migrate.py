@@ -51,7 +51,7 @@ def upgrade_if_behind(url: str) -> bool:
 
 def _stored_revisions(url: str) -> set[str]:
     """What the database's ``alembic_version`` holds (empty: none, or no such table)."""
-    engine = make_engine(normalize_url(url))  # a new SQLite file is made private, as always
+    engine = make_engine(url)  # a new SQLite file is made private, as always
     try:
         with engine.connect() as connection:
             rows = connection.execute(text("SELECT version_num FROM alembic_version"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, NamedTuple, cast
@@ -290,7 +290,7 @@ async def _beating(
     reading: Callable[[], Awaitable[_Found]],
     term: _Term,
     believed: _Belief,
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     """A long poll that sends a space each beat of ``clock`` until it answers (JSON allows
     leading whitespace): the site hears its link is alive, and notices a cut within a
     fraction of a second (``site/upstream.py``)."""
