@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import Decimal
+from functools import cache
 
 _AMOUNT = re.compile(r"^(?P<sign>[-+]?)(?P<whole>\d+)(?:\.(?P<frac>\d+))?$", re.ASCII)
 
@@ -40,15 +40,13 @@ class Currency:
 
     def show(self, units: int) -> str:
         """Minor units as a person reads them, in this currency: ``150`` → ``"$1.50"``,
-        ``-1234`` → ``"-$12.34"``, ``150`` yen → ``"¥150"`` (CLDR's English conventions, by
-        Babel; exact — the amount goes as a decimal, never a float)."""
-        from babel.numbers import format_currency  # its locale data loads on first use
-
-        amount = Decimal(units).scaleb(-self.minor_digits)
-        pattern = "¤#,##0" + ("." + "0" * self.minor_digits if self.minor_digits else "")
-        return format_currency(
-            amount, self.code, format=pattern, locale="en", currency_digits=False
-        )
+        ``-1234`` → ``"-$12.34"``, ``150`` yen → ``"¥150"`` (CLDR's English conventions:
+        Babel's symbol, then digits grouped by thousands; exact — integers only, no float).
+        A journal upload shows thousands of amounts, so Babel is asked once per currency."""
+        sign = "-" if units < 0 else ""
+        whole, frac = divmod(abs(units), self.scale)
+        digits = f"{whole:,}" + (f".{frac:0{self.minor_digits}d}" if self.minor_digits else "")
+        return f"{sign}{_symbol(self.code)}{digits}"
 
     def format(self, units: int) -> str:
         """Format minor units as a plain decimal text, e.g. ``-1234`` → ``"-12.34"`` (for
@@ -58,6 +56,14 @@ class Currency:
         if self.minor_digits == 0:
             return f"{sign}{whole}"
         return f"{sign}{whole}.{frac:0{self.minor_digits}d}"
+
+
+@cache
+def _symbol(code: str) -> str:
+    """The currency's symbol as English readers see it (``USD`` → ``$``, ``CHF`` → ``CHF``)."""
+    from babel.numbers import get_currency_symbol  # its locale data loads on first use
+
+    return str(get_currency_symbol(code, locale="en"))
 
 
 def apply_basis_points(amount: int, basis_points: int) -> int:
