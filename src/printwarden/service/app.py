@@ -137,6 +137,7 @@ def create_app(
         # for one GIL cost more than they overlap.
         anyio.to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
         state.leadership.start()
+        state.services["journal_uploads"] = state.journal_uploads
         state.beats.start()
         state.quiet_beats.start()
         if settings.beacon_port:

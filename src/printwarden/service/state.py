@@ -19,6 +19,7 @@ from printwarden.domain.payments import Gateway
 from printwarden.keys import HQ_ISSUER
 from printwarden.service.beacon import BeaconServer
 from printwarden.service.beat_clock import QUIET_BEAT_SECONDS, BeatClock
+from printwarden.service.combining import Combiner
 from printwarden.service.events import EventHub
 from printwarden.service.leadership import Leadership
 from printwarden.service.provider_control import ProviderDoorbell
@@ -140,6 +141,8 @@ class AppState:
     leadership: Leadership = field(default_factory=lambda: Leadership(None))
     gateways: dict[str, Gateway] = field(default_factory=dict)  # payment gateways, by name
     payment_notices: Any = None  # service.payment_notices.NotificationApplier
+    # Sites' journal uploads arriving together are applied together (service/journal_uploads).
+    journal_uploads: Combiner[Any, bytes] = field(default_factory=Combiner)
 
     def service_counts(self) -> dict[str, dict[str, int]]:
         """The counters of the background services that run, by name (for /metrics)."""

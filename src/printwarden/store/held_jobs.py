@@ -300,11 +300,32 @@ def mark_printed(
     """These jobs were charged as printed: those that were held jobs (at one of the
     ``providers()``, if given: asked only when there are any) have printed (one statement
     finds them, one more marks them)."""
+    mark_printed_many(session, [(job_refs, providers)])
+
+
+def mark_printed_many(
+    session: Session,
+    groups: Sequence[tuple[Sequence[str], Callable[[], Collection[int]] | None]],
+) -> None:
+    """:func:`mark_printed` for several groups of jobs, each with its own ``providers``
+    (several sites' uploads), in the same two statements: a held job is marked when a group
+    naming it may speak for its provider."""
+    speakers: dict[str, list[Callable[[], Collection[int]] | None]] = {}
+    for job_refs, providers in groups:
+        for ref in job_refs:
+            speakers.setdefault(ref, []).append(providers)
+    if not speakers:
+        return
     waiting = HeldJobRow.status.in_(("held", "releasing"))
-    where = (bulk.among(session, HeldJobRow.job_ref, job_refs), waiting)
-    found = session.execute(select(HeldJobRow.id, HeldJobRow.provider_id).where(*where)).all()
-    allowed = providers() if found and providers is not None else None
-    ids = [row_id for row_id, provider in found if allowed is None or provider in allowed]
+    where = (bulk.among(session, HeldJobRow.job_ref, list(speakers)), waiting)
+    found = session.execute(
+        select(HeldJobRow.id, HeldJobRow.job_ref, HeldJobRow.provider_id).where(*where)
+    ).all()
+    ids = [
+        row_id
+        for row_id, ref, provider in found
+        if any(p is None or provider in p() for p in speakers[ref])
+    ]
     if ids:
         marked = {
             "status": "printed",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -71,6 +72,12 @@ def find_site(session: Session, name: str) -> SiteRow:
     if row is None:
         raise NotFound(f"no site named {name!r}")
     return row
+
+
+def missing_sites(session: Session, names: Collection[str]) -> list[str]:
+    """The names among ``names`` no site has (one query)."""
+    found = set(session.scalars(select(SiteRow.name).where(SiteRow.name.in_(names))))
+    return [name for name in names if name not in found]
 
 
 def force_offline(session: Session, row: SiteRow, offline: bool) -> SiteRow:

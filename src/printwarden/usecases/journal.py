@@ -35,6 +35,7 @@ crash mid-upload, say) changes nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any, Literal, NamedTuple, cast
 
 from sqlalchemy import Table, select
@@ -111,27 +112,66 @@ def apply_entries(
 ) -> Report:
     """Apply ``entries`` (in order) for ``site`` in the caller's transaction; outcomes and
     refusals show amounts in ``currency``."""
+    return apply_uploads(session, [Upload(site, entries)], currency, credits)[0]
+
+
+class Upload(NamedTuple):
+    """One site's journal upload: the sending site, its entries in order."""
+
+    site: str
+    entries: list[dict[str, Any]]
+
+
+class SharedEntries(ValueError):
+    """Uploads applied together name the same entry: they must go one after the other."""
+
+
+def apply_uploads(
+    session: Session,
+    uploads: list[Upload],
+    currency: Currency | None = None,
+    credits: CreditRules | None = None,
+) -> list[Report]:
+    """Apply several sites' uploads in the caller's transaction, each as
+    :func:`apply_entries` would after the ones before it, with the statements of a batch
+    (loads, ledger, job rows, records) made once for all of them. Raises
+    :class:`SharedEntries` when two uploads name the same entry id, and
+    ``journal_checks.Malformed`` when any entry of any upload is."""
     currency = currency or Currency()
-    report = Report(entries=len(entries))
-    report.credit_rules = credits or CreditRules()
-    ids = [str(e["id"]) for e in entries]
-    before = _applied_before(session, ids)
-    fresh = _first_of_each(entries, ids, before)
-    report.already_applied = len(entries) - len(fresh)
-    checked = journal_checks.check(session, site, fresh, currency)
-    sender = journal_held.Sender(session, site)
-    charged = journal_batch.charge(session, site, fresh, checked, sender.providers)
-    outcomes = {
-        str(entry["id"]): _outcome(session, sender, entry, checked, charged, report, currency)
-        for entry in fresh
-    }
-    report.applied = len(fresh)
-    _mark_printed_after_held(session, sender, fresh, outcomes)
+    ids = [[str(e["id"]) for e in upload.entries] for upload in uploads]
+    if len(uploads) > 1 and len(set(chain(*map(set, ids)))) != sum(len(set(i)) for i in ids):
+        raise SharedEntries("uploads applied together name the same entry")
+    before = _applied_before(session, list(chain(*ids)))
+    fresh = [_first_of_each(u.entries, i, before) for u, i in zip(uploads, ids, strict=True)]
+    work = [(u.site, f) for u, f in zip(uploads, fresh, strict=True)]
+    checked = journal_checks.check_many(session, work, currency)
+    senders = [journal_held.Sender(session, u.site) for u in uploads]
+    batches = [
+        journal_batch.Batch(site, its_fresh, its_checked, sender.providers)
+        for (site, its_fresh), its_checked, sender in zip(work, checked, senders, strict=True)
+    ]
+    charged = journal_batch.charge_many(session, batches)
+    reports, outcomes = [], []
+    for batch, sender, its_charged in zip(batches, senders, charged, strict=True):
+        report = Report(entries=0, credit_rules=credits or CreditRules())
+        its = {
+            str(e["id"]): _outcome(session, sender, e, batch.checked, its_charged, report, currency)
+            for e in batch.entries
+        }
+        report.applied = len(batch.entries)
+        _mark_printed_after_held(session, sender, batch.entries, its)
+        reports.append(report)
+        outcomes.append(its)
     session.flush()
     # A concurrent upload of the same ids fails here, and is retried whole.
-    _record_applied(session, site, fresh, outcomes)
-    _results(report, entries, ids, before, outcomes)
-    return report
+    _record_applied(
+        session, [(b.site, b.entries, o) for b, o in zip(batches, outcomes, strict=True)]
+    )
+    for upload, report, its_ids, its_outcomes in zip(uploads, reports, ids, outcomes, strict=True):
+        report.entries = len(upload.entries)
+        report.already_applied = len(upload.entries) - report.applied
+        _results(report, upload.entries, its_ids, before, its_outcomes)
+    return reports
 
 
 def _mark_printed_after_held(
@@ -188,19 +228,21 @@ def _results(
 
 
 def _record_applied(
-    session: Session, site: str, entries: list[dict[str, Any]], outcomes: dict[str, Outcome]
+    session: Session, done: list[tuple[str, list[dict[str, Any]], dict[str, Outcome]]]
 ) -> None:
-    if not entries:
+    """Each applied entry's outcome (every site's uploads in one insert)."""
+    ids = [str(e["id"]) for _site, entries, _o in done for e in entries]
+    if not ids:
         return
-    ids = [str(e["id"]) for e in entries]
-    done = [outcomes[i] for i in ids]
+    outcomes = [outcomes[str(e["id"])] for _site, entries, outcomes in done for e in entries]
+    stamp = now()
     columns: dict[str, list[Any]] = {
         "entry_id": ids,
-        "site": [site] * len(entries),
-        "kind": [str(e["kind"]) for e in entries],
-        "outcome": [o.detail for o in done],
-        "applied_at": [now()] * len(entries),
-        "rejected": [o.rejected for o in done],
+        "site": [site for site, entries, _o in done for _e in entries],
+        "kind": [str(e["kind"]) for _site, entries, _o in done for e in entries],
+        "outcome": [o.detail for o in outcomes],
+        "applied_at": [stamp] * len(ids),
+        "rejected": [o.rejected for o in outcomes],
     }
     bulk.insert_columns(session, _APPLIED, columns)
 
@@ -388,13 +430,18 @@ def _usage(session: Session, body: dict[str, Any]) -> str:
     return "already in the ledger"
 
 
-def deficits(session: Session, account_ids: set[int]) -> list[dict[str, Any]]:
-    """Accounts among ``account_ids`` now below zero."""
-    if not account_ids:
-        return []
-    rows = session.scalars(
-        select(AccountRow).where(
-            bulk.among(session, AccountRow.id, account_ids), AccountRow.balance < 0
+def deficits_of(session: Session, reports: list[Report]) -> list[list[dict[str, Any]]]:
+    """For each report, the accounts it touched that are now below zero (one query)."""
+    touched = set().union(*(r.touched_accounts for r in reports))
+    if not touched:
+        return [[] for _ in reports]
+    rows = session.execute(
+        select(AccountRow.id, AccountRow.name, AccountRow.balance).where(
+            bulk.among(session, AccountRow.id, touched), AccountRow.balance < 0
         )
-    )
-    return [{"account": r.name, "balance": r.balance} for r in rows]
+    ).all()
+    return [
+        [{"account": name, "balance": balance} for i, name, balance in rows
+         if i in r.touched_accounts]
+        for r in reports
+    ]  # fmt: skip

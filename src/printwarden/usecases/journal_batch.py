@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from datetime import datetime
-from typing import Any, cast
+from itertools import chain
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Table
 from sqlalchemy.orm import Session
@@ -43,45 +44,92 @@ def charge(
     the ``checked`` checks, at the cost the checks found, with one ledger call; those charged
     now (a replayed ``usage_id`` is not among them). Held jobs of the site's ``providers()``
     that printed are marked so."""
-    costs = checked.costs
-    passed = [e for e in entries if e["id"] in costs]
-    jobs, txns, rows = _printed(session, site, [e for e in passed if e["kind"] == "printed"],
-                                checked)  # fmt: skip
-    usage = {e["id"]: usage_transaction(site, e["body"], costs[e["id"]], moment(e.get("at")))
-             for e in passed if e["kind"] == "usage"}  # fmt: skip
+    return charge_many(session, [Batch(site, entries, checked, providers)])[0]
+
+
+class Batch(NamedTuple):
+    """One site's upload as :func:`charge_many` takes it."""
+
+    site: str
+    entries: list[dict[str, Any]]
+    checked: journal_checks.Checked
+    providers: Callable[[], Collection[int]]
+
+
+def charge_many(session: Session, batches: list[Batch]) -> list[Charged]:
+    """:func:`charge` for several sites' uploads with one ledger call and one job insert
+    (each upload's entries with its own site's origin; a transaction id taken by an earlier
+    upload goes one by one in a later one, as if they came one after the other)."""
+    passed = [[e for e in b.entries if e["id"] in b.checked.costs] for b in batches]
+    printed = [[e for e in p if e["kind"] == "printed" and not e["body"].get("account")]
+               for p in passed]  # fmt: skip
+    with bulk.custom_plans(session):
+        taken = ledger.recorded(session, [str(e["body"]["txn_id"]) for e in chain(*printed)])
+    plans = [_printed(b.site, p, b.checked, taken) for b, p in zip(batches, printed, strict=True)]
+    usage = [_usage(b, p) for b, p in zip(batches, passed, strict=True)]
+    txns = [t for plan, its_usage in zip(plans, usage, strict=True)
+            for t in (*plan.txns, *its_usage.values())]  # fmt: skip
     # Every account was just read: the users' personal accounts, the usage entries' accounts.
-    results = ledger.apply_transactions(session, [*txns, *usage.values()], accounts_found=True)
-    if rows:
-        columns = dict(zip(_JOB_COLUMNS, map(list, zip(*rows, strict=True)), strict=True))
-        bulk.insert_columns(session, _JOBS, columns)
-        held_jobs.mark_printed(session, columns["job_ref"], providers)
-    fresh = {txn.id for txn, new in results if new}
-    for entry_id, txn in usage.items():
-        if txn.id in fresh:
-            jobs[entry_id] = (-txn.amount, txn.account_id, txn.kind.value)
-    return jobs
+    fresh = {txn.id for txn, new in ledger.apply_transactions(session, txns, accounts_found=True)
+             if new}  # fmt: skip
+    _write_jobs(session, batches, plans)
+    for plan, its_usage in zip(plans, usage, strict=True):
+        for entry_id, txn in its_usage.items():
+            if txn.id in fresh:
+                fresh.discard(txn.id)  # a usage id charged once, to the first entry naming it
+                plan.charged[entry_id] = (-txn.amount, txn.account_id, txn.kind.value)
+    return [plan.charged for plan in plans]
+
+
+def _usage(batch: Batch, passed: list[dict[str, Any]]) -> dict[str, Transaction]:
+    """The ledger transactions of an upload's walk-up usage entries, by entry id."""
+    costs = batch.checked.costs
+    return {
+        e["id"]: usage_transaction(batch.site, e["body"], costs[e["id"]], moment(e.get("at")))
+        for e in passed
+        if e["kind"] == "usage"
+    }
+
+
+def _write_jobs(session: Session, batches: list[Batch], plans: list[_Plan]) -> None:
+    """Every upload's job rows in one insert; each site's printed held jobs marked so."""
+    rows = [row for plan in plans for row in plan.rows]
+    if not rows:
+        return
+    columns = dict(zip(_JOB_COLUMNS, map(list, zip(*rows, strict=True)), strict=True))
+    bulk.insert_columns(session, _JOBS, columns)
+    held_jobs.mark_printed_many(
+        session,
+        [([row[0] for row in plan.rows], batch.providers)
+         for batch, plan in zip(batches, plans, strict=True)],
+    )  # fmt: skip
+
+
+class _Plan(NamedTuple):
+    charged: Charged
+    txns: list[Transaction]
+    rows: list[tuple[Any, ...]]
 
 
 def _printed(
-    session: Session, site: str, entries: list[dict[str, Any]], checked: journal_checks.Checked
-) -> tuple[Charged, list[Transaction], list[tuple[Any, ...]]]:
+    site: str, plain: list[dict[str, Any]], checked: journal_checks.Checked, taken: set[str]
+) -> _Plan:
     """The plain printed entries' charges, ledger transactions and job rows. Those it cannot
-    take as they are (see the module) are left out, and so to the one-by-one path."""
-    plain = [e for e in entries if not e["body"].get("account")]
+    take as they are (see the module) are left out, and so to the one-by-one path; the ids
+    it takes are added to ``taken``."""
+    charged: Charged = {}
+    txns: list[Transaction] = []
+    rows: list[tuple[Any, ...]] = []
     if not plain:
-        return {}, [], []
-    bodies = [e["body"] for e in plain]
-    with bulk.custom_plans(session):
-        taken = ledger.recorded(session, [str(b["txn_id"]) for b in bodies])
+        return _Plan(charged, txns, rows)
     people, models, costs = checked.people, checked.printers, checked.costs
     # A batch repeats jobs: counts by usage fields (as sent).
     usages: dict[tuple[Any, ...], tuple[Any, ...]] = {}
     origin, stamp = site_origin(site), now()
     kind = TransactionKind.PRINT
     kind_name = kind.value  # an enum's value is a property: slow in a loop
-    charged: Charged = {}
-    txns, rows = [], []
-    for entry, body in zip(plain, bodies, strict=True):
+    for entry in plain:
+        body = entry["body"]
         printer_name, txn_id = str(body["printer"]), str(body["txn_id"])
         person, printer = people[str(body["username"])], models[printer_name]
         if not person.active or txn_id in taken:
@@ -100,7 +148,7 @@ def _printed(
         rows.append((job_ref, person.user_id, printer.id, person.account_id, *counts, document,
                      cost, txn_id, origin, printed_at, overridden, claimed_by(body)))  # fmt: skip
         charged[str(entry["id"])] = (cost, person.account_id, kind_name)
-    return charged, txns, rows
+    return _Plan(charged, txns, rows)
 
 
 def usage_transaction(

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import String, func, literal, select
@@ -114,29 +115,56 @@ def check(
 ) -> Checked:
     """Check the charges among ``entries`` (after checking every entry is well-formed);
     refusals show amounts in ``currency``."""
+    return check_many(session, [(site, entries)], currency)[0]
+
+
+def check_many(
+    session: Session,
+    uploads: list[tuple[str, list[dict[str, Any]]]],
+    currency: Currency | None = None,
+) -> list[Checked]:
+    """:func:`check` for several sites' uploads at once: what they name is loaded once, each
+    upload is judged for its own site. Malformed when any entry of any upload is."""
     currency = currency or Currency()
-    _well_formed(entries)
-    printed = [e for e in entries if e["kind"] == "printed"]
-    usage = [e for e in entries if e["kind"] == "usage"]
-    checked = Checked()
-    if not printed and not usage:
-        return checked
+    for _site, entries in uploads:
+        _well_formed(entries)
+    printed = [[e for e in entries if e["kind"] == "printed"] for _s, entries in uploads]
+    usage = [[e for e in entries if e["kind"] == "usage"] for _s, entries in uploads]
+    every_printed, every_usage = list(chain(*printed)), list(chain(*usage))
+    loaded = Checked()
+    devices: dict[str, Place] = {}
+    found: dict[int, tuple[str, int | None]] = {}
+    if every_printed or every_usage:
+        devices, found = _load(session, loaded, every_printed, every_usage)
+    verdicts = []
+    for (site, _entries), its_printed, its_usage in zip(uploads, printed, usage, strict=True):
+        checked = Checked(printers=loaded.printers, people=loaded.people)
+        checked.recorded = {e["id"] for e in its_usage if e["id"] in loaded.recorded}
+        _Judge(site, checked, currency).printed(its_printed)
+        its_usage = [e for e in its_usage if e["id"] not in checked.recorded]
+        if its_usage:
+            _UsageJudge(session, site, checked, devices, found, currency).usage(its_usage)
+        verdicts.append(checked)
+    return verdicts
+
+
+def _load(
+    session: Session, loaded: Checked, printed: list[dict[str, Any]], usage: list[dict[str, Any]]
+) -> tuple[dict[str, Place], dict[int, tuple[str, int | None]]]:
+    """What the entries name, into ``loaded``; the devices and the usage entries' accounts."""
     found: dict[int, tuple[str, int | None]] = {}
     with bulk.custom_plans(session):
-        checked.printers = _places(session, PrinterRow, "printer", _names(printed, "printer"))
+        loaded.printers = _places(session, PrinterRow, "printer", _names(printed, "printer"))
         devices = _places(session, DeviceRow, "device", _names(usage, "device"))
-        places = [*checked.printers.values(), *devices.values()]
+        places = [*loaded.printers.values(), *devices.values()]
         grouped = any(m.group_modifiers for p in places for m in (p.current, *p.versions.values()))
         names = _names(printed, "username") | _names(usage, "username")
-        checked.people = _people(session, names, grouped)
+        loaded.people = _people(session, names, grouped)
         if usage:
-            checked.recorded = _recorded_usage(session, usage)
-            usage = [e for e in usage if e["id"] not in checked.recorded]
+            loaded.recorded = _recorded_usage(session, usage)
+            usage = [e for e in usage if e["id"] not in loaded.recorded]
             found = _accounts(session, {int(e["body"]["account_id"]) for e in usage})
-    _Judge(site, checked, currency).printed(printed)
-    if usage:
-        _UsageJudge(session, site, checked, devices, found, currency).usage(usage)
-    return checked
+    return devices, found
 
 
 def _well_formed(entries: list[dict[str, Any]]) -> None:

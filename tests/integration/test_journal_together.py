@@ -1,0 +1,178 @@
+"""Several sites' journal uploads applied together (SQLite and PostgreSQL): each answered as
+if the uploads had come one after the other, with the statements of one upload; uploads
+that cannot go together refuse to, and held jobs are marked printed only by a site that may
+speak for their provider."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from printwarden.domain.ids import new_id
+from printwarden.store import held_jobs, printers, users
+from printwarden.store.db import Database
+from printwarden.store.models import AccountRow
+from printwarden.store.providers import register
+from printwarden.usecases import journal
+
+SECRET = b"journal-together-test-secret-" + b"x" * 3
+PRICES = {"grey_simplex": 10, "grey_duplex": 8, "colour_simplex": 50, "colour_duplex": 45}
+
+
+@pytest.fixture
+def hq(hq: Database) -> Database:
+    """HQ with a printer of no site (10 a page) and an MFD (5 a page)."""
+    with hq.session() as session:
+        printers.save_printer(
+            session, "laser", {"cost_model": {"sizes": {"default": PRICES}}}, create=True
+        )
+        copies = {"sizes": {"default": {"grey_simplex": 5}}}
+        printers.save_device(session, "mfd", {"kind": "mfd", "cost_model": copies}, create=True)
+    return hq
+
+
+def person(hq: Database, balance: int = 1_000) -> tuple[str, int]:
+    name = f"jt-{uuid.uuid4().hex[:8]}"
+    with hq.session() as session:
+        row = users.create_user(session, SECRET, name, users.UserChanges())
+        account = users.personal_account(session, row.id)
+        account.balance = balance
+        return name, account.id
+
+
+def printed(username: str, pages: int = 2, printer: str = "laser") -> dict[str, Any]:
+    txn = new_id()
+    body = {"txn_id": txn, "job_ref": txn, "username": username, "printer": printer,
+            "pages": pages, "colour_pages": 0, "copies": 1}  # fmt: skip
+    return {"id": new_id(), "kind": "printed", "body": body}
+
+
+def usage(username: str, account_id: int, usage_id: str) -> dict[str, Any]:
+    body = {"usage_id": usage_id, "device": "mfd", "username": username,
+            "account_id": account_id, "kind": "copy", "pages": 1, "cost": 5}  # fmt: skip
+    return {"id": new_id(), "kind": "usage", "body": body}
+
+
+def balance(hq: Database, account_id: int) -> int:
+    with hq.read() as session:
+        row = session.get(AccountRow, account_id)
+        assert row is not None
+        return row.balance
+
+
+def statuses(report: journal.Report) -> list[tuple[str, str]]:
+    return [(r["status"], r["detail"]) for r in report.results]
+
+
+def test_uploads_together_are_answered_as_one_after_the_other(hq: Database) -> None:
+    """A usage id and a print's transaction id sent by two sites are charged once, to the
+    first upload; a rejected entry is its own upload's; each report counts its own."""
+    alice, alices = person(hq)
+    bob, bobs = person(hq)
+    job = printed(alice)
+    copy = usage(alice, alices, new_id())
+    north = [job, copy]
+    south = [{**copy, "id": new_id()}, printed(bob, pages=3), printed(bob, printer="gone")]
+    east = [{**job, "id": new_id(), "body": {**job["body"], "username": bob}}]
+    uploads = [journal.Upload("north", north), journal.Upload("south", south),
+               journal.Upload("east", east)]  # fmt: skip
+    with hq.session() as session:
+        first, second, third = journal.apply_uploads(session, uploads)
+    assert statuses(first) == [("applied", "charged $0.20"), ("applied", "charged $0.05")]
+    assert statuses(second) == [
+        ("applied", "already in the ledger"),
+        ("applied", "charged $0.30"),
+        ("rejected", "unknown printer 'gone'"),
+    ]
+    assert statuses(third) == [("applied", "already in the ledger")]
+    assert (first.amounts, second.amounts, third.amounts) == (
+        {"print": 20, "copy": 5}, {"print": 30}, {}
+    )  # fmt: skip
+    assert [r["id"] for r in second.rejected] == [south[2]["id"]]
+    assert (first.touched_accounts, second.touched_accounts) == ({alices}, {bobs})
+    assert (balance(hq, alices), balance(hq, bobs)) == (975, 970)
+    # Sent again, together or alone, each entry is already applied, with its outcome.
+    with hq.session() as session:
+        again = journal.apply_uploads(session, uploads[:2])
+    assert [r["status"] for r in again[0].results] == ["already-applied"] * 2
+    assert [r["status"] for r in again[1].results] == ["already-applied"] * 2 + ["rejected"]
+    assert (balance(hq, alices), balance(hq, bobs)) == (975, 970)
+
+
+@contextmanager
+def counting(database: Database) -> Iterator[list[str]]:
+    """The SQL statements the database runs inside the block."""
+    seen: list[str] = []
+
+    def count(*args: Any) -> None:
+        seen.append(str(args[2]))
+
+    engine = database.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+def test_ten_uploads_together_take_the_statements_of_one(hq: Database) -> None:
+    people = [person(hq) for _ in range(10)]
+
+    def upload(site: str) -> journal.Upload:
+        entries = [printed(name) for name, _ in people]
+        entries += [usage(name, account, new_id()) for name, account in people]
+        return journal.Upload(site, entries)
+
+    with counting(hq) as alone, hq.session() as session:
+        journal.apply_uploads(session, [upload("north")])
+    with counting(hq) as together, hq.session() as session:
+        reports = journal.apply_uploads(session, [upload(f"site-{n}") for n in range(10)])
+    assert [r.amounts for r in reports] == [{"print": 200, "copy": 50}] * 10
+    assert len(together) <= len(alone), (len(together), len(alone))
+
+
+def test_uploads_naming_the_same_entry_do_not_go_together(hq: Database) -> None:
+    name, _ = person(hq)
+    entry = printed(name)
+    with hq.session() as session, pytest.raises(journal.SharedEntries):
+        journal.apply_uploads(
+            session, [journal.Upload("north", [entry]), journal.Upload("south", [entry])]
+        )
+    with hq.session() as session:  # one after the other, the second finds it applied
+        (first,) = journal.apply_uploads(session, [journal.Upload("north", [entry])])
+        (second,) = journal.apply_uploads(session, [journal.Upload("south", [entry])])
+    assert (first.applied, second.already_applied) == (1, 1)
+
+
+def held_at(hq: Database, owner: str) -> tuple[str, int]:
+    """A job of ``owner`` held at a new provider; its job_ref and the provider's id."""
+    ref, now = str(uuid.uuid4()), datetime.now(UTC)
+    fields = {"printer": "laser", "document_name": "a.pdf", "pages": 2, "submitted_at": now,
+              "expires_at": now + timedelta(hours=4)}  # fmt: skip
+    with hq.session() as session:
+        provider, _ = register(session, f"p-{ref[:8]}", ipp_url="ipp://x", control_url="",
+                               queues=[], printers=[])  # fmt: skip
+        report = held_jobs.Report(ref, 1, "secure", "hold", owner, fields)
+        assert held_jobs.record_reports(session, provider, [report]).refused == []
+        return ref, provider.id
+
+
+def test_a_held_job_is_marked_printed_only_by_a_group_that_speaks_for_its_provider(
+    hq: Database,
+) -> None:
+    name, _ = person(hq)
+    (mine, my_provider), (theirs, _their_provider) = held_at(hq, name), held_at(hq, name)
+    with hq.session() as session:
+        held_jobs.mark_printed_many(
+            session,
+            [([mine, theirs], lambda: frozenset()), ([mine], lambda: frozenset({my_provider}))],
+        )
+    with hq.read() as session:
+        assert held_jobs.find(session, mine).status == "printed"
+        assert held_jobs.find(session, theirs).status == "held"

@@ -1,0 +1,108 @@
+"""Journal uploads that reach HQ together are applied together (SQLite and PostgreSQL):
+each site gets its own report; a bad upload among them fails alone, with its own error."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from printwarden.domain.accounts import Role
+from printwarden.domain.ids import new_id
+from printwarden.service.combining import Combiner
+from printwarden.testing.inprocess import InProcessAppServer
+
+PRICES = {"sizes": {"default": {"grey_simplex": 10}}}
+LIMIT = 30.0  # seconds a wait here may take
+
+Unique = Callable[[str], str]
+
+
+def ok(response: httpx.Response, status: int = 200) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def printed(username: str, printer: str, pages: Any = 2) -> dict[str, Any]:
+    txn = new_id()
+    body = {"txn_id": txn, "job_ref": txn, "username": username, "printer": printer,
+            "pages": pages, "colour_pages": 0, "copies": 1}  # fmt: skip
+    return {"id": new_id(), "kind": "printed", "body": body}
+
+
+def upload_together(
+    app: InProcessAppServer, uploads: dict[str, list[dict[str, Any]]]
+) -> dict[str, httpx.Response]:
+    """Each site's upload from its own thread, all queued before any is applied."""
+    combiner: Combiner[Any, bytes] = app.app.state.printwarden.journal_uploads
+    answers: dict[str, httpx.Response] = {}
+
+    def post(site: str) -> None:
+        with app.client(app.token(Role.SITE, scope=site)) as client:
+            body = json.dumps({"entries": uploads[site]})
+            answers[site] = client.post(f"/sites/{site}/journal", content=body,
+                                        headers={"Content-Type": "application/json"})  # fmt: skip
+
+    threads = [threading.Thread(target=post, args=(site,)) for site in uploads]
+    with combiner.paused():
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + LIMIT
+        while combiner.waiting() < len(uploads):
+            assert time.monotonic() < deadline, "the uploads did not queue"
+            time.sleep(0.005)
+    for thread in threads:
+        thread.join(LIMIT)
+    return answers
+
+
+def test_uploads_arriving_together_are_applied_together_each_with_its_report(
+    app_on_each_backend: InProcessAppServer, unique: Unique
+) -> None:
+    app = app_on_each_backend
+    combiner: Combiner[Any, bytes] = app.app.state.printwarden.journal_uploads
+    with app.client(app.token(Role.ADMIN, unique("admin"))) as admin:
+        printer, person = unique("p"), unique("u")
+        ok(admin.post("/printers", json={"name": printer, "cost_model": PRICES}), 201)
+        account = ok(admin.post("/users", json={"username": person}), 201)["account_id"]
+        ok(admin.post(f"/accounts/by-id/{account}/top-up",
+                      json={"txn_id": new_id(), "amount": 1_000}))  # fmt: skip
+        sites = [unique(f"site{n}") for n in range(4)]
+        for site in sites:
+            ok(admin.post("/sites", json={"name": site}), 201)
+
+        before = combiner.stats()
+        good = {site: [printed(person, printer), printed(person, printer)] for site in sites}
+        answers = upload_together(app, good)
+        after = combiner.stats()
+        assert after["groups"] - before["groups"] == 1
+        assert after["items"] - before["items"] == 4
+        assert after["groups_split"] == before["groups_split"]
+        for site in sites:
+            report = ok(answers[site])
+            assert (report["applied"], report["amounts"]) == (2, {"print": 40})
+            assert [r["id"] for r in report["results"]] == [e["id"] for e in good[site]]
+        assert ok(admin.get(f"/users/{person}"))["balance"] == 1_000 - 4 * 40
+
+        # A malformed upload and one from a site HQ does not know, among good ones.
+        stranger = unique("stranger")
+        mixed = {sites[0]: [printed(person, printer)],
+                 sites[1]: [printed(person, printer, pages="many")],
+                 stranger: [printed(person, printer)],
+                 sites[2]: [printed(person, printer)]}  # fmt: skip
+        answers = upload_together(app, mixed)
+        assert combiner.stats()["groups_split"] == before["groups_split"] + 1
+        assert answers[sites[1]].status_code == 422, answers[sites[1]].text
+        assert answers[stranger].status_code == 404, answers[stranger].text
+        for site in (sites[0], sites[2]):
+            assert ok(answers[site])["amounts"] == {"print": 20}
+        assert ok(admin.get(f"/users/{person}"))["balance"] == 1_000 - 4 * 40 - 2 * 20
+    with app.client(under="") as anyone:
+        scraped = anyone.get("/metrics").text
+    split = combiner.stats()["groups_split"]
+    assert f'printwarden_journal_uploads{{counter="groups_split"}} {split}' in scraped
