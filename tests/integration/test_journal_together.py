@@ -176,3 +176,29 @@ def test_a_held_job_is_marked_printed_only_by_a_group_that_speaks_for_its_provid
     with hq.read() as session:
         assert held_jobs.find(session, mine).status == "printed"
         assert held_jobs.find(session, theirs).status == "held"
+
+
+def test_a_job_held_in_one_upload_and_printed_in_another_ends_printed(hq: Database) -> None:
+    """As one after the other: the first upload's held report makes the held job, the
+    second's charge marks it printed (charges go before held-job entries in a group too)."""
+    name, _ = person(hq)
+    ref, provider = str(uuid.uuid4()), f"p-{uuid.uuid4().hex[:8]}"
+    with hq.session() as session:
+        register(session, provider, ipp_url="ipp://x", control_url="", queues=[], printers=[])
+    now = datetime.now(UTC)
+    held_report = {"provider": provider, "job_ref": ref, "provider_job_id": 7, "queue": "secure",
+                   "queue_kind": "hold", "username": name, "printer": "laser",
+                   "document_name": "offline.pdf", "pages": 2, "submitted_at": now.isoformat(),
+                   "expires_at": (now + timedelta(hours=4)).isoformat()}  # fmt: skip
+    job = printed(name)
+    job["body"]["job_ref"] = ref
+    uploads = [
+        journal.Upload("north", [{"id": new_id(), "kind": "held-report", "body": held_report}]),
+        journal.Upload("north", [job]),
+    ]
+    with hq.session() as session:
+        first, second = journal.apply_uploads(session, uploads)
+    assert (first.rejected, second.rejected) == ([], [])
+    assert second.amounts == {"print": 20}
+    with hq.read() as session:
+        assert held_jobs.find(session, ref).status == "printed"

@@ -159,9 +159,9 @@ def apply_uploads(
             for e in batch.entries
         }
         report.applied = len(batch.entries)
-        _mark_printed_after_held(session, sender, batch.entries, its)
         reports.append(report)
         outcomes.append(its)
+    _mark_printed_after_held(session, senders, batches, outcomes)
     session.flush()
     # A concurrent upload of the same ids fails here, and is retried whole.
     _record_applied(
@@ -175,21 +175,24 @@ def apply_uploads(
 
 
 def _mark_printed_after_held(
-    session: Session, sender: journal_held.Sender, entries: list[dict[str, Any]],
-    outcomes: dict[str, Outcome],
-) -> None:  # fmt: skip
-    """Printed jobs are charged before the upload's held-job entries are applied, so a job
+    session: Session,
+    senders: list[journal_held.Sender],
+    batches: list[journal_batch.Batch],
+    outcomes: list[dict[str, Outcome]],
+) -> None:
+    """Printed jobs are charged before the uploads' held-job entries are applied, so a job
     held and released at the site while it was offline was not yet a held job when its charge
-    marked it printed: mark those again once the held-job entries have made their records."""
-    if not any(e["kind"] in ("held", "held-report") for e in entries):
+    marked it printed: mark those again once the held-job entries have made their records
+    (each upload's jobs for its own site's providers; in two statements for all of them)."""
+    held = ("held", "held-report")
+    if not any(e["kind"] in held for batch in batches for e in batch.entries):
         return
-    refs = [
-        str((e.get("body") or {}).get("job_ref") or "")
-        for e in entries
-        if e["kind"] == "printed" and not outcomes[str(e["id"])].rejected
-    ]
-    if any(refs):
-        held_jobs.mark_printed(session, [r for r in refs if r], sender.providers)
+    groups = [
+        ([ref for e in batch.entries if e["kind"] == "printed" and not its[str(e["id"])].rejected
+          if (ref := str((e.get("body") or {}).get("job_ref") or ""))], sender.providers)
+        for batch, sender, its in zip(batches, senders, outcomes, strict=True)
+    ]  # fmt: skip
+    held_jobs.mark_printed_many(session, [g for g in groups if g[0]])
 
 
 def _applied_before(session: Session, ids: list[str]) -> dict[str, Outcome]:
