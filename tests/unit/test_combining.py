@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
-from printwarden.service.combining import Combiner
+from printwarden.service.combining import Combiner, _Ticket
 
 LIMIT = 10.0  # seconds any wait here may take
 
@@ -91,6 +91,18 @@ def test_a_group_that_fails_is_done_one_by_one_and_only_the_bad_call_fails() -> 
     assert isinstance(outcomes[13], ValueError)
     assert str(outcomes[13]) == "13 is refused"
     assert combiner.stats()["groups_split"] == 1
+
+
+def test_a_caller_that_finds_others_ahead_does_theirs_then_its_own() -> None:
+    """Another caller's item queued ahead (that caller not yet at the lock): with groups of
+    one, whoever works first does that item, then its own (it once returned before its own
+    was done, with None)."""
+    combiner: Combiner[int, int] = Combiner(most=1)
+    ahead = _Ticket[int, int](21)
+    combiner._queue.append(ahead)  # as run() queues it, before it takes the lock
+    assert combiner.run(4, doubled_together([]), doubled_alone) == 8
+    assert ahead.finished
+    assert ahead.outcome() == 42
 
 
 def test_a_call_whose_group_was_interrupted_gets_an_error_not_a_hang() -> None:

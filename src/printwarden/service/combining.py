@@ -31,6 +31,8 @@ class _Ticket(Generic[T, R]):
         self.result, self.error, self.finished = result, error, True
 
     def outcome(self) -> R:
+        if not self.finished:
+            raise RuntimeError("not done")  # run() returns only once it is
         if self.error is not None:
             raise self.error
         return self.result  # type: ignore[return-value]  # R itself may include None
@@ -60,7 +62,7 @@ class Combiner(Generic[T, R]):
         with self._waiting:
             self._queue.append(ticket)
         with self._working:
-            if not ticket.finished:
+            while not ticket.finished:  # groups in arrival order, until one holds this item
                 with self._waiting:
                     group, self._queue = self._queue[: self.most], self._queue[self.most :]
                 self._work(group, together, alone)
