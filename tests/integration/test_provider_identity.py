@@ -12,6 +12,7 @@ import asyncio
 import base64
 import hashlib
 import os
+import re
 import socket
 import ssl
 import subprocess
@@ -29,7 +30,7 @@ from pyipp.enums import IppOperation
 
 from printwarden.domain.accounts import Role
 from printwarden.provider.ipp import Attribute, JobState, Operation, ValueTag
-from printwarden.provider.ipp.client import IppClient, IppError
+from printwarden.provider.ipp.client import IppClient, IppError, IppProtocolError
 from printwarden.testing.appserver import AppServer, served_app
 from printwarden.testing.terminal import run_with_terminal
 from support.provider import PrinterSpec, ProviderProcess, QueueSpec, file_printer_documents
@@ -300,6 +301,41 @@ def test_an_owner_lifts_only_their_own_hold_on_a_hold_queue(world: World) -> Non
     assert again.value.status == NOT_AUTHORIZED
     time.sleep(0.5)
     assert b"my own hold\n" not in world.printed()
+
+
+def password_checks(world: World) -> dict[str, int]:
+    """The provider's count of passwords asked of the server and remembered."""
+    text = httpx.get(f"http://{world.provider.host}/metrics", timeout=WAIT).text
+    found = re.findall(r'password_checks_total\{[^}]*outcome="(\w+)"\} (\d+)', text)
+    return {outcome: int(value) for outcome, value in found}
+
+
+def test_a_connection_has_its_password_checked_once_not_at_every_request(
+    world: World,
+) -> None:
+    """CUPS's back-end sends the password with each of a job's requests on one connection:
+    the server's argon2 runs for the first only. A new connection, or another password, is
+    checked again; a wrong one is refused (and never remembered)."""
+    before = password_checks(world)
+    with world.secure("locked", "alice") as client:
+        for _ in range(4):
+            _listed(client, "locked")
+    once = password_checks(world)
+    assert once["asked"] - before.get("asked", 0) == 1, (before, once)
+    assert once["remembered"] - before.get("remembered", 0) == 3, (before, once)
+    with world.secure("locked", "alice") as client:
+        _listed(client, "locked")
+    assert password_checks(world)["asked"] == once["asked"] + 1
+    transport = BasicOverTls(world.provider.tls_ca, "alice", "not-her-password")
+    uri = world.provider.ipps_uri("locked")
+    with IppClient(uri, user_name="alice", timeout=WAIT, transport=transport) as client:
+        for _ in range(2):
+            with pytest.raises(IppProtocolError) as refused:
+                _listed(client, "locked")
+            assert refused.value.http_status == 401
+    after = password_checks(world)
+    assert after["asked"] == once["asked"] + 3
+    assert after["remembered"] == once["remembered"]
 
 
 # --- privacy ---------------------------------------------------------------------------------

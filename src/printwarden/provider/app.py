@@ -137,7 +137,7 @@ class Provider:
 
     def metrics(self) -> str:
         """``GET /metrics``: the loops (restarting any that died), failed jobs, refused
-        state changes and jobs by phase, as Prometheus text."""
+        state changes, jobs by phase and password checks, as Prometheus text."""
         self.supervisor.check()
         scrape = metrics.Scrape(
             provider=self.config.name,
@@ -147,6 +147,7 @@ class Provider:
             job_failures=self.engine.job_failures,
             refused=dict(self.spool.refused),
             phases=self.spool.phase_counts(),
+            password_checks=dict(self.ipp.password_checks),
         )
         return metrics.render(scrape)
 

@@ -13,7 +13,7 @@ import binascii
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from printwarden.provider.http_server import Body, Request, Response
@@ -68,6 +68,7 @@ class IppRequest:
     client: str = ""  # the client's address (the server counts failed logins per address)
     tls: bool = False  # the request came over TLS (ipps://)
     path: str = ""  # the request's path (a token-url queue's token is in it)
+    connection: dict[str, Any] = field(default_factory=dict)  # kept for its later requests
 
 
 class IppHandler(Protocol):
@@ -128,6 +129,7 @@ class IppApp:
             client=request.client,
             tls=request.tls,
             path=path,
+            connection=request.connection,
         )
         return await self._answer(ipp_request)
 

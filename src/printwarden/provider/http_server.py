@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import cast
+from typing import Any, cast
 
 from printwarden.provider.http11 import (
     CONTINUE,
@@ -142,6 +142,8 @@ class Request:
     tls: bool = False
     content_length: int | None = None
     keep_alive: bool = True
+    # What the handler keeps for the connection's later requests (a password it checked).
+    connection: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -174,6 +176,7 @@ class Connection(asyncio.Protocol):
         self.paused = False
         self.deadline = NEVER
         self.head_started = False
+        self.state: dict[str, Any] = {}  # the handler's, for this connection's requests
 
     # --- asyncio callbacks ----------------------------------------------------------------
 
@@ -247,6 +250,7 @@ class Connection(asyncio.Protocol):
                 tls=self.server.tls,
                 content_length=head.content_length,
                 keep_alive=head.keep_alive,
+                connection=self.state,
             )
         )
 

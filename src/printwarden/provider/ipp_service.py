@@ -14,8 +14,8 @@ from printwarden.analysis import detect
 from printwarden.domain import imposition
 from printwarden.domain.job_states import Phase
 from printwarden.provider import attributes as attrs
+from printwarden.provider import connection_logins, ipp_notify, job_template, queue_description
 from printwarden.provider import identity as ident
-from printwarden.provider import ipp_notify, job_template, queue_description
 from printwarden.provider import submission_checks as checks
 from printwarden.provider.admission import Admissions
 from printwarden.provider.config import ProviderConfig, QueueConfig, QueueKind
@@ -136,6 +136,8 @@ class IppService:
     ) -> None:
         self.config, self.spool, self.desk = config, spool, desk
         self.authenticate = authenticate
+        # Passwords checked at the server, and those a connection's earlier request had.
+        self.password_checks = {"asked": 0, "remembered": 0}
         self.submitters = submitters  # None: every user name is taken (no server to ask)
         self.printers = printers or PrinterWatch(config)
         self.services = services or QueueServices.create(config, spool, self.printers)
@@ -255,9 +257,16 @@ class IppService:
         assert request.basic_auth is not None
         assert self.authenticate is not None
         user, password = request.basic_auth
+        now = time.monotonic()
+        login = connection_logins.recall(request.connection, user, password, now)
+        if login is not None:
+            self.password_checks["remembered"] += 1
+            return Requester(login.username, authenticated=True, admin=login.admin)
+        self.password_checks["asked"] += 1
         login = await asyncio.to_thread(self.authenticate, user, password, request.client)
         if login is None:
             raise HttpAuthRequired()
+        connection_logins.remember(request.connection, user, password, login, now)
         return Requester(login.username, authenticated=True, admin=login.admin)
 
     async def _token(self, token: str) -> Requester:

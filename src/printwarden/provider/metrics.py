@@ -10,7 +10,7 @@ runs, and how many jobs are in each phase.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from printwarden.domain.job_states import Phase
 
@@ -29,6 +29,7 @@ class Scrape:
     job_failures: int
     refused: Mapping[str, int]
     phases: Mapping[Phase, int]
+    password_checks: Mapping[str, int] = field(default_factory=dict)
 
 
 def render(values: Scrape) -> str:
@@ -47,6 +48,9 @@ def render(values: Scrape) -> str:
          dict(values.refused)),
         ("jobs", "gauge", "Jobs in the spool, by phase.", "phase",
          {phase.value: count for phase, count in values.phases.items()}),
+        ("password_checks_total", "counter",
+         "HTTP Basic passwords checked: asked of the server, or remembered from an earlier "
+         "request on the same connection.", "outcome", dict(values.password_checks)),
     ):  # fmt: skip
         lines += _family(PREFIX + name, kind, help_text)
         for key, value in sorted(series.items()):
