@@ -23,60 +23,26 @@ from printwarden.store.printers import cost_model_from_json
 from printwarden.store.providers import register
 from printwarden.usecases import journal
 from printwarden.usecases.journal_checks import Malformed
-
-SECRET = b"journal-batch-test-secret-" + b"x" * 6
-PRICES = {"grey_simplex": 10, "grey_duplex": 8, "colour_simplex": 50, "colour_duplex": 45}
+from support.journal_entries import (
+    PRICES,
+    furnish,
+    held_job,
+    held_report,
+    person,
+    printed,
+    usage,
+)
 
 
 @pytest.fixture
 def hq(hq: Database) -> Database:
-    """The conftest's HQ database, with the printer the journals print on and the MFD their
-    walk-up usage is made at (5 a page)."""
-    with hq.session() as session:
-        model = {"sizes": {"default": PRICES}}
-        printers.save_printer(session, "laser", {"cost_model": model}, create=True)
-        copies = {"sizes": {"default": {"grey_simplex": 5}}}
-        printers.save_device(session, "mfd", {"kind": "mfd", "cost_model": copies}, create=True)
-    return hq
-
-
-def person(hq: Database, balance: int = 1_000) -> tuple[str, int]:
-    """A new user; their name and personal account id."""
-    name = f"jb-{uuid.uuid4().hex[:8]}"
-    with hq.session() as session:
-        row = users.create_user(session, SECRET, name, users.UserChanges())
-        account = users.personal_account(session, row.id)
-        account.balance = balance
-        return name, account.id
-
-
-def printed(username: str, job_ref: str | None = None, pages: int = 2) -> dict[str, Any]:
-    txn = new_id()
-    body = {"txn_id": txn, "job_ref": job_ref or txn, "username": username, "printer": "laser",
-            "pages": pages, "colour_pages": 0, "copies": 1}  # fmt: skip
-    return {"id": new_id(), "kind": "printed", "body": body}
-
-
-def usage(username: str, account_id: int, usage_id: str, cost: int) -> dict[str, Any]:
-    body = {"usage_id": usage_id, "device": "mfd", "username": username,
-            "account_id": account_id, "kind": "copy", "pages": 1, "cost": cost}  # fmt: skip
-    return {"id": new_id(), "kind": "usage", "body": body}
+    """The conftest's HQ database, with the printer and the MFD the journals name."""
+    return furnish(hq)
 
 
 def held(hq: Database, owner: str, status: str = "held") -> str:
     """A held job of ``owner`` at a provider; its job_ref."""
-    ref = str(uuid.uuid4())
-    now = datetime.now(UTC)
-    fields = {"printer": "laser", "document_name": "a.pdf", "pages": 2, "submitted_at": now,
-              "expires_at": now + timedelta(hours=4)}  # fmt: skip
-    with hq.session() as session:
-        provider, _ = register(session, f"p-{ref[:8]}", ipp_url="ipp://x", control_url="",
-                               queues=[], printers=[])  # fmt: skip
-        report = held_jobs.Report(ref, 1, "secure", "hold", owner, fields)
-        assert held_jobs.record_reports(session, provider, [report]).refused == []
-        if status != "held":
-            held_jobs.set_status(held_jobs.find(session, ref), status, "", 1)
-    return ref
+    return held_job(hq, owner, status)[0]
 
 
 def test_printed_held_jobs_are_marked_printed_with_a_new_change_number(hq: Database) -> None:
@@ -104,14 +70,9 @@ def test_a_job_held_and_released_at_an_offline_site_ends_printed_at_hq(hq: Datab
     ref, provider = str(uuid.uuid4()), f"p-{uuid.uuid4().hex[:8]}"
     with hq.session() as session:
         register(session, provider, ipp_url="ipp://x", control_url="", queues=[], printers=[])
-    now = datetime.now(UTC)
-    held_report = {"provider": provider, "job_ref": ref, "provider_job_id": 7, "queue": "secure",
-                   "queue_kind": "hold", "username": name, "printer": "laser",
-                   "document_name": "offline.pdf", "pages": 2, "submitted_at": now.isoformat(),
-                   "expires_at": (now + timedelta(hours=4)).isoformat()}  # fmt: skip
     release = {"job_ref": ref, "status": "releasing", "released_to": "laser"}
     entries = [
-        {"id": new_id(), "kind": "held-report", "body": held_report},
+        {"id": new_id(), "kind": "held-report", "body": held_report(provider, ref, name)},
         {"id": new_id(), "kind": "held", "body": release},
         printed(name, ref),
     ]

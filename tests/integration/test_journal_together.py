@@ -8,55 +8,28 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import event
 
 from printwarden.domain.ids import new_id
-from printwarden.store import held_jobs, printers, users
+from printwarden.store import held_jobs
 from printwarden.store.db import Database
 from printwarden.store.models import AccountRow
 from printwarden.store.providers import register
 from printwarden.usecases import journal
-
-SECRET = b"journal-together-test-secret-" + b"x" * 3
-PRICES = {"grey_simplex": 10, "grey_duplex": 8, "colour_simplex": 50, "colour_duplex": 45}
+from support.journal_entries import furnish, held_job, held_report, person, printed, usage
 
 
 @pytest.fixture
 def hq(hq: Database) -> Database:
-    """HQ with a printer of no site (10 a page) and an MFD (5 a page)."""
-    with hq.session() as session:
-        printers.save_printer(
-            session, "laser", {"cost_model": {"sizes": {"default": PRICES}}}, create=True
-        )
-        copies = {"sizes": {"default": {"grey_simplex": 5}}}
-        printers.save_device(session, "mfd", {"kind": "mfd", "cost_model": copies}, create=True)
-    return hq
+    """The conftest's HQ database, with the printer and the MFD the journals name."""
+    return furnish(hq)
 
 
-def person(hq: Database, balance: int = 1_000) -> tuple[str, int]:
-    name = f"jt-{uuid.uuid4().hex[:8]}"
-    with hq.session() as session:
-        row = users.create_user(session, SECRET, name, users.UserChanges())
-        account = users.personal_account(session, row.id)
-        account.balance = balance
-        return name, account.id
-
-
-def printed(username: str, pages: int = 2, printer: str = "laser") -> dict[str, Any]:
-    txn = new_id()
-    body = {"txn_id": txn, "job_ref": txn, "username": username, "printer": printer,
-            "pages": pages, "colour_pages": 0, "copies": 1}  # fmt: skip
-    return {"id": new_id(), "kind": "printed", "body": body}
-
-
-def usage(username: str, account_id: int, usage_id: str) -> dict[str, Any]:
-    body = {"usage_id": usage_id, "device": "mfd", "username": username,
-            "account_id": account_id, "kind": "copy", "pages": 1, "cost": 5}  # fmt: skip
-    return {"id": new_id(), "kind": "usage", "body": body}
+def copied(username: str, account_id: int, usage_id: str) -> dict[str, Any]:
+    return usage(username, account_id, usage_id, 5)
 
 
 def balance(hq: Database, account_id: int) -> int:
@@ -76,7 +49,7 @@ def test_uploads_together_are_answered_as_one_after_the_other(hq: Database) -> N
     alice, alices = person(hq)
     bob, bobs = person(hq)
     job = printed(alice)
-    copy = usage(alice, alices, new_id())
+    copy = copied(alice, alices, new_id())
     north = [job, copy]
     south = [{**copy, "id": new_id()}, printed(bob, pages=3), printed(bob, printer="gone")]
     east = [{**job, "id": new_id(), "body": {**job["body"], "username": bob}}]
@@ -126,7 +99,7 @@ def test_ten_uploads_together_take_the_statements_of_one(hq: Database) -> None:
 
     def upload(site: str) -> journal.Upload:
         entries = [printed(name) for name, _ in people]
-        entries += [usage(name, account, new_id()) for name, account in people]
+        entries += [copied(name, account, new_id()) for name, account in people]
         return journal.Upload(site, entries)
 
     with counting(hq) as alone, hq.session() as session:
@@ -150,24 +123,11 @@ def test_uploads_naming_the_same_entry_do_not_go_together(hq: Database) -> None:
     assert (first.applied, second.already_applied) == (1, 1)
 
 
-def held_at(hq: Database, owner: str) -> tuple[str, int]:
-    """A job of ``owner`` held at a new provider; its job_ref and the provider's id."""
-    ref, now = str(uuid.uuid4()), datetime.now(UTC)
-    fields = {"printer": "laser", "document_name": "a.pdf", "pages": 2, "submitted_at": now,
-              "expires_at": now + timedelta(hours=4)}  # fmt: skip
-    with hq.session() as session:
-        provider, _ = register(session, f"p-{ref[:8]}", ipp_url="ipp://x", control_url="",
-                               queues=[], printers=[])  # fmt: skip
-        report = held_jobs.Report(ref, 1, "secure", "hold", owner, fields)
-        assert held_jobs.record_reports(session, provider, [report]).refused == []
-        return ref, provider.id
-
-
 def test_a_held_job_is_marked_printed_only_by_a_group_that_speaks_for_its_provider(
     hq: Database,
 ) -> None:
     name, _ = person(hq)
-    (mine, my_provider), (theirs, _their_provider) = held_at(hq, name), held_at(hq, name)
+    (mine, my_provider), (theirs, _their_provider) = held_job(hq, name), held_job(hq, name)
     with hq.session() as session:
         held_jobs.mark_printed_many(
             session,
@@ -185,15 +145,13 @@ def test_a_job_held_in_one_upload_and_printed_in_another_ends_printed(hq: Databa
     ref, provider = str(uuid.uuid4()), f"p-{uuid.uuid4().hex[:8]}"
     with hq.session() as session:
         register(session, provider, ipp_url="ipp://x", control_url="", queues=[], printers=[])
-    now = datetime.now(UTC)
-    held_report = {"provider": provider, "job_ref": ref, "provider_job_id": 7, "queue": "secure",
-                   "queue_kind": "hold", "username": name, "printer": "laser",
-                   "document_name": "offline.pdf", "pages": 2, "submitted_at": now.isoformat(),
-                   "expires_at": (now + timedelta(hours=4)).isoformat()}  # fmt: skip
     job = printed(name)
     job["body"]["job_ref"] = ref
     uploads = [
-        journal.Upload("north", [{"id": new_id(), "kind": "held-report", "body": held_report}]),
+        journal.Upload(
+            "north",
+            [{"id": new_id(), "kind": "held-report", "body": held_report(provider, ref, name)}],
+        ),
         journal.Upload("north", [job]),
     ]
     with hq.session() as session:
