@@ -105,6 +105,18 @@ def test_a_caller_that_finds_others_ahead_does_theirs_then_its_own() -> None:
     assert ahead.outcome() == 42
 
 
+def test_a_group_weighs_at_most_its_capacity_but_takes_at_least_one_item() -> None:
+    """Journal uploads are weighed by their entries: a group is at most one full upload."""
+    combiner: Combiner[int, int] = Combiner(weigh=lambda item: item, capacity=10)
+    ahead = [_Ticket[int, int](weight) for weight in (6, 3, 4, 20)]
+    combiner._queue.extend(ahead)  # callers queued, not yet at the lock
+    groups: list[list[int]] = []
+    assert combiner.run(1, doubled_together(groups), doubled_alone) == 2
+    assert groups == [[6, 3]]  # 6 + 3 + 4 > 10; 4 + 20 > 10; 20 alone; then 1 alone
+    assert [t.outcome() for t in ahead] == [12, 6, 8, 40]
+    assert combiner.stats() == {"groups": 4, "items": 5, "groups_split": 0}
+
+
 def test_a_call_whose_group_was_interrupted_gets_an_error_not_a_hang() -> None:
     combiner: Combiner[int, int] = Combiner()
 

@@ -40,12 +40,16 @@ class _Ticket(Generic[T, R]):
 
 class Combiner(Generic[T, R]):
     """Runs ``together(items)`` on the items of callers that arrived while another call
-    worked (at most ``most`` at a time, in arrival order), from a blocking thread. When the
-    group fails, each item is run ``alone`` instead: one bad item fails its own caller only.
-    Counts groups and the items in them (``stats``)."""
+    worked, in arrival order, from a blocking thread: at most ``most`` items, and items
+    whose ``weigh`` adds up to at most ``capacity`` (but always one), so that a group takes
+    no longer than a big item alone. When the group fails, each item is run ``alone``
+    instead: one bad item fails its own caller only. Counts groups and the items in them
+    (``stats``)."""
 
-    def __init__(self, most: int = 100) -> None:
-        self.most = most
+    def __init__(
+        self, most: int = 100, weigh: Callable[[T], int] | None = None, capacity: int = 0
+    ) -> None:
+        self.most, self.weigh, self.capacity = most, weigh, capacity
         self._working = threading.Lock()  # held by the caller doing the work
         self._waiting = threading.Lock()  # guards the queue
         self._queue: list[_Ticket[T, R]] = []
@@ -64,9 +68,21 @@ class Combiner(Generic[T, R]):
         with self._working:
             while not ticket.finished:  # groups in arrival order, until one holds this item
                 with self._waiting:
-                    group, self._queue = self._queue[: self.most], self._queue[self.most :]
+                    taken = self._group_size()
+                    group, self._queue = self._queue[:taken], self._queue[taken:]
                 self._work(group, together, alone)
         return ticket.outcome()
+
+    def _group_size(self) -> int:
+        """How many of the waiting items the next group takes."""
+        if self.weigh is None:
+            return self.most
+        total = 0
+        for count, ticket in enumerate(self._queue[: self.most]):
+            total += self.weigh(ticket.item)
+            if count and total > self.capacity:
+                return count
+        return self.most
 
     @contextmanager
     def paused(self) -> Iterator[None]:

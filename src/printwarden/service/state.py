@@ -14,6 +14,7 @@ from anyio import CapacityLimiter
 from fastapi import Request
 
 from printwarden.config import Settings
+from printwarden.domain.journal import UPLOAD_LIMIT
 from printwarden.domain.money import Currency
 from printwarden.domain.payments import Gateway
 from printwarden.keys import HQ_ISSUER
@@ -102,6 +103,12 @@ class StopSignal(threading.Event):
             wake()
 
 
+def journal_combiner() -> Combiner[Any, bytes]:
+    """Uploads together at most as many entries as one full upload (``UPLOAD_LIMIT``): a
+    group takes no longer than the biggest upload alone."""
+    return Combiner(weigh=lambda upload: len(upload.entries), capacity=UPLOAD_LIMIT)
+
+
 @dataclass
 class AppState:
     """``secret`` is this server's own (HQ's at HQ, a Site Server's own at a site): its
@@ -142,7 +149,7 @@ class AppState:
     gateways: dict[str, Gateway] = field(default_factory=dict)  # payment gateways, by name
     payment_notices: Any = None  # service.payment_notices.NotificationApplier
     # Sites' journal uploads arriving together are applied together (service/journal_uploads).
-    journal_uploads: Combiner[Any, bytes] = field(default_factory=Combiner)
+    journal_uploads: Combiner[Any, bytes] = field(default_factory=journal_combiner)
 
     def service_counts(self) -> dict[str, dict[str, int]]:
         """The counters of the background services that run, by name (for /metrics)."""
