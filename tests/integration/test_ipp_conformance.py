@@ -248,6 +248,9 @@ def run_suite(
     """Run ``suite`` to its end (``-I``: on after a failure); the outcome of each test and
     ipptool's whole output. With ``password`` ipptool runs on a terminal and is given it at
     each prompt (HTTP Basic, as CUPS asks a person)."""
+    if password:  # the user in the URI: ipptool's suites then know it prints authenticated
+        parts = urlsplit(uri)
+        uri = parts._replace(netloc=f"{getpass.getuser()}@{parts.netloc}").geturl()
     command = ["ipptool", "-I", "-t", "-T", "30", "-f", "document-a4.pdf", uri, suite]
     if password:
         # Without -T: CUPS 2.4's ipptool with a timeout over TLS reconnects after every
