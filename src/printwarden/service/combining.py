@@ -4,11 +4,16 @@ together with the rest that waited (flat combining, as a database's group commit
 After a region-wide outage every site uploads its journal at once. Applied one by one, each
 upload pays a transaction, a commit and the same dozen statements, and waits for the
 database's write lock; applied together, they pay them once. A lone request is not delayed:
-whoever finds no one working does the work at once, its own and whatever else is waiting.
+when nothing is being done, its work starts at once.
+
+Callers wait on the event loop, not in threads: however many uploads wait, the work takes
+one worker thread at a time, and the rest of the server (the sites' decisions, say) keeps
+the others.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,12 +22,14 @@ from typing import Generic, TypeVar
 T = TypeVar("T")
 R = TypeVar("R")
 
+STOPPING = "not done: the server is stopping"
+
 
 class _Ticket(Generic[T, R]):
-    __slots__ = ("error", "finished", "item", "result")
+    __slots__ = ("error", "finished", "future", "item", "result")
 
-    def __init__(self, item: T) -> None:
-        self.item = item
+    def __init__(self, item: T, future: asyncio.Future[R]) -> None:
+        self.item, self.future = item, future
         self.result: R | None = None
         self.error: BaseException | None = None
         self.finished = False
@@ -30,48 +37,104 @@ class _Ticket(Generic[T, R]):
     def end(self, result: R | None = None, error: BaseException | None = None) -> None:
         self.result, self.error, self.finished = result, error, True
 
-    def outcome(self) -> R:
-        if not self.finished:
-            raise RuntimeError("not done")  # run() returns only once it is
+    def settle(self) -> None:
+        """Hand the outcome to the waiting caller (on the event loop; a caller that went
+        away, its request cancelled, gets nothing)."""
+        if self.future.done():
+            return
         if self.error is not None:
-            raise self.error
-        return self.result  # type: ignore[return-value]  # R itself may include None
+            self.future.set_exception(self.error)
+        else:
+            self.future.set_result(self.result)  # type: ignore[arg-type]  # R may be None
 
 
 class Combiner(Generic[T, R]):
-    """Runs ``together(items)`` on the items of callers that arrived while another call
-    worked, in arrival order, from a blocking thread: at most ``most`` items, and items
-    whose ``weigh`` adds up to at most ``capacity`` (but always one), so that a group takes
-    no longer than a big item alone. When the group fails, each item is run ``alone``
-    instead: one bad item fails its own caller only. Counts groups and the items in them
-    (``stats``)."""
+    """``await run(item, together, alone)``: the items of callers that arrived while a group
+    was being done are done together, ``together(items)`` in a worker thread, in arrival
+    order: at most ``most`` items, and items whose ``weigh`` adds up to at most ``capacity``
+    (but always one), so that a group takes no longer than a big item alone. When a group
+    fails, each item is done ``alone`` instead: one bad item fails its own caller only.
+    Callers share one event loop. Counts groups and the items in them (``stats``)."""
 
     def __init__(
         self, most: int = 100, weigh: Callable[[T], int] | None = None, capacity: int = 0
     ) -> None:
         self.most, self.weigh, self.capacity = most, weigh, capacity
-        self._working = threading.Lock()  # held by the caller doing the work
-        self._waiting = threading.Lock()  # guards the queue
         self._queue: list[_Ticket[T, R]] = []
+        self._queue_lock = threading.Lock()  # the loop appends, the worker thread takes
+        self._hold = threading.Lock()  # held while paused (tests)
+        self._draining: asyncio.Task[None] | None = None  # on the event loop only
+        self._current: list[_Ticket[T, R]] = []  # the group the worker thread does
         self.groups = self.items = self.split = 0
 
-    def run(
+    async def run(
         self,
         item: T,
         together: Callable[[list[T]], list[R]],
         alone: Callable[[T], R],
     ) -> R:
-        """``item``'s result, computed alone or in a group; its own error is raised here."""
-        ticket: _Ticket[T, R] = _Ticket(item)
-        with self._waiting:
+        """``item``'s result, done alone or in a group; its own error is raised here."""
+        ticket: _Ticket[T, R] = _Ticket(item, asyncio.get_running_loop().create_future())
+        with self._queue_lock:
             self._queue.append(ticket)
-        with self._working:
-            while not ticket.finished:  # groups in arrival order, until one holds this item
-                with self._waiting:
-                    taken = self._group_size()
-                    group, self._queue = self._queue[:taken], self._queue[taken:]
-                self._work(group, together, alone)
-        return ticket.outcome()
+        if self._draining is None:
+            self._draining = asyncio.get_running_loop().create_task(self._drain(together, alone))
+        return await ticket.future
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Calls made while the block runs wait, and are then done together (tests use it
+        to make a group; nothing else should need it)."""
+        with self._hold:
+            yield
+
+    def waiting(self) -> int:
+        """How many calls wait for their turn."""
+        with self._queue_lock:
+            return len(self._queue)
+
+    def stats(self) -> dict[str, int]:
+        return {"groups": self.groups, "items": self.items, "groups_split": self.split}
+
+    async def _drain(self, together: Callable[[list[T]], list[R]], alone: Callable[[T], R]) -> None:
+        """Do groups until none waits (one worker thread at a time)."""
+        try:
+            while True:
+                group = await asyncio.to_thread(self._next_group, together, alone)
+                for ticket in group:
+                    ticket.settle()
+                with self._queue_lock:
+                    if not self._queue:
+                        self._draining = None
+                        return
+        except BaseException:  # cancelled, the server stopping: no caller waits for ever
+            self._draining = None
+            with self._queue_lock:
+                left, self._queue, self._current = self._current + self._queue, [], []
+            for ticket in left:
+                if not ticket.finished:
+                    ticket.end(error=RuntimeError(STOPPING))
+                ticket.settle()
+            raise
+
+    def _next_group(
+        self, together: Callable[[list[T]], list[R]], alone: Callable[[T], R]
+    ) -> list[_Ticket[T, R]]:
+        """In the worker thread: take the next group and do it; its tickets, ended."""
+        with self._hold, self._queue_lock:
+            taken = self._group_size()
+            group, self._queue = self._queue[:taken], self._queue[taken:]
+            self._current = group
+        self.groups += 1
+        self.items += len(group)
+        if len(group) > 1 and self._together(group, together):
+            return group
+        for ticket in group:
+            try:
+                ticket.end(alone(ticket.item))
+            except Exception as exc:  # that caller's error, raised in its own request
+                ticket.end(error=exc)
+        return group
 
     def _group_size(self) -> int:
         """How many of the waiting items the next group takes."""
@@ -83,42 +146,6 @@ class Combiner(Generic[T, R]):
             if count and total > self.capacity:
                 return count
         return self.most
-
-    @contextmanager
-    def paused(self) -> Iterator[None]:
-        """Calls made while the block runs wait, and are then done together (tests use it
-        to make a group; nothing else should need it)."""
-        with self._working:
-            yield
-
-    def waiting(self) -> int:
-        """How many calls wait for their turn."""
-        with self._waiting:
-            return len(self._queue)
-
-    def stats(self) -> dict[str, int]:
-        return {"groups": self.groups, "items": self.items, "groups_split": self.split}
-
-    def _work(
-        self,
-        group: list[_Ticket[T, R]],
-        together: Callable[[list[T]], list[R]],
-        alone: Callable[[T], R],
-    ) -> None:
-        self.groups += 1
-        self.items += len(group)
-        try:
-            if len(group) > 1 and self._together(group, together):
-                return
-            for ticket in group:
-                try:
-                    ticket.end(alone(ticket.item))
-                except Exception as exc:  # that caller's error, raised in its own thread
-                    ticket.end(error=exc)
-        finally:
-            for ticket in group:  # a BaseException (the server stopping) left these
-                if not ticket.finished:
-                    ticket.end(error=RuntimeError("not done: the server is stopping"))
 
     def _together(self, group: list[_Ticket[T, R]], together: Callable[[list[T]], list[R]]) -> bool:
         try:

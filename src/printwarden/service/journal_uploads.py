@@ -22,10 +22,12 @@ from printwarden.store.errors import NotFound
 from printwarden.usecases import journal
 
 
-def apply(state: AppState, site: str, entries: list[dict[str, Any]]) -> bytes:
-    """Apply ``site``'s upload (from a worker thread); its report as JSON."""
+async def apply(state: AppState, site: str, entries: list[dict[str, Any]]) -> bytes:
+    """Apply ``site``'s upload; its report as JSON. It waits on the event loop with the
+    uploads that arrive meanwhile; one worker thread applies them."""
     upload = journal.Upload(site, entries)
-    return state.journal_uploads.run(upload, partial(_together, state), partial(_alone, state))
+    together, alone = partial(_together, state), partial(_alone, state)
+    return await state.journal_uploads.run(upload, together, alone)
 
 
 def _alone(state: AppState, upload: journal.Upload) -> bytes:

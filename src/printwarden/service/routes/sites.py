@@ -417,7 +417,7 @@ async def upload_journal(
     credit, a charge its published prices cannot explain, another site's printer…) is
     rejected with the reason, changes nothing, and stays rejected if sent again."""
     entries = _journal_entries(await request.body())
-    body = await run_in_threadpool(journal_uploads.apply, state, name, entries)
+    body = await journal_uploads.apply(state, name, entries)
     return Response(body, media_type="application/json")
 
 
