@@ -106,3 +106,38 @@ def test_uploads_arriving_together_are_applied_together_each_with_its_report(
         scraped = anyone.get("/metrics").text
     split = combiner.stats()["groups_split"]
     assert f'printwarden_journal_uploads{{counter="groups_split"}} {split}' in scraped
+
+
+def test_waiting_uploads_hold_no_worker_thread(
+    app_on_each_backend: InProcessAppServer, unique: Unique
+) -> None:
+    """More uploads wait than the server has worker threads (16), yet a request that needs
+    one is answered: only the group being applied takes a thread."""
+    app = app_on_each_backend
+    combiner: Combiner[Any, bytes] = app.app.state.printwarden.journal_uploads
+    site = unique("busy")
+    with app.client(app.token(Role.ADMIN, unique("admin"))) as admin:
+        ok(admin.post("/sites", json={"name": site}), 201)
+    uploads = [[{"id": new_id(), "kind": "unknown-user", "body": {"username": f"u{n}"}}]
+               for n in range(20)]  # fmt: skip
+    answers: list[httpx.Response] = []
+
+    def post(entries: list[dict[str, Any]]) -> None:
+        with app.client(app.token(Role.SITE, scope=site)) as client:
+            answers.append(client.post(f"/sites/{site}/journal",
+                                       content=json.dumps({"entries": entries}),
+                                       headers={"Content-Type": "application/json"}))  # fmt: skip
+
+    threads = [threading.Thread(target=post, args=(entries,)) for entries in uploads]
+    with combiner.paused():
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + LIMIT
+        while combiner.waiting() < len(uploads):
+            assert time.monotonic() < deadline, "the uploads did not queue"
+            time.sleep(0.005)
+        with app.client() as anyone:  # /health reads the database in a worker thread
+            assert anyone.get("/health", timeout=5).status_code == 200
+    for thread in threads:
+        thread.join(LIMIT)
+    assert sorted(r.status_code for r in answers) == [200] * len(uploads)
