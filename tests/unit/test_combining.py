@@ -151,6 +151,21 @@ def test_a_call_whose_group_was_interrupted_gets_an_error_not_a_hang() -> None:
     assert all(isinstance(o, RuntimeError) for o in outcomes)
 
 
+def test_a_fault_of_the_combiner_fails_its_callers_is_logged_and_work_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def weigh(item: int) -> int:
+        if item == 13:
+            raise ValueError("cannot weigh 13")
+        return 1
+
+    combiner: Combiner[int, int] = Combiner(weigh=weigh, capacity=10)
+    with pytest.raises(ValueError, match="cannot weigh"):
+        asyncio.run(combiner.run(13, doubled_together([]), doubled_alone))
+    assert "combined work failed" in caplog.text
+    assert asyncio.run(combiner.run(4, doubled_together([]), doubled_alone)) == 8
+
+
 @pytest.mark.parametrize("item", [0, 13])
 def test_a_lone_call_gets_its_own_result_or_error(item: int) -> None:
     combiner: Combiner[int, int] = Combiner()

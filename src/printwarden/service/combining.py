@@ -14,6 +14,7 @@ the others.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,6 +24,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 STOPPING = "not done: the server is stopping"
+log = logging.getLogger("printwarden.combining")
 
 
 class _Ticket(Generic[T, R]):
@@ -107,15 +109,22 @@ class Combiner(Generic[T, R]):
                     if not self._queue:
                         self._draining = None
                         return
+        except Exception as exc:  # a fault of the combiner's own: said, and every caller told
+            log.exception("combined work failed")
+            self._end_all(exc)
         except BaseException:  # cancelled, the server stopping: no caller waits for ever
-            self._draining = None
-            with self._queue_lock:
-                left, self._queue, self._current = self._current + self._queue, [], []
-            for ticket in left:
-                if not ticket.finished:
-                    ticket.end(error=RuntimeError(STOPPING))
-                ticket.settle()
+            self._end_all(RuntimeError(STOPPING))
             raise
+
+    def _end_all(self, error: BaseException) -> None:
+        """End the group being done and every waiting call with ``error``."""
+        self._draining = None
+        with self._queue_lock:
+            left, self._queue, self._current = self._current + self._queue, [], []
+        for ticket in left:
+            if not ticket.finished:
+                ticket.end(error=error)
+            ticket.settle()
 
     def _next_group(
         self, together: Callable[[list[T]], list[R]], alone: Callable[[T], R]
