@@ -375,7 +375,13 @@ def user_client(world: World, place: Place) -> bool:
     except (AssertionError, httpx.HTTPError) as exc:
         print(f"user client at {place.server}: {type(exc).__name__}: {exc}")  # shown if it fails
         return False
-    return answer.status_code == 200 and printed(place, data, PRINT_SECONDS)
+    if answer.status_code != 200:
+        print(f"user client at {place.server}: the answer got {answer.status_code}: {answer.text}")
+        return False
+    if not printed(place, data, PRINT_SECONDS):
+        print(f"user client at {place.server}: answered, not printed in {PRINT_SECONDS} s")
+        return False
+    return True
 
 
 def topup_card(world: World, place: Place) -> bool:
