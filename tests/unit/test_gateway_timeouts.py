@@ -75,6 +75,20 @@ def test_a_login_waits_for_a_busy_hq_to_check_the_password() -> None:
     assert link.accepted == [("ada", "right-password")]  # and the site learns it
 
 
+def test_an_answer_with_an_account_pin_waits_for_a_busy_hq_to_check_it() -> None:
+    """The PIN of a shared account, with a question's answer: only HQ can check it."""
+    answer = {"action": "print", "account": "Project", "pin": "2468"}
+    source, link = ask("POST", "/api/v1/me/questions/job-1", answer)
+    assert source == "from HQ"
+    assert link.failures == []
+
+
+def test_an_answer_without_a_pin_is_an_ordinary_request() -> None:
+    source, link = ask("POST", "/api/v1/me/questions/job-1", {"action": "print", "pin": ""})
+    assert source == "from the replica"
+    assert len(link.failures) == 1
+
+
 def test_an_ordinary_request_is_answered_here_when_hq_is_slow() -> None:
     source, link = ask("GET", "/api/v1/printers")
     assert source == "from the replica"

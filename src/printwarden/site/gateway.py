@@ -45,6 +45,9 @@ FORWARD_TIMEOUT = httpx.Timeout(1.5, connect=1.0)
 # busy App Server); the replica cannot check a password it has not seen accepted, so a
 # login answered here after a short wait would refuse the right one. Still under 5 s.
 SECRET_CHECK_TIMEOUT = httpx.Timeout(3.5, connect=1.0)
+# A request carrying an account's PIN (a question's answer, a device's or a job's account
+# choice: JSON or a form) has it checked at HQ with argon2, as a login's password is.
+_CARRIES_PIN = re.compile(rb'"(?:account_)?pin"\s*:\s*"[^"]|(?:^|&)(?:account_)?pin=[^&]')
 # True while the replica answers a request: its effects are offline effects, journaled and
 # under the Offline Policies — even when the mode is still ONLINE (a forward just failed).
 ANSWERING_LOCALLY: ContextVar[bool] = ContextVar("answering_locally", default=False)
@@ -176,7 +179,7 @@ class Gateway:
     async def _forward(self, scope: Scope, body: bytes) -> httpx.Response | None:
         url, headers = self._upstream_request(scope)
         request = self.client.request(
-            scope["method"], url, headers=headers, content=body, timeout=_timeout(scope)
+            scope["method"], url, headers=headers, content=body, timeout=_timeout(scope, body)
         )
         try:
             response = await self._unless_cut(request)
@@ -319,10 +322,12 @@ def _merged(local: httpx.Response, upstream: httpx.Response, field: str) -> http
     return httpx.Response(200, json={field: merged})
 
 
-def _timeout(scope: Scope) -> httpx.Timeout:
-    """Long polls get their own time, logins the time a busy HQ takes to check a secret;
-    everything else the short forwarding timeout."""
+def _timeout(scope: Scope, body: bytes = b"") -> httpx.Timeout:
+    """Long polls get their own time, logins and requests that carry a PIN the time a busy
+    HQ takes to check a secret; everything else the short forwarding timeout."""
     if scope["path"] in PASSWORD_LOGINS or scope["path"] == WEB_LOGIN:
+        return SECRET_CHECK_TIMEOUT
+    if b"pin" in body and _CARRIES_PIN.search(body):
         return SECRET_CHECK_TIMEOUT
     query = scope.get("query_string", b"").decode("latin-1")
     for part in query.split("&"):
