@@ -50,15 +50,21 @@ def upload_together(
 
     threads = [threading.Thread(target=post, args=(site,)) for site in uploads]
     with combiner.paused():
-        for thread in threads:
-            thread.start()
-        deadline = time.monotonic() + LIMIT
-        while combiner.waiting() < len(uploads):
-            assert time.monotonic() < deadline, "the uploads did not queue"
-            time.sleep(0.005)
+        start_queued(combiner, threads)
     for thread in threads:
         thread.join(LIMIT)
     return answers
+
+
+def start_queued(combiner: Combiner[Any, bytes], threads: list[threading.Thread]) -> None:
+    """Start the threads, each posting an upload, and wait until every upload waits (call it
+    with the combiner paused)."""
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + LIMIT
+    while combiner.waiting() < len(threads):
+        assert time.monotonic() < deadline, "the uploads did not queue"
+        time.sleep(0.005)
 
 
 def test_uploads_arriving_together_are_applied_together_each_with_its_report(
@@ -130,12 +136,7 @@ def test_waiting_uploads_hold_no_worker_thread(
 
     threads = [threading.Thread(target=post, args=(entries,)) for entries in uploads]
     with combiner.paused():
-        for thread in threads:
-            thread.start()
-        deadline = time.monotonic() + LIMIT
-        while combiner.waiting() < len(uploads):
-            assert time.monotonic() < deadline, "the uploads did not queue"
-            time.sleep(0.005)
+        start_queued(combiner, threads)
         with app.client() as anyone:  # /health reads the database in a worker thread
             assert anyone.get("/health", timeout=5).status_code == 200
     for thread in threads:
