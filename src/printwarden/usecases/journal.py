@@ -35,7 +35,6 @@ crash mid-upload, say) changes nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from itertools import chain
 from typing import Any, Literal, NamedTuple, cast
 
 from sqlalchemy import Table, select
@@ -139,9 +138,10 @@ def apply_uploads(
     ``journal_checks.Malformed`` when any entry of any upload is."""
     currency = currency or Currency()
     ids = [[str(e["id"]) for e in upload.entries] for upload in uploads]
-    if len(uploads) > 1 and len(set(chain(*map(set, ids)))) != sum(len(set(i)) for i in ids):
+    named = [entry_id for its in ids for entry_id in set(its)]
+    if len(named) != len(set(named)):
         raise SharedEntries("uploads applied together name the same entry")
-    before = _applied_before(session, list(chain(*ids)))
+    before = _applied_before(session, named)
     fresh = [_first_of_each(u.entries, i, before) for u, i in zip(uploads, ids, strict=True)]
     work = [(u.site, f) for u, f in zip(uploads, fresh, strict=True)]
     checked = journal_checks.check_many(session, work, currency)
@@ -152,33 +152,30 @@ def apply_uploads(
     ]
     charged = journal_batch.charge_many(session, batches)
     reports, outcomes = [], []
-    for batch, sender, its_charged in zip(batches, senders, charged, strict=True):
-        report = Report(entries=0, credit_rules=credits or CreditRules())
+    for upload, batch, sender, its_charged in zip(uploads, batches, senders, charged,
+                                                  strict=True):  # fmt: skip
+        entries, applied = len(upload.entries), len(batch.entries)
+        report = Report(entries=entries, applied=applied, already_applied=entries - applied,
+                        credit_rules=credits or CreditRules())  # fmt: skip
         its = {
             str(e["id"]): _outcome(session, sender, e, batch.checked, its_charged, report, currency)
             for e in batch.entries
         }
-        report.applied = len(batch.entries)
         reports.append(report)
         outcomes.append(its)
-    _mark_printed_after_held(session, senders, batches, outcomes)
+    _mark_printed_after_held(session, batches, outcomes)
     session.flush()
     # A concurrent upload of the same ids fails here, and is retried whole.
     _record_applied(
         session, [(b.site, b.entries, o) for b, o in zip(batches, outcomes, strict=True)]
     )
     for upload, report, its_ids, its_outcomes in zip(uploads, reports, ids, outcomes, strict=True):
-        report.entries = len(upload.entries)
-        report.already_applied = len(upload.entries) - report.applied
         _results(report, upload.entries, its_ids, before, its_outcomes)
     return reports
 
 
 def _mark_printed_after_held(
-    session: Session,
-    senders: list[journal_held.Sender],
-    batches: list[journal_batch.Batch],
-    outcomes: list[dict[str, Outcome]],
+    session: Session, batches: list[journal_batch.Batch], outcomes: list[dict[str, Outcome]]
 ) -> None:
     """Printed jobs are charged before the uploads' held-job entries are applied, so a job
     held and released at the site while it was offline was not yet a held job when its charge
@@ -187,12 +184,19 @@ def _mark_printed_after_held(
     held = ("held", "held-report")
     if not any(e["kind"] in held for batch in batches for e in batch.entries):
         return
-    groups = [
-        ([ref for e in batch.entries if e["kind"] == "printed" and not its[str(e["id"])].rejected
-          if (ref := str((e.get("body") or {}).get("job_ref") or ""))], sender.providers)
-        for batch, sender, its in zip(batches, senders, outcomes, strict=True)
-    ]  # fmt: skip
-    held_jobs.mark_printed_many(session, [g for g in groups if g[0]])
+    groups = [(_printed_refs(b.entries, o), b.providers)
+              for b, o in zip(batches, outcomes, strict=True)]  # fmt: skip
+    held_jobs.mark_printed_many(session, [group for group in groups if group[0]])
+
+
+def _printed_refs(entries: list[dict[str, Any]], outcomes: dict[str, Outcome]) -> list[str]:
+    """The job refs of the printed entries that were not rejected."""
+    refs = (
+        str((e.get("body") or {}).get("job_ref") or "")
+        for e in entries
+        if e["kind"] == "printed" and not outcomes[str(e["id"])].rejected
+    )
+    return [ref for ref in refs if ref]
 
 
 def _applied_before(session: Session, ids: list[str]) -> dict[str, Outcome]:

@@ -33,22 +33,9 @@ _JOBS = cast(Table, PrintJobRow.__table__)
 Charged = dict[str, tuple[int, int, str]]  # entry id → (cost, account id, ledger kind)
 
 
-def charge(
-    session: Session,
-    site: str,
-    entries: list[dict[str, Any]],
-    checked: journal_checks.Checked,
-    providers: Callable[[], Collection[int]],
-) -> Charged:
-    """Charge the plain printed and the walk-up usage entries among ``entries`` that passed
-    the ``checked`` checks, at the cost the checks found, with one ledger call; those charged
-    now (a replayed ``usage_id`` is not among them). Held jobs of the site's ``providers()``
-    that printed are marked so."""
-    return charge_many(session, [Batch(site, entries, checked, providers)])[0]
-
-
 class Batch(NamedTuple):
-    """One site's upload as :func:`charge_many` takes it."""
+    """One site's upload as :func:`charge_many` takes it: its fresh entries, their checks,
+    and the providers the site may speak for."""
 
     site: str
     entries: list[dict[str, Any]]
@@ -57,9 +44,12 @@ class Batch(NamedTuple):
 
 
 def charge_many(session: Session, batches: list[Batch]) -> list[Charged]:
-    """:func:`charge` for several sites' uploads with one ledger call and one job insert
-    (each upload's entries with its own site's origin; a transaction id taken by an earlier
-    upload goes one by one in a later one, as if they came one after the other)."""
+    """Charge the plain printed and the walk-up usage entries of each upload that passed its
+    checks, at the cost the checks found, with one ledger call and one job insert for all
+    uploads (each with its own site's origin); those charged now, per upload (a replayed
+    ``usage_id`` is not among them, and a transaction id taken by an earlier upload goes one
+    by one in a later one, as if they came one after the other). Held jobs of each site's
+    ``providers()`` that printed are marked so."""
     passed = [[e for e in b.entries if e["id"] in b.checked.costs] for b in batches]
     printed = [[e for e in p if e["kind"] == "printed" and not e["body"].get("account")]
                for p in passed]  # fmt: skip

@@ -110,21 +110,14 @@ class Checked:
     people: dict[str, Person] = field(default_factory=dict)
 
 
-def check(
-    session: Session, site: str, entries: list[dict[str, Any]], currency: Currency | None = None
-) -> Checked:
-    """Check the charges among ``entries`` (after checking every entry is well-formed);
-    refusals show amounts in ``currency``."""
-    return check_many(session, [(site, entries)], currency)[0]
-
-
 def check_many(
     session: Session,
     uploads: list[tuple[str, list[dict[str, Any]]]],
     currency: Currency | None = None,
 ) -> list[Checked]:
-    """:func:`check` for several sites' uploads at once: what they name is loaded once, each
-    upload is judged for its own site. Malformed when any entry of any upload is."""
+    """Check the charges of several sites' uploads (after checking every entry is
+    well-formed: Malformed when any entry of any upload is not): what they name is loaded
+    once, each upload is judged for its own site; refusals show amounts in ``currency``."""
     currency = currency or Currency()
     for _site, entries in uploads:
         _well_formed(entries)
