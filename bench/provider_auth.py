@@ -22,7 +22,6 @@ another checkout's ``src`` (both servers), alternating, for an A/B.
 from __future__ import annotations
 
 import argparse
-import base64
 import os
 import ssl
 import statistics
@@ -39,22 +38,10 @@ from printwarden.domain.accounts import Role
 from printwarden.provider.ipp import Attribute, Operation, ValueTag
 from printwarden.provider.ipp.client import IppClient
 from printwarden.testing.appserver import served_app
-from printwarden.testing.provider import PrinterSpec, ProviderProcess, QueueSpec
+from printwarden.testing.provider import BasicOverTls, PrinterSpec, ProviderProcess, QueueSpec
 
 PASSWORD = "bench-password-7"
 PRICES = {"sizes": {"default": {"grey_simplex": 10}}}
-
-
-class _Basic(httpx.HTTPTransport):
-    """TLS trusting only the provider's certificate; HTTP Basic on every request."""
-
-    def __init__(self, ca: Path, user: str, password: str) -> None:
-        super().__init__(verify=ssl.create_default_context(cafile=str(ca)))
-        self.header = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        request.headers["Authorization"] = self.header
-        return super().handle_request(request)
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -135,7 +122,7 @@ def _runs(
                     verify=ssl.create_default_context(cafile=str(provider.tls_ca))
                 )
             else:
-                transport = _Basic(provider.tls_ca, "alice", password)
+                transport = BasicOverTls(provider.tls_ca, "alice", password)
             uri = provider.ipps_uri(queue)
             return IppClient(uri, user_name="alice", timeout=30, transport=transport)
 

@@ -9,7 +9,6 @@ remote, so "a password only over TLS" is what they meet.
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import os
 import re
@@ -32,6 +31,7 @@ from printwarden.domain.accounts import Role
 from printwarden.provider.ipp import Attribute, JobState, Operation, ValueTag
 from printwarden.provider.ipp.client import IppClient, IppError, IppProtocolError
 from printwarden.testing.appserver import AppServer, served_app
+from printwarden.testing.provider import BasicOverTls
 from printwarden.testing.terminal import run_with_terminal
 from support.provider import PrinterSpec, ProviderProcess, QueueSpec, file_printer_documents
 from support.seeding import PRICES, add_user, wait_for
@@ -40,19 +40,6 @@ PASSWORDS = {"alice": "alice-password-7", "bob": "bob-password-7", "boss": "boss
 NOT_AUTHORIZED = 0x0403
 NOT_AUTHENTICATED = 0x0402
 WAIT = 20.0
-
-
-class BasicOverTls(httpx.HTTPTransport):
-    """An httpx transport trusting only the provider's certificate, sending HTTP Basic."""
-
-    def __init__(self, ca: Path, user: str, password: str) -> None:
-        super().__init__(verify=ssl.create_default_context(cafile=str(ca)))
-        pair = f"{user}:{password}".encode()
-        self.header = "Basic " + base64.b64encode(pair).decode()
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        request.headers["Authorization"] = self.header
-        return super().handle_request(request)
 
 
 @dataclass

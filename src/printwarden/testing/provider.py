@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
 import signal
 import socket
 import sqlite3
+import ssl
 import sys
 import uuid
 from dataclasses import dataclass, field
@@ -20,6 +22,20 @@ from printwarden.sim.processes import ChildProcess
 from printwarden.testing import forkserver, processes
 
 STARTUP_SECONDS = 30.0
+
+
+class BasicOverTls(httpx.HTTPTransport):
+    """An httpx transport trusting only the provider's certificate (``ca``), sending HTTP
+    Basic with every request, as CUPS's back-end does."""
+
+    def __init__(self, ca: Path, user: str, password: str) -> None:
+        super().__init__(verify=ssl.create_default_context(cafile=str(ca)))
+        pair = f"{user}:{password}".encode()
+        self.header = "Basic " + base64.b64encode(pair).decode()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        request.headers["Authorization"] = self.header
+        return super().handle_request(request)
 
 
 @dataclass
