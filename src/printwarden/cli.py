@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -99,7 +98,7 @@ def serve(
     ] = None,
 ) -> None:
     """Run the Application Server."""
-    from printwarden import serving
+    from printwarden import heap, serving
     from printwarden.service.app import create_app
     from printwarden.store.migrate import upgrade_if_behind
 
@@ -111,10 +110,7 @@ def serve(
     if migrate:
         upgrade_if_behind(settings.resolved_database_url())
     application = create_app(settings)
-    # What is alive now lives as long as the server: keep it out of full garbage collections,
-    # which would otherwise walk it again under every large upload (pauses of 200 ms).
-    gc.collect()
-    gc.freeze()
+    heap.settle()
     serving.run(
         application,
         application.state.printwarden.stopping,

@@ -22,6 +22,7 @@ LAYERS: tuple[tuple[str, str], ...] = (
     ("printwarden", "foundation"),
     ("printwarden.config", "foundation"),
     ("printwarden.files", "foundation"),
+    ("printwarden.heap", "foundation"),
     ("printwarden.keys", "foundation"),
     ("printwarden.security", "foundation"),
     # Payment gateways' adapters, their configuration (part of Settings) and the top-up

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 from typing import Any
 
 import uvloop
 
+from printwarden import heap
 from printwarden.domain.dns_sd import QueueAdvert
 from printwarden.provider import clock, metrics, tls
 from printwarden.provider.adverts import queue_adverts, registration_entry
@@ -175,10 +175,7 @@ class Provider:
         if self.tls is not None:
             listeners.append(self._secure_listener(self.tls))
         self.start()
-        # What start-up made lives as long as the process: out of the collector's sight, so
-        # that a full collection walks only what requests made (CPython's gc.freeze).
-        gc.collect()
-        gc.freeze()
+        heap.settle()
         try:
             await serve_until_signalled(*listeners)
         finally:

@@ -13,6 +13,7 @@ from typing import Any
 from anyio import CapacityLimiter
 from fastapi import Request
 
+from printwarden import heap
 from printwarden.config import Settings
 from printwarden.domain.journal import UPLOAD_LIMIT
 from printwarden.domain.money import Currency
@@ -152,8 +153,10 @@ class AppState:
     journal_uploads: Combiner[Any, bytes] = field(default_factory=journal_combiner)
 
     def service_counts(self) -> dict[str, dict[str, int]]:
-        """The counters of the background services that run, by name (for /metrics)."""
-        return {name: service.stats() for name, service in self.services.items()}
+        """The counters of the background services that run, by name, and the process's
+        garbage collector's (``heap``), for /metrics."""
+        counts = {name: service.stats() for name, service in self.services.items()}
+        return {**counts, "heap": heap.stats()}
 
     @property
     def currency(self) -> Currency:

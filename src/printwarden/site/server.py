@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from printwarden import keys, serving
+from printwarden import heap, keys, serving
 from printwarden.api.journal import JournalOut
 from printwarden.config import DnsSdConfig, MailConfig, ScanningConfig, Settings
 from printwarden.domain.site_mode import ModeMachine, SiteMode
@@ -287,6 +287,8 @@ class SiteServer(HqConnection):
         self.replica.close()
 
     def serve(self) -> None:
+        """Serve in the foreground until SIGTERM (the loops start with the app)."""
+        heap.settle()
         serving.run(
             self.asgi,
             self._stop,
