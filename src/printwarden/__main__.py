@@ -1,5 +1,11 @@
 """``python -m printwarden`` runs the command line."""
 
-from printwarden.cli import main
+import sys
+
+from printwarden import heap
+
+heap.starting(sys.argv)  # before a server's imports: see printwarden.heap
+
+from printwarden.cli import main  # noqa: E402
 
 main()

@@ -442,5 +442,8 @@ def test_a_storm_of_submits_cancels_and_releases_ends_every_job_once(
         assert values[f'printwarden_provider_loop_restarts_total{{loop="{loop}"}}'] == 0
         assert values[f'printwarden_provider_loop_errors_total{{loop="{loop}"}}'] == 0
     assert values["printwarden_provider_job_failures_total"] == 0
+    # It started without collections (``printwarden.heap``) and turned them on to serve.
+    assert values['printwarden_provider_heap{counter="enabled"}'] == 1
+    assert values['printwarden_provider_heap{counter="frozen_objects"}'] > 50_000
     outcomes = Counter((p.kind, rows[p.job_id]["phase"]) for p in plays)
     print(f"\n{JOBS} interleavings settled in {storm_seconds:.1f} s: {sorted(outcomes.items())}")

@@ -99,9 +99,11 @@ def test_the_servers_froze_what_start_up_made_out_of_the_collectors_sight(world:
     CPython's defaults a site's first sync of 100,000 users spent a quarter of its time
     in full collections walking it."""
     site = scrape(world)
+    assert value(site, "printwarden_heap", counter="enabled") == 1
     assert value(site, "printwarden_heap", counter="frozen_objects") > 50_000
     assert value(site, "printwarden_heap", counter="young_threshold") == heap.YOUNG_THRESHOLD
     text = httpx.get(f"{world.app.url}/metrics", timeout=5).text
     frozen = re.search(r'^printwarden_heap\{counter="frozen_objects"\} (\d+)$', text, re.M)
     assert frozen is not None, text
     assert int(frozen[1]) > 50_000
+    assert 'printwarden_heap{counter="enabled"} 1\n' in text

@@ -148,6 +148,7 @@ class Provider:
             refused=dict(self.spool.refused),
             phases=self.spool.phase_counts(),
             password_checks=dict(self.ipp.password_checks),
+            heap=heap.stats(),
         )
         return metrics.render(scrape)
 

@@ -30,6 +30,7 @@ class Scrape:
     refused: Mapping[str, int]
     phases: Mapping[Phase, int]
     password_checks: Mapping[str, int] = field(default_factory=dict)
+    heap: Mapping[str, int] = field(default_factory=dict)  # printwarden.heap.stats()
 
 
 def render(values: Scrape) -> str:
@@ -51,6 +52,9 @@ def render(values: Scrape) -> str:
         ("password_checks_total", "counter",
          "HTTP Basic passwords checked: asked of the server, or remembered from an earlier "
          "request on the same connection.", "outcome", dict(values.password_checks)),
+        ("heap", "gauge", "The garbage collector: on, objects frozen at start-up, the young "
+         "generation's threshold, collections and objects collected by generation.",
+         "counter", dict(values.heap)),
     ):  # fmt: skip
         lines += _family(PREFIX + name, kind, help_text)
         for key, value in sorted(series.items()):

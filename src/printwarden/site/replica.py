@@ -10,7 +10,8 @@ A crash mid-snapshot resumes from the last stored cursor.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+import re
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import cache
@@ -231,17 +232,17 @@ def _values(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> list[Any]:
 def _processed(
     params: list[Any], processors: tuple[tuple[int, Any], ...], seqs: list[int] | None
 ) -> list[Any]:
-    """Each row's values through the processors, with its change number appended."""
-    done = []
-    for n, values in enumerate(params):
-        row = list(values)
-        for index, process in processors:
-            if row[index] is not None:
-                row[index] = process(row[index])
-        if seqs is not None:
-            row.append(seqs[n])
-        done.append(row)
-    return done
+    """Each row's values through the processors, with its change number appended: column
+    by column (the transpositions are ``zip``'s, in C; a loop over each row's values cost
+    more than the processors)."""
+    if not params:
+        return params
+    columns: list[Sequence[Any]] = list(zip(*params, strict=True))
+    for index, process in processors:
+        columns[index] = [None if v is None else process(v) for v in columns[index]]
+    if seqs is not None:
+        columns.append(seqs)
+    return list(zip(*columns, strict=True))
 
 
 @cache
@@ -280,17 +281,26 @@ def _processors(model: type[Base], dialect: Dialect) -> tuple[tuple[int, Any], .
 
 def _from_text(process: Any) -> Any:
     """ISO text (or a datetime) to what ``process`` stores: SQLAlchemy's SQLite text form,
-    made by ``datetime.isoformat`` when that gives the very same text (checked once)."""
+    made from the text itself or by ``datetime.isoformat`` when that gives the very same
+    text (checked once)."""
     probe = datetime(2026, 11, 25, 13, 5, 7, 120, tzinfo=UTC)
     fast = process is not None and process(probe) == _stored(probe)
 
     def stored(value: Any) -> Any:
-        value = datetime.fromisoformat(value) if isinstance(value, str) else value
+        if isinstance(value, str):
+            text, value = value, datetime.fromisoformat(value)  # refuses what is no time
+            found = _UTC_TEXT.fullmatch(text) if fast else None
+            if found is not None:  # as the feed sends them: a slice, in half the time
+                return f"{text[:10]} {text[11:19]}{found[1] or '.000000'}"
         if fast:
             return _stored(value)
         return process(value) if process is not None else value
 
     return stored
+
+
+# A time as ``datetime.isoformat`` writes one in UTC (or naive): its stored text is a slice.
+_UTC_TEXT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?(?:\+00:00)?", re.ASCII)
 
 
 def _stored(value: datetime) -> str:
