@@ -67,6 +67,12 @@ class BodyLimits(BaseModel):
     journal_bytes: int = Field(
         default=16 * MIB, ge=64 * 1024, description="a site's journal upload (5,000 entries)"
     )
+    journal_bytes_at_once: int = Field(
+        default=64 * MIB,
+        ge=64 * 1024,
+        description="sites' journal uploads read and waiting to be applied at once (by their "
+        "Content-Length); more wait unread, in order (service/byte_budget.py)",
+    )
     held_job_reports_bytes: int = Field(
         default=8 * MIB, ge=64 * 1024, description="a provider's held-job reports (1,000)"
     )

@@ -13,6 +13,7 @@ import httpx
 
 from printwarden.domain.accounts import Role
 from printwarden.domain.ids import new_id
+from printwarden.service.byte_budget import ByteBudget
 from printwarden.service.combining import Combiner
 from printwarden.testing.inprocess import InProcessAppServer
 
@@ -142,3 +143,52 @@ def test_waiting_uploads_hold_no_worker_thread(
     for thread in threads:
         thread.join(LIMIT)
     assert sorted(r.status_code for r in answers) == [200] * len(uploads)
+
+
+def test_uploads_beyond_the_memory_budget_wait_unread_in_order(
+    app_on_each_backend: InProcessAppServer, unique: Unique
+) -> None:
+    """Bodies are read only while those admitted fit ``[limits] journal_bytes_at_once``
+    (by their Content-Length): the rest wait unread, then are applied like the others."""
+    app = app_on_each_backend
+    state = app.app.state.printwarden
+    combiner: Combiner[Any, bytes] = state.journal_uploads
+    intake: ByteBudget = state.journal_intake
+    site = unique("big")
+    with app.client(app.token(Role.ADMIN, unique("admin"))) as admin:
+        ok(admin.post("/sites", json={"name": site}), 201)
+    bodies = [
+        json.dumps({"entries": [{"id": new_id(), "kind": "unknown-user",
+                                 "body": {"username": f"u{n}-{'x' * 20_000}"}}]})
+        for n in range(5)
+    ]  # fmt: skip
+    answers: list[httpx.Response] = []
+
+    def post(body: str) -> None:
+        with app.client(app.token(Role.SITE, scope=site)) as client:
+            answers.append(client.post(f"/sites/{site}/journal", content=body,
+                                       headers={"Content-Type": "application/json"}))  # fmt: skip
+
+    threads = [threading.Thread(target=post, args=(body,)) for body in bodies]
+    capacity, before = intake.capacity, intake.stats()
+    intake.capacity = 2 * len(bodies[0]) + 100  # two of them
+    try:
+        with combiner.paused():
+            for thread in threads:
+                thread.start()
+            deadline = time.monotonic() + LIMIT
+            while (combiner.waiting(), intake.queued) != (2, 3):
+                assert time.monotonic() < deadline, (combiner.waiting(), intake.stats())
+                time.sleep(0.005)
+            assert intake.used <= intake.capacity
+        for thread in threads:
+            thread.join(LIMIT)
+    finally:
+        intake.capacity = capacity
+    assert sorted(r.status_code for r in answers) == [200] * len(bodies)
+    after = intake.stats()
+    assert after["waited"] - before["waited"] == 3
+    assert (after["waiting"], after["bytes_admitted"]) == (0, 0)
+    with app.client(under="") as anyone:
+        scraped = anyone.get("/metrics").text
+    assert f'printwarden_journal_intake{{counter="waited"}} {after["waited"]}' in scraped

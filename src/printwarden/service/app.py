@@ -138,6 +138,7 @@ def create_app(
         anyio.to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
         state.leadership.start()
         state.services["journal_uploads"] = state.journal_uploads
+        state.services["journal_intake"] = state.journal_intake
         state.beats.start()
         state.quiet_beats.start()
         if settings.beacon_port:

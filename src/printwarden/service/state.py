@@ -21,6 +21,7 @@ from printwarden.domain.payments import Gateway
 from printwarden.keys import HQ_ISSUER
 from printwarden.service.beacon import BeaconServer
 from printwarden.service.beat_clock import QUIET_BEAT_SECONDS, BeatClock
+from printwarden.service.byte_budget import ByteBudget
 from printwarden.service.combining import Combiner
 from printwarden.service.events import EventHub
 from printwarden.service.leadership import Leadership
@@ -151,6 +152,11 @@ class AppState:
     payment_notices: Any = None  # service.payment_notices.NotificationApplier
     # Sites' journal uploads arriving together are applied together (service/journal_uploads).
     journal_uploads: Combiner[Any, bytes] = field(default_factory=journal_combiner)
+    # The uploads' bodies read and waiting in memory at once (service/byte_budget.py).
+    journal_intake: ByteBudget = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.journal_intake = ByteBudget(self.settings.limits.journal_bytes_at_once)
 
     def service_counts(self) -> dict[str, dict[str, int]]:
         """The counters of the background services that run, by name, and the process's

@@ -416,9 +416,18 @@ async def upload_journal(
     Each entry's outcome is in ``results``; an entry HQ may not accept from this site (a
     credit, a charge its published prices cannot explain, another site's printer…) is
     rejected with the reason, changes nothing, and stays rejected if sent again."""
-    entries = _journal_entries(await request.body())
-    body = await journal_uploads.apply(state, name, entries)
+    async with state.journal_intake.admit(_declared_size(request, state)):
+        entries = _journal_entries(await request.body())
+        body = await journal_uploads.apply(state, name, entries)
     return Response(body, media_type="application/json")
+
+
+def _declared_size(request: Request, state: AppState) -> int:
+    """The body's size as its Content-Length says (a chunked one: the largest allowed)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit():
+        return int(declared)
+    return state.settings.limits.journal_bytes
 
 
 def _journal_entries(body: bytes) -> list[dict[str, Any]]:
