@@ -13,7 +13,8 @@ real sockets), as the sites' reconcile threads would. Measured: the wall time of
 their ratio (the scale-out issue's goal: at most 1.2), ``--rounds`` times alternating on the
 same server, each with new entries (the medians; on a shared machine one round of ~1 s
 varied by 35 %). Verified after each: every entry applied once, the charges equal the
-domain's costs, ``balance == SUM(ledger)``.
+domain's costs, ``balance == SUM(ledger)``. Reported too: the App Server's peak memory
+(``--sites 100 --entries 2000``: uploads that wait for their turn held in memory).
 """
 
 from __future__ import annotations
@@ -104,9 +105,10 @@ def run(backend: str, sites: int, per_site: int, rounds: int, root: Path) -> Non
         for name in names[1:]:
             sb.expect(hq_.admin.post("/sites", json={"name": name}), 201)
         total = sites * per_site
-        ones, manys = [], []
+        ones, manys, peaks = list[float](), list[float](), list[float]()
         for round_ in range(rounds):  # alternating: the machine's speed drifts
-            one_s, many_s = _round(hq_, people, names, per_site, seed=2 * round_ + 1)
+            one_s, many_s = _round(hq_, people, names, per_site, seed=2 * round_ + 1,
+                                   peaks=peaks)  # fmt: skip
             ones.append(one_s)
             manys.append(many_s)
     one_s, many_s = statistics.median(ones), statistics.median(manys)
@@ -119,8 +121,18 @@ def run(backend: str, sites: int, per_site: int, rounds: int, root: Path) -> Non
           f"({total / many_s:,.0f} entries/s; {_each(manys)}) = {ratio:.2f} x one site "
           f"(goal <= {GOAL_RATIO}: {'met' if ratio <= GOAL_RATIO else 'MISSED'}; "
           f"by round {', '.join(f'{m / o:.2f}' for o, m in zip(ones, manys, strict=True))})\n"
+          f"  App Server peak memory (VmHWM) after one site's first uploads {peaks[0]:,.0f} MB,"
+          f" after all at once {peaks[1]:,.0f} MB, at the end {peaks[-1]:,.0f} MB\n"
           f"  verified: every entry applied once, the charges the domain's costs, "
           f"balance == SUM(ledger) for every account", flush=True)  # fmt: skip
+
+
+def _peak_memory_mb(pid: int) -> float:
+    """The process's peak resident memory so far (Linux's VmHWM)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise sb.BenchError("no VmHWM in /proc: not Linux?")
 
 
 def _each(seconds: list[float]) -> str:
@@ -128,18 +140,21 @@ def _each(seconds: list[float]) -> str:
 
 
 def _round(
-    hq_: Any, people: Any, names: list[str], per_site: int, seed: int
+    hq_: Any, people: Any, names: list[str], per_site: int, seed: int, peaks: list[float]
 ) -> tuple[float, float]:
-    """One site's upload of new entries, then every site's at once; both verified."""
+    """One site's upload of new entries, then every site's at once; both verified. The App
+    Server's peak memory after each is added to ``peaks``."""
     total = len(names) * per_site
     alone, alone_cost = sb.make_journal(people, total, seed)
     together, together_cost = sb.make_journal(people, total, seed + 1)
     before = sb.ledger_state(hq_.url)
     one_s, one_charged = one_site(hq_.app, alone)
+    peaks.append(_peak_memory_mb(hq_.app.process.pid))
     middle = sb.ledger_state(hq_.url)
     journals = {name: together[n * per_site : (n + 1) * per_site]
                 for n, name in enumerate(names)}  # fmt: skip
     many_s, many_charged = many_sites(hq_.app, journals)
+    peaks.append(_peak_memory_mb(hq_.app.process.pid))
     after = sb.ledger_state(hq_.url)
     checks = [
         (middle.transactions - before.transactions, total, "transactions, one site"),

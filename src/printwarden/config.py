@@ -68,7 +68,7 @@ class BodyLimits(BaseModel):
         default=16 * MIB, ge=64 * 1024, description="a site's journal upload (5,000 entries)"
     )
     journal_bytes_at_once: int = Field(
-        default=64 * MIB,
+        default=32 * MIB,
         ge=64 * 1024,
         description="sites' journal uploads read and waiting to be applied at once (by their "
         "Content-Length); more wait unread, in order (service/byte_budget.py)",
