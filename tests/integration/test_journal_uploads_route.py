@@ -44,10 +44,7 @@ def upload_together(
     answers: dict[str, httpx.Response] = {}
 
     def post(site: str) -> None:
-        with app.client(app.token(Role.SITE, scope=site)) as client:
-            body = json.dumps({"entries": uploads[site]})
-            answers[site] = client.post(f"/sites/{site}/journal", content=body,
-                                        headers={"Content-Type": "application/json"})  # fmt: skip
+        answers[site] = post_upload(app, site, json.dumps({"entries": uploads[site]}))
 
     threads = [threading.Thread(target=post, args=(site,)) for site in uploads]
     with combiner.paused():
@@ -55,6 +52,21 @@ def upload_together(
     for thread in threads:
         thread.join(LIMIT)
     return answers
+
+
+def add_sites(app: InProcessAppServer, unique: Unique, prefix: str, count: int) -> list[str]:
+    sites = [unique(f"{prefix}{n}") for n in range(count)]
+    with app.client(app.token(Role.ADMIN, unique("admin"))) as admin:
+        for site in sites:
+            ok(admin.post("/sites", json={"name": site}), 201)
+    return sites
+
+
+def post_upload(app: InProcessAppServer, site: str, body: Any) -> httpx.Response:
+    """``site``'s upload of ``body`` (text, or chunks sent as they come)."""
+    with app.client(app.token(Role.SITE, scope=site)) as client:
+        return client.post(f"/sites/{site}/journal", content=body,
+                           headers={"Content-Type": "application/json"})  # fmt: skip
 
 
 def start_queued(combiner: Combiner[Any, bytes], threads: list[threading.Thread]) -> None:
@@ -122,20 +134,15 @@ def test_waiting_uploads_hold_no_worker_thread(
     one is answered: only the group being applied takes a thread."""
     app = app_on_each_backend
     combiner: Combiner[Any, bytes] = app.app.state.printwarden.journal_uploads
-    site = unique("busy")
-    with app.client(app.token(Role.ADMIN, unique("admin"))) as admin:
-        ok(admin.post("/sites", json={"name": site}), 201)
-    uploads = [[{"id": new_id(), "kind": "unknown-user", "body": {"username": f"u{n}"}}]
-               for n in range(20)]  # fmt: skip
+    sites = add_sites(app, unique, "busy", 20)
+    uploads = {site: [{"id": new_id(), "kind": "unknown-user", "body": {"username": site}}]
+               for site in sites}  # fmt: skip
     answers: list[httpx.Response] = []
 
-    def post(entries: list[dict[str, Any]]) -> None:
-        with app.client(app.token(Role.SITE, scope=site)) as client:
-            answers.append(client.post(f"/sites/{site}/journal",
-                                       content=json.dumps({"entries": entries}),
-                                       headers={"Content-Type": "application/json"}))  # fmt: skip
+    def post(site: str) -> None:
+        answers.append(post_upload(app, site, json.dumps({"entries": uploads[site]})))
 
-    threads = [threading.Thread(target=post, args=(entries,)) for entries in uploads]
+    threads = [threading.Thread(target=post, args=(site,)) for site in sites]
     with combiner.paused():
         start_queued(combiner, threads)
         with app.client() as anyone:  # /health reads the database in a worker thread
@@ -154,24 +161,20 @@ def test_uploads_beyond_the_memory_budget_wait_unread_in_order(
     state = app.app.state.printwarden
     combiner: Combiner[Any, bytes] = state.journal_uploads
     intake: ByteBudget = state.journal_intake
-    site = unique("big")
-    with app.client(app.token(Role.ADMIN, unique("admin"))) as admin:
-        ok(admin.post("/sites", json={"name": site}), 201)
-    bodies = [
-        json.dumps({"entries": [{"id": new_id(), "kind": "unknown-user",
-                                 "body": {"username": f"u{n}-{'x' * 20_000}"}}]})
-        for n in range(5)
-    ]  # fmt: skip
+    sites = add_sites(app, unique, "big", 5)
+    bodies = {
+        site: json.dumps({"entries": [{"id": new_id(), "kind": "unknown-user",
+                                       "body": {"username": f"{site}-{'x' * 20_000}"}}]})
+        for site in sites
+    }  # fmt: skip
     answers: list[httpx.Response] = []
 
-    def post(body: str) -> None:
-        with app.client(app.token(Role.SITE, scope=site)) as client:
-            answers.append(client.post(f"/sites/{site}/journal", content=body,
-                                       headers={"Content-Type": "application/json"}))  # fmt: skip
+    def post(site: str) -> None:
+        answers.append(post_upload(app, site, bodies[site]))
 
-    threads = [threading.Thread(target=post, args=(body,)) for body in bodies]
+    threads = [threading.Thread(target=post, args=(site,)) for site in sites]
     capacity, before = intake.capacity, intake.stats()
-    intake.capacity = 2 * len(bodies[0]) + 100  # two of them
+    intake.capacity = 2 * len(bodies[sites[0]]) + 100  # two of them
     try:
         with combiner.paused():
             for thread in threads:
@@ -192,3 +195,39 @@ def test_uploads_beyond_the_memory_budget_wait_unread_in_order(
     with app.client(under="") as anyone:
         scraped = anyone.get("/metrics").text
     assert f'printwarden_journal_intake{{counter="waited"}} {after["waited"]}' in scraped
+
+
+def unknown_user(name: str) -> str:
+    return json.dumps({"entries": [{"id": new_id(), "kind": "unknown-user",
+                                    "body": {"username": name}}]})  # fmt: skip
+
+
+def test_a_sites_uploads_take_turns_while_other_sites_go_along(
+    app_on_each_backend: InProcessAppServer, unique: Unique
+) -> None:
+    """A Site Server uploads one batch after the other: a second upload of the same site
+    waits for the first (so one site, or its stolen token, holds one upload's share)."""
+    app = app_on_each_backend
+    state = app.app.state.printwarden
+    combiner: Combiner[Any, bytes] = state.journal_uploads
+    north, south = add_sites(app, unique, "turns", 2)
+    answers: list[httpx.Response] = []
+    posts = [(north, "a"), (north, "b"), (south, "c")]
+
+    def post(site: str, name: str) -> None:
+        answers.append(post_upload(app, site, unknown_user(name)))
+
+    threads = [threading.Thread(target=post, args=p) for p in posts]
+    with combiner.paused():
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + LIMIT
+        while combiner.waiting() < 2:
+            assert time.monotonic() < deadline, combiner.waiting()
+            time.sleep(0.005)
+        time.sleep(0.2)  # north's second upload would have queued by now
+        assert combiner.waiting() == 2
+    for thread in threads:
+        thread.join(LIMIT)
+    assert sorted(r.status_code for r in answers) == [200, 200, 200]
+    assert len(state.journal_senders) == 0  # sites no one waits for are forgotten

@@ -25,6 +25,7 @@ from printwarden.service.byte_budget import ByteBudget
 from printwarden.service.combining import Combiner
 from printwarden.service.events import EventHub
 from printwarden.service.leadership import Leadership
+from printwarden.service.one_at_a_time import OneAtATime
 from printwarden.service.provider_control import ProviderDoorbell
 from printwarden.service.secret_checks import SecretChecks
 from printwarden.service.site_contacts import SiteContacts
@@ -152,8 +153,10 @@ class AppState:
     payment_notices: Any = None  # service.payment_notices.NotificationApplier
     # Sites' journal uploads arriving together are applied together (service/journal_uploads).
     journal_uploads: Combiner[Any, bytes] = field(default_factory=journal_combiner)
-    # The uploads' bodies read and waiting in memory at once (service/byte_budget.py).
+    # The uploads' bodies read and waiting in memory at once (service/byte_budget.py), and
+    # one upload at a time per site (service/one_at_a_time.py).
     journal_intake: ByteBudget = field(init=False)
+    journal_senders: OneAtATime = field(default_factory=OneAtATime)
 
     def __post_init__(self) -> None:
         self.journal_intake = ByteBudget(self.settings.limits.journal_bytes_at_once)

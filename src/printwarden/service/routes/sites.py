@@ -58,6 +58,10 @@ QUIET_MAX_WAIT_SECONDS = 300.0  # a quiet poll: its beats keep proxies from clos
 # caught up) then lags at most this much, while an idle site's poll lasts its whole wait.
 CATCH_UP_SECONDS = 10.0
 BEAT_HEADER = "X-Beat-Seconds"
+# Once admitted, a journal upload's body arrives at least this fast (a slow WAN's site
+# sends a full upload of 2.5 MB in 40 s at 64 KiB/s), or within BODY_SECONDS.
+BODY_BYTES_PER_SECOND = 64 * 1024
+BODY_SECONDS = 30.0
 
 
 async def site_of(name: str, caller: Caller = Depends(require(Role.SITE))) -> str:
@@ -416,8 +420,9 @@ async def upload_journal(
     Each entry's outcome is in ``results``; an entry HQ may not accept from this site (a
     credit, a charge its published prices cannot explain, another site's printer…) is
     rejected with the reason, changes nothing, and stays rejected if sent again."""
-    async with state.journal_intake.admit(_declared_size(request, state)):
-        entries = _journal_entries(await request.body())
+    size = _declared_size(request, state)
+    async with state.journal_senders.turn(name), state.journal_intake.admit(size):
+        entries = _journal_entries(await _body_in_time(request, size))
         body = await journal_uploads.apply(state, name, entries)
     return Response(body, media_type="application/json")
 
@@ -428,6 +433,19 @@ def _declared_size(request: Request, state: AppState) -> int:
     if declared.isascii() and declared.isdigit():
         return int(declared)
     return state.settings.limits.journal_bytes
+
+
+async def _body_in_time(request: Request, size: int) -> bytes:
+    """The body, which must come at ``BODY_BYTES_PER_SECOND`` at least (or within
+    ``BODY_SECONDS``) once admitted: a body that trickles in would hold its share of the
+    memory budget from the uploads of every other site (408, and the site tries again)."""
+    seconds = max(BODY_SECONDS, size / BODY_BYTES_PER_SECOND)
+    try:
+        async with asyncio.timeout(seconds):
+            return await request.body()
+    except TimeoutError:
+        detail = f"the upload's body did not arrive within {seconds:.0f} s"
+        raise Problem(408, "Request Timeout", detail, headers={"Connection": "close"}) from None
 
 
 def _journal_entries(body: bytes) -> list[dict[str, Any]]:
