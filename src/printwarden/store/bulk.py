@@ -3,12 +3,14 @@
 On PostgreSQL a batch travels as one array parameter per column (``unnest``, ``= ANY``), not
 as one placeholder per value. The SQL is then the same for every batch size, so SQLAlchemy
 compiles it once, psycopg parses it once (it re-parses every query longer than 4 kB, which a
-1,000-row INSERT or IN list is), and the server can prepare it. SQLite keeps executemany and
-IN lists: in process, they cost nothing of the kind.
+1,000-row INSERT or IN list is), and the server can prepare it. SQLite keeps executemany
+(in process it costs nothing of the kind); its IN lists of strings or integers go as one
+JSON array (``json_each``), which spares SQLAlchemy a parameter per value.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
@@ -23,6 +25,8 @@ from sqlalchemy import (
     any_,
     bindparam,
     cast,
+    func,
+    select,
     text,
 )
 from sqlalchemy.dialects import postgresql
@@ -53,9 +57,16 @@ def uses_arrays(session: Session) -> bool:
 
 
 def among(session: Session, column: Any, values: Collection[Any]) -> ColumnElement[bool]:
-    """``column IN values``: one array parameter on PostgreSQL (see :func:`custom_plans`)."""
+    """``column IN values``: one array parameter on PostgreSQL (see :func:`custom_plans`);
+    on SQLite, strings or integers as one JSON array parameter that ``json_each`` reads
+    (SQLAlchemy expands an IN list into a parameter per value in Python, 40 % slower for
+    4,000 ids; SQLite still searches the column's index for each)."""
     if not uses_arrays(session):
-        return column.in_(values)  # type: ignore[no-any-return]
+        listed = list(values)
+        if not _json_listable(listed):
+            return column.in_(listed)  # type: ignore[no-any-return]
+        given = func.json_each(bindparam(None, json.dumps(listed))).table_valued("value")
+        return column.in_(select(given.c.value))  # type: ignore[no-any-return]
     array_type = postgresql.ARRAY(column.type)
     found = array_value(column.type, list(values))
     if isinstance(found, str):
@@ -169,6 +180,15 @@ def _executemany(session: Session, table: Table, columns: Mapping[str, list[Any]
     sql = f"INSERT INTO {table.name} ({names}) VALUES ({marks})"  # noqa: S608
     driver: Any = session.connection().connection.driver_connection
     driver.executemany(sql, list(zip(*values, strict=True)))
+
+
+def _json_listable(values: list[Any]) -> bool:
+    """Whether ``values`` (some) are all strings or all integers (not booleans: JSON's
+    ``true`` is not SQLite's 1 to every comparison)."""
+    if not values:
+        return False
+    kind = type(values[0])
+    return kind in (str, int) and all(type(v) is kind for v in values)
 
 
 def _or_none(process: Any, value: Any) -> Any:
